@@ -1,0 +1,50 @@
+"""The merge engine and its policies: pure functions over values, no I/O."""
+
+from conflicts.duplicates import GroupDecision, Member, decide, exact_key, match_key, normalised_key
+from conflicts.errors import ConflictError, PolicyError, ResolutionError
+from conflicts.merge import FieldConflict, Plan, SideWrite, plan, visible
+from conflicts.policy import (
+    RESOLVER,
+    ConflictPolicy,
+    Decision,
+    Direction,
+    DuplicatePolicy,
+    ModulePolicy,
+    Sync,
+)
+from conflicts.register import Register, Sibling, same_value
+from conflicts.state import ACTIVE, HELD, MERGED, SKIPPED, Held, RecordReducer, RecordState
+
+__all__ = [
+    "ACTIVE",
+    "HELD",
+    "MERGED",
+    "RESOLVER",
+    "SKIPPED",
+    "ConflictError",
+    "ConflictPolicy",
+    "Decision",
+    "Direction",
+    "DuplicatePolicy",
+    "FieldConflict",
+    "GroupDecision",
+    "Held",
+    "Member",
+    "ModulePolicy",
+    "Plan",
+    "PolicyError",
+    "RecordReducer",
+    "RecordState",
+    "Register",
+    "ResolutionError",
+    "SideWrite",
+    "Sibling",
+    "Sync",
+    "decide",
+    "exact_key",
+    "match_key",
+    "normalised_key",
+    "plan",
+    "same_value",
+    "visible",
+]

@@ -1,0 +1,99 @@
+"""Match keys and duplicate decisions.
+
+A record that exists on one side only and whose match key equals that of records on the
+other side (also on one side only) forms a *group*.  The decision depends on the group as a
+set, never on the order its members arrived in: one incoming and one existing record follow
+the policy; anything larger goes to a person.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from conflicts.policy import DuplicatePolicy
+
+LEGAL_SUFFIXES = {
+    "ltd": "limited", "limited": "limited", "inc": "incorporated",
+    "incorporated": "incorporated", "corp": "corporation", "corporation": "corporation",
+    "co": "company", "company": "company", "llc": "llc", "plc": "plc", "gmbh": "gmbh",
+    "pvt": "private", "private": "private", "llp": "llp", "sa": "sa", "ag": "ag", "bv": "bv",
+}
+
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def exact_key(value: Any) -> str | None:
+    """The default match key: the value as text, exactly (no value, no key)."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def normalised_key(value: Any) -> str | None:
+    """A looser key for suggestions: case, spacing, punctuation and legal suffixes folded."""
+    text = exact_key(value)
+    if text is None:
+        return None
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _PUNCT.sub(" ", text)
+    words = [LEGAL_SUFFIXES.get(w, w) for w in _SPACE.split(text.strip()) if w]
+    return " ".join(words) or None
+
+
+def match_key(values: Sequence[Any]) -> str | None:
+    """The key of a record from its match fields' values (all must be present)."""
+    parts = [exact_key(v) for v in values]
+    if any(p is None for p in parts):
+        return None
+    return "\x1f".join(p for p in parts if p is not None)
+
+
+@attrs.frozen
+class Member:
+    rid: str
+    origin: str
+
+
+@attrs.frozen
+class GroupDecision:
+    """``action``: none | pair | skip | ambiguous; ``pair`` is (incoming, existing)."""
+
+    action: str
+    pair: tuple[Member, Member] | None = None
+    members: tuple[Member, ...] = ()
+    reason: str = ""
+
+
+def decide(policy: DuplicatePolicy, incoming_side: str, members: Sequence[Member]) -> GroupDecision:
+    """What to do with the single-sided records sharing one match key."""
+    ordered = tuple(sorted(members, key=lambda m: m.rid))
+    incoming = [m for m in ordered if m.origin == incoming_side]
+    existing = [m for m in ordered if m.origin != incoming_side]
+    if policy is DuplicatePolicy.CLONE or not incoming or not existing:
+        return GroupDecision("none", members=ordered)
+    if len(incoming) == 1 and len(existing) == 1:
+        pair = (incoming[0], existing[0])
+        if policy is DuplicatePolicy.SKIP:
+            return GroupDecision(
+                "skip", pair, ordered,
+                f"duplicate of {existing[0].rid} on {existing[0].origin}: skip policy leaves both",
+            )
+        return GroupDecision(
+            "pair", pair, ordered,
+            f"duplicate of {existing[0].rid}: {policy.value} policy links them",
+        )
+    return GroupDecision(
+        "ambiguous", None, ordered,
+        f"{len(incoming)} record(s) on {incoming_side} and {len(existing)} elsewhere share one "
+        "match key: a person must choose",
+    )
+
+
+__all__ = ["GroupDecision", "Member", "decide", "exact_key", "match_key", "normalised_key"]

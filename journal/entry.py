@@ -1,0 +1,238 @@
+"""Journal entries, their kinds, and the canonical encoding the hash chain is computed over.
+
+Values inside ``fields`` and ``meta`` are canonical: ``str``, ``int``, ``bool``, ``None``,
+:class:`~decimal.Decimal` (money, never float), :class:`~datetime.date` and aware UTC
+:class:`~datetime.datetime`, lists and string-keyed dicts of those.  They are written as JSON
+with sorted keys and no spaces; the non-JSON types are tagged (``{"$decimal": "12.5"}``) so
+that a replay reads back exactly the values that were written.
+
+The hash of an entry is ``sha256(prev_hash + US + canonical row)`` where the canonical row
+is the entry's columns (everything but ``hash``) joined by the unit separator ``\\x1f``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from journal.clock import Dot, VectorClock
+from journal.errors import EncodingError
+
+GENESIS = "0" * 64
+_SEP = "\x1f"
+
+
+class Kind(enum.StrEnum):
+    """What an entry records."""
+
+    OBSERVED = "observed"  # a change read from a side (dot + causal context + changed fields)
+    TOMBSTONE = "tombstone"  # a delete seen on a side; never propagated
+    INTENT = "intent"  # the writes planned for a record, journaled before the push
+    APPLIED = "applied"  # a write a side accepted (its id and the values it now holds)
+    ERROR = "error"  # a write a side rejected, or a value that would not convert
+    LINK = "link"  # a record paired with an existing record on another side (duplicates)
+    MERGED = "merged"  # a record folded into another one by a duplicate decision
+    SKIPPED = "skipped"  # a duplicate left alone under the skip policy
+    CONFLICT = "conflict"  # concurrent values of one field, with the winner and why
+    RESOLUTION = "resolution"  # a person's decision on a conflict
+    CURSOR = "cursor"  # a side's watermark moved
+    CONFIG = "config"  # the configuration in force changed
+
+
+# -- canonical values --------------------------------------------------------------------
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """``12.50`` and ``12.5`` are one amount: the shortest plain notation of the value."""
+    if not value.is_finite():
+        raise EncodingError(f"not a finite amount: {value}")
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": canonical_decimal(value)}
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise EncodingError(f"naive datetime {value!r}: times are aware UTC")
+        return {"$datetime": value.astimezone(dt.UTC).isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, float):  # pragma: no cover - json handles floats before calling us
+        raise EncodingError("floats are not canonical values; use Decimal")
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise EncodingError(f"cannot encode {type(value).__name__} value {value!r}")
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((key, value),) = obj.items()
+        if key == "$decimal":
+            return Decimal(value)
+        if key == "$datetime":
+            return dt.datetime.fromisoformat(value)
+        if key == "$date":
+            return dt.date.fromisoformat(value)
+    return obj
+
+
+_encoder = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default, allow_nan=False
+)
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON of a value (sorted keys, tagged Decimal / date / datetime)."""
+    if isinstance(value, float):
+        raise EncodingError("floats are not canonical values; use Decimal")
+    try:
+        return _encoder.encode(value)
+    except ValueError as exc:
+        raise EncodingError(str(exc)) from exc
+
+
+def loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    return json.loads(text, object_hook=_hook)
+
+
+def utc_text(at: dt.datetime) -> str:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise EncodingError(f"naive datetime {at!r}: times are aware UTC")
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+# -- entries -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class NewEntry:
+    """An entry before the journal numbers and chains it."""
+
+    kind: Kind
+    module: str
+    rid: str | None = None
+    side: str | None = None
+    dot: Dot | None = None
+    context: VectorClock | None = None
+    fields: dict[str, Any] = attrs.field(factory=dict)
+    meta: dict[str, Any] = attrs.field(factory=dict)
+    at: dt.datetime | None = None
+
+
+@attrs.frozen
+class Entry:
+    """One row of the journal, as stored."""
+
+    seq: int
+    at: dt.datetime
+    module: str
+    rid: str | None
+    side: str | None
+    kind: Kind
+    dot: Dot | None
+    context: VectorClock | None
+    fields: dict[str, Any]
+    meta: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain-JSON view of the entry (for export); values keep their tags."""
+        return {
+            "seq": self.seq,
+            "at": utc_text(self.at),
+            "module": self.module,
+            "rid": self.rid,
+            "side": self.side,
+            "kind": str(self.kind),
+            "dot": self.dot.to_json() if self.dot else None,
+            "context": self.context.to_json() if self.context is not None else None,
+            "fields": json.loads(dumps(self.fields)),
+            "meta": json.loads(dumps(self.meta)),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+# A stored row: (seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash)
+Row = tuple[int, str, str, str | None, str | None, str, str | None, str | None, str, str, str, str]
+
+
+def chain_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    module: str,
+    rid: str | None,
+    side: str | None,
+    kind: str,
+    dot: str | None,
+    context: str | None,
+    fields: str,
+    meta: str,
+) -> str:
+    """The sha256 link of an entry to its predecessor, over the canonical row."""
+    text = _SEP.join(
+        (
+            prev_hash,
+            str(seq),
+            at,
+            module,
+            rid or "",
+            side or "",
+            kind,
+            dot or "",
+            context or "",
+            fields,
+            meta,
+        )
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def row_hash(row: Row) -> str:
+    return chain_hash(row[10], *row[:10])
+
+
+def entry_from_row(row: Row | tuple[Any, ...]) -> Entry:
+    seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash_ = row
+    return Entry(
+        seq=seq,
+        at=dt.datetime.fromisoformat(at),
+        module=module,
+        rid=rid,
+        side=side,
+        kind=Kind(kind),
+        dot=Dot.from_json(json.loads(dot)) if dot else None,
+        context=VectorClock.from_json(json.loads(context)) if context is not None else None,
+        fields=loads(fields),
+        meta=loads(meta),
+        prev_hash=prev_hash,
+        hash=hash_,
+    )
+
+
+__all__ = [
+    "GENESIS",
+    "Entry",
+    "Kind",
+    "NewEntry",
+    "Row",
+    "canonical_decimal",
+    "chain_hash",
+    "dumps",
+    "entry_from_row",
+    "loads",
+    "row_hash",
+    "utc_text",
+]

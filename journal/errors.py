@@ -1,0 +1,37 @@
+"""Errors of the journal.
+
+JournalError
+ +-- EncodingError        a value that has no canonical encoding (a float, a naive time)
+ +-- IntegrityError       the hash chain or the materialised state does not check out
+ +-- CursorError          a cursor asked to move backwards
+ +-- StorageError         the SQLite file could not be read or written (wraps sqlite3 errors)
+"""
+
+from __future__ import annotations
+
+
+class JournalError(Exception):
+    """Base of every journal error."""
+
+
+class EncodingError(JournalError):
+    """A value with no canonical encoding."""
+
+
+class IntegrityError(JournalError):
+    """The journal does not verify: names the first bad entry."""
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
+class CursorError(JournalError):
+    """A cursor may only move forward."""
+
+
+class StorageError(JournalError):
+    """The underlying SQLite database failed."""
+
+
+__all__ = ["CursorError", "EncodingError", "IntegrityError", "JournalError", "StorageError"]

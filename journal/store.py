@@ -1,0 +1,578 @@
+"""The journal: an append-only, hash-chained SQLite table plus the state it materialises.
+
+Entries are the truth.  The materialised tables (``records``, ``links``, ``cursors``,
+``conflicts``) are caches that a :class:`Reducer` folds from the entries, in the same
+transaction as the entries they come from; :mod:`journal.replay` rebuilds them from the
+entries alone and checks that they match.
+
+The journal knows nothing of sides or policies: the reducer is passed in by the layer that
+does (``conflicts.reducer``), so imports go one way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from journal.entry import (
+    GENESIS,
+    Entry,
+    Kind,
+    NewEntry,
+    chain_hash,
+    dumps,
+    entry_from_row,
+    loads,
+    utc_text,
+)
+from journal.errors import CursorError, JournalError, StorageError
+
+ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    module TEXT NOT NULL,
+    rid TEXT,
+    side TEXT,
+    kind TEXT NOT NULL,
+    dot TEXT,
+    context TEXT,
+    fields TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'journal entries are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'journal entries are append-only: DELETE refused'); END;
+"""
+
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    module TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    key TEXT,
+    attention INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    PRIMARY KEY (module, rid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_attention ON records (module, attention) WHERE attention = 1;
+CREATE TABLE IF NOT EXISTS links (
+    module TEXT NOT NULL,
+    side TEXT NOT NULL,
+    side_id TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (module, side, side_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_rid ON links (module, rid);
+CREATE TABLE IF NOT EXISTS cursors (
+    side TEXT NOT NULL,
+    module TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (side, module)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY,
+    module TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    field TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conflicts_status ON conflicts (status, module);
+"""
+
+STATE_TABLES = ("records", "links", "cursors", "conflicts")
+
+
+class View(Protocol):
+    """What a reducer may read and write of the materialised state."""
+
+    def record(self, module: str, rid: str) -> Any | None: ...
+    def put_record(self, module: str, rid: str, state: Any) -> None: ...
+    def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None: ...
+    def cursor(self, side: str, module: str) -> Any | None: ...
+    def set_cursor(self, side: str, module: str, value: Any) -> None: ...
+    def conflict(self, conflict_id: int) -> dict[str, Any] | None: ...
+    def put_conflict(
+        self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
+    ) -> None: ...
+
+
+class Reducer(Protocol):
+    """Folds entries into materialised state.  Must depend on the entries alone."""
+
+    def apply(self, view: View, entry: Entry) -> None: ...
+    def encode(self, state: Any) -> tuple[str, str | None, bool]:
+        """``(state JSON, match key or None, needs attention)``."""
+        ...
+    def decode(self, text: str) -> Any: ...
+
+
+def cursor_order(value: Any) -> tuple[int, Any]:
+    """Cursors compare within their type: numbers by value, text lexicographically."""
+    if isinstance(value, bool):
+        raise CursorError(f"not a cursor: {value!r}")
+    if isinstance(value, int):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    if isinstance(value, list):
+        return (2, tuple(cursor_order(v) for v in value))
+    raise CursorError(f"not a cursor: {value!r}")
+
+
+class SQLiteView:
+    """A :class:`View` over the materialised tables of one SQLite connection.
+
+    Record states are cached decoded and written back in one ``executemany`` at
+    :meth:`flush`, so a batch that touches a record several times encodes it once.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, reducer: Reducer, cache_size: int = 20_000):
+        self.conn = conn
+        self.reducer = reducer
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._dirty: dict[tuple[str, str], Any] = {}
+
+    # records
+    def record(self, module: str, rid: str) -> Any | None:
+        key = (module, rid)
+        if key in self._dirty:
+            return self._dirty[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        row = self.conn.execute(
+            "SELECT state FROM records WHERE module = ? AND rid = ?", key
+        ).fetchone()
+        if row is None:
+            return None
+        state = self.reducer.decode(row[0])
+        self._remember(key, state)
+        return state
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        """Decode many records in one query (the planner reads a batch at a time)."""
+        missing = [r for r in rids if (module, r) not in self._dirty and (module, r) not in self._cache]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT rid, state FROM records WHERE module = ? AND rid IN ({marks})",
+                (module, *chunk),
+            )
+            for rid, text in rows:
+                self._remember((module, rid), self.reducer.decode(text))
+
+    def _remember(self, key: tuple[str, str], state: Any) -> None:
+        self._cache[key] = state
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def put_record(self, module: str, rid: str, state: Any) -> None:
+        self._dirty[(module, rid)] = state
+
+    def flush(self) -> None:
+        if not self._dirty:
+            return
+        encode = self.reducer.encode
+        rows = []
+        for (module, rid), state in self._dirty.items():
+            text, key, attention = encode(state)
+            rows.append((module, rid, key, 1 if attention else 0, text))
+            self._remember((module, rid), state)
+        self._dirty.clear()
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO records (module, rid, key, attention, state) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def forget(self) -> None:
+        self._cache.clear()
+        self._dirty.clear()
+
+    # links
+    def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO links (module, side, side_id, rid, status) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (module, side, str(side_id), rid, status),
+        )
+
+    # cursors
+    def cursor(self, side: str, module: str) -> Any | None:
+        row = self.conn.execute(
+            "SELECT value FROM cursors WHERE side = ? AND module = ?", (side, module)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_cursor(self, side: str, module: str, value: Any) -> None:
+        current = self.cursor(side, module)
+        if current is not None and cursor_order(value) < cursor_order(current):
+            raise CursorError(
+                f"cursor of {side}/{module} may not go back from {current!r} to {value!r}"
+            )
+        self.conn.execute(
+            "INSERT OR REPLACE INTO cursors (side, module, value) VALUES (?, ?, ?)",
+            (side, module, json.dumps(value)),
+        )
+
+    # conflicts
+    def conflict(self, conflict_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT id, module, rid, field, status, data FROM conflicts WHERE id = ?",
+            (conflict_id,),
+        ).fetchone()
+        return None if row is None else _conflict_row(row)
+
+    def put_conflict(
+        self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
+    ) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO conflicts (id, module, rid, field, status, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (conflict_id, module, rid, field, status, dumps(data)),
+        )
+
+
+def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
+    cid, module, rid, field, status, data = row
+    return {
+        "id": cid,
+        "module": module,
+        "rid": rid,
+        "field": field,
+        "status": status,
+        "data": loads(data),
+    }
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+class Journal:
+    """An append-only journal in one SQLite file.
+
+    ``with journal.transaction():`` groups appends (and the state they materialise)
+    into one SQLite transaction; nested calls become savepoints.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        reducer: Reducer,
+        *,
+        now: Callable[[], dt.datetime] = _utcnow,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self.reducer = reducer
+        self.now = now
+        try:
+            self.conn = connect(path)
+            self.db = sqlite_utils.Database(self.conn)
+            self.conn.executescript(SCHEMA + STATE_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open journal {path}: {exc}") from exc
+        self.view = SQLiteView(self.conn, reducer, cache_size)
+        self._depth = 0
+        self._data_version = -1
+        self._load_tail()
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _load_tail(self) -> None:
+        row = self.conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        self._last_seq, self._last_hash = (row[0], row[1]) if row else (0, GENESIS)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Journal]:
+        """One atomic unit; sqlite3 errors inside are translated to :class:`StorageError`."""
+        depth = self._depth
+        try:
+            if depth == 0:
+                self.conn.execute("BEGIN IMMEDIATE")
+                version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    # another connection committed: our caches may be stale
+                    self.view.forget()
+                    self._load_tail()
+                    self._data_version = version
+            else:
+                self.conn.execute(f"SAVEPOINT sp{depth}")
+        except sqlite3.Error as exc:
+            raise StorageError(f"journal {self.path}: cannot begin a transaction: {exc}") from exc
+        self._depth += 1
+        try:
+            yield self
+            if depth == 0:
+                self.view.flush()
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute(f"RELEASE sp{depth}")
+        except BaseException as exc:
+            self._depth = depth
+            try:
+                if depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO sp{depth}")
+                    self.conn.execute(f"RELEASE sp{depth}")
+            except sqlite3.Error:
+                pass
+            self.view.forget()
+            self._load_tail()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"journal {self.path}: {exc}") from exc
+            raise
+        finally:
+            self._depth = depth
+
+    # -- appending --------------------------------------------------------------------------
+
+    def append(self, entries: Iterable[NewEntry]) -> list[Entry]:
+        """Number, chain and store entries, and fold them into the materialised state."""
+        if self._depth == 0:
+            with self.transaction():
+                return self.append(entries)
+        seq, prev = self._last_seq, self._last_hash
+        now_text = utc_text(self.now())
+        rows = []
+        stored = []
+        for new in entries:
+            seq += 1
+            at = utc_text(new.at) if new.at is not None else now_text
+            kind = str(new.kind)
+            dot = f'["{new.dot.side}",{new.dot.counter}]' if new.dot is not None else None
+            if new.dot is not None and ('"' in new.dot.side or "\\" in new.dot.side):
+                dot = json.dumps(new.dot.to_json(), separators=(",", ":"))
+            context = (
+                json.dumps(new.context.to_json(), sort_keys=True, separators=(",", ":"))
+                if new.context is not None
+                else None
+            )
+            fields = dumps(new.fields)
+            meta = dumps(new.meta)
+            digest = chain_hash(
+                prev, seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta
+            )
+            rows.append(
+                (seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta, prev, digest)
+            )
+            stored.append(
+                Entry(
+                    seq=seq,
+                    at=dt.datetime.fromisoformat(at) if new.at is None else new.at,
+                    module=new.module,
+                    rid=new.rid,
+                    side=new.side,
+                    kind=Kind(kind),
+                    dot=new.dot,
+                    context=new.context,
+                    fields=new.fields,
+                    meta=new.meta,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            prev = digest
+        if not rows:
+            return []
+        self.conn.executemany(f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({','.join('?' * 12)})", rows)
+        apply = self.reducer.apply
+        for entry in stored:
+            apply(self.view, entry)
+        self._last_seq, self._last_hash = seq, prev
+        return stored
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def read(
+        self,
+        *,
+        since: int = 0,
+        module: str | None = None,
+        rid: str | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Entry]:
+        """Entries with ``seq > since``, in order, optionally of one module / record / kinds."""
+        where = ["seq > ?"]
+        params: list[Any] = [since]
+        if module is not None:
+            where.append("module = ?")
+            params.append(module)
+        if rid is not None:
+            where.append("rid = ?")
+            params.append(rid)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(str(k) for k in kinds)
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self.conn.execute(sql, params):
+            yield entry_from_row(row)
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def record(self, module: str, rid: str) -> Any | None:
+        return self.view.record(module, rid)
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        self.view.preload(module, rids)
+
+    def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        """Rids of records that need planning, in rid order (paged by ``after``)."""
+        rows = self.conn.execute(
+            "SELECT rid FROM records WHERE module = ? AND attention = 1 AND rid > ? "
+            "ORDER BY rid LIMIT ?",
+            (module, after, limit),
+        )
+        return [r[0] for r in rows]
+
+    def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per match key, for the keys given."""
+        found: dict[str, list[str]] = {}
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, rid in self.conn.execute(
+                f"SELECT key, rid FROM records WHERE module = ? AND key IN ({marks}) ORDER BY rid",
+                (module, *chunk),
+            ):
+                found.setdefault(key, []).append(rid)
+        return found
+
+    def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:
+        """Every record as ``(module, rid, state)``, streamed."""
+        sql = "SELECT module, rid, state FROM records"
+        params: tuple[Any, ...] = ()
+        if module is not None:
+            sql += " WHERE module = ?"
+            params = (module,)
+        sql += " ORDER BY module, rid"
+        decode = self.reducer.decode
+        for mod, rid, text in self.conn.execute(sql, params):
+            yield mod, rid, decode(text)
+
+    def rid_for(self, module: str, side: str, side_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT rid FROM links WHERE module = ? AND side = ? AND side_id = ?",
+            (module, side, str(side_id)),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def rids_for(self, module: str, side: str, side_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        ids = [str(i) for i in side_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for side_id, rid in self.conn.execute(
+                f"SELECT side_id, rid FROM links WHERE module = ? AND side = ? "
+                f"AND side_id IN ({marks})",
+                (module, side, *chunk),
+            ):
+                found[side_id] = rid
+        return found
+
+    def links(self, module: str, rid: str) -> dict[str, tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT side, side_id, status FROM links WHERE module = ? AND rid = ?", (module, rid)
+        )
+        return {side: (side_id, status) for side, side_id, status in rows}
+
+    def link_counts(self) -> dict[tuple[str, str, str], int]:
+        rows = self.conn.execute(
+            "SELECT module, side, status, count(*) FROM links GROUP BY module, side, status"
+        )
+        return {(m, s, st): n for m, s, st, n in rows}
+
+    def cursor(self, side: str, module: str) -> Any | None:
+        return self.view.cursor(side, module)
+
+    def cursors(self) -> dict[tuple[str, str], Any]:
+        rows = self.conn.execute("SELECT side, module, value FROM cursors")
+        return {(side, module): json.loads(value) for side, module, value in rows}
+
+    def conflict(self, conflict_id: int) -> dict[str, Any] | None:
+        return self.view.conflict(conflict_id)
+
+    def conflicts(
+        self, *, status: str | None = None, module: str | None = None, rid: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        for column, value in (("status", status), ("module", module), ("rid", rid)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT id, module, rid, field, status, data FROM conflicts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_conflict_row(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_journal(path: str | Path, reducer: Reducer, **kwargs: Any) -> Journal:
+    try:
+        return Journal(path, reducer, **kwargs)
+    except JournalError:
+        raise
+    except sqlite3.Error as exc:  # pragma: no cover - Journal translates already
+        raise StorageError(str(exc)) from exc
+
+
+__all__ = [
+    "ENTRY_COLUMNS",
+    "STATE_SCHEMA",
+    "STATE_TABLES",
+    "Journal",
+    "Reducer",
+    "SQLiteView",
+    "View",
+    "connect",
+    "cursor_order",
+    "open_journal",
+]

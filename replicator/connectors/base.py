@@ -1,0 +1,104 @@
+"""The connector protocol every side implements (DESIGN section 6).
+
+A connector speaks its side's own language: column names and raw values.  The field map
+(:mod:`replicator.mapping`) turns those into canonical values and back; the engine never
+sees a connector's internals, and a connector never sees the journal.
+
+Contract (checked by ``tests/replicator/connector_contract.py`` for every implementation):
+
+- ``pull(module, since)`` yields pages of changes made by *others* since ``since``, in order;
+  each page carries a cursor covering it.  Cursors only grow.  ``since=None`` takes a
+  snapshot of every existing row first.  Changes the connector itself pushed are not
+  returned (no echo).  A deleted row comes as ``Change(id, {}, deleted=True)``.
+- ``push(module, writes)`` returns one :class:`Outcome` per write, in input order.  A create
+  carries ``key`` (our record id); pushing a create again with the same key returns the
+  record already made instead of a second one.  One rejected write never stops the others.
+- ``get``, ``search``, ``schema``, ``views`` read without changing anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+Cursor = int | str | list[Any]
+
+
+@attrs.frozen
+class SideModule:
+    """A module as one side sees it: where its records live and which columns matter."""
+
+    name: str  # the module's canonical name (customers, items, ...)
+    table: str  # the side's table / API module
+    id: str = "id"  # the column holding the side's record id
+    columns: tuple[str, ...] = ()  # the columns to read and write (mapped fields)
+    match: tuple[str, ...] = ()  # the columns of the duplicate match key
+    modified: str | None = None  # the column with the side's modification time, if any
+    view: str | None = None  # only records in this view / matching these criteria
+
+
+@attrs.frozen
+class Change:
+    """One record as changed on a side: its id, its raw values, and when it changed."""
+
+    id: str
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+    modified: dt.datetime | None = None  # aware UTC
+    deleted: bool = False
+
+
+@attrs.frozen
+class Page:
+    changes: tuple[Change, ...]
+    cursor: Cursor
+
+
+@attrs.frozen
+class Write:
+    """One record to create (``id`` None) or update, in the side's columns."""
+
+    key: str  # our record id: a retried create finds the record it already made
+    id: str | None
+    values: Mapping[str, Any]
+
+
+@attrs.frozen
+class Outcome:
+    """What became of one write: the side's id, or why it was refused."""
+
+    key: str
+    id: str | None
+    error: str | None = None
+    retry: bool = False  # a passing failure (timeout, 5xx): try again next cycle
+    values: Mapping[str, Any] | None = None  # the values the side now holds, when it says
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    side: str
+
+    def pull(
+        self, module: SideModule, since: Cursor | None, *, page_size: int = 1000
+    ) -> Iterator[Page]: ...
+
+    def get(self, module: SideModule, id: str) -> Change | None: ...
+
+    def search(self, module: SideModule, text: str) -> list[Change]: ...
+
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]: ...
+
+    def schema(self, module: SideModule) -> dict[str, str]: ...
+
+    def views(self, module: SideModule) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["Change", "Connector", "Cursor", "Outcome", "Page", "SideModule", "Write"]

@@ -1,0 +1,50 @@
+"""Errors of the replicator layer.
+
+ReplicatorError
+ +-- ConfigError          a configuration file that does not validate (file, key, reason)
+ +-- MappingError         a value that does not convert (record, field, value, reason)
+ +-- ConnectorError       a side could not be reached or answered nonsense
+ |    +-- RejectedError   a side refused one record (the batch goes on)
+ +-- EngineError          a sync cycle could not run
+"""
+
+from __future__ import annotations
+
+
+class ReplicatorError(Exception):
+    """Base of the replicator layer's errors."""
+
+
+class ConfigError(ReplicatorError):
+    def __init__(self, path: str, key: str, reason: str) -> None:
+        super().__init__(f"{path}: {key}: {reason}")
+        self.path, self.key, self.reason = path, key, reason
+
+
+class MappingError(ReplicatorError):
+    def __init__(self, field: str, value: object, reason: str, record: str | None = None) -> None:
+        where = f"record {record}, " if record else ""
+        super().__init__(f"{where}field {field}: value {value!r}: {reason}")
+        self.field, self.value, self.reason, self.record = field, value, reason, record
+
+
+class ConnectorError(ReplicatorError):
+    """A side failed as a whole (unreachable, unreadable)."""
+
+
+class RejectedError(ConnectorError):
+    """A side refused one record."""
+
+
+class EngineError(ReplicatorError):
+    """A sync cycle could not run."""
+
+
+__all__ = [
+    "ConfigError",
+    "ConnectorError",
+    "EngineError",
+    "MappingError",
+    "RejectedError",
+    "ReplicatorError",
+]
