@@ -186,7 +186,7 @@ class RecordReducer:
                 view.link(module, side, str(held.id), rid, "deleted")
         elif kind is Kind.INTENT:
             writes = meta.get("writes", {})
-            state = attrs.evolve(state, dirty=False, pending={**state.pending, **writes})
+            state = attrs.evolve(state, dirty=False, pending=dict(writes))
         elif kind is Kind.APPLIED:
             side = entry.side or ""
             held = state.sides.get(side, Held())

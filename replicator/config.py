@@ -1,0 +1,261 @@
+"""Configuration: a TOML file validated into frozen attrs values.
+
+A bad file raises :class:`ConfigError` naming the file, the key and what is wrong; nothing
+is written before the whole file validates.  Relative paths are taken from the file's folder.
+
+Shape::
+
+    [journal]
+    path = "journal.db"
+
+    [sides.books]
+    connector = "sqlite"
+    path = "books.db"
+
+    [modules.customers]
+    sync = "both_ways"          # or "one_way", with source = "<side>"
+    first = "crm"
+    duplicates = "overwrite"    # clone | overwrite | skip | link
+    conflicts = "newest"        # newest | prefer:<side> | manual
+    books = { table = "customers", id = "id", match = "name", modified = "updated_at" }
+    crm = { table = "accounts", id = "id", match = "account_name" }
+
+    [modules.customers.fields]
+    name = { books = "name", crm = "account_name" }
+    credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from conflicts.errors import PolicyError
+from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
+from replicator.connectors.base import SideModule
+from replicator.errors import ConfigError
+from replicator.mapping import TYPES, FieldMap
+
+CONNECTORS = ("sqlite", "memory")
+MODULE_KEYS = {"sync", "source", "first", "duplicates", "conflicts", "fields", "page_size"}
+SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view"}
+# the integration's order: customers and vendors take CRM first, items take Books first
+DEFAULT_FIRST = {"customers": "crm", "vendors": "crm", "items": "books"}
+
+
+@attrs.frozen
+class SideConfig:
+    name: str
+    connector: str
+    path: Path | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ModuleConfig:
+    name: str
+    policy: ModulePolicy
+    sides: Mapping[str, SideModule]
+    fields: FieldMap = attrs.field(eq=False)
+    match_fields: tuple[str, ...] = ()
+    page_size: int = 1000
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return self.policy.sides
+
+    def side_module(self, side: str) -> SideModule:
+        return self.sides[side]
+
+
+@attrs.frozen
+class Config:
+    path: Path
+    journal_path: Path
+    sides: Mapping[str, SideConfig]
+    modules: Mapping[str, ModuleConfig]
+    raw: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+
+    def fingerprint(self) -> str:
+        """A hash of the settings in force (journaled when it changes)."""
+        text = json.dumps(self.raw, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _fail(path: Path, key: str, reason: str) -> ConfigError:
+    return ConfigError(str(path), key, reason)
+
+
+def _table(path: Path, data: Any, key: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _fail(path, key, f"must be a table, not {type(data).__name__}")
+    return data
+
+
+def _string(path: Path, data: Mapping[str, Any], key: str, where: str, default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise _fail(path, f"{where}.{key}", "is required")
+        return default
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise _fail(path, f"{where}.{key}", f"must be a non-empty string, not {value!r}")
+    return value
+
+
+def _resolve(path: Path, value: str) -> Path:
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else (path.parent / candidate)
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    """Validate parsed TOML into a :class:`Config`."""
+    unknown = set(data) - {"journal", "sides", "modules"}
+    if unknown:
+        raise _fail(path, sorted(unknown)[0], "unknown section (expected journal, sides, modules)")
+    journal = _table(path, data.get("journal", {}), "journal")
+    journal_path = _resolve(path, _string(path, journal, "path", "journal", "journal.db"))
+
+    sides_raw = _table(path, data.get("sides"), "sides") if "sides" in data else None
+    if not sides_raw:
+        raise _fail(path, "sides", "at least two sides are required ([sides.NAME])")
+    sides: dict[str, SideConfig] = {}
+    for name, raw in sides_raw.items():
+        where = f"sides.{name}"
+        raw = _table(path, raw, where)
+        connector = _string(path, raw, "connector", where)
+        if connector not in CONNECTORS:
+            raise _fail(path, f"{where}.connector",
+                        f"unknown connector {connector!r} (choices: {', '.join(CONNECTORS)})")
+        side_path = None
+        if connector == "sqlite":
+            side_path = _resolve(path, _string(path, raw, "path", where))
+        options = {k: v for k, v in raw.items() if k not in ("connector", "path")}
+        sides[name] = SideConfig(name, connector, side_path, options)
+    if len(sides) < 2:
+        raise _fail(path, "sides", "at least two sides are required")
+
+    modules_raw = _table(path, data.get("modules", {}), "modules")
+    if not modules_raw:
+        raise _fail(path, "modules", "at least one module is required ([modules.NAME])")
+    modules = {
+        name: _module(path, name, _table(path, raw, f"modules.{name}"), sides)
+        for name, raw in modules_raw.items()
+    }
+    return Config(path, journal_path, sides, modules, data)
+
+
+def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, SideConfig]) -> ModuleConfig:
+    where = f"modules.{name}"
+    side_names = [k for k in raw if k in sides]
+    unknown = set(raw) - MODULE_KEYS - set(sides)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(path, f"{where}.{key}",
+                    f"unknown key (a side must be one of {sorted(sides)}; options: "
+                    f"{', '.join(sorted(MODULE_KEYS))})")
+    if len(side_names) != 2:
+        raise _fail(path, where, f"a module pairs exactly two sides (found {side_names or 'none'})")
+
+    fields_raw = _table(path, raw.get("fields"), f"{where}.fields") if "fields" in raw else {}
+    if not fields_raw:
+        raise _fail(path, f"{where}.fields", "map at least one field")
+    fields: dict[str, tuple[str, dict[str, str]]] = {}
+    for field, spec in fields_raw.items():
+        fwhere = f"{where}.fields.{field}"
+        spec = _table(path, spec, fwhere)
+        kind = spec.get("type", "text")
+        if kind not in TYPES:
+            raise _fail(path, f"{fwhere}.type", f"unknown type {kind!r} (choices: {', '.join(TYPES)})")
+        columns = {}
+        for key, value in spec.items():
+            if key == "type":
+                continue
+            if key not in side_names:
+                raise _fail(path, f"{fwhere}.{key}", f"not a side of this module ({side_names})")
+            if not isinstance(value, str) or not value:
+                raise _fail(path, f"{fwhere}.{key}", f"must be a column name, not {value!r}")
+            columns[key] = value
+        if not columns:
+            raise _fail(path, fwhere, "name the column on at least one side")
+        fields[field] = (kind, columns)
+    field_map = FieldMap(fields)
+
+    side_modules: dict[str, SideModule] = {}
+    match_sets: dict[str, tuple[str, ...]] = {}
+    for side in side_names:
+        swhere = f"{where}.{side}"
+        spec = _table(path, raw[side], swhere)
+        extra = set(spec) - SIDE_MODULE_KEYS
+        if extra:
+            raise _fail(path, f"{swhere}.{sorted(extra)[0]}",
+                        f"unknown key (expected {', '.join(sorted(SIDE_MODULE_KEYS))})")
+        table = _string(path, spec, "table", swhere)
+        id_column = _string(path, spec, "id", swhere, "id")
+        match = spec.get("match", ())
+        match_cols = (match,) if isinstance(match, str) else tuple(match)
+        match_fields = []
+        for column in match_cols:
+            mapped = field_map.field_for(side, column)
+            if mapped is None:
+                raise _fail(path, f"{swhere}.match",
+                            f"column {column!r} is not mapped in {where}.fields")
+            match_fields.append(mapped)
+        match_sets[side] = tuple(match_fields)
+        modified = spec.get("modified")
+        if modified is not None and (not isinstance(modified, str) or not modified):
+            raise _fail(path, f"{swhere}.modified", f"must be a column name, not {modified!r}")
+        side_modules[side] = SideModule(
+            name=name, table=table, id=id_column, columns=field_map.columns(side),
+            match=match_cols, modified=modified, view=spec.get("view"),
+        )
+    a, b = side_names
+    if match_sets[a] and match_sets[b] and set(match_sets[a]) != set(match_sets[b]):
+        raise _fail(path, f"{where}.{b}.match",
+                    f"matches fields {list(match_sets[b])} but {a} matches {list(match_sets[a])}")
+    match_fields = tuple(sorted(set(match_sets[a]) & set(match_sets[b])))
+
+    first = raw.get("first", DEFAULT_FIRST.get(name, side_names[0]))
+    if first not in side_names:
+        raise _fail(path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})")
+    order = (first, *[s for s in side_names if s != first])
+    try:
+        direction = Direction.parse(raw.get("sync", "both_ways"), raw.get("source"), side_names)
+        duplicates = DuplicatePolicy.parse(raw.get("duplicates", "overwrite"))
+        conflicts = ConflictPolicy.parse(raw.get("conflicts", "newest"), side_names)
+    except PolicyError as exc:
+        key = str(exc).split(" ", 1)[0].split(":")[0]
+        key = {"one_way": "source", "source": "source", "prefer": "conflicts"}.get(key, key)
+        raise _fail(path, f"{where}.{key}", str(exc)) from None
+    if direction.source is not None:
+        order = (direction.source, *[s for s in side_names if s != direction.source])
+    page_size = raw.get("page_size", 1000)
+    if not isinstance(page_size, int) or not 1 <= page_size <= 100_000:
+        raise _fail(path, f"{where}.page_size", f"must be a whole number 1-100000, not {page_size!r}")
+    policy = ModulePolicy(name, order, direction, duplicates, conflicts)
+    return ModuleConfig(name, policy, side_modules, field_map, match_fields, page_size)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(path, "(file)", "no such file (create it, or pass --config PATH)") from None
+    except OSError as exc:
+        raise _fail(path, "(file)", f"cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(path, "(syntax)", str(exc)) from None
+    return parse_config(data, path.resolve())
+
+
+__all__ = ["Config", "ModuleConfig", "SideConfig", "load_config", "parse_config"]

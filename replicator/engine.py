@@ -1,0 +1,441 @@
+"""One sync cycle: pull each side -> journal -> plan -> push -> journal the outcomes.
+
+Every step that changes anything is journaled before the next one starts:
+
+1. **pull**: each side's changes since its cursor become ``observed`` / ``tombstone``
+   entries, page by page, each page committed with the cursor that covers it (a crash
+   re-reads at most one page; a re-read that maps to what the side already holds is echo
+   and gets no entry);
+2. **duplicates**: records on one side only whose match key meets records on the other side
+   are linked, merged, skipped or held for a person, by the module's duplicate policy;
+3. **plan**: for every record needing attention, the merge engine decides what each side
+   should hold; conflicts are journaled, and the writes as an ``intent``;
+4. **push**: the writes go to each side in batches; each outcome (the side's id, or the
+   reason it refused) is journaled.  A create carries the record id, so a re-run after a
+   crash between push and journal finds what it already made instead of making another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from conflicts import (
+    ACTIVE,
+    RESOLVER,
+    DuplicatePolicy,
+    Member,
+    RecordState,
+    decide,
+    match_key,
+    plan,
+    same_value,
+)
+from conflicts.merge import Plan
+from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from replicator.config import Config, ModuleConfig
+from replicator.connectors.base import Change, Connector, Write
+from replicator.errors import EngineError, MappingError
+
+Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
+
+CONFIG_MODULE = "@config"
+
+
+@attrs.define
+class CycleReport:
+    """What a cycle did, counted per (module, side, what)."""
+
+    counts: Counter[tuple[str, str, str]] = attrs.field(factory=Counter)
+    started: float = attrs.field(factory=time.monotonic)
+    seconds: float = 0.0
+    entries_before: int = 0
+    entries_after: int = 0
+
+    def add(self, module: str, side: str, what: str, n: int = 1) -> None:
+        if n:
+            self.counts[(module, side, what)] += n
+
+    def total(self, what: str) -> int:
+        return sum(n for (_, _, w), n in self.counts.items() if w == what)
+
+    def rows(self) -> list[tuple[str, str, str, int]]:
+        return sorted((m, s, w, n) for (m, s, w), n in self.counts.items())
+
+
+def _noop(phase: str, module: str, side: str, n: int) -> None:
+    return None
+
+
+class Engine:
+    """Runs sync cycles for the modules of a config over the given connectors."""
+
+    def __init__(
+        self,
+        config: Config,
+        journal: Journal,
+        connectors: Mapping[str, Connector],
+        *,
+        progress: Progress | None = None,
+        batch_size: int = 1000,
+    ) -> None:
+        missing = {s for m in config.modules.values() for s in m.sides} - set(connectors)
+        if missing:
+            raise EngineError(f"no connector for side(s) {sorted(missing)}")
+        self.config = config
+        self.journal = journal
+        self.connectors = connectors
+        self.progress = progress or _noop
+        self.batch_size = batch_size
+
+    # -- the cycle ------------------------------------------------------------------------
+
+    def run(self, modules: Sequence[str] | None = None) -> CycleReport:
+        names = list(modules) if modules else list(self.config.modules)
+        for name in names:
+            if name not in self.config.modules:
+                known = ", ".join(self.config.modules)
+                raise EngineError(f"no module {name!r} in {self.config.path} (modules: {known})")
+        report = CycleReport(entries_before=self.journal.last_seq)
+        self.journal_config()
+        for name in names:
+            module = self.config.modules[name]
+            for side in module.order:
+                self.pull(module, side, report)
+            self.settle(module, report)
+        report.seconds = time.monotonic() - report.started
+        report.entries_after = self.journal.last_seq
+        return report
+
+    def journal_config(self) -> None:
+        """A ``config`` entry whenever the settings in force change."""
+        fingerprint = self.config.fingerprint()
+        last = None
+        for entry in self.journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE):
+            last = entry
+        if last is None or last.meta.get("fingerprint") != fingerprint:
+            self.journal.append(
+                [
+                    NewEntry(
+                        Kind.CONFIG, CONFIG_MODULE, CONFIG_MODULE,
+                        meta={"fingerprint": fingerprint, "file": str(self.config.path),
+                              "settings": _plain(self.config.raw)},
+                    )
+                ]
+            )
+
+    # -- 1. pull --------------------------------------------------------------------------
+
+    def pull(self, module: ModuleConfig, side: str, report: CycleReport) -> None:
+        connector = self.connectors[side]
+        side_module = module.side_module(side)
+        cursor = self.journal.cursor(side, module.name)
+        seen = 0
+        for page in connector.pull(side_module, cursor, page_size=module.page_size):
+            with self.journal.transaction():
+                self._ingest(module, side, page.changes, report)
+                if page.cursor != cursor:
+                    self.journal.append(
+                        [NewEntry(Kind.CURSOR, module.name, None, side, meta={"cursor": page.cursor})]
+                    )
+                    cursor = page.cursor
+            seen += len(page.changes)
+            report.add(module.name, side, "pulled", len(page.changes))
+            self.progress("pull", module.name, side, seen)
+
+    def _ingest(self, module: ModuleConfig, side: str, changes: Sequence[Change],
+                report: CycleReport) -> None:
+        name = module.name
+        known = self.journal.rids_for(name, side, [c.id for c in changes])
+        self.journal.preload(name, list(set(known.values())))
+        entries: list[NewEntry] = []
+        batch_rids: set[str] = set()
+        for change in changes:
+            rid = known.get(str(change.id)) or f"{side}:{change.id}"
+            if rid in batch_rids:  # the same record twice in a page: fold the first one in
+                self.journal.append(entries)
+                entries, batch_rids = [], set()
+            state: RecordState | None = self.journal.record(name, rid)
+            held = state.sides.get(side) if state is not None else None
+            if change.deleted:
+                if state is not None and held is not None and not held.deleted:
+                    entries.append(NewEntry(Kind.TOMBSTONE, name, rid, side,
+                                            meta={"id": str(change.id)}))
+                    batch_rids.add(rid)
+                    report.add(name, side, "deleted")
+                continue
+            values, errors = module.fields.to_canonical(side, change.values, record=rid)
+            for err in errors:
+                entries.append(NewEntry(
+                    Kind.ERROR, name, rid, side,
+                    meta={"reason": str(err), "field": err.field, "value": _plain(err.value),
+                          "stage": "read", "id": str(change.id)},
+                ))
+                report.add(name, side, "errors")
+            if held is not None:
+                values = {k: v for k, v in values.items()
+                          if k not in held.values or not same_value(held.values[k], v)}
+                if not values:
+                    continue  # our own echo, or a change to columns we do not map
+            elif state is not None and state.linked(side):
+                continue
+            dot = Dot(side, (state.clock.get(side) if state is not None else 0) + 1)
+            context = held.clock if held is not None else VectorClock()
+            meta: dict[str, Any] = {"id": str(change.id)}
+            full = values if held is None else {**held.values, **values}
+            if module.match_fields:
+                meta["key"] = match_key([full.get(f) for f in module.match_fields])
+            if change.modified is not None:
+                meta["modified"] = change.modified.astimezone(dt.UTC)
+            entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, values, meta))
+            batch_rids.add(rid)
+            report.add(name, side, "observed")
+        self.journal.append(entries)
+
+    # -- 2..4. settle: duplicates, plan, push ------------------------------------------------
+
+    def settle(self, module: ModuleConfig, report: CycleReport) -> None:
+        """Plan and push every record that needs it, a batch at a time."""
+        for _ in range(3):  # a duplicate link can wake a record already passed: go round again
+            after, woke = "", False
+            while True:
+                rids = self.journal.attention(module.name, after=after, limit=self.batch_size)
+                if not rids:
+                    break
+                after = rids[-1]
+                woke |= self._settle_batch(module, rids, report)
+            if not woke:
+                break
+
+    def _settle_batch(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
+        name = module.name
+        self.journal.preload(name, rids)
+        woke = False
+        if module.match_fields and module.policy.duplicates is not DuplicatePolicy.CLONE:
+            woke = self._duplicates(module, rids, report)
+        states = [self.journal.record(name, rid) for rid in rids]
+        plans: list[tuple[RecordState, Plan]] = []
+        entries: list[NewEntry] = []
+        policy_name = str(module.policy.effective_conflicts)
+        for state in states:
+            if state is None or not state.attention:
+                continue
+            p = plan(state, module.policy)
+            for conflict in p.conflicts:
+                meta = conflict.to_meta(policy_name)
+                entries.append(NewEntry(Kind.CONFLICT, name, state.rid, None, meta=meta))
+                report.add(name, "*", "conflicts")
+            writes = {
+                w.side: {"id": w.id, "values": w.values, "context": w.context.to_json()}
+                for w in p.writes
+            }
+            entries.append(NewEntry(Kind.INTENT, name, state.rid, None, meta={"writes": writes}))
+            plans.append((state, p))
+        with self.journal.transaction():
+            self.journal.append(entries)
+        for side in module.order:
+            batch = [(state, w) for state, p in plans for w in p.writes if w.side == side]
+            if batch:
+                self._push(module, side, batch, report)
+        return woke
+
+    def _push(self, module: ModuleConfig, side: str, batch: list[tuple[RecordState, Any]],
+              report: CycleReport) -> None:
+        name = module.name
+        writes: list[Write] = []
+        sent: list[tuple[RecordState, Any]] = []
+        entries: list[NewEntry] = []
+        for state, w in batch:
+            try:
+                values = module.fields.to_side(side, w.values)
+            except (MappingError, ValueError, TypeError) as exc:
+                entries.append(NewEntry(Kind.ERROR, name, state.rid, side,
+                                        meta={"reason": f"cannot convert for {side}: {exc}",
+                                              "stage": "write"}))
+                continue
+            writes.append(Write(key=state.rid, id=w.id, values=values))
+            sent.append((state, w))
+        outcomes = self.connectors[side].push(module.side_module(side), writes) if writes else []
+        if len(outcomes) != len(writes):
+            raise EngineError(
+                f"side {side} answered {len(outcomes)} outcomes for {len(writes)} writes"
+            )
+        for (state, w), outcome in zip(sent, outcomes, strict=True):
+            if outcome.ok and outcome.id is not None:
+                entries.append(NewEntry(
+                    Kind.APPLIED, name, state.rid, side, context=w.context, fields=dict(w.values),
+                    meta={"id": str(outcome.id), "create": w.id is None},
+                ))
+                report.add(name, side, "created" if w.id is None else "updated")
+            else:
+                entries.append(NewEntry(
+                    Kind.ERROR, name, state.rid, side,
+                    meta={"reason": outcome.error or "no id returned", "retry": outcome.retry,
+                          "stage": "write", "id": w.id},
+                ))
+                report.add(name, side, "rejected")
+        with self.journal.transaction():
+            self.journal.append(entries)
+        self.progress("push", name, side, len(writes))
+
+    def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
+        """Pair up single-sided records that share a match key; returns whether any woke."""
+        name = module.name
+        policy = module.policy
+        keys = []
+        for rid in rids:
+            state = self.journal.record(name, rid)
+            if state is not None and state.attention and state.index_key() is not None:
+                keys.append(state.index_key())
+        if not keys:
+            return False
+        groups = self.journal.with_keys(name, [k for k in keys if k is not None])
+        entries: list[NewEntry] = []
+        woke = False
+        for key in sorted(groups):
+            members_rids = groups[key]
+            if len(members_rids) < 2:
+                continue
+            self.journal.preload(name, members_rids)
+            members = []
+            for rid in members_rids:
+                state = self.journal.record(name, rid)
+                if state is not None and state.status == ACTIVE and len(state.linked_sides) == 1:
+                    members.append(Member(rid, state.linked_sides[0]))
+            if len({m.origin for m in members}) < 2:
+                continue
+            decision = decide(policy.duplicates, policy.incoming, members)
+            if decision.action == "pair" and decision.pair is not None:
+                incoming, existing = decision.pair
+                src = self.journal.record(name, incoming.rid)
+                old = self.journal.record(name, existing.rid)
+                assert src is not None and old is not None
+                held = old.sides[existing.origin]
+                meta = {"id": held.id, "policy": policy.duplicates.value, "from": old.rid,
+                        "key": key}
+                if policy.duplicates is DuplicatePolicy.LINK:
+                    newest = max((s.at for r in old.fields.values() for s in r.siblings),
+                                 default=None)
+                    if newest is not None:
+                        meta["modified"] = newest
+                    dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
+                    entries.append(NewEntry(Kind.LINK, name, src.rid, existing.origin, dot,
+                                            VectorClock(), dict(held.values), meta))
+                else:
+                    entries.append(NewEntry(Kind.LINK, name, src.rid, existing.origin,
+                                            fields=dict(held.values), meta=meta))
+                entries.append(NewEntry(Kind.MERGED, name, old.rid, existing.origin,
+                                        meta={"into": src.rid, "policy": policy.duplicates.value,
+                                              "key": key}))
+                report.add(name, existing.origin, "linked")
+                woke = woke or src.rid < old.rid
+            elif decision.action == "skip":
+                for member in decision.members:
+                    entries.append(NewEntry(Kind.SKIPPED, name, member.rid, member.origin,
+                                            meta={"reason": decision.reason, "key": key}))
+                    report.add(name, member.origin, "skipped")
+            elif decision.action == "ambiguous":
+                others = [{"rid": m.rid, "side": m.origin} for m in decision.members]
+                for member in decision.members:
+                    entries.append(NewEntry(
+                        Kind.CONFLICT, name, member.rid, None,
+                        meta={"field": "(duplicate)", "status": "open", "duplicate": True,
+                              "key": key, "candidates": others, "reason": decision.reason,
+                              "policy": policy.duplicates.value, "dots": []},
+                    ))
+                    report.add(name, member.origin, "held")
+        if entries:
+            with self.journal.transaction():
+                self.journal.append(entries)
+        return woke
+
+    # -- a person's decisions ----------------------------------------------------------------
+
+    def resolve(self, conflict_id: int, *, take: str | None = None, value: Any = None,
+                raw_value: str | None = None) -> NewEntry:
+        return resolve(self.journal, self.config, conflict_id, take=take, raw_value=raw_value)
+
+
+def resolve(journal: Journal, config: Config, conflict_id: int, *, take: str | None = None,
+            raw_value: str | None = None) -> NewEntry:
+    """Journal a person's decision on a conflict; the next sync writes it to every side."""
+    from conflicts.errors import ResolutionError
+    from replicator.mapping import to_canonical
+
+    row = journal.conflict(conflict_id)
+    if row is None:
+        raise ResolutionError(f"no conflict {conflict_id}")
+    data = row["data"]
+    module = config.modules.get(row["module"])
+    if module is None:
+        raise ResolutionError(f"conflict {conflict_id}: module {row['module']!r} is not configured")
+    state: RecordState | None = journal.record(row["module"], row["rid"])
+    if state is None:
+        raise ResolutionError(f"conflict {conflict_id}: record {row['rid']} is unknown")
+    meta: dict[str, Any] = {"conflict": conflict_id, "by": "person"}
+    if data.get("duplicate"):
+        decision = take if take is not None else raw_value
+        if decision not in ("clone", "skip"):
+            raise ResolutionError(
+                f"conflict {conflict_id} is a duplicate group: resolve it with --value clone "
+                "(create the record anyway) or --value skip (leave it unsynced)"
+            )
+        meta["decision"] = decision
+        entry = NewEntry(Kind.RESOLUTION, row["module"], row["rid"], None, meta=meta)
+        journal.append([entry])
+        return entry
+    field = row["field"]
+    reg = state.fields.get(field)
+    if reg is None:
+        raise ResolutionError(f"conflict {conflict_id}: field {field!r} has no value")
+    if take is not None:
+        siblings = [s for s in reg.siblings if s.dot.side == take]
+        if not siblings:
+            candidates = [s["side"] for s in data.get("siblings", [])]
+            if take in candidates:
+                siblings_data = [s for s in data["siblings"] if s["side"] == take]
+                chosen = siblings_data[-1]["value"]
+            else:
+                raise ResolutionError(
+                    f"conflict {conflict_id}: no value from side {take!r} "
+                    f"(sides in conflict: {sorted(set(candidates))})"
+                )
+        else:
+            chosen = max(siblings, key=lambda s: s.dot.counter).value
+        meta["take"] = take
+    elif raw_value is not None:
+        try:
+            chosen = to_canonical(module.fields.kind(field), raw_value, field=field)
+        except MappingError as exc:
+            raise ResolutionError(f"conflict {conflict_id}: {exc}") from None
+        meta["value"] = chosen
+    else:
+        raise ResolutionError("say which value wins: --take SIDE or --value VALUE")
+    dot = Dot(RESOLVER, state.clock.get(RESOLVER) + 1)
+    entry = NewEntry(Kind.RESOLUTION, row["module"], row["rid"], None, dot, reg.clock,
+                     {field: chosen}, meta)
+    journal.append([entry])
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    """Config / error values as canonical JSON-safe values (floats become Decimal text)."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.datetime,)) and value.tzinfo is None:
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return value
+
+
+__all__ = ["CycleReport", "Engine", "resolve"]

@@ -1,0 +1,169 @@
+"""Field maps and type conversion: side columns and raw values <-> canonical fields.
+
+Canonical values are what the journal stores and the merge engine compares: ``str`` (NFC,
+empty text is no value), ``int``, ``Decimal`` (money, never float), ``bool``, ISO
+``date``, aware UTC ``datetime``, or ``None``.  A value that does not convert raises
+:class:`MappingError` naming the field, the value and the reason; the engine journals it
+against the record and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from journal.entry import canonical_decimal
+from replicator.errors import MappingError
+
+TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean")
+
+_TRUE = {"1", "true", "t", "yes", "y", "on"}
+_FALSE = {"0", "false", "f", "no", "n", "off"}
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        raise ValueError("binary data is not text")
+    text = unicodedata.normalize("NFC", str(value))
+    return text if text != "" else None
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an integer")
+    if isinstance(value, int):
+        return value
+    number = Decimal(str(value).strip())
+    if number != number.to_integral_value():
+        raise ValueError("not a whole number")
+    return int(number)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an amount")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, float):
+        number = Decimal(repr(value))  # the shortest text that round-trips, not binary noise
+    else:
+        number = Decimal(str(value).strip().replace(",", ""))
+    if not number.is_finite():
+        raise ValueError("not a finite amount")
+    return number
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip()[:10])
+
+
+def _datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value).strip().replace("Z", "+00:00")
+        moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)  # a time without a zone is taken as UTC
+    return moment.astimezone(dt.UTC)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("not a yes/no value")
+
+
+_TO_CANONICAL: dict[str, Callable[[Any], Any]] = {
+    "text": _text,
+    "integer": _integer,
+    "decimal": _decimal,
+    "date": _date,
+    "datetime": _datetime,
+    "boolean": _boolean,
+}
+
+
+def to_canonical(kind: str, value: Any, *, field: str = "?") -> Any:
+    """A side's raw value as a canonical value of type ``kind``."""
+    if value is None or (isinstance(value, str) and value == "" and kind != "text"):
+        return None
+    try:
+        return _TO_CANONICAL[kind](value)
+    except (ValueError, TypeError, InvalidOperation, ArithmeticError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise MappingError(field, value, f"does not convert to {kind}: {reason}") from None
+
+
+def to_side(kind: str, value: Any) -> Any:
+    """A canonical value as a connector expects it (JSON-like: amounts as plain text)."""
+    if value is None:
+        return None
+    if kind == "decimal":
+        return canonical_decimal(value)
+    if kind in ("date", "datetime"):
+        return value.isoformat()
+    return value
+
+
+class FieldMap:
+    """The canonical fields of a module and each side's column for them."""
+
+    def __init__(self, fields: Mapping[str, tuple[str, Mapping[str, str]]]) -> None:
+        # canonical name -> (type, {side: column})
+        self.fields = dict(fields)
+        self._by_side: dict[str, list[tuple[str, str, str]]] = {}
+        for name, (kind, columns) in sorted(self.fields.items()):
+            for side, column in columns.items():
+                self._by_side.setdefault(side, []).append((column, name, kind))
+
+    def columns(self, side: str) -> tuple[str, ...]:
+        return tuple(column for column, _, _ in self._by_side.get(side, ()))
+
+    def field_for(self, side: str, column: str) -> str | None:
+        for col, name, _ in self._by_side.get(side, ()):
+            if col == column:
+                return name
+        return None
+
+    def kind(self, name: str) -> str:
+        return self.fields[name][0]
+
+    def to_canonical(self, side: str, raw: Mapping[str, Any], *, record: str | None = None
+                     ) -> tuple[dict[str, Any], list[MappingError]]:
+        """Canonical values of one side's row, and the fields that did not convert."""
+        values: dict[str, Any] = {}
+        errors: list[MappingError] = []
+        for column, name, kind in self._by_side.get(side, ()):
+            if column not in raw:
+                continue
+            try:
+                values[name] = to_canonical(kind, raw[column], field=name)
+            except MappingError as exc:
+                errors.append(MappingError(name, raw[column], exc.reason, record=record))
+        return values, errors
+
+    def to_side(self, side: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A side's columns for canonical values (fields the side does not map are left out)."""
+        out: dict[str, Any] = {}
+        for column, name, kind in self._by_side.get(side, ()):
+            if name in values:
+                out[column] = to_side(kind, values[name])
+        return out
+
+
+__all__ = ["TYPES", "FieldMap", "to_canonical", "to_side"]
