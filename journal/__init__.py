@@ -7,11 +7,11 @@ from journal.replay import Verification, rebuild, replay_into, verify, verify_ch
 from journal.store import Journal, Reducer, SQLiteView, View
 
 __all__ = [
-    "GENESIS",
     "CursorError",
     "Dot",
     "EncodingError",
     "Entry",
+    "GENESIS",
     "IntegrityError",
     "Journal",
     "JournalError",

@@ -89,10 +89,27 @@ _encoder = json.JSONEncoder(
 )
 
 
+def _refuse_floats(value: Any) -> None:
+    # the C encoder writes floats itself, without asking ``default``: look for them first
+    kind = type(value)
+    if kind is float:
+        raise EncodingError(f"float {value!r} is not a canonical value; use Decimal")
+    if kind is dict:
+        for item in value.values():
+            if type(item) in _CONTAINERS:
+                _refuse_floats(item)
+    elif kind is list or kind is tuple:
+        for item in value:
+            if type(item) in _CONTAINERS:
+                _refuse_floats(item)
+
+
+_CONTAINERS = {float, dict, list, tuple}
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON of a value (sorted keys, tagged Decimal / date / datetime)."""
-    if isinstance(value, float):
-        raise EncodingError("floats are not canonical values; use Decimal")
+    _refuse_floats(value)
     try:
         return _encoder.encode(value)
     except ValueError as exc:

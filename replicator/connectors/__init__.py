@@ -1,0 +1,36 @@
+"""Connectors: one per kind of side, all speaking the protocol in :mod:`.base`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from replicator.connectors.base import Change, Connector, Cursor, Outcome, Page, SideModule, Write
+
+if TYPE_CHECKING:
+    from replicator.config import SideConfig
+
+
+def build_connector(side: SideConfig) -> Connector:
+    """The connector a side's config asks for."""
+    if side.connector == "sqlite":
+        from replicator.connectors.sqlite import SQLiteConnector
+
+        assert side.path is not None
+        return SQLiteConnector(side.name, side.path)
+    if side.connector == "memory":
+        from replicator.connectors.memory import MemoryConnector
+
+        return MemoryConnector(side.name)
+    raise ValueError(f"side {side.name}: unknown connector {side.connector!r}")
+
+
+__all__ = [
+    "Change",
+    "Connector",
+    "Cursor",
+    "Outcome",
+    "Page",
+    "SideModule",
+    "Write",
+    "build_connector",
+]

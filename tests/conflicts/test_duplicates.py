@@ -1,0 +1,41 @@
+from conflicts.duplicates import Member, decide, exact_key, match_key, normalised_key
+from conflicts.policy import DuplicatePolicy
+
+
+def test_exact_keys_are_the_text_itself():
+    """By default only identical names match; blank names never match."""
+    assert exact_key("Acme Ltd") == "Acme Ltd"
+    assert exact_key("  ") is None and exact_key(None) is None
+    assert match_key(["Acme", "SKU-1"]) != match_key(["Acme", "SKU-2"])
+    assert match_key(["Acme", None]) is None
+
+
+def test_normalised_keys_fold_case_spacing_punctuation_and_suffixes():
+    """'ACME  Ltd.' and 'acme limited' normalise alike; distinct names stay apart."""
+    assert normalised_key("ACME  Ltd.") == normalised_key("acme limited")
+    assert normalised_key("Acme, Inc") == normalised_key("acme incorporated")
+    assert normalised_key("Acme") != normalised_key("Acne")
+
+
+def test_one_incoming_and_one_existing_follow_the_policy():
+    """A one-to-one group pairs under overwrite/link and is skipped under skip."""
+    members = [Member("books:7", "books"), Member("crm:1", "crm")]
+    pair = decide(DuplicatePolicy.OVERWRITE, "crm", members)
+    assert pair.action == "pair" and pair.pair[0].rid == "crm:1"
+    assert decide(DuplicatePolicy.LINK, "crm", members).action == "pair"
+    assert decide(DuplicatePolicy.SKIP, "crm", members).action == "skip"
+    assert decide(DuplicatePolicy.CLONE, "crm", members).action == "none"
+
+
+def test_several_candidates_go_to_a_person():
+    """Two records on one side sharing a key with one on the other: ambiguous."""
+    members = [Member("crm:1", "crm"), Member("crm:2", "crm"), Member("books:1", "books")]
+    decision = decide(DuplicatePolicy.OVERWRITE, "crm", members)
+    assert decision.action == "ambiguous" and "person" in decision.reason
+
+
+def test_decisions_do_not_depend_on_member_order():
+    """The same members in any order give the same decision."""
+    members = [Member("crm:1", "crm"), Member("books:1", "books"), Member("books:2", "books")]
+    first = decide(DuplicatePolicy.LINK, "crm", members)
+    assert decide(DuplicatePolicy.LINK, "crm", list(reversed(members))) == first

@@ -1,0 +1,64 @@
+import sqlite3
+
+import pytest
+
+from journal import Journal, rebuild, verify
+from tests.journal.test_store import CountingReducer, observed
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal(tmp_path / "j.db", CountingReducer())
+    j.append([observed(rid=f"crm:{i}", id=str(i), key=f"k{i}") for i in range(5)])
+    j.append([observed(rid="crm:1", n=2)])
+    yield j
+    j.close()
+
+
+def test_an_untouched_journal_verifies(journal):
+    """Chain and materialised state check out on an intact journal."""
+    result = verify(journal)
+    assert result.ok and result.entries == 6
+
+
+def test_an_edited_row_is_named_by_verify(journal, tmp_path):
+    """Editing an entry with the sqlite3 shell (trigger dropped) names that entry."""
+    raw = sqlite3.connect(tmp_path / "j.db")
+    raw.execute("DROP TRIGGER entries_no_update")
+    raw.execute("UPDATE entries SET fields = replace(fields, 'Acme', 'Evil') WHERE seq = 3")
+    raw.commit()
+    raw.close()
+    result = verify(journal)
+    assert not result.ok
+    assert result.first_bad_seq == 3
+    assert "entry 3" in result.problem
+
+
+def test_a_deleted_row_breaks_the_chain(journal, tmp_path):
+    """Removing an entry is detected at the gap."""
+    raw = sqlite3.connect(tmp_path / "j.db")
+    raw.execute("DROP TRIGGER entries_no_delete")
+    raw.execute("DELETE FROM entries WHERE seq = 2")
+    raw.commit()
+    raw.close()
+    result = verify(journal)
+    assert not result.chain_ok and result.first_bad_seq == 2
+
+
+def test_tampered_state_tables_fail_verification(journal):
+    """A materialised row that the entries do not produce is reported."""
+    journal.conn.execute("UPDATE records SET state = '{\"n\": 99}' WHERE rid = 'crm:2'")
+    result = verify(journal)
+    assert result.chain_ok and not result.state_ok
+    assert "records" in result.problem
+
+
+def test_rebuild_restores_the_state_from_entries(journal):
+    """rebuild() replaces tampered state with the replay of the entries."""
+    journal.conn.execute("DELETE FROM records")
+    journal.conn.execute("DELETE FROM links")
+    assert not verify(journal).ok
+    assert rebuild(journal) == 6
+    assert verify(journal).ok
+    assert journal.record("customers", "crm:1")["n"] == 2
+    assert journal.rid_for("customers", "crm", "3") == "crm:3"
