@@ -115,9 +115,12 @@ def _observe(state: RecordState, side: str, entry: Entry, side_id: str | None) -
     assert entry.dot is not None
     context = entry.context or VectorClock()
     at = entry.meta.get("modified") or entry.at
+    fill = set(entry.meta.get("fill", ()))  # linked duplicates: values that fill a gap
     fields = dict(state.fields)
     for name, value in entry.fields.items():
-        fields[name] = fields.get(name, Register()).write(entry.dot, value, at, context)
+        reg = fields.get(name, Register())
+        seen = context.merge(reg.clock) if name in fill else context
+        fields[name] = reg.write(entry.dot, value, at, seen)
     sides = dict(state.sides)
     held = sides.get(side, Held())
     sides[side] = Held(

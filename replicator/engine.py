@@ -35,6 +35,7 @@ from conflicts import (
     match_key,
     plan,
     same_value,
+    visible,
 )
 from conflicts.merge import Plan
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
@@ -323,9 +324,14 @@ class Engine:
                                  default=None)
                     if newest is not None:
                         meta["modified"] = newest
+                    # field by field: a value fills a gap in the incoming record, and only
+                    # two different values are a conflict
+                    mine, _ = visible(src, policy)
+                    values = {k: v for k, v in held.values.items() if v is not None}
+                    meta["fill"] = sorted(k for k in values if mine.get(k) is None)
                     dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
                     entries.append(NewEntry(Kind.LINK, name, src.rid, existing.origin, dot,
-                                            VectorClock(), dict(held.values), meta))
+                                            VectorClock(), values, meta))
                 else:
                     entries.append(NewEntry(Kind.LINK, name, src.rid, existing.origin,
                                             fields=dict(held.values), meta=meta))

@@ -1,0 +1,260 @@
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from conflicts import RecordReducer
+from journal import Journal, Kind, verify
+from replicator.config import parse_config
+from replicator.connectors.memory import MemoryConnector
+from replicator.engine import Engine, resolve
+from replicator.errors import EngineError
+
+
+def make_config(tmp_path: Path, **module):
+    spec = {
+        "sync": "both_ways", "first": "crm", "duplicates": "overwrite", "conflicts": "newest",
+        "books": {"table": "customers", "id": "id", "match": "name"},
+        "crm": {"table": "accounts", "id": "id", "match": "account_name"},
+        "fields": {
+            "name": {"books": "name", "crm": "account_name"},
+            "email": {"books": "email", "crm": "email"},
+            "credit_limit": {"books": "credit_limit", "crm": "credit_limit", "type": "decimal"},
+        },
+    }
+    spec.update(module)
+    data = {
+        "journal": {"path": "journal.db"},
+        "sides": {"books": {"connector": "memory"}, "crm": {"connector": "memory"}},
+        "modules": {"customers": spec},
+    }
+    return parse_config(data, tmp_path / "replicator.toml")
+
+
+class World:
+    """Two memory sides, a journal and an engine over them."""
+
+    def __init__(self, tmp_path, **module):
+        self.config = make_config(tmp_path, **module)
+        self.books = MemoryConnector("books")
+        self.crm = MemoryConnector("crm")
+        self.journal = Journal(tmp_path / "journal.db", RecordReducer())
+        self.engine = Engine(self.config, self.journal, {"books": self.books, "crm": self.crm})
+
+    def sync(self):
+        return self.engine.run()
+
+    def books_rows(self):
+        return self.books.rows("customers")
+
+    def crm_rows(self):
+        return self.crm.rows("accounts")
+
+    def by_name(self, rows, column="name"):
+        found = {}
+        for rid, row in rows.items():
+            found.setdefault(row[column], []).append(rid)
+        return found
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path)
+    yield w
+    w.journal.close()
+
+
+def test_a_first_sync_copies_each_side_to_the_other(world):
+    """Records on either side appear on the other, linked, with canonical money."""
+    world.books.insert("customers", {"name": "Beta", "email": "b@x", "credit_limit": "5.50"})
+    world.crm.insert("accounts", {"account_name": "Gamma", "email": "g@x", "credit_limit": 7})
+    report = world.sync()
+    assert report.total("created") == 2
+    assert sorted(r["account_name"] for r in world.crm_rows().values()) == ["Beta", "Gamma"]
+    assert sorted(r["name"] for r in world.books_rows().values()) == ["Beta", "Gamma"]
+    beta = next(r for r in world.crm_rows().values() if r["account_name"] == "Beta")
+    assert Decimal(beta["credit_limit"]) == Decimal("5.5")
+    assert verify(world.journal).ok
+
+
+def test_a_second_sync_with_no_edits_does_nothing(world):
+    """Idempotent re-sync: no new entries and no writes."""
+    world.books.insert("customers", {"name": "Beta", "email": "b@x"})
+    world.sync()
+    before_books, before_crm = world.books_rows(), world.crm_rows()
+    report = world.sync()
+    assert report.entries_after == report.entries_before
+    assert world.books_rows() == before_books and world.crm_rows() == before_crm
+
+
+def test_edits_flow_both_ways_and_are_not_echoed(world):
+    """An edit on one side reaches the other and is not observed back."""
+    bid = world.books.insert("customers", {"name": "Beta", "email": "b@x"})
+    world.sync()
+    world.books.update("customers", bid, {"email": "new@x"})
+    world.sync()
+    (crm_row,) = world.crm_rows().values()
+    assert crm_row["email"] == "new@x"
+    report = world.sync()
+    assert report.entries_after == report.entries_before
+    observed = [e for e in world.journal.read(kinds=[Kind.OBSERVED]) if e.side == "crm"]
+    assert observed == []
+
+
+def test_overwrite_links_duplicates_and_the_incoming_side_wins(world):
+    """overwrite: the CRM record (first side) replaces the Books one's fields; one pair."""
+    world.books.insert("customers", {"name": "Acme", "email": "books@acme"})
+    world.crm.insert("accounts", {"account_name": "Acme", "email": "crm@acme"})
+    report = world.sync()
+    assert report.total("linked") == 1
+    assert [r["email"] for r in world.books_rows().values()] == ["crm@acme"]
+    assert len(world.crm_rows()) == 1
+    assert verify(world.journal).ok
+
+
+def test_link_merges_duplicates_field_by_field(tmp_path):
+    """link: fields only one side has are kept; differing fields go through the policy."""
+    w = World(tmp_path, duplicates="link", conflicts="prefer:books")
+    w.books.insert("customers", {"name": "Acme", "email": "books@acme", "credit_limit": "9"})
+    w.crm.insert("accounts", {"account_name": "Acme", "email": "crm@acme"})
+    w.sync()
+    (crm_row,) = w.crm_rows().values()
+    (books_row,) = w.books_rows().values()
+    assert crm_row["email"] == books_row["email"] == "books@acme"
+    assert Decimal(crm_row["credit_limit"]) == 9
+    conflicts = w.journal.conflicts()
+    assert [c["field"] for c in conflicts] == ["email"]
+    assert "prefer:books" in conflicts[0]["data"]["reason"]
+
+
+def test_skip_leaves_both_duplicates_unsynced_and_says_why(tmp_path):
+    """skip: neither record is copied; the journal says why."""
+    w = World(tmp_path, duplicates="skip")
+    w.books.insert("customers", {"name": "Acme"})
+    w.crm.insert("accounts", {"account_name": "Acme"})
+    report = w.sync()
+    assert report.total("skipped") == 2
+    assert len(w.books_rows()) == len(w.crm_rows()) == 1
+    skipped = list(w.journal.read(kinds=[Kind.SKIPPED]))
+    assert len(skipped) == 2 and "skip policy" in skipped[0].meta["reason"]
+
+
+def test_clone_copies_duplicates_anyway(tmp_path):
+    """clone: both records exist on both sides."""
+    w = World(tmp_path, duplicates="clone")
+    w.books.insert("customers", {"name": "Acme"})
+    w.crm.insert("accounts", {"account_name": "Acme"})
+    w.sync()
+    assert len(w.books_rows()) == len(w.crm_rows()) == 2
+
+
+def test_ambiguous_duplicates_wait_for_a_person(world):
+    """Two CRM records and one Books record with one name: held, then cloned on request."""
+    world.crm.insert("accounts", {"account_name": "Acme", "email": "1@x"})
+    world.crm.insert("accounts", {"account_name": "Acme", "email": "2@x"})
+    world.books.insert("customers", {"name": "Acme", "email": "b@x"})
+    report = world.sync()
+    assert report.total("held") == 3
+    assert len(world.books_rows()) == 1 and len(world.crm_rows()) == 2
+    open_ = world.journal.conflicts(status="open")
+    assert len(open_) == 3 and all(c["data"]["duplicate"] for c in open_)
+    for conflict in open_:
+        resolve(world.journal, world.config, conflict["id"], raw_value="clone")
+    world.sync()
+    assert len(world.books_rows()) == len(world.crm_rows()) == 3
+    assert world.journal.conflicts(status="open") == []
+
+
+def test_a_rejected_record_is_journaled_and_the_rest_goes_on(tmp_path):
+    """A side refusing one record does not stop the batch; the reason is journaled."""
+    w = World(tmp_path)
+    w.books.reject = lambda module, write: "name too long" if write.values.get("name") == "Bad" else None
+    w.crm.insert("accounts", {"account_name": "Bad"})
+    w.crm.insert("accounts", {"account_name": "Good"})
+    report = w.sync()
+    assert report.total("rejected") == 1
+    assert [r["name"] for r in w.books_rows().values()] == ["Good"]
+    (error,) = w.journal.read(kinds=[Kind.ERROR])
+    assert error.side == "books" and error.meta["reason"] == "name too long"
+
+
+def test_a_value_that_does_not_convert_is_journaled_and_the_record_goes_on(world):
+    """A bad amount is an error entry naming the field; the other fields still sync."""
+    world.crm.insert("accounts", {"account_name": "Acme", "credit_limit": "lots"})
+    world.sync()
+    (row,) = world.books_rows().values()
+    assert row["name"] == "Acme" and row.get("credit_limit") is None
+    (error,) = world.journal.read(kinds=[Kind.ERROR])
+    assert error.meta["field"] == "credit_limit" and "lots" in error.meta["reason"]
+
+
+def test_a_crash_between_push_and_journal_leaves_no_duplicate(world):
+    """The side wrote but the engine died before journaling: the re-run finds the record."""
+    world.crm.insert("accounts", {"account_name": "Acme"})
+    real_push = world.books.push
+
+    def push_then_crash(module, writes):
+        real_push(module, writes)
+        raise RuntimeError("engine killed after the push")
+
+    world.books.push = push_then_crash
+    with pytest.raises(RuntimeError):
+        world.sync()
+    world.books.push = real_push
+    world.sync()
+    assert len(world.books_rows()) == 1
+    assert verify(world.journal).ok
+    assert world.sync().entries_after == world.journal.last_seq
+
+
+def test_one_way_never_writes_the_source(tmp_path):
+    """one_way from crm: Books edits are journaled but never reach CRM."""
+    w = World(tmp_path, sync="one_way", source="crm")
+    w.crm.insert("accounts", {"account_name": "Acme", "email": "a@x"})
+    w.books.insert("customers", {"name": "Books only"})
+    w.sync()
+    (bid,) = [i for i, r in w.books_rows().items() if r["name"] == "Acme"]
+    w.books.update("customers", bid, {"email": "changed-in-books@x"})
+    w.sync()
+    assert [r["email"] for r in w.crm_rows().values()] == ["a@x"]
+    assert len(w.crm_rows()) == 1
+    assert any(e.side == "books" for e in w.journal.read(kinds=[Kind.OBSERVED]))
+
+
+def test_deletes_are_journaled_and_never_propagated(world):
+    """A row deleted in CRM stays in Books, and CRM edits never re-create it in CRM."""
+    cid = world.crm.insert("accounts", {"account_name": "Acme"})
+    world.sync()
+    (bid,) = world.books_rows()
+    world.crm.delete("accounts", cid)
+    world.sync()
+    assert bid in world.books_rows()
+    world.books.update("customers", bid, {"email": "still@here"})
+    world.sync()
+    assert world.crm_rows() == {}
+    assert len(list(world.journal.read(kinds=[Kind.TOMBSTONE]))) == 1
+
+
+def test_a_manual_conflict_is_held_until_resolved(tmp_path):
+    """manual: both sides keep their value until a person resolves; then both get it."""
+    w = World(tmp_path, conflicts="manual")
+    cid = w.crm.insert("accounts", {"account_name": "Acme", "email": "a@x"})
+    w.sync()
+    (bid,) = w.books_rows()
+    w.crm.update("accounts", cid, {"email": "crm@x"})
+    w.books.update("customers", bid, {"email": "books@x"})
+    w.sync()
+    assert w.crm_rows()[cid]["email"] == "crm@x" and w.books_rows()[bid]["email"] == "books@x"
+    (conflict,) = w.journal.conflicts(status="open")
+    resolve(w.journal, w.config, conflict["id"], take="books")
+    w.sync()
+    assert w.crm_rows()[cid]["email"] == w.books_rows()[bid]["email"] == "books@x"
+    assert w.journal.conflicts(status="open") == []
+    assert verify(w.journal).ok
+
+
+def test_an_unknown_module_is_an_engine_error(world):
+    """Asking for a module the config does not have fails before anything runs."""
+    with pytest.raises(EngineError, match="no module 'vendors'"):
+        world.engine.run(["vendors"])
+    assert world.journal.count() == 0
