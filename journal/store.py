@@ -308,8 +308,11 @@ class Journal:
     # -- transactions ---------------------------------------------------------------------
 
     def _load_tail(self) -> None:
-        row = self.conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-        self._last_seq, self._last_hash = (row[0], row[1]) if row else (0, GENESIS)
+        row = self.conn.execute(
+            "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        self._last_seq: int = row[0] if row else 0
+        self._last_hash: str = row[1] if row else GENESIS
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Journal]:

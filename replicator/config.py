@@ -200,14 +200,14 @@ def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, Side
         id_column = _string(path, spec, "id", swhere, "id")
         match = spec.get("match", ())
         match_cols = (match,) if isinstance(match, str) else tuple(match)
-        match_fields = []
+        side_match: list[str] = []
         for column in match_cols:
             mapped = field_map.field_for(side, column)
             if mapped is None:
                 raise _fail(path, f"{swhere}.match",
                             f"column {column!r} is not mapped in {where}.fields")
-            match_fields.append(mapped)
-        match_sets[side] = tuple(match_fields)
+            side_match.append(mapped)
+        match_sets[side] = tuple(side_match)
         modified = spec.get("modified")
         if modified is not None and (not isinstance(modified, str) or not modified):
             raise _fail(path, f"{swhere}.modified", f"must be a column name, not {modified!r}")
