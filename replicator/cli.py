@@ -1,0 +1,864 @@
+"""The ``replicator`` command line: a thin layer over the engine and the journal.
+
+Domain errors (``ReplicatorError``, ``JournalError``, ``ConflictError``) become one-line
+``click.ClickException`` messages in exactly one place, :meth:`_Main.invoke`.  Progress bars
+go to stderr, so ``--json`` output on stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from conflicts import RESOLVER, ConflictError, same_value
+from journal import Entry, Journal, JournalError, Kind, rebuild, verify
+from journal.entry import canonical_decimal
+from replicator.app import open_app, open_journal
+from replicator.config import Config, load_config
+from replicator.engine import CycleReport, resolve
+from replicator.errors import ConfigError, ReplicatorError
+
+DOMAIN_ERRORS = (ReplicatorError, JournalError, ConflictError)
+DEFAULT_CONFIG = Path("replicator.toml")
+COUNTS = ("pulled", "observed", "created", "updated", "deleted", "linked", "skipped", "held",
+          "conflicts", "rejected", "errors")
+RECORD_KINDS = [str(k) for k in Kind if k not in (Kind.CURSOR, Kind.CONFIG)]
+
+
+class _Main(click.Group):
+    """The root group: the one place domain errors become clean messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DOMAIN_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+# -- shared options and helpers ------------------------------------------------------------
+
+
+def _remember_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["config"] = value
+
+
+def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+        callback=_remember_config,
+        help="The TOML config file (default: replicator.toml in the working directory).",
+    )(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON on stdout instead of a table.")(f)
+
+
+def _config(ctx: click.Context) -> Config:
+    return load_config((ctx.find_object(dict) or {}).get("config") or DEFAULT_CONFIG)
+
+
+@contextlib.contextmanager
+def _journal(config: Config) -> Iterator[Journal]:
+    """The config's journal, which must exist already (reading never creates one)."""
+    if not config.journal_path.exists():
+        raise click.ClickException(
+            f"no journal at {config.journal_path} yet: run `replicator sync` first"
+        )
+    journal = open_journal(config)
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+def _console() -> Console:
+    # a pipe or a test runner gets wide lines instead of tables squeezed into 80 columns
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def plain(value: Any) -> Any:
+    """A canonical value as JSON: Decimal as text, dates and times in ISO form."""
+    if isinstance(value, Decimal):
+        return canonical_decimal(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def show(value: Any) -> str:
+    """A canonical value for a person: text quoted, no value shown as such."""
+    if value is None:
+        return "(no value)"
+    if isinstance(value, str):
+        return repr(value)
+    return str(plain(value))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(plain(data), indent=2, ensure_ascii=False))
+
+
+def _at(value: dt.datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+# -- the group -----------------------------------------------------------------------------
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@config_option
+@click.version_option(package_name="replicator")
+def main() -> None:
+    """Two-way sync between an accounting app ("books") and a CRM ("crm").
+
+    Every change is written to an append-only, hash-chained journal first; conflicts,
+    duplicates and deletes follow the policies of the config file.
+    """
+
+
+# -- sync ------------------------------------------------------------------------------------
+
+
+class _Bars:
+    """Rich progress bars fed by the engine's ``progress(phase, module, side, count)``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[tuple[str, str, str], Any] = {}
+
+    def __call__(self, phase: str, module: str, side: str, count: int) -> None:
+        key = (phase, module, side)
+        if key not in self.tasks:
+            arrow = "<-" if phase == "pull" else "->"
+            self.tasks[key] = self.progress.add_task(f"{phase} {module} {arrow} {side}", total=None)
+        if phase == "push":  # the engine reports each pushed batch, not a running total
+            self.progress.advance(self.tasks[key], count)
+        else:
+            self.progress.update(self.tasks[key], completed=count)
+
+    def finish(self) -> None:
+        for task in self.progress.tasks:
+            if task.completed:
+                self.progress.update(task.id, total=task.completed)
+
+
+@contextlib.contextmanager
+def _bars(label: str = "records") -> Iterator[_Bars]:
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
+        TextColumn(f"{{task.completed:>7}} {label}"), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=False,
+    )
+    with progress:
+        bars = _Bars(progress)
+        yield bars
+        bars.finish()
+
+
+def _check_sides(config: Config) -> None:
+    """A side's database must exist: a typo in a path should not sync into a new empty file."""
+    for name, side in config.sides.items():
+        if side.connector == "sqlite" and side.path is not None and not side.path.is_file():
+            raise ConfigError(str(config.path), f"sides.{name}.path",
+                              f"database file {side.path} does not exist")
+
+
+def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
+    """One cycle with progress bars; nothing is written before the config and sides check."""
+    for module in modules:
+        if module not in config.modules:
+            raise ConfigError(str(config.path), f"modules.{module}",
+                              f"no such module (modules: {', '.join(config.modules)})")
+    _check_sides(config)
+    with _bars() as bars, open_app(config, progress=bars) as app:
+        return app.engine.run(list(modules) or None)
+
+
+def report_data(report: CycleReport) -> dict[str, Any]:
+    modules: dict[str, dict[str, dict[str, int]]] = {}
+    for module, side, what, n in report.rows():
+        modules.setdefault(module, {}).setdefault(side, {})[what] = n
+    return {
+        "seconds": round(report.seconds, 3),
+        "entries": {"before": report.entries_before, "after": report.entries_after},
+        "modules": modules,
+    }
+
+
+def print_report(console: Console, config: Config, report: CycleReport) -> None:
+    data = report_data(report)["modules"]
+    table = Table(title="sync", title_justify="left")
+    table.add_column("module")
+    table.add_column("side")
+    for what in COUNTS:
+        table.add_column(what, justify="right")
+    for module, by_side in data.items():
+        sides = list(config.modules[module].order) if module in config.modules else []
+        sides += [s for s in by_side if s not in sides and s != "*"]
+        total: collections.Counter[str] = collections.Counter()
+        for side in sides:
+            counts = by_side.get(side, {})
+            total.update(counts)
+            table.add_row(module, side, *[str(counts.get(w, 0)) for w in COUNTS])
+        total.update(by_side.get("*", {}))
+        table.add_row(module, "[b]total[/b]", *[f"[b]{total.get(w, 0)}[/b]" for w in COUNTS],
+                      end_section=True)
+    if not data:
+        console.print("nothing to do: both sides are in sync")
+    else:
+        console.print(table)
+    new = report.entries_after - report.entries_before
+    console.print(f"{new} new journal entries; took {report.seconds:.2f} s")
+
+
+@main.command()
+@config_option
+@click.option("--module", "modules", multiple=True, metavar="M",
+              help="Sync only this module (repeat for several; default: every module).")
+@json_option
+@click.pass_context
+def sync(ctx: click.Context, modules: tuple[str, ...], as_json: bool) -> None:
+    """Run one sync cycle: pull both sides, journal, plan, push.
+
+    Exits 0 when the cycle ran, even if it found conflicts or a side rejected records
+    (see `conflicts list` and `journal log`); non-zero when it could not run.
+    """
+    config = _config(ctx)
+    report = run_sync(config, modules)
+    if as_json:
+        _echo_json(report_data(report))
+        return
+    console = _console()
+    print_report(console, config, report)
+    if report.total("conflicts") or report.total("held"):
+        console.print("conflicts: `replicator conflicts list`")
+    if report.total("rejected") or report.total("errors"):
+        console.print("errors: `replicator journal log` shows each rejected record and why")
+
+
+# -- status ------------------------------------------------------------------------------
+
+
+def status_data(config: Config, journal: Journal) -> dict[str, Any]:
+    links = journal.link_counts()
+    cursors = journal.cursors()
+    per_module = dict.fromkeys(config.modules, 0)
+    last: dict[str, str] = {}
+    # Journal has no per-module summary yet: two read-only aggregate queries
+    for module, n in journal.conn.execute("SELECT module, count(*) FROM entries GROUP BY module"):
+        per_module[module] = n
+    for module, at in journal.conn.execute(
+        "SELECT module, max(at) FROM entries WHERE kind IN ('cursor', 'intent') GROUP BY module"
+    ):
+        last[module] = at
+    modules = []
+    for name, module in config.modules.items():
+        statuses: collections.Counter[str] = collections.Counter()
+        with_errors = 0
+        for _, _, state in journal.records(name):
+            statuses[state.status] += 1
+            with_errors += bool(state.errors)
+        modules.append({
+            "module": name,
+            "records": sum(statuses.values()),
+            "by_status": dict(statuses),
+            "links": {
+                side: {"active": links.get((name, side, "active"), 0),
+                       "deleted": links.get((name, side, "deleted"), 0)}
+                for side in module.order
+            },
+            "open_conflicts": len(journal.conflicts(status="open", module=name)),
+            "records_with_errors": with_errors,
+            "cursors": {side: cursors.get((side, name)) for side in module.order},
+            "entries": per_module.get(name, 0),
+            "last_sync": last.get(name),
+        })
+    return {"config": str(config.path), "journal": str(config.journal_path),
+            "entries": journal.count(), "modules": modules}
+
+
+@main.command()
+@config_option
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show each module's records, links, open conflicts, errors, cursors and last sync."""
+    config = _config(ctx)
+    with _journal(config) as journal:
+        data = status_data(config, journal)
+    if as_json:
+        _echo_json(data)
+        return
+    table = Table(title=f"{data['journal']}: {data['entries']} entries", title_justify="left")
+    for column in ("module", "records", "links (deleted)", "open conflicts", "with errors",
+                   "cursors", "entries", "last sync (UTC)"):
+        table.add_column(column)
+    for m in data["modules"]:
+        table.add_row(
+            m["module"],
+            str(m["records"]) + "".join(f"\n{k}: {v}" for k, v in sorted(m["by_status"].items())
+                                        if k != "active"),
+            "\n".join(f"{s}: {v['active'] + v['deleted']} ({v['deleted']})"
+                      for s, v in m["links"].items()),
+            str(m["open_conflicts"]),
+            str(m["records_with_errors"]),
+            "\n".join(f"{s}: {json.dumps(c)}" for s, c in m["cursors"].items()),
+            str(m["entries"]),
+            _at(m["last_sync"]) or "never",
+        )
+    _console().print(table)
+
+
+# -- conflicts --------------------------------------------------------------------------------
+
+
+def _values_by_side(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Each side's value among a conflict's siblings (its latest, if it wrote twice)."""
+    values: dict[str, tuple[int, Any]] = {}
+    for s in data.get("siblings", []):
+        counter = s["dot"][1]
+        if s["side"] not in values or counter > values[s["side"]][0]:
+            values[s["side"]] = (counter, s["value"])
+    return {side: value for side, (_, value) in values.items()}
+
+
+def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A conflict row as the JSON listing shows it."""
+    data = row["data"]
+    values = _values_by_side(data)
+    winner = data.get("winner")
+    reason = data.get("reason")
+    resolution = data.get("resolution")
+    if resolution is not None:
+        if "take" in resolution:
+            winner = {"side": resolution["take"], "value": values.get(resolution["take"])}
+            reason = f"resolved by a person: took the value from {resolution['take']}"
+        elif "value" in resolution:
+            winner = {"side": None, "value": resolution["value"]}
+            reason = "resolved by a person: a value of their own"
+        else:
+            reason = f"resolved by a person: {resolution.get('decision')}"
+    elif data.get("settled_by"):
+        settled = data["settled_by"]
+        reason = f"{reason}; settled by a later {settled['kind']} (entry {settled['seq']})"
+    out = {
+        "id": row["id"], "module": row["module"], "rid": row["rid"], "field": row["field"],
+        "status": row["status"], "values": values, "winner": winner, "reason": reason,
+        "policy": data.get("policy"),
+        "siblings": [{"side": s["side"], "value": s["value"], "at": s["at"]}
+                     for s in data.get("siblings", [])],
+    }
+    if data.get("duplicate"):
+        out["duplicate"] = {"key": data.get("key"), "candidates": data.get("candidates", [])}
+    return plain(out)
+
+
+@main.group()
+@config_option
+def conflicts() -> None:
+    """List, inspect and settle conflicts (concurrent edits, ambiguous duplicates)."""
+
+
+@conflicts.command("list")
+@config_option
+@click.option("--open", "only_open", is_flag=True,
+              help="Only conflicts still waiting for a person.")
+@click.option("--module", metavar="M", help="Only conflicts of this module.")
+@json_option
+@click.pass_context
+def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_json: bool) -> None:
+    """List conflicts: each field's values per side, the winner and why."""
+    config = _config(ctx)
+    with _journal(config) as journal:
+        rows = journal.conflicts(status="open" if only_open else None, module=module)
+    items = [conflict_data(row) for row in rows]
+    if as_json:
+        _echo_json(items)
+        return
+    if not items:
+        click.echo("no conflicts" if not only_open else "no open conflicts")
+        return
+    table = Table()
+    for column in ("id", "status", "module", "record", "field", "values", "winner", "reason"):
+        table.add_column(column)
+    for c in items:
+        if "duplicate" in c:
+            values = "\n".join(f"{x['side']}: {x['rid']}" for x in c["duplicate"]["candidates"])
+        else:
+            values = "\n".join(f"{s}: {show(v)}" for s, v in c["values"].items())
+        winner = c["winner"]
+        table.add_row(str(c["id"]), c["status"], c["module"], c["rid"], c["field"], values,
+                      f"{winner['side'] or 'person'}: {show(winner['value'])}" if winner else "-",
+                      c["reason"] or "")
+    _console().print(table)
+
+
+def _base(journal: Journal, row: Mapping[str, Any]) -> tuple[Any, Entry] | None:
+    """The last value every side held of the field before the conflict, and the entry."""
+    field = row["field"]
+    sides = {s["side"] for s in row["data"].get("siblings", []) if s["side"] != RESOLVER}
+    held: dict[str, Any] = {}
+    base = None
+    kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
+    for entry in journal.read(module=row["module"], rid=row["rid"], kinds=kinds):
+        if entry.seq >= row["id"]:
+            break
+        if entry.side is None or field not in entry.fields:
+            continue
+        held[entry.side] = entry.fields[field]
+        values = [held.get(s) for s in sides]
+        if all(s in held for s in sides) and all(same_value(v, values[0]) for v in values):
+            base = (values[0], entry)
+    return base
+
+
+@conflicts.command("show")
+@config_option
+@click.argument("conflict_id", type=int, metavar="ID")
+@json_option
+@click.pass_context
+def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
+    """Show one conflict: the value before it, each side's value and time, the winner and why."""
+    config = _config(ctx)
+    with _journal(config) as journal:
+        row = journal.conflict(conflict_id)
+        if row is None:
+            raise click.ClickException(
+                f"no conflict {conflict_id} (see `replicator conflicts list`)")
+        item = conflict_data(row)
+        base = _base(journal, row)
+    item["base"] = None if base is None else plain(
+        {"value": base[0], "seq": base[1].seq, "at": base[1].at})
+    if as_json:
+        _echo_json(item)
+        return
+    console = _console()
+    console.print(f"[b]conflict {item['id']}[/b] ({item['status']}): {item['module']} "
+                  f"record {item['rid']}, field [b]{item['field']}[/b]; policy {item['policy']}")
+    if "duplicate" in item:
+        console.print(f"match key {item['duplicate']['key']!r} is shared by:")
+        for c in item["duplicate"]["candidates"]:
+            console.print(f"  {c['side']}: {c['rid']}")
+    else:
+        if base is None:
+            console.print("before: the sides never held one value of this field")
+        else:
+            console.print(f"before: {show(base[0])} (both sides held it as of entry {base[1].seq}, "
+                          f"{_at(base[1].at)} UTC)")
+        table = Table("side", "value", "changed at (UTC)")
+        for s in item["siblings"]:
+            table.add_row(s["side"], show(s["value"]), _at(s["at"]))
+        console.print(table)
+    winner = item["winner"]
+    if winner is not None:
+        console.print(f"winner: {winner['side'] or 'person'}: {show(winner['value'])}")
+    console.print(f"why: {item['reason']}")
+    if item["status"] == "open":
+        how = ("--value clone (create it anyway) or --value skip (leave it unsynced)"
+               if "duplicate" in item else "--take SIDE (or --value VALUE)")
+        console.print(f"settle it: replicator conflicts resolve {item['id']} {how}")
+
+
+@conflicts.command("resolve")
+@config_option
+@click.argument("conflict_id", type=int, metavar="ID")
+@click.option("--take", metavar="SIDE", help="Keep the value this side holds (books, crm, ...).")
+@click.option("--value", metavar="VALUE",
+              help="Use this value instead (converted to the field's type).")
+@click.pass_context
+def conflicts_resolve(ctx: click.Context, conflict_id: int, take: str | None,
+                      value: str | None) -> None:
+    """Settle a conflict; the next `sync` writes the chosen value to both sides.
+
+    For an ambiguous duplicate, --value clone creates the record anyway and --value skip
+    leaves it unsynced.
+    """
+    if (take is None) == (value is None):
+        raise click.UsageError("give exactly one of --take SIDE or --value VALUE")
+    config = _config(ctx)
+    with _journal(config) as journal:
+        entry = resolve(journal, config, conflict_id, take=take, raw_value=value)
+    if entry.meta.get("decision"):
+        click.echo(f"conflict {conflict_id} resolved: {entry.meta['decision']}")
+        click.echo("run `replicator sync` to apply it")
+    else:
+        ((field, chosen),) = entry.fields.items()
+        source = f" (from {take})" if take else ""
+        click.echo(f"conflict {conflict_id} resolved: {field} = {show(chosen)}{source}")
+        click.echo("run `replicator sync` to write it to both sides")
+
+
+# -- journal ---------------------------------------------------------------------------------
+
+
+def _fields(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={show(v)}" for k, v in sorted(values.items()))
+
+
+def describe(entry: Entry) -> str:
+    """What an entry says, field by field, for a person."""
+    meta = entry.meta
+    kind = entry.kind
+    if kind is Kind.OBSERVED:
+        return f"id {meta.get('id')}: {_fields(entry.fields)}"
+    if kind is Kind.TOMBSTONE:
+        return f"deleted on {entry.side} (id {meta.get('id')}); not propagated"
+    if kind is Kind.INTENT:
+        writes = meta.get("writes", {})
+        if not writes:
+            return "nothing to write"
+        return "\n".join(
+            f"to {side} ({'create' if w['id'] is None else 'id ' + str(w['id'])}): "
+            f"{_fields(w['values'])}" for side, w in sorted(writes.items()))
+    if kind is Kind.APPLIED:
+        made = "created" if meta.get("create") else "updated"
+        return f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
+    if kind is Kind.ERROR:
+        field = f" field {meta['field']}" if meta.get("field") else ""
+        return f"{meta.get('stage', '')}{field}: {meta.get('reason')}"
+    if kind is Kind.LINK:
+        return (f"linked to {entry.side} id {meta.get('id')} ({meta.get('policy')}, was "
+                f"{meta.get('from')}): {_fields(entry.fields)}")
+    if kind is Kind.MERGED:
+        return f"merged into {meta.get('into')} ({meta.get('policy')})"
+    if kind is Kind.SKIPPED:
+        return f"skipped: {meta.get('reason')}"
+    if kind is Kind.CONFLICT:
+        if meta.get("duplicate"):
+            return f"duplicate key {meta.get('key')!r}: {meta.get('reason')}"
+        siblings = "; ".join(f"{s['side']}={show(s['value'])} at {_at(s['at'])}"
+                             for s in meta.get("siblings", []))
+        winner = meta.get("winner")
+        won = f"{winner['side']}={show(winner['value'])}" if winner else "held for a person"
+        return f"{meta['field']}: {siblings}\nwinner: {won} ({meta.get('reason')})"
+    if kind is Kind.RESOLUTION:
+        what = meta.get("decision") or _fields(entry.fields)
+        return f"conflict {meta.get('conflict')} settled by a person: {what}"
+    return json.dumps(plain(meta), ensure_ascii=False)
+
+
+def entry_data(entry: Entry) -> dict[str, Any]:
+    return plain({
+        "seq": entry.seq, "at": entry.at, "kind": str(entry.kind), "module": entry.module,
+        "rid": entry.rid, "side": entry.side,
+        "dot": entry.dot.to_json() if entry.dot else None,
+        "fields": entry.fields, "meta": entry.meta, "summary": describe(entry),
+    })
+
+
+@main.group("journal")
+@config_option
+def journal_group() -> None:
+    """Read, check, rebuild and export the append-only journal."""
+
+
+@journal_group.command("log")
+@config_option
+@click.option("--record", "rid", metavar="RID", help="Only this record (e.g. crm:42).")
+@click.option("--module", metavar="M", help="Only this module.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Show the last N entries.")
+@json_option
+@click.pass_context
+def journal_log(ctx: click.Context, rid: str | None, module: str | None, limit: int,
+                as_json: bool) -> None:
+    """Field-level history: what each side showed, what was written where, conflicts."""
+    config = _config(ctx)
+    with _journal(config) as journal:
+        entries = collections.deque(
+            (e for e in journal.read(module=module, rid=rid, kinds=RECORD_KINDS)), maxlen=limit)
+    if as_json:
+        _echo_json([entry_data(e) for e in entries])
+        return
+    if not entries:
+        click.echo("no entries")
+        return
+    table = Table("seq", "time (UTC)", "kind", "side", "record", "what")
+    for e in entries:
+        table.add_row(str(e.seq), _at(e.at), str(e.kind), e.side or "", e.rid or "", describe(e))
+    _console().print(table)
+
+
+@journal_group.command("verify")
+@config_option
+@json_option
+@click.pass_context
+def journal_verify(ctx: click.Context, as_json: bool) -> None:
+    """Check the hash chain and that replaying the entries gives the materialised state.
+
+    Exits non-zero naming the first entry that does not check out.
+    """
+    config = _config(ctx)
+    with _journal(config) as journal:
+        result = verify(journal)
+    if as_json:
+        _echo_json({"ok": result.ok, "entries": result.entries, "chain_ok": result.chain_ok,
+                    "state_ok": result.state_ok, "first_bad_seq": result.first_bad_seq,
+                    "problem": result.problem})
+    if not result.ok:
+        where = f"entry {result.first_bad_seq}: " if result.first_bad_seq is not None else ""
+        raise click.ClickException(f"journal verify failed: {where}{result.problem}")
+    if not as_json:
+        click.echo(f"intact: {result.entries} entries")
+
+
+@journal_group.command("replay")
+@config_option
+@click.pass_context
+def journal_replay(ctx: click.Context) -> None:
+    """Rebuild the materialised state (records, links, cursors, conflicts) from the entries."""
+    config = _config(ctx)
+    with _journal(config) as journal, _bars("entries") as bars:
+        task = bars.progress.add_task("replay", total=journal.count())
+        n = rebuild(journal, lambda done, total: bars.progress.update(task, completed=done))
+        bars.progress.update(task, completed=n)
+        links = sum(journal.link_counts().values())
+        conflict_rows = journal.conflicts()
+        records = sum(1 for _ in journal.records())
+        cursors = len(journal.cursors())
+    open_ = sum(1 for c in conflict_rows if c["status"] == "open")
+    click.echo(f"replayed {n} entries: {records} records, {links} links, {cursors} cursors, "
+               f"{len(conflict_rows)} conflicts ({open_} open)")
+
+
+@journal_group.command("export")
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
+              help="jsonl: one JSON object per entry, with its hashes.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of stdout.")
+@click.pass_context
+def journal_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """Export every entry, in order, as it is stored (values keep their type tags)."""
+    config = _config(ctx)
+    with _journal(config) as journal, (
+        output.open("w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)
+    ) as out:
+        n = 0
+        for entry in journal.read():
+            out.write(json.dumps(entry.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+            n += 1
+    if output:
+        click.echo(f"{n} entries written to {output}", err=True)
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+DEMO_CONFIG = """\
+# Written by `replicator demo`: two local SQLite databases kept in sync both ways.
+[journal]
+path = "journal.db"
+
+[sides.books]
+connector = "sqlite"
+path = "books.db"
+
+[sides.crm]
+connector = "sqlite"
+path = "crm.db"
+
+[modules.customers]
+sync = "both_ways"
+first = "crm"
+duplicates = "overwrite"
+conflicts = "newest"
+books = { table = "customers", id = "id", match = "name", modified = "updated_at" }
+crm = { table = "accounts", id = "id", match = "account_name", modified = "modified_time" }
+
+[modules.customers.fields]
+name = { books = "name", crm = "account_name" }
+email = { books = "email", crm = "email" }
+phone = { books = "phone", crm = "phone" }
+credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }
+"""
+
+_FIRST = ("Northwind", "Blue Harbor", "Cedar", "Summit", "Riverside", "Golden Gate", "Ironwood",
+          "Maple", "Pioneer", "Silverline", "Evergreen", "Redwood", "Lakeshore", "Granite",
+          "Horizon", "Oakridge", "Bright Path", "Copperfield", "Westbrook", "Harborview")
+_SECOND = ("Traders", "Logistics", "Bakery", "Dental", "Builders", "Analytics", "Outfitters",
+           "Foods", "Consulting", "Print Works", "Motors", "Farms", "Studios", "Pharmacy",
+           "Electric", "Textiles", "Hardware", "Coffee", "Labs", "Marine")
+_SUFFIX = ("Ltd", "Inc", "LLC", "Co", "GmbH", "Pvt Ltd")
+
+
+def _companies(rng: random.Random, n: int) -> list[str]:
+    names = [f"{a} {b} {c}" for a in _FIRST for b in _SECOND for c in _SUFFIX]
+    return rng.sample(names, n)
+
+
+def _customer(rng: random.Random, name: str) -> tuple[str, str, str, str]:
+    domain = "".join(ch for ch in name.split()[0].lower() if ch.isalnum())
+    email = f"{rng.choice(['accounts', 'billing', 'info', 'finance'])}@{domain}.example"
+    phone = f"+1 555 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}"
+    limit = str(Decimal(rng.randrange(10, 500) * 100) + Decimal(rng.choice([0, 50])) / 100)
+    return name, email, phone, limit
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _seed(folder: Path, records: int, rng: random.Random) -> list[str]:
+    """Both databases, as another program would make them; returns the shared names."""
+    shared = min(5, records)
+    names = _companies(rng, 2 * records - shared)
+    books_names = names[:records]
+    crm_names = names[records - shared : 2 * records - shared]
+    with contextlib.closing(sqlite3.connect(folder / "books.db")) as db, db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+                   "phone TEXT, credit_limit NUMERIC, updated_at TEXT)")
+        db.executemany("INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       [(*_customer(rng, n), _now()) for n in books_names])
+    with contextlib.closing(sqlite3.connect(folder / "crm.db")) as db, db:
+        db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, email TEXT, "
+                   "phone TEXT, credit_limit NUMERIC, modified_time TEXT)")
+        db.executemany("INSERT INTO accounts (account_name, email, phone, credit_limit, "
+                       "modified_time) VALUES (?, ?, ?, ?, ?)",
+                       [(*_customer(rng, n), _now()) for n in crm_names])
+    return books_names[records - shared :]
+
+
+def _edit(folder: Path, rng: random.Random) -> list[str]:
+    """Edit both databases directly, as their own apps would; returns what was done."""
+    done = []
+    with contextlib.closing(sqlite3.connect(folder / "books.db")) as books, books, \
+            contextlib.closing(sqlite3.connect(folder / "crm.db")) as crm, crm:
+        name, email, phone, limit = _customer(rng, "Quayside Ferries Ltd")
+        books.execute("INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
+                      "VALUES (?, ?, ?, ?, ?)", (name, email, phone, limit, _now()))
+        done.append(f"books: inserted customer {name!r}")
+        name, email, phone, limit = _customer(rng, "Juniper Yoga Studios")
+        crm.execute("INSERT INTO accounts (account_name, email, phone, credit_limit, "
+                    "modified_time) VALUES (?, ?, ?, ?, ?)", (name, email, phone, limit, _now()))
+        done.append(f"crm: inserted account {name!r}")
+        bid, bname = books.execute("SELECT id, name FROM customers ORDER BY id LIMIT 1").fetchone()
+        books.execute("UPDATE customers SET credit_limit = ?, updated_at = ? WHERE id = ?",
+                      ("12500.00", _now(), bid))
+        done.append(f"books: raised the credit limit of {bname!r} to 12500.00")
+        cid, cname = crm.execute(
+            "SELECT id, account_name FROM accounts ORDER BY id LIMIT 1").fetchone()
+        crm.execute("UPDATE accounts SET phone = ?, modified_time = ? WHERE id = ?",
+                    ("+1 555 010 2030", _now(), cid))
+        done.append(f"crm: changed the phone of {cname!r}")
+        did, dname = crm.execute(
+            "SELECT id, account_name FROM accounts ORDER BY id DESC LIMIT 1 OFFSET 1").fetchone()
+        crm.execute("DELETE FROM accounts WHERE id = ?", (did,))
+        done.append(f"crm: deleted {dname!r} (it stays in books: deletes are not propagated)")
+        # the same field of the same customer, changed on both sides between two syncs
+        kid, kname = books.execute(
+            "SELECT id, name FROM customers ORDER BY id LIMIT 1 OFFSET 2").fetchone()
+        books.execute("UPDATE customers SET email = ?, updated_at = ? WHERE id = ?",
+                      ("ap@books-edit.example", _now(), kid))
+        crm.execute("UPDATE accounts SET email = ?, modified_time = ? WHERE account_name = ?",
+                    ("sales@crm-edit.example", _now(), kname))
+        done.append(f"both: changed the email of {kname!r} (books first, then crm)")
+    return done
+
+
+@main.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to create the demo in (default: a new temporary folder).")
+@click.option("--records", type=click.IntRange(min=10, max=100_000), default=200,
+              show_default=True, help="Customers to seed on each side.")
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Random seed for the generated customers.")
+def demo(folder: Path | None, records: int, seed: int) -> None:
+    """Sync two SQLite databases end to end: seed, sync, edit both, sync, show the journal.
+
+    Creates books.db (customers) and crm.db (accounts) with plain sqlite3, a few customers
+    on both sides (duplicates), and a replicator.toml; syncs; edits both databases (inserts,
+    updates, a delete and one field changed on both sides); syncs again; then lists the
+    conflicts and verifies the journal.
+    """
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="replicator-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = [n for n in ("books.db", "crm.db", "journal.db", "replicator.toml")
+             if (folder / n).exists()]
+    if taken:
+        raise click.ClickException(f"{folder} already holds {', '.join(taken)}: "
+                                   "pass --dir with a new folder")
+    folder = folder.resolve()
+    console = _console()
+    rng = random.Random(seed)
+    console.print(f"[b]demo folder:[/b] {folder}")
+    shared = _seed(folder, records, rng)
+    config_path = folder / "replicator.toml"
+    config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+    console.print(f"seeded {records} customers in books.db and {records} accounts in crm.db; "
+                  f"{len(shared)} names are on both sides: {', '.join(shared)}")
+    config = load_config(config_path)
+
+    console.rule("first sync")
+    report = run_sync(config)
+    print_report(console, config, report)
+    console.print(f"{report.total('linked')} customers on both sides were linked, not copied "
+                  "(duplicates = overwrite: the CRM values replaced the Books ones)")
+
+    console.rule("edits made directly in both databases")
+    for line in _edit(folder, rng):
+        console.print(f"- {line}")
+
+    console.rule("second sync")
+    print_report(console, config, run_sync(config))
+
+    console.rule("conflicts")
+    with _journal(config) as journal:
+        items = [conflict_data(r) for r in journal.conflicts()]
+        result = verify(journal)
+    for c in items:
+        values = ", ".join(f"{s}: {show(v)}" for s, v in c["values"].items())
+        winner = c["winner"]
+        won = f"{winner['side']} ({show(winner['value'])})" if winner else "held for a person"
+        console.print(f"#{c['id']} {c['status']}: {c['rid']} {c['field']}: {values} -> {won}; "
+                      f"{c['reason']}", soft_wrap=True)
+    if not items:
+        console.print("no conflicts")
+
+    console.rule("journal verify")
+    if not result.ok:
+        raise click.ClickException(f"journal verify failed: {result.problem}")
+    console.print(f"intact: {result.entries} entries")
+    cfg = f"replicator --config {config_path}"
+    tries = [f"{cfg} status", f"{cfg} conflicts list"]
+    if items:
+        first = items[0]
+        loser = next((s for s in first["values"] if first["winner"] is None
+                      or s != first["winner"]["side"]), "books")
+        tries += [f"{cfg} conflicts show {first['id']}",
+                  f"{cfg} conflicts resolve {first['id']} --take {loser}   # then sync",
+                  f"{cfg} journal log --record {first['rid']}"]
+    tries += [f"{cfg} sync", f"{cfg} journal verify"]
+    console.print(f"\nThe demo is in {folder}. Try:")
+    for line in tries:
+        console.print(f"  {line}", soft_wrap=True)
+
+
+__all__ = ["main"]
