@@ -157,10 +157,7 @@ class _Bars:
         if key not in self.tasks:
             arrow = "<-" if phase == "pull" else "->"
             self.tasks[key] = self.progress.add_task(f"{phase} {module} {arrow} {side}", total=None)
-        if phase == "push":  # the engine reports each pushed batch, not a running total
-            self.progress.advance(self.tasks[key], count)
-        else:
-            self.progress.update(self.tasks[key], completed=count)
+        self.progress.update(self.tasks[key], completed=count)
 
     def finish(self) -> None:
         for task in self.progress.tasks:

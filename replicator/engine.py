@@ -102,7 +102,9 @@ class Engine:
             if name not in self.config.modules:
                 known = ", ".join(self.config.modules)
                 raise EngineError(f"no module {name!r} in {self.config.path} (modules: {known})")
+        self._check_sides(names)
         report = CycleReport(entries_before=self.journal.last_seq)
+        self._pushed: Counter[tuple[str, str]] = Counter()
         self.journal_config()
         for name in names:
             module = self.config.modules[name]
@@ -112,6 +114,24 @@ class Engine:
         report.seconds = time.monotonic() - report.started
         report.entries_after = self.journal.last_seq
         return report
+
+    def _check_sides(self, names: Sequence[str]) -> None:
+        """Every side must have the tables it is asked to sync, before anything is journaled."""
+        for name in names:
+            module = self.config.modules[name]
+            for side in module.order:
+                side_module = module.side_module(side)
+                columns = self.connectors[side].schema(side_module)
+                if not columns:
+                    raise EngineError(
+                        f"side {side} has no table {side_module.table!r} (module {name})"
+                    )
+                missing = [c for c in side_module.columns if c not in columns]
+                if missing:
+                    raise EngineError(
+                        f"side {side}, table {side_module.table!r} (module {name}) has no "
+                        f"column(s) {', '.join(missing)} named in the field map"
+                    )
 
     def journal_config(self) -> None:
         """A ``config`` entry whenever the settings in force change."""
@@ -282,7 +302,8 @@ class Engine:
                 report.add(name, side, "rejected")
         with self.journal.transaction():
             self.journal.append(entries)
-        self.progress("push", name, side, len(writes))
+        self._pushed[(name, side)] += len(writes)
+        self.progress("push", name, side, self._pushed[(name, side)])
 
     def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
         """Pair up single-sided records that share a match key; returns whether any woke."""
@@ -383,6 +404,13 @@ def resolve(journal: Journal, config: Config, conflict_id: int, *, take: str | N
     state: RecordState | None = journal.record(row["module"], row["rid"])
     if state is None:
         raise ResolutionError(f"conflict {conflict_id}: record {row['rid']} is unknown")
+    if "resolution" in data:
+        raise ResolutionError(f"conflict {conflict_id} was already resolved by a person")
+    if "settled_by" in data:
+        raise ResolutionError(
+            f"conflict {conflict_id} was settled by a later change (entry "
+            f"{data['settled_by']['seq']}): nothing to resolve; see `conflicts list --open`"
+        )
     meta: dict[str, Any] = {"conflict": conflict_id, "by": "person"}
     if data.get("duplicate"):
         decision = take if take is not None else raw_value

@@ -8,7 +8,7 @@ from journal import Journal, Kind, verify
 from replicator.config import parse_config
 from replicator.connectors.memory import MemoryConnector
 from replicator.engine import Engine, resolve
-from replicator.errors import EngineError
+from replicator.errors import ConnectorError, EngineError
 
 
 def make_config(tmp_path: Path, **module):
@@ -258,3 +258,34 @@ def test_an_unknown_module_is_an_engine_error(world):
     with pytest.raises(EngineError, match="no module 'vendors'"):
         world.engine.run(["vendors"])
     assert world.journal.count() == 0
+
+
+def test_a_settled_conflict_cannot_be_resolved_again(tmp_path):
+    """Resolving twice, or after a later edit settled it, is refused with the reason."""
+    from conflicts.errors import ResolutionError
+
+    w = World(tmp_path, conflicts="manual")
+    cid = w.crm.insert("accounts", {"account_name": "Acme", "email": "a@x"})
+    w.sync()
+    (bid,) = w.books_rows()
+    w.crm.update("accounts", cid, {"email": "crm@x"})
+    w.books.update("customers", bid, {"email": "books@x"})
+    w.sync()
+    (conflict,) = w.journal.conflicts(status="open")
+    resolve(w.journal, w.config, conflict["id"], take="crm")
+    with pytest.raises(ResolutionError, match="already resolved"):
+        resolve(w.journal, w.config, conflict["id"], take="books")
+
+
+def test_a_missing_table_stops_the_cycle_before_anything_is_journaled(tmp_path):
+    """A side without the configured table is an engine error and no entry is written."""
+    from replicator.connectors.sqlite import SQLiteConnector
+
+    config = make_config(tmp_path)
+    books = SQLiteConnector("books", tmp_path / "books.db")
+    crm = MemoryConnector("crm")
+    journal = Journal(tmp_path / "journal.db", RecordReducer())
+    engine = Engine(config, journal, {"books": books, "crm": crm})
+    with pytest.raises((EngineError, ConnectorError), match="no table 'customers'"):
+        engine.run()
+    assert journal.count() == 0
