@@ -20,7 +20,7 @@ import attrs
 
 from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
 
-Reject = Callable[[SideModule, Write], "str | None"]
+Reject = Callable[[SideModule, Write], str | None]
 Now = Callable[[], dt.datetime]
 
 SEARCH_LIMIT = 100

@@ -1,0 +1,575 @@
+"""A side that is a table in a SQLite database other programs write to with plain sqlite3.
+
+Change capture: the connector installs, into that database, a change log
+(``_replicator_changes``) and AFTER INSERT / UPDATE / DELETE triggers on each module's table
+that append to it.  The triggers fire only while ``_replicator_mute`` holds 0.  A push runs
+in one transaction that sets the mute to 1 first and back to 0 before COMMIT, so other
+connections never see it set: their writes are always captured, ours never are (no echo).
+
+``pull(since=None)`` logs an ``S`` row for every current row in the same transaction that
+installs the triggers, then pages through the log; ``pull(since=N)`` first forgets the log
+rows up to N (the caller has committed N).  Each page reads the current rows of its ids in
+one query, so memory stays bounded by the page size whatever the table's size.
+
+``_replicator_keys`` remembers which row each create made, so a retried create finds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.errors import ConnectorError
+
+Now = Callable[[], dt.datetime]
+
+SEARCH_LIMIT = 100
+
+_INSTALL = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS _replicator_changes(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT, row_id TEXT, op TEXT, at TEXT);
+CREATE INDEX IF NOT EXISTS _replicator_changes_tbl ON _replicator_changes(tbl, seq);
+CREATE TABLE IF NOT EXISTS _replicator_mute(mute INTEGER);
+INSERT INTO _replicator_mute(mute) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM _replicator_mute);
+CREATE TABLE IF NOT EXISTS _replicator_keys(
+    tbl TEXT, key TEXT, row_id TEXT, PRIMARY KEY(tbl, key));
+COMMIT;
+"""
+
+_READ_LOG = (
+    "SELECT seq, row_id, op, at FROM _replicator_changes"
+    " WHERE tbl = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
+_FORGET_LOG = "DELETE FROM _replicator_changes WHERE tbl = ? AND seq <= ?"
+_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM _replicator_changes"
+_REMEMBER_KEYS = "INSERT OR REPLACE INTO _replicator_keys(tbl, key, row_id) VALUES (?, ?, ?)"
+_FIND_TRIGGERS = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
+_CAPTURE_TIME = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+# IS NOT 1 rather than = 0: should the mute row ever go missing, changes are still captured.
+_MUTED = "(SELECT mute FROM _replicator_mute) IS NOT 1"
+_ENSURE_MUTE = (
+    "INSERT INTO _replicator_mute(mute) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM _replicator_mute)"
+)
+_LOG_CHANGE = "INSERT INTO _replicator_changes(tbl, row_id, op, at)"
+
+# Primary result codes that concern one statement's values, not the database as a whole.
+_PER_WRITE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_ERROR,
+        sqlite3.SQLITE_TOOBIG,
+        sqlite3.SQLITE_CONSTRAINT,
+        sqlite3.SQLITE_MISMATCH,
+        sqlite3.SQLITE_RANGE,
+    }
+)
+_ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def quote(name: str) -> str:
+    """An SQL identifier, quoted so any name (spaces, quotes, keywords) is safe."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _as_utc(value: Any) -> dt.datetime | None:
+    """An ISO text or datetime as aware UTC (naive means UTC); None if it is neither."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _per_write(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is about one write's values (the rest of the batch can go on)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # parameter binding and the like, raised before SQLite runs anything
+        return isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError)
+    return code & 0xFF in _PER_WRITE_CODES
+
+
+class _Fallback(Exception):
+    """The whole-batch fast path hit a write-level error: redo the batch write by write."""
+
+
+@attrs.define
+class _Plan:
+    """One module's SQL, compiled once per connector."""
+
+    module: SideModule
+    table: str  # quoted
+    source: str  # quoted: the view to read from, else the table
+    id: str  # quoted id column
+    columns: tuple[str, ...]  # the values a change carries
+    read: str  # the select list: id, columns, then the modified column if it is extra
+    modified_at: int | None  # index of the modified column in a read row
+    integer_ids: bool  # the id is a rowid alias: new ids are max + 1
+    triggers: dict[str, str]  # name -> CREATE TRIGGER statement
+    snapshot: str
+    next_id: str
+    select_one: str
+    _inserts: dict[tuple[str, ...], str] = attrs.field(factory=dict)
+    _updates: dict[tuple[str, ...], str] = attrs.field(factory=dict)
+    _selects: dict[int, str] = attrs.field(factory=dict)
+    _known: dict[int, str] = attrs.field(factory=dict)
+
+    def insert(self, columns: tuple[str, ...]) -> str:
+        sql = self._inserts.get(columns)
+        if sql is None:
+            names = ", ".join([self.id, *map(quote, columns)])
+            marks = ", ".join("?" * (len(columns) + 1))
+            sql = self._inserts[columns] = f"INSERT INTO {self.table} ({names}) VALUES ({marks})"
+        return sql
+
+    def update(self, columns: tuple[str, ...]) -> str:
+        sql = self._updates.get(columns)
+        if sql is None:
+            sets = ", ".join(f"{quote(c)} = ?" for c in columns) or f"{self.id} = {self.id}"
+            sql = self._updates[columns] = f"UPDATE {self.table} SET {sets} WHERE {self.id} = ?"
+        return sql
+
+    def select(self, count: int) -> str:
+        sql = self._selects.get(count)
+        if sql is None:
+            marks = ", ".join("?" * count)
+            sql = self._selects[count] = (
+                f"SELECT {self.read} FROM {self.source} WHERE {self.id} IN ({marks})"
+            )
+        return sql
+
+    def known(self, count: int) -> str:
+        """Keys already made whose rows still exist: key, row id."""
+        sql = self._known.get(count)
+        if sql is None:
+            marks = ", ".join("?" * count)
+            sql = self._known[count] = (
+                f"SELECT k.key, k.row_id FROM _replicator_keys AS k"
+                f" JOIN {self.table} AS t ON t.{self.id} = k.row_id"
+                f" WHERE k.tbl = ? AND k.key IN ({marks})"
+            )
+        return sql
+
+
+def _trigger_sql(table: str, id_column: str) -> dict[str, str]:
+    t, id, name = quote(table), quote(id_column), _literal(table)
+    old_new = f"OLD.{id} IS NOT NEW.{id}"
+    return {
+        f"_replicator_{table}_insert": (
+            f"CREATE TRIGGER {quote(f'_replicator_{table}_insert')} AFTER INSERT ON {t}"
+            f" WHEN {_MUTED} BEGIN"
+            f" {_LOG_CHANGE} VALUES ({name}, NEW.{id}, 'I', {_CAPTURE_TIME}); END"
+        ),
+        f"_replicator_{table}_update": (
+            f"CREATE TRIGGER {quote(f'_replicator_{table}_update')} AFTER UPDATE ON {t}"
+            f" WHEN {_MUTED} BEGIN"
+            f" {_LOG_CHANGE} SELECT {name}, OLD.{id}, 'D', {_CAPTURE_TIME} WHERE {old_new};"
+            f" {_LOG_CHANGE} VALUES ({name}, NEW.{id},"
+            f" CASE WHEN {old_new} THEN 'I' ELSE 'U' END, {_CAPTURE_TIME}); END"
+        ),
+        f"_replicator_{table}_delete": (
+            f"CREATE TRIGGER {quote(f'_replicator_{table}_delete')} AFTER DELETE ON {t}"
+            f" WHEN {_MUTED} BEGIN"
+            f" {_LOG_CHANGE} VALUES ({name}, OLD.{id}, 'D', {_CAPTURE_TIME}); END"
+        ),
+    }
+
+
+class SQLiteConnector:
+    """A side stored in a SQLite database file; see the module docstring."""
+
+    def __init__(
+        self, side: str, path: str | Path, *, now: Now = _utc_now, busy_timeout: float = 10.0
+    ) -> None:
+        self.side = side
+        self.path = Path(path)
+        self.now = now
+        self._lock = threading.RLock()
+        self._plans: dict[SideModule, _Plan] = {}
+        with self._translate(None, "open"):
+            self._db = sqlite3.connect(
+                self.path,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                self._db.executescript(_INSTALL)
+            except sqlite3.Error:
+                self._db.close()
+                raise
+        self._chunk = min(self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1, 10_000)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def pull(
+        self, module: SideModule, since: Cursor | None, *, page_size: int = 1000
+    ) -> Iterator[Page]:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
+            raise TypeError(f"{self.side}: a SQLite cursor is an int, not {since!r}")
+        plan = self._plan(module)
+        with self._transaction(module, "pull"):
+            self._install_triggers(plan)
+            if since is None:
+                start = self._db.execute(_LAST_SEQ).fetchone()[0]
+                self._db.execute(plan.snapshot, (module.table, self.now().isoformat()))
+            else:
+                start = since
+                self._db.execute(_FORGET_LOG, (module.table, since))
+        cursor = start
+        yielded = False
+        while True:
+            with self._lock, self._translate(module, "pull"):
+                log = self._db.execute(_READ_LOG, (module.table, cursor, page_size)).fetchall()
+                if not log:
+                    break
+                changes = self._collapse(plan, log)
+            cursor = log[-1][0]
+            yield Page(changes, cursor)
+            yielded = True
+            if len(log) < page_size:
+                break
+        if since is None and not yielded:
+            # An empty snapshot still gives the caller a cursor to start from.
+            yield Page((), start)
+
+    def get(self, module: SideModule, id: str) -> Change | None:
+        plan = self._plan(module)
+        with self._lock, self._translate(module, "get"):
+            row = self._db.execute(plan.select_one, (id,)).fetchone()
+        if row is None:
+            return None
+        return self._change(plan, row, self.now())
+
+    def search(self, module: SideModule, text: str) -> list[Change]:
+        if not module.match:
+            return []
+        plan = self._plan(module)
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where = " OR ".join(f"{quote(c)} LIKE ? ESCAPE '\\'" for c in module.match)
+        sql = f"SELECT {plan.read} FROM {plan.source} WHERE {where} LIMIT {SEARCH_LIMIT}"
+        with self._lock, self._translate(module, "search"):
+            rows = self._db.execute(sql, [pattern] * len(module.match)).fetchall()
+        at = self.now()
+        return [self._change(plan, row, at) for row in rows]
+
+    def schema(self, module: SideModule) -> dict[str, str]:
+        with self._lock, self._translate(module, "schema"):
+            columns = self._db.execute(
+                "SELECT name, type FROM pragma_table_info(?)", (module.table,)
+            ).fetchall()
+        if not columns:
+            raise self._error(module, "schema", f"no table {module.table!r}")
+        return dict(columns)
+
+    def views(self, module: SideModule) -> list[str]:
+        with self._lock, self._translate(module, "views"):
+            rows = self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"
+            ).fetchall()
+        return [name for (name,) in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SQLiteConnector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
+        if not writes:
+            return []
+        plan = self._plan(module)
+        with self._transaction(module, "push"):
+            self._db.execute("UPDATE _replicator_mute SET mute = 1")
+            try:
+                outcomes = self._push_batch(plan, writes)
+            except _Fallback:
+                outcomes = [self._push_one(plan, write) for write in writes]
+            self._db.execute("UPDATE _replicator_mute SET mute = 0")
+        return outcomes
+
+    def _push_batch(self, plan: _Plan, writes: Sequence[Write]) -> list[Outcome]:
+        """All writes at once, runs of like inserts through executemany; _Fallback on error."""
+        db = self._db
+        table = plan.module.table
+        creates = [write.key for write in writes if write.id is None]
+        if len(set(creates)) != len(creates):
+            raise _Fallback  # a key twice in one batch: the second must find the first
+        known = self._known_keys(plan, creates)
+        next_id = db.execute(plan.next_id).fetchone()[0] + 1 if plan.integer_ids else 0
+        outcomes: list[Outcome] = []
+        made: list[tuple[str, str, str]] = []
+        run: list[tuple[Any, ...]] = []
+        run_columns: tuple[str, ...] | None = None
+        db.execute("SAVEPOINT batch")
+        try:
+            for write in writes:
+                columns = tuple(write.values)
+                id = write.id if write.id is not None else known.get(write.key)
+                if id is None:
+                    if columns != run_columns and run:
+                        db.executemany(plan.insert(run_columns or ()), run)
+                        run = []
+                    run_columns = columns
+                    if plan.integer_ids:
+                        new_id: Any = next_id
+                        next_id += 1
+                    else:
+                        new_id = uuid.uuid4().hex
+                    run.append((new_id, *write.values.values()))
+                    id = str(new_id)
+                    made.append((table, write.key, id))
+                    outcomes.append(Outcome(write.key, id))
+                    continue
+                if run:
+                    db.executemany(plan.insert(run_columns or ()), run)
+                    run = []
+                updated = db.execute(plan.update(columns), (*write.values.values(), id))
+                outcomes.append(self._updated(plan, write, id, updated.rowcount))
+            if run:
+                db.executemany(plan.insert(run_columns or ()), run)
+            db.executemany(_REMEMBER_KEYS, made)
+        except sqlite3.Error as exc:
+            if not _per_write(exc) or not db.in_transaction:
+                raise
+            db.execute("ROLLBACK TO batch")
+            db.execute("RELEASE batch")
+            raise _Fallback from exc
+        db.execute("RELEASE batch")
+        return outcomes
+
+    def _push_one(self, plan: _Plan, write: Write) -> Outcome:
+        """One write in its own savepoint: a refusal becomes its outcome, not the batch's."""
+        db = self._db
+        table = plan.module.table
+        db.execute("SAVEPOINT one")
+        try:
+            id = write.id
+            if id is None:
+                id = self._known_keys(plan, [write.key]).get(write.key)
+            columns = tuple(write.values)
+            if id is None:
+                if plan.integer_ids:
+                    new_id: Any = db.execute(plan.next_id).fetchone()[0] + 1
+                else:
+                    new_id = uuid.uuid4().hex
+                db.execute(plan.insert(columns), (new_id, *write.values.values()))
+                db.execute(_REMEMBER_KEYS, (table, write.key, str(new_id)))
+                outcome = Outcome(write.key, str(new_id))
+            else:
+                updated = db.execute(plan.update(columns), (*write.values.values(), id))
+                outcome = self._updated(plan, write, id, updated.rowcount)
+        except sqlite3.Error as exc:
+            if not _per_write(exc) or not db.in_transaction:
+                raise
+            db.execute("ROLLBACK TO one")
+            db.execute("RELEASE one")
+            what = f"id {write.id}" if write.id is not None else f"key {write.key}"
+            return Outcome(write.key, write.id, error=f"table {table}, {what}: {exc}")
+        db.execute("RELEASE one")
+        return outcome
+
+    @staticmethod
+    def _updated(plan: _Plan, write: Write, id: str, rowcount: int) -> Outcome:
+        if rowcount:
+            return Outcome(write.key, str(id))
+        return Outcome(
+            write.key, id, error=f"no row with id {id} in table {plan.module.table} (deleted?)"
+        )
+
+    def _known_keys(self, plan: _Plan, keys: list[str]) -> dict[str, str]:
+        known: dict[str, str] = {}
+        for i in range(0, len(keys), self._chunk):
+            chunk = keys[i : i + self._chunk]
+            rows = self._db.execute(plan.known(len(chunk)), (plan.module.table, *chunk))
+            known.update(rows)
+        return known
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _collapse(self, plan: _Plan, log: list[tuple[int, str, str, str]]) -> tuple[Change, ...]:
+        """One page of the log as changes: the last op per id, with the row as it is now."""
+        last: dict[str, tuple[str, str]] = {}
+        for _seq, row_id, op, at in log:
+            last[row_id] = (op, at)
+        wanted = [id for id, (op, _at) in last.items() if op != "D"]
+        current: dict[str, tuple[Any, ...]] = {}
+        for i in range(0, len(wanted), self._chunk):
+            chunk = wanted[i : i + self._chunk]
+            for row in self._db.execute(plan.select(len(chunk)), chunk):
+                current[str(row[0])] = row
+        # Hot loop (one pass per pulled row): locals, and each distinct time parsed once.
+        columns, modified_at = plan.columns, plan.modified_at
+        times: dict[Any, dt.datetime | None] = {}
+        changes: list[Change] = []
+        append = changes.append
+        for id, (op, at) in last.items():
+            captured = times.get(at)
+            if captured is None:
+                captured = times[at] = _as_utc(at)
+            if op == "D":
+                append(Change(id, {}, modified=captured, deleted=True))
+                continue
+            row = current.get(id)
+            if row is None:  # gone since: its D comes later in the log
+                continue
+            modified = captured
+            if modified_at is not None:
+                text = row[modified_at]
+                if text in times:
+                    modified = times[text] or captured
+                else:
+                    modified = times.setdefault(text, _as_utc(text)) or captured
+            append(Change(id, dict(zip(columns, row[1:], strict=False)), modified=modified))
+        return tuple(changes)
+
+    def _change(
+        self,
+        plan: _Plan,
+        row: tuple[Any, ...],
+        at: dt.datetime | None,
+        id: str | None = None,
+    ) -> Change:
+        values = dict(zip(plan.columns, row[1:], strict=False))
+        modified = at
+        if plan.modified_at is not None:
+            modified = _as_utc(row[plan.modified_at]) or at
+        return Change(id if id is not None else str(row[0]), values, modified=modified)
+
+    def _plan(self, module: SideModule) -> _Plan:
+        plan = self._plans.get(module)
+        if plan is None:
+            plan = self._plans[module] = self._compile(module)
+        return plan
+
+    def _compile(self, module: SideModule) -> _Plan:
+        with self._lock, self._translate(module, "read the schema"):
+            table_info = self._db.execute(
+                "SELECT name, type, pk FROM pragma_table_info(?)", (module.table,)
+            ).fetchall()
+            source_name = module.view or module.table
+            source_columns = [
+                name
+                for (name,) in self._db.execute(
+                    "SELECT name FROM pragma_table_info(?)", (source_name,)
+                )
+            ]
+            autoincrement = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            ).fetchone()
+        if not table_info:
+            raise self._error(module, "read the schema", f"no table {module.table!r}")
+        if not source_columns:
+            raise self._error(module, "read the schema", f"no view {source_name!r}")
+        names = [name for name, _type, _pk in table_info]
+        keys = [(name, type_) for name, type_, pk in table_info if pk]
+        if module.id in names:
+            integer_ids = (
+                len(keys) == 1 and keys[0][0] == module.id and keys[0][1].upper() == "INTEGER"
+            )
+        elif module.id.lower() in _ROWID_NAMES:
+            integer_ids = True
+        else:
+            raise self._error(module, "read the schema", f"no id column {module.id!r}")
+        columns = module.columns or tuple(c for c in source_columns if c != module.id)
+        read = [module.id, *columns]
+        modified_at = None
+        if module.modified:
+            if module.modified in columns:
+                modified_at = 1 + columns.index(module.modified)
+            else:
+                modified_at = len(read)
+                read.append(module.modified)
+        t, s, id = quote(module.table), quote(source_name), quote(module.id)
+        sequence = (
+            f"(SELECT seq FROM sqlite_sequence WHERE name = {_literal(module.table)})"
+            if autoincrement
+            else "0"
+        )
+        return _Plan(
+            module=module,
+            table=t,
+            source=s,
+            id=id,
+            columns=columns,
+            read=", ".join(map(quote, read)),
+            modified_at=modified_at,
+            integer_ids=integer_ids,
+            triggers=_trigger_sql(module.table, module.id),
+            snapshot=f"{_LOG_CHANGE} SELECT ?, {id}, 'S', ? FROM {s}",
+            next_id=(
+                f"SELECT max(coalesce({sequence}, 0), coalesce((SELECT max({id}) FROM {t}), 0))"
+            ),
+            select_one=f"SELECT {', '.join(map(quote, read))} FROM {s} WHERE {id} = ?",
+        )
+
+    def _install_triggers(self, plan: _Plan) -> None:
+        """Create the module's capture triggers, or replace ones made for another id column."""
+        self._db.execute(_ENSURE_MUTE)
+        present = dict(self._db.execute(_FIND_TRIGGERS, (plan.module.table,)).fetchall())
+        for name, sql in plan.triggers.items():
+            if present.get(name) == sql:
+                continue
+            if name in present:
+                self._db.execute(f"DROP TRIGGER {quote(name)}")
+            self._db.execute(sql)
+
+    @contextlib.contextmanager
+    def _transaction(self, module: SideModule, action: str) -> Iterator[None]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so it cannot deadlock."""
+        with self._lock, self._translate(module, action):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _translate(self, module: SideModule | None, action: str) -> Iterator[None]:
+        """The one place sqlite3 errors become ConnectorError."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(module, action, str(exc)) from exc
+
+    def _error(self, module: SideModule | None, action: str, reason: str) -> ConnectorError:
+        where = f", table {module.table}" if module is not None else ""
+        return ConnectorError(f"side {self.side}: {action} in {self.path}{where}: {reason}")
+
+
+__all__ = ["SQLiteConnector", "quote"]
