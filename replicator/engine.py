@@ -108,6 +108,9 @@ class Engine:
         self.journal_config()
         for name in names:
             module = self.config.modules[name]
+            # writes a crash left pending go first: a retried create then finds and links the
+            # record it made before the pull could mistake it for a new one
+            self.settle(module, report)
             for side in module.order:
                 self.pull(module, side, report)
             self.settle(module, report)

@@ -68,6 +68,7 @@ class MemoryConnector:
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._keys: dict[tuple[str, str], str] = {}
+        self._read_upto: dict[str, int] = {}
         self.closed = False
 
     # -- "another program" -------------------------------------------------------------
@@ -115,8 +116,11 @@ class MemoryConnector:
             if not batch:
                 break
             cursor = batch[-1].seq
+            self._read_upto[module.table] = cursor
             yield Page(self._collapse(module, batch), cursor)
             yielded = True
+        if not yielded:
+            self._read_upto[module.table] = max(start, self._read_upto.get(module.table, 0))
         if since is None and not yielded:
             # An empty snapshot still gives the caller a cursor to start from.
             yield Page((), start)
@@ -166,6 +170,15 @@ class MemoryConnector:
             if reason is not None:
                 return Outcome(write.key, write.id, error=reason)
         table = self._table(module.table)
+        known = write.id if write.id is not None else self._keys.get((module.table, write.key))
+        if known is not None and known in table and self._unread(module.table, known):
+            if write.id is None:  # a retried create whose row was edited since: leave the edit
+                return Outcome(write.key, known)
+            return Outcome(
+                write.key, write.id, retry=True,
+                error=f"row {write.id} of table {module.table} on {self.side} changed since it "
+                "was last read; not overwritten (it is read and merged on the next cycle)",
+            )
         if write.id is None:
             id = self._keys.get((module.table, write.key))
             if id is None or id not in table:
@@ -183,6 +196,12 @@ class MemoryConnector:
             )
         row.update(write.values)
         return Outcome(write.key, write.id)
+
+    def _unread(self, table: str, id: str) -> bool:
+        """Whether another program changed ``id`` after our last read of the table."""
+        after = self._read_upto.get(table, 0)
+        start = bisect.bisect_right(self._seqs, after)
+        return any(lg.table == table and lg.id == id for lg in self._log[start:])
 
     def _read_log(self, table: str, after: int, limit: int) -> list[Logged]:
         batch = []

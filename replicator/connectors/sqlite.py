@@ -207,6 +207,8 @@ class SQLiteConnector:
         self.now = now
         self._lock = threading.RLock()
         self._plans: dict[SideModule, _Plan] = {}
+        # the last change-log seq handed out per table: later rows are changes nobody read
+        self._read_upto: dict[str, int] = {}
         with self._translate(None, "open"):
             self._db = sqlite3.connect(
                 self.path,
@@ -251,10 +253,13 @@ class SQLiteConnector:
                     break
                 changes = self._collapse(plan, log)
             cursor = log[-1][0]
+            self._read_upto[module.table] = cursor
             yield Page(changes, cursor)
             yielded = True
             if len(log) < page_size:
                 break
+        if not yielded:
+            self._read_upto[module.table] = max(start, self._read_upto.get(module.table, 0))
         if since is None and not yielded:
             # An empty snapshot still gives the caller a cursor to start from.
             yield Page((), start)
@@ -328,6 +333,7 @@ class SQLiteConnector:
         if len(set(creates)) != len(creates):
             raise _Fallback  # a key twice in one batch: the second must find the first
         known = self._known_keys(plan, creates)
+        unread = self._unread(plan, [w.id for w in writes if w.id is not None] + [*known.values()])
         next_id = db.execute(plan.next_id).fetchone()[0] + 1 if plan.integer_ids else 0
         outcomes: list[Outcome] = []
         made: list[tuple[str, str, str]] = []
@@ -338,6 +344,9 @@ class SQLiteConnector:
             for write in writes:
                 columns = tuple(write.values)
                 id = write.id if write.id is not None else known.get(write.key)
+                if id is not None and id in unread:
+                    outcomes.append(self._changed_since_read(plan, write, id))
+                    continue
                 if id is None:
                     if columns != run_columns and run:
                         db.executemany(plan.insert(run_columns or ()), run)
@@ -380,7 +389,9 @@ class SQLiteConnector:
             if id is None:
                 id = self._known_keys(plan, [write.key]).get(write.key)
             columns = tuple(write.values)
-            if id is None:
+            if id is not None and self._unread(plan, [id]):
+                outcome = self._changed_since_read(plan, write, id)
+            elif id is None:
                 if plan.integer_ids:
                     new_id: Any = db.execute(plan.next_id).fetchone()[0] + 1
                 else:
@@ -400,6 +411,35 @@ class SQLiteConnector:
             return Outcome(write.key, write.id, error=f"table {table}, {what}: {exc}")
         db.execute("RELEASE one")
         return outcome
+
+    def _unread(self, plan: _Plan, ids: list[str]) -> set[str]:
+        """The ids among ``ids`` that another program changed after our last read of them."""
+        if not ids:
+            return set()
+        table = plan.module.table
+        after = self._read_upto.get(table, 0)
+        found: set[str] = set()
+        for i in range(0, len(ids), self._chunk):
+            chunk = [str(x) for x in ids[i : i + self._chunk]]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT DISTINCT row_id FROM _replicator_changes"
+                f" WHERE tbl = ? AND seq > ? AND row_id IN ({marks})",
+                (table, after, *chunk),
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
+
+    def _changed_since_read(self, plan: _Plan, write: Write, id: str) -> Outcome:
+        """Never overwrite a change we have not read: it would be lost without a trace."""
+        if write.id is None:
+            # a retried create whose row was edited since: it is ours, leave the edit be
+            return Outcome(write.key, str(id))
+        return Outcome(
+            write.key, id, retry=True,
+            error=f"row {id} of table {plan.module.table} on {self.side} changed since it was "
+            "last read; not overwritten (it is read and merged on the next cycle)",
+        )
 
     @staticmethod
     def _updated(plan: _Plan, write: Write, id: str, rowcount: int) -> Outcome:

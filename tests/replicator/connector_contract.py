@@ -204,6 +204,7 @@ class ConnectorContract:
     def test_pushed_updates_change_the_row(self, side: Harness) -> None:
         """A pushed update changes the given columns and leaves the others."""
         id = side.insert(person(1))
+        pull_all(side.connector, None)
         [outcome] = side.connector.push(MODULE, [Write("r1", id, {"city": "Lima"})])
         assert outcome.ok and outcome.id == id
         assert side.rows()[id] == person(1, city="Lima")
@@ -234,6 +235,27 @@ class ConnectorContract:
         assert len(rows) == 1
         assert rows[first.id]["city"] == "Quito"
 
+    def test_an_update_never_overwrites_a_change_not_yet_read(self, side: Harness) -> None:
+        """A row another program changed after our last pull is left as is, to retry."""
+        id = side.insert(person(1))
+        _, cursor = pull_all(side.connector, None)
+        side.update(id, {"city": "Oslo"})
+        [outcome] = side.connector.push(MODULE, [Write("r1", id, {"city": "Lima"})])
+        assert not outcome.ok and outcome.retry and id in (outcome.error or "")
+        assert side.rows()[id]["city"] == "Oslo"
+        pull_all(side.connector, cursor)
+        [outcome] = side.connector.push(MODULE, [Write("r1", id, {"city": "Lima"})])
+        assert outcome.ok and side.rows()[id]["city"] == "Lima"
+
+    def test_a_retried_create_keeps_an_edit_made_since(self, side: Harness) -> None:
+        """A create retried after another program edited its row links it, edit intact."""
+        pull_all(side.connector, None)
+        [first] = side.connector.push(MODULE, [create("k1", person(1))])
+        side.update(first.id, {"city": "Oslo"})
+        [again] = side.connector.push(MODULE, [create("k1", person(1, city="Quito"))])
+        assert again.ok and again.id == first.id
+        assert side.rows() == {first.id: person(1, city="Oslo")}
+
     def test_a_create_repeated_in_one_batch_makes_one_row(self, side: Harness) -> None:
         """The same key twice in one batch gives one row and the same id twice."""
         outcomes = side.connector.push(MODULE, [create("k", person(1)), create("k", person(2))])
@@ -252,6 +274,7 @@ class ConnectorContract:
     def test_a_rejected_write_does_not_stop_the_batch(self, side: Harness) -> None:
         """One refused write gets an error outcome; the others apply; outcomes keep order."""
         existing = side.insert(person(9))
+        pull_all(side.connector, None)
         writes = [
             create("a", person(1)),
             create("bad", REFUSED),

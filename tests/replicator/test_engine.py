@@ -289,3 +289,49 @@ def test_a_missing_table_stops_the_cycle_before_anything_is_journaled(tmp_path):
     with pytest.raises((EngineError, ConnectorError), match="no table 'customers'"):
         engine.run()
     assert journal.count() == 0
+
+
+def test_a_record_edited_after_a_crashed_create_is_linked_once_with_the_edit(world):
+    """Crash after the push of a create, then another program edits the new row: one record."""
+    world.crm.insert("accounts", {"account_name": "Acme", "email": "a@x"})
+    real_push = world.books.push
+
+    def push_then_crash(module, writes):
+        real_push(module, writes)
+        raise RuntimeError("engine killed after the push")
+
+    world.books.push = push_then_crash
+    with pytest.raises(RuntimeError):
+        world.sync()
+    world.books.push = real_push
+    (bid,) = world.books_rows()
+    world.books.update("customers", bid, {"email": "edited@x"})
+    world.sync()
+    world.sync()
+    assert len(world.books_rows()) == 1 and len(world.crm_rows()) == 1
+    assert [r["email"] for r in world.crm_rows().values()] == ["edited@x"]
+    rids = {link for link in world.journal.conn.execute("SELECT DISTINCT rid FROM links")}
+    assert len(rids) == 1
+    assert verify(world.journal).ok
+
+
+def test_an_edit_made_between_pull_and_push_is_not_lost(world):
+    """Another program's edit that lands after our pull is never overwritten by our push."""
+    cid = world.crm.insert("accounts", {"account_name": "Acme", "email": "a@x"})
+    world.sync()
+    (bid,) = world.books_rows()
+    world.crm.update("accounts", cid, {"email": "crm@x"})
+    real_pull = world.books.pull
+
+    def pull_then_edit(module, since, **kw):
+        yield from real_pull(module, since, **kw)
+        world.books.update("customers", bid, {"email": "books-late@x"})
+
+    world.books.pull = pull_then_edit
+    world.sync()
+    world.books.pull = real_pull
+    assert world.books_rows()[bid]["email"] == "books-late@x"
+    world.sync()
+    assert world.books_rows()[bid]["email"] == world.crm_rows()[cid]["email"]
+    emails = {e.fields.get("email") for e in world.journal.read(kinds=[Kind.OBSERVED])}
+    assert {"crm@x", "books-late@x"} <= emails
