@@ -18,10 +18,23 @@ import attrs
 from conflicts.policy import DuplicatePolicy
 
 LEGAL_SUFFIXES = {
-    "ltd": "limited", "limited": "limited", "inc": "incorporated",
-    "incorporated": "incorporated", "corp": "corporation", "corporation": "corporation",
-    "co": "company", "company": "company", "llc": "llc", "plc": "plc", "gmbh": "gmbh",
-    "pvt": "private", "private": "private", "llp": "llp", "sa": "sa", "ag": "ag", "bv": "bv",
+    "ltd": "limited",
+    "limited": "limited",
+    "inc": "incorporated",
+    "incorporated": "incorporated",
+    "corp": "corporation",
+    "corporation": "corporation",
+    "co": "company",
+    "company": "company",
+    "llc": "llc",
+    "plc": "plc",
+    "gmbh": "gmbh",
+    "pvt": "private",
+    "private": "private",
+    "llp": "llp",
+    "sa": "sa",
+    "ag": "ag",
+    "bv": "bv",
 }
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -82,15 +95,21 @@ def decide(policy: DuplicatePolicy, incoming_side: str, members: Sequence[Member
         pair = (incoming[0], existing[0])
         if policy is DuplicatePolicy.SKIP:
             return GroupDecision(
-                "skip", pair, ordered,
+                "skip",
+                pair,
+                ordered,
                 f"duplicate of {existing[0].rid} on {existing[0].origin}: skip policy leaves both",
             )
         return GroupDecision(
-            "pair", pair, ordered,
+            "pair",
+            pair,
+            ordered,
             f"duplicate of {existing[0].rid}: {policy.value} policy links them",
         )
     return GroupDecision(
-        "ambiguous", None, ordered,
+        "ambiguous",
+        None,
+        ordered,
         f"{len(incoming)} record(s) on {incoming_side} and {len(existing)} elsewhere share one "
         "match key: a person must choose",
     )

@@ -84,7 +84,12 @@ def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], l
             values[name] = decision.winner.value
             conflicts.append(
                 FieldConflict(
-                    name, reg, decision.winner.value, decision.winner.dot.side, decision.reason, False
+                    name,
+                    reg,
+                    decision.winner.value,
+                    decision.winner.dot.side,
+                    decision.reason,
+                    False,
                 )
             )
     return values, conflicts
@@ -97,7 +102,8 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
     values, conflicts = visible(state, policy)
     held_fields = {c.field for c in conflicts if c.held}
     new_conflicts = tuple(
-        c for c in conflicts
+        c
+        for c in conflicts
         if state.conflicts.get(c.field, {}).get("dots") != dot_list(c.register.dots)
     )
     writes: list[SideWrite] = []
@@ -112,7 +118,8 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
             side_id = None
         else:
             diff = {
-                k: v for k, v in values.items()
+                k: v
+                for k, v in values.items()
                 if k not in held.values or not same_value(held.values[k], v)
             }
             side_id = held.id

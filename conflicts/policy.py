@@ -37,7 +37,7 @@ class Direction:
             raise PolicyError(f"sync must be one of both_ways, one_way (got {sync!r})") from None
         if kind is Sync.ONE_WAY:
             if source is None:
-                raise PolicyError("one_way sync needs source = \"<side>\"")
+                raise PolicyError('one_way sync needs source = "<side>"')
             if source not in sides:
                 raise PolicyError(f"source {source!r} is not one of the sides {list(sides)}")
             return cls(kind, source)
@@ -118,7 +118,8 @@ class ConflictPolicy:
                 return Decision(win, f"prefer:{self.side}: the value from {self.side} wins")
             win = newest(siblings)
             return Decision(
-                win, f"prefer:{self.side}: no value from {self.side}; the newest ({win.dot.side}) wins"
+                win,
+                f"prefer:{self.side}: no value from {self.side}; the newest ({win.dot.side}) wins",
             )
         win = newest(siblings)
         others = [s for s in siblings if s is not win]

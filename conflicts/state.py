@@ -147,7 +147,9 @@ def _supersede(view: View, state: RecordState, entry: Entry) -> RecordState:
             row = view.conflict(info["id"])
             if row is not None and row["status"] == "open":
                 data = {**row["data"], "settled_by": {"seq": entry.seq, "kind": str(entry.kind)}}
-                view.put_conflict(row["id"], row["module"], row["rid"], row["field"], "resolved", data)
+                view.put_conflict(
+                    row["id"], row["module"], row["rid"], row["field"], "resolved", data
+                )
     return attrs.evolve(state, conflicts=conflicts)
 
 
@@ -197,8 +199,12 @@ class RecordReducer:
             side_id = str(meta["id"])
             sides = {
                 **state.sides,
-                side: Held(side_id, held.clock.merge(context), {**held.values, **entry.fields},
-                           held.deleted),
+                side: Held(
+                    side_id,
+                    held.clock.merge(context),
+                    {**held.values, **entry.fields},
+                    held.deleted,
+                ),
             }
             pending = {s: w for s, w in state.pending.items() if s != side}
             errors = {s: e for s, e in state.errors.items() if s != side}
@@ -225,7 +231,10 @@ class RecordReducer:
             view.link(module, side, side_id, rid, "active")
         elif kind is Kind.MERGED:
             state = attrs.evolve(
-                state, status=MERGED, dirty=False, pending={},
+                state,
+                status=MERGED,
+                dirty=False,
+                pending={},
                 note=f"merged into {meta['into']} ({meta.get('policy', '')})",
             )
         elif kind is Kind.SKIPPED:
@@ -257,9 +266,13 @@ class RecordReducer:
             if meta.get("decision"):  # a duplicate group settled by a person
                 decision = meta["decision"]
                 status = SKIPPED if decision == "skip" else ACTIVE
-                state = attrs.evolve(state, status=status, dirty=status == ACTIVE,
-                                     key=None if decision == "clone" else state.key,
-                                     note=f"duplicate: {decision} (by a person)")
+                state = attrs.evolve(
+                    state,
+                    status=status,
+                    dirty=status == ACTIVE,
+                    key=None if decision == "clone" else state.key,
+                    note=f"duplicate: {decision} (by a person)",
+                )
             elif entry.dot is not None:
                 fields = dict(state.fields)
                 at = entry.at
@@ -267,8 +280,9 @@ class RecordReducer:
                     fields[name] = fields.get(name, Register()).write(
                         entry.dot, value, at, entry.context or VectorClock()
                     )
-                state = attrs.evolve(state, fields=fields, clock=state.clock.add(entry.dot),
-                                     dirty=True)
+                state = attrs.evolve(
+                    state, fields=fields, clock=state.clock.add(entry.dot), dirty=True
+                )
                 state = _supersede(view, state, entry)
         view.put_record(module, rid, state)
 
@@ -277,4 +291,13 @@ def dot_list(dots: tuple[Dot, ...]) -> list[list[Any]]:
     return [list(d.to_json()) for d in dots]
 
 
-__all__ = ["ACTIVE", "HELD", "MERGED", "SKIPPED", "Held", "RecordReducer", "RecordState", "dot_list"]
+__all__ = [
+    "ACTIVE",
+    "HELD",
+    "MERGED",
+    "SKIPPED",
+    "Held",
+    "RecordReducer",
+    "RecordState",
+    "dot_list",
+]

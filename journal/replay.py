@@ -67,7 +67,9 @@ def verify_chain(journal: Journal, progress: Progress | None = None) -> int:
     return n
 
 
-def replay_into(journal: Journal, target: sqlite3.Connection, progress: Progress | None = None) -> int:
+def replay_into(
+    journal: Journal, target: sqlite3.Connection, progress: Progress | None = None
+) -> int:
     """Fold every entry of ``journal`` into the (empty) state tables of ``target``."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer)
@@ -90,7 +92,10 @@ def _compare(live: sqlite3.Connection, replayed_path: str) -> tuple[str, str] | 
     live.execute("ATTACH DATABASE ? AS replayed", (replayed_path,))
     try:
         for table in STATE_TABLES:
-            for a, b, label in (("main", "replayed", "live only"), ("replayed", "main", "replay only")):
+            for a, b, label in (
+                ("main", "replayed", "live only"),
+                ("replayed", "main", "replay only"),
+            ):
                 row = live.execute(
                     f"SELECT * FROM {a}.{table} EXCEPT SELECT * FROM {b}.{table} LIMIT 1"
                 ).fetchone()
@@ -107,8 +112,11 @@ def verify(journal: Journal, progress: Progress | None = None) -> Verification:
         n = verify_chain(journal, progress)
     except IntegrityError as exc:
         return Verification(
-            entries=journal.count(), chain_ok=False, state_ok=False,
-            first_bad_seq=exc.seq, problem=str(exc),
+            entries=journal.count(),
+            chain_ok=False,
+            state_ok=False,
+            first_bad_seq=exc.seq,
+            problem=str(exc),
         )
     with tempfile.TemporaryDirectory(prefix="replicator-verify-") as tmp:
         path = os.path.join(tmp, "replayed.db")
@@ -121,7 +129,9 @@ def verify(journal: Journal, progress: Progress | None = None) -> Verification:
     if difference is not None:
         table, row = difference
         return Verification(
-            entries=n, chain_ok=True, state_ok=False,
+            entries=n,
+            chain_ok=True,
+            state_ok=False,
             problem=f"materialised table {table} differs from a replay of the entries ({row})",
         )
     return Verification(entries=n, chain_ok=True, state_ok=True)
@@ -134,8 +144,11 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
         for table in STATE_TABLES:
             journal.conn.execute(f"DELETE FROM {table}")
         journal.view.forget()
-    fd, path = tempfile.mkstemp(prefix="replicator-replay-", suffix=".db",
-                                dir=str(Path(str(journal.path)).parent) if journal.path != ":memory:" else None)
+    fd, path = tempfile.mkstemp(
+        prefix="replicator-replay-",
+        suffix=".db",
+        dir=str(Path(str(journal.path)).parent) if journal.path != ":memory:" else None,
+    )
     os.close(fd)
     try:
         target = sqlite3.connect(path, isolation_level=None)

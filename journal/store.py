@@ -120,6 +120,7 @@ class Reducer(Protocol):
     def encode(self, state: Any) -> tuple[str, str | None, bool]:
         """``(state JSON, match key or None, needs attention)``."""
         ...
+
     def decode(self, text: str) -> Any: ...
 
 
@@ -169,7 +170,9 @@ class SQLiteView:
 
     def preload(self, module: str, rids: Sequence[str]) -> None:
         """Decode many records in one query (the planner reads a batch at a time)."""
-        missing = [r for r in rids if (module, r) not in self._dirty and (module, r) not in self._cache]
+        missing = [
+            r for r in rids if (module, r) not in self._dirty and (module, r) not in self._cache
+        ]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -386,7 +389,20 @@ class Journal:
                 prev, seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta
             )
             rows.append(
-                (seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta, prev, digest)
+                (
+                    seq,
+                    at,
+                    new.module,
+                    new.rid,
+                    new.side,
+                    kind,
+                    dot,
+                    context,
+                    fields,
+                    meta,
+                    prev,
+                    digest,
+                )
             )
             stored.append(
                 Entry(
@@ -407,7 +423,9 @@ class Journal:
             prev = digest
         if not rows:
             return []
-        self.conn.executemany(f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({','.join('?' * 12)})", rows)
+        self.conn.executemany(
+            f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({','.join('?' * 12)})", rows
+        )
         apply = self.reducer.apply
         for entry in stored:
             apply(self.view, entry)

@@ -35,8 +35,19 @@ from replicator.errors import ConfigError, ReplicatorError
 
 DOMAIN_ERRORS = (ReplicatorError, JournalError, ConflictError)
 DEFAULT_CONFIG = Path("replicator.toml")
-COUNTS = ("pulled", "observed", "created", "updated", "deleted", "linked", "skipped", "held",
-          "conflicts", "rejected", "errors")
+COUNTS = (
+    "pulled",
+    "observed",
+    "created",
+    "updated",
+    "deleted",
+    "linked",
+    "skipped",
+    "held",
+    "conflicts",
+    "rejected",
+    "errors",
+)
 RECORD_KINDS = [str(k) for k in Kind if k not in (Kind.CURSOR, Kind.CONFIG)]
 
 
@@ -60,15 +71,18 @@ def _remember_config(ctx: click.Context, param: click.Parameter, value: Path | N
 
 def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--config", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
         callback=_remember_config,
         help="The TOML config file (default: replicator.toml in the working directory).",
     )(f)
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print JSON on stdout instead of a table.")(f)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table."
+    )(f)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -168,9 +182,13 @@ class _Bars:
 @contextlib.contextmanager
 def _bars(label: str = "records") -> Iterator[_Bars]:
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
-        TextColumn(f"{{task.completed:>7}} {label}"), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=False,
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn(f"{{task.completed:>7}} {label}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
     )
     with progress:
         bars = _Bars(progress)
@@ -182,16 +200,20 @@ def _check_sides(config: Config) -> None:
     """A side's database must exist: a typo in a path should not sync into a new empty file."""
     for name, side in config.sides.items():
         if side.connector == "sqlite" and side.path is not None and not side.path.is_file():
-            raise ConfigError(str(config.path), f"sides.{name}.path",
-                              f"database file {side.path} does not exist")
+            raise ConfigError(
+                str(config.path), f"sides.{name}.path", f"database file {side.path} does not exist"
+            )
 
 
 def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
     """One cycle with progress bars; nothing is written before the config and sides check."""
     for module in modules:
         if module not in config.modules:
-            raise ConfigError(str(config.path), f"modules.{module}",
-                              f"no such module (modules: {', '.join(config.modules)})")
+            raise ConfigError(
+                str(config.path),
+                f"modules.{module}",
+                f"no such module (modules: {', '.join(config.modules)})",
+            )
     _check_sides(config)
     with _bars() as bars, open_app(config, progress=bars) as app:
         return app.engine.run(list(modules) or None)
@@ -224,8 +246,9 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
             total.update(counts)
             table.add_row(module, side, *[str(counts.get(w, 0)) for w in COUNTS])
         total.update(by_side.get("*", {}))
-        table.add_row(module, "[b]total[/b]", *[f"[b]{total.get(w, 0)}[/b]" for w in COUNTS],
-                      end_section=True)
+        table.add_row(
+            module, "[b]total[/b]", *[f"[b]{total.get(w, 0)}[/b]" for w in COUNTS], end_section=True
+        )
     if not data:
         console.print("nothing to do: both sides are in sync")
     else:
@@ -236,8 +259,13 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
 
 @main.command()
 @config_option
-@click.option("--module", "modules", multiple=True, metavar="M",
-              help="Sync only this module (repeat for several; default: every module).")
+@click.option(
+    "--module",
+    "modules",
+    multiple=True,
+    metavar="M",
+    help="Sync only this module (repeat for several; default: every module).",
+)
 @json_option
 @click.pass_context
 def sync(ctx: click.Context, modules: tuple[str, ...], as_json: bool) -> None:
@@ -281,23 +309,31 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
         for _, _, state in journal.records(name):
             statuses[state.status] += 1
             with_errors += bool(state.errors)
-        modules.append({
-            "module": name,
-            "records": sum(statuses.values()),
-            "by_status": dict(statuses),
-            "links": {
-                side: {"active": links.get((name, side, "active"), 0),
-                       "deleted": links.get((name, side, "deleted"), 0)}
-                for side in module.order
-            },
-            "open_conflicts": len(journal.conflicts(status="open", module=name)),
-            "records_with_errors": with_errors,
-            "cursors": {side: cursors.get((side, name)) for side in module.order},
-            "entries": per_module.get(name, 0),
-            "last_sync": last.get(name),
-        })
-    return {"config": str(config.path), "journal": str(config.journal_path),
-            "entries": journal.count(), "modules": modules}
+        modules.append(
+            {
+                "module": name,
+                "records": sum(statuses.values()),
+                "by_status": dict(statuses),
+                "links": {
+                    side: {
+                        "active": links.get((name, side, "active"), 0),
+                        "deleted": links.get((name, side, "deleted"), 0),
+                    }
+                    for side in module.order
+                },
+                "open_conflicts": len(journal.conflicts(status="open", module=name)),
+                "records_with_errors": with_errors,
+                "cursors": {side: cursors.get((side, name)) for side in module.order},
+                "entries": per_module.get(name, 0),
+                "last_sync": last.get(name),
+            }
+        )
+    return {
+        "config": str(config.path),
+        "journal": str(config.journal_path),
+        "entries": journal.count(),
+        "modules": modules,
+    }
 
 
 @main.command()
@@ -313,16 +349,25 @@ def status(ctx: click.Context, as_json: bool) -> None:
         _echo_json(data)
         return
     table = Table(title=f"{data['journal']}: {data['entries']} entries", title_justify="left")
-    for column in ("module", "records", "links (deleted)", "open conflicts", "with errors",
-                   "cursors", "entries", "last sync (UTC)"):
+    for column in (
+        "module",
+        "records",
+        "links (deleted)",
+        "open conflicts",
+        "with errors",
+        "cursors",
+        "entries",
+        "last sync (UTC)",
+    ):
         table.add_column(column)
     for m in data["modules"]:
         table.add_row(
             m["module"],
-            str(m["records"]) + "".join(f"\n{k}: {v}" for k, v in sorted(m["by_status"].items())
-                                        if k != "active"),
-            "\n".join(f"{s}: {v['active'] + v['deleted']} ({v['deleted']})"
-                      for s, v in m["links"].items()),
+            str(m["records"])
+            + "".join(f"\n{k}: {v}" for k, v in sorted(m["by_status"].items()) if k != "active"),
+            "\n".join(
+                f"{s}: {v['active'] + v['deleted']} ({v['deleted']})" for s, v in m["links"].items()
+            ),
             str(m["open_conflicts"]),
             str(m["records_with_errors"]),
             "\n".join(f"{s}: {json.dumps(c)}" for s, c in m["cursors"].items()),
@@ -365,11 +410,19 @@ def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
         settled = data["settled_by"]
         reason = f"{reason}; settled by a later {settled['kind']} (entry {settled['seq']})"
     out = {
-        "id": row["id"], "module": row["module"], "rid": row["rid"], "field": row["field"],
-        "status": row["status"], "values": values, "winner": winner, "reason": reason,
+        "id": row["id"],
+        "module": row["module"],
+        "rid": row["rid"],
+        "field": row["field"],
+        "status": row["status"],
+        "values": values,
+        "winner": winner,
+        "reason": reason,
         "policy": data.get("policy"),
-        "siblings": [{"side": s["side"], "value": s["value"], "at": s["at"]}
-                     for s in data.get("siblings", [])],
+        "siblings": [
+            {"side": s["side"], "value": s["value"], "at": s["at"]}
+            for s in data.get("siblings", [])
+        ],
     }
     if data.get("duplicate"):
         out["duplicate"] = {"key": data.get("key"), "candidates": data.get("candidates", [])}
@@ -384,8 +437,9 @@ def conflicts() -> None:
 
 @conflicts.command("list")
 @config_option
-@click.option("--open", "only_open", is_flag=True,
-              help="Only conflicts still waiting for a person.")
+@click.option(
+    "--open", "only_open", is_flag=True, help="Only conflicts still waiting for a person."
+)
 @click.option("--module", metavar="M", help="Only conflicts of this module.")
 @json_option
 @click.pass_context
@@ -410,9 +464,16 @@ def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_j
         else:
             values = "\n".join(f"{s}: {show(v)}" for s, v in c["values"].items())
         winner = c["winner"]
-        table.add_row(str(c["id"]), c["status"], c["module"], c["rid"], c["field"], values,
-                      f"{winner['side'] or 'person'}: {show(winner['value'])}" if winner else "-",
-                      c["reason"] or "")
+        table.add_row(
+            str(c["id"]),
+            c["status"],
+            c["module"],
+            c["rid"],
+            c["field"],
+            values,
+            f"{winner['side'] or 'person'}: {show(winner['value'])}" if winner else "-",
+            c["reason"] or "",
+        )
     _console().print(table)
 
 
@@ -447,17 +508,21 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
         row = journal.conflict(conflict_id)
         if row is None:
             raise click.ClickException(
-                f"no conflict {conflict_id} (see `replicator conflicts list`)")
+                f"no conflict {conflict_id} (see `replicator conflicts list`)"
+            )
         item = conflict_data(row)
         base = _base(journal, row)
-    item["base"] = None if base is None else plain(
-        {"value": base[0], "seq": base[1].seq, "at": base[1].at})
+    item["base"] = (
+        None if base is None else plain({"value": base[0], "seq": base[1].seq, "at": base[1].at})
+    )
     if as_json:
         _echo_json(item)
         return
     console = _console()
-    console.print(f"[b]conflict {item['id']}[/b] ({item['status']}): {item['module']} "
-                  f"record {item['rid']}, field [b]{item['field']}[/b]; policy {item['policy']}")
+    console.print(
+        f"[b]conflict {item['id']}[/b] ({item['status']}): {item['module']} "
+        f"record {item['rid']}, field [b]{item['field']}[/b]; policy {item['policy']}"
+    )
     if "duplicate" in item:
         console.print(f"match key {item['duplicate']['key']!r} is shared by:")
         for c in item["duplicate"]["candidates"]:
@@ -466,8 +531,10 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
         if base is None:
             console.print("before: the sides never held one value of this field")
         else:
-            console.print(f"before: {show(base[0])} (both sides held it as of entry {base[1].seq}, "
-                          f"{_at(base[1].at)} UTC)")
+            console.print(
+                f"before: {show(base[0])} (both sides held it as of entry {base[1].seq}, "
+                f"{_at(base[1].at)} UTC)"
+            )
         table = Table("side", "value", "changed at (UTC)")
         for s in item["siblings"]:
             table.add_row(s["side"], show(s["value"]), _at(s["at"]))
@@ -477,8 +544,11 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
         console.print(f"winner: {winner['side'] or 'person'}: {show(winner['value'])}")
     console.print(f"why: {item['reason']}")
     if item["status"] == "open":
-        how = ("--value clone (create it anyway) or --value skip (leave it unsynced)"
-               if "duplicate" in item else "--take SIDE (or --value VALUE)")
+        how = (
+            "--value clone (create it anyway) or --value skip (leave it unsynced)"
+            if "duplicate" in item
+            else "--take SIDE (or --value VALUE)"
+        )
         console.print(f"settle it: replicator conflicts resolve {item['id']} {how}")
 
 
@@ -486,11 +556,13 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
 @config_option
 @click.argument("conflict_id", type=int, metavar="ID")
 @click.option("--take", metavar="SIDE", help="Keep the value this side holds (books, crm, ...).")
-@click.option("--value", metavar="VALUE",
-              help="Use this value instead (converted to the field's type).")
+@click.option(
+    "--value", metavar="VALUE", help="Use this value instead (converted to the field's type)."
+)
 @click.pass_context
-def conflicts_resolve(ctx: click.Context, conflict_id: int, take: str | None,
-                      value: str | None) -> None:
+def conflicts_resolve(
+    ctx: click.Context, conflict_id: int, take: str | None, value: str | None
+) -> None:
     """Settle a conflict; the next `sync` writes the chosen value to both sides.
 
     For an ambiguous duplicate, --value clone creates the record anyway and --value skip
@@ -532,7 +604,9 @@ def describe(entry: Entry) -> str:
             return "nothing to write"
         return "\n".join(
             f"to {side} ({'create' if w['id'] is None else 'id ' + str(w['id'])}): "
-            f"{_fields(w['values'])}" for side, w in sorted(writes.items()))
+            f"{_fields(w['values'])}"
+            for side, w in sorted(writes.items())
+        )
     if kind is Kind.APPLIED:
         made = "created" if meta.get("create") else "updated"
         return f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
@@ -540,8 +614,10 @@ def describe(entry: Entry) -> str:
         field = f" field {meta['field']}" if meta.get("field") else ""
         return f"{meta.get('stage', '')}{field}: {meta.get('reason')}"
     if kind is Kind.LINK:
-        return (f"linked to {entry.side} id {meta.get('id')} ({meta.get('policy')}, was "
-                f"{meta.get('from')}): {_fields(entry.fields)}")
+        return (
+            f"linked to {entry.side} id {meta.get('id')} ({meta.get('policy')}, was "
+            f"{meta.get('from')}): {_fields(entry.fields)}"
+        )
     if kind is Kind.MERGED:
         return f"merged into {meta.get('into')} ({meta.get('policy')})"
     if kind is Kind.SKIPPED:
@@ -549,8 +625,9 @@ def describe(entry: Entry) -> str:
     if kind is Kind.CONFLICT:
         if meta.get("duplicate"):
             return f"duplicate key {meta.get('key')!r}: {meta.get('reason')}"
-        siblings = "; ".join(f"{s['side']}={show(s['value'])} at {_at(s['at'])}"
-                             for s in meta.get("siblings", []))
+        siblings = "; ".join(
+            f"{s['side']}={show(s['value'])} at {_at(s['at'])}" for s in meta.get("siblings", [])
+        )
         winner = meta.get("winner")
         won = f"{winner['side']}={show(winner['value'])}" if winner else "held for a person"
         return f"{meta['field']}: {siblings}\nwinner: {won} ({meta.get('reason')})"
@@ -561,12 +638,20 @@ def describe(entry: Entry) -> str:
 
 
 def entry_data(entry: Entry) -> dict[str, Any]:
-    return plain({
-        "seq": entry.seq, "at": entry.at, "kind": str(entry.kind), "module": entry.module,
-        "rid": entry.rid, "side": entry.side,
-        "dot": entry.dot.to_json() if entry.dot else None,
-        "fields": entry.fields, "meta": entry.meta, "summary": describe(entry),
-    })
+    return plain(
+        {
+            "seq": entry.seq,
+            "at": entry.at,
+            "kind": str(entry.kind),
+            "module": entry.module,
+            "rid": entry.rid,
+            "side": entry.side,
+            "dot": entry.dot.to_json() if entry.dot else None,
+            "fields": entry.fields,
+            "meta": entry.meta,
+            "summary": describe(entry),
+        }
+    )
 
 
 @main.group("journal")
@@ -579,17 +664,24 @@ def journal_group() -> None:
 @config_option
 @click.option("--record", "rid", metavar="RID", help="Only this record (e.g. crm:42).")
 @click.option("--module", metavar="M", help="Only this module.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Show the last N entries.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Show the last N entries.",
+)
 @json_option
 @click.pass_context
-def journal_log(ctx: click.Context, rid: str | None, module: str | None, limit: int,
-                as_json: bool) -> None:
+def journal_log(
+    ctx: click.Context, rid: str | None, module: str | None, limit: int, as_json: bool
+) -> None:
     """Field-level history: what each side showed, what was written where, conflicts."""
     config = _config(ctx)
     with _journal(config) as journal:
         entries = collections.deque(
-            (e for e in journal.read(module=module, rid=rid, kinds=RECORD_KINDS)), maxlen=limit)
+            (e for e in journal.read(module=module, rid=rid, kinds=RECORD_KINDS)), maxlen=limit
+        )
     if as_json:
         _echo_json([entry_data(e) for e in entries])
         return
@@ -615,9 +707,16 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
     with _journal(config) as journal:
         result = verify(journal)
     if as_json:
-        _echo_json({"ok": result.ok, "entries": result.entries, "chain_ok": result.chain_ok,
-                    "state_ok": result.state_ok, "first_bad_seq": result.first_bad_seq,
-                    "problem": result.problem})
+        _echo_json(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "chain_ok": result.chain_ok,
+                "state_ok": result.state_ok,
+                "first_bad_seq": result.first_bad_seq,
+                "problem": result.problem,
+            }
+        )
     if not result.ok:
         where = f"entry {result.first_bad_seq}: " if result.first_bad_seq is not None else ""
         raise click.ClickException(f"journal verify failed: {where}{result.problem}")
@@ -640,23 +739,35 @@ def journal_replay(ctx: click.Context) -> None:
         records = sum(1 for _ in journal.records())
         cursors = len(journal.cursors())
     open_ = sum(1 for c in conflict_rows if c["status"] == "open")
-    click.echo(f"replayed {n} entries: {records} records, {links} links, {cursors} cursors, "
-               f"{len(conflict_rows)} conflicts ({open_} open)")
+    click.echo(
+        f"replayed {n} entries: {records} records, {links} links, {cursors} cursors, "
+        f"{len(conflict_rows)} conflicts ({open_} open)"
+    )
 
 
 @journal_group.command("export")
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
-              help="jsonl: one JSON object per entry, with its hashes.")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one JSON object per entry, with its hashes.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 @click.pass_context
 def journal_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Export every entry, in order, as it is stored (values keep their type tags)."""
     config = _config(ctx)
-    with _journal(config) as journal, (
-        output.open("w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)
-    ) as out:
+    with (
+        _journal(config) as journal,
+        output.open("w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout) as out,
+    ):
         n = 0
         for entry in journal.read():
             out.write(json.dumps(entry.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
@@ -695,12 +806,50 @@ phone = { books = "phone", crm = "phone" }
 credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }
 """
 
-_FIRST = ("Northwind", "Blue Harbor", "Cedar", "Summit", "Riverside", "Golden Gate", "Ironwood",
-          "Maple", "Pioneer", "Silverline", "Evergreen", "Redwood", "Lakeshore", "Granite",
-          "Horizon", "Oakridge", "Bright Path", "Copperfield", "Westbrook", "Harborview")
-_SECOND = ("Traders", "Logistics", "Bakery", "Dental", "Builders", "Analytics", "Outfitters",
-           "Foods", "Consulting", "Print Works", "Motors", "Farms", "Studios", "Pharmacy",
-           "Electric", "Textiles", "Hardware", "Coffee", "Labs", "Marine")
+_FIRST = (
+    "Northwind",
+    "Blue Harbor",
+    "Cedar",
+    "Summit",
+    "Riverside",
+    "Golden Gate",
+    "Ironwood",
+    "Maple",
+    "Pioneer",
+    "Silverline",
+    "Evergreen",
+    "Redwood",
+    "Lakeshore",
+    "Granite",
+    "Horizon",
+    "Oakridge",
+    "Bright Path",
+    "Copperfield",
+    "Westbrook",
+    "Harborview",
+)
+_SECOND = (
+    "Traders",
+    "Logistics",
+    "Bakery",
+    "Dental",
+    "Builders",
+    "Analytics",
+    "Outfitters",
+    "Foods",
+    "Consulting",
+    "Print Works",
+    "Motors",
+    "Farms",
+    "Studios",
+    "Pharmacy",
+    "Electric",
+    "Textiles",
+    "Hardware",
+    "Coffee",
+    "Labs",
+    "Marine",
+)
 _SUFFIX = ("Ltd", "Inc", "LLC", "Co", "GmbH", "Pvt Ltd")
 
 
@@ -728,64 +877,107 @@ def _seed(folder: Path, records: int, rng: random.Random) -> list[str]:
     books_names = names[:records]
     crm_names = names[records - shared : 2 * records - shared]
     with contextlib.closing(sqlite3.connect(folder / "books.db")) as db, db:
-        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
-                   "phone TEXT, credit_limit NUMERIC, updated_at TEXT)")
-        db.executemany("INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       [(*_customer(rng, n), _now()) for n in books_names])
+        db.execute(
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+            "phone TEXT, credit_limit NUMERIC, updated_at TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(*_customer(rng, n), _now()) for n in books_names],
+        )
     with contextlib.closing(sqlite3.connect(folder / "crm.db")) as db, db:
-        db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, email TEXT, "
-                   "phone TEXT, credit_limit NUMERIC, modified_time TEXT)")
-        db.executemany("INSERT INTO accounts (account_name, email, phone, credit_limit, "
-                       "modified_time) VALUES (?, ?, ?, ?, ?)",
-                       [(*_customer(rng, n), _now()) for n in crm_names])
+        db.execute(
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, email TEXT, "
+            "phone TEXT, credit_limit NUMERIC, modified_time TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO accounts (account_name, email, phone, credit_limit, "
+            "modified_time) VALUES (?, ?, ?, ?, ?)",
+            [(*_customer(rng, n), _now()) for n in crm_names],
+        )
     return books_names[records - shared :]
 
 
 def _edit(folder: Path, rng: random.Random) -> list[str]:
     """Edit both databases directly, as their own apps would; returns what was done."""
     done = []
-    with contextlib.closing(sqlite3.connect(folder / "books.db")) as books, books, \
-            contextlib.closing(sqlite3.connect(folder / "crm.db")) as crm, crm:
+    with (
+        contextlib.closing(sqlite3.connect(folder / "books.db")) as books,
+        books,
+        contextlib.closing(sqlite3.connect(folder / "crm.db")) as crm,
+        crm,
+    ):
         name, email, phone, limit = _customer(rng, "Quayside Ferries Ltd")
-        books.execute("INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
-                      "VALUES (?, ?, ?, ?, ?)", (name, email, phone, limit, _now()))
+        books.execute(
+            "INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, email, phone, limit, _now()),
+        )
         done.append(f"books: inserted customer {name!r}")
         name, email, phone, limit = _customer(rng, "Juniper Yoga Studios")
-        crm.execute("INSERT INTO accounts (account_name, email, phone, credit_limit, "
-                    "modified_time) VALUES (?, ?, ?, ?, ?)", (name, email, phone, limit, _now()))
+        crm.execute(
+            "INSERT INTO accounts (account_name, email, phone, credit_limit, "
+            "modified_time) VALUES (?, ?, ?, ?, ?)",
+            (name, email, phone, limit, _now()),
+        )
         done.append(f"crm: inserted account {name!r}")
         bid, bname = books.execute("SELECT id, name FROM customers ORDER BY id LIMIT 1").fetchone()
-        books.execute("UPDATE customers SET credit_limit = ?, updated_at = ? WHERE id = ?",
-                      ("12500.00", _now(), bid))
+        books.execute(
+            "UPDATE customers SET credit_limit = ?, updated_at = ? WHERE id = ?",
+            ("12500.00", _now(), bid),
+        )
         done.append(f"books: raised the credit limit of {bname!r} to 12500.00")
         cid, cname = crm.execute(
-            "SELECT id, account_name FROM accounts ORDER BY id LIMIT 1").fetchone()
-        crm.execute("UPDATE accounts SET phone = ?, modified_time = ? WHERE id = ?",
-                    ("+1 555 010 2030", _now(), cid))
+            "SELECT id, account_name FROM accounts ORDER BY id LIMIT 1"
+        ).fetchone()
+        crm.execute(
+            "UPDATE accounts SET phone = ?, modified_time = ? WHERE id = ?",
+            ("+1 555 010 2030", _now(), cid),
+        )
         done.append(f"crm: changed the phone of {cname!r}")
         did, dname = crm.execute(
-            "SELECT id, account_name FROM accounts ORDER BY id DESC LIMIT 1 OFFSET 1").fetchone()
+            "SELECT id, account_name FROM accounts ORDER BY id DESC LIMIT 1 OFFSET 1"
+        ).fetchone()
         crm.execute("DELETE FROM accounts WHERE id = ?", (did,))
         done.append(f"crm: deleted {dname!r} (it stays in books: deletes are not propagated)")
         # the same field of the same customer, changed on both sides between two syncs
         kid, kname = books.execute(
-            "SELECT id, name FROM customers ORDER BY id LIMIT 1 OFFSET 2").fetchone()
-        books.execute("UPDATE customers SET email = ?, updated_at = ? WHERE id = ?",
-                      ("ap@books-edit.example", _now(), kid))
-        crm.execute("UPDATE accounts SET email = ?, modified_time = ? WHERE account_name = ?",
-                    ("sales@crm-edit.example", _now(), kname))
+            "SELECT id, name FROM customers ORDER BY id LIMIT 1 OFFSET 2"
+        ).fetchone()
+        books.execute(
+            "UPDATE customers SET email = ?, updated_at = ? WHERE id = ?",
+            ("ap@books-edit.example", _now(), kid),
+        )
+        crm.execute(
+            "UPDATE accounts SET email = ?, modified_time = ? WHERE account_name = ?",
+            ("sales@crm-edit.example", _now(), kname),
+        )
         done.append(f"both: changed the email of {kname!r} (books first, then crm)")
     return done
 
 
 @main.command()
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to create the demo in (default: a new temporary folder).")
-@click.option("--records", type=click.IntRange(min=10, max=100_000), default=200,
-              show_default=True, help="Customers to seed on each side.")
-@click.option("--seed", type=int, default=7, show_default=True,
-              help="Random seed for the generated customers.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to create the demo in (default: a new temporary folder).",
+)
+@click.option(
+    "--records",
+    type=click.IntRange(min=10, max=100_000),
+    default=200,
+    show_default=True,
+    help="Customers to seed on each side.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Random seed for the generated customers.",
+)
 def demo(folder: Path | None, records: int, seed: int) -> None:
     """Sync two SQLite databases end to end: seed, sync, edit both, sync, show the journal.
 
@@ -797,11 +989,13 @@ def demo(folder: Path | None, records: int, seed: int) -> None:
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="replicator-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    taken = [n for n in ("books.db", "crm.db", "journal.db", "replicator.toml")
-             if (folder / n).exists()]
+    taken = [
+        n for n in ("books.db", "crm.db", "journal.db", "replicator.toml") if (folder / n).exists()
+    ]
     if taken:
-        raise click.ClickException(f"{folder} already holds {', '.join(taken)}: "
-                                   "pass --dir with a new folder")
+        raise click.ClickException(
+            f"{folder} already holds {', '.join(taken)}: pass --dir with a new folder"
+        )
     folder = folder.resolve()
     console = _console()
     rng = random.Random(seed)
@@ -809,15 +1003,19 @@ def demo(folder: Path | None, records: int, seed: int) -> None:
     shared = _seed(folder, records, rng)
     config_path = folder / "replicator.toml"
     config_path.write_text(DEMO_CONFIG, encoding="utf-8")
-    console.print(f"seeded {records} customers in books.db and {records} accounts in crm.db; "
-                  f"{len(shared)} names are on both sides: {', '.join(shared)}")
+    console.print(
+        f"seeded {records} customers in books.db and {records} accounts in crm.db; "
+        f"{len(shared)} names are on both sides: {', '.join(shared)}"
+    )
     config = load_config(config_path)
 
     console.rule("first sync")
     report = run_sync(config)
     print_report(console, config, report)
-    console.print(f"{report.total('linked')} customers on both sides were linked, not copied "
-                  "(duplicates = overwrite: the CRM values replaced the Books ones)")
+    console.print(
+        f"{report.total('linked')} customers on both sides were linked, not copied "
+        "(duplicates = overwrite: the CRM values replaced the Books ones)"
+    )
 
     console.rule("edits made directly in both databases")
     for line in _edit(folder, rng):
@@ -834,8 +1032,10 @@ def demo(folder: Path | None, records: int, seed: int) -> None:
         values = ", ".join(f"{s}: {show(v)}" for s, v in c["values"].items())
         winner = c["winner"]
         won = f"{winner['side']} ({show(winner['value'])})" if winner else "held for a person"
-        console.print(f"#{c['id']} {c['status']}: {c['rid']} {c['field']}: {values} -> {won}; "
-                      f"{c['reason']}", soft_wrap=True)
+        console.print(
+            f"#{c['id']} {c['status']}: {c['rid']} {c['field']}: {values} -> {won}; {c['reason']}",
+            soft_wrap=True,
+        )
     if not items:
         console.print("no conflicts")
 
@@ -847,11 +1047,15 @@ def demo(folder: Path | None, records: int, seed: int) -> None:
     tries = [f"{cfg} status", f"{cfg} conflicts list"]
     if items:
         first = items[0]
-        loser = next((s for s in first["values"] if first["winner"] is None
-                      or s != first["winner"]["side"]), "books")
-        tries += [f"{cfg} conflicts show {first['id']}",
-                  f"{cfg} conflicts resolve {first['id']} --take {loser}   # then sync",
-                  f"{cfg} journal log --record {first['rid']}"]
+        loser = next(
+            (s for s in first["values"] if first["winner"] is None or s != first["winner"]["side"]),
+            "books",
+        )
+        tries += [
+            f"{cfg} conflicts show {first['id']}",
+            f"{cfg} conflicts resolve {first['id']} --take {loser}   # then sync",
+            f"{cfg} journal log --record {first['rid']}",
+        ]
     tries += [f"{cfg} sync", f"{cfg} journal verify"]
     console.print(f"\nThe demo is in {folder}. Try:")
     for line in tries:

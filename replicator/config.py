@@ -131,8 +131,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         raw = _table(path, raw, where)
         connector = _string(path, raw, "connector", where)
         if connector not in CONNECTORS:
-            raise _fail(path, f"{where}.connector",
-                        f"unknown connector {connector!r} (choices: {', '.join(CONNECTORS)})")
+            raise _fail(
+                path,
+                f"{where}.connector",
+                f"unknown connector {connector!r} (choices: {', '.join(CONNECTORS)})",
+            )
         side_path = None
         if connector == "sqlite":
             side_path = _resolve(path, _string(path, raw, "path", where))
@@ -151,15 +154,20 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     return Config(path, journal_path, sides, modules, data)
 
 
-def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, SideConfig]) -> ModuleConfig:
+def _module(
+    path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, SideConfig]
+) -> ModuleConfig:
     where = f"modules.{name}"
     side_names = [k for k in raw if k in sides]
     unknown = set(raw) - MODULE_KEYS - set(sides)
     if unknown:
         key = sorted(unknown)[0]
-        raise _fail(path, f"{where}.{key}",
-                    f"unknown key (a side must be one of {sorted(sides)}; options: "
-                    f"{', '.join(sorted(MODULE_KEYS))})")
+        raise _fail(
+            path,
+            f"{where}.{key}",
+            f"unknown key (a side must be one of {sorted(sides)}; options: "
+            f"{', '.join(sorted(MODULE_KEYS))})",
+        )
     if len(side_names) != 2:
         raise _fail(path, where, f"a module pairs exactly two sides (found {side_names or 'none'})")
 
@@ -172,7 +180,9 @@ def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, Side
         spec = _table(path, spec, fwhere)
         kind = spec.get("type", "text")
         if kind not in TYPES:
-            raise _fail(path, f"{fwhere}.type", f"unknown type {kind!r} (choices: {', '.join(TYPES)})")
+            raise _fail(
+                path, f"{fwhere}.type", f"unknown type {kind!r} (choices: {', '.join(TYPES)})"
+            )
         columns = {}
         for key, value in spec.items():
             if key == "type":
@@ -194,8 +204,11 @@ def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, Side
         spec = _table(path, raw[side], swhere)
         extra = set(spec) - SIDE_MODULE_KEYS
         if extra:
-            raise _fail(path, f"{swhere}.{sorted(extra)[0]}",
-                        f"unknown key (expected {', '.join(sorted(SIDE_MODULE_KEYS))})")
+            raise _fail(
+                path,
+                f"{swhere}.{sorted(extra)[0]}",
+                f"unknown key (expected {', '.join(sorted(SIDE_MODULE_KEYS))})",
+            )
         table = _string(path, spec, "table", swhere)
         id_column = _string(path, spec, "id", swhere, "id")
         match = spec.get("match", ())
@@ -204,26 +217,37 @@ def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, Side
         for column in match_cols:
             mapped = field_map.field_for(side, column)
             if mapped is None:
-                raise _fail(path, f"{swhere}.match",
-                            f"column {column!r} is not mapped in {where}.fields")
+                raise _fail(
+                    path, f"{swhere}.match", f"column {column!r} is not mapped in {where}.fields"
+                )
             side_match.append(mapped)
         match_sets[side] = tuple(side_match)
         modified = spec.get("modified")
         if modified is not None and (not isinstance(modified, str) or not modified):
             raise _fail(path, f"{swhere}.modified", f"must be a column name, not {modified!r}")
         side_modules[side] = SideModule(
-            name=name, table=table, id=id_column, columns=field_map.columns(side),
-            match=match_cols, modified=modified, view=spec.get("view"),
+            name=name,
+            table=table,
+            id=id_column,
+            columns=field_map.columns(side),
+            match=match_cols,
+            modified=modified,
+            view=spec.get("view"),
         )
     a, b = side_names
     if match_sets[a] and match_sets[b] and set(match_sets[a]) != set(match_sets[b]):
-        raise _fail(path, f"{where}.{b}.match",
-                    f"matches fields {list(match_sets[b])} but {a} matches {list(match_sets[a])}")
+        raise _fail(
+            path,
+            f"{where}.{b}.match",
+            f"matches fields {list(match_sets[b])} but {a} matches {list(match_sets[a])}",
+        )
     match_fields = tuple(sorted(set(match_sets[a]) & set(match_sets[b])))
 
     first = raw.get("first", DEFAULT_FIRST.get(name, side_names[0]))
     if first not in side_names:
-        raise _fail(path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})")
+        raise _fail(
+            path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})"
+        )
     order = (first, *[s for s in side_names if s != first])
     try:
         direction = Direction.parse(raw.get("sync", "both_ways"), raw.get("source"), side_names)
@@ -237,7 +261,9 @@ def _module(path: Path, name: str, raw: dict[str, Any], sides: Mapping[str, Side
         order = (direction.source, *[s for s in side_names if s != direction.source])
     page_size = raw.get("page_size", 1000)
     if not isinstance(page_size, int) or not 1 <= page_size <= 100_000:
-        raise _fail(path, f"{where}.page_size", f"must be a whole number 1-100000, not {page_size!r}")
+        raise _fail(
+            path, f"{where}.page_size", f"must be a whole number 1-100000, not {page_size!r}"
+        )
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
     return ModuleConfig(name, policy, side_modules, field_map, match_fields, page_size)
 

@@ -146,9 +146,14 @@ class Engine:
             self.journal.append(
                 [
                     NewEntry(
-                        Kind.CONFIG, CONFIG_MODULE, CONFIG_MODULE,
-                        meta={"fingerprint": fingerprint, "file": str(self.config.path),
-                              "settings": _plain(self.config.raw)},
+                        Kind.CONFIG,
+                        CONFIG_MODULE,
+                        CONFIG_MODULE,
+                        meta={
+                            "fingerprint": fingerprint,
+                            "file": str(self.config.path),
+                            "settings": _plain(self.config.raw),
+                        },
                     )
                 ]
             )
@@ -165,15 +170,20 @@ class Engine:
                 self._ingest(module, side, page.changes, report)
                 if page.cursor != cursor:
                     self.journal.append(
-                        [NewEntry(Kind.CURSOR, module.name, None, side, meta={"cursor": page.cursor})]
+                        [
+                            NewEntry(
+                                Kind.CURSOR, module.name, None, side, meta={"cursor": page.cursor}
+                            )
+                        ]
                     )
                     cursor = page.cursor
             seen += len(page.changes)
             report.add(module.name, side, "pulled", len(page.changes))
             self.progress("pull", module.name, side, seen)
 
-    def _ingest(self, module: ModuleConfig, side: str, changes: Sequence[Change],
-                report: CycleReport) -> None:
+    def _ingest(
+        self, module: ModuleConfig, side: str, changes: Sequence[Change], report: CycleReport
+    ) -> None:
         name = module.name
         known = self.journal.rids_for(name, side, [c.id for c in changes])
         self.journal.preload(name, list(set(known.values())))
@@ -188,22 +198,36 @@ class Engine:
             held = state.sides.get(side) if state is not None else None
             if change.deleted:
                 if state is not None and held is not None and not held.deleted:
-                    entries.append(NewEntry(Kind.TOMBSTONE, name, rid, side,
-                                            meta={"id": str(change.id)}))
+                    entries.append(
+                        NewEntry(Kind.TOMBSTONE, name, rid, side, meta={"id": str(change.id)})
+                    )
                     batch_rids.add(rid)
                     report.add(name, side, "deleted")
                 continue
             values, errors = module.fields.to_canonical(side, change.values, record=rid)
             for err in errors:
-                entries.append(NewEntry(
-                    Kind.ERROR, name, rid, side,
-                    meta={"reason": str(err), "field": err.field, "value": _plain(err.value),
-                          "stage": "read", "id": str(change.id)},
-                ))
+                entries.append(
+                    NewEntry(
+                        Kind.ERROR,
+                        name,
+                        rid,
+                        side,
+                        meta={
+                            "reason": str(err),
+                            "field": err.field,
+                            "value": _plain(err.value),
+                            "stage": "read",
+                            "id": str(change.id),
+                        },
+                    )
+                )
                 report.add(name, side, "errors")
             if held is not None:
-                values = {k: v for k, v in values.items()
-                          if k not in held.values or not same_value(held.values[k], v)}
+                values = {
+                    k: v
+                    for k, v in values.items()
+                    if k not in held.values or not same_value(held.values[k], v)
+                }
                 if not values:
                     continue  # our own echo, or a change to columns we do not map
             elif state is not None and state.linked(side):
@@ -268,8 +292,13 @@ class Engine:
                 self._push(module, side, batch, report)
         return woke
 
-    def _push(self, module: ModuleConfig, side: str, batch: list[tuple[RecordState, Any]],
-              report: CycleReport) -> None:
+    def _push(
+        self,
+        module: ModuleConfig,
+        side: str,
+        batch: list[tuple[RecordState, Any]],
+        report: CycleReport,
+    ) -> None:
         name = module.name
         writes: list[Write] = []
         sent: list[tuple[RecordState, Any]] = []
@@ -278,9 +307,15 @@ class Engine:
             try:
                 values = module.fields.to_side(side, w.values)
             except (MappingError, ValueError, TypeError) as exc:
-                entries.append(NewEntry(Kind.ERROR, name, state.rid, side,
-                                        meta={"reason": f"cannot convert for {side}: {exc}",
-                                              "stage": "write"}))
+                entries.append(
+                    NewEntry(
+                        Kind.ERROR,
+                        name,
+                        state.rid,
+                        side,
+                        meta={"reason": f"cannot convert for {side}: {exc}", "stage": "write"},
+                    )
+                )
                 continue
             writes.append(Write(key=state.rid, id=w.id, values=values))
             sent.append((state, w))
@@ -291,17 +326,33 @@ class Engine:
             )
         for (state, w), outcome in zip(sent, outcomes, strict=True):
             if outcome.ok and outcome.id is not None:
-                entries.append(NewEntry(
-                    Kind.APPLIED, name, state.rid, side, context=w.context, fields=dict(w.values),
-                    meta={"id": str(outcome.id), "create": w.id is None},
-                ))
+                entries.append(
+                    NewEntry(
+                        Kind.APPLIED,
+                        name,
+                        state.rid,
+                        side,
+                        context=w.context,
+                        fields=dict(w.values),
+                        meta={"id": str(outcome.id), "create": w.id is None},
+                    )
+                )
                 report.add(name, side, "created" if w.id is None else "updated")
             else:
-                entries.append(NewEntry(
-                    Kind.ERROR, name, state.rid, side,
-                    meta={"reason": outcome.error or "no id returned", "retry": outcome.retry,
-                          "stage": "write", "id": w.id},
-                ))
+                entries.append(
+                    NewEntry(
+                        Kind.ERROR,
+                        name,
+                        state.rid,
+                        side,
+                        meta={
+                            "reason": outcome.error or "no id returned",
+                            "retry": outcome.retry,
+                            "stage": "write",
+                            "id": w.id,
+                        },
+                    )
+                )
                 report.add(name, side, "rejected")
         with self.journal.transaction():
             self.journal.append(entries)
@@ -341,11 +392,16 @@ class Engine:
                 old = self.journal.record(name, existing.rid)
                 assert src is not None and old is not None
                 held = old.sides[existing.origin]
-                meta = {"id": held.id, "policy": policy.duplicates.value, "from": old.rid,
-                        "key": key}
+                meta = {
+                    "id": held.id,
+                    "policy": policy.duplicates.value,
+                    "from": old.rid,
+                    "key": key,
+                }
                 if policy.duplicates is DuplicatePolicy.LINK:
-                    newest = max((s.at for r in old.fields.values() for s in r.siblings),
-                                 default=None)
+                    newest = max(
+                        (s.at for r in old.fields.values() for s in r.siblings), default=None
+                    )
                     if newest is not None:
                         meta["modified"] = newest
                     # field by field: a value fills a gap in the incoming record, and only
@@ -354,30 +410,73 @@ class Engine:
                     values = {k: v for k, v in held.values.items() if v is not None}
                     meta["fill"] = sorted(k for k in values if mine.get(k) is None)
                     dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
-                    entries.append(NewEntry(Kind.LINK, name, src.rid, existing.origin, dot,
-                                            VectorClock(), values, meta))
+                    entries.append(
+                        NewEntry(
+                            Kind.LINK,
+                            name,
+                            src.rid,
+                            existing.origin,
+                            dot,
+                            VectorClock(),
+                            values,
+                            meta,
+                        )
+                    )
                 else:
-                    entries.append(NewEntry(Kind.LINK, name, src.rid, existing.origin,
-                                            fields=dict(held.values), meta=meta))
-                entries.append(NewEntry(Kind.MERGED, name, old.rid, existing.origin,
-                                        meta={"into": src.rid, "policy": policy.duplicates.value,
-                                              "key": key}))
+                    entries.append(
+                        NewEntry(
+                            Kind.LINK,
+                            name,
+                            src.rid,
+                            existing.origin,
+                            fields=dict(held.values),
+                            meta=meta,
+                        )
+                    )
+                entries.append(
+                    NewEntry(
+                        Kind.MERGED,
+                        name,
+                        old.rid,
+                        existing.origin,
+                        meta={"into": src.rid, "policy": policy.duplicates.value, "key": key},
+                    )
+                )
                 report.add(name, existing.origin, "linked")
                 woke = woke or src.rid < old.rid
             elif decision.action == "skip":
                 for member in decision.members:
-                    entries.append(NewEntry(Kind.SKIPPED, name, member.rid, member.origin,
-                                            meta={"reason": decision.reason, "key": key}))
+                    entries.append(
+                        NewEntry(
+                            Kind.SKIPPED,
+                            name,
+                            member.rid,
+                            member.origin,
+                            meta={"reason": decision.reason, "key": key},
+                        )
+                    )
                     report.add(name, member.origin, "skipped")
             elif decision.action == "ambiguous":
                 others = [{"rid": m.rid, "side": m.origin} for m in decision.members]
                 for member in decision.members:
-                    entries.append(NewEntry(
-                        Kind.CONFLICT, name, member.rid, None,
-                        meta={"field": "(duplicate)", "status": "open", "duplicate": True,
-                              "key": key, "candidates": others, "reason": decision.reason,
-                              "policy": policy.duplicates.value, "dots": []},
-                    ))
+                    entries.append(
+                        NewEntry(
+                            Kind.CONFLICT,
+                            name,
+                            member.rid,
+                            None,
+                            meta={
+                                "field": "(duplicate)",
+                                "status": "open",
+                                "duplicate": True,
+                                "key": key,
+                                "candidates": others,
+                                "reason": decision.reason,
+                                "policy": policy.duplicates.value,
+                                "dots": [],
+                            },
+                        )
+                    )
                     report.add(name, member.origin, "held")
         if entries:
             with self.journal.transaction():
@@ -386,13 +485,25 @@ class Engine:
 
     # -- a person's decisions ----------------------------------------------------------------
 
-    def resolve(self, conflict_id: int, *, take: str | None = None, value: Any = None,
-                raw_value: str | None = None) -> NewEntry:
+    def resolve(
+        self,
+        conflict_id: int,
+        *,
+        take: str | None = None,
+        value: Any = None,
+        raw_value: str | None = None,
+    ) -> NewEntry:
         return resolve(self.journal, self.config, conflict_id, take=take, raw_value=raw_value)
 
 
-def resolve(journal: Journal, config: Config, conflict_id: int, *, take: str | None = None,
-            raw_value: str | None = None) -> NewEntry:
+def resolve(
+    journal: Journal,
+    config: Config,
+    conflict_id: int,
+    *,
+    take: str | None = None,
+    raw_value: str | None = None,
+) -> NewEntry:
     """Journal a person's decision on a conflict; the next sync writes it to every side."""
     from conflicts.errors import ResolutionError
     from replicator.mapping import to_canonical
@@ -454,8 +565,9 @@ def resolve(journal: Journal, config: Config, conflict_id: int, *, take: str | N
     else:
         raise ResolutionError("say which value wins: --take SIDE or --value VALUE")
     dot = Dot(RESOLVER, state.clock.get(RESOLVER) + 1)
-    entry = NewEntry(Kind.RESOLUTION, row["module"], row["rid"], None, dot, reg.clock,
-                     {field: chosen}, meta)
+    entry = NewEntry(
+        Kind.RESOLUTION, row["module"], row["rid"], None, dot, reg.clock, {field: chosen}, meta
+    )
     journal.append([entry])
     return entry
 

@@ -143,8 +143,9 @@ class FieldMap:
     def kind(self, name: str) -> str:
         return self.fields[name][0]
 
-    def to_canonical(self, side: str, raw: Mapping[str, Any], *, record: str | None = None
-                     ) -> tuple[dict[str, Any], list[MappingError]]:
+    def to_canonical(
+        self, side: str, raw: Mapping[str, Any], *, record: str | None = None
+    ) -> tuple[dict[str, Any], list[MappingError]]:
         """Canonical values of one side's row, and the fields that did not convert."""
         values: dict[str, Any] = {}
         errors: list[MappingError] = []

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ALLOWED = {"journal": {"journal"}, "conflicts": {"journal", "conflicts"},
-           "replicator": {"journal", "conflicts", "replicator"}}
+ALLOWED = {
+    "journal": {"journal"},
+    "conflicts": {"journal", "conflicts"},
+    "replicator": {"journal", "conflicts", "replicator"},
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -175,7 +175,9 @@ class MemoryConnector:
             if write.id is None:  # a retried create whose row was edited since: leave the edit
                 return Outcome(write.key, known)
             return Outcome(
-                write.key, write.id, retry=True,
+                write.key,
+                write.id,
+                retry=True,
                 error=f"row {write.id} of table {module.table} on {self.side} changed since it "
                 "was last read; not overwritten (it is read and merged on the next cycle)",
             )

@@ -436,7 +436,9 @@ class SQLiteConnector:
             # a retried create whose row was edited since: it is ours, leave the edit be
             return Outcome(write.key, str(id))
         return Outcome(
-            write.key, id, retry=True,
+            write.key,
+            id,
+            retry=True,
             error=f"row {id} of table {plan.module.table} on {self.side} changed since it was "
             "last read; not overwritten (it is read and merged on the next cycle)",
         )

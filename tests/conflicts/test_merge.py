@@ -12,7 +12,10 @@ T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 
 def policy(conflicts="newest", sync="both_ways", source=None):
     return ModulePolicy(
-        "customers", SIDES, Direction.parse(sync, source, SIDES), DuplicatePolicy.OVERWRITE,
+        "customers",
+        SIDES,
+        Direction.parse(sync, source, SIDES),
+        DuplicatePolicy.OVERWRITE,
         ConflictPolicy.parse(conflicts, SIDES),
     )
 
@@ -25,16 +28,37 @@ def journal(tmp_path):
 
 
 def observe(journal, side, n, context, minutes=0, rid="crm:1", **fields):
-    journal.append([NewEntry(
-        Kind.OBSERVED, "customers", rid, side, Dot(side, n), context, fields,
-        {"id": f"{side}-id", "modified": T0 + dt.timedelta(minutes=minutes)},
-    )])
+    journal.append(
+        [
+            NewEntry(
+                Kind.OBSERVED,
+                "customers",
+                rid,
+                side,
+                Dot(side, n),
+                context,
+                fields,
+                {"id": f"{side}-id", "modified": T0 + dt.timedelta(minutes=minutes)},
+            )
+        ]
+    )
     return journal.record("customers", rid)
 
 
 def applied(journal, side, context, rid="crm:1", **fields):
-    journal.append([NewEntry(Kind.APPLIED, "customers", rid, side, context=context, fields=fields,
-                             meta={"id": f"{side}-id"})])
+    journal.append(
+        [
+            NewEntry(
+                Kind.APPLIED,
+                "customers",
+                rid,
+                side,
+                context=context,
+                fields=fields,
+                meta={"id": f"{side}-id"},
+            )
+        ]
+    )
     return journal.record("customers", rid)
 
 
@@ -113,7 +137,9 @@ def test_a_deleted_side_is_never_written_again(journal):
     state = observe(journal, "crm", 1, VectorClock(), name="Acme")
     (write,) = plan(state, policy()).writes
     applied(journal, "books", write.context, name="Acme")
-    journal.append([NewEntry(Kind.TOMBSTONE, "customers", "crm:1", "books", meta={"id": "books-id"})])
+    journal.append(
+        [NewEntry(Kind.TOMBSTONE, "customers", "crm:1", "books", meta={"id": "books-id"})]
+    )
     state = observe(journal, "crm", 2, VectorClock.of(crm=1), name="Acme 2")
     assert plan(state, policy()).writes == ()
     assert journal.links("customers", "crm:1")["books"] == ("books-id", "deleted")

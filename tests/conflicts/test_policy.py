@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from conflicts.policy import RESOLVER, ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
 from conflicts.errors import PolicyError
+from conflicts.policy import RESOLVER, ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
 from conflicts.register import Sibling
 from journal.clock import Dot
 
@@ -17,7 +17,9 @@ def sib(side, value, minutes=0, counter=1):
 
 def test_newest_picks_the_latest_side_time_and_says_why():
     """newest: the later modification wins, and the reason names both times."""
-    decision = ConflictPolicy.parse("newest").choose([sib("crm", "a", 1), sib("books", "b", 5)], SIDES)
+    decision = ConflictPolicy.parse("newest").choose(
+        [sib("crm", "a", 1), sib("books", "b", 5)], SIDES
+    )
     assert decision.winner.value == "b"
     assert "books" in decision.reason and "after crm" in decision.reason
 
@@ -74,8 +76,12 @@ def test_direction_limits_the_targets():
 
 def test_one_way_modules_let_the_source_win_conflicts():
     """Whatever the configured policy, a one-way target never beats its source."""
-    policy = ModulePolicy("customers", SIDES, Direction.parse("one_way", "crm", SIDES),
-                          conflicts=ConflictPolicy.parse("newest"))
+    policy = ModulePolicy(
+        "customers",
+        SIDES,
+        Direction.parse("one_way", "crm", SIDES),
+        conflicts=ConflictPolicy.parse("newest"),
+    )
     assert str(policy.effective_conflicts) == "prefer:crm"
     assert policy.incoming == "crm"
 

@@ -18,7 +18,9 @@ class CountingReducer:
         if entry.rid is None:
             return
         state = view.record(entry.module, entry.rid) or {"n": 0}
-        view.put_record(entry.module, entry.rid, {"n": state["n"] + 1, "key": entry.meta.get("key")})
+        view.put_record(
+            entry.module, entry.rid, {"n": state["n"] + 1, "key": entry.meta.get("key")}
+        )
         if "id" in entry.meta:
             view.link(entry.module, entry.side, entry.meta["id"], entry.rid, "active")
 
@@ -46,8 +48,14 @@ def journal(tmp_path):
 
 def observed(rid="crm:1", n=1, **meta):
     return NewEntry(
-        Kind.OBSERVED, "customers", rid, "crm", Dot("crm", n), VectorClock(),
-        {"name": "Acme", "limit": Decimal("10.5")}, meta,
+        Kind.OBSERVED,
+        "customers",
+        rid,
+        "crm",
+        Dot("crm", n),
+        VectorClock(),
+        {"name": "Acme", "limit": Decimal("10.5")},
+        meta,
     )
 
 

@@ -59,10 +59,16 @@ class Folder:
         self.books = path / "books.db"
         self.crm = path / "crm.db"
         self.journal = path / "journal.db"
-        self.sql(self.books, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, "
-                             "email TEXT, credit_limit NUMERIC, updated_at TEXT)")
-        self.sql(self.crm, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, "
-                           "email TEXT, credit_limit NUMERIC, modified_time TEXT)")
+        self.sql(
+            self.books,
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, "
+            "email TEXT, credit_limit NUMERIC, updated_at TEXT)",
+        )
+        self.sql(
+            self.crm,
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, "
+            "email TEXT, credit_limit NUMERIC, modified_time TEXT)",
+        )
 
     @staticmethod
     def sql(db: Path, statement: str, *params: object) -> int | None:
@@ -76,12 +82,20 @@ class Folder:
             return conn.execute(query).fetchall()
 
     def books_rows(self) -> dict[str, tuple]:
-        return {r[0]: r[1:] for r in self.rows(
-            self.books, "SELECT name, email, credit_limit FROM customers ORDER BY name")}
+        return {
+            r[0]: r[1:]
+            for r in self.rows(
+                self.books, "SELECT name, email, credit_limit FROM customers ORDER BY name"
+            )
+        }
 
     def crm_rows(self) -> dict[str, tuple]:
-        return {r[0]: r[1:] for r in self.rows(
-            self.crm, "SELECT account_name, email, credit_limit FROM accounts ORDER BY 1")}
+        return {
+            r[0]: r[1:]
+            for r in self.rows(
+                self.crm, "SELECT account_name, email, credit_limit FROM accounts ORDER BY 1"
+            )
+        }
 
     def cli(self, *args: str) -> Result:
         return CliRunner().invoke(main, ["--config", str(self.config), *args])
@@ -101,11 +115,17 @@ def folder(tmp_path: Path) -> Folder:
 
 
 def _seed(folder: Folder) -> None:
-    folder.sql(folder.books, "INSERT INTO customers (name, email, credit_limit) VALUES "
-                             "('Acme Ltd', 'ap@acme.example', 1500.50), "
-                             "('Beta Inc', 'beta@beta.example', NULL)")
-    folder.sql(folder.crm, "INSERT INTO accounts (account_name, email, credit_limit) VALUES "
-                           "('Gamma LLC', 'g@gamma.example', '200')")
+    folder.sql(
+        folder.books,
+        "INSERT INTO customers (name, email, credit_limit) VALUES "
+        "('Acme Ltd', 'ap@acme.example', 1500.50), "
+        "('Beta Inc', 'beta@beta.example', NULL)",
+    )
+    folder.sql(
+        folder.crm,
+        "INSERT INTO accounts (account_name, email, credit_limit) VALUES "
+        "('Gamma LLC', 'g@gamma.example', '200')",
+    )
 
 
 # -- sync -------------------------------------------------------------------------------------
@@ -138,10 +158,13 @@ def test_direct_edits_inserts_and_deletes_behave_as_designed(folder):
     """Edits and inserts made with sqlite3 flow both ways; a delete is journaled, not sent."""
     _seed(folder)
     folder.ok("sync")
-    folder.sql(folder.books, "UPDATE customers SET email = 'new@acme.example' "
-                             "WHERE name = 'Acme Ltd'")
-    folder.sql(folder.crm, "INSERT INTO accounts (account_name, email) "
-                           "VALUES ('Delta GmbH', 'd@delta.example')")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'new@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm,
+        "INSERT INTO accounts (account_name, email) VALUES ('Delta GmbH', 'd@delta.example')",
+    )
     folder.sql(folder.books, "DELETE FROM customers WHERE name = 'Beta Inc'")
     data = folder.json("sync")
     assert data["modules"]["customers"]["books"]["deleted"] == 1
@@ -151,8 +174,9 @@ def test_direct_edits_inserts_and_deletes_behave_as_designed(folder):
     assert books["Delta GmbH"][0] == "d@delta.example"
     assert "Beta Inc" not in books and "Beta Inc" in crm  # the delete stays on its side
 
-    folder.sql(folder.crm, "UPDATE accounts SET email = 'b2@beta.example' "
-                           "WHERE account_name = 'Beta Inc'")
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'b2@beta.example' WHERE account_name = 'Beta Inc'"
+    )
     folder.ok("sync")
     assert "Beta Inc" not in folder.books_rows()  # never re-created where it was deleted
     status = folder.json("status")["modules"][0]
@@ -166,10 +190,12 @@ def test_concurrent_edit_is_listed_and_settled_by_resolve(tmp_path):
     folder = Folder(tmp_path, conflicts="manual")
     _seed(folder)
     folder.ok("sync")
-    folder.sql(folder.books, "UPDATE customers SET email = 'books@acme.example' "
-                             "WHERE name = 'Acme Ltd'")
-    folder.sql(folder.crm, "UPDATE accounts SET email = 'crm@acme.example' "
-                           "WHERE account_name = 'Acme Ltd'")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'books@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'crm@acme.example' WHERE account_name = 'Acme Ltd'"
+    )
     folder.ok("sync")
 
     (conflict,) = folder.json("conflicts", "list", "--open")
@@ -195,10 +221,16 @@ def test_resolve_with_a_value_overrides_the_policy_choice(folder):
     """`resolve --value` replaces the newest policy's winner on both sides at the next sync."""
     _seed(folder)
     folder.ok("sync")
-    folder.sql(folder.books, "UPDATE customers SET credit_limit = 10, updated_at = "
-                             "'2024-05-01T10:00:00Z' WHERE name = 'Acme Ltd'")
-    folder.sql(folder.crm, "UPDATE accounts SET credit_limit = 20, modified_time = "
-                           "'2024-05-01T11:00:00Z' WHERE account_name = 'Acme Ltd'")
+    folder.sql(
+        folder.books,
+        "UPDATE customers SET credit_limit = 10, updated_at = "
+        "'2024-05-01T10:00:00Z' WHERE name = 'Acme Ltd'",
+    )
+    folder.sql(
+        folder.crm,
+        "UPDATE accounts SET credit_limit = 20, modified_time = "
+        "'2024-05-01T11:00:00Z' WHERE account_name = 'Acme Ltd'",
+    )
     folder.ok("sync")
     (conflict,) = folder.json("conflicts", "list")
     assert conflict["status"] == "resolved"
@@ -237,8 +269,10 @@ def test_resolve_refuses_what_does_not_fit(folder):
 
 def test_ambiguous_duplicates_wait_for_a_person_and_clone_settles_them(folder):
     """Several records sharing a match key are held as conflicts; `--value clone` syncs them."""
-    folder.sql(folder.books, "INSERT INTO customers (name, email) "
-                             "VALUES ('Acme', 'a1@x'), ('Acme', 'a2@x')")
+    folder.sql(
+        folder.books,
+        "INSERT INTO customers (name, email) VALUES ('Acme', 'a1@x'), ('Acme', 'a2@x')",
+    )
     folder.sql(folder.crm, "INSERT INTO accounts (account_name, email) VALUES ('Acme', 'c@x')")
     data = folder.json("sync")
     assert data["modules"]["customers"]["books"]["held"] == 2
@@ -276,8 +310,10 @@ def test_verify_names_an_entry_edited_behind_the_journals_back(folder):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE entries SET at = at WHERE seq = 4")
         conn.execute("DROP TRIGGER entries_no_update")
-        conn.execute("UPDATE entries SET fields = replace(fields, 'Acme', 'Acne') "
-                     "WHERE seq = (SELECT min(seq) FROM entries WHERE fields LIKE '%Acme%')")
+        conn.execute(
+            "UPDATE entries SET fields = replace(fields, 'Acme', 'Acne') "
+            "WHERE seq = (SELECT min(seq) FROM entries WHERE fields LIKE '%Acme%')"
+        )
         (seq,) = conn.execute("SELECT min(seq) FROM entries WHERE fields LIKE '%Acne%'").fetchone()
     result = folder.cli("journal", "verify")
     assert result.exit_code == 1
@@ -304,10 +340,12 @@ def test_log_shows_field_history_writes_and_conflicts(folder):
     """`journal log --record` shows what each side held, what was written where, and conflicts."""
     _seed(folder)
     folder.ok("sync")
-    folder.sql(folder.books, "UPDATE customers SET email = 'b@acme.example' "
-                             "WHERE name = 'Acme Ltd'")
-    folder.sql(folder.crm, "UPDATE accounts SET email = 'c@acme.example' "
-                           "WHERE account_name = 'Acme Ltd'")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'b@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'c@acme.example' WHERE account_name = 'Acme Ltd'"
+    )
     folder.ok("sync")
     entries = folder.json("journal", "log", "--record", "books:1")
     kinds = [e["kind"] for e in entries]
@@ -340,8 +378,10 @@ def test_status_counts_records_links_and_cursors(folder):
     folder.ok("sync")
     (module,) = folder.json("status")["modules"]
     assert module["records"] == 3
-    assert module["links"] == {"crm": {"active": 3, "deleted": 0},
-                               "books": {"active": 3, "deleted": 0}}
+    assert module["links"] == {
+        "crm": {"active": 3, "deleted": 0},
+        "books": {"active": 3, "deleted": 0},
+    }
     assert module["open_conflicts"] == 0 and module["records_with_errors"] == 0
     assert set(module["cursors"]) == {"books", "crm"} and module["last_sync"]
     assert "customers" in folder.ok("status").stdout
@@ -390,8 +430,7 @@ def test_reading_commands_need_a_journal(folder):
     assert not folder.journal.exists()
 
 
-def test_config_defaults_to_the_working_directory_and_is_accepted_per_command(folder,
-                                                                               monkeypatch):
+def test_config_defaults_to_the_working_directory_and_is_accepted_per_command(folder, monkeypatch):
     """Without --config the file is ./replicator.toml; --config also works after a command."""
     _seed(folder)
     monkeypatch.chdir(folder.path)
@@ -404,8 +443,14 @@ def test_config_defaults_to_the_working_directory_and_is_accepted_per_command(fo
     assert "replicator.toml" in CliRunner().invoke(main, ["status"]).output
 
 
-@pytest.mark.parametrize("error", [EngineError("engine says no"), StorageError("disk says no"),
-                                   ResolutionError("person says no")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        EngineError("engine says no"),
+        StorageError("disk says no"),
+        ResolutionError("person says no"),
+    ],
+)
 def test_every_domain_error_becomes_a_one_line_message(folder, monkeypatch, error):
     """Errors of each package (replicator, journal, conflicts) exit 1 with one line."""
 
@@ -440,8 +485,7 @@ def test_every_command_and_option_has_help():
 
 def test_demo_runs_and_ends_with_the_verify_result(tmp_path):
     """`replicator demo` seeds, syncs, edits, syncs, lists the conflict and verifies."""
-    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo"),
-                                       "--records", "20"])
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo"), "--records", "20"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.index("first sync") < out.index("second sync") < out.index("journal verify")
@@ -469,8 +513,14 @@ def test_the_installed_console_script_syncs_and_verifies(folder):
     env = {**os.environ, "COLUMNS": "200"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([script, "--config", str(folder.config), *args], env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [script, "--config", str(folder.config), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     synced = run("sync", "--json")
     assert synced.returncode == 0, synced.stderr

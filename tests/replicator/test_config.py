@@ -56,17 +56,37 @@ def test_the_documented_config_loads(tmp_path):
     "old, new, key, reason",
     [
         ('sync = "both_ways"', 'sync = "one_way"', "modules.customers.source", "source"),
-        ('duplicates = "overwrite"', 'duplicates = "merge"', "modules.customers.duplicates",
-         "clone, overwrite"),
-        ('conflicts = "newest"', 'conflicts = "prefer:erp"', "modules.customers.conflicts",
-         "not one of the sides"),
+        (
+            'duplicates = "overwrite"',
+            'duplicates = "merge"',
+            "modules.customers.duplicates",
+            "clone, overwrite",
+        ),
+        (
+            'conflicts = "newest"',
+            'conflicts = "prefer:erp"',
+            "modules.customers.conflicts",
+            "not one of the sides",
+        ),
         ('first = "crm"', 'first = "erp"', "modules.customers.first", "not a side"),
-        ('connector = "sqlite"\npath = "crm.db"', 'connector = "soap"\npath = "crm.db"',
-         "sides.crm.connector", "unknown connector"),
-        ('type = "decimal"', 'type = "money"', "modules.customers.fields.credit_limit.type",
-         "unknown type"),
-        ('match = "account_name"', 'match = "website"', "modules.customers.crm.match",
-         "not mapped"),
+        (
+            'connector = "sqlite"\npath = "crm.db"',
+            'connector = "soap"\npath = "crm.db"',
+            "sides.crm.connector",
+            "unknown connector",
+        ),
+        (
+            'type = "decimal"',
+            'type = "money"',
+            "modules.customers.fields.credit_limit.type",
+            "unknown type",
+        ),
+        (
+            'match = "account_name"',
+            'match = "website"',
+            "modules.customers.crm.match",
+            "not mapped",
+        ),
     ],
 )
 def test_a_bad_value_names_file_key_and_reason(tmp_path, old, new, key, reason):

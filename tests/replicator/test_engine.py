@@ -13,7 +13,10 @@ from replicator.errors import ConnectorError, EngineError
 
 def make_config(tmp_path: Path, **module):
     spec = {
-        "sync": "both_ways", "first": "crm", "duplicates": "overwrite", "conflicts": "newest",
+        "sync": "both_ways",
+        "first": "crm",
+        "duplicates": "overwrite",
+        "conflicts": "newest",
         "books": {"table": "customers", "id": "id", "match": "name"},
         "crm": {"table": "accounts", "id": "id", "match": "account_name"},
         "fields": {
@@ -168,7 +171,9 @@ def test_ambiguous_duplicates_wait_for_a_person(world):
 def test_a_rejected_record_is_journaled_and_the_rest_goes_on(tmp_path):
     """A side refusing one record does not stop the batch; the reason is journaled."""
     w = World(tmp_path)
-    w.books.reject = lambda module, write: "name too long" if write.values.get("name") == "Bad" else None
+    w.books.reject = lambda module, write: (
+        "name too long" if write.values.get("name") == "Bad" else None
+    )
     w.crm.insert("accounts", {"account_name": "Bad"})
     w.crm.insert("accounts", {"account_name": "Good"})
     report = w.sync()

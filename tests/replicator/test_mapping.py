@@ -37,8 +37,15 @@ def test_floats_never_leak_binary_noise():
 
 
 @pytest.mark.parametrize(
-    "kind, raw", [("decimal", "ten"), ("integer", "4.5"), ("boolean", "maybe"),
-                  ("date", "27/11/2026"), ("integer", True), ("decimal", "NaN")]
+    "kind, raw",
+    [
+        ("decimal", "ten"),
+        ("integer", "4.5"),
+        ("boolean", "maybe"),
+        ("date", "27/11/2026"),
+        ("integer", True),
+        ("decimal", "NaN"),
+    ],
 )
 def test_values_that_do_not_convert_name_field_value_and_reason(kind, raw):
     """A bad value raises a MappingError naming the field, the value and the type."""
@@ -57,16 +64,20 @@ def test_canonical_values_go_back_as_side_values():
 
 def test_a_field_map_translates_rows_both_ways():
     """Columns map to canonical names and back, and bad fields are reported, not fatal."""
-    fields = FieldMap({
-        "name": ("text", {"books": "name", "crm": "account_name"}),
-        "limit": ("decimal", {"books": "credit_limit", "crm": "credit_limit"}),
-        "notes": ("text", {"crm": "description"}),
-    })
-    values, errors = fields.to_canonical("crm", {"account_name": "Acme", "credit_limit": "x",
-                                                 "description": "VIP"}, record="crm:1")
+    fields = FieldMap(
+        {
+            "name": ("text", {"books": "name", "crm": "account_name"}),
+            "limit": ("decimal", {"books": "credit_limit", "crm": "credit_limit"}),
+            "notes": ("text", {"crm": "description"}),
+        }
+    )
+    values, errors = fields.to_canonical(
+        "crm", {"account_name": "Acme", "credit_limit": "x", "description": "VIP"}, record="crm:1"
+    )
     assert values == {"name": "Acme", "notes": "VIP"}
     assert len(errors) == 1 and errors[0].field == "limit" and errors[0].record == "crm:1"
     assert fields.to_side("books", {"name": "Acme", "limit": Decimal("5"), "notes": "VIP"}) == {
-        "name": "Acme", "credit_limit": "5"
+        "name": "Acme",
+        "credit_limit": "5",
     }
     assert fields.columns("books") == ("credit_limit", "name")
