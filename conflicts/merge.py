@@ -3,6 +3,7 @@
 Pure: a function of its arguments.  For every field the visible value is the single value
 of its register, or the conflict policy's choice among concurrent siblings (or nothing, when
 a person must choose).  Each side the direction allows is sent what it does not hold yet.
+Values are in wire form (see :func:`journal.entry.to_wire`) throughout.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from typing import Any
 import attrs
 
 from conflicts.policy import ModulePolicy
-from conflicts.register import Register, same_value
-from conflicts.state import ACTIVE, RecordState, dot_list
-from journal.clock import VectorClock
+from conflicts.register import Register
+from conflicts.state import (
+    ACTIVE,
+    RecordState,
+    as_register,
+    merge_clock,
+    register_clock,
+    register_dots,
+)
+from journal.entry import from_wire, same_wire, to_wire
 
 
 @attrs.frozen
@@ -23,7 +31,7 @@ class FieldConflict:
 
     field: str
     register: Register
-    winner: Any  # the winning value (None with held=True)
+    winner: Any  # the winning canonical value (None with held=True)
     winner_side: str | None
     reason: str
     held: bool
@@ -37,7 +45,7 @@ class FieldConflict:
                 {"side": s.dot.side, "dot": list(s.dot.to_json()), "value": s.value, "at": s.at}
                 for s in self.register.siblings
             ],
-            "dots": dot_list(self.register.dots),
+            "dots": [list(d.to_json()) for d in self.register.dots],
             "winner": None if self.held else {"side": self.winner_side, "value": self.winner},
             "reason": self.reason,
         }
@@ -49,8 +57,8 @@ class SideWrite:
 
     side: str
     id: str | None  # None: create
-    values: dict[str, Any]
-    context: VectorClock  # the clock the side holds once the write is applied
+    values: dict[str, Any]  # wire form
+    context: dict[str, int]  # the clock the side holds once the write is applied
 
 
 @attrs.frozen
@@ -65,73 +73,74 @@ class Plan:
 
 
 def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], list[FieldConflict]]:
-    """The value each field shows, and the fields in conflict (new or already journaled)."""
-    chooser = policy.effective_conflicts
+    """The value each field shows (wire form), and the fields in conflict."""
     values: dict[str, Any] = {}
     conflicts: list[FieldConflict] = []
-    for name in sorted(state.fields):
-        reg = state.fields[name]
-        distinct = reg.values()
-        if len(distinct) == 1:
-            values[name] = distinct[0]
+    registers = state.raw["f"]
+    for name in sorted(registers):
+        siblings = registers[name]
+        first = siblings[0][2]
+        if all(same_wire(s[2], first) for s in siblings[1:]):
+            values[name] = first
             continue
-        if not distinct:
-            continue
-        decision = chooser.choose(reg.siblings, policy.sides)
+        reg = as_register(registers[name])
+        decision = policy.effective_conflicts.choose(reg.siblings, policy.sides)
         if decision.winner is None:
             conflicts.append(FieldConflict(name, reg, None, None, decision.reason, True))
         else:
-            values[name] = decision.winner.value
+            win = decision.winner
+            values[name] = to_wire(win.value)
             conflicts.append(
-                FieldConflict(
-                    name,
-                    reg,
-                    decision.winner.value,
-                    decision.winner.dot.side,
-                    decision.reason,
-                    False,
-                )
+                FieldConflict(name, reg, win.value, win.dot.side, decision.reason, False)
             )
     return values, conflicts
 
 
 def plan(state: RecordState, policy: ModulePolicy) -> Plan:
     """The writes that bring every target side to the visible values of the record."""
-    if state.status != ACTIVE:
-        return Plan(state.rid)
+    raw = state.raw
+    if raw["st"] != ACTIVE:
+        return Plan(raw["r"])
     values, conflicts = visible(state, policy)
     held_fields = {c.field for c in conflicts if c.held}
+    journaled = raw["x"]
     new_conflicts = tuple(
         c
         for c in conflicts
-        if state.conflicts.get(c.field, {}).get("dots") != dot_list(c.register.dots)
+        if journaled.get(c.field, {}).get("dots") != register_dots(raw["f"][c.field])
     )
     writes: list[SideWrite] = []
+    registers = raw["f"]
     for side in policy.targets:
-        held = state.sides.get(side)
-        if held is not None and held.deleted:
+        held = raw["s"].get(side)
+        if held is not None and held["del"]:
             continue  # a delete is never undone by re-creating the record
-        if held is None or held.id is None:
+        if held is None or held["id"] is None:
             if not values:
                 continue
             diff = dict(values)
             side_id = None
         else:
-            diff = {
-                k: v
-                for k, v in values.items()
-                if k not in held.values or not same_value(held.values[k], v)
-            }
-            side_id = held.id
+            have = held["v"]
+            diff = {k: v for k, v in values.items() if k not in have or not same_wire(have[k], v)}
+            side_id = held["id"]
             if not diff:
                 continue
         # once applied, the side has seen every sibling of the fields it now shows
-        context = held.clock if held is not None else VectorClock()
-        for name, reg in state.fields.items():
-            if name not in held_fields:
-                context = context.merge(reg.clock)
+        context = dict(held["c"]) if held is not None else {}
+        if not held_fields:
+            merge_clock(context, raw["c"])
+        else:
+            for name, reg in registers.items():
+                if name not in held_fields:
+                    merge_clock(context, register_clock(reg))
         writes.append(SideWrite(side, side_id, diff, context))
-    return Plan(state.rid, tuple(writes), new_conflicts)
+    return Plan(raw["r"], tuple(writes), new_conflicts)
 
 
-__all__ = ["FieldConflict", "Plan", "SideWrite", "plan", "visible"]
+def canonical(values: dict[str, Any]) -> dict[str, Any]:
+    """Wire-form values as canonical Python values."""
+    return {k: from_wire(v) for k, v in values.items()}
+
+
+__all__ = ["FieldConflict", "Plan", "SideWrite", "canonical", "plan", "visible"]

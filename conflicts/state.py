@@ -2,20 +2,121 @@
 
 The reducer is the only code that turns entries into materialised state, live and in
 replay alike, so replay equals the live state by construction; the property suite checks it.
+
+A record's state is kept as plain JSON (it is read and written once per batch for every
+record a sync touches, so it must be cheap to decode, change in place and encode):
+
+``m`` module, ``r`` rid, ``o`` origin side, ``k`` match key,
+``f`` fields: ``{name: [[side, counter, value, at], ...]}`` (the multi-value register of
+:mod:`conflicts.register` as its siblings and their dots; values in wire form, ``at`` as
+UTC ISO text),
+``c`` the record clock, ``s`` sides: ``{side: {"id", "c": clock it holds, "v": values it
+holds, "del": deleted}}``, ``st`` status, ``d`` dirty (needs planning: set by a change,
+cleared once every planned write has an outcome, or nothing was to be written), ``e`` the
+last error per side, ``x`` conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
+``n`` a note (why merged / skipped / held).
+
+Intents are journaled per push batch (``rid`` None) and leave record state alone: a record
+stays dirty until its writes have outcomes, so a crash anywhere in between re-plans it and
+the push (idempotent by record id) runs again.
+
+:class:`RecordState` is the read-only view callers use; :class:`RecordReducer` changes the
+JSON in place (the journal forgets its cache on rollback, so nothing half-done survives).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
 import attrs
 
-from conflicts.register import Register, same_value
+from conflicts.register import Register, Sibling
 from journal.clock import Dot, VectorClock
-from journal.entry import Entry, Kind, dumps, loads
+from journal.entry import Entry, Kind, from_wire, same_wire, to_wire, utc_text
 from journal.store import View
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
+
+Clock = dict[str, int]
+Raw = dict[str, Any]
+
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_decode = json.JSONDecoder().decode
+
+
+# -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------
+
+
+def covers(clock: Clock, side: str, counter: int) -> bool:
+    return counter <= clock.get(side, 0)
+
+
+def merge_clock(into: Clock, other: Clock) -> Clock:
+    """Pointwise maximum, in place."""
+    for side, n in other.items():
+        if n > into.get(side, 0):
+            into[side] = n
+    return into
+
+
+Siblings = list[list[Any]]
+
+
+def write_register(
+    reg: Siblings | None, side: str, counter: int, value: Any, at: str, context: Clock
+) -> Siblings:
+    """The siblings after a write: those ``context`` covers are replaced by the new value."""
+    if reg is None:
+        return [[side, counter, value, at]]
+    if any(s[1] == counter and s[0] == side for s in reg):
+        return reg  # this write was folded in already (merge is idempotent)
+    kept = [s for s in reg if s[1] > context.get(s[0], 0)]
+    kept.append([side, counter, value, at])
+    if len(kept) > 1:
+        kept.sort(key=_dot_order)
+    return kept
+
+
+def register_clock(reg: Siblings) -> Clock:
+    """The dots of a register's siblings, as a clock."""
+    clock: Clock = {}
+    for s in reg:
+        if s[1] > clock.get(s[0], 0):
+            clock[s[0]] = s[1]
+    return clock
+
+
+def _dot_order(sibling: list[Any]) -> tuple[str, int]:
+    return (sibling[0], sibling[1])
+
+
+def register_values(reg: Siblings) -> list[Any]:
+    """The distinct wire values among a register's siblings, in sibling order."""
+    out: list[Any] = []
+    for s in reg:
+        value = s[2]
+        if not any(same_wire(value, v) for v in out):
+            out.append(value)
+    return out
+
+
+def register_dots(reg: Siblings) -> list[list[Any]]:
+    return [[s[0], s[1]] for s in reg]
+
+
+def as_register(reg: Siblings) -> Register:
+    """The value-API register of a stored one (canonical values, datetimes)."""
+    return Register(
+        tuple(
+            Sibling(Dot(s[0], s[1]), from_wire(s[2]), dt.datetime.fromisoformat(s[3])) for s in reg
+        ),
+        VectorClock(register_clock(reg)),
+    )
+
+
+# -- the view ------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -27,122 +128,140 @@ class Held:
     values: dict[str, Any] = attrs.field(factory=dict)
     deleted: bool = False
 
-    def to_json(self) -> list[Any]:
-        return [self.id, self.clock.to_json(), self.values, self.deleted]
 
-    @classmethod
-    def from_json(cls, data: list[Any]) -> Held:
-        id_, clock, values, deleted = data
-        return cls(id_, VectorClock.from_json(clock), values, deleted)
+def new_state(module: str, rid: str, origin: str) -> Raw:
+    return {
+        "m": module,
+        "r": rid,
+        "o": origin,
+        "k": None,
+        "f": {},
+        "c": {},
+        "s": {},
+        "st": ACTIVE,
+        "d": False,
+        "e": {},
+        "x": {},
+        "n": None,
+    }
 
 
-@attrs.frozen
 class RecordState:
-    module: str
-    rid: str
-    origin: str
-    key: str | None = None
-    fields: dict[str, Register] = attrs.field(factory=dict)
-    clock: VectorClock = attrs.field(factory=VectorClock)
-    sides: dict[str, Held] = attrs.field(factory=dict)
-    status: str = ACTIVE
-    dirty: bool = False
-    pending: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    errors: dict[str, str] = attrs.field(factory=dict)
-    conflicts: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # field -> {id, dots, open}
-    note: str | None = None  # why a record is merged / skipped / held
+    """A read-only view of one record's stored state."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Raw) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RecordState) and _encode(self.raw) == _encode(other.raw)
+
+    def __repr__(self) -> str:
+        return f"RecordState({self.raw!r})"
+
+    module = property(lambda self: self.raw["m"])
+    rid = property(lambda self: self.raw["r"])
+    origin = property(lambda self: self.raw["o"])
+    key = property(lambda self: self.raw["k"])
+    status = property(lambda self: self.raw["st"])
+    dirty = property(lambda self: self.raw["d"])
+    errors = property(lambda self: self.raw["e"])
+    conflicts = property(lambda self: self.raw["x"])
+    note = property(lambda self: self.raw["n"])
 
     @property
     def attention(self) -> bool:
-        return self.status == ACTIVE and (self.dirty or bool(self.pending))
+        raw = self.raw
+        return raw["st"] == ACTIVE and bool(raw["d"])
+
+    @property
+    def clock(self) -> VectorClock:
+        return VectorClock(self.raw["c"])
+
+    @property
+    def fields(self) -> dict[str, Register]:
+        return {name: as_register(reg) for name, reg in self.raw["f"].items()}
+
+    @property
+    def sides(self) -> dict[str, Held]:
+        return {
+            side: Held(
+                h["id"], VectorClock(h["c"]), {k: from_wire(v) for k, v in h["v"].items()}, h["del"]
+            )
+            for side, h in self.raw["s"].items()
+        }
+
+    def held(self, side: str) -> Raw | None:
+        """What ``side`` holds, as stored (wire values, clock dict)."""
+        held: Raw | None = self.raw["s"].get(side)
+        return held
 
     def linked(self, side: str) -> bool:
-        held = self.sides.get(side)
-        return held is not None and held.id is not None
+        held = self.raw["s"].get(side)
+        return held is not None and held["id"] is not None
 
     @property
     def linked_sides(self) -> tuple[str, ...]:
-        return tuple(sorted(s for s, h in self.sides.items() if h.id is not None))
+        return tuple(sorted(s for s, h in self.raw["s"].items() if h["id"] is not None))
 
     def index_key(self) -> str | None:
         """The match key is indexed only while the record is on one side alone."""
-        if self.status == ACTIVE and self.key is not None and len(self.linked_sides) == 1:
-            return self.key
+        raw = self.raw
+        if raw["st"] == ACTIVE and raw["k"] is not None and len(self.linked_sides) == 1:
+            key: str = raw["k"]
+            return key
         return None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "o": self.origin,
-            "k": self.key,
-            "f": {name: reg.to_json() for name, reg in self.fields.items()},
-            "c": self.clock.to_json(),
-            "s": {side: held.to_json() for side, held in self.sides.items()},
-            "st": self.status,
-            "d": self.dirty,
-            "p": self.pending,
-            "e": self.errors,
-            "x": self.conflicts,
-            "n": self.note,
-            "_m": self.module,
-            "_r": self.rid,
-        }
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecordState:
-        return cls(
-            module=data["_m"],
-            rid=data["_r"],
-            origin=data["o"],
-            key=data["k"],
-            fields={name: Register.from_json(reg) for name, reg in data["f"].items()},
-            clock=VectorClock.from_json(data["c"]),
-            sides={side: Held.from_json(h) for side, h in data["s"].items()},
-            status=data["st"],
-            dirty=data["d"],
-            pending=data["p"],
-            errors=data["e"],
-            conflicts=data["x"],
-            note=data["n"],
-        )
-
-    def visible_clock_of(self, field: str) -> VectorClock:
-        reg = self.fields.get(field)
-        return reg.clock if reg is not None else VectorClock()
+# -- the reducer ---------------------------------------------------------------------------
 
 
-def _observe(state: RecordState, side: str, entry: Entry, side_id: str | None) -> RecordState:
-    """Fold the fields of an observation (or a person's resolution) into the registers."""
+def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
+    """Fold the fields of an observation (or a linked duplicate) into the registers."""
     assert entry.dot is not None
-    context = entry.context or VectorClock()
-    at = entry.meta.get("modified") or entry.at
-    fill = set(entry.meta.get("fill", ()))  # linked duplicates: values that fill a gap
-    fields = dict(state.fields)
+    dot_side, counter = entry.dot.side, entry.dot.counter
+    context = entry.context.as_dict() if entry.context is not None else {}
+    modified = entry.meta.get("modified")  # the side's own time, as UTC ISO text
+    if isinstance(modified, str):
+        at = modified
+    else:
+        at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
+    fill = entry.meta.get("fill") or ()  # linked duplicates: values that fill a gap
+    fields = raw["f"]
+    sides = raw["s"]
+    held = sides.get(side)
+    if held is None:
+        held = sides[side] = {"id": None, "c": {}, "v": {}, "del": False}
+    values = held["v"]
     for name, value in entry.fields.items():
-        reg = fields.get(name, Register())
-        seen = context.merge(reg.clock) if name in fill else context
-        fields[name] = reg.write(entry.dot, value, at, seen)
-    sides = dict(state.sides)
-    held = sides.get(side, Held())
-    sides[side] = Held(
-        id=side_id if side_id is not None else held.id,
-        clock=held.clock.merge(context).add(entry.dot),
-        values={**held.values, **entry.fields},
-        deleted=held.deleted,
-    )
-    return attrs.evolve(state, fields=fields, clock=state.clock.add(entry.dot), sides=sides)
+        wire = to_wire(value)
+        reg = fields.get(name)
+        if reg is not None and name in fill:
+            seen = merge_clock(dict(context), register_clock(reg))
+        else:
+            seen = context
+        fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
+        values[name] = wire
+    if side_id is not None:
+        held["id"] = side_id
+    merge_clock(held["c"], context)
+    if counter > held["c"].get(dot_side, 0):
+        held["c"][dot_side] = counter
+    if counter > raw["c"].get(dot_side, 0):
+        raw["c"][dot_side] = counter
 
 
-def _supersede(view: View, state: RecordState, entry: Entry) -> RecordState:
+def _supersede(view: View, raw: Raw, entry: Entry) -> None:
     """Conflicts whose siblings a later write replaced are settled by that write."""
-    if not state.conflicts:
-        return state
-    conflicts = dict(state.conflicts)
-    for name, info in state.conflicts.items():
-        reg = state.fields.get(name)
-        dots = [list(d.to_json()) for d in reg.dots] if reg is not None else []
-        if dots == info["dots"]:
+    if not raw["x"]:
+        return
+    for name in list(raw["x"]):
+        info = raw["x"][name]
+        reg = raw["f"].get(name)
+        if (register_dots(reg) if reg is not None else []) == info["dots"]:
             continue
-        del conflicts[name]
+        del raw["x"][name]
         if info.get("open"):
             row = view.conflict(info["id"])
             if row is not None and row["status"] == "open":
@@ -150,141 +269,151 @@ def _supersede(view: View, state: RecordState, entry: Entry) -> RecordState:
                 view.put_conflict(
                     row["id"], row["module"], row["rid"], row["field"], "resolved", data
                 )
-    return attrs.evolve(state, conflicts=conflicts)
 
 
 class RecordReducer:
     """Folds every kind of entry into records, links, cursors and conflicts."""
 
     def encode(self, state: RecordState) -> tuple[str, str | None, bool]:
-        return dumps(state.to_json()), state.index_key(), state.attention
+        return _encode(state.raw), state.index_key(), state.attention
 
     def decode(self, text: str) -> RecordState:
-        return RecordState.from_json(loads(text))
+        return RecordState(_decode(text))
 
     def apply(self, view: View, entry: Entry) -> None:
         kind = entry.kind
         if kind is Kind.CURSOR:
             view.set_cursor(entry.side or "", entry.module, entry.meta["cursor"])
             return
+        if kind is Kind.INTENT and "settled" in entry.meta:
+            for rid in entry.meta["settled"]:
+                settled = view.record(entry.module, rid)
+                if settled is not None:
+                    settled.raw["d"] = False
+                    view.put_record(entry.module, rid, settled)
+            return
         if kind is Kind.CONFIG or entry.rid is None:
             return
         module, rid = entry.module, entry.rid
         state: RecordState | None = view.record(module, rid)
-        meta = entry.meta
         if state is None:
-            state = RecordState(module=module, rid=rid, origin=entry.side or "")
+            state = RecordState(new_state(module, rid, entry.side or ""))
+        raw = state.raw
+        meta = entry.meta
+        side = entry.side or ""
         if kind is Kind.OBSERVED:
-            side = entry.side or ""
             new_link = not state.linked(side)
-            state = _observe(state, side, entry, meta.get("id"))
-            state = attrs.evolve(state, dirty=True, key=meta.get("key", state.key))
+            _observe(raw, side, entry, meta.get("id"))
+            raw["d"] = True
+            if "key" in meta:
+                raw["k"] = meta["key"]
             if new_link and meta.get("id") is not None:
                 view.link(module, side, str(meta["id"]), rid, "active")
-            state = _supersede(view, state, entry)
+            _supersede(view, raw, entry)
         elif kind is Kind.TOMBSTONE:
-            side = entry.side or ""
-            held = state.sides.get(side, Held(id=meta.get("id")))
-            sides = {**state.sides, side: attrs.evolve(held, deleted=True)}
-            state = attrs.evolve(state, sides=sides)
-            if held.id is not None:
-                view.link(module, side, str(held.id), rid, "deleted")
-        elif kind is Kind.INTENT:
-            writes = meta.get("writes", {})
-            state = attrs.evolve(state, dirty=False, pending=dict(writes))
+            held = raw["s"].get(side)
+            if held is None:
+                held = raw["s"][side] = {"id": meta.get("id"), "c": {}, "v": {}, "del": False}
+            held["del"] = True
+            if held["id"] is not None:
+                view.link(module, side, str(held["id"]), rid, "deleted")
         elif kind is Kind.APPLIED:
-            side = entry.side or ""
-            held = state.sides.get(side, Held())
-            context = entry.context or VectorClock()
+            held = raw["s"].get(side)
+            if held is None:
+                held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
             side_id = str(meta["id"])
-            sides = {
-                **state.sides,
-                side: Held(
-                    side_id,
-                    held.clock.merge(context),
-                    {**held.values, **entry.fields},
-                    held.deleted,
-                ),
-            }
-            pending = {s: w for s, w in state.pending.items() if s != side}
-            errors = {s: e for s, e in state.errors.items() if s != side}
-            state = attrs.evolve(state, sides=sides, pending=pending, errors=errors)
-            if held.id != side_id:
+            if held["id"] != side_id:
                 view.link(module, side, side_id, rid, "active")
+            held["id"] = side_id
+            if entry.context is not None:
+                merge_clock(held["c"], entry.context.as_dict())
+            values = held["v"]
+            for name, value in entry.fields.items():
+                values[name] = to_wire(value)
+            raw["e"].pop(side, None)
+            if meta.get("done"):
+                raw["d"] = False
         elif kind is Kind.ERROR:
-            side = entry.side or ""
-            pending = state.pending
-            if not meta.get("retry"):
-                pending = {s: w for s, w in pending.items() if s != side}
-            errors = {**state.errors, side: str(meta.get("reason", "rejected"))}
-            state = attrs.evolve(state, pending=pending, errors=errors)
+            raw["e"][side] = str(meta.get("reason", "rejected"))
+            if meta.get("done") and not meta.get("retry"):
+                raw["d"] = False
         elif kind is Kind.LINK:
-            side = entry.side or ""
             side_id = str(meta["id"])
             if entry.dot is not None:  # policy link: the existing values merge as concurrent
-                state = _observe(state, side, entry, side_id)
-                state = _supersede(view, state, entry)
+                _observe(raw, side, entry, side_id)
+                _supersede(view, raw, entry)
             else:  # policy overwrite: the existing side holds its values, the incoming ones win
-                sides = {**state.sides, side: Held(side_id, VectorClock(), dict(entry.fields))}
-                state = attrs.evolve(state, sides=sides)
-            state = attrs.evolve(state, dirty=True)
+                raw["s"][side] = {
+                    "id": side_id,
+                    "c": {},
+                    "v": {k: to_wire(v) for k, v in entry.fields.items()},
+                    "del": False,
+                }
+            raw["d"] = True
             view.link(module, side, side_id, rid, "active")
         elif kind is Kind.MERGED:
-            state = attrs.evolve(
-                state,
-                status=MERGED,
-                dirty=False,
-                pending={},
-                note=f"merged into {meta['into']} ({meta.get('policy', '')})",
+            raw.update(
+                st=MERGED, d=False, n=f"merged into {meta['into']} ({meta.get('policy', '')})"
             )
         elif kind is Kind.SKIPPED:
-            state = attrs.evolve(state, status=SKIPPED, dirty=False, note=meta.get("reason"))
+            raw.update(st=SKIPPED, d=False, n=meta.get("reason"))
         elif kind is Kind.CONFLICT:
-            name = meta["field"]
-            status = meta["status"]
-            view.put_conflict(entry.seq, module, rid, name, status, meta)
-            if meta.get("duplicate"):
-                state = attrs.evolve(state, status=HELD, dirty=False, note=meta.get("reason"))
-            else:
-                info = {"id": entry.seq, "dots": meta["dots"], "open": status == "open"}
-                state = attrs.evolve(state, conflicts={**state.conflicts, name: info})
-                winner = meta.get("winner")
-                if winner is not None and name in state.fields:
-                    # a side already holding the winner has now seen every sibling
-                    reg = state.fields[name]
-                    sides = dict(state.sides)
-                    for side, held in state.sides.items():
-                        if name in held.values and same_value(held.values[name], winner["value"]):
-                            sides[side] = attrs.evolve(held, clock=held.clock.merge(reg.clock))
-                    state = attrs.evolve(state, sides=sides)
+            self._conflict(view, raw, entry)
         elif kind is Kind.RESOLUTION:
-            cid = meta["conflict"]
-            row = view.conflict(cid)
-            if row is not None:
-                data = {**row["data"], "resolution": meta}
-                view.put_conflict(cid, row["module"], row["rid"], row["field"], "resolved", data)
-            if meta.get("decision"):  # a duplicate group settled by a person
-                decision = meta["decision"]
-                status = SKIPPED if decision == "skip" else ACTIVE
-                state = attrs.evolve(
-                    state,
-                    status=status,
-                    dirty=status == ACTIVE,
-                    key=None if decision == "clone" else state.key,
-                    note=f"duplicate: {decision} (by a person)",
-                )
-            elif entry.dot is not None:
-                fields = dict(state.fields)
-                at = entry.at
-                for name, value in entry.fields.items():
-                    fields[name] = fields.get(name, Register()).write(
-                        entry.dot, value, at, entry.context or VectorClock()
-                    )
-                state = attrs.evolve(
-                    state, fields=fields, clock=state.clock.add(entry.dot), dirty=True
-                )
-                state = _supersede(view, state, entry)
+            self._resolution(view, raw, entry)
         view.put_record(module, rid, state)
+
+    @staticmethod
+    def _conflict(view: View, raw: Raw, entry: Entry) -> None:
+        meta = entry.meta
+        name, status = meta["field"], meta["status"]
+        view.put_conflict(entry.seq, entry.module, raw["r"], name, status, meta)
+        if meta.get("duplicate"):
+            raw.update(st=HELD, d=False, n=meta.get("reason"))
+            return
+        raw["x"][name] = {"id": entry.seq, "dots": meta["dots"], "open": status == "open"}
+        winner = meta.get("winner")
+        reg = raw["f"].get(name)
+        if winner is not None and reg is not None:
+            # a side already holding the winner has now seen every sibling
+            wire = to_wire(winner["value"])
+            for held in raw["s"].values():
+                if name in held["v"] and same_wire(held["v"][name], wire):
+                    merge_clock(held["c"], register_clock(reg))
+
+    @staticmethod
+    def _resolution(view: View, raw: Raw, entry: Entry) -> None:
+        meta = entry.meta
+        cid = meta["conflict"]
+        row = view.conflict(cid)
+        if row is not None:
+            data = {**row["data"], "resolution": meta}
+            view.put_conflict(cid, row["module"], row["rid"], row["field"], "resolved", data)
+        if meta.get("decision"):  # a duplicate group settled by a person
+            decision = meta["decision"]
+            status = SKIPPED if decision == "skip" else ACTIVE
+            raw.update(
+                st=status,
+                d=status == ACTIVE,
+                k=None if decision == "clone" else raw["k"],
+                n=f"duplicate: {decision} (by a person)",
+            )
+        elif entry.dot is not None:
+            at = utc_text(entry.at)
+            context = entry.context.as_dict() if entry.context is not None else {}
+            for name, value in entry.fields.items():
+                raw["f"][name] = write_register(
+                    raw["f"].get(name),
+                    entry.dot.side,
+                    entry.dot.counter,
+                    to_wire(value),
+                    at,
+                    context,
+                )
+            if entry.dot.counter > raw["c"].get(entry.dot.side, 0):
+                raw["c"][entry.dot.side] = entry.dot.counter
+            raw["d"] = True
+            _supersede(view, raw, entry)
 
 
 def dot_list(dots: tuple[Dot, ...]) -> list[list[Any]]:
@@ -299,5 +428,13 @@ __all__ = [
     "Held",
     "RecordReducer",
     "RecordState",
+    "as_register",
+    "covers",
     "dot_list",
+    "merge_clock",
+    "new_state",
+    "register_clock",
+    "register_dots",
+    "register_values",
+    "write_register",
 ]

@@ -50,6 +50,12 @@ class Kind(enum.StrEnum):
 
 def canonical_decimal(value: Decimal) -> str:
     """``12.50`` and ``12.5`` are one amount: the shortest plain notation of the value."""
+    text = str(value)
+    if "E" not in text and "N" not in text and "n" not in text and "I" not in text:
+        # plain notation already: only trailing zeros after the point can differ
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "0", "") else text
     if not value.is_finite():
         raise EncodingError(f"not a finite amount: {value}")
     text = format(value.normalize(), "f")
@@ -70,6 +76,35 @@ def _default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
     raise EncodingError(f"cannot encode {type(value).__name__} value {value!r}")
+
+
+def to_wire(value: Any) -> Any:
+    """A canonical value in its JSON form: what the journal stores, comparable with ``==``.
+
+    Equal values have equal wire forms (``Decimal('1.50')`` and ``Decimal('1.5')`` both
+    become ``{"$decimal": "1.5"}``), so materialised state can keep and compare values as
+    plain JSON without decoding them.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None or kind is dict:
+        return value
+    if kind is list or kind is tuple:
+        return [to_wire(v) for v in value]
+    return _default(value)
+
+
+def from_wire(value: Any) -> Any:
+    """The canonical value of a wire form (the inverse of :func:`to_wire`)."""
+    if type(value) is dict:
+        return _hook(value)
+    if type(value) is list:
+        return [from_wire(v) for v in value]
+    return value
+
+
+def same_wire(a: Any, b: Any) -> bool:
+    """Equality of wire forms that tells ``1`` from ``True``."""
+    return a == b and type(a) is type(b)
 
 
 def _hook(obj: dict[str, Any]) -> Any:
@@ -107,9 +142,14 @@ def _refuse_floats(value: Any) -> None:
 _CONTAINERS = {float, dict, list, tuple}
 
 
-def dumps(value: Any) -> str:
-    """Canonical JSON of a value (sorted keys, tagged Decimal / date / datetime)."""
-    _refuse_floats(value)
+def dumps(value: Any, *, trusted: bool = False) -> str:
+    """Canonical JSON of a value (sorted keys, tagged Decimal / date / datetime).
+
+    ``trusted``: the caller built the value from canonical values only (materialised state),
+    so the walk that refuses floats is skipped.
+    """
+    if not trusted:
+        _refuse_floats(value)
     try:
         return _encoder.encode(value)
     except ValueError as exc:
@@ -249,7 +289,10 @@ __all__ = [
     "chain_hash",
     "dumps",
     "entry_from_row",
+    "from_wire",
     "loads",
     "row_hash",
+    "same_wire",
+    "to_wire",
     "utc_text",
 ]

@@ -66,8 +66,8 @@ CREATE TABLE IF NOT EXISTS records (
     key TEXT,
     attention INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
-    PRIMARY KEY (module, rid)
-) WITHOUT ROWID;
+    UNIQUE (module, rid)
+);
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_attention ON records (module, attention) WHERE attention = 1;
 CREATE TABLE IF NOT EXISTS links (
@@ -150,6 +150,9 @@ class SQLiteView:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._dirty: dict[tuple[str, str], Any] = {}
+        self._links: list[tuple[str, str, str, str, str]] = []
+        # records known not to exist (a preload found no row): spares one query each
+        self._absent: set[tuple[str, str]] = set()
 
     # records
     def record(self, module: str, rid: str) -> Any | None:
@@ -159,6 +162,8 @@ class SQLiteView:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        if key in self._absent:
+            return None
         row = self.conn.execute(
             "SELECT state FROM records WHERE module = ? AND rid = ?", key
         ).fetchone()
@@ -173,6 +178,7 @@ class SQLiteView:
         missing = [
             r for r in rids if (module, r) not in self._dirty and (module, r) not in self._cache
         ]
+        self._absent.update((module, r) for r in missing)
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -181,6 +187,7 @@ class SQLiteView:
                 (module, *chunk),
             )
             for rid, text in rows:
+                self._absent.discard((module, rid))
                 self._remember((module, rid), self.reducer.decode(text))
 
     def _remember(self, key: tuple[str, str], state: Any) -> None:
@@ -190,8 +197,10 @@ class SQLiteView:
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
         self._dirty[(module, rid)] = state
+        self._absent.discard((module, rid))
 
     def flush(self) -> None:
+        self.flush_links()
         if not self._dirty:
             return
         encode = self.reducer.encode
@@ -202,22 +211,30 @@ class SQLiteView:
             self._remember((module, rid), state)
         self._dirty.clear()
         self.conn.executemany(
-            "INSERT OR REPLACE INTO records (module, rid, key, attention, state) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO records (module, rid, key, attention, state) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+            "attention = excluded.attention, state = excluded.state",
             rows,
         )
 
     def forget(self) -> None:
         self._cache.clear()
         self._dirty.clear()
+        self._absent.clear()
+        self._links.clear()
 
     # links
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO links (module, side, side_id, rid, status) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (module, side, str(side_id), rid, status),
-        )
+        self._links.append((module, side, str(side_id), rid, status))
+
+    def flush_links(self) -> None:
+        if self._links:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO links (module, side, side_id, rid, status) "
+                "VALUES (?, ?, ?, ?, ?)",
+                self._links,
+            )
+            self._links.clear()
 
     # cursors
     def cursor(self, side: str, module: str) -> Any | None:
@@ -275,6 +292,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # fewer, larger checkpoints: a record's state is rewritten several times per cycle
+    conn.execute("PRAGMA wal_autocheckpoint = 10000")
     conn.execute("PRAGMA busy_timeout = 10000")
     return conn
 
@@ -384,7 +403,7 @@ class Journal:
                 else None
             )
             fields = dumps(new.fields)
-            meta = dumps(new.meta)
+            meta = dumps(new.meta, trusted=True)
             digest = chain_hash(
                 prev, seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta
             )
@@ -429,6 +448,7 @@ class Journal:
         apply = self.reducer.apply
         for entry in stored:
             apply(self.view, entry)
+        self.view.flush_links()
         self._last_seq, self._last_hash = seq, prev
         return stored
 
@@ -465,6 +485,24 @@ class Journal:
         for row in self.conn.execute(sql, params):
             yield entry_from_row(row)
 
+    def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
+        """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
+        needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
+        where = "(rid = ? OR (rid IS NULL AND kind = 'intent' AND meta LIKE ?))"
+        params: list[Any] = [rid, needle]
+        if module is not None:
+            where += " AND module = ?"
+            params.append(module)
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
+        for row in self.conn.execute(sql, params):
+            entry = entry_from_row(row)
+            if (
+                entry.rid == rid
+                or rid in entry.meta.get("writes", {})
+                or rid in entry.meta.get("settled", ())
+            ):
+                yield entry
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
 
@@ -491,7 +529,8 @@ class Journal:
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, rid in self.conn.execute(
-                f"SELECT key, rid FROM records WHERE module = ? AND key IN ({marks}) ORDER BY rid",
+                f"SELECT key, rid FROM records WHERE module = ? AND key IS NOT NULL "
+                f"AND key IN ({marks}) ORDER BY rid",
                 (module, *chunk),
             ):
                 found.setdefault(key, []).append(rid)

@@ -599,13 +599,13 @@ def describe(entry: Entry) -> str:
     if kind is Kind.TOMBSTONE:
         return f"deleted on {entry.side} (id {meta.get('id')}); not propagated"
     if kind is Kind.INTENT:
+        if "settled" in meta:
+            return f"nothing to write for {len(meta['settled'])} record(s)"
         writes = meta.get("writes", {})
-        if not writes:
-            return "nothing to write"
-        return "\n".join(
-            f"to {side} ({'create' if w['id'] is None else 'id ' + str(w['id'])}): "
-            f"{_fields(w['values'])}"
-            for side, w in sorted(writes.items())
+        creates = sum(1 for v in writes.values() if v is None)
+        return (
+            f"about to write {len(writes)} record(s) to {entry.side} "
+            f"({creates} create, {len(writes) - creates} update)"
         )
     if kind is Kind.APPLIED:
         made = "created" if meta.get("create") else "updated"
@@ -679,9 +679,12 @@ def journal_log(
     """Field-level history: what each side showed, what was written where, conflicts."""
     config = _config(ctx)
     with _journal(config) as journal:
-        entries = collections.deque(
-            (e for e in journal.read(module=module, rid=rid, kinds=RECORD_KINDS)), maxlen=limit
+        found = (
+            journal.history(rid, module=module)
+            if rid is not None
+            else journal.read(module=module, kinds=RECORD_KINDS)
         )
+        entries = collections.deque((e for e in found if e.kind in RECORD_KINDS), maxlen=limit)
     if as_json:
         _echo_json([entry_data(e) for e in entries])
         return

@@ -34,11 +34,11 @@ from conflicts import (
     decide,
     match_key,
     plan,
-    same_value,
     visible,
 )
-from conflicts.merge import Plan
+from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write
 from replicator.errors import EngineError, MappingError
@@ -186,7 +186,9 @@ class Engine:
     ) -> None:
         name = module.name
         known = self.journal.rids_for(name, side, [c.id for c in changes])
-        self.journal.preload(name, list(set(known.values())))
+        self.journal.preload(
+            name, list({known.get(str(c.id)) or f"{side}:{c.id}" for c in changes})
+        )
         entries: list[NewEntry] = []
         batch_rids: set[str] = set()
         for change in changes:
@@ -195,9 +197,9 @@ class Engine:
                 self.journal.append(entries)
                 entries, batch_rids = [], set()
             state: RecordState | None = self.journal.record(name, rid)
-            held = state.sides.get(side) if state is not None else None
+            held = state.held(side) if state is not None else None
             if change.deleted:
-                if state is not None and held is not None and not held.deleted:
+                if held is not None and not held["del"]:
                     entries.append(
                         NewEntry(Kind.TOMBSTONE, name, rid, side, meta={"id": str(change.id)})
                     )
@@ -223,23 +225,27 @@ class Engine:
                 )
                 report.add(name, side, "errors")
             if held is not None:
+                have = held["v"]
                 values = {
                     k: v
                     for k, v in values.items()
-                    if k not in held.values or not same_value(held.values[k], v)
+                    if k not in have or not same_wire(have[k], to_wire(v))
                 }
                 if not values:
                     continue  # our own echo, or a change to columns we do not map
-            elif state is not None and state.linked(side):
-                continue
-            dot = Dot(side, (state.clock.get(side) if state is not None else 0) + 1)
-            context = held.clock if held is not None else VectorClock()
+            dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
+            context = VectorClock(held["c"]) if held is not None else VectorClock()
             meta: dict[str, Any] = {"id": str(change.id)}
-            full = values if held is None else {**held.values, **values}
             if module.match_fields:
-                meta["key"] = match_key([full.get(f) for f in module.match_fields])
+                have = held["v"] if held is not None else {}
+                meta["key"] = match_key(
+                    [
+                        values[f] if f in values else from_wire(have.get(f))
+                        for f in module.match_fields
+                    ]
+                )
             if change.modified is not None:
-                meta["modified"] = change.modified.astimezone(dt.UTC)
+                meta["modified"] = utc_text(change.modified)
             entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, values, meta))
             batch_rids.add(rid)
             report.add(name, side, "observed")
@@ -269,6 +275,7 @@ class Engine:
         states = [self.journal.record(name, rid) for rid in rids]
         plans: list[tuple[RecordState, Plan]] = []
         entries: list[NewEntry] = []
+        settled: list[str] = []
         policy_name = str(module.policy.effective_conflicts)
         for state in states:
             if state is None or not state.attention:
@@ -278,16 +285,24 @@ class Engine:
                 meta = conflict.to_meta(policy_name)
                 entries.append(NewEntry(Kind.CONFLICT, name, state.rid, None, meta=meta))
                 report.add(name, "*", "conflicts")
-            writes = {
-                w.side: {"id": w.id, "values": w.values, "context": w.context.to_json()}
-                for w in p.writes
-            }
-            entries.append(NewEntry(Kind.INTENT, name, state.rid, None, meta={"writes": writes}))
-            plans.append((state, p))
-        with self.journal.transaction():
-            self.journal.append(entries)
+            if p.writes:
+                plans.append((state, p))
+            else:
+                settled.append(state.rid)
+        if settled:  # nothing to write for these: they no longer need attention
+            entries.append(NewEntry(Kind.INTENT, name, None, None, meta={"settled": settled}))
+        if entries:
+            with self.journal.transaction():
+                self.journal.append(entries)
+        order = {side: i for i, side in enumerate(module.order)}
+        self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
         for side in module.order:
-            batch = [(state, w) for state, p in plans for w in p.writes if w.side == side]
+            batch = [
+                (state, w, w.side == max((x.side for x in p.writes), key=order.__getitem__))
+                for state, p in plans
+                for w in p.writes
+                if w.side == side
+            ]
             if batch:
                 self._push(module, side, batch, report)
         return woke
@@ -296,16 +311,18 @@ class Engine:
         self,
         module: ModuleConfig,
         side: str,
-        batch: list[tuple[RecordState, Any]],
+        batch: list[tuple[RecordState, SideWrite, bool]],
         report: CycleReport,
     ) -> None:
+        """Journal the intent, push, journal each outcome (``done``: the record's last write)."""
         name = module.name
         writes: list[Write] = []
-        sent: list[tuple[RecordState, Any]] = []
+        sent: list[tuple[RecordState, SideWrite, bool, dict[str, Any]]] = []
         entries: list[NewEntry] = []
-        for state, w in batch:
+        for state, w, done in batch:
+            values = canonical(w.values)
             try:
-                values = module.fields.to_side(side, w.values)
+                side_values = module.fields.to_side(side, values)
             except (MappingError, ValueError, TypeError) as exc:
                 entries.append(
                     NewEntry(
@@ -313,18 +330,28 @@ class Engine:
                         name,
                         state.rid,
                         side,
-                        meta={"reason": f"cannot convert for {side}: {exc}", "stage": "write"},
+                        meta={
+                            "reason": f"cannot convert for {side}: {exc}",
+                            "stage": "write",
+                            "done": done,
+                        },
                     )
                 )
                 continue
-            writes.append(Write(key=state.rid, id=w.id, values=values))
-            sent.append((state, w))
+            writes.append(Write(key=state.rid, id=w.id, values=side_values))
+            sent.append((state, w, done, values))
+        if writes:  # what is about to be written, durable before the side sees it
+            intent = {wr.key: wr.id for wr in writes}
+            self.journal.append([NewEntry(Kind.INTENT, name, None, side, meta={"writes": intent})])
         outcomes = self.connectors[side].push(module.side_module(side), writes) if writes else []
         if len(outcomes) != len(writes):
             raise EngineError(
                 f"side {side} answered {len(outcomes)} outcomes for {len(writes)} writes"
             )
-        for (state, w), outcome in zip(sent, outcomes, strict=True):
+        for (state, w, done, values), outcome in zip(sent, outcomes, strict=True):
+            done = done and state.rid not in self._retrying
+            if not outcome.ok and outcome.retry:
+                self._retrying.add(state.rid)
             if outcome.ok and outcome.id is not None:
                 entries.append(
                     NewEntry(
@@ -332,9 +359,9 @@ class Engine:
                         name,
                         state.rid,
                         side,
-                        context=w.context,
-                        fields=dict(w.values),
-                        meta={"id": str(outcome.id), "create": w.id is None},
+                        context=VectorClock(w.context),
+                        fields=values,
+                        meta={"id": str(outcome.id), "create": w.id is None, "done": done},
                     )
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
@@ -350,6 +377,7 @@ class Engine:
                             "retry": outcome.retry,
                             "stage": "write",
                             "id": w.id,
+                            "done": done,
                         },
                     )
                 )
@@ -403,7 +431,7 @@ class Engine:
                         (s.at for r in old.fields.values() for s in r.siblings), default=None
                     )
                     if newest is not None:
-                        meta["modified"] = newest
+                        meta["modified"] = utc_text(newest)
                     # field by field: a value fills a gap in the incoming record, and only
                     # two different values are a conflict
                     mine, _ = visible(src, policy)

@@ -46,6 +46,7 @@ def observe(journal, side, n, context, minutes=0, rid="crm:1", **fields):
 
 
 def applied(journal, side, context, rid="crm:1", **fields):
+    context = VectorClock(context)
     journal.append(
         [
             NewEntry(
@@ -94,7 +95,7 @@ def _concurrent(journal, minutes_crm=1, minutes_books=2):
     (write,) = plan(state, policy()).writes
     applied(journal, "books", write.context, name="Acme", email="a@x")
     observe(journal, "crm", 2, VectorClock.of(crm=1), minutes_crm, email="crm@x")
-    return observe(journal, "books", 1, write.context, minutes_books, email="books@x")
+    return observe(journal, "books", 1, VectorClock(write.context), minutes_books, email="books@x")
 
 
 def test_concurrent_edits_follow_the_conflict_policy(journal):
@@ -128,7 +129,7 @@ def test_one_way_never_writes_its_source(journal):
     one_way = policy(sync="one_way", source="crm")
     (write,) = plan(state, one_way).writes
     applied(journal, "books", write.context, name="Acme")
-    state = observe(journal, "books", 1, write.context, name="Acme (edited in books)")
+    state = observe(journal, "books", 1, VectorClock(write.context), name="Acme (edited in books)")
     assert plan(state, one_way).writes == ()
 
 

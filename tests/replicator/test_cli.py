@@ -351,14 +351,15 @@ def test_log_shows_field_history_writes_and_conflicts(folder):
     kinds = [e["kind"] for e in entries]
     assert kinds[:3] == ["observed", "intent", "applied"] and "conflict" in kinds
     assert entries[0]["fields"]["credit_limit"] == "1500.5"
-    assert entries[1]["meta"]["writes"]["crm"]["values"]["name"] == "Acme Ltd"
+    assert entries[1]["side"] == "crm" and entries[1]["meta"]["writes"]["books:1"] is None
+    assert entries[2]["side"] == "crm" and entries[2]["fields"]["name"] == "Acme Ltd"
     assert entries[2]["side"] == "crm"
     conflict = next(e for e in entries if e["kind"] == "conflict")
     assert {s["side"] for s in conflict["meta"]["siblings"]} == {"books", "crm"}
     assert conflict["meta"]["winner"] is not None and conflict["meta"]["reason"]
     assert len(folder.json("journal", "log", "--limit", "2")) == 2
     table = folder.ok("journal", "log", "--record", "books:1").stdout
-    assert "winner:" in table and "to crm (create)" in table
+    assert "winner:" in table and "about to write" in table
 
 
 def test_replay_rebuilds_the_state_from_the_entries(folder):
