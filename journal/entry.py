@@ -173,7 +173,11 @@ def utc_text(at: dt.datetime) -> str:
 
 @attrs.frozen
 class NewEntry:
-    """An entry before the journal numbers and chains it."""
+    """An entry before the journal numbers and chains it.
+
+    ``fields`` holds canonical values or their wire form (:func:`to_wire`): both are
+    stored as the same JSON, and read back as canonical values.
+    """
 
     kind: Kind
     module: str

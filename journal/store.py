@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS records (
     UNIQUE (module, rid)
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS records_attention ON records (module, attention) WHERE attention = 1;
+CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE attention = 1;
 CREATE TABLE IF NOT EXISTS links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
@@ -515,8 +515,8 @@ class Journal:
     def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
         """Rids of records that need planning, in rid order (paged by ``after``)."""
         rows = self.conn.execute(
-            "SELECT rid FROM records WHERE module = ? AND attention = 1 AND rid > ? "
-            "ORDER BY rid LIMIT ?",
+            "SELECT rid FROM records INDEXED BY records_attention "
+            "WHERE module = ? AND attention = 1 AND rid > ? ORDER BY rid LIMIT ?",
             (module, after, limit),
         )
         return [r[0] for r in rows]
@@ -529,11 +529,13 @@ class Journal:
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, rid in self.conn.execute(
-                f"SELECT key, rid FROM records WHERE module = ? AND key IS NOT NULL "
-                f"AND key IN ({marks}) ORDER BY rid",
+                f"SELECT key, rid FROM records INDEXED BY records_key "
+                f"WHERE module = ? AND key IS NOT NULL AND key IN ({marks})",
                 (module, *chunk),
             ):
                 found.setdefault(key, []).append(rid)
+        for rids in found.values():
+            rids.sort()
         return found
 
     def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:

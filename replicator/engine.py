@@ -224,14 +224,12 @@ class Engine:
                     )
                 )
                 report.add(name, side, "errors")
+            # the journal stores values in wire form: convert once, compare and store that
+            wire = {k: to_wire(v) for k, v in values.items()}
             if held is not None:
                 have = held["v"]
-                values = {
-                    k: v
-                    for k, v in values.items()
-                    if k not in have or not same_wire(have[k], to_wire(v))
-                }
-                if not values:
+                wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
+                if not wire:
                     continue  # our own echo, or a change to columns we do not map
             dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
             context = VectorClock(held["c"]) if held is not None else VectorClock()
@@ -246,7 +244,7 @@ class Engine:
                 )
             if change.modified is not None:
                 meta["modified"] = utc_text(change.modified)
-            entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, values, meta))
+            entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, wire, meta))
             batch_rids.add(rid)
             report.add(name, side, "observed")
         self.journal.append(entries)
@@ -360,7 +358,7 @@ class Engine:
                         state.rid,
                         side,
                         context=VectorClock(w.context),
-                        fields=values,
+                        fields=w.values,
                         meta={"id": str(outcome.id), "create": w.id is None, "done": done},
                     )
                 )
