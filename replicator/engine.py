@@ -315,7 +315,7 @@ class Engine:
         """Journal the intent, push, journal each outcome (``done``: the record's last write)."""
         name = module.name
         writes: list[Write] = []
-        sent: list[tuple[RecordState, SideWrite, bool, dict[str, Any]]] = []
+        sent: list[tuple[RecordState, SideWrite, bool]] = []
         entries: list[NewEntry] = []
         for state, w, done in batch:
             values = canonical(w.values)
@@ -337,7 +337,7 @@ class Engine:
                 )
                 continue
             writes.append(Write(key=state.rid, id=w.id, values=side_values))
-            sent.append((state, w, done, values))
+            sent.append((state, w, done))
         if writes:  # what is about to be written, durable before the side sees it
             intent = {wr.key: wr.id for wr in writes}
             self.journal.append([NewEntry(Kind.INTENT, name, None, side, meta={"writes": intent})])
@@ -346,7 +346,7 @@ class Engine:
             raise EngineError(
                 f"side {side} answered {len(outcomes)} outcomes for {len(writes)} writes"
             )
-        for (state, w, done, values), outcome in zip(sent, outcomes, strict=True):
+        for (state, w, done), outcome in zip(sent, outcomes, strict=True):
             done = done and state.rid not in self._retrying
             if not outcome.ok and outcome.retry:
                 self._retrying.add(state.rid)
