@@ -27,14 +27,14 @@ JSON in place (the journal forgets its cache on rollback, so nothing half-done s
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import attrs
+import orjson
 
 from conflicts.register import Register, Sibling
 from journal.clock import Dot, VectorClock
-from journal.entry import Entry, Kind, from_wire, same_wire, to_wire, utc_text
+from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire, utc_text
 from journal.store import View
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
@@ -42,8 +42,8 @@ ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
 Clock = dict[str, int]
 Raw = dict[str, Any]
 
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-_decode = json.JSONDecoder().decode
+_encode = fast_dumps
+_decode = orjson.loads
 
 
 # -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import orjson
 
 from journal.clock import Dot, VectorClock
 from journal.errors import EncodingError
@@ -122,6 +123,18 @@ def _hook(obj: dict[str, Any]) -> Any:
 _encoder = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default, allow_nan=False
 )
+# orjson writes the same bytes as the encoder above for canonical values, an order of
+# magnitude faster; the standard encoder stays for what orjson refuses (integers past 64 bits)
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+_orjson_dumps = orjson.dumps
+
+
+def fast_dumps(value: Any) -> str:
+    """Canonical JSON of trusted JSON-native data (materialised state, wire values)."""
+    try:
+        return _orjson_dumps(value, option=_ORJSON).decode()
+    except orjson.JSONEncodeError:
+        return _encoder.encode(value)
 
 
 def _refuse_floats(value: Any) -> None:
@@ -150,6 +163,11 @@ def dumps(value: Any, *, trusted: bool = False) -> str:
     """
     if not trusted:
         _refuse_floats(value)
+    try:
+        return _orjson_dumps(value, default=_default, option=_ORJSON).decode()
+    except orjson.JSONEncodeError as exc:
+        if isinstance(exc.__cause__, EncodingError):
+            raise exc.__cause__ from None
     try:
         return _encoder.encode(value)
     except ValueError as exc:
@@ -293,6 +311,7 @@ __all__ = [
     "chain_hash",
     "dumps",
     "entry_from_row",
+    "fast_dumps",
     "from_wire",
     "loads",
     "row_hash",

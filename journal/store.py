@@ -30,6 +30,7 @@ from journal.entry import (
     chain_hash,
     dumps,
     entry_from_row,
+    fast_dumps,
     loads,
     utc_text,
 )
@@ -397,11 +398,7 @@ class Journal:
             dot = f'["{new.dot.side}",{new.dot.counter}]' if new.dot is not None else None
             if new.dot is not None and ('"' in new.dot.side or "\\" in new.dot.side):
                 dot = json.dumps(new.dot.to_json(), separators=(",", ":"))
-            context = (
-                json.dumps(new.context.to_json(), sort_keys=True, separators=(",", ":"))
-                if new.context is not None
-                else None
-            )
+            context = fast_dumps(new.context.to_json()) if new.context is not None else None
             fields = dumps(new.fields)
             meta = dumps(new.meta, trusted=True)
             digest = chain_hash(
