@@ -25,7 +25,6 @@ import sqlite_utils
 from journal.entry import (
     GENESIS,
     Entry,
-    Kind,
     NewEntry,
     chain_hash,
     dumps,
@@ -388,52 +387,47 @@ class Journal:
             with self.transaction():
                 return self.append(entries)
         seq, prev = self._last_seq, self._last_hash
-        now_text = utc_text(self.now())
+        now = self.now()
+        now_text = utc_text(now)
+        now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
         rows = []
         stored = []
         for new in entries:
             seq += 1
-            at = utc_text(new.at) if new.at is not None else now_text
-            kind = str(new.kind)
-            dot = f'["{new.dot.side}",{new.dot.counter}]' if new.dot is not None else None
-            if new.dot is not None and ('"' in new.dot.side or "\\" in new.dot.side):
-                dot = json.dumps(new.dot.to_json(), separators=(",", ":"))
+            if new.at is None:
+                at, at_value = now_text, now_at
+            else:
+                at, at_value = utc_text(new.at), new.at
+            kind = new.kind.value
+            new_dot = new.dot
+            if new_dot is None:
+                dot = None
+            elif '"' in new_dot.side or "\\" in new_dot.side:
+                dot = json.dumps(new_dot.to_json(), separators=(",", ":"))
+            else:
+                dot = f'["{new_dot.side}",{new_dot.counter}]'
             context = fast_dumps(new.context.to_json()) if new.context is not None else None
-            fields = dumps(new.fields)
-            meta = dumps(new.meta, trusted=True)
-            digest = chain_hash(
-                prev, seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta
-            )
+            fields = dumps(new.fields) if new.fields else "{}"
+            meta = dumps(new.meta, trusted=True) if new.meta else "{}"
+            module, rid, side = new.module, new.rid, new.side
+            digest = chain_hash(prev, seq, at, module, rid, side, kind, dot, context, fields, meta)
             rows.append(
-                (
-                    seq,
-                    at,
-                    new.module,
-                    new.rid,
-                    new.side,
-                    kind,
-                    dot,
-                    context,
-                    fields,
-                    meta,
-                    prev,
-                    digest,
-                )
+                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest)
             )
             stored.append(
                 Entry(
-                    seq=seq,
-                    at=dt.datetime.fromisoformat(at) if new.at is None else new.at,
-                    module=new.module,
-                    rid=new.rid,
-                    side=new.side,
-                    kind=Kind(kind),
-                    dot=new.dot,
-                    context=new.context,
-                    fields=new.fields,
-                    meta=new.meta,
-                    prev_hash=prev,
-                    hash=digest,
+                    seq,
+                    at_value,
+                    module,
+                    rid,
+                    side,
+                    new.kind,
+                    new_dot,
+                    new.context,
+                    new.fields,
+                    new.meta,
+                    prev,
+                    digest,
                 )
             )
             prev = digest
