@@ -42,7 +42,23 @@ from replicator.connectors.base import SideModule
 from replicator.errors import ConfigError
 from replicator.mapping import TYPES, FieldMap
 
-CONNECTORS = ("sqlite", "memory")
+CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
+# the options of a Zoho side and their types (secrets never go here: see replicator.credentials)
+ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "credentials": str,
+    "data_centre": str,
+    "accounts_url": str,
+    "api_domain": str,
+    "organization_id": str,
+    "key_field": str,
+    "overlap_seconds": (int, float),
+    "timeout": (int, float),
+    "max_retries": int,
+    "requests_per_minute": int,
+    "concurrency": int,
+    "credit_budget": int,
+    "triggers": list,
+}
 MODULE_KEYS = {"sync", "source", "first", "duplicates", "conflicts", "fields", "page_size"}
 SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view"}
 # the integration's order: customers and vendors take CRM first, items take Books first
@@ -140,6 +156,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         if connector == "sqlite":
             side_path = _resolve(path, _string(path, raw, "path", where))
         options = {k: v for k, v in raw.items() if k not in ("connector", "path")}
+        if connector.startswith("zoho_"):
+            options = _zoho_options(path, where, options)
         sides[name] = SideConfig(name, connector, side_path, options)
     if len(sides) < 2:
         raise _fail(path, "sides", "at least two sides are required")
@@ -152,6 +170,23 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         for name, raw in modules_raw.items()
     }
     return Config(path, journal_path, sides, modules, data)
+
+
+def _zoho_options(path: Path, where: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A Zoho side's options, checked; a relative ``credentials`` file is taken from here."""
+    for key, value in options.items():
+        kind = ZOHO_OPTIONS.get(key)
+        if kind is None:
+            expected = ", ".join(sorted(ZOHO_OPTIONS))
+            raise _fail(path, f"{where}.{key}", f"unknown option (expected {expected})")
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        if isinstance(value, bool) or not isinstance(value, kind) or value == "":
+            raise _fail(path, f"{where}.{key}", f"must be a non-empty {names}, not {value!r}")
+        if isinstance(value, int | float) and value < (0 if key == "overlap_seconds" else 1):
+            raise _fail(path, f"{where}.{key}", f"must be positive, not {value!r}")
+    if "credentials" in options:
+        options["credentials"] = str(_resolve(path, options["credentials"]))
+    return options
 
 
 def _module(

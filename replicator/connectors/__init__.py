@@ -21,6 +21,14 @@ def build_connector(side: SideConfig) -> Connector:
         from replicator.connectors.memory import MemoryConnector
 
         return MemoryConnector(side.name)
+    if side.connector == "zoho_crm":
+        from replicator.connectors.zoho_crm import from_options as crm_from_options
+
+        return crm_from_options(side.name, side.options)
+    if side.connector == "zoho_books":
+        from replicator.connectors.zoho_books import from_options as books_from_options
+
+        return books_from_options(side.name, side.options)
     raise ValueError(f"side {side.name}: unknown connector {side.connector!r}")
 
 
