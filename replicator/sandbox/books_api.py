@@ -1,0 +1,376 @@
+"""Books v3 endpoints under ``/books/v3/`` (every call but ``/organizations`` names an
+``organization_id``; the gateway checks it).
+
+Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders):
+
+- ``GET /{resource}``: ``page``, ``per_page`` (at most 200), ``sort_column`` and
+  ``sort_order`` (``A`` / ``D``), ``page_context.has_more_page``; filters: ``filter_by``
+  (``Status.All`` / ``Status.Active`` / ``Status.Crm`` / ``Status.<status>``),
+  ``search_text``, exact
+  filters (``contact_type``, ``status``, ``customer_id``, ``vendor_id``, ``zcrm_account_id``,
+  ``zcrm_contact_id``, ``zcrm_vendor_id``, ``zcrm_potential_id``, ``product_type``, ``sku``),
+  name filters with ``_startswith`` / ``_contains`` variants, and ``last_modified_time``
+  (records modified strictly after it) where the spec has it: invoices, sales orders and
+  purchase orders.  Lists show a summary; ``GET /{resource}/{id}`` shows everything.
+- ``POST /{resource}`` creates one record (201); ``PUT /{resource}/{id}`` updates;
+  ``DELETE /{resource}/{id}``.
+- ``PUT /{resource}`` with ``X-Unique-Identifier-Key`` / ``-Value`` updates the record
+  holding that unique custom field value; with ``X-Upsert: true`` it creates one when none
+  does (201).
+- Status endpoints: invoices ``/status/sent|void|draft``, estimates
+  ``/status/sent|accepted|declined``, sales orders ``/status/open|void``, purchase orders
+  ``/status/open|billed|cancelled``; contacts and items ``/active`` and ``/inactive``.
+- Contact persons: ``POST /contacts/contactpersons``, ``PUT`` / ``DELETE
+  /contacts/contactpersons/{id}``, ``POST /contacts/contactpersons/{id}/primary``, ``GET
+  /contacts/{id}/contactpersons[/{person_id}]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .books_data import BooksData
+from .books_schema import RESOURCES, Resource
+from .clock import parse_time
+from .errors import BOOKS_CODES, BooksError
+from .store import Row
+from .web import books_body, int_param, state
+
+Handler = Callable[[Request], Awaitable[Response]]
+EXACT = ("contact_type", "status", "customer_id", "vendor_id", "zcrm_account_id",
+         "zcrm_contact_id", "zcrm_vendor_id", "zcrm_potential_id", "product_type", "sku")
+NAMES = ("contact_name", "company_name", "first_name", "last_name", "email", "phone", "name",
+         "description", "customer_name", "vendor_name", "reference_number", "invoice_number",
+         "estimate_number", "salesorder_number", "purchaseorder_number")
+
+
+def _bad_param(name: str) -> BooksError:
+    return BooksError(400, BOOKS_CODES["invalid_param"], f"Invalid value passed for {name}")
+
+
+def _org(request: Request) -> str:
+    return str(request.scope["sandbox.org"])
+
+
+def _data(request: Request) -> BooksData:
+    return state(request).books
+
+
+def _ok(message: str, status: int = 200, /, **payload: Any) -> JSONResponse:
+    return JSONResponse({"code": 0, "message": message, **payload}, status_code=status)
+
+
+def _matches(record: dict[str, Any], key: str, value: str) -> bool:
+    for suffix in ("_startswith", "_contains", ""):
+        if key.endswith(suffix) and key[:len(key) - len(suffix)] in NAMES:
+            field = key[:len(key) - len(suffix)]
+            actual = str(record.get(field, "") or "").lower()
+            wanted = value.lower()
+            if suffix == "_startswith":
+                return actual.startswith(wanted)
+            if suffix == "_contains":
+                return wanted in actual
+            return actual == wanted
+    return True
+
+
+def _list(resource: Resource) -> Handler:
+    async def handler(request: Request) -> Response:
+        data, org, q = _data(request), _org(request), request.query_params
+        page = int_param(q.get("page"), 1)
+        if page is None:
+            raise _bad_param("page")
+        per_page = int_param(q.get("per_page"), 200)
+        if per_page is None or per_page > 200:
+            raise _bad_param("per_page")
+        column = q.get("sort_column", resource.default_sort[0])
+        if column not in resource.sort_columns:
+            raise _bad_param("sort_column")
+        order = {"A": "A", "ascending": "A", "D": "D", "descending": "D"}.get(
+            q.get("sort_order", resource.default_sort[1]))
+        if order is None:
+            raise _bad_param("sort_order")
+        rows = data.rows(org, resource.path)
+        if resource.modified_filter and q.get("last_modified_time"):
+            try:
+                since = parse_time(q["last_modified_time"])
+            except ValueError:
+                raise _bad_param("last_modified_time") from None
+            rows = [r for r in rows if int(r.modified) > since]
+        money = data.contact_money(org) if resource.path == "contacts" else None
+        pairs = [(r, data.render(org, resource, r, full=False, money=money)) for r in rows]
+        applied = q.get("filter_by", "Status.All")
+        if applied == "Status.Crm":
+            pairs = [(r, rec) for r, rec in pairs if rec.get("is_linked_with_zohocrm")]
+        elif applied != "Status.All":
+            wanted = applied.partition(".")[2].lower()
+            if not wanted:
+                raise _bad_param("filter_by")
+            pairs = [(r, rec) for r, rec in pairs
+                     if str(rec.get("status", "")).replace("_", "") == wanted]
+        for key, value in q.items():
+            if key in EXACT:
+                pairs = [(r, rec) for r, rec in pairs if str(rec.get(key, "")) == value]
+            else:
+                pairs = [(r, rec) for r, rec in pairs if _matches(rec, key, value)]
+        if q.get("search_text"):
+            needle = q["search_text"].lower()
+            pairs = [(r, rec) for r, rec in pairs if any(
+                needle in str(rec.get(k, "")).lower() for k in NAMES)]
+        pairs.sort(key=lambda p: (_sort_key(p[0], p[1], column), int(p[0].id)),
+                   reverse=order == "D")
+        chunk = pairs[(page - 1) * per_page:page * per_page]
+        context = {"page": page, "per_page": per_page,
+                   "has_more_page": page * per_page < len(pairs),
+                   "report_name": resource.report_name, "applied_filter": applied,
+                   "sort_column": column, "sort_order": order, "search_criteria": []}
+        return _ok("success", **{resource.path: [rec for _, rec in chunk],
+                                 "page_context": context})
+
+    return handler
+
+
+def _sort_key(row: Row, record: dict[str, Any], column: str) -> Any:
+    if column == "created_time":
+        return int(row.created)
+    if column == "last_modified_time":
+        return int(row.modified)
+    value = record.get(column, "")
+    if isinstance(value, int | float):
+        return (0, value, "")
+    return (1, 0, str(value or "").lower())
+
+
+def _get(resource: Resource) -> Handler:
+    async def handler(request: Request) -> Response:
+        data, org = _data(request), _org(request)
+        row = data.get(org, resource, request.path_params["record_id"])
+        return _ok("success", **{resource.singular: data.render(org, resource, row, full=True)})
+
+    return handler
+
+
+def _create(resource: Resource) -> Handler:
+    async def handler(request: Request) -> Response:
+        data, org = _data(request), _org(request)
+        row = data.create(org, resource, await books_body(request))
+        return _ok(resource.messages["create"], 201,
+                   **{resource.singular: data.render(org, resource, row, full=True)})
+
+    return handler
+
+
+def _update(resource: Resource) -> Handler:
+    async def handler(request: Request) -> Response:
+        data, org = _data(request), _org(request)
+        row = data.update(org, resource, request.path_params["record_id"],
+                          await books_body(request))
+        return _ok(resource.messages["update"],
+                   **{resource.singular: data.render(org, resource, row, full=True)})
+
+    return handler
+
+
+def _upsert(resource: Resource) -> Handler:
+    async def handler(request: Request) -> Response:
+        data, org = _data(request), _org(request)
+        key = request.headers.get("x-unique-identifier-key")
+        value = request.headers.get("x-unique-identifier-value")
+        if not key:
+            raise _bad_param("X-Unique-Identifier-Key")
+        if not value:
+            raise _bad_param("X-Unique-Identifier-Value")
+        body = await books_body(request)
+        with data.store.transaction():
+            found = data.find_by_custom(org, resource, key, value)
+            if found is not None:
+                row = data.update(org, resource, found.id, body)
+                message, status = resource.messages["update"], 200
+            elif request.headers.get("x-upsert", "").lower() == "true":
+                given = [c for c in body.get("custom_fields") or [] if isinstance(c, dict)]
+                if not any(c.get("api_name") == key for c in given):
+                    given.append({"api_name": key, "value": value})
+                row = data.create(org, resource, {**body, "custom_fields": given})
+                message, status = resource.messages["create"], 201
+            else:
+                raise BooksError(404, BOOKS_CODES["not_found"], resource.messages["missing"])
+        return _ok(message, status, **{resource.singular: data.render(org, resource, row,
+                                                                      full=True)})
+
+    return handler
+
+
+def _delete(resource: Resource) -> Handler:
+    async def handler(request: Request) -> Response:
+        _data(request).delete(_org(request), resource, request.path_params["record_id"])
+        return _ok(resource.messages["delete"])
+
+    return handler
+
+
+def _status(resource: Resource, action: str) -> Handler:
+    async def handler(request: Request) -> Response:
+        message = _data(request).set_status(_org(request), resource,
+                                            request.path_params["record_id"], action)
+        return _ok(message, resource.status_http)
+
+    return handler
+
+
+def _activity(resource: Resource, status: str) -> Handler:
+    async def handler(request: Request) -> Response:
+        data, org = _data(request), _org(request)
+        with data.store.transaction():
+            row = data.get(org, resource, request.path_params["record_id"])
+            data.touch(org, resource, row, {**row.data, "status": status})
+        return _ok(f"The {resource.label} has been marked as {status}.")
+
+    return handler
+
+
+# -- contact persons -------------------------------------------------------------------------
+
+def _person_owner(data: BooksData, org: str, person_id: str) -> tuple[Row, int]:
+    for row in data.rows(org, "contacts"):
+        for index, person in enumerate(row.data.get("contact_persons") or []):
+            if person["contact_person_id"] == person_id:
+                return row, index
+    raise BooksError(404, BOOKS_CODES["not_found"], "Contact person does not exist.")
+
+
+def _person_out(contact: Row, person: dict[str, Any]) -> dict[str, Any]:
+    return {"contact_id": contact.id, **person, "is_added_in_portal": False}
+
+
+async def create_person(request: Request) -> Response:
+    data, org = _data(request), _org(request)
+    body = await books_body(request)
+    if not str(body.get("first_name") or "").strip():
+        raise BooksError(400, BOOKS_CODES["invalid_body"], "Invalid value passed for first_name")
+    contacts = RESOURCES["contacts"]
+    with data.store.transaction():
+        contact = data.get(org, contacts, str(body.get("contact_id") or ""))
+        persons = list(contact.data.get("contact_persons") or [])
+        person = data.person(body, None)
+        if not persons:
+            person["is_primary_contact"] = True
+        persons.append(person)
+        contact = data.touch(org, contacts, contact, {**contact.data, "contact_persons": persons})
+    return _ok("The contactperson has been Created", 201,
+               contact_person=_person_out(contact, person))
+
+
+async def update_person(request: Request) -> Response:
+    data, org = _data(request), _org(request)
+    body = await books_body(request)
+    contacts = RESOURCES["contacts"]
+    with data.store.transaction():
+        contact, index = _person_owner(data, org, request.path_params["person_id"])
+        persons = [dict(p) for p in contact.data["contact_persons"]]
+        primary = persons[index]["is_primary_contact"]
+        persons[index] = data.person(body, persons[index])
+        persons[index]["is_primary_contact"] = primary
+        contact = data.touch(org, contacts, contact, {**contact.data, "contact_persons": persons})
+    return _ok("The contactperson details has been updated.",
+               contact_person=_person_out(contact, persons[index]))
+
+
+async def delete_person(request: Request) -> Response:
+    data, org = _data(request), _org(request)
+    with data.store.transaction():
+        contact, index = _person_owner(data, org, request.path_params["person_id"])
+        persons = [dict(p) for p in contact.data["contact_persons"]]
+        gone = persons.pop(index)
+        if gone["is_primary_contact"] and persons:
+            persons[0]["is_primary_contact"] = True
+        data.touch(org, RESOURCES["contacts"], contact,
+                   {**contact.data, "contact_persons": persons})
+    return _ok("The contact person has been deleted.")
+
+
+async def primary_person(request: Request) -> Response:
+    data, org = _data(request), _org(request)
+    with data.store.transaction():
+        contact, index = _person_owner(data, org, request.path_params["person_id"])
+        persons = [dict(p, is_primary_contact=i == index)
+                   for i, p in enumerate(contact.data["contact_persons"])]
+        data.touch(org, RESOURCES["contacts"], contact,
+                   {**contact.data, "contact_persons": persons})
+    return _ok("This contact person has been marked as your primary contact person.")
+
+
+async def list_persons(request: Request) -> Response:
+    data, org = _data(request), _org(request)
+    contact = data.get(org, RESOURCES["contacts"], request.path_params["record_id"])
+    persons = [_person_out(contact, p) for p in contact.data.get("contact_persons") or []]
+    return _ok("success", contact_persons=persons, page_context={
+        "page": 1, "per_page": 200, "has_more_page": False,
+        "sort_column": "contact_person_id", "sort_order": "A"})
+
+
+async def get_person(request: Request) -> Response:
+    data, org = _data(request), _org(request)
+    contact = data.get(org, RESOURCES["contacts"], request.path_params["record_id"])
+    person = next((p for p in contact.data.get("contact_persons") or []
+                   if p["contact_person_id"] == request.path_params["person_id"]), None)
+    if person is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "Contact person does not exist.")
+    return _ok("success", contact_person=_person_out(contact, person))
+
+
+# -- organisations -----------------------------------------------------------------------------
+
+async def organizations(request: Request) -> Response:
+    return _ok("success", organizations=state(request).books_schema.organizations())
+
+
+async def organization(request: Request) -> Response:
+    org = state(request).books_schema.organization(request.path_params["organization_id"])
+    if org is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "Organization does not exist.")
+    return _ok("success", organization=org)
+
+
+def _routes() -> list[Route]:
+    base = "/books/v3"
+    people = f"{base}/contacts/contactpersons"
+    routes = [
+        Route(f"{base}/organizations", organizations, methods=["GET"]),
+        Route(f"{base}/organizations/{{organization_id}}", organization, methods=["GET"]),
+        Route(people, create_person, methods=["POST"]),
+        Route(f"{people}/{{person_id}}", update_person, methods=["PUT"]),
+        Route(f"{people}/{{person_id}}", delete_person, methods=["DELETE"]),
+        Route(f"{people}/{{person_id}}/primary", primary_person, methods=["POST"]),
+        Route(f"{base}/contacts/{{record_id}}/contactpersons", list_persons, methods=["GET"]),
+        Route(f"{base}/contacts/{{record_id}}/contactpersons/{{person_id}}", get_person,
+              methods=["GET"]),
+    ]
+    for resource in RESOURCES.values():
+        path = f"{base}/{resource.path}"
+        one = f"{path}/{{record_id}}"
+        routes += [
+            Route(path, _list(resource), methods=["GET"]),
+            Route(path, _create(resource), methods=["POST"]),
+            Route(path, _upsert(resource), methods=["PUT"]),
+            Route(one, _get(resource), methods=["GET"]),
+            Route(one, _update(resource), methods=["PUT"]),
+            Route(one, _delete(resource), methods=["DELETE"]),
+        ]
+        for action in resource.statuses:
+            routes.append(Route(f"{one}/status/{action}", _status(resource, action),
+                                methods=["POST"]))
+        if resource.path in ("contacts", "items"):
+            routes += [Route(f"{one}/active", _activity(resource, "active"), methods=["POST"]),
+                       Route(f"{one}/inactive", _activity(resource, "inactive"),
+                             methods=["POST"])]
+    return routes
+
+
+ROUTES = _routes()
+
+__all__ = ["ROUTES"]

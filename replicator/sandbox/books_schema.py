@@ -1,0 +1,262 @@
+"""The Books side's shape: organisations, resources, currencies and custom fields.
+
+Six resources are served under ``/books/v3/``: contacts, items, estimates, salesorders,
+invoices and purchaseorders.  :data:`RESOURCES` says, for each, its id field, the wrapper
+key of one record, its document number and prefix, what a create requires, the statuses
+and status endpoints it has (with the HTTP status those endpoints answer, 200 or 201 as the
+spec says), how it sorts by default, and whether its list takes ``last_modified_time``.
+
+Custom fields belong to an organisation and a resource.  Each has a ``customfield_id``, an
+``api_name`` (``cf_...``), a ``label``, a ``data_type``, an ``index`` and may be unique
+(``is_unique``): a unique one can key an upsert (``X-Unique-Identifier-Key``).  Input names
+a field by ``api_name``, ``customfield_id``, ``index`` or ``label``; output lists them under
+``custom_fields`` and repeats each as a top-level ``cf_...`` key, as Books does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .store import Store
+
+ID_BASE = 536_000_000_000_000
+CURRENCIES = {
+    "536000000000097": ("USD", "$"),
+    "536000000000099": ("EUR", "€"),
+    "536000000000101": ("GBP", "£"),
+    "536000000000103": ("INR", "₹"),
+}
+BASE_CURRENCY = "536000000000097"
+CF_TYPES = ("text", "multiline", "email", "url", "phone", "number", "decimal", "amount",
+            "percent", "date", "check_box", "dropdown")
+
+
+@attrs.frozen
+class Resource:
+    path: str  # URL segment: "contacts"
+    singular: str  # wrapper key of one record: "contact"
+    id_field: str  # "contact_id"
+    label: str  # for messages: "contact"
+    report_name: str
+    number_field: str | None = None
+    number_prefix: str | None = None
+    party: str | None = None  # "customer_id" or "vendor_id"
+    requires_items: bool = False
+    modified_filter: bool = False
+    statuses: Mapping[str, tuple[frozenset[str], str, str]] = attrs.field(factory=dict)
+    status_http: int = 200
+    default_sort: tuple[str, str] = ("created_time", "D")
+    sort_columns: tuple[str, ...] = ("created_time", "last_modified_time")
+    messages: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def _status(from_: str, to: str, message: str) -> tuple[frozenset[str], str, str]:
+    return frozenset(from_.split()), to, message
+
+
+RESOURCES: dict[str, Resource] = {
+    "contacts": Resource(
+        "contacts", "contact", "contact_id", "contact", "Contacts",
+        default_sort=("contact_name", "A"),
+        sort_columns=("contact_name", "first_name", "last_name", "email", "created_time",
+                      "last_modified_time", "outstanding_receivable_amount"),
+        messages={"create": "The contact has been created",
+                  "update": "Contact has been updated successfully",
+                  "delete": "The contact has been deleted.",
+                  "missing": "Contact does not exist."},
+    ),
+    "items": Resource(
+        "items", "item", "item_id", "item", "Items",
+        default_sort=("name", "A"),
+        sort_columns=("name", "rate", "tax_name", "created_time", "last_modified_time"),
+        messages={"create": "The item has been added.",
+                  "update": "Item details have been saved.",
+                  "delete": "The item has been deleted.",
+                  "missing": "Item does not exist."},
+    ),
+    "estimates": Resource(
+        "estimates", "estimate", "estimate_id", "estimate", "Estimates",
+        number_field="estimate_number", number_prefix="EST-", party="customer_id",
+        requires_items=True,
+        statuses={
+            "sent": _status("draft", "sent", "Estimate status has been changed to Sent"),
+            "accepted": _status("draft sent declined expired", "accepted",
+                                "Estimate status has been changed to Accepted."),
+            "declined": _status("draft sent accepted expired", "declined",
+                                "Estimate status has been changed to Declined."),
+        },
+        sort_columns=("customer_name", "estimate_number", "date", "total", "created_time",
+                      "last_modified_time"),
+        messages={"create": "The estimate has been created",
+                  "update": "Estimate information has been updated.",
+                  "delete": "The estimate has been deleted.",
+                  "missing": "Estimate does not exist."},
+    ),
+    "salesorders": Resource(
+        "salesorders", "salesorder", "salesorder_id", "sales order", "Sales Orders",
+        number_field="salesorder_number", number_prefix="SO-", party="customer_id",
+        modified_filter=True, status_http=201,
+        statuses={
+            "open": _status("draft void", "open", "Sales order status has been changed to Open."),
+            "void": _status("draft open", "void", "Sales order status has been changed to Void."),
+        },
+        sort_columns=("customer_name", "salesorder_number", "shipment_date", "date", "total",
+                      "created_time", "last_modified_time"),
+        messages={"create": "Sales Order Created Successfully.",
+                  "update": "Sales Order Updated Successfully.",
+                  "delete": "Sales Order Deleted Successfully.",
+                  "missing": "Sales Order does not exist."},
+    ),
+    "invoices": Resource(
+        "invoices", "invoice", "invoice_id", "invoice", "Invoices",
+        number_field="invoice_number", number_prefix="INV-", party="customer_id",
+        requires_items=True, modified_filter=True,
+        statuses={
+            "sent": _status("draft", "sent", "Invoice status has been changed to Sent."),
+            "void": _status("draft sent overdue unpaid partially_paid", "void",
+                            "Invoice status has been changed to Void."),
+            "draft": _status("void", "draft", "Status of invoice changed from void to draft"),
+        },
+        sort_columns=("customer_name", "invoice_number", "date", "due_date", "total", "balance",
+                      "created_time", "last_modified_time"),
+        messages={"create": "The invoice has been created.",
+                  "update": "Invoice information has been updated.",
+                  "delete": "The invoice has been deleted.",
+                  "missing": "Invoice does not exist."},
+    ),
+    "purchaseorders": Resource(
+        "purchaseorders", "purchaseorder", "purchaseorder_id", "purchase order",
+        "Purchase Orders", number_field="purchaseorder_number", number_prefix="PO-",
+        party="vendor_id", requires_items=True, modified_filter=True, status_http=201,
+        statuses={
+            "open": _status("draft cancelled", "open",
+                            "The purchase order has been marked as open."),
+            "billed": _status("open", "billed", "The purchase order has been marked as billed."),
+            "cancelled": _status("draft open", "cancelled",
+                                 "The purchase order has been cancelled."),
+        },
+        sort_columns=("vendor_name", "purchaseorder_number", "date", "delivery_date", "total",
+                      "created_time", "last_modified_time"),
+        messages={"create": "Purchase Order has been added.",
+                  "update": "Purchase Order has been updated.",
+                  "delete": "The purchase order has been deleted.",
+                  "missing": "Purchase Order does not exist."},
+    ),
+}
+
+
+@attrs.frozen
+class CustomField:
+    customfield_id: str
+    api_name: str
+    label: str
+    data_type: str
+    index: int
+    is_unique: bool = False
+    is_mandatory: bool = False
+    values: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        return {"customfield_id": self.customfield_id, "api_name": self.api_name,
+                "label": self.label, "data_type": self.data_type, "index": self.index,
+                "is_unique": self.is_unique, "is_mandatory": self.is_mandatory,
+                "values": list(self.values)}
+
+
+class BooksSchema:
+    """Organisations and custom fields, kept in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- organisations ----------------------------------------------------------------------
+
+    def organizations(self) -> list[dict[str, Any]]:
+        orgs = self._store.kv_get("books.orgs")
+        if orgs is None:
+            orgs = [self._new_org("Sandbox Trading Ltd", default=True)]
+            self._store.kv_set("books.orgs", orgs)
+        return list(orgs)
+
+    def _new_org(self, name: str, *, default: bool = False) -> dict[str, Any]:
+        number = self._store.next_value("books.org", start=1)
+        code, symbol = CURRENCIES[BASE_CURRENCY]
+        return {
+            "organization_id": str(800_000_000 + number), "name": name,
+            "contact_name": "Sandbox Admin", "email": "admin@sandbox.example",
+            "is_default_org": default, "plan_type": 130, "plan_name": "PROFESSIONAL",
+            "plan_period": "Monthly", "language_code": "en", "fiscal_year_start_month": 0,
+            "time_zone": "UTC", "is_org_active": True, "currency_id": BASE_CURRENCY,
+            "currency_code": code, "currency_symbol": symbol,
+            "currency_format": "###,##0.00", "price_precision": 2,
+        }
+
+    def add_organization(self, name: str) -> dict[str, Any]:
+        with self._store.transaction():
+            orgs = self.organizations()
+            org = self._new_org(name)
+            orgs.append(org)
+            self._store.kv_set("books.orgs", orgs)
+        return org
+
+    def organization(self, org_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.organizations() if o["organization_id"] == org_id), None)
+
+    def default_org(self) -> str:
+        return str(self.organizations()[0]["organization_id"])
+
+    # -- custom fields ---------------------------------------------------------------------
+
+    def custom_fields(self, org: str, resource: str) -> list[CustomField]:
+        specs = self._store.kv_get(f"books.{org}.customfields", {}).get(resource, [])
+        return [CustomField(**{**s, "values": tuple(s["values"])}) for s in specs]
+
+    def add_custom_field(self, org: str, resource: str, spec: Mapping[str, Any]) -> CustomField:
+        """A new custom field of ``resource``; ``ValueError`` says what is wrong."""
+        if resource not in RESOURCES:
+            raise ValueError(f"no resource {resource!r}; one of {', '.join(RESOURCES)}")
+        label = str(spec.get("label") or "").strip()
+        if not label:
+            raise ValueError("label is required")
+        api_name = str(spec.get("api_name") or "cf_" + re.sub(r"\W+", "_", label.lower()))
+        if not re.fullmatch(r"cf_[a-z0-9_]+", api_name):
+            raise ValueError(f"api_name must look like cf_name, not {api_name!r}")
+        data_type = str(spec.get("data_type", "text"))
+        if data_type not in CF_TYPES:
+            raise ValueError(f"data_type must be one of {', '.join(CF_TYPES)}")
+        values = tuple(str(v) for v in spec.get("values", ()))
+        if data_type == "dropdown" and not values:
+            raise ValueError("a dropdown needs values")
+        with self._store.transaction():
+            existing = self.custom_fields(org, resource)
+            if any(f.api_name == api_name or f.label == label for f in existing):
+                raise ValueError(f"{resource} already has a custom field {api_name}")
+            field = CustomField(
+                str(ID_BASE + self._store.next_value("books.id", start=10_001)), api_name,
+                label, data_type, len(existing) + 1, bool(spec.get("is_unique", False)),
+                bool(spec.get("is_mandatory", False)), values)
+            stored = self._store.kv_get(f"books.{org}.customfields", {})
+            stored.setdefault(resource, []).append(attrs.asdict(field))
+            self._store.kv_set(f"books.{org}.customfields", stored)
+        return field
+
+
+def payment_terms_label(days: int) -> str:
+    return "Due on Receipt" if days == 0 else f"Net {days}"
+
+
+__all__ = [
+    "BASE_CURRENCY",
+    "BooksSchema",
+    "CF_TYPES",
+    "CURRENCIES",
+    "CustomField",
+    "ID_BASE",
+    "RESOURCES",
+    "Resource",
+    "payment_terms_label",
+]

@@ -1,0 +1,263 @@
+"""The sandbox's SQLite file: records of both APIs, their deleted feed, and small state.
+
+One file (``DATA_DIR/sandbox.db``) holds everything that must survive a restart: CRM and
+Books records, the CRM recycle bin, OAuth clients and tokens, notification channels, page
+tokens, custom fields and views.  Faults, counters and limit windows live in memory and
+start clean on every start, as a restarted server's would.
+
+Records are stored as JSON documents keyed by ``(api, scope, module, id)``: ``scope`` is the
+Books organisation id (the CRM has one organisation and uses ``""``).  ``version`` is a
+global counter bumped on every write; it orders records that share a modification second.
+
+All access goes through one connection guarded by a re-entrant lock, so the event loop,
+the admin API and tests calling in from other threads never interleave a transaction.
+sqlite3 errors are translated to :class:`StoreError` in exactly one place,
+:meth:`Store.transaction`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seq (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    api TEXT NOT NULL, scope TEXT NOT NULL, module TEXT NOT NULL, id TEXT NOT NULL,
+    data TEXT NOT NULL, created REAL NOT NULL, modified REAL NOT NULL,
+    created_by TEXT NOT NULL, modified_by TEXT NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (api, scope, module, id));
+CREATE INDEX IF NOT EXISTS records_modified ON records (api, scope, module, modified);
+CREATE TABLE IF NOT EXISTS deleted (
+    api TEXT NOT NULL, scope TEXT NOT NULL, module TEXT NOT NULL, id TEXT NOT NULL,
+    display_name TEXT, kind TEXT NOT NULL, deleted REAL NOT NULL, deleted_by TEXT NOT NULL,
+    created_by TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (api, scope, module, id));
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY, client_secret TEXT NOT NULL, revoked INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS oauth_refresh (
+    token TEXT PRIMARY KEY, client_id TEXT NOT NULL, revoked INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS oauth_codes (
+    code TEXT PRIMARY KEY, client_id TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS oauth_access (
+    token TEXT PRIMARY KEY, client_id TEXT NOT NULL, refresh TEXT NOT NULL,
+    issued REAL NOT NULL, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS oauth_access_refresh ON oauth_access (refresh, issued);
+"""
+
+
+@attrs.frozen
+class Row:
+    """One stored record: its fields as a JSON document plus system columns."""
+
+    id: str
+    data: dict[str, Any]
+    created: float
+    modified: float
+    created_by: str
+    modified_by: str
+    version: int
+
+
+@attrs.frozen
+class DeletedRow:
+    id: str
+    display_name: str | None
+    kind: str  # "recycle" or "permanent"
+    deleted: float
+    deleted_by: str
+    created_by: str
+    data: dict[str, Any]
+
+
+class Store:
+    """The SQLite file behind one sandbox."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested calls join the outer one."""
+        with self._lock:
+            outer = self._depth == 0
+            self._depth += 1
+            try:
+                if outer:
+                    self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                if outer:
+                    self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if outer:
+                    self._rollback()
+                raise StoreError(f"{self.path}: {exc}") from exc
+            except BaseException:
+                if outer:
+                    self._rollback()
+                raise
+            finally:
+                self._depth -= 1
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.transaction() as db:
+            return db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        with self.transaction() as db:
+            return db.execute(sql, params).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+
+    # -- small state --------------------------------------------------------------------
+
+    def kv_get(self, key: str, default: Any = None) -> Any:
+        rows = self.query("SELECT value FROM kv WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def kv_set(self, key: str, value: Any) -> None:
+        self.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def next_value(self, name: str, start: int = 1) -> int:
+        """The next value of a named sequence (persisted, so ids never repeat)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM seq WHERE name = ?", (name,)).fetchone()
+            value = start if row is None else row[0] + 1
+            db.execute(
+                "INSERT INTO seq (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+            return value
+
+    # -- records ------------------------------------------------------------------------
+
+    def rows(self, api: str, scope: str, module: str) -> list[Row]:
+        found = self.query(
+            "SELECT id, data, created, modified, created_by, modified_by, version "
+            "FROM records WHERE api = ? AND scope = ? AND module = ? ORDER BY version",
+            (api, scope, module),
+        )
+        return [_row(r) for r in found]
+
+    def get(self, api: str, scope: str, module: str, record_id: str) -> Row | None:
+        found = self.query(
+            "SELECT id, data, created, modified, created_by, modified_by, version "
+            "FROM records WHERE api = ? AND scope = ? AND module = ? AND id = ?",
+            (api, scope, module, record_id),
+        )
+        return _row(found[0]) if found else None
+
+    def find(self, api: str, scope: str, module: str, path: str, value: Any) -> list[Row]:
+        """Records whose JSON value at ``path`` (``$.Email``, ``$.Account_Name.id``) equals
+        ``value``: strings compare trimmed and case-insensitively.  Oldest first."""
+        if isinstance(value, str):
+            test = "lower(trim(json_extract(data, ?))) = lower(trim(?))"
+        else:
+            test = "json_extract(data, ?) = ?"
+        found = self.query(
+            "SELECT id, data, created, modified, created_by, modified_by, version FROM records "
+            f"WHERE api = ? AND scope = ? AND module = ? AND {test} ORDER BY created, version",
+            (api, scope, module, path, value),
+        )
+        return [_row(r) for r in found]
+
+    def put(self, api: str, scope: str, module: str, row: Row) -> Row:
+        """Insert or replace a record; returns it with its new version."""
+        with self.transaction() as db:
+            version = self.next_value("version")
+            db.execute(
+                "INSERT OR REPLACE INTO records (api, scope, module, id, data, created, "
+                "modified, created_by, modified_by, version) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (api, scope, module, row.id, json.dumps(row.data), row.created, row.modified,
+                 row.created_by, row.modified_by, version),
+            )
+        return attrs.evolve(row, version=version)
+
+    def remove(self, api: str, scope: str, module: str, record_id: str) -> bool:
+        return bool(self.execute(
+            "DELETE FROM records WHERE api = ? AND scope = ? AND module = ? AND id = ?",
+            (api, scope, module, record_id),
+        ))
+
+    def count(self, api: str, scope: str | None = None) -> dict[str, int]:
+        sql = "SELECT module, count(*) FROM records WHERE api = ?"
+        params: tuple[Any, ...] = (api,)
+        if scope is not None:
+            sql, params = sql + " AND scope = ?", (api, scope)
+        return dict(self.query(sql + " GROUP BY module", params))  # type: ignore[arg-type]
+
+    # -- the deleted feed -----------------------------------------------------------------
+
+    def add_deleted(self, api: str, scope: str, module: str, row: DeletedRow) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO deleted (api, scope, module, id, display_name, kind, "
+            "deleted, deleted_by, created_by, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (api, scope, module, row.id, row.display_name, row.kind, row.deleted,
+             row.deleted_by, row.created_by, json.dumps(row.data)),
+        )
+
+    def deleted_rows(self, api: str, scope: str, module: str) -> list[DeletedRow]:
+        found = self.query(
+            "SELECT id, display_name, kind, deleted, deleted_by, created_by, data FROM deleted "
+            "WHERE api = ? AND scope = ? AND module = ? ORDER BY deleted DESC, id DESC",
+            (api, scope, module),
+        )
+        return [DeletedRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in found]
+
+    def purge_recycle_bin(self, api: str) -> int:
+        return self.execute(
+            "UPDATE deleted SET kind = 'permanent' WHERE api = ? AND kind = 'recycle'", (api,)
+        )
+
+    def wipe(self) -> None:
+        """Drop every record and deleted entry (credentials, fields and views stay)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM records")
+            db.execute("DELETE FROM deleted")
+
+
+def _row(r: tuple[Any, ...]) -> Row:
+    return Row(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], r[6])
+
+
+__all__ = ["DeletedRow", "Row", "Store"]

@@ -1,0 +1,96 @@
+"""The admin API: settings, direct record access, organisations, reset."""
+
+from __future__ import annotations
+
+import pytest
+
+from replicator.sandbox import AdminError
+from tests.sandbox.zoho import Zoho
+
+
+def test_summary_and_settings_validation(fresh):
+    """The summary counts records; settings refuse unknown keys and wrong types."""
+    box = fresh(seed="demo")
+    summary = box.admin.call("GET", "/")
+    assert summary["crm_records"]["Accounts"] == 10
+    assert summary["books_records"]["contacts"] == 12
+    assert box.admin.settings(books_per_minute=5)["books_per_minute"] == 5
+    with pytest.raises(AdminError):
+        box.admin.settings(colour="blue")
+    with pytest.raises(AdminError):
+        box.admin.settings(books_per_minute="lots")
+    with pytest.raises(AdminError):
+        box.admin.settings(timezone="Mars/Olympus")
+
+
+def test_direct_crm_writes_are_another_users_edits(fresh):
+    """Admin writes are validated, made as Sam Seller, and readable through the API."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    (record_id,) = box.admin.crm_create("Accounts", {"Account_Name": "Direct"})
+    box.admin.advance_clock(5)
+    changed = box.admin.crm_update("Accounts", record_id, Phone="42")
+    assert changed["Modified_By"]["name"] == "Sam Seller" and changed["Phone"] == "42"
+    via_api = client.crm("GET", f"/Accounts/{record_id}").json()["data"][0]
+    assert via_api["Phone"] == "42" and via_api["Modified_Time"] > via_api["Created_Time"]
+    with pytest.raises(AdminError):
+        box.admin.crm_update("Accounts", record_id, Account_Name=None)
+    box.admin.crm_delete("Accounts", record_id)
+    assert client.crm("GET", f"/Accounts/{record_id}").status_code == 204
+
+
+def test_direct_books_writes_can_set_crm_links_and_status(fresh):
+    """Admin Books writes may set zcrm_* links and status, which the API cannot."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    made = box.admin.books_create("contacts", {"contact_name": "Linked",
+                                               "zcrm_contact_id": "4876876000000333005",
+                                               "status": "inactive"})
+    assert made["is_linked_with_zohocrm"] and made["status"] == "inactive"
+    ignored = client.books("PUT", f"/contacts/{made['contact_id']}",
+                           json={"zcrm_contact_id": "", "email": "top@level.example"})
+    contact = ignored.json()["contact"]
+    assert contact["zcrm_contact_id"] == "4876876000000333005"
+    assert "top@level.example" not in str(contact)
+    listed = client.books("GET", "/contacts", params={"zcrm_contact_id": "4876876000000333005"})
+    assert [c["contact_id"] for c in listed.json()["contacts"]] == [made["contact_id"]]
+    client.books("POST", "/contacts", json={"contact_name": "Not linked"})
+    crm = client.books("GET", "/contacts", params={"filter_by": "Status.Crm"}).json()
+    assert [c["contact_name"] for c in crm["contacts"]] == ["Linked"]
+
+
+def test_second_organisation_is_separate(fresh):
+    """A second Books organisation has its own records."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    other = box.admin.add_organization("Acme Books")["organization_id"]
+    client.books("POST", "/contacts", json={"contact_name": "Only in second"}, org=other)
+    assert client.books("GET", "/contacts").json()["contacts"] == []
+    second = client.books("GET", "/contacts", org=other).json()["contacts"]
+    assert [c["contact_name"] for c in second] == ["Only in second"]
+    orgs = client.http.get(f"{box.url}/books/v3/organizations", headers=client.headers())
+    assert len(orgs.json()["organizations"]) == 2
+
+
+def test_reset_wipes_records_but_keeps_credentials(fresh):
+    """Reset drops records, faults and counters; the credentials still work."""
+    box = fresh(seed="demo", books_per_minute=7)
+    client = Zoho(box.credentials)
+    box.admin.add_fault("status", api="crm", status=500, path="/nowhere")
+    box.admin.settings(books_per_minute=1)
+    box.admin.reset()
+    assert box.admin.faults() == [] and box.admin.counters() == []
+    assert box.admin.settings()["books_per_minute"] == 7
+    assert client.crm("GET", "/Accounts", params={"fields": "Account_Name"}).status_code == 204
+
+
+def test_unknown_admin_paths_and_records(fresh):
+    """Unknown admin paths, modules and records are 404."""
+    box = fresh()
+    with pytest.raises(AdminError) as missing:
+        box.admin.call("GET", "/nope")
+    assert missing.value.status == 404
+    with pytest.raises(AdminError):
+        box.admin.crm_records("Widgets")
+    with pytest.raises(AdminError):
+        box.admin.crm_record("Accounts", "1")
