@@ -1,0 +1,1 @@
+"""The laws of DESIGN section 8, checked with hypothesis."""

@@ -1,0 +1,194 @@
+"""The centrepiece: a state machine over two real SQLite sides and a real journal.
+
+Two database files in a temp folder, their tables made with plain sqlite3 and edited with
+plain sqlite3 as another program would (books keeps amounts as TEXT, the CRM's column has
+NUMERIC affinity).  The engine syncs them through :class:`SQLiteConnector`.  Hypothesis
+interleaves edits, full cycles, partial cycles (one side's changes only; a crash between
+pages, before a push, or after a push wrote but before its outcome was journaled) and a
+person's resolutions, and after every step checks that the journal verifies, that no
+cursor went back and that links stay one to one.  At quiescence (a rule, and the
+teardown) both sides agree on every linked record, every row belongs to one record, no
+change was lost or echoed, deletes stayed put, and a second sync is a no-op.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from tests.property import laws
+from tests.property.world import World, config, open_world
+from tests.strategies import SIDES, Cycle, changes, concurrent_edits, faults, rows
+
+
+class TwoSQLiteSides(RuleBasedStateMachine):
+    """Edits, cycles, crashes and resolutions on books.db and crm.db."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory(prefix="stateful-")
+        self.world: World | None = None
+        self.cursors: dict = {}
+
+    @initialize(
+        duplicates=st.sampled_from(["overwrite", "link", "clone", "skip"]),
+        # manual twice as often: it leaves conflicts open for a person to resolve
+        conflicts=st.sampled_from(["newest", "prefer:books", "prefer:crm", "manual", "manual"]),
+        page_size=st.integers(1, 3),
+        batch_size=st.sampled_from([1, 1000]),
+        seeded=st.lists(st.tuples(st.sampled_from(SIDES), rows), max_size=3),
+    )
+    def open_sides(self, duplicates, conflicts, page_size, batch_size, seeded):
+        """Two fresh sides; a few rows synced already, so edits soon meet on both sides."""
+        cfg = config(duplicates=duplicates, conflicts=conflicts, page_size=page_size,
+                     connector="sqlite")
+        self.world = World(Path(self.folder.name), cfg, connector="sqlite",
+                           batch_size=batch_size)
+        for side, values in seeded:
+            self.world.insert(side, values)
+        if seeded:
+            assert self.world.cycle()
+
+    @property
+    def w(self) -> World:
+        assert self.world is not None
+        return self.world
+
+    # -- another program ----------------------------------------------------------------
+
+    @rule(side=st.sampled_from(SIDES), values=rows)
+    def insert(self, side, values):
+        self.w.insert(side, values)
+
+    @rule(side=st.sampled_from(SIDES), pick=st.integers(0, 50), values=changes)
+    def update(self, side, pick, values):
+        id = self.w.pick(side, pick)
+        if id is not None:
+            self.w.update(side, id, values)
+
+    @rule(edit=concurrent_edits)
+    def edit_one_record_on_both_sides(self, edit):
+        self.w.apply(edit)
+
+    @rule(side=st.sampled_from(SIDES), pick=st.integers(0, 50))
+    def delete(self, side, pick):
+        id = self.w.pick(side, pick)
+        if id is not None:
+            self.w.delete(side, id)
+
+    # -- the engine ---------------------------------------------------------------------
+
+    @rule()
+    def sync(self):
+        assert self.w.cycle(), "a cycle with no fault failed"
+
+    @rule(side=st.sampled_from(SIDES))
+    def sync_one_side(self, side):
+        self.w.cycle(Cycle(only=side))
+
+    @rule(fault=faults)
+    def crash(self, fault):
+        self.w.cycle(Cycle(fault=fault))
+
+    @precondition(lambda self: bool(self.w.journal.conflicts(status="open")))
+    @rule(pick=st.integers(0, 20), take=st.sampled_from([*SIDES, "clone", "skip"]))
+    def resolve_a_conflict(self, pick, take):
+        assert self.w.resolve(pick, take)
+
+    @rule()
+    def quiesce(self):
+        self.w.quiesce()
+        self._check_quiescent()
+
+    # -- invariants (checked after every step, once the sides are open) --------------------
+
+    @invariant()
+    def journal_verifies(self):
+        laws.check_verifies(self.w)
+
+    @invariant()
+    def cursors_never_go_back(self):
+        now = self.w.journal.cursors()
+        laws.check_cursors_forward(self.cursors, now)
+        self.cursors = now
+
+    @invariant()
+    def links_are_one_to_one(self):
+        laws.check_links_one_to_one(self.w)
+
+    def _check_quiescent(self):
+        laws.check_converged(self.w)
+        laws.check_no_orphans(self.w)
+        laws.check_no_lost_record(self.w)
+        laws.check_journal_knows_the_sides(self.w)
+        laws.check_no_echo(self.w)
+        laws.check_no_lost_update(self.w)
+        laws.check_deletes_stay(self.w)
+        laws.check_idempotent(self.w)
+
+    def teardown(self):
+        try:
+            if self.world is not None:
+                self.w.quiesce()
+                self._check_quiescent()
+                laws.check_verifies(self.w)
+        finally:
+            if self.world is not None:
+                self.world.close()
+            self.folder.cleanup()
+
+
+TestTwoSQLiteSides = TwoSQLiteSides.TestCase
+
+
+# -- ids SQLite hands out again ----------------------------------------------------------------
+# Known library bug (see the report): with a plain ``INTEGER PRIMARY KEY`` (no AUTOINCREMENT)
+# SQLite gives the id of a deleted last row to the next insert, and the journal takes the new
+# row for the deleted one.  The state machine above uses AUTOINCREMENT tables so that it keeps
+# finding other bugs; these two examples pin the id-reuse bug down.
+
+REUSED_ID = (
+    "library bug: a SQLite rowid reused after a delete is taken for the deleted record "
+    "(SQLiteConnector._collapse folds D+I into one change, Engine._ingest observes into a "
+    "record whose side is tombstoned, SQLiteConnector next_id reuses max(id)+1)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=REUSED_ID)
+@pytest.mark.parametrize("page_size", [1, 1000])
+def test_a_new_row_with_a_deleted_rows_id_is_a_new_record(tmp_path, page_size):
+    """A CRM row deleted and a new one inserted with its id: the Books partner of the
+    deleted row keeps its values (deletes never propagate) and the new row is a new record."""
+    cfg = config(connector="sqlite", page_size=page_size)
+    with open_world(tmp_path, cfg, connector="sqlite", reuse_ids=True) as w:
+        w.insert("crm", {"name": "Acme", "email": None, "credit_limit": None})
+        w.cycle()
+        w.delete("crm", "1")
+        assert w.insert("crm", {"name": "Zed", "email": "z@x", "credit_limit": None}) == "1"
+        w.cycle()
+        names = sorted(row["name"] for row in w.sides["books"].rows().values())
+        assert names == ["Acme", "Zed"]
+
+
+@pytest.mark.xfail(strict=True, reason=REUSED_ID)
+def test_a_create_never_takes_the_id_of_a_deleted_linked_row(tmp_path):
+    """The connector's own create does not hand out the id of a row the journal still
+    links to a tombstoned record: links stay one to one."""
+    with open_world(tmp_path, config(connector="sqlite"), connector="sqlite",
+                 reuse_ids=True) as w:
+        w.insert("books", {"name": "Acme", "email": None, "credit_limit": None})
+        w.cycle()
+        w.delete("crm", "1")
+        w.insert("books", {"name": "Beta", "email": None, "credit_limit": None})
+        w.cycle()
+        laws.check_links_one_to_one(w)

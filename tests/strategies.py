@@ -1,0 +1,319 @@
+"""Every hypothesis strategy of the test suite, in one place.
+
+- canonical values (text, whole numbers, Decimal money, dates, aware UTC times, booleans);
+- dots and vector clocks;
+- registers built from random *histories* (replicas writing and merging), so that every
+  generated register is one a real run could reach and one dot never carries two values;
+- raw side values and random edit scripts on the two sides of the ``customers`` module
+  (inserts, updates, deletes, full and partial sync cycles, injected crashes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from conflicts import RESOLVER, Register
+from journal import Dot, VectorClock
+
+SIDES = ("books", "crm")
+ACTORS = (*SIDES, RESOLVER)
+
+# -- canonical values ---------------------------------------------------------------------
+
+texts = st.text(min_size=1, max_size=12).map(lambda s: unicodedata.normalize("NFC", s))
+money = st.decimals(
+    min_value=Decimal("-100000"), max_value=Decimal("100000"), places=2,
+    allow_nan=False, allow_infinity=False,
+)
+dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
+utc_datetimes = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)
+)
+canonical_values = st.one_of(
+    st.none(), texts, st.integers(-(10**12), 10**12), st.booleans(), money, dates, utc_datetimes
+)
+
+# -- dots and clocks ----------------------------------------------------------------------
+
+
+def dots(actors: Sequence[str] = ACTORS) -> st.SearchStrategy[Dot]:
+    return st.builds(Dot, st.sampled_from(actors), st.integers(1, 6))
+
+
+def vector_clocks(actors: Sequence[str] = ACTORS) -> st.SearchStrategy[VectorClock]:
+    return st.dictionaries(st.sampled_from(actors), st.integers(0, 6)).map(VectorClock)
+
+
+# -- registers from histories -------------------------------------------------------------
+
+
+@attrs.frozen
+class History:
+    """What replicas of one field reached, and every write (as a delta) they made."""
+
+    replicas: tuple[Register, ...]
+    deltas: tuple[Register, ...]
+
+
+@st.composite
+def histories(draw: st.DrawFn, actors: Sequence[str] = ACTORS, max_steps: int = 14) -> History:
+    """Replicas (one per actor) that write with their own clock as context and merge
+    each other's state in any order: every state a real run of the field could reach."""
+    replicas = [Register() for _ in actors]
+    deltas: list[Register] = []
+    n = len(actors)
+    for _ in range(draw(st.integers(0, max_steps))):
+        i = draw(st.integers(0, n - 1))
+        if draw(st.booleans()):
+            actor = actors[i]
+            dot = replicas[i].clock.next_dot(actor)
+            delta = Register.delta(dot, draw(canonical_values), draw(utc_datetimes),
+                                   replicas[i].clock)
+            replicas[i] = replicas[i].merge(delta)
+            deltas.append(delta)
+        else:
+            j = draw(st.integers(0, n - 1))
+            replicas[j] = replicas[j].merge(replicas[i])
+    return History(tuple(replicas), tuple(deltas))
+
+
+@st.composite
+def register_families(draw: st.DrawFn, size: int = 3) -> tuple[Register, ...]:
+    """``size`` registers of one field out of one history (so their dots agree)."""
+    history = draw(histories())
+    pool = list(history.replicas) + list(history.deltas) + [Register()]
+    return tuple(draw(st.sampled_from(pool)) for _ in range(size))
+
+
+registers = register_families(1).map(lambda family: family[0])
+
+# -- raw side values ----------------------------------------------------------------------
+
+CAFE = "Caf\u00e9"
+# a few names, so that inserts on both sides meet as duplicates; the NFD spelling and the
+# trailing space check that keys compare canonical text exactly
+names = st.sampled_from(
+    ["Acme", "Beta", "Gamma", CAFE, unicodedata.normalize("NFD", CAFE), "Acme ", ""]
+) | st.none()
+emails = st.sampled_from(["a@example.com", "b@example.com", "c@example.com", ""]) | st.none()
+
+
+@st.composite
+def raw_amounts(draw: st.DrawFn) -> Any:
+    """An amount as a side might hold it: text with or without trailing zeros, a Decimal,
+    a whole number, or nothing."""
+    if draw(st.integers(0, 5)) == 0:
+        return None
+    amount = draw(st.decimals(min_value=Decimal("0"), max_value=Decimal("999"), places=2,
+                              allow_nan=False, allow_infinity=False))
+    form = draw(st.sampled_from(["text", "padded", "decimal", "int"]))
+    if form == "text":
+        return str(amount.normalize()) if amount == amount.to_integral_value() else str(amount)
+    if form == "padded":
+        return f"{amount:.2f}"
+    if form == "int" and amount == amount.to_integral_value():
+        return int(amount)
+    return amount
+
+
+FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "name": names,
+    "email": emails,
+    "credit_limit": raw_amounts(),
+}
+FIELDS = tuple(FIELD_VALUES)
+
+rows = st.fixed_dictionaries(FIELD_VALUES)
+"""A whole record in canonical field names with raw values (the harness renames columns)."""
+
+changes = st.sets(st.sampled_from(FIELDS), min_size=1).flatmap(
+    lambda names: st.fixed_dictionaries({name: FIELD_VALUES[name] for name in sorted(names)})
+)
+"""Some fields of a record, for an update."""
+
+# -- edit scripts -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Insert:
+    side: str
+    values: dict[str, Any]
+
+
+@attrs.frozen
+class Update:
+    side: str
+    pick: int  # which existing row (modulo the rows the side has)
+    values: dict[str, Any]
+
+
+@attrs.frozen
+class EditBoth:
+    """Both sides change one record they share before the next sync (concurrent writes)."""
+
+    pick: int  # which linked record (modulo the records linked on both sides)
+    books: dict[str, Any]
+    crm: dict[str, Any]
+
+
+@attrs.frozen
+class Delete:
+    side: str
+    pick: int
+
+
+@attrs.frozen
+class Fault:
+    """Something failing once in a cycle, at ``where``:
+
+    - ``pull``: the side's pull, after ``after`` pages (between pages, or after the last);
+    - ``push_before``: the side's push, before it writes anything;
+    - ``push_partial``: the side's push, after writing its first ``after`` rows;
+    - ``push_after``: the side's push, after writing every row but before the engine has
+      the outcomes (so nothing of it is journaled);
+    - ``journal``: the ``after``-th journal append of the cycle (a crash between any two
+      journaled steps);
+    - ``blind``: not a failure: the side's pull sees nothing (only the other side syncs).
+
+    ``side`` ``*`` arms both sides: whichever gets there first fails."""
+
+    side: str
+    where: str
+    after: int = 0
+
+
+@attrs.frozen
+class Resolve:
+    """A person settles an open conflict (``pick`` modulo the open ones), taking the value
+    of side ``take`` (or, for a duplicate group, ``clone`` / ``skip``)."""
+
+    pick: int
+    take: str
+
+
+@attrs.frozen
+class Cycle:
+    """A sync cycle: full, one side's pull only (``only``), or failing with ``fault``."""
+
+    only: str | None = None
+    fault: Fault | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.only is None and self.fault is None
+
+
+sides = st.sampled_from(SIDES)
+inserts = st.builds(Insert, sides, rows)
+updates = st.builds(Update, sides, st.integers(0, 50), changes)
+deletes = st.builds(Delete, sides, st.integers(0, 50))
+concurrent_edits = st.builds(EditBoth, st.integers(0, 50), changes, changes)
+faults = st.one_of(
+    st.builds(
+        Fault,
+        st.sampled_from(["*", "*", *SIDES]),
+        st.sampled_from(["pull", "push_before", "push_after", "push_partial"]),
+        st.integers(0, 3),
+    ),
+    st.builds(Fault, st.just("*"), st.just("journal"), st.integers(0, 8)),
+)
+resolutions = st.builds(Resolve, st.integers(0, 20), st.sampled_from([*SIDES, "clone", "skip"]))
+full_cycles = st.just(Cycle())
+partial_cycles = st.builds(Cycle, only=sides) | st.builds(Cycle, fault=faults)
+edits = st.one_of(inserts, inserts, updates, updates, concurrent_edits, deletes)
+
+
+def scripts(*, max_steps: int = 14) -> st.SearchStrategy[list[Any]]:
+    """Edits on both sides interleaved with full and partial cycles and resolutions."""
+    step = st.one_of(
+        inserts, inserts, updates, concurrent_edits, deletes,
+        full_cycles, full_cycles, partial_cycles, partial_cycles, resolutions,
+    )
+    return st.lists(step, max_size=max_steps)
+
+
+def conflict_scripts(max_rounds: int = 3) -> st.SearchStrategy[list[Any]]:
+    """Records synced to both sides, then rounds of concurrent edits to them, syncs (some
+    partial) and a person's resolutions: scripts that keep conflicts coming."""
+    rounds = st.tuples(
+        st.lists(concurrent_edits, min_size=1, max_size=2),
+        st.lists(edits, max_size=2),
+        st.one_of(full_cycles, full_cycles, partial_cycles),
+        st.lists(resolutions, max_size=2),
+    ).map(lambda r: [*r[0], *r[1], r[2], *r[3]])
+    return st.tuples(
+        st.lists(inserts, min_size=1, max_size=4), st.lists(rounds, min_size=1, max_size=max_rounds)
+    ).map(lambda s: [*s[0], Cycle(), *(step for r in s[1] for step in r)])
+
+
+@attrs.frozen
+class Seed:
+    """One record a side holds before the first sync, with its own modification time."""
+
+    side: str
+    values: dict[str, Any]
+    modified: dt.datetime
+
+
+seeds = st.builds(
+    Seed,
+    sides,
+    st.fixed_dictionaries(
+        {"name": st.sampled_from(["Acme", "Beta", CAFE]), "email": emails,
+         "credit_limit": raw_amounts()}
+    ),
+    st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2024, 1, 2),
+                 timezones=st.just(dt.UTC)),
+)
+
+
+__all__ = [
+    "ACTORS",
+    "CAFE",
+    "Cycle",
+    "Delete",
+    "EditBoth",
+    "FIELDS",
+    "FIELD_VALUES",
+    "Fault",
+    "History",
+    "Insert",
+    "Resolve",
+    "SIDES",
+    "Seed",
+    "Update",
+    "canonical_values",
+    "changes",
+    "concurrent_edits",
+    "conflict_scripts",
+    "dates",
+    "deletes",
+    "dots",
+    "edits",
+    "emails",
+    "faults",
+    "full_cycles",
+    "histories",
+    "inserts",
+    "money",
+    "names",
+    "partial_cycles",
+    "raw_amounts",
+    "register_families",
+    "registers",
+    "resolutions",
+    "rows",
+    "scripts",
+    "seeds",
+    "texts",
+    "updates",
+    "utc_datetimes",
+    "vector_clocks",
+]
