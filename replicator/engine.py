@@ -93,6 +93,8 @@ class Engine:
         self.connectors = connectors
         self.progress = progress or _noop
         self.batch_size = batch_size
+        self._pushed: Counter[tuple[str, str]] = Counter()
+        self._retrying: set[str] = set()
 
     # -- the cycle ------------------------------------------------------------------------
 
@@ -198,6 +200,10 @@ class Engine:
                 entries, batch_rids = [], set()
             state: RecordState | None = self.journal.record(name, rid)
             held = state.held(side) if state is not None else None
+            if held is not None and held["del"] and not change.deleted:
+                # the side gave a deleted row's id to a new row: that is a new record
+                rid = self._fresh_rid(name, side, str(change.id))
+                state, held = None, None
             if change.deleted:
                 if held is not None and not held["del"]:
                     entries.append(
@@ -248,6 +254,13 @@ class Engine:
             batch_rids.add(rid)
             report.add(name, side, "observed")
         self.journal.append(entries)
+
+    def _fresh_rid(self, module: str, side: str, side_id: str) -> str:
+        """A record id for a side's row whose id an earlier, deleted row had."""
+        n = 2
+        while self.journal.record(module, f"{side}:{side_id}~{n}") is not None:
+            n += 1
+        return f"{side}:{side_id}~{n}"
 
     # -- 2..4. settle: duplicates, plan, push ------------------------------------------------
 

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS _replicator_mute(mute INTEGER);
 INSERT INTO _replicator_mute(mute) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM _replicator_mute);
 CREATE TABLE IF NOT EXISTS _replicator_keys(
     tbl TEXT, key TEXT, row_id TEXT, PRIMARY KEY(tbl, key));
+CREATE TABLE IF NOT EXISTS _replicator_hwm(tbl TEXT PRIMARY KEY, max_id INTEGER);
 COMMIT;
 """
 
@@ -53,6 +54,12 @@ _READ_LOG = (
 _FORGET_LOG = "DELETE FROM _replicator_changes WHERE tbl = ? AND seq <= ?"
 _LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM _replicator_changes"
 _REMEMBER_KEYS = "INSERT OR REPLACE INTO _replicator_keys(tbl, key, row_id) VALUES (?, ?, ?)"
+# the largest integer id ever read or made: our creates never reuse the id of a deleted row
+# that the journal may still link to a record (SQLite itself hands out max(rowid) + 1)
+_RAISE_HWM = (
+    "INSERT INTO _replicator_hwm(tbl, max_id) VALUES (?, ?) "
+    "ON CONFLICT(tbl) DO UPDATE SET max_id = max(max_id, excluded.max_id)"
+)
 _FIND_TRIGGERS = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
 _CAPTURE_TIME = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 # IS NOT 1 rather than = 0: should the mute row ever go missing, changes are still captured.
@@ -370,6 +377,8 @@ class SQLiteConnector:
             if run:
                 db.executemany(plan.insert(run_columns or ()), run)
             db.executemany(_REMEMBER_KEYS, made)
+            if plan.integer_ids and made:
+                db.execute(_RAISE_HWM, (table, next_id - 1))
         except sqlite3.Error as exc:
             if not _per_write(exc) or not db.in_transaction:
                 raise
@@ -398,6 +407,8 @@ class SQLiteConnector:
                     new_id = uuid.uuid4().hex
                 db.execute(plan.insert(columns), (new_id, *write.values.values()))
                 db.execute(_REMEMBER_KEYS, (table, write.key, str(new_id)))
+                if plan.integer_ids:
+                    db.execute(_RAISE_HWM, (table, new_id))
                 outcome = Outcome(write.key, str(new_id))
             else:
                 updated = db.execute(plan.update(columns), (*write.values.values(), id))
@@ -462,11 +473,22 @@ class SQLiteConnector:
     # -- internals ---------------------------------------------------------------------
 
     def _collapse(self, plan: _Plan, log: list[tuple[int, str, str, str]]) -> tuple[Change, ...]:
-        """One page of the log as changes: the last op per id, with the row as it is now."""
+        """One page of the log as changes: the last op per id, with the row as it is now.
+
+        A delete followed by an insert of the same id (SQLite reuses the largest rowid) is
+        two changes, the delete first: the new row is another record, not an edit.
+        """
         last: dict[str, tuple[str, str]] = {}
+        reused: dict[str, str] = {}  # id -> when its earlier row was deleted
         for _seq, row_id, op, at in log:
+            if op != "D" and last.get(row_id, ("",))[0] == "D":
+                reused[row_id] = last[row_id][1]
             last[row_id] = (op, at)
         wanted = [id for id, (op, _at) in last.items() if op != "D"]
+        if plan.integer_ids and last:
+            ids = [int(i) for i in last if i.lstrip("-").isdigit()]
+            if ids:
+                self._db.execute(_RAISE_HWM, (plan.module.table, max(ids)))
         current: dict[str, tuple[Any, ...]] = {}
         for i in range(0, len(wanted), self._chunk):
             chunk = wanted[i : i + self._chunk]
@@ -484,6 +506,8 @@ class SQLiteConnector:
             if op == "D":
                 append(Change(id, {}, modified=captured, deleted=True))
                 continue
+            if id in reused:
+                append(Change(id, {}, modified=_as_utc(reused[id]), deleted=True))
             row = current.get(id)
             if row is None:  # gone since: its D comes later in the log
                 continue
@@ -572,7 +596,9 @@ class SQLiteConnector:
             triggers=_trigger_sql(module.table, module.id),
             snapshot=f"{_LOG_CHANGE} SELECT ?, {id}, 'S', ? FROM {s}",
             next_id=(
-                f"SELECT max(coalesce({sequence}, 0), coalesce((SELECT max({id}) FROM {t}), 0))"
+                f"SELECT max(coalesce({sequence}, 0), coalesce((SELECT max({id}) FROM {t}), 0),"
+                f" coalesce((SELECT max_id FROM _replicator_hwm"
+                f" WHERE tbl = {_literal(module.table)}), 0))"
             ),
             select_one=f"SELECT {', '.join(map(quote, read))} FROM {s} WHERE {id} = ?",
         )

@@ -50,10 +50,10 @@ class TwoSQLiteSides(RuleBasedStateMachine):
     )
     def open_sides(self, duplicates, conflicts, page_size, batch_size, seeded):
         """Two fresh sides; a few rows synced already, so edits soon meet on both sides."""
-        cfg = config(duplicates=duplicates, conflicts=conflicts, page_size=page_size,
-                     connector="sqlite")
-        self.world = World(Path(self.folder.name), cfg, connector="sqlite",
-                           batch_size=batch_size)
+        cfg = config(
+            duplicates=duplicates, conflicts=conflicts, page_size=page_size, connector="sqlite"
+        )
+        self.world = World(Path(self.folder.name), cfg, connector="sqlite", batch_size=batch_size)
         for side, values in seeded:
             self.world.insert(side, values)
         if seeded:
@@ -152,19 +152,11 @@ TestTwoSQLiteSides = TwoSQLiteSides.TestCase
 
 
 # -- ids SQLite hands out again ----------------------------------------------------------------
-# Known library bug (see the report): with a plain ``INTEGER PRIMARY KEY`` (no AUTOINCREMENT)
-# SQLite gives the id of a deleted last row to the next insert, and the journal takes the new
-# row for the deleted one.  The state machine above uses AUTOINCREMENT tables so that it keeps
-# finding other bugs; these two examples pin the id-reuse bug down.
-
-REUSED_ID = (
-    "library bug: a SQLite rowid reused after a delete is taken for the deleted record "
-    "(SQLiteConnector._collapse folds D+I into one change, Engine._ingest observes into a "
-    "record whose side is tombstoned, SQLiteConnector next_id reuses max(id)+1)"
-)
+# With a plain ``INTEGER PRIMARY KEY`` (no AUTOINCREMENT) SQLite gives the id of a deleted last
+# row to the next insert.  The state machine above uses AUTOINCREMENT tables; these two
+# examples hold the engine and the connector to treating such a row as a new record.
 
 
-@pytest.mark.xfail(strict=True, reason=REUSED_ID)
 @pytest.mark.parametrize("page_size", [1, 1000])
 def test_a_new_row_with_a_deleted_rows_id_is_a_new_record(tmp_path, page_size):
     """A CRM row deleted and a new one inserted with its id: the Books partner of the
@@ -180,12 +172,10 @@ def test_a_new_row_with_a_deleted_rows_id_is_a_new_record(tmp_path, page_size):
         assert names == ["Acme", "Zed"]
 
 
-@pytest.mark.xfail(strict=True, reason=REUSED_ID)
 def test_a_create_never_takes_the_id_of_a_deleted_linked_row(tmp_path):
     """The connector's own create does not hand out the id of a row the journal still
     links to a tombstoned record: links stay one to one."""
-    with open_world(tmp_path, config(connector="sqlite"), connector="sqlite",
-                 reuse_ids=True) as w:
+    with open_world(tmp_path, config(connector="sqlite"), connector="sqlite", reuse_ids=True) as w:
         w.insert("books", {"name": "Acme", "email": None, "credit_limit": None})
         w.cycle()
         w.delete("crm", "1")
