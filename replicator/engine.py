@@ -94,7 +94,7 @@ class Engine:
         self.progress = progress or _noop
         self.batch_size = batch_size
         self._pushed: Counter[tuple[str, str]] = Counter()
-        self._retrying: set[str] = set()
+        self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
 
     # -- the cycle ------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class Engine:
                 raise EngineError(f"no module {name!r} in {self.config.path} (modules: {known})")
         self._check_sides(names)
         report = CycleReport(entries_before=self.journal.last_seq)
-        self._pushed: Counter[tuple[str, str]] = Counter()
+        self._pushed = Counter()
         self.journal_config()
         for name in names:
             module = self.config.modules[name]
@@ -306,7 +306,7 @@ class Engine:
             with self.journal.transaction():
                 self.journal.append(entries)
         order = {side: i for i, side in enumerate(module.order)}
-        self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
+        self._retrying = set()  # records a side asked to retry: they stay dirty
         for side in module.order:
             batch = [
                 (state, w, w.side == max((x.side for x in p.writes), key=order.__getitem__))
