@@ -11,8 +11,6 @@ import collections
 import contextlib
 import datetime as dt
 import json
-import random
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -779,185 +777,151 @@ def journal_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
         click.echo(f"{n} entries written to {output}", err=True)
 
 
+# -- the Zoho sandbox and credentials --------------------------------------------------------
+
+
+def _announce_sandbox(url: str, credentials: Path, temporary: bool) -> None:
+    """What a person needs to point a config at a running sandbox (never a secret)."""
+    click.echo(f"Zoho sandbox listening on {url}")
+    click.echo(f"  CRM v8:    {url}/crm/v8")
+    click.echo(f"  Books v3:  {url}/books/v3")
+    click.echo(f"  OAuth:     {url}/oauth/v2/token")
+    click.echo(f"  admin:     {url}/__admin__/")
+    click.echo(f"credentials file (mode 0600): {credentials}")
+    if temporary:
+        click.echo("  (a temporary folder, removed when the sandbox stops: --data DIR keeps it)")
+    click.echo("A side of replicator.toml using it:")
+    click.echo('  [sides.crm]\n  connector = "zoho_crm"')
+    click.echo(f"  credentials = {json.dumps(str(credentials))}")
+    click.echo("Stop it with Ctrl-C.", err=True)
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Loopback port to listen on (0: any free port).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the sandbox's database and credentials file (default: a temporary one).",
+)
+@click.option(
+    "--seed",
+    type=click.Choice(["demo", "keys"]),
+    help="Seed the records of a small company (demo), or only the fields replicator needs.",
+)
+def sandbox(port: int, data_dir: Path | None, seed: str | None) -> None:
+    """Serve a local Zoho CRM v8 + Books v3 + OAuth emulator on 127.0.0.1 until Ctrl-C.
+
+    It writes a credentials file (mode 0600) a config's Zoho sides can name, and prints
+    the URLs and that file's path, never a secret.
+    """
+    from replicator.sandbox import Sandbox, SandboxError, run_sandbox
+
+    def ready(box: Sandbox) -> None:
+        _announce_sandbox(box.url, box.credentials_path, data_dir is None)
+
+    try:
+        run_sandbox(port=port, data_dir=data_dir, seed=seed, on_ready=ready)
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+DATA_CENTRE_HELP = "com, eu, in, com.au, jp, com.cn, zohocloud.ca, sa, or an accounts URL"
+
+
+def _accounts_url(answer: str) -> tuple[str, dict[str, str]]:
+    """The accounts server of a data centre name or URL, and what the file should keep."""
+    from replicator.connectors.zoho_http import data_centre
+
+    answer = answer.strip()
+    if answer.startswith(("http://", "https://")):
+        return answer.rstrip("/"), {"accounts_url": answer.rstrip("/")}
+    try:
+        return data_centre(answer)[0], {"data_centre": answer}
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _organizations(
+    accounts_url: str, client_id: str, client_secret: str, refresh_token: str
+) -> list[dict[str, Any]]:
+    """The Books organisations the new credentials reach (empty if they cannot be listed)."""
+    import httpx
+
+    from replicator.connectors.zoho_http import OAuth, ZohoError
+
+    auth = OAuth(
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+        accounts_url=accounts_url,
+    )
+    try:
+        token = auth.token()
+        answer = httpx.get(
+            f"{auth.api_domain}/books/v3/organizations",
+            headers={"Authorization": f"Zoho-oauthtoken {token}"},
+            timeout=30,
+        )
+        organizations = answer.json().get("organizations") if answer.status_code == 200 else []
+    except (ZohoError, httpx.HTTPError, ValueError):
+        organizations = []
+    finally:
+        auth.close()
+    return [o for o in organizations or [] if isinstance(o, dict) and o.get("organization_id")]
+
+
+@main.command()
+@click.argument("side", type=click.Choice(["crm", "books"]))
+@click.option(
+    "--credentials",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (mode 0600; default: credentials/zoho-SIDE.json).",
+)
+def connect(side: str, path: Path | None) -> None:
+    """Connect a Zoho side: trade a self-client grant code for a refresh token, and save it.
+
+    At api-console.zoho.<dc> make a Self Client, then Generate Code with the scopes the
+    side needs (CRM: ZohoCRM.modules.ALL,ZohoCRM.settings.ALL; Books: ZohoBooks.fullaccess.all)
+    and paste the client id, the client secret and the code here (they are not echoed).
+    The file is written readable by you only; name it in the side's `credentials` option.
+    """
+    from replicator.connectors.zoho_http import ZohoError
+    from replicator.credentials import exchange_grant_code, store_credentials
+
+    path = path or Path("credentials") / f"zoho-{side}.json"
+    client_id = click.prompt("Client ID").strip()
+    client_secret = click.prompt("Client secret", hide_input=True).strip()
+    code = click.prompt("Grant code", hide_input=True).strip()
+    accounts_url, where = _accounts_url(
+        click.prompt(f"Data centre ({DATA_CENTRE_HELP})", default="com")
+    )
+    try:
+        refresh = exchange_grant_code(accounts_url, client_id, client_secret, code)
+    except ZohoError as exc:
+        raise click.ClickException(str(exc)) from None
+    keys: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
+    keys.update(where, refresh_token=refresh)
+    if side == "books":
+        organizations = _organizations(accounts_url, client_id, client_secret, refresh.reveal())
+        for org in organizations:
+            click.echo(f"  {org['organization_id']}  {org.get('name', '')}")
+        default = str(organizations[0]["organization_id"]) if len(organizations) == 1 else None
+        keys["organization_id"] = click.prompt("Books organization id", default=default).strip()
+    written = store_credentials(path, **keys)
+    click.echo(f"credentials for {side} written to {written} (mode 0600)")
+    click.echo(f"in replicator.toml:\n  [sides.{side}]")
+    click.echo(f'  connector = "zoho_{side}"\n  credentials = {json.dumps(str(written))}')
+
+
 # -- demo ------------------------------------------------------------------------------------
-
-DEMO_CONFIG = """\
-# Written by `replicator demo`: two local SQLite databases kept in sync both ways.
-[journal]
-path = "journal.db"
-
-[sides.books]
-connector = "sqlite"
-path = "books.db"
-
-[sides.crm]
-connector = "sqlite"
-path = "crm.db"
-
-[modules.customers]
-sync = "both_ways"
-first = "crm"
-duplicates = "overwrite"
-conflicts = "newest"
-books = { table = "customers", id = "id", match = "name", modified = "updated_at" }
-crm = { table = "accounts", id = "id", match = "account_name", modified = "modified_time" }
-
-[modules.customers.fields]
-name = { books = "name", crm = "account_name" }
-email = { books = "email", crm = "email" }
-phone = { books = "phone", crm = "phone" }
-credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }
-"""
-
-_FIRST = (
-    "Northwind",
-    "Blue Harbor",
-    "Cedar",
-    "Summit",
-    "Riverside",
-    "Golden Gate",
-    "Ironwood",
-    "Maple",
-    "Pioneer",
-    "Silverline",
-    "Evergreen",
-    "Redwood",
-    "Lakeshore",
-    "Granite",
-    "Horizon",
-    "Oakridge",
-    "Bright Path",
-    "Copperfield",
-    "Westbrook",
-    "Harborview",
-)
-_SECOND = (
-    "Traders",
-    "Logistics",
-    "Bakery",
-    "Dental",
-    "Builders",
-    "Analytics",
-    "Outfitters",
-    "Foods",
-    "Consulting",
-    "Print Works",
-    "Motors",
-    "Farms",
-    "Studios",
-    "Pharmacy",
-    "Electric",
-    "Textiles",
-    "Hardware",
-    "Coffee",
-    "Labs",
-    "Marine",
-)
-_SUFFIX = ("Ltd", "Inc", "LLC", "Co", "GmbH", "Pvt Ltd")
-
-
-def _companies(rng: random.Random, n: int) -> list[str]:
-    names = [f"{a} {b} {c}" for a in _FIRST for b in _SECOND for c in _SUFFIX]
-    return rng.sample(names, n)
-
-
-def _customer(rng: random.Random, name: str) -> tuple[str, str, str, str]:
-    domain = "".join(ch for ch in name.split()[0].lower() if ch.isalnum())
-    email = f"{rng.choice(['accounts', 'billing', 'info', 'finance'])}@{domain}.example"
-    phone = f"+1 555 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}"
-    limit = str(Decimal(rng.randrange(10, 500) * 100) + Decimal(rng.choice([0, 50])) / 100)
-    return name, email, phone, limit
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-def _seed(folder: Path, records: int, rng: random.Random) -> list[str]:
-    """Both databases, as another program would make them; returns the shared names."""
-    shared = min(5, records)
-    names = _companies(rng, 2 * records - shared)
-    books_names = names[:records]
-    crm_names = names[records - shared : 2 * records - shared]
-    with contextlib.closing(sqlite3.connect(folder / "books.db")) as db, db:
-        db.execute(
-            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
-            "phone TEXT, credit_limit NUMERIC, updated_at TEXT)"
-        )
-        db.executemany(
-            "INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(*_customer(rng, n), _now()) for n in books_names],
-        )
-    with contextlib.closing(sqlite3.connect(folder / "crm.db")) as db, db:
-        db.execute(
-            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, email TEXT, "
-            "phone TEXT, credit_limit NUMERIC, modified_time TEXT)"
-        )
-        db.executemany(
-            "INSERT INTO accounts (account_name, email, phone, credit_limit, "
-            "modified_time) VALUES (?, ?, ?, ?, ?)",
-            [(*_customer(rng, n), _now()) for n in crm_names],
-        )
-    return books_names[records - shared :]
-
-
-def _edit(folder: Path, rng: random.Random) -> list[str]:
-    """Edit both databases directly, as their own apps would; returns what was done."""
-    done = []
-    with (
-        contextlib.closing(sqlite3.connect(folder / "books.db")) as books,
-        books,
-        contextlib.closing(sqlite3.connect(folder / "crm.db")) as crm,
-        crm,
-    ):
-        name, email, phone, limit = _customer(rng, "Quayside Ferries Ltd")
-        books.execute(
-            "INSERT INTO customers (name, email, phone, credit_limit, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (name, email, phone, limit, _now()),
-        )
-        done.append(f"books: inserted customer {name!r}")
-        name, email, phone, limit = _customer(rng, "Juniper Yoga Studios")
-        crm.execute(
-            "INSERT INTO accounts (account_name, email, phone, credit_limit, "
-            "modified_time) VALUES (?, ?, ?, ?, ?)",
-            (name, email, phone, limit, _now()),
-        )
-        done.append(f"crm: inserted account {name!r}")
-        bid, bname = books.execute("SELECT id, name FROM customers ORDER BY id LIMIT 1").fetchone()
-        books.execute(
-            "UPDATE customers SET credit_limit = ?, updated_at = ? WHERE id = ?",
-            ("12500.00", _now(), bid),
-        )
-        done.append(f"books: raised the credit limit of {bname!r} to 12500.00")
-        cid, cname = crm.execute(
-            "SELECT id, account_name FROM accounts ORDER BY id LIMIT 1"
-        ).fetchone()
-        crm.execute(
-            "UPDATE accounts SET phone = ?, modified_time = ? WHERE id = ?",
-            ("+1 555 010 2030", _now(), cid),
-        )
-        done.append(f"crm: changed the phone of {cname!r}")
-        did, dname = crm.execute(
-            "SELECT id, account_name FROM accounts ORDER BY id DESC LIMIT 1 OFFSET 1"
-        ).fetchone()
-        crm.execute("DELETE FROM accounts WHERE id = ?", (did,))
-        done.append(f"crm: deleted {dname!r} (it stays in books: deletes are not propagated)")
-        # the same field of the same customer, changed on both sides between two syncs
-        kid, kname = books.execute(
-            "SELECT id, name FROM customers ORDER BY id LIMIT 1 OFFSET 2"
-        ).fetchone()
-        books.execute(
-            "UPDATE customers SET email = ?, updated_at = ? WHERE id = ?",
-            ("ap@books-edit.example", _now(), kid),
-        )
-        crm.execute(
-            "UPDATE accounts SET email = ?, modified_time = ? WHERE account_name = ?",
-            ("sales@crm-edit.example", _now(), kname),
-        )
-        done.append(f"both: changed the email of {kname!r} (books first, then crm)")
-    return done
 
 
 @main.command()
@@ -968,101 +932,47 @@ def _edit(folder: Path, rng: random.Random) -> list[str]:
     help="Folder to create the demo in (default: a new temporary folder).",
 )
 @click.option(
+    "--sqlite",
+    is_flag=True,
+    help="Sync two local SQLite databases instead of the Zoho sandbox.",
+)
+@click.option(
     "--records",
     type=click.IntRange(min=10, max=100_000),
     default=200,
     show_default=True,
-    help="Customers to seed on each side.",
+    help="With --sqlite: customers to seed on each side.",
 )
 @click.option(
     "--seed",
     type=int,
     default=7,
     show_default=True,
-    help="Random seed for the generated customers.",
+    help="With --sqlite: random seed for the generated customers.",
 )
-def demo(folder: Path | None, records: int, seed: int) -> None:
-    """Sync two SQLite databases end to end: seed, sync, edit both, sync, show the journal.
+def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
+    """Sync Zoho CRM and Zoho Books (a local sandbox) end to end, and show the journal.
 
-    Creates books.db (customers) and crm.db (accounts) with plain sqlite3, a few customers
-    on both sides (duplicates), and a replicator.toml; syncs; edits both databases (inserts,
-    updates, a delete and one field changed on both sides); syncs again; then lists the
-    conflicts and verifies the journal.
+    Starts the sandbox on a free loopback port, seeds a small company on both sides (with
+    duplicates and a concurrent edit), writes a config for two-way customers, vendors and
+    items, syncs, edits both sides through the APIs, syncs again, then prints what was
+    created, updated, skipped and in conflict, the API requests used and `journal verify`.
+    With --sqlite: the same story over two local SQLite databases, no network at all.
     """
+    from replicator import demo as demos
+
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="replicator-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    taken = [
-        n for n in ("books.db", "crm.db", "journal.db", "replicator.toml") if (folder / n).exists()
-    ]
+    taken = [n for n in demos.FILES if (folder / n).exists()]
     if taken:
         raise click.ClickException(
             f"{folder} already holds {', '.join(taken)}: pass --dir with a new folder"
         )
-    folder = folder.resolve()
-    console = _console()
-    rng = random.Random(seed)
-    console.print(f"[b]demo folder:[/b] {folder}")
-    shared = _seed(folder, records, rng)
-    config_path = folder / "replicator.toml"
-    config_path.write_text(DEMO_CONFIG, encoding="utf-8")
-    console.print(
-        f"seeded {records} customers in books.db and {records} accounts in crm.db; "
-        f"{len(shared)} names are on both sides: {', '.join(shared)}"
-    )
-    config = load_config(config_path)
-
-    console.rule("first sync")
-    report = run_sync(config)
-    print_report(console, config, report)
-    console.print(
-        f"{report.total('linked')} customers on both sides were linked, not copied "
-        "(duplicates = overwrite: the CRM values replaced the Books ones)"
-    )
-
-    console.rule("edits made directly in both databases")
-    for line in _edit(folder, rng):
-        console.print(f"- {line}")
-
-    console.rule("second sync")
-    print_report(console, config, run_sync(config))
-
-    console.rule("conflicts")
-    with _journal(config) as journal:
-        items = [conflict_data(r) for r in journal.conflicts()]
-        result = verify(journal)
-    for c in items:
-        values = ", ".join(f"{s}: {show(v)}" for s, v in c["values"].items())
-        winner = c["winner"]
-        won = f"{winner['side']} ({show(winner['value'])})" if winner else "held for a person"
-        console.print(
-            f"#{c['id']} {c['status']}: {c['rid']} {c['field']}: {values} -> {won}; {c['reason']}",
-            soft_wrap=True,
-        )
-    if not items:
-        console.print("no conflicts")
-
-    console.rule("journal verify")
-    if not result.ok:
-        raise click.ClickException(f"journal verify failed: {result.problem}")
-    console.print(f"intact: {result.entries} entries")
-    cfg = f"replicator --config {config_path}"
-    tries = [f"{cfg} status", f"{cfg} conflicts list"]
-    if items:
-        first = items[0]
-        loser = next(
-            (s for s in first["values"] if first["winner"] is None or s != first["winner"]["side"]),
-            "books",
-        )
-        tries += [
-            f"{cfg} conflicts show {first['id']}",
-            f"{cfg} conflicts resolve {first['id']} --take {loser}   # then sync",
-            f"{cfg} journal log --record {first['rid']}",
-        ]
-    tries += [f"{cfg} sync", f"{cfg} journal verify"]
-    console.print(f"\nThe demo is in {folder}. Try:")
-    for line in tries:
-        console.print(f"  {line}", soft_wrap=True)
+    if sqlite:
+        demos.run_sqlite_demo(folder.resolve(), _console(), records=records, seed=seed)
+    else:
+        demos.run_zoho_demo(folder.resolve(), _console())
 
 
 __all__ = ["main"]

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -197,16 +198,82 @@ def open_auth(
                 "(api_domain in [sides.NAME], or REPLICATOR_ZOHO_API_DOMAIN)",
             )
         return StaticToken(credentials.access_token, credentials.api_domain), credentials
-    auth = OAuth(
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        refresh_token=credentials.refresh_token,
-        accounts_url=credentials.accounts_url,
-        api_domain=credentials.api_domain,
-        transport=transport,
-        clock=clock,
+
+    def make() -> OAuth:
+        return OAuth(
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            refresh_token=credentials.refresh_token,
+            accounts_url=credentials.accounts_url,
+            api_domain=credentials.api_domain,
+            transport=transport,
+            clock=clock,
+        )
+
+    if transport is not None:  # a test's fake: its own session
+        return make(), credentials
+    session: tuple[Any, ...] = (
+        credentials.accounts_url,
+        credentials.client_id,
+        credentials.refresh_token.reveal(),
+        credentials.api_domain or "",
+        id(clock),
     )
-    return auth, credentials
+    return SharedAuth.open(session, make), credentials
+
+
+class SharedAuth:
+    """One OAuth session for every side of a process that signs in with the same refresh
+    token (CRM and Books usually do): one access token serves both, so a sync refreshes
+    once, not once a side, and Zoho's allowance of 10 tokens per 10 minutes per refresh
+    token goes twice as far.  Each side holds a handle; the last one closed closes it."""
+
+    _open: dict[tuple[Any, ...], tuple[OAuth, int]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, key: tuple[Any, ...], oauth: OAuth) -> None:
+        self._key, self._oauth, self._closed = key, oauth, False
+        self.redactor = oauth.redactor
+
+    @classmethod
+    def open(cls, key: tuple[Any, ...], make: Callable[[], OAuth]) -> SharedAuth:
+        with cls._lock:
+            oauth, users = cls._open.get(key) or (make(), 0)
+            cls._open[key] = (oauth, users + 1)
+        return cls(key, oauth)
+
+    @property
+    def api_domain(self) -> str:
+        return self._oauth.api_domain
+
+    @property
+    def calls(self) -> int:
+        return self._oauth.calls
+
+    @property
+    def accounts_url(self) -> str:
+        return self._oauth.accounts_url
+
+    def token(self) -> str:
+        return self._oauth.token()
+
+    def invalidate(self, token: str) -> None:
+        self._oauth.invalidate(token)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            oauth, users = self._open[self._key]
+            if users > 1:
+                self._open[self._key] = (oauth, users - 1)
+                return
+            del self._open[self._key]
+        oauth.close()
+
+    def __repr__(self) -> str:
+        return f"SharedAuth({self._oauth!r})"
 
 
 def store_credentials(
@@ -295,6 +362,7 @@ def exchange_grant_code(
 
 __all__ = [
     "Credentials",
+    "SharedAuth",
     "exchange_grant_code",
     "load_credentials",
     "open_auth",

@@ -17,11 +17,22 @@ changes are found depends on what each list offers:
   what this process last saw, and reports rows gone since its last full read as deleted
   (no view set; Books has no deleted-records feed, so deletes elsewhere go unseen).
 
-*The cursor* is the largest ``last_modified_time`` read, as ISO UTC text
-(``2026-11-27T10:00:00+00:00``; a table without times uses the read's clock time).  A
-walk in descending or no order cannot move it until it ends, so its pages carry the
-previous cursor and a last, empty page the new one.  Records the overlap window brings again
+*The cursor* is ``[records, read_at]``: the largest ``last_modified_time`` read, as ISO UTC
+text (``2026-11-27T10:00:00+00:00``; a table without times uses the read's clock time),
+and the server's time (``Date``) when the pull began, which narrows the next read's
+overlap as for CRM (:func:`~replicator.connectors.zoho_http.overlap_start`).  Without a
+``Date`` it is the watermark text alone, and that form is accepted too.  A walk in
+descending or no order cannot move it until it ends, so its pages carry the previous
+cursor and a last, empty page the new one.  Records the overlap window brings again
 are dropped if this connector has already seen or written that (time, values): no echo.
+
+**Contact persons.**  A contact's ``first_name``, ``last_name``, ``email``, ``phone`` and
+``mobile`` are its primary contact person's (list answers show them at the top level;
+a whole record only inside ``contact_persons``, which is where Books takes them on input:
+a top-level ``phone`` is ignored).  Writing one of them writes the primary contact person
+(made on a create, or when the contact has none), naming the contact's other persons by id
+so Books keeps them; their ids come from the last whole record read or written, read again
+once the contact changed since.
 
 **Custom fields** ``custom_fields: [{api_name, value}]`` become columns named by their API
 name, which Books starts with ``cf_`` (``cf_region``; a name without it gets it); a column
@@ -61,7 +72,10 @@ from replicator.connectors.zoho_http import (
     ZohoError,
     body_of,
     digest,
+    overlap_start,
     parse_time,
+    read_mark,
+    server_time,
     utc_text,
 )
 from replicator.credentials import open_auth
@@ -73,6 +87,8 @@ PER_PAGE = 200
 SEARCH_LIMIT = 100
 SEARCH_PAGES = 10
 MODIFIED = "last_modified_time"
+# a contact's columns that belong to its primary contact person
+PERSON_COLUMNS = ("first_name", "last_name", "email", "phone", "mobile")
 DELETED = "(deleted)"
 SORTED, FILTERED, SCANNED = "sorted", "filtered", "scanned"
 
@@ -240,8 +256,14 @@ def books_time(text: str) -> str:
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A Books record with its custom fields as ``cf_<name>`` columns."""
+    """A Books record with its custom fields as ``cf_<name>`` columns and, for a whole
+    contact, its primary contact person's fields as columns (as list answers show them)."""
     flat = {k: v for k, v in record.items() if k != "custom_fields"}
+    persons = record.get("contact_persons")
+    if isinstance(persons, list):
+        primary = _primary(persons) or {}
+        for key in PERSON_COLUMNS:
+            flat.setdefault(key, primary.get(key, ""))
     for key in [k for k in flat if k.startswith("cf_") and k.endswith("_unformatted")]:
         flat[key.removesuffix("_unformatted")] = flat.pop(key)
     for field in record.get("custom_fields") or []:
@@ -274,9 +296,13 @@ class ZohoBooksConnector:
         self.now = now
         self._known: dict[str, dict[str, Known]] = {}
         self._read_upto: dict[str, str] = {}
+        self._read_at: dict[str, str | None] = {}  # table -> server time the last pull read
+        self._page_dates: list[dt.datetime] = []  # the Date of each list answer, this walk
         self._made: dict[tuple[str, str], str] = {}
         # table -> columns even a whole record lacked, this pull: not asked for again
         self._absent: dict[str, set[str]] = {}
+        # contact id -> (primary person id or None, the other persons' ids), as last read whole
+        self._people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
     def __repr__(self) -> str:
         return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
@@ -288,14 +314,14 @@ class ZohoBooksConnector:
     ) -> Iterator[Page]:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
-        if since is not None and not isinstance(since, str):
-            raise TypeError(f"{self.side}: a Zoho Books cursor is an ISO text, not {since!r}")
+        records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
         known = self._known.setdefault(module.table, {})
         self._absent.pop(table.path, None)
-        floor = since or EPOCH
+        floor = records_since or EPOCH
         newest = floor
-        start = self._start(since)
+        start = self._start(records_since, read_since)
+        self._page_dates = []
         cut = None if table.feed == SCANNED else start  # a scan reads and compares it all
         params: dict[str, Any] = dict(filters)
         if table.feed == SORTED:
@@ -303,7 +329,16 @@ class ZohoBooksConnector:
         elif table.feed == FILTERED and start is not None:
             params[MODIFIED] = books_time(start)
         seen: set[str] = set()
+        read_at: str | None = None  # the server's time when this pull began reading
+
+        def cursor(records: str, read: str | None) -> Cursor:
+            if read_at is None:
+                return records
+            return [records, read_mark(records, read, self.overlap) if read else EPOCH]
+
         for records in self._pages(table, params, min(PER_PAGE, page_size)):
+            if read_at is None and self._page_dates:
+                read_at = utc_text(self._page_dates[0])
             changes = []
             older = False
             for record in records:
@@ -320,8 +355,10 @@ class ZohoBooksConnector:
                 if known.get(id) != now_known:
                     modified = parse_time(text) or self.now()
                     changes.append(Change(id, values, modified=modified))
+                    if known.get(id, ("",))[0] != now_known[0]:
+                        self._people.pop(id, None)  # its persons may have changed too
                 known[id] = now_known
-            yield Page(tuple(changes), floor)
+            yield Page(tuple(changes), cursor(floor, read_since))
             if older and table.feed == SORTED:
                 break
         gone: list[Change] = []
@@ -334,7 +371,8 @@ class ZohoBooksConnector:
                         gone.append(Change(id, {}, modified=self.now(), deleted=True))
                         known[id] = (DELETED, None)
         self._read_upto[module.table] = newest
-        yield Page(tuple(gone), newest)
+        self._read_at[module.table] = read_at
+        yield Page(tuple(gone), cursor(newest, read_at))
 
     def get(self, module: SideModule, id: str) -> Change | None:
         table, _ = self._table(module)
@@ -366,10 +404,15 @@ class ZohoBooksConnector:
         return found
 
     def schema(self, module: SideModule) -> dict[str, str]:
-        """Standard fields, those of a sample record, its custom fields, and the key field."""
+        """Standard fields, those of a sample record, its custom fields, and the key field.
+
+        The sample (a list call and a read) is taken only when the module's columns are not
+        all standard or ``cf_`` fields (or it names none): a sync checking its field map
+        before each cycle then costs Books nothing."""
         table, filters = self._table(module)
         schema = {table.id: "text", **table.fields}
-        sample = next(iter(self._pages(table, filters, 1, limit=1)), [])
+        covered = module.columns and all(c in schema or c.startswith("cf_") for c in module.columns)
+        sample = [] if covered else next(iter(self._pages(table, filters, 1, limit=1)), [])
         if sample:
             record = self._read_one(table, str(sample[0][table.id])) or sample[0]
             for field in record.get("custom_fields") or []:
@@ -437,6 +480,11 @@ class ZohoBooksConnector:
                     "was last read; not overwritten (it is read and merged on the next cycle)",
                 )
         body = self._to_api(table, write.values)
+        if table.path == "contacts" and any(k in body for k in PERSON_COLUMNS):
+            person = {k: body.pop(k) for k in PERSON_COLUMNS if k in body}
+            persons = self._persons_body(table, id, person)
+            if persons:
+                body["contact_persons"] = persons
         if id is not None:
             response = self._write("PUT", f"/{table.path}/{id}", body, {})
         else:
@@ -488,6 +536,7 @@ class ZohoBooksConnector:
         record = answer.get(table.one) if isinstance(answer, dict) else None
         if response.status_code < 300 and code in (0, None) and isinstance(record, dict):
             new_id = str(record.get(table.id) or id)
+            self._remember_people(table, record)
             if write.id is None:
                 self._made[(module.table, write.key)] = new_id
             text = _time_text(record)
@@ -506,6 +555,42 @@ class ZohoBooksConnector:
             reason += f": {message}"
         return Outcome(write.key, id, error=self.client.redactor.scrub(reason))
 
+    def _persons_body(
+        self, table: Table, id: str | None, person: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """``contact_persons`` for a write of primary-person columns: the contact's other
+        persons by id (so Books keeps them) and the primary one with the new values."""
+        primary: str | None = None
+        others: tuple[str, ...] = ()
+        if id is not None:
+            if id not in self._people:
+                self._read_one(table, id)  # remembers its persons
+            primary, others = self._people.get(id, (None, ()))
+        if primary is None and not any(v not in (None, "") for v in person.values()):
+            return []  # nothing to say about a person the contact does not have
+        mine = {**person, "is_primary_contact": True}
+        if primary is not None:
+            mine["contact_person_id"] = primary
+        return [*({"contact_person_id": other} for other in others), mine]
+
+    def _remember_people(self, table: Table, record: Mapping[str, Any]) -> None:
+        if table.path != "contacts" or table.id not in record:
+            return
+        persons = record.get("contact_persons")
+        persons = persons if isinstance(persons, list) else []  # a whole record without: none
+        primary = _primary(persons)
+        ids = [
+            str(p["contact_person_id"])
+            for p in persons
+            if isinstance(p, dict) and p.get("contact_person_id")
+        ]
+        first = (
+            str(primary["contact_person_id"])
+            if primary and primary.get("contact_person_id")
+            else None
+        )
+        self._people[str(record[table.id])] = (first, tuple(i for i in ids if i != first))
+
     def _missing(self, module: SideModule, id: str) -> str:
         return f"side {self.side}: no record with id {id} in {module.table} (deleted?)"
 
@@ -521,7 +606,7 @@ class ZohoBooksConnector:
         targets = any(w.id is not None or (module.table, w.key) in self._made for w in writes)
         if table.feed == SCANNED or mark is None or not targets:
             return None
-        start = self._start(mark)
+        start = self._start(mark, self._read_at.get(module.table))
         params: dict[str, Any] = {}
         if table.feed == SORTED:
             params.update(sort_column=MODIFIED, sort_order="D")
@@ -596,6 +681,9 @@ class ZohoBooksConnector:
             response = self.client.request("GET", f"/{table.path}", kind="list", params=query)
             if response.status_code >= 400:
                 raise self.client.error(response, f"side {self.side}: GET /{table.path}")
+            date = server_time(response)
+            if date is not None:
+                self._page_dates.append(date)
             body = body_of(response)
             records = [
                 r for r in body.get(table.path) or [] if isinstance(r, dict) and table.id in r
@@ -615,7 +703,10 @@ class ZohoBooksConnector:
         if response.status_code >= 400:
             raise self.client.error(response, f"side {self.side}: GET /{table.path}/{id}")
         record = body_of(response).get(table.one)
-        return record if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            return None
+        self._remember_people(table, record)
+        return record
 
     def _values(
         self,
@@ -653,12 +744,29 @@ class ZohoBooksConnector:
             body["custom_fields"] = custom
         return body
 
-    def _start(self, since: str | None) -> str | None:
-        """Where a read from ``since`` begins: the watermark less the overlap."""
+    def _start(self, since: str | None, read_at: str | None = None) -> str | None:
+        """Where a read from ``since`` begins: the watermark less the overlap, narrowed
+        when the last read (``read_at``) came after it (see ``overlap_start``)."""
         if not since or since <= EPOCH:
             return None
         moment = parse_time(since)
-        return utc_text(moment - self.overlap) if moment is not None else None
+        if moment is None:
+            return None
+        return utc_text(overlap_start(moment, parse_time(read_at), self.overlap))
+
+    def _parse_cursor(self, since: Cursor | None) -> tuple[str | None, str | None]:
+        """``(records, read_at)`` of a cursor: an ISO text, or ``[records, read_at]``."""
+        if since is None or isinstance(since, str):
+            return since, None
+        if (
+            isinstance(since, list | tuple)
+            and len(since) == 2
+            and all(isinstance(s, str) for s in since)
+        ):
+            return since[0], (since[1] if since[1] > EPOCH else None)
+        raise TypeError(
+            f"{self.side}: a Zoho Books cursor is an ISO text or [records, read_at], not {since!r}"
+        )
 
 
 def from_options(
@@ -706,6 +814,11 @@ def from_options(
         overlap=float(options.get("overlap_seconds", 300.0)),
         now=now,
     )
+
+
+def _primary(persons: list[Any]) -> dict[str, Any] | None:
+    people = [p for p in persons if isinstance(p, dict)]
+    return next((p for p in people if p.get("is_primary_contact")), people[0] if people else None)
 
 
 def _time_text(record: Mapping[str, Any]) -> str | None:

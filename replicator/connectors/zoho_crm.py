@@ -10,10 +10,14 @@ the first group is listed, the other groups are read for the same ids (``?ids=``
 merged by id.  An incremental pull sends ``If-Modified-Since`` = watermark - overlap, then
 reads ``/{Module}/deleted?type=all`` the same way (``Change(deleted=True)``).
 
-*The cursor* is ``[records, deleted]``: two ISO UTC texts (``2026-11-27T10:00:00+00:00``),
+*The cursor* is ``[records, deleted, read_at]``: ISO UTC texts (``2026-11-27T10:00:00+00:00``),
 the largest ``Modified_Time`` and ``deleted_time`` read, one per feed, so a crash between
-the feeds loses neither; text order is time order and the pair only grows.  A plain ISO
-text is accepted as both.  Records inside the overlap window come again; the connector
+the feeds loses neither, and the server's time (``Date``) when the pull began; text order
+is time order and the cursor only grows.  ``[records, deleted]`` (no ``Date`` seen) and a
+plain ISO text (both watermarks) are accepted.  The next read starts the overlap before
+the records watermark, or, when the last read came well after it, at the watermark's own
+second (see :func:`~replicator.connectors.zoho_http.overlap_start`): an idle sync then
+re-reads nothing.  Records inside the overlap window come again; the connector
 drops those whose (``Modified_Time``, values) it has already seen or written (no echo), and
 the engine de-duplicates by content across restarts.  A record seen twice in one pull
 moved (it changed while paging), which may have shifted another past a page boundary: the
@@ -58,7 +62,9 @@ from replicator.connectors.zoho_http import (
     body_of,
     chunks,
     digest,
+    overlap_start,
     parse_time,
+    read_mark,
     server_time,
     utc_text,
 )
@@ -95,30 +101,35 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def parse_cursor(since: Cursor | None) -> tuple[str | None, str | None]:
-    """``(records, deleted)`` watermarks of a cursor (None: a snapshot)."""
+def parse_cursor(since: Cursor | None) -> tuple[str | None, str | None, str | None]:
+    """``(records, deleted, read_at)`` of a cursor (None: a snapshot; read_at None: unknown)."""
     if since is None:
-        return None, None
+        return None, None, None
     if isinstance(since, str):
-        return since, since
+        return since, since, None
     if (
         isinstance(since, list | tuple)
-        and len(since) == 2
+        and len(since) in (2, 3)
         and all(isinstance(s, str) for s in since)
     ):
-        return since[0], since[1]
-    raise TypeError(f"a Zoho CRM cursor is [records, deleted] ISO texts, not {since!r}")
+        return since[0], since[1], (since[2] if len(since) == 3 else None)
+    raise TypeError(f"a Zoho CRM cursor is [records, deleted, read_at] ISO texts, not {since!r}")
 
 
 @attrs.define
 class _Marks:
-    """The two watermarks of a pull in progress."""
+    """The watermarks of a pull in progress, and when (server time) it began reading."""
 
     records: str
     deleted: str | None
+    read_at: str | None = None
+    overlap: dt.timedelta = dt.timedelta(0)
 
     def cursor(self) -> list[str]:
-        return [self.records, self.deleted or EPOCH]
+        marks = [self.records, self.deleted or EPOCH]
+        if not self.read_at:
+            return marks
+        return [*marks, read_mark(self.records, self.read_at, self.overlap)]
 
 
 class ZohoCRMConnector:
@@ -157,13 +168,13 @@ class ZohoCRMConnector:
     ) -> Iterator[Page]:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
-        records_since, deleted_since = parse_cursor(since)
+        records_since, deleted_since, read_at = parse_cursor(since)
         table = module.table
         per_page = min(PER_PAGE, page_size)
         groups = self._field_groups(module)
         cvid = self._cvid(module)
         known = self._known.setdefault(table, {})
-        marks = _Marks(records_since or EPOCH, deleted_since)
+        marks = _Marks(records_since or EPOCH, deleted_since, overlap=self.overlap)
         seen: dict[str, tuple[str, int]] = {}  # id -> (Modified_Time, index of its page)
         page_marks: list[str] = []  # the last Modified_Time of each page listed
         starts: list[str | None] = [self._query_start(records_since)]
@@ -172,9 +183,15 @@ class ZohoCRMConnector:
         while starts and passes < MAX_PASSES:
             start, passes = starts.pop(0), passes + 1
             rewalk_from: str | None = None
-            for records, response in self._list(module, groups[0], per_page, start, cvid):
+            seen_at = read_at if passes == 1 else None  # a re-walk reads the whole overlap
+            for records, response in self._list(
+                module, groups[0], per_page, start, cvid, read_at=seen_at
+            ):
+                server_now = server_time(response)
+                if marks.read_at is None and server_now is not None:
+                    marks.read_at = utc_text(server_now)
                 if marks.deleted is None:  # a snapshot: deletions before it do not matter
-                    marks.deleted = utc_text(server_time(response) or self.now())
+                    marks.deleted = utc_text(server_now or self.now())
                 records = self._complete(module, records, groups[1:])
                 changes = []
                 for record in records:
@@ -575,8 +592,11 @@ class ZohoCRMConnector:
         per_page: int,
         start: str | None,
         cvid: str | None,
+        *,
+        read_at: str | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], httpx.Response]]:
-        """Pages of records modified after ``start`` (all when None), oldest first."""
+        """Pages of records modified after ``start`` (all when None), oldest first; the
+        overlap before ``start`` narrows when the last read (``read_at``) came after it."""
         modified_field = module.modified or MODIFIED
         params: dict[str, Any] = {
             "fields": ",".join(fields),
@@ -593,7 +613,8 @@ class ZohoCRMConnector:
                 query["page_token"] = token
             else:
                 query["page"] = page
-            response = self._get(f"/{module.table}", query, self._since_header(start), kind="list")
+            since = self._since_header(start, read_at)
+            response = self._get(f"/{module.table}", query, since, kind="list")
             body = body_of(response)
             data = [r for r in body.get("data") or [] if isinstance(r, dict) and "id" in r]
             for record in data:
@@ -609,7 +630,7 @@ class ZohoCRMConnector:
                 if not token:  # no token offered: go on from the newest time read
                     if newest is None or newest == start:
                         return
-                    start, page = newest, 1
+                    start, page, read_at = newest, 1, None
                     continue
             else:
                 page += 1
@@ -658,18 +679,20 @@ class ZohoCRMConnector:
         """A read; 204 and 304 come back empty, other failures raise :class:`ZohoError`."""
         response = self.client.request("GET", path, kind=kind, params=params, headers=headers)
         if response.status_code in (204, 304):
-            return httpx.Response(204, request=response.request)
+            kept = {k: v for k, v in response.headers.items() if k.lower() == "date"}
+            return httpx.Response(204, headers=kept, request=response.request)
         if response.status_code >= 400:
             raise self.client.error(response, f"side {self.side}: GET {path}")
         return response
 
-    def _since_header(self, since: str | None) -> dict[str, str]:
+    def _since_header(self, since: str | None, read_at: str | None = None) -> dict[str, str]:
         if not since or since <= EPOCH:
             return {}
         moment = parse_time(since)
         if moment is None:
             return {}
-        return {"If-Modified-Since": utc_text(moment - self.overlap)}
+        start = overlap_start(moment, parse_time(read_at), self.overlap)
+        return {"If-Modified-Since": utc_text(start)}
 
     def _query_start(self, since: str | None) -> str | None:
         return since if since and since > EPOCH else None

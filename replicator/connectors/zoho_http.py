@@ -290,6 +290,34 @@ def utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def overlap_start(
+    watermark: dt.datetime, read_at: dt.datetime | None, overlap: dt.timedelta
+) -> dt.datetime:
+    """Where the next incremental read starts: the watermark less the overlap, or later
+    when the server's time of the last read says so.
+
+    The overlap catches changes that were not yet visible when the last pull read (a
+    commit landing late, in the same second as the watermark).  Such a change is no older
+    than ``read_at - overlap``; one visible then was read, bar the watermark's own second.
+    So after a read long after the watermark (an idle period), the next read starts at the
+    watermark's second instead of re-reading the whole overlap window.
+    """
+    start = watermark - overlap
+    if read_at is not None:
+        start = max(start, min(watermark - dt.timedelta(seconds=1), read_at - overlap))
+    return start
+
+
+def read_mark(records: str, read_at: str, overlap: dt.timedelta) -> str:
+    """``read_at`` as a cursor keeps it: no later than the time past which it no longer
+    narrows the next read (the watermark plus the overlap, less a second), so a cursor
+    stops moving once a side is idle for longer than the overlap: idle syncs add nothing."""
+    watermark, seen = parse_time(records), parse_time(read_at)
+    if watermark is None or seen is None:
+        return read_at
+    return utc_text(min(seen, watermark + overlap - dt.timedelta(seconds=1)))
+
+
 def server_time(response: httpx.Response) -> dt.datetime | None:
     """The server's clock from the ``Date`` header, if it sent one."""
     header = response.headers.get("date")
@@ -855,7 +883,9 @@ __all__ = [
     "digest",
     "dumps",
     "loads",
+    "overlap_start",
     "parse_time",
+    "read_mark",
     "server_time",
     "token_request",
     "translate",

@@ -26,9 +26,10 @@ Everything a test or the demo needs to set the scene and look behind it::
     GET    /__admin__/books/{resource}       ?organization_id= (default: the first org)
     POST   /__admin__/books/{resource}       also takes status and zcrm_* link fields
     GET|PATCH|DELETE /__admin__/books/{resource}/{id}
-    POST   /__admin__/seed                   {name: "demo"}
+    POST   /__admin__/seed                   {name: "demo" | "keys"}
     POST   /__admin__/reset                  wipe records, faults, counters, windows; the
-                                      settings the sandbox started with
+                                      settings the sandbox started with (fields, views
+                                      and credentials stay; a seed may run again)
 
 CRM writes made here are "another program editing the CRM": they are validated like API
 writes, made as the user Sam Seller, bump ``Modified_Time`` and fire notifications (unless
@@ -47,6 +48,7 @@ from starlette.routing import Route
 from .books_schema import RESOURCES, Resource
 from .crm_schema import OTHER, Module
 from .errors import AdminError, ApiError
+from .seed import SEEDED
 from .web import state
 
 LINK_FIELDS = ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id", "zcrm_product_id",
@@ -335,6 +337,8 @@ async def seed(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     st = state(request)
     st.store.wipe()
+    for flag in SEEDED:  # the records a seed made are gone: it may seed them again
+        st.store.kv_set(flag, False)
     st.faults.clear()
     st.counters.reset()
     st.crm_limiter.reset()

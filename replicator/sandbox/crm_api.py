@@ -295,7 +295,7 @@ def _charge(request: Request, count: int) -> None:
         st.crm_limiter.charge(extra, st.settings)
 
 
-def _failing(request: Request, count: int) -> set[int]:
+def _failing(request: Request, count: int) -> dict[int, str]:
     st = state(request)
     template = getattr(request.scope.get("route"), "path", None)
     return st.faults.failing_records("crm", request.method, request.url.path, template, count)

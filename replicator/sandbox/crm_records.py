@@ -23,6 +23,9 @@ from .errors import RecordRejected
 from .settings import Settings
 from .store import DeletedRow, Row, Store
 
+_FAULT_MESSAGES = {"INTERNAL_ERROR": "Internal server error occurred.",
+                   "RECORD_LOCKED": "the record is locked"}
+
 Notify = Callable[[str, str, list[str], dict[str, list[str]]], None]
 
 
@@ -136,7 +139,7 @@ class CrmRecords:
         mode: str,
         user_id: str = ADMIN.id,
         duplicate_check_fields: Sequence[str] | None = None,
-        failing: set[int] | frozenset[int] = frozenset(),
+        failing: Mapping[int, str] | None = None,
         unmodified_since: float | None = None,
         notify: bool = True,
     ) -> list[dict[str, Any]]:
@@ -154,7 +157,10 @@ class CrmRecords:
                         raise RecordRejected("INVALID_DATA", "invalid data", {
                             "api_name": "data", "json_path": f"$.data[{index}]",
                             "expected_data_type": "jsonobject"})
-                    if index in failing:
+                    if failing and index in failing:  # a partial-failure fault
+                        if failing[index] != "INVALID_DATA":
+                            raise RecordRejected(failing[index], _FAULT_MESSAGES.get(
+                                failing[index], "the record could not be saved"), {})
                         raise RecordRejected("INVALID_DATA", "invalid data", {
                             "api_name": module.name_field,
                             "json_path": f"$.data[{index}].{module.name_field}"})

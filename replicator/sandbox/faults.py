@@ -8,8 +8,10 @@ and a glob over either the concrete path (``/crm/v8/Deals*``) or the route templ
   502/503/504 an HTML gateway page, as a proxy in front of Zoho would send);
 - ``delay``: hold the request ``delay`` seconds, then serve it normally;
 - ``drop``: close the socket without sending a byte of response;
-- ``partial``: on a bulk CRM write, fail some records with ``INVALID_DATA`` (every
-  ``record_every``-th record, or each with probability ``record_rate``) and apply the rest.
+- ``partial``: on a bulk CRM write, fail some records (every ``record_every``-th record, or
+  each with probability ``record_rate``) with ``record_code`` and apply the rest.  The
+  default ``INVALID_DATA`` is a refusal a client should not repeat; a passing failure such
+  as ``INTERNAL_ERROR`` or ``RECORD_LOCKED`` is one it should try again.
 
 Which matching requests a fault hits: every ``every``-th one when ``every`` > 0, otherwise
 each with ``probability``; at most ``times`` hits in all when ``times`` is set.  Chance is
@@ -48,6 +50,7 @@ class Fault:
     times: int | None = None
     record_rate: float = 0.5
     record_every: int = 0
+    record_code: str = "INVALID_DATA"
 
     def matches(self, api: str, method: str, path: str, template: str | None) -> bool:
         if self.api not in ("*", api):
@@ -147,9 +150,10 @@ class FaultBook:
 
     def failing_records(
         self, api: str, method: str, path: str, template: str | None, count: int
-    ) -> set[int]:
-        """Indexes of the records a ``partial`` fault fails in a bulk write of ``count``."""
-        failing: set[int] = set()
+    ) -> dict[int, str]:
+        """The records a ``partial`` fault fails in a bulk write of ``count``: index -> the
+        error code to answer for it."""
+        failing: dict[int, str] = {}
         with self._lock:
             for fault in self._faults.values():
                 if fault.kind != "partial" or not fault.matches(api, method, path, template):
@@ -160,9 +164,9 @@ class FaultBook:
                 for index in range(count):
                     if fault.record_every > 0:
                         if (index + 1) % fault.record_every == 0:
-                            failing.add(index)
+                            failing.setdefault(index, fault.record_code)
                     elif rng.random() < fault.record_rate:
-                        failing.add(index)
+                        failing.setdefault(index, fault.record_code)
         return failing
 
 

@@ -6,7 +6,9 @@ clients; a CRM request takes a concurrency slot; faults apply (delay, error stat
 dropped connection); CRM and Books requests must carry a valid ``Zoho-oauthtoken``; a Books
 request must name a known ``organization_id`` and passes the per-organisation rate limits
 (whose headers then go on its response); a CRM request spends one credit.  Every answered
-request is counted by API, method, template and status.
+request is counted by API, method, template and status, and every API answer carries a
+``Date`` header read from the sandbox's clock (as a real server's ``Date`` and its records'
+modification times come from one clock, also when a test moves the clock forward).
 
 A dropped connection closes the client's socket with nothing written, so the client sees
 a transport error (httpx: ``RemoteProtocolError``), not an HTTP status.  Under uvicorn the
@@ -18,6 +20,7 @@ the caller to see instead.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ipaddress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -157,6 +160,8 @@ class Gateway:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
                 extra = [(k.lower().encode(), v.encode()) for k, v in seen["headers"].items()]
+                date = email.utils.formatdate(self.state.clock.now(), usegmt=True)
+                extra.append((b"date", date.encode()))
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
             await send(message)
 

@@ -17,9 +17,15 @@ The two sides share records the way a company that ran both apps apart would:
   Entertainment, Maria Lopez, Monarch Paper, Gadget Max, Consulting Hour in Books.
 
 It also adds the custom fields the Books integration asks for: CRM ``Product_Type``
-(Goods / Services) on Products and ``Payment_Terms`` (integer) on Accounts, and a unique
-``cf_sync_id`` text field on every Books resource.  Records are back-dated over the last
-30 days.  Seeding twice does nothing the second time.
+(Goods / Services) on Products and ``Payment_Terms`` (integer) on Accounts, and the fields
+of the ``keys`` seed.  Records are back-dated over the last 30 days.  Seeding twice does
+nothing the second time.
+
+The ``keys`` seed adds only the unique custom fields replicator's connectors key their
+idempotent creates on (no records): ``Replicator_Id`` (unique text) on the CRM Accounts,
+Contacts, Vendors and Products, and ``cf_replicator_id`` (unique text) on every Books
+resource of the default organisation.  Against a real Zoho organisation an admin makes
+these fields once; the connectors' errors say so when they are missing.
 """
 
 from __future__ import annotations
@@ -152,10 +158,39 @@ def _books(state: SandboxState, org: str, resource: str, body: dict[str, Any],
     return row.id
 
 
+CRM_KEY_FIELD = "Replicator_Id"
+CRM_KEY_MODULES = ("Accounts", "Contacts", "Vendors", "Products")
+BOOKS_KEY_FIELD = "cf_replicator_id"
+
+
+def seed_keys(state: SandboxState) -> dict[str, int]:
+    """The unique key fields replicator's creates need; the number of fields added."""
+    added = 0
+    with state.store.transaction():
+        for name in CRM_KEY_MODULES:
+            module = state.crm_schema.module(name)
+            assert module is not None
+            if not any(f.api_name == CRM_KEY_FIELD for f in module.fields):
+                state.crm_schema.add_field(name, {
+                    "field_label": "Replicator Id", "api_name": CRM_KEY_FIELD,
+                    "data_type": "text", "unique": True})
+                added += 1
+        org = state.books_schema.default_org()
+        for resource in RESOURCES:
+            if not any(f.api_name == BOOKS_KEY_FIELD
+                       for f in state.books_schema.custom_fields(org, resource)):
+                state.books_schema.add_custom_field(org, resource, {
+                    "label": "Replicator Id", "api_name": BOOKS_KEY_FIELD,
+                    "data_type": "text", "is_unique": True})
+                added += 1
+    return {"fields": added}
+
+
 def seed_demo(state: SandboxState) -> dict[str, int]:
     """Seed the demo data once; the number of records made per side and module."""
     if state.store.kv_get("seeded.demo"):
         return {}
+    seed_keys(state)
     with state.store.transaction():
         counts = _seed_crm(state) | _seed_books(state)
         state.store.kv_set("seeded.demo", True)
@@ -230,12 +265,6 @@ def _seed_crm(state: SandboxState) -> dict[str, int]:
 
 def _seed_books(state: SandboxState) -> dict[str, int]:
     org = state.books_schema.default_org()
-    for resource in RESOURCES:
-        if not any(f.api_name == "cf_sync_id"
-                   for f in state.books_schema.custom_fields(org, resource)):
-            state.books_schema.add_custom_field(org, resource, {
-                "label": "Sync ID", "api_name": "cf_sync_id", "data_type": "text",
-                "is_unique": True})
     made: dict[str, list[str]] = {r: [] for r in RESOURCES}
     for name, sub_type, (first, last, email, phone), city, terms in BOOKS_CUSTOMERS:
         made["contacts"].append(_books(state, org, "contacts", {
@@ -278,6 +307,7 @@ def _date(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).date().isoformat()
 
 
-SEEDS = {"demo": seed_demo}
+SEEDS = {"demo": seed_demo, "keys": seed_keys}
+SEEDED = ("seeded.demo",)  # the flags that make a seed run once; a reset clears them
 
-__all__ = ["SEEDS", "seed_demo"]
+__all__ = ["BOOKS_KEY_FIELD", "CRM_KEY_FIELD", "SEEDED", "SEEDS", "seed_demo", "seed_keys"]

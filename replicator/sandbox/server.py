@@ -93,9 +93,10 @@ class Sandbox:
         self.port = sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{self.port}"
+        # the app sends its own Date, from the sandbox's clock (see gateway.py)
         config = uvicorn.Config(self.app, log_config=None, log_level="warning",
                                 access_log=False, lifespan="on", proxy_headers=False,
-                                ws="none", timeout_graceful_shutdown=2)
+                                ws="none", timeout_graceful_shutdown=2, date_header=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name="sandbox-server", daemon=True)

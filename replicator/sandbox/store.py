@@ -18,7 +18,9 @@ sqlite3 errors are translated to :class:`StoreError` in exactly one place,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ import attrs
 
 from .errors import StoreError
 
+_JSON_PATH = re.compile(r"\$(\.[A-Za-z_][A-Za-z0-9_]*)+")  # $.a.b: safe inside SQL text
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seq (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -87,6 +90,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._indexed: set[str] = set()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -189,17 +193,35 @@ class Store:
 
     def find(self, api: str, scope: str, module: str, path: str, value: Any) -> list[Row]:
         """Records whose JSON value at ``path`` (``$.Email``, ``$.Account_Name.id``) equals
-        ``value``: strings compare trimmed and case-insensitively.  Oldest first."""
+        ``value``: strings compare trimmed and case-insensitively.  Oldest first.
+
+        Each (path, kind of value) gets an index on its expression the first time it is
+        asked for, so uniqueness checks stay fast as a module grows to thousands of records.
+        """
+        if not _JSON_PATH.fullmatch(path):
+            raise StoreError(f"not a JSON path this store can index: {path!r}")
+        expression = f"json_extract(data, '{path}')"
         if isinstance(value, str):
-            test = "lower(trim(json_extract(data, ?))) = lower(trim(?))"
+            expression = f"lower(trim({expression}))"
+            test = f"{expression} = lower(trim(?))"
         else:
-            test = "json_extract(data, ?) = ?"
+            test = f"{expression} = ?"
+        self._index(expression)
         found = self.query(
             "SELECT id, data, created, modified, created_by, modified_by, version FROM records "
             f"WHERE api = ? AND scope = ? AND module = ? AND {test} ORDER BY created, version",
-            (api, scope, module, path, value),
+            (api, scope, module, value),
         )
         return [_row(r) for r in found]
+
+    def _index(self, expression: str) -> None:
+        if expression in self._indexed:
+            return
+        name = "records_find_" + hashlib.sha1(expression.encode()).hexdigest()[:12]
+        self.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON records (api, scope, module, {expression})"
+        )
+        self._indexed.add(expression)
 
     def put(self, api: str, scope: str, module: str, row: Row) -> Row:
         """Insert or replace a record; returns it with its new version."""

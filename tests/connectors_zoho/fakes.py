@@ -379,6 +379,9 @@ CONTACT_LIST_KEYS = {
 }
 
 
+PERSON_KEYS = ("first_name", "last_name", "email", "phone", "mobile")
+
+
 class FakeBooks:
     """Enough of Books v3 for the connector, including the 100-a-minute limit."""
 
@@ -495,7 +498,12 @@ class FakeBooks:
         if required in body and body[required] in (None, ""):
             return reply(400, {"code": 4, "message": f"{required} is required"})
         for key, value in body.items():
-            if key == "custom_fields":
+            if key == "contact_persons":  # the primary person's fields read at the top level
+                primary = next((p for p in value if p.get("is_primary_contact")), value[0])
+                record.update({k: v for k, v in primary.items() if k in PERSON_KEYS})
+            elif table == "contacts" and key in PERSON_KEYS:
+                continue  # Books takes a contact's email or phone only in contact_persons
+            elif key == "custom_fields":
                 fields = {f["api_name"]: f for f in record["custom_fields"]}
                 for field in value:
                     fields[field["api_name"]] = {

@@ -13,6 +13,7 @@ import pytest
 from replicator.connectors.zoho_http import OAuth, Secret, StaticToken, ZohoAuthError
 from replicator.credentials import (
     Credentials,
+    SharedAuth,
     exchange_grant_code,
     load_credentials,
     open_auth,
@@ -173,8 +174,39 @@ def test_a_used_grant_code_is_a_clear_auth_error() -> None:
 def test_side_options_choose_the_data_centre_and_organisation() -> None:
     """open_auth applies the side's data_centre and organization_id over the credentials."""
     auth, credentials = open_auth("books", {"data_centre": "jp", "organization_id": "9"}, env=ENV)
-    assert isinstance(auth, OAuth) and auth.accounts_url == "https://accounts.zoho.jp"
+    assert isinstance(auth, SharedAuth)
+    assert auth.accounts_url == "https://accounts.zoho.jp"
     assert credentials.organization_id == "9"
+    auth.close()
+
+
+def test_sides_with_one_refresh_token_share_one_oauth_session() -> None:
+    """CRM and Books signing in with the same credentials share one access token (one
+    refresh a sync, not one a side); the session closes when its last side does."""
+    crm, _ = open_auth("crm", {}, env=ENV)
+    books, _ = open_auth("books", {"organization_id": "9"}, env=ENV)
+    other, _ = open_auth("crm", {}, env={**ENV, "REPLICATOR_ZOHO_REFRESH_TOKEN": "1000.other"})
+    assert isinstance(crm, SharedAuth) and isinstance(books, SharedAuth)
+    assert isinstance(other, SharedAuth)
+    assert crm._oauth is books._oauth and other._oauth is not crm._oauth
+    session = crm._oauth
+    crm.close()
+    crm.close()  # closing a handle twice counts once
+    assert not session._http.is_closed
+    books.close()
+    assert session._http.is_closed
+    again, _ = open_auth("crm", {}, env=ENV)
+    assert isinstance(again, SharedAuth) and again._oauth is not session
+    again.close()
+    other.close()
+
+
+def test_a_test_transport_gets_its_own_session() -> None:
+    """With a transport (a fake), every side gets its own OAuth, as the tests expect."""
+    transport = httpx.MockTransport(lambda request: reply(500, {}))
+    first, _ = open_auth("crm", {}, env=ENV, transport=transport)
+    second, _ = open_auth("books", {}, env=ENV, transport=transport)
+    assert isinstance(first, OAuth) and first is not second
 
 
 def test_an_access_token_skips_oauth() -> None:

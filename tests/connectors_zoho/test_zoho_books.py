@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 
 import httpx
@@ -309,9 +310,25 @@ def test_custom_fields_flatten_to_cf_columns() -> None:
 def test_schema_has_standard_custom_and_key_fields(books: FakeBooks, clock: FakeClock) -> None:
     """schema: standard fields, a sample record's custom fields, mapped cf_ columns, the key."""
     books.insert("contacts", contact(1), {"cf_vip": "yes"})
-    schema = books_connector(books, clock).schema(CUSTOMERS)
+    everything = SideModule("customers", "customers")
+    schema = books_connector(books, clock).schema(everything)
     assert schema["contact_name"] == "text" and schema["credit_limit"] == "decimal"
-    assert {"cf_vip", "cf_region", "cf_replicator_id"} <= set(schema)
+    assert {"cf_vip", "cf_replicator_id"} <= set(schema)
+    assert "cf_region" in books_connector(books, clock).schema(CUSTOMERS)
+
+
+def test_schema_of_standard_and_custom_columns_costs_no_request(
+    books: FakeBooks, clock: FakeClock
+) -> None:
+    """A field map of standard and cf_ columns is checked without calling Books (a sync
+    checks its map every cycle); an unknown column makes it read a sample record."""
+    books.insert("contacts", contact(1), {"cf_vip": "yes"})
+    connector = books_connector(books, clock)
+    assert {"contact_name", "email", "cf_region"} <= set(connector.schema(CUSTOMERS))
+    assert api_calls(books) == []
+    odd = SideModule("customers", "customers", columns=("contact_name", "twitter"))
+    connector.schema(odd)
+    assert len(api_calls(books, "GET")) == 2
 
 
 def test_views_are_list_filters(books: FakeBooks, clock: FakeClock) -> None:
@@ -341,3 +358,83 @@ def test_an_unknown_table_names_the_choices(books: FakeBooks, clock: FakeClock) 
     """A table Books does not have is refused, listing the ones it has."""
     with pytest.raises(Exception, match="salesorders"):
         pull_all(books_connector(books, clock), None, module=SideModule("x", "bills"))
+
+
+def test_person_columns_are_written_to_the_primary_contact_person(
+    books: FakeBooks, clock: FakeClock
+) -> None:
+    """email / phone go in contact_persons (Books ignores them at the top level): a create
+    makes the primary person; an update names the contact's other persons so Books keeps
+    them, and changes the primary one by its id."""
+    connector = books_connector(books, clock)
+    [made] = connector.push(CUSTOMERS, [Write("k", None, {"contact_name": "P", "email": "a@x.io"})])
+    body = json.loads(api_calls(books, "PUT")[-1].content)
+    assert "email" not in body
+    assert body["contact_persons"] == [{"email": "a@x.io", "is_primary_contact": True}]
+    id = books.insert(
+        "contacts",
+        contact(2, email="old@x.io"),
+    )
+    books.records["contacts"][id]["contact_persons"] = [
+        {"contact_person_id": "p1", "email": "old@x.io", "is_primary_contact": True},
+        {"contact_person_id": "p2", "email": "other@x.io", "is_primary_contact": False},
+    ]
+    pull_all(connector, None)
+    [outcome] = connector.push(CUSTOMERS, [Write("r", id, {"email": "new@x.io"})])
+    assert outcome.ok
+    body = json.loads(api_calls(books, "PUT")[-1].content)
+    assert body["contact_persons"] == [
+        {"contact_person_id": "p2"},
+        {"email": "new@x.io", "is_primary_contact": True, "contact_person_id": "p1"},
+    ]
+    assert made.ok and books.records["contacts"][id]["email"] == "new@x.io"
+
+
+def test_a_whole_contact_reads_its_primary_persons_fields_as_columns() -> None:
+    """flatten() lifts the primary contact person's email / phone to columns."""
+    record = {
+        "contact_id": "1",
+        "contact_persons": [
+            {"email": "b@x.io", "phone": "2", "is_primary_contact": False},
+            {"email": "a@x.io", "phone": "1", "is_primary_contact": True},
+        ],
+    }
+    flat = flatten(record)
+    assert (flat["email"], flat["phone"], flat["mobile"]) == ("a@x.io", "1", "")
+    assert flatten({"contact_id": "1", "email": "top@x.io", "contact_persons": []})["email"] == (
+        "top@x.io"
+    )
+
+
+def test_the_cursor_keeps_the_read_time_and_narrows_the_next_walk(
+    books: FakeBooks, clock: FakeClock
+) -> None:
+    """With a Date header the cursor is [watermark, read time]: pages of a walk carry the
+    previous cursor, the last the new one, and a walk long after the watermark stops at its
+    second next time."""
+    handler = books.handler
+
+    def with_date(request: httpx.Request) -> httpx.Response:
+        response = handler(request)
+        response.headers["Date"] = email.utils.format_datetime(clock.wall(), usegmt=True)
+        return response
+
+    books.handler = with_date  # type: ignore[method-assign]
+    first = books.insert("contacts", contact(1))  # 10:00:00
+    connector = books_connector(books, clock, overlap=120)
+    pages = list(connector.pull(CUSTOMERS, None))
+    assert [p.cursor for p in pages] == [
+        ["1970-01-01T00:00:00+00:00", "1970-01-01T00:00:00+00:00"],
+        ["2026-11-27T10:00:00+00:00", "2026-11-27T10:00:00+00:00"],
+    ]
+    clock.advance(600)
+    _, later = pull_all(connector, pages[-1].cursor)
+    assert later == ["2026-11-27T10:00:00+00:00", "2026-11-27T10:01:59+00:00"]
+    clock.advance(1)
+    books.update("contacts", first, {"email": "c1@new.example"})  # 10:10:01
+    changes, after = pull_all(connector, later)
+    assert [c.id for c in changes] == [first]
+    assert after[0] == "2026-11-27T10:10:01+00:00"
+    assert connector._start(*later) == "2026-11-27T09:59:59+00:00"
+    with pytest.raises(TypeError):
+        list(connector.pull(CUSTOMERS, ["a", "b", "c"]))

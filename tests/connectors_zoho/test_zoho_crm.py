@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 from decimal import Decimal
 
@@ -496,3 +497,40 @@ def test_a_number_written_as_text_is_not_mistaken_for_a_later_change(clock: Fake
     [second] = connector.push(module, [Write("r", id, {"Revenue": "99"})])
     assert first.ok and second.ok
     assert pull_all(connector, cursor, module=module)[0] == []
+
+
+def dated(fake: FakeCRM, clock: FakeClock) -> None:
+    """Make the fake answer with a Date header from its clock, as Zoho does."""
+    handler = fake.handler
+
+    def with_date(request: httpx.Request) -> httpx.Response:
+        response = handler(request)
+        response.headers["Date"] = email.utils.format_datetime(clock.wall(), usegmt=True)
+        return response
+
+    fake.handler = with_date  # type: ignore[method-assign]
+
+
+def test_a_read_long_after_the_watermark_narrows_the_next_overlap(
+    crm: FakeCRM, clock: FakeClock
+) -> None:
+    """The cursor keeps the server's time of the read: a read well after the watermark
+    starts the next one at the watermark's second instead of the whole overlap before it;
+    once idle for longer than the overlap, pulls leave the cursor as it is."""
+    dated(crm, clock)
+    crm.insert("Accounts", person(1))  # 10:00:00
+    connector = crm_connector(crm, clock, overlap=120)
+    _, cursor = pull_all(connector, None)
+    assert cursor == ["2026-11-27T10:00:00+00:00"] * 3
+    clock.advance(600)
+    _, later = pull_all(connector, cursor)
+    listing = requests_to(crm, "GET", "/Accounts")[-1]
+    assert listing.headers["if-modified-since"] == "2026-11-27T09:58:00+00:00"
+    assert later[2] == "2026-11-27T10:01:59+00:00"  # the read time, capped at 120 s - 1 past
+    clock.advance(600)
+    changes, again = pull_all(connector, later)
+    listing = requests_to(crm, "GET", "/Accounts")[-1]
+    assert listing.headers["if-modified-since"] == "2026-11-27T09:59:59+00:00"
+    assert changes == [] and again == later
+    changed = crm.insert("Accounts", person(2))  # a new change still comes
+    assert [c.id for c in pull_all(connector, again)[0]] == [changed]

@@ -4,6 +4,13 @@ A subclass provides :meth:`ConnectorContract.make_harness`: a fresh side holding
 ``customers`` table of :data:`MODULE` (columns ``name`` NOT NULL, ``email``, ``city``),
 its connector, and a way to change it as "another program" would.  The side must refuse a
 write whose ``name`` is None (a SQLite NOT NULL column; a reject hook in memory).
+
+Cursors are opaque: the contract checks only that they are ordered (each page's cursor at
+least the one before) and move past a change, not that they are ints (SQLite's change
+sequence) rather than times (Zoho's watermarks, which a descending walk may hold still
+for a page).  A side that cannot report deletions made by others (Zoho Books has no
+deleted-records feed for contacts) says so with ``Harness.reports_deletes = False``: the
+tests then check everything else and that no deletion is invented.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ class Harness(abc.ABC):
 
     connector: Connector
     module: SideModule = MODULE
+    # False: rows deleted by another program are never reported (a documented limitation
+    # of the side's API, such as Zoho Books contacts); the rest of the contract holds
+    reports_deletes: bool = True
+    table: str = MODULE.table  # the table's name on the side (errors name it)
 
     @abc.abstractmethod
     def insert(self, values: Mapping[str, Any]) -> str:
@@ -127,9 +138,12 @@ class ConnectorContract:
         side.update(kept, {"city": "Bergen"})
         side.delete(gone)
         seen = by_id(pull_all(side.connector, cursor)[0])
-        assert set(seen) == {kept, gone, added}
+        if side.reports_deletes:
+            assert set(seen) == {kept, gone, added}
+            assert seen[gone].deleted and dict(seen[gone].values) == {}
+        else:
+            assert set(seen) == {kept, added}
         assert dict(seen[kept].values) == person(1, city="Bergen")
-        assert seen[gone].deleted and dict(seen[gone].values) == {}
         assert dict(seen[added].values) == person(3)
         assert not seen[added].deleted and not seen[kept].deleted
 
@@ -164,16 +178,17 @@ class ConnectorContract:
         assert again == cursor
 
     def test_cursors_never_go_back(self, side: Harness) -> None:
-        """Each page's cursor is beyond the previous one, within a pull and across pulls."""
+        """Each page's cursor is at least the previous one, within a pull and across pulls,
+        and a pull that read new changes ends beyond where it started."""
         ids = [side.insert(person(n)) for n in range(9)]
         pages, cursor = pull_all(side.connector, None, page_size=2)
         for id in ids[:5]:
             side.update(id, {"city": "Rome"})
-        more, _ = pull_all(side.connector, cursor, page_size=2)
+        more, last = pull_all(side.connector, cursor, page_size=2)
         cursors = [page.cursor for page in pages + more]
-        assert all(isinstance(c, int) for c in cursors)
-        assert cursors == sorted(cursors)
-        assert len(set(cursors)) == len(cursors)
+        assert len({type(c) for c in cursors}) == 1  # one kind of cursor: they compare
+        assert cursors == sorted(cursors)  # type: ignore[type-var]
+        assert last > cursor  # type: ignore[operator]
 
     def test_pages_respect_page_size_and_cover_everything(self, side: Harness) -> None:
         """No page holds more than page_size changes, and together they hold every row."""
@@ -298,7 +313,7 @@ class ConnectorContract:
         side.delete(id)
         [outcome] = side.connector.push(MODULE, [Write("r1", id, {"city": "Oslo"})])
         assert not outcome.ok
-        assert id in outcome.error and MODULE.table in outcome.error
+        assert id in outcome.error and side.table in outcome.error
         assert side.rows() == {}
 
     def test_push_of_nothing_returns_nothing(self, side: Harness) -> None:
@@ -403,6 +418,10 @@ class ConnectorContract:
                     elif action == "pull":
                         cursor = pull(cursor, n)
                 pull(cursor, 3)
-                assert copy == side.rows()
+                rows = side.rows()
+                if side.reports_deletes:
+                    assert copy == rows
+                else:  # deleted rows linger in the copy; every live row is exact
+                    assert {id: copy.get(id) for id in rows} == rows
             finally:
                 side.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+
 import pytest
 
 from replicator.sandbox import AdminError
@@ -94,3 +97,43 @@ def test_unknown_admin_paths_and_records(fresh):
         box.admin.crm_records("Widgets")
     with pytest.raises(AdminError):
         box.admin.crm_record("Accounts", "1")
+
+
+def test_a_reset_sandbox_can_be_seeded_again(fresh):
+    """After a reset wipes the records, seeding demo makes them again (not a silent no-op)."""
+    box = fresh(seed="demo")
+    box.admin.reset()
+    assert box.admin.call("GET", "/")["crm_records"].get("Accounts", 0) == 0
+    assert box.admin.seed("demo")["crm.Accounts"] == 10
+    assert box.admin.call("GET", "/")["crm_records"]["Accounts"] == 10
+
+
+def test_the_keys_seed_adds_the_unique_fields_replicator_keys_creates_on(fresh):
+    """seed "keys": a unique Replicator_Id in CRM and cf_replicator_id in Books, no records."""
+    box = fresh()
+    assert box.admin.seed("keys")["fields"] > 0
+    assert box.admin.seed("keys") == {"fields": 0}
+    client = Zoho(box.credentials)
+    fields = client.crm("GET", "/settings/fields", params={"module": "Accounts"}).json()["fields"]
+    key = next(f for f in fields if f["api_name"] == "Replicator_Id")
+    assert key["unique"] is not None
+    made = client.books("PUT", "/contacts", json={"contact_name": "Keyed"}, headers={
+        "X-Unique-Identifier-Key": "cf_replicator_id", "X-Unique-Identifier-Value": "crm:1",
+        "X-Upsert": "true"})
+    assert made.status_code == 201
+    assert box.admin.call("GET", "/")["crm_records"].get("Accounts", 0) == 0
+
+
+def test_api_answers_carry_the_sandbox_clock_as_their_date(fresh):
+    """Date comes from the sandbox's clock, once, so it moves with advance_clock as the
+    records' modification times do."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    (record_id,) = box.admin.crm_create("Accounts", {"Account_Name": "Dated"})
+    box.admin.advance_clock(3600)
+    box.admin.crm_update("Accounts", record_id, Phone="1")
+    response = client.crm("GET", f"/Accounts/{record_id}")
+    assert len(response.headers.get_list("date")) == 1
+    date = email.utils.parsedate_to_datetime(response.headers["date"])
+    modified = response.json()["data"][0]["Modified_Time"]
+    assert abs((date - dt.datetime.fromisoformat(modified)).total_seconds()) < 5

@@ -185,7 +185,7 @@ def test_items_create_update_and_validate(zoho):
 def test_upsert_by_unique_custom_field(zoho):
     """PUT /contacts with X-Unique-Identifier-* creates (X-Upsert) then updates."""
     key = uuid.uuid4().hex
-    headers = {"X-Unique-Identifier-Key": "cf_sync_id", "X-Unique-Identifier-Value": key}
+    headers = {"X-Unique-Identifier-Key": "cf_replicator_id", "X-Unique-Identifier-Value": key}
     name = unique("Upserted")
     absent = zoho.books("PUT", "/contacts", headers=headers, json={"contact_name": name})
     assert absent.status_code == 404
@@ -193,15 +193,15 @@ def test_upsert_by_unique_custom_field(zoho):
                          json={"contact_name": name})
     assert created.status_code == 201
     contact = created.json()["contact"]
-    assert contact["cf_sync_id"] == key
-    assert contact["custom_fields"][0]["api_name"] == "cf_sync_id"
+    assert contact["cf_replicator_id"] == key
+    assert contact["custom_fields"][0]["api_name"] == "cf_replicator_id"
     updated = zoho.books("PUT", "/contacts", headers=headers | {"X-Upsert": "true"},
                          json={"contact_name": name, "notes": "again"})
     assert updated.status_code == 200
     assert updated.json()["contact"]["contact_id"] == contact["contact_id"]
     clash = zoho.books("POST", "/contacts", json={
         "contact_name": unique("Clash"),
-        "custom_fields": [{"api_name": "cf_sync_id", "value": key}]})
+        "custom_fields": [{"api_name": "cf_replicator_id", "value": key}]})
     assert clash.status_code == 400 and clash.json()["code"] == 1001
     not_unique = zoho.books("PUT", "/contacts", headers={
         "X-Unique-Identifier-Key": "cf_nope", "X-Unique-Identifier-Value": "1"}, json={})
@@ -214,7 +214,7 @@ def test_item_upsert_and_custom_fields_by_index(sandbox, zoho):
     field = sandbox.admin.add_books_field("items", label, "number")
     key = uuid.uuid4().hex
     made = zoho.books("PUT", "/items", headers={
-        "X-Unique-Identifier-Key": "cf_sync_id", "X-Unique-Identifier-Value": key,
+        "X-Unique-Identifier-Key": "cf_replicator_id", "X-Unique-Identifier-Value": key,
         "X-Upsert": "true"}, json={"name": unique("Upsert item"), "rate": 3,
                                    "custom_fields": [{"index": field["index"], "value": 4}]})
     assert made.status_code == 201

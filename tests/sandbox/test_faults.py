@@ -84,6 +84,19 @@ def test_partial_bulk_failure(sandbox, zoho):
     assert results[1]["details"]["json_path"] == "$.data[1].Account_Name"
 
 
+def test_partial_bulk_failure_with_a_passing_error_code(sandbox, zoho):
+    """record_code makes the failed records answer a passing error (retry later)."""
+    sandbox.admin.add_fault(
+        "partial", api="crm", method="POST", record_every=3, record_code="INTERNAL_ERROR"
+    )
+    records = [{"Account_Name": f"Passing {i}"} for i in range(3)]
+    response = zoho.crm("POST", "/Accounts", json={"data": records})
+    assert response.status_code == 207
+    results = response.json()["data"]
+    assert [r["status"] for r in results] == ["success", "success", "error"]
+    assert results[2]["code"] == "INTERNAL_ERROR"
+
+
 def test_faults_are_deterministic_with_a_seed(fresh):
     """Two sandboxes with the same seed fault the same requests."""
     patterns = []

@@ -1,0 +1,351 @@
+"""Zoho API requests a sync makes, against the lower bound any correct sync must make.
+
+Against the Zoho sandbox (CRM v8 + Books v3 + OAuth on loopback, real HTTP), with the
+config ``replicator demo`` writes for customers (CRM Accounts <-> Books contacts):
+
+1. **initial**: N customers split across the two sides (N/2 accounts in CRM, N/2 customers
+   in Books, distinct names, made over the day before by other programs), one two-way
+   sync: each side's records are created on the other;
+2. **incremental**: ``--gap`` seconds later (default 2 hours, the daemon's schedule for
+   masters), ``--edits`` edits on each side through the APIs, then one sync.  Besides the
+   edits it reads back, once, what the initial sync wrote: those records are newer than
+   the initial read, and only reading them tells our writes (echo: no entry, no write) from
+   another program's edits made meanwhile, so the bound counts those pages too;
+3. **idle**: one more sync with nothing new (it re-reads the overlap window before the
+   watermark once: the edits).
+
+Each sync runs as ``replicator sync`` does (a fresh process state: new connectors, a new
+token).  The requests are counted by the sandbox (per route and status) and grouped by
+kind beside the lower bound: list pages at the maximum page size (200) on each side, CRM's
+deleted-records feed once an incremental sync, CRM writes at 100 records a call, one Books
+write per record (Books has no bulk write), one token (both sides share it).  Above the
+bound, by design: CRM's field metadata (one call a sync: the field map is checked and
+numbers and lookups are written in their types) and the reads that keep a write from
+overwriting a change not yet read (CRM: the records to update, by id, 100 a call; Books:
+one list of what changed since the pull, 200 a page).  The ratios are actual / bound
+(target: at most 1.10).
+
+Books allows 100 requests a minute per organisation, so 2,500 Books writes take 25 minutes
+at the real limit.  By default the sandbox's limit and the connector's limiter are both
+raised (``--books-per-minute``, default 100,000) so the run takes seconds; the output says
+which limit was used.  ``--real-limit`` keeps Books' 100 a minute on both.
+
+Prints one JSON object to stdout (progress to stderr).
+
+    python benchmarks/api_calls.py            # 5,000 customers, 50 edits a side
+    python benchmarks/api_calls.py --quick    # 1,000 customers, 50 edits a side
+    python benchmarks/api_calls.py --real-limit --records 400 --edits 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from replicator.app import open_app
+from replicator.config import load_config
+from replicator.demo import ZohoApi, zoho_config
+from replicator.engine import CycleReport
+from replicator.sandbox import AdminClient, Sandbox, Settings
+
+TARGET_RATIO = 1.10
+PER_PAGE = 200  # the largest page both APIs serve
+CRM_WRITES_PER_CALL = 100
+BOOKS_REAL_LIMIT = 100  # requests a minute per organisation
+
+# (api, method, route template) -> kind
+KINDS = {
+    ("oauth", "POST", "/oauth/v2/token"): "tokens",
+    ("crm", "GET", "/crm/v8/{module}"): "crm_list",
+    ("crm", "GET", "/crm/v8/{module}/deleted"): "crm_list",
+    ("crm", "POST", "/crm/v8/{module}"): "crm_writes",
+    ("crm", "PUT", "/crm/v8/{module}"): "crm_writes",
+    ("crm", "POST", "/crm/v8/{module}/upsert"): "crm_writes",
+    ("crm", "GET", "/crm/v8/settings/fields"): "crm_metadata",
+    ("books", "GET", "/books/v3/contacts"): "books_list",
+    ("books", "GET", "/books/v3/contacts/{record_id}"): "books_reads",
+    ("books", "POST", "/books/v3/contacts"): "books_writes",
+    ("books", "PUT", "/books/v3/contacts"): "books_writes",
+    ("books", "PUT", "/books/v3/contacts/{record_id}"): "books_writes",
+}
+ORDER = [
+    "crm_list",
+    "books_list",
+    "crm_writes",
+    "books_writes",
+    "tokens",
+    "crm_metadata",
+    "books_reads",
+    "other",
+]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def pages(n: int) -> int:
+    return max(1, math.ceil(n / PER_PAGE))
+
+
+def grouped(counters: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], int, list[Any]]:
+    """Requests per kind, the number answered 429, and the raw rows."""
+    kinds: collections.Counter[str] = collections.Counter()
+    refused = 0
+    for row in counters:
+        kinds[KINDS.get((row["api"], row["method"], row["path"]), "other")] += row["count"]
+        if str(row["status"]) == "429":
+            refused += row["count"]
+    rows = sorted(
+        [r["api"], r["method"], r["path"], str(r["status"]), r["count"]] for r in counters
+    )
+    return {k: kinds.get(k, 0) for k in ORDER}, refused, rows
+
+
+def phase(
+    admin: AdminClient, config_path: Path, bound: Mapping[str, int], name: str
+) -> dict[str, Any]:
+    """One sync as `replicator sync` runs it; its requests beside the bound."""
+    admin.reset_counters()
+    log(f"{name}: syncing ...")
+    started = time.perf_counter()
+    with open_app(load_config(config_path)) as app:
+        report: CycleReport = app.engine.run()
+        calls = {side: dict(c.client.calls) for side, c in app.connectors.items()}  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - started
+    actual, refused, rows = grouped(admin.counters())
+    total, floor = sum(actual.values()), sum(bound.values())
+    log(f"{name}: {total} requests (bound {floor}) in {seconds:.1f} s")
+    return {
+        "seconds": round(seconds, 3),
+        "requests": actual,
+        "lower_bound": {k: bound.get(k, 0) for k in ORDER},
+        "ratios": {
+            k: round(actual[k] / bound[k], 3) for k in ORDER if bound.get(k) and k in actual
+        },
+        "total": total,
+        "total_lower_bound": floor,
+        "ratio": round(total / floor, 4) if floor else None,
+        "answered_429": refused,
+        "by_route": rows,
+        "connector_calls_by_kind": calls,
+        "synced": {
+            k: report.total(k) for k in ("pulled", "observed", "created", "updated", "rejected")
+        },
+    }
+
+
+SEED_CHUNK = 100  # records made a minute apart, so a second holds no more than this
+
+
+def seed(admin: AdminClient, crm: int, books: int) -> None:
+    """``crm`` accounts and ``books`` customers with distinct names, as other programs, a
+    hundred a minute (Zoho's times have whole seconds: a pull re-reads its watermark's
+    second, so a second holding thousands of records would be read again and again)."""
+    log(f"seeding {crm} CRM accounts and {books} Books customers ...")
+    accounts = [
+        {
+            "Account_Name": f"Bench {n:06} Ltd",
+            "Phone": f"+1 555 {n:06}",
+            "Website": f"www.crm{n}.example",
+        }
+        for n in range(crm)
+    ]
+    for start in range(0, crm, SEED_CHUNK):
+        admin.crm_create("Accounts", *accounts[start : start + SEED_CHUNK], notify=False)
+        admin.advance_clock(60)
+    for n in range(books):
+        if n and n % SEED_CHUNK == 0:
+            admin.advance_clock(60)
+        admin.books_create(
+            "contacts",
+            {
+                "contact_name": f"Bench {n:06} Books",
+                "contact_type": "customer",
+                "website": f"www.books{n}.example",
+                "contact_persons": [
+                    {"first_name": "Pat", "phone": f"+44 20 {n:06}", "is_primary_contact": True}
+                ],
+            },
+        )
+
+
+def edit(api: ZohoApi, edits: int) -> None:
+    """``edits`` websites changed on each side through the APIs (one CRM bulk call per 100,
+    one Books call per contact), on records that started on the other side."""
+    log(f"editing {edits} records on each side through the APIs ...")
+    accounts = api.crm_records("Accounts", ["Account_Name"])
+    mine = [a for a in accounts if a["Account_Name"].endswith("Books")][:edits]
+    for start in range(0, len(mine), 100):
+        api.crm(
+            "PUT",
+            "/Accounts",
+            json={
+                "data": [
+                    {"id": a["id"], "Website": f"www.edited-in-crm{i}.example"}
+                    for i, a in enumerate(mine[start : start + 100], start)
+                ]
+            },
+        )
+    contacts = [c for c in api.books_contacts() if c["contact_name"].endswith("Ltd")][:edits]
+    for i, contact in enumerate(contacts):
+        api.books_update_contact(contact["contact_id"], website=f"www.edited-in-books{i}.example")
+
+
+def converged(api: ZohoApi) -> bool:
+    crm = {
+        a["Account_Name"]: a.get("Website")
+        for a in api.crm_records("Accounts", ["Account_Name", "Website"])
+    }
+    books = {c["contact_name"]: c.get("website") for c in api.books_contacts()}
+    return crm == books
+
+
+def library_state() -> dict[str, Any]:
+    """The commit measured, and the library files that differed from it (uncommitted)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "journal", "conflicts", "replicator"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head, "uncommitted": [line[3:] for line in status]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=5000, help="customers, split in two")
+    parser.add_argument("--edits", type=int, default=50, help="edits on each side")
+    parser.add_argument("--quick", action="store_true", help="1,000 records, 50 edits")
+    parser.add_argument(
+        "--books-per-minute",
+        type=int,
+        default=100_000,
+        help="Books limit of the sandbox and the connector (real Books: 100)",
+    )
+    parser.add_argument(
+        "--real-limit", action="store_true", help="keep Books' real 100 requests a minute"
+    )
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=7200.0,
+        help="seconds of sandbox time between the initial sync and the edits",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.records, args.edits = 1000, 50
+    rate = BOOKS_REAL_LIMIT if args.real_limit else args.books_per_minute
+    in_crm, in_books = args.records // 2, args.records - args.records // 2
+    began = time.perf_counter()
+    settings = Settings(
+        books_per_minute=rate,
+        books_per_day=10_000_000,
+        crm_credits_per_day=10_000_000,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="api-calls-") as folder,
+        Sandbox(Path(folder) / "sandbox", seed="keys", settings=settings) as box,
+    ):
+        admin = box.admin
+        seed(admin, in_crm, in_books)
+        config_path = Path(folder) / "replicator.toml"
+        config_path.write_text(
+            zoho_config(box.credentials_path, books_per_minute=rate), encoding="utf-8"
+        )
+        admin.advance_clock(86_400)  # the first sync comes a day after the last edit
+        initial = phase(
+            admin,
+            config_path,
+            {
+                "crm_list": pages(in_crm),
+                "books_list": pages(in_books),
+                "crm_writes": math.ceil(in_books / CRM_WRITES_PER_CALL),
+                "books_writes": in_crm,
+                "tokens": 1,
+            },
+            "initial",
+        )
+        admin.advance_clock(args.gap)
+        with ZohoApi(box.credentials_path) as api:
+            edit(api, args.edits)
+            admin.advance_clock(1)
+            incremental = phase(
+                admin,
+                config_path,
+                {
+                    # the edits and the read-back of the initial sync's writes, and
+                    # CRM's deleted-records feed (one page)
+                    "crm_list": pages(args.edits + in_books) + 1,
+                    "books_list": pages(args.edits + in_crm),
+                    "crm_writes": math.ceil(args.edits / CRM_WRITES_PER_CALL),
+                    "books_writes": args.edits,
+                    "tokens": 1,
+                },
+                "incremental",
+            )
+            admin.advance_clock(1)
+            idle = phase(
+                admin,
+                config_path,
+                {
+                    "crm_list": pages(args.edits) + 1,
+                    "books_list": pages(args.edits),
+                    "tokens": 1,
+                },
+                "idle",
+            )
+            in_sync = converged(api)
+    ratios = [initial["ratio"], incremental["ratio"]]
+    result = {
+        "benchmark": "api_calls",
+        "records": args.records,
+        "split": {"crm": in_crm, "books": in_books},
+        "edits_per_side": args.edits,
+        "edited_field": "Website <-> website (a contact field: a Books person field such as "
+        "phone costs one read per contact not yet read whole by the connector)",
+        "gap_seconds": args.gap,
+        "books_rate_limit": {
+            "sandbox_per_minute": rate,
+            "connector_per_minute": rate,
+            "raised": rate != BOOKS_REAL_LIMIT,
+            "note": "Books allows 100 requests a minute; raised here so the run takes "
+            "seconds instead of ~25 minutes for 2,500 writes"
+            if rate != BOOKS_REAL_LIMIT
+            else "the real limit",
+        },
+        "lower_bound_rule": "list pages of 200 per side over the records a sync must read "
+        "(initial: all; incremental: the edits and the read-back of the previous sync's "
+        "writes; +1 page of CRM's deleted feed), CRM writes of 100 records a call, one Books "
+        "write per record, one token (shared by both sides)",
+        "target_ratio": TARGET_RATIO,
+        "meets_target": all(r is not None and r <= TARGET_RATIO for r in ratios),
+        "converged": in_sync,
+        "phases": {"initial": initial, "incremental": incremental, "idle": idle},
+        "wall_seconds": round(time.perf_counter() - began, 2),
+        "python": platform.python_version(),
+        "library": library_state(),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
