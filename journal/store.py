@@ -523,7 +523,7 @@ class Journal:
             marks = ",".join("?" * len(chunk))
             for key, rid in self.conn.execute(
                 f"SELECT key, rid FROM records INDEXED BY records_key "
-                f"WHERE module = ? AND key IS NOT NULL AND key IN ({marks})",
+                f"WHERE module = ? AND key IN ({marks})",
                 (module, *chunk),
             ):
                 found.setdefault(key, []).append(rid)
