@@ -294,8 +294,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = NORMAL")
     # fewer, larger checkpoints: a record's state is rewritten several times per cycle
     conn.execute("PRAGMA wal_autocheckpoint = 10000")
-    # the index pages of a million records stay in memory (64 MiB; the default is 2 MiB)
-    conn.execute("PRAGMA cache_size = -65536")
+    # a larger page cache than the 2 MiB default for the record and link indexes (64 MiB
+    # measured no faster at 300k records and cost 65 MB of memory: 16 MiB)
+    conn.execute("PRAGMA cache_size = -16384")
     conn.execute("PRAGMA busy_timeout = 10000")
     return conn
 
