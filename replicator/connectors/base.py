@@ -101,4 +101,27 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Change", "Connector", "Cursor", "Outcome", "Page", "SideModule", "Write"]
+def as_utc(value: Any) -> dt.datetime | None:
+    """An ISO text or datetime as aware UTC (naive means UTC); None if it is neither."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+__all__ = [
+    "Change",
+    "Connector",
+    "Cursor",
+    "Outcome",
+    "Page",
+    "SideModule",
+    "Write",
+    "as_utc",
+]

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write, as_utc
 
 Reject = Callable[[SideModule, Write], str | None]
 Now = Callable[[], dt.datetime]
@@ -28,20 +28,6 @@ SEARCH_LIMIT = 100
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _as_utc(value: Any) -> dt.datetime | None:
-    """An ISO text or datetime as aware UTC (naive means UTC); None if it is neither."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, dt.datetime):
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
 
 
 @attrs.frozen
@@ -234,7 +220,7 @@ class MemoryConnector:
     ) -> Change:
         columns = module.columns or tuple(row)
         values = {column: row.get(column) for column in columns}
-        modified = _as_utc(row.get(module.modified)) if module.modified else None
+        modified = as_utc(row.get(module.modified)) if module.modified else None
         return Change(id, values, modified=modified or at)
 
     def _append(self, table: str, id: str, op: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write, as_utc
 from replicator.errors import ConnectorError
 
 Now = Callable[[], dt.datetime]
@@ -93,20 +93,6 @@ def quote(name: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _as_utc(value: Any) -> dt.datetime | None:
-    """An ISO text or datetime as aware UTC (naive means UTC); None if it is neither."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, dt.datetime):
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
 
 
 def _per_write(exc: sqlite3.Error) -> bool:
@@ -502,12 +488,12 @@ class SQLiteConnector:
         for id, (op, at) in last.items():
             captured = times.get(at)
             if captured is None:
-                captured = times[at] = _as_utc(at)
+                captured = times[at] = as_utc(at)
             if op == "D":
                 append(Change(id, {}, modified=captured, deleted=True))
                 continue
             if id in reused:
-                append(Change(id, {}, modified=_as_utc(reused[id]), deleted=True))
+                append(Change(id, {}, modified=as_utc(reused[id]), deleted=True))
             row = current.get(id)
             if row is None:  # gone since: its D comes later in the log
                 continue
@@ -517,7 +503,7 @@ class SQLiteConnector:
                 if text in times:
                     modified = times[text] or captured
                 else:
-                    modified = times.setdefault(text, _as_utc(text)) or captured
+                    modified = times.setdefault(text, as_utc(text)) or captured
             append(Change(id, dict(zip(columns, row[1:], strict=False)), modified=modified))
         return tuple(changes)
 
@@ -531,7 +517,7 @@ class SQLiteConnector:
         values = dict(zip(plan.columns, row[1:], strict=False))
         modified = at
         if plan.modified_at is not None:
-            modified = _as_utc(row[plan.modified_at]) or at
+            modified = as_utc(row[plan.modified_at]) or at
         return Change(id if id is not None else str(row[0]), values, modified=modified)
 
     def _plan(self, module: SideModule) -> _Plan:
