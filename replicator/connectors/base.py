@@ -7,9 +7,11 @@ sees a connector's internals, and a connector never sees the journal.
 Contract (checked by ``tests/replicator/connector_contract.py`` for every implementation):
 
 - ``pull(module, since)`` yields pages of changes made by *others* since ``since``, in order;
-  each page carries a cursor covering it.  Cursors only grow.  ``since=None`` takes a
-  snapshot of every existing row first.  Changes the connector itself pushed are not
-  returned (no echo).  A deleted row comes as ``Change(id, {}, deleted=True)``.
+  each page carries a cursor covering it.  Asking for the next page says the previous one
+  is committed: a connector may forget what that cursor covers.  Cursors only grow.
+  ``since=None`` takes a snapshot of every existing row first.  Changes the connector
+  itself pushed are not returned (no echo).  A deleted row comes as
+  ``Change(id, {}, deleted=True)``.
 - ``push(module, writes)`` returns one :class:`Outcome` per write, in input order.  A create
   carries ``key`` (our record id); pushing a create again with the same key returns the
   record already made instead of a second one.  One rejected write never stops the others.

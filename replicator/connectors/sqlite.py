@@ -251,6 +251,10 @@ class SQLiteConnector:
             yielded = True
             if len(log) < page_size:
                 break
+            # asked for the next page: the caller committed this one, its log rows can go
+            # (so a first pull of a million rows leaves no million-row log to the next sync)
+            with self._lock, self._translate(module, "pull"):
+                self._db.execute(_FORGET_LOG, (module.table, cursor))
         if not yielded:
             self._read_upto[module.table] = max(start, self._read_upto.get(module.table, 0))
         if since is None and not yielded:
