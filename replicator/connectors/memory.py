@@ -89,8 +89,13 @@ class MemoryConnector:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
         if since is None:
             start = self._seqs[-1] if self._seqs else 0
-            for id in list(self._table(module.table)):
+            table = self._table(module.table)
+            for id in list(table):
                 self._append(module.table, id, "S")
+            # rows we created before this first pull and someone deleted since
+            for (name, _key), id in list(self._keys.items()):
+                if name == module.table and id not in table:
+                    self._append(module.table, id, "D")
         elif isinstance(since, int):
             start = since
         else:

@@ -121,6 +121,7 @@ class _Plan:
     integer_ids: bool  # the id is a rowid alias: new ids are max + 1
     triggers: dict[str, str]  # name -> CREATE TRIGGER statement
     snapshot: str
+    vanished: str  # log a delete for each row a create made that is gone
     next_id: str
     select_one: str
     _inserts: dict[tuple[str, ...], str] = attrs.field(factory=dict)
@@ -233,7 +234,10 @@ class SQLiteConnector:
             self._install_triggers(plan)
             if since is None:
                 start = self._db.execute(_LAST_SEQ).fetchone()[0]
-                self._db.execute(plan.snapshot, (module.table, self.now().isoformat()))
+                now = self.now().isoformat()
+                self._db.execute(plan.snapshot, (module.table, now))
+                # rows we created before this first pull and someone deleted since
+                self._db.execute(plan.vanished, (now, module.table))
             else:
                 start = since
                 self._db.execute(_FORGET_LOG, (module.table, since))
@@ -585,6 +589,10 @@ class SQLiteConnector:
             integer_ids=integer_ids,
             triggers=_trigger_sql(module.table, module.id),
             snapshot=f"{_LOG_CHANGE} SELECT ?, {id}, 'S', ? FROM {s}",
+            vanished=(
+                f"{_LOG_CHANGE} SELECT k.tbl, k.row_id, 'D', ? FROM _replicator_keys AS k"
+                f" WHERE k.tbl = ? AND NOT EXISTS (SELECT 1 FROM {t} WHERE {id} = k.row_id)"
+            ),
             next_id=(
                 f"SELECT max(coalesce({sequence}, 0), coalesce((SELECT max({id}) FROM {t}), 0),"
                 f" coalesce((SELECT max_id FROM _replicator_hwm"

@@ -227,11 +227,6 @@ def test_a_crash_and_a_rerun_leave_no_duplicate_and_no_lost_record(script, dupli
         laws.check_verifies(w)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library: pull(since=None) snapshots the rows that exist, so a row the engine created "
-    "on a side before that side's first pull, then deleted there, is never tombstoned "
-    "(MemoryConnector and SQLiteConnector alike; reachable when a cycle syncs one side only)"
-))
 @pytest.mark.parametrize("connector", ["memory", "sqlite"])
 def test_a_delete_before_a_written_sides_first_pull_is_journaled(tmp_path, connector):
     """A cycle that reads only the CRM creates the record in Books; Books deletes it before
