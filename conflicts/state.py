@@ -416,10 +416,6 @@ class RecordReducer:
             _supersede(view, raw, entry)
 
 
-def dot_list(dots: tuple[Dot, ...]) -> list[list[Any]]:
-    return [list(d.to_json()) for d in dots]
-
-
 __all__ = [
     "ACTIVE",
     "HELD",
@@ -430,7 +426,6 @@ __all__ = [
     "RecordState",
     "as_register",
     "covers",
-    "dot_list",
     "merge_clock",
     "new_state",
     "register_clock",

@@ -33,7 +33,7 @@ from journal.entry import (
     loads,
     utc_text,
 )
-from journal.errors import CursorError, JournalError, StorageError
+from journal.errors import CursorError, StorageError
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 
@@ -611,15 +611,6 @@ class Journal:
         self.close()
 
 
-def open_journal(path: str | Path, reducer: Reducer, **kwargs: Any) -> Journal:
-    try:
-        return Journal(path, reducer, **kwargs)
-    except JournalError:
-        raise
-    except sqlite3.Error as exc:  # pragma: no cover - Journal translates already
-        raise StorageError(str(exc)) from exc
-
-
 __all__ = [
     "ENTRY_COLUMNS",
     "STATE_SCHEMA",
@@ -630,5 +621,4 @@ __all__ = [
     "View",
     "connect",
     "cursor_order",
-    "open_journal",
 ]

@@ -543,17 +543,7 @@ class Engine:
                 self.journal.append(entries)
         return woke
 
-    # -- a person's decisions ----------------------------------------------------------------
-
-    def resolve(
-        self,
-        conflict_id: int,
-        *,
-        take: str | None = None,
-        value: Any = None,
-        raw_value: str | None = None,
-    ) -> NewEntry:
-        return resolve(self.journal, self.config, conflict_id, take=take, raw_value=raw_value)
+# -- a person's decisions ------------------------------------------------------------------
 
 
 def resolve(
