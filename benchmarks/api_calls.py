@@ -44,13 +44,14 @@ import collections
 import json
 import math
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from _common import library_state  # benchmarks/ is on sys.path when run as a script
 
 from replicator.app import open_app
 from replicator.config import load_config
@@ -209,24 +210,6 @@ def converged(api: ZohoApi) -> bool:
     }
     books = {c["contact_name"]: c.get("website") for c in api.books_contacts()}
     return crm == books
-
-
-def library_state() -> dict[str, Any]:
-    """The commit measured, and the library files that differed from it (uncommitted)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "journal", "conflicts", "replicator"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": head, "uncommitted": [line[3:] for line in status]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

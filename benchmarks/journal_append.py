@@ -42,6 +42,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _common import library_state  # benchmarks/ is on sys.path when run as a script
+
 from conflicts import RecordReducer
 from journal import Journal, Kind, NewEntry, VectorClock
 from journal.store import ENTRY_COLUMNS
@@ -277,31 +279,6 @@ def run_eventsourcing(
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
-
-
-def library_state() -> dict[str, Any]:
-    """The commit measured, and the library files that differed from it (uncommitted)."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "journal", "conflicts", "replicator"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": head, "uncommitted": [line[3:] for line in status]}
 
 
 # -- main ----------------------------------------------------------------------------------

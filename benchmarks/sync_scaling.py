@@ -52,6 +52,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from _common import library_state  # benchmarks/ is on sys.path when run as a script
+
 MODULE = "customers"
 TARGET_RECORDS_PER_S = 20_000  # initial sync at N = 100k
 TARGET_INCREMENTAL_RATIO = 1.5  # incremental at 1M over incremental at 10k
@@ -699,29 +701,6 @@ def summary_row(r: dict[str, Any]) -> dict[str, Any]:
         "rows_differing_after_sync": r["convergence"]["differing"],
         "pull_only_rows_per_s": r.get("pull_only", {}).get("rows_per_s"),
     }
-
-
-def library_state() -> dict[str, Any]:
-    """The commit measured, and the library files that differed from it (uncommitted)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "journal", "conflicts", "replicator"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": head, "uncommitted": [line[3:] for line in status]}
 
 
 def _exit_on_term(signum: int, frame: Any) -> None:
