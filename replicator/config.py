@@ -59,8 +59,17 @@ ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "credit_budget": int,
     "triggers": list,
 }
-MODULE_KEYS = {"sync", "source", "first", "duplicates", "conflicts", "fields", "page_size"}
-SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view"}
+MODULE_KEYS = {
+    "sync",
+    "source",
+    "first",
+    "duplicates",
+    "conflicts",
+    "fields",
+    "page_size",
+    "suggest",
+}
+SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create"}
 # the integration's order: customers and vendors take CRM first, items take Books first
 DEFAULT_FIRST = {"customers": "crm", "vendors": "crm", "items": "books"}
 
@@ -81,6 +90,7 @@ class ModuleConfig:
     fields: FieldMap = attrs.field(eq=False)
     match_fields: tuple[str, ...] = ()
     page_size: int = 1000
+    suggest: bool = False  # list near matches (normalised keys) as suggestions for a person
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -260,11 +270,24 @@ def _module(
         modified = spec.get("modified")
         if modified is not None and (not isinstance(modified, str) or not modified):
             raise _fail(path, f"{swhere}.modified", f"must be a column name, not {modified!r}")
+        criteria = _criteria(path, spec, "where", swhere)
+        create = _criteria(path, spec, "create", swhere)
+        for column in create:
+            if field_map.field_for(side, column) is not None:
+                raise _fail(
+                    path,
+                    f"{swhere}.create.{column}",
+                    "is mapped in the fields: a create sets only unmapped columns",
+                )
+        columns = field_map.columns(side)
+        columns += tuple(c for c in criteria if c not in columns)
         side_modules[side] = SideModule(
             name=name,
             table=table,
             id=id_column,
-            columns=field_map.columns(side),
+            columns=columns,
+            where=criteria,
+            create=create,
             match=match_cols,
             modified=modified,
             view=spec.get("view"),
@@ -299,8 +322,32 @@ def _module(
         raise _fail(
             path, f"{where}.page_size", f"must be a whole number 1-100000, not {page_size!r}"
         )
+    suggest = raw.get("suggest", False)
+    if not isinstance(suggest, bool):
+        raise _fail(path, f"{where}.suggest", f"must be true or false, not {suggest!r}")
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
-    return ModuleConfig(name, policy, side_modules, field_map, match_fields, page_size)
+    return ModuleConfig(name, policy, side_modules, field_map, match_fields, page_size, suggest)
+
+
+def _criteria(path: Path, spec: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    """``where`` / ``create``: a table of column -> value (``where`` also takes a list of
+    values or ``{ present = true|false }``)."""
+    raw = spec.get(key, {})
+    table = _table(path, raw, f"{where}.{key}")
+    for column, value in table.items():
+        ok = isinstance(value, str | int | bool)
+        if key == "where":
+            ok = ok or (
+                isinstance(value, list) and all(isinstance(v, str | int | bool) for v in value)
+            )
+            ok = ok or (
+                isinstance(value, dict)
+                and set(value) == {"present"}
+                and isinstance(value["present"], bool)
+            )
+        if not ok:
+            raise _fail(path, f"{where}.{key}.{column}", f"is not a value this takes: {value!r}")
+    return dict(table)
 
 
 def load_config(path: str | Path) -> Config:

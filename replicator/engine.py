@@ -42,7 +42,7 @@ from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
-from replicator.connectors.base import Change, Connector, Write
+from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import EngineError, MappingError
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
@@ -137,6 +137,10 @@ class Engine:
             for side in module.order:
                 self.pull(module, side, report)
             self.settle(module, report)
+            if module.suggest:
+                from replicator.suggestions import suggest
+
+                suggest(self.journal, module, report)
         report.seconds = time.monotonic() - report.started
         report.entries_after = self.journal.last_seq
         return report
@@ -188,9 +192,13 @@ class Engine:
         side_module = module.side_module(side)
         cursor = self.journal.cursor(side, module.name)
         seen = 0
+        where = side_module.where
         for page in connector.pull(side_module, cursor, page_size=module.page_size):
+            changes = page.changes
+            if where:  # rows outside the local criteria are not synced (nor deleted)
+                changes = tuple(c for c in changes if c.deleted or matches(where, c.values))
             with self.journal.transaction():
-                self._ingest(module, side, page.changes, report)
+                self._ingest(module, side, changes, report)
                 if page.cursor != cursor:
                     self.journal.append(
                         [
@@ -370,6 +378,8 @@ class Engine:
                     )
                 )
                 continue
+            if w.id is None and module.side_module(side).create:
+                side_values = {**module.side_module(side).create, **side_values}
             writes.append(Write(key=state.rid, id=w.id, values=side_values))
             sent.append((state, w, done))
         if writes:  # what is about to be written, durable before the side sees it

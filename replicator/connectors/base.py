@@ -40,6 +40,28 @@ class SideModule:
     match: tuple[str, ...] = ()  # the columns of the duplicate match key
     modified: str | None = None  # the column with the side's modification time, if any
     view: str | None = None  # only records in this view / matching these criteria
+    # local criteria (column -> wanted value, list of values, or {"present": bool}): rows
+    # that do not match are not synced; the engine applies them after a pull
+    where: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
+    create: Mapping[str, Any] = attrs.field(factory=dict, eq=False)  # columns set on a create
+
+
+def matches(where: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether a row's values meet local criteria (see :attr:`SideModule.where`)."""
+    for column, wanted in where.items():
+        value = values.get(column)
+        if isinstance(value, Mapping) and "id" in value:  # a lookup read whole
+            value = value["id"]
+        if isinstance(wanted, Mapping):
+            present = value is not None and value != ""
+            if present != bool(wanted.get("present", True)):
+                return False
+        elif isinstance(wanted, list | tuple):
+            if value not in wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
 
 
 @attrs.frozen
@@ -126,4 +148,5 @@ __all__ = [
     "SideModule",
     "Write",
     "as_utc",
+    "matches",
 ]
