@@ -40,6 +40,7 @@ from conflicts.errors import PolicyError
 from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
 from replicator.connectors.base import SideModule
 from replicator.errors import ConfigError
+from replicator.integration import Integration, expand
 from replicator.mapping import TYPES, FieldMap
 
 CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
@@ -68,6 +69,7 @@ MODULE_KEYS = {
     "fields",
     "page_size",
     "suggest",
+    "lookups",
 }
 SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create"}
 # the integration's order: customers and vendors take CRM first, items take Books first
@@ -91,6 +93,8 @@ class ModuleConfig:
     match_fields: tuple[str, ...] = ()
     page_size: int = 1000
     suggest: bool = False  # list near matches (normalised keys) as suggestions for a person
+    # field -> module: the field holds a record of that module (a side's id <-> our rid)
+    lookups: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -107,6 +111,7 @@ class Config:
     sides: Mapping[str, SideConfig]
     modules: Mapping[str, ModuleConfig]
     raw: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    integration: Integration | None = None
 
     def fingerprint(self) -> str:
         """A hash of the settings in force (journaled when it changes)."""
@@ -142,9 +147,16 @@ def _resolve(path: Path, value: str) -> Path:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate parsed TOML into a :class:`Config`."""
-    unknown = set(data) - {"journal", "sides", "modules"}
+    unknown = set(data) - {"journal", "sides", "modules", "integration"}
     if unknown:
-        raise _fail(path, sorted(unknown)[0], "unknown section (expected journal, sides, modules)")
+        raise _fail(
+            path,
+            sorted(unknown)[0],
+            "unknown section (expected journal, sides, modules, integration)",
+        )
+    original, integration = data, None
+    if "integration" in data:
+        data, integration = expand(data, path)
     journal = _table(path, data.get("journal", {}), "journal")
     journal_path = _resolve(path, _string(path, journal, "path", "journal", "journal.db"))
 
@@ -179,7 +191,23 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         name: _module(path, name, _table(path, raw, f"modules.{name}"), sides)
         for name, raw in modules_raw.items()
     }
-    return Config(path, journal_path, sides, modules, data)
+    names = list(modules)
+    for name, module in modules.items():
+        for field, target in module.lookups.items():
+            if target not in modules or names.index(target) >= names.index(name):
+                raise _fail(
+                    path,
+                    f"modules.{name}.lookups.{field}",
+                    f"{target!r} must be a module set up before {name!r} "
+                    f"(modules in order: {', '.join(names)})",
+                )
+            if set(modules[target].sides) != set(module.sides):
+                raise _fail(
+                    path,
+                    f"modules.{name}.lookups.{field}",
+                    f"module {target!r} pairs other sides than {name!r}",
+                )
+    return Config(path, journal_path, sides, modules, original, integration)
 
 
 def _zoho_options(path: Path, where: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +248,7 @@ def _module(
     if not fields_raw:
         raise _fail(path, f"{where}.fields", "map at least one field")
     fields: dict[str, tuple[str, dict[str, str]]] = {}
+    value_maps: dict[str, dict[str, dict[str, str]]] = {}  # picklist -> side -> {value: canon}
     for field, spec in fields_raw.items():
         fwhere = f"{where}.fields.{field}"
         spec = _table(path, spec, fwhere)
@@ -230,7 +259,7 @@ def _module(
             )
         columns = {}
         for key, value in spec.items():
-            if key == "type":
+            if key in ("type", "values"):
                 continue
             if key not in side_names:
                 raise _fail(path, f"{fwhere}.{key}", f"not a side of this module ({side_names})")
@@ -240,7 +269,37 @@ def _module(
         if not columns:
             raise _fail(path, fwhere, "name the column on at least one side")
         fields[field] = (kind, columns)
-    field_map = FieldMap(fields)
+        if "values" not in spec:
+            continue
+        vwhere = f"{fwhere}.values"
+        if kind != "picklist":
+            raise _fail(path, vwhere, 'only a picklist takes values (set type = "picklist")')
+        for side, mapping in _table(path, spec["values"], vwhere).items():
+            if side not in side_names:
+                raise _fail(path, f"{vwhere}.{side}", f"not a side of this module ({side_names})")
+            if side not in columns:
+                raise _fail(path, f"{vwhere}.{side}", f"side {side} maps no column to {field}")
+            mapping = _table(path, mapping, f"{vwhere}.{side}")
+            if not mapping:
+                raise _fail(path, f"{vwhere}.{side}", "map at least one value (or leave it out)")
+            spelled: dict[str, str] = {}  # canonical value -> this side's value
+            for side_value, canonical in mapping.items():
+                if not isinstance(canonical, str) or not canonical:
+                    raise _fail(
+                        path,
+                        f"{vwhere}.{side}.{side_value}",
+                        f"must be a non-empty string (the canonical value), not {canonical!r}",
+                    )
+                if canonical in spelled:
+                    raise _fail(
+                        path,
+                        f"{vwhere}.{side}.{side_value}",
+                        f"{canonical!r} is already the value of {spelled[canonical]!r}: a "
+                        f"write to {side} could not choose between them",
+                    )
+                spelled[canonical] = side_value
+            value_maps.setdefault(field, {})[side] = dict(mapping)
+    field_map = FieldMap(fields, values=value_maps)
 
     side_modules: dict[str, SideModule] = {}
     match_sets: dict[str, tuple[str, ...]] = {}
@@ -325,8 +384,16 @@ def _module(
     suggest = raw.get("suggest", False)
     if not isinstance(suggest, bool):
         raise _fail(path, f"{where}.suggest", f"must be true or false, not {suggest!r}")
+    lookups = _table(path, raw.get("lookups", {}), f"{where}.lookups")
+    for field, target in lookups.items():
+        if field not in field_map.fields:
+            raise _fail(path, f"{where}.lookups.{field}", "is not a field of this module")
+        if not isinstance(target, str) or not target:
+            raise _fail(path, f"{where}.lookups.{field}", f"must name a module, not {target!r}")
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
-    return ModuleConfig(name, policy, side_modules, field_map, match_fields, page_size, suggest)
+    return ModuleConfig(
+        name, policy, side_modules, field_map, match_fields, page_size, suggest, dict(lookups)
+    )
 
 
 def _criteria(path: Path, spec: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
