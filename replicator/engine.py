@@ -222,6 +222,7 @@ class Engine:
         )
         entries: list[NewEntry] = []
         batch_rids: set[str] = set()
+        lookups = self._lookup_rids(module, side, changes)
         for change in changes:
             rid = known.get(str(change.id)) or f"{side}:{change.id}"
             if rid in batch_rids:  # the same record twice in a page: fold the first one in
@@ -242,6 +243,8 @@ class Engine:
                     report.add(name, side, "deleted")
                 continue
             values, errors = module.fields.to_canonical(side, change.values, record=rid)
+            if module.lookups:
+                errors += self._look_up(module, side, values, lookups, record=rid)
             for err in errors:
                 entries.append(
                     NewEntry(
@@ -283,6 +286,76 @@ class Engine:
             batch_rids.add(rid)
             report.add(name, side, "observed")
         self.journal.append(entries)
+
+    def _lookup_rids(
+        self, module: ModuleConfig, side: str, changes: Sequence[Change]
+    ) -> dict[tuple[str, str], str]:
+        """Our record ids for the side ids a page's lookup fields name, per target module."""
+        found: dict[tuple[str, str], str] = {}
+        for field, target in module.lookups.items():
+            column = module.fields.fields[field][1].get(side)
+            if column is None:
+                continue
+            ids = set()
+            for change in changes:
+                value = change.values.get(column)
+                if isinstance(value, Mapping):
+                    value = value.get("id")
+                if value not in (None, ""):
+                    ids.add(str(value))
+            if ids:
+                for side_id, rid in self.journal.rids_for(target, side, sorted(ids)).items():
+                    found[(target, side_id)] = rid
+        return found
+
+    def _look_up(
+        self,
+        module: ModuleConfig,
+        side: str,
+        values: dict[str, Any],
+        found: Mapping[tuple[str, str], str],
+        *,
+        record: str,
+    ) -> list[MappingError]:
+        """Lookup fields hold our record id: a side's id is turned into it, in place."""
+        errors = []
+        for field, target in module.lookups.items():
+            value = values.get(field)
+            if value is None:
+                continue
+            if isinstance(value, Mapping):
+                value = value.get("id")
+            rid = found.get((target, str(value)))
+            if rid is None:
+                del values[field]
+                errors.append(
+                    MappingError(
+                        field,
+                        value,
+                        f"names {target} record {value} on {side}, which is not synced "
+                        f"(outside the view, or not pulled yet); sync {target} first",
+                        record=record,
+                    )
+                )
+            else:
+                values[field] = rid
+        return errors
+
+    def _side_ids(self, module: ModuleConfig, side: str, values: dict[str, Any]) -> str | None:
+        """Lookup fields' record ids turned into the side's ids, in place; or why not."""
+        for field, target in module.lookups.items():
+            rid = values.get(field)
+            if rid is None:
+                continue
+            state = self.journal.record(target, str(rid))
+            held = state.held(side) if state is not None else None
+            if held is None or held["id"] is None or held["del"]:
+                return (
+                    f"field {field}: {target} record {rid} has no live record on {side} yet; "
+                    "retried next cycle"
+                )
+            values[field] = held["id"]
+        return None
 
     def _fresh_rid(self, module: str, side: str, side_id: str) -> str:
         """A record id for a side's row whose id an earlier, deleted row had."""
@@ -361,6 +434,25 @@ class Engine:
         entries: list[NewEntry] = []
         for state, w, done in batch:
             values = canonical(w.values)
+            unresolved = self._side_ids(module, side, values) if module.lookups else None
+            if unresolved is not None:
+                self._retrying.add(state.rid)
+                entries.append(
+                    NewEntry(
+                        Kind.ERROR,
+                        name,
+                        state.rid,
+                        side,
+                        meta={
+                            "reason": unresolved,
+                            "stage": "write",
+                            "retry": True,
+                            "done": done,
+                        },
+                    )
+                )
+                report.add(name, side, "rejected")
+                continue
             try:
                 side_values = module.fields.to_side(side, values)
             except (MappingError, ValueError, TypeError) as exc:
