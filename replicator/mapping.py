@@ -5,6 +5,12 @@ empty text is no value), ``int``, ``Decimal`` (money, never float), ``bool``, IS
 ``date``, aware UTC ``datetime``, or ``None``.  A value that does not convert raises
 :class:`MappingError` naming the field, the value and the reason; the engine journals it
 against the record and goes on with the rest.
+
+A ``picklist`` is text whose values each side may spell its own way: a side with a value
+map (``{"Goods": "goods", "Services": "service"}``) reads its values as their canonical
+ones and writes canonical values back in its own spelling; a side without one uses its
+values as they are.  A value missing from a side's map is a :class:`MappingError` both
+ways: reading a value nobody mapped, or writing one the side has no spelling for.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from typing import Any
 from journal.entry import canonical_decimal
 from replicator.errors import MappingError
 
-TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean")
+TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean", "picklist")
+
+# field -> side -> {the side's value: the canonical value}
+ValueMaps = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -29,6 +38,10 @@ def _text(value: Any) -> str | None:
         raise ValueError("binary data is not text")
     text = unicodedata.normalize("NFC", str(value))
     return text if text != "" else None
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 def _integer(value: Any) -> int:
@@ -95,6 +108,7 @@ _TO_CANONICAL: dict[str, Callable[[Any], Any]] = {
     "date": _date,
     "datetime": _datetime,
     "boolean": _boolean,
+    "picklist": _text,  # the canonical value; a side's spelling is the field map's business
 }
 
 
@@ -121,15 +135,43 @@ def to_side(kind: str, value: Any) -> Any:
 
 
 class FieldMap:
-    """The canonical fields of a module and each side's column for them."""
+    """The canonical fields of a module and each side's column for them.
 
-    def __init__(self, fields: Mapping[str, tuple[str, Mapping[str, str]]]) -> None:
+    ``values`` gives picklist fields a value map per side (see the module docstring):
+    ``{"product_type": {"crm": {"Goods": "goods", "Services": "service"}}}``.
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, tuple[str, Mapping[str, str]]],
+        *,
+        values: ValueMaps | None = None,
+    ) -> None:
         # canonical name -> (type, {side: column})
         self.fields = dict(fields)
         self._by_side: dict[str, list[tuple[str, str, str]]] = {}
         for name, (kind, columns) in sorted(self.fields.items()):
             for side, column in columns.items():
                 self._by_side.setdefault(side, []).append((column, name, kind))
+        self._read: dict[tuple[str, str], dict[str, str]] = {}  # (field, side) -> map
+        self._write: dict[tuple[str, str], dict[str, str]] = {}  # the same, inverted
+        for name, by_side in (values or {}).items():
+            if name not in self.fields or self.fields[name][0] != "picklist":
+                raise ValueError(f"field {name}: value maps are for picklist fields only")
+            for side, mapping in by_side.items():
+                inverse: dict[str, str] = {}
+                read: dict[str, str] = {}
+                for side_text, canonical_text in mapping.items():
+                    side_value, canonical = _nfc(side_text), _nfc(canonical_text)
+                    if canonical in inverse:
+                        raise ValueError(
+                            f"field {name}: side {side} spells {canonical!r} both "
+                            f"{inverse[canonical]!r} and {side_value!r}; a write could not choose"
+                        )
+                    inverse[canonical] = side_value
+                    read[side_value] = canonical
+                self._read[name, side] = read
+                self._write[name, side] = inverse
 
     def columns(self, side: str) -> tuple[str, ...]:
         return tuple(column for column, _, _ in self._by_side.get(side, ()))
@@ -143,6 +185,44 @@ class FieldMap:
     def kind(self, name: str) -> str:
         return self.fields[name][0]
 
+    def value_map(self, name: str, side: str) -> dict[str, str] | None:
+        """A picklist's map of ``side``'s values to canonical ones (None: no map)."""
+        mapping = self._read.get((name, side))
+        return dict(mapping) if mapping is not None else None
+
+    def read(self, side: str, name: str, raw: Any) -> Any:
+        """One canonical value of field ``name`` from ``side``'s raw value."""
+        kind = self.kind(name)
+        value = to_canonical(kind, raw, field=name)
+        return self._pick(side, name, raw, value) if kind == "picklist" else value
+
+    def write(self, side: str, name: str, value: Any) -> Any:
+        """A canonical value of field ``name`` as ``side`` takes it."""
+        kind = self.kind(name)
+        return self._spell(side, name, value) if kind == "picklist" else to_side(kind, value)
+
+    def _pick(self, side: str, name: str, raw: Any, value: str | None) -> str | None:
+        mapping = self._read.get((name, side))
+        if mapping is None or value is None:
+            return value
+        if value not in mapping:
+            known = ", ".join(repr(v) for v in mapping) or "none"
+            raise MappingError(
+                name, raw, f"is not a known value on side {side} (known values: {known})"
+            )
+        return mapping[value]
+
+    def _spell(self, side: str, name: str, value: Any) -> Any:
+        inverse = self._write.get((name, side))
+        if inverse is None or value is None:
+            return value
+        if value not in inverse:
+            known = ", ".join(repr(v) for v in inverse) or "none"
+            raise MappingError(
+                name, value, f"has no value on side {side} (canonical values it maps: {known})"
+            )
+        return inverse[value]
+
     def to_canonical(
         self, side: str, raw: Mapping[str, Any], *, record: str | None = None
     ) -> tuple[dict[str, Any], list[MappingError]]:
@@ -153,18 +233,27 @@ class FieldMap:
             if column not in raw:
                 continue
             try:
-                values[name] = to_canonical(kind, raw[column], field=name)
+                value = to_canonical(kind, raw[column], field=name)
+                if kind == "picklist":
+                    value = self._pick(side, name, raw[column], value)
+                values[name] = value
             except MappingError as exc:
                 errors.append(MappingError(name, raw[column], exc.reason, record=record))
         return values, errors
 
     def to_side(self, side: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        """A side's columns for canonical values (fields the side does not map are left out)."""
+        """A side's columns for canonical values (fields the side does not map are left out).
+
+        Raises :class:`MappingError` for a picklist value the side has no spelling for."""
         out: dict[str, Any] = {}
         for column, name, kind in self._by_side.get(side, ()):
             if name in values:
-                out[column] = to_side(kind, values[name])
+                value = values[name]
+                if kind == "picklist":
+                    out[column] = self._spell(side, name, value)
+                else:
+                    out[column] = to_side(kind, value)
         return out
 
 
-__all__ = ["TYPES", "FieldMap", "to_canonical", "to_side"]
+__all__ = ["TYPES", "FieldMap", "ValueMaps", "to_canonical", "to_side"]

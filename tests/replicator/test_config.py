@@ -135,3 +135,73 @@ def test_fingerprint_changes_with_settings(tmp_path):
     a = load_config(write(tmp_path, GOOD)).fingerprint()
     b = load_config(write(tmp_path, GOOD.replace("newest", "manual"))).fingerprint()
     assert a != b
+
+
+PICKLIST = GOOD.replace(
+    'credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }',
+    'credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }\n'
+    'kind = { books = "kind", crm = "Kind", type = "picklist", '
+    'values = { crm = { Goods = "goods", Services = "service" } } }',
+)
+
+
+def test_a_picklist_with_a_value_map_loads(tmp_path):
+    """`values` gives a picklist side its spelling of each canonical value."""
+    fields = load_config(write(tmp_path, PICKLIST)).modules["customers"].fields
+    assert fields.kind("kind") == "picklist"
+    assert fields.value_map("kind", "crm") == {"Goods": "goods", "Services": "service"}
+    assert fields.value_map("kind", "books") is None
+    assert fields.to_side("crm", {"kind": "service"}) == {"Kind": "Services"}
+
+
+@pytest.mark.parametrize(
+    "old, new, key, reason",
+    [
+        ('type = "picklist"', 'type = "text"', "modules.customers.fields.kind.values", "picklist"),
+        (
+            "values = { crm =",
+            "values = { erp =",
+            "modules.customers.fields.kind.values.erp",
+            "side",
+        ),
+        (
+            'Goods = "goods"',
+            "Goods = 1",
+            "modules.customers.fields.kind.values.crm.Goods",
+            "string",
+        ),
+        (
+            'Services = "service"',
+            'Services = "goods"',
+            "modules.customers.fields.kind.values.crm.Services",
+            "could not choose",
+        ),
+        (
+            '{ Goods = "goods", Services = "service" }',
+            "{}",
+            "modules.customers.fields.kind.values.crm",
+            "at least one",
+        ),
+        (
+            "values = { crm = {",
+            "values = { crm = 3, x = {",
+            "modules.customers.fields.kind.values.crm",
+            "table",
+        ),
+        (
+            'kind = { books = "kind", crm = "Kind",',
+            'kind = { books = "kind",',
+            "modules.customers.fields.kind.values.crm",
+            "no column",
+        ),
+    ],
+)
+def test_a_bad_value_map_names_file_key_and_reason(tmp_path, old, new, key, reason):
+    """Value maps must belong to a picklist, name a side mapping it, and map text to text."""
+    assert old in PICKLIST
+    path = write(tmp_path, PICKLIST.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key
+    assert reason in info.value.reason
+    assert str(path) in str(info.value)

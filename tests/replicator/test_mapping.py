@@ -81,3 +81,70 @@ def test_a_field_map_translates_rows_both_ways():
         "credit_limit": "5",
     }
     assert fields.columns("books") == ("credit_limit", "name")
+
+
+def product_types() -> FieldMap:
+    """CRM spells the product type Goods/Services, Books goods/service (its own, canonical)."""
+    return FieldMap(
+        {
+            "name": ("text", {"books": "name", "crm": "Product_Name"}),
+            "product_type": ("picklist", {"books": "product_type", "crm": "Product_Type"}),
+        },
+        values={"product_type": {"crm": {"Goods": "goods", "Services": "service"}}},
+    )
+
+
+def test_a_picklist_reads_each_sides_spelling_as_the_canonical_value():
+    """CRM's "Services" and Books' "service" are the same canonical value."""
+    fields = product_types()
+    crm, errors = fields.to_canonical("crm", {"Product_Name": "Desk", "Product_Type": "Services"})
+    books, _ = fields.to_canonical("books", {"name": "Desk", "product_type": "service"})
+    assert errors == []
+    assert crm == books == {"name": "Desk", "product_type": "service"}
+
+
+def test_a_picklist_writes_the_canonical_value_in_the_targets_spelling():
+    """A canonical value goes to CRM through its map and to Books (no map) as it is."""
+    fields = product_types()
+    assert fields.to_side("crm", {"product_type": "goods"}) == {"Product_Type": "Goods"}
+    assert fields.to_side("books", {"product_type": "goods"}) == {"product_type": "goods"}
+    assert fields.to_side("crm", {"product_type": None}) == {"Product_Type": None}
+
+
+def test_reading_an_unmapped_picklist_value_names_field_value_and_known_values():
+    """A CRM value missing from its map is a per-field error; the rest of the row converts."""
+    values, errors = product_types().to_canonical(
+        "crm", {"Product_Name": "Desk", "Product_Type": "Digital"}, record="crm:7"
+    )
+    assert values == {"name": "Desk"}
+    (error,) = errors
+    assert error.field == "product_type" and error.record == "crm:7"
+    message = str(error)
+    assert "'Digital'" in message and "'Goods'" in message and "'Services'" in message
+
+
+def test_writing_a_canonical_value_the_target_cannot_spell_is_a_mapping_error():
+    """Books' "digital" has no CRM spelling: the write fails naming the value and the map."""
+    with pytest.raises(MappingError) as info:
+        product_types().to_side("crm", {"name": "Desk", "product_type": "digital"})
+    assert info.value.field == "product_type"
+    assert "'digital'" in str(info.value) and "'goods'" in str(info.value)
+
+
+def test_a_picklist_without_maps_is_text():
+    """With no map on either side a picklist value passes through as text."""
+    fields = FieldMap({"stage": ("picklist", {"books": "stage", "crm": "Stage"})})
+    assert fields.to_canonical("crm", {"Stage": "Won"}) == ({"stage": "Won"}, [])
+    assert fields.to_side("books", {"stage": "Won"}) == {"stage": "Won"}
+    assert to_canonical("picklist", "") is None
+
+
+def test_value_maps_must_be_for_picklists_and_spell_each_value_once():
+    """A map on a non-picklist field, or two side values for one canonical value, is refused."""
+    with pytest.raises(ValueError, match="picklist"):
+        FieldMap({"name": ("text", {"crm": "Name"})}, values={"name": {"crm": {"A": "a"}}})
+    with pytest.raises(ValueError, match="could not choose"):
+        FieldMap(
+            {"kind": ("picklist", {"crm": "Kind"})},
+            values={"kind": {"crm": {"Goods": "goods", "Product": "goods"}}},
+        )
