@@ -22,7 +22,13 @@ Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders)
   ``/status/open|billed|cancelled``; contacts and items ``/active`` and ``/inactive``.
 - Contact persons: ``POST /contacts/contactpersons``, ``PUT`` / ``DELETE
   /contacts/contactpersons/{id}``, ``POST /contacts/contactpersons/{id}/primary``, ``GET
-  /contacts/{id}/contactpersons[/{person_id}]``.
+  /contacts/{id}/contactpersons[/{person_id}]``.  A create and an update need a
+  ``first_name``; an update names the person's own ``contact_id`` (both required by the
+  spec; a person does not move between contacts).  Persons are part of their contact: any
+  change to one (add, edit, delete, mark primary) moves the contact's
+  ``last_modified_time``.  Neither the spec nor Zoho's pages say whether Books does so; the
+  primary person's fields are the contact's own (list answers show them), and the
+  ``contactpersons`` table of the connector relies on it to find changed persons.
 """
 
 from __future__ import annotations
@@ -268,9 +274,14 @@ async def create_person(request: Request) -> Response:
 async def update_person(request: Request) -> Response:
     data, org = _data(request), _org(request)
     body = await books_body(request)
+    if not str(body.get("first_name") or "").strip():
+        raise BooksError(400, BOOKS_CODES["invalid_body"], "Invalid value passed for first_name")
     contacts = RESOURCES["contacts"]
     with data.store.transaction():
         contact, index = _person_owner(data, org, request.path_params["person_id"])
+        if str(body.get("contact_id") or "") != contact.id:
+            raise BooksError(400, BOOKS_CODES["invalid_body"],
+                             "Invalid value passed for contact_id")
         persons = [dict(p) for p in contact.data["contact_persons"]]
         primary = persons[index]["is_primary_contact"]
         persons[index] = data.person(body, persons[index])
