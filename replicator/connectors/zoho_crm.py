@@ -97,6 +97,11 @@ RETRY_CODES = frozenset(
 Known = tuple[str, str | None]  # (Modified_Time as UTC text, digest of the values or None)
 
 
+def _memo(module: SideModule) -> str:
+    """The key of what this connector remembers of a module's records."""
+    return f"{module.name}\x1f{module.table}"
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -151,8 +156,10 @@ class ZohoCRMConnector:
         self.overlap = dt.timedelta(seconds=overlap)
         self.triggers = list(triggers)
         self.now = now
+        # what this connector last read or wrote, per module (two modules may share a table,
+        # with other views or criteria: each must see the other's writes as changes)
         self._known: dict[str, dict[str, Known]] = {}
-        self._read_upto: dict[str, str] = {}  # table -> records watermark of the last pull
+        self._read_upto: dict[str, str] = {}  # module -> records watermark of the last pull
         self._made: dict[tuple[str, str], str] = {}  # (table, key) -> id a create made
         self._types: dict[str, dict[str, str]] = {}  # table -> api_name -> data_type
         self._lookups: dict[str, set[str]] = {}  # table -> fields read as {id, ...}
@@ -173,7 +180,8 @@ class ZohoCRMConnector:
         per_page = min(PER_PAGE, page_size)
         groups = self._field_groups(module)
         cvid = self._cvid(module)
-        known = self._known.setdefault(table, {})
+        memo = _memo(module)
+        known = self._known.setdefault(memo, {})
         marks = _Marks(records_since or EPOCH, deleted_since, overlap=self.overlap)
         seen: dict[str, tuple[str, int]] = {}  # id -> (Modified_Time, index of its page)
         page_marks: list[str] = []  # the last Modified_Time of each page listed
@@ -209,7 +217,7 @@ class ZohoCRMConnector:
                     known[id] = now_known
                     marks.records = max(marks.records, text)
                 page_marks.append(marks.records)
-                self._read_upto[table] = marks.records
+                self._read_upto[memo] = marks.records
                 yield Page(tuple(changes), marks.cursor())
                 yielded = True
             if rewalk_from is not None:
@@ -219,14 +227,14 @@ class ZohoCRMConnector:
         if records_since is not None:
             yield from self._pull_deleted(module, marks, deleted_since, per_page)
         elif not yielded:
-            self._read_upto[table] = marks.records
+            self._read_upto[memo] = marks.records
             yield Page((), marks.cursor())
 
     def _pull_deleted(
         self, module: SideModule, marks: _Marks, since: str | None, per_page: int
     ) -> Iterator[Page]:
         """The deleted-records feed; its watermark moves only once it is read to the end."""
-        known = self._known.setdefault(module.table, {})
+        known = self._known.setdefault(_memo(module), {})
         headers = self._since_header(since)
         newest = marks.deleted or EPOCH
         pending: list[Change] = []
@@ -365,7 +373,7 @@ class ZohoCRMConnector:
                         creates.append(i)
                     else:
                         outcomes[i] = Outcome(write.key, id, error=self._missing(table, id))
-                elif self._unread(table, id, now[1]):
+                elif self._unread(_memo(module), id, now[1]):
                     if retried_create:  # the record we made was edited since: leave the edit
                         outcomes[i] = Outcome(write.key, id)
                     else:
@@ -435,7 +443,7 @@ class ZohoCRMConnector:
                 self._made[(table, writes[i].key)] = outcome.id
                 if (result.get("action") or "insert") != "insert":
                     # a create retried after a crash found its record: what it holds is unknown
-                    self._forget_values(table, outcome.id)
+                    self._forget_values(_memo(module), outcome.id)
             outcomes[i] = outcome
 
     def _write(
@@ -493,7 +501,7 @@ class ZohoCRMConnector:
             new_id = str(details.get("id") or id)
             modified = parse_time(details.get(MODIFIED))
             if modified is not None:  # our write is known: its echo is not a change
-                self._known.setdefault(table, {})[new_id] = (
+                self._known.setdefault(_memo(module), {})[new_id] = (
                     utc_text(modified),
                     digest(expected) if expected is not None else None,
                 )
@@ -509,7 +517,7 @@ class ZohoCRMConnector:
         if code == "DUPLICATE_DATA" and id is None and field == self.key_field:
             existing = details.get("id") or (details.get("duplicate_record") or {}).get("id")
             if existing:
-                self._forget_values(table, str(existing))
+                self._forget_values(_memo(module), str(existing))
                 return Outcome(write.key, str(existing))
         reason = f"side {self.side}, {table} {what}: {code}"
         if message:
@@ -550,21 +558,21 @@ class ZohoCRMConnector:
     def _missing(self, table: str, id: str) -> str:
         return f"side {self.side}: no record with id {id} in {table} (deleted?)"
 
-    def _unread(self, table: str, id: str, now: Known) -> bool:
+    def _unread(self, memo: str, id: str, now: Known) -> bool:
         """Whether the record changed since this connector last read or wrote it.
 
         Known values: their time and digest must match.  Known time only (we wrote part of
         the record): the time must match.  Never seen here: it must be no newer than the
         last pull's watermark; with no pull yet in this process, it counts as unread.
         """
-        known = self._known.get(table, {}).get(id)
+        known = self._known.get(memo, {}).get(id)
         if known is not None:
             return known[0] != now[0] if known[1] is None else known != now
-        mark = self._read_upto.get(table)
+        mark = self._read_upto.get(memo)
         return mark is None or now[0] > mark
 
-    def _forget_values(self, table: str, id: str) -> None:
-        known = self._known.setdefault(table, {})
+    def _forget_values(self, memo: str, id: str) -> None:
+        known = self._known.setdefault(memo, {})
         known[id] = (known.get(id, (EPOCH, None))[0], None)
 
     def _read_by_id(
