@@ -470,7 +470,8 @@ class Engine:
                     )
                 )
                 continue
-            if w.id is None and module.side_module(side).create:
+            if w.id is None:  # a create leaves unset columns to the side's defaults
+                side_values = {k: v for k, v in side_values.items() if v is not None}
                 side_values = {**module.side_module(side).create, **side_values}
             writes.append(Write(key=state.rid, id=w.id, values=side_values))
             sent.append((state, w, done))

@@ -164,6 +164,7 @@ class ZohoCRMConnector:
         self._types: dict[str, dict[str, str]] = {}  # table -> api_name -> data_type
         self._lookups: dict[str, set[str]] = {}  # table -> fields read as {id, ...}
         self._views: dict[str, list[dict[str, Any]]] = {}
+        self._base_currency: str | None = None
 
     def __repr__(self) -> str:
         return f"ZohoCRMConnector(side={self.side!r}, client={self.client!r})"
@@ -323,6 +324,18 @@ class ZohoCRMConnector:
     def views(self, module: SideModule) -> list[str]:
         """The names of the module's custom views (use one as ``view``, or its id)."""
         return [str(v.get("name") or v.get("display_value")) for v in self._custom_views(module)]
+
+    def base_currency(self) -> str:
+        """The organisation's base currency as an ISO code (``GET /org``, ``iso_code``);
+        read once per connector: changing it in CRM takes a new connector."""
+        if self._base_currency is None:
+            response = self._get("/org", None, None, kind="meta")
+            orgs = body_of(response).get("org") or [{}]
+            code = orgs[0].get("iso_code") if isinstance(orgs[0], dict) else None
+            if not isinstance(code, str) or not code:
+                raise ZohoError(f"side {self.side}: GET /org answered no iso_code (base currency)")
+            self._base_currency = code
+        return self._base_currency
 
     def close(self) -> None:
         self.client.close()
