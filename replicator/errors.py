@@ -6,9 +6,13 @@ ReplicatorError
  +-- ConnectorError       a side could not be reached or answered nonsense
  |    +-- RejectedError   a side refused one record (the batch goes on)
  +-- EngineError          a sync cycle could not run
+      +-- SetupError      a side is not set up for the config (a field missing, currencies
+                          differ): every problem found, each saying what to change
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class ReplicatorError(Exception):
@@ -40,6 +44,20 @@ class EngineError(ReplicatorError):
     """A sync cycle could not run."""
 
 
+class SetupError(EngineError):
+    """The sides are not set up for the config; ``problems`` says each thing to change."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            text = self.problems[0]
+        else:
+            text = f"{len(self.problems)} problems with the sides' setup:\n" + "\n".join(
+                f"- {p}" for p in self.problems
+            )
+        super().__init__(text)
+
+
 __all__ = [
     "ConfigError",
     "ConnectorError",
@@ -47,4 +65,5 @@ __all__ = [
     "MappingError",
     "RejectedError",
     "ReplicatorError",
+    "SetupError",
 ]

@@ -768,6 +768,22 @@ class ZohoBooksConnector:
             f"{self.side}: a Zoho Books cursor is an ISO text or [records, read_at], not {since!r}"
         )
 
+    def base_currency(self) -> str:
+        """The organisation's base currency code (``GET /organizations/{id}``,
+        ``currency_code``); read once per connector."""
+        cached: str | None = getattr(self, "_base_currency", None)
+        if cached is None:
+            path = f"/organizations/{self.organization_id}"
+            response = self.client.request("GET", path, kind="get", params=self._params())
+            if response.status_code >= 400:
+                raise self.client.error(response, f"side {self.side}: GET {path}")
+            organization = body_of(response).get("organization") or {}
+            code = organization.get("currency_code") if isinstance(organization, dict) else None
+            if not isinstance(code, str) or not code:
+                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
+            cached = self._base_currency = code
+        return cached
+
 
 def from_options(
     side: str,

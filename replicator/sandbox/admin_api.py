@@ -22,14 +22,16 @@ Everything a test or the demo needs to set the scene and look behind it::
     POST   /__admin__/crm/{module}           {data: [...]} or one record; ?notify=false
     GET|PATCH|DELETE /__admin__/crm/{module}/{id}
     GET    /__admin__/books/organizations    POST {name}
+    PATCH  /__admin__/books/organizations/{organization_id}   {currency_code}: its base currency
     POST   /__admin__/books/customfields     {resource, label, data_type, is_unique, ...}
     GET    /__admin__/books/{resource}       ?organization_id= (default: the first org)
     POST   /__admin__/books/{resource}       also takes status and zcrm_* link fields
     GET|PATCH|DELETE /__admin__/books/{resource}/{id}
     POST   /__admin__/seed                   {name: "demo" | "keys"}
     POST   /__admin__/reset                  wipe records, faults, counters, windows; the
-                                      settings the sandbox started with (fields, views
-                                      and credentials stay; a seed may run again)
+                                      settings the sandbox started with, Books orgs back
+                                      to USD (fields, views, orgs and credentials stay; a
+                                      seed may run again)
 
 CRM writes made here are "another program editing the CRM": they are validated like API
 writes, made as the user Sam Seller, bump ``Modified_Time`` and fire notifications (unless
@@ -45,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .books_schema import RESOURCES, Resource
+from .books_schema import BASE_CURRENCY, CURRENCIES, RESOURCES, Resource
 from .crm_schema import OTHER, Module
 from .errors import AdminError, ApiError
 from .seed import SEEDED
@@ -270,6 +272,18 @@ async def books_orgs(request: Request) -> Response:
     return JSONResponse({"organizations": schema.organizations()})
 
 
+async def books_org(request: Request) -> Response:
+    body = _object(await _json(request))
+    org_id = request.path_params["organization_id"]
+    try:
+        org = state(request).books_schema.set_currency(org_id, str(body.get("currency_code")))
+    except KeyError:
+        raise AdminError(404, "no_organization", org_id) from None
+    except ValueError as exc:
+        raise AdminError(400, "bad_currency", str(exc)) from None
+    return JSONResponse(org)
+
+
 async def books_customfield(request: Request) -> Response:
     st = state(request)
     body = _object(await _json(request))
@@ -337,6 +351,8 @@ async def seed(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     st = state(request)
     st.store.wipe()
+    for org in st.books_schema.organizations():
+        st.books_schema.set_currency(org["organization_id"], CURRENCIES[BASE_CURRENCY][0])
     for flag in SEEDED:  # the records a seed made are gone: it may seed them again
         st.store.kv_set(flag, False)
     st.faults.clear()
@@ -371,6 +387,7 @@ ROUTES = [
     Route(_A + "/crm/{module}", crm_records, methods=["GET", "POST"]),
     Route(_A + "/crm/{module}/{record_id}", crm_record, methods=["GET", "PATCH", "PUT", "DELETE"]),
     Route(_A + "/books/organizations", books_orgs, methods=["GET", "POST"]),
+    Route(_A + "/books/organizations/{organization_id}", books_org, methods=["PATCH", "PUT"]),
     Route(_A + "/books/customfields", books_customfield, methods=["POST"]),
     Route(_A + "/books/{resource}", books_records, methods=["GET", "POST"]),
     Route(_A + "/books/{resource}/{record_id}", books_record,

@@ -150,6 +150,15 @@ class AdminClient:
     def add_organization(self, name: str) -> dict[str, Any]:
         return dict(self.call("POST", "/books/organizations", {"name": name}))
 
+    def set_books_currency(self, currency_code: str,
+                           organization_id: str | None = None) -> dict[str, Any]:
+        """Make ``currency_code`` a Books org's base currency (default: the first org).
+        The CRM org's is a setting: ``settings(crm_currency="EUR")``."""
+        org = organization_id or self.call("GET", "/books/organizations")["organizations"][0][
+            "organization_id"]
+        return dict(self.call("PATCH", f"/books/organizations/{org}",
+                              {"currency_code": currency_code}))
+
     # notifications, seeding, reset
     def notifications(self, wait: float = 0.0) -> dict[str, Any]:
         return dict(self.call("GET", "/notifications", wait=wait or None))

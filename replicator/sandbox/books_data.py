@@ -205,7 +205,7 @@ class BooksData:
             if str(body["currency_id"]) not in CURRENCIES:
                 raise bad("currency_id")
             data["currency_id"] = str(body["currency_id"])
-        data.setdefault("currency_id", BASE_CURRENCY)
+        data.setdefault("currency_id", self.schema.base_currency(org))
         if "payment_terms" in body:
             terms = body["payment_terms"]
             if isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:

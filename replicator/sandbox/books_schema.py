@@ -209,6 +209,28 @@ class BooksSchema:
     def default_org(self) -> str:
         return str(self.organizations()[0]["organization_id"])
 
+    def set_currency(self, org_id: str, currency_code: str) -> dict[str, Any]:
+        """Make ``currency_code`` the organisation's base currency; ``KeyError`` for an
+        unknown org, ``ValueError`` for a currency the sandbox does not have."""
+        currency_id = next((i for i, (c, _) in CURRENCIES.items() if c == currency_code), None)
+        if currency_id is None:
+            codes = ", ".join(c for c, _ in CURRENCIES.values())
+            raise ValueError(f"currency_code must be one of {codes}, not {currency_code!r}")
+        with self._store.transaction():
+            orgs = self.organizations()
+            org = next((o for o in orgs if o["organization_id"] == org_id), None)
+            if org is None:
+                raise KeyError(org_id)
+            org.update(currency_id=currency_id, currency_code=currency_code,
+                       currency_symbol=CURRENCIES[currency_id][1])
+            self._store.kv_set("books.orgs", orgs)
+        return dict(org)
+
+    def base_currency(self, org_id: str) -> str:
+        """The ``currency_id`` of the organisation's base currency."""
+        org = self.organization(org_id)
+        return str(org["currency_id"]) if org else BASE_CURRENCY
+
     # -- custom fields ---------------------------------------------------------------------
 
     def custom_fields(self, org: str, resource: str) -> list[CustomField]:

@@ -127,12 +127,19 @@ async def custom_view(request: Request) -> Response:
     return JSONResponse({"custom_views": [full]})
 
 
+# base currency -> (symbol, locale) for /org; another code shows as its own symbol
+CURRENCY_LOCALES = {"USD": ("$", "en_US"), "EUR": ("€", "en_IE"), "GBP": ("£", "en_GB"),
+                    "INR": ("₹", "en_IN")}
+
+
 async def org(request: Request) -> Response:
-    tz = state(request).settings.timezone
+    settings = state(request).settings
+    tz, code = settings.timezone, settings.crm_currency
+    symbol, locale = CURRENCY_LOCALES.get(code, (code, "en_US"))
     return JSONResponse({"org": [{
         "id": "4876876000000012001", "company_name": "Sandbox Trading Ltd",
         "primary_email": ADMIN.email, "time_zone": "UTC" if tz == "+00:00" else tz,
-        "iso_code": "USD", "currency_symbol": "$", "currency_locale": "en_US",
+        "iso_code": code, "currency_symbol": symbol, "currency_locale": locale,
         "country": "United States", "country_code": "US", "mc_status": False,
         "domain_name": "org-sandbox", "zgid": "700000001", "type": "production",
         "license_details": {"paid": True, "paid_type": "enterprise"},

@@ -1,4 +1,5 @@
-"""The sandbox's switches: limits, token lifetimes, callbacks, search lag, time zone.
+"""The sandbox's switches: limits, token lifetimes, callbacks, search lag, time zone, the
+CRM org's base currency (a Books org's is its own: ``PATCH /__admin__/books/organizations/ID``).
 
 A :class:`Settings` value is frozen; the admin API replaces it with an updated copy
 (:meth:`Settings.updated`), which validates every key and refuses unknown ones.  The
@@ -22,6 +23,11 @@ def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: float) -> None
         raise ValueError(f"{attribute.name} must not be negative")
 
 
+def _currency_code(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+        raise ValueError(f"{attribute.name} must be an ISO currency code such as EUR")
+
+
 @attrs.frozen
 class Settings:
     """Every switch of a running sandbox."""
@@ -40,6 +46,7 @@ class Settings:
     callbacks: bool = True
     search_lag: float = attrs.field(default=0.0, validator=_positive)
     timezone: str = "+00:00"
+    crm_currency: str = attrs.field(default="USD", validator=_currency_code)  # the org's base
     # Books behaviour
     unique_contact_names: bool = True
 
