@@ -146,22 +146,12 @@ class Engine:
         return report
 
     def _check_sides(self, names: Sequence[str]) -> None:
-        """Every side must have the tables it is asked to sync, before anything is journaled."""
-        for name in names:
-            module = self.config.modules[name]
-            for side in module.order:
-                side_module = module.side_module(side)
-                columns = self.connectors[side].schema(side_module)
-                if not columns:
-                    raise EngineError(
-                        f"side {side} has no table {side_module.table!r} (module {name})"
-                    )
-                missing = [c for c in side_module.columns if c not in columns]
-                if missing:
-                    raise EngineError(
-                        f"side {side}, table {side_module.table!r} (module {name}) has no "
-                        f"column(s) {', '.join(missing)} named in the field map"
-                    )
+        """Every side must have the tables and fields it is asked to sync, and the modules'
+        base currencies must allow them, before anything is journaled (SetupError)."""
+        from replicator.checks import check_currency, check_fields
+
+        check_fields(self.config, self.connectors, modules=names)
+        check_currency(self.config, self.connectors, modules=names)
 
     def journal_config(self) -> None:
         """A ``config`` entry whenever the settings in force change."""
