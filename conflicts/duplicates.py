@@ -4,6 +4,11 @@ A record that exists on one side only and whose match key equals that of records
 other side (also on one side only) forms a *group*.  The decision depends on the group as a
 set, never on the order its members arrived in: one incoming and one existing record follow
 the policy; anything larger goes to a person.
+
+With suggestions on, records whose exact keys differ but whose *near keys* (the normalised
+keys: case, spacing, punctuation and legal suffixes folded) are equal form a *near group*.
+Such a group is never paired silently: :func:`near_group` names the members a person is
+asked about (a suggestion), leaving out exact duplicates, which the policy decides.
 """
 
 from __future__ import annotations
@@ -68,6 +73,17 @@ def match_key(values: Sequence[Any]) -> str | None:
     return "\x1f".join(p for p in parts if p is not None)
 
 
+def near_key(values: Sequence[Any]) -> str | None:
+    """The near key of a record from its match fields' values (all must normalise)."""
+    parts = [normalised_key(v) for v in values]
+    if any(p is None for p in parts):
+        return None
+    return "\x1f".join(p for p in parts if p is not None)
+
+
+NEAR_REASON = "near match: names differ only in case/spacing/punctuation/legal suffix"
+
+
 @attrs.frozen
 class Member:
     rid: str
@@ -115,4 +131,43 @@ def decide(policy: DuplicatePolicy, incoming_side: str, members: Sequence[Member
     )
 
 
-__all__ = ["GroupDecision", "Member", "decide", "exact_key", "match_key", "normalised_key"]
+@attrs.frozen
+class Candidate:
+    """A record on one side only in a near group, with its exact match key."""
+
+    rid: str
+    origin: str
+    key: str | None
+
+
+def near_group(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    """Of the single-sided records sharing one near key, those to suggest to a person.
+
+    A record whose exact key is shared with another side is an exact duplicate, which the
+    module's policy decides: it is left out.  The rest is a suggestion when it spans two
+    sides or more, and nothing otherwise.  Order-free: the result is sorted by rid.
+    """
+    sides_of: dict[str | None, set[str]] = {}
+    for c in candidates:
+        sides_of.setdefault(c.key, set()).add(c.origin)
+    rest = sorted(
+        {c for c in candidates if c.key is None or len(sides_of[c.key]) < 2},
+        key=lambda c: c.rid,
+    )
+    if len({c.origin for c in rest}) < 2:
+        return ()
+    return tuple(rest)
+
+
+__all__ = [
+    "NEAR_REASON",
+    "Candidate",
+    "GroupDecision",
+    "Member",
+    "decide",
+    "exact_key",
+    "match_key",
+    "near_group",
+    "near_key",
+    "normalised_key",
+]

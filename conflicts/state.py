@@ -6,7 +6,9 @@ replay alike, so replay equals the live state by construction; the property suit
 A record's state is kept as plain JSON (it is read and written once per batch for every
 record a sync touches, so it must be cheap to decode, change in place and encode):
 
-``m`` module, ``r`` rid, ``o`` origin side, ``k`` match key,
+``m`` module, ``r`` rid, ``o`` origin side, ``k`` match key, ``nk`` near key (the
+normalised match key, present only when the module suggests near matches), ``na`` set once
+a person kept the record apart from its near matches (then it has no near key again),
 ``f`` fields: ``{name: [[side, counter, value, at], ...]}`` (the multi-value register of
 :mod:`conflicts.register` as its siblings and their dots; values in wire form, ``at`` as
 UTC ISO text),
@@ -164,6 +166,7 @@ class RecordState:
     rid = property(lambda self: self.raw["r"])
     origin = property(lambda self: self.raw["o"])
     key = property(lambda self: self.raw["k"])
+    near_key = property(lambda self: self.raw.get("nk"))
     status = property(lambda self: self.raw["st"])
     dirty = property(lambda self: self.raw["d"])
     errors = property(lambda self: self.raw["e"])
@@ -210,6 +213,15 @@ class RecordState:
         raw = self.raw
         if raw["st"] == ACTIVE and raw["k"] is not None and len(self.linked_sides) == 1:
             key: str = raw["k"]
+            return key
+        return None
+
+    def index_near(self) -> str | None:
+        """Like :meth:`index_key`, for the near key (suggestions of near matches)."""
+        raw = self.raw
+        near = raw.get("nk")
+        if near is not None and raw["st"] == ACTIVE and len(self.linked_sides) == 1:
+            key: str = near
             return key
         return None
 
@@ -274,8 +286,8 @@ def _supersede(view: View, raw: Raw, entry: Entry) -> None:
 class RecordReducer:
     """Folds every kind of entry into records, links, cursors and conflicts."""
 
-    def encode(self, state: RecordState) -> tuple[str, str | None, bool]:
-        return _encode(state.raw), state.index_key(), state.attention
+    def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
+        return _encode(state.raw), state.index_key(), state.attention, state.index_near()
 
     def decode(self, text: str) -> RecordState:
         return RecordState(_decode(text))
@@ -307,6 +319,11 @@ class RecordReducer:
             raw["d"] = True
             if "key" in meta:
                 raw["k"] = meta["key"]
+                # a state without a near key stays byte for byte what it was before near keys
+                if meta.get("near") is not None and not raw.get("na"):
+                    raw["nk"] = meta["near"]
+                else:
+                    raw.pop("nk", None)
             if new_link and meta.get("id") is not None:
                 view.link(module, side, str(meta["id"]), rid, "active")
             _supersede(view, raw, entry)
@@ -392,12 +409,17 @@ class RecordReducer:
         if meta.get("decision"):  # a duplicate group settled by a person
             decision = meta["decision"]
             status = SKIPPED if decision == "skip" else ACTIVE
+            paired = f" with {meta['with']}" if decision == "link" and meta.get("with") else ""
             raw.update(
                 st=status,
                 d=status == ACTIVE,
-                k=None if decision == "clone" else raw["k"],
-                n=f"duplicate: {decision} (by a person)",
+                k=None if decision == "clone" and not meta.get("suggestion") else raw["k"],
+                n=f"duplicate: {decision}{paired} (by a person)",
             )
+            if decision == "clone" and ("nk" in raw or meta.get("suggestion")):
+                # kept apart: never suggested again, whatever its name becomes
+                raw.pop("nk", None)
+                raw["na"] = True
         elif entry.dot is not None:
             at = utc_text(entry.at)
             context = entry.context.as_dict() if entry.context is not None else {}

@@ -66,9 +66,11 @@ CREATE TABLE IF NOT EXISTS records (
     key TEXT,
     attention INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
+    near TEXT,
     UNIQUE (module, rid)
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_near ON records (module, near) WHERE near IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE attention = 1;
 CREATE TABLE IF NOT EXISTS links (
     module TEXT NOT NULL,
@@ -117,8 +119,11 @@ class Reducer(Protocol):
     """Folds entries into materialised state.  Must depend on the entries alone."""
 
     def apply(self, view: View, entry: Entry) -> None: ...
-    def encode(self, state: Any) -> tuple[str, str | None, bool]:
-        """``(state JSON, match key or None, needs attention)``."""
+    def encode(
+        self, state: Any
+    ) -> tuple[str, str | None, bool] | tuple[str, str | None, bool, str | None]:
+        """``(state JSON, match key or None, needs attention)``, optionally followed by a
+        *near key* (a looser second match key, indexed like the first) or None."""
         ...
 
     def decode(self, text: str) -> Any: ...
@@ -206,14 +211,15 @@ class SQLiteView:
         encode = self.reducer.encode
         rows = []
         for (module, rid), state in self._dirty.items():
-            text, key, attention = encode(state)
-            rows.append((module, rid, key, 1 if attention else 0, text))
+            text, key, attention, *near = encode(state)
+            rows.append((module, rid, key, 1 if attention else 0, text, near[0] if near else None))
             self._remember((module, rid), state)
         self._dirty.clear()
         self.conn.executemany(
-            "INSERT INTO records (module, rid, key, attention, state) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO records (module, rid, key, attention, state, near) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
-            "attention = excluded.attention, state = excluded.state",
+            "attention = excluded.attention, state = excluded.state, near = excluded.near",
             rows,
         )
 
@@ -288,6 +294,19 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# columns added to the materialised tables since their first release: (table, column, type)
+ADDED_COLUMNS = (("records", "near", "TEXT"),)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A journal made before a column existed gets it (as the last column, where the
+    schema puts it), so an older file opens and its replay compares column for column."""
+    for table, column, kind in ADDED_COLUMNS:
+        have = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        if have and column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -322,6 +341,7 @@ class Journal:
         try:
             self.conn = connect(path)
             self.db = sqlite_utils.Database(self.conn)
+            _add_missing_columns(self.conn)
             self.conn.executescript(SCHEMA + STATE_SCHEMA)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open journal {path}: {exc}") from exc
@@ -517,14 +537,23 @@ class Journal:
 
     def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """Rids per match key, for the keys given."""
+        return self._rids_by("key", "records_key", module, keys)
+
+    def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per near key (the looser second key a reducer may give), for the keys given."""
+        return self._rids_by("near", "records_near", module, keys)
+
+    def _rids_by(
+        self, column: str, index: str, module: str, keys: Sequence[str]
+    ) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         unique = sorted(set(keys))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, rid in self.conn.execute(
-                f"SELECT key, rid FROM records INDEXED BY records_key "
-                f"WHERE module = ? AND key IN ({marks})",
+                f"SELECT {column}, rid FROM records INDEXED BY {index} "
+                f"WHERE module = ? AND {column} IN ({marks})",
                 (module, *chunk),
             ):
                 found.setdefault(key, []).append(rid)

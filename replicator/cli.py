@@ -403,7 +403,8 @@ def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
             winner = {"side": None, "value": resolution["value"]}
             reason = "resolved by a person: a value of their own"
         else:
-            reason = f"resolved by a person: {resolution.get('decision')}"
+            paired = f" with {resolution['with']}" if resolution.get("with") else ""
+            reason = f"resolved by a person: {resolution.get('decision')}{paired}"
     elif data.get("settled_by"):
         settled = data["settled_by"]
         reason = f"{reason}; settled by a later {settled['kind']} (entry {settled['seq']})"
@@ -422,15 +423,35 @@ def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
             for s in data.get("siblings", [])
         ],
     }
-    if data.get("duplicate"):
+    if data.get("suggestion"):
+        out["kind"] = "suggestion"  # a near match for a person: nothing was applied
+        out["duplicate"] = {
+            "key": data.get("key"),
+            "near_key": data.get("near_key"),
+            "candidates": data.get("candidates", []),
+        }
+    elif data.get("duplicate"):
+        out["kind"] = "duplicate"
         out["duplicate"] = {"key": data.get("key"), "candidates": data.get("candidates", [])}
+    else:
+        out["kind"] = "field"
     return plain(out)
+
+
+def _candidates(item: Mapping[str, Any]) -> str:
+    """A duplicate group's members, one a line (with each one's key when it differs)."""
+    lines = []
+    for c in item["duplicate"]["candidates"]:
+        key = f" {c['key']!r}" if c.get("key") is not None else ""
+        lines.append(f"{c['side']}: {c['rid']}{key}")
+    return "\n".join(lines)
 
 
 @main.group()
 @config_option
 def conflicts() -> None:
-    """List, inspect and settle conflicts (concurrent edits, ambiguous duplicates)."""
+    """List, inspect and settle conflicts (concurrent edits, ambiguous duplicates, and
+    suggested near matches)."""
 
 
 @conflicts.command("list")
@@ -442,7 +463,11 @@ def conflicts() -> None:
 @json_option
 @click.pass_context
 def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_json: bool) -> None:
-    """List conflicts: each field's values per side, the winner and why."""
+    """List conflicts: each field's values per side, the winner and why.
+
+    Duplicate groups list their candidates; a suggestion (field "(suggestion)", kind
+    "suggestion" in --json) is a near match held for a person: nothing was applied.
+    """
     config = _config(ctx)
     with _journal(config) as journal:
         rows = journal.conflicts(status="open" if only_open else None, module=module)
@@ -458,7 +483,7 @@ def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_j
         table.add_column(column)
     for c in items:
         if "duplicate" in c:
-            values = "\n".join(f"{x['side']}: {x['rid']}" for x in c["duplicate"]["candidates"])
+            values = _candidates(c)
         else:
             values = "\n".join(f"{s}: {show(v)}" for s, v in c["values"].items())
         winner = c["winner"]
@@ -521,7 +546,14 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
         f"[b]conflict {item['id']}[/b] ({item['status']}): {item['module']} "
         f"record {item['rid']}, field [b]{item['field']}[/b]; policy {item['policy']}"
     )
-    if "duplicate" in item:
+    if item["kind"] == "suggestion":
+        console.print(
+            f"[b]suggestion[/b]: near key {item['duplicate']['near_key']!r} is shared by "
+            "(nothing was applied):"
+        )
+        for line in _candidates(item).splitlines():
+            console.print(f"  {line}")
+    elif "duplicate" in item:
         console.print(f"match key {item['duplicate']['key']!r} is shared by:")
         for c in item["duplicate"]["candidates"]:
             console.print(f"  {c['side']}: {c['rid']}")
@@ -543,7 +575,9 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
     console.print(f"why: {item['reason']}")
     if item["status"] == "open":
         how = (
-            "--value clone (create it anyway) or --value skip (leave it unsynced)"
+            "--value link (the same record: pair them; link:RID picks one of several), "
+            "--value clone (different records: create each on the other side) or "
+            "--value skip (leave it unsynced)"
             if "duplicate" in item
             else "--take SIDE (or --value VALUE)"
         )
@@ -563,8 +597,10 @@ def conflicts_resolve(
 ) -> None:
     """Settle a conflict; the next `sync` writes the chosen value to both sides.
 
-    For an ambiguous duplicate, --value clone creates the record anyway and --value skip
-    leaves it unsynced.
+    For a duplicate group or a suggested near match, --value link pairs the record with its
+    candidate on the other side (link:RID names one of several) as the module's policy pairs
+    exact duplicates; --value clone creates it on the other side anyway (a suggestion: each
+    record of the group) and --value skip leaves it unsynced (a suggestion: the group).
     """
     if (take is None) == (value is None):
         raise click.UsageError("give exactly one of --take SIDE or --value VALUE")
@@ -572,7 +608,8 @@ def conflicts_resolve(
     with _journal(config) as journal:
         entry = resolve(journal, config, conflict_id, take=take, raw_value=value)
     if entry.meta.get("decision"):
-        click.echo(f"conflict {conflict_id} resolved: {entry.meta['decision']}")
+        paired = f" with {entry.meta['with']}" if entry.meta.get("with") else ""
+        click.echo(f"conflict {conflict_id} resolved: {entry.meta['decision']}{paired}")
         click.echo("run `replicator sync` to apply it")
     else:
         ((field, chosen),) = entry.fields.items()

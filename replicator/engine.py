@@ -36,14 +36,15 @@ from conflicts import (
     decide,
     match_key,
     plan,
-    visible,
 )
+from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import EngineError, MappingError
+from replicator.suggestions import near_matches, pair_entries, resolve_duplicate
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
 
@@ -137,10 +138,6 @@ class Engine:
             for side in module.order:
                 self.pull(module, side, report)
             self.settle(module, report)
-            if module.suggest:
-                from replicator.suggestions import suggest
-
-                suggest(self.journal, module, report)
         report.seconds = time.monotonic() - report.started
         report.entries_after = self.journal.last_seq
         return report
@@ -264,12 +261,15 @@ class Engine:
             meta: dict[str, Any] = {"id": str(change.id)}
             if module.match_fields:
                 have = held["v"] if held is not None else {}
-                meta["key"] = match_key(
-                    [
-                        values[f] if f in values else from_wire(have.get(f))
-                        for f in module.match_fields
-                    ]
-                )
+                matched = [
+                    values[f] if f in values else from_wire(have.get(f))
+                    for f in module.match_fields
+                ]
+                meta["key"] = match_key(matched)
+                if module.suggest:  # the normalised key, for suggestions of near matches
+                    near = near_key(matched)
+                    if near is not None:
+                        meta["near"] = near
             if change.modified is not None:
                 meta["modified"] = utc_text(change.modified)
             entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, wire, meta))
@@ -373,7 +373,9 @@ class Engine:
         name = module.name
         self.journal.preload(name, rids)
         woke = False
-        if module.match_fields and module.policy.duplicates is not DuplicatePolicy.CLONE:
+        if module.match_fields and (
+            module.suggest or module.policy.duplicates is not DuplicatePolicy.CLONE
+        ):
             woke = self._duplicates(module, rids, report)
         states = [self.journal.record(name, rid) for rid in rids]
         plans: list[tuple[RecordState, Plan]] = []
@@ -513,7 +515,8 @@ class Engine:
         self.progress("push", name, side, self._pushed[(name, side)])
 
     def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
-        """Pair up single-sided records that share a match key; returns whether any woke."""
+        """Pair up single-sided records that share a match key and, with ``suggest``, hold
+        near matches for a person; returns whether any record woke."""
         name = module.name
         policy = module.policy
         keys = []
@@ -521,9 +524,7 @@ class Engine:
             state = self.journal.record(name, rid)
             if state is not None and state.attention and state.index_key() is not None:
                 keys.append(state.index_key())
-        if not keys:
-            return False
-        groups = self.journal.with_keys(name, [k for k in keys if k is not None])
+        groups = self.journal.with_keys(name, [k for k in keys if k is not None]) if keys else {}
         entries: list[NewEntry] = []
         woke = False
         for key in sorted(groups):
@@ -541,62 +542,10 @@ class Engine:
             decision = decide(policy.duplicates, policy.incoming, members)
             if decision.action == "pair" and decision.pair is not None:
                 incoming, existing = decision.pair
-                src = self.journal.record(name, incoming.rid)
-                old = self.journal.record(name, existing.rid)
-                assert src is not None and old is not None
-                held = old.sides[existing.origin]
-                meta = {
-                    "id": held.id,
-                    "policy": policy.duplicates.value,
-                    "from": old.rid,
-                    "key": key,
-                }
-                if policy.duplicates is DuplicatePolicy.LINK:
-                    newest = max(
-                        (s.at for r in old.fields.values() for s in r.siblings), default=None
-                    )
-                    if newest is not None:
-                        meta["modified"] = utc_text(newest)
-                    # field by field: a value fills a gap in the incoming record, and only
-                    # two different values are a conflict
-                    mine, _ = visible(src, policy)
-                    values = {k: v for k, v in held.values.items() if v is not None}
-                    meta["fill"] = sorted(k for k in values if mine.get(k) is None)
-                    dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
-                    entries.append(
-                        NewEntry(
-                            Kind.LINK,
-                            name,
-                            src.rid,
-                            existing.origin,
-                            dot,
-                            VectorClock(),
-                            values,
-                            meta,
-                        )
-                    )
-                else:
-                    entries.append(
-                        NewEntry(
-                            Kind.LINK,
-                            name,
-                            src.rid,
-                            existing.origin,
-                            fields=dict(held.values),
-                            meta=meta,
-                        )
-                    )
-                entries.append(
-                    NewEntry(
-                        Kind.MERGED,
-                        name,
-                        old.rid,
-                        existing.origin,
-                        meta={"into": src.rid, "policy": policy.duplicates.value, "key": key},
-                    )
-                )
+                merge = policy.duplicates is DuplicatePolicy.LINK
+                entries += pair_entries(self.journal, module, incoming, existing, key, merge=merge)
                 report.add(name, existing.origin, "linked")
-                woke = woke or src.rid < old.rid
+                woke = woke or incoming.rid < existing.rid
             elif decision.action == "skip":
                 for member in decision.members:
                     entries.append(
@@ -631,6 +580,8 @@ class Engine:
                         )
                     )
                     report.add(name, member.origin, "held")
+        if module.suggest:  # decided on the same snapshot: exact duplicates are left out
+            entries += near_matches(self.journal, module, rids, report)
         if entries:
             with self.journal.transaction():
                 self.journal.append(entries)
@@ -670,16 +621,7 @@ def resolve(
         )
     meta: dict[str, Any] = {"conflict": conflict_id, "by": "person"}
     if data.get("duplicate"):
-        decision = take if take is not None else raw_value
-        if decision not in ("clone", "skip"):
-            raise ResolutionError(
-                f"conflict {conflict_id} is a duplicate group: resolve it with --value clone "
-                "(create the record anyway) or --value skip (leave it unsynced)"
-            )
-        meta["decision"] = decision
-        entry = NewEntry(Kind.RESOLUTION, row["module"], row["rid"], None, meta=meta)
-        journal.append([entry])
-        return entry
+        return resolve_duplicate(journal, module, row, take if take is not None else raw_value)
     field = row["field"]
     reg = state.fields.get(field)
     if reg is None:

@@ -39,3 +39,38 @@ def test_decisions_do_not_depend_on_member_order():
     members = [Member("crm:1", "crm"), Member("books:1", "books"), Member("books:2", "books")]
     first = decide(DuplicatePolicy.LINK, "crm", members)
     assert decide(DuplicatePolicy.LINK, "crm", list(reversed(members))) == first
+
+
+def test_near_keys_fold_every_match_field_and_need_them_all():
+    """A near key normalises each match value; a missing value gives no near key."""
+    from conflicts.duplicates import near_key
+
+    assert near_key(["Acme Ltd", "SKU-1"]) == near_key(["ACME limited", "sku 1"])
+    assert near_key(["Acme Ltd", "SKU-1"]) != near_key(["Acme Ltd", "SKU-2"])
+    assert near_key(["Acme", None]) is None and near_key(["..."]) is None
+
+
+def test_a_near_group_across_sides_is_a_suggestion_of_all_its_members():
+    """'Acme Ltd' in CRM and 'ACME Limited' in Books: both are suggested, sorted by rid."""
+    from conflicts.duplicates import Candidate, near_group
+
+    crm = Candidate("crm:1", "crm", "Acme Ltd")
+    books = Candidate("books:1", "books", "ACME Limited")
+    assert near_group([crm, books]) == (books, crm)
+    assert near_group([books, crm]) == (books, crm)
+
+
+def test_exact_duplicates_are_left_to_the_policy_and_one_side_alone_is_no_suggestion():
+    """Records whose exact key meets another side leave the near group; what remains on a
+    single side is not a suggestion."""
+    from conflicts.duplicates import Candidate, near_group
+
+    exact_crm = Candidate("crm:1", "crm", "Acme Ltd")
+    exact_books = Candidate("books:1", "books", "Acme Ltd")
+    near_books = Candidate("books:2", "books", "ACME Limited")
+    assert near_group([exact_crm, exact_books, near_books]) == ()
+    same_side = Candidate("books:3", "books", "ACME Limited")
+    assert near_group([near_books, same_side]) == ()
+    near_crm = Candidate("crm:2", "crm", "acme ltd.")
+    group = near_group([exact_crm, exact_books, near_books, same_side, near_crm])
+    assert group == (near_books, same_side, near_crm)

@@ -340,3 +340,176 @@ def test_an_edit_made_between_pull_and_push_is_not_lost(world):
     assert world.books_rows()[bid]["email"] == world.crm_rows()[cid]["email"]
     emails = {e.fields.get("email") for e in world.journal.read(kinds=[Kind.OBSERVED])}
     assert {"crm@x", "books-late@x"} <= emails
+
+
+# -- suggestions: near matches held for a person ----------------------------------------------
+
+
+def near_world(tmp_path, duplicates="overwrite", **module):
+    """Acme Ltd in CRM and ACME Limited in Books (a near match), Beta on both (exact),
+    Gamma in CRM alone; suggestions on."""
+    w = World(tmp_path, duplicates=duplicates, suggest=True, **module)
+    w.crm.insert("accounts", {"account_name": "Acme Ltd", "email": "crm@acme"})
+    w.books.insert(
+        "customers", {"name": "ACME Limited", "email": "books@acme", "credit_limit": "9"}
+    )
+    w.crm.insert("accounts", {"account_name": "Beta", "email": "crm@beta"})
+    w.books.insert("customers", {"name": "Beta", "email": "books@beta"})
+    w.crm.insert("accounts", {"account_name": "Gamma"})
+    return w
+
+
+def test_a_near_match_is_held_as_a_suggestion_and_nothing_is_applied(tmp_path):
+    """Both near-matching records are held with one suggestion each (candidates, both keys,
+    the reason); neither is copied, the exact pair follows the policy, the rest syncs."""
+    w = near_world(tmp_path)
+    report = w.sync()
+    assert report.total("suggested") == 2 and report.total("linked") == 1
+    assert sorted(w.by_name(w.books_rows())) == ["ACME Limited", "Beta", "Gamma"]
+    assert sorted(w.by_name(w.crm_rows(), "account_name")) == ["Acme Ltd", "Beta", "Gamma"]
+    held = w.journal.conflicts(status="open")
+    assert {c["rid"] for c in held} == {"crm:m1", "books:m1"}
+    for conflict in held:
+        data = conflict["data"]
+        assert conflict["field"] == "(suggestion)" and data["suggestion"] and data["duplicate"]
+        assert data["reason"].startswith("near match: names differ only in case")
+        assert {(c["rid"], c["key"]) for c in data["candidates"]} == {
+            ("crm:m1", "Acme Ltd"),
+            ("books:m1", "ACME Limited"),
+        }
+        assert w.journal.record("customers", conflict["rid"]).status == "held"
+    assert verify(w.journal).ok
+
+
+def test_without_suggest_a_near_match_is_created_on_both_sides_as_before(tmp_path):
+    """Suggestions are opt-in: off, 'Acme Ltd' and 'ACME Limited' are two customers."""
+    w = World(tmp_path)
+    w.crm.insert("accounts", {"account_name": "Acme Ltd"})
+    w.books.insert("customers", {"name": "ACME Limited"})
+    w.sync()
+    assert len(w.books_rows()) == len(w.crm_rows()) == 2
+    assert w.journal.conflicts() == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "email", "limit"),
+    [
+        ("overwrite", "crm@acme", None),  # the incoming (CRM) values replace Books'
+        ("link", "books@acme", "9"),  # merged field by field (prefer:books wins the email)
+        ("skip", "books@acme", "9"),  # no pairing of their own: link semantics
+        ("clone", "books@acme", "9"),
+    ],
+)
+def test_a_person_links_a_suggestion_as_the_policy_pairs_an_exact_duplicate(
+    tmp_path, policy, email, limit
+):
+    """`--value link` pairs the two records (no copy) and the next sync makes both sides
+    hold one record: overwrite semantics under overwrite, field merge otherwise."""
+    w = near_world(tmp_path, duplicates=policy, conflicts="prefer:books")
+    w.sync()
+    conflict = w.journal.conflicts(status="open", rid="crm:m1")[0]
+    entry = resolve(w.journal, w.config, conflict["id"], raw_value="link")
+    assert entry.meta["decision"] == "link" and entry.meta["with"] == "books:m1"
+    assert w.journal.conflicts(status="open") == []
+    w.sync()
+    acme_books = [r for r in w.books_rows().values() if "acme" in r["name"].lower()]
+    acme_crm = [r for r in w.crm_rows().values() if "acme" in r["account_name"].lower()]
+    assert len(acme_books) == len(acme_crm) == 1
+    assert acme_books[0]["email"] == acme_crm[0]["email"] == email
+    assert acme_books[0].get("credit_limit") == limit
+    assert w.journal.record("customers", "books:m1").status == "merged"
+    assert set(w.journal.links("customers", "crm:m1")) == {"books", "crm"}
+    assert verify(w.journal).ok
+
+
+def test_clone_keeps_a_suggestion_apart_and_it_is_never_suggested_again(tmp_path):
+    """`--value clone` on one member releases the whole group: each record is created on
+    the other side; a later edit does not bring the suggestion back."""
+    w = near_world(tmp_path)
+    w.sync()
+    conflict = w.journal.conflicts(status="open")[0]
+    resolve(w.journal, w.config, conflict["id"], raw_value="clone")
+    assert w.journal.conflicts(status="open") == []
+    w.sync()
+    names = sorted(r["name"] for r in w.books_rows().values())
+    assert names == ["ACME Limited", "Acme Ltd", "Beta", "Gamma"]
+    assert len(w.crm_rows()) == 4
+    (bid,) = [i for i, r in w.books_rows().items() if r["name"] == "ACME Limited"]
+    w.books.update("customers", bid, {"name": "Acme Ltd."})
+    report = w.sync()
+    assert report.total("suggested") == 0 and w.journal.conflicts(status="open") == []
+    assert verify(w.journal).ok
+
+
+def test_skip_leaves_a_suggested_group_unsynced(tmp_path):
+    """`--value skip` skips every member of the suggestion; nothing is copied."""
+    w = near_world(tmp_path)
+    w.sync()
+    conflict = w.journal.conflicts(status="open")[0]
+    resolve(w.journal, w.config, conflict["id"], raw_value="skip")
+    w.sync()
+    assert {w.journal.record("customers", r).status for r in ("crm:m1", "books:m1")} == {"skipped"}
+    assert len(w.books_rows()) == len(w.crm_rows()) == 3
+
+
+def test_several_candidates_need_the_one_to_link_with(tmp_path):
+    """Two Books customers near-match one CRM account: `link` alone is refused and names
+    the candidates; `link:RID` pairs that one and leaves the other held."""
+    from conflicts import ResolutionError
+
+    w = World(tmp_path, suggest=True)
+    w.crm.insert("accounts", {"account_name": "Acme Ltd"})
+    w.books.insert("customers", {"name": "ACME Limited"})
+    w.books.insert("customers", {"name": "acme ltd."})
+    w.sync()
+    (mine,) = w.journal.conflicts(status="open", rid="crm:m1")
+    with pytest.raises(ResolutionError, match="link:RID"):
+        resolve(w.journal, w.config, mine["id"], raw_value="link")
+    with pytest.raises(ResolutionError, match="not a candidate"):
+        resolve(w.journal, w.config, mine["id"], raw_value="link:books:m9")
+    with pytest.raises(ResolutionError, match="--value link"):
+        resolve(w.journal, w.config, mine["id"], raw_value="merge")
+    resolve(w.journal, w.config, mine["id"], raw_value="link:books:m2")
+    assert [c["rid"] for c in w.journal.conflicts(status="open")] == ["books:m1"]
+    w.sync()
+    assert sorted(r["account_name"] for r in w.crm_rows().values()) == ["Acme Ltd"]
+    assert verify(w.journal).ok
+
+
+def test_an_exact_ambiguous_group_can_be_linked_by_a_person_too(world):
+    """`--value link:RID` on an ambiguous exact duplicate pairs the two records named."""
+    world.crm.insert("accounts", {"account_name": "Acme", "email": "1@x"})
+    world.crm.insert("accounts", {"account_name": "Acme", "email": "2@x"})
+    world.books.insert("customers", {"name": "Acme", "email": "b@x"})
+    world.sync()
+    (mine,) = world.journal.conflicts(status="open", rid="books:m1")
+    resolve(world.journal, world.config, mine["id"], raw_value="link:crm:m2")
+    world.sync()
+    assert [r["email"] for r in world.books_rows().values()] == ["2@x"]
+    assert [c["rid"] for c in world.journal.conflicts(status="open")] == ["crm:m1"]
+    assert verify(world.journal).ok
+
+
+def test_a_journal_made_before_near_keys_opens_syncs_and_verifies(tmp_path):
+    """An older journal (records without the near column) gets the column on open, and its
+    replay still equals the live state."""
+    import sqlite3
+
+    w = World(tmp_path)
+    w.crm.insert("accounts", {"account_name": "Acme"})
+    w.sync()
+    w.journal.close()
+    conn = sqlite3.connect(tmp_path / "journal.db")
+    conn.executescript("DROP INDEX records_near; ALTER TABLE records DROP COLUMN near;")
+    conn.close()
+    journal = Journal(tmp_path / "journal.db", RecordReducer())
+    try:
+        assert verify(journal).ok
+        config = make_config(tmp_path, suggest=True)
+        engine = Engine(config, journal, {"books": w.books, "crm": w.crm})
+        w.crm.insert("accounts", {"account_name": "Beta Ltd"})
+        w.books.insert("customers", {"name": "BETA Limited"})
+        assert engine.run().total("suggested") == 2
+        assert verify(journal).ok
+    finally:
+        journal.close()
