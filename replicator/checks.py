@@ -9,7 +9,10 @@ at once (a :class:`SetupError`), each saying what to change and where:
   spec offers none), so its connector takes mapped ``cf_`` columns on trust: a missing
   Books custom field shows up as that field's value never arriving, not here.
 - :func:`check_currency`: Zoho's rule for a CRM org and a Books org with different base
-  currencies: no two-way sync, and no items even one way.
+  currencies: no two-way sync, and no items even one way.  Zoho lets no one change a base
+  currency once the org has records (and checks it only when a module is set up), so the
+  engine asks only for modules that have not yet pulled under the settings in force
+  (:func:`unproven_modules`): an idle sync costs no extra request.
 
 The messages are made by pure functions (:func:`field_problems`, :func:`currency_problem`)
 over what the connectors answered; only the two ``check_*`` functions talk to the sides.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from journal import Journal, Kind
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule
 from replicator.errors import SetupError
@@ -53,6 +57,7 @@ BOOKS_FIELD_TYPES = {
     "picklist": "Dropdown",
 }
 CRM_CURRENCY_PAGE = "CRM Setup > Company Details > Currencies"
+CONFIG_MODULE = "@config"  # where the engine journals the settings in force
 
 Schemas = Mapping[tuple[str, str], Mapping[str, str]]  # (module, side) -> {column: type}
 
@@ -92,7 +97,8 @@ def field_problems(
                 )
                 continue
             for column in side_module.columns:
-                if column in columns:
+                # ``Owner.email``: a part of a lookup exists when the lookup does
+                if column in columns or column.partition(".")[0] in columns:
                     continue
                 field = module.fields.field_for(side, column)
                 if field is None:  # a column of the local criteria
@@ -212,6 +218,22 @@ def check_currency(
         raise SetupError(problems)
 
 
+def unproven_modules(journal: Journal, config: Config, modules: Sequence[str]) -> list[str]:
+    """The modules that have not pulled since the settings in force were journaled (a
+    cycle's checks run before it journals them, so the others passed with these settings)."""
+    last = None
+    for entry in journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE, kinds=[Kind.CONFIG]):
+        last = entry
+    if last is None or last.meta.get("fingerprint") != config.fingerprint():
+        return list(modules)
+    return [
+        name
+        for name in modules
+        if next(journal.read(since=last.seq, module=name, kinds=[Kind.CURSOR], limit=1), None)
+        is None
+    ]
+
+
 def currency_problem(
     module: ModuleConfig,
     crm: str,
@@ -256,4 +278,5 @@ __all__ = [
     "check_fields",
     "currency_problem",
     "field_problems",
+    "unproven_modules",
 ]

@@ -145,10 +145,11 @@ class Engine:
     def _check_sides(self, names: Sequence[str]) -> None:
         """Every side must have the tables and fields it is asked to sync, and the modules'
         base currencies must allow them, before anything is journaled (SetupError)."""
-        from replicator.checks import check_currency, check_fields
+        from replicator.checks import check_currency, check_fields, unproven_modules
 
         check_fields(self.config, self.connectors, modules=names)
-        check_currency(self.config, self.connectors, modules=names)
+        unproven = unproven_modules(self.journal, self.config, names)
+        check_currency(self.config, self.connectors, modules=unproven)
 
     def journal_config(self) -> None:
         """A ``config`` entry whenever the settings in force change."""

@@ -253,3 +253,16 @@ def test_a_crm_field_to_create_is_named_by_its_label(tmp_path):
         "create a custom field 'Product Type' (API name 'Product_Type') of type Pick List with "
         "values Goods, Services in CRM module Products"
     ) in problem
+
+
+def test_currencies_are_asked_again_only_for_modules_new_to_the_settings(tmp_path):
+    """After a cycle under these settings the engine does not ask again; new settings do."""
+    journal = Journal(tmp_path / "journal.db", RecordReducer())
+    config = make_config(tmp_path)
+    Engine(config, journal, sides()).run()
+    later = sides("EUR", "USD")  # Zoho allows no such change once an org has records
+    Engine(config, journal, later).run()
+    assert later["crm"].asked == 0
+    changed = make_config(tmp_path, customers=module_spec(conflicts="manual"))
+    with pytest.raises(SetupError, match="two-way sync needs one base currency"):
+        Engine(changed, journal, later).run()
