@@ -82,6 +82,7 @@ SEARCH_LIMIT = 100
 MAX_PASSES = 3
 DELETED = "(deleted)"
 LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
+USER_TYPES = frozenset({"ownerlookup", "userlookup"})
 NUMBER_TYPES = frozenset({"currency", "double", "decimal", "percent", "integer", "bigint", "long"})
 RETRY_CODES = frozenset(
     {
@@ -160,6 +161,7 @@ class ZohoCRMConnector:
         # with other views or criteria: each must see the other's writes as changes)
         self._known: dict[str, dict[str, Known]] = {}
         self._read_upto: dict[str, str] = {}  # module -> records watermark of the last pull
+        self._users: dict[str, str] | None = None  # active users' ids by email (casefolded)
         self._made: dict[tuple[str, str], str] = {}  # (table, key) -> id a create made
         self._types: dict[str, dict[str, str]] = {}  # table -> api_name -> data_type
         self._lookups: dict[str, set[str]] = {}  # table -> fields read as {id, ...}
@@ -375,6 +377,11 @@ class ZohoCRMConnector:
                     updates.append((i, made, True))
                 else:
                     creates.append(i)
+        refused = self._users_by_email(module, merged)
+        for i, reason in refused.items():
+            outcomes[i] = Outcome(writes[i].key, writes[i].id, error=reason)
+        updates = [u for u in updates if u[0] not in refused]
+        creates = [i for i in creates if i not in refused]
         if updates:
             current = self._read_by_id(module, [id for _, id, _ in updates])
             ready: list[tuple[int, str, dict[str, Any], str]] = []
@@ -411,6 +418,41 @@ class ZohoCRMConnector:
                 outcomes[j] = Outcome(writes[j].key, first.id, error=first.error, retry=first.retry)
         assert all(o is not None for o in outcomes)
         return [o for o in outcomes if o is not None]
+
+    def _users_by_email(
+        self, module: SideModule, merged: dict[int, dict[str, Any]]
+    ) -> dict[int, str]:
+        """``Owner.email`` columns (a user lookup by email) become ``Owner`` ids, in place;
+        the writes naming an email no CRM user has, with the reason."""
+        columns = [c for c in {c for v in merged.values() for c in v} if c.endswith(".email")]
+        types = self._field_types(module) if columns else {}
+        columns = [c for c in columns if types.get(c.partition(".")[0]) in USER_TYPES]
+        refused: dict[int, str] = {}
+        if not columns:
+            return refused
+        if self._users is None:
+            answer = body_of(self._get("/users", {"type": "ActiveUsers"}, None, kind="meta"))
+            self._users = {
+                str(u["email"]).casefold(): str(u["id"])
+                for u in answer.get("users") or []
+                if isinstance(u, dict) and u.get("email") and u.get("id")
+            }
+        for i, values in merged.items():
+            for column in columns:
+                if column not in values:
+                    continue
+                email = values.pop(column)
+                if email is None:
+                    continue
+                user = self._users.get(str(email).casefold())
+                if user is None:
+                    refused[i] = (
+                        f"side {self.side}: field {column}: no active CRM user has the email "
+                        f"{email!r}"
+                    )
+                else:
+                    values[column.partition(".")[0]] = user
+        return refused
 
     def _update(
         self,

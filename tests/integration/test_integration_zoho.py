@@ -305,3 +305,41 @@ def test_a_second_books_org_gets_crm_records_one_way(admin, credentials, tmp_pat
     )
     sync(config)
     assert admin.crm_record("Accounts", acme)["Website"] == "a.test"
+
+
+def test_the_record_owner_syncs_as_a_user_by_email(admin, credentials, tmp_path):
+    """A CRM owner (a user lookup) maps by email to a Books custom field and back; an
+    email no CRM user has is an error naming the field, and the rest of the record syncs."""
+    owner = admin.add_books_field("contacts", "Owner" + tmp_path.name[-6:].replace("-", "_"))
+    config = write_config(
+        tmp_path,
+        credentials,
+        {"customers": {"fields": {"owner": {"crm": "Owner.email", "books": owner["api_name"]}}}},
+    )
+    [acme] = admin.crm_create("Accounts", {"Account_Name": "Acme"})  # made by Sam Seller
+    sync(config)
+
+    def owner_of(name: str) -> str:
+        row = books(admin)[name]
+        return {f["api_name"]: f["value"] for f in row["custom_fields"]}[owner["api_name"]]
+
+    assert owner_of("Acme") == "sam.seller@sandbox.example"
+    contact = books(admin)["Acme"]["contact_id"]
+    admin.books_update(
+        "contacts",
+        contact,
+        {"custom_fields": [{"api_name": owner["api_name"], "value": "admin@sandbox.example"}]},
+    )
+    sync(config)
+    assert admin.crm_record("Accounts", acme)["Owner"]["email"] == "admin@sandbox.example"
+    admin.books_update(
+        "contacts",
+        contact,
+        {
+            "website": "w.test",
+            "custom_fields": [{"api_name": owner["api_name"], "value": "nobody@x.test"}],
+        },
+    )
+    sync(config)
+    [error] = [e for e in journal_errors(config) if "nobody@x.test" in e.meta["reason"]]
+    assert "Owner.email" in error.meta["reason"]
