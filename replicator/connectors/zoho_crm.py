@@ -179,7 +179,6 @@ class ZohoCRMConnector:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
         records_since, deleted_since, read_at = parse_cursor(since)
-        table = module.table
         per_page = min(PER_PAGE, page_size)
         groups = self._field_groups(module)
         cvid = self._cvid(module)
