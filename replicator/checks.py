@@ -145,7 +145,7 @@ def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, 
             )
     else:
         fix = f"add column {column!r} to {side_module.table!r} on side {side}"
-    return f"{head}: {fix}, or remove it from {_fields_section(config, module.name)}"
+    return f"{head}: {fix}, or {_fields_section(config, module.name)}"
 
 
 def _picklist_values(module: ModuleConfig, field: str, side: str) -> list[str]:
@@ -178,12 +178,12 @@ def _books_entity(table: str) -> str:
 
 
 def _fields_section(config: Config, module: str) -> str:
-    """Where the user maps the module's fields: [modules.X.fields], or [integration.X]."""
+    """How to stop mapping a field: in [modules.X.fields], or [integration.X] made it."""
     integration = getattr(config, "integration", None)
     made = getattr(integration, "modules", None) or {}
     if module in made:
-        return f"[integration.{made[module][0]}] (its fields, or add it to exclude)"
-    return f"[modules.{module}.fields]"
+        return f"leave it out of [integration.{made[module][0]}]"
+    return f"remove it from [modules.{module}.fields]"
 
 
 # -- currencies ----------------------------------------------------------------------------

@@ -266,3 +266,23 @@ def test_currencies_are_asked_again_only_for_modules_new_to_the_settings(tmp_pat
     changed = make_config(tmp_path, customers=module_spec(conflicts="manual"))
     with pytest.raises(SetupError, match="two-way sync needs one base currency"):
         Engine(changed, journal, later).run()
+
+
+def test_a_module_made_by_the_integration_table_points_there(tmp_path):
+    """A field of an [integration] module is to be left out of [integration.<module>]."""
+    data = {
+        "sides": {
+            "crm": {"connector": "zoho_crm"},
+            "books": {"connector": "zoho_books", "organization_id": "1"},
+        },
+        "integration": {"items": {"product_type": "Product_Type"}},
+    }
+    config = parse_config(data, tmp_path / "replicator.toml")
+    items = config.modules["items"]
+    connectors = sides(
+        crm={"Products": [c for c in items.side_module("crm").columns if c != "Product_Type"]},
+        books={"items": list(items.side_module("books").columns)},
+    )
+    (problem,) = problems(lambda: check_fields(config, connectors))
+    assert "'Product Type' (API name 'Product_Type') of type Pick List" in problem
+    assert problem.endswith("or leave it out of [integration.items]")
