@@ -15,7 +15,8 @@ at once (a :class:`SetupError`), each saying what to change and where:
   (:func:`unproven_modules`): an idle sync costs no extra request.
 
 The messages are made by pure functions (:func:`field_problems`, :func:`currency_problem`)
-over what the connectors answered; only the two ``check_*`` functions talk to the sides.
+over what the connectors answered; only the two ``check_*`` functions talk to the sides,
+and :func:`unproven_modules` reads the journal.
 """
 
 from __future__ import annotations
