@@ -49,7 +49,6 @@ def write_config(
             lines.append(f'organization_id = "{orgs[side]}"')
     lines += ["[integration]", f"books = {json.dumps(list(books))}", head]
     for name, options in modules.items():
-        options = {"suggest": False, **options}  # TEMP until suggestions land
         lines.append(f"[integration.{name}]")
         for key, value in options.items():
             if key != "fields":
