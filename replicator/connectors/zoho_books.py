@@ -49,6 +49,9 @@ connector last read it is left alone with ``Outcome(retry=True)``; other tables 
 record by record.  Books has no conditional update, so a change landing between that read
 and the write is overwritten (a window of one call).  The client's limiter keeps to 100
 requests a minute per organisation, so a sync never meets Books' 429.
+
+**Contact persons** as records of their own are the table ``contactpersons``, served by
+:mod:`~replicator.connectors.zoho_books_persons` (found through the contacts feed).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ import attrs
 import httpx
 
 from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.zoho_books_persons import PERSONS, ContactPersons
 from replicator.connectors.zoho_http import (
     EPOCH,
     ApiClient,
@@ -303,6 +307,7 @@ class ZohoBooksConnector:
         self._absent: dict[str, set[str]] = {}
         # contact id -> (primary person id or None, the other persons' ids), as last read whole
         self._people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._persons = ContactPersons(self, TABLES["contacts"])  # the contactpersons table
 
     def __repr__(self) -> str:
         return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
@@ -314,6 +319,9 @@ class ZohoBooksConnector:
     ) -> Iterator[Page]:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
+        if module.table == PERSONS:
+            yield from self._persons.pull(module, since, page_size=page_size)
+            return
         records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
         known = self._known.setdefault(module.table, {})
@@ -375,6 +383,8 @@ class ZohoBooksConnector:
         yield Page(tuple(gone), cursor(newest, read_at))
 
     def get(self, module: SideModule, id: str) -> Change | None:
+        if module.table == PERSONS:
+            return self._persons.get(module, id)
         table, _ = self._table(module)
         record = self._read_one(table, id)
         if record is None:
@@ -387,6 +397,8 @@ class ZohoBooksConnector:
         text = text.strip()
         if not module.match or not text:
             return []
+        if module.table == PERSONS:
+            return self._persons.search(module, text)
         table, filters = self._table(module)
         needle = text.casefold()
         found: list[Change] = []
@@ -409,6 +421,8 @@ class ZohoBooksConnector:
         The sample (a list call and a read) is taken only when the module's columns are not
         all standard or ``cf_`` fields (or it names none): a sync checking its field map
         before each cycle then costs Books nothing."""
+        if module.table == PERSONS:
+            return self._persons.schema(module)
         table, filters = self._table(module)
         schema = {table.id: "text", **table.fields}
         covered = module.columns and all(c in schema or c.startswith("cf_") for c in module.columns)
@@ -432,6 +446,8 @@ class ZohoBooksConnector:
 
     def views(self, module: SideModule) -> list[str]:
         """The list filters a module's ``view`` may name (Books has no saved views)."""
+        if module.table == PERSONS:
+            return self._persons.views(module)
         table, _ = self._table(module)
         return list(table.views)
 
@@ -449,6 +465,8 @@ class ZohoBooksConnector:
     def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
         if not writes:
             return []
+        if module.table == PERSONS:
+            return self._persons.push(module, writes)
         table, filters = self._table(module)
         changed = self._changed_since_read(module, table, writes)
         return [self._push_one(module, table, filters, write, changed) for write in writes]
@@ -657,7 +675,7 @@ class ZohoBooksConnector:
             filters["contact_type"] = kind
         table = TABLES.get(name)
         if table is None:
-            choices = ", ".join([*TABLES, *ALIASES])
+            choices = ", ".join([*TABLES, *ALIASES, PERSONS])
             raise ZohoError(f"side {self.side}: Books has no table {name!r} (choices: {choices})")
         view = module.view
         if view:
