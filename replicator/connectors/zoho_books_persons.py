@@ -1,10 +1,11 @@
 """Books contact persons as a table of their own: ``contactpersons`` (customers' people).
 
 Records are contact persons; a record's id is its ``contact_person_id``.  Columns:
-``contact_id`` (the parent contact's Books id: required on a create, never changed: a person
-does not move between contacts), ``salutation``, ``first_name`` (Books requires it),
-``last_name``, ``email``, ``phone``, ``mobile``, ``designation``, ``department``, ``skype``,
-and ``is_primary_contact`` (read only: a write ignores it).  Persons have no custom fields
+``contact_id`` (the parent contact's Books id, or a lookup ``{id, ...}``: required on a
+create, never changed: a person does not move between contacts), ``salutation``,
+``first_name`` (Books requires it), ``last_name``, ``email``, ``phone``, ``mobile``,
+``designation``, ``department``, ``skype``, and ``is_primary_contact`` (read only: a write
+ignores it).  Persons have no custom fields
 and no modification time of their own: a change carries its contact's ``last_modified_time``.
 
 ``view`` works as for contacts: by default the persons of contacts of type ``customer``;
@@ -32,9 +33,9 @@ a pull abandoned midway reads it again.
 **get / locate.**  ``GET /contacts/{contact_id}`` (persons and the contact's time in one
 call) needs the parent, so the connector remembers each person's contact from every read
 and write.  An id it does not know is looked for by walking the contacts of the view (all
-of them the first time, then those changed since the last walk); an id found under none is
-answered as missing (``get`` returns None).  ``search`` walks the same way and matches the
-module's ``match`` columns.
+of them the first time, then those changed since the last walk; a push walks at most once);
+an id found under none is answered as missing (``get`` returns None).  ``search`` walks the
+same way and matches the module's ``match`` columns.
 
 **Push.**  Creates are ``POST /contacts/contactpersons`` with ``contact_id``; updates ``PUT
 /contacts/contactpersons/{id}`` with the person's ``contact_id`` and every writable field
@@ -51,7 +52,8 @@ read and the write is overwritten (a window of one call; Books has no conditiona
 *Idempotent creates.*  Persons have no custom fields, so Books cannot upsert them by our key.
 A create first looks in the parent's persons for the one this connector made for that key in
 this process, else one with the same ``first_name``, ``last_name`` and ``email`` (trimmed,
-case-insensitive; at least one not blank) not made for another key, and reuses it.  Residual
+case-insensitive; at least one not blank) not made for another key, and reuses it: updated
+when unchanged since read, else left as it is (an edit made since is kept).  Residual
 risk: a create retried after a crash whose person was renamed meanwhile makes a second
 person; a person another program made with the same three values is adopted rather than
 duplicated (the same person, most likely).
@@ -121,6 +123,14 @@ class Parent:
 
     time: str | None
     persons: dict[str, dict[str, Any]]
+
+
+@attrs.define
+class Batch:
+    """What one push has read: each parent contact once, and whether it walked."""
+
+    parents: dict[str, Parent | None] = attrs.field(factory=dict)
+    walked: bool = False
 
 
 @attrs.define
@@ -306,25 +316,27 @@ class ContactPersons:
 
     def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
         filters = self.filters(module)
-        parents: dict[str, Parent | None] = {}  # read once per batch
-        return [self._push_one(module, filters, write, parents) for write in writes]
+        batch = Batch()
+        return [self._push_one(module, filters, write, batch) for write in writes]
 
     def _push_one(
         self,
         module: SideModule,
         filters: Mapping[str, str],
         write: Write,
-        parents: dict[str, Parent | None],
+        batch: Batch,
     ) -> Outcome:
         values = {k: v for k, v in write.values.items() if k not in READ_ONLY}
         asked = values.pop("contact_id", None)
+        if isinstance(asked, Mapping):  # a lookup read whole
+            asked = asked.get("id")
         asked = str(asked) if asked not in (None, "") else None
         id = str(write.id) if write.id is not None else self._made.get(write.key)
         retried_create = write.id is None and id is not None
         try:
             if id is not None:
-                contact_id = self._locate(id, filters)
-                parent = self._parent(contact_id, filters, parents) if contact_id else None
+                contact_id = self._locate(id, filters, batch)
+                parent = self._parent(contact_id, filters, batch) if contact_id else None
                 current = parent.persons.get(id) if parent is not None else None
                 if contact_id is None or parent is None or current is None:
                     if not retried_create:
@@ -338,7 +350,7 @@ class ContactPersons:
                     return Outcome(write.key, id, retry=True, error=self._unread_error(id))
                 else:
                     return self._update(
-                        module, filters, write, id, contact_id, current, values, parents
+                        module, filters, write, id, contact_id, current, values, batch
                     )
             if asked is None:
                 return Outcome(
@@ -347,7 +359,7 @@ class ContactPersons:
                     error=f"side {self.books.side}: a new contact person ({write.key}) needs "
                     "contact_id, the Books id of its contact",
                 )
-            parent = self._parent(asked, filters, parents)
+            parent = self._parent(asked, filters, batch)
             if parent is None:
                 return Outcome(
                     write.key,
@@ -357,12 +369,12 @@ class ContactPersons:
                 )
             twin = self._twin(parent, values)
             if twin is None:
-                return self._create(module, filters, write, asked, values, parents)
+                return self._create(module, filters, write, asked, values, batch)
             self._made[write.key] = twin  # made by an earlier try of this create, most likely
             current = parent.persons[twin]
             if self._unread(module, filters, twin, asked, parent, current):
                 return Outcome(write.key, twin)
-            return self._update(module, filters, write, twin, asked, current, values, parents)
+            return self._update(module, filters, write, twin, asked, current, values, batch)
         except ZohoError as exc:
             if not exc.retryable:
                 raise
@@ -377,14 +389,14 @@ class ContactPersons:
         contact_id: str,
         current: Mapping[str, Any],
         values: Mapping[str, Any],
-        parents: dict[str, Parent | None],
+        batch: Batch,
     ) -> Outcome:
         body = {
             "contact_id": contact_id,
             **{k: current.get(k) or "" for k in WRITABLE},
             **values,
         }
-        return self._send(module, filters, write, id, contact_id, body, current, parents)
+        return self._send(module, filters, write, id, contact_id, body, current, batch)
 
     def _create(
         self,
@@ -393,10 +405,10 @@ class ContactPersons:
         write: Write,
         contact_id: str,
         values: Mapping[str, Any],
-        parents: dict[str, Parent | None],
+        batch: Batch,
     ) -> Outcome:
         body = {"contact_id": contact_id, **values}
-        return self._send(module, filters, write, None, contact_id, body, {}, parents)
+        return self._send(module, filters, write, None, contact_id, body, {}, batch)
 
     def _send(
         self,
@@ -407,7 +419,7 @@ class ContactPersons:
         contact_id: str,
         body: dict[str, Any],
         current: Mapping[str, Any],
-        parents: dict[str, Parent | None],
+        batch: Batch,
     ) -> Outcome:
         what = f"record {id}" if id is not None else f"new record {write.key}"
         where = f"side {self.books.side}, {module.table} {what}"
@@ -430,7 +442,7 @@ class ContactPersons:
             person["contact_person_id"] = new_id = str(record.get("contact_person_id") or id)
             at = server_time(response)
             written_at = utc_text(at) if at is not None else None
-            self._wrote(module, filters, contact_id, person, written_at, parents)
+            self._wrote(module, filters, contact_id, person, written_at, batch)
             if write.id is None:
                 self._made[write.key] = new_id
             return Outcome(write.key, new_id)
@@ -445,7 +457,7 @@ class ContactPersons:
         contact_id: str,
         person: dict[str, Any],
         at: str | None,
-        parents: dict[str, Parent | None],
+        batch: Batch,
     ) -> None:
         """Remember a person as written at server time ``at``: its values (no echo), its
         contact, the batch's copy of that contact."""
@@ -455,7 +467,7 @@ class ContactPersons:
         if at is not None:
             self._wrote_at[contact_id] = max(at, self._wrote_at.get(contact_id, at))
         self.directory(_view_key(filters)).add(contact_id, person)
-        parent = parents.get(contact_id)
+        parent = batch.parents.get(contact_id)
         if parent is not None:
             parent.persons[id] = person
 
@@ -523,11 +535,16 @@ class ContactPersons:
         flat = {**person, "contact_id": contact_id}
         return {column: flat.get(column) for column in module.columns or COLUMNS}
 
-    def _locate(self, id: str, filters: Mapping[str, str]) -> str | None:
-        """The contact a person belongs to: as remembered, else found by a walk."""
+    def _locate(
+        self, id: str, filters: Mapping[str, str], batch: Batch | None = None
+    ) -> str | None:
+        """The contact a person belongs to: as remembered, else found by a walk (at most
+        one per batch of writes)."""
         directory = self.directory(_view_key(filters))
-        if id not in directory.parent:
+        if id not in directory.parent and not (batch is not None and batch.walked):
             self._walk(filters)
+            if batch is not None:
+                batch.walked = True
         return directory.parent.get(id)
 
     def _walk(self, filters: Mapping[str, str]) -> None:
@@ -560,12 +577,10 @@ class ContactPersons:
             books._page_dates = dates
         directory.upto = newest
 
-    def _parent(
-        self, contact_id: str, filters: Mapping[str, str], parents: dict[str, Parent | None]
-    ) -> Parent | None:
-        if contact_id not in parents:
-            parents[contact_id] = self._read_parent(contact_id, filters)
-        return parents[contact_id]
+    def _parent(self, contact_id: str, filters: Mapping[str, str], batch: Batch) -> Parent | None:
+        if contact_id not in batch.parents:
+            batch.parents[contact_id] = self._read_parent(contact_id, filters)
+        return batch.parents[contact_id]
 
     def _read_parent(self, contact_id: str, filters: Mapping[str, str]) -> Parent | None:
         """A contact read whole (``GET /contacts/{id}``): its time and persons."""

@@ -626,3 +626,26 @@ def test_our_own_writes_do_not_hold_back_the_next_batch(
     [again] = connector.push(PERSONS, [Write("v", made.id, {"department": "Ops"})])
     assert made.ok and edit.ok and again.ok
     assert [p["department"] for p in fake.persons(acme)] == ["Ops", "Ops"]
+
+
+def test_a_batch_looks_for_unknown_persons_with_one_walk(
+    fake: FakePersons, clock: FakeClock
+) -> None:
+    """Persons whose contact is not known are looked for by one walk per batch, not one
+    each; the contact_id of a lookup read whole is its id."""
+    acme = fake.add_contact("Acme")
+    ann, bob = fake.add_person(acme, **people(1)), fake.add_person(acme, **people(2))
+    gone = [fake.add_person(acme, **people(n)) for n in (3, 4)]
+    for id in gone:
+        fake.remove_person(id)
+    clock.advance(5)
+    fake.requests.clear()
+    outcomes = connect(fake, clock).push(
+        PERSONS,
+        [Write(f"r{n}", id, {"department": "x"}) for n, id in enumerate(gone)]
+        + [Write("c", None, {"contact_id": {"id": acme, "name": "Acme"}, **people(5)})],
+    )
+    assert [o.ok for o in outcomes] == [False, False, True]
+    listings = [r for r in calls(fake) if r.url.path == "/books/v3/contacts"]
+    assert len(listings) == 1
+    assert {ann, bob} < {p["contact_person_id"] for p in fake.persons(acme)}
