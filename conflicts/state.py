@@ -304,6 +304,11 @@ class RecordReducer:
                     settled.raw["d"] = False
                     view.put_record(entry.module, rid, settled)
             return
+        if kind is Kind.CONFIG and entry.meta.get("event") == "delete":
+            # the integration was deleted: each module it names starts afresh (entries stay)
+            for dropped in entry.meta.get("modules", ()):
+                view.drop_module(dropped)
+            return
         if kind is Kind.CONFIG or entry.rid is None:
             return
         module, rid = entry.module, entry.rid

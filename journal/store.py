@@ -113,6 +113,7 @@ class View(Protocol):
     def put_conflict(
         self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
     ) -> None: ...
+    def drop_module(self, module: str) -> None: ...
 
 
 class Reducer(Protocol):
@@ -276,6 +277,21 @@ class SQLiteView:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (conflict_id, module, rid, field, status, dumps(data)),
         )
+
+    # a deleted integration
+    def drop_module(self, module: str) -> None:
+        """Forget every record, link, cursor and conflict of ``module`` (the entries stay).
+
+        The one way a cursor goes back: with its row gone, the module's next pull starts
+        with a snapshot of each side, as on a first sync.
+        """
+        for cache in (self._cache, self._dirty):
+            for key in [k for k in cache if k[0] == module]:
+                del cache[key]
+        self._absent = {k for k in self._absent if k[0] != module}
+        self._links = [link for link in self._links if link[0] != module]
+        for table in STATE_TABLES:
+            self.conn.execute(f"DELETE FROM {table} WHERE module = ?", (module,))
 
 
 def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
