@@ -225,6 +225,7 @@ def report_data(report: CycleReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "entries": {"before": report.entries_before, "after": report.entries_after},
         "modules": modules,
+        "paused": list(report.paused),
     }
 
 
@@ -278,7 +279,10 @@ def sync(ctx: click.Context, modules: tuple[str, ...], as_json: bool) -> None:
         _echo_json(report_data(report))
         return
     console = _console()
-    print_report(console, config, report)
+    if report.paused:
+        console.print(f"paused, not synced: {', '.join(report.paused)} (`replicator resume`)")
+    if report.rows() or not report.paused:
+        print_report(console, config, report)
     if report.total("conflicts") or report.total("held"):
         console.print("conflicts: `replicator conflicts list`")
     if report.total("rejected") or report.total("errors"):
@@ -289,8 +293,15 @@ def sync(ctx: click.Context, modules: tuple[str, ...], as_json: bool) -> None:
 
 
 def status_data(config: Config, journal: Journal) -> dict[str, Any]:
+    from replicator import lifecycle
+
     links = journal.link_counts()
     cursors = journal.cursors()
+    state = lifecycle.lifecycle(journal)
+    last_run = lifecycle.last_run(journal)
+    failures: list[dict[str, Any]] = []
+    if last_run is not None:
+        failures, _ = lifecycle.problems(journal, last_run)
     per_module = dict.fromkeys(config.modules, 0)
     last: dict[str, str] = {}
     # Journal has no per-module summary yet: two read-only aggregate queries
@@ -304,12 +315,17 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
     for name, module in config.modules.items():
         statuses: collections.Counter[str] = collections.Counter()
         with_errors = 0
-        for _, _, state in journal.records(name):
-            statuses[state.status] += 1
-            with_errors += bool(state.errors)
+        for _, _, record in journal.records(name):
+            statuses[record.status] += 1
+            with_errors += bool(record.errors)
         modules.append(
             {
                 "module": name,
+                "sync": "disabled"
+                if state.disabled
+                else "paused"
+                if state.is_paused(name)
+                else "on",
                 "records": sum(statuses.values()),
                 "by_status": dict(statuses),
                 "links": {
@@ -319,17 +335,41 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
                     }
                     for side in module.order
                 },
+                # a record deleted on one side stays on the others: deletes never propagate
+                "deleted_kept": {
+                    side: links.get((name, side, "deleted"), 0) for side in module.order
+                },
                 "open_conflicts": len(journal.conflicts(status="open", module=name)),
                 "records_with_errors": with_errors,
+                "last_run_errors": sum(1 for f in failures if f["module"] == name),
                 "cursors": {side: cursors.get((side, name)) for side in module.order},
                 "entries": per_module.get(name, 0),
                 "last_sync": last.get(name),
             }
         )
+    run = None
+    if last_run is not None:
+        run = {
+            "seq": last_run.seq,
+            "trigger": last_run.trigger,
+            "started": last_run.started,
+            "ended": last_run.ended,
+            "modules": list(last_run.modules),
+            "paused": list(last_run.paused),
+            "error": last_run.error,
+            "errors": failures,
+        }
     return {
         "config": str(config.path),
         "journal": str(config.journal_path),
         "entries": journal.count(),
+        "sync": {
+            "enabled": not state.disabled,
+            "disabled_since": state.disabled_at,
+            "deleted": state.deleted_while_disabled,
+            "paused": [name for name in config.modules if state.is_paused(name)],
+        },
+        "last_run": run,
         "modules": modules,
     }
 
@@ -339,20 +379,32 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
 @json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Show each module's records, links, open conflicts, errors, cursors and last sync."""
+    """Show whether sync is on, paused or disabled, each module's records, links (and those
+    to records deleted on a side, which stay on the other: deletes are never propagated),
+    open conflicts, errors (and those of the last run), cursors and last sync."""
     config = _config(ctx)
     with _journal(config) as journal:
         data = status_data(config, journal)
     if as_json:
         _echo_json(data)
         return
+    console = _console()
+    sync = data["sync"]
+    if not sync["enabled"]:
+        since = f" since {_at(sync['disabled_since'])} UTC" if sync["disabled_since"] else ""
+        deleted = "; the integration was deleted" if sync["deleted"] else ""
+        console.print(f"sync is [b]DISABLED[/b]{since}{deleted}: `replicator enable`")
+    elif sync["paused"]:
+        console.print(f"paused: {', '.join(sync['paused'])} (`replicator resume`)")
     table = Table(title=f"{data['journal']}: {data['entries']} entries", title_justify="left")
     for column in (
         "module",
+        "sync",
         "records",
         "links (deleted)",
         "open conflicts",
         "with errors",
+        "errors last run",
         "cursors",
         "entries",
         "last sync (UTC)",
@@ -361,6 +413,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for m in data["modules"]:
         table.add_row(
             m["module"],
+            m["sync"],
             str(m["records"])
             + "".join(f"\n{k}: {v}" for k, v in sorted(m["by_status"].items()) if k != "active"),
             "\n".join(
@@ -368,11 +421,33 @@ def status(ctx: click.Context, as_json: bool) -> None:
             ),
             str(m["open_conflicts"]),
             str(m["records_with_errors"]),
+            str(m["last_run_errors"]),
             "\n".join(f"{s}: {json.dumps(c)}" for s, c in m["cursors"].items()),
             str(m["entries"]),
             _at(m["last_sync"]) or "never",
         )
-    _console().print(table)
+    console.print(table)
+    for m in data["modules"]:
+        for side, n in m["deleted_kept"].items():
+            if n:
+                others = ", ".join(s for s in m["links"] if s != side)
+                console.print(
+                    f"{m['module']}: {n} record(s) deleted on {side} stay on {others} "
+                    "(deletes are never propagated)"
+                )
+    run = data["last_run"]
+    if run is not None:
+        what = f"last run (entry {run['seq']}, {run['trigger']}, {_at(run['ended'])} UTC)"
+        if run["error"]:
+            console.print(f"{what} FAILED: {run['error']}", markup=False)
+        if run["errors"]:
+            console.print(f"{what}: {len(run['errors'])} error(s); `replicator history` has all")
+            for f in run["errors"][:10]:
+                field = f", field {f['field']}" if f.get("field") else ""
+                console.print(
+                    f"  {f['module']} record {f['record']} on {f['side']}{field}: {f['reason']}",
+                    markup=False,
+                )
 
 
 # -- conflicts --------------------------------------------------------------------------------
@@ -1011,5 +1086,9 @@ def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
     else:
         demos.run_zoho_demo(folder.resolve(), _console())
 
+
+# the lifecycle commands (history, pause, resume, save, edit, disable, enable, delete,
+# update-credentials, records, fetch, import, search) register themselves on `main`
+from replicator import cli_lifecycle  # noqa: E402, F401
 
 __all__ = ["main"]

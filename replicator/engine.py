@@ -60,6 +60,7 @@ class CycleReport:
     seconds: float = 0.0
     entries_before: int = 0
     entries_after: int = 0
+    paused: list[str] = attrs.field(factory=list)  # modules skipped: a person paused them
 
     def add(self, module: str, side: str, what: str, n: int = 1) -> None:
         if n:
@@ -122,23 +123,39 @@ class Engine:
             if name not in self.config.modules:
                 known = ", ".join(self.config.modules)
                 raise EngineError(f"no module {name!r} in {self.config.path} (modules: {known})")
+        from replicator.lifecycle import gate
+
+        names, paused = gate(self.journal, names)  # refuses while sync is disabled
+        if not names:  # every module asked for is paused: nothing runs, nothing is journaled
+            last = self.journal.last_seq
+            return CycleReport(entries_before=last, entries_after=last, paused=paused)
         self._check_sides(names)
         with _no_cyclic_gc():
-            return self._run(names)
+            return self._run(names, paused)
 
-    def _run(self, names: Sequence[str]) -> CycleReport:
-        report = CycleReport(entries_before=self.journal.last_seq)
+    def _run(self, names: Sequence[str], paused: Sequence[str] = ()) -> CycleReport:
+        from replicator.lifecycle import journal_run
+
+        report = CycleReport(entries_before=self.journal.last_seq, paused=list(paused))
+        started = self.journal.now()
         self._pushed = Counter()
-        self.journal_config()
-        for name in names:
-            module = self.config.modules[name]
-            # writes a crash left pending go first: a retried create then finds and links the
-            # record it made before the pull could mistake it for a new one
-            self.settle(module, report)
-            for side in module.order:
-                self.pull(module, side, report)
-            self.settle(module, report)
+        try:
+            self.journal_config()
+            for name in names:
+                module = self.config.modules[name]
+                # writes a crash left pending go first: a retried create then finds and links
+                # the record it made before the pull could mistake it for a new one
+                self.settle(module, report)
+                for side in module.order:
+                    self.pull(module, side, report)
+                self.settle(module, report)
+        except Exception as exc:
+            # a run marker saying why the run stopped; it never hides the error itself
+            with contextlib.suppress(Exception):
+                journal_run(self.journal, report, names, started=started, error=exc)
+            raise
         report.seconds = time.monotonic() - report.started
+        journal_run(self.journal, report, names, started=started)  # only if it wrote anything
         report.entries_after = self.journal.last_seq
         return report
 
@@ -587,6 +604,98 @@ class Engine:
             with self.journal.transaction():
                 self.journal.append(entries)
         return woke
+
+    # -- one record, now ----------------------------------------------------------------------
+
+    def fetch(self, module_name: str, side: str, id: str) -> tuple[CycleReport, str]:
+        """Re-sync one record from ``side`` now: read it there, journal it, plan and push.
+
+        Returns the report and the record's id.  A disabled integration refuses; a paused
+        module is still fetched (a person asked for this record).  The side's cursor stays
+        where it is: the next pull may read the record again and finds nothing new.  The
+        module's other sides that were synced before are read from their cursors first, as
+        a sync would: a write never overwrites a change there that was not read (a Zoho
+        connector refuses to, and their changes are merged, not lost).
+        """
+        from replicator.lifecycle import gate, journal_run
+
+        module = self.config.modules.get(module_name)
+        if module is None:
+            known = ", ".join(self.config.modules)
+            raise EngineError(f"no module {module_name!r} in {self.config.path} (modules: {known})")
+        if side not in module.sides:
+            raise EngineError(
+                f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
+            )
+        gate(self.journal, [module_name])
+        side_module = module.side_module(side)
+        change = self.connectors[side].get(side_module, str(id))
+        if change is None:
+            raise EngineError(
+                f"side {side} has no {side_module.table} record {id} (module {module_name})"
+            )
+        if side_module.where and not matches(side_module.where, change.values):
+            raise EngineError(
+                f"side {side}, {side_module.table} record {id} does not meet the criteria of "
+                f"module {module_name} ({dict(side_module.where)}): it is not synced"
+            )
+        report = CycleReport(entries_before=self.journal.last_seq)
+        started = self.journal.now()
+        self._pushed = Counter()
+        record = {"side": side, "id": str(change.id)}
+        try:
+            self.journal_config()
+            with self.journal.transaction():
+                self._ingest(module, side, [change], report)
+            for other in module.order:
+                if other != side and self.journal.cursor(other, module_name) is not None:
+                    self.pull(module, other, report)
+            rid = self.journal.rid_for(module_name, side, str(change.id)) or f"{side}:{change.id}"
+            # this record only (what the pulls found waits for the next sync), and the record
+            # a duplicate decision folds it into
+            settled: set[str] = set()
+            for _ in range(3):
+                targets = []
+                for target in (rid, self._folded_into(module_name, rid)):
+                    state = self.journal.record(module_name, target) if target else None
+                    if state is not None and state.attention and target not in settled:
+                        targets.append(state.rid)
+                if not targets:
+                    break
+                self._settle_batch(module, targets, report)
+                settled.update(targets)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                journal_run(
+                    self.journal,
+                    report,
+                    [module_name],
+                    started=started,
+                    error=exc,
+                    trigger="fetch",
+                    record=record,
+                )
+            raise
+        report.seconds = time.monotonic() - report.started
+        journal_run(
+            self.journal,
+            report,
+            [module_name],
+            started=started,
+            trigger="fetch",
+            record={**record, "rid": rid},
+        )
+        report.entries_after = self.journal.last_seq
+        return report, rid
+
+    def _folded_into(self, module: str, rid: str) -> str | None:
+        """The record a duplicate decision merged ``rid`` into, if it did."""
+        into = None
+        state = self.journal.record(module, rid)
+        if state is not None and state.status != ACTIVE:
+            for entry in self.journal.read(module=module, rid=rid, kinds=[str(Kind.MERGED)]):
+                into = entry.meta.get("into")
+        return into
 
 # -- a person's decisions ------------------------------------------------------------------
 
