@@ -1090,5 +1090,6 @@ def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
 # the lifecycle commands (history, pause, resume, save, edit, disable, enable, delete,
 # update-credentials, records, fetch, import, search) register themselves on `main`
 from replicator import cli_lifecycle  # noqa: E402, F401
+from replicator import cli_daemon  # noqa: E402, F401  (`replicator daemon`)
 
 __all__ = ["main"]

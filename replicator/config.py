@@ -39,6 +39,7 @@ import attrs
 from conflicts.errors import PolicyError
 from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
 from replicator.connectors.base import SideModule
+from replicator.daemon_config import DaemonConfig, parse_daemon
 from replicator.errors import ConfigError
 from replicator.integration import Integration, expand
 from replicator.mapping import TYPES, FieldMap
@@ -112,6 +113,7 @@ class Config:
     modules: Mapping[str, ModuleConfig]
     raw: Mapping[str, Any] = attrs.field(eq=False, repr=False)
     integration: Integration | None = None
+    daemon: DaemonConfig = attrs.field(factory=DaemonConfig)  # the `[daemon]` table
 
     def fingerprint(self) -> str:
         """A hash of the settings in force (journaled when it changes)."""
@@ -147,12 +149,12 @@ def _resolve(path: Path, value: str) -> Path:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate parsed TOML into a :class:`Config`."""
-    unknown = set(data) - {"journal", "sides", "modules", "integration"}
+    unknown = set(data) - {"journal", "sides", "modules", "integration", "daemon"}
     if unknown:
         raise _fail(
             path,
             sorted(unknown)[0],
-            "unknown section (expected journal, sides, modules, integration)",
+            "unknown section (expected journal, sides, modules, integration, daemon)",
         )
     original, integration = data, None
     if "integration" in data:
@@ -207,7 +209,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
                     f"modules.{name}.lookups.{field}",
                     f"module {target!r} pairs other sides than {name!r}",
                 )
-    return Config(path, journal_path, sides, modules, original, integration)
+    daemon = parse_daemon(original.get("daemon", {}), path, list(modules))
+    return Config(path, journal_path, sides, modules, original, integration, daemon)
 
 
 def _zoho_options(path: Path, where: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,10 @@ def _noop(phase: str, module: str, side: str, n: int) -> None:
     return None
 
 
+def _never() -> bool:
+    return False
+
+
 @contextlib.contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """A cycle makes millions of small acyclic containers (record states, entries): the
@@ -114,6 +118,8 @@ class Engine:
         self.batch_size = batch_size
         self._pushed: Counter[tuple[str, str]] = Counter()
         self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
+        # asked between pages and batches: True ends the cycle after the one in hand (SIGTERM)
+        self.stop_requested: Callable[[], bool] = _never
 
     # -- the cycle ------------------------------------------------------------------------
 
@@ -142,6 +148,8 @@ class Engine:
         try:
             self.journal_config()
             for name in names:
+                if self.stop_requested():
+                    break
                 module = self.config.modules[name]
                 # writes a crash left pending go first: a retried create then finds and links
                 # the record it made before the pull could mistake it for a new one
@@ -216,6 +224,8 @@ class Engine:
             seen += len(page.changes)
             report.add(module.name, side, "pulled", len(page.changes))
             self.progress("pull", module.name, side, seen)
+            if self.stop_requested():  # the page and its cursor are journaled: stop here
+                break
 
     def _ingest(
         self, module: ModuleConfig, side: str, changes: Sequence[Change], report: CycleReport
@@ -379,6 +389,8 @@ class Engine:
         for _ in range(3):  # a duplicate link can wake a record already passed: go round again
             after, woke = "", False
             while True:
+                if self.stop_requested():  # what is left stays marked for the next cycle
+                    return
                 rids = self.journal.attention(module.name, after=after, limit=self.batch_size)
                 if not rids:
                     break
@@ -696,6 +708,63 @@ class Engine:
             for entry in self.journal.read(module=module, rid=rid, kinds=[str(Kind.MERGED)]):
                 into = entry.meta.get("into")
         return into
+
+    def sync_ids(
+        self, module_name: str, side: str, ids: Sequence[str], *, trigger: str = "callback"
+    ) -> CycleReport:
+        """Re-read these records of ``side`` now (a notification named them), journal what
+        changed, plan and push, as a cycle does for one batch.
+
+        Ids the side no longer holds, or whose record is outside the module's criteria, are
+        counted ``missing`` (deletes come through the side's own feed at the next pull).  A
+        paused module reads nothing; a disabled integration refuses.  The cursor stays: the
+        next pull may read the records again and finds nothing new.
+        """
+        from replicator.lifecycle import gate, journal_run
+
+        module = self.config.modules.get(module_name)
+        if module is None:
+            known = ", ".join(self.config.modules)
+            raise EngineError(f"no module {module_name!r} in {self.config.path} (modules: {known})")
+        if side not in module.sides:
+            raise EngineError(
+                f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
+            )
+        names, paused = gate(self.journal, [module_name])
+        report = CycleReport(entries_before=self.journal.last_seq, paused=paused)
+        if not names:
+            report.entries_after = report.entries_before
+            return report
+        side_module = module.side_module(side)
+        started = self.journal.now()
+        self._pushed = Counter()
+        try:
+            changes = []
+            for id in dict.fromkeys(str(i) for i in ids):
+                change = self.connectors[side].get(side_module, id)
+                if change is None or (
+                    side_module.where and not matches(side_module.where, change.values)
+                ):
+                    report.add(module_name, side, "missing")
+                    continue
+                changes.append(change)
+            report.add(module_name, side, "pulled", len(changes))
+            self.journal_config()
+            if changes:
+                with self.journal.transaction():
+                    self._ingest(module, side, changes, report)
+            self.settle(module, report)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                journal_run(
+                    self.journal, report, [module_name], started=started, error=exc, trigger=trigger
+                )
+            raise
+        report.seconds = time.monotonic() - report.started
+        journal_run(self.journal, report, [module_name], started=started, trigger=trigger)
+        report.entries_after = self.journal.last_seq
+        return report
+
 
 # -- a person's decisions ------------------------------------------------------------------
 

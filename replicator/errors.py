@@ -6,8 +6,9 @@ ReplicatorError
  +-- ConnectorError       a side could not be reached or answered nonsense
  |    +-- RejectedError   a side refused one record (the batch goes on)
  +-- EngineError          a sync cycle could not run
-      +-- SetupError      a side is not set up for the config (a field missing, currencies
-                          differ): every problem found, each saying what to change
+ |    +-- SetupError      a side is not set up for the config (a field missing, currencies
+ |                        differ): every problem found, each saying what to change
+ +-- DaemonError          the daemon cannot start or be reached (another holds the journal)
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class EngineError(ReplicatorError):
     """A sync cycle could not run."""
 
 
+class DaemonError(ReplicatorError):
+    """The daemon cannot start (another daemon holds the journal) or cannot be reached."""
+
+
 class SetupError(EngineError):
     """The sides are not set up for the config; ``problems`` says each thing to change."""
 
@@ -61,6 +66,7 @@ class SetupError(EngineError):
 __all__ = [
     "ConfigError",
     "ConnectorError",
+    "DaemonError",
     "EngineError",
     "MappingError",
     "RejectedError",

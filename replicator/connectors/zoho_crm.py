@@ -852,6 +852,73 @@ class ZohoCRMConnector:
         known = ", ".join(self.views(module)) or "none"
         raise ZohoError(f"side {self.side}: {module.table} has no custom view {view!r} ({known})")
 
+    # -- notifications: the watch API ---------------------------------------------------
+
+    def enable_notifications(self, channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Subscribe watch channels (``POST /actions/watch``), each ``{channel_id, events,
+        notify_url, token, channel_expiry}`` (an aware datetime or ISO text).  A channel id
+        already subscribed takes the new settings.  Returns each channel's details; a
+        refused channel raises :class:`ZohoError` naming it, never its token."""
+        return self._watch("POST", channels)
+
+    def update_notifications(self, channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Replace subscribed channels' settings (``PUT /actions/watch``): a renewal sends
+        a later ``channel_expiry``.  A channel that is not subscribed raises ZohoError."""
+        return self._watch("PUT", channels)
+
+    def disable_notifications(self, channel_ids: Sequence[str]) -> None:
+        """Remove channels (``DELETE /actions/watch?channel_ids=``); one already gone (or
+        expired) is not an error."""
+        if not channel_ids:
+            return
+        params = {"channel_ids": ",".join(str(c) for c in channel_ids)}
+        response = self.client.request(
+            "DELETE", "/actions/watch", kind="meta", params=params, idempotent=True
+        )
+        if response.status_code >= 400:
+            raise self.client.error(response, f"side {self.side}: DELETE /actions/watch")
+
+    def notification_channels(self) -> list[dict[str, Any]]:
+        """The live channels (``GET /actions/watch``), without their tokens."""
+        response = self._get("/actions/watch", None, None, kind="meta")
+        channels = body_of(response).get("watch") or []
+        return [
+            {k: v for k, v in c.items() if k != "token"} for c in channels if isinstance(c, dict)
+        ]
+
+    def _watch(self, method: str, channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        where = f"side {self.side}: {method} /actions/watch"
+        items = []
+        for channel in channels:
+            item = dict(channel)
+            expiry = item.get("channel_expiry")
+            if isinstance(expiry, dt.datetime):
+                item["channel_expiry"] = utc_text(expiry)
+            items.append(item)
+        if not items:
+            return []
+        response = self.client.request(
+            method, "/actions/watch", kind="meta", json_body={"watch": items}, idempotent=True
+        )
+        if response.status_code >= 400:
+            raise self.client.error(response, where)
+        results = body_of(response).get("watch") or []
+        if len(results) != len(items):
+            raise ZohoError(f"{where}: {len(results)} answers for {len(items)} channels")
+        out = []
+        for item, result in zip(items, results, strict=True):
+            if not isinstance(result, dict) or result.get("status") != "success":
+                result = result if isinstance(result, dict) else {}
+                field = (result.get("details") or {}).get("api_name")
+                raise ZohoError(
+                    f"{where}: channel {item.get('channel_id')}: {result.get('code')} "
+                    f"{result.get('message') or ''}" + (f" (field {field})" if field else ""),
+                    status=response.status_code,
+                    code=result.get("code"),
+                )
+            out.append(dict(result.get("details") or {}))
+        return out
+
 
 def from_options(
     side: str,

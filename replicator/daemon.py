@@ -1,0 +1,815 @@
+"""The daemon: scheduled and instant sync next to the user's apps (``replicator daemon``).
+
+**Jobs.**  One APScheduler job per module: masters (customers, vendors, items...) every
+``masters_every`` (2 hours), transaction modules (a side's table is Deals, Quotes,
+Sales_Orders, Invoices, Purchase_Orders or a Books invoice, estimate, sales order or
+purchase order) every ``poll_every``, the fallback when callbacks stop.  Jobs run one at a
+time on a single worker (the engine and its journal are not shared between threads),
+``max_instances=1`` and ``coalesce`` so a slow cycle never overlaps itself, and a missed
+run (a sleep, a restart) runs once, late.  A module's first run comes ``every`` after its
+last run, journaled or published (see :mod:`replicator.daemon_state`): a restart does not
+sync masters again before their time.
+
+**Instant sync.**  For its instant modules (transactions by default) on a Zoho CRM side the
+daemon registers a watch channel (``{Table}.all`` events, ``notify_url`` its own
+``/callbacks/crm``, a random token, ``channel_expiry``), renews it halfway through its
+life and removes it on stop.  A callback whose channel and token match queues the ids; a
+job re-fetches them (:meth:`Engine.sync_ids`); a delete runs the module's cycle (deletes
+come from the side's deleted feed).  A wrong or missing token gets 401 and changes nothing.
+
+**Stopping.**  SIGTERM or SIGINT: no new job starts, the cycle in hand finishes the page or
+batch it holds (``Engine.stop_requested``) and journals it, channels are removed, and the
+process exits 0 within ``stop_timeout`` (a batch still running then is left like a crash:
+its intent is journaled, the next start reconciles it).
+
+**Pause, resume, disable** are journal entries (:mod:`replicator.lifecycle`), read before
+every job.  ``replicator sync`` reaches a running daemon through ``POST /sync``
+(:func:`~replicator.daemon_state.forward_sync`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import httpx
+import uvicorn
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from replicator.app import App, open_app
+from replicator.config import Config, ModuleConfig
+from replicator.daemon_log import LOGGERS, Redactor, log_event
+from replicator.daemon_metrics import Metrics
+from replicator.daemon_state import DaemonLock, state_path, token_path, write_json
+from replicator.daemon_web import create_web_app
+from replicator.engine import CycleReport
+from replicator.errors import DaemonError
+
+log = logging.getLogger("replicator.daemon")
+
+TRANSACTION_TABLES = frozenset(
+    {"Deals", "Quotes", "Sales_Orders", "Invoices", "Purchase_Orders"}
+    | {"invoices", "estimates", "salesorders", "purchaseorders"}
+)
+CALLBACK_PATH = "/callbacks/crm"
+Now = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _text(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def is_transaction(module: ModuleConfig) -> bool:
+    return any(side.table in TRANSACTION_TABLES for side in module.sides.values())
+
+
+def is_instant(config: Config, name: str) -> bool:
+    """Whether callbacks drive this module (transactions unless the config says)."""
+    own = config.daemon.modules.get(name)
+    if own is not None and own.instant is not None:
+        return own.instant
+    return is_transaction(config.modules[name])
+
+
+def every(config: Config, name: str) -> float:
+    """Seconds between a module's scheduled runs."""
+    own = config.daemon.modules.get(name)
+    if own is not None and own.every is not None:
+        return own.every
+    return config.daemon.poll_every if is_instant(config, name) else config.daemon.masters_every
+
+
+def channel_id(config: Config, side: str) -> str:
+    """A stable channel id per journal and side (Zoho wants digits): a restart replaces
+    its own channel instead of leaving one behind."""
+    digest = hashlib.sha256(f"{config.journal_path.resolve()}\x1f{side}".encode()).hexdigest()
+    return str(int(digest[:13], 16) + 10**16)
+
+
+@attrs.define
+class Channel:
+    side: str
+    channel_id: str
+    token: str = attrs.field(repr=False)
+    events: list[str]
+    expiry: dt.datetime | None = None
+    error: str | None = None
+
+
+@attrs.define
+class ModuleHealth:
+    status: str = "pending"  # pending, ok, error, paused, disabled, interrupted
+    last_run: dt.datetime | None = None
+    last_ok: dt.datetime | None = None
+    error: str | None = None
+    trigger: str | None = None
+
+
+class Daemon:
+    """A running daemon over one config; :meth:`serve` runs it until a signal."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        bind: tuple[str, int] | None = None,
+        app: App | None = None,
+        redactor: Redactor | None = None,
+        now: Now = _utcnow,
+    ) -> None:
+        self.config = config
+        self.settings = config.daemon
+        self.host, self.port = bind or (self.settings.host, self.settings.port)
+        self.app = app
+        self._own_app = app is None
+        self.now = now
+        self.metrics = Metrics()
+        self.redactor = redactor or Redactor()
+        self.control_token = secrets.token_urlsafe(24)
+        self.redactor.add(self.control_token)
+        self.url = ""
+        self.modules: dict[str, ModuleHealth] = {name: ModuleHealth() for name in config.modules}
+        self.channels: dict[str, Channel] = {}
+        self.started: dt.datetime | None = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0
+        self._pending: list[tuple[str, str, str, list[str]]] = []  # side, table, operation, ids
+        self._daemon_lock = DaemonLock(config.journal_path)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.scheduler = BackgroundScheduler(
+            timezone=dt.UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.settings.misfire_grace,
+            },
+        )
+
+    # -- start and stop --------------------------------------------------------------------
+
+    def start(self) -> Daemon:
+        """Take the journal's lock, serve the endpoint, register channels, schedule jobs."""
+        self.started = self.now()
+        holder = {"pid": os.getpid(), "since": _text(self.started)}
+        self._daemon_lock.acquire(holder)  # DaemonError if another daemon holds it
+        self._handlers = _log_handlers()
+        for handler in self._handlers:  # secrets the daemon makes never reach a log line
+            handler.addFilter(self.redactor)
+        try:
+            if self.app is None:
+                self.app = open_app(self.config)
+            self.app.engine.stop_requested = self._stop.is_set
+            self.app.engine.batch_size = self.settings.batch_size
+            self._instrument()
+            self._serve_http()
+            self._daemon_lock.update({**holder, "url": self.url})
+            write_json(token_path(self.config.journal_path), self.control_token, mode=0o600)
+            self._schedule()
+            self.scheduler.start()
+            self.metrics.set("replicator_scheduler_running", 1)
+        except BaseException:
+            self._close()
+            raise
+        log_event(
+            log,
+            "daemon started",
+            url=self.url,
+            pid=os.getpid(),
+            journal=str(self.config.journal_path),
+            modules=list(self.config.modules),
+        )
+        self._publish()
+        return self
+
+    def serve(self) -> bool:
+        """Start, run until SIGTERM / SIGINT (or :meth:`request_stop`), stop; whether the
+        stop was clean (the batch in hand finished in time)."""
+        self.start()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        try:
+            while not self._stop.wait(0.5):
+                if self._thread is not None and not self._thread.is_alive():
+                    log_event(log, "the HTTP endpoint stopped; stopping", level=logging.ERROR)
+                    break
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.stop()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        log_event(log, "stop requested", signal=signal.Signals(signum).name)
+        self._stop.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self) -> bool:
+        """Finish the batch in hand and stop; whether it finished within ``stop_timeout``."""
+        self._stop.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.metrics.set("replicator_scheduler_running", 0)
+        deadline = time.monotonic() + self.settings.stop_timeout
+        with self._idle:
+            clean = self._idle.wait_for(lambda: self._busy == 0, self.settings.stop_timeout)
+        if clean:
+            self._remove_channels(max(1.0, min(5.0, deadline - time.monotonic())))
+        else:
+            log_event(
+                log,
+                "the batch in hand did not finish in time; exiting: its intent is journaled "
+                "and the next start reconciles it",
+                level=logging.WARNING,
+                stop_timeout=self.settings.stop_timeout,
+            )
+        self._publish(stopped=True)
+        self._close(close_app=clean)
+        log_event(log, "daemon stopped", clean=clean)
+        return clean
+
+    def _close(self, *, close_app: bool = True) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+        if close_app and self.app is not None and self._own_app:
+            self.app.close()
+        self._daemon_lock.release()
+        for handler in getattr(self, "_handlers", ()):
+            handler.removeFilter(self.redactor)
+
+    # -- the HTTP endpoint -------------------------------------------------------------------
+
+    def _serve_http(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise DaemonError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+        self.port = sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(
+            create_web_app(self),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="daemon-http", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise DaemonError(f"the HTTP endpoint on {self.url} did not start")
+            time.sleep(0.01)
+
+    @property
+    def notify_url(self) -> str:
+        return (self.settings.public_url or self.url) + CALLBACK_PATH
+
+    def _instrument(self) -> None:
+        """Count every HTTP answer of each side (and its 429s) for /metrics."""
+        assert self.app is not None
+        for side, connector in self.app.connectors.items():
+            http = getattr(getattr(connector, "client", None), "http", None)
+            if not isinstance(http, httpx.Client):
+                continue
+
+            def count(response: httpx.Response, side: str = side) -> None:
+                status = str(response.status_code)
+                self.metrics.inc("replicator_api_requests_total", side=side, status=status)
+                if response.status_code == 429:
+                    self.metrics.inc("replicator_api_rate_limited_total", side=side)
+
+            http.event_hooks["response"].append(count)
+
+    # -- the schedule -----------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        assert self.app is not None
+        now = self.now()
+        last = self._last_runs()
+        published = self._published().get("modules") or {}
+        for name in self.config.modules:
+            seconds = every(self.config, name)
+            due = last.get(name)
+            first = now if due is None else max(now, due + dt.timedelta(seconds=seconds))
+            # a cycle cut short (a stop, a crash) is finished first: its journaled intents
+            # leave records needing attention, and the pull it left may be half done
+            if (published.get(name) or {}).get("status") == "interrupted" or self._unsettled(name):
+                first = now
+            self.scheduler.add_job(
+                self._module_job,
+                IntervalTrigger(seconds=seconds, timezone=dt.UTC),
+                args=[name],
+                id=f"module:{name}",
+                name=f"sync {name}",
+                next_run_time=first,
+            )
+        if self.settings.watch and self._watched():
+            renew = max(1.0, self.settings.channel_expiry / 2)
+            self.scheduler.add_job(
+                self._channels_job,
+                IntervalTrigger(seconds=renew, timezone=dt.UTC),
+                id="channels",
+                name="watch channels",
+                next_run_time=now,
+            )
+
+    def _last_runs(self) -> dict[str, dt.datetime]:
+        """Each module's last run: the journal's run markers and what the last daemon
+        published (an idle cycle journals nothing)."""
+        from replicator.lifecycle import runs
+
+        assert self.app is not None
+        found: dict[str, dt.datetime] = {}
+        for run in runs(self.app.journal):
+            for name in run.modules:
+                found[name] = max(found.get(name, run.at), run.at)
+        for name, data in (self._published().get("modules") or {}).items():
+            at = data.get("last_ok") if isinstance(data, dict) else None
+            if at:
+                with contextlib.suppress(ValueError):
+                    moment = dt.datetime.fromisoformat(at)
+                    found[name] = max(found.get(name, moment), moment)
+        return found
+
+    def _published(self) -> dict[str, Any]:
+        """What the last daemon on this journal published ({} if nothing readable)."""
+        try:
+            data = json.loads(state_path(self.config.journal_path).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _unsettled(self, name: str) -> bool:
+        assert self.app is not None
+        return bool(self.app.journal.attention(name, after="", limit=1))
+
+    def _watched(self) -> dict[str, list[str]]:
+        """CRM side -> the tables of its instant modules (what its channel watches)."""
+        from replicator.connectors.zoho_crm import ZohoCRMConnector
+
+        assert self.app is not None
+        out: dict[str, set[str]] = {}
+        for name, module in self.config.modules.items():
+            if not is_instant(self.config, name):
+                continue
+            for side, side_module in module.sides.items():
+                if isinstance(self.app.connectors.get(side), ZohoCRMConnector):
+                    out.setdefault(side, set()).add(side_module.table)
+        return {side: sorted(tables) for side, tables in out.items()}
+
+    # -- jobs (one at a time, on the scheduler's single worker) ----------------------------
+
+    def _begin(self) -> bool:
+        """Mark the worker busy; False when the daemon is stopping (the job is skipped)."""
+        with self._idle:
+            if self._stop.is_set():
+                return False
+            self._busy += 1
+            return True
+
+    def _end(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+        self._publish()
+
+    def _module_job(self, name: str) -> None:
+        if not self._begin():
+            return
+        try:
+            self._cycle([name], "schedule", lambda: self._engine().run([name]))
+        finally:
+            self._end()
+
+    def _engine(self) -> Any:
+        assert self.app is not None
+        return self.app.engine
+
+    def _cycle(
+        self, names: Sequence[str], trigger: str, run: Callable[[], CycleReport]
+    ) -> tuple[CycleReport | None, str | None]:
+        """Run one engine call for ``names``; record its health and metrics; never raises."""
+        from replicator.lifecycle import lifecycle
+
+        assert self.app is not None
+        if lifecycle(self.app.journal).disabled:
+            for name in names:
+                self._mark(name, "disabled", trigger)
+                self.metrics.inc(
+                    "replicator_cycles_total", module=name, trigger=trigger, outcome="disabled"
+                )
+            return None, "sync is disabled (`replicator enable` turns it back on)"
+        try:
+            report = run()
+        except Exception as exc:
+            error = self.redactor.scrub(f"{type(exc).__name__}: {exc}")
+            for name in names:
+                self._mark(name, "error", trigger, error=error)
+                self.metrics.inc(
+                    "replicator_cycles_total", module=name, trigger=trigger, outcome="error"
+                )
+            log_event(
+                log,
+                "cycle failed",
+                level=logging.ERROR,
+                modules=list(names),
+                trigger=trigger,
+                error=error,
+            )
+            return None, error
+        for name in names:
+            outcome = "paused" if name in report.paused else "ok"
+            if outcome == "ok" and self._stop.is_set():  # it may have stopped early
+                outcome = "interrupted"
+            self._mark(name, outcome, trigger)
+            self.metrics.inc(
+                "replicator_cycles_total", module=name, trigger=trigger, outcome=outcome
+            )
+            if outcome == "ok":
+                self.metrics.observe(report.seconds, module=name)
+        for module, side, what, n in report.rows():
+            self.metrics.inc("replicator_records_total", n, module=module, side=side, what=what)
+        counts = {f"{m}/{s}/{w}": n for m, s, w, n in report.rows()}
+        log_event(
+            log,
+            "cycle",
+            level=logging.INFO if counts else logging.DEBUG,
+            modules=list(names),
+            trigger=trigger,
+            seconds=round(report.seconds, 3),
+            counts=counts,
+            paused=list(report.paused),
+        )
+        self._count_conflicts()
+        return report, None
+
+    def _mark(self, name: str, status: str, trigger: str, *, error: str | None = None) -> None:
+        moment = self.now()
+        with self._lock:
+            health = self.modules[name]
+            health.status, health.last_run, health.trigger, health.error = (
+                status,
+                moment,
+                trigger,
+                error,
+            )
+            if status == "ok":
+                health.last_ok = moment
+        self.metrics.set("replicator_last_cycle_timestamp_seconds", moment.timestamp(), module=name)
+
+    def _count_conflicts(self) -> None:
+        assert self.app is not None
+        rows = self.app.journal.conn.execute(
+            "SELECT module, count(*) FROM conflicts WHERE status = 'open' GROUP BY module"
+        ).fetchall()
+        found = dict(rows)
+        for name in self.config.modules:
+            self.metrics.set("replicator_conflicts_open", found.get(name, 0), module=name)
+
+    # -- callbacks ----------------------------------------------------------------------------
+
+    def callback(self, body: dict[str, Any]) -> bool:
+        """A notification from the CRM (any thread): queue its ids if its channel and token
+        are ours; False (refused, nothing queued) otherwise."""
+        claimed = str(body.get("channel_id") or "")
+        token = body.get("token")
+        with self._lock:
+            channel = next((c for c in self.channels.values() if c.channel_id == claimed), None)
+        if (
+            channel is None
+            or not isinstance(token, str)
+            or not hmac.compare_digest(token.encode(), channel.token.encode())
+        ):
+            self.metrics.inc("replicator_callbacks_total", outcome="refused")
+            log_event(
+                log,
+                "callback refused: unknown channel or wrong token",
+                level=logging.WARNING,
+                channel_id=claimed[:40],
+            )
+            return False
+        table = str(body.get("module") or "")
+        operation = str(body.get("operation") or "update")
+        ids = [str(i) for i in body.get("ids") or [] if isinstance(i, str | int)]
+        self.metrics.inc("replicator_callbacks_total", outcome="accepted")
+        log_event(
+            log, "callback", side=channel.side, table=table, operation=operation, ids=len(ids)
+        )
+        with self._lock:
+            self._pending.append((channel.side, table, operation, ids))
+        with contextlib.suppress(SchedulerNotRunningError):  # stopping: the next start reads it
+            self.scheduler.add_job(self._drain_job, name="callbacks", misfire_grace_time=None)
+        return True
+
+    def _drain_job(self) -> None:
+        if not self._begin():
+            return
+        try:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            fetch: dict[tuple[str, str], list[str]] = {}
+            rerun: list[str] = []
+            for side, table, operation, ids in pending:
+                for name, module in self.config.modules.items():
+                    side_module = module.sides.get(side)
+                    if side_module is None or side_module.table != table:
+                        continue
+                    if not is_instant(self.config, name):
+                        continue
+                    if operation == "delete" or not ids:
+                        if name not in rerun:
+                            rerun.append(name)
+                    else:
+                        fetch.setdefault((name, side), []).extend(ids)
+            for (name, side), ids in fetch.items():
+                self._cycle(
+                    [name],
+                    "callback",
+                    lambda name=name, side=side, ids=ids: self._engine().sync_ids(name, side, ids),
+                )
+            for name in rerun:
+                self._cycle([name], "callback", lambda name=name: self._engine().run([name]))
+        finally:
+            self._end()
+
+    # -- watch channels -----------------------------------------------------------------------
+
+    def _channels_job(self) -> None:
+        """Register (first run) or renew (later runs) each CRM side's channel."""
+        from replicator.connectors.zoho_http import ZohoError
+
+        if not self._begin():
+            return
+        try:
+            assert self.app is not None
+            for side, tables in self._watched().items():
+                connector: Any = self.app.connectors[side]
+                events = [f"{table}.all" for table in tables]
+                with self._lock:
+                    channel = self.channels.get(side)
+                    fresh = channel is None or channel.expiry is None
+                    if channel is None:  # known before Zoho calls it: a callback may come first
+                        channel = Channel(
+                            side, channel_id(self.config, side), secrets.token_urlsafe(24), events
+                        )
+                        self.redactor.add(channel.token)
+                        self.channels[side] = channel
+                expiry = self.now() + dt.timedelta(seconds=self.settings.channel_expiry)
+                spec = {
+                    "channel_id": channel.channel_id,
+                    "events": events,
+                    "notify_url": self.notify_url,
+                    "token": channel.token,
+                    "channel_expiry": expiry,
+                }
+                try:
+                    if fresh:
+                        connector.enable_notifications([spec])
+                    else:
+                        try:
+                            connector.update_notifications([spec])
+                        except ZohoError:  # it expired or someone removed it: subscribe again
+                            connector.enable_notifications([spec])
+                except Exception as exc:
+                    error = self.redactor.scrub(f"{type(exc).__name__}: {exc}")
+                    with self._lock:
+                        channel.error = error
+                    log_event(
+                        log,
+                        "watch channel not registered; polling picks changes up",
+                        level=logging.WARNING,
+                        side=side,
+                        error=error,
+                        poll_every=self.settings.poll_every,
+                    )
+                    continue
+                with self._lock:
+                    channel.expiry, channel.error, channel.events = expiry, None, events
+                self.metrics.set(
+                    "replicator_channel_expiry_timestamp_seconds", expiry.timestamp(), side=side
+                )
+                log_event(
+                    log,
+                    "watch channel registered" if fresh else "watch channel renewed",
+                    side=side,
+                    channel_id=channel.channel_id,
+                    events=events,
+                    expiry=_text(expiry),
+                    notify_url=self.notify_url,
+                )
+        finally:
+            self._end()
+
+    def _remove_channels(self, timeout: float) -> None:
+        """Remove our channels from the CRM (bounded: the process is stopping)."""
+        assert self.app is not None
+        with self._lock:
+            channels = [c for c in self.channels.values() if c.expiry is not None]
+        if not channels:
+            return
+        connectors = self.app.connectors
+
+        def remove() -> None:
+            for channel in channels:
+                try:
+                    connectors[channel.side].disable_notifications([channel.channel_id])  # type: ignore[attr-defined]
+                except Exception as exc:
+                    log_event(
+                        log,
+                        "watch channel not removed; it expires by itself",
+                        level=logging.WARNING,
+                        side=channel.side,
+                        error=self.redactor.scrub(str(exc)),
+                    )
+
+        worker = threading.Thread(target=remove, name="daemon-unwatch", daemon=True)
+        worker.start()
+        worker.join(timeout)
+
+    # -- what others ask ----------------------------------------------------------------------
+
+    def sync_now(self, modules: Sequence[str], timeout: float = 3600.0) -> dict[str, Any]:
+        """Run a cycle of ``modules`` (none: every module) on the worker, after the job in
+        hand; its report as ``replicator sync --json`` prints it, or ``{"error": ...}``."""
+        unknown = [m for m in modules if m not in self.config.modules]
+        if unknown:
+            known = ", ".join(self.config.modules)
+            return {"error": f"no module {unknown[0]!r} (modules: {known})"}
+        names = list(modules) or list(self.config.modules)
+        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+
+        def job() -> None:
+            if not self._begin():
+                future.set_result({"error": "the daemon is stopping"})
+                return
+            try:
+                report, error = self._cycle(names, "request", lambda: self._engine().run(names))
+                future.set_result({"error": error} if report is None else report_data(report))
+            except BaseException as exc:  # never leave the caller waiting
+                future.set_exception(exc)
+            finally:
+                self._end()
+
+        try:
+            self.scheduler.add_job(job, name="sync request", misfire_grace_time=None)
+        except SchedulerNotRunningError:
+            return {"error": "the daemon is stopping"}
+        return future.result(timeout=timeout)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        running = self.scheduler.running and not self._stop.is_set()
+        with self._lock:
+            modules = {name: self._module_state(name, h) for name, h in self.modules.items()}
+            channels = {side: _channel_state(c) for side, c in self.channels.items()}
+        failing = [name for name, m in modules.items() if m["status"] == "error"]
+        ok = running and not failing
+        problems = [f"module {name}: {modules[name]['error']}" for name in failing]
+        if not running:
+            problems.insert(0, "the scheduler is not running")
+        data = {
+            "status": "ok" if ok else "unhealthy",
+            "scheduler": "running" if running else "stopped",
+            "started": _text(self.started),
+            "url": self.url,
+            "modules": modules,
+            "channels": channels,
+            "problems": problems,
+        }
+        return ok, data
+
+    def _module_state(self, name: str, health: ModuleHealth) -> dict[str, Any]:
+        job = self.scheduler.get_job(f"module:{name}") if self.scheduler.running else None
+        next_run = job.next_run_time if job is not None else None
+        return {
+            "status": health.status,
+            "every": every(self.config, name),
+            "instant": is_instant(self.config, name),
+            "next_run": _text(next_run),
+            "last_run": _text(health.last_run),
+            "last_ok": _text(health.last_ok),
+            "trigger": health.trigger,
+            "error": health.error,
+        }
+
+    def _publish(self, *, stopped: bool = False) -> None:
+        """Write the state file :func:`~replicator.daemon_state.daemon_status` reads."""
+        ok, data = self.health()
+        state = {
+            "pid": os.getpid(),
+            "url": self.url,
+            "local_url": self.url,
+            "notify_url": self.notify_url if self.url else None,
+            "started": data["started"],
+            "updated": _text(self.now()),
+            "stopped": stopped,
+            "healthy": ok,
+            "modules": data["modules"],
+            "channels": data["channels"],
+        }
+        for name, module in data["modules"].items():
+            if module["next_run"]:
+                moment = dt.datetime.fromisoformat(module["next_run"])
+                self.metrics.set(
+                    "replicator_next_run_timestamp_seconds", moment.timestamp(), module=name
+                )
+        with self._lock:
+            try:
+                write_json(state_path(self.config.journal_path), state)
+            except OSError as exc:
+                log_event(log, "state file not written", level=logging.WARNING, error=exc.strerror)
+
+
+def _log_handlers() -> list[logging.Handler]:
+    found: list[logging.Handler] = []
+    for name in (*LOGGERS, None):
+        for handler in logging.getLogger(name).handlers:
+            if handler not in found:
+                found.append(handler)
+    return found
+
+
+def _channel_state(channel: Channel) -> dict[str, Any]:
+    return {
+        "channel_id": channel.channel_id,
+        "events": list(channel.events),
+        "expiry": _text(channel.expiry),
+        "error": channel.error,
+    }
+
+
+def report_data(report: CycleReport) -> dict[str, Any]:
+    """A cycle's report as JSON (the shape of ``replicator sync --json``)."""
+    modules: dict[str, dict[str, dict[str, int]]] = {}
+    for module, side, what, n in report.rows():
+        modules.setdefault(module, {}).setdefault(side, {})[what] = n
+    return {
+        "seconds": round(report.seconds, 3),
+        "entries": {"before": report.entries_before, "after": report.entries_after},
+        "modules": modules,
+        "paused": list(report.paused),
+    }
+
+
+def run_daemon(
+    config: Config, *, bind: tuple[str, int] | None = None, redactor: Redactor | None = None
+) -> int:
+    """``replicator daemon``: serve until a signal; the exit code (0 after a stop)."""
+    daemon = Daemon(config, bind=bind, redactor=redactor)
+    clean = daemon.serve()
+    if not clean:  # a worker still pushing would hold the interpreter's exit: leave now
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+__all__ = [
+    "CALLBACK_PATH",
+    "TRANSACTION_TABLES",
+    "Daemon",
+    "channel_id",
+    "every",
+    "is_instant",
+    "is_transaction",
+    "report_data",
+    "run_daemon",
+]

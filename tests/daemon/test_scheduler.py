@@ -1,0 +1,149 @@
+"""The daemon's jobs, lock, lifecycle and stop, in process over two SQLite sides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from journal import verify
+from replicator import lifecycle
+from replicator.app import open_journal
+from replicator.daemon import Daemon
+from replicator.daemon_state import daemon_status, forward_sync, is_running, lock_path
+from replicator.errors import DaemonError
+from tests.daemon.conftest import World, make_world, wait_for
+
+FAST = 'poll_every = "1s"\nmasters_every = "1s"\nstop_timeout = "10s"'
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    world = make_world(tmp_path, daemon=FAST)
+    world.add("books", "Alpha Ltd", "Beta Inc")
+    world.add("crm", "Gamma Co")
+    return world
+
+
+@pytest.fixture
+def daemon(world) -> Iterator[Daemon]:
+    running = Daemon(world.config).start()
+    yield running
+    running.stop()
+
+
+def test_a_started_daemon_syncs_each_module_on_its_schedule(world, daemon):
+    """The first run syncs both ways; a later change arrives at the next scheduled run."""
+    wait_for(lambda: world.names("crm") == ["Alpha Ltd", "Beta Inc", "Gamma Co"])
+    assert world.names("books") == ["Alpha Ltd", "Beta Inc", "Gamma Co"]
+    world.add("crm", "Delta")
+    wait_for(lambda: "Delta" in world.names("books"))
+
+
+def test_a_second_daemon_on_the_same_journal_is_refused(world, daemon):
+    """The journal's lock is held: the second start says who holds it."""
+    with pytest.raises(DaemonError, match=r"another daemon is running on journal .*pid \d+"):
+        Daemon(world.config).start()
+    assert is_running(world.config.journal_path)
+
+
+def test_the_lock_goes_with_the_daemon(world):
+    """After a stop the lock is free (the file may stay: it is not a PID file)."""
+    Daemon(world.config).start().stop()
+    assert lock_path(world.config.journal_path).exists()
+    assert not is_running(world.config.journal_path)
+    Daemon(world.config).start().stop()
+
+
+def test_status_shows_the_next_run_of_each_module(world, daemon):
+    """daemon_status reads what the running daemon published: next run times in UTC."""
+    wait_for(lambda: daemon.modules["customers"].status == "ok")
+    status = wait_for(
+        lambda: (s := daemon_status(world.config))["modules"]["customers"]["next_run"] and s
+    )
+    assert status["running"] and status["url"] == daemon.url
+    next_run = dt.datetime.fromisoformat(status["modules"]["customers"]["next_run"])
+    assert next_run.tzinfo is not None
+    assert "token" not in json.dumps(status)
+
+
+def test_status_of_a_stopped_daemon_has_no_next_run(world):
+    """What a stopped daemon published is history: running false, no next run."""
+    Daemon(world.config).start().stop()
+    status = daemon_status(world.config)
+    assert not status["running"] and status["modules"]["customers"]["next_run"] is None
+
+
+def test_a_restart_waits_for_the_masters_schedule(world):
+    """A master module's first run after a restart comes `every` after its last run."""
+    config = world.config
+    first = Daemon(config).start()
+    wait_for(lambda: first.modules["customers"].status == "ok")
+    first.stop()
+    # the same journal and sides, a longer schedule
+    text = world.config_path.read_text().replace(FAST, 'masters_every = "1h"')
+    world.config_path.write_text(text)
+    second = Daemon(world.config).start()
+    try:
+        job = second.scheduler.get_job("module:customers")
+        assert job.next_run_time > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=55)
+    finally:
+        second.stop()
+
+
+def test_a_paused_module_is_skipped_until_resumed(world, daemon):
+    """`replicator pause` is a journal entry the daemon reads before every job."""
+    wait_for(lambda: daemon.modules["customers"].status == "ok")
+    with open_journal(world.config) as journal:
+        lifecycle.pause(journal, world.config, ["customers"])
+    wait_for(lambda: daemon.modules["customers"].status == "paused")
+    world.add("crm", "Epsilon")
+    assert "Epsilon" not in world.names("books")
+    with open_journal(world.config) as journal:
+        lifecycle.resume(journal, world.config, ["customers"])
+    wait_for(lambda: "Epsilon" in world.names("books"))
+
+
+def test_a_disabled_integration_idles_and_stays_healthy(world, daemon):
+    """`replicator disable` stops every job from syncing; health says disabled, not failed."""
+    with open_journal(world.config) as journal:
+        lifecycle.disable(journal)
+    wait_for(lambda: daemon.modules["customers"].status == "disabled")
+    assert daemon.health()[0]
+
+
+def test_sync_requests_reach_the_running_daemon(world, daemon):
+    """forward_sync (what `replicator sync` calls) runs a cycle in the daemon and returns
+    its report; with no daemon it answers None."""
+    wait_for(lambda: daemon.modules["customers"].status == "ok")
+    world.add("books", "Zeta")
+    answer = forward_sync(world.config)
+    assert answer is not None and answer["modules"]["customers"]["crm"]["created"] == 1
+    assert daemon.modules["customers"].trigger in ("request", "schedule")
+
+
+def test_no_daemon_means_no_forwarding(world):
+    """Without a daemon the CLI runs the cycle itself."""
+    assert forward_sync(world.config) is None
+
+
+def test_stop_finishes_the_batch_in_hand_and_leaves_a_consistent_journal(tmp_path):
+    """A stop during a long first cycle ends after the page or batch in hand: the journal
+    verifies, and a restart completes the sync with every record once on each side."""
+    world = make_world(tmp_path, daemon='masters_every = "1h"\nbatch_size = 50', page_size=50)
+    world.add("books", *[f"Books {i:04d}" for i in range(1500)])
+    world.add("crm", *[f"Crm {i:04d}" for i in range(1500)])
+    daemon = Daemon(world.config).start()
+    wait_for(lambda: daemon._busy, timeout=10, every=0.001)
+    assert daemon.stop()
+    with open_journal(world.config) as journal:
+        assert verify(journal).ok
+    again = Daemon(world.config).start()
+    try:
+        wait_for(lambda: again.modules["customers"].status == "ok", timeout=60)
+    finally:
+        again.stop()
+    books, crm = world.names("books"), world.names("crm")
+    assert books == crm and len(books) == 3000 and len(set(books)) == 3000
