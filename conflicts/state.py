@@ -363,6 +363,10 @@ class RecordReducer:
             side_id = str(meta["id"])
             if entry.dot is not None:  # policy link: the existing values merge as concurrent
                 _observe(raw, side, entry, side_id)
+                # fields the side holds empty merge as no value, but it does hold them empty:
+                # a re-read before our write reaches it is no change of theirs
+                for name in meta.get("empty", ()):
+                    raw["s"][side]["v"].setdefault(name, None)
                 _supersede(view, raw, entry)
             else:  # policy overwrite: the existing side holds its values, the incoming ones win
                 raw["s"][side] = {

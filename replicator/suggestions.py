@@ -132,6 +132,9 @@ def pair_entries(
         mine, _ = visible(src, policy)
         values = {k: v for k, v in held.values.items() if v is not None}
         meta["fill"] = sorted(k for k in values if mine.get(k) is None)
+        empty = sorted(k for k, v in held.values.items() if v is None)
+        if empty:
+            meta["empty"] = empty
         dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
         link = NewEntry(Kind.LINK, name, src.rid, existing.origin, dot, VectorClock(), values, meta)
     else:

@@ -513,3 +513,23 @@ def test_a_journal_made_before_near_keys_opens_syncs_and_verifies(tmp_path):
         assert verify(journal).ok
     finally:
         journal.close()
+
+
+def test_a_linked_records_empty_field_read_again_before_our_write_is_no_change(tmp_path):
+    """link: Books holds no email, CRM has one.  Books is edited after the suggestion, so the
+    next sync's first write to it waits for a read; that read's empty email is what Books
+    held at the link, not a new change, and CRM's email reaches Books."""
+    w = World(tmp_path, duplicates="link", suggest=True)
+    w.crm.insert("accounts", {"account_name": "Acme Ltd", "email": "crm@acme"})
+    bid = w.books.insert("customers", {"name": "ACME Limited", "email": None, "credit_limit": "9"})
+    w.sync()
+    w.books.update("customers", bid, {"credit_limit": "10"})
+    (conflict,) = w.journal.conflicts(status="open", rid="crm:m1")
+    resolve(w.journal, w.config, conflict["id"], raw_value="link")
+    w.sync()
+    w.sync()
+    (books_row,) = w.books_rows().values()
+    (crm_row,) = w.crm_rows().values()
+    assert books_row["email"] == crm_row["email"] == "crm@acme"
+    assert books_row["credit_limit"] == crm_row["credit_limit"] == "10"
+    assert verify(w.journal).ok
