@@ -1,0 +1,403 @@
+"""End to end: ``replicator daemon`` as a real process against the Zoho sandbox (issue 5).
+
+The sandbox serves CRM v8, Books v3 and OAuth on 127.0.0.1 in this process (its own, so
+revoking its credentials or switching its callbacks off touches no other test); the daemon
+is a separate process started with the console entry point, on 127.0.0.1 and a free port,
+and stopped by SIGTERM (or SIGKILL) at the end of each test.
+
+The config pairs two modules:
+
+- ``customers``: CRM Accounts <-> Books customers, both ways (a master: on a schedule);
+- ``deals``: CRM Deals -> Books sales orders, one way from CRM (a transaction: instant,
+  through CRM notification callbacks, with polling as the fallback).  Zoho's own
+  integration fetches only CRM-made transactions into Books and associates sales orders
+  with deals (``zcrm_potential_name``); a sales order needs no line items, so a deal maps
+  to one without inventing items: name -> ``zcrm_potential_name``, account ->
+  ``customer_id`` (a lookup through ``customers``), closing date -> ``shipment_date``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from replicator.config import load_config
+from replicator.daemon_state import state_path, token_path
+from replicator.demo import ZohoApi
+from replicator.sandbox import AdminClient, Sandbox
+from tests.integration.conftest import SESSION
+
+CONFIG = """\
+[journal]
+path = "journal.db"
+
+[sides.crm]
+connector = "zoho_crm"
+credentials = "{credentials}"
+
+[sides.books]
+connector = "zoho_books"
+credentials = "{credentials}"
+requests_per_minute = 100000
+
+[modules.customers]
+sync = "both_ways"
+crm = {{ table = "Accounts", match = "Account_Name", modified = "Modified_Time" }}
+books = {{ table = "customers", match = "contact_name", modified = "last_modified_time" }}
+
+[modules.customers.fields]
+name = {{ crm = "Account_Name", books = "contact_name" }}
+
+[modules.deals]
+sync = "one_way"
+source = "crm"
+crm = {{ table = "Deals", modified = "Modified_Time" }}
+books = {{ table = "salesorders", modified = "last_modified_time" }}
+lookups = {{ customer = "customers" }}
+
+[modules.deals.fields]
+name = {{ crm = "Deal_Name", books = "zcrm_potential_name" }}
+customer = {{ crm = "Account_Name", books = "customer_id" }}
+closing = {{ crm = "Closing_Date", books = "shipment_date", type = "date" }}
+
+[daemon]
+bind = "127.0.0.1:0"
+stop_timeout = "20s"
+{daemon}
+"""
+ENTRY = "import sys; from replicator.cli import main; sys.exit(main())"
+
+
+def wait_for(check: Callable[[], Any], timeout: float, every: float = 0.05) -> Any:
+    """Poll until ``check`` gives something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s")
+        time.sleep(every)
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class DaemonProcess:
+    """``replicator daemon`` in its own process; its stderr (JSON logs) goes to a file."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.journal = load_config(config).journal_path
+        self.log = config.parent / "daemon.log"
+        with open(self.log, "a", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    ENTRY,
+                    "daemon",
+                    "--config",
+                    str(config),
+                    "--bind",
+                    "127.0.0.1:0",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+        self.url = wait_for(self._published_url, timeout=30)
+
+    def _published_url(self) -> str | None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the daemon exited {self.process.returncode}: {self.logs()}")
+        try:
+            state = json.loads(state_path(self.journal).read_text())
+        except (OSError, ValueError):
+            return None
+        if state.get("pid") != self.process.pid or state.get("stopped"):
+            return None
+        return state.get("local_url")
+
+    def state(self) -> dict[str, Any]:
+        return dict(json.loads(state_path(self.journal).read_text()))
+
+    def status(self, module: str) -> str | None:
+        return self.state()["modules"][module]["status"]
+
+    def logs(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.process.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """This module's own sandbox (callbacks and credentials get switched off here)."""
+    with Sandbox(tmp_path_factory.mktemp("daemon-sandbox"), settings=SESSION) as box:
+        yield box
+
+
+@pytest.fixture
+def admin(sandbox: Sandbox) -> Iterator[AdminClient]:
+    admin = sandbox.admin
+    admin.reset()
+    admin.seed("keys")
+    yield admin
+    admin.restore()
+    admin.clear_faults()
+
+
+@pytest.fixture
+def api(sandbox: Sandbox, admin: AdminClient) -> Iterator[ZohoApi]:
+    with ZohoApi(sandbox.credentials_path) as client:
+        yield client
+
+
+@pytest.fixture
+def start(tmp_path: Path, sandbox: Sandbox) -> Iterator[Callable[..., DaemonProcess]]:
+    """Write the config with these [daemon] lines and start a daemon on it."""
+    running: list[DaemonProcess] = []
+    path = tmp_path / "replicator.toml"
+
+    def start_daemon(daemon: str = "") -> DaemonProcess:
+        if not path.exists() or daemon:
+            text = CONFIG.format(credentials=sandbox.credentials_path, daemon=daemon)
+            path.write_text(text, encoding="utf-8")
+        process = DaemonProcess(path)
+        running.append(process)
+        return process
+
+    yield start_daemon
+    for process in running:
+        process.close()
+    for process in running:  # no secret in any log line, whatever happened
+        secrets = json.loads(sandbox.credentials_path.read_text())
+        text = process.logs()
+        assert secrets["client_secret"] not in text and secrets["refresh_token"] not in text
+        assert "Zoho-oauthtoken" not in text
+
+
+def sales_orders(admin: AdminClient) -> dict[str, dict[str, Any]]:
+    return {so["zcrm_potential_name"]: so for so in admin.books_records("salesorders")}
+
+
+def books_names(admin: AdminClient) -> list[str]:
+    return sorted(c["contact_name"] for c in admin.books_records("contacts"))
+
+
+def crm_names(admin: AdminClient) -> list[str]:
+    return sorted(r["Account_Name"] for r in admin.crm_records("Accounts"))
+
+
+def an_account(api: ZohoApi) -> str:
+    """An account made in CRM before the daemon starts: its first cycle copies it."""
+    return api.crm_create("Accounts", {"Account_Name": "Acme Ltd"})[0]
+
+
+def in_books(admin: AdminClient, name: str = "Acme Ltd") -> None:
+    wait_for(lambda: name in books_names(admin), timeout=10)
+
+
+def deal(account: str, name: str) -> dict[str, Any]:
+    return {
+        "Deal_Name": name,
+        "Stage": "Qualification",
+        "Account_Name": {"id": account},
+        "Closing_Date": "2026-12-31",
+    }
+
+
+def test_a_deal_change_reaches_books_within_5_seconds_through_a_callback(api, admin, start):
+    """With polling hourly, a deal made and then renamed through the CRM API is a Books
+    sales order within 5 s each time: the daemon's watch channel called it back."""
+    account = an_account(api)
+    daemon = start('poll_every = "1h"\nmasters_every = "1h"')
+    in_books(admin)
+    wait_for(lambda: daemon.state()["channels"].get("crm", {}).get("expiry"), timeout=10)
+    made = time.monotonic()
+    deal_id = api.crm_create("Deals", deal(account, "Big deal"))[0]
+    order = wait_for(lambda: sales_orders(admin).get("Big deal"), timeout=5)
+    assert time.monotonic() - made < 5
+    assert order["customer_name"] == "Acme Ltd" and order["shipment_date"] == "2026-12-31"
+    made = time.monotonic()
+    api.crm_update("Deals", deal_id, Deal_Name="Bigger deal")
+    wait_for(lambda: "Bigger deal" in sales_orders(admin), timeout=5)
+    assert time.monotonic() - made < 5
+    delivered = admin.notifications(wait=2)
+    assert delivered["deliveries"] >= 2 and delivered["failures"] == 0
+    assert {entry["status"] for entry in delivered["log"]} == {202}
+    assert daemon.status("deals") == "ok"
+
+
+def test_with_callbacks_off_a_deal_arrives_by_polling(api, admin, start):
+    """The sandbox sends no callback: the polling fallback brings the deal over."""
+    admin.settings(callbacks=False)
+    account = an_account(api)
+    start('poll_every = "1s"\nmasters_every = "1h"')
+    in_books(admin)
+    api.crm_create("Deals", deal(account, "Quiet deal"))
+    wait_for(lambda: sales_orders(admin).get("Quiet deal"), timeout=10)
+    counts = admin.notifications()
+    assert counts["deliveries"] == 0 and counts["suppressed"] >= 1
+
+
+def test_a_master_change_waits_for_its_schedule_or_replicator_sync(api, admin, start, tmp_path):
+    """Customers sync on their schedule (shortened to 2 s here) or on `replicator sync`;
+    with the schedule at an hour, a new account waits for `replicator sync`."""
+    daemon = start('masters_every = "2s"\npoll_every = "1h"')
+    wait_for(lambda: daemon.status("customers") == "ok", timeout=10)
+    api.crm_create("Accounts", {"Account_Name": "Scheduled Ltd"})
+    wait_for(lambda: "Scheduled Ltd" in books_names(admin), timeout=10)
+    daemon.close()
+
+    daemon = start('masters_every = "1h"\npoll_every = "1h"')
+    api.crm_create("Accounts", {"Account_Name": "Waiting Ltd"})
+    time.sleep(2)
+    assert "Waiting Ltd" not in books_names(admin)  # its next run is an hour away
+    done = cli(tmp_path / "replicator.toml", "sync", "--module", "customers")
+    assert done.returncode == 0, done.stderr
+    assert "Waiting Ltd" in books_names(admin)
+
+
+def test_a_forged_callback_is_refused_and_journaled_nowhere(api, admin, start, tmp_path):
+    """A callback with the right channel id and a wrong (or no) token gets 401; the deal
+    it names is not fetched and the journal gains no entry."""
+    account = an_account(api)
+    daemon = start('poll_every = "1h"\nmasters_every = "1h"')
+    in_books(admin)
+    channel = wait_for(lambda: daemon.state()["channels"].get("crm", {}).get("channel_id"), 10)
+    admin.settings(callbacks=False)  # the real callback must not beat the forged one
+    deal_id = api.crm_create("Deals", deal(account, "Forged deal"))[0]
+    time.sleep(0.5)
+    before = journal_entries(tmp_path)
+    forged = {"channel_id": channel, "module": "Deals", "operation": "insert", "ids": [deal_id]}
+    for token in ({"token": "not-the-token"}, {}, {"token": None}):
+        answer = httpx.post(f"{daemon.url}/callbacks/crm", json={**forged, **token})
+        assert answer.status_code == 401
+    time.sleep(1)
+    assert journal_entries(tmp_path) == before
+    assert "Forged deal" not in sales_orders(admin)
+    assert "callback refused" in daemon.logs()
+
+
+def journal_entries(folder: Path) -> int:
+    done = cli(folder / "replicator.toml", "journal", "verify", "--json")
+    assert done.returncode == 0, done.stderr
+    return int(json.loads(done.stdout)["entries"])
+
+
+def test_metrics_parse_and_healthz_turns_unhealthy_when_credentials_are_revoked(api, admin, start):
+    """/metrics parses with prometheus_client and counts API requests per side; after
+    the sandbox revokes the credentials the next cycle fails and /healthz answers 503."""
+    an_account(api)
+    daemon = start('poll_every = "1s"\nmasters_every = "1s"')
+    in_books(admin)
+    assert httpx.get(f"{daemon.url}/healthz").status_code == 200
+    text = httpx.get(f"{daemon.url}/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    sides = {s.labels["side"] for s in families["replicator_api_requests"].samples}
+    assert sides == {"crm", "books"}
+    assert any(s.value >= 1 for s in families["replicator_cycles"].samples)
+    admin.revoke()
+    answer = wait_for(
+        lambda: (r := httpx.get(f"{daemon.url}/healthz")).status_code == 503 and r, timeout=15
+    )
+    body = answer.json()
+    assert body["status"] == "unhealthy" and body["problems"]
+    assert any(
+        "401" in (m["error"] or "") or "invalid" in (m["error"] or "").lower()
+        for m in body["modules"].values()
+    )
+    admin.restore()
+    wait_for(lambda: httpx.get(f"{daemon.url}/healthz").status_code == 200, timeout=15)
+
+
+def test_sigterm_mid_cycle_then_sigkill_mid_push_lose_and_duplicate_nothing(
+    api, admin, start, tmp_path
+):
+    """SIGTERM during a long first cycle: exit 0, `journal verify` intact.  A restart goes
+    on; SIGKILL in the middle of its pushes; another restart finishes: every account is
+    in Books exactly once, and CRM holds each exactly once too."""
+    names = [f"Customer {i:03d}" for i in range(120)]
+    admin.crm_create("Accounts", *[{"Account_Name": n} for n in names], notify=False)
+    admin.add_fault("delay", api="books", method="PUT", path="/books/v3/contacts", delay=0.05)
+    daemon = start('masters_every = "1h"\npoll_every = "1h"\nbatch_size = 10')
+    wait_for(lambda: len(books_names(admin)) >= 10, timeout=30)
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(timeout=25) == 0
+    assert 10 <= len(books_names(admin)) < 120  # it stopped mid-cycle
+    verified = cli(tmp_path / "replicator.toml", "journal", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    daemon = start()
+    reached = len(books_names(admin))
+    wait_for(lambda: len(books_names(admin)) >= reached + 20, timeout=30)
+    daemon.signal(signal.SIGKILL)
+    daemon.wait(timeout=10)
+    assert len(books_names(admin)) < 120  # killed mid-push
+
+    admin.clear_faults()
+    daemon = start()  # the kernel dropped the dead daemon's lock: this one may start
+    wait_for(lambda: len(books_names(admin)) >= 120 and daemon.status("customers") == "ok", 60)
+    assert books_names(admin) == sorted(names)
+    assert crm_names(admin) == sorted(names)
+    verified = cli(tmp_path / "replicator.toml", "journal", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_second_daemon_on_the_journal_exits_with_a_message(admin, start, tmp_path):
+    """One daemon per journal: the second exits non-zero and says which process holds it."""
+    daemon = start('masters_every = "1h"\npoll_every = "1h"')
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ENTRY,
+            "daemon",
+            "--config",
+            str(tmp_path / "replicator.toml"),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0
+    assert "another daemon is running on journal" in second.stderr
+    assert f"pid {daemon.process.pid}" in second.stderr
+    assert token_path(daemon.journal).stat().st_mode & 0o777 == 0o600
+    with contextlib.suppress(Exception):
+        daemon.close()
