@@ -92,6 +92,7 @@ def near_matches(
                     },
                 )
             )
+            report.add(name, member.origin, "held")  # held for a person, as a suggestion
             report.add(name, member.origin, "suggested")
     return entries
 
