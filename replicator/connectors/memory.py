@@ -177,7 +177,7 @@ class MemoryConnector:
             if id is None or id not in table:
                 id = self._new_id()
                 self._keys[module.table, write.key] = id
-                table[id] = {}
+                table[id] = dict.fromkeys(module.columns)  # a new row has every column
             table[id].update(write.values)
             return Outcome(write.key, id)
         row = table.get(write.id)
