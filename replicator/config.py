@@ -341,13 +341,13 @@ def _module(
                     f"{swhere}.create.{column}",
                     "is mapped in the fields: a create sets only unmapped columns",
                 )
-        columns = field_map.columns(side)
-        columns += tuple(c for c in criteria if c not in columns)
+        side_columns = field_map.columns(side)
+        side_columns += tuple(c for c in criteria if c not in side_columns)
         side_modules[side] = SideModule(
             name=name,
             table=table,
             id=id_column,
-            columns=columns,
+            columns=side_columns,
             where=criteria,
             create=create,
             match=match_cols,

@@ -168,7 +168,7 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
     raw = data["integration"]
     if not isinstance(raw, dict):
         raise _fail(path, "integration", "must be a table")
-    sides = data.get("sides") if isinstance(data.get("sides"), dict) else {}
+    sides: dict[str, Any] = data["sides"] if isinstance(data.get("sides"), dict) else {}
     crm = raw.get("crm", "crm")
     books_raw = raw.get("books", "books")
     books = (books_raw,) if isinstance(books_raw, str) else tuple(books_raw)
@@ -301,12 +301,12 @@ def _fields(
         if not isinstance(field, dict):
             raise _fail(path, f"{where}.fields.{name}", "must be a table")
         renamed: dict[str, Any] = {}
-        sides = {"crm": crm, "books": books}
+        aliases: dict[str, str] = {"crm": crm, "books": books}
         for key, value in field.items():
             # the user writes crm / books; the sides may have other names
             if key == "values" and isinstance(value, dict):
-                value = {sides.get(k, k): v for k, v in value.items()}
-            renamed[sides.get(key, key)] = value
+                value = {aliases.get(k, k): v for k, v in value.items()}
+            renamed[aliases.get(str(key), str(key))] = value
         fields[name] = renamed
     return fields
 
@@ -456,7 +456,7 @@ def _master(
                 )
             )
         if choice == "accounts_and_contacts":
-            plain = {"exclude": [], "fields": {}}
+            plain: dict[str, Any] = {"exclude": [], "fields": {}}
             out.append(
                 (
                     "contact_persons",
