@@ -491,6 +491,7 @@ class Engine:
                         },
                     )
                 )
+                report.add(name, side, "errors")
                 continue
             if w.id is None:  # a create leaves unset columns to the side's defaults
                 side_values = {k: v for k, v in side_values.items() if v is not None}
