@@ -32,21 +32,17 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
-import httpx
 import uvicorn
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -54,20 +50,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from replicator.app import App, open_app
-from replicator.config import Config, ModuleConfig
+from replicator.config import Config
+from replicator.daemon_config import every, is_instant
 from replicator.daemon_log import LOGGERS, Redactor, log_event
-from replicator.daemon_metrics import Metrics
+from replicator.daemon_metrics import Metrics, count_requests
 from replicator.daemon_state import DaemonLock, state_path, token_path, write_json
-from replicator.daemon_web import create_web_app
+from replicator.daemon_watch import Watch, route
+from replicator.daemon_web import create_web_app, serve
 from replicator.engine import CycleReport
-from replicator.errors import DaemonError
 
 log = logging.getLogger("replicator.daemon")
 
-TRANSACTION_TABLES = frozenset(
-    {"Deals", "Quotes", "Sales_Orders", "Invoices", "Purchase_Orders"}
-    | {"invoices", "estimates", "salesorders", "purchaseorders"}
-)
 CALLBACK_PATH = "/callbacks/crm"
 Now = Callable[[], dt.datetime]
 
@@ -78,43 +71,6 @@ def _utcnow() -> dt.datetime:
 
 def _text(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-def is_transaction(module: ModuleConfig) -> bool:
-    return any(side.table in TRANSACTION_TABLES for side in module.sides.values())
-
-
-def is_instant(config: Config, name: str) -> bool:
-    """Whether callbacks drive this module (transactions unless the config says)."""
-    own = config.daemon.modules.get(name)
-    if own is not None and own.instant is not None:
-        return own.instant
-    return is_transaction(config.modules[name])
-
-
-def every(config: Config, name: str) -> float:
-    """Seconds between a module's scheduled runs."""
-    own = config.daemon.modules.get(name)
-    if own is not None and own.every is not None:
-        return own.every
-    return config.daemon.poll_every if is_instant(config, name) else config.daemon.masters_every
-
-
-def channel_id(config: Config, side: str) -> str:
-    """A stable channel id per journal and side (Zoho wants digits): a restart replaces
-    its own channel instead of leaving one behind."""
-    digest = hashlib.sha256(f"{config.journal_path.resolve()}\x1f{side}".encode()).hexdigest()
-    return str(int(digest[:13], 16) + 10**16)
-
-
-@attrs.define
-class Channel:
-    side: str
-    channel_id: str
-    token: str = attrs.field(repr=False)
-    events: list[str]
-    expiry: dt.datetime | None = None
-    error: str | None = None
 
 
 @attrs.define
@@ -150,7 +106,7 @@ class Daemon:
         self.redactor.add(self.control_token)
         self.url = ""
         self.modules: dict[str, ModuleHealth] = {name: ModuleHealth() for name in config.modules}
-        self.channels: dict[str, Channel] = {}
+        self.watch: Watch | None = None  # the CRM channels, once the connectors exist
         self.started: dt.datetime | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -185,7 +141,14 @@ class Daemon:
                 self.app = open_app(self.config)
             self.app.engine.stop_requested = self._stop.is_set
             self.app.engine.batch_size = self.settings.batch_size
-            self._instrument()
+            count_requests(self.app.connectors, self.metrics)
+            self.watch = Watch(
+                self.config,
+                self.app.connectors,
+                redactor=self.redactor,
+                metrics=self.metrics,
+                now=self.now,
+            )
             self._serve_http()
             self._daemon_lock.update({**holder, "url": self.url})
             write_json(token_path(self.config.journal_path), self.control_token, mode=0o600)
@@ -241,7 +204,8 @@ class Daemon:
         with self._idle:
             clean = self._idle.wait_for(lambda: self._busy == 0, self.settings.stop_timeout)
         if clean:
-            self._remove_channels(max(1.0, min(5.0, deadline - time.monotonic())))
+            if self.watch is not None:
+                self.watch.remove(max(1.0, min(5.0, deadline - time.monotonic())))
         else:
             log_event(
                 log,
@@ -270,55 +234,15 @@ class Daemon:
     # -- the HTTP endpoint -------------------------------------------------------------------
 
     def _serve_http(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as exc:
-            sock.close()
-            raise DaemonError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
-        self.port = sock.getsockname()[1]
+        self._server, self._thread, self.port = serve(create_web_app(self), self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.host in ("0.0.0.0", "::"):  # every interface: this machine reaches loopback
+            host = "127.0.0.1" if self.host == "0.0.0.0" else "[::1]"
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(
-            create_web_app(self),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="daemon-http", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise DaemonError(f"the HTTP endpoint on {self.url} did not start")
-            time.sleep(0.01)
 
     @property
     def notify_url(self) -> str:
         return (self.settings.public_url or self.url) + CALLBACK_PATH
-
-    def _instrument(self) -> None:
-        """Count every HTTP answer of each side (and its 429s) for /metrics."""
-        assert self.app is not None
-        for side, connector in self.app.connectors.items():
-            http = getattr(getattr(connector, "client", None), "http", None)
-            if not isinstance(http, httpx.Client):
-                continue
-
-            def count(response: httpx.Response, side: str = side) -> None:
-                status = str(response.status_code)
-                self.metrics.inc("replicator_api_requests_total", side=side, status=status)
-                if response.status_code == 429:
-                    self.metrics.inc("replicator_api_rate_limited_total", side=side)
-
-            http.event_hooks["response"].append(count)
 
     # -- the schedule -----------------------------------------------------------------------
 
@@ -343,7 +267,7 @@ class Daemon:
                 name=f"sync {name}",
                 next_run_time=first,
             )
-        if self.settings.watch and self._watched():
+        if self.settings.watch and self.watch is not None and self.watch.watched():
             renew = max(1.0, self.settings.channel_expiry / 2)
             self.scheduler.add_job(
                 self._channels_job,
@@ -382,20 +306,6 @@ class Daemon:
     def _unsettled(self, name: str) -> bool:
         assert self.app is not None
         return bool(self.app.journal.attention(name, after="", limit=1))
-
-    def _watched(self) -> dict[str, list[str]]:
-        """CRM side -> the tables of its instant modules (what its channel watches)."""
-        from replicator.connectors.zoho_crm import ZohoCRMConnector
-
-        assert self.app is not None
-        out: dict[str, set[str]] = {}
-        for name, module in self.config.modules.items():
-            if not is_instant(self.config, name):
-                continue
-            for side, side_module in module.sides.items():
-                if isinstance(self.app.connectors.get(side), ZohoCRMConnector):
-                    out.setdefault(side, set()).add(side_module.table)
-        return {side: sorted(tables) for side, tables in out.items()}
 
     # -- jobs (one at a time, on the scheduler's single worker) ----------------------------
 
@@ -506,37 +416,16 @@ class Daemon:
         for name in self.config.modules:
             self.metrics.set("replicator_conflicts_open", found.get(name, 0), module=name)
 
-    # -- callbacks ----------------------------------------------------------------------------
+    # -- callbacks and channels -------------------------------------------------------------
 
     def callback(self, body: dict[str, Any]) -> bool:
         """A notification from the CRM (any thread): queue its ids if its channel and token
         are ours; False (refused, nothing queued) otherwise."""
-        claimed = str(body.get("channel_id") or "")
-        token = body.get("token")
-        with self._lock:
-            channel = next((c for c in self.channels.values() if c.channel_id == claimed), None)
-        if (
-            channel is None
-            or not isinstance(token, str)
-            or not hmac.compare_digest(token.encode(), channel.token.encode())
-        ):
-            self.metrics.inc("replicator_callbacks_total", outcome="refused")
-            log_event(
-                log,
-                "callback refused: unknown channel or wrong token",
-                level=logging.WARNING,
-                channel_id=claimed[:40],
-            )
+        accepted = self.watch.check(body) if self.watch is not None else None
+        if accepted is None:
             return False
-        table = str(body.get("module") or "")
-        operation = str(body.get("operation") or "update")
-        ids = [str(i) for i in body.get("ids") or [] if isinstance(i, str | int)]
-        self.metrics.inc("replicator_callbacks_total", outcome="accepted")
-        log_event(
-            log, "callback", side=channel.side, table=table, operation=operation, ids=len(ids)
-        )
         with self._lock:
-            self._pending.append((channel.side, table, operation, ids))
+            self._pending.append(accepted)
         with contextlib.suppress(SchedulerNotRunningError):  # stopping: the next start reads it
             self.scheduler.add_job(self._drain_job, name="callbacks", misfire_grace_time=None)
         return True
@@ -547,20 +436,7 @@ class Daemon:
         try:
             with self._lock:
                 pending, self._pending = self._pending, []
-            fetch: dict[tuple[str, str], list[str]] = {}
-            rerun: list[str] = []
-            for side, table, operation, ids in pending:
-                for name, module in self.config.modules.items():
-                    side_module = module.sides.get(side)
-                    if side_module is None or side_module.table != table:
-                        continue
-                    if not is_instant(self.config, name):
-                        continue
-                    if operation == "delete" or not ids:
-                        if name not in rerun:
-                            rerun.append(name)
-                    else:
-                        fetch.setdefault((name, side), []).extend(ids)
+            fetch, rerun = route(self.config, pending)
             for (name, side), ids in fetch.items():
                 self._cycle(
                     [name],
@@ -572,99 +448,15 @@ class Daemon:
         finally:
             self._end()
 
-    # -- watch channels -----------------------------------------------------------------------
-
     def _channels_job(self) -> None:
         """Register (first run) or renew (later runs) each CRM side's channel."""
-        from replicator.connectors.zoho_http import ZohoError
-
         if not self._begin():
             return
         try:
-            assert self.app is not None
-            for side, tables in self._watched().items():
-                connector: Any = self.app.connectors[side]
-                events = [f"{table}.all" for table in tables]
-                with self._lock:
-                    channel = self.channels.get(side)
-                    fresh = channel is None or channel.expiry is None
-                    if channel is None:  # known before Zoho calls it: a callback may come first
-                        channel = Channel(
-                            side, channel_id(self.config, side), secrets.token_urlsafe(24), events
-                        )
-                        self.redactor.add(channel.token)
-                        self.channels[side] = channel
-                expiry = self.now() + dt.timedelta(seconds=self.settings.channel_expiry)
-                spec = {
-                    "channel_id": channel.channel_id,
-                    "events": events,
-                    "notify_url": self.notify_url,
-                    "token": channel.token,
-                    "channel_expiry": expiry,
-                }
-                try:
-                    if fresh:
-                        connector.enable_notifications([spec])
-                    else:
-                        try:
-                            connector.update_notifications([spec])
-                        except ZohoError:  # it expired or someone removed it: subscribe again
-                            connector.enable_notifications([spec])
-                except Exception as exc:
-                    error = self.redactor.scrub(f"{type(exc).__name__}: {exc}")
-                    with self._lock:
-                        channel.error = error
-                    log_event(
-                        log,
-                        "watch channel not registered; polling picks changes up",
-                        level=logging.WARNING,
-                        side=side,
-                        error=error,
-                        poll_every=self.settings.poll_every,
-                    )
-                    continue
-                with self._lock:
-                    channel.expiry, channel.error, channel.events = expiry, None, events
-                self.metrics.set(
-                    "replicator_channel_expiry_timestamp_seconds", expiry.timestamp(), side=side
-                )
-                log_event(
-                    log,
-                    "watch channel registered" if fresh else "watch channel renewed",
-                    side=side,
-                    channel_id=channel.channel_id,
-                    events=events,
-                    expiry=_text(expiry),
-                    notify_url=self.notify_url,
-                )
+            assert self.watch is not None
+            self.watch.register(self.notify_url)
         finally:
             self._end()
-
-    def _remove_channels(self, timeout: float) -> None:
-        """Remove our channels from the CRM (bounded: the process is stopping)."""
-        assert self.app is not None
-        with self._lock:
-            channels = [c for c in self.channels.values() if c.expiry is not None]
-        if not channels:
-            return
-        connectors = self.app.connectors
-
-        def remove() -> None:
-            for channel in channels:
-                try:
-                    connectors[channel.side].disable_notifications([channel.channel_id])  # type: ignore[attr-defined]
-                except Exception as exc:
-                    log_event(
-                        log,
-                        "watch channel not removed; it expires by itself",
-                        level=logging.WARNING,
-                        side=channel.side,
-                        error=self.redactor.scrub(str(exc)),
-                    )
-
-        worker = threading.Thread(target=remove, name="daemon-unwatch", daemon=True)
-        worker.start()
-        worker.join(timeout)
 
     # -- what others ask ----------------------------------------------------------------------
 
@@ -700,7 +492,6 @@ class Daemon:
         running = self.scheduler.running and not self._stop.is_set()
         with self._lock:
             modules = {name: self._module_state(name, h) for name, h in self.modules.items()}
-            channels = {side: _channel_state(c) for side, c in self.channels.items()}
         failing = [name for name, m in modules.items() if m["status"] == "error"]
         ok = running and not failing
         problems = [f"module {name}: {modules[name]['error']}" for name in failing]
@@ -712,7 +503,7 @@ class Daemon:
             "started": _text(self.started),
             "url": self.url,
             "modules": modules,
-            "channels": channels,
+            "channels": self.watch.state() if self.watch is not None else {},
             "problems": problems,
         }
         return ok, data
@@ -768,15 +559,6 @@ def _log_handlers() -> list[logging.Handler]:
     return found
 
 
-def _channel_state(channel: Channel) -> dict[str, Any]:
-    return {
-        "channel_id": channel.channel_id,
-        "events": list(channel.events),
-        "expiry": _text(channel.expiry),
-        "error": channel.error,
-    }
-
-
 def report_data(report: CycleReport) -> dict[str, Any]:
     """A cycle's report as JSON (the shape of ``replicator sync --json``)."""
     modules: dict[str, dict[str, dict[str, int]]] = {}
@@ -802,14 +584,4 @@ def run_daemon(
     return 0
 
 
-__all__ = [
-    "CALLBACK_PATH",
-    "TRANSACTION_TABLES",
-    "Daemon",
-    "channel_id",
-    "every",
-    "is_instant",
-    "is_transaction",
-    "report_data",
-    "run_daemon",
-]
+__all__ = ["CALLBACK_PATH", "Daemon", "ModuleHealth", "report_data", "run_daemon"]

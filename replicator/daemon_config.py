@@ -26,13 +26,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from replicator.errors import ConfigError
 
+if TYPE_CHECKING:  # config.py imports this module
+    from replicator.config import Config, ModuleConfig
+
 DEFAULT_BIND = "127.0.0.1:8780"
+# a module with a side's table among these is a transaction module: instant, polled often
+TRANSACTION_TABLES = frozenset(
+    {"Deals", "Quotes", "Sales_Orders", "Invoices", "Purchase_Orders"}
+    | {"invoices", "estimates", "salesorders", "purchaseorders"}
+)
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 MAX_CHANNEL_EXPIRY = 7 * 86400.0  # Zoho's limit for a watch channel
@@ -176,4 +184,34 @@ def parse_daemon(data: Any, path: Path, modules: Sequence[str]) -> DaemonConfig:
     return DaemonConfig(**out, modules=schedules)
 
 
-__all__ = ["DaemonConfig", "ModuleSchedule", "parse_daemon", "parse_duration", "split_bind"]
+def is_transaction(module: ModuleConfig) -> bool:
+    return any(side.table in TRANSACTION_TABLES for side in module.sides.values())
+
+
+def is_instant(config: Config, name: str) -> bool:
+    """Whether callbacks drive this module (transactions, unless the config says)."""
+    own = config.daemon.modules.get(name)
+    if own is not None and own.instant is not None:
+        return own.instant
+    return is_transaction(config.modules[name])
+
+
+def every(config: Config, name: str) -> float:
+    """Seconds between a module's scheduled runs."""
+    own = config.daemon.modules.get(name)
+    if own is not None and own.every is not None:
+        return own.every
+    return config.daemon.poll_every if is_instant(config, name) else config.daemon.masters_every
+
+
+__all__ = [
+    "TRANSACTION_TABLES",
+    "DaemonConfig",
+    "ModuleSchedule",
+    "every",
+    "is_instant",
+    "is_transaction",
+    "parse_daemon",
+    "parse_duration",
+    "split_bind",
+]

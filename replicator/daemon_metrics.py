@@ -22,6 +22,9 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping
+from typing import Any
+
+import httpx
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -112,4 +115,22 @@ class Metrics:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "FAMILIES", "Metrics"]
+
+def count_requests(connectors: Mapping[str, Any], metrics: Metrics) -> None:
+    """Count every HTTP answer of each side's API client (and its 429s): a response hook
+    on the connector's ``client.http``, so the connectors need not know about metrics."""
+    for side, connector in connectors.items():
+        http = getattr(getattr(connector, "client", None), "http", None)
+        if not isinstance(http, httpx.Client):
+            continue
+
+        def count(response: httpx.Response, side: str = side) -> None:
+            status = str(response.status_code)
+            metrics.inc("replicator_api_requests_total", side=side, status=status)
+            if response.status_code == 429:
+                metrics.inc("replicator_api_rate_limited_total", side=side)
+
+        http.event_hooks["response"].append(count)
+
+
+__all__ = ["BUCKETS", "CONTENT_TYPE", "FAMILIES", "Metrics", "count_requests"]

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import socket
+import threading
+import time
 from typing import Any, Protocol
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,6 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from replicator.daemon_metrics import CONTENT_TYPE, Metrics
+from replicator.errors import DaemonError
 
 MAX_BODY = 1_000_000  # a callback names at most a few hundred ids
 
@@ -90,4 +95,39 @@ async def _json(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-__all__ = ["Host", "create_web_app"]
+def serve(app: Starlette, host: str, port: int) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """Serve ``app`` on ``host:port`` (0: a free port) from a daemon thread; the server,
+    its thread and the port.  Signals stay with the main thread (uvicorn installs none
+    outside it); the access log is off, so no callback body or header is ever logged."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise DaemonError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="daemon-http", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise DaemonError(f"the HTTP endpoint on {host}:{port} did not start")
+        time.sleep(0.01)
+    return server, thread, port
+
+
+__all__ = ["Host", "create_web_app", "serve"]

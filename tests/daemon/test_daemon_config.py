@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from replicator.config import parse_config
-from replicator.daemon import every, is_instant
-from replicator.daemon_config import DaemonConfig, parse_duration, split_bind
+from replicator.daemon_config import DaemonConfig, every, is_instant, parse_duration, split_bind
 from replicator.errors import ConfigError
 
 

@@ -14,8 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from journal import Kind
 from replicator.app import open_journal
-from replicator.daemon import Channel, Daemon
+from replicator.daemon import Daemon
 from replicator.daemon_log import setup_logging, teardown_logging
+from replicator.daemon_watch import Channel
 from tests.daemon.conftest import World, make_world, wait_for
 
 SETTINGS = (
@@ -44,8 +45,7 @@ def logs() -> Iterator[io.StringIO]:
 def daemon(world, logs) -> Iterator[Daemon]:
     running = Daemon(world.config).start()
     # a SQLite side has no watch API: stand in for the channel a CRM side would register
-    running.channels["crm"] = Channel("crm", "1234567890123", TOKEN, ["accounts.all"])
-    running.redactor.add(TOKEN)
+    running.watch.add(Channel("crm", "1234567890123", TOKEN, ["accounts.all"]))
     wait_for(lambda: running.modules["customers"].status == "ok")
     yield running
     running.stop()

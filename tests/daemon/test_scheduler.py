@@ -12,7 +12,13 @@ from journal import verify
 from replicator import lifecycle
 from replicator.app import open_journal
 from replicator.daemon import Daemon
-from replicator.daemon_state import daemon_status, forward_sync, is_running, lock_path
+from replicator.daemon_state import (
+    daemon_status,
+    forward_sync,
+    is_running,
+    lock_path,
+    state_path,
+)
 from replicator.errors import DaemonError
 from tests.daemon.conftest import World, make_world, wait_for
 
@@ -147,3 +153,24 @@ def test_stop_finishes_the_batch_in_hand_and_leaves_a_consistent_journal(tmp_pat
         again.stop()
     books, crm = world.names("books"), world.names("crm")
     assert books == crm and len(books) == 3000 and len(set(books)) == 3000
+
+
+def test_a_master_whose_last_run_is_older_than_its_interval_runs_at_once(world):
+    """Misfires after a sleep or a long stop: a module overdue runs as soon as it starts,
+    once (coalesced), however late."""
+    config = world.config
+    Daemon(config).start().stop()
+    state = json.loads(state_path(config.journal_path).read_text())
+    three_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    state["modules"]["customers"].update(status="ok", last_ok=three_hours_ago.isoformat())
+    state_path(config.journal_path).write_text(json.dumps(state))
+    text = world.config_path.read_text().replace(FAST, 'masters_every = "2h"')
+    world.config_path.write_text(text)
+    daemon = Daemon(world.config)
+    try:
+        daemon.start()
+        job = daemon.scheduler.get_job("module:customers")
+        assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time is None
+        wait_for(lambda: daemon.modules["customers"].status == "ok")
+    finally:
+        daemon.stop()

@@ -230,6 +230,18 @@ def in_books(admin: AdminClient, name: str = "Acme Ltd") -> None:
     wait_for(lambda: name in books_names(admin), timeout=10)
 
 
+def settled(daemon: DaemonProcess) -> None:
+    """Each module's first cycle is done and the watch channel registered: a change made
+    now can only travel by callback (or the next poll)."""
+    wait_for(
+        lambda: (
+            all(daemon.status(m) == "ok" for m in ("customers", "deals"))
+            and daemon.state()["channels"].get("crm", {}).get("expiry")
+        ),
+        timeout=10,
+    )
+
+
 def deal(account: str, name: str) -> dict[str, Any]:
     return {
         "Deal_Name": name,
@@ -245,7 +257,7 @@ def test_a_deal_change_reaches_books_within_5_seconds_through_a_callback(api, ad
     account = an_account(api)
     daemon = start('poll_every = "1h"\nmasters_every = "1h"')
     in_books(admin)
-    wait_for(lambda: daemon.state()["channels"].get("crm", {}).get("expiry"), timeout=10)
+    settled(daemon)
     made = time.monotonic()
     deal_id = api.crm_create("Deals", deal(account, "Big deal"))[0]
     order = wait_for(lambda: sales_orders(admin).get("Big deal"), timeout=5)
@@ -297,7 +309,8 @@ def test_a_forged_callback_is_refused_and_journaled_nowhere(api, admin, start, t
     account = an_account(api)
     daemon = start('poll_every = "1h"\nmasters_every = "1h"')
     in_books(admin)
-    channel = wait_for(lambda: daemon.state()["channels"].get("crm", {}).get("channel_id"), 10)
+    settled(daemon)
+    channel = daemon.state()["channels"]["crm"]["channel_id"]
     admin.settings(callbacks=False)  # the real callback must not beat the forged one
     deal_id = api.crm_create("Deals", deal(account, "Forged deal"))[0]
     time.sleep(0.5)
@@ -401,3 +414,24 @@ def test_a_second_daemon_on_the_journal_exits_with_a_message(admin, start, tmp_p
     assert token_path(daemon.journal).stat().st_mode & 0o777 == 0o600
     with contextlib.suppress(Exception):
         daemon.close()
+
+
+def test_the_channel_is_renewed_before_it_expires_and_removed_on_stop(api, admin, start):
+    """With a 4 s channel life the daemon renews it every 2 s: 6 s later it is still the
+    one live channel and a deal still arrives by callback; a stop removes it."""
+    account = an_account(api)
+    daemon = start('poll_every = "1h"\nmasters_every = "1h"\nchannel_expiry = "4s"')
+    in_books(admin)
+    first = wait_for(lambda: daemon.state()["channels"].get("crm", {}).get("expiry"), 10)
+    time.sleep(6)
+    channel = daemon.state()["channels"]["crm"]
+    assert channel["expiry"] > first
+    live = api.crm("GET", "/actions/watch")["watch"]
+    assert [c["channel_id"] for c in live] == [channel["channel_id"]]
+    assert live[0]["events"] == ["Deals.all"]
+    assert live[0]["notify_url"] == f"{daemon.url}/callbacks/crm"
+    api.crm_create("Deals", deal(account, "Late deal"))
+    wait_for(lambda: sales_orders(admin).get("Late deal"), timeout=5)
+    daemon.close()
+    assert daemon.process.returncode == 0
+    assert api.crm("GET", "/actions/watch") == {}
