@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -57,7 +58,7 @@ from replicator.daemon_metrics import Metrics, count_requests
 from replicator.daemon_state import DaemonLock, state_path, token_path, write_json
 from replicator.daemon_watch import Watch, route
 from replicator.daemon_web import create_web_app, serve
-from replicator.engine import CycleReport
+from replicator.engine import CycleReport, Engine
 
 log = logging.getLogger("replicator.daemon")
 
@@ -331,7 +332,7 @@ class Daemon:
         finally:
             self._end()
 
-    def _engine(self) -> Any:
+    def _engine(self) -> Engine:
         assert self.app is not None
         return self.app.engine
 
@@ -437,14 +438,11 @@ class Daemon:
             with self._lock:
                 pending, self._pending = self._pending, []
             fetch, rerun = route(self.config, pending)
+            engine = self._engine()
             for (name, side), ids in fetch.items():
-                self._cycle(
-                    [name],
-                    "callback",
-                    lambda name=name, side=side, ids=ids: self._engine().sync_ids(name, side, ids),
-                )
+                self._cycle([name], "callback", functools.partial(engine.sync_ids, name, side, ids))
             for name in rerun:
-                self._cycle([name], "callback", lambda name=name: self._engine().run([name]))
+                self._cycle([name], "callback", functools.partial(engine.run, [name]))
         finally:
             self._end()
 
