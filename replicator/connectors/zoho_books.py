@@ -249,6 +249,12 @@ ALIASES = {"customers": ("contacts", "customer"), "vendors": ("contacts", "vendo
 _NUMBERS = frozenset({"decimal", "integer"})
 
 
+def _memo(module: SideModule) -> str:
+    """The key of what this connector remembers of a module's records (two modules may
+    share a table with other criteria: each must see the other's writes as changes)."""
+    return f"{module.name}\x1f{module.table}"
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -300,7 +306,7 @@ class ZohoBooksConnector:
         self.now = now
         self._known: dict[str, dict[str, Known]] = {}
         self._read_upto: dict[str, str] = {}
-        self._read_at: dict[str, str | None] = {}  # table -> server time the last pull read
+        self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
         self._page_dates: list[dt.datetime] = []  # the Date of each list answer, this walk
         self._made: dict[tuple[str, str], str] = {}
         # table -> columns even a whole record lacked, this pull: not asked for again
@@ -324,7 +330,7 @@ class ZohoBooksConnector:
             return
         records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
-        known = self._known.setdefault(module.table, {})
+        known = self._known.setdefault(_memo(module), {})
         self._absent.pop(table.path, None)
         floor = records_since or EPOCH
         newest = floor
@@ -378,8 +384,8 @@ class ZohoBooksConnector:
                     if id not in seen and state[0] != DELETED:
                         gone.append(Change(id, {}, modified=self.now(), deleted=True))
                         known[id] = (DELETED, None)
-        self._read_upto[module.table] = newest
-        self._read_at[module.table] = read_at
+        self._read_upto[_memo(module)] = newest
+        self._read_at[_memo(module)] = read_at
         yield Page(tuple(gone), cursor(newest, read_at))
 
     def get(self, module: SideModule, id: str) -> Change | None:
@@ -479,7 +485,7 @@ class ZohoBooksConnector:
         write: Write,
         changed: Mapping[str, str] | None,
     ) -> Outcome:
-        id = str(write.id) if write.id is not None else self._made.get((module.table, write.key))
+        id = str(write.id) if write.id is not None else self._made.get((_memo(module), write.key))
         retried_create = write.id is None and id is not None
         if id is not None:
             state = self._state(module, table, id, changed)
@@ -556,11 +562,11 @@ class ZohoBooksConnector:
             new_id = str(record.get(table.id) or id)
             self._remember_people(table, record)
             if write.id is None:
-                self._made[(module.table, write.key)] = new_id
+                self._made[(_memo(module), write.key)] = new_id
             text = _time_text(record)
             if text is not None:
                 values = self._values(module, table, record, complete=False)
-                self._known.setdefault(module.table, {})[new_id] = (text, digest(values))
+                self._known.setdefault(_memo(module), {})[new_id] = (text, digest(values))
             return Outcome(write.key, new_id)
         if response.status_code == 404 and id is not None:
             return Outcome(write.key, id, error=self._missing(module, id))
@@ -620,11 +626,11 @@ class ZohoBooksConnector:
         None when the table has no modified order or nothing was pulled yet in this
         process: each record is then read by id.
         """
-        mark = self._read_upto.get(module.table)
-        targets = any(w.id is not None or (module.table, w.key) in self._made for w in writes)
+        mark = self._read_upto.get(_memo(module))
+        targets = any(w.id is not None or (_memo(module), w.key) in self._made for w in writes)
         if table.feed == SCANNED or mark is None or not targets:
             return None
-        start = self._start(mark, self._read_at.get(module.table))
+        start = self._start(mark, self._read_at.get(_memo(module)))
         params: dict[str, Any] = {}
         if table.feed == SORTED:
             params.update(sort_column=MODIFIED, sort_order="D")
@@ -648,13 +654,13 @@ class ZohoBooksConnector:
     ) -> str | None:
         """``missing``, ``unread`` (changed since this connector last read or wrote it),
         or None (safe to write)."""
-        known = self._known.get(module.table, {}).get(id)
+        known = self._known.get(_memo(module), {}).get(id)
         if changed is not None:
             if id not in changed:
                 return None  # untouched since before the watermark: a missing id answers 404
             if known is not None:
                 return "unread" if known[0] != changed[id] else None
-            return "unread" if changed[id] > self._read_upto[module.table] else None
+            return "unread" if changed[id] > self._read_upto[_memo(module)] else None
         record = self._read_one(table, id)
         if record is None:
             return "missing"
@@ -663,7 +669,7 @@ class ZohoBooksConnector:
         if known is not None:
             same = known[0] == now[0] if known[1] is None else known == now
             return None if same else "unread"
-        mark = self._read_upto.get(module.table)
+        mark = self._read_upto.get(_memo(module))
         return "unread" if mark is None or text > mark else None
 
     # -- helpers -----------------------------------------------------------------------
