@@ -26,6 +26,7 @@ from typing import IO, Any
 import httpx
 
 from replicator.config import Config
+from replicator.engine import CycleReport
 from replicator.errors import DaemonError
 
 
@@ -179,10 +180,27 @@ def forward_sync(
     return dict(body)
 
 
+def forwarded_report(answer: dict[str, Any]) -> CycleReport:
+    """The :class:`CycleReport` of a cycle the daemon ran for :func:`forward_sync`, to print
+    as a cycle run here would be."""
+    report = CycleReport(
+        seconds=float(answer.get("seconds") or 0.0),
+        entries_before=int((answer.get("entries") or {}).get("before", 0)),
+        entries_after=int((answer.get("entries") or {}).get("after", 0)),
+        paused=list(answer.get("paused") or ()),
+    )
+    for module, sides in (answer.get("modules") or {}).items():
+        for side, counts in sides.items():
+            for what, n in counts.items():
+                report.add(module, side, what, int(n))
+    return report
+
+
 __all__ = [
     "DaemonLock",
     "daemon_status",
     "forward_sync",
+    "forwarded_report",
     "is_running",
     "lock_path",
     "state_path",
