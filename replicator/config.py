@@ -71,6 +71,7 @@ MODULE_KEYS = {
     "page_size",
     "suggest",
     "lookups",
+    "lookup_missing",
 }
 SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create"}
 # the integration's order: customers and vendors take CRM first, items take Books first
@@ -96,6 +97,9 @@ class ModuleConfig:
     suggest: bool = False  # list near matches (normalised keys) as suggestions for a person
     # field -> module: the field holds a record of that module (a side's id <-> our rid)
     lookups: Mapping[str, str] = attrs.field(factory=dict)
+    # a new record whose lookup names a record not synced: "error" (journal it, sync the
+    # rest) or "skip" (the record is outside this module, as with a view)
+    lookup_missing: str = "error"
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -393,9 +397,22 @@ def _module(
             raise _fail(path, f"{where}.lookups.{field}", "is not a field of this module")
         if not isinstance(target, str) or not target:
             raise _fail(path, f"{where}.lookups.{field}", f"must name a module, not {target!r}")
+    lookup_missing = raw.get("lookup_missing", "error")
+    if lookup_missing not in ("error", "skip"):
+        raise _fail(
+            path, f"{where}.lookup_missing", f"must be error or skip, not {lookup_missing!r}"
+        )
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
     return ModuleConfig(
-        name, policy, side_modules, field_map, match_fields, page_size, suggest, dict(lookups)
+        name,
+        policy,
+        side_modules,
+        field_map,
+        match_fields,
+        page_size,
+        suggest,
+        dict(lookups),
+        lookup_missing,
     )
 
 

@@ -259,7 +259,10 @@ class Engine:
                 continue
             values, errors = module.fields.to_canonical(side, change.values, record=rid)
             if module.lookups:
-                errors += self._look_up(module, side, values, lookups, record=rid)
+                missing = self._look_up(module, side, values, lookups, record=rid)
+                if missing and module.lookup_missing == "skip" and held is None:
+                    continue  # its parent is not synced: the record is outside this module
+                errors += missing
             for err in errors:
                 entries.append(
                     NewEntry(

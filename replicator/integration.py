@@ -367,7 +367,8 @@ def _master(
             crm_side["where"] = crm_where
         if books_where:
             books_side["where"] = books_where
-            books_side["create"] = dict(books_where)
+            if books_table != "contactpersons":
+                books_side["create"] = dict(books_where)
         if match is not None:
             crm_side["match"], books_side["match"] = match
         body: dict[str, Any] = {
@@ -382,7 +383,9 @@ def _master(
         if first is not None and common["sync"] == "both_ways":
             body["first"] = crm if first == "crm" else books
         if lookups:
+            # persons of customers outside the module (individuals, other views) stay out
             body["lookups"] = lookups
+            body["lookup_missing"] = "skip"
         return body
 
     if master == "customers":

@@ -342,3 +342,64 @@ def test_the_record_owner_syncs_as_a_user_by_email(admin, credentials, tmp_path)
     sync(config)
     [error] = [e for e in journal_errors(config) if "nobody@x.test" in e.meta["reason"]]
     assert "Owner.email" in error.meta["reason"]
+
+
+def test_accounts_and_their_contacts_with_orphans_both_ways(admin, credentials, tmp_path):
+    """accounts_and_contacts: an account's contacts become its Books customer's contact
+    persons and back; contacts of no account become individual customers and back."""
+    [acme] = admin.crm_create("Accounts", {"Account_Name": "Acme"})
+    [jane] = admin.crm_create(
+        "Contacts",
+        {
+            "First_Name": "Jane",
+            "Last_Name": "Doe",
+            "Email": "jane@acme.test",
+            "Account_Name": {"id": acme},
+        },
+    )
+    admin.crm_create("Contacts", {"First_Name": "Han", "Last_Name": "Solo", "Email": "h@s.test"})
+    admin.books_create(
+        "contacts",
+        {
+            "contact_name": "Beta",
+            "contact_persons": [
+                {
+                    "first_name": "Bob",
+                    "last_name": "Stone",
+                    "email": "bob@beta.test",
+                    "is_primary_contact": True,
+                }
+            ],
+        },
+    )
+    admin.books_create(
+        "contacts",
+        {
+            "contact_name": "Ivy Green",
+            "customer_sub_type": "individual",
+            "contact_persons": [
+                {"first_name": "Ivy", "last_name": "Green", "is_primary_contact": True}
+            ],
+        },
+    )
+    config = write_config(
+        tmp_path,
+        credentials,
+        {"customers": {"crm_module": "accounts_and_contacts", "orphan_contacts": True}},
+    )
+    report = sync(config)
+    assert set(report["modules"]) == {"customers", "contact_persons", "individual_customers"}
+    synced = books(admin)
+    persons = {p["email"]: p for p in synced["Acme"]["contact_persons"]}
+    assert persons["jane@acme.test"]["first_name"] == "Jane"
+    assert synced["Han Solo"]["customer_sub_type"] == "individual"
+    accounts = {r["Account_Name"]: r["id"] for r in admin.crm_records("Accounts")}
+    contacts = {r["Last_Name"]: r for r in admin.crm_records("Contacts")}
+    assert contacts["Stone"]["Account_Name"]["id"] == accounts["Beta"]
+    assert contacts["Green"].get("Account_Name") is None
+    assert "Ivy Green" not in accounts and "Han Solo" not in accounts
+    admin.crm_update("Contacts", jane, Email="jane.doe@acme.test")
+    sync(config)
+    persons = {p["first_name"]: p for p in books(admin)["Acme"]["contact_persons"]}
+    assert persons["Jane"]["email"] == "jane.doe@acme.test"
+    assert [e.meta for e in journal_errors(config) if not e.meta.get("retry")] == []

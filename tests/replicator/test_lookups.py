@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from conflicts import RecordReducer
@@ -112,3 +113,23 @@ def test_a_lookup_must_name_a_module_set_up_before(tmp_path):
     with pytest.raises(ConfigError) as caught:
         make_config(tmp_path, persons_first=True)
     assert caught.value.key == "modules.persons.lookups.account"
+
+
+def test_with_lookup_missing_skip_a_record_of_an_unsynced_parent_stays_out(tmp_path):
+    """lookup_missing = "skip": a new record whose parent is not synced is left out, as
+    if outside a view, and no error is journaled."""
+    config = make_config(tmp_path)
+    module = config.modules["persons"]
+    config = attrs.evolve(
+        config,
+        modules={**config.modules, "persons": attrs.evolve(module, lookup_missing="skip")},
+    )
+    books, crm = MemoryConnector("books"), MemoryConnector("crm")
+    with Journal(tmp_path / "journal.db", RecordReducer()) as journal:
+        engine = Engine(config, journal, {"books": books, "crm": crm})
+        books.insert("customers", {"name": "Ivy", "kind": "individual"})
+        ivy = next(iter(books.rows("customers")))
+        books.insert("persons", {"email": "ivy@x.test", "customer_id": ivy})
+        engine.run()
+        assert crm.rows("contacts") == {}
+        assert not [e for e in journal.read() if e.kind is Kind.ERROR]
