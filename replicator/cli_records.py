@@ -183,6 +183,9 @@ def records_list(
 
 def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: bool) -> None:
     config = _config(ctx)
+    # `fetch customer ID`, as Zoho's integration names them: the singular is the module
+    if module not in config.modules and f"{module}s" in config.modules:
+        module = f"{module}s"
     lc.check_modules(config, [module])
     if side not in config.modules[module].sides:
         raise ConfigError(
@@ -239,7 +242,8 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
 @click.pass_context
 def fetch(ctx: click.Context, module: str, record_id: str, side: str, as_json: bool) -> None:
     """Re-sync one record from a side now: read it, journal it, and write it to the other
-    side (e.g. `replicator fetch customers 4876876000000333001` re-syncs a CRM account)."""
+    side (e.g. `replicator fetch customer 4876876000000333001` re-syncs a CRM account;
+    customer, vendor, item name the modules customers, vendors, items)."""
     _fetch(ctx, module, side, record_id, as_json)
 
 

@@ -403,3 +403,17 @@ def test_accounts_and_their_contacts_with_orphans_both_ways(admin, credentials, 
     persons = {p["first_name"]: p for p in books(admin)["Acme"]["contact_persons"]}
     assert persons["Jane"]["email"] == "jane.doe@acme.test"
     assert [e.meta for e in journal_errors(config) if not e.meta.get("retry")] == []
+
+
+def test_fetch_customer_re_syncs_one_record_from_crm(admin, credentials, tmp_path):
+    """`replicator fetch customer ID` brings one CRM account's change to Books now."""
+    [acme] = admin.crm_create("Accounts", {"Account_Name": "Acme", "Website": "a.test"})
+    config = write_config(tmp_path, credentials, {"customers": {}})
+    sync(config)
+    admin.crm_update("Accounts", acme, Website="fetched.test")
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "fetch", "customer", acme, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["module"] == "customers"
+    assert books(admin)["Acme"]["website"] == "fetched.test"
