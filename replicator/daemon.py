@@ -269,7 +269,8 @@ class Daemon:
                 next_run_time=first,
             )
         if self.settings.watch and self.watch is not None and self.watch.watched():
-            renew = max(1.0, self.settings.channel_expiry / 2)
+            # halfway through a channel's life, and at least hourly: a refused one is retried
+            renew = max(1.0, min(self.settings.channel_expiry / 2, 3600.0))
             self.scheduler.add_job(
                 self._channels_job,
                 IntervalTrigger(seconds=renew, timezone=dt.UTC),
@@ -495,14 +496,22 @@ class Daemon:
         problems = [f"module {name}: {modules[name]['error']}" for name in failing]
         if not running:
             problems.insert(0, "the scheduler is not running")
+        channels = self.watch.state() if self.watch is not None else {}
+        warnings = [  # polling still brings the changes: a warning, not unhealthy
+            f"watch channel of side {side} not registered ({c['error']}); polling every "
+            f"{self.settings.poll_every:g} s"
+            for side, c in channels.items()
+            if c["error"]
+        ]
         data = {
             "status": "ok" if ok else "unhealthy",
             "scheduler": "running" if running else "stopped",
             "started": _text(self.started),
             "url": self.url,
             "modules": modules,
-            "channels": self.watch.state() if self.watch is not None else {},
+            "channels": channels,
             "problems": problems,
+            "warnings": warnings,
         }
         return ok, data
 

@@ -6,7 +6,8 @@ Shape (every key optional)::
     bind = "127.0.0.1:8780"        # where /healthz, /metrics and the callbacks are served
     public_url = "https://sync.example.com"   # what Zoho calls back (default: http://bind)
     masters_every = "2h"           # customers, vendors, items... (default 2 hours)
-    poll_every = "1m"              # transaction modules: the fallback when callbacks stop
+    poll_every = "5m"              # transaction modules: the fallback when callbacks stop
+                                   # (an idle poll costs about 3 CRM credits)
     watch = true                   # register CRM watch channels for instant modules
     channel_expiry = "1d"          # a channel's life (Zoho: at most a week); renewed halfway
     misfire_grace = "1h"           # a run later than this after a sleep is skipped
@@ -72,7 +73,7 @@ class DaemonConfig:
     bind: str = DEFAULT_BIND
     public_url: str | None = None
     masters_every: float = 7200.0
-    poll_every: float = 60.0
+    poll_every: float = 300.0
     watch: bool = True
     channel_expiry: float = 86400.0
     misfire_grace: float | None = None

@@ -53,13 +53,13 @@ def test_a_bad_duration_is_refused(bad):
 
 
 def test_no_daemon_table_gives_the_defaults(tmp_path):
-    """Without [daemon]: masters every 2 hours, transactions polled every minute and
+    """Without [daemon]: masters every 2 hours, transactions polled every 5 minutes and
     instant, loopback bind."""
     config = config_with(tmp_path, deals=True)
     assert config.daemon == DaemonConfig()
     assert config.daemon.host == "127.0.0.1"
     assert every(config, "customers") == 7200
-    assert (every(config, "deals"), is_instant(config, "deals")) == (60, True)
+    assert (every(config, "deals"), is_instant(config, "deals")) == (300, True)
     assert not is_instant(config, "customers")
 
 

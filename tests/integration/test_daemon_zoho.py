@@ -435,3 +435,18 @@ def test_the_channel_is_renewed_before_it_expires_and_removed_on_stop(api, admin
     daemon.close()
     assert daemon.process.returncode == 0
     assert api.crm("GET", "/actions/watch") == {}
+
+
+def test_a_refused_channel_is_a_warning_and_polling_carries_the_deals(api, admin, start):
+    """When the CRM refuses the watch channel the daemon stays healthy, says why in
+    /healthz warnings, and its polling brings the deal over."""
+    admin.add_fault("status", api="crm", method="POST", path="/crm/v8/actions/watch", status=403)
+    account = an_account(api)
+    daemon = start('poll_every = "1s"\nmasters_every = "1h"')
+    in_books(admin)
+    health = wait_for(
+        lambda: (h := httpx.get(f"{daemon.url}/healthz").json())["warnings"] and h, 10
+    )
+    assert health["status"] == "ok" and "side crm" in health["warnings"][0]
+    api.crm_create("Deals", deal(account, "Polled deal"))
+    wait_for(lambda: sales_orders(admin).get("Polled deal"), timeout=10)
