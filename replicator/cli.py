@@ -212,6 +212,12 @@ def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
                 f"modules.{module}",
                 f"no such module (modules: {', '.join(config.modules)})",
             )
+    from replicator.daemon_state import forward_sync, forwarded_report
+
+    answer = forward_sync(config, modules)  # one engine per journal: a running daemon runs it
+    if answer is not None:
+        click.echo("the running daemon ran this cycle", err=True)
+        return forwarded_report(answer)
     _check_sides(config)
     with _bars() as bars, open_app(config, progress=bars) as app:
         return app.engine.run(list(modules) or None)
@@ -1088,8 +1094,8 @@ def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
 
 
 # the lifecycle commands (history, pause, resume, save, edit, disable, enable, delete,
-# update-credentials, records, fetch, import, search) register themselves on `main`
-from replicator import cli_lifecycle  # noqa: E402, F401
-from replicator import cli_daemon  # noqa: E402, F401  (`replicator daemon`)
+# update-credentials, records, fetch, import, search) and `daemon` register themselves
+# on `main`
+from replicator import cli_daemon, cli_lifecycle  # noqa: E402, F401
 
 __all__ = ["main"]

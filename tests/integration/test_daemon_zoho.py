@@ -298,9 +298,12 @@ def test_a_master_change_waits_for_its_schedule_or_replicator_sync(api, admin, s
     api.crm_create("Accounts", {"Account_Name": "Waiting Ltd"})
     time.sleep(2)
     assert "Waiting Ltd" not in books_names(admin)  # its next run is an hour away
-    done = cli(tmp_path / "replicator.toml", "sync", "--module", "customers")
+    done = cli(tmp_path / "replicator.toml", "sync", "--module", "customers", "--json")
     assert done.returncode == 0, done.stderr
+    assert "the running daemon ran this cycle" in done.stderr  # one engine per journal
+    assert json.loads(done.stdout)["modules"]["customers"]["books"]["created"] == 1
     assert "Waiting Ltd" in books_names(admin)
+    assert daemon.state()["modules"]["customers"]["trigger"] == "request"
 
 
 def test_a_forged_callback_is_refused_and_journaled_nowhere(api, admin, start, tmp_path):
