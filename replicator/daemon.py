@@ -114,6 +114,7 @@ class Daemon:
         self._idle = threading.Condition(self._lock)
         self._busy = 0
         self._pending: list[tuple[str, str, str, list[str]]] = []  # side, table, operation, ids
+        self._drain_due = False  # a drain job is queued and has not taken the ids yet
         self._daemon_lock = DaemonLock(config.journal_path)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -428,6 +429,9 @@ class Daemon:
             return False
         with self._lock:
             self._pending.append(accepted)
+            if self._drain_due:  # a drain not yet started takes these ids too
+                return True
+            self._drain_due = True
         with contextlib.suppress(SchedulerNotRunningError):  # stopping: the next start reads it
             self.scheduler.add_job(self._drain_job, name="callbacks", misfire_grace_time=None)
         return True
@@ -437,7 +441,7 @@ class Daemon:
             return
         try:
             with self._lock:
-                pending, self._pending = self._pending, []
+                pending, self._pending, self._drain_due = self._pending, [], False
             fetch, rerun = route(self.config, pending)
             engine = self._engine()
             for (name, side), ids in fetch.items():

@@ -84,17 +84,16 @@ def test_status_of_a_stopped_daemon_has_no_next_run(world):
 
 def test_a_restart_waits_for_the_masters_schedule(world):
     """A master module's first run after a restart comes `every` after its last run."""
-    config = world.config
-    first = Daemon(config).start()
-    wait_for(lambda: first.modules["customers"].status == "ok")
-    first.stop()
-    # the same journal and sides, a longer schedule
     text = world.config_path.read_text().replace(FAST, 'masters_every = "1h"')
     world.config_path.write_text(text)
+    first = Daemon(world.config).start()
+    wait_for(lambda: first.modules["customers"].status == "ok")
+    first.stop()
     second = Daemon(world.config).start()
     try:
         job = second.scheduler.get_job("module:customers")
         assert job.next_run_time > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=55)
+        assert second.modules["customers"].status == "pending"
     finally:
         second.stop()
 
@@ -155,15 +154,14 @@ def test_stop_finishes_the_batch_in_hand_and_leaves_a_consistent_journal(tmp_pat
     assert books == crm and len(books) == 3000 and len(set(books)) == 3000
 
 
-def test_a_master_whose_last_run_is_older_than_its_interval_runs_at_once(world):
-    """Misfires after a sleep or a long stop: a module overdue runs as soon as it starts,
-    once (coalesced), however late."""
-    config = world.config
-    Daemon(config).start().stop()
-    state = json.loads(state_path(config.journal_path).read_text())
-    three_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
-    state["modules"]["customers"].update(status="ok", last_ok=three_hours_ago.isoformat())
-    state_path(config.journal_path).write_text(json.dumps(state))
+@pytest.mark.parametrize(("hours_ago", "runs_now"), [(3, True), (1, False)])
+def test_a_master_runs_at_once_only_when_overdue(world, hours_ago, runs_now):
+    """Misfires after a sleep or a long stop: a module whose last run (as the last daemon
+    published it) is older than its interval runs as soon as the daemon starts, once; a
+    recent one waits for its time."""
+    last = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+    published = {"modules": {"customers": {"status": "ok", "last_ok": last.isoformat()}}}
+    state_path(world.config.journal_path).write_text(json.dumps(published))
     text = world.config_path.read_text().replace(FAST, 'masters_every = "2h"')
     world.config_path.write_text(text)
     daemon = Daemon(world.config)
@@ -171,6 +169,11 @@ def test_a_master_whose_last_run_is_older_than_its_interval_runs_at_once(world):
         daemon.start()
         job = daemon.scheduler.get_job("module:customers")
         assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time is None
-        wait_for(lambda: daemon.modules["customers"].status == "ok")
+        if runs_now:
+            wait_for(lambda: daemon.modules["customers"].status == "ok")
+        else:
+            expected = last + dt.timedelta(hours=2)
+            assert abs((job.next_run_time - expected).total_seconds()) < 2
+            assert daemon.modules["customers"].status == "pending"
     finally:
         daemon.stop()
