@@ -119,14 +119,21 @@ def test_a_disabled_integration_idles_and_stays_healthy(world, daemon):
     assert daemon.health()[0]
 
 
-def test_sync_requests_reach_the_running_daemon(world, daemon):
+def test_sync_requests_reach_the_running_daemon(world):
     """forward_sync (what `replicator sync` calls) runs a cycle in the daemon and returns
-    its report; with no daemon it answers None."""
-    wait_for(lambda: daemon.modules["customers"].status == "ok")
-    world.add("books", "Zeta")
-    answer = forward_sync(world.config)
-    assert answer is not None and answer["modules"]["customers"]["crm"]["created"] == 1
-    assert daemon.modules["customers"].trigger in ("request", "schedule")
+    its report."""
+    text = world.config_path.read_text().replace(FAST, 'masters_every = "1h"')
+    world.config_path.write_text(text)
+    daemon = Daemon(world.config).start()
+    try:
+        wait_for(lambda: daemon.modules["customers"].status == "ok")
+        world.add("books", "Zeta")
+        answer = forward_sync(world.config, ["customers"])
+        assert answer is not None and answer["modules"]["customers"]["crm"]["created"] == 1
+        assert daemon.modules["customers"].trigger == "request"
+        assert "Zeta" in world.names("crm")
+    finally:
+        daemon.stop()
 
 
 def test_no_daemon_means_no_forwarding(world):

@@ -295,6 +295,7 @@ def test_a_master_change_waits_for_its_schedule_or_replicator_sync(api, admin, s
     daemon.close()
 
     daemon = start('masters_every = "1h"\npoll_every = "1h"')
+    wait_for(lambda: daemon.status("customers") == "ok", timeout=10)  # its first run is done
     api.crm_create("Accounts", {"Account_Name": "Waiting Ltd"})
     time.sleep(2)
     assert "Waiting Ltd" not in books_names(admin)  # its next run is an hour away
