@@ -272,6 +272,13 @@ def test_a_value_that_does_not_convert_is_journaled_and_the_rest_syncs(
     meta = errors[0].meta
     assert meta["field"] == "payment_terms" and meta["value"] == "thirty days"
     assert "integer" in meta["reason"]
+    history = CliRunner().invoke(main, ["--config", str(config), "history", "--json"])
+    assert history.exit_code == 0, history.output
+    shown = json.dumps(json.loads(history.stdout))
+    assert "thirty days" in shown and "payment_terms" in shown and "integer" in shown
+    status = CliRunner().invoke(main, ["--config", str(config), "status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert "thirty days" in status.stdout
 
 
 def test_a_second_books_org_gets_crm_records_one_way(admin, credentials, tmp_path):
