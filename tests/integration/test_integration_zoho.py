@@ -424,3 +424,16 @@ def test_fetch_customer_re_syncs_one_record_from_crm(admin, credentials, tmp_pat
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["module"] == "customers"
     assert books(admin)["Acme"]["website"] == "fetched.test"
+
+
+def test_a_predefined_view_by_name(admin, credentials, tmp_path):
+    """A predefined CRM view named in the config ("My Accounts": the API user's) limits
+    what syncs, like a view a user made."""
+    me = "4876876000000225013"  # the sandbox's API user (Sandbox Admin)
+    admin.crm_create("Accounts", {"Account_Name": "Mine", "Owner": {"id": me}})
+    admin.crm_create("Accounts", {"Account_Name": "Sam's"})  # owned by Sam Seller
+    config = write_config(
+        tmp_path, credentials, {"customers": {"view": "My Accounts", "sync": "from_crm"}}
+    )
+    sync(config)
+    assert set(books(admin)) == {"Mine"}
