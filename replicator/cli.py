@@ -30,6 +30,7 @@ from replicator.app import open_app, open_journal
 from replicator.config import Config, load_config
 from replicator.engine import CycleReport, resolve
 from replicator.errors import ConfigError, ReplicatorError
+from replicator.lifecycle import check_modules
 
 DOMAIN_ERRORS = (ReplicatorError, JournalError, ConflictError)
 DEFAULT_CONFIG = Path("replicator.toml")
@@ -205,13 +206,7 @@ def _check_sides(config: Config) -> None:
 
 def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
     """One cycle with progress bars; nothing is written before the config and sides check."""
-    for module in modules:
-        if module not in config.modules:
-            raise ConfigError(
-                str(config.path),
-                f"modules.{module}",
-                f"no such module (modules: {', '.join(config.modules)})",
-            )
+    check_modules(config, modules)
     from replicator.daemon_state import forward_sync, forwarded_report
 
     answer = forward_sync(config, modules)  # one engine per journal: a running daemon runs it
