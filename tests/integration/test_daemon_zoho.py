@@ -443,6 +443,7 @@ def test_the_channel_is_renewed_before_it_expires_and_removed_on_stop(api, admin
     assert [c["channel_id"] for c in live] == [channel["channel_id"]]
     assert live[0]["events"] == ["Deals.all"]
     assert live[0]["notify_url"] == f"{daemon.url}/callbacks/crm"
+    assert live[0]["token"] and live[0]["token"] not in daemon.logs()  # the channel's secret
     api.crm_create("Deals", deal(account, "Late deal"))
     wait_for(lambda: sales_orders(admin).get("Late deal"), timeout=5)
     daemon.close()
