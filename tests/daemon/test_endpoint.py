@@ -169,3 +169,41 @@ def test_logs_are_one_json_object_a_line_without_secrets(daemon, logs):
     assert lines and all({"at", "level", "logger", "message"} <= set(line) for line in lines)
     assert any(line["message"] == "daemon started" for line in lines)
     assert daemon.control_token not in logs.getvalue() and TOKEN not in logs.getvalue()
+
+
+def test_a_delete_callback_runs_the_module_cycle(world, daemon):
+    """A delete names ids the side no longer holds: the module's cycle reads its deletes
+    (a tombstone is journaled; the record stays on the other side)."""
+    gamma = crm_id(world, "Gamma Co")
+    with sqlite3.connect(world.folder / "crm.db") as db:
+        db.execute("DELETE FROM accounts WHERE id = ?", (gamma,))
+    body = {
+        "channel_id": "1234567890123",
+        "token": TOKEN,
+        "module": "accounts",
+        "operation": "delete",
+        "ids": [gamma],
+    }
+    assert callback(daemon, **body).status_code == 202
+    wait_for(lambda: any(e.kind is Kind.TOMBSTONE for e in journal_entries(world)), timeout=5)
+    assert world.names("books") == ["Gamma Co"]
+
+
+def test_callbacks_route_to_instant_modules_of_their_table(tmp_path):
+    """Inserts and updates become ids to fetch (once each); deletes a cycle; a table no
+    instant module syncs is ignored."""
+    from replicator.daemon_watch import route
+
+    world = make_world(tmp_path, daemon=SETTINGS)
+    fetch, rerun = route(
+        world.config,
+        [
+            ("crm", "accounts", "insert", ["1", "2"]),
+            ("crm", "accounts", "update", ["2", "3"]),
+            ("crm", "accounts", "delete", ["4"]),
+            ("crm", "leads", "insert", ["5"]),
+            ("books", "customers", "insert", ["6"]),
+        ],
+    )
+    assert fetch == {("customers", "crm"): ["1", "2", "3"], ("customers", "books"): ["6"]}
+    assert rerun == ["customers"]
