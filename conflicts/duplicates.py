@@ -42,6 +42,7 @@ LEGAL_SUFFIXES = {
     "bv": "bv",
 }
 
+_SUFFIX_FORMS = frozenset(LEGAL_SUFFIXES.values())
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
@@ -55,13 +56,17 @@ def exact_key(value: Any) -> str | None:
 
 
 def normalised_key(value: Any) -> str | None:
-    """A looser key for suggestions: case, spacing, punctuation and legal suffixes folded."""
+    """A looser key for suggestions: case, spacing and punctuation folded, and legal
+    suffixes at the end dropped ("Hooli Inc." and "Hooli", "Acme Ltd" and "ACME Limited"
+    share one); a name that is only a suffix keeps it."""
     text = exact_key(value)
     if text is None:
         return None
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _PUNCT.sub(" ", text)
     words = [LEGAL_SUFFIXES.get(w, w) for w in _SPACE.split(text.strip()) if w]
+    while len(words) > 1 and words[-1] in _SUFFIX_FORMS:
+        words.pop()
     return " ".join(words) or None
 
 

@@ -2,10 +2,12 @@
 
 The default demo starts the Zoho sandbox (:mod:`replicator.sandbox`) in this process on a
 free loopback port, seeded with a small company that ran CRM and Books apart (duplicates
-across the two, differences inside them), writes a ``replicator.toml`` syncing customers,
-vendors and items both ways, syncs with progress bars, edits both sides through their APIs
-(including one field changed on both: a conflict) and syncs again.  It prints what each
-sync created, updated, linked, skipped and held, the conflicts and why each value won,
+across the two, differences inside them), writes a ``replicator.toml`` whose
+``[integration]`` table syncs customers, vendors and items both ways, syncs with progress
+bars, edits both sides through their APIs (including one field changed on both: a
+conflict) and syncs again.  It prints what each sync created, updated, linked, skipped
+and held (near names such as Globex Corp / Globex Corporation are held for a person), the
+conflicts and why each value won,
 the API requests the sandbox counted, and ``journal verify``.  Its files stay in the
 folder it names; ``replicator sandbox --data FOLDER/sandbox --port PORT`` serves the same
 Zoho again for more syncs.  ``--sqlite`` tells the same story over two local SQLite
@@ -334,11 +336,36 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
 
 
 def _demo_config(credentials: Path) -> str:
-    return zoho_config(
-        credentials.relative_to(credentials.parent.parent),  # relative to the demo folder
-        modules=tuple(DEMO_POLICIES),
-        duplicates=DEMO_POLICIES,
-    )
+    """The demo's config: the Books <-> CRM integration as Zoho's setup pages describe it."""
+    path = json.dumps(str(credentials.relative_to(credentials.parent.parent)))
+    return f"""# Zoho CRM <-> Zoho Books, both ways.  Secrets live in the credentials file only.
+[journal]
+path = "journal.db"
+
+[sides.crm]
+connector = "zoho_crm"
+credentials = {path}
+
+[sides.books]
+connector = "zoho_books"
+credentials = {path}
+
+[integration]
+crm = "crm"
+books = "books"
+
+[integration.customers]
+crm_module = "accounts"            # CRM Accounts <-> Books business customers
+duplicates = "{DEMO_POLICIES["customers"]}"
+payment_terms = "Payment_Terms"    # a CRM integer field for Books' payment terms
+
+[integration.vendors]
+duplicates = "{DEMO_POLICIES["vendors"]}"
+
+[integration.items]
+duplicates = "{DEMO_POLICIES["items"]}"
+product_type = "Product_Type"      # a CRM picklist Goods / Services
+"""
 
 
 def _show_sides(console: Console, api: ZohoApi, when: str) -> None:
@@ -359,6 +386,21 @@ def _explain_first(console: Console, report: CycleReport) -> None:
         "(duplicates = link: where both had a different value, the newer won, journaled as a "
         "conflict)"
     )
+    refused = total("items", "rejected")
+    if refused:
+        console.print(
+            f"items: {refused} refused by Books (Sprocket: one name, two SKUs, so not a "
+            "duplicate by name plus SKU, and Books item names are unique): `replicator "
+            "history` shows why"
+        )
+    held = sum(n for m, _, w, n in report.rows() if w == "suggested")
+    if held:
+        console.print(
+            f"near matches: {held} record(s) whose names differ only in case, punctuation or "
+            "a legal suffix (Globex Corp / Globex Corporation) were held for a person, not "
+            "copied: `replicator conflicts list` shows them, `conflicts resolve ID --value "
+            "link` pairs them"
+        )
 
 
 def _edit_zoho(api: ZohoApi, admin: Any) -> list[str]:
@@ -375,8 +417,8 @@ def _edit_zoho(api: ZohoApi, admin: Any) -> list[str]:
         },
     )
     done.append("crm: created account 'Juniper Yoga Studios'")
-    api.crm_update("Accounts", accounts["Globex Corporation"], Phone="+1 415 555 0199")
-    done.append("crm: changed the phone of 'Globex Corporation'")
+    api.crm_update("Accounts", accounts["Umbrella Health"], Phone="+1 415 555 0199")
+    done.append("crm: changed the phone of 'Umbrella Health'")
     api.crm("DELETE", f"/Accounts/{accounts['Cyberdyne Systems']}")
     done.append("crm: deleted 'Cyberdyne Systems' (it stays in Books: deletes do not propagate)")
     api.books_create_contact(
@@ -413,7 +455,22 @@ def _conflicts_and_verify(console: Console, config: Config) -> None:
     with open_journal(config) as journal:
         items = [cli.conflict_data(r) for r in journal.conflicts()]
         result = verify(journal)
+    groups: dict[tuple[str, ...], list[int]] = {}
     for c in items:
+        if c["kind"] == "suggestion" and c["status"] == "open":
+            candidates = c["duplicate"]["candidates"]
+            names = tuple(f"{x['key']!r} ({x['side']})" for x in candidates)
+            groups.setdefault((c["module"], *names), []).append(c["id"])
+    for (module, *names), ids in groups.items():
+        console.print(
+            f"{' / '.join(f'#{i}' for i in ids)} open: {module} near match "
+            f"{' ~ '.join(names)}: held for a person (`conflicts resolve ID --value link` "
+            "pairs them, `--value clone` keeps both)",
+            soft_wrap=True,
+        )
+    for c in items:
+        if c["kind"] == "suggestion" and c["status"] == "open":
+            continue
         values = ", ".join(f"{s}: {cli.show(v)}" for s, v in c["values"].items())
         winner = c["winner"]
         won = f"{winner['side']} ({cli.show(winner['value'])})" if winner else "held for a person"

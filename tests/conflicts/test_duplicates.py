@@ -17,6 +17,16 @@ def test_normalised_keys_fold_case_spacing_punctuation_and_suffixes():
     assert normalised_key("Acme") != normalised_key("Acne")
 
 
+def test_normalised_keys_drop_a_trailing_legal_suffix_but_not_the_whole_name():
+    """'Hooli Inc.' and 'Hooli', 'Globex Corp' and 'Globex Corporation' are near; a name
+    that is only a suffix, or has one inside, keeps it."""
+    assert normalised_key("Hooli Inc.") == normalised_key("Hooli") == "hooli"
+    assert normalised_key("Globex Corp") == normalised_key("Globex Corporation")
+    assert normalised_key("Oscorp Logistics Ltd") == normalised_key("Oscorp Logistics")
+    assert normalised_key("Company") == "company"
+    assert normalised_key("Co Op Foods") != normalised_key("Op Foods")
+
+
 def test_one_incoming_and_one_existing_follow_the_policy():
     """A one-to-one group pairs under overwrite/link and is skipped under skip."""
     members = [Member("books:7", "books"), Member("crm:1", "crm")]
