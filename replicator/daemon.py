@@ -76,7 +76,8 @@ def _text(moment: dt.datetime | None) -> str | None:
 
 @attrs.define
 class ModuleHealth:
-    status: str = "pending"  # pending, ok, error, paused, disabled, interrupted
+    status: str = "pending"  # the last outcome: pending, ok, error, paused, disabled, interrupted
+    running: bool = False  # a cycle of it is running now
     last_run: dt.datetime | None = None
     last_ok: dt.datetime | None = None
     error: str | None = None
@@ -259,7 +260,9 @@ class Daemon:
             first = now if due is None else max(now, due + dt.timedelta(seconds=seconds))
             # a cycle cut short (a stop, a crash) is finished first: its journaled intents
             # leave records needing attention, and the pull it left may be half done
-            if (published.get(name) or {}).get("status") == "interrupted" or self._unsettled(name):
+            before = published.get(name) or {}
+            cut_short = before.get("status") == "interrupted" or before.get("running") is True
+            if cut_short or self._unsettled(name):
                 first = now
             self.scheduler.add_job(
                 self._module_job,
@@ -352,6 +355,10 @@ class Daemon:
                     "replicator_cycles_total", module=name, trigger=trigger, outcome="disabled"
                 )
             return None, "sync is disabled (`replicator enable` turns it back on)"
+        with self._lock:  # published: a crash from here on is seen by the next start
+            for name in names:
+                self.modules[name].running = True
+        self._publish()
         try:
             report = run()
         except Exception as exc:
@@ -400,6 +407,7 @@ class Daemon:
         moment = self.now()
         with self._lock:
             health = self.modules[name]
+            health.running = False
             health.status, health.last_run, health.trigger, health.error = (
                 status,
                 moment,
@@ -524,6 +532,7 @@ class Daemon:
         next_run = job.next_run_time if job is not None else None
         return {
             "status": health.status,
+            "running": health.running,
             "every": every(self.config, name),
             "instant": is_instant(self.config, name),
             "next_run": _text(next_run),

@@ -161,13 +161,16 @@ def test_stop_finishes_the_batch_in_hand_and_leaves_a_consistent_journal(tmp_pat
     assert books == crm and len(books) == 3000 and len(set(books)) == 3000
 
 
-@pytest.mark.parametrize(("hours_ago", "runs_now"), [(3, True), (1, False)])
-def test_a_master_runs_at_once_only_when_overdue(world, hours_ago, runs_now):
+@pytest.mark.parametrize(
+    ("hours_ago", "running", "runs_now"), [(3, False, True), (1, False, False), (1, True, True)]
+)
+def test_a_master_runs_at_once_only_when_overdue_or_cut_short(world, hours_ago, running, runs_now):
     """Misfires after a sleep or a long stop: a module whose last run (as the last daemon
     published it) is older than its interval runs as soon as the daemon starts, once; a
-    recent one waits for its time."""
+    recent one waits for its time, unless the last daemon died while running it."""
     last = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
-    published = {"modules": {"customers": {"status": "ok", "last_ok": last.isoformat()}}}
+    module = {"status": "ok", "last_ok": last.isoformat(), "running": running}
+    published = {"modules": {"customers": module}}
     state_path(world.config.journal_path).write_text(json.dumps(published))
     text = world.config_path.read_text().replace(FAST, 'masters_every = "2h"')
     world.config_path.write_text(text)
