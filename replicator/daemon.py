@@ -284,13 +284,16 @@ class Daemon:
             )
 
     def _last_runs(self) -> dict[str, dt.datetime]:
-        """Each module's last run: the journal's run markers and what the last daemon
-        published (an idle cycle journals nothing)."""
+        """Each module's last whole cycle that ended well: the journal's run markers (of
+        `replicator sync` too) and what the last daemon published (an idle cycle journals
+        nothing)."""
         from replicator.lifecycle import runs
 
         assert self.app is not None
         found: dict[str, dt.datetime] = {}
         for run in runs(self.app.journal):
+            if run.trigger != "sync" or run.error:  # a fetch or callback reads a few records
+                continue
             for name in run.modules:
                 found[name] = max(found.get(name, run.at), run.at)
         for name, data in (self._published().get("modules") or {}).items():
