@@ -145,15 +145,19 @@ class Candidate:
     key: str | None
 
 
-def near_group(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+def near_group(
+    candidates: Sequence[Candidate], linked: Sequence[Candidate] = ()
+) -> tuple[Candidate, ...]:
     """Of the single-sided records sharing one near key, those to suggest to a person.
 
-    A record whose exact key is shared with another side is an exact duplicate, which the
-    module's policy decides: it is left out.  The rest is a suggestion when it spans two
-    sides or more, and nothing otherwise.  Order-free: the result is sorted by rid.
+    A record whose exact key is shared with another side (by a candidate, or by a record
+    ``linked`` on both sides already, keyed by the side it came from) is an exact
+    duplicate, which the module's policy decides: it is left out.  The rest is a
+    suggestion when it spans two sides or more, and nothing otherwise.  Order-free: the
+    result is sorted by rid.
     """
     sides_of: dict[str | None, set[str]] = {}
-    for c in candidates:
+    for c in (*candidates, *linked):
         sides_of.setdefault(c.key, set()).add(c.origin)
     rest = sorted(
         {c for c in candidates if c.key is None or len(sides_of[c.key]) < 2},

@@ -217,10 +217,13 @@ class RecordState:
         return None
 
     def index_near(self) -> str | None:
-        """Like :meth:`index_key`, for the near key (suggestions of near matches)."""
+        """The near key of an active record (suggestions of near matches).  Unlike
+        :meth:`index_key`, a record on both sides keeps it: its exact key still tells
+        whether a record on one side has an exact duplicate (cloned already, say) and so
+        is no near match, whatever order the two were settled in."""
         raw = self.raw
         near = raw.get("nk")
-        if near is not None and raw["st"] == ACTIVE and len(self.linked_sides) == 1:
+        if near is not None and raw["st"] == ACTIVE and self.linked_sides:
             key: str = near
             return key
         return None

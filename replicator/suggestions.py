@@ -50,7 +50,7 @@ def near_matches(
     nears = set()
     for rid in rids:
         state: RecordState | None = journal.record(name, rid)
-        if state is not None and state.attention:
+        if state is not None and state.attention and len(state.linked_sides) == 1:
             near = state.index_near()
             if near is not None:
                 nears.add(near)
@@ -64,12 +64,16 @@ def near_matches(
         if len(members_rids) < 2:
             continue
         journal.preload(name, members_rids)
-        candidates = []
+        candidates: list[Candidate] = []
+        linked: list[Candidate] = []  # on both sides already: their keys count, no more
         for rid in members_rids:
             state = journal.record(name, rid)
             if state is not None and state.index_near() == near:
-                candidates.append(Candidate(rid, state.linked_sides[0], state.key))
-        group = near_group(candidates)
+                if len(state.linked_sides) == 1:
+                    candidates.append(Candidate(rid, state.linked_sides[0], state.key))
+                else:
+                    linked.append(Candidate(rid, state.origin, state.key))
+        group = near_group(candidates, linked)
         listed = [{"rid": c.rid, "side": c.origin, "key": c.key} for c in group]
         for member in group:
             entries.append(
