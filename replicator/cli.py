@@ -372,6 +372,23 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
         },
         "last_run": run,
         "modules": modules,
+        "daemon": _daemon(config),
+    }
+
+
+def _daemon(config: Config) -> dict[str, Any]:
+    """What the journal's daemon published: running or not, and each module's next run."""
+    from replicator.daemon_state import daemon_status
+
+    status = daemon_status(config)
+    modules = status.get("modules") or {}
+    return {
+        "running": bool(status.get("running")),
+        "pid": status.get("pid"),
+        "url": status.get("url"),
+        "started": status.get("started"),
+        "next_run": {name: (m or {}).get("next_run") for name, m in modules.items()},
+        "last_run": {name: (m or {}).get("last_run") for name, m in modules.items()},
     }
 
 
@@ -397,6 +414,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
         console.print(f"sync is [b]DISABLED[/b]{since}{deleted}: `replicator enable`")
     elif sync["paused"]:
         console.print(f"paused: {', '.join(sync['paused'])} (`replicator resume`)")
+    daemon = data["daemon"]
+    if daemon["running"]:
+        console.print(
+            f"daemon: running (pid {daemon['pid']}, {daemon['url']}, since "
+            f"{_at(daemon['started'])} UTC)"
+        )
+    else:
+        console.print("daemon: not running (`replicator daemon` syncs on a schedule)")
     table = Table(title=f"{data['journal']}: {data['entries']} entries", title_justify="left")
     for column in (
         "module",
@@ -409,6 +434,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         "cursors",
         "entries",
         "last sync (UTC)",
+        "next run (UTC)",
     ):
         table.add_column(column)
     for m in data["modules"]:
@@ -426,6 +452,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "\n".join(f"{s}: {json.dumps(c)}" for s, c in m["cursors"].items()),
             str(m["entries"]),
             _at(m["last_sync"]) or "never",
+            _at(daemon["next_run"].get(m["module"])) or "-",
         )
     console.print(table)
     for m in data["modules"]:

@@ -75,6 +75,21 @@ def test_status_shows_the_next_run_of_each_module(world, daemon):
     assert "token" not in json.dumps(status)
 
 
+def test_replicator_status_shows_the_daemon_and_each_modules_next_run(world, daemon):
+    """`replicator status` says a daemon runs (pid, URL) and when each module runs next."""
+    from click.testing import CliRunner
+
+    from replicator.cli import main
+
+    wait_for(lambda: daemon_status(world.config)["modules"]["customers"]["next_run"])
+    args = ["--config", str(world.config_path), "status"]
+    data = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)["daemon"]
+    assert data["running"] and data["url"] == daemon.url
+    assert dt.datetime.fromisoformat(data["next_run"]["customers"]).tzinfo is not None
+    shown = CliRunner().invoke(main, args).stdout
+    assert "daemon: running" in shown and daemon.url in shown
+
+
 def test_status_of_a_stopped_daemon_has_no_next_run(world):
     """What a stopped daemon published is history: running false, no next run."""
     Daemon(world.config).start().stop()

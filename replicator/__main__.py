@@ -1,0 +1,6 @@
+"""``python -m replicator``: the command line, as the ``replicator`` script runs it."""
+
+from replicator.cli import main
+
+if __name__ == "__main__":
+    main()
