@@ -172,8 +172,10 @@ class Engine:
         base currencies must allow them, before anything is journaled (SetupError)."""
         from replicator.checks import check_currency, check_fields, unproven_modules
 
-        check_fields(self.config, self.connectors, modules=names)
+        # a module that pulled under the settings in force passed these checks: an idle
+        # cycle (the daemon's polls) asks no metadata again
         unproven = unproven_modules(self.journal, self.config, names)
+        check_fields(self.config, self.connectors, modules=unproven)
         check_currency(self.config, self.connectors, modules=unproven)
 
     def journal_config(self) -> None:
