@@ -7,7 +7,7 @@ Shape (every key optional)::
     public_url = "https://sync.example.com"   # what Zoho calls back (default: http://bind)
     masters_every = "2h"           # customers, vendors, items... (default 2 hours)
     poll_every = "5m"              # transaction modules: the fallback when callbacks stop
-                                   # (an idle poll costs about 3 CRM credits)
+                                   # (an idle poll costs two CRM calls: list, deleted feed)
     watch = true                   # register CRM watch channels for instant modules
     channel_expiry = "1d"          # a channel's life (Zoho: at most a week); renewed halfway
     misfire_grace = "1h"           # a run later than this after a sleep is skipped
