@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from journal import verify
-from replicator import cli
+from replicator import cli, cli_journal
 from replicator.app import open_journal
 from replicator.config import Config, load_config
 from replicator.credentials import read_credentials_file
@@ -453,7 +453,7 @@ def _conflicts_and_verify(console: Console, config: Config) -> None:
     """The conflicts (and why each value won), then the journal's verification."""
     console.rule("conflicts")
     with open_journal(config) as journal:
-        items = [cli.conflict_data(r) for r in journal.conflicts()]
+        items = [cli_journal.conflict_data(r) for r in journal.conflicts()]
         result = verify(journal)
     groups: dict[tuple[str, ...], list[int]] = {}
     for c in items:
@@ -461,10 +461,10 @@ def _conflicts_and_verify(console: Console, config: Config) -> None:
             candidates = c["duplicate"]["candidates"]
             names = tuple(f"{x['key']!r} ({x['side']})" for x in candidates)
             groups.setdefault((c["module"], *names), []).append(c["id"])
-    for (module, *names), ids in groups.items():
+    for (module, *spelled), ids in groups.items():
         console.print(
             f"{' / '.join(f'#{i}' for i in ids)} open: {module} near match "
-            f"{' ~ '.join(names)}: held for a person (`conflicts resolve ID --value link` "
+            f"{' ~ '.join(spelled)}: held for a person (`conflicts resolve ID --value link` "
             "pairs them, `--value clone` keeps both)",
             soft_wrap=True,
         )
@@ -697,7 +697,7 @@ def run_sqlite_demo(folder: Path, console: Console, *, records: int, seed: int) 
     cli.print_report(console, config, cli.run_sync(config))
     _conflicts_and_verify(console, config)
     with open_journal(config) as journal:
-        items = [cli.conflict_data(r) for r in journal.conflicts()]
+        items = [cli_journal.conflict_data(r) for r in journal.conflicts()]
     cfg = f"replicator --config {config_path}"
     tries = [f"{cfg} status", f"{cfg} conflicts list"]
     if items:
