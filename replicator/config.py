@@ -98,7 +98,8 @@ class ModuleConfig:
     # field -> module: the field holds a record of that module (a side's id <-> our rid)
     lookups: Mapping[str, str] = attrs.field(factory=dict)
     # a new record whose lookup names a record not synced: "error" (journal it, sync the
-    # rest) or "skip" (the record is outside this module, as with a view)
+    # rest), "skip" (the record is outside this module, as with a view) or "fetch" (read
+    # that record now and sync it in its own module first)
     lookup_missing: str = "error"
 
     @property
@@ -398,9 +399,11 @@ def _module(
         if not isinstance(target, str) or not target:
             raise _fail(path, f"{where}.lookups.{field}", f"must name a module, not {target!r}")
     lookup_missing = raw.get("lookup_missing", "error")
-    if lookup_missing not in ("error", "skip"):
+    if lookup_missing not in ("error", "skip", "fetch"):
         raise _fail(
-            path, f"{where}.lookup_missing", f"must be error or skip, not {lookup_missing!r}"
+            path,
+            f"{where}.lookup_missing",
+            f"must be error, skip or fetch, not {lookup_missing!r}",
         )
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
     return ModuleConfig(

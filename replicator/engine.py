@@ -212,6 +212,8 @@ class Engine:
             changes = page.changes
             if where:  # rows outside the local criteria are not synced (nor deleted)
                 changes = tuple(c for c in changes if c.deleted or matches(where, c.values))
+            if module.lookup_missing == "fetch":
+                self.fetch_parents(module, side, changes, report)
             with self.journal.transaction():
                 self._ingest(module, side, changes, report)
                 if page.cursor != cursor:
@@ -330,6 +332,41 @@ class Engine:
                 for side_id, rid in self.journal.rids_for(target, side, sorted(ids)).items():
                     found[(target, side_id)] = rid
         return found
+
+    def fetch_parents(
+        self, module: ModuleConfig, side: str, changes: Sequence[Change], report: CycleReport
+    ) -> None:
+        """``lookup_missing = "fetch"``: the records these changes name that are not synced
+        yet (a sales order of a customer made since the customers' last sync) are read from
+        the side, journaled and pushed now, so the changes need not wait for the next
+        cycle of the module they belong to.  A record the side does not have, or one
+        outside its module's criteria, is left: the lookup then fails as an error."""
+        found = self._lookup_rids(module, side, changes)
+        for field, target_name in module.lookups.items():
+            column = module.fields.fields[field][1].get(side)
+            if column is None:
+                continue
+            target = self.config.modules[target_name]
+            side_module = target.side_module(side)
+            wanted = set()
+            for change in changes:
+                value = change.values.get(column)
+                if isinstance(value, Mapping):
+                    value = value.get("id")
+                if value not in (None, "") and (target_name, str(value)) not in found:
+                    wanted.add(str(value))
+            for side_id in sorted(wanted):
+                parent = self.connectors[side].get(side_module, side_id)
+                if parent is None or (
+                    side_module.where and not matches(side_module.where, parent.values)
+                ):
+                    continue
+                with self.journal.transaction():
+                    self._ingest(target, side, [parent], report)
+                rid = self.journal.rid_for(target_name, side, str(parent.id))
+                if rid is not None:
+                    report.add(target_name, side, "fetched")
+                    self._settle_batch(target, [rid], report)
 
     def _look_up(
         self,
@@ -757,6 +794,8 @@ class Engine:
             report.add(module_name, side, "pulled", len(changes))
             self.journal_config()
             if changes:
+                if module.lookup_missing == "fetch":
+                    self.fetch_parents(module, side, changes, report)
                 with self.journal.transaction():
                     self._ingest(module, side, changes, report)
             self.settle(module, report)

@@ -437,3 +437,41 @@ def test_a_predefined_view_by_name(admin, credentials, tmp_path):
     )
     sync(config)
     assert set(books(admin)) == {"Mine"}
+
+
+DEALS = """
+[modules.deals]
+sync = "one_way"
+source = "crm"
+lookup_missing = "fetch"
+crm = { table = "Deals", modified = "Modified_Time" }
+books = { table = "salesorders", modified = "last_modified_time" }
+lookups = { customer = "customers" }
+
+[modules.deals.fields]
+name = { crm = "Deal_Name", books = "zcrm_potential_name" }
+customer = { crm = "Account_Name", books = "customer_id" }
+"""
+
+
+def test_a_deal_of_a_customer_not_synced_yet_fetches_the_customer_on_demand(
+    admin, credentials, tmp_path
+):
+    """Beyond the original: a transaction naming a customer not synced yet fetches that
+    customer on the spot instead of failing until the next master cycle."""
+    config = write_config(tmp_path, credentials, {"customers": {}})
+    config.write_text(config.read_text() + DEALS)
+    sync(config)
+    [fresh] = admin.crm_create("Accounts", {"Account_Name": "Fresh Co"})
+    admin.crm_create(
+        "Deals",
+        {"Deal_Name": "Fresh deal", "Account_Name": {"id": fresh}, "Stage": "Qualification"},
+    )
+    report = sync(config, "--module", "deals")  # the customers module does not run
+    assert report["modules"]["customers"]["crm"]["fetched"] == 1
+    customer = books(admin)["Fresh Co"]
+    [order] = [
+        o for o in admin.books_records("salesorders") if o["zcrm_potential_name"] == "Fresh deal"
+    ]
+    assert order["customer_id"] == customer["contact_id"]
+    assert journal_errors(config) == []

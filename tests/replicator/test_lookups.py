@@ -133,3 +133,25 @@ def test_with_lookup_missing_skip_a_record_of_an_unsynced_parent_stays_out(tmp_p
         engine.run()
         assert crm.rows("contacts") == {}
         assert not [e for e in journal.read() if e.kind is Kind.ERROR]
+
+
+def test_with_lookup_missing_fetch_an_unsynced_parent_is_fetched_on_the_spot(tmp_path):
+    """lookup_missing = "fetch": a contact naming an account not synced yet brings that
+    account over first (in its own module), so the contact need not wait a cycle."""
+    config = make_config(tmp_path)
+    persons = attrs.evolve(config.modules["persons"], lookup_missing="fetch")
+    config = attrs.evolve(config, modules={**config.modules, "persons": persons})
+    books, crm = MemoryConnector("books"), MemoryConnector("crm")
+    with Journal(tmp_path / "journal.db", RecordReducer()) as journal:
+        engine = Engine(config, journal, {"books": books, "crm": crm})
+        engine.run()
+        acme = crm.insert("accounts", {"account_name": "Acme"})
+        crm.insert("contacts", {"email": "jane@acme.test", "account": acme})
+        report = engine.run(["persons"])  # the customers module does not run
+        [(acme_books, row)] = books.rows("customers").items()
+        assert row["name"] == "Acme" and row["kind"] == "business"
+        [person] = books.rows("persons").values()
+        assert person["customer_id"] == acme_books
+        assert report.total("fetched") == 1
+        assert not [e for e in journal.read() if e.kind is Kind.ERROR]
+        assert verify(journal).ok
