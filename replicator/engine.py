@@ -660,155 +660,23 @@ class Engine:
                 self.journal.append(entries)
         return woke
 
-    # -- one record, now ----------------------------------------------------------------------
+    # -- one record, now (see replicator.engine_one) ----------------------------------------
 
     def fetch(self, module_name: str, side: str, id: str) -> tuple[CycleReport, str]:
-        """Re-sync one record from ``side`` now: read it there, journal it, plan and push.
+        """Re-sync one record from ``side`` now: read it there, journal it, plan and push
+        (:func:`replicator.engine_one.fetch`); the report and the record's id."""
+        from replicator.engine_one import fetch
 
-        Returns the report and the record's id.  A disabled integration refuses; a paused
-        module is still fetched (a person asked for this record).  The side's cursor stays
-        where it is: the next pull may read the record again and finds nothing new.  The
-        module's other sides that were synced before are read from their cursors first, as
-        a sync would: a write never overwrites a change there that was not read (a Zoho
-        connector refuses to, and their changes are merged, not lost).
-        """
-        from replicator.lifecycle import gate, journal_run
-
-        module = self.config.modules.get(module_name)
-        if module is None:
-            known = ", ".join(self.config.modules)
-            raise EngineError(f"no module {module_name!r} in {self.config.path} (modules: {known})")
-        if side not in module.sides:
-            raise EngineError(
-                f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
-            )
-        gate(self.journal, [module_name])
-        side_module = module.side_module(side)
-        change = self.connectors[side].get(side_module, str(id))
-        if change is None:
-            raise EngineError(
-                f"side {side} has no {side_module.table} record {id} (module {module_name})"
-            )
-        if side_module.where and not matches(side_module.where, change.values):
-            raise EngineError(
-                f"side {side}, {side_module.table} record {id} does not meet the criteria of "
-                f"module {module_name} ({dict(side_module.where)}): it is not synced"
-            )
-        report = CycleReport(entries_before=self.journal.last_seq)
-        started = self.journal.now()
-        self._pushed = Counter()
-        record = {"side": side, "id": str(change.id)}
-        try:
-            self.journal_config()
-            with self.journal.transaction():
-                self._ingest(module, side, [change], report)
-            for other in module.order:
-                if other != side and self.journal.cursor(other, module_name) is not None:
-                    self.pull(module, other, report)
-            rid = self.journal.rid_for(module_name, side, str(change.id)) or f"{side}:{change.id}"
-            # this record only (what the pulls found waits for the next sync), and the record
-            # a duplicate decision folds it into
-            settled: set[str] = set()
-            for _ in range(3):
-                targets = []
-                for target in (rid, self._folded_into(module_name, rid)):
-                    state = self.journal.record(module_name, target) if target else None
-                    if state is not None and state.attention and target not in settled:
-                        targets.append(state.rid)
-                if not targets:
-                    break
-                self._settle_batch(module, targets, report)
-                settled.update(targets)
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                journal_run(
-                    self.journal,
-                    report,
-                    [module_name],
-                    started=started,
-                    error=exc,
-                    trigger="fetch",
-                    record=record,
-                )
-            raise
-        report.seconds = time.monotonic() - report.started
-        journal_run(
-            self.journal,
-            report,
-            [module_name],
-            started=started,
-            trigger="fetch",
-            record={**record, "rid": rid},
-        )
-        report.entries_after = self.journal.last_seq
-        return report, rid
-
-    def _folded_into(self, module: str, rid: str) -> str | None:
-        """The record a duplicate decision merged ``rid`` into, if it did."""
-        into = None
-        state = self.journal.record(module, rid)
-        if state is not None and state.status != ACTIVE:
-            for entry in self.journal.read(module=module, rid=rid, kinds=[str(Kind.MERGED)]):
-                into = entry.meta.get("into")
-        return into
+        return fetch(self, module_name, side, id)
 
     def sync_ids(
         self, module_name: str, side: str, ids: Sequence[str], *, trigger: str = "callback"
     ) -> CycleReport:
         """Re-read these records of ``side`` now (a notification named them), journal what
-        changed, plan and push, as a cycle does for one batch.
+        changed, plan and push (:func:`replicator.engine_one.sync_ids`)."""
+        from replicator.engine_one import sync_ids
 
-        Ids the side no longer holds, or whose record is outside the module's criteria, are
-        counted ``missing`` (deletes come through the side's own feed at the next pull).  A
-        paused module reads nothing; a disabled integration refuses.  The cursor stays: the
-        next pull may read the records again and finds nothing new.
-        """
-        from replicator.lifecycle import gate, journal_run
-
-        module = self.config.modules.get(module_name)
-        if module is None:
-            known = ", ".join(self.config.modules)
-            raise EngineError(f"no module {module_name!r} in {self.config.path} (modules: {known})")
-        if side not in module.sides:
-            raise EngineError(
-                f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
-            )
-        names, paused = gate(self.journal, [module_name])
-        report = CycleReport(entries_before=self.journal.last_seq, paused=paused)
-        if not names:
-            report.entries_after = report.entries_before
-            return report
-        side_module = module.side_module(side)
-        started = self.journal.now()
-        self._pushed = Counter()
-        try:
-            changes = []
-            for id in dict.fromkeys(str(i) for i in ids):
-                change = self.connectors[side].get(side_module, id)
-                if change is None or (
-                    side_module.where and not matches(side_module.where, change.values)
-                ):
-                    report.add(module_name, side, "missing")
-                    continue
-                changes.append(change)
-            report.add(module_name, side, "pulled", len(changes))
-            self.journal_config()
-            if changes:
-                if module.lookup_missing == "fetch":
-                    self.fetch_parents(module, side, changes, report)
-                with self.journal.transaction():
-                    self._ingest(module, side, changes, report)
-            self.settle(module, report)
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                journal_run(
-                    self.journal, report, [module_name], started=started, error=exc, trigger=trigger
-                )
-            raise
-        report.seconds = time.monotonic() - report.started
-        journal_run(self.journal, report, [module_name], started=started, trigger=trigger)
-        report.entries_after = self.journal.last_seq
-        return report
+        return sync_ids(self, module_name, side, ids, trigger=trigger)
 
 
 # -- a person's decisions ------------------------------------------------------------------

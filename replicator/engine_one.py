@@ -1,0 +1,175 @@
+"""One record, now: ``replicator fetch`` (a person names a record) and the daemon's
+callbacks (a notification names records), outside the cycle's pull of everything new.
+
+Functions over an :class:`~replicator.engine.Engine`, which delegates to them; they use
+its pull, ingest and settle steps, so a record fetched here is journaled, planned and
+pushed exactly as a cycle would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from conflicts import ACTIVE
+from journal import Journal, Kind
+from replicator.connectors.base import matches
+from replicator.engine import CycleReport
+from replicator.errors import EngineError
+
+if TYPE_CHECKING:
+    from replicator.engine import Engine
+
+
+def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleReport, str]:
+    """Re-sync one record from ``side`` now: read it there, journal it, plan and push.
+
+    Returns the report and the record's id.  A disabled integration refuses; a paused
+    module is still fetched (a person asked for this record).  The side's cursor stays
+    where it is: the next pull may read the record again and finds nothing new.  The
+    module's other sides that were synced before are read from their cursors first, as
+    a sync would: a write never overwrites a change there that was not read (a Zoho
+    connector refuses to, and their changes are merged, not lost).
+    """
+    from replicator.lifecycle import gate, journal_run
+
+    module = engine.config.modules.get(module_name)
+    if module is None:
+        known = ", ".join(engine.config.modules)
+        raise EngineError(f"no module {module_name!r} in {engine.config.path} (modules: {known})")
+    if side not in module.sides:
+        raise EngineError(
+            f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
+        )
+    gate(engine.journal, [module_name])
+    side_module = module.side_module(side)
+    change = engine.connectors[side].get(side_module, str(id))
+    if change is None:
+        raise EngineError(
+            f"side {side} has no {side_module.table} record {id} (module {module_name})"
+        )
+    if side_module.where and not matches(side_module.where, change.values):
+        raise EngineError(
+            f"side {side}, {side_module.table} record {id} does not meet the criteria of "
+            f"module {module_name} ({dict(side_module.where)}): it is not synced"
+        )
+    report = CycleReport(entries_before=engine.journal.last_seq)
+    started = engine.journal.now()
+    engine._pushed = Counter()
+    record = {"side": side, "id": str(change.id)}
+    try:
+        engine.journal_config()
+        with engine.journal.transaction():
+            engine._ingest(module, side, [change], report)
+        for other in module.order:
+            if other != side and engine.journal.cursor(other, module_name) is not None:
+                engine.pull(module, other, report)
+        rid = engine.journal.rid_for(module_name, side, str(change.id)) or f"{side}:{change.id}"
+        # this record only (what the pulls found waits for the next sync), and the record
+        # a duplicate decision folds it into
+        settled: set[str] = set()
+        for _ in range(3):
+            targets = []
+            for target in (rid, folded_into(engine.journal, module_name, rid)):
+                state = engine.journal.record(module_name, target) if target else None
+                if state is not None and state.attention and target not in settled:
+                    targets.append(state.rid)
+            if not targets:
+                break
+            engine._settle_batch(module, targets, report)
+            settled.update(targets)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            journal_run(
+                engine.journal,
+                report,
+                [module_name],
+                started=started,
+                error=exc,
+                trigger="fetch",
+                record=record,
+            )
+        raise
+    report.seconds = time.monotonic() - report.started
+    journal_run(
+        engine.journal,
+        report,
+        [module_name],
+        started=started,
+        trigger="fetch",
+        record={**record, "rid": rid},
+    )
+    report.entries_after = engine.journal.last_seq
+    return report, rid
+
+
+def folded_into(journal: Journal, module: str, rid: str) -> str | None:
+    """The record a duplicate decision merged ``rid`` into, if it did."""
+    into = None
+    state = journal.record(module, rid)
+    if state is not None and state.status != ACTIVE:
+        for entry in journal.read(module=module, rid=rid, kinds=[str(Kind.MERGED)]):
+            into = entry.meta.get("into")
+    return into
+
+
+def sync_ids(
+    engine: Engine, module_name: str, side: str, ids: Sequence[str], *, trigger: str = "callback"
+) -> CycleReport:
+    """Re-read these records of ``side`` now (a notification named them), journal what
+    changed, plan and push, as a cycle does for one batch.
+
+    Ids the side no longer holds, or whose record is outside the module's criteria, are
+    counted ``missing`` (deletes come through the side's own feed at the next pull).  A
+    paused module reads nothing; a disabled integration refuses.  The cursor stays: the
+    next pull may read the records again and finds nothing new.
+    """
+    from replicator.lifecycle import gate, journal_run
+
+    module = engine.config.modules.get(module_name)
+    if module is None:
+        known = ", ".join(engine.config.modules)
+        raise EngineError(f"no module {module_name!r} in {engine.config.path} (modules: {known})")
+    if side not in module.sides:
+        raise EngineError(
+            f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
+        )
+    names, paused = gate(engine.journal, [module_name])
+    report = CycleReport(entries_before=engine.journal.last_seq, paused=paused)
+    if not names:
+        report.entries_after = report.entries_before
+        return report
+    side_module = module.side_module(side)
+    started = engine.journal.now()
+    engine._pushed = Counter()
+    try:
+        changes = []
+        for id in dict.fromkeys(str(i) for i in ids):
+            change = engine.connectors[side].get(side_module, id)
+            if change is None or (
+                side_module.where and not matches(side_module.where, change.values)
+            ):
+                report.add(module_name, side, "missing")
+                continue
+            changes.append(change)
+        report.add(module_name, side, "pulled", len(changes))
+        engine.journal_config()
+        if changes:
+            if module.lookup_missing == "fetch":
+                engine.fetch_parents(module, side, changes, report)
+            with engine.journal.transaction():
+                engine._ingest(module, side, changes, report)
+        engine.settle(module, report)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            journal_run(
+                engine.journal, report, [module_name], started=started, error=exc, trigger=trigger
+            )
+        raise
+    report.seconds = time.monotonic() - report.started
+    journal_run(engine.journal, report, [module_name], started=started, trigger=trigger)
+    report.entries_after = engine.journal.last_seq
+    return report
