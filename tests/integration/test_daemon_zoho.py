@@ -1,9 +1,10 @@
 """End to end: ``replicator daemon`` as a real process against the Zoho sandbox (issue 5).
 
-The sandbox serves CRM v8, Books v3 and OAuth on 127.0.0.1 in this process (its own, so
-revoking its credentials or switching its callbacks off touches no other test); the daemon
-is a separate process started with the console entry point, on 127.0.0.1 and a free port,
-and stopped by SIGTERM (or SIGKILL) at the end of each test.
+The sandbox and the daemon are real processes, both started with the CLI entry point:
+``replicator sandbox --port 0`` (CRM v8, Books v3 and OAuth on 127.0.0.1; this module's
+own, so revoking its credentials or switching its callbacks off touches no other test),
+stopped by SIGTERM when the module ends, and ``replicator daemon`` on 127.0.0.1 and a free
+port, stopped by SIGTERM (or SIGKILL) at the end of each test.
 
 The config pairs two modules:
 
@@ -37,7 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from replicator.config import load_config
 from replicator.daemon_state import state_path, token_path
 from replicator.demo import ZohoApi
-from replicator.sandbox import AdminClient, Sandbox
+from replicator.sandbox import AdminClient
 from tests.integration.conftest import SESSION
 
 CONFIG = """\
@@ -163,17 +164,61 @@ class DaemonProcess:
                 self.process.wait(timeout=10)
 
 
+# the session's raised limits (tests/integration/conftest.py), set on the sandbox process
+LIMITS = {
+    "tokens_per_window": SESSION.tokens_per_window,
+    "books_per_minute": SESSION.books_per_minute,
+    "books_per_day": SESSION.books_per_day,
+    "crm_credits_per_day": SESSION.crm_credits_per_day,
+}
+
+
+class SandboxProcess:
+    """`replicator sandbox --port 0` as a process of its own, as a user runs it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ENTRY, "sandbox", "--port", "0", "--data", str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()  # "Zoho sandbox listening on URL"
+        if not first.startswith("Zoho sandbox listening on"):
+            self.close()
+            raise RuntimeError(f"the sandbox did not start: {first!r}")
+        self.url = first.split()[-1]
+        self.credentials_path = folder / "credentials.json"
+        self.admin = AdminClient(self.url)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """This module's own sandbox (callbacks and credentials get switched off here)."""
-    with Sandbox(tmp_path_factory.mktemp("daemon-sandbox"), settings=SESSION) as box:
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """This module's own sandbox, a real process (callbacks and credentials get switched
+    off here)."""
+    box = SandboxProcess(tmp_path_factory.mktemp("daemon-sandbox"))
+    try:
         yield box
+    finally:
+        box.admin.close()
+        box.close()
 
 
 @pytest.fixture
-def admin(sandbox: Sandbox) -> Iterator[AdminClient]:
+def admin(sandbox: SandboxProcess) -> Iterator[AdminClient]:
     admin = sandbox.admin
     admin.reset()
+    admin.settings(**LIMITS)
     admin.seed("keys")
     yield admin
     admin.restore()
@@ -181,13 +226,13 @@ def admin(sandbox: Sandbox) -> Iterator[AdminClient]:
 
 
 @pytest.fixture
-def api(sandbox: Sandbox, admin: AdminClient) -> Iterator[ZohoApi]:
+def api(sandbox: SandboxProcess, admin: AdminClient) -> Iterator[ZohoApi]:
     with ZohoApi(sandbox.credentials_path) as client:
         yield client
 
 
 @pytest.fixture
-def start(tmp_path: Path, sandbox: Sandbox) -> Iterator[Callable[..., DaemonProcess]]:
+def start(tmp_path: Path, sandbox: SandboxProcess) -> Iterator[Callable[..., DaemonProcess]]:
     """Write the config with these [daemon] lines and start a daemon on it."""
     running: list[DaemonProcess] = []
     path = tmp_path / "replicator.toml"
