@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -189,6 +190,8 @@ class SandboxProcess:
             self.close()
             raise RuntimeError(f"the sandbox did not start: {first!r}")
         self.url = first.split()[-1]
+        # read the rest as it comes, so a full pipe never blocks the sandbox
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
         self.credentials_path = folder / "credentials.json"
         self.admin = AdminClient(self.url)
 
