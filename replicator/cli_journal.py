@@ -122,8 +122,10 @@ def conflicts() -> None:
 def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_json: bool) -> None:
     """List conflicts: each field's values per side, the winner and why.
 
-    Duplicate groups list their candidates; a suggestion (field "(suggestion)", kind
-    "suggestion" in --json) is a near match held for a person: nothing was applied.
+    Duplicate groups list their candidates, one row a group with its members' ids (for a
+    suggestion, resolving one member settles the group); a suggestion (field
+    "(suggestion)", kind "suggestion" in --json, one entry per member) is a near match held
+    for a person: nothing was applied.
     """
     config = _config(ctx)
     with _journal(config) as journal:
@@ -138,17 +140,29 @@ def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_j
     table = Table()
     for column in ("id", "status", "module", "record", "field", "values", "winner", "reason"):
         table.add_column(column)
+    # a duplicate group opens one conflict per member: one row per group, its ids together
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for c in items:
         if "duplicate" in c:
+            members = tuple(sorted(m["rid"] for m in c["duplicate"]["candidates"]))
+            key: tuple[Any, ...] = (c["module"], c["field"], c["status"], members)
+        else:
+            key = (c["id"],)
+        groups.setdefault(key, []).append(c)
+    for group in groups.values():
+        c = group[0]
+        if "duplicate" in c:
             values = _candidates(c)
+            record = "\n".join(m["rid"] for m in group)
         else:
             values = "\n".join(f"{s}: {show(v)}" for s, v in c["values"].items())
+            record = c["rid"]
         winner = c["winner"]
         table.add_row(
-            str(c["id"]),
+            "\n".join(str(m["id"]) for m in group),
             c["status"],
             c["module"],
-            c["rid"],
+            record,
             c["field"],
             values,
             f"{winner['side'] or 'person'}: {show(winner['value'])}" if winner else "-",

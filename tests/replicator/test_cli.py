@@ -282,6 +282,9 @@ def test_ambiguous_duplicates_wait_for_a_person_and_clone_settles_them(folder):
     assert len(folder.rows(folder.crm, "SELECT * FROM accounts")) == 1  # nothing copied yet
     assert len(folder.rows(folder.books, "SELECT * FROM customers")) == 2
     assert "--value clone" in folder.ok("conflicts", "show", str(held[0]["id"])).stdout
+    table = folder.ok("conflicts", "list", "--open").stdout  # one row for the group
+    assert table.count("(duplicate)") == 1
+    assert all(str(c["id"]) in table for c in held)
     for conflict in held:
         folder.ok("conflicts", "resolve", str(conflict["id"]), "--value", "clone")
     folder.ok("sync")
