@@ -1,6 +1,6 @@
 """Before a sync: can each side hold what the config maps, and may the modules sync at all?
 
-Two checks run before a cycle journals anything, and each reports every problem it finds
+Checks run before a cycle journals anything, and each reports every problem it finds
 at once (a :class:`SetupError`), each saying what to change and where:
 
 - :func:`check_fields`: every column a module maps (or filters on) exists on its side.  A
@@ -13,6 +13,10 @@ at once (a :class:`SetupError`), each saying what to change and where:
   currency once the org has records (and checks it only when a module is set up), so the
   engine asks only for modules that have not yet pulled under the settings in force
   (:func:`unproven_modules`): an idle sync costs no extra request.
+
+A third, :func:`check_identities`, refuses a side that now names another account (a Books
+side pointed at another organisation) while the journal still links records to the old
+one: `replicator delete` drops those links first, or the new org becomes another side.
 
 The messages are made by pure functions (:func:`field_problems`, :func:`currency_problem`)
 over what the connectors answered; only the two ``check_*`` functions talk to the sides,
@@ -281,3 +285,60 @@ __all__ = [
     "field_problems",
     "unproven_modules",
 ]
+
+
+# -- the account behind each side ------------------------------------------------------------
+
+SIDES_RID = "@sides"  # config entries recording the account each side was synced with
+
+
+def side_identities(journal: Journal) -> dict[str, str]:
+    """The account (a Books organisation id, ...) each side last synced with, by side."""
+    known: dict[str, str] = {}
+    for entry in journal.read(module=CONFIG_MODULE, rid=SIDES_RID, kinds=[Kind.CONFIG]):
+        known.update(entry.meta.get("identities", {}))
+    return known
+
+
+def _identity(connector: Connector) -> str | None:
+    value = getattr(connector, "identity", None)
+    return str(value) if value else None
+
+
+def check_identities(
+    journal: Journal, config: Config, connectors: Mapping[str, Connector], sides: Sequence[str]
+) -> dict[str, str]:
+    """Refuse a side that now names another account (another Books organisation) while the
+    journal still links records to the old one: syncing would write to the wrong records.
+    Returns the identities to journal (new, or changed after ``replicator delete``)."""
+    known = side_identities(journal)
+    links = journal.link_counts()
+    linked = {side: 0 for side in sides}
+    for (_, side, _), n in links.items():
+        if side in linked:
+            linked[side] += n
+    problems, changed = [], {}
+    for side in sides:
+        now = _identity(connectors[side])
+        if now is None or known.get(side) == now:
+            continue
+        if side in known and linked[side]:
+            problems.append(
+                f"side {side} is now {_account(config, side, now)}, but the journal links "
+                f"{linked[side]} record(s) to {_account(config, side, known[side])} on that "
+                "side: syncing would write to the wrong records.  To connect the other "
+                "account: `replicator disable`, `replicator delete` (drops the links; the "
+                "journal keeps every entry), `replicator enable`, then sync; or add it as "
+                'another side (e.g. books = ["books", "books_eu"] in [integration])'
+            )
+        else:
+            changed[side] = now
+    if problems:
+        raise SetupError(problems)
+    return changed
+
+
+def _account(config: Config, side: str, identity: str) -> str:
+    if config.sides[side].connector == "zoho_books":
+        return f"Zoho Books organisation {identity}"
+    return f"account {identity}"

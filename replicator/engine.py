@@ -118,6 +118,7 @@ class Engine:
         self.batch_size = batch_size
         self._pushed: Counter[tuple[str, str]] = Counter()
         self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
+        self._identities: dict[str, str] = {}  # sides' accounts to journal (see checks)
         # asked between pages and batches: True ends the cycle after the one in hand (SIGTERM)
         self.stop_requested: Callable[[], bool] = _never
 
@@ -170,10 +171,17 @@ class Engine:
     def _check_sides(self, names: Sequence[str]) -> None:
         """Every side must have the tables and fields it is asked to sync, and the modules'
         base currencies must allow them, before anything is journaled (SetupError)."""
-        from replicator.checks import check_currency, check_fields, unproven_modules
+        from replicator.checks import (
+            check_currency,
+            check_fields,
+            check_identities,
+            unproven_modules,
+        )
 
         # a module that pulled under the settings in force passed these checks: an idle
         # cycle (the daemon's polls) asks no metadata again
+        sides = sorted({s for name in names for s in self.config.modules[name].sides})
+        self._identities = check_identities(self.journal, self.config, self.connectors, sides)
         unproven = unproven_modules(self.journal, self.config, names)
         check_fields(self.config, self.connectors, modules=unproven)
         check_currency(self.config, self.connectors, modules=unproven)
@@ -199,6 +207,18 @@ class Engine:
                     )
                 ]
             )
+        if self._identities:  # the account each side syncs with, first seen or changed
+            self.journal.append(
+                [
+                    NewEntry(
+                        Kind.CONFIG,
+                        CONFIG_MODULE,
+                        "@sides",
+                        meta={"identities": dict(sorted(self._identities.items()))},
+                    )
+                ]
+            )
+            self._identities = {}
 
     # -- 1. pull --------------------------------------------------------------------------
 

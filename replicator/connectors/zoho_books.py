@@ -301,6 +301,8 @@ class ZohoBooksConnector:
         self.side = side
         self.client = client
         self.organization_id = str(organization_id)
+        # the account behind this side: the journal refuses to mix two organisations' ids
+        self.identity = self.organization_id
         self.key_field = key_field
         self.overlap = dt.timedelta(seconds=overlap)
         self.now = now

@@ -475,3 +475,29 @@ def test_a_deal_of_a_customer_not_synced_yet_fetches_the_customer_on_demand(
     ]
     assert order["customer_id"] == customer["contact_id"]
     assert journal_errors(config) == []
+
+
+def test_connecting_another_books_org_needs_the_old_links_dropped(admin, credentials, tmp_path):
+    """Pointing the Books side at another organisation is refused while the journal links
+    records to the first (the original loses links on reconnect; writing to the wrong
+    ids would be worse); disable, delete, enable, and the new org gets the records."""
+    org = admin.add_organization("Other Org " + tmp_path.name)["organization_id"]
+    admin.call(
+        "POST",
+        "/books/customfields",
+        {"resource": "contacts", "data_type": "text", "organization_id": org, **BOOKS_KEY},
+    )
+    admin.crm_create("Accounts", {"Account_Name": "Acme"})
+    config = write_config(tmp_path, credentials, {"customers": {}})
+    sync(config)
+    write_config(tmp_path, credentials, {"customers": {}}, orgs={"books": org})
+    refused = CliRunner().invoke(main, ["--config", str(config), "sync"])
+    assert refused.exit_code == 1
+    assert f"Zoho Books organisation {org}" in refused.output
+    assert "replicator delete" in refused.output
+    assert books(admin, org) == {}
+    for command in (["disable"], ["delete", "--yes"], ["enable"]):
+        result = CliRunner().invoke(main, ["--config", str(config), *command])
+        assert result.exit_code == 0, result.output
+    sync(config)
+    assert set(books(admin, org)) == {"Acme"}

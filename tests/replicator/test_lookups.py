@@ -155,3 +155,35 @@ def test_with_lookup_missing_fetch_an_unsynced_parent_is_fetched_on_the_spot(tmp
         assert report.total("fetched") == 1
         assert not [e for e in journal.read() if e.kind is Kind.ERROR]
         assert verify(journal).ok
+
+
+def test_a_side_that_now_names_another_account_is_refused_until_the_links_are_dropped(
+    tmp_path,
+):
+    """A side whose account changed (another Books org) while the journal links records
+    to the old one is refused before anything is journaled; after `delete`, it syncs."""
+    from replicator import lifecycle
+    from replicator.errors import SetupError
+
+    config = make_config(tmp_path)
+    books, crm = MemoryConnector("books"), MemoryConnector("crm")
+    books.identity = "org-1"  # type: ignore[attr-defined]
+    with Journal(tmp_path / "journal.db", RecordReducer()) as journal:
+        engine = Engine(config, journal, {"books": books, "crm": crm})
+        crm.insert("accounts", {"account_name": "Acme"})
+        engine.run()
+        other = MemoryConnector("books")
+        other.identity = "org-2"  # type: ignore[attr-defined]
+        engine = Engine(config, journal, {"books": other, "crm": crm})
+        before = journal.last_seq
+        with pytest.raises(SetupError) as refused:
+            engine.run()
+        assert "org-2" in str(refused.value) and "org-1" in str(refused.value)
+        assert "replicator delete" in str(refused.value)
+        assert journal.last_seq == before
+        lifecycle.disable(journal)
+        lifecycle.delete(journal)
+        lifecycle.enable(journal)
+        engine.run()
+        assert [r["name"] for r in other.rows("customers").values()] == ["Acme"]
+        assert verify(journal).ok
