@@ -119,7 +119,8 @@ def decide(policy: DuplicatePolicy, incoming_side: str, members: Sequence[Member
                 "skip",
                 pair,
                 ordered,
-                f"duplicate of {existing[0].rid} on {existing[0].origin}: skip policy leaves both",
+                f"{incoming[0].rid} on {incoming[0].origin} and {existing[0].rid} on "
+                f"{existing[0].origin} share the match key: the skip policy leaves both unsynced",
             )
         return GroupDecision(
             "pair",
