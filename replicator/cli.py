@@ -391,6 +391,18 @@ def _daemon(config: Config) -> dict[str, Any]:
     }
 
 
+def _cursor_text(cursor: Any) -> str:
+    """A cursor for people: a Zoho cursor's records watermark as a UTC time (``--json``
+    shows it whole)."""
+    if cursor is None:
+        return "-"
+    if isinstance(cursor, list) and cursor:
+        cursor = cursor[0]
+    if isinstance(cursor, str):
+        return _at(cursor) or cursor
+    return json.dumps(cursor)
+
+
 @main.command()
 @config_option
 @json_option
@@ -448,7 +460,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             str(m["open_conflicts"]),
             str(m["records_with_errors"]),
             str(m["last_run_errors"]),
-            "\n".join(f"{s}: {json.dumps(c)}" for s, c in m["cursors"].items()),
+            "\n".join(f"{s}: {_cursor_text(c)}" for s, c in m["cursors"].items()),
             str(m["entries"]),
             _at(m["last_sync"]) or "never",
             _at(daemon["next_run"].get(m["module"])) or "-",
