@@ -19,6 +19,8 @@ the journal records and the CLI shows works the same).  Shape::
     view = "All Accounts"             # a CRM custom view (name or id) of the CRM module
     contact_view = "All Contacts"     # accounts_and_contacts: the contacts' view
     payment_terms = "Payment_Terms"   # a CRM integer custom field for Books payment terms
+    addresses = true                  # billing and shipping addresses too (each changed
+                                      # contact then costs Books one more GET)
     exclude = ["website"]             # default fields not to sync
     [integration.customers.fields]    # more fields (custom fields), as in [modules.*.fields]
     region = { crm = "Region", books = "cf_region" }
@@ -67,6 +69,7 @@ MODULE_KEYS = {
     "contact_view",
     "payment_terms",
     "product_type",
+    "addresses",
     "exclude",
     "fields",
     "page_size",
@@ -117,6 +120,15 @@ DEFAULT_FIELDS = {
     "vendors": VENDOR_FIELDS,
     "items": ITEM_FIELDS,
 }
+# billing and shipping addresses: (canonical part, CRM suffix, Books part); Accounts name
+# the postal code Billing_Code, Vendors have one address (Street, City, ...)
+ADDRESS_PARTS = [
+    ("street", "Street", "address"),
+    ("city", "City", "city"),
+    ("state", "State", "state"),
+    ("zip", "Code", "zip"),
+    ("country", "Country", "country"),
+]
 # Books' product types as a CRM Goods / Services picklist names them
 PRODUCT_TYPES = {"Goods": "goods", "Services": "service"}
 
@@ -418,6 +430,23 @@ def _master(
                 "books": "payment_terms",
                 "type": "integer",
             }
+        addresses = spec.get("addresses", False)
+        if not isinstance(addresses, bool):
+            raise _fail(path, f"{where}.addresses", f"must be true or false, not {addresses!r}")
+        if addresses and isinstance(extra_fields, dict):
+            if choice == "contacts":
+                raise _fail(
+                    path,
+                    f"{where}.addresses",
+                    "CRM Contacts have one mailing address, not billing and shipping: map "
+                    "it in fields (Mailing_City = billing_address.city, ...)",
+                )
+            for address in ("billing", "shipping"):
+                for part, crm_suffix, books_part in ADDRESS_PARTS:
+                    extra_fields[f"{address}_{part}"] = {
+                        "crm": f"{address.title()}_{crm_suffix}",
+                        "books": f"{address}_address.{books_part}",
+                    }
         customer_spec = {**spec, "fields": extra_fields}
         if choice == "contacts":
             out.append(
@@ -506,6 +535,22 @@ def _master(
         ):
             if key in spec:
                 raise _fail(path, f"{where}.{key}", "applies to customers or items, not vendors")
+        vendor_fields = (
+            dict(spec.get("fields", {}))
+            if isinstance(spec.get("fields"), dict)
+            else spec.get("fields", {})
+        )
+        addresses = spec.get("addresses", False)
+        if not isinstance(addresses, bool):
+            raise _fail(path, f"{where}.addresses", f"must be true or false, not {addresses!r}")
+        if addresses and isinstance(vendor_fields, dict):
+            # a CRM vendor has one address (Street, City, ..., Zip_Code): Books' billing one
+            for part, crm_suffix, books_part in ADDRESS_PARTS:
+                crm_field = "Zip_Code" if crm_suffix == "Code" else crm_suffix
+                vendor_fields[f"billing_{part}"] = {
+                    "crm": crm_field,
+                    "books": f"billing_address.{books_part}",
+                }
         out.append(
             (
                 "vendors",
@@ -516,12 +561,13 @@ def _master(
                     crm_view=view,
                     match=("Vendor_Name", "contact_name"),
                     first="crm",
+                    fields_spec={**spec, "fields": vendor_fields},
                 ),
                 "vendors",
             )
         )
         return out
-    for key in ("crm_module", "orphan_contacts", "contact_view", "payment_terms"):
+    for key in ("crm_module", "orphan_contacts", "contact_view", "payment_terms", "addresses"):
         if key in spec:
             raise _fail(path, f"{where}.{key}", "applies to customers, not items")
     extra_fields = (

@@ -40,6 +40,11 @@ starting with ``cf_`` is written back as a custom field.  Top-level ``cf_x`` /
 ``cf_x_unformatted`` keys of a list answer are read too (the unformatted one wins).  List
 answers that lack a mapped column are completed from ``GET /{table}/{id}``.
 
+**Addresses.**  ``billing_address.city`` (any part of ``billing_address`` or
+``shipping_address``) is a column of its own; a write sends only the parts it changes
+inside the object, which Books merges into the address.  A contacts list answer carries no
+addresses, so mapping them costs one ``GET`` per changed contact read.
+
 **Push.**  One record per call (Books has no bulk write).  A create is
 ``PUT /{table}`` with ``X-Unique-Identifier-Key: <key_field>``, ``X-Unique-Identifier-Value:
 <Write.key>``, ``X-Upsert: true`` (``key_field`` is a unique custom field, by default
@@ -94,6 +99,8 @@ MODIFIED = "last_modified_time"
 # a contact's columns that belong to its primary contact person
 PERSON_COLUMNS = ("first_name", "last_name", "email", "phone", "mobile")
 DELETED = "(deleted)"
+# objects whose parts map as columns of their own (``billing_address.city``)
+OBJECTS = ("billing_address", "shipping_address")
 SORTED, FILTERED, SCANNED = "sorted", "filtered", "scanned"
 
 Known = tuple[str, str | None]
@@ -276,6 +283,10 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
             flat.setdefault(key, primary.get(key, ""))
     for key in [k for k in flat if k.startswith("cf_") and k.endswith("_unformatted")]:
         flat[key.removesuffix("_unformatted")] = flat.pop(key)
+    for key in OBJECTS:  # billing_address.city and the like
+        if isinstance(record.get(key), dict):
+            for part, value in record[key].items():
+                flat[f"{key}.{part}"] = value
     for field in record.get("custom_fields") or []:
         if isinstance(field, dict) and field.get("api_name"):
             name = str(field["api_name"])
@@ -760,7 +771,10 @@ class ZohoBooksConnector:
         body: dict[str, Any] = {}
         custom = []
         for column, value in values.items():
-            if column.startswith("cf_"):
+            key, dot, part = column.partition(".")
+            if dot and key in OBJECTS:  # a part of an address: the others are left as they are
+                body.setdefault(key, {})[part] = value
+            elif column.startswith("cf_"):
                 custom.append({"api_name": column, "value": value})
             elif isinstance(value, str) and table.fields.get(column) in _NUMBERS:
                 body[column] = _number(value)

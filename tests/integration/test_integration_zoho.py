@@ -501,3 +501,43 @@ def test_connecting_another_books_org_needs_the_old_links_dropped(admin, credent
         assert result.exit_code == 0, result.output
     sync(config)
     assert set(books(admin, org)) == {"Acme"}
+
+
+def test_addresses_sync_both_ways_part_by_part(admin, credentials, tmp_path):
+    """addresses = true: an account's billing and shipping address reach the Books
+    customer, and a city changed in Books reaches CRM, leaving the other parts alone; a
+    vendor's one address is the Books vendor's billing address."""
+    config = write_config(
+        tmp_path, credentials, {"customers": {"addresses": True}, "vendors": {"addresses": True}}
+    )
+    [acme] = admin.crm_create(
+        "Accounts",
+        {
+            "Account_Name": "Acme",
+            "Billing_Street": "1 Main St",
+            "Billing_City": "Springfield",
+            "Billing_Code": "12345",
+            "Billing_Country": "USA",
+            "Shipping_City": "Shelbyville",
+        },
+    )
+    admin.crm_create("Vendors", {"Vendor_Name": "Parts Co", "City": "Ogdenville"})
+    sync(config)
+    customer = books(admin)["Acme"]
+    billing = customer["billing_address"]
+    assert (billing["address"], billing["city"], billing["zip"], billing["country"]) == (
+        "1 Main St",
+        "Springfield",
+        "12345",
+        "USA",
+    )
+    assert customer["shipping_address"]["city"] == "Shelbyville"
+    vendor = books(admin, contact_type="vendor")["Parts Co"]
+    assert vendor["billing_address"]["city"] == "Ogdenville"
+    admin.books_update(
+        "contacts", customer["contact_id"], {"billing_address": {"city": "Capital City"}}
+    )
+    sync(config)
+    account = admin.crm_record("Accounts", acme)
+    assert account["Billing_City"] == "Capital City"
+    assert account["Billing_Street"] == "1 Main St" and account["Shipping_City"] == "Shelbyville"

@@ -204,3 +204,19 @@ def test_the_journaled_settings_are_what_the_user_wrote():
     """The fingerprinted settings are the file's, with [integration], not the expansion."""
     cfg = config("[integration.customers]\n")
     assert "integration" in cfg.raw and "modules" not in cfg.raw
+
+
+def test_addresses_map_billing_and_shipping_part_by_part():
+    """addresses = true maps each part of both addresses (Accounts) or the vendor's one
+    address to Books' billing address; CRM Contacts have no billing/shipping pair."""
+    cfg = config(
+        "[integration.customers]\naddresses = true\n[integration.vendors]\naddresses = true\n"
+    )
+    fields = cfg.modules["customers"].fields.fields
+    assert fields["billing_city"][1] == {"crm": "Billing_City", "books": "billing_address.city"}
+    assert fields["shipping_zip"][1] == {"crm": "Shipping_Code", "books": "shipping_address.zip"}
+    vendor = cfg.modules["vendors"].fields.fields
+    assert vendor["billing_zip"][1] == {"crm": "Zip_Code", "books": "billing_address.zip"}
+    err = error('[integration.customers]\ncrm_module = "contacts"\naddresses = true\n')
+    assert err.key == "integration.customers.addresses"
+    assert error("[integration.items]\naddresses = true\n").key == "integration.items.addresses"
