@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from conflicts import ACTIVE
 from journal import Journal, Kind
 from replicator.connectors.base import matches
+from replicator.config import ModuleConfig
 from replicator.engine import CycleReport
 from replicator.errors import EngineError
 
@@ -36,14 +37,7 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
     """
     from replicator.lifecycle import gate, journal_run
 
-    module = engine.config.modules.get(module_name)
-    if module is None:
-        known = ", ".join(engine.config.modules)
-        raise EngineError(f"no module {module_name!r} in {engine.config.path} (modules: {known})")
-    if side not in module.sides:
-        raise EngineError(
-            f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
-        )
+    module = _module(engine, module_name, side)
     gate(engine.journal, [module_name])
     side_module = module.side_module(side)
     change = engine.connectors[side].get(side_module, str(id))
@@ -129,14 +123,7 @@ def sync_ids(
     """
     from replicator.lifecycle import gate, journal_run
 
-    module = engine.config.modules.get(module_name)
-    if module is None:
-        known = ", ".join(engine.config.modules)
-        raise EngineError(f"no module {module_name!r} in {engine.config.path} (modules: {known})")
-    if side not in module.sides:
-        raise EngineError(
-            f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
-        )
+    module = _module(engine, module_name, side)
     names, paused = gate(engine.journal, [module_name])
     report = CycleReport(entries_before=engine.journal.last_seq, paused=paused)
     if not names:
@@ -173,3 +160,16 @@ def sync_ids(
     journal_run(engine.journal, report, [module_name], started=started, trigger=trigger)
     report.entries_after = engine.journal.last_seq
     return report
+
+
+def _module(engine: Engine, module_name: str, side: str) -> ModuleConfig:
+    """The module named, which must pair ``side``."""
+    module = engine.config.modules.get(module_name)
+    if module is None:
+        known = ", ".join(engine.config.modules)
+        raise EngineError(f"no module {module_name!r} in {engine.config.path} (modules: {known})")
+    if side not in module.sides:
+        raise EngineError(
+            f"module {module_name} has no side {side!r} (sides: {', '.join(module.order)})"
+        )
+    return module
