@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from conflicts import ACTIVE
 from journal import Journal, Kind
-from replicator.connectors.base import matches
 from replicator.config import ModuleConfig
+from replicator.connectors.base import matches
 from replicator.engine import CycleReport
 from replicator.errors import EngineError
 
