@@ -27,7 +27,7 @@ from journal import Journal, JournalError, Kind
 from journal.entry import canonical_decimal
 from replicator.app import open_app, open_journal
 from replicator.config import Config, load_config
-from replicator.engine import CycleReport
+from replicator.engine import CycleReport, report_data
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.lifecycle import check_modules
 
@@ -215,18 +215,6 @@ def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
     _check_sides(config)
     with _bars() as bars, open_app(config, progress=bars) as app:
         return app.engine.run(list(modules) or None)
-
-
-def report_data(report: CycleReport) -> dict[str, Any]:
-    modules: dict[str, dict[str, dict[str, int]]] = {}
-    for module, side, what, n in report.rows():
-        modules.setdefault(module, {}).setdefault(side, {})[what] = n
-    return {
-        "seconds": round(report.seconds, 3),
-        "entries": {"before": report.entries_before, "after": report.entries_after},
-        "modules": modules,
-        "paused": list(report.paused),
-    }
 
 
 def print_report(console: Console, config: Config, report: CycleReport) -> None:

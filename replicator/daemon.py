@@ -58,7 +58,7 @@ from replicator.daemon_metrics import Metrics, count_requests
 from replicator.daemon_state import DaemonLock, state_path, token_path, write_json
 from replicator.daemon_watch import Watch, route
 from replicator.daemon_web import create_web_app, serve
-from replicator.engine import CycleReport, Engine
+from replicator.engine import CycleReport, Engine, report_data
 
 log = logging.getLogger("replicator.daemon")
 
@@ -580,19 +580,6 @@ def _log_handlers() -> list[logging.Handler]:
             if handler not in found:
                 found.append(handler)
     return found
-
-
-def report_data(report: CycleReport) -> dict[str, Any]:
-    """A cycle's report as JSON (the shape of ``replicator sync --json``)."""
-    modules: dict[str, dict[str, dict[str, int]]] = {}
-    for module, side, what, n in report.rows():
-        modules.setdefault(module, {}).setdefault(side, {})[what] = n
-    return {
-        "seconds": round(report.seconds, 3),
-        "entries": {"before": report.entries_before, "after": report.entries_after},
-        "modules": modules,
-        "paused": list(report.paused),
-    }
 
 
 def run_daemon(

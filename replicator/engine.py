@@ -73,6 +73,19 @@ class CycleReport:
         return sorted((m, s, w, n) for (m, s, w), n in self.counts.items())
 
 
+def report_data(report: CycleReport) -> dict[str, Any]:
+    """A cycle's report as JSON (the shape of ``replicator sync --json``)."""
+    modules: dict[str, dict[str, dict[str, int]]] = {}
+    for module, side, what, n in report.rows():
+        modules.setdefault(module, {}).setdefault(side, {})[what] = n
+    return {
+        "seconds": round(report.seconds, 3),
+        "entries": {"before": report.entries_before, "after": report.entries_after},
+        "modules": modules,
+        "paused": list(report.paused),
+    }
+
+
 def _noop(phase: str, module: str, side: str, n: int) -> None:
     return None
 
@@ -784,4 +797,4 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["CycleReport", "Engine", "resolve"]
+__all__ = ["CycleReport", "Engine", "report_data", "resolve"]
