@@ -342,6 +342,24 @@ def test_with_callbacks_off_a_deal_arrives_by_polling(api, admin, start):
     assert counts["deliveries"] == 0 and counts["suppressed"] >= 1
 
 
+def test_pause_and_resume_from_the_cli_reach_the_running_daemon(api, admin, start):
+    """`replicator pause deals` (another process) stops the daemon syncing deals, callbacks
+    included, with no restart; `replicator resume deals` brings the held deal over."""
+    account = an_account(api)
+    daemon = start('poll_every = "1s"\nmasters_every = "1h"')
+    in_books(admin)
+    settled(daemon)
+    paused = cli(daemon.config, "pause", "deals")
+    assert paused.returncode == 0, paused.stderr
+    wait_for(lambda: daemon.status("deals") == "paused", timeout=10)
+    api.crm_create("Deals", deal(account, "Held deal"))
+    time.sleep(3)  # callbacks and three polls come and go
+    assert "Held deal" not in sales_orders(admin)
+    resumed = cli(daemon.config, "resume", "deals")
+    assert resumed.returncode == 0, resumed.stderr
+    wait_for(lambda: sales_orders(admin).get("Held deal"), timeout=10)
+
+
 def test_a_master_change_waits_for_its_schedule_or_replicator_sync(api, admin, start, tmp_path):
     """Customers sync on their schedule (shortened to 2 s here) or on `replicator sync`;
     with the schedule at an hour, a new account waits for `replicator sync`."""
