@@ -420,6 +420,10 @@ def search(ctx: click.Context, side: str, text: str, module: str | None, as_json
                 f"{s} id {i}" for s, i in synced.items() if s not in ("module", "rid", "status")
             )
             note = f"yes: record {synced['rid']}" + (f" ({others})" if others else "")
+            if synced.get("status") not in (None, "active"):
+                # known, but held for a person, skipped or merged: not on the other side
+                where = "conflicts list" if synced["status"] == "held" else "records list"
+                note = f"{synced['status']}: record {synced['rid']} (`replicator {where}`)"
         else:
             note = f"no: `replicator import {side} {module} {item['id']}`"
         row = [item["id"], item["name"], note]
