@@ -771,6 +771,16 @@ def resolve(
             chosen = to_canonical(module.fields.kind(field), raw_value, field=field)
         except MappingError as exc:
             raise ResolutionError(f"conflict {conflict_id}: {exc}") from None
+        if module.fields.kind(field) == "picklist":
+            # a value no mapped side can spell would only fail later, as a write error
+            for side in module.sides:
+                values = module.fields.value_map(field, side)
+                if values is not None and chosen not in values.values():
+                    known = ", ".join(repr(v) for v in sorted(set(values.values())))
+                    raise ResolutionError(
+                        f"conflict {conflict_id}: field {field}: {chosen!r} is not a value "
+                        f"side {side} can hold (its picklist map gives {known})"
+                    )
         meta["value"] = chosen
     else:
         raise ResolutionError("say which value wins: --take SIDE or --value VALUE")

@@ -258,6 +258,35 @@ def test_a_manual_conflict_is_held_until_resolved(tmp_path):
     assert verify(w.journal).ok
 
 
+def test_a_picklist_conflict_takes_only_a_value_every_side_can_hold(tmp_path):
+    """Resolving a picklist conflict with a value a side's map cannot spell is refused
+    at once (it would only fail later, as a write error); a mapped value is taken."""
+    from conflicts import ResolutionError
+
+    fields = {
+        "name": {"books": "name", "crm": "account_name"},
+        "kind": {
+            "books": "kind",
+            "crm": "kind",
+            "type": "picklist",
+            "values": {"crm": {"Goods": "goods", "Services": "service"}},
+        },
+    }
+    w = World(tmp_path, conflicts="manual", fields=fields)
+    cid = w.crm.insert("accounts", {"account_name": "Acme", "kind": "Goods"})
+    w.sync()
+    (bid,) = w.books_rows()
+    w.crm.update("accounts", cid, {"kind": "Services"})
+    w.books.update("customers", bid, {"kind": "bundle"})  # Books has no map: any value
+    w.sync()
+    (conflict,) = w.journal.conflicts(status="open")
+    with pytest.raises(ResolutionError, match="'bundle' is not a value side crm can hold"):
+        resolve(w.journal, w.config, conflict["id"], raw_value="bundle")
+    resolve(w.journal, w.config, conflict["id"], raw_value="service")
+    w.sync()
+    assert w.crm_rows()[cid]["kind"] == "Services" and w.books_rows()[bid]["kind"] == "service"
+
+
 def test_an_unknown_module_is_an_engine_error(world):
     """Asking for a module the config does not have fails before anything runs."""
     with pytest.raises(EngineError, match="no module 'vendors'"):
