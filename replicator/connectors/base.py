@@ -125,6 +125,18 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+def utc_now() -> dt.datetime:
+    """The time now, aware UTC (a connector's default clock)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def memory_key(module: SideModule) -> str:
+    """The key under which a connector remembers what it read and wrote of a module's
+    records: per module, not per table, since two modules may share a table with other
+    views or criteria and each must see the other's writes as changes."""
+    return f"{module.name}\x1f{module.table}"
+
+
 def as_utc(value: Any) -> dt.datetime | None:
     """An ISO text or datetime as aware UTC (naive means UTC); None if it is neither."""
     if isinstance(value, str):
@@ -149,4 +161,6 @@ __all__ = [
     "Write",
     "as_utc",
     "matches",
+    "memory_key",
+    "utc_now",
 ]

@@ -18,16 +18,21 @@ from typing import Any
 
 import attrs
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write, as_utc
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    as_utc,
+    utc_now,
+)
 
 Reject = Callable[[SideModule, Write], str | None]
 Now = Callable[[], dt.datetime]
 
 SEARCH_LIMIT = 100
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @attrs.frozen
@@ -44,7 +49,7 @@ class Logged:
 class MemoryConnector:
     """A side whose tables live in dicts; see the module docstring."""
 
-    def __init__(self, side: str, *, reject: Reject | None = None, now: Now = _utc_now) -> None:
+    def __init__(self, side: str, *, reject: Reject | None = None, now: Now = utc_now) -> None:
         self.side = side
         self.reject = reject
         self.now = now

@@ -27,7 +27,16 @@ from typing import Any
 
 import attrs
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write, as_utc
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    as_utc,
+    utc_now,
+)
 from replicator.errors import ConnectorError
 
 Now = Callable[[], dt.datetime]
@@ -80,10 +89,6 @@ _PER_WRITE_CODES = frozenset(
     }
 )
 _ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def quote(name: str) -> str:
@@ -194,7 +199,7 @@ class SQLiteConnector:
     """A side stored in a SQLite database file; see the module docstring."""
 
     def __init__(
-        self, side: str, path: str | Path, *, now: Now = _utc_now, busy_timeout: float = 10.0
+        self, side: str, path: str | Path, *, now: Now = utc_now, busy_timeout: float = 10.0
     ) -> None:
         self.side = side
         self.path = Path(path)

@@ -71,7 +71,16 @@ from typing import Any
 import attrs
 import httpx
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    memory_key,
+    utc_now,
+)
 from replicator.connectors.zoho_books_persons import PERSONS, ContactPersons
 from replicator.connectors.zoho_http import (
     EPOCH,
@@ -256,16 +265,6 @@ ALIASES = {"customers": ("contacts", "customer"), "vendors": ("contacts", "vendo
 _NUMBERS = frozenset({"decimal", "integer"})
 
 
-def _memo(module: SideModule) -> str:
-    """The key of what this connector remembers of a module's records (two modules may
-    share a table with other criteria: each must see the other's writes as changes)."""
-    return f"{module.name}\x1f{module.table}"
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def books_time(text: str) -> str:
     """A cursor text in the form Books' ``last_modified_time`` filter takes."""
     moment = parse_time(text) or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -305,7 +304,7 @@ class ZohoBooksConnector:
         organization_id: str,
         key_field: str | None = "cf_replicator_id",
         overlap: float = 300.0,
-        now: Now = _utc_now,
+        now: Now = utc_now,
     ) -> None:
         if not organization_id:
             raise ValueError(f"side {side}: Zoho Books needs an organization_id")
@@ -343,7 +342,7 @@ class ZohoBooksConnector:
             return
         records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
-        known = self._known.setdefault(_memo(module), {})
+        known = self._known.setdefault(memory_key(module), {})
         self._absent.pop(table.path, None)
         floor = records_since or EPOCH
         newest = floor
@@ -397,8 +396,8 @@ class ZohoBooksConnector:
                     if id not in seen and state[0] != DELETED:
                         gone.append(Change(id, {}, modified=self.now(), deleted=True))
                         known[id] = (DELETED, None)
-        self._read_upto[_memo(module)] = newest
-        self._read_at[_memo(module)] = read_at
+        self._read_upto[memory_key(module)] = newest
+        self._read_at[memory_key(module)] = read_at
         yield Page(tuple(gone), cursor(newest, read_at))
 
     def get(self, module: SideModule, id: str) -> Change | None:
@@ -498,7 +497,11 @@ class ZohoBooksConnector:
         write: Write,
         changed: Mapping[str, str] | None,
     ) -> Outcome:
-        id = str(write.id) if write.id is not None else self._made.get((_memo(module), write.key))
+        id = (
+            str(write.id)
+            if write.id is not None
+            else self._made.get((memory_key(module), write.key))
+        )
         retried_create = write.id is None and id is not None
         if id is not None:
             state = self._state(module, table, id, changed)
@@ -575,11 +578,11 @@ class ZohoBooksConnector:
             new_id = str(record.get(table.id) or id)
             self._remember_people(table, record)
             if write.id is None:
-                self._made[(_memo(module), write.key)] = new_id
+                self._made[(memory_key(module), write.key)] = new_id
             text = _time_text(record)
             if text is not None:
                 values = self._values(module, table, record, complete=False)
-                self._known.setdefault(_memo(module), {})[new_id] = (text, digest(values))
+                self._known.setdefault(memory_key(module), {})[new_id] = (text, digest(values))
             return Outcome(write.key, new_id)
         if response.status_code == 404 and id is not None:
             return Outcome(write.key, id, error=self._missing(module, id))
@@ -639,11 +642,11 @@ class ZohoBooksConnector:
         None when the table has no modified order or nothing was pulled yet in this
         process: each record is then read by id.
         """
-        mark = self._read_upto.get(_memo(module))
-        targets = any(w.id is not None or (_memo(module), w.key) in self._made for w in writes)
+        mark = self._read_upto.get(memory_key(module))
+        targets = any(w.id is not None or (memory_key(module), w.key) in self._made for w in writes)
         if table.feed == SCANNED or mark is None or not targets:
             return None
-        start = self._start(mark, self._read_at.get(_memo(module)))
+        start = self._start(mark, self._read_at.get(memory_key(module)))
         params: dict[str, Any] = {}
         if table.feed == SORTED:
             params.update(sort_column=MODIFIED, sort_order="D")
@@ -667,13 +670,13 @@ class ZohoBooksConnector:
     ) -> str | None:
         """``missing``, ``unread`` (changed since this connector last read or wrote it),
         or None (safe to write)."""
-        known = self._known.get(_memo(module), {}).get(id)
+        known = self._known.get(memory_key(module), {}).get(id)
         if changed is not None:
             if id not in changed:
                 return None  # untouched since before the watermark: a missing id answers 404
             if known is not None:
                 return "unread" if known[0] != changed[id] else None
-            return "unread" if changed[id] > self._read_upto[_memo(module)] else None
+            return "unread" if changed[id] > self._read_upto[memory_key(module)] else None
         record = self._read_one(table, id)
         if record is None:
             return "missing"
@@ -682,7 +685,7 @@ class ZohoBooksConnector:
         if known is not None:
             same = known[0] == now[0] if known[1] is None else known == now
             return None if same else "unread"
-        mark = self._read_upto.get(_memo(module))
+        mark = self._read_upto.get(memory_key(module))
         return "unread" if mark is None or text > mark else None
 
     # -- helpers -----------------------------------------------------------------------
@@ -833,7 +836,7 @@ def from_options(
     transport: httpx.BaseTransport | None = None,
     sleep: Sleep = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-    now: Now = _utc_now,
+    now: Now = utc_now,
 ) -> ZohoBooksConnector:
     """A Books connector from a side's options (``[sides.NAME]`` in the config).
 

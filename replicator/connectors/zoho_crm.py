@@ -52,7 +52,16 @@ from typing import Any
 import attrs
 import httpx
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    memory_key,
+    utc_now,
+)
 from replicator.connectors.zoho_http import (
     EPOCH,
     ApiClient,
@@ -98,15 +107,6 @@ RETRY_CODES = frozenset(
 Known = tuple[str, str | None]  # (Modified_Time as UTC text, digest of the values or None)
 
 
-def _memo(module: SideModule) -> str:
-    """The key of what this connector remembers of a module's records."""
-    return f"{module.name}\x1f{module.table}"
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def parse_cursor(since: Cursor | None) -> tuple[str | None, str | None, str | None]:
     """``(records, deleted, read_at)`` of a cursor (None: a snapshot; read_at None: unknown)."""
     if since is None:
@@ -149,7 +149,7 @@ class ZohoCRMConnector:
         key_field: str | None = "Replicator_Id",
         overlap: float = 300.0,
         triggers: Sequence[str] = (),
-        now: Now = _utc_now,
+        now: Now = utc_now,
     ) -> None:
         self.side = side
         self.client = client
@@ -182,7 +182,7 @@ class ZohoCRMConnector:
         per_page = min(PER_PAGE, page_size)
         groups = self._field_groups(module)
         cvid = self._cvid(module)
-        memo = _memo(module)
+        memo = memory_key(module)
         known = self._known.setdefault(memo, {})
         marks = _Marks(records_since or EPOCH, deleted_since, overlap=self.overlap)
         seen: dict[str, tuple[str, int]] = {}  # id -> (Modified_Time, index of its page)
@@ -236,7 +236,7 @@ class ZohoCRMConnector:
         self, module: SideModule, marks: _Marks, since: str | None, per_page: int
     ) -> Iterator[Page]:
         """The deleted-records feed; its watermark moves only once it is read to the end."""
-        known = self._known.setdefault(_memo(module), {})
+        known = self._known.setdefault(memory_key(module), {})
         headers = self._since_header(since)
         newest = marks.deleted or EPOCH
         pending: list[Change] = []
@@ -392,7 +392,7 @@ class ZohoCRMConnector:
                         creates.append(i)
                     else:
                         outcomes[i] = Outcome(write.key, id, error=self._missing(table, id))
-                elif self._unread(_memo(module), id, now[1]):
+                elif self._unread(memory_key(module), id, now[1]):
                     if retried_create:  # the record we made was edited since: leave the edit
                         outcomes[i] = Outcome(write.key, id)
                     else:
@@ -497,7 +497,7 @@ class ZohoCRMConnector:
                 self._made[(table, writes[i].key)] = outcome.id
                 if (result.get("action") or "insert") != "insert":
                     # a create retried after a crash found its record: what it holds is unknown
-                    self._forget_values(_memo(module), outcome.id)
+                    self._forget_values(memory_key(module), outcome.id)
             outcomes[i] = outcome
 
     def _write(
@@ -555,7 +555,7 @@ class ZohoCRMConnector:
             new_id = str(details.get("id") or id)
             modified = parse_time(details.get(MODIFIED))
             if modified is not None:  # our write is known: its echo is not a change
-                self._known.setdefault(_memo(module), {})[new_id] = (
+                self._known.setdefault(memory_key(module), {})[new_id] = (
                     utc_text(modified),
                     digest(expected) if expected is not None else None,
                 )
@@ -571,7 +571,7 @@ class ZohoCRMConnector:
         if code == "DUPLICATE_DATA" and id is None and field == self.key_field:
             existing = details.get("id") or (details.get("duplicate_record") or {}).get("id")
             if existing:
-                self._forget_values(_memo(module), str(existing))
+                self._forget_values(memory_key(module), str(existing))
                 return Outcome(write.key, str(existing))
         reason = f"side {self.side}, {table} {what}: {code}"
         if message:
@@ -928,7 +928,7 @@ def from_options(
     transport: httpx.BaseTransport | None = None,
     sleep: Sleep = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-    now: Now = _utc_now,
+    now: Now = utc_now,
 ) -> ZohoCRMConnector:
     """A CRM connector from a side's options (``[sides.NAME]`` in the config).
 
