@@ -190,17 +190,6 @@ class FieldMap:
         mapping = self._read.get((name, side))
         return dict(mapping) if mapping is not None else None
 
-    def read(self, side: str, name: str, raw: Any) -> Any:
-        """One canonical value of field ``name`` from ``side``'s raw value."""
-        kind = self.kind(name)
-        value = to_canonical(kind, raw, field=name)
-        return self._pick(side, name, raw, value) if kind == "picklist" else value
-
-    def write(self, side: str, name: str, value: Any) -> Any:
-        """A canonical value of field ``name`` as ``side`` takes it."""
-        kind = self.kind(name)
-        return self._spell(side, name, value) if kind == "picklist" else to_side(kind, value)
-
     def _pick(self, side: str, name: str, raw: Any, value: str | None) -> str | None:
         mapping = self._read.get((name, side))
         if mapping is None or value is None:
