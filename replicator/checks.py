@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from journal import Journal, Kind
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule
+from replicator.engine import CONFIG_MODULE, last_config
 from replicator.errors import SetupError
 
 # Books' custom fields are made per entity, under Settings > Preferences > <entity>
@@ -62,7 +63,6 @@ BOOKS_FIELD_TYPES = {
     "picklist": "Dropdown",
 }
 CRM_CURRENCY_PAGE = "CRM Setup > Company Details > Currencies"
-CONFIG_MODULE = "@config"  # where the engine journals the settings in force
 
 Schemas = Mapping[tuple[str, str], Mapping[str, str]]  # (module, side) -> {column: type}
 
@@ -226,9 +226,7 @@ def check_currency(
 def unproven_modules(journal: Journal, config: Config, modules: Sequence[str]) -> list[str]:
     """The modules that have not pulled since the settings in force were journaled (a
     cycle's checks run before it journals them, so the others passed with these settings)."""
-    last = None
-    for entry in journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE, kinds=[Kind.CONFIG]):
-        last = entry
+    last = last_config(journal)
     if last is None or last.meta.get("fingerprint") != config.fingerprint():
         return list(modules)
     return [

@@ -39,7 +39,7 @@ from conflicts import (
 )
 from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
-from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
@@ -71,6 +71,14 @@ class CycleReport:
 
     def rows(self) -> list[tuple[str, str, str, int]]:
         return sorted((m, s, w, n) for (m, s, w), n in self.counts.items())
+
+
+def last_config(journal: Journal) -> Entry | None:
+    """The last settings journaled (the ``config`` entry of the settings in force)."""
+    last = None
+    for entry in journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE):
+        last = entry
+    return last
 
 
 def report_data(report: CycleReport) -> dict[str, Any]:
@@ -202,9 +210,7 @@ class Engine:
     def journal_config(self) -> None:
         """A ``config`` entry whenever the settings in force change."""
         fingerprint = self.config.fingerprint()
-        last = None
-        for entry in self.journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE):
-            last = entry
+        last = last_config(self.journal)
         if last is None or last.meta.get("fingerprint") != fingerprint:
             self.journal.append(
                 [
@@ -807,4 +813,4 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["CycleReport", "Engine", "report_data", "resolve"]
+__all__ = ["CONFIG_MODULE", "CycleReport", "Engine", "last_config", "report_data", "resolve"]

@@ -39,7 +39,7 @@ import attrs
 from journal import Entry, Journal, Kind, NewEntry
 from journal.entry import utc_text
 from replicator.config import Config
-from replicator.engine import CONFIG_MODULE, CycleReport
+from replicator.engine import CONFIG_MODULE, CycleReport, last_config
 from replicator.errors import ConfigError, EngineError
 
 RUN = "@run"
@@ -211,13 +211,6 @@ def delete(journal: Journal) -> Entry:
     dropped = materialised(journal)
     meta = {"event": "delete", "modules": list(dropped), "dropped": dropped}
     return _append(journal, LIFECYCLE, meta)
-
-
-def last_config(journal: Journal) -> Entry | None:
-    last = None
-    for entry in journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE):
-        last = entry
-    return last
 
 
 def save_config(journal: Journal, config: Config, *, by: str) -> Entry | None:
