@@ -310,17 +310,17 @@ def check_identities(
     journal still links records to the old one: syncing would write to the wrong records.
     Returns the identities to journal (new, or changed after ``replicator delete``)."""
     known = side_identities(journal)
-    links = journal.link_counts()
-    linked = {side: 0 for side in sides}
-    for (_, side, _), n in links.items():
-        if side in linked:
-            linked[side] += n
     problems, changed = [], {}
+    linked: dict[str, int] | None = None  # links per side, counted only if an account changed
     for side in sides:
         now = _identity(connectors[side])
         if now is None or known.get(side) == now:
             continue
-        if side in known and linked[side]:
+        if side in known and linked is None:
+            linked = {}
+            for (_, linked_side, _), n in journal.link_counts().items():
+                linked[linked_side] = linked.get(linked_side, 0) + n
+        if side in known and linked and linked.get(side):
             problems.append(
                 f"side {side} is now {_account(config, side, now)}, but the journal links "
                 f"{linked[side]} record(s) to {_account(config, side, known[side])} on that "
