@@ -535,44 +535,23 @@ class Engine:
         writes: list[Write] = []
         sent: list[tuple[RecordState, SideWrite, bool]] = []
         entries: list[NewEntry] = []
+
+        def refused(rid: str, counted: str, **meta: Any) -> None:
+            """An error entry for a write that failed (``meta``: reason, done, ...)."""
+            entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
+            report.add(name, side, counted)
+
         for state, w, done in batch:
             values = canonical(w.values)
             unresolved = self._side_ids(module, side, values) if module.lookups else None
             if unresolved is not None:
                 self._retrying.add(state.rid)
-                entries.append(
-                    NewEntry(
-                        Kind.ERROR,
-                        name,
-                        state.rid,
-                        side,
-                        meta={
-                            "reason": unresolved,
-                            "stage": "write",
-                            "retry": True,
-                            "done": done,
-                        },
-                    )
-                )
-                report.add(name, side, "rejected")
+                refused(state.rid, "rejected", reason=unresolved, retry=True, done=done)
                 continue
             try:
                 side_values = module.fields.to_side(side, values)
             except (MappingError, ValueError, TypeError) as exc:
-                entries.append(
-                    NewEntry(
-                        Kind.ERROR,
-                        name,
-                        state.rid,
-                        side,
-                        meta={
-                            "reason": f"cannot convert for {side}: {exc}",
-                            "stage": "write",
-                            "done": done,
-                        },
-                    )
-                )
-                report.add(name, side, "errors")
+                refused(state.rid, "errors", reason=f"cannot convert for {side}: {exc}", done=done)
                 continue
             if w.id is None:  # a create leaves unset columns to the side's defaults
                 side_values = {k: v for k, v in side_values.items() if v is not None}
@@ -605,22 +584,14 @@ class Engine:
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
             else:
-                entries.append(
-                    NewEntry(
-                        Kind.ERROR,
-                        name,
-                        state.rid,
-                        side,
-                        meta={
-                            "reason": outcome.error or "no id returned",
-                            "retry": outcome.retry,
-                            "stage": "write",
-                            "id": w.id,
-                            "done": done,
-                        },
-                    )
+                refused(
+                    state.rid,
+                    "rejected",
+                    reason=outcome.error or "no id returned",
+                    retry=outcome.retry,
+                    id=w.id,
+                    done=done,
                 )
-                report.add(name, side, "rejected")
         with self.journal.transaction():
             self.journal.append(entries)
         self._pushed[(name, side)] += len(writes)
