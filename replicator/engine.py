@@ -351,25 +351,32 @@ class Engine:
             report.add(name, side, "observed")
         self.journal.append(entries)
 
-    def _lookup_rids(
-        self, module: ModuleConfig, side: str, changes: Sequence[Change]
-    ) -> dict[tuple[str, str], str]:
-        """Our record ids for the side ids a page's lookup fields name, per target module."""
-        found: dict[tuple[str, str], str] = {}
+    @staticmethod
+    def _lookup_ids(
+        module: ModuleConfig, side: str, changes: Sequence[Change]
+    ) -> dict[str, set[str]]:
+        """The side ids the changes' lookup fields name, per target module."""
+        wanted: dict[str, set[str]] = {}
         for field, target in module.lookups.items():
             column = module.fields.fields[field][1].get(side)
             if column is None:
                 continue
-            ids = set()
             for change in changes:
                 value = change.values.get(column)
                 if isinstance(value, Mapping):
                     value = value.get("id")
                 if value not in (None, ""):
-                    ids.add(str(value))
-            if ids:
-                for side_id, rid in self.journal.rids_for(target, side, sorted(ids)).items():
-                    found[(target, side_id)] = rid
+                    wanted.setdefault(target, set()).add(str(value))
+        return wanted
+
+    def _lookup_rids(
+        self, module: ModuleConfig, side: str, changes: Sequence[Change]
+    ) -> dict[tuple[str, str], str]:
+        """Our record ids for the side ids a page's lookup fields name, per target module."""
+        found: dict[tuple[str, str], str] = {}
+        for target, ids in self._lookup_ids(module, side, changes).items():
+            for side_id, rid in self.journal.rids_for(target, side, sorted(ids)).items():
+                found[(target, side_id)] = rid
         return found
 
     def fetch_parents(
@@ -380,21 +387,11 @@ class Engine:
         the side, journaled and pushed now, so the changes need not wait for the next
         cycle of the module they belong to.  A record the side does not have, or one
         outside its module's criteria, is left: the lookup then fails as an error."""
-        found = self._lookup_rids(module, side, changes)
-        for field, target_name in module.lookups.items():
-            column = module.fields.fields[field][1].get(side)
-            if column is None:
-                continue
+        for target_name, ids in self._lookup_ids(module, side, changes).items():
+            known = self.journal.rids_for(target_name, side, sorted(ids))
             target = self.config.modules[target_name]
             side_module = target.side_module(side)
-            wanted = set()
-            for change in changes:
-                value = change.values.get(column)
-                if isinstance(value, Mapping):
-                    value = value.get("id")
-                if value not in (None, "") and (target_name, str(value)) not in found:
-                    wanted.add(str(value))
-            for side_id in sorted(wanted):
+            for side_id in sorted(ids - set(known)):
                 parent = self.connectors[side].get(side_module, side_id)
                 if parent is None or (
                     side_module.where and not matches(side_module.where, parent.values)
