@@ -166,6 +166,20 @@ def _choice(
     return str(value)
 
 
+def _flag(path: Path, raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise _fail(path, f"{where}.{key}", f"must be true or false, not {value!r}")
+    return value
+
+
+def _extra_fields(spec: Mapping[str, Any]) -> Any:
+    """A copy of the user's ``fields`` table to add options' fields to (a wrong type is
+    left for :func:`_fields` to refuse)."""
+    extra = spec.get("fields", {})
+    return dict(extra) if isinstance(extra, dict) else extra
+
+
 def _text(path: Path, raw: Mapping[str, Any], key: str, where: str) -> str | None:
     value = raw.get(key)
     if value is None:
@@ -348,9 +362,7 @@ def _master(
             if key == "conflicts" and isinstance(value, str) and value.startswith("prefer:"):
                 value = "prefer:" + {"crm": crm, "books": books}.get(value[7:], value[7:])
             common[key] = value
-    suggest = spec.get("suggest", True)
-    if not isinstance(suggest, bool):
-        raise _fail(path, f"{where}.suggest", f"must be true or false, not {suggest!r}")
+    suggest = _flag(path, spec, "suggest", where, True)
     view = _text(path, spec, "view", where)
     contact_view = _text(path, spec, "contact_view", where)
     out: list[tuple[str, dict[str, Any], str]] = []
@@ -402,9 +414,7 @@ def _master(
 
     if master == "customers":
         choice = _choice(path, spec, "crm_module", where, CRM_MODULES, "accounts")
-        orphans = spec.get("orphan_contacts", False)
-        if not isinstance(orphans, bool):
-            raise _fail(path, f"{where}.orphan_contacts", f"must be true or false, not {orphans!r}")
+        orphans = _flag(path, spec, "orphan_contacts", where, False)
         if orphans and choice != "accounts_and_contacts":
             raise _fail(
                 path,
@@ -418,11 +428,7 @@ def _master(
                 'only applies with crm_module = "accounts_and_contacts" (with "contacts", '
                 "`view` is the contacts' view)",
             )
-        extra_fields = (
-            dict(spec.get("fields", {}))
-            if isinstance(spec.get("fields"), dict)
-            else spec.get("fields", {})
-        )
+        extra_fields = _extra_fields(spec)
         terms = _text(path, spec, "payment_terms", where)
         if terms is not None and isinstance(extra_fields, dict):
             extra_fields["payment_terms"] = {
@@ -430,9 +436,7 @@ def _master(
                 "books": "payment_terms",
                 "type": "integer",
             }
-        addresses = spec.get("addresses", False)
-        if not isinstance(addresses, bool):
-            raise _fail(path, f"{where}.addresses", f"must be true or false, not {addresses!r}")
+        addresses = _flag(path, spec, "addresses", where, False)
         if addresses and isinstance(extra_fields, dict):
             if choice == "contacts":
                 raise _fail(
@@ -535,14 +539,8 @@ def _master(
         ):
             if key in spec:
                 raise _fail(path, f"{where}.{key}", "applies to customers or items, not vendors")
-        vendor_fields = (
-            dict(spec.get("fields", {}))
-            if isinstance(spec.get("fields"), dict)
-            else spec.get("fields", {})
-        )
-        addresses = spec.get("addresses", False)
-        if not isinstance(addresses, bool):
-            raise _fail(path, f"{where}.addresses", f"must be true or false, not {addresses!r}")
+        vendor_fields = _extra_fields(spec)
+        addresses = _flag(path, spec, "addresses", where, False)
         if addresses and isinstance(vendor_fields, dict):
             # a CRM vendor has one address (Street, City, ..., Zip_Code): Books' billing one
             for part, crm_suffix, books_part in ADDRESS_PARTS:
@@ -570,11 +568,7 @@ def _master(
     for key in ("crm_module", "orphan_contacts", "contact_view", "payment_terms", "addresses"):
         if key in spec:
             raise _fail(path, f"{where}.{key}", "applies to customers, not items")
-    extra_fields = (
-        dict(spec.get("fields", {}))
-        if isinstance(spec.get("fields"), dict)
-        else spec.get("fields", {})
-    )
+    extra_fields = _extra_fields(spec)
     kind = _text(path, spec, "product_type", where)
     if kind is not None and isinstance(extra_fields, dict):
         extra_fields["product_type"] = {
