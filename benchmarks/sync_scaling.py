@@ -21,6 +21,7 @@ Prints one JSON object to stdout (progress goes to stderr).  Targets: initial sy
 1M under 300 MB.
 
     python benchmarks/sync_scaling.py --sizes 10000,100000
+    python benchmarks/sync_scaling.py --sizes 10000,100000 --suggest   # near matches on
     python benchmarks/sync_scaling.py --quick
     python benchmarks/sync_scaling.py --one 100000 --profile /tmp/sync100k.prof
 """
@@ -77,6 +78,7 @@ first = "crm"
 duplicates = "overwrite"
 conflicts = "newest"
 page_size = {page_size}
+suggest = {suggest}
 books = {{ table = "customers", id = "id", match = "name", modified = "updated_at" }}
 crm = {{ table = "accounts", id = "id", match = "account_name", modified = "modified_time" }}
 
@@ -477,7 +479,9 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         out: dict[str, Any] = {"n": n, "library": library_state()}
         log(f"[{n:,}] seeding in {folder}")
         out["seed"] = seed_sides(folder, n, args.seed)
-        (folder / "replicator.toml").write_text(CONFIG.format(page_size=args.page_size))
+        suggest = "true" if args.suggest else "false"
+        config = CONFIG.format(page_size=args.page_size, suggest=suggest)
+        (folder / "replicator.toml").write_text(config)
         if not args.skip_pull_only:
             for side in ("books", "crm"):
                 shutil.copyfile(folder / f"{side}.db", folder / f"pull-{side}.db")
@@ -595,6 +599,8 @@ def run_child(n: int, args: argparse.Namespace) -> dict[str, Any]:
     ]
     if args.skip_pull_only:
         cmd.append("--skip-pull-only")
+    if args.suggest:
+        cmd.append("--suggest")
     if args.no_instrument:
         cmd.append("--no-instrument")
     t = time.perf_counter()
@@ -741,6 +747,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", default=None, help="with --one: work in this folder, keep it")
     parser.add_argument("--skip-pull-only", action="store_true")
     parser.add_argument(
+        "--suggest",
+        action="store_true",
+        help="the module suggests near matches (normalised keys) too",
+    )
+    parser.add_argument(
         "--no-instrument", action="store_true", help="no timers around connectors / journal"
     )
     args = parser.parse_args(argv)
@@ -769,6 +780,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "edits_per_side": args.edits,
         "page_size": args.page_size,
+        "suggest": args.suggest,
         "summary": [summary_row(results[n]) for n in sizes],
         "targets": targets(results),
         "runs": {str(n): results[n] for n in sizes},
