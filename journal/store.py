@@ -496,8 +496,10 @@ class Journal:
         rid: str | None = None,
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
+        descending: bool = False,
     ) -> Iterator[Entry]:
-        """Entries with ``seq > since``, in order, optionally of one module / record / kinds."""
+        """Entries with ``seq > since``, in order (newest first with ``descending``),
+        optionally of one module / record / kinds."""
         where = ["seq > ?"]
         params: list[Any] = [since]
         if module is not None:
@@ -510,6 +512,8 @@ class Journal:
             where.append(f"kind IN ({','.join('?' * len(kinds))})")
             params.extend(str(k) for k in kinds)
         sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY seq"
+        if descending:
+            sql += " DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         for row in self.conn.execute(sql, params):

@@ -43,12 +43,13 @@ from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
-from replicator.errors import EngineError, MappingError
+from replicator.errors import ConnectorError, EngineError, MappingError
 from replicator.suggestions import near_matches, pair_entries, resolve_duplicate
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
 
 CONFIG_MODULE = "@config"
+PULLED = "@pulled"  # the rid of the entry marking a side's first pull to its end
 
 
 @attrs.define
@@ -61,6 +62,7 @@ class CycleReport:
     entries_before: int = 0
     entries_after: int = 0
     paused: list[str] = attrs.field(factory=list)  # modules skipped: a person paused them
+    failed: dict[str, str] = attrs.field(factory=dict)  # module -> why its side failed
 
     def add(self, module: str, side: str, what: str, n: int = 1) -> None:
         if n:
@@ -91,6 +93,7 @@ def report_data(report: CycleReport) -> dict[str, Any]:
         "entries": {"before": report.entries_before, "after": report.entries_after},
         "modules": modules,
         "paused": list(report.paused),
+        "failed": dict(report.failed),
     }
 
 
@@ -140,6 +143,7 @@ class Engine:
         self._pushed: Counter[tuple[str, str]] = Counter()
         self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
         self._identities: dict[str, str] = {}  # sides' accounts to journal (see checks)
+        self._pulled: set[tuple[str, str]] = set()  # (module, side) pulled to its end once
         # asked between pages and batches: True ends the cycle after the one in hand (SIGTERM)
         self.stop_requested: Callable[[], bool] = _never
 
@@ -167,18 +171,24 @@ class Engine:
         report = CycleReport(entries_before=self.journal.last_seq, paused=list(paused))
         started = self.journal.now()
         self._pushed = Counter()
+        failed: list[tuple[str, ConnectorError]] = []
         try:
             self.journal_config()
             for name in names:
                 if self.stop_requested():
                     break
                 module = self.config.modules[name]
-                # writes a crash left pending go first: a retried create then finds and links
-                # the record it made before the pull could mistake it for a new one
-                self.settle(module, report)
-                for side in module.order:
-                    self.pull(module, side, report)
-                self.settle(module, report)
+                try:
+                    self.cycle(module, report)
+                except ConnectorError as exc:
+                    # a side down or locked fails its modules, not the others; what this
+                    # module had pulled is journaled and nothing of it was pushed
+                    failed.append((name, exc))
+                    report.failed[name] = str(exc)
+            if failed:
+                raise failed[0][1] if len(failed) == 1 else ConnectorError(
+                    "; ".join(f"module {name}: {exc}" for name, exc in failed)
+                )
         except Exception as exc:
             # a run marker saying why the run stopped; it never hides the error itself
             with contextlib.suppress(Exception):
@@ -188,6 +198,91 @@ class Engine:
         journal_run(self.journal, report, names, started=started)  # only if it wrote anything
         report.entries_after = self.journal.last_seq
         return report
+
+    def cycle(self, module: ModuleConfig, report: CycleReport) -> bool:
+        """One module's cycle; returns whether it settled.
+
+        The cycle invariant (DESIGN section 5): nothing is planned, so no create is sent,
+        until every side of the module has been pulled to its end in this cycle.  Only
+        the creates a crash left without an outcome go out before the pulls: each carries
+        its record id, so the side finds the record it made instead of the pull taking it
+        for a new one.  An interrupted pull (stop, outage, lock) leaves every record
+        marked for the next cycle, which decides their duplicates as if nothing happened.
+        """
+        self.finish_pending(module, report)
+        for side in module.order:
+            if not self.pull(module, side, report):
+                report.add(module.name, side, "interrupted")
+                return False
+        self.settle(module, report)
+        return True
+
+    def finish_pending(self, module: ModuleConfig, report: CycleReport) -> None:
+        """Push again the creates journaled as intents that got no outcome (a crash or an
+        error between the intent and the side's answer)."""
+        rids = self.pending_creates(module.name)
+        for start in range(0, len(rids), self.batch_size):
+            self._settle_batch(module, rids[start : start + self.batch_size], report)
+
+    def pending_creates(self, name: str) -> list[str]:
+        """Records of module ``name`` with a create intent and no outcome since.
+
+        Every intent of a cycle that ended without an error has its outcome, and a cycle
+        finishes the pending creates it finds first: so only the entries after the last
+        such cycle of the module are read, a few in the steady state.
+        """
+        from replicator.lifecycle import RUN
+
+        floor = 0
+        for entry in self.journal.read(module=CONFIG_MODULE, rid=RUN, descending=True):
+            meta = entry.meta
+            if meta.get("trigger") == "sync" and "error" not in meta and name in meta["modules"]:
+                floor = int(meta["last"])
+                break
+        pending: dict[tuple[str, str], None] = {}
+        kinds = [str(Kind.INTENT), str(Kind.APPLIED), str(Kind.ERROR)]
+        for entry in self.journal.read(since=floor, kinds=kinds):
+            if entry.module != name or entry.side is None:
+                continue
+            if entry.kind is Kind.INTENT:
+                for rid, side_id in entry.meta.get("writes", {}).items():
+                    if side_id is None:
+                        pending[(rid, entry.side)] = None
+            elif entry.rid is not None and entry.meta.get("stage") != "read":
+                pending.pop((entry.rid, entry.side), None)
+        rids = []
+        for rid, side in pending:
+            state = self.journal.record(name, rid)
+            if state is not None and state.attention and not state.linked(side):
+                rids.append(rid)
+        return sorted(set(rids))
+
+    def pulled_once(self, module: ModuleConfig) -> bool:
+        """Whether every side of the module was pulled to its end at least once (since the
+        integration was last deleted): until then no create may be sent outside a cycle."""
+        return all(self._pulled_marker(module.name, side) for side in module.sides)
+
+    def _pulled_marker(self, name: str, side: str, *, mark: bool = False) -> bool:
+        if (name, side) in self._pulled:
+            return True
+        from replicator.lifecycle import LIFECYCLE
+
+        since = 0
+        for event in self.journal.read(module=CONFIG_MODULE, rid=LIFECYCLE, descending=True):
+            if event.meta.get("event") == "delete" and name in event.meta.get("modules", ()):
+                since = event.seq
+                break
+        found = any(
+            e.side == side for e in self.journal.read(since=since, module=name, rid=PULLED)
+        )
+        if not found and mark:
+            self.journal.append(
+                [NewEntry(Kind.CONFIG, name, PULLED, side, meta={"complete": True})]
+            )
+            found = True
+        if found:
+            self._pulled.add((name, side))
+        return found
 
     def _check_sides(self, names: Sequence[str]) -> None:
         """Every side must have the tables and fields it is asked to sync, and the modules'
@@ -241,7 +336,9 @@ class Engine:
 
     # -- 1. pull --------------------------------------------------------------------------
 
-    def pull(self, module: ModuleConfig, side: str, report: CycleReport) -> None:
+    def pull(self, module: ModuleConfig, side: str, report: CycleReport) -> bool:
+        """Journal the side's changes since its cursor, page by page; returns whether the
+        pull reached the end (False: a stop was asked for between two pages)."""
         connector = self.connectors[side]
         side_module = module.side_module(side)
         cursor = self.journal.cursor(side, module.name)
@@ -268,7 +365,9 @@ class Engine:
             report.add(module.name, side, "pulled", len(page.changes))
             self.progress("pull", module.name, side, seen)
             if self.stop_requested():  # the page and its cursor are journaled: stop here
-                break
+                return False
+        self._pulled_marker(module.name, side, mark=True)
+        return True
 
     def _ingest(
         self, module: ModuleConfig, side: str, changes: Sequence[Change], report: CycleReport
@@ -402,7 +501,8 @@ class Engine:
                 rid = self.journal.rid_for(target_name, side, str(parent.id))
                 if rid is not None:
                     report.add(target_name, side, "fetched")
-                    self._settle_batch(target, [rid], report)
+                    if self.pulled_once(target):  # else its module's cycle decides it
+                        self._settle_batch(target, [rid], report)
 
     def _look_up(
         self,

@@ -33,7 +33,8 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
     where it is: the next pull may read the record again and finds nothing new.  The
     module's other sides that were synced before are read from their cursors first, as
     a sync would: a write never overwrites a change there that was not read (a Zoho
-    connector refuses to, and their changes are merged, not lost).
+    connector refuses to, and their changes are merged, not lost), and a side never
+    pulled yet is pulled to its end, so the record's duplicate there is found.
     """
     from replicator.lifecycle import gate, journal_run
 
@@ -58,10 +59,15 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
         engine.journal_config()
         with engine.journal.transaction():
             engine._ingest(module, side, [change], report)
-        for other in module.order:
-            if other != side and engine.journal.cursor(other, module_name) is not None:
-                engine.pull(module, other, report)
         rid = engine.journal.rid_for(module_name, side, str(change.id)) or f"{side}:{change.id}"
+        for other in module.order:
+            # every side that could hold its duplicate is read to its end first (the
+            # cycle invariant), from its cursor, or from the start if it never was
+            if other != side and not engine.pull(module, other, report):
+                raise EngineError(
+                    f"stopped while reading side {other} of module {module_name}: record "
+                    f"{rid} is journaled and syncs with the next `replicator sync`"
+                )
         # this record only (what the pulls found waits for the next sync), and the record
         # a duplicate decision folds it into
         settled: set[str] = set()
@@ -149,7 +155,10 @@ def sync_ids(
                 engine.fetch_parents(module, side, changes, report)
             with engine.journal.transaction():
                 engine._ingest(module, side, changes, report)
-        engine.settle(module, report)
+        if engine.pulled_once(module):
+            engine.settle(module, report)
+        else:  # a first sync did not finish: its next cycle decides duplicates first
+            report.add(module_name, side, "deferred", len(changes))
     except Exception as exc:
         with contextlib.suppress(Exception):
             journal_run(
