@@ -186,8 +186,10 @@ class Engine:
                     failed.append((name, exc))
                     report.failed[name] = str(exc)
             if failed:
-                raise failed[0][1] if len(failed) == 1 else ConnectorError(
-                    "; ".join(f"module {name}: {exc}" for name, exc in failed)
+                raise (
+                    failed[0][1]
+                    if len(failed) == 1
+                    else ConnectorError("; ".join(f"module {name}: {exc}" for name, exc in failed))
                 )
         except Exception as exc:
             # a run marker saying why the run stopped; it never hides the error itself
@@ -272,9 +274,7 @@ class Engine:
             if event.meta.get("event") == "delete" and name in event.meta.get("modules", ()):
                 since = event.seq
                 break
-        found = any(
-            e.side == side for e in self.journal.read(since=since, module=name, rid=PULLED)
-        )
+        found = any(e.side == side for e in self.journal.read(since=since, module=name, rid=PULLED))
         if not found and mark:
             self.journal.append(
                 [NewEntry(Kind.CONFIG, name, PULLED, side, meta={"complete": True})]
@@ -638,7 +638,12 @@ class Engine:
             entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
             report.add(name, side, counted)
 
+        twins = self._twins_outside(module, side, [state for state, w, _ in batch if w.id is None])
         for state, w, done in batch:
+            if state.rid in twins:
+                self._retrying.add(state.rid)
+                refused(state.rid, "outside view", reason=twins[state.rid], retry=True, done=done)
+                continue
             values = canonical(w.values)
             unresolved = self._side_ids(module, side, values) if module.lookups else None
             if unresolved is not None:
@@ -693,6 +698,53 @@ class Engine:
             self.journal.append(entries)
         self._pushed[(name, side)] += len(writes)
         self.progress("push", name, side, self._pushed[(name, side)])
+
+    def _twins_outside(
+        self, module: ModuleConfig, side: str, states: Sequence[RecordState]
+    ) -> dict[str, str]:
+        """Records about to be created on ``side`` whose duplicate is there but outside the
+        module's view or criteria (so never pulled), each with the reason it waits.
+
+        A view limits what syncs, never what duplicate matching sees: such a record is
+        not created a second time; it waits, and pairs with its twin once the twin
+        enters the view (or the view changes).  Under ``clone`` both are meant to exist.
+        """
+        side_module = module.side_module(side)
+        if (
+            not states
+            or not module.match_fields
+            or not (side_module.view or side_module.where)
+            or module.policy.duplicates is DuplicatePolicy.CLONE
+        ):
+            return {}
+        whole = attrs.evolve(side_module, view=None, where={})
+        scope = (
+            f"view {side_module.view!r}"
+            if side_module.view
+            else f"criteria {dict(side_module.where)}"
+        )
+        connector = self.connectors[side]
+        waiting: dict[str, str] = {}
+        for state in states:
+            held = state.held(state.origin)
+            if state.key is None or held is None:
+                continue
+            text = from_wire(held["v"].get(module.match_fields[0]))
+            if text is None:
+                continue
+            for change in connector.search(whole, str(text)):
+                values, _ = module.fields.to_canonical(side, change.values, record=state.rid)
+                if match_key([values.get(f) for f in module.match_fields]) != state.key:
+                    continue
+                if self.journal.rid_for(module.name, side, str(change.id)) is None:
+                    waiting[state.rid] = (
+                        f"{side} {side_module.table} record {change.id} has the same "
+                        f"{'/'.join(module.match_fields)} ({text!s}) but lies outside the "
+                        f"{scope}: not created a second time; the two pair up when it "
+                        "enters it"
+                    )
+                    break
+        return waiting
 
     def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
         """Pair up single-sided records that share a match key and, with ``suggest``, hold
