@@ -16,7 +16,8 @@ UTC ISO text),
 holds, "del": deleted}}``, ``st`` status, ``d`` dirty (needs planning: set by a change,
 cleared once every planned write has an outcome, or nothing was to be written), ``e`` the
 last error per side, ``x`` conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
-``n`` a note (why merged / skipped / held).
+``n`` a note (why merged / skipped / held), ``rt`` (only while a side refused a write)
+refused writes per side: ``[attempts, next try or None once held]``.
 
 Intents are journaled per push batch (``rid`` None) and leave record state alone: a record
 stays dirty until its writes have outcomes, so a crash anywhere in between re-plans it and
@@ -174,6 +175,16 @@ class RecordState:
     note = property(lambda self: self.raw["n"])
 
     @property
+    def retries(self) -> dict[str, tuple[int, str | None]]:
+        """Refused writes per side: ``(attempts, next try as UTC ISO text)``; None: held
+        after :data:`RETRY_LIMIT` attempts until ``replicator retry`` or an edit."""
+        return {side: (n, when) for side, (n, when) in self.raw.get("rt", {}).items()}
+
+    def waits(self, now: str) -> bool:
+        """Whether a refused write of this record waits for its next try (``now``: UTC ISO)."""
+        return any(when is not None and when > now for _, when in self.raw.get("rt", {}).values())
+
+    @property
     def attention(self) -> bool:
         raw = self.raw
         return raw["st"] == ACTIVE and bool(raw["d"])
@@ -227,6 +238,31 @@ class RecordState:
             key: str = near
             return key
         return None
+
+
+# -- retries of refused writes --------------------------------------------------------------
+
+RETRY_LIMIT = 6  # attempts at a refused write before the record is held for a person
+RETRY_FIRST = dt.timedelta(minutes=1)  # then 4x longer after each attempt, at most a day
+RETRY_MAX = dt.timedelta(days=1)
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    """How long after its ``attempt``-th refusal a write is tried again (1, 4, 16 minutes...)."""
+    return min(RETRY_FIRST * 4 ** (attempt - 1), RETRY_MAX)
+
+
+def _retry_due(raw: Raw) -> bool:
+    """Whether some side's refused write is still to be retried (not held)."""
+    return any(when is not None for _, when in raw.get("rt", {}).values())
+
+
+def _forget_retry(raw: Raw, side: str) -> None:
+    retries = raw.get("rt")
+    if retries is not None:
+        retries.pop(side, None)
+        if not retries:
+            del raw["rt"]
 
 
 # -- the reducer ---------------------------------------------------------------------------
@@ -300,6 +336,15 @@ class RecordReducer:
         if kind is Kind.CURSOR:
             view.set_cursor(entry.side or "", entry.module, entry.meta["cursor"])
             return
+        if kind is Kind.INTENT and "retry" in entry.meta:
+            # a person asked for records held after their retries (or waiting) to go now
+            for rid in entry.meta["retry"]:
+                again = view.record(entry.module, rid)
+                if again is not None:
+                    again.raw.pop("rt", None)
+                    again.raw["d"] = True
+                    view.put_record(entry.module, rid, again)
+            return
         if kind is Kind.INTENT and "settled" in entry.meta:
             for rid in entry.meta["settled"]:
                 settled = view.record(entry.module, rid)
@@ -322,6 +367,7 @@ class RecordReducer:
         meta = entry.meta
         side = entry.side or ""
         if kind is Kind.OBSERVED:
+            raw.pop("rt", None)  # a new change is worth a new round of attempts
             new_link = not state.linked(side)
             _observe(raw, side, entry, meta.get("id"))
             raw["d"] = True
@@ -356,11 +402,21 @@ class RecordReducer:
             for name, value in entry.fields.items():
                 values[name] = to_wire(value)
             raw["e"].pop(side, None)
+            _forget_retry(raw, side)
             if meta.get("done"):
-                raw["d"] = False
+                raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
         elif kind is Kind.ERROR:
             raw["e"][side] = str(meta.get("reason", "rejected"))
-            if meta.get("done") and not meta.get("retry"):
+            attempt = meta.get("attempt")
+            if attempt is not None:  # a refused write: retried with backoff, then held
+                retries = raw.setdefault("rt", {})
+                if attempt >= RETRY_LIMIT:
+                    retries[side] = [attempt, None]
+                    if meta.get("done"):
+                        raw["d"] = _retry_due(raw)
+                else:
+                    retries[side] = [attempt, utc_text(entry.at + retry_delay(attempt))]
+            elif meta.get("done") and not meta.get("retry"):
                 raw["d"] = False
         elif kind is Kind.LINK:
             side_id = str(meta["id"])
@@ -454,6 +510,7 @@ __all__ = [
     "ACTIVE",
     "HELD",
     "MERGED",
+    "RETRY_LIMIT",
     "SKIPPED",
     "Held",
     "RecordReducer",
@@ -465,5 +522,6 @@ __all__ = [
     "register_clock",
     "register_dots",
     "register_values",
+    "retry_delay",
     "write_register",
 ]

@@ -303,9 +303,15 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
     for name, module in config.modules.items():
         statuses: collections.Counter[str] = collections.Counter()
         with_errors = 0
-        for _, _, record in journal.records(name):
+        retrying: list[dict[str, Any]] = []
+        held_after: list[dict[str, Any]] = []
+        for _, rid, record in journal.records(name):
             statuses[record.status] += 1
             with_errors += bool(record.errors)
+            for side, (attempts, when) in record.retries.items():
+                item = {"rid": rid, "side": side, "attempts": attempts, "next": when}
+                item["reason"] = record.errors.get(side)
+                (retrying if when is not None else held_after).append(item)
         modules.append(
             {
                 "module": name,
@@ -329,6 +335,9 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
                 },
                 "open_conflicts": len(journal.conflicts(status="open", module=name)),
                 "records_with_errors": with_errors,
+                # writes a side refused: retried with backoff, then held (`replicator retry`)
+                "retrying": retrying,
+                "held_after_retries": held_after,
                 "last_run_errors": sum(1 for f in failures if f["module"] == name),
                 "cursors": {side: cursors.get((side, name)) for side in module.order},
                 "entries": per_module.get(name, 0),
@@ -455,6 +464,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
         )
     console.print(table)
     for m in data["modules"]:
+        if m["retrying"]:
+            console.print(
+                f"{m['module']}: {len(m['retrying'])} refused write(s) retried with backoff",
+                markup=False,
+            )
+        for held in m["held_after_retries"][:10]:
+            console.print(
+                f"{m['module']}: record {held['rid']} held on {held['side']} after "
+                f"{held['attempts']} attempts: {held['reason']} (`replicator retry "
+                f"{held['rid']}` once fixed)",
+                markup=False,
+            )
         for side, n in m["deleted_kept"].items():
             if n:
                 others = ", ".join(s for s in m["links"] if s != side)

@@ -1,5 +1,6 @@
-"""The record commands of ``replicator``: ``records list``, ``fetch`` / ``import`` (one record
-now) and ``search`` (a side's records, and which are synced already).
+"""The record commands of ``replicator``: ``records list``, ``retry`` (refused writes now),
+``fetch`` / ``import`` (one record now) and ``search`` (a side's records, and which are
+synced already).
 
 Registered on :data:`replicator.cli.main` by :mod:`replicator.cli_lifecycle`.
 """
@@ -33,6 +34,7 @@ from replicator.cli import (
 )
 from replicator.config import Config
 from replicator.connectors.base import Change, Connector, SideModule
+from replicator.engine import retry as engine_retry
 from replicator.errors import ConfigError, ReplicatorError
 
 STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
@@ -176,6 +178,53 @@ def records_list(
     _console().print(table)
     if any(item["deleted_on"] for item in items):
         click.echo("deletes are never propagated: a record deleted on one side stays on the other")
+
+
+# -- retry ----------------------------------------------------------------------------------
+
+
+@main.command("retry")
+@config_option
+@click.argument("rids", nargs=-1, metavar="[RID]...")
+@click.option("--all", "every", is_flag=True, help="Every record a side refused.")
+@click.option("--module", metavar="M", help="Only records of this module.")
+@json_option
+@click.pass_context
+def retry_command(
+    ctx: click.Context, rids: tuple[str, ...], every: bool, module: str | None, as_json: bool
+) -> None:
+    """Try the refused writes of these records again at the next sync.
+
+    A record a side refused (a missing field, a value it would not take) is retried by
+    every later sync with a growing wait (1, 4, 16 minutes... up to a day), and held with
+    its reason after 6 attempts; `status` counts both.  Once the cause is fixed, `retry`
+    sends it at the next sync without waiting (`fetch` does the same for one record).
+    """
+    config = _config(ctx)
+    if not rids and not every:
+        raise click.UsageError("name the records (RID...) or give --all")
+    if module is not None:
+        lc.check_modules(config, [module])
+    names = [module] if module else list(config.modules)
+    armed: dict[str, int] = {}
+    with _journal(config) as journal:
+        for name in names:
+            wanted = (
+                list(rids)
+                if rids
+                else [rid for _, rid, state in journal.records(name) if state.retries]
+            )
+            armed[name] = engine_retry(journal, name, wanted)
+    total = sum(armed.values())
+    if as_json:
+        _echo_json({"retry": armed, "total": total})
+        return
+    if not total:
+        click.echo("no refused writes to retry among these records")
+        return
+    for name, n in armed.items():
+        if n:
+            click.echo(f"{name}: {n} record(s) retried at the next sync")
 
 
 # -- fetch / import ----------------------------------------------------------------------------

@@ -590,8 +590,12 @@ class Engine:
         entries: list[NewEntry] = []
         settled: list[str] = []
         policy_name = str(module.policy.effective_conflicts)
+        now = utc_text(self.journal.now())
         for state in states:
             if state is None or not state.attention:
+                continue
+            if state.waits(now):  # a side refused its write: it is retried after a while
+                report.add(name, "*", "waiting")
                 continue
             p = plan(state, module.policy)
             for conflict in p.conflicts:
@@ -653,7 +657,13 @@ class Engine:
             try:
                 side_values = module.fields.to_side(side, values)
             except (MappingError, ValueError, TypeError) as exc:
-                refused(state.rid, "errors", reason=f"cannot convert for {side}: {exc}", done=done)
+                refused(
+                    state.rid,
+                    "errors",
+                    reason=f"cannot convert for {side}: {exc}",
+                    done=done,
+                    attempt=_attempt(state, side),
+                )
                 continue
             if w.id is None:  # a create leaves unset columns to the side's defaults
                 side_values = {k: v for k, v in side_values.items() if v is not None}
@@ -686,13 +696,16 @@ class Engine:
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
             else:
+                again: dict[str, Any] = (
+                    {"retry": True} if outcome.retry else {"attempt": _attempt(state, side)}
+                )
                 refused(
                     state.rid,
                     "rejected",
                     reason=outcome.error or "no id returned",
-                    retry=outcome.retry,
                     id=w.id,
                     done=done,
+                    **again,
                 )
         with self.journal.transaction():
             self.journal.append(entries)
@@ -918,6 +931,24 @@ def resolve(
     return entry
 
 
+def _attempt(state: RecordState, side: str) -> int:
+    """The number of this attempt at writing the record to ``side`` (1 unless refused)."""
+    return state.retries.get(side, (0, None))[0] + 1
+
+
+def retry(journal: Journal, module: str, rids: Sequence[str], *, by: str = "person") -> int:
+    """Journal that these records' refused writes are to be tried again at the next sync
+    (before their backoff ends, or after they were held); returns how many there were."""
+    due = []
+    for rid in rids:
+        state = journal.record(module, rid)
+        if state is not None and state.retries:
+            due.append(rid)
+    if due:
+        journal.append([NewEntry(Kind.INTENT, module, None, None, meta={"retry": due, "by": by})])
+    return len(due)
+
+
 def _plain(value: Any) -> Any:
     """Config / error values as canonical JSON-safe values (floats become Decimal text)."""
     if isinstance(value, float):
@@ -933,4 +964,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["CONFIG_MODULE", "CycleReport", "Engine", "last_config", "report_data", "resolve"]
+__all__ = [
+    "CONFIG_MODULE",
+    "CycleReport",
+    "Engine",
+    "last_config",
+    "report_data",
+    "resolve",
+    "retry",
+]

@@ -36,6 +36,7 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
     connector refuses to, and their changes are merged, not lost), and a side never
     pulled yet is pulled to its end, so the record's duplicate there is found.
     """
+    from replicator.engine import retry
     from replicator.lifecycle import gate, journal_run
 
     module = _module(engine, module_name, side)
@@ -60,6 +61,7 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
         with engine.journal.transaction():
             engine._ingest(module, side, [change], report)
         rid = engine.journal.rid_for(module_name, side, str(change.id)) or f"{side}:{change.id}"
+        retry(engine.journal, module_name, [rid], by="fetch")  # a person asked for it now
         for other in module.order:
             # every side that could hold its duplicate is read to its end first (the
             # cycle invariant), from its cursor, or from the start if it never was
