@@ -171,6 +171,7 @@ class Engine:
         report = CycleReport(entries_before=self.journal.last_seq, paused=list(paused))
         started = self.journal.now()
         self._pushed = Counter()
+        self._pulled.clear()  # read again: a delete of the integration forgets them
         failed: list[tuple[str, ConnectorError]] = []
         try:
             self.journal_config()
