@@ -19,6 +19,10 @@ Keys: ``CLIENT_ID``, ``CLIENT_SECRET``, ``REFRESH_TOKEN``, ``DATA_CENTRE``,
 
 Secrets never sit in ``replicator.toml`` (the journal records its settings): a side's
 options name only non-secret things (the file, the data centre, the organisation).
+
+Access tokens are shared by the processes that sign in with one refresh token, through a
+0600 token file beside the credentials file (see :mod:`replicator.connectors.zoho_tokens`;
+``REPLICATOR_TOKEN_CACHE`` names another folder, or ``off``).
 """
 
 from __future__ import annotations

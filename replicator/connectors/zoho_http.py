@@ -4,6 +4,7 @@
   access token until shortly before it expires, and never asks for more than Zoho allows
   (10 access tokens per 10 minutes per refresh token): it raises
   :class:`ZohoRefreshLimitError` instead.  The ``api_domain`` it is given is where calls go.
+  :mod:`.zoho_tokens` shares its token between processes through a file.
 - :class:`ApiClient` wraps :class:`httpx.Client`: ``Authorization: Zoho-oauthtoken``, one
   refresh and one retry on a 401, retries with exponential backoff and jitter on 429 / 5xx /
   timeouts / transport errors (honouring ``Retry-After`` and ``X-Rate-Limit-Reset``), the
