@@ -43,7 +43,7 @@ from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
-from replicator.errors import ConnectorError, EngineError, MappingError
+from replicator.errors import EngineError, MappingError
 from replicator.suggestions import near_matches, pair_entries, resolve_duplicate
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
@@ -157,16 +157,7 @@ class Engine:
         if not names:  # every module asked for is paused: nothing runs, nothing is journaled
             last = self.journal.last_seq
             return CycleReport(entries_before=last, entries_after=last, paused=paused)
-        try:
-            self._check_sides(names)
-        except ConnectorError as exc:
-            # a side out of reach (its token refused, say) fails the run as it would later on
-            from replicator.lifecycle import journal_run
-
-            before = CycleReport(entries_before=self.journal.last_seq, paused=list(paused))
-            with contextlib.suppress(Exception):
-                journal_run(self.journal, before, names, started=self.journal.now(), error=exc)
-            raise
+        self._check_sides(names)
         with _no_cyclic_gc():
             return self._run(names, paused)
 
