@@ -19,6 +19,10 @@ Keys: ``CLIENT_ID``, ``CLIENT_SECRET``, ``REFRESH_TOKEN``, ``DATA_CENTRE``,
 
 Secrets never sit in ``replicator.toml`` (the journal records its settings): a side's
 options name only non-secret things (the file, the data centre, the organisation).
+
+Access tokens are shared by the processes that sign in with one refresh token, through a
+0600 token file beside the credentials file (see :mod:`replicator.connectors.zoho_tokens`;
+``REPLICATOR_TOKEN_CACHE`` names another folder, or ``off``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ from replicator.connectors.zoho_http import (
     ZohoAuthError,
     data_centre,
     token_request,
+)
+from replicator.connectors.zoho_tokens import (
+    CACHE_ENV,
+    CachedOAuth,
+    TokenCache,
+    cache_folder,
+    cache_key,
 )
 from replicator.errors import ConfigError
 
@@ -175,6 +186,7 @@ def open_auth(
 ) -> tuple[Auth, Credentials]:
     """The :class:`Auth` for a Zoho side: its credentials, with the side's options
     (``credentials`` file, ``data_centre`` / ``accounts_url``, ``api_domain``) applied."""
+    env = os.environ if env is None else env
     path = options.get("credentials")
     credentials = load_credentials(side, path=path, env=env)
     changes: dict[str, Any] = {}
@@ -199,16 +211,24 @@ def open_auth(
             )
         return StaticToken(credentials.access_token, credentials.api_domain), credentials
 
+    # processes share access tokens through a file beside the credentials (Zoho gives
+    # only about 10 per 10 minutes); a test's fake transport has none unless it names one
+    folder = cache_folder(path, env) if transport is None or CACHE_ENV in env else None
+
     def make() -> OAuth:
-        return OAuth(
-            client_id=credentials.client_id,
-            client_secret=credentials.client_secret,
-            refresh_token=credentials.refresh_token,
-            accounts_url=credentials.accounts_url,
-            api_domain=credentials.api_domain,
-            transport=transport,
-            clock=clock,
-        )
+        signs_in_with: dict[str, Any] = {
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "refresh_token": credentials.refresh_token,
+            "accounts_url": credentials.accounts_url,
+            "api_domain": credentials.api_domain,
+            "transport": transport,
+            "clock": clock,
+        }
+        if folder is None:
+            return OAuth(**signs_in_with)
+        key = cache_key(credentials.accounts_url, credentials.client_id, credentials.refresh_token)
+        return CachedOAuth(cache=TokenCache(folder, key), **signs_in_with)
 
     if transport is not None:  # a test's fake: its own session
         return make(), credentials

@@ -4,6 +4,7 @@
   access token until shortly before it expires, and never asks for more than Zoho allows
   (10 access tokens per 10 minutes per refresh token): it raises
   :class:`ZohoRefreshLimitError` instead.  The ``api_domain`` it is given is where calls go.
+  :mod:`.zoho_tokens` shares its token between processes through a file.
 - :class:`ApiClient` wraps :class:`httpx.Client`: ``Authorization: Zoho-oauthtoken``, one
   refresh and one retry on a 401, retries with exponential backoff and jitter on 429 / 5xx /
   timeouts / transport errors (honouring ``Retry-After`` and ``X-Rate-Limit-Reset``), the
@@ -382,9 +383,15 @@ def token_request(
         body = {}
     if not isinstance(body, dict):
         body = {}
+    # a refusal for too many requests says when to come back, if the server said so
+    delay = retry_after(response)
+    wait = {"retry_after": delay} if delay is not None else {}
     if response.status_code >= 500 or response.status_code == 429:
         raise ZohoAuthError(
-            f"{where}: HTTP {response.status_code}", status=response.status_code, retryable=True
+            f"{where}: HTTP {response.status_code}",
+            status=response.status_code,
+            retryable=True,
+            details=wait,
         )
     if response.status_code >= 400 or "error" in body or "access_token" not in body:
         error = redactor.scrub(str(body.get("error") or f"HTTP {response.status_code}"))
@@ -400,8 +407,28 @@ def token_request(
             f"{where}: token request refused: {error}{hint}{more}",
             status=response.status_code,
             code=error,
+            details=wait,
         )
     return body
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a ``Retry-After`` header asks to wait (a number or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class OAuth:
@@ -470,6 +497,10 @@ class OAuth:
 
     def _refresh(self) -> None:
         now = self.clock()
+        self._use(self._request(now), now)
+
+    def _request(self, now: float) -> dict[str, Any]:
+        """Ask the token endpoint for a new access token (within this process's count)."""
         while self._refreshes and now - self._refreshes[0] >= self.window:
             self._refreshes.popleft()
         if len(self._refreshes) >= self.limit:
@@ -480,10 +511,11 @@ class OAuth:
                 f"limit; not refreshing again for {wait:.0f} s (is another process using the "
                 "same refresh token, or are tokens being refused?)",
                 retryable=True,
+                details={"retry_in": wait},
             )
         self._refreshes.append(now)
         self.calls += 1
-        body = token_request(
+        return token_request(
             self._http,
             self.accounts_url,
             {
@@ -494,6 +526,9 @@ class OAuth:
             },
             self.redactor,
         )
+
+    def _use(self, body: Mapping[str, Any], now: float) -> float:
+        """Hold the token of a token answer got at ``now``; returns its lifetime (s)."""
         self._token = Secret(str(body["access_token"]))
         self.redactor.add(self._token)
         expires_in = float(body.get("expires_in") or body.get("expires_in_sec") or 3600)
@@ -504,6 +539,7 @@ class OAuth:
         elif self._api_domain is None:
             raise ZohoAuthError(f"Zoho OAuth at {self.accounts_url}: no api_domain in answer")
         log.debug("zoho oauth: new access token, valid %.0f s", expires_in)
+        return expires_in
 
     def __repr__(self) -> str:
         return f"OAuth(client_id={self.client_id!r}, accounts_url={self.accounts_url!r})"
@@ -778,20 +814,9 @@ class ApiClient:
                 self.rate.pause(min(reset, self.max_wait))
 
     def _server_delay(self, response: httpx.Response) -> float | None:
-        retry_after = response.headers.get("retry-after")
-        if retry_after is not None:
-            retry_after = retry_after.strip()
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                try:
-                    when = email.utils.parsedate_to_datetime(retry_after)
-                except (TypeError, ValueError):
-                    when = None
-                if when is not None:
-                    if when.tzinfo is None:
-                        when = when.replace(tzinfo=dt.UTC)
-                    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+        delay = retry_after(response)
+        if delay is not None:
+            return delay
         if response.status_code == 429:
             return _reset_seconds(response.headers.get("x-rate-limit-reset"))
         return None
@@ -886,6 +911,7 @@ __all__ = [
     "overlap_start",
     "parse_time",
     "read_mark",
+    "retry_after",
     "server_time",
     "token_request",
     "translate",

@@ -180,7 +180,7 @@ def test_a_sync_with_nothing_new_costs_one_list_request_per_side(
     tmp_path: Path, sandbox: Sandbox, admin: AdminClient, api: ZohoApi
 ) -> None:
     """Once in sync, another cycle reads one list page per side (plus CRM's deleted
-    feed and field metadata, and one token for both sides), writes nothing and journals
+    feed and field metadata, and at most one token for both sides), writes nothing and journals
     nothing.  (Within the overlap window after the last change, a cycle may still move a
     cursor's read time: that is the cycle after the gap below.)"""
     seed_both(api, admin)
@@ -196,7 +196,9 @@ def test_a_sync_with_nothing_new_costs_one_list_request_per_side(
     assert counts.get(("GET", "/crm/v8/{module}"), 0) <= 1
     assert counts.get(("GET", "/books/v3/contacts"), 0) <= 1
     writes = {k: n for k, n in counts.items() if k[0] in ("POST", "PUT", "DELETE")}
-    assert writes == {("POST", "/oauth/v2/token"): 1}  # one token for both sides
+    # at most one token for both sides: none while the one an earlier sync took is good
+    assert set(writes) <= {("POST", "/oauth/v2/token")}
+    assert writes.get(("POST", "/oauth/v2/token"), 0) <= 1
     assert sum(counts.values()) <= 5, counts
     assert report.entries_after == report.entries_before
     assert report.total("created") == report.total("updated") == 0
