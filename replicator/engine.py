@@ -23,6 +23,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -43,7 +44,7 @@ from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
-from replicator.errors import EngineError, MappingError
+from replicator.errors import SHOWN_CHARS, EngineError, MappingError, shown
 from replicator.suggestions import near_matches, pair_entries, resolve_duplicate
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
@@ -282,6 +283,20 @@ class Engine:
         batch_rids: set[str] = set()
         lookups = self._lookup_rids(module, side, changes)
         for change in changes:
+            if change.problem is not None:
+                # a row that cannot be a record (no id, a shared id): an error, journaled
+                # against the record when the id is one we know, and nothing else of it
+                entries.append(
+                    NewEntry(
+                        Kind.ERROR,
+                        name,
+                        known.get(str(change.id)) if change.id else None,
+                        side,
+                        meta={"reason": change.problem, "stage": "read", "id": change.id or None},
+                    )
+                )
+                report.add(name, side, "errors")
+                continue
             rid = known.get(str(change.id)) or f"{side}:{change.id}"
             if rid in batch_rids:  # the same record twice in a page: fold the first one in
                 self.journal.append(entries)
@@ -313,10 +328,10 @@ class Engine:
                         name,
                         rid,
                         side,
-                        meta={
-                            "reason": str(err),
+                        meta={  # the entry names the record, the meta what and why, once
+                            "reason": err.reason,
                             "field": err.field,
-                            "value": _plain(err.value),
+                            "value": _shown(err.value),
                             "stage": "read",
                             "id": str(change.id),
                         },
@@ -764,6 +779,18 @@ def resolve(
     )
     journal.append([entry])
     return entry
+
+
+def _shown(value: Any) -> Any:
+    """A side's bad value for an error entry: as it is when short and canonical, else as
+    safe text (bytes as a hex literal, long text cut; see :func:`replicator.errors.shown`)."""
+    if value is None or type(value) in (bool, Decimal):
+        return value
+    if type(value) is int and value.bit_length() <= 4 * SHOWN_CHARS:
+        return value
+    if type(value) is str and len(value) <= SHOWN_CHARS:
+        return value
+    return shown(value)
 
 
 def _plain(value: Any) -> Any:

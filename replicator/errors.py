@@ -45,6 +45,9 @@ def shown(value: object) -> str:
         data = bytes(value)
         text = f"x'{data[: SHOWN_CHARS // 2].hex()}'"
         return text if len(data) <= SHOWN_CHARS // 2 else f"{text}... ({len(data)} bytes)"
+    if isinstance(value, int) and value.bit_length() > 4 * SHOWN_CHARS:
+        # its repr may be refused (Python limits int-to-text to 4300 digits), and is no help
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} chars)"
 
