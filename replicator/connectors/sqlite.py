@@ -76,6 +76,7 @@ _READ_LOG = (
     " WHERE tbl = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
 _FORGET_LOG = "DELETE FROM _replicator_changes WHERE tbl = ? AND seq <= ?"
+_LOGGED_LATER = "SELECT 1 FROM _replicator_changes WHERE tbl = ? AND row_id = ? AND seq > ? LIMIT 1"
 _LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM _replicator_changes"
 _REMEMBER_KEYS = "INSERT OR REPLACE INTO _replicator_keys(tbl, key, row_id) VALUES (?, ?, ?)"
 # the largest integer id ever read or made: our creates never reuse the id of a deleted row
@@ -650,7 +651,8 @@ class SQLiteConnector:
             if captured is None:
                 captured = times[at] = as_utc(at)
             row = current.get(id)
-            if op == "D" and row is None:
+            if op == "D" and (row is None or self._logged_later(plan, id, log[-1][0])):
+                # (a row with the id again, logged on a later page, is another record)
                 append(Change(id, {}, modified=captured, deleted=True))
                 continue
             if id in reused:
@@ -680,6 +682,11 @@ class SQLiteConnector:
                 )
             )
         return tuple(changes)
+
+    def _logged_later(self, plan: _Plan, id: str, seq: int) -> bool:
+        """Whether the log has a change of ``id`` after ``seq`` (a later page's)."""
+        found = self._db.execute(_LOGGED_LATER, (plan.module.table, id, seq)).fetchone()
+        return found is not None
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """A read's rows, text that is not UTF-8 as bytes.

@@ -571,3 +571,21 @@ def test_a_value_a_column_holds_exactly_is_written(
     assert outcome.ok
     assert db.execute(f"SELECT {column} FROM t").fetchall() == [(stored,)]
     connector.close()
+
+
+def test_an_id_deleted_and_given_again_on_a_later_page_is_still_a_delete(tmp_path: Path) -> None:
+    """The delete is no shared-id leftover when the log inserts the id again later: the
+    delete comes first, the new row after it, as when both are on one page."""
+    db, connector, module = text_ids(tmp_path)
+    db.execute("INSERT INTO customers VALUES ('a', 'Old', NULL)")
+    _, cursor = pull_all(connector, None, module=module)
+    db.execute("DELETE FROM customers WHERE id = 'a'")
+    db.execute("INSERT INTO customers VALUES ('b', 'Other', NULL)")
+    db.execute("INSERT INTO customers VALUES ('a', 'New', NULL)")
+    changes = changes_of(pull_all(connector, cursor, module=module, page_size=1)[0])
+    assert [(c.id, c.deleted, c.values.get("name")) for c in changes] == [
+        ("a", True, None),
+        ("b", False, "Other"),
+        ("a", False, "New"),
+    ]
+    connector.close()
