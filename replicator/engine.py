@@ -788,9 +788,17 @@ def _shown(value: Any) -> Any:
         return value
     if type(value) is int and value.bit_length() <= 4 * SHOWN_CHARS:
         return value
-    if type(value) is str and len(value) <= SHOWN_CHARS:
+    if type(value) is str and len(value) <= SHOWN_CHARS and _utf8(value):
         return value
     return shown(value)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the journal (UTF-8) could not hold it
+        return False
+    return True
 
 
 def _plain(value: Any) -> Any:

@@ -57,6 +57,13 @@ def _text(value: Any) -> str | None:
             ) from None
         raise _Unfit("is binary data, not text")
     text = unicodedata.normalize("NFC", str(value))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON may escape one ("\ud800"); UTF-8 cannot
+            raise _Unfit(
+                f"holds a lone surrogate at position {exc.start}, which is not a character"
+            ) from None
     return text if text != "" else None
 
 

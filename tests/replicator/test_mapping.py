@@ -52,6 +52,7 @@ def test_raw_values_become_canonical(kind, raw, expected):
         ("datetime", "2024-12-03T10:00:00Zjunk", "ISO 8601"),
         ("datetime", "2024-W49-2", "ISO 8601"),
         ("text", b"\xffA", "not valid UTF-8"),
+        ("text", "a\ud800b", "lone surrogate"),
     ],
 )
 def test_parsing_is_strict_and_never_guesses(kind, raw, reason):

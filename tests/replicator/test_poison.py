@@ -465,3 +465,23 @@ def test_a_json_integer_of_30_digits_from_a_side_syncs_exactly_cycle_after_cycle
         assert verify(world.journal).ok
     finally:
         world.journal.close()
+
+
+def test_a_lone_surrogate_from_a_json_side_is_a_field_error_not_a_failed_cycle(tmp_path):
+    """JSON can carry "\\ud800", which no UTF-8 journal can hold: that field is an error
+    entry (the value escaped), and the other records and fields sync in the same cycle."""
+    from tests.replicator.test_engine import World
+
+    world = World(tmp_path)
+    try:
+        world.crm.insert("accounts", {"account_name": "Odd", "email": "x\ud800y"})
+        world.crm.insert("accounts", {"account_name": "Even", "email": "e@x"})
+        world.sync()
+        books = {row["name"]: row.get("email") for row in world.books_rows().values()}
+        assert books == {"Odd": None, "Even": "e@x"}
+        (error,) = world.journal.read(kinds=[Kind.ERROR])
+        assert error.meta["field"] == "email" and error.meta["value"] == "'x\\ud800y'"
+        assert "lone surrogate" in error.meta["reason"]
+        assert verify(world.journal).ok
+    finally:
+        world.journal.close()
