@@ -23,7 +23,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
@@ -343,6 +343,27 @@ class Engine:
             if held is not None:
                 have = held["v"]
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
+                for field in [k for k in wire if module.fields.kind(k) == "decimal"]:
+                    assert state is not None
+                    rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
+                    if rounded is not None:  # our write, as the side could hold it: no change
+                        del wire[field]
+                        entries.append(
+                            NewEntry(
+                                Kind.ERROR,
+                                name,
+                                rid,
+                                side,
+                                meta={
+                                    "reason": rounded,
+                                    "field": field,
+                                    "value": from_wire(have[field]),
+                                    "stage": "read",
+                                    "id": str(change.id),
+                                },
+                            )
+                        )
+                        report.add(name, side, "errors")
                 if not wire:
                     continue  # our own echo, or a change to columns we do not map
             dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
@@ -791,6 +812,36 @@ def _shown(value: Any) -> Any:
     if type(value) is str and len(value) <= SHOWN_CHARS and _utf8(value):
         return value
     return shown(value)
+
+
+def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any]) -> str | None:
+    """Why ``got`` is ``side``'s rounding of the amount ``have`` we wrote there, or None.
+
+    A side that keeps fewer decimal places (a Zoho currency field keeps 2) rounds what it
+    is given: read back, the rounded amount is no change of theirs, and taken for one it
+    would be written back over the exact amount on every other side.  It is compared at the
+    side's precision instead, and the rounding journaled as an error; a value the side's
+    people type (any other amount) is a change as ever."""
+    if type(have) is not dict or type(got) is not dict:
+        return None
+    exact, read = from_wire(have), from_wire(got)
+    if not isinstance(exact, Decimal) or not isinstance(read, Decimal):
+        return None
+    places, held_places = read.as_tuple().exponent, exact.as_tuple().exponent
+    if not isinstance(places, int) or not isinstance(held_places, int) or places <= held_places:
+        return None
+    step = Decimal(1).scaleb(places)
+    if read not in (exact.quantize(step, ROUND_HALF_UP), exact.quantize(step, ROUND_HALF_EVEN)):
+        return None
+    # the amount it held came from another side, through our write (not typed there)
+    siblings = raw["f"].get(field) or ()
+    if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
+        return None
+    return (
+        f"side {side} holds {read} for the amount {exact}: it keeps fewer decimal places "
+        "and rounded our write; the exact amount stays on the other sides, and the rounded "
+        "one is not taken back"
+    )
 
 
 def _utf8(text: str) -> bool:

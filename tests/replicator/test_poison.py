@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
-from decimal import Decimal
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +23,8 @@ from conflicts import RecordReducer
 from journal import Entry, Journal, Kind, rebuild, verify
 from replicator.app import App, open_app
 from replicator.cli import main
+from replicator.connectors.base import Outcome, SideModule, Write
+from replicator.connectors.memory import MemoryConnector
 from replicator.engine import CycleReport, Engine
 
 CONFIG = """\
@@ -483,5 +486,52 @@ def test_a_lone_surrogate_from_a_json_side_is_a_field_error_not_a_failed_cycle(t
         assert error.meta["field"] == "email" and error.meta["value"] == "'x\\ud800y'"
         assert "lone surrogate" in error.meta["reason"]
         assert verify(world.journal).ok
+    finally:
+        world.journal.close()
+
+
+class TwoPlaces(MemoryConnector):
+    """A side whose amounts keep two decimal places, as a Zoho currency field does: it
+    rounds what it is given (half up) and gives back the rounded amount."""
+
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
+        rounded = [attrs.evolve(w, values={**w.values, **self._round(w.values)}) for w in writes]
+        return super().push(module, rounded)
+
+    @staticmethod
+    def _round(values: Mapping[str, Any]) -> dict[str, Any]:
+        amount = values.get("credit_limit")
+        if amount is None:
+            return {}
+        return {"credit_limit": float(Decimal(amount).quantize(Decimal("0.01"), ROUND_HALF_UP))}
+
+
+def test_a_side_that_rounds_an_amount_never_gets_it_written_back_over_the_exact_one(tmp_path):
+    """Books holds a 19-digit amount; CRM keeps two places and rounds our write.  Read back,
+    the rounded amount is compared at CRM's precision: an error says CRM rounded it, Books
+    keeps the exact amount, and no later cycle (even one where CRM's row changes) writes
+    anything back.  An amount a person types in CRM is still a change."""
+    from tests.replicator.test_engine import World
+
+    world = World(tmp_path)
+    world.crm = TwoPlaces("crm")
+    world.engine = Engine(world.config, world.journal, {"books": world.books, "crm": world.crm})
+    try:
+        bid = world.books.insert("customers", {"name": "Acme", "credit_limit": DIGITS19})
+        world.sync()
+        (cid, crm_row), *_ = world.crm_rows().items()
+        assert crm_row["credit_limit"] == 1234567890.12
+        world.crm.update("accounts", cid, {"email": "acme@x"})  # the row is read again
+        report = world.sync()
+        assert world.books_rows()[bid]["credit_limit"] == DIGITS19
+        assert world.books_rows()[bid]["email"] == "acme@x"
+        (error,) = world.journal.read(since=report.entries_before, kinds=[Kind.ERROR])
+        assert error.side == "crm" and error.meta["field"] == "credit_limit"
+        assert "1234567890.12" in error.meta["reason"] and "rounded" in error.meta["reason"]
+        quiet = world.sync()
+        assert quiet.entries_after == quiet.entries_before
+        world.crm.update("accounts", cid, {"credit_limit": 99.5})  # typed in CRM: a change
+        world.sync()
+        assert Decimal(world.books_rows()[bid]["credit_limit"]) == Decimal("99.5")
     finally:
         world.journal.close()
