@@ -346,8 +346,10 @@ class Engine:
                 for field in [k for k in wire if module.fields.kind(k) == "decimal"]:
                     assert state is not None
                     rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
-                    if rounded is not None:  # our write, as the side could hold it: no change
-                        del wire[field]
+                    if rounded is None:
+                        continue
+                    del wire[field]  # our write, as the side could hold it: no change of theirs
+                    if state.raw["e"].get(side) != rounded:  # said once, not on every re-read
                         entries.append(
                             NewEntry(
                                 Kind.ERROR,
@@ -838,9 +840,9 @@ def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any])
     if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
         return None
     return (
-        f"side {side} holds {read} for the amount {exact}: it keeps fewer decimal places "
-        "and rounded our write; the exact amount stays on the other sides, and the rounded "
-        "one is not taken back"
+        f"side {side} keeps fewer decimal places in {field}: it rounded our write of {exact} "
+        f"to {read}; the exact amount stays on the other sides and the rounded one is not "
+        "taken back"
     )
 
 
