@@ -90,6 +90,7 @@ __all__ = [
     "MappingError",
     "RejectedError",
     "ReplicatorError",
+    "SHOWN_CHARS",
     "SetupError",
     "shown",
 ]

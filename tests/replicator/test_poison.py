@@ -380,6 +380,8 @@ def test_a_row_with_no_id_is_an_error_naming_the_row_and_the_rest_syncs(tmp_path
     assert "table customers" in reason and "no id" in reason
     assert "rowid 2" in reason and "'Nobody'" in reason
     assert report.total("errors") == 1
+    history = CliRunner().invoke(main, ["--config", str(sides.config), "history"])
+    assert "customers on books" in history.output and "record None" not in history.output
     sides.sql(sides.books, "UPDATE customers SET id = 'N1' WHERE name = 'Nobody'")
     sides.sync()
     assert sorted(sides.crm_accounts()) == ["Acme", "Nobody"]
