@@ -30,6 +30,8 @@ JSON in place (the journal forgets its cache on rollback, so nothing half-done s
 from __future__ import annotations
 
 import datetime as dt
+import json
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -45,8 +47,27 @@ ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
 Clock = dict[str, int]
 Raw = dict[str, Any]
 
-_encode = fast_dumps
-_decode = orjson.loads
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # as fast_dumps
+# orjson reads an integer past 64 bits as a float (and refuses to write one): a state holding
+# one is written by the standard encoder with this mark after it, JSON whitespace orjson never
+# writes, and read back by the standard parser, which keeps integers of any size exact.  The
+# hot path (no such integer) stays one orjson call each way, with no scan of the text.
+_WIDE = "\n"
+
+
+def _encode(raw: Raw) -> str:
+    try:
+        return orjson.dumps(raw, option=_SORTED).decode()
+    except orjson.JSONEncodeError:
+        return fast_dumps(raw) + _WIDE
+
+
+def _decode(text: str) -> Raw:
+    if text.endswith(_WIDE):
+        raw: Raw = json.loads(text, parse_float=Decimal)
+        return raw
+    raw = orjson.loads(text)
+    return raw
 
 
 # -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------

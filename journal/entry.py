@@ -175,9 +175,12 @@ def dumps(value: Any, *, trusted: bool = False) -> str:
 
 
 def loads(text: str | None) -> Any:
+    """The values of canonical JSON: integers of any size stay exact (the standard parser;
+    orjson would read one past 64 bits as a float), and a bare fraction, which canonical
+    JSON never holds, is read as a Decimal rather than through a float."""
     if text is None:
         return None
-    return json.loads(text, object_hook=_hook)
+    return json.loads(text, object_hook=_hook, parse_float=Decimal)
 
 
 def utc_text(at: dt.datetime) -> str:

@@ -492,8 +492,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
             console.print(f"{what}: {len(run['errors'])} error(s); `replicator history` has all")
             for f in run["errors"][:10]:
                 field = f", field {f['field']}" if f.get("field") else ""
+                record = f" record {f['record']}" if f.get("record") else ""
                 console.print(
-                    f"  {f['module']} record {f['record']} on {f['side']}{field}: {f['reason']}",
+                    f"  {f['module']}{record} on {f['side']}{field}: {f['reason']}",
                     markup=False,
                 )
 

@@ -137,7 +137,8 @@ def _print_problems(console: Any, item: Mapping[str, Any]) -> None:
 
 
 def _failure_line(row: Mapping[str, Any]) -> str:
-    where = f"{row['module']} record {row['record']} on {row['side']}"
+    record = f" record {row['record']}" if row.get("record") else ""  # a row with no id: none
+    where = f"{row['module']}{record} on {row['side']}"
     if row.get("id"):
         where += f" (id {row['id']})"
     if row.get("field"):

@@ -23,6 +23,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
@@ -43,7 +44,7 @@ from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
-from replicator.errors import ConnectorError, EngineError, MappingError
+from replicator.errors import SHOWN_CHARS, ConnectorError, EngineError, MappingError, shown
 from replicator.suggestions import near_matches, pair_entries, resolve_duplicate
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
@@ -382,6 +383,20 @@ class Engine:
         batch_rids: set[str] = set()
         lookups = self._lookup_rids(module, side, changes)
         for change in changes:
+            if change.problem is not None:
+                # a row that cannot be a record (no id, a shared id): an error, journaled
+                # against the record when the id is one we know, and nothing else of it
+                entries.append(
+                    NewEntry(
+                        Kind.ERROR,
+                        name,
+                        known.get(str(change.id)) if change.id else None,
+                        side,
+                        meta={"reason": change.problem, "stage": "read", "id": change.id or None},
+                    )
+                )
+                report.add(name, side, "errors")
+                continue
             rid = known.get(str(change.id)) or f"{side}:{change.id}"
             if rid in batch_rids:  # the same record twice in a page: fold the first one in
                 self.journal.append(entries)
@@ -413,10 +428,10 @@ class Engine:
                         name,
                         rid,
                         side,
-                        meta={
-                            "reason": str(err),
+                        meta={  # the entry names the record, the meta what and why, once
+                            "reason": err.reason,
                             "field": err.field,
-                            "value": _plain(err.value),
+                            "value": _shown(err.value),
                             "stage": "read",
                             "id": str(change.id),
                         },
@@ -428,6 +443,29 @@ class Engine:
             if held is not None:
                 have = held["v"]
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
+                for field in [k for k in wire if module.fields.kind(k) == "decimal"]:
+                    assert state is not None
+                    rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
+                    if rounded is None:
+                        continue
+                    del wire[field]  # our write, as the side could hold it: no change of theirs
+                    if state.raw["e"].get(side) != rounded:  # said once, not on every re-read
+                        entries.append(
+                            NewEntry(
+                                Kind.ERROR,
+                                name,
+                                rid,
+                                side,
+                                meta={
+                                    "reason": rounded,
+                                    "field": field,
+                                    "value": from_wire(have[field]),
+                                    "stage": "read",
+                                    "id": str(change.id),
+                                },
+                            )
+                        )
+                        report.add(name, side, "errors")
                 if not wire:
                     continue  # our own echo, or a change to columns we do not map
             dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
@@ -948,6 +986,56 @@ def retry(journal: Journal, module: str, rids: Sequence[str], *, by: str = "pers
     if due:
         journal.append([NewEntry(Kind.INTENT, module, None, None, meta={"retry": due, "by": by})])
     return len(due)
+
+
+def _shown(value: Any) -> Any:
+    """A side's bad value for an error entry: as it is when short and canonical, else as
+    safe text (bytes as a hex literal, long text cut; see :func:`replicator.errors.shown`)."""
+    if value is None or type(value) in (bool, Decimal):
+        return value
+    if type(value) is int and value.bit_length() <= 4 * SHOWN_CHARS:
+        return value
+    if type(value) is str and len(value) <= SHOWN_CHARS and _utf8(value):
+        return value
+    return shown(value)
+
+
+def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any]) -> str | None:
+    """Why ``got`` is ``side``'s rounding of the amount ``have`` we wrote there, or None.
+
+    A side that keeps fewer decimal places (a Zoho currency field keeps 2) rounds what it
+    is given: read back, the rounded amount is no change of theirs, and taken for one it
+    would be written back over the exact amount on every other side.  It is compared at the
+    side's precision instead, and the rounding journaled as an error; a value the side's
+    people type (any other amount) is a change as ever."""
+    if type(have) is not dict or type(got) is not dict:
+        return None
+    exact, read = from_wire(have), from_wire(got)
+    if not isinstance(exact, Decimal) or not isinstance(read, Decimal):
+        return None
+    places, held_places = read.as_tuple().exponent, exact.as_tuple().exponent
+    if not isinstance(places, int) or not isinstance(held_places, int) or places <= held_places:
+        return None
+    step = Decimal(1).scaleb(places)
+    if read not in (exact.quantize(step, ROUND_HALF_UP), exact.quantize(step, ROUND_HALF_EVEN)):
+        return None
+    # the amount it held came from another side, through our write (not typed there)
+    siblings = raw["f"].get(field) or ()
+    if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
+        return None
+    return (
+        f"side {side} keeps fewer decimal places in {field}: it rounded our write of {exact} "
+        f"to {read}; the exact amount stays on the other sides and the rounded one is not "
+        "taken back"
+    )
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the journal (UTF-8) could not hold it
+        return False
+    return True
 
 
 def _plain(value: Any) -> Any:

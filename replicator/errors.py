@@ -27,10 +27,29 @@ class ConfigError(ReplicatorError):
 
 
 class MappingError(ReplicatorError):
+    """``reason`` reads after the value: "does not convert to decimal: it has a comma"."""
+
     def __init__(self, field: str, value: object, reason: str, record: str | None = None) -> None:
         where = f"record {record}, " if record else ""
-        super().__init__(f"{where}field {field}: value {value!r}: {reason}")
+        super().__init__(f"{where}field {field}: value {shown(value)} {reason}")
         self.field, self.value, self.reason, self.record = field, value, reason, record
+
+
+SHOWN_CHARS = 80  # of a bad value in a message: enough to find it, never a whole document
+
+
+def shown(value: object) -> str:
+    """A side's raw value for a message, safely: bytes as an SQL hex literal (they may not
+    be text at all), anything else as its repr, both cut to :data:`SHOWN_CHARS`."""
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+        text = f"x'{data[: SHOWN_CHARS // 2].hex()}'"
+        return text if len(data) <= SHOWN_CHARS // 2 else f"{text}... ({len(data)} bytes)"
+    if isinstance(value, int) and value.bit_length() > 4 * SHOWN_CHARS:
+        # its repr may be refused (Python limits int-to-text to 4300 digits), and is no help
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} chars)"
 
 
 class ConnectorError(ReplicatorError):
@@ -71,5 +90,7 @@ __all__ = [
     "MappingError",
     "RejectedError",
     "ReplicatorError",
+    "SHOWN_CHARS",
     "SetupError",
+    "shown",
 ]

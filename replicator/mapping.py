@@ -6,6 +6,14 @@ empty text is no value), ``int``, ``Decimal`` (money, never float), ``bool``, IS
 :class:`MappingError` naming the field, the value and the reason; the engine journals it
 against the record and goes on with the rest.
 
+Parsing is strict and never guesses (DESIGN 5, poison isolation): numbers are plain digits
+with an optional point (``1500.50``; ``1,50``, ``1.500,00``, ``$5`` and ``12abc`` are
+errors, since a comma may be a decimal comma or a thousands separator); dates are ISO
+``YYYY-MM-DD``; date-times are ISO 8601 with ``Z`` or an offset.  A date-time without a
+zone is an error, not "taken as UTC": which moment it means is a guess.  A float read for
+an integer past 2^53 is an error (the side has rounded it already); bytes that are not
+UTF-8 are an error for a text field, never decoded with replacement characters.
+
 A ``picklist`` is text whose values each side may spell its own way: a side with a value
 map (``{"Goods": "goods", "Services": "service"}``) reads its values as their canonical
 ones and writes canonical values back in its own spelling; a side without one uses its
@@ -16,6 +24,7 @@ ways: reading a value nobody mapped, or writing one the side has no spelling for
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -33,10 +42,28 @@ _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
 
 
+class _Unfit(ValueError):
+    """Why a value does not convert, worded to follow "it": "it has a comma, ..."."""
+
+
 def _text(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        raise ValueError("binary data is not text")
+    if isinstance(value, bytes | bytearray):
+        try:
+            bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Unfit(
+                f"is not valid UTF-8 text (byte 0x{value[exc.start]:02x} at position "
+                f"{exc.start} cannot start or continue a character)"
+            ) from None
+        raise _Unfit("is binary data, not text")
     text = unicodedata.normalize("NFC", str(value))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON may escape one ("\ud800"); UTF-8 cannot
+            raise _Unfit(
+                f"holds a lone surrogate at position {exc.start}, which is not a character"
+            ) from None
     return text if text != "" else None
 
 
@@ -44,29 +71,80 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+# Strict number text: digits with an optional point and exponent.  No thousands separator,
+# no decimal comma, no currency sign, no underscore (Python's Decimal takes "1_000"): a side
+# sending "1,50" means 1.5 or 150 and nothing here may guess which.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# An amount whose plain notation is longer than this is refused: "1E+999999999" is exact but
+# would become a billion-character text in the journal (a poison value, not an amount).
+MAX_DIGITS = 1000
+# Strict ISO 8601: a calendar date; a time with seconds (fractions optional) and a zone.
+# Python's fromisoformat alone also takes "20241203", week dates and naive times.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_MAX_BITS = int(MAX_DIGITS * 3.33)  # about MAX_DIGITS decimal digits
+# floats hold every integer up to 2**53 exactly; past it a float read is already rounded
+_EXACT_FLOAT_INT = 2**53
+
+
+def _number_text(value: str) -> Decimal:
+    text = value.strip()
+    if _NUMBER.fullmatch(text) is None:
+        if "," in text:
+            raise _Unfit(
+                "has a comma, which could be a decimal comma or a thousands separator "
+                "(write the number with a point and no separators, e.g. 1500.50)"
+            )
+        raise _Unfit("is not a number in plain digits (e.g. 1500.50)")
+    return Decimal(text)
+
+
+def _bounded(number: Decimal) -> Decimal:
+    if not number.is_finite():
+        raise _Unfit("is not a finite number")
+    if number and abs(number.adjusted()) > MAX_DIGITS:
+        raise _Unfit(f"has more than {MAX_DIGITS} digits")
+    return number
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError("a boolean is not an integer")
+        raise _Unfit("is a yes/no value, not a number")
     if isinstance(value, int):
+        if value.bit_length() > _MAX_BITS:
+            raise _Unfit(f"has more than {MAX_DIGITS} digits")
         return value
-    number = Decimal(str(value).strip())
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) > _EXACT_FLOAT_INT:
+            raise _Unfit(
+                "was stored as a floating-point number, which holds whole numbers exactly "
+                "only up to 2^53, so the side has already rounded it"
+            )
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        number = _bounded(value)
+    else:
+        number = _bounded(_number_text(str(value)))
     if number != number.to_integral_value():
-        raise ValueError("not a whole number")
+        raise _Unfit("is not a whole number")
     return int(number)
 
 
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise ValueError("a boolean is not an amount")
+        raise _Unfit("is a yes/no value, not an amount")
     if isinstance(value, Decimal):
         number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
     elif isinstance(value, float):
         number = Decimal(repr(value))  # the shortest text that round-trips, not binary noise
     else:
-        number = Decimal(str(value).strip().replace(",", ""))
-    if not number.is_finite():
-        raise ValueError("not a finite amount")
-    return number
+        number = _number_text(str(value))
+    return _bounded(number)
 
 
 def _date(value: Any) -> dt.date:
@@ -74,17 +152,26 @@ def _date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value).strip()[:10])
+    text = str(value).strip()
+    if _DATE.fullmatch(text) is None:
+        raise _Unfit("is not an ISO date (YYYY-MM-DD)")
+    return dt.date.fromisoformat(text)
 
 
 def _datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         moment = value
     else:
-        text = str(value).strip().replace("Z", "+00:00")
-        moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)  # a time without a zone is taken as UTC
+        text = str(value).strip()
+        found = _DATETIME.fullmatch(text)
+        if found is None:
+            raise _Unfit("is not an ISO 8601 date and time (e.g. 2024-12-03T10:00:00Z)")
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _Unfit(
+            "has no time zone, so the moment it means would be a guess "
+            "(add Z for UTC or an offset such as +05:30)"
+        )
     return moment.astimezone(dt.UTC)
 
 
@@ -98,7 +185,7 @@ def _boolean(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValueError("not a yes/no value")
+    raise _Unfit("is not a yes/no value")
 
 
 _TO_CANONICAL: dict[str, Callable[[Any], Any]] = {
@@ -118,9 +205,15 @@ def to_canonical(kind: str, value: Any, *, field: str = "?") -> Any:
         return None
     try:
         return _TO_CANONICAL[kind](value)
-    except (ValueError, TypeError, InvalidOperation, ArithmeticError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise MappingError(field, value, f"does not convert to {kind}: {reason}") from None
+    except _Unfit as exc:
+        reason = f"it {exc}"
+    except (InvalidOperation, ArithmeticError):
+        reason = "it is not a number"
+    except ValueError as exc:  # the date and time constructors: "month must be in 1..12"
+        reason = str(exc) or f"it is not a valid {kind}"
+    except TypeError:
+        reason = f"a {type(value).__name__} value is not a {kind}"
+    raise MappingError(field, value, f"does not convert to {kind}: {reason}")
 
 
 def to_side(kind: str, value: Any) -> Any:

@@ -11,7 +11,10 @@ Contract (checked by ``tests/replicator/connector_contract.py`` for every implem
   is committed: a connector may forget what that cursor covers.  Cursors only grow.
   ``since=None`` takes a snapshot of every existing row first.  Changes the connector
   itself pushed are not returned (no echo).  A deleted row comes as
-  ``Change(id, {}, deleted=True)``.
+  ``Change(id, {}, deleted=True)``.  A row that cannot be a record (no id, a shared id)
+  comes as a change with a ``problem``, never silently left out; a value that cannot be
+  read (bytes that are not UTF-8 in a text column) comes as it is (``bytes``), for the
+  field map to report as that one field's error.
 - ``push(module, writes)`` returns one :class:`Outcome` per write, in input order.  A create
   carries ``key`` (our record id); pushing a create again with the same key returns the
   record already made instead of a second one.  One rejected write never stops the others.
@@ -66,12 +69,18 @@ def matches(where: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
 
 @attrs.frozen
 class Change:
-    """One record as changed on a side: its id, its raw values, and when it changed."""
+    """One record as changed on a side: its id, its raw values, and when it changed.
+
+    ``problem``: the side holds a row it cannot give as a record (no id, an id two rows
+    share, an id that is not text), and says why, naming the row; ``id`` is the shared id,
+    or empty when there is none.  The engine journals it as an error and syncs nothing of
+    it; the row is read again once it changes."""
 
     id: str
     values: Mapping[str, Any] = attrs.field(factory=dict)
     modified: dt.datetime | None = None  # aware UTC
     deleted: bool = False
+    problem: str | None = None
 
 
 @attrs.frozen

@@ -12,16 +12,31 @@ rows up to N (the caller has committed N).  Each page reads the current rows of 
 one query, so memory stays bounded by the page size whatever the table's size.
 
 ``_replicator_keys`` remembers which row each create made, so a retried create finds it.
+
+Rows that cannot be records and values that cannot be held (DESIGN 5, poison isolation):
+
+- text that is not UTF-8 is read as ``bytes`` (a per-field error for the field map), not an
+  exception that stops the page;
+- a row with a NULL id, or an id two rows share, comes as a change with a ``problem`` naming
+  the rows (never silently left out), and an UPDATE that would change two rows is rolled
+  back and refused: one record's values are never written to two rows;
+- a value a column cannot hold exactly is refused, never rounded: a decimal with more
+  digits than a double keeps, or an integer past 64 bits, written to a column of INTEGER,
+  REAL or NUMERIC affinity (SQLite would store a double and give back another value, which
+  the next read would take for a change).  An integer past 64 bits goes to a TEXT column
+  as its digits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +52,7 @@ from replicator.connectors.base import (
     as_utc,
     utc_now,
 )
-from replicator.errors import ConnectorError
+from replicator.errors import ConnectorError, shown
 
 Now = Callable[[], dt.datetime]
 
@@ -61,6 +76,7 @@ _READ_LOG = (
     " WHERE tbl = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
 _FORGET_LOG = "DELETE FROM _replicator_changes WHERE tbl = ? AND seq <= ?"
+_LOGGED_LATER = "SELECT 1 FROM _replicator_changes WHERE tbl = ? AND row_id = ? AND seq > ? LIMIT 1"
 _LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM _replicator_changes"
 _REMEMBER_KEYS = "INSERT OR REPLACE INTO _replicator_keys(tbl, key, row_id) VALUES (?, ?, ?)"
 # the largest integer id ever read or made: our creates never reuse the id of a deleted row
@@ -89,6 +105,54 @@ _PER_WRITE_CODES = frozenset(
     }
 )
 _ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
+_INT64 = range(-(2**63), 2**63)
+# A text SQLite converts to a number when a column of numeric affinity receives it
+_SQL_NUMBER = re.compile(
+    r"\s*[+-]?(?:(?P<int>[0-9]+)|[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*"
+)
+_NUMERIC_AFFINITIES = frozenset({"INTEGER", "REAL", "NUMERIC"})
+_DESCRIBED_ROWS = 5  # rows named in one problem: enough to find them
+_NAMELESS_ROWS = 100  # rows without an id reported per page
+
+
+def _affinity(declared: str) -> str:
+    """A column's type affinity, by SQLite's rules (section 3.1 of its datatype page)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "REAL"
+    return "NUMERIC"
+
+
+def _stored_as(text: str, affinity: str) -> float | None:
+    """The double SQLite stores for ``text`` in a column of numeric ``affinity``, when it
+    does not give ``text``'s number back (None: stored exactly, or kept as text)."""
+    found = _SQL_NUMBER.fullmatch(text)
+    if found is None:
+        return None  # not a number to SQLite: kept as the text it is
+    if found["int"] is not None and affinity != "REAL" and int(text) in _INT64:
+        return None
+    try:
+        number = float(text)
+    except OverflowError:  # pragma: no cover - float() gives inf rather than raising
+        number = float("inf")
+    if number - number == 0 and Decimal(repr(number)) == Decimal(text.strip()):
+        return None
+    return number
+
+
+def _text_or_bytes(data: bytes) -> str | bytes:
+    """A TEXT value as str, or as its bytes when they are not UTF-8: one bad value is that
+    field's error (the field map reports it), not an exception that stops the whole page."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
 
 
 def quote(name: str) -> str:
@@ -124,6 +188,8 @@ class _Plan:
     read: str  # the select list: id, columns, then the modified column if it is extra
     modified_at: int | None  # index of the modified column in a read row
     integer_ids: bool  # the id is a rowid alias: new ids are max + 1
+    affinity: dict[str, str]  # the table's columns -> their type affinity
+    declared: dict[str, str]  # the table's columns -> their declared type
     triggers: dict[str, str]  # name -> CREATE TRIGGER statement
     snapshot: str
     vanished: str  # log a delete for each row a create made that is gone
@@ -250,7 +316,7 @@ class SQLiteConnector:
         yielded = False
         while True:
             with self._lock, self._translate(module, "pull"):
-                log = self._db.execute(_READ_LOG, (module.table, cursor, page_size)).fetchall()
+                log = self._rows(_READ_LOG, (module.table, cursor, page_size))
                 if not log:
                     break
                 changes = self._collapse(plan, log)
@@ -273,10 +339,12 @@ class SQLiteConnector:
     def get(self, module: SideModule, id: str) -> Change | None:
         plan = self._plan(module)
         with self._lock, self._translate(module, "get"):
-            row = self._db.execute(plan.select_one, (id,)).fetchone()
-        if row is None:
+            rows = self._rows(plan.select_one, (id,))
+            if len(rows) > 1:
+                return self._shared(plan, str(id), rows[0])
+        if not rows:
             return None
-        return self._change(plan, row, self.now())
+        return self._change(plan, rows[0], self.now())
 
     def search(self, module: SideModule, text: str) -> list[Change]:
         if not module.match:
@@ -286,7 +354,7 @@ class SQLiteConnector:
         where = " OR ".join(f"{quote(c)} LIKE ? ESCAPE '\\'" for c in module.match)
         sql = f"SELECT {plan.read} FROM {plan.source} WHERE {where} LIMIT {SEARCH_LIMIT}"
         with self._lock, self._translate(module, "search"):
-            rows = self._db.execute(sql, [pattern] * len(module.match)).fetchall()
+            rows = self._rows(sql, [pattern] * len(module.match))
         at = self.now()
         return [self._change(plan, row, at) for row in rows]
 
@@ -353,6 +421,10 @@ class SQLiteConnector:
                 if id is not None and id in unread:
                     outcomes.append(self._changed_since_read(plan, write, id))
                     continue
+                values, unfit = self._held_exactly(plan, write.values)
+                if unfit is not None:
+                    outcomes.append(Outcome(write.key, write.id, error=unfit))
+                    continue
                 if id is None:
                     if columns != run_columns and run:
                         db.executemany(plan.insert(run_columns or ()), run)
@@ -363,7 +435,7 @@ class SQLiteConnector:
                         next_id += 1
                     else:
                         new_id = uuid.uuid4().hex
-                    run.append((new_id, *write.values.values()))
+                    run.append((new_id, *values.values()))
                     id = str(new_id)
                     made.append((table, write.key, id))
                     outcomes.append(Outcome(write.key, id))
@@ -371,7 +443,11 @@ class SQLiteConnector:
                 if run:
                     db.executemany(plan.insert(run_columns or ()), run)
                     run = []
-                updated = db.execute(plan.update(columns), (*write.values.values(), id))
+                updated = db.execute(plan.update(columns), (*values.values(), id))
+                if updated.rowcount > 1:  # rows sharing the id: undo, and refuse it alone
+                    db.execute("ROLLBACK TO batch")
+                    db.execute("RELEASE batch")
+                    raise _Fallback
                 outcomes.append(self._updated(plan, write, id, updated.rowcount))
             if run:
                 db.executemany(plan.insert(run_columns or ()), run)
@@ -397,20 +473,27 @@ class SQLiteConnector:
             if id is None:
                 id = self._known_keys(plan, [write.key]).get(write.key)
             columns = tuple(write.values)
+            values, unfit = self._held_exactly(plan, write.values)
             if id is not None and self._unread(plan, [id]):
                 outcome = self._changed_since_read(plan, write, id)
+            elif unfit is not None:
+                outcome = Outcome(write.key, write.id, error=unfit)
             elif id is None:
                 if plan.integer_ids:
                     new_id: Any = db.execute(plan.next_id).fetchone()[0] + 1
                 else:
                     new_id = uuid.uuid4().hex
-                db.execute(plan.insert(columns), (new_id, *write.values.values()))
+                db.execute(plan.insert(columns), (new_id, *values.values()))
                 db.execute(_REMEMBER_KEYS, (table, write.key, str(new_id)))
                 if plan.integer_ids:
                     db.execute(_RAISE_HWM, (table, new_id))
                 outcome = Outcome(write.key, str(new_id))
             else:
-                updated = db.execute(plan.update(columns), (*write.values.values(), id))
+                updated = db.execute(plan.update(columns), (*values.values(), id))
+                if updated.rowcount > 1:
+                    db.execute("ROLLBACK TO one")
+                    db.execute("RELEASE one")
+                    return self._refused_shared(plan, write, id)
                 outcome = self._updated(plan, write, id, updated.rowcount)
         except sqlite3.Error as exc:
             if not _per_write(exc) or not db.in_transaction:
@@ -453,6 +536,57 @@ class SQLiteConnector:
             "last read; not overwritten (it is read and merged on the next cycle)",
         )
 
+    def _refused_shared(self, plan: _Plan, write: Write, id: str) -> Outcome:
+        """An update whose id two rows share: rolled back, so no row took the values."""
+        rows = [name for name, _values in self._described(plan, f"{plan.id} = ?", (id,))]
+        return Outcome(
+            write.key,
+            id,
+            retry=True,
+            error=f"table {plan.module.table} on {self.side}: {len(rows)} rows share the id "
+            f"{shown(id)}: {'; '.join(rows)}; not written (one record's values never go to "
+            "two rows), retried once the id is unique",
+        )
+
+    def _held_exactly(
+        self, plan: _Plan, values: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], str | None]:
+        """The values to bind, or why one cannot be held exactly (see the module docstring).
+
+        An integer past 64 bits cannot be bound at all; in a TEXT (or untyped) column it is
+        kept as its digits.  A number as text into a column of numeric affinity is stored as
+        a double when it is no 64-bit integer: refused if that double is another number."""
+        fixed: dict[str, Any] | None = None
+        affinity = plan.affinity
+        for column, value in values.items():
+            kind = type(value)
+            if kind is int:
+                if value in _INT64:
+                    continue
+                if affinity.get(column) not in _NUMERIC_AFFINITIES:
+                    fixed = fixed if fixed is not None else dict(values)
+                    fixed[column] = str(value)
+                    continue
+                try:
+                    stored = repr(float(value))
+                except OverflowError:
+                    stored = "inf"
+                return values, self._inexact(plan, column, str(value), stored)
+            if kind is str and affinity.get(column) in _NUMERIC_AFFINITIES:
+                double = _stored_as(value, affinity[column])
+                if double is not None:
+                    return values, self._inexact(plan, column, value, repr(double))
+        return (fixed if fixed is not None else values), None
+
+    def _inexact(self, plan: _Plan, column: str, value: str, stored: str) -> str:
+        cut = value if len(value) <= 60 else value[:60] + "..."
+        return (
+            f"column {column} ({plan.declared.get(column)}) of table {plan.module.table} on "
+            f"{self.side} cannot hold {cut} exactly: SQLite would store it as the "
+            f"floating-point number {stored}, and the changed value would come back on the "
+            "next read; not written (a TEXT column holds it exactly)"
+        )
+
     @staticmethod
     def _updated(plan: _Plan, write: Write, id: str, rowcount: int) -> Outcome:
         if rowcount:
@@ -471,28 +605,42 @@ class SQLiteConnector:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _collapse(self, plan: _Plan, log: list[tuple[int, str, str, str]]) -> tuple[Change, ...]:
+    def _collapse(self, plan: _Plan, log: list[tuple[int, Any, str, str]]) -> tuple[Change, ...]:
         """One page of the log as changes: the last op per id, with the row as it is now.
 
         A delete followed by an insert of the same id (SQLite reuses the largest rowid) is
-        two changes, the delete first: the new row is another record, not an edit.
+        two changes, the delete first: the new row is another record, not an edit.  Rows
+        that cannot be records (no id, an id shared) come as changes with a ``problem``.
         """
         last: dict[str, tuple[str, str]] = {}
         reused: dict[str, str] = {}  # id -> when its earlier row was deleted
+        nameless = False  # a row with a NULL id changed (the log cannot say which one)
+        unreadable: list[bytes] = []  # ids that are not UTF-8 text
         for _seq, row_id, op, at in log:
+            if type(row_id) is not str:
+                if row_id is None:
+                    nameless = nameless or op != "D"
+                elif op != "D":
+                    unreadable.append(row_id)
+                continue
             if op != "D" and last.get(row_id, ("",))[0] == "D":
                 reused[row_id] = last[row_id][1]
             last[row_id] = (op, at)
-        wanted = [id for id, (op, _at) in last.items() if op != "D"]
         if plan.integer_ids and last:
             ids = [int(i) for i in last if i.lstrip("-").isdigit()]
             if ids:
                 self._db.execute(_RAISE_HWM, (plan.module.table, max(ids)))
+        # deleted ids too: a row that still has the id means two rows shared it (one went)
+        wanted = list(last)
         current: dict[str, tuple[Any, ...]] = {}
+        shared: set[str] = set()
         for i in range(0, len(wanted), self._chunk):
             chunk = wanted[i : i + self._chunk]
-            for row in self._db.execute(plan.select(len(chunk)), chunk):
-                current[str(row[0])] = row
+            for found in self._rows(plan.select(len(chunk)), chunk):
+                id = str(found[0])
+                if id in current:
+                    shared.add(id)
+                current[id] = found
         # Hot loop (one pass per pulled row): locals, and each distinct time parsed once.
         columns, modified_at = plan.columns, plan.modified_at
         times: dict[Any, dt.datetime | None] = {}
@@ -502,13 +650,17 @@ class SQLiteConnector:
             captured = times.get(at)
             if captured is None:
                 captured = times[at] = as_utc(at)
-            if op == "D":
+            row = current.get(id)
+            if op == "D" and (row is None or self._logged_later(plan, id, log[-1][0])):
+                # (a row with the id again, logged on a later page, is another record)
                 append(Change(id, {}, modified=captured, deleted=True))
                 continue
             if id in reused:
                 append(Change(id, {}, modified=as_utc(reused[id]), deleted=True))
-            row = current.get(id)
             if row is None:  # gone since: its D comes later in the log
+                continue
+            if id in shared:
+                append(self._shared(plan, id, row))
                 continue
             modified = captured
             if modified_at is not None:
@@ -518,7 +670,93 @@ class SQLiteConnector:
                 else:
                     modified = times.setdefault(text, as_utc(text)) or captured
             append(Change(id, dict(zip(columns, row[1:], strict=False)), modified=modified))
+        if nameless:
+            changes += self._nameless(plan)
+        for data in unreadable:
+            append(
+                Change(
+                    "",
+                    problem=f"table {plan.module.table} on {self.side}: a row's id "
+                    f"{shown(data)} (column {plan.module.id}) is not UTF-8 text; "
+                    "the row is not synced until its id is text",
+                )
+            )
         return tuple(changes)
+
+    def _logged_later(self, plan: _Plan, id: str, seq: int) -> bool:
+        """Whether the log has a change of ``id`` after ``seq`` (a later page's)."""
+        found = self._db.execute(_LOGGED_LATER, (plan.module.table, id, seq)).fetchone()
+        return found is not None
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """A read's rows, text that is not UTF-8 as bytes.
+
+        sqlite3 decodes TEXT in C and fails the whole statement on one bad value (an error
+        SQLite did not raise, so it has no error code): only then is the read done again
+        with a decoder that keeps such a value as bytes, so the usual read keeps C speed."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) is not None:
+                raise
+        self._db.text_factory = _text_or_bytes
+        try:
+            return self._db.execute(sql, params).fetchall()
+        finally:
+            self._db.text_factory = str
+
+    def _described(
+        self, plan: _Plan, where: str, params: Sequence[Any], limit: int = _DESCRIBED_ROWS
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The table's rows matching ``where``: each named safely for a message (its rowid,
+        when the table has one, and its values, cut) and its values by column."""
+        table = plan.table
+        try:
+            cursor = self._db.execute(
+                f"SELECT rowid, * FROM {table} WHERE {where} LIMIT {limit}", params
+            )
+        except sqlite3.OperationalError:  # WITHOUT ROWID
+            cursor = self._db.execute(
+                f"SELECT NULL, * FROM {table} WHERE {where} LIMIT {limit}", params
+            )
+        names = [d[0] for d in cursor.description][1:]
+        self._db.text_factory = _text_or_bytes
+        try:
+            rows = cursor.fetchall()
+        finally:
+            self._db.text_factory = str
+        described = []
+        for rowid, *values in rows:
+            text = ", ".join(f"{n}={shown(v)}" for n, v in zip(names, values, strict=True))
+            if len(text) > 200:
+                text = text[:200] + "..."
+            name = f"rowid {rowid} ({text})" if rowid is not None else f"({text})"
+            described.append((name, dict(zip(names, values, strict=True))))
+        return described
+
+    def _shared(self, plan: _Plan, id: str, row: tuple[Any, ...]) -> Change:
+        """Two rows share ``id``: neither is a record until it is unique."""
+        rows = [name for name, _values in self._described(plan, f"{plan.id} = ?", (id,))]
+        return Change(
+            id,
+            dict(zip(plan.columns, row[1:], strict=False)),
+            problem=f"table {plan.module.table} on {self.side}: {len(rows)} rows share the id "
+            f"{shown(id)} (column {plan.module.id}): {'; '.join(rows)}; none of them is synced "
+            "or written to until the id is unique",
+        )
+
+    def _nameless(self, plan: _Plan) -> list[Change]:
+        """The rows whose id is NULL, each a change with a problem (none is a record)."""
+        rows = self._described(plan, f"{plan.id} IS NULL", (), _NAMELESS_ROWS)
+        return [
+            Change(
+                "",
+                {c: values[c] for c in plan.columns if c in values},
+                problem=f"table {plan.module.table} on {self.side}: the row {name} has no id "
+                f"(NULL in column {plan.module.id}); it is not synced until it has one",
+            )
+            for name, values in rows
+        ]
 
     def _change(
         self,
@@ -592,6 +830,8 @@ class SQLiteConnector:
             read=", ".join(map(quote, read)),
             modified_at=modified_at,
             integer_ids=integer_ids,
+            affinity={name: _affinity(type_) for name, type_, _pk in table_info},
+            declared={name: type_ or "no type" for name, type_, _pk in table_info},
             triggers=_trigger_sql(module.table, module.id),
             snapshot=f"{_LOG_CHANGE} SELECT ?, {id}, 'S', ? FROM {s}",
             vanished=(

@@ -49,3 +49,15 @@ def test_other_zones_are_stored_as_utc():
     cet = dt.timezone(dt.timedelta(hours=1))
     text = dumps(dt.datetime(2026, 1, 1, 13, 0, tzinfo=cet))
     assert "12:00:00+00:00" in text
+
+
+def test_integers_of_any_size_and_long_decimals_round_trip_exactly():
+    """Past 64 bits an integer stays an int; a decimal keeps every digit (never a float)."""
+    value = {"n": 2**100, "m": -(2**70), "d": Decimal("0.1234567890123456789012")}
+    back = loads(dumps(value))
+    assert back == value and type(back["n"]) is int
+
+
+def test_a_bare_fraction_is_read_as_a_decimal_never_a_float():
+    """Canonical JSON never holds one; should it, it is read without passing through float."""
+    assert loads('{"x": 0.1}') == {"x": Decimal("0.1")}

@@ -421,3 +421,171 @@ def test_snapshot_rows_carry_the_injected_capture_time(tmp_path: Path) -> None:
     [page] = connector.pull(MODULE, None)
     assert [c.modified for c in page.changes] == [T0]
     connector.close()
+
+
+# -- poison values and bad ids (issue 9, classes 3 to 5) --------------------------------------
+
+
+def test_text_that_is_not_utf8_comes_as_bytes_and_the_page_goes_on(side: SQLiteHarness) -> None:
+    """One undecodable value is that field's bytes, not an error for the whole page; pull
+    and get read the other rows and fields as usual."""
+    good = side.insert(person(1))
+    bad = side.insert(person(2))
+    side.db.execute("UPDATE customers SET city = CAST(x'ff41' AS TEXT) WHERE id = ?", (bad,))
+    seen = by_id(pull_all(side.connector, None)[0])
+    assert seen[bad].values["city"] == b"\xffA"
+    assert seen[bad].values["name"] == person(2)["name"]
+    assert dict(seen[good].values) == person(1)
+    change = side.connector.get(MODULE, bad)
+    assert change is not None and change.values["city"] == b"\xffA"
+    # the usual decoding is back for the next read
+    assert side.connector.get(MODULE, good).values["city"] == person(1)["city"]
+
+
+def text_ids(tmp_path: Path) -> tuple[sqlite3.Connection, SQLiteConnector, SideModule]:
+    """A table whose id column is plain TEXT: SQLite lets it be NULL or shared."""
+    db = other_program(tmp_path / "t.db")
+    db.execute("CREATE TABLE customers (id TEXT, name TEXT, email TEXT)")
+    module = SideModule("customers", "customers", columns=("name", "email"))
+    return db, SQLiteConnector("books", tmp_path / "t.db"), module
+
+
+def test_a_row_with_a_null_id_is_a_change_with_a_problem_naming_it(tmp_path: Path) -> None:
+    """A NULL id is never dropped in silence: a problem names the table and the row."""
+    db, connector, module = text_ids(tmp_path)
+    db.execute("INSERT INTO customers VALUES ('a', 'Acme', NULL), (NULL, 'Nobody', 'n@x')")
+    (page,) = connector.pull(module, None)
+    (ok,) = [c for c in page.changes if c.problem is None]
+    (nameless,) = [c for c in page.changes if c.problem is not None]
+    assert ok.id == "a"
+    assert nameless.id == "" and dict(nameless.values) == {"name": "Nobody", "email": "n@x"}
+    assert nameless.problem is not None
+    assert "table customers" in nameless.problem and "rowid 2" in nameless.problem
+    assert "'Nobody'" in nameless.problem and "no id" in nameless.problem
+    connector.close()
+
+
+def test_two_rows_sharing_an_id_are_one_change_with_a_problem_naming_both(tmp_path: Path) -> None:
+    """Neither row of a shared id is given as the record; get says the same."""
+    db, connector, module = text_ids(tmp_path)
+    db.execute("INSERT INTO customers VALUES ('d', 'One', NULL), ('d', 'Two', NULL)")
+    (page,) = connector.pull(module, None)
+    (change,) = page.changes
+    assert change.id == "d" and change.problem is not None
+    assert "2 rows share the id 'd'" in change.problem
+    assert "rowid 1" in change.problem and "rowid 2" in change.problem
+    got = connector.get(module, "d")
+    assert got is not None and got.problem == change.problem
+    connector.close()
+
+
+def test_when_one_of_two_rows_sharing_an_id_goes_the_other_is_read_not_deleted(
+    tmp_path: Path,
+) -> None:
+    """The delete logged for the shared id is no delete: a row still has the id."""
+    db, connector, module = text_ids(tmp_path)
+    db.execute("INSERT INTO customers VALUES ('d', 'One', NULL), ('d', 'Two', NULL)")
+    _, cursor = pull_all(connector, None, module=module)
+    db.execute("DELETE FROM customers WHERE name = 'Two'")
+    (change,) = changes_of(pull_all(connector, cursor, module=module)[0])
+    assert not change.deleted and change.problem is None
+    assert dict(change.values) == {"name": "One", "email": None}
+    connector.close()
+
+
+def test_an_update_of_an_id_two_rows_share_is_rolled_back_and_refused(tmp_path: Path) -> None:
+    """One record's values never go to two rows; the other writes of the batch go on."""
+    db, connector, module = text_ids(tmp_path)
+    db.execute("INSERT INTO customers VALUES ('d', 'One', NULL), ('d', 'Two', NULL)")
+    db.execute("INSERT INTO customers VALUES ('e', 'Else', NULL)")
+    pull_all(connector, None, module=module)
+    outcomes = connector.push(
+        module,
+        [
+            Write("r1", "d", {"email": "new@x"}),
+            Write("r2", "e", {"email": "else@x"}),
+        ],
+    )
+    assert not outcomes[0].ok and "2 rows share the id 'd'" in (outcomes[0].error or "")
+    assert outcomes[1].ok
+    rows = db.execute("SELECT id, name, email FROM customers ORDER BY rowid").fetchall()
+    assert rows == [("d", "One", None), ("d", "Two", None), ("e", "Else", "else@x")]
+    connector.close()
+
+
+def numbers(tmp_path: Path) -> tuple[sqlite3.Connection, SQLiteConnector, SideModule]:
+    db = other_program(tmp_path / "n.db")
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, amount NUMERIC, ratio REAL, n INTEGER,"
+        " note TEXT, raw)"
+    )
+    module = SideModule("t", "t", columns=("amount", "ratio", "n", "note", "raw"))
+    return db, SQLiteConnector("books", tmp_path / "n.db"), module
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("amount", "1234567890.123456789"),
+        ("ratio", "0.12345678901234567891"),
+        ("amount", "12345678901234567.5"),
+        ("n", 2**64),
+        ("amount", "9223372036854775808"),
+    ],
+)
+def test_a_value_a_numeric_column_would_round_is_refused_not_written(
+    tmp_path: Path, column: str, value: Any
+) -> None:
+    """SQLite would store a double that reads back as another number: refused, naming the
+    column, its type and the value; nothing is written, the rest of the batch is."""
+    db, connector, module = numbers(tmp_path)
+    outcomes = connector.push(
+        module, [Write("r1", None, {column: value}), Write("r2", None, {"amount": "2.5"})]
+    )
+    assert not outcomes[0].ok and outcomes[1].ok
+    error = outcomes[0].error or ""
+    assert f"column {column}" in error and "cannot hold" in error and str(value) in error
+    assert db.execute("SELECT amount FROM t").fetchall() == [(2.5,)]
+    connector.close()
+
+
+@pytest.mark.parametrize(
+    "column, value, stored",
+    [
+        ("amount", "1500.5", 1500.5),
+        ("amount", "0.1", 0.1),
+        ("amount", "9223372036854775807", 9223372036854775807),
+        ("ratio", "0.30000000000000004", 0.30000000000000004),
+        ("note", "1234567890.123456789", "1234567890.123456789"),
+        ("note", 2**100, str(2**100)),
+        ("raw", -(2**80), str(-(2**80))),
+    ],
+)
+def test_a_value_a_column_holds_exactly_is_written(
+    tmp_path: Path, column: str, value: Any, stored: Any
+) -> None:
+    """Amounts a double keeps, and any number into a TEXT or untyped column (an integer
+    past 64 bits as its digits), are written and read back as they were."""
+    db, connector, module = numbers(tmp_path)
+    (outcome,) = connector.push(module, [Write("r1", None, {column: value})])
+    assert outcome.ok
+    assert db.execute(f"SELECT {column} FROM t").fetchall() == [(stored,)]
+    connector.close()
+
+
+def test_an_id_deleted_and_given_again_on_a_later_page_is_still_a_delete(tmp_path: Path) -> None:
+    """The delete is no shared-id leftover when the log inserts the id again later: the
+    delete comes first, the new row after it, as when both are on one page."""
+    db, connector, module = text_ids(tmp_path)
+    db.execute("INSERT INTO customers VALUES ('a', 'Old', NULL)")
+    _, cursor = pull_all(connector, None, module=module)
+    db.execute("DELETE FROM customers WHERE id = 'a'")
+    db.execute("INSERT INTO customers VALUES ('b', 'Other', NULL)")
+    db.execute("INSERT INTO customers VALUES ('a', 'New', NULL)")
+    changes = changes_of(pull_all(connector, cursor, module=module, page_size=1)[0])
+    assert [(c.id, c.deleted, c.values.get("name")) for c in changes] == [
+        ("a", True, None),
+        ("b", False, "Other"),
+        ("a", False, "New"),
+    ]
+    connector.close()

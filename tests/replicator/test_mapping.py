@@ -10,7 +10,9 @@ from replicator.mapping import FieldMap, to_canonical, to_side
 @pytest.mark.parametrize(
     "kind, raw, expected",
     [
-        ("decimal", "1,250.50", Decimal("1250.50")),
+        ("decimal", "1250.50", Decimal("1250.50")),
+        ("decimal", " 1e3 ", Decimal("1E+3")),
+        ("integer", "123456789012345678901234567890", 123456789012345678901234567890),
         ("decimal", 0.1, Decimal("0.1")),
         ("decimal", 7, Decimal(7)),
         ("integer", "42", 42),
@@ -19,7 +21,7 @@ from replicator.mapping import FieldMap, to_canonical, to_side
         ("boolean", 0, False),
         ("date", "2026-11-27", dt.date(2026, 11, 27)),
         ("datetime", "2026-11-27T10:00:00Z", dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)),
-        ("datetime", "2026-11-27T10:00:00", dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)),
+        ("datetime", "2026-11-27T15:30:00+0530", dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)),
         ("text", "", None),
         ("decimal", "", None),
     ],
@@ -29,6 +31,55 @@ def test_raw_values_become_canonical(kind, raw, expected):
     value = to_canonical(kind, raw)
     assert value == expected
     assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "kind, raw, reason",
+    [
+        ("decimal", "1,50", "comma"),
+        ("decimal", "1,250.50", "comma"),
+        ("decimal", "1.500,00", "comma"),
+        ("decimal", "12abc", "plain digits"),
+        ("decimal", "1_000", "plain digits"),
+        ("decimal", "$5", "plain digits"),
+        ("decimal", "1E+999999999", "more than 1000 digits"),
+        ("integer", "7 apples", "plain digits"),
+        ("integer", 1.2345678901234568e29, "already rounded"),
+        ("date", "2024-12-03garbage", "ISO date"),
+        ("date", "20241203", "ISO date"),
+        ("date", "2024-12-03T10:00:00Z", "ISO date"),
+        ("datetime", "2024-12-03T10:00:00", "no time zone"),
+        ("datetime", "2024-12-03T10:00:00Zjunk", "ISO 8601"),
+        ("datetime", "2024-W49-2", "ISO 8601"),
+        ("text", b"\xffA", "not valid UTF-8"),
+        ("text", "a\ud800b", "lone surrogate"),
+    ],
+)
+def test_parsing_is_strict_and_never_guesses(kind, raw, reason):
+    """A locale comma, trailing garbage, another date format, a naive time or a rounded
+    integer is a conversion error saying why, never a value guessed from it."""
+    with pytest.raises(MappingError) as info:
+        to_canonical(kind, raw, field="amount")
+    assert reason in info.value.reason
+    assert info.value.field == "amount" and info.value.value == raw
+
+
+def test_a_conversion_error_is_one_sentence_without_python_internals():
+    """The message names record, field, value and reason once, with no exception class."""
+    fields = FieldMap({"limit": ("decimal", {"books": "credit_limit"})})
+    _, (error,) = fields.to_canonical("books", {"credit_limit": "1,50"}, record="books:7")
+    message = str(error)
+    assert message.startswith("record books:7, field limit: value '1,50' does not convert")
+    assert "<class" not in message and "ConversionSyntax" not in message
+    assert message.count("books:7") == 1 and "\n" not in message
+
+
+def test_bytes_that_are_not_text_are_shown_as_hex_and_cut():
+    """An undecodable value is shown as an SQL hex literal, a long one cut to a prefix."""
+    with pytest.raises(MappingError) as info:
+        to_canonical("text", b"\xff" * 500, field="email")
+    message = str(info.value)
+    assert "x'ffff" in message and "(500 bytes)" in message and len(message) < 300
 
 
 def test_floats_never_leak_binary_noise():
