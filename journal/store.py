@@ -470,6 +470,11 @@ class Journal:
         else:
             self.keyed_from = 1  # keyed from the start (or edited: verify says which)
 
+    def use_key(self, key: ChainKey | None) -> None:
+        """Chain with ``key`` from now on (the caller found it outside the journal)."""
+        self.key = key
+        self._load_chain()
+
     @property
     def needs_upgrade(self) -> bool:
         """A key is in use but the chain is unkeyed: appends wait for :meth:`upgrade`."""
