@@ -418,14 +418,15 @@ class Journal:
         """The tables; the append-only triggers only with a new ``entries`` table (never
         re-created on open: a dropped trigger stays missing until repaired, journaled)."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        if self._has_entries():
+            # an existing journal: the IF NOT EXISTS statements write nothing, and need no
+            # write lock (a reader never waits for the daemon's transaction here)
+            _add_missing_columns(conn)
+            conn.executescript(SCHEMA + STATE_SCHEMA)
+            return
+        conn.execute("BEGIN IMMEDIATE")  # a new journal: one process creates it
         try:
-            fresh = (
-                conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
-                ).fetchone()
-                is None
-            )
+            fresh = not self._has_entries()
             _add_missing_columns(conn)
             for statement in (SCHEMA + STATE_SCHEMA).split(";"):
                 if statement.strip():
@@ -438,6 +439,12 @@ class Journal:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
+
+    def _has_entries(self) -> bool:
+        found = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+        ).fetchone()
+        return found is not None
 
     # -- transactions ---------------------------------------------------------------------
 
