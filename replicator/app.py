@@ -64,9 +64,16 @@ def _create_key(path: Path) -> ChainKey | None:
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            os.link(temporary, path)  # never replaces a key that exists
+            os.link(temporary, path)  # complete or absent, and never replaces a key
         except FileExistsError:
             return None
+        except OSError:  # a file system without hard links: create it exclusively
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return None
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(text + "\n")
     finally:
         temporary.unlink(missing_ok=True)
     return key
