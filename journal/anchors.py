@@ -149,8 +149,11 @@ def write_anchor(journal: Journal) -> Anchor | None:
     line = json.dumps(anchor.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
     try:
         create_private(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
         try:
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # after a torn line: the new anchor stays readable
             os.write(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:

@@ -368,6 +368,17 @@ def test_an_expected_anchor_given_by_hand_is_checked(tmp_path):
         Anchor.parse("3:nothex")
 
 
+def test_an_anchor_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
+    """A line cut short by a crash does not swallow the next anchor."""
+    path = tmp_path / "j.db"
+    with open_journal(path) as journal:
+        journal.append([entry(1)])
+        anchor_path(path).write_text('{"seq": 1, "ha', encoding="utf-8")
+        anchor = write_anchor(journal)
+    anchors, problems = read_anchors(anchor_path(path))
+    assert anchors == [anchor] and len(problems) == 1
+
+
 def test_a_garbled_anchors_file_line_is_a_problem(tmp_path):
     """A line of the anchors file that is not an anchor is reported, not skipped silently."""
     path = tmp_path / "j.db"
