@@ -6,8 +6,12 @@ Values inside ``fields`` and ``meta`` are canonical: ``str``, ``int``, ``bool``,
 with sorted keys and no spaces; the non-JSON types are tagged (``{"$decimal": "12.5"}``) so
 that a replay reads back exactly the values that were written.
 
-The hash of an entry is ``sha256(prev_hash + US + canonical row)`` where the canonical row
-is the entry's columns (everything but ``hash``) joined by the unit separator ``\\x1f``.
+The hash of an entry is ``HMAC-SHA256(key, prev_hash + US + canonical row)`` where the
+canonical row is the entry's columns (everything but ``hash``) joined by the unit separator
+``\\x1f`` and the key (a :class:`ChainKey`) is kept outside the journal file, so a chain
+recomputed without the key does not verify.  Journals made before keyed chains used plain
+``sha256`` of the same text; their entries still verify that way (see
+:mod:`journal.store`: the ``chain`` entry that upgrades them names the first keyed seq).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import hmac
 import json
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +29,7 @@ import attrs
 import orjson
 
 from journal.clock import Dot, VectorClock
-from journal.errors import EncodingError
+from journal.errors import ChainKeyError, EncodingError
 
 GENESIS = "0" * 64
 _SEP = "\x1f"
@@ -250,7 +256,49 @@ class Entry:
 Row = tuple[int, str, str, str | None, str | None, str, str | None, str | None, str, str, str, str]
 
 
-def chain_hash(
+class ChainKey:
+    """The journal key: the secret an HMAC-SHA256 chain is computed with.
+
+    Never printed: its ``repr`` and ``str`` hide it.  The HMAC state after the key is
+    computed once and copied per entry (much cheaper than keying a new HMAC each time).
+    """
+
+    __slots__ = ("_mac",)
+
+    SIZE = 32  # bytes of a generated key (64 hex digits in a key file)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ChainKeyError("a journal key must be at least 16 bytes (32 hex digits)")
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+
+    @classmethod
+    def generate(cls) -> tuple[ChainKey, str]:
+        """A new random key and its hex text (what a key file holds)."""
+        text = secrets.token_hex(cls.SIZE)
+        return cls(bytes.fromhex(text)), text
+
+    @classmethod
+    def from_text(cls, text: str) -> ChainKey:
+        """A key from its hex text (a key file or an environment variable)."""
+        try:
+            secret = bytes.fromhex(text.strip())
+        except ValueError:
+            raise ChainKeyError("a journal key is hex digits (64 of them)") from None
+        return cls(secret)
+
+    def digest(self, data: bytes) -> str:
+        mac = self._mac.copy()
+        mac.update(data)
+        return mac.hexdigest()
+
+    def __repr__(self) -> str:
+        return "ChainKey(***)"
+
+    __str__ = __repr__
+
+
+def chain_text(
     prev_hash: str,
     seq: int,
     at: str,
@@ -262,9 +310,9 @@ def chain_hash(
     context: str | None,
     fields: str,
     meta: str,
-) -> str:
-    """The sha256 link of an entry to its predecessor, over the canonical row."""
-    text = _SEP.join(
+) -> bytes:
+    """The canonical bytes an entry's hash is computed over."""
+    return _SEP.join(
         (
             prev_hash,
             str(seq),
@@ -278,12 +326,34 @@ def chain_hash(
             fields,
             meta,
         )
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    ).encode("utf-8")
 
 
-def row_hash(row: Row) -> str:
-    return chain_hash(row[10], *row[:10])
+def chain_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    module: str,
+    rid: str | None,
+    side: str | None,
+    kind: str,
+    dot: str | None,
+    context: str | None,
+    fields: str,
+    meta: str,
+    *,
+    key: ChainKey | None = None,
+) -> str:
+    """The link of an entry to its predecessor: HMAC-SHA256 under ``key`` over the canonical
+    row, or plain sha256 (``key`` None: the chain of journals made before keyed chains)."""
+    data = chain_text(prev_hash, seq, at, module, rid, side, kind, dot, context, fields, meta)
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return key.digest(data)
+
+
+def row_hash(row: Row, key: ChainKey | None = None) -> str:
+    return chain_hash(row[10], *row[:10], key=key)
 
 
 def entry_from_row(row: Row | tuple[Any, ...]) -> Entry:
@@ -306,12 +376,14 @@ def entry_from_row(row: Row | tuple[Any, ...]) -> Entry:
 
 __all__ = [
     "GENESIS",
+    "ChainKey",
     "Entry",
     "Kind",
     "NewEntry",
     "Row",
     "canonical_decimal",
     "chain_hash",
+    "chain_text",
     "dumps",
     "entry_from_row",
     "fast_dumps",

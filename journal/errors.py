@@ -5,6 +5,7 @@ JournalError
  +-- IntegrityError       the hash chain or the materialised state does not check out
  +-- CursorError          a cursor asked to move backwards
  +-- StorageError         the SQLite file could not be read or written (wraps sqlite3 errors)
+ +-- ChainKeyError        the journal key is missing, malformed, or the journal needs it
 """
 
 from __future__ import annotations
@@ -34,4 +35,15 @@ class StorageError(JournalError):
     """The underlying SQLite database failed."""
 
 
-__all__ = ["CursorError", "EncodingError", "IntegrityError", "JournalError", "StorageError"]
+class ChainKeyError(JournalError):
+    """The journal key is missing or malformed, or a keyed journal was opened without it."""
+
+
+__all__ = [
+    "ChainKeyError",
+    "CursorError",
+    "EncodingError",
+    "IntegrityError",
+    "JournalError",
+    "StorageError",
+]

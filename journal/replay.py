@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import attrs
 
-from journal.entry import GENESIS, entry_from_row, row_hash
+from journal.anchors import Anchor, check_anchors, check_range
+from journal.entry import entry_from_row
 from journal.errors import IntegrityError
 from journal.store import ENTRY_COLUMNS, STATE_SCHEMA, STATE_TABLES, Journal, SQLiteView
 
@@ -25,46 +26,59 @@ Progress = Callable[[int, int], None]
 
 @attrs.frozen
 class Verification:
+    """What ``verify`` found.  ``problem`` names everything that failed, ``; ``-joined."""
+
     entries: int
     chain_ok: bool
     state_ok: bool
     first_bad_seq: int | None = None
     problem: str | None = None
+    storage_ok: bool = True  # SQLite's integrity check and the append-only triggers
+    anchors_ok: bool = True
+    anchors: int = 0  # anchors checked
+    last_good_anchor: Anchor | None = None
+    keyed_from: int | None = None  # the first keyed entry (None: an unkeyed chain)
+    problems: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.chain_ok and self.state_ok
+        return self.chain_ok and self.state_ok and self.storage_ok and self.anchors_ok
+
+    @property
+    def unkeyed(self) -> int:
+        """Entries chained with plain sha256 (made before keyed chains)."""
+        if self.keyed_from is None:
+            return self.entries
+        return min(self.entries, self.keyed_from - 1)
 
 
 def verify_chain(journal: Journal, progress: Progress | None = None) -> int:
     """Check seq continuity and every hash; returns the number of entries.
 
-    Raises :class:`IntegrityError` naming the first entry that does not check out.
+    Entries before ``journal.keyed_from`` verify as plain sha256 links, the rest as
+    HMAC-SHA256 under the journal key.  Raises :class:`IntegrityError` naming the first
+    entry that does not check out.
     """
-    total = journal.count()
-    prev_hash, expected_seq, n = GENESIS, 1, 0
-    for row in journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq"):
-        seq = row[0]
-        if seq != expected_seq:
-            raise IntegrityError(
-                f"entry {expected_seq} is missing (next stored entry is {seq})", seq=expected_seq
-            )
-        if row[10] != prev_hash:
-            raise IntegrityError(
-                f"entry {seq}: prev_hash does not match the hash of entry {seq - 1}", seq=seq
-            )
-        if row_hash(row) != row[11]:
-            raise IntegrityError(
-                f"entry {seq} ({row[5]} {row[2]}/{row[3]}): its content does not match its hash "
-                "(the row was edited)",
-                seq=seq,
-            )
-        prev_hash = row[11]
-        expected_seq += 1
-        n += 1
-        if progress is not None and n % 10_000 == 0:
-            progress(n, total)
-    return n
+    return check_range(journal, 1, progress)
+
+
+def storage_problems(journal: Journal) -> list[str]:
+    """SQLite's ``PRAGMA integrity_check`` and the append-only triggers, as problems."""
+    problems: list[str] = []
+    try:
+        rows = [r[0] for r in journal.conn.execute("PRAGMA integrity_check(20)")]
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        problems.append("SQLite integrity check failed: " + "; ".join(rows)[:500])
+    missing = journal.missing_triggers()
+    if missing:
+        problems.append(
+            f"the append-only triggers {', '.join(missing)} are missing or altered: entries "
+            "could be changed in place (`replicator journal repair-triggers` re-creates them, "
+            "journaled)"
+        )
+    return problems
 
 
 def replay_into(
@@ -106,18 +120,54 @@ def _compare(live: sqlite3.Connection, replayed_path: str) -> tuple[str, str] | 
         live.execute("DETACH DATABASE replayed")
 
 
-def verify(journal: Journal, progress: Progress | None = None) -> Verification:
-    """Check the hash chain, then that replaying the entries gives the live state."""
+def verify(
+    journal: Journal,
+    progress: Progress | None = None,
+    *,
+    anchors: Iterable[Anchor] = (),
+    anchor_problems: Sequence[str] = (),
+) -> Verification:
+    """Check the file (SQLite's integrity check, the append-only triggers), the hash chain,
+    every anchor given, then that replaying the entries gives the live state."""
+    problems = list(storage_problems(journal))
+    storage_ok = not problems
+    problems.extend(anchor_problems)
+    first_bad: int | None = None
+    chain_ok = True
     try:
         n = verify_chain(journal, progress)
     except IntegrityError as exc:
-        return Verification(
-            entries=journal.count(),
-            chain_ok=False,
-            state_ok=False,
-            first_bad_seq=exc.seq,
-            problem=str(exc),
-        )
+        chain_ok, first_bad, n = False, exc.seq, journal.count()
+        problems.append(str(exc))
+    anchored = check_anchors(journal, anchors)
+    if not anchored.ok:
+        problems.append(str(anchored.problem))
+    anchors_ok = anchored.ok and not anchor_problems
+    state_ok = False
+    if chain_ok and storage_ok:
+        difference = _replay_difference(journal, progress)
+        state_ok = difference is None
+        if difference is not None:
+            table, row = difference
+            problems.append(
+                f"materialised table {table} differs from a replay of the entries ({row})"
+            )
+    return Verification(
+        entries=n,
+        chain_ok=chain_ok,
+        state_ok=state_ok,
+        first_bad_seq=first_bad,
+        problem="; ".join(problems) or None,
+        storage_ok=storage_ok,
+        anchors_ok=anchors_ok,
+        anchors=anchored.checked,
+        last_good_anchor=anchored.last_good,
+        keyed_from=journal.keyed_from,
+        problems=tuple(problems),
+    )
+
+
+def _replay_difference(journal: Journal, progress: Progress | None) -> tuple[str, str] | None:
     with tempfile.TemporaryDirectory(prefix="replicator-verify-") as tmp:
         path = os.path.join(tmp, "replayed.db")
         target = sqlite3.connect(path, isolation_level=None)
@@ -125,16 +175,7 @@ def verify(journal: Journal, progress: Progress | None = None) -> Verification:
             replay_into(journal, target, progress)
         finally:
             target.close()
-        difference = _compare(journal.conn, path)
-    if difference is not None:
-        table, row = difference
-        return Verification(
-            entries=n,
-            chain_ok=True,
-            state_ok=False,
-            problem=f"materialised table {table} differs from a replay of the entries ({row})",
-        )
-    return Verification(entries=n, chain_ok=True, state_ok=True)
+        return _compare(journal.conn, path)
 
 
 def rebuild(journal: Journal, progress: Progress | None = None) -> int:
@@ -174,4 +215,11 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
     return n
 
 
-__all__ = ["Verification", "rebuild", "replay_into", "verify", "verify_chain"]
+__all__ = [
+    "Verification",
+    "rebuild",
+    "replay_into",
+    "storage_problems",
+    "verify",
+    "verify_chain",
+]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,16 +25,19 @@ import sqlite_utils
 
 from journal.entry import (
     GENESIS,
+    ChainKey,
     Entry,
+    Kind,
     NewEntry,
     chain_hash,
     dumps,
     entry_from_row,
     fast_dumps,
     loads,
+    row_hash,
     utc_text,
 )
-from journal.errors import CursorError, StorageError
+from journal.errors import ChainKeyError, CursorError, StorageError
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 
@@ -53,11 +57,30 @@ CREATE TABLE IF NOT EXISTS entries (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-BEGIN SELECT RAISE(ABORT, 'journal entries are append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'journal entries are append-only: DELETE refused'); END;
 """
+
+# The append-only triggers, created with the entries table and never again on open: a
+# journal whose triggers were dropped is reported by ``verify`` and repaired only by
+# :meth:`Journal.repair_triggers`, which journals the repair.
+TRIGGERS = {
+    "entries_no_update": "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries\n"
+    "BEGIN SELECT RAISE(ABORT, 'journal entries are append-only: UPDATE refused'); END",
+    "entries_no_delete": "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries\n"
+    "BEGIN SELECT RAISE(ABORT, 'journal entries are append-only: DELETE refused'); END",
+}
+
+# The journal's own entries (``config`` kind): the upgrade to a keyed chain, a trigger
+# repair, a forced write.  Reducers ignore config entries of modules they do not know.
+JOURNAL_MODULE = "@journal"
+CHAIN_RID = "@chain"  # meta: {"chain": "hmac-sha256", "keyed_from": seq, "unkeyed": [1, n]}
+CHAIN = "hmac-sha256"
+
+
+def _normal_sql(sql: str | None) -> str:
+    """Trigger text compared without case, spacing or ``IF NOT EXISTS`` differences."""
+    text = " ".join((sql or "").replace("IF NOT EXISTS ", "").split()).rstrip(";")
+    return text.lower()
+
 
 STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -323,7 +346,25 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+def create_private(path: str | Path) -> bool:
+    """Create ``path`` empty and readable by its owner only (0600) if it does not exist.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file, so a journal
+    created here keeps all three private (the journal holds customer data).  True if the
+    file was created.
+    """
+    if str(path) == ":memory:" or os.name == "nt":
+        return False
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists, or cannot be made: sqlite3 says why when it opens it
+        return False
+    os.close(fd)
+    return True
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
+    create_private(path)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -341,6 +382,11 @@ class Journal:
 
     ``with journal.transaction():`` groups appends (and the state they materialise)
     into one SQLite transaction; nested calls become savepoints.
+
+    ``key``: the journal key (kept outside the file by the caller).  With it, new entries
+    are chained with HMAC-SHA256; a journal made before keyed chains (or without a key)
+    has a plain sha256 chain until :meth:`upgrade` journals the switch.  ``keyed_from`` is
+    the first keyed seq (None: the chain is unkeyed).
     """
 
     def __init__(
@@ -348,23 +394,57 @@ class Journal:
         path: str | Path,
         reducer: Reducer,
         *,
+        key: ChainKey | None = None,
         now: Callable[[], dt.datetime] = _utcnow,
         cache_size: int = 20_000,
     ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self.reducer = reducer
         self.now = now
+        self.key = key
+        self.keyed_from: int | None = None
         try:
             self.conn = connect(path)
             self.db = sqlite_utils.Database(self.conn)
-            _add_missing_columns(self.conn)
-            self.conn.executescript(SCHEMA + STATE_SCHEMA)
+            self._create_schema()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open journal {path}: {exc}") from exc
         self.view = SQLiteView(self.conn, reducer, cache_size)
         self._depth = 0
         self._data_version = -1
         self._load_tail()
+
+    def _create_schema(self) -> None:
+        """The tables; the append-only triggers only with a new ``entries`` table (never
+        re-created on open: a dropped trigger stays missing until repaired, journaled)."""
+        conn = self.conn
+        if self._has_entries():
+            # an existing journal: the IF NOT EXISTS statements write nothing, and need no
+            # write lock (a reader never waits for the daemon's transaction here)
+            _add_missing_columns(conn)
+            conn.executescript(SCHEMA + STATE_SCHEMA)
+            return
+        conn.execute("BEGIN IMMEDIATE")  # a new journal: one process creates it
+        try:
+            fresh = not self._has_entries()
+            _add_missing_columns(conn)
+            for statement in (SCHEMA + STATE_SCHEMA).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            if fresh:
+                for sql in TRIGGERS.values():
+                    conn.execute(sql)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def _has_entries(self) -> bool:
+        found = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+        ).fetchone()
+        return found is not None
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -374,6 +454,133 @@ class Journal:
         ).fetchone()
         self._last_seq: int = row[0] if row else 0
         self._last_hash: str = row[1] if row else GENESIS
+        self._load_chain()
+
+    def _load_chain(self) -> None:
+        """Where the keyed chain starts: the journaled upgrade, else entry 1 if its hash is
+        not a plain sha256 one (keyed from the start), else nowhere (an unkeyed chain)."""
+        marker = self.conn.execute(
+            "SELECT seq FROM entries WHERE module = ? AND rid = ? AND kind = ? "
+            "ORDER BY seq LIMIT 1",
+            (JOURNAL_MODULE, CHAIN_RID, Kind.CONFIG.value),
+        ).fetchone()
+        if marker is not None:
+            self.keyed_from = int(marker[0])
+            return
+        first = self.conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq LIMIT 1"
+        ).fetchone()
+        if first is None:
+            self.keyed_from = 1 if self.key is not None else None
+        elif row_hash(first) == first[11]:
+            self.keyed_from = None
+        else:
+            self.keyed_from = 1  # keyed from the start (or edited: verify says which)
+
+    def use_key(self, key: ChainKey | None) -> None:
+        """Chain with ``key`` from now on (the caller found it outside the journal)."""
+        self.key = key
+        self._load_chain()
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """A key is in use but the chain is unkeyed: appends wait for :meth:`upgrade`."""
+        return self.key is not None and self.keyed_from is None and self._last_seq > 0
+
+    def _append_key(self) -> ChainKey | None:
+        """The key new entries are chained with; refuses a mix of keyed and unkeyed."""
+        if self.keyed_from is None:
+            if self.needs_upgrade:
+                raise ChainKeyError(
+                    f"journal {self.path} has an unkeyed hash chain: upgrade it before "
+                    "writing (`replicator journal upgrade`)"
+                )
+            return None
+        if self.key is None:
+            raise ChainKeyError(
+                f"journal {self.path} is keyed from entry {self.keyed_from}: it is written "
+                "only with its journal key"
+            )
+        return self.key
+
+    def upgrade(self) -> Entry | None:
+        """Switch an unkeyed chain to the keyed one, journaled: a ``config`` entry of module
+        ``@journal`` saying from which seq the chain is keyed (it is the first keyed entry);
+        the entries before it stay as they are and verify as unkeyed.  None if there is
+        nothing to upgrade (already keyed, or empty)."""
+        if self.key is None:
+            raise ChainKeyError(f"journal {self.path}: an upgrade needs the journal key")
+        with self.transaction():
+            if self.keyed_from is not None:
+                return None
+            if self._last_seq == 0:
+                self.keyed_from = 1
+                return None
+            first = self._last_seq + 1
+            self.keyed_from = first
+            (entry,) = self.append(
+                [
+                    NewEntry(
+                        Kind.CONFIG,
+                        JOURNAL_MODULE,
+                        CHAIN_RID,
+                        meta={
+                            "chain": CHAIN,
+                            "keyed_from": first,
+                            "unkeyed": [1, first - 1],
+                            "reason": "entries before keyed_from were chained with plain "
+                            "sha256 (made before keyed chains)",
+                        },
+                    )
+                ]
+            )
+        return entry
+
+    # -- the append-only triggers -------------------------------------------------------------
+
+    def missing_triggers(self) -> list[str]:
+        """The append-only triggers that are gone or altered (empty when all are in place)."""
+        have = dict(
+            self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+                ("entries",),
+            ).fetchall()
+        )
+        return [
+            name
+            for name, sql in TRIGGERS.items()
+            if _normal_sql(have.get(name)) != _normal_sql(sql)
+        ]
+
+    def repair_triggers(self) -> Entry | None:
+        """Re-create missing or altered append-only triggers and journal the repair (None if
+        nothing was missing).  The only place triggers are made for an existing journal."""
+        with self.transaction():
+            missing = self.missing_triggers()
+            if not missing:
+                return None
+            for name in missing:
+                self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+                self.conn.execute(TRIGGERS[name])
+            (entry,) = self.append(
+                [
+                    NewEntry(
+                        Kind.CONFIG,
+                        JOURNAL_MODULE,
+                        "@triggers",
+                        meta={"event": "repair-triggers", "recreated": missing},
+                    )
+                ]
+            )
+        return entry
+
+    def head(self) -> tuple[int, str, dt.datetime | None]:
+        """``(seq, hash, at)`` of the last entry (``(0, GENESIS, None)`` when empty)."""
+        row = self.conn.execute("SELECT seq, hash, at FROM entries ORDER BY seq DESC LIMIT 1")
+        found = row.fetchone()
+        if found is None:
+            return 0, GENESIS, None
+        return int(found[0]), found[1], dt.datetime.fromisoformat(found[2])
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Journal]:
@@ -426,6 +633,7 @@ class Journal:
             with self.transaction():
                 return self.append(entries)
         seq, prev = self._last_seq, self._last_hash
+        key = self._append_key()
         now = self.now()
         now_text = utc_text(now)
         now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
@@ -449,7 +657,9 @@ class Journal:
             fields = dumps(new.fields) if new.fields else "{}"
             meta = dumps(new.meta, trusted=True) if new.meta else "{}"
             module, rid, side = new.module, new.rid, new.side
-            digest = chain_hash(prev, seq, at, module, rid, side, kind, dot, context, fields, meta)
+            digest = chain_hash(
+                prev, seq, at, module, rid, side, kind, dot, context, fields, meta, key=key
+            )
             rows.append(
                 (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest)
             )
@@ -661,7 +871,11 @@ class Journal:
 
 
 __all__ = [
+    "CHAIN",
+    "CHAIN_RID",
     "ENTRY_COLUMNS",
+    "JOURNAL_MODULE",
+    "TRIGGERS",
     "STATE_SCHEMA",
     "STATE_TABLES",
     "Journal",
@@ -669,5 +883,6 @@ __all__ = [
     "SQLiteView",
     "View",
     "connect",
+    "create_private",
     "cursor_order",
 ]

@@ -203,7 +203,7 @@ def _check_sides(config: Config) -> None:
             )
 
 
-def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
+def run_sync(config: Config, modules: tuple[str, ...] = (), *, force: bool = False) -> CycleReport:
     """One cycle with progress bars; nothing is written before the config and sides check."""
     check_modules(config, modules)
     from replicator.daemon_state import forward_sync, forwarded_report
@@ -214,6 +214,9 @@ def run_sync(config: Config, modules: tuple[str, ...] = ()) -> CycleReport:
         return forwarded_report(answer)
     _check_sides(config)
     with _bars() as bars, open_app(config, progress=bars) as app:
+        from replicator.journal_guard import guard_journal
+
+        guard_journal(app.journal, force=force)  # refuses a journal whose tail fails its check
         return app.engine.run(list(modules) or None)
 
 
@@ -253,16 +256,21 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
     metavar="M",
     help="Sync only this module (repeat for several; default: every module).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write even if the journal fails its check before writing (the forcing is journaled).",
+)
 @json_option
 @click.pass_context
-def sync(ctx: click.Context, modules: tuple[str, ...], as_json: bool) -> None:
+def sync(ctx: click.Context, modules: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Run one sync cycle: pull both sides, journal, plan, push.
 
     Exits 0 when the cycle ran, even if it found conflicts or a side rejected records
     (see `conflicts list` and `journal log`); non-zero when it could not run.
     """
     config = _config(ctx)
-    report = run_sync(config, modules)
+    report = run_sync(config, modules, force=force)
     if as_json:
         _echo_json(report_data(report))
         return

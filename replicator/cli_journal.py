@@ -1,5 +1,6 @@
 """The commands that read and settle the journal: ``conflicts list|show|resolve`` and
-``journal log|verify|replay|export`` (registered on :data:`replicator.cli.main`)."""
+``journal log|verify|head|upgrade|repair-triggers|replay|export`` (registered on
+:data:`replicator.cli.main`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import click
 from rich.table import Table
 
 from conflicts import RESOLVER, same_value
-from journal import Entry, Journal, Kind, rebuild, verify
+from journal import Anchor, Entry, Journal, Kind, anchor_path, read_anchors, rebuild, verify
+from journal.anchors import head_anchor, last_anchor
 from replicator.cli import (
     RECORD_KINDS,
     _at,
@@ -30,6 +32,7 @@ from replicator.cli import (
     plain,
     show,
 )
+from replicator.config import Config
 from replicator.engine import resolve
 
 # -- conflicts --------------------------------------------------------------------------------
@@ -403,18 +406,62 @@ def journal_log(
     _console().print(table)
 
 
+def _expect(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Anchor]:
+    try:
+        return [Anchor.parse(v) for v in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def known_anchors(config: Config) -> tuple[list[Anchor], list[str]]:
+    """Every anchor kept beside the journal: ``JOURNAL.anchors`` and the daemon's published
+    state; with a problem per anchors-file line that is not an anchor."""
+    anchors, problems = read_anchors(anchor_path(config.journal_path))
+    published = _published_anchor(config)
+    if published is not None:
+        anchors.append(published)
+    return anchors, problems
+
+
+def _published_anchor(config: Config) -> Anchor | None:
+    from replicator.daemon_state import state_path
+
+    try:
+        state = json.loads(state_path(config.journal_path).read_text(encoding="utf-8"))
+        data = state.get("anchor") if isinstance(state, dict) else None
+        return None if data is None else Anchor.from_json(data, source="daemon state")
+    except (OSError, ValueError):
+        return None
+
+
 @journal_group.command("verify")
 @config_option
+@click.option(
+    "--expect",
+    "expected",
+    multiple=True,
+    metavar="SEQ:HASH",
+    callback=_expect,
+    help="An anchor you hold (as `journal head` prints it): entry SEQ must have hash HASH. "
+    "Repeat for several.",
+)
 @json_option
 @click.pass_context
-def journal_verify(ctx: click.Context, as_json: bool) -> None:
-    """Check the hash chain and that replaying the entries gives the materialised state.
+def journal_verify(ctx: click.Context, expected: list[Anchor], as_json: bool) -> None:
+    """Check the file, the hash chain, every anchor, and that replaying the entries gives
+    the materialised state.
 
-    Exits non-zero naming the first entry that does not check out.
+    Runs SQLite's integrity check, checks the append-only triggers are in place, recomputes
+    every hash (entries before a journaled upgrade as unkeyed sha256, the rest with the
+    journal key), and compares the journal with every anchor it knows (JOURNAL.anchors, the
+    daemon's published state) and each --expect, so a deleted tail or a rollback to an older
+    copy is reported with the last good anchor.  Exits non-zero naming what it found.
     """
     config = _config(ctx)
+    anchors, anchor_problems = known_anchors(config)
     with _journal(config) as journal:
-        result = verify(journal)
+        result = verify(journal, anchors=[*anchors, *expected], anchor_problems=anchor_problems)
+    good = result.last_good_anchor
     if as_json:
         _echo_json(
             {
@@ -422,15 +469,120 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
                 "entries": result.entries,
                 "chain_ok": result.chain_ok,
                 "state_ok": result.state_ok,
+                "storage_ok": result.storage_ok,
+                "anchors_ok": result.anchors_ok,
+                "anchors": result.anchors,
+                "last_good_anchor": good.to_json() if good is not None else None,
+                "keyed_from": result.keyed_from,
+                "unkeyed": result.unkeyed,
                 "first_bad_seq": result.first_bad_seq,
                 "problem": result.problem,
+                "problems": list(result.problems),
             }
         )
     if not result.ok:
-        where = f"entry {result.first_bad_seq}: " if result.first_bad_seq is not None else ""
-        raise click.ClickException(f"journal verify failed: {where}{result.problem}")
-    if not as_json:
-        click.echo(f"intact: {result.entries} entries")
+        raise click.ClickException(f"journal verify failed: {result.problem}")
+    if as_json:
+        return
+    click.echo(f"intact: {result.entries} entries")
+    if result.unkeyed:
+        keyed = (
+            f"; keyed from entry {result.keyed_from} (the journaled upgrade)"
+            if result.keyed_from is not None
+            else ""
+        )
+        click.echo(
+            f"entries 1-{result.unkeyed} are unkeyed (made before keyed chains: plain sha256)"
+            + keyed
+        )
+    if result.anchors:
+        last = f"entry {good.seq}" if good is not None else "-"
+        click.echo(f"{result.anchors} anchor(s) match, the last at {last}")
+
+
+@journal_group.command("head")
+@config_option
+@json_option
+@click.pass_context
+def journal_head(ctx: click.Context, as_json: bool) -> None:
+    """Print the journal's head as an anchor, SEQ:HASH, and the last anchor written.
+
+    Keep the SEQ:HASH somewhere the journal's owner cannot rewrite; later, `journal verify
+    --expect SEQ:HASH` proves a copy of the journal still holds that entry with that hash.
+    """
+    config = _config(ctx)
+    with _journal(config) as journal:
+        head = head_anchor(journal)
+    last = last_anchor(anchor_path(config.journal_path))
+    if as_json:
+        _echo_json(
+            {
+                "seq": head.seq if head else 0,
+                "hash": head.hash if head else None,
+                "at": head.to_json()["at"] if head else None,
+                "expect": head.expect if head else None,
+                "last_anchor": last.to_json() if last is not None else None,
+            }
+        )
+        return
+    if head is None:
+        click.echo("the journal is empty")
+        return
+    click.echo(head.expect)
+    click.echo(f"entry {head.seq} written {_at(head.at)} UTC")
+    if last is None:
+        click.echo(f"no anchor written yet ({anchor_path(config.journal_path)})")
+    elif last.seq == head.seq and last.hash == head.hash:
+        click.echo(f"anchored {_at(last.at)} UTC in {anchor_path(config.journal_path)}")
+    else:
+        click.echo(
+            f"last anchor: {last.expect} ({_at(last.at)} UTC); "
+            "the entries after it are anchored at the next sync"
+        )
+
+
+@journal_group.command("upgrade")
+@config_option
+@click.pass_context
+def journal_upgrade(ctx: click.Context) -> None:
+    """Switch a journal made before keyed chains to the keyed chain, journaled.
+
+    The first command of this release that opens such a journal does it when it creates the
+    journal key; run this when the key came from REPLICATOR_JOURNAL_KEY (or its file
+    already existed).  Verify first: the entries before the upgrade are trusted as they are.
+    """
+    config = _config(ctx)
+    with _journal(config) as journal:
+        entry = journal.upgrade()
+        keyed_from = journal.keyed_from
+    if entry is None:
+        click.echo(f"nothing to upgrade: the chain is keyed from entry {keyed_from}")
+    else:
+        click.echo(
+            f"upgraded: entries 1-{entry.seq - 1} stay unkeyed, keyed from entry {entry.seq} "
+            "(journaled)"
+        )
+
+
+@journal_group.command("repair-triggers")
+@config_option
+@click.pass_context
+def journal_repair_triggers(ctx: click.Context) -> None:
+    """Re-create the append-only triggers if they were dropped or altered, journaled.
+
+    Opening a journal never re-creates them: `journal verify` reports them missing until
+    this runs.  Verify the entries first: while the triggers were gone, rows could be
+    changed in place (the chain and the anchors say whether they were).
+    """
+    config = _config(ctx)
+    with _journal(config) as journal:
+        entry = journal.repair_triggers()
+    if entry is None:
+        click.echo("the append-only triggers are in place: nothing to repair")
+    else:
+        click.echo(
+            f"re-created {', '.join(entry.meta['recreated'])} (journaled as entry {entry.seq})"
+        )
 
 
 @journal_group.command("replay")

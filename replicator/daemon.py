@@ -55,10 +55,11 @@ from replicator.config import Config
 from replicator.daemon_config import every, is_instant
 from replicator.daemon_log import LOGGERS, Redactor, log_event
 from replicator.daemon_metrics import Metrics, count_requests
-from replicator.daemon_state import DaemonLock, state_path, token_path, write_json
+from replicator.daemon_state import DaemonLock, published_anchor, state_path, token_path, write_json
 from replicator.daemon_watch import Watch, route
 from replicator.daemon_web import create_web_app, serve
 from replicator.engine import CycleReport, Engine, report_data
+from replicator.journal_guard import guard_journal
 
 log = logging.getLogger("replicator.daemon")
 
@@ -142,6 +143,7 @@ class Daemon:
         try:
             if self.app is None:
                 self.app = open_app(self.config)
+            guard_journal(self.app.journal, by="daemon")  # no write to a journal failing it
             self.app.engine.stop_requested = self._stop.is_set
             self.app.engine.batch_size = self.settings.batch_size
             count_requests(self.app.connectors, self.metrics)
@@ -559,6 +561,7 @@ class Daemon:
             "healthy": ok,
             "modules": data["modules"],
             "channels": data["channels"],
+            "anchor": published_anchor(self.config.journal_path),
         }
         for name, module in data["modules"].items():
             if module["next_run"]:

@@ -8,6 +8,8 @@
   atomically after every job; :func:`daemon_status` reads it for ``replicator status``.
 - ``JOURNAL.daemon-token`` (mode 0600): the control token ``POST /sync`` asks for, so only
   someone who may read the journal's folder can make the daemon run a cycle.
+- The published state also carries the journal's last anchor (``JOURNAL.anchors``): one
+  more copy of the head outside the journal file for whoever collects the state.
 
 ``pause``, ``resume``, ``disable`` and ``enable`` need none of this: they are journal
 entries, and the daemon reads the journal's lifecycle before every job.
@@ -113,6 +115,18 @@ def is_running(journal_path: Path) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
+
+
+def published_anchor(journal_path: Path) -> dict[str, Any] | None:
+    """The last anchor of the journal (``JOURNAL.anchors``), as the daemon publishes it."""
+    from journal import JournalError
+    from journal.anchors import anchor_path, last_anchor
+
+    try:
+        anchor = last_anchor(anchor_path(journal_path))
+    except JournalError:  # unreadable: the state says nothing rather than fail
+        return None
+    return anchor.to_json() if anchor is not None else None
 
 
 def write_json(path: Path, data: Any, *, mode: int = 0o644) -> None:

@@ -167,6 +167,7 @@ class Engine:
             return self._run(names, paused)
 
     def _run(self, names: Sequence[str], paused: Sequence[str] = ()) -> CycleReport:
+        from journal.anchors import write_anchor
         from replicator.lifecycle import journal_run
 
         report = CycleReport(entries_before=self.journal.last_seq, paused=list(paused))
@@ -197,9 +198,11 @@ class Engine:
             # a run marker saying why the run stopped; it never hides the error itself
             with contextlib.suppress(Exception):
                 journal_run(self.journal, report, names, started=started, error=exc)
+                write_anchor(self.journal)
             raise
         report.seconds = time.monotonic() - report.started
         journal_run(self.journal, report, names, started=started)  # only if it wrote anything
+        write_anchor(self.journal)  # the head, outside the journal file (JOURNAL.anchors)
         report.entries_after = self.journal.last_seq
         return report
 

@@ -1,0 +1,350 @@
+"""Anchors: ``(seq, head hash, time)`` written outside the journal file after each cycle.
+
+A hash chain proves that the entries up to its head were not edited; it cannot prove that
+the head is the real one.  Entries deleted from the end (and the chain appended again), or
+the whole file swapped for an older copy, still form a chain.  An anchor remembers a head
+somewhere else: ``JOURNAL.anchors`` beside the journal (one JSON object a line, append-only,
+0600), the daemon's published state, and whatever copies the owner ships elsewhere (a log
+the journal's owner cannot rewrite).  :func:`check_anchors` compares the journal with every
+anchor it is given and names the last one that still matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from journal.entry import GENESIS, chain_text, utc_text
+from journal.errors import IntegrityError, StorageError
+from journal.store import ENTRY_COLUMNS, Journal, create_private
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+# entries checked before a write when no anchor exists yet (a new or just-upgraded journal)
+TAIL_WITHOUT_ANCHOR = 1_000
+
+
+@attrs.frozen
+class Anchor:
+    """A head of the journal remembered outside it: entry ``seq`` had hash ``hash``."""
+
+    seq: int
+    hash: str
+    at: dt.datetime | None = None
+    source: str = "anchors file"  # where it came from, for messages
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "at": utc_text(self.at) if self.at else None}
+
+    @property
+    def expect(self) -> str:
+        """``SEQ:HASH``, the form ``journal verify --expect`` takes."""
+        return f"{self.seq}:{self.hash}"
+
+    def describe(self) -> str:
+        when = f" of {utc_text(self.at)}" if self.at is not None else ""
+        return f"the anchor{when} ({self.source}: entry {self.seq}, hash {self.hash[:16]}...)"
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "anchors file") -> Anchor:
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        seq, digest, at = data.get("seq"), data.get("hash"), data.get("at")
+        if type(seq) is not int or seq < 1:
+            raise ValueError("seq is not a positive integer")
+        if not isinstance(digest, str) or not _HASH.match(digest):
+            raise ValueError("hash is not 64 hex digits")
+        when = None
+        if at is not None:
+            when = dt.datetime.fromisoformat(str(at))
+            if when.tzinfo is None:
+                raise ValueError("at is not an aware UTC time")
+        return cls(seq, digest, when, source)
+
+    @classmethod
+    def parse(cls, text: str, *, source: str = "--expect") -> Anchor:
+        """``SEQ:HASH`` (what ``journal head`` prints) as an anchor."""
+        seq, _, digest = text.strip().partition(":")
+        digest = digest.strip().lower()
+        if not seq.strip().isdigit() or int(seq) < 1 or not _HASH.match(digest):
+            raise ValueError(f"{text!r} is not SEQ:HASH (an entry number and 64 hex digits)")
+        return cls(int(seq), digest, None, source)
+
+
+def anchor_path(journal_path: str | Path) -> Path:
+    """``JOURNAL.anchors`` beside the journal file."""
+    path = Path(journal_path)
+    return path.with_name(path.name + ".anchors")
+
+
+def read_anchors(path: str | Path) -> tuple[list[Anchor], list[str]]:
+    """The anchors of a file, in file order, and a problem per line that is not one."""
+    anchors: list[Anchor] = []
+    problems: list[str] = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], []
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [f"anchors file {path} cannot be read: {exc}"]
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(Anchor.from_json(json.loads(line)))
+        except ValueError as exc:
+            problems.append(f"anchors file {path} line {number} is not an anchor ({exc})")
+    return anchors, problems
+
+
+def last_anchor(path: str | Path) -> Anchor | None:
+    """The last well-formed anchor of a file (reads only its end)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 4096))
+            tail = handle.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"anchors file {path} cannot be read: {exc.strerror}") from exc
+    for line in reversed(tail.splitlines()):
+        try:
+            return Anchor.from_json(json.loads(line))
+        except ValueError:
+            continue
+    return None
+
+
+def head_anchor(journal: Journal) -> Anchor | None:
+    """The journal's head as an anchor (None while it is empty): what ``journal head``
+    prints, and what an auditor writes down to check a copy against later."""
+    seq, digest, at = journal.head()
+    if seq == 0:
+        return None
+    return Anchor(seq, digest, at, "journal head")
+
+
+def write_anchor(journal: Journal) -> Anchor | None:
+    """Append the journal's head to ``JOURNAL.anchors`` (created 0600) and return it; None
+    for an in-memory journal, an empty one, or a head that is already the last anchor."""
+    if journal.path == ":memory:":
+        return None
+    seq, digest, _ = journal.head()
+    if seq == 0:
+        return None
+    path = anchor_path(journal.path)
+    last = last_anchor(path)
+    if last is not None and last.seq == seq and last.hash == digest:
+        return None
+    anchor = Anchor(seq, digest, journal.now())
+    line = json.dumps(anchor.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
+    try:
+        create_private(path)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        try:
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # after a torn line: the new anchor stays readable
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StorageError(f"anchors file {path} cannot be written: {exc.strerror}") from exc
+    return anchor
+
+
+# -- checking -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class AnchorCheck:
+    checked: int
+    last_good: Anchor | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def check_anchors(journal: Journal, anchors: Iterable[Anchor]) -> AnchorCheck:
+    """Every anchor must name an entry the journal holds, with the hash it holds.
+
+    A failing anchor is named with the last good one (the latest anchor, below the first
+    failing seq, that matches): the entries up to it are as they were anchored.
+    """
+    ordered = sorted(anchors, key=lambda a: a.seq)
+    if not ordered:
+        return AnchorCheck(0)
+    last_seq = journal.last_seq
+    held = _hashes(journal, [a.seq for a in ordered if a.seq <= last_seq])
+    bad: list[tuple[Anchor, str]] = []
+    for anchor in ordered:
+        if anchor.seq > last_seq:
+            bad.append(
+                (
+                    anchor,
+                    f"the journal ends at entry {last_seq} but {anchor.describe()} names "
+                    f"entry {anchor.seq}: entries were deleted from its end, or the file was "
+                    "rolled back to an older copy",
+                )
+            )
+        elif held.get(anchor.seq) != anchor.hash:
+            bad.append(
+                (
+                    anchor,
+                    f"entry {anchor.seq} does not match {anchor.describe()}: the entries up "
+                    "to it were rewritten, or deleted and written again",
+                )
+            )
+    if not bad:
+        return AnchorCheck(len(ordered), ordered[-1])
+    first_bad = bad[0][0]
+    good = [
+        a
+        for a in ordered
+        if a.seq < first_bad.seq and a.seq <= last_seq and held.get(a.seq) == a.hash
+    ]
+    last_good = good[-1] if good else None
+    since = (
+        f"; last good anchor: entry {last_good.seq} ({last_good.describe()})"
+        if last_good is not None
+        else "; no earlier anchor matches"
+    )
+    more = f" (and {len(bad) - 1} more anchors fail)" if len(bad) > 1 else ""
+    return AnchorCheck(len(ordered), last_good, bad[0][1] + more + since)
+
+
+def _hashes(journal: Journal, seqs: Sequence[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    unique = sorted(set(seqs))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for seq, digest in journal.conn.execute(
+            f"SELECT seq, hash FROM entries WHERE seq IN ({marks})", chunk
+        ):
+            found[int(seq)] = digest
+    return found
+
+
+def check_tail(journal: Journal, anchor: Anchor | None) -> str | None:
+    """What is wrong with the journal's tail, or None: the cheap check before a write.
+
+    The append-only triggers are in place, the chain is one a write may extend, the last
+    anchor names an entry the journal holds with its hash, and every entry from that anchor
+    to the head links and hashes correctly (without an anchor: the last
+    :data:`TAIL_WITHOUT_ANCHOR` entries).
+    """
+    missing = journal.missing_triggers()
+    if missing:
+        return (
+            f"the append-only triggers {', '.join(missing)} are missing or altered "
+            "(repair them with `replicator journal repair-triggers`)"
+        )
+    if journal.needs_upgrade:
+        return "its hash chain is unkeyed although a journal key is in use"
+    if journal.keyed_from is not None and journal.key is None:
+        return f"it is keyed from entry {journal.keyed_from} but no journal key was given"
+    last_seq = journal.last_seq
+    if anchor is not None:
+        result = check_anchors(journal, [anchor])
+        if not result.ok:
+            return result.problem
+        start = anchor.seq
+    else:
+        start = max(1, last_seq - TAIL_WITHOUT_ANCHOR + 1)
+    try:
+        check_range(journal, start)
+    except IntegrityError as exc:
+        return str(exc)
+    return None
+
+
+def check_range(journal: Journal, start: int = 1, progress: Any = None) -> int:
+    """Check seq continuity and every hash from entry ``start`` to the head (the link of
+    entry ``start`` to its predecessor is checked only from entry 1); the number checked.
+
+    Entries before ``journal.keyed_from`` are plain sha256 links, the rest HMAC-SHA256 under
+    the journal key.  Raises :class:`IntegrityError` naming the first entry that fails.
+    """
+    key = journal.key
+    keyed_from = journal.keyed_from
+    if keyed_from is not None and key is None and journal.last_seq >= keyed_from:
+        raise IntegrityError(
+            f"entries from {keyed_from} are keyed and no journal key was given: the chain "
+            "cannot be checked",
+            seq=keyed_from,
+        )
+    if journal.needs_upgrade:
+        raise IntegrityError(
+            "no entry is keyed although a journal key is in use: the chain was recomputed "
+            "without the key, or the journal was made before keyed chains and not upgraded "
+            "(`replicator journal upgrade`)",
+            seq=1,
+        )
+    first_keyed = keyed_from if keyed_from is not None else journal.last_seq + 1
+    digest_of = key.digest if key is not None else None
+    sha256 = hashlib.sha256
+    total = journal.last_seq - start + 1
+    prev_hash: str | None = GENESIS if start <= 1 else None
+    expected, n = max(start, 1), 0
+    rows = journal.conn.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq >= ? ORDER BY seq", (start,)
+    )
+    for row in rows:
+        seq = row[0]
+        if seq != expected:
+            raise IntegrityError(
+                f"entry {expected} is missing (next stored entry is {seq})", seq=expected
+            )
+        if prev_hash is not None and row[10] != prev_hash:
+            raise IntegrityError(
+                f"entry {seq}: prev_hash does not match the hash of entry {seq - 1}", seq=seq
+            )
+        data = chain_text(row[10], *row[:10])
+        if seq < first_keyed:
+            if sha256(data).hexdigest() != row[11]:
+                raise IntegrityError(
+                    f"entry {seq} ({row[5]} {row[2]}/{row[3]}): its content does not match "
+                    "its hash (the row was edited)",
+                    seq=seq,
+                )
+        elif digest_of is not None and digest_of(data) != row[11]:
+            raise IntegrityError(
+                f"entry {seq} ({row[5]} {row[2]}/{row[3]}): its content does not match its "
+                "keyed hash (the row was edited, or its hash was computed without the "
+                "journal key, or this is not the journal's key)",
+                seq=seq,
+            )
+        prev_hash = row[11]
+        expected += 1
+        n += 1
+        if progress is not None and n % 10_000 == 0:
+            progress(n, total)
+    return n
+
+
+__all__ = [
+    "Anchor",
+    "AnchorCheck",
+    "TAIL_WITHOUT_ANCHOR",
+    "anchor_path",
+    "check_anchors",
+    "check_range",
+    "check_tail",
+    "head_anchor",
+    "last_anchor",
+    "read_anchors",
+    "write_anchor",
+]
