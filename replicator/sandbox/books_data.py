@@ -333,7 +333,10 @@ class BooksData:
         if resource.path == "invoices" and not data.get("due_date"):
             contact = self.store.get("books", org, "contacts", data[party])
             terms = contact.data.get("payment_terms", 0) if contact else 0
-            due = dt.date.fromisoformat(data["date"]) + dt.timedelta(days=terms)
+            try:
+                due = dt.date.fromisoformat(data["date"]) + dt.timedelta(days=terms)
+            except OverflowError:  # terms or date past the calendar's end (year 9999)
+                raise bad("due_date") from None
             data["due_date"] = due.isoformat()
         for key in ("shipping_charge", "adjustment", "discount"):
             if key in body:

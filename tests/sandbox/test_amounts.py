@@ -309,3 +309,49 @@ def test_a_500_closes_the_kept_alive_connection_and_the_next_request_succeeds(
         assert after.status_code in (200, 204)
     finally:
         client.close()
+
+
+def test_an_invoice_due_past_the_calendar_is_400_not_500(zoho, books_parties):
+    """Payment terms (or a date) putting the due date past year 9999 refuse the invoice."""
+    contact = zoho.books(
+        "POST", "/contacts", json={"contact_name": unique("Patient"), "payment_terms": 10**12}
+    )
+    assert contact.status_code == 201, contact.text
+    customer = contact.json()["contact"]["contact_id"]
+    line = [{"item_id": books_parties["item_id"]}]
+    far = zoho.books("POST", "/invoices", json={"customer_id": customer, "line_items": line})
+    books_refusal(far, "due_date")
+    late = zoho.books(
+        "POST",
+        "/invoices",
+        json={
+            "customer_id": books_parties["customer_id"],
+            "line_items": line,
+            "date": "9999-12-31",
+        },
+    )
+    assert late.status_code == 201, late.text  # due the same day: still in the calendar
+
+
+def test_a_view_of_more_days_than_the_calendar_has_lists_everything(sandbox, zoho):
+    """${LASTnDAYS} with n past the calendar's start matches every record, not a 500."""
+    name = unique("Old")
+    made = crm_id(zoho, "Accounts", {"Account_Name": name})
+    view = sandbox.admin.add_crm_view(
+        "Accounts",
+        unique("Forever"),
+        {
+            "group_operator": "and",
+            "group": [
+                {
+                    "comparator": "equal",
+                    "field": {"api_name": "Created_Time"},
+                    "value": "${LAST99999999999DAYS}",
+                },
+                {"comparator": "equal", "field": {"api_name": "Account_Name"}, "value": name},
+            ],
+        },
+    )
+    listed = zoho.crm("GET", "/Accounts", params={"fields": "Account_Name", "cvid": view["id"]})
+    assert listed.status_code == 200, listed.text
+    assert [r["id"] for r in listed.json()["data"]] == [made]
