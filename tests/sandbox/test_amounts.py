@@ -355,3 +355,17 @@ def test_a_view_of_more_days_than_the_calendar_has_lists_everything(sandbox, zoh
     listed = zoho.crm("GET", "/Accounts", params={"fields": "Account_Name", "cvid": view["id"]})
     assert listed.status_code == 200, listed.text
     assert [r["id"] for r in listed.json()["data"]] == [made]
+
+
+def test_an_upsert_keyed_by_a_number_past_64_bits_matches_its_text(zoho):
+    """A duplicate-check value too large for SQLite is compared as text, not a 500."""
+    code = 10**30
+    body = {
+        "data": [{"Product_Name": unique("Coded"), "Product_Code": code}],
+        "duplicate_check_fields": ["Product_Code"],
+    }
+    first = zoho.crm("POST", "/Products/upsert", json=body)
+    assert first.status_code == 201, first.text
+    again = zoho.crm("POST", "/Products/upsert", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["data"][0]["details"]["id"] == first.json()["data"][0]["details"]["id"]
