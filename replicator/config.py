@@ -67,6 +67,8 @@ ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "credit_budget": int,
     "triggers": list,
 }
+# the options that say which Zoho account and organisation a side reaches
+ACCOUNT = ("credentials", "data_centre", "accounts_url", "api_domain", "organization_id")
 MODULE_KEYS = {
     "sync",
     "source",
@@ -263,10 +265,12 @@ def _refuse_shared_files(
             same = _same_file(side_a.path, side_b.path)
             place = f"database file {side_b.path}"
         else:
-            org = side_a.options.get("organization_id")
-            same = side_a.connector == side_b.connector and org is not None
-            same = same and org == side_b.options.get("organization_id")
-            place = f"organisation {org}"
+            # Zoho sides with the same credentials, data centre and organisation (all given
+            # alike, or all left to the same defaults) reach one account's data
+            same = side_a.connector == side_b.connector and side_a.connector.startswith("zoho_")
+            same = same and all(side_a.options.get(k) == side_b.options.get(k) for k in ACCOUNT)
+            org = side_b.options.get("organization_id") or "(the credentials' default)"
+            place = f"Zoho organisation {org}"
         if same:
             raise _fail(
                 path,

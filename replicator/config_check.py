@@ -53,7 +53,7 @@ def refuse_deep(path: Path, data: Mapping[str, Any], *, limit: int = MAX_DEPTH) 
     while stack:
         keys, value = stack.pop()
         if len(keys) > limit:
-            shown = ".".join(keys[:limit])
+            shown = ".".join(keys[:limit]).replace(".[", "[")
             raise ConfigError(
                 str(path),
                 f"{shown}...",

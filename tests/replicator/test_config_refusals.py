@@ -197,21 +197,38 @@ def test_two_tables_of_one_database_file_are_a_valid_module(tmp_path):
     assert config.sides["books"].path == config.sides["crm"].path
 
 
-def test_a_module_on_one_table_of_one_zoho_organisation_is_refused(tmp_path):
-    """Two Zoho sides naming one organisation and one module are one table, too."""
-    text = INTEGRATION.replace("[integration]", "[integrationx]").split("[integrationx]")[0]
-    text = text.replace('"222"', '"111"') + textwrap.dedent(
-        """\
+@pytest.mark.parametrize(
+    "books, books_eu",
+    [('organization_id = "111"', 'organization_id = "111"'), ("", "")],
+    ids=["same-organisation", "same-defaults"],
+)
+def test_a_module_on_one_table_of_one_zoho_organisation_is_refused(tmp_path, books, books_eu):
+    """Two Zoho sides reaching one organisation (same options, or the same defaults) and
+    naming one table are one table, too."""
+    text = textwrap.dedent(
+        f"""\
+        [sides.books]
+        connector = "zoho_books"
+        {books}
+        [sides.books_eu]
+        connector = "zoho_books"
+        {books_eu}
         [modules.people]
-        books = { table = "customers" }
-        books_eu = { table = "customers" }
+        books = {{ table = "customers" }}
+        books_eu = {{ table = "customers" }}
         [modules.people.fields]
-        name = { books = "contact_name", books_eu = "contact_name" }
+        name = {{ books = "contact_name", books_eu = "contact_name" }}
         """
     )
     _, line = refusal(tmp_path, text)
     assert ": modules.people.books_eu.table: " in line
-    assert "organisation 111" in line
+    assert "also the table of side 'books'" in line
+    other = (
+        text.replace('"111"', '"222"', 1)
+        if books
+        else text.replace("[sides.books_eu]", '[sides.books_eu]\norganization_id = "222"')
+    )
+    assert loads(tmp_path, other).modules["people"]  # another organisation: a valid pair
 
 
 @pytest.mark.parametrize("journal", ["crm.db", "./books.db", "hard.db"])
@@ -232,7 +249,7 @@ def test_a_journal_inside_a_side_database_is_refused(tmp_path, journal):
         ("[" + ".".join(["a"] * 10_000) + "]\n", "a.a.a"),  # 10,000 nested tables
         ("x = " + "[" * 10_000 + "]" * 10_000 + "\n", "x (line"),  # arrays: tomllib recurses
         ("y = " + "{a = " * 10_000 + "1" + "}" * 10_000 + "\n", "y (line"),
-        ("z = " + "[" * 40 + "]" * 40 + "\n", "z.[0].[0]"),  # parsed, then refused
+        ("z = " + "[" * 40 + "]" * 40 + "\n", "z[0][0][0]"),  # parsed, then refused
     ],
     ids=["tables", "arrays", "inline-tables", "shallower-arrays"],
 )
