@@ -76,6 +76,9 @@ MODULE_KEYS = {
     "page_size",
     "clone_name",  # the distinguishing name of a clone (read by the clone naming rule)
 }
+# the keys each table reads (config_check.refuse_unknown refuses any other); transaction
+# modules are known so that they get their own message
+INTEGRATION_KEYS = {"crm", "books", "orgs", *MASTER_MODULES, *TRANSACTION_MODULES}
 ORG_KEYS = {"sync", "modules"}  # [integration.orgs.SIDE]
 FIELD_KEYS = {"crm", "books", "type", "values"}  # [integration.MODULE.fields.FIELD]
 # (canonical field, CRM field, Books column, type): the documented default maps
@@ -230,9 +233,7 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             )
         if org is not None:
             orgs[org] = side
-    refuse_unknown(
-        path, "integration", raw, {"crm", "books", "orgs", *MASTER_MODULES, *TRANSACTION_MODULES}
-    )
+    refuse_unknown(path, "integration", raw, INTEGRATION_KEYS)
     for key in raw:
         if key in TRANSACTION_MODULES:
             raise _fail(
