@@ -276,3 +276,9 @@ def test_a_deep_config_is_refused_by_the_installed_command_without_a_traceback(t
     assert done.stderr.strip().splitlines() == [
         f"Error: {path}: x (line 1): values nest too deeply to read (no setting needs that)"
     ]
+
+
+def test_an_unknown_key_far_from_every_known_one_gets_no_guess(tmp_path):
+    """With no close known key the message lists the known ones and guesses nothing."""
+    _, line = refusal(tmp_path, CONFIG.replace('path = "journal.db"', 'path = "j.db"\nxyz = 1'))
+    assert line.endswith(": journal.xyz: unknown key 'xyz' in [journal] (known: path)")
