@@ -52,7 +52,7 @@ from .books_schema import BASE_CURRENCY, CURRENCIES, RESOURCES, Resource
 from .crm_schema import OTHER, Module
 from .errors import AdminError, ApiError
 from .seed import SEEDED
-from .web import state
+from .web import parse_json, state
 
 MAX_TTL = 10 * 365 * 86_400  # an admin-minted token lives at most ten years
 MAX_WAIT = 600  # seconds GET /notifications?wait= may hold the request
@@ -63,7 +63,7 @@ LINK_FIELDS = ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id", "zcrm_pro
 async def _json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw) if raw.strip() else {}
+        return parse_json(raw) if raw.strip() else {}
     except ValueError:
         raise AdminError(400, "bad_json", "the body is not JSON") from None
 

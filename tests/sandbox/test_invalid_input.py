@@ -1,5 +1,6 @@
-"""Amounts Zoho cannot hold (1e26 and more, NaN, infinities) get each API's validation
-error, never a 500; a 500 the sandbox still gives closes its connection cleanly."""
+"""Input Zoho refuses (amounts of 1e16 and more, NaN and infinities, due dates past the
+calendar, bodies nested too deep) gets each API's validation error, never a 500; a 500 the
+sandbox still gives closes its connection cleanly."""
 
 from __future__ import annotations
 
@@ -369,3 +370,21 @@ def test_an_upsert_keyed_by_a_number_past_64_bits_matches_its_text(zoho):
     again = zoho.crm("POST", "/Products/upsert", json=body)
     assert again.status_code == 200, again.text
     assert again.json()["data"][0]["details"]["id"] == first.json()["data"][0]["details"]["id"]
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # past the JSON decoder's own recursion limit
+NESTED = b'{"data": [{"Account_Name": "x", "Description": ' + b"[" * 200 + b"]" * 200 + b"}]}"
+
+
+@pytest.mark.parametrize("body", [DEEP, NESTED], ids=["100000-deep", "200-deep-inside"])
+def test_a_body_nested_too_deep_is_each_apis_400(sandbox, zoho, body):
+    """CRM, Books (JSON and the JSONString form) and the admin API refuse it with 400."""
+    json_type = {"content-type": "application/json"}
+    crm = zoho.crm("POST", "/Accounts", content=body, headers=json_type)
+    assert crm.status_code == 400 and crm.json()["code"] == "INVALID_DATA"
+    books = zoho.books("POST", "/items", content=body, headers=json_type)
+    assert books.status_code == 400 and books.json()["code"] == 4
+    form = zoho.books("POST", "/items", data={"JSONString": body.decode()})
+    assert form.status_code == 400 and form.json()["code"] == 4
+    admin = httpx.post(f"{sandbox.url}/__admin__/clock", content=body, timeout=10)
+    assert admin.status_code == 400 and admin.json()["error"] == "bad_json"
