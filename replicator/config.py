@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,7 @@ import attrs
 
 from conflicts.errors import PolicyError
 from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
+from replicator.config_check import deep_line, refuse_deep, refuse_unknown
 from replicator.connectors.base import SideModule
 from replicator.daemon_config import DaemonConfig, parse_daemon
 from replicator.errors import ConfigError
@@ -45,6 +47,10 @@ from replicator.integration import Integration, expand
 from replicator.mapping import TYPES, FieldMap
 
 CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
+# the keys each table reads (config_check.refuse_unknown refuses any other)
+SECTIONS = {"journal", "sides", "modules", "integration", "daemon"}
+JOURNAL_KEYS = {"path"}
+SIDE_KEYS = {"sqlite": {"connector", "path"}, "memory": {"connector"}}
 # the options of a Zoho side and their types (secrets never go here: see replicator.credentials)
 ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "credentials": str,
@@ -61,6 +67,8 @@ ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "credit_budget": int,
     "triggers": list,
 }
+# the options that say which Zoho account and organisation a side reaches
+ACCOUNT = ("credentials", "data_centre", "accounts_url", "api_domain", "organization_id")
 MODULE_KEYS = {
     "sync",
     "source",
@@ -72,8 +80,10 @@ MODULE_KEYS = {
     "suggest",
     "lookups",
     "lookup_missing",
+    "clone_name",  # the distinguishing name of a clone (read by the clone naming rule)
 }
 SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create"}
+FIELD_KEYS = {"type", "values"}  # and the module's side names (the column on each side)
 # the integration's order: customers and vendors take CRM first, items take Books first
 DEFAULT_FIRST = {"customers": "crm", "vendors": "crm", "items": "books"}
 
@@ -154,17 +164,13 @@ def _resolve(path: Path, value: str) -> Path:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate parsed TOML into a :class:`Config`."""
-    unknown = set(data) - {"journal", "sides", "modules", "integration", "daemon"}
-    if unknown:
-        raise _fail(
-            path,
-            sorted(unknown)[0],
-            "unknown section (expected journal, sides, modules, integration, daemon)",
-        )
+    refuse_deep(path, data)
+    refuse_unknown(path, "", data, SECTIONS, what="section")
     original, integration = data, None
     if "integration" in data:
         data, integration = expand(data, path)
     journal = _table(path, data.get("journal", {}), "journal")
+    refuse_unknown(path, "journal", journal, JOURNAL_KEYS)
     journal_path = _resolve(path, _string(path, journal, "path", "journal", "journal.db"))
 
     sides_raw = _table(path, data.get("sides"), "sides") if "sides" in data else None
@@ -181,6 +187,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
                 f"{where}.connector",
                 f"unknown connector {connector!r} (choices: {', '.join(CONNECTORS)})",
             )
+        refuse_unknown(
+            path, where, raw, SIDE_KEYS.get(connector, {"connector", *ZOHO_OPTIONS}), what="option"
+        )
         side_path = None
         if connector == "sqlite":
             side_path = _resolve(path, _string(path, raw, "path", where))
@@ -214,17 +223,67 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
                     f"modules.{name}.lookups.{field}",
                     f"module {target!r} pairs other sides than {name!r}",
                 )
+    _refuse_shared_files(path, journal_path, sides, modules)
     daemon = parse_daemon(original.get("daemon", {}), path, list(modules))
     return Config(path, journal_path, sides, modules, original, integration, daemon)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same real path (symlinks followed), or, for
+    files that exist, the same inode (a hard link, a case-insensitive file system)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet: then only the real paths could tell
+        return False
+
+
+def _sqlite_name(name: str) -> str:
+    # SQLite compares identifiers case-insensitively for ASCII letters only
+    return "".join(c.lower() if c.isascii() else c for c in name)
+
+
+def _refuse_shared_files(
+    path: Path, journal: Path, sides: Mapping[str, SideConfig], modules: Mapping[str, ModuleConfig]
+) -> None:
+    """A module whose two sides are one table would sync a table into itself, and a journal
+    inside a side's database would be written by the side's users: refuse both."""
+    for name, side in sides.items():
+        if side.path is not None and _same_file(journal, side.path):
+            raise _fail(
+                path,
+                "journal.path",
+                f"{journal} is the database of side {name!r}: the journal needs a file of its own",
+            )
+    for name, module in modules.items():
+        a, b = module.sides
+        side_a, side_b = sides[a], sides[b]
+        if _sqlite_name(module.sides[a].table) != _sqlite_name(module.sides[b].table):
+            continue
+        if side_a.path is not None and side_b.path is not None:
+            same = _same_file(side_a.path, side_b.path)
+            place = f"database file {side_b.path}"
+        else:
+            # Zoho sides with the same credentials, data centre and organisation (all given
+            # alike, or all left to the same defaults) reach one account's data
+            same = side_a.connector == side_b.connector and side_a.connector.startswith("zoho_")
+            same = same and all(side_a.options.get(k) == side_b.options.get(k) for k in ACCOUNT)
+            org = side_b.options.get("organization_id") or "(the credentials' default)"
+            place = f"Zoho organisation {org}"
+        if same:
+            raise _fail(
+                path,
+                f"modules.{name}.{b}.table",
+                f"table {module.sides[b].table!r} in {place} is also the table of side "
+                f"{a!r}: a module pairs two different tables",
+            )
 
 
 def _zoho_options(path: Path, where: str, options: dict[str, Any]) -> dict[str, Any]:
     """A Zoho side's options, checked; a relative ``credentials`` file is taken from here."""
     for key, value in options.items():
-        kind = ZOHO_OPTIONS.get(key)
-        if kind is None:
-            expected = ", ".join(sorted(ZOHO_OPTIONS))
-            raise _fail(path, f"{where}.{key}", f"unknown option (expected {expected})")
+        kind = ZOHO_OPTIONS[key]  # parse_config refused any other key
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         if isinstance(value, bool) or not isinstance(value, kind) or value == "":
             raise _fail(path, f"{where}.{key}", f"must be a non-empty {names}, not {value!r}")
@@ -240,15 +299,7 @@ def _module(
 ) -> ModuleConfig:
     where = f"modules.{name}"
     side_names = [k for k in raw if k in sides]
-    unknown = set(raw) - MODULE_KEYS - set(sides)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _fail(
-            path,
-            f"{where}.{key}",
-            f"unknown key (a side must be one of {sorted(sides)}; options: "
-            f"{', '.join(sorted(MODULE_KEYS))})",
-        )
+    refuse_unknown(path, where, raw, MODULE_KEYS | set(sides))
     if len(side_names) != 2:
         raise _fail(path, where, f"a module pairs exactly two sides (found {side_names or 'none'})")
 
@@ -260,6 +311,7 @@ def _module(
     for field, spec in fields_raw.items():
         fwhere = f"{where}.fields.{field}"
         spec = _table(path, spec, fwhere)
+        refuse_unknown(path, fwhere, spec, FIELD_KEYS | set(side_names))
         kind = spec.get("type", "text")
         if kind not in TYPES:
             raise _fail(
@@ -267,10 +319,8 @@ def _module(
             )
         columns = {}
         for key, value in spec.items():
-            if key in ("type", "values"):
+            if key in FIELD_KEYS:
                 continue
-            if key not in side_names:
-                raise _fail(path, f"{fwhere}.{key}", f"not a side of this module ({side_names})")
             if not isinstance(value, str) or not value:
                 raise _fail(path, f"{fwhere}.{key}", f"must be a column name, not {value!r}")
             columns[key] = value
@@ -314,16 +364,14 @@ def _module(
     for side in side_names:
         swhere = f"{where}.{side}"
         spec = _table(path, raw[side], swhere)
-        extra = set(spec) - SIDE_MODULE_KEYS
-        if extra:
-            raise _fail(
-                path,
-                f"{swhere}.{sorted(extra)[0]}",
-                f"unknown key (expected {', '.join(sorted(SIDE_MODULE_KEYS))})",
-            )
+        refuse_unknown(path, swhere, spec, SIDE_MODULE_KEYS)
         table = _string(path, spec, "table", swhere)
         id_column = _string(path, spec, "id", swhere, "id")
         match = spec.get("match", ())
+        if not isinstance(match, str | list | tuple) or not all(
+            isinstance(c, str) and c for c in ([match] if isinstance(match, str) else match)
+        ):
+            raise _fail(path, f"{swhere}.match", f"must be a column or a list, not {match!r}")
         match_cols = (match,) if isinstance(match, str) else tuple(match)
         side_match: list[str] = []
         for column in match_cols:
@@ -374,6 +422,9 @@ def _module(
             path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})"
         )
     order = (first, *[s for s in side_names if s != first])
+    for key in ("sync", "source", "duplicates", "conflicts"):
+        if key in raw and not isinstance(raw[key], str):
+            raise _fail(path, f"{where}.{key}", f"must be text, not {raw[key]!r}")
     try:
         direction = Direction.parse(raw.get("sync", "both_ways"), raw.get("source"), side_names)
         duplicates = DuplicatePolicy.parse(raw.get("duplicates", "overwrite"))
@@ -453,6 +504,12 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, "(syntax)", str(exc)) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table
+        line, key = deep_line(text) or (0, "")
+        where = f"{key or '(value)'} (line {line})" if line else "(syntax)"
+        reason = "values nest too deeply to read (no setting needs that)"
+        raise _fail(path.resolve(), where, reason) from None
     return parse_config(data, path.resolve())
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from replicator.config_check import refuse_unknown
 from replicator.errors import ConfigError
 
 if TYPE_CHECKING:  # config.py imports this module
@@ -125,9 +126,7 @@ def parse_daemon(data: Any, path: Path, modules: Sequence[str]) -> DaemonConfig:
 
     if not isinstance(data, Mapping):
         raise fail("", f"must be a table, not {type(data).__name__}")
-    unknown = set(data) - KEYS
-    if unknown:
-        raise fail(sorted(unknown)[0], f"unknown key (expected {', '.join(sorted(KEYS))})")
+    refuse_unknown(path, "daemon", data, KEYS)
     out: dict[str, Any] = {}
     for key in ("masters_every", "poll_every", "channel_expiry", "misfire_grace", "stop_timeout"):
         if key in data:
@@ -169,9 +168,7 @@ def parse_daemon(data: Any, path: Path, modules: Sequence[str]) -> DaemonConfig:
             raise fail(where, f"no such module (modules: {', '.join(modules)})")
         if not isinstance(spec, Mapping):
             raise fail(where, "must be a table")
-        extra = set(spec) - MODULE_KEYS
-        if extra:
-            raise fail(f"{where}.{sorted(extra)[0]}", "unknown key (expected every, instant)")
+        refuse_unknown(path, f"daemon.{where}", spec, MODULE_KEYS)
         every = None
         if "every" in spec:
             try:

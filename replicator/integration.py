@@ -52,6 +52,7 @@ from typing import Any
 
 import attrs
 
+from replicator.config_check import refuse_unknown
 from replicator.errors import ConfigError
 
 MASTER_MODULES = ("customers", "vendors", "items")
@@ -73,7 +74,13 @@ MODULE_KEYS = {
     "exclude",
     "fields",
     "page_size",
+    "clone_name",  # the distinguishing name of a clone (read by the clone naming rule)
 }
+# the keys each table reads (config_check.refuse_unknown refuses any other); transaction
+# modules are known so that they get their own message
+INTEGRATION_KEYS = {"crm", "books", "orgs", *MASTER_MODULES, *TRANSACTION_MODULES}
+ORG_KEYS = {"sync", "modules"}  # [integration.orgs.SIDE]
+FIELD_KEYS = {"crm", "books", "type", "values"}  # [integration.MODULE.fields.FIELD]
 # (canonical field, CRM field, Books column, type): the documented default maps
 ACCOUNT_FIELDS = [
     ("name", "Account_Name", "contact_name", "text"),
@@ -197,6 +204,8 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
     sides: dict[str, Any] = data["sides"] if isinstance(data.get("sides"), dict) else {}
     crm = raw.get("crm", "crm")
     books_raw = raw.get("books", "books")
+    if not isinstance(books_raw, str | list):
+        raise _fail(path, "integration.books", f"must name Books side(s), not {books_raw!r}")
     books = (books_raw,) if isinstance(books_raw, str) else tuple(books_raw)
     if not books or not all(isinstance(b, str) and b for b in books):
         raise _fail(path, "integration.books", f"must name Books side(s), not {books_raw!r}")
@@ -213,7 +222,9 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
         raise _fail(path, "integration.crm", "the CRM side cannot also be a Books side")
     orgs: dict[str, str] = {}
     for side in books:
-        org = sides[side].get("organization_id")
+        # a side that is not a table, or an id that is not text, is refused with the sides
+        org = sides[side].get("organization_id") if isinstance(sides[side], dict) else None
+        org = org if isinstance(org, str) else None
         if org is not None and org in orgs:
             raise _fail(
                 path,
@@ -222,14 +233,8 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             )
         if org is not None:
             orgs[org] = side
-    known = {"crm", "books", "orgs", *MASTER_MODULES, *TRANSACTION_MODULES}
+    refuse_unknown(path, "integration", raw, INTEGRATION_KEYS)
     for key in raw:
-        if key not in known:
-            raise _fail(
-                path,
-                f"integration.{key}",
-                f"unknown key (expected crm, books, orgs, {', '.join(MASTER_MODULES)})",
-            )
         if key in TRANSACTION_MODULES:
             raise _fail(
                 path,
@@ -251,6 +256,14 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             )
         if not isinstance(options, dict):
             raise _fail(path, where, "must be a table")
+        refuse_unknown(path, where, options, ORG_KEYS | set(TRANSACTION_MODULES))
+        wanted = options.get("modules", list(MASTER_MODULES))
+        if not isinstance(wanted, list) or not all(m in MASTER_MODULES for m in wanted):
+            raise _fail(
+                path,
+                f"{where}.modules",
+                f"must be a list of {', '.join(MASTER_MODULES)}, not {wanted!r}",
+            )
         for key, value in options.items():
             if key == "sync" and value != "from_crm":
                 raise _fail(
@@ -265,8 +278,6 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
                     f"{where}.{key}",
                     "a second Books organisation gets no transaction modules",
                 )
-            if key not in ("sync", "modules"):
-                raise _fail(path, f"{where}.{key}", "unknown key (expected sync, modules)")
     modules: dict[str, Any] = {}
     made: dict[str, tuple[str, str, str]] = {}
     user_modules = data.get("modules", {})
@@ -326,6 +337,7 @@ def _fields(
     for name, field in extra.items():
         if not isinstance(field, dict):
             raise _fail(path, f"{where}.fields.{name}", "must be a table")
+        refuse_unknown(path, f"{where}.fields.{name}", field, FIELD_KEYS | {crm, books})
         renamed: dict[str, Any] = {}
         aliases: dict[str, str] = {"crm": crm, "books": books}
         for key, value in field.items():
@@ -342,11 +354,7 @@ def _master(
 ) -> list[tuple[str, dict[str, Any], str]]:
     """The generic modules one master module's setup makes for one Books side."""
     where = f"integration.{master}"
-    for key in spec:
-        if key not in MODULE_KEYS:
-            raise _fail(
-                path, f"{where}.{key}", f"unknown key (expected {', '.join(sorted(MODULE_KEYS))})"
-            )
+    refuse_unknown(path, where, spec, MODULE_KEYS)
     sync = _choice(path, spec, "sync", where, DIRECTIONS, "both_ways")
     if second:
         sync = "from_crm"

@@ -41,6 +41,7 @@ writes, made as the user Sam Seller, bump ``Modified_Time`` and fire notificatio
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -51,8 +52,10 @@ from .books_schema import BASE_CURRENCY, CURRENCIES, RESOURCES, Resource
 from .crm_schema import OTHER, Module
 from .errors import AdminError, ApiError
 from .seed import SEEDED
-from .web import state
+from .web import parse_json, state
 
+MAX_TTL = 10 * 365 * 86_400  # an admin-minted token lives at most ten years
+MAX_WAIT = 600  # seconds GET /notifications?wait= may hold the request
 LINK_FIELDS = ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id", "zcrm_product_id",
                "status")
 
@@ -60,7 +63,7 @@ LINK_FIELDS = ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id", "zcrm_pro
 async def _json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw) if raw.strip() else {}
+        return parse_json(raw) if raw.strip() else {}
     except ValueError:
         raise AdminError(400, "bad_json", "the body is not JSON") from None
 
@@ -173,6 +176,8 @@ async def oauth_action(request: Request) -> Response:
             return JSONResponse({"expired": st.oauth.expire_all()})
         if action == "token":
             ttl = float(body.get("ttl", 86_400))
+            if not 0 < ttl <= MAX_TTL:  # also NaN; an infinite ttl has no int()
+                raise ValueError(f"ttl must be above 0 and at most {MAX_TTL} s, not {ttl}")
             return JSONResponse({"access_token": st.oauth.static_token(ttl),
                                  "api_domain": str(request.base_url).rstrip("/"),
                                  "token_type": "Bearer", "expires_in": int(ttl)})
@@ -199,7 +204,12 @@ async def notifications(request: Request) -> Response:
     if request.method == "DELETE":
         notifier.reset_stats()
         return JSONResponse({"ok": True})
-    wait = float(request.query_params.get("wait", 0) or 0)
+    try:
+        wait = float(request.query_params.get("wait", 0) or 0)
+    except ValueError:
+        wait = math.nan
+    if not 0 <= wait <= MAX_WAIT:  # also NaN; a Condition cannot wait forever
+        raise AdminError(400, "bad_wait", f"wait must be 0-{MAX_WAIT} seconds")
     idle = notifier.wait_idle(wait) if wait else None
     return JSONResponse(notifier.report() | {"idle": idle})
 

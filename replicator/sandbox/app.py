@@ -148,14 +148,23 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
+    """The 500 of an unexpected exception, in the API's envelope.  Starlette re-raises the
+    exception after sending this, and uvicorn then closes the connection: ``Connection:
+    close`` tells a client keeping the connection alive not to send its next request on
+    it (which would fail as a dropped connection, not as this answer)."""
     api = classify(request.url.path)
+    response: Response
     if api == "crm":
-        return CrmError(500, "INTERNAL_ERROR", "Internal server error occurred.", {}).response()
-    if api == "books":
-        return BooksError(500, BOOKS_CODES["internal"], "Internal error").response()
-    if api == "admin":
-        return JSONResponse({"error": "internal", "detail": type(exc).__name__}, 500)
-    return PlainTextResponse("Internal Server Error", 500)
+        response = CrmError(500, "INTERNAL_ERROR", "Internal server error occurred.",
+                            {}).response()
+    elif api == "books":
+        response = BooksError(500, BOOKS_CODES["internal"], "Internal error").response()
+    elif api == "admin":
+        response = JSONResponse({"error": "internal", "detail": type(exc).__name__}, 500)
+    else:
+        response = PlainTextResponse("Internal Server Error", 500)
+    response.headers["Connection"] = "close"
+    return response
 
 
 def create_app(

@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from .amounts import AmountError, rounded
 from .books_schema import (
     BASE_CURRENCY,
     CURRENCIES,
@@ -61,15 +62,12 @@ def bad(field: str) -> BooksError:
 
 
 def amount(value: Any, field: str) -> float:
-    if isinstance(value, bool):
-        raise bad(field)
+    """An amount given or computed for ``field``; one Books cannot hold (too large, not a
+    finite number) is the 400 a bad value of ``field`` gets."""
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
+        return rounded(value)
+    except AmountError:
         raise bad(field) from None
-    if not number.is_finite():
-        raise bad(field)
-    return float(number.quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def _text(body: Mapping[str, Any], limits: Mapping[str, int], data: dict[str, Any]) -> None:
@@ -335,7 +333,10 @@ class BooksData:
         if resource.path == "invoices" and not data.get("due_date"):
             contact = self.store.get("books", org, "contacts", data[party])
             terms = contact.data.get("payment_terms", 0) if contact else 0
-            due = dt.date.fromisoformat(data["date"]) + dt.timedelta(days=terms)
+            try:
+                due = dt.date.fromisoformat(data["date"]) + dt.timedelta(days=terms)
+            except OverflowError:  # terms or date past the calendar's end (year 9999)
+                raise bad("due_date") from None
             data["due_date"] = due.isoformat()
         for key in ("shipping_charge", "adjustment", "discount"):
             if key in body:

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import math
 import re
 import threading
 import time
 from collections.abc import Callable
 
 UTC = dt.UTC
+# the clock stops short of the calendar's end (9999-12-31), so every expiry and due date
+# computed from it (a week's channel, years of payment terms) can still be written
+LATEST = dt.datetime(9000, 1, 1, tzinfo=UTC).timestamp()
 
 
 class Clock:
@@ -34,9 +38,11 @@ class Clock:
             return self._source() + self._offset
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"the clock only moves forward by a finite time, not {seconds}")
         with self._lock:
+            if self._source() + self._offset + seconds > LATEST:
+                raise ValueError("the clock cannot move past the year 9000")
             self._offset += seconds
             return self._offset
 

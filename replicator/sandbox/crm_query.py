@@ -245,7 +245,10 @@ class Matcher:
 
     def _days_ago(self, days: int) -> float:
         today = dt.datetime.fromtimestamp(self.now, self.tz).date()
-        start = today - dt.timedelta(days=days)
+        try:
+            start = today - dt.timedelta(days=days)
+        except OverflowError:  # more days than the calendar has: since the beginning
+            return float("-inf")
         return dt.datetime.combine(start, dt.time(), self.tz).timestamp()
 
     # -- the email / phone / word parameters ------------------------------------------------

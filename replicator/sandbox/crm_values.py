@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from .amounts import AmountError, rounded
 from .clock import UTC, crm_time, parse_date, parse_time
 from .crm_schema import NUMBER_TYPES, STAGES, Field, Module, user
 from .errors import RecordRejected
@@ -37,6 +38,7 @@ Resolve = Callable[[str, str], str | None]  # (module, id) -> display name or No
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _INTEGER = re.compile(r"[+-]?\d+")
+_INT_LIMITS = {"integer": 2_147_483_647, "bigint": 9_223_372_036_854_775_807}
 
 
 def invalid(field: str, path: str, **extra: Any) -> RecordRejected:
@@ -50,26 +52,28 @@ def mandatory(field: str, path: str) -> RecordRejected:
 
 
 def money(value: Any, places: int = 2) -> float:
-    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+    """An amount rounded as the CRM stores it; :class:`AmountError` if the CRM could not
+    hold it (see :mod:`.amounts`)."""
+    return rounded(value, places)
 
 
 def _number(field: Field, value: Any, path: str) -> int | float | str:
     if isinstance(value, bool):
         raise invalid(field.api_name, path, expected_data_type=field.data_type)
     if field.data_type in ("integer", "bigint"):
-        if isinstance(value, int) or (isinstance(value, str) and _INTEGER.fullmatch(value)):
+        # the length check first: int() refuses texts of more than 4,300 digits itself
+        if isinstance(value, int) or (
+            isinstance(value, str) and len(value) <= 20 and _INTEGER.fullmatch(value)
+        ):
             number = int(value)
-            if field.data_type == "integer" and abs(number) > 2_147_483_647:
-                raise invalid(field.api_name, path, expected_data_type="integer")
+            if abs(number) > _INT_LIMITS[field.data_type]:
+                raise invalid(field.api_name, path, expected_data_type=field.data_type)
             return str(number) if field.data_type == "bigint" else number
         raise invalid(field.api_name, path, expected_data_type=field.data_type)
     try:
-        number_value = Decimal(str(value)) if isinstance(value, int | float | str) else None
-    except InvalidOperation:
-        number_value = None
-    if number_value is None or not number_value.is_finite():
-        raise invalid(field.api_name, path, expected_data_type=field.data_type)
-    return money(number_value, field.decimal_place or 2)
+        return money(value, field.decimal_place or 2)
+    except AmountError:
+        raise invalid(field.api_name, path, expected_data_type=field.data_type) from None
 
 
 def convert(field: Field, value: Any, path: str, lookup: Lookup) -> Any:
@@ -162,17 +166,20 @@ def _line_items(
             if name in given:
                 try:
                     row[name] = money(given[name] if given[name] is not None else 0, places)
-                except (InvalidOperation, ValueError, TypeError):
+                except AmountError:
                     raise invalid(name, f"{here}.{name}", expected_data_type="double") from None
         if "Product_Description" in given:
             row["Product_Description"] = given["Product_Description"]
         row.setdefault("Quantity", 1.0)
         row.setdefault("Discount", 0.0)
         row.setdefault("Tax", 0.0)
-        total = Decimal(str(row["Quantity"])) * Decimal(str(row["List_Price"] or 0))
-        after = total - Decimal(str(row["Discount"]))
-        row |= {"Total": money(total), "Total_After_Discount": money(after),
-                "Net_Total": money(after + Decimal(str(row["Tax"])))}
+        try:
+            total = Decimal(str(row["Quantity"])) * Decimal(str(row["List_Price"] or 0))
+            after = total - Decimal(str(row["Discount"]))
+            row |= {"Total": money(total), "Total_After_Discount": money(after),
+                    "Net_Total": money(after + Decimal(str(row["Tax"])))}
+        except AmountError:  # each value holds, their product does not
+            raise invalid("Total", f"{here}.Total", expected_data_type="double") from None
         if row_id is None:
             row["id"] = new_id()
             order.append(row["id"])
@@ -206,11 +213,12 @@ def normalize(
         missing = field.mandatory and data.get(field.api_name) in (None, "", [])
         if missing and (old is None or field.api_name in given):
             raise mandatory(field.api_name, f"{base}.{field.api_name}")
-    _derive(module, data, given)
+    _derive(module, data, given, base)
     return data
 
 
-def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any]) -> None:
+def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any], base: str
+            ) -> None:
     if module.api_name == "Contacts":
         parts = [data.get("First_Name"), data.get("Last_Name")]
         data["Full_Name"] = " ".join(p for p in parts if p) or None
@@ -219,16 +227,26 @@ def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any]) -> N
             data["Probability"] = STAGES[data["Stage"]]
         amount, probability = data.get("Amount"), data.get("Probability")
         data["Expected_Revenue"] = (
-            money(Decimal(str(amount)) * Decimal(probability) / 100)
+            _derived("Expected_Revenue", base,
+                     lambda: Decimal(str(amount)) * Decimal(probability) / 100)
             if amount is not None and probability is not None else None
         )
     if module.line_items:
         sub = sum((Decimal(str(r["Net_Total"])) for r in data.get(module.line_items) or []),
                   Decimal(0))
-        data["Sub_Total"] = money(sub)
+        data["Sub_Total"] = _derived("Sub_Total", base, lambda: sub)
         grand = (sub - Decimal(str(data.get("Discount") or 0))
                  + Decimal(str(data.get("Tax") or 0)) + Decimal(str(data.get("Adjustment") or 0)))
-        data["Grand_Total"] = money(grand)
+        data["Grand_Total"] = _derived("Grand_Total", base, lambda: grand)
+
+
+def _derived(name: str, base: str, compute: Callable[[], Decimal]) -> float:
+    """A value the CRM computes from valid inputs; too large to hold, the record is
+    refused naming it."""
+    try:
+        return money(compute())
+    except AmountError:
+        raise invalid(name, f"{base}.{name}", expected_data_type="double") from None
 
 
 def render(

@@ -201,6 +201,10 @@ class Store:
         if not _JSON_PATH.fullmatch(path):
             raise StoreError(f"not a JSON path this store can index: {path!r}")
         expression = f"json_extract(data, '{path}')"
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            # SQLite's integers are 64-bit (binding a larger one raises OverflowError):
+            # compare it as the text a text field stores it as
+            value = str(value)
         if isinstance(value, str):
             expression = f"lower(trim({expression}))"
             test = f"{expression} = lower(trim(?))"

@@ -21,6 +21,29 @@ if TYPE_CHECKING:
     from .app import SandboxState
 
 
+MAX_DEPTH = 64  # no request of either API nests near this deep
+
+
+def parse_json(raw: str | bytes) -> Any:
+    """A request body's JSON; ``ValueError`` for a malformed one, including one nested
+    deeper than :data:`MAX_DEPTH` (the decoder itself raises ``RecursionError`` near
+    1,000 levels, and code that walks a value recursively fails well before)."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON nests too deeply") from None
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError("the JSON nests too deeply")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
 def state(request: Request) -> SandboxState:
     return request.app.state.sandbox  # type: ignore[no-any-return]
 
@@ -32,7 +55,7 @@ def no_content(status: int = 204) -> Response:
 async def crm_body(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw) if raw.strip() else None
+        return parse_json(raw) if raw.strip() else None
     except ValueError:
         raise CrmError(400, "INVALID_DATA", "body", {}) from None
 
@@ -55,7 +78,7 @@ async def books_body(request: Request) -> dict[str, Any]:
     else:
         raw = await request.body()
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = parse_json(raw) if raw.strip() else {}
     except ValueError:
         body = None
     if not isinstance(body, dict):
@@ -102,5 +125,5 @@ class RequestCounters:
             self._counts.clear()
 
 
-__all__ = ["RequestCounters", "books_body", "crm_body", "form_fields", "int_param", "no_content",
-           "state"]
+__all__ = ["MAX_DEPTH", "RequestCounters", "books_body", "crm_body", "form_fields", "int_param",
+           "no_content", "parse_json", "state"]

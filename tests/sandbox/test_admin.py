@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 
+import httpx
 import pytest
 
 from replicator.sandbox import AdminError
@@ -137,3 +138,37 @@ def test_api_answers_carry_the_sandbox_clock_as_their_date(fresh):
     date = email.utils.parsedate_to_datetime(response.headers["date"])
     modified = response.json()["data"][0]["Modified_Time"]
     assert abs((date - dt.datetime.fromisoformat(modified)).total_seconds()) < 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params"),
+    [
+        ("POST", "/clock", b'{"advance": 1e999}', {}),  # infinite
+        ("POST", "/clock", b'{"advance": NaN}', {}),
+        ("POST", "/clock", b'{"advance": 1e300}', {}),  # past the calendar
+        ("POST", "/oauth/token", b'{"ttl": 1e999}', {}),
+        ("POST", "/oauth/token", b'{"ttl": -5}', {}),
+        ("GET", "/notifications", None, {"wait": "soon"}),
+        ("GET", "/notifications", None, {"wait": "inf"}),
+        ("GET", "/notifications", None, {"wait": "nan"}),
+    ],
+    ids=["advance-inf", "advance-nan", "advance-1e300", "ttl-inf", "ttl-negative",
+         "wait-text", "wait-inf", "wait-nan"],
+)
+def test_admin_numbers_out_of_range_are_400_and_the_sandbox_keeps_working(
+    fresh, method, path, body, params
+):
+    """An infinite, NaN or calendar-breaking number is refused with 400, not a 500, and
+    leaves the clock and every API working."""
+    box = fresh()
+    before = box.admin.call("GET", "/clock")["offset"]
+    answer = httpx.request(method, f"{box.url}/__admin__{path}", content=body, params=params,
+                           headers={"content-type": "application/json"}, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert box.admin.call("GET", "/clock")["offset"] == before
+    client = Zoho(box.credentials)
+    try:
+        listed = client.crm("GET", "/Accounts", params={"fields": "Account_Name"})
+        assert listed.status_code in (200, 204)
+    finally:
+        client.close()
