@@ -194,7 +194,12 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
             f"has no side {side!r} (sides: {', '.join(config.modules[module].order)})",
         )
     _check_sides(config)
-    with open_app(config) as app:
+    from replicator.daemon_state import LOCK_WAIT, journal_writer  # one writer at a time
+
+    with (
+        journal_writer(config.journal_path, "replicator fetch", wait=LOCK_WAIT),
+        open_app(config) as app,
+    ):
         paused = lc.lifecycle(app.journal).is_paused(module)
         report, rid = app.engine.fetch(module, side, record_id)
         state = app.journal.record(module, rid)

@@ -55,7 +55,14 @@ from replicator.config import Config
 from replicator.daemon_config import every, is_instant
 from replicator.daemon_log import LOGGERS, Redactor, log_event
 from replicator.daemon_metrics import Metrics, count_requests
-from replicator.daemon_state import DaemonLock, state_path, token_path, write_json
+from replicator.daemon_state import (
+    DAEMON,
+    LOCK_WAIT,
+    DaemonLock,
+    state_path,
+    write_json,
+    write_token,
+)
 from replicator.daemon_watch import Watch, route
 from replicator.daemon_web import create_web_app, serve
 from replicator.engine import CycleReport, Engine, report_data
@@ -134,8 +141,9 @@ class Daemon:
     def start(self) -> Daemon:
         """Take the journal's lock, serve the endpoint, register channels, schedule jobs."""
         self.started = self.now()
-        holder = {"pid": os.getpid(), "since": _text(self.started)}
-        self._daemon_lock.acquire(holder)  # DaemonError if another daemon holds it
+        holder = {"pid": os.getpid(), "since": _text(self.started), "command": DAEMON}
+        # DaemonError at once if another daemon holds it; a `replicator sync` is waited for
+        self._daemon_lock.acquire(holder, wait=LOCK_WAIT)
         self._handlers = _log_handlers()
         for handler in self._handlers:  # secrets the daemon makes never reach a log line
             handler.addFilter(self.redactor)
@@ -154,7 +162,7 @@ class Daemon:
             )
             self._serve_http()
             self._daemon_lock.update({**holder, "url": self.url})
-            write_json(token_path(self.config.journal_path), self.control_token, mode=0o600)
+            write_token(self.config.journal_path, self.control_token)
             self._schedule()
             self.scheduler.start()
             self.metrics.set("replicator_scheduler_running", 1)
