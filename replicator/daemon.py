@@ -63,7 +63,7 @@ from replicator.daemon_state import (
     write_json,
     write_token,
 )
-from replicator.daemon_watch import Watch, route
+from replicator.daemon_watch import Pending, Watch, route
 from replicator.daemon_web import create_web_app, serve
 from replicator.engine import CycleReport, Engine, report_data
 
@@ -121,7 +121,7 @@ class Daemon:
         self._stop = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._busy = 0
-        self._pending: list[tuple[str, str, str, list[str]]] = []  # side, table, operation, ids
+        self._pending = Pending()  # the ids callbacks named, bounded
         self._drain_due = False  # a drain job is queued and has not taken the ids yet
         self._daemon_lock = DaemonLock(config.journal_path)
         self._server: uvicorn.Server | None = None
@@ -447,7 +447,7 @@ class Daemon:
         if accepted is None:
             return False
         with self._lock:
-            self._pending.append(accepted)
+            self._pending.add(accepted)
             if self._drain_due:  # a drain not yet started takes these ids too
                 return True
             self._drain_due = True
@@ -460,7 +460,7 @@ class Daemon:
             return
         try:
             with self._lock:
-                pending, self._pending, self._drain_due = self._pending, [], False
+                pending, self._drain_due = self._pending.take(), False
             fetch, rerun = route(self.config, pending)
             engine = self._engine()
             for (name, side), ids in fetch.items():
