@@ -490,6 +490,38 @@ class Daemon:
             known = ", ".join(self.config.modules)
             return {"error": f"no module {unknown[0]!r} (modules: {known})"}
         names = list(modules) or list(self.config.modules)
+
+        def run() -> dict[str, Any]:
+            report, error = self._cycle(names, "request", lambda: self._engine().run(names))
+            return {"error": error} if report is None else report_data(report)
+
+        return self._on_worker("sync request", run, timeout)
+
+    def fetch_now(
+        self, module: str, side: str, record_id: str, timeout: float = 3600.0
+    ) -> dict[str, Any]:
+        """``replicator fetch`` while the daemon holds the journal: re-sync one record on
+        the worker, after the job in hand; its report and ``rid``, or ``{"error": ...}``.
+        A record the side does not have is the asker's mistake: the module's health and
+        its metrics stay as they were."""
+        known = self.config.modules.get(module)
+        if known is None or side not in known.sides:
+            return {"error": f"no module {module!r} with a side {side!r}"}
+
+        def run() -> dict[str, Any]:
+            try:
+                report, rid = self._engine().fetch(module, side, record_id)
+            except Exception as exc:
+                return {"error": self.redactor.scrub(str(exc) or type(exc).__name__)}
+            return {**report_data(report), "rid": rid}
+
+        return self._on_worker("fetch request", run, timeout)
+
+    def _on_worker(
+        self, name: str, run: Callable[[], dict[str, Any]], timeout: float
+    ) -> dict[str, Any]:
+        """``run`` on the scheduler's single worker (one engine call at a time); its
+        answer, or ``{"error": ...}`` when the daemon is stopping."""
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
 
         def job() -> None:
@@ -497,15 +529,14 @@ class Daemon:
                 future.set_result({"error": "the daemon is stopping"})
                 return
             try:
-                report, error = self._cycle(names, "request", lambda: self._engine().run(names))
-                future.set_result({"error": error} if report is None else report_data(report))
+                future.set_result(run())
             except BaseException as exc:  # never leave the caller waiting
                 future.set_exception(exc)
             finally:
                 self._end()
 
         try:
-            self.scheduler.add_job(job, name="sync request", misfire_grace_time=None)
+            self.scheduler.add_job(job, name=name, misfire_grace_time=None)
         except SchedulerNotRunningError:
             return {"error": "the daemon is stopping"}
         return future.result(timeout=timeout)

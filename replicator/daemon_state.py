@@ -88,11 +88,10 @@ class DaemonLock:
                 f"another daemon is running on journal {journal}{_holder(held)}: "
                 "stop it first (one daemon per journal)"
             )
-        if _is_daemon(held):
+        if _is_daemon(held):  # it started since the caller looked: it takes the request
             return (
-                f"a daemon is running on journal {journal}{_holder(held)}: "
-                f"`{wanted.get('command')}` cannot write beside it (`replicator sync` hands "
-                "its cycle to the daemon; stop the daemon to run this command)"
+                f"a daemon started on journal {journal}{_holder(held)}: run "
+                f"`{wanted.get('command')}` again and the daemon runs it"
             )
         waited = f" after waiting {wait:g} s" if wait > 0 else ""
         return (
@@ -257,6 +256,21 @@ def forward_sync(
 ) -> dict[str, Any] | None:
     """Ask a running daemon to run a cycle now (``POST /sync``) and wait for its report;
     None when no daemon runs on this journal (the caller runs the cycle itself)."""
+    return _forward(config, "/sync", {"modules": list(modules)}, "sync", timeout)
+
+
+def forward_fetch(
+    config: Config, module: str, side: str, record_id: str, *, timeout: float = 3600.0
+) -> dict[str, Any] | None:
+    """Ask a running daemon to re-sync one record (``POST /fetch``): its report and
+    ``rid``; None when no daemon runs on this journal (the caller fetches it itself)."""
+    body = {"module": module, "side": side, "id": record_id}
+    return _forward(config, "/fetch", body, "fetch", timeout)
+
+
+def _forward(
+    config: Config, path: str, body: dict[str, Any], what: str, timeout: float
+) -> dict[str, Any] | None:
     if not is_running(config.journal_path):
         return None
     status = daemon_status(config)
@@ -272,23 +286,20 @@ def forward_sync(
         raise DaemonError(f"a daemon runs on {config.journal_path} but published no URL yet")
     try:
         response = httpx.post(
-            f"{url}/sync",
-            json={"modules": list(modules)},
-            headers={"X-Replicator-Token": token},
-            timeout=timeout,
+            f"{url}{path}", json=body, headers={"X-Replicator-Token": token}, timeout=timeout
         )
     except httpx.HTTPError as exc:
         raise DaemonError(f"the daemon at {url} did not answer: {type(exc).__name__}") from None
     try:
-        body = response.json()
+        answer = response.json()
     except ValueError:
-        body = {}
+        answer = {}
     if response.status_code != 200:
         raise DaemonError(
-            f"the daemon at {url} refused the sync: HTTP {response.status_code} "
-            f"{body.get('error', '')}".rstrip()
+            f"the daemon at {url} refused the {what}: HTTP {response.status_code} "
+            f"{answer.get('error', '')}".rstrip()
         )
-    return dict(body)
+    return dict(answer)
 
 
 def forwarded_report(answer: dict[str, Any]) -> CycleReport:
@@ -312,6 +323,7 @@ __all__ = [
     "LOCK_WAIT",
     "DaemonLock",
     "daemon_status",
+    "forward_fetch",
     "forward_sync",
     "forwarded_report",
     "is_running",

@@ -7,15 +7,17 @@
                          and nothing else happens; the named ids are re-fetched
     POST /sync           {"modules": [...]} with header X-Replicator-Token: a cycle now;
                          answers its report when it ends (``replicator sync`` uses it)
+    POST /fetch          {"module", "side", "id"} with the same header: re-sync one record
+                         (``replicator fetch`` uses it while the daemon holds the journal)
 
 Handlers never block the event loop on the engine: they hand work to the scheduler.
 
 **Limits.**  A body is streamed with a cap (:data:`MAX_BODY`): a larger Content-Length
 gets 413 before a byte is read, a larger chunked body 413 as soon as it passes the cap, so a
-flood of large bodies never grows memory.  ``/sync`` checks its header token before it reads
-anything (401).  A body that is not a JSON object, or nests deeper than :data:`MAX_DEPTH`,
-gets 400, never a 500.  Refusals close the connection instead of reading the rest, and at
-most :data:`MAX_CONNECTIONS` connections are served at once (503 beyond).
+flood of large bodies never grows memory.  ``/sync`` and ``/fetch`` check their header token
+before they read anything (401).  A body that is not a JSON object, or nests deeper than
+:data:`MAX_DEPTH`, gets 400, never a 500.  Refusals close the connection instead of reading
+the rest, and at most :data:`MAX_CONNECTIONS` connections are served at once (503 beyond).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Host(Protocol):
 
     def sync_now(self, modules: list[str]) -> dict[str, Any]: ...
 
+    def fetch_now(self, module: str, side: str, record_id: str) -> dict[str, Any]: ...
+
 
 def create_web_app(host: Host) -> Starlette:
     async def healthz(request: Request) -> Response:
@@ -76,15 +80,27 @@ def create_web_app(host: Host) -> Starlette:
             return JSONResponse({"error": "unknown channel or wrong token"}, status_code=401)
         return JSONResponse({"accepted": True}, status_code=202)
 
-    async def sync(request: Request) -> Response:
+    def authorize(request: Request) -> None:
         given = request.headers.get("x-replicator-token", "")
         if not hmac.compare_digest(given.encode(), host.control_token.encode()):
             raise _refuse(401, "missing or wrong X-Replicator-Token")  # before any read
+
+    async def sync(request: Request) -> Response:
+        authorize(request)
         body = json_object(await read_body(request))
         modules = body.get("modules") or []
         if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
             return JSONResponse({"error": "modules must be a list of names"}, status_code=400)
         answer = await run_in_threadpool(host.sync_now, modules)
+        return JSONResponse(answer, status_code=200 if "error" not in answer else 409)
+
+    async def fetch(request: Request) -> Response:
+        authorize(request)
+        body = json_object(await read_body(request))
+        module, side, record_id = (body.get(key) for key in ("module", "side", "id"))
+        if not (isinstance(module, str) and isinstance(side, str) and isinstance(record_id, str)):
+            return JSONResponse({"error": "module, side and id must be texts"}, status_code=400)
+        answer = await run_in_threadpool(host.fetch_now, module, side, record_id)
         return JSONResponse(answer, status_code=200 if "error" not in answer else 409)
 
     return Starlette(
@@ -93,6 +109,7 @@ def create_web_app(host: Host) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
             Route("/callbacks/crm", callback, methods=["POST"]),
             Route("/sync", sync, methods=["POST"]),
+            Route("/fetch", fetch, methods=["POST"]),
         ],
         exception_handlers={HTTPException: _refused},
     )

@@ -46,6 +46,10 @@ class Host:
         self.syncs.append(modules)
         return {"modules": {}}
 
+    def fetch_now(self, module: str, side: str, record_id: str) -> dict[str, Any]:
+        self.syncs.append([module, side, record_id])
+        return {"modules": {}, "rid": f"{side}:{record_id}"}
+
 
 class Exchange:
     """One request played against the ASGI app, counting the body bytes the app read."""
@@ -111,7 +115,7 @@ def once(body: bytes) -> Iterator[bytes]:
 SYNC_HEADERS = {"X-Replicator-Token": CONTROL}
 
 
-@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync"])
+@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync", "/fetch"])
 def test_a_declared_oversized_body_is_refused_with_413_before_a_byte_is_read(path):
     """Content-Length over the cap: 413 and the connection closed, nothing read."""
     host = Host()
@@ -122,7 +126,7 @@ def test_a_declared_oversized_body_is_refused_with_413_before_a_byte_is_read(pat
     assert host.callbacks == [] and host.syncs == []
 
 
-@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync"])
+@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync", "/fetch"])
 def test_a_streamed_oversized_body_is_refused_once_it_passes_the_cap(path):
     """No Content-Length (chunked): the body is read only up to the cap, then 413."""
     host = Host()
@@ -131,17 +135,18 @@ def test_a_streamed_oversized_body_is_refused_once_it_passes_the_cap(path):
     assert host.callbacks == [] and host.syncs == []
 
 
+@pytest.mark.parametrize("path", ["/sync", "/fetch"])
 @pytest.mark.parametrize("token", [None, "wrong", CONTROL + "x"])
-def test_sync_without_the_token_is_refused_with_401_before_the_body_is_read(token):
-    """/sync checks its header token first: 401, not a byte of the body read."""
+def test_control_without_the_token_is_refused_with_401_before_the_body_is_read(path, token):
+    """/sync and /fetch check their header token first: 401, not a byte of the body read."""
     host = Host()
     headers = {} if token is None else {"X-Replicator-Token": token}
-    answer = play(host, "/sync", endless(), headers)
+    answer = play(host, path, endless(), headers)
     assert answer.status == 401 and answer.read == 0 and host.syncs == []
     assert answer.headers["connection"] == "close"
 
 
-@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync"])
+@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync", "/fetch"])
 @pytest.mark.parametrize(
     "body",
     [
@@ -159,7 +164,7 @@ def test_json_nested_too_deep_is_refused_with_400(path, body):
     assert b"Traceback" not in answer.body and host.callbacks == [] and host.syncs == []
 
 
-@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync"])
+@pytest.mark.parametrize("path", ["/callbacks/crm", "/sync", "/fetch"])
 @pytest.mark.parametrize(
     "body",
     [
@@ -196,6 +201,11 @@ def test_a_body_within_the_limits_still_reaches_the_daemon():
     assert answer.status == 202 and host.callbacks == [body]
     synced = play(host, "/sync", once(b'{"modules": ["customers"]}'), SYNC_HEADERS)
     assert synced.status == 200 and host.syncs == [["customers"]]
+    asked = b'{"module": "customers", "side": "crm", "id": "7"}'
+    fetched = play(host, "/fetch", once(asked), SYNC_HEADERS)
+    assert fetched.status == 200 and host.syncs[-1] == ["customers", "crm", "7"]
+    wrong = play(host, "/fetch", once(b'{"module": "customers", "side": 1}'), SYNC_HEADERS)
+    assert wrong.status == 400 and "texts" in wrong.error
 
 
 def test_pending_ids_are_kept_once_each_in_arrival_order():

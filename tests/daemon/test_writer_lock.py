@@ -3,9 +3,11 @@ bounded time for another writer, then exit 1 naming it; a killed holder leaves n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ from replicator.app import open_journal
 from replicator.cli import main
 from replicator.daemon import Daemon
 from replicator.daemon_state import (
+    DAEMON,
     DaemonLock,
     daemon_status,
     forward_sync,
@@ -162,24 +165,48 @@ def test_a_sync_does_not_pass_for_a_daemon(world):
         assert daemon_status(world.config)["running"] is False
 
 
-def test_sync_still_goes_to_a_running_daemon_and_fetch_is_refused_at_once(world):
-    """With a daemon on the journal, `sync` hands it the cycle (as before); `fetch`, which
-    the daemon cannot run for it, exits 1 at once naming the daemon instead of writing
-    beside it."""
+def test_sync_and_fetch_go_to_a_running_daemon(world):
+    """With a daemon on the journal, `sync` and `fetch` hand their work to it (one writer)
+    instead of waiting for a lock it holds for its life."""
     daemon = Daemon(world.config).start()
     try:
         wait_for(lambda: daemon.modules["customers"].status == "ok")
         result = cli(world, "sync")
         assert result.returncode == 0, result.stderr
         assert "the running daemon ran this cycle" in result.stderr
-        before = entries(world)
-        fetched = cli(world, "fetch", "customers", "1")
-        assert fetched.returncode == 1
-        assert f"a daemon is running on journal {world.config.journal_path}" in fetched.stderr
-        assert f"pid {os.getpid()}" in fetched.stderr and "waiting" not in fetched.stderr
-        assert entries(world) == before
+        world.add("crm", "Delta Co")
+        fetched = cli(world, "fetch", "customers", crm_id(world, "Delta Co"), "--json")
+        assert fetched.returncode == 0, fetched.stderr
+        data = json.loads(fetched.stdout)
+        assert data["report"]["modules"]["customers"]["books"]["created"] == 1
+        assert data["record"]["sides"]["books"]["id"] and "Delta Co" in world.names("books")
+        missing = cli(world, "fetch", "customers", "999999")
+        assert missing.returncode == 1 and "999999" in missing.stderr
+        assert daemon.modules["customers"].status == "ok"  # the asker's typo is not unhealth
     finally:
         daemon.stop()
+
+
+def test_a_writer_that_finds_a_daemon_says_so_at_once(world):
+    """A daemon that took the journal since the command looked is not waited for: the
+    message says to run the command again (the daemon then runs it)."""
+    daemon = DaemonLock(world.config.journal_path)
+    daemon.acquire({"pid": os.getpid(), "since": "2026-01-01T00:00:00+00:00", "command": DAEMON})
+    try:
+        with pytest.raises(DaemonError) as refused:
+            DaemonLock(world.config.journal_path).acquire({"command": "replicator fetch"}, wait=600)
+    finally:
+        daemon.release()
+    assert str(refused.value) == (
+        f"a daemon started on journal {world.config.journal_path} (pid {os.getpid()}, since "
+        "2026-01-01T00:00:00+00:00): run `replicator fetch` again and the daemon runs it"
+    )
+
+
+def crm_id(world: World, name: str) -> str:
+    with contextlib.closing(sqlite3.connect(world.folder / "crm.db")) as db:
+        row = db.execute("SELECT id FROM accounts WHERE account_name = ?", (name,)).fetchone()
+    return str(row[0])
 
 
 def test_a_daemon_does_not_start_beside_a_running_sync(world, monkeypatch):
