@@ -67,17 +67,20 @@ class DaemonLock:
         try again for up to ``wait`` seconds (never for a daemon: it holds the lock for its
         life), then raise :class:`DaemonError` naming the holder."""
         handle = _open_lock(self.path)
-        deadline = time.monotonic() + max(0.0, wait)
+        start = time.monotonic()
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 held = _read_holder(handle)
-                if _is_daemon(held) or time.monotonic() >= deadline:
+                waited = time.monotonic() - start
+                # no holder named: a status probe's shared lock, or a holder still writing
+                # its name; both last moments, so even `wait=0` tries again for a second
+                if _is_daemon(held) or (waited >= wait and (held or waited >= 1.0)):
                     handle.close()
                     raise DaemonError(self._busy(held, holder, wait)) from None
-                time.sleep(min(LOCK_POLL, max(0.0, deadline - time.monotonic())))
+                time.sleep(LOCK_POLL)
         self._file = handle
         self.update(holder)
 
@@ -134,8 +137,11 @@ def journal_writer(journal_path: Path, command: str, *, wait: float) -> Iterator
 
 def _open_lock(path: Path) -> IO[str]:
     """The lock file, created 0600 (an older, wider one is narrowed when it is ours)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DaemonError(f"cannot open the journal's lock file {path}: {exc.strerror}") from None
     with contextlib.suppress(OSError):  # not ours: the lock works the same
         if os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, 0o600)
@@ -146,10 +152,12 @@ def _now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _read_holder(handle: IO[str]) -> dict[str, Any]:
+def _read_holder(handle: IO[str], *, tries: int = 1) -> dict[str, Any]:
     """What the lock's holder wrote ({} while it is still writing it, or if unreadable).
     A holder whose process is gone is a stale text the new holder has not replaced yet."""
-    for _ in range(20):  # the new holder writes right after it takes the lock
+    for n in range(tries):
+        if n:
+            time.sleep(LOCK_POLL)
         handle.seek(0)
         try:
             held = json.loads(handle.read() or "null")
@@ -157,7 +165,6 @@ def _read_holder(handle: IO[str]) -> dict[str, Any]:
             held = None
         if isinstance(held, dict) and _alive(held.get("pid")):
             return held
-        time.sleep(LOCK_POLL)
     return {}
 
 
@@ -190,13 +197,15 @@ def _holder(held: dict[str, Any]) -> str:
 def is_running(journal_path: Path) -> bool:
     """Whether a daemon holds the lock of this journal (not a `replicator sync`)."""
     path = lock_path(journal_path)
-    if not path.exists():
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:  # none yet, or not ours to read: no daemon of ours
         return False
-    with open(path, encoding="utf-8") as handle:
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _is_daemon(_read_holder(handle))
+        except BlockingIOError:  # held: its holder writes its name right after taking it
+            return _is_daemon(_read_holder(handle, tries=20))
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
 

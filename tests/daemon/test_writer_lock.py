@@ -4,6 +4,7 @@ bounded time for another writer, then exit 1 naming it; a killed holder leaves n
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -108,6 +109,34 @@ def test_a_second_writer_waits_for_the_first_and_then_runs(world, monkeypatch):
     first.release()
     thread.join(30)
     assert order == ["first done", "second"]
+
+
+def test_a_status_probe_does_not_turn_a_writer_away(world, monkeypatch):
+    """`replicator status` probes the lock with a shared flock for a moment: a writer with
+    --wait 0 that meets it tries again instead of failing (it names no holder)."""
+    waiting = threading.Event()
+    real_sleep = daemon_state.time.sleep
+
+    def sleep(seconds: float) -> None:
+        waiting.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(daemon_state.time, "sleep", sleep)
+    path = lock_path(world.config.journal_path)
+    path.touch()
+    probe = open(path)  # noqa: SIM115 - released by the thread below
+    fcntl.flock(probe, fcntl.LOCK_SH)
+
+    def release() -> None:
+        waiting.wait(30)
+        probe.close()
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    with journal_writer(world.config.journal_path, "replicator sync", wait=0):
+        held = json.loads(path.read_text())
+    thread.join(30)
+    assert held["command"] == "replicator sync" and held["pid"] == os.getpid()
 
 
 def test_two_syncs_started_at_once_never_interleave(tmp_path):
