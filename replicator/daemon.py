@@ -23,8 +23,9 @@ process exits 0 within ``stop_timeout`` (a batch still running then is left like
 its intent is journaled, the next start reconciles it).
 
 **Pause, resume, disable** are journal entries (:mod:`replicator.lifecycle`), read before
-every job.  ``replicator sync`` reaches a running daemon through ``POST /sync``
-(:func:`~replicator.daemon_state.forward_sync`).
+every job.  ``replicator sync`` and ``fetch`` reach a running daemon through ``POST /sync``
+and ``POST /fetch`` (:func:`~replicator.daemon_state.forward_sync`, ``forward_fetch``): the
+daemon holds the journal's lock, and one process writes to a journal at a time.
 """
 
 from __future__ import annotations
