@@ -203,21 +203,45 @@ def _check_sides(config: Config) -> None:
             )
 
 
-def run_sync(config: Config, modules: tuple[str, ...] = (), *, force: bool = False) -> CycleReport:
-    """One cycle with progress bars; nothing is written before the config and sides check."""
+def run_sync(
+    config: Config,
+    modules: tuple[str, ...] = (),
+    *,
+    wait: float | None = None,
+    force: bool = False,
+) -> CycleReport:
+    """One cycle with progress bars; nothing is written before the config and sides check.
+    Another `sync` or `fetch` on the journal is waited for up to ``wait`` seconds; a
+    journal whose tail fails its check is refused unless ``force``."""
     check_modules(config, modules)
-    from replicator.daemon_state import forward_sync, forwarded_report
+    from replicator.daemon_state import LOCK_WAIT, forward_sync, forwarded_report, journal_writer
 
     answer = forward_sync(config, modules)  # one engine per journal: a running daemon runs it
     if answer is not None:
         click.echo("the running daemon ran this cycle", err=True)
         return forwarded_report(answer)
     _check_sides(config)
-    with _bars() as bars, open_app(config, progress=bars) as app:
+    wait = LOCK_WAIT if wait is None else wait
+    with (
+        journal_writer(config.journal_path, "replicator sync", wait=wait),
+        _bars() as bars,
+        open_app(config, progress=bars) as app,
+    ):
         from replicator.journal_guard import guard_journal
 
         guard_journal(app.journal, force=force)  # refuses a journal whose tail fails its check
         return app.engine.run(list(modules) or None)
+
+
+def wait_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=None,
+        metavar="SECONDS",
+        help="While another `sync` or `fetch` writes to the journal, wait this long for it "
+        "(default 30), then exit 1 naming it.",
+    )(f)
 
 
 def print_report(console: Console, config: Config, report: CycleReport) -> None:
@@ -262,15 +286,18 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
     help="Write even if the journal fails its check before writing (the forcing is journaled).",
 )
 @json_option
+@wait_option
 @click.pass_context
-def sync(ctx: click.Context, modules: tuple[str, ...], force: bool, as_json: bool) -> None:
+def sync(
+    ctx: click.Context, modules: tuple[str, ...], force: bool, as_json: bool, wait: float | None
+) -> None:
     """Run one sync cycle: pull both sides, journal, plan, push.
 
     Exits 0 when the cycle ran, even if it found conflicts or a side rejected records
     (see `conflicts list` and `journal log`); non-zero when it could not run.
     """
     config = _config(ctx)
-    report = run_sync(config, modules, force=force)
+    report = run_sync(config, modules, wait=wait, force=force)
     if as_json:
         _echo_json(report_data(report))
         return

@@ -243,10 +243,22 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
             f"has no side {side!r} (sides: {', '.join(config.modules[module].order)})",
         )
     _check_sides(config)
-    with open_app(config) as app:
-        paused = lc.lifecycle(app.journal).is_paused(module)
-        report, rid = app.engine.fetch(module, side, record_id)
-        state = app.journal.record(module, rid)
+    from replicator.daemon_state import LOCK_WAIT, forward_fetch, forwarded_report, journal_writer
+
+    answer = forward_fetch(config, module, side, record_id)  # one writer: a daemon fetches it
+    if answer is not None:
+        report, rid = forwarded_report(answer), str(answer["rid"])
+        with _journal(config) as journal:
+            paused = lc.lifecycle(journal).is_paused(module)
+            state = journal.record(module, rid)
+    else:
+        with (
+            journal_writer(config.journal_path, "replicator fetch", wait=LOCK_WAIT),
+            open_app(config) as app,
+        ):
+            paused = lc.lifecycle(app.journal).is_paused(module)
+            report, rid = app.engine.fetch(module, side, record_id)
+            state = app.journal.record(module, rid)
     data: dict[str, Any] = {
         "module": module,
         "side": side,

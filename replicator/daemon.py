@@ -23,8 +23,9 @@ process exits 0 within ``stop_timeout`` (a batch still running then is left like
 its intent is journaled, the next start reconciles it).
 
 **Pause, resume, disable** are journal entries (:mod:`replicator.lifecycle`), read before
-every job.  ``replicator sync`` reaches a running daemon through ``POST /sync``
-(:func:`~replicator.daemon_state.forward_sync`).
+every job.  ``replicator sync`` and ``fetch`` reach a running daemon through ``POST /sync``
+and ``POST /fetch`` (:func:`~replicator.daemon_state.forward_sync`, ``forward_fetch``): the
+daemon holds the journal's lock, and one process writes to a journal at a time.
 """
 
 from __future__ import annotations
@@ -55,8 +56,16 @@ from replicator.config import Config
 from replicator.daemon_config import every, is_instant
 from replicator.daemon_log import LOGGERS, Redactor, log_event
 from replicator.daemon_metrics import Metrics, count_requests
-from replicator.daemon_state import DaemonLock, published_anchor, state_path, token_path, write_json
-from replicator.daemon_watch import Watch, route
+from replicator.daemon_state import (
+    DAEMON,
+    LOCK_WAIT,
+    DaemonLock,
+    published_anchor,
+    state_path,
+    write_json,
+    write_token,
+)
+from replicator.daemon_watch import Pending, Watch, route
 from replicator.daemon_web import create_web_app, serve
 from replicator.engine import CycleReport, Engine, report_data
 from replicator.journal_guard import guard_journal
@@ -115,7 +124,7 @@ class Daemon:
         self._stop = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._busy = 0
-        self._pending: list[tuple[str, str, str, list[str]]] = []  # side, table, operation, ids
+        self._pending = Pending()  # the ids callbacks named, bounded
         self._drain_due = False  # a drain job is queued and has not taken the ids yet
         self._daemon_lock = DaemonLock(config.journal_path)
         self._server: uvicorn.Server | None = None
@@ -135,8 +144,9 @@ class Daemon:
     def start(self) -> Daemon:
         """Take the journal's lock, serve the endpoint, register channels, schedule jobs."""
         self.started = self.now()
-        holder = {"pid": os.getpid(), "since": _text(self.started)}
-        self._daemon_lock.acquire(holder)  # DaemonError if another daemon holds it
+        holder = {"pid": os.getpid(), "since": _text(self.started), "command": DAEMON}
+        # DaemonError at once if another daemon holds it; a `replicator sync` is waited for
+        self._daemon_lock.acquire(holder, wait=LOCK_WAIT)
         self._handlers = _log_handlers()
         for handler in self._handlers:  # secrets the daemon makes never reach a log line
             handler.addFilter(self.redactor)
@@ -156,7 +166,7 @@ class Daemon:
             )
             self._serve_http()
             self._daemon_lock.update({**holder, "url": self.url})
-            write_json(token_path(self.config.journal_path), self.control_token, mode=0o600)
+            write_token(self.config.journal_path, self.control_token)
             self._schedule()
             self.scheduler.start()
             self.metrics.set("replicator_scheduler_running", 1)
@@ -441,7 +451,7 @@ class Daemon:
         if accepted is None:
             return False
         with self._lock:
-            self._pending.append(accepted)
+            self._pending.add(accepted)
             if self._drain_due:  # a drain not yet started takes these ids too
                 return True
             self._drain_due = True
@@ -454,7 +464,7 @@ class Daemon:
             return
         try:
             with self._lock:
-                pending, self._pending, self._drain_due = self._pending, [], False
+                pending, self._drain_due = self._pending.take(), False
             fetch, rerun = route(self.config, pending)
             engine = self._engine()
             for (name, side), ids in fetch.items():
@@ -484,6 +494,38 @@ class Daemon:
             known = ", ".join(self.config.modules)
             return {"error": f"no module {unknown[0]!r} (modules: {known})"}
         names = list(modules) or list(self.config.modules)
+
+        def run() -> dict[str, Any]:
+            report, error = self._cycle(names, "request", lambda: self._engine().run(names))
+            return {"error": error} if report is None else report_data(report)
+
+        return self._on_worker("sync request", run, timeout)
+
+    def fetch_now(
+        self, module: str, side: str, record_id: str, timeout: float = 3600.0
+    ) -> dict[str, Any]:
+        """``replicator fetch`` while the daemon holds the journal: re-sync one record on
+        the worker, after the job in hand; its report and ``rid``, or ``{"error": ...}``.
+        A record the side does not have is the asker's mistake: the module's health and
+        its metrics stay as they were."""
+        known = self.config.modules.get(module)
+        if known is None or side not in known.sides:
+            return {"error": f"no module {module!r} with a side {side!r}"}
+
+        def run() -> dict[str, Any]:
+            try:
+                report, rid = self._engine().fetch(module, side, record_id)
+            except Exception as exc:
+                return {"error": self.redactor.scrub(str(exc) or type(exc).__name__)}
+            return {**report_data(report), "rid": rid}
+
+        return self._on_worker("fetch request", run, timeout)
+
+    def _on_worker(
+        self, name: str, run: Callable[[], dict[str, Any]], timeout: float
+    ) -> dict[str, Any]:
+        """``run`` on the scheduler's single worker (one engine call at a time); its
+        answer, or ``{"error": ...}`` when the daemon is stopping."""
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
 
         def job() -> None:
@@ -491,15 +533,14 @@ class Daemon:
                 future.set_result({"error": "the daemon is stopping"})
                 return
             try:
-                report, error = self._cycle(names, "request", lambda: self._engine().run(names))
-                future.set_result({"error": error} if report is None else report_data(report))
+                future.set_result(run())
             except BaseException as exc:  # never leave the caller waiting
                 future.set_exception(exc)
             finally:
                 self._end()
 
         try:
-            self.scheduler.add_job(job, name="sync request", misfire_grace_time=None)
+            self.scheduler.add_job(job, name=name, misfire_grace_time=None)
         except SchedulerNotRunningError:
             return {"error": "the daemon is stopping"}
         return future.result(timeout=timeout)

@@ -178,8 +178,9 @@ class Watch:
             )
             return None
         table = str(body.get("module") or "")
-        operation = str(body.get("operation") or "update")
-        ids = [str(i) for i in body.get("ids") or [] if isinstance(i, str | int)]
+        operation = "delete" if body.get("operation") == "delete" else "update"
+        given = body.get("ids")  # anything but a list of ids: the module's whole cycle
+        ids = [str(i) for i in given if isinstance(i, str | int)] if isinstance(given, list) else []
         self.metrics.inc("replicator_callbacks_total", outcome="accepted")
         log_event(
             log, "callback", side=channel.side, table=table, operation=operation, ids=len(ids)
@@ -221,7 +222,7 @@ def route(
 ) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
     """Accepted callbacks -> ids to re-fetch per (module, side), and the modules whose cycle
     should run (a delete, or a callback without ids).  Only instant modules are touched."""
-    fetch: dict[tuple[str, str], list[str]] = {}
+    fetch: dict[tuple[str, str], dict[str, None]] = {}  # ordered sets: O(1) per id
     rerun: list[str] = []
     for side, table, operation, ids in callbacks:
         for name, module in config.modules.items():
@@ -234,9 +235,51 @@ def route(
                 if name not in rerun:
                     rerun.append(name)
             else:
-                seen = fetch.setdefault((name, side), [])
-                seen.extend(i for i in ids if i not in seen)
-    return fetch, rerun
+                fetch.setdefault((name, side), {}).update(dict.fromkeys(ids))
+    return {key: list(ids) for key, ids in fetch.items()}, rerun
 
 
-__all__ = ["Callback", "Channel", "Watch", "channel_id", "route"]
+MAX_PENDING = 10_000  # ids queued for re-fetch; past it, the module's cycle reads them all
+
+
+class Pending:
+    """Accepted callbacks not yet drained: the ids of each (side, table, operation), each
+    kept once (O(1) per id), at most ``limit`` in all.  Past the limit, or for a callback
+    without ids, a table's ids give way to its module's whole cycle, which reads them and
+    every other change: memory stays bounded under a flood and nothing is lost.  The
+    caller holds a lock around it."""
+
+    def __init__(self, limit: int = MAX_PENDING) -> None:
+        self.limit = limit
+        self._queued: dict[tuple[str, str, str], dict[str, None] | None] = {}  # None: a cycle
+        self._count = 0
+
+    def add(self, callback: Callback) -> None:
+        side, table, operation, ids = callback
+        key = (side, table, operation)
+        queued = self._queued.setdefault(key, {})
+        if queued is None:  # the module's cycle already takes these
+            return
+        if not ids or self._count + len(ids) > self.limit:
+            self._count -= len(queued)
+            self._queued[key] = None
+            return
+        before = len(queued)
+        queued.update(dict.fromkeys(ids))
+        self._count += len(queued) - before
+
+    def take(self) -> list[Callback]:
+        """Every queued callback (ids in arrival order; none: the module's cycle); empties."""
+        taken = [
+            (side, table, operation, list(ids or ()))
+            for (side, table, operation), ids in self._queued.items()
+        ]
+        self._queued, self._count = {}, 0
+        return taken
+
+    def __len__(self) -> int:
+        """How many ids are queued."""
+        return self._count
+
+
+__all__ = ["MAX_PENDING", "Callback", "Channel", "Pending", "Watch", "channel_id", "route"]

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +17,7 @@ from journal import Kind
 from replicator.app import open_journal
 from replicator.daemon import Daemon
 from replicator.daemon_log import setup_logging, teardown_logging
+from replicator.daemon_state import token_path
 from replicator.daemon_watch import Channel
 from tests.daemon.conftest import World, make_world, wait_for
 
@@ -160,6 +162,23 @@ def test_sync_needs_the_control_token(daemon):
         headers={"X-Replicator-Token": daemon.control_token},
     )
     assert answer.status_code == 409 and "no module" in answer.json()["error"]
+
+
+def test_the_token_file_works_as_the_header_as_it_is(world, daemon):
+    """What `$(cat JOURNAL.daemon-token)` gives is the header value /sync takes."""
+    text = subprocess.run(
+        ["sh", "-c", 'printf %s "$(cat "$1")"', "sh", str(token_path(world.config.journal_path))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    answer = httpx.post(
+        f"{daemon.url}/sync",
+        json={"modules": ["customers"]},
+        headers={"X-Replicator-Token": text},
+        timeout=30,
+    )
+    assert answer.status_code == 200 and "modules" in answer.json()
 
 
 def test_logs_are_one_json_object_a_line_without_secrets(daemon, logs):
