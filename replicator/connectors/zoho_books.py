@@ -90,9 +90,9 @@ from replicator.connectors.zoho_http import (
     ZohoError,
     body_of,
     digest,
+    marks,
     overlap_start,
     parse_time,
-    read_mark,
     server_time,
     utc_text,
 )
@@ -360,7 +360,7 @@ class ZohoBooksConnector:
         def cursor(records: str, read: str | None) -> Cursor:
             if read_at is None:
                 return records
-            return [records, read_mark(records, read, self.overlap) if read else EPOCH]
+            return marks(records, read, floor=floor, previous=read_since, overlap=self.overlap)
 
         for records in self._pages(table, params, min(PER_PAGE, page_size)):
             if read_at is None and self._page_dates:

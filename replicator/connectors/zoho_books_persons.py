@@ -75,8 +75,8 @@ from replicator.connectors.zoho_http import (
     ZohoError,
     body_of,
     digest,
+    marks,
     parse_time,
-    read_mark,
     server_time,
     utc_text,
 )
@@ -196,7 +196,7 @@ class ContactPersons:
         def cursor(records: str, read: str | None) -> Cursor:
             if read_at is None:
                 return records
-            return [records, read_mark(records, read, books.overlap) if read else EPOCH]
+            return marks(records, read, floor=floor, previous=read_since, overlap=books.overlap)
 
         params = {**filters, "sort_column": MODIFIED, "sort_order": "D"}
         for records in books._pages(self.contacts, params, PER_PAGE):

@@ -71,6 +71,7 @@ from replicator.connectors.zoho_http import (
     body_of,
     chunks,
     digest,
+    idle_mark,
     overlap_start,
     parse_time,
     read_mark,
@@ -130,11 +131,14 @@ class _Marks:
     deleted: str | None
     read_at: str | None = None
     overlap: dt.timedelta = dt.timedelta(0)
+    since: tuple[str, str | None] | None = None  # the records mark and read mark it began at
 
     def cursor(self) -> list[str]:
         marks = [self.records, self.deleted or EPOCH]
         if not self.read_at:
             return marks
+        if self.since is not None and self.since[1] and self.records == self.since[0]:
+            return [*marks, idle_mark(self.records, self.since[1], self.read_at, self.overlap)]
         return [*marks, read_mark(self.records, self.read_at, self.overlap)]
 
 
@@ -185,6 +189,8 @@ class ZohoCRMConnector:
         memo = memory_key(module)
         known = self._known.setdefault(memo, {})
         marks = _Marks(records_since or EPOCH, deleted_since, overlap=self.overlap)
+        if records_since is not None:
+            marks.since = (records_since, read_at)
         seen: dict[str, tuple[str, int]] = {}  # id -> (Modified_Time, index of its page)
         page_marks: list[str] = []  # the last Modified_Time of each page listed
         starts: list[str | None] = [self._query_start(records_since)]

@@ -319,6 +319,29 @@ def read_mark(records: str, read_at: str, overlap: dt.timedelta) -> str:
     return utc_text(min(seen, watermark + overlap - dt.timedelta(seconds=1)))
 
 
+def idle_mark(records: str, previous: str, read_at: str, overlap: dt.timedelta) -> str:
+    """The read mark after a pull that found nothing newer than the watermark ``records``:
+    the ``previous`` one (an earlier mark only re-reads more, never less), until the read
+    came long enough after the watermark to narrow the next read fully, then that one.
+
+    So an idle pull moves the cursor at most once, whichever second of the server's clock
+    it runs in: idle syncs journal no new cursor."""
+    full = read_mark(records, read_at, overlap)
+    watermark = parse_time(records)
+    if watermark is None or full != utc_text(watermark + overlap - dt.timedelta(seconds=1)):
+        return previous
+    return full
+
+
+def marks(
+    records: str, read: str | None, *, floor: str, previous: str | None, overlap: dt.timedelta
+) -> list[str]:
+    """A ``[records, read mark]`` cursor of a pull that began at ``[floor, previous]``."""
+    if read and records == floor and previous is not None:
+        return [records, idle_mark(records, previous, read, overlap)]
+    return [records, read_mark(records, read, overlap) if read else EPOCH]
+
+
 def server_time(response: httpx.Response) -> dt.datetime | None:
     """The server's clock from the ``Date`` header, if it sent one."""
     header = response.headers.get("date")
@@ -910,6 +933,8 @@ __all__ = [
     "loads",
     "overlap_start",
     "parse_time",
+    "idle_mark",
+    "marks",
     "read_mark",
     "retry_after",
     "server_time",

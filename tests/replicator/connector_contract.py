@@ -67,6 +67,9 @@ class Harness(abc.ABC):
     def close(self) -> None:
         self.connector.close()
 
+    def tick(self) -> None:
+        """Time passes (a side whose clock a test can move moves it by a second)."""
+
 
 def pull_all(
     connector: Connector, since: Cursor | None, *, page_size: int = 1000, module=MODULE
@@ -173,6 +176,10 @@ class ConnectorContract:
         for n in range(5):
             side.insert(person(n))
         _, cursor = pull_all(side.connector, None, page_size=2)
+        pages, again = pull_all(side.connector, cursor)
+        assert changes_of(pages) == []
+        assert again == cursor
+        side.tick()  # an idle pull in a later second (of the server's clock) too
         pages, again = pull_all(side.connector, cursor)
         assert changes_of(pages) == []
         assert again == cursor
