@@ -44,7 +44,14 @@ from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
-from replicator.errors import SHOWN_CHARS, ConnectorError, EngineError, MappingError, shown
+from replicator.errors import (
+    SHOWN_CHARS,
+    ConnectorError,
+    EngineError,
+    MappingError,
+    UnavailableError,
+    shown,
+)
 from replicator.suggestions import near_matches, pair_entries, resolve_duplicate
 
 Progress = Callable[[str, str, str, int], None]  # (phase, module, side, count so far)
@@ -162,7 +169,15 @@ class Engine:
         if not names:  # every module asked for is paused: nothing runs, nothing is journaled
             last = self.journal.last_seq
             return CycleReport(entries_before=last, entries_after=last, paused=paused)
-        self._check_sides(names)
+        try:
+            self._check_sides(names)
+        except UnavailableError as exc:  # a token limit or an outage: journaled as the run's
+            from replicator.lifecycle import journal_run
+
+            report = CycleReport(entries_before=self.journal.last_seq, paused=paused)
+            with contextlib.suppress(Exception):
+                journal_run(self.journal, report, names, started=self.journal.now(), error=exc)
+            raise
         with _no_cyclic_gc():
             return self._run(names, paused)
 

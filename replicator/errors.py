@@ -5,6 +5,7 @@ ReplicatorError
  +-- MappingError         a value that does not convert (record, field, value, reason)
  +-- ConnectorError       a side could not be reached or answered nonsense
  |    +-- RejectedError   a side refused one record (the batch goes on)
+ |    +-- UnavailableError a side out of reach for now (limits, outage): retry later
  +-- EngineError          a sync cycle could not run
  |    +-- SetupError      a side is not set up for the config (a field missing, currencies
  |                        differ): every problem found, each saying what to change
@@ -60,6 +61,11 @@ class RejectedError(ConnectorError):
     """A side refused one record."""
 
 
+class UnavailableError(ConnectorError):
+    """A side is out of reach for now (a rate or token limit, an outage): a later run may
+    succeed, so a cycle it stops is journaled as failed, even before the sides' checks."""
+
+
 class EngineError(ReplicatorError):
     """A sync cycle could not run."""
 
@@ -92,5 +98,6 @@ __all__ = [
     "ReplicatorError",
     "SHOWN_CHARS",
     "SetupError",
+    "UnavailableError",
     "shown",
 ]

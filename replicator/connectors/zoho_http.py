@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from replicator.errors import ConnectorError
+from replicator.errors import ConnectorError, UnavailableError
 
 log = logging.getLogger("replicator.zoho")
 
@@ -153,15 +153,15 @@ class ZohoAuthError(ZohoError):
     """OAuth refused, or the API refused a fresh token."""
 
 
-class ZohoRefreshLimitError(ZohoAuthError):
+class ZohoRefreshLimitError(ZohoAuthError, UnavailableError):
     """Refreshing now would exceed Zoho's access-token allowance for the refresh token."""
 
 
-class ZohoLimitError(ZohoError):
+class ZohoLimitError(ZohoError, UnavailableError):
     """Zoho kept answering 429, or a client-side budget is spent."""
 
 
-class ZohoTransportError(ZohoError):
+class ZohoTransportError(ZohoError, UnavailableError):
     """No usable answer: a timeout, a refused or dropped connection, a protocol error."""
 
 

@@ -99,3 +99,21 @@ def test_a_429_from_the_token_endpoint_is_one_line_and_the_runs_journaled_error(
     assert run is not None and run.error is not None
     assert "ZohoRefreshLimitError" in run.error and "no new access token before" in run.error
     assert secrets["refresh_token"] not in run.error
+
+
+def test_a_429_from_the_token_endpoint_on_a_first_sync_is_journaled_too(
+    tmp_path: Path, zoho: Sandbox
+) -> None:
+    """On a very first sync the first token is asked for while the sides are checked,
+    before the cycle: its refusal is journaled as the run's error all the same."""
+    config = write_config(tmp_path, zoho)
+    zoho.admin.add_fault("status", api="oauth", status=429, retry_after=3600)
+    result = run_cli("--config", str(config), "sync")
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    journal = open_journal(load_config(config))
+    try:
+        run = last_run(journal)
+    finally:
+        journal.close()
+    assert run is not None and run.error is not None
+    assert "ZohoRefreshLimitError" in run.error and "no new access token before" in run.error
