@@ -67,7 +67,7 @@ class Harness(abc.ABC):
     def close(self) -> None:
         self.connector.close()
 
-    def tick(self) -> None:
+    def tick(self) -> None:  # noqa: B027 - optional: most sides have no clock to move
         """Time passes (a side whose clock a test can move moves it by a second)."""
 
 
