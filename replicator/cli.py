@@ -232,7 +232,10 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
             counts = by_side.get(side, {})
             total.update(counts)
             table.add_row(module, side, *[str(counts.get(w, 0)) for w in COUNTS])
-        total.update(by_side.get("*", {}))
+        record = by_side.get("*", {})  # counted per record, not per side: conflicts
+        if record:
+            total.update(record)
+            table.add_row(module, "both", *[str(record.get(w, 0)) for w in COUNTS])
         table.add_row(
             module, "[b]total[/b]", *[f"[b]{total.get(w, 0)}[/b]" for w in COUNTS], end_section=True
         )

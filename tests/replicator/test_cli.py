@@ -217,6 +217,25 @@ def test_concurrent_edit_is_listed_and_settled_by_resolve(tmp_path):
     assert settled["winner"] == {"side": "crm", "value": "crm@acme.example"}
 
 
+def test_sync_summary_shows_conflicts_in_their_module_row_not_only_the_total(folder):
+    """A conflict found by a sync is counted in a row of its module (side "both"), so the
+    module's rows add up to its total."""
+    _seed(folder)
+    folder.ok("sync")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'b@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'c@acme.example' WHERE account_name = 'Acme Ltd'"
+    )
+    out = folder.ok("sync").stdout
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+    header = [c.strip() for c in next(li for li in out.splitlines() if "┃" in li).split("┃")[1:-1]]
+    column = header.index("conflicts")
+    by_side = {row[1]: row[column] for row in rows if row[0] == "customers"}
+    assert by_side["both"] == "1" and by_side["total"] == "1"
+
+
 def test_resolve_with_a_value_overrides_the_policy_choice(folder):
     """`resolve --value` replaces the newest policy's winner on both sides at the next sync."""
     _seed(folder)
