@@ -217,6 +217,27 @@ def test_concurrent_edit_is_listed_and_settled_by_resolve(tmp_path):
     assert settled["winner"] == {"side": "crm", "value": "crm@acme.example"}
 
 
+def test_a_sync_after_resolve_writes_the_resolution_without_a_rejection(tmp_path):
+    """The first write of a resolved value (a new process, before its pull) is applied, not
+    refused as "changed since it was last read" by a side whose change was read already."""
+    folder = Folder(tmp_path, conflicts="manual")
+    _seed(folder)
+    folder.ok("sync")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'b@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'c@acme.example' WHERE account_name = 'Acme Ltd'"
+    )
+    folder.ok("sync")
+    (conflict,) = folder.json("conflicts", "list", "--open")
+    folder.ok("conflicts", "resolve", str(conflict["id"]), "--take", "crm")
+    report = folder.json("sync")
+    assert report["modules"]["customers"]["books"] == {"updated": 1}
+    assert "changed since it was last read" not in folder.ok("journal", "log").stdout
+    assert folder.books_rows()["Acme Ltd"][0] == "c@acme.example"
+
+
 def test_sync_summary_shows_conflicts_in_their_module_row_not_only_the_total(folder):
     """A conflict found by a sync is counted in a row of its module (side "both"), so the
     module's rows add up to its total."""
