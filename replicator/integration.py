@@ -471,10 +471,16 @@ def _master(
             )
         else:
             account_spec = customer_spec
-            if choice == "accounts_and_contacts":
-                # the Books customer's phone is its primary person's: the persons carry it
-                exclude = [*spec.get("exclude", []), "phone"]
-                account_spec = {**customer_spec, "exclude": sorted(set(exclude))}
+            excluded = spec.get("exclude", [])
+            if (
+                choice == "accounts_and_contacts"
+                and isinstance(extra_fields, dict)
+                and not (isinstance(excluded, list) and "phone" in excluded)
+            ):
+                # the Books customer's own phone is its primary person's, which the persons
+                # carry: the account's phone is the billing address phone (never dropped)
+                phone = {"crm": "Phone", "books": "billing_address.phone"}
+                account_spec = {**customer_spec, "fields": {"phone": phone, **extra_fields}}
             out.append(
                 (
                     "customers",
