@@ -13,9 +13,11 @@ a person kept the record apart from its near matches (then it has no near key ag
 :mod:`conflicts.register` as its siblings and their dots; values in wire form, ``at`` as
 UTC ISO text),
 ``c`` the record clock, ``s`` sides: ``{side: {"id", "c": clock it holds, "v": values it
-holds, "del": deleted}}``, ``st`` status, ``d`` dirty (needs planning: set by a change,
-cleared once every planned write has an outcome, or nothing was to be written), ``e`` the
-last error per side, ``x`` conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
+holds, "del": deleted, "a": (only when set) {field: [shown, held]}: the side holds ``held``
+where the record shows ``shown``, a clone renamed there: see :func:`conflicts.merge.plan`}}``,
+``st`` status, ``d`` dirty (needs planning: set by a change, cleared once every planned
+write has an outcome, or nothing was to be written), ``e`` the last error per side, ``x``
+conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
 ``n`` a note (why merged / skipped / held).
 
 Intents are journaled per push batch (``rid`` None) and leave record state alone: a record
@@ -267,6 +269,16 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
         raw["c"][dot_side] = counter
 
 
+def _unalias(held: Raw, fields: Any) -> None:
+    """A write or an edit of a renamed field on the side ends its other name there."""
+    aliases = held.get("a")
+    if aliases:
+        for name in fields:
+            aliases.pop(name, None)
+        if not aliases:
+            del held["a"]
+
+
 def _supersede(view: View, raw: Raw, entry: Entry) -> None:
     """Conflicts whose siblings a later write replaced are settled by that write."""
     if not raw["x"]:
@@ -324,6 +336,7 @@ class RecordReducer:
         if kind is Kind.OBSERVED:
             new_link = not state.linked(side)
             _observe(raw, side, entry, meta.get("id"))
+            _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
             raw["d"] = True
             if "key" in meta:
                 raw["k"] = meta["key"]
@@ -355,6 +368,13 @@ class RecordReducer:
             values = held["v"]
             for name, value in entry.fields.items():
                 values[name] = to_wire(value)
+            _unalias(held, entry.fields)
+            renamed = meta.get("renamed")
+            if renamed is not None:  # a clone sent under another name: the side holds that
+                held.setdefault("a", {})[renamed["field"]] = [
+                    to_wire(renamed["from"]),
+                    to_wire(renamed["to"]),
+                ]
             raw["e"].pop(side, None)
             if meta.get("done"):
                 raw["d"] = False

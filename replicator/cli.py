@@ -306,9 +306,12 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
     for name, module in config.modules.items():
         statuses: collections.Counter[str] = collections.Counter()
         with_errors = 0
+        renamed: collections.Counter[str] = collections.Counter()  # clones under another name
         for _, _, record in journal.records(name):
             statuses[record.status] += 1
             with_errors += bool(record.errors)
+            for side, held in record.raw["s"].items():
+                renamed[side] += "a" in held
         modules.append(
             {
                 "module": name,
@@ -332,6 +335,8 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
                 },
                 "open_conflicts": len(journal.conflicts(status="open", module=name)),
                 "records_with_errors": with_errors,
+                # duplicates = "clone": records a side holds under the clone_name rule's name
+                "renamed": {side: renamed[side] for side in module.order},
                 "last_run_errors": sum(1 for f in failures if f["module"] == name),
                 "cursors": {side: cursors.get((side, name)) for side in module.order},
                 "entries": per_module.get(name, 0),
@@ -458,6 +463,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
         )
     console.print(table)
     for m in data["modules"]:
+        for side, n in m["renamed"].items():
+            if n:
+                console.print(
+                    f"{m['module']}: {n} clone(s) renamed on {side}, which held their name "
+                    "already (duplicates = clone; `journal log` says which and why)"
+                )
         for side, n in m["deleted_kept"].items():
             if n:
                 others = ", ".join(s for s in m["links"] if s != side)

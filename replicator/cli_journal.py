@@ -315,7 +315,11 @@ def describe(entry: Entry) -> str:
         )
     if kind is Kind.APPLIED:
         made = "created" if meta.get("create") else "updated"
-        return f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
+        text = f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
+        renamed = meta.get("renamed")
+        if renamed:  # duplicates = "clone" on a side holding the name already
+            text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
+        return text
     if kind is Kind.ERROR:
         field = f" field {meta['field']}" if meta.get("field") else ""
         return f"{meta.get('stage', '')}{field}: {meta.get('reason')}"

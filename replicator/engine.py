@@ -41,6 +41,7 @@ from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
+from replicator.clone_names import HeldNames, name_field, rename_clones
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import EngineError, MappingError
@@ -140,6 +141,7 @@ class Engine:
         self._pushed: Counter[tuple[str, str]] = Counter()
         self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
         self._identities: dict[str, str] = {}  # sides' accounts to journal (see checks)
+        self._held_names: dict[str, HeldNames] = {}  # per module, for clone names
         # asked between pages and batches: True ends the cycle after the one in hand (SIGTERM)
         self.stop_requested: Callable[[], bool] = _never
 
@@ -532,13 +534,18 @@ class Engine:
         writes: list[Write] = []
         sent: list[tuple[RecordState, SideWrite, bool]] = []
         entries: list[NewEntry] = []
+        metas: dict[str, dict[str, Any]] = {}  # more meta for a record's applied entry
 
         def refused(rid: str, counted: str, **meta: Any) -> None:
             """An error entry for a write that failed (``meta``: reason, done, ...)."""
             entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
             report.add(name, side, counted)
 
+        renames = self._clone_names(module, side, batch)  # duplicates = "clone": see there
         for state, w, done in batch:
+            w, renamed = renames.get(state.rid, (w, None))
+            if renamed is not None:
+                metas[state.rid] = {"renamed": renamed}
             values = canonical(w.values)
             unresolved = self._side_ids(module, side, values) if module.lookups else None
             if unresolved is not None:
@@ -576,10 +583,16 @@ class Engine:
                         side,
                         context=VectorClock(w.context),
                         fields=w.values,
-                        meta={"id": str(outcome.id), "create": w.id is None, "done": done},
+                        meta={
+                            "id": str(outcome.id),
+                            "create": w.id is None,
+                            "done": done,
+                            **metas.get(state.rid, {}),
+                        },
                     )
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
+                report.add(name, side, "renamed", len(metas.get(state.rid, ())))
             else:
                 refused(
                     state.rid,
@@ -593,6 +606,19 @@ class Engine:
             self.journal.append(entries)
         self._pushed[(name, side)] += len(writes)
         self.progress("push", name, side, self._pushed[(name, side)])
+
+    def _clone_names(
+        self, module: ModuleConfig, side: str, batch: list[tuple[RecordState, SideWrite, bool]]
+    ) -> dict[str, tuple[SideWrite, dict[str, Any]]]:
+        """``duplicates = "clone"``: the writes to send under another name, as the side holds
+        theirs already (:mod:`replicator.clone_names`)."""
+        field = name_field(module)
+        if field is None:
+            return {}
+        names = self._held_names.get(module.name)
+        if names is None or names.field != field:
+            names = self._held_names[module.name] = HeldNames(self.journal, module.name, field)
+        return rename_clones(names, module, side, batch)
 
     def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
         """Pair up single-sided records that share a match key and, with ``suggest``, hold

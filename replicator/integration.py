@@ -14,6 +14,7 @@ the journal records and the CLI shows works the same).  Shape::
     orphan_contacts = false           # accounts_and_contacts: contacts of no account too
     sync = "both_ways"                # both_ways | from_crm | to_crm
     duplicates = "overwrite"          # clone | overwrite | skip | link
+    clone_name = "{name} ({side} {id})"  # clone: the name on a side that has it already
     conflicts = "newest"              # newest | prefer:<side> | manual
     suggest = true                    # near matches (case, suffix...) listed for a person
     view = "All Accounts"             # a CRM custom view (name or id) of the CRM module
@@ -63,6 +64,7 @@ MODULE_KEYS = {
     "orphan_contacts",
     "sync",
     "duplicates",
+    "clone_name",
     "conflicts",
     "suggest",
     "view",
@@ -356,7 +358,7 @@ def _master(
     else:
         common["sync"] = "one_way"
         common["source"] = crm if sync == "from_crm" else books
-    for key in ("duplicates", "conflicts", "page_size"):
+    for key in ("duplicates", "clone_name", "conflicts", "page_size"):
         if key in spec:
             value = spec[key]
             if key == "conflicts" and isinstance(value, str) and value.startswith("prefer:"):
@@ -404,6 +406,7 @@ def _master(
         }
         if not duplicates:
             body.pop("duplicates", None)
+            body.pop("clone_name", None)
         if first is not None and common["sync"] == "both_ways":
             body["first"] = crm if first == "crm" else books
         if lookups:
