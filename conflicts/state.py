@@ -245,6 +245,9 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
     else:
         at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
     fill = entry.meta.get("fill") or ()  # linked duplicates: values that fill a gap
+    # fields the side never held (mapped since), read empty: the side holds no value, so
+    # they are no sibling to compete with another side's value, which fills the gap
+    absent = entry.meta.get("absent") or ()
     fields = raw["f"]
     sides = raw["s"]
     held = sides.get(side)
@@ -253,6 +256,9 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
     values = held["v"]
     for name, value in entry.fields.items():
         wire = to_wire(value)
+        if wire is None and name in absent:
+            values[name] = None
+            continue
         reg = fields.get(name)
         if reg is not None and name in fill:
             seen = merge_clock(dict(context), register_clock(reg))

@@ -327,14 +327,19 @@ class Engine:
                 report.add(name, side, "errors")
             # the journal stores values in wire form: convert once, compare and store that
             wire = {k: to_wire(v) for k, v in values.items()}
+            absent: list[str] = []
             if held is not None:
                 have = held["v"]
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
                 if not wire:
                     continue  # our own echo, or a change to columns we do not map
+                # empty in a field this side never held (mapped since): no value, not a clear
+                absent = sorted(k for k, v in wire.items() if v is None and k not in have)
             dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
             context = VectorClock(held["c"]) if held is not None else VectorClock()
             meta: dict[str, Any] = {"id": str(change.id)}
+            if absent:
+                meta["absent"] = absent
             if module.match_fields:
                 have = held["v"] if held is not None else {}
                 matched = [

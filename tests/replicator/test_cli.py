@@ -238,6 +238,27 @@ def test_a_sync_after_resolve_writes_the_resolution_without_a_rejection(tmp_path
     assert folder.books_rows()["Acme Ltd"][0] == "c@acme.example"
 
 
+def test_a_field_mapped_after_a_first_sync_fills_the_side_lacking_it_without_conflict(folder):
+    """A field added to the map later: a side that never held it reads empty, which is no
+    value, so the other side's value fills it there; no null is written, no conflict."""
+    full = folder.config.read_text(encoding="utf-8")
+    line = 'credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }\n'
+    folder.config.write_text(full.replace(line, ""), encoding="utf-8")
+    _seed(folder)
+    folder.ok("sync")
+    folder.config.write_text(full, encoding="utf-8")
+    # both rows of Gamma LLC change (CRM an unmapped column): both are read with the new field
+    folder.sql(folder.crm, "UPDATE accounts SET modified_time = '2024-01-01T00:00:00Z'")
+    folder.sql(folder.books, "UPDATE customers SET email = 'new@gamma.example' WHERE id = 3")
+    folder.sql(folder.books, "UPDATE customers SET email = 'new@acme.example' WHERE id = 1")
+    folder.ok("sync")
+    books, crm = folder.books_rows(), folder.crm_rows()
+    assert crm["Gamma LLC"] == ("new@gamma.example", 200)
+    assert books["Gamma LLC"] == ("new@gamma.example", 200)
+    assert crm["Acme Ltd"] == ("new@acme.example", 1500.5)
+    assert folder.json("conflicts", "list") == []
+
+
 def test_sync_summary_shows_conflicts_in_their_module_row_not_only_the_total(folder):
     """A conflict found by a sync is counted in a row of its module (side "both"), so the
     module's rows add up to its total."""
