@@ -43,14 +43,15 @@ def name_field(module: ModuleConfig) -> str | None:
 class HeldNames:
     """The values of one field that each side holds, per record, for one module.
 
-    Built from every record once, then kept current by folding in the records of the
-    entries appended since (so a long-running engine reads each entry once more at most).
+    Built from every record once (the engine makes one a cycle: ``cycle``), then kept
+    current by folding in the records of the entries appended since.
     """
 
-    def __init__(self, journal: Journal, module: str, field: str) -> None:
+    def __init__(self, journal: Journal, module: str, field: str, *, cycle: object = None) -> None:
         self.journal = journal
         self.module = module
         self.field = field
+        self.cycle = cycle
         self._upto = -1
         self._rids: dict[tuple[str, str], set[str]] = {}  # (side, name) -> rids holding it
         self._names: dict[str, dict[str, str]] = {}  # rid -> {side: its name there}

@@ -546,7 +546,7 @@ class Engine:
             entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
             report.add(name, side, counted)
 
-        renames = self._clone_names(module, side, batch)  # duplicates = "clone": see there
+        renames = self._clone_names(module, side, batch, report)  # duplicates = "clone"
         for state, w, done in batch:
             w, renamed = renames.get(state.rid, (w, None))
             if renamed is not None:
@@ -613,7 +613,11 @@ class Engine:
         self.progress("push", name, side, self._pushed[(name, side)])
 
     def _clone_names(
-        self, module: ModuleConfig, side: str, batch: list[tuple[RecordState, SideWrite, bool]]
+        self,
+        module: ModuleConfig,
+        side: str,
+        batch: list[tuple[RecordState, SideWrite, bool]],
+        report: CycleReport,
     ) -> dict[str, tuple[SideWrite, dict[str, Any]]]:
         """``duplicates = "clone"``: the writes to send under another name, as the side holds
         theirs already (:mod:`replicator.clone_names`)."""
@@ -621,8 +625,9 @@ class Engine:
         if field is None:
             return {}
         names = self._held_names.get(module.name)
-        if names is None or names.field != field:
-            names = self._held_names[module.name] = HeldNames(self.journal, module.name, field)
+        if names is None or names.field != field or names.cycle is not report:
+            names = HeldNames(self.journal, module.name, field, cycle=report)  # read afresh
+            self._held_names[module.name] = names
         return rename_clones(names, module, side, batch)
 
     def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:

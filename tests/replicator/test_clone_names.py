@@ -161,3 +161,48 @@ def test_clone_name_is_unique_and_a_function_of_the_names_taken():
     )
     assert clone_name_problem(DEFAULT_CLONE_NAME) is None
     assert "{name}" in (clone_name_problem("{side} {id}") or "")
+
+
+def test_a_crash_after_a_renamed_create_gives_the_same_name_again_and_no_duplicate(tmp_path):
+    """The side made the renamed clone but the engine died before journaling it: the re-run
+    decides the same name from the same journal and finds the record it made."""
+    from tests.replicator.test_engine import World
+
+    world = World(tmp_path, duplicates="clone")
+    world.books.insert("customers", {"name": "Acme", "email": "books@acme"})
+    crm_id = world.crm.insert("accounts", {"account_name": "Acme", "email": "crm@acme"})
+    real_push = world.books.push
+
+    def push_then_crash(module, writes):
+        real_push(module, writes)
+        raise RuntimeError("engine killed after the push")
+
+    world.books.push = push_then_crash
+    with pytest.raises(RuntimeError):
+        world.sync()
+    world.books.push = real_push
+    world.sync()
+    names = sorted(r["name"] for r in world.books_rows().values())
+    assert names == ["Acme", f"Acme (crm {crm_id})"]
+    assert sorted(r["account_name"] for r in world.crm_rows().values())[0] == "Acme"
+    assert len(world.crm_rows()) == 2
+    assert verify(world.journal).ok
+    assert world.sync().entries_after == world.journal.last_seq
+    world.journal.close()
+
+
+def test_a_rename_on_the_side_of_a_renamed_clone_flows_back_and_ends_its_other_name(tmp_path):
+    """A person renaming the clone on the side that holds it under another name renames
+    the record: the new name reaches its own side, and the clone keeps no rule name."""
+    folder = unique_folder(tmp_path)
+    seed_twins(folder)
+    folder.ok("sync")
+    folder.sql(
+        folder.books, "UPDATE customers SET name = 'Acme North' WHERE name = 'Acme Ltd (crm 1)'"
+    )
+    folder.ok("sync")
+    books, crm = names(folder)
+    assert ("Acme North", "crm@acme.example") in books and ("Acme North", "crm@acme.example") in crm
+    (module,) = folder.json("status")["modules"]
+    assert module["renamed"] == {"books": 0, "crm": 1}
+    assert folder.json("conflicts", "list") == []
