@@ -276,6 +276,11 @@ def sync(ctx: click.Context, modules: tuple[str, ...], as_json: bool) -> None:
         print_report(console, config, report)
     if report.total("conflicts") or report.total("held"):
         console.print("conflicts: `replicator conflicts list`")
+    if report.total("renamed"):
+        console.print(
+            f"renamed: {report.total('renamed')} clone(s) sent under the clone_name rule's "
+            "name, their side holding the name already (`replicator journal log`)"
+        )
     if report.total("rejected") or report.total("errors"):
         console.print("errors: `replicator journal log` shows each rejected record and why")
 

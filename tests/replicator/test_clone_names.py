@@ -126,7 +126,7 @@ def test_a_rule_of_the_config_with_a_counter_and_status_counts_the_renames(tmp_p
     folder = unique_folder(tmp_path, "{name} ({n})")
     seed_twins(folder)
     folder.sql(folder.books, "INSERT INTO customers (name) VALUES ('Acme Ltd (2)')")
-    folder.ok("sync")
+    assert "renamed: 3 clone(s)" in folder.ok("sync").stdout
     books, crm = names(folder)
     assert [n for n, _ in books] == ["Acme Ltd", "Acme Ltd (2)", "Acme Ltd (3)", "Beta Inc"]
     # Books' own "Acme Ltd (2)" meets the name its Acme Ltd took in CRM first (rid order)
