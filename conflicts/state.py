@@ -375,8 +375,7 @@ class RecordReducer:
             for name, value in entry.fields.items():
                 values[name] = to_wire(value)
             _unalias(held, entry.fields)
-            renamed = meta.get("renamed")
-            if renamed is not None:  # a clone sent under another name: the side holds that
+            for renamed in meta.get("renamed", ()):  # a clone sent under another name
                 held.setdefault("a", {})[renamed["field"]] = [
                     to_wire(renamed["from"]),
                     to_wire(renamed["to"]),

@@ -316,8 +316,7 @@ def describe(entry: Entry) -> str:
     if kind is Kind.APPLIED:
         made = "created" if meta.get("create") else "updated"
         text = f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
-        renamed = meta.get("renamed")
-        if renamed:  # duplicates = "clone" on a side holding the name already
+        for renamed in meta.get("renamed", ()):  # duplicates = "clone": the name was taken
             text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
         return text
     if kind is Kind.ERROR:

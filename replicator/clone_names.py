@@ -2,11 +2,12 @@
 
 Books refuses a second contact or item with a name it holds ("already exists"), as does a
 SQLite table with a UNIQUE name column, so a clone sent under its own name could never be
-made there.  Before a batch of writes goes to a side, each write whose name (the module's
-first match field) that side already holds for another record, or that an earlier write
-of the batch takes, is sent under the name the module's ``clone_name`` rule gives instead
-(:func:`conflicts.duplicates.clone_name`; by default ``"{name} ({side} {id})"``: the side
-the record came from and its id there), made unique by a counter if need be.
+made there.  Before a batch of writes goes to a side, each write whose value of a match
+field (the name; for items also the SKU, which Books refuses twice too) that side already
+holds for another record, or that an earlier write of the batch takes, is sent under the
+value the module's ``clone_name`` rule gives instead (:func:`conflicts.duplicates.clone_name`;
+by default ``"{name} ({side} {id})"``: the side the record came from and its id there),
+made unique by a counter if need be.
 
 The decision is up front and a function of the journal (which names each side holds,
 the batch in rid order), so a re-run after a crash sends the same name again and the
@@ -31,30 +32,34 @@ from journal.entry import from_wire
 from replicator.config import ModuleConfig
 
 Batch = list[tuple[RecordState, SideWrite, bool]]
+Held = tuple[str, str]  # (side, field)
 
 
-def name_field(module: ModuleConfig) -> str | None:
-    """The field a clone is renamed in: the module's first match field (None: no rule)."""
-    if module.policy.duplicates is not DuplicatePolicy.CLONE or not module.match_fields:
-        return None
-    return module.match_fields[0]
+def name_fields(module: ModuleConfig) -> tuple[str, ...]:
+    """The fields a clone may be renamed in: the module's match fields (a name, and for
+    items the SKU, which Books refuses twice as well); none unless it clones."""
+    if module.policy.duplicates is not DuplicatePolicy.CLONE:
+        return ()
+    return module.match_fields
 
 
 class HeldNames:
-    """The values of one field that each side holds, per record, for one module.
+    """The values of some fields that each side holds, per record, for one module.
 
     Built from every record once (the engine makes one a cycle: ``cycle``), then kept
     current by folding in the records of the entries appended since.
     """
 
-    def __init__(self, journal: Journal, module: str, field: str, *, cycle: object = None) -> None:
+    def __init__(
+        self, journal: Journal, module: str, fields: tuple[str, ...], *, cycle: object = None
+    ) -> None:
         self.journal = journal
         self.module = module
-        self.field = field
+        self.fields = fields
         self.cycle = cycle
         self._upto = -1
-        self._rids: dict[tuple[str, str], set[str]] = {}  # (side, name) -> rids holding it
-        self._names: dict[str, dict[str, str]] = {}  # rid -> {side: its name there}
+        self._rids: dict[tuple[str, str, str], set[str]] = {}  # (side, field, value) -> rids
+        self._names: dict[str, dict[Held, str]] = {}  # rid -> {(side, field): its value}
 
     def refresh(self) -> None:
         journal = self.journal
@@ -74,78 +79,82 @@ class HeldNames:
 
     def _index(self, rid: str, state: RecordState | None) -> None:
         sides = state.raw["s"] if state is not None else {}
-        for side in set(self._names.get(rid, ())) - set(sides):
-            self.take(side, None, rid)
+        for side, field in [k for k in self._names.get(rid, {}) if k[0] not in sides]:
+            self.take(side, field, None, rid)
         for side, held in sides.items():
-            name = None
-            if held["id"] is not None and not held["del"] and self.field in held["v"]:
-                name = exact_key(from_wire(held["v"][self.field]))
-            self.take(side, name, rid)
+            for field in self.fields:
+                value = None
+                if held["id"] is not None and not held["del"] and field in held["v"]:
+                    value = exact_key(from_wire(held["v"][field]))
+                self.take(side, field, value, rid)
 
-    def take(self, side: str, name: str | None, rid: str) -> None:
-        """Record that ``rid`` holds ``name`` on ``side`` (None: no name there)."""
+    def take(self, side: str, field: str, value: str | None, rid: str) -> None:
+        """Record that ``rid`` holds ``value`` in ``field`` on ``side`` (None: nothing)."""
         mine = self._names.setdefault(rid, {})
-        old = mine.pop(side, None)
+        old = mine.pop((side, field), None)
         if old is not None:
-            holders = self._rids.get((side, old))
+            holders = self._rids.get((side, field, old))
             if holders is not None:
                 holders.discard(rid)
                 if not holders:
-                    del self._rids[(side, old)]
-        if name is not None:
-            mine[side] = name
-            self._rids.setdefault((side, name), set()).add(rid)
+                    del self._rids[(side, field, old)]
+        if value is not None:
+            mine[(side, field)] = value
+            self._rids.setdefault((side, field, value), set()).add(rid)
         elif not mine:
             del self._names[rid]
 
-    def others(self, side: str, name: str, rid: str) -> list[str]:
-        """The records other than ``rid`` that hold ``name`` on ``side``, sorted."""
-        return sorted(self._rids.get((side, name), set()) - {rid})
+    def others(self, side: str, field: str, value: str, rid: str) -> list[str]:
+        """The records other than ``rid`` that hold ``value`` in ``field`` on ``side``."""
+        return sorted(self._rids.get((side, field, value), set()) - {rid})
 
 
 def rename_clones(
     names: HeldNames, module: ModuleConfig, side: str, batch: Batch
-) -> dict[str, tuple[SideWrite, dict[str, Any]]]:
+) -> dict[str, tuple[SideWrite, list[dict[str, Any]]]]:
     """The writes of ``batch`` to send under another name, by rid: each write and the
-    ``renamed`` meta to journal with it (field, from, to, rule, reason)."""
-    field = names.field
+    ``renamed`` meta to journal with it (per field: field, from, to, rule, reason)."""
     names.refresh()
-    out: dict[str, tuple[SideWrite, dict[str, Any]]] = {}
+    out: dict[str, tuple[SideWrite, list[dict[str, Any]]]] = {}
     for state, write, _ in batch:
-        if field not in write.values:
-            continue
-        name = exact_key(from_wire(write.values[field]))
-        if name is None:
-            continue
         rid = state.rid
-        holders = names.others(side, name, rid)
-        if not holders:
-            names.take(side, name, rid)  # a later write of the batch must not take it too
-            continue
-        origin = state.origin
-        held = state.held(origin)
-        origin_id = held["id"] if held is not None and held["id"] is not None else rid
-        new = clone_name(
-            module.clone_name,
-            name=name,
-            side=origin,
-            id=str(origin_id),
-            taken=lambda text, rid=rid: bool(names.others(side, text, rid)),  # type: ignore[misc]
-        )
-        names.take(side, new, rid)
-        renamed = attrs.evolve(write, values={**write.values, field: new})
-        out[rid] = (
-            renamed,
-            {
-                "field": field,
-                "from": name,
-                "to": new,
-                "rule": module.clone_name,
-                "reason": f"{side} holds {name!r} already (record {holders[0]}): "
-                f"duplicates = clone keeps both, this one as {new!r}",
-            },
-        )
+        values = dict(write.values)
+        renames: list[dict[str, Any]] = []
+        for field in names.fields:
+            if field not in values:
+                continue
+            value = exact_key(from_wire(values[field]))
+            if value is None:
+                continue
+            holders = names.others(side, field, value, rid)
+            if not holders:
+                names.take(side, field, value, rid)  # a later write of the batch must not
+                continue
+            origin = state.origin
+            held = state.held(origin)
+            origin_id = held["id"] if held is not None and held["id"] is not None else rid
+
+            def taken(text: str, field: str = field, rid: str = rid) -> bool:
+                return bool(names.others(side, field, text, rid))
+
+            new = clone_name(
+                module.clone_name, name=value, side=origin, id=str(origin_id), taken=taken
+            )
+            names.take(side, field, new, rid)
+            values[field] = new
+            renames.append(
+                {
+                    "field": field,
+                    "from": value,
+                    "to": new,
+                    "rule": module.clone_name,
+                    "reason": f"{side} holds {field} {value!r} already (record "
+                    f"{holders[0]}): duplicates = clone keeps both, this one as {new!r}",
+                }
+            )
+        if renames:
+            out[rid] = (attrs.evolve(write, values=values), renames)
     return out
 
 
-__all__ = ["HeldNames", "name_field", "rename_clones"]
+__all__ = ["HeldNames", "name_fields", "rename_clones"]

@@ -41,7 +41,7 @@ from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
-from replicator.clone_names import HeldNames, name_field, rename_clones
+from replicator.clone_names import HeldNames, name_fields, rename_clones
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import EngineError, MappingError
@@ -597,7 +597,7 @@ class Engine:
                     )
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
-                report.add(name, side, "renamed", len(metas.get(state.rid, ())))
+                report.add(name, side, "renamed", len(metas.get(state.rid, ())))  # 0 or 1
             else:
                 refused(
                     state.rid,
@@ -618,15 +618,15 @@ class Engine:
         side: str,
         batch: list[tuple[RecordState, SideWrite, bool]],
         report: CycleReport,
-    ) -> dict[str, tuple[SideWrite, dict[str, Any]]]:
+    ) -> dict[str, tuple[SideWrite, list[dict[str, Any]]]]:
         """``duplicates = "clone"``: the writes to send under another name, as the side holds
         theirs already (:mod:`replicator.clone_names`)."""
-        field = name_field(module)
-        if field is None:
+        fields = name_fields(module)
+        if not fields:
             return {}
         names = self._held_names.get(module.name)
-        if names is None or names.field != field or names.cycle is not report:
-            names = HeldNames(self.journal, module.name, field, cycle=report)  # read afresh
+        if names is None or names.fields != fields or names.cycle is not report:
+            names = HeldNames(self.journal, module.name, fields, cycle=report)  # read afresh
             self._held_names[module.name] = names
         return rename_clones(names, module, side, batch)
 
