@@ -122,7 +122,7 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
             side_id = None
         else:
             have = held["v"]
-            wanted = _side_values(values, held.get("a"))
+            wanted = side_values(values, held.get("a"))
             diff = {k: v for k, v in wanted.items() if k not in have or not same_wire(have[k], v)}
             side_id = held["id"]
             if not diff:
@@ -139,7 +139,7 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
     return Plan(raw["r"], tuple(writes), new_conflicts)
 
 
-def _side_values(values: dict[str, Any], aliases: dict[str, Any] | None) -> dict[str, Any]:
+def side_values(values: dict[str, Any], aliases: dict[str, Any] | None) -> dict[str, Any]:
     """The values a side should hold: a clone renamed there keeps its other name while the
     record shows the name it was renamed from (a side-specific value, not a change)."""
     if not aliases:
@@ -156,4 +156,4 @@ def canonical(values: dict[str, Any]) -> dict[str, Any]:
     return {k: from_wire(v) for k, v in values.items()}
 
 
-__all__ = ["FieldConflict", "Plan", "SideWrite", "canonical", "plan", "visible"]
+__all__ = ["FieldConflict", "Plan", "SideWrite", "canonical", "plan", "side_values", "visible"]
