@@ -3,11 +3,13 @@
 Books refuses a second contact or item with a name it holds ("already exists"), as does a
 SQLite table with a UNIQUE name column, so a clone sent under its own name could never be
 made there.  Before a batch of writes goes to a side, each write whose value of a match
-field (the name; for items also the SKU, which Books refuses twice too) that side already
-holds for another record, or that an earlier write of the batch takes, is sent under the
-value the module's ``clone_name`` rule gives instead (:func:`conflicts.duplicates.clone_name`;
-by default ``"{name} ({side} {id})"``: the side the record came from and its id there),
-made unique by a counter if need be.
+field (the name; for items also the SKU, which Books refuses twice too) another record
+holds too, on that side or on any other (from where it may come to that side as well), is
+sent under the value the module's ``clone_name`` rule gives instead
+(:func:`conflicts.duplicates.clone_name`; by default ``"{name} ({side} {id})"``: the side
+the record came from and its id there), made unique by a counter if need be.  A record
+native to the side keeps its name there; of several copies none is privileged, so which
+ones are renamed does not depend on the order they arrive in.
 
 The decision is up front and a function of the journal (which names each side holds,
 the batch in rid order), so a re-run after a crash sends the same name again and the
@@ -126,7 +128,14 @@ def rename_clones(
             value = exact_key(from_wire(values[field]))
             if value is None:
                 continue
-            holders = names.others(side, field, value, rid)
+            # another record holding the value on any side: on this one the name is taken;
+            # elsewhere it is a record that may come here too (none of them is privileged,
+            # so the outcome does not depend on which arrives first)
+            holders = [
+                (s, r)
+                for s in (side, *sorted(set(module.sides) - {side}))
+                for r in names.others(s, field, value, rid)
+            ]
             if not holders:
                 names.take(side, field, value, rid)  # a later write of the batch must not
                 continue
@@ -148,8 +157,8 @@ def rename_clones(
                     "from": value,
                     "to": new,
                     "rule": module.clone_name,
-                    "reason": f"{side} holds {field} {value!r} already (record "
-                    f"{holders[0]}): duplicates = clone keeps both, this one as {new!r}",
+                    "reason": f"{holders[0][0]} holds {field} {value!r} for record "
+                    f"{holders[0][1]} too: duplicates = clone keeps both, this one as {new!r}",
                 }
             )
         if renames:

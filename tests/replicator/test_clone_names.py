@@ -91,11 +91,11 @@ def test_the_rename_is_journaled_with_the_name_sent_the_rule_and_why(tmp_path):
     (renamed,) = by_side["books"].meta["renamed"]
     assert renamed["field"] == "name" and renamed["from"] == "Acme Ltd"
     assert renamed["to"] == "Acme Ltd (crm 1)" and renamed["rule"] == DEFAULT_CLONE_NAME
-    assert "books holds name 'Acme Ltd' already" in renamed["reason"]
+    assert "books holds name 'Acme Ltd' for record books:1 too" in renamed["reason"]
     assert by_side["books"].fields["name"] == "Acme Ltd (crm 1)"
     log = folder.json("journal", "log")
     (shown,) = [e["summary"] for e in log if e["seq"] == by_side["books"].seq]
-    assert "renamed by clone_name" in shown and "books holds name 'Acme Ltd' already" in shown
+    assert "renamed by clone_name" in shown and "books holds name 'Acme Ltd'" in shown
 
 
 def test_edits_flow_both_ways_and_the_clone_keeps_its_name(tmp_path):
