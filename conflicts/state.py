@@ -42,6 +42,7 @@ from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire
 from journal.store import View
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
+CLONED_NOTE = "duplicate: clone"  # the note of a record a person kept apart (clone)
 
 Clock = dict[str, int]
 Raw = dict[str, Any]
@@ -179,6 +180,12 @@ class RecordState:
     def attention(self) -> bool:
         raw = self.raw
         return raw["st"] == ACTIVE and bool(raw["d"])
+
+    @property
+    def cloned_by_person(self) -> bool:
+        """A person settled this record's duplicate group with ``clone`` (kept apart)."""
+        note = self.raw["n"]
+        return isinstance(note, str) and note.startswith(CLONED_NOTE)
 
     @property
     def clock(self) -> VectorClock:

@@ -2,7 +2,8 @@
 
 Books refuses a second contact or item with a name it holds ("already exists"), as does a
 SQLite table with a UNIQUE name column, so a clone sent under its own name could never be
-made there.  Before a batch of writes goes to a side, each write whose value of a match
+made there.  Before a batch of writes goes to a side, each write of a clone (under the
+clone policy, or a record a person settled with ``--value clone``) whose value of a match
 field (the name; for items also the SKU, which Books refuses twice too) another record
 holds too, on that side or on any other (from where it may come to that side as well), is
 sent under the value the module's ``clone_name`` rule gives instead
@@ -39,10 +40,16 @@ Held = tuple[str, str]  # (side, field)
 
 def name_fields(module: ModuleConfig) -> tuple[str, ...]:
     """The fields a clone may be renamed in: the module's match fields (a name, and for
-    items the SKU, which Books refuses twice as well); none unless it clones."""
-    if module.policy.duplicates is not DuplicatePolicy.CLONE:
-        return ()
+    items the SKU, which Books refuses twice as well)."""
     return module.match_fields
+
+
+def clones(module: ModuleConfig, batch: Batch) -> Batch:
+    """The writes of records kept apart from their duplicates: all of them under the clone
+    policy, else those of records a person settled with ``--value clone``."""
+    if module.policy.duplicates is DuplicatePolicy.CLONE:
+        return batch
+    return [b for b in batch if b[0].cloned_by_person]
 
 
 class HeldNames:
@@ -166,4 +173,4 @@ def rename_clones(
     return out
 
 
-__all__ = ["HeldNames", "name_fields", "rename_clones"]
+__all__ = ["HeldNames", "clones", "name_fields", "rename_clones"]

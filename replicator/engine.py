@@ -41,7 +41,7 @@ from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
-from replicator.clone_names import HeldNames, name_fields, rename_clones
+from replicator.clone_names import HeldNames, clones, name_fields, rename_clones
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import EngineError, MappingError
@@ -619,10 +619,10 @@ class Engine:
         batch: list[tuple[RecordState, SideWrite, bool]],
         report: CycleReport,
     ) -> dict[str, tuple[SideWrite, list[dict[str, Any]]]]:
-        """``duplicates = "clone"``: the writes to send under another name, as the side holds
-        theirs already (:mod:`replicator.clone_names`)."""
-        fields = name_fields(module)
-        if not fields:
+        """Clones (``duplicates = "clone"``, or a person's ``--value clone``): the writes to
+        send under another name, as another record holds theirs (:mod:`replicator.clone_names`)."""
+        fields, batch = name_fields(module), clones(module, batch)
+        if not fields or not batch:
             return {}
         names = self._held_names.get(module.name)
         if names is None or names.fields != fields or names.cycle is not report:

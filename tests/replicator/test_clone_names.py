@@ -206,3 +206,27 @@ def test_a_rename_on_the_side_of_a_renamed_clone_flows_back_and_ends_its_other_n
     (module,) = folder.json("status")["modules"]
     assert module["renamed"] == {"books": 0, "crm": 1}
     assert folder.json("conflicts", "list") == []
+
+
+def test_a_person_cloning_a_held_duplicate_group_gets_the_rule_names_under_overwrite(tmp_path):
+    """Under overwrite, a group of several records with one name waits for a person; the
+    person's `--value clone` is sent like a clone: renamed where a UNIQUE name is taken,
+    nothing refused, each record once a side."""
+    folder = Folder(tmp_path)
+    folder.sql(folder.crm, "CREATE UNIQUE INDEX accounts_name ON accounts (account_name)")
+    folder.sql(
+        folder.books,
+        "INSERT INTO customers (name, email) VALUES ('Acme', 'a1@x'), ('Acme', 'a2@x')",
+    )
+    folder.sql(folder.crm, "INSERT INTO accounts (account_name, email) VALUES ('Acme', 'c@x')")
+    folder.ok("sync")
+    for conflict in folder.json("conflicts", "list", "--open"):
+        folder.ok("conflicts", "resolve", str(conflict["id"]), "--value", "clone")
+    report = folder.json("sync")
+    assert "rejected" not in report["modules"]["customers"].get("crm", {})
+    crm = folder.rows(folder.crm, "SELECT account_name, email FROM accounts ORDER BY email")
+    assert crm == [("Acme (books 1)", "a1@x"), ("Acme (books 2)", "a2@x"), ("Acme", "c@x")]
+    books = folder.rows(folder.books, "SELECT name, email FROM customers ORDER BY email")
+    assert books == [("Acme", "a1@x"), ("Acme", "a2@x"), ("Acme (crm 1)", "c@x")]
+    again = folder.json("sync")
+    assert again["entries"]["after"] == again["entries"]["before"]
