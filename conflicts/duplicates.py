@@ -14,8 +14,9 @@ asked about (a suggestion), leaving out exact duplicates, which the policy decid
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -169,11 +170,72 @@ def near_group(
     return tuple(rest)
 
 
+# -- clone names ----------------------------------------------------------------------------
+
+# the name a clone gets on a side already holding its name: the record's name, the side it
+# came from and its id there (so each side shows where its renamed copy came from)
+DEFAULT_CLONE_NAME = "{name} ({side} {id})"
+CLONE_NAME_FIELDS = ("name", "side", "id", "n")
+
+
+def _fields(template: str) -> list[str]:
+    """The placeholders a name rule uses (ValueError when it is no format text)."""
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+
+
+def clone_name_problem(template: object) -> str | None:
+    """Why ``template`` is no clone name rule (None when it is one)."""
+    if not isinstance(template, str) or not template.strip():
+        return f"must be a non-empty text such as {DEFAULT_CLONE_NAME!r}, not {template!r}"
+    try:
+        fields = _fields(template)
+    except ValueError as exc:
+        return f"{template!r} is not a name rule: {exc}"
+    unknown = sorted({f for f in fields if f not in CLONE_NAME_FIELDS})
+    if unknown:
+        return f"{template!r} names {{{unknown[0]}}}: a rule may use only " + ", ".join(
+            f"{{{f}}}" for f in CLONE_NAME_FIELDS
+        )
+    if "name" not in fields:
+        return f"{template!r} must keep the record's name: put {{name}} in it"
+    try:
+        template.format(name="x", side="s", id="1", n=2)
+    except (ValueError, IndexError, KeyError) as exc:
+        return f"{template!r} is not a name rule: {exc}"
+    return None
+
+
+def clone_name(
+    template: str, *, name: str, side: str, id: str, taken: Callable[[str], bool]
+) -> str:
+    """The name a clone gets where ``name`` is taken: the rule filled in (``{n}`` counts
+    from 2); while that is taken too, ``{n}`` counts on, or a rule without ``{n}`` gets
+    " (2)", " (3)"... appended.  A function of its arguments: the same names taken give
+    the same name."""
+    n = 2
+    if "n" in _fields(template):
+        while True:
+            candidate = template.format(name=name, side=side, id=id, n=n)
+            if candidate != name and not taken(candidate):
+                return candidate
+            n += 1
+    base = template.format(name=name, side=side, id=id, n=n)
+    candidate = base
+    while candidate == name or taken(candidate):
+        candidate = f"{base} ({n})"
+        n += 1
+    return candidate
+
+
 __all__ = [
+    "CLONE_NAME_FIELDS",
+    "DEFAULT_CLONE_NAME",
     "NEAR_REASON",
     "Candidate",
     "GroupDecision",
     "Member",
+    "clone_name",
+    "clone_name_problem",
     "decide",
     "exact_key",
     "match_key",

@@ -122,7 +122,8 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
             side_id = None
         else:
             have = held["v"]
-            diff = {k: v for k, v in values.items() if k not in have or not same_wire(have[k], v)}
+            wanted = side_values(values, held.get("a"))
+            diff = {k: v for k, v in wanted.items() if k not in have or not same_wire(have[k], v)}
             side_id = held["id"]
             if not diff:
                 continue
@@ -138,9 +139,21 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
     return Plan(raw["r"], tuple(writes), new_conflicts)
 
 
+def side_values(values: dict[str, Any], aliases: dict[str, Any] | None) -> dict[str, Any]:
+    """The values a side should hold: a clone renamed there keeps its other name while the
+    record shows the name it was renamed from (a side-specific value, not a change)."""
+    if not aliases:
+        return values
+    out = dict(values)
+    for name, (shown, held) in aliases.items():
+        if name in out and same_wire(out[name], shown):
+            out[name] = held
+    return out
+
+
 def canonical(values: dict[str, Any]) -> dict[str, Any]:
     """Wire-form values as canonical Python values."""
     return {k: from_wire(v) for k, v in values.items()}
 
 
-__all__ = ["FieldConflict", "Plan", "SideWrite", "canonical", "plan", "visible"]
+__all__ = ["FieldConflict", "Plan", "SideWrite", "canonical", "plan", "side_values", "visible"]

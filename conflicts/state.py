@@ -13,9 +13,11 @@ a person kept the record apart from its near matches (then it has no near key ag
 :mod:`conflicts.register` as its siblings and their dots; values in wire form, ``at`` as
 UTC ISO text),
 ``c`` the record clock, ``s`` sides: ``{side: {"id", "c": clock it holds, "v": values it
-holds, "del": deleted}}``, ``st`` status, ``d`` dirty (needs planning: set by a change,
-cleared once every planned write has an outcome, or nothing was to be written), ``e`` the
-last error per side, ``x`` conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
+holds, "del": deleted, "a": (only when set) {field: [shown, held]}: the side holds ``held``
+where the record shows ``shown``, a clone renamed there: see :func:`conflicts.merge.plan`}}``,
+``st`` status, ``d`` dirty (needs planning: set by a change, cleared once every planned
+write has an outcome, or nothing was to be written), ``e`` the last error per side, ``x``
+conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
 ``n`` a note (why merged / skipped / held), ``rt`` (only while a side refused a write)
 refused writes per side: ``[attempts, next try or None once held]``.
 
@@ -43,6 +45,7 @@ from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire
 from journal.store import View
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
+CLONED_NOTE = "duplicate: clone"  # the note of a record a person kept apart (clone)
 
 Clock = dict[str, int]
 Raw = dict[str, Any]
@@ -211,6 +214,12 @@ class RecordState:
         return raw["st"] == ACTIVE and bool(raw["d"])
 
     @property
+    def cloned_by_person(self) -> bool:
+        """A person settled this record's duplicate group with ``clone`` (kept apart)."""
+        note = self.raw["n"]
+        return isinstance(note, str) and note.startswith(CLONED_NOTE)
+
+    @property
     def clock(self) -> VectorClock:
         return VectorClock(self.raw["c"])
 
@@ -300,6 +309,9 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
     else:
         at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
     fill = entry.meta.get("fill") or ()  # linked duplicates: values that fill a gap
+    # fields the side never held (mapped since), read empty: the side holds no value, so
+    # they are no sibling to compete with another side's value, which fills the gap
+    absent = entry.meta.get("absent") or ()
     fields = raw["f"]
     sides = raw["s"]
     held = sides.get(side)
@@ -308,6 +320,9 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
     values = held["v"]
     for name, value in entry.fields.items():
         wire = to_wire(value)
+        if wire is None and name in absent:
+            values[name] = None
+            continue
         reg = fields.get(name)
         if reg is not None and name in fill:
             seen = merge_clock(dict(context), register_clock(reg))
@@ -322,6 +337,16 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
         held["c"][dot_side] = counter
     if counter > raw["c"].get(dot_side, 0):
         raw["c"][dot_side] = counter
+
+
+def _unalias(held: Raw, fields: Any) -> None:
+    """A write or an edit of a renamed field on the side ends its other name there."""
+    aliases = held.get("a")
+    if aliases:
+        for name in fields:
+            aliases.pop(name, None)
+        if not aliases:
+            del held["a"]
 
 
 def _supersede(view: View, raw: Raw, entry: Entry) -> None:
@@ -391,6 +416,7 @@ class RecordReducer:
             raw.pop("rt", None)  # a new change is worth a new round of attempts
             new_link = not state.linked(side)
             _observe(raw, side, entry, meta.get("id"))
+            _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
             raw["d"] = True
             if "key" in meta:
                 raw["k"] = meta["key"]
@@ -422,6 +448,12 @@ class RecordReducer:
             values = held["v"]
             for name, value in entry.fields.items():
                 values[name] = to_wire(value)
+            _unalias(held, entry.fields)
+            for renamed in meta.get("renamed", ()):  # a clone sent under another name
+                held.setdefault("a", {})[renamed["field"]] = [
+                    to_wire(renamed["from"]),
+                    to_wire(renamed["to"]),
+                ]
             raw["e"].pop(side, None)
             _forget_retry(raw, side)
             if meta.get("done"):

@@ -259,7 +259,10 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
             counts = by_side.get(side, {})
             total.update(counts)
             table.add_row(module, side, *[str(counts.get(w, 0)) for w in COUNTS])
-        total.update(by_side.get("*", {}))
+        record = by_side.get("*", {})  # counted per record, not per side: conflicts
+        if record:
+            total.update(record)
+            table.add_row(module, "both", *[str(record.get(w, 0)) for w in COUNTS])
         table.add_row(
             module, "[b]total[/b]", *[f"[b]{total.get(w, 0)}[/b]" for w in COUNTS], end_section=True
         )
@@ -308,6 +311,11 @@ def sync(
         print_report(console, config, report)
     if report.total("conflicts") or report.total("held"):
         console.print("conflicts: `replicator conflicts list`")
+    if report.total("renamed"):
+        console.print(
+            f"renamed: {report.total('renamed')} clone(s) sent under the clone_name rule's "
+            "name, their side holding the name already (`replicator journal log`)"
+        )
     if report.total("rejected") or report.total("errors"):
         console.print("errors: `replicator journal log` shows each rejected record and why")
 
@@ -340,9 +348,12 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
         with_errors = 0
         retrying: list[dict[str, Any]] = []
         held_after: list[dict[str, Any]] = []
+        renamed: collections.Counter[str] = collections.Counter()  # clones under another name
         for _, rid, record in journal.records(name):
             statuses[record.status] += 1
             with_errors += bool(record.errors)
+            for side, held in record.raw["s"].items():
+                renamed[side] += "a" in held
             for side, (attempts, when) in record.retries.items():
                 item = {"rid": rid, "side": side, "attempts": attempts, "next": when}
                 item["reason"] = record.errors.get(side)
@@ -373,6 +384,8 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
                 # writes a side refused: retried with backoff, then held (`replicator retry`)
                 "retrying": retrying,
                 "held_after_retries": held_after,
+                # duplicates = "clone": records a side holds under the clone_name rule's name
+                "renamed": {side: renamed[side] for side in module.order},
                 "last_run_errors": sum(1 for f in failures if f["module"] == name),
                 "cursors": {side: cursors.get((side, name)) for side in module.order},
                 "entries": per_module.get(name, 0),
@@ -511,6 +524,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 f"{held['rid']}` once fixed)",
                 markup=False,
             )
+        for side, n in m["renamed"].items():
+            if n:
+                console.print(
+                    f"{m['module']}: {n} clone(s) renamed on {side}, which held their name "
+                    "already (duplicates = clone; `journal log` says which and why)"
+                )
         for side, n in m["deleted_kept"].items():
             if n:
                 others = ", ".join(s for s in m["links"] if s != side)

@@ -318,7 +318,10 @@ def describe(entry: Entry) -> str:
         )
     if kind is Kind.APPLIED:
         made = "created" if meta.get("create") else "updated"
-        return f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
+        text = f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
+        for renamed in meta.get("renamed", ()):  # duplicates = "clone": the name was taken
+            text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
+        return text
     if kind is Kind.ERROR:
         field = f" field {meta['field']}" if meta.get("field") else ""
         return f"{meta.get('stage', '')}{field}: {meta.get('reason')}"

@@ -14,7 +14,7 @@ import attrs
 import click
 from rich.table import Table
 
-from conflicts import RecordState
+from conflicts import ACTIVE, RecordState
 from journal import Journal
 from journal.entry import from_wire
 from replicator import lifecycle as lc
@@ -73,12 +73,14 @@ def record_data(config: Config, state: RecordState) -> dict[str, Any]:
         for side, held in sorted(state.raw["s"].items())
     }
     deleted_on = [side for side, held in sides.items() if held["deleted"]]
+    # an active record deleted on a side is listed as deleted (the other side keeps it)
+    status = "deleted" if state.status == ACTIVE and deleted_on else state.status
     return plain(
         {
             "module": state.module,
             "rid": state.rid,
             "origin": state.origin,
-            "status": state.status,
+            "status": status,
             "name": _register_value(state, field) if field else None,
             "sides": sides,
             "deleted_on": deleted_on,
@@ -95,8 +97,6 @@ def _wanted(item: Mapping[str, Any], status: str | None) -> bool:
         return bool(item["deleted_on"])
     if status == "errors":
         return bool(item["errors"])
-    if status == "active":
-        return item["status"] == "active" and not item["deleted_on"]
     return bool(item["status"] == status)
 
 

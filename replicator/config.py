@@ -16,6 +16,7 @@ Shape::
     sync = "both_ways"          # or "one_way", with source = "<side>"
     first = "crm"
     duplicates = "overwrite"    # clone | overwrite | skip | link
+    clone_name = "{name} ({side} {id})"  # clone: the name on a side that has it already
     conflicts = "newest"        # newest | prefer:<side> | manual
     books = { table = "customers", id = "id", match = "name", modified = "updated_at" }
     crm = { table = "accounts", id = "id", match = "account_name" }
@@ -37,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from conflicts.duplicates import DEFAULT_CLONE_NAME, clone_name_problem
 from conflicts.errors import PolicyError
 from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
 from replicator.config_check import deep_line, refuse_deep, refuse_unknown
@@ -74,13 +76,13 @@ MODULE_KEYS = {
     "source",
     "first",
     "duplicates",
+    "clone_name",
     "conflicts",
     "fields",
     "page_size",
     "suggest",
     "lookups",
     "lookup_missing",
-    "clone_name",  # the distinguishing name of a clone (read by the clone naming rule)
 }
 SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create"}
 FIELD_KEYS = {"type", "values"}  # and the module's side names (the column on each side)
@@ -111,6 +113,8 @@ class ModuleConfig:
     # rest), "skip" (the record is outside this module, as with a view) or "fetch" (read
     # that record now and sync it in its own module first)
     lookup_missing: str = "error"
+    # duplicates = "clone": the name a clone gets where its side holds that name already
+    clone_name: str = DEFAULT_CLONE_NAME
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -435,6 +439,10 @@ def _module(
         raise _fail(path, f"{where}.{key}", str(exc)) from None
     if direction.source is not None:
         order = (direction.source, *[s for s in side_names if s != direction.source])
+    clone_name = raw.get("clone_name", DEFAULT_CLONE_NAME)
+    problem = clone_name_problem(clone_name)
+    if problem is not None:
+        raise _fail(path, f"{where}.clone_name", problem)
     page_size = raw.get("page_size", 1000)
     if not isinstance(page_size, int) or not 1 <= page_size <= 100_000:
         raise _fail(
@@ -467,6 +475,7 @@ def _module(
         suggest,
         dict(lookups),
         lookup_missing,
+        clone_name,
     )
 
 

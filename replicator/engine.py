@@ -42,6 +42,7 @@ from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
+from replicator.clone_names import HeldNames, clones, name_fields, rename_clones
 from replicator.config import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import (
@@ -152,6 +153,7 @@ class Engine:
         self._retrying: set[str] = set()  # records a side asked to retry: they stay dirty
         self._identities: dict[str, str] = {}  # sides' accounts to journal (see checks)
         self._pulled: set[tuple[str, str]] = set()  # (module, side) pulled to its end once
+        self._held_names: dict[str, HeldNames] = {}  # per module, for clone names
         # asked between pages and batches: True ends the cycle after the one in hand (SIGTERM)
         self.stop_requested: Callable[[], bool] = _never
 
@@ -458,6 +460,7 @@ class Engine:
                 report.add(name, side, "errors")
             # the journal stores values in wire form: convert once, compare and store that
             wire = {k: to_wire(v) for k, v in values.items()}
+            absent: list[str] = []
             if held is not None:
                 have = held["v"]
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
@@ -486,9 +489,13 @@ class Engine:
                         report.add(name, side, "errors")
                 if not wire:
                     continue  # our own echo, or a change to columns we do not map
+                # empty in a field this side never held (mapped since): no value, not a clear
+                absent = sorted(k for k, v in wire.items() if v is None and k not in have)
             dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
             context = VectorClock(held["c"]) if held is not None else VectorClock()
             meta: dict[str, Any] = {"id": str(change.id)}
+            if absent:
+                meta["absent"] = absent
             if module.match_fields:
                 have = held["v"] if held is not None else {}
                 matched = [
@@ -693,6 +700,7 @@ class Engine:
         writes: list[Write] = []
         sent: list[tuple[RecordState, SideWrite, bool]] = []
         entries: list[NewEntry] = []
+        metas: dict[str, dict[str, Any]] = {}  # more meta for a record's applied entry
 
         def refused(rid: str, counted: str, **meta: Any) -> None:
             """An error entry for a write that failed (``meta``: reason, done, ...)."""
@@ -700,11 +708,15 @@ class Engine:
             report.add(name, side, counted)
 
         twins = self._twins_outside(module, side, [state for state, w, _ in batch if w.id is None])
+        renames = self._clone_names(module, side, batch, report)  # duplicates = "clone"
         for state, w, done in batch:
             if state.rid in twins:
                 self._retrying.add(state.rid)
                 refused(state.rid, "outside view", reason=twins[state.rid], retry=True, done=done)
                 continue
+            w, renamed = renames.get(state.rid, (w, None))
+            if renamed is not None:
+                metas[state.rid] = {"renamed": renamed}
             values = canonical(w.values)
             unresolved = self._side_ids(module, side, values) if module.lookups else None
             if unresolved is not None:
@@ -748,10 +760,16 @@ class Engine:
                         side,
                         context=VectorClock(w.context),
                         fields=w.values,
-                        meta={"id": str(outcome.id), "create": w.id is None, "done": done},
+                        meta={
+                            "id": str(outcome.id),
+                            "create": w.id is None,
+                            "done": done,
+                            **metas.get(state.rid, {}),
+                        },
                     )
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
+                report.add(name, side, "renamed", len(metas.get(state.rid, ())))  # 0 or 1
             else:
                 again: dict[str, Any] = (
                     {"retry": True} if outcome.retry else {"attempt": _attempt(state, side)}
@@ -815,6 +833,24 @@ class Engine:
                     )
                     break
         return waiting
+
+    def _clone_names(
+        self,
+        module: ModuleConfig,
+        side: str,
+        batch: list[tuple[RecordState, SideWrite, bool]],
+        report: CycleReport,
+    ) -> dict[str, tuple[SideWrite, list[dict[str, Any]]]]:
+        """Clones (``duplicates = "clone"``, or a person's ``--value clone``): the writes to
+        send under another name, as another record holds theirs (:mod:`replicator.clone_names`)."""
+        fields, batch = name_fields(module), clones(module, batch)
+        if not fields or not batch:
+            return {}
+        names = self._held_names.get(module.name)
+        if names is None or names.fields != fields or names.cycle is not report:
+            names = HeldNames(self.journal, module.name, fields, cycle=report)  # read afresh
+            self._held_names[module.name] = names
+        return rename_clones(names, module, side, batch)
 
     def _duplicates(self, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
         """Pair up single-sided records that share a match key and, with ``suggest``, hold

@@ -14,6 +14,7 @@ the journal records and the CLI shows works the same).  Shape::
     orphan_contacts = false           # accounts_and_contacts: contacts of no account too
     sync = "both_ways"                # both_ways | from_crm | to_crm
     duplicates = "overwrite"          # clone | overwrite | skip | link
+    clone_name = "{name} ({side} {id})"  # clone: the name on a side that has it already
     conflicts = "newest"              # newest | prefer:<side> | manual
     suggest = true                    # near matches (case, suffix...) listed for a person
     view = "All Accounts"             # a CRM custom view (name or id) of the CRM module
@@ -64,6 +65,7 @@ MODULE_KEYS = {
     "orphan_contacts",
     "sync",
     "duplicates",
+    "clone_name",
     "conflicts",
     "suggest",
     "view",
@@ -74,7 +76,6 @@ MODULE_KEYS = {
     "exclude",
     "fields",
     "page_size",
-    "clone_name",  # the distinguishing name of a clone (read by the clone naming rule)
 }
 # the keys each table reads (config_check.refuse_unknown refuses any other); transaction
 # modules are known so that they get their own message
@@ -364,7 +365,7 @@ def _master(
     else:
         common["sync"] = "one_way"
         common["source"] = crm if sync == "from_crm" else books
-    for key in ("duplicates", "conflicts", "page_size"):
+    for key in ("duplicates", "clone_name", "conflicts", "page_size"):
         if key in spec:
             value = spec[key]
             if key == "conflicts" and isinstance(value, str) and value.startswith("prefer:"):
@@ -412,6 +413,7 @@ def _master(
         }
         if not duplicates:
             body.pop("duplicates", None)
+            body.pop("clone_name", None)
         if first is not None and common["sync"] == "both_ways":
             body["first"] = crm if first == "crm" else books
         if lookups:
@@ -479,10 +481,16 @@ def _master(
             )
         else:
             account_spec = customer_spec
-            if choice == "accounts_and_contacts":
-                # the Books customer's phone is its primary person's: the persons carry it
-                exclude = [*spec.get("exclude", []), "phone"]
-                account_spec = {**customer_spec, "exclude": sorted(set(exclude))}
+            excluded = spec.get("exclude", [])
+            if (
+                choice == "accounts_and_contacts"
+                and isinstance(extra_fields, dict)
+                and not (isinstance(excluded, list) and "phone" in excluded)
+            ):
+                # the Books customer's own phone is its primary person's, which the persons
+                # carry: the account's phone is the billing address phone (never dropped)
+                phone = {"crm": "Phone", "books": "billing_address.phone"}
+                account_spec = {**customer_spec, "fields": {"phone": phone, **extra_fields}}
             out.append(
                 (
                     "customers",

@@ -324,12 +324,14 @@ class SQLiteConnector:
             self._read_upto[module.table] = cursor
             yield Page(changes, cursor)
             yielded = True
-            if len(log) < page_size:
-                break
             # asked for the next page: the caller committed this one, its log rows can go
-            # (so a first pull of a million rows leaves no million-row log to the next sync)
+            # (so a first pull of a million rows leaves no million-row log to the next sync).
+            # The last page's too: left behind, they would look unread to the next process,
+            # whose writes before its own pull would then be refused as "changed since read"
             with self._lock, self._translate(module, "pull"):
                 self._db.execute(_FORGET_LOG, (module.table, cursor))
+            if len(log) < page_size:
+                break
         if not yielded:
             self._read_upto[module.table] = max(start, self._read_upto.get(module.table, 0))
         if since is None and not yielded:

@@ -412,6 +412,43 @@ def test_accounts_and_their_contacts_with_orphans_both_ways(admin, credentials, 
     assert [e.meta for e in journal_errors(config) if not e.meta.get("retry")] == []
 
 
+def test_accounts_and_contacts_keep_the_account_phone_apart_from_its_persons(
+    admin, credentials, tmp_path
+):
+    """accounts_and_contacts: the account's phone (a default field) reaches the Books
+    customer as its billing address phone and back, while each contact's own phone stays
+    its person's; a re-sync changes nothing."""
+    [acme] = admin.crm_create("Accounts", {"Account_Name": "Acme", "Phone": "555-0100"})
+    admin.crm_create(
+        "Contacts",
+        {
+            "First_Name": "Jane",
+            "Last_Name": "Doe",
+            "Email": "jane@acme.test",
+            "Phone": "555-0199",
+            "Account_Name": {"id": acme},
+        },
+    )
+    admin.books_create(
+        "contacts", {"contact_name": "Beta", "billing_address": {"phone": "555-0200"}}
+    )
+    config = write_config(
+        tmp_path, credentials, {"customers": {"crm_module": "accounts_and_contacts"}}
+    )
+    sync(config)
+    synced = books(admin)
+    assert synced["Acme"]["billing_address"]["phone"] == "555-0100"
+    (jane,) = synced["Acme"]["contact_persons"]
+    assert jane["phone"] == "555-0199"
+    accounts = {r["Account_Name"]: r for r in admin.crm_records("Accounts")}
+    assert accounts["Beta"]["Phone"] == "555-0200"
+    assert accounts["Acme"]["Phone"] == "555-0100"
+    again = sync(config)
+    kinds = {e.kind for e in journal_entries(config, since=again["entries"]["before"])}
+    assert kinds <= {Kind.CURSOR, Kind.CONFIG}
+    assert journal_errors(config) == []
+
+
 def test_fetch_customer_re_syncs_one_record_from_crm(admin, credentials, tmp_path):
     """`replicator fetch customer ID` brings one CRM account's change to Books now."""
     [acme] = admin.crm_create("Accounts", {"Account_Name": "Acme", "Website": "a.test"})

@@ -217,6 +217,67 @@ def test_concurrent_edit_is_listed_and_settled_by_resolve(tmp_path):
     assert settled["winner"] == {"side": "crm", "value": "crm@acme.example"}
 
 
+def test_a_sync_after_resolve_writes_the_resolution_without_a_rejection(tmp_path):
+    """The first write of a resolved value (a new process, before its pull) is applied, not
+    refused as "changed since it was last read" by a side whose change was read already."""
+    folder = Folder(tmp_path, conflicts="manual")
+    _seed(folder)
+    folder.ok("sync")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'b@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'c@acme.example' WHERE account_name = 'Acme Ltd'"
+    )
+    folder.ok("sync")
+    (conflict,) = folder.json("conflicts", "list", "--open")
+    folder.ok("conflicts", "resolve", str(conflict["id"]), "--take", "crm")
+    report = folder.json("sync")
+    assert report["modules"]["customers"]["books"] == {"updated": 1}
+    assert "changed since it was last read" not in folder.ok("journal", "log").stdout
+    assert folder.books_rows()["Acme Ltd"][0] == "c@acme.example"
+
+
+def test_a_field_mapped_after_a_first_sync_fills_the_side_lacking_it_without_conflict(folder):
+    """A field added to the map later: a side that never held it reads empty, which is no
+    value, so the other side's value fills it there; no null is written, no conflict."""
+    full = folder.config.read_text(encoding="utf-8")
+    line = 'credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }\n'
+    folder.config.write_text(full.replace(line, ""), encoding="utf-8")
+    _seed(folder)
+    folder.ok("sync")
+    folder.config.write_text(full, encoding="utf-8")
+    # both rows of Gamma LLC change (CRM an unmapped column): both are read with the new field
+    folder.sql(folder.crm, "UPDATE accounts SET modified_time = '2024-01-01T00:00:00Z'")
+    folder.sql(folder.books, "UPDATE customers SET email = 'new@gamma.example' WHERE id = 3")
+    folder.sql(folder.books, "UPDATE customers SET email = 'new@acme.example' WHERE id = 1")
+    folder.ok("sync")
+    books, crm = folder.books_rows(), folder.crm_rows()
+    assert crm["Gamma LLC"] == ("new@gamma.example", 200)
+    assert books["Gamma LLC"] == ("new@gamma.example", 200)
+    assert crm["Acme Ltd"] == ("new@acme.example", 1500.5)
+    assert folder.json("conflicts", "list") == []
+
+
+def test_sync_summary_shows_conflicts_in_their_module_row_not_only_the_total(folder):
+    """A conflict found by a sync is counted in a row of its module (side "both"), so the
+    module's rows add up to its total."""
+    _seed(folder)
+    folder.ok("sync")
+    folder.sql(
+        folder.books, "UPDATE customers SET email = 'b@acme.example' WHERE name = 'Acme Ltd'"
+    )
+    folder.sql(
+        folder.crm, "UPDATE accounts SET email = 'c@acme.example' WHERE account_name = 'Acme Ltd'"
+    )
+    out = folder.ok("sync").stdout
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+    header = [c.strip() for c in next(li for li in out.splitlines() if "┃" in li).split("┃")[1:-1]]
+    column = header.index("conflicts")
+    by_side = {row[1]: row[column] for row in rows if row[0] == "customers"}
+    assert by_side["both"] == "1" and by_side["total"] == "1"
+
+
 def test_resolve_with_a_value_overrides_the_policy_choice(folder):
     """`resolve --value` replaces the newest policy's winner on both sides at the next sync."""
     _seed(folder)

@@ -65,8 +65,14 @@ def test_accounts_and_contacts_make_persons_with_a_lookup_and_orphans_on_request
     assert persons.lookups == {"account": "customers"}
     assert persons.side_module("books").table == "contactpersons"
     assert persons.side_module("crm").where == {"Account_Name": {"present": True}}
-    # the business customer's phone is its primary person's: the persons carry it
-    assert "phone" not in cfg.modules["customers"].fields.fields
+    # the business customer's phone is its primary person's (the persons carry it): the
+    # account's phone is kept, as the customer's billing address phone
+    customers = cfg.modules["customers"].fields
+    assert customers.fields["phone"][1] == {"crm": "Phone", "books": "billing_address.phone"}
+    excluded = config(
+        '[integration.customers]\ncrm_module = "accounts_and_contacts"\nexclude = ["phone"]\n'
+    )
+    assert "phone" not in excluded.modules["customers"].fields.fields
     cfg = config(
         '[integration.customers]\ncrm_module = "accounts_and_contacts"\norphan_contacts = true\n'
     )

@@ -354,12 +354,24 @@ def test_records_list_filters_by_origin_status_and_shows_side_ids(folder):
     assert from_crm[0]["origin"] == "crm" and set(from_crm[0]["sides"]) == {"books", "crm"}
     (gone,) = folder.json("records", "list", "--status", "deleted")
     assert gone["deleted_on"] == ["books"] and gone["sides"]["crm"]["deleted"] is False
+    assert gone["status"] == "deleted"
     assert len(folder.json("records", "list", "--status", "active")) == 2
     assert len(folder.json("records", "list", "--limit", "1")) == 1
     out = folder.ok("records", "list").stdout
     assert "(deleted)" in out and "never propagated" in out
     result = folder.cli("records", "list", "--from", "erp")
     assert result.exit_code == 1 and "sides.erp" in result.output
+
+
+def test_records_list_status_deleted_shows_deleted_not_active_in_the_table(folder):
+    """The status column of a record deleted on one side says deleted, never active."""
+    _seed(folder)
+    folder.ok("sync")
+    folder.sql(folder.books, "DELETE FROM customers WHERE name = 'Gamma LLC'")
+    folder.ok("sync")
+    out = folder.ok("records", "list", "--status", "deleted").stdout
+    (row,) = [line for line in out.splitlines() if "Gamma LLC" in line]
+    assert "deleted" in row.replace("(deleted)", "") and "active" not in row
 
 
 # -- fetch / import ---------------------------------------------------------------------------
