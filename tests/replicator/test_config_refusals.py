@@ -164,8 +164,8 @@ def test_an_unknown_key_in_any_table_is_refused_with_the_nearest_known_one(
 def test_the_clone_name_option_is_a_known_key(tmp_path):
     """`clone_name` (the clone naming rule's option) is accepted in both module tables."""
     for text in (
-        CONFIG.replace('duplicates = "overwrite"', 'duplicates = "clone"\nclone_name = "x"'),
-        INTEGRATION.replace('sync = "both_ways"', 'sync = "both_ways"\nclone_name = "x"'),
+        CONFIG.replace('duplicates = "overwrite"', 'duplicates = "clone"\nclone_name = "{name} (copy)"'),
+        INTEGRATION.replace('sync = "both_ways"', 'sync = "both_ways"\nclone_name = "{name} (copy)"'),
     ):
         assert loads(tmp_path, text).modules["customers"]
 
