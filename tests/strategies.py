@@ -180,7 +180,15 @@ class Fault:
       the outcomes (so nothing of it is journaled);
     - ``journal``: the ``after``-th journal append of the cycle (a crash between any two
       journaled steps);
-    - ``blind``: not a failure: the side's pull sees nothing (only the other side syncs).
+    - ``blind``: not a failure: the side's pull sees nothing (only the other side syncs);
+    - ``down``: the side is unavailable for the whole cycle: every pull, push and read of
+      it fails with a ConnectorError (the other side is still pulled);
+    - ``locked``: another program holds the side's database locked for the whole cycle
+      (a real ``BEGIN EXCLUSIVE`` on a SQLite side; on a memory side the same as ``down``);
+    - ``redeliver``: not a failure: the side's pull hands every page over twice (the same
+      changes delivered again);
+    - ``stop``: a stop is asked for (the daemon's SIGTERM sets ``engine.stop_requested``)
+      from the ``after``-th time the engine asks on: between any two pages or batches.
 
     ``side`` ``*`` arms both sides: whichever gets there first fails."""
 
@@ -196,6 +204,16 @@ class Resolve:
 
     pick: int
     take: str
+
+
+@attrs.frozen
+class Callback:
+    """A notification names rows of ``side`` (``picks`` modulo the rows it has), delivered
+    ``times`` times: the engine re-reads them now (``Engine.sync_ids``)."""
+
+    side: str
+    picks: tuple[int, ...]
+    times: int = 1
 
 
 @attrs.frozen
@@ -223,6 +241,14 @@ faults = st.one_of(
         st.integers(0, 3),
     ),
     st.builds(Fault, st.just("*"), st.just("journal"), st.integers(0, 8)),
+    # a side down or locked for a whole cycle, the same changes delivered twice
+    st.builds(Fault, st.sampled_from(SIDES), st.sampled_from(["down", "locked", "redeliver"])),
+    # the daemon's SIGTERM: a stop asked for between any two pages or batches
+    st.builds(Fault, st.just("*"), st.just("stop"), st.integers(0, 6)),
+)
+callbacks = st.builds(
+    Callback, sides, st.lists(st.integers(0, 50), min_size=1, max_size=3).map(tuple),
+    st.integers(1, 2),
 )
 resolutions = st.builds(Resolve, st.integers(0, 20), st.sampled_from([*SIDES, "clone", "skip"]))
 full_cycles = st.just(Cycle())
@@ -234,9 +260,34 @@ def scripts(*, max_steps: int = 14) -> st.SearchStrategy[list[Any]]:
     """Edits on both sides interleaved with full and partial cycles and resolutions."""
     step = st.one_of(
         inserts, inserts, updates, concurrent_edits, deletes,
-        full_cycles, full_cycles, partial_cycles, partial_cycles, resolutions,
+        full_cycles, full_cycles, partial_cycles, partial_cycles, resolutions, callbacks,
     )
     return st.lists(step, max_size=max_steps)
+
+
+# -- first syncs that get interrupted ----------------------------------------------------------
+
+FIRST_NAMES = ("Acme", "Beta", "Gamma", "Delta", "Initech", "Vandelay", CAFE, "Zed")
+
+
+@st.composite
+def shared_seeds(draw: st.DrawFn) -> list[Insert]:
+    """Rows both sides hold before their first sync, each name at most once per side and
+    most of them on both sides: the duplicate policy must pair every one of them."""
+    chosen = draw(st.lists(st.sampled_from(FIRST_NAMES), min_size=1, max_size=6, unique=True))
+    out = []
+    for name in chosen:
+        where = draw(st.sampled_from(["both", "both", "both", "books", "crm"]))
+        for side in SIDES if where == "both" else (where,):
+            values = {"name": name, "email": draw(emails), "credit_limit": draw(raw_amounts())}
+            out.append(Insert(side, values))
+    return draw(st.permutations(out))
+
+
+interruptions = st.one_of(
+    st.builds(Cycle, fault=faults), st.builds(Cycle, fault=faults), callbacks
+)
+"""A cycle failing, stopped or with a side down, or a callback (maybe delivered twice)."""
 
 
 def conflict_scripts(max_rounds: int = 3) -> st.SearchStrategy[list[Any]]:
@@ -277,6 +328,7 @@ seeds = st.builds(
 __all__ = [
     "ACTORS",
     "CAFE",
+    "Callback",
     "Cycle",
     "Delete",
     "EditBoth",
@@ -289,10 +341,14 @@ __all__ = [
     "SIDES",
     "Seed",
     "Update",
+    "callbacks",
     "canonical_values",
     "changes",
     "concurrent_edits",
     "conflict_scripts",
+    "FIRST_NAMES",
+    "interruptions",
+    "shared_seeds",
     "dates",
     "deletes",
     "dots",

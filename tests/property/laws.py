@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conflicts import ACTIVE, MERGED, RecordState, visible
+from conflicts.policy import DuplicatePolicy
 from journal import Kind, dumps, verify
 from journal.store import cursor_order
 from tests.property.world import MODULE, World
@@ -74,6 +75,29 @@ def check_no_orphans(w: World) -> None:
         for id, row in w.sides[side].rows().items():
             assert (side, id) in linked, (
                 f"{side} row {id} {row} belongs to no record: a duplicate the journal lost"
+            )
+
+
+def check_each_key_once_per_side(w: World) -> None:
+    """No duplicate made by the engine: under a policy that pairs (or skips) records with
+    one match key, each key another program put on at most one row per side, never renamed,
+    deleted or raced (see :class:`~tests.property.world.World`), is held by at most one row
+    on each side, counted in the sides' own tables."""
+    if w.module.policy.duplicates is DuplicatePolicy.CLONE:
+        return  # clone keeps both rows and copies each to the other side, on purpose
+    for side in SIDES:
+        rows: dict[str, list[str]] = {}
+        for id, row in w.sides[side].rows().items():
+            key = w.key(side, row)
+            if key is not None:
+                rows.setdefault(key, []).append(id)
+        for key, ids in sorted(rows.items()):
+            made = [w.inserted[(s, key)] for s in SIDES]
+            # another program made two rows with this key on one side: not the engine's
+            assert len(ids) < 2 or key in w.loose_keys or max(made) > 1, (
+                f"{side} holds {len(ids)} rows with match key {key!r} (ids {ids}); another "
+                f"program made {made} on {list(SIDES)}: "
+                "the engine created a duplicate the duplicate policy would have paired"
             )
 
 

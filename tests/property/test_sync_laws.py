@@ -2,10 +2,12 @@
 
 Each example plays a random script: another program inserts, updates and deletes rows on
 both sides (often the same record on both before a sync), interleaved with full sync cycles,
-a person's resolutions and partial cycles (one side's changes only, a pull failing between
-pages, a push failing before writing, after writing some rows, or after writing everything
-but before the engine could journal the outcome, the journal failing between any two
-steps).  Then the sides are left alone and synced to quiescence, and one law is checked.
+a person's resolutions, callbacks (maybe delivered twice) and partial cycles (one side's
+changes only, a pull failing between pages, a push failing before writing, after writing
+some rows, or after writing everything but before the engine could journal the outcome, the
+journal failing between any two steps, a side down or locked for the whole cycle, every page
+delivered twice, a stop asked for between any two pages or batches).  Then the sides are
+left alone and synced to quiescence, and one law is checked.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journal import Kind
@@ -33,12 +35,15 @@ from tests.strategies import (
     edits,
     faults,
     full_cycles,
+    interruptions,
     partial_cycles,
     scripts,
     seeds,
+    shared_seeds,
 )
 
 DUPLICATES = st.sampled_from(["overwrite", "link", "clone", "skip"])
+PAIRING = st.sampled_from(["overwrite", "overwrite", "link", "skip"])  # one row per key
 CONFLICTS = st.sampled_from(["newest", "prefer:books", "prefer:crm", "manual"])
 PAGE_SIZES = st.integers(1, 4)
 BATCH_SIZES = st.sampled_from([1, 2, 1000])
@@ -46,10 +51,12 @@ BATCH_SIZES = st.sampled_from([1, 2, 1000])
 
 @contextlib.contextmanager
 def played(script: list[Any], *, batch_size: int = 1000,
-           check_each: Callable[[World], None] | None = None, **options: Any) -> Iterator[World]:
+           check_each: Callable[[World], None] | None = None, connector: str = "memory",
+           **options: Any) -> Iterator[World]:
     """A fresh world (temp folder) after ``script``; ``check_each(world)`` after each step."""
     with tempfile.TemporaryDirectory(prefix="laws-") as folder, open_world(
-        Path(folder), config(**options), batch_size=batch_size
+        Path(folder), config(connector=connector, **options), batch_size=batch_size,
+        connector=connector,
     ) as w:
         for step in script:
             w.apply(step)
@@ -70,6 +77,7 @@ def test_sides_converge_once_edits_stop(script, duplicates, conflicts, page_size
         laws.check_links_one_to_one(w)
         laws.check_no_orphans(w)
         laws.check_journal_knows_the_sides(w)
+        laws.check_each_key_once_per_side(w)
 
 
 @given(scripts(), DUPLICATES, CONFLICTS, PAGE_SIZES)
@@ -223,8 +231,53 @@ def test_a_crash_and_a_rerun_leave_no_duplicate_and_no_lost_record(script, dupli
         laws.check_links_one_to_one(w)
         laws.check_no_orphans(w)
         laws.check_no_lost_record(w)
+        laws.check_each_key_once_per_side(w)
         laws.check_converged(w)
         laws.check_verifies(w)
+
+
+def _after_interruptions(w: World) -> None:
+    """Normal runs to quiescence, then every law of an uninterrupted sync."""
+    w.quiesce()
+    laws.check_each_key_once_per_side(w)
+    laws.check_no_lost_record(w)
+    laws.check_links_one_to_one(w)
+    laws.check_no_orphans(w)
+    laws.check_converged(w)
+    laws.check_journal_knows_the_sides(w)
+    laws.check_verifies(w)
+    laws.check_idempotent(w)
+
+
+first_syncs = st.tuples(
+    shared_seeds(),
+    st.lists(interruptions, min_size=1, max_size=3),
+    st.lists(edits, max_size=3),
+    st.lists(interruptions, max_size=2),
+).map(lambda p: [*p[0], *p[1], *p[2], *p[3]])
+
+
+@given(first_syncs, PAIRING, PAGE_SIZES, BATCH_SIZES)
+def test_an_interrupted_first_sync_doubles_no_shared_record(script, duplicates, page_size,
+                                                           batch_size):
+    """Names on both sides before the first sync; the first cycles crash between or in
+    pulls, between push and outcome, stop, find a side down, get pages or callbacks twice;
+    then normal runs: every name is once on each side, nothing lost, the replay verifies."""
+    with played(script, duplicates=duplicates, page_size=page_size,
+                batch_size=batch_size) as w:
+        _after_interruptions(w)
+
+
+@settings(max_examples=max(settings.default.max_examples // 3, 10))
+@given(first_syncs, PAIRING, PAGE_SIZES, BATCH_SIZES)
+def test_an_interrupted_first_sync_between_sqlite_sides_doubles_nothing(
+    script, duplicates, page_size, batch_size
+):
+    """The same over two SQLite files, where a lock is another connection's real
+    ``BEGIN EXCLUSIVE`` held for the whole cycle."""
+    with played(script, duplicates=duplicates, page_size=page_size, batch_size=batch_size,
+                connector="sqlite") as w:
+        _after_interruptions(w)
 
 
 @pytest.mark.parametrize("connector", ["memory", "sqlite"])
