@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from journal import Kind
 from journal.store import cursor_order
 from tests.property import laws
-from tests.property.world import MODULE, World, config, open_world
+from tests.property.world import COLUMNS, MODULE, World, config, open_world
 from tests.strategies import (
     SIDES,
+    Callback,
     Cycle,
     Fault,
     Seed,
@@ -295,3 +296,35 @@ def test_a_delete_before_a_written_sides_first_pull_is_journaled(tmp_path, conne
         (state,) = w.records()
         assert state.sides["books"].deleted
         assert len(w.entries(Kind.TOMBSTONE)) == 1
+
+
+SHARED = ["Acme", "Beta", "Gamma", "Delta"]
+FIRST_INTERRUPTIONS = {
+    "a crash between the two sides' pulls": Cycle(fault=Fault("books", "pull", 0)),
+    "a crash in the second side's pull, mid-way": Cycle(fault=Fault("books", "pull", 2)),
+    "a crash between a push and its outcome": Cycle(fault=Fault("*", "push_after")),
+    "the second side down for the whole cycle": Cycle(fault=Fault("books", "down")),
+    "the second side locked for the whole cycle": Cycle(fault=Fault("books", "locked")),
+    "a stop asked for after the first side's pull": Cycle(fault=Fault("*", "stop", 5)),
+    "every page delivered twice": Cycle(fault=Fault("books", "redeliver")),
+    "a callback twice before any pull": Callback("books", (0, 1), times=2),
+}
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+@pytest.mark.parametrize("interruption", list(FIRST_INTERRUPTIONS))
+def test_each_interruption_of_a_first_sync_leaves_each_shared_name_once_per_side(
+    tmp_path, interruption, connector
+):
+    """Four names on both sides; the first cycle is interrupted one way, then normal runs:
+    each name is once on each side (overwrite pairs them) and the journal verifies."""
+    with open_world(tmp_path, config(page_size=1, connector=connector),
+                    connector=connector) as w:
+        for name in SHARED:
+            for side in SIDES:
+                w.insert(side, {"name": name, "email": None, "credit_limit": None})
+        w.apply(FIRST_INTERRUPTIONS[interruption])
+        _after_interruptions(w)
+        for side in SIDES:
+            names = sorted(row[COLUMNS[side]["name"]] for row in w.sides[side].rows().values())
+            assert names == sorted(SHARED), f"{side} holds {names}"
