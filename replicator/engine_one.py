@@ -150,15 +150,19 @@ def sync_ids(
             changes.append(change)
         report.add(module_name, side, "pulled", len(changes))
         engine.journal_config()
-        if changes:
-            if module.lookup_missing == "fetch":
-                engine.fetch_parents(module, side, changes, report)
-            with engine.journal.transaction():
-                engine._ingest(module, side, changes, report)
-        if engine.pulled_once(module):
-            engine.settle(module, report)
-        else:  # a first sync did not finish: its next cycle decides duplicates first
+        if not engine.pulled_once(module):
+            # a first sync did not finish: its pulls read these rows and its next cycle
+            # decides their duplicates first.  Nothing is journaled now: a first pull is a
+            # snapshot, so a row journaled here and deleted before it would never be
+            # tombstoned
             report.add(module_name, side, "deferred", len(changes))
+        else:
+            if changes:
+                if module.lookup_missing == "fetch":
+                    engine.fetch_parents(module, side, changes, report)
+                with engine.journal.transaction():
+                    engine._ingest(module, side, changes, report)
+            engine.settle(module, report)
     except Exception as exc:
         with contextlib.suppress(Exception):
             journal_run(

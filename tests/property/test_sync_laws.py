@@ -328,3 +328,19 @@ def test_each_interruption_of_a_first_sync_leaves_each_shared_name_once_per_side
         for side in SIDES:
             names = sorted(row[COLUMNS[side]["name"]] for row in w.sides[side].rows().values())
             assert names == sorted(SHARED), f"{side} holds {names}"
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_row_a_callback_named_before_the_first_pull_and_then_deleted_is_not_kept(
+    tmp_path, connector
+):
+    """A callback names a Books row before any pull, then the row is deleted: the first
+    pull (a snapshot, which cannot report the delete) leaves no record of it behind."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("books", {"name": "Acme", "email": None, "credit_limit": None})
+        w.insert("books", {"name": "Beta", "email": None, "credit_limit": None})
+        w.apply(Callback("books", (0,)))
+        w.delete("books", w.pick("books", 0))
+        w.quiesce()
+        laws.check_converged(w)
+        assert [s.sides["books"].values["name"] for s in w.records()] == ["Beta"]
