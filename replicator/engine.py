@@ -716,7 +716,9 @@ class Engine:
             for rid in members_rids:
                 state = self.journal.record(name, rid)
                 if state is not None and state.status == ACTIVE and len(state.linked_sides) == 1:
-                    members.append(Member(rid, state.linked_sides[0]))
+                    held = state.held(state.linked_sides[0])
+                    if held is not None and not held["del"]:  # a deleted row pairs with none
+                        members.append(Member(rid, state.linked_sides[0]))
             if len({m.origin for m in members}) < 2:
                 continue
             decision = decide(policy.duplicates, policy.incoming, members)

@@ -344,3 +344,24 @@ def test_a_row_a_callback_named_before_the_first_pull_and_then_deleted_is_not_ke
         w.quiesce()
         laws.check_converged(w)
         assert [s.sides["books"].values["name"] for s in w.records()] == ["Beta"]
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_row_deleted_between_a_stopped_first_pull_and_the_next_pairs_with_nothing(
+    tmp_path, connector
+):
+    """A first sync stops after the first page of Books; Books then deletes a row that page
+    held and the CRM has a twin of: the tombstoned record is no duplicate to pair with, so
+    the CRM record stays whole and reaches Books, and every record converges."""
+    with open_world(tmp_path, config(connector=connector, page_size=3),
+                    connector=connector) as w:
+        for name in ["Acme", "Beta", "Gamma", "Delta", "Initech"]:
+            for side in SIDES:
+                w.insert(side, {"name": name, "email": None, "credit_limit": None})
+        assert not w.cycle(Cycle(fault=Fault("*", "stop", 3)))
+        w.delete("books", w.pick("books", 0))
+        w.quiesce()
+        laws.check_converged(w)
+        laws.check_no_lost_record(w)
+        laws.check_deletes_stay(w)
+        laws.check_verifies(w)
