@@ -157,6 +157,9 @@ def sync_ids(
             # tombstoned
             report.add(module_name, side, "deferred", len(changes))
         else:
+            # creates a crash left without an outcome first, as a cycle does: a row named
+            # here may be one of them, which must be found, not taken for a new record
+            engine.finish_pending(module, report)
             if changes:
                 if module.lookup_missing == "fetch":
                     engine.fetch_parents(module, side, changes, report)

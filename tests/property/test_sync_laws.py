@@ -365,3 +365,23 @@ def test_a_row_deleted_between_a_stopped_first_pull_and_the_next_pairs_with_noth
         laws.check_no_lost_record(w)
         laws.check_deletes_stay(w)
         laws.check_verifies(w)
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_callback_naming_a_row_whose_create_lost_its_outcome_makes_no_new_record(
+    tmp_path, connector
+):
+    """A cycle creates a CRM record in Books and dies before the outcome is journaled; a
+    callback then names the Books row it made: the row is found as that record's (no echo,
+    no second record), and the sides converge."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("crm", {"name": None, "email": None, "credit_limit": None})
+        w.insert("crm", {"name": "Acme", "email": "a@example.com", "credit_limit": None})
+        assert not w.cycle(Cycle(fault=Fault("books", "push_after")))
+        w.apply(Callback("books", (0, 1)))
+        w.quiesce()
+        laws.check_no_echo(w)
+        laws.check_links_one_to_one(w)
+        laws.check_no_orphans(w)
+        laws.check_converged(w)
+        assert len(w.records()) == 2
