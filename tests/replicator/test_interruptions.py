@@ -226,3 +226,16 @@ def test_a_first_sync_with_books_locked_for_the_whole_cycle_doubles_nothing(
     assert "locked" in err, err
     sides.normal_runs()
     sides.assert_each_name_once()
+
+
+@pytest.mark.parametrize("timeout", ['"soon"', "-1", "true"])
+def test_a_sqlite_sides_lock_timeout_must_be_seconds(tmp_path: Path, timeout: str) -> None:
+    """``timeout`` of a SQLite side is a number of seconds: anything else is a config error
+    naming the key."""
+    sides = Sides(tmp_path, 1)
+    sides.config.write_text(
+        sides.config.read_text().replace("timeout = 0.3", f"timeout = {timeout}")
+    )
+    done = sides.run("status")
+    assert done.returncode != 0
+    assert "sides.books.timeout" in done.stderr, done.stderr
