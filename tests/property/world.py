@@ -541,9 +541,10 @@ class World:
         if not ids:
             return
         if all(f.pulled_through for f in self.flaky.values()):
-            # once the module was read through, a callback syncs what it names at once:
-            # what the other side holds unread it cannot see (before that it must wait)
-            self._loosen_unread([side for side in SIDES if side != step.side])
+            # once the module was read through, a callback settles at once every record
+            # needing attention (not only those it names) without reading the sides: what
+            # they hold unread it cannot see.  Before that it must wait (and is held to it)
+            self._loosen_unread(SIDES)
         for _ in range(step.times):
             self.engine.sync_ids(MODULE, step.side, ids)
         note(f"callback delivered {step.times} time(s)")
