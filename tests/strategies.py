@@ -29,8 +29,11 @@ ACTORS = (*SIDES, RESOLVER)
 
 texts = st.text(min_size=1, max_size=12).map(lambda s: unicodedata.normalize("NFC", s))
 money = st.decimals(
-    min_value=Decimal("-100000"), max_value=Decimal("100000"), places=2,
-    allow_nan=False, allow_infinity=False,
+    min_value=Decimal("-100000"),
+    max_value=Decimal("100000"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
 )
 dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
 utc_datetimes = st.datetimes(
@@ -74,8 +77,9 @@ def histories(draw: st.DrawFn, actors: Sequence[str] = ACTORS, max_steps: int = 
         if draw(st.booleans()):
             actor = actors[i]
             dot = replicas[i].clock.next_dot(actor)
-            delta = Register.delta(dot, draw(canonical_values), draw(utc_datetimes),
-                                   replicas[i].clock)
+            delta = Register.delta(
+                dot, draw(canonical_values), draw(utc_datetimes), replicas[i].clock
+            )
             replicas[i] = replicas[i].merge(delta)
             deltas.append(delta)
         else:
@@ -99,9 +103,12 @@ registers = register_families(1).map(lambda family: family[0])
 CAFE = "Caf\u00e9"
 # a few names, so that inserts on both sides meet as duplicates; the NFD spelling and the
 # trailing space check that keys compare canonical text exactly
-names = st.sampled_from(
-    ["Acme", "Beta", "Gamma", CAFE, unicodedata.normalize("NFD", CAFE), "Acme ", ""]
-) | st.none()
+names = (
+    st.sampled_from(
+        ["Acme", "Beta", "Gamma", CAFE, unicodedata.normalize("NFD", CAFE), "Acme ", ""]
+    )
+    | st.none()
+)
 emails = st.sampled_from(["a@example.com", "b@example.com", "c@example.com", ""]) | st.none()
 
 
@@ -111,8 +118,15 @@ def raw_amounts(draw: st.DrawFn) -> Any:
     a whole number, or nothing."""
     if draw(st.integers(0, 5)) == 0:
         return None
-    amount = draw(st.decimals(min_value=Decimal("0"), max_value=Decimal("999"), places=2,
-                              allow_nan=False, allow_infinity=False))
+    amount = draw(
+        st.decimals(
+            min_value=Decimal("0"),
+            max_value=Decimal("999"),
+            places=2,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    )
     form = draw(st.sampled_from(["text", "padded", "decimal", "int"]))
     if form == "text":
         return str(amount.normalize()) if amount == amount.to_integral_value() else str(amount)
@@ -247,7 +261,9 @@ faults = st.one_of(
     st.builds(Fault, st.just("*"), st.just("stop"), st.integers(0, 6)),
 )
 callbacks = st.builds(
-    Callback, sides, st.lists(st.integers(0, 50), min_size=1, max_size=3).map(tuple),
+    Callback,
+    sides,
+    st.lists(st.integers(0, 50), min_size=1, max_size=3).map(tuple),
     st.integers(1, 2),
 )
 resolutions = st.builds(Resolve, st.integers(0, 20), st.sampled_from([*SIDES, "clone", "skip"]))
@@ -259,8 +275,17 @@ edits = st.one_of(inserts, inserts, updates, updates, concurrent_edits, deletes)
 def scripts(*, max_steps: int = 14) -> st.SearchStrategy[list[Any]]:
     """Edits on both sides interleaved with full and partial cycles and resolutions."""
     step = st.one_of(
-        inserts, inserts, updates, concurrent_edits, deletes,
-        full_cycles, full_cycles, partial_cycles, partial_cycles, resolutions, callbacks,
+        inserts,
+        inserts,
+        updates,
+        concurrent_edits,
+        deletes,
+        full_cycles,
+        full_cycles,
+        partial_cycles,
+        partial_cycles,
+        resolutions,
+        callbacks,
     )
     return st.lists(step, max_size=max_steps)
 
@@ -284,9 +309,7 @@ def shared_seeds(draw: st.DrawFn) -> list[Insert]:
     return draw(st.permutations(out))
 
 
-interruptions = st.one_of(
-    st.builds(Cycle, fault=faults), st.builds(Cycle, fault=faults), callbacks
-)
+interruptions = st.one_of(st.builds(Cycle, fault=faults), st.builds(Cycle, fault=faults), callbacks)
 """A cycle failing, stopped or with a side down, or a callback (maybe delivered twice)."""
 
 
@@ -317,11 +340,17 @@ seeds = st.builds(
     Seed,
     sides,
     st.fixed_dictionaries(
-        {"name": st.sampled_from(["Acme", "Beta", CAFE]), "email": emails,
-         "credit_limit": raw_amounts()}
+        {
+            "name": st.sampled_from(["Acme", "Beta", CAFE]),
+            "email": emails,
+            "credit_limit": raw_amounts(),
+        }
     ),
-    st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2024, 1, 2),
-                 timezones=st.just(dt.UTC)),
+    st.datetimes(
+        min_value=dt.datetime(2024, 1, 1),
+        max_value=dt.datetime(2024, 1, 2),
+        timezones=st.just(dt.UTC),
+    ),
 )
 
 

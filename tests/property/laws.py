@@ -21,8 +21,9 @@ def same(a: Any, b: Any) -> bool:
     return dumps(a) == dumps(b)
 
 
-def check_cursors_forward(before: Mapping[tuple[str, str], Any],
-                          after: Mapping[tuple[str, str], Any]) -> None:
+def check_cursors_forward(
+    before: Mapping[tuple[str, str], Any], after: Mapping[tuple[str, str], Any]
+) -> None:
     """No cursor disappears or moves back."""
     for key, value in before.items():
         assert key in after, f"cursor {key} vanished"
@@ -46,7 +47,8 @@ def check_verifies(w: World) -> None:
 def links(w: World) -> dict[tuple[str, str], tuple[str, str]]:
     """(side, side id) -> (rid, status)."""
     rows = w.journal.conn.execute(
-        "SELECT side, side_id, rid, status FROM links WHERE module = ?", (MODULE,))
+        "SELECT side, side_id, rid, status FROM links WHERE module = ?", (MODULE,)
+    )
     return {(side, sid): (rid, status) for side, sid, rid, status in rows}
 
 
@@ -177,9 +179,11 @@ def check_no_echo(w: World) -> None:
     for entry in w.entries(Kind.OBSERVED):
         key = (entry.side, entry.meta["id"])
         since = last_seen.get(key, 0)
-        cause = [e for e in w.external
-                 if (e.side, e.id) == key and e.op != "delete" and e.seq >= since
-                 and e.seq < entry.seq]
+        cause = [
+            e
+            for e in w.external
+            if (e.side, e.id) == key and e.op != "delete" and e.seq >= since and e.seq < entry.seq
+        ]
         assert cause, (
             f"entry {entry.seq} observed {entry.fields} on {key} with no edit there since "
             f"entry {since}: our own write came back"
@@ -197,10 +201,8 @@ def check_no_lost_update(w: World) -> None:
     conflict_dots: dict[tuple[str, str], set[tuple[str, int]]] = {}
     for entry in w.entries(Kind.CONFLICT):
         for sib in entry.meta.get("siblings", []):
-            conflict_dots.setdefault((entry.rid, entry.meta["field"]), set()).add(
-                tuple(sib["dot"]))
-    writes = [e for e in w.entries(Kind.OBSERVED, Kind.LINK, Kind.RESOLUTION)
-              if e.dot is not None]
+            conflict_dots.setdefault((entry.rid, entry.meta["field"]), set()).add(tuple(sib["dot"]))
+    writes = [e for e in w.entries(Kind.OBSERVED, Kind.LINK, Kind.RESOLUTION) if e.dot is not None]
     rows = w.snapshot()
     for entry in w.entries(Kind.OBSERVED):
         state = states[entry.rid]
@@ -218,11 +220,18 @@ def check_no_lost_update(w: World) -> None:
                 continue
             if (entry.dot.side, entry.dot.counter) in conflict_dots.get((entry.rid, name), ()):
                 continue
-            later = [e for e in writes if e.rid == entry.rid and e.seq > entry.seq
-                     and name in e.fields and (
-                         (e.context is not None and e.context.covers(entry.dot))
-                         # the link policy: a duplicate's value fills a gap (no value)
-                         or (value is None and name in e.meta.get("fill", ())))]
+            later = [
+                e
+                for e in writes
+                if e.rid == entry.rid
+                and e.seq > entry.seq
+                and name in e.fields
+                and (
+                    (e.context is not None and e.context.covers(entry.dot))
+                    # the link policy: a duplicate's value fills a gap (no value)
+                    or (value is None and name in e.meta.get("fill", ()))
+                )
+            ]
             assert later, (
                 f"entry {entry.seq} ({entry.side} {entry.dot}) set {entry.rid}.{name}={value!r};"
                 f" the sides hold {finals}, no conflict lists it and no later write saw it"
@@ -235,8 +244,9 @@ def check_deletes_stay(w: World) -> None:
     applied = w.entries(Kind.APPLIED)
     rows = w.snapshot()
     for tomb in w.entries(Kind.TOMBSTONE):
-        later = [a for a in applied if a.rid == tomb.rid and a.side == tomb.side
-                 and a.seq > tomb.seq]
+        later = [
+            a for a in applied if a.rid == tomb.rid and a.side == tomb.side and a.seq > tomb.seq
+        ]
         assert not later, f"{tomb.rid} was written to {tomb.side} after its delete: {later}"
         state = w.journal.record(MODULE, tomb.rid)
         assert state is not None
@@ -270,9 +280,11 @@ def check_no_lost_record(w: World) -> None:
             assert held is not None and held.id is not None, (
                 f"{e.side} row {e.id} ({rid}) never reached {side}"
             )
-            assert held.deleted or held.id in rows[side] or (side, held.id) in {
-                (x.side, x.id) for x in w.external if x.op == "delete"
-            }, f"{rid}: its {side} row {held.id} is gone, and nobody deleted it"
+            assert (
+                held.deleted
+                or held.id in rows[side]
+                or (side, held.id) in {(x.side, x.id) for x in w.external if x.op == "delete"}
+            ), f"{rid}: its {side} row {held.id} is gone, and nobody deleted it"
 
 
 def pairing(w: World) -> list[tuple[Any, ...]]:

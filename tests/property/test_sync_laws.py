@@ -51,14 +51,24 @@ BATCH_SIZES = st.sampled_from([1, 2, 1000])
 
 
 @contextlib.contextmanager
-def played(script: list[Any], *, batch_size: int = 1000,
-           check_each: Callable[[World], None] | None = None, connector: str = "memory",
-           **options: Any) -> Iterator[World]:
+def played(
+    script: list[Any],
+    *,
+    batch_size: int = 1000,
+    check_each: Callable[[World], None] | None = None,
+    connector: str = "memory",
+    **options: Any,
+) -> Iterator[World]:
     """A fresh world (temp folder) after ``script``; ``check_each(world)`` after each step."""
-    with tempfile.TemporaryDirectory(prefix="laws-") as folder, open_world(
-        Path(folder), config(connector=connector, **options), batch_size=batch_size,
-        connector=connector,
-    ) as w:
+    with (
+        tempfile.TemporaryDirectory(prefix="laws-") as folder,
+        open_world(
+            Path(folder),
+            config(connector=connector, **options),
+            batch_size=batch_size,
+            connector=connector,
+        ) as w,
+    ):
         for step in script:
             w.apply(step)
             if check_each is not None:
@@ -70,8 +80,13 @@ def played(script: list[Any], *, batch_size: int = 1000,
 def test_sides_converge_once_edits_stop(script, duplicates, conflicts, page_size, batch_size):
     """After the last edit, one full cycle brings every active record to the same values
     on both sides (fields a person must settle aside), with one row per side."""
-    with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size,
-                batch_size=batch_size) as w:
+    with played(
+        script,
+        duplicates=duplicates,
+        conflicts=conflicts,
+        page_size=page_size,
+        batch_size=batch_size,
+    ) as w:
         cycles = w.quiesce()
         assert cycles <= 2, f"{cycles} cycles to settle: one full cycle should do it"
         laws.check_converged(w)
@@ -82,8 +97,7 @@ def test_sides_converge_once_edits_stop(script, duplicates, conflicts, page_size
 
 
 @given(scripts(), DUPLICATES, CONFLICTS, PAGE_SIZES)
-def test_a_cycle_right_after_a_completed_one_does_nothing(script, duplicates, conflicts,
-                                                          page_size):
+def test_a_cycle_right_after_a_completed_one_does_nothing(script, duplicates, conflicts, page_size):
     """Re-syncing with no edits appends no entry and writes nothing to either side."""
     with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size) as w:
         w.cycle()
@@ -117,8 +131,9 @@ def test_our_own_writes_never_come_back_as_changes(script, duplicates, conflicts
 def test_one_way_never_writes_its_source(script, source, duplicates, page_size):
     """A one-way module never writes to its source; the target's own edits are journaled
     and stay on the target."""
-    with played(script, sync="one_way", source=source, duplicates=duplicates,
-                page_size=page_size) as w:
+    with played(
+        script, sync="one_way", source=source, duplicates=duplicates, page_size=page_size
+    ) as w:
         w.quiesce()
         assert w.flaky[source].writes == [], "the engine wrote to the one-way source"
         assert w.sides[source].rows() == w.edited_only(source)
@@ -145,8 +160,12 @@ def test_deletes_never_propagate(script, duplicates, page_size):
         laws.check_converged(w)
 
 
-@given(conflict_scripts(), DUPLICATES, st.sampled_from(["manual", "manual", "newest"]),
-       st.randoms(use_true_random=False))
+@given(
+    conflict_scripts(),
+    DUPLICATES,
+    st.sampled_from(["manual", "manual", "newest"]),
+    st.randoms(use_true_random=False),
+)
 def test_conflicts_end_when_a_person_resolves_them(script, duplicates, conflicts, random):
     """Concurrent edits are journaled as conflicts with every sibling; once a person has
     resolved every open one, one cycle brings both sides level on every field."""
@@ -166,11 +185,15 @@ def test_conflicts_end_when_a_person_resolves_them(script, duplicates, conflicts
         laws.check_idempotent(w)
 
 
-def _pairing_after(seeded: list[Seed], order: list[int], policy: str, page_size: int,
-                   batch_size: int) -> list[tuple[Any, ...]]:
-    with tempfile.TemporaryDirectory(prefix="dups-") as folder, open_world(
-        Path(folder), config(duplicates=policy, page_size=page_size), batch_size=batch_size
-    ) as w:
+def _pairing_after(
+    seeded: list[Seed], order: list[int], policy: str, page_size: int, batch_size: int
+) -> list[tuple[Any, ...]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="dups-") as folder,
+        open_world(
+            Path(folder), config(duplicates=policy, page_size=page_size), batch_size=batch_size
+        ) as w,
+    ):
         for i in order:
             seed = seeded[i]
             w.insert(seed.side, seed.values, updated_at=seed.modified.isoformat(), tag=i)
@@ -178,10 +201,17 @@ def _pairing_after(seeded: list[Seed], order: list[int], policy: str, page_size:
         return laws.pairing(w)
 
 
-@given(st.lists(seeds, max_size=6), st.randoms(use_true_random=False), DUPLICATES,
-       PAGE_SIZES, PAGE_SIZES, BATCH_SIZES)
-def test_duplicate_handling_ignores_arrival_order(seeded, random, policy, page_a, page_b,
-                                                  batch_size):
+@given(
+    st.lists(seeds, max_size=6),
+    st.randoms(use_true_random=False),
+    DUPLICATES,
+    PAGE_SIZES,
+    PAGE_SIZES,
+    BATCH_SIZES,
+)
+def test_duplicate_handling_ignores_arrival_order(
+    seeded, random, policy, page_a, page_b, batch_size
+):
     """The same records, inserted in another order and read in other pages and batches,
     end up paired (or held, skipped, cloned) the same way with the same values."""
     order = list(range(len(seeded)))
@@ -195,8 +225,13 @@ def test_duplicate_handling_ignores_arrival_order(seeded, random, policy, page_a
 def test_replay_equals_the_live_state(script, duplicates, conflicts, page_size):
     """After every step, crashes included, the chain verifies and replaying the entries
     gives exactly the materialised state."""
-    with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size,
-                check_each=laws.check_verifies) as w:
+    with played(
+        script,
+        duplicates=duplicates,
+        conflicts=conflicts,
+        page_size=page_size,
+        check_each=laws.check_verifies,
+    ) as w:
         w.quiesce()
         laws.check_verifies(w)
 
@@ -221,13 +256,13 @@ crashing_scripts = st.tuples(
 
 
 @given(crashing_scripts, DUPLICATES, PAGE_SIZES, BATCH_SIZES)
-def test_a_crash_and_a_rerun_leave_no_duplicate_and_no_lost_record(script, duplicates,
-                                                                   page_size, batch_size):
+def test_a_crash_and_a_rerun_leave_no_duplicate_and_no_lost_record(
+    script, duplicates, page_size, batch_size
+):
     """A cycle that dies anywhere (in a pull, between pages, before a push, after a push
     wrote but before its outcome was journaled), then a re-run: every row is one
     record's, no record has two rows on a side, and no kept row is missing."""
-    with played(script, duplicates=duplicates, page_size=page_size,
-                batch_size=batch_size) as w:
+    with played(script, duplicates=duplicates, page_size=page_size, batch_size=batch_size) as w:
         w.quiesce()
         laws.check_links_one_to_one(w)
         laws.check_no_orphans(w)
@@ -259,13 +294,13 @@ first_syncs = st.tuples(
 
 
 @given(first_syncs, PAIRING, PAGE_SIZES, BATCH_SIZES)
-def test_an_interrupted_first_sync_doubles_no_shared_record(script, duplicates, page_size,
-                                                           batch_size):
+def test_an_interrupted_first_sync_doubles_no_shared_record(
+    script, duplicates, page_size, batch_size
+):
     """Names on both sides before the first sync; the first cycles crash between or in
     pulls, between push and outcome, stop, find a side down, get pages or callbacks twice;
     then normal runs: every name is once on each side, nothing lost, the replay verifies."""
-    with played(script, duplicates=duplicates, page_size=page_size,
-                batch_size=batch_size) as w:
+    with played(script, duplicates=duplicates, page_size=page_size, batch_size=batch_size) as w:
         _after_interruptions(w)
 
 
@@ -276,8 +311,13 @@ def test_an_interrupted_first_sync_between_sqlite_sides_doubles_nothing(
 ):
     """The same over two SQLite files, where a lock is another connection's real
     ``BEGIN EXCLUSIVE`` held for the whole cycle."""
-    with played(script, duplicates=duplicates, page_size=page_size, batch_size=batch_size,
-                connector="sqlite") as w:
+    with played(
+        script,
+        duplicates=duplicates,
+        page_size=page_size,
+        batch_size=batch_size,
+        connector="sqlite",
+    ) as w:
         _after_interruptions(w)
 
 
@@ -318,8 +358,7 @@ def test_each_interruption_of_a_first_sync_leaves_each_shared_name_once_per_side
 ):
     """Four names on both sides; the first cycle is interrupted one way, then normal runs:
     each name is once on each side (overwrite pairs them) and the journal verifies."""
-    with open_world(tmp_path, config(page_size=1, connector=connector),
-                    connector=connector) as w:
+    with open_world(tmp_path, config(page_size=1, connector=connector), connector=connector) as w:
         for name in SHARED:
             for side in SIDES:
                 w.insert(side, {"name": name, "email": None, "credit_limit": None})
@@ -353,8 +392,7 @@ def test_a_row_deleted_between_a_stopped_first_pull_and_the_next_pairs_with_noth
     """A first sync stops after the first page of Books; Books then deletes a row that page
     held and the CRM has a twin of: the tombstoned record is no duplicate to pair with, so
     the CRM record stays whole and reaches Books, and every record converges."""
-    with open_world(tmp_path, config(connector=connector, page_size=3),
-                    connector=connector) as w:
+    with open_world(tmp_path, config(connector=connector, page_size=3), connector=connector) as w:
         for name in ["Acme", "Beta", "Gamma", "Delta", "Initech"]:
             for side in SIDES:
                 w.insert(side, {"name": name, "email": None, "credit_limit": None})

@@ -119,8 +119,11 @@ def config(
     if source is not None:
         module["source"] = source
     sides: dict[str, Any] = {
-        side: ({"connector": "memory"} if connector == "memory"
-               else {"connector": "sqlite", "path": f"{side}.db"})
+        side: (
+            {"connector": "memory"}
+            if connector == "memory"
+            else {"connector": "sqlite", "path": f"{side}.db"}
+        )
         for side in SIDES
     }
     return parse_config({"sides": sides, "modules": {MODULE: module}}, Path("/tmp/laws.toml"))
@@ -183,14 +186,18 @@ class SQLiteSide:
     def insert(self, row: Mapping[str, Any]) -> str:
         names = ", ".join(row)
         marks = ", ".join("?" * len(row))
-        cur = self.db.execute(f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
-                              [_sql_value(v) for v in row.values()])
+        cur = self.db.execute(
+            f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
+            [_sql_value(v) for v in row.values()],
+        )
         return str(cur.lastrowid)
 
     def update(self, id: str, row: Mapping[str, Any]) -> None:
         sets = ", ".join(f"{c} = ?" for c in row)
-        self.db.execute(f"UPDATE {self.table} SET {sets} WHERE id = ?",
-                        [*(_sql_value(v) for v in row.values()), int(id)])
+        self.db.execute(
+            f"UPDATE {self.table} SET {sets} WHERE id = ?",
+            [*(_sql_value(v) for v in row.values()), int(id)],
+        )
 
     def delete(self, id: str) -> None:
         self.db.execute(f"DELETE FROM {self.table} WHERE id = ?", (int(id),))
@@ -334,8 +341,15 @@ class External:
 class World:
     """Two sides, their flaky connectors, a journal in ``folder`` and an engine over them."""
 
-    def __init__(self, folder: Path, cfg: Config, *, connector: str = "memory",
-                 batch_size: int = 1000, reuse_ids: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        cfg: Config,
+        *,
+        connector: str = "memory",
+        batch_size: int = 1000,
+        reuse_ids: bool = False,
+    ) -> None:
         self.folder = folder
         self.config = cfg
         self.module: ModuleConfig = cfg.modules[MODULE]
@@ -343,8 +357,9 @@ class World:
         if connector == "memory":
             self.sides: dict[str, Any] = {s: MemorySide(s, self.now) for s in SIDES}
         else:
-            self.sides = {s: SQLiteSide(s, folder / f"{s}.db", self.now, reuse_ids=reuse_ids)
-                          for s in SIDES}
+            self.sides = {
+                s: SQLiteSide(s, folder / f"{s}.db", self.now, reuse_ids=reuse_ids) for s in SIDES
+            }
         self.flaky = {s: Flaky(self.sides[s].connector) for s in SIDES}
         self.journal = FlakyJournal(folder / "journal.db", RecordReducer(), now=self.now)
         self.engine = Engine(cfg, self.journal, self.flaky, batch_size=batch_size)
@@ -435,8 +450,11 @@ class World:
         rows = self.snapshot()
         out = []
         for state in self.records():
-            ids = {side: held.id for side, held in state.sides.items()
-                   if held.id is not None and not held.deleted and held.id in rows[side]}
+            ids = {
+                side: held.id
+                for side, held in state.sides.items()
+                if held.id is not None and not held.deleted and held.id in rows[side]
+            }
             if state.status == ACTIVE and set(ids) == set(SIDES):
                 out.append(ids)
         return out
@@ -493,8 +511,10 @@ class World:
             self.journal.countdown = fault.after
         elif fault is not None and fault.where == "stop":
             self.engine.stop_requested = _stop_after(fault.after, shot)
-        elif fault is not None and fault.where == "locked" and isinstance(
-            self.sides[fault.side], SQLiteSide
+        elif (
+            fault is not None
+            and fault.where == "locked"
+            and isinstance(self.sides[fault.side], SQLiteSide)
         ):
             lock = self.sides[fault.side].locked()
         elif fault is not None:
