@@ -423,3 +423,20 @@ def test_a_callback_naming_a_row_whose_create_lost_its_outcome_makes_no_new_reco
         laws.check_no_orphans(w)
         laws.check_converged(w)
         assert len(w.records()) == 2
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_callback_naming_a_row_whose_update_lost_its_outcome_reads_no_echo(tmp_path, connector):
+    """A cycle updates a Books row and dies before the outcome is journaled; a callback
+    then names that row: what we wrote there is not taken for a Books change (no echo), and
+    the next cycles converge."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("crm", {"name": "Acme", "email": None, "credit_limit": None})
+        assert w.cycle()
+        w.update("crm", w.pick("crm", 0), {"email": "a@example.com"})
+        assert not w.cycle(Cycle(fault=Fault("books", "push_after")))
+        w.apply(Callback("books", (0,), times=2))
+        w.quiesce()
+        laws.check_no_echo(w)
+        laws.check_converged(w)
+        laws.check_no_lost_update(w)
