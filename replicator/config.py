@@ -198,6 +198,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         if connector == "sqlite":
             side_path = _resolve(path, _string(path, raw, "path", where))
         options = {k: v for k, v in raw.items() if k not in ("connector", "path")}
+        timeout = options.get("timeout", 0)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise _fail(path, f"{where}.timeout", f"seconds to wait, not {timeout!r}")
         if connector.startswith("zoho_"):
             options = _zoho_options(path, where, options)
         sides[name] = SideConfig(name, connector, side_path, options)

@@ -249,7 +249,19 @@ class Engine:
             self._settle_batch(module, rids[start : start + self.batch_size], report)
 
     def pending_creates(self, name: str) -> list[str]:
-        """Records of module ``name`` with a create intent and no outcome since.
+        """Records of module ``name`` with a create intent and no outcome since."""
+        rids = []
+        for (rid, side), side_id in self.pending_writes(name).items():
+            if side_id is not None:
+                continue
+            state = self.journal.record(name, rid)
+            if state is not None and state.attention and not state.linked(side):
+                rids.append(rid)
+        return sorted(set(rids))
+
+    def pending_writes(self, name: str) -> dict[tuple[str, str], str | None]:
+        """(record, side) -> the side's id (None: a create) of the writes of module
+        ``name`` journaled as intents with no outcome since.
 
         Every intent of a cycle that ended without an error has its outcome, and a cycle
         finishes the pending creates it finds first: so only the entries after the last
@@ -263,23 +275,17 @@ class Engine:
             if meta.get("trigger") == "sync" and "error" not in meta and name in meta["modules"]:
                 floor = int(meta["last"])
                 break
-        pending: dict[tuple[str, str], None] = {}
+        pending: dict[tuple[str, str], str | None] = {}
         kinds = [str(Kind.INTENT), str(Kind.APPLIED), str(Kind.ERROR)]
         for entry in self.journal.read(since=floor, kinds=kinds):
             if entry.module != name or entry.side is None:
                 continue
             if entry.kind is Kind.INTENT:
                 for rid, side_id in entry.meta.get("writes", {}).items():
-                    if side_id is None:
-                        pending[(rid, entry.side)] = None
+                    pending[(rid, entry.side)] = side_id
             elif entry.rid is not None and entry.meta.get("stage") != "read":
                 pending.pop((entry.rid, entry.side), None)
-        rids = []
-        for rid, side in pending:
-            state = self.journal.record(name, rid)
-            if state is not None and state.attention and not state.linked(side):
-                rids.append(rid)
-        return sorted(set(rids))
+        return pending
 
     def pulled_once(self, module: ModuleConfig) -> bool:
         """Whether every side of the module was pulled to its end at least once (since the
@@ -874,7 +880,9 @@ class Engine:
             for rid in members_rids:
                 state = self.journal.record(name, rid)
                 if state is not None and state.status == ACTIVE and len(state.linked_sides) == 1:
-                    members.append(Member(rid, state.linked_sides[0]))
+                    held = state.held(state.linked_sides[0])
+                    if held is not None and not held["del"]:  # a deleted row pairs with none
+                        members.append(Member(rid, state.linked_sides[0]))
             if len({m.origin for m in members}) < 2:
                 continue
             decision = decide(policy.duplicates, policy.incoming, members)

@@ -152,15 +152,30 @@ def sync_ids(
             changes.append(change)
         report.add(module_name, side, "pulled", len(changes))
         engine.journal_config()
-        if changes:
-            if module.lookup_missing == "fetch":
-                engine.fetch_parents(module, side, changes, report)
-            with engine.journal.transaction():
-                engine._ingest(module, side, changes, report)
-        if engine.pulled_once(module):
-            engine.settle(module, report)
-        else:  # a first sync did not finish: its next cycle decides duplicates first
+        if not engine.pulled_once(module):
+            # a first sync did not finish: its pulls read these rows and its next cycle
+            # decides their duplicates first.  Nothing is journaled now: a first pull is a
+            # snapshot, so a row journaled here and deleted before it would never be
+            # tombstoned
             report.add(module_name, side, "deferred", len(changes))
+        else:
+            # creates a crash left without an outcome first, as a cycle does: a row named
+            # here may be one of them, which must be found, not taken for a new record
+            engine.finish_pending(module, report)
+            # a row a write of ours went to with no outcome yet holds what we wrote: read
+            # now it would come back as a change (an echo); the next cycle finishes it
+            unsure = {r for (r, s), _ in engine.pending_writes(module_name).items() if s == side}
+            if unsure:
+                known = engine.journal.rids_for(module_name, side, [c.id for c in changes])
+                kept = [c for c in changes if known.get(str(c.id)) not in unsure]
+                report.add(module_name, side, "deferred", len(changes) - len(kept))
+                changes = kept
+            if changes:
+                if module.lookup_missing == "fetch":
+                    engine.fetch_parents(module, side, changes, report)
+                with engine.journal.transaction():
+                    engine._ingest(module, side, changes, report)
+            engine.settle(module, report)
     except Exception as exc:
         with contextlib.suppress(Exception):
             journal_run(

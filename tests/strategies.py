@@ -29,8 +29,11 @@ ACTORS = (*SIDES, RESOLVER)
 
 texts = st.text(min_size=1, max_size=12).map(lambda s: unicodedata.normalize("NFC", s))
 money = st.decimals(
-    min_value=Decimal("-100000"), max_value=Decimal("100000"), places=2,
-    allow_nan=False, allow_infinity=False,
+    min_value=Decimal("-100000"),
+    max_value=Decimal("100000"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
 )
 dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
 utc_datetimes = st.datetimes(
@@ -74,8 +77,9 @@ def histories(draw: st.DrawFn, actors: Sequence[str] = ACTORS, max_steps: int = 
         if draw(st.booleans()):
             actor = actors[i]
             dot = replicas[i].clock.next_dot(actor)
-            delta = Register.delta(dot, draw(canonical_values), draw(utc_datetimes),
-                                   replicas[i].clock)
+            delta = Register.delta(
+                dot, draw(canonical_values), draw(utc_datetimes), replicas[i].clock
+            )
             replicas[i] = replicas[i].merge(delta)
             deltas.append(delta)
         else:
@@ -99,9 +103,12 @@ registers = register_families(1).map(lambda family: family[0])
 CAFE = "Caf\u00e9"
 # a few names, so that inserts on both sides meet as duplicates; the NFD spelling and the
 # trailing space check that keys compare canonical text exactly
-names = st.sampled_from(
-    ["Acme", "Beta", "Gamma", CAFE, unicodedata.normalize("NFD", CAFE), "Acme ", ""]
-) | st.none()
+names = (
+    st.sampled_from(
+        ["Acme", "Beta", "Gamma", CAFE, unicodedata.normalize("NFD", CAFE), "Acme ", ""]
+    )
+    | st.none()
+)
 emails = st.sampled_from(["a@example.com", "b@example.com", "c@example.com", ""]) | st.none()
 
 
@@ -111,8 +118,15 @@ def raw_amounts(draw: st.DrawFn) -> Any:
     a whole number, or nothing."""
     if draw(st.integers(0, 5)) == 0:
         return None
-    amount = draw(st.decimals(min_value=Decimal("0"), max_value=Decimal("999"), places=2,
-                              allow_nan=False, allow_infinity=False))
+    amount = draw(
+        st.decimals(
+            min_value=Decimal("0"),
+            max_value=Decimal("999"),
+            places=2,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    )
     form = draw(st.sampled_from(["text", "padded", "decimal", "int"]))
     if form == "text":
         return str(amount.normalize()) if amount == amount.to_integral_value() else str(amount)
@@ -180,7 +194,15 @@ class Fault:
       the outcomes (so nothing of it is journaled);
     - ``journal``: the ``after``-th journal append of the cycle (a crash between any two
       journaled steps);
-    - ``blind``: not a failure: the side's pull sees nothing (only the other side syncs).
+    - ``blind``: not a failure: the side's pull sees nothing (only the other side syncs);
+    - ``down``: the side is unavailable for the whole cycle: every pull, push and read of
+      it fails with a ConnectorError (the other side is still pulled);
+    - ``locked``: another program holds the side's database locked for the whole cycle
+      (a real ``BEGIN EXCLUSIVE`` on a SQLite side; on a memory side the same as ``down``);
+    - ``redeliver``: not a failure: the side's pull hands every page over twice (the same
+      changes delivered again);
+    - ``stop``: a stop is asked for (the daemon's SIGTERM sets ``engine.stop_requested``)
+      from the ``after``-th time the engine asks on: between any two pages or batches.
 
     ``side`` ``*`` arms both sides: whichever gets there first fails."""
 
@@ -196,6 +218,16 @@ class Resolve:
 
     pick: int
     take: str
+
+
+@attrs.frozen
+class Callback:
+    """A notification names rows of ``side`` (``picks`` modulo the rows it has), delivered
+    ``times`` times: the engine re-reads them now (``Engine.sync_ids``)."""
+
+    side: str
+    picks: tuple[int, ...]
+    times: int = 1
 
 
 @attrs.frozen
@@ -223,6 +255,16 @@ faults = st.one_of(
         st.integers(0, 3),
     ),
     st.builds(Fault, st.just("*"), st.just("journal"), st.integers(0, 8)),
+    # a side down or locked for a whole cycle, the same changes delivered twice
+    st.builds(Fault, st.sampled_from(SIDES), st.sampled_from(["down", "locked", "redeliver"])),
+    # the daemon's SIGTERM: a stop asked for between any two pages or batches
+    st.builds(Fault, st.just("*"), st.just("stop"), st.integers(0, 6)),
+)
+callbacks = st.builds(
+    Callback,
+    sides,
+    st.lists(st.integers(0, 50), min_size=1, max_size=3).map(tuple),
+    st.integers(1, 2),
 )
 resolutions = st.builds(Resolve, st.integers(0, 20), st.sampled_from([*SIDES, "clone", "skip"]))
 full_cycles = st.just(Cycle())
@@ -233,10 +275,42 @@ edits = st.one_of(inserts, inserts, updates, updates, concurrent_edits, deletes)
 def scripts(*, max_steps: int = 14) -> st.SearchStrategy[list[Any]]:
     """Edits on both sides interleaved with full and partial cycles and resolutions."""
     step = st.one_of(
-        inserts, inserts, updates, concurrent_edits, deletes,
-        full_cycles, full_cycles, partial_cycles, partial_cycles, resolutions,
+        inserts,
+        inserts,
+        updates,
+        concurrent_edits,
+        deletes,
+        full_cycles,
+        full_cycles,
+        partial_cycles,
+        partial_cycles,
+        resolutions,
+        callbacks,
     )
     return st.lists(step, max_size=max_steps)
+
+
+# -- first syncs that get interrupted ----------------------------------------------------------
+
+FIRST_NAMES = ("Acme", "Beta", "Gamma", "Delta", "Initech", "Vandelay", CAFE, "Zed")
+
+
+@st.composite
+def shared_seeds(draw: st.DrawFn) -> list[Insert]:
+    """Rows both sides hold before their first sync, each name at most once per side and
+    most of them on both sides: the duplicate policy must pair every one of them."""
+    chosen = draw(st.lists(st.sampled_from(FIRST_NAMES), min_size=1, max_size=6, unique=True))
+    out = []
+    for name in chosen:
+        where = draw(st.sampled_from(["both", "both", "both", "books", "crm"]))
+        for side in SIDES if where == "both" else (where,):
+            values = {"name": name, "email": draw(emails), "credit_limit": draw(raw_amounts())}
+            out.append(Insert(side, values))
+    return draw(st.permutations(out))
+
+
+interruptions = st.one_of(st.builds(Cycle, fault=faults), st.builds(Cycle, fault=faults), callbacks)
+"""A cycle failing, stopped or with a side down, or a callback (maybe delivered twice)."""
 
 
 def conflict_scripts(max_rounds: int = 3) -> st.SearchStrategy[list[Any]]:
@@ -266,17 +340,24 @@ seeds = st.builds(
     Seed,
     sides,
     st.fixed_dictionaries(
-        {"name": st.sampled_from(["Acme", "Beta", CAFE]), "email": emails,
-         "credit_limit": raw_amounts()}
+        {
+            "name": st.sampled_from(["Acme", "Beta", CAFE]),
+            "email": emails,
+            "credit_limit": raw_amounts(),
+        }
     ),
-    st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2024, 1, 2),
-                 timezones=st.just(dt.UTC)),
+    st.datetimes(
+        min_value=dt.datetime(2024, 1, 1),
+        max_value=dt.datetime(2024, 1, 2),
+        timezones=st.just(dt.UTC),
+    ),
 )
 
 
 __all__ = [
     "ACTORS",
     "CAFE",
+    "Callback",
     "Cycle",
     "Delete",
     "EditBoth",
@@ -289,10 +370,14 @@ __all__ = [
     "SIDES",
     "Seed",
     "Update",
+    "callbacks",
     "canonical_values",
     "changes",
     "concurrent_edits",
     "conflict_scripts",
+    "FIRST_NAMES",
+    "interruptions",
+    "shared_seeds",
     "dates",
     "deletes",
     "dots",

@@ -16,7 +16,10 @@ def build_connector(side: SideConfig) -> Connector:
         from replicator.connectors.sqlite import SQLiteConnector
 
         assert side.path is not None
-        return SQLiteConnector(side.name, side.path)
+        # ``timeout``: how long to wait for another program's lock on the file (seconds)
+        return SQLiteConnector(
+            side.name, side.path, busy_timeout=float(side.options.get("timeout", 10.0))
+        )
     if side.connector == "memory":
         from replicator.connectors.memory import MemoryConnector
 

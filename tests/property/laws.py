@@ -10,6 +10,7 @@ from typing import Any
 
 from conflicts import ACTIVE, MERGED, RecordState, visible
 from conflicts.merge import side_values
+from conflicts.policy import DuplicatePolicy
 from journal import Kind, dumps, verify
 from journal.entry import from_wire
 from journal.store import cursor_order
@@ -22,8 +23,9 @@ def same(a: Any, b: Any) -> bool:
     return dumps(a) == dumps(b)
 
 
-def check_cursors_forward(before: Mapping[tuple[str, str], Any],
-                          after: Mapping[tuple[str, str], Any]) -> None:
+def check_cursors_forward(
+    before: Mapping[tuple[str, str], Any], after: Mapping[tuple[str, str], Any]
+) -> None:
     """No cursor disappears or moves back."""
     for key, value in before.items():
         assert key in after, f"cursor {key} vanished"
@@ -47,7 +49,8 @@ def check_verifies(w: World) -> None:
 def links(w: World) -> dict[tuple[str, str], tuple[str, str]]:
     """(side, side id) -> (rid, status)."""
     rows = w.journal.conn.execute(
-        "SELECT side, side_id, rid, status FROM links WHERE module = ?", (MODULE,))
+        "SELECT side, side_id, rid, status FROM links WHERE module = ?", (MODULE,)
+    )
     return {(side, sid): (rid, status) for side, sid, rid, status in rows}
 
 
@@ -76,6 +79,29 @@ def check_no_orphans(w: World) -> None:
         for id, row in w.sides[side].rows().items():
             assert (side, id) in linked, (
                 f"{side} row {id} {row} belongs to no record: a duplicate the journal lost"
+            )
+
+
+def check_each_key_once_per_side(w: World) -> None:
+    """No duplicate made by the engine: under a policy that pairs (or skips) records with
+    one match key, each key another program put on at most one row per side, never renamed,
+    deleted or raced (see :class:`~tests.property.world.World`), is held by at most one row
+    on each side, counted in the sides' own tables."""
+    if w.module.policy.duplicates is DuplicatePolicy.CLONE:
+        return  # clone keeps both rows and copies each to the other side, on purpose
+    for side in SIDES:
+        rows: dict[str, list[str]] = {}
+        for id, row in w.sides[side].rows().items():
+            key = w.key(side, row)
+            if key is not None:
+                rows.setdefault(key, []).append(id)
+        for key, ids in sorted(rows.items()):
+            made = [w.inserted[(s, key)] for s in SIDES]
+            # another program made two rows with this key on one side: not the engine's
+            assert len(ids) < 2 or key in w.loose_keys or max(made) > 1, (
+                f"{side} holds {len(ids)} rows with match key {key!r} (ids {ids}); another "
+                f"program made {made} on {list(SIDES)}: "
+                "the engine created a duplicate the duplicate policy would have paired"
             )
 
 
@@ -157,9 +183,11 @@ def check_no_echo(w: World) -> None:
     for entry in w.entries(Kind.OBSERVED):
         key = (entry.side, entry.meta["id"])
         since = last_seen.get(key, 0)
-        cause = [e for e in w.external
-                 if (e.side, e.id) == key and e.op != "delete" and e.seq >= since
-                 and e.seq < entry.seq]
+        cause = [
+            e
+            for e in w.external
+            if (e.side, e.id) == key and e.op != "delete" and e.seq >= since and e.seq < entry.seq
+        ]
         assert cause, (
             f"entry {entry.seq} observed {entry.fields} on {key} with no edit there since "
             f"entry {since}: our own write came back"
@@ -177,10 +205,8 @@ def check_no_lost_update(w: World) -> None:
     conflict_dots: dict[tuple[str, str], set[tuple[str, int]]] = {}
     for entry in w.entries(Kind.CONFLICT):
         for sib in entry.meta.get("siblings", []):
-            conflict_dots.setdefault((entry.rid, entry.meta["field"]), set()).add(
-                tuple(sib["dot"]))
-    writes = [e for e in w.entries(Kind.OBSERVED, Kind.LINK, Kind.RESOLUTION)
-              if e.dot is not None]
+            conflict_dots.setdefault((entry.rid, entry.meta["field"]), set()).add(tuple(sib["dot"]))
+    writes = [e for e in w.entries(Kind.OBSERVED, Kind.LINK, Kind.RESOLUTION) if e.dot is not None]
     rows = w.snapshot()
     for entry in w.entries(Kind.OBSERVED):
         state = states[entry.rid]
@@ -206,11 +232,18 @@ def check_no_lost_update(w: World) -> None:
                 continue
             if (entry.dot.side, entry.dot.counter) in conflict_dots.get((entry.rid, name), ()):
                 continue
-            later = [e for e in writes if e.rid == entry.rid and e.seq > entry.seq
-                     and name in e.fields and (
-                         (e.context is not None and e.context.covers(entry.dot))
-                         # the link policy: a duplicate's value fills a gap (no value)
-                         or (value is None and name in e.meta.get("fill", ())))]
+            later = [
+                e
+                for e in writes
+                if e.rid == entry.rid
+                and e.seq > entry.seq
+                and name in e.fields
+                and (
+                    (e.context is not None and e.context.covers(entry.dot))
+                    # the link policy: a duplicate's value fills a gap (no value)
+                    or (value is None and name in e.meta.get("fill", ()))
+                )
+            ]
             assert later, (
                 f"entry {entry.seq} ({entry.side} {entry.dot}) set {entry.rid}.{name}={value!r};"
                 f" the sides hold {finals}, no conflict lists it and no later write saw it"
@@ -223,8 +256,9 @@ def check_deletes_stay(w: World) -> None:
     applied = w.entries(Kind.APPLIED)
     rows = w.snapshot()
     for tomb in w.entries(Kind.TOMBSTONE):
-        later = [a for a in applied if a.rid == tomb.rid and a.side == tomb.side
-                 and a.seq > tomb.seq]
+        later = [
+            a for a in applied if a.rid == tomb.rid and a.side == tomb.side and a.seq > tomb.seq
+        ]
         assert not later, f"{tomb.rid} was written to {tomb.side} after its delete: {later}"
         state = w.journal.record(MODULE, tomb.rid)
         assert state is not None
@@ -258,9 +292,11 @@ def check_no_lost_record(w: World) -> None:
             assert held is not None and held.id is not None, (
                 f"{e.side} row {e.id} ({rid}) never reached {side}"
             )
-            assert held.deleted or held.id in rows[side] or (side, held.id) in {
-                (x.side, x.id) for x in w.external if x.op == "delete"
-            }, f"{rid}: its {side} row {held.id} is gone, and nobody deleted it"
+            assert (
+                held.deleted
+                or held.id in rows[side]
+                or (side, held.id) in {(x.side, x.id) for x in w.external if x.op == "delete"}
+            ), f"{rid}: its {side} row {held.id} is gone, and nobody deleted it"
 
 
 def pairing(w: World) -> list[tuple[Any, ...]]:

@@ -27,8 +27,11 @@ from tests.strategies import (
     vector_clocks,
 )
 
-POLICIES = [ConflictPolicy("newest"), ConflictPolicy("manual"),
-            *(ConflictPolicy("prefer", side) for side in SIDES)]
+POLICIES = [
+    ConflictPolicy("newest"),
+    ConflictPolicy("manual"),
+    *(ConflictPolicy("prefer", side) for side in SIDES),
+]
 
 # -- vector clocks ------------------------------------------------------------------------
 
@@ -53,8 +56,9 @@ def test_clock_merge_is_idempotent(a: VectorClock, b: VectorClock) -> None:
 
 
 @given(vector_clocks(), vector_clocks(), vector_clocks())
-def test_clock_merge_is_the_least_upper_bound(a: VectorClock, b: VectorClock,
-                                              c: VectorClock) -> None:
+def test_clock_merge_is_the_least_upper_bound(
+    a: VectorClock, b: VectorClock, c: VectorClock
+) -> None:
     """The merge covers both clocks, and any clock covering both covers the merge."""
     m = a.merge(b)
     assert a <= m and b <= m
@@ -123,8 +127,9 @@ def test_delivery_order_does_not_change_the_register(history, random) -> None:
     in_order = Register()
     for delta in history.deltas:
         in_order = in_order.merge(delta)
-    shuffled = list(history.deltas) + random.sample(list(history.deltas),
-                                                    k=len(history.deltas) // 2)
+    shuffled = list(history.deltas) + random.sample(
+        list(history.deltas), k=len(history.deltas) // 2
+    )
     random.shuffle(shuffled)
     any_order = Register()
     for delta in shuffled:
@@ -154,8 +159,9 @@ def test_a_write_drops_exactly_the_siblings_its_context_covers(history) -> None:
 
 
 @given(registers, st.randoms(use_true_random=False), st.sampled_from(POLICIES))
-def test_visible_value_depends_on_the_siblings_only(reg: Register, random,
-                                                    policy: ConflictPolicy) -> None:
+def test_visible_value_depends_on_the_siblings_only(
+    reg: Register, random, policy: ConflictPolicy
+) -> None:
     """The conflict policy picks the same winner whatever order the siblings come in."""
     if not reg.siblings:
         return
@@ -192,8 +198,9 @@ def _fold_live(deltas) -> list[list]:
     reg = None
     for delta in deltas:
         (s,) = delta.siblings
-        reg = write_register(reg, s.dot.side, s.dot.counter, to_wire(s.value), utc_text(s.at),
-                             delta.clock.as_dict())
+        reg = write_register(
+            reg, s.dot.side, s.dot.counter, to_wire(s.value), utc_text(s.at), delta.clock.as_dict()
+        )
     return reg or []
 
 
@@ -205,9 +212,13 @@ def _causal_shuffle(deltas, random) -> list:
     delivered: set = set()
     out = []
     while pending:
-        ready = [d for d in pending
-                 if all(dot in delivered for dot in dots
-                        if d.clock.covers(dot) and dot != d.siblings[0].dot)]
+        ready = [
+            d
+            for d in pending
+            if all(
+                dot in delivered for dot in dots if d.clock.covers(dot) and dot != d.siblings[0].dot
+            )
+        ]
         chosen = random.choice(ready)
         pending.remove(chosen)
         delivered.add(chosen.siblings[0].dot)
@@ -224,8 +235,9 @@ def test_live_register_ignores_the_order_of_causal_delivery(history, random):
     shuffled = _causal_shuffle(history.deltas, random)
     assert _fold_live(shuffled) == in_order
     standing_dots = {(s[0], s[1]) for s in in_order}
-    standing = [d for d in shuffled
-                if (d.siblings[0].dot.side, d.siblings[0].dot.counter) in standing_dots]
+    standing = [
+        d for d in shuffled if (d.siblings[0].dot.side, d.siblings[0].dot.counter) in standing_dots
+    ]
     if standing:
         assert _fold_live([*shuffled, random.choice(standing)]) == in_order
     value_api = Register()
@@ -234,11 +246,14 @@ def test_live_register_ignores_the_order_of_causal_delivery(history, random):
     assert [(s[0], s[1]) for s in in_order] == [(d.side, d.counter) for d in value_api.dots]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library: conflicts.state.write_register keeps no register clock, so a write delivered "
-    "after a write that superseded it comes back as a sibling (DESIGN section 3 claims any "
-    "delivery order; the journal only ever delivers causally, so live sync is not affected)"
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "library: conflicts.state.write_register keeps no register clock, so a write delivered "
+        "after a write that superseded it comes back as a sibling (DESIGN section 3 claims any "
+        "delivery order; the journal only ever delivers causally, so live sync is not affected)"
+    ),
+)
 def test_live_register_ignores_any_delivery_order():
     """Two writes, the second made by a side that had seen the first, delivered the other
     way round, give the same register as in order."""

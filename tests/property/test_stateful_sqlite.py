@@ -4,11 +4,15 @@ Two database files in a temp folder, their tables made with plain sqlite3 and ed
 plain sqlite3 as another program would (books keeps amounts as TEXT, the CRM's column has
 NUMERIC affinity).  The engine syncs them through :class:`SQLiteConnector`.  Hypothesis
 interleaves edits, full cycles, partial cycles (one side's changes only; a crash between
-pages, before a push, or after a push wrote but before its outcome was journaled) and a
-person's resolutions, and after every step checks that the journal verifies, that no
-cursor went back and that links stay one to one.  At quiescence (a rule, and the
-teardown) both sides agree on every linked record, every row belongs to one record, no
-change was lost or echoed, deletes stayed put, and a second sync is a no-op.
+pages, before a push, or after a push wrote but before its outcome was journaled), cycles
+with a side down or its file locked by another connection for the whole cycle, cycles a
+stop request ends between any two pages or batches (the daemon's SIGTERM), pages and
+callbacks delivered twice, and a person's resolutions; the first sync itself may be
+interrupted, over names both sides hold.  After every step it checks that the journal
+verifies, that no cursor went back and that links stay one to one.  At quiescence (a rule,
+and the teardown) both sides agree on every linked record, every row belongs to one
+record, no match key the policy pairs is on two rows of a side, no change was lost or
+echoed, deletes stayed put, and a second sync is a no-op.
 """
 
 from __future__ import annotations
@@ -28,7 +32,19 @@ from hypothesis.stateful import (
 
 from tests.property import laws
 from tests.property.world import World, config, open_world
-from tests.strategies import SIDES, Cycle, changes, concurrent_edits, faults, rows
+from tests.strategies import (
+    SIDES,
+    Callback,
+    Cycle,
+    Fault,
+    callbacks,
+    changes,
+    concurrent_edits,
+    faults,
+    interruptions,
+    rows,
+    shared_seeds,
+)
 
 
 class TwoSQLiteSides(RuleBasedStateMachine):
@@ -47,16 +63,23 @@ class TwoSQLiteSides(RuleBasedStateMachine):
         page_size=st.integers(1, 3),
         batch_size=st.sampled_from([1, 1000]),
         seeded=st.lists(st.tuples(st.sampled_from(SIDES), rows), max_size=3),
+        shared=st.just([]) | shared_seeds(),
+        first=st.just(Cycle()) | interruptions,
     )
-    def open_sides(self, duplicates, conflicts, page_size, batch_size, seeded):
-        """Two fresh sides; a few rows synced already, so edits soon meet on both sides."""
+    def open_sides(self, duplicates, conflicts, page_size, batch_size, seeded, shared, first):
+        """Two fresh sides; a few rows synced already, so edits soon meet on both sides, or
+        names on both sides whose first sync is interrupted."""
         cfg = config(
             duplicates=duplicates, conflicts=conflicts, page_size=page_size, connector="sqlite"
         )
         self.world = World(Path(self.folder.name), cfg, connector="sqlite", batch_size=batch_size)
         for side, values in seeded:
             self.world.insert(side, values)
-        if seeded:
+        for insert in shared:
+            self.world.apply(insert)
+        if first != Cycle():
+            self.world.apply(first)
+        elif seeded or shared:
             assert self.world.cycle()
 
     @property
@@ -100,6 +123,22 @@ class TwoSQLiteSides(RuleBasedStateMachine):
     def crash(self, fault):
         self.w.cycle(Cycle(fault=fault))
 
+    @rule(side=st.sampled_from(SIDES), how=st.sampled_from(["down", "locked"]))
+    def a_side_is_out_for_a_whole_cycle(self, side, how):
+        assert not self.w.cycle(Cycle(fault=Fault(side, how))), "a cycle without a side passed"
+
+    @rule(asks=st.integers(0, 8))
+    def a_stop_ends_a_cycle(self, asks):
+        self.w.cycle(Cycle(fault=Fault("*", "stop", asks)))
+
+    @rule(side=st.sampled_from(SIDES))
+    def every_page_comes_twice(self, side):
+        assert self.w.cycle(Cycle(fault=Fault(side, "redeliver")))
+
+    @rule(callback=callbacks)
+    def a_callback_names_rows(self, callback: Callback):
+        self.w.apply(callback)
+
     @precondition(lambda self: bool(self.w.journal.conflicts(status="open")))
     @rule(pick=st.integers(0, 20), take=st.sampled_from([*SIDES, "clone", "skip"]))
     def resolve_a_conflict(self, pick, take):
@@ -129,6 +168,7 @@ class TwoSQLiteSides(RuleBasedStateMachine):
     def _check_quiescent(self):
         laws.check_converged(self.w)
         laws.check_no_orphans(self.w)
+        laws.check_each_key_once_per_side(self.w)
         laws.check_no_lost_record(self.w)
         laws.check_journal_knows_the_sides(self.w)
         laws.check_no_echo(self.w)

@@ -2,10 +2,12 @@
 
 Each example plays a random script: another program inserts, updates and deletes rows on
 both sides (often the same record on both before a sync), interleaved with full sync cycles,
-a person's resolutions and partial cycles (one side's changes only, a pull failing between
-pages, a push failing before writing, after writing some rows, or after writing everything
-but before the engine could journal the outcome, the journal failing between any two
-steps).  Then the sides are left alone and synced to quiescence, and one law is checked.
+a person's resolutions, callbacks (maybe delivered twice) and partial cycles (one side's
+changes only, a pull failing between pages, a push failing before writing, after writing
+some rows, or after writing everything but before the engine could journal the outcome, the
+journal failing between any two steps, a side down or locked for the whole cycle, every page
+delivered twice, a stop asked for between any two pages or batches).  Then the sides are
+left alone and synced to quiescence, and one law is checked.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journal import Kind
 from journal.store import cursor_order
 from tests.property import laws
-from tests.property.world import MODULE, World, config, open_world
+from tests.property.world import COLUMNS, MODULE, World, config, open_world
 from tests.strategies import (
     SIDES,
+    Callback,
     Cycle,
     Fault,
     Seed,
@@ -33,24 +36,39 @@ from tests.strategies import (
     edits,
     faults,
     full_cycles,
+    interruptions,
     partial_cycles,
     scripts,
     seeds,
+    shared_seeds,
 )
 
 DUPLICATES = st.sampled_from(["overwrite", "link", "clone", "skip"])
+PAIRING = st.sampled_from(["overwrite", "overwrite", "link", "skip"])  # one row per key
 CONFLICTS = st.sampled_from(["newest", "prefer:books", "prefer:crm", "manual"])
 PAGE_SIZES = st.integers(1, 4)
 BATCH_SIZES = st.sampled_from([1, 2, 1000])
 
 
 @contextlib.contextmanager
-def played(script: list[Any], *, batch_size: int = 1000,
-           check_each: Callable[[World], None] | None = None, **options: Any) -> Iterator[World]:
+def played(
+    script: list[Any],
+    *,
+    batch_size: int = 1000,
+    check_each: Callable[[World], None] | None = None,
+    connector: str = "memory",
+    **options: Any,
+) -> Iterator[World]:
     """A fresh world (temp folder) after ``script``; ``check_each(world)`` after each step."""
-    with tempfile.TemporaryDirectory(prefix="laws-") as folder, open_world(
-        Path(folder), config(**options), batch_size=batch_size
-    ) as w:
+    with (
+        tempfile.TemporaryDirectory(prefix="laws-") as folder,
+        open_world(
+            Path(folder),
+            config(connector=connector, **options),
+            batch_size=batch_size,
+            connector=connector,
+        ) as w,
+    ):
         for step in script:
             w.apply(step)
             if check_each is not None:
@@ -62,19 +80,24 @@ def played(script: list[Any], *, batch_size: int = 1000,
 def test_sides_converge_once_edits_stop(script, duplicates, conflicts, page_size, batch_size):
     """After the last edit, one full cycle brings every active record to the same values
     on both sides (fields a person must settle aside), with one row per side."""
-    with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size,
-                batch_size=batch_size) as w:
+    with played(
+        script,
+        duplicates=duplicates,
+        conflicts=conflicts,
+        page_size=page_size,
+        batch_size=batch_size,
+    ) as w:
         cycles = w.quiesce()
         assert cycles <= 2, f"{cycles} cycles to settle: one full cycle should do it"
         laws.check_converged(w)
         laws.check_links_one_to_one(w)
         laws.check_no_orphans(w)
         laws.check_journal_knows_the_sides(w)
+        laws.check_each_key_once_per_side(w)
 
 
 @given(scripts(), DUPLICATES, CONFLICTS, PAGE_SIZES)
-def test_a_cycle_right_after_a_completed_one_does_nothing(script, duplicates, conflicts,
-                                                          page_size):
+def test_a_cycle_right_after_a_completed_one_does_nothing(script, duplicates, conflicts, page_size):
     """Re-syncing with no edits appends no entry and writes nothing to either side."""
     with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size) as w:
         w.cycle()
@@ -108,8 +131,9 @@ def test_our_own_writes_never_come_back_as_changes(script, duplicates, conflicts
 def test_one_way_never_writes_its_source(script, source, duplicates, page_size):
     """A one-way module never writes to its source; the target's own edits are journaled
     and stay on the target."""
-    with played(script, sync="one_way", source=source, duplicates=duplicates,
-                page_size=page_size) as w:
+    with played(
+        script, sync="one_way", source=source, duplicates=duplicates, page_size=page_size
+    ) as w:
         w.quiesce()
         assert w.flaky[source].writes == [], "the engine wrote to the one-way source"
         assert w.sides[source].rows() == w.edited_only(source)
@@ -136,8 +160,12 @@ def test_deletes_never_propagate(script, duplicates, page_size):
         laws.check_converged(w)
 
 
-@given(conflict_scripts(), DUPLICATES, st.sampled_from(["manual", "manual", "newest"]),
-       st.randoms(use_true_random=False))
+@given(
+    conflict_scripts(),
+    DUPLICATES,
+    st.sampled_from(["manual", "manual", "newest"]),
+    st.randoms(use_true_random=False),
+)
 def test_conflicts_end_when_a_person_resolves_them(script, duplicates, conflicts, random):
     """Concurrent edits are journaled as conflicts with every sibling; once a person has
     resolved every open one, one cycle brings both sides level on every field."""
@@ -157,11 +185,15 @@ def test_conflicts_end_when_a_person_resolves_them(script, duplicates, conflicts
         laws.check_idempotent(w)
 
 
-def _pairing_after(seeded: list[Seed], order: list[int], policy: str, page_size: int,
-                   batch_size: int) -> list[tuple[Any, ...]]:
-    with tempfile.TemporaryDirectory(prefix="dups-") as folder, open_world(
-        Path(folder), config(duplicates=policy, page_size=page_size), batch_size=batch_size
-    ) as w:
+def _pairing_after(
+    seeded: list[Seed], order: list[int], policy: str, page_size: int, batch_size: int
+) -> list[tuple[Any, ...]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="dups-") as folder,
+        open_world(
+            Path(folder), config(duplicates=policy, page_size=page_size), batch_size=batch_size
+        ) as w,
+    ):
         for i in order:
             seed = seeded[i]
             w.insert(seed.side, seed.values, updated_at=seed.modified.isoformat(), tag=i)
@@ -169,10 +201,17 @@ def _pairing_after(seeded: list[Seed], order: list[int], policy: str, page_size:
         return laws.pairing(w)
 
 
-@given(st.lists(seeds, max_size=6), st.randoms(use_true_random=False), DUPLICATES,
-       PAGE_SIZES, PAGE_SIZES, BATCH_SIZES)
-def test_duplicate_handling_ignores_arrival_order(seeded, random, policy, page_a, page_b,
-                                                  batch_size):
+@given(
+    st.lists(seeds, max_size=6),
+    st.randoms(use_true_random=False),
+    DUPLICATES,
+    PAGE_SIZES,
+    PAGE_SIZES,
+    BATCH_SIZES,
+)
+def test_duplicate_handling_ignores_arrival_order(
+    seeded, random, policy, page_a, page_b, batch_size
+):
     """The same records, inserted in another order and read in other pages and batches,
     end up paired (or held, skipped, cloned) the same way with the same values."""
     order = list(range(len(seeded)))
@@ -186,8 +225,13 @@ def test_duplicate_handling_ignores_arrival_order(seeded, random, policy, page_a
 def test_replay_equals_the_live_state(script, duplicates, conflicts, page_size):
     """After every step, crashes included, the chain verifies and replaying the entries
     gives exactly the materialised state."""
-    with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size,
-                check_each=laws.check_verifies) as w:
+    with played(
+        script,
+        duplicates=duplicates,
+        conflicts=conflicts,
+        page_size=page_size,
+        check_each=laws.check_verifies,
+    ) as w:
         w.quiesce()
         laws.check_verifies(w)
 
@@ -212,19 +256,69 @@ crashing_scripts = st.tuples(
 
 
 @given(crashing_scripts, DUPLICATES, PAGE_SIZES, BATCH_SIZES)
-def test_a_crash_and_a_rerun_leave_no_duplicate_and_no_lost_record(script, duplicates,
-                                                                   page_size, batch_size):
+def test_a_crash_and_a_rerun_leave_no_duplicate_and_no_lost_record(
+    script, duplicates, page_size, batch_size
+):
     """A cycle that dies anywhere (in a pull, between pages, before a push, after a push
     wrote but before its outcome was journaled), then a re-run: every row is one
     record's, no record has two rows on a side, and no kept row is missing."""
-    with played(script, duplicates=duplicates, page_size=page_size,
-                batch_size=batch_size) as w:
+    with played(script, duplicates=duplicates, page_size=page_size, batch_size=batch_size) as w:
         w.quiesce()
         laws.check_links_one_to_one(w)
         laws.check_no_orphans(w)
         laws.check_no_lost_record(w)
+        laws.check_each_key_once_per_side(w)
         laws.check_converged(w)
         laws.check_verifies(w)
+
+
+def _after_interruptions(w: World) -> None:
+    """Normal runs to quiescence, then every law of an uninterrupted sync."""
+    w.quiesce()
+    laws.check_each_key_once_per_side(w)
+    laws.check_no_lost_record(w)
+    laws.check_links_one_to_one(w)
+    laws.check_no_orphans(w)
+    laws.check_converged(w)
+    laws.check_journal_knows_the_sides(w)
+    laws.check_verifies(w)
+    laws.check_idempotent(w)
+
+
+first_syncs = st.tuples(
+    shared_seeds(),
+    st.lists(interruptions, min_size=1, max_size=3),
+    st.lists(edits, max_size=3),
+    st.lists(interruptions, max_size=2),
+).map(lambda p: [*p[0], *p[1], *p[2], *p[3]])
+
+
+@given(first_syncs, PAIRING, PAGE_SIZES, BATCH_SIZES)
+def test_an_interrupted_first_sync_doubles_no_shared_record(
+    script, duplicates, page_size, batch_size
+):
+    """Names on both sides before the first sync; the first cycles crash between or in
+    pulls, between push and outcome, stop, find a side down, get pages or callbacks twice;
+    then normal runs: every name is once on each side, nothing lost, the replay verifies."""
+    with played(script, duplicates=duplicates, page_size=page_size, batch_size=batch_size) as w:
+        _after_interruptions(w)
+
+
+@settings(max_examples=max(settings.default.max_examples // 3, 10))
+@given(first_syncs, PAIRING, PAGE_SIZES, BATCH_SIZES)
+def test_an_interrupted_first_sync_between_sqlite_sides_doubles_nothing(
+    script, duplicates, page_size, batch_size
+):
+    """The same over two SQLite files, where a lock is another connection's real
+    ``BEGIN EXCLUSIVE`` held for the whole cycle."""
+    with played(
+        script,
+        duplicates=duplicates,
+        page_size=page_size,
+        batch_size=batch_size,
+        connector="sqlite",
+    ) as w:
+        _after_interruptions(w)
 
 
 @pytest.mark.parametrize("connector", ["memory", "sqlite"])
@@ -242,3 +336,107 @@ def test_a_delete_before_a_written_sides_first_pull_is_journaled(tmp_path, conne
         (state,) = w.records()
         assert state.sides["books"].deleted
         assert len(w.entries(Kind.TOMBSTONE)) == 1
+
+
+SHARED = ["Acme", "Beta", "Gamma", "Delta"]
+FIRST_INTERRUPTIONS = {
+    "a crash between the two sides' pulls": Cycle(fault=Fault("books", "pull", 0)),
+    "a crash in the second side's pull, mid-way": Cycle(fault=Fault("books", "pull", 2)),
+    "a crash between a push and its outcome": Cycle(fault=Fault("*", "push_after")),
+    "the second side down for the whole cycle": Cycle(fault=Fault("books", "down")),
+    "the second side locked for the whole cycle": Cycle(fault=Fault("books", "locked")),
+    "a stop asked for after the first side's pull": Cycle(fault=Fault("*", "stop", 5)),
+    "every page delivered twice": Cycle(fault=Fault("books", "redeliver")),
+    "a callback twice before any pull": Callback("books", (0, 1), times=2),
+}
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+@pytest.mark.parametrize("interruption", list(FIRST_INTERRUPTIONS))
+def test_each_interruption_of_a_first_sync_leaves_each_shared_name_once_per_side(
+    tmp_path, interruption, connector
+):
+    """Four names on both sides; the first cycle is interrupted one way, then normal runs:
+    each name is once on each side (overwrite pairs them) and the journal verifies."""
+    with open_world(tmp_path, config(page_size=1, connector=connector), connector=connector) as w:
+        for name in SHARED:
+            for side in SIDES:
+                w.insert(side, {"name": name, "email": None, "credit_limit": None})
+        w.apply(FIRST_INTERRUPTIONS[interruption])
+        _after_interruptions(w)
+        for side in SIDES:
+            names = sorted(row[COLUMNS[side]["name"]] for row in w.sides[side].rows().values())
+            assert names == sorted(SHARED), f"{side} holds {names}"
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_row_a_callback_named_before_the_first_pull_and_then_deleted_is_not_kept(
+    tmp_path, connector
+):
+    """A callback names a Books row before any pull, then the row is deleted: the first
+    pull (a snapshot, which cannot report the delete) leaves no record of it behind."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("books", {"name": "Acme", "email": None, "credit_limit": None})
+        w.insert("books", {"name": "Beta", "email": None, "credit_limit": None})
+        w.apply(Callback("books", (0,)))
+        w.delete("books", w.pick("books", 0))
+        w.quiesce()
+        laws.check_converged(w)
+        assert [s.sides["books"].values["name"] for s in w.records()] == ["Beta"]
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_row_deleted_between_a_stopped_first_pull_and_the_next_pairs_with_nothing(
+    tmp_path, connector
+):
+    """A first sync stops after the first page of Books; Books then deletes a row that page
+    held and the CRM has a twin of: the tombstoned record is no duplicate to pair with, so
+    the CRM record stays whole and reaches Books, and every record converges."""
+    with open_world(tmp_path, config(connector=connector, page_size=3), connector=connector) as w:
+        for name in ["Acme", "Beta", "Gamma", "Delta", "Initech"]:
+            for side in SIDES:
+                w.insert(side, {"name": name, "email": None, "credit_limit": None})
+        assert not w.cycle(Cycle(fault=Fault("*", "stop", 3)))
+        w.delete("books", w.pick("books", 0))
+        w.quiesce()
+        laws.check_converged(w)
+        laws.check_no_lost_record(w)
+        laws.check_deletes_stay(w)
+        laws.check_verifies(w)
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_callback_naming_a_row_whose_create_lost_its_outcome_makes_no_new_record(
+    tmp_path, connector
+):
+    """A cycle creates a CRM record in Books and dies before the outcome is journaled; a
+    callback then names the Books row it made: the row is found as that record's (no echo,
+    no second record), and the sides converge."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("crm", {"name": None, "email": None, "credit_limit": None})
+        w.insert("crm", {"name": "Acme", "email": "a@example.com", "credit_limit": None})
+        assert not w.cycle(Cycle(fault=Fault("books", "push_after")))
+        w.apply(Callback("books", (0, 1)))
+        w.quiesce()
+        laws.check_no_echo(w)
+        laws.check_links_one_to_one(w)
+        laws.check_no_orphans(w)
+        laws.check_converged(w)
+        assert len(w.records()) == 2
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_callback_naming_a_row_whose_update_lost_its_outcome_reads_no_echo(tmp_path, connector):
+    """A cycle updates a Books row and dies before the outcome is journaled; a callback
+    then names that row: what we wrote there is not taken for a Books change (no echo), and
+    the next cycles converge."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("crm", {"name": "Acme", "email": None, "credit_limit": None})
+        assert w.cycle()
+        w.update("crm", w.pick("crm", 0), {"email": "a@example.com"})
+        assert not w.cycle(Cycle(fault=Fault("books", "push_after")))
+        w.apply(Callback("books", (0,), times=2))
+        w.quiesce()
+        laws.check_no_echo(w)
+        laws.check_converged(w)
+        laws.check_no_lost_update(w)

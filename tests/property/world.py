@@ -5,8 +5,17 @@
 :class:`MemoryConnector` or two :class:`SQLiteConnector` sides.  Every connector is wrapped
 in a :class:`Flaky` proxy that records what the engine writes and fails once on cue (a
 crash during a pull, between pages, before a push, after a push wrote some or all of its
-rows but before the engine could journal the outcome), and the journal is a
-:class:`FlakyJournal` whose n-th append can fail (a crash between any two journaled steps).
+rows but before the engine could journal the outcome), is down for a whole cycle (every
+call a ConnectorError), or hands every page over twice; a SQLite side can be locked by
+another connection for a whole cycle; a cycle can be asked to stop between any two pages
+or batches (the daemon's SIGTERM); and the journal is a :class:`FlakyJournal` whose n-th
+append can fail (a crash between any two journaled steps).  A callback step re-reads rows
+through ``Engine.sync_ids``, maybe twice.
+
+The world also keeps which match keys another program made ambiguous (two rows with one
+key on a side, a renamed or deleted row) or that raced a read (a row no pull could see
+yet when a create went out): every other key must end up at most once per side
+(:func:`tests.property.laws.check_each_key_once_per_side`).
 
 Another program's edits are recorded (:class:`External`), with the journal's length at the
 time, so the laws (:mod:`tests.property.laws`) can tell its changes from the engine's.
@@ -17,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -27,13 +37,25 @@ from hypothesis import event
 from hypothesis.errors import InvalidArgument
 
 from conflicts import ACTIVE, RecordReducer, RecordState, ResolutionError
+from conflicts.duplicates import match_key
 from journal import Journal, Kind
 from replicator.config import Config, ModuleConfig, parse_config
 from replicator.connectors.base import Outcome, Page, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.engine import Engine, resolve
-from tests.strategies import SIDES, Cycle, Delete, EditBoth, Fault, Insert, Resolve, Update
+from replicator.errors import ConnectorError
+from tests.strategies import (
+    SIDES,
+    Callback,
+    Cycle,
+    Delete,
+    EditBoth,
+    Fault,
+    Insert,
+    Resolve,
+    Update,
+)
 
 MODULE = "customers"
 TABLES = {"books": "customers", "crm": "accounts"}
@@ -42,6 +64,7 @@ COLUMNS = {
     "crm": {"name": "account_name", "email": "email", "credit_limit": "credit_limit"},
 }
 MODIFIED = "updated_at"
+LOCK_WAIT = 0.05  # seconds a SQLite side waits for another program's lock
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 FULL = Cycle()
 
@@ -96,8 +119,11 @@ def config(
     if source is not None:
         module["source"] = source
     sides: dict[str, Any] = {
-        side: ({"connector": "memory"} if connector == "memory"
-               else {"connector": "sqlite", "path": f"{side}.db"})
+        side: (
+            {"connector": "memory"}
+            if connector == "memory"
+            else {"connector": "sqlite", "path": f"{side}.db"}
+        )
         for side in SIDES
     }
     return parse_config({"sides": sides, "modules": {MODULE: module}}, Path("/tmp/laws.toml"))
@@ -155,19 +181,23 @@ class SQLiteSide:
             f"{'' if reuse_ids else ' AUTOINCREMENT'}, "
             f"{cols['name']} TEXT, email TEXT, credit_limit {amount}, {MODIFIED} TEXT)"
         )
-        self.connector = SQLiteConnector(side, path, now=now)
+        self.connector = SQLiteConnector(side, path, now=now, busy_timeout=LOCK_WAIT)
 
     def insert(self, row: Mapping[str, Any]) -> str:
         names = ", ".join(row)
         marks = ", ".join("?" * len(row))
-        cur = self.db.execute(f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
-                              [_sql_value(v) for v in row.values()])
+        cur = self.db.execute(
+            f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
+            [_sql_value(v) for v in row.values()],
+        )
         return str(cur.lastrowid)
 
     def update(self, id: str, row: Mapping[str, Any]) -> None:
         sets = ", ".join(f"{c} = ?" for c in row)
-        self.db.execute(f"UPDATE {self.table} SET {sets} WHERE id = ?",
-                        [*(_sql_value(v) for v in row.values()), int(id)])
+        self.db.execute(
+            f"UPDATE {self.table} SET {sets} WHERE id = ?",
+            [*(_sql_value(v) for v in row.values()), int(id)],
+        )
 
     def delete(self, id: str) -> None:
         self.db.execute(f"DELETE FROM {self.table} WHERE id = ?", (int(id),))
@@ -176,6 +206,15 @@ class SQLiteSide:
         cur = self.db.execute(f"SELECT * FROM {self.table} ORDER BY id")
         names = [d[0] for d in cur.description]
         return {str(r[0]): dict(zip(names[1:], r[1:], strict=True)) for r in cur}
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Another program holds the database file locked (``BEGIN EXCLUSIVE``)."""
+        self.db.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            self.db.execute("ROLLBACK")
 
     def close(self) -> None:
         self.connector.close()
@@ -194,6 +233,7 @@ class Flaky:
         self.fault: Fault | None = None
         self.shot = [False]
         self.writes: list[Write] = []  # every write the engine handed to the side
+        self.pulled_through = False  # a pull of this side ran to its end at least once
 
     def arm(self, fault: Fault | None, shared: list[bool] | None = None) -> None:
         """Fail once at ``fault``; proxies given one ``shared`` flag fail once between them."""
@@ -210,18 +250,34 @@ class Flaky:
             return self.fault
         return None
 
+    def _down(self) -> None:
+        """A side down (or locked) for the whole cycle fails every call, not just one."""
+        if self.fault is not None and self.fault.where in ("down", "locked"):
+            self.shot[0] = True
+            raise ConnectorError(f"side {self.side}: unavailable ({self.fault.where})")
+
     def pull(self, module: SideModule, since: Any, *, page_size: int = 1000) -> Iterator[Page]:
+        self._down()
         if self._take("blind"):
             return
+        again = self._take("redeliver") is not None
         fault = self._take("pull")
         for n, page in enumerate(self.inner.pull(module, since, page_size=page_size)):
             if fault is not None and n >= fault.after:
                 raise InjectedFault(f"{self.side}: pull failed before page {n}")
             yield page
+            if again:  # the same changes, delivered a second time
+                yield page
         if fault is not None:
             raise InjectedFault(f"{self.side}: pull failed after its last page")
+        self.pulled_through = True
+
+    def get(self, module: SideModule, id: str) -> Any:
+        self._down()
+        return self.inner.get(module, id)
 
     def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
+        self._down()
         self.writes.extend(writes)
         fault = self._take("push_before", "push_after", "push_partial")
         if fault is None:
@@ -251,6 +307,23 @@ class FlakyJournal(Journal):
         return super().append(entries)
 
 
+def _never() -> bool:
+    return False
+
+
+def _stop_after(asks: int, shot: list[bool]) -> Any:
+    """A ``stop_requested`` that says yes from the ``asks``-th question on (SIGTERM)."""
+    count = [0]
+
+    def stop() -> bool:
+        count[0] += 1
+        if count[0] > asks:
+            shot[0] = True
+        return shot[0]
+
+    return stop
+
+
 # -- the world ------------------------------------------------------------------------------
 
 
@@ -268,8 +341,15 @@ class External:
 class World:
     """Two sides, their flaky connectors, a journal in ``folder`` and an engine over them."""
 
-    def __init__(self, folder: Path, cfg: Config, *, connector: str = "memory",
-                 batch_size: int = 1000, reuse_ids: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        cfg: Config,
+        *,
+        connector: str = "memory",
+        batch_size: int = 1000,
+        reuse_ids: bool = False,
+    ) -> None:
         self.folder = folder
         self.config = cfg
         self.module: ModuleConfig = cfg.modules[MODULE]
@@ -277,14 +357,17 @@ class World:
         if connector == "memory":
             self.sides: dict[str, Any] = {s: MemorySide(s, self.now) for s in SIDES}
         else:
-            self.sides = {s: SQLiteSide(s, folder / f"{s}.db", self.now, reuse_ids=reuse_ids)
-                          for s in SIDES}
+            self.sides = {
+                s: SQLiteSide(s, folder / f"{s}.db", self.now, reuse_ids=reuse_ids) for s in SIDES
+            }
         self.flaky = {s: Flaky(self.sides[s].connector) for s in SIDES}
         self.journal = FlakyJournal(folder / "journal.db", RecordReducer(), now=self.now)
         self.engine = Engine(cfg, self.journal, self.flaky, batch_size=batch_size)
         self.external: list[External] = []
         self.cursor_log: list[dict[tuple[str, str], Any]] = [{}]  # after each cycle
         self.full_cycles = 0
+        self.inserted: Counter[tuple[str, str]] = Counter()  # (side, key) -> rows made
+        self.loose_keys: set[str] = set()  # keys made ambiguous or raced (see the docstring)
 
     def close(self) -> None:
         self.journal.close()
@@ -297,9 +380,48 @@ class World:
         row[MODIFIED] = self.now().isoformat()
         return row
 
+    def key(self, side: str, row: Mapping[str, Any]) -> str | None:
+        """The match key of a side's row (None: it has none)."""
+        values, _ = self.module.fields.to_canonical(side, row)
+        return match_key([values.get(f) for f in self.module.match_fields])
+
+    def _taken(self, side: str, key: str) -> bool:
+        """Whether a new row with ``key`` on ``side`` asks for a second record: the side
+        has a row with it already, or a record with it is on both sides."""
+        for other in SIDES:
+            for id, row in self.sides[other].rows().items():
+                if self.key(other, row) != key:
+                    continue
+                if other == side:
+                    return True
+                rid = self.journal.rid_for(MODULE, other, id)
+                state = self.journal.record(MODULE, rid) if rid is not None else None
+                if state is not None and len(state.linked_sides) > 1:
+                    return True
+        return False
+
+    def _loosen(self, side: str, id: str | None) -> None:
+        row = self.sides[side].rows().get(id or "")
+        if row is not None:
+            key = self.key(side, row)
+            if key is not None:
+                self.loose_keys.add(key)
+
+    def _loosen_unread(self, sides: Sequence[str]) -> None:
+        """Rows of ``sides`` no record holds yet: a create now could not have seen them."""
+        for side in sides:
+            for id in self.sides[side].rows():
+                if self.journal.rid_for(MODULE, side, id) is None:
+                    self._loosen(side, id)
+
     def insert(self, side: str, values: Mapping[str, Any], **extra: Any) -> str:
         """Insert a row; ``extra`` columns (``updated_at``, a ``tag``) go in as given."""
         row = {**self._row(side, values), **extra}
+        key = self.key(side, row)
+        if key is not None:
+            self.inserted[(side, key)] += 1
+            if self._taken(side, key):
+                self.loose_keys.add(key)
         id = self.sides[side].insert(row)
         self.external.append(External(side, id, "insert", row, self.journal.last_seq))
         return id
@@ -310,10 +432,16 @@ class World:
 
     def update(self, side: str, id: str, values: Mapping[str, Any]) -> None:
         row = self._row(side, values)
+        if "name" in values:  # a rename: the old and the new key are no longer one row's
+            self._loosen(side, id)
+            key = self.key(side, row)
+            if key is not None:
+                self.loose_keys.add(key)
         self.sides[side].update(id, row)
         self.external.append(External(side, id, "update", row, self.journal.last_seq))
 
     def delete(self, side: str, id: str) -> None:
+        self._loosen(side, id)
         self.sides[side].delete(id)
         self.external.append(External(side, id, "delete", {}, self.journal.last_seq))
 
@@ -322,8 +450,11 @@ class World:
         rows = self.snapshot()
         out = []
         for state in self.records():
-            ids = {side: held.id for side, held in state.sides.items()
-                   if held.id is not None and not held.deleted and held.id in rows[side]}
+            ids = {
+                side: held.id
+                for side, held in state.sides.items()
+                if held.id is not None and not held.deleted and held.id in rows[side]
+            }
             if state.status == ACTIVE and set(ids) == set(SIDES):
                 out.append(ids)
         return out
@@ -364,43 +495,79 @@ class World:
             return self.cycle(step)
         elif isinstance(step, Resolve):
             self.resolve(step.pick, step.take)
+        elif isinstance(step, Callback):
+            self.callback(step)
         else:  # pragma: no cover - a strategy out of step with the harness
             raise TypeError(step)
         return None
 
     def cycle(self, step: Cycle = FULL) -> bool:
-        """One sync cycle, maybe partial or failing; returns whether it completed."""
+        """One sync cycle, maybe partial, failing or stopped; returns whether it completed."""
         before = self.journal.cursors()
+        fault = step.fault
         shot = [False]
-        if step.fault is not None and step.fault.where == "journal":
-            self.journal.countdown = step.fault.after
-        elif step.fault is not None:
-            for side in SIDES if step.fault.side == "*" else (step.fault.side,):
-                self.flaky[side].arm(step.fault, shot)
-        if step.only is not None and all((s, MODULE) in before for s in SIDES):
+        lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if fault is not None and fault.where == "journal":
+            self.journal.countdown = fault.after
+        elif fault is not None and fault.where == "stop":
+            self.engine.stop_requested = _stop_after(fault.after, shot)
+        elif (
+            fault is not None
+            and fault.where == "locked"
+            and isinstance(self.sides[fault.side], SQLiteSide)
+        ):
+            lock = self.sides[fault.side].locked()
+        elif fault is not None:
+            for side in SIDES if fault.side == "*" else (fault.side,):
+                self.flaky[side].arm(fault, shot)
+        if step.only is not None and all(
+            (s, MODULE) in before and self.flaky[s].pulled_through for s in SIDES
+        ):
             # the other side's pull sees nothing: a cycle that syncs one side's changes.
-            # Only once both sides have a cursor: a side is never written before its
-            # first pull in a real cycle, and a snapshot cannot report earlier deletes.
-            for side in SIDES:
-                if side != step.only:
-                    self.flaky[side].arm(Fault(side, "blind"))
+            # Only once both sides were read to their end: a side is never written before
+            # its first pull in a real cycle, and a snapshot cannot report earlier deletes.
+            # What the blind side holds unread could not be seen by this cycle's creates.
+            blind = [side for side in SIDES if side != step.only]
+            self._loosen_unread(blind)
+            for side in blind:
+                self.flaky[side].arm(Fault(side, "blind"))
+        failed = False
         try:
-            self.engine.run()
-            done = True
-        except InjectedFault:
-            done = False
+            with lock:
+                self.engine.run()
+        except (InjectedFault, ConnectorError):
+            failed = True
         finally:
-            if step.fault is not None:
-                if step.fault.where == "journal":
+            if fault is not None:
+                if fault.where == "journal":
                     shot[0] = self.journal.countdown is None
                     self.journal.countdown = None
-                note(f"fault {step.fault.where}: {'fired' if shot[0] else 'not reached'}")
+                elif fault.where == "locked":
+                    shot[0] = shot[0] or failed  # a real lock: the cycle failed on it
+                note(f"fault {fault.where}: {'fired' if shot[0] else 'not reached'}")
+            self.engine.stop_requested = _never
             for flaky in self.flaky.values():
                 flaky.arm(None)
         self.cursor_log.append(self.journal.cursors())
+        done = not failed and not (fault is not None and fault.where == "stop" and shot[0])
         if done and step.full:
             self.full_cycles += 1
         return done
+
+    def callback(self, step: Callback) -> None:
+        """A notification names some rows of a side: the engine re-reads them now, as
+        often as the notification is delivered."""
+        ids = list(dict.fromkeys(i for p in step.picks if (i := self.pick(step.side, p))))
+        if not ids:
+            return
+        if all(f.pulled_through for f in self.flaky.values()):
+            # once the module was read through, a callback settles at once every record
+            # needing attention (not only those it names) without reading the sides: what
+            # they hold unread it cannot see.  Before that it must wait (and is held to it)
+            self._loosen_unread(SIDES)
+        for _ in range(step.times):
+            self.engine.sync_ids(MODULE, step.side, ids)
+        note(f"callback delivered {step.times} time(s)")
 
     def resolve(self, pick: int, take: str) -> bool:
         """A person settles an open conflict, if there is one; returns whether there was."""
@@ -411,6 +578,8 @@ class World:
         data = conflict["data"]
         if data.get("duplicate"):
             choice = take if take in ("clone", "skip") else "skip"
+            if choice == "clone" and data.get("key") is not None:
+                self.loose_keys.add(data["key"])  # a person asked for both to stay
         else:
             sides = sorted({s["side"] for s in data.get("siblings", [])})
             choice = take if take in sides else sides[0]
