@@ -14,14 +14,15 @@ from .server import run_sandbox
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m replicator.sandbox",
-                                     description="Serve the Zoho CRM/Books sandbox.")
+    parser = argparse.ArgumentParser(
+        prog="python -m replicator.sandbox", description="Serve the Zoho CRM/Books sandbox."
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument("--data", default="sandbox-data",
-                        help="data folder (default ./sandbox-data)")
-    parser.add_argument("--seed", choices=sorted(SEEDS), default=None,
-                        help="seed the data once")
+    parser.add_argument(
+        "--data", default="sandbox-data", help="data folder (default ./sandbox-data)"
+    )
+    parser.add_argument("--seed", choices=sorted(SEEDS), default=None, help="seed the data once")
     args = parser.parse_args(argv)
     run_sandbox(host=args.host, port=args.port, data_dir=args.data, seed=args.seed)
 

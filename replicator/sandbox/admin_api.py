@@ -56,8 +56,7 @@ from .web import parse_json, state
 
 MAX_TTL = 10 * 365 * 86_400  # an admin-minted token lives at most ten years
 MAX_WAIT = 600  # seconds GET /notifications?wait= may hold the request
-LINK_FIELDS = ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id", "zcrm_product_id",
-               "status")
+LINK_FIELDS = ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id", "zcrm_product_id", "status")
 
 
 async def _json(request: Request) -> Any:
@@ -94,12 +93,18 @@ def _books_resource(request: Request) -> tuple[Resource, str]:
 
 async def summary(request: Request) -> Response:
     st = state(request)
-    return JSONResponse({
-        "crm_records": st.store.count("crm"), "books_records": st.store.count("books"),
-        "settings": st.settings.as_dict(), "clock_offset": st.clock.offset,
-        "crm_usage": st.crm_limiter.usage(), "books_usage": st.books_limiter.usage(),
-        "requests": st.counters.total(), "faults": len(st.faults.describe()),
-    })
+    return JSONResponse(
+        {
+            "crm_records": st.store.count("crm"),
+            "books_records": st.store.count("books"),
+            "settings": st.settings.as_dict(),
+            "clock_offset": st.clock.offset,
+            "crm_usage": st.crm_limiter.usage(),
+            "books_usage": st.books_limiter.usage(),
+            "requests": st.counters.total(),
+            "faults": len(st.faults.describe()),
+        }
+    )
 
 
 async def credentials(request: Request) -> Response:
@@ -141,8 +146,7 @@ async def clear_faults(request: Request) -> Response:
 
 
 async def counters(request: Request) -> Response:
-    return JSONResponse({"counters": state(request).counters.rows(
-        request.query_params.get("api"))})
+    return JSONResponse({"counters": state(request).counters.rows(request.query_params.get("api"))})
 
 
 async def reset_counters(request: Request) -> Response:
@@ -178,9 +182,14 @@ async def oauth_action(request: Request) -> Response:
             ttl = float(body.get("ttl", 86_400))
             if not 0 < ttl <= MAX_TTL:  # also NaN; an infinite ttl has no int()
                 raise ValueError(f"ttl must be above 0 and at most {MAX_TTL} s, not {ttl}")
-            return JSONResponse({"access_token": st.oauth.static_token(ttl),
-                                 "api_domain": str(request.base_url).rstrip("/"),
-                                 "token_type": "Bearer", "expires_in": int(ttl)})
+            return JSONResponse(
+                {
+                    "access_token": st.oauth.static_token(ttl),
+                    "api_domain": str(request.base_url).rstrip("/"),
+                    "token_type": "Bearer",
+                    "expires_in": int(ttl),
+                }
+            )
     except KeyError:
         raise AdminError(404, "no_client", str(client_id)) from None
     except (TypeError, ValueError) as exc:
@@ -244,8 +253,14 @@ async def crm_records(request: Request) -> Response:
     st, module = state(request), _crm_module(request)
     if request.method == "GET":
         resolve = st.crm.resolver()
-        return JSONResponse({"data": [st.crm.render(module, r, line_items=True, resolve=resolve)
-                                      for r in st.crm.rows(module)]})
+        return JSONResponse(
+            {
+                "data": [
+                    st.crm.render(module, r, line_items=True, resolve=resolve)
+                    for r in st.crm.rows(module)
+                ]
+            }
+        )
     body = await _json(request)
     records = body["data"] if isinstance(body, dict) and "data" in body else [body]
     notify = request.query_params.get("notify", "true") != "false"
@@ -263,8 +278,9 @@ async def crm_record(request: Request) -> Response:
         return JSONResponse(result, status_code=200 if result["status"] == "success" else 404)
     if request.method in ("PATCH", "PUT"):
         changes = _object(await _json(request))
-        result = st.crm.write(module, [{**changes, "id": record_id}], mode="update",
-                              user_id=OTHER.id, notify=notify)[0]
+        result = st.crm.write(
+            module, [{**changes, "id": record_id}], mode="update", user_id=OTHER.id, notify=notify
+        )[0]
         if result["status"] != "success":
             return JSONResponse(result, status_code=400)
     row = st.crm.get(module, record_id)
@@ -277,8 +293,9 @@ async def books_orgs(request: Request) -> Response:
     schema = state(request).books_schema
     if request.method == "POST":
         body = _object(await _json(request))
-        return JSONResponse(schema.add_organization(str(body.get("name") or "Another Org")),
-                            status_code=201)
+        return JSONResponse(
+            schema.add_organization(str(body.get("name") or "Another Org")), status_code=201
+        )
     return JSONResponse({"organizations": schema.organizations()})
 
 
@@ -305,8 +322,9 @@ async def books_customfield(request: Request) -> Response:
     return JSONResponse(field.describe(), status_code=201)
 
 
-def _books_links(request: Request, resource: Resource, org: str, record_id: str,
-                 body: dict[str, Any]) -> None:
+def _books_links(
+    request: Request, resource: Resource, org: str, record_id: str, body: dict[str, Any]
+) -> None:
     extras = {k: body[k] for k in LINK_FIELDS if k in body}
     if extras:
         data = state(request).books
@@ -319,8 +337,14 @@ async def books_records(request: Request) -> Response:
     resource, org = _books_resource(request)
     if request.method == "GET":
         money = st.books.contact_money(org)
-        return JSONResponse({"data": [st.books.render(org, resource, r, full=True, money=money)
-                                      for r in st.books.rows(org, resource.path)]})
+        return JSONResponse(
+            {
+                "data": [
+                    st.books.render(org, resource, r, full=True, money=money)
+                    for r in st.books.rows(org, resource.path)
+                ]
+            }
+        )
     body = _object(await _json(request))
     try:
         row = st.books.create(org, resource, body)
@@ -400,8 +424,11 @@ ROUTES = [
     Route(_A + "/books/organizations/{organization_id}", books_org, methods=["PATCH", "PUT"]),
     Route(_A + "/books/customfields", books_customfield, methods=["POST"]),
     Route(_A + "/books/{resource}", books_records, methods=["GET", "POST"]),
-    Route(_A + "/books/{resource}/{record_id}", books_record,
-          methods=["GET", "PATCH", "PUT", "DELETE"]),
+    Route(
+        _A + "/books/{resource}/{record_id}",
+        books_record,
+        methods=["GET", "PATCH", "PUT", "DELETE"],
+    ),
     Route(_A + "/seed", seed, methods=["POST"]),
     Route(_A + "/reset", reset, methods=["POST"]),
 ]

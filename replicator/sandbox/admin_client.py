@@ -31,15 +31,22 @@ class AdminClient:
         self.close()
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = self._http.request(method, f"{self.url}/__admin__{path}", json=body,
-                                      params={k: v for k, v in params.items() if v is not None})
+        response = self._http.request(
+            method,
+            f"{self.url}/__admin__{path}",
+            json=body,
+            params={k: v for k, v in params.items() if v is not None},
+        )
         if response.status_code >= 400:
             try:
                 answer = response.json()
             except ValueError:
                 answer = {"error": "http", "detail": response.text}
-            raise AdminError(response.status_code, answer.get("error", "error"),
-                             answer.get("detail", str(answer)))
+            raise AdminError(
+                response.status_code,
+                answer.get("error", "error"),
+                answer.get("detail", str(answer)),
+            )
         return response.json()
 
     # faults, counters, settings
@@ -57,9 +64,13 @@ class AdminClient:
 
     def count(self, method: str, path: str, status: int | str | None = None) -> int:
         """Requests answered for one route template (and status)."""
-        return sum(r["count"] for r in self.counters()
-                   if r["method"] == method and r["path"] == path
-                   and (status is None or r["status"] == str(status)))
+        return sum(
+            r["count"]
+            for r in self.counters()
+            if r["method"] == method
+            and r["path"] == path
+            and (status is None or r["status"] == str(status))
+        )
 
     def reset_counters(self) -> None:
         self.call("DELETE", "/counters")
@@ -93,71 +104,101 @@ class AdminClient:
         return float(self.call("POST", "/clock", {"advance": seconds})["offset"])
 
     # schema
-    def add_crm_field(self, module: str, field_label: str, data_type: str = "text",
-                      **spec: Any) -> dict[str, Any]:
-        return dict(self.call("POST", "/crm/fields", {
-            "module": module, "field_label": field_label, "data_type": data_type, **spec}))
+    def add_crm_field(
+        self, module: str, field_label: str, data_type: str = "text", **spec: Any
+    ) -> dict[str, Any]:
+        return dict(
+            self.call(
+                "POST",
+                "/crm/fields",
+                {"module": module, "field_label": field_label, "data_type": data_type, **spec},
+            )
+        )
 
     def add_crm_view(self, module: str, name: str, criteria: Any) -> dict[str, Any]:
-        return dict(self.call("POST", "/crm/views",
-                              {"module": module, "name": name, "criteria": criteria}))
+        return dict(
+            self.call("POST", "/crm/views", {"module": module, "name": name, "criteria": criteria})
+        )
 
-    def add_books_field(self, resource: str, label: str, data_type: str = "text",
-                        **spec: Any) -> dict[str, Any]:
-        return dict(self.call("POST", "/books/customfields", {
-            "resource": resource, "label": label, "data_type": data_type, **spec}))
+    def add_books_field(
+        self, resource: str, label: str, data_type: str = "text", **spec: Any
+    ) -> dict[str, Any]:
+        return dict(
+            self.call(
+                "POST",
+                "/books/customfields",
+                {"resource": resource, "label": label, "data_type": data_type, **spec},
+            )
+        )
 
     # records, bypassing the API
     def crm_records(self, module: str) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/crm/{module}")["data"])
 
-    def crm_create(self, module: str, *records: dict[str, Any], notify: bool = True
-                   ) -> list[str]:
-        answer = self.call("POST", f"/crm/{module}", {"data": list(records)},
-                           notify=None if notify else "false")
+    def crm_create(self, module: str, *records: dict[str, Any], notify: bool = True) -> list[str]:
+        answer = self.call(
+            "POST", f"/crm/{module}", {"data": list(records)}, notify=None if notify else "false"
+        )
         return [r["details"]["id"] for r in answer["data"]]
 
     def crm_record(self, module: str, record_id: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/crm/{module}/{record_id}"))
 
-    def crm_update(self, module: str, record_id: str, notify: bool = True,
-                   **fields: Any) -> dict[str, Any]:
-        return dict(self.call("PATCH", f"/crm/{module}/{record_id}", fields,
-                              notify=None if notify else "false"))
+    def crm_update(
+        self, module: str, record_id: str, notify: bool = True, **fields: Any
+    ) -> dict[str, Any]:
+        return dict(
+            self.call(
+                "PATCH", f"/crm/{module}/{record_id}", fields, notify=None if notify else "false"
+            )
+        )
 
     def crm_delete(self, module: str, record_id: str, notify: bool = True) -> None:
         self.call("DELETE", f"/crm/{module}/{record_id}", notify=None if notify else "false")
 
-    def books_records(self, resource: str, organization_id: str | None = None
-                      ) -> list[dict[str, Any]]:
-        return list(self.call("GET", f"/books/{resource}",
-                              organization_id=organization_id)["data"])
+    def books_records(
+        self, resource: str, organization_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/books/{resource}", organization_id=organization_id)["data"])
 
-    def books_create(self, resource: str, body: dict[str, Any],
-                     organization_id: str | None = None) -> dict[str, Any]:
-        return dict(self.call("POST", f"/books/{resource}", body,
-                              organization_id=organization_id))
+    def books_create(
+        self, resource: str, body: dict[str, Any], organization_id: str | None = None
+    ) -> dict[str, Any]:
+        return dict(self.call("POST", f"/books/{resource}", body, organization_id=organization_id))
 
-    def books_update(self, resource: str, record_id: str, body: dict[str, Any],
-                     organization_id: str | None = None) -> dict[str, Any]:
-        return dict(self.call("PATCH", f"/books/{resource}/{record_id}", body,
-                              organization_id=organization_id))
+    def books_update(
+        self,
+        resource: str,
+        record_id: str,
+        body: dict[str, Any],
+        organization_id: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(
+            self.call(
+                "PATCH", f"/books/{resource}/{record_id}", body, organization_id=organization_id
+            )
+        )
 
-    def books_delete(self, resource: str, record_id: str,
-                     organization_id: str | None = None) -> None:
+    def books_delete(
+        self, resource: str, record_id: str, organization_id: str | None = None
+    ) -> None:
         self.call("DELETE", f"/books/{resource}/{record_id}", organization_id=organization_id)
 
     def add_organization(self, name: str) -> dict[str, Any]:
         return dict(self.call("POST", "/books/organizations", {"name": name}))
 
-    def set_books_currency(self, currency_code: str,
-                           organization_id: str | None = None) -> dict[str, Any]:
+    def set_books_currency(
+        self, currency_code: str, organization_id: str | None = None
+    ) -> dict[str, Any]:
         """Make ``currency_code`` a Books org's base currency (default: the first org).
         The CRM org's is a setting: ``settings(crm_currency="EUR")``."""
-        org = organization_id or self.call("GET", "/books/organizations")["organizations"][0][
-            "organization_id"]
-        return dict(self.call("PATCH", f"/books/organizations/{org}",
-                              {"currency_code": currency_code}))
+        org = (
+            organization_id
+            or self.call("GET", "/books/organizations")["organizations"][0]["organization_id"]
+        )
+        return dict(
+            self.call("PATCH", f"/books/organizations/{org}", {"currency_code": currency_code})
+        )
 
     # notifications, seeding, reset
     def notifications(self, wait: float = 0.0) -> dict[str, Any]:

@@ -48,8 +48,14 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 class SandboxState:
     """Everything one running sandbox holds."""
 
-    def __init__(self, data_dir: str | Path, *, clock: Clock | None = None,
-                 settings: Settings | None = None, fault_seed: int | str = 0) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        fault_seed: int | str = 0,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.store = Store(self.data_dir / "sandbox.db")
         self.clock = clock or Clock()
@@ -64,8 +70,9 @@ class SandboxState:
         self.books_limiter = BooksLimiter(self.clock)
         self.crm_schema = CrmSchema(self.store)
         self.notifier = Notifier(self.store, self.crm_schema, self.clock, lambda: self.settings)
-        self.crm = CrmRecords(self.store, self.crm_schema, self.clock, lambda: self.settings,
-                              self.notifier.notify)
+        self.crm = CrmRecords(
+            self.store, self.crm_schema, self.clock, lambda: self.settings, self.notifier.notify
+        )
         self.books_schema = BooksSchema(self.store)
         self.books_schema.organizations()
         self.books = BooksData(self.store, self.books_schema, self.clock, lambda: self.settings)
@@ -118,21 +125,39 @@ class SandboxApp(Starlette):
 
 def _unknown(routes: list[BaseRoute]) -> Any:
     async def handler(request: Request) -> Response:
-        wrong_method = any(r.matches(request.scope)[0] == Match.PARTIAL
-                           for r in routes if not getattr(r, "catch_all", False))
+        wrong_method = any(
+            r.matches(request.scope)[0] == Match.PARTIAL
+            for r in routes
+            if not getattr(r, "catch_all", False)
+        )
         api = classify(request.url.path)
         error: ApiError
         if api == "crm":
-            error = (CrmError(405, "INVALID_REQUEST_METHOD",
-                              "The http request method type is not a valid one", {})
-                     if wrong_method else
-                     CrmError(404, "INVALID_URL_PATTERN",
-                              "Please check if the URL trying to access is a correct one", {}))
+            error = (
+                CrmError(
+                    405,
+                    "INVALID_REQUEST_METHOD",
+                    "The http request method type is not a valid one",
+                    {},
+                )
+                if wrong_method
+                else CrmError(
+                    404,
+                    "INVALID_URL_PATTERN",
+                    "Please check if the URL trying to access is a correct one",
+                    {},
+                )
+            )
         elif api == "books":
-            error = (BooksError(405, BOOKS_CODES["method_not_allowed"],
-                                "The HTTP method is not allowed for the requested resource")
-                     if wrong_method else
-                     BooksError(404, BOOKS_CODES["invalid_url"], "Invalid URL Passed"))
+            error = (
+                BooksError(
+                    405,
+                    BOOKS_CODES["method_not_allowed"],
+                    "The HTTP method is not allowed for the requested resource",
+                )
+                if wrong_method
+                else BooksError(404, BOOKS_CODES["invalid_url"], "Invalid URL Passed")
+            )
         elif api == "oauth":
             error = OAuthError("invalid_request", status=405 if wrong_method else 404)
         else:
@@ -155,8 +180,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     api = classify(request.url.path)
     response: Response
     if api == "crm":
-        response = CrmError(500, "INTERNAL_ERROR", "Internal server error occurred.",
-                            {}).response()
+        response = CrmError(500, "INTERNAL_ERROR", "Internal server error occurred.", {}).response()
     elif api == "books":
         response = BooksError(500, BOOKS_CODES["internal"], "Internal error").response()
     elif api == "admin":
@@ -179,8 +203,13 @@ def create_app(
     sandbox = SandboxState(data_dir, clock=clock, settings=settings, fault_seed=fault_seed)
     if seed is not None:
         sandbox.seed(seed)
-    routes: list[BaseRoute] = [*oauth.ROUTES, *crm_meta_api.ROUTES, *crm_api.ROUTES,
-                               *books_api.ROUTES, *admin_api.ROUTES]
+    routes: list[BaseRoute] = [
+        *oauth.ROUTES,
+        *crm_meta_api.ROUTES,
+        *crm_api.ROUTES,
+        *books_api.ROUTES,
+        *admin_api.ROUTES,
+    ]
     catch_all = _unknown(list(routes))
     for prefix in ("/oauth", "/crm", "/books", "/__admin__"):
         route = Route(prefix + "/{rest:path}", catch_all, methods=ALL_METHODS)
@@ -193,7 +222,9 @@ def create_app(
         sandbox.notifier.close()
 
     return SandboxApp(
-        sandbox, routes, lifespan=lifespan,
+        sandbox,
+        routes,
+        lifespan=lifespan,
         exception_handlers={ApiError: _api_error, Exception: _internal_error},
     )
 

@@ -48,11 +48,35 @@ from .store import Row
 from .web import books_body, int_param, state
 
 Handler = Callable[[Request], Awaitable[Response]]
-EXACT = ("contact_type", "status", "customer_id", "vendor_id", "zcrm_account_id",
-         "zcrm_contact_id", "zcrm_vendor_id", "zcrm_potential_id", "product_type", "sku")
-NAMES = ("contact_name", "company_name", "first_name", "last_name", "email", "phone", "name",
-         "description", "customer_name", "vendor_name", "reference_number", "invoice_number",
-         "estimate_number", "salesorder_number", "purchaseorder_number")
+EXACT = (
+    "contact_type",
+    "status",
+    "customer_id",
+    "vendor_id",
+    "zcrm_account_id",
+    "zcrm_contact_id",
+    "zcrm_vendor_id",
+    "zcrm_potential_id",
+    "product_type",
+    "sku",
+)
+NAMES = (
+    "contact_name",
+    "company_name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "name",
+    "description",
+    "customer_name",
+    "vendor_name",
+    "reference_number",
+    "invoice_number",
+    "estimate_number",
+    "salesorder_number",
+    "purchaseorder_number",
+)
 
 
 def _bad_param(name: str) -> BooksError:
@@ -73,8 +97,8 @@ def _ok(message: str, status: int = 200, /, **payload: Any) -> JSONResponse:
 
 def _matches(record: dict[str, Any], key: str, value: str) -> bool:
     for suffix in ("_startswith", "_contains", ""):
-        if key.endswith(suffix) and key[:len(key) - len(suffix)] in NAMES:
-            field = key[:len(key) - len(suffix)]
+        if key.endswith(suffix) and key[: len(key) - len(suffix)] in NAMES:
+            field = key[: len(key) - len(suffix)]
             actual = str(record.get(field, "") or "").lower()
             wanted = value.lower()
             if suffix == "_startswith":
@@ -98,7 +122,8 @@ def _list(resource: Resource) -> Handler:
         if column not in resource.sort_columns:
             raise _bad_param("sort_column")
         order = {"A": "A", "ascending": "A", "D": "D", "descending": "D"}.get(
-            q.get("sort_order", resource.default_sort[1]))
+            q.get("sort_order", resource.default_sort[1])
+        )
         if order is None:
             raise _bad_param("sort_order")
         rows = data.rows(org, resource.path)
@@ -117,8 +142,11 @@ def _list(resource: Resource) -> Handler:
             wanted = applied.partition(".")[2].lower()
             if not wanted:
                 raise _bad_param("filter_by")
-            pairs = [(r, rec) for r, rec in pairs
-                     if str(rec.get("status", "")).replace("_", "") == wanted]
+            pairs = [
+                (r, rec)
+                for r, rec in pairs
+                if str(rec.get("status", "")).replace("_", "") == wanted
+            ]
         for key, value in q.items():
             if key in EXACT:
                 pairs = [(r, rec) for r, rec in pairs if str(rec.get(key, "")) == value]
@@ -126,17 +154,26 @@ def _list(resource: Resource) -> Handler:
                 pairs = [(r, rec) for r, rec in pairs if _matches(rec, key, value)]
         if q.get("search_text"):
             needle = q["search_text"].lower()
-            pairs = [(r, rec) for r, rec in pairs if any(
-                needle in str(rec.get(k, "")).lower() for k in NAMES)]
-        pairs.sort(key=lambda p: (_sort_key(p[0], p[1], column), int(p[0].id)),
-                   reverse=order == "D")
-        chunk = pairs[(page - 1) * per_page:page * per_page]
-        context = {"page": page, "per_page": per_page,
-                   "has_more_page": page * per_page < len(pairs),
-                   "report_name": resource.report_name, "applied_filter": applied,
-                   "sort_column": column, "sort_order": order, "search_criteria": []}
-        return _ok("success", **{resource.path: [rec for _, rec in chunk],
-                                 "page_context": context})
+            pairs = [
+                (r, rec)
+                for r, rec in pairs
+                if any(needle in str(rec.get(k, "")).lower() for k in NAMES)
+            ]
+        pairs.sort(
+            key=lambda p: (_sort_key(p[0], p[1], column), int(p[0].id)), reverse=order == "D"
+        )
+        chunk = pairs[(page - 1) * per_page : page * per_page]
+        context = {
+            "page": page,
+            "per_page": per_page,
+            "has_more_page": page * per_page < len(pairs),
+            "report_name": resource.report_name,
+            "applied_filter": applied,
+            "sort_column": column,
+            "sort_order": order,
+            "search_criteria": [],
+        }
+        return _ok("success", **{resource.path: [rec for _, rec in chunk], "page_context": context})
 
     return handler
 
@@ -165,8 +202,11 @@ def _create(resource: Resource) -> Handler:
     async def handler(request: Request) -> Response:
         data, org = _data(request), _org(request)
         row = data.create(org, resource, await books_body(request))
-        return _ok(resource.messages["create"], 201,
-                   **{resource.singular: data.render(org, resource, row, full=True)})
+        return _ok(
+            resource.messages["create"],
+            201,
+            **{resource.singular: data.render(org, resource, row, full=True)},
+        )
 
     return handler
 
@@ -174,10 +214,13 @@ def _create(resource: Resource) -> Handler:
 def _update(resource: Resource) -> Handler:
     async def handler(request: Request) -> Response:
         data, org = _data(request), _org(request)
-        row = data.update(org, resource, request.path_params["record_id"],
-                          await books_body(request))
-        return _ok(resource.messages["update"],
-                   **{resource.singular: data.render(org, resource, row, full=True)})
+        row = data.update(
+            org, resource, request.path_params["record_id"], await books_body(request)
+        )
+        return _ok(
+            resource.messages["update"],
+            **{resource.singular: data.render(org, resource, row, full=True)},
+        )
 
     return handler
 
@@ -205,8 +248,9 @@ def _upsert(resource: Resource) -> Handler:
                 message, status = resource.messages["create"], 201
             else:
                 raise BooksError(404, BOOKS_CODES["not_found"], resource.messages["missing"])
-        return _ok(message, status, **{resource.singular: data.render(org, resource, row,
-                                                                      full=True)})
+        return _ok(
+            message, status, **{resource.singular: data.render(org, resource, row, full=True)}
+        )
 
     return handler
 
@@ -221,8 +265,9 @@ def _delete(resource: Resource) -> Handler:
 
 def _status(resource: Resource, action: str) -> Handler:
     async def handler(request: Request) -> Response:
-        message = _data(request).set_status(_org(request), resource,
-                                            request.path_params["record_id"], action)
+        message = _data(request).set_status(
+            _org(request), resource, request.path_params["record_id"], action
+        )
         return _ok(message, resource.status_http)
 
     return handler
@@ -240,6 +285,7 @@ def _activity(resource: Resource, status: str) -> Handler:
 
 
 # -- contact persons -------------------------------------------------------------------------
+
 
 def _person_owner(data: BooksData, org: str, person_id: str) -> tuple[Row, int]:
     for row in data.rows(org, "contacts"):
@@ -267,8 +313,9 @@ async def create_person(request: Request) -> Response:
             person["is_primary_contact"] = True
         persons.append(person)
         contact = data.touch(org, contacts, contact, {**contact.data, "contact_persons": persons})
-    return _ok("The contactperson has been Created", 201,
-               contact_person=_person_out(contact, person))
+    return _ok(
+        "The contactperson has been Created", 201, contact_person=_person_out(contact, person)
+    )
 
 
 async def update_person(request: Request) -> Response:
@@ -280,15 +327,18 @@ async def update_person(request: Request) -> Response:
     with data.store.transaction():
         contact, index = _person_owner(data, org, request.path_params["person_id"])
         if str(body.get("contact_id") or "") != contact.id:
-            raise BooksError(400, BOOKS_CODES["invalid_body"],
-                             "Invalid value passed for contact_id")
+            raise BooksError(
+                400, BOOKS_CODES["invalid_body"], "Invalid value passed for contact_id"
+            )
         persons = [dict(p) for p in contact.data["contact_persons"]]
         primary = persons[index]["is_primary_contact"]
         persons[index] = data.person(body, persons[index])
         persons[index]["is_primary_contact"] = primary
         contact = data.touch(org, contacts, contact, {**contact.data, "contact_persons": persons})
-    return _ok("The contactperson details has been updated.",
-               contact_person=_person_out(contact, persons[index]))
+    return _ok(
+        "The contactperson details has been updated.",
+        contact_person=_person_out(contact, persons[index]),
+    )
 
 
 async def delete_person(request: Request) -> Response:
@@ -299,8 +349,9 @@ async def delete_person(request: Request) -> Response:
         gone = persons.pop(index)
         if gone["is_primary_contact"] and persons:
             persons[0]["is_primary_contact"] = True
-        data.touch(org, RESOURCES["contacts"], contact,
-                   {**contact.data, "contact_persons": persons})
+        data.touch(
+            org, RESOURCES["contacts"], contact, {**contact.data, "contact_persons": persons}
+        )
     return _ok("The contact person has been deleted.")
 
 
@@ -308,10 +359,13 @@ async def primary_person(request: Request) -> Response:
     data, org = _data(request), _org(request)
     with data.store.transaction():
         contact, index = _person_owner(data, org, request.path_params["person_id"])
-        persons = [dict(p, is_primary_contact=i == index)
-                   for i, p in enumerate(contact.data["contact_persons"])]
-        data.touch(org, RESOURCES["contacts"], contact,
-                   {**contact.data, "contact_persons": persons})
+        persons = [
+            dict(p, is_primary_contact=i == index)
+            for i, p in enumerate(contact.data["contact_persons"])
+        ]
+        data.touch(
+            org, RESOURCES["contacts"], contact, {**contact.data, "contact_persons": persons}
+        )
     return _ok("This contact person has been marked as your primary contact person.")
 
 
@@ -319,22 +373,37 @@ async def list_persons(request: Request) -> Response:
     data, org = _data(request), _org(request)
     contact = data.get(org, RESOURCES["contacts"], request.path_params["record_id"])
     persons = [_person_out(contact, p) for p in contact.data.get("contact_persons") or []]
-    return _ok("success", contact_persons=persons, page_context={
-        "page": 1, "per_page": 200, "has_more_page": False,
-        "sort_column": "contact_person_id", "sort_order": "A"})
+    return _ok(
+        "success",
+        contact_persons=persons,
+        page_context={
+            "page": 1,
+            "per_page": 200,
+            "has_more_page": False,
+            "sort_column": "contact_person_id",
+            "sort_order": "A",
+        },
+    )
 
 
 async def get_person(request: Request) -> Response:
     data, org = _data(request), _org(request)
     contact = data.get(org, RESOURCES["contacts"], request.path_params["record_id"])
-    person = next((p for p in contact.data.get("contact_persons") or []
-                   if p["contact_person_id"] == request.path_params["person_id"]), None)
+    person = next(
+        (
+            p
+            for p in contact.data.get("contact_persons") or []
+            if p["contact_person_id"] == request.path_params["person_id"]
+        ),
+        None,
+    )
     if person is None:
         raise BooksError(404, BOOKS_CODES["not_found"], "Contact person does not exist.")
     return _ok("success", contact_person=_person_out(contact, person))
 
 
 # -- organisations -----------------------------------------------------------------------------
+
 
 async def organizations(request: Request) -> Response:
     return _ok("success", organizations=state(request).books_schema.organizations())
@@ -358,8 +427,11 @@ def _routes() -> list[Route]:
         Route(f"{people}/{{person_id}}", delete_person, methods=["DELETE"]),
         Route(f"{people}/{{person_id}}/primary", primary_person, methods=["POST"]),
         Route(f"{base}/contacts/{{record_id}}/contactpersons", list_persons, methods=["GET"]),
-        Route(f"{base}/contacts/{{record_id}}/contactpersons/{{person_id}}", get_person,
-              methods=["GET"]),
+        Route(
+            f"{base}/contacts/{{record_id}}/contactpersons/{{person_id}}",
+            get_person,
+            methods=["GET"],
+        ),
     ]
     for resource in RESOURCES.values():
         path = f"{base}/{resource.path}"
@@ -373,12 +445,14 @@ def _routes() -> list[Route]:
             Route(one, _delete(resource), methods=["DELETE"]),
         ]
         for action in resource.statuses:
-            routes.append(Route(f"{one}/status/{action}", _status(resource, action),
-                                methods=["POST"]))
+            routes.append(
+                Route(f"{one}/status/{action}", _status(resource, action), methods=["POST"])
+            )
         if resource.path in ("contacts", "items"):
-            routes += [Route(f"{one}/active", _activity(resource, "active"), methods=["POST"]),
-                       Route(f"{one}/inactive", _activity(resource, "inactive"),
-                             methods=["POST"])]
+            routes += [
+                Route(f"{one}/active", _activity(resource, "active"), methods=["POST"]),
+                Route(f"{one}/inactive", _activity(resource, "inactive"), methods=["POST"]),
+            ]
     return routes
 
 

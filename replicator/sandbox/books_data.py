@@ -43,17 +43,55 @@ from .settings import Settings
 from .store import Row, Store
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-ADDRESS_KEYS = ("attention", "address", "street2", "state_code", "city", "state", "zip",
-                "country", "fax", "phone")
-PERSON_KEYS = ("salutation", "first_name", "last_name", "email", "phone", "mobile",
-               "designation", "department", "skype")
-CONTACT_TEXT = {"contact_name": 200, "company_name": 200, "website": 255, "notes": 5000,
-                "language_code": 10, "facebook": 100, "twitter": 100,
-                "contact_number": 200, "payment_terms_label": 200}
-ITEM_TEXT = {"name": 100, "description": 2000, "sku": 100, "unit": 100,
-             "purchase_description": 2000}
-TXN_TEXT = {"reference_number": 100, "notes": 5000, "terms": 10000, "salesperson_name": 200,
-            "zcrm_potential_id": 40, "zcrm_potential_name": 200}
+ADDRESS_KEYS = (
+    "attention",
+    "address",
+    "street2",
+    "state_code",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "fax",
+    "phone",
+)
+PERSON_KEYS = (
+    "salutation",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "designation",
+    "department",
+    "skype",
+)
+CONTACT_TEXT = {
+    "contact_name": 200,
+    "company_name": 200,
+    "website": 255,
+    "notes": 5000,
+    "language_code": 10,
+    "facebook": 100,
+    "twitter": 100,
+    "contact_number": 200,
+    "payment_terms_label": 200,
+}
+ITEM_TEXT = {
+    "name": 100,
+    "description": 2000,
+    "sku": 100,
+    "unit": 100,
+    "purchase_description": 2000,
+}
+TXN_TEXT = {
+    "reference_number": 100,
+    "notes": 5000,
+    "terms": 10000,
+    "salesperson_name": 200,
+    "zcrm_potential_id": 40,
+    "zcrm_potential_name": 200,
+}
 TXN_DATES = ("date", "due_date", "expiry_date", "shipment_date", "delivery_date")
 
 
@@ -85,8 +123,9 @@ def _text(body: Mapping[str, Any], limits: Mapping[str, int], data: dict[str, An
         data[key] = value
 
 
-def _choice(body: Mapping[str, Any], key: str, allowed: tuple[str, ...],
-            data: dict[str, Any]) -> None:
+def _choice(
+    body: Mapping[str, Any], key: str, allowed: tuple[str, ...], data: dict[str, Any]
+) -> None:
     if key in body:
         if body[key] not in allowed:
             raise bad(key)
@@ -96,8 +135,9 @@ def _choice(body: Mapping[str, Any], key: str, allowed: tuple[str, ...],
 class BooksData:
     """Records of every Books organisation in the sandbox."""
 
-    def __init__(self, store: Store, schema: BooksSchema, clock: Clock,
-                 settings: Callable[[], Settings]) -> None:
+    def __init__(
+        self, store: Store, schema: BooksSchema, clock: Clock, settings: Callable[[], Settings]
+    ) -> None:
         self.store, self.schema, self.clock = store, schema, clock
         self._settings = settings
 
@@ -120,14 +160,22 @@ class BooksData:
 
     def _save(self, org: str, resource: Resource, data: dict[str, Any], old: Row | None) -> Row:
         now = self.clock.now()
-        row = Row(old.id if old else self.new_id(), data, old.created if old else now, now,
-                  "api", "api", 0)
+        row = Row(
+            old.id if old else self.new_id(),
+            data,
+            old.created if old else now,
+            now,
+            "api",
+            "api",
+            0,
+        )
         return self.store.put("books", org, resource.path, row)
 
     # -- custom fields ---------------------------------------------------------------------
 
-    def _custom(self, org: str, resource: Resource, given: Any, old: Mapping[str, Any]
-                ) -> dict[str, Any]:
+    def _custom(
+        self, org: str, resource: Resource, given: Any, old: Mapping[str, Any]
+    ) -> dict[str, Any]:
         fields = self.schema.custom_fields(org, resource.path)
         values = dict(old)
         if given is None:
@@ -137,17 +185,26 @@ class BooksData:
         for entry in given:
             if not isinstance(entry, dict):
                 raise bad("custom_fields")
-            field = next((f for f in fields if any(
-                str(entry.get(k)) == str(getattr(f, k)) for k in
-                ("api_name", "customfield_id", "index", "label") if entry.get(k) is not None
-            )), None)
+            field = next(
+                (
+                    f
+                    for f in fields
+                    if any(
+                        str(entry.get(k)) == str(getattr(f, k))
+                        for k in ("api_name", "customfield_id", "index", "label")
+                        if entry.get(k) is not None
+                    )
+                ),
+                None,
+            )
             if field is None:
                 raise bad("custom_fields")
             values[field.api_name] = _cf_value(field, entry.get("value"))
         return values
 
-    def _check_unique_custom(self, org: str, resource: Resource, data: Mapping[str, Any],
-                             record_id: str | None) -> None:
+    def _check_unique_custom(
+        self, org: str, resource: Resource, data: Mapping[str, Any], record_id: str | None
+    ) -> None:
         for field in self.schema.custom_fields(org, resource.path):
             value = data["custom"].get(field.api_name)
             if field.is_mandatory and value in (None, ""):
@@ -155,30 +212,37 @@ class BooksData:
             if not field.is_unique or value in (None, ""):
                 continue
             if self._taken(org, resource.path, f"$.custom.{field.api_name}", value, record_id):
-                raise BooksError(400, BOOKS_CODES["exists"],
-                                 f"The value of {field.label} already exists. "
-                                 "Please enter a unique value.")
+                raise BooksError(
+                    400,
+                    BOOKS_CODES["exists"],
+                    f"The value of {field.label} already exists. Please enter a unique value.",
+                )
 
-    def _taken(self, org: str, resource: str, path: str, value: Any, record_id: str | None
-               ) -> bool:
+    def _taken(self, org: str, resource: str, path: str, value: Any, record_id: str | None) -> bool:
         """Whether another record of ``resource`` holds ``value`` at ``path``."""
-        return any(row.id != record_id
-                   for row in self.store.find("books", org, resource, path, value))
+        return any(
+            row.id != record_id for row in self.store.find("books", org, resource, path, value)
+        )
 
-    def find_by_custom(self, org: str, resource: Resource, api_name: str, value: str
-                       ) -> Row | None:
-        field = next((f for f in self.schema.custom_fields(org, resource.path)
-                      if f.api_name == api_name), None)
+    def find_by_custom(self, org: str, resource: Resource, api_name: str, value: str) -> Row | None:
+        field = next(
+            (f for f in self.schema.custom_fields(org, resource.path) if f.api_name == api_name),
+            None,
+        )
         if field is None or not field.is_unique:
-            raise BooksError(400, BOOKS_CODES["invalid_param"],
-                             "Invalid value passed for X-Unique-Identifier-Key")
+            raise BooksError(
+                400,
+                BOOKS_CODES["invalid_param"],
+                "Invalid value passed for X-Unique-Identifier-Key",
+            )
         found = self.store.find("books", org, resource.path, f"$.custom.{api_name}", value)
         return found[0] if found else None
 
     # -- normalising writes ------------------------------------------------------------------
 
-    def normalize(self, org: str, resource: Resource, body: Mapping[str, Any],
-                  old: Row | None) -> dict[str, Any]:
+    def normalize(
+        self, org: str, resource: Resource, body: Mapping[str, Any], old: Row | None
+    ) -> dict[str, Any]:
         data: dict[str, Any] = dict(old.data) if old else {"custom": {}, "status": "active"}
         data["custom"] = self._custom(org, resource, body.get("custom_fields"), data["custom"])
         if resource.path == "contacts":
@@ -190,8 +254,9 @@ class BooksData:
         self._check_unique_custom(org, resource, data, old.id if old else None)
         return data
 
-    def _contact(self, org: str, body: Mapping[str, Any], data: dict[str, Any],
-                 old: Row | None) -> None:
+    def _contact(
+        self, org: str, body: Mapping[str, Any], data: dict[str, Any], old: Row | None
+    ) -> None:
         _text(body, CONTACT_TEXT, data)
         if not str(data.get("contact_name") or "").strip():
             raise bad("contact_name")
@@ -219,14 +284,19 @@ class BooksData:
             if key in body:
                 data[key] = self._address(key, body[key], (data.get(key) or {}))
         if "contact_persons" in body:
-            data["contact_persons"] = self._persons(body["contact_persons"],
-                                                    data.get("contact_persons") or [])
+            data["contact_persons"] = self._persons(
+                body["contact_persons"], data.get("contact_persons") or []
+            )
         data.setdefault("contact_persons", [])
         if self._settings().unique_contact_names and self._taken(
-                org, "contacts", "$.contact_name", data["contact_name"], old.id if old else None):
-            raise BooksError(400, BOOKS_CODES["exists"],
-                             f'The contact "{data["contact_name"]}" already exists. '
-                             "Please specify a different name.")
+            org, "contacts", "$.contact_name", data["contact_name"], old.id if old else None
+        ):
+            raise BooksError(
+                400,
+                BOOKS_CODES["exists"],
+                f'The contact "{data["contact_name"]}" already exists. '
+                "Please specify a different name.",
+            )
 
     def _address(self, key: str, given: Any, old: Mapping[str, Any]) -> dict[str, Any]:
         if given is None:
@@ -272,15 +342,18 @@ class BooksData:
                 person[key] = value or ""
         if person["email"] and not _EMAIL.fullmatch(person["email"]):
             raise bad("email")
-        person["is_primary_contact"] = bool(entry.get("is_primary_contact",
-                                                      person.get("is_primary_contact", False)))
-        person["enable_portal"] = bool(entry.get("enable_portal",
-                                                 person.get("enable_portal", False)))
+        person["is_primary_contact"] = bool(
+            entry.get("is_primary_contact", person.get("is_primary_contact", False))
+        )
+        person["enable_portal"] = bool(
+            entry.get("enable_portal", person.get("enable_portal", False))
+        )
         person["contact_person_id"] = person.get("contact_person_id") or self.new_id()
         return person
 
-    def _item(self, org: str, body: Mapping[str, Any], data: dict[str, Any],
-              old: Row | None) -> None:
+    def _item(
+        self, org: str, body: Mapping[str, Any], data: dict[str, Any], old: Row | None
+    ) -> None:
         _text(body, ITEM_TEXT, data)
         if not str(data.get("name") or "").strip():
             raise bad("name")
@@ -291,18 +364,24 @@ class BooksData:
             raise bad("rate")
         _choice(body, "product_type", ("goods", "service", "digital_service"), data)
         data.setdefault("product_type", "goods")
-        _choice(body, "item_type", ("sales", "purchases", "sales_and_purchases", "inventory"),
-                data)
+        _choice(body, "item_type", ("sales", "purchases", "sales_and_purchases", "inventory"), data)
         data.setdefault("item_type", "sales")
         record_id = old.id if old else None
         if self._taken(org, "items", "$.name", data["name"], record_id):
-            raise BooksError(400, BOOKS_CODES["exists"],
-                             f'The item "{data["name"]}" already exists.')
+            raise BooksError(
+                400, BOOKS_CODES["exists"], f'The item "{data["name"]}" already exists.'
+            )
         if data.get("sku") and self._taken(org, "items", "$.sku", data["sku"], record_id):
             raise BooksError(400, BOOKS_CODES["exists"], f'The SKU "{data["sku"]}" already exists.')
 
-    def _transaction(self, org: str, resource: Resource, body: Mapping[str, Any],
-                     data: dict[str, Any], old: Row | None) -> None:
+    def _transaction(
+        self,
+        org: str,
+        resource: Resource,
+        body: Mapping[str, Any],
+        data: dict[str, Any],
+        old: Row | None,
+    ) -> None:
         party = resource.party or "customer_id"
         _text(body, TXN_TEXT, data)
         if party in body or old is None:
@@ -314,10 +393,14 @@ class BooksData:
         number_field = resource.number_field or ""
         if body.get(number_field):
             number = str(body[number_field])
-            if self._taken(org, resource.path, f"$.{number_field}", number,
-                           old.id if old else None):
-                raise BooksError(400, BOOKS_CODES["exists"],
-                                 f"{resource.label.capitalize()} number {number} already exists.")
+            if self._taken(
+                org, resource.path, f"$.{number_field}", number, old.id if old else None
+            ):
+                raise BooksError(
+                    400,
+                    BOOKS_CODES["exists"],
+                    f"{resource.label.capitalize()} number {number} already exists.",
+                )
             data[number_field] = number
         elif old is None:
             n = self.store.next_value(f"books.{org}.{resource.path}.number")
@@ -343,16 +426,19 @@ class BooksData:
                 data[key] = amount(body[key] or 0, key)
             data.setdefault(key, 0.0)
         if "line_items" in body:
-            data["line_items"] = self._lines(org, body["line_items"],
-                                             data.get("line_items") or [])
+            data["line_items"] = self._lines(org, body["line_items"], data.get("line_items") or [])
         data.setdefault("line_items", [])
         if resource.requires_items and not data["line_items"]:
             raise bad("line_items")
         if old is None:
             data["status"] = "draft"
         sub = sum((Decimal(str(li["item_total"])) for li in data["line_items"]), Decimal(0))
-        total = (sub + Decimal(str(data["shipping_charge"])) + Decimal(str(data["adjustment"]))
-                 - Decimal(str(data["discount"])))
+        total = (
+            sub
+            + Decimal(str(data["shipping_charge"]))
+            + Decimal(str(data["adjustment"]))
+            - Decimal(str(data["discount"]))
+        )
         data["sub_total"], data["total"] = amount(sub, "sub_total"), amount(total, "total")
 
     def _lines(self, org: str, given: Any, old: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -396,8 +482,7 @@ class BooksData:
         with self.store.transaction():
             return self._save(org, resource, self.normalize(org, resource, body, None), None)
 
-    def update(self, org: str, resource: Resource, record_id: str, body: Mapping[str, Any]
-               ) -> Row:
+    def update(self, org: str, resource: Resource, record_id: str, body: Mapping[str, Any]) -> Row:
         with self.store.transaction():
             old = self.get(org, resource, record_id)
             return self._save(org, resource, self.normalize(org, resource, body, old), old)
@@ -416,20 +501,30 @@ class BooksData:
             row = self.get(org, resource, record_id)
             current = self.display_status(resource, row.data)
             if row.data["status"] not in allowed and current not in allowed:
-                raise BooksError(400, BOOKS_CODES["invalid_body"],
-                                 f"The {resource.label} cannot be marked as {action} "
-                                 f"while it is {current}.")
+                raise BooksError(
+                    400,
+                    BOOKS_CODES["invalid_body"],
+                    f"The {resource.label} cannot be marked as {action} while it is {current}.",
+                )
             self.touch(org, resource, row, {**row.data, "status": target})
         return message
 
     def display_status(self, resource: Resource, data: Mapping[str, Any]) -> str:
         status = str(data.get("status", ""))
         today = self._today().isoformat()
-        if resource.path == "invoices" and status == "sent" and data.get("due_date", "") and (
-                data["due_date"] < today):
+        if (
+            resource.path == "invoices"
+            and status == "sent"
+            and data.get("due_date", "")
+            and (data["due_date"] < today)
+        ):
             return "overdue"
-        if resource.path == "estimates" and status == "sent" and data.get("expiry_date") and (
-                data["expiry_date"] < today):
+        if (
+            resource.path == "estimates"
+            and status == "sent"
+            and data.get("expiry_date")
+            and (data["expiry_date"] < today)
+        ):
             return "expired"
         return status
 
@@ -449,28 +544,50 @@ class BooksData:
                 out[party] = (True, owed)
         return out
 
-    def render(self, org: str, resource: Resource, row: Row, *, full: bool,
-               money: Mapping[str, tuple[bool, float]] | None = None) -> dict[str, Any]:
+    def render(
+        self,
+        org: str,
+        resource: Resource,
+        row: Row,
+        *,
+        full: bool,
+        money: Mapping[str, tuple[bool, float]] | None = None,
+    ) -> dict[str, Any]:
         tz = self._settings().tz
         data = row.data
         out: dict[str, Any] = {resource.id_field: row.id}
         if resource.path == "contacts":
             out |= self._render_contact(org, row, full, money)
         elif resource.path == "items":
-            keys = ("name", "status", "description", "rate", "unit", "sku", "product_type",
-                    "item_type", "purchase_rate", "purchase_description")
-            out |= {k: data.get(k, "" if k not in ("rate", "purchase_rate") else 0.0)
-                    for k in keys}
+            keys = (
+                "name",
+                "status",
+                "description",
+                "rate",
+                "unit",
+                "sku",
+                "product_type",
+                "item_type",
+                "purchase_rate",
+                "purchase_description",
+            )
+            out |= {k: data.get(k, "" if k not in ("rate", "purchase_rate") else 0.0) for k in keys}
             out["zcrm_product_id"] = data.get("zcrm_product_id", "")
             out["is_linked_with_zohocrm"] = bool(data.get("zcrm_product_id"))
         else:
             out |= self._render_transaction(org, resource, data, full)
         fields = self.schema.custom_fields(org, resource.path)
         out["custom_fields"] = [
-            {"customfield_id": f.customfield_id, "index": f.index, "label": f.label,
-             "api_name": f.api_name, "data_type": f.data_type,
-             "value": data["custom"][f.api_name]}
-            for f in fields if data["custom"].get(f.api_name) not in (None, "")
+            {
+                "customfield_id": f.customfield_id,
+                "index": f.index,
+                "label": f.label,
+                "api_name": f.api_name,
+                "data_type": f.data_type,
+                "value": data["custom"][f.api_name],
+            }
+            for f in fields
+            if data["custom"].get(f.api_name) not in (None, "")
         ]
         for f in fields:
             out[f.api_name] = data["custom"].get(f.api_name, "")
@@ -478,47 +595,62 @@ class BooksData:
         out["last_modified_time"] = books_time(row.modified, tz)
         return out
 
-    def _render_contact(self, org: str, row: Row, full: bool,
-                        money: Mapping[str, tuple[bool, float]] | None) -> dict[str, Any]:
+    def _render_contact(
+        self, org: str, row: Row, full: bool, money: Mapping[str, tuple[bool, float]] | None
+    ) -> dict[str, Any]:
         data = row.data
         has, owed = (money if money is not None else self.contact_money(org)).get(
-            row.id, (False, 0.0))
+            row.id, (False, 0.0)
+        )
         code, symbol = CURRENCIES.get(data["currency_id"], ("USD", "$"))
         persons = data.get("contact_persons") or []
         primary = next((p for p in persons if p["is_primary_contact"]), None)
-        zcrm = {k: data.get(k, "") for k in ("zcrm_account_id", "zcrm_contact_id",
-                                             "zcrm_vendor_id")}
+        zcrm = {
+            k: data.get(k, "") for k in ("zcrm_account_id", "zcrm_contact_id", "zcrm_vendor_id")
+        }
         out: dict[str, Any] = {
-            "contact_name": data["contact_name"], "company_name": data.get("company_name", ""),
+            "contact_name": data["contact_name"],
+            "company_name": data.get("company_name", ""),
             "contact_type": data["contact_type"],
             "customer_sub_type": data["customer_sub_type"]
-            if data["contact_type"] == "customer" else "",
-            "status": data["status"], "website": data.get("website", ""),
+            if data["contact_type"] == "customer"
+            else "",
+            "status": data["status"],
+            "website": data.get("website", ""),
             "payment_terms": data["payment_terms"],
             "payment_terms_label": data["payment_terms_label"],
-            "currency_id": data["currency_id"], "currency_code": code,
-            "outstanding_receivable_amount": owed, "unused_credits_receivable_amount": 0.0,
-            "is_linked_with_zohocrm": any(zcrm.values()), **zcrm,
+            "currency_id": data["currency_id"],
+            "currency_code": code,
+            "outstanding_receivable_amount": owed,
+            "unused_credits_receivable_amount": 0.0,
+            "is_linked_with_zohocrm": any(zcrm.values()),
+            **zcrm,
         }
         if full:
             out |= {
-                "has_transaction": has, "credit_limit": data.get("credit_limit", 0.0),
-                "currency_symbol": symbol, "is_portal_enabled": False,
+                "has_transaction": has,
+                "credit_limit": data.get("credit_limit", 0.0),
+                "currency_symbol": symbol,
+                "is_portal_enabled": False,
                 "language_code": data.get("language_code", "en"),
                 "primary_contact_id": primary["contact_person_id"] if primary else "",
-                "facebook": data.get("facebook", ""), "twitter": data.get("twitter", ""),
+                "facebook": data.get("facebook", ""),
+                "twitter": data.get("twitter", ""),
                 "notes": data.get("notes", ""),
                 "billing_address": data.get("billing_address") or {},
                 "shipping_address": data.get("shipping_address") or {},
                 "contact_persons": [dict(p) for p in persons],
             }
         else:
-            out |= {k: (primary or {}).get(k, "") for k in
-                    ("first_name", "last_name", "email", "phone", "mobile")}
+            out |= {
+                k: (primary or {}).get(k, "")
+                for k in ("first_name", "last_name", "email", "phone", "mobile")
+            }
         return out
 
-    def _render_transaction(self, org: str, resource: Resource, data: Mapping[str, Any],
-                            full: bool) -> dict[str, Any]:
+    def _render_transaction(
+        self, org: str, resource: Resource, data: Mapping[str, Any], full: bool
+    ) -> dict[str, Any]:
         party = resource.party or "customer_id"
         contact = self.store.get("books", org, "contacts", data[party])
         name_key = "vendor_name" if party == "vendor_id" else "customer_name"
@@ -529,8 +661,11 @@ class BooksData:
             "status": self.display_status(resource, data),
             "reference_number": data.get("reference_number", ""),
             "date": data["date"],
-            "currency_id": BASE_CURRENCY, "currency_code": CURRENCIES[BASE_CURRENCY][0],
-            "exchange_rate": 1.0, "sub_total": data["sub_total"], "total": data["total"],
+            "currency_id": BASE_CURRENCY,
+            "currency_code": CURRENCIES[BASE_CURRENCY][0],
+            "exchange_rate": 1.0,
+            "sub_total": data["sub_total"],
+            "total": data["total"],
             "salesperson_name": data.get("salesperson_name", ""),
         }
         for key in TXN_DATES[1:]:
@@ -543,10 +678,14 @@ class BooksData:
             out["zcrm_potential_id"] = data.get("zcrm_potential_id", "")
             out["zcrm_potential_name"] = data.get("zcrm_potential_name", "")
         if full:
-            out |= {"line_items": [dict(li) for li in data["line_items"]],
-                    "discount": data["discount"], "shipping_charge": data["shipping_charge"],
-                    "adjustment": data["adjustment"], "notes": data.get("notes", ""),
-                    "terms": data.get("terms", "")}
+            out |= {
+                "line_items": [dict(li) for li in data["line_items"]],
+                "discount": data["discount"],
+                "shipping_charge": data["shipping_charge"],
+                "adjustment": data["adjustment"],
+                "notes": data.get("notes", ""),
+                "terms": data.get("terms", ""),
+            }
         return out
 
 

@@ -31,8 +31,20 @@ CURRENCIES = {
     "536000000000103": ("INR", "₹"),
 }
 BASE_CURRENCY = "536000000000097"
-CF_TYPES = ("text", "multiline", "email", "url", "phone", "number", "decimal", "amount",
-            "percent", "date", "check_box", "dropdown")
+CF_TYPES = (
+    "text",
+    "multiline",
+    "email",
+    "url",
+    "phone",
+    "number",
+    "decimal",
+    "amount",
+    "percent",
+    "date",
+    "check_box",
+    "dropdown",
+)
 
 
 @attrs.frozen
@@ -60,91 +72,185 @@ def _status(from_: str, to: str, message: str) -> tuple[frozenset[str], str, str
 
 RESOURCES: dict[str, Resource] = {
     "contacts": Resource(
-        "contacts", "contact", "contact_id", "contact", "Contacts",
+        "contacts",
+        "contact",
+        "contact_id",
+        "contact",
+        "Contacts",
         default_sort=("contact_name", "A"),
-        sort_columns=("contact_name", "first_name", "last_name", "email", "created_time",
-                      "last_modified_time", "outstanding_receivable_amount"),
-        messages={"create": "The contact has been created",
-                  "update": "Contact has been updated successfully",
-                  "delete": "The contact has been deleted.",
-                  "missing": "Contact does not exist."},
+        sort_columns=(
+            "contact_name",
+            "first_name",
+            "last_name",
+            "email",
+            "created_time",
+            "last_modified_time",
+            "outstanding_receivable_amount",
+        ),
+        messages={
+            "create": "The contact has been created",
+            "update": "Contact has been updated successfully",
+            "delete": "The contact has been deleted.",
+            "missing": "Contact does not exist.",
+        },
     ),
     "items": Resource(
-        "items", "item", "item_id", "item", "Items",
+        "items",
+        "item",
+        "item_id",
+        "item",
+        "Items",
         default_sort=("name", "A"),
         sort_columns=("name", "rate", "tax_name", "created_time", "last_modified_time"),
-        messages={"create": "The item has been added.",
-                  "update": "Item details have been saved.",
-                  "delete": "The item has been deleted.",
-                  "missing": "Item does not exist."},
+        messages={
+            "create": "The item has been added.",
+            "update": "Item details have been saved.",
+            "delete": "The item has been deleted.",
+            "missing": "Item does not exist.",
+        },
     ),
     "estimates": Resource(
-        "estimates", "estimate", "estimate_id", "estimate", "Estimates",
-        number_field="estimate_number", number_prefix="EST-", party="customer_id",
+        "estimates",
+        "estimate",
+        "estimate_id",
+        "estimate",
+        "Estimates",
+        number_field="estimate_number",
+        number_prefix="EST-",
+        party="customer_id",
         requires_items=True,
         statuses={
             "sent": _status("draft", "sent", "Estimate status has been changed to Sent"),
-            "accepted": _status("draft sent declined expired", "accepted",
-                                "Estimate status has been changed to Accepted."),
-            "declined": _status("draft sent accepted expired", "declined",
-                                "Estimate status has been changed to Declined."),
+            "accepted": _status(
+                "draft sent declined expired",
+                "accepted",
+                "Estimate status has been changed to Accepted.",
+            ),
+            "declined": _status(
+                "draft sent accepted expired",
+                "declined",
+                "Estimate status has been changed to Declined.",
+            ),
         },
-        sort_columns=("customer_name", "estimate_number", "date", "total", "created_time",
-                      "last_modified_time"),
-        messages={"create": "The estimate has been created",
-                  "update": "Estimate information has been updated.",
-                  "delete": "The estimate has been deleted.",
-                  "missing": "Estimate does not exist."},
+        sort_columns=(
+            "customer_name",
+            "estimate_number",
+            "date",
+            "total",
+            "created_time",
+            "last_modified_time",
+        ),
+        messages={
+            "create": "The estimate has been created",
+            "update": "Estimate information has been updated.",
+            "delete": "The estimate has been deleted.",
+            "missing": "Estimate does not exist.",
+        },
     ),
     "salesorders": Resource(
-        "salesorders", "salesorder", "salesorder_id", "sales order", "Sales Orders",
-        number_field="salesorder_number", number_prefix="SO-", party="customer_id",
-        modified_filter=True, status_http=201,
+        "salesorders",
+        "salesorder",
+        "salesorder_id",
+        "sales order",
+        "Sales Orders",
+        number_field="salesorder_number",
+        number_prefix="SO-",
+        party="customer_id",
+        modified_filter=True,
+        status_http=201,
         statuses={
             "open": _status("draft void", "open", "Sales order status has been changed to Open."),
             "void": _status("draft open", "void", "Sales order status has been changed to Void."),
         },
-        sort_columns=("customer_name", "salesorder_number", "shipment_date", "date", "total",
-                      "created_time", "last_modified_time"),
-        messages={"create": "Sales Order Created Successfully.",
-                  "update": "Sales Order Updated Successfully.",
-                  "delete": "Sales Order Deleted Successfully.",
-                  "missing": "Sales Order does not exist."},
+        sort_columns=(
+            "customer_name",
+            "salesorder_number",
+            "shipment_date",
+            "date",
+            "total",
+            "created_time",
+            "last_modified_time",
+        ),
+        messages={
+            "create": "Sales Order Created Successfully.",
+            "update": "Sales Order Updated Successfully.",
+            "delete": "Sales Order Deleted Successfully.",
+            "missing": "Sales Order does not exist.",
+        },
     ),
     "invoices": Resource(
-        "invoices", "invoice", "invoice_id", "invoice", "Invoices",
-        number_field="invoice_number", number_prefix="INV-", party="customer_id",
-        requires_items=True, modified_filter=True,
+        "invoices",
+        "invoice",
+        "invoice_id",
+        "invoice",
+        "Invoices",
+        number_field="invoice_number",
+        number_prefix="INV-",
+        party="customer_id",
+        requires_items=True,
+        modified_filter=True,
         statuses={
             "sent": _status("draft", "sent", "Invoice status has been changed to Sent."),
-            "void": _status("draft sent overdue unpaid partially_paid", "void",
-                            "Invoice status has been changed to Void."),
+            "void": _status(
+                "draft sent overdue unpaid partially_paid",
+                "void",
+                "Invoice status has been changed to Void.",
+            ),
             "draft": _status("void", "draft", "Status of invoice changed from void to draft"),
         },
-        sort_columns=("customer_name", "invoice_number", "date", "due_date", "total", "balance",
-                      "created_time", "last_modified_time"),
-        messages={"create": "The invoice has been created.",
-                  "update": "Invoice information has been updated.",
-                  "delete": "The invoice has been deleted.",
-                  "missing": "Invoice does not exist."},
+        sort_columns=(
+            "customer_name",
+            "invoice_number",
+            "date",
+            "due_date",
+            "total",
+            "balance",
+            "created_time",
+            "last_modified_time",
+        ),
+        messages={
+            "create": "The invoice has been created.",
+            "update": "Invoice information has been updated.",
+            "delete": "The invoice has been deleted.",
+            "missing": "Invoice does not exist.",
+        },
     ),
     "purchaseorders": Resource(
-        "purchaseorders", "purchaseorder", "purchaseorder_id", "purchase order",
-        "Purchase Orders", number_field="purchaseorder_number", number_prefix="PO-",
-        party="vendor_id", requires_items=True, modified_filter=True, status_http=201,
+        "purchaseorders",
+        "purchaseorder",
+        "purchaseorder_id",
+        "purchase order",
+        "Purchase Orders",
+        number_field="purchaseorder_number",
+        number_prefix="PO-",
+        party="vendor_id",
+        requires_items=True,
+        modified_filter=True,
+        status_http=201,
         statuses={
-            "open": _status("draft cancelled", "open",
-                            "The purchase order has been marked as open."),
+            "open": _status(
+                "draft cancelled", "open", "The purchase order has been marked as open."
+            ),
             "billed": _status("open", "billed", "The purchase order has been marked as billed."),
-            "cancelled": _status("draft open", "cancelled",
-                                 "The purchase order has been cancelled."),
+            "cancelled": _status(
+                "draft open", "cancelled", "The purchase order has been cancelled."
+            ),
         },
-        sort_columns=("vendor_name", "purchaseorder_number", "date", "delivery_date", "total",
-                      "created_time", "last_modified_time"),
-        messages={"create": "Purchase Order has been added.",
-                  "update": "Purchase Order has been updated.",
-                  "delete": "The purchase order has been deleted.",
-                  "missing": "Purchase Order does not exist."},
+        sort_columns=(
+            "vendor_name",
+            "purchaseorder_number",
+            "date",
+            "delivery_date",
+            "total",
+            "created_time",
+            "last_modified_time",
+        ),
+        messages={
+            "create": "Purchase Order has been added.",
+            "update": "Purchase Order has been updated.",
+            "delete": "The purchase order has been deleted.",
+            "missing": "Purchase Order does not exist.",
+        },
     ),
 }
 
@@ -161,10 +267,16 @@ class CustomField:
     values: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        return {"customfield_id": self.customfield_id, "api_name": self.api_name,
-                "label": self.label, "data_type": self.data_type, "index": self.index,
-                "is_unique": self.is_unique, "is_mandatory": self.is_mandatory,
-                "values": list(self.values)}
+        return {
+            "customfield_id": self.customfield_id,
+            "api_name": self.api_name,
+            "label": self.label,
+            "data_type": self.data_type,
+            "index": self.index,
+            "is_unique": self.is_unique,
+            "is_mandatory": self.is_mandatory,
+            "values": list(self.values),
+        }
 
 
 class BooksSchema:
@@ -186,13 +298,23 @@ class BooksSchema:
         number = self._store.next_value("books.org", start=1)
         code, symbol = CURRENCIES[BASE_CURRENCY]
         return {
-            "organization_id": str(800_000_000 + number), "name": name,
-            "contact_name": "Sandbox Admin", "email": "admin@sandbox.example",
-            "is_default_org": default, "plan_type": 130, "plan_name": "PROFESSIONAL",
-            "plan_period": "Monthly", "language_code": "en", "fiscal_year_start_month": 0,
-            "time_zone": "UTC", "is_org_active": True, "currency_id": BASE_CURRENCY,
-            "currency_code": code, "currency_symbol": symbol,
-            "currency_format": "###,##0.00", "price_precision": 2,
+            "organization_id": str(800_000_000 + number),
+            "name": name,
+            "contact_name": "Sandbox Admin",
+            "email": "admin@sandbox.example",
+            "is_default_org": default,
+            "plan_type": 130,
+            "plan_name": "PROFESSIONAL",
+            "plan_period": "Monthly",
+            "language_code": "en",
+            "fiscal_year_start_month": 0,
+            "time_zone": "UTC",
+            "is_org_active": True,
+            "currency_id": BASE_CURRENCY,
+            "currency_code": code,
+            "currency_symbol": symbol,
+            "currency_format": "###,##0.00",
+            "price_precision": 2,
         }
 
     def add_organization(self, name: str) -> dict[str, Any]:
@@ -221,8 +343,11 @@ class BooksSchema:
             org = next((o for o in orgs if o["organization_id"] == org_id), None)
             if org is None:
                 raise KeyError(org_id)
-            org.update(currency_id=currency_id, currency_code=currency_code,
-                       currency_symbol=CURRENCIES[currency_id][1])
+            org.update(
+                currency_id=currency_id,
+                currency_code=currency_code,
+                currency_symbol=CURRENCIES[currency_id][1],
+            )
             self._store.kv_set("books.orgs", orgs)
         return dict(org)
 
@@ -258,9 +383,15 @@ class BooksSchema:
             if any(f.api_name == api_name or f.label == label for f in existing):
                 raise ValueError(f"{resource} already has a custom field {api_name}")
             field = CustomField(
-                str(ID_BASE + self._store.next_value("books.id", start=10_001)), api_name,
-                label, data_type, len(existing) + 1, bool(spec.get("is_unique", False)),
-                bool(spec.get("is_mandatory", False)), values)
+                str(ID_BASE + self._store.next_value("books.id", start=10_001)),
+                api_name,
+                label,
+                data_type,
+                len(existing) + 1,
+                bool(spec.get("is_unique", False)),
+                bool(spec.get("is_mandatory", False)),
+                values,
+            )
             stored = self._store.kv_get(f"books.{org}.customfields", {})
             stored.setdefault(resource, []).append(attrs.asdict(field))
             self._store.kv_set(f"books.{org}.customfields", stored)

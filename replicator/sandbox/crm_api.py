@@ -53,8 +53,12 @@ def invalid_param(name: str, **details: Any) -> CrmError:
 def module_of(request: Request) -> Module:
     module = state(request).crm_schema.module(request.path_params["module"])
     if module is None:
-        raise CrmError(400, "INVALID_MODULE", "the module name given seems to be invalid",
-                       {"resource_path_index": 0})
+        raise CrmError(
+            400,
+            "INVALID_MODULE",
+            "the module name given seems to be invalid",
+            {"resource_path_index": 0},
+        )
     return module
 
 
@@ -62,13 +66,21 @@ def fields_param(request: Request, module: Module, *, required: bool) -> set[str
     raw = request.query_params.get("fields")
     if raw is None or not raw.strip():
         if required:
-            raise CrmError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
-                           "missing", {"param_name": "fields"})
+            raise CrmError(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                {"param_name": "fields"},
+            )
         return None
     names = [n.strip() for n in raw.split(",") if n.strip()]
     if len(names) > MAX_FIELDS:
-        raise CrmError(400, "LIMIT_EXCEEDED", "Max field limit exceeded",
-                       {"limit": MAX_FIELDS, "param_name": "fields"})
+        raise CrmError(
+            400,
+            "LIMIT_EXCEEDED",
+            "Max field limit exceeded",
+            {"limit": MAX_FIELDS, "param_name": "fields"},
+        )
     return set(names)
 
 
@@ -94,8 +106,7 @@ def matcher(request: Request, module: Module) -> Matcher:
     return Matcher(module, st.crm.resolver(), st.clock.now(), ADMIN.id, st.settings.tz)
 
 
-def view_filter(request: Request, module: Module, rows: list[Row], cvid: str | None
-                ) -> list[Row]:
+def view_filter(request: Request, module: Module, rows: list[Row], cvid: str | None) -> list[Row]:
     if not cvid:
         return rows
     view = state(request).crm_schema.view(module, cvid)
@@ -111,6 +122,7 @@ def _empty(since: float | None) -> Response:
 
 # -- reading -----------------------------------------------------------------------------------
 
+
 async def list_records(request: Request) -> Response:
     st, module = state(request), module_of(request)
     q = request.query_params
@@ -121,25 +133,41 @@ async def list_records(request: Request) -> Response:
         if "page" in q:
             raise invalid_param("page", reason="page and page_token are exclusive")
         saved = st.store.kv_get(f"crm.page_token.{token}")
-        if (saved is None or saved["module"] != module.api_name
-                or saved["expires"] <= st.clock.now()):
+        if (
+            saved is None
+            or saved["module"] != module.api_name
+            or saved["expires"] <= st.clock.now()
+        ):
             raise invalid_param("page_token")
         query, offset, page = saved["query"], saved["offset"], saved["page"]
         if offset >= TOKEN_LIMIT:
-            raise CrmError(400, "LIMIT_REACHED", "maximum response iteration limit reached",
-                           {"limit": TOKEN_LIMIT})
+            raise CrmError(
+                400,
+                "LIMIT_REACHED",
+                "maximum response iteration limit reached",
+                {"limit": TOKEN_LIMIT},
+            )
     else:
         page = int_param(q.get("page"), 1)
         if page is None:
             raise invalid_param("page")
         offset = (page - 1) * per_page
         if offset + per_page > PAGE_LIMIT:
-            raise CrmError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
-                           "cannot fetch more than 2000 records using page. Use page_token "
-                           "to fetch further records.", {"limit": PAGE_LIMIT})
+            raise CrmError(
+                400,
+                "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                "cannot fetch more than 2000 records using page. Use page_token "
+                "to fetch further records.",
+                {"limit": PAGE_LIMIT},
+            )
         header = since_header(request)
-        query = {"sort_by": q.get("sort_by", "id"), "sort_order": q.get("sort_order", "desc"),
-                 "cvid": q.get("cvid"), "since": header, "ids": q.get("ids")}
+        query = {
+            "sort_by": q.get("sort_by", "id"),
+            "sort_order": q.get("sort_order", "desc"),
+            "cvid": q.get("cvid"),
+            "since": header,
+            "ids": q.get("ids"),
+        }
     if query["sort_by"] not in SORTS:
         raise invalid_param("sort_by", supported_values=list(SORTS))
     if query["sort_order"] not in ("asc", "desc"):
@@ -150,27 +178,42 @@ async def list_records(request: Request) -> Response:
     if query["ids"]:
         wanted = {i.strip() for i in str(query["ids"]).split(",")}
         rows = [r for r in rows if r.id in wanted]
-    key = {"id": lambda r: (int(r.id),), "Created_Time": lambda r: (int(r.created), int(r.id)),
-           "Modified_Time": lambda r: (int(r.modified), int(r.id))}[query["sort_by"]]
+    key = {
+        "id": lambda r: (int(r.id),),
+        "Created_Time": lambda r: (int(r.created), int(r.id)),
+        "Modified_Time": lambda r: (int(r.modified), int(r.id)),
+    }[query["sort_by"]]
     rows.sort(key=key, reverse=query["sort_order"] == "desc")
-    chunk = rows[offset:offset + per_page]
+    chunk = rows[offset : offset + per_page]
     if not chunk:
         return _empty(query["since"])
     more = offset + per_page < len(rows)
     resolve = st.crm.resolver()
     data = [st.crm.render(module, r, fields=fields, resolve=resolve) for r in chunk]
     info: dict[str, Any] = {
-        "per_page": per_page, "count": len(chunk), "page": page,
-        "sort_by": query["sort_by"], "sort_order": query["sort_order"],
-        "more_records": more, "next_page_token": None, "previous_page_token": None,
+        "per_page": per_page,
+        "count": len(chunk),
+        "page": page,
+        "sort_by": query["sort_by"],
+        "sort_order": query["sort_order"],
+        "more_records": more,
+        "next_page_token": None,
+        "previous_page_token": None,
         "page_token_expiry": None,
     }
     if more:
         new_token = secrets.token_hex(24)
         expires = st.clock.now() + TOKEN_TTL
-        st.store.kv_set(f"crm.page_token.{new_token}", {
-            "module": module.api_name, "query": query, "offset": offset + per_page,
-            "page": page + 1, "expires": expires})
+        st.store.kv_set(
+            f"crm.page_token.{new_token}",
+            {
+                "module": module.api_name,
+                "query": query,
+                "offset": offset + per_page,
+                "page": page + 1,
+                "expires": expires,
+            },
+        )
         info["next_page_token"] = new_token
         info["page_token_expiry"] = crm_time(expires, st.settings.tz)
     return JSONResponse({"data": data, "info": info})
@@ -204,7 +247,7 @@ async def deleted_records(request: Request) -> Response:
     entries = [d for d in st.crm.deleted(module) if kind == "all" or d.kind == kind]
     if since is not None:
         entries = [d for d in entries if int(d.deleted) > since]
-    chunk = entries[(page - 1) * per_page:page * per_page]
+    chunk = entries[(page - 1) * per_page : page * per_page]
     if not chunk:
         return _empty(since)
     tz = st.settings.tz
@@ -213,51 +256,90 @@ async def deleted_records(request: Request) -> Response:
         found = user(user_id)
         return {"name": found.full_name, "id": found.id} if found else None
 
-    data = [{"deleted_by": who(d.deleted_by), "id": d.id, "display_name": d.display_name,
-             "type": d.kind, "created_by": who(d.created_by),
-             "deleted_time": crm_time(d.deleted, tz)} for d in chunk]
-    return JSONResponse({"data": data, "info": {
-        "per_page": per_page, "count": len(chunk), "page": page,
-        "more_records": page * per_page < len(entries)}})
+    data = [
+        {
+            "deleted_by": who(d.deleted_by),
+            "id": d.id,
+            "display_name": d.display_name,
+            "type": d.kind,
+            "created_by": who(d.created_by),
+            "deleted_time": crm_time(d.deleted, tz),
+        }
+        for d in chunk
+    ]
+    return JSONResponse(
+        {
+            "data": data,
+            "info": {
+                "per_page": per_page,
+                "count": len(chunk),
+                "page": page,
+                "more_records": page * per_page < len(entries),
+            },
+        }
+    )
 
 
 async def search_records(request: Request) -> Response:
     st, module = state(request), module_of(request)
     q = request.query_params
     if not any(q.get(k) for k in ("criteria", "email", "phone", "word")):
-        raise CrmError(400, "EXPECTED_PARAM_MISSING", "One of the expected parameter is missing",
-                       {"param_names": ["criteria", "email", "phone", "word"]})
+        raise CrmError(
+            400,
+            "EXPECTED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            {"param_names": ["criteria", "email", "phone", "word"]},
+        )
     fields = fields_param(request, module, required=False)
     per_page = per_page_param(request)
     page = int_param(q.get("page"), 1)
     if page is None:
         raise invalid_param("page")
     if page * per_page > PAGE_LIMIT:
-        raise CrmError(400, "LIMIT_REACHED", "maximum response iteration limit reached",
-                       {"limit": str(PAGE_LIMIT)})
+        raise CrmError(
+            400,
+            "LIMIT_REACHED",
+            "maximum response iteration limit reached",
+            {"limit": str(PAGE_LIMIT)},
+        )
     match = matcher(request, module)
     indexed_before = st.clock.now() - st.settings.search_lag
-    rows = [r for r in view_filter(request, module, st.crm.rows(module), q.get("cvid"))
-            if r.modified <= indexed_before or st.settings.search_lag == 0]
+    rows = [
+        r
+        for r in view_filter(request, module, st.crm.rows(module), q.get("cvid"))
+        if r.modified <= indexed_before or st.settings.search_lag == 0
+    ]
     if q.get("criteria"):
         tree = parse_criteria(q["criteria"])
         check_criteria(tree, module)
         rows = [r for r in rows if match.matches(r, tree)]
     else:
-        rows = [r for r in rows if match.quick(r, email=q.get("email"), phone=q.get("phone"),
-                                               word=q.get("word"))]
+        rows = [
+            r
+            for r in rows
+            if match.quick(r, email=q.get("email"), phone=q.get("phone"), word=q.get("word"))
+        ]
     rows = rows[:PAGE_LIMIT]
-    chunk = rows[(page - 1) * per_page:page * per_page]
+    chunk = rows[(page - 1) * per_page : page * per_page]
     if not chunk:
         return no_content()
     resolve = st.crm.resolver()
     data = [st.crm.render(module, r, fields=fields, resolve=resolve) for r in chunk]
-    return JSONResponse({"data": data, "info": {
-        "per_page": per_page, "count": len(chunk), "page": page,
-        "more_records": page * per_page < len(rows)}})
+    return JSONResponse(
+        {
+            "data": data,
+            "info": {
+                "per_page": per_page,
+                "count": len(chunk),
+                "page": page,
+                "more_records": page * per_page < len(rows),
+            },
+        }
+    )
 
 
 # -- writing -----------------------------------------------------------------------------------
+
 
 def write_status(results: Sequence[dict[str, Any]], mode: str) -> int:
     ok = [r for r in results if r["status"] == "success"]
@@ -275,16 +357,27 @@ def write_status(results: Sequence[dict[str, Any]], mode: str) -> int:
 async def _records_in(request: Request) -> tuple[list[Any], dict[str, Any]]:
     body = await crm_body(request)
     if not isinstance(body, dict) or "data" not in body:
-        raise CrmError(400, "MANDATORY_NOT_FOUND", "required field not found",
-                       {"api_name": "data", "json_path": "$.data"})
+        raise CrmError(
+            400,
+            "MANDATORY_NOT_FOUND",
+            "required field not found",
+            {"api_name": "data", "json_path": "$.data"},
+        )
     records = body["data"]
     if not isinstance(records, list) or not records:
-        raise CrmError(400, "INVALID_DATA", "invalid data",
-                       {"api_name": "data", "json_path": "$.data",
-                        "expected_data_type": "jsonarray"})
+        raise CrmError(
+            400,
+            "INVALID_DATA",
+            "invalid data",
+            {"api_name": "data", "json_path": "$.data", "expected_data_type": "jsonarray"},
+        )
     if len(records) > MAX_WRITE:
-        raise CrmError(400, "LIMIT_EXCEEDED", "Record count exceeded",
-                       {"limit": MAX_WRITE, "api_name": "data", "json_path": "$.data"})
+        raise CrmError(
+            400,
+            "LIMIT_EXCEEDED",
+            "Record count exceeded",
+            {"limit": MAX_WRITE, "api_name": "data", "json_path": "$.data"},
+        )
     return records, body
 
 
@@ -301,8 +394,7 @@ def _failing(request: Request, count: int) -> dict[int, str]:
     return st.faults.failing_records("crm", request.method, request.url.path, template, count)
 
 
-async def _write(request: Request, mode: str, records: list[Any], body: dict[str, Any]
-                 ) -> Response:
+async def _write(request: Request, mode: str, records: list[Any], body: dict[str, Any]) -> Response:
     st, module = state(request), module_of(request)
     _charge(request, len(records))
     unmodified = request.headers.get("if-unmodified-since")
@@ -314,11 +406,20 @@ async def _write(request: Request, mode: str, records: list[Any], body: dict[str
     if check is not None:
         names = {f.api_name for f in module.fields}
         if not isinstance(check, list) or any(c not in names for c in check):
-            raise CrmError(400, "INVALID_DATA", "invalid data",
-                           {"api_name": "duplicate_check_fields",
-                            "json_path": "$.duplicate_check_fields"})
-    results = st.crm.write(module, records, mode=mode, duplicate_check_fields=check,
-                           failing=_failing(request, len(records)), unmodified_since=since)
+            raise CrmError(
+                400,
+                "INVALID_DATA",
+                "invalid data",
+                {"api_name": "duplicate_check_fields", "json_path": "$.duplicate_check_fields"},
+            )
+    results = st.crm.write(
+        module,
+        records,
+        mode=mode,
+        duplicate_check_fields=check,
+        failing=_failing(request, len(records)),
+        unmodified_since=since,
+    )
     return JSONResponse({"data": results}, status_code=write_status(results, mode))
 
 
@@ -349,11 +450,19 @@ async def delete_records(request: Request) -> Response:
     raw = request.query_params.get("ids", "")
     ids = [i.strip() for i in raw.split(",") if i.strip()]
     if not ids:
-        raise CrmError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
-                       {"param_name": "ids"})
+        raise CrmError(
+            400,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            {"param_name": "ids"},
+        )
     if len(ids) > MAX_WRITE:
-        raise CrmError(400, "LIMIT_EXCEEDED", "Record count exceeded",
-                       {"limit": MAX_WRITE, "param_name": "ids"})
+        raise CrmError(
+            400,
+            "LIMIT_EXCEEDED",
+            "Record count exceeded",
+            {"limit": MAX_WRITE, "param_name": "ids"},
+        )
     _charge(request, len(ids))
     results = st.crm.delete(module, ids)
     ok = sum(r["status"] == "success" for r in results)
@@ -364,8 +473,9 @@ async def delete_records(request: Request) -> Response:
 async def delete_record(request: Request) -> Response:
     st, module = state(request), module_of(request)
     results = st.crm.delete(module, [request.path_params["record_id"]])
-    return JSONResponse({"data": results},
-                        status_code=200 if results[0]["status"] == "success" else 400)
+    return JSONResponse(
+        {"data": results}, status_code=200 if results[0]["status"] == "success" else 400
+    )
 
 
 _MODULE = "/crm/v8/{module}"

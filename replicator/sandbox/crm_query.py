@@ -31,8 +31,17 @@ from .store import Row
 Resolve = Callable[[str, str], str | None]
 Node = tuple[Any, ...]  # ("cond", field, op, values) | ("and" | "or", [nodes])
 
-SEARCH_OPERATORS = ("equals", "not_equal", "starts_with", "in", "greater_than",
-                    "greater_equal", "less_than", "less_equal", "between")
+SEARCH_OPERATORS = (
+    "equals",
+    "not_equal",
+    "starts_with",
+    "in",
+    "greater_than",
+    "greater_equal",
+    "less_than",
+    "less_equal",
+    "between",
+)
 MAX_CONDITIONS = 15
 
 
@@ -53,7 +62,7 @@ class _Parser:
     def _sequence(self) -> Node:
         nodes, ops = [self._group()], []
         while True:
-            rest = self.text[self.pos:]
+            rest = self.text[self.pos :]
             m = re.match(r"(and|or)(?=\()", rest, re.IGNORECASE)
             if not m:
                 break
@@ -106,8 +115,12 @@ class _Parser:
         values.append("".join(current))
         self.count += 1
         if self.count > MAX_CONDITIONS:
-            raise CrmError(400, "CRITERIA_LIMIT_EXCEEDED",
-                           "no of criterium that can be given exceed the limit 15", {})
+            raise CrmError(
+                400,
+                "CRITERIA_LIMIT_EXCEEDED",
+                "no of criterium that can be given exceed the limit 15",
+                {},
+            )
         return ("cond", field, op, values)
 
 
@@ -139,8 +152,9 @@ def _field(module: Module, name: str) -> Field | None:
 class Matcher:
     """Evaluates criteria against stored records of one module."""
 
-    def __init__(self, module: Module, resolve: Resolve, now: float, current_user: str,
-                 tz: dt.tzinfo = UTC) -> None:
+    def __init__(
+        self, module: Module, resolve: Resolve, now: float, current_user: str, tz: dt.tzinfo = UTC
+    ) -> None:
         self.module, self.resolve, self.now = module, resolve, now
         self.current_user, self.tz = current_user, tz
 
@@ -170,23 +184,31 @@ class Matcher:
             return op in ("not_equal", "not_in", "not_contains")
         candidates = list(actual) if isinstance(actual, tuple) else [actual]
         hit = any(self._one(field, c, op, wanted) for c in candidates if c is not None)
-        return hit if op not in ("not_equal", "not_in", "not_contains") else all(
-            self._one(field, c, op, wanted) for c in candidates if c is not None)
+        return (
+            hit
+            if op not in ("not_equal", "not_in", "not_contains")
+            else all(self._one(field, c, op, wanted) for c in candidates if c is not None)
+        )
 
     def _one(self, field: Field, actual: Any, op: str, wanted: list[Any]) -> bool:
         kind = field.data_type
         if kind == "datetime" or field.api_name in ("Created_Time", "Modified_Time"):
+
             def norm(v: Any) -> Any:
                 return float(v) if isinstance(v, int | float) else parse_time(str(v))
         elif kind in ("integer", "double", "currency", "percent", "bigint"):
+
             def norm(v: Any) -> Any:
                 return float(v)
         elif kind == "boolean":
+
             def norm(v: Any) -> Any:
                 return str(v).lower() in ("true", "1")
         else:
+
             def norm(v: Any) -> Any:
                 return str(v).lower()
+
         try:
             a, ws = norm(actual), [norm(w) for w in wanted]
         except (TypeError, ValueError):
@@ -205,8 +227,16 @@ class Matcher:
             return all(str(w) not in str(a) for w in ws)
         if op == "between":
             return len(ws) == 2 and ws[0] <= a <= ws[1]
-        compare = {"greater_than": a > ws[0], "greater_equal": a >= ws[0],
-                   "less_than": a < ws[0], "less_equal": a <= ws[0]} if ws else {}
+        compare = (
+            {
+                "greater_than": a > ws[0],
+                "greater_equal": a >= ws[0],
+                "less_than": a < ws[0],
+                "less_equal": a <= ws[0],
+            }
+            if ws
+            else {}
+        )
         return bool(compare.get(op, False))
 
     def matches(self, row: Row, node: Node) -> bool:
@@ -225,8 +255,7 @@ class Matcher:
             return True
         if "group" in criteria:
             results = [self.view_matches(row, c) for c in criteria["group"]]
-            return all(results) if criteria.get("group_operator", "and") == "and" else any(
-                results)
+            return all(results) if criteria.get("group_operator", "and") == "and" else any(results)
         name = criteria["field"]["api_name"]
         value = criteria.get("value")
         op = criteria.get("comparator", "equal")
@@ -256,17 +285,24 @@ class Matcher:
     def quick(self, row: Row, *, email: str | None, phone: str | None, word: str | None) -> bool:
         fields = self.module.fields
         if email is not None:
-            return any(str(row.data.get(f.api_name) or "").lower() == email.lower()
-                       for f in fields if f.data_type == "email")
+            return any(
+                str(row.data.get(f.api_name) or "").lower() == email.lower()
+                for f in fields
+                if f.data_type == "email"
+            )
         if phone is not None:
             digits = re.sub(r"\D", "", phone)
             return bool(digits) and any(
                 re.sub(r"\D", "", str(row.data.get(f.api_name) or "")) == digits
-                for f in fields if f.data_type == "phone")
+                for f in fields
+                if f.data_type == "phone"
+            )
         needle = (word or "").lower()
         return bool(needle) and any(
             needle in str(row.data.get(f.api_name) or "").lower()
-            for f in fields if f.data_type in ("text", "textarea", "email", "phone", "website"))
+            for f in fields
+            if f.data_type in ("text", "textarea", "email", "phone", "website")
+        )
 
 
 __all__ = [

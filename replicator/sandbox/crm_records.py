@@ -23,8 +23,10 @@ from .errors import RecordRejected
 from .settings import Settings
 from .store import DeletedRow, Row, Store
 
-_FAULT_MESSAGES = {"INTERNAL_ERROR": "Internal server error occurred.",
-                   "RECORD_LOCKED": "the record is locked"}
+_FAULT_MESSAGES = {
+    "INTERNAL_ERROR": "Internal server error occurred.",
+    "RECORD_LOCKED": "the record is locked",
+}
 
 Notify = Callable[[str, str, list[str], dict[str, list[str]]], None]
 
@@ -32,8 +34,14 @@ Notify = Callable[[str, str, list[str], dict[str, list[str]]], None]
 class CrmRecords:
     """The records of the sandbox's one CRM organisation."""
 
-    def __init__(self, store: Store, schema: CrmSchema, clock: Clock,
-                 settings: Callable[[], Settings], notify: Notify) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schema: CrmSchema,
+        clock: Clock,
+        settings: Callable[[], Settings],
+        notify: Notify,
+    ) -> None:
         self.store, self.schema, self.clock = store, schema, clock
         self._settings, self._notify = settings, notify
 
@@ -58,17 +66,32 @@ class CrmRecords:
             if key not in cache:
                 target = self.schema.module(module_name)
                 data = self.lookup(module_name, record_id)
-                cache[key] = None if data is None or target is None else str(
-                    data.get(target.name_field) or "")
+                cache[key] = (
+                    None
+                    if data is None or target is None
+                    else str(data.get(target.name_field) or "")
+                )
             return cache[key]
 
         return resolve
 
-    def render(self, module: Module, row: Row, *, fields: set[str] | None = None,
-               line_items: bool = False, resolve: Callable[[str, str], str | None] | None
-               = None) -> dict[str, Any]:
-        return render(module, row, resolve or self.resolver(), fields=fields,
-                      line_items=line_items, tz=self._settings().tz)
+    def render(
+        self,
+        module: Module,
+        row: Row,
+        *,
+        fields: set[str] | None = None,
+        line_items: bool = False,
+        resolve: Callable[[str, str], str | None] | None = None,
+    ) -> dict[str, Any]:
+        return render(
+            module,
+            row,
+            resolve or self.resolver(),
+            fields=fields,
+            line_items=line_items,
+            tz=self._settings().tz,
+        )
 
     def deleted(self, module: Module) -> list[DeletedRow]:
         return self.store.deleted_rows("crm", "", module.api_name)
@@ -84,17 +107,25 @@ class CrmRecords:
         details = {
             "Modified_Time": crm_time(row.modified, tz),
             "Modified_By": {"name": who_modified.full_name, "id": who_modified.id}
-            if who_modified else None,
+            if who_modified
+            else None,
             "Created_Time": crm_time(row.created, tz),
             "id": row.id,
             "Created_By": {"name": who_created.full_name, "id": who_created.id}
-            if who_created else None,
+            if who_created
+            else None,
         }
-        return {"code": "SUCCESS", "details": details, "message": message,
-                "status": "success", **extra}
+        return {
+            "code": "SUCCESS",
+            "details": details,
+            "message": message,
+            "status": "success",
+            **extra,
+        }
 
-    def _unique_clash(self, module: Module, data: Mapping[str, Any], record_id: str | None,
-                      index: int) -> None:
+    def _unique_clash(
+        self, module: Module, data: Mapping[str, Any], record_id: str | None, index: int
+    ) -> None:
         for field in module.fields:
             value = data.get(field.api_name)
             if not field.unique or value in (None, ""):
@@ -104,18 +135,23 @@ class CrmRecords:
                 if other.id == record_id:
                     continue
                 owner = user((other.data.get("Owner") or {}).get("id", ""))
-                raise RecordRejected("DUPLICATE_DATA", "duplicate data", {
-                    "api_name": field.api_name,
-                    "json_path": f"$.data[{index}].{field.api_name}",
-                    "duplicate_record": {
-                        "id": other.id,
-                        "module": {"api_name": module.api_name, "id": module.id},
-                        "Owner": owner.minified() if owner else None,
+                raise RecordRejected(
+                    "DUPLICATE_DATA",
+                    "duplicate data",
+                    {
+                        "api_name": field.api_name,
+                        "json_path": f"$.data[{index}].{field.api_name}",
+                        "duplicate_record": {
+                            "id": other.id,
+                            "module": {"api_name": module.api_name, "id": module.id},
+                            "Owner": owner.minified() if owner else None,
+                        },
                     },
-                })
+                )
 
-    def _match(self, module: Module, given: Mapping[str, Any], keys: Sequence[str]
-               ) -> tuple[Row, str] | None:
+    def _match(
+        self, module: Module, given: Mapping[str, Any], keys: Sequence[str]
+    ) -> tuple[Row, str] | None:
         fields = {f.api_name: f for f in module.fields}
         for key in keys:
             value = given.get(key)
@@ -154,36 +190,62 @@ class CrmRecords:
             for index, given in enumerate(records):
                 try:
                     if not isinstance(given, dict):
-                        raise RecordRejected("INVALID_DATA", "invalid data", {
-                            "api_name": "data", "json_path": f"$.data[{index}]",
-                            "expected_data_type": "jsonobject"})
+                        raise RecordRejected(
+                            "INVALID_DATA",
+                            "invalid data",
+                            {
+                                "api_name": "data",
+                                "json_path": f"$.data[{index}]",
+                                "expected_data_type": "jsonobject",
+                            },
+                        )
                     if failing and index in failing:  # a partial-failure fault
                         if failing[index] != "INVALID_DATA":
-                            raise RecordRejected(failing[index], _FAULT_MESSAGES.get(
-                                failing[index], "the record could not be saved"), {})
-                        raise RecordRejected("INVALID_DATA", "invalid data", {
-                            "api_name": module.name_field,
-                            "json_path": f"$.data[{index}].{module.name_field}"})
+                            raise RecordRejected(
+                                failing[index],
+                                _FAULT_MESSAGES.get(
+                                    failing[index], "the record could not be saved"
+                                ),
+                                {},
+                            )
+                        raise RecordRejected(
+                            "INVALID_DATA",
+                            "invalid data",
+                            {
+                                "api_name": module.name_field,
+                                "json_path": f"$.data[{index}].{module.name_field}",
+                            },
+                        )
                     old: Row | None = None
                     duplicate_field = None
                     if mode == "update" or (mode == "upsert" and given.get("id")):
                         if not given.get("id"):
-                            raise RecordRejected("MANDATORY_NOT_FOUND", "required field not found",
-                                                 {"api_name": "id",
-                                                  "json_path": f"$.data[{index}].id"})
+                            raise RecordRejected(
+                                "MANDATORY_NOT_FOUND",
+                                "required field not found",
+                                {"api_name": "id", "json_path": f"$.data[{index}].id"},
+                            )
                         old = self.get(module, str(given["id"]))
                         if old is None:
-                            raise RecordRejected("INVALID_DATA", "the id given seems to be invalid",
-                                                 {"id": str(given["id"])})
+                            raise RecordRejected(
+                                "INVALID_DATA",
+                                "the id given seems to be invalid",
+                                {"id": str(given["id"])},
+                            )
                     elif mode == "upsert":
                         found = self._match(module, given, keys)
                         if found:
                             old, duplicate_field = found
-                    if (old is not None and unmodified_since is not None
-                            and int(old.modified) > unmodified_since):
-                        raise RecordRejected("ALREADY_MODIFIED",
-                                             "record modified after the given time",
-                                             {"id": old.id})
+                    if (
+                        old is not None
+                        and unmodified_since is not None
+                        and int(old.modified) > unmodified_since
+                    ):
+                        raise RecordRejected(
+                            "ALREADY_MODIFIED",
+                            "record modified after the given time",
+                            {"id": old.id},
+                        )
                     row = self._apply(module, given, old, index, user_id)
                 except RecordRejected as exc:
                     results.append(exc.result())
@@ -199,14 +261,13 @@ class CrmRecords:
         if notify:
             for operation, ids in changed.items():
                 if ids:
-                    self._notify(module.api_name, operation, ids,
-                                 {i: affected[i] for i in ids})
+                    self._notify(module.api_name, operation, ids, {i: affected[i] for i in ids})
         return results
 
-    def _apply(self, module: Module, given: Mapping[str, Any], old: Row | None, index: int,
-               user_id: str) -> Row:
-        data = normalize(module, given, old.data if old else None, index, self.lookup,
-                         self.new_id)
+    def _apply(
+        self, module: Module, given: Mapping[str, Any], old: Row | None, index: int, user_id: str
+    ) -> Row:
+        data = normalize(module, given, old.data if old else None, index, self.lookup, self.new_id)
         if old is None and data.get("Owner") is None:
             data["Owner"] = {"id": user_id}
         self._unique_clash(module, data, old.id if old else None, index)
@@ -222,27 +283,45 @@ class CrmRecords:
         )
         return self.store.put("crm", "", module.api_name, row)
 
-    def delete(self, module: Module, ids: Sequence[str], *, user_id: str = ADMIN.id,
-               notify: bool = True) -> list[dict[str, Any]]:
+    def delete(
+        self, module: Module, ids: Sequence[str], *, user_id: str = ADMIN.id, notify: bool = True
+    ) -> list[dict[str, Any]]:
         results, gone = [], []
         now = self.clock.now()
         with self.store.transaction():
             for record_id in ids:
                 row = self.get(module, record_id)
                 if row is None:
-                    results.append(RecordRejected(
-                        "INVALID_DATA", "the id given seems to be invalid", {"id": record_id}
-                    ).result())
+                    results.append(
+                        RecordRejected(
+                            "INVALID_DATA", "the id given seems to be invalid", {"id": record_id}
+                        ).result()
+                    )
                     continue
                 self.store.remove("crm", "", module.api_name, record_id)
-                self.store.add_deleted("crm", "", module.api_name, DeletedRow(
-                    id=record_id, display_name=str(row.data.get(module.name_field) or ""),
-                    kind="recycle", deleted=now, deleted_by=user_id,
-                    created_by=row.created_by, data=row.data,
-                ))
+                self.store.add_deleted(
+                    "crm",
+                    "",
+                    module.api_name,
+                    DeletedRow(
+                        id=record_id,
+                        display_name=str(row.data.get(module.name_field) or ""),
+                        kind="recycle",
+                        deleted=now,
+                        deleted_by=user_id,
+                        created_by=row.created_by,
+                        data=row.data,
+                    ),
+                )
                 gone.append(record_id)
-                results.append({"code": "SUCCESS", "details": {"id": record_id},
-                                "message": "record deleted", "status": "success"})
+                results.append(
+                    {
+                        "code": "SUCCESS",
+                        "details": {"id": record_id},
+                        "message": "record deleted",
+                        "status": "success",
+                    }
+                )
         if notify and gone:
             self._notify(module.api_name, "delete", gone, {})
         return results

@@ -27,21 +27,56 @@ ID_BASE = 4876876000000000000
 LOOKUP_TYPES = ("lookup", "ownerlookup")
 NUMBER_TYPES = ("integer", "bigint", "double", "currency", "percent")
 CUSTOM_TYPES = (
-    "text", "textarea", "email", "phone", "website", "integer", "bigint", "double",
-    "currency", "percent", "boolean", "date", "datetime", "picklist", "multiselectpicklist",
+    "text",
+    "textarea",
+    "email",
+    "phone",
+    "website",
+    "integer",
+    "bigint",
+    "double",
+    "currency",
+    "percent",
+    "boolean",
+    "date",
+    "datetime",
+    "picklist",
+    "multiselectpicklist",
 )
 JSON_TYPES = {
-    "integer": "integer", "bigint": "string", "double": "double", "currency": "double",
-    "percent": "double", "boolean": "boolean", "lookup": "jsonobject",
-    "ownerlookup": "jsonobject", "subform": "jsonarray", "multiselectpicklist": "jsonarray",
+    "integer": "integer",
+    "bigint": "string",
+    "double": "double",
+    "currency": "double",
+    "percent": "double",
+    "boolean": "boolean",
+    "lookup": "jsonobject",
+    "ownerlookup": "jsonobject",
+    "subform": "jsonarray",
+    "multiselectpicklist": "jsonarray",
 }
 STAGES = {
-    "Qualification": 10, "Needs Analysis": 20, "Value Proposition": 40,
-    "Id. Decision Makers": 60, "Proposal/Price Quote": 75, "Negotiation/Review": 90,
-    "Closed Won": 100, "Closed Lost": 0, "Closed-Lost to Competition": 0,
+    "Qualification": 10,
+    "Needs Analysis": 20,
+    "Value Proposition": 40,
+    "Id. Decision Makers": 60,
+    "Proposal/Price Quote": 75,
+    "Negotiation/Review": 90,
+    "Closed Won": 100,
+    "Closed Lost": 0,
+    "Closed-Lost to Competition": 0,
 }
-LINE_ITEM_FIELDS = ("Product_Name", "Product_Description", "Quantity", "List_Price",
-                    "Discount", "Tax", "Total", "Total_After_Discount", "Net_Total")
+LINE_ITEM_FIELDS = (
+    "Product_Name",
+    "Product_Description",
+    "Quantity",
+    "List_Price",
+    "Discount",
+    "Tax",
+    "Total",
+    "Total_After_Discount",
+    "Net_Total",
+)
 
 
 @attrs.frozen
@@ -84,8 +119,14 @@ class Field:
             "unique": {"casesensitive": False} if self.unique else None,
             "associated_module": {"api_name": module_api_name},
             "pick_list_values": [
-                {"display_value": v, "actual_value": v, "reference_value": v,
-                 "id": str(int(self.id) + 100 + i), "sequence_number": i + 1, "type": "used"}
+                {
+                    "display_value": v,
+                    "actual_value": v,
+                    "reference_value": v,
+                    "id": str(int(self.id) + 100 + i),
+                    "sequence_number": i + 1,
+                    "type": "used",
+                }
                 | ({"probability": STAGES[v]} if self.api_name == "Stage" else {})
                 for i, v in enumerate(self.picklist)
             ],
@@ -93,11 +134,17 @@ class Field:
             "subform": None,
         }
         if self.lookup:
-            out["lookup"] = {"module": {"api_name": self.lookup}, "api_name": self.api_name,
-                             "display_label": self.label, "id": self.id}
+            out["lookup"] = {
+                "module": {"api_name": self.lookup},
+                "api_name": self.api_name,
+                "display_label": self.label,
+                "id": self.id,
+            }
         if self.data_type == "subform":
-            out["subform"] = {"module": {"api_name": self.api_name},
-                              "fields": list(LINE_ITEM_FIELDS)}
+            out["subform"] = {
+                "module": {"api_name": self.api_name},
+                "fields": list(LINE_ITEM_FIELDS),
+            }
         return out
 
 
@@ -118,15 +165,30 @@ class Module:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "id": self.id, "api_name": self.api_name, "module_name": self.api_name,
-            "singular_label": self.singular, "plural_label": self.plural,
-            "api_supported": True, "creatable": True, "editable": True, "deletable": True,
-            "viewable": True, "visible": True, "convertable": False, "show_as_tab": True,
-            "generated_type": "default", "sequence_number": self.sequence,
-            "recycle_bin_on_delete": True, "triggers_supported": True,
-            "filter_supported": True, "feeds_required": False, "quick_create": True,
+            "id": self.id,
+            "api_name": self.api_name,
+            "module_name": self.api_name,
+            "singular_label": self.singular,
+            "plural_label": self.plural,
+            "api_supported": True,
+            "creatable": True,
+            "editable": True,
+            "deletable": True,
+            "viewable": True,
+            "visible": True,
+            "convertable": False,
+            "show_as_tab": True,
+            "generated_type": "default",
+            "sequence_number": self.sequence,
+            "recycle_bin_on_delete": True,
+            "triggers_supported": True,
+            "filter_supported": True,
+            "feeds_required": False,
+            "quick_create": True,
             "inventory_template_supported": self.line_items is not None,
-            "modified_time": None, "profiles": [], "per_page": 200,
+            "modified_time": None,
+            "profiles": [],
+            "per_page": 200,
         }
 
 
@@ -146,159 +208,319 @@ USERS = (ADMIN, OTHER)
 
 
 def _address(prefix: str, code: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(f"{prefix}_Street", "text", {"length": 250}),
-            (f"{prefix}_City", "text", {"length": 100}),
-            (f"{prefix}_State", "text", {"length": 100}),
-            (f"{prefix}_{code}", "text", {"length": 30}),
-            (f"{prefix}_Country", "text", {"length": 100})]
+    return [
+        (f"{prefix}_Street", "text", {"length": 250}),
+        (f"{prefix}_City", "text", {"length": 100}),
+        (f"{prefix}_State", "text", {"length": 100}),
+        (f"{prefix}_{code}", "text", {"length": 30}),
+        (f"{prefix}_Country", "text", {"length": 100}),
+    ]
 
 
 _NONE = "-None-"
-_LEAD_SOURCE = (_NONE, "Advertisement", "Cold Call", "Employee Referral", "External Referral",
-                "Online Store", "Partner", "Public Relations", "Sales Email Alias", "Seminar",
-                "Trade Show", "Web Download", "Web Research", "Chat")
+_LEAD_SOURCE = (
+    _NONE,
+    "Advertisement",
+    "Cold Call",
+    "Employee Referral",
+    "External Referral",
+    "Online Store",
+    "Partner",
+    "Public Relations",
+    "Sales Email Alias",
+    "Seminar",
+    "Trade Show",
+    "Web Download",
+    "Web Research",
+    "Chat",
+)
 _ORDER_STATUS = ("Created", "Approved", "Delivered", "Cancelled")
 _CARRIER = ("FedEX", "UPS", "USPS", "DHL", "BlueDart")
 
 
 def _transaction(items: str, extra: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
-    return [("Subject", "text", {"length": 200, "mandatory": True}), *extra,
-            ("Contact_Name", "lookup", {"lookup": "Contacts"}),
-            ("Carrier", "picklist", {"picklist": _CARRIER}),
-            *_address("Billing", "Code"), *_address("Shipping", "Code"),
-            (items, "subform", {}),
-            ("Sub_Total", "currency", {"read_only": True, "decimal_place": 2}),
-            ("Discount", "currency", {"decimal_place": 2}),
-            ("Tax", "currency", {"decimal_place": 2}),
-            ("Adjustment", "currency", {"decimal_place": 2}),
-            ("Grand_Total", "currency", {"read_only": True, "decimal_place": 2}),
-            ("Terms_and_Conditions", "textarea", {"length": 32000})]
+    return [
+        ("Subject", "text", {"length": 200, "mandatory": True}),
+        *extra,
+        ("Contact_Name", "lookup", {"lookup": "Contacts"}),
+        ("Carrier", "picklist", {"picklist": _CARRIER}),
+        *_address("Billing", "Code"),
+        *_address("Shipping", "Code"),
+        (items, "subform", {}),
+        ("Sub_Total", "currency", {"read_only": True, "decimal_place": 2}),
+        ("Discount", "currency", {"decimal_place": 2}),
+        ("Tax", "currency", {"decimal_place": 2}),
+        ("Adjustment", "currency", {"decimal_place": 2}),
+        ("Grand_Total", "currency", {"read_only": True, "decimal_place": 2}),
+        ("Terms_and_Conditions", "textarea", {"length": 32000}),
+    ]
 
 
 _MODULES: list[tuple[str, str, str, tuple[str, ...], str | None, list[Any]]] = [
-    ("Accounts", "Account", "Account_Name", ("Account_Name",), None, [
-        ("Account_Name", "text", {"length": 200, "mandatory": True}),
-        ("Account_Number", "text", {"length": 40}),
-        ("Account_Site", "text", {"length": 80}),
-        ("Parent_Account", "lookup", {"lookup": "Accounts"}),
-        ("Account_Type", "picklist", {"picklist": (
-            _NONE, "Analyst", "Competitor", "Customer", "Distributor", "Integrator",
-            "Investor", "Other", "Partner", "Press", "Prospect", "Reseller", "Supplier",
-            "Vendor")}),
-        ("Industry", "picklist", {"picklist": (
-            _NONE, "Communications", "Consulting", "Education", "Financial Services",
-            "Government/Military", "Large Enterprise", "Manufacturing", "Retail",
-            "Service Provider", "Small/Medium Enterprise", "Technology")}),
-        ("Annual_Revenue", "currency", {"decimal_place": 2}),
-        ("Employees", "integer", {}),
-        ("Phone", "phone", {"length": 30}),
-        ("Fax", "phone", {"length": 30}),
-        ("Website", "website", {"length": 255}),
-        *_address("Billing", "Code"), *_address("Shipping", "Code"),
-        ("Customer_Since", "date", {"custom": True}),
-    ]),
-    ("Contacts", "Contact", "Full_Name", ("Email",), None, [
-        ("Salutation", "picklist", {"picklist": (_NONE, "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.")}),
-        ("First_Name", "text", {"length": 40}),
-        ("Last_Name", "text", {"length": 80, "mandatory": True}),
-        ("Full_Name", "text", {"length": 121, "read_only": True}),
-        ("Account_Name", "lookup", {"lookup": "Accounts"}),
-        ("Vendor_Name", "lookup", {"lookup": "Vendors"}),
-        ("Email", "email", {"length": 100}),
-        ("Secondary_Email", "email", {"length": 100}),
-        ("Phone", "phone", {"length": 30}),
-        ("Mobile", "phone", {"length": 30}),
-        ("Title", "text", {"length": 100}),
-        ("Department", "text", {"length": 30}),
-        ("Lead_Source", "picklist", {"picklist": _LEAD_SOURCE}),
-        ("Date_of_Birth", "date", {}),
-        ("Email_Opt_Out", "boolean", {}),
-        *_address("Mailing", "Zip"),
-        ("Preferred_Channel", "picklist", {"picklist": (_NONE, "Email", "Phone", "SMS"),
-                                           "custom": True}),
-    ]),
-    ("Vendors", "Vendor", "Vendor_Name", ("Vendor_Name",), None, [
-        ("Vendor_Name", "text", {"length": 200, "mandatory": True}),
-        ("Email", "email", {"length": 100}),
-        ("Phone", "phone", {"length": 30}),
-        ("Website", "website", {"length": 255}),
-        ("Category", "text", {"length": 120}),
-        ("Street", "text", {"length": 250}),
-        ("City", "text", {"length": 100}),
-        ("State", "text", {"length": 100}),
-        ("Zip_Code", "text", {"length": 30}),
-        ("Country", "text", {"length": 100}),
-    ]),
-    ("Products", "Product", "Product_Name", ("Product_Name",), None, [
-        ("Product_Name", "text", {"length": 200, "mandatory": True}),
-        ("Product_Code", "text", {"length": 40}),
-        ("Vendor_Name", "lookup", {"lookup": "Vendors"}),
-        ("Product_Active", "boolean", {}),
-        ("Manufacturer", "text", {"length": 120}),
-        ("Product_Category", "picklist", {"picklist": (
-            _NONE, "Hardware", "Software", "CRM Applications", "Services")}),
-        ("Sales_Start_Date", "date", {}),
-        ("Sales_End_Date", "date", {}),
-        ("Unit_Price", "currency", {"decimal_place": 2}),
-        ("Commission_Rate", "currency", {"decimal_place": 2}),
-        ("Usage_Unit", "picklist", {"picklist": (
-            _NONE, "Box", "Carton", "Dozen", "Each", "Hour(s)", "Pack", "Pieces",
-            "Quantity", "Sq Ft")}),
-        ("Qty_in_Stock", "double", {"decimal_place": 2}),
-        ("Reorder_Level", "double", {"decimal_place": 2}),
-        ("Taxable", "boolean", {}),
-        ("Warranty_Months", "integer", {"custom": True}),
-    ]),
-    ("Deals", "Deal", "Deal_Name", ("Deal_Name",), None, [
-        ("Deal_Name", "text", {"length": 120, "mandatory": True}),
-        ("Account_Name", "lookup", {"lookup": "Accounts"}),
-        ("Contact_Name", "lookup", {"lookup": "Contacts"}),
-        ("Amount", "currency", {"decimal_place": 2}),
-        ("Closing_Date", "date", {}),
-        ("Stage", "picklist", {"picklist": tuple(STAGES), "mandatory": True}),
-        ("Probability", "integer", {}),
-        ("Expected_Revenue", "currency", {"read_only": True, "decimal_place": 2}),
-        ("Type", "picklist", {"picklist": (_NONE, "Existing Business", "New Business")}),
-        ("Next_Step", "text", {"length": 100}),
-        ("Lead_Source", "picklist", {"picklist": _LEAD_SOURCE}),
-        ("Source_Campaign", "text", {"length": 255, "custom": True}),
-    ]),
-    ("Quotes", "Quote", "Subject", (), "Quoted_Items", _transaction("Quoted_Items", [
-        ("Deal_Name", "lookup", {"lookup": "Deals"}),
-        ("Account_Name", "lookup", {"lookup": "Accounts"}),
-        ("Quote_Stage", "picklist", {"picklist": (
-            "Draft", "Negotiation", "Delivered", "On Hold", "Confirmed", "Closed Won",
-            "Closed Lost")}),
-        ("Valid_Till", "date", {}),
-    ])),
-    ("Sales_Orders", "Sales Order", "Subject", (), "Ordered_Items",
-     _transaction("Ordered_Items", [
-         ("Deal_Name", "lookup", {"lookup": "Deals"}),
-         ("Quote_Name", "lookup", {"lookup": "Quotes"}),
-         ("Account_Name", "lookup", {"lookup": "Accounts"}),
-         ("Customer_No", "text", {"length": 40}),
-         ("Purchase_Order", "text", {"length": 40}),
-         ("Due_Date", "date", {}),
-         ("Status", "picklist", {"picklist": _ORDER_STATUS}),
-     ])),
-    ("Invoices", "Invoice", "Subject", (), "Invoiced_Items", _transaction("Invoiced_Items", [
-        ("Deal_Name", "lookup", {"lookup": "Deals"}),
-        ("Sales_Order", "lookup", {"lookup": "Sales_Orders"}),
-        ("Account_Name", "lookup", {"lookup": "Accounts"}),
-        ("Invoice_Date", "date", {}),
-        ("Due_Date", "date", {}),
-        ("Purchase_Order", "text", {"length": 40}),
-        ("Status", "picklist", {"picklist": _ORDER_STATUS}),
-    ])),
-    ("Purchase_Orders", "Purchase Order", "Subject", (), "Purchase_Items",
-     _transaction("Purchase_Items", [
-         ("Vendor_Name", "lookup", {"lookup": "Vendors", "mandatory": True}),
-         ("Requisition_No", "text", {"length": 40}),
-         ("Tracking_Number", "text", {"length": 40}),
-         ("PO_Date", "date", {}),
-         ("Due_Date", "date", {}),
-         ("Status", "picklist", {"picklist": _ORDER_STATUS}),
-     ])),
+    (
+        "Accounts",
+        "Account",
+        "Account_Name",
+        ("Account_Name",),
+        None,
+        [
+            ("Account_Name", "text", {"length": 200, "mandatory": True}),
+            ("Account_Number", "text", {"length": 40}),
+            ("Account_Site", "text", {"length": 80}),
+            ("Parent_Account", "lookup", {"lookup": "Accounts"}),
+            (
+                "Account_Type",
+                "picklist",
+                {
+                    "picklist": (
+                        _NONE,
+                        "Analyst",
+                        "Competitor",
+                        "Customer",
+                        "Distributor",
+                        "Integrator",
+                        "Investor",
+                        "Other",
+                        "Partner",
+                        "Press",
+                        "Prospect",
+                        "Reseller",
+                        "Supplier",
+                        "Vendor",
+                    )
+                },
+            ),
+            (
+                "Industry",
+                "picklist",
+                {
+                    "picklist": (
+                        _NONE,
+                        "Communications",
+                        "Consulting",
+                        "Education",
+                        "Financial Services",
+                        "Government/Military",
+                        "Large Enterprise",
+                        "Manufacturing",
+                        "Retail",
+                        "Service Provider",
+                        "Small/Medium Enterprise",
+                        "Technology",
+                    )
+                },
+            ),
+            ("Annual_Revenue", "currency", {"decimal_place": 2}),
+            ("Employees", "integer", {}),
+            ("Phone", "phone", {"length": 30}),
+            ("Fax", "phone", {"length": 30}),
+            ("Website", "website", {"length": 255}),
+            *_address("Billing", "Code"),
+            *_address("Shipping", "Code"),
+            ("Customer_Since", "date", {"custom": True}),
+        ],
+    ),
+    (
+        "Contacts",
+        "Contact",
+        "Full_Name",
+        ("Email",),
+        None,
+        [
+            ("Salutation", "picklist", {"picklist": (_NONE, "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.")}),
+            ("First_Name", "text", {"length": 40}),
+            ("Last_Name", "text", {"length": 80, "mandatory": True}),
+            ("Full_Name", "text", {"length": 121, "read_only": True}),
+            ("Account_Name", "lookup", {"lookup": "Accounts"}),
+            ("Vendor_Name", "lookup", {"lookup": "Vendors"}),
+            ("Email", "email", {"length": 100}),
+            ("Secondary_Email", "email", {"length": 100}),
+            ("Phone", "phone", {"length": 30}),
+            ("Mobile", "phone", {"length": 30}),
+            ("Title", "text", {"length": 100}),
+            ("Department", "text", {"length": 30}),
+            ("Lead_Source", "picklist", {"picklist": _LEAD_SOURCE}),
+            ("Date_of_Birth", "date", {}),
+            ("Email_Opt_Out", "boolean", {}),
+            *_address("Mailing", "Zip"),
+            (
+                "Preferred_Channel",
+                "picklist",
+                {"picklist": (_NONE, "Email", "Phone", "SMS"), "custom": True},
+            ),
+        ],
+    ),
+    (
+        "Vendors",
+        "Vendor",
+        "Vendor_Name",
+        ("Vendor_Name",),
+        None,
+        [
+            ("Vendor_Name", "text", {"length": 200, "mandatory": True}),
+            ("Email", "email", {"length": 100}),
+            ("Phone", "phone", {"length": 30}),
+            ("Website", "website", {"length": 255}),
+            ("Category", "text", {"length": 120}),
+            ("Street", "text", {"length": 250}),
+            ("City", "text", {"length": 100}),
+            ("State", "text", {"length": 100}),
+            ("Zip_Code", "text", {"length": 30}),
+            ("Country", "text", {"length": 100}),
+        ],
+    ),
+    (
+        "Products",
+        "Product",
+        "Product_Name",
+        ("Product_Name",),
+        None,
+        [
+            ("Product_Name", "text", {"length": 200, "mandatory": True}),
+            ("Product_Code", "text", {"length": 40}),
+            ("Vendor_Name", "lookup", {"lookup": "Vendors"}),
+            ("Product_Active", "boolean", {}),
+            ("Manufacturer", "text", {"length": 120}),
+            (
+                "Product_Category",
+                "picklist",
+                {"picklist": (_NONE, "Hardware", "Software", "CRM Applications", "Services")},
+            ),
+            ("Sales_Start_Date", "date", {}),
+            ("Sales_End_Date", "date", {}),
+            ("Unit_Price", "currency", {"decimal_place": 2}),
+            ("Commission_Rate", "currency", {"decimal_place": 2}),
+            (
+                "Usage_Unit",
+                "picklist",
+                {
+                    "picklist": (
+                        _NONE,
+                        "Box",
+                        "Carton",
+                        "Dozen",
+                        "Each",
+                        "Hour(s)",
+                        "Pack",
+                        "Pieces",
+                        "Quantity",
+                        "Sq Ft",
+                    )
+                },
+            ),
+            ("Qty_in_Stock", "double", {"decimal_place": 2}),
+            ("Reorder_Level", "double", {"decimal_place": 2}),
+            ("Taxable", "boolean", {}),
+            ("Warranty_Months", "integer", {"custom": True}),
+        ],
+    ),
+    (
+        "Deals",
+        "Deal",
+        "Deal_Name",
+        ("Deal_Name",),
+        None,
+        [
+            ("Deal_Name", "text", {"length": 120, "mandatory": True}),
+            ("Account_Name", "lookup", {"lookup": "Accounts"}),
+            ("Contact_Name", "lookup", {"lookup": "Contacts"}),
+            ("Amount", "currency", {"decimal_place": 2}),
+            ("Closing_Date", "date", {}),
+            ("Stage", "picklist", {"picklist": tuple(STAGES), "mandatory": True}),
+            ("Probability", "integer", {}),
+            ("Expected_Revenue", "currency", {"read_only": True, "decimal_place": 2}),
+            ("Type", "picklist", {"picklist": (_NONE, "Existing Business", "New Business")}),
+            ("Next_Step", "text", {"length": 100}),
+            ("Lead_Source", "picklist", {"picklist": _LEAD_SOURCE}),
+            ("Source_Campaign", "text", {"length": 255, "custom": True}),
+        ],
+    ),
+    (
+        "Quotes",
+        "Quote",
+        "Subject",
+        (),
+        "Quoted_Items",
+        _transaction(
+            "Quoted_Items",
+            [
+                ("Deal_Name", "lookup", {"lookup": "Deals"}),
+                ("Account_Name", "lookup", {"lookup": "Accounts"}),
+                (
+                    "Quote_Stage",
+                    "picklist",
+                    {
+                        "picklist": (
+                            "Draft",
+                            "Negotiation",
+                            "Delivered",
+                            "On Hold",
+                            "Confirmed",
+                            "Closed Won",
+                            "Closed Lost",
+                        )
+                    },
+                ),
+                ("Valid_Till", "date", {}),
+            ],
+        ),
+    ),
+    (
+        "Sales_Orders",
+        "Sales Order",
+        "Subject",
+        (),
+        "Ordered_Items",
+        _transaction(
+            "Ordered_Items",
+            [
+                ("Deal_Name", "lookup", {"lookup": "Deals"}),
+                ("Quote_Name", "lookup", {"lookup": "Quotes"}),
+                ("Account_Name", "lookup", {"lookup": "Accounts"}),
+                ("Customer_No", "text", {"length": 40}),
+                ("Purchase_Order", "text", {"length": 40}),
+                ("Due_Date", "date", {}),
+                ("Status", "picklist", {"picklist": _ORDER_STATUS}),
+            ],
+        ),
+    ),
+    (
+        "Invoices",
+        "Invoice",
+        "Subject",
+        (),
+        "Invoiced_Items",
+        _transaction(
+            "Invoiced_Items",
+            [
+                ("Deal_Name", "lookup", {"lookup": "Deals"}),
+                ("Sales_Order", "lookup", {"lookup": "Sales_Orders"}),
+                ("Account_Name", "lookup", {"lookup": "Accounts"}),
+                ("Invoice_Date", "date", {}),
+                ("Due_Date", "date", {}),
+                ("Purchase_Order", "text", {"length": 40}),
+                ("Status", "picklist", {"picklist": _ORDER_STATUS}),
+            ],
+        ),
+    ),
+    (
+        "Purchase_Orders",
+        "Purchase Order",
+        "Subject",
+        (),
+        "Purchase_Items",
+        _transaction(
+            "Purchase_Items",
+            [
+                ("Vendor_Name", "lookup", {"lookup": "Vendors", "mandatory": True}),
+                ("Requisition_No", "text", {"length": 40}),
+                ("Tracking_Number", "text", {"length": 40}),
+                ("PO_Date", "date", {}),
+                ("Due_Date", "date", {}),
+                ("Status", "picklist", {"picklist": _ORDER_STATUS}),
+            ],
+        ),
+    ),
 ]
 
 _SYSTEM_FIELDS: list[tuple[str, str, dict[str, Any]]] = [
@@ -322,8 +544,9 @@ def _build() -> dict[str, Module]:
         for index, (name, data_type, opts) in enumerate(all_specs):
             fid = str(ID_BASE + 2_000 + seq * 1_000 + index)
             fields.append(Field(name, _label(name), data_type, fid, **opts))
-        modules[api] = Module(api, singular, str(ID_BASE + 100 + seq), seq, name_field, keys,
-                              items, tuple(fields))
+        modules[api] = Module(
+            api, singular, str(ID_BASE + 100 + seq), seq, name_field, keys, items, tuple(fields)
+        )
     return modules
 
 
@@ -340,21 +563,43 @@ def _predefined(module: Module) -> list[dict[str, Any]]:
     views = [
         ("All " + plural, "ALLVIEWS", None),
         ("My " + plural, "MYVIEWS", _criterion("Owner", "equal", "${CURRENTUSER}")),
-        ("Recently Created " + plural, "RECENTLYCREATED",
-         _criterion("Created_Time", "between", "${LAST7DAYS}")),
-        ("Recently Modified " + plural, "RECENTLYMODIFIED",
-         _criterion("Modified_Time", "between", "${LAST7DAYS}")),
+        (
+            "Recently Created " + plural,
+            "RECENTLYCREATED",
+            _criterion("Created_Time", "between", "${LAST7DAYS}"),
+        ),
+        (
+            "Recently Modified " + plural,
+            "RECENTLYMODIFIED",
+            _criterion("Modified_Time", "between", "${LAST7DAYS}"),
+        ),
     ]
     if module.api_name == "Deals":
-        views.append(("Open Deals", "OPENDEALS", {"group_operator": "and", "group": [
-            _criterion("Stage", "not_equal", "Closed Won"),
-            _criterion("Stage", "not_equal", "Closed Lost"),
-            _criterion("Stage", "not_equal", "Closed-Lost to Competition"),
-        ]}))
+        views.append(
+            (
+                "Open Deals",
+                "OPENDEALS",
+                {
+                    "group_operator": "and",
+                    "group": [
+                        _criterion("Stage", "not_equal", "Closed Won"),
+                        _criterion("Stage", "not_equal", "Closed Lost"),
+                        _criterion("Stage", "not_equal", "Closed-Lost to Competition"),
+                    ],
+                },
+            )
+        )
     return [
-        {"id": str(base + i), "name": name, "display_value": name, "system_name": system,
-         "system_defined": True, "default": i == 0, "criteria": criteria,
-         "module": {"api_name": module.api_name, "id": module.id}}
+        {
+            "id": str(base + i),
+            "name": name,
+            "display_value": name,
+            "system_name": system,
+            "system_defined": True,
+            "default": i == 0,
+            "criteria": criteria,
+            "module": {"api_name": module.api_name, "id": module.id},
+        }
         for i, (name, system, criteria) in enumerate(views)
     ]
 
@@ -398,17 +643,29 @@ class CrmSchema:
         data_type = str(spec.get("data_type", "text"))
         if data_type not in CUSTOM_TYPES:
             raise ValueError(f"data_type must be one of {', '.join(CUSTOM_TYPES)}")
-        values = [v["actual_value"] if isinstance(v, dict) else str(v)
-                  for v in spec.get("pick_list_values", [])]
+        values = [
+            v["actual_value"] if isinstance(v, dict) else str(v)
+            for v in spec.get("pick_list_values", [])
+        ]
         if data_type in ("picklist", "multiselectpicklist") and not values:
             raise ValueError("a picklist needs pick_list_values")
-        length = spec.get("length") or {"text": 255, "email": 100, "phone": 30,
-                                         "website": 255, "textarea": 32000}.get(data_type)
+        length = spec.get("length") or {
+            "text": 255,
+            "email": 100,
+            "phone": 30,
+            "website": 255,
+            "textarea": 32000,
+        }.get(data_type)
         field = Field(
-            api_name, label, data_type,
+            api_name,
+            label,
+            data_type,
             str(ID_BASE + 1_000_000 + self._store.next_value("crm.field")),
-            length=length, mandatory=bool(spec.get("mandatory", False)), custom=True,
-            unique=bool(spec.get("unique", False)), picklist=tuple(values),
+            length=length,
+            mandatory=bool(spec.get("mandatory", False)),
+            custom=True,
+            unique=bool(spec.get("unique", False)),
+            picklist=tuple(values),
             decimal_place=2 if data_type in ("double", "currency", "percent") else None,
         )
         with self._store.transaction():
@@ -429,10 +686,16 @@ class CrmSchema:
     def add_view(self, module: Module, name: str, criteria: Any) -> dict[str, Any]:
         if not name:
             raise ValueError("a view needs a name")
-        view = {"id": str(ID_BASE + 88_000 + self._store.next_value("crm.view")),
-                "name": name, "display_value": name, "system_name": None,
-                "system_defined": False, "default": False, "criteria": criteria,
-                "module": {"api_name": module.api_name, "id": module.id}}
+        view = {
+            "id": str(ID_BASE + 88_000 + self._store.next_value("crm.view")),
+            "name": name,
+            "display_value": name,
+            "system_name": None,
+            "system_defined": False,
+            "default": False,
+            "criteria": criteria,
+            "module": {"api_name": module.api_name, "id": module.id},
+        }
         with self._store.transaction():
             views = self._store.kv_get("crm.custom_views", {})
             views.setdefault(module.api_name, []).append(view)

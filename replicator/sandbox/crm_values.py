@@ -42,13 +42,15 @@ _INT_LIMITS = {"integer": 2_147_483_647, "bigint": 9_223_372_036_854_775_807}
 
 
 def invalid(field: str, path: str, **extra: Any) -> RecordRejected:
-    return RecordRejected("INVALID_DATA", "invalid data",
-                          {"api_name": field, "json_path": path, **extra})
+    return RecordRejected(
+        "INVALID_DATA", "invalid data", {"api_name": field, "json_path": path, **extra}
+    )
 
 
 def mandatory(field: str, path: str) -> RecordRejected:
-    return RecordRejected("MANDATORY_NOT_FOUND", "required field not found",
-                          {"api_name": field, "json_path": path})
+    return RecordRejected(
+        "MANDATORY_NOT_FOUND", "required field not found", {"api_name": field, "json_path": path}
+    )
 
 
 def money(value: Any, places: int = 2) -> float:
@@ -132,7 +134,11 @@ def _fail() -> Any:
 
 
 def _line_items(
-    module: Module, rows: Any, old: list[dict[str, Any]], path: str, lookup: Lookup,
+    module: Module,
+    rows: Any,
+    old: list[dict[str, Any]],
+    path: str,
+    lookup: Lookup,
     new_id: Callable[[], str],
 ) -> list[dict[str, Any]]:
     if not isinstance(rows, list):
@@ -176,8 +182,11 @@ def _line_items(
         try:
             total = Decimal(str(row["Quantity"])) * Decimal(str(row["List_Price"] or 0))
             after = total - Decimal(str(row["Discount"]))
-            row |= {"Total": money(total), "Total_After_Discount": money(after),
-                    "Net_Total": money(after + Decimal(str(row["Tax"])))}
+            row |= {
+                "Total": money(total),
+                "Total_After_Discount": money(after),
+                "Net_Total": money(after + Decimal(str(row["Tax"]))),
+            }
         except AmountError:  # each value holds, their product does not
             raise invalid("Total", f"{here}.Total", expected_data_type="double") from None
         if row_id is None:
@@ -188,8 +197,12 @@ def _line_items(
 
 
 def normalize(
-    module: Module, given: Mapping[str, Any], old: Mapping[str, Any] | None, index: int,
-    lookup: Lookup, new_id: Callable[[], str],
+    module: Module,
+    given: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    index: int,
+    lookup: Lookup,
+    new_id: Callable[[], str],
 ) -> dict[str, Any]:
     """The stored data of a record after applying ``given`` to ``old`` (``None``: a new
     record).  Raises :class:`RecordRejected` naming the first offending field."""
@@ -205,8 +218,7 @@ def normalize(
             if value is None:
                 data[key] = []
             else:
-                data[key] = _line_items(module, value, data.get(key) or [], path, lookup,
-                                        new_id)
+                data[key] = _line_items(module, value, data.get(key) or [], path, lookup, new_id)
             continue
         data[key] = convert(field, value, path, lookup)
     for field in module.fields:
@@ -217,8 +229,7 @@ def normalize(
     return data
 
 
-def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any], base: str
-            ) -> None:
+def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any], base: str) -> None:
     if module.api_name == "Contacts":
         parts = [data.get("First_Name"), data.get("Last_Name")]
         data["Full_Name"] = " ".join(p for p in parts if p) or None
@@ -227,16 +238,23 @@ def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any], base
             data["Probability"] = STAGES[data["Stage"]]
         amount, probability = data.get("Amount"), data.get("Probability")
         data["Expected_Revenue"] = (
-            _derived("Expected_Revenue", base,
-                     lambda: Decimal(str(amount)) * Decimal(probability) / 100)
-            if amount is not None and probability is not None else None
+            _derived(
+                "Expected_Revenue", base, lambda: Decimal(str(amount)) * Decimal(probability) / 100
+            )
+            if amount is not None and probability is not None
+            else None
         )
     if module.line_items:
-        sub = sum((Decimal(str(r["Net_Total"])) for r in data.get(module.line_items) or []),
-                  Decimal(0))
+        sub = sum(
+            (Decimal(str(r["Net_Total"])) for r in data.get(module.line_items) or []), Decimal(0)
+        )
         data["Sub_Total"] = _derived("Sub_Total", base, lambda: sub)
-        grand = (sub - Decimal(str(data.get("Discount") or 0))
-                 + Decimal(str(data.get("Tax") or 0)) + Decimal(str(data.get("Adjustment") or 0)))
+        grand = (
+            sub
+            - Decimal(str(data.get("Discount") or 0))
+            + Decimal(str(data.get("Tax") or 0))
+            + Decimal(str(data.get("Adjustment") or 0))
+        )
         data["Grand_Total"] = _derived("Grand_Total", base, lambda: grand)
 
 
@@ -250,8 +268,13 @@ def _derived(name: str, base: str, compute: Callable[[], Decimal]) -> float:
 
 
 def render(
-    module: Module, row: Row, resolve: Resolve, *, fields: set[str] | None = None,
-    line_items: bool = False, tz: Any = UTC,
+    module: Module,
+    row: Row,
+    resolve: Resolve,
+    *,
+    fields: set[str] | None = None,
+    line_items: bool = False,
+    tz: Any = UTC,
 ) -> dict[str, Any]:
     """A stored record in the API's shape."""
     out: dict[str, Any] = {"id": row.id}
@@ -295,5 +318,14 @@ def _render_line(row: Mapping[str, Any], resolve: Resolve) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Lookup", "Resolve", "convert", "invalid", "mandatory", "money", "normalize",
-           "render", "render_value"]
+__all__ = [
+    "Lookup",
+    "Resolve",
+    "convert",
+    "invalid",
+    "mandatory",
+    "money",
+    "normalize",
+    "render",
+    "render_value",
+]

@@ -47,16 +47,18 @@ class RecordRejected(SandboxError):
         self.code, self.message, self.details = code, message, dict(details)
 
     def result(self) -> dict[str, Any]:
-        return {"code": self.code, "details": self.details, "message": self.message,
-                "status": "error"}
+        return {
+            "code": self.code,
+            "details": self.details,
+            "message": self.message,
+            "status": "error",
+        }
 
 
 class ApiError(SandboxError):
     """An error answer of one of the emulated APIs."""
 
-    def __init__(
-        self, status: int, body: Any, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"HTTP {status}: {body!r}")
         self.status = status
         self.body = body
@@ -78,8 +80,7 @@ class CrmError(ApiError):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.code = code
-        body = {"code": code, "details": dict(details or {}), "message": message,
-                "status": "error"}
+        body = {"code": code, "details": dict(details or {}), "message": message, "status": "error"}
         super().__init__(status, body, headers)
 
 

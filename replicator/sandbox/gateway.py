@@ -35,13 +35,20 @@ from .faults import Fault
 if TYPE_CHECKING:
     from .app import SandboxState
 
-GATEWAY_PAGES = {502: "Bad Gateway", 503: "Service Temporarily Unavailable",
-                 504: "Gateway Time-out"}
+GATEWAY_PAGES = {
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
 
 
 def classify(path: str) -> str | None:
-    for prefix, api in (("/crm/", "crm"), ("/books/", "books"), ("/oauth/", "oauth"),
-                        ("/__admin__", "admin")):
+    for prefix, api in (
+        ("/crm/", "crm"),
+        ("/books/", "books"),
+        ("/oauth/", "oauth"),
+        ("/__admin__", "admin"),
+    ):
         if path.startswith(prefix):
             return api
     return None
@@ -74,22 +81,35 @@ def fault_error(api: str, fault: Fault) -> Response:
     headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
     if status in GATEWAY_PAGES:
         title = f"{status} {GATEWAY_PAGES[status]}"
-        page = (f"<html><head><title>{title}</title></head><body><center><h1>{title}"
-                "</h1></center><hr><center>ZGS</center></body></html>")
+        page = (
+            f"<html><head><title>{title}</title></head><body><center><h1>{title}"
+            "</h1></center><hr><center>ZGS</center></body></html>"
+        )
         return HTMLResponse(page, status_code=status, headers=headers)
     error: ApiError
     if api == "books":
-        number = {401: BOOKS_CODES["not_authorized"], 404: BOOKS_CODES["invalid_url"],
-                  429: BOOKS_CODES["rate_minute"]}.get(status, BOOKS_CODES["internal"])
-        text = {429: "You have made too many requests continuously. Please try again "
-                     "after some time.", 401: "You are not authorized to perform this "
-                     "operation"}.get(status, "Internal error")
+        number = {
+            401: BOOKS_CODES["not_authorized"],
+            404: BOOKS_CODES["invalid_url"],
+            429: BOOKS_CODES["rate_minute"],
+        }.get(status, BOOKS_CODES["internal"])
+        text = {
+            429: "You have made too many requests continuously. Please try again after some time.",
+            401: "You are not authorized to perform this operation",
+        }.get(status, "Internal error")
         error = BooksError(status, number, text, headers)
     elif api == "oauth":
         if status == 429:
-            error = ApiError(status, {"error_description": "You have made too many requests "
-                                      "continuously. Please try again after some time.",
-                                      "error": "Access Denied", "status": "failure"}, headers)
+            error = ApiError(
+                status,
+                {
+                    "error_description": "You have made too many requests "
+                    "continuously. Please try again after some time.",
+                    "error": "Access Denied",
+                    "status": "failure",
+                },
+                headers,
+            )
         else:
             error = ApiError(status, {"error": "internal_error"}, headers)
     else:
@@ -97,10 +117,14 @@ def fault_error(api: str, fault: Fault) -> Response:
             400: ("INVALID_DATA", "invalid data"),
             401: ("INVALID_TOKEN", "invalid oauth token"),
             403: ("NO_PERMISSION", "permission denied"),
-            404: ("INVALID_URL_PATTERN", "Please check if the URL trying to access is a "
-                  "correct one"),
-            429: ("TOO_MANY_REQUESTS", "You have made too many requests. Please try again "
-                  "after some time."),
+            404: (
+                "INVALID_URL_PATTERN",
+                "Please check if the URL trying to access is a correct one",
+            ),
+            429: (
+                "TOO_MANY_REQUESTS",
+                "You have made too many requests. Please try again after some time.",
+            ),
         }.get(status, ("INTERNAL_ERROR", "Internal server error occurred."))
         error = CrmError(status, code, message, {}, headers)
     return error.response()
@@ -109,11 +133,15 @@ def fault_error(api: str, fault: Fault) -> Response:
 def auth_error(api: str, reason: str) -> ApiError:
     if api == "books":
         if reason == "missing":
-            return BooksError(401, BOOKS_CODES["unauthenticated"],
-                              "The request could not be authenticated as the authentication "
-                              "value you entered is invalid.")
-        return BooksError(401, BOOKS_CODES["not_authorized"],
-                          "You are not authorized to perform this operation")
+            return BooksError(
+                401,
+                BOOKS_CODES["unauthenticated"],
+                "The request could not be authenticated as the authentication "
+                "value you entered is invalid.",
+            )
+        return BooksError(
+            401, BOOKS_CODES["not_authorized"], "You are not authorized to perform this operation"
+        )
     if reason == "missing":
         return CrmError(401, "AUTHENTICATION_FAILURE", "Authentication failed", {})
     return CrmError(401, "INVALID_TOKEN", "invalid oauth token", {})
@@ -144,8 +172,9 @@ class Gateway:
         api = classify(scope["path"])
         if api == "admin":
             if not _loopback(scope):
-                await AdminError(403, "forbidden", "the admin API answers loopback only"
-                                 ).response()(scope, receive, send)
+                await AdminError(
+                    403, "forbidden", "the admin API answers loopback only"
+                ).response()(scope, receive, send)
                 return
             await app(scope, receive, send)
             return
@@ -174,8 +203,17 @@ class Gateway:
             if seen["status"] is not None:
                 self.state.counters.add(api, method, template, seen["status"])
 
-    async def _serve(self, api: str, template: str, scope: Scope, receive: Receive,
-                     send: Send, raw_send: Send, app: ASGIApp, seen: dict[str, Any]) -> None:
+    async def _serve(
+        self,
+        api: str,
+        template: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        raw_send: Send,
+        app: ASGIApp,
+        seen: dict[str, Any],
+    ) -> None:
         st = self.state
         try:
             if api == "crm":
@@ -186,8 +224,17 @@ class Gateway:
         except ApiError as exc:
             await exc.response()(scope, receive, send)
 
-    async def _guarded(self, api: str, template: str, scope: Scope, receive: Receive,
-                       send: Send, raw_send: Send, app: ASGIApp, seen: dict[str, Any]) -> None:
+    async def _guarded(
+        self,
+        api: str,
+        template: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        raw_send: Send,
+        app: ASGIApp,
+        seen: dict[str, Any],
+    ) -> None:
         st = self.state
         decision = st.faults.decide(api, scope["method"], scope["path"], template)
         if decision.delay:
@@ -211,20 +258,27 @@ class Gateway:
             if not scope["path"].startswith("/books/v3/organizations"):
                 org = _query(scope).get("organization_id")
                 if not org:
-                    raise BooksError(400, BOOKS_CODES["invalid_param"],
-                                     "Invalid value passed for organization_id")
+                    raise BooksError(
+                        400,
+                        BOOKS_CODES["invalid_param"],
+                        "Invalid value passed for organization_id",
+                    )
                 if st.books_schema.organization(org) is None:
-                    raise BooksError(400, BOOKS_CODES["no_org"],
-                                     "This user is not associated with the "
-                                     f"CompanyID/CompanyName:{org}.")
+                    raise BooksError(
+                        400,
+                        BOOKS_CODES["no_org"],
+                        f"This user is not associated with the CompanyID/CompanyName:{org}.",
+                    )
                 scope["sandbox.org"] = org
                 try:
                     seen["headers"] = st.books_limiter.hit(org, st.settings)
                 except BooksError as exc:
-                    seen["headers"] = {k: v for k, v in exc.headers.items()
-                                       if k.startswith("X-Rate")}
-                    exc.headers = {k: v for k, v in exc.headers.items()
-                                   if not k.startswith("X-Rate")}
+                    seen["headers"] = {
+                        k: v for k, v in exc.headers.items() if k.startswith("X-Rate")
+                    }
+                    exc.headers = {
+                        k: v for k, v in exc.headers.items() if not k.startswith("X-Rate")
+                    }
                     raise
         else:
             st.crm_limiter.charge(1, st.settings)

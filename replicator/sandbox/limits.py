@@ -50,7 +50,8 @@ class CrmLimiter:
             if settings.rate_limits and self._total + credits > limit:
                 wait = (self._spent[0][0] + DAY - now) if self._spent else 1.0
                 raise CrmError(
-                    429, "TOO_MANY_REQUESTS",
+                    429,
+                    "TOO_MANY_REQUESTS",
                     "You have exceeded the maximum API credits allowed in 24 hours",
                     {"limit": limit, "used": self._total},
                     headers={"Retry-After": str(max(1, math.ceil(wait)))},
@@ -64,7 +65,8 @@ class CrmLimiter:
         with self._lock:
             if settings.rate_limits and self._in_flight >= settings.crm_concurrency:
                 raise CrmError(
-                    429, "TOO_MANY_REQUESTS",
+                    429,
+                    "TOO_MANY_REQUESTS",
                     "Concurrency limit exceeded: too many requests in parallel",
                     {"limit": settings.crm_concurrency},
                     headers={"Retry-After": "1"},
@@ -125,16 +127,17 @@ class BooksLimiter:
                 dt.date.fromisoformat(today) + dt.timedelta(days=1), dt.time(), UTC
             ).timestamp()
             raise BooksError(
-                429, BOOKS_CODES["rate_day"],
+                429,
+                BOOKS_CODES["rate_day"],
                 "The API call for this organization has exceeded the maximum call rate "
                 f"limit of {settings.books_per_day}.",
                 headers=headers | {"Retry-After": str(max(1, math.ceil(midnight - now)))},
             )
         if settings.rate_limits and over_minute:
             raise BooksError(
-                429, BOOKS_CODES["rate_minute"],
-                "You have made too many requests continuously. Please try again after "
-                "some time.",
+                429,
+                BOOKS_CODES["rate_minute"],
+                "You have made too many requests continuously. Please try again after some time.",
                 headers=headers | {"Retry-After": str(max(1, reset))},
             )
         return headers

@@ -48,8 +48,14 @@ _STOP = object()
 class Notifier:
     """Channel registry plus the delivery thread."""
 
-    def __init__(self, store: Store, schema: CrmSchema, clock: Clock,
-                 settings: Callable[[], Settings], timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schema: CrmSchema,
+        clock: Clock,
+        settings: Callable[[], Settings],
+        timeout: float = 5.0,
+    ) -> None:
         self._store, self._schema, self._clock = store, schema, clock
         self._settings, self._timeout = settings, timeout
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -59,7 +65,8 @@ class Notifier:
         self._pending = 0
         self.stats: dict[str, int] = {"deliveries": 0, "failures": 0, "suppressed": 0}
         self.per_channel: dict[str, dict[str, int]] = collections.defaultdict(
-            lambda: {"deliveries": 0, "failures": 0})
+            lambda: {"deliveries": 0, "failures": 0}
+        )
         self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
 
     # -- channels -----------------------------------------------------------------------------
@@ -77,50 +84,76 @@ class Notifier:
     def _save(self, channels: Mapping[str, dict[str, Any]]) -> None:
         self._store.kv_set("crm.channels", dict(channels))
 
-    def validate(self, item: Any, index: int, base_url: str, old: Mapping[str, Any] | None
-                 ) -> dict[str, Any]:
+    def validate(
+        self, item: Any, index: int, base_url: str, old: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         """A channel from one ``watch`` entry (merged over ``old``); ``RecordRejected``."""
         path = f"$.watch[{index}]"
         if not isinstance(item, dict):
-            raise RecordRejected("INVALID_DATA", "invalid data",
-                                 {"api_name": "watch", "json_path": path})
+            raise RecordRejected(
+                "INVALID_DATA", "invalid data", {"api_name": "watch", "json_path": path}
+            )
         channel = dict(old or {})
         raw_id = item.get("channel_id")
         if raw_id in (None, ""):
-            raise RecordRejected("MANDATORY_NOT_FOUND", "required field not found",
-                                 {"api_name": "channel_id", "json_path": f"{path}.channel_id"})
+            raise RecordRejected(
+                "MANDATORY_NOT_FOUND",
+                "required field not found",
+                {"api_name": "channel_id", "json_path": f"{path}.channel_id"},
+            )
         if isinstance(raw_id, bool) or not str(raw_id).isdigit():
-            raise RecordRejected("INVALID_DATA", "invalid data", {
-                "api_name": "channel_id", "json_path": f"{path}.channel_id",
-                "expected_data_type": "long"})
+            raise RecordRejected(
+                "INVALID_DATA",
+                "invalid data",
+                {
+                    "api_name": "channel_id",
+                    "json_path": f"{path}.channel_id",
+                    "expected_data_type": "long",
+                },
+            )
         channel["channel_id"] = str(raw_id)
         for key in ("events", "notify_url"):
             if key not in item and key not in channel:
-                raise RecordRejected("MANDATORY_NOT_FOUND", "required field not found",
-                                     {"api_name": key, "json_path": f"{path}.{key}"})
+                raise RecordRejected(
+                    "MANDATORY_NOT_FOUND",
+                    "required field not found",
+                    {"api_name": key, "json_path": f"{path}.{key}"},
+                )
         if "events" in item:
             events = item["events"]
             if not isinstance(events, list) or not events:
-                raise RecordRejected("INVALID_DATA", "invalid data",
-                                     {"api_name": "events", "json_path": f"{path}.events"})
+                raise RecordRejected(
+                    "INVALID_DATA",
+                    "invalid data",
+                    {"api_name": "events", "json_path": f"{path}.events"},
+                )
             for j, event in enumerate(events):
                 module_name, _, op = str(event).partition(".")
                 module = self._schema.module(module_name)
                 if module is None or op not in ("all", "create", "edit", "delete"):
-                    raise RecordRejected("INVALID_DATA", "invalid data", {
-                        "api_name": "events", "json_path": f"{path}.events[{j}]"})
+                    raise RecordRejected(
+                        "INVALID_DATA",
+                        "invalid data",
+                        {"api_name": "events", "json_path": f"{path}.events[{j}]"},
+                    )
             channel["events"] = [str(e) for e in events]
         if "notify_url" in item:
             url = urllib.parse.urlsplit(str(item["notify_url"]))
             if url.scheme not in ("http", "https") or not url.netloc:
-                raise RecordRejected("INVALID_DATA", "invalid data", {
-                    "api_name": "notify_url", "json_path": f"{path}.notify_url"})
+                raise RecordRejected(
+                    "INVALID_DATA",
+                    "invalid data",
+                    {"api_name": "notify_url", "json_path": f"{path}.notify_url"},
+                )
             channel["notify_url"] = str(item["notify_url"])
         if "token" in item:
             token = item["token"]
             if token is not None and (not isinstance(token, str) or len(token) > 50):
-                raise RecordRejected("INVALID_DATA", "invalid data", {
-                    "api_name": "token", "json_path": f"{path}.token", "maximum_length": 50})
+                raise RecordRejected(
+                    "INVALID_DATA",
+                    "invalid data",
+                    {"api_name": "token", "json_path": f"{path}.token", "maximum_length": 50},
+                )
             channel["token"] = token
         now = self._clock.now()
         if item.get("channel_expiry") is not None:
@@ -129,8 +162,11 @@ class Notifier:
             except ValueError:
                 expiry = -1.0
             if not now < expiry <= now + MAX_EXPIRY:
-                raise RecordRejected("INVALID_DATA", "invalid data", {
-                    "api_name": "channel_expiry", "json_path": f"{path}.channel_expiry"})
+                raise RecordRejected(
+                    "INVALID_DATA",
+                    "invalid data",
+                    {"api_name": "channel_expiry", "json_path": f"{path}.channel_expiry"},
+                )
             channel["channel_expiry"] = expiry
         elif "channel_expiry" not in channel or old is None:
             channel["channel_expiry"] = now + DEFAULT_EXPIRY
@@ -161,13 +197,15 @@ class Notifier:
             module = self._schema.module(event.partition(".")[0])
             if module is None:
                 continue
-            out.append({
-                "channel_expiry": crm_time(channel["channel_expiry"], tz),
-                "resource_uri": f"{channel['base_url']}/crm/v8/{module.api_name}",
-                "resource_id": module.id,
-                "resource_name": module.api_name,
-                "channel_id": channel["channel_id"],
-            })
+            out.append(
+                {
+                    "channel_expiry": crm_time(channel["channel_expiry"], tz),
+                    "resource_uri": f"{channel['base_url']}/crm/v8/{module.api_name}",
+                    "resource_id": module.id,
+                    "resource_name": module.api_name,
+                    "channel_id": channel["channel_id"],
+                }
+            )
         return out
 
     def subscribe(self, channel: dict[str, Any]) -> None:
@@ -192,8 +230,9 @@ class Notifier:
 
     # -- callbacks ----------------------------------------------------------------------------
 
-    def notify(self, module: str, operation: str, ids: list[str],
-               affected: Mapping[str, list[str]]) -> None:
+    def notify(
+        self, module: str, operation: str, ids: list[str], affected: Mapping[str, list[str]]
+    ) -> None:
         """Queue one callback per live channel watching ``module``'s ``operation``."""
         wanted = {f"{module}.all", f"{module}.{OPERATIONS[operation]}"}
         for channel in self.channels().values():
@@ -224,7 +263,8 @@ class Notifier:
             self._pending += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._run, name="sandbox-callbacks", daemon=True)
+                    target=self._run, name="sandbox-callbacks", daemon=True
+                )
                 self._thread.start()
         self._queue.put((url, body))
 
@@ -237,8 +277,9 @@ class Notifier:
                 url, body = job
                 status, error = None, None
                 try:
-                    response = client.post(url, content=json.dumps(body),
-                                           headers={"Content-Type": "application/json"})
+                    response = client.post(
+                        url, content=json.dumps(body), headers={"Content-Type": "application/json"}
+                    )
                     status = response.status_code
                 except httpx.HTTPError as exc:
                     error = type(exc).__name__
@@ -247,9 +288,16 @@ class Notifier:
                     key = "deliveries" if ok else "failures"
                     self.stats[key] += 1
                     self.per_channel[body["channel_id"]][key] += 1
-                    self.log.append({"channel_id": body["channel_id"],
-                                     "module": body["module"], "operation": body["operation"],
-                                     "ids": body["ids"], "status": status, "error": error})
+                    self.log.append(
+                        {
+                            "channel_id": body["channel_id"],
+                            "module": body["module"],
+                            "operation": body["operation"],
+                            "ids": body["ids"],
+                            "status": status,
+                            "error": error,
+                        }
+                    )
                     self._pending -= 1
                     self._idle.notify_all()
 
@@ -260,9 +308,12 @@ class Notifier:
 
     def report(self) -> dict[str, Any]:
         with self._lock:
-            return {**self.stats, "pending": self._pending,
-                    "channels": {k: dict(v) for k, v in self.per_channel.items()},
-                    "log": list(self.log)}
+            return {
+                **self.stats,
+                "pending": self._pending,
+                "channels": {k: dict(v) for k, v in self.per_channel.items()},
+                "log": list(self.log),
+            }
 
     def reset_stats(self) -> None:
         with self._lock:

@@ -129,9 +129,7 @@ class OAuth:
         return token
 
     def expire_all(self) -> int:
-        return self._store.execute(
-            "UPDATE oauth_access SET expires = ?", (self._clock.now() - 1,)
-        )
+        return self._store.execute("UPDATE oauth_access SET expires = ?", (self._clock.now() - 1,))
 
     # -- the token endpoint -------------------------------------------------------------
 
@@ -219,9 +217,9 @@ class OAuth:
         return token
 
     def revoke_refresh(self, refresh: str) -> bool:
-        return bool(self._store.execute(
-            "UPDATE oauth_refresh SET revoked = 1 WHERE token = ?", (refresh,)
-        ))
+        return bool(
+            self._store.execute("UPDATE oauth_refresh SET revoked = 1 WHERE token = ?", (refresh,))
+        )
 
     # -- checking a request ---------------------------------------------------------------
 

@@ -94,24 +94,69 @@ DEALS = [
     ("Wayne - Cable kits", "Wayne Enterprises", "Lucius", 1200, "Value Proposition", 30),
 ]
 BOOKS_CUSTOMERS = [
-    ("Acme Ltd", "business", ("Wile", "Coyote", "wile@acme.example", "+44 20 7946 0001"),
-     "London", 30),
-    ("Globex Corp", "business", ("Hank", "Scorpio", "hank@globex.example", "+1 415 555 0142"),
-     "San Francisco", 45),
-    ("Initech", "business", ("Bill", "Lumbergh", "bill.lumbergh@initech.example",
-                             "+1 512 555 0100"), "Austin", 30),
-    ("Stark Industries", "business", ("Pepper", "Potts", "pepper@stark.example",
-                                      "+1 212 555 0175"), "New York", 60),
-    ("Hooli Inc.", "business", ("Gavin", "Belson", "gavin@hooli.example", "+1 650 555 0188"),
-     "Palo Alto", 30),
-    ("Vandelay Industries", "business", ("Art", "Vandelay", "art@vandelay.example",
-                                         "+1 973 555 0166"), "New York", 30),
-    ("Duff Beverages", "business", ("Duffman", "Jones", "duffman@duff.example",
-                                    "+1 555 555 0101"), "Springfield", 15),
-    ("Krusty Entertainment", "business", ("Herschel", "Krustofsky", "krusty@krusty.example",
-                                          "+1 555 555 0102"), "Springfield", 30),
-    ("Maria Lopez", "individual", ("Maria", "Lopez", "maria.lopez@example.org",
-                                   "+34 91 555 0103"), "Madrid", 0),
+    (
+        "Acme Ltd",
+        "business",
+        ("Wile", "Coyote", "wile@acme.example", "+44 20 7946 0001"),
+        "London",
+        30,
+    ),
+    (
+        "Globex Corp",
+        "business",
+        ("Hank", "Scorpio", "hank@globex.example", "+1 415 555 0142"),
+        "San Francisco",
+        45,
+    ),
+    (
+        "Initech",
+        "business",
+        ("Bill", "Lumbergh", "bill.lumbergh@initech.example", "+1 512 555 0100"),
+        "Austin",
+        30,
+    ),
+    (
+        "Stark Industries",
+        "business",
+        ("Pepper", "Potts", "pepper@stark.example", "+1 212 555 0175"),
+        "New York",
+        60,
+    ),
+    (
+        "Hooli Inc.",
+        "business",
+        ("Gavin", "Belson", "gavin@hooli.example", "+1 650 555 0188"),
+        "Palo Alto",
+        30,
+    ),
+    (
+        "Vandelay Industries",
+        "business",
+        ("Art", "Vandelay", "art@vandelay.example", "+1 973 555 0166"),
+        "New York",
+        30,
+    ),
+    (
+        "Duff Beverages",
+        "business",
+        ("Duffman", "Jones", "duffman@duff.example", "+1 555 555 0101"),
+        "Springfield",
+        15,
+    ),
+    (
+        "Krusty Entertainment",
+        "business",
+        ("Herschel", "Krustofsky", "krusty@krusty.example", "+1 555 555 0102"),
+        "Springfield",
+        30,
+    ),
+    (
+        "Maria Lopez",
+        "individual",
+        ("Maria", "Lopez", "maria.lopez@example.org", "+34 91 555 0103"),
+        "Madrid",
+        0,
+    ),
 ]
 BOOKS_VENDORS = [
     ("Tyrell Components", ("Eldon", "Tyrell", "sales@tyrell.example"), "Los Angeles"),
@@ -128,8 +173,9 @@ BOOKS_ITEMS = [
 ]
 
 
-def _backdate(state: SandboxState, api: str, scope: str, module: str, record_id: str,
-              days_ago: float) -> None:
+def _backdate(
+    state: SandboxState, api: str, scope: str, module: str, record_id: str, days_ago: float
+) -> None:
     row = state.store.get(api, scope, module, record_id)
     if row is None:
         return
@@ -150,8 +196,9 @@ def _crm(state: SandboxState, module_name: str, records: list[dict[str, Any]]) -
     return ids
 
 
-def _books(state: SandboxState, org: str, resource: str, body: dict[str, Any],
-           status: str | None = None) -> str:
+def _books(
+    state: SandboxState, org: str, resource: str, body: dict[str, Any], status: str | None = None
+) -> str:
     row = state.books.create(org, RESOURCES[resource], body)
     if status:
         state.books.touch(org, RESOURCES[resource], row, {**row.data, "status": status})
@@ -171,17 +218,32 @@ def seed_keys(state: SandboxState) -> dict[str, int]:
             module = state.crm_schema.module(name)
             assert module is not None
             if not any(f.api_name == CRM_KEY_FIELD for f in module.fields):
-                state.crm_schema.add_field(name, {
-                    "field_label": "Replicator Id", "api_name": CRM_KEY_FIELD,
-                    "data_type": "text", "unique": True})
+                state.crm_schema.add_field(
+                    name,
+                    {
+                        "field_label": "Replicator Id",
+                        "api_name": CRM_KEY_FIELD,
+                        "data_type": "text",
+                        "unique": True,
+                    },
+                )
                 added += 1
         org = state.books_schema.default_org()
         for resource in RESOURCES:
-            if not any(f.api_name == BOOKS_KEY_FIELD
-                       for f in state.books_schema.custom_fields(org, resource)):
-                state.books_schema.add_custom_field(org, resource, {
-                    "label": "Replicator Id", "api_name": BOOKS_KEY_FIELD,
-                    "data_type": "text", "is_unique": True})
+            if not any(
+                f.api_name == BOOKS_KEY_FIELD
+                for f in state.books_schema.custom_fields(org, resource)
+            ):
+                state.books_schema.add_custom_field(
+                    org,
+                    resource,
+                    {
+                        "label": "Replicator Id",
+                        "api_name": BOOKS_KEY_FIELD,
+                        "data_type": "text",
+                        "is_unique": True,
+                    },
+                )
                 added += 1
     return {"fields": added}
 
@@ -200,63 +262,164 @@ def seed_demo(state: SandboxState) -> dict[str, int]:
 def _seed_crm(state: SandboxState) -> dict[str, int]:
     schema = state.crm_schema
     if not any(f.api_name == "Product_Type" for f in schema.module("Products").fields):  # type: ignore[union-attr]
-        schema.add_field("Products", {"field_label": "Product Type", "api_name": "Product_Type",
-                                      "data_type": "picklist",
-                                      "pick_list_values": ["-None-", "Goods", "Services"]})
+        schema.add_field(
+            "Products",
+            {
+                "field_label": "Product Type",
+                "api_name": "Product_Type",
+                "data_type": "picklist",
+                "pick_list_values": ["-None-", "Goods", "Services"],
+            },
+        )
     if not any(f.api_name == "Payment_Terms" for f in schema.module("Accounts").fields):  # type: ignore[union-attr]
-        schema.add_field("Accounts", {"field_label": "Payment Terms",
-                                      "api_name": "Payment_Terms", "data_type": "integer"})
-    account_ids = _crm(state, "Accounts", [
-        {"Account_Name": name, "Industry": industry, "Phone": phone, "Billing_City": city,
-         "Billing_Country": country, "Account_Type": "Customer", "Payment_Terms": terms,
-         "Website": f"www.{name.split()[0].lower()}.example"}
-        for name, industry, phone, city, country, terms in ACCOUNTS])
+        schema.add_field(
+            "Accounts",
+            {"field_label": "Payment Terms", "api_name": "Payment_Terms", "data_type": "integer"},
+        )
+    account_ids = _crm(
+        state,
+        "Accounts",
+        [
+            {
+                "Account_Name": name,
+                "Industry": industry,
+                "Phone": phone,
+                "Billing_City": city,
+                "Billing_Country": country,
+                "Account_Type": "Customer",
+                "Payment_Terms": terms,
+                "Website": f"www.{name.split()[0].lower()}.example",
+            }
+            for name, industry, phone, city, country, terms in ACCOUNTS
+        ],
+    )
     by_account = dict(zip([a[0] for a in ACCOUNTS], account_ids, strict=True))
-    contact_ids = _crm(state, "Contacts", [
-        {"First_Name": first, "Last_Name": last, "Email": email,
-         **({"Account_Name": {"id": by_account[account]}} if account else {})}
-        for first, last, email, account in CONTACTS])
+    contact_ids = _crm(
+        state,
+        "Contacts",
+        [
+            {
+                "First_Name": first,
+                "Last_Name": last,
+                "Email": email,
+                **({"Account_Name": {"id": by_account[account]}} if account else {}),
+            }
+            for first, last, email, account in CONTACTS
+        ],
+    )
     by_first = dict(zip([c[0] for c in CONTACTS], contact_ids, strict=True))
-    vendor_ids = _crm(state, "Vendors", [
-        {"Vendor_Name": name, "Email": email, "City": city} for name, email, city in VENDORS])
-    product_ids = _crm(state, "Products", [
-        {"Product_Name": name, "Product_Code": code, "Unit_Price": price,
-         "Product_Type": kind, "Product_Category": category, "Product_Active": True}
-        for name, code, price, kind, category in PRODUCTS])
+    vendor_ids = _crm(
+        state,
+        "Vendors",
+        [{"Vendor_Name": name, "Email": email, "City": city} for name, email, city in VENDORS],
+    )
+    product_ids = _crm(
+        state,
+        "Products",
+        [
+            {
+                "Product_Name": name,
+                "Product_Code": code,
+                "Unit_Price": price,
+                "Product_Type": kind,
+                "Product_Category": category,
+                "Product_Active": True,
+            }
+            for name, code, price, kind, category in PRODUCTS
+        ],
+    )
     product = dict(zip([p[0] for p in PRODUCTS], product_ids, strict=True))
     today = state.clock.now()
-    deal_ids = _crm(state, "Deals", [
-        {"Deal_Name": name, "Account_Name": {"id": by_account[account]},
-         "Contact_Name": {"id": by_first[first]}, "Amount": amount, "Stage": stage,
-         "Closing_Date": _date(today + days * DAY)}
-        for name, account, first, amount, stage, days in DEALS])
+    deal_ids = _crm(
+        state,
+        "Deals",
+        [
+            {
+                "Deal_Name": name,
+                "Account_Name": {"id": by_account[account]},
+                "Contact_Name": {"id": by_first[first]},
+                "Amount": amount,
+                "Stage": stage,
+                "Closing_Date": _date(today + days * DAY),
+            }
+            for name, account, first, amount, stage, days in DEALS
+        ],
+    )
 
     def lines(*items: tuple[str, float]) -> list[dict[str, Any]]:
         return [{"Product_Name": {"id": product[n]}, "Quantity": q} for n, q in items]
 
-    quotes = _crm(state, "Quotes", [
-        {"Subject": "Quote for Acme widgets", "Deal_Name": {"id": deal_ids[0]},
-         "Account_Name": {"id": by_account["Acme Ltd"]}, "Contact_Name": {"id": by_first["Wile"]},
-         "Quote_Stage": "Delivered",
-         "Quoted_Items": lines(("Widget Pro", 100), ("Installation Service", 2))},
-        {"Subject": "Globex support quote", "Deal_Name": {"id": deal_ids[1]},
-         "Account_Name": {"id": by_account["Globex Corporation"]}, "Quote_Stage": "Draft",
-         "Quoted_Items": lines(("Support Plan (Annual)", 1))},
-    ])
-    orders = _crm(state, "Sales_Orders", [
-        {"Subject": "SO Stark gizmos", "Deal_Name": {"id": deal_ids[3]},
-         "Account_Name": {"id": by_account["Stark Industries"]}, "Status": "Approved",
-         "Ordered_Items": lines(("Gizmo 3000", 300))}])
-    invoices = _crm(state, "Invoices", [
-        {"Subject": "Invoice Stark gizmos", "Sales_Order": {"id": orders[0]},
-         "Account_Name": {"id": by_account["Stark Industries"]}, "Status": "Created",
-         "Invoice_Date": _date(today), "Invoiced_Items": lines(("Gizmo 3000", 300))}])
-    purchases = _crm(state, "Purchase_Orders", [
-        {"Subject": "PO Tyrell components", "Vendor_Name": {"id": vendor_ids[1]},
-         "Status": "Created", "Purchase_Items": lines(("Sprocket", 1000))}])
-    made = {"Accounts": account_ids, "Contacts": contact_ids, "Vendors": vendor_ids,
-            "Products": product_ids, "Deals": deal_ids, "Quotes": quotes,
-            "Sales_Orders": orders, "Invoices": invoices, "Purchase_Orders": purchases}
+    quotes = _crm(
+        state,
+        "Quotes",
+        [
+            {
+                "Subject": "Quote for Acme widgets",
+                "Deal_Name": {"id": deal_ids[0]},
+                "Account_Name": {"id": by_account["Acme Ltd"]},
+                "Contact_Name": {"id": by_first["Wile"]},
+                "Quote_Stage": "Delivered",
+                "Quoted_Items": lines(("Widget Pro", 100), ("Installation Service", 2)),
+            },
+            {
+                "Subject": "Globex support quote",
+                "Deal_Name": {"id": deal_ids[1]},
+                "Account_Name": {"id": by_account["Globex Corporation"]},
+                "Quote_Stage": "Draft",
+                "Quoted_Items": lines(("Support Plan (Annual)", 1)),
+            },
+        ],
+    )
+    orders = _crm(
+        state,
+        "Sales_Orders",
+        [
+            {
+                "Subject": "SO Stark gizmos",
+                "Deal_Name": {"id": deal_ids[3]},
+                "Account_Name": {"id": by_account["Stark Industries"]},
+                "Status": "Approved",
+                "Ordered_Items": lines(("Gizmo 3000", 300)),
+            }
+        ],
+    )
+    invoices = _crm(
+        state,
+        "Invoices",
+        [
+            {
+                "Subject": "Invoice Stark gizmos",
+                "Sales_Order": {"id": orders[0]},
+                "Account_Name": {"id": by_account["Stark Industries"]},
+                "Status": "Created",
+                "Invoice_Date": _date(today),
+                "Invoiced_Items": lines(("Gizmo 3000", 300)),
+            }
+        ],
+    )
+    purchases = _crm(
+        state,
+        "Purchase_Orders",
+        [
+            {
+                "Subject": "PO Tyrell components",
+                "Vendor_Name": {"id": vendor_ids[1]},
+                "Status": "Created",
+                "Purchase_Items": lines(("Sprocket", 1000)),
+            }
+        ],
+    )
+    made = {
+        "Accounts": account_ids,
+        "Contacts": contact_ids,
+        "Vendors": vendor_ids,
+        "Products": product_ids,
+        "Deals": deal_ids,
+        "Quotes": quotes,
+        "Sales_Orders": orders,
+        "Invoices": invoices,
+        "Purchase_Orders": purchases,
+    }
     for module, ids in made.items():
         for i, record_id in enumerate(ids):
             _backdate(state, "crm", "", module, record_id, 30 - i * 2.5)
@@ -267,36 +430,110 @@ def _seed_books(state: SandboxState) -> dict[str, int]:
     org = state.books_schema.default_org()
     made: dict[str, list[str]] = {r: [] for r in RESOURCES}
     for name, sub_type, (first, last, email, phone), city, terms in BOOKS_CUSTOMERS:
-        made["contacts"].append(_books(state, org, "contacts", {
-            "contact_name": name, "company_name": name if sub_type == "business" else "",
-            "contact_type": "customer", "customer_sub_type": sub_type, "payment_terms": terms,
-            "billing_address": {"city": city},
-            "contact_persons": [{"first_name": first, "last_name": last, "email": email,
-                                 "phone": phone, "is_primary_contact": True}]}))
+        made["contacts"].append(
+            _books(
+                state,
+                org,
+                "contacts",
+                {
+                    "contact_name": name,
+                    "company_name": name if sub_type == "business" else "",
+                    "contact_type": "customer",
+                    "customer_sub_type": sub_type,
+                    "payment_terms": terms,
+                    "billing_address": {"city": city},
+                    "contact_persons": [
+                        {
+                            "first_name": first,
+                            "last_name": last,
+                            "email": email,
+                            "phone": phone,
+                            "is_primary_contact": True,
+                        }
+                    ],
+                },
+            )
+        )
     for name, (first, last, email), city in BOOKS_VENDORS:
-        made["contacts"].append(_books(state, org, "contacts", {
-            "contact_name": name, "company_name": name, "contact_type": "vendor",
-            "billing_address": {"city": city},
-            "contact_persons": [{"first_name": first, "last_name": last, "email": email}]}))
+        made["contacts"].append(
+            _books(
+                state,
+                org,
+                "contacts",
+                {
+                    "contact_name": name,
+                    "company_name": name,
+                    "contact_type": "vendor",
+                    "billing_address": {"city": city},
+                    "contact_persons": [{"first_name": first, "last_name": last, "email": email}],
+                },
+            )
+        )
     for name, sku, rate, kind in BOOKS_ITEMS:
-        made["items"].append(_books(state, org, "items", {
-            "name": name, "sku": sku, "rate": rate, "product_type": kind,
-            "description": f"{name} ({kind})"}))
-    contact = dict(zip([c[0] for c in BOOKS_CUSTOMERS + BOOKS_VENDORS], made["contacts"],
-                       strict=True))
+        made["items"].append(
+            _books(
+                state,
+                org,
+                "items",
+                {
+                    "name": name,
+                    "sku": sku,
+                    "rate": rate,
+                    "product_type": kind,
+                    "description": f"{name} ({kind})",
+                },
+            )
+        )
+    contact = dict(
+        zip([c[0] for c in BOOKS_CUSTOMERS + BOOKS_VENDORS], made["contacts"], strict=True)
+    )
     item = dict(zip([i[0] for i in BOOKS_ITEMS], made["items"], strict=True))
-    made["invoices"].append(_books(state, org, "invoices", {
-        "customer_id": contact["Duff Beverages"],
-        "line_items": [{"item_id": item["Gadget Max"], "quantity": 10}]}, status="sent"))
-    made["estimates"].append(_books(state, org, "estimates", {
-        "customer_id": contact["Krusty Entertainment"],
-        "line_items": [{"item_id": item["Consulting Hour"], "quantity": 8}]}))
-    made["salesorders"].append(_books(state, org, "salesorders", {
-        "customer_id": contact["Acme Ltd"],
-        "line_items": [{"item_id": item["Widget Mini"], "quantity": 50}]}, status="open"))
-    made["purchaseorders"].append(_books(state, org, "purchaseorders", {
-        "vendor_id": contact["Monarch Paper"],
-        "line_items": [{"item_id": item["Sprocket"], "quantity": 500, "rate": 2.5}]}))
+    made["invoices"].append(
+        _books(
+            state,
+            org,
+            "invoices",
+            {
+                "customer_id": contact["Duff Beverages"],
+                "line_items": [{"item_id": item["Gadget Max"], "quantity": 10}],
+            },
+            status="sent",
+        )
+    )
+    made["estimates"].append(
+        _books(
+            state,
+            org,
+            "estimates",
+            {
+                "customer_id": contact["Krusty Entertainment"],
+                "line_items": [{"item_id": item["Consulting Hour"], "quantity": 8}],
+            },
+        )
+    )
+    made["salesorders"].append(
+        _books(
+            state,
+            org,
+            "salesorders",
+            {
+                "customer_id": contact["Acme Ltd"],
+                "line_items": [{"item_id": item["Widget Mini"], "quantity": 50}],
+            },
+            status="open",
+        )
+    )
+    made["purchaseorders"].append(
+        _books(
+            state,
+            org,
+            "purchaseorders",
+            {
+                "vendor_id": contact["Monarch Paper"],
+                "line_items": [{"item_id": item["Sprocket"], "quantity": 500, "rate": 2.5}],
+            },
+        )
+    )
     for resource, ids in made.items():
         for i, record_id in enumerate(ids):
             _backdate(state, "books", org, resource, record_id, 29 - i * 2.2)

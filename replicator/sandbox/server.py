@@ -34,18 +34,34 @@ from .admin_client import AdminClient
 from .app import SandboxApp, SandboxState, create_app
 from .errors import SandboxError
 
-CREDENTIAL_KEYS = ("client_id", "client_secret", "refresh_token", "accounts_url",
-                   "api_domain", "organization_id")
+CREDENTIAL_KEYS = (
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "accounts_url",
+    "api_domain",
+    "organization_id",
+)
 
 
 class Sandbox:
     """A sandbox served from a background thread."""
 
-    def __init__(self, data_dir: str | Path | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0, seed: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: str | None = None,
+        **options: Any,
+    ) -> None:
         self._temp = data_dir is None
-        self.data_dir = Path(data_dir) if data_dir is not None else Path(
-            tempfile.mkdtemp(prefix="replicator-sandbox-"))
+        self.data_dir = (
+            Path(data_dir)
+            if data_dir is not None
+            else Path(tempfile.mkdtemp(prefix="replicator-sandbox-"))
+        )
         self.host, self.port, self.seed, self._options = host, port, seed, options
         self.app: SandboxApp | None = None
         self._server: uvicorn.Server | None = None
@@ -94,12 +110,21 @@ class Sandbox:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{self.port}"
         # the app sends its own Date, from the sandbox's clock (see gateway.py)
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning",
-                                access_log=False, lifespan="on", proxy_headers=False,
-                                ws="none", timeout_graceful_shutdown=2, date_header=False)
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            proxy_headers=False,
+            ws="none",
+            timeout_graceful_shutdown=2,
+            date_header=False,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="sandbox-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 15
         while not self._server.started:
@@ -136,8 +161,9 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -146,10 +172,15 @@ def _announce(sandbox: Sandbox) -> None:
     print(f"credentials written to {sandbox.credentials_path}", flush=True)
 
 
-def run_sandbox(host: str = "127.0.0.1", port: int = 0, data_dir: str | Path | None = None,
-                seed: str | None = None, *,
-                on_ready: Callable[[Sandbox], None] | None = _announce,
-                **options: Any) -> None:
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    data_dir: str | Path | None = None,
+    seed: str | None = None,
+    *,
+    on_ready: Callable[[Sandbox], None] | None = _announce,
+    **options: Any,
+) -> None:
     """Serve a sandbox in the foreground until SIGINT or SIGTERM."""
     stop = threading.Event()
     previous = None

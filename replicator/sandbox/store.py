@@ -234,16 +234,28 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO records (api, scope, module, id, data, created, "
                 "modified, created_by, modified_by, version) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (api, scope, module, row.id, json.dumps(row.data), row.created, row.modified,
-                 row.created_by, row.modified_by, version),
+                (
+                    api,
+                    scope,
+                    module,
+                    row.id,
+                    json.dumps(row.data),
+                    row.created,
+                    row.modified,
+                    row.created_by,
+                    row.modified_by,
+                    version,
+                ),
             )
         return attrs.evolve(row, version=version)
 
     def remove(self, api: str, scope: str, module: str, record_id: str) -> bool:
-        return bool(self.execute(
-            "DELETE FROM records WHERE api = ? AND scope = ? AND module = ? AND id = ?",
-            (api, scope, module, record_id),
-        ))
+        return bool(
+            self.execute(
+                "DELETE FROM records WHERE api = ? AND scope = ? AND module = ? AND id = ?",
+                (api, scope, module, record_id),
+            )
+        )
 
     def count(self, api: str, scope: str | None = None) -> dict[str, int]:
         sql = "SELECT module, count(*) FROM records WHERE api = ?"
@@ -258,8 +270,18 @@ class Store:
         self.execute(
             "INSERT OR REPLACE INTO deleted (api, scope, module, id, display_name, kind, "
             "deleted, deleted_by, created_by, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (api, scope, module, row.id, row.display_name, row.kind, row.deleted,
-             row.deleted_by, row.created_by, json.dumps(row.data)),
+            (
+                api,
+                scope,
+                module,
+                row.id,
+                row.display_name,
+                row.kind,
+                row.deleted,
+                row.deleted_by,
+                row.created_by,
+                json.dumps(row.data),
+            ),
         )
 
     def deleted_rows(self, api: str, scope: str, module: str) -> list[DeletedRow]:

@@ -62,8 +62,7 @@ async def crm_body(request: Request) -> Any:
 
 async def form_fields(request: Request) -> dict[str, str]:
     """URL-encoded form fields (the only form encoding the emulated calls take)."""
-    if not request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"):
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
     body = (await request.body()).decode("utf-8", "replace")
     return dict(parse_qsl(body, keep_blank_values=True))
@@ -125,5 +124,14 @@ class RequestCounters:
             self._counts.clear()
 
 
-__all__ = ["MAX_DEPTH", "RequestCounters", "books_body", "crm_body", "form_fields", "int_param",
-           "no_content", "parse_json", "state"]
+__all__ = [
+    "MAX_DEPTH",
+    "RequestCounters",
+    "books_body",
+    "crm_body",
+    "form_fields",
+    "int_param",
+    "no_content",
+    "parse_json",
+    "state",
+]

@@ -163,9 +163,10 @@ def test_an_unknown_key_in_any_table_is_refused_with_the_nearest_known_one(
 
 def test_the_clone_name_option_is_a_known_key(tmp_path):
     """`clone_name` (the clone naming rule's option) is accepted in both module tables."""
+    rule = 'clone_name = "{name} (copy)"'
     for text in (
-        CONFIG.replace('duplicates = "overwrite"', 'duplicates = "clone"\nclone_name = "{name} (copy)"'),
-        INTEGRATION.replace('sync = "both_ways"', 'sync = "both_ways"\nclone_name = "{name} (copy)"'),
+        CONFIG.replace('duplicates = "overwrite"', f'duplicates = "clone"\n{rule}'),
+        INTEGRATION.replace('sync = "both_ways"', f'sync = "both_ways"\n{rule}'),
     ):
         assert loads(tmp_path, text).modules["customers"]
 

@@ -47,10 +47,10 @@ def fresh(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
     """Start empty sandboxes of one's own: ``fresh(**settings)``."""
     started: list[Sandbox] = []
 
-    def start(seed: str | None = None, data_dir: Path | None = None, **settings: object
-              ) -> Sandbox:
-        box = Sandbox(data_dir or tmp_path / f"box{len(started)}", seed=seed,
-                      settings=Settings(**settings))  # type: ignore[arg-type]
+    def start(seed: str | None = None, data_dir: Path | None = None, **settings: object) -> Sandbox:
+        box = Sandbox(
+            data_dir or tmp_path / f"box{len(started)}", seed=seed, settings=Settings(**settings)
+        )  # type: ignore[arg-type]
         started.append(box.start())
         return box
 

@@ -47,12 +47,16 @@ def test_direct_books_writes_can_set_crm_links_and_status(fresh):
     """Admin Books writes may set zcrm_* links and status, which the API cannot."""
     box = fresh()
     client = Zoho(box.credentials)
-    made = box.admin.books_create("contacts", {"contact_name": "Linked",
-                                               "zcrm_contact_id": "4876876000000333005",
-                                               "status": "inactive"})
+    made = box.admin.books_create(
+        "contacts",
+        {"contact_name": "Linked", "zcrm_contact_id": "4876876000000333005", "status": "inactive"},
+    )
     assert made["is_linked_with_zohocrm"] and made["status"] == "inactive"
-    ignored = client.books("PUT", f"/contacts/{made['contact_id']}",
-                           json={"zcrm_contact_id": "", "email": "top@level.example"})
+    ignored = client.books(
+        "PUT",
+        f"/contacts/{made['contact_id']}",
+        json={"zcrm_contact_id": "", "email": "top@level.example"},
+    )
     contact = ignored.json()["contact"]
     assert contact["zcrm_contact_id"] == "4876876000000333005"
     assert "top@level.example" not in str(contact)
@@ -118,9 +122,16 @@ def test_the_keys_seed_adds_the_unique_fields_replicator_keys_creates_on(fresh):
     fields = client.crm("GET", "/settings/fields", params={"module": "Accounts"}).json()["fields"]
     key = next(f for f in fields if f["api_name"] == "Replicator_Id")
     assert key["unique"] is not None
-    made = client.books("PUT", "/contacts", json={"contact_name": "Keyed"}, headers={
-        "X-Unique-Identifier-Key": "cf_replicator_id", "X-Unique-Identifier-Value": "crm:1",
-        "X-Upsert": "true"})
+    made = client.books(
+        "PUT",
+        "/contacts",
+        json={"contact_name": "Keyed"},
+        headers={
+            "X-Unique-Identifier-Key": "cf_replicator_id",
+            "X-Unique-Identifier-Value": "crm:1",
+            "X-Upsert": "true",
+        },
+    )
     assert made.status_code == 201
     assert box.admin.call("GET", "/")["crm_records"].get("Accounts", 0) == 0
 
@@ -152,8 +163,16 @@ def test_api_answers_carry_the_sandbox_clock_as_their_date(fresh):
         ("GET", "/notifications", None, {"wait": "inf"}),
         ("GET", "/notifications", None, {"wait": "nan"}),
     ],
-    ids=["advance-inf", "advance-nan", "advance-1e300", "ttl-inf", "ttl-negative",
-         "wait-text", "wait-inf", "wait-nan"],
+    ids=[
+        "advance-inf",
+        "advance-nan",
+        "advance-1e300",
+        "ttl-inf",
+        "ttl-negative",
+        "wait-text",
+        "wait-inf",
+        "wait-nan",
+    ],
 )
 def test_admin_numbers_out_of_range_are_400_and_the_sandbox_keeps_working(
     fresh, method, path, body, params
@@ -162,8 +181,14 @@ def test_admin_numbers_out_of_range_are_400_and_the_sandbox_keeps_working(
     leaves the clock and every API working."""
     box = fresh()
     before = box.admin.call("GET", "/clock")["offset"]
-    answer = httpx.request(method, f"{box.url}/__admin__{path}", content=body, params=params,
-                           headers={"content-type": "application/json"}, timeout=10)
+    answer = httpx.request(
+        method,
+        f"{box.url}/__admin__{path}",
+        content=body,
+        params=params,
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
     assert answer.status_code == 400, answer.text
     assert box.admin.call("GET", "/clock")["offset"] == before
     client = Zoho(box.credentials)

@@ -38,8 +38,9 @@ def test_insert_returns_ids_and_system_times(zoho):
 def test_record_reads_back_with_owner_and_nulls(zoho):
     """A fetched record has every field, unset ones null, and Owner as {id, name, email}."""
     name = unique("Readback")
-    record_id = insert(zoho, "Accounts", {"Account_Name": name, "Employees": 12})[0][
-        "details"]["id"]
+    record_id = insert(zoho, "Accounts", {"Account_Name": name, "Employees": 12})[0]["details"][
+        "id"
+    ]
     record = get(zoho, "Accounts", record_id)
     assert record["Account_Name"] == name and record["Employees"] == 12
     assert record["Website"] is None
@@ -56,20 +57,29 @@ def test_missing_mandatory_field_is_reported_with_its_path(zoho):
 
 def test_mixed_batch_is_207_in_input_order(zoho):
     """One bad record among good ones: 207, results in input order, the good ones made."""
-    results = insert(zoho, "Vendors", {"Vendor_Name": unique("V1")}, {"Email": "x@y.z"},
-                     {"Vendor_Name": unique("V3")}, expect=207)
+    results = insert(
+        zoho,
+        "Vendors",
+        {"Vendor_Name": unique("V1")},
+        {"Email": "x@y.z"},
+        {"Vendor_Name": unique("V3")},
+        expect=207,
+    )
     assert [r["status"] for r in results] == ["success", "error", "success"]
     assert results[1]["details"]["json_path"] == "$.data[1].Vendor_Name"
 
 
-@pytest.mark.parametrize(("record", "field"), [
-    ({"Last_Name": "X", "Email": "not-an-email"}, "Email"),
-    ({"Last_Name": "X", "Salutation": "Sir"}, "Salutation"),
-    ({"Last_Name": "X", "Account_Name": {"id": "4876876000000999999"}}, "Account_Name"),
-    ({"Last_Name": "X" * 81}, "Last_Name"),
-    ({"Last_Name": "X", "Date_of_Birth": "27/11/2026"}, "Date_of_Birth"),
-    ({"Last_Name": "X", "Email_Opt_Out": "yes"}, "Email_Opt_Out"),
-])
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"Last_Name": "X", "Email": "not-an-email"}, "Email"),
+        ({"Last_Name": "X", "Salutation": "Sir"}, "Salutation"),
+        ({"Last_Name": "X", "Account_Name": {"id": "4876876000000999999"}}, "Account_Name"),
+        ({"Last_Name": "X" * 81}, "Last_Name"),
+        ({"Last_Name": "X", "Date_of_Birth": "27/11/2026"}, "Date_of_Birth"),
+        ({"Last_Name": "X", "Email_Opt_Out": "yes"}, "Email_Opt_Out"),
+    ],
+)
 def test_invalid_values_are_invalid_data_naming_the_field(zoho, record, field):
     """Bad email, picklist value, lookup, length, date or boolean: INVALID_DATA on it."""
     result = insert(zoho, "Contacts", record, expect=400)[0]
@@ -115,16 +125,16 @@ def test_update_by_path_and_unknown_id(zoho):
     record_id = insert(zoho, "Accounts", {"Account_Name": unique("Path")})[0]["details"]["id"]
     ok = zoho.crm("PUT", f"/Accounts/{record_id}", json={"data": [{"Fax": "99"}]})
     assert ok.status_code == 200 and get(zoho, "Accounts", record_id)["Fax"] == "99"
-    bad = zoho.crm("PUT", "/Accounts", json={"data": [{"id": "4876876000000000001",
-                                                       "Fax": "1"}]})
+    bad = zoho.crm("PUT", "/Accounts", json={"data": [{"id": "4876876000000000001", "Fax": "1"}]})
     assert bad.status_code == 400 and bad.json()["data"][0]["code"] == "INVALID_DATA"
 
 
 def test_clearing_a_mandatory_field_is_refused(zoho):
     """Setting Account_Name to null on update is MANDATORY_NOT_FOUND."""
     record_id = insert(zoho, "Accounts", {"Account_Name": unique("Keep")})[0]["details"]["id"]
-    response = zoho.crm("PUT", "/Accounts", json={"data": [{"id": record_id,
-                                                            "Account_Name": None}]})
+    response = zoho.crm(
+        "PUT", "/Accounts", json={"data": [{"id": record_id, "Account_Name": None}]}
+    )
     assert response.json()["data"][0]["code"] == "MANDATORY_NOT_FOUND"
 
 
@@ -133,8 +143,12 @@ def test_if_unmodified_since_refuses_a_stale_update(sandbox, zoho):
     created = insert(zoho, "Accounts", {"Account_Name": unique("Stale")})[0]["details"]
     sandbox.admin.advance_clock(10)
     sandbox.admin.crm_update("Accounts", created["id"], Phone="555")
-    response = zoho.crm("PUT", "/Accounts", json={"data": [{"id": created["id"], "Fax": "1"}]},
-                        headers={"If-Unmodified-Since": created["Modified_Time"]})
+    response = zoho.crm(
+        "PUT",
+        "/Accounts",
+        json={"data": [{"id": created["id"], "Fax": "1"}]},
+        headers={"If-Unmodified-Since": created["Modified_Time"]},
+    )
     assert response.status_code == 412
     assert response.json()["data"][0]["code"] == "ALREADY_MODIFIED"
 
@@ -142,13 +156,19 @@ def test_if_unmodified_since_refuses_a_stale_update(sandbox, zoho):
 def test_upsert_inserts_then_updates_by_email(zoho):
     """Upsert on Contacts matches by Email: first an insert (201), then an update (200)."""
     email = f"{uuid.uuid4().hex[:8]}@upsert.example"
-    first = zoho.crm("POST", "/Contacts/upsert",
-                     json={"data": [{"Last_Name": "One", "Email": email}]})
+    first = zoho.crm(
+        "POST", "/Contacts/upsert", json={"data": [{"Last_Name": "One", "Email": email}]}
+    )
     assert first.status_code == 201
     assert first.json()["data"][0]["action"] == "insert"
-    second = zoho.crm("POST", "/Contacts/upsert",
-                      json={"data": [{"Last_Name": "Two", "Email": email.upper()}],
-                            "duplicate_check_fields": ["Email"]})
+    second = zoho.crm(
+        "POST",
+        "/Contacts/upsert",
+        json={
+            "data": [{"Last_Name": "Two", "Email": email.upper()}],
+            "duplicate_check_fields": ["Email"],
+        },
+    )
     assert second.status_code == 200
     result = second.json()["data"][0]
     assert result["action"] == "update" and result["duplicate_field"] == "Email"
@@ -158,19 +178,25 @@ def test_upsert_inserts_then_updates_by_email(zoho):
 
 def test_upsert_rejects_unknown_duplicate_check_field(zoho):
     """duplicate_check_fields naming no field is 400 INVALID_DATA."""
-    response = zoho.crm("POST", "/Accounts/upsert", json={
-        "data": [{"Account_Name": "X"}], "duplicate_check_fields": ["Nope"]})
+    response = zoho.crm(
+        "POST",
+        "/Accounts/upsert",
+        json={"data": [{"Account_Name": "X"}], "duplicate_check_fields": ["Nope"]},
+    )
     assert response.status_code == 400
     assert response.json()["details"]["api_name"] == "duplicate_check_fields"
 
 
 def test_unique_custom_field_refuses_duplicates(sandbox, zoho):
     """A second record with a unique field's value is DUPLICATE_DATA naming the first."""
-    sandbox.admin.add_crm_field("Vendors", "Books Ref", "text", unique=True,
-                                api_name=f"Books_Ref_{uuid.uuid4().hex[:6]}")
-    field = next(f["api_name"] for f in zoho.crm(
-        "GET", "/settings/fields", params={"module": "Vendors"}).json()["fields"]
-        if f["api_name"].startswith("Books_Ref") and f["unique"])
+    sandbox.admin.add_crm_field(
+        "Vendors", "Books Ref", "text", unique=True, api_name=f"Books_Ref_{uuid.uuid4().hex[:6]}"
+    )
+    field = next(
+        f["api_name"]
+        for f in zoho.crm("GET", "/settings/fields", params={"module": "Vendors"}).json()["fields"]
+        if f["api_name"].startswith("Books_Ref") and f["unique"]
+    )
     first = insert(zoho, "Vendors", {"Vendor_Name": unique("U1"), field: "B-1"})[0]
     second = insert(zoho, "Vendors", {"Vendor_Name": unique("U2"), field: "b-1"}, expect=400)[0]
     assert second["code"] == "DUPLICATE_DATA"
@@ -189,8 +215,9 @@ def test_lookup_goes_in_as_id_and_comes_out_with_name(zoho):
 
 def test_deal_probability_follows_its_stage(zoho):
     """A deal's Probability and Expected_Revenue come from its Stage unless given."""
-    deal = insert(zoho, "Deals", {"Deal_Name": unique("Deal"), "Stage": "Negotiation/Review",
-                                  "Amount": 1000})[0]["details"]["id"]
+    deal = insert(
+        zoho, "Deals", {"Deal_Name": unique("Deal"), "Stage": "Negotiation/Review", "Amount": 1000}
+    )[0]["details"]["id"]
     record = get(zoho, "Deals", deal)
     assert record["Probability"] == 90 and record["Expected_Revenue"] == 900.0
     missing = insert(zoho, "Deals", {"Deal_Name": unique("No stage")}, expect=400)[0]
@@ -199,12 +226,20 @@ def test_deal_probability_follows_its_stage(zoho):
 
 def test_line_items_are_computed_and_shown_only_on_get(zoho):
     """Quote line items get totals; GET by id shows them, the list does not."""
-    product = insert(zoho, "Products", {"Product_Name": unique("Thing"),
-                                        "Unit_Price": 10})[0]["details"]["id"]
-    quote = insert(zoho, "Quotes", {"Subject": unique("Q"), "Quoted_Items": [
-        {"Product_Name": {"id": product}, "Quantity": 3},
-        {"Product_Name": {"id": product}, "Quantity": 1, "List_Price": 5, "Discount": 1},
-    ]})[0]["details"]["id"]
+    product = insert(zoho, "Products", {"Product_Name": unique("Thing"), "Unit_Price": 10})[0][
+        "details"
+    ]["id"]
+    quote = insert(
+        zoho,
+        "Quotes",
+        {
+            "Subject": unique("Q"),
+            "Quoted_Items": [
+                {"Product_Name": {"id": product}, "Quantity": 3},
+                {"Product_Name": {"id": product}, "Quantity": 1, "List_Price": 5, "Discount": 1},
+            ],
+        },
+    )[0]["details"]["id"]
     record = get(zoho, "Quotes", quote)
     lines = record["Quoted_Items"]
     assert [line["Total"] for line in lines] == [30.0, 5.0]
@@ -213,23 +248,40 @@ def test_line_items_are_computed_and_shown_only_on_get(zoho):
     listed = zoho.crm("GET", "/Quotes", params={"fields": "Subject,Quoted_Items"}).json()
     assert all("Quoted_Items" not in r for r in listed["data"])
     first, second = lines
-    zoho.crm("PUT", f"/Quotes/{quote}", json={"data": [{"Quoted_Items": [
-        {"id": first["id"], "Quantity": 5}, {"id": second["id"], "_delete": None}]}]})
+    zoho.crm(
+        "PUT",
+        f"/Quotes/{quote}",
+        json={
+            "data": [
+                {
+                    "Quoted_Items": [
+                        {"id": first["id"], "Quantity": 5},
+                        {"id": second["id"], "_delete": None},
+                    ]
+                }
+            ]
+        },
+    )
     after = get(zoho, "Quotes", quote)["Quoted_Items"]
     assert [(line["id"], line["Total"]) for line in after] == [(first["id"], 50.0)]
 
 
 def test_line_item_needs_a_product(zoho):
     """A line item without Product_Name is MANDATORY_NOT_FOUND at its path."""
-    result = insert(zoho, "Quotes", {"Subject": "Q", "Quoted_Items": [{"Quantity": 1}]},
-                    expect=400)[0]
+    result = insert(
+        zoho, "Quotes", {"Subject": "Q", "Quoted_Items": [{"Quantity": 1}]}, expect=400
+    )[0]
     assert result["details"]["json_path"] == "$.data[0].Quoted_Items[0].Product_Name"
 
 
 def test_delete_moves_records_to_the_deleted_feed(sandbox, zoho):
     """DELETE ?ids= answers per id; deleted records appear in /deleted as recycle."""
-    ids = [r["details"]["id"] for r in insert(
-        zoho, "Products", {"Product_Name": unique("Gone1")}, {"Product_Name": unique("Gone2")})]
+    ids = [
+        r["details"]["id"]
+        for r in insert(
+            zoho, "Products", {"Product_Name": unique("Gone1")}, {"Product_Name": unique("Gone2")}
+        )
+    ]
     response = zoho.crm("DELETE", "/Products", params={"ids": ",".join(ids + ["123"])})
     assert response.status_code == 207
     assert [r["status"] for r in response.json()["data"]] == ["success", "success", "error"]

@@ -12,11 +12,19 @@ def people(fresh):
     box = fresh()
     box.admin.crm_create(
         "Contacts",
-        {"First_Name": "Mary", "Last_Name": "Burns,B", "Email": "mary@burns.example",
-         "Phone": "+1 (555) 010-2000"},
+        {
+            "First_Name": "Mary",
+            "Last_Name": "Burns,B",
+            "Email": "mary@burns.example",
+            "Phone": "+1 (555) 010-2000",
+        },
         {"First_Name": "Monty", "Last_Name": "Burns", "Email": "monty@burns.example"},
-        {"First_Name": "Homer", "Last_Name": "Simpson", "Email": "homer@plant.example",
-         "Title": "Safety inspector"},
+        {
+            "First_Name": "Homer",
+            "Last_Name": "Simpson",
+            "Email": "homer@plant.example",
+            "Title": "Safety inspector",
+        },
         notify=False,
     )
     client = Zoho(box.credentials)
@@ -32,31 +40,37 @@ def names(response):
 def test_criteria_with_and_escapes_and_starts_with(people):
     """((Last_Name:equals:Burns\\,B)and(First_Name:starts_with:M)) finds Mary only."""
     _, client = people
-    response = client.crm("GET", "/Contacts/search", params={
-        "criteria": r"((Last_Name:equals:Burns\,B)and(First_Name:starts_with:M))"})
+    response = client.crm(
+        "GET",
+        "/Contacts/search",
+        params={"criteria": r"((Last_Name:equals:Burns\,B)and(First_Name:starts_with:M))"},
+    )
     assert names(response) == ["Mary"]
 
 
 def test_criteria_or_and_comma_lists(people):
     """or joins conditions; an unescaped comma lists alternatives."""
     _, client = people
-    either = client.crm("GET", "/Contacts/search", params={
-        "criteria": "((First_Name:equals:homer)or(Last_Name:equals:Burns))"})
+    either = client.crm(
+        "GET",
+        "/Contacts/search",
+        params={"criteria": "((First_Name:equals:homer)or(Last_Name:equals:Burns))"},
+    )
     assert names(either) == ["Homer", "Monty"]
-    listed = client.crm("GET", "/Contacts/search", params={
-        "criteria": "(First_Name:in:Homer,Monty)"})
+    listed = client.crm(
+        "GET", "/Contacts/search", params={"criteria": "(First_Name:in:Homer,Monty)"}
+    )
     assert names(listed) == ["Homer", "Monty"]
 
 
 def test_email_phone_and_word_search(people):
     """email= and phone= match those fields; word= matches text anywhere."""
     _, client = people
-    assert names(client.crm("GET", "/Contacts/search",
-                            params={"email": "MONTY@burns.example"})) == ["Monty"]
-    assert names(client.crm("GET", "/Contacts/search",
-                            params={"phone": "15550102000"})) == ["Mary"]
-    assert names(client.crm("GET", "/Contacts/search", params={"word": "inspector"})) == [
-        "Homer"]
+    assert names(
+        client.crm("GET", "/Contacts/search", params={"email": "MONTY@burns.example"})
+    ) == ["Monty"]
+    assert names(client.crm("GET", "/Contacts/search", params={"phone": "15550102000"})) == ["Mary"]
+    assert names(client.crm("GET", "/Contacts/search", params={"word": "inspector"})) == ["Homer"]
 
 
 def test_no_match_is_204(people):
@@ -66,13 +80,18 @@ def test_no_match_is_204(people):
     assert response.status_code == 204 and response.content == b""
 
 
-@pytest.mark.parametrize(("criteria", "code"), [
-    ("(Last_Name:equals:Burns", "INVALID_QUERY"),
-    ("(Nope:equals:1)", "INVALID_QUERY"),
-    ("(Last_Name:sounds_like:Burns)", "INVALID_QUERY"),
-    ("(" + "and".join(f"(Last_Name:equals:{i})" for i in range(16)) + ")",
-     "CRITERIA_LIMIT_EXCEEDED"),
-])
+@pytest.mark.parametrize(
+    ("criteria", "code"),
+    [
+        ("(Last_Name:equals:Burns", "INVALID_QUERY"),
+        ("(Nope:equals:1)", "INVALID_QUERY"),
+        ("(Last_Name:sounds_like:Burns)", "INVALID_QUERY"),
+        (
+            "(" + "and".join(f"(Last_Name:equals:{i})" for i in range(16)) + ")",
+            "CRITERIA_LIMIT_EXCEEDED",
+        ),
+    ],
+)
 def test_bad_criteria_are_400(people, criteria, code):
     """Malformed criteria, unknown fields or operators, too many conditions: 400."""
     _, client = people
@@ -85,8 +104,9 @@ def test_search_needs_a_parameter_and_stops_at_2000(people):
     _, client = people
     missing = client.crm("GET", "/Contacts/search")
     assert missing.status_code == 400 and missing.json()["code"] == "EXPECTED_PARAM_MISSING"
-    far = client.crm("GET", "/Contacts/search", params={"word": "burns", "page": 11,
-                                                        "per_page": 200})
+    far = client.crm(
+        "GET", "/Contacts/search", params={"word": "burns", "page": 11, "per_page": 200}
+    )
     assert far.status_code == 400 and far.json()["code"] == "LIMIT_REACHED"
 
 
@@ -106,11 +126,14 @@ def test_lookup_criteria_match_the_name_or_the_id(fresh):
     box = fresh()
     client = Zoho(box.credentials)
     (account,) = box.admin.crm_create("Accounts", {"Account_Name": "Zylker"})
-    box.admin.crm_create("Contacts", {"Last_Name": "Z", "Account_Name": {"id": account}},
-                         {"Last_Name": "Other"})
-    by_name = client.crm("GET", "/Contacts/search",
-                         params={"criteria": "(Account_Name:equals:Zylker)"})
-    by_id = client.crm("GET", "/Contacts/search",
-                       params={"criteria": f"(Account_Name.id:equals:{account})"})
+    box.admin.crm_create(
+        "Contacts", {"Last_Name": "Z", "Account_Name": {"id": account}}, {"Last_Name": "Other"}
+    )
+    by_name = client.crm(
+        "GET", "/Contacts/search", params={"criteria": "(Account_Name:equals:Zylker)"}
+    )
+    by_id = client.crm(
+        "GET", "/Contacts/search", params={"criteria": f"(Account_Name.id:equals:{account})"}
+    )
     assert [r["Last_Name"] for r in by_name.json()["data"]] == ["Z"]
     assert [r["Last_Name"] for r in by_id.json()["data"]] == ["Z"]

@@ -15,8 +15,7 @@ FIELDS = {"fields": "Account_Name"}
 
 def test_429_fault_has_retry_after_and_the_crm_envelope(sandbox, zoho):
     """A 429 fault answers the CRM's TOO_MANY_REQUESTS with Retry-After."""
-    sandbox.admin.add_fault("status", api="crm", status=429, retry_after=7,
-                            path="/crm/v8/Accounts")
+    sandbox.admin.add_fault("status", api="crm", status=429, retry_after=7, path="/crm/v8/Accounts")
     response = zoho.crm("GET", "/Accounts", params=FIELDS)
     assert response.status_code == 429 and response.headers["Retry-After"] == "7"
     assert response.json()["code"] == "TOO_MANY_REQUESTS"
@@ -25,8 +24,9 @@ def test_429_fault_has_retry_after_and_the_crm_envelope(sandbox, zoho):
 
 def test_fault_every_nth_and_limited_times(sandbox, zoho):
     """every=3 hits every third matching request; times stops it after that many hits."""
-    sandbox.admin.add_fault("status", api="crm", status=500, every=3, times=2,
-                            path="/crm/v8/{module}")
+    sandbox.admin.add_fault(
+        "status", api="crm", status=500, every=3, times=2, path="/crm/v8/{module}"
+    )
     codes = [zoho.crm("GET", "/Accounts", params=FIELDS).status_code for _ in range(9)]
     assert codes == [200, 200, 500, 200, 200, 500, 200, 200, 200]
     error = zoho.crm("GET", "/Accounts", params=FIELDS)
@@ -39,8 +39,10 @@ def test_500_and_503_bodies(sandbox, zoho):
     """A 500 is the API's JSON internal error; a 503 is a gateway's HTML page."""
     fault = sandbox.admin.add_fault("status", api="books", status=500)
     response = zoho.books("GET", "/items")
-    assert response.status_code == 500 and response.json() == {"code": 1000,
-                                                                "message": "Internal error"}
+    assert response.status_code == 500 and response.json() == {
+        "code": 1000,
+        "message": "Internal error",
+    }
     sandbox.admin.call("DELETE", f"/faults/{fault}")
     sandbox.admin.add_fault("status", api="crm", status=503, retry_after=2)
     gateway = zoho.crm("GET", "/Accounts", params=FIELDS)

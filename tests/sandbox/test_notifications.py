@@ -16,9 +16,20 @@ def watched(fresh, receiver):
     """A fresh sandbox, a client, and channel 1001 watching Deals and Accounts.edit."""
     box = fresh()
     client = Zoho(box.credentials)
-    response = client.crm("POST", "/actions/watch", json={"watch": [{
-        "channel_id": "1001", "events": ["Deals.all", "Accounts.edit"],
-        "notify_url": receiver.url + "?source=crm", "token": "s3cret"}]})
+    response = client.crm(
+        "POST",
+        "/actions/watch",
+        json={
+            "watch": [
+                {
+                    "channel_id": "1001",
+                    "events": ["Deals.all", "Accounts.edit"],
+                    "notify_url": receiver.url + "?source=crm",
+                    "token": "s3cret",
+                }
+            ]
+        },
+    )
     assert response.status_code == 201, response.text
     yield box, client, response.json()
     client.close()
@@ -38,9 +49,16 @@ def test_subscribe_answers_per_channel_success(watched):
 def test_insert_sends_a_callback_with_ids_and_token(watched, receiver):
     """Creating a deal POSTs {ids, module, operation: insert, channel_id, token, ...}."""
     _, client, _ = watched
-    created = client.crm("POST", "/Deals", json={"data": [
-        {"Deal_Name": "D1", "Stage": "Qualification"},
-        {"Deal_Name": "D2", "Stage": "Qualification"}]}).json()["data"]
+    created = client.crm(
+        "POST",
+        "/Deals",
+        json={
+            "data": [
+                {"Deal_Name": "D1", "Stage": "Qualification"},
+                {"Deal_Name": "D2", "Stage": "Qualification"},
+            ]
+        },
+    ).json()["data"]
     hit = receiver.next()
     body = hit["body"]
     assert body["module"] == "Deals" and body["operation"] == "insert"
@@ -78,21 +96,36 @@ def test_list_update_disable_and_delete_channels(watched):
     _, client, _ = watched
     listed = client.crm("GET", "/actions/watch").json()["watch"]
     assert listed[0]["events"] == ["Deals.all", "Accounts.edit"]
-    put = client.crm("PUT", "/actions/watch", json={"watch": [{
-        "channel_id": "1001", "events": ["Contacts.create"]}]})
+    put = client.crm(
+        "PUT",
+        "/actions/watch",
+        json={"watch": [{"channel_id": "1001", "events": ["Contacts.create"]}]},
+    )
     assert put.status_code == 200
-    assert client.crm("GET", "/actions/watch").json()["watch"][0]["events"] == [
-        "Contacts.create"]
-    patch = client.crm("PATCH", "/actions/watch", json={"watch": [{
-        "channel_id": "1001", "events": ["Contacts.create"], "_delete_events": True}]})
+    assert client.crm("GET", "/actions/watch").json()["watch"][0]["events"] == ["Contacts.create"]
+    patch = client.crm(
+        "PATCH",
+        "/actions/watch",
+        json={
+            "watch": [{"channel_id": "1001", "events": ["Contacts.create"], "_delete_events": True}]
+        },
+    )
     assert patch.status_code == 200
     assert client.crm("GET", "/actions/watch").status_code == 204
-    client.crm("POST", "/actions/watch", json={"watch": [{
-        "channel_id": "7", "events": ["Deals.all"], "notify_url": "http://127.0.0.1:9/x"}]})
+    client.crm(
+        "POST",
+        "/actions/watch",
+        json={
+            "watch": [
+                {"channel_id": "7", "events": ["Deals.all"], "notify_url": "http://127.0.0.1:9/x"}
+            ]
+        },
+    )
     gone = client.crm("DELETE", "/actions/watch", params={"channel_ids": "7"})
     assert gone.json()["watch"][0]["code"] == "SUCCESS"
-    missing = client.crm("PUT", "/actions/watch", json={"watch": [{
-        "channel_id": "8", "events": ["Deals.all"]}]})
+    missing = client.crm(
+        "PUT", "/actions/watch", json={"watch": [{"channel_id": "8", "events": ["Deals.all"]}]}
+    )
     assert missing.status_code == 202
     assert missing.json()["watch"][0]["code"] == "NOT_SUBSCRIBED"
 
@@ -102,18 +135,33 @@ def test_invalid_watch_entries_are_reported_per_channel(fresh):
     box = fresh()
     client = Zoho(box.credentials)
     too_late = (dt.datetime.now(dt.UTC) + dt.timedelta(days=8)).isoformat(timespec="seconds")
-    response = client.crm("POST", "/actions/watch", json={"watch": [
-        {"channel_id": "1", "events": ["Nope.all"], "notify_url": "http://x.example/"},
-        {"channel_id": "2", "events": ["Deals.all"], "notify_url": "ftp://x"},
-        {"channel_id": "3", "events": ["Deals.all"], "notify_url": "http://x.example/",
-         "channel_expiry": too_late},
-        {"events": ["Deals.all"], "notify_url": "http://x.example/"},
-        {"channel_id": "5", "events": ["Deals.all"], "notify_url": "http://x.example/"},
-    ]})
+    response = client.crm(
+        "POST",
+        "/actions/watch",
+        json={
+            "watch": [
+                {"channel_id": "1", "events": ["Nope.all"], "notify_url": "http://x.example/"},
+                {"channel_id": "2", "events": ["Deals.all"], "notify_url": "ftp://x"},
+                {
+                    "channel_id": "3",
+                    "events": ["Deals.all"],
+                    "notify_url": "http://x.example/",
+                    "channel_expiry": too_late,
+                },
+                {"events": ["Deals.all"], "notify_url": "http://x.example/"},
+                {"channel_id": "5", "events": ["Deals.all"], "notify_url": "http://x.example/"},
+            ]
+        },
+    )
     assert response.status_code == 202
     entries = response.json()["watch"]
-    assert [e["code"] for e in entries] == ["INVALID_DATA", "INVALID_DATA", "INVALID_DATA",
-                                            "MANDATORY_NOT_FOUND", "SUCCESS"]
+    assert [e["code"] for e in entries] == [
+        "INVALID_DATA",
+        "INVALID_DATA",
+        "INVALID_DATA",
+        "MANDATORY_NOT_FOUND",
+        "SUCCESS",
+    ]
     assert entries[1]["details"]["api_name"] == "notify_url"
 
 
@@ -134,8 +182,13 @@ def test_failures_are_counted_and_callbacks_can_be_switched_off(fresh):
     client = Zoho(box.credentials)
     failing = Receiver(status=500)
     try:
-        client.crm("POST", "/actions/watch", json={"watch": [{
-            "channel_id": "9", "events": ["Vendors.all"], "notify_url": failing.url}]})
+        client.crm(
+            "POST",
+            "/actions/watch",
+            json={
+                "watch": [{"channel_id": "9", "events": ["Vendors.all"], "notify_url": failing.url}]
+            },
+        )
         box.admin.crm_create("Vendors", {"Vendor_Name": "V"})
         failing.next()
         report = box.admin.notifications(wait=2)
@@ -156,8 +209,13 @@ def test_a_slow_receiver_never_delays_the_api(fresh):
     client = Zoho(box.credentials)
     slow = Receiver(delay=1.0)
     try:
-        client.crm("POST", "/actions/watch", json={"watch": [{
-            "channel_id": "11", "events": ["Vendors.all"], "notify_url": slow.url}]})
+        client.crm(
+            "POST",
+            "/actions/watch",
+            json={
+                "watch": [{"channel_id": "11", "events": ["Vendors.all"], "notify_url": slow.url}]
+            },
+        )
         started = time.monotonic()
         for i in range(3):
             client.crm("POST", "/Vendors", json={"data": [{"Vendor_Name": f"V{i}"}]})

@@ -38,8 +38,12 @@ def test_grant_code_exchange_returns_a_refresh_token_once(sandbox):
     """A self-client grant code yields a working refresh token, and only once."""
     code = sandbox.admin.grant_code()
     creds = sandbox.credentials
-    form = {"grant_type": "authorization_code", "client_id": creds["client_id"],
-            "client_secret": creds["client_secret"], "code": code}
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "code": code,
+    }
     answer = httpx.post(f"{sandbox.url}/oauth/v2/token", data=form).json()
     assert answer["refresh_token"].startswith("1000.") and answer["access_token"]
     again = httpx.post(f"{sandbox.url}/oauth/v2/token", data=form).json()
@@ -70,8 +74,12 @@ def test_expired_token_gets_each_apis_401(fresh):
     box.admin.advance_clock(3601)
     crm = client.crm("GET", "/Accounts", params={"fields": "Account_Name"})
     assert crm.status_code == 401
-    assert crm.json() == {"code": "INVALID_TOKEN", "details": {},
-                          "message": "invalid oauth token", "status": "error"}
+    assert crm.json() == {
+        "code": "INVALID_TOKEN",
+        "details": {},
+        "message": "invalid oauth token",
+        "status": "error",
+    }
     books = client.books("GET", "/contacts")
     assert books.status_code == 401 and books.json()["code"] == 57
 
@@ -81,18 +89,26 @@ def test_missing_or_foreign_auth_header_is_authentication_failure(sandbox):
     url = sandbox.url
     crm = httpx.get(f"{url}/crm/v8/Accounts", params={"fields": "Account_Name"})
     assert crm.status_code == 401 and crm.json()["code"] == "AUTHENTICATION_FAILURE"
-    bearer = httpx.get(f"{url}/crm/v8/Accounts", params={"fields": "Account_Name"},
-                       headers={"Authorization": "Bearer abc"})
+    bearer = httpx.get(
+        f"{url}/crm/v8/Accounts",
+        params={"fields": "Account_Name"},
+        headers={"Authorization": "Bearer abc"},
+    )
     assert bearer.json()["code"] == "AUTHENTICATION_FAILURE"
-    books = httpx.get(f"{url}/books/v3/contacts",
-                      params={"organization_id": sandbox.credentials["organization_id"]})
+    books = httpx.get(
+        f"{url}/books/v3/contacts",
+        params={"organization_id": sandbox.credentials["organization_id"]},
+    )
     assert books.status_code == 401 and books.json()["code"] == 14
 
 
 def test_wrong_token_is_invalid_token(sandbox):
     """A made-up token is CRM 401 INVALID_TOKEN."""
-    response = httpx.get(f"{sandbox.url}/crm/v8/Accounts", params={"fields": "Account_Name"},
-                         headers={"Authorization": "Zoho-oauthtoken 1000.abc.def"})
+    response = httpx.get(
+        f"{sandbox.url}/crm/v8/Accounts",
+        params={"fields": "Account_Name"},
+        headers={"Authorization": "Zoho-oauthtoken 1000.abc.def"},
+    )
     assert response.status_code == 401 and response.json()["code"] == "INVALID_TOKEN"
 
 
@@ -112,8 +128,9 @@ def test_revoke_endpoint_kills_a_refresh_token(fresh):
     """POST /oauth/v2/token/revoke makes the refresh token unusable."""
     box = fresh()
     creds = box.credentials
-    answer = httpx.post(f"{box.url}/oauth/v2/token/revoke",
-                        params={"token": creds["refresh_token"]})
+    answer = httpx.post(
+        f"{box.url}/oauth/v2/token/revoke", params={"token": creds["refresh_token"]}
+    )
     assert answer.json() == {"status": "success"}
     assert Zoho(creds).refresh().json() == {"error": "invalid_code"}
 

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from replicator.sandbox.clock import books_time, crm_time, parse_offset, parse_time
 from replicator.sandbox.crm_query import parse_criteria
 
-values = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                        blacklist_characters="\\"), max_size=20)
+values = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\\"), max_size=20
+)
 offsets = st.sampled_from(["+00:00", "+05:30", "-08:00", "+12:45", "-03:30"])
 epochs = st.integers(min_value=0, max_value=4_102_444_800)
 
@@ -22,8 +23,10 @@ def escape(value: str) -> str:
 def test_escaped_values_parse_back_unchanged(first, second):
     """Any value, escaped, parses back to itself; and/or trees keep their shape."""
     criteria = f"((Last_Name:equals:{escape(first)})or(City:starts_with:{escape(second)}))"
-    assert parse_criteria(criteria) == ("or", [("cond", "Last_Name", "equals", [first]),
-                                               ("cond", "City", "starts_with", [second])])
+    assert parse_criteria(criteria) == (
+        "or",
+        [("cond", "Last_Name", "equals", [first]), ("cond", "City", "starts_with", [second])],
+    )
 
 
 @given(st.lists(values.filter(bool), min_size=1, max_size=5))

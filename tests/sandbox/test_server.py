@@ -55,8 +55,7 @@ def test_data_survives_a_restart(tmp_path):
         contact = client.books("POST", "/contacts", json={"contact_name": "Kept Books"})
         token = client.token()
     with Sandbox(data) as second:
-        assert second.credentials == creds | {"accounts_url": second.url,
-                                              "api_domain": second.url}
+        assert second.credentials == creds | {"accounts_url": second.url, "api_domain": second.url}
         again = Zoho(second.credentials)
         again._token = token
         stored = again.crm("GET", f"/Accounts/{record_id}")
@@ -88,10 +87,13 @@ def test_sandbox_without_a_folder_cleans_up():
 
 def test_run_sandbox_serves_until_sigterm(tmp_path):
     """run_sandbox prints its URL, serves, and exits cleanly on SIGTERM."""
-    code = ("from replicator.sandbox import run_sandbox; "
-            f"run_sandbox(port=0, data_dir={str(tmp_path / 'fg')!r}, seed='demo')")
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    code = (
+        "from replicator.sandbox import run_sandbox; "
+        f"run_sandbox(port=0, data_dir={str(tmp_path / 'fg')!r}, seed='demo')"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]
         assert line.startswith("sandbox listening on http://127.0.0.1:")
@@ -128,13 +130,23 @@ def test_in_process_asgi_client(tmp_path):
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
-            token = (await client.post("/oauth/v2/token", data={
-                "grant_type": "refresh_token", "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"],
-                "refresh_token": creds["refresh_token"]})).json()["access_token"]
+            token = (
+                await client.post(
+                    "/oauth/v2/token",
+                    data={
+                        "grant_type": "refresh_token",
+                        "client_id": creds["client_id"],
+                        "client_secret": creds["client_secret"],
+                        "refresh_token": creds["refresh_token"],
+                    },
+                )
+            ).json()["access_token"]
             headers = {"Authorization": f"Zoho-oauthtoken {token}"}
-            listed = await client.get("/crm/v8/Accounts", headers=headers,
-                                      params={"fields": "Account_Name", "per_page": 5})
+            listed = await client.get(
+                "/crm/v8/Accounts",
+                headers=headers,
+                params={"fields": "Account_Name", "per_page": 5},
+            )
             assert listed.status_code == 200 and len(listed.json()["data"]) == 5
             await client.post("/__admin__/faults", json={"kind": "drop", "api": "crm"})
             with pytest.raises(DropConnection):

@@ -43,19 +43,25 @@ class Zoho:
     def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Zoho-oauthtoken {self.token()}", **(extra or {})}
 
-    def crm(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
-            **kwargs: Any) -> httpx.Response:
+    def crm(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         url = f"{self.credentials['api_domain']}/crm/v8{path}"
         return self.http.request(method, url, headers=self.headers(headers), **kwargs)
 
-    def books(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              headers: Mapping[str, str] | None = None, org: str | None = None,
-              **kwargs: Any) -> httpx.Response:
+    def books(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        org: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         url = f"{self.credentials['api_domain']}/books/v3{path}"
-        query = {"organization_id": org or self.credentials["organization_id"],
-                 **(params or {})}
-        return self.http.request(method, url, params=query, headers=self.headers(headers),
-                                 **kwargs)
+        query = {"organization_id": org or self.credentials["organization_id"], **(params or {})}
+        return self.http.request(method, url, params=query, headers=self.headers(headers), **kwargs)
 
     def close(self) -> None:
         self.http.close()
@@ -85,8 +91,7 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def next(self, timeout: float = 5.0) -> dict[str, Any]:
