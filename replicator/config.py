@@ -52,7 +52,8 @@ CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
 # the keys each table reads (config_check.refuse_unknown refuses any other)
 SECTIONS = {"journal", "sides", "modules", "integration", "daemon"}
 JOURNAL_KEYS = {"path"}
-SIDE_KEYS = {"sqlite": {"connector", "path"}, "memory": {"connector"}}
+# a SQLite side: its file, and how long to wait for another program's lock on it (seconds)
+SIDE_KEYS = {"sqlite": {"connector", "path", "timeout"}, "memory": {"connector"}}
 # the options of a Zoho side and their types (secrets never go here: see replicator.credentials)
 ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "credentials": str,

@@ -58,6 +58,7 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
     record = {"side": side, "id": str(change.id)}
     try:
         engine.journal_config()
+        engine.finish_pending(module, report)  # a crash's creates first, as a cycle does
         with engine.journal.transaction():
             engine._ingest(module, side, [change], report)
         rid = engine.journal.rid_for(module_name, side, str(change.id)) or f"{side}:{change.id}"
@@ -70,19 +71,8 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
                     f"stopped while reading side {other} of module {module_name}: record "
                     f"{rid} is journaled and syncs with the next `replicator sync`"
                 )
-        # this record only (what the pulls found waits for the next sync), and the record
-        # a duplicate decision folds it into
-        settled: set[str] = set()
-        for _ in range(3):
-            targets = []
-            for target in (rid, folded_into(engine.journal, module_name, rid)):
-                state = engine.journal.record(module_name, target) if target else None
-                if state is not None and state.attention and target not in settled:
-                    targets.append(state.rid)
-            if not targets:
-                break
-            engine._settle_batch(module, targets, report)
-            settled.update(targets)
+        # this record only (what the pulls found waits for the next sync)
+        settle_only(engine, module, [rid], report)
     except Exception as exc:
         with contextlib.suppress(Exception):
             journal_run(
@@ -106,6 +96,25 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
     )
     report.entries_after = engine.journal.last_seq
     return report, rid
+
+
+def settle_only(
+    engine: Engine, module: ModuleConfig, rids: Sequence[str], report: CycleReport
+) -> None:
+    """Plan and push these records, and the records a duplicate decision folds them into."""
+    settled: set[str] = set()
+    for _ in range(3):  # a decision may fold a record into one that then needs attention
+        targets: list[str] = []
+        for rid in rids:
+            for target in (rid, folded_into(engine.journal, module.name, rid)):
+                state = engine.journal.record(module.name, target) if target else None
+                if state is not None and state.attention and state.rid not in settled:
+                    targets.append(state.rid)
+        if not targets:
+            break
+        targets = sorted(set(targets))
+        engine._settle_batch(module, targets, report)
+        settled.update(targets)
 
 
 def folded_into(journal: Journal, module: str, rid: str) -> str | None:
@@ -175,7 +184,10 @@ def sync_ids(
                     engine.fetch_parents(module, side, changes, report)
                 with engine.journal.transaction():
                     engine._ingest(module, side, changes, report)
-            engine.settle(module, report)
+                named = engine.journal.rids_for(module_name, side, [c.id for c in changes])
+                # these records only: any other one needing attention may have a twin on a
+                # side not read since, and waits for the module's cycle, which reads them all
+                settle_only(engine, module, sorted(set(named.values())), report)
     except Exception as exc:
         with contextlib.suppress(Exception):
             journal_run(

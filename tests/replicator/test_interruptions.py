@@ -177,10 +177,27 @@ def kill_at(sides: Sides, where: str, entries: int = 1) -> bool:
 
 
 def test_a_first_sync_killed_right_after_the_crm_pull_doubles_nothing(tmp_path: Path) -> None:
-    """SIGKILL as soon as the journal shows Books being read (the CRM pull is journaled),
+    """SIGKILL once the whole CRM pull is journaled and before Books is read (another
+    program holds Books' write lock, so the sync waits there whatever the machine's load),
     then normal runs: every name once on each side, the journal intact."""
-    sides = Sides(tmp_path, 600, page_size=100)
-    assert kill_at(sides, BOOKS_SEEN), "the sync finished before it was killed"
+    sides = Sides(tmp_path, 600, page_size=50)
+    sides.config.write_text(sides.config.read_text().replace("timeout = 0.3", "timeout = 600"))
+    process = sides.start("sync")
+    # the first journal entry comes once both sides are open (the sync checked them)
+    assert wait_until(lambda: sides.journal_count() > 0, process), "the sync ended first"
+    with held(process):
+        lock = sqlite3.connect(sides.books, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        assert sides.journal_count(BOOKS_SEEN) == 0, "the sync read Books before the lock"
+    try:
+        crm_read = "side = 'crm' AND kind = 'observed'"
+        assert wait_until(lambda: sides.journal_count(crm_read) == 601, process)
+        process.kill()
+        process.communicate(timeout=600)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert sides.journal_count(BOOKS_SEEN) == 0
     sides.normal_runs()
     sides.assert_each_name_once()
 
