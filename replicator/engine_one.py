@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from conflicts import ACTIVE
 from journal import Journal, Kind
+from journal.anchors import write_anchor
 from replicator.config import ModuleConfig
 from replicator.connectors.base import matches
 from replicator.engine import CycleReport
@@ -94,6 +95,7 @@ def fetch(engine: Engine, module_name: str, side: str, id: str) -> tuple[CycleRe
         trigger="fetch",
         record={**record, "rid": rid},
     )
+    write_anchor(engine.journal)  # the head, outside the journal file, as a cycle does
     report.entries_after = engine.journal.last_seq
     return report, rid
 
@@ -196,6 +198,7 @@ def sync_ids(
         raise
     report.seconds = time.monotonic() - report.started
     journal_run(engine.journal, report, [module_name], started=started, trigger=trigger)
+    write_anchor(engine.journal)
     report.entries_after = engine.journal.last_seq
     return report
 
