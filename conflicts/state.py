@@ -19,7 +19,8 @@ where the record shows ``shown``, a clone renamed there: see :func:`conflicts.me
 write has an outcome, or nothing was to be written), ``e`` the last error per side, ``x``
 conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
 ``n`` a note (why merged / skipped / held), ``rt`` (only while a side refused a write)
-refused writes per side: ``[attempts, next try or None once held]``.
+refused writes per side: ``[attempts, next try or None once held]``, ``re`` (only while
+a side gave a value that would not read) its read errors per side, until its next change.
 
 Intents are journaled per push batch (``rid`` None) and leave record state alone: a record
 stays dirty until its writes have outcomes, so a crash anywhere in between re-plans it and
@@ -194,7 +195,13 @@ class RecordState:
     near_key = property(lambda self: self.raw.get("nk"))
     status = property(lambda self: self.raw["st"])
     dirty = property(lambda self: self.raw["d"])
-    errors = property(lambda self: self.raw["e"])
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The last error per side: a write it refused, else a value of its that would not
+        read (until its next change)."""
+        return {**self.raw.get("re", {}), **self.raw["e"]}
+
     conflicts = property(lambda self: self.raw["x"])
     note = property(lambda self: self.raw["n"])
 
@@ -414,6 +421,9 @@ class RecordReducer:
         side = entry.side or ""
         if kind is Kind.OBSERVED:
             raw.pop("rt", None)  # a new change is worth a new round of attempts
+            unread = raw.get("re")
+            if unread is not None and unread.pop(side, None) is not None and not unread:
+                del raw["re"]  # the side's values read again: its read errors are past
             new_link = not state.linked(side)
             _observe(raw, side, entry, meta.get("id"))
             _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
@@ -458,6 +468,9 @@ class RecordReducer:
             _forget_retry(raw, side)
             if meta.get("done"):
                 raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
+        elif kind is Kind.ERROR and meta.get("heals"):
+            # a value the side gave that would not read: until the side's next change
+            raw.setdefault("re", {})[side] = str(meta.get("reason", "unreadable"))
         elif kind is Kind.ERROR:
             raw["e"][side] = str(meta.get("reason", "rejected"))
             attempt = meta.get("attempt")

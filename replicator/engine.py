@@ -447,23 +447,26 @@ class Engine:
                 if missing and module.lookup_missing == "skip" and held is None:
                     continue  # its parent is not synced: the record is outside this module
                 errors += missing
-            for err in errors:
-                entries.append(
-                    NewEntry(
-                        Kind.ERROR,
-                        name,
-                        rid,
-                        side,
-                        meta={  # the entry names the record, the meta what and why, once
-                            "reason": err.reason,
-                            "field": err.field,
-                            "value": _shown(err.value),
-                            "stage": "read",
-                            "id": str(change.id),
-                        },
-                    )
+            # journaled after the change they come with: the change clears the side's
+            # read errors of before (``heals``), so a fixed value leaves none behind
+            read_errors = [
+                NewEntry(
+                    Kind.ERROR,
+                    name,
+                    rid,
+                    side,
+                    meta={  # the entry names the record, the meta what and why, once
+                        "reason": err.reason,
+                        "field": err.field,
+                        "value": _shown(err.value),
+                        "stage": "read",
+                        "id": str(change.id),
+                        "heals": True,
+                    },
                 )
-                report.add(name, side, "errors")
+                for err in errors
+            ]
+            report.add(name, side, "errors", len(read_errors))
             # the journal stores values in wire form: convert once, compare and store that
             wire = {k: to_wire(v) for k, v in values.items()}
             absent: list[str] = []
@@ -494,6 +497,7 @@ class Engine:
                         )
                         report.add(name, side, "errors")
                 if not wire:
+                    entries += read_errors
                     continue  # our own echo, or a change to columns we do not map
                 # empty in a field this side never held (mapped since): no value, not a clear
                 absent = sorted(k for k, v in wire.items() if v is None and k not in have)
@@ -516,6 +520,7 @@ class Engine:
             if change.modified is not None:
                 meta["modified"] = utc_text(change.modified)
             entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, wire, meta))
+            entries += read_errors
             batch_rids.add(rid)
             report.add(name, side, "observed")
         self.journal.append(entries)

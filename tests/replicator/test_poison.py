@@ -186,6 +186,20 @@ def test_fixing_an_undecodable_value_heals_the_record_on_the_next_cycle(sides):
     assert report.total("errors") == 0
     again = sides.sync()
     assert again.entries_after == again.entries_before
+    with sides.app() as app:  # no error is left on the healed record (status counts none)
+        assert all(not state.errors for _m, _rid, state in app.journal.records())
+
+
+def test_a_value_still_unreadable_after_a_change_keeps_its_error(sides):
+    """A change of another column that leaves the bad value bad keeps the record's read
+    error: only a change that reads clean clears it."""
+    _seed(sides)
+    sides.sync()
+    sides.sql(sides.books, "UPDATE customers SET name = 'Bad 2' WHERE id = 2")
+    sides.sync()
+    with sides.app() as app:
+        errors = {rid: state.errors for _m, rid, state in app.journal.records() if state.errors}
+    assert list(errors) == ["books:2"] and "UTF-8" in errors["books:2"]["books"]
 
 
 def test_a_journal_after_a_poisoned_value_still_verifies_and_replays(sides):
