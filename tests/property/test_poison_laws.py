@@ -10,13 +10,18 @@ manual step; the journal replays to the live state throughout; no key is doubled
 
 from __future__ import annotations
 
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journal import Kind
 from tests.property import laws
-from tests.property.world import config, open_world
+from tests.property.world import World, config, open_world
+from tests.strategies import Cycle, Fix, poison_scripts, rows
 
 
 @pytest.mark.parametrize(
@@ -36,3 +41,60 @@ def test_an_amount_the_journal_cannot_hold_as_it_is_is_a_field_error_shown_short
         assert crm["Acme"]["email"] == "a@example.com" and crm["Acme"].get("credit_limit") is None
         assert Decimal(crm["Beta"]["credit_limit"]) == 5
         laws.check_verifies(w)
+
+
+def _quiet_laws(w: World) -> None:
+    """Every law of a quiescent world, the poisoned fields aside."""
+    laws.check_converged(w)
+    laws.check_links_one_to_one(w)
+    laws.check_no_orphans(w)
+    laws.check_each_key_once_per_side(w)
+    laws.check_no_lost_record(w)
+    laws.check_journal_knows_the_sides(w)
+    laws.check_no_echo(w)
+    laws.check_no_lost_update(w)
+    laws.check_no_poison_spreads(w)
+    laws.check_poison_journaled(w)
+    laws.check_verifies(w)
+    laws.check_idempotent(w)
+
+
+def _after_each_step(w: World) -> None:
+    laws.check_verifies(w)
+    laws.check_links_one_to_one(w)
+    laws.check_no_poison_spreads(w)
+    laws.check_poison_journaled(w)
+
+
+@settings(max_examples=max(settings.default.max_examples // 2, 10))
+@given(
+    poison_scripts(),
+    st.sampled_from(["memory", "sqlite"]),
+    st.sampled_from(["overwrite", "link", "clone", "skip"]),
+    st.sampled_from(["newest", "prefer:books", "prefer:crm", "manual"]),
+    st.integers(1, 3),
+    rows,
+)
+def test_a_poisoned_field_stays_its_rows_own_and_heals_once_fixed(
+    script, connector, duplicates, conflicts, page_size, fixed
+):
+    """Poisons written into fields among edits, crashes and outages: no full cycle fails,
+    the rest converges, each poison is an error entry and reaches nothing else, the journal
+    replays to the live state; once every poison is fixed, everything converges."""
+    with tempfile.TemporaryDirectory(prefix="poison-") as folder:
+        cfg = config(
+            connector=connector, duplicates=duplicates, conflicts=conflicts, page_size=page_size
+        )
+        with open_world(Path(folder), cfg, connector=connector) as w:
+            for step in script:
+                done = w.apply(step)
+                if isinstance(step, Cycle) and step.full:
+                    assert done, "a full cycle failed"
+                _after_each_step(w)
+            w.quiesce()
+            _quiet_laws(w)
+            while w.poisoned():
+                w.apply(Fix(0, fixed))
+            w.quiesce()
+            assert not w.poisoned()
+            _quiet_laws(w)
