@@ -185,6 +185,12 @@ def check_no_echo(w: World) -> None:
     last_seen: dict[tuple[str, str], int] = {}
     for entry in w.entries(Kind.OBSERVED):
         key = (entry.side, entry.meta["id"])
+        absent = entry.meta.get("absent", ())
+        if all(v is None and k in absent for k, v in entry.fields.items()):
+            # only that the row has no value in fields the journal never saw it hold (a
+            # record created with no value there: its source's was a poison): no write of
+            # ours came back, and the reducer takes no value from it
+            continue
         since = last_seen.get(key, 0)
         cause = [
             e
