@@ -1058,13 +1058,24 @@ def retry(journal: Journal, module: str, rids: Sequence[str], *, by: str = "pers
 def _shown(value: Any) -> Any:
     """A side's bad value for an error entry: as it is when short and canonical, else as
     safe text (bytes as a hex literal, long text cut; see :func:`replicator.errors.shown`)."""
-    if value is None or type(value) in (bool, Decimal):
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is Decimal and _short_amount(value):
         return value
     if type(value) is int and value.bit_length() <= 4 * SHOWN_CHARS:
         return value
     if type(value) is str and len(value) <= SHOWN_CHARS and _utf8(value):
         return value
     return shown(value)
+
+
+def _short_amount(value: Decimal) -> bool:
+    """Whether an amount is finite and short in plain notation: the journal cannot hold
+    ``Infinity`` or ``NaN``, and ``1E+999999999`` would be a billion digits long."""
+    if not value.is_finite():
+        return False
+    places = -int(value.as_tuple().exponent)
+    return abs(value.adjusted()) <= SHOWN_CHARS and places <= SHOWN_CHARS
 
 
 def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any]) -> str | None:

@@ -5,7 +5,8 @@
 - registers built from random *histories* (replicas writing and merging), so that every
   generated register is one a real run could reach and one dot never carries two values;
 - raw side values and random edit scripts on the two sides of the ``customers`` module
-  (inserts, updates, deletes, full and partial sync cycles, injected crashes).
+  (inserts, updates, deletes, full and partial sync cycles, injected crashes, poison values
+  another program writes and later fixes).
 """
 
 from __future__ import annotations
@@ -231,6 +232,27 @@ class Callback:
 
 
 @attrs.frozen
+class Poison:
+    """Another program writes a value no sync can read or convert into one ``field`` of a
+    row of ``side`` (``pick`` modulo its rows): the ``which``-th poison of that field the
+    side can hold (:data:`POISONS`)."""
+
+    side: str
+    pick: int
+    field: str
+    which: int = 0
+
+
+@attrs.frozen
+class Fix:
+    """Another program sets a valid value (``values[field]`` of the poisoned field) in a
+    poisoned field (``pick`` modulo the fields poisoned now)."""
+
+    pick: int
+    values: dict[str, Any]
+
+
+@attrs.frozen
 class Cycle:
     """A sync cycle: full, one side's pull only (``only``), or failing with ``fault``."""
 
@@ -240,6 +262,57 @@ class Cycle:
     @property
     def full(self) -> bool:
         return self.only is None and self.fault is None
+
+
+# Values no sync can read or convert, each with a connector that can hold it ("both": SQLite
+# and memory sides).  None parses to a value a valid edit could make (see ``valid_value``):
+# "1,505" is neither 1505 nor 1.505 (three places), "12345abc" not 12345 (past 999), the
+# bytes ff 41 never "A", "\ufffdA" nor "\xffA".  A memory side (a JSON side's values) can
+# also hold a lone surrogate and amounts the journal must not hold as they are.
+POISONS: dict[str, tuple[tuple[Any, str], ...]] = {
+    "name": ((b"\xffA", "both"), ("x\ud800y", "memory")),
+    "email": ((b"\xffA", "both"), ("x\ud800y", "memory")),
+    "credit_limit": (
+        ("1,505", "both"),
+        ("12345abc", "both"),
+        (Decimal("Infinity"), "memory"),
+        (Decimal("1E+999999999"), "memory"),  # exact, but a billion digits in plain notation
+    ),
+}
+
+
+def poisons_for(field: str, connector: str) -> list[Any]:
+    """The poisons of ``field`` a side of ``connector`` (``memory`` or ``sqlite``) can hold."""
+    return [value for value, where in POISONS[field] if where in ("both", connector)]
+
+
+_KNOWN_NAMES = {
+    unicodedata.normalize("NFC", n)
+    for n in ["Acme", "Beta", "Gamma", CAFE, "Acme ", "Delta", "Initech", "Vandelay", "Zed"]
+}
+_KNOWN_EMAILS = {"a@example.com", "b@example.com", "c@example.com"}
+
+
+def valid_value(field: str, value: Any) -> bool:
+    """Whether canonical ``value`` of ``field`` is one a valid edit could have made (a clone
+    renamed by ``clone_name`` keeps its name as a prefix): nothing read from a poison, no
+    guess at one, no float."""
+    if value is None:
+        return True
+    if field == "name":
+        return isinstance(value, str) and any(
+            value == n or value.startswith(n + " (") for n in _KNOWN_NAMES
+        )
+    if field == "email":
+        return value in _KNOWN_EMAILS
+    if field == "credit_limit":
+        return (
+            isinstance(value, Decimal)
+            and value.is_finite()
+            and Decimal(0) <= value <= Decimal(999)
+            and value.as_tuple().exponent >= -2  # type: ignore[operator]
+        )
+    return False
 
 
 sides = st.sampled_from(SIDES)
@@ -266,6 +339,10 @@ callbacks = st.builds(
     st.lists(st.integers(0, 50), min_size=1, max_size=3).map(tuple),
     st.integers(1, 2),
 )
+poisonings = st.builds(
+    Poison, sides, st.integers(0, 50), st.sampled_from(FIELDS), st.integers(0, 3)
+)
+fixes = st.builds(Fix, st.integers(0, 20), rows)
 resolutions = st.builds(Resolve, st.integers(0, 20), st.sampled_from([*SIDES, "clone", "skip"]))
 full_cycles = st.just(Cycle())
 partial_cycles = st.builds(Cycle, only=sides) | st.builds(Cycle, fault=faults)
@@ -288,6 +365,32 @@ def scripts(*, max_steps: int = 14) -> st.SearchStrategy[list[Any]]:
         callbacks,
     )
     return st.lists(step, max_size=max_steps)
+
+
+def poison_scripts(*, max_steps: int = 14) -> st.SearchStrategy[list[Any]]:
+    """Rows synced once, then edits, poisons, fixes, full and partial cycles (crashes, a
+    side down or locked, stops, pages twice), callbacks and resolutions, poisons often."""
+    step = st.one_of(
+        poisonings,
+        poisonings,
+        fixes,
+        inserts,
+        updates,
+        concurrent_edits,
+        deletes,
+        full_cycles,
+        full_cycles,
+        partial_cycles,
+        resolutions,
+        callbacks,
+    )
+    half = max_steps // 2
+    return st.tuples(
+        st.lists(inserts, min_size=1, max_size=4),
+        st.lists(step, max_size=half),
+        poisonings,  # at least one
+        st.lists(step, max_size=half),
+    ).map(lambda s: [*s[0], Cycle(), *s[1], s[2], *s[3]])
 
 
 # -- first syncs that get interrupted ----------------------------------------------------------
@@ -376,6 +479,14 @@ __all__ = [
     "concurrent_edits",
     "conflict_scripts",
     "FIRST_NAMES",
+    "Fix",
+    "POISONS",
+    "Poison",
+    "fixes",
+    "poison_scripts",
+    "poisonings",
+    "poisons_for",
+    "valid_value",
     "interruptions",
     "shared_seeds",
     "dates",

@@ -15,7 +15,7 @@ from journal import Kind, dumps, verify
 from journal.entry import from_wire
 from journal.store import cursor_order
 from tests.property.world import MODULE, World
-from tests.strategies import SIDES
+from tests.strategies import FIELDS, SIDES, valid_value
 
 
 def same(a: Any, b: Any) -> bool:
@@ -118,6 +118,7 @@ def check_converged(w: World) -> None:
     """Both sides hold the visible values of every active record that no side deleted."""
     rows = w.snapshot()
     targets = w.module.policy.targets
+    poisoned = w.poisoned()
     for state in w.records():
         if state.status != ACTIVE:
             continue
@@ -139,8 +140,8 @@ def check_converged(w: World) -> None:
             # a clone renamed on this side (clone_name) holds its other name there
             raw = state.held(side)
             for name, value in side_values(values, raw.get("a") if raw else None).items():
-                if name in held_open:
-                    continue
+                if name in held_open or (side, held.id, name) in poisoned:
+                    continue  # a person settles it; another program's poison stays its own
                 assert name in got and same(got[name], value), (
                     f"{state.rid}.{name}: {side} row {held.id} holds {got.get(name)!r}, "
                     f"the record shows {value!r}"
@@ -160,6 +161,8 @@ def check_journal_knows_the_sides(w: World) -> None:
             )
             got = w.canonical(side, row)
             for name, value in got.items():
+                if value is None and name not in held.values:
+                    continue  # a field the record had no value for yet (its source poisoned)
                 assert name in held.values and same(held.values[name], value), (
                     f"{state.rid}: {side} row {held.id} holds {name}={value!r}, "
                     f"the journal thinks {held.values.get(name, '(nothing)')!r}"
@@ -182,6 +185,12 @@ def check_no_echo(w: World) -> None:
     last_seen: dict[tuple[str, str], int] = {}
     for entry in w.entries(Kind.OBSERVED):
         key = (entry.side, entry.meta["id"])
+        absent = entry.meta.get("absent", ())
+        if all(v is None and k in absent for k, v in entry.fields.items()):
+            # only that the row has no value in fields the journal never saw it hold (a
+            # record created with no value there: its source's was a poison): no write of
+            # ours came back, and the reducer takes no value from it
+            continue
         since = last_seen.get(key, 0)
         cause = [
             e
@@ -208,6 +217,7 @@ def check_no_lost_update(w: World) -> None:
             conflict_dots.setdefault((entry.rid, entry.meta["field"]), set()).add(tuple(sib["dot"]))
     writes = [e for e in w.entries(Kind.OBSERVED, Kind.LINK, Kind.RESOLUTION) if e.dot is not None]
     rows = w.snapshot()
+    poisoned = w.poisoned()
     for entry in w.entries(Kind.OBSERVED):
         state = states[entry.rid]
         if state.status != ACTIVE or any(h.deleted for h in state.sides.values()):
@@ -215,6 +225,8 @@ def check_no_lost_update(w: World) -> None:
         for name, value in entry.fields.items():
             if value is None and name in entry.meta.get("absent", ()):
                 continue  # a field the side never held, read empty: no value (filled)
+            if any((s, h.id, name) in poisoned for s, h in state.sides.items()):
+                continue  # another program wrote over it with a poison: not the engine's loss
             finals = []
             for side in SIDES:
                 held = state.sides.get(side)
@@ -297,6 +309,55 @@ def check_no_lost_record(w: World) -> None:
                 or held.id in rows[side]
                 or (side, held.id) in {(x.side, x.id) for x in w.external if x.op == "delete"}
             ), f"{rid}: its {side} row {held.id} is gone, and nobody deleted it"
+
+
+def check_no_poison_spreads(w: World) -> None:
+    """A poison stays where another program wrote it: no journal entry holds a value a valid
+    edit could not have made (a poison, a guess at one, a float), and no side's row holds
+    one outside the fields the world poisoned."""
+    for entry in w.journal.read(module=MODULE):
+        for name, value in entry.fields.items():
+            shown = from_wire(value)
+            assert name not in FIELDS or valid_value(name, shown), (
+                f"entry {entry.seq} ({entry.kind} {entry.rid} on {entry.side}) holds "
+                f"{name}={shown!r}: read from a poison, or a guess at one"
+            )
+    poisoned = w.poisoned()
+    for side in SIDES:
+        for id, row in w.sides[side].rows().items():
+            values, errors = w.module.fields.to_canonical(side, row)
+            for err in errors:
+                assert (side, id, err.field) in poisoned, (
+                    f"{side} row {id} holds {err.field}={err.value!r}, which no sync can read "
+                    "and nobody put there"
+                )
+            for name, value in values.items():
+                assert valid_value(name, value), (
+                    f"{side} row {id} holds {name}={value!r}: read from a poison, or a guess"
+                )
+
+
+def check_poison_journaled(w: World) -> None:
+    """Every poison in place since before the last completed full cycle is an error entry
+    naming its record, side and field (journaled after the poison was written)."""
+    errors = w.entries(Kind.ERROR)
+    for (side, id, field), poisoned in w.poisoned().items():
+        if w.full_cycles <= poisoned.full_cycles:
+            continue  # no complete read of the side since
+        rid = w.journal.rid_for(MODULE, side, id)
+        found = [
+            e
+            for e in errors
+            if e.seq > poisoned.seq
+            and e.side == side
+            and e.rid == rid
+            and e.meta.get("field") == field
+            and e.meta.get("reason")
+        ]
+        assert found, (
+            f"{side} row {id} ({rid}) holds a poison in {field} ({poisoned.value!r}) since "
+            f"entry {poisoned.seq}; no error entry names it"
+        )
 
 
 def pairing(w: World) -> list[tuple[Any, ...]]:

@@ -7,9 +7,13 @@ interleaves edits, full cycles, partial cycles (one side's changes only; a crash
 pages, before a push, or after a push wrote but before its outcome was journaled), cycles
 with a side down or its file locked by another connection for the whole cycle, cycles a
 stop request ends between any two pages or batches (the daemon's SIGTERM), pages and
-callbacks delivered twice, and a person's resolutions; the first sync itself may be
-interrupted, over names both sides hold.  After every step it checks that the journal
-verifies, that no cursor went back and that links stay one to one.  At quiescence (a rule,
+callbacks delivered twice, a person's resolutions, and poisons: another program writes a
+value no sync can read (text that is not UTF-8, ``1,505``, ``12345abc``) into one field of a
+row, and later a valid value; the first sync itself may be interrupted, over names both sides
+hold.  After every step it checks that the journal verifies, that no cursor went back, that
+links stay one to one, that no poison (or a guess at one) reached the journal or another
+row, and that each poison a full cycle has read is an error entry naming record, side and
+field.  Convergence leaves out only the poisoned field of the poisoned row.  At quiescence (a rule,
 and the teardown) both sides agree on every linked record, every row belongs to one
 record, no match key the policy pairs is on two rows of a side, no change was lost or
 echoed, deletes stayed put, and a second sync is a no-op.
@@ -37,11 +41,15 @@ from tests.strategies import (
     Callback,
     Cycle,
     Fault,
+    Fix,
+    Poison,
     callbacks,
     changes,
     concurrent_edits,
     faults,
+    fixes,
     interruptions,
+    poisonings,
     rows,
     shared_seeds,
 )
@@ -109,6 +117,15 @@ class TwoSQLiteSides(RuleBasedStateMachine):
         if id is not None:
             self.w.delete(side, id)
 
+    @rule(poison=poisonings)
+    def poison_a_field(self, poison: Poison):
+        self.w.apply(poison)
+
+    @precondition(lambda self: bool(self.w.poisons))
+    @rule(fix=fixes)
+    def fix_a_poisoned_field(self, fix: Fix):
+        self.w.apply(fix)
+
     # -- the engine ---------------------------------------------------------------------
 
     @rule()
@@ -165,6 +182,11 @@ class TwoSQLiteSides(RuleBasedStateMachine):
     def links_are_one_to_one(self):
         laws.check_links_one_to_one(self.w)
 
+    @invariant()
+    def poisons_stay_put_and_are_journaled(self):
+        laws.check_no_poison_spreads(self.w)
+        laws.check_poison_journaled(self.w)
+
     def _check_quiescent(self):
         laws.check_converged(self.w)
         laws.check_no_orphans(self.w)
@@ -180,6 +202,14 @@ class TwoSQLiteSides(RuleBasedStateMachine):
         try:
             if self.world is not None:
                 self.w.quiesce()
+                self._check_quiescent()
+                laws.check_verifies(self.w)
+                # every poison fixed: the records heal with no manual step (an amount with
+                # two places, which no held amount rounds to: see the xfail in test_sync_laws)
+                while self.w.poisoned():
+                    self.w.apply(Fix(0, {"name": "Zed", "email": None, "credit_limit": "1.57"}))
+                self.w.quiesce()
+                assert not self.w.poisoned()
                 self._check_quiescent()
                 laws.check_verifies(self.w)
         finally:

@@ -12,6 +12,11 @@ or batches (the daemon's SIGTERM); and the journal is a :class:`FlakyJournal` wh
 append can fail (a crash between any two journaled steps).  A callback step re-reads rows
 through ``Engine.sync_ids``, maybe twice.
 
+Another program may also write a *poison* into one field of a row (a value no sync can read
+or convert: bytes that are not UTF-8, a lone surrogate, ``1,505``, ``12345abc``) and later
+fix it: :meth:`World.poison` remembers where each one went, so the laws can leave that one
+field of that one row out of convergence and check that nothing else ever held it.
+
 The world also keeps which match keys another program made ambiguous (two rows with one
 key on a side, a renamed or deleted row) or that raced a read (a row no pull could see
 yet when a create went out): every other key must end up at most once per side
@@ -52,9 +57,12 @@ from tests.strategies import (
     Delete,
     EditBoth,
     Fault,
+    Fix,
     Insert,
+    Poison,
     Resolve,
     Update,
+    poisons_for,
 )
 
 MODULE = "customers"
@@ -160,6 +168,20 @@ def _sql_value(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
+def _sql_mark(value: Any) -> str:
+    """A parameter's place: bytes go in as TEXT (``CAST(x'ff41' AS TEXT)``: text that is
+    not UTF-8, as another program can store it), not as a BLOB."""
+    return "CAST(? AS TEXT)" if isinstance(value, bytes) else "?"
+
+
+def _text_or_bytes(data: bytes) -> str | bytes:
+    """TEXT as str, or as its bytes when they are not UTF-8 (as the connector reads it)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
 class SQLiteSide:
     """A SQLite side: a table made and edited with plain sqlite3, as another program would.
 
@@ -174,6 +196,7 @@ class SQLiteSide:
         self.table = TABLES[side]
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.text_factory = _text_or_bytes
         amount = "TEXT" if side == "books" else "NUMERIC"
         cols = COLUMNS[side]
         self.db.execute(
@@ -185,7 +208,7 @@ class SQLiteSide:
 
     def insert(self, row: Mapping[str, Any]) -> str:
         names = ", ".join(row)
-        marks = ", ".join("?" * len(row))
+        marks = ", ".join(_sql_mark(v) for v in row.values())
         cur = self.db.execute(
             f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
             [_sql_value(v) for v in row.values()],
@@ -193,7 +216,7 @@ class SQLiteSide:
         return str(cur.lastrowid)
 
     def update(self, id: str, row: Mapping[str, Any]) -> None:
-        sets = ", ".join(f"{c} = ?" for c in row)
+        sets = ", ".join(f"{c} = {_sql_mark(v)}" for c, v in row.items())
         self.db.execute(
             f"UPDATE {self.table} SET {sets} WHERE id = ?",
             [*(_sql_value(v) for v in row.values()), int(id)],
@@ -338,6 +361,16 @@ class External:
     seq: int
 
 
+@attrs.frozen
+class Poisoned:
+    """A poison another program wrote: the raw value, the journal's length and how many full
+    cycles had completed then."""
+
+    value: Any
+    seq: int
+    full_cycles: int
+
+
 class World:
     """Two sides, their flaky connectors, a journal in ``folder`` and an engine over them."""
 
@@ -368,6 +401,9 @@ class World:
         self.full_cycles = 0
         self.inserted: Counter[tuple[str, str]] = Counter()  # (side, key) -> rows made
         self.loose_keys: set[str] = set()  # keys made ambiguous or raced (see the docstring)
+        self.connector = connector
+        # (side, id, field) -> the poison another program wrote there (until it wrote again)
+        self.poisons: dict[tuple[str, str, str], Poisoned] = {}
 
     def close(self) -> None:
         self.journal.close()
@@ -439,6 +475,26 @@ class World:
                 self.loose_keys.add(key)
         self.sides[side].update(id, row)
         self.external.append(External(side, id, "update", row, self.journal.last_seq))
+        for field in values:
+            self.poisons.pop((side, id, field), None)
+
+    def poison(self, side: str, id: str, field: str, value: Any) -> None:
+        """Another program writes ``value`` (one no sync can read) into ``field`` of a row:
+        an update like any other, and for a name a rename (the old key loses its row)."""
+        self.update(side, id, {field: value})
+        self.poisons[(side, id, field)] = Poisoned(value, self.journal.last_seq, self.full_cycles)
+        note(f"poisoned {field} with {type(value).__name__}")
+
+    def poisoned(self) -> dict[tuple[str, str, str], Poisoned]:
+        """The poisons still in place: rows another program poisoned and nobody (another
+        program or the engine) has written a valid value to since."""
+        rows = self.snapshot()
+        out = {}
+        for (side, id, field), poisoned in self.poisons.items():
+            row = rows[side].get(id)
+            if row is not None and _same_raw(row.get(COLUMNS[side][field]), poisoned.value):
+                out[(side, id, field)] = poisoned
+        return out
 
     def delete(self, side: str, id: str) -> None:
         self._loosen(side, id)
@@ -497,6 +553,17 @@ class World:
             self.resolve(step.pick, step.take)
         elif isinstance(step, Callback):
             self.callback(step)
+        elif isinstance(step, Poison):
+            id = self.pick(step.side, step.pick)
+            choices = poisons_for(step.field, self.connector)
+            if id is not None:
+                self.poison(step.side, id, step.field, choices[step.which % len(choices)])
+        elif isinstance(step, Fix):
+            here = sorted(self.poisoned())
+            if here:
+                side, id, field = here[step.pick % len(here)]
+                self.update(side, id, {field: step.values[field]})
+                note("fixed a poison")
         else:  # pragma: no cover - a strategy out of step with the harness
             raise TypeError(step)
         return None
@@ -601,8 +668,12 @@ class World:
 
     # what the world looks like
     def canonical(self, side: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A row's canonical values; a field holding a poison the world wrote is left out
+        (any other value that does not convert fails the law that asked)."""
         values, errors = self.module.fields.to_canonical(side, row)
-        assert not errors, errors
+        injected = [p.value for p in self.poisons.values()]
+        stray = [e for e in errors if not any(_same_raw(e.value, v) for v in injected)]
+        assert not stray, stray
         return values
 
     def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -616,6 +687,11 @@ class World:
 
     def entries(self, *kinds: Kind) -> list[Any]:
         return list(self.journal.read(module=MODULE, kinds=[str(k) for k in kinds] or None))
+
+
+def _same_raw(a: Any, b: Any) -> bool:
+    """Raw values equal, and of one type (the bytes of a poison are not its text)."""
+    return type(a) is type(b) and a == b
 
 
 @contextlib.contextmanager
