@@ -296,6 +296,9 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
 class ZohoBooksConnector:
     """A Zoho Books organisation as a side; see the module docstring."""
 
+    # amounts keep fixed decimal places: a rounding of our write read back is no change
+    rounds_amounts = True
+
     def __init__(
         self,
         side: str,

@@ -145,6 +145,9 @@ class _Marks:
 class ZohoCRMConnector:
     """A Zoho CRM organisation as a side; see the module docstring."""
 
+    # amounts keep fixed decimal places: a rounding of our write read back is no change
+    rounds_amounts = True
+
     def __init__(
         self,
         side: str,

@@ -204,8 +204,7 @@ class TwoSQLiteSides(RuleBasedStateMachine):
                 self.w.quiesce()
                 self._check_quiescent()
                 laws.check_verifies(self.w)
-                # every poison fixed: the records heal with no manual step (an amount with
-                # two places, which no held amount rounds to: see the xfail in test_sync_laws)
+                # every poison fixed: the records heal with no manual step
                 while self.w.poisoned():
                     self.w.apply(Fix(0, {"name": "Zed", "email": None, "credit_limit": "1.57"}))
                 self.w.quiesce()

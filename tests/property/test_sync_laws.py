@@ -442,11 +442,6 @@ def test_a_callback_naming_a_row_whose_update_lost_its_outcome_reads_no_echo(tmp
         laws.check_no_lost_update(w)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug at 93518be: Engine._rounded_by takes a person's edit of 0.01 to 0 on a "
-    "side that holds amounts exactly for that side's rounding of our write (not fixed here)",
-)
 @pytest.mark.parametrize("connector", ["memory", "sqlite"])
 def test_an_amount_typed_as_our_write_rounded_is_a_change_on_a_side_that_does_not_round(
     tmp_path, connector

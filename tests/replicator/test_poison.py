@@ -510,6 +510,8 @@ class TwoPlaces(MemoryConnector):
     """A side whose amounts keep two decimal places, as a Zoho currency field does: it
     rounds what it is given (half up) and gives back the rounded amount."""
 
+    rounds_amounts = True  # declared, as the Zoho connectors declare it
+
     def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
         rounded = [attrs.evolve(w, values={**w.values, **self._round(w.values)}) for w in writes]
         return super().push(module, rounded)
