@@ -408,8 +408,10 @@ class Engine:
         entries: list[NewEntry] = []
         batch_rids: set[str] = set()
         lookups = self._lookup_rids(module, side, changes)
-        # a declared capability of the connector class (Zoho's amounts keep 2 places)
-        rounding = {side} if getattr(self.connectors[side], "rounds_amounts", False) else set()
+        # only a side that keeps fixed decimal places rounds our writes (a capability its
+        # connector class declares: Zoho's); on a side that holds amounts exactly, an
+        # amount typed as ours rounded is a change
+        rounds = bool(getattr(self.connectors[side], "rounds_amounts", False))
         for change in changes:
             if change.problem is not None:
                 # a row that cannot be a record (no id, a shared id): an error, journaled
@@ -475,9 +477,6 @@ class Engine:
             if held is not None:
                 have = held["v"]
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
-                # only a side that keeps fixed decimal places rounds our writes; on a side
-                # that holds amounts exactly, an amount typed as ours rounded is a change
-                rounds = side in rounding
                 for field in [k for k in wire if rounds and module.fields.kind(k) == "decimal"]:
                     assert state is not None
                     rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
