@@ -303,6 +303,7 @@ def check_no_lost_record(w: World) -> None:
     was held, skipped or deleted there), through the record it belongs to."""
     rows = w.snapshot()
     targets = w.module.policy.targets
+    poisoned = w.poisoned()
     for e in w.external:
         if e.op != "insert" or e.id not in rows[e.side]:
             continue
@@ -310,7 +311,7 @@ def check_no_lost_record(w: World) -> None:
         assert rid is not None, f"{e.side} row {e.id} never reached the journal"
         state = w.journal.record(MODULE, rid)
         assert state is not None
-        if state.status != ACTIVE:
+        if state.status != ACTIVE or _nothing_readable(state, poisoned):
             continue
         for side in targets:
             held = state.sides.get(side)
