@@ -53,11 +53,11 @@ from typing import Any
 
 from _common import library_state  # benchmarks/ is on sys.path when run as a script
 
-from replicator.app import open_app
-from replicator.config import load_config
-from replicator.demo import ZohoApi, zoho_config
-from replicator.engine import CycleReport
+from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox, Settings
+from replicator.sync.app import open_app
+from replicator.sync.engine import CycleReport
 
 TARGET_RATIO = 1.10
 PER_PAGE = 200  # the largest page both APIs serve

@@ -24,8 +24,8 @@ from typing import Any
 
 from _common import library_state  # benchmarks/ is on sys.path when run as a script
 
-from replicator.app import open_app
-from replicator.config import load_config
+from replicator.config.load import load_config
+from replicator.sync.app import open_app
 
 CONFIG = """\
 [journal]

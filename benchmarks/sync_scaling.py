@@ -389,7 +389,7 @@ def progress_printer(label: str) -> Callable[[str, str, str, int], None]:
 def cycle(
     config_path: Path, timers: Timers | None, label: str, profile: cProfile.Profile | None = None
 ) -> dict[str, Any]:
-    from replicator.app import open_app
+    from replicator.sync.app import open_app
 
     gc.collect()
     t_open = time.perf_counter()
@@ -428,7 +428,7 @@ def cycle(
 
 def pull_only(folder: Path, n: int, page_size: int) -> dict[str, Any]:
     """Read every row of each seeded side through the connector (on copies), and map it."""
-    from replicator.config import load_config
+    from replicator.config.load import load_config
     from replicator.connectors.sqlite import SQLiteConnector
 
     config = load_config(folder / "replicator.toml")

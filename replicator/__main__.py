@@ -1,6 +1,6 @@
 """``python -m replicator``: the command line, as the ``replicator`` script runs it."""
 
-from replicator.cli import main
+from replicator.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from replicator.connectors.base import Change, Connector, Cursor, Outcome, Page, SideModule, Write
 
 if TYPE_CHECKING:
-    from replicator.config import SideConfig
+    from replicator.config.load import SideConfig
 
 
 def build_connector(side: SideConfig) -> Connector:
@@ -25,11 +25,11 @@ def build_connector(side: SideConfig) -> Connector:
 
         return MemoryConnector(side.name)
     if side.connector == "zoho_crm":
-        from replicator.connectors.zoho_crm import from_options as crm_from_options
+        from replicator.connectors.zoho.crm import from_options as crm_from_options
 
         return crm_from_options(side.name, side.options)
     if side.connector == "zoho_books":
-        from replicator.connectors.zoho_books import from_options as books_from_options
+        from replicator.connectors.zoho.books import from_options as books_from_options
 
         return books_from_options(side.name, side.options)
     raise ValueError(f"side {side.name}: unknown connector {side.connector!r}")

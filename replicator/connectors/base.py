@@ -1,10 +1,10 @@
 """The connector protocol every side implements (DESIGN section 6).
 
 A connector speaks its side's own language: column names and raw values.  The field map
-(:mod:`replicator.mapping`) turns those into canonical values and back; the engine never
+(:mod:`replicator.config.mapping`) turns those into canonical values and back; the engine never
 sees a connector's internals, and a connector never sees the journal.
 
-Contract (checked by ``tests/replicator/connector_contract.py`` for every implementation):
+Contract (checked by ``tests/connectors/contract.py`` for every implementation):
 
 - ``pull(module, since)`` yields pages of changes made by *others* since ``since``, in order;
   each page carries a cursor covering it.  Asking for the next page says the previous one

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from replicator.config import Config, load_config
+from replicator.config.load import Config, load_config
 
 CONFIG = """\
 [journal]

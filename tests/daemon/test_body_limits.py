@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from replicator.daemon_metrics import Metrics
-from replicator.daemon_state import state_path
-from replicator.daemon_watch import Pending, route
-from replicator.daemon_web import MAX_BODY, MAX_DEPTH, create_web_app
+from replicator.daemon.metrics import Metrics
+from replicator.daemon.state import state_path
+from replicator.daemon.watch import Pending, route
+from replicator.daemon.web import MAX_BODY, MAX_DEPTH, create_web_app
 from tests.daemon.conftest import make_world, wait_for
 
 CONTROL = "control-token-0123456789"
-ENTRY = "import sys; from replicator.cli import main; sys.exit(main())"
+ENTRY = "import sys; from replicator.cli.main import main; sys.exit(main())"
 MB = 1024 * 1024
 
 

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from replicator.daemon_state import is_running, state_path
+from replicator.daemon.state import is_running, state_path
 from tests.daemon.conftest import make_world, wait_for
 
-ENTRY = "import sys; from replicator.cli import main; sys.exit(main())"
+ENTRY = "import sys; from replicator.cli.main import main; sys.exit(main())"
 
 
 def start(world, *args: str) -> subprocess.Popen[str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replicator.config import parse_config
-from replicator.daemon_config import DaemonConfig, every, is_instant, parse_duration, split_bind
+from replicator.config.daemon import DaemonConfig, every, is_instant, parse_duration, split_bind
+from replicator.config.load import parse_config
 from replicator.errors import ConfigError
 
 

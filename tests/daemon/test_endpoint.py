@@ -14,11 +14,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from journal import Kind
-from replicator.app import open_journal
-from replicator.daemon import Daemon
-from replicator.daemon_log import setup_logging, teardown_logging
-from replicator.daemon_state import token_path
-from replicator.daemon_watch import Channel
+from replicator.daemon.log import setup_logging, teardown_logging
+from replicator.daemon.service import Daemon
+from replicator.daemon.state import token_path
+from replicator.daemon.watch import Channel
+from replicator.sync.app import open_journal
 from tests.daemon.conftest import World, make_world, wait_for
 
 SETTINGS = (
@@ -183,7 +183,7 @@ def test_the_token_file_works_as_the_header_as_it_is(world, daemon):
 
 def test_logs_are_one_json_object_a_line_without_secrets(daemon, logs):
     """Every line parses as JSON with at / level / message; no token appears anywhere."""
-    logging.getLogger("replicator.daemon").info("token is %s", daemon.control_token)
+    logging.getLogger("replicator.daemon.service").info("token is %s", daemon.control_token)
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert lines and all({"at", "level", "logger", "message"} <= set(line) for line in lines)
     assert any(line["message"] == "daemon started" for line in lines)
@@ -211,7 +211,7 @@ def test_a_delete_callback_runs_the_module_cycle(world, daemon):
 def test_callbacks_route_to_instant_modules_of_their_table(tmp_path):
     """Inserts and updates become ids to fetch (once each); deletes a cycle; a table no
     instant module syncs is ignored."""
-    from replicator.daemon_watch import route
+    from replicator.daemon.watch import route
 
     world = make_world(tmp_path, daemon=SETTINGS)
     fetch, rerun = route(

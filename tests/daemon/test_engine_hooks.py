@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from journal import verify
-from replicator import lifecycle
-from replicator.daemon import report_data
-from replicator.daemon_state import forwarded_report
+from replicator.daemon.service import report_data
+from replicator.daemon.state import forwarded_report
 from replicator.errors import EngineError
-from tests.replicator.test_engine import World
+from replicator.sync import lifecycle
+from tests.sync.test_engine import World
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 
 from journal.anchors import anchor_path, last_anchor
-from replicator.daemon import Daemon
-from replicator.daemon_state import is_running, state_path
+from replicator.daemon.service import Daemon
+from replicator.daemon.state import is_running, state_path
 from replicator.errors import EngineError
 from tests.daemon.conftest import World, make_world, wait_for
 

@@ -8,8 +8,8 @@ import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from replicator.daemon_log import Redactor, log_event, setup_logging, teardown_logging
-from replicator.daemon_metrics import Metrics
+from replicator.daemon.log import Redactor, log_event, setup_logging, teardown_logging
+from replicator.daemon.metrics import Metrics
 
 
 def families(metrics: Metrics) -> dict:

@@ -9,10 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from journal import verify
-from replicator import lifecycle
-from replicator.app import open_journal
-from replicator.daemon import Daemon
-from replicator.daemon_state import (
+from replicator.daemon.service import Daemon
+from replicator.daemon.state import (
     daemon_status,
     forward_sync,
     is_running,
@@ -20,6 +18,8 @@ from replicator.daemon_state import (
     state_path,
 )
 from replicator.errors import DaemonError
+from replicator.sync import lifecycle
+from replicator.sync.app import open_journal
 from tests.daemon.conftest import World, make_world, wait_for
 
 FAST = 'poll_every = "1s"\nmasters_every = "1s"\nstop_timeout = "10s"'
@@ -79,7 +79,7 @@ def test_replicator_status_shows_the_daemon_and_each_modules_next_run(world, dae
     """`replicator status` says a daemon runs (pid, URL) and when each module runs next."""
     from click.testing import CliRunner
 
-    from replicator.cli import main
+    from replicator.cli.main import main
 
     wait_for(lambda: daemon_status(world.config)["modules"]["customers"]["next_run"])
     args = ["--config", str(world.config_path), "status"]

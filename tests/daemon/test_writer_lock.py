@@ -17,11 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from journal import verify
-from replicator import daemon_state, lifecycle
-from replicator.app import open_journal
-from replicator.cli import main
-from replicator.daemon import Daemon
-from replicator.daemon_state import (
+from replicator.cli.main import main
+from replicator.daemon import state as daemon_state
+from replicator.daemon.service import Daemon
+from replicator.daemon.state import (
     DAEMON,
     DaemonLock,
     daemon_status,
@@ -34,12 +33,14 @@ from replicator.daemon_state import (
     token_path,
 )
 from replicator.errors import DaemonError
+from replicator.sync import lifecycle
+from replicator.sync.app import open_journal
 from tests.daemon.conftest import World, make_world, wait_for
 
-ENTRY = "import sys; from replicator.cli import main; sys.exit(main())"
+ENTRY = "import sys; from replicator.cli.main import main; sys.exit(main())"
 HOLD = (
     "import sys, time; from pathlib import Path; "
-    "from replicator.daemon_state import journal_writer\n"
+    "from replicator.daemon.state import journal_writer\n"
     "with journal_writer(Path(sys.argv[1]), 'replicator sync', wait=0):\n"
     "    print('held', flush=True); time.sleep(600)"
 )
@@ -241,7 +242,7 @@ def crm_id(world: World, name: str) -> str:
 def test_a_daemon_does_not_start_beside_a_running_sync(world, monkeypatch):
     """A daemon started while `replicator sync` writes waits its bounded time, then says
     which command holds the journal."""
-    monkeypatch.setattr("replicator.daemon.LOCK_WAIT", 0.1)
+    monkeypatch.setattr("replicator.daemon.service.LOCK_WAIT", 0.1)
     with (
         journal_writer(world.config.journal_path, "replicator sync", wait=0),
         pytest.raises(DaemonError, match=r"is busy after waiting 0.1 s: `replicator sync`"),

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from replicator.cli import main
-from replicator.credentials import read_credentials_file
-from replicator.demo import ZohoApi, zoho_config
+from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.main import main
+from replicator.connectors.zoho.credentials import read_credentials_file
 from replicator.sandbox import Sandbox
 from tests.integration.conftest import fresh
 

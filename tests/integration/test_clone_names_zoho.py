@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from journal import Kind
-from replicator.cli import main
+from replicator.cli.main import main
 from replicator.sandbox import AdminClient, Sandbox
 from tests.integration.conftest import fresh
 from tests.integration.test_integration_zoho import (

@@ -22,12 +22,12 @@ import httpx
 import pytest
 
 from replicator.connectors.base import Connector, Outcome, SideModule, Write
-from replicator.connectors.zoho_books import ZohoBooksConnector
-from replicator.connectors.zoho_books import from_options as books_from_options
+from replicator.connectors.zoho.books import ZohoBooksConnector
+from replicator.connectors.zoho.books import from_options as books_from_options
 from replicator.sandbox import Sandbox
+from tests.connectors.contract import Harness
 from tests.integration.conftest import fresh
 from tests.integration.test_contract_zoho import FAST, Renamed, SandboxContract, SandboxHarness
-from tests.replicator.connector_contract import Harness
 
 COLUMNS = {"name": "first_name", "email": "email", "city": "department"}
 MODULE = SideModule(

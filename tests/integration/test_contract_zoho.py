@@ -1,4 +1,4 @@
-"""The connector contract (tests/replicator/connector_contract.py) run over both Zoho
+"""The connector contract (tests/connectors/contract.py) run over both Zoho
 connectors talking to the sandbox over real HTTP.
 
 Each connector is built the way a config builds it (``from_options`` with the credentials
@@ -32,13 +32,13 @@ import attrs
 import pytest
 
 from replicator.connectors.base import Change, Connector, Cursor, Outcome, Page, SideModule, Write
-from replicator.connectors.zoho_books import ZohoBooksConnector
-from replicator.connectors.zoho_books import from_options as books_from_options
-from replicator.connectors.zoho_crm import ZohoCRMConnector
-from replicator.connectors.zoho_crm import from_options as crm_from_options
+from replicator.connectors.zoho.books import ZohoBooksConnector
+from replicator.connectors.zoho.books import from_options as books_from_options
+from replicator.connectors.zoho.crm import ZohoCRMConnector
+from replicator.connectors.zoho.crm import from_options as crm_from_options
 from replicator.sandbox import AdminClient, AdminError, Sandbox
+from tests.connectors.contract import MODULE, ConnectorContract, Harness
 from tests.integration.conftest import fresh
-from tests.replicator.connector_contract import MODULE, ConnectorContract, Harness
 
 # the contract's columns -> each side's
 CRM_COLUMNS = {"name": "Account_Name", "email": "Email", "city": "Billing_City"}

@@ -36,9 +36,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from replicator.config import load_config
-from replicator.daemon_state import state_path, token_path
-from replicator.demo import ZohoApi
+from replicator.cli.demo import ZohoApi
+from replicator.config.load import load_config
+from replicator.daemon.state import state_path, token_path
 from replicator.sandbox import AdminClient
 from tests.integration.conftest import SESSION
 
@@ -80,7 +80,7 @@ bind = "127.0.0.1:0"
 stop_timeout = "20s"
 {daemon}
 """
-ENTRY = "import sys; from replicator.cli import main; sys.exit(main())"
+ENTRY = "import sys; from replicator.cli.main import main; sys.exit(main())"
 
 
 def wait_for(check: Callable[[], Any], timeout: float, every: float = 0.05) -> Any:

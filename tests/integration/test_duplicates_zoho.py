@@ -31,12 +31,12 @@ import pytest
 from click.testing import CliRunner
 
 from journal import Kind, verify
-from replicator.app import open_app, open_journal
-from replicator.cli import main
-from replicator.config import Config, load_config
-from replicator.demo import ZohoApi, zoho_config
-from replicator.engine import CycleReport
+from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.main import main
+from replicator.config.load import Config, load_config
 from replicator.sandbox import AdminClient, Sandbox
+from replicator.sync.app import open_app, open_journal
+from replicator.sync.engine import CycleReport
 from tests.integration.conftest import fresh
 
 EXACT, NEAR, ONLY = 200, 100, 700  # per side: 200 + 100 + 700 = 1,000

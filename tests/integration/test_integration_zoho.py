@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from journal import Kind
-from replicator.app import open_journal
-from replicator.cli import main
-from replicator.config import load_config
+from replicator.cli.main import main
+from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox
+from replicator.sync.app import open_journal
 from tests.integration.conftest import fresh
 
 BOOKS_KEY = {"label": "Replicator Id", "api_name": "cf_replicator_id", "is_unique": True}

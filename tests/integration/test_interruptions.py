@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from replicator.cli import main
-from replicator.demo import zoho_config
+from replicator.cli.demo import zoho_config
+from replicator.cli.main import main
 from replicator.sandbox import AdminClient, Sandbox
 from tests.integration.conftest import fresh
 from tests.integration.test_daemon_zoho import (

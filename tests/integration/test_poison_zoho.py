@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from journal import Kind, verify
-from replicator.app import open_app
-from replicator.demo import ZohoApi
-from replicator.engine import CycleReport
+from replicator.cli.demo import ZohoApi
 from replicator.sandbox import Sandbox
+from replicator.sync.app import open_app
+from replicator.sync.engine import CycleReport
 from tests.integration.conftest import fresh
 
 DIGITS19 = "1234567890.123456789"

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from replicator.cli import main
+from replicator.cli.main import main
 from replicator.sandbox import AdminClient, Sandbox
 from tests.integration.conftest import fresh
 from tests.integration.test_integration_zoho import journal_errors, sync, write_config

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from replicator.app import open_journal
-from replicator.config import load_config
-from replicator.demo import zoho_config
-from replicator.lifecycle import last_run
+from replicator.cli.demo import zoho_config
+from replicator.config.load import load_config
 from replicator.sandbox import Sandbox, Settings
+from replicator.sync.app import open_journal
+from replicator.sync.lifecycle import last_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

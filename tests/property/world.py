@@ -44,12 +44,12 @@ from hypothesis.errors import InvalidArgument
 from conflicts import ACTIVE, RecordReducer, RecordState, ResolutionError
 from conflicts.duplicates import match_key
 from journal import Journal, Kind
-from replicator.config import Config, ModuleConfig, parse_config
+from replicator.config.load import Config, ModuleConfig, parse_config
 from replicator.connectors.base import Outcome, Page, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
-from replicator.engine import Engine, resolve
 from replicator.errors import ConnectorError
+from replicator.sync.engine import Engine, resolve
 from tests.strategies import (
     SIDES,
     Callback,

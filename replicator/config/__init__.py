@@ -1,0 +1,1 @@
+"""The configuration: the TOML file, the daemon's settings, field maps and the Zoho preset."""

@@ -1,0 +1,920 @@
+"""A side that is a Zoho Books organisation, through the v3 REST API (``{api_domain}/books/v3``).
+
+Every call carries ``organization_id``.  ``SideModule.table`` is an endpoint: ``contacts``,
+``items``, ``invoices``, ``estimates``, ``salesorders``, ``purchaseorders``; ``customers``
+and ``vendors`` are ``contacts`` of that ``contact_type``.  ``id`` may stay ``id`` (the
+table's own id key, such as ``contact_id``, is used).  ``view`` is ``customer`` / ``vendor``
+(contacts), a ``filter_by`` value such as ``Status.Active``, or a query string of list
+filters (``contact_type=customer&filter_by=Status.Active``).
+
+**Pull.**  Pages of 200 (``page``, ``per_page``, ``page_context.has_more_page``).  How
+changes are found depends on what each list offers:
+
+- ``contacts`` (no modified filter): sorted by ``last_modified_time`` descending, the walk
+  stops at the watermark - overlap;
+- ``invoices``, ``salesorders``, ``purchaseorders``: the ``last_modified_time`` filter;
+- ``items``, ``estimates`` (neither): every pull reads them all, emits what differs from
+  what this process last saw, and reports rows gone since its last full read as deleted
+  (no view set; Books has no deleted-records feed, so deletes elsewhere go unseen).
+
+*The cursor* is ``[records, read_at]``: the largest ``last_modified_time`` read, as ISO UTC
+text (``2026-11-27T10:00:00+00:00``; a table without times uses the read's clock time),
+and the server's time (``Date``) when the pull began, which narrows the next read's
+overlap as for CRM (:func:`~replicator.connectors.zoho.http.overlap_start`).  Without a
+``Date`` it is the watermark text alone, and that form is accepted too.  A walk in
+descending or no order cannot move it until it ends, so its pages carry the previous
+cursor and a last, empty page the new one.  Records the overlap window brings again
+are dropped if this connector has already seen or written that (time, values): no echo.
+
+**Contact persons.**  A contact's ``first_name``, ``last_name``, ``email``, ``phone`` and
+``mobile`` are its primary contact person's (list answers show them at the top level;
+a whole record only inside ``contact_persons``, which is where Books takes them on input:
+a top-level ``phone`` is ignored).  Writing one of them writes the primary contact person
+(made on a create, or when the contact has none), naming the contact's other persons by id
+so Books keeps them; their ids come from the last whole record read or written, read again
+once the contact changed since.
+
+**Custom fields** ``custom_fields: [{api_name, value}]`` become columns named by their API
+name, which Books starts with ``cf_`` (``cf_region``; a name without it gets it); a column
+starting with ``cf_`` is written back as a custom field.  Top-level ``cf_x`` /
+``cf_x_unformatted`` keys of a list answer are read too (the unformatted one wins).  List
+answers that lack a mapped column are completed from ``GET /{table}/{id}``.
+
+**Addresses.**  ``billing_address.city`` (any part of ``billing_address`` or
+``shipping_address``) is a column of its own; a write sends only the parts it changes
+inside the object, which Books merges into the address.  A contacts list answer carries no
+addresses, so mapping them costs one ``GET`` per changed contact read.
+
+**Push.**  One record per call (Books has no bulk write).  A create is
+``PUT /{table}`` with ``X-Unique-Identifier-Key: <key_field>``, ``X-Unique-Identifier-Value:
+<Write.key>``, ``X-Upsert: true`` (``key_field`` is a unique custom field, by default
+``cf_replicator_id``), so a retried create finds what it made.  Before updates, a table
+with a modified order is listed once from the last watermark: a record changed since this
+connector last read it is left alone with ``Outcome(retry=True)``; other tables are read
+record by record.  Books has no conditional update, so a change landing between that read
+and the write is overwritten (a window of one call).  The client's limiter keeps to 100
+requests a minute per organisation, so a sync never meets Books' 429.
+
+**Contact persons** as records of their own are the table ``contactpersons``, served by
+:mod:`~replicator.connectors.zoho.books_persons` (found through the contacts feed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+import httpx
+
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    memory_key,
+    utc_now,
+)
+from replicator.connectors.zoho.books_persons import PERSONS, ContactPersons
+from replicator.connectors.zoho.credentials import open_auth
+from replicator.connectors.zoho.http import (
+    EPOCH,
+    ApiClient,
+    RateLimiter,
+    Sleep,
+    ZohoError,
+    body_of,
+    digest,
+    marks,
+    overlap_start,
+    parse_time,
+    server_time,
+    utc_text,
+)
+from replicator.errors import ConfigError
+
+Now = Callable[[], dt.datetime]
+
+PER_PAGE = 200
+SEARCH_LIMIT = 100
+SEARCH_PAGES = 10
+MODIFIED = "last_modified_time"
+# a contact's columns that belong to its primary contact person
+PERSON_COLUMNS = ("first_name", "last_name", "email", "phone", "mobile")
+DELETED = "(deleted)"
+# objects whose parts map as columns of their own (``billing_address.city``)
+OBJECTS = ("billing_address", "shipping_address")
+SORTED, FILTERED, SCANNED = "sorted", "filtered", "scanned"
+
+Known = tuple[str, str | None]
+
+
+@attrs.frozen
+class Table:
+    """One Books endpoint: its path, id key, one-record key and how changes are found."""
+
+    path: str
+    id: str
+    one: str
+    feed: str
+    fields: Mapping[str, str] = attrs.field(factory=dict)  # standard fields -> type
+    views: tuple[str, ...] = ()
+
+
+_TIMES = {"created_time": "datetime", "last_modified_time": "datetime"}
+_DOCUMENT = {
+    "customer_id": "text",
+    "customer_name": "text",
+    "status": "text",
+    "date": "date",
+    "reference_number": "text",
+    "currency_id": "text",
+    "currency_code": "text",
+    "exchange_rate": "decimal",
+    "discount": "decimal",
+    "sub_total": "decimal",
+    "total": "decimal",
+    "line_items": "array",
+    "salesperson_id": "text",
+    "salesperson_name": "text",
+    "notes": "text",
+    "terms": "text",
+    "billing_address": "object",
+    "shipping_address": "object",
+    "custom_fields": "array",
+    **_TIMES,
+}
+TABLES: dict[str, Table] = {
+    "contacts": Table(
+        "contacts",
+        "contact_id",
+        "contact",
+        SORTED,
+        {
+            "contact_name": "text",
+            "company_name": "text",
+            "contact_type": "text",
+            "customer_sub_type": "text",
+            "status": "text",
+            "email": "text",
+            "phone": "text",
+            "mobile": "text",
+            "website": "text",
+            "first_name": "text",
+            "last_name": "text",
+            "currency_id": "text",
+            "currency_code": "text",
+            "payment_terms": "integer",
+            "payment_terms_label": "text",
+            "credit_limit": "decimal",
+            "notes": "text",
+            "billing_address": "object",
+            "shipping_address": "object",
+            "contact_persons": "array",
+            "is_linked_with_zohocrm": "boolean",
+            "outstanding_receivable_amount": "decimal",
+            **_TIMES,
+        },
+        (
+            "customer",
+            "vendor",
+            "Status.All",
+            "Status.Active",
+            "Status.Inactive",
+            "Status.Duplicate",
+            "Status.Crm",
+        ),
+    ),
+    "items": Table(
+        "items",
+        "item_id",
+        "item",
+        SCANNED,
+        {
+            "name": "text",
+            "sku": "text",
+            "rate": "decimal",
+            "description": "text",
+            "product_type": "text",
+            "status": "text",
+            "unit": "text",
+            "tax_id": "text",
+            "tax_name": "text",
+            "tax_percentage": "decimal",
+            **_TIMES,
+        },
+        ("Status.All", "Status.Active", "Status.Inactive"),
+    ),
+    "invoices": Table(
+        "invoices",
+        "invoice_id",
+        "invoice",
+        FILTERED,
+        {"invoice_number": "text", "due_date": "date", "balance": "decimal", **_DOCUMENT},
+        ("Status.Sent", "Status.Draft", "Status.OverDue", "Status.Paid", "Status.Void"),
+    ),
+    "estimates": Table(
+        "estimates",
+        "estimate_id",
+        "estimate",
+        SCANNED,
+        {
+            "estimate_number": "text",
+            "expiry_date": "date",
+            "zcrm_potential_id": "text",
+            **_DOCUMENT,
+        },
+        ("Status.Sent", "Status.Draft", "Status.Accepted", "Status.Declined", "Status.Expired"),
+    ),
+    "salesorders": Table(
+        "salesorders",
+        "salesorder_id",
+        "salesorder",
+        FILTERED,
+        {
+            "salesorder_number": "text",
+            "shipment_date": "date",
+            "zcrm_potential_id": "text",
+            "zcrm_potential_name": "text",
+            **_DOCUMENT,
+        },
+        ("Status.All", "Status.Open", "Status.Draft", "Status.Invoiced", "Status.Void"),
+    ),
+    "purchaseorders": Table(
+        "purchaseorders",
+        "purchaseorder_id",
+        "purchaseorder",
+        FILTERED,
+        {
+            "purchaseorder_number": "text",
+            "vendor_id": "text",
+            "vendor_name": "text",
+            "delivery_date": "date",
+            **{k: v for k, v in _DOCUMENT.items() if not k.startswith("customer")},
+        },
+        ("Status.All", "Status.Draft", "Status.Open", "Status.Billed", "Status.Cancelled"),
+    ),
+}
+ALIASES = {"customers": ("contacts", "customer"), "vendors": ("contacts", "vendor")}
+_NUMBERS = frozenset({"decimal", "integer"})
+
+
+def books_time(text: str) -> str:
+    """A cursor text in the form Books' ``last_modified_time`` filter takes."""
+    moment = parse_time(text) or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A Books record with its custom fields as ``cf_<name>`` columns and, for a whole
+    contact, its primary contact person's fields as columns (as list answers show them)."""
+    flat = {k: v for k, v in record.items() if k != "custom_fields"}
+    persons = record.get("contact_persons")
+    if isinstance(persons, list):
+        primary = _primary(persons) or {}
+        for key in PERSON_COLUMNS:
+            flat.setdefault(key, primary.get(key, ""))
+    for key in [k for k in flat if k.startswith("cf_") and k.endswith("_unformatted")]:
+        flat[key.removesuffix("_unformatted")] = flat.pop(key)
+    for key in OBJECTS:  # billing_address.city and the like
+        if isinstance(record.get(key), dict):
+            for part, value in record[key].items():
+                flat[f"{key}.{part}"] = value
+    for field in record.get("custom_fields") or []:
+        if isinstance(field, dict) and field.get("api_name"):
+            name = str(field["api_name"])
+            flat[name if name.startswith("cf_") else f"cf_{name}"] = field.get("value")
+    return flat
+
+
+class ZohoBooksConnector:
+    """A Zoho Books organisation as a side; see the module docstring."""
+
+    # amounts keep fixed decimal places: a rounding of our write read back is no change
+    rounds_amounts = True
+
+    def __init__(
+        self,
+        side: str,
+        *,
+        client: ApiClient,
+        organization_id: str,
+        key_field: str | None = "cf_replicator_id",
+        overlap: float = 300.0,
+        now: Now = utc_now,
+    ) -> None:
+        if not organization_id:
+            raise ValueError(f"side {side}: Zoho Books needs an organization_id")
+        self.side = side
+        self.client = client
+        self.organization_id = str(organization_id)
+        # the account behind this side: the journal refuses to mix two organisations' ids
+        self.identity = self.organization_id
+        self.key_field = key_field
+        self.overlap = dt.timedelta(seconds=overlap)
+        self.now = now
+        self._known: dict[str, dict[str, Known]] = {}
+        self._read_upto: dict[str, str] = {}
+        self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
+        self._page_dates: list[dt.datetime] = []  # the Date of each list answer, this walk
+        self._made: dict[tuple[str, str], str] = {}
+        # table -> columns even a whole record lacked, this pull: not asked for again
+        self._absent: dict[str, set[str]] = {}
+        # contact id -> (primary person id or None, the other persons' ids), as last read whole
+        self._people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._persons = ContactPersons(self, TABLES["contacts"])  # the contactpersons table
+
+    def __repr__(self) -> str:
+        return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def pull(
+        self, module: SideModule, since: Cursor | None, *, page_size: int = 1000
+    ) -> Iterator[Page]:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        if module.table == PERSONS:
+            yield from self._persons.pull(module, since, page_size=page_size)
+            return
+        records_since, read_since = self._parse_cursor(since)
+        table, filters = self._table(module)
+        known = self._known.setdefault(memory_key(module), {})
+        self._absent.pop(table.path, None)
+        floor = records_since or EPOCH
+        newest = floor
+        start = self._start(records_since, read_since)
+        self._page_dates = []
+        cut = None if table.feed == SCANNED else start  # a scan reads and compares it all
+        params: dict[str, Any] = dict(filters)
+        if table.feed == SORTED:
+            params.update(sort_column=MODIFIED, sort_order="D")
+        elif table.feed == FILTERED and start is not None:
+            params[MODIFIED] = books_time(start)
+        seen: set[str] = set()
+        read_at: str | None = None  # the server's time when this pull began reading
+
+        def cursor(records: str, read: str | None) -> Cursor:
+            if read_at is None:
+                return records
+            return marks(records, read, floor=floor, previous=read_since, overlap=self.overlap)
+
+        for records in self._pages(table, params, min(PER_PAGE, page_size)):
+            if read_at is None and self._page_dates:
+                read_at = utc_text(self._page_dates[0])
+            changes = []
+            older = False
+            for record in records:
+                id = str(record[table.id])
+                text = _time_text(record)
+                if cut is not None and text is not None and text < cut:
+                    older = True  # sorted: all that follows is older; filtered: a stray
+                    continue
+                if text is not None:
+                    newest = max(newest, text)
+                seen.add(id)
+                values = self._values(module, table, record)
+                now_known = (text or "", digest(values))
+                if known.get(id) != now_known:
+                    modified = parse_time(text) or self.now()
+                    changes.append(Change(id, values, modified=modified))
+                    if known.get(id, ("",))[0] != now_known[0]:
+                        self._people.pop(id, None)  # its persons may have changed too
+                known[id] = now_known
+            yield Page(tuple(changes), cursor(floor, read_since))
+            if older and table.feed == SORTED:
+                break
+        gone: list[Change] = []
+        if table.feed == SCANNED:
+            if newest == floor:
+                newest = max(floor, utc_text(self.now()))
+            if not module.view and module.table not in ALIASES:
+                for id, state in list(known.items()):
+                    if id not in seen and state[0] != DELETED:
+                        gone.append(Change(id, {}, modified=self.now(), deleted=True))
+                        known[id] = (DELETED, None)
+        self._read_upto[memory_key(module)] = newest
+        self._read_at[memory_key(module)] = read_at
+        yield Page(tuple(gone), cursor(newest, read_at))
+
+    def get(self, module: SideModule, id: str) -> Change | None:
+        if module.table == PERSONS:
+            return self._persons.get(module, id)
+        table, _ = self._table(module)
+        record = self._read_one(table, id)
+        if record is None:
+            return None
+        modified = parse_time(record.get(MODIFIED)) or self.now()
+        return Change(str(record.get(table.id, id)), self._values(module, table, record), modified)
+
+    def search(self, module: SideModule, text: str) -> list[Change]:
+        """Records whose match columns contain ``text`` (Books ``search_text``), at most 100."""
+        text = text.strip()
+        if not module.match or not text:
+            return []
+        if module.table == PERSONS:
+            return self._persons.search(module, text)
+        table, filters = self._table(module)
+        needle = text.casefold()
+        found: list[Change] = []
+        params = {**filters, "search_text": text}
+        for page, records in enumerate(self._pages(table, params, PER_PAGE), start=1):
+            for record in records:
+                values = self._values(module, table, record)
+                if any(needle in str(values.get(c) or "").casefold() for c in module.match):
+                    modified = parse_time(record.get(MODIFIED)) or self.now()
+                    found.append(Change(str(record[table.id]), values, modified=modified))
+                    if len(found) == SEARCH_LIMIT:
+                        return found
+            if page == SEARCH_PAGES:
+                break
+        return found
+
+    def schema(self, module: SideModule) -> dict[str, str]:
+        """Standard fields, those of a sample record, its custom fields, and the key field.
+
+        The sample (a list call and a read) is taken only when the module's columns are not
+        all standard or ``cf_`` fields (or it names none): a sync checking its field map
+        before each cycle then costs Books nothing."""
+        if module.table == PERSONS:
+            return self._persons.schema(module)
+        table, filters = self._table(module)
+        schema = {table.id: "text", **table.fields}
+        covered = module.columns and all(c in schema or c.startswith("cf_") for c in module.columns)
+        sample = [] if covered else next(iter(self._pages(table, filters, 1, limit=1)), [])
+        if sample:
+            record = self._read_one(table, str(sample[0][table.id])) or sample[0]
+            for field in record.get("custom_fields") or []:
+                if isinstance(field, dict) and field.get("api_name"):
+                    name = str(field["api_name"])
+                    name = name if name.startswith("cf_") else f"cf_{name}"
+                    schema[name] = str(field.get("data_type") or "custom")
+            for key, value in flatten(record).items():
+                schema.setdefault(key, _kind(value))
+        # Books offers no API listing custom fields: mapped cf_ columns are taken on trust
+        for column in module.columns:
+            if column.startswith("cf_"):
+                schema.setdefault(column, "custom")
+        if self.key_field:
+            schema.setdefault(self.key_field, "custom")
+        return schema
+
+    def views(self, module: SideModule) -> list[str]:
+        """The list filters a module's ``view`` may name (Books has no saved views)."""
+        if module.table == PERSONS:
+            return self._persons.views(module)
+        table, _ = self._table(module)
+        return list(table.views)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> ZohoBooksConnector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
+        if not writes:
+            return []
+        if module.table == PERSONS:
+            return self._persons.push(module, writes)
+        table, filters = self._table(module)
+        changed = self._changed_since_read(module, table, writes)
+        return [self._push_one(module, table, filters, write, changed) for write in writes]
+
+    def _push_one(
+        self,
+        module: SideModule,
+        table: Table,
+        filters: Mapping[str, str],
+        write: Write,
+        changed: Mapping[str, str] | None,
+    ) -> Outcome:
+        id = (
+            str(write.id)
+            if write.id is not None
+            else self._made.get((memory_key(module), write.key))
+        )
+        retried_create = write.id is None and id is not None
+        if id is not None:
+            state = self._state(module, table, id, changed)
+            if state == "missing":
+                if not retried_create:
+                    return Outcome(write.key, id, error=self._missing(module, id))
+                id = None  # another program deleted what we made: make it again
+            elif state == "unread":
+                if retried_create:  # the record we made was edited since: leave the edit
+                    return Outcome(write.key, id)
+                return Outcome(
+                    write.key,
+                    id,
+                    retry=True,
+                    error=f"side {self.side}: record {id} of {module.table} changed since it "
+                    "was last read; not overwritten (it is read and merged on the next cycle)",
+                )
+        body = self._to_api(table, write.values)
+        if table.path == "contacts" and any(k in body for k in PERSON_COLUMNS):
+            person = {k: body.pop(k) for k in PERSON_COLUMNS if k in body}
+            persons = self._persons_body(table, id, person)
+            if persons:
+                body["contact_persons"] = persons
+        if id is not None:
+            response = self._write("PUT", f"/{table.path}/{id}", body, {})
+        else:
+            if table.path == "contacts" and "contact_type" in filters:
+                body.setdefault("contact_type", filters["contact_type"])
+            headers: dict[str, str] = {}
+            if self.key_field:
+                custom = body.setdefault("custom_fields", [])
+                custom.append({"api_name": self.key_field, "value": write.key})
+                headers = {
+                    "X-Unique-Identifier-Key": self.key_field,
+                    "X-Unique-Identifier-Value": write.key,
+                    "X-Upsert": "true",
+                }
+            response = self._write(
+                "PUT" if self.key_field else "POST", f"/{table.path}", body, headers
+            )
+        return self._outcome(module, table, write, id, response)
+
+    def _write(
+        self, method: str, path: str, body: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> httpx.Response | ZohoError:
+        try:
+            return self.client.request(
+                method,
+                path,
+                kind="write",
+                params=self._params(),
+                json_body=body,
+                headers=headers,
+            )
+        except ZohoError as exc:
+            if not exc.retryable:
+                raise
+            return exc
+
+    def _outcome(
+        self,
+        module: SideModule,
+        table: Table,
+        write: Write,
+        id: str | None,
+        response: httpx.Response | ZohoError,
+    ) -> Outcome:
+        if isinstance(response, ZohoError):
+            return Outcome(write.key, id, error=str(response), retry=True)
+        answer = body_of(response)
+        code = answer.get("code") if isinstance(answer, dict) else None
+        record = answer.get(table.one) if isinstance(answer, dict) else None
+        if response.status_code < 300 and code in (0, None) and isinstance(record, dict):
+            new_id = str(record.get(table.id) or id)
+            self._remember_people(table, record)
+            if write.id is None:
+                self._made[(memory_key(module), write.key)] = new_id
+            text = _time_text(record)
+            if text is not None:
+                values = self._values(module, table, record, complete=False)
+                self._known.setdefault(memory_key(module), {})[new_id] = (text, digest(values))
+            return Outcome(write.key, new_id)
+        if response.status_code == 404 and id is not None:
+            return Outcome(write.key, id, error=self._missing(module, id))
+        what = f"record {id}" if id is not None else f"new record {write.key}"
+        message = answer.get("message") if isinstance(answer, dict) else None
+        reason = f"side {self.side}, {module.table} {what}: HTTP {response.status_code}"
+        if code not in (0, None):
+            reason += f" code {code}"
+        if message:
+            reason += f": {message}"
+        return Outcome(write.key, id, error=self.client.redactor.scrub(reason))
+
+    def _persons_body(
+        self, table: Table, id: str | None, person: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """``contact_persons`` for a write of primary-person columns: the contact's other
+        persons by id (so Books keeps them) and the primary one with the new values."""
+        primary: str | None = None
+        others: tuple[str, ...] = ()
+        if id is not None:
+            if id not in self._people:
+                self._read_one(table, id)  # remembers its persons
+            primary, others = self._people.get(id, (None, ()))
+        if primary is None and not any(v not in (None, "") for v in person.values()):
+            return []  # nothing to say about a person the contact does not have
+        mine = {**person, "is_primary_contact": True}
+        if primary is not None:
+            mine["contact_person_id"] = primary
+        return [*({"contact_person_id": other} for other in others), mine]
+
+    def _remember_people(self, table: Table, record: Mapping[str, Any]) -> None:
+        if table.path != "contacts" or table.id not in record:
+            return
+        persons = record.get("contact_persons")
+        persons = persons if isinstance(persons, list) else []  # a whole record without: none
+        primary = _primary(persons)
+        ids = [
+            str(p["contact_person_id"])
+            for p in persons
+            if isinstance(p, dict) and p.get("contact_person_id")
+        ]
+        first = (
+            str(primary["contact_person_id"])
+            if primary and primary.get("contact_person_id")
+            else None
+        )
+        self._people[str(record[table.id])] = (first, tuple(i for i in ids if i != first))
+
+    def _missing(self, module: SideModule, id: str) -> str:
+        return f"side {self.side}: no record with id {id} in {module.table} (deleted?)"
+
+    def _changed_since_read(
+        self, module: SideModule, table: Table, writes: Sequence[Write]
+    ) -> dict[str, str] | None:
+        """Ids changed after the last pull's watermark, with their times, in one listing.
+
+        None when the table has no modified order or nothing was pulled yet in this
+        process: each record is then read by id.
+        """
+        mark = self._read_upto.get(memory_key(module))
+        targets = any(w.id is not None or (memory_key(module), w.key) in self._made for w in writes)
+        if table.feed == SCANNED or mark is None or not targets:
+            return None
+        start = self._start(mark, self._read_at.get(memory_key(module)))
+        params: dict[str, Any] = {}
+        if table.feed == SORTED:
+            params.update(sort_column=MODIFIED, sort_order="D")
+        elif start is not None:
+            params[MODIFIED] = books_time(start)
+        changed: dict[str, str] = {}
+        for records in self._pages(table, params, PER_PAGE):
+            older = False
+            for record in records:
+                text = _time_text(record)
+                if text is None or (start is not None and text < start):
+                    older = True
+                    continue
+                changed[str(record[table.id])] = text
+            if older and table.feed == SORTED:
+                break
+        return changed
+
+    def _state(
+        self, module: SideModule, table: Table, id: str, changed: Mapping[str, str] | None
+    ) -> str | None:
+        """``missing``, ``unread`` (changed since this connector last read or wrote it),
+        or None (safe to write)."""
+        known = self._known.get(memory_key(module), {}).get(id)
+        if changed is not None:
+            if id not in changed:
+                return None  # untouched since before the watermark: a missing id answers 404
+            if known is not None:
+                return "unread" if known[0] != changed[id] else None
+            return "unread" if changed[id] > self._read_upto[memory_key(module)] else None
+        record = self._read_one(table, id)
+        if record is None:
+            return "missing"
+        text = _time_text(record) or ""
+        now = (text, digest(self._values(module, table, record, complete=False)))
+        if known is not None:
+            same = known[0] == now[0] if known[1] is None else known == now
+            return None if same else "unread"
+        mark = self._read_upto.get(memory_key(module))
+        return "unread" if mark is None or text > mark else None
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _table(self, module: SideModule) -> tuple[Table, dict[str, str]]:
+        name, filters = module.table, {}
+        if name in ALIASES:
+            name, kind = ALIASES[name]
+            filters["contact_type"] = kind
+        table = TABLES.get(name)
+        if table is None:
+            choices = ", ".join([*TABLES, *ALIASES, PERSONS])
+            raise ZohoError(f"side {self.side}: Books has no table {name!r} (choices: {choices})")
+        view = module.view
+        if view:
+            if "=" in view:
+                filters.update(urllib.parse.parse_qsl(view))
+            elif view in ("customer", "vendor") and table.path == "contacts":
+                filters["contact_type"] = view
+            else:
+                filters["filter_by"] = view
+        return table, filters
+
+    def _params(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {"organization_id": self.organization_id, **(extra or {})}
+
+    def _pages(
+        self, table: Table, params: Mapping[str, Any], per_page: int, *, limit: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        page = 1
+        while True:
+            query = self._params({**params, "page": page, "per_page": per_page})
+            response = self.client.request("GET", f"/{table.path}", kind="list", params=query)
+            if response.status_code >= 400:
+                raise self.client.error(response, f"side {self.side}: GET /{table.path}")
+            date = server_time(response)
+            if date is not None:
+                self._page_dates.append(date)
+            body = body_of(response)
+            records = [
+                r for r in body.get(table.path) or [] if isinstance(r, dict) and table.id in r
+            ]
+            yield records
+            more = bool((body.get("page_context") or {}).get("has_more_page"))
+            if not more or not records or (limit is not None and page >= limit):
+                return
+            page += 1
+
+    def _read_one(self, table: Table, id: str) -> dict[str, Any] | None:
+        response = self.client.request(
+            "GET", f"/{table.path}/{id}", kind="get", params=self._params()
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise self.client.error(response, f"side {self.side}: GET /{table.path}/{id}")
+        record = body_of(response).get(table.one)
+        if not isinstance(record, dict):
+            return None
+        self._remember_people(table, record)
+        return record
+
+    def _values(
+        self,
+        module: SideModule,
+        table: Table,
+        record: Mapping[str, Any],
+        *,
+        complete: bool = True,
+    ) -> dict[str, Any]:
+        """The module's columns of a record; a list answer lacking some is read whole."""
+        flat = flatten(record)
+        absent = self._absent.setdefault(table.path, set())
+        lacking = set(module.columns) - set(flat) - absent
+        if complete and lacking:
+            whole = self._read_one(table, str(record[table.id]))
+            if whole is not None:
+                flat = {**flat, **flatten(whole)}
+                absent.update(lacking - set(flat))
+        if not module.columns:
+            return {k: v for k, v in flat.items() if k != table.id}
+        return {column: flat.get(column) for column in module.columns}
+
+    def _to_api(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Column values as Books takes them: ``cf_`` columns as custom fields."""
+        body: dict[str, Any] = {}
+        custom = []
+        for column, value in values.items():
+            key, dot, part = column.partition(".")
+            if dot and key in OBJECTS:  # a part of an address: the others are left as they are
+                body.setdefault(key, {})[part] = value
+            elif column.startswith("cf_"):
+                custom.append({"api_name": column, "value": value})
+            elif isinstance(value, str) and table.fields.get(column) in _NUMBERS:
+                body[column] = _number(value)
+            else:
+                body[column] = value
+        if custom:
+            body["custom_fields"] = custom
+        return body
+
+    def _start(self, since: str | None, read_at: str | None = None) -> str | None:
+        """Where a read from ``since`` begins: the watermark less the overlap, narrowed
+        when the last read (``read_at``) came after it (see ``overlap_start``)."""
+        if not since or since <= EPOCH:
+            return None
+        moment = parse_time(since)
+        if moment is None:
+            return None
+        return utc_text(overlap_start(moment, parse_time(read_at), self.overlap))
+
+    def _parse_cursor(self, since: Cursor | None) -> tuple[str | None, str | None]:
+        """``(records, read_at)`` of a cursor: an ISO text, or ``[records, read_at]``."""
+        if since is None or isinstance(since, str):
+            return since, None
+        if (
+            isinstance(since, list | tuple)
+            and len(since) == 2
+            and all(isinstance(s, str) for s in since)
+        ):
+            return since[0], (since[1] if since[1] > EPOCH else None)
+        raise TypeError(
+            f"{self.side}: a Zoho Books cursor is an ISO text or [records, read_at], not {since!r}"
+        )
+
+    def base_currency(self) -> str:
+        """The organisation's base currency code (``GET /organizations/{id}``,
+        ``currency_code``); read once per connector."""
+        cached: str | None = getattr(self, "_base_currency", None)
+        if cached is None:
+            path = f"/organizations/{self.organization_id}"
+            response = self.client.request("GET", path, kind="get", params=self._params())
+            if response.status_code >= 400:
+                raise self.client.error(response, f"side {self.side}: GET {path}")
+            organization = body_of(response).get("organization") or {}
+            code = organization.get("currency_code") if isinstance(organization, dict) else None
+            if not isinstance(code, str) or not code:
+                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
+            cached = self._base_currency = code
+        return cached
+
+
+def from_options(
+    side: str,
+    options: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    now: Now = utc_now,
+) -> ZohoBooksConnector:
+    """A Books connector from a side's options (``[sides.NAME]`` in the config).
+
+    Options: ``credentials``, ``data_centre`` / ``accounts_url``, ``api_domain``,
+    ``organization_id`` (or in the credentials), ``key_field``, ``overlap_seconds``,
+    ``timeout``, ``max_retries``, ``requests_per_minute`` (default 100, Books' limit per
+    organisation).  ``transport`` carries both OAuth and API calls.
+    """
+    auth, credentials = open_auth(side, options, env=env, transport=transport, clock=clock)
+    if not credentials.organization_id:
+        raise ConfigError(
+            str(options.get("credentials") or "(environment)"),
+            "organization_id",
+            f"side {side}: Zoho Books needs the organisation id (set organization_id in "
+            "[sides.NAME], the credentials file or REPLICATOR_ZOHO_ORGANIZATION_ID; "
+            "GET /books/v3/organizations lists them)",
+        )
+    client = ApiClient(
+        auth,
+        "/books/v3",
+        name=f"side {side} (Zoho Books)",
+        transport=transport,
+        timeout=float(options.get("timeout", 30.0)),
+        retries=int(options.get("max_retries", 5)),
+        rate=RateLimiter(int(options.get("requests_per_minute", 100)), clock=clock, sleep=sleep),
+        sleep=sleep,
+        clock=clock,
+    )
+    return ZohoBooksConnector(
+        side,
+        client=client,
+        organization_id=credentials.organization_id,
+        key_field=options.get("key_field", "cf_replicator_id"),
+        overlap=float(options.get("overlap_seconds", 300.0)),
+        now=now,
+    )
+
+
+def _primary(persons: list[Any]) -> dict[str, Any] | None:
+    people = [p for p in persons if isinstance(p, dict)]
+    return next((p for p in people if p.get("is_primary_contact")), people[0] if people else None)
+
+
+def _time_text(record: Mapping[str, Any]) -> str | None:
+    moment = parse_time(record.get(MODIFIED))
+    return utc_text(moment) if moment is not None else None
+
+
+def _number(text: str) -> Any:
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        return text
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, Decimal | float):
+        return "decimal"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "text"
+
+
+__all__ = [
+    "ALIASES",
+    "TABLES",
+    "Table",
+    "ZohoBooksConnector",
+    "books_time",
+    "flatten",
+    "from_options",
+]

@@ -1,0 +1,342 @@
+"""Before a sync: can each side hold what the config maps, and may the modules sync at all?
+
+Checks run before a cycle journals anything, and each reports every problem it finds
+at once (a :class:`SetupError`), each saying what to change and where:
+
+- :func:`check_fields`: every column a module maps (or filters on) exists on its side.  A
+  missing one names the field and the side and, for Zoho, the custom field to create and
+  the settings page that makes it.  Zoho Books has no API listing custom fields (its v3
+  spec offers none), so its connector takes mapped ``cf_`` columns on trust: a missing
+  Books custom field shows up as that field's value never arriving, not here.
+- :func:`check_currency`: Zoho's rule for a CRM org and a Books org with different base
+  currencies: no two-way sync, and no items even one way.  Zoho lets no one change a base
+  currency once the org has records (and checks it only when a module is set up), so the
+  engine asks only for modules that have not yet pulled under the settings in force
+  (:func:`unproven_modules`): an idle sync costs no extra request.
+
+A third, :func:`check_identities`, refuses a side that now names another account (a Books
+side pointed at another organisation) while the journal still links records to the old
+one: `replicator delete` drops those links first, or the new org becomes another side.
+
+The messages are made by pure functions (:func:`field_problems`, :func:`currency_problem`)
+over what the connectors answered; only the two ``check_*`` functions talk to the sides,
+and :func:`unproven_modules` reads the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from journal import Journal, Kind
+from replicator.config.load import Config, ModuleConfig
+from replicator.connectors.base import Connector, SideModule
+from replicator.errors import SetupError
+from replicator.sync.engine import CONFIG_MODULE, last_config
+
+# Books' custom fields are made per entity, under Settings > Preferences > <entity>
+BOOKS_ENTITIES = {
+    "contacts": "Customers and Vendors",
+    "items": "Items",
+    "invoices": "Invoices",
+    "estimates": "Quotes",
+    "salesorders": "Sales Orders",
+    "purchaseorders": "Purchase Orders",
+}
+BOOKS_ALIASES = {"customers": "contacts", "vendors": "contacts"}
+# the custom field type to make for a canonical type, as each product's settings name it
+CRM_FIELD_TYPES = {
+    "text": "Single Line",
+    "integer": "Number",
+    "decimal": "Decimal",
+    "date": "Date",
+    "datetime": "Date/Time",
+    "boolean": "Checkbox",
+    "picklist": "Pick List",
+}
+BOOKS_FIELD_TYPES = {
+    "text": "Text Box (Single Line)",
+    "integer": "Number",
+    "decimal": "Decimal",
+    "date": "Date",
+    "datetime": "Date and Time",
+    "boolean": "Checkbox",
+    "picklist": "Dropdown",
+}
+CRM_CURRENCY_PAGE = "CRM Setup > Company Details > Currencies"
+
+Schemas = Mapping[tuple[str, str], Mapping[str, str]]  # (module, side) -> {column: type}
+
+
+# -- fields --------------------------------------------------------------------------------
+
+
+def check_fields(
+    config: Config, connectors: Mapping[str, Connector], *, modules: Sequence[str] | None = None
+) -> None:
+    """Raise :class:`SetupError` naming every mapped column missing on its side."""
+    names = list(modules) if modules is not None else list(config.modules)
+    schemas = {
+        (name, side): connectors[side].schema(config.modules[name].side_module(side))
+        for name in names
+        for side in config.modules[name].order
+    }
+    problems = field_problems(config, schemas, modules=names)
+    if problems:
+        raise SetupError(problems)
+
+
+def field_problems(
+    config: Config, schemas: Schemas, *, modules: Sequence[str] | None = None
+) -> list[str]:
+    """What each side lacks of what the config maps, one message per missing column."""
+    problems: list[str] = []
+    for name in modules if modules is not None else config.modules:
+        module = config.modules[name]
+        for side in module.order:
+            side_module = module.side_module(side)
+            columns = schemas[(name, side)]
+            if not columns:
+                problems.append(
+                    f"module {name}: side {side} has no table {side_module.table!r} "
+                    f"({_where(config, side, side_module)}): check [modules.{name}.{side}] table"
+                )
+                continue
+            for column in side_module.columns:
+                # ``Owner.email``: a part of a lookup exists when the lookup does
+                if column in columns or column.partition(".")[0] in columns:
+                    continue
+                field = module.fields.field_for(side, column)
+                if field is None:  # a column of the local criteria
+                    problems.append(
+                        f"module {name}: [modules.{name}.{side}] where names column {column!r}, "
+                        f"which side {side} ({_where(config, side, side_module)}) does not have"
+                    )
+                else:
+                    problems.append(_missing_field(config, module, side, field, column))
+    return problems
+
+
+def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, column: str) -> str:
+    side_module = module.side_module(side)
+    kind = module.fields.kind(field)
+    connector = config.sides[side].connector
+    head = (
+        f"module {module.name}: field {field!r} maps to column {column!r} on side {side} "
+        f"({_where(config, side, side_module)}), which does not exist"
+    )
+    values = _picklist_values(module, field, side)
+    choices = f" with values {', '.join(values)}" if values else ""
+    if connector == "zoho_crm":
+        api_name = column.partition(".")[0]  # Account_Name.name: the lookup field itself
+        label = api_name.replace("_", " ")
+        also = f" (API name {api_name!r})" if label != api_name else ""
+        fix = (
+            f"create a custom field {label!r}{also} of type {CRM_FIELD_TYPES[kind]}{choices} "
+            f"in CRM module {side_module.table} (Setup > Customization > Modules and Fields)"
+        )
+    elif connector == "zoho_books":
+        entity = _books_entity(side_module.table)
+        page = BOOKS_ENTITIES.get(entity, entity)
+        where = f"in Books (Settings > Preferences > {page} > Field Customization)"
+        if column.startswith("cf_"):
+            fix = (
+                f"create a custom field with API name {column!r} of type "
+                f"{BOOKS_FIELD_TYPES[kind]}{choices} {where}"
+            )
+        else:
+            fix = (
+                f"Books {entity} have no field {column!r}: map a standard field, or create "
+                f"a custom field {where} and map its API name (it starts with cf_)"
+            )
+    else:
+        fix = f"add column {column!r} to {side_module.table!r} on side {side}"
+    return f"{head}: {fix}, or {_fields_section(config, module.name)}"
+
+
+def _picklist_values(module: ModuleConfig, field: str, side: str) -> list[str]:
+    """The values a picklist needs on ``side``: its own map's, else the canonical ones the
+    other sides' maps name (written as they are)."""
+    if module.fields.kind(field) != "picklist":
+        return []
+    own = module.fields.value_map(field, side)
+    if own is not None:
+        return list(own)
+    values: list[str] = []
+    for other in module.fields.fields[field][1]:
+        for canonical in (module.fields.value_map(field, other) or {}).values():
+            if canonical not in values:
+                values.append(canonical)
+    return values
+
+
+def _where(config: Config, side: str, side_module: SideModule) -> str:
+    connector = config.sides[side].connector
+    if connector == "zoho_crm":
+        return f"Zoho CRM {side_module.table}"
+    if connector == "zoho_books":
+        return f"Zoho Books {_books_entity(side_module.table)}"
+    return f"table {side_module.table!r}"
+
+
+def _books_entity(table: str) -> str:
+    return BOOKS_ALIASES.get(table, table)
+
+
+def _fields_section(config: Config, module: str) -> str:
+    """How to stop mapping a field: in [modules.X.fields], or [integration.X] made it."""
+    integration = getattr(config, "integration", None)
+    made = getattr(integration, "modules", None) or {}
+    if module in made:
+        return f"leave it out of [integration.{made[module][0]}]"
+    return f"remove it from [modules.{module}.fields]"
+
+
+# -- currencies ----------------------------------------------------------------------------
+
+
+def check_currency(
+    config: Config, connectors: Mapping[str, Connector], *, modules: Sequence[str] | None = None
+) -> None:
+    """Raise :class:`SetupError` for every module Zoho's currency rule does not allow.
+
+    A module pairing a ``zoho_crm`` side with a ``zoho_books`` side asks both for their base
+    currency (``base_currency()``, once per connector: it caches); a connector without
+    that method (memory, sqlite, a test's fake) leaves the module unchecked."""
+    problems: list[str] = []
+    for name in modules if modules is not None else config.modules:
+        module = config.modules[name]
+        crm = _side_of(config, module, "zoho_crm")
+        books = _side_of(config, module, "zoho_books")
+        if crm is None or books is None:
+            continue
+        crm_reader = _currency_reader(connectors[crm])
+        books_reader = _currency_reader(connectors[books])
+        if crm_reader is None or books_reader is None:
+            continue
+        organization = getattr(connectors[books], "organization_id", None)
+        problem = currency_problem(
+            module, crm, crm_reader(), books, books_reader(), organization=organization
+        )
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise SetupError(problems)
+
+
+def unproven_modules(journal: Journal, config: Config, modules: Sequence[str]) -> list[str]:
+    """The modules that have not pulled since the settings in force were journaled (a
+    cycle's checks run before it journals them, so the others passed with these settings)."""
+    last = last_config(journal)
+    if last is None or last.meta.get("fingerprint") != config.fingerprint():
+        return list(modules)
+    return [
+        name
+        for name in modules
+        if next(journal.read(since=last.seq, module=name, kinds=[Kind.CURSOR], limit=1), None)
+        is None
+    ]
+
+
+def currency_problem(
+    module: ModuleConfig,
+    crm: str,
+    crm_currency: str,
+    books: str,
+    books_currency: str,
+    *,
+    organization: str | None = None,
+) -> str | None:
+    """Why ``module`` cannot sync with these base currencies, or None if it can."""
+    if crm_currency.strip().upper() == books_currency.strip().upper():
+        return None
+    org = f"Books org {organization}" if organization else "Books org"
+    orgs = f"CRM org is {crm_currency}, {org} (side {books}) is {books_currency}"
+    is_items = (
+        module.side_module(crm).table == "Products" or module.side_module(books).table == "items"
+    )
+    if is_items:
+        return (
+            f"module {module.name}: items cannot sync when the base currencies differ, even "
+            f"one way: {orgs}; make them equal in {CRM_CURRENCY_PAGE}"
+        )
+    if module.policy.direction.source is None:
+        return (
+            f"module {module.name}: two-way sync needs one base currency: {orgs}; make them "
+            f"equal in {CRM_CURRENCY_PAGE}, or sync one way"
+        )
+    return None
+
+
+def _side_of(config: Config, module: ModuleConfig, connector: str) -> str | None:
+    return next((s for s in module.order if config.sides[s].connector == connector), None)
+
+
+def _currency_reader(connector: Connector) -> Callable[[], str] | None:
+    reader = getattr(connector, "base_currency", None)
+    return reader if callable(reader) else None
+
+
+__all__ = [
+    "check_currency",
+    "check_fields",
+    "currency_problem",
+    "field_problems",
+    "unproven_modules",
+]
+
+
+# -- the account behind each side ------------------------------------------------------------
+
+SIDES_RID = "@sides"  # config entries recording the account each side was synced with
+
+
+def side_identities(journal: Journal) -> dict[str, str]:
+    """The account (a Books organisation id, ...) each side last synced with, by side."""
+    known: dict[str, str] = {}
+    for entry in journal.read(module=CONFIG_MODULE, rid=SIDES_RID, kinds=[Kind.CONFIG]):
+        known.update(entry.meta.get("identities", {}))
+    return known
+
+
+def _identity(connector: Connector) -> str | None:
+    value = getattr(connector, "identity", None)
+    return str(value) if value else None
+
+
+def check_identities(
+    journal: Journal, config: Config, connectors: Mapping[str, Connector], sides: Sequence[str]
+) -> dict[str, str]:
+    """Refuse a side that now names another account (another Books organisation) while the
+    journal still links records to the old one: syncing would write to the wrong records.
+    Returns the identities to journal (new, or changed after ``replicator delete``)."""
+    known = side_identities(journal)
+    problems, changed = [], {}
+    linked: dict[str, int] | None = None  # links per side, counted only if an account changed
+    for side in sides:
+        now = _identity(connectors[side])
+        if now is None or known.get(side) == now:
+            continue
+        if side in known and linked is None:
+            linked = {}
+            for (_, linked_side, _), n in journal.link_counts().items():
+                linked[linked_side] = linked.get(linked_side, 0) + n
+        if side in known and linked and linked.get(side):
+            problems.append(
+                f"side {side} is now {_account(config, side, now)}, but the journal links "
+                f"{linked[side]} record(s) to {_account(config, side, known[side])} on that "
+                "side: syncing would write to the wrong records.  To connect the other "
+                "account: `replicator disable`, `replicator delete` (drops the links; the "
+                "journal keeps every entry), `replicator enable`, then sync; or add it as "
+                'another side (e.g. books = ["books", "books_eu"] in [integration])'
+            )
+        else:
+            changed[side] = now
+    if problems:
+        raise SetupError(problems)
+    return changed
+
+
+def _account(config: Config, side: str, identity: str) -> str:
+    if config.sides[side].connector == "zoho_books":
+        return f"Zoho Books organisation {identity}"
+    return f"account {identity}"

@@ -1,0 +1,603 @@
+"""The integration's lifecycle, kept in the journal: runs, pauses, disable / enable / delete,
+saved configs and replaced credentials.  Functions over a :class:`~journal.Journal`; the
+command line (:mod:`replicator.cli.lifecycle`) and the engine call them.
+
+Everything here is a ``config`` entry of module ``@config``, told apart by its ``rid``:
+
+``@config``
+    the settings in force (``fingerprint``, ``file``, ``settings``).  The engine journals
+    them when they change; ``replicator save`` and ``edit`` journal them without syncing
+    (``by``: ``save`` or ``edit``), so the next sync finds them unchanged.
+``@run``
+    a run marker, journaled at the end of each sync cycle (or ``fetch``) that wrote any
+    entry, or that failed: ``trigger`` (sync, fetch), ``started`` / ``ended`` (UTC),
+    ``modules``, ``paused`` (skipped because a person paused them), ``counts`` (module ->
+    side -> what -> n: the cycle's report), ``first`` / ``last`` (the seqs of the entries
+    the run wrote; the marker follows them), ``ms``, ``error`` (why it stopped) and, for a
+    fetch, ``record``.  An idle cycle writes nothing, not even a marker: a re-sync stays
+    idempotent.
+``@lifecycle``
+    a person's decision, ``event``: ``pause`` / ``resume`` (``modules``; none means every
+    module), ``disable``, ``enable``, ``delete`` (``modules``: the reducer drops their
+    records, links, cursors and conflicts, see ``SQLiteView.drop_module``; every entry
+    stays, for audit), ``credentials`` (``side``, ``file`` and the names of the keys that
+    changed; never a secret).
+
+Deletes are never propagated (DESIGN section 5): a record deleted on one side keeps its
+link, marked ``deleted``, and stays on the other side; :func:`deleted_links` counts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from journal import Entry, Journal, Kind, NewEntry
+from journal.entry import utc_text
+from replicator.config.load import Config
+from replicator.errors import ConfigError, EngineError
+from replicator.sync.engine import CONFIG_MODULE, CycleReport, last_config
+
+RUN = "@run"
+LIFECYCLE = "@lifecycle"
+EVENTS = ("pause", "resume", "disable", "enable", "delete", "credentials")
+# what a history row shows, from a run's counts (CycleReport names on the right)
+COLUMNS = ("added", "updated", "deleted", "skipped", "failed", "conflicts")
+ERROR_TEXT = 500  # a failed run keeps this much of the error's message
+
+
+# -- the state: a fold of the decisions ------------------------------------------------------
+
+
+@attrs.frozen
+class Lifecycle:
+    """Whether sync may run, and which modules a person paused."""
+
+    disabled: bool = False
+    disabled_at: dt.datetime | None = None
+    deleted_at: dt.datetime | None = None  # the integration's last delete
+    all_paused: bool = False
+    paused: frozenset[str] = frozenset()  # paused one by one
+    resumed: frozenset[str] = frozenset()  # resumed one by one while every module is paused
+
+    @property
+    def deleted_while_disabled(self) -> bool:
+        """Deleted since the last disable: the next sync after ``enable`` starts afresh."""
+        return (
+            self.disabled_at is not None
+            and self.deleted_at is not None
+            and self.deleted_at >= self.disabled_at
+        )
+
+    def is_paused(self, module: str) -> bool:
+        return module in self.paused or (self.all_paused and module not in self.resumed)
+
+    def apply(self, entry: Entry) -> Lifecycle:
+        """The state after one ``@lifecycle`` entry."""
+        event = entry.meta.get("event")
+        modules = frozenset(entry.meta.get("modules") or ())
+        if event == "pause":
+            if not modules:
+                return attrs.evolve(self, all_paused=True, paused=frozenset(), resumed=frozenset())
+            return attrs.evolve(self, paused=self.paused | modules, resumed=self.resumed - modules)
+        if event == "resume":
+            if not modules:
+                return attrs.evolve(self, all_paused=False, paused=frozenset(), resumed=frozenset())
+            resumed = self.resumed | modules if self.all_paused else self.resumed
+            return attrs.evolve(self, paused=self.paused - modules, resumed=resumed)
+        if event == "disable":
+            return attrs.evolve(self, disabled=True, disabled_at=entry.at)
+        if event == "enable":
+            return attrs.evolve(self, disabled=False, disabled_at=None)
+        if event == "delete":
+            return attrs.evolve(self, deleted_at=entry.at)
+        return self
+
+
+def fold(entries: Iterable[Entry]) -> Lifecycle:
+    """The lifecycle state after these ``@lifecycle`` entries, in order."""
+    state = Lifecycle()
+    for entry in entries:
+        state = state.apply(entry)
+    return state
+
+
+def lifecycle(journal: Journal) -> Lifecycle:
+    return fold(journal.read(module=CONFIG_MODULE, rid=LIFECYCLE))
+
+
+def gate(journal: Journal, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The modules a sync may run and those it skips because they are paused; refuses
+    (:class:`EngineError`) while sync is disabled."""
+    state = lifecycle(journal)
+    if state.disabled:
+        since = f" since {_when(state.disabled_at)} UTC" if state.disabled_at else ""
+        after = (
+            "; it was deleted, so the next sync after `replicator enable` starts afresh"
+            if state.deleted_while_disabled
+            else "; links and record states are kept"
+        )
+        raise EngineError(
+            f"sync is disabled{since} (`replicator disable`){after}: "
+            "`replicator enable` turns it back on"
+        )
+    paused = [n for n in names if state.is_paused(n)]
+    return [n for n in names if n not in paused], paused
+
+
+# -- a person's decisions --------------------------------------------------------------------
+
+
+def _append(journal: Journal, rid: str, meta: dict[str, Any], side: str | None = None) -> Entry:
+    (entry,) = journal.append([NewEntry(Kind.CONFIG, CONFIG_MODULE, rid, side, meta=meta)])
+    return entry
+
+
+def check_modules(config: Config, modules: Sequence[str]) -> None:
+    """Every module named must be one of the config's."""
+    for module in modules:
+        if module not in config.modules:
+            raise ConfigError(
+                str(config.path),
+                f"modules.{module}",
+                f"no such module (modules: {', '.join(config.modules)})",
+            )
+
+
+def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+    """Pause these modules (none: every module); None if they were paused already."""
+    check_modules(config, modules)
+    state = lifecycle(journal)
+    if modules and all(state.is_paused(m) for m in modules):
+        return None
+    if not modules and state.all_paused and not state.resumed:
+        return None
+    return _append(journal, LIFECYCLE, {"event": "pause", "modules": sorted(set(modules))})
+
+
+def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+    """Resume these modules (none: every module); None if none of them was paused."""
+    check_modules(config, modules)
+    state = lifecycle(journal)
+    if modules and not any(state.is_paused(m) for m in modules):
+        return None
+    if not modules and not state.all_paused and not state.paused:
+        return None
+    return _append(journal, LIFECYCLE, {"event": "resume", "modules": sorted(set(modules))})
+
+
+def disable(journal: Journal) -> Entry | None:
+    """Stop all sync (records and links stay); None if it was disabled already."""
+    if lifecycle(journal).disabled:
+        return None
+    return _append(journal, LIFECYCLE, {"event": "disable"})
+
+
+def enable(journal: Journal) -> Entry | None:
+    """Let sync run again; None if it was not disabled."""
+    if not lifecycle(journal).disabled:
+        return None
+    return _append(journal, LIFECYCLE, {"event": "enable"})
+
+
+def materialised(journal: Journal) -> dict[str, dict[str, int]]:
+    """Per module: how many records, links, cursors and conflicts the journal holds."""
+    found: dict[str, dict[str, int]] = {}
+    for table in ("records", "links", "cursors", "conflicts"):
+        rows = journal.conn.execute(f"SELECT module, count(*) FROM {table} GROUP BY module")
+        for module, n in rows:
+            found.setdefault(module, dict.fromkeys(("records", "links", "cursors", "conflicts"), 0))
+            found[module][table] = n
+    return dict(sorted(found.items()))
+
+
+def delete(journal: Journal) -> Entry:
+    """Delete the integration: drop every module's records, links, cursors and conflicts.
+
+    Only while sync is disabled.  Every journal entry stays (the audit trail); a replay
+    drops the same rows at the same point.  The cursors go with them, the one time a cursor
+    goes back: after ``enable`` the next sync reads each side afresh, and pairs records
+    again by the duplicate policy.
+    """
+    if not lifecycle(journal).disabled:
+        raise EngineError(
+            "the integration can be deleted only while sync is disabled: run "
+            "`replicator disable` first (links and records are kept until `delete`)"
+        )
+    dropped = materialised(journal)
+    meta = {"event": "delete", "modules": list(dropped), "dropped": dropped}
+    return _append(journal, LIFECYCLE, meta)
+
+
+def save_config(journal: Journal, config: Config, *, by: str) -> Entry | None:
+    """Journal the settings of ``config`` as in force from the next sync (``by``: save,
+    edit); None if the journal holds these settings already."""
+    from replicator.sync.engine import _plain
+
+    fingerprint = config.fingerprint()
+    last = last_config(journal)
+    if last is not None and last.meta.get("fingerprint") == fingerprint:
+        return None
+    meta = {
+        "fingerprint": fingerprint,
+        "file": str(config.path),
+        "settings": _plain(config.raw),
+        "by": by,
+    }
+    return _append(journal, CONFIG_MODULE, meta)
+
+
+def credentials_changed(journal: Journal, side: str, file: str, keys: Sequence[str]) -> Entry:
+    """Journal that a side's credentials were replaced: the file and the key names only."""
+    meta = {"event": "credentials", "side": side, "file": file, "keys": sorted(keys)}
+    return _append(journal, LIFECYCLE, meta, side)
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+def journal_run(
+    journal: Journal,
+    report: CycleReport,
+    modules: Sequence[str],
+    *,
+    started: dt.datetime,
+    trigger: str = "sync",
+    error: BaseException | None = None,
+    record: Mapping[str, str] | None = None,
+) -> Entry | None:
+    """The run marker of a cycle that wrote entries or failed (None for an idle cycle)."""
+    first, last = report.entries_before + 1, journal.last_seq
+    if last < first and error is None:
+        return None
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for module, side, what, n in report.rows():
+        counts.setdefault(module, {}).setdefault(side, {})[what] = n
+    ended = journal.now()
+    meta: dict[str, Any] = {
+        "trigger": trigger,
+        "started": utc_text(started),
+        "ended": utc_text(ended),
+        "modules": list(modules),
+        "counts": counts,
+        "first": first,
+        "last": last,
+        "ms": int((time.monotonic() - report.started) * 1000),
+    }
+    if report.paused:
+        meta["paused"] = list(report.paused)
+    if record is not None:
+        meta["record"] = dict(record)
+    if error is not None:
+        meta["error"] = f"{type(error).__name__}: {error}"[:ERROR_TEXT]
+    origin = record.get("side") if record is not None else None
+    (entry,) = journal.append(
+        [NewEntry(Kind.CONFIG, CONFIG_MODULE, RUN, origin, meta=meta, at=ended)]
+    )
+    return entry
+
+
+@attrs.frozen
+class Run:
+    """A run marker, read back."""
+
+    seq: int
+    at: dt.datetime
+    trigger: str
+    started: str
+    ended: str
+    modules: tuple[str, ...]
+    paused: tuple[str, ...]
+    counts: Mapping[str, Mapping[str, Mapping[str, int]]]
+    first: int
+    last: int
+    ms: int = 0
+    error: str | None = None
+    record: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_entry(cls, entry: Entry) -> Run:
+        meta = entry.meta
+        return cls(
+            seq=entry.seq,
+            at=entry.at,
+            trigger=meta.get("trigger", "sync"),
+            started=meta.get("started", utc_text(entry.at)),
+            ended=meta.get("ended", utc_text(entry.at)),
+            modules=tuple(meta.get("modules", ())),
+            paused=tuple(meta.get("paused", ())),
+            counts=meta.get("counts", {}),
+            first=int(meta.get("first", entry.seq)),
+            last=int(meta.get("last", entry.seq - 1)),
+            ms=int(meta.get("ms", 0)),
+            error=meta.get("error"),
+            record=meta.get("record"),
+        )
+
+    def tally(self, module: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+        """module -> side -> the history columns (side ``*``: the record as a whole)."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for name, sides in self.counts.items():
+            if module is not None and name != module:
+                continue
+            out[name] = {side: tally(counts) for side, counts in sides.items()}
+        return out
+
+
+def tally(counts: Mapping[str, int]) -> dict[str, int]:
+    """A cycle's counts as history columns: added = created, deleted = tombstones seen,
+    failed = rejected writes + values that would not convert, conflicts = field conflicts
+    + duplicate groups held for a person."""
+    return {
+        "added": counts.get("created", 0),
+        "updated": counts.get("updated", 0),
+        "deleted": counts.get("deleted", 0),
+        "skipped": counts.get("skipped", 0),
+        "failed": counts.get("rejected", 0) + counts.get("errors", 0),
+        "conflicts": counts.get("conflicts", 0) + counts.get("held", 0),
+    }
+
+
+def runs(journal: Journal, *, module: str | None = None) -> Iterator[Run]:
+    """Every run marker, oldest first (of runs that synced or skipped ``module``)."""
+    for entry in journal.read(module=CONFIG_MODULE, rid=RUN):
+        run = Run.from_entry(entry)
+        if module is None or module in run.modules or module in run.paused:
+            yield run
+
+
+def last_run(journal: Journal) -> Run | None:
+    row = journal.conn.execute(
+        "SELECT seq FROM entries WHERE module = ? AND rid = ? ORDER BY seq DESC LIMIT 1",
+        (CONFIG_MODULE, RUN),
+    ).fetchone()
+    if row is None:
+        return None
+    (entry,) = journal.read(since=row[0] - 1, limit=1)
+    return Run.from_entry(entry)
+
+
+def problems(
+    journal: Journal, run: Run, *, module: str | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The failures (``error`` entries) and skips (``skipped`` entries) a run wrote."""
+    failures: list[dict[str, Any]] = []
+    skips: list[dict[str, Any]] = []
+    if run.last < run.first:
+        return failures, skips
+    # the seq range alone (no module filter), so SQLite walks the run's rows by seq
+    for entry in journal.read(since=run.first - 1, kinds=[Kind.ERROR, Kind.SKIPPED]):
+        if entry.seq > run.last:
+            break
+        if module is not None and entry.module != module:
+            continue
+        meta = entry.meta
+        if entry.kind is Kind.ERROR:
+            failures.append(
+                {
+                    "seq": entry.seq,
+                    "module": entry.module,
+                    "record": entry.rid,
+                    "side": entry.side,
+                    "id": meta.get("id"),
+                    "field": meta.get("field"),
+                    "value": meta.get("value"),
+                    "reason": meta.get("reason"),
+                    "stage": meta.get("stage"),
+                    "retry": bool(meta.get("retry")),
+                }
+            )
+        else:
+            skips.append(
+                {
+                    "seq": entry.seq,
+                    "module": entry.module,
+                    "record": entry.rid,
+                    "side": entry.side,
+                    "reason": meta.get("reason"),
+                    "key": meta.get("key"),
+                }
+            )
+    return failures, skips
+
+
+def run_data(journal: Journal, run: Run, *, module: str | None = None) -> dict[str, Any]:
+    """One run for ``history``: its counts per module and side, failures and skips.
+
+    ``failed`` counts the run's ``error`` entries, so a value that would not convert for a
+    write counts too.
+    """
+    by_module = run.tally(module)
+    failures, skips = problems(journal, run, module=module)
+    failed: dict[tuple[str, str], int] = {}
+    for failure in failures:
+        key = (failure["module"], failure["side"] or "*")
+        failed[key] = failed.get(key, 0) + 1
+    for name, side in failed:
+        by_module.setdefault(name, {}).setdefault(side, tally({}))
+    for name, sides in by_module.items():
+        for side, columns in sides.items():
+            columns["failed"] = failed.get((name, side), 0)
+    totals = dict.fromkeys(COLUMNS, 0)
+    for sides in by_module.values():
+        for columns in sides.values():
+            for column in COLUMNS:
+                totals[column] += columns[column]
+    data: dict[str, Any] = {
+        "type": "run",
+        "seq": run.seq,
+        "at": utc_text(run.at),
+        "trigger": run.trigger,
+        "started": run.started,
+        "ended": run.ended,
+        "seconds": run.ms / 1000,
+        "modules": list(run.modules),
+        "paused": list(run.paused),
+        "entries": {"first": run.first, "last": run.last},
+        "error": run.error,
+        "totals": totals,
+        "by_module": by_module,
+        "failures": failures,
+        "skips": skips,
+        "summary": run_summary(run, totals),
+    }
+    if run.record is not None:
+        data["record"] = dict(run.record)
+    return data
+
+
+def run_summary(run: Run, totals: Mapping[str, int]) -> str:
+    what = ", ".join(f"{totals[c]} {c}" for c in COLUMNS if totals[c]) or "no record changed"
+    label = "sync" if run.trigger == "sync" else run.trigger
+    if run.record is not None:
+        label += f" {run.record.get('side')} id {run.record.get('id')}"
+        if run.record.get("rid"):
+            label += f" (record {run.record['rid']})"
+    text = f"{label}: {what}"
+    if run.paused:
+        text += f"; paused, skipped: {', '.join(run.paused)}"
+    if run.error:
+        text += f"; FAILED: {run.error}"
+    return text
+
+
+# -- the timeline ----------------------------------------------------------------------------
+
+
+def event_summary(entry: Entry) -> str:
+    """A lifecycle or config entry, for a person."""
+    meta = entry.meta
+    if entry.rid == CONFIG_MODULE:
+        by = meta.get("by")
+        if by:
+            return (
+                f"config saved by `replicator {by}` ({meta.get('file')}, fingerprint "
+                f"{meta.get('fingerprint')}): applies from the next sync"
+            )
+        fingerprint = meta.get("fingerprint")
+        return f"config in force changed ({meta.get('file')}, fingerprint {fingerprint})"
+    event = meta.get("event")
+    named = meta.get("modules") or ()
+    modules = ", ".join(named) or "every module"
+    if event == "pause":
+        them = "it" if len(named) == 1 else "them"
+        return f"paused {modules}: sync skips {them} until `replicator resume`"
+    if event == "resume":
+        return f"resumed {modules}"
+    if event == "disable":
+        return "sync disabled (links and record states kept)"
+    if event == "enable":
+        return "sync enabled"
+    if event == "delete":
+        dropped = meta.get("dropped") or {}
+        records = sum(d.get("records", 0) for d in dropped.values())
+        links = sum(d.get("links", 0) for d in dropped.values())
+        return (
+            f"integration deleted: {records} records and {links} links of "
+            f"{', '.join(dropped) or 'no module'} dropped; the journal keeps every entry"
+        )
+    if event == "credentials":
+        return f"credentials of side {meta.get('side')} replaced ({meta.get('file')})"
+    return str(event)
+
+
+def history(
+    journal: Journal, *, module: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Runs, decisions and saved configs, oldest first (the last ``limit`` of them)."""
+    items: list[Entry] = []
+    for entry in journal.read(module=CONFIG_MODULE):
+        if entry.kind is not Kind.CONFIG:
+            continue
+        if entry.rid == RUN:
+            run = Run.from_entry(entry)
+            if module is not None and module not in run.modules and module not in run.paused:
+                continue
+        elif entry.rid == LIFECYCLE:
+            named = entry.meta.get("modules") or ()
+            if module is not None and named and module not in named:
+                continue
+        elif entry.rid != CONFIG_MODULE:
+            continue
+        items.append(entry)
+    if limit is not None:
+        items = items[-limit:] if limit > 0 else []
+    out: list[dict[str, Any]] = []
+    for entry in items:
+        if entry.rid == RUN:
+            out.append(run_data(journal, Run.from_entry(entry), module=module))
+            continue
+        item: dict[str, Any] = {
+            "type": "config" if entry.rid == CONFIG_MODULE else "event",
+            "seq": entry.seq,
+            "at": utc_text(entry.at),
+            "summary": event_summary(entry),
+        }
+        if entry.rid == CONFIG_MODULE:
+            item.update(
+                event=entry.meta.get("by") or "sync",
+                fingerprint=entry.meta.get("fingerprint"),
+                file=entry.meta.get("file"),
+            )
+        else:
+            item.update(
+                event=entry.meta.get("event"),
+                modules=list(entry.meta.get("modules") or ()),
+                side=entry.side,
+            )
+        out.append(item)
+    return out
+
+
+# -- what status shows -------------------------------------------------------------------------
+
+
+def deleted_links(journal: Journal) -> dict[str, dict[str, int]]:
+    """module -> side -> links to records deleted on that side (kept on the other sides:
+    deletes are never propagated)."""
+    out: dict[str, dict[str, int]] = {}
+    for (module, side, status), n in journal.link_counts().items():
+        if status == "deleted":
+            out.setdefault(module, {})[side] = n
+    return out
+
+
+def _when(at: dt.datetime | None) -> str:
+    return "" if at is None else at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+__all__ = [
+    "COLUMNS",
+    "EVENTS",
+    "LIFECYCLE",
+    "RUN",
+    "Lifecycle",
+    "Run",
+    "check_modules",
+    "credentials_changed",
+    "delete",
+    "deleted_links",
+    "disable",
+    "enable",
+    "event_summary",
+    "fold",
+    "gate",
+    "history",
+    "journal_run",
+    "last_config",
+    "last_run",
+    "lifecycle",
+    "materialised",
+    "pause",
+    "problems",
+    "resume",
+    "run_data",
+    "run_summary",
+    "runs",
+    "save_config",
+    "tally",
+]
