@@ -57,7 +57,7 @@ from replicator.cli.demo import ZohoApi, zoho_config
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox, Settings
 from replicator.sync.app import open_app
-from replicator.sync.engine import CycleReport
+from replicator.sync.record import CycleReport
 
 TARGET_RATIO = 1.10
 PER_PAGE = 200  # the largest page both APIs serve

@@ -48,7 +48,7 @@ from replicator.cli import main as cli
 from replicator.config.load import Config, load_config
 from replicator.connectors.zoho.credentials import read_credentials_file
 from replicator.sync.app import open_journal
-from replicator.sync.engine import CycleReport
+from replicator.sync.record import CycleReport
 
 # what a demo writes in its folder: a folder holding any of these is not reused
 FILES = ("replicator.toml", "journal.db", "sandbox", "books.db", "crm.db")

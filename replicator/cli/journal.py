@@ -33,7 +33,7 @@ from replicator.cli.main import (
     show,
 )
 from replicator.config.load import Config
-from replicator.sync.engine import resolve
+from replicator.sync.resolve import resolve
 
 # -- conflicts --------------------------------------------------------------------------------
 

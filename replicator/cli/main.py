@@ -28,8 +28,8 @@ from journal.entry import canonical_decimal
 from replicator.config.load import Config, load_config
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.sync.app import open_app, open_journal
-from replicator.sync.engine import CycleReport, report_data
 from replicator.sync.lifecycle import check_modules
+from replicator.sync.record import CycleReport, report_data
 
 DOMAIN_ERRORS = (ReplicatorError, JournalError, ConflictError)
 DEFAULT_CONFIG = Path("replicator.toml")

@@ -35,7 +35,7 @@ from replicator.connectors.base import Change, Connector, SideModule
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.sync import lifecycle as lc
 from replicator.sync.app import open_app
-from replicator.sync.engine import retry as engine_retry
+from replicator.sync.resolve import retry as engine_retry
 
 STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
 

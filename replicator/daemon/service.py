@@ -67,8 +67,9 @@ from replicator.daemon.state import (
 from replicator.daemon.watch import Pending, Watch, route
 from replicator.daemon.web import create_web_app, serve
 from replicator.sync.app import App, open_app
-from replicator.sync.engine import CycleReport, Engine, report_data
+from replicator.sync.engine import Engine
 from replicator.sync.guard import guard_journal
+from replicator.sync.record import CycleReport, report_data
 
 log = logging.getLogger("replicator.daemon.service")
 

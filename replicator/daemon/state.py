@@ -34,7 +34,7 @@ import httpx
 
 from replicator.config.load import Config
 from replicator.errors import DaemonError
-from replicator.sync.engine import CycleReport
+from replicator.sync.record import CycleReport
 
 
 def lock_path(journal_path: Path) -> Path:

@@ -14,7 +14,8 @@ from journal import ChainKey, ChainKeyError, Journal
 from replicator.config.load import Config, load_config
 from replicator.connectors import Connector, build_connector
 from replicator.errors import ConfigError
-from replicator.sync.engine import Engine, Progress
+from replicator.sync.context import Progress
+from replicator.sync.engine import Engine
 
 # The journal key (see README, "The journal"): the HMAC-SHA256 key of the hash chain, kept
 # outside the journal file.  From this variable (64 hex digits), else from the file this

@@ -31,7 +31,7 @@ from journal import Journal, Kind
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule
 from replicator.errors import SetupError
-from replicator.sync.engine import CONFIG_MODULE, last_config
+from replicator.sync.record import CONFIG_MODULE, last_config
 
 # Books' custom fields are made per entity, under Settings > Preferences > <entity>
 BOOKS_ENTITIES = {

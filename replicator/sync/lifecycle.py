@@ -9,13 +9,13 @@ Everything here is a ``config`` entry of module ``@config``, told apart by its `
     them when they change; ``replicator save`` and ``edit`` journal them without syncing
     (``by``: ``save`` or ``edit``), so the next sync finds them unchanged.
 ``@run``
-    a run marker, journaled at the end of each sync cycle (or ``fetch``) that wrote any
-    entry, or that failed: ``trigger`` (sync, fetch), ``started`` / ``ended`` (UTC),
-    ``modules``, ``paused`` (skipped because a person paused them), ``counts`` (module ->
-    side -> what -> n: the cycle's report), ``first`` / ``last`` (the seqs of the entries
-    the run wrote; the marker follows them), ``ms``, ``error`` (why it stopped) and, for a
-    fetch, ``record``.  An idle cycle writes nothing, not even a marker: a re-sync stays
-    idempotent.
+    a run marker, journaled (:mod:`~replicator.sync.record`) at the end of each sync
+    cycle (or ``fetch``, or callback) that wrote any entry, or that failed: ``trigger``
+    (sync, fetch, callback), ``started`` / ``ended`` (UTC), ``modules``, ``paused``
+    (skipped because a person paused them), ``counts`` (module -> side -> what -> n: the
+    cycle's report), ``first`` / ``last`` (the seqs of the entries the run wrote; the
+    marker follows them), ``ms``, ``error`` (why it stopped) and, for a fetch, ``record``.
+    An idle cycle writes nothing, not even a marker: a re-sync stays idempotent.
 ``@lifecycle``
     a person's decision, ``event``: ``pause`` / ``resume`` (``modules``; none means every
     module), ``disable``, ``enable``, ``delete`` (``modules``: the reducer drops their
@@ -30,7 +30,6 @@ link, marked ``deleted``, and stays on the other side; :func:`deleted_links` cou
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -40,14 +39,12 @@ from journal import Entry, Journal, Kind, NewEntry
 from journal.entry import utc_text
 from replicator.config.load import Config
 from replicator.errors import ConfigError, EngineError
-from replicator.sync.engine import CONFIG_MODULE, CycleReport, last_config
+from replicator.sync.record import CONFIG_MODULE, RUN, last_config, settings_meta
 
-RUN = "@run"
 LIFECYCLE = "@lifecycle"
 EVENTS = ("pause", "resume", "disable", "enable", "delete", "credentials")
 # what a history row shows, from a run's counts (CycleReport names on the right)
 COLUMNS = ("added", "updated", "deleted", "skipped", "failed", "conflicts")
-ERROR_TEXT = 500  # a failed run keeps this much of the error's message
 
 
 # -- the state: a fold of the decisions ------------------------------------------------------
@@ -216,19 +213,10 @@ def delete(journal: Journal) -> Entry:
 def save_config(journal: Journal, config: Config, *, by: str) -> Entry | None:
     """Journal the settings of ``config`` as in force from the next sync (``by``: save,
     edit); None if the journal holds these settings already."""
-    from replicator.sync.engine import _plain
-
-    fingerprint = config.fingerprint()
     last = last_config(journal)
-    if last is not None and last.meta.get("fingerprint") == fingerprint:
+    if last is not None and last.meta.get("fingerprint") == config.fingerprint():
         return None
-    meta = {
-        "fingerprint": fingerprint,
-        "file": str(config.path),
-        "settings": _plain(config.raw),
-        "by": by,
-    }
-    return _append(journal, CONFIG_MODULE, meta)
+    return _append(journal, CONFIG_MODULE, {**settings_meta(config), "by": by})
 
 
 def credentials_changed(journal: Journal, side: str, file: str, keys: Sequence[str]) -> Entry:
@@ -237,48 +225,7 @@ def credentials_changed(journal: Journal, side: str, file: str, keys: Sequence[s
     return _append(journal, LIFECYCLE, meta, side)
 
 
-# -- runs ------------------------------------------------------------------------------------
-
-
-def journal_run(
-    journal: Journal,
-    report: CycleReport,
-    modules: Sequence[str],
-    *,
-    started: dt.datetime,
-    trigger: str = "sync",
-    error: BaseException | None = None,
-    record: Mapping[str, str] | None = None,
-) -> Entry | None:
-    """The run marker of a cycle that wrote entries or failed (None for an idle cycle)."""
-    first, last = report.entries_before + 1, journal.last_seq
-    if last < first and error is None:
-        return None
-    counts: dict[str, dict[str, dict[str, int]]] = {}
-    for module, side, what, n in report.rows():
-        counts.setdefault(module, {}).setdefault(side, {})[what] = n
-    ended = journal.now()
-    meta: dict[str, Any] = {
-        "trigger": trigger,
-        "started": utc_text(started),
-        "ended": utc_text(ended),
-        "modules": list(modules),
-        "counts": counts,
-        "first": first,
-        "last": last,
-        "ms": int((time.monotonic() - report.started) * 1000),
-    }
-    if report.paused:
-        meta["paused"] = list(report.paused)
-    if record is not None:
-        meta["record"] = dict(record)
-    if error is not None:
-        meta["error"] = f"{type(error).__name__}: {error}"[:ERROR_TEXT]
-    origin = record.get("side") if record is not None else None
-    (entry,) = journal.append(
-        [NewEntry(Kind.CONFIG, CONFIG_MODULE, RUN, origin, meta=meta, at=ended)]
-    )
-    return entry
+# -- runs, read back ------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -574,7 +521,6 @@ __all__ = [
     "COLUMNS",
     "EVENTS",
     "LIFECYCLE",
-    "RUN",
     "Lifecycle",
     "Run",
     "check_modules",
@@ -587,8 +533,6 @@ __all__ = [
     "fold",
     "gate",
     "history",
-    "journal_run",
-    "last_config",
     "last_run",
     "lifecycle",
     "materialised",

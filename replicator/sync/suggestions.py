@@ -24,16 +24,14 @@ pages and batches do not change it; every decision is journaled, so replay rebui
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conflicts import ACTIVE, HELD, DuplicatePolicy, Member, RecordState, ResolutionError, visible
 from conflicts.duplicates import NEAR_REASON, Candidate, near_group
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from journal.entry import utc_text
 from replicator.config.load import ModuleConfig
-
-if TYPE_CHECKING:
-    from replicator.sync.engine import CycleReport
+from replicator.sync.record import CycleReport
 
 SUGGESTION_FIELD = "(suggestion)"
 DECISIONS = ("link", "clone", "skip")

@@ -36,7 +36,7 @@ from replicator.cli.main import main
 from replicator.config.load import Config, load_config
 from replicator.sandbox import AdminClient, Sandbox
 from replicator.sync.app import open_app, open_journal
-from replicator.sync.engine import CycleReport
+from replicator.sync.record import CycleReport
 from tests.integration.conftest import fresh
 
 EXACT, NEAR, ONLY = 200, 100, 700  # per side: 200 + 100 + 700 = 1,000

@@ -21,7 +21,7 @@ from journal import Kind, verify
 from replicator.cli.demo import ZohoApi
 from replicator.sandbox import Sandbox
 from replicator.sync.app import open_app
-from replicator.sync.engine import CycleReport
+from replicator.sync.record import CycleReport
 from tests.integration.conftest import fresh
 
 DIGITS19 = "1234567890.123456789"

@@ -26,7 +26,8 @@ from replicator.connectors.zoho.crm import from_options as crm_from_options
 from replicator.connectors.zoho.http import ZohoError
 from replicator.sandbox import AdminClient, Sandbox
 from replicator.sync.app import open_app, open_journal
-from replicator.sync.engine import CycleReport, Engine
+from replicator.sync.engine import Engine
+from replicator.sync.record import CycleReport
 from tests.integration.conftest import fresh
 
 Values = dict[str, tuple[str | None, str | None]]  # name -> (phone, website)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from conflicts import ResolutionError
 from conflicts.duplicates import match_key, near_key
 from replicator.config.load import Config
-from replicator.sync.engine import resolve
+from replicator.sync.resolve import resolve
 from tests.property import laws
 from tests.property.world import MODULE, World, config, open_world
 from tests.strategies import SIDES, Seed, emails, raw_amounts, sides

@@ -49,7 +49,8 @@ from replicator.connectors.base import Outcome, Page, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.errors import ConnectorError
-from replicator.sync.engine import Engine, resolve
+from replicator.sync.engine import Engine
+from replicator.sync.resolve import resolve
 from tests.strategies import (
     SIDES,
     Callback,

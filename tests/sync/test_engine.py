@@ -8,7 +8,8 @@ from journal import Journal, Kind, verify
 from replicator.config.load import parse_config
 from replicator.connectors.memory import MemoryConnector
 from replicator.errors import ConnectorError, EngineError
-from replicator.sync.engine import Engine, resolve
+from replicator.sync.engine import Engine
+from replicator.sync.resolve import resolve
 
 
 def make_config(tmp_path: Path, **module):

@@ -17,7 +17,7 @@ from journal import Dot, Journal, Kind, NewEntry, VectorClock, verify
 from replicator.cli.main import main
 from replicator.errors import EngineError
 from replicator.sync import lifecycle as lc
-from replicator.sync.engine import CONFIG_MODULE
+from replicator.sync.record import CONFIG_MODULE, RUN
 from tests.cli.test_cli import Folder, _seed
 from tests.sync.test_engine import World
 
@@ -39,7 +39,7 @@ def folder(tmp_path: Path) -> Place:
     return Place(tmp_path)
 
 
-def markers(folder: Folder, rid: str = lc.RUN) -> list:
+def markers(folder: Folder, rid: str = RUN) -> list:
     with Journal(folder.journal, RecordReducer()) as journal:
         return list(journal.read(module=CONFIG_MODULE, rid=rid))
 
@@ -87,7 +87,7 @@ def test_a_run_that_fails_journals_a_marker_naming_the_error_and_still_raises(tm
     world.books.push = broken
     with pytest.raises(RuntimeError, match="books went away"):
         world.sync()
-    (run,) = world.journal.read(module=CONFIG_MODULE, rid=lc.RUN)
+    (run,) = world.journal.read(module=CONFIG_MODULE, rid=RUN)
     assert run.meta["error"] == "RuntimeError: books went away"
     assert run.meta["counts"]["customers"]["crm"]["observed"] == 1
     assert verify(world.journal).ok

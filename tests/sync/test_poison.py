@@ -25,7 +25,8 @@ from replicator.cli.main import main
 from replicator.connectors.base import Outcome, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.sync.app import App, open_app
-from replicator.sync.engine import CycleReport, Engine
+from replicator.sync.engine import Engine
+from replicator.sync.record import CycleReport
 
 CONFIG = """\
 [journal]

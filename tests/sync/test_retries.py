@@ -16,7 +16,8 @@ from journal import Journal, Kind, verify
 from replicator.cli.main import main
 from replicator.config.load import parse_config
 from replicator.connectors.sqlite import SQLiteConnector
-from replicator.sync.engine import Engine, retry
+from replicator.sync.engine import Engine
+from replicator.sync.resolve import retry
 
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 

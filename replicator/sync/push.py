@@ -1,0 +1,268 @@
+"""Push: the writes decided for one side -> sent in a batch, each outcome journaled.
+
+Enters: from :mod:`~replicator.sync.decide`, the records of a batch with the write each
+should get on one side (and whether it is the record's last write of the batch).
+
+Leaves: an ``intent`` entry naming the writes, durable before the side sees them (a crash
+before the outcomes leaves them pending: :func:`pending_writes`); the writes, sent; per
+write an ``applied`` entry (the side's id) or an ``error`` entry (why the side refused, and
+whether it is retried), in one transaction; the run's progress.  A create whose duplicate
+lies on the side outside the module's view waits for it instead, and a clone goes under
+another name (:mod:`~replicator.sync.clone_names`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from conflicts import DuplicatePolicy, RecordState, match_key
+from conflicts.merge import SideWrite, canonical
+from journal import Journal, Kind, NewEntry, VectorClock
+from journal.entry import from_wire
+from replicator.config.load import ModuleConfig
+from replicator.connectors.base import Write
+from replicator.errors import EngineError, MappingError
+from replicator.sync.clone_names import Batch, HeldNames, clones, name_fields, rename_clones
+from replicator.sync.context import Context
+from replicator.sync.record import CONFIG_MODULE, RUN, CycleReport
+
+
+def push(
+    ctx: Context,
+    module: ModuleConfig,
+    side: str,
+    batch: Batch,
+    report: CycleReport,
+    *,
+    retrying: set[str],
+) -> None:
+    """Journal the intent, push, journal each outcome (``done``: the record's last write).
+
+    ``retrying`` holds the records of the batch a side asked to retry: they stay marked
+    for attention, so a later write of theirs in the batch is not their last."""
+    journal = ctx.journal
+    name = module.name
+    writes: list[Write] = []
+    sent: list[tuple[RecordState, SideWrite, bool]] = []
+    entries: list[NewEntry] = []
+    metas: dict[str, dict[str, Any]] = {}  # more meta for a record's applied entry
+
+    def refused(rid: str, counted: str, **meta: Any) -> None:
+        """An error entry for a write that failed (``meta``: reason, done, ...)."""
+        entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
+        report.add(name, side, counted)
+
+    twins = _twins_outside(ctx, module, side, [state for state, w, _ in batch if w.id is None])
+    renames = _clone_names(ctx, module, side, batch, report)  # duplicates = "clone"
+    for state, w, done in batch:
+        if state.rid in twins:
+            retrying.add(state.rid)
+            refused(state.rid, "outside view", reason=twins[state.rid], retry=True, done=done)
+            continue
+        w, renamed = renames.get(state.rid, (w, None))
+        if renamed is not None:
+            metas[state.rid] = {"renamed": renamed}
+        values = canonical(w.values)
+        unresolved = _side_ids(journal, module, side, values) if module.lookups else None
+        if unresolved is not None:
+            retrying.add(state.rid)
+            refused(state.rid, "rejected", reason=unresolved, retry=True, done=done)
+            continue
+        try:
+            side_values = module.fields.to_side(side, values)
+        except (MappingError, ValueError, TypeError) as exc:
+            refused(
+                state.rid,
+                "errors",
+                reason=f"cannot convert for {side}: {exc}",
+                done=done,
+                attempt=_attempt(state, side),
+            )
+            continue
+        if w.id is None:  # a create leaves unset columns to the side's defaults
+            side_values = {k: v for k, v in side_values.items() if v is not None}
+            side_values = {**module.side_module(side).create, **side_values}
+        writes.append(Write(key=state.rid, id=w.id, values=side_values))
+        sent.append((state, w, done))
+    if writes:  # what is about to be written, durable before the side sees it
+        intent = {wr.key: wr.id for wr in writes}
+        journal.append([NewEntry(Kind.INTENT, name, None, side, meta={"writes": intent})])
+    outcomes = ctx.connectors[side].push(module.side_module(side), writes) if writes else []
+    if len(outcomes) != len(writes):
+        raise EngineError(f"side {side} answered {len(outcomes)} outcomes for {len(writes)} writes")
+    for (state, w, done), outcome in zip(sent, outcomes, strict=True):
+        done = done and state.rid not in retrying
+        if not outcome.ok and outcome.retry:
+            retrying.add(state.rid)
+        if outcome.ok and outcome.id is not None:
+            entries.append(
+                NewEntry(
+                    Kind.APPLIED,
+                    name,
+                    state.rid,
+                    side,
+                    context=VectorClock(w.context),
+                    fields=w.values,
+                    meta={
+                        "id": str(outcome.id),
+                        "create": w.id is None,
+                        "done": done,
+                        **metas.get(state.rid, {}),
+                    },
+                )
+            )
+            report.add(name, side, "created" if w.id is None else "updated")
+            report.add(name, side, "renamed", len(metas.get(state.rid, ())))  # 0 or 1
+        else:
+            again: dict[str, Any] = (
+                {"retry": True} if outcome.retry else {"attempt": _attempt(state, side)}
+            )
+            refused(
+                state.rid,
+                "rejected",
+                reason=outcome.error or "no id returned",
+                id=w.id,
+                done=done,
+                **again,
+            )
+    with journal.transaction():
+        journal.append(entries)
+    pushed = ctx.kept.pushed
+    pushed[(name, side)] += len(writes)
+    ctx.progress("push", name, side, pushed[(name, side)])
+
+
+def _twins_outside(
+    ctx: Context, module: ModuleConfig, side: str, states: Sequence[RecordState]
+) -> dict[str, str]:
+    """Records about to be created on ``side`` whose duplicate is there but outside the
+    module's view or criteria (so never pulled), each with the reason it waits.
+
+    A view limits what syncs, never what duplicate matching sees: such a record is
+    not created a second time; it waits, and pairs with its twin once the twin
+    enters the view (or the view changes).  Under ``clone`` both are meant to exist.
+    """
+    side_module = module.side_module(side)
+    if (
+        not states
+        or not module.match_fields
+        or not (side_module.view or side_module.where)
+        or module.policy.duplicates is DuplicatePolicy.CLONE
+    ):
+        return {}
+    whole = attrs.evolve(side_module, view=None, where={})
+    scope = (
+        f"view {side_module.view!r}" if side_module.view else f"criteria {dict(side_module.where)}"
+    )
+    connector = ctx.connectors[side]
+    waiting: dict[str, str] = {}
+    for state in states:
+        held = state.held(state.origin)
+        if state.key is None or held is None:
+            continue
+        text = from_wire(held["v"].get(module.match_fields[0]))
+        if text is None:
+            continue
+        for change in connector.search(whole, str(text)):
+            values, _ = module.fields.to_canonical(side, change.values, record=state.rid)
+            if match_key([values.get(f) for f in module.match_fields]) != state.key:
+                continue
+            if ctx.journal.rid_for(module.name, side, str(change.id)) is None:
+                waiting[state.rid] = (
+                    f"{side} {side_module.table} record {change.id} has the same "
+                    f"{'/'.join(module.match_fields)} ({text!s}) but lies outside the "
+                    f"{scope}: not created a second time; the two pair up when it "
+                    "enters it"
+                )
+                break
+    return waiting
+
+
+def _clone_names(
+    ctx: Context,
+    module: ModuleConfig,
+    side: str,
+    batch: Batch,
+    report: CycleReport,
+) -> dict[str, tuple[SideWrite, list[dict[str, Any]]]]:
+    """Clones (``duplicates = "clone"``, or a person's ``--value clone``): the writes to
+    send under another name, as another record holds theirs
+    (:mod:`replicator.sync.clone_names`)."""
+    fields, batch = name_fields(module), clones(module, batch)
+    if not fields or not batch:
+        return {}
+    held_names = ctx.kept.held_names
+    names = held_names.get(module.name)
+    if names is None or names.fields != fields or names.cycle is not report:
+        names = HeldNames(ctx.journal, module.name, fields, cycle=report)  # read afresh
+        held_names[module.name] = names
+    return rename_clones(names, module, side, batch)
+
+
+def _side_ids(
+    journal: Journal, module: ModuleConfig, side: str, values: dict[str, Any]
+) -> str | None:
+    """Lookup fields' record ids turned into the side's ids, in place; or why not."""
+    for field, target in module.lookups.items():
+        rid = values.get(field)
+        if rid is None:
+            continue
+        state = journal.record(target, str(rid))
+        held = state.held(side) if state is not None else None
+        if held is None or held["id"] is None or held["del"]:
+            return (
+                f"field {field}: {target} record {rid} has no live record on {side} yet; "
+                "retried next cycle"
+            )
+        values[field] = held["id"]
+    return None
+
+
+def pending_creates(journal: Journal, name: str) -> list[str]:
+    """Records of module ``name`` with a create intent and no outcome since."""
+    rids = []
+    for (rid, side), side_id in pending_writes(journal, name).items():
+        if side_id is not None:
+            continue
+        state = journal.record(name, rid)
+        if state is not None and state.attention and not state.linked(side):
+            rids.append(rid)
+    return sorted(set(rids))
+
+
+def pending_writes(journal: Journal, name: str) -> dict[tuple[str, str], str | None]:
+    """(record, side) -> the side's id (None: a create) of the writes of module
+    ``name`` journaled as intents with no outcome since.
+
+    Every intent of a cycle that ended without an error has its outcome, and a cycle
+    finishes the pending creates it finds first: so only the entries after the last
+    such cycle of the module are read, a few in the steady state.
+    """
+    floor = 0
+    for entry in journal.read(module=CONFIG_MODULE, rid=RUN, descending=True):
+        meta = entry.meta
+        if meta.get("trigger") == "sync" and "error" not in meta and name in meta["modules"]:
+            floor = int(meta["last"])
+            break
+    pending: dict[tuple[str, str], str | None] = {}
+    kinds = [str(Kind.INTENT), str(Kind.APPLIED), str(Kind.ERROR)]
+    for entry in journal.read(since=floor, kinds=kinds):
+        if entry.module != name or entry.side is None:
+            continue
+        if entry.kind is Kind.INTENT:
+            for rid, side_id in entry.meta.get("writes", {}).items():
+                pending[(rid, entry.side)] = side_id
+        elif entry.rid is not None and entry.meta.get("stage") != "read":
+            pending.pop((entry.rid, entry.side), None)
+    return pending
+
+
+def _attempt(state: RecordState, side: str) -> int:
+    """The number of this attempt at writing the record to ``side`` (1 unless refused)."""
+    return state.retries.get(side, (0, None))[0] + 1
+
+
+__all__ = ["pending_creates", "pending_writes", "push"]
