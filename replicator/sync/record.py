@@ -203,8 +203,8 @@ def recorded(
 
 __all__ = [
     "CONFIG_MODULE",
-    "RUN",
     "CycleReport",
+    "RUN",
     "canonical_settings",
     "journal_config",
     "journal_run",
