@@ -181,10 +181,10 @@ def recorded(
     says why (it never hides the error itself, which goes on).  ``record`` names what a
     ``fetch`` read (the block may add the record's id to it before it ends).
     """
-    report = CycleReport(entries_before=ctx.journal.last_seq, paused=list(paused))
-    started = ctx.journal.now()
-    ctx.kept.pushed.clear()  # progress counts this run's writes
     journal = ctx.journal
+    report = CycleReport(entries_before=journal.last_seq, paused=list(paused))
+    started = journal.now()
+    ctx.kept.pushed.clear()  # progress counts this run's writes
     try:
         journal_config(ctx)
         yield report
