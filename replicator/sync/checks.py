@@ -31,7 +31,7 @@ from journal import Journal, Kind
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule
 from replicator.errors import SetupError
-from replicator.sync.record import CONFIG_MODULE, last_config
+from replicator.sync.record import CONFIG_MODULE, SIDES_RID, last_config
 
 # Books' custom fields are made per entity, under Settings > Preferences > <entity>
 BOOKS_ENTITIES = {
@@ -286,8 +286,6 @@ __all__ = [
 
 
 # -- the account behind each side ------------------------------------------------------------
-
-SIDES_RID = "@sides"  # config entries recording the account each side was synced with
 
 
 def side_identities(journal: Journal) -> dict[str, str]:

@@ -30,6 +30,7 @@ from replicator.sync.context import Context
 
 CONFIG_MODULE = "@config"  # the module of the integration's own entries
 RUN = "@run"  # the rid of run markers
+SIDES_RID = "@sides"  # the rid of entries naming the account each side syncs with
 ERROR_TEXT = 500  # a failed run keeps this much of the error's message
 
 
@@ -117,7 +118,7 @@ def journal_config(ctx: Context) -> None:
     identities = ctx.kept.identities
     if identities:  # the account each side syncs with, first seen or changed
         meta = {"identities": dict(sorted(identities.items()))}
-        ctx.journal.append([NewEntry(Kind.CONFIG, CONFIG_MODULE, "@sides", meta=meta)])
+        ctx.journal.append([NewEntry(Kind.CONFIG, CONFIG_MODULE, SIDES_RID, meta=meta)])
         ctx.kept.identities = {}
 
 
@@ -205,6 +206,7 @@ __all__ = [
     "CONFIG_MODULE",
     "CycleReport",
     "RUN",
+    "SIDES_RID",
     "canonical_settings",
     "journal_config",
     "journal_run",
