@@ -1,8 +1,6 @@
 """The record commands of ``replicator``: ``records list``, ``retry`` (refused writes now),
 ``fetch`` / ``import`` (one record now) and ``search`` (a side's records, and which are
 synced already).
-
-Registered on :data:`replicator.cli.main.main` by :mod:`replicator.cli.lifecycle`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from rich.table import Table
 from conflicts import ACTIVE, RecordState
 from journal import Journal
 from journal.entry import from_wire
-from replicator.cli.main import (
+from replicator.cli.common import (
     _check_sides,
     _config,
     _console,
@@ -25,9 +23,7 @@ from replicator.cli.main import (
     _journal,
     config_option,
     json_option,
-    main,
     plain,
-    report_data,
     show,
 )
 from replicator.config.load import Config
@@ -35,6 +31,7 @@ from replicator.connectors.base import Change, Connector, SideModule
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.sync import lifecycle as lc
 from replicator.sync.app import open_app
+from replicator.sync.engine import report_data
 from replicator.sync.engine import retry as engine_retry
 
 STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
@@ -100,7 +97,7 @@ def _wanted(item: Mapping[str, Any], status: str | None) -> bool:
     return bool(item["status"] == status)
 
 
-@main.group()
+@click.group()
 @config_option
 def records() -> None:
     """The records the journal knows: where each came from and its id on each side."""
@@ -183,7 +180,7 @@ def records_list(
 # -- retry ----------------------------------------------------------------------------------
 
 
-@main.command("retry")
+@click.command("retry")
 @config_option
 @click.argument("rids", nargs=-1, metavar="[RID]...")
 @click.option("--all", "every", is_flag=True, help="Every record a side refused.")
@@ -243,6 +240,7 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
             f"has no side {side!r} (sides: {', '.join(config.modules[module].order)})",
         )
     _check_sides(config)
+    # function-level: it loads httpx, which only a command reaching a daemon needs
     from replicator.daemon.state import LOCK_WAIT, forward_fetch, forwarded_report, journal_writer
 
     answer = forward_fetch(config, module, side, record_id)  # one writer: a daemon fetches it
@@ -289,7 +287,7 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
         console.print(f"  (module {module} is paused: only this record was synced)")
 
 
-@main.command()
+@click.command()
 @config_option
 @click.argument("module")
 @click.argument("record_id", metavar="ID")
@@ -308,7 +306,7 @@ def fetch(ctx: click.Context, module: str, record_id: str, side: str, as_json: b
     _fetch(ctx, module, side, record_id, as_json)
 
 
-@main.command("import")
+@click.command("import")
 @config_option
 @click.argument("side")
 @click.argument("module")
@@ -419,7 +417,7 @@ class _Finder:
         return out
 
 
-@main.command()
+@click.command()
 @config_option
 @click.argument("side")
 @click.argument("text")
@@ -500,4 +498,4 @@ def search(ctx: click.Context, side: str, text: str, module: str | None, as_json
     _console().print(table)
 
 
-__all__ = ["record_data"]
+__all__ = ["fetch", "import_", "record_data", "records", "retry_command", "search"]

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from conflicts import ResolutionError
 from journal import StorageError
-from replicator.cli import main as cli
+from replicator.cli import common
 from replicator.cli.main import main
 from replicator.errors import EngineError
 
@@ -523,7 +523,7 @@ def test_every_domain_error_becomes_a_one_line_message(folder, monkeypatch, erro
     def fail(path):
         raise error
 
-    monkeypatch.setattr(cli, "load_config", fail)
+    monkeypatch.setattr(common, "load_config", fail)
     result = folder.cli("status")
     assert result.exit_code == 1
     assert result.output == f"Error: {error}\n"
