@@ -169,7 +169,7 @@ class Daemon:
             write_token(self.config.journal_path, self.control_token)
             self._schedule()
             self.scheduler.start()
-            self.metrics.set("replicator_scheduler_running", 1)
+            self.metrics.scheduler_running.set(1)
         except BaseException:
             self._close()
             raise
@@ -214,7 +214,7 @@ class Daemon:
         self._stop.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.metrics.set("replicator_scheduler_running", 0)
+        self.metrics.scheduler_running.set(0)
         deadline = time.monotonic() + self.settings.stop_timeout
         with self._idle:
             clean = self._idle.wait_for(lambda: self._busy == 0, self.settings.stop_timeout)
@@ -366,9 +366,7 @@ class Daemon:
         if lifecycle(self.app.journal).disabled:
             for name in names:
                 self._mark(name, "disabled", trigger)
-                self.metrics.inc(
-                    "replicator_cycles_total", module=name, trigger=trigger, outcome="disabled"
-                )
+                self.metrics.cycles.labels(module=name, trigger=trigger, outcome="disabled").inc()
             return None, "sync is disabled (`replicator enable` turns it back on)"
         with self._lock:  # published: a crash from here on is seen by the next start
             for name in names:
@@ -380,9 +378,7 @@ class Daemon:
             error = self.redactor.scrub(f"{type(exc).__name__}: {exc}")
             for name in names:
                 self._mark(name, "error", trigger, error=error)
-                self.metrics.inc(
-                    "replicator_cycles_total", module=name, trigger=trigger, outcome="error"
-                )
+                self.metrics.cycles.labels(module=name, trigger=trigger, outcome="error").inc()
             log_event(
                 log,
                 "cycle failed",
@@ -397,13 +393,11 @@ class Daemon:
             if outcome == "ok" and self._stop.is_set():  # it may have stopped early
                 outcome = "interrupted"
             self._mark(name, outcome, trigger)
-            self.metrics.inc(
-                "replicator_cycles_total", module=name, trigger=trigger, outcome=outcome
-            )
+            self.metrics.cycles.labels(module=name, trigger=trigger, outcome=outcome).inc()
             if outcome == "ok":
-                self.metrics.observe(report.seconds, module=name)
+                self.metrics.cycle_duration.labels(module=name).observe(report.seconds)
         for module, side, what, n in report.rows():
-            self.metrics.inc("replicator_records_total", n, module=module, side=side, what=what)
+            self.metrics.records.labels(module=module, side=side, what=what).inc(n)
         counts = {f"{m}/{s}/{w}": n for m, s, w, n in report.rows()}
         log_event(
             log,
@@ -431,7 +425,7 @@ class Daemon:
             )
             if status == "ok":
                 health.last_ok = moment
-        self.metrics.set("replicator_last_cycle_timestamp_seconds", moment.timestamp(), module=name)
+        self.metrics.last_cycle.labels(module=name).set(moment.timestamp())
 
     def _count_conflicts(self) -> None:
         assert self.app is not None
@@ -440,7 +434,7 @@ class Daemon:
         ).fetchall()
         found = dict(rows)
         for name in self.config.modules:
-            self.metrics.set("replicator_conflicts_open", found.get(name, 0), module=name)
+            self.metrics.conflicts_open.labels(module=name).set(found.get(name, 0))
 
     # -- callbacks and channels -------------------------------------------------------------
 
@@ -607,9 +601,7 @@ class Daemon:
         for name, module in data["modules"].items():
             if module["next_run"]:
                 moment = dt.datetime.fromisoformat(module["next_run"])
-                self.metrics.set(
-                    "replicator_next_run_timestamp_seconds", moment.timestamp(), module=name
-                )
+                self.metrics.next_run.labels(module=name).set(moment.timestamp())
         with self._lock:
             try:
                 write_json(state_path(self.config.journal_path), state)

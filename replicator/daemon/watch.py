@@ -144,9 +144,7 @@ class Watch:
                 continue
             with self._lock:
                 channel.expiry, channel.error, channel.events = expiry, None, events
-            self.metrics.set(
-                "replicator_channel_expiry_timestamp_seconds", expiry.timestamp(), side=side
-            )
+            self.metrics.channel_expiry.labels(side=side).set(expiry.timestamp())
             log_event(
                 log,
                 "watch channel registered" if fresh else "watch channel renewed",
@@ -169,7 +167,7 @@ class Watch:
             or not isinstance(token, str)
             or not hmac.compare_digest(token.encode(), channel.token.encode())
         ):
-            self.metrics.inc("replicator_callbacks_total", outcome="refused")
+            self.metrics.callbacks.labels(outcome="refused").inc()
             log_event(
                 log,
                 "callback refused: unknown channel or wrong token",
@@ -181,7 +179,7 @@ class Watch:
         operation = "delete" if body.get("operation") == "delete" else "update"
         given = body.get("ids")  # anything but a list of ids: the module's whole cycle
         ids = [str(i) for i in given if isinstance(i, str | int)] if isinstance(given, list) else []
-        self.metrics.inc("replicator_callbacks_total", outcome="accepted")
+        self.metrics.callbacks.labels(outcome="accepted").inc()
         log_event(
             log, "callback", side=channel.side, table=table, operation=operation, ids=len(ids)
         )

@@ -88,11 +88,13 @@ def test_healthz_turns_unhealthy_when_a_cycle_fails(world, daemon):
 
 
 def test_metrics_parse_as_prometheus_text(world, daemon):
-    """/metrics parses with prometheus_client's parser and counts cycles and records."""
+    """/metrics is text format 0.0.4, parses with prometheus_client's parser and counts
+    cycles and records."""
     world.add("books", "Omega")
     daemon.sync_now([])
-    text = httpx.get(f"{daemon.url}/metrics").text
-    families = {f.name: f for f in text_string_to_metric_families(text)}
+    response = httpx.get(f"{daemon.url}/metrics")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
     cycles = {
         tuple(sorted(s.labels.items())): s.value for s in families["replicator_cycles"].samples
     }
