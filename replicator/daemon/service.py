@@ -185,8 +185,8 @@ class Daemon:
         return self
 
     def serve(self) -> bool:
-        """Start, run until SIGTERM / SIGINT (or :meth:`request_stop`), stop; whether the
-        stop was clean (the batch in hand finished in time)."""
+        """Start, run until SIGTERM / SIGINT, stop; whether the stop was clean (the batch
+        in hand finished in time)."""
         self.start()
         previous = {}
         if threading.current_thread() is threading.main_thread():
@@ -204,9 +204,6 @@ class Daemon:
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         log_event(log, "stop requested", signal=signal.Signals(signum).name)
-        self._stop.set()
-
-    def request_stop(self) -> None:
         self._stop.set()
 
     def stop(self) -> bool:
