@@ -17,7 +17,7 @@ from journal import Kind
 from replicator.daemon.log import setup_logging, teardown_logging
 from replicator.daemon.service import Daemon
 from replicator.daemon.state import token_path
-from replicator.daemon.watch import Channel
+from replicator.daemon.watch import Channel, route
 from replicator.sync.app import open_journal
 from tests.daemon.conftest import World, make_world, wait_for
 
@@ -213,8 +213,6 @@ def test_a_delete_callback_runs_the_module_cycle(world, daemon):
 def test_callbacks_route_to_instant_modules_of_their_table(tmp_path):
     """Inserts and updates become ids to fetch (once each); deletes a cycle; a table no
     instant module syncs is ignored."""
-    from replicator.daemon.watch import route
-
     world = make_world(tmp_path, daemon=SETTINGS)
     fetch, rerun = route(
         world.config,
