@@ -1,9 +1,20 @@
 """A per-field multi-value register: the values of concurrent writes stay side by side.
 
-Each sibling carries the dot of the write that made it.  A write with causal context ``c``
-replaces every sibling whose dot ``c`` covers; siblings it does not cover were concurrent
-and stay.  Merging two registers is a union of dots minus what the other side has seen and
-dropped, so merge is commutative, associative and idempotent (a state-based CRDT).
+Each sibling carries the dot of the write that made it, and the register keeps a clock of
+its own: every dot it has seen (its writes' dots and their writers' contexts).  A write with
+causal context ``c`` replaces every sibling whose dot ``c`` covers; siblings it does not
+cover were concurrent and stay.  Merging two registers keeps a sibling of one unless the
+other has seen its dot and dropped it, and the clocks merge pointwise, so merge is
+commutative, associative and idempotent (a state-based CRDT whose deltas are the writes):
+the register a field reaches does not depend on the order its writes are delivered in, nor
+on a write delivered twice.  Without the register's clock a write delivered after one that
+superseded it would come back as a sibling.
+
+This module holds the one implementation, on the form a record's stored state keeps
+(:mod:`conflicts.state`; plain JSON, cheap to decode, change in place and encode):
+``[siblings, clock]``, a sibling ``[side, counter, value, at]`` (a wire value, ``at`` as UTC
+ISO text), the clock ``{side: counter}``.  :class:`Register` is the value API (frozen,
+canonical values, datetimes); its :meth:`Register.merge` runs the same :func:`merge_registers`.
 """
 
 from __future__ import annotations
@@ -15,7 +26,105 @@ from typing import Any
 import attrs
 
 from journal.clock import Dot, VectorClock
-from journal.entry import dumps
+from journal.entry import dumps, from_wire, same_wire
+
+Clock = dict[str, int]
+Stored = list[Any]  # [siblings, clock]; a sibling [side, counter, value, at]
+
+
+# -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------
+
+
+def covers(clock: Clock, side: str, counter: int) -> bool:
+    return counter <= clock.get(side, 0)
+
+
+def merge_clock(into: Clock, other: Clock) -> Clock:
+    """Pointwise maximum, in place."""
+    for side, n in other.items():
+        if n > into.get(side, 0):
+            into[side] = n
+    return into
+
+
+# -- the register as stored -----------------------------------------------------------------
+
+
+def _dot_order(sibling: list[Any]) -> tuple[str, int]:
+    return (sibling[0], sibling[1])
+
+
+def register_delta(side: str, counter: int, value: Any, at: Any, context: Clock) -> Stored:
+    """The register of one write: its sibling, and everything its writer had seen."""
+    clock = dict(context)
+    if counter > clock.get(side, 0):
+        clock[side] = counter
+    return [[[side, counter, value, at]], clock]
+
+
+def merge_registers(mine: Stored | None, theirs: Stored) -> Stored:
+    """The register that has seen both: a sibling stays unless the other register saw its
+    dot and no longer holds it.  Only a sibling's dot (its first two items) is read."""
+    if mine is None:
+        return theirs
+    siblings, clock = mine
+    other, other_clock = theirs
+    my_dots = {(s[0], s[1]) for s in siblings}
+    their_dots = {(s[0], s[1]) for s in other}
+    kept = [s for s in siblings if (s[0], s[1]) in their_dots or s[1] > other_clock.get(s[0], 0)]
+    kept += [s for s in other if (s[0], s[1]) not in my_dots and s[1] > clock.get(s[0], 0)]
+    if len(kept) > 1:
+        kept.sort(key=_dot_order)
+    return [kept, merge_clock(dict(clock), other_clock)]
+
+
+def write_register(
+    reg: Stored | None, side: str, counter: int, value: Any, at: str, context: Clock
+) -> Stored:
+    """The register after a write: the siblings ``context`` covers are replaced by the new
+    value; a write the register has seen already (delivered twice, or superseded by a
+    write delivered before it) changes nothing."""
+    return merge_registers(reg, register_delta(side, counter, value, at, context))
+
+
+def register_values(reg: Stored) -> list[Any]:
+    """The distinct wire values among a register's siblings, in sibling order."""
+    out: list[Any] = []
+    for s in reg[0]:
+        value = s[2]
+        if not any(same_wire(value, v) for v in out):
+            out.append(value)
+    return out
+
+
+def register_dots(reg: Stored) -> list[list[Any]]:
+    """The dots of a register's siblings, as ``[side, counter]`` pairs in sibling order."""
+    return [[s[0], s[1]] for s in reg[0]]
+
+
+def sibling_clock(reg: Stored) -> Clock:
+    """The dots of a register's siblings, as a clock (what a side showing the register's
+    value has seen of it; the register's own clock may have seen more)."""
+    clock: Clock = {}
+    for s in reg[0]:
+        if s[1] > clock.get(s[0], 0):
+            clock[s[0]] = s[1]
+    return clock
+
+
+def as_register(reg: Stored) -> Register:
+    """The value-API register of a stored one (canonical values, datetimes)."""
+    siblings, clock = reg
+    return Register(
+        tuple(
+            Sibling(Dot(s[0], s[1]), from_wire(s[2]), dt.datetime.fromisoformat(s[3]))
+            for s in siblings
+        ),
+        VectorClock(clock),
+    )
+
+
+# -- the value API ----------------------------------------------------------------------------
 
 
 @attrs.frozen(order=False)
@@ -60,13 +169,12 @@ class Register:
         return self.merge(Register.delta(dot, value, at, context))
 
     def merge(self, other: Register) -> Register:
-        if other.clock == VectorClock() and not other.siblings:
-            return self
-        mine = {s.dot: s for s in self.siblings}
-        theirs = {s.dot: s for s in other.siblings}
-        kept = [s for d, s in mine.items() if d in theirs or not other.clock.covers(d)]
-        kept += [s for d, s in theirs.items() if d not in mine and not self.clock.covers(d)]
-        return Register(kept, self.clock.merge(other.clock))
+        # the stored form's merge, carrying each Sibling where the stored form has its value
+        kept, clock = merge_registers(self._dotted(), other._dotted())
+        return Register(tuple(s[2] for s in kept), VectorClock(clock))
+
+    def _dotted(self) -> Stored:
+        return [[[s.dot.side, s.dot.counter, s] for s in self.siblings], self.clock.as_dict()]
 
     @property
     def dots(self) -> tuple[Dot, ...]:
@@ -93,4 +201,19 @@ class Register:
         return cls(tuple(Sibling.from_json(s) for s in siblings), VectorClock.from_json(clock))
 
 
-__all__ = ["Register", "Sibling", "same_value"]
+__all__ = [
+    "Clock",
+    "Register",
+    "Sibling",
+    "Stored",
+    "as_register",
+    "covers",
+    "merge_clock",
+    "merge_registers",
+    "register_delta",
+    "register_dots",
+    "register_values",
+    "same_value",
+    "sibling_clock",
+    "write_register",
+]
