@@ -54,12 +54,17 @@ def _dot_order(sibling: list[Any]) -> tuple[str, int]:
     return (sibling[0], sibling[1])
 
 
-def register_delta(side: str, counter: int, value: Any, at: Any, context: Clock) -> Stored:
-    """The register of one write: its sibling, and everything its writer had seen."""
+def write_clock(side: str, counter: int, context: Clock) -> Clock:
+    """The clock of a write: everything its writer had seen, and the write itself."""
     clock = dict(context)
     if counter > clock.get(side, 0):
         clock[side] = counter
-    return [[[side, counter, value, at]], clock]
+    return clock
+
+
+def register_delta(side: str, counter: int, value: Any, at: Any, context: Clock) -> Stored:
+    """The register of one write: its sibling, and everything its writer had seen."""
+    return [[[side, counter, value, at]], write_clock(side, counter, context)]
 
 
 def merge_registers(mine: Stored | None, theirs: Stored) -> Stored:
@@ -69,22 +74,44 @@ def merge_registers(mine: Stored | None, theirs: Stored) -> Stored:
         return theirs
     siblings, clock = mine
     other, other_clock = theirs
-    my_dots = {(s[0], s[1]) for s in siblings}
-    their_dots = {(s[0], s[1]) for s in other}
-    kept = [s for s in siblings if (s[0], s[1]) in their_dots or s[1] > other_clock.get(s[0], 0)]
-    kept += [s for s in other if (s[0], s[1]) not in my_dots and s[1] > clock.get(s[0], 0)]
+    # a register's clock covers its own siblings: a sibling the other's clock does not
+    # cover is new to it, and one it covers stays only if the other holds it too
+    kept = [s for s in siblings if s[1] > other_clock.get(s[0], 0) or _holds(other, s)]
+    kept += [s for s in other if s[1] > clock.get(s[0], 0)]
     if len(kept) > 1:
         kept.sort(key=_dot_order)
     return [kept, merge_clock(dict(clock), other_clock)]
 
 
+def _holds(siblings: list[list[Any]], sibling: list[Any]) -> bool:
+    return any(s[1] == sibling[1] and s[0] == sibling[0] for s in siblings)
+
+
 def write_register(
-    reg: Stored | None, side: str, counter: int, value: Any, at: str, context: Clock
+    reg: Stored | None, side: str, counter: int, value: Any, at: str, seen: Clock
 ) -> Stored:
-    """The register after a write: the siblings ``context`` covers are replaced by the new
-    value; a write the register has seen already (delivered twice, or superseded by a
-    write delivered before it) changes nothing."""
-    return merge_registers(reg, register_delta(side, counter, value, at, context))
+    """The register after a write (``seen``: its :func:`write_clock`): the siblings the
+    write had seen are replaced by its value; a write the register has seen already
+    (delivered twice, or superseded by a write delivered before it) adds nothing.
+
+    Exactly ``merge_registers(reg, [[[side, counter, value, at]], seen])`` (a law checks
+    it), computed without building the delta: the reducer runs it for every field of every
+    change, so it is the hot path.  ``seen`` may become the register's clock as it is, so
+    one write's clock is computed once for all its fields, and clocks are never changed in
+    place."""
+    if reg is None:
+        return [[[side, counter, value, at]], seen]
+    siblings, clock = reg
+    kept = [s for s in siblings if s[1] > seen.get(s[0], 0) or (s[1] == counter and s[0] == side)]
+    if counter > clock.get(side, 0):
+        kept.append([side, counter, value, at])
+        if len(kept) > 1:
+            kept.sort(key=_dot_order)
+    # usually the write had seen all the register had (a side changed what it last read)
+    for name, n in clock.items():
+        if n > seen.get(name, 0):
+            return [kept, merge_clock(dict(clock), seen)]
+    return [kept, seen]
 
 
 def register_values(reg: Stored) -> list[Any]:
@@ -215,5 +242,6 @@ __all__ = [
     "register_values",
     "same_value",
     "sibling_clock",
+    "write_clock",
     "write_register",
 ]

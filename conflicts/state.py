@@ -47,6 +47,7 @@ from conflicts.register import (
     merge_clock,
     register_dots,
     sibling_clock,
+    write_clock,
     write_register,
 )
 from journal.clock import VectorClock
@@ -253,6 +254,7 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
     assert entry.dot is not None
     dot_side, counter = entry.dot.side, entry.dot.counter
     context = entry.context.as_dict() if entry.context is not None else {}
+    seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
     modified = entry.meta.get("modified")  # the side's own time, as UTC ISO text
     if isinstance(modified, str):
         at = modified
@@ -274,15 +276,17 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
             values[name] = None
             continue
         reg = fields.get(name)
-        # a value filling a gap replaces all the field has seen (the register's clock)
-        seen = merge_clock(dict(context), reg[1]) if reg is not None and name in fill else context
-        fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
+        if reg is not None and name in fill:
+            # a value filling a gap replaces all the field has seen (the register's clock)
+            fields[name] = write_register(
+                reg, dot_side, counter, wire, at, merge_clock(dict(seen), reg[1])
+            )
+        else:
+            fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
         values[name] = wire
     if side_id is not None:
         held["id"] = side_id
-    merge_clock(held["c"], context)
-    if counter > held["c"].get(dot_side, 0):
-        held["c"][dot_side] = counter
+    merge_clock(held["c"], seen)
     if counter > raw["c"].get(dot_side, 0):
         raw["c"][dot_side] = counter
 
@@ -503,14 +507,11 @@ class RecordReducer:
         elif entry.dot is not None:
             at = utc_text(entry.at)
             context = entry.context.as_dict() if entry.context is not None else {}
+            side, counter = entry.dot.side, entry.dot.counter
+            seen = write_clock(side, counter, context)
             for name, value in entry.fields.items():
                 raw["f"][name] = write_register(
-                    raw["f"].get(name),
-                    entry.dot.side,
-                    entry.dot.counter,
-                    to_wire(value),
-                    at,
-                    context,
+                    raw["f"].get(name), side, counter, to_wire(value), at, seen
                 )
             if entry.dot.counter > raw["c"].get(entry.dot.side, 0):
                 raw["c"][entry.dot.side] = entry.dot.counter

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conflicts import ConflictPolicy, Register
-from conflicts.register import write_register
+from conflicts.register import merge_registers, register_delta, write_clock, write_register
 from journal import Dot, VectorClock, dumps, loads
 from journal.entry import to_wire, utc_text
 from tests.strategies import (
@@ -197,9 +197,8 @@ def _fold_live(deltas) -> list | None:
     reg = None
     for delta in deltas:
         (s,) = delta.siblings
-        reg = write_register(
-            reg, s.dot.side, s.dot.counter, to_wire(s.value), utc_text(s.at), delta.clock.as_dict()
-        )
+        seen = write_clock(s.dot.side, s.dot.counter, delta.clock.as_dict())
+        reg = write_register(reg, s.dot.side, s.dot.counter, to_wire(s.value), utc_text(s.at), seen)
     return reg
 
 
@@ -270,6 +269,27 @@ def test_live_register_ignores_any_order_of_delivery(history, random):
     else:
         assert _live_dots(in_order) == [(d.side, d.counter) for d in value_api.dots]
         assert VectorClock(in_order[1]) == value_api.clock
+
+
+@given(
+    histories(),
+    st.randoms(use_true_random=False),
+    st.sampled_from(ACTORS),
+    st.integers(1, 8),
+    vector_clocks(),
+)
+def test_a_write_is_the_merge_of_its_delta(history, random, side, counter, context):
+    """write_register (the reducer's hot path) gives exactly what merging the write's delta
+    gives, on any register a field can reach and for any write, seen before or not."""
+    deltas = random.sample(list(history.deltas), k=random.randint(0, len(history.deltas)))
+    reg = _fold_live(deltas)
+    at = "2024-01-01T00:00:00.000000+00:00"
+    args = (side, counter, "v", at, context.as_dict())
+    if history.deltas and random.random() < 0.5:  # one of the field's own writes, again
+        (s,) = (write := random.choice(history.deltas)).siblings
+        args = (s.dot.side, s.dot.counter, to_wire(s.value), at, write.clock.as_dict())
+    seen = write_clock(args[0], args[1], args[4])
+    assert write_register(reg, *args[:4], seen) == merge_registers(reg, register_delta(*args))
 
 
 def test_live_register_ignores_any_delivery_order():
