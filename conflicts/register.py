@@ -26,17 +26,13 @@ from typing import Any
 import attrs
 
 from journal.clock import Dot, VectorClock
-from journal.entry import dumps, from_wire, same_wire
+from journal.entry import dumps, from_wire
 
 Clock = dict[str, int]
 Stored = list[Any]  # [siblings, clock]; a sibling [side, counter, value, at]
 
 
 # -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------
-
-
-def covers(clock: Clock, side: str, counter: int) -> bool:
-    return counter <= clock.get(side, 0)
 
 
 def merge_clock(into: Clock, other: Clock) -> Clock:
@@ -112,16 +108,6 @@ def write_register(
         if n > seen.get(name, 0):
             return [kept, merge_clock(dict(clock), seen)]
     return [kept, seen]
-
-
-def register_values(reg: Stored) -> list[Any]:
-    """The distinct wire values among a register's siblings, in sibling order."""
-    out: list[Any] = []
-    for s in reg[0]:
-        value = s[2]
-        if not any(same_wire(value, v) for v in out):
-            out.append(value)
-    return out
 
 
 def register_dots(reg: Stored) -> list[list[Any]]:
@@ -234,12 +220,10 @@ __all__ = [
     "Sibling",
     "Stored",
     "as_register",
-    "covers",
     "merge_clock",
     "merge_registers",
     "register_delta",
     "register_dots",
-    "register_values",
     "same_value",
     "sibling_clock",
     "write_clock",
