@@ -13,15 +13,8 @@ from typing import Any
 import attrs
 
 from conflicts.policy import ModulePolicy
-from conflicts.register import Register
-from conflicts.state import (
-    ACTIVE,
-    RecordState,
-    as_register,
-    merge_clock,
-    register_clock,
-    register_dots,
-)
+from conflicts.register import Register, as_register, merge_clock, register_dots, sibling_clock
+from conflicts.state import ACTIVE, RecordState
 from journal.entry import from_wire, same_wire, to_wire
 
 
@@ -78,7 +71,7 @@ def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], l
     conflicts: list[FieldConflict] = []
     registers = state.raw["f"]
     for name in sorted(registers):
-        siblings = registers[name]
+        siblings = registers[name][0]
         first = siblings[0][2]
         if all(same_wire(s[2], first) for s in siblings[1:]):
             values[name] = first
@@ -134,7 +127,7 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
         else:
             for name, reg in registers.items():
                 if name not in held_fields:
-                    merge_clock(context, register_clock(reg))
+                    merge_clock(context, sibling_clock(reg))
         writes.append(SideWrite(side, side_id, diff, context))
     return Plan(raw["r"], tuple(writes), new_conflicts)
 

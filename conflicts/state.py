@@ -9,9 +9,10 @@ record a sync touches, so it must be cheap to decode, change in place and encode
 ``m`` module, ``r`` rid, ``o`` origin side, ``k`` match key, ``nk`` near key (the
 normalised match key, present only when the module suggests near matches), ``na`` set once
 a person kept the record apart from its near matches (then it has no near key again),
-``f`` fields: ``{name: [[side, counter, value, at], ...]}`` (the multi-value register of
-:mod:`conflicts.register` as its siblings and their dots; values in wire form, ``at`` as
-UTC ISO text),
+``f`` fields: ``{name: [[[side, counter, value, at], ...], {side: counter}]}`` (the
+multi-value register of :mod:`conflicts.register` as stored: its siblings with their dots,
+and its own clock; values in wire form, ``at`` as UTC ISO text; read it through
+:meth:`RecordState.siblings` and :attr:`RecordState.fields`),
 ``c`` the record clock, ``s`` sides: ``{side: {"id", "c": clock it holds, "v": values it
 holds, "del": deleted, "a": (only when set) {field: [shown, held]}: the side holds ``held``
 where the record shows ``shown``, a clone renamed there: see :func:`conflicts.merge.plan`}}``,
@@ -40,15 +41,22 @@ from typing import Any
 import attrs
 import orjson
 
-from conflicts.register import Register, Sibling
-from journal.clock import Dot, VectorClock
+from conflicts.register import (
+    Register,
+    as_register,
+    merge_clock,
+    register_dots,
+    sibling_clock,
+    write_clock,
+    write_register,
+)
+from journal.clock import VectorClock
 from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire, utc_text
-from journal.store import View
+from journal.protocols import View
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
 CLONED_NOTE = "duplicate: clone"  # the note of a record a person kept apart (clone)
 
-Clock = dict[str, int]
 Raw = dict[str, Any]
 
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # as fast_dumps
@@ -72,76 +80,6 @@ def _decode(text: str) -> Raw:
         return raw
     raw = orjson.loads(text)
     return raw
-
-
-# -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------
-
-
-def covers(clock: Clock, side: str, counter: int) -> bool:
-    return counter <= clock.get(side, 0)
-
-
-def merge_clock(into: Clock, other: Clock) -> Clock:
-    """Pointwise maximum, in place."""
-    for side, n in other.items():
-        if n > into.get(side, 0):
-            into[side] = n
-    return into
-
-
-Siblings = list[list[Any]]
-
-
-def write_register(
-    reg: Siblings | None, side: str, counter: int, value: Any, at: str, context: Clock
-) -> Siblings:
-    """The siblings after a write: those ``context`` covers are replaced by the new value."""
-    if reg is None:
-        return [[side, counter, value, at]]
-    if any(s[1] == counter and s[0] == side for s in reg):
-        return reg  # this write was folded in already (merge is idempotent)
-    kept = [s for s in reg if s[1] > context.get(s[0], 0)]
-    kept.append([side, counter, value, at])
-    if len(kept) > 1:
-        kept.sort(key=_dot_order)
-    return kept
-
-
-def register_clock(reg: Siblings) -> Clock:
-    """The dots of a register's siblings, as a clock."""
-    clock: Clock = {}
-    for s in reg:
-        if s[1] > clock.get(s[0], 0):
-            clock[s[0]] = s[1]
-    return clock
-
-
-def _dot_order(sibling: list[Any]) -> tuple[str, int]:
-    return (sibling[0], sibling[1])
-
-
-def register_values(reg: Siblings) -> list[Any]:
-    """The distinct wire values among a register's siblings, in sibling order."""
-    out: list[Any] = []
-    for s in reg:
-        value = s[2]
-        if not any(same_wire(value, v) for v in out):
-            out.append(value)
-    return out
-
-
-def register_dots(reg: Siblings) -> list[list[Any]]:
-    return [[s[0], s[1]] for s in reg]
-
-
-def as_register(reg: Siblings) -> Register:
-    """The value-API register of a stored one (canonical values, datetimes)."""
-    return Register(
-        tuple(
-            Sibling(Dot(s[0], s[1]), from_wire(s[2]), dt.datetime.fromisoformat(s[3])) for s in reg
-        ),
-        VectorClock(register_clock(reg)),
-    )
 
 
 # -- the view ------------------------------------------------------------------------------
@@ -234,6 +172,12 @@ class RecordState:
     def fields(self) -> dict[str, Register]:
         return {name: as_register(reg) for name, reg in self.raw["f"].items()}
 
+    def siblings(self, field: str) -> list[list[Any]]:
+        """The siblings of ``field``'s register as stored, ``[side, counter, wire value, at
+        as UTC ISO text]`` in dot order; none for a field the record has no value of."""
+        reg = self.raw["f"].get(field)
+        return list(reg[0]) if reg is not None else []
+
     @property
     def sides(self) -> dict[str, Held]:
         return {
@@ -310,6 +254,7 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
     assert entry.dot is not None
     dot_side, counter = entry.dot.side, entry.dot.counter
     context = entry.context.as_dict() if entry.context is not None else {}
+    seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
     modified = entry.meta.get("modified")  # the side's own time, as UTC ISO text
     if isinstance(modified, str):
         at = modified
@@ -332,16 +277,16 @@ def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
             continue
         reg = fields.get(name)
         if reg is not None and name in fill:
-            seen = merge_clock(dict(context), register_clock(reg))
+            # a value filling a gap replaces all the field has seen (the register's clock)
+            fields[name] = write_register(
+                reg, dot_side, counter, wire, at, merge_clock(dict(seen), reg[1])
+            )
         else:
-            seen = context
-        fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
+            fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
         values[name] = wire
     if side_id is not None:
         held["id"] = side_id
-    merge_clock(held["c"], context)
-    if counter > held["c"].get(dot_side, 0):
-        held["c"][dot_side] = counter
+    merge_clock(held["c"], seen)
     if counter > raw["c"].get(dot_side, 0):
         raw["c"][dot_side] = counter
 
@@ -377,6 +322,11 @@ def _supersede(view: View, raw: Raw, entry: Entry) -> None:
 
 class RecordReducer:
     """Folds every kind of entry into records, links, cursors and conflicts."""
+
+    # The format of the state it writes (a cache: a journal whose stored states were
+    # written at another version rebuilds them by replay).  1: a field's register was its
+    # siblings alone; 2: each field's register keeps its own clock (``f`` above).
+    version: int = 2
 
     def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
         return _encode(state.raw), state.index_key(), state.attention, state.index_near()
@@ -530,7 +480,7 @@ class RecordReducer:
             wire = to_wire(winner["value"])
             for held in raw["s"].values():
                 if name in held["v"] and same_wire(held["v"][name], wire):
-                    merge_clock(held["c"], register_clock(reg))
+                    merge_clock(held["c"], sibling_clock(reg))
 
     @staticmethod
     def _resolution(view: View, raw: Raw, entry: Entry) -> None:
@@ -557,14 +507,11 @@ class RecordReducer:
         elif entry.dot is not None:
             at = utc_text(entry.at)
             context = entry.context.as_dict() if entry.context is not None else {}
+            side, counter = entry.dot.side, entry.dot.counter
+            seen = write_clock(side, counter, context)
             for name, value in entry.fields.items():
                 raw["f"][name] = write_register(
-                    raw["f"].get(name),
-                    entry.dot.side,
-                    entry.dot.counter,
-                    to_wire(value),
-                    at,
-                    context,
+                    raw["f"].get(name), side, counter, to_wire(value), at, seen
                 )
             if entry.dot.counter > raw["c"].get(entry.dot.side, 0):
                 raw["c"][entry.dot.side] = entry.dot.counter
@@ -581,13 +528,6 @@ __all__ = [
     "Held",
     "RecordReducer",
     "RecordState",
-    "as_register",
-    "covers",
-    "merge_clock",
     "new_state",
-    "register_clock",
-    "register_dots",
-    "register_values",
     "retry_delay",
-    "write_register",
 ]

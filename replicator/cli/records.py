@@ -41,7 +41,7 @@ STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
 
 
 def _register_value(state: RecordState, field: str) -> Any:
-    siblings = state.raw["f"].get(field) or []
+    siblings = state.siblings(field)
     values: list[Any] = []
     for s in siblings:
         if s[2] not in values:

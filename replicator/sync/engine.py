@@ -1103,7 +1103,7 @@ def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any])
     if read not in (exact.quantize(step, ROUND_HALF_UP), exact.quantize(step, ROUND_HALF_EVEN)):
         return None
     # the amount it held came from another side, through our write (not typed there)
-    siblings = raw["f"].get(field) or ()
+    siblings = RecordState(raw).siblings(field)
     if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
         return None
     return (
