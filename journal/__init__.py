@@ -11,8 +11,10 @@ from journal.errors import (
     JournalError,
     StorageError,
 )
+from journal.protocols import Reducer, View
 from journal.replay import Verification, rebuild, replay_into, verify, verify_chain
-from journal.store import Journal, Reducer, SQLiteView, View
+from journal.store import Journal
+from journal.view import SQLiteView
 
 __all__ = [
     "Anchor",
