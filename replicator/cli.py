@@ -24,7 +24,7 @@ from rich.table import Table
 
 from conflicts import ConflictError
 from journal import Journal, JournalError, Kind
-from journal.entry import canonical_decimal
+from journal.entry import canonical_decimal, utc_text
 from replicator.app import open_app, open_journal
 from replicator.config import Config, load_config
 from replicator.engine import CycleReport, report_data
@@ -334,14 +334,9 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
     if last_run is not None:
         failures, _ = lifecycle.problems(journal, last_run)
     per_module = dict.fromkeys(config.modules, 0)
-    last: dict[str, str] = {}
-    # Journal has no per-module summary yet: two read-only aggregate queries
-    for module, n in journal.conn.execute("SELECT module, count(*) FROM entries GROUP BY module"):
-        per_module[module] = n
-    for module, at in journal.conn.execute(
-        "SELECT module, max(at) FROM entries WHERE kind IN ('cursor', 'intent') GROUP BY module"
-    ):
-        last[module] = at
+    per_module.update(journal.entry_counts())
+    last_times = journal.last_times(kinds=[Kind.CURSOR, Kind.INTENT])
+    last = {module: utc_text(at) for module, at in last_times.items()}
     modules = []
     for name, module in config.modules.items():
         statuses: collections.Counter[str] = collections.Counter()

@@ -435,10 +435,7 @@ class Daemon:
 
     def _count_conflicts(self) -> None:
         assert self.app is not None
-        rows = self.app.journal.conn.execute(
-            "SELECT module, count(*) FROM conflicts WHERE status = 'open' GROUP BY module"
-        ).fetchall()
-        found = dict(rows)
+        found = self.app.journal.conflict_counts(status="open")
         for name in self.config.modules:
             self.metrics.set("replicator_conflicts_open", found.get(name, 0), module=name)
 
