@@ -51,26 +51,3 @@ def test_pure_core_opens_no_files_or_connections():
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not names & {"sqlite3", "httpx", "os", "pathlib", "socket"}, info.name
-
-
-def _conn_uses(path: Path) -> list[int]:
-    """Lines where ``path`` reads an attribute named ``conn`` (a journal's connection)."""
-    tree = ast.parse(path.read_text())
-    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "conn"]
-
-
-def test_nothing_outside_the_journal_reads_its_sqlite_connection():
-    """Code outside journal/ asks the Journal's methods, never SQL on ``journal.conn`` (the
-    journal's own tests and benchmarks measure and tamper with the file, so they may)."""
-    outside = [*(ROOT / "replicator").rglob("*.py"), *(ROOT / "conflicts").rglob("*.py")]
-    outside += [p for p in (ROOT / "tests").rglob("*.py") if "journal" not in p.parts]
-    outside += [p for p in (ROOT / "benchmarks").rglob("*.py") if not p.name.startswith("journal")]
-    found = {str(p.relative_to(ROOT)): lines for p in outside if (lines := _conn_uses(p))}
-    assert not found, f"SQL on a journal's connection outside journal/: {found}"
-
-
-def test_the_conn_check_finds_a_planted_use(tmp_path):
-    """The check above sees ``journal.conn`` in any expression."""
-    planted = tmp_path / "planted.py"
-    planted.write_text("def f(app):\n    return app.journal.conn.execute('SELECT 1')\n")
-    assert _conn_uses(planted) == [2]
