@@ -4,10 +4,10 @@ Entries are the truth.  The materialised tables (``records``, ``links``, ``curso
 ``conflicts``) are caches that a :class:`~journal.protocols.Reducer` folds from the
 entries, in the same transaction as the entries they come from; :mod:`journal.replay`
 rebuilds them from the entries alone and checks that they match, and a reducer of another
-version rebuilds them on open (:meth:`Journal.state_version`).
+version rebuilds them on open (:attr:`Journal.state_version`).
 
 The journal knows nothing of sides or policies: the reducer is passed in by the layer that
-does (``conflicts.reducer``), so imports go one way.  Its SQL lives in
+does (``conflicts.state``), so imports go one way.  Its SQL lives in
 :mod:`journal.schema` and the state's in :mod:`journal.view`; nothing outside the package
 reads the file but through this class.
 """
@@ -39,11 +39,8 @@ from journal.errors import ChainKeyError, StorageError
 from journal.protocols import Reducer, View
 from journal.schema import (
     ENTRY_COLUMNS,
-    STATE_SCHEMA,
-    STATE_TABLES,
     TRIGGERS,
     connect,
-    create_private,
     create_schema,
     missing_triggers,
     store_state_version,
@@ -74,6 +71,12 @@ class Journal:
     are chained with HMAC-SHA256; a journal made before keyed chains (or without a key)
     has a plain sha256 chain until :meth:`upgrade` journals the switch.  ``keyed_from`` is
     the first keyed seq (None: the chain is unkeyed).
+
+    ``reducer``: what folds the entries into the materialised state.  If it has a
+    ``version`` other than the stored state's, opening rebuilds the state by replay, in one
+    transaction (it holds the write lock for the whole fold), and journals the upgrade
+    (:meth:`upgrade_state`); a keyed journal opened without its key waits for
+    :meth:`use_key`.
     """
 
     def __init__(
@@ -573,20 +576,17 @@ class Journal:
         self.close()
 
 
+# ENTRY_COLUMNS, TRIGGERS, Reducer, View and cursor_order live in journal.schema,
+# journal.protocols and journal.view; imported from here by older code.
 __all__ = [
     "CHAIN",
     "CHAIN_RID",
     "ENTRY_COLUMNS",
     "JOURNAL_MODULE",
-    "STATE_RID",
-    "STATE_SCHEMA",
-    "STATE_TABLES",
-    "TRIGGERS",
     "Journal",
     "Reducer",
-    "SQLiteView",
+    "STATE_RID",
+    "TRIGGERS",
     "View",
-    "connect",
-    "create_private",
     "cursor_order",
 ]
