@@ -511,11 +511,11 @@ class Journal:
 
     def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """Rids per match key, for the keys given."""
-        return self.view.rids_by("key", "records_key", module, keys)
+        return self.view.with_keys(module, keys)
 
     def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """Rids per near key (the looser second key a reducer may give), for the keys given."""
-        return self.view.rids_by("near", "records_near", module, keys)
+        return self.view.with_near_keys(module, keys)
 
     def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:
         """Every record as ``(module, rid, state)``, streamed."""

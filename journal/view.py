@@ -36,7 +36,8 @@ def cursor_order(value: Any) -> tuple[int, Any]:
 
 
 class SQLiteView:
-    """A :class:`View` over the materialised tables of one SQLite connection.
+    """A :class:`~journal.protocols.View` over the materialised tables of one SQLite
+    connection, and the queries the journal answers from them.
 
     Record states are cached decoded and written back in one ``executemany`` at
     :meth:`flush`, so a batch that touches a record several times encodes it once.
@@ -202,10 +203,17 @@ class SQLiteView:
         )
         return [r[0] for r in rows]
 
-    def rids_by(
+    def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per match key, for the keys given."""
+        return self._rids_by("key", "records_key", module, keys)
+
+    def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per near key (the looser second key a reducer may give), for the keys given."""
+        return self._rids_by("near", "records_near", module, keys)
+
+    def _rids_by(
         self, column: str, index: str, module: str, keys: Sequence[str]
     ) -> dict[str, list[str]]:
-        """Rids per value of an indexed key column (``key`` or ``near``), for the keys given."""
         found: dict[str, list[str]] = {}
         unique = sorted(set(keys))
         for start in range(0, len(unique), 500):
