@@ -2,6 +2,8 @@
 reaches past the Journal's methods into its SQLite connection."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import journal
@@ -41,6 +43,21 @@ def test_the_view_and_reducer_protocols_reach_no_sqlite():
     reached = _reached("protocols")
     assert "journal.entry" in reached
     assert not {"sqlite3", "sqlite_utils", "journal.store", "journal.view"} & reached
+
+
+def test_importing_the_pure_journal_modules_loads_no_sqlite():
+    """The package and its values and protocols import without sqlite3; the Journal
+    brings it on first use (the names that need it load lazily)."""
+    code = (
+        "import sys, journal, journal.clock, journal.entry, journal.errors, journal.protocols\n"
+        "before = 'sqlite3' in sys.modules\n"
+        "from journal import Journal\n"
+        "print(before, 'sqlite3' in sys.modules, Journal.__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "journal.store"]
 
 
 def test_the_protocols_are_the_ones_the_package_exports():
