@@ -172,9 +172,7 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
     """Throw the live materialised state away and rebuild it from the entries."""
     verify_chain(journal)
     with journal.transaction():
-        for table in STATE_TABLES:
-            journal.conn.execute(f"DELETE FROM {table}")
-        journal.view.forget()
+        journal.view.clear()
     fd, path = tempfile.mkstemp(
         prefix="replicator-replay-",
         suffix=".db",
