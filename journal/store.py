@@ -220,7 +220,7 @@ class Journal:
         wanted = reducer_version(self.reducer)
         return wanted is not None and wanted != self.state_version
 
-    def upgrade_state(self, progress: Progress | None = None) -> Entry | None:
+    def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None:
         """Rebuild the materialised state with the reducer if its version differs from the
         stored one, journaled: a ``config`` entry of ``@journal`` (rid ``@state``, meta
         ``{"event": "state-upgrade", "from": old, "to": new, "entries": [1, n]}``), in one
