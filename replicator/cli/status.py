@@ -10,7 +10,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from journal import Journal
+from journal import Journal, Kind
+from journal.entry import utc_text
 from replicator.cli.common import (
     _at,
     _config,
@@ -33,14 +34,9 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
     if last_run is not None:
         failures, _ = lifecycle.problems(journal, last_run)
     per_module = dict.fromkeys(config.modules, 0)
-    last: dict[str, str] = {}
-    # Journal has no per-module summary yet: two read-only aggregate queries
-    for module, n in journal.conn.execute("SELECT module, count(*) FROM entries GROUP BY module"):
-        per_module[module] = n
-    for module, at in journal.conn.execute(
-        "SELECT module, max(at) FROM entries WHERE kind IN ('cursor', 'intent') GROUP BY module"
-    ):
-        last[module] = at
+    per_module.update(journal.entry_counts())
+    last_times = journal.last_times(kinds=[Kind.CURSOR, Kind.INTENT])
+    last = {module: utc_text(at) for module, at in last_times.items()}
     modules = []
     for name, module in config.modules.items():
         statuses: collections.Counter[str] = collections.Counter()

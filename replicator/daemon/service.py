@@ -353,10 +353,7 @@ class Daemon:
 
     def _count_conflicts(self) -> None:
         assert self.app is not None
-        rows = self.app.journal.conn.execute(
-            "SELECT module, count(*) FROM conflicts WHERE status = 'open' GROUP BY module"
-        ).fetchall()
-        found = dict(rows)
+        found = self.app.journal.conflict_counts(status="open")
         for name in self.config.modules:
             self.metrics.conflicts_open.labels(module=name).set(found.get(name, 0))
 

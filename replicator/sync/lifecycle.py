@@ -186,13 +186,7 @@ def enable(journal: Journal) -> Entry | None:
 
 def materialised(journal: Journal) -> dict[str, dict[str, int]]:
     """Per module: how many records, links, cursors and conflicts the journal holds."""
-    found: dict[str, dict[str, int]] = {}
-    for table in ("records", "links", "cursors", "conflicts"):
-        rows = journal.conn.execute(f"SELECT module, count(*) FROM {table} GROUP BY module")
-        for module, n in rows:
-            found.setdefault(module, dict.fromkeys(("records", "links", "cursors", "conflicts"), 0))
-            found[module][table] = n
-    return dict(sorted(found.items()))
+    return journal.state_counts()
 
 
 def delete(journal: Journal) -> Entry:
@@ -351,14 +345,9 @@ def runs(journal: Journal, *, module: str | None = None) -> Iterator[Run]:
 
 
 def last_run(journal: Journal) -> Run | None:
-    row = journal.conn.execute(
-        "SELECT seq FROM entries WHERE module = ? AND rid = ? ORDER BY seq DESC LIMIT 1",
-        (CONFIG_MODULE, RUN),
-    ).fetchone()
-    if row is None:
-        return None
-    (entry,) = journal.read(since=row[0] - 1, limit=1)
-    return Run.from_entry(entry)
+    for entry in journal.read(module=CONFIG_MODULE, rid=RUN, descending=True, limit=1):
+        return Run.from_entry(entry)
+    return None
 
 
 def problems(

@@ -95,7 +95,7 @@ from replicator.connectors.zoho.http import (
     overlap_start,
     parse_time,
     server_time,
-    utc_text,
+    zoho_time,
 )
 from replicator.errors import ConfigError
 
@@ -367,7 +367,7 @@ class ZohoBooksConnector:
 
         for records in self._pages(table, params, min(PER_PAGE, page_size)):
             if read_at is None and self._page_dates:
-                read_at = utc_text(self._page_dates[0])
+                read_at = zoho_time(self._page_dates[0])
             changes = []
             older = False
             for record in records:
@@ -393,7 +393,7 @@ class ZohoBooksConnector:
         gone: list[Change] = []
         if table.feed == SCANNED:
             if newest == floor:
-                newest = max(floor, utc_text(self.now()))
+                newest = max(floor, zoho_time(self.now()))
             if not module.view and module.table not in ALIASES:
                 for id, state in list(known.items()):
                     if id not in seen and state[0] != DELETED:
@@ -798,7 +798,7 @@ class ZohoBooksConnector:
         moment = parse_time(since)
         if moment is None:
             return None
-        return utc_text(overlap_start(moment, parse_time(read_at), self.overlap))
+        return zoho_time(overlap_start(moment, parse_time(read_at), self.overlap))
 
     def _parse_cursor(self, since: Cursor | None) -> tuple[str | None, str | None]:
         """``(records, read_at)`` of a cursor: an ISO text, or ``[records, read_at]``."""
@@ -885,7 +885,7 @@ def _primary(persons: list[Any]) -> dict[str, Any] | None:
 
 def _time_text(record: Mapping[str, Any]) -> str | None:
     moment = parse_time(record.get(MODIFIED))
-    return utc_text(moment) if moment is not None else None
+    return zoho_time(moment) if moment is not None else None
 
 
 def _number(text: str) -> Any:

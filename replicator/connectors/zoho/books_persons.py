@@ -78,7 +78,7 @@ from replicator.connectors.zoho.http import (
     marks,
     parse_time,
     server_time,
-    utc_text,
+    zoho_time,
 )
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ class ContactPersons:
         params = {**filters, "sort_column": MODIFIED, "sort_order": "D"}
         for records in books._pages(self.contacts, params, PER_PAGE):
             if read_at is None and books._page_dates:
-                read_at = utc_text(books._page_dates[0])
+                read_at = zoho_time(books._page_dates[0])
             listed_at = books._page_dates[-1] if books._page_dates else None
             older = False
             for record in records:
@@ -441,7 +441,7 @@ class ContactPersons:
             person = {**current, **body, **record}
             person["contact_person_id"] = new_id = str(record.get("contact_person_id") or id)
             at = server_time(response)
-            written_at = utc_text(at) if at is not None else None
+            written_at = zoho_time(at) if at is not None else None
             self._wrote(module, filters, contact_id, person, written_at, batch)
             if write.id is None:
                 self._made[write.key] = new_id
@@ -715,7 +715,7 @@ def _view_key(filters: Mapping[str, str]) -> str:
 
 def _time_text(record: Mapping[str, Any]) -> str | None:
     moment = parse_time(record.get(MODIFIED))
-    return utc_text(moment) if moment is not None else None
+    return zoho_time(moment) if moment is not None else None
 
 
 __all__ = ["COLUMNS", "FIELDS", "PERSONS", "ContactPersons"]

@@ -77,7 +77,7 @@ from replicator.connectors.zoho.http import (
     parse_time,
     read_mark,
     server_time,
-    utc_text,
+    zoho_time,
 )
 
 Now = Callable[[], dt.datetime]
@@ -208,9 +208,9 @@ class ZohoCRMConnector:
             ):
                 server_now = server_time(response)
                 if marks.read_at is None and server_now is not None:
-                    marks.read_at = utc_text(server_now)
+                    marks.read_at = zoho_time(server_now)
                 if marks.deleted is None:  # a snapshot: deletions before it do not matter
-                    marks.deleted = utc_text(server_now or self.now())
+                    marks.deleted = zoho_time(server_now or self.now())
                 records = self._complete(module, records, groups[1:])
                 changes = []
                 for record in records:
@@ -234,7 +234,7 @@ class ZohoCRMConnector:
             if rewalk_from is not None:
                 starts.append(rewalk_from)
         if marks.deleted is None:
-            marks.deleted = utc_text(self.now())
+            marks.deleted = zoho_time(self.now())
         if records_since is not None:
             yield from self._pull_deleted(module, marks, deleted_since, per_page)
         elif not yielded:
@@ -260,7 +260,7 @@ class ZohoCRMConnector:
                 id = str(entry["id"])
                 moment = parse_time(entry.get("deleted_time"))
                 if moment is not None:
-                    newest = max(newest, utc_text(moment))
+                    newest = max(newest, zoho_time(moment))
                 if known.get(id, ("",))[0] != DELETED:
                     changes.append(Change(id, {}, modified=moment or self.now(), deleted=True))
                 known[id] = (DELETED, None)
@@ -565,7 +565,7 @@ class ZohoCRMConnector:
             modified = parse_time(details.get(MODIFIED))
             if modified is not None:  # our write is known: its echo is not a change
                 self._known.setdefault(memory_key(module), {})[new_id] = (
-                    utc_text(modified),
+                    zoho_time(modified),
                     digest(expected) if expected is not None else None,
                 )
             return Outcome(write.key, new_id)
@@ -691,7 +691,7 @@ class ZohoCRMConnector:
             for record in data:
                 moment = parse_time(record.get(modified_field))
                 if moment is not None:
-                    newest = max(newest or EPOCH, utc_text(moment))
+                    newest = max(newest or EPOCH, zoho_time(moment))
             yield data, response
             info = body.get("info") or {}
             if not data or not info.get("more_records"):
@@ -763,7 +763,7 @@ class ZohoCRMConnector:
         if moment is None:
             return {}
         start = overlap_start(moment, parse_time(read_at), self.overlap)
-        return {"If-Modified-Since": utc_text(start)}
+        return {"If-Modified-Since": zoho_time(start)}
 
     def _query_start(self, since: str | None) -> str | None:
         return since if since and since > EPOCH else None
@@ -772,7 +772,7 @@ class ZohoCRMConnector:
         moment = parse_time(record.get(module.modified or MODIFIED))
         if moment is None:
             moment = self.now()
-        return moment, utc_text(moment)
+        return moment, zoho_time(moment)
 
     def _values(self, module: SideModule, record: Mapping[str, Any]) -> dict[str, Any]:
         """A record's columns, lookups flattened (see the module docstring)."""
@@ -902,7 +902,7 @@ class ZohoCRMConnector:
             item = dict(channel)
             expiry = item.get("channel_expiry")
             if isinstance(expiry, dt.datetime):
-                item["channel_expiry"] = utc_text(expiry)
+                item["channel_expiry"] = zoho_time(expiry)
             items.append(item)
         if not items:
             return []

@@ -286,8 +286,9 @@ def parse_time(value: Any) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-def utc_text(moment: dt.datetime) -> str:
-    """A cursor text: UTC, whole seconds, fixed width, so text order is time order."""
+def zoho_time(moment: dt.datetime) -> str:
+    """A cursor text as Zoho's times are: UTC, whole seconds, fixed width, so text order
+    is time order (the journal's ``utc_text`` keeps microseconds)."""
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
@@ -316,7 +317,7 @@ def read_mark(records: str, read_at: str, overlap: dt.timedelta) -> str:
     watermark, seen = parse_time(records), parse_time(read_at)
     if watermark is None or seen is None:
         return read_at
-    return utc_text(min(seen, watermark + overlap - dt.timedelta(seconds=1)))
+    return zoho_time(min(seen, watermark + overlap - dt.timedelta(seconds=1)))
 
 
 def idle_mark(records: str, previous: str, read_at: str, overlap: dt.timedelta) -> str:
@@ -328,7 +329,7 @@ def idle_mark(records: str, previous: str, read_at: str, overlap: dt.timedelta) 
     it runs in: idle syncs journal no new cursor."""
     full = read_mark(records, read_at, overlap)
     watermark = parse_time(records)
-    if watermark is None or full != utc_text(watermark + overlap - dt.timedelta(seconds=1)):
+    if watermark is None or full != zoho_time(watermark + overlap - dt.timedelta(seconds=1)):
         return previous
     return full
 
@@ -940,5 +941,5 @@ __all__ = [
     "server_time",
     "token_request",
     "translate",
-    "utc_text",
+    "zoho_time",
 ]

@@ -27,7 +27,7 @@ from replicator.connectors.zoho.http import (
     loads,
     parse_time,
     translate,
-    utc_text,
+    zoho_time,
 )
 from replicator.errors import ConnectorError
 from tests.connectors.zoho.conftest import oauth
@@ -417,5 +417,5 @@ def test_zoho_times_become_fixed_width_utc_texts() -> None:
     """Both Zoho offset styles parse to aware UTC; cursor texts sort as times do."""
     crm = parse_time("2026-11-27T15:30:00+05:30")
     books = parse_time("2026-11-27T15:30:00+0530")
-    assert crm == books and utc_text(crm) == "2026-11-27T10:00:00+00:00"
+    assert crm == books and zoho_time(crm) == "2026-11-27T10:00:00+00:00"
     assert parse_time("not a time") is None
