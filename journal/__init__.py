@@ -9,6 +9,7 @@ from journal.errors import (
     EncodingError,
     IntegrityError,
     JournalError,
+    PayloadError,
     StorageError,
 )
 from journal.replay import Verification, rebuild, replay_into, verify, verify_chain
@@ -28,6 +29,7 @@ __all__ = [
     "JournalError",
     "Kind",
     "NewEntry",
+    "PayloadError",
     "Reducer",
     "SQLiteView",
     "StorageError",
