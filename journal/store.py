@@ -38,6 +38,14 @@ from journal.entry import (
     utc_text,
 )
 from journal.errors import ChainKeyError, CursorError, StorageError
+from journal.payloads import (
+    ChainKeyed,
+    SettledIntent,
+    TriggersRepaired,
+    WriteIntent,
+    new_entry,
+    payload_of,
+)
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 
@@ -518,22 +526,14 @@ class Journal:
                 return None
             first = self._last_seq + 1
             self.keyed_from = first
-            (entry,) = self.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        JOURNAL_MODULE,
-                        CHAIN_RID,
-                        meta={
-                            "chain": CHAIN,
-                            "keyed_from": first,
-                            "unkeyed": [1, first - 1],
-                            "reason": "entries before keyed_from were chained with plain "
-                            "sha256 (made before keyed chains)",
-                        },
-                    )
-                ]
+            keyed = ChainKeyed(
+                chain=CHAIN,
+                keyed_from=first,
+                unkeyed=(1, first - 1),
+                reason="entries before keyed_from were chained with plain sha256 (made "
+                "before keyed chains)",
             )
+            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
         return entry
 
     # -- the append-only triggers -------------------------------------------------------------
@@ -562,16 +562,8 @@ class Journal:
             for name in missing:
                 self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
                 self.conn.execute(TRIGGERS[name])
-            (entry,) = self.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        JOURNAL_MODULE,
-                        "@triggers",
-                        meta={"event": "repair-triggers", "recreated": missing},
-                    )
-                ]
-            )
+            repaired = TriggersRepaired(recreated=tuple(missing))
+            (entry,) = self.append([new_entry(repaired, JOURNAL_MODULE, "@triggers")])
         return entry
 
     def head(self) -> tuple[int, str, dt.datetime | None]:
@@ -740,10 +732,12 @@ class Journal:
         sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
         for row in self.conn.execute(sql, params):
             entry = entry_from_row(row)
-            if (
-                entry.rid == rid
-                or rid in entry.meta.get("writes", {})
-                or rid in entry.meta.get("settled", ())
+            if entry.rid == rid:
+                yield entry
+                continue
+            intent = payload_of(entry)
+            if (isinstance(intent, WriteIntent) and rid in intent.writes) or (
+                isinstance(intent, SettledIntent) and rid in intent.settled
             ):
                 yield entry
 
