@@ -176,7 +176,8 @@ class Applied(Payload):
     KIND = Kind.APPLIED
 
     id: str = _required()
-    create: bool = _required()
+    # every version writes it; ABSENT only in an entry made by hand, read as an update
+    create: bool | Absent = _maybe()
     done: bool | Absent = _maybe()
     # duplicates = "clone": the name each renamed field was sent under, and why
     renamed: tuple[Mapping[str, Any], ...] = _omitted((), converter=_names)
