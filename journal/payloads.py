@@ -405,7 +405,8 @@ class IntegrationDeleted(Payload):
     FIXED = {"event": "delete"}
 
     modules: tuple[str, ...] = _required(converter=_names)
-    dropped: Mapping[str, Mapping[str, int]] = _required()
+    # every version writes it; ABSENT only in an entry made by hand
+    dropped: Mapping[str, Mapping[str, int]] | Absent = _maybe()
 
 
 @attrs.frozen
