@@ -600,6 +600,21 @@ def payload_of(entry: Entry) -> Payload:
     return decode(entry.kind, entry.meta)
 
 
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+def value_or(value: T | Absent, default: D) -> T | D:
+    """``value``, or ``default`` when the meta does not hold it (``meta.get(key, default)``)."""
+    return default if value is ABSENT else value
+
+
+def event_of(payload: Payload) -> str | None:
+    """The ``event`` a config entry names (its class's, or an unknown one kept in extra)."""
+    event = payload.FIXED.get("event", payload.extra.get("event"))
+    return event if isinstance(event, str) else None
+
+
 P = TypeVar("P", bound=Payload)
 
 
@@ -694,8 +709,10 @@ __all__ = [
     "WriteIntent",
     "decode",
     "encode",
+    "event_of",
     "expect",
     "new_entry",
     "payload_of",
+    "value_or",
     "variant",
 ]
