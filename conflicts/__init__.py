@@ -13,7 +13,16 @@ from conflicts.policy import (
     Sync,
 )
 from conflicts.register import Register, Sibling, same_value
-from conflicts.state import ACTIVE, HELD, MERGED, SKIPPED, Held, RecordReducer, RecordState
+from conflicts.state import (
+    ACTIVE,
+    HELD,
+    MERGED,
+    SKIPPED,
+    Held,
+    HeldWire,
+    RecordReducer,
+    RecordState,
+)
 
 __all__ = [
     "ACTIVE",
@@ -26,6 +35,7 @@ __all__ = [
     "GroupDecision",
     "HELD",
     "Held",
+    "HeldWire",
     "MERGED",
     "Member",
     "ModulePolicy",

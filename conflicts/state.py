@@ -297,6 +297,68 @@ class RecordState:
             return key
         return None
 
+    # -- reads for the engine and the command line: the stored keys stay in this module --
+
+    def held_wire(self, side: str) -> HeldWire | None:
+        """What ``side`` holds, as stored (wire values, clock dict), without copying."""
+        held = self.raw["s"].get(side)
+        return HeldWire(held) if held is not None else None
+
+    def held_wires(self) -> dict[str, HeldWire]:
+        """What every side the record was seen on holds, by side."""
+        return {side: HeldWire(held) for side, held in self.raw["s"].items()}
+
+    def counter(self, side: str) -> int:
+        """The last counter of ``side`` in the record's clock (0: none yet)."""
+        counter: int = self.raw["c"].get(side, 0)
+        return counter
+
+    def write_error(self, side: str) -> str | None:
+        """The last write ``side`` refused, or an error of its values (not a read error)."""
+        error: str | None = self.raw["e"].get(side)
+        return error
+
+    def wire_values(self, field: str) -> list[tuple[str, Any]]:
+        """``(side, wire value)`` of each sibling of ``field``'s register, in order."""
+        return [(s[0], s[2]) for s in self.raw["f"].get(field) or ()]
+
+
+class HeldWire:
+    """What one side holds of a record, as stored: a read-only view whose dicts are the
+    state's own (read them, never change them)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, held: Raw) -> None:
+        self._held = held
+
+    @property
+    def id(self) -> str | None:
+        """The record's id on the side (None: not created there yet)."""
+        side_id: str | None = self._held["id"]
+        return side_id
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self._held["del"])
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The values the side holds, in wire form."""
+        values: dict[str, Any] = self._held["v"]
+        return values
+
+    @property
+    def clock(self) -> Clock:
+        """The clock of what the side has seen."""
+        clock: Clock = self._held["c"]
+        return clock
+
+    @property
+    def renamed(self) -> bool:
+        """Whether the side holds a clone under another name (see :func:`_unalias`)."""
+        return "a" in self._held
+
 
 # -- retries of refused writes --------------------------------------------------------------
 
@@ -605,6 +667,7 @@ __all__ = [
     "RETRY_LIMIT",
     "SKIPPED",
     "Held",
+    "HeldWire",
     "RecordReducer",
     "RecordState",
     "as_register",
