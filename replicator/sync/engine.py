@@ -432,13 +432,13 @@ class Engine:
                 self.journal.append(entries)
                 entries, batch_rids = [], set()
             state: RecordState | None = self.journal.record(name, rid)
-            held = state.held(side) if state is not None else None
-            if held is not None and held["del"] and not change.deleted:
+            held = state.held_wire(side) if state is not None else None
+            if held is not None and held.deleted and not change.deleted:
                 # the side gave a deleted row's id to a new row: that is a new record
                 rid = self._fresh_rid(name, side, str(change.id))
                 state, held = None, None
             if change.deleted:
-                if held is not None and not held["del"]:
+                if held is not None and not held.deleted:
                     entries.append(new_entry(Tombstone(id=str(change.id)), name, rid, side))
                     batch_rids.add(rid)
                     report.add(name, side, "deleted")
@@ -472,15 +472,15 @@ class Engine:
             wire = {k: to_wire(v) for k, v in values.items()}
             absent: list[str] = []
             if held is not None:
-                have = held["v"]
+                have = held.wire
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
                 for field in [k for k in wire if rounds and module.fields.kind(k) == "decimal"]:
                     assert state is not None
-                    rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
+                    rounded = _rounded_by(side, field, have.get(field), wire[field], state)
                     if rounded is None:
                         continue
                     del wire[field]  # our write, as the side could hold it: no change of theirs
-                    if state.raw["e"].get(side) != rounded:  # said once, not on every re-read
+                    if state.write_error(side) != rounded:  # said once, not on every re-read
                         rounding = Failure(
                             reason=rounded,
                             field=field,
@@ -495,12 +495,12 @@ class Engine:
                     continue  # our own echo, or a change to columns we do not map
                 # empty in a field this side never held (mapped since): no value, not a clear
                 absent = sorted(k for k, v in wire.items() if v is None and k not in have)
-            dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
-            context = VectorClock(held["c"]) if held is not None else VectorClock()
+            dot = Dot(side, (state.counter(side) if state is not None else 0) + 1)
+            context = VectorClock(held.clock) if held is not None else VectorClock()
             key: str | None | Absent = ABSENT  # no match fields: the entry holds no key
             near = None
             if module.match_fields:
-                have = held["v"] if held is not None else {}
+                have = held.wire if held is not None else {}
                 matched = [
                     values[f] if f in values else from_wire(have.get(f))
                     for f in module.match_fields
@@ -617,13 +617,13 @@ class Engine:
             if rid is None:
                 continue
             state = self.journal.record(target, str(rid))
-            held = state.held(side) if state is not None else None
-            if held is None or held["id"] is None or held["del"]:
+            held = state.held_wire(side) if state is not None else None
+            if held is None or held.id is None or held.deleted:
                 return (
                     f"field {field}: {target} record {rid} has no live record on {side} yet; "
                     "retried next cycle"
                 )
-            values[field] = held["id"]
+            values[field] = held.id
         return None
 
     def _fresh_rid(self, module: str, side: str, side_id: str) -> str:
@@ -824,10 +824,10 @@ class Engine:
         connector = self.connectors[side]
         waiting: dict[str, str] = {}
         for state in states:
-            held = state.held(state.origin)
+            held = state.held_wire(state.origin)
             if state.key is None or held is None:
                 continue
-            text = from_wire(held["v"].get(module.match_fields[0]))
+            text = from_wire(held.wire.get(module.match_fields[0]))
             if text is None:
                 continue
             for change in connector.search(whole, str(text)):
@@ -885,8 +885,8 @@ class Engine:
             for rid in members_rids:
                 state = self.journal.record(name, rid)
                 if state is not None and state.status == ACTIVE and len(state.linked_sides) == 1:
-                    held = state.held(state.linked_sides[0])
-                    if held is not None and not held["del"]:  # a deleted row pairs with none
+                    held = state.held_wire(state.linked_sides[0])
+                    if held is not None and not held.deleted:  # a deleted row pairs with none
                         members.append(Member(rid, state.linked_sides[0]))
             if len({m.origin for m in members}) < 2:
                 continue
@@ -1063,7 +1063,7 @@ def _short_amount(value: Decimal) -> bool:
     return abs(value.adjusted()) <= SHOWN_CHARS and places <= SHOWN_CHARS
 
 
-def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any]) -> str | None:
+def _rounded_by(side: str, field: str, have: Any, got: Any, state: RecordState) -> str | None:
     """Why ``got`` is ``side``'s rounding of the amount ``have`` we wrote there, or None.
 
     A side that keeps fewer decimal places (a Zoho currency field keeps 2) rounds what it
@@ -1083,8 +1083,7 @@ def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any])
     if read not in (exact.quantize(step, ROUND_HALF_UP), exact.quantize(step, ROUND_HALF_EVEN)):
         return None
     # the amount it held came from another side, through our write (not typed there)
-    siblings = raw["f"].get(field) or ()
-    if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
+    if not any(s != side and same_wire(v, have) for s, v in state.wire_values(field)):
         return None
     return (
         f"side {side} keeps fewer decimal places in {field}: it rounded our write of {exact} "
