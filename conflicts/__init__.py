@@ -18,6 +18,7 @@ from conflicts.state import (
     HELD,
     MERGED,
     SKIPPED,
+    ConflictData,
     Held,
     HeldWire,
     RecordReducer,
@@ -26,6 +27,7 @@ from conflicts.state import (
 
 __all__ = [
     "ACTIVE",
+    "ConflictData",
     "ConflictError",
     "ConflictPolicy",
     "Decision",

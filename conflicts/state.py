@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,7 @@ import orjson
 from conflicts.register import Register, Sibling
 from journal.clock import Dot, VectorClock
 from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire, utc_text
+from journal.errors import PayloadError
 from journal.payloads import (
     ABSENT,
     Applied,
@@ -60,6 +62,7 @@ from journal.payloads import (
     Tombstone,
     ValueConflict,
     ValueResolution,
+    decode,
     expect,
     payload_of,
     variant,
@@ -660,12 +663,41 @@ class RecordReducer:
             _supersede(view, raw, entry)
 
 
+# -- a conflict's row ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class ConflictData:
+    """A conflict row's data, typed: the conflict entry's payload (the row holds its meta)
+    and what the reducer added since: a person's resolution, or the later entry that
+    settled it (``{"seq", "kind"}``)."""
+
+    conflict: ValueConflict | DuplicateConflict
+    resolution: ValueResolution | DuplicateResolution | None = None
+    settled_by: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> ConflictData:
+        conflict = decode(Kind.CONFLICT, data)
+        if not isinstance(conflict, (ValueConflict, DuplicateConflict)):  # pragma: no cover
+            raise PayloadError(f"a conflict row's data is a {type(conflict).__name__}")
+        extra = dict(conflict.extra)
+        resolved, settled_by = extra.pop("resolution", None), extra.pop("settled_by", None)
+        resolution = decode(Kind.RESOLUTION, resolved) if resolved is not None else None
+        if resolution is not None and not isinstance(
+            resolution, (ValueResolution, DuplicateResolution)
+        ):  # pragma: no cover
+            raise PayloadError(f"a conflict row's resolution is a {type(resolution).__name__}")
+        return cls(attrs.evolve(conflict, extra=extra), resolution, settled_by)
+
+
 __all__ = [
     "ACTIVE",
     "HELD",
     "MERGED",
     "RETRY_LIMIT",
     "SKIPPED",
+    "ConflictData",
     "Held",
     "HeldWire",
     "RecordReducer",

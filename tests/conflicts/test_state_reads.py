@@ -1,7 +1,8 @@
 """What the engine and the command line read of a record's state, through RecordState."""
 
-from conflicts import RecordState
+from conflicts import ConflictData, RecordState
 from conflicts.state import new_state
+from journal import payloads
 
 
 def _state() -> RecordState:
@@ -40,3 +41,42 @@ def test_clock_counters_write_errors_and_register_values_read_by_side_and_field(
     assert (state.write_error("crm"), state.write_error("books")) == ("refused", None)
     assert state.wire_values("name") == [("books", "Acme"), ("crm", "ACME")]
     assert state.wire_values("email") == []
+
+
+def test_a_conflict_rows_data_reads_as_its_payload_and_what_the_reducer_added():
+    """ConflictData: the conflict entry's payload, a person's resolution and the entry that
+    settled it, each typed, with nothing left over."""
+    meta = {
+        "field": "email",
+        "status": "open",
+        "policy": "manual",
+        "siblings": [{"side": "crm", "dot": ["crm", 2], "value": "a@x", "at": "t"}],
+        "dots": [["crm", 2]],
+        "winner": None,
+        "reason": "held for a person",
+    }
+    plain = ConflictData.of(meta)
+    assert isinstance(plain.conflict, payloads.ValueConflict)
+    assert (plain.resolution, plain.settled_by) == (None, None)
+    resolved = ConflictData.of(
+        {**meta, "resolution": {"conflict": 3, "by": "person", "take": "crm"}}
+    )
+    assert resolved.resolution == payloads.ValueResolution(conflict=3, by="person", take="crm")
+    assert resolved.conflict.extra == {}
+    settled = ConflictData.of({**meta, "settled_by": {"seq": 9, "kind": "observed"}})
+    assert settled.settled_by == {"seq": 9, "kind": "observed"}
+    duplicate = ConflictData.of(
+        {
+            "field": "(duplicate)",
+            "status": "open",
+            "duplicate": True,
+            "key": "acme",
+            "candidates": [],
+            "reason": "ambiguous",
+            "policy": "overwrite",
+            "dots": [],
+            "resolution": {"conflict": 4, "by": "person", "decision": "clone"},
+        }
+    )
+    assert isinstance(duplicate.conflict, payloads.DuplicateConflict)
+    assert isinstance(duplicate.resolution, payloads.DuplicateResolution)
