@@ -31,6 +31,7 @@ import attrs
 from conflicts import (
     ACTIVE,
     RESOLVER,
+    ConflictData,
     DuplicatePolicy,
     Member,
     RecordState,
@@ -960,23 +961,24 @@ def resolve(
     row = journal.conflict(conflict_id)
     if row is None:
         raise ResolutionError(f"no conflict {conflict_id}")
-    data = row["data"]
+    data = ConflictData.of(row["data"])
     module = config.modules.get(row["module"])
     if module is None:
         raise ResolutionError(f"conflict {conflict_id}: module {row['module']!r} is not configured")
     state: RecordState | None = journal.record(row["module"], row["rid"])
     if state is None:
         raise ResolutionError(f"conflict {conflict_id}: record {row['rid']} is unknown")
-    if "resolution" in data:
+    if data.resolution is not None:
         raise ResolutionError(f"conflict {conflict_id} was already resolved by a person")
-    if "settled_by" in data:
+    if data.settled_by is not None:
         raise ResolutionError(
             f"conflict {conflict_id} was settled by a later change (entry "
-            f"{data['settled_by']['seq']}): nothing to resolve; see `conflicts list --open`"
+            f"{data.settled_by['seq']}): nothing to resolve; see `conflicts list --open`"
         )
     resolution = ValueResolution(conflict=conflict_id, by="person")
-    if data.get("duplicate"):
+    if isinstance(data.conflict, DuplicateConflict):
         return resolve_duplicate(journal, module, row, take if take is not None else raw_value)
+    held_siblings = data.conflict.siblings
     field = row["field"]
     reg = state.fields.get(field)
     if reg is None:
@@ -984,9 +986,9 @@ def resolve(
     if take is not None:
         siblings = [s for s in reg.siblings if s.dot.side == take]
         if not siblings:
-            candidates = [s["side"] for s in data.get("siblings", [])]
+            candidates = [s["side"] for s in held_siblings]
             if take in candidates:
-                siblings_data = [s for s in data["siblings"] if s["side"] == take]
+                siblings_data = [s for s in held_siblings if s["side"] == take]
                 chosen = siblings_data[-1]["value"]
             else:
                 raise ResolutionError(

@@ -23,16 +23,32 @@ pages and batches do not change it; every decision is journaled, so replay rebui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from conflicts import ACTIVE, HELD, DuplicatePolicy, Member, RecordState, ResolutionError, visible
+from conflicts import (
+    ACTIVE,
+    HELD,
+    ConflictData,
+    DuplicatePolicy,
+    Member,
+    RecordState,
+    ResolutionError,
+    visible,
+)
 from conflicts.duplicates import NEAR_REASON, Candidate, near_group
-from journal import Dot, Journal, NewEntry, VectorClock
+from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from journal.entry import utc_text
-from journal.payloads import DuplicateConflict, DuplicateResolution, Linked, Merged, new_entry
+from journal.payloads import (
+    DuplicateConflict,
+    DuplicateResolution,
+    Linked,
+    Merged,
+    new_entry,
+    variant,
+)
 from replicator.config.load import ModuleConfig
 
 if TYPE_CHECKING:
@@ -151,8 +167,11 @@ def resolve_duplicate(
     it; link both records it pairs); an exact duplicate group, member by member (link:
     both records it pairs).
     """
-    cid, name, data = row["id"], row["module"], row["data"]
-    suggestion = bool(data.get("suggestion"))
+    cid, name = row["id"], row["module"]
+    held = ConflictData.of(row["data"]).conflict
+    if not isinstance(held, DuplicateConflict):
+        raise ResolutionError(f"conflict {cid} is not a duplicate group: --take or --value")
+    suggestion = held.suggestion
     decision, _, partner_rid = (value or "").partition(":")
     if decision not in DECISIONS or (partner_rid and decision != "link"):
         raise ResolutionError(
@@ -162,39 +181,45 @@ def resolve_duplicate(
         )
     base = DuplicateResolution(conflict=cid, by="person", decision=decision, suggestion=suggestion)
     if decision != "link":
-        rows = _group_rows(journal, row) if suggestion else [row]
+        rows = _group_rows(journal, row, held) if suggestion else [row]
         entries = [new_entry(attrs.evolve(base, conflict=r["id"]), name, r["rid"]) for r in rows]
         journal.append(entries)
         return entries[0]
     mine = _member(journal, name, row["rid"])
     if mine is None:
         raise ResolutionError(f"conflict {cid}: record {row['rid']} is no longer on one side")
-    partner = _partner(journal, name, cid, mine, data.get("candidates", []), partner_rid)
+    partner = _partner(journal, name, cid, mine, held.candidates, partner_rid)
     policy = module.policy
     incoming, existing = (partner, mine) if partner.origin == policy.incoming else (mine, partner)
     entries = [new_entry(attrs.evolve(base, with_=partner.rid), name, mine.rid)]
     for other in journal.conflicts(status="open", module=name, rid=partner.rid):
-        if other["data"].get("duplicate"):
+        if variant(Kind.CONFLICT, other["data"]) is DuplicateConflict:
             paired = attrs.evolve(base, conflict=other["id"], with_=mine.rid)
             entries.append(new_entry(paired, name, partner.rid))
     merge = policy.duplicates is not DuplicatePolicy.OVERWRITE
-    key = data.get("near_key") if suggestion else data.get("key")
+    key = held.near_key if suggestion else held.key
     entries += pair_entries(journal, module, incoming, existing, key, merge=merge, by="person")
     with journal.transaction():
         journal.append(entries)
     return entries[0]
 
 
-def _group_rows(journal: Journal, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The open conflicts of the suggestion ``row`` belongs to: ``row`` first."""
-    near = row["data"].get("near_key")
+def _group_rows(
+    journal: Journal, row: dict[str, Any], held: DuplicateConflict
+) -> list[dict[str, Any]]:
+    """The open conflicts of the suggestion ``row`` (``held``) belongs to: ``row`` first."""
+    near = held.near_key
     rows = [row]
-    for candidate in row["data"].get("candidates", []):
+    for candidate in held.candidates:
         if candidate["rid"] == row["rid"]:
             continue
         for other in journal.conflicts(status="open", module=row["module"], rid=candidate["rid"]):
-            data = other["data"]
-            if data.get("suggestion") and data.get("near_key") == near:
+            theirs = ConflictData.of(other["data"]).conflict
+            if (
+                isinstance(theirs, DuplicateConflict)
+                and theirs.suggestion
+                and theirs.near_key == near
+            ):
                 rows.append(other)
     return rows
 
@@ -212,7 +237,7 @@ def _partner(
     module: str,
     cid: int,
     mine: Member,
-    candidates: Sequence[dict[str, Any]],
+    candidates: Sequence[Mapping[str, Any]],
     wanted: str,
 ) -> Member:
     """The candidate on another side that a ``link`` pairs with (``wanted``, or the one)."""
