@@ -2,9 +2,15 @@
 the meta differs), and one codec between them and the stored JSON.
 
 As eventsourcing's ``Mapper`` stands between domain events and stored events, :func:`encode`
-and :func:`decode` stand between a payload and the ``meta`` column: the engine writes
-``meta=encode(Observed(...))`` and the reducer, the command line and replay read
-``decode(entry.kind, entry.meta)`` (or :func:`payload_of`), never ``meta["..."]``.
+and :func:`decode` stand between a payload and the ``meta`` column: writers build
+``new_entry(Observed(...), module, rid, side, ...)`` (the kind is the class's) and the
+reducer, the engine, the command line and replay read :func:`payload_of` (``expect`` when
+the class is known), never ``meta["..."]``.  :func:`value_or` reads a *maybe* field as
+``meta.get`` did.
+
+*Required* is kept to the keys every version of the writers wrote (checked against the
+history of the writers and every entry the test suite writes); a key an entry made by
+hand may lack (an applied entry's ``create``) is *maybe* instead.
 
 The stored format is the contract, not the classes: ``encode(decode(kind, meta))`` is
 ``meta`` again, key for key and value for value, for every entry any version wrote
