@@ -13,10 +13,21 @@ from conflicts.policy import (
     Sync,
 )
 from conflicts.register import Register, Sibling, same_value
-from conflicts.state import ACTIVE, HELD, MERGED, SKIPPED, Held, RecordReducer, RecordState
+from conflicts.state import (
+    ACTIVE,
+    HELD,
+    MERGED,
+    SKIPPED,
+    ConflictData,
+    Held,
+    HeldWire,
+    RecordReducer,
+    RecordState,
+)
 
 __all__ = [
     "ACTIVE",
+    "ConflictData",
     "ConflictError",
     "ConflictPolicy",
     "Decision",
@@ -26,6 +37,7 @@ __all__ = [
     "GroupDecision",
     "HELD",
     "Held",
+    "HeldWire",
     "MERGED",
     "Member",
     "ModulePolicy",

@@ -16,6 +16,7 @@ from conflicts.policy import ModulePolicy
 from conflicts.register import Register, as_register, merge_clock, register_dots, sibling_clock
 from conflicts.state import ACTIVE, RecordState
 from journal.entry import from_wire, same_wire, to_wire
+from journal.payloads import ValueConflict, encode
 
 
 @attrs.frozen
@@ -29,19 +30,24 @@ class FieldConflict:
     reason: str
     held: bool
 
-    def to_meta(self, policy: str) -> dict[str, Any]:
-        return {
-            "field": self.field,
-            "status": "open" if self.held else "resolved",
-            "policy": policy,
-            "siblings": [
+    def to_payload(self, policy: str) -> ValueConflict:
+        """The payload of the conflict's entry."""
+        return ValueConflict(
+            field=self.field,
+            status="open" if self.held else "resolved",
+            policy=policy,
+            siblings=tuple(
                 {"side": s.dot.side, "dot": list(s.dot.to_json()), "value": s.value, "at": s.at}
                 for s in self.register.siblings
-            ],
-            "dots": [list(d.to_json()) for d in self.register.dots],
-            "winner": None if self.held else {"side": self.winner_side, "value": self.winner},
-            "reason": self.reason,
-        }
+            ),
+            dots=tuple(list(d.to_json()) for d in self.register.dots),
+            winner=None if self.held else {"side": self.winner_side, "value": self.winner},
+            reason=self.reason,
+        )
+
+    def to_meta(self, policy: str) -> dict[str, Any]:
+        """The conflict's entry's meta, as stored."""
+        return encode(self.to_payload(policy))
 
 
 @attrs.frozen

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,7 @@ import attrs
 import orjson
 
 from conflicts.register import (
+    Clock,
     Register,
     as_register,
     merge_clock,
@@ -52,6 +54,29 @@ from conflicts.register import (
 )
 from journal.clock import VectorClock
 from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire, utc_text
+from journal.errors import PayloadError
+from journal.payloads import (
+    ABSENT,
+    Applied,
+    Cursor,
+    DuplicateConflict,
+    DuplicateResolution,
+    Failure,
+    IntegrationDeleted,
+    Linked,
+    Merged,
+    Observed,
+    RetryIntent,
+    SettledIntent,
+    Skipped,
+    Tombstone,
+    ValueConflict,
+    ValueResolution,
+    decode,
+    expect,
+    payload_of,
+    variant,
+)
 from journal.protocols import View
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
@@ -220,6 +245,68 @@ class RecordState:
             return key
         return None
 
+    # -- reads for the engine and the command line: the stored keys stay in this module --
+
+    def held_wire(self, side: str) -> HeldWire | None:
+        """What ``side`` holds, as stored (wire values, clock dict), without copying."""
+        held = self.raw["s"].get(side)
+        return HeldWire(held) if held is not None else None
+
+    def held_wires(self) -> dict[str, HeldWire]:
+        """What every side the record was seen on holds, by side."""
+        return {side: HeldWire(held) for side, held in self.raw["s"].items()}
+
+    def counter(self, side: str) -> int:
+        """The last counter of ``side`` in the record's clock (0: none yet)."""
+        counter: int = self.raw["c"].get(side, 0)
+        return counter
+
+    def write_error(self, side: str) -> str | None:
+        """The last write ``side`` refused, or an error of its values (not a read error)."""
+        error: str | None = self.raw["e"].get(side)
+        return error
+
+    def wire_values(self, field: str) -> list[tuple[str, Any]]:
+        """``(side, wire value)`` of each sibling of ``field``'s register, in order."""
+        return [(s[0], s[2]) for s in self.siblings(field)]
+
+
+class HeldWire:
+    """What one side holds of a record, as stored: a read-only view whose dicts are the
+    state's own (read them, never change them)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, held: Raw) -> None:
+        self._held = held
+
+    @property
+    def id(self) -> str | None:
+        """The record's id on the side (None: not created there yet)."""
+        side_id: str | None = self._held["id"]
+        return side_id
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self._held["del"])
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The values the side holds, in wire form."""
+        values: dict[str, Any] = self._held["v"]
+        return values
+
+    @property
+    def clock(self) -> Clock:
+        """The clock of what the side has seen."""
+        clock: Clock = self._held["c"]
+        return clock
+
+    @property
+    def renamed(self) -> bool:
+        """Whether the side holds a clone under another name (see :func:`_unalias`)."""
+        return "a" in self._held
+
 
 # -- retries of refused writes --------------------------------------------------------------
 
@@ -249,21 +336,24 @@ def _forget_retry(raw: Raw, side: str) -> None:
 # -- the reducer ---------------------------------------------------------------------------
 
 
-def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
+def _observe(
+    raw: Raw, side: str, entry: Entry, payload: Observed | Linked, side_id: str | None
+) -> None:
     """Fold the fields of an observation (or a linked duplicate) into the registers."""
     assert entry.dot is not None
     dot_side, counter = entry.dot.side, entry.dot.counter
     context = entry.context.as_dict() if entry.context is not None else {}
     seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
-    modified = entry.meta.get("modified")  # the side's own time, as UTC ISO text
+    modified = payload.modified  # the side's own time, as UTC ISO text
     if isinstance(modified, str):
         at = modified
     else:
         at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
-    fill = entry.meta.get("fill") or ()  # linked duplicates: values that fill a gap
+    # linked duplicates: values that fill a gap
+    fill = payload.fill if isinstance(payload, Linked) and payload.fill is not ABSENT else ()
     # fields the side never held (mapped since), read empty: the side holds no value, so
     # they are no sibling to compete with another side's value, which fills the gap
-    absent = entry.meta.get("absent") or ()
+    absent = payload.absent if isinstance(payload, Observed) else ()
     fields = raw["f"]
     sides = raw["s"]
     held = sides.get(side)
@@ -336,70 +426,71 @@ class RecordReducer:
 
     def apply(self, view: View, entry: Entry) -> None:
         kind = entry.kind
-        if kind is Kind.CURSOR:
-            view.set_cursor(entry.side or "", entry.module, entry.meta["cursor"])
+        if kind is Kind.CONFIG:
+            if variant(kind, entry.meta) is IntegrationDeleted:
+                # the integration was deleted: each module it names starts afresh (entries stay)
+                for dropped in expect(entry, IntegrationDeleted).modules:
+                    view.drop_module(dropped)
             return
-        if kind is Kind.INTENT and "retry" in entry.meta:
+        payload = payload_of(entry)
+        if isinstance(payload, Cursor):
+            view.set_cursor(entry.side or "", entry.module, payload.cursor)
+            return
+        if isinstance(payload, RetryIntent):
             # a person asked for records held after their retries (or waiting) to go now
-            for rid in entry.meta["retry"]:
+            for rid in payload.retry:
                 again = view.record(entry.module, rid)
                 if again is not None:
                     again.raw.pop("rt", None)
                     again.raw["d"] = True
                     view.put_record(entry.module, rid, again)
             return
-        if kind is Kind.INTENT and "settled" in entry.meta:
-            for rid in entry.meta["settled"]:
+        if isinstance(payload, SettledIntent):
+            for rid in payload.settled:
                 settled = view.record(entry.module, rid)
                 if settled is not None:
                     settled.raw["d"] = False
                     view.put_record(entry.module, rid, settled)
             return
-        if kind is Kind.CONFIG and entry.meta.get("event") == "delete":
-            # the integration was deleted: each module it names starts afresh (entries stay)
-            for dropped in entry.meta.get("modules", ()):
-                view.drop_module(dropped)
-            return
-        if kind is Kind.CONFIG or entry.rid is None:
+        if entry.rid is None:
             return
         module, rid = entry.module, entry.rid
         state: RecordState | None = view.record(module, rid)
         if state is None:
             state = RecordState(new_state(module, rid, entry.side or ""))
         raw = state.raw
-        meta = entry.meta
         side = entry.side or ""
-        if kind is Kind.OBSERVED:
+        if isinstance(payload, Observed):
             raw.pop("rt", None)  # a new change is worth a new round of attempts
             unread = raw.get("re")
             if unread is not None and unread.pop(side, None) is not None and not unread:
                 del raw["re"]  # the side's values read again: its read errors are past
             new_link = not state.linked(side)
-            _observe(raw, side, entry, meta.get("id"))
+            _observe(raw, side, entry, payload, payload.id)
             _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
             raw["d"] = True
-            if "key" in meta:
-                raw["k"] = meta["key"]
+            if payload.key is not ABSENT:
+                raw["k"] = payload.key
                 # a state without a near key stays byte for byte what it was before near keys
-                if meta.get("near") is not None and not raw.get("na"):
-                    raw["nk"] = meta["near"]
+                if payload.near is not None and not raw.get("na"):
+                    raw["nk"] = payload.near
                 else:
                     raw.pop("nk", None)
-            if new_link and meta.get("id") is not None:
-                view.link(module, side, str(meta["id"]), rid, "active")
+            if new_link and payload.id is not None:
+                view.link(module, side, str(payload.id), rid, "active")
             _supersede(view, raw, entry)
-        elif kind is Kind.TOMBSTONE:
+        elif isinstance(payload, Tombstone):
             held = raw["s"].get(side)
             if held is None:
-                held = raw["s"][side] = {"id": meta.get("id"), "c": {}, "v": {}, "del": False}
+                held = raw["s"][side] = {"id": payload.id, "c": {}, "v": {}, "del": False}
             held["del"] = True
             if held["id"] is not None:
                 view.link(module, side, str(held["id"]), rid, "deleted")
-        elif kind is Kind.APPLIED:
+        elif isinstance(payload, Applied):
             held = raw["s"].get(side)
             if held is None:
                 held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
-            side_id = str(meta["id"])
+            side_id = str(payload.id)
             if held["id"] != side_id:
                 view.link(module, side, side_id, rid, "active")
             held["id"] = side_id
@@ -409,38 +500,38 @@ class RecordReducer:
             for name, value in entry.fields.items():
                 values[name] = to_wire(value)
             _unalias(held, entry.fields)
-            for renamed in meta.get("renamed", ()):  # a clone sent under another name
+            for renamed in payload.renamed:  # a clone sent under another name
                 held.setdefault("a", {})[renamed["field"]] = [
                     to_wire(renamed["from"]),
                     to_wire(renamed["to"]),
                 ]
             raw["e"].pop(side, None)
             _forget_retry(raw, side)
-            if meta.get("done"):
+            if payload.done:
                 raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
-        elif kind is Kind.ERROR and meta.get("heals"):
+        elif isinstance(payload, Failure) and payload.heals:
             # a value the side gave that would not read: until the side's next change
-            raw.setdefault("re", {})[side] = str(meta.get("reason", "unreadable"))
-        elif kind is Kind.ERROR:
-            raw["e"][side] = str(meta.get("reason", "rejected"))
-            attempt = meta.get("attempt")
+            raw.setdefault("re", {})[side] = str(payload.reason)
+        elif isinstance(payload, Failure):
+            raw["e"][side] = str(payload.reason)
+            attempt = payload.attempt
             if attempt is not None:  # a refused write: retried with backoff, then held
                 retries = raw.setdefault("rt", {})
                 if attempt >= RETRY_LIMIT:
                     retries[side] = [attempt, None]
-                    if meta.get("done"):
+                    if payload.done:
                         raw["d"] = _retry_due(raw)
                 else:
                     retries[side] = [attempt, utc_text(entry.at + retry_delay(attempt))]
-            elif meta.get("done") and not meta.get("retry"):
+            elif payload.done and not payload.retry:
                 raw["d"] = False
-        elif kind is Kind.LINK:
-            side_id = str(meta["id"])
+        elif isinstance(payload, Linked):
+            side_id = str(payload.id)
             if entry.dot is not None:  # policy link: the existing values merge as concurrent
-                _observe(raw, side, entry, side_id)
+                _observe(raw, side, entry, payload, side_id)
                 # fields the side holds empty merge as no value, but it does hold them empty:
                 # a re-read before our write reaches it is no change of theirs
-                for name in meta.get("empty", ()):
+                for name in payload.empty:
                     raw["s"][side]["v"].setdefault(name, None)
                 _supersede(view, raw, entry)
             else:  # policy overwrite: the existing side holds its values, the incoming ones win
@@ -452,28 +543,28 @@ class RecordReducer:
                 }
             raw["d"] = True
             view.link(module, side, side_id, rid, "active")
-        elif kind is Kind.MERGED:
-            raw.update(
-                st=MERGED, d=False, n=f"merged into {meta['into']} ({meta.get('policy', '')})"
-            )
-        elif kind is Kind.SKIPPED:
-            raw.update(st=SKIPPED, d=False, n=meta.get("reason"))
-        elif kind is Kind.CONFLICT:
-            self._conflict(view, raw, entry)
-        elif kind is Kind.RESOLUTION:
-            self._resolution(view, raw, entry)
+        elif isinstance(payload, Merged):
+            raw.update(st=MERGED, d=False, n=f"merged into {payload.into} ({payload.policy})")
+        elif isinstance(payload, Skipped):
+            raw.update(st=SKIPPED, d=False, n=payload.reason)
+        elif isinstance(payload, (ValueConflict, DuplicateConflict)):
+            self._conflict(view, raw, entry, payload)
+        elif isinstance(payload, (ValueResolution, DuplicateResolution)):
+            self._resolution(view, raw, entry, payload)
         view.put_record(module, rid, state)
 
     @staticmethod
-    def _conflict(view: View, raw: Raw, entry: Entry) -> None:
-        meta = entry.meta
-        name, status = meta["field"], meta["status"]
-        view.put_conflict(entry.seq, entry.module, raw["r"], name, status, meta)
-        if meta.get("duplicate"):
-            raw.update(st=HELD, d=False, n=meta.get("reason"))
+    def _conflict(
+        view: View, raw: Raw, entry: Entry, payload: ValueConflict | DuplicateConflict
+    ) -> None:
+        name, status = payload.field, payload.status
+        # the conflict's row holds the entry's meta as it is stored
+        view.put_conflict(entry.seq, entry.module, raw["r"], name, status, entry.meta)
+        if isinstance(payload, DuplicateConflict):
+            raw.update(st=HELD, d=False, n=payload.reason)
             return
-        raw["x"][name] = {"id": entry.seq, "dots": meta["dots"], "open": status == "open"}
-        winner = meta.get("winner")
+        raw["x"][name] = {"id": entry.seq, "dots": list(payload.dots), "open": status == "open"}
+        winner = payload.winner
         reg = raw["f"].get(name)
         if winner is not None and reg is not None:
             # a side already holding the winner has now seen every sibling
@@ -483,24 +574,25 @@ class RecordReducer:
                     merge_clock(held["c"], sibling_clock(reg))
 
     @staticmethod
-    def _resolution(view: View, raw: Raw, entry: Entry) -> None:
-        meta = entry.meta
-        cid = meta["conflict"]
+    def _resolution(
+        view: View, raw: Raw, entry: Entry, payload: ValueResolution | DuplicateResolution
+    ) -> None:
+        cid = payload.conflict
         row = view.conflict(cid)
         if row is not None:
-            data = {**row["data"], "resolution": meta}
+            data = {**row["data"], "resolution": entry.meta}
             view.put_conflict(cid, row["module"], row["rid"], row["field"], "resolved", data)
-        if meta.get("decision"):  # a duplicate group settled by a person
-            decision = meta["decision"]
+        if isinstance(payload, DuplicateResolution):  # a duplicate group settled by a person
+            decision = payload.decision
             status = SKIPPED if decision == "skip" else ACTIVE
-            paired = f" with {meta['with']}" if decision == "link" and meta.get("with") else ""
+            paired = f" with {payload.with_}" if decision == "link" and payload.with_ else ""
             raw.update(
                 st=status,
                 d=status == ACTIVE,
-                k=None if decision == "clone" and not meta.get("suggestion") else raw["k"],
+                k=None if decision == "clone" and not payload.suggestion else raw["k"],
                 n=f"duplicate: {decision}{paired} (by a person)",
             )
-            if decision == "clone" and ("nk" in raw or meta.get("suggestion")):
+            if decision == "clone" and ("nk" in raw or payload.suggestion):
                 # kept apart: never suggested again, whatever its name becomes
                 raw.pop("nk", None)
                 raw["na"] = True
@@ -519,13 +611,43 @@ class RecordReducer:
             _supersede(view, raw, entry)
 
 
+# -- a conflict's row ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class ConflictData:
+    """A conflict row's data, typed: the conflict entry's payload (the row holds its meta)
+    and what the reducer added since: a person's resolution, or the later entry that
+    settled it (``{"seq", "kind"}``)."""
+
+    conflict: ValueConflict | DuplicateConflict
+    resolution: ValueResolution | DuplicateResolution | None = None
+    settled_by: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> ConflictData:
+        conflict = decode(Kind.CONFLICT, data)
+        if not isinstance(conflict, (ValueConflict, DuplicateConflict)):  # pragma: no cover
+            raise PayloadError(f"a conflict row's data is a {type(conflict).__name__}")
+        extra = dict(conflict.extra)
+        resolved, settled_by = extra.pop("resolution", None), extra.pop("settled_by", None)
+        resolution = decode(Kind.RESOLUTION, resolved) if resolved is not None else None
+        if resolution is not None and not isinstance(
+            resolution, (ValueResolution, DuplicateResolution)
+        ):  # pragma: no cover
+            raise PayloadError(f"a conflict row's resolution is a {type(resolution).__name__}")
+        return cls(attrs.evolve(conflict, extra=extra), resolution, settled_by)
+
+
 __all__ = [
     "ACTIVE",
     "HELD",
     "MERGED",
     "RETRY_LIMIT",
     "SKIPPED",
+    "ConflictData",
     "Held",
+    "HeldWire",
     "RecordReducer",
     "RecordState",
     "new_state",

@@ -19,6 +19,7 @@ from journal.errors import (
     EncodingError,
     IntegrityError,
     JournalError,
+    PayloadError,
     StorageError,
 )
 from journal.protocols import Reducer, View
@@ -69,6 +70,7 @@ __all__ = [
     "JournalError",
     "Kind",
     "NewEntry",
+    "PayloadError",
     "Reducer",
     "SQLiteView",
     "StorageError",

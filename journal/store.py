@@ -36,6 +36,15 @@ from journal.entry import (
     utc_text,
 )
 from journal.errors import ChainKeyError, StorageError
+from journal.payloads import (
+    ChainKeyed,
+    SettledIntent,
+    StateUpgraded,
+    TriggersRepaired,
+    WriteIntent,
+    new_entry,
+    payload_of,
+)
 from journal.protocols import Reducer, View
 from journal.schema import (
     ENTRY_COLUMNS,
@@ -181,22 +190,14 @@ class Journal:
                 return None
             first = self._last_seq + 1
             self.keyed_from = first
-            (entry,) = self.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        JOURNAL_MODULE,
-                        CHAIN_RID,
-                        meta={
-                            "chain": CHAIN,
-                            "keyed_from": first,
-                            "unkeyed": [1, first - 1],
-                            "reason": "entries before keyed_from were chained with plain "
-                            "sha256 (made before keyed chains)",
-                        },
-                    )
-                ]
+            keyed = ChainKeyed(
+                chain=CHAIN,
+                keyed_from=first,
+                unkeyed=(1, first - 1),
+                reason="entries before keyed_from were chained with plain sha256 (made "
+                "before keyed chains)",
             )
+            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
         self._upgrade_state_when_writable()  # it waited for the chain to be writable
         return entry
 
@@ -247,23 +248,14 @@ class Journal:
             fold(self.view, self.read(), total=last, progress=progress)
             store_state_version(self.conn, wanted)
             # the entry is folded by append like any other: a reducer ignores ``@journal``
-            (entry,) = self.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        JOURNAL_MODULE,
-                        STATE_RID,
-                        meta={
-                            "event": "state-upgrade",
-                            "from": old,
-                            "to": wanted,
-                            "entries": [1, last],
-                            "reason": "the materialised state is the reducer's fold of the "
-                            "entries: rebuilt by replaying them with the new version",
-                        },
-                    )
-                ]
+            upgraded = StateUpgraded(
+                old=old,
+                new=wanted,
+                entries=(1, last),
+                reason="the materialised state is the reducer's fold of the entries: rebuilt "
+                "by replaying them with the new version",
             )
+            (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
         return entry
 
     def _upgrade_state_when_writable(self) -> None:
@@ -289,16 +281,8 @@ class Journal:
             for name in missing:
                 self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
                 self.conn.execute(TRIGGERS[name])
-            (entry,) = self.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        JOURNAL_MODULE,
-                        "@triggers",
-                        meta={"event": "repair-triggers", "recreated": missing},
-                    )
-                ]
-            )
+            repaired = TriggersRepaired(recreated=tuple(missing))
+            (entry,) = self.append([new_entry(repaired, JOURNAL_MODULE, "@triggers")])
         return entry
 
     def head(self) -> tuple[int, str, dt.datetime | None]:
@@ -467,10 +451,12 @@ class Journal:
         sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
         for row in self.conn.execute(sql, params):
             entry = entry_from_row(row)
-            if (
-                entry.rid == rid
-                or rid in entry.meta.get("writes", {})
-                or rid in entry.meta.get("settled", ())
+            if entry.rid == rid:
+                yield entry
+                continue
+            intent = payload_of(entry)
+            if (isinstance(intent, WriteIntent) and rid in intent.writes) or (
+                isinstance(intent, SettledIntent) and rid in intent.settled
             ):
                 yield entry
 

@@ -6,14 +6,22 @@ suggested near matches, and how a person settles them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 from rich.table import Table
 
-from conflicts import RESOLVER, same_value
+from conflicts import RESOLVER, ConflictData, same_value
 from journal import Entry, Journal, Kind
+from journal.payloads import (
+    ABSENT,
+    DuplicateConflict,
+    DuplicateResolution,
+    ValueConflict,
+    ValueResolution,
+    decode,
+)
 from replicator.cli.common import (
     _at,
     _config,
@@ -28,10 +36,10 @@ from replicator.cli.common import (
 from replicator.sync.engine import resolve
 
 
-def _values_by_side(data: Mapping[str, Any]) -> dict[str, Any]:
+def _values_by_side(siblings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Each side's value among a conflict's siblings (its latest, if it wrote twice)."""
     values: dict[str, tuple[int, Any]] = {}
-    for s in data.get("siblings", []):
+    for s in siblings:
         counter = s["dot"][1]
         if s["side"] not in values or counter > values[s["side"]][0]:
             values[s["side"]] = (counter, s["value"])
@@ -40,23 +48,25 @@ def _values_by_side(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
     """A conflict row as the JSON listing shows it."""
-    data = row["data"]
-    values = _values_by_side(data)
-    winner = data.get("winner")
-    reason = data.get("reason")
-    resolution = data.get("resolution")
-    if resolution is not None:
-        if "take" in resolution:
-            winner = {"side": resolution["take"], "value": values.get(resolution["take"])}
-            reason = f"resolved by a person: took the value from {resolution['take']}"
-        elif "value" in resolution:
-            winner = {"side": None, "value": resolution["value"]}
-            reason = "resolved by a person: a value of their own"
-        else:
-            paired = f" with {resolution['with']}" if resolution.get("with") else ""
-            reason = f"resolved by a person: {resolution.get('decision')}{paired}"
-    elif data.get("settled_by"):
-        settled = data["settled_by"]
+    data = ConflictData.of(row["data"])
+    held = data.conflict
+    siblings = held.siblings if isinstance(held, ValueConflict) else ()
+    values = _values_by_side(siblings)
+    winner = held.winner if isinstance(held, ValueConflict) else None
+    reason = held.reason
+    resolution = data.resolution
+    if isinstance(resolution, ValueResolution) and resolution.take is not None:
+        winner = {"side": resolution.take, "value": values.get(resolution.take)}
+        reason = f"resolved by a person: took the value from {resolution.take}"
+    elif isinstance(resolution, ValueResolution) and resolution.value is not ABSENT:
+        winner = {"side": None, "value": resolution.value}
+        reason = "resolved by a person: a value of their own"
+    elif resolution is not None:
+        decided = resolution if isinstance(resolution, DuplicateResolution) else None
+        paired = f" with {decided.with_}" if decided is not None and decided.with_ else ""
+        reason = f"resolved by a person: {decided.decision if decided else None}{paired}"
+    elif data.settled_by:
+        settled = data.settled_by
         reason = f"{reason}; settled by a later {settled['kind']} (entry {settled['seq']})"
     out = {
         "id": row["id"],
@@ -67,22 +77,19 @@ def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
         "values": values,
         "winner": winner,
         "reason": reason,
-        "policy": data.get("policy"),
-        "siblings": [
-            {"side": s["side"], "value": s["value"], "at": s["at"]}
-            for s in data.get("siblings", [])
-        ],
+        "policy": held.policy,
+        "siblings": [{"side": s["side"], "value": s["value"], "at": s["at"]} for s in siblings],
     }
-    if data.get("suggestion"):
+    if isinstance(held, DuplicateConflict) and held.suggestion:
         out["kind"] = "suggestion"  # a near match for a person: nothing was applied
         out["duplicate"] = {
-            "key": data.get("key"),
-            "near_key": data.get("near_key"),
-            "candidates": data.get("candidates", []),
+            "key": held.key,
+            "near_key": held.near_key,
+            "candidates": list(held.candidates),
         }
-    elif data.get("duplicate"):
+    elif isinstance(held, DuplicateConflict):
         out["kind"] = "duplicate"
-        out["duplicate"] = {"key": data.get("key"), "candidates": data.get("candidates", [])}
+        out["duplicate"] = {"key": held.key, "candidates": list(held.candidates)}
     else:
         out["kind"] = "field"
     return plain(out)
@@ -167,7 +174,9 @@ def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_j
 def _base(journal: Journal, row: Mapping[str, Any]) -> tuple[Any, Entry] | None:
     """The last value every side held of the field before the conflict, and the entry."""
     field = row["field"]
-    sides = {s["side"] for s in row["data"].get("siblings", []) if s["side"] != RESOLVER}
+    conflict = ConflictData.of(row["data"]).conflict
+    siblings = conflict.siblings if isinstance(conflict, ValueConflict) else ()
+    sides = {s["side"] for s in siblings if s["side"] != RESOLVER}
     held: dict[str, Any] = {}
     base = None
     kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
@@ -271,9 +280,10 @@ def conflicts_resolve(
     config = _config(ctx)
     with _journal(config) as journal:
         entry = resolve(journal, config, conflict_id, take=take, raw_value=value)
-    if entry.meta.get("decision"):
-        paired = f" with {entry.meta['with']}" if entry.meta.get("with") else ""
-        click.echo(f"conflict {conflict_id} resolved: {entry.meta['decision']}{paired}")
+    decided = decode(entry.kind, entry.meta)
+    if isinstance(decided, DuplicateResolution):
+        paired = f" with {decided.with_}" if decided.with_ else ""
+        click.echo(f"conflict {conflict_id} resolved: {decided.decision}{paired}")
         click.echo("run `replicator sync` to apply it")
     else:
         ((field, chosen),) = entry.fields.items()

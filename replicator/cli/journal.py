@@ -16,6 +16,25 @@ from rich.table import Table
 
 from journal import Anchor, Entry, Kind, anchor_path, read_anchors, rebuild, verify
 from journal.anchors import head_anchor, last_anchor
+from journal.payloads import (
+    Applied,
+    DuplicateConflict,
+    DuplicateResolution,
+    Failure,
+    Linked,
+    Merged,
+    Observed,
+    SettledIntent,
+    Skipped,
+    Tombstone,
+    TriggersRepaired,
+    ValueConflict,
+    ValueResolution,
+    WriteIntent,
+    encode,
+    expect,
+    payload_of,
+)
 from replicator.cli.common import (
     _at,
     _bars,
@@ -39,52 +58,53 @@ def _fields(values: Mapping[str, Any]) -> str:
 
 def describe(entry: Entry) -> str:
     """What an entry says, field by field, for a person."""
-    meta = entry.meta
-    kind = entry.kind
-    if kind is Kind.OBSERVED:
-        return f"id {meta.get('id')}: {_fields(entry.fields)}"
-    if kind is Kind.TOMBSTONE:
-        return f"deleted on {entry.side} (id {meta.get('id')}); not propagated"
-    if kind is Kind.INTENT:
-        if "settled" in meta:
-            return f"nothing to write for {len(meta['settled'])} record(s)"
-        writes = meta.get("writes", {})
+    payload = payload_of(entry)
+    if isinstance(payload, Observed):
+        return f"id {payload.id}: {_fields(entry.fields)}"
+    if isinstance(payload, Tombstone):
+        return f"deleted on {entry.side} (id {payload.id}); not propagated"
+    if entry.kind is Kind.INTENT:
+        if isinstance(payload, SettledIntent):
+            return f"nothing to write for {len(payload.settled)} record(s)"
+        writes = payload.writes if isinstance(payload, WriteIntent) else {}
         creates = sum(1 for v in writes.values() if v is None)
         return (
             f"about to write {len(writes)} record(s) to {entry.side} "
             f"({creates} create, {len(writes) - creates} update)"
         )
-    if kind is Kind.APPLIED:
-        made = "created" if meta.get("create") else "updated"
-        text = f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
-        for renamed in meta.get("renamed", ()):  # duplicates = "clone": the name was taken
+    if isinstance(payload, Applied):
+        made = "created" if payload.create else "updated"
+        text = f"{made} on {entry.side} id {payload.id}: {_fields(entry.fields)}"
+        for renamed in payload.renamed:  # duplicates = "clone": the name was taken
             text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
         return text
-    if kind is Kind.ERROR:
-        field = f" field {meta['field']}" if meta.get("field") else ""
-        return f"{meta.get('stage', '')}{field}: {meta.get('reason')}"
-    if kind is Kind.LINK:
+    if isinstance(payload, Failure):
+        field = f" field {payload.field}" if payload.field else ""
+        return f"{payload.stage}{field}: {payload.reason}"
+    if isinstance(payload, Linked):
         return (
-            f"linked to {entry.side} id {meta.get('id')} ({meta.get('policy')}, was "
-            f"{meta.get('from')}): {_fields(entry.fields)}"
+            f"linked to {entry.side} id {payload.id} ({payload.policy}, was "
+            f"{payload.from_}): {_fields(entry.fields)}"
         )
-    if kind is Kind.MERGED:
-        return f"merged into {meta.get('into')} ({meta.get('policy')})"
-    if kind is Kind.SKIPPED:
-        return f"skipped: {meta.get('reason')}"
-    if kind is Kind.CONFLICT:
-        if meta.get("duplicate"):
-            return f"duplicate key {meta.get('key')!r}: {meta.get('reason')}"
+    if isinstance(payload, Merged):
+        return f"merged into {payload.into} ({payload.policy})"
+    if isinstance(payload, Skipped):
+        return f"skipped: {payload.reason}"
+    if isinstance(payload, DuplicateConflict):
+        return f"duplicate key {payload.key!r}: {payload.reason}"
+    if isinstance(payload, ValueConflict):
         siblings = "; ".join(
-            f"{s['side']}={show(s['value'])} at {_at(s['at'])}" for s in meta.get("siblings", [])
+            f"{s['side']}={show(s['value'])} at {_at(s['at'])}" for s in payload.siblings
         )
-        winner = meta.get("winner")
+        winner = payload.winner
         won = f"{winner['side']}={show(winner['value'])}" if winner else "held for a person"
-        return f"{meta['field']}: {siblings}\nwinner: {won} ({meta.get('reason')})"
-    if kind is Kind.RESOLUTION:
-        what = meta.get("decision") or _fields(entry.fields)
-        return f"conflict {meta.get('conflict')} settled by a person: {what}"
-    return json.dumps(plain(meta), ensure_ascii=False)
+        return f"{payload.field}: {siblings}\nwinner: {won} ({payload.reason})"
+    if isinstance(payload, (ValueResolution, DuplicateResolution)):
+        what = (
+            payload.decision if isinstance(payload, DuplicateResolution) else _fields(entry.fields)
+        )
+        return f"conflict {payload.conflict} settled by a person: {what}"
+    return json.dumps(plain(encode(payload)), ensure_ascii=False)
 
 
 def entry_data(entry: Entry) -> dict[str, Any]:
@@ -323,7 +343,8 @@ def journal_repair_triggers(ctx: click.Context) -> None:
         click.echo("the append-only triggers are in place: nothing to repair")
     else:
         click.echo(
-            f"re-created {', '.join(entry.meta['recreated'])} (journaled as entry {entry.seq})"
+            f"re-created {', '.join(expect(entry, TriggersRepaired).recreated)} (journaled as "
+            f"entry {entry.seq})"
         )
 
 

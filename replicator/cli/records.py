@@ -41,11 +41,10 @@ STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
 
 
 def _register_value(state: RecordState, field: str) -> Any:
-    siblings = state.siblings(field)
     values: list[Any] = []
-    for s in siblings:
-        if s[2] not in values:
-            values.append(s[2])
+    for _, value in state.wire_values(field):
+        if value not in values:
+            values.append(value)
     if not values:
         return None
     if len(values) == 1:
@@ -66,8 +65,8 @@ def record_data(config: Config, state: RecordState) -> dict[str, Any]:
     """A record as `records list` shows it."""
     field = _display_field(config, state.module)
     sides = {
-        side: {"id": held["id"], "deleted": bool(held["del"])}
-        for side, held in sorted(state.raw["s"].items())
+        side: {"id": held.id, "deleted": held.deleted}
+        for side, held in sorted(state.held_wires().items())
     }
     deleted_on = [side for side, held in sides.items() if held["deleted"]]
     # an active record deleted on a side is listed as deleted (the other side keeps it)
@@ -346,7 +345,7 @@ def _synced(journal: Journal, config: Config, side: str, table: str, id: str) ->
         state = journal.record(name, rid)
         linked = {}
         if state is not None:
-            linked = {s: h["id"] for s, h in state.raw["s"].items() if s != side and h["id"]}
+            linked = {s: h.id for s, h in state.held_wires().items() if s != side and h.id}
         return {"module": name, "rid": rid, "status": state.status if state else None, **linked}
     return {}
 

@@ -47,8 +47,8 @@ def status_data(config: Config, journal: Journal) -> dict[str, Any]:
         for _, rid, record in journal.records(name):
             statuses[record.status] += 1
             with_errors += bool(record.errors)
-            for side, held in record.raw["s"].items():
-                renamed[side] += "a" in held
+            for side, held in record.held_wires().items():
+                renamed[side] += held.renamed
             for side, (attempts, when) in record.retries.items():
                 item = {"rid": rid, "side": side, "attempts": attempts, "next": when}
                 item["reason"] = record.errors.get(side)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from journal import Journal, Kind
+from journal.payloads import SettingsInForce, SideIdentities, expect
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule
 from replicator.errors import SetupError
@@ -227,7 +228,7 @@ def unproven_modules(journal: Journal, config: Config, modules: Sequence[str]) -
     """The modules that have not pulled since the settings in force were journaled (a
     cycle's checks run before it journals them, so the others passed with these settings)."""
     last = last_config(journal)
-    if last is None or last.meta.get("fingerprint") != config.fingerprint():
+    if last is None or expect(last, SettingsInForce).fingerprint != config.fingerprint():
         return list(modules)
     return [
         name
@@ -294,7 +295,7 @@ def side_identities(journal: Journal) -> dict[str, str]:
     """The account (a Books organisation id, ...) each side last synced with, by side."""
     known: dict[str, str] = {}
     for entry in journal.read(module=CONFIG_MODULE, rid=SIDES_RID, kinds=[Kind.CONFIG]):
-        known.update(entry.meta.get("identities", {}))
+        known.update(expect(entry, SideIdentities).identities)
     return known
 
 

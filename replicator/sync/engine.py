@@ -31,6 +31,7 @@ import attrs
 from conflicts import (
     ACTIVE,
     RESOLVER,
+    ConflictData,
     DuplicatePolicy,
     Member,
     RecordState,
@@ -42,6 +43,29 @@ from conflicts.duplicates import near_key
 from conflicts.merge import Plan, SideWrite, canonical
 from journal import Dot, Entry, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
+from journal.payloads import (
+    ABSENT,
+    Absent,
+    Applied,
+    Cursor,
+    DuplicateConflict,
+    Failure,
+    IntegrationDeleted,
+    Observed,
+    PulledMarker,
+    RetryIntent,
+    RunMarker,
+    SettingsInForce,
+    SettledIntent,
+    SideIdentities,
+    Skipped,
+    Tombstone,
+    ValueResolution,
+    WriteIntent,
+    expect,
+    new_entry,
+    payload_of,
+)
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector, Write, matches
 from replicator.errors import (
@@ -271,19 +295,24 @@ class Engine:
 
         floor = 0
         for entry in self.journal.read(module=CONFIG_MODULE, rid=RUN, descending=True):
-            meta = entry.meta
-            if meta.get("trigger") == "sync" and "error" not in meta and name in meta["modules"]:
-                floor = int(meta["last"])
+            run = expect(entry, RunMarker)
+            if run.trigger == "sync" and run.error is None and name in run.modules:
+                floor = int(run.last)
                 break
         pending: dict[tuple[str, str], str | None] = {}
         kinds = [str(Kind.INTENT), str(Kind.APPLIED), str(Kind.ERROR)]
         for entry in self.journal.read(since=floor, kinds=kinds):
             if entry.module != name or entry.side is None:
                 continue
-            if entry.kind is Kind.INTENT:
-                for rid, side_id in entry.meta.get("writes", {}).items():
+            payload = payload_of(entry)
+            if isinstance(payload, WriteIntent):
+                for rid, side_id in payload.writes.items():
                     pending[(rid, entry.side)] = side_id
-            elif entry.rid is not None and entry.meta.get("stage") != "read":
+            elif entry.kind is Kind.INTENT:
+                continue
+            elif entry.rid is not None and not (
+                isinstance(payload, Failure) and payload.stage == "read"
+            ):
                 pending.pop((entry.rid, entry.side), None)
         return pending
 
@@ -299,14 +328,13 @@ class Engine:
 
         since = 0
         for event in self.journal.read(module=CONFIG_MODULE, rid=LIFECYCLE, descending=True):
-            if event.meta.get("event") == "delete" and name in event.meta.get("modules", ()):
+            deleted = payload_of(event)
+            if isinstance(deleted, IntegrationDeleted) and name in deleted.modules:
                 since = event.seq
                 break
         found = any(e.side == side for e in self.journal.read(since=since, module=name, rid=PULLED))
         if not found and mark:
-            self.journal.append(
-                [NewEntry(Kind.CONFIG, name, PULLED, side, meta={"complete": True})]
-            )
+            self.journal.append([new_entry(PulledMarker(complete=True), name, PULLED, side)])
             found = True
         if found:
             self._pulled.add((name, side))
@@ -334,32 +362,16 @@ class Engine:
         """A ``config`` entry whenever the settings in force change."""
         fingerprint = self.config.fingerprint()
         last = last_config(self.journal)
-        if last is None or last.meta.get("fingerprint") != fingerprint:
-            self.journal.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        CONFIG_MODULE,
-                        CONFIG_MODULE,
-                        meta={
-                            "fingerprint": fingerprint,
-                            "file": str(self.config.path),
-                            "settings": _plain(self.config.raw),
-                        },
-                    )
-                ]
+        if last is None or expect(last, SettingsInForce).fingerprint != fingerprint:
+            settings = SettingsInForce(
+                fingerprint=fingerprint,
+                file=str(self.config.path),
+                settings=_plain(self.config.raw),
             )
+            self.journal.append([new_entry(settings, CONFIG_MODULE, CONFIG_MODULE)])
         if self._identities:  # the account each side syncs with, first seen or changed
-            self.journal.append(
-                [
-                    NewEntry(
-                        Kind.CONFIG,
-                        CONFIG_MODULE,
-                        "@sides",
-                        meta={"identities": dict(sorted(self._identities.items()))},
-                    )
-                ]
-            )
+            identities = SideIdentities(identities=dict(sorted(self._identities.items())))
+            self.journal.append([new_entry(identities, CONFIG_MODULE, "@sides")])
             self._identities = {}
 
     # -- 1. pull --------------------------------------------------------------------------
@@ -381,13 +393,8 @@ class Engine:
             with self.journal.transaction():
                 self._ingest(module, side, changes, report)
                 if page.cursor != cursor:
-                    self.journal.append(
-                        [
-                            NewEntry(
-                                Kind.CURSOR, module.name, None, side, meta={"cursor": page.cursor}
-                            )
-                        ]
-                    )
+                    moved = Cursor(cursor=page.cursor)
+                    self.journal.append([new_entry(moved, module.name, None, side)])
                     cursor = page.cursor
             seen += len(page.changes)
             report.add(module.name, side, "pulled", len(page.changes))
@@ -416,15 +423,9 @@ class Engine:
             if change.problem is not None:
                 # a row that cannot be a record (no id, a shared id): an error, journaled
                 # against the record when the id is one we know, and nothing else of it
-                entries.append(
-                    NewEntry(
-                        Kind.ERROR,
-                        name,
-                        known.get(str(change.id)) if change.id else None,
-                        side,
-                        meta={"reason": change.problem, "stage": "read", "id": change.id or None},
-                    )
-                )
+                problem = Failure(reason=change.problem, stage="read", id=change.id or None)
+                rid_known = known.get(str(change.id)) if change.id else None
+                entries.append(new_entry(problem, name, rid_known, side))
                 report.add(name, side, "errors")
                 continue
             rid = known.get(str(change.id)) or f"{side}:{change.id}"
@@ -432,16 +433,14 @@ class Engine:
                 self.journal.append(entries)
                 entries, batch_rids = [], set()
             state: RecordState | None = self.journal.record(name, rid)
-            held = state.held(side) if state is not None else None
-            if held is not None and held["del"] and not change.deleted:
+            held = state.held_wire(side) if state is not None else None
+            if held is not None and held.deleted and not change.deleted:
                 # the side gave a deleted row's id to a new row: that is a new record
                 rid = self._fresh_rid(name, side, str(change.id))
                 state, held = None, None
             if change.deleted:
-                if held is not None and not held["del"]:
-                    entries.append(
-                        NewEntry(Kind.TOMBSTONE, name, rid, side, meta={"id": str(change.id)})
-                    )
+                if held is not None and not held.deleted:
+                    entries.append(new_entry(Tombstone(id=str(change.id)), name, rid, side))
                     batch_rids.add(rid)
                     report.add(name, side, "deleted")
                 continue
@@ -454,19 +453,18 @@ class Engine:
             # journaled after the change they come with: the change clears the side's
             # read errors of before (``heals``), so a fixed value leaves none behind
             read_errors = [
-                NewEntry(
-                    Kind.ERROR,
+                new_entry(  # the entry names the record, the payload what and why, once
+                    Failure(
+                        reason=err.reason,
+                        field=err.field,
+                        value=_shown(err.value),
+                        stage="read",
+                        id=str(change.id),
+                        heals=True,
+                    ),
                     name,
                     rid,
                     side,
-                    meta={  # the entry names the record, the meta what and why, once
-                        "reason": err.reason,
-                        "field": err.field,
-                        "value": _shown(err.value),
-                        "stage": "read",
-                        "id": str(change.id),
-                        "heals": True,
-                    },
                 )
                 for err in errors
             ]
@@ -475,55 +473,52 @@ class Engine:
             wire = {k: to_wire(v) for k, v in values.items()}
             absent: list[str] = []
             if held is not None:
-                have = held["v"]
+                have = held.wire
                 wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
                 for field in [k for k in wire if rounds and module.fields.kind(k) == "decimal"]:
                     assert state is not None
-                    rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
+                    rounded = _rounded_by(side, field, have.get(field), wire[field], state)
                     if rounded is None:
                         continue
                     del wire[field]  # our write, as the side could hold it: no change of theirs
-                    if state.raw["e"].get(side) != rounded:  # said once, not on every re-read
-                        entries.append(
-                            NewEntry(
-                                Kind.ERROR,
-                                name,
-                                rid,
-                                side,
-                                meta={
-                                    "reason": rounded,
-                                    "field": field,
-                                    "value": from_wire(have[field]),
-                                    "stage": "read",
-                                    "id": str(change.id),
-                                },
-                            )
+                    if state.write_error(side) != rounded:  # said once, not on every re-read
+                        rounding = Failure(
+                            reason=rounded,
+                            field=field,
+                            value=from_wire(have[field]),
+                            stage="read",
+                            id=str(change.id),
                         )
+                        entries.append(new_entry(rounding, name, rid, side))
                         report.add(name, side, "errors")
                 if not wire:
                     entries += read_errors
                     continue  # our own echo, or a change to columns we do not map
                 # empty in a field this side never held (mapped since): no value, not a clear
                 absent = sorted(k for k, v in wire.items() if v is None and k not in have)
-            dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
-            context = VectorClock(held["c"]) if held is not None else VectorClock()
-            meta: dict[str, Any] = {"id": str(change.id)}
-            if absent:
-                meta["absent"] = absent
+            dot = Dot(side, (state.counter(side) if state is not None else 0) + 1)
+            context = VectorClock(held.clock) if held is not None else VectorClock()
+            key: str | None | Absent = ABSENT  # no match fields: the entry holds no key
+            near = None
             if module.match_fields:
-                have = held["v"] if held is not None else {}
+                have = held.wire if held is not None else {}
                 matched = [
                     values[f] if f in values else from_wire(have.get(f))
                     for f in module.match_fields
                 ]
-                meta["key"] = match_key(matched)
+                key = match_key(matched)
                 if module.suggest:  # the normalised key, for suggestions of near matches
                     near = near_key(matched)
-                    if near is not None:
-                        meta["near"] = near
-            if change.modified is not None:
-                meta["modified"] = utc_text(change.modified)
-            entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, wire, meta))
+            observed = Observed(
+                id=str(change.id),
+                key=key,
+                near=near,
+                modified=utc_text(change.modified) if change.modified is not None else None,
+                absent=tuple(absent),
+            )
+            entries.append(
+                new_entry(observed, name, rid, side, dot=dot, context=context, fields=wire)
+            )
             entries += read_errors
             batch_rids.add(rid)
             report.add(name, side, "observed")
@@ -623,13 +618,13 @@ class Engine:
             if rid is None:
                 continue
             state = self.journal.record(target, str(rid))
-            held = state.held(side) if state is not None else None
-            if held is None or held["id"] is None or held["del"]:
+            held = state.held_wire(side) if state is not None else None
+            if held is None or held.id is None or held.deleted:
                 return (
                     f"field {field}: {target} record {rid} has no live record on {side} yet; "
                     "retried next cycle"
                 )
-            values[field] = held["id"]
+            values[field] = held.id
         return None
 
     def _fresh_rid(self, module: str, side: str, side_id: str) -> str:
@@ -678,15 +673,14 @@ class Engine:
                 continue
             p = plan(state, module.policy)
             for conflict in p.conflicts:
-                meta = conflict.to_meta(policy_name)
-                entries.append(NewEntry(Kind.CONFLICT, name, state.rid, None, meta=meta))
+                entries.append(new_entry(conflict.to_payload(policy_name), name, state.rid))
                 report.add(name, "*", "conflicts")
             if p.writes:
                 plans.append((state, p))
             else:
                 settled.append(state.rid)
         if settled:  # nothing to write for these: they no longer need attention
-            entries.append(NewEntry(Kind.INTENT, name, None, None, meta={"settled": settled}))
+            entries.append(new_entry(SettledIntent(settled=tuple(settled)), name))
         if entries:
             with self.journal.transaction():
                 self.journal.append(entries)
@@ -715,11 +709,12 @@ class Engine:
         writes: list[Write] = []
         sent: list[tuple[RecordState, SideWrite, bool]] = []
         entries: list[NewEntry] = []
-        metas: dict[str, dict[str, Any]] = {}  # more meta for a record's applied entry
+        # duplicates = "clone": the fields a record's write was sent under another name
+        renamed_in: dict[str, list[dict[str, Any]]] = {}
 
-        def refused(rid: str, counted: str, **meta: Any) -> None:
-            """An error entry for a write that failed (``meta``: reason, done, ...)."""
-            entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
+        def refused(rid: str, counted: str, **failure: Any) -> None:
+            """An error entry for a write that failed (``failure``: reason, done, ...)."""
+            entries.append(new_entry(Failure(stage="write", **failure), name, rid, side))
             report.add(name, side, counted)
 
         twins = self._twins_outside(module, side, [state for state, w, _ in batch if w.id is None])
@@ -731,7 +726,7 @@ class Engine:
                 continue
             w, renamed = renames.get(state.rid, (w, None))
             if renamed is not None:
-                metas[state.rid] = {"renamed": renamed}
+                renamed_in[state.rid] = renamed
             values = canonical(w.values)
             unresolved = self._side_ids(module, side, values) if module.lookups else None
             if unresolved is not None:
@@ -756,7 +751,7 @@ class Engine:
             sent.append((state, w, done))
         if writes:  # what is about to be written, durable before the side sees it
             intent = {wr.key: wr.id for wr in writes}
-            self.journal.append([NewEntry(Kind.INTENT, name, None, side, meta={"writes": intent})])
+            self.journal.append([new_entry(WriteIntent(writes=intent), name, None, side)])
         outcomes = self.connectors[side].push(module.side_module(side), writes) if writes else []
         if len(outcomes) != len(writes):
             raise EngineError(
@@ -767,24 +762,25 @@ class Engine:
             if not outcome.ok and outcome.retry:
                 self._retrying.add(state.rid)
             if outcome.ok and outcome.id is not None:
+                renamed = renamed_in.get(state.rid)
+                applied = Applied(
+                    id=str(outcome.id),
+                    create=w.id is None,
+                    done=done,
+                    renamed=tuple(renamed or ()),
+                )
                 entries.append(
-                    NewEntry(
-                        Kind.APPLIED,
+                    new_entry(
+                        applied,
                         name,
                         state.rid,
                         side,
                         context=VectorClock(w.context),
                         fields=w.values,
-                        meta={
-                            "id": str(outcome.id),
-                            "create": w.id is None,
-                            "done": done,
-                            **metas.get(state.rid, {}),
-                        },
                     )
                 )
                 report.add(name, side, "created" if w.id is None else "updated")
-                report.add(name, side, "renamed", len(metas.get(state.rid, ())))  # 0 or 1
+                report.add(name, side, "renamed", 1 if renamed else 0)
             else:
                 again: dict[str, Any] = (
                     {"retry": True} if outcome.retry else {"attempt": _attempt(state, side)}
@@ -829,10 +825,10 @@ class Engine:
         connector = self.connectors[side]
         waiting: dict[str, str] = {}
         for state in states:
-            held = state.held(state.origin)
+            held = state.held_wire(state.origin)
             if state.key is None or held is None:
                 continue
-            text = from_wire(held["v"].get(module.match_fields[0]))
+            text = from_wire(held.wire.get(module.match_fields[0]))
             if text is None:
                 continue
             for change in connector.search(whole, str(text)):
@@ -890,8 +886,8 @@ class Engine:
             for rid in members_rids:
                 state = self.journal.record(name, rid)
                 if state is not None and state.status == ACTIVE and len(state.linked_sides) == 1:
-                    held = state.held(state.linked_sides[0])
-                    if held is not None and not held["del"]:  # a deleted row pairs with none
+                    held = state.held_wire(state.linked_sides[0])
+                    if held is not None and not held.deleted:  # a deleted row pairs with none
                         members.append(Member(rid, state.linked_sides[0]))
             if len({m.origin for m in members}) < 2:
                 continue
@@ -904,37 +900,22 @@ class Engine:
                 woke = woke or incoming.rid < existing.rid
             elif decision.action == "skip":
                 for member in decision.members:
-                    entries.append(
-                        NewEntry(
-                            Kind.SKIPPED,
-                            name,
-                            member.rid,
-                            member.origin,
-                            meta={"reason": decision.reason, "key": key},
-                        )
-                    )
+                    skipped = Skipped(reason=decision.reason, key=key)
+                    entries.append(new_entry(skipped, name, member.rid, member.origin))
                     report.add(name, member.origin, "skipped")
             elif decision.action == "ambiguous":
                 others = [{"rid": m.rid, "side": m.origin} for m in decision.members]
                 for member in decision.members:
-                    entries.append(
-                        NewEntry(
-                            Kind.CONFLICT,
-                            name,
-                            member.rid,
-                            None,
-                            meta={
-                                "field": "(duplicate)",
-                                "status": "open",
-                                "duplicate": True,
-                                "key": key,
-                                "candidates": others,
-                                "reason": decision.reason,
-                                "policy": policy.duplicates.value,
-                                "dots": [],
-                            },
-                        )
+                    held_group = DuplicateConflict(
+                        field="(duplicate)",
+                        status="open",
+                        key=key,
+                        candidates=tuple(others),
+                        reason=decision.reason,
+                        policy=policy.duplicates.value,
+                        dots=(),
                     )
+                    entries.append(new_entry(held_group, name, member.rid))
                     report.add(name, member.origin, "held")
         if module.suggest:  # decided on the same snapshot: exact duplicates are left out
             entries += near_matches(self.journal, module, rids, report)
@@ -980,23 +961,24 @@ def resolve(
     row = journal.conflict(conflict_id)
     if row is None:
         raise ResolutionError(f"no conflict {conflict_id}")
-    data = row["data"]
+    data = ConflictData.of(row["data"])
     module = config.modules.get(row["module"])
     if module is None:
         raise ResolutionError(f"conflict {conflict_id}: module {row['module']!r} is not configured")
     state: RecordState | None = journal.record(row["module"], row["rid"])
     if state is None:
         raise ResolutionError(f"conflict {conflict_id}: record {row['rid']} is unknown")
-    if "resolution" in data:
+    if data.resolution is not None:
         raise ResolutionError(f"conflict {conflict_id} was already resolved by a person")
-    if "settled_by" in data:
+    if data.settled_by is not None:
         raise ResolutionError(
             f"conflict {conflict_id} was settled by a later change (entry "
-            f"{data['settled_by']['seq']}): nothing to resolve; see `conflicts list --open`"
+            f"{data.settled_by['seq']}): nothing to resolve; see `conflicts list --open`"
         )
-    meta: dict[str, Any] = {"conflict": conflict_id, "by": "person"}
-    if data.get("duplicate"):
+    resolution = ValueResolution(conflict=conflict_id, by="person")
+    if isinstance(data.conflict, DuplicateConflict):
         return resolve_duplicate(journal, module, row, take if take is not None else raw_value)
+    held_siblings = data.conflict.siblings
     field = row["field"]
     reg = state.fields.get(field)
     if reg is None:
@@ -1004,9 +986,9 @@ def resolve(
     if take is not None:
         siblings = [s for s in reg.siblings if s.dot.side == take]
         if not siblings:
-            candidates = [s["side"] for s in data.get("siblings", [])]
+            candidates = [s["side"] for s in held_siblings]
             if take in candidates:
-                siblings_data = [s for s in data["siblings"] if s["side"] == take]
+                siblings_data = [s for s in held_siblings if s["side"] == take]
                 chosen = siblings_data[-1]["value"]
             else:
                 raise ResolutionError(
@@ -1015,7 +997,7 @@ def resolve(
                 )
         else:
             chosen = max(siblings, key=lambda s: s.dot.counter).value
-        meta["take"] = take
+        resolution = attrs.evolve(resolution, take=take)
     elif raw_value is not None:
         try:
             chosen = to_canonical(module.fields.kind(field), raw_value, field=field)
@@ -1031,12 +1013,12 @@ def resolve(
                         f"conflict {conflict_id}: field {field}: {chosen!r} is not a value "
                         f"side {side} can hold (its picklist map gives {known})"
                     )
-        meta["value"] = chosen
+        resolution = attrs.evolve(resolution, value=chosen)
     else:
         raise ResolutionError("say which value wins: --take SIDE or --value VALUE")
     dot = Dot(RESOLVER, state.clock.get(RESOLVER) + 1)
-    entry = NewEntry(
-        Kind.RESOLUTION, row["module"], row["rid"], None, dot, reg.clock, {field: chosen}, meta
+    entry = new_entry(
+        resolution, row["module"], row["rid"], dot=dot, context=reg.clock, fields={field: chosen}
     )
     journal.append([entry])
     return entry
@@ -1056,7 +1038,7 @@ def retry(journal: Journal, module: str, rids: Sequence[str], *, by: str = "pers
         if state is not None and state.retries:
             due.append(rid)
     if due:
-        journal.append([NewEntry(Kind.INTENT, module, None, None, meta={"retry": due, "by": by})])
+        journal.append([new_entry(RetryIntent(retry=tuple(due), by=by), module)])
     return len(due)
 
 
@@ -1083,7 +1065,7 @@ def _short_amount(value: Decimal) -> bool:
     return abs(value.adjusted()) <= SHOWN_CHARS and places <= SHOWN_CHARS
 
 
-def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any]) -> str | None:
+def _rounded_by(side: str, field: str, have: Any, got: Any, state: RecordState) -> str | None:
     """Why ``got`` is ``side``'s rounding of the amount ``have`` we wrote there, or None.
 
     A side that keeps fewer decimal places (a Zoho currency field keeps 2) rounds what it
@@ -1103,8 +1085,7 @@ def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any])
     if read not in (exact.quantize(step, ROUND_HALF_UP), exact.quantize(step, ROUND_HALF_EVEN)):
         return None
     # the amount it held came from another side, through our write (not typed there)
-    siblings = RecordState(raw).siblings(field)
-    if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
+    if not any(s != side and same_wire(v, have) for s, v in state.wire_values(field)):
         return None
     return (
         f"side {side} keeps fewer decimal places in {field}: it rounded our write of {exact} "

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from conflicts import ACTIVE
 from journal import Journal, Kind
 from journal.anchors import write_anchor
+from journal.payloads import Merged, expect
 from replicator.config.load import ModuleConfig
 from replicator.connectors.base import matches
 from replicator.errors import EngineError
@@ -125,7 +126,7 @@ def folded_into(journal: Journal, module: str, rid: str) -> str | None:
     state = journal.record(module, rid)
     if state is not None and state.status != ACTIVE:
         for entry in journal.read(module=module, rid=rid, kinds=[str(Kind.MERGED)]):
-            into = entry.meta.get("into")
+            into = expect(entry, Merged).into
     return into
 
 

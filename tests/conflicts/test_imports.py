@@ -8,8 +8,15 @@ from pathlib import Path
 import conflicts
 
 PACKAGE = Path(conflicts.__file__).parent
-# what conflicts may import of the journal: values, their encoding, the View protocol
-PURE_JOURNAL = {"journal.clock", "journal.entry", "journal.errors", "journal.protocols"}
+# what conflicts may import of the journal: values, their encoding, the entries' payloads,
+# the View protocol
+PURE_JOURNAL = {
+    "journal.clock",
+    "journal.entry",
+    "journal.errors",
+    "journal.payloads",
+    "journal.protocols",
+}
 
 
 def _journal_imports(path: Path) -> set[str]:
