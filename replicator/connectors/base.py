@@ -23,9 +23,10 @@ Contract (checked by ``tests/connectors/contract.py`` for every implementation):
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import attrs
 
@@ -115,6 +116,9 @@ class Outcome:
 
 @runtime_checkable
 class Connector(Protocol):
+    """What the engine asks of every side (the optional capabilities are declared on
+    :class:`BaseConnector`)."""
+
     side: str
 
     def pull(
@@ -132,6 +136,82 @@ class Connector(Protocol):
     def views(self, module: SideModule) -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+class BaseConnector(abc.ABC):
+    """The lifecycle every connector shares, written once, and the optional capabilities
+    declared with the answer a side without them gives (never found by ``getattr``).
+
+    A connector subclasses this, implements the protocol's six methods and, if it holds
+    anything (a connection, an HTTP client), overrides :meth:`close`.  ``with connector:``
+    closes it on the way out.
+
+    Optional capabilities (read them through :func:`rounds_amounts`, :func:`identity` and
+    :func:`currency_reader`, which also answer for a connector not built on this class):
+
+    - ``rounds_amounts``: the side keeps amounts to fixed decimal places (a Zoho currency
+      field), so a rounding of our write read back is no change;
+    - ``identity``: the account behind the side (a Books organisation id), or None: the
+      journal refuses to mix two accounts' record ids;
+    - ``base_currency``: a method answering the side's base currency as an ISO code (read
+      by Zoho's currency rule), or None when the side's amounts carry no currency.
+    """
+
+    side: str
+    rounds_amounts: ClassVar[bool] = False
+    identity: str | None = None
+    base_currency: Callable[[], str] | None = None
+
+    @abc.abstractmethod
+    def pull(
+        self, module: SideModule, since: Cursor | None, *, page_size: int = 1000
+    ) -> Iterator[Page]: ...
+
+    @abc.abstractmethod
+    def get(self, module: SideModule, id: str) -> Change | None: ...
+
+    @abc.abstractmethod
+    def search(self, module: SideModule, text: str) -> list[Change]: ...
+
+    @abc.abstractmethod
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]: ...
+
+    @abc.abstractmethod
+    def schema(self, module: SideModule) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def views(self, module: SideModule) -> list[str]: ...
+
+    def close(self) -> None:  # noqa: B027 - a hook, empty on purpose (as httpx BaseTransport)
+        """Release what the connector holds; a connector that holds nothing keeps this."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# The three readers below are the one place a capability is looked up by name, for a
+# connector not (yet) built on BaseConnector (another package's, a test's fake): on a
+# BaseConnector the attribute is always there, with the base's default.
+
+
+def rounds_amounts(connector: object) -> bool:
+    """Whether the connector's side keeps amounts to fixed decimal places."""
+    return bool(getattr(connector, "rounds_amounts", False))
+
+
+def identity(connector: object) -> str | None:
+    """The account behind the connector's side, as text, or None when it names none."""
+    value = getattr(connector, "identity", None)
+    return str(value) if value else None
+
+
+def currency_reader(connector: object) -> Callable[[], str] | None:
+    """The connector's ``base_currency`` method, or None when its side has none."""
+    reader = getattr(connector, "base_currency", None)
+    return reader if callable(reader) else None
 
 
 def utc_now() -> dt.datetime:
@@ -161,6 +241,7 @@ def as_utc(value: Any) -> dt.datetime | None:
 
 
 __all__ = [
+    "BaseConnector",
     "Change",
     "Connector",
     "Cursor",
@@ -169,7 +250,10 @@ __all__ = [
     "SideModule",
     "Write",
     "as_utc",
+    "currency_reader",
+    "identity",
     "matches",
     "memory_key",
+    "rounds_amounts",
     "utc_now",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from replicator.connectors.base import (
+    BaseConnector,
     Change,
     Cursor,
     Outcome,
@@ -46,7 +47,7 @@ class Logged:
     at: dt.datetime
 
 
-class MemoryConnector:
+class MemoryConnector(BaseConnector):
     """A side whose tables live in dicts; see the module docstring."""
 
     def __init__(self, side: str, *, reject: Reject | None = None, now: Now = utc_now) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 import attrs
 
 from replicator.connectors.base import (
+    BaseConnector,
     Change,
     Cursor,
     Outcome,
@@ -261,7 +262,7 @@ def _trigger_sql(table: str, id_column: str) -> dict[str, str]:
     }
 
 
-class SQLiteConnector:
+class SQLiteConnector(BaseConnector):
     """A side stored in a SQLite database file; see the module docstring."""
 
     def __init__(
@@ -379,12 +380,6 @@ class SQLiteConnector:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> SQLiteConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- writing -----------------------------------------------------------------------
 
