@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import types
 from collections.abc import Iterator, Sequence
 
+import httpx
 import pytest
 
 from replicator.connectors.base import (
@@ -17,7 +19,9 @@ from replicator.connectors.base import (
     SideModule,
     Write,
     currency_reader,
+    http_client,
     identity,
+    notifications,
     rounds_amounts,
 )
 from replicator.connectors.memory import MemoryConnector
@@ -111,12 +115,15 @@ def test_a_connector_must_implement_every_protocol_method():
 
 
 def test_the_built_in_sides_declare_no_optional_capability(tmp_path):
-    """Memory and SQLite hold amounts exactly, name no account and have no base currency."""
+    """Memory and SQLite hold amounts exactly, name no account, have no base currency,
+    never call back and are not reached over HTTP."""
     with sqlite_side(tmp_path / "side.db") as lite:
         for connector in (MemoryConnector("mem"), lite, Nothing()):
             assert rounds_amounts(connector) is False
             assert identity(connector) is None
             assert currency_reader(connector) is None
+            assert notifications(connector) is None
+            assert http_client(connector) is None
 
 
 def test_a_subclass_declares_a_capability_by_setting_it():
@@ -124,16 +131,47 @@ def test_a_subclass_declares_a_capability_by_setting_it():
 
     class Zoho(MemoryConnector):
         rounds_amounts = True
+        notifies = True
 
         def base_currency(self) -> str:
             return "EUR"
 
+        def enable_notifications(self, channels):
+            return [dict(c) for c in channels]
+
+        def update_notifications(self, channels):
+            return []
+
+        def disable_notifications(self, channel_ids):
+            pass
+
     connector = Zoho("books")
     connector.identity = "org-1"
+    connector.http_client = client = httpx.Client()
     reader = currency_reader(connector)
+    watch = notifications(connector)
     assert rounds_amounts(connector) is True
     assert identity(connector) == "org-1"
     assert reader is not None and reader() == "EUR"
+    assert watch is not None and watch.enable_notifications([{"id": 1}]) == [{"id": 1}]
+    assert http_client(connector) is client
+    client.close()
+
+
+def test_a_base_connector_with_notification_methods_but_no_declaration_is_not_watched():
+    """On the base, a capability is what the class declares, not what methods it has."""
+
+    class Undeclared(MemoryConnector):
+        def enable_notifications(self, channels):
+            return []
+
+        def update_notifications(self, channels):
+            return []
+
+        def disable_notifications(self, channel_ids):
+            pass
+
+    assert notifications(Undeclared("crm")) is None
 
 
 def test_the_capability_readers_answer_for_a_connector_not_built_on_the_base():
@@ -143,18 +181,28 @@ def test_the_capability_readers_answer_for_a_connector_not_built_on_the_base():
     class Own:
         rounds_amounts = True
         identity = 42
+        client = types.SimpleNamespace(http="the client")
 
         def base_currency(self) -> str:
             return "USD"
 
+        def enable_notifications(self, channels):
+            return []
+
+        def update_notifications(self, channels):
+            return []
+
+        def disable_notifications(self, channel_ids):
+            pass
+
     class Bare:
         base_currency = "USD"  # not a method: no reader
+        enable_notifications = update_notifications = disable_notifications = None
 
-    reader = currency_reader(Own())
-    assert (rounds_amounts(Own()), identity(Own())) == (True, "42")
+    own, bare = Own(), Bare()
+    reader = currency_reader(own)
+    assert (rounds_amounts(own), identity(own), http_client(own)) == (True, "42", "the client")
     assert reader is not None and reader() == "USD"
-    assert (rounds_amounts(Bare()), identity(Bare()), currency_reader(Bare())) == (
-        False,
-        None,
-        None,
-    )
+    assert notifications(own) is own
+    assert [rounds_amounts(bare), identity(bare), currency_reader(bare)] == [False, None, None]
+    assert (notifications(bare), http_client(bare)) == (None, None)
