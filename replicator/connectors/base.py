@@ -18,7 +18,8 @@ Contract (checked by ``tests/connectors/contract.py`` for every implementation):
 - ``push(module, writes)`` returns one :class:`Outcome` per write, in input order.  A create
   carries ``key`` (our record id); pushing a create again with the same key returns the
   record already made instead of a second one.  One rejected write never stops the others.
-- ``get``, ``search``, ``schema``, ``views`` read without changing anything.
+- ``get``, ``search``, ``schema``, ``views`` read without changing anything; ``search``
+  answers at most :data:`SEARCH_LIMIT` records.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # for the type of http_client only: a connector need not spea
     import httpx
 
 Cursor = int | str | list[Any]
+SEARCH_LIMIT = 100  # records a search answers at most: enough to choose from by eye
 
 
 @attrs.frozen
@@ -297,6 +299,7 @@ __all__ = [
     "Notifications",
     "Outcome",
     "Page",
+    "SEARCH_LIMIT",
     "SideModule",
     "Write",
     "as_utc",

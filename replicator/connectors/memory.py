@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
     BaseConnector,
     Change,
     Cursor,
@@ -32,8 +33,6 @@ from replicator.connectors.base import (
 
 Reject = Callable[[SideModule, Write], str | None]
 Now = Callable[[], dt.datetime]
-
-SEARCH_LIMIT = 100
 
 
 @attrs.frozen

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
     BaseConnector,
     Change,
     Cursor,
@@ -71,7 +72,6 @@ from replicator.errors import ConnectorError, shown
 
 Now = Callable[[], dt.datetime]
 
-SEARCH_LIMIT = 100
 
 _DESCRIBED_ROWS = 5  # rows named in one problem: enough to find them
 _NAMELESS_ROWS = 100  # rows without an id reported per page

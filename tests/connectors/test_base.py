@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
     BaseConnector,
     Change,
     Connector,
@@ -206,3 +207,20 @@ def test_the_capability_readers_answer_for_a_connector_not_built_on_the_base():
     assert notifications(own) is own
     assert [rounds_amounts(bare), identity(bare), currency_reader(bare)] == [False, None, None]
     assert (notifications(bare), http_client(bare)) == (None, None)
+
+
+def test_a_search_answers_at_most_the_shared_limit_on_memory_and_sqlite(tmp_path):
+    """More matching rows than SEARCH_LIMIT: both built-in sides give exactly the limit."""
+    module = SideModule(name="customers", table="customers", columns=("name",), match=("name",))
+    memory = MemoryConnector("mem")
+    with sqlite_side(tmp_path / "side.db") as lite:
+        with sqlite3.connect(tmp_path / "side.db") as db:
+            db.executemany(
+                "INSERT INTO customers (name) VALUES (?)",
+                [(f"Acme {i}",) for i in range(SEARCH_LIMIT + 5)],
+            )
+        db.close()
+        for i in range(SEARCH_LIMIT + 5):
+            memory.insert("customers", {"name": f"Acme {i}"})
+        assert len(lite.search(module, "acme")) == SEARCH_LIMIT
+        assert len(memory.search(module, "acme")) == SEARCH_LIMIT
