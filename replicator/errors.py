@@ -4,7 +4,6 @@ ReplicatorError
  +-- ConfigError          a configuration file that does not validate (file, key, reason)
  +-- MappingError         a value that does not convert (record, field, value, reason)
  +-- ConnectorError       a side could not be reached or answered nonsense
- |    +-- RejectedError   a side refused one record (the batch goes on)
  |    +-- UnavailableError a side out of reach for now (limits, outage): retry later
  +-- EngineError          a sync cycle could not run
  |    +-- SetupError      a side is not set up for the config (a field missing, currencies
@@ -57,10 +56,6 @@ class ConnectorError(ReplicatorError):
     """A side failed as a whole (unreachable, unreadable)."""
 
 
-class RejectedError(ConnectorError):
-    """A side refused one record."""
-
-
 class UnavailableError(ConnectorError):
     """A side is out of reach for now (a rate or token limit, an outage): a later run may
     succeed, so a cycle it stops is journaled as failed, even before the sides' checks."""
@@ -94,7 +89,6 @@ __all__ = [
     "DaemonError",
     "EngineError",
     "MappingError",
-    "RejectedError",
     "ReplicatorError",
     "SHOWN_CHARS",
     "SetupError",
