@@ -241,11 +241,6 @@ def test_no_module_imports_itself_through_others():
     assert find_cycles(GRAPH) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="conflicts.state imports journal.store (View), which imports sqlite3; the "
-    "'register' helper moves View to journal/protocols.py",
-)
 def test_the_pure_core_reaches_no_file_socket_or_database_through_any_import():
     """No chain of imports leads from a conflicts module to sqlite3, httpx, os, pathlib or
     socket (through journal or anything else)."""
@@ -316,11 +311,6 @@ def test_importing_the_package_loads_neither_the_edges_nor_their_libraries():
     assert _loaded_by_importing_replicator((*edges, "replicator.sandbox", *libraries)) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="journal.store imports sqlite_utils for Journal.db, which the 'journalapi' helper "
-    "removes (sqlite_utils brings click, and numpy when it is installed)",
-)
 def test_importing_the_package_loads_no_library_the_journal_does_not_use():
     """The journal runs on sqlite3 alone: sqlite-utils (and what it brings) stays out."""
     assert _loaded_by_importing_replicator(("sqlite_utils", "numpy", "click")) == []
