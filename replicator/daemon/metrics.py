@@ -31,6 +31,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import Metric
 
+from replicator.connectors.base import http_client
+
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 # what generate_latest writes (the library's own handler answers it with this type too;
 # its CONTENT_TYPE_LATEST names text format 1.0.0, written only when a scraper asks for it)
@@ -133,9 +135,9 @@ class Metrics:
 
 def count_requests(connectors: Mapping[str, Any], metrics: Metrics) -> None:
     """Count every HTTP answer of each side's API client (and its 429s): a response hook
-    on the connector's ``client.http``, so the connectors need not know about metrics."""
+    on the client the connector declares, so the connectors need not know about metrics."""
     for side, connector in connectors.items():
-        http = getattr(getattr(connector, "client", None), "http", None)
+        http = http_client(connector)
         if not isinstance(http, httpx.Client):
             continue
 

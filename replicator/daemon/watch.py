@@ -23,8 +23,7 @@ from typing import Any
 import attrs
 
 from replicator.config.load import Config
-from replicator.connectors.base import Connector
-from replicator.connectors.zoho.crm import ZohoCRMConnector
+from replicator.connectors.base import Connector, notifications
 from replicator.connectors.zoho.http import ZohoError
 from replicator.daemon.log import Redactor, log_event
 from replicator.daemon.metrics import Metrics
@@ -85,7 +84,7 @@ class Watch:
             if not is_instant(self.config, name):
                 continue
             for side, side_module in module.sides.items():
-                if isinstance(self.connectors.get(side), ZohoCRMConnector):
+                if notifications(self.connectors.get(side)) is not None:
                     out.setdefault(side, set()).add(side_module.table)
         return {side: sorted(tables) for side, tables in out.items()}
 
@@ -98,7 +97,8 @@ class Watch:
         """Subscribe each side's channel (first call) or renew it (later calls); a side that
         refuses is logged and left to polling."""
         for side, tables in self.watched().items():
-            connector: Any = self.connectors[side]
+            connector = notifications(self.connectors[side])
+            assert connector is not None  # watched() names only the sides that notify
             events = [f"{table}.all" for table in tables]
             with self._lock:
                 channel = self.channels.get(side)
@@ -189,7 +189,9 @@ class Watch:
 
         def remove() -> None:
             for channel in channels:
-                connector: Any = self.connectors[channel.side]
+                connector = notifications(self.connectors[channel.side])
+                if connector is None:
+                    continue
                 try:
                     connector.disable_notifications([channel.channel_id])
                 except Exception as exc:
