@@ -75,7 +75,7 @@ DATA_CENTRE_HELP = "com, eu, in, com.au, jp, com.cn, zohocloud.ca, sa, or an acc
 
 def _accounts_url(answer: str) -> tuple[str, dict[str, str]]:
     """The accounts server of a data centre name or URL, and what the file should keep."""
-    from replicator.connectors.zoho.http import data_centre
+    from replicator.connectors.zoho.datacentres import data_centre
 
     answer = answer.strip()
     if answer.startswith(("http://", "https://")):
@@ -92,7 +92,8 @@ def _organizations(
     """The Books organisations the new credentials reach (empty if they cannot be listed)."""
     import httpx
 
-    from replicator.connectors.zoho.http import OAuth, ZohoError
+    from replicator.connectors.zoho.auth import OAuth
+    from replicator.errors import ZohoError
 
     auth = OAuth(
         client_id=client_id,
@@ -132,7 +133,7 @@ def connect(side: str, path: Path | None) -> None:
     The file is written readable by you only; name it in the side's `credentials` option.
     """
     from replicator.connectors.zoho.credentials import exchange_grant_code, store_credentials
-    from replicator.connectors.zoho.http import ZohoError
+    from replicator.errors import ZohoError
 
     path = path or Path("credentials") / f"zoho-{side}.json"
     client_id = click.prompt("Client ID").strip()

@@ -100,7 +100,7 @@ class Watch:
     def register(self, notify_url: str) -> None:
         """Subscribe each side's channel (first call) or renew it (later calls); a side that
         refuses is logged and left to polling."""
-        from replicator.connectors.zoho.http import ZohoError
+        from replicator.errors import ZohoError
 
         for side, tables in self.watched().items():
             connector: Any = self.connectors[side]

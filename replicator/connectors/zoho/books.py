@@ -20,7 +20,7 @@ changes are found depends on what each list offers:
 *The cursor* is ``[records, read_at]``: the largest ``last_modified_time`` read, as ISO UTC
 text (``2026-11-27T10:00:00+00:00``; a table without times uses the read's clock time),
 and the server's time (``Date``) when the pull began, which narrows the next read's
-overlap as for CRM (:func:`~replicator.connectors.zoho.http.overlap_start`).  Without a
+overlap as for CRM (:func:`~replicator.connectors.zoho.cursors.overlap_start`).  Without a
 ``Date`` it is the watermark text alone, and that form is accepted too.  A walk in
 descending or no order cannot move it until it ends, so its pages carry the previous
 cursor and a last, empty page the new one.  Records the overlap window brings again
@@ -83,21 +83,18 @@ from replicator.connectors.base import (
 )
 from replicator.connectors.zoho.books_persons import PERSONS, ContactPersons
 from replicator.connectors.zoho.credentials import open_auth
-from replicator.connectors.zoho.http import (
+from replicator.connectors.zoho.cursors import (
     EPOCH,
-    ApiClient,
-    RateLimiter,
-    Sleep,
-    ZohoError,
-    body_of,
-    digest,
     marks,
     overlap_start,
     parse_time,
     server_time,
     utc_text,
 )
-from replicator.errors import ConfigError
+from replicator.connectors.zoho.http import ApiClient
+from replicator.connectors.zoho.limits import RateLimiter, Sleep
+from replicator.connectors.zoho.values import body_of, digest
+from replicator.errors import ConfigError, ZohoError
 
 Now = Callable[[], dt.datetime]
 

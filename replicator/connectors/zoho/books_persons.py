@@ -70,16 +70,9 @@ import attrs
 import httpx
 
 from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
-from replicator.connectors.zoho.http import (
-    EPOCH,
-    ZohoError,
-    body_of,
-    digest,
-    marks,
-    parse_time,
-    server_time,
-    utc_text,
-)
+from replicator.connectors.zoho.cursors import EPOCH, marks, parse_time, server_time, utc_text
+from replicator.connectors.zoho.values import body_of, digest
+from replicator.errors import ZohoError
 
 if TYPE_CHECKING:
     from replicator.connectors.zoho.books import Table, ZohoBooksConnector

@@ -16,7 +16,7 @@ the feeds loses neither, and the server's time (``Date``) when the pull began; t
 is time order and the cursor only grows.  ``[records, deleted]`` (no ``Date`` seen) and a
 plain ISO text (both watermarks) are accepted.  The next read starts the overlap before
 the records watermark, or, when the last read came well after it, at the watermark's own
-second (see :func:`~replicator.connectors.zoho.http.overlap_start`): an idle sync then
+second (see :func:`~replicator.connectors.zoho.cursors.overlap_start`): an idle sync then
 re-reads nothing.  Records inside the overlap window come again; the connector
 drops those whose (``Modified_Time``, values) it has already seen or written (no echo), and
 the engine de-duplicates by content across restarts.  A record seen twice in one pull
@@ -63,15 +63,8 @@ from replicator.connectors.base import (
     utc_now,
 )
 from replicator.connectors.zoho.credentials import open_auth
-from replicator.connectors.zoho.http import (
+from replicator.connectors.zoho.cursors import (
     EPOCH,
-    ApiClient,
-    CreditBudget,
-    Sleep,
-    ZohoError,
-    body_of,
-    chunks,
-    digest,
     idle_mark,
     overlap_start,
     parse_time,
@@ -79,6 +72,10 @@ from replicator.connectors.zoho.http import (
     server_time,
     utc_text,
 )
+from replicator.connectors.zoho.http import ApiClient
+from replicator.connectors.zoho.limits import CreditBudget, Sleep
+from replicator.connectors.zoho.values import body_of, chunks, digest
+from replicator.errors import ZohoError
 
 Now = Callable[[], dt.datetime]
 

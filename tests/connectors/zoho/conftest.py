@@ -5,9 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from replicator.connectors.zoho.auth import OAuth
 from replicator.connectors.zoho.books import ZohoBooksConnector
 from replicator.connectors.zoho.crm import ZohoCRMConnector
-from replicator.connectors.zoho.http import ApiClient, OAuth, RateLimiter
+from replicator.connectors.zoho.http import ApiClient
+from replicator.connectors.zoho.limits import RateLimiter
 from tests.connectors.zoho.fakes import REFRESH, SECRET, FakeBooks, FakeClock, FakeCRM
 
 

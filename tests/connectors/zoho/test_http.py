@@ -9,27 +9,21 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from replicator.connectors.zoho.http import (
-    _HTTPX_ERRORS,
-    ApiClient,
-    CreditBudget,
-    OAuth,
-    RateLimiter,
-    Secret,
-    StaticToken,
+from replicator.connectors.zoho.auth import OAuth, StaticToken
+from replicator.connectors.zoho.cursors import parse_time, utc_text
+from replicator.connectors.zoho.datacentres import data_centre
+from replicator.connectors.zoho.http import _HTTPX_ERRORS, ApiClient, translate
+from replicator.connectors.zoho.limits import CreditBudget, RateLimiter
+from replicator.connectors.zoho.secrets import Secret
+from replicator.connectors.zoho.values import dumps, loads
+from replicator.errors import (
+    ConnectorError,
     ZohoAuthError,
     ZohoError,
     ZohoLimitError,
     ZohoRefreshLimitError,
     ZohoTransportError,
-    data_centre,
-    dumps,
-    loads,
-    parse_time,
-    translate,
-    utc_text,
 )
-from replicator.errors import ConnectorError
 from tests.connectors.zoho.conftest import oauth
 from tests.connectors.zoho.fakes import REFRESH, SECRET, TOKEN, FakeClock, reply, token_handler
 
