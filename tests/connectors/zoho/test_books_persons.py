@@ -14,9 +14,7 @@ from tests.connectors.zoho.fake_persons import (
     people,
     pull_all,
 )
-from tests.connectors.zoho.fakes import (
-    FakeClock,
-)
+from tests.connectors.zoho.fakes import FakeClock
 
 
 @pytest.fixture
