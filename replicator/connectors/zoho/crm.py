@@ -103,8 +103,8 @@ class _Marks:
 
 
 class ZohoCRMConnector(CrmPush):
-    """A Zoho CRM organisation as a side; see the module docstring.  Its options are those
-    of :class:`~.crm_api.CrmApi`; :meth:`push` is :class:`~.crm_push.CrmPush`'s."""
+    """A Zoho CRM organisation as a side; see the module docstring.  Its options and
+    :meth:`push` are :class:`~.crm_push.CrmPush`'s."""
 
     # amounts keep fixed decimal places: a rounding of our write read back is no change
     rounds_amounts = True

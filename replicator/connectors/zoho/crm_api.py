@@ -14,7 +14,7 @@ turns records into column values and back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -49,23 +49,17 @@ class CrmApi:
         side: str,
         *,
         client: ApiClient,
-        key_field: str | None = "Replicator_Id",
         overlap: float = 300.0,
-        triggers: Sequence[str] = (),
         now: Now = utc_now,
     ) -> None:
         self.side = side
         self.client = client
-        self.key_field = key_field
         self.overlap = dt.timedelta(seconds=overlap)
-        self.triggers = list(triggers)
         self.now = now
         # what this connector last read or wrote, per module (two modules may share a table,
         # with other views or criteria: each must see the other's writes as changes)
         self._known: dict[str, dict[str, Known]] = {}
         self._read_upto: dict[str, str] = {}  # module -> records watermark of the last pull
-        self._users: dict[str, str] | None = None  # active users' ids by email (casefolded)
-        self._made: dict[tuple[str, str], str] = {}  # (table, key) -> id a create made
         self._types: dict[str, dict[str, str]] = {}  # table -> api_name -> data_type
         self._lookups: dict[str, set[str]] = {}  # table -> fields read as {id, ...}
         self._views: dict[str, list[dict[str, Any]]] = {}

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from replicator.connectors.base import Outcome, SideModule, Write, memory_key
+from replicator.connectors.base import Outcome, SideModule, Write, memory_key, utc_now
 from replicator.connectors.zoho.crm_api import (
     IDS_PER_CALL,
     MODIFIED,
@@ -28,9 +28,11 @@ from replicator.connectors.zoho.crm_api import (
     USER_TYPES,
     CrmApi,
     Known,
+    Now,
     to_number,
 )
 from replicator.connectors.zoho.cursors import EPOCH, parse_time, utc_text
+from replicator.connectors.zoho.http import ApiClient
 from replicator.connectors.zoho.values import body_of, chunks, digest
 from replicator.errors import ZohoError
 
@@ -48,7 +50,27 @@ RETRY_CODES = frozenset(
 
 
 class CrmPush(CrmApi):
-    """Pushes writes to a CRM side (see the module docstring)."""
+    """Pushes writes to a CRM side (see the module docstring).
+
+    ``key_field`` is the unique custom field that holds replicator's record ids (None: plain
+    inserts, no upsert); ``triggers`` the workflow triggers a write runs.
+    """
+
+    def __init__(
+        self,
+        side: str,
+        *,
+        client: ApiClient,
+        key_field: str | None = "Replicator_Id",
+        overlap: float = 300.0,
+        triggers: Sequence[str] = (),
+        now: Now = utc_now,
+    ) -> None:
+        super().__init__(side, client=client, overlap=overlap, now=now)
+        self.key_field = key_field
+        self.triggers = list(triggers)
+        self._users: dict[str, str] | None = None  # active users' ids by email (casefolded)
+        self._made: dict[tuple[str, str], str] = {}  # (table, key) -> id a create made
 
     def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
         if not writes:
