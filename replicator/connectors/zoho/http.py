@@ -51,6 +51,8 @@ class Auth(Protocol):
     def api_domain(self) -> str: ...
 
 
+# -- httpx errors, translated ------------------------------------------------------------
+
 # httpx exception -> (what happened, retryable, surely not sent).  Most specific first; the
 # test suite checks every exception class httpx exports finds an entry other than the last.
 _HTTPX_ERRORS: tuple[tuple[type[Exception], str, bool, bool], ...] = (
