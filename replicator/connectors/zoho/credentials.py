@@ -63,7 +63,6 @@ KEYS = (
     "organization_id",
     "access_token",
 )
-SECRET_KEYS = frozenset({"client_secret", "refresh_token", "access_token"})
 ENV_PREFIX = "REPLICATOR_ZOHO_"
 
 
