@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from replicator.connectors.zoho.datacentres import data_centre
+from replicator.errors import ZohoError
+
 # -- the Zoho sandbox and credentials --------------------------------------------------------
 
 
@@ -70,8 +73,6 @@ DATA_CENTRE_HELP = "com, eu, in, com.au, jp, com.cn, zohocloud.ca, sa, or an acc
 
 def _accounts_url(answer: str) -> tuple[str, dict[str, str]]:
     """The accounts server of a data centre name or URL, and what the file should keep."""
-    # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
-    from replicator.connectors.zoho.http import data_centre
 
     answer = answer.strip()
     if answer.startswith(("http://", "https://")):
@@ -89,7 +90,7 @@ def _organizations(
     # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     import httpx
 
-    from replicator.connectors.zoho.http import OAuth, ZohoError
+    from replicator.connectors.zoho.auth import OAuth
 
     auth = OAuth(
         client_id=client_id,
@@ -130,7 +131,6 @@ def connect(side: str, path: Path | None) -> None:
     """
     # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     from replicator.connectors.zoho.credentials import exchange_grant_code, store_credentials
-    from replicator.connectors.zoho.http import ZohoError
 
     path = path or Path("credentials") / f"zoho-{side}.json"
     client_id = click.prompt("Client ID").strip()

@@ -24,11 +24,11 @@ import attrs
 
 from replicator.config.load import Config
 from replicator.connectors.base import Connector, notifications
-from replicator.connectors.zoho.http import ZohoError
 from replicator.daemon.log import Redactor, log_event
 from replicator.daemon.metrics import Metrics
 from replicator.daemon.schedule import is_instant
 from replicator.daemon.state import moment_text
+from replicator.errors import ZohoError
 
 log = logging.getLogger("replicator.daemon.service")
 

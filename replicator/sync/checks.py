@@ -31,39 +31,9 @@ from journal import Journal, Kind
 from journal.payloads import SettingsInForce, SideIdentities, expect
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule
+from replicator.connectors.zoho.hints import CRM_CURRENCY_PAGE, missing_field_fix, place
 from replicator.errors import SetupError
 from replicator.sync.engine import CONFIG_MODULE, last_config
-
-# Books' custom fields are made per entity, under Settings > Preferences > <entity>
-BOOKS_ENTITIES = {
-    "contacts": "Customers and Vendors",
-    "items": "Items",
-    "invoices": "Invoices",
-    "estimates": "Quotes",
-    "salesorders": "Sales Orders",
-    "purchaseorders": "Purchase Orders",
-}
-BOOKS_ALIASES = {"customers": "contacts", "vendors": "contacts"}
-# the custom field type to make for a canonical type, as each product's settings name it
-CRM_FIELD_TYPES = {
-    "text": "Single Line",
-    "integer": "Number",
-    "decimal": "Decimal",
-    "date": "Date",
-    "datetime": "Date/Time",
-    "boolean": "Checkbox",
-    "picklist": "Pick List",
-}
-BOOKS_FIELD_TYPES = {
-    "text": "Text Box (Single Line)",
-    "integer": "Number",
-    "decimal": "Decimal",
-    "date": "Date",
-    "datetime": "Date and Time",
-    "boolean": "Checkbox",
-    "picklist": "Dropdown",
-}
-CRM_CURRENCY_PAGE = "CRM Setup > Company Details > Currencies"
 
 Schemas = Mapping[tuple[str, str], Mapping[str, str]]  # (module, side) -> {column: type}
 
@@ -127,29 +97,8 @@ def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, 
     )
     values = _picklist_values(module, field, side)
     choices = f" with values {', '.join(values)}" if values else ""
-    if connector == "zoho_crm":
-        api_name = column.partition(".")[0]  # Account_Name.name: the lookup field itself
-        label = api_name.replace("_", " ")
-        also = f" (API name {api_name!r})" if label != api_name else ""
-        fix = (
-            f"create a custom field {label!r}{also} of type {CRM_FIELD_TYPES[kind]}{choices} "
-            f"in CRM module {side_module.table} (Setup > Customization > Modules and Fields)"
-        )
-    elif connector == "zoho_books":
-        entity = _books_entity(side_module.table)
-        page = BOOKS_ENTITIES.get(entity, entity)
-        where = f"in Books (Settings > Preferences > {page} > Field Customization)"
-        if column.startswith("cf_"):
-            fix = (
-                f"create a custom field with API name {column!r} of type "
-                f"{BOOKS_FIELD_TYPES[kind]}{choices} {where}"
-            )
-        else:
-            fix = (
-                f"Books {entity} have no field {column!r}: map a standard field, or create "
-                f"a custom field {where} and map its API name (it starts with cf_)"
-            )
-    else:
+    fix = missing_field_fix(connector, side_module.table, column, kind, choices)
+    if fix is None:
         fix = f"add column {column!r} to {side_module.table!r} on side {side}"
     return f"{head}: {fix}, or {_fields_section(config, module.name)}"
 
@@ -171,16 +120,8 @@ def _picklist_values(module: ModuleConfig, field: str, side: str) -> list[str]:
 
 
 def _where(config: Config, side: str, side_module: SideModule) -> str:
-    connector = config.sides[side].connector
-    if connector == "zoho_crm":
-        return f"Zoho CRM {side_module.table}"
-    if connector == "zoho_books":
-        return f"Zoho Books {_books_entity(side_module.table)}"
-    return f"table {side_module.table!r}"
-
-
-def _books_entity(table: str) -> str:
-    return BOOKS_ALIASES.get(table, table)
+    found = place(config.sides[side].connector, side_module.table)
+    return found if found is not None else f"table {side_module.table!r}"
 
 
 def _fields_section(config: Config, module: str) -> str:

@@ -23,7 +23,7 @@ from replicator.config.load import Config, load_config
 from replicator.connectors.base import Connector
 from replicator.connectors.zoho.books import from_options as books_from_options
 from replicator.connectors.zoho.crm import from_options as crm_from_options
-from replicator.connectors.zoho.http import ZohoError
+from replicator.errors import ZohoError
 from replicator.sandbox import AdminClient, Sandbox
 from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_app, open_journal
