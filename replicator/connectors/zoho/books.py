@@ -71,6 +71,8 @@ from typing import Any
 import httpx
 
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    BaseConnector,
     Change,
     Cursor,
     Outcome,
@@ -109,14 +111,13 @@ from replicator.connectors.zoho.limits import RateLimiter, Sleep
 from replicator.connectors.zoho.values import body_of, digest
 from replicator.errors import ConfigError, ZohoError
 
-SEARCH_LIMIT = 100
 SEARCH_PAGES = 10
 DELETED = "(deleted)"
 
 Known = tuple[str, str | None]
 
 
-class ZohoBooksConnector(BooksApi):
+class ZohoBooksConnector(BooksApi, BaseConnector):
     """A Zoho Books organisation as a side; see the module docstring.  The API it calls and
     the conversion of records are :class:`~.books_api.BooksApi`'s."""
 
@@ -142,6 +143,7 @@ class ZohoBooksConnector(BooksApi):
         self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
         self._made: dict[tuple[str, str], str] = {}
         self._persons = ContactPersons(self, TABLES["contacts"])  # the contactpersons table
+        self._base_currency: str | None = None  # read once, on first use
 
     def __repr__(self) -> str:
         return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
@@ -288,7 +290,7 @@ class ZohoBooksConnector(BooksApi):
     def base_currency(self) -> str:
         """The organisation's base currency code (``GET /organizations/{id}``,
         ``currency_code``); read once per connector."""
-        cached: str | None = getattr(self, "_base_currency", None)
+        cached = self._base_currency
         if cached is None:
             path = f"/organizations/{self.organization_id}"
             response = self.client.request("GET", path, kind="get", params=self._params())
@@ -303,12 +305,6 @@ class ZohoBooksConnector(BooksApi):
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> ZohoBooksConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- writing -----------------------------------------------------------------------
 

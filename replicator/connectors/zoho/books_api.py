@@ -64,7 +64,8 @@ class BooksApi:
         self.client = client
         self.organization_id = str(organization_id)
         # the account behind this side: the journal refuses to mix two organisations' ids
-        self.identity = self.organization_id
+        self.identity: str | None = self.organization_id
+        self.http_client: httpx.Client | None = client.http  # the daemon counts its answers
         self.overlap = dt.timedelta(seconds=overlap)
         self.now = now
         self._page_dates: list[dt.datetime] = []  # the Date of each list answer, this walk

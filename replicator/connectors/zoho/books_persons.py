@@ -68,7 +68,15 @@ from typing import Any
 
 import httpx
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+)
 from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi
 from replicator.connectors.zoho.books_directory import (
     COLUMNS,
@@ -93,8 +101,6 @@ from replicator.connectors.zoho.books_tables import MODIFIED, PERSONS, Table, ti
 from replicator.connectors.zoho.cursors import EPOCH, marks, parse_time, server_time, zoho_time
 from replicator.connectors.zoho.values import body_of, digest
 from replicator.errors import ZohoError
-
-SEARCH_LIMIT = 100
 
 
 class ContactPersons:

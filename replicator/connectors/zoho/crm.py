@@ -40,7 +40,16 @@ from typing import Any
 import attrs
 import httpx
 
-from replicator.connectors.base import Change, Cursor, Page, SideModule, memory_key, utc_now
+from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    BaseConnector,
+    Change,
+    Cursor,
+    Page,
+    SideModule,
+    memory_key,
+    utc_now,
+)
 from replicator.connectors.zoho.credentials import open_auth
 from replicator.connectors.zoho.crm_api import (
     DELETED,
@@ -64,7 +73,6 @@ from replicator.connectors.zoho.limits import CreditBudget, Sleep
 from replicator.connectors.zoho.values import body_of, digest
 from replicator.errors import ZohoError
 
-SEARCH_LIMIT = 100
 MAX_PASSES = 3
 
 
@@ -102,12 +110,13 @@ class _Marks:
         return [*marks, read_mark(self.records, self.read_at, self.overlap)]
 
 
-class ZohoCRMConnector(CrmPush):
+class ZohoCRMConnector(CrmPush, BaseConnector):
     """A Zoho CRM organisation as a side; see the module docstring.  Its options and
     :meth:`push` are :class:`~.crm_push.CrmPush`'s."""
 
     # amounts keep fixed decimal places: a rounding of our write read back is no change
     rounds_amounts = True
+    notifies = True  # the watch API: enable, update and disable notification channels
 
     def __repr__(self) -> str:
         return f"ZohoCRMConnector(side={self.side!r}, client={self.client!r})"
@@ -283,12 +292,6 @@ class ZohoCRMConnector(CrmPush):
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> ZohoCRMConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- notifications: the watch API ---------------------------------------------------
 

@@ -54,6 +54,7 @@ class CrmApi:
     ) -> None:
         self.side = side
         self.client = client
+        self.http_client: httpx.Client | None = client.http  # the daemon counts its answers
         self.overlap = dt.timedelta(seconds=overlap)
         self.now = now
         # what this connector last read or wrote, per module (two modules may share a table,
