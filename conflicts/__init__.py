@@ -12,6 +12,7 @@ from conflicts.policy import (
     ModulePolicy,
     Sync,
 )
+from conflicts.reducer import RecordReducer
 from conflicts.register import Register, Sibling, same_value
 from conflicts.state import (
     ACTIVE,
@@ -21,7 +22,6 @@ from conflicts.state import (
     ConflictData,
     Held,
     HeldWire,
-    RecordReducer,
     RecordState,
 )
 
