@@ -37,6 +37,10 @@ telling key (``fingerprint``, ``identities``, ``trigger``, ``chain``, ``complete
 ``config`` meta of no known shape is an :class:`OtherConfig` holding it all in ``extra``
 (config entries are where new facts appear first); any other kind missing a required key
 is refused.
+
+One module, over 600 lines, on purpose: the classes are one table (a kind, its variants and
+their keys), read side by side with the codec that walks it; split, a reader would hop files
+to see which variant a meta decodes to.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _organizations(
     # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     import httpx
 
-    from replicator.connectors.zoho.auth import OAuth
+    from replicator.connectors.zoho.auth import OAuth  # function-level: it loads httpx too
 
     auth = OAuth(
         client_id=client_id,
