@@ -53,9 +53,10 @@ from typing import Any
 
 from _common import library_state  # benchmarks/ is on sys.path when run as a script
 
-from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox, Settings
+from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_app
 from replicator.sync.record import CycleReport
 

@@ -12,11 +12,22 @@ from conflicts.policy import (
     ModulePolicy,
     Sync,
 )
+from conflicts.reducer import RecordReducer
 from conflicts.register import Register, Sibling, same_value
-from conflicts.state import ACTIVE, HELD, MERGED, SKIPPED, Held, RecordReducer, RecordState
+from conflicts.state import (
+    ACTIVE,
+    HELD,
+    MERGED,
+    SKIPPED,
+    ConflictData,
+    Held,
+    HeldWire,
+    RecordState,
+)
 
 __all__ = [
     "ACTIVE",
+    "ConflictData",
     "ConflictError",
     "ConflictPolicy",
     "Decision",
@@ -26,6 +37,7 @@ __all__ = [
     "GroupDecision",
     "HELD",
     "Held",
+    "HeldWire",
     "MERGED",
     "Member",
     "ModulePolicy",

@@ -13,16 +13,10 @@ from typing import Any
 import attrs
 
 from conflicts.policy import ModulePolicy
-from conflicts.register import Register
-from conflicts.state import (
-    ACTIVE,
-    RecordState,
-    as_register,
-    merge_clock,
-    register_clock,
-    register_dots,
-)
+from conflicts.register import Register, as_register, merge_clock, register_dots, sibling_clock
+from conflicts.state import ACTIVE, RecordState
 from journal.entry import from_wire, same_wire, to_wire
+from journal.payloads import ValueConflict, encode
 
 
 @attrs.frozen
@@ -36,19 +30,24 @@ class FieldConflict:
     reason: str
     held: bool
 
-    def to_meta(self, policy: str) -> dict[str, Any]:
-        return {
-            "field": self.field,
-            "status": "open" if self.held else "resolved",
-            "policy": policy,
-            "siblings": [
+    def to_payload(self, policy: str) -> ValueConflict:
+        """The payload of the conflict's entry."""
+        return ValueConflict(
+            field=self.field,
+            status="open" if self.held else "resolved",
+            policy=policy,
+            siblings=tuple(
                 {"side": s.dot.side, "dot": list(s.dot.to_json()), "value": s.value, "at": s.at}
                 for s in self.register.siblings
-            ],
-            "dots": [list(d.to_json()) for d in self.register.dots],
-            "winner": None if self.held else {"side": self.winner_side, "value": self.winner},
-            "reason": self.reason,
-        }
+            ),
+            dots=tuple(list(d.to_json()) for d in self.register.dots),
+            winner=None if self.held else {"side": self.winner_side, "value": self.winner},
+            reason=self.reason,
+        )
+
+    def to_meta(self, policy: str) -> dict[str, Any]:
+        """The conflict's entry's meta, as stored."""
+        return encode(self.to_payload(policy))
 
 
 @attrs.frozen
@@ -78,7 +77,7 @@ def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], l
     conflicts: list[FieldConflict] = []
     registers = state.raw["f"]
     for name in sorted(registers):
-        siblings = registers[name]
+        siblings = registers[name][0]
         first = siblings[0][2]
         if all(same_wire(s[2], first) for s in siblings[1:]):
             values[name] = first
@@ -134,7 +133,7 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
         else:
             for name, reg in registers.items():
                 if name not in held_fields:
-                    merge_clock(context, register_clock(reg))
+                    merge_clock(context, sibling_clock(reg))
         writes.append(SideWrite(side, side_id, diff, context))
     return Plan(raw["r"], tuple(writes), new_conflicts)
 

@@ -1,7 +1,5 @@
-"""The state of one record, and the reducer that folds journal entries into it.
-
-The reducer is the only code that turns entries into materialised state, live and in
-replay alike, so replay equals the live state by construction; the property suite checks it.
+"""The state of one record, as the reducer (:mod:`conflicts.reducer`) folds it from the
+journal's entries.
 
 A record's state is kept as plain JSON (it is read and written once per batch for every
 record a sync touches, so it must be cheap to decode, change in place and encode):
@@ -9,9 +7,10 @@ record a sync touches, so it must be cheap to decode, change in place and encode
 ``m`` module, ``r`` rid, ``o`` origin side, ``k`` match key, ``nk`` near key (the
 normalised match key, present only when the module suggests near matches), ``na`` set once
 a person kept the record apart from its near matches (then it has no near key again),
-``f`` fields: ``{name: [[side, counter, value, at], ...]}`` (the multi-value register of
-:mod:`conflicts.register` as its siblings and their dots; values in wire form, ``at`` as
-UTC ISO text),
+``f`` fields: ``{name: [[[side, counter, value, at], ...], {side: counter}]}`` (the
+multi-value register of :mod:`conflicts.register` as stored: its siblings with their dots,
+and its own clock; values in wire form, ``at`` as UTC ISO text; read it through
+:meth:`RecordState.siblings` and :attr:`RecordState.fields`),
 ``c`` the record clock, ``s`` sides: ``{side: {"id", "c": clock it holds, "v": values it
 holds, "del": deleted, "a": (only when set) {field: [shown, held]}: the side holds ``held``
 where the record shows ``shown``, a clone renamed there: see :func:`conflicts.merge.plan`}}``,
@@ -26,29 +25,39 @@ Intents are journaled per push batch (``rid`` None) and leave record state alone
 stays dirty until its writes have outcomes, so a crash anywhere in between re-plans it and
 the push (idempotent by record id) runs again.
 
-:class:`RecordState` is the read-only view callers use; :class:`RecordReducer` changes the
-JSON in place (the journal forgets its cache on rollback, so nothing half-done survives).
+:class:`RecordState` is the read-only view callers use; the reducer changes the JSON in
+place.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import orjson
 
-from conflicts.register import Register, Sibling
-from journal.clock import Dot, VectorClock
-from journal.entry import Entry, Kind, fast_dumps, from_wire, same_wire, to_wire, utc_text
-from journal.store import View
+from conflicts.register import (
+    Clock,
+    Register,
+    as_register,
+)
+from journal.clock import VectorClock
+from journal.entry import Kind, fast_dumps, from_wire
+from journal.errors import PayloadError
+from journal.payloads import (
+    DuplicateConflict,
+    DuplicateResolution,
+    ValueConflict,
+    ValueResolution,
+    decode,
+)
 
 ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
 CLONED_NOTE = "duplicate: clone"  # the note of a record a person kept apart (clone)
 
-Clock = dict[str, int]
 Raw = dict[str, Any]
 
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # as fast_dumps
@@ -59,89 +68,19 @@ _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # as fast_dump
 _WIDE = "\n"
 
 
-def _encode(raw: Raw) -> str:
+def encode_state(raw: Raw) -> str:
     try:
         return orjson.dumps(raw, option=_SORTED).decode()
     except orjson.JSONEncodeError:
         return fast_dumps(raw) + _WIDE
 
 
-def _decode(text: str) -> Raw:
+def decode_state(text: str) -> Raw:
     if text.endswith(_WIDE):
         raw: Raw = json.loads(text, parse_float=Decimal)
         return raw
     raw = orjson.loads(text)
     return raw
-
-
-# -- clocks as plain dicts (the hot path; VectorClock is the value API) --------------------
-
-
-def covers(clock: Clock, side: str, counter: int) -> bool:
-    return counter <= clock.get(side, 0)
-
-
-def merge_clock(into: Clock, other: Clock) -> Clock:
-    """Pointwise maximum, in place."""
-    for side, n in other.items():
-        if n > into.get(side, 0):
-            into[side] = n
-    return into
-
-
-Siblings = list[list[Any]]
-
-
-def write_register(
-    reg: Siblings | None, side: str, counter: int, value: Any, at: str, context: Clock
-) -> Siblings:
-    """The siblings after a write: those ``context`` covers are replaced by the new value."""
-    if reg is None:
-        return [[side, counter, value, at]]
-    if any(s[1] == counter and s[0] == side for s in reg):
-        return reg  # this write was folded in already (merge is idempotent)
-    kept = [s for s in reg if s[1] > context.get(s[0], 0)]
-    kept.append([side, counter, value, at])
-    if len(kept) > 1:
-        kept.sort(key=_dot_order)
-    return kept
-
-
-def register_clock(reg: Siblings) -> Clock:
-    """The dots of a register's siblings, as a clock."""
-    clock: Clock = {}
-    for s in reg:
-        if s[1] > clock.get(s[0], 0):
-            clock[s[0]] = s[1]
-    return clock
-
-
-def _dot_order(sibling: list[Any]) -> tuple[str, int]:
-    return (sibling[0], sibling[1])
-
-
-def register_values(reg: Siblings) -> list[Any]:
-    """The distinct wire values among a register's siblings, in sibling order."""
-    out: list[Any] = []
-    for s in reg:
-        value = s[2]
-        if not any(same_wire(value, v) for v in out):
-            out.append(value)
-    return out
-
-
-def register_dots(reg: Siblings) -> list[list[Any]]:
-    return [[s[0], s[1]] for s in reg]
-
-
-def as_register(reg: Siblings) -> Register:
-    """The value-API register of a stored one (canonical values, datetimes)."""
-    return Register(
-        tuple(
-            Sibling(Dot(s[0], s[1]), from_wire(s[2]), dt.datetime.fromisoformat(s[3])) for s in reg
-        ),
-        VectorClock(register_clock(reg)),
-    )
 
 
 # -- the view ------------------------------------------------------------------------------
@@ -183,7 +122,7 @@ class RecordState:
         self.raw = raw
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RecordState) and _encode(self.raw) == _encode(other.raw)
+        return isinstance(other, RecordState) and encode_state(self.raw) == encode_state(other.raw)
 
     def __repr__(self) -> str:
         return f"RecordState({self.raw!r})"
@@ -234,6 +173,12 @@ class RecordState:
     def fields(self) -> dict[str, Register]:
         return {name: as_register(reg) for name, reg in self.raw["f"].items()}
 
+    def siblings(self, field: str) -> list[list[Any]]:
+        """The siblings of ``field``'s register as stored, ``[side, counter, wire value, at
+        as UTC ISO text]`` in dot order; none for a field the record has no value of."""
+        reg = self.raw["f"].get(field)
+        return list(reg[0]) if reg is not None else []
+
     @property
     def sides(self) -> dict[str, Held]:
         return {
@@ -276,318 +221,107 @@ class RecordState:
             return key
         return None
 
+    # -- reads for the engine and the command line: the stored keys stay in this module --
+
+    def held_wire(self, side: str) -> HeldWire | None:
+        """What ``side`` holds, as stored (wire values, clock dict), without copying."""
+        held = self.raw["s"].get(side)
+        return HeldWire(held) if held is not None else None
+
+    def held_wires(self) -> dict[str, HeldWire]:
+        """What every side the record was seen on holds, by side."""
+        return {side: HeldWire(held) for side, held in self.raw["s"].items()}
+
+    def counter(self, side: str) -> int:
+        """The last counter of ``side`` in the record's clock (0: none yet)."""
+        counter: int = self.raw["c"].get(side, 0)
+        return counter
+
+    def write_error(self, side: str) -> str | None:
+        """The last write ``side`` refused, or an error of its values (not a read error)."""
+        error: str | None = self.raw["e"].get(side)
+        return error
+
+    def wire_values(self, field: str) -> list[tuple[str, Any]]:
+        """``(side, wire value)`` of each sibling of ``field``'s register, in order."""
+        return [(s[0], s[2]) for s in self.siblings(field)]
+
+
+class HeldWire:
+    """What one side holds of a record, as stored: a read-only view whose dicts are the
+    state's own (read them, never change them)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, held: Raw) -> None:
+        self._held = held
+
+    @property
+    def id(self) -> str | None:
+        """The record's id on the side (None: not created there yet)."""
+        side_id: str | None = self._held["id"]
+        return side_id
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self._held["del"])
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The values the side holds, in wire form."""
+        values: dict[str, Any] = self._held["v"]
+        return values
+
+    @property
+    def clock(self) -> Clock:
+        """The clock of what the side has seen."""
+        clock: Clock = self._held["c"]
+        return clock
+
+    @property
+    def renamed(self) -> bool:
+        """Whether the side holds a clone under another name (see :func:`_unalias`)."""
+        return "a" in self._held
+
 
 # -- retries of refused writes --------------------------------------------------------------
 
-RETRY_LIMIT = 6  # attempts at a refused write before the record is held for a person
-RETRY_FIRST = dt.timedelta(minutes=1)  # then 4x longer after each attempt, at most a day
-RETRY_MAX = dt.timedelta(days=1)
 
+@attrs.frozen
+class ConflictData:
+    """A conflict row's data, typed: the conflict entry's payload (the row holds its meta)
+    and what the reducer added since: a person's resolution, or the later entry that
+    settled it (``{"seq", "kind"}``)."""
 
-def retry_delay(attempt: int) -> dt.timedelta:
-    """How long after its ``attempt``-th refusal a write is tried again (1, 4, 16 minutes...)."""
-    return min(RETRY_FIRST * 4 ** (attempt - 1), RETRY_MAX)
+    conflict: ValueConflict | DuplicateConflict
+    resolution: ValueResolution | DuplicateResolution | None = None
+    settled_by: Mapping[str, Any] | None = None
 
-
-def _retry_due(raw: Raw) -> bool:
-    """Whether some side's refused write is still to be retried (not held)."""
-    return any(when is not None for _, when in raw.get("rt", {}).values())
-
-
-def _forget_retry(raw: Raw, side: str) -> None:
-    retries = raw.get("rt")
-    if retries is not None:
-        retries.pop(side, None)
-        if not retries:
-            del raw["rt"]
-
-
-# -- the reducer ---------------------------------------------------------------------------
-
-
-def _observe(raw: Raw, side: str, entry: Entry, side_id: str | None) -> None:
-    """Fold the fields of an observation (or a linked duplicate) into the registers."""
-    assert entry.dot is not None
-    dot_side, counter = entry.dot.side, entry.dot.counter
-    context = entry.context.as_dict() if entry.context is not None else {}
-    modified = entry.meta.get("modified")  # the side's own time, as UTC ISO text
-    if isinstance(modified, str):
-        at = modified
-    else:
-        at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
-    fill = entry.meta.get("fill") or ()  # linked duplicates: values that fill a gap
-    # fields the side never held (mapped since), read empty: the side holds no value, so
-    # they are no sibling to compete with another side's value, which fills the gap
-    absent = entry.meta.get("absent") or ()
-    fields = raw["f"]
-    sides = raw["s"]
-    held = sides.get(side)
-    if held is None:
-        held = sides[side] = {"id": None, "c": {}, "v": {}, "del": False}
-    values = held["v"]
-    for name, value in entry.fields.items():
-        wire = to_wire(value)
-        if wire is None and name in absent:
-            values[name] = None
-            continue
-        reg = fields.get(name)
-        if reg is not None and name in fill:
-            seen = merge_clock(dict(context), register_clock(reg))
-        else:
-            seen = context
-        fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
-        values[name] = wire
-    if side_id is not None:
-        held["id"] = side_id
-    merge_clock(held["c"], context)
-    if counter > held["c"].get(dot_side, 0):
-        held["c"][dot_side] = counter
-    if counter > raw["c"].get(dot_side, 0):
-        raw["c"][dot_side] = counter
-
-
-def _unalias(held: Raw, fields: Any) -> None:
-    """A write or an edit of a renamed field on the side ends its other name there."""
-    aliases = held.get("a")
-    if aliases:
-        for name in fields:
-            aliases.pop(name, None)
-        if not aliases:
-            del held["a"]
-
-
-def _supersede(view: View, raw: Raw, entry: Entry) -> None:
-    """Conflicts whose siblings a later write replaced are settled by that write."""
-    if not raw["x"]:
-        return
-    for name in list(raw["x"]):
-        info = raw["x"][name]
-        reg = raw["f"].get(name)
-        if (register_dots(reg) if reg is not None else []) == info["dots"]:
-            continue
-        del raw["x"][name]
-        if info.get("open"):
-            row = view.conflict(info["id"])
-            if row is not None and row["status"] == "open":
-                data = {**row["data"], "settled_by": {"seq": entry.seq, "kind": str(entry.kind)}}
-                view.put_conflict(
-                    row["id"], row["module"], row["rid"], row["field"], "resolved", data
-                )
-
-
-class RecordReducer:
-    """Folds every kind of entry into records, links, cursors and conflicts."""
-
-    def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
-        return _encode(state.raw), state.index_key(), state.attention, state.index_near()
-
-    def decode(self, text: str) -> RecordState:
-        return RecordState(_decode(text))
-
-    def apply(self, view: View, entry: Entry) -> None:
-        kind = entry.kind
-        if kind is Kind.CURSOR:
-            view.set_cursor(entry.side or "", entry.module, entry.meta["cursor"])
-            return
-        if kind is Kind.INTENT and "retry" in entry.meta:
-            # a person asked for records held after their retries (or waiting) to go now
-            for rid in entry.meta["retry"]:
-                again = view.record(entry.module, rid)
-                if again is not None:
-                    again.raw.pop("rt", None)
-                    again.raw["d"] = True
-                    view.put_record(entry.module, rid, again)
-            return
-        if kind is Kind.INTENT and "settled" in entry.meta:
-            for rid in entry.meta["settled"]:
-                settled = view.record(entry.module, rid)
-                if settled is not None:
-                    settled.raw["d"] = False
-                    view.put_record(entry.module, rid, settled)
-            return
-        if kind is Kind.CONFIG and entry.meta.get("event") == "delete":
-            # the integration was deleted: each module it names starts afresh (entries stay)
-            for dropped in entry.meta.get("modules", ()):
-                view.drop_module(dropped)
-            return
-        if kind is Kind.CONFIG or entry.rid is None:
-            return
-        module, rid = entry.module, entry.rid
-        state: RecordState | None = view.record(module, rid)
-        if state is None:
-            state = RecordState(new_state(module, rid, entry.side or ""))
-        raw = state.raw
-        meta = entry.meta
-        side = entry.side or ""
-        if kind is Kind.OBSERVED:
-            raw.pop("rt", None)  # a new change is worth a new round of attempts
-            unread = raw.get("re")
-            if unread is not None and unread.pop(side, None) is not None and not unread:
-                del raw["re"]  # the side's values read again: its read errors are past
-            new_link = not state.linked(side)
-            _observe(raw, side, entry, meta.get("id"))
-            _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
-            raw["d"] = True
-            if "key" in meta:
-                raw["k"] = meta["key"]
-                # a state without a near key stays byte for byte what it was before near keys
-                if meta.get("near") is not None and not raw.get("na"):
-                    raw["nk"] = meta["near"]
-                else:
-                    raw.pop("nk", None)
-            if new_link and meta.get("id") is not None:
-                view.link(module, side, str(meta["id"]), rid, "active")
-            _supersede(view, raw, entry)
-        elif kind is Kind.TOMBSTONE:
-            held = raw["s"].get(side)
-            if held is None:
-                held = raw["s"][side] = {"id": meta.get("id"), "c": {}, "v": {}, "del": False}
-            held["del"] = True
-            if held["id"] is not None:
-                view.link(module, side, str(held["id"]), rid, "deleted")
-        elif kind is Kind.APPLIED:
-            held = raw["s"].get(side)
-            if held is None:
-                held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
-            side_id = str(meta["id"])
-            if held["id"] != side_id:
-                view.link(module, side, side_id, rid, "active")
-            held["id"] = side_id
-            if entry.context is not None:
-                merge_clock(held["c"], entry.context.as_dict())
-            values = held["v"]
-            for name, value in entry.fields.items():
-                values[name] = to_wire(value)
-            _unalias(held, entry.fields)
-            for renamed in meta.get("renamed", ()):  # a clone sent under another name
-                held.setdefault("a", {})[renamed["field"]] = [
-                    to_wire(renamed["from"]),
-                    to_wire(renamed["to"]),
-                ]
-            raw["e"].pop(side, None)
-            _forget_retry(raw, side)
-            if meta.get("done"):
-                raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
-        elif kind is Kind.ERROR and meta.get("heals"):
-            # a value the side gave that would not read: until the side's next change
-            raw.setdefault("re", {})[side] = str(meta.get("reason", "unreadable"))
-        elif kind is Kind.ERROR:
-            raw["e"][side] = str(meta.get("reason", "rejected"))
-            attempt = meta.get("attempt")
-            if attempt is not None:  # a refused write: retried with backoff, then held
-                retries = raw.setdefault("rt", {})
-                if attempt >= RETRY_LIMIT:
-                    retries[side] = [attempt, None]
-                    if meta.get("done"):
-                        raw["d"] = _retry_due(raw)
-                else:
-                    retries[side] = [attempt, utc_text(entry.at + retry_delay(attempt))]
-            elif meta.get("done") and not meta.get("retry"):
-                raw["d"] = False
-        elif kind is Kind.LINK:
-            side_id = str(meta["id"])
-            if entry.dot is not None:  # policy link: the existing values merge as concurrent
-                _observe(raw, side, entry, side_id)
-                # fields the side holds empty merge as no value, but it does hold them empty:
-                # a re-read before our write reaches it is no change of theirs
-                for name in meta.get("empty", ()):
-                    raw["s"][side]["v"].setdefault(name, None)
-                _supersede(view, raw, entry)
-            else:  # policy overwrite: the existing side holds its values, the incoming ones win
-                raw["s"][side] = {
-                    "id": side_id,
-                    "c": {},
-                    "v": {k: to_wire(v) for k, v in entry.fields.items()},
-                    "del": False,
-                }
-            raw["d"] = True
-            view.link(module, side, side_id, rid, "active")
-        elif kind is Kind.MERGED:
-            raw.update(
-                st=MERGED, d=False, n=f"merged into {meta['into']} ({meta.get('policy', '')})"
-            )
-        elif kind is Kind.SKIPPED:
-            raw.update(st=SKIPPED, d=False, n=meta.get("reason"))
-        elif kind is Kind.CONFLICT:
-            self._conflict(view, raw, entry)
-        elif kind is Kind.RESOLUTION:
-            self._resolution(view, raw, entry)
-        view.put_record(module, rid, state)
-
-    @staticmethod
-    def _conflict(view: View, raw: Raw, entry: Entry) -> None:
-        meta = entry.meta
-        name, status = meta["field"], meta["status"]
-        view.put_conflict(entry.seq, entry.module, raw["r"], name, status, meta)
-        if meta.get("duplicate"):
-            raw.update(st=HELD, d=False, n=meta.get("reason"))
-            return
-        raw["x"][name] = {"id": entry.seq, "dots": meta["dots"], "open": status == "open"}
-        winner = meta.get("winner")
-        reg = raw["f"].get(name)
-        if winner is not None and reg is not None:
-            # a side already holding the winner has now seen every sibling
-            wire = to_wire(winner["value"])
-            for held in raw["s"].values():
-                if name in held["v"] and same_wire(held["v"][name], wire):
-                    merge_clock(held["c"], register_clock(reg))
-
-    @staticmethod
-    def _resolution(view: View, raw: Raw, entry: Entry) -> None:
-        meta = entry.meta
-        cid = meta["conflict"]
-        row = view.conflict(cid)
-        if row is not None:
-            data = {**row["data"], "resolution": meta}
-            view.put_conflict(cid, row["module"], row["rid"], row["field"], "resolved", data)
-        if meta.get("decision"):  # a duplicate group settled by a person
-            decision = meta["decision"]
-            status = SKIPPED if decision == "skip" else ACTIVE
-            paired = f" with {meta['with']}" if decision == "link" and meta.get("with") else ""
-            raw.update(
-                st=status,
-                d=status == ACTIVE,
-                k=None if decision == "clone" and not meta.get("suggestion") else raw["k"],
-                n=f"duplicate: {decision}{paired} (by a person)",
-            )
-            if decision == "clone" and ("nk" in raw or meta.get("suggestion")):
-                # kept apart: never suggested again, whatever its name becomes
-                raw.pop("nk", None)
-                raw["na"] = True
-        elif entry.dot is not None:
-            at = utc_text(entry.at)
-            context = entry.context.as_dict() if entry.context is not None else {}
-            for name, value in entry.fields.items():
-                raw["f"][name] = write_register(
-                    raw["f"].get(name),
-                    entry.dot.side,
-                    entry.dot.counter,
-                    to_wire(value),
-                    at,
-                    context,
-                )
-            if entry.dot.counter > raw["c"].get(entry.dot.side, 0):
-                raw["c"][entry.dot.side] = entry.dot.counter
-            raw["d"] = True
-            _supersede(view, raw, entry)
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> ConflictData:
+        conflict = decode(Kind.CONFLICT, data)
+        if not isinstance(conflict, (ValueConflict, DuplicateConflict)):  # pragma: no cover
+            raise PayloadError(f"a conflict row's data is a {type(conflict).__name__}")
+        extra = dict(conflict.extra)
+        resolved, settled_by = extra.pop("resolution", None), extra.pop("settled_by", None)
+        resolution = decode(Kind.RESOLUTION, resolved) if resolved is not None else None
+        if resolution is not None and not isinstance(
+            resolution, (ValueResolution, DuplicateResolution)
+        ):  # pragma: no cover
+            raise PayloadError(f"a conflict row's resolution is a {type(resolution).__name__}")
+        return cls(attrs.evolve(conflict, extra=extra), resolution, settled_by)
 
 
 __all__ = [
     "ACTIVE",
     "HELD",
     "MERGED",
-    "RETRY_LIMIT",
     "SKIPPED",
+    "ConflictData",
     "Held",
-    "RecordReducer",
+    "HeldWire",
     "RecordState",
-    "as_register",
-    "covers",
-    "merge_clock",
+    "decode_state",
+    "encode_state",
     "new_state",
-    "register_clock",
-    "register_dots",
-    "register_values",
-    "retry_delay",
-    "write_register",
 ]

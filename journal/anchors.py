@@ -24,7 +24,8 @@ import attrs
 
 from journal.entry import GENESIS, chain_text, utc_text
 from journal.errors import IntegrityError, StorageError
-from journal.store import ENTRY_COLUMNS, Journal, create_private
+from journal.schema import ENTRY_COLUMNS, create_private
+from journal.store import Journal
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # entries checked before a write when no anchor exists yet (a new or just-upgraded journal)

@@ -6,6 +6,7 @@ JournalError
  +-- CursorError          a cursor asked to move backwards
  +-- StorageError         the SQLite file could not be read or written (wraps sqlite3 errors)
  +-- ChainKeyError        the journal key is missing, malformed, or the journal needs it
+ +-- PayloadError         an entry's meta lacks a key its payload class requires
 """
 
 from __future__ import annotations
@@ -39,11 +40,16 @@ class ChainKeyError(JournalError):
     """The journal key is missing or malformed, or a keyed journal was opened without it."""
 
 
+class PayloadError(JournalError):
+    """An entry's meta does not hold what its payload class requires (names the key)."""
+
+
 __all__ = [
     "ChainKeyError",
     "CursorError",
     "EncodingError",
     "IntegrityError",
     "JournalError",
+    "PayloadError",
     "StorageError",
 ]

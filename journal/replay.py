@@ -11,17 +11,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
 
 from journal.anchors import Anchor, check_anchors, check_range
-from journal.entry import entry_from_row
 from journal.errors import IntegrityError
-from journal.store import ENTRY_COLUMNS, STATE_SCHEMA, STATE_TABLES, Journal, SQLiteView
-
-Progress = Callable[[int, int], None]
+from journal.schema import STATE_SCHEMA, STATE_TABLES
+from journal.store import Journal
+from journal.view import Progress, SQLiteView, fold
 
 
 @attrs.frozen
@@ -87,17 +86,8 @@ def replay_into(
     """Fold every entry of ``journal`` into the (empty) state tables of ``target``."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer)
-    total = journal.count()
-    n = 0
     target.execute("BEGIN")
-    for row in journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq"):
-        journal.reducer.apply(view, entry_from_row(row))
-        n += 1
-        if n % 5_000 == 0:
-            view.flush()
-            if progress is not None:
-                progress(n, total)
-    view.flush()
+    n = fold(view, journal.read(), total=journal.count(), progress=progress)
     target.execute("COMMIT")
     return n
 
@@ -182,9 +172,7 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
     """Throw the live materialised state away and rebuild it from the entries."""
     verify_chain(journal)
     with journal.transaction():
-        for table in STATE_TABLES:
-            journal.conn.execute(f"DELETE FROM {table}")
-        journal.view.forget()
+        journal.view.clear()
     fd, path = tempfile.mkstemp(
         prefix="replicator-replay-",
         suffix=".db",

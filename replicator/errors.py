@@ -4,17 +4,28 @@ ReplicatorError
  +-- ConfigError          a configuration file that does not validate (file, key, reason)
  +-- MappingError         a value that does not convert (record, field, value, reason)
  +-- ConnectorError       a side could not be reached or answered nonsense
- |    +-- RejectedError   a side refused one record (the batch goes on)
  |    +-- UnavailableError a side out of reach for now (limits, outage): retry later
+ |    +-- ZohoError       a Zoho call failed (status, Zoho's code, retryable, details)
+ |         +-- ZohoAuthError          OAuth refused, or a 401 a fresh token did not cure
+ |         |    +-- ZohoRefreshLimitError  a refresh would exceed Zoho's token allowance
+ |         |                               (also an UnavailableError)
+ |         +-- ZohoLimitError         429 after the retries, or a client-side budget spent
+ |         |                          (also an UnavailableError)
+ |         +-- ZohoTransportError     no usable answer: timeout, connection, protocol
+ |                                    (also an UnavailableError)
  +-- EngineError          a sync cycle could not run
  |    +-- SetupError      a side is not set up for the config (a field missing, currencies
  |                        differ): every problem found, each saying what to change
  +-- DaemonError          the daemon cannot start or be reached (another holds the journal)
+
+The Zoho errors are raised by :mod:`replicator.connectors.zoho`; an httpx exception
+becomes one in one place only, :func:`replicator.connectors.zoho.http.translate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class ReplicatorError(Exception):
@@ -57,13 +68,42 @@ class ConnectorError(ReplicatorError):
     """A side failed as a whole (unreachable, unreadable)."""
 
 
-class RejectedError(ConnectorError):
-    """A side refused one record."""
-
-
 class UnavailableError(ConnectorError):
     """A side is out of reach for now (a rate or token limit, an outage): a later run may
     succeed, so a cycle it stops is journaled as failed, even before the sides' checks."""
+
+
+class ZohoError(ConnectorError):
+    """A Zoho call failed; ``retryable`` says whether a later try may succeed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool = False,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.retryable = status, code, retryable
+        self.details = dict(details or {})
+
+
+class ZohoAuthError(ZohoError):
+    """OAuth refused, or the API refused a fresh token."""
+
+
+class ZohoRefreshLimitError(ZohoAuthError, UnavailableError):
+    """Refreshing now would exceed Zoho's access-token allowance for the refresh token."""
+
+
+class ZohoLimitError(ZohoError, UnavailableError):
+    """Zoho kept answering 429, or a client-side budget is spent."""
+
+
+class ZohoTransportError(ZohoError, UnavailableError):
+    """No usable answer: a timeout, a refused or dropped connection, a protocol error."""
 
 
 class EngineError(ReplicatorError):
@@ -94,10 +134,14 @@ __all__ = [
     "DaemonError",
     "EngineError",
     "MappingError",
-    "RejectedError",
     "ReplicatorError",
     "SHOWN_CHARS",
     "SetupError",
     "UnavailableError",
+    "ZohoAuthError",
+    "ZohoError",
+    "ZohoLimitError",
+    "ZohoRefreshLimitError",
+    "ZohoTransportError",
     "shown",
 ]

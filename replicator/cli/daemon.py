@@ -1,8 +1,6 @@
 """``replicator daemon``: scheduled and instant sync until SIGTERM.
 
 The service itself is :mod:`replicator.daemon.service`.
-
-Registered on :data:`replicator.cli.main.main` by the import at the end of ``cli.py``.
 """
 
 from __future__ import annotations
@@ -11,12 +9,12 @@ import sys
 
 import click
 
-from replicator.cli.main import _config, config_option, main
+from replicator.cli.common import _config, config_option
 from replicator.config.daemon import split_bind
 from replicator.daemon.log import FORMATS, setup_logging, teardown_logging
 
 
-@main.command()
+@click.command()
 @config_option
 @click.option(
     "--bind",
@@ -40,6 +38,7 @@ def daemon(ctx: click.Context, bind: str | None, log_format: str) -> None:
     in hand, journals it and exits 0.  `replicator pause|resume` reach a running daemon
     through the journal; `[daemon]` in the config sets schedules, channels and the bind.
     """
+    # function-level: the service loads uvicorn and apscheduler, only `daemon` needs them
     from replicator.daemon.service import run_daemon
 
     config = _config(ctx)

@@ -1,6 +1,5 @@
-"""The commands that read and settle the journal: ``conflicts list|show|resolve`` and
-``journal log|verify|head|upgrade|repair-triggers|replay|export`` (registered on
-:data:`replicator.cli.main.main`)."""
+"""``replicator journal log|verify|head|upgrade|repair-triggers|replay|export``: read, check,
+rebuild and export the append-only journal (conflicts are :mod:`replicator.cli.conflicts`)."""
 
 from __future__ import annotations
 
@@ -15,11 +14,28 @@ from typing import Any
 import click
 from rich.table import Table
 
-from conflicts import RESOLVER, same_value
-from journal import Anchor, Entry, Journal, Kind, anchor_path, read_anchors, rebuild, verify
+from journal import Anchor, Entry, Kind, anchor_path, read_anchors, rebuild, verify
 from journal.anchors import head_anchor, last_anchor
-from replicator.cli.main import (
-    RECORD_KINDS,
+from journal.payloads import (
+    Applied,
+    DuplicateConflict,
+    DuplicateResolution,
+    Failure,
+    Linked,
+    Merged,
+    Observed,
+    SettledIntent,
+    Skipped,
+    Tombstone,
+    TriggersRepaired,
+    ValueConflict,
+    ValueResolution,
+    WriteIntent,
+    encode,
+    expect,
+    payload_of,
+)
+from replicator.cli.common import (
     _at,
     _bars,
     _config,
@@ -28,271 +44,12 @@ from replicator.cli.main import (
     _journal,
     config_option,
     json_option,
-    main,
     plain,
     show,
 )
 from replicator.config.load import Config
-from replicator.sync.resolve import resolve
 
-# -- conflicts --------------------------------------------------------------------------------
-
-
-def _values_by_side(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Each side's value among a conflict's siblings (its latest, if it wrote twice)."""
-    values: dict[str, tuple[int, Any]] = {}
-    for s in data.get("siblings", []):
-        counter = s["dot"][1]
-        if s["side"] not in values or counter > values[s["side"]][0]:
-            values[s["side"]] = (counter, s["value"])
-    return {side: value for side, (_, value) in values.items()}
-
-
-def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A conflict row as the JSON listing shows it."""
-    data = row["data"]
-    values = _values_by_side(data)
-    winner = data.get("winner")
-    reason = data.get("reason")
-    resolution = data.get("resolution")
-    if resolution is not None:
-        if "take" in resolution:
-            winner = {"side": resolution["take"], "value": values.get(resolution["take"])}
-            reason = f"resolved by a person: took the value from {resolution['take']}"
-        elif "value" in resolution:
-            winner = {"side": None, "value": resolution["value"]}
-            reason = "resolved by a person: a value of their own"
-        else:
-            paired = f" with {resolution['with']}" if resolution.get("with") else ""
-            reason = f"resolved by a person: {resolution.get('decision')}{paired}"
-    elif data.get("settled_by"):
-        settled = data["settled_by"]
-        reason = f"{reason}; settled by a later {settled['kind']} (entry {settled['seq']})"
-    out = {
-        "id": row["id"],
-        "module": row["module"],
-        "rid": row["rid"],
-        "field": row["field"],
-        "status": row["status"],
-        "values": values,
-        "winner": winner,
-        "reason": reason,
-        "policy": data.get("policy"),
-        "siblings": [
-            {"side": s["side"], "value": s["value"], "at": s["at"]}
-            for s in data.get("siblings", [])
-        ],
-    }
-    if data.get("suggestion"):
-        out["kind"] = "suggestion"  # a near match for a person: nothing was applied
-        out["duplicate"] = {
-            "key": data.get("key"),
-            "near_key": data.get("near_key"),
-            "candidates": data.get("candidates", []),
-        }
-    elif data.get("duplicate"):
-        out["kind"] = "duplicate"
-        out["duplicate"] = {"key": data.get("key"), "candidates": data.get("candidates", [])}
-    else:
-        out["kind"] = "field"
-    return plain(out)
-
-
-def _candidates(item: Mapping[str, Any]) -> str:
-    """A duplicate group's members, one a line (with each one's key when it differs)."""
-    lines = []
-    for c in item["duplicate"]["candidates"]:
-        key = f" {c['key']!r}" if c.get("key") is not None else ""
-        lines.append(f"{c['side']}: {c['rid']}{key}")
-    return "\n".join(lines)
-
-
-@main.group()
-@config_option
-def conflicts() -> None:
-    """List, inspect and settle conflicts (concurrent edits, ambiguous duplicates, and
-    suggested near matches)."""
-
-
-@conflicts.command("list")
-@config_option
-@click.option(
-    "--open", "only_open", is_flag=True, help="Only conflicts still waiting for a person."
-)
-@click.option("--module", metavar="M", help="Only conflicts of this module.")
-@json_option
-@click.pass_context
-def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_json: bool) -> None:
-    """List conflicts: each field's values per side, the winner and why.
-
-    Duplicate groups list their candidates, one row a group with its members' ids (for a
-    suggestion, resolving one member settles the group); a suggestion (field
-    "(suggestion)", kind "suggestion" in --json, one entry per member) is a near match held
-    for a person: nothing was applied.
-    """
-    config = _config(ctx)
-    with _journal(config) as journal:
-        rows = journal.conflicts(status="open" if only_open else None, module=module)
-    items = [conflict_data(row) for row in rows]
-    if as_json:
-        _echo_json(items)
-        return
-    if not items:
-        click.echo("no conflicts" if not only_open else "no open conflicts")
-        return
-    table = Table()
-    for column in ("id", "status", "module", "record", "field", "values", "winner", "reason"):
-        table.add_column(column)
-    # a duplicate group opens one conflict per member: one row per group, its ids together
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for c in items:
-        if "duplicate" in c:
-            members = tuple(sorted(m["rid"] for m in c["duplicate"]["candidates"]))
-            key: tuple[Any, ...] = (c["module"], c["field"], c["status"], members)
-        else:
-            key = (c["id"],)
-        groups.setdefault(key, []).append(c)
-    for group in groups.values():
-        c = group[0]
-        if "duplicate" in c:
-            values = _candidates(c)
-            record = "\n".join(m["rid"] for m in group)
-        else:
-            values = "\n".join(f"{s}: {show(v)}" for s, v in c["values"].items())
-            record = c["rid"]
-        winner = c["winner"]
-        table.add_row(
-            "\n".join(str(m["id"]) for m in group),
-            c["status"],
-            c["module"],
-            record,
-            c["field"],
-            values,
-            f"{winner['side'] or 'person'}: {show(winner['value'])}" if winner else "-",
-            c["reason"] or "",
-        )
-    _console().print(table)
-
-
-def _base(journal: Journal, row: Mapping[str, Any]) -> tuple[Any, Entry] | None:
-    """The last value every side held of the field before the conflict, and the entry."""
-    field = row["field"]
-    sides = {s["side"] for s in row["data"].get("siblings", []) if s["side"] != RESOLVER}
-    held: dict[str, Any] = {}
-    base = None
-    kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
-    for entry in journal.read(module=row["module"], rid=row["rid"], kinds=kinds):
-        if entry.seq >= row["id"]:
-            break
-        if entry.side is None or field not in entry.fields:
-            continue
-        held[entry.side] = entry.fields[field]
-        values = [held.get(s) for s in sides]
-        if all(s in held for s in sides) and all(same_value(v, values[0]) for v in values):
-            base = (values[0], entry)
-    return base
-
-
-@conflicts.command("show")
-@config_option
-@click.argument("conflict_id", type=int, metavar="ID")
-@json_option
-@click.pass_context
-def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
-    """Show one conflict: the value before it, each side's value and time, the winner and why."""
-    config = _config(ctx)
-    with _journal(config) as journal:
-        row = journal.conflict(conflict_id)
-        if row is None:
-            raise click.ClickException(
-                f"no conflict {conflict_id} (see `replicator conflicts list`)"
-            )
-        item = conflict_data(row)
-        base = _base(journal, row)
-    item["base"] = (
-        None if base is None else plain({"value": base[0], "seq": base[1].seq, "at": base[1].at})
-    )
-    if as_json:
-        _echo_json(item)
-        return
-    console = _console()
-    console.print(
-        f"[b]conflict {item['id']}[/b] ({item['status']}): {item['module']} "
-        f"record {item['rid']}, field [b]{item['field']}[/b]; policy {item['policy']}"
-    )
-    if item["kind"] == "suggestion":
-        console.print(
-            f"[b]suggestion[/b]: near key {item['duplicate']['near_key']!r} is shared by "
-            "(nothing was applied):"
-        )
-        for line in _candidates(item).splitlines():
-            console.print(f"  {line}")
-    elif "duplicate" in item:
-        console.print(f"match key {item['duplicate']['key']!r} is shared by:")
-        for c in item["duplicate"]["candidates"]:
-            console.print(f"  {c['side']}: {c['rid']}")
-    else:
-        if base is None:
-            console.print("before: the sides never held one value of this field")
-        else:
-            console.print(
-                f"before: {show(base[0])} (both sides held it as of entry {base[1].seq}, "
-                f"{_at(base[1].at)} UTC)"
-            )
-        table = Table("side", "value", "changed at (UTC)")
-        for s in item["siblings"]:
-            table.add_row(s["side"], show(s["value"]), _at(s["at"]))
-        console.print(table)
-    winner = item["winner"]
-    if winner is not None:
-        console.print(f"winner: {winner['side'] or 'person'}: {show(winner['value'])}")
-    console.print(f"why: {item['reason']}")
-    if item["status"] == "open":
-        how = (
-            "--value link (the same record: pair them; link:RID picks one of several), "
-            "--value clone (different records: create each on the other side) or "
-            "--value skip (leave it unsynced)"
-            if "duplicate" in item
-            else "--take SIDE (or --value VALUE)"
-        )
-        console.print(f"settle it: replicator conflicts resolve {item['id']} {how}")
-
-
-@conflicts.command("resolve")
-@config_option
-@click.argument("conflict_id", type=int, metavar="ID")
-@click.option("--take", metavar="SIDE", help="Keep the value this side holds (books, crm, ...).")
-@click.option(
-    "--value", metavar="VALUE", help="Use this value instead (converted to the field's type)."
-)
-@click.pass_context
-def conflicts_resolve(
-    ctx: click.Context, conflict_id: int, take: str | None, value: str | None
-) -> None:
-    """Settle a conflict; the next `sync` writes the chosen value to both sides.
-
-    For a duplicate group or a suggested near match, --value link pairs the record with its
-    candidate on the other side (link:RID names one of several) as the module's policy pairs
-    exact duplicates; --value clone creates it on the other side anyway (a suggestion: each
-    record of the group) and --value skip leaves it unsynced (a suggestion: the group).
-    """
-    if (take is None) == (value is None):
-        raise click.UsageError("give exactly one of --take SIDE or --value VALUE")
-    config = _config(ctx)
-    with _journal(config) as journal:
-        entry = resolve(journal, config, conflict_id, take=take, raw_value=value)
-    if entry.meta.get("decision"):
-        paired = f" with {entry.meta['with']}" if entry.meta.get("with") else ""
-        click.echo(f"conflict {conflict_id} resolved: {entry.meta['decision']}{paired}")
-        click.echo("run `replicator sync` to apply it")
-    else:
-        ((field, chosen),) = entry.fields.items()
-        source = f" (from {take})" if take else ""
-        click.echo(f"conflict {conflict_id} resolved: {field} = {show(chosen)}{source}")
-        click.echo("run `replicator sync` to write it to both sides")
-
-
-# -- journal ---------------------------------------------------------------------------------
+RECORD_KINDS = [str(k) for k in Kind if k not in (Kind.CURSOR, Kind.CONFIG)]
 
 
 def _fields(values: Mapping[str, Any]) -> str:
@@ -301,52 +58,53 @@ def _fields(values: Mapping[str, Any]) -> str:
 
 def describe(entry: Entry) -> str:
     """What an entry says, field by field, for a person."""
-    meta = entry.meta
-    kind = entry.kind
-    if kind is Kind.OBSERVED:
-        return f"id {meta.get('id')}: {_fields(entry.fields)}"
-    if kind is Kind.TOMBSTONE:
-        return f"deleted on {entry.side} (id {meta.get('id')}); not propagated"
-    if kind is Kind.INTENT:
-        if "settled" in meta:
-            return f"nothing to write for {len(meta['settled'])} record(s)"
-        writes = meta.get("writes", {})
+    payload = payload_of(entry)
+    if isinstance(payload, Observed):
+        return f"id {payload.id}: {_fields(entry.fields)}"
+    if isinstance(payload, Tombstone):
+        return f"deleted on {entry.side} (id {payload.id}); not propagated"
+    if entry.kind is Kind.INTENT:
+        if isinstance(payload, SettledIntent):
+            return f"nothing to write for {len(payload.settled)} record(s)"
+        writes = payload.writes if isinstance(payload, WriteIntent) else {}
         creates = sum(1 for v in writes.values() if v is None)
         return (
             f"about to write {len(writes)} record(s) to {entry.side} "
             f"({creates} create, {len(writes) - creates} update)"
         )
-    if kind is Kind.APPLIED:
-        made = "created" if meta.get("create") else "updated"
-        text = f"{made} on {entry.side} id {meta.get('id')}: {_fields(entry.fields)}"
-        for renamed in meta.get("renamed", ()):  # duplicates = "clone": the name was taken
+    if isinstance(payload, Applied):
+        made = "created" if payload.create else "updated"
+        text = f"{made} on {entry.side} id {payload.id}: {_fields(entry.fields)}"
+        for renamed in payload.renamed:  # duplicates = "clone": the name was taken
             text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
         return text
-    if kind is Kind.ERROR:
-        field = f" field {meta['field']}" if meta.get("field") else ""
-        return f"{meta.get('stage', '')}{field}: {meta.get('reason')}"
-    if kind is Kind.LINK:
+    if isinstance(payload, Failure):
+        field = f" field {payload.field}" if payload.field else ""
+        return f"{payload.stage}{field}: {payload.reason}"
+    if isinstance(payload, Linked):
         return (
-            f"linked to {entry.side} id {meta.get('id')} ({meta.get('policy')}, was "
-            f"{meta.get('from')}): {_fields(entry.fields)}"
+            f"linked to {entry.side} id {payload.id} ({payload.policy}, was "
+            f"{payload.from_}): {_fields(entry.fields)}"
         )
-    if kind is Kind.MERGED:
-        return f"merged into {meta.get('into')} ({meta.get('policy')})"
-    if kind is Kind.SKIPPED:
-        return f"skipped: {meta.get('reason')}"
-    if kind is Kind.CONFLICT:
-        if meta.get("duplicate"):
-            return f"duplicate key {meta.get('key')!r}: {meta.get('reason')}"
+    if isinstance(payload, Merged):
+        return f"merged into {payload.into} ({payload.policy})"
+    if isinstance(payload, Skipped):
+        return f"skipped: {payload.reason}"
+    if isinstance(payload, DuplicateConflict):
+        return f"duplicate key {payload.key!r}: {payload.reason}"
+    if isinstance(payload, ValueConflict):
         siblings = "; ".join(
-            f"{s['side']}={show(s['value'])} at {_at(s['at'])}" for s in meta.get("siblings", [])
+            f"{s['side']}={show(s['value'])} at {_at(s['at'])}" for s in payload.siblings
         )
-        winner = meta.get("winner")
+        winner = payload.winner
         won = f"{winner['side']}={show(winner['value'])}" if winner else "held for a person"
-        return f"{meta['field']}: {siblings}\nwinner: {won} ({meta.get('reason')})"
-    if kind is Kind.RESOLUTION:
-        what = meta.get("decision") or _fields(entry.fields)
-        return f"conflict {meta.get('conflict')} settled by a person: {what}"
-    return json.dumps(plain(meta), ensure_ascii=False)
+        return f"{payload.field}: {siblings}\nwinner: {won} ({payload.reason})"
+    if isinstance(payload, (ValueResolution, DuplicateResolution)):
+        what = (
+            payload.decision if isinstance(payload, DuplicateResolution) else _fields(entry.fields)
+        )
+        return f"conflict {payload.conflict} settled by a person: {what}"
+    return json.dumps(plain(encode(payload)), ensure_ascii=False)
 
 
 def entry_data(entry: Entry) -> dict[str, Any]:
@@ -366,7 +124,7 @@ def entry_data(entry: Entry) -> dict[str, Any]:
     )
 
 
-@main.group("journal")
+@click.group("journal")
 @config_option
 def journal_group() -> None:
     """Read, check, rebuild and export the append-only journal."""
@@ -427,6 +185,7 @@ def known_anchors(config: Config) -> tuple[list[Anchor], list[str]]:
 
 
 def _published_anchor(config: Config) -> Anchor | None:
+    # function-level: it loads httpx, which only a command reaching a daemon needs
     from replicator.daemon.state import state_path
 
     try:
@@ -584,7 +343,8 @@ def journal_repair_triggers(ctx: click.Context) -> None:
         click.echo("the append-only triggers are in place: nothing to repair")
     else:
         click.echo(
-            f"re-created {', '.join(entry.meta['recreated'])} (journaled as entry {entry.seq})"
+            f"re-created {', '.join(expect(entry, TriggersRepaired).recreated)} (journaled as "
+            f"entry {entry.seq})"
         )
 
 
@@ -638,3 +398,6 @@ def journal_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
             n += 1
     if output:
         click.echo(f"{n} entries written to {output}", err=True)
+
+
+__all__ = ["describe", "entry_data", "journal_group"]

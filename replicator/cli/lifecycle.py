@@ -1,8 +1,7 @@
 """The lifecycle commands of ``replicator``: history, pause / resume, save / edit, disable /
-enable / delete and update-credentials (the record commands are in :mod:`.cli_records`).
+enable / delete and update-credentials (the record commands are in :mod:`.records`).
 
-They are registered on :data:`replicator.cli.main.main` (``cli.py`` imports this module at its
-end); what they read and journal lives in :mod:`replicator.sync.lifecycle`.  Every decision is a
+What they read and journal lives in :mod:`replicator.sync.lifecycle`.  Every decision is a
 ``config`` entry in the journal, so ``journal replay`` and ``verify`` account for it.
 """
 
@@ -21,20 +20,20 @@ import click
 from rich.table import Table
 
 from journal import Journal
-from replicator.cli.main import (
-    DEFAULT_CONFIG,
+from replicator.cli.common import (
     _at,
     _check_sides,
     _config,
+    _config_path,
     _console,
     _echo_json,
     _journal,
     config_option,
     json_option,
-    main,
     show,
 )
 from replicator.config.load import Config, parse_config
+from replicator.connectors import build_connector
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.sync import lifecycle as lc
 from replicator.sync.app import open_journal
@@ -52,14 +51,10 @@ def _open(config: Config) -> Iterator[Journal]:
         journal.close()
 
 
-def _config_path(ctx: click.Context) -> Path:
-    return Path((ctx.find_object(dict) or {}).get("config") or DEFAULT_CONFIG)
-
-
 # -- history ---------------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @config_option
 @click.option("--module", metavar="M", help="Only runs and decisions that concern this module.")
 @click.option(
@@ -157,7 +152,7 @@ def _skip_line(row: Mapping[str, Any]) -> str:
 # -- pause / resume --------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @config_option
 @click.argument("modules", nargs=-1, metavar="[MODULE]...")
 @click.pass_context
@@ -177,7 +172,7 @@ def pause(ctx: click.Context, modules: tuple[str, ...]) -> None:
     click.echo(f"paused {what}: `replicator sync` skips it until `replicator resume`")
 
 
-@main.command()
+@click.command()
 @config_option
 @click.argument("modules", nargs=-1, metavar="[MODULE]...")
 @click.pass_context
@@ -196,7 +191,7 @@ def resume(ctx: click.Context, modules: tuple[str, ...]) -> None:
 # -- save / edit -----------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @config_option
 @click.pass_context
 def save(ctx: click.Context) -> None:
@@ -237,7 +232,7 @@ def _write_keeping_mode(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-@main.command()
+@click.command()
 @config_option
 @click.pass_context
 def edit(ctx: click.Context) -> None:
@@ -274,7 +269,7 @@ def edit(ctx: click.Context) -> None:
 # -- disable / enable / delete ---------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @config_option
 @click.pass_context
 def disable(ctx: click.Context) -> None:
@@ -295,7 +290,7 @@ def disable(ctx: click.Context) -> None:
     )
 
 
-@main.command()
+@click.command()
 @config_option
 @click.pass_context
 def enable(ctx: click.Context) -> None:
@@ -316,7 +311,7 @@ def enable(ctx: click.Context) -> None:
     click.echo("sync enabled: the next `replicator sync` carries on where it stopped")
 
 
-@main.command()
+@click.command()
 @config_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
@@ -355,6 +350,7 @@ def delete(ctx: click.Context, yes: bool) -> None:
 
 
 def _env_credentials(side: str) -> dict[str, str]:
+    # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     from replicator.connectors.zoho.credentials import ENV_PREFIX, KEYS, side_env_prefix
 
     values: dict[str, str] = {}
@@ -394,7 +390,7 @@ def _scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-@main.command("update-credentials")
+@click.command("update-credentials")
 @config_option
 @click.argument("side")
 @click.option(
@@ -418,7 +414,7 @@ def update_credentials(ctx: click.Context, side: str, from_env: bool, path: Path
     credentials file (mode 0600; its other keys are kept).  Refused credentials leave the
     old file as it was.  The journal records that SIDE's credentials changed, never them.
     """
-    from replicator.connectors import build_connector
+    # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     from replicator.connectors.zoho.credentials import read_credentials_file, store_credentials
 
     config = _config(ctx)
@@ -474,7 +470,14 @@ def update_credentials(ctx: click.Context, side: str, from_env: bool, path: Path
     )
 
 
-# the record commands (records list, fetch, import, search)
-from replicator.cli import records  # noqa: E402, F401
-
-__all__: list[str] = []
+__all__ = [
+    "delete",
+    "disable",
+    "edit",
+    "enable",
+    "history",
+    "pause",
+    "resume",
+    "save",
+    "update_credentials",
+]

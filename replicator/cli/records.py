@@ -1,8 +1,6 @@
 """The record commands of ``replicator``: ``records list``, ``retry`` (refused writes now),
 ``fetch`` / ``import`` (one record now) and ``search`` (a side's records, and which are
 synced already).
-
-Registered on :data:`replicator.cli.main.main` by :mod:`replicator.cli.lifecycle`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from rich.table import Table
 from conflicts import ACTIVE, RecordState
 from journal import Journal
 from journal.entry import from_wire
-from replicator.cli.main import (
+from replicator.cli.common import (
     _check_sides,
     _config,
     _console,
@@ -25,9 +23,7 @@ from replicator.cli.main import (
     _journal,
     config_option,
     json_option,
-    main,
     plain,
-    report_data,
     show,
 )
 from replicator.config.load import Config
@@ -35,6 +31,7 @@ from replicator.connectors.base import Change, Connector, SideModule
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.sync import lifecycle as lc
 from replicator.sync.app import open_app
+from replicator.sync.record import report_data
 from replicator.sync.resolve import retry as engine_retry
 
 STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
@@ -44,11 +41,10 @@ STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
 
 
 def _register_value(state: RecordState, field: str) -> Any:
-    siblings = state.raw["f"].get(field) or []
     values: list[Any] = []
-    for s in siblings:
-        if s[2] not in values:
-            values.append(s[2])
+    for _, value in state.wire_values(field):
+        if value not in values:
+            values.append(value)
     if not values:
         return None
     if len(values) == 1:
@@ -69,8 +65,8 @@ def record_data(config: Config, state: RecordState) -> dict[str, Any]:
     """A record as `records list` shows it."""
     field = _display_field(config, state.module)
     sides = {
-        side: {"id": held["id"], "deleted": bool(held["del"])}
-        for side, held in sorted(state.raw["s"].items())
+        side: {"id": held.id, "deleted": held.deleted}
+        for side, held in sorted(state.held_wires().items())
     }
     deleted_on = [side for side, held in sides.items() if held["deleted"]]
     # an active record deleted on a side is listed as deleted (the other side keeps it)
@@ -100,7 +96,7 @@ def _wanted(item: Mapping[str, Any], status: str | None) -> bool:
     return bool(item["status"] == status)
 
 
-@main.group()
+@click.group()
 @config_option
 def records() -> None:
     """The records the journal knows: where each came from and its id on each side."""
@@ -183,7 +179,7 @@ def records_list(
 # -- retry ----------------------------------------------------------------------------------
 
 
-@main.command("retry")
+@click.command("retry")
 @config_option
 @click.argument("rids", nargs=-1, metavar="[RID]...")
 @click.option("--all", "every", is_flag=True, help="Every record a side refused.")
@@ -243,6 +239,7 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
             f"has no side {side!r} (sides: {', '.join(config.modules[module].order)})",
         )
     _check_sides(config)
+    # function-level: it loads httpx, which only a command reaching a daemon needs
     from replicator.daemon.state import LOCK_WAIT, forward_fetch, forwarded_report, journal_writer
 
     answer = forward_fetch(config, module, side, record_id)  # one writer: a daemon fetches it
@@ -289,7 +286,7 @@ def _fetch(ctx: click.Context, module: str, side: str, record_id: str, as_json: 
         console.print(f"  (module {module} is paused: only this record was synced)")
 
 
-@main.command()
+@click.command()
 @config_option
 @click.argument("module")
 @click.argument("record_id", metavar="ID")
@@ -308,7 +305,7 @@ def fetch(ctx: click.Context, module: str, record_id: str, side: str, as_json: b
     _fetch(ctx, module, side, record_id, as_json)
 
 
-@main.command("import")
+@click.command("import")
 @config_option
 @click.argument("side")
 @click.argument("module")
@@ -348,7 +345,7 @@ def _synced(journal: Journal, config: Config, side: str, table: str, id: str) ->
         state = journal.record(name, rid)
         linked = {}
         if state is not None:
-            linked = {s: h["id"] for s, h in state.raw["s"].items() if s != side and h["id"]}
+            linked = {s: h.id for s, h in state.held_wires().items() if s != side and h.id}
         return {"module": name, "rid": rid, "status": state.status if state else None, **linked}
     return {}
 
@@ -419,7 +416,7 @@ class _Finder:
         return out
 
 
-@main.command()
+@click.command()
 @config_option
 @click.argument("side")
 @click.argument("text")
@@ -500,4 +497,4 @@ def search(ctx: click.Context, side: str, text: str, module: str | None, as_json
     _console().print(table)
 
 
-__all__ = ["record_data"]
+__all__ = ["fetch", "import_", "record_data", "records", "retry_command", "search"]

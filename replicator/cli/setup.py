@@ -1,19 +1,16 @@
-"""The commands that set a place up: ``sandbox`` (a local Zoho), ``connect`` (a Zoho
-side's credentials) and ``demo`` (registered on :data:`replicator.cli.main.main`)."""
+"""The commands that set a place up: ``sandbox`` (a local Zoho) and ``connect`` (a Zoho
+side's credentials); ``demo`` is :mod:`replicator.cli.demo`."""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from replicator.cli.main import (
-    _console,
-    main,
-)
+from replicator.connectors.zoho.datacentres import data_centre
+from replicator.errors import ZohoError
 
 # -- the Zoho sandbox and credentials --------------------------------------------------------
 
@@ -34,7 +31,7 @@ def _announce_sandbox(url: str, credentials: Path, temporary: bool) -> None:
     click.echo("Stop it with Ctrl-C.", err=True)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -59,6 +56,7 @@ def sandbox(port: int, data_dir: Path | None, seed: str | None) -> None:
     It writes a credentials file (mode 0600) a config's Zoho sides can name, and prints
     the URLs and that file's path, never a secret.
     """
+    # function-level: the sandbox loads uvicorn and starlette, only `sandbox` needs them
     from replicator.sandbox import Sandbox, SandboxError, run_sandbox
 
     def ready(box: Sandbox) -> None:
@@ -75,7 +73,6 @@ DATA_CENTRE_HELP = "com, eu, in, com.au, jp, com.cn, zohocloud.ca, sa, or an acc
 
 def _accounts_url(answer: str) -> tuple[str, dict[str, str]]:
     """The accounts server of a data centre name or URL, and what the file should keep."""
-    from replicator.connectors.zoho.http import data_centre
 
     answer = answer.strip()
     if answer.startswith(("http://", "https://")):
@@ -90,9 +87,10 @@ def _organizations(
     accounts_url: str, client_id: str, client_secret: str, refresh_token: str
 ) -> list[dict[str, Any]]:
     """The Books organisations the new credentials reach (empty if they cannot be listed)."""
+    # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     import httpx
 
-    from replicator.connectors.zoho.http import OAuth, ZohoError
+    from replicator.connectors.zoho.auth import OAuth  # function-level: it loads httpx too
 
     auth = OAuth(
         client_id=client_id,
@@ -115,7 +113,7 @@ def _organizations(
     return [o for o in organizations or [] if isinstance(o, dict) and o.get("organization_id")]
 
 
-@main.command()
+@click.command()
 @click.argument("side", type=click.Choice(["crm", "books"]))
 @click.option(
     "--credentials",
@@ -131,8 +129,8 @@ def connect(side: str, path: Path | None) -> None:
     and paste the client id, the client secret and the code here (they are not echoed).
     The file is written readable by you only; name it in the side's `credentials` option.
     """
+    # function-level: Zoho's client loads httpx, which only a command talking to Zoho needs
     from replicator.connectors.zoho.credentials import exchange_grant_code, store_credentials
-    from replicator.connectors.zoho.http import ZohoError
 
     path = path or Path("credentials") / f"zoho-{side}.json"
     client_id = click.prompt("Client ID").strip()
@@ -159,55 +157,4 @@ def connect(side: str, path: Path | None) -> None:
     click.echo(f'  connector = "zoho_{side}"\n  credentials = {json.dumps(str(written))}')
 
 
-# -- demo ------------------------------------------------------------------------------------
-
-
-@main.command()
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to create the demo in (default: a new temporary folder).",
-)
-@click.option(
-    "--sqlite",
-    is_flag=True,
-    help="Sync two local SQLite databases instead of the Zoho sandbox.",
-)
-@click.option(
-    "--records",
-    type=click.IntRange(min=10, max=100_000),
-    default=200,
-    show_default=True,
-    help="With --sqlite: customers to seed on each side.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=7,
-    show_default=True,
-    help="With --sqlite: random seed for the generated customers.",
-)
-def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
-    """Sync Zoho CRM and Zoho Books (a local sandbox) end to end, and show the journal.
-
-    Starts the sandbox on a free loopback port, seeds a small company on both sides (with
-    duplicates and a concurrent edit), writes a config for two-way customers, vendors and
-    items, syncs, edits both sides through the APIs, syncs again, then prints what was
-    created, updated, skipped and in conflict, the API requests used and `journal verify`.
-    With --sqlite: the same story over two local SQLite databases, no network at all.
-    """
-    from replicator.cli import demo as demos
-
-    if folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="replicator-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    taken = [n for n in demos.FILES if (folder / n).exists()]
-    if taken:
-        raise click.ClickException(
-            f"{folder} already holds {', '.join(taken)}: pass --dir with a new folder"
-        )
-    if sqlite:
-        demos.run_sqlite_demo(folder.resolve(), _console(), records=records, seed=seed)
-    else:
-        demos.run_zoho_demo(folder.resolve(), _console())
+__all__ = ["connect", "sandbox"]

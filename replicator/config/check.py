@@ -1,7 +1,7 @@
 """Checks every table of the config file shares: known keys, and how deep values nest.
 
 Each table declares the keys it reads as one set beside the code that reads them
-(``config.JOURNAL_KEYS``, ``integration.MODULE_KEYS``, ``daemon_config.KEYS``...), so a new
+(``load.JOURNAL_KEYS``, ``integration_modules.MODULE_KEYS``, ``daemon.KEYS``...), so a new
 option is one line there; :func:`refuse_unknown` turns any other key into a
 :class:`ConfigError` naming the file, the table and the key, with the nearest known key as
 a hint (a typo such as ``duplicate = "skip"`` must not silently fall back to a default).
@@ -19,6 +19,11 @@ from replicator.errors import ConfigError
 # the deepest a sensible file goes is modules.NAME.fields.FIELD.values.SIDE.VALUE (7);
 # anything far deeper is a mistake or an attack, refused before it reaches code that recurses
 MAX_DEPTH = 20
+
+
+def fail(path: Path, key: str, reason: str) -> ConfigError:
+    """The error for ``key`` of the file at ``path`` (raise it)."""
+    return ConfigError(str(path), key, reason)
 
 
 def refuse_unknown(
@@ -102,4 +107,4 @@ def deep_line(text: str, *, limit: int = MAX_DEPTH) -> tuple[int, str] | None:
     return None
 
 
-__all__ = ["MAX_DEPTH", "deep_line", "refuse_deep", "refuse_unknown"]
+__all__ = ["MAX_DEPTH", "deep_line", "fail", "refuse_deep", "refuse_unknown"]

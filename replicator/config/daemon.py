@@ -27,18 +27,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from replicator.config.check import refuse_unknown
 from replicator.errors import ConfigError
 
-if TYPE_CHECKING:  # load.py imports this module
-    from replicator.config.load import Config, ModuleConfig
-
 DEFAULT_BIND = "127.0.0.1:8780"
 # a module with a side's table among these is a transaction module: instant, polled often
+# (replicator.daemon.schedule decides each module's schedule from these defaults)
 TRANSACTION_TABLES = frozenset(
     {"Deals", "Quotes", "Sales_Orders", "Invoices", "Purchase_Orders"}
     | {"invoices", "estimates", "salesorders", "purchaseorders"}
@@ -182,33 +180,10 @@ def parse_daemon(data: Any, path: Path, modules: Sequence[str]) -> DaemonConfig:
     return DaemonConfig(**out, modules=schedules)
 
 
-def is_transaction(module: ModuleConfig) -> bool:
-    return any(side.table in TRANSACTION_TABLES for side in module.sides.values())
-
-
-def is_instant(config: Config, name: str) -> bool:
-    """Whether callbacks drive this module (transactions, unless the config says)."""
-    own = config.daemon.modules.get(name)
-    if own is not None and own.instant is not None:
-        return own.instant
-    return is_transaction(config.modules[name])
-
-
-def every(config: Config, name: str) -> float:
-    """Seconds between a module's scheduled runs."""
-    own = config.daemon.modules.get(name)
-    if own is not None and own.every is not None:
-        return own.every
-    return config.daemon.poll_every if is_instant(config, name) else config.daemon.masters_every
-
-
 __all__ = [
     "TRANSACTION_TABLES",
     "DaemonConfig",
     "ModuleSchedule",
-    "every",
-    "is_instant",
-    "is_transaction",
     "parse_daemon",
     "parse_duration",
     "split_bind",

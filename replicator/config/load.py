@@ -41,15 +41,14 @@ import attrs
 from conflicts.duplicates import DEFAULT_CLONE_NAME, clone_name_problem
 from conflicts.errors import PolicyError
 from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
-from replicator.config.check import deep_line, refuse_deep, refuse_unknown
+from replicator.config.check import deep_line, fail, refuse_deep, refuse_unknown
 from replicator.config.daemon import DaemonConfig, parse_daemon
 from replicator.config.integration import Integration, expand
 from replicator.config.mapping import TYPES, FieldMap
 from replicator.connectors.base import SideModule
-from replicator.errors import ConfigError
 
 CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
-# the keys each table reads (config_check.refuse_unknown refuses any other)
+# the keys each table reads (check.refuse_unknown refuses any other)
 SECTIONS = {"journal", "sides", "modules", "integration", "daemon"}
 JOURNAL_KEYS = {"path"}
 # a SQLite side: its file, and how long to wait for another program's lock on it (seconds)
@@ -142,24 +141,20 @@ class Config:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _fail(path: Path, key: str, reason: str) -> ConfigError:
-    return ConfigError(str(path), key, reason)
-
-
 def _table(path: Path, data: Any, key: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise _fail(path, key, f"must be a table, not {type(data).__name__}")
+        raise fail(path, key, f"must be a table, not {type(data).__name__}")
     return data
 
 
 def _string(path: Path, data: Mapping[str, Any], key: str, where: str, default: Any = ...) -> Any:
     if key not in data:
         if default is ...:
-            raise _fail(path, f"{where}.{key}", "is required")
+            raise fail(path, f"{where}.{key}", "is required")
         return default
     value = data[key]
     if not isinstance(value, str) or not value:
-        raise _fail(path, f"{where}.{key}", f"must be a non-empty string, not {value!r}")
+        raise fail(path, f"{where}.{key}", f"must be a non-empty string, not {value!r}")
     return value
 
 
@@ -181,14 +176,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
 
     sides_raw = _table(path, data.get("sides"), "sides") if "sides" in data else None
     if not sides_raw:
-        raise _fail(path, "sides", "at least two sides are required ([sides.NAME])")
+        raise fail(path, "sides", "at least two sides are required ([sides.NAME])")
     sides: dict[str, SideConfig] = {}
     for name, raw in sides_raw.items():
         where = f"sides.{name}"
         raw = _table(path, raw, where)
         connector = _string(path, raw, "connector", where)
         if connector not in CONNECTORS:
-            raise _fail(
+            raise fail(
                 path,
                 f"{where}.connector",
                 f"unknown connector {connector!r} (choices: {', '.join(CONNECTORS)})",
@@ -202,16 +197,16 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         options = {k: v for k, v in raw.items() if k not in ("connector", "path")}
         timeout = options.get("timeout", 0)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            raise _fail(path, f"{where}.timeout", f"seconds to wait, not {timeout!r}")
+            raise fail(path, f"{where}.timeout", f"seconds to wait, not {timeout!r}")
         if connector.startswith("zoho_"):
             options = _zoho_options(path, where, options)
         sides[name] = SideConfig(name, connector, side_path, options)
     if len(sides) < 2:
-        raise _fail(path, "sides", "at least two sides are required")
+        raise fail(path, "sides", "at least two sides are required")
 
     modules_raw = _table(path, data.get("modules", {}), "modules")
     if not modules_raw:
-        raise _fail(path, "modules", "at least one module is required ([modules.NAME])")
+        raise fail(path, "modules", "at least one module is required ([modules.NAME])")
     modules = {
         name: _module(path, name, _table(path, raw, f"modules.{name}"), sides)
         for name, raw in modules_raw.items()
@@ -220,14 +215,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     for name, module in modules.items():
         for field, target in module.lookups.items():
             if target not in modules or names.index(target) >= names.index(name):
-                raise _fail(
+                raise fail(
                     path,
                     f"modules.{name}.lookups.{field}",
                     f"{target!r} must be a module set up before {name!r} "
                     f"(modules in order: {', '.join(names)})",
                 )
             if set(modules[target].sides) != set(module.sides):
-                raise _fail(
+                raise fail(
                     path,
                     f"modules.{name}.lookups.{field}",
                     f"module {target!r} pairs other sides than {name!r}",
@@ -260,7 +255,7 @@ def _refuse_shared_files(
     inside a side's database would be written by the side's users: refuse both."""
     for name, side in sides.items():
         if side.path is not None and _same_file(journal, side.path):
-            raise _fail(
+            raise fail(
                 path,
                 "journal.path",
                 f"{journal} is the database of side {name!r}: the journal needs a file of its own",
@@ -281,7 +276,7 @@ def _refuse_shared_files(
             org = side_b.options.get("organization_id") or "(the credentials' default)"
             place = f"Zoho organisation {org}"
         if same:
-            raise _fail(
+            raise fail(
                 path,
                 f"modules.{name}.{b}.table",
                 f"table {module.sides[b].table!r} in {place} is also the table of side "
@@ -295,9 +290,9 @@ def _zoho_options(path: Path, where: str, options: dict[str, Any]) -> dict[str, 
         kind = ZOHO_OPTIONS[key]  # parse_config refused any other key
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         if isinstance(value, bool) or not isinstance(value, kind) or value == "":
-            raise _fail(path, f"{where}.{key}", f"must be a non-empty {names}, not {value!r}")
+            raise fail(path, f"{where}.{key}", f"must be a non-empty {names}, not {value!r}")
         if isinstance(value, int | float) and value < (0 if key == "overlap_seconds" else 1):
-            raise _fail(path, f"{where}.{key}", f"must be positive, not {value!r}")
+            raise fail(path, f"{where}.{key}", f"must be positive, not {value!r}")
     if "credentials" in options:
         options["credentials"] = str(_resolve(path, options["credentials"]))
     return options
@@ -310,11 +305,11 @@ def _module(
     side_names = [k for k in raw if k in sides]
     refuse_unknown(path, where, raw, MODULE_KEYS | set(sides))
     if len(side_names) != 2:
-        raise _fail(path, where, f"a module pairs exactly two sides (found {side_names or 'none'})")
+        raise fail(path, where, f"a module pairs exactly two sides (found {side_names or 'none'})")
 
     fields_raw = _table(path, raw.get("fields"), f"{where}.fields") if "fields" in raw else {}
     if not fields_raw:
-        raise _fail(path, f"{where}.fields", "map at least one field")
+        raise fail(path, f"{where}.fields", "map at least one field")
     fields: dict[str, tuple[str, dict[str, str]]] = {}
     value_maps: dict[str, dict[str, dict[str, str]]] = {}  # picklist -> side -> {value: canon}
     for field, spec in fields_raw.items():
@@ -323,7 +318,7 @@ def _module(
         refuse_unknown(path, fwhere, spec, FIELD_KEYS | set(side_names))
         kind = spec.get("type", "text")
         if kind not in TYPES:
-            raise _fail(
+            raise fail(
                 path, f"{fwhere}.type", f"unknown type {kind!r} (choices: {', '.join(TYPES)})"
             )
         columns = {}
@@ -331,34 +326,34 @@ def _module(
             if key in FIELD_KEYS:
                 continue
             if not isinstance(value, str) or not value:
-                raise _fail(path, f"{fwhere}.{key}", f"must be a column name, not {value!r}")
+                raise fail(path, f"{fwhere}.{key}", f"must be a column name, not {value!r}")
             columns[key] = value
         if not columns:
-            raise _fail(path, fwhere, "name the column on at least one side")
+            raise fail(path, fwhere, "name the column on at least one side")
         fields[field] = (kind, columns)
         if "values" not in spec:
             continue
         vwhere = f"{fwhere}.values"
         if kind != "picklist":
-            raise _fail(path, vwhere, 'only a picklist takes values (set type = "picklist")')
+            raise fail(path, vwhere, 'only a picklist takes values (set type = "picklist")')
         for side, mapping in _table(path, spec["values"], vwhere).items():
             if side not in side_names:
-                raise _fail(path, f"{vwhere}.{side}", f"not a side of this module ({side_names})")
+                raise fail(path, f"{vwhere}.{side}", f"not a side of this module ({side_names})")
             if side not in columns:
-                raise _fail(path, f"{vwhere}.{side}", f"side {side} maps no column to {field}")
+                raise fail(path, f"{vwhere}.{side}", f"side {side} maps no column to {field}")
             mapping = _table(path, mapping, f"{vwhere}.{side}")
             if not mapping:
-                raise _fail(path, f"{vwhere}.{side}", "map at least one value (or leave it out)")
+                raise fail(path, f"{vwhere}.{side}", "map at least one value (or leave it out)")
             spelled: dict[str, str] = {}  # canonical value -> this side's value
             for side_value, canonical in mapping.items():
                 if not isinstance(canonical, str) or not canonical:
-                    raise _fail(
+                    raise fail(
                         path,
                         f"{vwhere}.{side}.{side_value}",
                         f"must be a non-empty string (the canonical value), not {canonical!r}",
                     )
                 if canonical in spelled:
-                    raise _fail(
+                    raise fail(
                         path,
                         f"{vwhere}.{side}.{side_value}",
                         f"{canonical!r} is already the value of {spelled[canonical]!r}: a "
@@ -380,25 +375,25 @@ def _module(
         if not isinstance(match, str | list | tuple) or not all(
             isinstance(c, str) and c for c in ([match] if isinstance(match, str) else match)
         ):
-            raise _fail(path, f"{swhere}.match", f"must be a column or a list, not {match!r}")
+            raise fail(path, f"{swhere}.match", f"must be a column or a list, not {match!r}")
         match_cols = (match,) if isinstance(match, str) else tuple(match)
         side_match: list[str] = []
         for column in match_cols:
             mapped = field_map.field_for(side, column)
             if mapped is None:
-                raise _fail(
+                raise fail(
                     path, f"{swhere}.match", f"column {column!r} is not mapped in {where}.fields"
                 )
             side_match.append(mapped)
         match_sets[side] = tuple(side_match)
         modified = spec.get("modified")
         if modified is not None and (not isinstance(modified, str) or not modified):
-            raise _fail(path, f"{swhere}.modified", f"must be a column name, not {modified!r}")
+            raise fail(path, f"{swhere}.modified", f"must be a column name, not {modified!r}")
         criteria = _criteria(path, spec, "where", swhere)
         create = _criteria(path, spec, "create", swhere)
         for column in create:
             if field_map.field_for(side, column) is not None:
-                raise _fail(
+                raise fail(
                     path,
                     f"{swhere}.create.{column}",
                     "is mapped in the fields: a create sets only unmapped columns",
@@ -418,7 +413,7 @@ def _module(
         )
     a, b = side_names
     if match_sets[a] and match_sets[b] and set(match_sets[a]) != set(match_sets[b]):
-        raise _fail(
+        raise fail(
             path,
             f"{where}.{b}.match",
             f"matches fields {list(match_sets[b])} but {a} matches {list(match_sets[a])}",
@@ -427,13 +422,11 @@ def _module(
 
     first = raw.get("first", DEFAULT_FIRST.get(name, side_names[0]))
     if first not in side_names:
-        raise _fail(
-            path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})"
-        )
+        raise fail(path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})")
     order = (first, *[s for s in side_names if s != first])
     for key in ("sync", "source", "duplicates", "conflicts"):
         if key in raw and not isinstance(raw[key], str):
-            raise _fail(path, f"{where}.{key}", f"must be text, not {raw[key]!r}")
+            raise fail(path, f"{where}.{key}", f"must be text, not {raw[key]!r}")
     try:
         direction = Direction.parse(raw.get("sync", "both_ways"), raw.get("source"), side_names)
         duplicates = DuplicatePolicy.parse(raw.get("duplicates", "overwrite"))
@@ -441,30 +434,30 @@ def _module(
     except PolicyError as exc:
         key = str(exc).split(" ", 1)[0].split(":")[0]
         key = {"one_way": "source", "source": "source", "prefer": "conflicts"}.get(key, key)
-        raise _fail(path, f"{where}.{key}", str(exc)) from None
+        raise fail(path, f"{where}.{key}", str(exc)) from None
     if direction.source is not None:
         order = (direction.source, *[s for s in side_names if s != direction.source])
     clone_name = raw.get("clone_name", DEFAULT_CLONE_NAME)
     problem = clone_name_problem(clone_name)
     if problem is not None:
-        raise _fail(path, f"{where}.clone_name", problem)
+        raise fail(path, f"{where}.clone_name", problem)
     page_size = raw.get("page_size", 1000)
     if not isinstance(page_size, int) or not 1 <= page_size <= 100_000:
-        raise _fail(
+        raise fail(
             path, f"{where}.page_size", f"must be a whole number 1-100000, not {page_size!r}"
         )
     suggest = raw.get("suggest", False)
     if not isinstance(suggest, bool):
-        raise _fail(path, f"{where}.suggest", f"must be true or false, not {suggest!r}")
+        raise fail(path, f"{where}.suggest", f"must be true or false, not {suggest!r}")
     lookups = _table(path, raw.get("lookups", {}), f"{where}.lookups")
     for field, target in lookups.items():
         if field not in field_map.fields:
-            raise _fail(path, f"{where}.lookups.{field}", "is not a field of this module")
+            raise fail(path, f"{where}.lookups.{field}", "is not a field of this module")
         if not isinstance(target, str) or not target:
-            raise _fail(path, f"{where}.lookups.{field}", f"must name a module, not {target!r}")
+            raise fail(path, f"{where}.lookups.{field}", f"must name a module, not {target!r}")
     lookup_missing = raw.get("lookup_missing", "error")
     if lookup_missing not in ("error", "skip", "fetch"):
-        raise _fail(
+        raise fail(
             path,
             f"{where}.lookup_missing",
             f"must be error, skip or fetch, not {lookup_missing!r}",
@@ -501,7 +494,7 @@ def _criteria(path: Path, spec: Mapping[str, Any], key: str, where: str) -> dict
                 and isinstance(value["present"], bool)
             )
         if not ok:
-            raise _fail(path, f"{where}.{key}.{column}", f"is not a value this takes: {value!r}")
+            raise fail(path, f"{where}.{key}.{column}", f"is not a value this takes: {value!r}")
     return dict(table)
 
 
@@ -511,19 +504,19 @@ def load_config(path: str | Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise _fail(path, "(file)", "no such file (create it, or pass --config PATH)") from None
+        raise fail(path, "(file)", "no such file (create it, or pass --config PATH)") from None
     except OSError as exc:
-        raise _fail(path, "(file)", f"cannot be read: {exc.strerror}") from None
+        raise fail(path, "(file)", f"cannot be read: {exc.strerror}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _fail(path, "(syntax)", str(exc)) from None
+        raise fail(path, "(syntax)", str(exc)) from None
     except RecursionError:
         # tomllib recurses once per nested array or inline table
         line, key = deep_line(text) or (0, "")
         where = f"{key or '(value)'} (line {line})" if line else "(syntax)"
         reason = "values nest too deeply to read (no setting needs that)"
-        raise _fail(path.resolve(), where, reason) from None
+        raise fail(path.resolve(), where, reason) from None
     return parse_config(data, path.resolve())
 
 

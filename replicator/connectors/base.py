@@ -18,18 +18,24 @@ Contract (checked by ``tests/connectors/contract.py`` for every implementation):
 - ``push(module, writes)`` returns one :class:`Outcome` per write, in input order.  A create
   carries ``key`` (our record id); pushing a create again with the same key returns the
   record already made instead of a second one.  One rejected write never stops the others.
-- ``get``, ``search``, ``schema``, ``views`` read without changing anything.
+- ``get``, ``search``, ``schema``, ``views`` read without changing anything; ``search``
+  answers at most :data:`SEARCH_LIMIT` records.
 """
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, cast, runtime_checkable
 
 import attrs
 
+if TYPE_CHECKING:  # for the type of http_client only: a connector need not speak HTTP
+    import httpx
+
 Cursor = int | str | list[Any]
+SEARCH_LIMIT = 100  # records a search answers at most: enough to choose from by eye
 
 
 @attrs.frozen
@@ -115,6 +121,9 @@ class Outcome:
 
 @runtime_checkable
 class Connector(Protocol):
+    """What the engine asks of every side (the optional capabilities are declared on
+    :class:`BaseConnector`)."""
+
     side: str
 
     def pull(
@@ -132,6 +141,128 @@ class Connector(Protocol):
     def views(self, module: SideModule) -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+class Notifications(Protocol):
+    """A side that calls back when its records change (Zoho CRM's watch channels), so a
+    daemon can sync a module at once instead of at the next poll."""
+
+    def enable_notifications(
+        self, channels: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]: ...
+
+    def update_notifications(
+        self, channels: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]: ...
+
+    def disable_notifications(self, channel_ids: Sequence[str]) -> None: ...
+
+
+class BaseConnector(abc.ABC):
+    """The lifecycle every connector shares, written once, and the optional capabilities
+    declared with the answer a side without them gives (never found by ``getattr``).
+
+    A connector subclasses this, implements the protocol's six methods and, if it holds
+    anything (a connection, an HTTP client), overrides :meth:`close`.  ``with connector:``
+    closes it on the way out.
+
+    Optional capabilities, each read through the function of its name below (which also
+    answers for a connector not built on this class):
+
+    - ``rounds_amounts``: the side keeps amounts to fixed decimal places (a Zoho currency
+      field), so a rounding of our write read back is no change;
+    - ``identity``: the account behind the side (a Books organisation id), or None: the
+      journal refuses to mix two accounts' record ids;
+    - ``base_currency``: a method answering the side's base currency as an ISO code (read
+      by Zoho's currency rule), or None when the side's amounts carry no currency;
+    - ``notifies``: the connector has the :class:`Notifications` methods (Zoho CRM);
+    - ``http_client``: the HTTP client the side's answers come through, for the daemon's
+      request metrics, or None when the side is not reached over HTTP.
+    """
+
+    side: str
+    rounds_amounts: ClassVar[bool] = False
+    identity: str | None = None
+    base_currency: Callable[[], str] | None = None
+    notifies: ClassVar[bool] = False
+    http_client: httpx.Client | None = None
+
+    @abc.abstractmethod
+    def pull(
+        self, module: SideModule, since: Cursor | None, *, page_size: int = 1000
+    ) -> Iterator[Page]: ...
+
+    @abc.abstractmethod
+    def get(self, module: SideModule, id: str) -> Change | None: ...
+
+    @abc.abstractmethod
+    def search(self, module: SideModule, text: str) -> list[Change]: ...
+
+    @abc.abstractmethod
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]: ...
+
+    @abc.abstractmethod
+    def schema(self, module: SideModule) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def views(self, module: SideModule) -> list[str]: ...
+
+    def close(self) -> None:  # noqa: B027 - a hook, empty on purpose (as httpx BaseTransport)
+        """Release what the connector holds; a connector that holds nothing keeps this."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# The readers of the optional capabilities.  A BaseConnector declares each one; the
+# ``getattr`` branch serves a connector not built on the base yet (the Zoho ones until
+# they move onto it, a test's own fake), and goes once none is left.
+
+
+def rounds_amounts(connector: object) -> bool:
+    """Whether the connector's side keeps amounts to fixed decimal places."""
+    if isinstance(connector, BaseConnector):
+        return connector.rounds_amounts
+    return bool(getattr(connector, "rounds_amounts", False))
+
+
+def identity(connector: object) -> str | None:
+    """The account behind the connector's side, as text, or None when it names none."""
+    value = (
+        connector.identity
+        if isinstance(connector, BaseConnector)
+        else getattr(connector, "identity", None)
+    )
+    return str(value) if value else None
+
+
+def currency_reader(connector: object) -> Callable[[], str] | None:
+    """The connector's ``base_currency`` method, or None when its side has none."""
+    if isinstance(connector, BaseConnector):
+        return connector.base_currency
+    reader = getattr(connector, "base_currency", None)
+    return reader if callable(reader) else None
+
+
+def notifications(connector: object) -> Notifications | None:
+    """The connector as a side that calls back on changes, or None when it does not."""
+    if isinstance(connector, BaseConnector):
+        return cast(Notifications, connector) if connector.notifies else None
+    methods = ("enable_notifications", "update_notifications", "disable_notifications")
+    if all(callable(getattr(connector, m, None)) for m in methods):
+        return cast(Notifications, connector)
+    return None
+
+
+def http_client(connector: object) -> httpx.Client | None:
+    """The HTTP client the connector's side answers through, or None."""
+    if isinstance(connector, BaseConnector):
+        return connector.http_client
+    found: httpx.Client | None = getattr(getattr(connector, "client", None), "http", None)
+    return found
 
 
 def utc_now() -> dt.datetime:
@@ -161,15 +292,23 @@ def as_utc(value: Any) -> dt.datetime | None:
 
 
 __all__ = [
+    "BaseConnector",
     "Change",
     "Connector",
     "Cursor",
+    "Notifications",
     "Outcome",
     "Page",
+    "SEARCH_LIMIT",
     "SideModule",
     "Write",
     "as_utc",
+    "currency_reader",
+    "http_client",
+    "identity",
     "matches",
     "memory_key",
+    "notifications",
+    "rounds_amounts",
     "utc_now",
 ]

@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    BaseConnector,
     Change,
     Cursor,
     Outcome,
@@ -32,8 +34,6 @@ from replicator.connectors.base import (
 Reject = Callable[[SideModule, Write], str | None]
 Now = Callable[[], dt.datetime]
 
-SEARCH_LIMIT = 100
-
 
 @attrs.frozen
 class Logged:
@@ -46,7 +46,7 @@ class Logged:
     at: dt.datetime
 
 
-class MemoryConnector:
+class MemoryConnector(BaseConnector):
     """A side whose tables live in dicts; see the module docstring."""
 
     def __init__(self, side: str, *, reject: Reject | None = None, now: Now = utc_now) -> None:

@@ -25,24 +25,25 @@ Rows that cannot be records and values that cannot be held (DESIGN 5, poison iso
   REAL or NUMERIC affinity (SQLite would store a double and give back another value, which
   the next read would take for a change).  An integer past 64 bits goes to a TEXT column
   as its digits.
+
+The SQL (change log, triggers, each module's compiled statements) is in :mod:`.sqlite_plan`;
+how values go in and out exactly is in :mod:`.sqlite_values`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    BaseConnector,
     Change,
     Cursor,
     Outcome,
@@ -52,216 +53,35 @@ from replicator.connectors.base import (
     as_utc,
     utc_now,
 )
+from replicator.connectors.sqlite_plan import (
+    FORGET_LOG,
+    INSTALL,
+    LAST_SEQ,
+    LOGGED_LATER,
+    RAISE_HWM,
+    READ_LOG,
+    REMEMBER_KEYS,
+    Plan,
+    SchemaMissing,
+    install_triggers,
+    quote,
+    read_plan,
+)
+from replicator.connectors.sqlite_values import held_exactly, per_write, read_rows, text_or_bytes
 from replicator.errors import ConnectorError, shown
 
 Now = Callable[[], dt.datetime]
 
-SEARCH_LIMIT = 100
 
-_INSTALL = """
-BEGIN IMMEDIATE;
-CREATE TABLE IF NOT EXISTS _replicator_changes(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT, row_id TEXT, op TEXT, at TEXT);
-CREATE INDEX IF NOT EXISTS _replicator_changes_tbl ON _replicator_changes(tbl, seq);
-CREATE TABLE IF NOT EXISTS _replicator_mute(mute INTEGER);
-INSERT INTO _replicator_mute(mute) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM _replicator_mute);
-CREATE TABLE IF NOT EXISTS _replicator_keys(
-    tbl TEXT, key TEXT, row_id TEXT, PRIMARY KEY(tbl, key));
-CREATE TABLE IF NOT EXISTS _replicator_hwm(tbl TEXT PRIMARY KEY, max_id INTEGER);
-COMMIT;
-"""
-
-_READ_LOG = (
-    "SELECT seq, row_id, op, at FROM _replicator_changes"
-    " WHERE tbl = ? AND seq > ? ORDER BY seq LIMIT ?"
-)
-_FORGET_LOG = "DELETE FROM _replicator_changes WHERE tbl = ? AND seq <= ?"
-_LOGGED_LATER = "SELECT 1 FROM _replicator_changes WHERE tbl = ? AND row_id = ? AND seq > ? LIMIT 1"
-_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM _replicator_changes"
-_REMEMBER_KEYS = "INSERT OR REPLACE INTO _replicator_keys(tbl, key, row_id) VALUES (?, ?, ?)"
-# the largest integer id ever read or made: our creates never reuse the id of a deleted row
-# that the journal may still link to a record (SQLite itself hands out max(rowid) + 1)
-_RAISE_HWM = (
-    "INSERT INTO _replicator_hwm(tbl, max_id) VALUES (?, ?) "
-    "ON CONFLICT(tbl) DO UPDATE SET max_id = max(max_id, excluded.max_id)"
-)
-_FIND_TRIGGERS = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
-_CAPTURE_TIME = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-# IS NOT 1 rather than = 0: should the mute row ever go missing, changes are still captured.
-_MUTED = "(SELECT mute FROM _replicator_mute) IS NOT 1"
-_ENSURE_MUTE = (
-    "INSERT INTO _replicator_mute(mute) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM _replicator_mute)"
-)
-_LOG_CHANGE = "INSERT INTO _replicator_changes(tbl, row_id, op, at)"
-
-# Primary result codes that concern one statement's values, not the database as a whole.
-_PER_WRITE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_ERROR,
-        sqlite3.SQLITE_TOOBIG,
-        sqlite3.SQLITE_CONSTRAINT,
-        sqlite3.SQLITE_MISMATCH,
-        sqlite3.SQLITE_RANGE,
-    }
-)
-_ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
-_INT64 = range(-(2**63), 2**63)
-# A text SQLite converts to a number when a column of numeric affinity receives it
-_SQL_NUMBER = re.compile(
-    r"\s*[+-]?(?:(?P<int>[0-9]+)|[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*"
-)
-_NUMERIC_AFFINITIES = frozenset({"INTEGER", "REAL", "NUMERIC"})
 _DESCRIBED_ROWS = 5  # rows named in one problem: enough to find them
 _NAMELESS_ROWS = 100  # rows without an id reported per page
-
-
-def _affinity(declared: str) -> str:
-    """A column's type affinity, by SQLite's rules (section 3.1 of its datatype page)."""
-    t = declared.upper()
-    if "INT" in t:
-        return "INTEGER"
-    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
-        return "TEXT"
-    if "BLOB" in t or not t:
-        return "BLOB"
-    if "REAL" in t or "FLOA" in t or "DOUB" in t:
-        return "REAL"
-    return "NUMERIC"
-
-
-def _stored_as(text: str, affinity: str) -> float | None:
-    """The double SQLite stores for ``text`` in a column of numeric ``affinity``, when it
-    does not give ``text``'s number back (None: stored exactly, or kept as text)."""
-    found = _SQL_NUMBER.fullmatch(text)
-    if found is None:
-        return None  # not a number to SQLite: kept as the text it is
-    if found["int"] is not None and affinity != "REAL" and int(text) in _INT64:
-        return None
-    try:
-        number = float(text)
-    except OverflowError:  # pragma: no cover - float() gives inf rather than raising
-        number = float("inf")
-    if number - number == 0 and Decimal(repr(number)) == Decimal(text.strip()):
-        return None
-    return number
-
-
-def _text_or_bytes(data: bytes) -> str | bytes:
-    """A TEXT value as str, or as its bytes when they are not UTF-8: one bad value is that
-    field's error (the field map reports it), not an exception that stops the whole page."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data
-
-
-def quote(name: str) -> str:
-    """An SQL identifier, quoted so any name (spaces, quotes, keywords) is safe."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _per_write(exc: sqlite3.Error) -> bool:
-    """Whether ``exc`` is about one write's values (the rest of the batch can go on)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:  # parameter binding and the like, raised before SQLite runs anything
-        return isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError)
-    return code & 0xFF in _PER_WRITE_CODES
 
 
 class _Fallback(Exception):
     """The whole-batch fast path hit a write-level error: redo the batch write by write."""
 
 
-@attrs.define
-class _Plan:
-    """One module's SQL, compiled once per connector."""
-
-    module: SideModule
-    table: str  # quoted
-    source: str  # quoted: the view to read from, else the table
-    id: str  # quoted id column
-    columns: tuple[str, ...]  # the values a change carries
-    read: str  # the select list: id, columns, then the modified column if it is extra
-    modified_at: int | None  # index of the modified column in a read row
-    integer_ids: bool  # the id is a rowid alias: new ids are max + 1
-    affinity: dict[str, str]  # the table's columns -> their type affinity
-    declared: dict[str, str]  # the table's columns -> their declared type
-    triggers: dict[str, str]  # name -> CREATE TRIGGER statement
-    snapshot: str
-    vanished: str  # log a delete for each row a create made that is gone
-    next_id: str
-    select_one: str
-    _inserts: dict[tuple[str, ...], str] = attrs.field(factory=dict)
-    _updates: dict[tuple[str, ...], str] = attrs.field(factory=dict)
-    _selects: dict[int, str] = attrs.field(factory=dict)
-    _known: dict[int, str] = attrs.field(factory=dict)
-
-    def insert(self, columns: tuple[str, ...]) -> str:
-        sql = self._inserts.get(columns)
-        if sql is None:
-            names = ", ".join([self.id, *map(quote, columns)])
-            marks = ", ".join("?" * (len(columns) + 1))
-            sql = self._inserts[columns] = f"INSERT INTO {self.table} ({names}) VALUES ({marks})"
-        return sql
-
-    def update(self, columns: tuple[str, ...]) -> str:
-        sql = self._updates.get(columns)
-        if sql is None:
-            sets = ", ".join(f"{quote(c)} = ?" for c in columns) or f"{self.id} = {self.id}"
-            sql = self._updates[columns] = f"UPDATE {self.table} SET {sets} WHERE {self.id} = ?"
-        return sql
-
-    def select(self, count: int) -> str:
-        sql = self._selects.get(count)
-        if sql is None:
-            marks = ", ".join("?" * count)
-            sql = self._selects[count] = (
-                f"SELECT {self.read} FROM {self.source} WHERE {self.id} IN ({marks})"
-            )
-        return sql
-
-    def known(self, count: int) -> str:
-        """Keys already made whose rows still exist: key, row id."""
-        sql = self._known.get(count)
-        if sql is None:
-            marks = ", ".join("?" * count)
-            sql = self._known[count] = (
-                f"SELECT k.key, k.row_id FROM _replicator_keys AS k"
-                f" JOIN {self.table} AS t ON t.{self.id} = k.row_id"
-                f" WHERE k.tbl = ? AND k.key IN ({marks})"
-            )
-        return sql
-
-
-def _trigger_sql(table: str, id_column: str) -> dict[str, str]:
-    t, id, name = quote(table), quote(id_column), _literal(table)
-    old_new = f"OLD.{id} IS NOT NEW.{id}"
-    return {
-        f"_replicator_{table}_insert": (
-            f"CREATE TRIGGER {quote(f'_replicator_{table}_insert')} AFTER INSERT ON {t}"
-            f" WHEN {_MUTED} BEGIN"
-            f" {_LOG_CHANGE} VALUES ({name}, NEW.{id}, 'I', {_CAPTURE_TIME}); END"
-        ),
-        f"_replicator_{table}_update": (
-            f"CREATE TRIGGER {quote(f'_replicator_{table}_update')} AFTER UPDATE ON {t}"
-            f" WHEN {_MUTED} BEGIN"
-            f" {_LOG_CHANGE} SELECT {name}, OLD.{id}, 'D', {_CAPTURE_TIME} WHERE {old_new};"
-            f" {_LOG_CHANGE} VALUES ({name}, NEW.{id},"
-            f" CASE WHEN {old_new} THEN 'I' ELSE 'U' END, {_CAPTURE_TIME}); END"
-        ),
-        f"_replicator_{table}_delete": (
-            f"CREATE TRIGGER {quote(f'_replicator_{table}_delete')} AFTER DELETE ON {t}"
-            f" WHEN {_MUTED} BEGIN"
-            f" {_LOG_CHANGE} VALUES ({name}, OLD.{id}, 'D', {_CAPTURE_TIME}); END"
-        ),
-    }
-
-
-class SQLiteConnector:
+class SQLiteConnector(BaseConnector):
     """A side stored in a SQLite database file; see the module docstring."""
 
     def __init__(
@@ -271,7 +91,7 @@ class SQLiteConnector:
         self.path = Path(path)
         self.now = now
         self._lock = threading.RLock()
-        self._plans: dict[SideModule, _Plan] = {}
+        self._plans: dict[SideModule, Plan] = {}
         # the last change-log seq handed out per table: later rows are changes nobody read
         self._read_upto: dict[str, int] = {}
         with self._translate(None, "open"):
@@ -285,7 +105,7 @@ class SQLiteConnector:
             try:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-                self._db.executescript(_INSTALL)
+                self._db.executescript(INSTALL)
             except sqlite3.Error:
                 self._db.close()
                 raise
@@ -302,21 +122,21 @@ class SQLiteConnector:
             raise TypeError(f"{self.side}: a SQLite cursor is an int, not {since!r}")
         plan = self._plan(module)
         with self._transaction(module, "pull"):
-            self._install_triggers(plan)
+            install_triggers(self._db, plan)
             if since is None:
-                start = self._db.execute(_LAST_SEQ).fetchone()[0]
+                start = self._db.execute(LAST_SEQ).fetchone()[0]
                 now = self.now().isoformat()
                 self._db.execute(plan.snapshot, (module.table, now))
                 # rows we created before this first pull and someone deleted since
                 self._db.execute(plan.vanished, (now, module.table))
             else:
                 start = since
-                self._db.execute(_FORGET_LOG, (module.table, since))
+                self._db.execute(FORGET_LOG, (module.table, since))
         cursor = start
         yielded = False
         while True:
             with self._lock, self._translate(module, "pull"):
-                log = self._rows(_READ_LOG, (module.table, cursor, page_size))
+                log = read_rows(self._db, READ_LOG, (module.table, cursor, page_size))
                 if not log:
                     break
                 changes = self._collapse(plan, log)
@@ -329,7 +149,7 @@ class SQLiteConnector:
             # The last page's too: left behind, they would look unread to the next process,
             # whose writes before its own pull would then be refused as "changed since read"
             with self._lock, self._translate(module, "pull"):
-                self._db.execute(_FORGET_LOG, (module.table, cursor))
+                self._db.execute(FORGET_LOG, (module.table, cursor))
             if len(log) < page_size:
                 break
         if not yielded:
@@ -341,7 +161,7 @@ class SQLiteConnector:
     def get(self, module: SideModule, id: str) -> Change | None:
         plan = self._plan(module)
         with self._lock, self._translate(module, "get"):
-            rows = self._rows(plan.select_one, (id,))
+            rows = read_rows(self._db, plan.select_one, (id,))
             if len(rows) > 1:
                 return self._shared(plan, str(id), rows[0])
         if not rows:
@@ -356,7 +176,7 @@ class SQLiteConnector:
         where = " OR ".join(f"{quote(c)} LIKE ? ESCAPE '\\'" for c in module.match)
         sql = f"SELECT {plan.read} FROM {plan.source} WHERE {where} LIMIT {SEARCH_LIMIT}"
         with self._lock, self._translate(module, "search"):
-            rows = self._rows(sql, [pattern] * len(module.match))
+            rows = read_rows(self._db, sql, [pattern] * len(module.match))
         at = self.now()
         return [self._change(plan, row, at) for row in rows]
 
@@ -380,12 +200,6 @@ class SQLiteConnector:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> SQLiteConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     # -- writing -----------------------------------------------------------------------
 
     def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
@@ -401,7 +215,7 @@ class SQLiteConnector:
             self._db.execute("UPDATE _replicator_mute SET mute = 0")
         return outcomes
 
-    def _push_batch(self, plan: _Plan, writes: Sequence[Write]) -> list[Outcome]:
+    def _push_batch(self, plan: Plan, writes: Sequence[Write]) -> list[Outcome]:
         """All writes at once, runs of like inserts through executemany; _Fallback on error."""
         db = self._db
         table = plan.module.table
@@ -423,7 +237,7 @@ class SQLiteConnector:
                 if id is not None and id in unread:
                     outcomes.append(self._changed_since_read(plan, write, id))
                     continue
-                values, unfit = self._held_exactly(plan, write.values)
+                values, unfit = held_exactly(plan, self.side, write.values)
                 if unfit is not None:
                     outcomes.append(Outcome(write.key, write.id, error=unfit))
                     continue
@@ -453,11 +267,11 @@ class SQLiteConnector:
                 outcomes.append(self._updated(plan, write, id, updated.rowcount))
             if run:
                 db.executemany(plan.insert(run_columns or ()), run)
-            db.executemany(_REMEMBER_KEYS, made)
+            db.executemany(REMEMBER_KEYS, made)
             if plan.integer_ids and made:
-                db.execute(_RAISE_HWM, (table, next_id - 1))
+                db.execute(RAISE_HWM, (table, next_id - 1))
         except sqlite3.Error as exc:
-            if not _per_write(exc) or not db.in_transaction:
+            if not per_write(exc) or not db.in_transaction:
                 raise
             db.execute("ROLLBACK TO batch")
             db.execute("RELEASE batch")
@@ -465,7 +279,7 @@ class SQLiteConnector:
         db.execute("RELEASE batch")
         return outcomes
 
-    def _push_one(self, plan: _Plan, write: Write) -> Outcome:
+    def _push_one(self, plan: Plan, write: Write) -> Outcome:
         """One write in its own savepoint: a refusal becomes its outcome, not the batch's."""
         db = self._db
         table = plan.module.table
@@ -475,7 +289,7 @@ class SQLiteConnector:
             if id is None:
                 id = self._known_keys(plan, [write.key]).get(write.key)
             columns = tuple(write.values)
-            values, unfit = self._held_exactly(plan, write.values)
+            values, unfit = held_exactly(plan, self.side, write.values)
             if id is not None and self._unread(plan, [id]):
                 outcome = self._changed_since_read(plan, write, id)
             elif unfit is not None:
@@ -486,9 +300,9 @@ class SQLiteConnector:
                 else:
                     new_id = uuid.uuid4().hex
                 db.execute(plan.insert(columns), (new_id, *values.values()))
-                db.execute(_REMEMBER_KEYS, (table, write.key, str(new_id)))
+                db.execute(REMEMBER_KEYS, (table, write.key, str(new_id)))
                 if plan.integer_ids:
-                    db.execute(_RAISE_HWM, (table, new_id))
+                    db.execute(RAISE_HWM, (table, new_id))
                 outcome = Outcome(write.key, str(new_id))
             else:
                 updated = db.execute(plan.update(columns), (*values.values(), id))
@@ -498,7 +312,7 @@ class SQLiteConnector:
                     return self._refused_shared(plan, write, id)
                 outcome = self._updated(plan, write, id, updated.rowcount)
         except sqlite3.Error as exc:
-            if not _per_write(exc) or not db.in_transaction:
+            if not per_write(exc) or not db.in_transaction:
                 raise
             db.execute("ROLLBACK TO one")
             db.execute("RELEASE one")
@@ -507,7 +321,7 @@ class SQLiteConnector:
         db.execute("RELEASE one")
         return outcome
 
-    def _unread(self, plan: _Plan, ids: list[str]) -> set[str]:
+    def _unread(self, plan: Plan, ids: list[str]) -> set[str]:
         """The ids among ``ids`` that another program changed after our last read of them."""
         if not ids:
             return set()
@@ -525,7 +339,7 @@ class SQLiteConnector:
             found.update(str(r[0]) for r in rows)
         return found
 
-    def _changed_since_read(self, plan: _Plan, write: Write, id: str) -> Outcome:
+    def _changed_since_read(self, plan: Plan, write: Write, id: str) -> Outcome:
         """Never overwrite a change we have not read: it would be lost without a trace."""
         if write.id is None:
             # a retried create whose row was edited since: it is ours, leave the edit be
@@ -538,7 +352,7 @@ class SQLiteConnector:
             "last read; not overwritten (it is read and merged on the next cycle)",
         )
 
-    def _refused_shared(self, plan: _Plan, write: Write, id: str) -> Outcome:
+    def _refused_shared(self, plan: Plan, write: Write, id: str) -> Outcome:
         """An update whose id two rows share: rolled back, so no row took the values."""
         rows = [name for name, _values in self._described(plan, f"{plan.id} = ?", (id,))]
         return Outcome(
@@ -550,54 +364,15 @@ class SQLiteConnector:
             "two rows), retried once the id is unique",
         )
 
-    def _held_exactly(
-        self, plan: _Plan, values: Mapping[str, Any]
-    ) -> tuple[Mapping[str, Any], str | None]:
-        """The values to bind, or why one cannot be held exactly (see the module docstring).
-
-        An integer past 64 bits cannot be bound at all; in a TEXT (or untyped) column it is
-        kept as its digits.  A number as text into a column of numeric affinity is stored as
-        a double when it is no 64-bit integer: refused if that double is another number."""
-        fixed: dict[str, Any] | None = None
-        affinity = plan.affinity
-        for column, value in values.items():
-            kind = type(value)
-            if kind is int:
-                if value in _INT64:
-                    continue
-                if affinity.get(column) not in _NUMERIC_AFFINITIES:
-                    fixed = fixed if fixed is not None else dict(values)
-                    fixed[column] = str(value)
-                    continue
-                try:
-                    stored = repr(float(value))
-                except OverflowError:
-                    stored = "inf"
-                return values, self._inexact(plan, column, str(value), stored)
-            if kind is str and affinity.get(column) in _NUMERIC_AFFINITIES:
-                double = _stored_as(value, affinity[column])
-                if double is not None:
-                    return values, self._inexact(plan, column, value, repr(double))
-        return (fixed if fixed is not None else values), None
-
-    def _inexact(self, plan: _Plan, column: str, value: str, stored: str) -> str:
-        cut = value if len(value) <= 60 else value[:60] + "..."
-        return (
-            f"column {column} ({plan.declared.get(column)}) of table {plan.module.table} on "
-            f"{self.side} cannot hold {cut} exactly: SQLite would store it as the "
-            f"floating-point number {stored}, and the changed value would come back on the "
-            "next read; not written (a TEXT column holds it exactly)"
-        )
-
     @staticmethod
-    def _updated(plan: _Plan, write: Write, id: str, rowcount: int) -> Outcome:
+    def _updated(plan: Plan, write: Write, id: str, rowcount: int) -> Outcome:
         if rowcount:
             return Outcome(write.key, str(id))
         return Outcome(
             write.key, id, error=f"no row with id {id} in table {plan.module.table} (deleted?)"
         )
 
-    def _known_keys(self, plan: _Plan, keys: list[str]) -> dict[str, str]:
+    def _known_keys(self, plan: Plan, keys: list[str]) -> dict[str, str]:
         known: dict[str, str] = {}
         for i in range(0, len(keys), self._chunk):
             chunk = keys[i : i + self._chunk]
@@ -607,7 +382,7 @@ class SQLiteConnector:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _collapse(self, plan: _Plan, log: list[tuple[int, Any, str, str]]) -> tuple[Change, ...]:
+    def _collapse(self, plan: Plan, log: list[tuple[int, Any, str, str]]) -> tuple[Change, ...]:
         """One page of the log as changes: the last op per id, with the row as it is now.
 
         A delete followed by an insert of the same id (SQLite reuses the largest rowid) is
@@ -631,14 +406,14 @@ class SQLiteConnector:
         if plan.integer_ids and last:
             ids = [int(i) for i in last if i.lstrip("-").isdigit()]
             if ids:
-                self._db.execute(_RAISE_HWM, (plan.module.table, max(ids)))
+                self._db.execute(RAISE_HWM, (plan.module.table, max(ids)))
         # deleted ids too: a row that still has the id means two rows shared it (one went)
         wanted = list(last)
         current: dict[str, tuple[Any, ...]] = {}
         shared: set[str] = set()
         for i in range(0, len(wanted), self._chunk):
             chunk = wanted[i : i + self._chunk]
-            for found in self._rows(plan.select(len(chunk)), chunk):
+            for found in read_rows(self._db, plan.select(len(chunk)), chunk):
                 id = str(found[0])
                 if id in current:
                     shared.add(id)
@@ -685,30 +460,13 @@ class SQLiteConnector:
             )
         return tuple(changes)
 
-    def _logged_later(self, plan: _Plan, id: str, seq: int) -> bool:
+    def _logged_later(self, plan: Plan, id: str, seq: int) -> bool:
         """Whether the log has a change of ``id`` after ``seq`` (a later page's)."""
-        found = self._db.execute(_LOGGED_LATER, (plan.module.table, id, seq)).fetchone()
+        found = self._db.execute(LOGGED_LATER, (plan.module.table, id, seq)).fetchone()
         return found is not None
 
-    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """A read's rows, text that is not UTF-8 as bytes.
-
-        sqlite3 decodes TEXT in C and fails the whole statement on one bad value (an error
-        SQLite did not raise, so it has no error code): only then is the read done again
-        with a decoder that keeps such a value as bytes, so the usual read keeps C speed."""
-        try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", None) is not None:
-                raise
-        self._db.text_factory = _text_or_bytes
-        try:
-            return self._db.execute(sql, params).fetchall()
-        finally:
-            self._db.text_factory = str
-
     def _described(
-        self, plan: _Plan, where: str, params: Sequence[Any], limit: int = _DESCRIBED_ROWS
+        self, plan: Plan, where: str, params: Sequence[Any], limit: int = _DESCRIBED_ROWS
     ) -> list[tuple[str, dict[str, Any]]]:
         """The table's rows matching ``where``: each named safely for a message (its rowid,
         when the table has one, and its values, cut) and its values by column."""
@@ -722,7 +480,7 @@ class SQLiteConnector:
                 f"SELECT NULL, * FROM {table} WHERE {where} LIMIT {limit}", params
             )
         names = [d[0] for d in cursor.description][1:]
-        self._db.text_factory = _text_or_bytes
+        self._db.text_factory = text_or_bytes
         try:
             rows = cursor.fetchall()
         finally:
@@ -736,7 +494,7 @@ class SQLiteConnector:
             described.append((name, dict(zip(names, values, strict=True))))
         return described
 
-    def _shared(self, plan: _Plan, id: str, row: tuple[Any, ...]) -> Change:
+    def _shared(self, plan: Plan, id: str, row: tuple[Any, ...]) -> Change:
         """Two rows share ``id``: neither is a record until it is unique."""
         rows = [name for name, _values in self._described(plan, f"{plan.id} = ?", (id,))]
         return Change(
@@ -747,7 +505,7 @@ class SQLiteConnector:
             "or written to until the id is unique",
         )
 
-    def _nameless(self, plan: _Plan) -> list[Change]:
+    def _nameless(self, plan: Plan) -> list[Change]:
         """The rows whose id is NULL, each a change with a problem (none is a record)."""
         rows = self._described(plan, f"{plan.id} IS NULL", (), _NAMELESS_ROWS)
         return [
@@ -762,7 +520,7 @@ class SQLiteConnector:
 
     def _change(
         self,
-        plan: _Plan,
+        plan: Plan,
         row: tuple[Any, ...],
         at: dt.datetime | None,
         id: str | None = None,
@@ -773,91 +531,16 @@ class SQLiteConnector:
             modified = as_utc(row[plan.modified_at]) or at
         return Change(id if id is not None else str(row[0]), values, modified=modified)
 
-    def _plan(self, module: SideModule) -> _Plan:
+    def _plan(self, module: SideModule) -> Plan:
         plan = self._plans.get(module)
         if plan is None:
-            plan = self._plans[module] = self._compile(module)
+            with self._lock, self._translate(module, "read the schema"):
+                try:
+                    plan = read_plan(self._db, module)
+                except SchemaMissing as exc:
+                    raise self._error(module, "read the schema", str(exc)) from None
+            self._plans[module] = plan
         return plan
-
-    def _compile(self, module: SideModule) -> _Plan:
-        with self._lock, self._translate(module, "read the schema"):
-            table_info = self._db.execute(
-                "SELECT name, type, pk FROM pragma_table_info(?)", (module.table,)
-            ).fetchall()
-            source_name = module.view or module.table
-            source_columns = [
-                name
-                for (name,) in self._db.execute(
-                    "SELECT name FROM pragma_table_info(?)", (source_name,)
-                )
-            ]
-            autoincrement = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
-            ).fetchone()
-        if not table_info:
-            raise self._error(module, "read the schema", f"no table {module.table!r}")
-        if not source_columns:
-            raise self._error(module, "read the schema", f"no view {source_name!r}")
-        names = [name for name, _type, _pk in table_info]
-        keys = [(name, type_) for name, type_, pk in table_info if pk]
-        if module.id in names:
-            integer_ids = (
-                len(keys) == 1 and keys[0][0] == module.id and keys[0][1].upper() == "INTEGER"
-            )
-        elif module.id.lower() in _ROWID_NAMES:
-            integer_ids = True
-        else:
-            raise self._error(module, "read the schema", f"no id column {module.id!r}")
-        columns = module.columns or tuple(c for c in source_columns if c != module.id)
-        read = [module.id, *columns]
-        modified_at = None
-        if module.modified:
-            if module.modified in columns:
-                modified_at = 1 + columns.index(module.modified)
-            else:
-                modified_at = len(read)
-                read.append(module.modified)
-        t, s, id = quote(module.table), quote(source_name), quote(module.id)
-        sequence = (
-            f"(SELECT seq FROM sqlite_sequence WHERE name = {_literal(module.table)})"
-            if autoincrement
-            else "0"
-        )
-        return _Plan(
-            module=module,
-            table=t,
-            source=s,
-            id=id,
-            columns=columns,
-            read=", ".join(map(quote, read)),
-            modified_at=modified_at,
-            integer_ids=integer_ids,
-            affinity={name: _affinity(type_) for name, type_, _pk in table_info},
-            declared={name: type_ or "no type" for name, type_, _pk in table_info},
-            triggers=_trigger_sql(module.table, module.id),
-            snapshot=f"{_LOG_CHANGE} SELECT ?, {id}, 'S', ? FROM {s}",
-            vanished=(
-                f"{_LOG_CHANGE} SELECT k.tbl, k.row_id, 'D', ? FROM _replicator_keys AS k"
-                f" WHERE k.tbl = ? AND NOT EXISTS (SELECT 1 FROM {t} WHERE {id} = k.row_id)"
-            ),
-            next_id=(
-                f"SELECT max(coalesce({sequence}, 0), coalesce((SELECT max({id}) FROM {t}), 0),"
-                f" coalesce((SELECT max_id FROM _replicator_hwm"
-                f" WHERE tbl = {_literal(module.table)}), 0))"
-            ),
-            select_one=f"SELECT {', '.join(map(quote, read))} FROM {s} WHERE {id} = ?",
-        )
-
-    def _install_triggers(self, plan: _Plan) -> None:
-        """Create the module's capture triggers, or replace ones made for another id column."""
-        self._db.execute(_ENSURE_MUTE)
-        present = dict(self._db.execute(_FIND_TRIGGERS, (plan.module.table,)).fetchall())
-        for name, sql in plan.triggers.items():
-            if present.get(name) == sql:
-                continue
-            if name in present:
-                self._db.execute(f"DROP TRIGGER {quote(name)}")
-            self._db.execute(sql)
 
     @contextlib.contextmanager
     def _transaction(self, module: SideModule, action: str) -> Iterator[None]:

@@ -4,11 +4,9 @@
 ``masters_every`` (2 hours), transaction modules (a side's table is Deals, Quotes,
 Sales_Orders, Invoices, Purchase_Orders or a Books invoice, estimate, sales order or
 purchase order) every ``poll_every``, the fallback when callbacks stop.  Jobs run one at a
-time on a single worker (the engine and its journal are not shared between threads),
-``max_instances=1`` and ``coalesce`` so a slow cycle never overlaps itself, and a missed
-run (a sleep, a restart) runs once, late.  A module's first run comes ``every`` after its
-last run, journaled or published (see :mod:`replicator.daemon.state`): a restart does not
-sync masters again before their time.
+time on a single worker; when each runs first, and why, is :mod:`replicator.daemon.schedule`.
+Each job is a cycle of the engine (:meth:`Daemon._cycle`), which records the module's
+health and metrics and never raises.
 
 **Instant sync.**  For its instant modules (transactions by default) on a Zoho CRM side the
 daemon registers a watch channel (``{Table}.all`` events, ``notify_url`` its own
@@ -34,7 +32,6 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
-import json
 import logging
 import os
 import secrets
@@ -46,19 +43,17 @@ from typing import Any
 
 import attrs
 import uvicorn
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
-from replicator.config.daemon import every, is_instant
 from replicator.config.load import Config
 from replicator.daemon.log import LOGGERS, Redactor, log_event
 from replicator.daemon.metrics import Metrics, count_requests
+from replicator.daemon.schedule import every, is_instant, new_scheduler, schedule_jobs
 from replicator.daemon.state import (
     DAEMON,
     LOCK_WAIT,
     DaemonLock,
+    moment_text,
     published_anchor,
     state_path,
     write_json,
@@ -69,6 +64,7 @@ from replicator.daemon.web import create_web_app, serve
 from replicator.sync.app import App, open_app
 from replicator.sync.engine import Engine
 from replicator.sync.guard import guard_journal
+from replicator.sync.lifecycle import lifecycle
 from replicator.sync.record import CycleReport, report_data
 
 log = logging.getLogger("replicator.daemon.service")
@@ -79,10 +75,6 @@ Now = Callable[[], dt.datetime]
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _text(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 @attrs.define
@@ -130,22 +122,14 @@ class Daemon:
         self._daemon_lock = DaemonLock(config.journal_path)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.scheduler = BackgroundScheduler(
-            timezone=dt.UTC,
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
-            job_defaults={
-                "coalesce": True,
-                "max_instances": 1,
-                "misfire_grace_time": self.settings.misfire_grace,
-            },
-        )
+        self.scheduler = new_scheduler(self.settings)
 
     # -- start and stop --------------------------------------------------------------------
 
     def start(self) -> Daemon:
         """Take the journal's lock, serve the endpoint, register channels, schedule jobs."""
         self.started = self.now()
-        holder = {"pid": os.getpid(), "since": _text(self.started), "command": DAEMON}
+        holder = {"pid": os.getpid(), "since": moment_text(self.started), "command": DAEMON}
         # DaemonError at once if another daemon holds it; a `replicator sync` is waited for
         self._daemon_lock.acquire(holder, wait=LOCK_WAIT)
         self._handlers = _log_handlers()
@@ -170,7 +154,7 @@ class Daemon:
             write_token(self.config.journal_path, self.control_token)
             self._schedule()
             self.scheduler.start()
-            self.metrics.set("replicator_scheduler_running", 1)
+            self.metrics.scheduler_running.set(1)
         except BaseException:
             self._close()
             raise
@@ -186,8 +170,8 @@ class Daemon:
         return self
 
     def serve(self) -> bool:
-        """Start, run until SIGTERM / SIGINT (or :meth:`request_stop`), stop; whether the
-        stop was clean (the batch in hand finished in time)."""
+        """Start, run until SIGTERM / SIGINT, stop; whether the stop was clean (the batch
+        in hand finished in time)."""
         self.start()
         previous = {}
         if threading.current_thread() is threading.main_thread():
@@ -207,15 +191,12 @@ class Daemon:
         log_event(log, "stop requested", signal=signal.Signals(signum).name)
         self._stop.set()
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     def stop(self) -> bool:
         """Finish the batch in hand and stop; whether it finished within ``stop_timeout``."""
         self._stop.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.metrics.set("replicator_scheduler_running", 0)
+        self.metrics.scheduler_running.set(0)
         deadline = time.monotonic() + self.settings.stop_timeout
         with self._idle:
             clean = self._idle.wait_for(lambda: self._busy == 0, self.settings.stop_timeout)
@@ -264,70 +245,15 @@ class Daemon:
 
     def _schedule(self) -> None:
         assert self.app is not None
-        now = self.now()
-        last = self._last_runs()
-        published = self._published().get("modules") or {}
-        for name in self.config.modules:
-            seconds = every(self.config, name)
-            due = last.get(name)
-            first = now if due is None else max(now, due + dt.timedelta(seconds=seconds))
-            # a cycle cut short (a stop, a crash) is finished first: its journaled intents
-            # leave records needing attention, and the pull it left may be half done
-            before = published.get(name) or {}
-            cut_short = before.get("status") == "interrupted" or before.get("running") is True
-            if cut_short or self._unsettled(name):
-                first = now
-            self.scheduler.add_job(
-                self._module_job,
-                IntervalTrigger(seconds=seconds, timezone=dt.UTC),
-                args=[name],
-                id=f"module:{name}",
-                name=f"sync {name}",
-                next_run_time=first,
-            )
-        if self.settings.watch and self.watch is not None and self.watch.watched():
-            # halfway through a channel's life, and at least hourly: a refused one is retried
-            renew = max(1.0, min(self.settings.channel_expiry / 2, 3600.0))
-            self.scheduler.add_job(
-                self._channels_job,
-                IntervalTrigger(seconds=renew, timezone=dt.UTC),
-                id="channels",
-                name="watch channels",
-                next_run_time=now,
-            )
-
-    def _last_runs(self) -> dict[str, dt.datetime]:
-        """Each module's last whole cycle that ended well: the journal's run markers (of
-        `replicator sync` too) and what the last daemon published (an idle cycle journals
-        nothing)."""
-        from replicator.sync.lifecycle import runs
-
-        assert self.app is not None
-        found: dict[str, dt.datetime] = {}
-        for run in runs(self.app.journal):
-            if run.trigger != "sync" or run.error:  # a fetch or callback reads a few records
-                continue
-            for name in run.modules:
-                found[name] = max(found.get(name, run.at), run.at)
-        for name, data in (self._published().get("modules") or {}).items():
-            at = data.get("last_ok") if isinstance(data, dict) else None
-            if at:
-                with contextlib.suppress(ValueError):
-                    moment = dt.datetime.fromisoformat(at)
-                    found[name] = max(found.get(name, moment), moment)
-        return found
-
-    def _published(self) -> dict[str, Any]:
-        """What the last daemon on this journal published ({} if nothing readable)."""
-        try:
-            data = json.loads(state_path(self.config.journal_path).read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def _unsettled(self, name: str) -> bool:
-        assert self.app is not None
-        return bool(self.app.journal.attention(name, after="", limit=1))
+        watching = self.settings.watch and self.watch is not None and bool(self.watch.watched())
+        schedule_jobs(
+            self.scheduler,
+            self.config,
+            self.app.journal,
+            now=self.now(),
+            module_job=self._module_job,
+            channels_job=self._channels_job if watching else None,
+        )
 
     # -- jobs (one at a time, on the scheduler's single worker) ----------------------------
 
@@ -361,15 +287,11 @@ class Daemon:
         self, names: Sequence[str], trigger: str, run: Callable[[], CycleReport]
     ) -> tuple[CycleReport | None, str | None]:
         """Run one engine call for ``names``; record its health and metrics; never raises."""
-        from replicator.sync.lifecycle import lifecycle
-
         assert self.app is not None
         if lifecycle(self.app.journal).disabled:
             for name in names:
                 self._mark(name, "disabled", trigger)
-                self.metrics.inc(
-                    "replicator_cycles_total", module=name, trigger=trigger, outcome="disabled"
-                )
+                self.metrics.cycles.labels(module=name, trigger=trigger, outcome="disabled").inc()
             return None, "sync is disabled (`replicator enable` turns it back on)"
         with self._lock:  # published: a crash from here on is seen by the next start
             for name in names:
@@ -381,9 +303,7 @@ class Daemon:
             error = self.redactor.scrub(f"{type(exc).__name__}: {exc}")
             for name in names:
                 self._mark(name, "error", trigger, error=error)
-                self.metrics.inc(
-                    "replicator_cycles_total", module=name, trigger=trigger, outcome="error"
-                )
+                self.metrics.cycles.labels(module=name, trigger=trigger, outcome="error").inc()
             log_event(
                 log,
                 "cycle failed",
@@ -398,13 +318,11 @@ class Daemon:
             if outcome == "ok" and self._stop.is_set():  # it may have stopped early
                 outcome = "interrupted"
             self._mark(name, outcome, trigger)
-            self.metrics.inc(
-                "replicator_cycles_total", module=name, trigger=trigger, outcome=outcome
-            )
+            self.metrics.cycles.labels(module=name, trigger=trigger, outcome=outcome).inc()
             if outcome == "ok":
-                self.metrics.observe(report.seconds, module=name)
+                self.metrics.cycle_duration.labels(module=name).observe(report.seconds)
         for module, side, what, n in report.rows():
-            self.metrics.inc("replicator_records_total", n, module=module, side=side, what=what)
+            self.metrics.records.labels(module=module, side=side, what=what).inc(n)
         counts = {f"{m}/{s}/{w}": n for m, s, w, n in report.rows()}
         log_event(
             log,
@@ -432,16 +350,13 @@ class Daemon:
             )
             if status == "ok":
                 health.last_ok = moment
-        self.metrics.set("replicator_last_cycle_timestamp_seconds", moment.timestamp(), module=name)
+        self.metrics.last_cycle.labels(module=name).set(moment.timestamp())
 
     def _count_conflicts(self) -> None:
         assert self.app is not None
-        rows = self.app.journal.conn.execute(
-            "SELECT module, count(*) FROM conflicts WHERE status = 'open' GROUP BY module"
-        ).fetchall()
-        found = dict(rows)
+        found = self.app.journal.conflict_counts(status="open")
         for name in self.config.modules:
-            self.metrics.set("replicator_conflicts_open", found.get(name, 0), module=name)
+            self.metrics.conflicts_open.labels(module=name).set(found.get(name, 0))
 
     # -- callbacks and channels -------------------------------------------------------------
 
@@ -565,7 +480,7 @@ class Daemon:
         data = {
             "status": "ok" if ok else "unhealthy",
             "scheduler": "running" if running else "stopped",
-            "started": _text(self.started),
+            "started": moment_text(self.started),
             "url": self.url,
             "modules": modules,
             "channels": channels,
@@ -582,9 +497,9 @@ class Daemon:
             "running": health.running,
             "every": every(self.config, name),
             "instant": is_instant(self.config, name),
-            "next_run": _text(next_run),
-            "last_run": _text(health.last_run),
-            "last_ok": _text(health.last_ok),
+            "next_run": moment_text(next_run),
+            "last_run": moment_text(health.last_run),
+            "last_ok": moment_text(health.last_ok),
             "trigger": health.trigger,
             "error": health.error,
         }
@@ -598,7 +513,7 @@ class Daemon:
             "local_url": self.url,
             "notify_url": self.notify_url if self.url else None,
             "started": data["started"],
-            "updated": _text(self.now()),
+            "updated": moment_text(self.now()),
             "stopped": stopped,
             "healthy": ok,
             "modules": data["modules"],
@@ -608,9 +523,7 @@ class Daemon:
         for name, module in data["modules"].items():
             if module["next_run"]:
                 moment = dt.datetime.fromisoformat(module["next_run"])
-                self.metrics.set(
-                    "replicator_next_run_timestamp_seconds", moment.timestamp(), module=name
-                )
+                self.metrics.next_run.labels(module=name).set(moment.timestamp())
         with self._lock:
             try:
                 write_json(state_path(self.config.journal_path), state)

@@ -32,6 +32,8 @@ from typing import IO, Any
 
 import httpx
 
+from journal import JournalError
+from journal.anchors import anchor_path, last_anchor
 from replicator.config.load import Config
 from replicator.errors import DaemonError
 from replicator.sync.record import CycleReport
@@ -154,6 +156,11 @@ def _now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def moment_text(moment: dt.datetime | None) -> str | None:
+    """A moment as the daemon publishes it: UTC, whole seconds (None stays None)."""
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
 def _read_holder(handle: IO[str], *, tries: int = 1) -> dict[str, Any]:
     """What the lock's holder wrote ({} while it is still writing it, or if unreadable).
     A holder whose process is gone is a stale text the new holder has not replaced yet."""
@@ -214,9 +221,6 @@ def is_running(journal_path: Path) -> bool:
 
 def published_anchor(journal_path: Path) -> dict[str, Any] | None:
     """The last anchor of the journal (``JOURNAL.anchors``), as the daemon publishes it."""
-    from journal import JournalError
-    from journal.anchors import anchor_path, last_anchor
-
     try:
         anchor = last_anchor(anchor_path(journal_path))
     except JournalError:  # unreadable: the state says nothing rather than fail
@@ -257,17 +261,21 @@ def read_token(journal_path: Path) -> str:
     return text
 
 
+def read_state(journal_path: Path) -> dict[str, Any]:
+    """What the last daemon on this journal published ({} if nothing readable)."""
+    try:
+        state = json.loads(state_path(journal_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def daemon_status(config: Config) -> dict[str, Any]:
     """The daemon of this config's journal, for ``replicator status``: ``running``, and what
     it last published (``pid``, ``url``, ``started``, per module ``next_run`` / ``last_run``
     / ``status`` / ``error``, ``channels``).  Times are UTC ISO texts."""
     running = is_running(config.journal_path)
-    try:
-        state = json.loads(state_path(config.journal_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        state = {}
-    if not isinstance(state, dict):
-        state = {}
+    state = read_state(config.journal_path)
     if not running:  # what a stopped daemon published is history, not a schedule
         for module in (state.get("modules") or {}).values():
             module["next_run"] = None

@@ -22,11 +22,13 @@ from typing import Any
 
 import attrs
 
-from replicator.config.daemon import is_instant
 from replicator.config.load import Config
-from replicator.connectors.base import Connector
+from replicator.connectors.base import Connector, notifications
 from replicator.daemon.log import Redactor, log_event
 from replicator.daemon.metrics import Metrics
+from replicator.daemon.schedule import is_instant
+from replicator.daemon.state import moment_text
+from replicator.errors import ZohoError
 
 log = logging.getLogger("replicator.daemon.service")
 
@@ -37,10 +39,6 @@ def channel_id(config: Config, side: str) -> str:
     """A stable channel id per journal and side: 17 digits."""
     digest = hashlib.sha256(f"{config.journal_path.resolve()}\x1f{side}".encode()).hexdigest()
     return str(int(digest[:13], 16) + 10**16)
-
-
-def _text(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 @attrs.define
@@ -57,7 +55,7 @@ class Channel:
         return {
             "channel_id": self.channel_id,
             "events": list(self.events),
-            "expiry": _text(self.expiry),
+            "expiry": moment_text(self.expiry),
             "error": self.error,
         }
 
@@ -81,14 +79,12 @@ class Watch:
 
     def watched(self) -> dict[str, list[str]]:
         """CRM side -> the tables of its instant modules (what its channel watches)."""
-        from replicator.connectors.zoho.crm import ZohoCRMConnector
-
         out: dict[str, set[str]] = {}
         for name, module in self.config.modules.items():
             if not is_instant(self.config, name):
                 continue
             for side, side_module in module.sides.items():
-                if isinstance(self.connectors.get(side), ZohoCRMConnector):
+                if notifications(self.connectors.get(side)) is not None:
                     out.setdefault(side, set()).add(side_module.table)
         return {side: sorted(tables) for side, tables in out.items()}
 
@@ -100,10 +96,9 @@ class Watch:
     def register(self, notify_url: str) -> None:
         """Subscribe each side's channel (first call) or renew it (later calls); a side that
         refuses is logged and left to polling."""
-        from replicator.connectors.zoho.http import ZohoError
-
         for side, tables in self.watched().items():
-            connector: Any = self.connectors[side]
+            connector = notifications(self.connectors[side])
+            assert connector is not None  # watched() names only the sides that notify
             events = [f"{table}.all" for table in tables]
             with self._lock:
                 channel = self.channels.get(side)
@@ -144,16 +139,14 @@ class Watch:
                 continue
             with self._lock:
                 channel.expiry, channel.error, channel.events = expiry, None, events
-            self.metrics.set(
-                "replicator_channel_expiry_timestamp_seconds", expiry.timestamp(), side=side
-            )
+            self.metrics.channel_expiry.labels(side=side).set(expiry.timestamp())
             log_event(
                 log,
                 "watch channel registered" if fresh else "watch channel renewed",
                 side=side,
                 channel_id=channel.channel_id,
                 events=events,
-                expiry=_text(expiry),
+                expiry=moment_text(expiry),
                 notify_url=notify_url,
             )
 
@@ -169,7 +162,7 @@ class Watch:
             or not isinstance(token, str)
             or not hmac.compare_digest(token.encode(), channel.token.encode())
         ):
-            self.metrics.inc("replicator_callbacks_total", outcome="refused")
+            self.metrics.callbacks.labels(outcome="refused").inc()
             log_event(
                 log,
                 "callback refused: unknown channel or wrong token",
@@ -181,7 +174,7 @@ class Watch:
         operation = "delete" if body.get("operation") == "delete" else "update"
         given = body.get("ids")  # anything but a list of ids: the module's whole cycle
         ids = [str(i) for i in given if isinstance(i, str | int)] if isinstance(given, list) else []
-        self.metrics.inc("replicator_callbacks_total", outcome="accepted")
+        self.metrics.callbacks.labels(outcome="accepted").inc()
         log_event(
             log, "callback", side=channel.side, table=table, operation=operation, ids=len(ids)
         )
@@ -196,7 +189,9 @@ class Watch:
 
         def remove() -> None:
             for channel in channels:
-                connector: Any = self.connectors[channel.side]
+                connector = notifications(self.connectors[channel.side])
+                if connector is None:
+                    continue
                 try:
                     connector.disable_notifications([channel.channel_id])
                 except Exception as exc:

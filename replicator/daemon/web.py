@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from replicator.daemon.metrics import CONTENT_TYPE, Metrics
@@ -67,14 +67,14 @@ def create_web_app(host: Host) -> Starlette:
         return JSONResponse(data, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
-        return PlainTextResponse(host.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(host.metrics.render(), media_type=CONTENT_TYPE)
 
     async def callback(request: Request) -> Response:
         # Zoho puts the channel's token in the body: the size cap comes first
         try:
             body = json_object(await read_body(request))
         except HTTPException:
-            host.metrics.inc("replicator_callbacks_total", outcome="refused")
+            host.metrics.callbacks.labels(outcome="refused").inc()
             raise
         if not host.callback(body):
             return JSONResponse({"error": "unknown channel or wrong token"}, status_code=401)

@@ -25,44 +25,14 @@ and :func:`unproven_modules` reads the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from journal import Journal, Kind
+from journal.payloads import SettingsInForce, SideIdentities, expect
 from replicator.config.load import Config, ModuleConfig
-from replicator.connectors.base import Connector, SideModule
+from replicator.connectors.base import Connector, SideModule, currency_reader, identity
 from replicator.errors import SetupError
 from replicator.sync.record import CONFIG_MODULE, SIDES_RID, last_config
-
-# Books' custom fields are made per entity, under Settings > Preferences > <entity>
-BOOKS_ENTITIES = {
-    "contacts": "Customers and Vendors",
-    "items": "Items",
-    "invoices": "Invoices",
-    "estimates": "Quotes",
-    "salesorders": "Sales Orders",
-    "purchaseorders": "Purchase Orders",
-}
-BOOKS_ALIASES = {"customers": "contacts", "vendors": "contacts"}
-# the custom field type to make for a canonical type, as each product's settings name it
-CRM_FIELD_TYPES = {
-    "text": "Single Line",
-    "integer": "Number",
-    "decimal": "Decimal",
-    "date": "Date",
-    "datetime": "Date/Time",
-    "boolean": "Checkbox",
-    "picklist": "Pick List",
-}
-BOOKS_FIELD_TYPES = {
-    "text": "Text Box (Single Line)",
-    "integer": "Number",
-    "decimal": "Decimal",
-    "date": "Date",
-    "datetime": "Date and Time",
-    "boolean": "Checkbox",
-    "picklist": "Dropdown",
-}
-CRM_CURRENCY_PAGE = "CRM Setup > Company Details > Currencies"
 
 Schemas = Mapping[tuple[str, str], Mapping[str, str]]  # (module, side) -> {column: type}
 
@@ -117,6 +87,9 @@ def field_problems(
 
 
 def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, column: str) -> str:
+    # the Zoho hints load only when a message needs them: `import replicator` loads no Zoho module
+    from replicator.connectors.zoho.hints import missing_field_fix
+
     side_module = module.side_module(side)
     kind = module.fields.kind(field)
     connector = config.sides[side].connector
@@ -126,29 +99,8 @@ def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, 
     )
     values = _picklist_values(module, field, side)
     choices = f" with values {', '.join(values)}" if values else ""
-    if connector == "zoho_crm":
-        api_name = column.partition(".")[0]  # Account_Name.name: the lookup field itself
-        label = api_name.replace("_", " ")
-        also = f" (API name {api_name!r})" if label != api_name else ""
-        fix = (
-            f"create a custom field {label!r}{also} of type {CRM_FIELD_TYPES[kind]}{choices} "
-            f"in CRM module {side_module.table} (Setup > Customization > Modules and Fields)"
-        )
-    elif connector == "zoho_books":
-        entity = _books_entity(side_module.table)
-        page = BOOKS_ENTITIES.get(entity, entity)
-        where = f"in Books (Settings > Preferences > {page} > Field Customization)"
-        if column.startswith("cf_"):
-            fix = (
-                f"create a custom field with API name {column!r} of type "
-                f"{BOOKS_FIELD_TYPES[kind]}{choices} {where}"
-            )
-        else:
-            fix = (
-                f"Books {entity} have no field {column!r}: map a standard field, or create "
-                f"a custom field {where} and map its API name (it starts with cf_)"
-            )
-    else:
+    fix = missing_field_fix(connector, side_module.table, column, kind, choices)
+    if fix is None:
         fix = f"add column {column!r} to {side_module.table!r} on side {side}"
     return f"{head}: {fix}, or {_fields_section(config, module.name)}"
 
@@ -170,16 +122,11 @@ def _picklist_values(module: ModuleConfig, field: str, side: str) -> list[str]:
 
 
 def _where(config: Config, side: str, side_module: SideModule) -> str:
-    connector = config.sides[side].connector
-    if connector == "zoho_crm":
-        return f"Zoho CRM {side_module.table}"
-    if connector == "zoho_books":
-        return f"Zoho Books {_books_entity(side_module.table)}"
-    return f"table {side_module.table!r}"
+    # the Zoho hints load only when a message needs them: `import replicator` loads no Zoho module
+    from replicator.connectors.zoho.hints import place
 
-
-def _books_entity(table: str) -> str:
-    return BOOKS_ALIASES.get(table, table)
+    found = place(config.sides[side].connector, side_module.table)
+    return found if found is not None else f"table {side_module.table!r}"
 
 
 def _fields_section(config: Config, module: str) -> str:
@@ -209,11 +156,11 @@ def check_currency(
         books = _side_of(config, module, "zoho_books")
         if crm is None or books is None:
             continue
-        crm_reader = _currency_reader(connectors[crm])
-        books_reader = _currency_reader(connectors[books])
+        crm_reader = currency_reader(connectors[crm])
+        books_reader = currency_reader(connectors[books])
         if crm_reader is None or books_reader is None:
             continue
-        organization = getattr(connectors[books], "organization_id", None)
+        organization = identity(connectors[books])  # Books' identity: its organisation id
         problem = currency_problem(
             module, crm, crm_reader(), books, books_reader(), organization=organization
         )
@@ -227,7 +174,7 @@ def unproven_modules(journal: Journal, config: Config, modules: Sequence[str]) -
     """The modules that have not pulled since the settings in force were journaled (a
     cycle's checks run before it journals them, so the others passed with these settings)."""
     last = last_config(journal)
-    if last is None or last.meta.get("fingerprint") != config.fingerprint():
+    if last is None or expect(last, SettingsInForce).fingerprint != config.fingerprint():
         return list(modules)
     return [
         name
@@ -247,6 +194,9 @@ def currency_problem(
     organization: str | None = None,
 ) -> str | None:
     """Why ``module`` cannot sync with these base currencies, or None if it can."""
+    # the Zoho hints load only when a message needs them: `import replicator` loads no Zoho module
+    from replicator.connectors.zoho.hints import CRM_CURRENCY_PAGE
+
     if crm_currency.strip().upper() == books_currency.strip().upper():
         return None
     org = f"Books org {organization}" if organization else "Books org"
@@ -271,11 +221,6 @@ def _side_of(config: Config, module: ModuleConfig, connector: str) -> str | None
     return next((s for s in module.order if config.sides[s].connector == connector), None)
 
 
-def _currency_reader(connector: Connector) -> Callable[[], str] | None:
-    reader = getattr(connector, "base_currency", None)
-    return reader if callable(reader) else None
-
-
 __all__ = [
     "check_currency",
     "check_fields",
@@ -292,13 +237,8 @@ def side_identities(journal: Journal) -> dict[str, str]:
     """The account (a Books organisation id, ...) each side last synced with, by side."""
     known: dict[str, str] = {}
     for entry in journal.read(module=CONFIG_MODULE, rid=SIDES_RID, kinds=[Kind.CONFIG]):
-        known.update(entry.meta.get("identities", {}))
+        known.update(expect(entry, SideIdentities).identities)
     return known
-
-
-def _identity(connector: Connector) -> str | None:
-    value = getattr(connector, "identity", None)
-    return str(value) if value else None
 
 
 def check_identities(
@@ -311,7 +251,7 @@ def check_identities(
     problems, changed = [], {}
     linked: dict[str, int] | None = None  # links per side, counted only if an account changed
     for side in sides:
-        now = _identity(connectors[side])
+        now = identity(connectors[side])
         if now is None or known.get(side) == now:
             continue
         if side in known and linked is None:
@@ -334,7 +274,7 @@ def check_identities(
     return changed
 
 
-def _account(config: Config, side: str, identity: str) -> str:
+def _account(config: Config, side: str, account: str) -> str:
     if config.sides[side].connector == "zoho_books":
-        return f"Zoho Books organisation {identity}"
-    return f"account {identity}"
+        return f"Zoho Books organisation {account}"
+    return f"account {account}"

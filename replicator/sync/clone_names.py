@@ -87,14 +87,14 @@ class HeldNames:
             self._index(rid, journal.record(self.module, rid))
 
     def _index(self, rid: str, state: RecordState | None) -> None:
-        sides = state.raw["s"] if state is not None else {}
+        sides = state.held_wires() if state is not None else {}
         for side, field in [k for k in self._names.get(rid, {}) if k[0] not in sides]:
             self.take(side, field, None, rid)
         for side, held in sides.items():
             for field in self.fields:
                 value = None
-                if held["id"] is not None and not held["del"] and field in held["v"]:
-                    value = exact_key(from_wire(held["v"][field]))
+                if held.id is not None and not held.deleted and field in held.wire:
+                    value = exact_key(from_wire(held.wire[field]))
                 self.take(side, field, value, rid)
 
     def take(self, side: str, field: str, value: str | None, rid: str) -> None:
@@ -147,8 +147,8 @@ def rename_clones(
                 names.take(side, field, value, rid)  # a later write of the batch must not
                 continue
             origin = state.origin
-            held = state.held(origin)
-            origin_id = held["id"] if held is not None and held["id"] is not None else rid
+            held = state.held_wire(origin)
+            origin_id = held.id if held is not None and held.id is not None else rid
 
             def taken(text: str, field: str = field, rid: str = rid) -> bool:
                 return bool(names.others(side, field, text, rid))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from conflicts import ACTIVE, DuplicatePolicy, Member, RecordState, decide, plan
 from conflicts.merge import Plan
-from journal import Journal, Kind, NewEntry
+from journal import Journal, NewEntry
 from journal.entry import utc_text
+from journal.payloads import DuplicateConflict, SettledIntent, Skipped, new_entry
 from replicator.config.load import ModuleConfig
 from replicator.sync.context import Context
 from replicator.sync.push import pending_creates, push
@@ -65,15 +66,14 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
             continue
         p = plan(state, module.policy)
         for conflict in p.conflicts:
-            meta = conflict.to_meta(policy_name)
-            entries.append(NewEntry(Kind.CONFLICT, name, state.rid, None, meta=meta))
+            entries.append(new_entry(conflict.to_payload(policy_name), name, state.rid))
             report.add(name, "*", "conflicts")
         if p.writes:
             plans.append((state, p))
         else:
             settled.append(state.rid)
     if settled:  # nothing to write for these: they no longer need attention
-        entries.append(NewEntry(Kind.INTENT, name, None, None, meta={"settled": settled}))
+        entries.append(new_entry(SettledIntent(settled=tuple(settled)), name))
     if entries:
         with journal.transaction():
             journal.append(entries)
@@ -115,8 +115,8 @@ def duplicates(
         for rid in members_rids:
             state = journal.record(name, rid)
             if state is not None and state.status == ACTIVE and len(state.linked_sides) == 1:
-                held = state.held(state.linked_sides[0])
-                if held is not None and not held["del"]:  # a deleted row pairs with none
+                held = state.held_wire(state.linked_sides[0])
+                if held is not None and not held.deleted:  # a deleted row pairs with none
                     members.append(Member(rid, state.linked_sides[0]))
         if len({m.origin for m in members}) < 2:
             continue
@@ -129,37 +129,22 @@ def duplicates(
             woke = woke or incoming.rid < existing.rid
         elif decision.action == "skip":
             for member in decision.members:
-                entries.append(
-                    NewEntry(
-                        Kind.SKIPPED,
-                        name,
-                        member.rid,
-                        member.origin,
-                        meta={"reason": decision.reason, "key": key},
-                    )
-                )
+                skipped = Skipped(reason=decision.reason, key=key)
+                entries.append(new_entry(skipped, name, member.rid, member.origin))
                 report.add(name, member.origin, "skipped")
         elif decision.action == "ambiguous":
             others = [{"rid": m.rid, "side": m.origin} for m in decision.members]
             for member in decision.members:
-                entries.append(
-                    NewEntry(
-                        Kind.CONFLICT,
-                        name,
-                        member.rid,
-                        None,
-                        meta={
-                            "field": "(duplicate)",
-                            "status": "open",
-                            "duplicate": True,
-                            "key": key,
-                            "candidates": others,
-                            "reason": decision.reason,
-                            "policy": policy.duplicates.value,
-                            "dots": [],
-                        },
-                    )
+                held_group = DuplicateConflict(
+                    field="(duplicate)",
+                    status="open",
+                    key=key,
+                    candidates=tuple(others),
+                    reason=decision.reason,
+                    policy=policy.duplicates.value,
+                    dots=(),
                 )
+                entries.append(new_entry(held_group, name, member.rid))
                 report.add(name, member.origin, "held")
     if module.suggest:  # decided on the same snapshot: exact duplicates are left out
         entries += near_matches(journal, module, rids, report)

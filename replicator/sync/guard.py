@@ -10,8 +10,9 @@ writes anyway, and the forcing is itself journaled (a ``config`` entry of module
 
 from __future__ import annotations
 
-from journal import Entry, Journal, Kind, NewEntry, anchor_path, check_tail
+from journal import Entry, Journal, anchor_path, check_tail
 from journal.anchors import last_anchor
+from journal.payloads import ForcedWrite, new_entry
 from journal.store import JOURNAL_MODULE
 from replicator.errors import EngineError
 
@@ -31,13 +32,10 @@ def guard_journal(journal: Journal, *, force: bool = False, by: str = "sync") ->
             f"{problem}; inspect it with `replicator journal verify` (`--force` writes anyway, "
             "journaled)"
         )
-    meta = {
-        "event": "forced-write",
-        "by": by,
-        "problem": problem[:500],
-        "anchor": anchor.to_json() if anchor is not None else None,
-    }
-    (entry,) = journal.append([NewEntry(Kind.CONFIG, JOURNAL_MODULE, FORCED_RID, meta=meta)])
+    forced = ForcedWrite(
+        by=by, problem=problem[:500], anchor=anchor.to_json() if anchor is not None else None
+    )
+    (entry,) = journal.append([new_entry(forced, JOURNAL_MODULE, FORCED_RID)])
     return entry
 
 

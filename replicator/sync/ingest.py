@@ -19,10 +19,11 @@ from typing import Any
 
 from conflicts import RecordState, match_key
 from conflicts.duplicates import near_key
-from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal import Dot, Journal, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
+from journal.payloads import ABSENT, Absent, Failure, Observed, Tombstone, new_entry
 from replicator.config.load import ModuleConfig
-from replicator.connectors.base import Change
+from replicator.connectors.base import Change, rounds_amounts
 from replicator.errors import SHOWN_CHARS, MappingError, shown
 from replicator.sync.context import Context
 from replicator.sync.record import CycleReport
@@ -42,20 +43,14 @@ def ingest(
     # only a side that keeps fixed decimal places rounds our writes (a capability its
     # connector class declares: Zoho's); on a side that holds amounts exactly, an
     # amount typed as ours rounded is a change
-    rounds = bool(getattr(ctx.connectors[side], "rounds_amounts", False))
+    rounds = rounds_amounts(ctx.connectors[side])
     for change in changes:
         if change.problem is not None:
             # a row that cannot be a record (no id, a shared id): an error, journaled
             # against the record when the id is one we know, and nothing else of it
-            entries.append(
-                NewEntry(
-                    Kind.ERROR,
-                    name,
-                    known.get(str(change.id)) if change.id else None,
-                    side,
-                    meta={"reason": change.problem, "stage": "read", "id": change.id or None},
-                )
-            )
+            problem = Failure(reason=change.problem, stage="read", id=change.id or None)
+            rid_known = known.get(str(change.id)) if change.id else None
+            entries.append(new_entry(problem, name, rid_known, side))
             report.add(name, side, "errors")
             continue
         rid = known.get(str(change.id)) or f"{side}:{change.id}"
@@ -63,16 +58,14 @@ def ingest(
             journal.append(entries)
             entries, batch_rids = [], set()
         state: RecordState | None = journal.record(name, rid)
-        held = state.held(side) if state is not None else None
-        if held is not None and held["del"] and not change.deleted:
+        held = state.held_wire(side) if state is not None else None
+        if held is not None and held.deleted and not change.deleted:
             # the side gave a deleted row's id to a new row: that is a new record
             rid = _fresh_rid(journal, name, side, str(change.id))
             state, held = None, None
         if change.deleted:
-            if held is not None and not held["del"]:
-                entries.append(
-                    NewEntry(Kind.TOMBSTONE, name, rid, side, meta={"id": str(change.id)})
-                )
+            if held is not None and not held.deleted:
+                entries.append(new_entry(Tombstone(id=str(change.id)), name, rid, side))
                 batch_rids.add(rid)
                 report.add(name, side, "deleted")
             continue
@@ -85,19 +78,18 @@ def ingest(
         # journaled after the change they come with: the change clears the side's
         # read errors of before (``heals``), so a fixed value leaves none behind
         read_errors = [
-            NewEntry(
-                Kind.ERROR,
+            new_entry(  # the entry names the record, the payload what and why, once
+                Failure(
+                    reason=err.reason,
+                    field=err.field,
+                    value=_shown(err.value),
+                    stage="read",
+                    id=str(change.id),
+                    heals=True,
+                ),
                 name,
                 rid,
                 side,
-                meta={  # the entry names the record, the meta what and why, once
-                    "reason": err.reason,
-                    "field": err.field,
-                    "value": _shown(err.value),
-                    "stage": "read",
-                    "id": str(change.id),
-                    "heals": True,
-                },
             )
             for err in errors
         ]
@@ -106,54 +98,49 @@ def ingest(
         wire = {k: to_wire(v) for k, v in values.items()}
         absent: list[str] = []
         if held is not None:
-            have = held["v"]
+            have = held.wire
             wire = {k: v for k, v in wire.items() if k not in have or not same_wire(have[k], v)}
             for field in [k for k in wire if rounds and module.fields.kind(k) == "decimal"]:
                 assert state is not None
-                rounded = _rounded_by(side, field, have.get(field), wire[field], state.raw)
+                rounded = _rounded_by(side, field, have.get(field), wire[field], state)
                 if rounded is None:
                     continue
                 del wire[field]  # our write, as the side could hold it: no change of theirs
-                if state.raw["e"].get(side) != rounded:  # said once, not on every re-read
-                    entries.append(
-                        NewEntry(
-                            Kind.ERROR,
-                            name,
-                            rid,
-                            side,
-                            meta={
-                                "reason": rounded,
-                                "field": field,
-                                "value": from_wire(have[field]),
-                                "stage": "read",
-                                "id": str(change.id),
-                            },
-                        )
+                if state.write_error(side) != rounded:  # said once, not on every re-read
+                    rounding = Failure(
+                        reason=rounded,
+                        field=field,
+                        value=from_wire(have[field]),
+                        stage="read",
+                        id=str(change.id),
                     )
+                    entries.append(new_entry(rounding, name, rid, side))
                     report.add(name, side, "errors")
             if not wire:
                 entries += read_errors
                 continue  # our own echo, or a change to columns we do not map
             # empty in a field this side never held (mapped since): no value, not a clear
             absent = sorted(k for k, v in wire.items() if v is None and k not in have)
-        dot = Dot(side, (state.raw["c"].get(side, 0) if state is not None else 0) + 1)
-        context = VectorClock(held["c"]) if held is not None else VectorClock()
-        meta: dict[str, Any] = {"id": str(change.id)}
-        if absent:
-            meta["absent"] = absent
+        dot = Dot(side, (state.counter(side) if state is not None else 0) + 1)
+        context = VectorClock(held.clock) if held is not None else VectorClock()
+        key: str | None | Absent = ABSENT  # no match fields: the entry holds no key
+        near = None
         if module.match_fields:
-            have = held["v"] if held is not None else {}
+            have = held.wire if held is not None else {}
             matched = [
                 values[f] if f in values else from_wire(have.get(f)) for f in module.match_fields
             ]
-            meta["key"] = match_key(matched)
+            key = match_key(matched)
             if module.suggest:  # the normalised key, for suggestions of near matches
                 near = near_key(matched)
-                if near is not None:
-                    meta["near"] = near
-        if change.modified is not None:
-            meta["modified"] = utc_text(change.modified)
-        entries.append(NewEntry(Kind.OBSERVED, name, rid, side, dot, context, wire, meta))
+        observed = Observed(
+            id=str(change.id),
+            key=key,
+            near=near,
+            modified=utc_text(change.modified) if change.modified is not None else None,
+            absent=tuple(absent),
+        )
+        entries.append(new_entry(observed, name, rid, side, dot=dot, context=context, fields=wire))
         entries += read_errors
         batch_rids.add(rid)
         report.add(name, side, "observed")
@@ -251,7 +238,7 @@ def _short_amount(value: Decimal) -> bool:
     return abs(value.adjusted()) <= SHOWN_CHARS and places <= SHOWN_CHARS
 
 
-def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any]) -> str | None:
+def _rounded_by(side: str, field: str, have: Any, got: Any, state: RecordState) -> str | None:
     """Why ``got`` is ``side``'s rounding of the amount ``have`` we wrote there, or None.
 
     A side that keeps fewer decimal places (a Zoho currency field keeps 2) rounds what it
@@ -271,8 +258,7 @@ def _rounded_by(side: str, field: str, have: Any, got: Any, raw: dict[str, Any])
     if read not in (exact.quantize(step, ROUND_HALF_UP), exact.quantize(step, ROUND_HALF_EVEN)):
         return None
     # the amount it held came from another side, through our write (not typed there)
-    siblings = raw["f"].get(field) or ()
-    if not any(s[0] != side and same_wire(s[2], have) for s in siblings):
+    if not any(s != side and same_wire(v, have) for s, v in state.wire_values(field)):
         return None
     return (
         f"side {side} keeps fewer decimal places in {field}: it rounded our write of {exact} "

@@ -35,11 +35,30 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Journal, Kind, NewEntry
+from journal import Entry, Journal, Kind
 from journal.entry import utc_text
+from journal.payloads import (
+    CredentialsReplaced,
+    Disabled,
+    Enabled,
+    Failure,
+    IntegrationDeleted,
+    Paused,
+    Payload,
+    Resumed,
+    RunMarker,
+    SettingsInForce,
+    Skipped,
+    decode,
+    event_of,
+    expect,
+    new_entry,
+    payload_of,
+    value_or,
+)
 from replicator.config.load import Config
 from replicator.errors import ConfigError, EngineError
-from replicator.sync.record import CONFIG_MODULE, RUN, last_config, settings_meta
+from replicator.sync.record import CONFIG_MODULE, RUN, last_config, settings_in_force
 
 LIFECYCLE = "@lifecycle"
 EVENTS = ("pause", "resume", "disable", "enable", "delete", "credentials")
@@ -75,24 +94,31 @@ class Lifecycle:
 
     def apply(self, entry: Entry) -> Lifecycle:
         """The state after one ``@lifecycle`` entry."""
-        event = entry.meta.get("event")
-        modules = frozenset(entry.meta.get("modules") or ())
-        if event == "pause":
+        event = decode(Kind.CONFIG, entry.meta)  # every @lifecycle entry is a config entry
+        modules = frozenset(_modules(event))
+        if isinstance(event, Paused):
             if not modules:
                 return attrs.evolve(self, all_paused=True, paused=frozenset(), resumed=frozenset())
             return attrs.evolve(self, paused=self.paused | modules, resumed=self.resumed - modules)
-        if event == "resume":
+        if isinstance(event, Resumed):
             if not modules:
                 return attrs.evolve(self, all_paused=False, paused=frozenset(), resumed=frozenset())
             resumed = self.resumed | modules if self.all_paused else self.resumed
             return attrs.evolve(self, paused=self.paused - modules, resumed=resumed)
-        if event == "disable":
+        if isinstance(event, Disabled):
             return attrs.evolve(self, disabled=True, disabled_at=entry.at)
-        if event == "enable":
+        if isinstance(event, Enabled):
             return attrs.evolve(self, disabled=False, disabled_at=None)
-        if event == "delete":
+        if isinstance(event, IntegrationDeleted):
             return attrs.evolve(self, deleted_at=entry.at)
         return self
+
+
+def _modules(event: Payload) -> tuple[str, ...]:
+    """The modules a lifecycle event names (none: every module, or none at all)."""
+    if isinstance(event, (Paused, Resumed, IntegrationDeleted)):
+        return event.modules
+    return ()
 
 
 def fold(entries: Iterable[Entry]) -> Lifecycle:
@@ -129,8 +155,8 @@ def gate(journal: Journal, names: Sequence[str]) -> tuple[list[str], list[str]]:
 # -- a person's decisions --------------------------------------------------------------------
 
 
-def _append(journal: Journal, rid: str, meta: dict[str, Any], side: str | None = None) -> Entry:
-    (entry,) = journal.append([NewEntry(Kind.CONFIG, CONFIG_MODULE, rid, side, meta=meta)])
+def _append(journal: Journal, rid: str, payload: Payload, side: str | None = None) -> Entry:
+    (entry,) = journal.append([new_entry(payload, CONFIG_MODULE, rid, side)])
     return entry
 
 
@@ -153,7 +179,7 @@ def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entr
         return None
     if not modules and state.all_paused and not state.resumed:
         return None
-    return _append(journal, LIFECYCLE, {"event": "pause", "modules": sorted(set(modules))})
+    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules)))))
 
 
 def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
@@ -164,32 +190,26 @@ def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Ent
         return None
     if not modules and not state.all_paused and not state.paused:
         return None
-    return _append(journal, LIFECYCLE, {"event": "resume", "modules": sorted(set(modules))})
+    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules)))))
 
 
 def disable(journal: Journal) -> Entry | None:
     """Stop all sync (records and links stay); None if it was disabled already."""
     if lifecycle(journal).disabled:
         return None
-    return _append(journal, LIFECYCLE, {"event": "disable"})
+    return _append(journal, LIFECYCLE, Disabled())
 
 
 def enable(journal: Journal) -> Entry | None:
     """Let sync run again; None if it was not disabled."""
     if not lifecycle(journal).disabled:
         return None
-    return _append(journal, LIFECYCLE, {"event": "enable"})
+    return _append(journal, LIFECYCLE, Enabled())
 
 
 def materialised(journal: Journal) -> dict[str, dict[str, int]]:
     """Per module: how many records, links, cursors and conflicts the journal holds."""
-    found: dict[str, dict[str, int]] = {}
-    for table in ("records", "links", "cursors", "conflicts"):
-        rows = journal.conn.execute(f"SELECT module, count(*) FROM {table} GROUP BY module")
-        for module, n in rows:
-            found.setdefault(module, dict.fromkeys(("records", "links", "cursors", "conflicts"), 0))
-            found[module][table] = n
-    return dict(sorted(found.items()))
+    return journal.state_counts()
 
 
 def delete(journal: Journal) -> Entry:
@@ -206,23 +226,22 @@ def delete(journal: Journal) -> Entry:
             "`replicator disable` first (links and records are kept until `delete`)"
         )
     dropped = materialised(journal)
-    meta = {"event": "delete", "modules": list(dropped), "dropped": dropped}
-    return _append(journal, LIFECYCLE, meta)
+    return _append(journal, LIFECYCLE, IntegrationDeleted(modules=tuple(dropped), dropped=dropped))
 
 
 def save_config(journal: Journal, config: Config, *, by: str) -> Entry | None:
     """Journal the settings of ``config`` as in force from the next sync (``by``: save,
     edit); None if the journal holds these settings already."""
     last = last_config(journal)
-    if last is not None and last.meta.get("fingerprint") == config.fingerprint():
+    if last is not None and expect(last, SettingsInForce).fingerprint == config.fingerprint():
         return None
-    return _append(journal, CONFIG_MODULE, {**settings_meta(config), "by": by})
+    return _append(journal, CONFIG_MODULE, settings_in_force(config, by=by))
 
 
 def credentials_changed(journal: Journal, side: str, file: str, keys: Sequence[str]) -> Entry:
     """Journal that a side's credentials were replaced: the file and the key names only."""
-    meta = {"event": "credentials", "side": side, "file": file, "keys": sorted(keys)}
-    return _append(journal, LIFECYCLE, meta, side)
+    replaced = CredentialsReplaced(side=side, file=file, keys=tuple(sorted(keys)))
+    return _append(journal, LIFECYCLE, replaced, side)
 
 
 # -- runs, read back ------------------------------------------------------------------------
@@ -248,21 +267,21 @@ class Run:
 
     @classmethod
     def from_entry(cls, entry: Entry) -> Run:
-        meta = entry.meta
+        marker = expect(entry, RunMarker)
         return cls(
             seq=entry.seq,
             at=entry.at,
-            trigger=meta.get("trigger", "sync"),
-            started=meta.get("started", utc_text(entry.at)),
-            ended=meta.get("ended", utc_text(entry.at)),
-            modules=tuple(meta.get("modules", ())),
-            paused=tuple(meta.get("paused", ())),
-            counts=meta.get("counts", {}),
-            first=int(meta.get("first", entry.seq)),
-            last=int(meta.get("last", entry.seq - 1)),
-            ms=int(meta.get("ms", 0)),
-            error=meta.get("error"),
-            record=meta.get("record"),
+            trigger=marker.trigger,
+            started=marker.started,
+            ended=marker.ended,
+            modules=marker.modules,
+            paused=marker.paused,
+            counts=marker.counts,
+            first=int(marker.first),
+            last=int(marker.last),
+            ms=int(marker.ms),
+            error=marker.error,
+            record=marker.record,
         )
 
     def tally(self, module: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
@@ -298,14 +317,9 @@ def runs(journal: Journal, *, module: str | None = None) -> Iterator[Run]:
 
 
 def last_run(journal: Journal) -> Run | None:
-    row = journal.conn.execute(
-        "SELECT seq FROM entries WHERE module = ? AND rid = ? ORDER BY seq DESC LIMIT 1",
-        (CONFIG_MODULE, RUN),
-    ).fetchone()
-    if row is None:
-        return None
-    (entry,) = journal.read(since=row[0] - 1, limit=1)
-    return Run.from_entry(entry)
+    for entry in journal.read(module=CONFIG_MODULE, rid=RUN, descending=True, limit=1):
+        return Run.from_entry(entry)
+    return None
 
 
 def problems(
@@ -322,31 +336,31 @@ def problems(
             break
         if module is not None and entry.module != module:
             continue
-        meta = entry.meta
-        if entry.kind is Kind.ERROR:
+        payload = payload_of(entry)
+        if isinstance(payload, Failure):
             failures.append(
                 {
                     "seq": entry.seq,
                     "module": entry.module,
                     "record": entry.rid,
                     "side": entry.side,
-                    "id": meta.get("id"),
-                    "field": meta.get("field"),
-                    "value": meta.get("value"),
-                    "reason": meta.get("reason"),
-                    "stage": meta.get("stage"),
-                    "retry": bool(meta.get("retry")),
+                    "id": value_or(payload.id, None),
+                    "field": payload.field,
+                    "value": value_or(payload.value, None),
+                    "reason": payload.reason,
+                    "stage": payload.stage,
+                    "retry": bool(payload.retry),
                 }
             )
-        else:
+        elif isinstance(payload, Skipped):
             skips.append(
                 {
                     "seq": entry.seq,
                     "module": entry.module,
                     "record": entry.rid,
                     "side": entry.side,
-                    "reason": meta.get("reason"),
-                    "key": meta.get("key"),
+                    "reason": payload.reason,
+                    "key": payload.key,
                 }
             )
     return failures, skips
@@ -417,39 +431,38 @@ def run_summary(run: Run, totals: Mapping[str, int]) -> str:
 
 def event_summary(entry: Entry) -> str:
     """A lifecycle or config entry, for a person."""
-    meta = entry.meta
     if entry.rid == CONFIG_MODULE:
-        by = meta.get("by")
-        if by:
+        settings = expect(entry, SettingsInForce)
+        if settings.by:
             return (
-                f"config saved by `replicator {by}` ({meta.get('file')}, fingerprint "
-                f"{meta.get('fingerprint')}): applies from the next sync"
+                f"config saved by `replicator {settings.by}` ({settings.file}, fingerprint "
+                f"{settings.fingerprint}): applies from the next sync"
             )
-        fingerprint = meta.get("fingerprint")
-        return f"config in force changed ({meta.get('file')}, fingerprint {fingerprint})"
-    event = meta.get("event")
-    named = meta.get("modules") or ()
+        fingerprint = settings.fingerprint
+        return f"config in force changed ({settings.file}, fingerprint {fingerprint})"
+    event = payload_of(entry)
+    named = _modules(event)
     modules = ", ".join(named) or "every module"
-    if event == "pause":
+    if isinstance(event, Paused):
         them = "it" if len(named) == 1 else "them"
         return f"paused {modules}: sync skips {them} until `replicator resume`"
-    if event == "resume":
+    if isinstance(event, Resumed):
         return f"resumed {modules}"
-    if event == "disable":
+    if isinstance(event, Disabled):
         return "sync disabled (links and record states kept)"
-    if event == "enable":
+    if isinstance(event, Enabled):
         return "sync enabled"
-    if event == "delete":
-        dropped = meta.get("dropped") or {}
+    if isinstance(event, IntegrationDeleted):
+        dropped = value_or(event.dropped, None) or {}
         records = sum(d.get("records", 0) for d in dropped.values())
         links = sum(d.get("links", 0) for d in dropped.values())
         return (
             f"integration deleted: {records} records and {links} links of "
             f"{', '.join(dropped) or 'no module'} dropped; the journal keeps every entry"
         )
-    if event == "credentials":
-        return f"credentials of side {meta.get('side')} replaced ({meta.get('file')})"
-    return str(event)
+    if isinstance(event, CredentialsReplaced):
+        return f"credentials of side {event.side} replaced ({event.file})"
+    return str(event_of(event))
 
 
 def history(
@@ -465,7 +478,7 @@ def history(
             if module is not None and module not in run.modules and module not in run.paused:
                 continue
         elif entry.rid == LIFECYCLE:
-            named = entry.meta.get("modules") or ()
+            named = _modules(payload_of(entry))
             if module is not None and named and module not in named:
                 continue
         elif entry.rid != CONFIG_MODULE:
@@ -485,17 +498,13 @@ def history(
             "summary": event_summary(entry),
         }
         if entry.rid == CONFIG_MODULE:
+            settings = expect(entry, SettingsInForce)
             item.update(
-                event=entry.meta.get("by") or "sync",
-                fingerprint=entry.meta.get("fingerprint"),
-                file=entry.meta.get("file"),
+                event=settings.by or "sync", fingerprint=settings.fingerprint, file=settings.file
             )
         else:
-            item.update(
-                event=entry.meta.get("event"),
-                modules=list(entry.meta.get("modules") or ()),
-                side=entry.side,
-            )
+            event = payload_of(entry)
+            item.update(event=event_of(event), modules=list(_modules(event)), side=entry.side)
         out.append(item)
     return out
 

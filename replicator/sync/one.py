@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from conflicts import ACTIVE
 from journal import Journal, Kind
+from journal.payloads import Merged, expect
 from replicator.config.load import ModuleConfig
 from replicator.connectors.base import matches
 from replicator.errors import EngineError
@@ -95,7 +96,7 @@ def folded_into(journal: Journal, module: str, rid: str) -> str | None:
     state = journal.record(module, rid)
     if state is not None and state.status != ACTIVE:
         for entry in journal.read(module=module, rid=rid, kinds=[str(Kind.MERGED)]):
-            into = entry.meta.get("into")
+            into = expect(entry, Merged).into
     return into
 
 

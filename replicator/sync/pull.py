@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from journal import Kind, NewEntry
+from journal.payloads import Cursor, IntegrationDeleted, PulledMarker, new_entry, payload_of
 from replicator.config.load import ModuleConfig
 from replicator.connectors.base import Change, matches
 from replicator.sync.context import Context
@@ -44,9 +44,8 @@ def pull(ctx: Context, module: ModuleConfig, side: str, report: CycleReport) -> 
         with journal.transaction():
             ingest(ctx, module, side, changes, report)
             if page.cursor != cursor:
-                journal.append(
-                    [NewEntry(Kind.CURSOR, module.name, None, side, meta={"cursor": page.cursor})]
-                )
+                moved = Cursor(cursor=page.cursor)
+                journal.append([new_entry(moved, module.name, None, side)])
                 cursor = page.cursor
         seen += len(page.changes)
         report.add(module.name, side, "pulled", len(page.changes))
@@ -98,12 +97,13 @@ def _pulled_to_end(ctx: Context, name: str, side: str, *, mark: bool = False) ->
         return True
     since = 0
     for event in journal.read(module=CONFIG_MODULE, rid=LIFECYCLE, descending=True):
-        if event.meta.get("event") == "delete" and name in event.meta.get("modules", ()):
+        deleted = payload_of(event)
+        if isinstance(deleted, IntegrationDeleted) and name in deleted.modules:
             since = event.seq
             break
     found = any(e.side == side for e in journal.read(since=since, module=name, rid=PULLED))
     if not found and mark:
-        journal.append([NewEntry(Kind.CONFIG, name, PULLED, side, meta={"complete": True})])
+        journal.append([new_entry(PulledMarker(complete=True), name, PULLED, side)])
         found = True
     if found:
         pulled.add((name, side))

@@ -22,6 +22,7 @@ from conflicts import DuplicatePolicy, RecordState, match_key
 from conflicts.merge import SideWrite, canonical
 from journal import Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire
+from journal.payloads import Applied, Failure, RunMarker, WriteIntent, expect, new_entry, payload_of
 from replicator.config.load import ModuleConfig
 from replicator.connectors.base import Write
 from replicator.errors import EngineError, MappingError
@@ -48,11 +49,12 @@ def push(
     writes: list[Write] = []
     sent: list[tuple[RecordState, SideWrite, bool]] = []
     entries: list[NewEntry] = []
-    metas: dict[str, dict[str, Any]] = {}  # more meta for a record's applied entry
+    # duplicates = "clone": the fields a record's write was sent under another name
+    renamed_in: dict[str, list[dict[str, Any]]] = {}
 
-    def refused(rid: str, counted: str, **meta: Any) -> None:
-        """An error entry for a write that failed (``meta``: reason, done, ...)."""
-        entries.append(NewEntry(Kind.ERROR, name, rid, side, meta={"stage": "write", **meta}))
+    def refused(rid: str, counted: str, **failure: Any) -> None:
+        """An error entry for a write that failed (``failure``: reason, done, ...)."""
+        entries.append(new_entry(Failure(stage="write", **failure), name, rid, side))
         report.add(name, side, counted)
 
     twins = _twins_outside(ctx, module, side, [state for state, w, _ in batch if w.id is None])
@@ -64,7 +66,7 @@ def push(
             continue
         w, renamed = renames.get(state.rid, (w, None))
         if renamed is not None:
-            metas[state.rid] = {"renamed": renamed}
+            renamed_in[state.rid] = renamed
         values = canonical(w.values)
         unresolved = _side_ids(journal, module, side, values) if module.lookups else None
         if unresolved is not None:
@@ -89,7 +91,7 @@ def push(
         sent.append((state, w, done))
     if writes:  # what is about to be written, durable before the side sees it
         intent = {wr.key: wr.id for wr in writes}
-        journal.append([NewEntry(Kind.INTENT, name, None, side, meta={"writes": intent})])
+        journal.append([new_entry(WriteIntent(writes=intent), name, None, side)])
     outcomes = ctx.connectors[side].push(module.side_module(side), writes) if writes else []
     if len(outcomes) != len(writes):
         raise EngineError(f"side {side} answered {len(outcomes)} outcomes for {len(writes)} writes")
@@ -98,24 +100,25 @@ def push(
         if not outcome.ok and outcome.retry:
             retrying.add(state.rid)
         if outcome.ok and outcome.id is not None:
+            renamed = renamed_in.get(state.rid)
+            applied = Applied(
+                id=str(outcome.id),
+                create=w.id is None,
+                done=done,
+                renamed=tuple(renamed or ()),
+            )
             entries.append(
-                NewEntry(
-                    Kind.APPLIED,
+                new_entry(
+                    applied,
                     name,
                     state.rid,
                     side,
                     context=VectorClock(w.context),
                     fields=w.values,
-                    meta={
-                        "id": str(outcome.id),
-                        "create": w.id is None,
-                        "done": done,
-                        **metas.get(state.rid, {}),
-                    },
                 )
             )
             report.add(name, side, "created" if w.id is None else "updated")
-            report.add(name, side, "renamed", len(metas.get(state.rid, ())))  # 0 or 1
+            report.add(name, side, "renamed", 1 if renamed else 0)
         else:
             again: dict[str, Any] = (
                 {"retry": True} if outcome.retry else {"attempt": _attempt(state, side)}
@@ -160,10 +163,10 @@ def _twins_outside(
     connector = ctx.connectors[side]
     waiting: dict[str, str] = {}
     for state in states:
-        held = state.held(state.origin)
+        held = state.held_wire(state.origin)
         if state.key is None or held is None:
             continue
-        text = from_wire(held["v"].get(module.match_fields[0]))
+        text = from_wire(held.wire.get(module.match_fields[0]))
         if text is None:
             continue
         for change in connector.search(whole, str(text)):
@@ -211,13 +214,13 @@ def _side_ids(
         if rid is None:
             continue
         state = journal.record(target, str(rid))
-        held = state.held(side) if state is not None else None
-        if held is None or held["id"] is None or held["del"]:
+        held = state.held_wire(side) if state is not None else None
+        if held is None or held.id is None or held.deleted:
             return (
                 f"field {field}: {target} record {rid} has no live record on {side} yet; "
                 "retried next cycle"
             )
-        values[field] = held["id"]
+        values[field] = held.id
     return None
 
 
@@ -243,19 +246,24 @@ def pending_writes(journal: Journal, name: str) -> dict[tuple[str, str], str | N
     """
     floor = 0
     for entry in journal.read(module=CONFIG_MODULE, rid=RUN, descending=True):
-        meta = entry.meta
-        if meta.get("trigger") == "sync" and "error" not in meta and name in meta["modules"]:
-            floor = int(meta["last"])
+        run = expect(entry, RunMarker)
+        if run.trigger == "sync" and run.error is None and name in run.modules:
+            floor = int(run.last)
             break
     pending: dict[tuple[str, str], str | None] = {}
     kinds = [str(Kind.INTENT), str(Kind.APPLIED), str(Kind.ERROR)]
     for entry in journal.read(since=floor, kinds=kinds):
         if entry.module != name or entry.side is None:
             continue
-        if entry.kind is Kind.INTENT:
-            for rid, side_id in entry.meta.get("writes", {}).items():
+        payload = payload_of(entry)
+        if isinstance(payload, WriteIntent):
+            for rid, side_id in payload.writes.items():
                 pending[(rid, entry.side)] = side_id
-        elif entry.rid is not None and entry.meta.get("stage") != "read":
+        elif entry.kind is Kind.INTENT:
+            continue
+        elif entry.rid is not None and not (
+            isinstance(payload, Failure) and payload.stage == "read"
+        ):
             pending.pop((entry.rid, entry.side), None)
     return pending
 

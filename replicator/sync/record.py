@@ -22,9 +22,10 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Journal, Kind, NewEntry
+from journal import Entry, Journal
 from journal.anchors import write_anchor
 from journal.entry import utc_text
+from journal.payloads import RunMarker, SettingsInForce, SideIdentities, expect, new_entry
 from replicator.config.load import Config
 from replicator.sync.context import Context
 
@@ -99,26 +100,28 @@ def canonical_settings(value: Any) -> Any:
     return value
 
 
-def settings_meta(config: Config) -> dict[str, Any]:
-    """The meta of a ``config`` entry journaling the settings of ``config``."""
-    return {
-        "fingerprint": config.fingerprint(),
-        "file": str(config.path),
-        "settings": canonical_settings(config.raw),
-    }
+def settings_in_force(config: Config, *, by: str | None = None) -> SettingsInForce:
+    """The payload of a ``config`` entry journaling the settings of ``config`` (``by``: the
+    command that saved them without syncing)."""
+    return SettingsInForce(
+        fingerprint=config.fingerprint(),
+        file=str(config.path),
+        settings=canonical_settings(config.raw),
+        by=by,
+    )
 
 
 def journal_config(ctx: Context) -> None:
     """A ``config`` entry whenever the settings in force change, and one of the sides'
     accounts (found by :func:`~replicator.sync.checks.check_identities`) once told."""
     last = last_config(ctx.journal)
-    if last is None or last.meta.get("fingerprint") != ctx.config.fingerprint():
-        meta = settings_meta(ctx.config)
-        ctx.journal.append([NewEntry(Kind.CONFIG, CONFIG_MODULE, CONFIG_MODULE, meta=meta)])
+    if last is None or expect(last, SettingsInForce).fingerprint != ctx.config.fingerprint():
+        settings = settings_in_force(ctx.config)
+        ctx.journal.append([new_entry(settings, CONFIG_MODULE, CONFIG_MODULE)])
     identities = ctx.kept.identities
     if identities:  # the account each side syncs with, first seen or changed
-        meta = {"identities": dict(sorted(identities.items()))}
-        ctx.journal.append([NewEntry(Kind.CONFIG, CONFIG_MODULE, SIDES_RID, meta=meta)])
+        told = SideIdentities(identities=dict(sorted(identities.items())))
+        ctx.journal.append([new_entry(told, CONFIG_MODULE, SIDES_RID)])
         ctx.kept.identities = {}
 
 
@@ -143,26 +146,21 @@ def journal_run(
     for module, side, what, n in report.rows():
         counts.setdefault(module, {}).setdefault(side, {})[what] = n
     ended = journal.now()
-    meta: dict[str, Any] = {
-        "trigger": trigger,
-        "started": utc_text(started),
-        "ended": utc_text(ended),
-        "modules": list(modules),
-        "counts": counts,
-        "first": first,
-        "last": last,
-        "ms": int((time.monotonic() - report.started) * 1000),
-    }
-    if report.paused:
-        meta["paused"] = list(report.paused)
-    if record is not None:
-        meta["record"] = dict(record)
-    if error is not None:
-        meta["error"] = f"{type(error).__name__}: {error}"[:ERROR_TEXT]
-    origin = record.get("side") if record is not None else None
-    (entry,) = journal.append(
-        [NewEntry(Kind.CONFIG, CONFIG_MODULE, RUN, origin, meta=meta, at=ended)]
+    marker = RunMarker(
+        trigger=trigger,
+        started=utc_text(started),
+        ended=utc_text(ended),
+        modules=tuple(modules),
+        counts=counts,
+        first=first,
+        last=last,
+        ms=int((time.monotonic() - report.started) * 1000),
+        paused=tuple(report.paused),
+        record=dict(record) if record is not None else None,
+        error=f"{type(error).__name__}: {error}"[:ERROR_TEXT] if error is not None else None,
     )
+    origin = record.get("side") if record is not None else None
+    (entry,) = journal.append([new_entry(marker, CONFIG_MODULE, RUN, origin, at=ended)])
     return entry
 
 
@@ -213,5 +211,5 @@ __all__ = [
     "last_config",
     "recorded",
     "report_data",
-    "settings_meta",
+    "settings_in_force",
 ]

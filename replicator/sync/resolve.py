@@ -6,10 +6,12 @@ Both journal the decision only; the next sync writes it to every side.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from conflicts import RESOLVER, RecordState, ResolutionError
-from journal import Dot, Journal, Kind, NewEntry
+import attrs
+
+from conflicts import RESOLVER, ConflictData, RecordState, ResolutionError
+from journal import Dot, Journal, NewEntry
+from journal.payloads import DuplicateConflict, RetryIntent, ValueResolution, new_entry
 from replicator.config.load import Config
 from replicator.config.mapping import to_canonical
 from replicator.errors import MappingError
@@ -28,23 +30,24 @@ def resolve(
     row = journal.conflict(conflict_id)
     if row is None:
         raise ResolutionError(f"no conflict {conflict_id}")
-    data = row["data"]
+    data = ConflictData.of(row["data"])
     module = config.modules.get(row["module"])
     if module is None:
         raise ResolutionError(f"conflict {conflict_id}: module {row['module']!r} is not configured")
     state: RecordState | None = journal.record(row["module"], row["rid"])
     if state is None:
         raise ResolutionError(f"conflict {conflict_id}: record {row['rid']} is unknown")
-    if "resolution" in data:
+    if data.resolution is not None:
         raise ResolutionError(f"conflict {conflict_id} was already resolved by a person")
-    if "settled_by" in data:
+    if data.settled_by is not None:
         raise ResolutionError(
             f"conflict {conflict_id} was settled by a later change (entry "
-            f"{data['settled_by']['seq']}): nothing to resolve; see `conflicts list --open`"
+            f"{data.settled_by['seq']}): nothing to resolve; see `conflicts list --open`"
         )
-    meta: dict[str, Any] = {"conflict": conflict_id, "by": "person"}
-    if data.get("duplicate"):
+    resolution = ValueResolution(conflict=conflict_id, by="person")
+    if isinstance(data.conflict, DuplicateConflict):
         return resolve_duplicate(journal, module, row, take if take is not None else raw_value)
+    held_siblings = data.conflict.siblings
     field = row["field"]
     reg = state.fields.get(field)
     if reg is None:
@@ -52,9 +55,9 @@ def resolve(
     if take is not None:
         siblings = [s for s in reg.siblings if s.dot.side == take]
         if not siblings:
-            candidates = [s["side"] for s in data.get("siblings", [])]
+            candidates = [s["side"] for s in held_siblings]
             if take in candidates:
-                siblings_data = [s for s in data["siblings"] if s["side"] == take]
+                siblings_data = [s for s in held_siblings if s["side"] == take]
                 chosen = siblings_data[-1]["value"]
             else:
                 raise ResolutionError(
@@ -63,7 +66,7 @@ def resolve(
                 )
         else:
             chosen = max(siblings, key=lambda s: s.dot.counter).value
-        meta["take"] = take
+        resolution = attrs.evolve(resolution, take=take)
     elif raw_value is not None:
         try:
             chosen = to_canonical(module.fields.kind(field), raw_value, field=field)
@@ -79,12 +82,12 @@ def resolve(
                         f"conflict {conflict_id}: field {field}: {chosen!r} is not a value "
                         f"side {side} can hold (its picklist map gives {known})"
                     )
-        meta["value"] = chosen
+        resolution = attrs.evolve(resolution, value=chosen)
     else:
         raise ResolutionError("say which value wins: --take SIDE or --value VALUE")
     dot = Dot(RESOLVER, state.clock.get(RESOLVER) + 1)
-    entry = NewEntry(
-        Kind.RESOLUTION, row["module"], row["rid"], None, dot, reg.clock, {field: chosen}, meta
+    entry = new_entry(
+        resolution, row["module"], row["rid"], dot=dot, context=reg.clock, fields={field: chosen}
     )
     journal.append([entry])
     return entry
@@ -99,7 +102,7 @@ def retry(journal: Journal, module: str, rids: Sequence[str], *, by: str = "pers
         if state is not None and state.retries:
             due.append(rid)
     if due:
-        journal.append([NewEntry(Kind.INTENT, module, None, None, meta={"retry": due, "by": by})])
+        journal.append([new_entry(RetryIntent(retry=tuple(due), by=by), module)])
     return len(due)
 
 

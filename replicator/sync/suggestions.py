@@ -23,13 +23,32 @@ pages and batches do not change it; every decision is journaled, so replay rebui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from conflicts import ACTIVE, HELD, DuplicatePolicy, Member, RecordState, ResolutionError, visible
+import attrs
+
+from conflicts import (
+    ACTIVE,
+    HELD,
+    ConflictData,
+    DuplicatePolicy,
+    Member,
+    RecordState,
+    ResolutionError,
+    visible,
+)
 from conflicts.duplicates import NEAR_REASON, Candidate, near_group
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from journal.entry import utc_text
+from journal.payloads import (
+    DuplicateConflict,
+    DuplicateResolution,
+    Linked,
+    Merged,
+    new_entry,
+    variant,
+)
 from replicator.config.load import ModuleConfig
 from replicator.sync.record import CycleReport
 
@@ -74,26 +93,18 @@ def near_matches(
         group = near_group(candidates, linked)
         listed = [{"rid": c.rid, "side": c.origin, "key": c.key} for c in group]
         for member in group:
-            entries.append(
-                NewEntry(
-                    Kind.CONFLICT,
-                    name,
-                    member.rid,
-                    None,
-                    meta={
-                        "field": SUGGESTION_FIELD,
-                        "status": "open",
-                        "duplicate": True,
-                        "suggestion": True,
-                        "key": member.key,
-                        "near_key": near,
-                        "candidates": listed,
-                        "reason": NEAR_REASON,
-                        "policy": policy,
-                        "dots": [],
-                    },
-                )
+            held = DuplicateConflict(
+                field=SUGGESTION_FIELD,
+                status="open",
+                suggestion=True,
+                key=member.key,
+                near_key=near,
+                candidates=tuple(listed),
+                reason=NEAR_REASON,
+                policy=policy,
+                dots=(),
             )
+            entries.append(new_entry(held, name, member.rid))
             report.add(name, member.origin, "held")  # held for a person, as a suggestion
             report.add(name, member.origin, "suggested")
     return entries
@@ -118,36 +129,27 @@ def pair_entries(
     old = journal.record(name, existing.rid)
     assert src is not None and old is not None
     held = old.sides[existing.origin]
-    meta: dict[str, Any] = {
-        "id": held.id,
-        "policy": policy.duplicates.value,
-        "from": old.rid,
-        "key": key,
-    }
-    if by is not None:
-        meta["by"] = by
+    linked = Linked(id=held.id, policy=policy.duplicates.value, from_=old.rid, key=key, by=by)
     if merge:
         newest = max((s.at for r in old.fields.values() for s in r.siblings), default=None)
-        if newest is not None:
-            meta["modified"] = utc_text(newest)
         # field by field: a value fills a gap in the incoming record, and only two
         # different values are a conflict
         mine, _ = visible(src, policy)
         values = {k: v for k, v in held.values.items() if v is not None}
-        meta["fill"] = sorted(k for k in values if mine.get(k) is None)
-        empty = sorted(k for k, v in held.values.items() if v is None)
-        if empty:
-            meta["empty"] = empty
-        dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
-        link = NewEntry(Kind.LINK, name, src.rid, existing.origin, dot, VectorClock(), values, meta)
-    else:
-        link = NewEntry(
-            Kind.LINK, name, src.rid, existing.origin, fields=dict(held.values), meta=meta
+        linked = attrs.evolve(
+            linked,
+            modified=utc_text(newest) if newest is not None else None,
+            fill=tuple(sorted(k for k in values if mine.get(k) is None)),
+            empty=tuple(sorted(k for k, v in held.values.items() if v is None)),
         )
-    merged_meta: dict[str, Any] = {"into": src.rid, "policy": policy.duplicates.value, "key": key}
-    if by is not None:
-        merged_meta["by"] = by
-    return [link, NewEntry(Kind.MERGED, name, old.rid, existing.origin, meta=merged_meta)]
+        dot = Dot(existing.origin, src.clock.get(existing.origin) + 1)
+        link = new_entry(
+            linked, name, src.rid, existing.origin, dot=dot, context=VectorClock(), fields=values
+        )
+    else:
+        link = new_entry(linked, name, src.rid, existing.origin, fields=dict(held.values))
+    merged = Merged(into=src.rid, policy=policy.duplicates.value, key=key, by=by)
+    return [link, new_entry(merged, name, old.rid, existing.origin)]
 
 
 # -- a person's decision ---------------------------------------------------------------------
@@ -163,8 +165,11 @@ def resolve_duplicate(
     it; link both records it pairs); an exact duplicate group, member by member (link:
     both records it pairs).
     """
-    cid, name, data = row["id"], row["module"], row["data"]
-    suggestion = bool(data.get("suggestion"))
+    cid, name = row["id"], row["module"]
+    held = ConflictData.of(row["data"]).conflict
+    if not isinstance(held, DuplicateConflict):
+        raise ResolutionError(f"conflict {cid} is not a duplicate group: --take or --value")
+    suggestion = held.suggestion
     decision, _, partner_rid = (value or "").partition(":")
     if decision not in DECISIONS or (partner_rid and decision != "link"):
         raise ResolutionError(
@@ -172,61 +177,47 @@ def resolve_duplicate(
             "record: pair them; link:RID picks one of several), --value clone (different "
             "records: create each on the other side) or --value skip (leave it unsynced)"
         )
-    base: dict[str, Any] = {"by": "person", "decision": decision}
-    if suggestion:
-        base["suggestion"] = True
+    base = DuplicateResolution(conflict=cid, by="person", decision=decision, suggestion=suggestion)
     if decision != "link":
-        rows = _group_rows(journal, row) if suggestion else [row]
-        entries = [
-            NewEntry(Kind.RESOLUTION, name, r["rid"], None, meta={"conflict": r["id"], **base})
-            for r in rows
-        ]
+        rows = _group_rows(journal, row, held) if suggestion else [row]
+        entries = [new_entry(attrs.evolve(base, conflict=r["id"]), name, r["rid"]) for r in rows]
         journal.append(entries)
         return entries[0]
     mine = _member(journal, name, row["rid"])
     if mine is None:
         raise ResolutionError(f"conflict {cid}: record {row['rid']} is no longer on one side")
-    partner = _partner(journal, name, cid, mine, data.get("candidates", []), partner_rid)
+    partner = _partner(journal, name, cid, mine, held.candidates, partner_rid)
     policy = module.policy
     incoming, existing = (partner, mine) if partner.origin == policy.incoming else (mine, partner)
-    entries = [
-        NewEntry(
-            Kind.RESOLUTION,
-            name,
-            mine.rid,
-            None,
-            meta={"conflict": cid, **base, "with": partner.rid},
-        )
-    ]
+    entries = [new_entry(attrs.evolve(base, with_=partner.rid), name, mine.rid)]
     for other in journal.conflicts(status="open", module=name, rid=partner.rid):
-        if other["data"].get("duplicate"):
-            entries.append(
-                NewEntry(
-                    Kind.RESOLUTION,
-                    name,
-                    partner.rid,
-                    None,
-                    meta={"conflict": other["id"], **base, "with": mine.rid},
-                )
-            )
+        if variant(Kind.CONFLICT, other["data"]) is DuplicateConflict:
+            paired = attrs.evolve(base, conflict=other["id"], with_=mine.rid)
+            entries.append(new_entry(paired, name, partner.rid))
     merge = policy.duplicates is not DuplicatePolicy.OVERWRITE
-    key = data.get("near_key") if suggestion else data.get("key")
+    key = held.near_key if suggestion else held.key
     entries += pair_entries(journal, module, incoming, existing, key, merge=merge, by="person")
     with journal.transaction():
         journal.append(entries)
     return entries[0]
 
 
-def _group_rows(journal: Journal, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The open conflicts of the suggestion ``row`` belongs to: ``row`` first."""
-    near = row["data"].get("near_key")
+def _group_rows(
+    journal: Journal, row: dict[str, Any], held: DuplicateConflict
+) -> list[dict[str, Any]]:
+    """The open conflicts of the suggestion ``row`` (``held``) belongs to: ``row`` first."""
+    near = held.near_key
     rows = [row]
-    for candidate in row["data"].get("candidates", []):
+    for candidate in held.candidates:
         if candidate["rid"] == row["rid"]:
             continue
         for other in journal.conflicts(status="open", module=row["module"], rid=candidate["rid"]):
-            data = other["data"]
-            if data.get("suggestion") and data.get("near_key") == near:
+            theirs = ConflictData.of(other["data"]).conflict
+            if (
+                isinstance(theirs, DuplicateConflict)
+                and theirs.suggestion
+                and theirs.near_key == near
+            ):
                 rows.append(other)
     return rows
 
@@ -244,7 +235,7 @@ def _partner(
     module: str,
     cid: int,
     mine: Member,
-    candidates: Sequence[dict[str, Any]],
+    candidates: Sequence[Mapping[str, Any]],
     wanted: str,
 ) -> Member:
     """The candidate on another side that a ``link`` pairs with (``wanted``, or the one)."""

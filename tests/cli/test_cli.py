@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from conflicts import ResolutionError
 from journal import StorageError
-from replicator.cli import main as cli
+from replicator.cli import common
 from replicator.cli.main import main
 from replicator.errors import EngineError
 
@@ -523,7 +523,7 @@ def test_every_domain_error_becomes_a_one_line_message(folder, monkeypatch, erro
     def fail(path):
         raise error
 
-    monkeypatch.setattr(cli, "load_config", fail)
+    monkeypatch.setattr(common, "load_config", fail)
     result = folder.cli("status")
     assert result.exit_code == 1
     assert result.output == f"Error: {error}\n"
@@ -546,49 +546,7 @@ def test_every_command_and_option_has_help():
     walk(main, ("replicator",))
 
 
-# -- demo and the real console script ----------------------------------------------------------
-
-
-def test_demo_syncs_zoho_crm_and_books_through_the_sandbox(tmp_path):
-    """`replicator demo` starts the Zoho sandbox, syncs, edits both sides through the APIs,
-    syncs again, and shows the conflict, the API requests used and the verify result."""
-    folder = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["demo", "--dir", str(folder)])
-    assert result.exit_code == 0, result.output
-    out = result.stdout
-    assert out.index("first sync") < out.index("second sync") < out.index("journal verify")
-    assert "name(s) on both sides were linked" in out
-    assert "resolved: customers" in out and "phone" in out  # the concurrent edit
-    assert "API requests the sandbox answered" in out and "/books/v3/contacts" in out
-    assert "after the second sync: 13 accounts in CRM, 15 customers in Books" in out
-    # near names are held for a person, never copied as a second customer
-    assert "near match 'Globex Corp' (books) ~ 'Globex Corporation' (crm)" in out
-    assert "near match 'Hooli Inc.' (books) ~ 'Hooli' (crm)" in out
-    assert "intact: " in out and "Try:" in out
-    assert (folder / "replicator.toml").is_file()
-    assert (folder / "sandbox" / "credentials.json").is_file()
-    secrets = json.loads((folder / "sandbox" / "credentials.json").read_text())
-    assert secrets["client_secret"] not in result.output
-    assert secrets["refresh_token"] not in result.output
-    again = CliRunner().invoke(main, ["demo", "--dir", str(folder)])
-    assert again.exit_code == 1 and "already holds" in again.output
-
-
-def test_the_sqlite_demo_runs_and_ends_with_the_verify_result(tmp_path):
-    """`replicator demo --sqlite` seeds, syncs, edits, syncs, lists the conflict, verifies."""
-    result = CliRunner().invoke(
-        main, ["demo", "--sqlite", "--dir", str(tmp_path / "demo"), "--records", "20"]
-    )
-    assert result.exit_code == 0, result.output
-    out = result.stdout
-    assert out.index("first sync") < out.index("second sync") < out.index("journal verify")
-    assert "resolved" in out and "email" in out  # the concurrent edit, settled by newest
-    lines = out.strip().splitlines()
-    verify_line = next(i for i, line in enumerate(lines) if line.startswith("intact: "))
-    assert "Try:" in lines[verify_line + 2] and "conflicts list" in out
-    assert (tmp_path / "demo" / "replicator.toml").is_file()
-    again = CliRunner().invoke(main, ["demo", "--sqlite", "--dir", str(tmp_path / "demo")])
-    assert again.exit_code == 1 and "already holds" in again.output
+# -- the real console script ------------------------------------------------------------------
 
 
 def _console_script() -> str:

@@ -72,3 +72,59 @@ def test_big_integers_and_long_decimals_survive_the_journal_and_its_replay(tmp_p
         assert state is not None and state.sides["books"].values["visits"] == BIG
     finally:
         reopened.close()
+
+
+def _observed(side: str, counter: int, context: VectorClock, name: str) -> NewEntry:
+    return NewEntry(
+        Kind.OBSERVED,
+        "customers",
+        "crm:1",
+        side,
+        Dot(side, counter),
+        context,
+        {"name": name},
+        {"id": "1" if side == "crm" else "9", "modified": T0.isoformat()},
+    )
+
+
+def test_the_reducer_writes_each_field_register_with_a_clock_of_its_own(tmp_path):
+    """The stored state of format version 2: a field is ``[siblings, clock]``, and the clock
+    keeps what the register has seen (its writes' contexts too), not only its siblings."""
+    assert RecordReducer.version == 2
+    journal = Journal(tmp_path / "j.db", RecordReducer())
+    try:
+        journal.append(
+            [
+                _observed("crm", 1, VectorClock(), "Acme"),
+                _observed("books", 1, VectorClock.of(crm=1), "Acme Ltd"),
+            ]
+        )
+        state = journal.record("customers", "crm:1")
+        assert state is not None
+        at = T0.isoformat()  # the side's own time, as it gave it
+        assert state.raw["f"] == {"name": [[["books", 1, "Acme Ltd", at]], {"books": 1, "crm": 1}]}
+        assert state.siblings("name") == [["books", 1, "Acme Ltd", at]]
+        assert state.siblings("email") == []
+        assert state.fields["name"].clock == VectorClock.of(books=1, crm=1)
+    finally:
+        journal.close()
+
+
+def test_the_reducer_reaches_one_register_whatever_order_the_writes_come_in(tmp_path):
+    """A write delivered after the write that superseded it does not come back as a
+    sibling: the fields of a record do not depend on the delivery order (DESIGN 3, 8)."""
+    first = _observed("crm", 1, VectorClock(), "Acme")
+    second = _observed("books", 1, VectorClock.of(crm=1), "Acme Ltd")
+    third = _observed("crm", 2, VectorClock.of(crm=1), "ACME")  # concurrent with books:1
+    fields = []
+    for n, order in enumerate([[first, second, third], [third, second, first, second]]):
+        journal = Journal(tmp_path / f"{n}.db", RecordReducer())
+        try:
+            journal.append(order)
+            state = journal.record("customers", "crm:1")
+            assert state is not None
+            fields.append(state.raw["f"])
+        finally:
+            journal.close()
+    assert fields[0] == fields[1]
+    assert [s[:3] for s in fields[0]["name"][0]] == [["books", 1, "Acme Ltd"], ["crm", 2, "ACME"]]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from replicator.config.daemon import DaemonConfig, every, is_instant, parse_duration, split_bind
+from replicator.config.daemon import DaemonConfig, parse_duration, split_bind
 from replicator.config.load import parse_config
+from replicator.daemon.schedule import every, is_instant
 from replicator.errors import ConfigError
 
 

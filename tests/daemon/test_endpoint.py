@@ -17,7 +17,7 @@ from journal import Kind
 from replicator.daemon.log import setup_logging, teardown_logging
 from replicator.daemon.service import Daemon
 from replicator.daemon.state import token_path
-from replicator.daemon.watch import Channel
+from replicator.daemon.watch import Channel, route
 from replicator.sync.app import open_journal
 from tests.daemon.conftest import World, make_world, wait_for
 
@@ -88,11 +88,13 @@ def test_healthz_turns_unhealthy_when_a_cycle_fails(world, daemon):
 
 
 def test_metrics_parse_as_prometheus_text(world, daemon):
-    """/metrics parses with prometheus_client's parser and counts cycles and records."""
+    """/metrics is text format 0.0.4, parses with prometheus_client's parser and counts
+    cycles and records."""
     world.add("books", "Omega")
     daemon.sync_now([])
-    text = httpx.get(f"{daemon.url}/metrics").text
-    families = {f.name: f for f in text_string_to_metric_families(text)}
+    response = httpx.get(f"{daemon.url}/metrics")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
     cycles = {
         tuple(sorted(s.labels.items())): s.value for s in families["replicator_cycles"].samples
     }
@@ -211,8 +213,6 @@ def test_a_delete_callback_runs_the_module_cycle(world, daemon):
 def test_callbacks_route_to_instant_modules_of_their_table(tmp_path):
     """Inserts and updates become ids to fetch (once each); deletes a cycle; a table no
     instant module syncs is ignored."""
-    from replicator.daemon.watch import route
-
     world = make_world(tmp_path, daemon=SETTINGS)
     fetch, rerun = route(
         world.config,

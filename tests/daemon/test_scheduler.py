@@ -7,8 +7,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
 from journal import verify
+from replicator.cli.main import main
 from replicator.daemon.service import Daemon
 from replicator.daemon.state import (
     daemon_status,
@@ -77,10 +79,6 @@ def test_status_shows_the_next_run_of_each_module(world, daemon):
 
 def test_replicator_status_shows_the_daemon_and_each_modules_next_run(world, daemon):
     """`replicator status` says a daemon runs (pid, URL) and when each module runs next."""
-    from click.testing import CliRunner
-
-    from replicator.cli.main import main
-
     wait_for(lambda: daemon_status(world.config)["modules"]["customers"]["next_run"])
     args = ["--config", str(world.config_path), "status"]
     data = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)["daemon"]

@@ -1,7 +1,7 @@
 """The setup checks against the Zoho sandbox: base currencies, missing custom fields, and a
 CRM Goods / Services picklist syncing with Books' product type.
 
-Configs are what a user writes (:func:`replicator.cli.demo.zoho_config`), changed where a test
+Configs are what a user writes (:func:`replicator.cli.demo.zoho.zoho_config`), changed where a test
 says; ``replicator sync`` runs through click's runner as a user would run it.
 """
 
@@ -15,12 +15,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from journal import Kind
-from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.cli.main import main
 from replicator.config.load import load_config
 from replicator.connectors.zoho.books import from_options as books_from_options
 from replicator.connectors.zoho.crm import from_options as crm_from_options
 from replicator.sandbox import AdminClient, AdminError, Sandbox
+from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_journal
 from tests.integration.conftest import fresh
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.cli.main import main
 from replicator.connectors.zoho.credentials import read_credentials_file
 from replicator.sandbox import Sandbox
+from replicator.sandbox.api_client import ZohoApi
 from tests.integration.conftest import fresh
 
 

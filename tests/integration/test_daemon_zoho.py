@@ -36,10 +36,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from replicator.cli.demo import ZohoApi
 from replicator.config.load import load_config
 from replicator.daemon.state import state_path, token_path
 from replicator.sandbox import AdminClient
+from replicator.sandbox.api_client import ZohoApi
 from tests.integration.conftest import SESSION
 
 CONFIG = """\

@@ -31,10 +31,11 @@ import pytest
 from click.testing import CliRunner
 
 from journal import Kind, verify
-from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.cli.main import main
 from replicator.config.load import Config, load_config
 from replicator.sandbox import AdminClient, Sandbox
+from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_app, open_journal
 from replicator.sync.record import CycleReport
 from tests.integration.conftest import fresh

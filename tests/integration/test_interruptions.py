@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from replicator.cli.demo import zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.cli.main import main
 from replicator.sandbox import AdminClient, Sandbox
 from tests.integration.conftest import fresh

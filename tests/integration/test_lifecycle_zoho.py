@@ -1,7 +1,7 @@
 """The lifecycle commands against the Zoho sandbox: history, status, records list, pause /
 resume, save / edit, disable / enable / delete (then `journal replay` and `verify`),
 update-credentials, fetch, search and import, each on a config a user would write
-(:func:`replicator.cli.demo.zoho_config`) through the command line."""
+(:func:`replicator.cli.demo.zoho.zoho_config`) through the command line."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.cli.main import main
 from replicator.connectors.zoho.credentials import exchange_grant_code, read_credentials_file
 from replicator.sandbox import AdminClient, Sandbox
+from replicator.sandbox.api_client import ZohoApi
 from tests.integration.conftest import fresh
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from journal import Kind, verify
-from replicator.cli.demo import ZohoApi
 from replicator.sandbox import Sandbox
+from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_app
 from replicator.sync.record import CycleReport
 from tests.integration.conftest import fresh

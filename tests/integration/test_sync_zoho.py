@@ -1,12 +1,12 @@
 """End to end: the engine syncing Zoho CRM and Zoho Books (the sandbox) over real HTTP.
 
-The config is what a user writes (:func:`replicator.cli.demo.zoho_config`): sides ``crm``
+The config is what a user writes (:func:`replicator.cli.demo.zoho.zoho_config`): sides ``crm``
 (``zoho_crm``) and ``books`` (``zoho_books``) reading the credentials file the sandbox
 wrote, and the two-way ``customers`` module, CRM Accounts <-> Books contacts of type
 customer, mapping ``Account_Name`` <-> ``contact_name``, ``Phone`` <-> ``phone`` (the
 primary contact person's in Books) and ``Website`` <-> ``website``.  Other programs edit
-both sides through the published APIs (:class:`replicator.cli.demo.ZohoApi`), a second or more
-apart as people would (Zoho's times have whole seconds).
+both sides through the published APIs (:class:`replicator.sandbox.api_client.ZohoApi`), a
+second or more apart as people would (Zoho's times have whole seconds).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 
 from journal import Kind, verify
-from replicator.cli.demo import ZohoApi, zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.config.load import Config, load_config
 from replicator.connectors.base import Connector
 from replicator.connectors.zoho.books import from_options as books_from_options
 from replicator.connectors.zoho.crm import from_options as crm_from_options
-from replicator.connectors.zoho.http import ZohoError
+from replicator.errors import ZohoError
 from replicator.sandbox import AdminClient, Sandbox
+from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_app, open_journal
 from replicator.sync.engine import Engine
 from replicator.sync.record import CycleReport

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from replicator.cli.demo import zoho_config
+from replicator.cli.demo.zoho import zoho_config
 from replicator.config.load import load_config
 from replicator.sandbox import Sandbox, Settings
 from replicator.sync.app import open_journal

@@ -48,10 +48,7 @@ def check_verifies(w: World) -> None:
 
 def links(w: World) -> dict[tuple[str, str], tuple[str, str]]:
     """(side, side id) -> (rid, status)."""
-    rows = w.journal.conn.execute(
-        "SELECT side, side_id, rid, status FROM links WHERE module = ?", (MODULE,)
-    )
-    return {(side, sid): (rid, status) for side, sid, rid, status in rows}
+    return w.journal.module_links(MODULE)
 
 
 def check_links_one_to_one(w: World) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conflicts import ConflictPolicy, Register
-from conflicts.state import write_register
+from conflicts.register import merge_registers, register_delta, write_clock, write_register
 from journal import Dot, VectorClock, dumps, loads
 from journal.entry import to_wire, utc_text
 from tests.strategies import (
@@ -190,18 +189,21 @@ def test_canonical_values_survive_the_journal_encoding(value) -> None:
     assert back == value
 
 
-# -- the register as the reducer keeps it (plain JSON siblings, no clock of its own) --------
+# -- the register as the reducer keeps it (plain JSON: siblings and a clock of its own) -----
 
 
-def _fold_live(deltas) -> list[list]:
-    """Fold writes the way the reducer does (conflicts.state.write_register)."""
+def _fold_live(deltas) -> list | None:
+    """Fold writes the way the reducer does (conflicts.register.write_register)."""
     reg = None
     for delta in deltas:
         (s,) = delta.siblings
-        reg = write_register(
-            reg, s.dot.side, s.dot.counter, to_wire(s.value), utc_text(s.at), delta.clock.as_dict()
-        )
-    return reg or []
+        seen = write_clock(s.dot.side, s.dot.counter, delta.clock.as_dict())
+        reg = write_register(reg, s.dot.side, s.dot.counter, to_wire(s.value), utc_text(s.at), seen)
+    return reg
+
+
+def _live_dots(reg: list | None) -> list[tuple[str, int]]:
+    return [(s[0], s[1]) for s in reg[0]] if reg is not None else []
 
 
 def _causal_shuffle(deltas, random) -> list:
@@ -226,6 +228,13 @@ def _causal_shuffle(deltas, random) -> list:
     return out
 
 
+def _value_api(deltas) -> Register:
+    reg = Register()
+    for delta in deltas:
+        reg = reg.merge(delta)
+    return reg
+
+
 @given(histories(), st.randoms(use_true_random=False))
 def test_live_register_ignores_the_order_of_causal_delivery(history, random):
     """The reducer's register reaches the same siblings whatever causal order the writes
@@ -234,26 +243,55 @@ def test_live_register_ignores_the_order_of_causal_delivery(history, random):
     in_order = _fold_live(history.deltas)
     shuffled = _causal_shuffle(history.deltas, random)
     assert _fold_live(shuffled) == in_order
-    standing_dots = {(s[0], s[1]) for s in in_order}
+    standing_dots = set(_live_dots(in_order))
     standing = [
         d for d in shuffled if (d.siblings[0].dot.side, d.siblings[0].dot.counter) in standing_dots
     ]
     if standing:
         assert _fold_live([*shuffled, random.choice(standing)]) == in_order
-    value_api = Register()
-    for delta in history.deltas:
-        value_api = value_api.merge(delta)
-    assert [(s[0], s[1]) for s in in_order] == [(d.side, d.counter) for d in value_api.dots]
+    value_api = _value_api(history.deltas)
+    assert _live_dots(in_order) == [(d.side, d.counter) for d in value_api.dots]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "library: conflicts.state.write_register keeps no register clock, so a write delivered "
-        "after a write that superseded it comes back as a sibling (DESIGN section 3 claims any "
-        "delivery order; the journal only ever delivers causally, so live sync is not affected)"
-    ),
+@given(histories(), st.randoms(use_true_random=False))
+def test_live_register_ignores_any_order_of_delivery(history, random):
+    """The reducer's register reaches one register (siblings and clock) whatever order the
+    writes come in, causal or not, some delivered twice; it is the value-API register."""
+    in_order = _fold_live(history.deltas)
+    shuffled = list(history.deltas) + random.sample(
+        list(history.deltas), k=len(history.deltas) // 2
+    )
+    random.shuffle(shuffled)
+    assert _fold_live(shuffled) == in_order
+    value_api = _value_api(history.deltas)
+    if in_order is None:
+        assert value_api == Register()
+    else:
+        assert _live_dots(in_order) == [(d.side, d.counter) for d in value_api.dots]
+        assert VectorClock(in_order[1]) == value_api.clock
+
+
+@given(
+    histories(),
+    st.randoms(use_true_random=False),
+    st.sampled_from(ACTORS),
+    st.integers(1, 8),
+    vector_clocks(),
 )
+def test_a_write_is_the_merge_of_its_delta(history, random, side, counter, context):
+    """write_register (the reducer's hot path) gives exactly what merging the write's delta
+    gives, on any register a field can reach and for any write, seen before or not."""
+    deltas = random.sample(list(history.deltas), k=random.randint(0, len(history.deltas)))
+    reg = _fold_live(deltas)
+    at = "2024-01-01T00:00:00.000000+00:00"
+    args = (side, counter, "v", at, context.as_dict())
+    if history.deltas and random.random() < 0.5:  # one of the field's own writes, again
+        (s,) = (write := random.choice(history.deltas)).siblings
+        args = (s.dot.side, s.dot.counter, to_wire(s.value), at, write.clock.as_dict())
+    seen = write_clock(args[0], args[1], args[4])
+    assert write_register(reg, *args[:4], seen) == merge_registers(reg, register_delta(*args))
+
+
 def test_live_register_ignores_any_delivery_order():
     """Two writes, the second made by a side that had seen the first, delivered the other
     way round, give the same register as in order."""
@@ -262,3 +300,4 @@ def test_live_register_ignores_any_delivery_order():
     second = Register.delta(Dot("crm", 1), "b", at, VectorClock.of(books=1))
     assert first.merge(second) == second.merge(first)  # the value API holds the law
     assert _fold_live([second, first]) == _fold_live([first, second])
+    assert _live_dots(_fold_live([second, first])) == [("crm", 1)]

@@ -1,9 +1,6 @@
-"""A client that knows only Zoho's published API: plain httpx, written from the spec.
-
-It gets an access token by refresh, sends ``Authorization: Zoho-oauthtoken``, calls CRM
-paths under ``{api_domain}/crm/v8`` and Books paths under ``{api_domain}/books/v3`` with
-``organization_id``.  It knows nothing of the sandbox.
-"""
+"""The clients the sandbox's tests talk through: :class:`Zoho`, the shared client of Zoho's
+published API at its raw level (:class:`replicator.sandbox.api_client.ZohoHttp`), and
+:class:`Receiver`, a notification endpoint."""
 
 from __future__ import annotations
 
@@ -12,59 +9,9 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-
-class Zoho:
-    def __init__(self, credentials: Mapping[str, str]) -> None:
-        self.credentials = dict(credentials)
-        self.http = httpx.Client(timeout=10)
-        self._token: str | None = None
-
-    def refresh(self, **overrides: str) -> httpx.Response:
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self.credentials["client_id"],
-            "client_secret": self.credentials["client_secret"],
-            "refresh_token": self.credentials["refresh_token"],
-        } | overrides
-        return self.http.post(f"{self.credentials['accounts_url']}/oauth/v2/token", data=form)
-
-    def token(self) -> str:
-        if self._token is None:
-            answer = self.refresh().json()
-            assert "access_token" in answer, answer
-            self._token = answer["access_token"]
-        return self._token
-
-    def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {"Authorization": f"Zoho-oauthtoken {self.token()}", **(extra or {})}
-
-    def crm(
-        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        url = f"{self.credentials['api_domain']}/crm/v8{path}"
-        return self.http.request(method, url, headers=self.headers(headers), **kwargs)
-
-    def books(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        org: str | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        url = f"{self.credentials['api_domain']}/books/v3{path}"
-        query = {"organization_id": org or self.credentials["organization_id"], **(params or {})}
-        return self.http.request(method, url, params=query, headers=self.headers(headers), **kwargs)
-
-    def close(self) -> None:
-        self.http.close()
+from replicator.sandbox.api_client import ZohoHttp as Zoho
 
 
 class Receiver:
@@ -100,3 +47,6 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+__all__ = ["Receiver", "Zoho"]

@@ -177,7 +177,7 @@ def test_a_missing_field_stops_the_cycle_before_anything_is_journaled(tmp_path):
 def test_two_way_sync_is_refused_when_the_base_currencies_differ(tmp_path):
     """CRM EUR and Books USD: a both-ways module cannot sync, and the message says the fix."""
     connectors = sides("EUR", "USD")
-    connectors["books"].organization_id = "123"
+    connectors["books"].identity = "123"
     (problem,) = problems(lambda: check_currency(make_config(tmp_path), connectors))
     assert problem == (
         "module customers: two-way sync needs one base currency: CRM org is EUR, Books org 123 "

@@ -384,19 +384,19 @@ def test_a_journal_of_the_old_format_is_upgraded_on_first_use_and_verifies(folde
     old = load_fixture(folder)
     assert old == 17
     out = folder.ok("journal", "verify").stdout
-    assert out.startswith(f"intact: {old + 1} entries")
-    assert f"entries 1-{old} are unkeyed" in out and f"keyed from entry {old + 1}" in out
+    assert out.startswith(f"intact: {old + 2} entries")
+    assert f"entries 1-{old + 1} are unkeyed" in out and f"keyed from entry {old + 2}" in out
     with raw(folder.journal) as conn:
         (kind, meta) = conn.execute(
             "SELECT kind, meta FROM entries WHERE module = ? AND rid = ?",
             (JOURNAL_MODULE, CHAIN_RID),
         ).fetchone()
-    assert kind == "config" and json.loads(meta)["keyed_from"] == old + 1
+    assert kind == "config" and json.loads(meta)["keyed_from"] == old + 2
     add_customers(folder, 2, "After")
     folder.ok("sync")
     data = folder.json("journal", "verify")
-    assert data["ok"] and data["unkeyed"] == old and data["keyed_from"] == old + 1
-    assert head(folder) > old + 1
+    assert data["ok"] and data["unkeyed"] == old + 1 and data["keyed_from"] == old + 2
+    assert head(folder) > old + 2
     assert "After 0" in folder.crm_rows()
 
 
@@ -409,7 +409,7 @@ def test_an_old_journal_with_a_key_from_the_environment_waits_for_journal_upgrad
     old = load_fixture(folder)
     assert "not upgraded" in fails(folder)
     assert "unkeyed" in folder.cli("sync").output
-    assert f"keyed from entry {old + 1}" in folder.ok("journal", "upgrade").stdout
+    assert f"keyed from entry {old + 2}" in folder.ok("journal", "upgrade").stdout
     assert "nothing to upgrade" in folder.ok("journal", "upgrade").stdout
     folder.ok("journal", "verify")
     folder.ok("sync")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from conflicts import RecordReducer
-from conflicts.state import RETRY_LIMIT, retry_delay
+from conflicts.reducer import RETRY_LIMIT, retry_delay
 from journal import Journal, Kind, verify
 from replicator.cli.main import main
 from replicator.config.load import parse_config

@@ -20,7 +20,7 @@ changes are found depends on what each list offers:
 *The cursor* is ``[records, read_at]``: the largest ``last_modified_time`` read, as ISO UTC
 text (``2026-11-27T10:00:00+00:00``; a table without times uses the read's clock time),
 and the server's time (``Date``) when the pull began, which narrows the next read's
-overlap as for CRM (:func:`~replicator.connectors.zoho.http.overlap_start`).  Without a
+overlap as for CRM (:func:`~replicator.connectors.zoho.cursors.overlap_start`).  Without a
 ``Date`` it is the watermark text alone, and that form is accepted too.  A walk in
 descending or no order cannot move it until it ends, so its pages carry the previous
 cursor and a last, empty page the new one.  Records the overlap window brings again
@@ -57,21 +57,22 @@ requests a minute per organisation, so a sync never meets Books' 429.
 
 **Contact persons** as records of their own are the table ``contactpersons``, served by
 :mod:`~replicator.connectors.zoho.books_persons` (found through the contacts feed).
+
+The tables and the flattening of records: :mod:`.books_tables`; the API calls and the
+conversion of values, shared with the contact persons: :mod:`.books_api`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import attrs
 import httpx
 
 from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    BaseConnector,
     Change,
     Cursor,
     Outcome,
@@ -81,220 +82,44 @@ from replicator.connectors.base import (
     memory_key,
     utc_now,
 )
-from replicator.connectors.zoho.books_persons import PERSONS, ContactPersons
-from replicator.connectors.zoho.credentials import open_auth
-from replicator.connectors.zoho.http import (
-    EPOCH,
-    ApiClient,
-    RateLimiter,
-    Sleep,
-    ZohoError,
-    body_of,
-    digest,
-    marks,
-    overlap_start,
-    parse_time,
-    server_time,
-    utc_text,
+from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi, Now
+from replicator.connectors.zoho.books_persons import ContactPersons
+from replicator.connectors.zoho.books_tables import (
+    ALIASES,
+    FILTERED,
+    MODIFIED,
+    PERSON_COLUMNS,
+    PERSONS,
+    SCANNED,
+    SORTED,
+    TABLES,
+    Table,
+    books_time,
+    flatten,
+    kind,
+    time_text,
 )
-from replicator.errors import ConfigError
+from replicator.connectors.zoho.credentials import open_auth
+from replicator.connectors.zoho.cursors import (
+    EPOCH,
+    marks,
+    parse_time,
+    zoho_time,
+)
+from replicator.connectors.zoho.http import ApiClient
+from replicator.connectors.zoho.limits import RateLimiter, Sleep
+from replicator.connectors.zoho.values import body_of, digest
+from replicator.errors import ConfigError, ZohoError
 
-Now = Callable[[], dt.datetime]
-
-PER_PAGE = 200
-SEARCH_LIMIT = 100
 SEARCH_PAGES = 10
-MODIFIED = "last_modified_time"
-# a contact's columns that belong to its primary contact person
-PERSON_COLUMNS = ("first_name", "last_name", "email", "phone", "mobile")
 DELETED = "(deleted)"
-# objects whose parts map as columns of their own (``billing_address.city``)
-OBJECTS = ("billing_address", "shipping_address")
-SORTED, FILTERED, SCANNED = "sorted", "filtered", "scanned"
 
 Known = tuple[str, str | None]
 
 
-@attrs.frozen
-class Table:
-    """One Books endpoint: its path, id key, one-record key and how changes are found."""
-
-    path: str
-    id: str
-    one: str
-    feed: str
-    fields: Mapping[str, str] = attrs.field(factory=dict)  # standard fields -> type
-    views: tuple[str, ...] = ()
-
-
-_TIMES = {"created_time": "datetime", "last_modified_time": "datetime"}
-_DOCUMENT = {
-    "customer_id": "text",
-    "customer_name": "text",
-    "status": "text",
-    "date": "date",
-    "reference_number": "text",
-    "currency_id": "text",
-    "currency_code": "text",
-    "exchange_rate": "decimal",
-    "discount": "decimal",
-    "sub_total": "decimal",
-    "total": "decimal",
-    "line_items": "array",
-    "salesperson_id": "text",
-    "salesperson_name": "text",
-    "notes": "text",
-    "terms": "text",
-    "billing_address": "object",
-    "shipping_address": "object",
-    "custom_fields": "array",
-    **_TIMES,
-}
-TABLES: dict[str, Table] = {
-    "contacts": Table(
-        "contacts",
-        "contact_id",
-        "contact",
-        SORTED,
-        {
-            "contact_name": "text",
-            "company_name": "text",
-            "contact_type": "text",
-            "customer_sub_type": "text",
-            "status": "text",
-            "email": "text",
-            "phone": "text",
-            "mobile": "text",
-            "website": "text",
-            "first_name": "text",
-            "last_name": "text",
-            "currency_id": "text",
-            "currency_code": "text",
-            "payment_terms": "integer",
-            "payment_terms_label": "text",
-            "credit_limit": "decimal",
-            "notes": "text",
-            "billing_address": "object",
-            "shipping_address": "object",
-            "contact_persons": "array",
-            "is_linked_with_zohocrm": "boolean",
-            "outstanding_receivable_amount": "decimal",
-            **_TIMES,
-        },
-        (
-            "customer",
-            "vendor",
-            "Status.All",
-            "Status.Active",
-            "Status.Inactive",
-            "Status.Duplicate",
-            "Status.Crm",
-        ),
-    ),
-    "items": Table(
-        "items",
-        "item_id",
-        "item",
-        SCANNED,
-        {
-            "name": "text",
-            "sku": "text",
-            "rate": "decimal",
-            "description": "text",
-            "product_type": "text",
-            "status": "text",
-            "unit": "text",
-            "tax_id": "text",
-            "tax_name": "text",
-            "tax_percentage": "decimal",
-            **_TIMES,
-        },
-        ("Status.All", "Status.Active", "Status.Inactive"),
-    ),
-    "invoices": Table(
-        "invoices",
-        "invoice_id",
-        "invoice",
-        FILTERED,
-        {"invoice_number": "text", "due_date": "date", "balance": "decimal", **_DOCUMENT},
-        ("Status.Sent", "Status.Draft", "Status.OverDue", "Status.Paid", "Status.Void"),
-    ),
-    "estimates": Table(
-        "estimates",
-        "estimate_id",
-        "estimate",
-        SCANNED,
-        {
-            "estimate_number": "text",
-            "expiry_date": "date",
-            "zcrm_potential_id": "text",
-            **_DOCUMENT,
-        },
-        ("Status.Sent", "Status.Draft", "Status.Accepted", "Status.Declined", "Status.Expired"),
-    ),
-    "salesorders": Table(
-        "salesorders",
-        "salesorder_id",
-        "salesorder",
-        FILTERED,
-        {
-            "salesorder_number": "text",
-            "shipment_date": "date",
-            "zcrm_potential_id": "text",
-            "zcrm_potential_name": "text",
-            **_DOCUMENT,
-        },
-        ("Status.All", "Status.Open", "Status.Draft", "Status.Invoiced", "Status.Void"),
-    ),
-    "purchaseorders": Table(
-        "purchaseorders",
-        "purchaseorder_id",
-        "purchaseorder",
-        FILTERED,
-        {
-            "purchaseorder_number": "text",
-            "vendor_id": "text",
-            "vendor_name": "text",
-            "delivery_date": "date",
-            **{k: v for k, v in _DOCUMENT.items() if not k.startswith("customer")},
-        },
-        ("Status.All", "Status.Draft", "Status.Open", "Status.Billed", "Status.Cancelled"),
-    ),
-}
-ALIASES = {"customers": ("contacts", "customer"), "vendors": ("contacts", "vendor")}
-_NUMBERS = frozenset({"decimal", "integer"})
-
-
-def books_time(text: str) -> str:
-    """A cursor text in the form Books' ``last_modified_time`` filter takes."""
-    moment = parse_time(text) or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A Books record with its custom fields as ``cf_<name>`` columns and, for a whole
-    contact, its primary contact person's fields as columns (as list answers show them)."""
-    flat = {k: v for k, v in record.items() if k != "custom_fields"}
-    persons = record.get("contact_persons")
-    if isinstance(persons, list):
-        primary = _primary(persons) or {}
-        for key in PERSON_COLUMNS:
-            flat.setdefault(key, primary.get(key, ""))
-    for key in [k for k in flat if k.startswith("cf_") and k.endswith("_unformatted")]:
-        flat[key.removesuffix("_unformatted")] = flat.pop(key)
-    for key in OBJECTS:  # billing_address.city and the like
-        if isinstance(record.get(key), dict):
-            for part, value in record[key].items():
-                flat[f"{key}.{part}"] = value
-    for field in record.get("custom_fields") or []:
-        if isinstance(field, dict) and field.get("api_name"):
-            name = str(field["api_name"])
-            flat[name if name.startswith("cf_") else f"cf_{name}"] = field.get("value")
-    return flat
-
-
-class ZohoBooksConnector:
-    """A Zoho Books organisation as a side; see the module docstring."""
+class ZohoBooksConnector(BooksApi, BaseConnector):
+    """A Zoho Books organisation as a side; see the module docstring.  The API it calls and
+    the conversion of records are :class:`~.books_api.BooksApi`'s."""
 
     # amounts keep fixed decimal places: a rounding of our write read back is no change
     rounds_amounts = True
@@ -309,26 +134,16 @@ class ZohoBooksConnector:
         overlap: float = 300.0,
         now: Now = utc_now,
     ) -> None:
-        if not organization_id:
-            raise ValueError(f"side {side}: Zoho Books needs an organization_id")
-        self.side = side
-        self.client = client
-        self.organization_id = str(organization_id)
-        # the account behind this side: the journal refuses to mix two organisations' ids
-        self.identity = self.organization_id
+        super().__init__(
+            side, client=client, organization_id=organization_id, overlap=overlap, now=now
+        )
         self.key_field = key_field
-        self.overlap = dt.timedelta(seconds=overlap)
-        self.now = now
         self._known: dict[str, dict[str, Known]] = {}
         self._read_upto: dict[str, str] = {}
         self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
-        self._page_dates: list[dt.datetime] = []  # the Date of each list answer, this walk
         self._made: dict[tuple[str, str], str] = {}
-        # table -> columns even a whole record lacked, this pull: not asked for again
-        self._absent: dict[str, set[str]] = {}
-        # contact id -> (primary person id or None, the other persons' ids), as last read whole
-        self._people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
         self._persons = ContactPersons(self, TABLES["contacts"])  # the contactpersons table
+        self._base_currency: str | None = None  # read once, on first use
 
     def __repr__(self) -> str:
         return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
@@ -367,12 +182,12 @@ class ZohoBooksConnector:
 
         for records in self._pages(table, params, min(PER_PAGE, page_size)):
             if read_at is None and self._page_dates:
-                read_at = utc_text(self._page_dates[0])
+                read_at = zoho_time(self._page_dates[0])
             changes = []
             older = False
             for record in records:
                 id = str(record[table.id])
-                text = _time_text(record)
+                text = time_text(record)
                 if cut is not None and text is not None and text < cut:
                     older = True  # sorted: all that follows is older; filtered: a stray
                     continue
@@ -393,7 +208,7 @@ class ZohoBooksConnector:
         gone: list[Change] = []
         if table.feed == SCANNED:
             if newest == floor:
-                newest = max(floor, utc_text(self.now()))
+                newest = max(floor, zoho_time(self.now()))
             if not module.view and module.table not in ALIASES:
                 for id, state in list(known.items()):
                     if id not in seen and state[0] != DELETED:
@@ -456,7 +271,7 @@ class ZohoBooksConnector:
                     name = name if name.startswith("cf_") else f"cf_{name}"
                     schema[name] = str(field.get("data_type") or "custom")
             for key, value in flatten(record).items():
-                schema.setdefault(key, _kind(value))
+                schema.setdefault(key, kind(value))
         # Books offers no API listing custom fields: mapped cf_ columns are taken on trust
         for column in module.columns:
             if column.startswith("cf_"):
@@ -472,14 +287,24 @@ class ZohoBooksConnector:
         table, _ = self._table(module)
         return list(table.views)
 
+    def base_currency(self) -> str:
+        """The organisation's base currency code (``GET /organizations/{id}``,
+        ``currency_code``); read once per connector."""
+        cached = self._base_currency
+        if cached is None:
+            path = f"/organizations/{self.organization_id}"
+            response = self.client.request("GET", path, kind="get", params=self._params())
+            if response.status_code >= 400:
+                raise self.client.error(response, f"side {self.side}: GET {path}")
+            organization = body_of(response).get("organization") or {}
+            code = organization.get("currency_code") if isinstance(organization, dict) else None
+            if not isinstance(code, str) or not code:
+                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
+            cached = self._base_currency = code
+        return cached
+
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> ZohoBooksConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -547,23 +372,6 @@ class ZohoBooksConnector:
             )
         return self._outcome(module, table, write, id, response)
 
-    def _write(
-        self, method: str, path: str, body: Mapping[str, Any], headers: Mapping[str, str]
-    ) -> httpx.Response | ZohoError:
-        try:
-            return self.client.request(
-                method,
-                path,
-                kind="write",
-                params=self._params(),
-                json_body=body,
-                headers=headers,
-            )
-        except ZohoError as exc:
-            if not exc.retryable:
-                raise
-            return exc
-
     def _outcome(
         self,
         module: SideModule,
@@ -582,7 +390,7 @@ class ZohoBooksConnector:
             self._remember_people(table, record)
             if write.id is None:
                 self._made[(memory_key(module), write.key)] = new_id
-            text = _time_text(record)
+            text = time_text(record)
             if text is not None:
                 values = self._values(module, table, record, complete=False)
                 self._known.setdefault(memory_key(module), {})[new_id] = (text, digest(values))
@@ -616,24 +424,6 @@ class ZohoBooksConnector:
             mine["contact_person_id"] = primary
         return [*({"contact_person_id": other} for other in others), mine]
 
-    def _remember_people(self, table: Table, record: Mapping[str, Any]) -> None:
-        if table.path != "contacts" or table.id not in record:
-            return
-        persons = record.get("contact_persons")
-        persons = persons if isinstance(persons, list) else []  # a whole record without: none
-        primary = _primary(persons)
-        ids = [
-            str(p["contact_person_id"])
-            for p in persons
-            if isinstance(p, dict) and p.get("contact_person_id")
-        ]
-        first = (
-            str(primary["contact_person_id"])
-            if primary and primary.get("contact_person_id")
-            else None
-        )
-        self._people[str(record[table.id])] = (first, tuple(i for i in ids if i != first))
-
     def _missing(self, module: SideModule, id: str) -> str:
         return f"side {self.side}: no record with id {id} in {module.table} (deleted?)"
 
@@ -659,7 +449,7 @@ class ZohoBooksConnector:
         for records in self._pages(table, params, PER_PAGE):
             older = False
             for record in records:
-                text = _time_text(record)
+                text = time_text(record)
                 if text is None or (start is not None and text < start):
                     older = True
                     continue
@@ -683,152 +473,13 @@ class ZohoBooksConnector:
         record = self._read_one(table, id)
         if record is None:
             return "missing"
-        text = _time_text(record) or ""
+        text = time_text(record) or ""
         now = (text, digest(self._values(module, table, record, complete=False)))
         if known is not None:
             same = known[0] == now[0] if known[1] is None else known == now
             return None if same else "unread"
         mark = self._read_upto.get(memory_key(module))
         return "unread" if mark is None or text > mark else None
-
-    # -- helpers -----------------------------------------------------------------------
-
-    def _table(self, module: SideModule) -> tuple[Table, dict[str, str]]:
-        name, filters = module.table, {}
-        if name in ALIASES:
-            name, kind = ALIASES[name]
-            filters["contact_type"] = kind
-        table = TABLES.get(name)
-        if table is None:
-            choices = ", ".join([*TABLES, *ALIASES, PERSONS])
-            raise ZohoError(f"side {self.side}: Books has no table {name!r} (choices: {choices})")
-        view = module.view
-        if view:
-            if "=" in view:
-                filters.update(urllib.parse.parse_qsl(view))
-            elif view in ("customer", "vendor") and table.path == "contacts":
-                filters["contact_type"] = view
-            else:
-                filters["filter_by"] = view
-        return table, filters
-
-    def _params(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return {"organization_id": self.organization_id, **(extra or {})}
-
-    def _pages(
-        self, table: Table, params: Mapping[str, Any], per_page: int, *, limit: int | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
-        page = 1
-        while True:
-            query = self._params({**params, "page": page, "per_page": per_page})
-            response = self.client.request("GET", f"/{table.path}", kind="list", params=query)
-            if response.status_code >= 400:
-                raise self.client.error(response, f"side {self.side}: GET /{table.path}")
-            date = server_time(response)
-            if date is not None:
-                self._page_dates.append(date)
-            body = body_of(response)
-            records = [
-                r for r in body.get(table.path) or [] if isinstance(r, dict) and table.id in r
-            ]
-            yield records
-            more = bool((body.get("page_context") or {}).get("has_more_page"))
-            if not more or not records or (limit is not None and page >= limit):
-                return
-            page += 1
-
-    def _read_one(self, table: Table, id: str) -> dict[str, Any] | None:
-        response = self.client.request(
-            "GET", f"/{table.path}/{id}", kind="get", params=self._params()
-        )
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            raise self.client.error(response, f"side {self.side}: GET /{table.path}/{id}")
-        record = body_of(response).get(table.one)
-        if not isinstance(record, dict):
-            return None
-        self._remember_people(table, record)
-        return record
-
-    def _values(
-        self,
-        module: SideModule,
-        table: Table,
-        record: Mapping[str, Any],
-        *,
-        complete: bool = True,
-    ) -> dict[str, Any]:
-        """The module's columns of a record; a list answer lacking some is read whole."""
-        flat = flatten(record)
-        absent = self._absent.setdefault(table.path, set())
-        lacking = set(module.columns) - set(flat) - absent
-        if complete and lacking:
-            whole = self._read_one(table, str(record[table.id]))
-            if whole is not None:
-                flat = {**flat, **flatten(whole)}
-                absent.update(lacking - set(flat))
-        if not module.columns:
-            return {k: v for k, v in flat.items() if k != table.id}
-        return {column: flat.get(column) for column in module.columns}
-
-    def _to_api(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Column values as Books takes them: ``cf_`` columns as custom fields."""
-        body: dict[str, Any] = {}
-        custom = []
-        for column, value in values.items():
-            key, dot, part = column.partition(".")
-            if dot and key in OBJECTS:  # a part of an address: the others are left as they are
-                body.setdefault(key, {})[part] = value
-            elif column.startswith("cf_"):
-                custom.append({"api_name": column, "value": value})
-            elif isinstance(value, str) and table.fields.get(column) in _NUMBERS:
-                body[column] = _number(value)
-            else:
-                body[column] = value
-        if custom:
-            body["custom_fields"] = custom
-        return body
-
-    def _start(self, since: str | None, read_at: str | None = None) -> str | None:
-        """Where a read from ``since`` begins: the watermark less the overlap, narrowed
-        when the last read (``read_at``) came after it (see ``overlap_start``)."""
-        if not since or since <= EPOCH:
-            return None
-        moment = parse_time(since)
-        if moment is None:
-            return None
-        return utc_text(overlap_start(moment, parse_time(read_at), self.overlap))
-
-    def _parse_cursor(self, since: Cursor | None) -> tuple[str | None, str | None]:
-        """``(records, read_at)`` of a cursor: an ISO text, or ``[records, read_at]``."""
-        if since is None or isinstance(since, str):
-            return since, None
-        if (
-            isinstance(since, list | tuple)
-            and len(since) == 2
-            and all(isinstance(s, str) for s in since)
-        ):
-            return since[0], (since[1] if since[1] > EPOCH else None)
-        raise TypeError(
-            f"{self.side}: a Zoho Books cursor is an ISO text or [records, read_at], not {since!r}"
-        )
-
-    def base_currency(self) -> str:
-        """The organisation's base currency code (``GET /organizations/{id}``,
-        ``currency_code``); read once per connector."""
-        cached: str | None = getattr(self, "_base_currency", None)
-        if cached is None:
-            path = f"/organizations/{self.organization_id}"
-            response = self.client.request("GET", path, kind="get", params=self._params())
-            if response.status_code >= 400:
-                raise self.client.error(response, f"side {self.side}: GET {path}")
-            organization = body_of(response).get("organization") or {}
-            code = organization.get("currency_code") if isinstance(organization, dict) else None
-            if not isinstance(code, str) or not code:
-                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
-            cached = self._base_currency = code
-        return cached
 
 
 def from_options(
@@ -878,43 +529,4 @@ def from_options(
     )
 
 
-def _primary(persons: list[Any]) -> dict[str, Any] | None:
-    people = [p for p in persons if isinstance(p, dict)]
-    return next((p for p in people if p.get("is_primary_contact")), people[0] if people else None)
-
-
-def _time_text(record: Mapping[str, Any]) -> str | None:
-    moment = parse_time(record.get(MODIFIED))
-    return utc_text(moment) if moment is not None else None
-
-
-def _number(text: str) -> Any:
-    try:
-        return Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        return text
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, Decimal | float):
-        return "decimal"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "text"
-
-
-__all__ = [
-    "ALIASES",
-    "TABLES",
-    "Table",
-    "ZohoBooksConnector",
-    "books_time",
-    "flatten",
-    "from_options",
-]
+__all__ = ["ZohoBooksConnector", "from_options"]

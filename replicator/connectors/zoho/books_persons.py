@@ -64,109 +64,50 @@ from __future__ import annotations
 import datetime as dt
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import attrs
 import httpx
 
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
-from replicator.connectors.zoho.http import (
-    EPOCH,
-    ZohoError,
-    body_of,
-    digest,
-    marks,
-    parse_time,
-    server_time,
-    utc_text,
+from replicator.connectors.base import (
+    SEARCH_LIMIT,
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
 )
-
-if TYPE_CHECKING:
-    from replicator.connectors.zoho.books import Table, ZohoBooksConnector
-
-PERSONS = "contactpersons"
-WRITABLE = (
-    "salutation",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "mobile",
-    "designation",
-    "department",
-    "skype",
+from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi
+from replicator.connectors.zoho.books_directory import (
+    COLUMNS,
+    FIELDS,
+    READ_ONLY,
+    SETTLED,
+    WRITABLE,
+    Batch,
+    Directory,
+    Entry,
+    Parent,
+    Seen,
+    changes,
+    commit,
+    count,
+    match_key,
+    shows_no_person,
+    split,
+    view_key,
 )
-READ_ONLY = ("contact_person_id", "is_primary_contact", "is_added_in_portal")
-COLUMNS = ("contact_id", *WRITABLE, "is_primary_contact")
-FIELDS = {
-    "contact_person_id": "text",
-    "contact_id": "text",
-    **dict.fromkeys(WRITABLE, "text"),
-    "is_primary_contact": "boolean",
-}
-# a contact's list answer shows these of its primary person
-PRIMARY = ("first_name", "last_name", "email", "phone", "mobile")
-MATCH = ("first_name", "last_name", "email")
-MODIFIED = "last_modified_time"
-PER_PAGE = 200
-SEARCH_LIMIT = 100
-SETTLED = dt.timedelta(seconds=1)
-
-# one change of a pull (or None) and what to remember once its page is committed
-Entry = tuple[Change | None, Callable[[], None]]
-Seen = tuple[str, str]  # (contact id, digest of the values last seen or written)
-
-
-@attrs.define
-class Parent:
-    """A contact as read whole: its modification time and its persons by id."""
-
-    time: str | None
-    persons: dict[str, dict[str, Any]]
-
-
-@attrs.define
-class Batch:
-    """What one push has read: each parent contact once, and whether it walked."""
-
-    parents: dict[str, Parent | None] = attrs.field(factory=dict)
-    walked: bool = False
-
-
-@attrs.define
-class Directory:
-    """Where each person of a view lives, as last read, and how far the walks went."""
-
-    upto: str | None = None  # the newest contact time of the last complete walk
-    parent: dict[str, str] = attrs.field(factory=dict)  # person id -> contact id
-    people: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # person id -> person
-    roster: dict[str, set[str]] = attrs.field(factory=dict)  # contact id -> person ids
-    times: dict[str, str | None] = attrs.field(factory=dict)  # contact id -> its time
-
-    def file(self, contact_id: str, persons: Sequence[Mapping[str, Any]], time: str | None) -> None:
-        """A contact's persons as just read (none: it has none, or is gone)."""
-        for id in self.roster.pop(contact_id, set()):
-            self.parent.pop(id, None)
-            self.people.pop(id, None)
-        ids = set()
-        for person in persons:
-            id = str(person["contact_person_id"])
-            self.parent[id], self.people[id] = contact_id, dict(person)
-            ids.add(id)
-        if ids:
-            self.roster[contact_id] = ids
-        self.times[contact_id] = time
-
-    def add(self, contact_id: str, person: Mapping[str, Any]) -> None:
-        id = str(person["contact_person_id"])
-        self.parent[id], self.people[id] = contact_id, dict(person)
-        self.roster.setdefault(contact_id, set()).add(id)
+from replicator.connectors.zoho.books_tables import MODIFIED, PERSONS, Table, time_text
+from replicator.connectors.zoho.cursors import EPOCH, marks, parse_time, server_time, zoho_time
+from replicator.connectors.zoho.values import body_of, digest
+from replicator.errors import ZohoError
 
 
 class ContactPersons:
-    """The ``contactpersons`` table of a :class:`ZohoBooksConnector`; see the module doc."""
+    """The ``contactpersons`` table of a :class:`~.books.ZohoBooksConnector`; see the module
+    doc."""
 
-    def __init__(self, books: ZohoBooksConnector, contacts: Table) -> None:
+    def __init__(self, books: BooksApi, contacts: Table) -> None:
         self.books, self.contacts = books, contacts
         self._seen: dict[str, Seen] = {}  # person id -> what a committed page or a write held
         # person id -> its contact's time when it was read, or the server's when we wrote it
@@ -184,7 +125,7 @@ class ContactPersons:
         books = self.books
         records_since, read_since = books._parse_cursor(since)
         filters = self.filters(module)
-        view = _view_key(filters)
+        view = view_key(filters)
         floor = records_since or EPOCH
         newest = floor
         start = books._start(records_since, read_since)
@@ -201,11 +142,11 @@ class ContactPersons:
         params = {**filters, "sort_column": MODIFIED, "sort_order": "D"}
         for records in books._pages(self.contacts, params, PER_PAGE):
             if read_at is None and books._page_dates:
-                read_at = utc_text(books._page_dates[0])
+                read_at = zoho_time(books._page_dates[0])
             listed_at = books._page_dates[-1] if books._page_dates else None
             older = False
             for record in records:
-                contact_id, text = str(record[self.contacts.id]), _time_text(record)
+                contact_id, text = str(record[self.contacts.id]), time_text(record)
                 if start is not None and text is not None and text < start:
                     older = True  # sorted: all that follows is older
                     continue
@@ -215,19 +156,19 @@ class ContactPersons:
                 if text is not None:
                     newest = max(newest, text)
                 queue += self._contact(module, view, record, text, listed_at)
-                while _count(queue) > page_size:
-                    page, queue = _split(queue, page_size)
-                    _commit(page)
-                    yield Page(_changes(page), cursor(floor, read_since))
+                while count(queue) > page_size:
+                    page, queue = split(queue, page_size)
+                    commit(page)
+                    yield Page(changes(page), cursor(floor, read_since))
             if older:
                 break
-        while _count(queue) > page_size:
-            page, queue = _split(queue, page_size)
-            _commit(page)
-            yield Page(_changes(page), cursor(floor, read_since))
-        _commit(queue)
+        while count(queue) > page_size:
+            page, queue = split(queue, page_size)
+            commit(page)
+            yield Page(changes(page), cursor(floor, read_since))
+        commit(queue)
         self._read_upto[view] = newest
-        yield Page(_changes(queue), cursor(newest, read_at))
+        yield Page(changes(queue), cursor(newest, read_at))
 
     def _contact(
         self,
@@ -242,9 +183,9 @@ class ContactPersons:
         members = set(self._members.get(contact_id, ()))
         if text is not None and self._settled.get(contact_id) == text:
             return []  # its persons were read after that second ended
-        if not members and _shows_no_person(record):
+        if not members and shows_no_person(record):
             return [(None, lambda: self._settle(contact_id, text, listed_at))]
-        persons, read = self._list_persons(contact_id)
+        persons, read = self.books._list_persons(contact_id)
         self.directory(view).file(contact_id, persons or [], text)
         modified = parse_time(text) or self.books.now()
         entries: list[Entry] = []
@@ -293,7 +234,7 @@ class ContactPersons:
             return []
         filters = self.filters(module)
         self._walk(filters)
-        directory = self.directory(_view_key(filters))
+        directory = self.directory(view_key(filters))
         needle = text.casefold()
         found: list[Change] = []
         for id, person in directory.people.items():
@@ -441,7 +382,7 @@ class ContactPersons:
             person = {**current, **body, **record}
             person["contact_person_id"] = new_id = str(record.get("contact_person_id") or id)
             at = server_time(response)
-            written_at = utc_text(at) if at is not None else None
+            written_at = zoho_time(at) if at is not None else None
             self._wrote(module, filters, contact_id, person, written_at, batch)
             if write.id is None:
                 self._made[write.key] = new_id
@@ -466,7 +407,7 @@ class ContactPersons:
         _saw(self, id, seen, at)()
         if at is not None:
             self._wrote_at[contact_id] = max(at, self._wrote_at.get(contact_id, at))
-        self.directory(_view_key(filters)).add(contact_id, person)
+        self.directory(view_key(filters)).add(contact_id, person)
         parent = batch.parents.get(contact_id)
         if parent is not None:
             parent.persons[id] = person
@@ -491,13 +432,13 @@ class ContactPersons:
             if as_of is None or parent.time is None:
                 return False
             return parent.time > max(as_of, self._wrote_at.get(contact_id, as_of))
-        mark = self._read_upto.get(_view_key(filters))
+        mark = self._read_upto.get(view_key(filters))
         return mark is None or (parent.time or "") > mark
 
     def _twin(self, parent: Parent, values: Mapping[str, Any]) -> str | None:
         """A person of ``parent`` with the written first name, last name and email, not
         made for another key: what an earlier try of this create made, most likely."""
-        key = _match_key(values)
+        key = match_key(values)
         if not any(key):
             return None
         claimed = set(self._made.values())
@@ -505,7 +446,7 @@ class ContactPersons:
             (
                 id
                 for id, person in parent.persons.items()
-                if id not in claimed and _match_key(person) == key
+                if id not in claimed and match_key(person) == key
             ),
             None,
         )
@@ -540,7 +481,7 @@ class ContactPersons:
     ) -> str | None:
         """The contact a person belongs to: as remembered, else found by a walk (at most
         one per batch of writes)."""
-        directory = self.directory(_view_key(filters))
+        directory = self.directory(view_key(filters))
         if id not in directory.parent and not (batch is not None and batch.walked):
             self._walk(filters)
             if batch is not None:
@@ -551,7 +492,7 @@ class ContactPersons:
         """Read the persons of the view's contacts changed since the last walk (all of
         them the first time) into the directory."""
         books = self.books
-        directory = self.directory(_view_key(filters))
+        directory = self.directory(view_key(filters))
         start = books._start(directory.upto)
         newest = directory.upto or EPOCH
         dates, books._page_dates = books._page_dates, []  # a pull's read time stays its own
@@ -560,16 +501,16 @@ class ContactPersons:
             for records in books._pages(self.contacts, params, PER_PAGE):
                 older = False
                 for record in records:
-                    contact_id, text = str(record[self.contacts.id]), _time_text(record)
+                    contact_id, text = str(record[self.contacts.id]), time_text(record)
                     if start is not None and text is not None and text < start:
                         older = True
                         continue
                     if text is not None:
                         newest = max(newest, text)
-                    if not directory.roster.get(contact_id) and _shows_no_person(record):
+                    if not directory.roster.get(contact_id) and shows_no_person(record):
                         directory.times[contact_id] = text
                         continue
-                    persons, _ = self._list_persons(contact_id)
+                    persons, _ = self.books._list_persons(contact_id)
                     directory.file(contact_id, persons or [], text)
                 if older:
                     break
@@ -585,7 +526,7 @@ class ContactPersons:
     def _read_parent(self, contact_id: str, filters: Mapping[str, str]) -> Parent | None:
         """A contact read whole (``GET /contacts/{id}``): its time and persons."""
         record = self.books._read_one(self.contacts, contact_id)
-        directory = self.directory(_view_key(filters))
+        directory = self.directory(view_key(filters))
         if record is None:
             directory.file(contact_id, [], None)
             return None
@@ -595,39 +536,9 @@ class ContactPersons:
             for p in (listed if isinstance(listed, list) else [])
             if isinstance(p, dict) and p.get("contact_person_id")
         ]
-        text = _time_text(record)
+        text = time_text(record)
         directory.file(contact_id, persons, text)
         return Parent(text, {str(p["contact_person_id"]): p for p in persons})
-
-    def _list_persons(
-        self, contact_id: str
-    ) -> tuple[list[dict[str, Any]] | None, dt.datetime | None]:
-        """A contact's persons (``GET /contacts/{id}/contactpersons``, every page) and the
-        server's time of the answer; None when the contact is gone."""
-        books = self.books
-        path = f"/contacts/{contact_id}/contactpersons"
-        persons: list[dict[str, Any]] = []
-        read: dt.datetime | None = None
-        page = 1
-        while True:
-            query = books._params({"page": page, "per_page": PER_PAGE})
-            response = books.client.request("GET", path, kind="list", params=query)
-            if response.status_code == 404:
-                return None, server_time(response)
-            if response.status_code >= 400:
-                raise books.client.error(response, f"side {books.side}: GET {path}")
-            read = read or server_time(response)
-            body = body_of(response)
-            body = body if isinstance(body, dict) else {}
-            found = [
-                p
-                for p in body.get("contact_persons") or []
-                if isinstance(p, dict) and p.get("contact_person_id")
-            ]
-            persons += found
-            if not (body.get("page_context") or {}).get("has_more_page") or not found:
-                return persons, read
-            page += 1
 
     def _missing(self, module: SideModule, id: str) -> str:
         return f"side {self.books.side}: no record with id {id} in {module.table} (deleted?)"
@@ -676,46 +587,4 @@ def _forgot(persons: ContactPersons, id: str, contact_id: str) -> Callable[[], N
     return forget
 
 
-def _count(queue: Sequence[Entry]) -> int:
-    return sum(1 for change, _ in queue if change is not None)
-
-
-def _split(queue: list[Entry], size: int) -> tuple[list[Entry], list[Entry]]:
-    """The entries up to the ``size``-th change, and the rest."""
-    count = 0
-    for index, (change, _) in enumerate(queue):
-        if change is not None:
-            count += 1
-            if count == size:
-                return queue[: index + 1], queue[index + 1 :]
-    return queue, []
-
-
-def _changes(entries: Sequence[Entry]) -> tuple[Change, ...]:
-    return tuple(change for change, _ in entries if change is not None)
-
-
-def _commit(entries: Sequence[Entry]) -> None:
-    for _, remember in entries:
-        remember()
-
-
-def _shows_no_person(record: Mapping[str, Any]) -> bool:
-    """Whether a contact's list answer shows it has no primary person (so none at all)."""
-    return all(key in record for key in PRIMARY) and not any(record[key] for key in PRIMARY)
-
-
-def _match_key(values: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(values.get(k) or "").strip().casefold() for k in MATCH)
-
-
-def _view_key(filters: Mapping[str, str]) -> str:
-    return urllib.parse.urlencode(sorted(filters.items()))
-
-
-def _time_text(record: Mapping[str, Any]) -> str | None:
-    moment = parse_time(record.get(MODIFIED))
-    return utc_text(moment) if moment is not None else None
-
-
-__all__ = ["COLUMNS", "FIELDS", "PERSONS", "ContactPersons"]
+__all__ = ["ContactPersons"]

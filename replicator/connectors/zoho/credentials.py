@@ -40,16 +40,10 @@ from typing import Any
 import attrs
 import httpx
 
-from replicator.connectors.zoho.http import (
-    Auth,
-    OAuth,
-    Redactor,
-    Secret,
-    StaticToken,
-    ZohoAuthError,
-    data_centre,
-    token_request,
-)
+from replicator.connectors.zoho.auth import OAuth, StaticToken, token_request
+from replicator.connectors.zoho.datacentres import data_centre
+from replicator.connectors.zoho.http import Auth
+from replicator.connectors.zoho.secrets import Redactor, Secret
 from replicator.connectors.zoho.tokens import (
     CACHE_ENV,
     CachedOAuth,
@@ -57,7 +51,7 @@ from replicator.connectors.zoho.tokens import (
     cache_folder,
     cache_key,
 )
-from replicator.errors import ConfigError
+from replicator.errors import ConfigError, ZohoAuthError
 
 KEYS = (
     "client_id",
@@ -69,7 +63,6 @@ KEYS = (
     "organization_id",
     "access_token",
 )
-SECRET_KEYS = frozenset({"client_secret", "refresh_token", "access_token"})
 ENV_PREFIX = "REPLICATOR_ZOHO_"
 
 

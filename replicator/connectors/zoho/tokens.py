@@ -15,7 +15,7 @@ endpoint refuses, so the processes together keep within Zoho's allowance, and af
 refusal each process knows when to come back instead of asking again (each refused request
 may count against the allowance too).
 
-:class:`CachedOAuth` is :class:`~replicator.connectors.zoho.http.OAuth` over such a file.
+:class:`CachedOAuth` is :class:`~replicator.connectors.zoho.auth.OAuth` over such a file.
 On a 401 (the API refused the token) it drops the token from the file, unless another
 process has already replaced it.  When no token may be asked for, or the token endpoint
 refuses one (``Access Denied``, HTTP 429), it waits if the wait is short (``max_wait``,
@@ -46,15 +46,11 @@ from typing import Any
 
 import attrs
 
-from replicator.connectors.zoho.http import (
-    Clock,
-    OAuth,
-    Secret,
-    Sleep,
-    ZohoAuthError,
-    ZohoRefreshLimitError,
-    parse_time,
-)
+from replicator.connectors.zoho.auth import OAuth
+from replicator.connectors.zoho.cursors import parse_time
+from replicator.connectors.zoho.limits import Clock, Sleep
+from replicator.connectors.zoho.secrets import Secret
+from replicator.errors import ZohoAuthError, ZohoRefreshLimitError
 
 try:
     import fcntl

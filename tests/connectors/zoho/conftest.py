@@ -5,10 +5,20 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from replicator.connectors.zoho.auth import OAuth
 from replicator.connectors.zoho.books import ZohoBooksConnector
 from replicator.connectors.zoho.crm import ZohoCRMConnector
-from replicator.connectors.zoho.http import ApiClient, OAuth, RateLimiter
-from tests.connectors.zoho.fakes import REFRESH, SECRET, FakeBooks, FakeClock, FakeCRM
+from replicator.connectors.zoho.http import ApiClient
+from replicator.connectors.zoho.limits import RateLimiter
+from tests.connectors.zoho.fakes import (
+    REFRESH,
+    SECRET,
+    FakeBooks,
+    FakeClock,
+    FakeCRM,
+    reply,
+    token_handler,
+)
 
 
 def oauth(transport: httpx.BaseTransport, clock: FakeClock) -> OAuth:
@@ -20,6 +30,31 @@ def oauth(transport: httpx.BaseTransport, clock: FakeClock) -> OAuth:
         transport=transport,
         clock=clock.monotonic,
     )
+
+
+def api(handler, clock: FakeClock, **options) -> ApiClient:
+    """A client whose OAuth and API calls both go to ``handler``."""
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/v2/token":
+            return token_handler(request, "https://api.test")
+        return handler(request)
+
+    transport = httpx.MockTransport(route)
+    options.setdefault("jitter", lambda: 0.5)
+    return ApiClient(
+        oauth(transport, clock),
+        "/crm/v8",
+        name="test",
+        transport=transport,
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+        **options,
+    )
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return reply(200, {"data": []})
 
 
 def crm_connector(fake: FakeCRM, clock: FakeClock, **options) -> ZohoCRMConnector:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from replicator.connectors.zoho.http import dumps
+from replicator.connectors.zoho.values import dumps
 
 T0 = dt.datetime(2026, 11, 27, 10, 0, 0, tzinfo=dt.UTC)
 TOKEN = "1000.fake-access-token-abcdef"

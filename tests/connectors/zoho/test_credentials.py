@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from replicator.connectors.zoho.auth import OAuth, StaticToken
 from replicator.connectors.zoho.credentials import (
     Credentials,
     SharedAuth,
@@ -18,8 +19,8 @@ from replicator.connectors.zoho.credentials import (
     open_auth,
     store_credentials,
 )
-from replicator.connectors.zoho.http import OAuth, Secret, StaticToken, ZohoAuthError
-from replicator.errors import ConfigError
+from replicator.connectors.zoho.secrets import Secret
+from replicator.errors import ConfigError, ZohoAuthError
 from tests.connectors.zoho.fakes import REFRESH, SECRET, reply
 
 ENV = {

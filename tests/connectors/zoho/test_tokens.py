@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from replicator.connectors.zoho.credentials import SharedAuth, open_auth
-from replicator.connectors.zoho.http import ApiClient, Secret, ZohoRefreshLimitError
+from replicator.connectors.zoho.http import ApiClient
+from replicator.connectors.zoho.secrets import Secret
 from replicator.connectors.zoho.tokens import (
     CACHE_ENV,
     CachedOAuth,
@@ -20,6 +21,7 @@ from replicator.connectors.zoho.tokens import (
     cache_folder,
     cache_key,
 )
+from replicator.errors import ZohoRefreshLimitError
 from tests.connectors.zoho.fakes import REFRESH, SECRET, T0, FakeClock, reply
 
 ACCOUNTS = "https://accounts.test"

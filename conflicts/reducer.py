@@ -1,0 +1,360 @@
+"""The reducer: the only code that folds journal entries into records' state.
+
+It runs live (each append) and in replay alike, so replay equals the live state by
+construction; the property suite checks it.  It changes the JSON of :mod:`conflicts.state`
+in place (the journal forgets its cache on rollback, so nothing half-done survives), and
+keeps a refused write's retries (attempts with backoff, then held for a person).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from conflicts.register import (
+    merge_clock,
+    register_dots,
+    sibling_clock,
+    write_clock,
+    write_register,
+)
+from conflicts.state import (
+    ACTIVE,
+    HELD,
+    MERGED,
+    SKIPPED,
+    Raw,
+    RecordState,
+    decode_state,
+    encode_state,
+    new_state,
+)
+from journal.entry import Entry, Kind, same_wire, to_wire, utc_text
+from journal.payloads import (
+    ABSENT,
+    Applied,
+    Cursor,
+    DuplicateConflict,
+    DuplicateResolution,
+    Failure,
+    IntegrationDeleted,
+    Linked,
+    Merged,
+    Observed,
+    RetryIntent,
+    SettledIntent,
+    Skipped,
+    Tombstone,
+    ValueConflict,
+    ValueResolution,
+    expect,
+    payload_of,
+    variant,
+)
+from journal.protocols import View
+
+RETRY_LIMIT = 6  # attempts at a refused write before the record is held for a person
+RETRY_FIRST = dt.timedelta(minutes=1)  # then 4x longer after each attempt, at most a day
+RETRY_MAX = dt.timedelta(days=1)
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    """How long after its ``attempt``-th refusal a write is tried again (1, 4, 16 minutes...)."""
+    return min(RETRY_FIRST * 4 ** (attempt - 1), RETRY_MAX)
+
+
+def _retry_due(raw: Raw) -> bool:
+    """Whether some side's refused write is still to be retried (not held)."""
+    return any(when is not None for _, when in raw.get("rt", {}).values())
+
+
+def _forget_retry(raw: Raw, side: str) -> None:
+    retries = raw.get("rt")
+    if retries is not None:
+        retries.pop(side, None)
+        if not retries:
+            del raw["rt"]
+
+
+# -- the reducer ---------------------------------------------------------------------------
+
+
+def _observe(
+    raw: Raw, side: str, entry: Entry, payload: Observed | Linked, side_id: str | None
+) -> None:
+    """Fold the fields of an observation (or a linked duplicate) into the registers."""
+    assert entry.dot is not None
+    dot_side, counter = entry.dot.side, entry.dot.counter
+    context = entry.context.as_dict() if entry.context is not None else {}
+    seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
+    modified = payload.modified  # the side's own time, as UTC ISO text
+    if isinstance(modified, str):
+        at = modified
+    else:
+        at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
+    # linked duplicates: values that fill a gap
+    fill = payload.fill if isinstance(payload, Linked) and payload.fill is not ABSENT else ()
+    # fields the side never held (mapped since), read empty: the side holds no value, so
+    # they are no sibling to compete with another side's value, which fills the gap
+    absent = payload.absent if isinstance(payload, Observed) else ()
+    fields = raw["f"]
+    sides = raw["s"]
+    held = sides.get(side)
+    if held is None:
+        held = sides[side] = {"id": None, "c": {}, "v": {}, "del": False}
+    values = held["v"]
+    for name, value in entry.fields.items():
+        wire = to_wire(value)
+        if wire is None and name in absent:
+            values[name] = None
+            continue
+        reg = fields.get(name)
+        if reg is not None and name in fill:
+            # a value filling a gap replaces all the field has seen (the register's clock)
+            fields[name] = write_register(
+                reg, dot_side, counter, wire, at, merge_clock(dict(seen), reg[1])
+            )
+        else:
+            fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
+        values[name] = wire
+    if side_id is not None:
+        held["id"] = side_id
+    merge_clock(held["c"], seen)
+    if counter > raw["c"].get(dot_side, 0):
+        raw["c"][dot_side] = counter
+
+
+def _unalias(held: Raw, fields: Any) -> None:
+    """A write or an edit of a renamed field on the side ends its other name there."""
+    aliases = held.get("a")
+    if aliases:
+        for name in fields:
+            aliases.pop(name, None)
+        if not aliases:
+            del held["a"]
+
+
+def _supersede(view: View, raw: Raw, entry: Entry) -> None:
+    """Conflicts whose siblings a later write replaced are settled by that write."""
+    if not raw["x"]:
+        return
+    for name in list(raw["x"]):
+        info = raw["x"][name]
+        reg = raw["f"].get(name)
+        if (register_dots(reg) if reg is not None else []) == info["dots"]:
+            continue
+        del raw["x"][name]
+        if info.get("open"):
+            row = view.conflict(info["id"])
+            if row is not None and row["status"] == "open":
+                data = {**row["data"], "settled_by": {"seq": entry.seq, "kind": str(entry.kind)}}
+                view.put_conflict(
+                    row["id"], row["module"], row["rid"], row["field"], "resolved", data
+                )
+
+
+class RecordReducer:
+    """Folds every kind of entry into records, links, cursors and conflicts."""
+
+    # The format of the state it writes (a cache: a journal whose stored states were
+    # written at another version rebuilds them by replay).  1: a field's register was its
+    # siblings alone; 2: each field's register keeps its own clock (``f`` above).
+    version: int = 2
+
+    def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
+        return encode_state(state.raw), state.index_key(), state.attention, state.index_near()
+
+    def decode(self, text: str) -> RecordState:
+        return RecordState(decode_state(text))
+
+    def apply(self, view: View, entry: Entry) -> None:
+        kind = entry.kind
+        if kind is Kind.CONFIG:
+            if variant(kind, entry.meta) is IntegrationDeleted:
+                # the integration was deleted: each module it names starts afresh (entries stay)
+                for dropped in expect(entry, IntegrationDeleted).modules:
+                    view.drop_module(dropped)
+            return
+        payload = payload_of(entry)
+        if isinstance(payload, Cursor):
+            view.set_cursor(entry.side or "", entry.module, payload.cursor)
+            return
+        if isinstance(payload, RetryIntent):
+            # a person asked for records held after their retries (or waiting) to go now
+            for rid in payload.retry:
+                again = view.record(entry.module, rid)
+                if again is not None:
+                    again.raw.pop("rt", None)
+                    again.raw["d"] = True
+                    view.put_record(entry.module, rid, again)
+            return
+        if isinstance(payload, SettledIntent):
+            for rid in payload.settled:
+                settled = view.record(entry.module, rid)
+                if settled is not None:
+                    settled.raw["d"] = False
+                    view.put_record(entry.module, rid, settled)
+            return
+        if entry.rid is None:
+            return
+        module, rid = entry.module, entry.rid
+        state: RecordState | None = view.record(module, rid)
+        if state is None:
+            state = RecordState(new_state(module, rid, entry.side or ""))
+        raw = state.raw
+        side = entry.side or ""
+        if isinstance(payload, Observed):
+            raw.pop("rt", None)  # a new change is worth a new round of attempts
+            unread = raw.get("re")
+            if unread is not None and unread.pop(side, None) is not None and not unread:
+                del raw["re"]  # the side's values read again: its read errors are past
+            new_link = not state.linked(side)
+            _observe(raw, side, entry, payload, payload.id)
+            _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
+            raw["d"] = True
+            if payload.key is not ABSENT:
+                raw["k"] = payload.key
+                # a state without a near key stays byte for byte what it was before near keys
+                if payload.near is not None and not raw.get("na"):
+                    raw["nk"] = payload.near
+                else:
+                    raw.pop("nk", None)
+            if new_link and payload.id is not None:
+                view.link(module, side, str(payload.id), rid, "active")
+            _supersede(view, raw, entry)
+        elif isinstance(payload, Tombstone):
+            held = raw["s"].get(side)
+            if held is None:
+                held = raw["s"][side] = {"id": payload.id, "c": {}, "v": {}, "del": False}
+            held["del"] = True
+            if held["id"] is not None:
+                view.link(module, side, str(held["id"]), rid, "deleted")
+        elif isinstance(payload, Applied):
+            held = raw["s"].get(side)
+            if held is None:
+                held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
+            side_id = str(payload.id)
+            if held["id"] != side_id:
+                view.link(module, side, side_id, rid, "active")
+            held["id"] = side_id
+            if entry.context is not None:
+                merge_clock(held["c"], entry.context.as_dict())
+            values = held["v"]
+            for name, value in entry.fields.items():
+                values[name] = to_wire(value)
+            _unalias(held, entry.fields)
+            for renamed in payload.renamed:  # a clone sent under another name
+                held.setdefault("a", {})[renamed["field"]] = [
+                    to_wire(renamed["from"]),
+                    to_wire(renamed["to"]),
+                ]
+            raw["e"].pop(side, None)
+            _forget_retry(raw, side)
+            if payload.done:
+                raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
+        elif isinstance(payload, Failure) and payload.heals:
+            # a value the side gave that would not read: until the side's next change
+            raw.setdefault("re", {})[side] = str(payload.reason)
+        elif isinstance(payload, Failure):
+            raw["e"][side] = str(payload.reason)
+            attempt = payload.attempt
+            if attempt is not None:  # a refused write: retried with backoff, then held
+                retries = raw.setdefault("rt", {})
+                if attempt >= RETRY_LIMIT:
+                    retries[side] = [attempt, None]
+                    if payload.done:
+                        raw["d"] = _retry_due(raw)
+                else:
+                    retries[side] = [attempt, utc_text(entry.at + retry_delay(attempt))]
+            elif payload.done and not payload.retry:
+                raw["d"] = False
+        elif isinstance(payload, Linked):
+            side_id = str(payload.id)
+            if entry.dot is not None:  # policy link: the existing values merge as concurrent
+                _observe(raw, side, entry, payload, side_id)
+                # fields the side holds empty merge as no value, but it does hold them empty:
+                # a re-read before our write reaches it is no change of theirs
+                for name in payload.empty:
+                    raw["s"][side]["v"].setdefault(name, None)
+                _supersede(view, raw, entry)
+            else:  # policy overwrite: the existing side holds its values, the incoming ones win
+                raw["s"][side] = {
+                    "id": side_id,
+                    "c": {},
+                    "v": {k: to_wire(v) for k, v in entry.fields.items()},
+                    "del": False,
+                }
+            raw["d"] = True
+            view.link(module, side, side_id, rid, "active")
+        elif isinstance(payload, Merged):
+            raw.update(st=MERGED, d=False, n=f"merged into {payload.into} ({payload.policy})")
+        elif isinstance(payload, Skipped):
+            raw.update(st=SKIPPED, d=False, n=payload.reason)
+        elif isinstance(payload, (ValueConflict, DuplicateConflict)):
+            self._conflict(view, raw, entry, payload)
+        elif isinstance(payload, (ValueResolution, DuplicateResolution)):
+            self._resolution(view, raw, entry, payload)
+        view.put_record(module, rid, state)
+
+    @staticmethod
+    def _conflict(
+        view: View, raw: Raw, entry: Entry, payload: ValueConflict | DuplicateConflict
+    ) -> None:
+        name, status = payload.field, payload.status
+        # the conflict's row holds the entry's meta as it is stored
+        view.put_conflict(entry.seq, entry.module, raw["r"], name, status, entry.meta)
+        if isinstance(payload, DuplicateConflict):
+            raw.update(st=HELD, d=False, n=payload.reason)
+            return
+        raw["x"][name] = {"id": entry.seq, "dots": list(payload.dots), "open": status == "open"}
+        winner = payload.winner
+        reg = raw["f"].get(name)
+        if winner is not None and reg is not None:
+            # a side already holding the winner has now seen every sibling
+            wire = to_wire(winner["value"])
+            for held in raw["s"].values():
+                if name in held["v"] and same_wire(held["v"][name], wire):
+                    merge_clock(held["c"], sibling_clock(reg))
+
+    @staticmethod
+    def _resolution(
+        view: View, raw: Raw, entry: Entry, payload: ValueResolution | DuplicateResolution
+    ) -> None:
+        cid = payload.conflict
+        row = view.conflict(cid)
+        if row is not None:
+            data = {**row["data"], "resolution": entry.meta}
+            view.put_conflict(cid, row["module"], row["rid"], row["field"], "resolved", data)
+        if isinstance(payload, DuplicateResolution):  # a duplicate group settled by a person
+            decision = payload.decision
+            status = SKIPPED if decision == "skip" else ACTIVE
+            paired = f" with {payload.with_}" if decision == "link" and payload.with_ else ""
+            raw.update(
+                st=status,
+                d=status == ACTIVE,
+                k=None if decision == "clone" and not payload.suggestion else raw["k"],
+                n=f"duplicate: {decision}{paired} (by a person)",
+            )
+            if decision == "clone" and ("nk" in raw or payload.suggestion):
+                # kept apart: never suggested again, whatever its name becomes
+                raw.pop("nk", None)
+                raw["na"] = True
+        elif entry.dot is not None:
+            at = utc_text(entry.at)
+            context = entry.context.as_dict() if entry.context is not None else {}
+            side, counter = entry.dot.side, entry.dot.counter
+            seen = write_clock(side, counter, context)
+            for name, value in entry.fields.items():
+                raw["f"][name] = write_register(
+                    raw["f"].get(name), side, counter, to_wire(value), at, seen
+                )
+            if entry.dot.counter > raw["c"].get(entry.dot.side, 0):
+                raw["c"][entry.dot.side] = entry.dot.counter
+            raw["d"] = True
+            _supersede(view, raw, entry)
+
+
+# -- a conflict's row ----------------------------------------------------------------------
+
+
+__all__ = ["RETRY_LIMIT", "RecordReducer", "retry_delay"]

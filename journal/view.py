@@ -1,0 +1,369 @@
+"""The materialised state over SQLite: records, links, cursors and conflicts.
+
+:class:`SQLiteView` is the :class:`~journal.protocols.View` a reducer folds entries into
+(the live journal's tables, or a replay's fresh ones), and the queries the journal answers
+from those tables.  It is a cache of the entries: :func:`fold` is the one loop that
+rebuilds it from them, for a replay and for a state upgrade alike.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from journal.entry import Entry, dumps, loads
+from journal.errors import CursorError
+from journal.protocols import Reducer
+from journal.schema import MAX_STATE_VERSION, STATE_TABLES
+
+Progress = Callable[[int, int], None]
+
+
+def cursor_order(value: Any) -> tuple[int, Any]:
+    """Cursors compare within their type: numbers by value, text lexicographically."""
+    if isinstance(value, bool):
+        raise CursorError(f"not a cursor: {value!r}")
+    if isinstance(value, int):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    if isinstance(value, list):
+        return (2, tuple(cursor_order(v) for v in value))
+    raise CursorError(f"not a cursor: {value!r}")
+
+
+class SQLiteView:
+    """A :class:`~journal.protocols.View` over the materialised tables of one SQLite
+    connection, and the queries the journal answers from them.
+
+    Record states are cached decoded and written back in one ``executemany`` at
+    :meth:`flush`, so a batch that touches a record several times encodes it once.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, reducer: Reducer, cache_size: int = 20_000):
+        self.conn = conn
+        self.reducer = reducer
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._dirty: dict[tuple[str, str], Any] = {}
+        self._links: list[tuple[str, str, str, str, str]] = []
+        # records known not to exist (a preload found no row): spares one query each
+        self._absent: set[tuple[str, str]] = set()
+
+    # records
+    def record(self, module: str, rid: str) -> Any | None:
+        key = (module, rid)
+        if key in self._dirty:
+            return self._dirty[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key in self._absent:
+            return None
+        row = self.conn.execute(
+            "SELECT state FROM records WHERE module = ? AND rid = ?", key
+        ).fetchone()
+        if row is None:
+            return None
+        state = self.reducer.decode(row[0])
+        self._remember(key, state)
+        return state
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        """Decode many records in one query (the planner reads a batch at a time)."""
+        missing = [
+            r for r in rids if (module, r) not in self._dirty and (module, r) not in self._cache
+        ]
+        self._absent.update((module, r) for r in missing)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT rid, state FROM records WHERE module = ? AND rid IN ({marks})",
+                (module, *chunk),
+            )
+            for rid, text in rows:
+                self._absent.discard((module, rid))
+                self._remember((module, rid), self.reducer.decode(text))
+
+    def _remember(self, key: tuple[str, str], state: Any) -> None:
+        self._cache[key] = state
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def put_record(self, module: str, rid: str, state: Any) -> None:
+        self._dirty[(module, rid)] = state
+        self._absent.discard((module, rid))
+
+    def flush(self) -> None:
+        self.flush_links()
+        if not self._dirty:
+            return
+        encode = self.reducer.encode
+        rows = []
+        for (module, rid), state in self._dirty.items():
+            text, key, attention, *near = encode(state)
+            rows.append((module, rid, key, 1 if attention else 0, text, near[0] if near else None))
+            self._remember((module, rid), state)
+        self._dirty.clear()
+        self.conn.executemany(
+            "INSERT INTO records (module, rid, key, attention, state, near) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+            "attention = excluded.attention, state = excluded.state, near = excluded.near",
+            rows,
+        )
+
+    def forget(self) -> None:
+        self._cache.clear()
+        self._dirty.clear()
+        self._absent.clear()
+        self._links.clear()
+
+    # links
+    def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
+        self._links.append((module, side, str(side_id), rid, status))
+
+    def flush_links(self) -> None:
+        if self._links:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO links (module, side, side_id, rid, status) "
+                "VALUES (?, ?, ?, ?, ?)",
+                self._links,
+            )
+            self._links.clear()
+
+    # cursors
+    def cursor(self, side: str, module: str) -> Any | None:
+        row = self.conn.execute(
+            "SELECT value FROM cursors WHERE side = ? AND module = ?", (side, module)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_cursor(self, side: str, module: str, value: Any) -> None:
+        current = self.cursor(side, module)
+        if current is not None and cursor_order(value) < cursor_order(current):
+            raise CursorError(
+                f"cursor of {side}/{module} may not go back from {current!r} to {value!r}"
+            )
+        self.conn.execute(
+            "INSERT OR REPLACE INTO cursors (side, module, value) VALUES (?, ?, ?)",
+            (side, module, json.dumps(value)),
+        )
+
+    # conflicts
+    def conflict(self, conflict_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT id, module, rid, field, status, data FROM conflicts WHERE id = ?",
+            (conflict_id,),
+        ).fetchone()
+        return None if row is None else _conflict_row(row)
+
+    def put_conflict(
+        self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
+    ) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO conflicts (id, module, rid, field, status, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (conflict_id, module, rid, field, status, dumps(data)),
+        )
+
+    # a deleted integration
+    def drop_module(self, module: str) -> None:
+        """Forget every record, link, cursor and conflict of ``module`` (the entries stay).
+
+        The one way a cursor goes back: with its row gone, the module's next pull starts
+        with a snapshot of each side, as on a first sync.
+        """
+        for cache in (self._cache, self._dirty):
+            for key in [k for k in cache if k[0] == module]:
+                del cache[key]
+        self._absent = {k for k in self._absent if k[0] != module}
+        self._links = [link for link in self._links if link[0] != module]
+        for table in STATE_TABLES:
+            self.conn.execute(f"DELETE FROM {table} WHERE module = ?", (module,))
+
+    def clear(self) -> None:
+        """Forget the whole materialised state (before a fold of every entry)."""
+        self.forget()
+        for table in STATE_TABLES:
+            self.conn.execute(f"DELETE FROM {table}")
+
+    # -- queries (the journal answers these for the layers above) ----------------------------
+
+    def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        """Rids of records that need planning, in rid order (paged by ``after``)."""
+        rows = self.conn.execute(
+            "SELECT rid FROM records INDEXED BY records_attention "
+            "WHERE module = ? AND attention = 1 AND rid > ? ORDER BY rid LIMIT ?",
+            (module, after, limit),
+        )
+        return [r[0] for r in rows]
+
+    def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per match key, for the keys given."""
+        return self._rids_by("key", "records_key", module, keys)
+
+    def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per near key (the looser second key a reducer may give), for the keys given."""
+        return self._rids_by("near", "records_near", module, keys)
+
+    def _rids_by(
+        self, column: str, index: str, module: str, keys: Sequence[str]
+    ) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, rid in self.conn.execute(
+                f"SELECT {column}, rid FROM records INDEXED BY {index} "
+                f"WHERE module = ? AND {column} IN ({marks})",
+                (module, *chunk),
+            ):
+                found.setdefault(key, []).append(rid)
+        for rids in found.values():
+            rids.sort()
+        return found
+
+    def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:
+        """Every stored record as ``(module, rid, state)``, streamed."""
+        sql = "SELECT module, rid, state FROM records"
+        params: tuple[Any, ...] = ()
+        if module is not None:
+            sql += " WHERE module = ?"
+            params = (module,)
+        sql += " ORDER BY module, rid"
+        decode = self.reducer.decode
+        for mod, rid, text in self.conn.execute(sql, params):
+            yield mod, rid, decode(text)
+
+    def rid_for(self, module: str, side: str, side_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT rid FROM links WHERE module = ? AND side = ? AND side_id = ?",
+            (module, side, str(side_id)),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def rids_for(self, module: str, side: str, side_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        ids = [str(i) for i in side_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for side_id, rid in self.conn.execute(
+                f"SELECT side_id, rid FROM links WHERE module = ? AND side = ? "
+                f"AND side_id IN ({marks})",
+                (module, side, *chunk),
+            ):
+                found[side_id] = rid
+        return found
+
+    def links(self, module: str, rid: str) -> dict[str, tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT side, side_id, status FROM links WHERE module = ? AND rid = ?", (module, rid)
+        )
+        return {side: (side_id, status) for side, side_id, status in rows}
+
+    def module_links(self, module: str) -> dict[tuple[str, str], tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT side, side_id, rid, status FROM links WHERE module = ?", (module,)
+        )
+        return {(side, side_id): (rid, status) for side, side_id, rid, status in rows}
+
+    def link_counts(self) -> dict[tuple[str, str, str], int]:
+        rows = self.conn.execute(
+            "SELECT module, side, status, count(*) FROM links GROUP BY module, side, status"
+        )
+        return {(m, s, st): n for m, s, st, n in rows}
+
+    def cursors(self) -> dict[tuple[str, str], Any]:
+        rows = self.conn.execute("SELECT side, module, value FROM cursors")
+        return {(side, module): json.loads(value) for side, module, value in rows}
+
+    def conflicts(
+        self, *, status: str | None = None, module: str | None = None, rid: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        for column, value in (("status", status), ("module", module), ("rid", rid)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT id, module, rid, field, status, data FROM conflicts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_conflict_row(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+
+    def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
+        """Conflicts per module (of one status, or all)."""
+        sql = "SELECT module, count(*) FROM conflicts"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        return dict(self.conn.execute(sql + " GROUP BY module ORDER BY module", params).fetchall())
+
+    def table_counts(self) -> dict[str, dict[str, int]]:
+        """Per module, the rows of each state table (records, links, cursors, conflicts)."""
+        found: dict[str, dict[str, int]] = {}
+        for table in STATE_TABLES:
+            rows = self.conn.execute(f"SELECT module, count(*) FROM {table} GROUP BY module")
+            for module, n in rows:
+                found.setdefault(module, dict.fromkeys(STATE_TABLES, 0))[table] = n
+        return dict(sorted(found.items()))
+
+
+def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
+    cid, module, rid, field, status, data = row
+    return {
+        "id": cid,
+        "module": module,
+        "rid": rid,
+        "field": field,
+        "status": status,
+        "data": loads(data),
+    }
+
+
+def fold(
+    view: SQLiteView,
+    entries: Iterable[Entry],
+    *,
+    total: int = 0,
+    progress: Progress | None = None,
+) -> int:
+    """Apply ``entries`` in order to ``view`` with its reducer (flushed every 5,000 and at
+    the end); the number folded.  The live append folds each entry the same way."""
+    apply = view.reducer.apply
+    n = 0
+    for entry in entries:
+        apply(view, entry)
+        n += 1
+        if n % 5_000 == 0:
+            view.flush()
+            if progress is not None:
+                progress(n, total)
+    view.flush()
+    return n
+
+
+def reducer_version(reducer: Reducer) -> int | None:
+    """The reducer's state version, or None if it declares none."""
+    version = getattr(reducer, "version", None)
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError(
+            f"reducer {type(reducer).__name__}: version must be an int, not {version!r}"
+        )
+    if not 0 <= version <= MAX_STATE_VERSION:
+        raise ValueError(
+            f"reducer {type(reducer).__name__}: version {version} is outside 0..{MAX_STATE_VERSION}"
+        )
+    return version
+
+
+__all__ = ["Progress", "SQLiteView", "cursor_order", "fold", "reducer_version"]

@@ -1,0 +1,192 @@
+"""The materialised state is a cache of the reducer's fold: a reducer of another version
+rebuilds it by replay when the journal opens, and the journal records why."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conflicts import RecordReducer
+from journal import ChainKey, ChainKeyError, Journal, Kind, StorageError, verify
+from journal.store import JOURNAL_MODULE, STATE_RID
+from tests.journal.test_store import CountingReducer, observed
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "a5dca57_journal.sql"
+NEXT = getattr(RecordReducer, "version", 0) + 1
+
+
+class NextRecordReducer(RecordReducer):
+    """The record reducer with a state format of the next version: each state wrapped."""
+
+    version = NEXT
+
+    def encode(self, state):
+        text, *rest = super().encode(state)
+        return (json.dumps({"next": text}), *rest)
+
+    def decode(self, text):
+        return super().decode(json.loads(text)["next"])
+
+
+class VersionedCounting(CountingReducer):
+    version = 2
+
+
+def load_fixture(path):
+    """The journal written at a5dca57 (17 entries, plain sha256 chain, no state version)."""
+    with sqlite3.connect(path) as conn:
+        conn.executescript(FIXTURE.read_text(encoding="utf-8"))
+    conn.close()
+
+
+def raw_rows(path, sql):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def upgrades(journal):
+    return [
+        e.meta
+        for e in journal.read(module=JOURNAL_MODULE, kinds=[Kind.CONFIG])
+        if e.rid == STATE_RID
+    ]
+
+
+def test_an_old_journal_opened_with_a_new_reducer_version_is_rebuilt_and_journaled(tmp_path):
+    """The a5dca57 journal under a reducer of the next version: the state is rebuilt in the
+    new format, the upgrade is the next entry, and verify (replay equals live) holds."""
+    path = tmp_path / "journal.db"
+    load_fixture(path)
+    records = "SELECT module, rid FROM records ORDER BY module, rid"
+    before = raw_rows(path, records)
+    assert len(before) == 3 and raw_rows(path, "SELECT count(*) FROM entries") == [(17,)]
+    with Journal(path, NextRecordReducer()) as journal:
+        assert journal.state_version == NEXT and not journal.needs_state_upgrade
+        assert journal.count() == 18
+        (last,) = journal.read(since=17)
+        assert (last.kind, last.module, last.rid) == (Kind.CONFIG, JOURNAL_MODULE, STATE_RID)
+        assert last.meta["event"] == "state-upgrade"
+        assert (last.meta["from"], last.meta["to"], last.meta["entries"]) == (0, NEXT, [1, 17])
+        assert [(m, rid) for m, rid, _ in journal.records()] == before
+        result = verify(journal)  # the chain holds and the live state equals a fresh replay
+        assert result.ok and result.entries == 18, result.problem
+    states = raw_rows(path, "SELECT state FROM records")
+    assert all("next" in json.loads(text) for (text,) in states)
+
+
+def test_an_upgraded_journal_opens_again_without_a_second_upgrade(tmp_path):
+    """The version is stored with the state: reopening with the same reducer adds nothing,
+    and a reducer without a version never rebuilds."""
+    path = tmp_path / "journal.db"
+    load_fixture(path)
+    Journal(path, NextRecordReducer()).close()
+    with Journal(path, NextRecordReducer()) as again:
+        assert again.count() == 18 and len(upgrades(again)) == 1
+    with Journal(path, CountingReducer()) as unversioned:
+        assert unversioned.count() == 18 and unversioned.state_version == NEXT
+
+
+def test_a_new_journal_records_its_version_without_an_entry(tmp_path):
+    """An empty journal has nothing to rebuild: its version is recorded, unjournaled."""
+    with Journal(tmp_path / "j.db", VersionedCounting()) as journal:
+        assert journal.state_version == 2 and journal.count() == 0
+        journal.append([observed()])
+    with Journal(tmp_path / "j.db", VersionedCounting()) as journal:
+        assert journal.count() == 1 and not upgrades(journal)
+
+
+def test_a_keyed_journal_opened_without_its_key_waits_for_it(tmp_path):
+    """No key, no write: the state keeps its version until use_key, which upgrades it with
+    an entry chained under the key."""
+    key, _ = ChainKey.generate()
+    path = tmp_path / "j.db"
+    with Journal(path, CountingReducer(), key=key) as journal:
+        journal.append([observed(rid=f"crm:{i}", id=str(i)) for i in range(3)])
+    journal = Journal(path, VersionedCounting())
+    try:
+        assert journal.needs_state_upgrade and journal.state_version == 0
+        assert journal.count() == 3
+        with pytest.raises(ChainKeyError):
+            journal.upgrade_state()
+        journal.use_key(key)
+        assert not journal.needs_state_upgrade and upgrades(journal) == [
+            {
+                "event": "state-upgrade",
+                "from": 0,
+                "to": 2,
+                "entries": [1, 3],
+                "reason": upgrades(journal)[0]["reason"],
+            }
+        ]
+        assert verify(journal).ok
+    finally:
+        journal.close()
+
+
+def test_an_unkeyed_chain_given_a_key_upgrades_its_state_after_the_chain(tmp_path):
+    """A key on an unkeyed chain refuses writes until upgrade(): the chain entry comes
+    first, then the state's, both keyed."""
+    path = tmp_path / "journal.db"
+    load_fixture(path)
+    key, _ = ChainKey.generate()
+    with Journal(path, NextRecordReducer(), key=key) as journal:
+        assert journal.needs_upgrade and journal.needs_state_upgrade
+        chain = journal.upgrade()
+        assert chain is not None and chain.seq == 18 and journal.keyed_from == 18
+        (state,) = journal.read(since=18)
+        assert state.rid == STATE_RID and state.meta["to"] == NEXT
+        assert verify(journal).ok
+
+
+class FailingReducer(CountingReducer):
+    """A reducer of a new version that fails on the third entry it folds."""
+
+    version = 3
+
+    def __init__(self):
+        self.folded = 0
+
+    def apply(self, view, entry):
+        self.folded += 1
+        if self.folded == 3:
+            raise RuntimeError("fold interrupted")
+        super().apply(view, entry)
+
+
+def test_an_interrupted_rebuild_leaves_the_old_state_and_version(tmp_path):
+    """A rebuild that fails half-way rolls back whole: the old state, version 0, no entry,
+    and the next open rebuilds it."""
+    path = tmp_path / "j.db"
+    with Journal(path, CountingReducer()) as journal:
+        journal.append([observed(rid=f"crm:{i}", id=str(i), key=f"k{i}") for i in range(4)])
+    before = raw_rows(path, "SELECT * FROM records ORDER BY rid")
+    with pytest.raises(RuntimeError, match="fold interrupted"):
+        Journal(path, FailingReducer())
+    assert raw_rows(path, "SELECT * FROM records ORDER BY rid") == before
+    assert raw_rows(path, "PRAGMA user_version") == [(0,)]
+    with Journal(path, VersionedCounting()) as journal:
+        assert journal.count() == 5 and journal.state_version == 2 and verify(journal).ok
+
+
+@pytest.mark.parametrize("version", ["2", 2.0, True, -1, 2**31])
+def test_a_reducer_version_that_is_not_a_small_int_is_refused(tmp_path, version):
+    """The version is an int SQLite's user_version can hold; anything else is an error."""
+
+    class Odd(CountingReducer):
+        pass
+
+    Odd.version = version
+    with pytest.raises((TypeError, ValueError), match="version"):
+        Journal(tmp_path / "j.db", Odd())
+
+
+def test_a_journal_that_cannot_be_opened_is_a_storage_error(tmp_path):
+    """The state upgrade adds no new way for open to fail with a raw sqlite3 error."""
+    path = tmp_path / "not-a-journal.db"
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(StorageError):
+        Journal(path, VersionedCounting())
