@@ -170,14 +170,6 @@ def chain_to(graph: Graph, start: str, targets: Iterable[str]) -> list[str] | No
 
 MODULES = module_files(ROOT, ALLOWED)
 GRAPH = import_graph(MODULES)
-# Found at the "Layout" commit (1d298d9); the helpers of issue 11 are removing them, and
-# the lead removes the mark once they are merged.
-CYCLES_AT_LAYOUT = (
-    "cli.main <-> cli.{daemon,demo,journal,lifecycle,records,setup} (commands registered "
-    "by import); config.daemon <-> config.load and connectors.zoho.books <-> "
-    ".books_persons (type-checking imports); sync.engine <-> "
-    "sync.{checks,lifecycle,one,suggestions}"
-)
 
 
 # -- the checker itself ------------------------------------------------------------------
@@ -234,7 +226,6 @@ def test_imports_go_one_way(package):
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-@pytest.mark.xfail(strict=False, reason=f"cycles at the Layout commit: {CYCLES_AT_LAYOUT}")
 def test_no_module_imports_itself_through_others():
     """journal/, conflicts/ and replicator/ (but its sandbox) hold no import cycle, counting
     imports inside functions."""
@@ -254,11 +245,6 @@ def _says_why(lines: list[str], line: int) -> bool:
     return "#" in lines[line - 1] or lines[line - 2].strip().startswith("#")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="function-level imports without a reason remain in the code other helpers of "
-    "issue 11 are changing (cli, daemon, sync, config, zoho)",
-)
 def test_every_function_level_import_says_why_it_is_not_at_the_top():
     """An import inside a function has a one-line reason (a comment on its line or the line
     above): a lazy import is a choice to explain, never a way around a cycle."""
