@@ -8,6 +8,7 @@ Values are in wire form (see :func:`journal.entry.to_wire`) throughout.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import attrs
@@ -95,8 +96,13 @@ def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], l
     return values, conflicts
 
 
-def plan(state: RecordState, policy: ModulePolicy) -> Plan:
-    """The writes that bring every target side to the visible values of the record."""
+def plan(state: RecordState, policy: ModulePolicy, *, in_flight: Collection[str] = ()) -> Plan:
+    """The writes that bring every target side to the visible values of the record.
+
+    ``in_flight``: sides an update of ours went to with no outcome journaled since (a crash
+    between the push and its answer).  What they hold is unknown, so they are sent every
+    visible value, not what differs from the values the state last knew there.
+    """
     raw = state.raw
     if raw["st"] != ACTIVE:
         return Plan(raw["r"])
@@ -120,7 +126,9 @@ def plan(state: RecordState, policy: ModulePolicy) -> Plan:
             diff = dict(values)
             side_id = None
         else:
-            have = held["v"]
+            # our write may have landed (sides never report it back): the last values known
+            # there may be stale, and a diff against them could skip a needed write
+            have = {} if side in in_flight else held["v"]
             wanted = side_values(values, held.get("a"))
             diff = {k: v for k, v in wanted.items() if k not in have or not same_wire(have[k], v)}
             side_id = held["id"]

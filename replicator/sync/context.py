@@ -32,6 +32,8 @@ class RunState:
     pulled: set[tuple[str, str]] = attrs.field(factory=set)  # (module, side) read to its end
     held_names: dict[str, HeldNames] = attrs.field(factory=dict)  # per module, for clone names
     identities: dict[str, str] = attrs.field(factory=dict)  # sides' accounts to journal next
+    # per module, (record, side) of updates sent with no outcome: see decide.finish_pending
+    in_flight: dict[str, set[tuple[str, str]]] = attrs.field(factory=dict)
 
 
 class Context(Protocol):

@@ -13,6 +13,8 @@ the rest, handed to :mod:`~replicator.sync.push` side by side in the module's or
 
 from __future__ import annotations
 
+import attrs
+
 from conflicts import ACTIVE, DuplicatePolicy, Member, RecordState, decide, plan
 from conflicts.merge import Plan
 from journal import Journal, NewEntry
@@ -20,7 +22,7 @@ from journal.entry import utc_text
 from journal.payloads import DuplicateConflict, SettledIntent, Skipped, new_entry
 from replicator.config.load import ModuleConfig
 from replicator.sync.context import Context
-from replicator.sync.push import pending_creates, push
+from replicator.sync.push import pending_creates, pending_writes, push
 from replicator.sync.record import CycleReport
 from replicator.sync.suggestions import near_matches, pair_entries
 
@@ -58,19 +60,25 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
     settled: list[str] = []
     policy_name = str(module.policy.effective_conflicts)
     now = utc_text(journal.now())
+    unsure = ctx.kept.in_flight.get(name, set())
     for state in states:
         if state is None or not state.attention:
             continue
-        if state.waits(now):  # a side refused its write: it is retried after a while
+        in_flight = [side for side in module.sides if (state.rid, side) in unsure]
+        waits = state.waits(now)
+        if waits and not in_flight:  # a side refused its write: retried after a while
             report.add(name, "*", "waiting")
             continue
-        p = plan(state, module.policy)
+        p = plan(state, module.policy, in_flight=in_flight)
+        if waits:  # after this cycle pending_writes no longer sees the update in flight:
+            # it goes now; the side that refused keeps its backoff
+            p = attrs.evolve(p, writes=tuple(w for w in p.writes if w.side in in_flight))
         for conflict in p.conflicts:
             entries.append(new_entry(conflict.to_payload(policy_name), name, state.rid))
             report.add(name, "*", "conflicts")
         if p.writes:
             plans.append((state, p))
-        else:
+        elif not waits:
             settled.append(state.rid)
     if settled:  # nothing to write for these: they no longer need attention
         entries.append(new_entry(SettledIntent(settled=tuple(settled)), name))
@@ -156,8 +164,14 @@ def duplicates(
 
 def finish_pending(ctx: Context, module: ModuleConfig, report: CycleReport) -> None:
     """Push again the creates journaled as intents that got no outcome (a crash or an
-    error between the intent and the side's answer)."""
-    rids = pending_creates(ctx.journal, module.name)
+    error between the intent and the side's answer), and note the updates left so:
+    until an outcome says what the side holds, plans send it every value."""
+    # the side may hold what we sent or what it held before, and never reports our own
+    # write back: a plan diffed against the older values could judge it done and lose
+    # a later change that happens to equal them
+    pending = pending_writes(ctx.journal, module.name)
+    ctx.kept.in_flight[module.name] = {key for key, id in pending.items() if id is not None}
+    rids = pending_creates(ctx.journal, module.name, pending)
     for start in range(0, len(rids), ctx.batch_size):
         settle_batch(ctx, module, rids[start : start + ctx.batch_size], report)
 

@@ -13,7 +13,7 @@ another name (:mod:`~replicator.sync.clone_names`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -224,10 +224,15 @@ def _side_ids(
     return None
 
 
-def pending_creates(journal: Journal, name: str) -> list[str]:
-    """Records of module ``name`` with a create intent and no outcome since."""
+def pending_creates(
+    journal: Journal, name: str, pending: Mapping[tuple[str, str], str | None] | None = None
+) -> list[str]:
+    """Records of module ``name`` with a create intent and no outcome since (among
+    ``pending``, the :func:`pending_writes` already read, if given)."""
     rids = []
-    for (rid, side), side_id in pending_writes(journal, name).items():
+    if pending is None:
+        pending = pending_writes(journal, name)
+    for (rid, side), side_id in pending.items():
         if side_id is not None:
             continue
         state = journal.record(name, rid)

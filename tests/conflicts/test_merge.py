@@ -90,6 +90,21 @@ def test_a_synced_record_plans_nothing(journal):
     assert plan(state, policy()).writes == ()
 
 
+def test_a_side_with_an_update_in_flight_is_sent_every_value_even_those_it_last_held(journal):
+    """A side an update went to with no outcome may hold what was sent: a later change back
+    to the value it last held is still written there, with every other visible value."""
+    state = observe(journal, "crm", 1, VectorClock(), name="Acme", email="a@x")
+    (write,) = plan(state, policy()).writes
+    applied(journal, "books", write.context, name="Acme", email="a@x")
+    # an update of email to b@x went to books; its outcome was lost; crm then sets a@x back
+    observe(journal, "crm", 2, VectorClock.of(crm=1), email="b@x")
+    state = observe(journal, "crm", 3, VectorClock.of(crm=2), email="a@x")
+    assert plan(state, policy()).writes == ()  # diffed against what books last held
+    (write,) = plan(state, policy(), in_flight=["books"]).writes
+    assert write.side == "books" and write.id == "books-id"
+    assert write.values == {"email": "a@x", "name": "Acme"}
+
+
 def _concurrent(journal, minutes_crm=1, minutes_books=2):
     state = observe(journal, "crm", 1, VectorClock(), name="Acme", email="a@x")
     (write,) = plan(state, policy()).writes

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from journal import Kind
@@ -30,8 +30,11 @@ from tests.strategies import (
     SIDES,
     Callback,
     Cycle,
+    EditBoth,
     Fault,
+    Insert,
     Seed,
+    Update,
     conflict_scripts,
     edits,
     faults,
@@ -142,6 +145,19 @@ def test_one_way_never_writes_its_source(script, source, duplicates, page_size):
 
 
 @given(scripts(), DUPLICATES, CONFLICTS, PAGE_SIZES)
+@example(  # an update's outcome lost, then Books sets back the value the CRM last held
+    script=[
+        Insert("books", {"name": None, "email": None, "credit_limit": None}),
+        Insert("books", {"name": "Acme", "email": "a@example.com", "credit_limit": None}),
+        Cycle(),
+        EditBoth(0, {"email": "a@example.com", "name": "Acme"}, {"name": "Acme"}),
+        Cycle(fault=Fault("*", "push_after", 0)),
+        Update("books", 0, {"email": None, "name": "Acme"}),
+    ],
+    duplicates="overwrite",
+    conflicts="newest",
+    page_size=1,
+)
 def test_no_observed_change_is_lost(script, duplicates, conflicts, page_size):
     """Every observed value is the final value on both sides, or a recorded conflict
     sibling, or was replaced by a later write that had seen it."""
@@ -455,3 +471,71 @@ def test_an_amount_typed_as_our_write_rounded_is_a_change_on_a_side_that_does_no
         w.quiesce()
         laws.check_converged(w)
         laws.check_no_lost_update(w)
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_change_back_to_what_a_side_held_before_a_lost_update_outcome_reaches_it(
+    tmp_path, connector
+):
+    """A cycle updates the CRM row and dies before the outcome is journaled (the CRM holds
+    what we wrote); Books then sets the value back to the one the CRM held before: the next
+    cycle writes it there (the update in flight is not judged done), nothing is lost."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("books", {"name": "Acme", "email": "a@example.com", "credit_limit": None})
+        assert w.cycle()
+        w.update("books", w.pick("books", 0), {"email": "b@example.com"})
+        assert not w.cycle(Cycle(fault=Fault("crm", "push_after")))
+        w.update("books", w.pick("books", 0), {"email": "a@example.com"})
+        w.quiesce()
+        (crm,) = w.sides["crm"].rows().values()
+        assert crm["email"] == "a@example.com"
+        laws.check_no_lost_update(w)
+        laws.check_converged(w)
+        laws.check_idempotent(w)
+
+
+@pytest.mark.parametrize("connector", ["memory", "sqlite"])
+def test_a_callback_with_a_change_back_to_what_a_side_held_before_a_lost_update_writes_it(
+    tmp_path, connector
+):
+    """The same lost outcome, then a callback names the Books row set back: the callback
+    writes the value to the CRM at once (the update in flight is not judged done)."""
+    with open_world(tmp_path, config(connector=connector), connector=connector) as w:
+        w.insert("books", {"name": "Acme", "email": "a@example.com", "credit_limit": None})
+        assert w.cycle()
+        w.update("books", w.pick("books", 0), {"email": "b@example.com"})
+        assert not w.cycle(Cycle(fault=Fault("crm", "push_after")))
+        w.update("books", w.pick("books", 0), {"email": "a@example.com"})
+        w.apply(Callback("books", (0,)))
+        (crm,) = w.sides["crm"].rows().values()
+        assert crm["email"] == "a@example.com"
+        w.quiesce()
+        laws.check_no_lost_update(w)
+        laws.check_converged(w)
+
+
+def test_an_update_in_flight_of_a_record_waiting_out_a_refusal_is_not_forgotten(tmp_path):
+    """The CRM refuses a record's write (retried after a while), then its Books update
+    loses its outcome; a cycle while it waits re-sends the Books update (and not the CRM
+    write before its time), so a later CRM change back to what Books held still reaches it."""
+    with open_world(tmp_path, config()) as w:
+        w.insert("books", {"name": "Acme", "email": "a@example.com", "credit_limit": None})
+        assert w.cycle()
+        (acme,) = [state.rid for state in w.records()]
+        w.apply(EditBoth(0, {"email": "b@example.com"}, {"name": "Acme X"}))
+        crm = w.flaky["crm"].inner
+        crm.reject = lambda module, write: "refused for now"
+        assert not w.cycle(Cycle(fault=Fault("books", "push_after")))
+        w.insert("books", {"name": "Beta", "email": None, "credit_limit": None})
+        sent = [x for x in w.flaky["crm"].writes if x.key == acme]
+        assert w.cycle()  # the record waits out the CRM's refusal; Beta's run is journaled
+        again = [x for x in w.flaky["crm"].writes if x.key == acme]
+        assert again == sent, "the refused write went before its time"
+        w.update("crm", w.pick("crm", 0), {"name": "Acme"})
+        crm.reject = None
+        w.now.n += 24 * 3600  # past every retry's time
+        w.quiesce()
+        (books,) = [r for r in w.sides["books"].rows().values() if r["email"] == "b@example.com"]
+        assert books["name"] == "Acme"
+        laws.check_no_lost_update(w)
+        laws.check_converged(w)
