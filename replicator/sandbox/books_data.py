@@ -1,5 +1,8 @@
 """Books records: validation, storage and the shapes the API returns.
 
+One module, over 600 lines, on purpose: the validation rules of every Books resource are
+one table read against the spec side by side; split, a rule and its resource part.
+
 Each organisation's records are stored per resource.  Writes are validated as Books does:
 required fields (``contact_name``; an item's ``name`` of at most 100 characters and its
 ``rate``; a transaction's ``customer_id`` / ``vendor_id`` naming a contact of the right type,
