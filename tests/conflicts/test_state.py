@@ -90,7 +90,7 @@ def _observed(side: str, counter: int, context: VectorClock, name: str) -> NewEn
 def test_the_reducer_writes_each_field_register_with_a_clock_of_its_own(tmp_path):
     """The stored state of format version 2: a field is ``[siblings, clock]``, and the clock
     keeps what the register has seen (its writes' contexts too), not only its siblings."""
-    assert RecordReducer.version == 2
+    assert RecordReducer.version >= 2
     journal = Journal(tmp_path / "j.db", RecordReducer())
     try:
         journal.append(
