@@ -158,8 +158,9 @@ class RecordReducer:
 
     # The format of the state it writes (a cache: a journal whose stored states were
     # written at another version rebuilds them by replay).  1: a field's register was its
-    # siblings alone; 2: each field's register keeps its own clock (``f`` above).
-    version: int = 2
+    # siblings alone; 2: each field's register keeps its own clock (``f`` above); 3: a
+    # tombstone ends the side's refused-write retries (a state folded by 2 may keep them).
+    version: int = 3
 
     def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
         return encode_state(state.raw), state.index_key(), state.attention, state.index_near()
@@ -227,6 +228,10 @@ class RecordReducer:
             if held is None:
                 held = raw["s"][side] = {"id": payload.id, "c": {}, "v": {}, "del": False}
             held["del"] = True
+            # no write goes to a deleted row again, so a refusal of one (often because the
+            # row was already gone, a pull later saw it) has nothing to retry: kept, it
+            # would keep the record dirty after its other sides' writes (see _retry_due)
+            _forget_retry(raw, side)
             if held["id"] is not None:
                 view.link(module, side, str(held["id"]), rid, "deleted")
         elif isinstance(payload, Applied):

@@ -147,12 +147,25 @@ class RecordState:
     @property
     def retries(self) -> dict[str, tuple[int, str | None]]:
         """Refused writes per side: ``(attempts, next try as UTC ISO text)``; None: held
-        after :data:`RETRY_LIMIT` attempts until ``replicator retry`` or an edit."""
-        return {side: (n, when) for side, (n, when) in self.raw.get("rt", {}).items()}
+        after :data:`RETRY_LIMIT` attempts until ``replicator retry`` or an edit.
+
+        A side the record holds deleted has none: no write goes to it again (a delete is
+        never undone), so its refusal (often of an update to the row it had just deleted,
+        before a pull saw the delete) has nothing to retry and must not hold the record's
+        writes to the other sides (a person's resolution among them) for its backoff."""
+        retries = self.raw.get("rt")
+        if not retries:
+            return {}
+        sides = self.raw["s"]
+        return {
+            side: (n, when)
+            for side, (n, when) in retries.items()
+            if side not in sides or not sides[side]["del"]
+        }
 
     def waits(self, now: str) -> bool:
         """Whether a refused write of this record waits for its next try (``now``: UTC ISO)."""
-        return any(when is not None and when > now for _, when in self.raw.get("rt", {}).values())
+        return any(when is not None and when > now for _, when in self.retries.values())
 
     @property
     def attention(self) -> bool:

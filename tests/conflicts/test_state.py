@@ -90,7 +90,7 @@ def _observed(side: str, counter: int, context: VectorClock, name: str) -> NewEn
 def test_the_reducer_writes_each_field_register_with_a_clock_of_its_own(tmp_path):
     """The stored state of format version 2: a field is ``[siblings, clock]``, and the clock
     keeps what the register has seen (its writes' contexts too), not only its siblings."""
-    assert RecordReducer.version == 2
+    assert RecordReducer.version >= 2
     journal = Journal(tmp_path / "j.db", RecordReducer())
     try:
         journal.append(
@@ -128,3 +128,18 @@ def test_the_reducer_reaches_one_register_whatever_order_the_writes_come_in(tmp_
             journal.close()
     assert fields[0] == fields[1]
     assert [s[:3] for s in fields[0]["name"][0]] == [["books", 1, "Acme Ltd"], ["crm", 2, "ACME"]]
+
+
+def test_a_refused_write_to_a_side_that_deleted_the_row_is_no_retry_to_wait_for():
+    """A side refused an update to a row it had deleted, then the delete was seen: no write
+    goes there again, so the record neither lists nor waits out that side's retry (its
+    writes to the other side, a person's resolution among them, go at once)."""
+    state = RecordState(new_state("customers", "books:1", "books"))
+    state.raw["s"]["books"] = {"id": "1", "c": {}, "v": {}, "del": False}
+    state.raw["s"]["crm"] = {"id": "2", "c": {}, "v": {}, "del": False}
+    state.raw["rt"] = {"crm": [1, "2026-11-27T09:01:00.000000+00:00"]}
+    now = "2026-11-27T09:00:30.000000+00:00"
+    assert state.waits(now) and state.retries == {"crm": (1, state.raw["rt"]["crm"][1])}
+    state.raw["s"]["crm"]["del"] = True
+    assert not state.waits(now)
+    assert state.retries == {}

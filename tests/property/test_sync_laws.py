@@ -16,6 +16,7 @@ import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from tests.strategies import (
     SIDES,
     Callback,
     Cycle,
+    Delete,
     EditBoth,
     Fault,
     Insert,
@@ -176,11 +178,55 @@ def test_deletes_never_propagate(script, duplicates, page_size):
         laws.check_converged(w)
 
 
+RESOLVE_START = [
+    Insert("books", {"name": None, "email": "a@example.com", "credit_limit": None}),
+    Cycle(),
+    EditBoth(0, {"name": None}, {"name": "Acme"}),
+    EditBoth(0, {"name": None}, {"credit_limit": "0.01"}),
+    Insert("books", {"name": None, "email": None, "credit_limit": None}),
+    Insert("books", {"name": "Acme", "email": None, "credit_limit": None}),
+    Cycle(fault=Fault("*", "journal", 2)),
+    EditBoth(0, {"credit_limit": "0", "email": None, "name": "Acme"}, {"name": "Acme"}),
+]
+
+
 @given(
     conflict_scripts(),
     DUPLICATES,
     st.sampled_from(["manual", "manual", "newest"]),
     st.randoms(use_true_random=False),
+)
+# the CRM deletes a record a cycle that did not read it then writes to: the refusal (row
+# gone) waited out its backoff with the delete seen, holding a person's resolution from
+# Books (the name stayed "Beta"), then settled it in a later cycle (not idempotent)
+@example(
+    script=[
+        *RESOLVE_START,
+        EditBoth(0, {"name": "Beta"}, {"email": None, "name": None}),
+        Delete("crm", 0),
+        Cycle(only="books"),
+    ],
+    duplicates="overwrite",
+    conflicts="manual",
+    random=Random(3),
+)
+@example(
+    script=[
+        *RESOLVE_START,
+        EditBoth(0, {"name": "Beta"}, {"name": "Acme"}),
+        Delete("crm", 0),
+        Cycle(only="books"),
+        EditBoth(0, {"name": None}, {"name": "Acme"}),
+        EditBoth(
+            0,
+            {"credit_limit": "0.01", "email": "a@example.com", "name": ""},
+            {"credit_limit": "0", "email": "b@example.com", "name": None},
+        ),
+        Cycle(only="books"),
+    ],
+    duplicates="overwrite",
+    conflicts="manual",
+    random=Random(0),
 )
 def test_conflicts_end_when_a_person_resolves_them(script, duplicates, conflicts, random):
     """Concurrent edits are journaled as conflicts with every sibling; once a person has
@@ -539,3 +585,31 @@ def test_an_update_in_flight_of_a_record_waiting_out_a_refusal_is_not_forgotten(
         assert books["name"] == "Acme"
         laws.check_no_lost_update(w)
         laws.check_converged(w)
+
+
+def test_a_resolution_reaches_books_at_once_after_the_crm_refused_a_write_to_its_deleted_row(
+    tmp_path,
+):
+    """Books and the CRM rename one record (manual: held); the CRM deletes it and a cycle
+    that did not read the CRM sends it Books' other change, refused (the row is gone); the
+    delete is seen next: a person's choice of the CRM's name reaches Books in one cycle,
+    not after the refused write's backoff (no write goes to a deleted row again)."""
+    with open_world(tmp_path, config(conflicts="manual")) as w:
+        w.insert("books", {"name": "Acme", "email": None, "credit_limit": None})
+        assert w.cycle()
+        w.update("crm", w.pick("crm", 0), {"name": "Gamma"})
+        assert not w.cycle(Cycle(fault=Fault("*", "journal", 2)))  # the CRM's change journaled
+        w.update("books", w.pick("books", 0), {"name": "Beta", "email": "b@example.com"})
+        w.delete("crm", w.pick("crm", 0))
+        assert w.cycle(Cycle(only="books"))
+        assert [e.meta["attempt"] for e in w.entries(Kind.ERROR)] == [1]
+        w.quiesce()
+        (state,) = w.records()
+        assert state.sides["crm"].deleted
+        assert w.resolve(0, "crm")
+        assert w.cycle()
+        (books,) = w.sides["books"].rows().values()
+        assert books["name"] == "Gamma"
+        laws.check_converged(w)
+        laws.check_idempotent(w)  # the delete ended the refused write's retries
+        assert not w.records()[0].raw.get("rt")
