@@ -218,8 +218,9 @@ class BaseConnector(abc.ABC):
 
 
 # The readers of the optional capabilities.  A BaseConnector declares each one; the
-# ``getattr`` branch serves a connector not built on the base yet (the Zoho ones until
-# they move onto it, a test's own fake), and goes once none is left.
+# ``getattr`` branch serves a connector that only follows the Connector protocol (every
+# connector here is built on the base; wrappers such as the property suite's flaky sides
+# are not), so the protocol stays enough to be a side.
 
 
 def rounds_amounts(connector: object) -> bool:
