@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from conflicts import DuplicatePolicy, RecordState
+from conflicts import MERGED, DuplicatePolicy, RecordState
 from conflicts.duplicates import clone_name, exact_key
 from conflicts.merge import SideWrite
 from journal import Journal
@@ -87,7 +87,10 @@ class HeldNames:
             self._index(rid, journal.record(self.module, rid))
 
     def _index(self, rid: str, state: RecordState | None) -> None:
-        sides = state.held_wires() if state is not None else {}
+        # a record folded into another (a duplicate a person or the policy linked) holds
+        # nothing of its own: its rows are the survivor's, which holds their names
+        merged = state is None or state.status == MERGED
+        sides = state.held_wires() if not merged else {}
         for side, field in [k for k in self._names.get(rid, {}) if k[0] not in sides]:
             self.take(side, field, None, rid)
         for side, held in sides.items():

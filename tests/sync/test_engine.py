@@ -446,6 +446,8 @@ def test_a_person_links_a_suggestion_as_the_policy_pairs_an_exact_duplicate(
     acme_books = [r for r in w.books_rows().values() if "acme" in r["name"].lower()]
     acme_crm = [r for r in w.crm_rows().values() if "acme" in r["account_name"].lower()]
     assert len(acme_books) == len(acme_crm) == 1
+    # one record, one name: a linked record is no clone, its name is never renamed
+    assert acme_books[0]["name"] == acme_crm[0]["account_name"]
     assert acme_books[0]["email"] == acme_crm[0]["email"] == email
     assert acme_books[0].get("credit_limit") == limit
     assert w.journal.record("customers", "books:m1").status == "merged"
