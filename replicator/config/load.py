@@ -162,7 +162,7 @@ class ModuleConfig:
     # who owns a document: updates of the lock side refused while it is not open
     lock: Lock | None = None
     # two decimal fields, each mapped on one side only (each app's own total): compared
-    # after a cycle, a difference journaled once (replicator.sync.totals), never written
+    # after a cycle, a difference journaled once (sync.decide.check_totals), never written
     totals: tuple[str, ...] = ()
 
     @property
