@@ -18,7 +18,7 @@ from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.sync.engine import Engine
 
-STATUS = {"Draft": "draft", "Sent": "sent", "Void": "void"}
+STATUS = {"Draft": "draft", "Sent": "sent", "Overdue": "overdue", "Void": "void"}
 
 
 def documents_config(
