@@ -101,6 +101,7 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
             journal.append(entries)
     order = {side: i for i, side in enumerate(module.order)}
     retrying: set[str] = set()  # records a side asked to retry: they stay dirty
+    held: set[tuple[str, str]] = set()  # (record, side) of updates the lock kept back
     for side in module.order:
         batch = [
             (state, w, w.side == max((x.side for x in p.writes), key=order.__getitem__))
@@ -109,9 +110,12 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
             if w.side == side
         ]
         if batch:
-            push(ctx, module, side, batch, report, retrying=retrying)
-    if module.totals and settled:
-        check_totals(journal, module, settled, report)
+            push(ctx, module, side, batch, report, retrying=retrying, held=held)
+    if module.totals:
+        # a record whose every write the lock kept back holds what it held: as settled
+        kept_back = [s.rid for s, p in plans if all((s.rid, w.side) in held for w in p.writes)]
+        if settled or kept_back:
+            check_totals(journal, module, settled + kept_back, report)
     return woke
 
 
@@ -152,12 +156,13 @@ def check_totals(
     totals (``module.totals``: each app's own, read on its side, never written) are both
     known and differ, once per differing pair of figures.
 
-    ``rids`` are records just settled with nothing to write: no write of ours is on its
-    way to either side, so each total is what its app computed for the values both now
-    hold (after a write, the side's total is stale until the side is read again, and a
-    record whose totals change is observed, so checked, again).  The entry goes against
-    the side of the second total and heals: the flag shows on the record (``status``)
-    until that side's next change, when it is compared again."""
+    ``rids`` are records just settled with nothing to write (or whose every write the
+    lock kept back): no write of ours is on its way to either side, so each total is what
+    its app computed for the values both now hold (after a write, the side's total is
+    stale until the side is read again, and a record whose totals change is observed, so
+    checked, again).  The entry goes against the side of the second total and heals: the
+    flag shows on the record (``status``) until that side's next change, when it is
+    compared again."""
     first, second = module.totals
     columns = module.fields.fields
     side_a, side_b = next(iter(columns[first][1])), next(iter(columns[second][1]))

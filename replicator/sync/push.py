@@ -41,11 +41,13 @@ def push(
     report: CycleReport,
     *,
     retrying: set[str],
+    held: set[tuple[str, str]] | None = None,
 ) -> None:
     """Journal the intent, push, journal each outcome (``done``: the record's last write).
 
     ``retrying`` holds the records of the batch a side asked to retry: they stay marked
-    for attention, so a later write of theirs in the batch is not their last."""
+    for attention, so a later write of theirs in the batch is not their last.  ``held``
+    gets (record, side) of each update the module's lock kept from the side."""
     journal = ctx.journal
     name = module.name
     writes: list[Write] = []
@@ -65,6 +67,8 @@ def push(
         locked = lock_refusal(module, side, state, w)
         if locked is not None:  # held, not retried: the record's next change plans it again
             refused(state.rid, "locked", stage="push", reason=locked, id=w.id, done=done)
+            if held is not None:
+                held.add((state.rid, side))
             continue
         if state.rid in twins:
             retrying.add(state.rid)

@@ -137,3 +137,17 @@ def test_a_module_without_totals_compares_nothing(tmp_path):
         assert docs.failures() == []
     finally:
         docs.close()
+
+
+def test_a_locked_record_whose_edit_was_kept_back_is_compared(docs):
+    """A CRM edit the lock refused sends nothing: the totals are as each app holds them,
+    so their difference is flagged in that same cycle."""
+    books_id = docs.books.insert(
+        "invoices", {"reference": "INV-1", "status": "sent", "total": "118.00"}
+    )
+    docs.sync()
+    crm_id = docs.other_id("invoices", "books", books_id, "crm")
+    docs.crm.update("crm_invoices", crm_id, {"description": "b", "grand_total": "117.99"})
+    docs.sync()
+    assert [p.stage for _, p in docs.failures()] == ["push", "totals"]
+    assert docs.failures(stage="totals")[0][1].reason == REASON
