@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from journal.entry import same_wire, to_wire
-from replicator.config.mapping import LINE_KEYS, FieldMap, to_canonical, to_side
+from replicator.config.mapping import LINE_KEYS, TYPES, FieldMap, to_canonical, to_side
+from replicator.connectors.zoho.hints import missing_field_fix
 from replicator.errors import MappingError
 
 SIDE_LINES = [
@@ -130,3 +131,13 @@ def test_an_empty_document_has_an_empty_list_and_an_empty_column_no_value():
     assert to_canonical("lines", []) == []
     assert to_canonical("lines", None) is None
     assert to_canonical("lines", "") is None
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_every_field_type_has_a_zoho_setup_hint(kind):
+    """A missing column of any type (lines too) gets a hint naming a Zoho field type,
+    never a crash."""
+    crm = missing_field_fix("zoho_crm", "Quotes", "Quoted_Items", kind)
+    books = missing_field_fix("zoho_books", "estimates", "cf_lines", kind)
+    assert crm is not None and "of type " in crm
+    assert books is not None and "of type " in books
