@@ -28,9 +28,11 @@ def documents_config(
     lock: bool = True,
     totals: bool = True,
     lookup_missing: str = "error",
+    first: str = "books",
 ) -> Config:
     invoices: dict[str, Any] = {
         "conflicts": "prefer:books",
+        "first": first,
         "lookup_missing": lookup_missing,
         "books": {"table": "invoices"},
         "crm": {"table": "crm_invoices"},

@@ -163,3 +163,26 @@ def test_status_and_history_show_the_refusal(docs):
     history = lifecycle.run_data(docs.journal, run)
     assert [f["reason"] for f in history["failures"]] == [failure["reason"]]
     assert history["by_module"]["invoices"]["books"]["failed"] == 1
+
+
+@pytest.mark.parametrize("first", ["books", "crm"])
+def test_a_refusal_by_the_lock_keeps_another_sides_retry(tmp_path, first):
+    """CRM refuses the Books change while the lock keeps the CRM edit from Books, in
+    either order: CRM's write is still retried after its backoff, and goes."""
+    docs = Documents(tmp_path, first=first)
+    closed = [True]
+    docs.crm.reject = lambda module, write: "CRM is busy" if closed[0] and write.id else None
+    try:
+        books_id, crm_id, rid = sent_invoice(docs)
+        docs.crm.update("crm_invoices", crm_id, {"description": "b"})
+        docs.books.update("invoices", books_id, {"reference": "INV-1b"})
+        docs.sync()
+        assert docs.crm.rows("crm_invoices")[crm_id]["subject"] == "INV-1"
+        assert docs.journal.record("invoices", rid).attention  # CRM's retry is due later
+        closed[0] = False
+        docs.skip(hours=1)
+        docs.sync()
+        assert docs.crm.rows("crm_invoices")[crm_id]["subject"] == "INV-1b"
+        assert docs.books.rows("invoices")[books_id]["notes"] == "a"
+    finally:
+        docs.close()
