@@ -68,7 +68,9 @@ def push(
         if locked is not None:  # held, not retried: the record's next change plans it again
             # unless another side's refused write of the record waits for its retry: the
             # record stays marked for it (a refusal that ends the batch would unmark it)
-            done = done and state.rid not in retrying and not _retried(journal, name, state.rid)
+            done = (
+                done and state.rid not in retrying and not _retried(journal, name, state.rid, side)
+            )
             refused(state.rid, "locked", stage="push", reason=locked, id=w.id, done=done)
             if held is not None:
                 held.add((state.rid, side))
@@ -196,11 +198,13 @@ def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWri
     )
 
 
-def _retried(journal: Journal, name: str, rid: str) -> bool:
-    """Whether a refused write of the record waits for a retry (its state as journaled so
-    far, the outcomes of this batch's earlier sides included)."""
+def _retried(journal: Journal, name: str, rid: str, side: str) -> bool:
+    """Whether a refused write of the record to another side than ``side`` waits for a
+    retry (its state as journaled so far, this batch's earlier sides included)."""
     state = journal.record(name, rid)
-    return state is not None and any(when is not None for _, when in state.retries.values())
+    if state is None:
+        return False
+    return any(when is not None for s, (_, when) in state.retries.items() if s != side)
 
 
 def _twins_outside(
