@@ -37,8 +37,11 @@ A document module (an invoice: see :class:`Lock` and ``totals``)::
     total_crm = { crm = "Grand_Total", type = "decimal" }
     [modules.invoices.lookups]
     "lines.item" = "items"                  # each line's item names a record of items
-    [modules.invoices.lock]
-    side = "books"; field = "status"; open = ["draft"]; passes = ["void"]
+    [modules.invoices.lock]                 # Books owns a document once past draft
+    side = "books"
+    field = "status"
+    open = ["draft"]
+    passes = ["void"]
 """
 
 from __future__ import annotations
