@@ -88,22 +88,32 @@ def _default(value: Any) -> Any:
 def to_wire(value: Any) -> Any:
     """A canonical value in its JSON form: what the journal stores, comparable with ``==``.
 
+    Lists and dicts are converted through (a document's lines are a list of dicts of
+    amounts); a dict with one ``$decimal`` / ``$date`` / ``$datetime`` key is a tagged
+    value, its own wire form.
+
     Equal values have equal wire forms (``Decimal('1.50')`` and ``Decimal('1.5')`` both
     become ``{"$decimal": "1.5"}``), so materialised state can keep and compare values as
     plain JSON without decoding them.
     """
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None or kind is dict:
+    if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is list or kind is tuple:
         return [to_wire(v) for v in value]
+    if kind is dict:
+        # a dict inside a value (a document's line): its values in wire form too; a tagged
+        # value (``{"$decimal": "1.5"}``) holds only text, so it is its own wire form
+        return {k: to_wire(v) for k, v in value.items()}
     return _default(value)
 
 
 def from_wire(value: Any) -> Any:
     """The canonical value of a wire form (the inverse of :func:`to_wire`)."""
     if type(value) is dict:
-        return _hook(value)
+        if len(value) == 1 and next(iter(value)) in _TAGS:  # a tagged value: one value
+            return _hook(value)
+        return {k: from_wire(v) for k, v in value.items()}
     if type(value) is list:
         return [from_wire(v) for v in value]
     return value
@@ -112,6 +122,9 @@ def from_wire(value: Any) -> Any:
 def same_wire(a: Any, b: Any) -> bool:
     """Equality of wire forms that tells ``1`` from ``True``."""
     return a == b and type(a) is type(b)
+
+
+_TAGS = frozenset({"$decimal", "$datetime", "$date"})
 
 
 def _hook(obj: dict[str, Any]) -> Any:

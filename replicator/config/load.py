@@ -24,6 +24,24 @@ Shape::
     [modules.customers.fields]
     name = { books = "name", crm = "account_name" }
     credit_limit = { books = "credit_limit", crm = "credit_limit", type = "decimal" }
+
+A document module (an invoice: see :class:`Lock` and ``totals``)::
+
+    [modules.invoices]
+    conflicts = "prefer:books"
+    totals = ["total_books", "total_crm"]   # each app's own total, compared, never written
+    [modules.invoices.fields]
+    status = { books = "status", crm = "Status", type = "picklist" }
+    lines = { books = "line_items", crm = "Invoiced_Items", type = "lines" }
+    total_books = { books = "total", type = "decimal" }
+    total_crm = { crm = "Grand_Total", type = "decimal" }
+    [modules.invoices.lookups]
+    "lines.item" = "items"                  # each line's item names a record of items
+    [modules.invoices.lock]                 # Books owns a document once past draft
+    side = "books"
+    field = "status"
+    open = ["draft"]
+    passes = ["void"]
 """
 
 from __future__ import annotations
@@ -84,7 +102,12 @@ MODULE_KEYS = {
     "suggest",
     "lookups",
     "lookup_missing",
+    "lock",
+    "totals",
 }
+LOCK_KEYS = {"side", "field", "open", "passes"}
+# the key of a line that names a record: a lookup "lines.item" turns it into our record id
+LINE_LOOKUP = "item"
 SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create"}
 FIELD_KEYS = {"type", "values"}  # and the module's side names (the column on each side)
 # the integration's order: customers and vendors take CRM first, items take Books first
@@ -97,6 +120,29 @@ class SideConfig:
     connector: str
     path: Path | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Lock:
+    """Who owns a document: ``side`` is its system of record.
+
+    An update (never a create) to ``side`` of a record whose value of ``field`` held there
+    is not one of ``open`` is not sent, unless it changes nothing on that side but
+    ``field``, to one of ``passes`` (a void of a sent invoice): it is journaled as refused
+    instead (see :func:`replicator.sync.push.lock_refusal`).  Values are canonical.
+    """
+
+    side: str
+    field: str
+    open: tuple[str, ...]
+    passes: tuple[str, ...] = ()
+
+
+def split_lookup(key: str) -> tuple[str, str | None]:
+    """A ``lookups`` key as (field, key inside each line): ``"lines.item"`` is
+    ``("lines", "item")``, ``"customer"`` is ``("customer", None)``."""
+    field, dot, part = key.partition(".")
+    return field, (part if dot else None)
 
 
 @attrs.frozen
@@ -116,6 +162,11 @@ class ModuleConfig:
     lookup_missing: str = "error"
     # duplicates = "clone": the name a clone gets where its side holds that name already
     clone_name: str = DEFAULT_CLONE_NAME
+    # who owns a document: updates of the lock side refused while it is not open
+    lock: Lock | None = None
+    # two decimal fields, each mapped on one side only (each app's own total): compared
+    # after a cycle, a difference journaled once (sync.decide.check_totals), never written
+    totals: tuple[str, ...] = ()
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -450,11 +501,41 @@ def _module(
     if not isinstance(suggest, bool):
         raise fail(path, f"{where}.suggest", f"must be true or false, not {suggest!r}")
     lookups = _table(path, raw.get("lookups", {}), f"{where}.lookups")
-    for field, target in lookups.items():
+    for key, target in lookups.items():
+        field, part = split_lookup(key)
+        if isinstance(target, dict) and field_map.fields.get(key, ("",))[0] == "lines":
+            raise fail(
+                path,
+                f"{where}.lookups.{key}",
+                f'quote the key: "{key}.{next(iter(target), LINE_LOOKUP)}" = "MODULE" '
+                "(unquoted, TOML reads the dot as a table)",
+            )
         if field not in field_map.fields:
-            raise fail(path, f"{where}.lookups.{field}", "is not a field of this module")
+            raise fail(path, f"{where}.lookups.{key}", f"{field!r} is not a field of this module")
+        if part is not None:
+            kind = field_map.kind(field)
+            if kind != "lines":
+                raise fail(
+                    path,
+                    f"{where}.lookups.{key}",
+                    f"a dotted lookup names a key of each line of a lines field; {field} is "
+                    f"a {kind} field",
+                )
+            if part != LINE_LOOKUP:
+                raise fail(
+                    path,
+                    f"{where}.lookups.{key}",
+                    f"a line names a record by its {LINE_LOOKUP!r} only "
+                    f'(write "{field}.{LINE_LOOKUP}")',
+                )
+        elif field_map.kind(field) == "lines":
+            raise fail(
+                path,
+                f"{where}.lookups.{key}",
+                f'a lines field is no lookup itself: its items are (write "{key}.{LINE_LOOKUP}")',
+            )
         if not isinstance(target, str) or not target:
-            raise fail(path, f"{where}.lookups.{field}", f"must name a module, not {target!r}")
+            raise fail(path, f"{where}.lookups.{key}", f"must name a module, not {target!r}")
     lookup_missing = raw.get("lookup_missing", "error")
     if lookup_missing not in ("error", "skip", "fetch"):
         raise fail(
@@ -462,6 +543,8 @@ def _module(
             f"{where}.lookup_missing",
             f"must be error, skip or fetch, not {lookup_missing!r}",
         )
+    lock = _lock(path, where, raw["lock"], field_map, side_names) if "lock" in raw else None
+    totals = _totals(path, where, raw["totals"], field_map) if "totals" in raw else ()
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
     return ModuleConfig(
         name,
@@ -474,7 +557,75 @@ def _module(
         dict(lookups),
         lookup_missing,
         clone_name,
+        lock,
+        totals,
     )
+
+
+def _names(path: Path, key: str, value: Any, *, empty: bool) -> tuple[str, ...]:
+    """A list of non-empty strings (``empty``: it may have none)."""
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) and v for v in value)
+        or (not value and not empty)
+    ):
+        what = "a list of" if empty else "a non-empty list of"
+        raise fail(path, key, f"must be {what} values (text), not {value!r}")
+    return tuple(value)
+
+
+def _lock(path: Path, where: str, raw: Any, fields: FieldMap, side_names: list[str]) -> Lock:
+    """``[modules.M.lock]``: see :class:`Lock`."""
+    lwhere = f"{where}.lock"
+    spec = _table(path, raw, lwhere)
+    refuse_unknown(path, lwhere, spec, LOCK_KEYS)
+    side = _string(path, spec, "side", lwhere)
+    if side not in side_names:
+        raise fail(path, f"{lwhere}.side", f"{side!r} is not a side of this module ({side_names})")
+    field = _string(path, spec, "field", lwhere)
+    if field not in fields.fields:
+        raise fail(path, f"{lwhere}.field", f"{field!r} is not a field of this module")
+    if side not in fields.fields[field][1]:
+        raise fail(
+            path,
+            f"{lwhere}.field",
+            f"{field} is not mapped on side {side}, so its value there is never known",
+        )
+    if fields.kind(field) not in ("text", "picklist"):
+        raise fail(
+            path, f"{lwhere}.field", f"must be a text or picklist field, not {fields.kind(field)}"
+        )
+    if "open" not in spec:
+        raise fail(path, f"{lwhere}.open", "is required (the values that let edits through)")
+    opened = _names(path, f"{lwhere}.open", spec["open"], empty=False)
+    passes = _names(path, f"{lwhere}.passes", spec.get("passes", []), empty=True)
+    return Lock(side, field, opened, passes)
+
+
+def _totals(path: Path, where: str, raw: Any, fields: FieldMap) -> tuple[str, ...]:
+    """``totals = [a, b]``: two decimal fields, each mapped on one side only, not the same."""
+    key = f"{where}.totals"
+    names = _names(path, key, raw, empty=False)
+    if len(names) != 2 or names[0] == names[1]:
+        raise fail(path, key, f"must name two fields (each app's total), not {list(names)}")
+    sides = []
+    for name in names:
+        if name not in fields.fields:
+            raise fail(path, key, f"{name!r} is not a field of this module")
+        kind, columns = fields.fields[name]
+        if kind != "decimal":
+            raise fail(path, key, f"{name} must be a decimal field, not {kind}")
+        if len(columns) != 1:
+            raise fail(
+                path,
+                key,
+                f"{name} must be mapped on one side only (each app computes its own total, "
+                f"so it is never written), not on {', '.join(columns)}",
+            )
+        sides.append(next(iter(columns)))
+    if sides[0] == sides[1]:
+        raise fail(path, key, f"{names[0]} and {names[1]} are both read from side {sides[0]}")
+    return names
 
 
 def _criteria(path: Path, spec: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -520,4 +671,12 @@ def load_config(path: str | Path) -> Config:
     return parse_config(data, path.resolve())
 
 
-__all__ = ["Config", "ModuleConfig", "SideConfig", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "Lock",
+    "ModuleConfig",
+    "SideConfig",
+    "load_config",
+    "parse_config",
+    "split_lookup",
+]

@@ -14,6 +14,18 @@ zone is an error, not "taken as UTC": which moment it means is a guess.  A float
 an integer past 2^53 is an error (the side has rounded it already); bytes that are not
 UTF-8 are an error for a text field, never decoded with replacement characters.
 
+A ``lines`` value is a document's lines (an invoice's, a quote's): one field, compared and
+journaled whole.  A side gives a list, in document order, of dicts with the keys
+:data:`LINE_KEYS` (a missing key is None), or that list as JSON text (a SQLite column);
+its canonical form keeps the order and every key: ``item`` (our record id once the module's
+``"lines.item"`` lookup turned the side's id into it) and ``description`` as text,
+``quantity``, ``rate`` and ``discount`` as Decimal (no discount is 0; a line without a
+quantity or a rate is an error), ``tax`` a percentage as Decimal or None.  The amounts
+parse as strictly as a ``decimal`` field's, and a float is refused (a side that parsed
+an amount through one may have changed it already).  A bad line is one error for the
+field that names the line: ``line 3: quantity 'abc' is not a number``.  Written to a side,
+the amounts are plain decimal text.
+
 A ``picklist`` is text whose values each side may spell its own way: a side with a value
 map (``{"Goods": "goods", "Services": "service"}``) reads its values as their canonical
 ones and writes canonical values back in its own spelling; a side without one uses its
@@ -24,6 +36,7 @@ ways: reading a value nobody mapped, or writing one the side has no spelling for
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -31,9 +44,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from journal.entry import canonical_decimal
-from replicator.errors import MappingError
+from replicator.errors import MappingError, shown
 
-TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean", "picklist")
+TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean", "picklist", "lines")
+# the keys of a document's line (see the module docstring), in the order messages name them
+LINE_KEYS = ("item", "description", "quantity", "rate", "discount", "tax")
+# a document's lines past this many are refused: no app holds more, and a value this large
+# would be journaled whole on every change (a poison value, not a document)
+MAX_LINES = 1000
 
 # field -> side -> {the side's value: the canonical value}
 ValueMaps = Mapping[str, Mapping[str, Mapping[str, str]]]
@@ -188,6 +206,88 @@ def _boolean(value: Any) -> bool:
     raise _Unfit("is not a yes/no value")
 
 
+class _BadLine(_Unfit):
+    """Why a document's lines do not convert, worded on its own: "line 3: quantity ..."."""
+
+
+def _line_amount(number: int, key: str, value: Any, *, required: bool) -> Decimal | None:
+    if value is None or value == "":
+        if required:
+            raise _BadLine(f"line {number}: {key} is missing")
+        return None
+    if isinstance(value, float):
+        raise _BadLine(
+            f"line {number}: {key} {value!r} was read as a floating-point number, which may "
+            "have changed it already (read amounts as decimal text)"
+        )
+    try:
+        return _decimal(value)
+    except _Unfit as exc:
+        raise _BadLine(f"line {number}: {key} {shown(value)} {exc}") from None
+    except (InvalidOperation, ArithmeticError):
+        raise _BadLine(f"line {number}: {key} {shown(value)} is not a number") from None
+
+
+def _line_text(number: int, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if key == "item" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a side's numeric id
+    if not isinstance(value, str):
+        raise _BadLine(f"line {number}: {key} {shown(value)} is not text")
+    try:
+        return _text(value)
+    except _Unfit as exc:
+        raise _BadLine(f"line {number}: {key} {exc}") from None
+
+
+def _lines(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            raise _Unfit("is not JSON text of a list of lines") from None
+    if not isinstance(value, list | tuple):
+        raise _Unfit("is not a list of lines")
+    if len(value) > MAX_LINES:
+        raise _Unfit(f"has {len(value)} lines, more than {MAX_LINES}")
+    lines = []
+    for number, line in enumerate(value, start=1):
+        if not isinstance(line, Mapping):
+            raise _BadLine(f"line {number}: {shown(line)} is not a line (a table of keys)")
+        unknown = sorted(str(k) for k in line if k not in LINE_KEYS)
+        if unknown:
+            raise _BadLine(
+                f"line {number}: unknown key {unknown[0]!r} (a line has {', '.join(LINE_KEYS)})"
+            )
+        discount = _line_amount(number, "discount", line.get("discount"), required=False)
+        lines.append(
+            {
+                "item": _line_text(number, "item", line.get("item")),
+                "description": _line_text(number, "description", line.get("description")),
+                "quantity": _line_amount(number, "quantity", line.get("quantity"), required=True),
+                "rate": _line_amount(number, "rate", line.get("rate"), required=True),
+                "discount": discount if discount is not None else Decimal(0),
+                "tax": _line_amount(number, "tax", line.get("tax"), required=False),
+            }
+        )
+    return lines
+
+
+def _side_lines(lines: Any) -> list[dict[str, Any]]:
+    """Canonical lines as a connector takes them: every key, amounts as plain text."""
+    out = []
+    for line in lines:
+        side_line = {}
+        for key in LINE_KEYS:
+            part = line.get(key)
+            if key in ("quantity", "rate", "discount", "tax") and part is not None:
+                part = canonical_decimal(part)
+            side_line[key] = part
+        out.append(side_line)
+    return out
+
+
 _TO_CANONICAL: dict[str, Callable[[Any], Any]] = {
     "text": _text,
     "integer": _integer,
@@ -196,6 +296,7 @@ _TO_CANONICAL: dict[str, Callable[[Any], Any]] = {
     "datetime": _datetime,
     "boolean": _boolean,
     "picklist": _text,  # the canonical value; a side's spelling is the field map's business
+    "lines": _lines,
 }
 
 
@@ -205,6 +306,8 @@ def to_canonical(kind: str, value: Any, *, field: str = "?") -> Any:
         return None
     try:
         return _TO_CANONICAL[kind](value)
+    except _BadLine as exc:
+        reason = str(exc)
     except _Unfit as exc:
         reason = f"it {exc}"
     except (InvalidOperation, ArithmeticError):
@@ -222,6 +325,8 @@ def to_side(kind: str, value: Any) -> Any:
         return None
     if kind == "decimal":
         return canonical_decimal(value)
+    if kind == "lines":
+        return _side_lines(value)
     if kind in ("date", "datetime"):
         return value.isoformat()
     return value
@@ -338,4 +443,4 @@ class FieldMap:
         return out
 
 
-__all__ = ["TYPES", "FieldMap", "ValueMaps", "to_canonical", "to_side"]
+__all__ = ["LINE_KEYS", "TYPES", "FieldMap", "ValueMaps", "to_canonical", "to_side"]

@@ -1,11 +1,13 @@
 """Values between Python and a SQLite column, exactly or not at all (see :mod:`.sqlite`):
 a number a column would store as another is refused, an integer past 64 bits goes to a
-TEXT column as its digits, and text that is not UTF-8 is read as its bytes.  Also which
-sqlite3 errors concern one write's values rather than the database as a whole.
+TEXT column as its digits, a list (a document's lines) as its JSON text, and text that is
+not UTF-8 is read as its bytes.  Also which sqlite3 errors concern one write's values
+rather than the database as a whole.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -96,6 +98,10 @@ def held_exactly(
     affinity = plan.affinity
     for column, value in values.items():
         kind = type(value)
+        if kind is list or kind is dict:  # a document's lines: one column of JSON text
+            fixed = fixed if fixed is not None else dict(values)
+            fixed[column] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            continue
         if kind is int:
             if value in _INT64:
                 continue

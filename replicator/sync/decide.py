@@ -9,17 +9,31 @@ skipped or held for a person by the module's policy; near matches suggested to a
 :mod:`~replicator.sync.suggestions`), the field ``conflict`` entries the merge found, a
 ``settled`` intent for the records with nothing to write, all journaled; and the writes of
 the rest, handed to :mod:`~replicator.sync.push` side by side in the module's order.
+
+An update carries only the fields its side maps: a field read on one side only (each app's
+own total of a document) is never written, and a change of it alone sends nothing.  With
+``totals`` set, the records settled with nothing to write (so both totals are as each app
+last showed them) are compared: a difference is journaled once (:func:`check_totals`).
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import attrs
 
 from conflicts import ACTIVE, DuplicatePolicy, Member, RecordState, decide, plan
 from conflicts.merge import Plan
-from journal import Journal, NewEntry
-from journal.entry import utc_text
-from journal.payloads import DuplicateConflict, SettledIntent, Skipped, new_entry
+from journal import Journal, Kind, NewEntry
+from journal.entry import from_wire, utc_text
+from journal.payloads import (
+    DuplicateConflict,
+    Failure,
+    SettledIntent,
+    Skipped,
+    new_entry,
+    payload_of,
+)
 from replicator.config.load import ModuleConfig
 from replicator.sync.context import Context
 from replicator.sync.push import pending_creates, pending_writes, push
@@ -69,7 +83,7 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
         if waits and not in_flight:  # a side refused its write: retried after a while
             report.add(name, "*", "waiting")
             continue
-        p = plan(state, module.policy, in_flight=in_flight)
+        p = mapped_only(module, plan(state, module.policy, in_flight=in_flight))
         if waits:  # after this cycle pending_writes no longer sees the update in flight:
             # it goes now; the side that refused keeps its backoff
             p = attrs.evolve(p, writes=tuple(w for w in p.writes if w.side in in_flight))
@@ -87,6 +101,7 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
             journal.append(entries)
     order = {side: i for i, side in enumerate(module.order)}
     retrying: set[str] = set()  # records a side asked to retry: they stay dirty
+    held: set[tuple[str, str]] = set()  # (record, side) of updates the lock kept back
     for side in module.order:
         batch = [
             (state, w, w.side == max((x.side for x in p.writes), key=order.__getitem__))
@@ -95,8 +110,106 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
             if w.side == side
         ]
         if batch:
-            push(ctx, module, side, batch, report, retrying=retrying)
+            push(ctx, module, side, batch, report, retrying=retrying, held=held)
+    if module.totals:
+        # a record whose every write the lock kept back holds what it held: as settled
+        kept_back = [s.rid for s, p in plans if all((s.rid, w.side) in held for w in p.writes)]
+        if settled or kept_back:
+            check_totals(journal, module, settled + kept_back, report)
     return woke
+
+
+def mapped_only(module: ModuleConfig, p: Plan) -> Plan:
+    """The plan with each update holding only the fields its side maps (an update left
+    with none is not sent): the plan brings every side to every field's value, but a side
+    that does not map a field (another app's total) holds no value of it to bring.
+
+    Sent, such an update would cost a request that writes nothing, and, to a locked
+    document, be refused for a change the side never sees.  The side's state keeps not
+    holding those fields, so the next plan leaves them out again.  A create goes as
+    planned (the side's columns are the field map's business in the push), and a total
+    (``module.totals``) goes in no write at all, not even back to the side it was read on
+    (an update after a crash is sent every value)."""
+    columns, totals = module.fields.fields, module.totals
+    writes = []
+    for w in p.writes:
+        if w.id is not None:
+            kept = {k: v for k, v in w.values.items() if k in columns and w.side in columns[k][1]}
+            if not kept:
+                continue
+            if len(kept) != len(w.values):
+                w = attrs.evolve(w, values=kept)
+        if any(k in w.values for k in totals):  # an update sent after a crash sends all
+            w = attrs.evolve(w, values={k: v for k, v in w.values.items() if k not in totals})
+            if not w.values and w.id is not None:
+                continue
+        writes.append(w)
+    if writes == list(p.writes):
+        return p
+    return attrs.evolve(p, writes=tuple(writes))
+
+
+def check_totals(
+    journal: Journal, module: ModuleConfig, rids: list[str], report: CycleReport
+) -> None:
+    """Journal an ``error`` (stage ``totals``) for each record among ``rids`` whose two
+    totals (``module.totals``: each app's own, read on its side, never written) are both
+    known and differ, once per differing pair of figures.
+
+    ``rids`` are records just settled with nothing to write (or whose every write the
+    lock kept back): no write of ours is on its way to either side, so each total is what
+    its app computed for the values both now hold (after a write, the side's total is
+    stale until the side is read again, and a record whose totals change is observed, so
+    checked, again).  The entry goes against the side of the second total and heals: the
+    flag shows on the record (``status``) until that side's next change, when it is
+    compared again."""
+    first, second = module.totals
+    columns = module.fields.fields
+    side_a, side_b = next(iter(columns[first][1])), next(iter(columns[second][1]))
+    entries: list[NewEntry] = []
+    for rid in rids:
+        state = journal.record(module.name, rid)
+        if state is None or state.attention or state.retries or state.status != ACTIVE:
+            continue
+        held_a, held_b = state.held_wire(side_a), state.held_wire(side_b)
+        if held_a is None or held_b is None or held_a.deleted or held_b.deleted:
+            continue
+        a, b = from_wire(held_a.wire.get(first)), from_wire(held_b.wire.get(second))
+        if not isinstance(a, Decimal) or not isinstance(b, Decimal) or a == b:
+            continue
+        reason = (
+            f"totals differ: {side_a} {_figure(a)}, {side_b} {_figure(b)} (each app computes "
+            "its own tax and rounding)"
+        )
+        if _flagged(journal, module.name, state, side_b, reason):
+            continue
+        flag = Failure(reason=reason, stage="totals", heals=True)
+        entries.append(new_entry(flag, module.name, rid, side_b))
+        report.add(module.name, side_b, "totals differ")
+    if entries:
+        with journal.transaction():
+            journal.append(entries)
+
+
+def _flagged(journal: Journal, name: str, state: RecordState, side: str, reason: str) -> bool:
+    """Whether the record shows this difference already: its flag is still on the side
+    (no change of the side since), or, when a refused write hides the flag there, the
+    record's last totals entry says it."""
+    if state.write_error(side) is None:
+        return state.errors.get(side) == reason
+    for entry in journal.read(module=name, rid=state.rid, kinds=[Kind.ERROR], descending=True):
+        said = payload_of(entry)
+        if isinstance(said, Failure) and said.stage == "totals":
+            return said.reason == reason
+    return False
+
+
+def _figure(amount: Decimal) -> str:
+    """An amount for a message: as exact as read, with at least two places (118.00)."""
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        return str(amount.quantize(Decimal("0.01")))
+    return str(amount)
 
 
 def duplicates(
@@ -176,4 +289,11 @@ def finish_pending(ctx: Context, module: ModuleConfig, report: CycleReport) -> N
         settle_batch(ctx, module, rids[start : start + ctx.batch_size], report)
 
 
-__all__ = ["duplicates", "finish_pending", "settle", "settle_batch"]
+__all__ = [
+    "check_totals",
+    "duplicates",
+    "finish_pending",
+    "mapped_only",
+    "settle",
+    "settle_batch",
+]

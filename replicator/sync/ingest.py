@@ -22,7 +22,8 @@ from conflicts.duplicates import near_key
 from journal import Dot, Journal, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from journal.payloads import ABSENT, Absent, Failure, Observed, Tombstone, new_entry
-from replicator.config.load import ModuleConfig
+from replicator.config.load import ModuleConfig, split_lookup
+from replicator.config.mapping import to_canonical
 from replicator.connectors.base import Change, rounds_amounts
 from replicator.errors import SHOWN_CHARS, MappingError, shown
 from replicator.sync.context import Context
@@ -148,19 +149,33 @@ def ingest(
 
 
 def lookup_ids(module: ModuleConfig, side: str, changes: Sequence[Change]) -> dict[str, set[str]]:
-    """The side ids the changes' lookup fields name, per target module."""
+    """The side ids the changes' lookup fields name, per target module (and, for a lookup
+    inside lines, ``"lines.item"``, the ids each line names)."""
     wanted: dict[str, set[str]] = {}
-    for field, target in module.lookups.items():
+    for key, target in module.lookups.items():
+        field, part = split_lookup(key)
         column = module.fields.fields[field][1].get(side)
         if column is None:
             continue
         for change in changes:
             value = change.values.get(column)
+            if part is not None:
+                wanted.setdefault(target, set()).update(_line_ids(value, part))
+                continue
             if isinstance(value, Mapping):
                 value = value.get("id")
             if value not in (None, ""):
                 wanted.setdefault(target, set()).add(str(value))
-    return wanted
+    return {target: ids for target, ids in wanted.items() if ids}
+
+
+def _line_ids(raw: Any, part: str) -> list[str]:
+    """The ids a side's lines name in key ``part`` (bad lines name none: ingest reports them)."""
+    try:
+        lines = to_canonical("lines", raw)
+    except MappingError:
+        return []
+    return [str(line[part]) for line in lines or () if line[part] is not None]
 
 
 def _lookup_rids(
@@ -182,11 +197,21 @@ def _look_up(
     *,
     record: str,
 ) -> list[MappingError]:
-    """Lookup fields hold our record id: a side's id is turned into it, in place."""
+    """Lookup fields hold our record id: a side's id is turned into it, in place (in each
+    line, for a lookup inside lines)."""
     errors = []
-    for field, target in module.lookups.items():
+    for key, target in module.lookups.items():
+        field, part = split_lookup(key)
         value = values.get(field)
         if value is None:
+            continue
+        if part is not None:
+            lines, error = _look_up_lines(field, value, part, target, side, found, record=record)
+            if error is None:
+                values[field] = lines
+            else:  # the document's lines cannot be read whole: none of them is taken
+                del values[field]
+                errors.append(error)
             continue
         if isinstance(value, Mapping):
             value = value.get("id")
@@ -205,6 +230,43 @@ def _look_up(
         else:
             values[field] = rid
     return errors
+
+
+def _look_up_lines(
+    field: str,
+    lines: list[dict[str, Any]],
+    part: str,
+    target: str,
+    side: str,
+    found: Mapping[tuple[str, str], str],
+    *,
+    record: str,
+) -> tuple[list[dict[str, Any]], MappingError | None]:
+    """The lines of ``field`` with ``part`` (a line's item) holding our record id instead
+    of the side's id; or the error naming the first line whose item is not synced."""
+    out = []
+    missing: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        side_id = line.get(part)
+        if side_id is None:
+            out.append(line)
+            continue
+        rid = found.get((target, str(side_id)))
+        if rid is None:
+            missing.append((number, str(side_id)))
+        else:
+            out.append({**line, part: rid})
+    if not missing:
+        return out, None
+    number, side_id = missing[0]
+    more = f" (and {len(missing) - 1} more line(s))" if len(missing) > 1 else ""
+    return out, MappingError(
+        field,
+        side_id,
+        f"in line {number} names {target} record {side_id} on {side}, which is not synced "
+        f"(outside the view, or not pulled yet){more}; sync {target} first",
+        record=record,
+    )
 
 
 def _fresh_rid(journal: Journal, module: str, side: str, side_id: str) -> str:

@@ -6,9 +6,11 @@ should get on one side (and whether it is the record's last write of the batch).
 Leaves: an ``intent`` entry naming the writes, durable before the side sees them (a crash
 before the outcomes leaves them pending: :func:`pending_writes`); the writes, sent; per
 write an ``applied`` entry (the side's id) or an ``error`` entry (why the side refused, and
-whether it is retried), in one transaction; the run's progress.  A create whose duplicate
-lies on the side outside the module's view waits for it instead, and a clone goes under
-another name (:mod:`~replicator.sync.clone_names`).
+whether it is retried), in one transaction; the run's progress.  An update the module's
+lock keeps from a document's system of record is not sent: its ``error`` entry (stage
+``push``) says why, and the record is held until its next change (:func:`lock_refusal`).
+A create whose duplicate lies on the side outside the module's view waits for it instead,
+and a clone goes under another name (:mod:`~replicator.sync.clone_names`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import attrs
 from conflicts import DuplicatePolicy, RecordState, match_key
 from conflicts.merge import SideWrite, canonical
 from journal import Journal, Kind, NewEntry, VectorClock
-from journal.entry import from_wire
+from journal.entry import from_wire, same_wire
 from journal.payloads import Applied, Failure, RunMarker, WriteIntent, expect, new_entry, payload_of
-from replicator.config.load import ModuleConfig
+from replicator.config.load import ModuleConfig, split_lookup
 from replicator.connectors.base import Write
 from replicator.errors import EngineError, MappingError
 from replicator.sync.clone_names import Batch, HeldNames, clones, name_fields, rename_clones
@@ -39,11 +41,13 @@ def push(
     report: CycleReport,
     *,
     retrying: set[str],
+    held: set[tuple[str, str]] | None = None,
 ) -> None:
     """Journal the intent, push, journal each outcome (``done``: the record's last write).
 
     ``retrying`` holds the records of the batch a side asked to retry: they stay marked
-    for attention, so a later write of theirs in the batch is not their last."""
+    for attention, so a later write of theirs in the batch is not their last.  ``held``
+    gets (record, side) of each update the module's lock kept from the side."""
     journal = ctx.journal
     name = module.name
     writes: list[Write] = []
@@ -54,12 +58,23 @@ def push(
 
     def refused(rid: str, counted: str, **failure: Any) -> None:
         """An error entry for a write that failed (``failure``: reason, done, ...)."""
-        entries.append(new_entry(Failure(stage="write", **failure), name, rid, side))
+        entries.append(new_entry(Failure(**{"stage": "write", **failure}), name, rid, side))
         report.add(name, side, counted)
 
     twins = _twins_outside(ctx, module, side, [state for state, w, _ in batch if w.id is None])
     renames = _clone_names(ctx, module, side, batch, report)  # duplicates = "clone"
     for state, w, done in batch:
+        locked = lock_refusal(module, side, state, w)
+        if locked is not None:  # held, not retried: the record's next change plans it again
+            # unless another side's refused write of the record waits for its retry: the
+            # record stays marked for it (a refusal that ends the batch would unmark it)
+            done = (
+                done and state.rid not in retrying and not _retried(journal, name, state.rid, side)
+            )
+            refused(state.rid, "locked", stage="push", reason=locked, id=w.id, done=done)
+            if held is not None:
+                held.add((state.rid, side))
+            continue
         if state.rid in twins:
             retrying.add(state.rid)
             refused(state.rid, "outside view", reason=twins[state.rid], retry=True, done=done)
@@ -138,6 +153,60 @@ def push(
     ctx.progress("push", name, side, pushed[(name, side)])
 
 
+def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWrite) -> str | None:
+    """Why the module's lock (:class:`~replicator.config.load.Lock`) keeps update ``w``
+    from ``side``, or None when it may go.
+
+    Refused: an update (a create always goes) to the lock's side while the value of the
+    lock's field held there is not one of ``open``, unless the only field it changes
+    there is the lock's field, to one of ``passes``.
+
+    Decided here, as the write is about to go, rather than in the merge: the plan stays
+    what the record's values call for (the merge is pure and knows no documents), and a
+    refusal is an outcome like a side's own, journaled in the same place.  Its ``error``
+    entry carries no ``attempt`` and no ``retry``, so the reducer neither schedules a
+    retry (:data:`~conflicts.reducer.RETRY_LIMIT`, ``retry_delay``) nor keeps the record
+    dirty: it is held, and only its next change (the document back to draft, say) plans
+    it, and so this check, again.  Writes of the record to other sides go on as planned.
+    """
+    lock = module.lock
+    if lock is None or lock.side != side or w.id is None:
+        return None
+    held = state.held_wire(side)
+    if held is None:
+        return None
+    have = held.wire
+    status = from_wire(have.get(lock.field))
+    if status in lock.open:
+        return None
+    columns = module.fields.fields
+    changes = sorted(
+        k
+        for k, v in w.values.items()
+        if k in columns and side in columns[k][1] and (k not in have or not same_wire(have[k], v))
+    )
+    if not changes:
+        return None
+    if changes == [lock.field] and from_wire(w.values[lock.field]) in lock.passes:
+        return None
+    others = " and ".join(s for s in module.order if s != side)
+    is_now = f"is {status}" if status is not None else f"has no {lock.field}"
+    return (
+        f"{module.name} record {state.rid} {is_now} in {side}: edits from {others} reach "
+        f"{side} only while it is {' or '.join(lock.open)}; refused ({', '.join(changes)} "
+        "not written)"
+    )
+
+
+def _retried(journal: Journal, name: str, rid: str, side: str) -> bool:
+    """Whether a refused write of the record to another side than ``side`` waits for a
+    retry (its state as journaled so far, this batch's earlier sides included)."""
+    state = journal.record(name, rid)
+    if state is None:
+        return False
+    return any(when is not None for s, (_, when) in state.retries.items() if s != side)
+
+
 def _twins_outside(
     ctx: Context, module: ModuleConfig, side: str, states: Sequence[RecordState]
 ) -> dict[str, str]:
@@ -208,20 +277,43 @@ def _clone_names(
 def _side_ids(
     journal: Journal, module: ModuleConfig, side: str, values: dict[str, Any]
 ) -> str | None:
-    """Lookup fields' record ids turned into the side's ids, in place; or why not."""
-    for field, target in module.lookups.items():
-        rid = values.get(field)
-        if rid is None:
+    """Lookup fields' record ids turned into the side's ids, in place (in each line, for
+    a lookup inside lines); or why not."""
+    for key, target in module.lookups.items():
+        field, part = split_lookup(key)
+        value = values.get(field)
+        if value is None:
             continue
-        state = journal.record(target, str(rid))
-        held = state.held_wire(side) if state is not None else None
-        if held is None or held.id is None or held.deleted:
+        if part is not None:
+            lines = []
+            for number, line in enumerate(value, start=1):
+                rid = line.get(part)
+                side_id = _side_id(journal, target, side, rid) if rid is not None else None
+                if rid is not None and side_id is None:
+                    return (
+                        f"field {field}: line {number}: {target} record {rid} has no live "
+                        f"record on {side} yet; retried next cycle"
+                    )
+                lines.append({**line, part: side_id} if rid is not None else line)
+            values[field] = lines
+            continue
+        side_id = _side_id(journal, target, side, value)
+        if side_id is None:
             return (
-                f"field {field}: {target} record {rid} has no live record on {side} yet; "
+                f"field {field}: {target} record {value} has no live record on {side} yet; "
                 "retried next cycle"
             )
-        values[field] = held.id
+        values[field] = side_id
     return None
+
+
+def _side_id(journal: Journal, target: str, side: str, rid: Any) -> str | None:
+    """The id on ``side`` of record ``rid`` of module ``target`` (None: none live there)."""
+    state = journal.record(target, str(rid))
+    held = state.held_wire(side) if state is not None else None
+    if held is None or held.id is None or held.deleted:
+        return None
+    return held.id
 
 
 def pending_creates(
@@ -278,4 +370,4 @@ def _attempt(state: RecordState, side: str) -> int:
     return state.retries.get(side, (0, None))[0] + 1
 
 
-__all__ = ["pending_creates", "pending_writes", "push"]
+__all__ = ["lock_refusal", "pending_creates", "pending_writes", "push"]

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from journal.entry import canonical_decimal, dumps, loads
+from journal.entry import canonical_decimal, dumps, fast_dumps, from_wire, loads, same_wire, to_wire
 from journal.errors import EncodingError
 
 
@@ -61,3 +61,59 @@ def test_integers_of_any_size_and_long_decimals_round_trip_exactly():
 def test_a_bare_fraction_is_read_as_a_decimal_never_a_float():
     """Canonical JSON never holds one; should it, it is read without passing through float."""
     assert loads('{"x": 0.1}') == {"x": Decimal("0.1")}
+
+
+LINES = [
+    {
+        "item": "items:7",
+        "description": "Bolt",
+        "quantity": Decimal("2.50"),
+        "rate": Decimal("10"),
+        "discount": Decimal("0"),
+        "tax": None,
+    },
+    {
+        "item": None,
+        "description": None,
+        "quantity": Decimal("1"),
+        "rate": Decimal("0.125"),
+        "discount": Decimal("0.01"),
+        "tax": Decimal("20"),
+    },
+]
+
+
+def test_wire_form_reaches_the_amounts_inside_a_documents_lines():
+    """A list of dicts of amounts becomes plain JSON all the way down, and back."""
+    wire = to_wire(LINES)
+    assert wire[0]["quantity"] == {"$decimal": "2.5"}
+    assert wire[1]["tax"] == {"$decimal": "20"}
+    assert fast_dumps(wire) == dumps(LINES)  # the state's encoding and the journal's agree
+    back = from_wire(wire)
+    assert back == LINES and type(back[1]["rate"]) is Decimal
+
+
+def test_equal_lines_have_equal_wire_forms_whatever_their_trailing_zeros():
+    """1.50 and 1.5 in a line are one amount: the wire forms compare equal."""
+    other = [dict(line) for line in LINES]
+    other[0]["quantity"] = Decimal("2.5")
+    assert same_wire(to_wire(LINES), to_wire(other))
+    other[0]["quantity"] = Decimal("2.51")
+    assert not same_wire(to_wire(LINES), to_wire(other))
+
+
+def test_a_wire_form_is_its_own_wire_form_and_tagged_values_stay_values():
+    """to_wire of a wire form changes nothing; a one-key tagged dict decodes to its value
+    while a one-key dict of another key stays a dict, converted inside."""
+    wire = to_wire(LINES)
+    assert to_wire(wire) == wire
+    assert from_wire({"$date": "2026-01-02"}) == dt.date(2026, 1, 2)
+    assert from_wire({"n": {"$decimal": "1.5"}}) == {"n": Decimal("1.5")}
+    assert to_wire({"id": "1", "name": "Acme"}) == {"id": "1", "name": "Acme"}
+
+
+def test_lines_read_back_from_the_journal_as_typed_values():
+    """Lines stored as canonical JSON come back with Decimal amounts."""
+    back = loads(dumps({"lines": LINES}))
+    assert back == {"lines": LINES}
+    assert type(back["lines"][0]["quantity"]) is Decimal

@@ -28,6 +28,7 @@ CRM_FIELD_TYPES = {
     "datetime": "Date/Time",
     "boolean": "Checkbox",
     "picklist": "Pick List",
+    "lines": "Subform",
 }
 BOOKS_FIELD_TYPES = {
     "text": "Text Box (Single Line)",
@@ -37,6 +38,7 @@ BOOKS_FIELD_TYPES = {
     "datetime": "Date and Time",
     "boolean": "Checkbox",
     "picklist": "Dropdown",
+    "lines": "line items (a standard field of Books documents)",
 }
 CRM_CURRENCY_PAGE = "CRM Setup > Company Details > Currencies"
 
