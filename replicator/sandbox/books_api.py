@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .books_data import BooksData
-from .books_schema import RESOURCES, Resource
+from .books_schema import RESOURCES, Resource, TaxSpecError
 from .clock import parse_time
 from .errors import BOOKS_CODES, BooksError
 from .store import Row
@@ -81,6 +81,10 @@ NAMES = (
 
 def _bad_param(name: str) -> BooksError:
     return BooksError(400, BOOKS_CODES["invalid_param"], f"Invalid value passed for {name}")
+
+
+def _bad_body(name: str) -> BooksError:
+    return BooksError(400, BOOKS_CODES["invalid_body"], f"Invalid value passed for {name}")
 
 
 def _org(request: Request) -> str:
@@ -402,6 +406,78 @@ async def get_person(request: Request) -> Response:
     return _ok("success", contact_person=_person_out(contact, person))
 
 
+# -- settings: taxes and currencies ------------------------------------------------------------
+
+
+def _tax_out(tax: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **tax,
+        "tax_percentage": float(tax["tax_percentage"]),
+        "tax_specific_type": "",
+        "is_value_added": False,
+        "is_editable": True,
+    }
+
+
+def _settings_page(request: Request, key: str, records: list[dict[str, Any]]) -> Response:
+    q = request.query_params
+    page = int_param(q.get("page"), 1)
+    if page is None:
+        raise _bad_param("page")
+    per_page = int_param(q.get("per_page"), 200)
+    if per_page is None or per_page > 200:
+        raise _bad_param("per_page")
+    chunk = records[(page - 1) * per_page : page * per_page]
+    context = {
+        "page": page,
+        "per_page": per_page,
+        "has_more_page": page * per_page < len(records),
+        "report_name": key.capitalize(),
+        "applied_filter": q.get("filter_by", ""),
+    }
+    return _ok("success", **{key: chunk, "page_context": context})
+
+
+async def list_taxes(request: Request) -> Response:
+    taxes = state(request).books_schema.taxes(_org(request))
+    return _settings_page(request, "taxes", [_tax_out(t) for t in taxes])
+
+
+async def get_tax(request: Request) -> Response:
+    tax = state(request).books_schema.tax(_org(request), request.path_params["tax_id"])
+    if tax is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "Tax does not exist.")
+    return _ok("success", tax=_tax_out(tax))
+
+
+async def create_tax(request: Request) -> Response:
+    body = await books_body(request)
+    try:
+        tax = state(request).books_schema.add_tax(_org(request), body)
+    except TaxSpecError as exc:
+        if exc.duplicate:
+            raise BooksError(400, BOOKS_CODES["exists"], "This tax name already exists.") from None
+        raise _bad_body(exc.field) from None
+    return _ok("The tax has been added.", 201, tax=_tax_out(tax))
+
+
+async def list_currencies(request: Request) -> Response:
+    currencies = state(request).books_schema.currencies(_org(request))
+    applied = request.query_params.get("filter_by")
+    if applied == "Currencies.ExcludeBaseCurrency":
+        currencies = [c for c in currencies if not c["is_base_currency"]]
+    elif applied:
+        raise _bad_param("filter_by")
+    return _settings_page(request, "currencies", currencies)
+
+
+async def get_currency(request: Request) -> Response:
+    found = state(request).books_schema.currency(_org(request), request.path_params["currency_id"])
+    if found is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "Currency does not exist.")
+    return _ok("success", currency=found)
+
+
 # -- organisations -----------------------------------------------------------------------------
 
 
@@ -422,6 +498,11 @@ def _routes() -> list[Route]:
     routes = [
         Route(f"{base}/organizations", organizations, methods=["GET"]),
         Route(f"{base}/organizations/{{organization_id}}", organization, methods=["GET"]),
+        Route(f"{base}/settings/taxes", list_taxes, methods=["GET"]),
+        Route(f"{base}/settings/taxes", create_tax, methods=["POST"]),
+        Route(f"{base}/settings/taxes/{{tax_id}}", get_tax, methods=["GET"]),
+        Route(f"{base}/settings/currencies", list_currencies, methods=["GET"]),
+        Route(f"{base}/settings/currencies/{{currency_id}}", get_currency, methods=["GET"]),
         Route(people, create_person, methods=["POST"]),
         Route(f"{people}/{{person_id}}", update_person, methods=["PUT"]),
         Route(f"{people}/{{person_id}}", delete_person, methods=["DELETE"]),
