@@ -430,7 +430,9 @@ class BooksData:
                 data[key] = amount(body[key] or 0, key)
             data.setdefault(key, 0.0)
         if "line_items" in body:
-            data["line_items"] = self._lines(org, body["line_items"], data.get("line_items") or [])
+            data["line_items"] = self._lines(
+                org, resource, body["line_items"], data.get("line_items") or []
+            )
         data.setdefault("line_items", [])
         if resource.requires_items and not data["line_items"]:
             raise bad("line_items")
@@ -483,7 +485,9 @@ class BooksData:
             data["exchange_rate"] = rate
         data.setdefault("exchange_rate", 1.0)
 
-    def _lines(self, org: str, given: Any, old: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _lines(
+        self, org: str, resource: Resource, given: Any, old: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         if not isinstance(given, list):
             raise bad("line_items")
         by_id = {li["line_item_id"]: li for li in old}
@@ -510,7 +514,7 @@ class BooksData:
                 if key in entry:
                     line[key] = amount(entry[key] if entry[key] is not None else default, key)
                 line.setdefault(key, float(default))
-            if "discount" in entry:
+            if "discount" in entry and resource.line_discounts:  # else ignored, as Books does
                 try:
                     spec = discount_spec(entry["discount"])
                 except DiscountError:
@@ -528,6 +532,8 @@ class BooksData:
                 off = discount_amount(line["discount"], gross)
                 line["discount_amount"] = amount(off, "discount")
                 line["item_total"] = amount(cents(gross - off), "item_total")
+                if not resource.line_discounts:
+                    del line["discount"], line["discount_amount"]
             except AmountError:
                 raise bad("item_total") from None
             lines.append(line)
@@ -767,7 +773,7 @@ class BooksData:
             out["zcrm_potential_name"] = data.get("zcrm_potential_name", "")
         if full:
             out |= {
-                "line_items": [self._render_line(li) for li in data["line_items"]],
+                "line_items": [self._render_line(resource, li) for li in data["line_items"]],
                 "taxes": [dict(t) for t in data.get("taxes") or []],
                 "discount": data["discount"],
                 "discount_type": "item_level"
@@ -783,9 +789,11 @@ class BooksData:
         return out
 
     @staticmethod
-    def _render_line(line: Mapping[str, Any]) -> dict[str, Any]:
+    def _render_line(resource: Resource, line: Mapping[str, Any]) -> dict[str, Any]:
         """A stored line as Books shows it (a line stored before taxes and percentage
         discounts existed has no tax, and its discount is an amount)."""
+        if not resource.line_discounts:
+            return {**NO_TAX, **{k: v for k, v in line.items() if not k.startswith("discount")}}
         return {**NO_TAX, "discount_amount": line.get("discount", 0.0), **line}
 
 

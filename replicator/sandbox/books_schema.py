@@ -84,6 +84,8 @@ class Resource:
     # it out: void and cancelled documents, as in the Books UI (no Edit, only "Convert to
     # Draft" / "Convert to Open"); every other status may be edited, a sent invoice too
     frozen: frozenset[str] = frozenset()
+    # whether its lines take a ``discount`` (the spec's purchase order lines have none)
+    line_discounts: bool = True
     default_sort: tuple[str, str] = ("created_time", "D")
     sort_columns: tuple[str, ...] = ("created_time", "last_modified_time")
     messages: Mapping[str, str] = attrs.field(factory=dict)
@@ -255,6 +257,7 @@ RESOURCES: dict[str, Resource] = {
         modified_filter=True,
         status_http=201,
         frozen=frozenset({"cancelled"}),
+        line_discounts=False,
         statuses={
             "open": _status(
                 "draft cancelled", "open", "The purchase order has been marked as open."

@@ -294,3 +294,18 @@ def test_a_document_defaults_to_its_customers_currency(zoho):
     ).json()["contact"]
     doc = invoice(zoho, british, [{"name": "Tea", "rate": 3}]).json()["invoice"]
     assert doc["currency_code"] == "GBP" and doc["exchange_rate"] == 1
+
+
+def test_purchase_order_lines_take_no_discount(zoho):
+    """A purchase order line's discount is ignored (the spec's PO lines have none)."""
+    vendor = zoho.books(
+        "POST", "/contacts", json={"contact_name": unique("Supplier"), "contact_type": "vendor"}
+    ).json()["contact"]
+    line = {"name": "Bolts", "rate": 10, "quantity": 2, "discount": "50%"}
+    made = zoho.books(
+        "POST", "/purchaseorders", json={"vendor_id": vendor["contact_id"], "line_items": [line]}
+    )
+    order = made.json()["purchaseorder"]
+    (out,) = order["line_items"]
+    assert out["item_total"] == 20 and order["total"] == 20
+    assert "discount" not in out and "discount_amount" not in out
