@@ -192,3 +192,44 @@ def test_a_void_invoice_refuses_an_upsert_update(zoho):
     headers = {"X-Unique-Identifier-Key": KEY, "X-Unique-Identifier-Value": key}
     answer = zoho.books("PUT", "/invoices", headers=headers, json={"notes": "x"})
     assert answer.status_code == 400 and answer.json()["code"] == 4
+
+
+# -- list pages ------------------------------------------------------------------------------
+
+
+def test_a_list_by_time_renders_only_its_page_and_agrees_with_the_filtered_path(fresh):
+    """A list sorted by modification time with no other filter renders one page of
+    records, and answers what the general (filtering) path answers."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    try:
+        party = party_body(client, "invoices")
+        for n in range(7):
+            body = {**party, "line_items": [{"name": f"L{n}", "rate": n + 1}]}
+            client.books("POST", "/invoices", json=body)
+            box.admin.advance_clock(1)
+        books = box.state.books
+        rendered: list[str] = []
+        real = books.render
+
+        def counting(org, resource, row, **kw):
+            rendered.append(row.id)
+            return real(org, resource, row, **kw)
+
+        books.render = counting  # type: ignore[method-assign]
+        params = {"sort_column": "last_modified_time", "sort_order": "D", "per_page": 3}
+        fast = [
+            client.books("GET", "/invoices", params=params | {"page": p}).json() for p in (1, 3)
+        ]
+        assert len(rendered) == 4  # 3 on page 1, 1 on page 3: never all 7
+        slow = [
+            client.books(
+                "GET", "/invoices", params=params | {"page": p, "reference_number_contains": ""}
+            ).json()
+            for p in (1, 3)
+        ]
+        assert [a["invoices"] for a in fast] == [b["invoices"] for b in slow]
+        assert [a["page_context"]["has_more_page"] for a in fast] == [True, False]
+        assert [i["total"] for i in fast[0]["invoices"]] == [7, 6, 5]
+    finally:
+        client.close()

@@ -309,3 +309,20 @@ def test_purchase_order_lines_take_no_discount(zoho):
     (out,) = order["line_items"]
     assert out["item_total"] == 20 and order["total"] == 20
     assert "discount" not in out and "discount_amount" not in out
+
+
+def test_the_base_currency_follows_the_org_and_new_documents_take_it(fresh):
+    """After the org's base currency becomes EUR, the list flags EUR as base and a new
+    customer's document is in EUR."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    try:
+        box.admin.set_books_currency("EUR")
+        currencies = client.books("GET", "/settings/currencies").json()["currencies"]
+        assert [c["currency_code"] for c in currencies if c["is_base_currency"]] == ["EUR"]
+        contact = client.books("POST", "/contacts", json={"contact_name": "Euro Ltd"}).json()
+        body = {"customer_id": contact["contact"]["contact_id"], "line_items": [{"name": "X"}]}
+        doc = client.books("POST", "/invoices", json=body).json()["invoice"]
+        assert doc["currency_code"] == "EUR"
+    finally:
+        client.close()
