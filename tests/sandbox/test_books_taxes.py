@@ -326,3 +326,18 @@ def test_the_base_currency_follows_the_org_and_new_documents_take_it(fresh):
         assert doc["currency_code"] == "EUR"
     finally:
         client.close()
+
+
+def test_the_demo_invoice_has_a_tax_and_a_discount(zoho):
+    """The demo seed's Books invoice: 10 x 75.00 less 10 %, plus 20 % VAT = 810.00."""
+    listed = zoho.books("GET", "/invoices", params={"customer_name": "Duff Beverages"}).json()
+    (summary,) = listed["invoices"]
+    doc = zoho.books("GET", f"/invoices/{summary['invoice_id']}").json()["invoice"]
+    (line,) = doc["line_items"]
+    assert (line["discount"], line["discount_amount"], line["tax_name"]) == ("10.00%", 75, "VAT")
+    assert (doc["sub_total"], doc["tax_total"], doc["total"], doc["status"]) == (
+        675,
+        135,
+        810,
+        "sent",
+    )
