@@ -439,13 +439,21 @@ class BooksData:
         if old is None:
             data["status"] = "draft"
         self._document_currency(org, body, data, party)
+        if "is_discount_before_tax" in body:
+            if not isinstance(body["is_discount_before_tax"], bool):
+                raise bad("is_discount_before_tax")
+            data["is_discount_before_tax"] = body["is_discount_before_tax"]
+        data.setdefault("is_discount_before_tax", True)
         try:
             money = totals(
                 data["line_items"],
                 shipping=data["shipping_charge"],
                 adjustment=data["adjustment"],
                 discount=data["discount"],
+                before_tax=data["is_discount_before_tax"],
             )
+        except DiscountError:  # more than the sub-total, before tax
+            raise bad("discount") from None
         except AmountError:  # a sum past what Books holds
             raise bad("total") from None
         data["sub_total"] = amount(money.sub_total, "sub_total")
@@ -779,7 +787,7 @@ class BooksData:
                 "discount_type": "item_level"
                 if any(li.get("discount") for li in data["line_items"])
                 else "entity_level",
-                "is_discount_before_tax": True,
+                "is_discount_before_tax": data.get("is_discount_before_tax", True),
                 "is_inclusive_tax": False,
                 "shipping_charge": data["shipping_charge"],
                 "adjustment": data["adjustment"],

@@ -6,13 +6,16 @@ Books works a line out as (all amounts half up to 2 places, the organisation's
 - ``discount`` is an amount (``5``, ``"5"``) or a percentage of quantity x rate (``"10%"``,
   ``"10.00%"``, read back as ``"10.00%"``); ``discount_amount`` is the amount it takes off;
 - ``item_total`` = quantity x rate - discount_amount;
-- a line with a ``tax_id`` is taxed on its ``item_total`` (discount before tax, rates
-  exclusive of tax): its tax is ``item_total`` x percentage / 100, rounded per line.
+- a line with a ``tax_id`` is taxed on its ``item_total`` (line discounts come before tax;
+  rates are exclusive of tax): its tax is ``item_total`` x percentage / 100, rounded per
+  line.
 
 The document's ``sub_total`` is the sum of the lines' ``item_total``; ``taxes`` lists each
 tax used with the sum of its lines' taxes (``tax_name``, ``tax_amount``), in the order the
 lines first name them; ``tax_total`` is their sum; ``total`` = ``sub_total`` + ``tax_total``
-+ ``shipping_charge`` + ``adjustment`` - the document's ``discount`` (an amount).
++ ``shipping_charge`` + ``adjustment`` - the document's ``discount`` (an amount).  With
+``is_discount_before_tax`` (the default) that discount also lowers each line's taxable
+amount in proportion to the line's share of the sub-total.
 
 Amounts are Decimals here; :func:`replicator.sandbox.amounts.rounded` makes the JSON
 numbers and refuses what Books cannot hold, which the caller turns into a 400 naming the
@@ -88,29 +91,42 @@ class Totals:
     taxes: tuple[tuple[str, Decimal], ...]  # (tax_name, tax_amount), first use first
 
 
-def line_tax(line: Mapping[str, Any]) -> Decimal:
-    """The tax of one stored line (none without a ``tax_id``)."""
+def line_tax(line: Mapping[str, Any], share: Decimal = Decimal(1)) -> Decimal:
+    """The tax of one stored line (none without a ``tax_id``) on ``share`` of its amount
+    (what a document discount before tax leaves of it)."""
     if not line.get("tax_id"):
         return Decimal(0)
-    base = Decimal(str(line["item_total"]))
+    base = Decimal(str(line["item_total"])) * share
     return cents(base * Decimal(str(line.get("tax_percentage") or 0)) / HUNDRED)
 
 
 def totals(
-    lines: Iterable[Mapping[str, Any]], *, shipping: Any, adjustment: Any, discount: Any
+    lines: Iterable[Mapping[str, Any]],
+    *,
+    shipping: Any,
+    adjustment: Any,
+    discount: Any,
+    before_tax: bool,
 ) -> Totals:
-    """The document's totals from its stored lines and header amounts."""
-    sub = Decimal(0)
+    """The document's totals from its stored lines and header amounts.  A document
+    ``discount`` before tax lowers every line's taxable amount in proportion (so it
+    must not exceed the sub-total: :class:`DiscountError`); after tax it only comes off
+    the total."""
+    lines = list(lines)
+    sub = sum((Decimal(str(line["item_total"])) for line in lines), Decimal(0))
+    off = Decimal(str(discount))
+    share = Decimal(1)
+    if before_tax and off:
+        if not 0 < off <= sub:
+            raise DiscountError(discount)
+        share = (sub - off) / sub
     by_tax: dict[str, Decimal] = {}
     for line in lines:
-        sub += Decimal(str(line["item_total"]))
         if line.get("tax_id"):
             name = str(line.get("tax_name") or "")
-            by_tax[name] = by_tax.get(name, Decimal(0)) + line_tax(line)
+            by_tax[name] = by_tax.get(name, Decimal(0)) + line_tax(line, share)
     tax_total = sum(by_tax.values(), Decimal(0))
-    total = (
-        sub + tax_total + Decimal(str(shipping)) + Decimal(str(adjustment)) - Decimal(str(discount))
-    )
+    total = sub + tax_total + Decimal(str(shipping)) + Decimal(str(adjustment)) - off
     return Totals(sub, tax_total, total, tuple(by_tax.items()))
 
 

@@ -158,6 +158,28 @@ def test_an_unknown_tax_id_is_400_code_4(zoho, customer):
     assert boolean.status_code == 400
 
 
+def test_a_document_discount_before_tax_lowers_the_taxable_amounts(zoho, customer):
+    """A document discount before tax (the default) shrinks each line's taxable amount in
+    proportion; after tax it only comes off the total; more than the sub-total is 400."""
+    lines = [
+        {"name": "Taxed", "rate": 100, "tax_id": tax_id(zoho, "VAT")},
+        {"name": "Free", "rate": 100},
+    ]
+    before = invoice(zoho, customer, lines, discount=50).json()["invoice"]
+    # 50 off 200 leaves 75 % of each line: VAT on 75.00 is 15.00
+    assert (before["tax_total"], before["total"], before["is_discount_before_tax"]) == (
+        15,
+        165,
+        True,
+    )
+    after = invoice(zoho, customer, lines, discount=50, is_discount_before_tax=False)
+    assert (after.json()["invoice"]["tax_total"], after.json()["invoice"]["total"]) == (20, 170)
+    too_much = invoice(zoho, customer, lines, discount=201)
+    assert too_much.json() == {"code": 4, "message": "Invalid value passed for discount"}
+    flag = invoice(zoho, customer, lines, is_discount_before_tax="yes")
+    assert flag.json()["message"] == "Invalid value passed for is_discount_before_tax"
+
+
 @pytest.mark.parametrize(
     ("discount", "shown", "amount", "item_total"),
     [
