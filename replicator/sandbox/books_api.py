@@ -19,7 +19,17 @@ Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders)
   does (201).
 - Status endpoints: invoices ``/status/sent|void|draft``, estimates
   ``/status/sent|accepted|declined``, sales orders ``/status/open|void``, purchase orders
-  ``/status/open|billed|cancelled``; contacts and items ``/active`` and ``/inactive``.
+  ``/status/open|billed|cancelled``; contacts and items ``/active`` and ``/inactive``.  A
+  move the current status does not allow (an estimate is accepted or declined once sent, a
+  void invoice is not voided again...) is 400 code 4 naming both statuses; a move bumps
+  ``last_modified_time``.  A void invoice or sales order and a cancelled purchase order
+  take no ``PUT`` until a status endpoint moves them back; a sent invoice may be edited.
+- Settings: ``GET /settings/taxes`` (``POST`` adds one), ``GET /settings/taxes/{id}``,
+  ``GET /settings/currencies`` (``filter_by=Currencies.ExcludeBaseCurrency``) and
+  ``GET /settings/currencies/{id}``.
+- A list sorted by ``created_time`` / ``last_modified_time`` with no filter but
+  ``last_modified_time`` renders only the page it answers; other lists render every record
+  to filter and sort on what Books shows.
 - Contact persons: ``POST /contacts/contactpersons``, ``PUT`` / ``DELETE
   /contacts/contactpersons/{id}``, ``POST /contacts/contactpersons/{id}/primary``, ``GET
   /contacts/{id}/contactpersons[/{person_id}]``.  A create and an update need a

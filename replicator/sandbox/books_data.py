@@ -16,9 +16,12 @@ a contact's top-level ``email`` / ``phone`` (in the spec those belong to contact
 reads show the primary contact person's).
 
 Transactions get their number (``INV-00001``...), dates (``date`` today, an invoice's
-``due_date`` from the payment terms), line totals, ``sub_total``, ``total`` and an
-invoice's ``balance``; a sent invoice past its due date reads as ``overdue``, a sent
-estimate past its expiry date as ``expired``.
+``due_date`` from the payment terms), a currency (``currency_id`` or ``currency_code``, one
+of the organisation's; else the party's) and ``exchange_rate``, line totals, taxes and
+discounts (:mod:`replicator.sandbox.books_lines`: a line's ``tax_id`` names one of the
+organisation's taxes, its ``discount`` is an amount or ``"10%"``), ``sub_total``,
+``tax_total``, ``taxes``, ``total`` and an invoice's ``balance``; a sent invoice past its
+due date reads as ``overdue``, a sent estimate past its expiry date as ``expired``.
 """
 
 from __future__ import annotations
@@ -538,6 +541,8 @@ class BooksData:
             try:
                 gross = Decimal(str(line["rate"])) * Decimal(str(line["quantity"]))
                 off = discount_amount(line["discount"], gross)
+                if off > 0 and off > gross:  # a discount beyond the line's amount
+                    raise bad("discount")
                 line["discount_amount"] = amount(off, "discount")
                 line["item_total"] = amount(cents(gross - off), "item_total")
                 if not resource.line_discounts:

@@ -206,9 +206,10 @@ def test_a_line_discount_is_an_amount_or_a_percentage(
     assert doc["discount_type"] == ("item_level" if discount else "entity_level")
 
 
-@pytest.mark.parametrize("discount", ["-5", -1, "110%", "abc%", "ten", "5%%", True, [5]])
+@pytest.mark.parametrize("discount", ["-5", -1, "110%", "abc%", "ten", "5%%", True, [5], 10.01])
 def test_a_bad_line_discount_is_400_code_4(zoho, customer, discount):
-    """A negative, non-numeric or over-100 % discount is refused naming discount."""
+    """A negative, non-numeric, over-100 % or over-the-line's-amount discount is refused
+    naming discount."""
     answer = invoice(zoho, customer, [{"name": "D", "rate": 10, "discount": discount}])
     assert answer.status_code == 400
     assert answer.json() == {"code": 4, "message": "Invalid value passed for discount"}
