@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 
 from replicator.sandbox import AdminError
+from replicator.sandbox.books_schema import BooksSchema
+from replicator.sandbox.store import Store
 from tests.sandbox.zoho import Zoho
 
 
@@ -364,3 +366,16 @@ def test_the_demo_invoice_has_a_tax_and_a_discount(zoho):
         810,
         "sent",
     )
+
+
+def test_an_org_stored_before_taxes_existed_gets_the_defaults(tmp_path):
+    """An organisation whose store holds no taxes gets VAT, Reduced and Zero on first use."""
+    store = Store(tmp_path / "sandbox.db")
+    try:
+        schema = BooksSchema(store)
+        org = schema.default_org()
+        store.execute("DELETE FROM kv WHERE key = ?", (f"books.{org}.taxes",))
+        assert [t["tax_name"] for t in schema.taxes(org)] == ["VAT", "Reduced", "Zero"]
+        assert schema.taxes(org) == schema.taxes(org)  # made once, then kept
+    finally:
+        store.close()
