@@ -465,7 +465,7 @@ class BooksSchema:
             percentage = parse(spec.get("tax_percentage"))
         except AmountError:
             percentage = Decimal(-1)
-        if not 0 <= percentage <= 100 or int(percentage.as_tuple().exponent) < -3:
+        if not 0 <= percentage <= 100 or int(percentage.normalize().as_tuple().exponent) < -3:
             raise TaxSpecError("tax_percentage", "a number from 0 to 100, at most 3 places")
         if spec.get("tax_type", "tax") != "tax":
             raise TaxSpecError("tax_type", "tax (the sandbox has no compound taxes)")

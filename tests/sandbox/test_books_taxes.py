@@ -55,18 +55,22 @@ def test_one_tax_is_fetched_by_id_and_an_unknown_one_is_404(zoho):
 
 
 def test_a_tax_added_by_the_admin_api_is_listed(sandbox, zoho):
-    """An admin-added tax appears in the list with its exact percentage."""
+    """An admin-added tax appears in the list with its exact percentage (trailing zeros
+    do not count as places)."""
     name = unique("City")[:20]
-    made = sandbox.admin.add_books_tax(name, "8.875")
+    made = sandbox.admin.add_books_tax(name, "8.8750")
     listed = {t["tax_name"]: t for t in zoho.books("GET", "/settings/taxes").json()["taxes"]}
     assert listed[name]["tax_id"] == made["tax_id"]
     assert Decimal(str(listed[name]["tax_percentage"])) == Decimal("8.875")
 
 
 def test_bad_admin_taxes_are_refused_with_the_reason(sandbox):
-    """A percentage over 100, a missing name and a duplicate name are refused."""
+    """A percentage over 100 or with 4 places, a missing name and a duplicate name are
+    refused."""
     with pytest.raises(AdminError, match="tax_percentage"):
         sandbox.admin.add_books_tax(unique("Big"), 101)
+    with pytest.raises(AdminError, match="at most 3 places"):
+        sandbox.admin.add_books_tax(unique("Fine"), "1.2345")
     with pytest.raises(AdminError, match="tax_name"):
         sandbox.admin.add_books_tax("", 1)
     with pytest.raises(AdminError, match="tax_name"):
