@@ -373,6 +373,8 @@ class BooksData:
         data.setdefault("product_type", "goods")
         _choice(body, "item_type", ("sales", "purchases", "sales_and_purchases", "inventory"), data)
         data.setdefault("item_type", "sales")
+        if "tax_id" in body:  # the tax a line of this item takes unless it names one
+            data["tax_id"] = self._line_tax(org, body["tax_id"])["tax_id"]
         record_id = old.id if old else None
         if self._taken(org, "items", "$.name", data["name"], record_id):
             raise BooksError(
@@ -516,6 +518,8 @@ class BooksData:
                 line.setdefault("description", item.data.get("description", ""))
                 line.setdefault("rate", item.data["rate"])
                 line.setdefault("unit", item.data.get("unit", ""))
+                if "tax_id" not in entry and "tax_id" not in line:
+                    line |= self._line_tax(org, item.data.get("tax_id"))
             for key in ("name", "description", "unit"):
                 if key in entry:
                     line[key] = str(entry[key] or "")
@@ -675,6 +679,7 @@ class BooksData:
                 "purchase_description",
             )
             out |= {k: data.get(k, "" if k not in ("rate", "purchase_rate") else 0.0) for k in keys}
+            out |= self._line_tax(org, data.get("tax_id"))
             out["zcrm_product_id"] = data.get("zcrm_product_id", "")
             out["is_linked_with_zohocrm"] = bool(data.get("zcrm_product_id"))
         else:

@@ -186,6 +186,23 @@ def test_a_document_discount_before_tax_lowers_the_taxable_amounts(zoho, custome
     assert flag.json()["message"] == "Invalid value passed for is_discount_before_tax"
 
 
+def test_an_items_tax_is_the_default_of_its_lines(zoho, customer):
+    """An item shows its tax; a line of it naming no tax takes it, one naming "" has none;
+    an unknown tax is refused and "" takes the item's tax off."""
+    vat = tax_id(zoho, "VAT")
+    made = zoho.books("POST", "/items", json={"name": unique("Taxed"), "rate": 10, "tax_id": vat})
+    item = made.json()["item"]
+    assert (item["tax_id"], item["tax_name"], item["tax_percentage"]) == (vat, "VAT", 20)
+    lines = [{"item_id": item["item_id"]}, {"item_id": item["item_id"], "tax_id": ""}]
+    doc = invoice(zoho, customer, lines).json()["invoice"]
+    assert [li["tax_id"] for li in doc["line_items"]] == [vat, ""]
+    assert doc["tax_total"] == 2
+    bad = zoho.books("POST", "/items", json={"name": unique("Bad tax"), "rate": 1, "tax_id": "9"})
+    assert bad.json() == {"code": 4, "message": "Invalid value passed for tax_id"}
+    cleared = zoho.books("PUT", f"/items/{item['item_id']}", json={"tax_id": ""}).json()["item"]
+    assert (cleared["tax_id"], cleared["tax_percentage"]) == ("", 0)
+
+
 @pytest.mark.parametrize(
     ("discount", "shown", "amount", "item_total"),
     [
