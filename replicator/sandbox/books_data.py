@@ -8,7 +8,7 @@ required fields (``contact_name``; an item's ``name`` of at most 100 characters 
 ``rate``; a transaction's ``customer_id`` / ``vendor_id`` naming a contact of the right type,
 and its ``line_items``), enumerations (``contact_type`` customer|vendor,
 ``customer_sub_type`` business|individual, ``product_type`` goods|service|digital_service),
-currencies, custom fields, and uniqueness: contact display names (switchable), item names,
+currencies, taxes (an item's or a line's ``tax_id``), custom fields, and uniqueness: contact display names (switchable), item names,
 SKUs, document numbers and unique custom field values.  Problems answer HTTP 400 with
 code 4 ``Invalid value passed for <field>``; duplicates code 1001; a missing record 404
 code 1002.  Keys Books does not take on input are ignored, as Books ignores them, including
@@ -19,7 +19,8 @@ Transactions get their number (``INV-00001``...), dates (``date`` today, an invo
 ``due_date`` from the payment terms), a currency (``currency_id`` or ``currency_code``, one
 of the organisation's; else the party's) and ``exchange_rate``, line totals, taxes and
 discounts (:mod:`replicator.sandbox.books_lines`: a line's ``tax_id`` names one of the
-organisation's taxes, its ``discount`` is an amount or ``"10%"``), ``sub_total``,
+organisation's taxes, by default its item's; its ``discount`` is an amount or ``"10%"``),
+``sub_total``,
 ``tax_total``, ``taxes``, ``total`` and an invoice's ``balance``; a sent invoice past its
 due date reads as ``overdue``, a sent estimate past its expiry date as ``expired``.
 """
