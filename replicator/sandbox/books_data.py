@@ -8,8 +8,9 @@ required fields (``contact_name``; an item's ``name`` of at most 100 characters 
 ``rate``; a transaction's ``customer_id`` / ``vendor_id`` naming a contact of the right type,
 and its ``line_items``), enumerations (``contact_type`` customer|vendor,
 ``customer_sub_type`` business|individual, ``product_type`` goods|service|digital_service),
-currencies, taxes (an item's or a line's ``tax_id``), custom fields, and uniqueness: contact display names (switchable), item names,
-SKUs, document numbers and unique custom field values.  Problems answer HTTP 400 with
+currencies, taxes (an item's or a line's ``tax_id``), custom fields, and uniqueness:
+contact display names (switchable), item names, SKUs, document numbers and unique custom
+field values.  Problems answer HTTP 400 with
 code 4 ``Invalid value passed for <field>``; duplicates code 1001; a missing record 404
 code 1002.  Keys Books does not take on input are ignored, as Books ignores them, including
 a contact's top-level ``email`` / ``phone`` (in the spec those belong to contact persons;
