@@ -24,14 +24,16 @@ Everything a test or the demo needs to set the scene and look behind it::
     GET    /__admin__/books/organizations    POST {name}
     PATCH  /__admin__/books/organizations/{organization_id}   {currency_code}: its base currency
     POST   /__admin__/books/customfields     {resource, label, data_type, is_unique, ...}
+    GET    /__admin__/books/taxes            POST {tax_name, tax_percentage, is_default_tax?}
+                                      (both ?organization_id= / body organization_id)
     GET    /__admin__/books/{resource}       ?organization_id= (default: the first org)
     POST   /__admin__/books/{resource}       also takes status and zcrm_* link fields
     GET|PATCH|DELETE /__admin__/books/{resource}/{id}
     POST   /__admin__/seed                   {name: "demo" | "keys"}
     POST   /__admin__/reset                  wipe records, faults, counters, windows; the
                                       settings the sandbox started with, Books orgs back
-                                      to USD (fields, views, orgs and credentials stay; a
-                                      seed may run again)
+                                      to USD (fields, views, orgs, Books taxes and
+                                      credentials stay; a seed may run again)
 
 CRM writes made here are "another program editing the CRM": they are validated like API
 writes, made as the user Sam Seller, bump ``Modified_Time`` and fire notifications (unless
@@ -322,6 +324,24 @@ async def books_customfield(request: Request) -> Response:
     return JSONResponse(field.describe(), status_code=201)
 
 
+async def books_taxes(request: Request) -> Response:
+    st = state(request)
+    if request.method == "GET":
+        org = request.query_params.get("organization_id") or st.books_schema.default_org()
+        if st.books_schema.organization(org) is None:
+            raise AdminError(404, "no_organization", org)
+        return JSONResponse({"taxes": st.books_schema.taxes(org)})
+    body = _object(await _json(request))
+    org = str(body.get("organization_id") or st.books_schema.default_org())
+    if st.books_schema.organization(org) is None:
+        raise AdminError(404, "no_organization", org)
+    try:
+        tax = st.books_schema.add_tax(org, body)
+    except ValueError as exc:
+        raise AdminError(400, "bad_tax", str(exc)) from None
+    return JSONResponse(tax, status_code=201)
+
+
 def _books_links(
     request: Request, resource: Resource, org: str, record_id: str, body: dict[str, Any]
 ) -> None:
@@ -365,7 +385,8 @@ async def books_record(request: Request) -> Response:
             return JSONResponse({"ok": True})
         if request.method in ("PATCH", "PUT"):
             body = _object(await _json(request))
-            st.books.update(org, resource, record_id, body)
+            if any(k not in LINK_FIELDS for k in body):  # a status alone: no edit (a void
+                st.books.update(org, resource, record_id, body)  # invoice takes no edit)
             _books_links(request, resource, org, record_id, body)
         row = st.books.get(org, resource, record_id)
     except ApiError as exc:
@@ -423,6 +444,7 @@ ROUTES = [
     Route(_A + "/books/organizations", books_orgs, methods=["GET", "POST"]),
     Route(_A + "/books/organizations/{organization_id}", books_org, methods=["PATCH", "PUT"]),
     Route(_A + "/books/customfields", books_customfield, methods=["POST"]),
+    Route(_A + "/books/taxes", books_taxes, methods=["GET", "POST"]),
     Route(_A + "/books/{resource}", books_records, methods=["GET", "POST"]),
     Route(
         _A + "/books/{resource}/{record_id}",

@@ -200,6 +200,23 @@ class AdminClient:
             self.call("PATCH", f"/books/organizations/{org}", {"currency_code": currency_code})
         )
 
+    def add_books_tax(
+        self,
+        tax_name: str,
+        tax_percentage: Any,
+        *,
+        is_default_tax: bool = False,
+        organization_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A new tax of a Books org (default: the first org); its stored form."""
+        body = {
+            "tax_name": tax_name,
+            "tax_percentage": tax_percentage,
+            "is_default_tax": is_default_tax,
+            "organization_id": organization_id,
+        }
+        return dict(self.call("POST", "/books/taxes", body))
+
     # notifications, seeding, reset
     def notifications(self, wait: float = 0.0) -> dict[str, Any]:
         return dict(self.call("GET", "/notifications", wait=wait or None))

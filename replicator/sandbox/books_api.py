@@ -19,7 +19,17 @@ Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders)
   does (201).
 - Status endpoints: invoices ``/status/sent|void|draft``, estimates
   ``/status/sent|accepted|declined``, sales orders ``/status/open|void``, purchase orders
-  ``/status/open|billed|cancelled``; contacts and items ``/active`` and ``/inactive``.
+  ``/status/open|billed|cancelled``; contacts and items ``/active`` and ``/inactive``.  A
+  move the current status does not allow (an estimate is accepted or declined once sent, a
+  void invoice is not voided again...) is 400 code 4 naming both statuses; a move bumps
+  ``last_modified_time``.  A void invoice or sales order and a cancelled purchase order
+  take no ``PUT`` until a status endpoint moves them back; a sent invoice may be edited.
+- Settings: ``GET /settings/taxes`` (``POST`` adds one), ``GET /settings/taxes/{id}``,
+  ``GET /settings/currencies`` (``filter_by=Currencies.ExcludeBaseCurrency``) and
+  ``GET /settings/currencies/{id}``.
+- A list sorted by ``created_time`` / ``last_modified_time`` with no filter but
+  ``last_modified_time`` renders only the page it answers; other lists render every record
+  to filter and sort on what Books shows.
 - Contact persons: ``POST /contacts/contactpersons``, ``PUT`` / ``DELETE
   /contacts/contactpersons/{id}``, ``POST /contacts/contactpersons/{id}/primary``, ``GET
   /contacts/{id}/contactpersons[/{person_id}]``.  A create and an update need a
@@ -33,7 +43,7 @@ Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -41,7 +51,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .books_data import BooksData
-from .books_schema import RESOURCES, Resource
+from .books_schema import RESOURCES, Resource, TaxSpecError
 from .clock import parse_time
 from .errors import BOOKS_CODES, BooksError
 from .store import Row
@@ -81,6 +91,10 @@ NAMES = (
 
 def _bad_param(name: str) -> BooksError:
     return BooksError(400, BOOKS_CODES["invalid_param"], f"Invalid value passed for {name}")
+
+
+def _bad_body(name: str) -> BooksError:
+    return BooksError(400, BOOKS_CODES["invalid_body"], f"Invalid value passed for {name}")
 
 
 def _org(request: Request) -> str:
@@ -134,8 +148,15 @@ def _list(resource: Resource) -> Handler:
                 raise _bad_param("last_modified_time") from None
             rows = [r for r in rows if int(r.modified) > since]
         money = data.contact_money(org) if resource.path == "contacts" else None
-        pairs = [(r, data.render(org, resource, r, full=False, money=money)) for r in rows]
         applied = q.get("filter_by", "Status.All")
+        if _by_time_only(q, column, applied):
+            # nothing to filter or sort on but the stored times: render one page only
+            rows.sort(key=lambda r: (_sort_key(r, {}, column), int(r.id)), reverse=order == "D")
+            page_rows = rows[(page - 1) * per_page : page * per_page]
+            records = [data.render(org, resource, r, full=False, money=money) for r in page_rows]
+            more = page * per_page < len(rows)
+            return _page(resource, records, page, per_page, more, applied, column, order)
+        pairs = [(r, data.render(org, resource, r, full=False, money=money)) for r in rows]
         if applied == "Status.Crm":
             pairs = [(r, rec) for r, rec in pairs if rec.get("is_linked_with_zohocrm")]
         elif applied != "Status.All":
@@ -163,19 +184,52 @@ def _list(resource: Resource) -> Handler:
             key=lambda p: (_sort_key(p[0], p[1], column), int(p[0].id)), reverse=order == "D"
         )
         chunk = pairs[(page - 1) * per_page : page * per_page]
-        context = {
-            "page": page,
-            "per_page": per_page,
-            "has_more_page": page * per_page < len(pairs),
-            "report_name": resource.report_name,
-            "applied_filter": applied,
-            "sort_column": column,
-            "sort_order": order,
-            "search_criteria": [],
-        }
-        return _ok("success", **{resource.path: [rec for _, rec in chunk], "page_context": context})
+        more = page * per_page < len(pairs)
+        return _page(
+            resource, [rec for _, rec in chunk], page, per_page, more, applied, column, order
+        )
 
     return handler
+
+
+def _by_time_only(q: Mapping[str, str], column: str, applied: str) -> bool:
+    """Whether a list query sorts by a stored time and filters on nothing but
+    ``last_modified_time`` (the rows need no rendering to be chosen)."""
+    if column not in ("created_time", "last_modified_time") or applied != "Status.All":
+        return False
+    if q.get("search_text"):
+        return False
+    return not any(
+        key in EXACT
+        or any(
+            key.endswith(suffix) and key[: len(key) - len(suffix)] in NAMES
+            for suffix in ("_startswith", "_contains", "")
+        )
+        for key in q
+    )
+
+
+def _page(
+    resource: Resource,
+    records: list[dict[str, Any]],
+    page: int,
+    per_page: int,
+    more: bool,
+    applied: str,
+    column: str,
+    order: str,
+) -> Response:
+    context = {
+        "page": page,
+        "per_page": per_page,
+        "has_more_page": more,
+        "report_name": resource.report_name,
+        "applied_filter": applied,
+        "sort_column": column,
+        "sort_order": order,
+        "search_criteria": [],
+    }
+    return _ok("success", **{resource.path: records, "page_context": context})
 
 
 def _sort_key(row: Row, record: dict[str, Any], column: str) -> Any:
@@ -402,6 +456,78 @@ async def get_person(request: Request) -> Response:
     return _ok("success", contact_person=_person_out(contact, person))
 
 
+# -- settings: taxes and currencies ------------------------------------------------------------
+
+
+def _tax_out(tax: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **tax,
+        "tax_percentage": float(tax["tax_percentage"]),
+        "tax_specific_type": "",
+        "is_value_added": False,
+        "is_editable": True,
+    }
+
+
+def _settings_page(request: Request, key: str, records: list[dict[str, Any]]) -> Response:
+    q = request.query_params
+    page = int_param(q.get("page"), 1)
+    if page is None:
+        raise _bad_param("page")
+    per_page = int_param(q.get("per_page"), 200)
+    if per_page is None or per_page > 200:
+        raise _bad_param("per_page")
+    chunk = records[(page - 1) * per_page : page * per_page]
+    context = {
+        "page": page,
+        "per_page": per_page,
+        "has_more_page": page * per_page < len(records),
+        "report_name": key.capitalize(),
+        "applied_filter": q.get("filter_by", ""),
+    }
+    return _ok("success", **{key: chunk, "page_context": context})
+
+
+async def list_taxes(request: Request) -> Response:
+    taxes = state(request).books_schema.taxes(_org(request))
+    return _settings_page(request, "taxes", [_tax_out(t) for t in taxes])
+
+
+async def get_tax(request: Request) -> Response:
+    tax = state(request).books_schema.tax(_org(request), request.path_params["tax_id"])
+    if tax is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "Tax does not exist.")
+    return _ok("success", tax=_tax_out(tax))
+
+
+async def create_tax(request: Request) -> Response:
+    body = await books_body(request)
+    try:
+        tax = state(request).books_schema.add_tax(_org(request), body)
+    except TaxSpecError as exc:
+        if exc.duplicate:
+            raise BooksError(400, BOOKS_CODES["exists"], "This tax name already exists.") from None
+        raise _bad_body(exc.field) from None
+    return _ok("The tax has been added.", 201, tax=_tax_out(tax))
+
+
+async def list_currencies(request: Request) -> Response:
+    currencies = state(request).books_schema.currencies(_org(request))
+    applied = request.query_params.get("filter_by")
+    if applied == "Currencies.ExcludeBaseCurrency":
+        currencies = [c for c in currencies if not c["is_base_currency"]]
+    elif applied:
+        raise _bad_param("filter_by")
+    return _settings_page(request, "currencies", currencies)
+
+
+async def get_currency(request: Request) -> Response:
+    found = state(request).books_schema.currency(_org(request), request.path_params["currency_id"])
+    if found is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "Currency does not exist.")
+    return _ok("success", currency=found)
+
+
 # -- organisations -----------------------------------------------------------------------------
 
 
@@ -422,6 +548,11 @@ def _routes() -> list[Route]:
     routes = [
         Route(f"{base}/organizations", organizations, methods=["GET"]),
         Route(f"{base}/organizations/{{organization_id}}", organization, methods=["GET"]),
+        Route(f"{base}/settings/taxes", list_taxes, methods=["GET"]),
+        Route(f"{base}/settings/taxes", create_tax, methods=["POST"]),
+        Route(f"{base}/settings/taxes/{{tax_id}}", get_tax, methods=["GET"]),
+        Route(f"{base}/settings/currencies", list_currencies, methods=["GET"]),
+        Route(f"{base}/settings/currencies/{{currency_id}}", get_currency, methods=["GET"]),
         Route(people, create_person, methods=["POST"]),
         Route(f"{people}/{{person_id}}", update_person, methods=["PUT"]),
         Route(f"{people}/{{person_id}}", delete_person, methods=["DELETE"]),

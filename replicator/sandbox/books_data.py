@@ -8,17 +8,22 @@ required fields (``contact_name``; an item's ``name`` of at most 100 characters 
 ``rate``; a transaction's ``customer_id`` / ``vendor_id`` naming a contact of the right type,
 and its ``line_items``), enumerations (``contact_type`` customer|vendor,
 ``customer_sub_type`` business|individual, ``product_type`` goods|service|digital_service),
-currencies, custom fields, and uniqueness: contact display names (switchable), item names,
-SKUs, document numbers and unique custom field values.  Problems answer HTTP 400 with
+currencies, taxes (an item's or a line's ``tax_id``), custom fields, and uniqueness:
+contact display names (switchable), item names, SKUs, document numbers and unique custom
+field values.  Problems answer HTTP 400 with
 code 4 ``Invalid value passed for <field>``; duplicates code 1001; a missing record 404
 code 1002.  Keys Books does not take on input are ignored, as Books ignores them, including
 a contact's top-level ``email`` / ``phone`` (in the spec those belong to contact persons;
 reads show the primary contact person's).
 
 Transactions get their number (``INV-00001``...), dates (``date`` today, an invoice's
-``due_date`` from the payment terms), line totals, ``sub_total``, ``total`` and an
-invoice's ``balance``; a sent invoice past its due date reads as ``overdue``, a sent
-estimate past its expiry date as ``expired``.
+``due_date`` from the payment terms), a currency (``currency_id`` or ``currency_code``, one
+of the organisation's; else the party's) and ``exchange_rate``, line totals, taxes and
+discounts (:mod:`replicator.sandbox.books_lines`: a line's ``tax_id`` names one of the
+organisation's taxes, by default its item's; its ``discount`` is an amount or ``"10%"``),
+``sub_total``,
+``tax_total``, ``taxes``, ``total`` and an invoice's ``balance``; a sent invoice past its
+due date reads as ``overdue``, a sent estimate past its expiry date as ``expired``.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ from decimal import Decimal
 from typing import Any
 
 from .amounts import AmountError, rounded
+from .books_lines import DiscountError, cents, discount_amount, discount_spec, totals
 from .books_schema import (
-    BASE_CURRENCY,
     CURRENCIES,
     ID_BASE,
     RESOURCES,
@@ -96,6 +101,7 @@ TXN_TEXT = {
     "zcrm_potential_name": 200,
 }
 TXN_DATES = ("date", "due_date", "expiry_date", "shipment_date", "delivery_date")
+NO_TAX = {"tax_id": "", "tax_name": "", "tax_type": "tax", "tax_percentage": 0.0}
 
 
 def bad(field: str) -> BooksError:
@@ -369,6 +375,8 @@ class BooksData:
         data.setdefault("product_type", "goods")
         _choice(body, "item_type", ("sales", "purchases", "sales_and_purchases", "inventory"), data)
         data.setdefault("item_type", "sales")
+        if "tax_id" in body:  # the tax a line of this item takes unless it names one
+            data["tax_id"] = self._line_tax(org, body["tax_id"])["tax_id"]
         record_id = old.id if old else None
         if self._taken(org, "items", "$.name", data["name"], record_id):
             raise BooksError(
@@ -429,22 +437,72 @@ class BooksData:
                 data[key] = amount(body[key] or 0, key)
             data.setdefault(key, 0.0)
         if "line_items" in body:
-            data["line_items"] = self._lines(org, body["line_items"], data.get("line_items") or [])
+            data["line_items"] = self._lines(
+                org, resource, body["line_items"], data.get("line_items") or []
+            )
         data.setdefault("line_items", [])
         if resource.requires_items and not data["line_items"]:
             raise bad("line_items")
         if old is None:
             data["status"] = "draft"
-        sub = sum((Decimal(str(li["item_total"])) for li in data["line_items"]), Decimal(0))
-        total = (
-            sub
-            + Decimal(str(data["shipping_charge"]))
-            + Decimal(str(data["adjustment"]))
-            - Decimal(str(data["discount"]))
-        )
-        data["sub_total"], data["total"] = amount(sub, "sub_total"), amount(total, "total")
+        self._document_currency(org, body, data, party)
+        if "is_discount_before_tax" in body:
+            if not isinstance(body["is_discount_before_tax"], bool):
+                raise bad("is_discount_before_tax")
+            data["is_discount_before_tax"] = body["is_discount_before_tax"]
+        data.setdefault("is_discount_before_tax", True)
+        try:
+            money = totals(
+                data["line_items"],
+                shipping=data["shipping_charge"],
+                adjustment=data["adjustment"],
+                discount=data["discount"],
+                before_tax=data["is_discount_before_tax"],
+            )
+        except DiscountError:  # more than the sub-total, before tax
+            raise bad("discount") from None
+        except AmountError:  # a sum past what Books holds
+            raise bad("total") from None
+        data["sub_total"] = amount(money.sub_total, "sub_total")
+        data["tax_total"] = amount(money.tax_total, "tax_total")
+        data["total"] = amount(money.total, "total")
+        data["taxes"] = [
+            {"tax_name": name, "tax_amount": amount(value, "tax_total")}
+            for name, value in money.taxes
+        ]
 
-    def _lines(self, org: str, given: Any, old: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _document_currency(
+        self, org: str, body: Mapping[str, Any], data: dict[str, Any], party: str
+    ) -> None:
+        """A document's ``currency_id`` (given by id or by code, one of the organisation's
+        currencies; else the party's currency on create) and ``exchange_rate``."""
+        if body.get("currency_id") not in (None, ""):
+            if self.schema.currency(org, str(body["currency_id"])) is None:
+                raise bad("currency_id")
+            data["currency_id"] = str(body["currency_id"])
+        elif body.get("currency_code") not in (None, ""):
+            found = self.schema.currency_id(str(body["currency_code"]))
+            if found is None:
+                raise bad("currency_code")
+            data["currency_id"] = found
+        if not data.get("currency_id"):
+            contact = self.store.get("books", org, "contacts", data[party])
+            data["currency_id"] = (
+                contact.data.get("currency_id") if contact else None
+            ) or self.schema.base_currency(org)
+        if body.get("exchange_rate") not in (None, ""):
+            try:
+                rate = rounded(body["exchange_rate"], 6)
+            except AmountError:
+                raise bad("exchange_rate") from None
+            if rate <= 0:
+                raise bad("exchange_rate")
+            data["exchange_rate"] = rate
+        data.setdefault("exchange_rate", 1.0)
+
+    def _lines(
+        self, org: str, resource: Resource, given: Any, old: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         if not isinstance(given, list):
             raise bad("line_items")
         by_id = {li["line_item_id"]: li for li in old}
@@ -462,22 +520,57 @@ class BooksData:
                 line.setdefault("description", item.data.get("description", ""))
                 line.setdefault("rate", item.data["rate"])
                 line.setdefault("unit", item.data.get("unit", ""))
+                if "tax_id" not in entry and "tax_id" not in line:
+                    line |= self._line_tax(org, item.data.get("tax_id"))
             for key in ("name", "description", "unit"):
                 if key in entry:
                     line[key] = str(entry[key] or "")
             if not line.get("name"):
                 raise bad("line_items")
-            for key, default in (("rate", 0), ("quantity", 1), ("discount", 0)):
+            for key, default in (("rate", 0), ("quantity", 1)):
                 if key in entry:
                     line[key] = amount(entry[key] if entry[key] is not None else default, key)
                 line.setdefault(key, float(default))
+            if "discount" in entry and resource.line_discounts:  # else ignored, as Books does
+                try:
+                    spec = discount_spec(entry["discount"])
+                except DiscountError:
+                    raise bad("discount") from None
+                line["discount"] = spec if isinstance(spec, str) else amount(spec, "discount")
+            line.setdefault("discount", 0.0)
+            if "tax_id" in entry:
+                line |= self._line_tax(org, entry["tax_id"])
             line.setdefault("item_id", "")
+            line = {**NO_TAX, **line}
             line["item_order"] = order
             line["line_item_id"] = line.get("line_item_id") or self.new_id()
-            total = Decimal(str(line["rate"])) * Decimal(str(line["quantity"]))
-            line["item_total"] = amount(total - Decimal(str(line["discount"])), "item_total")
+            try:
+                gross = Decimal(str(line["rate"])) * Decimal(str(line["quantity"]))
+                off = discount_amount(line["discount"], gross)
+                if off > 0 and off > gross:  # a discount beyond the line's amount
+                    raise bad("discount")
+                line["discount_amount"] = amount(off, "discount")
+                line["item_total"] = amount(cents(gross - off), "item_total")
+                if not resource.line_discounts:
+                    del line["discount"], line["discount_amount"]
+            except AmountError:
+                raise bad("item_total") from None
             lines.append(line)
         return lines
+
+    def _line_tax(self, org: str, tax_id: Any) -> dict[str, Any]:
+        """A line's tax fields for ``tax_id`` (none for ``None`` or ``""``)."""
+        if tax_id is None or tax_id == "":
+            return dict(NO_TAX)
+        tax = None if isinstance(tax_id, bool) else self.schema.tax(org, str(tax_id))
+        if tax is None:
+            raise bad("tax_id")
+        return {
+            "tax_id": tax["tax_id"],
+            "tax_name": tax["tax_name"],
+            "tax_type": tax["tax_type"],
+            "tax_percentage": float(tax["tax_percentage"]),
+        }
 
     # -- operations --------------------------------------------------------------------------
 
@@ -488,6 +581,13 @@ class BooksData:
     def update(self, org: str, resource: Resource, record_id: str, body: Mapping[str, Any]) -> Row:
         with self.store.transaction():
             old = self.get(org, resource, record_id)
+            if old.data.get("status") in resource.frozen:
+                raise BooksError(
+                    400,
+                    BOOKS_CODES["invalid_body"],
+                    f"The {resource.label} is {old.data['status']}: change its status "
+                    "before editing it.",
+                )
             return self._save(org, resource, self.normalize(org, resource, body, old), old)
 
     def touch(self, org: str, resource: Resource, row: Row, data: dict[str, Any]) -> Row:
@@ -503,6 +603,12 @@ class BooksData:
         with self.store.transaction():
             row = self.get(org, resource, record_id)
             current = self.display_status(resource, row.data)
+            if current == target:
+                raise BooksError(
+                    400,
+                    BOOKS_CODES["invalid_body"],
+                    f"The {resource.label} is already {current}.",
+                )
             if row.data["status"] not in allowed and current not in allowed:
                 raise BooksError(
                     400,
@@ -575,6 +681,7 @@ class BooksData:
                 "purchase_description",
             )
             out |= {k: data.get(k, "" if k not in ("rate", "purchase_rate") else 0.0) for k in keys}
+            out |= self._line_tax(org, data.get("tax_id"))
             out["zcrm_product_id"] = data.get("zcrm_product_id", "")
             out["is_linked_with_zohocrm"] = bool(data.get("zcrm_product_id"))
         else:
@@ -657,6 +764,7 @@ class BooksData:
         party = resource.party or "customer_id"
         contact = self.store.get("books", org, "contacts", data[party])
         name_key = "vendor_name" if party == "vendor_id" else "customer_name"
+        currency_id = data.get("currency_id") or self.schema.base_currency(org)
         out: dict[str, Any] = {
             resource.number_field or "number": data[resource.number_field or "number"],
             party: data[party],
@@ -664,10 +772,13 @@ class BooksData:
             "status": self.display_status(resource, data),
             "reference_number": data.get("reference_number", ""),
             "date": data["date"],
-            "currency_id": BASE_CURRENCY,
-            "currency_code": CURRENCIES[BASE_CURRENCY][0],
-            "exchange_rate": 1.0,
+            "currency_id": currency_id,
+            "currency_code": CURRENCIES[currency_id][0],
+            "currency_symbol": CURRENCIES[currency_id][1],
+            "exchange_rate": data.get("exchange_rate", 1.0),
+            "price_precision": 2,
             "sub_total": data["sub_total"],
+            "tax_total": data.get("tax_total", 0.0),
             "total": data["total"],
             "salesperson_name": data.get("salesperson_name", ""),
         }
@@ -682,14 +793,28 @@ class BooksData:
             out["zcrm_potential_name"] = data.get("zcrm_potential_name", "")
         if full:
             out |= {
-                "line_items": [dict(li) for li in data["line_items"]],
+                "line_items": [self._render_line(resource, li) for li in data["line_items"]],
+                "taxes": [dict(t) for t in data.get("taxes") or []],
                 "discount": data["discount"],
+                "discount_type": "item_level"
+                if any(li.get("discount") for li in data["line_items"])
+                else "entity_level",
+                "is_discount_before_tax": data.get("is_discount_before_tax", True),
+                "is_inclusive_tax": False,
                 "shipping_charge": data["shipping_charge"],
                 "adjustment": data["adjustment"],
                 "notes": data.get("notes", ""),
                 "terms": data.get("terms", ""),
             }
         return out
+
+    @staticmethod
+    def _render_line(resource: Resource, line: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored line as Books shows it (a line stored before taxes and percentage
+        discounts existed has no tax, and its discount is an amount)."""
+        if not resource.line_discounts:
+            return {**NO_TAX, **{k: v for k, v in line.items() if not k.startswith("discount")}}
+        return {**NO_TAX, "discount_amount": line.get("discount", 0.0), **line}
 
 
 def _cf_value(field: CustomField, value: Any) -> Any:

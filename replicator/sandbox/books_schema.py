@@ -1,4 +1,4 @@
-"""The Books side's shape: organisations, resources, currencies and custom fields.
+"""The Books side's shape: organisations, resources, currencies, taxes and custom fields.
 
 Six resources are served under ``/books/v3/``: contacts, items, estimates, salesorders,
 invoices and purchaseorders.  :data:`RESOURCES` says, for each, its id field, the wrapper
@@ -11,16 +11,24 @@ Custom fields belong to an organisation and a resource.  Each has a ``customfiel
 (``is_unique``): a unique one can key an upsert (``X-Unique-Identifier-Key``).  Input names
 a field by ``api_name``, ``customfield_id``, ``index`` or ``label``; output lists them under
 ``custom_fields`` and repeats each as a top-level ``cf_...`` key, as Books does.
+
+Every organisation has the sandbox's four currencies (:data:`CURRENCIES`, one of them its
+base currency) and its own taxes: a new organisation starts with ``VAT`` 20 % (the
+default tax), ``Reduced`` 5 % and ``Zero`` 0 %; more are added through the API or the
+admin API.  Only simple taxes (``tax_type`` ``tax``) are served: compound taxes and tax
+groups would change how a document's tax is computed, which the sandbox does not model.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from .amounts import AmountError, parse
 from .store import Store
 
 ID_BASE = 536_000_000_000_000
@@ -31,6 +39,9 @@ CURRENCIES = {
     "536000000000103": ("INR", "₹"),
 }
 BASE_CURRENCY = "536000000000097"
+CURRENCY_NAMES = {"USD": "US Dollar", "EUR": "Euro", "GBP": "Pound Sterling", "INR": "Indian Rupee"}
+DEFAULT_TAXES = (("VAT", "20", True), ("Reduced", "5", False), ("Zero", "0", False))
+TAX_NAME_MAX = 50
 CF_TYPES = (
     "text",
     "multiline",
@@ -47,6 +58,14 @@ CF_TYPES = (
 )
 
 
+class TaxSpecError(ValueError):
+    """A tax the organisation cannot have: ``field`` is the key at fault."""
+
+    def __init__(self, field: str, wanted: str, *, duplicate: bool = False) -> None:
+        super().__init__(f"{field} must be {wanted}")
+        self.field, self.duplicate = field, duplicate
+
+
 @attrs.frozen
 class Resource:
     path: str  # URL segment: "contacts"
@@ -61,6 +80,12 @@ class Resource:
     modified_filter: bool = False
     statuses: Mapping[str, tuple[frozenset[str], str, str]] = attrs.field(factory=dict)
     status_http: int = 200
+    # statuses in which the document cannot be edited (PUT) until a status endpoint moves
+    # it out: void and cancelled documents, as in the Books UI (no Edit, only "Convert to
+    # Draft" / "Convert to Open"); every other status may be edited, a sent invoice too
+    frozen: frozenset[str] = frozenset()
+    # whether its lines take a ``discount`` (the spec's purchase order lines have none)
+    line_discounts: bool = True
     default_sort: tuple[str, str] = ("created_time", "D")
     sort_columns: tuple[str, ...] = ("created_time", "last_modified_time")
     messages: Mapping[str, str] = attrs.field(factory=dict)
@@ -121,13 +146,14 @@ RESOURCES: dict[str, Resource] = {
         requires_items=True,
         statuses={
             "sent": _status("draft", "sent", "Estimate status has been changed to Sent"),
+            # the spec: "Mark a sent estimate as accepted" / "... as declined"
             "accepted": _status(
-                "draft sent declined expired",
+                "sent declined expired",
                 "accepted",
                 "Estimate status has been changed to Accepted.",
             ),
             "declined": _status(
-                "draft sent accepted expired",
+                "sent accepted expired",
                 "declined",
                 "Estimate status has been changed to Declined.",
             ),
@@ -158,6 +184,7 @@ RESOURCES: dict[str, Resource] = {
         party="customer_id",
         modified_filter=True,
         status_http=201,
+        frozen=frozenset({"void"}),
         statuses={
             "open": _status("draft void", "open", "Sales order status has been changed to Open."),
             "void": _status("draft open", "void", "Sales order status has been changed to Void."),
@@ -189,10 +216,12 @@ RESOURCES: dict[str, Resource] = {
         party="customer_id",
         requires_items=True,
         modified_filter=True,
+        frozen=frozenset({"void"}),
         statuses={
             "sent": _status("draft", "sent", "Invoice status has been changed to Sent."),
+            # voiding a paid invoice unassociates its payments (the spec), so paid may
             "void": _status(
-                "draft sent overdue unpaid partially_paid",
+                "draft sent overdue unpaid partially_paid paid",
                 "void",
                 "Invoice status has been changed to Void.",
             ),
@@ -227,6 +256,8 @@ RESOURCES: dict[str, Resource] = {
         requires_items=True,
         modified_filter=True,
         status_http=201,
+        frozen=frozenset({"cancelled"}),
+        line_discounts=False,
         statuses={
             "open": _status(
                 "draft cancelled", "open", "The purchase order has been marked as open."
@@ -290,15 +321,18 @@ class BooksSchema:
     def organizations(self) -> list[dict[str, Any]]:
         orgs = self._store.kv_get("books.orgs")
         if orgs is None:
-            orgs = [self._new_org("Sandbox Trading Ltd", default=True)]
-            self._store.kv_set("books.orgs", orgs)
+            with self._store.transaction():
+                orgs = [self._new_org("Sandbox Trading Ltd", default=True)]
+                self._store.kv_set("books.orgs", orgs)
         return list(orgs)
 
     def _new_org(self, name: str, *, default: bool = False) -> dict[str, Any]:
         number = self._store.next_value("books.org", start=1)
         code, symbol = CURRENCIES[BASE_CURRENCY]
+        org_id = str(800_000_000 + number)
+        self._seed_taxes(org_id)
         return {
-            "organization_id": str(800_000_000 + number),
+            "organization_id": org_id,
             "name": name,
             "contact_name": "Sandbox Admin",
             "email": "admin@sandbox.example",
@@ -356,6 +390,98 @@ class BooksSchema:
         org = self.organization(org_id)
         return str(org["currency_id"]) if org else BASE_CURRENCY
 
+    # -- currencies --------------------------------------------------------------------------
+
+    def currencies(self, org_id: str) -> list[dict[str, Any]]:
+        """The organisation's currencies as ``GET /settings/currencies`` lists them."""
+        base = self.base_currency(org_id)
+        return [self._currency(i, base) for i in CURRENCIES]
+
+    def currency(self, org_id: str, currency_id: str) -> dict[str, Any] | None:
+        if currency_id not in CURRENCIES:
+            return None
+        return self._currency(currency_id, self.base_currency(org_id))
+
+    def currency_id(self, code: str) -> str | None:
+        """The ``currency_id`` of the currency with ISO ``code``, if the sandbox has it."""
+        return next((i for i, (c, _) in CURRENCIES.items() if c == code), None)
+
+    @staticmethod
+    def _currency(currency_id: str, base: str) -> dict[str, Any]:
+        code, symbol = CURRENCIES[currency_id]
+        return {
+            "currency_id": currency_id,
+            "currency_code": code,
+            "currency_name": f"{code}- {CURRENCY_NAMES[code]}",
+            "currency_symbol": symbol,
+            "price_precision": 2,
+            "currency_format": "1,234,567.89",
+            "is_base_currency": currency_id == base,
+            # the sandbox keeps no exchange rates: documents carry the rate they are given
+            "exchange_rate": 1.0 if currency_id == base else 0.0,
+            "effective_date": "",
+        }
+
+    # -- taxes -------------------------------------------------------------------------------
+
+    def _seed_taxes(self, org_id: str) -> None:
+        if self._store.kv_get(f"books.{org_id}.taxes") is None:
+            self._store.kv_set(
+                f"books.{org_id}.taxes",
+                [
+                    self._new_tax(name, Decimal(percentage), default)
+                    for name, percentage, default in DEFAULT_TAXES
+                ],
+            )
+
+    def _new_tax(self, name: str, percentage: Decimal, default: bool) -> dict[str, Any]:
+        return {
+            "tax_id": str(ID_BASE + self._store.next_value("books.id", start=10_001)),
+            "tax_name": name,
+            "tax_percentage": format(percentage.normalize(), "f"),  # 20.50 -> "20.5"
+            "tax_type": "tax",
+            "is_default_tax": default,
+        }
+
+    def taxes(self, org_id: str) -> list[dict[str, Any]]:
+        """The organisation's taxes, stored form (``tax_percentage`` is decimal text);
+        an organisation made before taxes existed gets the default ones on first use."""
+        stored = self._store.kv_get(f"books.{org_id}.taxes")
+        if stored is None:
+            with self._store.transaction():
+                self._seed_taxes(org_id)
+                stored = self._store.kv_get(f"books.{org_id}.taxes")
+        return list(stored)
+
+    def tax(self, org_id: str, tax_id: str) -> dict[str, Any] | None:
+        return next((t for t in self.taxes(org_id) if t["tax_id"] == tax_id), None)
+
+    def add_tax(self, org_id: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """A new simple tax of the organisation; :class:`TaxSpecError` names the bad key."""
+        name = spec.get("tax_name")
+        if not isinstance(name, str) or not name.strip() or len(name) > TAX_NAME_MAX:
+            raise TaxSpecError("tax_name", f"a text of 1 to {TAX_NAME_MAX} characters")
+        try:
+            percentage = parse(spec.get("tax_percentage"))
+        except AmountError:
+            percentage = Decimal(-1)
+        if not 0 <= percentage <= 100 or int(percentage.normalize().as_tuple().exponent) < -3:
+            raise TaxSpecError("tax_percentage", "a number from 0 to 100, at most 3 places")
+        if spec.get("tax_type", "tax") != "tax":
+            raise TaxSpecError("tax_type", "tax (the sandbox has no compound taxes)")
+        default = spec.get("is_default_tax", False)
+        if not isinstance(default, bool):
+            raise TaxSpecError("is_default_tax", "true or false")
+        with self._store.transaction():
+            taxes = self.taxes(org_id)
+            if any(t["tax_name"].lower() == name.strip().lower() for t in taxes):
+                raise TaxSpecError("tax_name", "a name no other tax has", duplicate=True)
+            if default:
+                taxes = [dict(t, is_default_tax=False) for t in taxes]
+            tax = self._new_tax(name.strip(), percentage, default)
+            self._store.kv_set(f"books.{org_id}.taxes", [*taxes, tax])
+        return tax
+
     # -- custom fields ---------------------------------------------------------------------
 
     def custom_fields(self, org: str, resource: str) -> list[CustomField]:
@@ -407,9 +533,11 @@ __all__ = [
     "BooksSchema",
     "CF_TYPES",
     "CURRENCIES",
+    "CURRENCY_NAMES",
     "CustomField",
     "ID_BASE",
     "RESOURCES",
     "Resource",
+    "TaxSpecError",
     "payment_terms_label",
 ]

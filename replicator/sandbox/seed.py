@@ -3,7 +3,8 @@
 CRM: 10 accounts, 12 contacts (two without an account), 4 vendors, 8 products, 6 deals
 across the pipeline, 2 quotes, a sales order, an invoice and a purchase order, all with
 line items.  Books: 9 customers (one an individual) and 3 vendors with contact persons,
-6 items, and one estimate, sales order, invoice and purchase order.
+6 items, and one estimate, sales order, invoice (sent; its line taxed 20 % VAT after a 10 %
+discount) and purchase order.
 
 The two sides share records the way a company that ran both apps apart would:
 
@@ -488,6 +489,7 @@ def _seed_books(state: SandboxState) -> dict[str, int]:
         zip([c[0] for c in BOOKS_CUSTOMERS + BOOKS_VENDORS], made["contacts"], strict=True)
     )
     item = dict(zip([i[0] for i in BOOKS_ITEMS], made["items"], strict=True))
+    vat = next(t["tax_id"] for t in state.books_schema.taxes(org) if t["tax_name"] == "VAT")
     made["invoices"].append(
         _books(
             state,
@@ -495,7 +497,14 @@ def _seed_books(state: SandboxState) -> dict[str, int]:
             "invoices",
             {
                 "customer_id": contact["Duff Beverages"],
-                "line_items": [{"item_id": item["Gadget Max"], "quantity": 10}],
+                "line_items": [
+                    {
+                        "item_id": item["Gadget Max"],
+                        "quantity": 10,
+                        "discount": "10%",
+                        "tax_id": vat,
+                    }
+                ],
             },
             status="sent",
         )
