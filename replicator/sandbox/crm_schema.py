@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from .amounts import AmountError
+from .amounts import parse as parse_amount
 from .store import Store
 
 ID_BASE = 4876876000000000000
@@ -57,6 +60,7 @@ JSON_TYPES = {
     "ownerlookup": "jsonobject",
     "subform": "jsonarray",
     "multiselectpicklist": "jsonarray",
+    "linetax": "jsonarray",
 }
 STAGES = {
     "Qualification": 10,
@@ -69,17 +73,10 @@ STAGES = {
     "Closed Lost": 0,
     "Closed-Lost to Competition": 0,
 }
-LINE_ITEM_FIELDS = (
-    "Product_Name",
-    "Product_Description",
-    "Quantity",
-    "List_Price",
-    "Discount",
-    "Tax",
-    "Total",
-    "Total_After_Discount",
-    "Net_Total",
-)
+# the longest a custom field of each text type may be (and its length when none is given)
+MAX_LENGTHS = {"text": 255, "email": 100, "phone": 30, "website": 255, "textarea": 32000}
+# the currencies a multi-currency org has enabled (the sandbox's Books knows the same four)
+CURRENCIES = ("USD", "EUR", "GBP", "INR")
 
 
 @attrs.frozen
@@ -99,57 +96,6 @@ class Field:
     lookup: str | None = None  # the module a lookup points at
     decimal_place: int | None = None
 
-    def describe(self, module_api_name: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "api_name": self.api_name,
-            "field_label": self.label,
-            "display_label": self.label,
-            "column_name": self.api_name.upper(),
-            "data_type": self.data_type,
-            "json_type": JSON_TYPES.get(self.data_type, "string"),
-            "length": self.length,
-            "decimal_place": self.decimal_place,
-            "custom_field": self.custom,
-            "system_mandatory": self.mandatory and not self.custom,
-            "read_only": self.read_only,
-            "field_read_only": self.read_only,
-            "visible": True,
-            "sortable": self.data_type not in ("subform", "textarea"),
-            "filterable": self.data_type != "subform",
-            "searchable": self.data_type in ("text", "email", "phone", "website"),
-            "created_source": "crm" if self.custom else "default",
-            "unique": {"casesensitive": False} if self.unique else None,
-            "associated_module": {"api_name": module_api_name},
-            "pick_list_values": [
-                {
-                    "display_value": v,
-                    "actual_value": v,
-                    "reference_value": v,
-                    "id": str(int(self.id) + 100 + i),
-                    "sequence_number": i + 1,
-                    "type": "used",
-                }
-                | ({"probability": STAGES[v]} if self.api_name == "Stage" else {})
-                for i, v in enumerate(self.picklist)
-            ],
-            "lookup": None,
-            "subform": None,
-        }
-        if self.lookup:
-            out["lookup"] = {
-                "module": {"api_name": self.lookup},
-                "api_name": self.api_name,
-                "display_label": self.label,
-                "id": self.id,
-            }
-        if self.data_type == "subform":
-            out["subform"] = {
-                "module": {"api_name": self.api_name},
-                "fields": list(LINE_ITEM_FIELDS),
-            }
-        return out
-
 
 @attrs.frozen
 class Module:
@@ -161,38 +107,11 @@ class Module:
     unique_keys: tuple[str, ...]  # default duplicate_check_fields of an upsert
     line_items: str | None  # the subform holding line items, if any
     fields: tuple[Field, ...]
+    parent: str | None = None  # a subform's own module: the module whose records hold it
 
     @property
     def plural(self) -> str:
         return self.api_name.replace("_", " ")
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "api_name": self.api_name,
-            "module_name": self.api_name,
-            "singular_label": self.singular,
-            "plural_label": self.plural,
-            "api_supported": True,
-            "creatable": True,
-            "editable": True,
-            "deletable": True,
-            "viewable": True,
-            "visible": True,
-            "convertable": False,
-            "show_as_tab": True,
-            "generated_type": "default",
-            "sequence_number": self.sequence,
-            "recycle_bin_on_delete": True,
-            "triggers_supported": True,
-            "filter_supported": True,
-            "feeds_required": False,
-            "quick_create": True,
-            "inventory_template_supported": self.line_items is not None,
-            "modified_time": None,
-            "profiles": [],
-            "per_page": 200,
-        }
 
 
 @attrs.frozen
@@ -247,6 +166,9 @@ def _transaction(items: str, extra: list[tuple[str, str, dict[str, Any]]]) -> li
         *extra,
         ("Contact_Name", "lookup", {"lookup": "Contacts"}),
         ("Carrier", "picklist", {"picklist": _CARRIER}),
+        # a multi-currency org's record currency and its rate to the home currency
+        ("Currency", "picklist", {"picklist": CURRENCIES}),
+        ("Exchange_Rate", "double", {"decimal_place": 9}),
         *_address("Billing", "Code"),
         *_address("Shipping", "Code"),
         (items, "subform", {}),
@@ -256,6 +178,26 @@ def _transaction(items: str, extra: list[tuple[str, str, dict[str, Any]]]) -> li
         ("Adjustment", "currency", {"decimal_place": 2}),
         ("Grand_Total", "currency", {"read_only": True, "decimal_place": 2}),
         ("Terms_and_Conditions", "textarea", {"length": 32000}),
+    ]
+
+
+def _line_item_fields(parent: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The fields of a line-item subform (``Quoted_Items`` ...), as Zoho's inventory
+    modules have them: ``Tax`` and the totals are computed, ``line_tax`` names org taxes."""
+    amount = {"decimal_place": 2}
+    computed = {"read_only": True, "decimal_place": 2}
+    return [
+        ("Product_Name", "lookup", {"lookup": "Products", "mandatory": True}),
+        ("Product_Description", "textarea", {"length": 2000}),
+        ("Quantity", "double", amount),
+        ("List_Price", "currency", amount),
+        ("Total", "currency", computed),
+        ("Discount", "currency", amount),
+        ("Total_After_Discount", "currency", computed),
+        ("line_tax", "linetax", {}),
+        ("Tax", "currency", computed),
+        ("Net_Total", "currency", computed),
+        ("Parent_Id", "lookup", {"lookup": parent, "read_only": True}),
     ]
 
 
@@ -539,21 +481,46 @@ def _label(api_name: str) -> str:
     return api_name.replace("_", " ")
 
 
-def _build() -> dict[str, Module]:
+def _fields(seq: int, specs: list[Any]) -> tuple[Field, ...]:
+    return tuple(
+        Field(name, _label(name), data_type, str(ID_BASE + 2_000 + seq * 1_000 + index), **opts)
+        for index, (name, data_type, opts) in enumerate(specs)
+    )
+
+
+def _build() -> tuple[dict[str, Module], dict[str, Module]]:
     modules: dict[str, Module] = {}
+    subforms: dict[str, Module] = {}
     for seq, (api, singular, name_field, keys, items, specs) in enumerate(_MODULES, 1):
-        fields = []
         all_specs = [("Owner", "ownerlookup", {}), *specs, *_SYSTEM_FIELDS]
-        for index, (name, data_type, opts) in enumerate(all_specs):
-            fid = str(ID_BASE + 2_000 + seq * 1_000 + index)
-            fields.append(Field(name, _label(name), data_type, fid, **opts))
         modules[api] = Module(
-            api, singular, str(ID_BASE + 100 + seq), seq, name_field, keys, items, tuple(fields)
+            api,
+            singular,
+            str(ID_BASE + 100 + seq),
+            seq,
+            name_field,
+            keys,
+            items,
+            _fields(seq, all_specs),
         )
-    return modules
+        if items:
+            # a subform is a module of its own in Zoho: its fields are described by
+            # GET /settings/fields?module=Quoted_Items, not listed by /settings/modules
+            subforms[items] = Module(
+                items,
+                _label(items)[:-1],
+                str(ID_BASE + 200 + seq),
+                seq + 50,
+                "Product_Name",
+                (),
+                None,
+                _fields(seq + 50, _line_item_fields(api)),
+                parent=api,
+            )
+    return modules, subforms
 
 
-BASE_MODULES = _build()
+BASE_MODULES, SUBFORM_MODULES = _build()
 
 
 def _criterion(field: str, comparator: str, value: Any) -> dict[str, Any]:
@@ -607,8 +574,33 @@ def _predefined(module: Module) -> list[dict[str, Any]]:
     ]
 
 
+@attrs.frozen
+class Tax:
+    """One of the org's taxes (``GET /org/taxes``), which line items name in ``line_tax``."""
+
+    id: str
+    name: str
+    value: Decimal  # the percentage: 20 is 20 %
+    sequence: int
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "display_label": f"{self.name} - {self.value} %",
+            "value": float(self.value),
+            "sequence_number": self.sequence,
+        }
+
+
+# every sandbox org has these taxes (more through the admin API)
+BASE_TAXES = (("VAT", "20"), ("Reduced", "5"), ("Zero", "0"))
+TAX_BASE = ID_BASE + 93_000
+
+
 class CrmSchema:
-    """Base modules plus the custom fields and views kept in the store."""
+    """Base modules plus the custom fields, picklist values, views and taxes kept in the
+    store."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -619,16 +611,87 @@ class CrmSchema:
     def module(self, name: str) -> Module | None:
         """The module with that API name (case-insensitive, as Zoho accepts), with its
         custom fields."""
-        base = BASE_MODULES.get(name) or next(
-            (m for m in BASE_MODULES.values() if m.api_name.lower() == name.lower()), None
-        )
+        return self._overlaid(_named(BASE_MODULES, name))
+
+    def subform(self, name: str) -> Module | None:
+        """A line-item subform's own module (``Quoted_Items`` ...): its fields are metadata
+        only, its rows live in the records of its ``parent``."""
+        return self._overlaid(_named(SUBFORM_MODULES, name))
+
+    def _overlaid(self, base: Module | None) -> Module | None:
         if base is None:
             return None
         custom = self._store.kv_get("crm.custom_fields", {}).get(base.api_name, [])
-        if not custom:
+        added_values = self._store.kv_get("crm.picklist_values", {}).get(base.api_name, {})
+        if not custom and not added_values:
             return base
-        added = tuple(Field(**{**spec, "picklist": tuple(spec["picklist"])}) for spec in custom)
-        return attrs.evolve(base, fields=base.fields + added)
+        fields = base.fields + tuple(
+            Field(**{**spec, "picklist": tuple(spec["picklist"])}) for spec in custom
+        )
+        fields = tuple(
+            attrs.evolve(f, picklist=f.picklist + tuple(added_values[f.api_name]))
+            if f.api_name in added_values
+            else f
+            for f in fields
+        )
+        return attrs.evolve(base, fields=fields)
+
+    def add_picklist_values(self, module: Module, field: Field, given: Any) -> Field:
+        """``field`` with the ``pick_list_values`` ``given`` added at the end of its
+        picklist (values it has are skipped); ``ValueError`` if it is not a picklist or a
+        value is not text."""
+        if field.data_type not in ("picklist", "multiselectpicklist"):
+            raise ValueError(f"{field.api_name} is a {field.data_type} field, not a picklist")
+        new = [v for v in _picklist_values(given) if v not in field.picklist]
+        if new:
+            with self._store.transaction():
+                added = self._store.kv_get("crm.picklist_values", {})
+                added.setdefault(module.api_name, {}).setdefault(field.api_name, []).extend(new)
+                self._store.kv_set("crm.picklist_values", added)
+        return attrs.evolve(field, picklist=field.picklist + tuple(new))
+
+    # -- taxes ---------------------------------------------------------------------------
+
+    def taxes(self) -> list[Tax]:
+        base = [
+            Tax(str(TAX_BASE + i), name, Decimal(value), i + 1)
+            for i, (name, value) in enumerate(BASE_TAXES)
+        ]
+        added = [
+            Tax(t["id"], t["name"], Decimal(t["value"]), t["sequence"])
+            for t in self._store.kv_get("crm.taxes", [])
+        ]
+        return base + added
+
+    def add_tax(self, name: Any, value: Any) -> Tax:
+        """A new org tax of ``value`` percent; ``ValueError`` says what is wrong."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("a tax needs a name")
+        name = name.strip()
+        if len(name) > 100:
+            raise ValueError("a tax name has at most 100 characters")
+        try:
+            percent = parse_amount(value)
+        except AmountError:
+            raise ValueError(f"a tax value is a percentage, not {value!r}") from None
+        if not 0 <= percent <= 100 or percent != round(percent, 3):
+            raise ValueError("a tax value is a percentage from 0 to 100 with at most 3 places")
+        with self._store.transaction():
+            taxes = self.taxes()
+            if any(t.name.lower() == name.lower() for t in taxes):
+                raise ValueError(f"a tax named {name!r} exists")
+            tax = Tax(
+                str(TAX_BASE + 100 + self._store.next_value("crm.tax")),
+                name,
+                _plain(percent),
+                len(taxes) + 1,
+            )
+            stored = self._store.kv_get("crm.taxes", [])
+            stored.append(
+                {"id": tax.id, "name": name, "value": str(tax.value), "sequence": tax.sequence}
+            )
+            self._store.kv_set("crm.taxes", stored)
+        return tax
 
     def add_field(self, module_name: str, spec: Mapping[str, Any]) -> Field:
         """A new custom field; ``ValueError`` says what is wrong with ``spec``."""
@@ -646,19 +709,15 @@ class CrmSchema:
         data_type = str(spec.get("data_type", "text"))
         if data_type not in CUSTOM_TYPES:
             raise ValueError(f"data_type must be one of {', '.join(CUSTOM_TYPES)}")
-        values = [
-            v["actual_value"] if isinstance(v, dict) else str(v)
-            for v in spec.get("pick_list_values", [])
-        ]
+        values = _picklist_values(spec.get("pick_list_values", []))
         if data_type in ("picklist", "multiselectpicklist") and not values:
             raise ValueError("a picklist needs pick_list_values")
-        length = spec.get("length") or {
-            "text": 255,
-            "email": 100,
-            "phone": 30,
-            "website": 255,
-            "textarea": 32000,
-        }.get(data_type)
+        limit = MAX_LENGTHS.get(data_type)
+        length = spec.get("length") or limit
+        if limit is not None and (
+            isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= limit
+        ):
+            raise ValueError(f"length of a {data_type} field is 1 to {limit}")
         field = Field(
             api_name,
             label,
@@ -706,6 +765,36 @@ class CrmSchema:
         return view
 
 
+def _picklist_values(given: Any) -> list[str]:
+    """The values of a ``pick_list_values`` list: each a text, or an object with its
+    ``actual_value`` (or ``display_value``); ``ValueError`` otherwise."""
+    if not isinstance(given, list):
+        raise ValueError("pick_list_values is a list")
+    values: list[str] = []
+    for item in given:
+        value = (
+            item.get("actual_value", item.get("display_value")) if isinstance(item, dict) else item
+        )
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("each of pick_list_values is a text or {display_value, actual_value}")
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def _plain(number: Decimal) -> Decimal:
+    """``number`` without trailing zeros and never in exponent form (20.0 -> 20)."""
+    if number == number.to_integral_value():
+        return number.quantize(Decimal(1))
+    return number.normalize()
+
+
+def _named(modules: Mapping[str, Module], name: str) -> Module | None:
+    return modules.get(name) or next(
+        (m for m in modules.values() if m.api_name.lower() == name.lower()), None
+    )
+
+
 def user(user_id: str) -> User | None:
     return next((u for u in USERS if u.id == user_id), None)
 
@@ -713,16 +802,19 @@ def user(user_id: str) -> User | None:
 __all__ = [
     "ADMIN",
     "BASE_MODULES",
+    "BASE_TAXES",
+    "CURRENCIES",
     "CUSTOM_TYPES",
     "CrmSchema",
     "Field",
     "ID_BASE",
-    "LINE_ITEM_FIELDS",
     "LOOKUP_TYPES",
     "Module",
     "NUMBER_TYPES",
     "OTHER",
     "STAGES",
+    "SUBFORM_MODULES",
+    "Tax",
     "USERS",
     "User",
     "user",
