@@ -189,6 +189,7 @@ def _line_items(
             row["line_tax"] = _line_tax(given["line_tax"], f"{here}.line_tax", taxes)
         row.setdefault("Quantity", 1.0)
         row.setdefault("Discount", 0.0)
+        row.setdefault("line_tax", [])
         _line_totals(row, here)
         if row_id is None:
             row["id"] = new_id()
@@ -386,7 +387,7 @@ def render_value(field: Field, value: Any, resolve: Resolve, tz: Any = UTC) -> A
 
 
 def _render_line(row: Mapping[str, Any], resolve: Resolve) -> dict[str, Any]:
-    out = dict(row)
+    out = {"line_tax": []} | dict(row)
     ref = row.get("Product_Name")
     if ref:
         out["Product_Name"] = {"id": ref["id"], "name": resolve("Products", ref["id"])}
