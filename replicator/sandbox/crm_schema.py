@@ -642,13 +642,17 @@ class CrmSchema:
         value is not text."""
         if field.data_type not in ("picklist", "multiselectpicklist"):
             raise ValueError(f"{field.api_name} is a {field.data_type} field, not a picklist")
-        new = [v for v in _picklist_values(given) if v not in field.picklist]
-        if new:
-            with self._store.transaction():
-                added = self._store.kv_get("crm.picklist_values", {})
-                added.setdefault(module.api_name, {}).setdefault(field.api_name, []).extend(new)
+        wanted = _picklist_values(given)
+        with self._store.transaction():
+            # what another request added since ``field`` was read counts as there already
+            added = self._store.kv_get("crm.picklist_values", {})
+            stored = added.setdefault(module.api_name, {}).setdefault(field.api_name, [])
+            new = [v for v in wanted if v not in field.picklist and v not in stored]
+            if new:
+                stored.extend(new)
                 self._store.kv_set("crm.picklist_values", added)
-        return attrs.evolve(field, picklist=field.picklist + tuple(new))
+        known = field.picklist + tuple(v for v in stored if v not in field.picklist)
+        return attrs.evolve(field, picklist=known)
 
     # -- taxes ---------------------------------------------------------------------------
 
@@ -731,6 +735,10 @@ class CrmSchema:
             decimal_place=2 if data_type in ("double", "currency", "percent") else None,
         )
         with self._store.transaction():
+            # checked again inside the transaction: two requests may add one name at once
+            current = self.module(module.api_name) or module
+            if any(f.api_name.lower() == api_name.lower() for f in current.fields):
+                raise ValueError(f"{module.api_name} already has a field {api_name}")
             custom = self._store.kv_get("crm.custom_fields", {})
             custom.setdefault(module.api_name, []).append(attrs.asdict(field))
             self._store.kv_set("crm.custom_fields", custom)

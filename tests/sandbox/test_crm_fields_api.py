@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -176,3 +177,35 @@ def test_a_fields_request_without_fields_is_mandatory_not_found(zoho):
     """A PATCH without a fields list is 400 MANDATORY_NOT_FOUND on fields."""
     answer = zoho.crm("PATCH", "/settings/fields/Quote_Stage", params={"module": "Quotes"}, json={})
     assert answer.status_code == 400 and answer.json()["code"] == "MANDATORY_NOT_FOUND"
+
+
+def test_the_same_picklist_value_added_at_once_is_added_once(zoho):
+    """Eight PATCHes adding one new value at the same time leave it in the picklist once."""
+    stage = field(zoho, "Sales_Orders", "Status")
+    new = unique("Open")
+    body = {"fields": [{"pick_list_values": [new]}]}
+    path = f"/settings/fields/{stage['id']}"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: zoho.crm("PATCH", path, params={"module": "Sales_Orders"}, json=body),
+                range(8),
+            )
+        )
+    assert all(a.status_code == 200 for a in answers)
+    assert values(field(zoho, "Sales_Orders", "Status")).count(new) == 1
+
+
+def test_one_field_label_posted_at_once_makes_one_field(zoho):
+    """Eight POSTs of one new label at the same time: one SUCCESS, seven refusals."""
+    body = {"fields": [{"field_label": unique("Race"), "data_type": "text"}]}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: zoho.crm(
+                    "POST", "/settings/fields", params={"module": "Purchase_Orders"}, json=body
+                ),
+                range(8),
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [201] + [400] * 7
