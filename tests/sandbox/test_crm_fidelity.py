@@ -354,3 +354,11 @@ def test_a_lookup_names_its_module_by_api_name_and_id(zoho):
     }
     account = next(f for f in fields_of(zoho, "Contacts") if f["api_name"] == "Account_Name")
     assert account["lookup"]["module"] == {"api_name": "Accounts", "id": modules["Accounts"]}
+
+
+@pytest.mark.parametrize("module", sorted(SUBFORMS))
+def test_the_keys_seed_gives_transactions_their_unique_key_field(zoho, module):
+    """The demo (through the keys seed) has a unique Replicator_Id on each transaction
+    module, as on the masters."""
+    key = next(f for f in fields_of(zoho, module) if f["api_name"] == "Replicator_Id")
+    assert key["unique"] is not None and key["data_type"] == "text"
