@@ -227,3 +227,16 @@ def test_terms_and_conditions_are_kept(zoho):
     terms = "Net 30.\nGoods remain ours until paid."
     made = quote(zoho, {"Product_Name": {"id": item}}, Terms_and_Conditions=terms)
     assert read(zoho, made["details"]["id"])["Terms_and_Conditions"] == terms
+
+
+def test_a_row_whose_taxed_total_is_too_large_to_hold_is_refused(zoho):
+    """Price and tax each fine, their sum over 16 digits: the record is refused naming the
+    row's Net_Total."""
+    item = product(zoho)
+    refused = quote(
+        zoho,
+        {"Product_Name": {"id": item}, "List_Price": 9e15, "line_tax": [{"name": "VAT"}]},
+        expect=400,
+    )
+    assert refused["details"]["api_name"] == "Net_Total"
+    assert refused["details"]["json_path"] == "$.data[0].Quoted_Items[0].Net_Total"
