@@ -240,7 +240,7 @@ async def crm_field(request: Request) -> Response:
 async def crm_tax(request: Request) -> Response:
     body = _object(await _json(request))
     try:
-        tax = state(request).crm_schema.add_tax(body.get("name"), body.get("value"))
+        tax = state(request).crm_schema.taxes.add(body.get("name"), body.get("value"))
     except ValueError as exc:
         raise AdminError(400, "bad_tax", str(exc)) from None
     return JSONResponse(tax.describe(), status_code=201)

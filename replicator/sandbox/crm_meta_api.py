@@ -270,7 +270,7 @@ async def org(request: Request) -> Response:
 
 async def org_taxes(request: Request) -> Response:
     """The org's taxes, which a line item names in its ``line_tax``."""
-    taxes = state(request).crm_schema.taxes()
+    taxes = state(request).crm_schema.taxes.all()
     return JSONResponse(
         {
             "org_taxes": {

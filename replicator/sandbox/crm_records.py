@@ -274,7 +274,7 @@ class CrmRecords:
             index,
             self.lookup,
             self.new_id,
-            taxes=self.schema.taxes() if module.line_items else (),
+            taxes=self.schema.taxes.all() if module.line_items else (),
         )
         if old is None and data.get("Owner") is None:
             data["Owner"] = {"id": user_id}

@@ -10,6 +10,15 @@ few custom fields (``custom_field: true``).  More custom fields are added throug
 API (for example the ``Product_Type`` picklist and the ``Payment_Terms`` integer the
 Books integration asks for) or ``POST /settings/fields``; they are kept in the store.
 
+Each line-item subform (``Quoted_Items``, ``Ordered_Items``, ``Invoiced_Items``,
+``Purchase_Items``) is also a module of its own, as in Zoho: its fields (``Product_Name``,
+``Quantity``, ``List_Price``, ``Discount``, ``line_tax``, the computed ``Tax`` and totals)
+are described by ``GET /settings/fields?module=Quoted_Items``; its rows live in the parent
+record.  The transaction modules carry ``Terms_and_Conditions`` and, as in a
+multi-currency org, ``Currency`` and ``Exchange_Rate``.  Picklist values added through
+``PATCH /settings/fields`` are kept in the store; the org's taxes are in
+:mod:`.crm_taxes`.
+
 Each module has the predefined views Zoho gives it (All, My, Recently Created, Recently
 Modified; Deals also Open Deals); admins can add views with criteria.  Criteria use the
 v8 JSON form ``{comparator, field: {api_name}, value}`` or ``{group_operator, group}``.
@@ -19,13 +28,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import attrs
 
-from .amounts import AmountError
-from .amounts import parse as parse_amount
+from .crm_taxes import CrmTaxes
 from .store import Store
 
 ID_BASE = 4876876000000000000
@@ -574,36 +581,13 @@ def _predefined(module: Module) -> list[dict[str, Any]]:
     ]
 
 
-@attrs.frozen
-class Tax:
-    """One of the org's taxes (``GET /org/taxes``), which line items name in ``line_tax``."""
-
-    id: str
-    name: str
-    value: Decimal  # the percentage: 20 is 20 %
-    sequence: int
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "display_label": f"{self.name} - {self.value} %",
-            "value": float(self.value),
-            "sequence_number": self.sequence,
-        }
-
-
-# every sandbox org has these taxes (more through the admin API)
-BASE_TAXES = (("VAT", "20"), ("Reduced", "5"), ("Zero", "0"))
-TAX_BASE = ID_BASE + 93_000
-
-
 class CrmSchema:
-    """Base modules plus the custom fields, picklist values, views and taxes kept in the
-    store."""
+    """Base modules plus the custom fields, picklist values and views kept in the store,
+    and the org's taxes."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.taxes = CrmTaxes(store, id_base=ID_BASE + 93_000)
 
     def modules(self) -> list[Module]:
         return [self.module(name) for name in BASE_MODULES]  # type: ignore[misc]
@@ -653,49 +637,6 @@ class CrmSchema:
                 self._store.kv_set("crm.picklist_values", added)
         known = field.picklist + tuple(v for v in stored if v not in field.picklist)
         return attrs.evolve(field, picklist=known)
-
-    # -- taxes ---------------------------------------------------------------------------
-
-    def taxes(self) -> list[Tax]:
-        base = [
-            Tax(str(TAX_BASE + i), name, Decimal(value), i + 1)
-            for i, (name, value) in enumerate(BASE_TAXES)
-        ]
-        added = [
-            Tax(t["id"], t["name"], Decimal(t["value"]), t["sequence"])
-            for t in self._store.kv_get("crm.taxes", [])
-        ]
-        return base + added
-
-    def add_tax(self, name: Any, value: Any) -> Tax:
-        """A new org tax of ``value`` percent; ``ValueError`` says what is wrong."""
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError("a tax needs a name")
-        name = name.strip()
-        if len(name) > 100:
-            raise ValueError("a tax name has at most 100 characters")
-        try:
-            percent = parse_amount(value)
-        except AmountError:
-            raise ValueError(f"a tax value is a percentage, not {value!r}") from None
-        if not 0 <= percent <= 100 or percent != round(percent, 3):
-            raise ValueError("a tax value is a percentage from 0 to 100 with at most 3 places")
-        with self._store.transaction():
-            taxes = self.taxes()
-            if any(t.name.lower() == name.lower() for t in taxes):
-                raise ValueError(f"a tax named {name!r} exists")
-            tax = Tax(
-                str(TAX_BASE + 100 + self._store.next_value("crm.tax")),
-                name,
-                _plain(percent),
-                len(taxes) + 1,
-            )
-            stored = self._store.kv_get("crm.taxes", [])
-            stored.append(
-                {"id": tax.id, "name": name, "value": str(tax.value), "sequence": tax.sequence}
-            )
-            self._store.kv_set("crm.taxes", stored)
-        return tax
 
     def add_field(self, module_name: str, spec: Mapping[str, Any]) -> Field:
         """A new custom field; ``ValueError`` says what is wrong with ``spec``."""
@@ -790,13 +731,6 @@ def _picklist_values(given: Any) -> list[str]:
     return values
 
 
-def _plain(number: Decimal) -> Decimal:
-    """``number`` without trailing zeros and never in exponent form (20.0 -> 20)."""
-    if number == number.to_integral_value():
-        return number.quantize(Decimal(1))
-    return number.normalize()
-
-
 def _named(modules: Mapping[str, Module], name: str) -> Module | None:
     return modules.get(name) or next(
         (m for m in modules.values() if m.api_name.lower() == name.lower()), None
@@ -810,7 +744,6 @@ def user(user_id: str) -> User | None:
 __all__ = [
     "ADMIN",
     "BASE_MODULES",
-    "BASE_TAXES",
     "CURRENCIES",
     "CUSTOM_TYPES",
     "CrmSchema",
@@ -822,7 +755,6 @@ __all__ = [
     "OTHER",
     "STAGES",
     "SUBFORM_MODULES",
-    "Tax",
     "USERS",
     "User",
     "user",

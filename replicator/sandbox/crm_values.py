@@ -37,7 +37,8 @@ from typing import Any
 from .amounts import AmountError, rounded
 from .amounts import parse as parse_amount
 from .clock import UTC, crm_time, parse_date, parse_time
-from .crm_schema import NUMBER_TYPES, STAGES, Field, Module, Tax, user
+from .crm_schema import NUMBER_TYPES, STAGES, Field, Module, user
+from .crm_taxes import Tax
 from .errors import RecordRejected
 from .store import Row
 
