@@ -31,8 +31,8 @@ Everything a test or the demo needs to set the scene and look behind it::
     POST   /__admin__/seed                   {name: "demo" | "keys"}
     POST   /__admin__/reset                  wipe records, faults, counters, windows; the
                                       settings the sandbox started with, Books orgs back
-                                      to USD (fields, views, orgs and credentials stay; a
-                                      seed may run again)
+                                      to USD (fields, picklist values, views, taxes, orgs
+                                      and credentials stay; a seed may run again)
 
 CRM writes made here are "another program editing the CRM": they are validated like API
 writes, made as the user Sam Seller, bump ``Modified_Time`` and fire notifications (unless
