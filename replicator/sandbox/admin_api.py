@@ -17,6 +17,7 @@ Everything a test or the demo needs to set the scene and look behind it::
     GET    /__admin__/notifications[?wait=s] DELETE: reset the delivery counts
     POST   /__admin__/crm/fields             {module, field_label, data_type, ...}
     POST   /__admin__/crm/views              {module, name, criteria}
+    POST   /__admin__/crm/taxes              {name, value}: an org tax of value percent
     POST   /__admin__/crm/recycle-bin/purge  recycle-bin entries become "permanent"
     GET    /__admin__/crm/{module}           every record, line items included
     POST   /__admin__/crm/{module}           {data: [...]} or one record; ?notify=false
@@ -32,8 +33,9 @@ Everything a test or the demo needs to set the scene and look behind it::
     POST   /__admin__/seed                   {name: "demo" | "keys"}
     POST   /__admin__/reset                  wipe records, faults, counters, windows; the
                                       settings the sandbox started with, Books orgs back
-                                      to USD (fields, views, orgs, Books taxes and
-                                      credentials stay; a seed may run again)
+                                      to USD (fields, picklist values, views, orgs,
+                                      Books and CRM taxes and credentials stay; a seed
+                                      may run again)
 
 CRM writes made here are "another program editing the CRM": they are validated like API
 writes, made as the user Sam Seller, bump ``Modified_Time`` and fire notifications (unless
@@ -51,6 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .books_schema import BASE_CURRENCY, CURRENCIES, RESOURCES, Resource
+from .crm_describe import describe_field
 from .crm_schema import OTHER, Module
 from .errors import AdminError, ApiError
 from .seed import SEEDED
@@ -226,12 +229,24 @@ async def notifications(request: Request) -> Response:
 
 
 async def crm_field(request: Request) -> Response:
+    schema = state(request).crm_schema
     body = _object(await _json(request))
     try:
-        field = state(request).crm_schema.add_field(str(body.get("module", "")), body)
+        field = schema.add_field(str(body.get("module", "")), body)
     except ValueError as exc:
         raise AdminError(400, "bad_field", str(exc)) from None
-    return JSONResponse(field.describe(str(body["module"])), status_code=201)
+    module = schema.module(str(body["module"]))
+    assert module is not None  # add_field found it
+    return JSONResponse(describe_field(module, field, len(module.fields) - 1), status_code=201)
+
+
+async def crm_tax(request: Request) -> Response:
+    body = _object(await _json(request))
+    try:
+        tax = state(request).crm_schema.taxes.add(body.get("name"), body.get("value"))
+    except ValueError as exc:
+        raise AdminError(400, "bad_tax", str(exc)) from None
+    return JSONResponse(tax.describe(), status_code=201)
 
 
 async def crm_view(request: Request) -> Response:
@@ -438,6 +453,7 @@ ROUTES = [
     Route(_A + "/notifications", notifications, methods=["GET", "DELETE"]),
     Route(_A + "/crm/fields", crm_field, methods=["POST"]),
     Route(_A + "/crm/views", crm_view, methods=["POST"]),
+    Route(_A + "/crm/taxes", crm_tax, methods=["POST"]),
     Route(_A + "/crm/recycle-bin/purge", purge, methods=["POST"]),
     Route(_A + "/crm/{module}", crm_records, methods=["GET", "POST"]),
     Route(_A + "/crm/{module}/{record_id}", crm_record, methods=["GET", "PATCH", "PUT", "DELETE"]),

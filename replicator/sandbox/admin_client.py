@@ -115,6 +115,10 @@ class AdminClient:
             )
         )
 
+    def add_crm_tax(self, name: str, value: Any) -> dict[str, Any]:
+        """A new CRM org tax of ``value`` percent, as ``GET /org/taxes`` lists it."""
+        return dict(self.call("POST", "/crm/taxes", {"name": name, "value": value}))
+
     def add_crm_view(self, module: str, name: str, criteria: Any) -> dict[str, Any]:
         return dict(
             self.call("POST", "/crm/views", {"module": module, "name": name, "criteria": criteria})

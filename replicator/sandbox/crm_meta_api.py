@@ -1,13 +1,16 @@
 """CRM v8 endpoints that are not records: metadata, organisation, users, notifications.
 
-- ``GET /settings/modules`` and ``/settings/modules/{api_name}``;
-- ``GET /settings/fields?module=X`` (every field with ``api_name``, ``data_type``,
-  ``length``, ``pick_list_values``, ``custom_field``, ``lookup``...), ``GET
-  /settings/fields/{id}?module=X``, and ``POST /settings/fields?module=X`` to add custom
-  fields (``{fields: [{field_label, data_type, length, pick_list_values}]}``);
+- ``GET /settings/modules`` and ``/settings/modules/{api_name}`` (the one module with
+  its fields described);
+- ``GET /settings/fields?module=X`` (every field as :mod:`.crm_describe` gives it; ``X``
+  may also be a line-item subform, ``Quoted_Items``, whose own fields are described),
+  ``GET /settings/fields/{id}?module=X``, ``POST /settings/fields?module=X`` to add custom
+  fields (``{fields: [{field_label, data_type, length, unique, pick_list_values}]}``) and
+  ``PATCH`` (or ``PUT``) ``/settings/fields[/{id}]?module=X`` to add picklist values;
 - ``GET /settings/custom_views?module=X`` and ``/settings/custom_views/{id}?module=X``
   (with ``criteria``; 204 for an unknown id);
-- ``GET /org`` and ``GET /users`` (``type=AllUsers|ActiveUsers|CurrentUser``);
+- ``GET /org``, ``GET /org/taxes`` (the taxes line items name) and ``GET /users``
+  (``type=AllUsers|ActiveUsers|CurrentUser``);
 - ``/actions/watch`` (see :mod:`replicator.sandbox.notifications`).
 """
 
@@ -19,12 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .crm_describe import describe_field, describe_module, describe_view
 from .crm_schema import ADMIN, USERS, Module
 from .errors import CrmError, RecordRejected
 from .web import crm_body, int_param, no_content, state
 
 
-def _module_param(request: Request) -> Module:
+def _module_param(request: Request, *, subforms: bool = False) -> Module:
+    """The ``module`` parameter's module; ``subforms``: a line-item subform's own module
+    (``Quoted_Items``) too, as ``GET /settings/fields`` takes it."""
     name = request.query_params.get("module")
     if not name:
         raise CrmError(
@@ -33,7 +39,8 @@ def _module_param(request: Request) -> Module:
             "One of the expected parameter is missing",
             {"param_name": "module"},
         )
-    module = state(request).crm_schema.module(name)
+    schema = state(request).crm_schema
+    module = schema.module(name) or (schema.subform(name) if subforms else None)
     if module is None:
         raise CrmError(
             400, "INVALID_MODULE", "the module name given seems to be invalid", {"api_name": name}
@@ -41,8 +48,37 @@ def _module_param(request: Request) -> Module:
     return module
 
 
+def _fields(request: Request, module: Module) -> list[dict[str, Any]]:
+    schema = state(request).crm_schema
+    return [
+        describe_field(
+            module,
+            field,
+            index,
+            schema.subform(field.api_name) if field.data_type == "subform" else None,
+        )
+        for index, field in enumerate(module.fields)
+    ]
+
+
+def _describe_module(request: Request, module: Module, *, fields: bool) -> dict[str, Any]:
+    views = state(request).crm_schema.views(module)
+    return describe_module(
+        module,
+        fields=_fields(request, module) if fields else [],
+        default_view=describe_view(module, views[0]),
+    )
+
+
 async def modules(request: Request) -> Response:
-    return JSONResponse({"modules": [m.describe() for m in state(request).crm_schema.modules()]})
+    return JSONResponse(
+        {
+            "modules": [
+                _describe_module(request, m, fields=False)
+                for m in state(request).crm_schema.modules()
+            ]
+        }
+    )
 
 
 async def module_detail(request: Request) -> Response:
@@ -54,25 +90,31 @@ async def module_detail(request: Request) -> Response:
             "the module name given seems to be invalid",
             {"resource_path_index": 2},
         )
-    return JSONResponse({"modules": [module.describe()]})
+    return JSONResponse({"modules": [_describe_module(request, module, fields=True)]})
 
 
 async def fields(request: Request) -> Response:
-    module = _module_param(request)
-    return JSONResponse({"fields": [f.describe(module.api_name) for f in module.fields]})
+    module = _module_param(request, subforms=True)
+    return JSONResponse({"fields": _fields(request, module)})
+
+
+def _field_index(module: Module, wanted: str) -> int | None:
+    return next(
+        (i for i, f in enumerate(module.fields) if wanted in (f.id, f.api_name)),
+        None,
+    )
 
 
 async def field_detail(request: Request) -> Response:
-    module = _module_param(request)
+    module = _module_param(request, subforms=True)
     wanted = request.path_params["field_id"]
-    field = next((f for f in module.fields if wanted in (f.id, f.api_name)), None)
-    if field is None:
+    index = _field_index(module, wanted)
+    if index is None:
         raise CrmError(400, "INVALID_DATA", "the id given seems to be invalid", {"id": wanted})
-    return JSONResponse({"fields": [field.describe(module.api_name)]})
+    return JSONResponse({"fields": [_fields(request, module)[index]]})
 
 
-async def create_fields(request: Request) -> Response:
-    st, module = state(request), _module_param(request)
+async def _field_specs(request: Request) -> list[Any]:
     body = await crm_body(request)
     specs = body.get("fields") if isinstance(body, dict) else None
     if not isinstance(specs, list) or not specs:
@@ -82,8 +124,24 @@ async def create_fields(request: Request) -> Response:
             "required field not found",
             {"api_name": "fields", "json_path": "$.fields"},
         )
+    return specs
+
+
+def _refused(index: int, reason: str) -> dict[str, Any]:
+    return {
+        "code": "INVALID_DATA",
+        "details": {"api_name": "fields", "json_path": f"$.fields[{index}]", "reason": reason},
+        "message": "invalid data",
+        "status": "error",
+    }
+
+
+async def create_fields(request: Request) -> Response:
+    """``POST /settings/fields?module=X``: each of ``fields`` becomes a custom field; its
+    api_name, unless given, is its label with underscores for spaces, as Zoho makes it."""
+    st, module = state(request), _module_param(request)
     results = []
-    for index, spec in enumerate(specs):
+    for index, spec in enumerate(await _field_specs(request)):
         try:
             if not isinstance(spec, dict):
                 raise ValueError("not an object")
@@ -97,42 +155,46 @@ async def create_fields(request: Request) -> Response:
                 }
             )
         except ValueError as exc:
-            results.append(
-                {
-                    "code": "INVALID_DATA",
-                    "details": {
-                        "api_name": "fields",
-                        "json_path": f"$.fields[{index}]",
-                        "reason": str(exc),
-                    },
-                    "message": "invalid data",
-                    "status": "error",
-                }
-            )
+            results.append(_refused(index, str(exc)))
     ok = sum(r["status"] == "success" for r in results)
     return JSONResponse({"fields": results}, status_code=201 if ok == len(results) else 400)
 
 
-def _view_summary(view: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": view["id"],
-        "name": view["name"],
-        "display_value": view["display_value"],
-        "system_name": view["system_name"],
-        "system_defined": view["system_defined"],
-        "default": view["default"],
-        "module": view["module"],
-        "category": "public_views" if view["system_defined"] else "created_by_me",
-        "access_type": "public",
-        "favorite": None,
-        "offline": False,
-        "locked": False,
-        "created_by": {"name": ADMIN.full_name, "id": ADMIN.id},
-        "modified_by": {"name": ADMIN.full_name, "id": ADMIN.id},
-        "created_time": None,
-        "modified_time": None,
-        "last_accessed_time": None,
-    }
+async def update_fields(request: Request) -> Response:
+    """``PATCH`` (or ``PUT``) ``/settings/fields[/{id}]?module=X``: adds the
+    ``pick_list_values`` given to a picklist field (the field's id in the path, or in each
+    of ``fields``).  Values it has already are kept once; nothing else can change here."""
+    st, module = state(request), _module_param(request)
+    path_id = request.path_params.get("field_id")
+    results = []
+    for index, spec in enumerate(await _field_specs(request)):
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError("not an object")
+            wanted = str(path_id or spec.get("id") or spec.get("api_name") or "")
+            if not wanted:
+                raise ValueError("the field's id is required")
+            if "pick_list_values" not in spec:
+                raise ValueError("only pick_list_values can be added here")
+            current = st.crm_schema.module(module.api_name) or module
+            found = _field_index(current, wanted)
+            if found is None:
+                raise ValueError(f"{module.api_name} has no field {wanted}")
+            field = current.fields[found]
+            st.crm_schema.add_picklist_values(current, field, spec["pick_list_values"])
+            results.append(
+                {
+                    "code": "SUCCESS",
+                    "details": {"id": field.id},
+                    "message": "field updated successfully",
+                    "status": "success",
+                }
+            )
+        except ValueError as exc:
+            results.append(_refused(index, str(exc)))
+    ok = sum(r["status"] == "success" for r in results)
+    status = 200 if ok == len(results) else 207 if ok else 400
+    return JSONResponse({"fields": results}, status_code=status)
 
 
 async def custom_views(request: Request) -> Response:
@@ -143,7 +205,7 @@ async def custom_views(request: Request) -> Response:
     chunk = views[(page - 1) * per_page : page * per_page]
     return JSONResponse(
         {
-            "custom_views": [_view_summary(v) for v in chunk],
+            "custom_views": [describe_view(module, v) for v in chunk],
             "info": {
                 "per_page": per_page,
                 "count": len(chunk),
@@ -166,19 +228,7 @@ async def custom_view(request: Request) -> Response:
     view = st.crm_schema.view(module, request.path_params["view_id"])
     if view is None:
         return no_content()
-    shown = ("id", "Owner", module.name_field, "Created_Time", "Modified_Time")
-    full = _view_summary(view) | {
-        "criteria": view["criteria"],
-        "fields": [
-            {"api_name": f.api_name, "id": f.id, "_pin": False}
-            for f in module.fields
-            if f.api_name in shown
-        ],
-        "sort_by": None,
-        "sort_order": None,
-        "shared_to": None,
-    }
-    return JSONResponse({"custom_views": [full]})
+    return JSONResponse({"custom_views": [describe_view(module, view)]})
 
 
 # base currency -> (symbol, locale) for /org; another code shows as its own symbol
@@ -207,13 +257,27 @@ async def org(request: Request) -> Response:
                     "currency_locale": locale,
                     "country": "United States",
                     "country_code": "US",
-                    "mc_status": False,
+                    "mc_status": True,  # records carry Currency and Exchange_Rate
                     "domain_name": "org-sandbox",
                     "zgid": "700000001",
                     "type": "production",
                     "license_details": {"paid": True, "paid_type": "enterprise"},
                 }
             ]
+        }
+    )
+
+
+async def org_taxes(request: Request) -> Response:
+    """The org's taxes, which a line item names in its ``line_tax``."""
+    taxes = state(request).crm_schema.taxes.all()
+    return JSONResponse(
+        {
+            "org_taxes": {
+                "taxes": [t.describe() for t in taxes],
+                # a line takes a tax at the org's rate: CRM's "modify tax rates" is off
+                "preference": {"auto_populate_tax": False, "modify_tax_rates": False},
+            }
         }
     )
 
@@ -393,10 +457,13 @@ ROUTES = [
     Route("/crm/v8/settings/modules/{api_name}", module_detail, methods=["GET"]),
     Route("/crm/v8/settings/fields", fields, methods=["GET"]),
     Route("/crm/v8/settings/fields", create_fields, methods=["POST"]),
+    Route("/crm/v8/settings/fields", update_fields, methods=["PATCH", "PUT"]),
     Route("/crm/v8/settings/fields/{field_id}", field_detail, methods=["GET"]),
+    Route("/crm/v8/settings/fields/{field_id}", update_fields, methods=["PATCH", "PUT"]),
     Route("/crm/v8/settings/custom_views", custom_views, methods=["GET"]),
     Route("/crm/v8/settings/custom_views/{view_id}", custom_view, methods=["GET"]),
     Route("/crm/v8/org", org, methods=["GET"]),
+    Route("/crm/v8/org/taxes", org_taxes, methods=["GET"]),
     Route("/crm/v8/users", users, methods=["GET"]),
     Route("/crm/v8/actions/watch", watch_list, methods=["GET"]),
     Route("/crm/v8/actions/watch", watch_enable, methods=["POST"]),

@@ -267,9 +267,19 @@ class CrmRecords:
     def _apply(
         self, module: Module, given: Mapping[str, Any], old: Row | None, index: int, user_id: str
     ) -> Row:
-        data = normalize(module, given, old.data if old else None, index, self.lookup, self.new_id)
+        data = normalize(
+            module,
+            given,
+            old.data if old else None,
+            index,
+            self.lookup,
+            self.new_id,
+            taxes=self.schema.taxes.all() if module.line_items else (),
+        )
         if old is None and data.get("Owner") is None:
             data["Owner"] = {"id": user_id}
+        if old is None:
+            self._home_currency(module, data)
         self._unique_clash(module, data, old.id if old else None, index)
         now = self.clock.now()
         row = Row(
@@ -282,6 +292,16 @@ class CrmRecords:
             version=0,
         )
         return self.store.put("crm", "", module.api_name, row)
+
+    def _home_currency(self, module: Module, data: dict[str, Any]) -> None:
+        """A new record without a currency is in the org's home currency, at rate 1."""
+        field = next((f for f in module.fields if f.api_name == "Currency"), None)
+        home = self._settings().crm_currency
+        if field is None or data.get("Currency") is not None or home not in field.picklist:
+            return
+        data["Currency"] = home
+        if data.get("Exchange_Rate") is None:
+            data["Exchange_Rate"] = 1.0
 
     def delete(
         self, module: Module, ids: Sequence[str], *, user_id: str = ADMIN.id, notify: bool = True

@@ -10,6 +10,15 @@ few custom fields (``custom_field: true``).  More custom fields are added throug
 API (for example the ``Product_Type`` picklist and the ``Payment_Terms`` integer the
 Books integration asks for) or ``POST /settings/fields``; they are kept in the store.
 
+Each line-item subform (``Quoted_Items``, ``Ordered_Items``, ``Invoiced_Items``,
+``Purchase_Items``) is also a module of its own, as in Zoho: its fields (``Product_Name``,
+``Quantity``, ``List_Price``, ``Discount``, ``line_tax``, the computed ``Tax`` and totals)
+are described by ``GET /settings/fields?module=Quoted_Items``; its rows live in the parent
+record.  The transaction modules carry ``Terms_and_Conditions`` and, as in a
+multi-currency org, ``Currency`` and ``Exchange_Rate``.  Picklist values added through
+``PATCH /settings/fields`` are kept in the store; the org's taxes are in
+:mod:`.crm_taxes`.
+
 Each module has the predefined views Zoho gives it (All, My, Recently Created, Recently
 Modified; Deals also Open Deals); admins can add views with criteria.  Criteria use the
 v8 JSON form ``{comparator, field: {api_name}, value}`` or ``{group_operator, group}``.
@@ -23,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from .crm_taxes import CrmTaxes
 from .store import Store
 
 ID_BASE = 4876876000000000000
@@ -57,6 +67,7 @@ JSON_TYPES = {
     "ownerlookup": "jsonobject",
     "subform": "jsonarray",
     "multiselectpicklist": "jsonarray",
+    "linetax": "jsonarray",
 }
 STAGES = {
     "Qualification": 10,
@@ -69,17 +80,10 @@ STAGES = {
     "Closed Lost": 0,
     "Closed-Lost to Competition": 0,
 }
-LINE_ITEM_FIELDS = (
-    "Product_Name",
-    "Product_Description",
-    "Quantity",
-    "List_Price",
-    "Discount",
-    "Tax",
-    "Total",
-    "Total_After_Discount",
-    "Net_Total",
-)
+# the longest a custom field of each text type may be (and its length when none is given)
+MAX_LENGTHS = {"text": 255, "email": 100, "phone": 30, "website": 255, "textarea": 32000}
+# the currencies a multi-currency org has enabled (the sandbox's Books knows the same four)
+CURRENCIES = ("USD", "EUR", "GBP", "INR")
 
 
 @attrs.frozen
@@ -99,57 +103,6 @@ class Field:
     lookup: str | None = None  # the module a lookup points at
     decimal_place: int | None = None
 
-    def describe(self, module_api_name: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "api_name": self.api_name,
-            "field_label": self.label,
-            "display_label": self.label,
-            "column_name": self.api_name.upper(),
-            "data_type": self.data_type,
-            "json_type": JSON_TYPES.get(self.data_type, "string"),
-            "length": self.length,
-            "decimal_place": self.decimal_place,
-            "custom_field": self.custom,
-            "system_mandatory": self.mandatory and not self.custom,
-            "read_only": self.read_only,
-            "field_read_only": self.read_only,
-            "visible": True,
-            "sortable": self.data_type not in ("subform", "textarea"),
-            "filterable": self.data_type != "subform",
-            "searchable": self.data_type in ("text", "email", "phone", "website"),
-            "created_source": "crm" if self.custom else "default",
-            "unique": {"casesensitive": False} if self.unique else None,
-            "associated_module": {"api_name": module_api_name},
-            "pick_list_values": [
-                {
-                    "display_value": v,
-                    "actual_value": v,
-                    "reference_value": v,
-                    "id": str(int(self.id) + 100 + i),
-                    "sequence_number": i + 1,
-                    "type": "used",
-                }
-                | ({"probability": STAGES[v]} if self.api_name == "Stage" else {})
-                for i, v in enumerate(self.picklist)
-            ],
-            "lookup": None,
-            "subform": None,
-        }
-        if self.lookup:
-            out["lookup"] = {
-                "module": {"api_name": self.lookup},
-                "api_name": self.api_name,
-                "display_label": self.label,
-                "id": self.id,
-            }
-        if self.data_type == "subform":
-            out["subform"] = {
-                "module": {"api_name": self.api_name},
-                "fields": list(LINE_ITEM_FIELDS),
-            }
-        return out
-
 
 @attrs.frozen
 class Module:
@@ -161,38 +114,11 @@ class Module:
     unique_keys: tuple[str, ...]  # default duplicate_check_fields of an upsert
     line_items: str | None  # the subform holding line items, if any
     fields: tuple[Field, ...]
+    parent: str | None = None  # a subform's own module: the module whose records hold it
 
     @property
     def plural(self) -> str:
         return self.api_name.replace("_", " ")
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "api_name": self.api_name,
-            "module_name": self.api_name,
-            "singular_label": self.singular,
-            "plural_label": self.plural,
-            "api_supported": True,
-            "creatable": True,
-            "editable": True,
-            "deletable": True,
-            "viewable": True,
-            "visible": True,
-            "convertable": False,
-            "show_as_tab": True,
-            "generated_type": "default",
-            "sequence_number": self.sequence,
-            "recycle_bin_on_delete": True,
-            "triggers_supported": True,
-            "filter_supported": True,
-            "feeds_required": False,
-            "quick_create": True,
-            "inventory_template_supported": self.line_items is not None,
-            "modified_time": None,
-            "profiles": [],
-            "per_page": 200,
-        }
 
 
 @attrs.frozen
@@ -247,6 +173,9 @@ def _transaction(items: str, extra: list[tuple[str, str, dict[str, Any]]]) -> li
         *extra,
         ("Contact_Name", "lookup", {"lookup": "Contacts"}),
         ("Carrier", "picklist", {"picklist": _CARRIER}),
+        # a multi-currency org's record currency and its rate to the home currency
+        ("Currency", "picklist", {"picklist": CURRENCIES}),
+        ("Exchange_Rate", "double", {"decimal_place": 9}),
         *_address("Billing", "Code"),
         *_address("Shipping", "Code"),
         (items, "subform", {}),
@@ -256,6 +185,26 @@ def _transaction(items: str, extra: list[tuple[str, str, dict[str, Any]]]) -> li
         ("Adjustment", "currency", {"decimal_place": 2}),
         ("Grand_Total", "currency", {"read_only": True, "decimal_place": 2}),
         ("Terms_and_Conditions", "textarea", {"length": 32000}),
+    ]
+
+
+def _line_item_fields(parent: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The fields of a line-item subform (``Quoted_Items`` ...), as Zoho's inventory
+    modules have them: ``Tax`` and the totals are computed, ``line_tax`` names org taxes."""
+    amount = {"decimal_place": 2}
+    computed = {"read_only": True, "decimal_place": 2}
+    return [
+        ("Product_Name", "lookup", {"lookup": "Products", "mandatory": True}),
+        ("Product_Description", "textarea", {"length": 2000}),
+        ("Quantity", "double", amount),
+        ("List_Price", "currency", amount),
+        ("Total", "currency", computed),
+        ("Discount", "currency", amount),
+        ("Total_After_Discount", "currency", computed),
+        ("line_tax", "linetax", {}),
+        ("Tax", "currency", computed),
+        ("Net_Total", "currency", computed),
+        ("Parent_Id", "lookup", {"lookup": parent, "read_only": True}),
     ]
 
 
@@ -539,21 +488,46 @@ def _label(api_name: str) -> str:
     return api_name.replace("_", " ")
 
 
-def _build() -> dict[str, Module]:
+def _fields(seq: int, specs: list[Any]) -> tuple[Field, ...]:
+    return tuple(
+        Field(name, _label(name), data_type, str(ID_BASE + 2_000 + seq * 1_000 + index), **opts)
+        for index, (name, data_type, opts) in enumerate(specs)
+    )
+
+
+def _build() -> tuple[dict[str, Module], dict[str, Module]]:
     modules: dict[str, Module] = {}
+    subforms: dict[str, Module] = {}
     for seq, (api, singular, name_field, keys, items, specs) in enumerate(_MODULES, 1):
-        fields = []
         all_specs = [("Owner", "ownerlookup", {}), *specs, *_SYSTEM_FIELDS]
-        for index, (name, data_type, opts) in enumerate(all_specs):
-            fid = str(ID_BASE + 2_000 + seq * 1_000 + index)
-            fields.append(Field(name, _label(name), data_type, fid, **opts))
         modules[api] = Module(
-            api, singular, str(ID_BASE + 100 + seq), seq, name_field, keys, items, tuple(fields)
+            api,
+            singular,
+            str(ID_BASE + 100 + seq),
+            seq,
+            name_field,
+            keys,
+            items,
+            _fields(seq, all_specs),
         )
-    return modules
+        if items:
+            # a subform is a module of its own in Zoho: its fields are described by
+            # GET /settings/fields?module=Quoted_Items, not listed by /settings/modules
+            subforms[items] = Module(
+                items,
+                _label(items)[:-1],
+                str(ID_BASE + 200 + seq),
+                seq + 50,
+                "Product_Name",
+                (),
+                None,
+                _fields(seq + 50, _line_item_fields(api)),
+                parent=api,
+            )
+    return modules, subforms
 
 
-BASE_MODULES = _build()
+BASE_MODULES, SUBFORM_MODULES = _build()
 
 
 def _criterion(field: str, comparator: str, value: Any) -> dict[str, Any]:
@@ -608,10 +582,12 @@ def _predefined(module: Module) -> list[dict[str, Any]]:
 
 
 class CrmSchema:
-    """Base modules plus the custom fields and views kept in the store."""
+    """Base modules plus the custom fields, picklist values and views kept in the store,
+    and the org's taxes."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.taxes = CrmTaxes(store, id_base=ID_BASE + 93_000)
 
     def modules(self) -> list[Module]:
         return [self.module(name) for name in BASE_MODULES]  # type: ignore[misc]
@@ -619,16 +595,48 @@ class CrmSchema:
     def module(self, name: str) -> Module | None:
         """The module with that API name (case-insensitive, as Zoho accepts), with its
         custom fields."""
-        base = BASE_MODULES.get(name) or next(
-            (m for m in BASE_MODULES.values() if m.api_name.lower() == name.lower()), None
-        )
+        return self._overlaid(_named(BASE_MODULES, name))
+
+    def subform(self, name: str) -> Module | None:
+        """A line-item subform's own module (``Quoted_Items`` ...): its fields are metadata
+        only, its rows live in the records of its ``parent``."""
+        return self._overlaid(_named(SUBFORM_MODULES, name))
+
+    def _overlaid(self, base: Module | None) -> Module | None:
         if base is None:
             return None
         custom = self._store.kv_get("crm.custom_fields", {}).get(base.api_name, [])
-        if not custom:
+        added_values = self._store.kv_get("crm.picklist_values", {}).get(base.api_name, {})
+        if not custom and not added_values:
             return base
-        added = tuple(Field(**{**spec, "picklist": tuple(spec["picklist"])}) for spec in custom)
-        return attrs.evolve(base, fields=base.fields + added)
+        fields = base.fields + tuple(
+            Field(**{**spec, "picklist": tuple(spec["picklist"])}) for spec in custom
+        )
+        fields = tuple(
+            attrs.evolve(f, picklist=f.picklist + tuple(added_values[f.api_name]))
+            if f.api_name in added_values
+            else f
+            for f in fields
+        )
+        return attrs.evolve(base, fields=fields)
+
+    def add_picklist_values(self, module: Module, field: Field, given: Any) -> Field:
+        """``field`` with the ``pick_list_values`` ``given`` added at the end of its
+        picklist (values it has are skipped); ``ValueError`` if it is not a picklist or a
+        value is not text."""
+        if field.data_type not in ("picklist", "multiselectpicklist"):
+            raise ValueError(f"{field.api_name} is a {field.data_type} field, not a picklist")
+        wanted = _picklist_values(given)
+        with self._store.transaction():
+            # what another request added since ``field`` was read counts as there already
+            added = self._store.kv_get("crm.picklist_values", {})
+            stored = added.setdefault(module.api_name, {}).setdefault(field.api_name, [])
+            new = [v for v in wanted if v not in field.picklist and v not in stored]
+            if new:
+                stored.extend(new)
+                self._store.kv_set("crm.picklist_values", added)
+        known = field.picklist + tuple(v for v in stored if v not in field.picklist)
+        return attrs.evolve(field, picklist=known)
 
     def add_field(self, module_name: str, spec: Mapping[str, Any]) -> Field:
         """A new custom field; ``ValueError`` says what is wrong with ``spec``."""
@@ -646,19 +654,15 @@ class CrmSchema:
         data_type = str(spec.get("data_type", "text"))
         if data_type not in CUSTOM_TYPES:
             raise ValueError(f"data_type must be one of {', '.join(CUSTOM_TYPES)}")
-        values = [
-            v["actual_value"] if isinstance(v, dict) else str(v)
-            for v in spec.get("pick_list_values", [])
-        ]
+        values = _picklist_values(spec.get("pick_list_values", []))
         if data_type in ("picklist", "multiselectpicklist") and not values:
             raise ValueError("a picklist needs pick_list_values")
-        length = spec.get("length") or {
-            "text": 255,
-            "email": 100,
-            "phone": 30,
-            "website": 255,
-            "textarea": 32000,
-        }.get(data_type)
+        limit = MAX_LENGTHS.get(data_type)
+        length = spec.get("length") or limit
+        if limit is not None and (
+            isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= limit
+        ):
+            raise ValueError(f"length of a {data_type} field is 1 to {limit}")
         field = Field(
             api_name,
             label,
@@ -672,6 +676,10 @@ class CrmSchema:
             decimal_place=2 if data_type in ("double", "currency", "percent") else None,
         )
         with self._store.transaction():
+            # checked again inside the transaction: two requests may add one name at once
+            current = self.module(module.api_name) or module
+            if any(f.api_name.lower() == api_name.lower() for f in current.fields):
+                raise ValueError(f"{module.api_name} already has a field {api_name}")
             custom = self._store.kv_get("crm.custom_fields", {})
             custom.setdefault(module.api_name, []).append(attrs.asdict(field))
             self._store.kv_set("crm.custom_fields", custom)
@@ -706,6 +714,29 @@ class CrmSchema:
         return view
 
 
+def _picklist_values(given: Any) -> list[str]:
+    """The values of a ``pick_list_values`` list: each a text, or an object with its
+    ``actual_value`` (or ``display_value``); ``ValueError`` otherwise."""
+    if not isinstance(given, list):
+        raise ValueError("pick_list_values is a list")
+    values: list[str] = []
+    for item in given:
+        value = (
+            item.get("actual_value", item.get("display_value")) if isinstance(item, dict) else item
+        )
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("each of pick_list_values is a text or {display_value, actual_value}")
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def _named(modules: Mapping[str, Module], name: str) -> Module | None:
+    return modules.get(name) or next(
+        (m for m in modules.values() if m.api_name.lower() == name.lower()), None
+    )
+
+
 def user(user_id: str) -> User | None:
     return next((u for u in USERS if u.id == user_id), None)
 
@@ -713,16 +744,17 @@ def user(user_id: str) -> User | None:
 __all__ = [
     "ADMIN",
     "BASE_MODULES",
+    "CURRENCIES",
     "CUSTOM_TYPES",
     "CrmSchema",
     "Field",
     "ID_BASE",
-    "LINE_ITEM_FIELDS",
     "LOOKUP_TYPES",
     "Module",
     "NUMBER_TYPES",
     "OTHER",
     "STAGES",
+    "SUBFORM_MODULES",
     "USERS",
     "User",
     "user",

@@ -10,9 +10,16 @@
 - mandatory fields must end up non-empty, else ``MANDATORY_NOT_FOUND``;
 - line items (``Quoted_Items`` ...) need a ``Product_Name`` lookup; rows with an ``id``
   update that row, rows without one are added, rows with ``"_delete": null`` go away and
-  rows not mentioned stay;
+  rows not mentioned stay; a row's ``line_tax`` names org taxes (``[{name, percentage}]``
+  or ``[{id}]``; an unknown tax, or a percentage not the tax's, is ``INVALID_DATA`` on
+  ``line_tax``);
 - derived values are recomputed: ``Full_Name``, a deal's ``Probability`` (from its stage,
-  unless given) and ``Expected_Revenue``, line totals, ``Sub_Total`` and ``Grand_Total``.
+  unless given) and ``Expected_Revenue``; a row's ``Total`` (quantity x list price),
+  ``Total_After_Discount``, each line tax's ``value`` (its percentage of the amount after
+  discount), ``Tax`` (their sum) and ``Net_Total``; the record's ``Sub_Total`` (the rows'
+  net totals) and ``Grand_Total`` (sub-total - Discount + Tax + Adjustment).  Every amount
+  is rounded half up to 2 places, as the CRM stores it; a row's ``Tax`` is never taken
+  from the input.
 
 :func:`render` gives a stored record back in the API's shape: every field (or only the
 requested ones), ``null`` when unset, lookups as ``{id, name}``, users as ``{id, name,
@@ -23,13 +30,15 @@ single-record GET).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from .amounts import AmountError, rounded
+from .amounts import parse as parse_amount
 from .clock import UTC, crm_time, parse_date, parse_time
 from .crm_schema import NUMBER_TYPES, STAGES, Field, Module, user
+from .crm_taxes import Tax
 from .errors import RecordRejected
 from .store import Row
 
@@ -140,6 +149,7 @@ def _line_items(
     path: str,
     lookup: Lookup,
     new_id: Callable[[], str],
+    taxes: Sequence[Tax],
 ) -> list[dict[str, Any]]:
     if not isinstance(rows, list):
         raise invalid(module.line_items or "", path, expected_data_type="jsonarray")
@@ -168,32 +178,94 @@ def _line_items(
             row["Product_Name"] = {"id": str(ref_id)}
             row.setdefault("List_Price", product.get("Unit_Price") or 0.0)
             row.setdefault("Product_Description", product.get("Description"))
-        for name, places in (("Quantity", 2), ("List_Price", 2), ("Discount", 2), ("Tax", 2)):
+        for name in ("Quantity", "List_Price", "Discount"):
             if name in given:
                 try:
-                    row[name] = money(given[name] if given[name] is not None else 0, places)
+                    row[name] = money(given[name] if given[name] is not None else 0)
                 except AmountError:
                     raise invalid(name, f"{here}.{name}", expected_data_type="double") from None
         if "Product_Description" in given:
             row["Product_Description"] = given["Product_Description"]
+        if "line_tax" in given:
+            row["line_tax"] = _line_tax(given["line_tax"], f"{here}.line_tax", taxes)
         row.setdefault("Quantity", 1.0)
         row.setdefault("Discount", 0.0)
-        row.setdefault("Tax", 0.0)
-        try:
-            total = Decimal(str(row["Quantity"])) * Decimal(str(row["List_Price"] or 0))
-            after = total - Decimal(str(row["Discount"]))
-            row |= {
-                "Total": money(total),
-                "Total_After_Discount": money(after),
-                "Net_Total": money(after + Decimal(str(row["Tax"]))),
-            }
-        except AmountError:  # each value holds, their product does not
-            raise invalid("Total", f"{here}.Total", expected_data_type="double") from None
+        row.setdefault("line_tax", [])
+        _line_totals(row, here)
         if row_id is None:
             row["id"] = new_id()
             order.append(row["id"])
         kept[row["id"]] = row
     return [kept[i] for i in order]
+
+
+def _line_tax(given: Any, path: str, taxes: Sequence[Tax]) -> list[dict[str, Any]]:
+    """A row's ``line_tax`` as stored: each entry names an org tax by ``id`` or ``name``;
+    a ``percentage`` given must be that tax's (the org does not let lines change rates)."""
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        raise invalid("line_tax", path, expected_data_type="jsonarray")
+    chosen: list[dict[str, Any]] = []
+    for k, entry in enumerate(given):
+        here = f"{path}[{k}]"
+        if not isinstance(entry, dict):
+            raise invalid("line_tax", here, expected_data_type="jsonobject")
+        ref, name = entry.get("id"), entry.get("name")
+        if ref not in (None, ""):
+            tax = next((t for t in taxes if t.id == str(ref)), None)
+        elif isinstance(name, str) and name.strip():
+            wanted = name.strip()
+            tax = next((t for t in taxes if t.name == wanted), None) or next(
+                (t for t in taxes if t.name.lower() == wanted.lower()), None
+            )
+        else:
+            raise mandatory("line_tax", f"{here}.name")
+        if tax is None:
+            named = {"id": str(ref)} if ref not in (None, "") else {"name": name}
+            raise invalid("line_tax", here, reason="no such tax in the org", **named)
+        if entry.get("percentage") is not None:
+            try:
+                percentage = parse_amount(entry["percentage"])
+            except AmountError:
+                raise invalid(
+                    "line_tax", f"{here}.percentage", expected_data_type="double"
+                ) from None
+            if percentage != tax.value:
+                raise invalid(
+                    "line_tax",
+                    f"{here}.percentage",
+                    reason=f"the tax {tax.name} is {tax.value} %",
+                )
+        if any(c["id"] == tax.id for c in chosen):
+            raise invalid("line_tax", here, reason=f"the tax {tax.name} is given twice")
+        chosen.append({"id": tax.id, "name": tax.name, "percentage": float(tax.value)})
+    return chosen
+
+
+def _line_totals(row: dict[str, Any], here: str) -> None:
+    """A row's computed amounts, each rounded to 2 places as the CRM stores it: each line
+    tax's ``value`` is its percentage of the amount after discount, ``Tax`` their sum."""
+    try:
+        total = Decimal(str(row["Quantity"])) * Decimal(str(row["List_Price"] or 0))
+        after = total - Decimal(str(row["Discount"]))
+        row["Total"] = money(total)
+        row["Total_After_Discount"] = money(after)
+    except AmountError:  # each value holds, their product does not
+        raise invalid("Total", f"{here}.Total", expected_data_type="double") from None
+    after = Decimal(str(row["Total_After_Discount"]))
+    tax = Decimal(0)
+    try:
+        for entry in row.get("line_tax") or []:
+            entry["value"] = money(after * Decimal(str(entry["percentage"])) / 100)
+            tax += Decimal(str(entry["value"]))
+        row["Tax"] = money(tax)
+    except AmountError:
+        raise invalid("Tax", f"{here}.Tax", expected_data_type="double") from None
+    try:
+        row["Net_Total"] = money(after + tax)
+    except AmountError:
+        raise invalid("Net_Total", f"{here}.Net_Total", expected_data_type="double") from None
 
 
 def normalize(
@@ -203,9 +275,12 @@ def normalize(
     index: int,
     lookup: Lookup,
     new_id: Callable[[], str],
+    *,
+    taxes: Sequence[Tax] = (),
 ) -> dict[str, Any]:
     """The stored data of a record after applying ``given`` to ``old`` (``None``: a new
-    record).  Raises :class:`RecordRejected` naming the first offending field."""
+    record; ``taxes``: the org's, which line items name).  Raises :class:`RecordRejected`
+    naming the first offending field."""
     data = dict(old or {})
     by_name = {f.api_name: f for f in module.fields}
     base = f"$.data[{index}]"
@@ -218,7 +293,9 @@ def normalize(
             if value is None:
                 data[key] = []
             else:
-                data[key] = _line_items(module, value, data.get(key) or [], path, lookup, new_id)
+                data[key] = _line_items(
+                    module, value, data.get(key) or [], path, lookup, new_id, taxes
+                )
             continue
         data[key] = convert(field, value, path, lookup)
     for field in module.fields:
@@ -311,7 +388,7 @@ def render_value(field: Field, value: Any, resolve: Resolve, tz: Any = UTC) -> A
 
 
 def _render_line(row: Mapping[str, Any], resolve: Resolve) -> dict[str, Any]:
-    out = dict(row)
+    out = {"line_tax": []} | dict(row)
     ref = row.get("Product_Name")
     if ref:
         out["Product_Name"] = {"id": ref["id"], "name": resolve("Products", ref["id"])}

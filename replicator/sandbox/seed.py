@@ -24,9 +24,10 @@ nothing the second time.
 
 The ``keys`` seed adds only the unique custom fields replicator's connectors key their
 idempotent creates on (no records): ``Replicator_Id`` (unique text) on the CRM Accounts,
-Contacts, Vendors and Products, and ``cf_replicator_id`` (unique text) on every Books
-resource of the default organisation.  Against a real Zoho organisation an admin makes
-these fields once; the connectors' errors say so when they are missing.
+Contacts, Vendors, Products, Quotes, Sales_Orders, Invoices and Purchase_Orders, and
+``cf_replicator_id`` (unique text) on every Books resource of the default organisation.
+Against a real Zoho organisation an admin makes these fields once (``replicator setup`` makes
+the CRM ones through the fields API); the connectors' errors say so when they are missing.
 """
 
 from __future__ import annotations
@@ -207,7 +208,16 @@ def _books(
 
 
 CRM_KEY_FIELD = "Replicator_Id"
-CRM_KEY_MODULES = ("Accounts", "Contacts", "Vendors", "Products")
+CRM_KEY_MODULES = (
+    "Accounts",
+    "Contacts",
+    "Vendors",
+    "Products",
+    "Quotes",
+    "Sales_Orders",
+    "Invoices",
+    "Purchase_Orders",
+)
 BOOKS_KEY_FIELD = "cf_replicator_id"
 
 
