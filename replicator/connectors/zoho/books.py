@@ -83,6 +83,15 @@ from replicator.connectors.base import (
     utc_now,
 )
 from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi, Now
+from replicator.connectors.zoho.books_directory import SETTLED
+from replicator.connectors.zoho.books_documents import (
+    DOCUMENTS,
+    Documents,
+    Plan,
+    TaxNames,
+    read_document,
+    tax_names,
+)
 from replicator.connectors.zoho.books_persons import ContactPersons
 from replicator.connectors.zoho.books_tables import (
     ALIASES,
@@ -133,17 +142,21 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         key_field: str | None = "cf_replicator_id",
         overlap: float = 300.0,
         now: Now = utc_now,
+        taxes: TaxNames | None = None,
     ) -> None:
         super().__init__(
             side, client=client, organization_id=organization_id, overlap=overlap, now=now
         )
         self.key_field = key_field
         self._known: dict[str, dict[str, Known]] = {}
+        # module -> id -> the modification time whose whole record ``_known`` holds: a list
+        # row still showing that time is unchanged and is not read whole again
+        self._whole: dict[str, dict[str, str]] = {}
         self._read_upto: dict[str, str] = {}
         self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
         self._made: dict[tuple[str, str], str] = {}
         self._persons = ContactPersons(self, TABLES["contacts"])  # the contactpersons table
-        self._base_currency: str | None = None  # read once, on first use
+        self._documents = Documents(self, taxes=taxes)  # estimates, invoices...: see there
 
     def __repr__(self) -> str:
         return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
@@ -161,6 +174,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
         known = self._known.setdefault(memory_key(module), {})
+        whole = self._whole.setdefault(memory_key(module), {})
         self._absent.pop(table.path, None)
         floor = records_since or EPOCH
         newest = floor
@@ -194,7 +208,12 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                 if text is not None:
                     newest = max(newest, text)
                 seen.add(id)
+                if text is not None and whole.get(id) == text and id in known:
+                    known[id] = (whole[id], known[id][1])
+                    continue  # as when last read whole: not read (nor emitted) again
+                self._last_read = None
                 values = self._values(module, table, record)
+                self._note_whole(whole, id)
                 now_known = (text or "", digest(values))
                 if known.get(id) != now_known:
                     modified = parse_time(text) or self.now()
@@ -214,9 +233,37 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                     if id not in seen and state[0] != DELETED:
                         gone.append(Change(id, {}, modified=self.now(), deleted=True))
                         known[id] = (DELETED, None)
+                        whole.pop(id, None)
         self._read_upto[memory_key(module)] = newest
         self._read_at[memory_key(module)] = read_at
         yield Page(tuple(gone), cursor(newest, read_at))
+
+    def _note_whole(self, whole: dict[str, str], id: str) -> None:
+        """Remember that record ``id`` was just read whole, once its time has settled: a
+        read within the very second of its time may have missed a change made later in it
+        (Books' times have whole seconds), so that one is read whole again next time."""
+        read = self._last_read
+        if read is None or read[0] != id:
+            return
+        moment = parse_time(read[1])
+        if moment is not None and read[2] - moment >= SETTLED:
+            whole[id] = read[1] or ""
+        else:
+            whole.pop(id, None)
+
+    def _values(
+        self,
+        module: SideModule,
+        table: Table,
+        record: Mapping[str, Any],
+        *,
+        complete: bool = True,
+    ) -> dict[str, Any]:
+        """The module's columns of a record, a document's in the side form of its lines
+        (see :mod:`.books_documents`)."""
+        values = super()._values(module, table, record, complete=complete)
+        read_document(table, record, values)
+        return values
 
     def get(self, module: SideModule, id: str) -> Change | None:
         if module.table == PERSONS:
@@ -290,18 +337,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
     def base_currency(self) -> str:
         """The organisation's base currency code (``GET /organizations/{id}``,
         ``currency_code``); read once per connector."""
-        cached = self._base_currency
-        if cached is None:
-            path = f"/organizations/{self.organization_id}"
-            response = self.client.request("GET", path, kind="get", params=self._params())
-            if response.status_code >= 400:
-                raise self.client.error(response, f"side {self.side}: GET {path}")
-            organization = body_of(response).get("organization") or {}
-            code = organization.get("currency_code") if isinstance(organization, dict) else None
-            if not isinstance(code, str) or not code:
-                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
-            cached = self._base_currency = code
-        return cached
+        return str(self.organization()["currency_code"])
 
     def close(self) -> None:
         self.client.close()
@@ -314,6 +350,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         if module.table == PERSONS:
             return self._persons.push(module, writes)
         table, filters = self._table(module)
+        self._documents.new_push()
         changed = self._changed_since_read(module, table, writes)
         return [self._push_one(module, table, filters, write, changed) for write in writes]
 
@@ -331,6 +368,14 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             else self._made.get((memory_key(module), write.key))
         )
         retried_create = write.id is None and id is not None
+        values: Mapping[str, Any] = write.values
+        plan = Plan(values)
+        if table.path in DOCUMENTS:
+            plan = self._documents.plan(table, values, creating=write.id is None)
+            if plan.error is not None:
+                what = f"record {id}" if id is not None else f"new record {write.key}"
+                error = f"side {self.side}, {module.table} {what}: {plan.error}; not sent"
+                return Outcome(write.key, id, error=error)
         if id is not None:
             state = self._state(module, table, id, changed)
             if state == "missing":
@@ -347,7 +392,9 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                     error=f"side {self.side}: record {id} of {module.table} changed since it "
                     "was last read; not overwritten (it is read and merged on the next cycle)",
                 )
-        body = self._to_api(table, write.values)
+        body = {**self._to_api(table, plan.values), **plan.body}
+        if id is not None and not body and plan.status is not None:
+            return self._move(module, table, write, id, plan.status)  # a status change alone
         if table.path == "contacts" and any(k in body for k in PERSON_COLUMNS):
             person = {k: body.pop(k) for k in PERSON_COLUMNS if k in body}
             persons = self._persons_body(table, id, person)
@@ -370,7 +417,71 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             response = self._write(
                 "PUT" if self.key_field else "POST", f"/{table.path}", body, headers
             )
-        return self._outcome(module, table, write, id, response)
+        outcome = self._outcome(module, table, write, id, response)
+        if plan.status is None or not outcome.ok or outcome.id is None:
+            return outcome
+        record = self._answered(table, response)
+        if record is not None and record.get("status") == plan.status:
+            return outcome  # there already (a create retried after its status was set)
+        return self._move(module, table, write, outcome.id, plan.status)
+
+    def _move(
+        self, module: SideModule, table: Table, write: Write, id: str, status: str
+    ) -> Outcome:
+        """Set a document's status through its status endpoint, then read it whole (the
+        answer carries no record, and the change moved its modification time)."""
+        path = f"/{table.path}/{id}/status/{status}"
+        what = f"side {self.side}, {module.table} record {id}: status {status}"
+        response = self._write("POST", path, None, {})
+        if isinstance(response, ZohoError):
+            return Outcome(write.key, id, error=f"{what}: {response}", retry=True)
+        answer = body_of(response)
+        code = answer.get("code") if isinstance(answer, dict) else None
+        done = response.status_code < 300 and code in (0, None)
+        if response.status_code == 404:
+            return Outcome(write.key, id, error=self._missing(module, id))
+        try:
+            record = self._read_one(table, id)
+        except ZohoError as exc:
+            if not exc.retryable:
+                raise
+            record = None  # the next pull reads it
+        if record is not None:
+            self._remember_written(module, table, id, record)
+        if done or (record is not None and record.get("status") == status):
+            return Outcome(write.key, id)  # moved, or there already (a retried write)
+        message = answer.get("message") if isinstance(answer, dict) else None
+        reason = f"{what}: HTTP {response.status_code}"
+        if code not in (0, None):
+            reason += f" code {code}"
+        if message:
+            reason += f": {message}"
+        return Outcome(write.key, id, error=self.client.redactor.scrub(reason))
+
+    def _answered(
+        self, table: Table, response: httpx.Response | ZohoError
+    ) -> dict[str, Any] | None:
+        """The record a successful write answered, or None."""
+        if isinstance(response, ZohoError) or response.status_code >= 300:
+            return None
+        answer = body_of(response)
+        if not isinstance(answer, dict) or answer.get("code") not in (0, None):
+            return None
+        record = answer.get(table.one)
+        return record if isinstance(record, dict) else None
+
+    def _remember_written(
+        self, module: SideModule, table: Table, id: str, record: Mapping[str, Any]
+    ) -> None:
+        """What a write of ours left, as read whole: its pull is no change, and costs no
+        read (a change another program makes in that very second is missed, a window of
+        one call as for an update)."""
+        text = time_text(record)
+        if text is None:
+            return
+        values = self._values(module, table, record, complete=False)
+        self._known.setdefault(memory_key(module), {})[id] = (text, digest(values))
+        self._whole.setdefault(memory_key(module), {})[id] = text
 
     def _outcome(
         self,
@@ -384,16 +495,13 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return Outcome(write.key, id, error=str(response), retry=True)
         answer = body_of(response)
         code = answer.get("code") if isinstance(answer, dict) else None
-        record = answer.get(table.one) if isinstance(answer, dict) else None
-        if response.status_code < 300 and code in (0, None) and isinstance(record, dict):
+        record = self._answered(table, response)
+        if record is not None:
             new_id = str(record.get(table.id) or id)
             self._remember_people(table, record)
             if write.id is None:
                 self._made[(memory_key(module), write.key)] = new_id
-            text = time_text(record)
-            if text is not None:
-                values = self._values(module, table, record, complete=False)
-                self._known.setdefault(memory_key(module), {})[new_id] = (text, digest(values))
+            self._remember_written(module, table, new_id, record)
             return Outcome(write.key, new_id)
         if response.status_code == 404 and id is not None:
             return Outcome(write.key, id, error=self._missing(module, id))
@@ -497,8 +605,14 @@ def from_options(
     Options: ``credentials``, ``data_centre`` / ``accounts_url``, ``api_domain``,
     ``organization_id`` (or in the credentials), ``key_field``, ``overlap_seconds``,
     ``timeout``, ``max_retries``, ``requests_per_minute`` (default 100, Books' limit per
-    organisation).  ``transport`` carries both OAuth and API calls.
+    organisation), ``taxes`` (a tax percentage -> the name of the Books tax a document line
+    of that percentage gets, when several share it: ``{"20" = "VAT"}``).  ``transport``
+    carries both OAuth and API calls.
     """
+    try:
+        taxes = tax_names(options.get("taxes") or {})
+    except ValueError as exc:
+        raise ConfigError(f"[sides.{side}]", "taxes", str(exc)) from None
     auth, credentials = open_auth(side, options, env=env, transport=transport, clock=clock)
     if not credentials.organization_id:
         raise ConfigError(
@@ -526,6 +640,7 @@ def from_options(
         key_field=options.get("key_field", "cf_replicator_id"),
         overlap=float(options.get("overlap_seconds", 300.0)),
         now=now,
+        taxes=taxes,
     )
 
 

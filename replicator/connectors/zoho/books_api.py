@@ -28,6 +28,7 @@ from replicator.connectors.zoho.books_tables import (
     Table,
     flatten,
     primary_person,
+    time_text,
     to_number,
 )
 from replicator.connectors.zoho.cursors import (
@@ -73,9 +74,31 @@ class BooksApi:
         self._absent: dict[str, set[str]] = {}
         # contact id -> (primary person id or None, the other persons' ids), as last read whole
         self._people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._organization: dict[str, Any] | None = None  # read once, on first use
+        # the last record read whole: (id, its modification time, the server's time then)
+        self._last_read: tuple[str, str | None, dt.datetime] | None = None
+
+    def organization(self) -> dict[str, Any]:
+        """The organisation (``GET /organizations/{id}``), read once; it names its base
+        currency (``currency_code``, ``currency_id``)."""
+        if self._organization is None:
+            path = f"/organizations/{self.organization_id}"
+            response = self.client.request("GET", path, kind="get", params=self._params())
+            if response.status_code >= 400:
+                raise self.client.error(response, f"side {self.side}: GET {path}")
+            organization = body_of(response).get("organization")
+            code = organization.get("currency_code") if isinstance(organization, dict) else None
+            if not isinstance(organization, dict) or not isinstance(code, str) or not code:
+                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
+            self._organization = organization
+        return self._organization
 
     def _write(
-        self, method: str, path: str, body: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
     ) -> httpx.Response | ZohoError:
         try:
             return self.client.request(
@@ -165,6 +188,7 @@ class BooksApi:
         if not isinstance(record, dict):
             return None
         self._remember_people(table, record)
+        self._last_read = (id, time_text(record), server_time(response) or self.now())
         return record
 
     def _values(
