@@ -375,7 +375,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             if plan.error is not None:
                 what = f"record {id}" if id is not None else f"new record {write.key}"
                 error = f"side {self.side}, {module.table} {what}: {plan.error}; not sent"
-                return Outcome(write.key, id, error=error)
+                return Outcome(write.key, id, error=error, retry=plan.retry)
         if id is not None:
             state = self._state(module, table, id, changed)
             if state == "missing":

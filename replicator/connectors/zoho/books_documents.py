@@ -45,7 +45,7 @@ from replicator.config.mapping import to_canonical
 from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi
 from replicator.connectors.zoho.books_tables import Table
 from replicator.connectors.zoho.values import body_of, loads
-from replicator.errors import MappingError
+from replicator.errors import MappingError, ZohoAuthError, ZohoError
 
 LINES = "line_items"
 STATUS = "status"
@@ -103,12 +103,14 @@ class Tax:
 class Plan:
     """A document write made ready: ``values`` for the PUT (the connector's plain
     conversion), ``body`` the keys made here (``line_items``, ``currency_id``), the
-    ``status`` to move to after it, or the ``error`` refusing the whole write."""
+    ``status`` to move to after it, or the ``error`` refusing the whole write (``retry``:
+    a passing one)."""
 
     values: Mapping[str, Any] = attrs.field(factory=dict)
     body: Mapping[str, Any] = attrs.field(factory=dict)
     status: str | None = None
     error: str | None = None
+    retry: bool = False  # the error passes (Books out of reach): try again next cycle
 
 
 def read_document(table: Table, record: Mapping[str, Any], values: dict[str, Any]) -> None:
@@ -185,6 +187,10 @@ class Documents:
                 body["currency_id"] = self._currency_id(str(values[CURRENCY]))
         except _Refused as exc:
             return Plan(error=str(exc))
+        except ZohoAuthError:
+            raise  # the side is out of reach, not this record
+        except ZohoError as exc:  # the taxes or currencies could not be read: this record waits
+            return Plan(error=str(exc), retry=exc.retryable)
         return Plan(rest, body, status)
 
     def _status(self, table: Table, values: Mapping[str, Any], *, creating: bool) -> str | None:

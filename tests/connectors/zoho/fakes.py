@@ -589,8 +589,8 @@ class FakeBooksDocuments(FakeBooks):
     def __init__(self, clock: FakeClock, **options: Any) -> None:
         options.setdefault("tables", DOCUMENT_TABLES)
         super().__init__(clock, **options)
-        self.taxes = [dict(t) for t in TAXES]
-        self.currencies = [dict(c) for c in CURRENCIES]
+        self.taxes: list[dict[str, Any]] | None = [dict(t) for t in TAXES]
+        self.currencies: list[dict[str, Any]] | None = [dict(c) for c in CURRENCIES]
         self.numbers = itertools.count(1)
 
     def insert(self, table: str, values: Mapping[str, Any], custom: Mapping[str, Any] = {}) -> str:
@@ -604,6 +604,8 @@ class FakeBooksDocuments(FakeBooks):
         if parts[0] == "settings" and request.method == "GET":
             self.requests.append(request)
             entries = self.taxes if parts[1] == "taxes" else self.currencies
+            if entries is None:  # an API without it (the sandbox's, or an older Books)
+                return reply(404, {"code": 5, "message": "Invalid URL Passed"})
             context = {"page": 1, "per_page": 200, "has_more_page": False}
             return reply(200, {"code": 0, parts[1]: entries, "page_context": context})
         if parts[0] == "organizations":
@@ -635,13 +637,13 @@ class FakeBooksDocuments(FakeBooks):
         if "line_items" in body:  # replaced whole: lines get new ids, taxes their percentage
             body["line_items"] = [self._line(line) for line in body["line_items"]]
         if "currency_id" in body:
-            codes = {c["currency_id"]: c["currency_code"] for c in self.currencies}
+            codes = {c["currency_id"]: c["currency_code"] for c in CURRENCIES}
             body["currency_code"] = codes[body["currency_id"]]
         return super()._save(table, record, body, status)
 
     def _line(self, given: Mapping[str, Any]) -> dict[str, Any]:
         line = {"line_item_id": str(next(self.ids)), "tax_id": "", "tax_percentage": 0, **given}
-        tax = next((t for t in self.taxes if t["tax_id"] == line["tax_id"]), None)
+        tax = next((t for t in self.taxes or [] if t["tax_id"] == line["tax_id"]), None)
         if tax is not None:
             line.update(tax_name=tax["tax_name"], tax_percentage=tax["tax_percentage"])
         return line

@@ -428,6 +428,25 @@ def test_a_currency_the_organisation_lacks_is_refused_naming_it(
     assert calls(books).count(("GET", "/settings/currencies")) == 2  # a miss reads them again
 
 
+def test_a_setting_books_cannot_answer_fails_that_record_only(
+    books: FakeBooksDocuments, clock: FakeClock
+) -> None:
+    """When /settings/currencies cannot be read, the write naming a currency fails with
+    the reason and the others of the batch go through."""
+    books.currencies = None
+    connector = books_connector(books, clock)
+    failed, made = connector.push(
+        INVOICES,
+        [
+            Write("a", None, {"customer_id": "1", "currency_code": "EUR"}),
+            Write("b", None, {"customer_id": "1", "currency_code": "USD"}),
+        ],
+    )
+    assert made.ok and failed.error is not None and not failed.retry
+    assert "GET /settings/currencies: HTTP 404" in failed.error
+    assert [r.url.path for r in books.requests if r.method == "PUT"] == ["/books/v3/invoices"]
+
+
 def test_document_custom_fields_are_cf_columns(books: FakeBooksDocuments, clock: FakeClock) -> None:
     """A document's custom fields read as cf_ columns (completed from the whole record,
     as lists lack them) and are written back as custom_fields."""
