@@ -38,7 +38,13 @@ once the contact changed since.
 name, which Books starts with ``cf_`` (``cf_region``; a name without it gets it); a column
 starting with ``cf_`` is written back as a custom field.  Top-level ``cf_x`` /
 ``cf_x_unformatted`` keys of a list answer are read too (the unformatted one wins).  List
-answers that lack a mapped column are completed from ``GET /{table}/{id}``.
+answers that lack a mapped column are completed from ``GET /{table}/{id}``, only for rows
+that changed: a record read whole (or written: the write's answer is the whole record) is
+not read again while its list row shows that modification time, once the read came at
+least a second after it (a read within that very second may have missed a change made
+later in it, Books' times having whole seconds; it is read whole again next time).  A
+change another program makes in the very second of our own write is missed until the
+record changes again (a window of one call, as for an update).
 
 **Addresses.**  ``billing_address.city`` (any part of ``billing_address`` or
 ``shipping_address``) is a column of its own; a write sends only the parts it changes
@@ -55,11 +61,23 @@ record by record.  Books has no conditional update, so a change landing between 
 and the write is overwritten (a window of one call).  The client's limiter keeps to 100
 requests a minute per organisation, so a sync never meets Books' 429.
 
+**Documents** (``estimates``, ``salesorders``, ``invoices``, ``purchaseorders``): the
+``line_items`` column holds the lines in the transactions contract's neutral form, written
+whole; ``status`` is written through the status endpoints after the PUT of the other
+fields (a status alone is one status call), then the document is read whole once (the
+status call answers no record); an empty ``reference_number`` reads the document number;
+``currency_code`` is written as Books' ``currency_id``.  What cannot be sent (an amount of
+more than 2 decimal places, a tax percentage Books has no tax of, a status no endpoint
+sets, a currency not the organisation's) refuses that record's write, naming the line and
+field, before any call: :mod:`.books_documents`.  Lists carry no lines, so a document costs
+one ``GET`` each time its list row changes.
+
 **Contact persons** as records of their own are the table ``contactpersons``, served by
 :mod:`~replicator.connectors.zoho.books_persons` (found through the contacts feed).
 
 The tables and the flattening of records: :mod:`.books_tables`; the API calls and the
-conversion of values, shared with the contact persons: :mod:`.books_api`.
+conversion of values, shared with the contact persons: :mod:`.books_api`; documents:
+:mod:`.books_documents`.
 """
 
 from __future__ import annotations

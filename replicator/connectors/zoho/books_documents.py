@@ -391,9 +391,9 @@ def tax_names(given: Mapping[str, Any]) -> dict[Decimal, str]:
         try:
             percent = to_canonical("decimal", str(key))
         except MappingError:
-            raise ValueError(f'taxes: key {key!r} is not a percentage (e.g. "20")') from None
+            raise ValueError(f'key {key!r} is not a percentage (e.g. "20")') from None
         if percent is None or not isinstance(name, str) or not name:
-            raise ValueError(f"taxes: {key} must name a Books tax (text), not {name!r}")
+            raise ValueError(f"{key} must name a Books tax (text), not {name!r}")
         names[percent] = name
     return names
 
