@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_PREC, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from typing import Any
 
 import attrs
@@ -155,7 +155,13 @@ def _percent_off(quantity: Any, rate: Any, percent: str) -> Decimal | None:
     if any(n is None for n in numbers):
         return None
     quantity_, rate_, percent_ = numbers
-    return quantity_ * rate_ * percent_ / 100
+    with localcontext() as exact:  # the product has every digit, or no amount is made
+        exact.prec = MAX_PREC
+        exact.traps[Inexact] = True
+        try:
+            return quantity_ * rate_ * percent_ / 100
+        except (Inexact, Overflow):
+            return None
 
 
 class Documents:
@@ -348,7 +354,7 @@ class Documents:
             params = self.api._params({"page": page, "per_page": PER_PAGE})
             response = self.api.client.request("GET", path, kind="get", params=params)
             if response.status_code >= 400:
-                raise self.api.client.error(response, f"side {self.api.side}: GET {path}")
+                raise self.api.client.error(response, f"GET {path}")  # the record says the side
             answer = body_of(response)
             entries = answer.get(name) if isinstance(answer, dict) else None
             entries = [e for e in entries or [] if isinstance(e, dict)]
