@@ -199,7 +199,7 @@ def test_lines_are_written_whole_with_taxes_found_by_percentage(
         },
     ]
     assert calls(books).count(("GET", "/settings/taxes")) == 1
-    held = connector.get(INVOICES, made.id)
+    held = connector.get(INVOICES, str(made.id))
     assert held is not None
     assert [(li["item"], li["tax"]) for li in held.values["line_items"]] == [
         ("7001", Decimal(5)),
@@ -251,9 +251,10 @@ def test_a_tax_made_in_books_since_is_found_on_the_next_push(
     refused = connector.push(INVOICES, [write, write])
     assert all("no Books tax of 7%" in (o.error or "") for o in refused)
     assert calls(books).count(("GET", "/settings/taxes")) == 1  # a push reads them once
+    assert books.taxes is not None
     books.taxes.append({"tax_id": "9009", "tax_name": "Seven", "tax_percentage": Decimal(7)})
     [made] = connector.push(INVOICES, [write])
-    assert made.ok and books.records["invoices"][made.id]["line_items"][0]["tax_id"] == "9009"
+    assert made.ok and books.records["invoices"][str(made.id)]["line_items"][0]["tax_id"] == "9009"
 
 
 def test_purchase_order_lines_take_no_discount(books: FakeBooksDocuments, clock: FakeClock) -> None:
@@ -333,8 +334,8 @@ def test_a_new_document_is_made_draft_then_moved(
         ],
     )
     assert sent.ok and draft.ok
-    assert books.records["estimates"][sent.id]["status"] == "sent"
-    assert books.records["estimates"][draft.id]["status"] == "draft"
+    assert books.records["estimates"][str(sent.id)]["status"] == "sent"
+    assert books.records["estimates"][str(draft.id)]["status"] == "draft"
     assert [c for c in calls(books) if c[0] != "GET"] == [
         ("PUT", "/estimates"),
         ("POST", f"/estimates/{sent.id}/status/sent"),
@@ -422,7 +423,7 @@ def test_a_currency_the_organisation_lacks_is_refused_naming_it(
     assert [p["currency_id"] for p in puts] == ["3001", "3002", "3002"]
     assert all("currency_code" not in p for p in puts)
     assert calls(books).count(("GET", "/settings/currencies")) == 1
-    assert books.records["invoices"][euro.id]["currency_code"] == "EUR"
+    assert books.records["invoices"][str(euro.id)]["currency_code"] == "EUR"
     [still] = connector.push(INVOICES, [Write("c", None, {"currency_code": "XYZ"})])
     assert still.error is not None and "XYZ" in still.error
     assert calls(books).count(("GET", "/settings/currencies")) == 2  # a miss reads them again
@@ -468,7 +469,7 @@ def test_lines_given_as_json_text_are_written_too(
     connector = books_connector(books, clock)
     text = json.dumps([line(rate="12.5")])
     [made] = connector.push(INVOICES, [Write("r", None, {"customer_id": "1", "line_items": text})])
-    assert made.ok and books.records["invoices"][made.id]["line_items"][0]["rate"] == Decimal(
+    assert made.ok and books.records["invoices"][str(made.id)]["line_items"][0]["rate"] == Decimal(
         "12.5"
     )
 
