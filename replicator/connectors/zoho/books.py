@@ -64,8 +64,9 @@ requests a minute per organisation, so a sync never meets Books' 429.
 **Documents** (``estimates``, ``salesorders``, ``invoices``, ``purchaseorders``): the
 ``line_items`` column holds the lines in the transactions contract's neutral form, written
 whole; ``status`` is written through the status endpoints after the PUT of the other
-fields (a status alone is one status call), then the document is read whole once (the
-status call answers no record); an empty ``reference_number`` reads the document number;
+fields (a status alone is one status call; its answer carries no record, so the list row
+showing that status, no later than the call's server time, is taken as our change and not
+read whole); an empty ``reference_number`` reads the document number;
 ``currency_code`` is written as Books' ``currency_id``.  What cannot be sent (an amount of
 more than 2 decimal places, a tax percentage Books has no tax of, a status no endpoint
 sets, a currency not the organisation's) refuses that record's write, naming the line and
@@ -82,6 +83,7 @@ conversion of values, shared with the contact persons: :mod:`.books_api`; docume
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -131,6 +133,7 @@ from replicator.connectors.zoho.cursors import (
     EPOCH,
     marks,
     parse_time,
+    server_time,
     zoho_time,
 )
 from replicator.connectors.zoho.http import ApiClient
@@ -170,6 +173,9 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         # module -> id -> the modification time whose whole record ``_known`` holds: a list
         # row still showing that time is unchanged and is not read whole again
         self._whole: dict[str, dict[str, str]] = {}
+        # module -> id -> (the server's time, the status) of a status we set since: a list
+        # row no later than that time showing that status is our own change
+        self._moved: dict[str, dict[str, tuple[dt.datetime, str]]] = {}
         self._read_upto: dict[str, str] = {}
         self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
         self._made: dict[tuple[str, str], str] = {}
@@ -193,6 +199,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         table, filters = self._table(module)
         known = self._known.setdefault(memory_key(module), {})
         whole = self._whole.setdefault(memory_key(module), {})
+        moved = self._moved.setdefault(memory_key(module), {})
         self._absent.pop(table.path, None)
         floor = records_since or EPOCH
         newest = floor
@@ -226,6 +233,11 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                 if text is not None:
                     newest = max(newest, text)
                 seen.add(id)
+                mine = moved.pop(id, None)
+                if mine and text and id in known and self._ours(mine, text, record.get("status")):
+                    known[id] = (text, None)  # our status change, and nothing else
+                    whole[id] = text
+                    continue
                 if text is not None and whole.get(id) == text and id in known:
                     known[id] = (whole[id], known[id][1])
                     continue  # as when last read whole: not read (nor emitted) again
@@ -446,8 +458,10 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
     def _move(
         self, module: SideModule, table: Table, write: Write, id: str, status: str
     ) -> Outcome:
-        """Set a document's status through its status endpoint, then read it whole (the
-        answer carries no record, and the change moved its modification time)."""
+        """Set a document's status through its status endpoint.  Its answer carries no
+        record: the status and the server's time are kept, so that the list row showing
+        them is known as our change (not read whole); a refusal reads the document, as a
+        retried write finds it there already."""
         path = f"/{table.path}/{id}/status/{status}"
         what = f"side {self.side}, {module.table} record {id}: status {status}"
         response = self._write("POST", path, None, {})
@@ -455,7 +469,10 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return Outcome(write.key, id, error=f"{what}: {response}", retry=True)
         answer = body_of(response)
         code = answer.get("code") if isinstance(answer, dict) else None
-        done = response.status_code < 300 and code in (0, None)
+        if response.status_code < 300 and code in (0, None):
+            moment = server_time(response) or self.now()
+            self._moved.setdefault(memory_key(module), {})[id] = (moment, status)
+            return Outcome(write.key, id)
         if response.status_code == 404:
             return Outcome(write.key, id, error=self._missing(module, id))
         try:
@@ -466,8 +483,8 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             record = None  # the next pull reads it
         if record is not None:
             self._remember_written(module, table, id, record)
-        if done or (record is not None and record.get("status") == status):
-            return Outcome(write.key, id)  # moved, or there already (a retried write)
+            if record.get("status") == status:
+                return Outcome(write.key, id)  # there already (a retried write)
         message = answer.get("message") if isinstance(answer, dict) else None
         reason = f"{what}: HTTP {response.status_code}"
         if code not in (0, None):
@@ -500,6 +517,14 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         values = self._values(module, table, record, complete=False)
         self._known.setdefault(memory_key(module), {})[id] = (text, digest(values))
         self._whole.setdefault(memory_key(module), {})[id] = text
+        self._moved.get(memory_key(module), {}).pop(id, None)
+
+    @staticmethod
+    def _ours(moved: tuple[dt.datetime, str], text: str, status: Any) -> bool:
+        """Whether a document showing ``text`` and ``status`` is as our status change left
+        it (a change another program makes in its very second is missed, as for a write)."""
+        moment = parse_time(text)
+        return moment is not None and moment <= moved[0] and status == moved[1]
 
     def _outcome(
         self,
@@ -590,9 +615,13 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         """``missing``, ``unread`` (changed since this connector last read or wrote it),
         or None (safe to write)."""
         known = self._known.get(memory_key(module), {}).get(id)
+        moved = self._moved.get(memory_key(module), {}).get(id)
         if changed is not None:
             if id not in changed:
                 return None  # untouched since before the watermark: a missing id answers 404
+            moment = parse_time(changed[id])
+            if moved is not None and moment is not None and moment <= moved[0]:
+                return None  # changed by our status change only
             if known is not None:
                 return "unread" if known[0] != changed[id] else None
             return "unread" if changed[id] > self._read_upto[memory_key(module)] else None
@@ -601,6 +630,9 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return "missing"
         text = time_text(record) or ""
         now = (text, digest(self._values(module, table, record, complete=False)))
+        if moved is not None and self._ours(moved, text, record.get("status")):
+            self._remember_written(module, table, id, record)
+            return None
         if known is not None:
             same = known[0] == now[0] if known[1] is None else known == now
             return None if same else "unread"
