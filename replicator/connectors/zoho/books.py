@@ -40,10 +40,11 @@ starting with ``cf_`` is written back as a custom field.  Top-level ``cf_x`` /
 ``cf_x_unformatted`` keys of a list answer are read too (the unformatted one wins).  List
 answers that lack a mapped column are completed from ``GET /{table}/{id}``, only for rows
 that changed: a record read whole (or written: the write's answer is the whole record) is
-not read again while its list row shows that modification time, once the read came at
-least a second after it (a read within that very second may have missed a change made
-later in it, Books' times having whole seconds; it is read whole again next time).  A
-change another program makes in the very second of our own write is missed until the
+not read again while its list row shows that modification time and the same values in
+the columns the row carries, once the read came at least a second after that time (a read
+within that very second may have missed a change made later in it, Books' times having
+whole seconds; it is read whole again next time).  A change another program makes in the
+very second of our own write, to columns only a whole record shows, is missed until the
 record changes again (a window of one call, as for an update).
 
 **Addresses.**  ``billing_address.city`` (any part of ``billing_address`` or
@@ -102,10 +103,11 @@ from replicator.connectors.base import (
     memory_key,
     utc_now,
 )
-from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi, Now
+from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi, Held, Now
 from replicator.connectors.zoho.books_directory import SETTLED
 from replicator.connectors.zoho.books_documents import (
     DOCUMENTS,
+    STATUS,
     Documents,
     Plan,
     TaxNames,
@@ -170,9 +172,8 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         )
         self.key_field = key_field
         self._known: dict[str, dict[str, Known]] = {}
-        # module -> id -> the modification time whose whole record ``_known`` holds: a list
-        # row still showing that time is unchanged and is not read whole again
-        self._whole: dict[str, dict[str, str]] = {}
+        # module -> id -> what its last read or our last write left (see Held)
+        self._whole: dict[str, dict[str, Held]] = {}
         # module -> id -> (the server's time, the status) of a status we set since: a list
         # row no later than that time showing that status is our own change
         self._moved: dict[str, dict[str, tuple[dt.datetime, str]]] = {}
@@ -234,16 +235,19 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                     newest = max(newest, text)
                 seen.add(id)
                 mine = moved.pop(id, None)
-                if mine and text and id in known and self._ours(mine, text, record.get("status")):
-                    known[id] = (text, None)  # our status change, and nothing else
-                    whole[id] = text
-                    continue
-                if text is not None and whole.get(id) == text and id in known:
-                    known[id] = (whole[id], known[id][1])
-                    continue  # as when last read whole: not read (nor emitted) again
+                held = whole.get(id)
+                if held is not None and text is not None and id in known:
+                    row = self._row_values(module, table, record)
+                    if held.time == text and held.complete and held.shows(row):
+                        known[id] = (text, known[id][1])
+                        continue  # as when last read whole: not read (nor emitted) again
+                    if mine and self._ours(mine, text, row.get("status"), held, row):
+                        known[id] = (text, None)  # our status change, and nothing else
+                        whole[id] = held.moved(text, row)
+                        continue
                 self._last_read = None
                 values = self._values(module, table, record)
-                self._note_whole(whole, id)
+                self._note_whole(whole, id, text, values)
                 now_known = (text or "", digest(values))
                 if known.get(id) != now_known:
                     modified = parse_time(text) or self.now()
@@ -268,18 +272,30 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         self._read_at[memory_key(module)] = read_at
         yield Page(tuple(gone), cursor(newest, read_at))
 
-    def _note_whole(self, whole: dict[str, str], id: str) -> None:
-        """Remember that record ``id`` was just read whole, once its time has settled: a
-        read within the very second of its time may have missed a change made later in it
-        (Books' times have whole seconds), so that one is read whole again next time."""
+    def _note_whole(
+        self, whole: dict[str, Held], id: str, text: str | None, values: Mapping[str, Any]
+    ) -> None:
+        """Remember a record as a pull read it.  Read whole, it stands for the next pulls
+        once its time has settled: a read within the very second of its time may have
+        missed a change made later in it (Books' times have whole seconds), so that one is
+        read whole again next time."""
         read = self._last_read
-        if read is None or read[0] != id:
+        if read is None or read[0] != id:  # its list row had every column
+            if text is not None:
+                whole[id] = Held.of(text, values, complete=True)
             return
         moment = parse_time(read[1])
-        if moment is not None and read[2] - moment >= SETTLED:
-            whole[id] = read[1] or ""
-        else:
-            whole.pop(id, None)
+        settled = moment is not None and read[2] - moment >= SETTLED
+        whole[id] = Held.of(read[1] or "", values, complete=settled)
+
+    def _row_values(
+        self, module: SideModule, table: Table, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The module's columns a list row shows, in the side form."""
+        flat = flatten(record)
+        values = {c: flat[c] for c in module.columns if c in flat}
+        read_document(table, record, values)
+        return values
 
     def _values(
         self,
@@ -516,15 +532,25 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return
         values = self._values(module, table, record, complete=False)
         self._known.setdefault(memory_key(module), {})[id] = (text, digest(values))
-        self._whole.setdefault(memory_key(module), {})[id] = text
+        self._whole.setdefault(memory_key(module), {})[id] = Held.of(text, values, complete=True)
         self._moved.get(memory_key(module), {}).pop(id, None)
 
     @staticmethod
-    def _ours(moved: tuple[dt.datetime, str], text: str, status: Any) -> bool:
-        """Whether a document showing ``text`` and ``status`` is as our status change left
-        it (a change another program makes in its very second is missed, as for a write)."""
+    def _ours(
+        moved: tuple[dt.datetime, str],
+        text: str,
+        status: Any,
+        held: Held | None = None,
+        row: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Whether a document showing ``text`` and ``status`` (and, given, the list
+        ``row``) is as our status change left it, no later than its server time (a change
+        another program makes in that very second to what a list row does not show is
+        missed, as for a write)."""
         moment = parse_time(text)
-        return moment is not None and moment <= moved[0] and status == moved[1]
+        if moment is None or moment > moved[0] or status != moved[1]:
+            return False
+        return held is None or row is None or held.shows(row, but=STATUS)
 
     def _outcome(
         self,
@@ -630,7 +656,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return "missing"
         text = time_text(record) or ""
         now = (text, digest(self._values(module, table, record, complete=False)))
-        if moved is not None and self._ours(moved, text, record.get("status")):
+        if moved is not None and self._ours(moved, text, record.get(STATUS)):
             self._remember_written(module, table, id, record)
             return None
         if known is not None:

@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
 import httpx
 
 from replicator.connectors.base import Cursor, SideModule, utc_now
@@ -39,12 +40,38 @@ from replicator.connectors.zoho.cursors import (
     zoho_time,
 )
 from replicator.connectors.zoho.http import ApiClient
-from replicator.connectors.zoho.values import body_of
+from replicator.connectors.zoho.values import body_of, digest
 from replicator.errors import ZohoError
 
 Now = Callable[[], dt.datetime]
 
 PER_PAGE = 200  # the most a Books list answers per page
+
+
+@attrs.frozen
+class Held:
+    """A record as this connector last read or wrote it: its modification time, a hash of
+    each column's value, and whether those values stand for the whole record (read whole
+    at a settled time, or answered by our write).  A list row showing that time and those
+    values of the columns it carries is that record unchanged: it is not read whole again.
+    """
+
+    time: str
+    hashes: Mapping[str, str]
+    complete: bool
+
+    @classmethod
+    def of(cls, time: str, values: Mapping[str, Any], *, complete: bool) -> Held:
+        return cls(time, {c: digest({c: v}) for c, v in values.items()}, complete)
+
+    def shows(self, row: Mapping[str, Any], *, but: str | None = None) -> bool:
+        """Whether a list row's columns (but one) hold the values this record held."""
+        return all(self.hashes.get(c) == digest({c: v}) for c, v in row.items() if c != but)
+
+    def moved(self, time: str, row: Mapping[str, Any]) -> Held:
+        """This record after a change of ours that a list ``row`` at ``time`` shows."""
+        hashes = {**self.hashes, **{c: digest({c: v}) for c, v in row.items()}}
+        return Held(time, hashes, self.complete)
 
 
 class BooksApi:
@@ -284,4 +311,4 @@ class BooksApi:
             page += 1
 
 
-__all__ = ["PER_PAGE", "BooksApi", "Now"]
+__all__ = ["PER_PAGE", "BooksApi", "Held", "Now"]

@@ -151,6 +151,25 @@ def test_a_document_read_in_the_second_of_its_change_is_read_whole_again(
     assert change.values["line_items"][0]["rate"] == Decimal("11.00")
 
 
+def test_an_edit_in_the_second_of_our_write_is_seen_where_the_list_shows_it(
+    books: FakeBooksDocuments, clock: FakeClock
+) -> None:
+    """Our write's answer stands for the document, but a list row showing other values of
+    its columns (a total, a reference) in that same second is read whole again."""
+    module = SideModule("invoices", "invoices", columns=("reference_number", "line_items"))
+    id = books.insert("invoices", {"customer_id": "1", "reference_number": "A"})
+    clock.advance(5)
+    connector = books_connector(books, clock)
+    _, cursor = pull_all(connector, module)
+    [outcome] = connector.push(module, [Write("r", id, {"line_items": [line()]})])
+    assert outcome.ok
+    books.update("invoices", id, {"reference_number": "B", "line_items": [line(quantity=9)]})
+    clock.advance(5)
+    [change], _ = pull_all(connector, module, since=cursor)
+    assert change.values["reference_number"] == "B"
+    assert change.values["line_items"][0]["quantity"] == 9
+
+
 def test_lines_are_written_whole_with_taxes_found_by_percentage(
     books: FakeBooksDocuments, clock: FakeClock
 ) -> None:
