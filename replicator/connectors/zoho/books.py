@@ -525,8 +525,9 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         self, module: SideModule, table: Table, id: str, record: Mapping[str, Any]
     ) -> None:
         """What a write of ours left, as read whole: its pull is no change, and costs no
-        read (a change another program makes in that very second is missed, a window of
-        one call as for an update)."""
+        read while its list row shows these values (a change another program makes in that
+        very second to what a list row does not show is missed, a window of one call as
+        for an update)."""
         text = time_text(record)
         if text is None:
             return

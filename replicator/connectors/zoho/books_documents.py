@@ -72,7 +72,6 @@ BY_BOOKS = {
     "overdue": "its due date passing",
     "expired": "its expiry date passing",
     "invoiced": "an invoice made from it",
-    "billed": "a bill made from it",
 }
 STATUSES: dict[str, tuple[str, ...]] = {
     "invoices": ("draft", "sent", "overdue", "partially_paid", "paid", "void"),
