@@ -38,7 +38,14 @@ once the contact changed since.
 name, which Books starts with ``cf_`` (``cf_region``; a name without it gets it); a column
 starting with ``cf_`` is written back as a custom field.  Top-level ``cf_x`` /
 ``cf_x_unformatted`` keys of a list answer are read too (the unformatted one wins).  List
-answers that lack a mapped column are completed from ``GET /{table}/{id}``.
+answers that lack a mapped column are completed from ``GET /{table}/{id}``, only for rows
+that changed: a record read whole (or written: the write's answer is the whole record) is
+not read again while its list row shows that modification time and the same values in
+the columns the row carries, once the read came at least a second after that time (a read
+within that very second may have missed a change made later in it, Books' times having
+whole seconds; it is read whole again next time).  A change another program makes in the
+very second of our own write, to columns only a whole record shows, is missed until the
+record changes again (a window of one call, as for an update).
 
 **Addresses.**  ``billing_address.city`` (any part of ``billing_address`` or
 ``shipping_address``) is a column of its own; a write sends only the parts it changes
@@ -55,15 +62,29 @@ record by record.  Books has no conditional update, so a change landing between 
 and the write is overwritten (a window of one call).  The client's limiter keeps to 100
 requests a minute per organisation, so a sync never meets Books' 429.
 
+**Documents** (``estimates``, ``salesorders``, ``invoices``, ``purchaseorders``): the
+``line_items`` column holds the lines in the transactions contract's neutral form, written
+whole; ``status`` is written through the status endpoints after the PUT of the other
+fields (a status alone is one status call; its answer carries no record, so the list row
+showing that status, no later than the call's server time, is taken as our change and not
+read whole); an empty ``reference_number`` reads the document number;
+``currency_code`` is written as Books' ``currency_id``.  What cannot be sent (an amount of
+more than 2 decimal places, a tax percentage Books has no tax of, a status no endpoint
+sets, a currency not the organisation's) refuses that record's write, naming the line and
+field, before any call: :mod:`.books_documents`.  Lists carry no lines, so a document costs
+one ``GET`` each time its list row changes.
+
 **Contact persons** as records of their own are the table ``contactpersons``, served by
 :mod:`~replicator.connectors.zoho.books_persons` (found through the contacts feed).
 
 The tables and the flattening of records: :mod:`.books_tables`; the API calls and the
-conversion of values, shared with the contact persons: :mod:`.books_api`.
+conversion of values, shared with the contact persons: :mod:`.books_api`; documents:
+:mod:`.books_documents`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -82,7 +103,17 @@ from replicator.connectors.base import (
     memory_key,
     utc_now,
 )
-from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi, Now
+from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi, Held, Now
+from replicator.connectors.zoho.books_directory import SETTLED
+from replicator.connectors.zoho.books_documents import (
+    DOCUMENTS,
+    STATUS,
+    Documents,
+    Plan,
+    TaxNames,
+    read_document,
+    tax_names,
+)
 from replicator.connectors.zoho.books_persons import ContactPersons
 from replicator.connectors.zoho.books_tables import (
     ALIASES,
@@ -104,6 +135,7 @@ from replicator.connectors.zoho.cursors import (
     EPOCH,
     marks,
     parse_time,
+    server_time,
     zoho_time,
 )
 from replicator.connectors.zoho.http import ApiClient
@@ -133,17 +165,23 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         key_field: str | None = "cf_replicator_id",
         overlap: float = 300.0,
         now: Now = utc_now,
+        taxes: TaxNames | None = None,
     ) -> None:
         super().__init__(
             side, client=client, organization_id=organization_id, overlap=overlap, now=now
         )
         self.key_field = key_field
         self._known: dict[str, dict[str, Known]] = {}
+        # module -> id -> what its last read or our last write left (see Held)
+        self._whole: dict[str, dict[str, Held]] = {}
+        # module -> id -> (the server's time, the status) of a status we set since: a list
+        # row no later than that time showing that status is our own change
+        self._moved: dict[str, dict[str, tuple[dt.datetime, str]]] = {}
         self._read_upto: dict[str, str] = {}
         self._read_at: dict[str, str | None] = {}  # module -> server time the last pull read
         self._made: dict[tuple[str, str], str] = {}
         self._persons = ContactPersons(self, TABLES["contacts"])  # the contactpersons table
-        self._base_currency: str | None = None  # read once, on first use
+        self._documents = Documents(self, taxes=taxes)  # estimates, invoices...: see there
 
     def __repr__(self) -> str:
         return f"ZohoBooksConnector(side={self.side!r}, client={self.client!r})"
@@ -161,6 +199,8 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
         known = self._known.setdefault(memory_key(module), {})
+        whole = self._whole.setdefault(memory_key(module), {})
+        moved = self._moved.setdefault(memory_key(module), {})
         self._absent.pop(table.path, None)
         floor = records_since or EPOCH
         newest = floor
@@ -194,7 +234,20 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                 if text is not None:
                     newest = max(newest, text)
                 seen.add(id)
+                mine = moved.pop(id, None)
+                held = whole.get(id)
+                if held is not None and text is not None and id in known:
+                    row = self._row_values(module, table, record)
+                    if held.time == text and held.complete and held.shows(row):
+                        known[id] = (text, known[id][1])
+                        continue  # as when last read whole: not read (nor emitted) again
+                    if mine and self._ours(mine, text, row.get("status"), held, row):
+                        known[id] = (text, None)  # our status change, and nothing else
+                        whole[id] = held.moved(text, row)
+                        continue
+                self._last_read = None
                 values = self._values(module, table, record)
+                self._note_whole(whole, id, text, values)
                 now_known = (text or "", digest(values))
                 if known.get(id) != now_known:
                     modified = parse_time(text) or self.now()
@@ -214,9 +267,49 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                     if id not in seen and state[0] != DELETED:
                         gone.append(Change(id, {}, modified=self.now(), deleted=True))
                         known[id] = (DELETED, None)
+                        whole.pop(id, None)
         self._read_upto[memory_key(module)] = newest
         self._read_at[memory_key(module)] = read_at
         yield Page(tuple(gone), cursor(newest, read_at))
+
+    def _note_whole(
+        self, whole: dict[str, Held], id: str, text: str | None, values: Mapping[str, Any]
+    ) -> None:
+        """Remember a record as a pull read it.  Read whole, it stands for the next pulls
+        once its time has settled: a read within the very second of its time may have
+        missed a change made later in it (Books' times have whole seconds), so that one is
+        read whole again next time."""
+        read = self._last_read
+        if read is None or read[0] != id:  # its list row had every column
+            if text is not None:
+                whole[id] = Held.of(text, values, complete=True)
+            return
+        moment = parse_time(read[1])
+        settled = moment is not None and read[2] - moment >= SETTLED
+        whole[id] = Held.of(read[1] or "", values, complete=settled)
+
+    def _row_values(
+        self, module: SideModule, table: Table, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The module's columns a list row shows, in the side form."""
+        flat = flatten(record)
+        values = {c: flat[c] for c in module.columns if c in flat}
+        read_document(table, record, values)
+        return values
+
+    def _values(
+        self,
+        module: SideModule,
+        table: Table,
+        record: Mapping[str, Any],
+        *,
+        complete: bool = True,
+    ) -> dict[str, Any]:
+        """The module's columns of a record, a document's in the side form of its lines
+        (see :mod:`.books_documents`)."""
+        values = super()._values(module, table, record, complete=complete)
+        read_document(table, record, values)
+        return values
 
     def get(self, module: SideModule, id: str) -> Change | None:
         if module.table == PERSONS:
@@ -290,18 +383,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
     def base_currency(self) -> str:
         """The organisation's base currency code (``GET /organizations/{id}``,
         ``currency_code``); read once per connector."""
-        cached = self._base_currency
-        if cached is None:
-            path = f"/organizations/{self.organization_id}"
-            response = self.client.request("GET", path, kind="get", params=self._params())
-            if response.status_code >= 400:
-                raise self.client.error(response, f"side {self.side}: GET {path}")
-            organization = body_of(response).get("organization") or {}
-            code = organization.get("currency_code") if isinstance(organization, dict) else None
-            if not isinstance(code, str) or not code:
-                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
-            cached = self._base_currency = code
-        return cached
+        return str(self.organization()["currency_code"])
 
     def close(self) -> None:
         self.client.close()
@@ -314,6 +396,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         if module.table == PERSONS:
             return self._persons.push(module, writes)
         table, filters = self._table(module)
+        self._documents.new_push()
         changed = self._changed_since_read(module, table, writes)
         return [self._push_one(module, table, filters, write, changed) for write in writes]
 
@@ -331,6 +414,14 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             else self._made.get((memory_key(module), write.key))
         )
         retried_create = write.id is None and id is not None
+        values: Mapping[str, Any] = write.values
+        plan = Plan(values)
+        if table.path in DOCUMENTS:
+            plan = self._documents.plan(table, values, creating=write.id is None)
+            if plan.error is not None:
+                what = f"record {id}" if id is not None else f"new record {write.key}"
+                error = f"side {self.side}, {module.table} {what}: {plan.error}; not sent"
+                return Outcome(write.key, id, error=error, retry=plan.retry)
         if id is not None:
             state = self._state(module, table, id, changed)
             if state == "missing":
@@ -347,7 +438,9 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                     error=f"side {self.side}: record {id} of {module.table} changed since it "
                     "was last read; not overwritten (it is read and merged on the next cycle)",
                 )
-        body = self._to_api(table, write.values)
+        body = {**self._to_api(table, plan.values), **plan.body}
+        if id is not None and not body and plan.status is not None:
+            return self._move(module, table, write, id, plan.status)  # a status change alone
         if table.path == "contacts" and any(k in body for k in PERSON_COLUMNS):
             person = {k: body.pop(k) for k in PERSON_COLUMNS if k in body}
             persons = self._persons_body(table, id, person)
@@ -370,7 +463,95 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             response = self._write(
                 "PUT" if self.key_field else "POST", f"/{table.path}", body, headers
             )
-        return self._outcome(module, table, write, id, response)
+        outcome = self._outcome(module, table, write, id, response)
+        if plan.status is None or not outcome.ok or outcome.id is None:
+            return outcome
+        record = self._answered(table, response)
+        if record is not None and record.get("status") == plan.status:
+            return outcome  # there already (a create retried after its status was set)
+        return self._move(module, table, write, outcome.id, plan.status)
+
+    def _move(
+        self, module: SideModule, table: Table, write: Write, id: str, status: str
+    ) -> Outcome:
+        """Set a document's status through its status endpoint.  Its answer carries no
+        record: the status and the server's time are kept, so that the list row showing
+        them is known as our change (not read whole); a refusal reads the document, as a
+        retried write finds it there already."""
+        path = f"/{table.path}/{id}/status/{status}"
+        what = f"side {self.side}, {module.table} record {id}: status {status}"
+        response = self._write("POST", path, None, {})
+        if isinstance(response, ZohoError):
+            return Outcome(write.key, id, error=f"{what}: {response}", retry=True)
+        answer = body_of(response)
+        code = answer.get("code") if isinstance(answer, dict) else None
+        if response.status_code < 300 and code in (0, None):
+            moment = server_time(response) or self.now()
+            self._moved.setdefault(memory_key(module), {})[id] = (moment, status)
+            return Outcome(write.key, id)
+        if response.status_code == 404:
+            return Outcome(write.key, id, error=self._missing(module, id))
+        try:
+            record = self._read_one(table, id)
+        except ZohoError as exc:
+            if not exc.retryable:
+                raise
+            record = None  # the next pull reads it
+        if record is not None:
+            self._remember_written(module, table, id, record)
+            if record.get("status") == status:
+                return Outcome(write.key, id)  # there already (a retried write)
+        message = answer.get("message") if isinstance(answer, dict) else None
+        reason = f"{what}: HTTP {response.status_code}"
+        if code not in (0, None):
+            reason += f" code {code}"
+        if message:
+            reason += f": {message}"
+        return Outcome(write.key, id, error=self.client.redactor.scrub(reason))
+
+    def _answered(
+        self, table: Table, response: httpx.Response | ZohoError
+    ) -> dict[str, Any] | None:
+        """The record a successful write answered, or None."""
+        if isinstance(response, ZohoError) or response.status_code >= 300:
+            return None
+        answer = body_of(response)
+        if not isinstance(answer, dict) or answer.get("code") not in (0, None):
+            return None
+        record = answer.get(table.one)
+        return record if isinstance(record, dict) else None
+
+    def _remember_written(
+        self, module: SideModule, table: Table, id: str, record: Mapping[str, Any]
+    ) -> None:
+        """What a write of ours left, as read whole: its pull is no change, and costs no
+        read while its list row shows these values (a change another program makes in that
+        very second to what a list row does not show is missed, a window of one call as
+        for an update)."""
+        text = time_text(record)
+        if text is None:
+            return
+        values = self._values(module, table, record, complete=False)
+        self._known.setdefault(memory_key(module), {})[id] = (text, digest(values))
+        self._whole.setdefault(memory_key(module), {})[id] = Held.of(text, values, complete=True)
+        self._moved.get(memory_key(module), {}).pop(id, None)
+
+    @staticmethod
+    def _ours(
+        moved: tuple[dt.datetime, str],
+        text: str,
+        status: Any,
+        held: Held | None = None,
+        row: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Whether a document showing ``text`` and ``status`` (and, given, the list
+        ``row``) is as our status change left it, no later than its server time (a change
+        another program makes in that very second to what a list row does not show is
+        missed, as for a write)."""
+        moment = parse_time(text)
+        if moment is None or moment > moved[0] or status != moved[1]:
+            return False
+        return held is None or row is None or held.shows(row, but=STATUS)
 
     def _outcome(
         self,
@@ -384,16 +565,13 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return Outcome(write.key, id, error=str(response), retry=True)
         answer = body_of(response)
         code = answer.get("code") if isinstance(answer, dict) else None
-        record = answer.get(table.one) if isinstance(answer, dict) else None
-        if response.status_code < 300 and code in (0, None) and isinstance(record, dict):
+        record = self._answered(table, response)
+        if record is not None:
             new_id = str(record.get(table.id) or id)
             self._remember_people(table, record)
             if write.id is None:
                 self._made[(memory_key(module), write.key)] = new_id
-            text = time_text(record)
-            if text is not None:
-                values = self._values(module, table, record, complete=False)
-                self._known.setdefault(memory_key(module), {})[new_id] = (text, digest(values))
+            self._remember_written(module, table, new_id, record)
             return Outcome(write.key, new_id)
         if response.status_code == 404 and id is not None:
             return Outcome(write.key, id, error=self._missing(module, id))
@@ -464,9 +642,13 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         """``missing``, ``unread`` (changed since this connector last read or wrote it),
         or None (safe to write)."""
         known = self._known.get(memory_key(module), {}).get(id)
+        moved = self._moved.get(memory_key(module), {}).get(id)
         if changed is not None:
             if id not in changed:
                 return None  # untouched since before the watermark: a missing id answers 404
+            moment = parse_time(changed[id])
+            if moved is not None and moment is not None and moment <= moved[0]:
+                return None  # changed by our status change only
             if known is not None:
                 return "unread" if known[0] != changed[id] else None
             return "unread" if changed[id] > self._read_upto[memory_key(module)] else None
@@ -475,6 +657,9 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return "missing"
         text = time_text(record) or ""
         now = (text, digest(self._values(module, table, record, complete=False)))
+        if moved is not None and self._ours(moved, text, record.get(STATUS)):
+            self._remember_written(module, table, id, record)
+            return None
         if known is not None:
             same = known[0] == now[0] if known[1] is None else known == now
             return None if same else "unread"
@@ -497,8 +682,14 @@ def from_options(
     Options: ``credentials``, ``data_centre`` / ``accounts_url``, ``api_domain``,
     ``organization_id`` (or in the credentials), ``key_field``, ``overlap_seconds``,
     ``timeout``, ``max_retries``, ``requests_per_minute`` (default 100, Books' limit per
-    organisation).  ``transport`` carries both OAuth and API calls.
+    organisation), ``taxes`` (a tax percentage -> the name of the Books tax a document line
+    of that percentage gets, when several share it: ``{"20" = "VAT"}``).  ``transport``
+    carries both OAuth and API calls.
     """
+    try:
+        taxes = tax_names(options.get("taxes") or {})
+    except ValueError as exc:
+        raise ConfigError(f"[sides.{side}]", "taxes", str(exc)) from None
     auth, credentials = open_auth(side, options, env=env, transport=transport, clock=clock)
     if not credentials.organization_id:
         raise ConfigError(
@@ -526,6 +717,7 @@ def from_options(
         key_field=options.get("key_field", "cf_replicator_id"),
         overlap=float(options.get("overlap_seconds", 300.0)),
         now=now,
+        taxes=taxes,
     )
 
 

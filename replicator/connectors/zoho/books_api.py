@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
 import httpx
 
 from replicator.connectors.base import Cursor, SideModule, utc_now
@@ -28,6 +29,7 @@ from replicator.connectors.zoho.books_tables import (
     Table,
     flatten,
     primary_person,
+    time_text,
     to_number,
 )
 from replicator.connectors.zoho.cursors import (
@@ -38,12 +40,38 @@ from replicator.connectors.zoho.cursors import (
     zoho_time,
 )
 from replicator.connectors.zoho.http import ApiClient
-from replicator.connectors.zoho.values import body_of
+from replicator.connectors.zoho.values import body_of, digest
 from replicator.errors import ZohoError
 
 Now = Callable[[], dt.datetime]
 
 PER_PAGE = 200  # the most a Books list answers per page
+
+
+@attrs.frozen
+class Held:
+    """A record as this connector last read or wrote it: its modification time, a hash of
+    each column's value, and whether those values stand for the whole record (read whole
+    at a settled time, or answered by our write).  A list row showing that time and those
+    values of the columns it carries is that record unchanged: it is not read whole again.
+    """
+
+    time: str
+    hashes: Mapping[str, str]
+    complete: bool
+
+    @classmethod
+    def of(cls, time: str, values: Mapping[str, Any], *, complete: bool) -> Held:
+        return cls(time, {c: digest({c: v}) for c, v in values.items()}, complete)
+
+    def shows(self, row: Mapping[str, Any], *, but: str | None = None) -> bool:
+        """Whether a list row's columns (but one) hold the values this record held."""
+        return all(self.hashes.get(c) == digest({c: v}) for c, v in row.items() if c != but)
+
+    def moved(self, time: str, row: Mapping[str, Any]) -> Held:
+        """This record after a change of ours that a list ``row`` at ``time`` shows."""
+        hashes = {**self.hashes, **{c: digest({c: v}) for c, v in row.items()}}
+        return Held(time, hashes, self.complete)
 
 
 class BooksApi:
@@ -73,9 +101,31 @@ class BooksApi:
         self._absent: dict[str, set[str]] = {}
         # contact id -> (primary person id or None, the other persons' ids), as last read whole
         self._people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._organization: dict[str, Any] | None = None  # read once, on first use
+        # the last record read whole: (id, its modification time, the server's time then)
+        self._last_read: tuple[str, str | None, dt.datetime] | None = None
+
+    def organization(self) -> dict[str, Any]:
+        """The organisation (``GET /organizations/{id}``), read once; it names its base
+        currency (``currency_code``, ``currency_id``)."""
+        if self._organization is None:
+            path = f"/organizations/{self.organization_id}"
+            response = self.client.request("GET", path, kind="get", params=self._params())
+            if response.status_code >= 400:
+                raise self.client.error(response, f"side {self.side}: GET {path}")
+            organization = body_of(response).get("organization")
+            code = organization.get("currency_code") if isinstance(organization, dict) else None
+            if not isinstance(organization, dict) or not isinstance(code, str) or not code:
+                raise ZohoError(f"side {self.side}: GET {path} answered no currency_code")
+            self._organization = organization
+        return self._organization
 
     def _write(
-        self, method: str, path: str, body: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
     ) -> httpx.Response | ZohoError:
         try:
             return self.client.request(
@@ -165,6 +215,7 @@ class BooksApi:
         if not isinstance(record, dict):
             return None
         self._remember_people(table, record)
+        self._last_read = (id, time_text(record), server_time(response) or self.now())
         return record
 
     def _values(
@@ -260,4 +311,4 @@ class BooksApi:
             page += 1
 
 
-__all__ = ["PER_PAGE", "BooksApi", "Now"]
+__all__ = ["PER_PAGE", "BooksApi", "Held", "Now"]

@@ -535,3 +535,135 @@ class FakeBooks:
             chunk = [{k: v for k, v in r.items() if k in self.contact_list_keys} for r in chunk]
         context = {"page": page, "per_page": per_page, "has_more_page": page * per_page < len(rows)}
         return reply(200, {"code": 0, "message": "success", table: chunk, "page_context": context})
+
+
+DOCUMENT_TABLES = {
+    **BOOKS_TABLES,
+    "estimates": ("estimate_id", "estimate", "customer_id"),
+    "salesorders": ("salesorder_id", "salesorder", "customer_id"),
+    "purchaseorders": ("purchaseorder_id", "purchaseorder", "vendor_id"),
+}
+# a document's status endpoints: the target -> the statuses it may leave (as the sandbox)
+STATUS_MOVES = {
+    "invoices": {
+        "sent": {"draft"},
+        "void": {"draft", "sent", "overdue", "partially_paid"},
+        "draft": {"void"},
+    },
+    "estimates": {
+        "sent": {"draft"},
+        "accepted": {"draft", "sent", "declined", "expired"},
+        "declined": {"draft", "sent", "accepted", "expired"},
+    },
+    "salesorders": {"open": {"draft", "void"}, "void": {"draft", "open"}},
+    "purchaseorders": {
+        "open": {"draft", "cancelled"},
+        "billed": {"open"},
+        "cancelled": {"draft", "open"},
+    },
+}
+NUMBER_PREFIX = {
+    "invoices": "INV-",
+    "estimates": "EST-",
+    "salesorders": "SO-",
+    "purchaseorders": "PO-",
+}
+# what a document's list answer lacks (the spec's list responses): read whole for these
+DOCUMENT_WHOLE_ONLY = ("line_items", "notes", "terms", "custom_fields")
+TAXES = [
+    {"tax_id": "9001", "tax_name": "VAT", "tax_percentage": Decimal("20"), "tax_type": "tax"},
+    {"tax_id": "9002", "tax_name": "Reduced", "tax_percentage": Decimal("5"), "tax_type": "tax"},
+    {"tax_id": "9003", "tax_name": "Sales Tax", "tax_percentage": Decimal("20"), "tax_type": "tax"},
+]
+CURRENCIES = [
+    {"currency_id": "3001", "currency_code": "USD", "is_base_currency": True},
+    {"currency_id": "3002", "currency_code": "EUR", "is_base_currency": False},
+]
+
+
+class FakeBooksDocuments(FakeBooks):
+    """FakeBooks with the transaction documents: numbers, draft on create, status endpoints,
+    list answers without lines, ``/settings/taxes``, ``/settings/currencies`` and the
+    organisation.  ``taxes`` / ``currencies`` may be changed by a test (Books' settings)."""
+
+    def __init__(self, clock: FakeClock, **options: Any) -> None:
+        options.setdefault("tables", DOCUMENT_TABLES)
+        super().__init__(clock, **options)
+        self.taxes: list[dict[str, Any]] | None = [dict(t) for t in TAXES]
+        self.currencies: list[dict[str, Any]] | None = [dict(c) for c in CURRENCIES]
+        self.numbers = itertools.count(1)
+
+    def insert(self, table: str, values: Mapping[str, Any], custom: Mapping[str, Any] = {}) -> str:
+        if table in NUMBER_PREFIX:
+            number = f"{NUMBER_PREFIX[table]}{next(self.numbers):05d}"
+            values = {table.removesuffix("s") + "_number": number, "status": "draft", **values}
+        return super().insert(table, values, custom)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.removeprefix("/books/v3/").split("/")
+        if parts[0] == "settings" and request.method == "GET":
+            self.requests.append(request)
+            entries = self.taxes if parts[1] == "taxes" else self.currencies
+            if entries is None:  # an API without it (the sandbox's, or an older Books)
+                return reply(404, {"code": 5, "message": "Invalid URL Passed"})
+            context = {"page": 1, "per_page": 200, "has_more_page": False}
+            return reply(200, {"code": 0, parts[1]: entries, "page_context": context})
+        if parts[0] == "organizations":
+            self.requests.append(request)
+            org = {"organization_id": self.org, "currency_id": "3001", "currency_code": "USD"}
+            return reply(200, {"code": 0, "organization": org})
+        if len(parts) == 4 and parts[2] == "status" and request.method == "POST":
+            self.requests.append(request)
+            return self._move(parts[0], parts[1], parts[3])
+        response = super().handler(request)
+        if parts[0] in NUMBER_PREFIX and request.method == "PUT" and response.status_code == 201:
+            body = json.loads(response.content, parse_float=Decimal)
+            one = self.tables[parts[0]][1]
+            record = self.records[parts[0]][body[one][self.tables[parts[0]][0]]]
+            record.setdefault("status", "draft")
+            record.setdefault(
+                parts[0].removesuffix("s") + "_number",
+                f"{NUMBER_PREFIX[parts[0]]}{next(self.numbers):05d}",
+            )
+            return reply(201, {"code": 0, "message": "saved", one: dict(record)})
+        return response
+
+    def _save(
+        self, table: str, record: dict[str, Any], body: Mapping[str, Any], status: int
+    ) -> httpx.Response:
+        if table not in NUMBER_PREFIX:
+            return super()._save(table, record, body, status)
+        body = dict(body)
+        if "line_items" in body:  # replaced whole: lines get new ids, taxes their percentage
+            body["line_items"] = [self._line(line) for line in body["line_items"]]
+        if "currency_id" in body:
+            codes = {c["currency_id"]: c["currency_code"] for c in CURRENCIES}
+            body["currency_code"] = codes[body["currency_id"]]
+        return super()._save(table, record, body, status)
+
+    def _line(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        line = {"line_item_id": str(next(self.ids)), "tax_id": "", "tax_percentage": 0, **given}
+        tax = next((t for t in self.taxes or [] if t["tax_id"] == line["tax_id"]), None)
+        if tax is not None:
+            line.update(tax_name=tax["tax_name"], tax_percentage=tax["tax_percentage"])
+        return line
+
+    def _move(self, table: str, id: str, target: str) -> httpx.Response:
+        record = self.records[table].get(id)
+        if record is None:
+            return reply(404, {"code": 1002, "message": "does not exist"})
+        if record.get("status") not in STATUS_MOVES[table][target]:
+            message = f"cannot be marked as {target} while it is {record.get('status')}"
+            return reply(400, {"code": 4, "message": message})
+        self.update(table, id, {"status": target})
+        return reply(200, {"code": 0, "message": f"status changed to {target}"})
+
+    def _list(self, table: str, query: httpx.QueryParams) -> httpx.Response:
+        response = super()._list(table, query)
+        if table not in NUMBER_PREFIX:
+            return response
+        body = json.loads(response.content, parse_float=Decimal)
+        body[table] = [
+            {k: v for k, v in r.items() if k not in DOCUMENT_WHOLE_ONLY} for r in body[table]
+        ]
+        return reply(200, body)
