@@ -17,9 +17,9 @@ record changed by someone else), and only when a line column is mapped.  After a
 lines are the ones written, at the time the write answered, with row ids unknown: the echo
 costs no call, and the next write reads the record once for its row ids.
 
-**Write.**  A lines value is written whole: the rows the record holds (their ids from the
-last read, or a ``GET`` when unknown) are sent with ``"_delete": null`` and the new rows
-added, since CRM keeps every row a write does not mention.  A new row carries
+**Write.**  A lines value is written whole: the new rows, then the rows the record holds
+(their ids from the last read, or a ``GET`` when unknown) with ``"_delete": null``, since
+CRM keeps every row a write does not mention.  A new row carries
 ``Product_Name {id}``, ``Quantity``, ``List_Price``, ``Discount``, ``Product_Description``
 and ``line_tax [{percentage, name}]`` naming the organisation's tax of the line's
 percentage (``GET /org/taxes``, read once; when several share it, the first of
@@ -30,6 +30,7 @@ places (CRM keeps 2: it would round it), or a percentage no CRM tax has.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,8 @@ AMOUNTS = (
     ("rate", "List_Price", True),
     ("discount", "Discount", False),
 )
+
+_ROW_PATH = re.compile(r"\.(\w+)\[(\d+)\]")  # a subform row in an error's json_path
 
 Lines = list[dict[str, Any]]
 RowIds = tuple[str, ...]
@@ -134,6 +137,22 @@ def line_percentage(row: Mapping[str, Any]) -> Decimal | None:
     return sum(percentages, Decimal(0)) if percentages else None
 
 
+def line_of(json_path: Any, values: Mapping[str, Any]) -> str:
+    """Where in the lines of ``values`` (a write) an error's ``json_path`` points: `` of
+    line 2 in Quoted_Items`` for ``$.data[0].Quoted_Items[1].Product_Name``; "" when it
+    is not in a line column.  New rows are sent first, so row N is line N+1."""
+    paths = _ROW_PATH.finditer(json_path) if isinstance(json_path, str) else ()
+    for found in paths:
+        column, index = found[1], int(found[2])
+        if column not in LINE_COLUMNS:
+            continue
+        lines = values.get(column)
+        if isinstance(lines, list | tuple) and index < len(lines):
+            return f" of line {index + 1} in {column}"
+        return f" of a row {column} held before (sent to be deleted)"
+    return ""
+
+
 def row_ids(rows: Any) -> RowIds:
     return tuple(str(r["id"]) for r in rows or () if isinstance(r, Mapping) and r.get("id"))
 
@@ -197,7 +216,7 @@ def new_rows(
     Raises ValueError naming the first line that cannot be written (see the module
     docstring); ``tax_of`` answers the CRM tax of a percentage, or None."""
     if not isinstance(lines, list | tuple):
-        raise ValueError(f"lines must be a list of lines, not {type(lines).__name__}")
+        raise ValueError(f"not written: lines are a list, not {lines!r:.40}")
     rows: list[dict[str, Any]] = []
     expected: Lines = []
     for n, line in enumerate(lines, 1):
@@ -382,7 +401,8 @@ class CrmLines(CrmApi):
                     "not overwritten (it is read and merged on the next cycle)",
                     True,
                 )
-            rows[column] = [{"id": r, "_delete": None} for r in old] + added
+            # new rows first: an error's json_path then says the line's number
+            rows[column] = added + [{"id": r, "_delete": None} for r in old]
         return Prepared(rows, lines)
 
     def _wrote_lines(

@@ -35,7 +35,7 @@ from replicator.connectors.zoho.crm_api import (
     Now,
     to_number,
 )
-from replicator.connectors.zoho.crm_lines import CrmLines, Prepared, line_columns
+from replicator.connectors.zoho.crm_lines import CrmLines, Prepared, line_columns, line_of
 from replicator.connectors.zoho.cursors import EPOCH, parse_time, zoho_time
 from replicator.connectors.zoho.http import ApiClient
 from replicator.connectors.zoho.values import body_of, chunks, digest
@@ -411,7 +411,7 @@ class CrmPush(CrmLines):
         if message:
             reason += f": {message}"
         if field:
-            reason += f" (field {field})"
+            reason += f" (field {field}{line_of(details.get('json_path'), write.values)})"
         return Outcome(
             write.key, id, error=self.client.redactor.scrub(reason), retry=code in RETRY_CODES
         )

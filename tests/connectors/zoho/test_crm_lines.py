@@ -290,8 +290,8 @@ def read_quote(crm: FakeCRM, clock: FakeClock, rows: list[dict[str, Any]]):
 
 
 def test_an_update_deletes_the_held_rows_and_adds_the_new_ones(clock: FakeClock) -> None:
-    """The PUT carries each row the record had with "_delete": null, then the new rows
-    with product, amounts, description and line_tax; no extra read of the record."""
+    """The PUT carries the new rows with product, amounts, description and line_tax, then
+    each row the record had with "_delete": null; no extra read of the record."""
     crm = quotes_crm(clock)
     connector, id, _ = read_quote(crm, clock, [row("old1", 1, 1), row("old2", 2, 2)])
     lines = [line("p9", "3", "19.99", discount="5", tax="20", description="Red")]
@@ -299,8 +299,6 @@ def test_an_update_deletes_the_held_rows_and_adds_the_new_ones(clock: FakeClock)
     assert outcome.ok, outcome.error
     [body] = bodies(crm, "PUT")
     assert body["data"][0]["Quoted_Items"] == [
-        {"id": "row-old1-1", "_delete": None},
-        {"id": "row-old2-2", "_delete": None},
         {
             "Product_Name": {"id": "p9"},
             "Quantity": 3,
@@ -309,6 +307,8 @@ def test_an_update_deletes_the_held_rows_and_adds_the_new_ones(clock: FakeClock)
             "Product_Description": "Red",
             "line_tax": [{"percentage": 20, "name": "VAT"}],
         },
+        {"id": "row-old1-1", "_delete": None},
+        {"id": "row-old2-2", "_delete": None},
     ]
     assert gets_by_id(crm) == []
     [stored] = crm.records["Quotes"][id]["Quoted_Items"]
@@ -554,3 +554,19 @@ def test_the_sandbox_quotes_read_and_write_back_as_the_same_lines(sandbox) -> No
         assert back is not None
         _, expected = new_rows(written, lambda p: None)
         assert digest({"l": back.values["Quoted_Items"]}) == digest({"l": expected})
+
+
+def test_a_line_the_sandbox_refuses_is_named_by_its_number(sandbox) -> None:
+    """CRM's INVALID_DATA for the second line's product (no such product) reads as
+    "field Product_Name of line 2 in Quoted_Items"."""
+    from replicator.connectors.zoho.crm import from_options
+
+    module = SideModule("estimates", "Quotes", columns=("Subject", "Quoted_Items"))
+    with from_options("crm", {"credentials": str(sandbox.credentials_path)}, env={}) as crm:
+        changes, _ = pull_all(crm, None, module=module)
+        quote = changes[0]
+        good = dict(quote.values["Quoted_Items"][0], quantity="1", rate="1", discount="0")
+        bad = dict(good, item="4876876000999999999")
+        [outcome] = crm.push(module, [Write("rid", quote.id, {"Quoted_Items": [good, bad]})])
+    assert outcome.error is not None
+    assert outcome.error.endswith("(field Product_Name of line 2 in Quoted_Items)")
