@@ -124,17 +124,33 @@ def read_line(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def line_percentage(row: Mapping[str, Any]) -> Decimal | None:
-    """The sum of a row's tax percentages; None when no tax applies to it."""
+def line_percentage(row: Mapping[str, Any]) -> Any:
+    """The sum of a row's tax percentages; None when no tax applies to it; a percentage
+    that is not a number as it is (for the field map to report as that line's error)."""
     taxes = row.get("line_tax")
     if taxes is None:
         taxes = row.get("Line_Tax")
-    percentages = [
-        Decimal(str(t["percentage"]))
-        for t in taxes or ()
-        if isinstance(t, Mapping) and t.get("percentage") not in (None, "")
-    ]
-    return sum(percentages, Decimal(0)) if percentages else None
+    total: Decimal | None = None
+    for tax in taxes if isinstance(taxes, list) else ():
+        percentage = tax.get("percentage") if isinstance(tax, Mapping) else None
+        if percentage in (None, ""):
+            continue
+        number = _number(percentage)
+        if number is None:
+            return percentage
+        total = number if total is None else total + number
+    return total
+
+
+def _number(value: Any) -> Decimal | None:
+    """An exact number from JSON (int, Decimal or decimal text), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        return None
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
 
 
 def line_of(json_path: Any, values: Mapping[str, Any]) -> str:
@@ -162,11 +178,12 @@ def parse_taxes(body: Any) -> list[Tax]:
     org = body.get("org_taxes") if isinstance(body, Mapping) else None
     taxes = org.get("taxes") if isinstance(org, Mapping) else None
     found = []
-    for tax in taxes or ():
-        if not isinstance(tax, Mapping) or tax.get("value") in (None, ""):
+    for tax in taxes if isinstance(taxes, list) else ():
+        percentage = _number(tax.get("value")) if isinstance(tax, Mapping) else None
+        if percentage is None:  # not a percentage a line could name
             continue
         name = tax.get("name") or tax.get("display_label") or ""
-        found.append(Tax(str(tax.get("id") or ""), str(name), Decimal(str(tax["value"]))))
+        found.append(Tax(str(tax.get("id") or ""), str(name), percentage))
     return found
 
 

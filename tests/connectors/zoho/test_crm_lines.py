@@ -148,6 +148,15 @@ def test_a_row_reads_as_item_description_quantity_rate_discount_and_tax() -> Non
     assert read_lines(None) is None
 
 
+def test_a_tax_percentage_that_is_not_a_number_reads_as_it_is() -> None:
+    """A poison percentage is not summed or dropped: it reaches the field map as it is, to
+    be reported as that line's error; org taxes without a number are not offered."""
+    [read] = read_lines([row("p", 1, 1, line_tax=[{"name": "X", "percentage": "abc"}])]) or []
+    assert read["tax"] == "abc"
+    taxes = parse_taxes({"org_taxes": {"taxes": [{"id": "1", "name": "X", "value": "n/a"}]}})
+    assert taxes == []
+
+
 def test_new_rows_carry_product_amounts_description_and_the_named_tax() -> None:
     """A line becomes a row with Product_Name {id}, exact amounts and line_tax naming the
     organisation's tax of its percentage; the lines it reads back as hold Decimals."""
