@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from replicator.connectors.base import SideModule, Write
@@ -579,3 +580,32 @@ def test_a_line_the_sandbox_refuses_is_named_by_its_number(sandbox) -> None:
         [outcome] = crm.push(module, [Write("rid", quote.id, {"Quoted_Items": [good, bad]})])
     assert outcome.error is not None
     assert outcome.error.endswith("(field Product_Name of line 2 in Quoted_Items)")
+
+
+def test_a_change_between_the_check_and_the_read_of_row_ids_is_not_overwritten(
+    clock: FakeClock,
+) -> None:
+    """Row ids unknown after our write; someone edits the lines just before the connector
+    reads them: the write is not sent and asks to be retried after the next pull."""
+    crm = quotes_crm(clock)
+    connector = crm_connector(crm, clock)
+    [made] = connector.push(QUOTES, [Write("rid", None, {"Subject": "Q", "Quoted_Items": []})])
+    id = str(made.id)
+    clock.advance(3)
+
+    def edit_first(request: httpx.Request) -> None:
+        if request.method == "GET" and request.url.path.endswith(f"/Quotes/{id}"):
+            clock.advance(1)
+            crm.update("Quotes", id, {"Quoted_Items": [row("theirs", 1, 1)]})
+            crm.override = None
+        return None
+
+    crm.override = edit_first
+    [outcome] = connector.push(QUOTES, [Write("rid", id, {"Quoted_Items": [line("p", "1", "1")]})])
+    assert outcome.retry and "changed or went away before its Quoted_Items were read" in (
+        outcome.error or ""
+    )
+    assert bodies(crm, "PUT") == []
+    assert [r["Product_Name"]["id"] for r in crm.records["Quotes"][id]["Quoted_Items"]] == [
+        "theirs"
+    ]
