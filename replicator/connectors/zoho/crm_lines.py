@@ -7,15 +7,19 @@
 ``Product_Description`` ("" reads as None), ``quantity`` <- ``Quantity``, ``rate`` <-
 ``List_Price``, ``discount`` <- ``Discount`` (numbers as the API gives them: int or
 Decimal, never float), ``tax`` <- the sum of the ``percentage`` of the row's ``line_tax``
-entries (``Line_Tax`` is read too), None when it has none.  Row ids, totals and the tax
-*amount* are not part of the form, so a list written and read back compares equal.
+entries (``Line_Tax`` is read too), None when it has none (a percentage that is not a
+number is given as it is, for the field map to report).  Row ids, totals and the tax
+*amount* are not part of the form, so a list written and read back compares equal.  A
+column is a line column by its name (one of the four above), with no metadata call.
 
 Subforms come only with ``GET /{Module}/{id}``.  :class:`CrmLines` remembers, per record,
 the lines and row ids it last read or wrote and the ``Modified_Time`` they belong to
 (:class:`Held`); a pull reads by id only the listed records whose time is not that one (a
 record changed by someone else), and only when a line column is mapped.  After a write the
 lines are the ones written, at the time the write answered, with row ids unknown: the echo
-costs no call, and the next write reads the record once for its row ids.
+costs no call, and the next write reads the record once for its row ids.  (Zoho's times
+have whole seconds: as for other fields, an edit in the same second as a read or write is
+not told apart.)
 
 **Write.**  A lines value is written whole: the new rows, then the rows the record holds
 (their ids from the last read, or a ``GET`` when unknown) with ``"_delete": null``, since
@@ -25,7 +29,10 @@ and ``line_tax [{percentage, name}]`` naming the organisation's tax of the line'
 percentage (``GET /org/taxes``, read once; when several share it, the first of
 ``tax_names``, else the first listed).  The record's write is refused, naming the line,
 for a line with no product, an amount that is not a number or has more than 2 decimal
-places (CRM keeps 2: it would round it), or a percentage no CRM tax has.
+places (CRM keeps 2: it would round it), or a percentage no CRM tax has; it is held for a
+retry when the organisation's taxes cannot be read for now, or when the record changed
+before its row ids were read.  New rows go first, so an error CRM gives with a
+``json_path`` into the subform names the line (:func:`line_of`).
 """
 
 from __future__ import annotations
