@@ -234,8 +234,10 @@ class ZohoCRMConnector(CrmPush, BaseConnector):
         record = self._fetch(module, id)
         if record is None:
             return None
-        modified, _ = self._modified(module, record)
-        return Change(str(record.get("id", id)), self._values(module, record), modified=modified)
+        modified, text = self._modified(module, record)
+        values = self._values(module, record)
+        values.update(self._held_lines(module, id, text))  # a null subform reads as no lines
+        return Change(str(record.get("id", id)), values, modified=modified)
 
     def search(self, module: SideModule, text: str) -> list[Change]:
         """Records whose match columns contain ``text`` (CRM ``word`` search, or ``criteria``

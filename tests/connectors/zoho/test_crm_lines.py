@@ -609,3 +609,14 @@ def test_a_change_between_the_check_and_the_read_of_row_ids_is_not_overwritten(
     assert [r["Product_Name"]["id"] for r in crm.records["Quotes"][id]["Quoted_Items"]] == [
         "theirs"
     ]
+
+
+def test_a_record_with_a_null_subform_reads_as_no_lines_by_get_and_pull(clock: FakeClock) -> None:
+    """CRM may show an empty subform as null: get and pull both give [] (one neutral form)."""
+    crm = quotes_crm(clock)
+    id = crm.insert("Quotes", {"Subject": "Q", "Quoted_Items": None})
+    connector = crm_connector(crm, clock)
+    got = connector.get(QUOTES, id)
+    assert got is not None and got.values["Quoted_Items"] == []
+    [pulled], _ = pull_all(crm_connector(crm, clock), None)
+    assert pulled.values["Quoted_Items"] == []
