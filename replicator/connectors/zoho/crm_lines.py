@@ -305,6 +305,7 @@ class CrmLines(CrmApi):
         self.tax_names = list(tax_names)
         self._held: dict[str, dict[str, Held]] = {}  # table -> record id -> its lines
         self._taxes: list[Tax] | None = None
+        self._taxes_failed: ZohoError | None = None  # until the next push: asked once a push
 
     # -- reading -------------------------------------------------------------------------
 
@@ -382,7 +383,14 @@ class CrmLines(CrmApi):
 
     def _org_taxes(self) -> list[Tax]:
         if self._taxes is None:
-            self._taxes = parse_taxes(body_of(self._get("/org/taxes", None, None, kind="meta")))
+            if self._taxes_failed is not None:
+                raise self._taxes_failed
+            try:
+                response = self._get("/org/taxes", None, None, kind="meta")
+            except ZohoError as exc:
+                self._taxes_failed = exc
+                raise
+            self._taxes = parse_taxes(body_of(response))
         return self._taxes
 
     def _tax_of(self, percentage: Decimal) -> Tax | None:

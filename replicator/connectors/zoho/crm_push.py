@@ -83,6 +83,7 @@ class CrmPush(CrmLines):
         if not writes:
             return []
         table = module.table
+        self._taxes_failed = None  # taxes that could not be read are asked again
         outcomes: list[Outcome | None] = [None] * len(writes)
         # the same key twice in a batch is one record: the later values win
         leaders: dict[str, int] = {}

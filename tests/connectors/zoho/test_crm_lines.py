@@ -415,16 +415,24 @@ def test_a_line_crm_cannot_hold_refuses_only_its_record(clock: FakeClock) -> Non
 
 
 def test_taxes_that_cannot_be_read_refuse_the_taxed_records(clock: FakeClock) -> None:
-    """No /org/taxes answer: a taxed line's record fails saying so; untaxed ones go on."""
+    """No /org/taxes answer: the taxed lines' records fail saying so (asked once a push);
+    untaxed ones go on; the next push asks again."""
     crm = quotes_crm(clock)
     crm.taxes = None
+    taxed = {"Quoted_Items": [line("p", "1", "1", tax="5")]}
     writes = [
-        Write("a", None, {"Subject": "A", "Quoted_Items": [line("p", "1", "1", tax="5")]}),
+        Write("a", None, {"Subject": "A", **taxed}),
         Write("b", None, {"Subject": "B", "Quoted_Items": [line("p", "1", "1")]}),
+        Write("c", None, {"Subject": "C", **taxed}),
     ]
-    a, b = crm_connector(crm, clock).push(QUOTES, writes)
+    connector = crm_connector(crm, clock)
+    a, b, c = connector.push(QUOTES, writes)
     assert "Quoted_Items: the organisation's taxes could not be read" in (a.error or "")
-    assert b.ok
+    assert b.ok and c.error == (a.error or "").replace("new record a", "new record c")
+    assert tax_reads(crm) == 1
+    crm.taxes = TAXES
+    [again] = connector.push(QUOTES, [Write("a", None, {"Subject": "A", **taxed})])
+    assert again.ok and tax_reads(crm) == 2
 
 
 # -- echo -------------------------------------------------------------------------------
