@@ -23,11 +23,17 @@ the engine de-duplicates by content across restarts.  A record seen twice in one
 moved (it changed while paging), which may have shifted another past a page boundary: the
 pull walks again from the page where it first saw it.
 
-Lookups and the conversion of records to column values: :mod:`.crm_api`; writes and the
-rule that an unread change is never overwritten: :mod:`.crm_push`.  The class is built in
-layers, one module each: :class:`~.crm_api.CrmApi` (state, API reads, conversion) <-
-:class:`~.crm_push.CrmPush` (push) <- :class:`ZohoCRMConnector` (pull, get, search, schema,
-views, watch channels).
+*Line items* (the subforms of Quotes, Sales_Orders, Invoices, Purchase_Orders, as the
+neutral lines form) are not listed: a pull mapping one reads by id (``GET /{Module}/{id}``)
+the records of each page whose lines it does not hold at their ``Modified_Time``, one call
+each (see :mod:`.crm_lines`).
+
+Lookups and the conversion of records to column values: :mod:`.crm_api`; line items:
+:mod:`.crm_lines`; writes and the rule that an unread change is never overwritten:
+:mod:`.crm_push`.  The class is built in layers, one module each:
+:class:`~.crm_api.CrmApi` (state, API reads, conversion) <- :class:`~.crm_lines.CrmLines`
+(line items) <- :class:`~.crm_push.CrmPush` (push) <- :class:`ZohoCRMConnector` (pull,
+get, search, schema, views, watch channels).
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from replicator.connectors.zoho.crm_api import (
     Now,
     not_found,
 )
+from replicator.connectors.zoho.crm_lines import line_columns
 from replicator.connectors.zoho.crm_push import CrmPush
 from replicator.connectors.zoho.cursors import (
     EPOCH,
@@ -155,6 +162,7 @@ class ZohoCRMConnector(CrmPush, BaseConnector):
                 if marks.deleted is None:  # a snapshot: deletions before it do not matter
                     marks.deleted = zoho_time(server_now or self.now())
                 records = self._complete(module, records, groups[1:])
+                lines = self._pull_lines(module, records) if line_columns(module) else None
                 changes = []
                 for record in records:
                     id = str(record["id"])
@@ -164,12 +172,16 @@ class ZohoCRMConnector(CrmPush, BaseConnector):
                         moved_from = page_marks[before[1]]
                         rewalk_from = min(rewalk_from or moved_from, moved_from)
                     seen[id] = (text, len(page_marks))
+                    marks.records = max(marks.records, text)
                     values = self._values(module, record)
+                    if lines is not None:
+                        if id not in lines:
+                            continue  # deleted before its lines were read: the feed says so
+                        values.update(lines[id])
                     now_known = (text, digest(values))
                     if known.get(id) != now_known:
                         changes.append(Change(id, values, modified=modified))
                     known[id] = now_known
-                    marks.records = max(marks.records, text)
                 page_marks.append(marks.records)
                 self._read_upto[memo] = marks.records
                 yield Page(tuple(changes), marks.cursor())
@@ -219,18 +231,13 @@ class ZohoCRMConnector(CrmPush, BaseConnector):
         yield Page(tuple(pending), marks.cursor())
 
     def get(self, module: SideModule, id: str) -> Change | None:
-        try:
-            response = self._get(f"/{module.table}/{id}", None, None, kind="get")
-        except ZohoError as exc:
-            if not_found(exc):
-                return None
-            raise
-        data = body_of(response).get("data") or []
-        if not data:
+        record = self._fetch(module, id)
+        if record is None:
             return None
-        record = data[0]
-        modified, _ = self._modified(module, record)
-        return Change(str(record.get("id", id)), self._values(module, record), modified=modified)
+        modified, text = self._modified(module, record)
+        values = self._values(module, record)
+        values.update(self._held_lines(module, id, text))  # a null subform reads as no lines
+        return Change(str(record.get("id", id)), values, modified=modified)
 
     def search(self, module: SideModule, text: str) -> list[Change]:
         """Records whose match columns contain ``text`` (CRM ``word`` search, or ``criteria``
@@ -368,7 +375,8 @@ def from_options(
     Options: ``credentials``, ``data_centre`` / ``accounts_url``, ``api_domain`` (see
     :mod:`replicator.connectors.zoho.credentials`), ``key_field``, ``overlap_seconds``, ``timeout``,
     ``max_retries``, ``concurrency`` (default 5), ``credit_budget`` (credits per 24 h; none
-    by default), ``triggers`` (workflow triggers to run on writes; none by default).
+    by default), ``triggers`` (workflow triggers to run on writes; none by default),
+    ``tax_names`` (the CRM taxes a line takes first when several have its percentage).
     ``transport`` (an ``httpx.MockTransport``, say) carries both OAuth and API calls.
     """
     auth, _ = open_auth(side, options, env=env, transport=transport, clock=clock)
@@ -391,6 +399,7 @@ def from_options(
         key_field=options.get("key_field", "Replicator_Id"),
         overlap=float(options.get("overlap_seconds", 300.0)),
         triggers=list(options.get("triggers", ())),
+        tax_names=list(options.get("tax_names", ())),
         now=now,
     )
 

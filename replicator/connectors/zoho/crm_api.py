@@ -9,6 +9,10 @@ turns records into column values and back.
 **Lookups.**  ``{"id", "name"}`` reads as the id under the field's name; ``Field.name``
 (any ``Field.key``) is a read-only column with that part.  Writing a lookup field sends
 ``{"id": value}``; ``Field.key`` columns are not written.
+
+**Read-only fields** (``read_only`` or ``field_read_only`` in the fields metadata, and the
+totals CRM computes, ``Sub_Total`` and ``Grand_Total``) are never sent: a write asking for
+one leaves it out, as the app would ignore it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ DELETED = "(deleted)"
 LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
 USER_TYPES = frozenset({"ownerlookup", "userlookup"})
 NUMBER_TYPES = frozenset({"currency", "double", "decimal", "percent", "integer", "bigint", "long"})
+COMPUTED = frozenset({"Sub_Total", "Grand_Total"})  # read-only whatever the metadata says
 
 Known = tuple[str, str | None]  # (Modified_Time as UTC text, digest of the values or None)
 
@@ -62,6 +67,7 @@ class CrmApi:
         self._known: dict[str, dict[str, Known]] = {}
         self._read_upto: dict[str, str] = {}  # module -> records watermark of the last pull
         self._types: dict[str, dict[str, str]] = {}  # table -> api_name -> data_type
+        self._read_only: dict[str, frozenset[str]] = {}  # table -> fields a write may not set
         self._lookups: dict[str, set[str]] = {}  # table -> fields read as {id, ...}
         self._views: dict[str, list[dict[str, Any]]] = {}
         self._base_currency: str | None = None
@@ -202,13 +208,14 @@ class CrmApi:
         return values
 
     def _to_api(self, module: SideModule, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Column values as the API takes them: lookups as ``{id}``, numbers as numbers."""
+        """Column values as the API takes them: lookups as ``{id}``, numbers as numbers,
+        read-only fields left out."""
         types = self._field_types(module) if values else {}
         lookups = self._lookups.get(module.table, set())
         record: dict[str, Any] = {}
         for column, value in values.items():
-            if "." in column:
-                continue  # Field.name and the like are read-only parts of a lookup
+            if "." in column or self._is_read_only(module, column):
+                continue  # Field.name (a lookup's part) and totals are the app's to set
             kind = types.get(column, "")
             if value is not None and (kind in LOOKUP_TYPES or column in lookups):
                 record[column] = {"id": str(value)}
@@ -235,13 +242,19 @@ class CrmApi:
         if types is None or refresh:
             response = self._get("/settings/fields", {"module": module.table}, None, kind="meta")
             fields = body_of(response).get("fields") or []
-            types = {
-                str(f["api_name"]): str(f.get("data_type") or "")
-                for f in fields
-                if isinstance(f, dict) and f.get("api_name")
-            }
+            fields = [f for f in fields if isinstance(f, dict) and f.get("api_name")]
+            types = {str(f["api_name"]): str(f.get("data_type") or "") for f in fields}
             self._types[module.table] = types
+            self._read_only[module.table] = frozenset(
+                str(f["api_name"])
+                for f in fields
+                if f.get("read_only") is True or f.get("field_read_only") is True
+            )
         return types
+
+    def _is_read_only(self, module: SideModule, column: str) -> bool:
+        """Whether a write may not set ``column`` (by the fields metadata last read)."""
+        return column in COMPUTED or column in self._read_only.get(module.table, frozenset())
 
     def _custom_views(self, module: SideModule) -> list[dict[str, Any]]:
         views = self._views.get(module.table)
@@ -292,4 +305,4 @@ def not_found(exc: ZohoError) -> bool:
     return exc.status == 400 and exc.code in ("INVALID_DATA", "NO_RECORDS_FOUND", "NOT_FOUND")
 
 
-__all__ = ["CrmApi", "Known", "Now", "not_found", "to_number"]
+__all__ = ["COMPUTED", "CrmApi", "Known", "Now", "not_found", "to_number"]

@@ -12,6 +12,11 @@ wrote (or, never read here, is newer than the last pull's watermark) is left alo
 also ``retry=True``.  (Zoho's times have whole seconds: a change in the same second as the
 read with the same values is indistinguishable.)  A create retried in the same process is
 an update of the record it made, and leaves that record alone if it changed since.
+
+Line items (:mod:`.crm_lines`) are written whole with each record; an upsert that found the
+record a crashed create had made (its rows and the new ones now side by side) is written
+again at once as an update, which deletes the rows it held.  A missing key field is
+reported in one line naming the module and the field, whatever way CRM says it.
 """
 
 from __future__ import annotations
@@ -26,11 +31,11 @@ from replicator.connectors.zoho.crm_api import (
     MODIFIED,
     NUMBER_TYPES,
     USER_TYPES,
-    CrmApi,
     Known,
     Now,
     to_number,
 )
+from replicator.connectors.zoho.crm_lines import CrmLines, Prepared, line_columns, line_of
 from replicator.connectors.zoho.cursors import EPOCH, parse_time, zoho_time
 from replicator.connectors.zoho.http import ApiClient
 from replicator.connectors.zoho.values import body_of, chunks, digest
@@ -49,11 +54,12 @@ RETRY_CODES = frozenset(
 )
 
 
-class CrmPush(CrmApi):
+class CrmPush(CrmLines):
     """Pushes writes to a CRM side (see the module docstring).
 
     ``key_field`` is the unique custom field that holds replicator's record ids (None: plain
-    inserts, no upsert); ``triggers`` the workflow triggers a write runs.
+    inserts, no upsert); ``triggers`` the workflow triggers a write runs; ``tax_names`` the
+    CRM taxes to prefer when several have a line's percentage.
     """
 
     def __init__(
@@ -64,9 +70,10 @@ class CrmPush(CrmApi):
         key_field: str | None = "Replicator_Id",
         overlap: float = 300.0,
         triggers: Sequence[str] = (),
+        tax_names: Sequence[str] = (),
         now: Now = utc_now,
     ) -> None:
-        super().__init__(side, client=client, overlap=overlap, now=now)
+        super().__init__(side, client=client, overlap=overlap, now=now, tax_names=tax_names)
         self.key_field = key_field
         self.triggers = list(triggers)
         self._users: dict[str, str] | None = None  # active users' ids by email (casefolded)
@@ -76,6 +83,7 @@ class CrmPush(CrmApi):
         if not writes:
             return []
         table = module.table
+        self._taxes_failed = None  # taxes that could not be read are asked again
         outcomes: list[Outcome | None] = [None] * len(writes)
         # the same key twice in a batch is one record: the later values win
         leaders: dict[str, int] = {}
@@ -129,10 +137,18 @@ class CrmPush(CrmApi):
                         )
                 else:
                     ready.append((i, id, now[0], now[1][0]))
-            for batch in chunks(ready, WRITES_PER_CALL):
-                self._update(module, writes, merged, batch, outcomes)
-        for batch in chunks(sorted(creates), WRITES_PER_CALL):
-            self._create(module, writes, merged, batch, outcomes)
+            self._update_all(module, writes, merged, ready, outcomes)
+        prepared: dict[int, Prepared] = {}
+        for i in sorted(creates):
+            lines = self._lines_or_refuse(module, i, writes, None, merged[i], None, outcomes)
+            if lines is not None:
+                prepared[i] = lines
+        creates = [i for i in sorted(creates) if outcomes[i] is None]
+        again: list[tuple[int, str]] = []  # creates that found a record a crash left
+        for batch in chunks(creates, WRITES_PER_CALL):
+            again += self._create(module, writes, merged, batch, outcomes, prepared)
+        if again:
+            self._rewrite(module, writes, merged, again, outcomes)
         for lead, others in followers.items():
             for j in others:
                 first = outcomes[lead]
@@ -176,6 +192,68 @@ class CrmPush(CrmApi):
                     values[column.partition(".")[0]] = user
         return refused
 
+    def _lines_or_refuse(
+        self,
+        module: SideModule,
+        i: int,
+        writes: Sequence[Write],
+        id: str | None,
+        values: Mapping[str, Any],
+        modified: str | None,
+        outcomes: list[Outcome | None],
+    ) -> Prepared | None:
+        """The line rows of write ``i``; None, with its outcome set, when it cannot be sent."""
+        if not any(c in values for c in line_columns(module)):
+            return Prepared({}, {})
+        prepared = self._prepare_lines(module, id, values, modified)
+        if isinstance(prepared, Prepared):
+            return prepared
+        reason, retry = prepared
+        what = f"record {id}" if id is not None else f"new record {writes[i].key}"
+        error = self.client.redactor.scrub(f"side {self.side}, {module.table} {what}: {reason}")
+        outcomes[i] = Outcome(writes[i].key, id, error=error, retry=retry)
+        return None
+
+    def _rewrite(
+        self,
+        module: SideModule,
+        writes: Sequence[Write],
+        merged: Mapping[int, dict[str, Any]],
+        again: list[tuple[int, str]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """Write again, as updates, the creates whose upsert found the record an earlier try
+        made: the rows it held are deleted and the lines written whole."""
+        current = self._read_by_id(module, [id for _, id in again])
+        ready: list[tuple[int, str, dict[str, Any], str]] = []
+        for i, id in again:
+            now = current.get(id)
+            if now is None:
+                outcomes[i] = Outcome(writes[i].key, id, error=self._missing(module.table, id))
+            else:
+                ready.append((i, id, now[0], now[1][0]))
+        self._update_all(module, writes, merged, ready, outcomes)
+
+    def _update_all(
+        self,
+        module: SideModule,
+        writes: Sequence[Write],
+        merged: Mapping[int, dict[str, Any]],
+        ready: list[tuple[int, str, dict[str, Any], str]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """Send updates read as unchanged, 100 a call, each with its lines."""
+        prepared: dict[int, Prepared] = {}
+        sendable = []
+        for item in ready:
+            i, id, _, read_at = item
+            lines = self._lines_or_refuse(module, i, writes, id, merged[i], read_at, outcomes)
+            if lines is not None:
+                prepared[i] = lines
+                sendable.append(item)
+        for batch in chunks(sendable, WRITES_PER_CALL):
+            self._update(module, writes, merged, batch, outcomes, prepared)
+
     def _update(
         self,
         module: SideModule,
@@ -183,15 +261,21 @@ class CrmPush(CrmApi):
         merged: Mapping[int, dict[str, Any]],
         batch: list[tuple[int, str, dict[str, Any], str]],
         outcomes: list[Outcome | None],
+        prepared: Mapping[int, Prepared],
     ) -> None:
         table = module.table
-        data = [{"id": id, **self._to_api(module, merged[i])} for i, id, _, _ in batch]
+        data = [
+            {"id": id, **self._to_api(module, merged[i]), **prepared[i].rows}
+            for i, id, _, _ in batch
+        ]
         # the newest time the pre-read saw: any change after it answers 412
         headers = {"If-Unmodified-Since": max(read_at for *_, read_at in batch)}
         results = self._write(module, "PUT", f"/{table}", data, headers, len(batch))
-        for (i, id, before, _), result in zip(batch, results, strict=True):
-            expected = self._expected(module, before, merged[i])
-            outcomes[i] = self._outcome(module, writes[i], id, result, expected)
+        for (i, id, before, read_at), result in zip(batch, results, strict=True):
+            lines = prepared[i].lines
+            expected = self._expected(module, before, {**merged[i], **lines})
+            outcome = outcomes[i] = self._outcome(module, writes[i], id, result, expected)
+            self._after_write(module, outcome, result, read_at, lines)
 
     def _create(
         self,
@@ -200,11 +284,15 @@ class CrmPush(CrmApi):
         merged: Mapping[int, dict[str, Any]],
         batch: list[int],
         outcomes: list[Outcome | None],
-    ) -> None:
+        prepared: Mapping[int, Prepared],
+    ) -> list[tuple[int, str]]:
+        """Send creates; (index, id) of those whose upsert found a record with lines of its
+        own (made by this create before a crash), whose lines are to be written again."""
         table = module.table
         data = []
+        again: list[tuple[int, str]] = []
         for i in batch:
-            record = self._to_api(module, merged[i])
+            record = {**self._to_api(module, merged[i]), **prepared[i].rows}
             if self.key_field:
                 record[self.key_field] = writes[i].key
             data.append(record)
@@ -214,14 +302,35 @@ class CrmPush(CrmApi):
         else:
             results = self._write(module, "POST", f"/{table}", data, {}, len(batch))
         for i, result in zip(batch, results, strict=True):
-            expected = self._expected(module, {}, merged[i])
+            lines = prepared[i].lines
+            expected = self._expected(module, {}, {**merged[i], **lines})
             outcome = self._outcome(module, writes[i], None, result, expected)
             if outcome.ok and outcome.id is not None:
                 self._made[(table, writes[i].key)] = outcome.id
                 if (result.get("action") or "insert") != "insert":
                     # a create retried after a crash found its record: what it holds is unknown
                     self._forget_values(memory_key(module), outcome.id)
+                    self._forget_lines(module, outcome.id)
+                    if lines:  # its old rows stay beside the new: write them whole again
+                        again.append((i, outcome.id))
+                else:
+                    self._after_write(module, outcome, result, None, lines)
             outcomes[i] = outcome
+        return again
+
+    def _after_write(
+        self,
+        module: SideModule,
+        outcome: Outcome,
+        result: Mapping[str, Any],
+        before: str | None,
+        lines: Mapping[str, Any],
+    ) -> None:
+        """Hold the lines a successful write leaves (no call for its echo)."""
+        details = result.get("details")
+        modified = parse_time(details.get(MODIFIED)) if isinstance(details, dict) else None
+        if outcome.ok and outcome.id is not None and modified is not None:
+            self._wrote_lines(module, outcome.id, before, zoho_time(modified), lines)
 
     def _write(
         self,
@@ -291,6 +400,9 @@ class CrmPush(CrmApi):
             return Outcome(write.key, id, error=message, retry=True)
         if id is not None and code == "INVALID_DATA" and field == "id":
             return Outcome(write.key, id, error=self._missing(table, id))
+        key_field = self.key_field and field in ("duplicate_check_fields", self.key_field)
+        if key_field and code == "INVALID_DATA":  # how CRM says the upsert's key is not there
+            return Outcome(write.key, id, error=self._no_key_field(module))
         if code == "DUPLICATE_DATA" and id is None and field == self.key_field:
             existing = details.get("id") or (details.get("duplicate_record") or {}).get("id")
             if existing:
@@ -300,12 +412,7 @@ class CrmPush(CrmApi):
         if message:
             reason += f": {message}"
         if field:
-            reason += f" (field {field})"
-        if field and field == self.key_field and code == "INVALID_DATA":
-            reason += (
-                f"; does {table} have the unique custom field {self.key_field} that holds "
-                "replicator's record ids?"
-            )
+            reason += f" (field {field}{line_of(details.get('json_path'), write.values)})"
         return Outcome(
             write.key, id, error=self.client.redactor.scrub(reason), retry=code in RETRY_CODES
         )
@@ -314,14 +421,15 @@ class CrmPush(CrmApi):
         self, module: SideModule, before: Mapping[str, Any], values: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """How the record will read after ``values`` are written over ``before``: numbers
-        as numbers, a changed lookup's ``Field.name`` unknown.  None if any column is."""
+        as numbers, a changed lookup's ``Field.name`` unknown, read-only columns as before.
+        None if any column is unknown."""
         if not module.columns:
             return None
         types = self._types.get(module.table, {})
         after = dict(before)
         for column, value in values.items():
-            if "." in column:
-                continue
+            if "." in column or self._is_read_only(module, column):
+                continue  # not written: it reads as it was, or as the app computes it
             if isinstance(value, str) and types.get(column) in NUMBER_TYPES:
                 value = to_number(value)
             if after.get(column) != value:
@@ -331,6 +439,12 @@ class CrmPush(CrmApi):
         if not set(module.columns) <= set(after):
             return None
         return {column: after[column] for column in module.columns}
+
+    def _no_key_field(self, module: SideModule) -> str:
+        return (
+            f"side {self.side}: {module.table} has no unique custom field {self.key_field} "
+            "to hold replicator's record ids; `replicator setup` creates it"
+        )
 
     def _missing(self, table: str, id: str) -> str:
         return f"side {self.side}: no record with id {id} in {table} (deleted?)"
@@ -365,6 +479,8 @@ class CrmPush(CrmApi):
         for id, record in records.items():
             _, text = self._modified(module, record)
             values = self._values(module, record)
+            # lines are not listed: as held at this time, else unknown (so it reads unread)
+            values.update(self._held_lines(module, id, text))
             found[id] = (values, (text, digest(values)))
         return found
 

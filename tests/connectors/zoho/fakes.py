@@ -82,7 +82,13 @@ def token_handler(request: httpx.Request, api_domain: str) -> httpx.Response:
 
 
 class FakeCRM:
-    """Enough of CRM v8 for the connector: list, ids, get, search, deleted, writes, settings."""
+    """Enough of CRM v8 for the connector: list, ids, get, search, deleted, writes, settings.
+
+    A field of type ``subform`` (line items) is shown only by the single-record GET; a write
+    of it changes the rows it names by ``id`` (``"_delete": null`` removes one), adds those
+    without one (new row ids) and keeps the rest, as CRM does.  ``read_only`` fields are
+    so marked in the metadata and ignored by writes; ``taxes`` is what ``GET /org/taxes``
+    answers (None: that call is not served)."""
 
     def __init__(
         self,
@@ -101,6 +107,9 @@ class FakeCRM:
         self.ids = itertools.count(4876876000000333001)
         self.views = [{"id": "4876876000000087501", "name": "All Accounts"}]
         self.override: Callable[[httpx.Request], httpx.Response | None] | None = None
+        self.read_only: set[str] = set()
+        self.taxes: list[dict[str, Any]] | None = None
+        self.row_ids = itertools.count(4876876000000555001)
 
     # -- another program ---------------------------------------------------------------
 
@@ -147,6 +156,10 @@ class FakeCRM:
         query = request.url.params
         if parts[0] == "settings":
             return self._settings(parts[1], query)
+        if parts == ["org", "taxes"]:
+            if self.taxes is None:
+                return reply(404, {"code": "INVALID_URL_PATTERN", "status": "error"})
+            return reply(200, {"org_taxes": {"taxes": self.taxes}})
         module = parts[0]
         if request.method == "GET":
             if len(parts) == 2 and parts[1] == "deleted":
@@ -170,12 +183,16 @@ class FakeCRM:
 
     def _settings(self, what: str, query: httpx.QueryParams) -> httpx.Response:
         if what == "fields":
-            fields = [{"api_name": k, "data_type": v} for k, v in self.fields.items()]
+            fields = [
+                {"api_name": k, "data_type": v, "read_only": k in self.read_only}
+                for k, v in self.fields.items()
+            ]
             return reply(200, {"fields": fields})
         return reply(200, {"custom_views": self.views, "info": {"more_records": False}})
 
     def _pick(self, record: Mapping[str, Any], fields: list[str]) -> dict[str, Any]:
-        return {"id": record["id"], **{f: record.get(f) for f in fields if f in record}}
+        shown = [f for f in fields if f in record and self.fields.get(f) != "subform"]
+        return {"id": record["id"], **{f: record.get(f) for f in shown}}
 
     def _list(self, module: str, request: httpx.Request) -> httpx.Response:
         query = request.url.params
@@ -264,11 +281,33 @@ class FakeCRM:
 
     def _stamp(self, record: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
         for key, value in data.items():
-            if isinstance(value, dict) and "id" in value:
+            if key in self.read_only:
+                continue
+            if self.fields.get(key) == "subform":
+                value = self._rows(record.get(key) or [], value)
+            elif isinstance(value, dict) and "id" in value:
                 value = {"id": value["id"], "name": f"name of {value['id']}"}
             record[key] = value
         record["Modified_Time"] = crm_time(self.clock.wall())
         return record
+
+    def _rows(self, old: list[dict[str, Any]], given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows = {row["id"]: dict(row) for row in old}
+        for row in given:
+            id = row.get("id")
+            if id is not None and "_delete" in row:
+                del rows[id]
+                continue
+            if id is None:
+                id = str(next(self.row_ids))
+                rows[id] = {"id": id}
+            for key, value in row.items():
+                if key == "Product_Name":
+                    value = {"id": value["id"], "name": f"name of {value['id']}"}
+                elif key == "line_tax":  # as read back: with the tax's amount on the line
+                    value = [{**tax, "value": 0.0, "id": f"tax-{tax['name']}"} for tax in value]
+                rows[id][key] = value
+        return list(rows.values())
 
     def _success(self, record: Mapping[str, Any], action: str) -> dict[str, Any]:
         return {
