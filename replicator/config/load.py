@@ -69,6 +69,7 @@ ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "concurrency": int,
     "credit_budget": int,
     "triggers": list,
+    "taxes": dict,  # percentage -> tax name ([integration.transactions] taxes)
 }
 # the options that say which Zoho account and organisation a side reaches
 ACCOUNT = ("credentials", "data_centre", "accounts_url", "api_domain", "organization_id")

@@ -320,7 +320,9 @@ def test_a_second_books_org_gets_no_transactions():
 def test_the_expanded_documents_load_as_engine_modules():
     """With the engine's keys, the whole config loads: lookups into the masters, a lock,
     totals and lines."""
-    cfg = parse_config(tomllib.loads(SIDES + MASTERS + "[integration.transactions]\n"), PATH)
+    text = '[integration.transactions]\ntaxes = { books = { "20" = "VAT" } }\n'
+    cfg = parse_config(tomllib.loads(SIDES + MASTERS + text), PATH)
+    assert cfg.sides["ledger"].options["taxes"] == {"20": "VAT"}
     invoices = cfg.modules["invoices"]
     assert invoices.fields.kind("lines") == "lines"
     assert invoices.lookups["lines.item"] == "items"
