@@ -134,9 +134,8 @@ def _crm_lacks(
                 place,
                 "key field",
                 key,
-                f"a unique text field {label_of(key)!r} holding replicator's record ids; "
-                f"`replicator setup` creates it (or: {where}, a Single Line field, "
-                "Do not allow duplicate values)",
+                f"a unique text field {label_of(key)!r} holding replicator's record ids "
+                f"(by hand: {where}, a Single Line field with Do not allow duplicate values)",
                 make=(table, "text", (), True),
             )
         elif not fields[key].unique:
@@ -187,8 +186,7 @@ def _crm_lacks(
                     place,
                     "field",
                     base,
-                    f"field {field!r} maps to it: a {CRM_FIELD_TYPES[kind]} field"
-                    f"{choices}; `replicator setup` creates it",
+                    f"field {field!r} maps to it: a {CRM_FIELD_TYPES[kind]} field{choices}",
                     make=(table, kind, values, False),
                 )
             continue
@@ -202,8 +200,8 @@ def _crm_lacks(
                 place,
                 "picklist values",
                 base,
-                f"lacks {', '.join(wanted)} (field {field!r} maps them); `replicator "
-                f"setup` adds them (or: {where}, edit the picklist)",
+                f"lacks {', '.join(wanted)} (field {field!r} maps them; by hand: {where}, "
+                "edit the picklist)",
                 make=(table, kind, tuple(wanted), False),
             )
 
@@ -337,12 +335,12 @@ def setup(ctx: click.Context, check: bool, as_json: bool) -> None:
             }
         )
     else:
-        _print(config, found)
+        _print(config, found, check=check)
     if missing:
         ctx.exit(1)
 
 
-def _print(config: Config, found: list[Lack]) -> None:
+def _print(config: Config, found: list[Lack], *, check: bool) -> None:
     for name, module in config.modules.items():
         click.echo(f"module {name}")
         for side in module.order:
@@ -359,7 +357,9 @@ def _print(config: Config, found: list[Lack]) -> None:
     summary = [f"{missing} missing", f"{made} made"]
     if steps:
         summary.append(f"{steps} Books step(s) to check by hand")
-    click.echo(", ".join(summary))
+    makeable = any(lack.make is not None and lack.state == MISSING for lack in found)
+    hint = ": `replicator setup` makes what CRM's API allows" if check and makeable else ""
+    click.echo(", ".join(summary) + hint)
 
 
 __all__ = ["Lack", "fix", "lacks", "setup"]

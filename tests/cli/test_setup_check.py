@@ -210,7 +210,9 @@ def test_check_only_reports_and_exits_one_when_something_is_missing(api, cli):
     assert "missing   key field Replicator_Id" in result.output
     assert "missing   field Region" in result.output
     assert "to check  key field cf_replicator_id" in result.output
-    assert "3 missing, 0 made, 3 Books step(s) to check by hand" in result.output
+    assert (
+        "3 missing, 0 made, 3 Books step(s) to check by hand: `replicator setup`" in result.output
+    )
     assert api.sent == []
 
 
