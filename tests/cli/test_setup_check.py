@@ -313,3 +313,19 @@ def test_sync_refuses_a_module_whose_key_field_is_missing_with_one_line():
         CONFIG.replace("[modules.quotes]\n", '[modules.quotes]\nsync = "one_way"\nsource = "crm"\n')
     )
     check_fields(one_way, {"crm": crm, "books": Books("books")})
+
+
+def test_a_missing_lookup_is_left_to_a_person_with_the_module_it_points_at(api):
+    """A lookup field CRM lacks is reported with its target module, never created."""
+    text = CONFIG.replace(
+        'customer = { crm = "Account_Name", books = "customer_id" }',
+        'customer = { crm = "Contact_Name", books = "customer_id" }',
+    )
+    connectors: dict[str, Any] = {"crm": crm_side(api), "books": Books("books")}
+    found = lacks(config(text), connectors)
+    [lookup] = [f for f in found if f.what == "lookup"]
+    assert (lookup.name, lookup.make) == ("Contact_Name", None)
+    assert "a lookup field 'Contact Name' into Accounts" in lookup.detail
+    fix(found, connectors)
+    assert lookup.state == MISSING
+    assert not any("Contact" in json.dumps(body) for _, _, body in api.sent)
