@@ -329,3 +329,22 @@ def test_a_missing_lookup_is_left_to_a_person_with_the_module_it_points_at(api):
     fix(found, connectors)
     assert lookup.state == MISSING
     assert not any("Contact" in json.dumps(body) for _, _, body in api.sent)
+
+
+class Persons(Books):
+    """A Books stand-in whose schema lists no key field, as Books contact persons."""
+
+    def schema(self, module: SideModule) -> dict[str, str]:
+        return dict.fromkeys(module.columns, "text")
+
+
+def test_sync_takes_books_key_field_on_trust():
+    """Books cannot list its custom fields (and keys no contact person): its key field is
+    never a reason to refuse a module."""
+    crm = Crm(
+        {
+            "Accounts": ["Account_Name", "Replicator_Id"],
+            "Quotes": ["Subject", "Account_Name", "Region", "Quote_Stage", "Replicator_Id"],
+        }
+    )
+    check_fields(config(), {"crm": crm, "books": Persons("books")})
