@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from replicator.cli.main import main
+from replicator.config import load, mapping
 from replicator.sandbox import Sandbox
 from tests.integration.conftest import SESSION
 
@@ -56,9 +57,9 @@ KEY_LINE = (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """A sandbox for this module alone, with no key fields seeded."""
+    """A sandbox for this test alone, with no key fields seeded."""
     with Sandbox(
         tmp_path_factory.mktemp("setup-sandbox"), host="127.0.0.1", port=0, settings=SESSION
     ) as box:
@@ -130,3 +131,55 @@ def test_a_missing_key_field_is_refused_by_sync_reported_by_check_and_made_by_se
     actual = [v["actual_value"] for v in stage["pick_list_values"]]
     assert {"Draft", "Sent", "Accepted"} <= set(actual)
     assert ("picklist values", "Quote_Stage") not in left
+
+
+INTEGRATION = """\
+[journal]
+path = "journal.db"
+
+[sides.crm]
+connector = "zoho_crm"
+credentials = {credentials}
+
+[sides.books]
+connector = "zoho_books"
+credentials = {credentials}
+requests_per_minute = 100000
+
+[integration.customers]
+[integration.vendors]
+[integration.items]
+[integration.transactions]
+"""
+DOCUMENTS = {
+    "estimates": ("Quotes", "Quote_Stage", "Sent"),
+    "salesorders": ("Sales_Orders", "Status", "Void"),
+    "invoices": ("Invoices", "Status", "Partially Paid"),
+    "purchaseorders": ("Purchase_Orders", "Status", "Billed"),
+}
+
+
+@pytest.mark.skipif(
+    "lines" not in mapping.TYPES or "lock" not in load.MODULE_KEYS,
+    reason="the engine does not know type lines / lock / totals yet (another part of issue 12)",
+)
+def test_setup_makes_the_key_fields_the_transaction_modules_need(
+    own_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """With [integration.transactions], setup --check lists Replicator_Id and the status
+    values each CRM document module lacks; setup creates the key fields."""
+    config = tmp_path / "replicator.toml"
+    credentials = json.dumps(str(own_sandbox.credentials_path))
+    config.write_text(INTEGRATION.format(credentials=credentials), encoding="utf-8")
+    check = invoke(config, "setup", "--check", "--json")
+    assert check.exit_code == 1, check.output
+    lacks = json.loads(check.output)["lacks"]
+    for name, (table, status, value) in DOCUMENTS.items():
+        mine = {(x["what"], x["name"]): x for x in lacks if x["module"] == name}
+        assert mine[("key field", "Replicator_Id")]["place"] == f"Zoho CRM {table}"
+        assert value in mine[("picklist values", status)]["detail"]
+        assert mine[("key field", "cf_replicator_id")]["state"] == "to check"
+    made = invoke(config, "setup")
+    for table, _, _ in DOCUMENTS.values():
+        key = crm_field(own_sandbox, table, "Replicator_Id")
+        assert key is not None and key["unique"], made.output
