@@ -40,7 +40,7 @@ MISSING, CREATED, ADDED, FAILED, TO_CHECK = "missing", "created", "added", "fail
 PERSONS = "contactpersons"  # Books contact persons carry no key field (see books_persons)
 
 
-@attrs.define
+@attrs.frozen
 class Lack:
     """One thing a side lacks, and what became of it."""
 
@@ -265,41 +265,51 @@ def _column_lacks(module: ModuleConfig, side: str, connector: Connector) -> Iter
 # -- making what the CRM API allows ------------------------------------------------------------
 
 
-def fix(found: list[Lack], connectors: Mapping[str, Connector]) -> None:
-    """Create on CRM what the fields API allows, in place: each lack's state becomes
+def fix(found: list[Lack], connectors: Mapping[str, Connector]) -> list[Lack]:
+    """``found`` with what CRM's fields API allows made: each such lack's state becomes
     created / added, or failed with CRM's reason.  One field wanted by several modules of
     one table is made once."""
     # function-level: only `setup` talks to CRM's fields API (it loads httpx)
     from replicator.connectors.zoho.crm_setup import fields_api
 
-    done: dict[tuple[str, str, str], tuple[str, str | None]] = {}  # (side, table, name)
+    # (side, table, name, values) -> (state, error)
+    done: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, str | None]] = {}
     apis: dict[str, CrmFields] = {}
+    out: list[Lack] = []
     for lack in found:
         if lack.make is None or lack.state != MISSING:
+            out.append(lack)
             continue
         table, kind, values, unique = lack.make
-        key = (lack.side, table, lack.name)
-        if key in done:
-            lack.state, lack.error = done[key]
-            continue
-        api = apis.get(lack.side) or fields_api(connectors[lack.side])
-        assert api is not None  # only CRM lacks carry `make`
-        apis[lack.side] = api
-        try:
-            if lack.what == "picklist values":
-                field = api.read(table).get(lack.name)
-                if field is None:
-                    raise ZohoError(f"{table} has no field {lack.name} any more")
-                still = tuple(v for v in values if not field.has_value(v))
-                if still:
-                    api.add_values(table, field, still)
-                lack.state = ADDED
-            else:
-                api.create(table, lack.name, kind, unique=unique, values=values)
-                lack.state = CREATED
-        except ZohoError as exc:
-            lack.state, lack.error = FAILED, str(exc)
-        done[key] = (lack.state, lack.error)
+        key = (lack.side, table, lack.name, values)
+        if key not in done:
+            api = apis.get(lack.side) or fields_api(connectors[lack.side])
+            assert api is not None  # only CRM lacks carry `make`
+            apis[lack.side] = api
+            done[key] = _make(api, lack, table, kind, values, unique)
+        state, error = done[key]
+        out.append(attrs.evolve(lack, state=state, error=error))
+    return out
+
+
+def _make(
+    api: CrmFields, lack: Lack, table: str, kind: str, values: tuple[str, ...], unique: bool
+) -> tuple[str, str | None]:
+    """Make one lack on CRM: (created | added, None) or (failed, CRM's reason)."""
+    try:
+        if lack.what == "picklist values":
+            # read again: another module's values may have been added to the field since
+            field = api.read(table).get(lack.name)
+            if field is None:
+                raise ZohoError(f"{table} has no field {lack.name} any more")
+            still = tuple(v for v in values if not field.has_value(v))
+            if still:
+                api.add_values(table, field, still)
+            return ADDED, None
+        api.create(table, lack.name, kind, unique=unique, values=values)
+        return CREATED, None
+    except ZohoError as exc:
+        return FAILED, str(exc)
 
 
 # -- the command -------------------------------------------------------------------------------
@@ -318,7 +328,7 @@ def setup(ctx: click.Context, check: bool, as_json: bool) -> None:
     try:
         found = lacks(config, connectors)
         if not check:
-            fix(found, connectors)
+            found = fix(found, connectors)
     finally:
         for connector in connectors.values():
             connector.close()
