@@ -5,7 +5,9 @@ at once (a :class:`SetupError`), each saying what to change and where:
 
 - :func:`check_fields`: every column a module maps (or filters on) exists on its side.  A
   missing one names the field and the side and, for Zoho, the custom field to create and
-  the settings page that makes it.  Zoho Books has no API listing custom fields (its v3
+  the settings page that makes it.  A CRM module a module writes to must have the
+  connector's key field (``Replicator_Id``): without it, one line says `replicator setup`
+  makes it.  Zoho Books has no API listing custom fields (its v3
   spec offers none), so its connector takes mapped ``cf_`` columns on trust: a missing
   Books custom field shows up as that field's value never arriving, not here.
 - :func:`check_currency`: Zoho's rule for a CRM org and a Books org with different base
