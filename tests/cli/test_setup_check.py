@@ -347,3 +347,20 @@ def test_sync_takes_books_key_field_on_trust():
         }
     )
     check_fields(config(), {"crm": crm, "books": Persons("books")})
+
+
+def test_two_modules_asking_one_picklist_for_different_values_each_get_theirs(api):
+    """Two modules on CRM Accounts mapping one picklist with different values: both sets
+    are added, none lost (the field is read again before each change)."""
+    api.modules["Accounts"].append(FieldsApi.field("Rating", "picklist", values=("Hot",)))
+    text = CONFIG + "".join(
+        f'\n[modules.{name}]\ncrm = {{ table = "Accounts" }}\nbooks = {{ table = "{table}" }}\n'
+        f'[modules.{name}.fields.rating]\ncrm = "Rating"\nbooks = "cf_rating"\n'
+        f'type = "picklist"\nvalues.crm = {{ Hot = "hot", {extra} = "{extra.lower()}" }}\n'
+        for name, table, extra in (("warm", "vendors", "Warm"), ("cold", "items", "Cold"))
+    )
+    connectors: dict[str, Any] = {"crm": crm_side(api), "books": Books("books")}
+    found = fix(lacks(config(text), connectors), connectors)
+    assert [f.state for f in found if f.name == "Rating"] == ["added", "added"]
+    [rating] = [f for f in api.modules["Accounts"] if f["api_name"] == "Rating"]
+    assert [v["actual_value"] for v in rating["pick_list_values"]] == ["Hot", "Warm", "Cold"]
