@@ -29,6 +29,7 @@ from replicator.cli.lifecycle import (
 )
 from replicator.cli.records import fetch, import_, records, retry_command, search
 from replicator.cli.setup import connect, sandbox
+from replicator.cli.setup_check import setup
 from replicator.cli.status import status
 from replicator.cli.sync import sync
 
@@ -68,6 +69,7 @@ main.add_command(search)
 # setting a place up, and running for good
 main.add_command(sandbox)
 main.add_command(connect)
+main.add_command(setup)
 main.add_command(demo)
 main.add_command(daemon)
 

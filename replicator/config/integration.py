@@ -4,7 +4,8 @@
 into the generic ``[modules.*]`` tables the engine runs (so everything the engine does,
 the journal records and the CLI shows works the same).  This module checks the table, its
 sides and organisations; what each master module makes, with the default field maps, is
-:mod:`replicator.config.integration_modules`.  Shape::
+:mod:`replicator.config.integration_modules` (documents:
+:mod:`replicator.config.integration_transactions`).  Shape::
 
     [integration]
     crm = "crm"                       # the CRM side
@@ -32,6 +33,9 @@ sides and organisations; what each master module makes, with the default field m
     [integration.items]
     product_type = "Product_Type"     # a CRM picklist Goods / Services -> Books product type
 
+    [integration.transactions]        # estimates, sales orders, invoices, purchase orders
+                                      # with their lines: see integration_transactions
+
 Modules made (names are what ``sync``, ``status`` and the journal show):
 
 - ``customers``: CRM Accounts <-> Books business customers (``crm_module = "accounts"`` or
@@ -43,8 +47,15 @@ Modules made (names are what ``sync``, ``status`` and the journal show):
   individual customers;
 - ``vendors``: CRM Vendors <-> Books vendors; ``items``: CRM Products <-> Books items,
   matched on name plus SKU;
-- for a second Books org ``books_eu``: the same modules named ``customers@books_eu`` etc.,
-  one way from CRM.
+- ``estimates``, ``salesorders``, ``invoices``, ``purchaseorders`` (``[integration.
+  transactions]``, first Books org only): Books documents <-> CRM Quotes, Sales_Orders,
+  Invoices, Purchase_Orders with their lines, owned by Books; the shape, the defaults and
+  the masters they need are :mod:`replicator.config.integration_transactions`'s;
+- for a second Books org ``books_eu``: the same master modules named ``customers@books_eu``
+  etc., one way from CRM (no transaction modules, as in Zoho's integration).
+
+``[integration.invoices]`` and the like are refused with a pointer to
+``[integration.transactions]``; ``deals`` (deal automation) with one to a later release.
 """
 
 from __future__ import annotations
@@ -57,12 +68,13 @@ import attrs
 
 from replicator.config.check import fail, refuse_unknown
 from replicator.config.integration_modules import master_modules
+from replicator.config.integration_transactions import TRANSACTIONS, transaction_modules
 
 MASTER_MODULES = ("customers", "vendors", "items")
 TRANSACTION_MODULES = ("invoices", "estimates", "salesorders", "purchaseorders", "deals")
 # the keys each table reads (check.refuse_unknown refuses any other); transaction
 # modules are known so that they get their own message
-INTEGRATION_KEYS = {"crm", "books", "orgs", *MASTER_MODULES, *TRANSACTION_MODULES}
+INTEGRATION_KEYS = {"crm", "books", "orgs", TRANSACTIONS, *MASTER_MODULES, *TRANSACTION_MODULES}
 ORG_KEYS = {"sync", "modules"}  # [integration.orgs.SIDE]
 
 
@@ -125,12 +137,19 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             orgs[org] = side
     refuse_unknown(path, "integration", raw, INTEGRATION_KEYS)
     for key in raw:
+        if key == "deals":
+            raise fail(
+                path,
+                "integration.deals",
+                "deals (deal automation) come in a later release: documents sync under "
+                "[integration.transactions]",
+            )
         if key in TRANSACTION_MODULES:
             raise fail(
                 path,
                 f"integration.{key}",
-                "transaction modules are not part of this integration yet: sync customers, "
-                "vendors and items (a second Books organisation never gets them)",
+                f"documents are set up under [integration.transactions] "
+                f"([integration.transactions.{key}] for this type alone)",
             )
     orgs_raw = raw.get("orgs", {})
     if not isinstance(orgs_raw, dict):
@@ -146,7 +165,7 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             )
         if not isinstance(options, dict):
             raise fail(path, where, "must be a table")
-        refuse_unknown(path, where, options, ORG_KEYS | set(TRANSACTION_MODULES))
+        refuse_unknown(path, where, options, ORG_KEYS | {TRANSACTIONS, *TRANSACTION_MODULES})
         wanted = options.get("modules", list(MASTER_MODULES))
         if not isinstance(wanted, list) or not all(m in MASTER_MODULES for m in wanted):
             raise fail(
@@ -162,7 +181,7 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
                     f"a second Books organisation connected to the same CRM org syncs one way, "
                     f"CRM -> Books (from_crm), not {value!r}",
                 )
-            if key in TRANSACTION_MODULES:
+            if key == TRANSACTIONS or key in TRANSACTION_MODULES:
                 raise fail(
                     path,
                     f"{where}.{key}",
@@ -191,9 +210,31 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
                     raise fail(path, f"modules.{key}", "is made by [integration]: set it up there")
                 modules[key] = module
                 made[key] = (master, side, choice)
+    out = {k: v for k, v in data.items() if k != "integration"}
+    if TRANSACTIONS in raw:
+        customers = made.get("customers")
+        documents, taxes = transaction_modules(
+            path,
+            raw[TRANSACTIONS],
+            crm=crm,
+            books=books[0],
+            masters=raw,
+            customer_module=customers[2] if customers else None,
+        )
+        for name, module in documents:
+            if name in user_modules:
+                raise fail(path, f"modules.{name}", "is made by [integration]: set it up there")
+            modules[name] = module
+            made[name] = (TRANSACTIONS, books[0], name)
+        if taxes:
+            # the connectors pick a tax by percentage; these name the one to take when a
+            # side has several of one percentage
+            out["sides"] = {**sides}
+            for side, names in taxes.items():
+                if isinstance(sides[side], dict):
+                    out["sides"][side] = {**sides[side], "taxes": names}
     if not modules:
         raise fail(path, "integration", f"set up at least one module ({', '.join(MASTER_MODULES)})")
-    out = {k: v for k, v in data.items() if k != "integration"}
     out["modules"] = {**modules, **user_modules}
     return out, Integration(crm, books, made)
 

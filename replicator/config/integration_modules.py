@@ -101,9 +101,10 @@ PRODUCT_TYPES = {"Goods": "goods", "Services": "service"}
 Made = tuple[str, dict[str, Any], str]
 
 
-def _choice(
+def choose(
     path: Path, raw: Mapping[str, Any], key: str, where: str, choices: Any, default: str
 ) -> str:
+    """``raw[key]`` (or ``default``), refused unless it is one of ``choices``."""
     value = raw.get(key, default)
     if value not in choices:
         raise fail(path, f"{where}.{key}", f"must be one of {', '.join(choices)}, not {value!r}")
@@ -133,7 +134,7 @@ def _text(path: Path, raw: Mapping[str, Any], key: str, where: str) -> str | Non
     return value
 
 
-def _fields(
+def fields_of(
     path: Path,
     where: str,
     defaults: list[tuple[str, str, str, str]],
@@ -221,7 +222,7 @@ class _Setup:
             **self.common,
             crm: crm_side,
             books: books_side,
-            "fields": _fields(self.path, self.where, DEFAULT_FIELDS[defaults], spec, crm, books),
+            "fields": fields_of(self.path, self.where, DEFAULT_FIELDS[defaults], spec, crm, books),
             "suggest": self.suggest,
         }
         if first is not None and self.common["sync"] == "both_ways":
@@ -240,7 +241,7 @@ def master_modules(
     ``second`` Books organisation syncs one way, from the CRM)."""
     where = f"integration.{master}"
     refuse_unknown(path, where, spec, MODULE_KEYS)
-    sync = _choice(path, spec, "sync", where, DIRECTIONS, "both_ways")
+    sync = choose(path, spec, "sync", where, DIRECTIONS, "both_ways")
     if second:
         sync = "from_crm"
     common: dict[str, Any] = {}
@@ -272,7 +273,7 @@ def _customers(setup: _Setup, view: str | None, contact_view: str | None) -> lis
     of no account <-> individual customers."""
     path, spec, where = setup.path, setup.spec, setup.where
     out: list[Made] = []
-    choice = _choice(path, spec, "crm_module", where, CRM_MODULES, "accounts")
+    choice = choose(path, spec, "crm_module", where, CRM_MODULES, "accounts")
     orphans = _flag(path, spec, "orphan_contacts", where, False)
     if orphans and choice != "accounts_and_contacts":
         raise fail(
@@ -479,5 +480,7 @@ __all__ = [
     "MODULE_KEYS",
     "PRODUCT_TYPES",
     "Made",
+    "choose",
+    "fields_of",
     "master_modules",
 ]

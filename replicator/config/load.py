@@ -87,7 +87,7 @@ ZOHO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "concurrency": int,
     "credit_budget": int,
     "triggers": list,
-    "taxes": dict,  # Books: a tax percentage -> the tax a document line of it gets
+    "taxes": dict,  # a tax percentage -> the name of the side's tax lines of it get
 }
 # the options that say which Zoho account and organisation a side reaches
 ACCOUNT = ("credentials", "data_centre", "accounts_url", "api_domain", "organization_id")

@@ -5,7 +5,9 @@ at once (a :class:`SetupError`), each saying what to change and where:
 
 - :func:`check_fields`: every column a module maps (or filters on) exists on its side.  A
   missing one names the field and the side and, for Zoho, the custom field to create and
-  the settings page that makes it.  Zoho Books has no API listing custom fields (its v3
+  the settings page that makes it.  A CRM module a module writes to must have the
+  connector's key field (``Replicator_Id``): without it, one line says `replicator setup`
+  makes it.  Zoho Books has no API listing custom fields (its v3
   spec offers none), so its connector takes mapped ``cf_`` columns on trust: a missing
   Books custom field shows up as that field's value never arriving, not here.
 - :func:`check_currency`: Zoho's rule for a CRM org and a Books org with different base
@@ -50,18 +52,38 @@ def check_fields(
         for name in names
         for side in config.modules[name].order
     }
-    problems = field_problems(config, schemas, modules=names)
+    # CRM lists its fields; Books has no API to list custom fields (its connector takes
+    # the key field on trust) and keys no contact person: only CRM's key field is checked
+    keys = {
+        side: key_field(connector)
+        for side, connector in connectors.items()
+        if config.sides[side].connector == "zoho_crm"
+    }
+    problems = field_problems(config, schemas, modules=names, keys=keys)
     if problems:
         raise SetupError(problems)
 
 
+def key_field(connector: Connector) -> str | None:
+    """The unique field a side keys its creates on (Zoho: ``Replicator_Id``,
+    ``cf_replicator_id``), or None for a side that needs none."""
+    key = getattr(connector, "key_field", None)
+    return key if isinstance(key, str) and key else None
+
+
 def field_problems(
-    config: Config, schemas: Schemas, *, modules: Sequence[str] | None = None
+    config: Config,
+    schemas: Schemas,
+    *,
+    modules: Sequence[str] | None = None,
+    keys: Mapping[str, str | None] | None = None,
 ) -> list[str]:
-    """What each side lacks of what the config maps, one message per missing column."""
+    """What each side lacks of what the config maps, one message per missing column; and
+    the key field (``keys``: side -> its key field) of each side a module writes to."""
     problems: list[str] = []
     for name in modules if modules is not None else config.modules:
         module = config.modules[name]
+        targets = module.policy.direction.targets(module.order)
         for side in module.order:
             side_module = module.side_module(side)
             columns = schemas[(name, side)]
@@ -71,6 +93,15 @@ def field_problems(
                     f"({_where(config, side, side_module)}): check [modules.{name}.{side}] table"
                 )
                 continue
+            key = (keys or {}).get(side)
+            if key and side in targets and key not in columns:
+                # without it a create cannot be retried safely (Zoho answers a cryptic
+                # duplicate_check_fields error): refuse the module before it writes
+                problems.append(
+                    f"module {name}: side {side} ({_where(config, side, side_module)}) has no "
+                    f"key field {key!r} (unique text, holds replicator's record ids): run "
+                    "`replicator setup` to create it"
+                )
             for column in side_module.columns:
                 # ``Owner.email``: a part of a lookup exists when the lookup does
                 if column in columns or column.partition(".")[0] in columns:
@@ -97,7 +128,7 @@ def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, 
         f"module {module.name}: field {field!r} maps to column {column!r} on side {side} "
         f"({_where(config, side, side_module)}), which does not exist"
     )
-    values = _picklist_values(module, field, side)
+    values = picklist_values(module, field, side)
     choices = f" with values {', '.join(values)}" if values else ""
     fix = missing_field_fix(connector, side_module.table, column, kind, choices)
     if fix is None:
@@ -105,7 +136,7 @@ def _missing_field(config: Config, module: ModuleConfig, side: str, field: str, 
     return f"{head}: {fix}, or {_fields_section(config, module.name)}"
 
 
-def _picklist_values(module: ModuleConfig, field: str, side: str) -> list[str]:
+def picklist_values(module: ModuleConfig, field: str, side: str) -> list[str]:
     """The values a picklist needs on ``side``: its own map's, else the canonical ones the
     other sides' maps name (written as they are)."""
     if module.fields.kind(field) != "picklist":
@@ -226,6 +257,8 @@ __all__ = [
     "check_fields",
     "currency_problem",
     "field_problems",
+    "key_field",
+    "picklist_values",
     "unproven_modules",
 ]
 
