@@ -44,6 +44,7 @@ from journal.payloads import (
     CopiesRemoved,
     Failure,
     Tombstone,
+    expect,
     new_entry,
     payload_of,
 )
@@ -63,6 +64,7 @@ COPY_TABLES = TRANSACTION_TABLES & frozenset(
 )
 BATCH = 100  # copies per remover call and per journal transaction: Zoho's DELETE maximum
 STAGE = "remove"  # the stage of the error entry of a copy the side refused to delete
+SHOWN = 50  # copies listed one by one before the confirmation (--json lists them all)
 LABELS = ("subject", "number", "name", "reference")  # fields that name a document, first
 
 
@@ -304,6 +306,48 @@ def remove(
     return outcome
 
 
+def listing(found: Plan, *, shown: int = SHOWN) -> list[str]:
+    """The listing of what a removal would delete, shown before it is confirmed (the first
+    ``shown`` copies one by one)."""
+    lines = []
+    if found.interrupted is not None:
+        asked = expect(found.interrupted, CopiesRemoval)
+        lines.append(
+            f"an earlier removal (entry {found.interrupted.seq}, asked by {asked.by}) did not "
+            "finish: the copies it did not remove are listed again"
+        )
+    if not found.copies:
+        what = "no CRM copy of a Books document" if found.sides else "no transaction module"
+        return [*lines, f"{what}: nothing to remove"]
+    for module, listed in found.by_module().items():
+        lines.append(
+            f"{module}: {len(listed)} CRM copies of Books documents on side {listed[0].side} "
+            f"would be removed ({found.crm_only.get(module, 0)} CRM-only documents are kept)"
+        )
+    for copy in found.copies[:shown]:
+        others = ", ".join(f"{side} id {id}" for side, id in copy.others.items())
+        label = f" {copy.label!r}" if copy.label else ""
+        lines.append(
+            f"  {copy.module} record {copy.rid}{label}: {copy.side} id {copy.id} ({others})"
+        )
+    if len(found.copies) > shown:
+        lines.append(f"  ... and {len(found.copies) - shown} more (`--json` lists them all)")
+    return lines
+
+
+def summary(outcome: Outcome) -> list[str]:
+    """What a removal did, for a person: the counts, then each failure with its reason."""
+    gone = sum(g for _, g in outcome.removed)
+    entry = outcome.request.seq if outcome.request is not None else "-"
+    lines = [
+        f"removed {len(outcome.removed)} CRM copies of Books documents ({gone} were gone "
+        f"already; journal entry {entry}); {len(outcome.failed)} failed; Books untouched"
+    ]
+    for copy, why in outcome.failed:
+        lines.append(f"  failed: {copy.module} record {copy.rid} on {copy.side}: {why}")
+    return lines
+
+
 def outcome_data(outcome: Outcome) -> dict[str, Any]:
     """A removal's outcome as ``--json`` prints it."""
     return {
@@ -317,15 +361,18 @@ def outcome_data(outcome: Outcome) -> dict[str, Any]:
 __all__ = [
     "BATCH",
     "COPY_TABLES",
+    "SHOWN",
     "STAGE",
     "Copy",
     "Outcome",
     "Plan",
     "crm_side",
     "interrupted",
+    "listing",
     "outcome_data",
     "plan",
     "remove",
     "remover",
     "requests",
+    "summary",
 ]
