@@ -313,9 +313,8 @@ def disable(
     config = _config(ctx)
     if remove_copies:
         _check_sides(config)
-        _disable_removing(
-            config, yes=yes, by=by or _login(), reason=reason, as_json=as_json, wait=wait
-        )
+        who, why = (by or "").strip() or _login(), reason.strip() or REASON
+        _disable_removing(config, yes=yes, by=who, reason=why, as_json=as_json, wait=wait)
         return
     with _open(config) as journal:
         entry = lc.disable(journal)

@@ -147,7 +147,10 @@ def crm_side(config: Config, module: ModuleConfig) -> str | None:
 
 
 def plan(journal: Journal, config: Config) -> Plan:
-    """The copies a removal would delete now, module by module, in record order."""
+    """The copies a removal would delete now, module by module, in record order.
+
+    Read from the links (a record merged into another one passes its links on, so each
+    CRM record is one record's copy at most); the record's state gives its label."""
     copies: list[Copy] = []
     sides: dict[str, str] = {}
     crm_only: dict[str, int] = {}
@@ -157,20 +160,20 @@ def plan(journal: Journal, config: Config) -> Plan:
             continue
         sides[name] = side
         others = [s for s in module.sides if s != side]
-        for _, rid, state in journal.records(name):
-            held = state.held_wire(side)
-            if held is None or held.id is None or held.deleted:
-                continue
-            other_ids = {}
-            for other in others:
-                there = state.held_wire(other)
-                if there is not None and there.id is not None and not there.deleted:
-                    other_ids[other] = there.id
-            if not others or len(other_ids) < len(others):
+        live: dict[str, dict[str, str]] = {}  # rid -> side -> its id there, active links only
+        for (linked_side, side_id), (rid, status) in journal.module_links(name).items():
+            if status == "active":
+                live.setdefault(rid, {})[linked_side] = side_id
+        for rid in sorted(r for r, ids in live.items() if side in ids):
+            ids = live[rid]
+            if not others or any(other not in ids for other in others):
                 crm_only[name] = crm_only.get(name, 0) + 1
                 continue
-            label = _label(module, held.wire)
-            copies.append(Copy(name, rid, side, str(held.id), other_ids, label))
+            state = journal.record(name, rid)
+            held = state.held_wire(side) if state is not None else None
+            label = _label(module, held.wire) if held is not None else None
+            other_ids = {other: ids[other] for other in others}
+            copies.append(Copy(name, rid, side, ids[side], other_ids, label))
     return Plan(tuple(copies), sides, crm_only, interrupted(journal))
 
 

@@ -139,6 +139,8 @@ def test_confirmed_it_removes_the_copies_only_and_json_lists_them(folder):
     assert [i["event"] for i in history] == ["disable", "remove-crm-copies", "removed-crm-copies"]
     assert "asked by bob: leaving Zoho" in history[1]["summary"]
     assert folder.json("journal", "verify")["ok"] is True
+    (invoices,) = [m for m in folder.json("status")["modules"] if m["module"] == "invoices"]
+    assert invoices["links"]["crm"] == {"active": 1, "deleted": 2}  # the CRM-only one stays
 
 
 def test_confirmed_by_prompt_it_removes_and_says_what_it_did(folder):
@@ -147,6 +149,12 @@ def test_confirmed_by_prompt_it_removes_and_says_what_it_did(folder):
     assert "removed 2 CRM copies of Books documents (0 were gone already" in out
     assert "0 failed; Books untouched" in out
     assert folder.crm_invoices() == ["CRM only"]
+
+
+def test_a_blank_name_or_reason_is_journaled_as_the_defaults(folder):
+    """`--by ""` journals the login name (or "person"), `--reason " "` the default reason."""
+    data = folder.json("disable", "--remove-crm-copies", "--yes", "--by", "", "--reason", " ")
+    assert data["by"].strip() and data["reason"].startswith("the integration was disabled")
 
 
 def test_a_second_run_finds_nothing_to_remove(folder):
