@@ -223,7 +223,7 @@ def remover(connector: object) -> Remover | None:
         return SQLiteRemover(connector.side, connector.path)
     # function-level: the Zoho client (httpx) loads only for a Zoho side
     from replicator.connectors.zoho.crm import ZohoCRMConnector
-    from replicator.connectors.zoho.crm_remove import CrmRemover
+    from replicator.connectors.zoho.crm_remove import CrmRemover  # function-level: as above
 
     if isinstance(connector, ZohoCRMConnector):
         return CrmRemover(connector)
