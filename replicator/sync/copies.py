@@ -249,10 +249,15 @@ def remove(
             "CRM copies are removed only while sync is disabled (`replicator disable "
             "--remove-crm-copies` disables it first), so that no copy is made meanwhile"
         )
-    if not found.copies:
-        return Outcome(None)
     if batch < 1:
         raise ValueError(f"batch must be at least 1, not {batch}")
+    # a plan made before another removal may list copies gone since: never sent again
+    still = {(c.module, c.rid, c.id) for c in plan(journal, config).copies}
+    found = attrs.evolve(
+        found, copies=tuple(c for c in found.copies if (c.module, c.rid, c.id) in still)
+    )
+    if not found.copies:
+        return Outcome(None)
     for module, side in sorted({(c.module, c.side) for c in found.copies}):
         if side not in removers:
             connector = config.sides[side].connector if side in config.sides else "?"

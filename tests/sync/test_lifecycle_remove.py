@@ -327,6 +327,22 @@ def test_removed_copies_are_never_propagated_to_books_nor_made_again(world):
     assert verify(world.journal).ok
 
 
+def test_a_plan_made_before_another_removal_sends_nothing_again(world):
+    """A stale plan (its copies removed by a removal run since) deletes and journals
+    nothing: only copies still linked on both sides are ever sent."""
+    _seeded(world)
+    lc.disable(world.journal)
+    stale = world.plan()
+    world.remove()
+    last = world.journal.last_seq
+    crashing = Crashing(MemoryRemover(world.crm))
+    outcome = copies.remove(
+        world.journal, world.config, stale, {"crm": crashing}, by=BY, reason=WHY
+    )
+    assert outcome.request is None and crashing.calls == 0
+    assert world.journal.last_seq == last
+
+
 def test_history_shows_the_removal_asked_and_its_end(world):
     """history lists the request (who, why, how many) and its end (counts), under the
     module's filter too."""
