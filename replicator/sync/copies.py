@@ -330,7 +330,7 @@ def listing(found: Plan, *, shown: int = SHOWN) -> list[str]:
     for module, listed in found.by_module().items():
         lines.append(
             f"{module}: {len(listed)} CRM copies of Books documents on side {listed[0].side} "
-            f"would be removed ({found.crm_only.get(module, 0)} CRM-only documents are kept)"
+            f"would be removed (CRM-only documents, kept: {found.crm_only.get(module, 0)})"
         )
     for copy in found.copies[:shown]:
         others = ", ".join(f"{side} id {id}" for side, id in copy.others.items())

@@ -110,7 +110,7 @@ def test_without_confirmation_nothing_is_deleted_after_the_dry_listing(folder):
     result = folder.ok("disable", "--remove-crm-copies", input="n\n")
     out = result.output
     assert "invoices: 2 CRM copies of Books documents on side crm would be removed" in out
-    assert "(1 CRM-only documents are kept)" in out
+    assert "(CRM-only documents, kept: 1)" in out
     assert "'INV-1'" in out and "'INV-2'" in out and "CRM only" not in out.split("kept")[1]
     assert "Delete these 2 records from the CRM?" in out and "nothing removed" in out
     assert folder.crm_invoices() == ["CRM only", "INV-1", "INV-2"]
