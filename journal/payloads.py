@@ -133,11 +133,18 @@ class Observed(Payload):
 
 @attrs.frozen
 class Tombstone(Payload):
-    """A delete seen on a side (never propagated)."""
+    """A delete seen on a side (never propagated), or one we made there at a person's
+    request (``disable --remove-crm-copies``): then ``by`` (who asked), ``reason`` (why),
+    ``request`` (the seq of the :class:`CopiesRemoval` entry that listed it) and ``gone``
+    (the record was gone already when the delete was sent)."""
 
     KIND = Kind.TOMBSTONE
 
     id: str = _required()
+    by: str | None = _omitted(None)
+    reason: str | None = _omitted(None)
+    request: int | None = _omitted(None)
+    gone: bool = _omitted(False)
 
 
 @attrs.frozen
@@ -420,6 +427,36 @@ class IntegrationDeleted(Payload):
 
 
 @attrs.frozen
+class CopiesRemoval(Payload):
+    """A person asked to remove the CRM-side copies of Books documents (``disable
+    --remove-crm-copies``), journaled before the first delete is sent: who asked and why,
+    the side of each module's copies (``sides``: module -> side) and the records listed,
+    module -> record id -> the copy's id on that side.  Each copy removed is a
+    :class:`Tombstone` naming this entry; :class:`CopiesRemoved` ends the job."""
+
+    KIND = Kind.CONFIG
+    FIXED = {"event": "remove-crm-copies"}
+
+    by: str = _required()
+    reason: str = _required()
+    sides: Mapping[str, str] = _required()
+    records: Mapping[str, Mapping[str, str]] = _required()
+
+
+@attrs.frozen
+class CopiesRemoved(Payload):
+    """The removal asked at entry ``request`` ran to its end: per module, how many copies
+    were ``removed``, were ``gone`` already and ``failed`` (each failure is an ``error``
+    entry of its record).  A request without one was interrupted."""
+
+    KIND = Kind.CONFIG
+    FIXED = {"event": "removed-crm-copies"}
+
+    request: int = _required()
+    counts: Mapping[str, Mapping[str, int]] = _required()
+
+
+@attrs.frozen
 class CredentialsReplaced(Payload):
     """A side's credentials were replaced: the file and the names of the keys, never a secret."""
 
@@ -571,6 +608,8 @@ _EVENTS: dict[str, type[Payload]] = {
     "enable": Enabled,
     "delete": IntegrationDeleted,
     "credentials": CredentialsReplaced,
+    "remove-crm-copies": CopiesRemoval,
+    "removed-crm-copies": CopiesRemoved,
     "repair-triggers": TriggersRepaired,
     "forced-write": ForcedWrite,
     "state-upgrade": StateUpgraded,
@@ -691,6 +730,8 @@ PAYLOADS: tuple[type[Payload], ...] = (
     Enabled,
     IntegrationDeleted,
     CredentialsReplaced,
+    CopiesRemoval,
+    CopiesRemoved,
     ChainKeyed,
     StateUpgraded,
     TriggersRepaired,
@@ -704,6 +745,8 @@ __all__ = [
     "Absent",
     "Applied",
     "ChainKeyed",
+    "CopiesRemoval",
+    "CopiesRemoved",
     "CredentialsReplaced",
     "Cursor",
     "Disabled",

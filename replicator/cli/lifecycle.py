@@ -8,6 +8,7 @@ What they read and journal lives in :mod:`replicator.sync.lifecycle`.  Every dec
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import stat
 import tomllib
@@ -22,6 +23,7 @@ from rich.table import Table
 from journal import Journal
 from replicator.cli.common import (
     _at,
+    _bars,
     _check_sides,
     _config,
     _config_path,
@@ -31,10 +33,12 @@ from replicator.cli.common import (
     config_option,
     json_option,
     show,
+    wait_option,
 )
 from replicator.config.load import Config, parse_config
 from replicator.connectors import build_connector
 from replicator.errors import ConfigError, ReplicatorError
+from replicator.sync import copies
 from replicator.sync import lifecycle as lc
 from replicator.sync.app import open_journal
 
@@ -269,25 +273,130 @@ def edit(ctx: click.Context) -> None:
 # -- disable / enable / delete ---------------------------------------------------------------
 
 
+REASON = "the integration was disabled: the CRM keeps no copies of Books documents"
+
+
 @click.command()
 @config_option
+@click.option(
+    "--remove-crm-copies",
+    "remove_copies",
+    is_flag=True,
+    help="Also delete the CRM records that are copies of Books documents (quotes, sales "
+    "orders, invoices, purchase orders linked on both sides), listed first and deleted "
+    "only once confirmed.  Books data is never touched.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--by", metavar="NAME", help="Who asks for the removal (default: login name).")
+@click.option("--reason", metavar="TEXT", default=REASON, help="Why, journaled with each delete.")
+@json_option
+@wait_option
 @click.pass_context
-def disable(ctx: click.Context) -> None:
+def disable(
+    ctx: click.Context,
+    remove_copies: bool,
+    yes: bool,
+    by: str | None,
+    reason: str,
+    as_json: bool,
+    wait: float | None,
+) -> None:
     """Stop all sync: `sync` (and the daemon) refuse until `replicator enable`.
 
     Links and record states are kept, so enabling again carries on where it stopped
-    (`replicator delete` drops them).  No side's data is touched.  Journaled.
+    (`replicator delete` drops them).  No side's data is touched, unless
+    --remove-crm-copies: then the CRM copies of Books documents are listed and, once
+    confirmed, deleted from the CRM (a CRM-only document and masters never are), each delete
+    journaled with who asked and why; a run interrupted halfway is finished by running it
+    again.  Journaled.
     """
     config = _config(ctx)
+    if remove_copies:
+        _check_sides(config)
+        who, why = (by or "").strip() or _login(), reason.strip() or REASON
+        _disable_removing(config, yes=yes, by=who, reason=why, as_json=as_json, wait=wait)
+        return
     with _open(config) as journal:
         entry = lc.disable(journal)
-    if entry is None:
+    if as_json:
+        _echo_json({"disabled": True, "changed": entry is not None})
+    elif entry is None:
         click.echo("sync is already disabled")
+    else:
+        click.echo(
+            "sync disabled: `replicator sync` refuses until `replicator enable`; links and "
+            "record states are kept"
+        )
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor the password file
+        return "person"
+
+
+def _disable_removing(
+    config: Config, *, yes: bool, by: str, reason: str, as_json: bool, wait: float | None
+) -> None:
+    """``disable --remove-crm-copies``: disable, list the copies, confirm, remove them."""
+    # function-level: it loads httpx, which only a command reaching a daemon needs
+    from replicator.daemon.state import LOCK_WAIT, journal_writer
+
+    def say(text: str) -> None:
+        click.echo(text, err=as_json)  # --json keeps stdout for the JSON
+
+    holder = "replicator disable --remove-crm-copies"
+    with (
+        journal_writer(config.journal_path, holder, wait=LOCK_WAIT if wait is None else wait),
+        _open(config) as journal,
+    ):
+        changed = lc.disable(journal) is not None
+        say(
+            "sync disabled (`replicator enable` turns it back on)"
+            if changed
+            else "sync is already disabled"
+        )
+        found = copies.plan(journal, config)
+        data: dict[str, Any] = {"disabled": True, "changed": changed, "by": by, "reason": reason}
+        data["listed"] = [c.data() for c in found.copies]
+        for line in copies.listing(found):
+            say(line)
+        if not found.copies or not (
+            yes
+            or click.confirm(
+                f"Delete these {len(found.copies)} records from the CRM? Books keeps every "
+                "document",
+                err=as_json,
+            )
+        ):
+            if found.copies:
+                say("nothing removed; sync stays disabled (`replicator enable` turns it on)")
+            if as_json:
+                _echo_json({**data, **copies.outcome_data(copies.Outcome(None))})
+            return
+        connectors = {
+            side: build_connector(config.sides[side]) for side in set(found.sides.values())
+        }
+        try:
+            removers = {s: r for s, c in connectors.items() if (r := copies.remover(c)) is not None}
+            with _bars() as bars:
+                outcome = copies.remove(
+                    journal, config, found, removers, by=by, reason=reason, progress=bars
+                )
+        except ReplicatorError as exc:
+            raise click.ClickException(
+                f"{exc}; the removal stopped: what it removed is journaled, run `{holder}` "
+                "again to finish it"
+            ) from None
+        finally:
+            for connector in connectors.values():
+                connector.close()
+    if as_json:
+        _echo_json({**data, **copies.outcome_data(outcome)})
         return
-    click.echo(
-        "sync disabled: `replicator sync` refuses until `replicator enable`; links and "
-        "record states are kept"
-    )
+    for line in copies.summary(outcome):
+        click.echo(line)
 
 
 @click.command()

@@ -21,7 +21,8 @@ Everything here is a ``config`` entry of module ``@config``, told apart by its `
     module), ``disable``, ``enable``, ``delete`` (``modules``: the reducer drops their
     records, links, cursors and conflicts, see ``SQLiteView.drop_module``; every entry
     stays, for audit), ``credentials`` (``side``, ``file`` and the names of the keys that
-    changed; never a secret).
+    changed; never a secret), ``remove-crm-copies`` / ``removed-crm-copies`` (a removal of
+    the CRM copies of Books documents asked, and run to its end: :mod:`.copies`).
 
 Deletes are never propagated (DESIGN section 5): a record deleted on one side keeps its
 link, marked ``deleted``, and stays on the other side; :func:`deleted_links` counts them.
@@ -38,6 +39,8 @@ import attrs
 from journal import Entry, Journal, Kind
 from journal.entry import utc_text
 from journal.payloads import (
+    CopiesRemoval,
+    CopiesRemoved,
     CredentialsReplaced,
     Disabled,
     Enabled,
@@ -61,9 +64,19 @@ from replicator.errors import ConfigError, EngineError
 from replicator.sync.record import CONFIG_MODULE, RUN, last_config, settings_in_force
 
 LIFECYCLE = "@lifecycle"
-EVENTS = ("pause", "resume", "disable", "enable", "delete", "credentials")
+EVENTS = (
+    "pause",
+    "resume",
+    "disable",
+    "enable",
+    "delete",
+    "credentials",
+    "remove-crm-copies",
+    "removed-crm-copies",
+)
 # what a history row shows, from a run's counts (CycleReport names on the right)
 COLUMNS = ("added", "updated", "deleted", "skipped", "failed", "conflicts")
+REMOVAL_COUNTS = ("removed", "gone", "failed")  # a removal of CRM copies, per module
 
 
 # -- the state: a fold of the decisions ------------------------------------------------------
@@ -118,6 +131,10 @@ def _modules(event: Payload) -> tuple[str, ...]:
     """The modules a lifecycle event names (none: every module, or none at all)."""
     if isinstance(event, (Paused, Resumed, IntegrationDeleted)):
         return event.modules
+    if isinstance(event, CopiesRemoval):
+        return tuple(event.records)
+    if isinstance(event, CopiesRemoved):
+        return tuple(event.counts)
     return ()
 
 
@@ -462,6 +479,18 @@ def event_summary(entry: Entry) -> str:
         )
     if isinstance(event, CredentialsReplaced):
         return f"credentials of side {event.side} replaced ({event.file})"
+    if isinstance(event, CopiesRemoval):
+        copies = sum(len(rids) for rids in event.records.values())
+        return (
+            f"removal of {copies} CRM copies of Books documents ({modules}) asked by "
+            f"{event.by}: {event.reason}"
+        )
+    if isinstance(event, CopiesRemoved):
+        done = {k: sum(c.get(k, 0) for c in event.counts.values()) for k in REMOVAL_COUNTS}
+        return (
+            f"CRM copies removed (asked at entry {event.request}): {done['removed']} removed, "
+            f"{done['gone']} gone already, {done['failed']} failed; Books untouched"
+        )
     return str(event_of(event))
 
 
@@ -530,6 +559,7 @@ __all__ = [
     "COLUMNS",
     "EVENTS",
     "LIFECYCLE",
+    "REMOVAL_COUNTS",
     "Lifecycle",
     "Run",
     "check_modules",

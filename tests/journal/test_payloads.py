@@ -146,6 +146,32 @@ def test_writers_get_the_meta_they_wrote_by_hand():
     assert (entry.kind, entry.meta, entry.side) == (Kind.CURSOR, {"cursor": "9"}, "crm")
 
 
+def test_a_removal_of_crm_copies_journals_its_request_tombstones_and_end_as_written():
+    """`disable --remove-crm-copies`: the request (who, why, sides, records), a tombstone
+    naming who asked, why and the request (``gone`` only when true), and the end entry;
+    a tombstone of earlier versions (only ``id``) still reads as a delete seen on a side."""
+    asked = p.CopiesRemoval(
+        by="alice", reason="leaving", sides={"invoices": "crm"}, records={"invoices": {"r": "9"}}
+    )
+    assert p.encode(asked) == {
+        "by": "alice",
+        "reason": "leaving",
+        "sides": {"invoices": "crm"},
+        "records": {"invoices": {"r": "9"}},
+        "event": "remove-crm-copies",
+    }
+    stone = p.Tombstone(id="9", by="alice", reason="leaving", request=4)
+    assert p.encode(stone) == {"id": "9", "by": "alice", "reason": "leaving", "request": 4}
+    assert p.encode(p.Tombstone(id="9", gone=True))["gone"] is True
+    ended = p.CopiesRemoved(request=4, counts={"invoices": {"removed": 1}})
+    assert p.encode(ended)["event"] == "removed-crm-copies"
+    assert p.variant(Kind.CONFIG, p.encode(asked)) is p.CopiesRemoval
+    assert p.variant(Kind.CONFIG, p.encode(ended)) is p.CopiesRemoved
+    old = _round_trips(Kind.TOMBSTONE, {"id": "4"})
+    assert isinstance(old, p.Tombstone)
+    assert (old.by, old.reason, old.request, old.gone) == (None, None, None, False)
+
+
 def test_extra_may_not_shadow_a_field():
     """A key given both as a field and in ``extra`` is refused rather than one silently
     winning."""
