@@ -376,7 +376,8 @@ def from_options(
     :mod:`replicator.connectors.zoho.credentials`), ``key_field``, ``overlap_seconds``, ``timeout``,
     ``max_retries``, ``concurrency`` (default 5), ``credit_budget`` (credits per 24 h; none
     by default), ``triggers`` (workflow triggers to run on writes; none by default),
-    ``tax_names`` (the CRM taxes a line takes first when several have its percentage).
+    ``taxes`` (percentage -> the CRM tax a line of it takes when several have that
+    percentage: what ``[integration.transactions] taxes.crm`` gives the side).
     ``transport`` (an ``httpx.MockTransport``, say) carries both OAuth and API calls.
     """
     auth, _ = open_auth(side, options, env=env, transport=transport, clock=clock)
@@ -399,7 +400,7 @@ def from_options(
         key_field=options.get("key_field", "Replicator_Id"),
         overlap=float(options.get("overlap_seconds", 300.0)),
         triggers=list(options.get("triggers", ())),
-        tax_names=list(options.get("tax_names", ())),
+        tax_names=[str(name) for name in dict(options.get("taxes") or {}).values()],
         now=now,
     )
 
