@@ -89,8 +89,7 @@ class HeldNames:
     def _index(self, rid: str, state: RecordState | None) -> None:
         # a record folded into another (a duplicate a person or the policy linked) holds
         # nothing of its own: its rows are the survivor's, which holds their names
-        merged = state is None or state.status == MERGED
-        sides = state.held_wires() if not merged else {}
+        sides = state.held_wires() if state is not None and state.status != MERGED else {}
         for side, field in [k for k in self._names.get(rid, {}) if k[0] not in sides]:
             self.take(side, field, None, rid)
         for side, held in sides.items():
