@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from replicator.cli.main import main
 from replicator.config import load, mapping
 from replicator.sandbox import Sandbox
+from replicator.sandbox.crm_describe import describe_field
 from tests.integration.conftest import SESSION
 
 CONFIG = """\
@@ -74,8 +75,8 @@ def invoke(config: Path, *args: str) -> Result:
 def crm_field(sandbox: Sandbox, module: str, name: str) -> dict[str, Any] | None:
     schema = sandbox.state.crm_schema.module(module)
     assert schema is not None
-    field = next((f for f in schema.fields if f.api_name == name), None)
-    return field.describe(module) if field is not None else None
+    found = [(i, f) for i, f in enumerate(schema.fields) if f.api_name == name]
+    return describe_field(schema, found[0][1], found[0][0]) if found else None
 
 
 def test_a_missing_key_field_is_refused_by_sync_reported_by_check_and_made_by_setup(
