@@ -65,6 +65,16 @@ def push(
     renames = _clone_names(ctx, module, side, batch, report)  # duplicates = "clone"
     for state, w, done in batch:
         locked = lock_refusal(module, side, state, w)
+        passing = lock_passes(module, w) if locked is not None else None
+        if locked is not None and passing is not None:
+            # a void or cancel goes through the lock on its own; the rest of the write
+            # is refused and journaled as any locked write, and waits for the next change
+            rest = {k: v for k, v in w.values.items() if k not in passing}
+            locked = lock_refusal(module, side, state, attrs.evolve(w, values=rest))
+            if locked is not None:
+                refused(state.rid, "locked", stage="push", reason=locked, id=w.id, done=False)
+            w = attrs.evolve(w, values=passing)
+            locked = None
         if locked is not None:  # held, not retried: the record's next change plans it again
             # unless another side's refused write of the record waits for its retry: the
             # record stays marked for it (a refusal that ends the batch would unmark it)
@@ -196,6 +206,17 @@ def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWri
         f"{side} only while it is {' or '.join(lock.open)}; refused ({', '.join(changes)} "
         "not written)"
     )
+
+
+def lock_passes(module: ModuleConfig, w: SideWrite) -> dict[str, Any] | None:
+    """The part of a locked update that goes anyway: its lock field set to one of the
+    lock's ``passes`` values (a void or cancel), or None."""
+    lock = module.lock
+    if lock is None or lock.field not in w.values:
+        return None
+    if from_wire(w.values[lock.field]) not in lock.passes:
+        return None
+    return {lock.field: w.values[lock.field]}
 
 
 def _retried(journal: Journal, name: str, rid: str, side: str) -> bool:

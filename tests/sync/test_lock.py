@@ -70,14 +70,16 @@ def test_a_void_from_crm_passes_a_sent_invoice(docs):
     assert docs.failures() == []
 
 
-def test_a_void_with_another_edit_is_refused_whole(docs):
-    """Void plus a changed description is more than the status: nothing of it is sent."""
+def test_a_void_with_another_edit_voids_and_refuses_the_edit(docs):
+    """Void plus a changed description: the void goes through the lock on its own (a
+    void propagates), the description is refused and journaled with the reason."""
     books_id, crm_id, rid = sent_invoice(docs)
     docs.crm.update("crm_invoices", crm_id, {"stage": "Void", "description": "b"})
     docs.sync()
-    assert docs.books.rows("invoices")[books_id]["status"] == "sent"
+    row = docs.books.rows("invoices")[books_id]
+    assert row["status"] == "void" and row["notes"] != "b"
     ((_, error),) = docs.failures(stage="push")
-    assert "refused (notes, status not written)" in error.reason
+    assert "refused (notes not written)" in error.reason
 
 
 def test_a_status_other_than_passes_is_refused(docs):
