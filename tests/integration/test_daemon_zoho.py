@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -570,3 +571,91 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(api, admin, star
     assert crm_names(admin) == everyone
     verified = cli(tmp_path / "replicator.toml", "journal", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+TRANSACTIONS = """\
+[journal]
+path = "journal.db"
+
+[sides.crm]
+connector = "zoho_crm"
+credentials = "{credentials}"
+
+[sides.books]
+connector = "zoho_books"
+credentials = "{credentials}"
+requests_per_minute = 100000
+
+[integration]
+[integration.customers]
+crm_module = "accounts"
+[integration.items]
+[integration.vendors]
+[integration.transactions]
+
+[daemon]
+bind = "127.0.0.1:0"
+stop_timeout = "20s"
+poll_every = "1h"
+masters_every = "1h"
+"""
+
+
+def test_a_crm_quote_with_three_lines_reaches_books_within_5_seconds(api, admin, sandbox, tmp_path):
+    """[integration.transactions] under a running daemon: a quote made in CRM, naming an
+    account and three products, is a Books estimate within 5 s (the callback path), with
+    its three lines' exact amounts and the same total in both apps."""
+    config = tmp_path / "replicator.toml"
+    config.write_text(TRANSACTIONS.format(credentials=sandbox.credentials_path), encoding="utf-8")
+    done = cli(config, "setup")
+    assert done.returncode == 0, done.stdout + done.stderr
+    account = an_account(api)
+    products = [
+        api.crm_create("Products", {"Product_Name": name, "Unit_Price": price})[0]
+        for name, price in (("Widget", 10), ("Gadget", 20), ("Gizmo", 30))
+    ]
+    daemon = DaemonProcess(config)
+    try:
+        in_books(admin)
+        wait_for(
+            lambda: (
+                daemon.status("estimates") == "ok"
+                and daemon.state()["channels"].get("crm", {}).get("expiry")
+            ),
+            timeout=10,
+        )
+        lines = [
+            {"Product_Name": {"id": products[0]}, "Quantity": 3, "List_Price": 10.25},
+            {"Product_Name": {"id": products[1]}, "Quantity": 1.5, "List_Price": 19.99},
+            {"Product_Name": {"id": products[2]}, "Quantity": 2, "List_Price": 30, "Discount": 5},
+        ]
+        made = time.monotonic()
+        api.crm_create(
+            "Quotes",
+            {"Subject": "Quick quote", "Account_Name": {"id": account}, "Quoted_Items": lines},
+        )
+
+        def estimate() -> dict[str, Any] | None:
+            found = [
+                e
+                for e in admin.books_records("estimates")
+                if e.get("reference_number") == "Quick quote"
+            ]
+            if not found:
+                return None
+            return dict(admin.call("GET", f"/books/estimates/{found[0]['estimate_id']}"))
+
+        got = wait_for(estimate, timeout=5)
+        assert time.monotonic() - made < 5
+        assert [
+            (Decimal(str(li["quantity"])), Decimal(str(li["rate"])), Decimal(str(li["discount"])))
+            for li in got["line_items"]
+        ] == [
+            (Decimal(3), Decimal("10.25"), Decimal(0)),
+            (Decimal("1.5"), Decimal("19.99"), Decimal(0)),
+            (Decimal(2), Decimal(30), Decimal(5)),
+        ]
+        (quote,) = [q for q in admin.crm_records("Quotes") if q["Subject"] == "Quick quote"]
+        assert Decimal(str(got["total"])) == Decimal(str(quote["Grand_Total"]))
+    finally:
+        daemon.close()
