@@ -24,6 +24,14 @@ def test_demo_syncs_zoho_crm_and_books_through_the_sandbox(tmp_path):
     # near names are held for a person, never copied as a second customer
     assert "near match 'Globex Corp' (books) ~ 'Globex Corporation' (crm)" in out
     assert "near match 'Hooli Inc.' (books) ~ 'Hooli' (crm)" in out
+    # transactions: a CRM quote reaches Books with its 3 lines and equal totals, the
+    # seeded Books invoice is in CRM, and a CRM edit of it once sent is refused
+    flat = " ".join(out.split())
+    assert "estimate EST-" in flat and "with 3 lines" in flat
+    totals = flat.split("with 3 lines:")[1].split("total books ")[1].split(",")
+    assert totals[0] == totals[1].removeprefix(" crm ").split()[0]
+    assert "is in CRM with 1 lines, status 'Sent'" in flat
+    assert "refused and journaled" in flat and "only while it is draft" in flat
     assert "intact: " in out and "Try:" in out
     assert (folder / "replicator.toml").is_file()
     assert (folder / "sandbox" / "credentials.json").is_file()

@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from replicator.cli.demo.story import conflicts_and_verify
+from replicator.cli.demo.transactions import run_transactions, set_up
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox
@@ -154,6 +155,8 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
         config = load_config(config_path)
         with ZohoApi(box.credentials_path) as api:
             _show_sides(console, api, "before the first sync")
+            made = set_up(config)  # `replicator setup`: the status values CRM lacks
+            console.print(f"replicator setup: {made} field(s) or picklist value set(s) made in CRM")
             console.rule("first sync")
             first = run_sync(config)
             print_report(console, config, first)
@@ -168,6 +171,7 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
             second = run_sync(config)
             print_report(console, config, second)
             _show_sides(console, api, "after the second sync")
+            run_transactions(console, config, api, box.admin)
         _show_requests(console, box.admin.counters())
         port = box.port
     conflicts_and_verify(console, config)
@@ -213,6 +217,8 @@ duplicates = "{DEMO_POLICIES["vendors"]}"
 [integration.items]
 duplicates = "{DEMO_POLICIES["items"]}"
 product_type = "Product_Type"      # a CRM picklist Goods / Services
+
+[integration.transactions]          # quotes, sales orders, invoices, purchase orders
 """
 
 
