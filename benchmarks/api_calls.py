@@ -53,6 +53,7 @@ from typing import Any
 
 from _common import library_state  # benchmarks/ is on sys.path when run as a script
 
+from replicator.cli.demo.transactions import set_up
 from replicator.cli.demo.zoho import zoho_config
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox, Settings
@@ -65,6 +66,7 @@ PER_PAGE = 200  # the largest page both APIs serve
 CRM_WRITES_PER_CALL = 100
 BOOKS_REAL_LIMIT = 100  # requests a minute per organisation
 
+DOCUMENTS = ("estimates", "salesorders", "invoices", "purchaseorders")
 # (api, method, route template) -> kind
 KINDS = {
     ("oauth", "POST", "/oauth/v2/token"): "tokens",
@@ -79,6 +81,26 @@ KINDS = {
     ("books", "POST", "/books/v3/contacts"): "books_writes",
     ("books", "PUT", "/books/v3/contacts"): "books_writes",
     ("books", "PUT", "/books/v3/contacts/{record_id}"): "books_writes",
+    ("crm", "GET", "/crm/v8/{module}/{record_id}"): "crm_reads",
+    ("crm", "GET", "/crm/v8/org/taxes"): "crm_metadata",
+    ("crm", "GET", "/crm/v8/org"): "crm_metadata",
+    **{
+        key: kind
+        for table in DOCUMENTS
+        for key, kind in (
+            (("books", "GET", f"/books/v3/{table}"), "books_list"),
+            (("books", "GET", f"/books/v3/{table}/{{record_id}}"), "books_reads"),
+            (("books", "PUT", f"/books/v3/{table}"), "books_writes"),
+            (("books", "PUT", f"/books/v3/{table}/{{record_id}}"), "books_writes"),
+            (
+                ("books", "POST", f"/books/v3/{table}/{{record_id}}/status/{{status}}"),
+                "books_writes",
+            ),
+        )
+    },
+    ("books", "GET", "/books/v3/items"): "books_list",
+    ("books", "GET", "/books/v3/settings/taxes"): "books_metadata",
+    ("books", "GET", "/books/v3/organizations/{organization_id}"): "books_metadata",
 }
 ORDER = [
     "crm_list",
@@ -88,6 +110,8 @@ ORDER = [
     "tokens",
     "crm_metadata",
     "books_reads",
+    "crm_reads",
+    "books_metadata",
     "other",
 ]
 
@@ -115,14 +139,19 @@ def grouped(counters: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], int,
 
 
 def phase(
-    admin: AdminClient, config_path: Path, bound: Mapping[str, int], name: str
+    admin: AdminClient,
+    config_path: Path,
+    bound: Mapping[str, int],
+    name: str,
+    modules: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """One sync as `replicator sync` runs it; its requests beside the bound."""
+    """One sync (of ``modules``, default all) as `replicator sync` runs it; its requests
+    beside the bound."""
     admin.reset_counters()
     log(f"{name}: syncing ...")
     started = time.perf_counter()
     with open_app(load_config(config_path)) as app:
-        report: CycleReport = app.engine.run()
+        report: CycleReport = app.engine.run(modules)
         calls = {side: dict(c.client.calls) for side, c in app.connectors.items()}  # type: ignore[attr-defined]
     seconds = time.perf_counter() - started
     actual, refused, rows = grouped(admin.counters())
@@ -204,6 +233,76 @@ def edit(api: ZohoApi, edits: int) -> None:
         api.books_update_contact(contact["contact_id"], website=f"www.edited-in-books{i}.example")
 
 
+TRANSACTIONS_CONFIG = """
+[integration]
+[integration.customers]
+crm_module = "accounts"
+[integration.items]
+[integration.transactions.estimates]
+[integration.transactions.invoices]
+"""
+PRODUCTS = 3
+
+
+def seed_documents(admin: AdminClient, documents: int) -> None:
+    """``documents`` quotes in CRM and as many invoices in Books, three lines each (one
+    taxed, one discounted), naming customers and items already synced."""
+    log(f"seeding {documents} CRM quotes and {documents} Books invoices, 3 lines each ...")
+    accounts = [a for a in admin.crm_records("Accounts") if a["Account_Name"].endswith("Ltd")]
+    products = admin.crm_records("Products")[:PRODUCTS]
+    customers = [c for c in admin.books_records("contacts") if c.get("contact_type") == "customer"]
+    items = admin.books_records("items")[:PRODUCTS]
+    vat = next(
+        t
+        for t in admin.call("GET", "/books/taxes")["taxes"]
+        if str(t["tax_percentage"]) in ("20", "20.0")
+    )
+    quotes = [
+        {
+            "Subject": f"Bench quote {n:06}",
+            "Account_Name": {"id": accounts[n % len(accounts)]["id"]},
+            "Quoted_Items": [
+                {"Product_Name": {"id": products[0]["id"]}, "Quantity": 2, "List_Price": 10.5},
+                {
+                    "Product_Name": {"id": products[1]["id"]},
+                    "Quantity": 1,
+                    "List_Price": 99.99,
+                    "line_tax": [{"name": "VAT", "percentage": 20}],
+                },
+                {
+                    "Product_Name": {"id": products[2]["id"]},
+                    "Quantity": 3,
+                    "List_Price": 7,
+                    "Discount": 1.5,
+                },
+            ],
+        }
+        for n in range(documents)
+    ]
+    for start in range(0, documents, SEED_CHUNK):
+        admin.crm_create("Quotes", *quotes[start : start + SEED_CHUNK], notify=False)
+        admin.advance_clock(60)
+    for n in range(documents):
+        if n and n % SEED_CHUNK == 0:
+            admin.advance_clock(60)
+        admin.books_create(
+            "invoices",
+            {
+                "customer_id": customers[n % len(customers)]["contact_id"],
+                "line_items": [
+                    {"item_id": items[0]["item_id"], "quantity": 2, "rate": 10.5},
+                    {
+                        "item_id": items[1]["item_id"],
+                        "quantity": 1,
+                        "rate": 99.99,
+                        "tax_id": vat["tax_id"],
+                    },
+                    {"item_id": items[2]["item_id"], "quantity": 3, "rate": 7, "discount": 1.5},
+                ],
+            },
+        )
+
+
 def converged(api: ZohoApi) -> bool:
     crm = {
         a["Account_Name"]: a.get("Website")
@@ -218,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=5000, help="customers, split in two")
     parser.add_argument("--edits", type=int, default=50, help="edits on each side")
     parser.add_argument("--quick", action="store_true", help="1,000 records, 50 edits")
+    parser.add_argument(
+        "--documents", type=int, default=500, help="quotes in CRM and invoices in Books"
+    )
     parser.add_argument(
         "--books-per-minute",
         type=int,
@@ -235,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.records, args.edits = 1000, 50
+        args.records, args.edits, args.documents = 1000, 50, 200
     rate = BOOKS_REAL_LIMIT if args.real_limit else args.books_per_minute
     in_crm, in_books = args.records // 2, args.records - args.records // 2
     began = time.perf_counter()
@@ -297,7 +399,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "idle",
             )
             in_sync = converged(api)
-    ratios = [initial["ratio"], incremental["ratio"]]
+        # transactions: items first (not counted), then the documents' first sync
+        # the same sides and journal, the masters and documents as [integration] sets
+        # them up (customers made again from their integration defaults: not counted)
+        sides = config_path.read_text(encoding="utf-8").split("[modules.")[0]
+        config_path.write_text(sides + TRANSACTIONS_CONFIG, encoding="utf-8")
+        admin.crm_create(
+            "Products",
+            *[{"Product_Name": f"Bench product {n}", "Unit_Price": 10} for n in range(PRODUCTS)],
+            notify=False,
+        )
+        admin.advance_clock(60)
+        set_up(load_config(config_path))  # `replicator setup`: CRM's status values
+        phase(admin, config_path, {}, "masters (not counted)", ["customers", "items"])
+        seed_documents(admin, args.documents)
+        admin.advance_clock(3600)
+        docs = args.documents
+        transactions = phase(
+            admin,
+            config_path,
+            {
+                # CRM quotes -> Books: list pages, each quote read by id (its lines are
+                # only there), one Books create each; Books invoices -> CRM: list pages,
+                # each invoice read by id (line items), CRM writes of 100; CRM's deleted
+                # (a first sync reads no deleted feed); the empty other-side list of each
+                "crm_list": pages(docs) + 1,
+                "books_list": pages(docs) + 1,
+                "crm_reads": docs,
+                "books_reads": docs,
+                "books_writes": docs,
+                "crm_writes": math.ceil(docs / CRM_WRITES_PER_CALL),
+                "tokens": 1,
+            },
+            "transactions",
+            ["estimates", "invoices"],
+        )
+        transactions["requests_per_document"] = round(transactions["total"] / (2 * docs), 3)
+        transactions["lower_bound_per_document"] = round(
+            transactions["total_lower_bound"] / (2 * docs), 3
+        )
+    ratios = [initial["ratio"], incremental["ratio"], transactions["ratio"]]
     result = {
         "benchmark": "api_calls",
         "records": args.records,
@@ -322,7 +463,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "target_ratio": TARGET_RATIO,
         "meets_target": all(r is not None and r <= TARGET_RATIO for r in ratios),
         "converged": in_sync,
-        "phases": {"initial": initial, "incremental": incremental, "idle": idle},
+        "documents_per_side": args.documents,
+        "phases": {
+            "initial": initial,
+            "incremental": incremental,
+            "idle": idle,
+            "transactions": transactions,
+        },
         "wall_seconds": round(time.perf_counter() - began, 2),
         "python": platform.python_version(),
         "library": library_state(),
