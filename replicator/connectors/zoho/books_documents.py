@@ -44,7 +44,7 @@ import attrs
 from replicator.config.mapping import to_canonical
 from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi
 from replicator.connectors.zoho.books_tables import Table
-from replicator.connectors.zoho.values import body_of, loads
+from replicator.connectors.zoho.values import Tax, body_of, loads
 from replicator.errors import MappingError, ZohoAuthError, ZohoError
 
 LINES = "line_items"
@@ -89,13 +89,6 @@ TaxNames = Mapping[Decimal, str]  # a percentage -> the name of the Books tax it
 class _Refused(ValueError):
     """Why a write cannot be sent, worded to follow the record: ``line 2: no Books tax of
     7%``.  Caught in this module: a refusal leaves it as :attr:`Plan.error`."""
-
-
-@attrs.frozen
-class Tax:
-    id: str
-    name: str
-    percentage: Decimal
 
 
 @attrs.frozen

@@ -49,7 +49,7 @@ from replicator.config.mapping import to_canonical
 from replicator.connectors.base import SideModule, utc_now
 from replicator.connectors.zoho.crm_api import CrmApi, Now, not_found
 from replicator.connectors.zoho.http import ApiClient
-from replicator.connectors.zoho.values import body_of
+from replicator.connectors.zoho.values import Tax, body_of
 from replicator.errors import MappingError, ZohoError
 
 # the line-item subform of each transaction module
@@ -86,15 +86,6 @@ class Held:
 
     def covers(self, modified: str, columns: Iterable[str]) -> bool:
         return self.modified == modified and all(c in self.lines for c in columns)
-
-
-@attrs.frozen
-class Tax:
-    """One tax of the CRM organisation (``GET /org/taxes``); ``percentage`` is its value."""
-
-    id: str
-    name: str
-    percentage: Decimal
 
 
 @attrs.frozen

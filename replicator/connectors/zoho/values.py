@@ -13,7 +13,19 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import httpx
+
+
+@attrs.frozen
+class Tax:
+    """One tax of a Zoho organisation (Books ``/settings/taxes``, CRM ``/org/taxes``): a
+    document line carries its ``percentage`` (see the issue 12 contract), each app its id
+    and name."""
+
+    id: str
+    name: str
+    percentage: Decimal
 
 
 def loads(content: bytes | str) -> Any:
@@ -81,4 +93,4 @@ def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
         yield batch
 
 
-__all__ = ["body_of", "chunks", "digest", "dumps", "loads"]
+__all__ = ["Tax", "body_of", "chunks", "digest", "dumps", "loads"]
