@@ -25,7 +25,7 @@ from replicator.sandbox import Sandbox
 from replicator.sandbox.crm_describe import describe_field
 from tests.integration.conftest import SESSION
 
-CONFIG = """\
+SIDES = """\
 [journal]
 path = "journal.db"
 
@@ -37,7 +37,10 @@ credentials = {credentials}
 connector = "zoho_books"
 credentials = {credentials}
 requests_per_minute = 100000
-
+"""
+CONFIG = (
+    SIDES
+    + """
 [modules.quotes]
 crm = {{ table = "Quotes", modified = "Modified_Time" }}
 books = {{ table = "estimates", modified = "last_modified_time" }}
@@ -52,6 +55,7 @@ books = "status"
 type = "picklist"
 values.crm = {{ Draft = "draft", Sent = "sent", Accepted = "accepted" }}
 """
+)
 KEY_LINE = (
     "module quotes: side crm (Zoho CRM Quotes) has no key field 'Replicator_Id' (unique "
     "text, holds replicator's record ids): run `replicator setup` to create it"
@@ -134,24 +138,15 @@ def test_a_missing_key_field_is_refused_by_sync_reported_by_check_and_made_by_se
     assert ("picklist values", "Quote_Stage") not in left
 
 
-INTEGRATION = """\
-[journal]
-path = "journal.db"
-
-[sides.crm]
-connector = "zoho_crm"
-credentials = {credentials}
-
-[sides.books]
-connector = "zoho_books"
-credentials = {credentials}
-requests_per_minute = 100000
-
+INTEGRATION = (
+    SIDES
+    + """
 [integration.customers]
 [integration.vendors]
 [integration.items]
 [integration.transactions]
 """
+)
 DOCUMENTS = {
     "estimates": ("Quotes", "Quote_Stage", "Sent"),
     "salesorders": ("Sales_Orders", "Status", "Void"),
