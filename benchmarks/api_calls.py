@@ -53,8 +53,8 @@ from typing import Any
 
 from _common import library_state  # benchmarks/ is on sys.path when run as a script
 
-from replicator.cli.demo.transactions import set_up
 from replicator.cli.demo.zoho import zoho_config
+from replicator.cli.setup_check import set_up
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox, Settings
 from replicator.sandbox.api_client import ZohoApi

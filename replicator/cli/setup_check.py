@@ -315,6 +315,18 @@ def _make(
 # -- the command -------------------------------------------------------------------------------
 
 
+def set_up(config: Config, *, check: bool = False) -> list[Lack]:
+    """What each app lacks for ``config``'s modules; unless ``check``, with what CRM's API
+    allows made (the ``setup`` command, the demo and the benchmarks run this)."""
+    connectors = {name: build_connector(side) for name, side in config.sides.items()}
+    try:
+        found = lacks(config, connectors)
+        return found if check else fix(found, connectors)
+    finally:
+        for connector in connectors.values():
+            connector.close()
+
+
 @click.command()
 @config_option
 @click.option("--check", is_flag=True, help="Only report what is missing (exit 1 if anything).")
@@ -324,14 +336,7 @@ def setup(ctx: click.Context, check: bool, as_json: bool) -> None:
     """List, for every module, what each app lacks (key field, mapped fields, picklist
     values), and create on Zoho CRM what its API allows; print the steps for Zoho Books."""
     config = _config(ctx)
-    connectors = {name: build_connector(side) for name, side in config.sides.items()}
-    try:
-        found = lacks(config, connectors)
-        if not check:
-            found = fix(found, connectors)
-    finally:
-        for connector in connectors.values():
-            connector.close()
+    found = set_up(config, check=check)
     missing = [lack for lack in found if lack.state in (MISSING, FAILED)]
     if as_json:
         counts = {s: sum(lack.state == s for lack in found) for s in (MISSING, CREATED, ADDED)}

@@ -8,7 +8,8 @@ before the outcomes leaves them pending: :func:`pending_writes`); the writes, se
 write an ``applied`` entry (the side's id) or an ``error`` entry (why the side refused, and
 whether it is retried), in one transaction; the run's progress.  An update the module's
 lock keeps from a document's system of record is not sent: its ``error`` entry (stage
-``push``) says why, and the record is held until its next change (:func:`lock_refusal`).
+``push``) says why, and the record is held until its next change (:func:`lock_refusal`);
+a void or cancel in it still goes, alone (:func:`lock_passes`).
 A create whose duplicate lies on the side outside the module's view waits for it instead,
 and a clone goes under another name (:mod:`~replicator.sync.clone_names`).
 """
@@ -67,14 +68,13 @@ def push(
         locked = lock_refusal(module, side, state, w)
         passing = lock_passes(module, w) if locked is not None else None
         if locked is not None and passing is not None:
-            # a void or cancel goes through the lock on its own; the rest of the write
-            # is refused and journaled as any locked write, and waits for the next change
-            rest = {k: v for k, v in w.values.items() if k not in passing}
-            locked = lock_refusal(module, side, state, attrs.evolve(w, values=rest))
-            if locked is not None:
-                refused(state.rid, "locked", stage="push", reason=locked, id=w.id, done=False)
-            w = attrs.evolve(w, values=passing)
-            locked = None
+            # a void or cancel goes through the lock on its own, as the write's last part;
+            # the rest is refused as any locked write (reason naming only those fields)
+            rest = attrs.evolve(w, values={k: v for k, v in w.values.items() if k not in passing})
+            reason = lock_refusal(module, side, state, rest)
+            if reason is not None:
+                refused(state.rid, "locked", stage="push", reason=reason, id=w.id, done=False)
+            w, locked = attrs.evolve(w, values=passing), None
         if locked is not None:  # held, not retried: the record's next change plans it again
             # unless another side's refused write of the record waits for its retry: the
             # record stays marked for it (a refusal that ends the batch would unmark it)
@@ -169,7 +169,9 @@ def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWri
 
     Refused: an update (a create always goes) to the lock's side while the value of the
     lock's field held there is not one of ``open``, unless the only field it changes
-    there is the lock's field, to one of ``passes``.
+    there is the lock's field, to one of ``passes``.  (A write that sets it to one of
+    ``passes`` among other changes is split by :func:`push`: that part goes, the rest is
+    refused with this reason for its own fields.)
 
     Decided here, as the write is about to go, rather than in the merge: the plan stays
     what the record's values call for (the merge is pure and knows no documents), and a

@@ -14,10 +14,10 @@ from typing import Any
 from rich.console import Console
 
 from journal import Kind
-from replicator.cli.setup_check import ADDED, CREATED, fix, lacks
+from journal.payloads import Failure, payload_of
+from replicator.cli.setup_check import ADDED, CREATED, set_up
 from replicator.cli.sync import run_sync
 from replicator.config.load import Config
-from replicator.connectors import build_connector
 from replicator.sandbox import AdminClient
 from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.app import open_journal
@@ -25,15 +25,10 @@ from replicator.sync.app import open_journal
 QUOTE = "Demo quote: 3 lines"
 
 
-def set_up(config: Config) -> int:
-    """``replicator setup`` for the demo's config: what it made or added on CRM."""
-    connectors = {name: build_connector(side) for name, side in config.sides.items()}
-    try:
-        made = fix(lacks(config, connectors), connectors)
-    finally:
-        for connector in connectors.values():
-            connector.close()
-    return sum(lack.state in (CREATED, ADDED) for lack in made)
+def set_up_crm(config: Config) -> int:
+    """``replicator setup`` for the demo's config: how many fields or value sets it made
+    or added on CRM."""
+    return sum(lack.state in (CREATED, ADDED) for lack in set_up(config))
 
 
 def run_transactions(console: Console, config: Config, api: ZohoApi, admin: AdminClient) -> None:
@@ -85,13 +80,12 @@ def run_transactions(console: Console, config: Config, api: ZohoApi, admin: Admi
         run_sync(config)
         with open_journal(config) as journal:
             refused = [
-                e
-                for e in journal.read(since=before, kinds=[Kind.ERROR])
-                if "only while it is" in str(e.fields or "") + str(e.meta or "")
+                (entry.seq, said.reason)
+                for entry in journal.read(since=before, kinds=[Kind.ERROR])
+                if isinstance(said := payload_of(entry), Failure) and said.stage == "push"
             ]
-        for entry in refused:
-            reason = entry.meta.get("reason") if isinstance(entry.meta, dict) else None
-            console.print(f"  -> refused and journaled (#{entry.seq}): {reason or entry.meta}")
+        for seq, reason in refused:
+            console.print(f"  -> refused and journaled (#{seq}): {reason}")
         kept = _books_document(admin, "invoices", invoice_number=number)
         if kept is not None:
             console.print(f"  -> books keeps its notes: {kept.get('notes')!r}")
@@ -110,4 +104,4 @@ def _books_document(admin: AdminClient, resource: str, **where: Any) -> dict[str
     return dict(answer)
 
 
-__all__ = ["QUOTE", "run_transactions", "set_up"]
+__all__ = ["QUOTE", "run_transactions", "set_up_crm"]

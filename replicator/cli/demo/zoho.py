@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from replicator.cli.demo.story import conflicts_and_verify
-from replicator.cli.demo.transactions import run_transactions, set_up
+from replicator.cli.demo.transactions import run_transactions, set_up_crm
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox
@@ -155,7 +155,7 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
         config = load_config(config_path)
         with ZohoApi(box.credentials_path) as api:
             _show_sides(console, api, "before the first sync")
-            made = set_up(config)  # `replicator setup`: the status values CRM lacks
+            made = set_up_crm(config)  # `replicator setup`: the status values CRM lacks
             console.print(f"replicator setup: {made} field(s) or picklist value set(s) made in CRM")
             console.rule("first sync")
             first = run_sync(config)
