@@ -124,12 +124,16 @@ def _observe(
         raw["c"][dot_side] = counter
 
 
-def _unalias(held: Raw, fields: Any) -> None:
-    """A write or an edit of a renamed field on the side ends its other name there."""
+def _unalias(held: Raw, fields: dict[str, Any]) -> None:
+    """A write or an edit of a renamed field on the side ends its other name there, unless
+    it holds that other name still: an update re-sent whole after a crash (``plan``'s
+    ``in_flight``) writes the clone's name again, which keeps it a clone's name."""
     aliases = held.get("a")
     if aliases:
-        for name in fields:
-            aliases.pop(name, None)
+        for name, value in fields.items():
+            alias = aliases.get(name)
+            if alias is not None and not same_wire(to_wire(value), alias[1]):
+                del aliases[name]
         if not aliases:
             del held["a"]
 

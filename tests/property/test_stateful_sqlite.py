@@ -220,6 +220,30 @@ class TwoSQLiteSides(RuleBasedStateMachine):
 TestTwoSQLiteSides = TwoSQLiteSides.TestCase
 
 
+# -- examples the state machine found --------------------------------------------------------
+
+
+def test_a_clone_keeps_its_other_name_through_an_update_resent_after_a_crash(tmp_path):
+    """A clone renamed on a side, then a crash before an update's push: the retry sends
+    every value, the clone's own name among them, and the side still holds the name it was
+    renamed to while the record shows its own (found by the machine; CI run after 66917ca)."""
+    cfg = config(duplicates="clone", page_size=1, connector="sqlite")
+    with open_world(tmp_path, cfg, connector="sqlite") as w:
+        for side in SIDES:
+            w.insert(side, {"name": "Acme", "email": "a@example.com", "credit_limit": None})
+        assert w.cycle()
+        books_id = next(i for i, r in w.sides["books"].rows().items() if r["name"] == "Acme")
+        w.update("books", books_id, {"email": None})
+        w.cycle(Cycle(fault=Fault("*", "push_before", 0)))
+        w.quiesce()
+        laws.check_converged(w)
+        laws.check_idempotent(w)
+        assert sorted(r["account_name"] for r in w.sides["crm"].rows().values()) == [
+            "Acme",
+            "Acme (books 1)",
+        ]
+
+
 # -- ids SQLite hands out again ----------------------------------------------------------------
 # With a plain ``INTEGER PRIMARY KEY`` (no AUTOINCREMENT) SQLite gives the id of a deleted last
 # row to the next insert.  The state machine above uses AUTOINCREMENT tables; these two
