@@ -32,6 +32,13 @@ def test_demo_syncs_zoho_crm_and_books_through_the_sandbox(tmp_path):
     assert totals[0] == totals[1].removeprefix(" crm ").split()[0]
     assert "is in CRM with 1 lines, status 'Sent'" in flat
     assert "refused and journaled" in flat and "only while it is draft" in flat
+    # deal automation: the deal won makes one invoice, the deal lost voids it
+    deals = flat.split("deal automation")[1]
+    won, lost = deals.split("moved to 'Closed Won'")[1].split("moved to 'Closed Lost'")
+    assert won.count("books invoice INV-") == 1 and "status draft" in won.split("invoice")[-1]
+    assert "books estimate EST-" in won and "status accepted" in won
+    assert lost.count("books invoice INV-") == 1 and "status void" in lost
+    assert "status declined" in lost
     assert "intact: " in out and "Try:" in out
     assert (folder / "replicator.toml").is_file()
     assert (folder / "sandbox" / "credentials.json").is_file()

@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from replicator.cli.demo.story import conflicts_and_verify
+from replicator.cli.demo.deals import run_deals
 from replicator.cli.demo.transactions import run_transactions, set_up_crm
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import load_config
@@ -172,6 +173,7 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
             print_report(console, config, second)
             _show_sides(console, api, "after the second sync")
             run_transactions(console, config, api, box.admin)
+            run_deals(console, config, api, box.admin)
         _show_requests(console, box.admin.counters())
         port = box.port
     conflicts_and_verify(console, config)
@@ -219,6 +221,10 @@ duplicates = "{DEMO_POLICIES["items"]}"
 product_type = "Product_Type"      # a CRM picklist Goods / Services
 
 [integration.transactions]          # quotes, sales orders, invoices, purchase orders
+
+[integration.deals]                 # stage triggers (won / lost from CRM's stage metadata)
+quote = "created"                   # a Books estimate when a deal is created
+invoice = true                      # a Books invoice when it is won, voided when lost
 """
 
 
