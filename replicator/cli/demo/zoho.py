@@ -36,8 +36,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from replicator.cli.demo.story import conflicts_and_verify
 from replicator.cli.demo.deals import run_deals
+from replicator.cli.demo.story import conflicts_and_verify
 from replicator.cli.demo.transactions import run_transactions, set_up_crm
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import load_config
