@@ -27,7 +27,7 @@ import attrs
 from conflicts.register import same_value
 from conflicts.state import RecordState
 from journal.clock import Dot, VectorClock
-from journal.entry import NewEntry
+from journal.entry import NewEntry, same_wire
 from journal.payloads import Triggered, TriggerSkipped, new_entry
 
 TRIGGER = "deal"  # the pseudo-side whose dots a trigger's values carry (like RESOLVER)
@@ -244,8 +244,11 @@ def _wanted(
 
 def _sent(document: RecordState, books: str, last_status: Any) -> str | None:
     """The status the Books side holds when a person took the document over (marked it
-    sent, or moved it on since): neither draft nor what the trigger last set, nor sent on
-    the trigger's own way to accepted / declined.  None: the trigger may still change it."""
+    sent, or Books moved it on since): neither draft nor what the trigger last set, nor
+    sent on the trigger's own way to accepted / declined, nor a status the trigger set
+    earlier that Books holds until its later write is pushed (a crash in between): a
+    status Books gave, read from it (a sibling of another side than the trigger's).  None:
+    the trigger may still change the document."""
     held = document.held_wire(books)
     if held is None or held.id is None:
         return None
@@ -254,6 +257,9 @@ def _sent(document: RecordState, books: str, last_status: Any) -> str | None:
         return None
     if isinstance(last_status, str) and _IN_FLIGHT.get(last_status) == status:
         return None
+    read = document.wire_values("status")
+    if not any(side != TRIGGER and same_wire(value, status) for side, value in read):
+        return None  # ours, written before: Books has not had the trigger's last write yet
     return status
 
 

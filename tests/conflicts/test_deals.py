@@ -313,6 +313,19 @@ def test_sent_on_the_triggers_own_way_to_accepted_is_not_a_persons_send(quotes):
     assert isinstance(found, Update) and found.fields == {"status": "declined"}
 
 
+def test_a_status_the_trigger_set_before_a_crash_is_not_a_persons_send(quotes):
+    """Declined pushed, accepted journaled but not pushed (a crash): Books still holds the
+    trigger's own declined, so a new amount is sent, not skipped as a person's send
+    (found by the property test)."""
+    quotes.evaluate(RID, deal(stage="Closed Lost"))
+    quotes.push(RID)
+    quotes.evaluate(RID, deal(stage="Closed Won"))
+    found = quotes.decide(RID, deal(stage="Closed Won", amount=Decimal(3)))
+    assert isinstance(found, Update) and set(found.fields) == {"lines"}
+    quotes.push(RID)
+    assert quotes.books_values(RID)["status"] == "accepted"  # type: ignore[index]
+
+
 def test_a_document_deleted_in_books_is_not_made_again(invoices):
     """A deal change after the invoice's delete in Books is a skip saying so."""
     invoices.evaluate(RID, deal(stage="Closed Won"))
