@@ -24,13 +24,12 @@ from typing import Any
 
 import attrs
 
+from conflicts.policy import TRIGGER  # the pseudo-side whose dots a trigger's values carry
 from conflicts.register import same_value
 from conflicts.state import RecordState
 from journal.clock import Dot, VectorClock
 from journal.entry import NewEntry, same_wire
 from journal.payloads import Triggered, TriggerSkipped, new_entry
-
-TRIGGER = "deal"  # the pseudo-side whose dots a trigger's values carry (like RESOLVER)
 
 QUOTE, INVOICE = "quote", "invoice"
 TRIGGERS = (QUOTE, INVOICE)
