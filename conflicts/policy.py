@@ -117,9 +117,9 @@ class ConflictPolicy:
             # moving an estimate through sent to accepted), or crossed it; the deal changed
             # that field, so its value stands (a person's send stops the next one)
             win = newest(triggered)
-            others = ", ".join(sorted({s.dot.side for s in siblings if s.dot.side != TRIGGER}))
+            crossed = ", ".join(sorted({s.dot.side for s in siblings if s.dot.side != TRIGGER}))
             return Decision(
-                win, f"a deal trigger's value wins over {others}'s, changed while it was sent"
+                win, f"a deal trigger's value wins over {crossed}'s, changed while it was sent"
             )
         if self.kind == "manual":
             return Decision(None, "manual policy: held on both sides until a person resolves it")
