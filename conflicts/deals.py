@@ -133,7 +133,7 @@ def decide(
         )
     trigger = document.trigger if document is not None else None
     if document is None:  # rule 2: the create condition
-        met = _create_met(spec, out, stage, probabilities)
+        met = _create_met(spec, out, stage, probabilities, f"deal {_named(deal_rid, deal)}")
         if isinstance(met, Skip):
             return met
         if not met:
@@ -176,12 +176,16 @@ def decide(
     return Update(
         changed,
         out,
-        f"deal {_named(deal_rid, deal)} reached {about}: {spec.name} {rid} changed ({names})",
+        f"deal {_named(deal_rid, deal)} is at {about}: {spec.name} {rid} changed ({names})",
     )
 
 
 def _create_met(
-    spec: TriggerSpec, out: str, stage: str | None, probabilities: Mapping[str, int] | None
+    spec: TriggerSpec,
+    out: str,
+    stage: str | None,
+    probabilities: Mapping[str, int] | None,
+    named: str,
 ) -> bool | Skip:
     """Whether the deal makes the document now (a Skip when the trigger's own stage is
     unknown to the metadata)."""
@@ -195,7 +199,7 @@ def _create_met(
     threshold = probabilities.get(spec.on)
     if threshold is None:
         return Skip(
-            f"{spec.name} trigger's stage {spec.on!r} is not in the stage metadata"
+            f"{named}: the {spec.name} trigger's stage {spec.on!r} is not in the stage metadata"
             f" (known: {_known(probabilities)}): no {spec.name} made",
             out,
         )

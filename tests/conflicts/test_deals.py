@@ -180,7 +180,9 @@ def test_a_quote_on_a_stage_the_metadata_does_not_know_is_skipped_naming_it():
     docs = Documents(TriggerSpec("quote", "estimates", "Proposal"))
     try:
         found = docs.decide(RID, deal(stage="Negotiation"))
-        assert isinstance(found, Skip) and "'Proposal' is not in the stage metadata" in found.reason
+        assert isinstance(found, Skip)
+        assert found.reason.startswith("deal crm:1 (Big order): the quote trigger's stage")
+        assert "'Proposal' is not in the stage metadata" in found.reason
     finally:
         docs.close()
 
@@ -352,7 +354,7 @@ def test_reasons_name_the_deal_its_stage_and_probability_and_what_was_done(invoi
     changed = invoices.decide(RID, deal(stage="Closed Lost"))
     assert isinstance(changed, Update)
     assert changed.reason == (
-        "deal crm:1 (Big order) reached Closed Lost (probability 0):"
+        "deal crm:1 (Big order) is at Closed Lost (probability 0):"
         " invoice invoice:crm:1 changed (status)"
     )
 
