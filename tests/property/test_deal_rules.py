@@ -1,7 +1,8 @@
 """The deal trigger laws (issue 13), over random lives of one deal: creations, stage changes
 back and forth among stages of probability 0 to 100 (and one the metadata does not know),
 new amounts, names and accounts (or none), callback re-deliveries, crashes between a
-decision and its push, a person marking the document sent, and journal replays.
+decision and its push or between Books' moves of an estimate through sent, a person
+marking the document sent, and journal replays.
 
 The rules (:func:`conflicts.deals.decide`) run over a real journal and reducer with a fake
 Books (:class:`tests.conflicts.deal_docs.Documents`).  Laws: at most one document per deal
@@ -44,8 +45,9 @@ _change = st.one_of(
 )
 # after a change: delivered and pushed; delivered with no push before the next delivery (a
 # crash between the decision and its outcome); delivered twice (a re-delivered callback or
-# a polling overlap) and pushed; or not delivered (a change the next poll reads with more)
-_delivery = st.sampled_from(["push", "crash", "twice", "none"])
+# a polling overlap) and pushed; not delivered (a change the next poll reads with more); or
+# delivered and pushed with a crash between Books' moves of an estimate through sent
+_delivery = st.sampled_from(["push", "crash", "twice", "none", "midway"])
 # then, sometimes: a person marks the document sent in Books, or the journal is replayed
 _then = st.sampled_from([None, None, "sent", "replay"])
 _step = st.tuples(_change, _delivery, _then)
@@ -86,6 +88,8 @@ def test_a_deal_makes_at_most_one_document_whose_status_follows_it_unless_sent(s
                 deliver()
             if delivery in ("push", "twice"):
                 docs.push(RID)
+            elif delivery == "midway":
+                docs.push(RID, crash_on_the_way=True)
             if then == "sent":
                 state = docs.document(RID)
                 books = docs.books_values(RID)
