@@ -173,6 +173,9 @@ def refresh_documents(ctx: Context, module: ModuleConfig, report: CycleReport) -
         documents = ctx.config.modules[trigger.module]
         if not gate(ctx.journal, [documents.name])[0] or not pulled_once(ctx, documents):
             continue
+        # as a cycle does: a create a crash left without an outcome goes first, so the
+        # pull finds the row it made ours instead of taking it for a new record
+        finish_pending(ctx, documents, report)
         pull(ctx, documents, books_side(documents, module.order[0]), report)
 
 

@@ -330,3 +330,30 @@ def test_a_document_update_cut_short_is_pushed_before_the_deal_is_decided_again(
     assert w.only("estimates", deal)["status"] == "accepted"
     assert w.only("invoices", deal)["status"] == "draft"
     w.verifies()
+
+
+def test_a_callback_after_a_crash_left_a_document_create_pending_finds_the_row_it_made(
+    invoice_only,
+):
+    """The invoice made in Books with its outcome lost, a person marks it sent, a callback
+    comes: the create is finished before Books is read, so the row is the invoice's (no
+    second record for it, no overwrite of the person's status)."""
+    w = invoice_only
+    account = w.account("Acme")
+    deal = w.deal("Big order", OPEN, account=account)
+    w.sync()
+    w.move(deal, WON)
+    w.pushes["books"].crash = ("invoices", "after")
+    with pytest.raises(Crash):
+        w.callback(deal)
+    w.restart()
+    w.mark("invoices", w.only("invoices", deal)["id"], "sent")
+    w.callback(deal)
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "sent"
+    assert [rid for _, _, rid in _records(w, "invoices")] == [f"invoice:crm:{deal}"]
+    w.verifies()
+
+
+def _records(w: Deals, module: str) -> list[tuple[str, str, str]]:
+    return [(module, state.origin, state.rid) for _, _, state in w.journal.records(module)]
