@@ -114,7 +114,7 @@ def deals_data(
                     "description": {"crm": "description"},
                     "owner": {"crm": "owner"},
                 },
-                "triggers": triggers,
+                **({"triggers": triggers} if triggers else {}),
             },
         },
     }

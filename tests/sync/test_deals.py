@@ -357,3 +357,47 @@ def test_a_callback_after_a_crash_left_a_document_create_pending_finds_the_row_i
 
 def _records(w: Deals, module: str) -> list[tuple[str, str, str]]:
     return [(module, state.origin, state.rid) for _, _, state in w.journal.records(module)]
+
+
+def test_a_deal_whose_account_cannot_be_found_is_not_evaluated_until_it_changes(invoice_only):
+    """A won deal naming an account the CRM does not have: its record holds the lookup
+    error, no trigger decides on it (no skip, no invoice); given a real account, it is."""
+    w = invoice_only
+    deal = w.deal("Ghost", WON, account="999")
+    w.sync()
+    assert w.documents("invoices") == [] and w.skips() == [] and w.triggered() == []
+    state = w.journal.record("deals", f"crm:{deal}")
+    assert state is not None and "not synced" in state.errors["crm"]
+    w.crm.update("deals", deal, {"account_id": w.account("Acme")})
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "draft"
+
+
+def test_a_deal_with_a_poison_amount_waits_for_its_fix(invoice_only):
+    """An amount that does not read (a comma) keeps the deal from its triggers; fixed, the
+    invoice is made at the fixed amount."""
+    w = invoice_only
+    deal = w.deal("Comma", WON, account=w.account("Acme"), amount="1,50")
+    w.sync()
+    assert w.documents("invoices") == []
+    w.crm.update("deals", deal, {"amount": "150.25"})
+    w.sync()
+    (line,) = w.only("invoices", deal)["line_items"]
+    assert Decimal(line["rate"]) == Decimal("150.25")
+
+
+def test_a_watch_module_without_triggers_is_read_and_never_written(tmp_path):
+    """sync = "watch" with no triggers: deals are journaled, settled, and nothing is
+    written anywhere."""
+    w = Deals(tmp_path, quote=None, invoice=False)
+    try:
+        assert w.config.modules["deals"].watch and not w.config.modules["deals"].triggers
+        w.deal("Watched", WON, account=w.account("Acme"))
+        w.sync()
+        state = w.journal.record("deals", "crm:1")
+        assert state is not None and not state.attention
+        assert [t for t, _ in w.pushes["crm"].writes] == []
+        assert {t for t, _ in w.pushes["books"].writes} == {"customers"}
+        w.verifies()
+    finally:
+        w.close()
