@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 
 from journal import Kind
+from replicator.config.load import parse_config
+from replicator.sync.deals import stage_metadata
 from replicator.sync.lifecycle import last_run, run_data
-from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals
+from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals, deals_data
 
 
 @pytest.fixture
@@ -399,5 +401,29 @@ def test_a_watch_module_without_triggers_is_read_and_never_written(tmp_path):
         assert [t for t, _ in w.pushes["crm"].writes] == []
         assert {t for t, _ in w.pushes["books"].writes} == {"customers"}
         w.verifies()
+    finally:
+        w.close()
+
+
+def test_stage_metadata_is_keyed_by_the_canonical_stage_of_a_picklist(tmp_path):
+    """A stage picklist spelling the CRM's stages its own way: the CRM's probabilities are
+    read under the canonical values, and a stage the map leaves out is unknown."""
+    w = Deals(tmp_path, quote=None)
+    try:
+        data = deals_data(tmp_path, quote=None)
+        spelled = {"Qualification": "open-1", "Closed Won": "won", "Closed Lost": "lost"}
+        data["modules"]["deals"]["fields"]["stage"].update(
+            {"type": "picklist", "values": {"crm": spelled}}
+        )
+        w.config = parse_config(data, tmp_path / "replicator.toml")
+        w.restart()
+        assert stage_metadata(w.engine, w.config.modules["deals"]) == {
+            "open-1": 10,
+            "won": 100,
+            "lost": 0,
+        }
+        deal = w.deal("Big order", WON, account=w.account("Acme"))
+        w.sync()
+        assert w.only("invoices", deal)["status"] == "draft"
     finally:
         w.close()
