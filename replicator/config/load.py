@@ -527,7 +527,7 @@ def _module(
             )
         match_fields = tuple(sorted(set(match_sets[a]) & set(match_sets[b])))
 
-    first = raw.get("first", DEFAULT_FIRST.get(name, side_names[0]))
+    first = raw.get("first", side_names[0] if watch else DEFAULT_FIRST.get(name, side_names[0]))
     if first not in side_names:
         raise fail(path, f"{where}.first", f"{first!r} is not a side of this module ({side_names})")
     order = (first, *[s for s in side_names if s != first])
