@@ -61,10 +61,7 @@ def settle_deals(
     if not deals:
         return {}
     stages = stage_metadata(ctx, module)  # read once per batch
-    triggers = [
-        (TriggerSpec(t.name, t.module, t.on), ctx.config.modules[t.module])
-        for t in module.triggers.values()
-    ]
+    triggers = trigger_specs(ctx, module)
     entries: list[NewEntry] = []
     made: dict[str, list[str]] = {}
     settled: list[str] = []
@@ -124,17 +121,25 @@ def documents_in_flight(
     themselves (a trigger's write with no outcome yet), per document module: pushed before
     the deals are decided, so the decisions see what Books holds."""
     journal = ctx.journal
+    triggers = trigger_specs(ctx, module)
     found: dict[str, list[str]] = {}
     for rid in rids:
         state = journal.record(module.name, rid)
         if state is None or not state.attention:
             continue
-        for trigger in module.triggers.values():
-            spec = TriggerSpec(trigger.name, trigger.module, trigger.on)
-            document = journal.record(trigger.module, document_rid(spec, rid))
+        for spec, _ in triggers:
+            document = journal.record(spec.module, document_rid(spec, rid))
             if document is not None and document.attention:
-                found.setdefault(trigger.module, []).append(document.rid)
+                found.setdefault(spec.module, []).append(document.rid)
     return found
+
+
+def trigger_specs(ctx: Context, module: ModuleConfig) -> list[tuple[TriggerSpec, ModuleConfig]]:
+    """The module's triggers as the rules take them, each with its document module."""
+    return [
+        (TriggerSpec(t.name, t.module, t.on), ctx.config.modules[t.module])
+        for t in module.triggers.values()
+    ]
 
 
 def deal_values(state: RecordState, side: str) -> tuple[str, dict[str, Any]] | None:
@@ -181,5 +186,6 @@ __all__ = [
     "documents_in_flight",
     "settle_deals",
     "stage_metadata",
+    "trigger_specs",
     "written_fields",
 ]
