@@ -1,5 +1,9 @@
-"""The merge engine and its policies: pure functions over values, no I/O."""
+"""The merge engine and its policies: pure functions over values, no I/O.
 
+The deal triggers' rules are :mod:`conflicts.deals` (its ``decide`` and ``outcome`` are
+named there, not here: ``decide`` here is the duplicate groups')."""
+
+from conflicts.deals import TRIGGER, Create, Skip, TriggerSpec, Update
 from conflicts.duplicates import GroupDecision, Member, decide, exact_key, match_key, normalised_key
 from conflicts.errors import ConflictError, PolicyError, ResolutionError
 from conflicts.merge import FieldConflict, Plan, SideWrite, plan, visible
@@ -23,6 +27,7 @@ from conflicts.state import (
     Held,
     HeldWire,
     RecordState,
+    TriggerInfo,
 )
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "ConflictData",
     "ConflictError",
     "ConflictPolicy",
+    "Create",
     "Decision",
     "Direction",
     "DuplicatePolicy",
@@ -51,7 +57,12 @@ __all__ = [
     "SKIPPED",
     "Sibling",
     "SideWrite",
+    "Skip",
     "Sync",
+    "TRIGGER",
+    "TriggerInfo",
+    "TriggerSpec",
+    "Update",
     "decide",
     "exact_key",
     "match_key",

@@ -97,7 +97,8 @@ def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], l
 
 
 def plan(state: RecordState, policy: ModulePolicy, *, in_flight: Collection[str] = ()) -> Plan:
-    """The writes that bring every target side to the visible values of the record.
+    """The writes that bring every target side to the visible values of the record (a
+    trigger-made document's target sides are its trigger's ``only`` sides).
 
     ``in_flight``: sides an update of ours went to with no outcome journaled since (a crash
     between the push and its answer).  What they hold is unknown, so they are sent every
@@ -116,7 +117,11 @@ def plan(state: RecordState, policy: ModulePolicy, *, in_flight: Collection[str]
     )
     writes: list[SideWrite] = []
     registers = raw["f"]
-    for side in policy.targets:
+    only = state.only
+    # a document a deal trigger made is written to its ``only`` sides alone (Books: its
+    # free-text line is nothing CRM can hold), whatever the module's direction
+    targets = policy.targets if only is None else tuple(s for s in policy.sides if s in only)
+    for side in targets:
         held = raw["s"].get(side)
         if held is not None and held["del"]:
             continue  # a delete is never undone by re-creating the record

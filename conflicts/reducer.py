@@ -34,6 +34,7 @@ from journal.payloads import (
     ABSENT,
     Applied,
     Cursor,
+    DealAssociation,
     DuplicateConflict,
     DuplicateResolution,
     Failure,
@@ -45,6 +46,8 @@ from journal.payloads import (
     SettledIntent,
     Skipped,
     Tombstone,
+    Triggered,
+    TriggerSkipped,
     ValueConflict,
     ValueResolution,
     expect,
@@ -200,7 +203,9 @@ class RecordReducer:
                     settled.raw["d"] = False
                     view.put_record(entry.module, rid, settled)
             return
-        if entry.rid is None:
+        if entry.rid is None or isinstance(payload, (TriggerSkipped, DealAssociation)):
+            # a trigger that did nothing and a person's association are said in the
+            # journal (``history``, ``journal log``); they change no record
             return
         module, rid = entry.module, entry.rid
         state: RecordState | None = view.record(module, rid)
@@ -303,6 +308,8 @@ class RecordReducer:
             self._conflict(view, raw, entry, payload)
         elif isinstance(payload, (ValueResolution, DuplicateResolution)):
             self._resolution(view, raw, entry, payload)
+        elif isinstance(payload, Triggered):
+            self._triggered(view, raw, entry, payload)
         view.put_record(module, rid, state)
 
     @staticmethod
@@ -349,18 +356,45 @@ class RecordReducer:
                 raw.pop("nk", None)
                 raw["na"] = True
         elif entry.dot is not None:
-            at = utc_text(entry.at)
-            context = entry.context.as_dict() if entry.context is not None else {}
-            side, counter = entry.dot.side, entry.dot.counter
-            seen = write_clock(side, counter, context)
-            for name, value in entry.fields.items():
-                raw["f"][name] = write_register(
-                    raw["f"].get(name), side, counter, to_wire(value), at, seen
-                )
-            if entry.dot.counter > raw["c"].get(entry.dot.side, 0):
-                raw["c"][entry.dot.side] = entry.dot.counter
+            _write_dotted(raw, entry)
             raw["d"] = True
             _supersede(view, raw, entry)
+
+    @staticmethod
+    def _triggered(view: View, raw: Raw, entry: Entry, payload: Triggered) -> None:
+        """A deal trigger set a document's values: each a register write with the entry's
+        dot (as a person's resolution value), and what it set, merged over its earlier
+        entries, kept in ``tg`` for its next decision to compare with."""
+        if entry.dot is not None:
+            _write_dotted(raw, entry)
+        tg = raw.get("tg")
+        values = dict(tg["v"]) if tg is not None else {}
+        for name, value in entry.fields.items():
+            values[name] = to_wire(value)
+        raw["tg"] = {
+            "deal": payload.deal,
+            "t": payload.trigger,
+            "out": payload.outcome,
+            "only": list(payload.only),
+            "v": values,
+        }
+        raw.pop("rt", None)  # a new change is worth a new round of attempts
+        raw["d"] = True
+        _supersede(view, raw, entry)
+
+
+def _write_dotted(raw: Raw, entry: Entry) -> None:
+    """Write an entry's fields (a person's resolution, a deal trigger's values) into their
+    registers with the entry's dot and context."""
+    assert entry.dot is not None
+    at = utc_text(entry.at)
+    context = entry.context.as_dict() if entry.context is not None else {}
+    side, counter = entry.dot.side, entry.dot.counter
+    seen = write_clock(side, counter, context)
+    for name, value in entry.fields.items():
+        raw["f"][name] = write_register(raw["f"].get(name), side, counter, to_wire(value), at, seen)
+    if counter > raw["c"].get(side, 0):
+        raw["c"][side] = counter
 
 
 # -- a conflict's row ----------------------------------------------------------------------

@@ -17,9 +17,12 @@ where the record shows ``shown``, a clone renamed there: see :func:`conflicts.me
 ``st`` status, ``d`` dirty (needs planning: set by a change, cleared once every planned
 write has an outcome, or nothing was to be written), ``e`` the last error per side, ``x``
 conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
-``n`` a note (why merged / skipped / held), ``rt`` (only while a side refused a write)
-refused writes per side: ``[attempts, next try or None once held]``, ``re`` (only while
-a side gave a value that would not read) its read errors per side, until its next change.
+``n`` a note (why merged / skipped / held), ``tg`` (only on a document a deal trigger
+made) ``{"deal": the deal's rid, "t": the trigger, "out": the deal's outcome, "only": the
+sides it is written to, "v": {field: wire value the trigger last set}}``, ``rt`` (only
+while a side refused a write) refused writes per side: ``[attempts, next try or None once
+held]``, ``re`` (only while a side gave a value that would not read) its read errors per
+side, until its next change.
 
 Intents are journaled per push batch (``rid`` None) and leave record state alone: a record
 stays dirty until its writes have outcomes, so a crash anywhere in between re-plans it and
@@ -183,6 +186,26 @@ class RecordState:
         return VectorClock(self.raw["c"])
 
     @property
+    def trigger(self) -> TriggerInfo | None:
+        """What the deal trigger that made this document last set (None: no trigger made it)."""
+        tg = self.raw.get("tg")
+        if tg is None:
+            return None
+        return TriggerInfo(
+            deal=tg["deal"],
+            trigger=tg["t"],
+            outcome=tg["out"],
+            only=tuple(tg["only"]),
+            values={k: from_wire(v) for k, v in tg["v"].items()},
+        )
+
+    @property
+    def only(self) -> tuple[str, ...] | None:
+        """The sides this record is written to alone (a trigger-made document), or None."""
+        tg = self.raw.get("tg")
+        return tuple(tg["only"]) if tg is not None else None
+
+    @property
     def fields(self) -> dict[str, Register]:
         return {name: as_register(reg) for name, reg in self.raw["f"].items()}
 
@@ -297,6 +320,20 @@ class HeldWire:
         return "a" in self._held
 
 
+@attrs.frozen
+class TriggerInfo:
+    """A trigger-made document's trigger: the deal (its rid), the trigger (``quote`` |
+    ``invoice``), the deal's last outcome, the sides the document is written to alone, and
+    the canonical values the trigger last set (merged over its entries): what the next
+    decision compares with, never what a person set since."""
+
+    deal: str
+    trigger: str
+    outcome: str
+    only: tuple[str, ...]
+    values: dict[str, Any]
+
+
 # -- retries of refused writes --------------------------------------------------------------
 
 
@@ -334,6 +371,7 @@ __all__ = [
     "Held",
     "HeldWire",
     "RecordState",
+    "TriggerInfo",
     "decode_state",
     "encode_state",
     "new_state",

@@ -50,6 +50,7 @@ class Kind(enum.StrEnum):
     RESOLUTION = "resolution"  # a person's decision on a conflict
     CURSOR = "cursor"  # a side's watermark moved
     CONFIG = "config"  # the configuration in force changed
+    TRIGGER = "trigger"  # a deal trigger set a document's values, or did nothing and why
 
 
 # -- canonical values --------------------------------------------------------------------

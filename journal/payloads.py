@@ -32,7 +32,9 @@ Variants of one kind are told apart by what their meta holds, in the order the r
 has always used: an ``intent`` with ``retry`` is a :class:`RetryIntent`, with ``settled``
 a :class:`SettledIntent`, else a :class:`WriteIntent`; a ``conflict`` with
 ``"duplicate": true`` is a :class:`DuplicateConflict`; a ``resolution`` with a
-``decision`` a :class:`DuplicateResolution`; a ``config`` entry by its ``event`` or its
+``decision`` a :class:`DuplicateResolution`; a ``trigger`` with ``action`` a
+:class:`DealAssociation`, with ``create`` a :class:`Triggered`, else a
+:class:`TriggerSkipped`; a ``config`` entry by its ``event`` or its
 telling key (``fingerprint``, ``identities``, ``trigger``, ``chain``, ``complete``).  A
 ``config`` meta of no known shape is an :class:`OtherConfig` holding it all in ``extra``
 (config entries are where new facts appear first); any other kind missing a required key
@@ -323,6 +325,54 @@ class DuplicateResolution(Payload):
     decision: str = _required()
     suggestion: bool = _omitted(False)
     with_: str | None = _omitted(None, "with")
+
+
+# -- deal triggers and associations -----------------------------------------------------------
+
+
+@attrs.frozen
+class Triggered(Payload):
+    """A deal trigger set a document's values (the entry's fields): the deal's rid, the
+    trigger (``quote`` | ``invoice``), the deal's ``outcome`` (``open`` | ``won`` |
+    ``lost``), ``create`` on the entry that makes the document record, ``only`` the sides
+    the document is written to (the Books side), and why."""
+
+    KIND = Kind.TRIGGER
+
+    deal: str = _required()
+    trigger: str = _required()
+    outcome: str = _required()
+    create: bool = _required()
+    only: tuple[str, ...] = _required(converter=_names)
+    reason: str = _required()
+
+
+@attrs.frozen
+class TriggerSkipped(Payload):
+    """A deal trigger that did nothing, and why (``document``: the document's rid when
+    there is one; ``outcome`` None when the deal's stage has none)."""
+
+    KIND = Kind.TRIGGER
+
+    trigger: str = _required()
+    outcome: str | None = _required()
+    reason: str = _required()
+    document: str | None = _required()
+
+
+@attrs.frozen
+class DealAssociation(Payload):
+    """A person associated a Books document (``invoice/<Books id>``) with a CRM deal, or
+    dissociated it (``action``), and the document's number, for people."""
+
+    KIND = Kind.TRIGGER
+
+    document: str = _required()
+    deal: str = _required()
+    deal_name: str | None = _required()
+    action: str = _required()  # associate, dissociate
+    by: str = _required()
+    number: str | None = _required()
 
 
 # -- config entries: the settings, runs, a person's decisions, the journal's own -------------
@@ -647,6 +697,10 @@ def variant(kind: Kind, meta: Mapping[str, Any]) -> type[Payload]:
         return DuplicateConflict if meta.get("duplicate") is True else ValueConflict
     if kind is Kind.RESOLUTION:
         return DuplicateResolution if "decision" in meta else ValueResolution
+    if kind is Kind.TRIGGER:
+        if "action" in meta:
+            return DealAssociation
+        return Triggered if "create" in meta else TriggerSkipped
     if kind is Kind.CONFIG:
         event = meta.get("event")
         if event is not None:
@@ -720,6 +774,9 @@ PAYLOADS: tuple[type[Payload], ...] = (
     DuplicateConflict,
     ValueResolution,
     DuplicateResolution,
+    Triggered,
+    TriggerSkipped,
+    DealAssociation,
     SettingsInForce,
     SideIdentities,
     RunMarker,
@@ -749,6 +806,7 @@ __all__ = [
     "CopiesRemoved",
     "CredentialsReplaced",
     "Cursor",
+    "DealAssociation",
     "Disabled",
     "DuplicateConflict",
     "DuplicateResolution",
@@ -772,6 +830,8 @@ __all__ = [
     "Skipped",
     "Tombstone",
     "StateUpgraded",
+    "TriggerSkipped",
+    "Triggered",
     "TriggersRepaired",
     "ValueConflict",
     "ValueResolution",

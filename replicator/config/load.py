@@ -105,6 +105,7 @@ MODULE_KEYS = {
     "lookup_missing",
     "lock",
     "totals",
+    "triggers",
 }
 LOCK_KEYS = {"side", "field", "open", "passes"}
 # the key of a line that names a record: a lookup "lines.item" turns it into our record id
@@ -113,6 +114,15 @@ SIDE_MODULE_KEYS = {"table", "id", "match", "modified", "view", "where", "create
 FIELD_KEYS = {"type", "values"}  # and the module's side names (the column on each side)
 # the integration's order: customers and vendors take CRM first, items take Books first
 DEFAULT_FIRST = {"customers": "crm", "vendors": "crm", "items": "books"}
+WATCH = "watch"  # sync = "watch": a module read from its one side, never written
+# a watch module's triggers: the documents a deal makes (see :class:`Trigger`)
+TRIGGER_NAMES = ("quote", "invoice")
+TRIGGER_KEYS = {"module", "on"}
+# the fields a deals module must map, and a trigger's document module
+DEAL_FIELDS = ("name", "stage", "customer")
+DOCUMENT_FIELDS = ("customer", "lines", "status")
+# what a watch module cannot have: it writes nothing and pairs nothing
+NOT_WATCHED = ("lock", "totals", "suggest", "duplicates", "clone_name", "first", "source")
 
 
 @attrs.frozen
@@ -137,6 +147,17 @@ class Lock:
     field: str
     open: tuple[str, ...]
     passes: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Trigger:
+    """A watch module's trigger (``[modules.deals.triggers.quote]``): the document of
+    module ``module`` a deal makes, ``on`` ``"created"``, ``"won"`` or a stage value (the
+    quote made once the deal's stage probability reaches that stage's)."""
+
+    name: str  # "quote" | "invoice"
+    module: str
+    on: str
 
 
 def split_lookup(key: str) -> tuple[str, str | None]:
@@ -168,6 +189,10 @@ class ModuleConfig:
     # two decimal fields, each mapped on one side only (each app's own total): compared
     # after a cycle, a difference journaled once (sync.decide.check_totals), never written
     totals: tuple[str, ...] = ()
+    # sync = "watch": read from its one side and never written (its policy is one way
+    # from that side, to none); its ``triggers`` make documents of other modules
+    watch: bool = False
+    triggers: Mapping[str, Trigger] = attrs.field(factory=dict)
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -273,12 +298,15 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
                     f"{target!r} must be a module set up before {name!r} "
                     f"(modules in order: {', '.join(names)})",
                 )
-            if set(modules[target].sides) != set(module.sides):
+            # a watch module's side must be one of the target's
+            apart = set(module.sides) - set(modules[target].sides)
+            if apart or (not module.watch and set(modules[target].sides) != set(module.sides)):
                 raise fail(
                     path,
                     f"modules.{name}.lookups.{field}",
                     f"module {target!r} pairs other sides than {name!r}",
                 )
+    _check_triggers(path, modules)
     _refuse_shared_files(path, journal_path, sides, modules)
     daemon = parse_daemon(original.get("daemon", {}), path, list(modules))
     return Config(path, journal_path, sides, modules, original, integration, daemon)
@@ -313,6 +341,8 @@ def _refuse_shared_files(
                 f"{journal} is the database of side {name!r}: the journal needs a file of its own",
             )
     for name, module in modules.items():
+        if module.watch:  # one side: no table to share with another
+            continue
         a, b = module.sides
         side_a, side_b = sides[a], sides[b]
         if _sqlite_name(module.sides[a].table) != _sqlite_name(module.sides[b].table):
@@ -356,8 +386,27 @@ def _module(
     where = f"modules.{name}"
     side_names = [k for k in raw if k in sides]
     refuse_unknown(path, where, raw, MODULE_KEYS | set(sides))
-    if len(side_names) != 2:
+    watch = raw.get("sync") == WATCH
+    if watch:
+        if len(side_names) != 1:
+            raise fail(
+                path,
+                f"{where}.sync",
+                f"a watch module reads exactly one side (found {side_names or 'none'})",
+            )
+        for key in NOT_WATCHED:
+            if key in raw:
+                raise fail(
+                    path, f"{where}.{key}", f"a watch module is read, never written: no {key}"
+                )
+    elif len(side_names) != 2:
         raise fail(path, where, f"a module pairs exactly two sides (found {side_names or 'none'})")
+    if "triggers" in raw and not watch:
+        raise fail(
+            path,
+            f"{where}.triggers",
+            'only a watch module (sync = "watch") has triggers',
+        )
 
     fields_raw = _table(path, raw.get("fields"), f"{where}.fields") if "fields" in raw else {}
     if not fields_raw:
@@ -463,14 +512,20 @@ def _module(
             modified=modified,
             view=spec.get("view"),
         )
-    a, b = side_names
-    if match_sets[a] and match_sets[b] and set(match_sets[a]) != set(match_sets[b]):
-        raise fail(
-            path,
-            f"{where}.{b}.match",
-            f"matches fields {list(match_sets[b])} but {a} matches {list(match_sets[a])}",
-        )
-    match_fields = tuple(sorted(set(match_sets[a]) & set(match_sets[b])))
+    if watch:
+        (a,) = side_names
+        if match_sets[a]:
+            raise fail(path, f"{where}.{a}.match", "a watch module pairs nothing: it has no match")
+        match_fields: tuple[str, ...] = ()
+    else:
+        a, b = side_names
+        if match_sets[a] and match_sets[b] and set(match_sets[a]) != set(match_sets[b]):
+            raise fail(
+                path,
+                f"{where}.{b}.match",
+                f"matches fields {list(match_sets[b])} but {a} matches {list(match_sets[a])}",
+            )
+        match_fields = tuple(sorted(set(match_sets[a]) & set(match_sets[b])))
 
     first = raw.get("first", DEFAULT_FIRST.get(name, side_names[0]))
     if first not in side_names:
@@ -480,7 +535,10 @@ def _module(
         if key in raw and not isinstance(raw[key], str):
             raise fail(path, f"{where}.{key}", f"must be text, not {raw[key]!r}")
     try:
-        direction = Direction.parse(raw.get("sync", "both_ways"), raw.get("source"), side_names)
+        if watch:  # one way from its one side, to none: a plan never writes
+            direction = Direction.parse("one_way", side_names[0], side_names)
+        else:
+            direction = Direction.parse(raw.get("sync", "both_ways"), raw.get("source"), side_names)
         duplicates = DuplicatePolicy.parse(raw.get("duplicates", "overwrite"))
         conflicts = ConflictPolicy.parse(raw.get("conflicts", "newest"), side_names)
     except PolicyError as exc:
@@ -546,6 +604,16 @@ def _module(
         )
     lock = _lock(path, where, raw["lock"], field_map, side_names) if "lock" in raw else None
     totals = _totals(path, where, raw["totals"], field_map) if "totals" in raw else ()
+    triggers = _triggers(path, where, raw["triggers"]) if "triggers" in raw else {}
+    if triggers:
+        missing = [f for f in DEAL_FIELDS if f not in field_map.fields]
+        if missing:
+            raise fail(
+                path,
+                f"{where}.fields",
+                f"a module with triggers maps the deal's {', '.join(DEAL_FIELDS)} "
+                f"(missing: {', '.join(missing)})",
+            )
     policy = ModulePolicy(name, order, direction, duplicates, conflicts)
     return ModuleConfig(
         name,
@@ -560,7 +628,65 @@ def _module(
         clone_name,
         lock,
         totals,
+        watch,
+        triggers,
     )
+
+
+def _triggers(path: Path, where: str, raw: Any) -> dict[str, Trigger]:
+    """``[modules.M.triggers.quote|invoice]``: see :class:`Trigger` (the document modules
+    are checked once every module is read: :func:`_check_triggers`)."""
+    twhere = f"{where}.triggers"
+    table = _table(path, raw, twhere)
+    if not table:
+        raise fail(path, twhere, f"name at least one trigger ({' or '.join(TRIGGER_NAMES)})")
+    triggers: dict[str, Trigger] = {}
+    for name, spec in table.items():
+        key = f"{twhere}.{name}"
+        if name not in TRIGGER_NAMES:
+            raise fail(
+                path, key, f"unknown trigger {name!r} (triggers: {', '.join(TRIGGER_NAMES)})"
+            )
+        spec = _table(path, spec, key)
+        refuse_unknown(path, key, spec, TRIGGER_KEYS if name == "quote" else {"module"})
+        module = _string(path, spec, "module", key)
+        on = _string(path, spec, "on", key, "created") if name == "quote" else "won"
+        triggers[name] = Trigger(name, module, on)
+    return triggers
+
+
+def _check_triggers(path: Path, modules: Mapping[str, ModuleConfig]) -> None:
+    """Each trigger's document module exists, is not a watch module, maps the fields a
+    trigger sets, and has one trigger only (two would make two documents of one record)."""
+    made_by: dict[str, str] = {}
+    for name, module in modules.items():
+        for trigger in module.triggers.values():
+            key = f"modules.{name}.triggers.{trigger.name}.module"
+            target = modules.get(trigger.module)
+            if target is None:
+                raise fail(
+                    path,
+                    key,
+                    f"no module {trigger.module!r} (modules: {', '.join(modules)})",
+                )
+            if target.watch:
+                raise fail(path, key, f"{trigger.module!r} is a watch module: it is never written")
+            missing = [f for f in DOCUMENT_FIELDS if f not in target.fields.fields]
+            if missing:
+                raise fail(
+                    path,
+                    key,
+                    f"module {trigger.module!r} maps no {', '.join(missing)}: a trigger sets "
+                    f"a document's {', '.join(DOCUMENT_FIELDS)}",
+                )
+            if trigger.module in made_by:
+                raise fail(
+                    path,
+                    key,
+                    f"module {trigger.module!r} is the document of {made_by[trigger.module]} "
+                    "already: one trigger per document module",
+                )
+            made_by[trigger.module] = f"modules.{name}.triggers.{trigger.name}"
 
 
 def _names(path: Path, key: str, value: Any, *, empty: bool) -> tuple[str, ...]:
@@ -677,6 +803,7 @@ __all__ = [
     "Lock",
     "ModuleConfig",
     "SideConfig",
+    "Trigger",
     "load_config",
     "parse_config",
     "split_lookup",

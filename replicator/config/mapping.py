@@ -24,7 +24,8 @@ quantity or a rate is an error), ``tax`` a percentage as Decimal or None.  The a
 parse as strictly as a ``decimal`` field's, and a float is refused (a side that parsed
 an amount through one may have changed it already).  A bad line is one error for the
 field that names the line: ``line 3: quantity 'abc' is not a number``.  Written to a side,
-the amounts are plain decimal text.
+the amounts are plain decimal text.  A line may also carry ``name`` (:data:`LINE_NAME`:
+the item's name on a line with no item), kept only when it holds text.
 
 A ``picklist`` is text whose values each side may spell its own way: a side with a value
 map (``{"Goods": "goods", "Services": "service"}``) reads its values as their canonical
@@ -49,6 +50,10 @@ from replicator.errors import MappingError, shown
 TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean", "picklist", "lines")
 # the keys of a document's line (see the module docstring), in the order messages name them
 LINE_KEYS = ("item", "description", "quantity", "rate", "discount", "tax")
+# a line's optional key: the item's name on a line with no item (a deal's document line).
+# Present in a canonical line only when it holds text, so every line without one (and every
+# journal written before it) is as it was
+LINE_NAME = "name"
 # a document's lines past this many are refused: no app holds more, and a value this large
 # would be journaled whole on every change (a poison value, not a document)
 MAX_LINES = 1000
@@ -255,12 +260,14 @@ def _lines(value: Any) -> list[dict[str, Any]]:
     for number, line in enumerate(value, start=1):
         if not isinstance(line, Mapping):
             raise _BadLine(f"line {number}: {shown(line)} is not a line (a table of keys)")
-        unknown = sorted(str(k) for k in line if k not in LINE_KEYS)
+        unknown = sorted(str(k) for k in line if k not in LINE_KEYS and k != LINE_NAME)
         if unknown:
             raise _BadLine(
-                f"line {number}: unknown key {unknown[0]!r} (a line has {', '.join(LINE_KEYS)})"
+                f"line {number}: unknown key {unknown[0]!r} (a line has "
+                f"{', '.join(LINE_KEYS)} and an optional {LINE_NAME})"
             )
         discount = _line_amount(number, "discount", line.get("discount"), required=False)
+        name = _line_text(number, LINE_NAME, line.get(LINE_NAME))
         lines.append(
             {
                 "item": _line_text(number, "item", line.get("item")),
@@ -269,6 +276,7 @@ def _lines(value: Any) -> list[dict[str, Any]]:
                 "rate": _line_amount(number, "rate", line.get("rate"), required=True),
                 "discount": discount if discount is not None else Decimal(0),
                 "tax": _line_amount(number, "tax", line.get("tax"), required=False),
+                **({LINE_NAME: name} if name is not None else {}),
             }
         )
     return lines
@@ -284,6 +292,8 @@ def _side_lines(lines: Any) -> list[dict[str, Any]]:
             if key in ("quantity", "rate", "discount", "tax") and part is not None:
                 part = canonical_decimal(part)
             side_line[key] = part
+        if line.get(LINE_NAME) is not None:  # a line without one is as it always was
+            side_line[LINE_NAME] = line[LINE_NAME]
         out.append(side_line)
     return out
 
@@ -443,4 +453,4 @@ class FieldMap:
         return out
 
 
-__all__ = ["LINE_KEYS", "TYPES", "FieldMap", "ValueMaps", "to_canonical", "to_side"]
+__all__ = ["LINE_KEYS", "LINE_NAME", "TYPES", "FieldMap", "ValueMaps", "to_canonical", "to_side"]

@@ -177,7 +177,9 @@ class BaseConnector(abc.ABC):
       by Zoho's currency rule), or None when the side's amounts carry no currency;
     - ``notifies``: the connector has the :class:`Notifications` methods (Zoho CRM);
     - ``http_client``: the HTTP client the side's answers come through, for the daemon's
-      request metrics, or None when the side is not reached over HTTP.
+      request metrics, or None when the side is not reached over HTTP;
+    - ``probabilities``: a method answering a field's stage metadata (a deal's stage ->
+      its probability 0..100, as the side defines it), or None when the side has none.
     """
 
     side: str
@@ -206,6 +208,11 @@ class BaseConnector(abc.ABC):
 
     @abc.abstractmethod
     def views(self, module: SideModule) -> list[str]: ...
+
+    def probabilities(self, module: SideModule, field: str) -> Mapping[str, int] | None:
+        """Each value of the side's stage column ``field`` of ``module`` -> its probability
+        (0..100), or None when the side keeps no such metadata (this default)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - a hook, empty on purpose (as httpx BaseTransport)
         """Release what the connector holds; a connector that holds nothing keeps this."""
@@ -266,6 +273,18 @@ def http_client(connector: object) -> httpx.Client | None:
     return found
 
 
+def probabilities(connector: object, module: SideModule, field: str) -> Mapping[str, int] | None:
+    """The stage metadata of ``field`` (a column of ``module``) on the connector's side:
+    stage value -> probability (100 won, 0 lost), or None when the side has none."""
+    if isinstance(connector, BaseConnector):
+        return connector.probabilities(module, field)
+    reader = getattr(connector, "probabilities", None)
+    if not callable(reader):
+        return None
+    found: Mapping[str, int] | None = reader(module, field)
+    return found
+
+
 def utc_now() -> dt.datetime:
     """The time now, aware UTC (a connector's default clock)."""
     return dt.datetime.now(dt.UTC)
@@ -310,6 +329,7 @@ __all__ = [
     "matches",
     "memory_key",
     "notifications",
+    "probabilities",
     "rounds_amounts",
     "utc_now",
 ]

@@ -49,8 +49,17 @@ class Logged:
 class MemoryConnector(BaseConnector):
     """A side whose tables live in dicts; see the module docstring."""
 
-    def __init__(self, side: str, *, reject: Reject | None = None, now: Now = utc_now) -> None:
+    def __init__(
+        self,
+        side: str,
+        *,
+        reject: Reject | None = None,
+        now: Now = utc_now,
+        probabilities: Mapping[str, int] | None = None,
+    ) -> None:
         self.side = side
+        # the stage metadata every module's stage field answers (None: the side has none)
+        self._probabilities = dict(probabilities) if probabilities is not None else None
         self.reject = reject
         self.now = now
         self._tables: dict[str, dict[str, dict[str, Any]]] = {}
@@ -154,6 +163,9 @@ class MemoryConnector(BaseConnector):
 
     def views(self, module: SideModule) -> list[str]:
         return []
+
+    def probabilities(self, module: SideModule, field: str) -> Mapping[str, int] | None:
+        return dict(self._probabilities) if self._probabilities is not None else None
 
     def close(self) -> None:
         self.closed = True

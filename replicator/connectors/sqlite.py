@@ -37,7 +37,7 @@ import datetime as dt
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,36 @@ class SQLiteConnector(BaseConnector):
                 "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"
             ).fetchall()
         return [name for (name,) in rows]
+
+    def probabilities(self, module: SideModule, field: str) -> Mapping[str, int] | None:
+        """The table ``<table>_stages (stage TEXT PRIMARY KEY, probability INTEGER)`` of
+        the side's database: each stage's probability (None: there is no such table)."""
+        stages = f"{module.table}_stages"
+        with self._lock, self._translate(module, "read the stages"):
+            found = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (stages,)
+            ).fetchone()
+            if found is None:
+                return None
+            rows = self._db.execute(
+                f"SELECT stage, probability FROM {quote(stages)} ORDER BY stage"
+            ).fetchall()
+        answer: dict[str, int] = {}
+        for stage, probability in rows:
+            if (
+                not isinstance(stage, str)
+                or isinstance(probability, bool)
+                or not isinstance(probability, int)
+                or not 0 <= probability <= 100
+            ):
+                raise self._error(
+                    module,
+                    "read the stages",
+                    f"table {stages}: stage {stage!r} has probability {probability!r}, "
+                    "not a whole number 0-100",
+                )
+            answer[stage] = probability
+        return answer
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,10 @@ skipped or held for a person by the module's policy; near matches suggested to a
 ``settled`` intent for the records with nothing to write, all journaled; and the writes of
 the rest, handed to :mod:`~replicator.sync.push` side by side in the module's order.
 
+A watch module with triggers (deals) plans nothing: its records needing attention go to
+:mod:`~replicator.sync.deals`, whose decisions make or change documents of other modules,
+planned and pushed here at once (:func:`settle_documents`).
+
 An update carries only the fields its side maps: a field read on one side only (each app's
 own total of a document) is never written, and a change of it alone sends nothing.  With
 ``totals`` set, the records settled with nothing to write (so both totals are as each app
@@ -36,6 +40,8 @@ from journal.payloads import (
 )
 from replicator.config.load import ModuleConfig
 from replicator.sync.context import Context
+from replicator.sync.deals import settle_deals
+from replicator.sync.lifecycle import gate, pulled_once
 from replicator.sync.push import pending_creates, pending_writes, push
 from replicator.sync.record import CycleReport
 from replicator.sync.suggestions import near_matches, pair_entries
@@ -60,6 +66,9 @@ def settle(ctx: Context, module: ModuleConfig, report: CycleReport) -> None:
 def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: CycleReport) -> bool:
     """Plan and push these records (and pair their duplicates first); returns whether a
     duplicate decision woke a record ordered before them, which then needs another look."""
+    if module.triggers:  # a watch module's deals: their triggers run instead of a plan
+        settle_documents(ctx, settle_deals(ctx, module, rids, report), report)
+        return False
     journal = ctx.journal
     name = module.name
     journal.preload(name, rids)
@@ -117,6 +126,20 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
         if settled or kept_back:
             check_totals(journal, module, settled + kept_back, report)
     return woke
+
+
+def settle_documents(ctx: Context, made: dict[str, list[str]], report: CycleReport) -> None:
+    """Plan and push now the documents deal triggers just made or changed (``made``: per
+    document module), when their module was pulled once and is not paused; else they wait
+    for its cycle.  Its creates a crash left without an outcome go first, as in a cycle."""
+    for name, rids in made.items():
+        module = ctx.config.modules[name]
+        if not gate(ctx.journal, [name])[0] or not pulled_once(ctx, module):
+            continue
+        finish_pending(ctx, module, report)
+        rids = sorted(set(rids))
+        for start in range(0, len(rids), ctx.batch_size):
+            settle_batch(ctx, module, rids[start : start + ctx.batch_size], report)
 
 
 def mapped_only(module: ModuleConfig, p: Plan) -> Plan:
@@ -296,4 +319,5 @@ __all__ = [
     "mapped_only",
     "settle",
     "settle_batch",
+    "settle_documents",
 ]

@@ -48,6 +48,7 @@ from journal.payloads import (
     IntegrationDeleted,
     Paused,
     Payload,
+    PulledMarker,
     Resumed,
     RunMarker,
     SettingsInForce,
@@ -59,16 +60,20 @@ from journal.payloads import (
     payload_of,
     value_or,
 )
-from replicator.config.load import Config
+from replicator.config.load import Config, ModuleConfig
 from replicator.errors import ConfigError, EngineError
+from replicator.sync.context import Context
 from replicator.sync.record import CONFIG_MODULE, RUN, last_config, settings_in_force
 
 LIFECYCLE = "@lifecycle"
+PULLED = "@pulled"  # the rid of the entry marking a side's first pull to its end
 EVENTS = (
     "pause",
     "resume",
     "disable",
     "enable",
+    "pulled_once",
+    "pulled_to_end",
     "delete",
     "credentials",
     "remove-crm-copies",
@@ -555,10 +560,38 @@ def _when(at: dt.datetime | None) -> str:
     return "" if at is None else at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def pulled_once(ctx: Context, module: ModuleConfig) -> bool:
+    """Whether every side of the module was pulled to its end at least once (since the
+    integration was last deleted): until then no create may be sent outside a cycle."""
+    return all(pulled_to_end(ctx, module.name, side) for side in module.sides)
+
+
+def pulled_to_end(ctx: Context, name: str, side: str, *, mark: bool = False) -> bool:
+    """Whether the side of module ``name`` was read to its end since the integration was
+    last deleted (``mark``: it just was; journaled the first time)."""
+    pulled, journal = ctx.kept.pulled, ctx.journal
+    if (name, side) in pulled:
+        return True
+    since = 0
+    for event in journal.read(module=CONFIG_MODULE, rid=LIFECYCLE, descending=True):
+        deleted = payload_of(event)
+        if isinstance(deleted, IntegrationDeleted) and name in deleted.modules:
+            since = event.seq
+            break
+    found = any(e.side == side for e in journal.read(since=since, module=name, rid=PULLED))
+    if not found and mark:
+        journal.append([new_entry(PulledMarker(complete=True), name, PULLED, side)])
+        found = True
+    if found:
+        pulled.add((name, side))
+    return found
+
+
 __all__ = [
     "COLUMNS",
     "EVENTS",
     "LIFECYCLE",
+    "PULLED",
     "REMOVAL_COUNTS",
     "Lifecycle",
     "Run",

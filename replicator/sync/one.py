@@ -17,6 +17,7 @@ from replicator.config.load import ModuleConfig
 from replicator.connectors.base import matches
 from replicator.errors import EngineError
 from replicator.sync.context import Context
+from replicator.sync.deals import books_side
 from replicator.sync.decide import finish_pending, settle_batch
 from replicator.sync.ingest import ingest
 from replicator.sync.lifecycle import gate
@@ -65,6 +66,7 @@ def fetch(ctx: Context, module_name: str, side: str, id: str) -> tuple[CycleRepo
                     f"stopped while reading side {other} of module {module_name}: record "
                     f"{rid} is journaled and syncs with the next `replicator sync`"
                 )
+        refresh_documents(ctx, module, report)
         # this record only (what the pulls found waits for the next sync)
         settle_only(ctx, module, [rid], report)
         record["rid"] = rid  # the run marker names it once it synced
@@ -153,10 +155,25 @@ def sync_ids(
                 with ctx.journal.transaction():
                     ingest(ctx, module, side, changes, report)
                 named = ctx.journal.rids_for(module_name, side, [c.id for c in changes])
+                refresh_documents(ctx, module, report)
                 # these records only: any other one needing attention may have a twin on a
                 # side not read since, and waits for the module's cycle, which reads them all
                 settle_only(ctx, module, sorted(set(named.values())), report)
     return report
+
+
+def refresh_documents(ctx: Context, module: ModuleConfig, report: CycleReport) -> None:
+    """Before a watch module's deals are settled outside a cycle (a callback, a fetch),
+    the side their triggers' documents are written to is read from its cursor: a
+    document a person marked sent there since its module's last cycle is then known to
+    be sent, and the deal's change leaves it alone (what else the pull finds waits for
+    the module's cycle).  A document module never pulled through, or paused, is not read:
+    its documents wait for its cycle anyway."""
+    for trigger in module.triggers.values():
+        documents = ctx.config.modules[trigger.module]
+        if not gate(ctx.journal, [documents.name])[0] or not pulled_once(ctx, documents):
+            continue
+        pull(ctx, documents, books_side(documents, module.order[0]), report)
 
 
 def _module(ctx: Context, module_name: str, side: str) -> ModuleConfig:
@@ -172,4 +189,4 @@ def _module(ctx: Context, module_name: str, side: str) -> ModuleConfig:
     return module
 
 
-__all__ = ["fetch", "folded_into", "settle_only", "sync_ids"]
+__all__ = ["fetch", "folded_into", "refresh_documents", "settle_only", "sync_ids"]

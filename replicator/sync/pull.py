@@ -7,23 +7,23 @@ Leaves: each page the side gives (less the rows outside the module's criteria) i
 re-reads at most one page; with ``lookup_missing = "fetch"``, the records the page's
 lookups name that are not synced yet, read by id, ingested and settled first; a ``@pulled``
 marker the first time the side is read to its end; and whether it was (False: a stop was
-asked for between two pages).
+asked for between two pages).  Whether a module was pulled once is kept with the lifecycle
+(:func:`~replicator.sync.lifecycle.pulled_once`: a delete of the integration forgets it),
+where the decide step reads it too (a deal's documents are pushed at once when it was).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from journal.payloads import Cursor, IntegrationDeleted, PulledMarker, new_entry, payload_of
+from journal.payloads import Cursor, new_entry
 from replicator.config.load import ModuleConfig
 from replicator.connectors.base import Change, matches
 from replicator.sync.context import Context
 from replicator.sync.decide import settle_batch
 from replicator.sync.ingest import ingest, lookup_ids
-from replicator.sync.lifecycle import LIFECYCLE
-from replicator.sync.record import CONFIG_MODULE, CycleReport
-
-PULLED = "@pulled"  # the rid of the entry marking a side's first pull to its end
+from replicator.sync.lifecycle import PULLED, pulled_once, pulled_to_end
+from replicator.sync.record import CycleReport
 
 
 def pull(ctx: Context, module: ModuleConfig, side: str, report: CycleReport) -> bool:
@@ -52,7 +52,7 @@ def pull(ctx: Context, module: ModuleConfig, side: str, report: CycleReport) -> 
         ctx.progress("pull", module.name, side, seen)
         if ctx.stop_requested():  # the page and its cursor are journaled: stop here
             return False
-    _pulled_to_end(ctx, module.name, side, mark=True)
+    pulled_to_end(ctx, module.name, side, mark=True)
     return True
 
 
@@ -81,33 +81,6 @@ def fetch_parents(
                 report.add(target_name, side, "fetched")
                 if pulled_once(ctx, target):  # else its module's cycle decides it
                     settle_batch(ctx, target, [rid], report)
-
-
-def pulled_once(ctx: Context, module: ModuleConfig) -> bool:
-    """Whether every side of the module was pulled to its end at least once (since the
-    integration was last deleted): until then no create may be sent outside a cycle."""
-    return all(_pulled_to_end(ctx, module.name, side) for side in module.sides)
-
-
-def _pulled_to_end(ctx: Context, name: str, side: str, *, mark: bool = False) -> bool:
-    """Whether the side of module ``name`` was read to its end since the integration was
-    last deleted (``mark``: it just was; journaled the first time)."""
-    pulled, journal = ctx.kept.pulled, ctx.journal
-    if (name, side) in pulled:
-        return True
-    since = 0
-    for event in journal.read(module=CONFIG_MODULE, rid=LIFECYCLE, descending=True):
-        deleted = payload_of(event)
-        if isinstance(deleted, IntegrationDeleted) and name in deleted.modules:
-            since = event.seq
-            break
-    found = any(e.side == side for e in journal.read(since=since, module=name, rid=PULLED))
-    if not found and mark:
-        journal.append([new_entry(PulledMarker(complete=True), name, PULLED, side)])
-        found = True
-    if found:
-        pulled.add((name, side))
-    return found
 
 
 __all__ = ["PULLED", "fetch_parents", "pull", "pulled_once"]

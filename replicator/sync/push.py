@@ -180,9 +180,15 @@ def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWri
     retry (:data:`~conflicts.reducer.RETRY_LIMIT`, ``retry_delay``) nor keeps the record
     dirty: it is held, and only its next change (the document back to draft, say) plans
     it, and so this check, again.  Writes of the record to other sides go on as planned.
+
+    A document a deal trigger made is not locked: it has no copy on the other side, and
+    the trigger stops touching it once a person marked it sent
+    (:func:`conflicts.deals.decide`), so its moves void -> draft and on go through.
     """
     lock = module.lock
     if lock is None or lock.side != side or w.id is None:
+        return None
+    if state.trigger is not None:  # a deal's document: its trigger's rules guard it
         return None
     held = state.held_wire(side)
     if held is None:

@@ -1,0 +1,296 @@
+"""Deal triggers over two SQLite sides: a CRM deal makes its quote and invoice in Books,
+once per deal and trigger, whatever is re-delivered, re-run, replayed or crashed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from journal import Kind
+from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = Deals(tmp_path)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def invoice_only(tmp_path):
+    w = Deals(tmp_path, quote=None)
+    yield w
+    w.close()
+
+
+def _won_deal(w: Deals) -> str:
+    account = w.account("Acme")
+    deal = w.deal("Big order", OPEN, account=account)
+    w.sync()
+    w.move(deal, WON)
+    w.sync()
+    return deal
+
+
+def test_a_won_deal_makes_exactly_one_draft_invoice_with_the_deals_values(invoice_only):
+    """Won: one Books invoice, for the deal's account, one line named and described as the
+    deal at its amount, associated with the deal, status draft."""
+    w = invoice_only
+    account = w.account("Acme")
+    deal = w.deal("Big order", OPEN, account=account, amount="1500.50")
+    w.sync()
+    assert w.documents("invoices") == []
+    w.move(deal, WON)
+    w.sync()
+    invoice = w.only("invoices", deal)
+    customer = w.books.rows("customers")[invoice["customer_id"]]
+    assert customer["name"] == "Acme"
+    assert invoice["status"] == "draft"
+    assert (invoice["deal_id"], invoice["deal_name"]) == (deal, "Big order")
+    assert invoice["reference"] == "Big order"
+    assert invoice["salesperson"] == "sam@example.com"
+    (line,) = invoice["line_items"]
+    assert line["name"] == "Big order"
+    assert line["description"] == "Twelve widgets"
+    assert Decimal(line["rate"]) == Decimal("1500.50")
+    assert Decimal(line["quantity"]) == 1
+    assert line["item"] is None
+    assert w.books.rows("invoices").keys() == {invoice["id"]}
+    assert w.crm.rows("crm_invoices") == {}  # a trigger-made document never goes to CRM
+    w.verifies()
+
+
+def test_lost_voids_the_invoice_and_won_again_makes_it_a_draft_again(invoice_only):
+    """Lost after won voids the invoice (through the Books lock); won again brings the same
+    invoice back to draft: never a second one."""
+    w = invoice_only
+    deal = _won_deal(w)
+    w.move(deal, LOST)
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "void"
+    w.move(deal, WON)
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "draft"
+    assert not list(w.journal.read(kinds=[Kind.ERROR]))  # the lock refused nothing
+    w.verifies()
+
+
+def test_an_open_stage_after_won_changes_no_status(invoice_only):
+    """Back to an open stage after won: the invoice keeps its draft status, nothing else."""
+    w = invoice_only
+    deal = _won_deal(w)
+    before = w.journal.last_seq
+    w.move(deal, "Negotiation")
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "draft"
+    assert w.triggered(before) == []
+
+
+def test_a_sent_invoice_is_left_alone_and_the_skip_says_why(invoice_only):
+    """Once a person marked the invoice sent in Books, a stage change changes nothing, and
+    a TriggerSkipped entry says the invoice is sent."""
+    w = invoice_only
+    deal = _won_deal(w)
+    invoice = w.only("invoices", deal)
+    w.mark("invoices", invoice["id"], "sent")
+    w.sync()
+    before = w.journal.last_seq
+    w.move(deal, LOST)
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "sent"
+    (skip,) = w.skips(before)
+    assert skip.trigger == "invoice" and skip.outcome == "lost"
+    assert skip.document == f"invoice:crm:{deal}"
+    assert "is sent in books (status sent)" in skip.reason
+    assert w.triggered(before) == []
+    w.verifies()
+
+
+def test_a_callback_after_the_invoice_was_sent_reads_books_first_and_leaves_it(invoice_only):
+    """Marked sent in Books, not synced since: the deal's callback reads Books' invoices
+    first, so the lost deal does not void the sent invoice."""
+    w = invoice_only
+    deal = _won_deal(w)
+    invoice = w.only("invoices", deal)
+    w.mark("invoices", invoice["id"], "sent")
+    before = w.journal.last_seq
+    w.move(deal, LOST)
+    w.callback(deal)
+    assert w.only("invoices", deal)["status"] == "sent"
+    (skip,) = w.skips(before)
+    assert "is sent in books" in skip.reason
+    w.verifies()
+
+
+def test_a_quote_made_on_creation_is_accepted_when_won_and_declined_when_lost(world):
+    """Quote on created: a draft estimate with the deal; accepted when won; a second deal
+    lost: its estimate declined."""
+    w = world
+    account = w.account("Acme")
+    first = w.deal("First", OPEN, account=account)
+    second = w.deal("Second", "Proposal", account=account)
+    w.sync()
+    assert w.only("estimates", first)["status"] == "draft"
+    assert w.only("estimates", second)["status"] == "draft"
+    w.move(first, WON)
+    w.move(second, LOST)
+    w.sync()
+    assert w.only("estimates", first)["status"] == "accepted"
+    assert w.only("estimates", second)["status"] == "declined"
+    assert w.only("invoices", first)["status"] == "draft"
+    assert w.documents("invoices", second) == []
+    w.verifies()
+
+
+def test_a_quote_on_a_stage_is_made_once_the_deal_reaches_that_stages_probability(tmp_path):
+    """Quote on "Proposal" (50): nothing at Qualification (10), the estimate at Negotiation
+    (75, past it), and nothing for a deal lost before."""
+    w = Deals(tmp_path, quote="Proposal", invoice=False)
+    try:
+        account = w.account("Acme")
+        deal = w.deal("Big order", OPEN, account=account)
+        lost = w.deal("Lost early", OPEN, account=account)
+        w.sync()
+        assert w.documents("estimates") == []
+        w.move(deal, "Negotiation")
+        w.move(lost, LOST)
+        w.sync()
+        assert w.only("estimates", deal)["status"] == "draft"
+        assert w.documents("estimates", lost) == []
+        w.move(deal, WON)
+        w.sync()
+        assert w.only("estimates", deal)["status"] == "accepted"
+    finally:
+        w.close()
+
+
+def test_a_deal_with_no_account_makes_nothing_and_the_skip_says_why(invoice_only):
+    """Won with no account: no invoice, and the skip names the deal and the reason."""
+    w = invoice_only
+    deal = w.deal("Orphan", WON, account=None)
+    w.sync()
+    assert w.documents("invoices") == []
+    (skip,) = w.skips()
+    assert skip.reason.startswith(f"deal crm:{deal} (Orphan) has no account: no invoice made")
+    assert skip.document is None
+
+
+def test_an_account_not_synced_yet_is_fetched_first(invoice_only):
+    """A deal won by callback whose account was made after the last sync: the account is
+    fetched and made in Books first, and the invoice is for it."""
+    w = invoice_only
+    w.account("Old")
+    w.sync()
+    account = w.account("Newcomer")
+    deal = w.deal("Fresh", WON, account=account)
+    w.callback(deal)
+    invoice = w.only("invoices", deal)
+    assert w.books.rows("customers")[invoice["customer_id"]]["name"] == "Newcomer"
+    w.verifies()
+
+
+def test_an_unknown_stage_is_skipped_with_its_reason(invoice_only):
+    """A stage the CRM's stage metadata does not know is never guessed from its name."""
+    w = invoice_only
+    deal = w.deal("Odd", "Closed Won (typo)", account=w.account("Acme"))
+    w.sync()
+    assert w.documents("invoices") == []
+    (skip,) = w.skips()
+    assert skip.outcome is None
+    assert "stage 'Closed Won (typo)' is not in crm's stage metadata (known: " in skip.reason
+    assert deal
+
+
+def test_redelivered_callbacks_a_second_cycle_and_a_replay_make_no_second_document(world):
+    """The same callback three times, then two cycles: one invoice, one estimate, no new
+    entries after the first, and the replayed journal equals the live state."""
+    w = world
+    account = w.account("Acme")
+    deal = w.deal("Big order", OPEN, account=account)
+    w.sync()
+    w.move(deal, WON)
+    w.callback(deal, times=3)
+    after_callbacks = w.journal.last_seq
+    w.sync()
+    w.sync()
+    w.only("invoices", deal)
+    w.only("estimates", deal)
+    assert len(w.triggered()) == 3  # the quote made, the quote accepted, the invoice made
+    assert not list(
+        w.journal.read(since=after_callbacks, kinds=[Kind.TRIGGER, Kind.OBSERVED, Kind.APPLIED])
+    )
+    w.verifies()
+
+
+def test_a_crash_between_the_trigger_entries_and_the_push_then_a_rerun_makes_one(invoice_only):
+    """The Books push of the new invoice crashes before writing: the trigger's decision is
+    journaled, the re-run (a new process) pushes it once and decides nothing again."""
+    w = invoice_only
+    account = w.account("Acme")
+    deal = w.deal("Big order", OPEN, account=account)
+    w.sync()
+    w.move(deal, WON)
+    w.pushes["books"].crash = ("invoices", "before")
+    with pytest.raises(Crash):
+        w.sync()
+    assert w.documents("invoices") == []
+    w.restart()
+    w.sync()
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "draft"
+    assert len(w.triggered()) == 1
+    w.verifies()
+
+
+def test_a_crash_after_the_books_create_before_its_outcome_then_a_rerun_makes_one(
+    invoice_only,
+):
+    """Books made the invoice but the engine died before journaling it (the create intent
+    pending): the re-run finds the row it made, never a second one; a later lost voids it."""
+    w = invoice_only
+    account = w.account("Acme")
+    deal = w.deal("Big order", OPEN, account=account)
+    w.sync()
+    w.move(deal, WON)
+    w.pushes["books"].crash = ("invoices", "after")
+    with pytest.raises(Crash):
+        w.callback(deal)
+    assert len(w.documents("invoices", deal)) == 1
+    w.restart()
+    w.sync()
+    w.callback(deal)
+    invoice = w.only("invoices", deal)
+    w.move(deal, LOST)
+    w.sync()
+    assert w.only("invoices", deal) == {**invoice, "status": "void"}
+    assert len(w.triggered()) == 2
+    w.verifies()
+
+
+def test_a_deal_moved_while_the_invoices_module_never_synced_waits_for_its_cycle(tmp_path):
+    """A callback before the documents module was ever pulled journals the decision, and
+    the module's first cycle makes the document (a create waits for a full pull)."""
+    w = Deals(tmp_path, quote=None)
+    try:
+        account = w.account("Acme")
+        deal = w.deal("Big order", WON, account=account)
+        w.engine.run(["customers", "deals"])
+        assert len(w.triggered()) == 1
+        assert w.documents("invoices") == []
+        w.sync()
+        assert w.only("invoices", deal)["status"] == "draft"
+    finally:
+        w.close()
+
+
+def test_the_report_counts_triggered_and_skipped_per_deal_side(invoice_only):
+    """A run's report counts each Triggered and each TriggerSkipped under deals / crm."""
+    w = invoice_only
+    account = w.account("Acme")
+    w.deal("Won", WON, account=account)
+    w.deal("Orphan", WON, account=None)
+    report = w.sync()
+    assert report.counts[("deals", "crm", "triggered")] == 1
+    assert report.counts[("deals", "crm", "skipped")] == 1
