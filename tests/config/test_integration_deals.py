@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from replicator.config.integration import expand
+from replicator.config.load import Config, parse_config
 from replicator.errors import ConfigError
 
 PATH = Path("/tmp/replicator.toml")
@@ -249,3 +250,57 @@ def test_a_deals_field_the_user_adds_to_another_document_is_theirs():
         "[integration.deals]\ninvoice = true\n"
     )
     assert modules["salesorders"]["fields"]["deal"] == {"crm": "Deal_Name"}
+
+
+# -- the loaded config --------------------------------------------------------------------------
+
+
+def loaded(text: str, masters: str = MASTERS) -> Config:
+    return parse_config(tomllib.loads(SIDES + masters + text), PATH)
+
+
+def test_the_loaded_deals_module_is_a_watch_module_of_crm_with_both_triggers():
+    """The engine reads the preset: one side (CRM Deals), one way from it to none, the
+    customer lookup fetched on the spot, the triggers on estimates and invoices."""
+    config = loaded(BOTH)
+    deals = config.modules["deals"]
+    assert deals.watch
+    assert list(deals.sides) == ["crm"]
+    assert deals.policy.direction.targets(deals.order) == ()
+    assert deals.side_module("crm").table == "Deals"
+    assert set(deals.side_module("crm").columns) == {
+        "Deal_Name",
+        "Stage",
+        "Account_Name",
+        "Amount",
+        "Description",
+        "Owner",
+    }
+    assert deals.lookups == {"customer": "customers"} and deals.lookup_missing == "fetch"
+    assert {n: (t.module, t.on) for n, t in deals.triggers.items()} == {
+        "quote": ("estimates", "created"),
+        "invoice": ("invoices", "won"),
+    }
+    assert list(config.modules)[-1] == "deals"
+
+
+def test_the_loaded_documents_map_the_deal_fields_on_books_only():
+    """deal, deal_name and salesperson are Books columns of the trigger's documents."""
+    config = loaded('[integration.transactions]\n[integration.deals]\nquote = "Negotiation"\n')
+    fields = config.modules["estimates"].fields
+    assert fields.fields["deal"] == ("text", {"ledger": "zcrm_potential_id"})
+    assert fields.fields["deal_name"] == ("text", {"ledger": "zcrm_potential_name"})
+    assert fields.fields["salesperson"] == ("text", {"ledger": "salesperson"})
+    assert "salesperson" in config.modules["estimates"].side_module("ledger").columns
+    assert "deal" not in config.modules["invoices"].fields.fields
+    assert config.modules["deals"].triggers["quote"].on == "Negotiation"
+
+
+def test_a_contacts_integration_loads_with_deals_naming_contacts():
+    """Customers from CRM Contacts: the deal's Contact_Name is read, and the lookup holds."""
+    masters = '[integration.customers]\ncrm_module = "contacts"\n[integration.items]\n'
+    config = loaded(
+        "[integration.transactions.invoices]\n[integration.deals]\ninvoice = true\n", masters
+    )
+    assert "Contact_Name" in config.modules["deals"].side_module("crm").columns
+    assert config.modules["customers"].side_module("crm").table == "Contacts"

@@ -372,3 +372,50 @@ def test_an_invoice_is_voided_and_drafted_again_through_its_endpoints(
         assert outcome.ok, f"{target}: {outcome.error}"
         got = books.get(INVOICES, id)
         assert got is not None and got.values["status"] == target
+
+
+# -- setup --------------------------------------------------------------------------------------
+
+
+def test_setup_check_takes_the_deals_watch_module_and_asks_no_key_field_of_deals(
+    sandbox, tmp_path
+) -> None:
+    """The integration with deals: setup --check lists the deals module on CRM alone, with
+    nothing lacking (Deals is never written: no Replicator_Id), and its documents' Books
+    deal fields ask for no custom field."""
+    from replicator.cli.setup_check import set_up
+    from replicator.config.load import load_config
+
+    credentials = str(sandbox.credentials_path)
+    path = tmp_path / "replicator.toml"
+    path.write_text(
+        f"""
+[sides.crm]
+connector = "zoho_crm"
+credentials = "{credentials}"
+[sides.books]
+connector = "zoho_books"
+credentials = "{credentials}"
+requests_per_minute = 100000
+[integration.customers]
+[integration.items]
+[integration.transactions.estimates]
+[integration.transactions.invoices]
+[integration.deals]
+quote = "created"
+invoice = true
+""",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    found = set_up(config, check=True)
+    assert not [lack for lack in found if lack.module == "deals"]
+    books = {lack.name for lack in found if lack.side == "books"}
+    assert not books & {"zcrm_potential_id", "zcrm_potential_name", "salesperson"}
+    from click.testing import CliRunner
+
+    from replicator.cli.main import main
+
+    result = CliRunner().invoke(main, ["--config", str(path), "setup", "--check"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "module deals\n  crm (Deals)\n    nothing lacking\n" in result.output
