@@ -7,7 +7,10 @@ Books user with that email (``GET /users``, every page; emails compared without 
 read back as that user's email.  An email no Books user has refuses the write, naming the
 field; a name no single Books user has reads as the name itself (what Books shows, never
 guessed).  The users are read on first use and again, at most once per push or pull, when
-a write or a read meets one the list lacks (a user added in Books since).
+a write or a read meets one the list lacks (a user added in Books since).  A read whose
+``GET /users`` Books refuses for good (no permission to list users) reads names as they
+are rather than failing the pull; a write then fails with Books' reason; a passing
+failure (5xx, timeout) or a token refused is raised, as for any call.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from replicator.connectors.zoho.values import body_of
+from replicator.errors import ZohoAuthError, ZohoError
 
 if TYPE_CHECKING:
     from replicator.connectors.zoho.books_api import BooksApi
@@ -59,7 +63,18 @@ class Salespeople:
         if name in (None, ""):
             return None
         for again in (False, True):
-            emails = {e for n, e in self._list(again=again) if n == name}
+            try:
+                users = self._list(again=again)
+            except ZohoAuthError:
+                raise
+            except ZohoError as exc:
+                if exc.retryable:
+                    raise
+                # users cannot be listed: the name as Books shows it, and no other call
+                # for them in this pull (a write says Books' reason)
+                self._users, self._fresh = [], True
+                return name
+            emails = {e for n, e in users if n == name}
             if len(emails) == 1:
                 return emails.pop()
             if emails:

@@ -24,8 +24,8 @@ from replicator.connectors.zoho.crm import ZohoCRMConnector
 from replicator.connectors.zoho.crm_stages import stage_probabilities
 from replicator.sandbox import Sandbox
 from replicator.sandbox.crm_schema import ADMIN, OTHER, STAGES
-from tests.connectors.zoho.conftest import api
-from tests.connectors.zoho.fakes import FakeClock, reply
+from tests.connectors.zoho.conftest import api, books_connector
+from tests.connectors.zoho.fakes import FakeBooksDocuments, FakeClock, reply
 from tests.integration.conftest import SESSION
 
 DEALS = SideModule(
@@ -419,3 +419,34 @@ invoice = true
     result = CliRunner().invoke(main, ["--config", str(path), "setup", "--check"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "module deals\n  crm (Deals)\n    nothing lacking\n" in result.output
+
+
+# -- Books users refused ------------------------------------------------------------------------
+
+
+class NoUsers(FakeBooksDocuments):
+    """A Books whose token may not list users (GET /users answers 403)."""
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/users"):
+            self.requests.append(request)
+            return reply(403, {"code": 57, "message": "You are not authorized"})
+        return super().handler(request)
+
+
+def test_books_refusing_to_list_users_leaves_reads_by_name_and_refuses_writes() -> None:
+    """A pull reads the sales person's name as Books shows it, asking for users once in
+    the pull; a write of an email fails with Books' reason, not retried."""
+    clock = FakeClock()
+    fake = NoUsers(clock)
+    for n in range(3):
+        fake.insert("estimates", {"customer_id": "1", "salesperson_name": f"Pat {n}"})
+    connector = books_connector(fake, clock)
+    module = SideModule("estimates", "estimates", columns=("customer_id", "salesperson"))
+    changes = [c for page in connector.pull(module, None) for c in page.changes]
+    assert sorted(c.values["salesperson"] for c in changes) == ["Pat 0", "Pat 1", "Pat 2"]
+    assert sum(r.url.path.endswith("/users") for r in fake.requests) == 1
+    [outcome] = connector.push(module, [Write("k", None, {"salesperson": "pat@x.test"})])
+    assert not outcome.ok and not outcome.retry
+    assert "GET /users: HTTP 403" in (outcome.error or "")
+    assert "You are not authorized" in (outcome.error or "")
