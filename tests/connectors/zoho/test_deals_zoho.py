@@ -362,6 +362,23 @@ def test_an_estimate_edited_and_accepted_in_one_write_goes_through_sent(
     assert got is not None and got.values["status"] == "accepted"
 
 
+def test_an_estimate_left_sent_by_a_crash_is_accepted_directly(sandbox, books, customer) -> None:
+    """A move interrupted after status/sent: the retried write finds the estimate sent
+    and calls status/accepted alone."""
+    id = make(books, ESTIMATES, "quote:crm:crash", customer_id=customer, line_items=[free_line()])
+    [sent] = books.push(ESTIMATES, [Write("quote:crm:crash", id, {"status": "sent"})])
+    assert sent.ok, sent.error
+    sandbox.admin.reset_counters()
+    write = Write("quote:crm:crash", None, {"customer_id": customer, "status": "accepted"})
+    options = {"credentials": str(sandbox.credentials_path), "requests_per_minute": 100_000}
+    with books_module.from_options("books", options, env={}) as restarted:
+        [outcome] = restarted.push(ESTIMATES, [write])  # the create retried: upsert finds it
+    assert outcome.ok and outcome.id == id, outcome.error
+    assert status_calls(sandbox) == ["accepted"]
+    got = books.get(ESTIMATES, id)
+    assert got is not None and got.values["status"] == "accepted"
+
+
 def test_an_invoice_is_voided_and_drafted_again_through_its_endpoints(
     sandbox, books, customer
 ) -> None:
