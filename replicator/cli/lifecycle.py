@@ -150,7 +150,8 @@ def _failure_line(row: Mapping[str, Any]) -> str:
 
 def _skip_line(row: Mapping[str, Any]) -> str:
     key = f" (match key {row['key']!r})" if row.get("key") else ""
-    return f"{row['module']} record {row['record']} on {row['side']}{key}: {row['reason']}"
+    on = f" on {row['side']}" if row.get("side") else ""  # a deal trigger's skip: no side
+    return f"{row['module']} record {row['record']}{on}{key}: {row['reason']}"
 
 
 # -- pause / resume --------------------------------------------------------------------------

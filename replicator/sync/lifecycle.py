@@ -53,6 +53,7 @@ from journal.payloads import (
     RunMarker,
     SettingsInForce,
     Skipped,
+    TriggerSkipped,
     decode,
     event_of,
     expect,
@@ -347,13 +348,15 @@ def last_run(journal: Journal) -> Run | None:
 def problems(
     journal: Journal, run: Run, *, module: str | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The failures (``error`` entries) and skips (``skipped`` entries) a run wrote."""
+    """The failures (``error`` entries) and skips (``skipped`` entries, and a deal
+    trigger's ``TriggerSkipped``: why a deal made or changed no document) a run wrote."""
     failures: list[dict[str, Any]] = []
     skips: list[dict[str, Any]] = []
     if run.last < run.first:
         return failures, skips
     # the seq range alone (no module filter), so SQLite walks the run's rows by seq
-    for entry in journal.read(since=run.first - 1, kinds=[Kind.ERROR, Kind.SKIPPED]):
+    kinds = [Kind.ERROR, Kind.SKIPPED, Kind.TRIGGER]
+    for entry in journal.read(since=run.first - 1, kinds=kinds):
         if entry.seq > run.last:
             break
         if module is not None and entry.module != module:
@@ -383,6 +386,17 @@ def problems(
                     "side": entry.side,
                     "reason": payload.reason,
                     "key": payload.key,
+                }
+            )
+        elif isinstance(payload, TriggerSkipped):
+            skips.append(
+                {
+                    "seq": entry.seq,
+                    "module": entry.module,
+                    "record": entry.rid,
+                    "side": entry.side,
+                    "reason": f"{payload.trigger} trigger: {payload.reason}",
+                    "key": None,
                 }
             )
     return failures, skips

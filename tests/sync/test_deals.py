@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from journal import Kind
+from replicator.sync.lifecycle import last_run, run_data
 from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals
 
 
@@ -294,3 +295,15 @@ def test_the_report_counts_triggered_and_skipped_per_deal_side(invoice_only):
     report = w.sync()
     assert report.counts[("deals", "crm", "triggered")] == 1
     assert report.counts[("deals", "crm", "skipped")] == 1
+
+
+def test_history_lists_a_trigger_skip_with_its_reason(invoice_only):
+    """The run's skips (``history``) hold the trigger's skip and its reason."""
+    w = invoice_only
+    w.deal("Orphan", WON, account=None)
+    w.sync()
+    run = last_run(w.journal)
+    assert run is not None
+    skips = run_data(w.journal, run, module="deals")["skips"]
+    assert [(s["record"], s["side"]) for s in skips] == [("crm:1", None)]
+    assert skips[0]["reason"].startswith("invoice trigger: deal crm:1 (Orphan) has no account")
