@@ -159,6 +159,42 @@ def test_an_edit_without_addresses_keeps_the_documents(zoho, customer):
     assert edited.json()["estimate"]["billing_address"]["city"] == "York"
 
 
+def test_a_new_customer_brings_its_addresses_unless_some_are_given(zoho, customer):
+    """A PUT naming another customer and no address takes that customer's addresses."""
+    doc = document(zoho, "salesorders", customer, billing_address={"city": "York"})
+    other = create(
+        zoho,
+        "contacts",
+        {"contact_name": unique("Other"), "billing_address": {"city": "Wells"}},
+    )
+    moved = zoho.books(
+        "PUT", f"/salesorders/{doc['salesorder_id']}", json={"customer_id": other["contact_id"]}
+    ).json()["salesorder"]
+    assert moved["billing_address"]["city"] == "Wells" and moved["shipping_address"] == {}
+    given = zoho.books(
+        "PUT",
+        f"/salesorders/{doc['salesorder_id']}",
+        json={"customer_id": customer["contact_id"], "shipping_address": {"city": "Ely"}},
+    ).json()["salesorder"]
+    assert given["billing_address"]["city"] == "Leeds"
+    assert given["shipping_address"]["city"] == "Ely"
+
+
+def test_a_bad_address_is_400_naming_it(zoho, customer):
+    """A billing address that is not an object is 400 code 4 naming billing_address."""
+    refused = zoho.books(
+        "POST",
+        "/invoices",
+        json={
+            "customer_id": customer["contact_id"],
+            "billing_address": "1 Main St",
+            "line_items": [{"name": "x", "rate": 1}],
+        },
+    )
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "Invalid value passed for billing_address"
+
+
 @pytest.mark.parametrize("resource", CUSTOMER_DOCUMENTS)
 def test_salesperson_name_is_kept_and_returned(zoho, customer, resource):
     """salesperson_name given on a create or an edit reads back on the document."""
