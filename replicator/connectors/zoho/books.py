@@ -67,11 +67,14 @@ requests a minute per organisation, so a sync never meets Books' 429.
 whole; ``status`` is written through the status endpoints after the PUT of the other
 fields (a status alone is one status call; its answer carries no record, so the list row
 showing that status, no later than the call's server time, is taken as our change and not
-read whole); an empty ``reference_number`` reads the document number;
+read whole; an estimate in draft is sent before it is accepted or declined); an empty
+``reference_number`` reads the document number; ``salesperson`` is an email (the Books
+user's ``salesperson_name``); ``zcrm_potential_id`` / ``zcrm_potential_name`` the deal;
 ``currency_code`` is written as Books' ``currency_id``.  What cannot be sent (an amount of
 more than 2 decimal places, a tax percentage Books has no tax of, a status no endpoint
-sets, a currency not the organisation's) refuses that record's write, naming the line and
-field, before any call: :mod:`.books_documents`.  Lists carry no lines, so a document costs
+sets, a currency not the organisation's, a sales person's email no Books user has)
+refuses that record's write, naming the line and field, before any write call:
+:mod:`.books_documents`.  Lists carry no lines, so a document costs
 one ``GET`` each time its list row changes.
 
 **Contact persons** as records of their own are the table ``contactpersons``, served by
@@ -445,7 +448,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
                 )
         body = {**self._to_api(table, plan.values), **plan.body}
         if id is not None and not body and plan.status is not None:
-            return self._move(module, table, write, id, plan.status)  # a status alone
+            return self._move(module, table, write, id, plan.status)  # a status change alone
         if table.path == "contacts" and any(k in body for k in PERSON_COLUMNS):
             person = {k: body.pop(k) for k in PERSON_COLUMNS if k in body}
             persons = self._persons_body(table, id, person)
@@ -509,11 +512,10 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
     def _move_once(
         self, module: SideModule, table: Table, write: Write, id: str, status: str
     ) -> tuple[Outcome, dict[str, Any] | None]:
-        """Set a document's status through its status endpoint, with the document read
-        after a refusal (None when not read).  Its answer carries no record: the status
-        and the server's time are kept, so that the list row showing them is known as our
-        change (not read whole); a refusal reads the document, as a retried write finds
-        it there already."""
+        """Set a document's status through its status endpoint.  Its answer carries no
+        record: the status and the server's time are kept, so that the list row showing
+        them is known as our change (not read whole); a refusal reads the document, as a
+        retried write finds it there already, and returns it too (None: not read)."""
         path = f"/{table.path}/{id}/status/{status}"
         what = f"side {self.side}, {module.table} record {id}: status {status}"
         response = self._write("POST", path, None, {})
