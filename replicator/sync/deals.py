@@ -15,7 +15,10 @@ caller plans and pushes at once (:func:`~replicator.sync.decide.settle_batch`).
 
 A deal is not evaluated while a value of its could not be read (a poison, an account the
 lookup could not find): its record holds that error, and its next change heals it and
-evaluates it.  A deal deleted in the CRM makes and changes nothing.
+evaluates it.  A deal deleted in the CRM makes and changes nothing.  A deal whose document
+has a write of ours without an outcome (Books refused it, or a crash cut it short) waits,
+marked, until the document settled: the rules compare Books' status with what the trigger
+last set, and a status still on its way would pass for a person's.
 """
 
 from __future__ import annotations
@@ -64,7 +67,21 @@ def settle_deals(
     ]
     entries: list[NewEntry] = []
     made: dict[str, list[str]] = {}
+    settled: list[str] = []
     for state in deals:
+        documents = {
+            spec.name: journal.record(document_module.name, document_rid(spec, state.rid))
+            for spec, document_module in triggers
+        }
+        if any(d is not None and d.attention for d in documents.values()):
+            # a write of ours to a document has no outcome yet (refused, waiting, or
+            # cut short by a crash): what Books holds is not known, and the status it
+            # last showed could pass for a person's.  The deal stays marked and is
+            # decided once the document settled (its module's cycle, or the caller's
+            # push of documents in flight, :func:`documents_in_flight`)
+            report.add(name, side, "waiting")
+            continue
+        settled.append(state.rid)
         deal = deal_values(state, side)
         if deal is None:
             continue
@@ -72,7 +89,7 @@ def settle_deals(
         for spec, document_module in triggers:
             books = books_side(document_module, side)
             rid = document_rid(spec, state.rid)
-            document = journal.record(document_module.name, rid)
+            document = documents[spec.name]
             decision = decide(
                 spec,
                 state.rid,
@@ -92,11 +109,32 @@ def settle_deals(
             entries.append(triggered_entry(spec, state.rid, decision, document, books=books))
             report.add(name, side, "triggered")
             made.setdefault(document_module.name, []).append(rid)
-    # every deal looked at is settled: a watch module writes nothing of its own
-    entries.append(new_entry(SettledIntent(settled=tuple(s.rid for s in deals)), name))
-    with journal.transaction():
-        journal.append(entries)
+    if settled:  # every deal decided is settled: a watch module writes nothing of its own
+        entries.append(new_entry(SettledIntent(settled=tuple(settled)), name))
+    if entries:
+        with journal.transaction():
+            journal.append(entries)
     return made
+
+
+def documents_in_flight(
+    ctx: Context, module: ModuleConfig, rids: Sequence[str]
+) -> dict[str, list[str]]:
+    """The documents of the deals among ``rids`` needing attention that need attention
+    themselves (a trigger's write with no outcome yet), per document module: pushed before
+    the deals are decided, so the decisions see what Books holds."""
+    journal = ctx.journal
+    found: dict[str, list[str]] = {}
+    for rid in rids:
+        state = journal.record(module.name, rid)
+        if state is None or not state.attention:
+            continue
+        for trigger in module.triggers.values():
+            spec = TriggerSpec(trigger.name, trigger.module, trigger.on)
+            document = journal.record(trigger.module, document_rid(spec, rid))
+            if document is not None and document.attention:
+                found.setdefault(trigger.module, []).append(document.rid)
+    return found
 
 
 def deal_values(state: RecordState, side: str) -> tuple[str, dict[str, Any]] | None:
@@ -137,4 +175,11 @@ def written_fields(document_module: ModuleConfig, books: str) -> list[str]:
     )
 
 
-__all__ = ["books_side", "deal_values", "settle_deals", "stage_metadata", "written_fields"]
+__all__ = [
+    "books_side",
+    "deal_values",
+    "documents_in_flight",
+    "settle_deals",
+    "stage_metadata",
+    "written_fields",
+]

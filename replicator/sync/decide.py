@@ -40,7 +40,7 @@ from journal.payloads import (
 )
 from replicator.config.load import ModuleConfig
 from replicator.sync.context import Context
-from replicator.sync.deals import settle_deals
+from replicator.sync.deals import documents_in_flight, settle_deals
 from replicator.sync.lifecycle import gate, pulled_once
 from replicator.sync.push import pending_creates, pending_writes, push
 from replicator.sync.record import CycleReport
@@ -67,6 +67,8 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
     """Plan and push these records (and pair their duplicates first); returns whether a
     duplicate decision woke a record ordered before them, which then needs another look."""
     if module.triggers:  # a watch module's deals: their triggers run instead of a plan
+        # their documents' writes still in flight first: a decision must see what Books holds
+        settle_documents(ctx, documents_in_flight(ctx, module, rids), report)
         settle_documents(ctx, settle_deals(ctx, module, rids, report), report)
         return False
     journal = ctx.journal

@@ -192,7 +192,8 @@ class Deals:
         for stage, probability in STAGES.items():
             self.crm.insert("deals_stages", {"stage": stage, "probability": probability})
         self.config = deals_config(folder, **options)
-        self.journal = Journal(folder / "journal.db", RecordReducer())
+        self.later = dt.timedelta()  # how far the journal's clock was moved on (skip)
+        self.journal = Journal(folder / "journal.db", RecordReducer(), now=self._now)
         self.engine: Engine
         self.connectors: dict[str, SQLiteConnector] = {}
         self.pushes: dict[str, Pushes] = {}
@@ -204,7 +205,7 @@ class Deals:
             connector.close()
         if hasattr(self, "engine"):
             self.journal.close()
-            self.journal = Journal(self.folder / "journal.db", RecordReducer())
+            self.journal = Journal(self.folder / "journal.db", RecordReducer(), now=self._now)
         self.connectors = {
             side: SQLiteConnector(side, self.folder / f"{side}.db") for side in ("books", "crm")
         }
@@ -212,6 +213,13 @@ class Deals:
         for side, connector in self.connectors.items():
             connector.push = self.pushes[side]  # type: ignore[method-assign]
         self.engine = Engine(self.config, self.journal, self.connectors)
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.later
+
+    def skip(self, **delta: float) -> None:
+        """Move the journal's clock on (past a refused write's backoff, say)."""
+        self.later += dt.timedelta(**delta)
 
     def close(self) -> None:
         self.journal.close()

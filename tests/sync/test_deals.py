@@ -307,3 +307,26 @@ def test_history_lists_a_trigger_skip_with_its_reason(invoice_only):
     skips = run_data(w.journal, run, module="deals")["skips"]
     assert [(s["record"], s["side"]) for s in skips] == [("crm:1", None)]
     assert skips[0]["reason"].startswith("invoice trigger: deal crm:1 (Orphan) has no account")
+
+
+def test_a_document_update_cut_short_is_pushed_before_the_deal_is_decided_again(world):
+    """Quote accepted in Books, its decline cut short by a crash before the push, then the
+    deal won again: the decline goes first, so Books' accepted is not taken for a person's
+    status (the falsifying example of the stateful test), and the quote ends accepted."""
+    w = world
+    account = w.account("Acme")
+    deal = w.deal("Big order", WON, account=account)
+    w.sync()
+    assert w.only("estimates", deal)["status"] == "accepted"
+    w.move(deal, LOST)
+    w.pushes["books"].crash = ("estimates", "before")
+    with pytest.raises(Crash):
+        w.callback(deal)
+    w.restart()
+    before = w.journal.last_seq
+    w.move(deal, WON)
+    w.callback(deal)
+    assert w.skips(before) == []
+    assert w.only("estimates", deal)["status"] == "accepted"
+    assert w.only("invoices", deal)["status"] == "draft"
+    w.verifies()
