@@ -35,6 +35,8 @@ sides and organisations; what each master module makes, with the default field m
 
     [integration.transactions]        # estimates, sales orders, invoices, purchase orders
                                       # with their lines: see integration_transactions
+    [integration.deals]               # deal automation: quote = "created", invoice = true
+                                      # (see integration_deals)
 
 Modules made (names are what ``sync``, ``status`` and the journal show):
 
@@ -51,11 +53,14 @@ Modules made (names are what ``sync``, ``status`` and the journal show):
   transactions]``, first Books org only): Books documents <-> CRM Quotes, Sales_Orders,
   Invoices, Purchase_Orders with their lines, owned by Books; the shape, the defaults and
   the masters they need are :mod:`replicator.config.integration_transactions`'s;
+- ``deals`` (``[integration.deals]``, first Books org only): CRM Deals watched (read,
+  never written), whose stage triggers make and settle Books estimates and invoices; placed
+  after every other module (:mod:`replicator.config.integration_deals`);
 - for a second Books org ``books_eu``: the same master modules named ``customers@books_eu``
   etc., one way from CRM (no transaction modules, as in Zoho's integration).
 
 ``[integration.invoices]`` and the like are refused with a pointer to
-``[integration.transactions]``; ``deals`` (deal automation) with one to a later release.
+``[integration.transactions]``.
 """
 
 from __future__ import annotations
@@ -67,14 +72,28 @@ from typing import Any
 import attrs
 
 from replicator.config.check import fail, refuse_unknown
+from replicator.config.integration_deals import (
+    DEALS,
+    check_documents,
+    deal_triggers,
+    deals_module,
+)
 from replicator.config.integration_modules import master_modules
 from replicator.config.integration_transactions import TRANSACTIONS, transaction_modules
 
 MASTER_MODULES = ("customers", "vendors", "items")
-TRANSACTION_MODULES = ("invoices", "estimates", "salesorders", "purchaseorders", "deals")
+TRANSACTION_MODULES = ("invoices", "estimates", "salesorders", "purchaseorders")
 # the keys each table reads (check.refuse_unknown refuses any other); transaction
 # modules are known so that they get their own message
-INTEGRATION_KEYS = {"crm", "books", "orgs", TRANSACTIONS, *MASTER_MODULES, *TRANSACTION_MODULES}
+INTEGRATION_KEYS = {
+    "crm",
+    "books",
+    "orgs",
+    TRANSACTIONS,
+    DEALS,
+    *MASTER_MODULES,
+    *TRANSACTION_MODULES,
+}
 ORG_KEYS = {"sync", "modules"}  # [integration.orgs.SIDE]
 
 
@@ -137,13 +156,6 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             orgs[org] = side
     refuse_unknown(path, "integration", raw, INTEGRATION_KEYS)
     for key in raw:
-        if key == "deals":
-            raise fail(
-                path,
-                "integration.deals",
-                "deals (deal automation) come in a later release: documents sync under "
-                "[integration.transactions]",
-            )
         if key in TRANSACTION_MODULES:
             raise fail(
                 path,
@@ -165,7 +177,7 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
             )
         if not isinstance(options, dict):
             raise fail(path, where, "must be a table")
-        refuse_unknown(path, where, options, ORG_KEYS | {TRANSACTIONS, *TRANSACTION_MODULES})
+        refuse_unknown(path, where, options, ORG_KEYS | {TRANSACTIONS, DEALS, *TRANSACTION_MODULES})
         wanted = options.get("modules", list(MASTER_MODULES))
         if not isinstance(wanted, list) or not all(m in MASTER_MODULES for m in wanted):
             raise fail(
@@ -181,7 +193,7 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
                     f"a second Books organisation connected to the same CRM org syncs one way, "
                     f"CRM -> Books (from_crm), not {value!r}",
                 )
-            if key == TRANSACTIONS or key in TRANSACTION_MODULES:
+            if key in (TRANSACTIONS, DEALS) or key in TRANSACTION_MODULES:
                 raise fail(
                     path,
                     f"{where}.{key}",
@@ -211,20 +223,26 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
                 modules[key] = module
                 made[key] = (master, side, choice)
     out = {k: v for k, v in data.items() if k != "integration"}
+    customers = made.get("customers")
+    customer_module = customers[2] if customers else None
+    # the triggers first: their document modules get the deal fields
+    triggers = deal_triggers(path, raw[DEALS]) if DEALS in raw else {}
+    documents_made: dict[str, Any] = {}
     if TRANSACTIONS in raw:
-        customers = made.get("customers")
         documents, taxes = transaction_modules(
             path,
             raw[TRANSACTIONS],
             crm=crm,
             books=books[0],
             masters=raw,
-            customer_module=customers[2] if customers else None,
+            customer_module=customer_module,
+            deals=[trigger["module"] for trigger in triggers.values()],
         )
         for name, module in documents:
             if name in user_modules:
                 raise fail(path, f"modules.{name}", "is made by [integration]: set it up there")
             modules[name] = module
+            documents_made[name] = module
             made[name] = (TRANSACTIONS, books[0], name)
         if taxes:
             # the connectors pick a tax by percentage; these name the one to take when a
@@ -236,6 +254,13 @@ def expand(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], Integra
     if not modules:
         raise fail(path, "integration", f"set up at least one module ({', '.join(MASTER_MODULES)})")
     out["modules"] = {**modules, **user_modules}
+    if triggers:
+        check_documents(path, triggers, documents_made, books=books[0])
+        if DEALS in user_modules:
+            raise fail(path, f"modules.{DEALS}", "is made by [integration]: set it up there")
+        # last: the documents it makes and the customers it names run before it
+        out["modules"][DEALS] = deals_module(triggers, crm=crm, customer_module=customer_module)
+        made[DEALS] = (DEALS, books[0], customer_module or "accounts")
     return out, Integration(crm, books, made)
 
 

@@ -20,7 +20,9 @@ integration).  Shape and defaults::
     [integration.transactions.invoices.fields]  # more fields, as for masters
     po = { crm = "PO_Number", books = "cf_po" }
 
-``deals`` (deal automation) is refused: it comes in a later release.  The masters a
+``deals`` here is refused with a pointer to ``[integration.deals]`` (deal automation,
+:mod:`replicator.config.integration_deals`), which adds to each trigger's document module
+the Books-only fields ``deal``, ``deal_name`` and ``salesperson``.  The masters a
 document names must sync too: customers and items (for lines) always, vendors for purchase
 orders; each refusal is one line.
 
@@ -57,21 +59,22 @@ for purchase orders, accepted or declined for estimates).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from journal.entry import canonical_decimal
 from replicator.config.check import fail, refuse_unknown
+from replicator.config.integration_deals import DEAL_FIELDS, DEALS, deal_fields
 from replicator.config.integration_modules import DIRECTIONS, choose, fields_of
 
 TRANSACTIONS = "transactions"
 DOCUMENT_TYPES = ("estimates", "salesorders", "invoices", "purchaseorders")
-LATER = ("deals",)  # known, so that it gets its own message
+ELSEWHERE = (DEALS,)  # known, so that it gets its own message
 # the keys each table reads (check.refuse_unknown refuses any other)
 TYPE_KEYS = {"sync", "currency", "exclude", "fields"}  # [integration.transactions.TYPE]
-TOP_KEYS = {"sync", "currency", "taxes", *DOCUMENT_TYPES, *LATER}  # [integration.transactions]
+TOP_KEYS = {"sync", "currency", "taxes", *DOCUMENT_TYPES, *ELSEWHERE}  # [integration.transactions]
 # fields a document cannot go without: the lock reads status, CRM requires Subject, and
 # the party and lines are what a document is
 KEPT = ("customer", "vendor", "subject", "status", "lines")
@@ -135,23 +138,25 @@ def transaction_modules(
     books: str,
     masters: Mapping[str, Any],
     customer_module: str | None,
+    deals: Collection[str] = (),
 ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, dict[str, str]]]:
     """The modules ``[integration.transactions]`` makes, each with its document type, and
     the tax names to give each side's options (side -> percentage -> tax name).
 
     ``masters`` is the ``[integration]`` table (which masters sync); ``customer_module``
-    is the customers' CRM module choice (``contacts``: documents name a CRM Contact)."""
+    is the customers' CRM module choice (``contacts``: documents name a CRM Contact);
+    ``deals`` the document types a deal trigger makes (they get the deal fields)."""
     where = f"integration.{TRANSACTIONS}"
     if not isinstance(raw, dict):
         raise fail(path, where, "must be a table")
     refuse_unknown(path, where, raw, TOP_KEYS)
-    for key in LATER:
+    for key in ELSEWHERE:
         if key in raw:
             raise fail(
                 path,
                 f"{where}.{key}",
-                "deals (deal automation) come in a later release: sync estimates, "
-                "salesorders, invoices and purchaseorders",
+                "deal automation is set up in its own table, [integration.deals] "
+                '(quote = "created", invoice = true)',
             )
     named = [t for t in DOCUMENT_TYPES if t in raw]
     wanted = named or list(DOCUMENT_TYPES)
@@ -183,6 +188,7 @@ def transaction_modules(
                     crm=crm,
                     books=books,
                     customer_field="Contact_Name" if customer_module == "contacts" else None,
+                    deals=document in deals,
                 ),
             )
         )
@@ -236,8 +242,10 @@ def _document(
     crm: str,
     books: str,
     customer_field: str | None,
+    deals: bool = False,
 ) -> dict[str, Any]:
-    """The ``[modules.<document>]`` table of one document type."""
+    """The ``[modules.<document>]`` table of one document type (``deals``: with the deal
+    fields a trigger sets)."""
     crm_table, crm_lines, crm_status_field, _, passes, dates = DOCUMENTS[document]
     sync = choose(path, spec, "sync", where, DIRECTIONS, "both_ways")
     # (canonical, CRM field or None, Books column or None, type)
@@ -287,6 +295,16 @@ def _document(
         fields[name] = field
     # the user's fields (custom fields, as for masters: crm / books renamed to the sides)
     fields.update(fields_of(path, where, [], {"fields": spec.get("fields", {})}, crm, books))
+    if deals:
+        for name in DEAL_FIELDS:
+            if name in fields:
+                raise fail(
+                    path,
+                    f"{where}.fields.{name}",
+                    f"is a field [integration.{DEALS}] sets on {document} "
+                    f"({DEAL_FIELDS[name]}): name yours otherwise",
+                )
+        fields.update(deal_fields(books))
     party = "vendor" if document == "purchaseorders" else "customer"
     body: dict[str, Any] = {}
     if sync == "both_ways":

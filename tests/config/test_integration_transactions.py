@@ -225,9 +225,8 @@ def test_taxes_go_to_each_sides_options_by_percentage():
             "[integration.transactions.deals]\n",
             MASTERS,
             "integration.transactions.deals",
-            "later release",
+            "[integration.deals]",
         ),
-        ("[integration.deals]\n", MASTERS, "integration.deals", "later release"),
         (
             "[integration.invoices]\n",
             MASTERS,

@@ -67,11 +67,14 @@ requests a minute per organisation, so a sync never meets Books' 429.
 whole; ``status`` is written through the status endpoints after the PUT of the other
 fields (a status alone is one status call; its answer carries no record, so the list row
 showing that status, no later than the call's server time, is taken as our change and not
-read whole); an empty ``reference_number`` reads the document number;
+read whole; an estimate in draft is sent before it is accepted or declined); an empty
+``reference_number`` reads the document number; ``salesperson`` is an email (the Books
+user's ``salesperson_name``); ``zcrm_potential_id`` / ``zcrm_potential_name`` the deal;
 ``currency_code`` is written as Books' ``currency_id``.  What cannot be sent (an amount of
 more than 2 decimal places, a tax percentage Books has no tax of, a status no endpoint
-sets, a currency not the organisation's) refuses that record's write, naming the line and
-field, before any call: :mod:`.books_documents`.  Lists carry no lines, so a document costs
+sets, a currency not the organisation's, a sales person's email no Books user has)
+refuses that record's write, naming the line and field, before any write call:
+:mod:`.books_documents`.  Lists carry no lines, so a document costs
 one ``GET`` each time its list row changes.
 
 **Contact persons** as records of their own are the table ``contactpersons``, served by
@@ -112,6 +115,7 @@ from replicator.connectors.zoho.books_documents import (
     Plan,
     TaxNames,
     read_document,
+    route,
     tax_names,
 )
 from replicator.connectors.zoho.books_persons import ContactPersons
@@ -198,6 +202,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
             return
         records_since, read_since = self._parse_cursor(since)
         table, filters = self._table(module)
+        self._documents.new_batch()
         known = self._known.setdefault(memory_key(module), {})
         whole = self._whole.setdefault(memory_key(module), {})
         moved = self._moved.setdefault(memory_key(module), {})
@@ -306,9 +311,12 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         complete: bool = True,
     ) -> dict[str, Any]:
         """The module's columns of a record, a document's in the side form of its lines
-        (see :mod:`.books_documents`)."""
-        values = super()._values(module, table, record, complete=complete)
+        and its sales person by email (see :mod:`.books_documents`)."""
+        wire = self._documents.wire(table, module)
+        values = super()._values(wire, table, record, complete=complete)
         read_document(table, record, values)
+        if wire is not module:
+            self._documents.read_salesperson(module, values)
         return values
 
     def get(self, module: SideModule, id: str) -> Change | None:
@@ -396,7 +404,7 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         if module.table == PERSONS:
             return self._persons.push(module, writes)
         table, filters = self._table(module)
-        self._documents.new_push()
+        self._documents.new_batch()
         changed = self._changed_since_read(module, table, writes)
         return [self._push_one(module, table, filters, write, changed) for write in writes]
 
@@ -469,28 +477,58 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         record = self._answered(table, response)
         if record is not None and record.get("status") == plan.status:
             return outcome  # there already (a create retried after its status was set)
-        return self._move(module, table, write, outcome.id, plan.status)
+        current = record.get("status") if record is not None else None
+        return self._move(
+            module, table, write, outcome.id, plan.status, current=str(current or "") or None
+        )
 
     def _move(
-        self, module: SideModule, table: Table, write: Write, id: str, status: str
+        self,
+        module: SideModule,
+        table: Table,
+        write: Write,
+        id: str,
+        status: str,
+        *,
+        current: str | None = None,
     ) -> Outcome:
+        """Move a document to ``status`` from ``current`` (None: not known), through the
+        statuses Books needs on the way (an estimate in draft is sent before it is
+        accepted: :func:`~.books_documents.route`).  Moved from a status not known, a
+        refusal reads the document, and the move is routed from the status it shows."""
+        steps = route(table.path, current, status)
+        for step in steps[:-1]:
+            outcome, _ = self._move_once(module, table, write, id, step)
+            if not outcome.ok:
+                return outcome
+        outcome, record = self._move_once(module, table, write, id, steps[-1])
+        if outcome.ok or current is not None or record is None:
+            return outcome
+        shown = str(record.get(STATUS) or "")
+        if len(route(table.path, shown, status)) < 2:
+            return outcome
+        return self._move(module, table, write, id, status, current=shown)
+
+    def _move_once(
+        self, module: SideModule, table: Table, write: Write, id: str, status: str
+    ) -> tuple[Outcome, dict[str, Any] | None]:
         """Set a document's status through its status endpoint.  Its answer carries no
         record: the status and the server's time are kept, so that the list row showing
         them is known as our change (not read whole); a refusal reads the document, as a
-        retried write finds it there already."""
+        retried write finds it there already, and returns it too (None: not read)."""
         path = f"/{table.path}/{id}/status/{status}"
         what = f"side {self.side}, {module.table} record {id}: status {status}"
         response = self._write("POST", path, None, {})
         if isinstance(response, ZohoError):
-            return Outcome(write.key, id, error=f"{what}: {response}", retry=True)
+            return Outcome(write.key, id, error=f"{what}: {response}", retry=True), None
         answer = body_of(response)
         code = answer.get("code") if isinstance(answer, dict) else None
         if response.status_code < 300 and code in (0, None):
             moment = server_time(response) or self.now()
             self._moved.setdefault(memory_key(module), {})[id] = (moment, status)
-            return Outcome(write.key, id)
+            return Outcome(write.key, id), None
         if response.status_code == 404:
-            return Outcome(write.key, id, error=self._missing(module, id))
+            return Outcome(write.key, id, error=self._missing(module, id)), None
         try:
             record = self._read_one(table, id)
         except ZohoError as exc:
@@ -500,14 +538,14 @@ class ZohoBooksConnector(BooksApi, BaseConnector):
         if record is not None:
             self._remember_written(module, table, id, record)
             if record.get("status") == status:
-                return Outcome(write.key, id)  # there already (a retried write)
+                return Outcome(write.key, id), record  # there already (a retried write)
         message = answer.get("message") if isinstance(answer, dict) else None
         reason = f"{what}: HTTP {response.status_code}"
         if code not in (0, None):
             reason += f" code {code}"
         if message:
             reason += f": {message}"
-        return Outcome(write.key, id, error=self.client.redactor.scrub(reason))
+        return Outcome(write.key, id, error=self.client.redactor.scrub(reason)), record
 
     def _answered(
         self, table: Table, response: httpx.Response | ZohoError

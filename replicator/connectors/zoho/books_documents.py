@@ -3,7 +3,8 @@ lines, status, reference and currency, as the Books connector reads and writes t
 
 **Lines.**  A document's ``line_items`` column holds its lines in the neutral side form of
 the transactions contract: a list, in document order, of ``{item, description, quantity,
-rate, discount, tax}``.  Read: ``item`` is the line's ``item_id`` (``""`` -> None),
+rate, discount, tax}``, and ``name`` on a line without an item (the deals contract,
+section 6).  Read: ``item`` is the line's ``item_id`` (``""`` -> None),
 ``discount`` an amount (a percentage such as ``"10%"`` becomes the exact amount
 quantity x rate x 10 / 100), ``tax`` the line's ``tax_percentage`` (None when the line has
 no ``tax_id``).  Written whole, without ``line_item_id``, so Books replaces the document's
@@ -11,14 +12,21 @@ lines with the list sent: ``item_id``, ``description``, ``quantity``, ``rate``, 
 (an amount) and the ``tax_id`` of the organisation's tax of that percentage
 (``GET /settings/taxes``; the side's ``taxes`` option, percentage -> tax name, picks one
 when several share a percentage; no tax -> ``tax_id`` ``""``).  A line with no item is
-sent with its description as its ``name`` too (Books needs a name or an item).  Refused,
+sent with its ``name`` (read back as written), or with no name its description as its
+``name`` too (Books needs a name or an item); ``name`` is read and written only for lines
+without an item (an item's line shows the item's name, which is the item's).  Refused,
 naming the line and field, before anything is sent: an amount with more than 2 decimal
 places (Books keeps 2), a tax percentage Books has no tax of, a discount on a purchase
 order line (Books' purchase order lines have none).
 
 **Status** is read as Books gives it (``overdue``, ``partially_paid``...) and written
 through the status endpoints, after the other fields: :data:`ACTIONS`.  A new document is
-made as a draft, then moved; any other target is refused with the reason.
+made as a draft, then moved; any other target is refused with the reason.  Books moves an
+estimate to accepted or declined only once it is sent: from draft the move goes through
+``status/sent`` first (:func:`route`); an invoice goes void -> draft through
+``status/draft`` and draft or sent -> void through ``status/void``.
+
+**Sales person** (the ``salesperson`` column, an email): :mod:`.books_sales`.
 
 **Reference.**  A document whose ``reference_number`` is empty reads its document number
 there (``INV-00001``), so a CRM copy always has a subject.
@@ -42,7 +50,14 @@ from typing import Any
 import attrs
 
 from replicator.config.mapping import to_canonical
+from replicator.connectors.base import SideModule
 from replicator.connectors.zoho.books_api import PER_PAGE, BooksApi
+from replicator.connectors.zoho.books_sales import (
+    SALESPERSON,
+    SALESPERSON_NAME,
+    Salespeople,
+    UnknownEmail,
+)
 from replicator.connectors.zoho.books_tables import Table
 from replicator.connectors.zoho.values import Tax, body_of, loads
 from replicator.errors import MappingError, ZohoAuthError, ZohoError
@@ -79,9 +94,14 @@ STATUSES: dict[str, tuple[str, ...]] = {
     "salesorders": ("draft", "open", "void", "invoiced"),
     "purchaseorders": ("draft", "open", "billed", "cancelled"),
 }
+# statuses Books reaches only through another: (table, target) -> (from, through)
+THROUGH: dict[tuple[str, str], tuple[str, str]] = {
+    ("estimates", "accepted"): ("draft", "sent"),
+    ("estimates", "declined"): ("draft", "sent"),
+}
 AMOUNTS = ("quantity", "rate", "discount")
 PLACES = 2  # Books keeps amounts to 2 decimal places
-LINE_KEYS = ("item", "description", *AMOUNTS, "tax")
+LINE_KEYS = ("item", "name", "description", *AMOUNTS, "tax")
 
 TaxNames = Mapping[Decimal, str]  # a percentage -> the name of the Books tax it means
 
@@ -128,14 +148,28 @@ def _read_line(line: Mapping[str, Any]) -> dict[str, Any]:
     discount = line.get("discount")
     if isinstance(discount, str) and discount.strip().endswith("%"):
         discount = _percent_off(quantity, rate, discount.strip()[:-1]) or discount
-    return {
-        "item": str(line["item_id"]) if line.get("item_id") not in (None, "") else None,
+    item = str(line["item_id"]) if line.get("item_id") not in (None, "") else None
+    out = {
+        "item": item,
         "description": line.get("description"),
         "quantity": quantity,
         "rate": rate,
         "discount": discount,
         "tax": line.get("tax_percentage") if line.get("tax_id") not in (None, "") else None,
     }
+    if item is None and line.get("name") not in (None, ""):
+        out["name"] = line["name"]  # the free text a line with no item is known by
+    return out
+
+
+def route(table: str, current: str | None, target: str) -> list[str]:
+    """The status endpoints that move a document of ``table`` from ``current`` (None:
+    not known) to ``target``, in order: an estimate in draft goes to accepted through
+    sent."""
+    through = THROUGH.get((table, target))
+    if through is not None and current == through[0]:
+        return [through[1], target]
+    return [target]
 
 
 def _percent_off(quantity: Any, rate: Any, percent: str) -> Decimal | None:
@@ -166,24 +200,47 @@ class Documents:
         self._taxes: list[Tax] | None = None
         self._currencies: dict[str, str] | None = None  # code -> currency_id
         self._fresh: set[str] = set()  # what this push has read afresh already
+        self.salespeople = Salespeople(api)
 
-    def new_push(self) -> None:
-        """A push begins: a miss may read the taxes or currencies again, once."""
+    def new_batch(self) -> None:
+        """A push or pull begins: a miss may read the taxes, currencies or users again,
+        once."""
         self._fresh.clear()
+        self.salespeople.new_batch()
+
+    # -- a read --------------------------------------------------------------------------
+
+    def wire(self, table: Table, module: SideModule) -> SideModule:
+        """The module as Books' records have its columns: ``salesperson`` (an email) is
+        read from ``salesperson_name``."""
+        if table.path not in DOCUMENTS or SALESPERSON not in module.columns:
+            return module
+        columns = [SALESPERSON_NAME if c == SALESPERSON else c for c in module.columns]
+        return attrs.evolve(module, columns=tuple(dict.fromkeys(columns)))
+
+    def read_salesperson(self, module: SideModule, values: dict[str, Any]) -> None:
+        """``salesperson`` from ``salesperson_name`` (in place), for a module that maps it."""
+        name = values.get(SALESPERSON_NAME)
+        if SALESPERSON_NAME not in module.columns:
+            values.pop(SALESPERSON_NAME, None)
+        values[SALESPERSON] = self.salespeople.email_of(name)
 
     # -- a write -------------------------------------------------------------------------
 
     def plan(self, table: Table, values: Mapping[str, Any], *, creating: bool) -> Plan:
         """The write of ``values`` to a document of ``table``, or why it is refused."""
-        rest = {k: v for k, v in values.items() if k not in (LINES, STATUS, CURRENCY)}
+        made_here = (LINES, STATUS, CURRENCY, SALESPERSON)
+        rest = {k: v for k, v in values.items() if k not in made_here}
         body: dict[str, Any] = {}
         try:
             status = self._status(table, values, creating=creating)
+            if SALESPERSON in values:
+                body[SALESPERSON_NAME] = self.salespeople.name_of(values[SALESPERSON])
             if LINES in values:
                 body[LINES] = self._lines(table, values[LINES])
             if values.get(CURRENCY) not in (None, ""):
                 body["currency_id"] = self._currency_id(str(values[CURRENCY]))
-        except _Refused as exc:
+        except (_Refused, UnknownEmail) as exc:
             return Plan(error=str(exc))
         except ZohoAuthError:
             raise  # the side is out of reach, not this record
@@ -240,12 +297,15 @@ class Documents:
         if amounts["quantity"] is None:
             raise _Refused(f"line {n}: quantity is missing")
         item = line.get("item")
+        name = line.get("name")
         description = line.get("description")
         out: dict[str, Any] = {}
         if item not in (None, ""):
             out["item_id"] = str(item)
+        elif name not in (None, ""):
+            out["name"] = str(name)
         elif description in (None, ""):
-            raise _Refused(f"line {n}: no item and no description (Books needs one)")
+            raise _Refused(f"line {n}: no item, no name and no description (Books needs one)")
         else:
             out["name"] = str(description)
         out["description"] = "" if description is None else str(description)
@@ -408,5 +468,6 @@ __all__ = [
     "Tax",
     "read_document",
     "read_lines",
+    "route",
     "tax_names",
 ]

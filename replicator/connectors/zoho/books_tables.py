@@ -64,6 +64,9 @@ _DOCUMENT = {
     "custom_fields": "array",
     **_TIMES,
 }
+# a document's deal (CRM potential) and its sales person by email (books_sales: the column
+# Books reads and writes is salesperson_name), as deal triggers set them
+_DEAL = {"zcrm_potential_id": "text", "zcrm_potential_name": "text", "salesperson": "text"}
 TABLES: dict[str, Table] = {
     "contacts": Table(
         "contacts",
@@ -130,7 +133,13 @@ TABLES: dict[str, Table] = {
         "invoice_id",
         "invoice",
         FILTERED,
-        {"invoice_number": "text", "due_date": "date", "balance": "decimal", **_DOCUMENT},
+        {
+            "invoice_number": "text",
+            "due_date": "date",
+            "balance": "decimal",
+            **_DEAL,
+            **_DOCUMENT,
+        },
         ("Status.Sent", "Status.Draft", "Status.OverDue", "Status.Paid", "Status.Void"),
     ),
     "estimates": Table(
@@ -141,7 +150,7 @@ TABLES: dict[str, Table] = {
         {
             "estimate_number": "text",
             "expiry_date": "date",
-            "zcrm_potential_id": "text",
+            **_DEAL,
             **_DOCUMENT,
         },
         ("Status.Sent", "Status.Draft", "Status.Accepted", "Status.Declined", "Status.Expired"),

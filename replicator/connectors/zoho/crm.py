@@ -33,14 +33,14 @@ Lookups and the conversion of records to column values: :mod:`.crm_api`; line it
 :mod:`.crm_push`.  The class is built in layers, one module each:
 :class:`~.crm_api.CrmApi` (state, API reads, conversion) <- :class:`~.crm_lines.CrmLines`
 (line items) <- :class:`~.crm_push.CrmPush` (push) <- :class:`ZohoCRMConnector` (pull,
-get, search, schema, views, watch channels).
+get, search, schema, views, deal stage probabilities (:mod:`.crm_stages`), watch channels).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -67,6 +67,7 @@ from replicator.connectors.zoho.crm_api import (
 )
 from replicator.connectors.zoho.crm_lines import line_columns
 from replicator.connectors.zoho.crm_push import CrmPush
+from replicator.connectors.zoho.crm_stages import stage_probabilities
 from replicator.connectors.zoho.cursors import (
     EPOCH,
     idle_mark,
@@ -284,6 +285,20 @@ class ZohoCRMConnector(CrmPush, BaseConnector):
     def views(self, module: SideModule) -> list[str]:
         """The names of the module's custom views (use one as ``view``, or its id)."""
         return self._view_names(module)
+
+    def probabilities(
+        self, module: SideModule, field: str, *, stages: Iterable[str] = ()
+    ) -> Mapping[str, int] | None:
+        """A picklist's value -> probability (Deals ``Stage``: 100 won, 0 lost), by actual
+        and display value, from the fields metadata (``GET /settings/fields``); None when
+        the field has none.  Read once for the connector's life, and again (once per
+        stage) when a record read since, or ``stages``, shows a stage it does not know."""
+
+        def read() -> dict[str, int] | None:
+            response = self._get("/settings/fields", {"module": module.table}, None, kind="meta")
+            return stage_probabilities(body_of(response).get("fields") or [], field)
+
+        return self._stages.probabilities((module.table, field), read, stages=stages)
 
     def base_currency(self) -> str:
         """The organisation's base currency as an ISO code (``GET /org``, ``iso_code``);

@@ -8,7 +8,9 @@ turns records into column values and back.
 
 **Lookups.**  ``{"id", "name"}`` reads as the id under the field's name; ``Field.name``
 (any ``Field.key``) is a read-only column with that part.  Writing a lookup field sends
-``{"id": value}``; ``Field.key`` columns are not written.
+``{"id": value}``; ``Field.key`` columns are not written.  A deal's ``Owner`` (``{id,
+name, email}``) reads as the owner's email (:data:`BY_EMAIL`): a deal's salesperson is
+known in Books by email, never by a CRM user id (deals are read, never written).
 
 **Read-only fields** (``read_only`` or ``field_read_only`` in the fields metadata, and the
 totals CRM computes, ``Sub_Total`` and ``Grand_Total``) are never sent: a write asking for
@@ -25,6 +27,7 @@ from typing import Any
 import httpx
 
 from replicator.connectors.base import SideModule, utc_now
+from replicator.connectors.zoho.crm_stages import Stages
 from replicator.connectors.zoho.cursors import EPOCH, overlap_start, parse_time, zoho_time
 from replicator.connectors.zoho.http import ApiClient
 from replicator.connectors.zoho.values import body_of, chunks
@@ -42,6 +45,8 @@ LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
 USER_TYPES = frozenset({"ownerlookup", "userlookup"})
 NUMBER_TYPES = frozenset({"currency", "double", "decimal", "percent", "integer", "bigint", "long"})
 COMPUTED = frozenset({"Sub_Total", "Grand_Total"})  # read-only whatever the metadata says
+# (module, user lookup) read as the user's email rather than the user's id
+BY_EMAIL = frozenset({("Deals", "Owner")})
 
 Known = tuple[str, str | None]  # (Modified_Time as UTC text, digest of the values or None)
 
@@ -71,6 +76,7 @@ class CrmApi:
         self._lookups: dict[str, set[str]] = {}  # table -> fields read as {id, ...}
         self._views: dict[str, list[dict[str, Any]]] = {}
         self._base_currency: str | None = None
+        self._stages = Stages()  # deal stage probabilities (see crm_stages)
 
     def _list(
         self,
@@ -200,11 +206,14 @@ class CrmApi:
             raw = record.get(field) if dot else record.get(column)
             if dot:
                 values[column] = raw.get(part) if isinstance(raw, dict) else None
+            elif (module.table, column) in BY_EMAIL:
+                values[column] = raw.get("email") if isinstance(raw, dict) else raw
             elif isinstance(raw, dict) and "id" in raw:
                 lookups.add(column)
                 values[column] = str(raw["id"]) if raw["id"] is not None else None
             else:
                 values[column] = raw
+        self._stages.saw(module.table, values)
         return values
 
     def _to_api(self, module: SideModule, values: Mapping[str, Any]) -> dict[str, Any]:

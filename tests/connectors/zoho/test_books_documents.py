@@ -54,7 +54,8 @@ def body_of(request: httpx.Request) -> dict[str, Any]:
 
 def test_lines_read_in_the_neutral_side_form(books: FakeBooksDocuments, clock: FakeClock) -> None:
     """item_id ('' -> None), description, quantity, rate, a percentage discount as its exact
-    amount, and the tax percentage (None when the line has no tax_id)."""
+    amount, the tax percentage (None when the line has no tax_id), and the name of a line
+    with no item only (an item's line shows the item's name)."""
     lines = [
         {
             "line_item_id": "1",
@@ -93,6 +94,7 @@ def test_lines_read_in_the_neutral_side_form(books: FakeBooksDocuments, clock: F
         },
         {
             "item": None,
+            "name": "Fitting",
             "description": "",
             "quantity": 1,
             "rate": Decimal("50.00"),
@@ -237,7 +239,7 @@ def test_lines_are_written_whole_with_taxes_found_by_percentage(
         ([line(), line(), line(quantity="abc")], "line 3: quantity 'abc' is not a number"),
         ([line(quantity=None)], "line 1: quantity is missing"),
         ([line(tax="20")], "line 1: several Books taxes of 20% (VAT, Sales Tax)"),
-        ([line(item=None, description=None)], "line 1: no item and no description"),
+        ([line(item=None, description=None)], "line 1: no item, no name and no description"),
     ],
 )
 def test_a_line_books_cannot_hold_exactly_refuses_the_write(
