@@ -1,7 +1,7 @@
 """Books v3 endpoints under ``/books/v3/`` (every call but ``/organizations`` names an
 ``organization_id``; the gateway checks it).
 
-Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders):
+Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders, expenses):
 
 - ``GET /{resource}``: ``page``, ``per_page`` (at most 200), ``sort_column`` and
   ``sort_order`` (``A`` / ``D``), ``page_context.has_more_page``; filters: ``filter_by``
@@ -24,6 +24,19 @@ Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders)
   void invoice is not voided again...) is 400 code 4 naming both statuses; a move bumps
   ``last_modified_time``.  A void invoice or sales order and a cancelled purchase order
   take no ``PUT`` until a status endpoint moves them back; a sent invoice may be edited.
+- Customer documents (estimates, sales orders, invoices) carry ``billing_address`` and
+  ``shipping_address``: a create without one takes the customer's (so does an update
+  that changes the customer), as Books fills them in; ``salesperson_name`` and the CRM
+  deal they belong to (``zcrm_potential_id`` / ``zcrm_potential_name``), which lists
+  filter on.  A line needs an ``item_id`` or a ``name`` (then it keeps the ``name`` and
+  ``description`` it is given).
+- Expenses: an expense account (``account_id``, or ``account_name``), an ``amount`` above
+  zero, a ``date``, and optionally ``customer_id`` (the expense is then billable:
+  ``unbilled``), ``description``, ``reference_number`` and the deal fields; lists filter on
+  ``customer_id`` and ``zcrm_potential_id`` like the others.  The accounts are a fixed
+  set (:data:`.books_schema.EXPENSE_ACCOUNTS`).
+- Users: ``GET /users`` (``filter_by=Status.All|Active|Inactive|Invited``) and ``GET
+  /users/{id}`` (or ``me``): the sandbox CRM's users, by email.
 - Settings: ``GET /settings/taxes`` (``POST`` adds one), ``GET /settings/taxes/{id}``,
   ``GET /settings/currencies`` (``filter_by=Currencies.ExcludeBaseCurrency``) and
   ``GET /settings/currencies/{id}``.
@@ -51,7 +64,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .books_data import BooksData
-from .books_schema import RESOURCES, Resource, TaxSpecError
+from .books_schema import BOOKS_USERS, RESOURCES, Resource, TaxSpecError
 from .clock import parse_time
 from .errors import BOOKS_CODES, BooksError
 from .store import Row
@@ -528,6 +541,42 @@ async def get_currency(request: Request) -> Response:
     return _ok("success", currency=found)
 
 
+# -- users ------------------------------------------------------------------------------------
+
+
+def _user_out(user: Mapping[str, Any], *, full: bool) -> dict[str, Any]:
+    out = {**user, "photo_url": "", "is_customer_segmented": False, "is_vendor_segmented": False}
+    if full:  # one user also lists its emails, as the spec's get-a-user answer does
+        out["email_ids"] = [{"email": user["email"], "is_selected": True}]
+    return out
+
+
+async def list_users(request: Request) -> Response:
+    applied = request.query_params.get("filter_by", "Status.All")
+    if applied not in ("Status.All", "Status.Active", "Status.Inactive", "Status.Invited"):
+        raise _bad_param("filter_by")
+    wanted = applied.partition(".")[2].lower()
+    users = [
+        _user_out(u, full=False) for u in BOOKS_USERS if wanted == "all" or u["status"] == wanted
+    ]
+    return _settings_page(request, "users", users)
+
+
+async def get_user(request: Request) -> Response:
+    user_id = request.path_params["user_id"]
+    found = next(
+        (
+            u
+            for u in BOOKS_USERS
+            if u["user_id"] == user_id or (user_id == "me" and u["is_current_user"])
+        ),
+        None,
+    )
+    if found is None:
+        raise BooksError(404, BOOKS_CODES["not_found"], "User does not exist.")
+    return _ok("success", user=_user_out(found, full=True))
+
+
 # -- organisations -----------------------------------------------------------------------------
 
 
@@ -548,6 +597,8 @@ def _routes() -> list[Route]:
     routes = [
         Route(f"{base}/organizations", organizations, methods=["GET"]),
         Route(f"{base}/organizations/{{organization_id}}", organization, methods=["GET"]),
+        Route(f"{base}/users", list_users, methods=["GET"]),
+        Route(f"{base}/users/{{user_id}}", get_user, methods=["GET"]),
         Route(f"{base}/settings/taxes", list_taxes, methods=["GET"]),
         Route(f"{base}/settings/taxes", create_tax, methods=["POST"]),
         Route(f"{base}/settings/taxes/{{tax_id}}", get_tax, methods=["GET"]),

@@ -38,6 +38,7 @@ from .amounts import AmountError, rounded
 from .books_lines import DiscountError, cents, discount_amount, discount_spec, totals
 from .books_schema import (
     CURRENCIES,
+    EXPENSE_ACCOUNTS,
     ID_BASE,
     RESOURCES,
     BooksSchema,
@@ -97,6 +98,12 @@ TXN_TEXT = {
     "notes": 5000,
     "terms": 10000,
     "salesperson_name": 200,
+    "zcrm_potential_id": 40,
+    "zcrm_potential_name": 200,
+}
+EXPENSE_TEXT = {
+    "description": 2000,
+    "reference_number": 100,
     "zcrm_potential_id": 40,
     "zcrm_potential_name": 200,
 }
@@ -258,6 +265,8 @@ class BooksData:
             self._contact(org, body, data, old)
         elif resource.path == "items":
             self._item(org, body, data, old)
+        elif resource.path == "expenses":
+            self._expense(org, body, data, old)
         else:
             self._transaction(org, resource, body, data, old)
         self._check_unique_custom(org, resource, data, old.id if old else None)
@@ -385,6 +394,51 @@ class BooksData:
         if data.get("sku") and self._taken(org, "items", "$.sku", data["sku"], record_id):
             raise BooksError(400, BOOKS_CODES["exists"], f'The SKU "{data["sku"]}" already exists.')
 
+    def _expense(
+        self, org: str, body: Mapping[str, Any], data: dict[str, Any], old: Row | None
+    ) -> None:
+        """An expense: an expense account (``account_id``, or ``account_name`` naming one of
+        :data:`EXPENSE_ACCOUNTS`), an ``amount`` above zero (2 places), a ``date`` (today
+        by default), and optionally a customer it is billable to and the CRM deal it
+        belongs to (``zcrm_potential_id`` / ``zcrm_potential_name``)."""
+        data.pop("status", None)  # an expense's status follows from its customer (render)
+        _text(body, EXPENSE_TEXT, data)
+        if body.get("account_id") not in (None, ""):
+            if str(body["account_id"]) not in EXPENSE_ACCOUNTS:
+                raise bad("account_id")
+            data["account_id"] = str(body["account_id"])
+        elif body.get("account_name") not in (None, ""):
+            wanted = str(body["account_name"]).strip().lower()
+            found = next((i for i, n in EXPENSE_ACCOUNTS.items() if n.lower() == wanted), None)
+            if found is None:
+                raise bad("account_name")
+            data["account_id"] = found
+        if not data.get("account_id"):
+            raise bad("account_id")
+        if "amount" in body:
+            data["amount"] = amount(body["amount"], "amount")
+            if data["amount"] <= 0:
+                raise bad("amount")
+        if "amount" not in data:
+            raise bad("amount")
+        if "date" in body:
+            try:
+                data["date"] = parse_date(str(body["date"])).isoformat() if body["date"] else ""
+            except ValueError:
+                raise bad("date") from None
+        if not data.get("date"):
+            data["date"] = self._today().isoformat()
+        if "customer_id" in body:
+            if body["customer_id"] in (None, ""):
+                data["customer_id"] = ""
+            else:
+                contact = self.store.get("books", org, "contacts", str(body["customer_id"]))
+                if contact is None or contact.data["contact_type"] != "customer":
+                    raise bad("customer_id")
+                data["customer_id"] = contact.id
+        data.setdefault("customer_id", "")
+        self._document_currency(org, body, data, "customer_id")
+
     def _transaction(
         self,
         org: str,
@@ -424,6 +478,8 @@ class BooksData:
                     raise bad(key) from None
         if not data.get("date"):
             data["date"] = self._today().isoformat()
+        if party == "customer_id":
+            self._document_addresses(org, body, data, old)
         if resource.path == "invoices" and not data.get("due_date"):
             contact = self.store.get("books", org, "contacts", data[party])
             terms = contact.data.get("payment_terms", 0) if contact else 0
@@ -470,6 +526,21 @@ class BooksData:
             {"tax_name": name, "tax_amount": amount(value, "tax_total")}
             for name, value in money.taxes
         ]
+
+    def _document_addresses(
+        self, org: str, body: Mapping[str, Any], data: dict[str, Any], old: Row | None
+    ) -> None:
+        """A customer document's ``billing_address`` / ``shipping_address``: as given, else
+        (a new document, or a new customer) the customer's."""
+        new_party = old is None or old.data.get("customer_id") != data["customer_id"]
+        contact = self.store.get("books", org, "contacts", data["customer_id"])
+        for key in ("billing_address", "shipping_address"):
+            if body.get(key):
+                data[key] = self._address(key, body[key], data.get(key) or {})
+                data[key].pop("address_id", None)
+            elif new_party or key in body:
+                theirs = (contact.data.get(key) if contact else None) or {}
+                data[key] = {k: theirs[k] for k in ADDRESS_KEYS if theirs.get(k)}
 
     def _document_currency(
         self, org: str, body: Mapping[str, Any], data: dict[str, Any], party: str
@@ -525,8 +596,12 @@ class BooksData:
             for key in ("name", "description", "unit"):
                 if key in entry:
                     line[key] = str(entry[key] or "")
-            if not line.get("name"):
-                raise bad("line_items")
+            if not line.get("name"):  # no item and no name: nothing says what the line is
+                raise BooksError(
+                    400,
+                    BOOKS_CODES["invalid_body"],
+                    f"Invalid value passed for line_items: line {order} has no item_id and no name",
+                )
             for key, default in (("rate", 0), ("quantity", 1)):
                 if key in entry:
                     line[key] = amount(entry[key] if entry[key] is not None else default, key)
@@ -684,6 +759,8 @@ class BooksData:
             out |= self._line_tax(org, data.get("tax_id"))
             out["zcrm_product_id"] = data.get("zcrm_product_id", "")
             out["is_linked_with_zohocrm"] = bool(data.get("zcrm_product_id"))
+        elif resource.path == "expenses":
+            out |= self._render_expense(org, data)
         else:
             out |= self._render_transaction(org, resource, data, full)
         fields = self.schema.custom_fields(org, resource.path)
@@ -787,8 +864,7 @@ class BooksData:
                 out[key] = data[key]
         if resource.path == "invoices":
             out["balance"] = 0.0 if data["status"] == "void" else data["total"]
-            out["zcrm_potential_id"] = data.get("zcrm_potential_id", "")
-        if resource.path in ("estimates", "salesorders"):
+        if resource.path in ("estimates", "salesorders", "invoices"):
             out["zcrm_potential_id"] = data.get("zcrm_potential_id", "")
             out["zcrm_potential_name"] = data.get("zcrm_potential_name", "")
         if full:
@@ -806,7 +882,35 @@ class BooksData:
                 "notes": data.get("notes", ""),
                 "terms": data.get("terms", ""),
             }
+            if party == "customer_id":
+                out["billing_address"] = dict(data.get("billing_address") or {})
+                out["shipping_address"] = dict(data.get("shipping_address") or {})
         return out
+
+    def _render_expense(self, org: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        customer = data.get("customer_id", "")
+        contact = self.store.get("books", org, "contacts", customer) if customer else None
+        currency_id = data.get("currency_id") or self.schema.base_currency(org)
+        return {
+            "date": data["date"],
+            "account_id": data["account_id"],
+            "account_name": EXPENSE_ACCOUNTS[data["account_id"]],
+            "paid_through_account_name": "Petty Cash",
+            "description": data.get("description", ""),
+            "reference_number": data.get("reference_number", ""),
+            "amount": data["amount"],
+            "sub_total": data["amount"],
+            "total": data["amount"],
+            "currency_id": currency_id,
+            "currency_code": CURRENCIES[currency_id][0],
+            "exchange_rate": data.get("exchange_rate", 1.0),
+            "customer_id": customer,
+            "customer_name": contact.data["contact_name"] if contact else "",
+            "is_billable": bool(customer),
+            "status": "unbilled" if customer else "nonbillable",
+            "zcrm_potential_id": data.get("zcrm_potential_id", ""),
+            "zcrm_potential_name": data.get("zcrm_potential_name", ""),
+        }
 
     @staticmethod
     def _render_line(resource: Resource, line: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The Books side's shape: organisations, resources, currencies, taxes and custom fields.
 
-Six resources are served under ``/books/v3/``: contacts, items, estimates, salesorders,
-invoices and purchaseorders.  :data:`RESOURCES` says, for each, its id field, the wrapper
+Seven resources are served under ``/books/v3/``: contacts, items, estimates, salesorders,
+invoices, purchaseorders and expenses.  :data:`RESOURCES` says, for each, its id field, the wrapper
 key of one record, its document number and prefix, what a create requires, the statuses
 and status endpoints it has (with the HTTP status those endpoints answer, 200 or 201 as the
 spec says), how it sorts by default, and whether its list takes ``last_modified_time``.
@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from .amounts import AmountError, parse
+from .crm_schema import USERS as CRM_USERS
 from .store import Store
 
 ID_BASE = 536_000_000_000_000
@@ -219,9 +220,10 @@ RESOURCES: dict[str, Resource] = {
         frozen=frozenset({"void"}),
         statuses={
             "sent": _status("draft", "sent", "Invoice status has been changed to Sent."),
-            # voiding a paid invoice unassociates its payments (the spec), so paid may
+            # any status but void: voiding a paid invoice unassociates its payments (the
+            # spec: "Upon voiding, the payments and credits ... will be unassociated")
             "void": _status(
-                "draft sent overdue unpaid partially_paid paid",
+                "draft sent viewed overdue unpaid partially_paid paid",
                 "void",
                 "Invoice status has been changed to Void.",
             ),
@@ -283,7 +285,63 @@ RESOURCES: dict[str, Resource] = {
             "missing": "Purchase Order does not exist.",
         },
     ),
+    "expenses": Resource(
+        "expenses",
+        "expense",
+        "expense_id",
+        "expense",
+        "Expenses",
+        default_sort=("date", "D"),
+        sort_columns=(
+            "date",
+            "account_name",
+            "total",
+            "customer_name",
+            "reference_number",
+            "created_time",
+            "last_modified_time",
+        ),
+        messages={
+            "create": "The expense has been recorded.",
+            "update": "The expense has been updated.",
+            "delete": "The expense has been deleted.",
+            "missing": "Expense does not exist.",
+        },
+    ),
 }
+
+# the expense accounts of every organisation's chart of accounts (an expense names one by
+# ``account_id`` or ``account_name``); the sandbox has no other accounts
+EXPENSE_ACCOUNTS = {
+    str(ID_BASE + 401 + i): name
+    for i, name in enumerate(
+        (
+            "Advertising And Marketing",
+            "Automobile Expense",
+            "Consultant Expense",
+            "Meals and Entertainment",
+            "Office Supplies",
+            "Other Expenses",
+            "Telephone Expense",
+            "Travel Expense",
+        )
+    )
+}
+# the Books users of every organisation: the sandbox CRM's users, by email (the same
+# people use both apps), the first the organisation's admin and the current user
+BOOKS_USERS = tuple(
+    {
+        "user_id": str(ID_BASE + 901 + i),
+        "role_id": str(ID_BASE + 951 + (0 if i == 0 else 1)),
+        "name": crm_user.full_name,
+        "email": crm_user.email,
+        "user_role": "admin" if i == 0 else "staff",
+        "status": "active",
+        "is_current_user": i == 0,
+        "user_type": "zoho",
+    }
+    for i, crm_user in enumerate(CRM_USERS)
+)
 
 
 @attrs.frozen
@@ -535,6 +593,8 @@ __all__ = [
     "CURRENCIES",
     "CURRENCY_NAMES",
     "CustomField",
+    "BOOKS_USERS",
+    "EXPENSE_ACCOUNTS",
     "ID_BASE",
     "RESOURCES",
     "Resource",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .crm_schema import ADMIN, BASE_MODULES, ID_BASE, JSON_TYPES, STAGES, Field, Module
+from .crm_schema import ADMIN, BASE_MODULES, ID_BASE, JSON_TYPES, Field, Module
 
 PROFILE = {"name": "Administrator", "id": str(ID_BASE + 26011)}
 LAYOUT_BASE = ID_BASE + 91_000  # a module's one layout, "Standard"
@@ -91,9 +91,32 @@ def _picklist(field: Field) -> list[dict[str, Any]]:
             "colour_code": None,
             "show_value": True,
         }
-        | ({"probability": STAGES[value]} if field.api_name == "Stage" else {})
+        | _stage(field, value)
         for index, value in enumerate(field.picklist)
     ]
+
+
+# a stage's forecast, by its outcome: won (probability 100), lost (0) or still open
+_FORECASTS = {
+    100: ("Closed Won", "Closed", ID_BASE + 95_002),
+    0: ("Closed Lost", "Omitted", ID_BASE + 95_003),
+}
+_OPEN = ("Open", "Pipeline", ID_BASE + 95_001)
+
+
+def _stage(field: Field, value: str) -> dict[str, Any]:
+    """What a deal stage's picklist value says besides its name: its ``probability``,
+    ``forecast_type`` (``Closed Won`` / ``Closed Lost`` / ``Open``) and
+    ``forecast_category``; nothing for other picklists."""
+    chance = field.probability(value)
+    if chance is None:
+        return {}
+    kind, category, category_id = _FORECASTS.get(chance, _OPEN)
+    return {
+        "probability": chance,
+        "forecast_type": kind,
+        "forecast_category": {"name": category, "id": str(category_id)},
+    }
 
 
 def describe_field(

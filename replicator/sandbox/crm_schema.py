@@ -102,6 +102,12 @@ class Field:
     picklist: tuple[str, ...] = ()
     lookup: str | None = None  # the module a lookup points at
     decimal_place: int | None = None
+    # a deal's Stage: each value's probability (0..100: 100 is won, 0 lost), which the
+    # field metadata shows and a deal's Probability follows
+    probabilities: tuple[tuple[str, int], ...] = ()
+
+    def probability(self, value: str) -> int | None:
+        return dict(self.probabilities).get(value)
 
 
 @attrs.frozen
@@ -378,7 +384,15 @@ _MODULES: list[tuple[str, str, str, tuple[str, ...], str | None, list[Any]]] = [
             ("Contact_Name", "lookup", {"lookup": "Contacts"}),
             ("Amount", "currency", {"decimal_place": 2}),
             ("Closing_Date", "date", {}),
-            ("Stage", "picklist", {"picklist": tuple(STAGES), "mandatory": True}),
+            (
+                "Stage",
+                "picklist",
+                {
+                    "picklist": tuple(STAGES),
+                    "mandatory": True,
+                    "probabilities": tuple(STAGES.items()),
+                },
+            ),
             ("Probability", "integer", {}),
             ("Expected_Revenue", "currency", {"read_only": True, "decimal_place": 2}),
             ("Type", "picklist", {"picklist": (_NONE, "Existing Business", "New Business")}),
@@ -609,11 +623,23 @@ class CrmSchema:
         added_values = self._store.kv_get("crm.picklist_values", {}).get(base.api_name, {})
         if not custom and not added_values:
             return base
+        added_odds = self._store.kv_get("crm.stage_probabilities", {}).get(base.api_name, {})
         fields = base.fields + tuple(
-            Field(**{**spec, "picklist": tuple(spec["picklist"])}) for spec in custom
+            Field(
+                **{
+                    **spec,
+                    "picklist": tuple(spec["picklist"]),
+                    "probabilities": tuple(tuple(p) for p in spec.get("probabilities", ())),
+                }
+            )
+            for spec in custom
         )
         fields = tuple(
-            attrs.evolve(f, picklist=f.picklist + tuple(added_values[f.api_name]))
+            attrs.evolve(
+                f,
+                picklist=f.picklist + tuple(added_values[f.api_name]),
+                probabilities=f.probabilities + tuple(added_odds.get(f.api_name, {}).items()),
+            )
             if f.api_name in added_values
             else f
             for f in fields
@@ -623,18 +649,36 @@ class CrmSchema:
     def add_picklist_values(self, module: Module, field: Field, given: Any) -> Field:
         """``field`` with the ``pick_list_values`` ``given`` added at the end of its
         picklist (values it has are skipped); ``ValueError`` if it is not a picklist or a
-        value is not text."""
+        value is not text.  A new value of a deal's ``Stage`` needs its ``probability``
+        (an integer 0..100), as the CRM asks for one when a stage is added."""
         if field.data_type not in ("picklist", "multiselectpicklist"):
             raise ValueError(f"{field.api_name} is a {field.data_type} field, not a picklist")
         wanted = _picklist_values(given)
+        odds = _stage_probabilities(given) if field.probabilities else {}
         with self._store.transaction():
             # what another request added since ``field`` was read counts as there already
             added = self._store.kv_get("crm.picklist_values", {})
             stored = added.setdefault(module.api_name, {}).setdefault(field.api_name, [])
             new = [v for v in wanted if v not in field.picklist and v not in stored]
+            if field.probabilities:
+                missing = [v for v in new if v not in odds]
+                if missing:
+                    raise ValueError(
+                        f"the {field.api_name} value {missing[0]!r} needs a probability "
+                        "(an integer from 0 to 100)"
+                    )
             if new:
                 stored.extend(new)
                 self._store.kv_set("crm.picklist_values", added)
+                if field.probabilities:
+                    all_odds = self._store.kv_get("crm.stage_probabilities", {})
+                    kept = all_odds.setdefault(module.api_name, {}).setdefault(field.api_name, {})
+                    kept.update({v: odds[v] for v in new})
+                    self._store.kv_set("crm.stage_probabilities", all_odds)
+        current = self.module(module.api_name) or module
+        found = next((f for f in current.fields if f.api_name == field.api_name), None)
+        if found is not None:
+            return found
         known = field.picklist + tuple(v for v in stored if v not in field.picklist)
         return attrs.evolve(field, picklist=known)
 
@@ -729,6 +773,21 @@ def _picklist_values(given: Any) -> list[str]:
         if value not in values:
             values.append(value)
     return values
+
+
+def _stage_probabilities(given: Any) -> dict[str, int]:
+    """The ``probability`` each object of a ``pick_list_values`` list gives its value;
+    ``ValueError`` for one that is not an integer from 0 to 100."""
+    odds: dict[str, int] = {}
+    for item in given if isinstance(given, list) else ():
+        if not isinstance(item, dict) or "probability" not in item:
+            continue
+        value = item.get("actual_value", item.get("display_value"))
+        chance = item["probability"]
+        if isinstance(chance, bool) or not isinstance(chance, int) or not 0 <= chance <= 100:
+            raise ValueError(f"the probability of {value!r} is an integer from 0 to 100")
+        odds[str(value)] = chance
+    return odds
 
 
 def _named(modules: Mapping[str, Module], name: str) -> Module | None:

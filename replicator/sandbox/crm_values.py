@@ -37,7 +37,7 @@ from typing import Any
 from .amounts import AmountError, rounded
 from .amounts import parse as parse_amount
 from .clock import UTC, crm_time, parse_date, parse_time
-from .crm_schema import NUMBER_TYPES, STAGES, Field, Module, user
+from .crm_schema import NUMBER_TYPES, Field, Module, user
 from .crm_taxes import Tax
 from .errors import RecordRejected
 from .store import Row
@@ -311,8 +311,10 @@ def _derive(module: Module, data: dict[str, Any], given: Mapping[str, Any], base
         parts = [data.get("First_Name"), data.get("Last_Name")]
         data["Full_Name"] = " ".join(p for p in parts if p) or None
     if module.api_name == "Deals":
-        if "Stage" in given and "Probability" not in given and data.get("Stage") in STAGES:
-            data["Probability"] = STAGES[data["Stage"]]
+        stage = next((f for f in module.fields if f.api_name == "Stage"), None)
+        chance = stage.probability(str(data.get("Stage"))) if stage else None
+        if "Stage" in given and "Probability" not in given and chance is not None:
+            data["Probability"] = chance
         amount, probability = data.get("Amount"), data.get("Probability")
         data["Expected_Revenue"] = (
             _derived(

@@ -3,8 +3,8 @@
 CRM: 10 accounts, 12 contacts (two without an account), 4 vendors, 8 products, 6 deals
 across the pipeline, 2 quotes, a sales order, an invoice and a purchase order, all with
 line items.  Books: 9 customers (one an individual) and 3 vendors with contact persons,
-6 items, and one estimate, sales order, invoice (sent; its line taxed 20 % VAT after a 10 %
-discount) and purchase order.
+6 items, one estimate, sales order, invoice (sent; its line taxed 20 % VAT after a 10 %
+discount) and purchase order, and 3 expenses billable to customers.
 
 The two sides share records the way a company that ran both apps apart would:
 
@@ -172,6 +172,12 @@ BOOKS_ITEMS = [
     ("Sprocket", "SPR-1", 3.25, "goods"),
     ("Gadget Max", "GAD-MAX", 75.00, "goods"),
     ("Consulting Hour", "SVC-HOUR", 120.00, "service"),
+]
+
+BOOKS_EXPENSES = [
+    ("Acme Ltd", "Travel Expense", "412.80", "Site visit: train and hotel"),
+    ("Stark Industries", "Meals and Entertainment", "86.50", "Kick-off lunch"),
+    ("Duff Beverages", "Consultant Expense", "1200.00", "Packaging consultant"),
 ]
 
 
@@ -553,6 +559,20 @@ def _seed_books(state: SandboxState) -> dict[str, int]:
             },
         )
     )
+    for customer, account, spent, what in BOOKS_EXPENSES:
+        made["expenses"].append(
+            _books(
+                state,
+                org,
+                "expenses",
+                {
+                    "customer_id": contact[customer],
+                    "account_name": account,
+                    "amount": spent,
+                    "description": what,
+                },
+            )
+        )
     for resource, ids in made.items():
         for i, record_id in enumerate(ids):
             _backdate(state, "books", org, resource, record_id, 29 - i * 2.2)
