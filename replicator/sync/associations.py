@@ -22,8 +22,8 @@ written:
   links (Books contact id <-> CRM account/contact id); a document with no customer, or a
   customer not linked to CRM yet, is refused the same way, naming it;
 - dissociating (or associating elsewhere) a document a deal trigger made: its record in
-  the document module carries the trigger's state (``RecordState.trigger``), or the
-  journal holds a ``Triggered`` entry of it.
+  the document module carries the state its ``Triggered`` entries folded into
+  (``RecordState.trigger``).
 
 The Zoho calls are :mod:`replicator.connectors.zoho.crm_deals` and
 :mod:`~replicator.connectors.zoho.books_deals`; :func:`open_zoho` builds them from the
@@ -302,7 +302,7 @@ def trigger_made(
     journal: Journal, config: Config, zoho: Zoho, document: Document
 ) -> TriggerMade | None:
     """The deal trigger that made ``document``, if one did: its record in a module syncing
-    that document type carries the trigger's state, or a ``Triggered`` entry of it."""
+    that document type carries the state its ``Triggered`` entries folded into (``tg``)."""
     for name, module in config.modules.items():
         books = module.sides.get(zoho.books)
         if books is None or books.table != document.type.path:
@@ -314,10 +314,6 @@ def trigger_made(
         info = state.trigger if isinstance(state, RecordState) else None
         if info is not None:
             return TriggerMade(name, rid, info.trigger, info.deal)
-        for entry in journal.read(module=name, rid=rid, kinds=[str(Kind.TRIGGER)]):
-            found = payload_of(entry)
-            if isinstance(found, Triggered):
-                return TriggerMade(name, rid, found.trigger, found.deal)
     return None
 
 
@@ -357,13 +353,17 @@ def _mismatch(zoho: Zoho, document: Document, deal: Deal, customer: Customer) ->
             f"{whose} {named} is not linked to a {zoho.crm} {customer.word} yet: sync "
             "customers first"
         )
+    named = (
+        f"{document.customer_name or document.customer} ({zoho.books} {document.customer}, "
+        f"{zoho.crm} {customer.word} {customer.crm_id})"
+    )
     deal_id, deal_name = deal.customer(customer.field)
     if deal_id is None:
         return f"{deal.label()} has no {customer.word}: it is not {whose} {named}"
     if deal_id != customer.crm_id:
         return (
             f"{deal.label()} belongs to {customer.word} {deal_name or deal_id} "
-            f"({zoho.crm} {deal_id}), not to {whose} {named}, {zoho.crm} {customer.crm_id}"
+            f"({zoho.crm} {deal_id}), not to {whose} {named}"
         )
     return None
 
