@@ -31,6 +31,8 @@ DOCUMENT_HELP = (
     "or number (invoice/INV-00001; an expense by id or reference number)."
 )
 
+JOURNAL_CAUGHT_UP = "(Books held it already, the journal did not: journaled now)"
+
 
 def deal_data(deal: Deal) -> dict[str, Any]:
     """A deal as the JSON listings show it."""
@@ -150,6 +152,8 @@ def deals_associate(ctx: click.Context, deal: str, document: str) -> None:
     )
     name = change.deal.name if change.deal else change.after.deal_name
     click.echo(f"{change.after.label()} is associated with deal {deal} ({name}){was}")
+    if not change.written:
+        click.echo(JOURNAL_CAUGHT_UP)
 
 
 @deals.command("dissociate")
@@ -171,6 +175,8 @@ def deals_dissociate(ctx: click.Context, document: str) -> None:
     before = change.before
     name = f" ({before.deal_name})" if before.deal_name else ""
     click.echo(f"{change.after.label()} is no longer associated with deal {before.deal}{name}")
+    if not change.written:
+        click.echo(JOURNAL_CAUGHT_UP)
 
 
 @deals.command("list")

@@ -107,12 +107,13 @@ class Customer:
 @attrs.frozen
 class Change:
     """What :func:`associate` / :func:`dissociate` did: the document before and after,
-    the deal, and the entries journaled."""
+    the deal, the entries journaled, and whether Books was written."""
 
     before: Document
     after: Document
     deal: Deal | None
     entries: tuple[Entry, ...]
+    written: bool = True  # False: Books held it already, only the journal was behind
 
 
 @attrs.frozen
@@ -383,37 +384,58 @@ def _entry(zoho: Zoho, document: Document, deal: str, name: str | None, action: 
 def associate(
     zoho: Zoho, journal: Journal, config: Config, deal_id: str, document_text: str
 ) -> Change | None:
-    """Associate the deal with the document (in Books, then journaled); None when it is
-    associated with that deal already.  A document associated with another deal is
-    moved: a ``dissociate`` entry for the old deal, an ``associate`` for the new one."""
+    """Associate the deal with the document (in Books, then journaled); None when Books
+    holds it and the journal says so already.  A document associated with another deal is
+    moved: a ``dissociate`` entry for the old deal, an ``associate`` for the new one.
+
+    A run stopped between the write and its entry is finished by running it again: Books
+    holds the deal, the journal does not say so, so the entries are journaled (no write).
+    """
     parse_document(document_text)  # a malformed name is refused before any call
     deal = find_deal(zoho, journal, deal_id)
     document = find_document(zoho, document_text)
-    if document.deal == deal.id:
-        return None
     made = trigger_made(journal, config, zoho, document)
-    if made is not None and made.deal != deal_rid(zoho, deal.id):
-        raise AssociationError(
-            f"{document.label()} is associated by a deal trigger, not by a person: "
-            f"{made.reason()}; it stays with that deal"
-        )
+    if made is not None:
+        if made.deal != deal_rid(zoho, deal.id):
+            raise AssociationError(
+                f"{document.label()} is associated by a deal trigger, not by a person: "
+                f"{made.reason()}; it stays with that deal"
+            )
+        if document.deal == deal.id:
+            return None  # the trigger's own association: its entries say it
     why = _mismatch(zoho, document, deal, customer_of(journal, config, zoho, document.customer))
     if why is not None:
         raise AssociationError(why)
-    after = zoho.documents.set_deal(document, deal.id, deal.name)
+    last = journaled(journal, document)
+    said = last is not None and last.action == ASSOCIATE and last.deal == deal.id
+    if document.deal == deal.id and said:
+        return None
+    old: tuple[str, str | None] | None = None
+    if document.deal is not None and document.deal != deal.id:
+        old = (document.deal, document.deal_name)
+    elif last is not None and last.action == ASSOCIATE and not said:
+        old = (last.deal, last.deal_name)  # an interrupted move: the journal's deal left
+    written = document.deal != deal.id
+    after = zoho.documents.set_deal(document, deal.id, deal.name) if written else document
     entries = []
-    if document.deal is not None:
-        entries.append(_entry(zoho, document, document.deal, document.deal_name, DISSOCIATE))
+    if old is not None:
+        entries.append(_entry(zoho, document, old[0], old[1], DISSOCIATE))
     entries.append(_entry(zoho, after, deal.id, deal.name, ASSOCIATE))
-    return Change(document, after, deal, tuple(journal.append(entries)))
+    return Change(document, after, deal, tuple(journal.append(entries)), written)
 
 
 def dissociate(zoho: Zoho, journal: Journal, config: Config, document_text: str) -> Change | None:
     """Dissociate the document from its deal (in Books, then journaled); None when it has
-    none.  Refused for a document a deal trigger made."""
+    none and the journal says so.  Refused for a document a deal trigger made.  A run
+    stopped between the write and its entry is finished by running it again."""
     document = find_document(zoho, document_text)
     if document.deal is None:
-        return None
+        last = journaled(journal, document)
+        if last is None or last.action != ASSOCIATE:
+            return None
+        entry = _entry(zoho, document, last.deal, last.deal_name, DISSOCIATE)
+        before = attrs.evolve(document, deal=last.deal, deal_name=last.deal_name)
+        return Change(before, document, None, tuple(journal.append([entry])), written=False)
     made = trigger_made(journal, config, zoho, document)
     if made is not None:
         raise AssociationError(
@@ -423,6 +445,16 @@ def dissociate(zoho: Zoho, journal: Journal, config: Config, document_text: str)
     after = zoho.documents.set_deal(document, None, None)
     entry = _entry(zoho, document, document.deal, document.deal_name, DISSOCIATE)
     return Change(document, after, None, tuple(journal.append([entry])))
+
+
+def journaled(journal: Journal, document: Document) -> DealAssociation | None:
+    """The last association a person journaled for the document (None: none)."""
+    last = None
+    for entry in journal.read(module=DEALS_MODULE, kinds=[str(Kind.TRIGGER)]):
+        found = payload_of(entry)
+        if isinstance(found, DealAssociation) and found.document == document.key:
+            last = found
+    return last
 
 
 def history(journal: Journal, zoho: Zoho, document: Document) -> list[dict[str, Any]]:
@@ -477,6 +509,7 @@ __all__ = [
     "find_deal",
     "find_document",
     "history",
+    "journaled",
     "listing",
     "open_zoho",
     "parse_document",

@@ -267,6 +267,23 @@ def test_an_expense_is_associated_by_its_reference_number(scene):
     assert entry.document == f"expense/{scene.expense['expense_id']}"
 
 
+def test_running_associate_again_after_an_interrupted_run_journals_what_books_holds(scene):
+    """Books holds the deal (a run stopped after its write), the journal does not: the
+    command run again writes nothing and journals the association, once."""
+    scene.admin.books_update(
+        "invoices",
+        scene.invoice["invoice_id"],
+        {"zcrm_potential_id": scene.big, "zcrm_potential_name": "Big order"},
+    )
+    document = f"invoice/{scene.invoice['invoice_id']}"
+    result = run(scene.config, "deals", "associate", scene.big, document)
+    assert result.exit_code == 0, result.output
+    assert "journaled now" in result.output
+    assert [(a.action, a.deal) for a in associations(scene.config)] == [("associate", scene.big)]
+    again = run(scene.config, "deals", "associate", scene.big, document)
+    assert "nothing to do" in again.output and len(associations(scene.config)) == 1
+
+
 # -- refusals ---------------------------------------------------------------------------------
 
 

@@ -333,6 +333,52 @@ def test_the_trigger_deal_may_be_associated_again_with_what_it_made(world):
     assert listed.trigger is not None and listed.trigger.deal == "crm:D1"
 
 
+def _written_elsewhere(w: World, deal: str | None, name: str | None) -> None:
+    """Books holds ``deal`` on invoice 1 without a journal entry: a run stopped between
+    its write and its entry."""
+    key = ("invoice", "1")
+    w.documents.held[key] = attrs.evolve(w.documents.held[key], deal=deal, deal_name=name)
+
+
+def test_an_associate_stopped_before_its_entry_is_finished_by_running_it_again(world):
+    """Books holds the deal, the journal does not say so: running it again journals the
+    association without writing; a third run has nothing to do."""
+    _written_elsewhere(world, "D1", "Big order")
+    change = associate(world, "D1", "invoice/1")
+    assert change is not None and not change.written and world.documents.writes == []
+    assert [(a.action, a.deal) for a in world.entries()] == [("associate", "D1")]
+    assert associate(world, "D1", "invoice/1") is None
+    assert len(world.entries()) == 1
+
+
+def test_a_move_stopped_before_its_entries_journals_both_when_run_again(world):
+    """Associated with D1 (journaled), moved to D2 in Books but not journaled: running the
+    move again journals the dissociation from D1 and the association with D2."""
+    assert associate(world, "D1", "invoice/1") is not None
+    _written_elsewhere(world, "D2", "Small order")
+    assert associate(world, "D2", "invoice/1") is not None
+    assert world.documents.writes == [("invoice/1", "D1")]
+    assert [(a.action, a.deal) for a in world.entries()] == [
+        ("associate", "D1"),
+        ("dissociate", "D1"),
+        ("associate", "D2"),
+    ]
+
+
+def test_a_dissociate_stopped_before_its_entry_is_finished_by_running_it_again(world):
+    """Journaled as associated, Books holds no deal: dissociate journals it, no write."""
+    assert associate(world, "D1", "invoice/1") is not None
+    _written_elsewhere(world, None, None)
+    change = assoc.dissociate(world.zoho, world.journal, world.config, "invoice/1")
+    assert change is not None and change.before.deal == "D1" and not change.written
+    assert world.documents.writes == [("invoice/1", "D1")]
+    assert [(a.action, a.deal) for a in world.entries()] == [
+        ("associate", "D1"),
+        ("dissociate", "D1"),
+    ]
+    assert assoc.dissociate(world.zoho, world.journal, world.config, "invoice/1") is None
+
+
 # -- search -----------------------------------------------------------------------------------
 
 
