@@ -484,7 +484,15 @@ def listing(zoho: Zoho, journal: Journal, config: Config, document_text: str) ->
             found = payload_of(entry)
             if isinstance(found, Triggered):
                 deal_id = found.deal.partition(":")[2] or found.deal
-                rows.append(_row(entry, f"{found.trigger} trigger", deal_id, None, "trigger"))
+                rows.append(
+                    _row(
+                        entry,
+                        f"{found.trigger} trigger ({found.outcome})",
+                        deal_id,
+                        None,
+                        "trigger",
+                    )
+                )
         rows.sort(key=lambda r: r["seq"])
     return Listing(document, deal, made, tuple(rows))
 

@@ -243,7 +243,7 @@ def test_associating_another_deal_moves_the_document_and_journals_both_sides(sce
 
 def test_dissociate_clears_the_deal_in_books_and_journals_it(scene):
     """dissociate empties the sales order's deal fields in Books and journals it; a second
-    dissociate has nothing to do."""
+    dissociate has nothing to do; the journal verifies and replays."""
     document = f"salesorder/{scene.salesorder['salesorder_number']}"
     assert run(scene.config, "deals", "associate", scene.big, document).exit_code == 0
     result = run(scene.config, "deals", "dissociate", document)
@@ -255,6 +255,8 @@ def test_dissociate_clears_the_deal_in_books_and_journals_it(scene):
     again = run(scene.config, "deals", "dissociate", document)
     assert again.exit_code == 0 and "nothing to do" in again.output
     assert len(associations(scene.config)) == 2
+    for check in ("verify", "replay"):  # the entries replay and verify like any other
+        assert run(scene.config, "journal", check).exit_code == 0
 
 
 def test_an_expense_is_associated_by_its_reference_number(scene):
@@ -412,7 +414,7 @@ def test_dissociating_what_a_trigger_made_is_refused_naming_the_trigger_and_deal
     listed = run(scene.config, "deals", "list", "--document", f"invoice/{number}", "--json")
     data = json.loads(listed.stdout)
     assert data["trigger"]["trigger"] == "invoice"
-    assert [(h["action"], h["by"]) for h in data["history"]] == [("invoice trigger", "trigger")]
+    assert [(h["action"], h["by"]) for h in data["history"]] == [("invoice trigger (won)", "trigger")]
 
 
 def test_moving_what_a_trigger_made_to_another_deal_is_refused(scene):

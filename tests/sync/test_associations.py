@@ -327,7 +327,7 @@ def test_the_trigger_deal_may_be_associated_again_with_what_it_made(world):
         assoc.dissociate(world.zoho, world.journal, world.config, "invoice/1")
     listed = assoc.listing(world.zoho, world.journal, world.config, "invoice/1")
     assert [(r["action"], r["by"]) for r in listed.history] == [
-        ("invoice trigger", "trigger"),
+        ("invoice trigger (won)", "trigger"),
         ("associate", "person"),
     ]
     assert listed.trigger is not None and listed.trigger.deal == "crm:D1"
