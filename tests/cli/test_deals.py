@@ -414,7 +414,8 @@ def test_dissociating_what_a_trigger_made_is_refused_naming_the_trigger_and_deal
     listed = run(scene.config, "deals", "list", "--document", f"invoice/{number}", "--json")
     data = json.loads(listed.stdout)
     assert data["trigger"]["trigger"] == "invoice"
-    assert [(h["action"], h["by"]) for h in data["history"]] == [("invoice trigger (won)", "trigger")]
+    rows = [(h["action"], h["by"]) for h in data["history"]]
+    assert rows == [("invoice trigger (won)", "trigger")]
 
 
 def test_moving_what_a_trigger_made_to_another_deal_is_refused(scene):
