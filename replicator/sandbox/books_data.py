@@ -23,7 +23,10 @@ discounts (:mod:`replicator.sandbox.books_lines`: a line's ``tax_id`` names one 
 organisation's taxes, by default its item's; its ``discount`` is an amount or ``"10%"``),
 ``sub_total``,
 ``tax_total``, ``taxes``, ``total`` and an invoice's ``balance``; a sent invoice past its
-due date reads as ``overdue``, a sent estimate past its expiry date as ``expired``.
+due date reads as ``overdue``, a sent estimate past its expiry date as ``expired``.  A
+customer's document takes the customer's billing and shipping addresses unless it is
+given its own.  Expenses have no lines: an expense account, an amount, a date, an
+optional customer and the CRM deal fields.
 """
 
 from __future__ import annotations

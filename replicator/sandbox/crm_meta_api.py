@@ -6,7 +6,10 @@
   may also be a line-item subform, ``Quoted_Items``, whose own fields are described),
   ``GET /settings/fields/{id}?module=X``, ``POST /settings/fields?module=X`` to add custom
   fields (``{fields: [{field_label, data_type, length, unique, pick_list_values}]}``) and
-  ``PATCH`` (or ``PUT``) ``/settings/fields[/{id}]?module=X`` to add picklist values;
+  ``PATCH`` (or ``PUT``) ``/settings/fields[/{id}]?module=X`` to add picklist values (a
+  deal ``Stage`` value with its ``probability``: ``{actual_value, probability}``).  The
+  ``Stage`` field's values carry their ``probability``, ``forecast_type`` (``Closed Won``
+  at 100, ``Closed Lost`` at 0, else ``Open``) and ``forecast_category``;
 - ``GET /settings/custom_views?module=X`` and ``/settings/custom_views/{id}?module=X``
   (with ``criteria``; 204 for an unknown id);
 - ``GET /org``, ``GET /org/taxes`` (the taxes line items name) and ``GET /users``
@@ -163,7 +166,8 @@ async def create_fields(request: Request) -> Response:
 async def update_fields(request: Request) -> Response:
     """``PATCH`` (or ``PUT``) ``/settings/fields[/{id}]?module=X``: adds the
     ``pick_list_values`` given to a picklist field (the field's id in the path, or in each
-    of ``fields``).  Values it has already are kept once; nothing else can change here."""
+    of ``fields``); a new deal ``Stage`` value needs its ``probability``.  Values it has
+    already are kept once; nothing else can change here."""
     st, module = state(request), _module_param(request)
     path_id = request.path_params.get("field_id")
     results = []
