@@ -20,6 +20,7 @@ from replicator.cli.main import main
 from replicator.config.load import load_config
 from replicator.sandbox import AdminClient, Sandbox, Settings
 from replicator.sync.app import open_journal
+from tests.integration.test_integration_zoho import write_config
 
 SETTINGS = Settings(
     tokens_per_window=100_000,
@@ -471,3 +472,39 @@ def test_every_deals_command_has_help():
         assert shown.exit_code == 0 and len(shown.output.splitlines()) > 5, command
     associate = CliRunner().invoke(main, ["deals", "associate", "--help"])
     assert "TYPE/ID" in associate.output and "INV-00001" in associate.output
+
+
+def test_the_integration_preset_associates_an_invoice_of_a_synced_account(sandbox, tmp_path):
+    """With `[integration]` (customers on CRM Accounts, transactions): an invoice of a
+    synced account is associated with that account's deal, and a sync after it runs
+    clean; another account's deal is refused."""
+    admin = sandbox.admin
+    admin.reset()
+    admin.seed("keys")
+    modules = {"customers": {"crm_module": "accounts"}, "vendors": {}, "items": {}}
+    config = write_config(tmp_path, sandbox.credentials_path, {**modules, "transactions": {}})
+    assert run(config, "setup").exit_code == 0
+    preset, other = admin.crm_create(
+        "Accounts", {"Account_Name": "Preset Co"}, {"Account_Name": "Elsewhere Co"}
+    )
+    assert run(config, "sync").exit_code == 0
+    ours, theirs = admin.crm_create(
+        "Deals",
+        {"Deal_Name": "Preset deal", "Stage": "Qualification", "Account_Name": {"id": preset}},
+        {"Deal_Name": "Elsewhere deal", "Stage": "Qualification", "Account_Name": {"id": other}},
+    )
+    customer = next(
+        c["contact_id"] for c in admin.books_records("contacts") if c["contact_name"] == "Preset Co"
+    )
+    line = [{"name": "Consulting", "quantity": 1, "rate": 100}]
+    invoice = admin.books_create("invoices", {"customer_id": customer, "line_items": line})
+    document = f"invoice/{invoice['invoice_number']}"
+    line_out = refused(run(config, "deals", "associate", theirs, document))
+    assert "belongs to account Elsewhere Co" in line_out
+    result = run(config, "deals", "associate", ours, document)
+    assert result.exit_code == 0, result.output
+    assert books_record(admin, "invoices", invoice["invoice_id"])["zcrm_potential_id"] == ours
+    synced = run(config, "sync")
+    assert synced.exit_code == 0, synced.output
+    assert run(config, "journal", "verify").exit_code == 0
+    assert [(a.action, a.deal) for a in associations(config)] == [("associate", ours)]
