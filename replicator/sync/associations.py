@@ -34,7 +34,6 @@ config's sides, and the functions here take them as :class:`DealSource` and
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -45,7 +44,9 @@ from journal import Entry, Journal, Kind
 from journal.payloads import DealAssociation, Triggered, new_entry, payload_of
 from replicator.config.load import Config
 from replicator.connectors import build_connector
+from replicator.connectors.zoho.books import ZohoBooksConnector
 from replicator.connectors.zoho.books_deals import TYPES, BooksDeals, Document, DocumentType
+from replicator.connectors.zoho.crm import ZohoCRMConnector
 from replicator.connectors.zoho.crm_deals import CrmDeals, Deal, DeletedDeal
 from replicator.errors import AssociationError
 
@@ -164,16 +165,17 @@ def open_zoho(config: Config) -> Iterator[Zoho]:
     try:
         books_connector = build_connector(config.sides[books])
         try:
-            yield Zoho(
-                crm,
-                books,
-                CrmDeals(getattr(crm_connector, "client"), side=crm),  # noqa: B009
-                BooksDeals(
-                    getattr(books_connector, "client"),  # noqa: B009
-                    side=books,
-                    organization_id=str(getattr(books_connector, "organization_id")),  # noqa: B009
-                ),
+            if not isinstance(crm_connector, ZohoCRMConnector) or not isinstance(
+                books_connector, ZohoBooksConnector
+            ):
+                raise AssociationError(NOT_ZOHO)
+            deals = CrmDeals(crm_connector.client, side=crm)
+            documents = BooksDeals(
+                books_connector.client,
+                side=books,
+                organization_id=books_connector.organization_id,
             )
+            yield Zoho(crm, books, deals, documents)
         finally:
             books_connector.close()
     finally:
@@ -223,8 +225,8 @@ def _journal_deleted(journal: Journal | None, zoho: Zoho, deal_id: str) -> bool:
     state = journal.record(DEALS_MODULE, rid) if rid is not None else None
     if not isinstance(state, RecordState):
         return False
-    held = state.raw["s"].get(zoho.crm)
-    return bool(held and held.get("del"))
+    held = state.held_wire(zoho.crm)
+    return held is not None and held.deleted
 
 
 def find_deal(zoho: Zoho, journal: Journal | None, deal_id: str) -> Deal:
@@ -447,30 +449,38 @@ def dissociate(zoho: Zoho, journal: Journal, config: Config, document_text: str)
     return Change(document, after, None, tuple(journal.append([entry])))
 
 
+def _associations(journal: Journal, document: Document) -> list[tuple[Entry, DealAssociation]]:
+    """The document's journaled associations, oldest first."""
+    found = []
+    for entry in journal.read(module=DEALS_MODULE, kinds=[str(Kind.TRIGGER)]):
+        payload = payload_of(entry)
+        if isinstance(payload, DealAssociation) and payload.document == document.key:
+            found.append((entry, payload))
+    return found
+
+
 def journaled(journal: Journal, document: Document) -> DealAssociation | None:
     """The last association a person journaled for the document (None: none)."""
-    last = None
-    for entry in journal.read(module=DEALS_MODULE, kinds=[str(Kind.TRIGGER)]):
-        found = payload_of(entry)
-        if isinstance(found, DealAssociation) and found.document == document.key:
-            last = found
-    return last
+    found = _associations(journal, document)
+    return found[-1][1] if found else None
 
 
-def history(journal: Journal, zoho: Zoho, document: Document) -> list[dict[str, Any]]:
-    """The journaled associations of a document (by a person, and the trigger that made
-    it), oldest first."""
-    rows: list[dict[str, Any]] = []
-    for entry in journal.read(module=DEALS_MODULE, kinds=[str(Kind.TRIGGER)]):
-        found = payload_of(entry)
-        if isinstance(found, DealAssociation) and found.document == document.key:
-            rows.append(_row(entry, found.action, found.deal, found.deal_name, found.by))
-    return rows
+def history(journal: Journal, document: Document) -> list[dict[str, Any]]:
+    """The journaled associations of a document by a person, oldest first."""
+    return [
+        _row(e, a.action, a.deal, a.deal_name, a.by) for e, a in _associations(journal, document)
+    ]
 
 
 def _row(entry: Entry, action: str, deal: str, name: str | None, by: str) -> dict[str, Any]:
-    at = entry.at.astimezone(dt.UTC) if isinstance(entry.at, dt.datetime) else entry.at
-    return {"seq": entry.seq, "at": at, "action": action, "deal": deal, "deal_name": name, "by": by}
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "action": action,
+        "deal": deal,
+        "deal_name": name,
+        "by": by,
+    }
 
 
 def listing(zoho: Zoho, journal: Journal, config: Config, document_text: str) -> Listing:
@@ -478,7 +488,7 @@ def listing(zoho: Zoho, journal: Journal, config: Config, document_text: str) ->
     document = find_document(zoho, document_text)
     deal = zoho.deals.get(document.deal) if document.deal else None
     made = trigger_made(journal, config, zoho, document)
-    rows = history(journal, zoho, document)
+    rows = history(journal, document)
     if made is not None:
         for entry in journal.read(module=made.module, rid=made.rid, kinds=[str(Kind.TRIGGER)]):
             found = payload_of(entry)

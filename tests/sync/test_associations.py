@@ -394,6 +394,27 @@ def test_the_customer_filter_takes_a_books_id_or_a_crm_id(world):
         f(world.journal, world.config, world.zoho, "Acme")
 
 
+def test_a_books_customer_not_linked_to_crm_is_refused_as_a_filter(world):
+    """A Books customer the journal holds with no CRM link yet (say its create in CRM was
+    refused) names no deals: refused, saying to sync it."""
+    world.journal.append(
+        [
+            new_entry(
+                Observed(id="B7"),
+                "customers",
+                "books:B7",
+                "books",
+                dot=Dot("books", 1),
+                context=VectorClock(),
+                fields={"name": "Lone Ltd"},
+            )
+        ]
+    )
+    with pytest.raises(AssociationError, match="customer B7 of books is not linked to a crm"):
+        assoc.search(world.zoho, world.journal, world.config, "", customer="B7")
+    assert world.deals.searches == []
+
+
 def test_a_search_needs_a_word_or_a_customer(world):
     """Nothing to search by is refused before any call."""
     with pytest.raises(AssociationError, match="give a word"):
