@@ -40,7 +40,6 @@ PER_PAGE = 200
 SEARCH_PAGES = 10  # CRM answers at most 2,000 search results: 10 pages of 200
 DELETED_PAGES = 10  # how far back the deleted feed is read to name a deal that is gone
 IDS_PER_CALL = 100
-LOOKUPS = ("Account_Name", "Contact_Name")  # the fields a deal names its customer by
 
 
 @attrs.frozen
@@ -218,4 +217,4 @@ class CrmDeals:
         return live
 
 
-__all__ = ["DEALS", "LOOKUPS", "CrmDeals", "Deal", "DeletedDeal", "criterion", "deal_of"]
+__all__ = ["DEALS", "CrmDeals", "Deal", "DeletedDeal", "criterion", "deal_of"]
