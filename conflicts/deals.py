@@ -24,13 +24,12 @@ from typing import Any
 
 import attrs
 
+from conflicts.policy import TRIGGER  # the pseudo-side whose dots a trigger's values carry
 from conflicts.register import same_value
 from conflicts.state import RecordState
 from journal.clock import Dot, VectorClock
-from journal.entry import NewEntry
+from journal.entry import NewEntry, same_wire
 from journal.payloads import Triggered, TriggerSkipped, new_entry
-
-TRIGGER = "deal"  # the pseudo-side whose dots a trigger's values carry (like RESOLVER)
 
 QUOTE, INVOICE = "quote", "invoice"
 TRIGGERS = (QUOTE, INVOICE)
@@ -134,7 +133,7 @@ def decide(
         )
     trigger = document.trigger if document is not None else None
     if document is None:  # rule 2: the create condition
-        met = _create_met(spec, out, stage, probabilities)
+        met = _create_met(spec, out, stage, probabilities, f"deal {_named(deal_rid, deal)}")
         if isinstance(met, Skip):
             return met
         if not met:
@@ -177,12 +176,16 @@ def decide(
     return Update(
         changed,
         out,
-        f"deal {_named(deal_rid, deal)} reached {about}: {spec.name} {rid} changed ({names})",
+        f"deal {_named(deal_rid, deal)} is at {about}: {spec.name} {rid} changed ({names})",
     )
 
 
 def _create_met(
-    spec: TriggerSpec, out: str, stage: str | None, probabilities: Mapping[str, int] | None
+    spec: TriggerSpec,
+    out: str,
+    stage: str | None,
+    probabilities: Mapping[str, int] | None,
+    named: str,
 ) -> bool | Skip:
     """Whether the deal makes the document now (a Skip when the trigger's own stage is
     unknown to the metadata)."""
@@ -196,7 +199,7 @@ def _create_met(
     threshold = probabilities.get(spec.on)
     if threshold is None:
         return Skip(
-            f"{spec.name} trigger's stage {spec.on!r} is not in the stage metadata"
+            f"{named}: the {spec.name} trigger's stage {spec.on!r} is not in the stage metadata"
             f" (known: {_known(probabilities)}): no {spec.name} made",
             out,
         )
@@ -244,8 +247,11 @@ def _wanted(
 
 def _sent(document: RecordState, books: str, last_status: Any) -> str | None:
     """The status the Books side holds when a person took the document over (marked it
-    sent, or moved it on since): neither draft nor what the trigger last set, nor sent on
-    the trigger's own way to accepted / declined.  None: the trigger may still change it."""
+    sent, or Books moved it on since): neither draft nor what the trigger last set, nor
+    sent on the trigger's own way to accepted / declined, nor a status the trigger set
+    earlier that Books holds until its later write is pushed (a crash in between): a
+    status Books gave, read from it (a sibling of another side than the trigger's).  None:
+    the trigger may still change the document."""
     held = document.held_wire(books)
     if held is None or held.id is None:
         return None
@@ -254,6 +260,9 @@ def _sent(document: RecordState, books: str, last_status: Any) -> str | None:
         return None
     if isinstance(last_status, str) and _IN_FLIGHT.get(last_status) == status:
         return None
+    read = document.wire_values("status")
+    if not any(side != TRIGGER and same_wire(value, status) for side, value in read):
+        return None  # ours, written before: Books has not had the trigger's last write yet
     return status
 
 

@@ -15,6 +15,7 @@ from conflicts.errors import PolicyError
 from conflicts.register import Sibling
 
 RESOLVER = "resolve"  # the pseudo-side that a person's resolution writes as
+TRIGGER = "deal"  # the pseudo-side whose dots a deal trigger's values carry (conflicts.deals)
 
 
 class Sync(enum.StrEnum):
@@ -109,6 +110,17 @@ class ConflictPolicy:
         def newest(pool: Sequence[Sibling]) -> Sibling:
             return min(pool, key=lambda s: (-s.at.timestamp(), rank(s), s.dot.side, s.dot.counter))
 
+        triggered = [s for s in siblings if s.dot.side == TRIGGER]
+        if triggered:
+            # a deal trigger decided over every value the record showed: a value concurrent
+            # with it was read from a side while the trigger's write was on its way (Books
+            # moving an estimate through sent to accepted), or crossed it; the deal changed
+            # that field, so its value stands (a person's send stops the next one)
+            win = newest(triggered)
+            crossed = ", ".join(sorted({s.dot.side for s in siblings if s.dot.side != TRIGGER}))
+            return Decision(
+                win, f"a deal trigger's value wins over {crossed}'s, changed while it was sent"
+            )
         if self.kind == "manual":
             return Decision(None, "manual policy: held on both sides until a person resolves it")
         if self.kind == "prefer":
@@ -164,6 +176,7 @@ class ModulePolicy:
 
 __all__ = [
     "RESOLVER",
+    "TRIGGER",
     "ConflictPolicy",
     "Decision",
     "Direction",

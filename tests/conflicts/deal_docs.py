@@ -106,8 +106,12 @@ class Documents:
             self.journal.append([skipped_entry(self.spec, "deals", deal_rid, decision, document)])
         return decision
 
-    def push(self, deal_rid: str) -> None:
-        """Plan the document and apply the writes to Books, journaling each outcome."""
+    def push(self, deal_rid: str, *, crash_on_the_way: bool = False) -> None:
+        """Plan the document and apply the writes to Books, journaling each outcome.
+
+        ``crash_on_the_way``: Books moves an estimate from draft to accepted / declined
+        through sent; the push stops after that first move (a crash), and the pull after
+        the restart reads sent."""
         state = self.document(deal_rid)
         if state is None:
             return
@@ -115,6 +119,15 @@ class Documents:
             if write.side != BOOKS:
                 self.crm_writes += 1
                 continue
+            held = self.books.get(write.id) if write.id is not None else None
+            if (
+                crash_on_the_way
+                and held is not None
+                and held.get("status") == "draft"
+                and write.values.get("status") in ("accepted", "declined")
+            ):
+                self.person_edits(deal_rid, status="sent")  # Books' own move, read back
+                return
             side_id = write.id
             if side_id is None:
                 self.creates += 1
@@ -136,7 +149,7 @@ class Documents:
             )
 
     def person_edits(self, deal_rid: str, **values: Any) -> None:
-        """A person changes the document in Books, and a pull reads it."""
+        """A person (or Books itself) changes the document in Books, and a pull reads it."""
         state = self.document(deal_rid)
         assert state is not None
         held = state.held_wire(BOOKS)

@@ -180,7 +180,9 @@ def test_a_quote_on_a_stage_the_metadata_does_not_know_is_skipped_naming_it():
     docs = Documents(TriggerSpec("quote", "estimates", "Proposal"))
     try:
         found = docs.decide(RID, deal(stage="Negotiation"))
-        assert isinstance(found, Skip) and "'Proposal' is not in the stage metadata" in found.reason
+        assert isinstance(found, Skip)
+        assert found.reason.startswith("deal crm:1 (Big order): the quote trigger's stage")
+        assert "'Proposal' is not in the stage metadata" in found.reason
     finally:
         docs.close()
 
@@ -313,6 +315,19 @@ def test_sent_on_the_triggers_own_way_to_accepted_is_not_a_persons_send(quotes):
     assert isinstance(found, Update) and found.fields == {"status": "declined"}
 
 
+def test_a_status_the_trigger_set_before_a_crash_is_not_a_persons_send(quotes):
+    """Declined pushed, accepted journaled but not pushed (a crash): Books still holds the
+    trigger's own declined, so a new amount is sent, not skipped as a person's send
+    (found by the property test)."""
+    quotes.evaluate(RID, deal(stage="Closed Lost"))
+    quotes.push(RID)
+    quotes.evaluate(RID, deal(stage="Closed Won"))
+    found = quotes.decide(RID, deal(stage="Closed Won", amount=Decimal(3)))
+    assert isinstance(found, Update) and set(found.fields) == {"lines"}
+    quotes.push(RID)
+    assert quotes.books_values(RID)["status"] == "accepted"  # type: ignore[index]
+
+
 def test_a_document_deleted_in_books_is_not_made_again(invoices):
     """A deal change after the invoice's delete in Books is a skip saying so."""
     invoices.evaluate(RID, deal(stage="Closed Won"))
@@ -339,7 +354,7 @@ def test_reasons_name_the_deal_its_stage_and_probability_and_what_was_done(invoi
     changed = invoices.decide(RID, deal(stage="Closed Lost"))
     assert isinstance(changed, Update)
     assert changed.reason == (
-        "deal crm:1 (Big order) reached Closed Lost (probability 0):"
+        "deal crm:1 (Big order) is at Closed Lost (probability 0):"
         " invoice invoice:crm:1 changed (status)"
     )
 

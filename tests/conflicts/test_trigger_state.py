@@ -3,11 +3,21 @@ folds of them, the plan of a trigger-made document, and replay."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 
-from conflicts import Direction, ModulePolicy, RecordReducer, Sync, TriggerInfo, plan
+from conflicts import (
+    ConflictPolicy,
+    Direction,
+    ModulePolicy,
+    RecordReducer,
+    Sibling,
+    Sync,
+    TriggerInfo,
+    plan,
+)
 from conflicts.deals import TRIGGER, Create, Update
 from journal import Dot, Journal, Kind, VectorClock, rebuild, verify
 from journal.errors import PayloadError
@@ -237,3 +247,39 @@ def test_a_journal_with_trigger_entries_replays_to_its_live_state(tmp_path):
         assert live.trigger.values["status"] == "declined"
     finally:
         docs.close()
+
+
+def test_sent_read_from_books_mid_way_to_accepted_does_not_undo_the_triggers_accepted():
+    """A crash between Books' two status moves (draft -> sent -> accepted): the pull after
+    reads sent, concurrent with the trigger's accepted; the trigger's value stands, the
+    plan sends accepted again, and a later loss still declines the quote."""
+    docs = Documents(QUOTE)
+    try:
+        docs.evaluate(RID, deal())
+        docs.push(RID)
+        docs.evaluate(RID, deal(stage="Closed Won"))
+        docs.person_edits(RID, status="sent")  # Books' first move landed, then the crash
+        state = docs.document(RID)
+        assert state is not None
+        assert sorted(state.wire_values("status")) == [(BOOKS, "sent"), (TRIGGER, "accepted")]
+        docs.push(RID)
+        assert docs.books_values(RID)["status"] == "accepted"  # type: ignore[index]
+        lost = docs.evaluate(RID, deal(stage="Closed Lost"))
+        assert isinstance(lost, Update) and lost.fields == {"status": "declined"}
+    finally:
+        docs.close()
+
+
+@pytest.mark.parametrize("policy", ["newest", "prefer:books", "manual"])
+def test_a_deal_triggers_value_wins_over_a_concurrent_sides_under_every_policy(policy):
+    """Whatever the module's conflict policy, a trigger's sibling is the visible value,
+    and the reason says so."""
+    early = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    late = early + dt.timedelta(hours=1)
+    siblings = [
+        Sibling(Dot(TRIGGER, 2), "accepted", early),
+        Sibling(Dot(BOOKS, 3), "sent", late),
+    ]
+    decision = ConflictPolicy.parse(policy, (BOOKS, CRM)).choose(siblings, (BOOKS, CRM))
+    assert decision.winner is not None and decision.winner.value == "accepted"
+    assert "deal trigger's value wins over books's" in decision.reason
