@@ -17,6 +17,7 @@ ReplicatorError
  |    +-- SetupError      a side is not set up for the config (a field missing, currencies
  |                        differ): every problem found, each saying what to change
  +-- DaemonError          the daemon cannot start or be reached (another holds the journal)
+ +-- AssociationError     a person's deal association refused (deal, document, customer)
 
 The Zoho errors are raised by :mod:`replicator.connectors.zoho`; an httpx exception
 becomes one in one place only, :func:`replicator.connectors.zoho.http.translate`.
@@ -114,6 +115,11 @@ class DaemonError(ReplicatorError):
     """The daemon cannot start (another daemon holds the journal) or cannot be reached."""
 
 
+class AssociationError(ReplicatorError):
+    """A deal association a person asked for is refused: the deal or the document is not
+    there, the deal is not the document's customer's, or a deal trigger owns it."""
+
+
 class SetupError(EngineError):
     """The sides are not set up for the config; ``problems`` says each thing to change."""
 
@@ -129,6 +135,7 @@ class SetupError(EngineError):
 
 
 __all__ = [
+    "AssociationError",
     "ConfigError",
     "ConnectorError",
     "DaemonError",

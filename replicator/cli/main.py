@@ -14,6 +14,7 @@ import click
 from replicator.cli.common import CleanErrors, config_option
 from replicator.cli.conflicts import conflicts
 from replicator.cli.daemon import daemon
+from replicator.cli.deals import deals
 from replicator.cli.demo import demo
 from replicator.cli.journal import journal_group
 from replicator.cli.lifecycle import (
@@ -66,6 +67,7 @@ main.add_command(retry_command)
 main.add_command(fetch)
 main.add_command(import_)
 main.add_command(search)
+main.add_command(deals)
 # setting a place up, and running for good
 main.add_command(sandbox)
 main.add_command(connect)
