@@ -116,13 +116,18 @@ def decide(
     *,
     books: str,
     maps: Collection[str],
+    baseline: Mapping[str, Any] | None = None,
 ) -> TriggerDecision | None:
     """What ``spec`` makes of the deal now (None: nothing to do).
 
     ``deal``: the deal's canonical values (``name``, ``stage``, ``customer`` (a customers
     rid or None), ``amount``, ``description``, ``owner``); ``deal_id`` its CRM id;
     ``document``: the record the trigger made (None: none yet); ``books``: the Books side;
-    ``maps``: the document module's canonical fields (only those are set).
+    ``maps``: the document module's canonical fields (only those are set);
+    ``baseline``: the deal's values when it was first read, before its triggers were on
+    (None: it was made since).  A deal that already met the create condition then makes
+    no document for it (switching triggers on does not quote or invoice every deal that
+    exists); one that meets it only later does.
     """
     stage = deal.get("stage")
     out = outcome(stage, probabilities)
@@ -137,6 +142,8 @@ def decide(
         if isinstance(met, Skip):
             return met
         if not met:
+            return None
+        if baseline is not None and _met_before(spec, baseline, probabilities):
             return None
         if deal.get("customer") is None:
             return Skip(
@@ -165,7 +172,7 @@ def decide(
             f" (deal {_named(deal_rid, deal)} at {about})",
             out,
         )
-    sent = _sent(document, books, last.get("status"))
+    sent = sent_status(document, books, last.get("status"))
     if sent is not None:  # rule 4: a sent document is a person's now
         return Skip(
             f"{spec.name} {rid} is sent in {books} (status {sent}): deal changes no longer"
@@ -204,6 +211,19 @@ def _create_met(
             out,
         )
     return probabilities[stage] >= threshold
+
+
+def _met_before(
+    spec: TriggerSpec, baseline: Mapping[str, Any], probabilities: Mapping[str, int] | None
+) -> bool:
+    """Whether the deal already met the create condition as first read (a stage unknown
+    then counts as met: nothing is made for what the deal was before)."""
+    stage = baseline.get("stage")
+    before = outcome(stage, probabilities)
+    if before is None:
+        return True
+    met = _create_met(spec, before, stage, probabilities, "")
+    return not isinstance(met, Skip) and met
 
 
 def _wanted(
@@ -245,7 +265,7 @@ def _wanted(
     return {k: v for k, v in values.items() if k in maps}
 
 
-def _sent(document: RecordState, books: str, last_status: Any) -> str | None:
+def sent_status(document: RecordState, books: str, last_status: Any) -> str | None:
     """The status the Books side holds when a person took the document over (marked it
     sent, or Books moved it on since): neither draft nor what the trigger last set, nor
     sent on the trigger's own way to accepted / declined, nor a status the trigger set

@@ -221,6 +221,10 @@ class RecordReducer:
             new_link = not state.linked(side)
             _observe(raw, side, entry, payload, payload.id)
             _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
+            if payload.baseline:  # a deal as it was before its triggers were on
+                base = raw.setdefault("b", {})
+                for name, value in entry.fields.items():
+                    base[name] = to_wire(value)
             raw["d"] = True
             if payload.key is not ABSENT:
                 raw["k"] = payload.key

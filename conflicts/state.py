@@ -19,7 +19,9 @@ write has an outcome, or nothing was to be written), ``e`` the last error per si
 conflicts journaled per field ``{field: {"id", "dots", "open"}}``,
 ``n`` a note (why merged / skipped / held), ``tg`` (only on a document a deal trigger
 made) ``{"deal": the deal's rid, "t": the trigger, "out": the deal's outcome, "only": the
-sides it is written to, "v": {field: wire value the trigger last set}}``, ``rt`` (only
+sides it is written to, "v": {field: wire value the trigger last set}}``, ``b`` (only on a
+deal read before its triggers were on) ``{field: wire value}`` as first read: the
+baseline a trigger compares with (:attr:`RecordState.baseline`), ``rt`` (only
 while a side refused a write) refused writes per side: ``[attempts, next try or None once
 held]``, ``re`` (only while a side gave a value that would not read) its read errors per
 side, until its next change.
@@ -198,6 +200,15 @@ class RecordState:
             only=tuple(tg["only"]),
             values={k: from_wire(v) for k, v in tg["v"].items()},
         )
+
+    @property
+    def baseline(self) -> dict[str, Any] | None:
+        """A deal's canonical values as read before its triggers were ever on (None: it
+        was first read since, or this is no deal)."""
+        base = self.raw.get("b")
+        if base is None:
+            return None
+        return {k: from_wire(v) for k, v in base.items()}
 
     @property
     def only(self) -> tuple[str, ...] | None:

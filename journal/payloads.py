@@ -131,6 +131,9 @@ class Observed(Payload):
     near: str | None = _omitted(None)  # the normalised key, for suggestions
     modified: str | dt.datetime | None = _omitted(None)  # UTC ISO text (once an aware time)
     absent: tuple[str, ...] = _omitted((), converter=_names)  # empty fields never held
+    # read in a deal watch module's first read: the deal was there before its triggers
+    # were on, and its values then are their baseline (conflicts.deals.decide)
+    baseline: bool = _omitted(False)
 
 
 @attrs.frozen

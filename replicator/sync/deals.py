@@ -96,6 +96,7 @@ def settle_deals(
                 document,
                 books=books,
                 maps=written_fields(document_module, books),
+                baseline=state.baseline,
             )
             if decision is None:
                 continue

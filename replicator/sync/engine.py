@@ -167,6 +167,8 @@ class Engine:
             if not self.pull(module, side, report):
                 report.add(module.name, side, "interrupted")
                 return False
+        if module.triggers:  # deals: what Books holds of their documents, read just now
+            one.refresh_documents(self, module, report)
         self.settle(module, report)
         return True
 

@@ -27,6 +27,7 @@ from replicator.config.mapping import to_canonical
 from replicator.connectors.base import Change, rounds_amounts
 from replicator.errors import SHOWN_CHARS, MappingError, shown
 from replicator.sync.context import Context
+from replicator.sync.lifecycle import pulled_once
 from replicator.sync.record import CycleReport
 
 
@@ -45,6 +46,10 @@ def ingest(
     # connector class declares: Zoho's); on a side that holds amounts exactly, an
     # amount typed as ours rounded is a change
     rounds = rounds_amounts(ctx.connectors[side])
+    # deals read before their triggers were ever on (the watch module's first read, until
+    # it reaches its end: durable, as the journal knows it): their values are a baseline,
+    # so switching triggers on makes no document for what a deal already was
+    baseline = bool(module.triggers) and not pulled_once(ctx, module)
     for change in changes:
         if change.problem is not None:
             # a row that cannot be a record (no id, a shared id): an error, journaled
@@ -140,6 +145,7 @@ def ingest(
             near=near,
             modified=utc_text(change.modified) if change.modified is not None else None,
             absent=tuple(absent),
+            baseline=baseline,
         )
         entries.append(new_entry(observed, name, rid, side, dot=dot, context=context, fields=wire))
         entries += read_errors

@@ -163,8 +163,8 @@ def sync_ids(
 
 
 def refresh_documents(ctx: Context, module: ModuleConfig, report: CycleReport) -> None:
-    """Before a watch module's deals are settled outside a cycle (a callback, a fetch),
-    the side their triggers' documents are written to is read from its cursor: a
+    """Before a watch module's deals are settled (its cycle, a callback, a fetch), the
+    side their triggers' documents are written to is read from its cursor: a
     document a person marked sent there since its module's last cycle is then known to
     be sent, and the deal's change leaves it alone (what else the pull finds waits for
     the module's cycle).  A document module never pulled through, or paused, is not read:

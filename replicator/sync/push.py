@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from conflicts import DuplicatePolicy, RecordState, match_key
+from conflicts.deals import sent_status
 from conflicts.merge import SideWrite, canonical
 from journal import Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire
@@ -66,7 +67,9 @@ def push(
     renames = _clone_names(ctx, module, side, batch, report)  # duplicates = "clone"
     for state, w, done in batch:
         locked = lock_refusal(module, side, state, w)
-        passing = lock_passes(module, w) if locked is not None else None
+        # a trigger's write to its document goes whole or not at all (its void is no
+        # person's edit passing the lock: the document is a person's once sent)
+        passing = lock_passes(module, w) if locked is not None and not state.trigger else None
         if locked is not None and passing is not None:
             # a void or cancel goes through the lock on its own, as the write's last part;
             # the rest is refused as any locked write (reason naming only those fields)
@@ -189,7 +192,7 @@ def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWri
     if lock is None or lock.side != side or w.id is None:
         return None
     if state.trigger is not None:  # a deal's document: its trigger's rules guard it
-        return None
+        return _trigger_refusal(module, side, state)
     held = state.held_wire(side)
     if held is None:
         return None
@@ -213,6 +216,21 @@ def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWri
         f"{module.name} record {state.rid} {is_now} in {side}: edits from {others} reach "
         f"{side} only while it is {' or '.join(lock.open)}; refused ({', '.join(changes)} "
         "not written)"
+    )
+
+
+def _trigger_refusal(module: ModuleConfig, side: str, state: RecordState) -> str | None:
+    """Why a trigger's write to its document no longer goes: a person marked it sent in
+    Books after the trigger decided (between our read and our write), which the trigger's
+    rules would have skipped (:func:`conflicts.deals.sent_status`); None: it goes."""
+    info = state.trigger
+    assert info is not None
+    sent = sent_status(state, side, info.values.get("status"))
+    if sent is None:
+        return None
+    return (
+        f"{module.name} record {state.rid} is {sent} in {side}: deal changes no longer touch "
+        f"it (the {info.trigger} trigger of deal {info.deal}); refused"
     )
 
 

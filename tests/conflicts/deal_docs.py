@@ -79,7 +79,11 @@ class Documents:
         return state
 
     def decide(
-        self, deal_rid: str, values: Mapping[str, Any], stages: Mapping[str, int] | None = None
+        self,
+        deal_rid: str,
+        values: Mapping[str, Any],
+        stages: Mapping[str, int] | None = None,
+        baseline: Mapping[str, Any] | None = None,
     ) -> TriggerDecision | None:
         """What the trigger makes of the deal now (nothing journaled)."""
         return decide(
@@ -91,6 +95,7 @@ class Documents:
             self.document(deal_rid),
             books=BOOKS,
             maps=self.maps,
+            baseline=baseline,
         )
 
     def evaluate(

@@ -408,3 +408,14 @@ def test_decide_is_pure_over_its_arguments():
     args = (INVOICE, RID, "1", deal(stage="Closed Won"), STAGES, None)
     first = decide(*args, books=BOOKS, maps=MAPS)
     assert first == decide(*args, books=BOOKS, maps=MAPS)
+
+
+def test_a_deal_that_met_the_condition_before_the_triggers_were_on_makes_nothing(quotes, invoices):
+    """A baseline (the deal as first read) that already met the create condition makes no
+    document; one that did not, and meets it now, does; a quote on created never comes
+    for a deal that existed before."""
+    won = deal(stage="Closed Won")
+    assert invoices.decide(RID, won, baseline=won) is None
+    assert isinstance(invoices.decide(RID, won, baseline=deal(stage="Qualification")), Create)
+    assert quotes.decide(RID, won, baseline=deal(stage="Qualification")) is None
+    assert invoices.decide(RID, won, baseline=deal(stage="Not a stage")) is None

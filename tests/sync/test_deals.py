@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from journal import Kind
+from journal.payloads import payload_of
 from replicator.config.load import parse_config
 from replicator.sync.deals import stage_metadata
 from replicator.sync.lifecycle import last_run, run_data
-from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals, deals_data
+from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals, _now, deals_data
 
 
 @pytest.fixture
@@ -275,8 +276,9 @@ def test_a_crash_after_the_books_create_before_its_outcome_then_a_rerun_makes_on
 def test_a_deal_moved_while_the_invoices_module_never_synced_waits_for_its_cycle(tmp_path):
     """A callback before the documents module was ever pulled journals the decision, and
     the module's first cycle makes the document (a create waits for a full pull)."""
-    w = Deals(tmp_path, quote=None)
+    w = Deals(tmp_path, quote=None, first=False)
     try:
+        w.engine.run(["customers", "deals"])  # the deals read once: triggers are on
         account = w.account("Acme")
         deal = w.deal("Big order", WON, account=account)
         w.engine.run(["customers", "deals"])
@@ -427,3 +429,54 @@ def test_stage_metadata_is_keyed_by_the_canonical_stage_of_a_picklist(tmp_path):
         assert w.only("invoices", deal)["status"] == "draft"
     finally:
         w.close()
+
+
+def test_deals_made_before_the_triggers_were_on_make_no_document_until_they_change(tmp_path):
+    """Switching triggers on quotes and invoices nothing that already was: deals read in
+    the first read are a baseline; one that is won only later is invoiced, one won before
+    is not, even when it changes; a deal made afterwards is quoted."""
+    w = Deals(tmp_path, first=False)
+    try:
+        account = w.account("Acme")
+        won_before = w.deal("Won before", WON, account=account)
+        open_before = w.deal("Open before", OPEN, account=account)
+        w.sync()
+        assert w.documents("invoices") == [] and w.documents("estimates") == []
+        w.crm.update("deals", won_before, {"amount": "99", "modified": _now()})
+        w.move(open_before, WON)
+        w.sync()
+        assert w.documents("invoices", won_before) == []
+        assert w.only("invoices", open_before)["status"] == "draft"
+        assert w.documents("estimates") == []  # quote on created: both existed before
+        made_after = w.deal("Made after", OPEN, account=account)
+        w.sync()
+        assert w.only("estimates", made_after)["status"] == "draft"
+        w.verifies()
+    finally:
+        w.close()
+
+
+def test_a_document_sent_between_the_decision_and_its_push_is_not_voided(invoice_only):
+    """The deal lost, the void decided, the push cut short; a person marks the invoice
+    sent before the next sync: Books' sent arrives beside the trigger's void, and the
+    push refuses the void (the document is the person's), journaled with the reason."""
+    w = invoice_only
+    deal = _won_deal(w)
+    invoice = w.only("invoices", deal)
+    w.move(deal, LOST)
+    w.pushes["books"].crash = ("invoices", "before")
+    with pytest.raises(Crash):
+        w.sync()
+    w.mark("invoices", invoice["id"], "sent")
+    before = w.journal.last_seq
+    w.sync()
+    w.sync()
+    assert w.only("invoices", deal)["status"] == "sent"
+    refusals = [
+        payload_of(e).reason
+        for e in w.journal.read(since=before, kinds=[Kind.ERROR])
+        if e.rid == f"invoice:crm:{deal}"
+    ]
+    assert refusals and all("deal changes no longer touch it" in r for r in refusals)
+    assert len(refusals) == 1  # held, not retried every sync
+    w.verifies()
