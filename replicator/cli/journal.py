@@ -18,6 +18,7 @@ from journal import Anchor, Entry, Kind, anchor_path, read_anchors, rebuild, ver
 from journal.anchors import head_anchor, last_anchor
 from journal.payloads import (
     Applied,
+    DealAssociation,
     DuplicateConflict,
     DuplicateResolution,
     Failure,
@@ -27,6 +28,8 @@ from journal.payloads import (
     SettledIntent,
     Skipped,
     Tombstone,
+    Triggered,
+    TriggerSkipped,
     TriggersRepaired,
     ValueConflict,
     ValueResolution,
@@ -104,6 +107,17 @@ def describe(entry: Entry) -> str:
             payload.decision if isinstance(payload, DuplicateResolution) else _fields(entry.fields)
         )
         return f"conflict {payload.conflict} settled by a person: {what}"
+    if isinstance(payload, Triggered):
+        return f"{payload.reason}: {_fields(entry.fields)}"
+    if isinstance(payload, TriggerSkipped):
+        return f"{payload.trigger} trigger skipped: {payload.reason}"
+    if isinstance(payload, DealAssociation):
+        named = f" ({payload.deal_name})" if payload.deal_name else ""
+        number = f" {payload.number}" if payload.number else ""
+        return (
+            f"{payload.document}{number} {payload.action}d with deal {payload.deal}{named} "
+            f"by {payload.by}"
+        )
     return json.dumps(plain(encode(payload)), ensure_ascii=False)
 
 

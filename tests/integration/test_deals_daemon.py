@@ -9,6 +9,7 @@ hourly, every change here can only travel by the CRM's watch callback, within 5 
 callbacks off, by the next poll.
 """
 
+# ruff: noqa: F811 - the sandbox fixtures are test_daemon_zoho's, imported by name
 from __future__ import annotations
 
 import json
@@ -22,11 +23,13 @@ import pytest
 
 from replicator.sandbox import AdminClient
 from replicator.sandbox.api_client import ZohoApi
-from tests.integration.test_daemon_zoho import (
-    LIMITS,
+from tests.integration.test_daemon_zoho import (  # noqa: F401 - fixtures used by name
     DaemonProcess,
     SandboxProcess,
+    admin,
+    api,
     cli,
+    sandbox,
     wait_for,
 )
 
@@ -61,34 +64,6 @@ masters_every = "1h"
 """
 
 WON, LOST, OPEN = "Closed Won", "Closed Lost", "Negotiation/Review"
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """This module's own sandbox process (callbacks get switched off here)."""
-    box = SandboxProcess(tmp_path_factory.mktemp("deals-sandbox"))
-    try:
-        yield box
-    finally:
-        box.admin.close()
-        box.close()
-
-
-@pytest.fixture
-def admin(sandbox: SandboxProcess) -> Iterator[AdminClient]:
-    admin = sandbox.admin
-    admin.reset()
-    admin.settings(**LIMITS)
-    admin.seed("keys")
-    yield admin
-    admin.restore()
-    admin.clear_faults()
-
-
-@pytest.fixture
-def api(sandbox: SandboxProcess, admin: AdminClient) -> Iterator[ZohoApi]:
-    with ZohoApi(sandbox.credentials_path) as client:
-        yield client
 
 
 @pytest.fixture

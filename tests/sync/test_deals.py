@@ -480,3 +480,19 @@ def test_a_document_sent_between_the_decision_and_its_push_is_not_voided(invoice
     assert refusals and all("deal changes no longer touch it" in r for r in refusals)
     assert len(refusals) == 1  # held, not retried every sync
     w.verifies()
+
+
+def test_journal_log_says_what_each_trigger_entry_did(invoice_only):
+    """`journal log` describes a Triggered entry by its reason and values and a skip by
+    its trigger and reason, never as raw JSON."""
+    from replicator.cli.journal import describe  # the CLI's wording, read here only
+
+    w = invoice_only
+    account = w.account("Acme")
+    w.deal("Won", WON, account=account)
+    w.deal("Orphan", WON, account=None)
+    w.sync()
+    said = [describe(e) for e in w.journal.read(since=0, kinds=[Kind.TRIGGER])]
+    assert any("invoice made: " in s and "status='draft'" in s for s in said), said
+    assert any(s.startswith("invoice trigger skipped: deal ") for s in said), said
+    assert not any(s.startswith("{") for s in said)
