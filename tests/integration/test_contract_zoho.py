@@ -224,9 +224,10 @@ class SandboxContract(ConnectorContract):
     box: Sandbox
 
     @pytest.fixture(autouse=True, scope="class")
-    def _box(self, request: pytest.FixtureRequest, sandbox: Sandbox) -> None:
+    @classmethod
+    def _box(cls, sandbox: Sandbox) -> None:
         # class scoped: hypothesis' @given test may not use a function-scoped fixture
-        request.cls.box = sandbox
+        cls.box = sandbox
 
 
 class TestZohoCRMContractOverHTTP(SandboxContract):
