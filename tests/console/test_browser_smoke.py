@@ -28,6 +28,7 @@ def fake_console() -> Starlette:
     (``admin`` / ``right``), sessions by cookie, a pause form per module."""
     sessions: dict[str, str] = {}  # session id -> its csrf token
     paused: set[str] = set()
+    taken: dict[str, str] = {}  # conflict id -> the side taken
 
     async def fields(request: Request) -> dict[str, str]:
         # parsed by hand: Starlette's request.form() needs python-multipart
@@ -83,8 +84,35 @@ def fake_console() -> Starlette:
         paused.add(sent.get("module", ""))
         return RedirectResponse("/console/", status_code=303)
 
+    async def conflict(request: Request) -> Response:
+        csrf = sessions.get(request.cookies.get("sid", ""))
+        if csrf is None:
+            return RedirectResponse("/console/signin", status_code=303)
+        cid = request.path_params["cid"]
+        if cid in taken:
+            return page(f"Conflict {cid}", f"<p class=outcome>resolved: took {taken[cid]}</p>")
+        buttons = "".join(
+            f'<button name="take" value="{side}">Take {side}</button>' for side in ("books", "crm")
+        )
+        return page(
+            f"Conflict {cid}",
+            f'<form method="post" action="/console/conflicts/{cid}/resolve">'
+            f'<input type="hidden" name="csrf" value="{csrf}">{buttons}</form>',
+        )
+
+    async def resolve(request: Request) -> Response:
+        csrf = sessions.get(request.cookies.get("sid", ""))
+        sent = await fields(request)
+        if csrf is None or not secrets.compare_digest(sent.get("csrf", ""), csrf):
+            return page("Refused", "<p>This form is not from this console.</p>", 403)
+        cid = request.path_params["cid"]
+        taken[cid] = sent.get("take", "")
+        return RedirectResponse(f"/console/conflicts/{cid}", status_code=303)
+
     return Starlette(
         routes=[
+            Route("/console/conflicts/{cid}", conflict),
+            Route("/console/conflicts/{cid}/resolve", resolve, methods=["POST"]),
             Route("/console/", overview),
             Route("/console/signin", signin, methods=["GET", "POST"]),
             Route("/console/pause", pause, methods=["POST"]),
@@ -132,6 +160,16 @@ def test_a_control_pressed_for_one_module_changes_only_that_module(page, base_ur
     assert any(text.startswith("customers: paused") for text in items)
     assert any(text.startswith("invoices: on") for text in items)
     screenshot(page, "smoke-paused")
+
+
+def test_resolving_by_a_sides_button_posts_that_side(page, base_url):
+    """Pressing 'Take crm' on a conflict's page sends take=crm with the form's token."""
+    pages.sign_in(page, base_url, "admin", "right")
+    response = pages.resolve(page, base_url, 7, take="crm")
+    assert response.status == 200
+    assert page.url == pages.url(base_url, "/conflicts/7")
+    assert page.locator(".outcome").inner_text() == "resolved: took crm"
+    screenshot(page, "smoke-resolved")
 
 
 def test_a_post_without_its_csrf_token_is_refused_though_signed_in(page, base_url):
