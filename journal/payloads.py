@@ -438,6 +438,7 @@ class Paused(Payload):
     FIXED = {"event": "pause"}
 
     modules: tuple[str, ...] = _required(converter=_names)
+    by: str = _omitted("person")  # "console:<name>" from the web console
 
 
 @attrs.frozen
@@ -448,6 +449,7 @@ class Resumed(Payload):
     FIXED = {"event": "resume"}
 
     modules: tuple[str, ...] = _required(converter=_names)
+    by: str = _omitted("person")  # "console:<name>" from the web console
 
 
 @attrs.frozen

@@ -194,7 +194,9 @@ def check_modules(config: Config, modules: Sequence[str]) -> None:
             )
 
 
-def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+def pause(
+    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+) -> Entry | None:
     """Pause these modules (none: every module); None if they were paused already."""
     check_modules(config, modules)
     state = lifecycle(journal)
@@ -202,10 +204,12 @@ def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entr
         return None
     if not modules and state.all_paused and not state.resumed:
         return None
-    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules)))))
+    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules))), by=by))
 
 
-def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+def resume(
+    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+) -> Entry | None:
     """Resume these modules (none: every module); None if none of them was paused."""
     check_modules(config, modules)
     state = lifecycle(journal)
@@ -213,7 +217,7 @@ def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Ent
         return None
     if not modules and not state.all_paused and not state.paused:
         return None
-    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules)))))
+    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules))), by=by))
 
 
 def disable(journal: Journal) -> Entry | None:
