@@ -3,11 +3,14 @@ journaled like the CLI's."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+
 import pytest
 
 from replicator.config.load import load_config
 from replicator.console.app import create_console_app
-from replicator.console.auth import SECURE_HEADERS, SIGN_IN_REFUSED
+from replicator.console.auth import SECURE_HEADERS, SIGN_IN_REFUSED, update_store
 from replicator.console.controls import LibraryActions
 from replicator.daemon.metrics import Metrics
 from replicator.daemon.web import create_web_app
@@ -161,8 +164,6 @@ def test_an_integration_user_gets_403_on_admin_pages_and_controls(site):
 def test_a_removed_user_is_signed_out_at_the_next_request(site):
     """An admin taken out of the store loses the session they hold."""
     client = site.signed_in()
-    from replicator.console.auth import update_store  # noqa: I001 (beside its use)
-
     with update_store(site.store) as data:
         del data["admins"][ADMIN]
     assert client.get("/console/").status_code == 303
@@ -252,15 +253,11 @@ def test_sync_now_from_the_console_runs_a_cycle(site):
 
 def test_a_one_time_link_signs_an_integration_user_in_once(site):
     """A link made for a user signs them in to customers once; a second use is refused."""
-    import hashlib  # noqa: I001 (the store keeps a link's hash, as the users command does)
-
-    from replicator.console.auth import update_store
-
     token = "a-one-time-token"
     with update_store(site.store) as data:
         data["links"][hashlib.sha256(token.encode()).hexdigest()] = {
             "email": USER,
-            "expires": (site.clock() + __import__("datetime").timedelta(minutes=15)).isoformat(),
+            "expires": (site.clock() + dt.timedelta(minutes=15)).isoformat(),
         }
     client = site.client()
     answer = client.get(f"/console/link/{token}")
