@@ -134,18 +134,20 @@ def choices(config: Config, row: Mapping[str, Any]) -> dict[str, Any] | None:
     kind = (
         module.fields.kind(field) if module is not None and field in module.fields.fields else None
     )
-    options: list[str] = []
+    # a picklist value must be one every mapped side can spell (resolve refuses the rest)
+    options: set[str] | None = None
     if kind == "picklist" and module is not None:
         for side in module.sides:
             values = module.fields.value_map(field, side)
             if values is not None:
-                options.extend(values.values())
+                spelt = set(values.values())
+                options = spelt if options is None else options & spelt
     return {
         "kind": "field",
         "take": sides,
         "field": field,
         "type": kind,
-        "options": sorted(set(options)),
+        "options": sorted(options or ()),
     }
 
 

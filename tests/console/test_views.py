@@ -160,6 +160,34 @@ def test_a_suggestion_offers_link_clone_and_skip(shared):
     assert item["resolve"]["decisions"] == ["link", "clone", "skip"]
 
 
+def test_a_picklist_conflict_offers_the_values_every_side_can_hold(tmp_path):
+    """A picklist's value form lists the canonical values of its map, which resolve takes."""
+    from tests.sync.test_engine import World as MemoryWorld
+
+    fields = {
+        "name": {"books": "name", "crm": "account_name"},
+        "kind": {
+            "books": "kind",
+            "crm": "kind",
+            "type": "picklist",
+            "values": {"crm": {"Goods": "goods", "Services": "service"}},
+        },
+    }
+    w = MemoryWorld(tmp_path, conflicts="manual", fields=fields)
+    cid = w.crm.insert("accounts", {"account_name": "Acme", "kind": "Goods"})
+    w.sync()
+    (bid,) = w.books_rows()
+    w.crm.update("accounts", cid, {"kind": "Services"})
+    w.books.update("customers", bid, {"kind": "bundle"})
+    w.sync()
+    (row,) = w.journal.conflicts(status="open")
+    offered = views.conflict(w.config, w.journal, row["id"])["resolve"]
+    assert offered["type"] == "picklist" and offered["options"] == ["goods", "service"]
+    html = render("conflict.html", views.conflict(w.config, w.journal, row["id"]))
+    assert '<select name="value"><option value="goods">goods</option>' in html
+    w.journal.close()
+
+
 def test_a_missing_conflict_is_not_found(shared):
     """An id the journal does not hold is a NotFound naming it."""
     with pytest.raises(views.NotFound, match="no conflict 9999"):
