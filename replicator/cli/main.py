@@ -34,6 +34,7 @@ from replicator.cli.setup import connect, sandbox
 from replicator.cli.setup_check import setup
 from replicator.cli.status import status
 from replicator.cli.sync import sync
+from replicator.cli.users import users
 
 
 @click.group(cls=CleanErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,6 +70,7 @@ main.add_command(fetch)
 main.add_command(import_)
 main.add_command(search)
 main.add_command(deals)
+main.add_command(users)  # integration users of the web console
 # setting a place up, and running for good
 main.add_command(sandbox)
 main.add_command(connect)
