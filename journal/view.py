@@ -285,17 +285,37 @@ class SQLiteView:
         return {(side, module): json.loads(value) for side, module, value in rows}
 
     def conflicts(
-        self, *, status: str | None = None, module: str | None = None, rid: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
+        where, params = self._conflict_filter(status=status, module=module, rid=rid)
+        sql = f"SELECT id, module, rid, field, status, data FROM conflicts{where} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {max(int(limit), 0)} OFFSET {max(int(offset), 0)}"
+        return [_conflict_row(r) for r in self.conn.execute(sql, params)]
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        """How many conflicts there are of one status and module (None: any)."""
+        where, params = self._conflict_filter(status=status, module=module, rid=None)
+        return int(
+            self.conn.execute(f"SELECT count(*) FROM conflicts{where}", params).fetchone()[0]
+        )
+
+    @staticmethod
+    def _conflict_filter(
+        *, status: str | None, module: str | None, rid: str | None
+    ) -> tuple[str, list[Any]]:
         where, params = [], []
         for column, value in (("status", status), ("module", module), ("rid", rid)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        sql = "SELECT id, module, rid, field, status, data FROM conflicts"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [_conflict_row(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+        return (" WHERE " + " AND ".join(where) if where else ""), params
 
     def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
         """Conflicts per module (of one status, or all)."""

@@ -13,6 +13,7 @@ import click
 
 from replicator.cli.common import CleanErrors, config_option
 from replicator.cli.conflicts import conflicts
+from replicator.cli.console import console_group
 from replicator.cli.daemon import daemon
 from replicator.cli.deals import deals
 from replicator.cli.demo import demo
@@ -76,5 +77,6 @@ main.add_command(connect)
 main.add_command(setup)
 main.add_command(demo)
 main.add_command(daemon)
+main.add_command(console_group)  # the web console (issue 14)
 
 __all__ = ["main"]

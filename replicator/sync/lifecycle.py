@@ -528,6 +528,15 @@ def history(
     journal: Journal, *, module: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Runs, decisions and saved configs, oldest first (the last ``limit`` of them)."""
+    items = timeline(journal, module=module)
+    if limit is not None:
+        items = items[-limit:] if limit > 0 else []
+    return history_items(journal, items, module=module)
+
+
+def timeline(journal: Journal, *, module: str | None = None) -> list[Entry]:
+    """The entries :func:`history` shows (runs, decisions, saved configs), oldest first,
+    not yet read in detail: a page of them goes to :func:`history_items`."""
     items: list[Entry] = []
     for entry in journal.read(module=CONFIG_MODULE):
         if entry.kind is not Kind.CONFIG:
@@ -543,8 +552,15 @@ def history(
         elif entry.rid != CONFIG_MODULE:
             continue
         items.append(entry)
-    if limit is not None:
-        items = items[-limit:] if limit > 0 else []
+    return items
+
+
+def history_items(
+    journal: Journal, entries: Sequence[Entry], *, module: str | None = None
+) -> list[dict[str, Any]]:
+    """Entries of :func:`timeline` as :func:`history` shows them (a run with its counts,
+    failures and skips)."""
+    items = entries
     out: list[dict[str, Any]] = []
     for entry in items:
         if entry.rid == RUN:
@@ -630,6 +646,7 @@ __all__ = [
     "fold",
     "gate",
     "history",
+    "history_items",
     "last_run",
     "lifecycle",
     "materialised",
@@ -641,4 +658,5 @@ __all__ = [
     "runs",
     "save_config",
     "tally",
+    "timeline",
 ]
