@@ -9,11 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from conflicts import RecordReducer
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from replicator.config.load import Config, parse_config
+from replicator.console.app import TEMPLATES
 from replicator.console.auth import session_secret, store_path
 from replicator.console.customer import NoSuchCustomer, customer, customers
 
@@ -183,3 +185,28 @@ def test_an_unknown_customer_is_refused_with_a_lookup_error(world):
         customer(world.config, world.journal, "crm:widget")
     with pytest.raises(LookupError):
         customer(world.config, world.journal, "nope")
+
+
+def render(name: str, **context: Any) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    user = {"name": "ivy@example.com", "role": "integration"}
+    return env.get_template(name).render(root="/console", user=user, csrf="t", **context)
+
+
+def test_the_customer_page_shows_the_invoice_its_lines_and_deal_with_no_form_of_its_own(world):
+    """customer.html renders the invoice's subject, status, total, line item and deal,
+    links back to the search, and posts nothing (the only form is the layout's sign-out)."""
+    page = render("customer.html", customer=customer(world.config, world.journal, "crm:acme"))
+    for text in ("Acme Ltd", "INV-1", "sent", "25.2", "Widget", "Two widgets", "Big order"):
+        assert text in page
+    assert 'href="/console/customers"' in page
+    assert page.count("<form") == 1 and 'action="/console/signout"' in page
+
+
+def test_the_search_page_links_each_customer_found_and_escapes_the_query(world):
+    """customers.html links each customer to its page; a query is shown escaped."""
+    found = customers(world.config, world.journal, "")
+    page = render("customers.html", customers=found)
+    assert 'href="/console/customers/crm%3Aacme"' in page and "Beta Books" in page
+    nothing = render("customers.html", customers=customers(world.config, world.journal, "<b>"))
+    assert "&lt;b&gt;" in nothing and "<b>" not in nothing
