@@ -210,3 +210,17 @@ def test_the_search_page_links_each_customer_found_and_escapes_the_query(world):
     assert 'href="/console/customers/crm%3Aacme"' in page and "Beta Books" in page
     nothing = render("customers.html", customers=customers(world.config, world.journal, "<b>"))
     assert "&lt;b&gt;" in nothing and "<b>" not in nothing
+
+
+def test_a_customer_whose_id_holds_like_wildcards_or_other_letters_gets_only_its_documents(
+    world,
+):
+    """A rid with ``%`` / ``_`` (escaped in the state filter) or non-ASCII letters (read
+    without it) finds exactly its own invoice, not a look-alike's."""
+    for rid, other in (("crm:a_b%", "crm:aXbY"), ("crm:zürich", "crm:zurich")):
+        world.observe("customers", rid, name=f"Name {rid}")
+        world.observe("customers", other, name=f"Name {other}")
+        world.observe("invoices", f"books:of-{rid}", customer=rid, subject=f"mine {rid}")
+        world.observe("invoices", f"books:of-{other}", customer=other, subject="not mine")
+        rows = customer(world.config, world.journal, rid)["documents"]["invoices"]["rows"]
+        assert [r["subject"] for r in rows] == [f"mine {rid}"]
