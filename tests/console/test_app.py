@@ -336,3 +336,11 @@ def test_an_integration_user_sees_customers_but_no_admin_page(site):
         assert client.get(path).status_code == 403, path
     assert client.get("/console/journal").status_code == 403
     assert client.get("/console/records/customers/books:1").status_code == 403
+
+
+def test_an_integration_user_signs_in_with_their_email_in_any_case(site):
+    """An email typed in capitals signs its user in and the session stays live."""
+    client = site.client()
+    answer = client.post("/console/signin", data=signin_form(client, USER.upper(), USER_PASSWORD))
+    assert answer.headers["location"] == "/console/customers"
+    assert client.get("/console/customers").status_code == 200
