@@ -344,3 +344,16 @@ def test_an_integration_user_signs_in_with_their_email_in_any_case(site):
     answer = client.post("/console/signin", data=signin_form(client, USER.upper(), USER_PASSWORD))
     assert answer.headers["location"] == "/console/customers"
     assert client.get("/console/customers").status_code == 200
+
+
+def test_history_says_who_paused_from_the_console(site):
+    """`replicator history` names the console user who paused a module; a CLI pause reads
+    as before."""
+    client = site.signed_in()
+    client.post(
+        "/console/pause", data={"csrf": csrf_of(client, "/console/"), "module": "customers"}
+    )
+    assert "paused customers (by console:ada)" in site.ok("history").stdout
+    site.ok("resume", "customers")
+    site.ok("pause", "customers")
+    assert "paused customers: sync" in site.ok("history").stdout
