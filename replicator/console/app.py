@@ -175,14 +175,14 @@ def create_console_app(
         if limit.blocked(name, client):
             message = "too many failed sign-ins: try again in 15 minutes"
             return render(request, "signin.html", {"error": message, "name": name}, 429)
-        role = await run_in_threadpool(check_sign_in, read_store(store), name, password)
-        if role is None:
+        account = await run_in_threadpool(check_sign_in, read_store(store), name, password)
+        if account is None:
             limit.failed(name, client)
             log.info("console: a failed sign-in from %s", client)  # never the name typed
             return render(request, "signin.html", {"error": SIGN_IN_REFUSED, "name": name}, 401)
         limit.succeeded(name, client)
-        start_session(request.session, name, role, now())
-        return go(request, "/" if role == ADMIN else "/customers")
+        start_session(request.session, *account, now())
+        return go(request, "/" if account[1] == ADMIN else "/customers")
 
     async def signout(request: Request) -> Response:
         fields = await _form(request)

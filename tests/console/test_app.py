@@ -336,3 +336,24 @@ def test_an_integration_user_sees_customers_but_no_admin_page(site):
         assert client.get(path).status_code == 403, path
     assert client.get("/console/journal").status_code == 403
     assert client.get("/console/records/customers/books:1").status_code == 403
+
+
+def test_an_integration_user_signs_in_with_their_email_in_any_case(site):
+    """An email typed in capitals signs its user in and the session stays live."""
+    client = site.client()
+    answer = client.post("/console/signin", data=signin_form(client, USER.upper(), USER_PASSWORD))
+    assert answer.headers["location"] == "/console/customers"
+    assert client.get("/console/customers").status_code == 200
+
+
+def test_history_says_who_paused_from_the_console(site):
+    """`replicator history` names the console user who paused a module; a CLI pause reads
+    as before."""
+    client = site.signed_in()
+    client.post(
+        "/console/pause", data={"csrf": csrf_of(client, "/console/"), "module": "customers"}
+    )
+    assert "paused customers (by console:ada)" in site.ok("history").stdout
+    site.ok("resume", "customers")
+    site.ok("pause", "customers")
+    assert "paused customers: sync" in site.ok("history").stdout
