@@ -206,7 +206,7 @@ def test_a_link_signs_in_once_and_a_password_set_from_stdin_signs_in(config):
     assert use_link(path, token, now) is None
     done = run(config, "set-password", SAM, "--password-stdin", input="correct horse\n")
     assert done.exit_code == 0, done.output
-    assert check_sign_in(store(config), SAM, "correct horse") == "integration"
+    assert check_sign_in(store(config), SAM, "correct horse") == (SAM, "integration")
     assert check_sign_in(store(config), SAM, "wrong") is None
 
 
