@@ -229,13 +229,25 @@ class SQLiteView:
             rids.sort()
         return found
 
-    def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:
-        """Every stored record as ``(module, rid, state)``, streamed."""
-        sql = "SELECT module, rid, state FROM records"
-        params: tuple[Any, ...] = ()
+    def records(
+        self, module: str | None = None, *, holding: str | None = None
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every stored record as ``(module, rid, state)``, streamed (``holding``: only
+        those whose stored state holds that text, ASCII letters in any case -- a cheap
+        superset for a caller that then checks the field it means; the rest are never
+        decoded)."""
+        where: list[str] = []
+        params: list[Any] = []
         if module is not None:
-            sql += " WHERE module = ?"
-            params = (module,)
+            where.append("module = ?")
+            params.append(module)
+        if holding is not None:
+            escaped = holding.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            where.append("state LIKE ? ESCAPE '!'")
+            params.append(f"%{escaped}%")
+        sql = "SELECT module, rid, state FROM records"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY module, rid"
         decode = self.reducer.decode
         for mod, rid, text in self.conn.execute(sql, params):

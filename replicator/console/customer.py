@@ -76,25 +76,17 @@ def _holding(
 ) -> Iterator[tuple[str, str, Any]]:
     """The records of ``module`` whose stored state holds ``text`` (``whole``: as a whole
     JSON string; any case) -- a superset of those the caller wants (it checks the field),
-    decoding only those.
+    decoding only those: 100k invoices take a few tens of ms instead of most of a second.
 
-    A LIKE over the state column skips decoding every other document (100k invoices: a
-    few tens of ms instead of most of a second).  It reads the journal's records table
-    directly: the query belongs in :class:`journal.Journal` (a follow-up; this slice may
-    not change ``journal/store.py``).  Text JSON would escape streams every record."""
+    Text JSON would escape (a quote, a backslash, past ASCII) is not filtered: every
+    record streams.  ``Journal.records`` does not take ``holding`` yet (a one-line
+    follow-up in ``journal/store.py``, which this slice may not change), so this asks
+    the journal's view, whose queries the journal answers with."""
     if not text or not all(" " <= c <= "~" and c not in '"\\' for c in text):
         yield from journal.records(module)
         return
     quote = '"' if whole else ""
-    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    needle = f"%{quote}{escaped}{quote}%"
-    rows = journal.conn.execute(
-        "SELECT rid, state FROM records WHERE module = ? AND state LIKE ? ESCAPE '!' ORDER BY rid",
-        (module, needle),
-    )
-    decode = journal.reducer.decode
-    for found, text in rows:
-        yield module, found, decode(text)
+    yield from journal.view.records(module, holding=f"{quote}{text}{quote}")
 
 
 def _page(rows: list[Any], page: int, per_page: int) -> dict[str, Any]:
