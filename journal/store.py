@@ -538,10 +538,23 @@ class Journal:
         return self.view.conflict(conflict_id)
 
     def conflicts(
-        self, *, status: str | None = None, module: str | None = None, rid: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Conflicts by id, optionally of one status / module / record."""
-        return self.view.conflicts(status=status, module=module, rid=rid)
+        """Conflicts by id, optionally of one status / module / record; ``limit`` and
+        ``offset`` read one page of them in SQL (the console's list)."""
+        return self.view.conflicts(
+            status=status, module=module, rid=rid, limit=limit, offset=offset
+        )
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        """How many conflicts there are of one ``status`` and ``module`` (None: any)."""
+        return self.view.conflict_total(status=status, module=module)
 
     def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
         """Conflicts per module, of one ``status`` (``"open"``) or of all."""

@@ -229,13 +229,25 @@ class SQLiteView:
             rids.sort()
         return found
 
-    def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:
-        """Every stored record as ``(module, rid, state)``, streamed."""
-        sql = "SELECT module, rid, state FROM records"
-        params: tuple[Any, ...] = ()
+    def records(
+        self, module: str | None = None, *, holding: str | None = None
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every stored record as ``(module, rid, state)``, streamed (``holding``: only
+        those whose stored state holds that text, ASCII letters in any case -- a cheap
+        superset for a caller that then checks the field it means; the rest are never
+        decoded)."""
+        where: list[str] = []
+        params: list[Any] = []
         if module is not None:
-            sql += " WHERE module = ?"
-            params = (module,)
+            where.append("module = ?")
+            params.append(module)
+        if holding is not None:
+            escaped = holding.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            where.append("state LIKE ? ESCAPE '!'")
+            params.append(f"%{escaped}%")
+        sql = "SELECT module, rid, state FROM records"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY module, rid"
         decode = self.reducer.decode
         for mod, rid, text in self.conn.execute(sql, params):
@@ -285,17 +297,37 @@ class SQLiteView:
         return {(side, module): json.loads(value) for side, module, value in rows}
 
     def conflicts(
-        self, *, status: str | None = None, module: str | None = None, rid: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
+        where, params = self._conflict_filter(status=status, module=module, rid=rid)
+        sql = f"SELECT id, module, rid, field, status, data FROM conflicts{where} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {max(int(limit), 0)} OFFSET {max(int(offset), 0)}"
+        return [_conflict_row(r) for r in self.conn.execute(sql, params)]
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        """How many conflicts there are of one status and module (None: any)."""
+        where, params = self._conflict_filter(status=status, module=module, rid=None)
+        return int(
+            self.conn.execute(f"SELECT count(*) FROM conflicts{where}", params).fetchone()[0]
+        )
+
+    @staticmethod
+    def _conflict_filter(
+        *, status: str | None, module: str | None, rid: str | None
+    ) -> tuple[str, list[Any]]:
         where, params = [], []
         for column, value in (("status", status), ("module", module), ("rid", rid)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        sql = "SELECT id, module, rid, field, status, data FROM conflicts"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [_conflict_row(r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+        return (" WHERE " + " AND ".join(where) if where else ""), params
 
     def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
         """Conflicts per module (of one status, or all)."""

@@ -22,7 +22,9 @@ Everything here is a ``config`` entry of module ``@config``, told apart by its `
     records, links, cursors and conflicts, see ``SQLiteView.drop_module``; every entry
     stays, for audit), ``credentials`` (``side``, ``file`` and the names of the keys that
     changed; never a secret), ``remove-crm-copies`` / ``removed-crm-copies`` (a removal of
-    the CRM copies of Books documents asked, and run to its end: :mod:`.copies`).
+    the CRM copies of Books documents asked, and run to its end: :mod:`.copies`),
+    ``integration-users`` (``action`` add / remove, ``emails``, ``by``: who may see a
+    customer's documents in the console, :mod:`.integration_users`).
 
 Deletes are never propagated (DESIGN section 5): a record deleted on one side keeps its
 link, marked ``deleted``, and stays on the other side; :func:`deleted_links` counts them.
@@ -46,6 +48,7 @@ from journal.payloads import (
     Enabled,
     Failure,
     IntegrationDeleted,
+    IntegrationUsers,
     Paused,
     Payload,
     PulledMarker,
@@ -79,6 +82,7 @@ EVENTS = (
     "credentials",
     "remove-crm-copies",
     "removed-crm-copies",
+    "integration-users",
 )
 # what a history row shows, from a run's counts (CycleReport names on the right)
 COLUMNS = ("added", "updated", "deleted", "skipped", "failed", "conflicts")
@@ -194,7 +198,9 @@ def check_modules(config: Config, modules: Sequence[str]) -> None:
             )
 
 
-def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+def pause(
+    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+) -> Entry | None:
     """Pause these modules (none: every module); None if they were paused already."""
     check_modules(config, modules)
     state = lifecycle(journal)
@@ -202,10 +208,12 @@ def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entr
         return None
     if not modules and state.all_paused and not state.resumed:
         return None
-    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules)))))
+    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules))), by=by))
 
 
-def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+def resume(
+    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+) -> Entry | None:
     """Resume these modules (none: every module); None if none of them was paused."""
     check_modules(config, modules)
     state = lifecycle(journal)
@@ -213,7 +221,7 @@ def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Ent
         return None
     if not modules and not state.all_paused and not state.paused:
         return None
-    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules)))))
+    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules))), by=by))
 
 
 def disable(journal: Journal) -> Entry | None:
@@ -481,9 +489,10 @@ def event_summary(entry: Entry) -> str:
     modules = ", ".join(named) or "every module"
     if isinstance(event, Paused):
         them = "it" if len(named) == 1 else "them"
-        return f"paused {modules}: sync skips {them} until `replicator resume`"
+        who = f" (by {event.by})" if event.by != "person" else ""
+        return f"paused {modules}{who}: sync skips {them} until `replicator resume`"
     if isinstance(event, Resumed):
-        return f"resumed {modules}"
+        return f"resumed {modules}" + (f" (by {event.by})" if event.by != "person" else "")
     if isinstance(event, Disabled):
         return "sync disabled (links and record states kept)"
     if isinstance(event, Enabled):
@@ -510,6 +519,9 @@ def event_summary(entry: Entry) -> str:
             f"CRM copies removed (asked at entry {event.request}): {done['removed']} removed, "
             f"{done['gone']} gone already, {done['failed']} failed; Books untouched"
         )
+    if isinstance(event, IntegrationUsers):
+        verb = "added" if event.action == "add" else "removed"
+        return f"integration users {verb} by {event.by}: {', '.join(event.emails)}"
     return str(event_of(event))
 
 
@@ -517,6 +529,15 @@ def history(
     journal: Journal, *, module: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Runs, decisions and saved configs, oldest first (the last ``limit`` of them)."""
+    items = timeline(journal, module=module)
+    if limit is not None:
+        items = items[-limit:] if limit > 0 else []
+    return history_items(journal, items, module=module)
+
+
+def timeline(journal: Journal, *, module: str | None = None) -> list[Entry]:
+    """The entries :func:`history` shows (runs, decisions, saved configs), oldest first,
+    not yet read in detail: a page of them goes to :func:`history_items`."""
     items: list[Entry] = []
     for entry in journal.read(module=CONFIG_MODULE):
         if entry.kind is not Kind.CONFIG:
@@ -532,8 +553,15 @@ def history(
         elif entry.rid != CONFIG_MODULE:
             continue
         items.append(entry)
-    if limit is not None:
-        items = items[-limit:] if limit > 0 else []
+    return items
+
+
+def history_items(
+    journal: Journal, entries: Sequence[Entry], *, module: str | None = None
+) -> list[dict[str, Any]]:
+    """Entries of :func:`timeline` as :func:`history` shows them (a run with its counts,
+    failures and skips)."""
+    items = entries
     out: list[dict[str, Any]] = []
     for entry in items:
         if entry.rid == RUN:
@@ -619,6 +647,7 @@ __all__ = [
     "fold",
     "gate",
     "history",
+    "history_items",
     "last_run",
     "lifecycle",
     "materialised",
@@ -630,4 +659,5 @@ __all__ = [
     "runs",
     "save_config",
     "tally",
+    "timeline",
 ]
