@@ -138,7 +138,10 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
         model, view_times = timed(view, repeat)
         page = env.get_template(template)
         _, render_times = timed(
-            lambda page=page, model=model: page.render(**model, csrf="x", user="admin"), repeat
+            lambda page=page, model=model: page.render(
+                base="/console", **model, csrf="x", user={"name": "admin", "role": "admin"}
+            ),
+            repeat,
         )
         total = view_times["median_ms"] + render_times["median_ms"]
         out[name] = {

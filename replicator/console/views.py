@@ -89,13 +89,15 @@ def conflicts(
 
 def conflict(config: Config, journal: Journal, conflict_id: int) -> dict[str, Any]:
     """One conflict as ``conflicts show --json`` shows it (every sibling with its side, value
-    and time, the value before it, the winner and why), with what a resolve accepts."""
+    and time, the value before it as ``before``, the winner and why), with what a resolve
+    accepts."""
     row = journal.conflict(int(conflict_id))
     if row is None:
         raise NotFound(f"no conflict {conflict_id}")
     item = conflict_data(row)
     base = _base(journal, row)
-    item["base"] = (
+    # "before", not the CLI's "base": the app's context names its root path ``base``
+    item["before"] = (
         None if base is None else plain({"value": base[0], "seq": base[1].seq, "at": base[1].at})
     )
     item["resolve"] = choices(config, row)

@@ -21,6 +21,7 @@ from tests.console.world import World, conflicted
 TEMPLATES = Path(views.__file__).parent / "templates"
 FIXTURES = Path(__file__).parent / "fixtures"
 CSRF = "token-123"
+USER = {"name": "admin", "role": "admin"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def render(name: str, model: dict[str, Any]) -> str:
         [jinja2.FileSystemLoader(FIXTURES), jinja2.FileSystemLoader(TEMPLATES)]
     )
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.get_template(name).render(**model, csrf=CSRF, user="admin")
+    return env.get_template(name).render(base="/console", **model, csrf=CSRF, user=USER)
 
 
 def open_of(w: World, kind: str) -> list[dict[str, Any]]:
@@ -129,7 +130,7 @@ def test_a_field_conflict_shows_every_sibling_the_value_before_and_the_sides_to_
         "crm": "<script>alert(1)</script>",
     }
     assert all(s["at"] for s in item["siblings"])
-    assert item["base"]["value"] == "c0@x"
+    assert item["before"]["value"] == "c0@x"
     assert item["resolve"] == {
         "kind": "field",
         "take": ["books", "crm"],
