@@ -438,6 +438,7 @@ class Paused(Payload):
     FIXED = {"event": "pause"}
 
     modules: tuple[str, ...] = _required(converter=_names)
+    by: str = _omitted("person")  # "console:<name>" from the web console
 
 
 @attrs.frozen
@@ -448,6 +449,7 @@ class Resumed(Payload):
     FIXED = {"event": "resume"}
 
     modules: tuple[str, ...] = _required(converter=_names)
+    by: str = _omitted("person")  # "console:<name>" from the web console
 
 
 @attrs.frozen
@@ -569,6 +571,19 @@ class ForcedWrite(Payload):
 
 
 @attrs.frozen
+class IntegrationUsers(Payload):
+    """A person added or removed integration users (CRM users who may see a customer's
+    Books documents in the console): ``action`` add | remove, their emails, and who."""
+
+    KIND = Kind.CONFIG
+    FIXED = {"event": "integration-users"}
+
+    action: str = _required()
+    emails: tuple[str, ...] = _required(converter=_names)
+    by: str = _required()
+
+
+@attrs.frozen
 class OtherConfig(Payload):
     """A ``config`` meta of no shape above: kept whole in ``extra``."""
 
@@ -665,6 +680,7 @@ _EVENTS: dict[str, type[Payload]] = {
     "removed-crm-copies": CopiesRemoved,
     "repair-triggers": TriggersRepaired,
     "forced-write": ForcedWrite,
+    "integration-users": IntegrationUsers,
     "state-upgrade": StateUpgraded,
 }
 # a config entry without an event, told by the key only its class holds
@@ -796,6 +812,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     StateUpgraded,
     TriggersRepaired,
     ForcedWrite,
+    IntegrationUsers,
     OtherConfig,
 )
 
@@ -817,6 +834,7 @@ __all__ = [
     "Failure",
     "ForcedWrite",
     "IntegrationDeleted",
+    "IntegrationUsers",
     "Linked",
     "Merged",
     "Observed",

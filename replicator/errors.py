@@ -120,6 +120,11 @@ class AssociationError(ReplicatorError):
     there, the deal is not the document's customer's, or a deal trigger owns it."""
 
 
+class IntegrationUsersError(ReplicatorError):
+    """An integration user change is refused: not an active CRM user, past the 1000 users,
+    the transaction modules not all syncing, or no such integration user."""
+
+
 class SetupError(EngineError):
     """The sides are not set up for the config; ``problems`` says each thing to change."""
 
@@ -140,6 +145,7 @@ __all__ = [
     "ConnectorError",
     "DaemonError",
     "EngineError",
+    "IntegrationUsersError",
     "MappingError",
     "ReplicatorError",
     "SHOWN_CHARS",

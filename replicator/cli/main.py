@@ -13,6 +13,7 @@ import click
 
 from replicator.cli.common import CleanErrors, config_option
 from replicator.cli.conflicts import conflicts
+from replicator.cli.console import console_group
 from replicator.cli.daemon import daemon
 from replicator.cli.deals import deals
 from replicator.cli.demo import demo
@@ -33,6 +34,7 @@ from replicator.cli.setup import connect, sandbox
 from replicator.cli.setup_check import setup
 from replicator.cli.status import status
 from replicator.cli.sync import sync
+from replicator.cli.users import users
 
 
 @click.group(cls=CleanErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,11 +70,13 @@ main.add_command(fetch)
 main.add_command(import_)
 main.add_command(search)
 main.add_command(deals)
+main.add_command(users)  # integration users of the web console
 # setting a place up, and running for good
 main.add_command(sandbox)
 main.add_command(connect)
 main.add_command(setup)
 main.add_command(demo)
 main.add_command(daemon)
+main.add_command(console_group)  # the web console (issue 14)
 
 __all__ = ["main"]

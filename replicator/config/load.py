@@ -60,6 +60,7 @@ from conflicts.duplicates import DEFAULT_CLONE_NAME, clone_name_problem
 from conflicts.errors import PolicyError
 from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModulePolicy
 from replicator.config.check import deep_line, fail, refuse_deep, refuse_unknown
+from replicator.config.console import ConsoleConfig, parse_console
 from replicator.config.daemon import DaemonConfig, parse_daemon
 from replicator.config.integration import Integration, expand
 from replicator.config.mapping import TYPES, FieldMap
@@ -67,7 +68,7 @@ from replicator.connectors.base import SideModule
 
 CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
 # the keys each table reads (check.refuse_unknown refuses any other)
-SECTIONS = {"journal", "sides", "modules", "integration", "daemon"}
+SECTIONS = {"journal", "sides", "modules", "integration", "daemon", "console"}
 JOURNAL_KEYS = {"path"}
 # a SQLite side: its file, and how long to wait for another program's lock on it (seconds)
 SIDE_KEYS = {"sqlite": {"connector", "path", "timeout"}, "memory": {"connector"}}
@@ -211,6 +212,7 @@ class Config:
     raw: Mapping[str, Any] = attrs.field(eq=False, repr=False)
     integration: Integration | None = None
     daemon: DaemonConfig = attrs.field(factory=DaemonConfig)  # the `[daemon]` table
+    console: ConsoleConfig = attrs.field(factory=ConsoleConfig)  # the `[console]` table
 
     def fingerprint(self) -> str:
         """A hash of the settings in force (journaled when it changes)."""
@@ -309,7 +311,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     _check_triggers(path, modules)
     _refuse_shared_files(path, journal_path, sides, modules)
     daemon = parse_daemon(original.get("daemon", {}), path, list(modules))
-    return Config(path, journal_path, sides, modules, original, integration, daemon)
+    console = parse_console(original.get("console", {}), path)
+    return Config(path, journal_path, sides, modules, original, integration, daemon, console)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -46,6 +46,8 @@ import uvicorn
 from apscheduler.schedulers import SchedulerNotRunningError
 
 from replicator.config.load import Config
+from replicator.console.app import create_console_app
+from replicator.console.controls import DaemonActions
 from replicator.daemon.log import LOGGERS, Redactor, log_event
 from replicator.daemon.metrics import Metrics, count_requests
 from replicator.daemon.schedule import every, is_instant, new_scheduler, schedule_jobs
@@ -231,7 +233,12 @@ class Daemon:
     # -- the HTTP endpoint -------------------------------------------------------------------
 
     def _serve_http(self) -> None:
-        self._server, self._thread, self.port = serve(create_web_app(self), self.host, self.port)
+        console = None
+        if self.config.console.enabled:
+            actions = DaemonActions(self.config, self.sync_now)
+            console = create_console_app(self.config, actions=actions, metrics=self.metrics)
+        app = create_web_app(self, console=console)
+        self._server, self._thread, self.port = serve(app, self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
         if self.host in ("0.0.0.0", "::"):  # every interface: this machine reaches loopback
             host = "127.0.0.1" if self.host == "0.0.0.0" else "[::1]"

@@ -9,6 +9,7 @@
                          answers its report when it ends (``replicator sync`` uses it)
     POST /fetch          {"module", "side", "id"} with the same header: re-sync one record
                          (``replicator fetch`` uses it while the daemon holds the journal)
+    /console/...         the web console, only when the config says ``[console] enabled``
 
 Handlers never block the event loop on the engine: they hand work to the scheduler.
 
@@ -35,7 +36,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from replicator.daemon.metrics import CONTENT_TYPE, Metrics
 from replicator.errors import DaemonError
@@ -61,7 +63,9 @@ class Host(Protocol):
     def fetch_now(self, module: str, side: str, record_id: str) -> dict[str, Any]: ...
 
 
-def create_web_app(host: Host) -> Starlette:
+def create_web_app(host: Host, *, console: ASGIApp | None = None) -> Starlette:
+    """The endpoint's app; ``console`` (the web console, when configured) at /console."""
+
     async def healthz(request: Request) -> Response:
         ok, data = host.health()
         return JSONResponse(data, status_code=200 if ok else 503)
@@ -110,6 +114,7 @@ def create_web_app(host: Host) -> Starlette:
             Route("/callbacks/crm", callback, methods=["POST"]),
             Route("/sync", sync, methods=["POST"]),
             Route("/fetch", fetch, methods=["POST"]),
+            *([Mount("/console", console)] if console is not None else []),
         ],
         exception_handlers={HTTPException: _refused},
     )

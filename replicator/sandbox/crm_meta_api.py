@@ -13,7 +13,7 @@
 - ``GET /settings/custom_views?module=X`` and ``/settings/custom_views/{id}?module=X``
   (with ``criteria``; 204 for an unknown id);
 - ``GET /org``, ``GET /org/taxes`` (the taxes line items name) and ``GET /users``
-  (``type=AllUsers|ActiveUsers|CurrentUser``);
+  (``type=AllUsers|ActiveUsers|DeactiveUsers|CurrentUser``: :mod:`.crm_users`);
 - ``/actions/watch`` (see :mod:`replicator.sandbox.notifications`).
 """
 
@@ -26,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .crm_describe import describe_field, describe_module, describe_view
-from .crm_schema import ADMIN, USERS, Module
+from .crm_schema import ADMIN, Module
+from .crm_users import users
 from .errors import CrmError, RecordRejected
 from .web import crm_body, int_param, no_content, state
 
@@ -282,31 +283,6 @@ async def org_taxes(request: Request) -> Response:
                 # a line takes a tax at the org's rate: CRM's "modify tax rates" is off
                 "preference": {"auto_populate_tax": False, "modify_tax_rates": False},
             }
-        }
-    )
-
-
-async def users(request: Request) -> Response:
-    kind = request.query_params.get("type", "AllUsers")
-    chosen = [ADMIN] if kind == "CurrentUser" else list(USERS)
-    data = [
-        {
-            "id": u.id,
-            "full_name": u.full_name,
-            "email": u.email,
-            "first_name": u.full_name.split()[0],
-            "last_name": u.full_name.split()[-1],
-            "status": "active",
-            "confirm": True,
-            "role": {"name": "CEO" if u is ADMIN else "Manager", "id": "4876876000000026005"},
-            "profile": {"name": "Administrator", "id": "4876876000000026011"},
-        }
-        for u in chosen
-    ]
-    return JSONResponse(
-        {
-            "users": data,
-            "info": {"per_page": 200, "count": len(data), "page": 1, "more_records": False},
         }
     )
 

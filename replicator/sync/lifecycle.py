@@ -22,7 +22,9 @@ Everything here is a ``config`` entry of module ``@config``, told apart by its `
     records, links, cursors and conflicts, see ``SQLiteView.drop_module``; every entry
     stays, for audit), ``credentials`` (``side``, ``file`` and the names of the keys that
     changed; never a secret), ``remove-crm-copies`` / ``removed-crm-copies`` (a removal of
-    the CRM copies of Books documents asked, and run to its end: :mod:`.copies`).
+    the CRM copies of Books documents asked, and run to its end: :mod:`.copies`),
+    ``integration-users`` (``action`` add / remove, ``emails``, ``by``: who may see a
+    customer's documents in the console, :mod:`.integration_users`).
 
 Deletes are never propagated (DESIGN section 5): a record deleted on one side keeps its
 link, marked ``deleted``, and stays on the other side; :func:`deleted_links` counts them.
@@ -46,6 +48,7 @@ from journal.payloads import (
     Enabled,
     Failure,
     IntegrationDeleted,
+    IntegrationUsers,
     Paused,
     Payload,
     PulledMarker,
@@ -79,6 +82,7 @@ EVENTS = (
     "credentials",
     "remove-crm-copies",
     "removed-crm-copies",
+    "integration-users",
 )
 # what a history row shows, from a run's counts (CycleReport names on the right)
 COLUMNS = ("added", "updated", "deleted", "skipped", "failed", "conflicts")
@@ -194,7 +198,9 @@ def check_modules(config: Config, modules: Sequence[str]) -> None:
             )
 
 
-def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+def pause(
+    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+) -> Entry | None:
     """Pause these modules (none: every module); None if they were paused already."""
     check_modules(config, modules)
     state = lifecycle(journal)
@@ -202,10 +208,12 @@ def pause(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entr
         return None
     if not modules and state.all_paused and not state.resumed:
         return None
-    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules)))))
+    return _append(journal, LIFECYCLE, Paused(modules=tuple(sorted(set(modules))), by=by))
 
 
-def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Entry | None:
+def resume(
+    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+) -> Entry | None:
     """Resume these modules (none: every module); None if none of them was paused."""
     check_modules(config, modules)
     state = lifecycle(journal)
@@ -213,7 +221,7 @@ def resume(journal: Journal, config: Config, modules: Sequence[str] = ()) -> Ent
         return None
     if not modules and not state.all_paused and not state.paused:
         return None
-    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules)))))
+    return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules))), by=by))
 
 
 def disable(journal: Journal) -> Entry | None:
@@ -510,6 +518,9 @@ def event_summary(entry: Entry) -> str:
             f"CRM copies removed (asked at entry {event.request}): {done['removed']} removed, "
             f"{done['gone']} gone already, {done['failed']} failed; Books untouched"
         )
+    if isinstance(event, IntegrationUsers):
+        verb = "added" if event.action == "add" else "removed"
+        return f"integration users {verb} by {event.by}: {', '.join(event.emails)}"
     return str(event_of(event))
 
 

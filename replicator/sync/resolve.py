@@ -25,6 +25,7 @@ def resolve(
     *,
     take: str | None = None,
     raw_value: str | None = None,
+    by: str = "person",
 ) -> NewEntry:
     """Journal a person's decision on a conflict; the next sync writes it to every side."""
     row = journal.conflict(conflict_id)
@@ -44,9 +45,11 @@ def resolve(
             f"conflict {conflict_id} was settled by a later change (entry "
             f"{data.settled_by['seq']}): nothing to resolve; see `conflicts list --open`"
         )
-    resolution = ValueResolution(conflict=conflict_id, by="person")
+    resolution = ValueResolution(conflict=conflict_id, by=by)
     if isinstance(data.conflict, DuplicateConflict):
-        return resolve_duplicate(journal, module, row, take if take is not None else raw_value)
+        return resolve_duplicate(
+            journal, module, row, take if take is not None else raw_value, by=by
+        )
     held_siblings = data.conflict.siblings
     field = row["field"]
     reg = state.fields.get(field)

@@ -156,7 +156,12 @@ def pair_entries(
 
 
 def resolve_duplicate(
-    journal: Journal, module: ModuleConfig, row: dict[str, Any], value: str | None
+    journal: Journal,
+    module: ModuleConfig,
+    row: dict[str, Any],
+    value: str | None,
+    *,
+    by: str = "person",
 ) -> NewEntry:
     """Journal a person's ``link`` / ``link:RID`` / ``clone`` / ``skip`` on a duplicate
     conflict; returns the resolution of that conflict.
@@ -177,7 +182,7 @@ def resolve_duplicate(
             "record: pair them; link:RID picks one of several), --value clone (different "
             "records: create each on the other side) or --value skip (leave it unsynced)"
         )
-    base = DuplicateResolution(conflict=cid, by="person", decision=decision, suggestion=suggestion)
+    base = DuplicateResolution(conflict=cid, by=by, decision=decision, suggestion=suggestion)
     if decision != "link":
         rows = _group_rows(journal, row, held) if suggestion else [row]
         entries = [new_entry(attrs.evolve(base, conflict=r["id"]), name, r["rid"]) for r in rows]

@@ -1,0 +1,210 @@
+"""What an integration user sees: a customer and its documents, read from the journal.
+
+Pure view models (``dict`` s a template renders) over a :class:`~journal.Journal` and a
+:class:`~replicator.config.load.Config`:
+
+- :func:`customers`: customers (and vendors) whose name holds the words searched, by name,
+  a page at a time;
+- :func:`customer`: one customer's quotes, sales orders, invoices and purchase orders
+  (purchase orders name a vendor: a vendor's page lists them), each with its status,
+  totals, lines (each line's item by name, through the items module) and the associated
+  deal, a page at a time per type.
+
+They show what the record states hold (the values the sides agreed on; siblings of a field
+in conflict are shown joined with `` / ``, as ``records list`` does).  Never a credential,
+never the journal's internals (clocks, dots, counters, side ids, errors): a dict holds
+only names, statuses, dates, amounts as text and record ids (``rid``, the page's address).
+
+The records are streamed from the journal's state, never loaded all at once; a search
+and a customer's documents are filtered as they stream (the journal has no index on a
+document's customer yet: with 100k documents a page reads them all once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from conflicts import ACTIVE, RecordState
+from journal import Journal
+from journal.entry import from_wire
+from replicator.cli.common import plain
+from replicator.cli.records import _display_field, _register_value
+from replicator.config.integration_transactions import DOCUMENT_TYPES
+from replicator.config.load import Config
+from replicator.errors import ReplicatorError
+
+PER_PAGE = 20  # documents of one type per page
+SEARCH_PER_PAGE = 50
+PARTIES = ("customers", "vendors")  # the modules a document's party is one of
+# document type -> (what a person calls them, the field naming its party)
+DOCUMENTS: dict[str, tuple[str, str]] = {
+    "estimates": ("quotes", "customer"),
+    "salesorders": ("sales orders", "customer"),
+    "invoices": ("invoices", "customer"),
+    "purchaseorders": ("purchase orders", "vendor"),
+}
+# the fields a document shows, beyond its party, status, lines and totals (dates, subject)
+SHOWN = ("subject", "date", "due_date", "expiry_date", "shipment_date", "delivery_date")
+assert tuple(DOCUMENTS) == DOCUMENT_TYPES
+
+
+class NoSuchCustomer(ReplicatorError, LookupError):
+    """The journal holds no customer (or vendor) of that id: the page answers 404."""
+
+
+def _name(config: Config, state: RecordState) -> str:
+    field = _display_field(config, state.module)
+    value = _register_value(state, field) if field else None
+    return "" if value is None else str(plain(value))
+
+
+def _value(state: RecordState, field: str) -> Any:
+    """A field's value for a person (amounts and dates as text); None when unset."""
+    return plain(_register_value(state, field))
+
+
+def _live(states: Iterator[tuple[str, str, Any]]) -> Iterator[RecordState]:
+    for _, _, state in states:
+        if state.status == ACTIVE:
+            yield state
+
+
+def _page(rows: list[dict[str, Any]], page: int, per_page: int) -> dict[str, Any]:
+    total = len(rows)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    return {"rows": rows[start : start + per_page], "page": page, "pages": pages, "total": total}
+
+
+def customers(
+    config: Config,
+    journal: Journal,
+    query: str = "",
+    page: int = 1,
+    *,
+    per_page: int = SEARCH_PER_PAGE,
+) -> dict[str, Any]:
+    """Customers and vendors whose name holds ``query`` (any case; empty: all), by name."""
+    words = query.strip().casefold()
+    rows: list[dict[str, Any]] = []
+    for module in PARTIES:
+        if module not in config.modules:
+            continue
+        for state in _live(journal.records(module)):
+            name = _name(config, state)
+            if words in name.casefold():
+                rows.append({"rid": state.rid, "name": name, "kind": module[:-1]})
+    rows.sort(key=lambda r: (r["name"].casefold(), r["rid"]))
+    return {"query": query, **_page(rows, page, per_page)}
+
+
+def _party(config: Config, journal: Journal, rid: str) -> RecordState:
+    for module in PARTIES:
+        if module in config.modules:
+            state = journal.record(module, rid)
+            if isinstance(state, RecordState) and state.status == ACTIVE:
+                return state
+    raise NoSuchCustomer(f"customer {rid!r}: the journal holds no customer or vendor of that id")
+
+
+class _Names:
+    """Names of the records documents point at (items, deals), read once each."""
+
+    def __init__(self, config: Config, journal: Journal) -> None:
+        self.config, self.journal = config, journal
+        self._known: dict[tuple[str, str], str | None] = {}
+
+    def __call__(self, module: str, rid: Any) -> str | None:
+        if not isinstance(rid, str) or module not in self.config.modules:
+            return None
+        key = (module, rid)
+        if key not in self._known:
+            state = self.journal.record(module, rid)
+            self._known[key] = _name(self.config, state) if state is not None else None
+        return self._known[key]
+
+
+def _lines(state: RecordState, names: _Names) -> list[dict[str, Any]]:
+    wire = state.wire_values("lines")
+    if not wire:
+        return []
+    lines = from_wire(wire[0][1])  # the lines are one value: the first sibling's
+    if not isinstance(lines, list):
+        return []
+    out = []
+    for line in lines:
+        if not isinstance(line, Mapping):
+            continue
+        item = names("items", line.get("item")) or line.get("name")
+        out.append(
+            plain(
+                {
+                    "item": item,
+                    "description": line.get("description"),
+                    "quantity": line.get("quantity"),
+                    "rate": line.get("rate"),
+                    "discount": line.get("discount"),
+                    "tax": line.get("tax"),
+                }
+            )
+        )
+    return out
+
+
+def _deal(state: RecordState, names: _Names) -> str | None:
+    """The associated deal's name: the document's own ``deal_name`` (a trigger's or a
+    person's association, read from Books), else the deal whose trigger made it."""
+    named = _value(state, "deal_name")
+    if named:
+        return str(named)
+    trigger = state.trigger
+    return names("deals", trigger.deal) if trigger is not None else None
+
+
+def _document(module: str, state: RecordState, names: _Names) -> dict[str, Any]:
+    row: dict[str, Any] = {"rid": state.rid, "type": module}
+    for field in SHOWN:
+        if state.siblings(field):
+            row[field] = _value(state, field)
+    row["status"] = _value(state, "status")
+    row["total"] = _value(state, "total_books")  # Books' total (the system of record)
+    row["total_crm"] = _value(state, "total_crm")  # CRM's Grand_Total, when it differs
+    row["lines"] = _lines(state, names)
+    row["deal"] = _deal(state, names)
+    return row
+
+
+def customer(
+    config: Config,
+    journal: Journal,
+    rid: str,
+    *,
+    pages: Mapping[str, int] | None = None,
+    per_page: int = PER_PAGE,
+) -> dict[str, Any]:
+    """A customer's (or vendor's) name and its documents per type (``pages``: type ->
+    page wanted, default 1); :class:`NoSuchCustomer` if the journal holds no such party."""
+    party = _party(config, journal, rid)
+    names = _Names(config, journal)
+    documents: dict[str, Any] = {}
+    for module, (label, field) in DOCUMENTS.items():
+        rows: list[dict[str, Any]] = []
+        if module in config.modules:
+            for state in _live(journal.records(module)):
+                if any(v == rid for _, v in state.wire_values(field)):
+                    rows.append(_document(module, state, names))
+        # newest first by the document's date where it has one, then by record
+        rows.sort(key=lambda r: (str(r.get("date") or ""), r["rid"]), reverse=True)
+        page = (pages or {}).get(module, 1)
+        documents[module] = {"label": label, **_page(rows, page, per_page)}
+    return {
+        "rid": party.rid,
+        "name": _name(config, party),
+        "kind": party.module[:-1],
+        "documents": documents,
+    }
+
+
+__all__ = ["DOCUMENTS", "NoSuchCustomer", "customer", "customers"]
