@@ -40,13 +40,16 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def render(name: str, model: dict[str, Any]) -> str:
-    """A page as the app renders it: autoescape on, csrf and user in the context (the
-    stand-in base.html of the fixtures first, so the pages are checked on their own)."""
+    """A page as the app renders it: autoescape on, the app's context (root path, csrf,
+    user, flash) beside the view model, every name defined (the core's base.html; the
+    stand-in of the fixtures where it is absent)."""
     loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(FIXTURES), jinja2.FileSystemLoader(TEMPLATES)]
+        [jinja2.FileSystemLoader(TEMPLATES), jinja2.FileSystemLoader(FIXTURES)]
     )
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.get_template(name).render(base="/console", **model, csrf=CSRF, user=USER)
+    context = {"base": "/console", "csrf": CSRF, "user": USER, "flash": None}
+    assert not set(model) & set(context), "a view model must not hide the app's names"
+    return env.get_template(name).render(**context, **model)
 
 
 def open_of(w: World, kind: str) -> list[dict[str, Any]]:
@@ -325,7 +328,7 @@ def test_the_conflict_template_has_a_form_per_side_and_a_value_form(shared):
     )
     html = render("conflict.html", views.conflict(shared.config, shared.journal, row["id"]))
     assert "<script>" not in html and "&lt;script&gt;" in html
-    forms = re.findall(r"<form .*?</form>", html, re.S)
+    forms = re.findall(r"<form [^>]*class=\"resolve\".*?</form>", html, re.S)
     assert len(forms) == 3
     for form in forms:
         assert f'action="/console/conflicts/{row["id"]}/resolve"' in form
@@ -339,7 +342,7 @@ def test_the_conflict_template_offers_link_with_clone_and_skip_for_a_group(share
     """A group's Books member: link (choosing the CRM record), clone, skip; each with csrf."""
     books = next(r for r in open_of(shared, "duplicate") if r["rid"].startswith("books:"))
     html = render("conflict.html", views.conflict(shared.config, shared.journal, books["id"]))
-    forms = re.findall(r"<form .*?</form>", html, re.S)
+    forms = re.findall(r"<form [^>]*class=\"resolve\".*?</form>", html, re.S)
     decisions = [d for f in forms for d in re.findall(r'name="decision" value="(\w+)"', f)]
     assert decisions == ["link", "clone", "skip"]
     assert '<select name="with">' in forms[0] and all(CSRF in f for f in forms)
@@ -350,7 +353,7 @@ def test_a_settled_conflict_renders_without_a_form(world):
     (first, *_) = open_of(world, "field")
     resolve(world.journal, world.config, first["id"], take="crm")
     html = render("conflict.html", views.conflict(world.config, world.journal, first["id"]))
-    assert "<form" not in html and "Winner: crm" in html
+    assert 'class="resolve"' not in html and "Winner: crm" in html
 
 
 def test_the_history_record_and_journal_templates_render(shared):
