@@ -261,6 +261,36 @@ def test_history_lists_runs_newest_first_a_page_at_a_time(shared):
     assert views.history(shared.config, shared.journal, module="other")["total"] == 1
 
 
+def test_a_history_page_is_a_slice_of_the_timeline_newest_first(world):
+    """Pages of two: the timeline reversed, with or without a module; past the end, the last."""
+    from replicator.sync import lifecycle
+
+    for _ in range(3):
+        world.sync()  # idle runs
+    for module in (None, "customers"):
+        every = [e.seq for e in reversed(lifecycle.timeline(world.journal, module=module))]
+        pages = views.history(world.config, world.journal, module=module, per_page=2)["pages"]
+        seen = []
+        for n in range(1, pages + 1):
+            page = views.history(world.config, world.journal, module=module, page=n, per_page=2)
+            assert page["total"] == len(every)
+            seen.extend(item["seq"] for item in page["rows"])
+        assert seen == every
+        last = views.history(world.config, world.journal, module=module, page=99, per_page=2)
+        assert last["page"] == pages and [r["seq"] for r in last["rows"]] == every[2 * pages - 2 :]
+
+
+def test_the_journal_reads_a_page_of_entries_of_several_records(shared):
+    """read(rids=, offset=, limit=) is a slice of the full read; count(module=, rids=) counts."""
+    journal = shared.journal
+    rids = ["@run", "@config"]
+    every = [e.seq for e in journal.read(module="@config", descending=True) if e.rid in rids]
+    page = journal.read(module="@config", rids=rids, descending=True, offset=1, limit=1)
+    assert [e.seq for e in page] == every[1:2]
+    assert journal.count(module="@config", rids=rids) == len(every) == 3
+    assert journal.count() == journal.last_seq
+
+
 def test_a_records_page_shows_each_field_its_siblings_and_its_entries(shared):
     """A record in conflict holds both values of email, says why, and lists its entries."""
     row = next(
