@@ -420,11 +420,15 @@ class Journal:
         descending: bool = False,
         rids: Sequence[str] | None = None,
         offset: int = 0,
+        until: int | None = None,
     ) -> Iterator[Entry]:
-        """Entries with ``seq > since``, in order (newest first with ``descending``),
-        optionally of one module / record (or ``rids``) / kinds; ``offset`` skips that
-        many (with ``limit``: one page)."""
+        """Entries with ``seq > since`` (and ``seq <= until``), in order (newest first with
+        ``descending``), optionally of one module / record (or ``rids``) / kinds;
+        ``offset`` skips that many (with ``limit``: one page)."""
         where, params = self._where(since=since, module=module, rid=rid, rids=rids, kinds=kinds)
+        if until is not None:
+            where += " AND seq <= ?"
+            params.append(until)
         sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
         if descending:
             sql += " DESC"

@@ -362,11 +362,10 @@ def problems(
     skips: list[dict[str, Any]] = []
     if run.last < run.first:
         return failures, skips
-    # the seq range alone (no module filter), so SQLite walks the run's rows by seq
+    # the seq range alone (no module filter), so SQLite walks the run's rows by seq; bounded
+    # by its last, or a run without a failure would read every later entry of the journal
     kinds = [Kind.ERROR, Kind.SKIPPED, Kind.TRIGGER]
-    for entry in journal.read(since=run.first - 1, kinds=kinds):
-        if entry.seq > run.last:
-            break
+    for entry in journal.read(since=run.first - 1, until=run.last, kinds=kinds):
         if module is not None and entry.module != module:
             continue
         payload = payload_of(entry)
