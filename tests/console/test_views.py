@@ -281,13 +281,15 @@ def test_a_history_page_is_a_slice_of_the_timeline_newest_first(world):
 
 
 def test_the_journal_reads_a_page_of_entries_of_several_records(shared):
-    """read(rids=, offset=, limit=) is a slice of the full read; count(module=, rids=) counts."""
+    """read(rids=, offset=, limit=, until=) is a slice of the full read; count(module=,
+    rids=) counts."""
     journal = shared.journal
     rids = ["@run", "@config"]
     every = [e.seq for e in journal.read(module="@config", descending=True) if e.rid in rids]
     page = journal.read(module="@config", rids=rids, descending=True, offset=1, limit=1)
     assert [e.seq for e in page] == every[1:2]
     assert journal.count(module="@config", rids=rids) == len(every) == 3
+    assert [e.seq for e in journal.read(since=2, until=4)] == [3, 4]
     assert journal.count() == journal.last_seq
 
 
