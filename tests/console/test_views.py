@@ -5,6 +5,7 @@ offers."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -331,7 +332,8 @@ def test_the_journal_page_shows_the_head_its_anchor_and_a_passing_check(shared):
 
 def test_the_journal_page_reports_a_failed_check(world):
     """An append-only trigger dropped behind the journal's back fails the check, named."""
-    world.journal.conn.execute("DROP TRIGGER entries_no_update")
+    with sqlite3.connect(world.config.journal_path) as raw:  # another program, not ours
+        raw.execute("DROP TRIGGER entries_no_update")
     head = views.journal_head(world.config, world.journal)
     assert not head["verification"]["ok"]
     assert "entries_no_update" in head["verification"]["problem"]
