@@ -39,11 +39,19 @@ class NotFound(LookupError):
     """A page names a conflict, record or filter the journal does not hold (a 404)."""
 
 
-def _paging(total: int, page: int, per_page: int) -> dict[str, int]:
+def _number(value: Any, default: int) -> int:
+    """A page number from a query string; anything but digits is ``default``."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _paging(total: int, page: Any, per_page: Any) -> dict[str, int]:
     """Which page to read: ``page`` clamped to ``1..pages``, the SQL offset of its first row."""
-    per_page = min(max(int(per_page), 1), MAX_PER_PAGE)
+    per_page = min(max(_number(per_page, MAX_PER_PAGE), 1), MAX_PER_PAGE)
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(int(page), 1), pages)
+    page = min(max(_number(page, 1), 1), pages)
     return {
         "page": page,
         "pages": pages,
@@ -194,7 +202,7 @@ def history(
     reason, and its skips)."""
     module = module or None
     per_page = _paging(0, 1, per_page)["per_page"]
-    wanted = max(int(page), 1)
+    wanted = max(_number(page, 1), 1)
     chosen, total = lifecycle.timeline_page(
         journal, module=module, offset=(wanted - 1) * per_page, limit=per_page
     )

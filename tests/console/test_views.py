@@ -98,6 +98,7 @@ def test_the_conflicts_page_reads_one_page_in_id_order(shared):
     last = views.conflicts(config, journal, page=99, per_page=3)
     assert last["page"] == 3 and [r["id"] for r in last["rows"]] == every[6:]
     assert views.conflicts(config, journal, page=-1, per_page=3)["page"] == 1
+    assert views.conflicts(config, journal, page="x", per_page="3")["page"] == 1
 
 
 def test_the_journal_reads_a_page_of_conflicts_in_sql_and_counts_them(shared):
