@@ -32,9 +32,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from conflicts import ConflictError
 from journal import Journal
 from replicator.cli.status import status_data
 from replicator.config.load import Config
+from replicator.console import customer, views
 from replicator.console.auth import (
     ADMIN,
     COOKIE,
@@ -55,6 +57,7 @@ from replicator.console.auth import (
     utc_now,
 )
 from replicator.console.controls import Actions, ControlError
+from replicator.console.customer import NoSuchCustomer
 from replicator.daemon.metrics import Metrics
 from replicator.daemon.web import read_body
 from replicator.sync.app import open_journal
@@ -80,9 +83,7 @@ def create_console_app(
     store = store_path(config.journal_path)
     minutes = config.console.session_minutes
     limit = SignInLimit(now)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.Undefined
-    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     templates = Jinja2Templates(env=env)
 
     def render(
@@ -90,12 +91,16 @@ def create_console_app(
     ) -> Response:
         session = request.session
         who = signed_in(session, now(), minutes)
+        root = request.scope.get("root_path", "")
+        # the layout's keys come last: a view model never replaces who is signed in; its
+        # own "base" (a conflict's base value) wins over the pages' older name of the root
         page = {
-            "base": request.scope.get("root_path", ""),
+            "base": root,
+            **(context or {}),
+            "root": root,
             "csrf": csrf_token(session),
             "user": {"name": who[0], "role": who[1]} if who else None,
             "flash": session.pop("flash", None),
-            **(context or {}),
         }
         return templates.TemplateResponse(request, name, page, status_code=status)
 
@@ -117,8 +122,9 @@ def create_console_app(
             return None
         return user
 
-    def guarded(role: str, *, form: bool = False) -> Callable[[Handler], Handler]:
-        """Only for a live session of ``role``; a POST's CSRF token is checked first."""
+    def guarded(*roles: str, form: bool = False) -> Callable[[Handler], Handler]:
+        """Only for a live session of one of ``roles``; a POST's CSRF token is checked
+        before the role, so a forged form learns nothing."""
 
         def wrap(handler: Handler) -> Handler:
             async def endpoint(request: Request) -> Response:
@@ -130,8 +136,8 @@ def create_console_app(
                     if not csrf_ok(request.session, fields.get("csrf")):
                         return refuse(request, 403, "the form's CSRF token is missing or wrong")
                     request.state.form = fields
-                if user[1] != role:
-                    return refuse(request, 403, ADMINS_ONLY if role == ADMIN else "admins only")
+                if user[1] not in roles:
+                    return refuse(request, 403, ADMINS_ONLY)
                 request.state.user = user[0]
                 return await handler(request)
 
@@ -167,14 +173,14 @@ def create_console_app(
         if limit.blocked(name, client):
             message = "too many failed sign-ins: try again in 15 minutes"
             return render(request, "signin.html", {"error": message, "name": name}, 429)
-        role = await run_in_threadpool(check_sign_in, read_store(store), name, password)
-        if role is None:
+        account = await run_in_threadpool(check_sign_in, read_store(store), name, password)
+        if account is None:
             limit.failed(name, client)
             log.info("console: a failed sign-in from %s", client)  # never the name typed
             return render(request, "signin.html", {"error": SIGN_IN_REFUSED, "name": name}, 401)
         limit.succeeded(name, client)
-        start_session(request.session, name, role, now())
-        return go(request, "/" if role == ADMIN else "/customers")
+        start_session(request.session, *account, now())
+        return go(request, "/" if account[1] == ADMIN else "/customers")
 
     async def signout(request: Request) -> Response:
         fields = await _form(request)
@@ -246,18 +252,91 @@ def create_console_app(
 
     @guarded(ADMIN, form=True)
     async def resolve(request: Request) -> Response:
-        form, who_ = request.state.form, by(request)
-        conflict_id = request.path_params["id"]
-        take, value = form.get("take") or None, form.get("value") or None
-        decision = form.get("decision") or None
-        if decision is not None:  # a duplicate group, spelled as `--value link:RID` is
-            value = f"{decision}:{form['with']}" if form.get("with") else decision
-        if sum(x is not None for x in (take, value)) != 1:
-            return refuse(request, 400, "say which value wins: take a side, a value or a decision")
+        who_, conflict_id = by(request), request.path_params["id"]
+        try:  # the form's fields as `conflicts resolve` passes them to the library
+            asked = views.resolve_request(request.state.form)
+        except ConflictError as exc:
+            return refuse(request, 400, str(exc))
+        take, value = asked["take"], asked["raw_value"]
         return await control(
             request,
             lambda: actions.resolve(conflict_id, take=take, value=value, by=who_),
             f"/conflicts/{conflict_id}",
+        )
+
+    # -- the pages of views and customer -------------------------------------------------
+
+    async def show(
+        request: Request, template: str, model: Callable[[Journal], Mapping[str, Any]]
+    ) -> Response:
+        """``template`` over ``model`` of the journal (read off the event loop); 404 for
+        what the journal does not hold."""
+
+        def read() -> Mapping[str, Any] | None:
+            with reading() as journal:
+                return None if journal is None else model(journal)
+
+        try:
+            data = await run_in_threadpool(read)
+        except (views.NotFound, NoSuchCustomer) as exc:
+            return refuse(request, 404, str(exc))
+        if data is None:
+            return refuse(request, 404, "no journal yet: nothing has synced")
+        return render(request, template, data)
+
+    @guarded(ADMIN)
+    async def conflicts_page(request: Request) -> Response:
+        q = request.query_params
+        module, status, page = q.get("module") or None, q.get("status") or "open", _page(q)
+        return await show(
+            request,
+            "conflicts.html",
+            lambda j: views.conflicts(config, j, module=module, status=status, page=page),
+        )
+
+    @guarded(ADMIN)
+    async def conflict_page(request: Request) -> Response:
+        cid = request.path_params["id"]
+        return await show(request, "conflict.html", lambda j: views.conflict(config, j, cid))
+
+    @guarded(ADMIN)
+    async def history_page(request: Request) -> Response:
+        module, page = request.query_params.get("module") or None, _page(request.query_params)
+        return await show(
+            request, "history.html", lambda j: views.history(config, j, module=module, page=page)
+        )
+
+    @guarded(ADMIN)
+    async def record_page(request: Request) -> Response:
+        module, rid = request.path_params["module"], request.path_params["rid"]
+        page = _page(request.query_params)
+        return await show(
+            request, "record.html", lambda j: views.record(config, j, module, rid, page=page)
+        )
+
+    @guarded(ADMIN)
+    async def journal_page(request: Request) -> Response:
+        return await show(request, "journal.html", lambda j: views.journal_head(config, j))
+
+    @guarded(ADMIN, INTEGRATION)  # an admin may see what an integration user sees
+    async def customers_page(request: Request) -> Response:
+        q = request.query_params
+        query, page = q.get("q", ""), _page(q)
+        return await show(
+            request,
+            "customers.html",
+            lambda j: {"customers": customer.customers(config, j, query, page)},
+        )
+
+    @guarded(ADMIN, INTEGRATION)
+    async def customer_page(request: Request) -> Response:
+        rid = request.path_params["rid"]
+        # each document type pages on its own: ?invoices=2
+        pages = {k: _page({"page": v}) for k, v in request.query_params.items()}
+        return await show(
+            request,
+            "customer.html",
+            lambda j: {"customer": customer.customer(config, j, rid, pages=pages)},
         )
 
     async def stylesheet(request: Request) -> Response:
@@ -287,6 +366,13 @@ def create_console_app(
             Route("/sync", sync, methods=["POST"]),
             Route("/retry", retry, methods=["POST"]),
             Route("/conflicts/{id:int}/resolve", resolve, methods=["POST"]),
+            Route("/conflicts", conflicts_page, methods=["GET"]),
+            Route("/conflicts/{id:int}", conflict_page, methods=["GET"]),
+            Route("/history", history_page, methods=["GET"]),
+            Route("/records/{module}/{rid:path}", record_page, methods=["GET"]),
+            Route("/journal", journal_page, methods=["GET"]),
+            Route("/customers", customers_page, methods=["GET"]),
+            Route("/customers/{rid:path}", customer_page, methods=["GET"]),
         ],
         middleware=[
             Middleware(SecureHeaders),
@@ -310,6 +396,12 @@ async def _form(request: Request) -> dict[str, str]:
     except UnicodeDecodeError:
         raise HTTPException(400, "the form is not UTF-8 text") from None
     return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _page(query: Mapping[str, str]) -> int:
+    """A ``page`` query parameter as a page number (1 for anything else)."""
+    text = query.get("page", "1")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 1
 
 
 def api_usage(metrics: Metrics) -> dict[str, dict[str, int]]:

@@ -164,18 +164,21 @@ def set_admin(path: Path, name: str, password: str) -> None:
         data["admins"][name] = hashed
 
 
-def check_sign_in(store: Mapping[str, Any], name: str, password: str) -> str | None:
-    """The role of ``name`` if ``password`` is theirs (an admin, else an integration user
-    with a password), else None.  An unknown name costs as much as a known one."""
+def check_sign_in(store: Mapping[str, Any], name: str, password: str) -> tuple[str, str] | None:
+    """(the name as stored, its role) if ``password`` is that of the admin ``name``, else
+    of the integration user ``name`` (an email, any case); None otherwise.  An unknown
+    name costs as much as a known one."""
     admin = store.get("admins", {}).get(name)
     if admin is not None:
-        return ADMIN if verify_password(password, admin) else None
-    user = store.get("users", {}).get(name)
+        return (name, ADMIN) if verify_password(password, admin) else None
+    users = store.get("users", {})
+    email = name if name in users else name.strip().lower()  # emails are kept lower-cased
+    user = users.get(email)
     stored = user.get("hash") if isinstance(user, Mapping) else None
     if stored is None:
         verify_password(password, _DECOY)
         return None
-    return INTEGRATION if verify_password(password, stored) else None
+    return (email, INTEGRATION) if verify_password(password, stored) else None
 
 
 def use_link(path: Path, token: str, now: dt.datetime) -> str | None:
@@ -266,11 +269,13 @@ class SignInLimit:
         return times
 
     def blocked(self, name: str, client: str) -> bool:
+        name = name.strip().casefold()
         with self._lock:
             return len(self._recent((name, client), self.now())) >= MAX_FAILURES
 
     def failed(self, name: str, client: str) -> None:
-        now = self.now()
+        # one count for every spelling of a name: "Ada " and "ada" share their failures
+        name, now = name.strip().casefold(), self.now()
         with self._lock:
             if len(self._failures) >= self.max_keys:
                 for key in list(self._failures):
@@ -281,7 +286,7 @@ class SignInLimit:
 
     def succeeded(self, name: str, client: str) -> None:
         with self._lock:
-            self._failures.pop((name, client), None)
+            self._failures.pop((name.strip().casefold(), client), None)
 
 
 # -- headers -----------------------------------------------------------------------------

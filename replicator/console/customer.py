@@ -15,9 +15,10 @@ in conflict are shown joined with `` / ``, as ``records list`` does).  Never a c
 never the journal's internals (clocks, dots, counters, side ids, errors): a dict holds
 only names, statuses, dates, amounts as text and record ids (``rid``, the page's address).
 
-The records are streamed from the journal's state, never loaded all at once; a search
-and a customer's documents are filtered as they stream (the journal has no index on a
-document's customer yet: with 100k documents a page reads them all once).
+A search and a customer's documents are found by a text filter over the stored states
+(:func:`_holding`), so only the records holding the words or naming the customer are
+decoded, and only the page shown is read further (lines, item names, the
+deal): about 0.2 s with 100k invoices (``benchmarks/customer_page.py``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,33 @@ def _live(states: Iterator[tuple[str, str, Any]]) -> Iterator[RecordState]:
             yield state
 
 
-def _page(rows: list[dict[str, Any]], page: int, per_page: int) -> dict[str, Any]:
+def _holding(
+    journal: Journal, module: str, text: str, *, whole: bool = False
+) -> Iterator[tuple[str, str, Any]]:
+    """The records of ``module`` whose stored state holds ``text`` (``whole``: as a whole
+    JSON string; any case) -- a superset of those the caller wants (it checks the field),
+    decoding only those.
+
+    A LIKE over the state column skips decoding every other document (100k invoices: a
+    few tens of ms instead of most of a second).  It reads the journal's records table
+    directly: the query belongs in :class:`journal.Journal` (a follow-up; this slice may
+    not change ``journal/store.py``).  Text JSON would escape streams every record."""
+    if not text or not all(" " <= c <= "~" and c not in '"\\' for c in text):
+        yield from journal.records(module)
+        return
+    quote = '"' if whole else ""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    needle = f"%{quote}{escaped}{quote}%"
+    rows = journal.conn.execute(
+        "SELECT rid, state FROM records WHERE module = ? AND state LIKE ? ESCAPE '!' ORDER BY rid",
+        (module, needle),
+    )
+    decode = journal.reducer.decode
+    for found, text in rows:
+        yield module, found, decode(text)
+
+
+def _page(rows: list[Any], page: int, per_page: int) -> dict[str, Any]:
     total = len(rows)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
@@ -92,7 +119,7 @@ def customers(
     for module in PARTIES:
         if module not in config.modules:
             continue
-        for state in _live(journal.records(module)):
+        for state in _live(_holding(journal, module, query.strip())):
             name = _name(config, state)
             if words in name.casefold():
                 rows.append({"rid": state.rid, "name": name, "kind": module[:-1]})
@@ -190,15 +217,17 @@ def customer(
     names = _Names(config, journal)
     documents: dict[str, Any] = {}
     for module, (label, field) in DOCUMENTS.items():
-        rows: list[dict[str, Any]] = []
+        found: list[tuple[str, str, RecordState]] = []
         if module in config.modules:
-            for state in _live(journal.records(module)):
+            for state in _live(_holding(journal, module, rid, whole=True)):
                 if any(v == rid for _, v in state.wire_values(field)):
-                    rows.append(_document(module, state, names))
-        # newest first by the document's date where it has one, then by record
-        rows.sort(key=lambda r: (str(r.get("date") or ""), r["rid"]), reverse=True)
-        page = (pages or {}).get(module, 1)
-        documents[module] = {"label": label, **_page(rows, page, per_page)}
+                    found.append((str(_value(state, "date") or ""), state.rid, state))
+        # newest first by the document's date where it has one, then by record; only the
+        # page shown is read further (lines, item names, the deal)
+        found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+        shown = _page(found, (pages or {}).get(module, 1), per_page)
+        rows = [_document(module, state, names) for _, _, state in shown["rows"]]
+        documents[module] = {"label": label, **shown, "rows": rows}
     return {
         "rid": party.rid,
         "name": _name(config, party),

@@ -35,7 +35,9 @@ from journal.entry import utc_text
 from journal.payloads import IntegrationUsers, new_entry
 from replicator.config.integration_transactions import DOCUMENT_TYPES, TRANSACTIONS
 from replicator.config.load import Config
-from replicator.connectors.zoho.crm_users import CrmUser
+from replicator.connectors import build_connector
+from replicator.connectors.zoho.crm import ZohoCRMConnector
+from replicator.connectors.zoho.crm_users import CrmUser, users
 from replicator.console.auth import (
     MAX_PASSWORD,
     hash_password,
@@ -243,10 +245,6 @@ def set_password(config: Config, email: str, password: str) -> None:
 def crm_users_of(config: Config) -> Iterator[CrmUsers]:
     """The CRM side's users, read over its API (the connector open until the block ends);
     refused when the config has no Zoho CRM side."""
-    from replicator.connectors import build_connector
-    from replicator.connectors.zoho.crm import ZohoCRMConnector
-    from replicator.connectors.zoho.crm_users import users
-
     crms = [s.name for s in config.sides.values() if s.connector == "zoho_crm"]
     if config.integration is not None and config.integration.crm in crms:
         crms = [config.integration.crm]

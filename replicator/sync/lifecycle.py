@@ -488,9 +488,10 @@ def event_summary(entry: Entry) -> str:
     modules = ", ".join(named) or "every module"
     if isinstance(event, Paused):
         them = "it" if len(named) == 1 else "them"
-        return f"paused {modules}: sync skips {them} until `replicator resume`"
+        who = f" (by {event.by})" if event.by != "person" else ""
+        return f"paused {modules}{who}: sync skips {them} until `replicator resume`"
     if isinstance(event, Resumed):
-        return f"resumed {modules}"
+        return f"resumed {modules}" + (f" (by {event.by})" if event.by != "person" else "")
     if isinstance(event, Disabled):
         return "sync disabled (links and record states kept)"
     if isinstance(event, Enabled):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
 import pytest
 
@@ -287,3 +288,72 @@ def test_the_console_is_off_unless_configured(tmp_path):
     with_console = TestClient(create_web_app(Host(), console=console))  # type: ignore[arg-type]
     answer = with_console.get("/console/", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/console/signin"
+
+
+def test_the_admin_pages_of_views_are_served_and_an_unknown_conflict_is_404(tmp_path):
+    """Conflicts, a conflict, history, a record and the journal answer an admin with their
+    pages; a conflict the journal lacks is a 404 saying so."""
+    site = Site(tmp_path, "manual")
+    site.seed()
+    cid = site.conflict()
+    client = site.signed_in()
+    page = client.get(f"/console/conflicts/{cid}")
+    assert page.status_code == 200 and "c@acme.example" in page.text
+    (record,) = set(re.findall(r'href="(/console/records/[^"]+)"', page.text))
+    for path in ("/console/conflicts", "/console/history", "/console/journal", record):
+        assert client.get(path).status_code == 200, path
+    missing = client.get("/console/conflicts/999")
+    assert missing.status_code == 404 and alert(missing.text) == "no conflict 999"
+
+
+def test_a_resolve_posted_from_the_conflict_pages_own_form_settles_it(tmp_path):
+    """The conflict page's "take crm" form, posted as a browser would, resolves the conflict
+    by console:ada; the page then shows it resolved."""
+    site = Site(tmp_path, "manual")
+    site.seed()
+    cid = site.conflict()
+    client = site.signed_in()
+    page = client.get(f"/console/conflicts/{cid}").text
+    forms = re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page, re.S)
+    action, body = next((a, b) for a, b in forms if 'name="take" value="crm"' in b)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', body))
+    answer = client.post(action, data=fields)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/console/conflicts/{cid}"
+    assert site.entries()[-1].meta["by"] == "console:ada"
+    assert site.json("conflicts", "list", "--open") == []
+
+
+def test_an_integration_user_sees_customers_but_no_admin_page(site):
+    """An integration user gets the customer search and a customer's page, and 403 on
+    conflicts, history, records and the journal."""
+    client = site.client()
+    client.post("/console/signin", data=signin_form(client, USER, USER_PASSWORD))
+    search = client.get("/console/customers")
+    assert search.status_code == 200 and "Acme Ltd" in search.text
+    (link,) = re.findall(r'href="(/console/customers/[^"]+)"', search.text)
+    assert client.get(link).status_code == 200
+    for path in ("/console/conflicts", "/console/conflicts/1", "/console/history"):
+        assert client.get(path).status_code == 403, path
+    assert client.get("/console/journal").status_code == 403
+    assert client.get("/console/records/customers/books:1").status_code == 403
+
+
+def test_an_integration_user_signs_in_with_their_email_in_any_case(site):
+    """An email typed in capitals signs its user in and the session stays live."""
+    client = site.client()
+    answer = client.post("/console/signin", data=signin_form(client, USER.upper(), USER_PASSWORD))
+    assert answer.headers["location"] == "/console/customers"
+    assert client.get("/console/customers").status_code == 200
+
+
+def test_history_says_who_paused_from_the_console(site):
+    """`replicator history` names the console user who paused a module; a CLI pause reads
+    as before."""
+    client = site.signed_in()
+    client.post(
+        "/console/pause", data={"csrf": csrf_of(client, "/console/"), "module": "customers"}
+    )
+    assert "paused customers (by console:ada)" in site.ok("history").stdout
+    site.ok("resume", "customers")
+    site.ok("pause", "customers")
+    assert "paused customers: sync" in site.ok("history").stdout

@@ -45,7 +45,7 @@ def test_the_store_is_mode_0600_and_holds_only_hashes(tmp_path):
     assert "hunter2" not in store.read_text()
     data = read_store(store)
     assert len(data["secret"]) == 64
-    assert check_sign_in(data, "ada", "hunter2 hunter2") == "admin"
+    assert check_sign_in(data, "ada", "hunter2 hunter2") == ("ada", "admin")
     assert check_sign_in(data, "ada", "wrong") is None
     assert check_sign_in(data, "bob", "hunter2 hunter2") is None
 
@@ -55,7 +55,8 @@ def test_an_integration_user_signs_in_with_the_integration_role(tmp_path):
     a password cannot sign in with any password."""
     site = Site(tmp_path)
     data = read_store(site.store)
-    assert check_sign_in(data, USER, USER_PASSWORD) == "integration"
+    assert check_sign_in(data, USER, USER_PASSWORD) == (USER, "integration")
+    assert check_sign_in(data, USER.upper(), USER_PASSWORD) == (USER, "integration")
     data["users"]["nopass@example.com"] = {"hash": None}
     assert check_sign_in(data, "nopass@example.com", "") is None
 
@@ -91,6 +92,7 @@ def test_five_failures_block_a_name_and_address_for_fifteen_minutes():
         clock.move(minutes=1)
     assert limit.blocked("ada", "10.0.0.1")
     assert not limit.blocked("ada", "10.0.0.2") and not limit.blocked("bob", "10.0.0.1")
+    assert limit.blocked(" ADA", "10.0.0.1")  # another spelling is no fresh count
     clock.move(minutes=11)  # the first failure is 15 minutes old: four remain
     assert not limit.blocked("ada", "10.0.0.1")
 

@@ -32,7 +32,7 @@ def test_add_admin_reads_the_password_from_stdin_and_stores_only_its_hash(tmp_pa
     assert "bob" in result.output and "a long pass phrase" not in result.output
     assert stat.S_IMODE(site.store.stat().st_mode) == 0o600
     assert "a long pass phrase" not in site.store.read_text()
-    assert check_sign_in(read_store(site.store), "bob", "a long pass phrase") == "admin"
+    assert check_sign_in(read_store(site.store), "bob", "a long pass phrase") == ("bob", "admin")
 
 
 def test_add_admin_refuses_an_empty_password(tmp_path):
