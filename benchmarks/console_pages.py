@@ -4,12 +4,14 @@ open conflicts).
 
     python benchmarks/console_pages.py                          # 20,000 records, 1,000 conflicts
     python benchmarks/console_pages.py --records 100000 --conflicts 1000
+    python benchmarks/console_pages.py --runs 100000            # and a year of runs in history
     python benchmarks/console_pages.py --keep /tmp/pages        # keep the folder (and reuse it)
 
 It seeds two SQLite sides with plain sqlite3 (half of the records in each, as
 ``sync_scaling.py`` does), syncs them once under the manual conflict policy, then edits the
 email of ``--conflicts`` synced customers on both sides and syncs again, so that many
-value conflicts are open. Then, ``--repeat`` times each, it times every view model of
+value conflicts are open; ``--runs`` adds that many run markers (copies of the last) to
+the history. Then, ``--repeat`` times each, it times every view model of
 :mod:`replicator.console.views` and the rendering of its template (autoescaped Jinja2,
 with a stand-in ``base.html``), and prints the median and the slowest in milliseconds.
 """
@@ -43,7 +45,7 @@ def log(*args: Any) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-def build(folder: Path, records: int, conflicts: int) -> dict[str, Any]:
+def build(folder: Path, records: int, conflicts: int, runs: int) -> dict[str, Any]:
     """Two seeded sides, synced once, then ``conflicts`` customers edited on both sides."""
     from replicator.sync.app import open_app
 
@@ -82,7 +84,30 @@ def build(folder: Path, records: int, conflicts: int) -> dict[str, Any]:
     app.engine.run()
     app.close()
     out["conflict_sync_seconds"] = round(time.perf_counter() - t, 3)
+    if runs:
+        out["runs_seconds"] = add_runs(folder, runs)
     return out
+
+
+def add_runs(folder: Path, runs: int) -> float:
+    """``runs`` more run markers, copies of the last (a daemon's idle runs over months),
+    appended straight to the journal, then anchored as a sync anchors its entries."""
+    from journal import write_anchor
+    from journal.payloads import new_entry, payload_of
+    from replicator.config.load import load_config
+    from replicator.sync.app import open_journal
+    from replicator.sync.record import CONFIG_MODULE, RUN
+
+    t = time.perf_counter()
+    journal = open_journal(load_config(folder / "replicator.toml"))
+    (last,) = journal.read(module=CONFIG_MODULE, rid=RUN, descending=True, limit=1)
+    marker = payload_of(last)
+    for start in range(0, runs, 10_000):
+        batch = min(10_000, runs - start)
+        journal.append([new_entry(marker, CONFIG_MODULE, RUN) for _ in range(batch)])
+    write_anchor(journal)
+    journal.close()
+    return round(time.perf_counter() - t, 3)
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[Any, dict[str, float]]:
@@ -130,6 +155,10 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
         ),
         "conflict": ("conflict.html", lambda: views.conflict(config, journal, conflict_id)),
         "history": ("history.html", lambda: views.history(config, journal)),
+        "history_module": (
+            "history.html",
+            lambda: views.history(config, journal, module="customers"),
+        ),
         "record": ("record.html", lambda: views.record(config, journal, "customers", rid)),
         "journal_head": ("journal.html", lambda: views.journal_head(config, journal)),
     }
@@ -138,7 +167,10 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
         model, view_times = timed(view, repeat)
         page = env.get_template(template)
         _, render_times = timed(
-            lambda page=page, model=model: page.render(**model, csrf="x", user="admin"), repeat
+            lambda page=page, model=model: page.render(
+                base="/console", **model, csrf="x", user={"name": "admin", "role": "admin"}
+            ),
+            repeat,
         )
         total = view_times["median_ms"] + render_times["median_ms"]
         out[name] = {
@@ -162,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=20_000, help="customers in all")
     parser.add_argument("--conflicts", type=int, default=1_000, help="open value conflicts")
+    parser.add_argument(
+        "--runs", type=int, default=0, help="run markers added to the history (a year: 100000)"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timings per page (median)")
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (reused if built)")
     args = parser.parse_args(argv)
@@ -173,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         built: dict[str, Any] = {"reused": True}
         if not (folder / "journal.db").exists():
             log(f"building {args.records:,} records, {args.conflicts:,} conflicts in {folder}")
-            built = build(folder, args.records, args.conflicts)
+            built = build(folder, args.records, args.conflicts, args.runs)
         measured = measure(folder, args.repeat)
     finally:
         if not args.keep:
@@ -183,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_ms": TARGET_MS,
         "records": args.records,
         "conflicts": args.conflicts,
+        "runs": args.runs,
         "repeat": args.repeat,
         "build": built,
         **measured,

@@ -418,9 +418,34 @@ class Journal:
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
         descending: bool = False,
+        rids: Sequence[str] | None = None,
+        offset: int = 0,
+        until: int | None = None,
     ) -> Iterator[Entry]:
-        """Entries with ``seq > since``, in order (newest first with ``descending``),
-        optionally of one module / record / kinds."""
+        """Entries with ``seq > since`` (and ``seq <= until``), in order (newest first with
+        ``descending``), optionally of one module / record (or ``rids``) / kinds;
+        ``offset`` skips that many (with ``limit``: one page)."""
+        where, params = self._where(since=since, module=module, rid=rid, rids=rids, kinds=kinds)
+        if until is not None:
+            where += " AND seq <= ?"
+            params.append(until)
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
+        if descending:
+            sql += " DESC"
+        if limit is not None or offset:
+            sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {max(int(offset), 0)}"
+        for row in self.conn.execute(sql, params):
+            yield entry_from_row(row)
+
+    @staticmethod
+    def _where(
+        *,
+        since: int = 0,
+        module: str | None = None,
+        rid: str | None = None,
+        rids: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> tuple[str, list[Any]]:
         where = ["seq > ?"]
         params: list[Any] = [since]
         if module is not None:
@@ -429,16 +454,13 @@ class Journal:
         if rid is not None:
             where.append("rid = ?")
             params.append(rid)
+        if rids is not None:
+            where.append(f"rid IN ({','.join('?' * len(rids))})")
+            params.extend(rids)
         if kinds:
             where.append(f"kind IN ({','.join('?' * len(kinds))})")
             params.extend(str(k) for k in kinds)
-        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY seq"
-        if descending:
-            sql += " DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        for row in self.conn.execute(sql, params):
-            yield entry_from_row(row)
+        return " AND ".join(where), params
 
     def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
         """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
@@ -460,9 +482,13 @@ class Journal:
             ):
                 yield entry
 
-    def count(self) -> int:
-        """How many entries the journal holds."""
-        return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+    def count(self, *, module: str | None = None, rids: Sequence[str] | None = None) -> int:
+        """How many entries the journal holds (of one module, and of these ``rids``)."""
+        if module is None and rids is None:
+            return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+        where, params = self._where(module=module, rids=rids)
+        sql = f"SELECT count(*) FROM entries WHERE {where}"
+        return int(self.conn.execute(sql, params).fetchone()[0])
 
     def entry_counts(self) -> dict[str, int]:
         """Entries per module (the journal's own ``@``-modules included), by module name."""

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from replicator.cli.common import _config, config_option
 from replicator.config.daemon import split_bind
 from replicator.console.app import create_console_app
-from replicator.console.auth import MAX_PASSWORD, set_admin, store_path
+from replicator.console.auth import MAX_PASSWORD, read_store, set_admin, store_path
 from replicator.console.controls import LibraryActions
 from replicator.daemon.web import serve as serve_app
 
@@ -76,6 +76,8 @@ def serve(ctx: click.Context, bind: str) -> None:
         host, port = split_bind(bind)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--bind") from None
+    if not read_store(store_path(config.journal_path))["admins"]:
+        click.echo("no admin yet: `replicator console add-admin NAME` makes one", err=True)
     console = create_console_app(config, actions=LibraryActions(config))
     server, thread, port = serve_app(Starlette(routes=[Mount("/console", console)]), host, port)
     shown = f"[{host}]" if ":" in host else host

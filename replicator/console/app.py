@@ -83,9 +83,7 @@ def create_console_app(
     store = store_path(config.journal_path)
     minutes = config.console.session_minutes
     limit = SignInLimit(now)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.Undefined
-    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     templates = Jinja2Templates(env=env)
 
     def render(

@@ -39,11 +39,19 @@ class NotFound(LookupError):
     """A page names a conflict, record or filter the journal does not hold (a 404)."""
 
 
-def _paging(total: int, page: int, per_page: int) -> dict[str, int]:
+def _number(value: Any, default: int) -> int:
+    """A page number from a query string; anything but digits is ``default``."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _paging(total: int, page: Any, per_page: Any) -> dict[str, int]:
     """Which page to read: ``page`` clamped to ``1..pages``, the SQL offset of its first row."""
-    per_page = min(max(int(per_page), 1), MAX_PER_PAGE)
+    per_page = min(max(_number(per_page, MAX_PER_PAGE), 1), MAX_PER_PAGE)
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(int(page), 1), pages)
+    page = min(max(_number(page, 1), 1), pages)
     return {
         "page": page,
         "pages": pages,
@@ -89,13 +97,15 @@ def conflicts(
 
 def conflict(config: Config, journal: Journal, conflict_id: int) -> dict[str, Any]:
     """One conflict as ``conflicts show --json`` shows it (every sibling with its side, value
-    and time, the value before it, the winner and why), with what a resolve accepts."""
+    and time, the value before it as ``before``, the winner and why), with what a resolve
+    accepts."""
     row = journal.conflict(int(conflict_id))
     if row is None:
         raise NotFound(f"no conflict {conflict_id}")
     item = conflict_data(row)
     base = _base(journal, row)
-    item["base"] = (
+    # "before", not the CLI's "base": the app's context names its root path ``base``
+    item["before"] = (
         None if base is None else plain({"value": base[0], "seq": base[1].seq, "at": base[1].at})
     )
     item["resolve"] = choices(config, row)
@@ -191,13 +201,18 @@ def history(
     history --json`` shows it (a run's counts, its failures with record, field, value and
     reason, and its skips)."""
     module = module or None
-    entries = lifecycle.timeline(journal, module=module)
-    paging = _paging(len(entries), page, per_page)
-    end = len(entries) - paging["offset"]
-    chosen = entries[max(0, end - paging["per_page"]) : end]
-    items = lifecycle.history_items(journal, chosen, module=module)
+    per_page = _paging(0, 1, per_page)["per_page"]
+    wanted = max(_number(page, 1), 1)
+    chosen, total = lifecycle.timeline_page(
+        journal, module=module, offset=(wanted - 1) * per_page, limit=per_page
+    )
+    paging = _paging(total, wanted, per_page)
+    if paging["page"] != wanted:  # past the last page: the last one
+        chosen, _ = lifecycle.timeline_page(
+            journal, module=module, offset=paging["offset"], limit=per_page
+        )
     return {
-        "rows": list(reversed(items)),
+        "rows": lifecycle.history_items(journal, chosen, module=module),
         "module": module,
         "modules": sorted(config.modules),
         **paging,

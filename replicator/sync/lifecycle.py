@@ -362,11 +362,10 @@ def problems(
     skips: list[dict[str, Any]] = []
     if run.last < run.first:
         return failures, skips
-    # the seq range alone (no module filter), so SQLite walks the run's rows by seq
+    # the seq range alone (no module filter), so SQLite walks the run's rows by seq; bounded
+    # by its last, or a run without a failure would read every later entry of the journal
     kinds = [Kind.ERROR, Kind.SKIPPED, Kind.TRIGGER]
-    for entry in journal.read(since=run.first - 1, kinds=kinds):
-        if entry.seq > run.last:
-            break
+    for entry in journal.read(since=run.first - 1, until=run.last, kinds=kinds):
         if module is not None and entry.module != module:
             continue
         payload = payload_of(entry)
@@ -535,25 +534,50 @@ def history(
     return history_items(journal, items, module=module)
 
 
+TIMELINE = (RUN, LIFECYCLE, CONFIG_MODULE)  # the rids of what history shows
+
+
+def _shown(entry: Entry, module: str | None) -> bool:
+    """Whether :func:`history` shows this ``@config`` entry (for ``module``)."""
+    if entry.kind is not Kind.CONFIG or entry.rid not in TIMELINE:
+        return False
+    if module is None or entry.rid == CONFIG_MODULE:
+        return True
+    if entry.rid == RUN:
+        run = Run.from_entry(entry)
+        return module in run.modules or module in run.paused
+    named = _modules(payload_of(entry))
+    return not named or module in named
+
+
 def timeline(journal: Journal, *, module: str | None = None) -> list[Entry]:
     """The entries :func:`history` shows (runs, decisions, saved configs), oldest first,
     not yet read in detail: a page of them goes to :func:`history_items`."""
-    items: list[Entry] = []
-    for entry in journal.read(module=CONFIG_MODULE):
-        if entry.kind is not Kind.CONFIG:
-            continue
-        if entry.rid == RUN:
-            run = Run.from_entry(entry)
-            if module is not None and module not in run.modules and module not in run.paused:
-                continue
-        elif entry.rid == LIFECYCLE:
-            named = _modules(payload_of(entry))
-            if module is not None and named and module not in named:
-                continue
-        elif entry.rid != CONFIG_MODULE:
-            continue
-        items.append(entry)
-    return items
+    return [e for e in journal.read(module=CONFIG_MODULE) if _shown(e, module)]
+
+
+def timeline_page(
+    journal: Journal, *, module: str | None = None, offset: int = 0, limit: int = 20
+) -> tuple[list[Entry], int]:
+    """One page of :func:`timeline`, newest first, and how many entries it has in all.
+
+    Without ``module`` the page and the count are read in SQL (the console's history with
+    a year of runs); a module's page reads every run marker, to see which modules it ran.
+    """
+    if module is None:
+        total = journal.count(module=CONFIG_MODULE, rids=TIMELINE)
+        found = journal.read(
+            module=CONFIG_MODULE, rids=TIMELINE, descending=True, limit=limit, offset=offset
+        )
+        return [e for e in found if _shown(e, None)], total
+    page: list[Entry] = []
+    total = 0
+    for entry in journal.read(module=CONFIG_MODULE, rids=TIMELINE, descending=True):
+        if _shown(entry, module):
+            if offset <= total < offset + limit:
+                page.append(entry)
+            total += 1
+    return page, total
 
 
 def history_items(
@@ -660,4 +684,5 @@ __all__ = [
     "save_config",
     "tally",
     "timeline",
+    "timeline_page",
 ]

@@ -5,6 +5,7 @@ offers."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.console.world import World, conflicted
 TEMPLATES = Path(views.__file__).parent / "templates"
 FIXTURES = Path(__file__).parent / "fixtures"
 CSRF = "token-123"
+USER = {"name": "admin", "role": "admin"}
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,16 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def render(name: str, model: dict[str, Any]) -> str:
-    """A page as the app renders it: autoescape on, csrf and user in the context (the
-    stand-in base.html of the fixtures first, so the pages are checked on their own)."""
+    """A page as the app renders it: autoescape on, the app's context (root path, csrf,
+    user, flash) beside the view model, every name defined (the core's base.html; the
+    stand-in of the fixtures where it is absent)."""
     loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(FIXTURES), jinja2.FileSystemLoader(TEMPLATES)]
+        [jinja2.FileSystemLoader(TEMPLATES), jinja2.FileSystemLoader(FIXTURES)]
     )
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.get_template(name).render(**model, csrf=CSRF, user="admin")
+    context = {"base": "/console", "csrf": CSRF, "user": USER, "flash": None}
+    assert not set(model) & set(context), "a view model must not hide the app's names"
+    return env.get_template(name).render(**context, **model)
 
 
 def open_of(w: World, kind: str) -> list[dict[str, Any]]:
@@ -93,6 +98,7 @@ def test_the_conflicts_page_reads_one_page_in_id_order(shared):
     last = views.conflicts(config, journal, page=99, per_page=3)
     assert last["page"] == 3 and [r["id"] for r in last["rows"]] == every[6:]
     assert views.conflicts(config, journal, page=-1, per_page=3)["page"] == 1
+    assert views.conflicts(config, journal, page="x", per_page="3")["page"] == 1
 
 
 def test_the_journal_reads_a_page_of_conflicts_in_sql_and_counts_them(shared):
@@ -129,7 +135,7 @@ def test_a_field_conflict_shows_every_sibling_the_value_before_and_the_sides_to_
         "crm": "<script>alert(1)</script>",
     }
     assert all(s["at"] for s in item["siblings"])
-    assert item["base"]["value"] == "c0@x"
+    assert item["before"]["value"] == "c0@x"
     assert item["resolve"] == {
         "kind": "field",
         "take": ["books", "crm"],
@@ -257,6 +263,38 @@ def test_history_lists_runs_newest_first_a_page_at_a_time(shared):
     assert views.history(shared.config, shared.journal, module="other")["total"] == 1
 
 
+def test_a_history_page_is_a_slice_of_the_timeline_newest_first(world):
+    """Pages of two: the timeline reversed, with or without a module; past the end, the last."""
+    from replicator.sync import lifecycle
+
+    for _ in range(3):
+        world.sync()  # idle runs
+    for module in (None, "customers"):
+        every = [e.seq for e in reversed(lifecycle.timeline(world.journal, module=module))]
+        pages = views.history(world.config, world.journal, module=module, per_page=2)["pages"]
+        seen = []
+        for n in range(1, pages + 1):
+            page = views.history(world.config, world.journal, module=module, page=n, per_page=2)
+            assert page["total"] == len(every)
+            seen.extend(item["seq"] for item in page["rows"])
+        assert seen == every
+        last = views.history(world.config, world.journal, module=module, page=99, per_page=2)
+        assert last["page"] == pages and [r["seq"] for r in last["rows"]] == every[2 * pages - 2 :]
+
+
+def test_the_journal_reads_a_page_of_entries_of_several_records(shared):
+    """read(rids=, offset=, limit=, until=) is a slice of the full read; count(module=,
+    rids=) counts."""
+    journal = shared.journal
+    rids = ["@run", "@config"]
+    every = [e.seq for e in journal.read(module="@config", descending=True) if e.rid in rids]
+    page = journal.read(module="@config", rids=rids, descending=True, offset=1, limit=1)
+    assert [e.seq for e in page] == every[1:2]
+    assert journal.count(module="@config", rids=rids) == len(every) == 3
+    assert [e.seq for e in journal.read(since=2, until=4)] == [3, 4]
+    assert journal.count() == journal.last_seq
+
+
 def test_a_records_page_shows_each_field_its_siblings_and_its_entries(shared):
     """A record in conflict holds both values of email, says why, and lists its entries."""
     row = next(
@@ -295,7 +333,8 @@ def test_the_journal_page_shows_the_head_its_anchor_and_a_passing_check(shared):
 
 def test_the_journal_page_reports_a_failed_check(world):
     """An append-only trigger dropped behind the journal's back fails the check, named."""
-    world.journal.conn.execute("DROP TRIGGER entries_no_update")
+    with sqlite3.connect(world.config.journal_path) as raw:  # another program, not ours
+        raw.execute("DROP TRIGGER entries_no_update")
     head = views.journal_head(world.config, world.journal)
     assert not head["verification"]["ok"]
     assert "entries_no_update" in head["verification"]["problem"]
@@ -324,7 +363,7 @@ def test_the_conflict_template_has_a_form_per_side_and_a_value_form(shared):
     )
     html = render("conflict.html", views.conflict(shared.config, shared.journal, row["id"]))
     assert "<script>" not in html and "&lt;script&gt;" in html
-    forms = re.findall(r"<form .*?</form>", html, re.S)
+    forms = re.findall(r"<form [^>]*class=\"resolve\".*?</form>", html, re.S)
     assert len(forms) == 3
     for form in forms:
         assert f'action="/console/conflicts/{row["id"]}/resolve"' in form
@@ -338,7 +377,7 @@ def test_the_conflict_template_offers_link_with_clone_and_skip_for_a_group(share
     """A group's Books member: link (choosing the CRM record), clone, skip; each with csrf."""
     books = next(r for r in open_of(shared, "duplicate") if r["rid"].startswith("books:"))
     html = render("conflict.html", views.conflict(shared.config, shared.journal, books["id"]))
-    forms = re.findall(r"<form .*?</form>", html, re.S)
+    forms = re.findall(r"<form [^>]*class=\"resolve\".*?</form>", html, re.S)
     decisions = [d for f in forms for d in re.findall(r'name="decision" value="(\w+)"', f)]
     assert decisions == ["link", "clone", "skip"]
     assert '<select name="with">' in forms[0] and all(CSRF in f for f in forms)
@@ -349,7 +388,7 @@ def test_a_settled_conflict_renders_without_a_form(world):
     (first, *_) = open_of(world, "field")
     resolve(world.journal, world.config, first["id"], take="crm")
     html = render("conflict.html", views.conflict(world.config, world.journal, first["id"]))
-    assert "<form" not in html and "Winner: crm" in html
+    assert 'class="resolve"' not in html and "Winner: crm" in html
 
 
 def test_the_history_record_and_journal_templates_render(shared):
