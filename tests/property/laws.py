@@ -352,16 +352,24 @@ def check_poison_journaled(w: World) -> None:
     """Every poison in place since before the last completed full cycle is an error entry
     naming its record, side and field (journaled after the poison was written)."""
     errors = w.entries(Kind.ERROR)
+    # a row read as a record of its own, then folded into its duplicate: the error entry
+    # names the record the row was when it was read
+    folded: dict[str, set[str]] = {}
+    for entry in w.entries(Kind.MERGED):
+        into = entry.meta.get("into")
+        if entry.rid is not None and isinstance(into, str):
+            folded.setdefault(into, set()).add(entry.rid)
     for (side, id, field), poisoned in w.poisoned().items():
         if w.full_cycles <= poisoned.full_cycles:
             continue  # no complete read of the side since
         rid = w.journal.rid_for(MODULE, side, id)
+        named = {rid, *folded.get(rid or "", ())}
         found = [
             e
             for e in errors
             if e.seq > poisoned.seq
             and e.side == side
-            and e.rid == rid
+            and e.rid in named
             and e.meta.get("field") == field
             and e.meta.get("reason")
         ]

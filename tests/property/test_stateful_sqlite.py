@@ -244,6 +244,41 @@ def test_a_clone_keeps_its_other_name_through_an_update_resent_after_a_crash(tmp
         ]
 
 
+def test_a_poison_read_before_its_row_was_folded_into_a_duplicate_is_journaled(tmp_path):
+    """Rows read as records of their own (an interrupted first sync), one with a poisoned
+    field, then paired with their duplicates under overwrite: the error entry names the
+    record the row was read as, and the law follows the fold (found by the machine)."""
+    cfg = config(duplicates="overwrite", page_size=1, connector="sqlite")
+    rows = [
+        ("books", "Gamma", "a@example.com", None),
+        ("crm", "Beta", None, None),
+        ("crm", "Initech", "a@example.com", "0.00"),
+        ("crm", "Acme", "a@example.com", None),
+        ("books", "Acme", "a@example.com", None),
+        ("crm", "Gamma", "a@example.com", None),
+        ("books", "Beta", "a@example.com", None),
+        ("books", "Delta", None, "0"),
+        ("books", "Initech", None, "0"),
+        ("books", "Vandelay", None, "19.85"),
+        ("crm", "Vandelay", None, "0"),
+    ]
+    world = World(tmp_path, cfg, connector="sqlite", batch_size=1)
+    try:
+        for side, name, email, limit in rows:
+            world.insert(side, {"name": name, "email": email, "credit_limit": limit})
+        world.cycle(Cycle(fault=Fault("*", "journal", 0)))
+        first = world.pick("books", 0)
+        assert first is not None
+        world.update("books", first, {"credit_limit": "0", "email": "a@example.com", "name": None})
+        world.apply(Poison("crm", 17, "email", 0))
+        world.apply(Poison("books", 1, "email", 0))
+        world.quiesce()
+        laws.check_poison_journaled(world)
+        laws.check_no_poison_spreads(world)
+    finally:
+        world.close()
+
+
 # -- ids SQLite hands out again ----------------------------------------------------------------
 # With a plain ``INTEGER PRIMARY KEY`` (no AUTOINCREMENT) SQLite gives the id of a deleted last
 # row to the next insert.  The state machine above uses AUTOINCREMENT tables; these two
