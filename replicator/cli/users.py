@@ -7,6 +7,8 @@ why (one line each); changes are journaled with ``by`` "person".
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.table import Table
 
@@ -19,6 +21,7 @@ from replicator.cli.common import (
     config_option,
     json_option,
 )
+from replicator.console.auth import MAX_PASSWORD
 from replicator.sync import integration_users as iu
 
 LINK_PATH = "/console/link/"
@@ -116,7 +119,7 @@ def users_set_password(ctx: click.Context, email: str, password_stdin: bool) -> 
     """Set an integration user's password (asked twice, not shown; or --password-stdin)."""
     config = _config(ctx)
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline(MAX_PASSWORD + 2).rstrip("\r\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     iu.set_password(config, email, password)
