@@ -24,6 +24,7 @@ import pytest
 from replicator.sandbox import AdminClient
 from replicator.sandbox.api_client import ZohoApi
 from tests.integration.test_daemon_zoho import (  # noqa: F401 - fixtures used by name
+    TRANSACTIONS,
     DaemonProcess,
     SandboxProcess,
     admin,
@@ -33,35 +34,13 @@ from tests.integration.test_daemon_zoho import (  # noqa: F401 - fixtures used b
     wait_for,
 )
 
-CONFIG = """\
-[journal]
-path = "journal.db"
-
-[sides.crm]
-connector = "zoho_crm"
-credentials = "{credentials}"
-
-[sides.books]
-connector = "zoho_books"
-credentials = "{credentials}"
-requests_per_minute = 100000
-
-[integration]
-[integration.customers]
-crm_module = "accounts"
-[integration.items]
-[integration.transactions.estimates]
-[integration.transactions.invoices]
-[integration.deals]
-quote = "created"
-invoice = true
-
-[daemon]
-bind = "127.0.0.1:0"
-stop_timeout = "20s"
-poll_every = "{poll}"
-masters_every = "1h"
-"""
+# test_daemon_zoho's transactions config, with estimates and invoices only, both deal
+# triggers, and the poll interval each test picks
+CONFIG = TRANSACTIONS.replace(
+    "[integration.transactions]\n",
+    "[integration.transactions.estimates]\n[integration.transactions.invoices]\n"
+    '[integration.deals]\nquote = "created"\ninvoice = true\n',
+).replace('poll_every = "1h"', 'poll_every = "{poll}"')
 
 WON, LOST, OPEN = "Closed Won", "Closed Lost", "Negotiation/Review"
 
