@@ -168,6 +168,8 @@ class RecordReducer:
     # siblings alone; 2: each field's register keeps its own clock (``f`` above); 3: a
     # tombstone ends the side's refused-write retries (a state folded by 2 may keep them).
     version: int = 3
+    # every field value goes through to_wire: a replay may hand the fields in wire form
+    wire_fields = True
 
     def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
         return encode_state(state.raw), state.index_key(), state.attention, state.index_near()
