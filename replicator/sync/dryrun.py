@@ -35,6 +35,7 @@ from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
 from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
 from replicator.connectors.sqlite import SQLiteConnector
+from replicator.errors import GuardStop
 from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
@@ -42,6 +43,9 @@ from replicator.sync.plan_report import Plan, build_plan
 from replicator.sync.record import CycleReport
 
 DRY_ID = "dry-{}"
+# the sides a first sync's guard watches: remote apps, where a mistaken first sync cannot
+# be put back by copying a file
+GUARDED = frozenset({"zoho_crm", "zoho_books"})
 
 
 class Capturing:
@@ -208,12 +212,52 @@ def dry_run(
     return DryRun(plan, report, captured)
 
 
+def first_sync_modules(engine: Engine, modules: Sequence[str] = ()) -> list[str]:
+    """The modules of ``modules`` (none: every module) whose first sync against a guarded
+    side is still ahead: a side of theirs was never read to its end."""
+    config = engine.config
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    found = []
+    for name in list(modules) or list(config.modules):
+        module = config.modules[name]
+        if guarded & set(module.sides) and not engine.pulled_once(module):
+            found.append(name)
+    return found
+
+
+def guard_first_sync(
+    engine: Engine,
+    modules: Sequence[str] = (),
+    *,
+    progress: Progress | None = None,
+) -> DryRun | None:
+    """The guard rail of a first sync (``[guard] first_sync_creates``): when a module's
+    first sync is ahead, dry-run the sync and raise :class:`GuardStop` (with the dry run)
+    if it would create more records than the limit on a guarded side.  Returns the dry
+    run when one ran and the sync may go, None when none was needed."""
+    config = engine.config
+    limit = config.guard.first_sync_creates
+    if not config.guard.on or not first_sync_modules(engine, modules):
+        return None
+    run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    over = {
+        side: n for side, n in run.plan.creates_per_side().items() if side in guarded and n > limit
+    }
+    if over:
+        raise GuardStop(over, limit, run)
+    return run
+
+
 __all__ = [
     "DRY_ID",
+    "GUARDED",
     "Capturing",
     "DryRun",
     "copy_database",
     "dry_run",
+    "first_sync_modules",
+    "guard_first_sync",
     "plan_of_run",
     "scratch_connectors",
     "scratch_journal",
