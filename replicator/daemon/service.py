@@ -273,10 +273,14 @@ class Daemon:
             return True
 
     def _end(self) -> None:
-        with self._idle:
-            self._busy -= 1
-            self._idle.notify_all()
-        self._publish()
+        # published while still busy: a stop waiting for the worker publishes "stopped"
+        # after this, never before it (an earlier order could overwrite "stopped")
+        try:
+            self._publish()
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
 
     def _module_job(self, name: str) -> None:
         if not self._begin():
@@ -456,11 +460,15 @@ class Daemon:
                 future.set_result({"error": "the daemon is stopping"})
                 return
             try:
-                future.set_result(run())
+                answer = run()
             except BaseException as exc:  # never leave the caller waiting
-                future.set_exception(exc)
-            finally:
                 self._end()
+                future.set_exception(exc)
+                return
+            # published before the answer: whoever asked reads the state after it (a
+            # `replicator status` right after `replicator sync` shows this cycle)
+            self._end()
+            future.set_result(answer)
 
         try:
             self.scheduler.add_job(job, name=name, misfire_grace_time=None)
