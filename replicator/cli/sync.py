@@ -62,7 +62,8 @@ def run_sync(
     # function-level: it loads httpx, which only a command reaching a daemon needs
     from replicator.daemon.state import LOCK_WAIT, forward_sync, forwarded_report, journal_writer
 
-    answer = forward_sync(config, modules)  # one engine per journal: a running daemon runs it
+    # one engine per journal: a running daemon runs it
+    answer = forward_sync(config, modules, yes=yes)
     if answer is not None:
         click.echo("the running daemon ran this cycle", err=True)
         return forwarded_report(answer)
