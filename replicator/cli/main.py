@@ -29,6 +29,7 @@ from replicator.cli.lifecycle import (
     save,
     update_credentials,
 )
+from replicator.cli.plan import plan
 from replicator.cli.records import fetch, import_, records, retry_command, search
 from replicator.cli.setup import connect, sandbox
 from replicator.cli.setup_check import setup
@@ -51,6 +52,7 @@ def main() -> None:
 
 # syncing and reading
 main.add_command(sync)
+main.add_command(plan)  # sync --dry-run (issue 15)
 main.add_command(status)
 main.add_command(conflicts)
 main.add_command(journal_group)

@@ -41,8 +41,10 @@ Per resource (contacts, items, estimates, salesorders, invoices, purchaseorders,
   ``GET /settings/currencies`` (``filter_by=Currencies.ExcludeBaseCurrency``) and
   ``GET /settings/currencies/{id}``.
 - A list sorted by ``created_time`` / ``last_modified_time`` with no filter but
-  ``last_modified_time`` renders only the page it answers; other lists render every record
-  to filter and sort on what Books shows.
+  ``last_modified_time`` reads and renders only the page it answers, from an index (its
+  cost does not grow with the records); other lists render every record to filter and
+  sort on what Books shows.  A page number is a position in the order as it stands when
+  the page is asked for: a record edited between two pages shifts the ones after it.
 - Contact persons: ``POST /contacts/contactpersons``, ``PUT`` / ``DELETE
   /contacts/contactpersons/{id}``, ``POST /contacts/contactpersons/{id}/primary``, ``GET
   /contacts/{id}/contactpersons[/{person_id}]``.  A create and an update need a
@@ -153,22 +155,34 @@ def _list(resource: Resource) -> Handler:
         )
         if order is None:
             raise _bad_param("sort_order")
-        rows = data.rows(org, resource.path)
+        since: float | None = None
         if resource.modified_filter and q.get("last_modified_time"):
             try:
                 since = parse_time(q["last_modified_time"])
             except ValueError:
                 raise _bad_param("last_modified_time") from None
-            rows = [r for r in rows if int(r.modified) > since]
         money = data.contact_money(org) if resource.path == "contacts" else None
         applied = q.get("filter_by", "Status.All")
         if _by_time_only(q, column, applied):
-            # nothing to filter or sort on but the stored times: render one page only
-            rows.sort(key=lambda r: (_sort_key(r, {}, column), int(r.id)), reverse=order == "D")
-            page_rows = rows[(page - 1) * per_page : page * per_page]
-            records = [data.render(org, resource, r, full=False, money=money) for r in page_rows]
-            more = page * per_page < len(rows)
+            # nothing to filter or sort on but the stored times: one page from the index
+            found = data.store.page(
+                "books",
+                org,
+                resource.path,
+                "created" if column == "created_time" else "modified",
+                limit=per_page + 1,
+                descending=order == "D",
+                offset=(page - 1) * per_page,
+                modified_after=since,
+            )
+            records = [
+                data.render(org, resource, r, full=False, money=money) for r in found[:per_page]
+            ]
+            more = len(found) > per_page
             return _page(resource, records, page, per_page, more, applied, column, order)
+        rows = data.rows(org, resource.path)
+        if since is not None:
+            rows = [r for r in rows if int(r.modified) > since]
         pairs = [(r, data.render(org, resource, r, full=False, money=money)) for r in rows]
         if applied == "Status.Crm":
             pairs = [(r, rec) for r, rec in pairs if rec.get("is_linked_with_zohocrm")]

@@ -23,7 +23,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS records (
     created_by TEXT NOT NULL, modified_by TEXT NOT NULL, version INTEGER NOT NULL,
     PRIMARY KEY (api, scope, module, id));
 CREATE INDEX IF NOT EXISTS records_modified ON records (api, scope, module, modified);
+CREATE INDEX IF NOT EXISTS records_order_id ON records (api, scope, module, CAST(id AS INTEGER));
+CREATE INDEX IF NOT EXISTS records_order_created
+    ON records (api, scope, module, CAST(created AS INTEGER), CAST(id AS INTEGER));
+CREATE INDEX IF NOT EXISTS records_order_modified
+    ON records (api, scope, module, CAST(modified AS INTEGER), CAST(id AS INTEGER));
 CREATE TABLE IF NOT EXISTS deleted (
     api TEXT NOT NULL, scope TEXT NOT NULL, module TEXT NOT NULL, id TEXT NOT NULL,
     display_name TEXT, kind TEXT NOT NULL, deleted REAL NOT NULL, deleted_by TEXT NOT NULL,
@@ -59,6 +64,17 @@ CREATE INDEX IF NOT EXISTS oauth_access_refresh ON oauth_access (refresh, issued
 """
 
 
+# The orders a list page can be served in from an index (``records_order_*``): the sort
+# columns, as the APIs compare them (whole seconds, then the numeric id).
+ORDERS = {
+    "id": ("CAST(id AS INTEGER)",),
+    "created": ("CAST(created AS INTEGER)", "CAST(id AS INTEGER)"),
+    "modified": ("CAST(modified AS INTEGER)", "CAST(id AS INTEGER)"),
+}
+_POSITIONS = 64  # queries whose last page ends the store remembers
+_COLUMNS = "id, data, created, modified, created_by, modified_by, version"
+
+
 @attrs.frozen
 class Row:
     """One stored record: its fields as a JSON document plus system columns."""
@@ -70,6 +86,12 @@ class Row:
     created_by: str
     modified_by: str
     version: int
+
+    def order_key(self, order: str) -> tuple[int, ...]:
+        """The row's place in ``order`` (a key of :data:`ORDERS`), as the index holds it."""
+        if order == "id":
+            return (int(self.id),)
+        return (int(self.created if order == "created" else self.modified), int(self.id))
 
 
 @attrs.frozen
@@ -91,6 +113,8 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._indexed: set[str] = set()
+        self._record_writes = 0  # bumped by every write to ``records`` (see :meth:`page`)
+        self._positions: dict[tuple[Any, ...], tuple[tuple[int, int], dict[int, Any]]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -183,6 +207,107 @@ class Store:
         )
         return [_row(r) for r in found]
 
+    def page(
+        self,
+        api: str,
+        scope: str,
+        module: str,
+        order: str,
+        *,
+        limit: int,
+        descending: bool = False,
+        offset: int = 0,
+        after: Sequence[int] | None = None,
+        modified_after: float | None = None,
+        ids: Collection[str] | None = None,
+    ) -> list[Row]:
+        """One page of a module's records in ``order`` (a key of :data:`ORDERS`), read from
+        its index: the cost is the page's, not the module's.
+
+        ``offset``: that many records skipped first (page numbers).  The store remembers
+        where the last pages of a query ended, so the next page number, asked with nothing
+        written in between, starts from there instead of skipping ``offset`` index entries
+        again (the same records either way).  ``after``: the :meth:`Row.order_key` of the
+        last record of the previous page (keyset paging: the page starts just past it, in
+        the direction of the order).  ``modified_after``: records modified strictly after
+        that second only; ``ids``: those records only.
+        """
+        columns = ORDERS[order]
+        if after is not None and len(after) != len(columns):
+            raise StoreError(f"a position in order {order!r} has {len(columns)} values")
+        wanted = None if ids is None else tuple(sorted(set(ids)))
+        query = (api, scope, module, order, descending, modified_after, wanted)
+        with self._lock:
+            stamp = self._stamp()
+            base: int | None = None  # how many records of the query precede the page
+            if after is None:
+                base = max(int(offset), 0)
+                known = self._positions.get(query)
+                if base and known is not None and known[0] == stamp and base in known[1]:
+                    after, offset = known[1][base], 0
+            rows = self._page(columns, query, limit, offset, after)
+            if rows and base is not None:
+                self._remember(query, stamp, base, rows, order)
+            return rows
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes when records may have changed: a write through this store, or a commit
+        by another connection to the file."""
+        (version,) = self._db.execute("PRAGMA data_version").fetchone()
+        return self._record_writes, int(version)
+
+    def _remember(
+        self, query: tuple[Any, ...], stamp: tuple[int, int], base: int, rows: list[Row], order: str
+    ) -> None:
+        # where the next page starts after the last record and after the one before it (a
+        # caller reads one record more than a page to know whether more follow)
+        positions = {base + len(rows): rows[-1].order_key(order)}
+        if len(rows) > 1:
+            positions[base + len(rows) - 1] = rows[-2].order_key(order)
+        self._positions.pop(query, None)
+        self._positions[query] = (stamp, positions)
+        while len(self._positions) > _POSITIONS:
+            self._positions.pop(next(iter(self._positions)))
+
+    def _page(
+        self,
+        columns: tuple[str, ...],
+        query: tuple[Any, ...],
+        limit: int,
+        offset: int,
+        after: Sequence[int] | None,
+    ) -> list[Row]:
+        api, scope, module, _, descending, modified_after, wanted = query
+        where = ["api = ?", "scope = ?", "module = ?"]
+        params: list[Any] = [api, scope, module]
+        if modified_after is not None:
+            where.append("CAST(modified AS INTEGER) > ?")
+            params.append(modified_after)
+        if wanted is not None:
+            where.append(f"id IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if after is not None:
+            # (k1, k2) past (a1, a2), written so that the index range is on k1
+            past, reach = ("<", "<=") if descending else (">", ">=")
+            first, *rest = columns
+            if rest:
+                where.append(f"{first} {reach} ? AND ({first} {past} ? OR {rest[0]} {past} ?)")
+                params.extend((after[0], after[0], after[1]))
+            else:
+                where.append(f"{first} {past} ?")
+                params.append(after[0])
+        direction = " DESC" if descending else ""
+        ordering = ", ".join(c + direction for c in columns)
+        # the page's rowids from the index alone (an offset skips index entries, not rows),
+        # then those rows
+        sql = (
+            f"SELECT {_COLUMNS} FROM records WHERE rowid IN (SELECT rowid FROM records "
+            f"WHERE {' AND '.join(where)} ORDER BY {ordering} LIMIT ? OFFSET ?) "
+            f"ORDER BY {ordering}"
+        )
+        params.extend((int(limit), max(int(offset), 0)))
+        return [_row(r) for r in self.query(sql, tuple(params))]
+
     def get(self, api: str, scope: str, module: str, record_id: str) -> Row | None:
         found = self.query(
             "SELECT id, data, created, modified, created_by, modified_by, version "
@@ -230,6 +355,7 @@ class Store:
     def put(self, api: str, scope: str, module: str, row: Row) -> Row:
         """Insert or replace a record; returns it with its new version."""
         with self.transaction() as db:
+            self._record_writes += 1
             version = self.next_value("version")
             db.execute(
                 "INSERT OR REPLACE INTO records (api, scope, module, id, data, created, "
@@ -250,6 +376,8 @@ class Store:
         return attrs.evolve(row, version=version)
 
     def remove(self, api: str, scope: str, module: str, record_id: str) -> bool:
+        with self._lock:
+            self._record_writes += 1
         return bool(
             self.execute(
                 "DELETE FROM records WHERE api = ? AND scope = ? AND module = ? AND id = ?",
@@ -300,6 +428,7 @@ class Store:
     def wipe(self) -> None:
         """Drop every record and deleted entry (credentials, fields and views stay)."""
         with self.transaction() as db:
+            self._record_writes += 1
             db.execute("DELETE FROM records")
             db.execute("DELETE FROM deleted")
 
@@ -308,4 +437,4 @@ def _row(r: tuple[Any, ...]) -> Row:
     return Row(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], r[6])
 
 
-__all__ = ["DeletedRow", "Row", "Store"]
+__all__ = ["ORDERS", "DeletedRow", "Row", "Store"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -200,3 +201,23 @@ def test_a_master_runs_at_once_only_when_overdue_or_cut_short(world, hours_ago, 
             assert daemon.modules["customers"].status == "pending"
     finally:
         daemon.stop()
+
+
+def test_a_sync_request_is_published_before_it_is_answered(world, daemon, monkeypatch):
+    """`replicator status` right after `replicator sync` shows that cycle: the state file is
+    written before the answer (a slow disk stands in for a loaded machine), and a stop
+    publishes "stopped" last."""
+    wait_for(lambda: daemon.modules["customers"].status == "ok")
+    publish = daemon._publish
+
+    def slow_publish(*, stopped: bool = False) -> None:
+        time.sleep(0.3)
+        publish(stopped=stopped)
+
+    monkeypatch.setattr(daemon, "_publish", slow_publish)
+    world.add("crm", "Asked For")
+    answer = daemon.sync_now(["customers"])
+    assert answer["modules"]["customers"]["books"]["created"] == 1
+    assert daemon_status(world.config)["modules"]["customers"]["trigger"] == "request"
+    daemon.stop()
+    assert daemon_status(world.config)["stopped"] is True

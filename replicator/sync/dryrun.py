@@ -1,0 +1,264 @@
+"""The dry run: what a sync would do, told without writing a byte to either side or the
+journal.
+
+It runs the real engine, so the plan is the sync's own and not a second implementation of
+its rules, against scratch copies in a temporary folder:
+
+- the journal, copied with SQLite's backup API (a consistent snapshot, read without a
+  write), with its key (a journal without one yet gets a key that lives only as long as
+  the copy; none is saved);
+- each SQLite side, copied the same way, with its change log: the engine reads and writes
+  the copy;
+- each other side (Zoho) wrapped by :class:`Capturing`: reads go to the real API, writes
+  are captured and answered with ids ``dry-1``, ``dry-2``...
+
+The entries the scratch run appended become the plan (:func:`plan_of_run`,
+:mod:`~replicator.sync.plan_report`).  The temporary folder goes when the dry run ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from conflicts import RecordReducer
+from journal import ChainKey, Entry, Journal, Kind
+from replicator.config.load import Config
+from replicator.connectors import Connector, build_connector
+from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.sqlite import SQLiteConnector
+from replicator.errors import GuardStop
+from replicator.sync.app import KEY_ENV, journal_key, key_path
+from replicator.sync.context import Progress
+from replicator.sync.engine import Engine
+from replicator.sync.plan_report import Plan, build_plan
+from replicator.sync.record import CycleReport
+
+DRY_ID = "dry-{}"
+# the sides a first sync's guard watches: remote apps, where a mistaken first sync cannot
+# be put back by copying a file
+GUARDED = frozenset({"zoho_crm", "zoho_books"})
+
+
+class Capturing:
+    """A side whose reads go through to ``inner`` and whose writes are kept here, each
+    answered as made: a create with the id ``dry-N``, an update with its own id."""
+
+    def __init__(self, inner: Connector) -> None:
+        self.inner = inner
+        self.side = inner.side
+        self.writes: list[tuple[str, Write]] = []  # (table, write), in the order sent
+        self._ids = itertools.count(1)
+
+    def pull(
+        self, module: SideModule, since: Cursor | None, *, page_size: int = 1000
+    ) -> Iterator[Page]:
+        return self.inner.pull(module, since, page_size=page_size)
+
+    def get(self, module: SideModule, id: str) -> Change | None:
+        return self.inner.get(module, id)
+
+    def search(self, module: SideModule, text: str) -> list[Change]:
+        return self.inner.search(module, text)
+
+    def push(self, module: SideModule, writes: Sequence[Write]) -> list[Outcome]:
+        outcomes = []
+        for write in writes:
+            self.writes.append((module.table, write))
+            made = write.id if write.id is not None else DRY_ID.format(next(self._ids))
+            outcomes.append(Outcome(key=write.key, id=made))
+        return outcomes
+
+    def schema(self, module: SideModule) -> dict[str, str]:
+        return self.inner.schema(module)
+
+    def views(self, module: SideModule) -> list[str]:
+        return self.inner.views(module)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # the optional capabilities (rounds_amounts, identity, base_currency, key_field...)
+        # are the inner side's: the checks and the ingest must see the real side
+        return getattr(self.inner, name)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite file ``source``, read through a plain connection.
+
+    ``mode=rw``: a missing file is an error, never an empty database made.  Not ``ro``: a
+    read-only connection to a WAL database leaves ``-wal`` and ``-shm`` files behind, where
+    a plain one that only reads removes them as it closes and leaves the file as it was."""
+    uri = f"{source.resolve().as_uri()}?mode=rw"
+    with (
+        contextlib.closing(sqlite3.connect(uri, uri=True)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+
+
+def scratch_journal(config: Config, folder: Path) -> Journal:
+    """A copy of the config's journal in ``folder`` (empty when it does not exist yet),
+    open with the journal's key."""
+    target = folder / config.journal_path.name
+    if config.journal_path.exists():
+        copy_database(config.journal_path, target)
+    journal = Journal(target, RecordReducer())
+    try:
+        keyed = journal.keyed_from is not None and journal.last_seq >= journal.keyed_from
+        if os.environ.get(KEY_ENV) or key_path(config).exists() or keyed:
+            key, _ = journal_key(config, journal)  # read, never made (a keyed one must exist)
+        else:
+            key, _ = ChainKey.generate()  # lives as long as the copy
+        journal.use_key(key)
+        if journal.needs_upgrade:
+            journal.upgrade()
+    except BaseException:
+        journal.close()
+        raise
+    return journal
+
+
+def scratch_connectors(
+    config: Config, folder: Path, connectors: Mapping[str, Connector] | None = None
+) -> dict[str, Connector]:
+    """Each side as the dry run sees it: a SQLite side's copy, any other side (or one
+    given in ``connectors``) wrapped in :class:`Capturing`."""
+    found: dict[str, Connector] = {}
+    try:
+        for name, side in config.sides.items():
+            if connectors is not None and name in connectors:
+                found[name] = Capturing(connectors[name])
+            elif side.connector == "sqlite":
+                assert side.path is not None
+                copy = folder / f"side-{name}.db"
+                if side.path.exists():
+                    copy_database(side.path, copy)
+                found[name] = SQLiteConnector(name, copy)
+            else:
+                found[name] = Capturing(build_connector(side))
+    except BaseException:
+        for connector in found.values():
+            connector.close()
+        raise
+    return found
+
+
+def plan_of_run(journal: Journal, first: int, last: int | None = None) -> Plan:
+    """The plan of the entries ``first``..``last`` (to the end) of ``journal``, with what
+    each side held before of the records they update (the ``old`` of an overwrite)."""
+    run = list(journal.read(since=first - 1, until=last))
+    updated = sorted(
+        {(e.module, e.rid) for e in run if e.kind is Kind.APPLIED and e.rid is not None}
+    )
+    before: list[Entry] = []
+    kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
+    for module, rid in updated:
+        before += journal.read(module=module, rid=rid, kinds=kinds, until=first - 1)
+    before.sort(key=lambda e: e.seq)
+    return build_plan([*before, *run], first=first)
+
+
+@attrs.frozen
+class DryRun:
+    """A dry run's plan, and the report the scratch run counted."""
+
+    plan: Plan
+    report: CycleReport
+    captured: Mapping[str, int] = attrs.field(factory=dict)  # side -> writes held back
+
+
+def dry_run(
+    config: Config,
+    modules: Sequence[str] = (),
+    *,
+    connectors: Mapping[str, Connector] | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 1000,
+) -> DryRun:
+    """What ``sync`` of ``modules`` (none: every module) would do now; nothing is written
+    to the sides or the journal.  ``connectors``: sides to use instead of the config's (a
+    test's memory sides), wrapped so their writes are captured."""
+    with tempfile.TemporaryDirectory(prefix="replicator-dry-") as tmp:
+        folder = Path(tmp)
+        journal = scratch_journal(config, folder)
+        sides: dict[str, Connector] = {}
+        try:
+            sides = scratch_connectors(config, folder, connectors)
+            engine = Engine(config, journal, sides, progress=progress, batch_size=batch_size)
+            first = journal.last_seq + 1
+            report = engine.run(list(modules) or None)
+            plan = plan_of_run(journal, first)
+            captured = {
+                name: len(side.writes)
+                for name, side in sides.items()
+                if isinstance(side, Capturing)
+            }
+        finally:
+            for name, side in sides.items():
+                if connectors is not None and name in connectors and isinstance(side, Capturing):
+                    continue  # the caller's side: the caller closes it
+                side.close()
+            journal.close()
+    return DryRun(plan, report, captured)
+
+
+def first_sync_modules(engine: Engine, modules: Sequence[str] = ()) -> list[str]:
+    """The modules of ``modules`` (none: every module) whose first sync against a guarded
+    side is still ahead: a side of theirs was never read to its end."""
+    config = engine.config
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    found = []
+    for name in list(modules) or list(config.modules):
+        module = config.modules[name]
+        if guarded & set(module.sides) and not engine.pulled_once(module):
+            found.append(name)
+    return found
+
+
+def guard_first_sync(
+    engine: Engine,
+    modules: Sequence[str] = (),
+    *,
+    progress: Progress | None = None,
+) -> DryRun | None:
+    """The guard rail of a first sync (``[guard] first_sync_creates``): when a module's
+    first sync is ahead, dry-run the sync and raise :class:`GuardStop` (with the dry run)
+    if it would create more records than the limit on a guarded side.  Returns the dry
+    run when one ran and the sync may go, None when none was needed."""
+    config = engine.config
+    limit = config.guard.first_sync_creates
+    if not config.guard.on or not first_sync_modules(engine, modules):
+        return None
+    run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    over = {
+        side: n for side, n in run.plan.creates_per_side().items() if side in guarded and n > limit
+    }
+    if over:
+        raise GuardStop(over, limit, run)
+    return run
+
+
+__all__ = [
+    "DRY_ID",
+    "GUARDED",
+    "Capturing",
+    "DryRun",
+    "copy_database",
+    "dry_run",
+    "first_sync_modules",
+    "guard_first_sync",
+    "plan_of_run",
+    "scratch_connectors",
+    "scratch_journal",
+]
