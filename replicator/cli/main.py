@@ -17,6 +17,7 @@ from replicator.cli.console import console_group
 from replicator.cli.daemon import daemon
 from replicator.cli.deals import deals
 from replicator.cli.demo import demo
+from replicator.cli.fleet import fleet
 from replicator.cli.journal import journal_group
 from replicator.cli.lifecycle import (
     delete,
@@ -82,5 +83,6 @@ main.add_command(setup)
 main.add_command(demo)
 main.add_command(daemon)
 main.add_command(console_group)  # the web console (issue 14)
+main.add_command(fleet)  # many integrations as tenants (issue 17)
 
 __all__ = ["main"]
