@@ -17,6 +17,7 @@ from replicator.cli.console import console_group
 from replicator.cli.daemon import daemon
 from replicator.cli.deals import deals
 from replicator.cli.demo import demo
+from replicator.cli.fleet import fleet
 from replicator.cli.journal import journal_group
 from replicator.cli.lifecycle import (
     delete,
@@ -35,6 +36,7 @@ from replicator.cli.setup import connect, sandbox
 from replicator.cli.setup_check import setup
 from replicator.cli.status import status
 from replicator.cli.sync import sync
+from replicator.cli.undo import undo_command
 from replicator.cli.users import users
 
 
@@ -57,6 +59,7 @@ main.add_command(conflicts)
 main.add_command(journal_group)
 # the lifecycle: runs, pausing, the config, the integration's life, credentials
 main.add_command(history)
+main.add_command(undo_command)  # issue 15: undo a run
 main.add_command(pause)
 main.add_command(resume)
 main.add_command(save)
@@ -80,5 +83,6 @@ main.add_command(setup)
 main.add_command(demo)
 main.add_command(daemon)
 main.add_command(console_group)  # the web console (issue 14)
+main.add_command(fleet)  # many integrations as tenants (issue 17)
 
 __all__ = ["main"]
