@@ -36,6 +36,7 @@ from replicator.cli.setup import connect, sandbox
 from replicator.cli.setup_check import setup
 from replicator.cli.status import status
 from replicator.cli.sync import sync
+from replicator.cli.undo import undo_command
 from replicator.cli.users import users
 
 
@@ -58,6 +59,7 @@ main.add_command(conflicts)
 main.add_command(journal_group)
 # the lifecycle: runs, pausing, the config, the integration's life, credentials
 main.add_command(history)
+main.add_command(undo_command)  # issue 15: undo a run
 main.add_command(pause)
 main.add_command(resume)
 main.add_command(save)
