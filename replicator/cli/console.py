@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -79,25 +80,40 @@ def serve(ctx: click.Context, bind: str) -> None:
     if not read_store(store_path(config.journal_path))["admins"]:
         click.echo("no admin yet: `replicator console add-admin NAME` makes one", err=True)
     console = create_console_app(config, actions=LibraryActions(config))
-    server, thread, port = serve_app(Starlette(routes=[Mount("/console", console)]), host, port)
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"console: http://{shown}:{port}/console/", nl=True)
-    sys.stdout.flush()
+    serve_until_stopped(console, host, port)
+
+
+def serve_until_stopped(
+    console: Starlette, host: str, port: int, *, before: Callable[[str], None] | None = None
+) -> None:
+    """Serve ``console`` at ``/console`` on ``host:port`` (0: a free port) until SIGTERM or
+    Ctrl-C, then stop cleanly.  ``before(url)`` prints what comes before the URL line,
+    which is printed last, once the port listens (a script waiting for it has the rest)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
 
+    # the handlers come first: a signal sent as soon as the URL is seen finds them
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while thread.is_alive() and not stop.wait(0.5):
-            pass
+        server, thread, port = serve_app(Starlette(routes=[Mount("/console", console)]), host, port)
+        try:
+            shown = f"[{host}]" if ":" in host else host
+            url = f"http://{shown}:{port}/console/"
+            if before is not None:
+                before(url)
+            click.echo(f"console: {url}")
+            sys.stdout.flush()
+            while thread.is_alive() and not stop.wait(0.5):
+                pass
+        finally:
+            server.should_exit = True
+            thread.join(10)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        server.should_exit = True
-        thread.join(10)
     click.echo("console stopped", err=True)
 
 
-__all__ = ["console_group"]
+__all__ = ["console_group", "serve_until_stopped"]

@@ -19,11 +19,12 @@ The entries the scratch run appended become the plan (:func:`plan_of_run`,
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,17 @@ from conflicts import RecordReducer
 from journal import ChainKey, Entry, Journal, Kind
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    utc_now,
+)
 from replicator.connectors.sqlite import SQLiteConnector
+from replicator.errors import GuardStop
 from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
@@ -42,6 +52,10 @@ from replicator.sync.plan_report import Plan, build_plan
 from replicator.sync.record import CycleReport
 
 DRY_ID = "dry-{}"
+Now = Callable[[], dt.datetime]
+# the sides a first sync's guard watches: remote apps, where a mistaken first sync cannot
+# be put back by copying a file
+GUARDED = frozenset({"zoho_crm", "zoho_books"})
 
 
 class Capturing:
@@ -102,13 +116,13 @@ def copy_database(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def scratch_journal(config: Config, folder: Path) -> Journal:
+def scratch_journal(config: Config, folder: Path, *, now: Now | None = None) -> Journal:
     """A copy of the config's journal in ``folder`` (empty when it does not exist yet),
-    open with the journal's key."""
+    open with the journal's key (``now``: its clock, when not the system's)."""
     target = folder / config.journal_path.name
     if config.journal_path.exists():
         copy_database(config.journal_path, target)
-    journal = Journal(target, RecordReducer())
+    journal = Journal(target, RecordReducer(), now=now or utc_now)
     try:
         keyed = journal.keyed_from is not None and journal.last_seq >= journal.keyed_from
         if os.environ.get(KEY_ENV) or key_path(config).exists() or keyed:
@@ -125,10 +139,15 @@ def scratch_journal(config: Config, folder: Path) -> Journal:
 
 
 def scratch_connectors(
-    config: Config, folder: Path, connectors: Mapping[str, Connector] | None = None
+    config: Config,
+    folder: Path,
+    connectors: Mapping[str, Connector] | None = None,
+    *,
+    now: Now | None = None,
 ) -> dict[str, Connector]:
-    """Each side as the dry run sees it: a SQLite side's copy, any other side (or one
-    given in ``connectors``) wrapped in :class:`Capturing`."""
+    """Each side as the dry run sees it: a SQLite side's copy (``now``: its clock, when
+    not the system's), any other side (or one given in ``connectors``) wrapped in
+    :class:`Capturing`."""
     found: dict[str, Connector] = {}
     try:
         for name, side in config.sides.items():
@@ -139,7 +158,7 @@ def scratch_connectors(
                 copy = folder / f"side-{name}.db"
                 if side.path.exists():
                     copy_database(side.path, copy)
-                found[name] = SQLiteConnector(name, copy)
+                found[name] = SQLiteConnector(name, copy, now=now or utc_now)
             else:
                 found[name] = Capturing(build_connector(side))
     except BaseException:
@@ -180,16 +199,18 @@ def dry_run(
     connectors: Mapping[str, Connector] | None = None,
     progress: Progress | None = None,
     batch_size: int = 1000,
+    now: Now | None = None,
 ) -> DryRun:
     """What ``sync`` of ``modules`` (none: every module) would do now; nothing is written
     to the sides or the journal.  ``connectors``: sides to use instead of the config's (a
-    test's memory sides), wrapped so their writes are captured."""
+    test's memory sides), wrapped so their writes are captured; ``now``: the clock of the
+    scratch journal and SQLite sides (a test's, to compare with a run on the same)."""
     with tempfile.TemporaryDirectory(prefix="replicator-dry-") as tmp:
         folder = Path(tmp)
-        journal = scratch_journal(config, folder)
+        journal = scratch_journal(config, folder, now=now)
         sides: dict[str, Connector] = {}
         try:
-            sides = scratch_connectors(config, folder, connectors)
+            sides = scratch_connectors(config, folder, connectors, now=now)
             engine = Engine(config, journal, sides, progress=progress, batch_size=batch_size)
             first = journal.last_seq + 1
             report = engine.run(list(modules) or None)
@@ -208,12 +229,52 @@ def dry_run(
     return DryRun(plan, report, captured)
 
 
+def first_sync_modules(engine: Engine, modules: Sequence[str] = ()) -> list[str]:
+    """The modules of ``modules`` (none: every module) whose first sync against a guarded
+    side is still ahead: a side of theirs was never read to its end."""
+    config = engine.config
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    found = []
+    for name in list(modules) or list(config.modules):
+        module = config.modules[name]
+        if guarded & set(module.sides) and not engine.pulled_once(module):
+            found.append(name)
+    return found
+
+
+def guard_first_sync(
+    engine: Engine,
+    modules: Sequence[str] = (),
+    *,
+    progress: Progress | None = None,
+) -> DryRun | None:
+    """The guard rail of a first sync (``[guard] first_sync_creates``): when a module's
+    first sync is ahead, dry-run the sync and raise :class:`GuardStop` (with the dry run)
+    if it would create more records than the limit on a guarded side.  Returns the dry
+    run when one ran and the sync may go, None when none was needed."""
+    config = engine.config
+    limit = config.guard.first_sync_creates
+    if not config.guard.on or not first_sync_modules(engine, modules):
+        return None
+    run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    over = {
+        side: n for side, n in run.plan.creates_per_side().items() if side in guarded and n > limit
+    }
+    if over:
+        raise GuardStop(over, limit, run)
+    return run
+
+
 __all__ = [
     "DRY_ID",
+    "GUARDED",
     "Capturing",
     "DryRun",
     "copy_database",
     "dry_run",
+    "first_sync_modules",
+    "guard_first_sync",
     "plan_of_run",
     "scratch_connectors",
     "scratch_journal",

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from replicator.cli.common import _console
+from replicator.cli.demo.console import run_console_demo
 from replicator.cli.demo.sqlite import run_sqlite_demo
 
 # what a demo writes in its folder: a folder holding any of these is not reused
@@ -42,7 +43,22 @@ FILES = ("replicator.toml", "journal.db", "sandbox", "books.db", "crm.db")
     show_default=True,
     help="With --sqlite: random seed for the generated customers.",
 )
-def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
+@click.option(
+    "--console",
+    "serve",
+    is_flag=True,
+    help="Then serve the web console on 127.0.0.1 (the sandbox still up) until Ctrl-C.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    show_default=True,
+    help="With --console: the console's port (0: a free one).",
+)
+def demo(
+    folder: Path | None, sqlite: bool, records: int, seed: int, serve: bool, port: int
+) -> None:
     """Sync Zoho CRM and Zoho Books (a local sandbox) end to end, and show the journal.
 
     Starts the sandbox on a free loopback port, seeds a small company on both sides (with
@@ -50,6 +66,8 @@ def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
     items, syncs, edits both sides through the APIs, syncs again, then prints what was
     created, updated, skipped and in conflict, the API requests used and `journal verify`.
     With --sqlite: the same story over two local SQLite databases, no network at all.
+    With --console: then the web console, with a one-time admin password (and, for Zoho,
+    an integration user's sign-in link), until Ctrl-C.
     """
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="replicator-demo-"))
@@ -59,7 +77,11 @@ def demo(folder: Path | None, sqlite: bool, records: int, seed: int) -> None:
         raise click.ClickException(
             f"{folder} already holds {', '.join(taken)}: pass --dir with a new folder"
         )
-    if sqlite:
+    if serve:
+        run_console_demo(
+            folder.resolve(), _console(), sqlite=sqlite, records=records, seed=seed, port=port
+        )
+    elif sqlite:
         run_sqlite_demo(folder.resolve(), _console(), records=records, seed=seed)
     else:
         # function-level: the Zoho story loads the sandbox (uvicorn, starlette) and httpx

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,11 @@ from rich.console import Console
 from rich.table import Table
 
 from replicator.cli.demo.deals import run_deals
+from replicator.cli.demo.dry_run import show_dry_run
 from replicator.cli.demo.story import conflicts_and_verify
 from replicator.cli.demo.transactions import run_transactions, set_up_crm
 from replicator.cli.sync import print_report, run_sync
-from replicator.config.load import load_config
+from replicator.config.load import Config, load_config
 from replicator.sandbox import AdminClient, Sandbox
 from replicator.sandbox.api_client import ZohoApi
 from replicator.sync.record import CycleReport
@@ -142,8 +143,11 @@ def zoho_config(
 DEMO_POLICIES = {"customers": "overwrite", "vendors": "skip", "items": "link"}
 
 
-def run_zoho_demo(folder: Path, console: Console) -> None:
-    """The Zoho demo in ``folder`` (a new one: the command checks it holds no demo files)."""
+def run_zoho_demo(
+    folder: Path, console: Console, *, then: Callable[[Config], None] | None = None
+) -> None:
+    """The Zoho demo in ``folder`` (a new one: the command checks it holds no demo files);
+    ``then(config)`` runs last, the sandbox still up."""
     console.print(f"[b]demo folder:[/b] {folder}")
     with Sandbox(folder / "sandbox", seed="demo") as box:
         console.print(
@@ -158,8 +162,9 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
             _show_sides(console, api, "before the first sync")
             made = set_up_crm(config)  # `replicator setup`: the status values CRM lacks
             console.print(f"replicator setup: {made} field(s) or picklist value set(s) made in CRM")
+            show_dry_run(console, config)  # the plan first (issue 15)
             console.rule("first sync")
-            first = run_sync(config)
+            first = run_sync(config, yes=True)  # the plan was shown: past the guard
             print_report(console, config, first)
             _explain_first(console, first)
 
@@ -176,17 +181,19 @@ def run_zoho_demo(folder: Path, console: Console) -> None:
             run_deals(console, config, api, box.admin)
         _show_requests(console, box.admin.counters())
         port = box.port
-    conflicts_and_verify(console, config)
-    cfg = f"replicator --config {config_path}"
-    console.print(f"\nThe demo is in {folder}. Try:")
-    for line in (
-        f"{cfg} status",
-        f"{cfg} conflicts list",
-        f"{cfg} journal log --module customers",
-        f"replicator sandbox --data {folder / 'sandbox'} --port {port}   # Zoho again, then:",
-        f"{cfg} sync",
-    ):
-        console.print(f"  {line}", soft_wrap=True)
+        conflicts_and_verify(console, config)
+        cfg = f"replicator --config {config_path}"
+        console.print(f"\nThe demo is in {folder}. Try:")
+        for line in (
+            f"{cfg} status",
+            f"{cfg} conflicts list",
+            f"{cfg} journal log --module customers",
+            f"replicator sandbox --data {folder / 'sandbox'} --port {port}   # Zoho again, then:",
+            f"{cfg} sync",
+        ):
+            console.print(f"  {line}", soft_wrap=True)
+        if then is not None:  # `demo --console`: the console, served while Zoho is up
+            then(config)
 
 
 def _demo_config(credentials: Path) -> str:
