@@ -172,6 +172,8 @@ class RecordReducer:
     # (an undo's restore) writes its registers (a state folded by 3 may keep a record
     # deleted on a side the sync made it again on).
     version: int = 4
+    # every field value goes through to_wire: a replay may hand the fields in wire form
+    wire_fields = True
 
     def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
         return encode_state(state.raw), state.index_key(), state.attention, state.index_near()
