@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,7 +75,66 @@ class SQLiteHarness:
         pass
 
 
-def harness(name: str, tmp_path: Path) -> Any:
+class PostgresHarness:
+    """Each journal in a new schema of the session's cluster, dropped at the end."""
+
+    def __init__(self, cluster: Any) -> None:
+        # imported here: psycopg is the optional extra `fleet`, and only this harness needs it
+        import psycopg
+
+        from journal.postgres import POSTGRES
+
+        self.backend: JournalBackend = POSTGRES
+        self.refused = (psycopg.errors.RaiseException,)
+        self.conninfo = cluster.conninfo
+        self.schemas: list[str] = []
+
+    def location(self) -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.schemas.append(schema)
+        return f"{self.conninfo}#{schema}"
+
+    def _run(self, journal: JournalStorage, text: str, *params: Any) -> None:
+        from psycopg import sql  # as above: only this harness needs psycopg
+
+        conn = getattr(journal, "conn")  # noqa: B009  # raw access is this harness's job
+        schema = getattr(journal, "schema")  # noqa: B009
+        conn.execute(sql.SQL(text).format(s=sql.Identifier(schema)), params)
+
+    def update_entry(self, journal: JournalStorage, seq: int) -> None:
+        self._run(journal, "UPDATE {s}.entries SET fields = '{{}}' WHERE seq = %s", seq)
+
+    def delete_entry(self, journal: JournalStorage, seq: int) -> None:
+        self._run(journal, "DELETE FROM {s}.entries WHERE seq = %s", seq)
+
+    def tamper_entry(self, journal: JournalStorage, seq: int, fields: str) -> None:
+        self._run(journal, "ALTER TABLE {s}.entries DISABLE TRIGGER USER")
+        self._run(journal, "UPDATE {s}.entries SET fields = %s WHERE seq = %s", fields, seq)
+
+    def tamper_state(self, journal: JournalStorage, module: str, rid: str, state: str) -> None:
+        self._run(
+            journal,
+            "UPDATE {s}.records SET state = %s WHERE module = %s AND rid = %s",
+            state,
+            module,
+            rid,
+        )
+
+    def close(self) -> None:
+        import psycopg  # as above
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            for schema in self.schemas:
+                conn.execute(
+                    psycopg.sql.SQL("DROP SCHEMA IF EXISTS {s} CASCADE").format(
+                        s=psycopg.sql.Identifier(schema)
+                    )
+                )
+
+
+def harness(name: str, tmp_path: Path, cluster: Any = None) -> Any:
     if name == "sqlite":
         return SQLiteHarness(tmp_path)
+    if name == "postgres":
+        return PostgresHarness(cluster)
     raise LookupError(name)
