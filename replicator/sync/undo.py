@@ -213,6 +213,22 @@ def _execute(
     return failed
 
 
+def undo_remover(connector: object) -> Remover | None:
+    """What deletes an undo's records on a connector's side: the one ``disable
+    --remove-crm-copies`` uses, or for a Zoho Books side the Books remover (an undo deletes
+    Books records the run created: Books data it made, nothing a person made)."""
+    found = remover(connector)
+    if found is not None:
+        return found
+    # function-level: the Zoho client (httpx) loads only for a Zoho side
+    from replicator.connectors.zoho.books import ZohoBooksConnector
+    from replicator.connectors.zoho.books_remove import BooksRemover
+
+    if isinstance(connector, ZohoBooksConnector):
+        return BooksRemover(connector)
+    return None
+
+
 def _relink(
     ctx: Context,
     module: ModuleConfig,
@@ -254,7 +270,7 @@ def _remove(
     reason = f"undo of run {run.id}: a record it created"
     for side in sorted({r.side for r in removes}):
         items = [r for r in removes if r.side == side]
-        deleter = removers.get(side) if removers is not None else remover(ctx.connectors[side])
+        deleter = removers.get(side) if removers is not None else undo_remover(ctx.connectors[side])
         entries: list[NewEntry] = []
         if deleter is None:
             why = (
@@ -276,7 +292,8 @@ def _remove(
         for item in items:
             answer = by_id.get(item.id) or Removal(item.id, error=f"side {side} gave no answer")
             if answer.ok:
-                gone = Tombstone(id=item.id, by=by, reason=reason, gone=answer.gone)
+                why = f"{reason}; {answer.note}" if answer.note else reason
+                gone = Tombstone(id=item.id, by=by, reason=why, gone=answer.gone)
                 entries.append(new_entry(gone, module.name, item.rid, side))
                 report.add(module.name, side, "deleted")
             else:
@@ -504,5 +521,6 @@ __all__ = [
     "plan_data",
     "plan_undo",
     "undo",
+    "undo_remover",
     "undone_by",
 ]
