@@ -37,7 +37,7 @@ import attrs
 from conflicts import RecordState
 from conflicts.merge import SideWrite
 from conflicts.register import register_dots
-from journal import Dot, Journal, Kind, NewEntry
+from journal import Dot, Entry, Journal, Kind, NewEntry
 from journal.entry import from_wire, utc_text
 from journal.payloads import (
     Failure,
@@ -119,22 +119,30 @@ def undone_by(journal: Journal, run_id: int) -> int | None:
 
 
 def plan_undo(journal: Journal, run: RunSpan, *, modules: Sequence[str] | None = None) -> UndoPlan:
-    """The undo plan of ``run`` from the journal as it is (nothing read from the sides)."""
-    in_run = journal.read(
-        since=run.first - 1,
-        until=run.last,
-        kinds=[str(Kind.APPLIED), str(Kind.LINK), str(Kind.TOMBSTONE)],
-    )
-    records = touched(run, in_run, modules)
+    """The undo plan of ``run`` from the journal as it is (nothing read from the sides).
+
+    The run's entries are read once; the records it touched then have their entries
+    before and after it read, a chunk of records at a time (none, for a first sync)."""
+    in_run: dict[tuple[str, str], list[Entry]] = {}
+    for entry in journal.read(since=run.first - 1, until=run.last):
+        if entry.rid is not None and (not modules or entry.module in modules):
+            in_run.setdefault((entry.module, entry.rid), []).append(entry)
+    records = touched(run, (e for entries in in_run.values() for e in entries), modules)
     by_module: dict[str, list[str]] = {}
     for module, rid in records:
         by_module.setdefault(module, []).append(rid)
-    entries: dict[tuple[str, str], list[Any]] = {key: [] for key in records}
+    before: dict[tuple[str, str], list[Entry]] = {}
+    after: dict[tuple[str, str], list[Entry]] = {}
     for module, rids in by_module.items():
         for start in range(0, len(rids), CHUNK):
-            for entry in journal.read(module=module, rids=rids[start : start + CHUNK]):
-                assert entry.rid is not None
-                entries[(module, entry.rid)].append(entry)
+            chunk = rids[start : start + CHUNK]
+            for entry in journal.read(module=module, rids=chunk, until=run.first - 1):
+                before.setdefault((module, str(entry.rid)), []).append(entry)
+            for entry in journal.read(module=module, rids=chunk, since=run.last):
+                after.setdefault((module, str(entry.rid)), []).append(entry)
+    entries = {
+        key: [*before.get(key, ()), *in_run.get(key, ()), *after.get(key, ())] for key in records
+    }
     return make_plan(run, entries)
 
 
@@ -222,7 +230,7 @@ def undo_remover(connector: object) -> Remover | None:
         return found
     # function-level: the Zoho client (httpx) loads only for a Zoho side
     from replicator.connectors.zoho.books import ZohoBooksConnector
-    from replicator.connectors.zoho.books_remove import BooksRemover
+    from replicator.connectors.zoho.books_remove import BooksRemover  # function-level: as above
 
     if isinstance(connector, ZohoBooksConnector):
         return BooksRemover(connector)
