@@ -167,8 +167,13 @@ class RecordReducer:
     # The format of the state it writes (a cache: a journal whose stored states were
     # written at another version rebuilds them by replay).  1: a field's register was its
     # siblings alone; 2: each field's register keeps its own clock (``f`` above); 3: a
-    # tombstone ends the side's refused-write retries (a state folded by 2 may keep them).
-    version: int = 3
+    # tombstone ends the side's refused-write retries (a state folded by 2 may keep them);
+    # 4: an applied create clears the side's deleted flag and an applied entry with a dot
+    # (an undo's restore) writes its registers (a state folded by 3 may keep a record
+    # deleted on a side the sync made it again on).
+    version: int = 4
+    # every field value goes through to_wire: a replay may hand the fields in wire form
+    wire_fields = True
 
     def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
         return encode_state(state.raw), state.index_key(), state.attention, state.index_near()

@@ -26,6 +26,7 @@ from journal.entry import (
     GENESIS,
     ChainKey,
     Entry,
+    EntryDecoder,
     Kind,
     NewEntry,
     chain_hash,
@@ -55,7 +56,14 @@ from journal.schema import (
     store_state_version,
     stored_state_version,
 )
-from journal.view import Progress, SQLiteView, cursor_order, fold, reducer_version
+from journal.view import (
+    Progress,
+    SQLiteView,
+    cursor_order,
+    fold,
+    reducer_version,
+    wire_fields,
+)
 
 # The journal's own entries (``config`` kind): the upgrade to a keyed chain, a trigger
 # repair, a forced write, a state upgrade.  Reducers ignore config entries of modules they
@@ -245,7 +253,8 @@ class Journal:
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
             self.view.clear()
-            fold(self.view, self.read(), total=last, progress=progress)
+            entries = self.stream(wire_fields=wire_fields(self.reducer))
+            fold(self.view, entries, total=last, progress=progress)
             store_state_version(self.conn, wanted)
             # the entry is folded by append like any other: a reducer ignores ``@journal``
             upgraded = StateUpgraded(
@@ -436,6 +445,27 @@ class Journal:
             sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {max(int(offset), 0)}"
         for row in self.conn.execute(sql, params):
             yield entry_from_row(row)
+
+    def stream(
+        self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
+    ) -> Iterator[Entry]:
+        """Every entry with ``seq > since``, in order, read ``batch`` rows a query (each
+        query starts past the last seq read: memory stays one batch however long the
+        journal, and no statement stays open between batches).  ``wire_fields``: fields in
+        their wire form (:class:`~journal.entry.EntryDecoder`)."""
+        for rows in self.row_batches(since=since, batch=batch):
+            decoder = EntryDecoder(wire_fields=wire_fields)
+            yield from map(decoder.entry, rows)
+
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """The stored rows with ``seq > since`` in order, ``batch`` of them at a time."""
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
+        while True:
+            rows = self.conn.execute(sql, (since, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            since = rows[-1][0]
 
     @staticmethod
     def _where(

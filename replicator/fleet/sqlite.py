@@ -45,16 +45,16 @@ class SQLiteTenantStore:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 create_private(self.path)
-            self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA busy_timeout = 10000")
-            version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
             if version > VERSION:
                 raise FleetStoreError(
                     f"the fleet store {self.path} has format {version}, newer than this "
                     f"release's {VERSION}: upgrade replicator"
                 )
-            self.conn.execute(SCHEMA)
-            self.conn.execute(f"PRAGMA user_version = {VERSION}")
+            self._db.execute(SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {VERSION}")
 
     def add(self, tenant: StoredTenant) -> None:
         row = (
@@ -68,30 +68,30 @@ class SQLiteTenantStore:
         )
         with self._lock, _translated(f"cannot add tenant {tenant.id}"):
             try:
-                self.conn.execute(f"INSERT INTO tenants ({COLUMNS}) VALUES (?,?,?,?,?,?,?)", row)
+                self._db.execute(f"INSERT INTO tenants ({COLUMNS}) VALUES (?,?,?,?,?,?,?)", row)
             except sqlite3.IntegrityError:
                 raise TenantError(f"tenant {tenant.id} exists already") from None
 
     def remove(self, tenant_id: str) -> bool:
         with self._lock, _translated(f"cannot remove tenant {tenant_id}"):
-            done = self.conn.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
+            done = self._db.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
             return done.rowcount > 0
 
     def get(self, tenant_id: str) -> StoredTenant | None:
         with self._lock, _translated(f"cannot read tenant {tenant_id}"):
-            row = self.conn.execute(
+            row = self._db.execute(
                 f"SELECT {COLUMNS} FROM tenants WHERE id = ?", (tenant_id,)
             ).fetchone()
         return None if row is None else _stored(row)
 
     def all(self) -> list[StoredTenant]:
         with self._lock, _translated("cannot list tenants"):
-            rows = self.conn.execute(f"SELECT {COLUMNS} FROM tenants ORDER BY id").fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM tenants ORDER BY id").fetchall()
         return [_stored(row) for row in rows]
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
-            self.conn.close()
+            self._db.close()
 
     def __repr__(self) -> str:
         return f"SQLiteTenantStore({str(self.path)!r})"
