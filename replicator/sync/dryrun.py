@@ -24,14 +24,14 @@ import itertools
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from conflicts import RecordReducer
-from journal import ChainKey, Entry, Journal, Kind
+from journal import ChainKey, Entry, Journal, Kind, NewEntry
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
 from replicator.connectors.base import (
@@ -52,6 +52,7 @@ from replicator.sync.plan_report import Plan, build_plan
 from replicator.sync.record import CycleReport
 
 DRY_ID = "dry-{}"
+RIDS_A_READ = 500  # records whose history one query reads (SQLite's variable limit)
 Now = Callable[[], dt.datetime]
 # the sides a first sync's guard watches: remote apps, where a mistaken first sync cannot
 # be put back by copying a file
@@ -116,13 +117,34 @@ def copy_database(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def scratch_journal(config: Config, folder: Path, *, now: Now | None = None) -> Journal:
+class Recording(Journal):
+    """A journal that also keeps the entries appended to it, by seq, so the plan is made
+    of the entries as written rather than read back and decoded again (a tenth of a dry
+    run of a large first sync).  An entry a rolled-back transaction dropped is replaced
+    by the one that took its seq, or left past the head (:meth:`written`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.appended: dict[int, Entry] = {}
+        super().__init__(*args, **kwargs)
+
+    def append(self, entries: Iterable[NewEntry]) -> list[Entry]:
+        stored = super().append(entries)
+        for entry in stored:
+            self.appended[entry.seq] = entry
+        return stored
+
+    def written(self, first: int) -> list[Entry]:
+        """The entries appended from seq ``first`` to the head, in order."""
+        return [self.appended[seq] for seq in range(first, self.last_seq + 1)]
+
+
+def scratch_journal(config: Config, folder: Path, *, now: Now | None = None) -> Recording:
     """A copy of the config's journal in ``folder`` (empty when it does not exist yet),
     open with the journal's key (``now``: its clock, when not the system's)."""
     target = folder / config.journal_path.name
     if config.journal_path.exists():
         copy_database(config.journal_path, target)
-    journal = Journal(target, RecordReducer(), now=now or utc_now)
+    journal = Recording(target, RecordReducer(), now=now or utc_now)
     try:
         keyed = journal.keyed_from is not None and journal.last_seq >= journal.keyed_from
         if os.environ.get(KEY_ENV) or key_path(config).exists() or keyed:
@@ -168,19 +190,29 @@ def scratch_connectors(
     return found
 
 
-def plan_of_run(journal: Journal, first: int, last: int | None = None) -> Plan:
-    """The plan of the entries ``first``..``last`` (to the end) of ``journal``, with what
-    each side held before of the records they update (the ``old`` of an overwrite)."""
-    run = list(journal.read(since=first - 1, until=last))
-    updated = sorted(
-        {(e.module, e.rid) for e in run if e.kind is Kind.APPLIED and e.rid is not None}
-    )
-    before: list[Entry] = []
+def plan_of_run(
+    journal: Journal, first: int, last: int | None = None, *, run: Sequence[Entry] | None = None
+) -> Plan:
+    """The plan of the entries ``first``..``last`` (to the end) of ``journal`` (``run``:
+    those entries, when the caller has them), with what each side held before of the
+    records they update (the ``old`` of an overwrite)."""
+    if run is None:
+        run = list(journal.read(since=first - 1, until=last))
     kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
-    for module, rid in updated:
-        before += journal.read(module=module, rid=rid, kinds=kinds, until=first - 1)
-    before.sort(key=lambda e: e.seq)
-    return build_plan([*before, *run], first=first)
+
+    def history(records: Set[tuple[str, str]]) -> list[Entry]:
+        by_module: dict[str, list[str]] = {}
+        for module, rid in sorted(records):
+            by_module.setdefault(module, []).append(rid)
+        found: list[Entry] = []
+        for module, rids in by_module.items():
+            for start in range(0, len(rids), RIDS_A_READ):
+                chunk = rids[start : start + RIDS_A_READ]
+                found += journal.read(module=module, rids=chunk, kinds=kinds, until=first - 1)
+        found.sort(key=lambda e: e.seq)
+        return found
+
+    return build_plan(run, first=first, history=history)
 
 
 @attrs.frozen
@@ -214,7 +246,7 @@ def dry_run(
             engine = Engine(config, journal, sides, progress=progress, batch_size=batch_size)
             first = journal.last_seq + 1
             report = engine.run(list(modules) or None)
-            plan = plan_of_run(journal, first)
+            plan = plan_of_run(journal, first, run=journal.written(first))
             captured = {
                 name: len(side.writes)
                 for name, side in sides.items()
@@ -271,6 +303,7 @@ __all__ = [
     "GUARDED",
     "Capturing",
     "DryRun",
+    "Recording",
     "copy_database",
     "dry_run",
     "first_sync_modules",
