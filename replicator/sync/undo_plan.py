@@ -327,7 +327,8 @@ def plan_record(run: RunSpan, module: str, rid: str, entries: Sequence[Entry]) -
             continue
         if same_wire(before, was):
             continue
-        if same_wire(walk.held.get(side, {}).get(name), before):
+        held = walk.held.get(side)
+        if held is not None and name in held and same_wire(held[name], before):
             continue  # back as before already (an undo interrupted and run again)
         if name in walk.changed:
             now = {s: held.get(name) for s, held in sorted(walk.held.items()) if name in held}
