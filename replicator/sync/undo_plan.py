@@ -10,7 +10,8 @@ what each side holds (as the reducer follows it), and the plan is made of:
   value the side held before the run's first write of it (a side that held no value of it:
   empty).  A field changed since the run by anyone (an entry after the run's last that
   reads or writes it on any side, a person's resolution included) is not overwritten: it
-  becomes a **conflict** for a person, with both values;
+  becomes a **conflict** for a person, with both values; one the side holds with its value
+  from before already (an undo interrupted, run again) needs nothing;
 - **removes**: each record the run created on a side (an ``applied`` create), deleted
   there: our own creates only.  A created record edited on that side since the run is
   **kept** (and said why), never deleted with someone's edit in it; one deleted since
@@ -326,6 +327,9 @@ def plan_record(run: RunSpan, module: str, rid: str, entries: Sequence[Entry]) -
             continue
         if same_wire(before, was):
             continue
+        held = walk.held.get(side)
+        if held is not None and name in held and same_wire(held[name], before):
+            continue  # back as before already (an undo interrupted and run again)
         if name in walk.changed:
             now = {s: held.get(name) for s, held in sorted(walk.held.items()) if name in held}
             conflicts.append(Conflict(module, rid, side, name, now, before, was))
