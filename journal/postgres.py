@@ -146,6 +146,17 @@ def shown_location(conninfo: str, schema: str) -> str:
     return f"postgresql://{host}{':' if port else ''}{port}/{db}#{schema}"
 
 
+def journal_exists(location: str) -> bool:
+    """Whether the journal at ``CONNINFO#SCHEMA`` has been made (nothing is created)."""
+    conninfo, schema = split_location(location)
+    with (
+        _translated(shown_location(conninfo, schema)),
+        psycopg.connect(conninfo, autocommit=True) as conn,
+    ):
+        row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.entries",)).fetchone()
+    return row is not None and row[0] is not None
+
+
 @contextlib.contextmanager
 def _translated(where: str) -> Iterator[None]:
     """psycopg's errors as :class:`StorageError` naming the journal (never a password)."""
@@ -677,6 +688,7 @@ __all__ = [
     "PostgresJournal",
     "PostgresView",
     "create_schema",
+    "journal_exists",
     "shown_location",
     "split_location",
 ]

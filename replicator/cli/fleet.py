@@ -47,11 +47,11 @@ def _tenants(ctx: click.Context) -> Iterator[Tenants]:
 @click.option(
     "--store",
     envvar=STORE_ENV,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"The fleet's store, a SQLite file (or {STORE_ENV}).",
+    metavar="FILE|URL",
+    help=f"The fleet's store: a SQLite file, or postgresql://...[#SCHEMA] (or {STORE_ENV}).",
 )
 @click.pass_context
-def fleet(ctx: click.Context, store: Path | None) -> None:
+def fleet(ctx: click.Context, store: str | None) -> None:
     """Fleet mode (in progress): many integrations, each a tenant with an id, its config,
     its credentials and its journal, kept in the fleet's store.
 
@@ -79,8 +79,9 @@ def fleet_new_key() -> None:
 )
 @click.option(
     "--journal",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where the tenant's journal is (default: the config's [journal] path).",
+    metavar="PATH|URL",
+    help="Where the tenant's journal is: a SQLite file (default: the config's [journal] "
+    "path) or postgresql://...#SCHEMA (the extra `fleet`).",
 )
 @click.option(
     "--credentials",
@@ -99,7 +100,7 @@ def fleet_add(
     ctx: click.Context,
     tenant_id: str,
     config_path: Path,
-    journal: Path | None,
+    journal: str | None,
     credentials: Path | None,
     journal_key_file: Path | None,
 ) -> None:
