@@ -34,8 +34,7 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Kind
-from journal.entry import same_wire, to_wire
+from journal.entry import Entry, Kind, same_wire, to_wire
 from journal.payloads import (
     Applied,
     Linked,
