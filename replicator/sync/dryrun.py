@@ -32,6 +32,7 @@ import attrs
 
 from conflicts import RecordReducer
 from journal import ChainKey, Entry, Journal, Kind, NewEntry
+from journal.anchors import write_anchor
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
 from replicator.connectors.base import (
@@ -44,12 +45,12 @@ from replicator.connectors.base import (
     utc_now,
 )
 from replicator.connectors.sqlite import SQLiteConnector
-from replicator.errors import GuardStop
+from replicator.errors import ConnectorError, GuardStop
 from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
 from replicator.sync.plan_report import Plan, build_plan
-from replicator.sync.record import CycleReport
+from replicator.sync.record import CycleReport, journal_run
 
 DRY_ID = "dry-{}"
 RIDS_A_READ = 500  # records whose history one query reads (SQLite's variable limit)
@@ -288,7 +289,17 @@ def guard_first_sync(
     limit = config.guard.first_sync_creates
     if not config.guard.on or not first_sync_modules(engine, modules):
         return None
-    run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    try:
+        run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    except ConnectorError as exc:
+        # a side out of reach fails the sync itself: journaled as its run's error, as the
+        # engine journals it (the dry run's own journal is a scratch copy)
+        names = list(modules) or list(config.modules)
+        report = CycleReport(entries_before=engine.journal.last_seq)
+        with contextlib.suppress(Exception):
+            journal_run(engine.journal, report, names, started=engine.journal.now(), error=exc)
+            write_anchor(engine.journal)
+        raise
     guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
     over = {
         side: n for side, n in run.plan.creates_per_side().items() if side in guarded and n > limit
