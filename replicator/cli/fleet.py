@@ -1,4 +1,4 @@
-"""``replicator fleet new-key|add|remove|list|status``: the tenants of a fleet (issue 17).
+"""``replicator fleet new-key|add|remove|rekey|list|status``: the tenants of a fleet (issue 17).
 
 A thin layer over :mod:`replicator.fleet`.  The store is ``--store`` or
 ``REPLICATOR_FLEET_STORE`` (a SQLite file); the fleet key that seals tenants' secrets is
@@ -125,6 +125,19 @@ def fleet_remove(ctx: click.Context, tenant_id: str) -> None:
     with _tenants(ctx) as tenants:
         info = tenants.remove(tenant_id)
     click.echo(f"removed tenant {info.id} (its journal stays at {info.journal})")
+
+
+@fleet.command("rekey")
+@click.pass_context
+def fleet_rekey(ctx: click.Context) -> None:
+    """Seal every tenant's secrets again with the first key of REPLICATOR_FLEET_KEY.
+
+    To rotate the fleet key: set REPLICATOR_FLEET_KEY=NEW,OLD everywhere, run `fleet
+    rekey`, then set REPLICATOR_FLEET_KEY=NEW.
+    """
+    with _tenants(ctx) as tenants:
+        done = tenants.rekey()
+    click.echo(f"resealed {len(done)} tenant(s) with the first fleet key")
 
 
 @fleet.command("list")

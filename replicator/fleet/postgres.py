@@ -94,6 +94,14 @@ class PostgresTenantStore:
             ).fetchall()
         return [_stored(row) for row in rows]
 
+    def replace_secrets(self, tenant_id: str, secrets: bytes, *, was: bytes) -> bool:
+        with _translated(f"cannot update tenant {tenant_id}"):
+            done = self._db.execute(
+                self._q("UPDATE {s}.tenants SET secrets = %s WHERE id = %s AND secrets = %s"),
+                (secrets, tenant_id, was),
+            )
+            return done.rowcount > 0
+
     def close(self) -> None:
         db = getattr(self, "_db", None)
         if db is not None:

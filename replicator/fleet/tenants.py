@@ -123,6 +123,18 @@ class Tenants:
             added=stored.added,
         )
 
+    def rekey(self) -> list[str]:
+        """Seal every tenant's secrets again with the first fleet key (after a rotation put
+        the new key first: ``REPLICATOR_FLEET_KEY=NEW,OLD``); the ids resealed.  Each is
+        opened first, so a tenant no key opens stops the rekey naming it, and one changed
+        meanwhile by another process is left as that process wrote it."""
+        done = []
+        for stored in self.store.all():
+            fresh = self.sealer.reseal(stored.secrets, tenant=stored.id)
+            if self.store.replace_secrets(stored.id, fresh, was=stored.secrets):
+                done.append(stored.id)
+        return done
+
     def info(self, tenant_id: str) -> TenantInfo:
         return _info(self._stored(tenant_id))
 

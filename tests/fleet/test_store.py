@@ -74,6 +74,15 @@ def test_a_removed_tenant_is_gone_and_removing_it_again_says_so(store: TenantSto
     assert store.remove("acme") is False
 
 
+def test_secrets_are_replaced_only_if_they_are_still_what_was_read(store: TenantStore):
+    """A reseal writes over the sealed bytes it read, never over another process's."""
+    store.add(stored("acme", b"old"))
+    assert store.replace_secrets("acme", b"new", was=b"stale") is False
+    assert store.replace_secrets("acme", b"new", was=b"old") is True
+    assert store.get("acme").secrets == b"new"  # type: ignore[union-attr]
+    assert store.replace_secrets("gone", b"x", was=b"old") is False
+
+
 def test_the_sqlite_store_file_is_readable_by_its_owner_only(tmp_path: Path):
     """It holds configs and sealed secrets: mode 0600 from its creation."""
     SQLiteTenantStore(tmp_path / "sub" / "fleet.db").close()
