@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from journal.chain import check_rows
+from journal.anchors import check_range
 from journal.entry import (
     GENESIS,
     ChainKey,
@@ -48,12 +48,12 @@ from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageEr
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
 from journal.storage import JournalStorage, Now
+from journal.store import CHAIN_RID, JOURNAL_MODULE
 from journal.view import cursor_order
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 MARKS = ", ".join(["%s"] * 12)
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-JOURNAL_MODULE, CHAIN_RID = "@journal", "@chain"  # as journal.store's keyed-chain marker
 
 ENTRIES = """
 CREATE TABLE {s}.entries (
@@ -144,6 +144,17 @@ def shown_location(conninfo: str, schema: str) -> str:
         return f"postgresql (unreadable connection string)#{schema}"
     host, port, db = parts.get("host", ""), parts.get("port", ""), parts.get("dbname", "")
     return f"postgresql://{host}{':' if port else ''}{port}/{db}#{schema}"
+
+
+def journal_exists(location: str) -> bool:
+    """Whether the journal at ``CONNINFO#SCHEMA`` has been made (nothing is created)."""
+    conninfo, schema = split_location(location)
+    with (
+        _translated(shown_location(conninfo, schema)),
+        psycopg.connect(conninfo, autocommit=True) as conn,
+    ):
+        row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.entries",)).fetchone()
+    return row is not None and row[0] is not None
 
 
 @contextlib.contextmanager
@@ -476,16 +487,19 @@ class PostgresJournal:
         for row in rows:
             yield entry_from_row(row)
 
-    def rows(self) -> Iterator[tuple[Any, ...]]:
-        """Every stored row in seq order, streamed by a server-side cursor."""
-        with (
-            _translated(self.where),
-            self.conn.transaction(),
-            self.conn.cursor(name=f"rows_{self.schema}") as cur,
-        ):
-            cur.itersize = 5_000
-            cur.execute(self._q(f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries ORDER BY seq"))
-            yield from cur
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """The stored rows with ``seq > since`` in order, ``batch`` of them a query (keyset
+        queries by seq: memory stays one batch, no statement stays open between them)."""
+        query = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE seq > %s ORDER BY seq LIMIT %s"
+        )
+        while True:
+            with _translated(self.where):
+                rows = self.conn.execute(query, (since, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            since = rows[-1][0]
 
     def head(self) -> tuple[int, str, dt.datetime | None]:
         with _translated(self.where):
@@ -585,10 +599,7 @@ class PostgresBackend:
         storage_ok = not problems
         chain_ok, first_bad = True, None
         try:
-            n = check_rows(
-                own.rows(), key=own.key, keyed_from=own.keyed_from, last_seq=own.last_seq,
-                progress=progress,
-            )  # fmt: skip
+            n = check_range(own, 1, progress)
         except IntegrityError as exc:
             chain_ok, first_bad, n = False, exc.seq, own.count()
             problems.append(str(exc))
@@ -629,9 +640,10 @@ def _own(journal: JournalStorage) -> PostgresJournal:
 def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     n = 0
     apply = view.reducer.apply
-    for entry in journal.read():
-        apply(view, entry)
-        n += 1
+    for rows in journal.row_batches():
+        for row in rows:
+            apply(view, entry_from_row(row))
+        n += len(rows)
     return n
 
 
@@ -676,6 +688,7 @@ __all__ = [
     "PostgresJournal",
     "PostgresView",
     "create_schema",
+    "journal_exists",
     "shown_location",
     "split_location",
 ]

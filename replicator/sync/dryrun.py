@@ -32,7 +32,6 @@ import attrs
 
 from conflicts import RecordReducer
 from journal import ChainKey, Entry, Journal, Kind, NewEntry
-from journal.anchors import write_anchor
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
 from replicator.connectors.base import (
@@ -45,7 +44,7 @@ from replicator.connectors.base import (
     utc_now,
 )
 from replicator.connectors.sqlite import SQLiteConnector
-from replicator.errors import ConnectorError, GuardStop
+from replicator.errors import GuardStop
 from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
@@ -291,14 +290,13 @@ def guard_first_sync(
         return None
     try:
         run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
-    except ConnectorError as exc:
-        # a side out of reach fails the sync itself: journaled as its run's error, as the
-        # engine journals it (the dry run's own journal is a scratch copy)
+    except Exception as exc:
+        # the sync could not be planned (a side refused the reads, a token limit): the sync
+        # fails here, and is journaled as a failed run as the cycle itself would have been
         names = list(modules) or list(config.modules)
         report = CycleReport(entries_before=engine.journal.last_seq)
         with contextlib.suppress(Exception):
             journal_run(engine.journal, report, names, started=engine.journal.now(), error=exc)
-            write_anchor(engine.journal)
         raise
     guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
     over = {
