@@ -45,7 +45,7 @@ from journal.entry import (
 from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
-from journal.storage import JournalStorage, Now
+from journal.storage import JournalBackend, JournalStorage, Now
 from journal.store import CHAIN_RID, JOURNAL_MODULE
 from journal.view import cursor_order
 
@@ -649,7 +649,8 @@ def _replay_difference(journal: PostgresJournal) -> tuple[str, str] | None:
     return found
 
 
-POSTGRES = PostgresBackend()
+# typed as the protocol: mypy checks the backend (and the journal it opens) conform
+POSTGRES: JournalBackend = PostgresBackend()
 
 __all__ = [
     "POSTGRES",
