@@ -5,8 +5,8 @@ For each N, two SQLite sides are seeded as ``sync_scaling.py`` seeds them (N/2 c
 side, distinct names: the first sync creates every record on the other side), synced once,
 then the first sync is undone: the undo pulls both sides, plans from the journal, deletes
 the N records the sync created and journals each delete.  Printed: the sync's, the plan's
-(``undo --dry-run``) and the undo's wall seconds, the undo over the sync, and whether both
-sides hold exactly their seeded rows again.
+(``undo --dry-run``) and the undo's wall seconds, the undo over the sync, whether both sides
+hold exactly their seeded rows again, and the process's peak RSS so far (MB).
 
     python benchmarks/undo.py                      # 10,000 and 50,000 records
     python benchmarks/undo.py --sizes 2000         # a quick run
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import library_state  # benchmarks/ is on sys.path when run as a script
-from sync_scaling import CONFIG, seed_sides
+from sync_scaling import CONFIG, rss_mb, seed_sides
 
 from replicator.config.load import load_config
 from replicator.sync.app import open_app
@@ -77,6 +77,7 @@ def run_one(n: int, seed: int) -> dict[str, Any]:
             "failed": len(outcome.failed),
             "journal_entries": entries,
             "sides_restored": _rows(folder) == before,
+            "peak_rss_mb": rss_mb(),
         }
 
 

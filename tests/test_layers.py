@@ -240,6 +240,12 @@ def test_the_pure_core_reaches_no_file_socket_or_database_through_any_import():
             assert chain_to(GRAPH, name, IO_MODULES) is None, name
 
 
+def test_the_undo_planner_reaches_no_file_socket_or_database():
+    """replicator.sync.undo_plan (a run's entries -> its undo plan) is pure, as the core:
+    the undo's I/O is in replicator.sync.undo."""
+    assert chain_to(GRAPH, "replicator.sync.undo_plan", IO_MODULES) is None
+
+
 def _says_why(lines: list[str], line: int) -> bool:
     """Whether the import at ``line`` (1-based) has a comment on its line or above it."""
     return "#" in lines[line - 1] or lines[line - 2].strip().startswith("#")

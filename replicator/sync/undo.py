@@ -73,6 +73,11 @@ from replicator.sync.undo_plan import (
 
 CHUNK = 500  # record ids per read of their entries
 STAGE = "undo"  # the stage of an undo's error entries
+# the entries a plan reads: what a side holds, and what changed a field or a link
+KINDS = [
+    str(k)
+    for k in (Kind.OBSERVED, Kind.APPLIED, Kind.LINK, Kind.TOMBSTONE, Kind.RESOLUTION, Kind.TRIGGER)
+]
 
 
 @attrs.frozen
@@ -124,7 +129,7 @@ def plan_undo(journal: Journal, run: RunSpan, *, modules: Sequence[str] | None =
     The run's entries are read once; the records it touched then have their entries
     before and after it read, a chunk of records at a time (none, for a first sync)."""
     in_run: dict[tuple[str, str], list[Entry]] = {}
-    for entry in journal.read(since=run.first - 1, until=run.last):
+    for entry in journal.read(since=run.first - 1, until=run.last, kinds=KINDS):
         if entry.rid is not None and (not modules or entry.module in modules):
             in_run.setdefault((entry.module, entry.rid), []).append(entry)
     records = touched(run, (e for entries in in_run.values() for e in entries), modules)
@@ -136,9 +141,9 @@ def plan_undo(journal: Journal, run: RunSpan, *, modules: Sequence[str] | None =
     for module, rids in by_module.items():
         for start in range(0, len(rids), CHUNK):
             chunk = rids[start : start + CHUNK]
-            for entry in journal.read(module=module, rids=chunk, until=run.first - 1):
+            for entry in journal.read(module=module, rids=chunk, until=run.first - 1, kinds=KINDS):
                 before.setdefault((module, str(entry.rid)), []).append(entry)
-            for entry in journal.read(module=module, rids=chunk, since=run.last):
+            for entry in journal.read(module=module, rids=chunk, since=run.last, kinds=KINDS):
                 after.setdefault((module, str(entry.rid)), []).append(entry)
     entries = {
         key: [*before.get(key, ()), *in_run.get(key, ()), *after.get(key, ())] for key in records

@@ -265,3 +265,30 @@ def test_a_side_that_cannot_delete_keeps_the_records_and_the_undo_says_so(world:
     assert verify(world.journal).ok
     world.engine.run()
     assert verify(world.journal).ok
+
+
+def test_an_undo_interrupted_halfway_finishes_when_run_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    """A failure after the deletes and restores (before the unlinks): the run is marked
+    failed, and the undo run again does the rest, no conflict with its own restores."""
+    from replicator.sync import undo as undo_module
+
+    _seed(world)
+    before = _rows(world)
+    run = _sync(world)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the power went")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(undo_module, "_unlink", broken)
+        with pytest.raises(RuntimeError):
+            _undo(world, run)
+    failed = expect(next(world.journal.read(since=world.journal.last_seq - 1)), RunMarker)
+    assert failed.undoes == run and failed.error is not None
+    outcome = _undo(world, run)
+    assert not outcome.plan.conflicts and not outcome.plan.removes
+    assert len(outcome.plan.unlinks) == 1
+    assert _rows(world) == before
+    assert verify(world.journal).ok
