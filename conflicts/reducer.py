@@ -166,11 +166,21 @@ class RecordReducer:
     # The format of the state it writes (a cache: a journal whose stored states were
     # written at another version rebuilds them by replay).  1: a field's register was its
     # siblings alone; 2: each field's register keeps its own clock (``f`` above); 3: a
-    # tombstone ends the side's refused-write retries (a state folded by 2 may keep them).
-    version: int = 3
+    # tombstone ends the side's refused-write retries (a state folded by 2 may keep them);
+    # 4: each record's status and marks are stored beside its state, counted without it.
+    version: int = 4
 
-    def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
-        return encode_state(state.raw), state.index_key(), state.attention, state.index_near()
+    def encode(
+        self, state: RecordState
+    ) -> tuple[str, str | None, bool, str | None, str | None, str | None]:
+        return (
+            encode_state(state.raw),
+            state.index_key(),
+            state.attention,
+            state.index_near(),
+            state.status,
+            state.marks(),
+        )
 
     def decode(self, text: str) -> RecordState:
         return RecordState(decode_state(text))
