@@ -48,6 +48,7 @@ from journal.payloads import (
     Tombstone,
     Triggered,
     TriggerSkipped,
+    Unlinked,
     ValueConflict,
     ValueResolution,
     expect,
@@ -167,8 +168,13 @@ class RecordReducer:
     # written at another version rebuilds them by replay).  1: a field's register was its
     # siblings alone; 2: each field's register keeps its own clock (``f`` above); 3: a
     # tombstone ends the side's refused-write retries (a state folded by 2 may keep them);
-    # 4: each record's status and marks are stored beside its state, counted without it.
-    version: int = 4
+    # 4: an applied create clears the side's deleted flag and an applied entry with a dot
+    # (an undo's restore) writes its registers (a state folded by 3 may keep a record
+    # deleted on a side the sync made it again on).
+    # 5: each record's status and marks are stored beside its state, counted without it.
+    version: int = 5
+    # every field value goes through to_wire: a replay may hand the fields in wire form
+    wire_fields = True
 
     def encode(
         self, state: RecordState
@@ -265,11 +271,19 @@ class RecordReducer:
             if held["id"] != side_id:
                 view.link(module, side, side_id, rid, "active")
             held["id"] = side_id
+            if payload.create:  # a record made again where an undo deleted it (undo of undo)
+                held["del"] = False
             if entry.context is not None:
                 merge_clock(held["c"], entry.context.as_dict())
             values = held["v"]
             for name, value in entry.fields.items():
                 values[name] = to_wire(value)
+            if entry.dot is not None:
+                # an undo's restore: the value it put back is the record's newest value
+                # (a later sync does not write the undone value again), seen by the side
+                _write_dotted(raw, entry)
+                merge_clock(held["c"], {entry.dot.side: entry.dot.counter})
+                _supersede(view, raw, entry)
             _unalias(held, entry.fields)
             for renamed in payload.renamed:  # a clone sent under another name
                 held.setdefault("a", {})[renamed["field"]] = [
@@ -314,6 +328,8 @@ class RecordReducer:
                 }
             raw["d"] = True
             view.link(module, side, side_id, rid, "active")
+        elif isinstance(payload, Unlinked):
+            _unlink(view, raw, entry, payload)
         elif isinstance(payload, Merged):
             raw.update(st=MERGED, d=False, n=f"merged into {payload.into} ({payload.policy})")
         elif isinstance(payload, Skipped):
@@ -395,6 +411,32 @@ class RecordReducer:
         raw.pop("rt", None)  # a new change is worth a new round of attempts
         raw["d"] = True
         _supersede(view, raw, entry)
+
+
+def _unlink(view: View, raw: Raw, entry: Entry, payload: Unlinked) -> None:
+    """An undo dropped the link of the entry's side: the side's id is record ``from_``
+    again (active, as it was before the link merged it), and this record forgets the side:
+    what it held there and every value the side brought to its registers."""
+    module, side = entry.module, entry.side or ""
+    raw["s"].pop(side, None)
+    fields = raw["f"]
+    for name in list(fields):
+        siblings, clock = fields[name]
+        kept = [s for s in siblings if s[0] != side]
+        if not kept:
+            del fields[name]
+        elif len(kept) != len(siblings):
+            fields[name] = [kept, clock]
+    _forget_retry(raw, side)
+    raw["e"].pop(side, None)
+    raw["d"] = False
+    _supersede(view, raw, entry)
+    if payload.from_ != raw["r"]:
+        was = view.record(module, payload.from_)
+        if was is not None and was.raw["st"] == MERGED:
+            was.raw.update(st=ACTIVE, d=False, n=f"unlinked by undo of run {payload.undoes}")
+            view.put_record(module, payload.from_, was)
+        view.link(module, side, str(payload.id), payload.from_, "active")
 
 
 def _write_dotted(raw: Raw, entry: Entry) -> None:

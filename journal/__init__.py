@@ -23,10 +23,12 @@ from journal.errors import (
     StorageError,
 )
 from journal.protocols import Reducer, View
+from journal.storage import JournalBackend, JournalStorage
 
 if TYPE_CHECKING:
     from journal.anchors import Anchor, anchor_path, check_tail, read_anchors, write_anchor
     from journal.replay import Verification, rebuild, replay_into, verify, verify_chain
+    from journal.sqlite import SQLITE, SQLiteBackend
     from journal.store import Journal
     from journal.view import SQLiteView
 
@@ -44,6 +46,8 @@ _WITH_SQLITE = {
     "verify_chain": "journal.replay",
     "Journal": "journal.store",
     "SQLiteView": "journal.view",
+    "SQLITE": "journal.sqlite",
+    "SQLiteBackend": "journal.sqlite",
 }
 
 
@@ -67,11 +71,15 @@ __all__ = [
     "GENESIS",
     "IntegrityError",
     "Journal",
+    "JournalBackend",
     "JournalError",
+    "JournalStorage",
     "Kind",
     "NewEntry",
     "PayloadError",
     "Reducer",
+    "SQLITE",
+    "SQLiteBackend",
     "SQLiteView",
     "StorageError",
     "VectorClock",

@@ -22,14 +22,15 @@ from typing import Any
 
 import attrs
 
-from journal.entry import GENESIS, chain_text, utc_text
+from journal.entry import GENESIS, SEP, utc_text
 from journal.errors import IntegrityError, StorageError
-from journal.schema import ENTRY_COLUMNS, create_private
+from journal.schema import create_private
 from journal.store import Journal
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # entries checked before a write when no anchor exists yet (a new or just-upgraded journal)
 TAIL_WITHOUT_ANCHOR = 1_000
+BATCH = 5_000  # rows a chain check reads a query
 
 
 @attrs.frozen
@@ -297,41 +298,55 @@ def check_range(journal: Journal, start: int = 1, progress: Any = None) -> int:
     first_keyed = keyed_from if keyed_from is not None else journal.last_seq + 1
     digest_of = key.digest if key is not None else None
     sha256 = hashlib.sha256
+    join = SEP.join
     total = journal.last_seq - start + 1
     prev_hash: str | None = GENESIS if start <= 1 else None
     expected, n = max(start, 1), 0
-    rows = journal.conn.execute(
-        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq >= ? ORDER BY seq", (start,)
-    )
-    for row in rows:
-        seq = row[0]
-        if seq != expected:
-            raise IntegrityError(
-                f"entry {expected} is missing (next stored entry is {seq})", seq=expected
-            )
-        if prev_hash is not None and row[10] != prev_hash:
-            raise IntegrityError(
-                f"entry {seq}: prev_hash does not match the hash of entry {seq - 1}", seq=seq
-            )
-        data = chain_text(row[10], *row[:10])
-        if seq < first_keyed:
-            if sha256(data).hexdigest() != row[11]:
+    # the stored text is hashed as it is (nothing decoded), a batch of rows a query
+    for rows in journal.row_batches(since=expected - 1, batch=BATCH):
+        for seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest in rows:
+            if seq != expected:
                 raise IntegrityError(
-                    f"entry {seq} ({row[5]} {row[2]}/{row[3]}): its content does not match "
-                    "its hash (the row was edited)",
+                    f"entry {expected} is missing (next stored entry is {seq})", seq=expected
+                )
+            if prev_hash is not None and prev != prev_hash:
+                raise IntegrityError(
+                    f"entry {seq}: prev_hash does not match the hash of entry {seq - 1}",
                     seq=seq,
                 )
-        elif digest_of is not None and digest_of(data) != row[11]:
-            raise IntegrityError(
-                f"entry {seq} ({row[5]} {row[2]}/{row[3]}): its content does not match its "
-                "keyed hash (the row was edited, or its hash was computed without the "
-                "journal key, or this is not the journal's key)",
-                seq=seq,
-            )
-        prev_hash = row[11]
-        expected += 1
-        n += 1
-        if progress is not None and n % 10_000 == 0:
+            data = join(
+                (
+                    prev,
+                    str(seq),
+                    at,
+                    module,
+                    rid or "",
+                    side or "",
+                    kind,
+                    dot or "",
+                    context or "",
+                    fields,
+                    meta,
+                )
+            ).encode("utf-8")
+            if seq < first_keyed:
+                if sha256(data).hexdigest() != digest:
+                    raise IntegrityError(
+                        f"entry {seq} ({kind} {module}/{rid}): its content does not match "
+                        "its hash (the row was edited)",
+                        seq=seq,
+                    )
+            elif digest_of is not None and digest_of(data) != digest:
+                raise IntegrityError(
+                    f"entry {seq} ({kind} {module}/{rid}): its content does not match its "
+                    "keyed hash (the row was edited, or its hash was computed without the "
+                    "journal key, or this is not the journal's key)",
+                    seq=seq,
+                )
+            prev_hash = digest
+            expected += 1
+        n += len(rows)
+        if progress is not None:
             progress(n, total)
     return n
 

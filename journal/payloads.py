@@ -30,7 +30,8 @@ The stored format is the contract, not the classes: ``encode(decode(kind, meta))
 
 Variants of one kind are told apart by what their meta holds, in the order the reducer
 has always used: an ``intent`` with ``retry`` is a :class:`RetryIntent`, with ``settled``
-a :class:`SettledIntent`, else a :class:`WriteIntent`; a ``conflict`` with
+a :class:`SettledIntent`, else a :class:`WriteIntent`; a ``link`` with ``"unlinked":
+true`` is an :class:`Unlinked`; a ``conflict`` with
 ``"duplicate": true`` is a :class:`DuplicateConflict`; a ``resolution`` with a
 ``decision`` a :class:`DuplicateResolution`; a ``trigger`` with ``action`` a
 :class:`DealAssociation`, with ``create`` a :class:`Triggered`, else a
@@ -249,6 +250,24 @@ class Linked(Payload):
 
 
 @attrs.frozen
+class Unlinked(Payload):
+    """A link a run made (a :class:`Linked` entry) dropped by ``replicator undo``: the side's
+    record ``id`` leaves the entry's record and is record ``from_`` again (the record it was,
+    merged into this one by the link: active again, on its own).  ``policy`` and ``key``
+    are the link's, so an undo of the undo can make it again; ``undoes``: the run undone."""
+
+    KIND = Kind.LINK
+    FIXED = {"unlinked": True}
+
+    id: str = _required()
+    from_: str = _required("from")
+    policy: str = _required()
+    key: str | None = _required()
+    undoes: int = _required()
+    by: str = _required()
+
+
+@attrs.frozen
 class Merged(Payload):
     """A record folded into another one by a duplicate decision."""
 
@@ -419,6 +438,7 @@ class RunMarker(Payload):
     paused: tuple[str, ...] = _omitted((), converter=_names)
     record: Mapping[str, str] | None = _omitted(None)
     error: str | None = _omitted(None)
+    undoes: int | None = _omitted(None)  # ``replicator undo``: the run it reverted
 
 
 @attrs.frozen
@@ -697,7 +717,6 @@ _ONLY: dict[Kind, type[Payload]] = {
     Kind.CURSOR: Cursor,
     Kind.APPLIED: Applied,
     Kind.ERROR: Failure,
-    Kind.LINK: Linked,
     Kind.MERGED: Merged,
     Kind.SKIPPED: Skipped,
 }
@@ -708,6 +727,8 @@ def variant(kind: Kind, meta: Mapping[str, Any]) -> type[Payload]:
     only = _ONLY.get(kind)
     if only is not None:
         return only
+    if kind is Kind.LINK:
+        return Unlinked if meta.get("unlinked") is True else Linked
     if kind is Kind.INTENT:
         if "retry" in meta:
             return RetryIntent
@@ -787,6 +808,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     Applied,
     Failure,
     Linked,
+    Unlinked,
     Merged,
     Skipped,
     ValueConflict,
@@ -854,6 +876,7 @@ __all__ = [
     "TriggerSkipped",
     "Triggered",
     "TriggersRepaired",
+    "Unlinked",
     "ValueConflict",
     "ValueResolution",
     "WriteIntent",

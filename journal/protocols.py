@@ -72,6 +72,12 @@ class Reducer(Protocol):
     writes: a journal whose stored state was folded by another version rebuilds it by
     replay when opened, and journals the upgrade (see :meth:`journal.Journal.state_version`).
     A reducer without one never triggers a rebuild.
+
+    A reducer may say ``wire_fields = True``: it passes every value of an entry's
+    ``fields`` through :func:`journal.entry.to_wire` (so a value and its wire form fold
+    alike), and a replay hands it the fields in wire form, as stored, instead of decoding
+    them into Decimals and dates for it to encode them again.  Without it (or False),
+    fields are canonical values.
     """
 
     def apply(self, view: View, entry: Entry) -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import attrs
 
-from journal.anchors import Anchor, check_anchors, check_range
+from journal.anchors import BATCH, Anchor, check_anchors, check_range
 from journal.errors import IntegrityError
 from journal.schema import STATE_SCHEMA, STATE_TABLES, TALLY_TABLES
 from journal.store import Journal
-from journal.view import Progress, SQLiteView, fold
+from journal.view import Progress, SQLiteView, fold, wire_fields
 
 
 @attrs.frozen
@@ -81,13 +81,20 @@ def storage_problems(journal: Journal) -> list[str]:
 
 
 def replay_into(
-    journal: Journal, target: sqlite3.Connection, progress: Progress | None = None
+    journal: Journal,
+    target: sqlite3.Connection,
+    progress: Progress | None = None,
+    *,
+    batch: int = BATCH,
 ) -> int:
-    """Fold every entry of ``journal`` into the (empty) state tables of ``target``."""
+    """Fold every entry of ``journal`` into the (empty) state tables of ``target``, read
+    ``batch`` entries a query (memory stays a batch and the state's cache, however long
+    the journal)."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer)
     target.execute("BEGIN")
-    n = fold(view, journal.read(), total=journal.count(), progress=progress)
+    entries = journal.stream(batch=batch, wire_fields=wire_fields(journal.reducer))
+    n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
     target.execute("COMMIT")
     return n
 

@@ -26,6 +26,7 @@ from journal.entry import (
     GENESIS,
     ChainKey,
     Entry,
+    EntryDecoder,
     Kind,
     NewEntry,
     chain_hash,
@@ -62,6 +63,7 @@ from journal.view import (
     cursor_order,
     fold,
     reducer_version,
+    wire_fields,
 )
 
 # The journal's own entries (``config`` kind): the upgrade to a keyed chain, a trigger
@@ -252,7 +254,8 @@ class Journal:
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
             self.view.clear()
-            fold(self.view, self.read(), total=last, progress=progress)
+            entries = self.stream(wire_fields=wire_fields(self.reducer))
+            fold(self.view, entries, total=last, progress=progress)
             store_state_version(self.conn, wanted)
             # the entry is folded by append like any other: a reducer ignores ``@journal``
             upgraded = StateUpgraded(
@@ -443,6 +446,27 @@ class Journal:
             sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {max(int(offset), 0)}"
         for row in self.conn.execute(sql, params):
             yield entry_from_row(row)
+
+    def stream(
+        self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
+    ) -> Iterator[Entry]:
+        """Every entry with ``seq > since``, in order, read ``batch`` rows a query (each
+        query starts past the last seq read: memory stays one batch however long the
+        journal, and no statement stays open between batches).  ``wire_fields``: fields in
+        their wire form (:class:`~journal.entry.EntryDecoder`)."""
+        for rows in self.row_batches(since=since, batch=batch):
+            decoder = EntryDecoder(wire_fields=wire_fields)
+            yield from map(decoder.entry, rows)
+
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """The stored rows with ``seq > since`` in order, ``batch`` of them at a time."""
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
+        while True:
+            rows = self.conn.execute(sql, (since, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            since = rows[-1][0]
 
     @staticmethod
     def _where(

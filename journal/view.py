@@ -402,20 +402,28 @@ def fold(
     *,
     total: int = 0,
     progress: Progress | None = None,
+    every: int = 5_000,
 ) -> int:
-    """Apply ``entries`` in order to ``view`` with its reducer (flushed every 5,000 and at
-    the end); the number folded.  The live append folds each entry the same way."""
+    """Apply ``entries`` in order to ``view`` with its reducer (flushed every ``every``
+    entries and at the end); the number folded.  The live append folds each entry the same
+    way."""
     apply = view.reducer.apply
     n = 0
     for entry in entries:
         apply(view, entry)
         n += 1
-        if n % 5_000 == 0:
+        if n % every == 0:
             view.flush()
             if progress is not None:
                 progress(n, total)
     view.flush()
     return n
+
+
+def wire_fields(reducer: Reducer) -> bool:
+    """Whether the reducer takes entries whose fields are in wire form (its
+    ``wire_fields`` attribute, False when it has none)."""
+    return getattr(reducer, "wire_fields", False) is True
 
 
 def reducer_version(reducer: Reducer) -> int | None:
@@ -434,4 +442,12 @@ def reducer_version(reducer: Reducer) -> int | None:
     return version
 
 
-__all__ = ["Progress", "RecordTally", "SQLiteView", "cursor_order", "fold", "reducer_version"]
+__all__ = [
+    "Progress",
+    "RecordTally",
+    "SQLiteView",
+    "cursor_order",
+    "fold",
+    "reducer_version",
+    "wire_fields",
+]

@@ -15,7 +15,9 @@ ReplicatorError
  |                                    (also an UnavailableError)
  +-- EngineError          a sync cycle could not run
  |    +-- SetupError      a side is not set up for the config (a field missing, currencies
- |                        differ): every problem found, each saying what to change
+ |    |                   differ): every problem found, each saying what to change
+ |    +-- GuardStop       a first sync would create more records on a Zoho side than
+ |                        ``[guard] first_sync_creates``: nothing pushed, `--yes` to go
  +-- DaemonError          the daemon cannot start or be reached (another holds the journal)
  +-- AssociationError     a person's deal association refused (deal, document, customer)
 
@@ -111,6 +113,20 @@ class EngineError(ReplicatorError):
     """A sync cycle could not run."""
 
 
+class GuardStop(EngineError):
+    """A first sync stopped before pushing: it would create ``creates`` (side -> records)
+    on Zoho sides, over ``limit``.  ``dry_run``: the dry run that found it (its plan)."""
+
+    def __init__(self, creates: Mapping[str, int], limit: int, dry_run: Any = None) -> None:
+        over = ", ".join(f"{n} on {side}" for side, n in sorted(creates.items()))
+        super().__init__(
+            f"a first sync would create {over} (more than [guard] first_sync_creates = "
+            f"{limit}): nothing was pushed; look at the plan (`replicator plan`), then run "
+            "`replicator sync --yes`"
+        )
+        self.creates, self.limit, self.dry_run = dict(creates), limit, dry_run
+
+
 class DaemonError(ReplicatorError):
     """The daemon cannot start (another daemon holds the journal) or cannot be reached."""
 
@@ -145,6 +161,7 @@ __all__ = [
     "ConnectorError",
     "DaemonError",
     "EngineError",
+    "GuardStop",
     "IntegrationUsersError",
     "MappingError",
     "ReplicatorError",

@@ -10,8 +10,12 @@ Profiles (pick one with ``--hypothesis-profile NAME`` or ``HYPOTHESIS_PROFILE=NA
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.pg import Cluster, need_postgres
 
 # Sync examples open SQLite files and run whole cycles: slow per example by design, and
 # their data (edit scripts) is large on purpose.
@@ -34,3 +38,12 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the session (tests/pg.py); tests
+    that ask for it are marked ``postgres``."""
+    cluster = Cluster(need_postgres()).start()
+    yield cluster
+    cluster.stop()

@@ -308,8 +308,21 @@ def _loaded_by_importing_replicator(prefixes: tuple[str, ...]) -> list[str]:
 def test_importing_the_package_loads_neither_the_edges_nor_their_libraries():
     """`import replicator` (its public API) loads the engine and its layers, but no HTTP
     client, web server, scheduler, CLI, daemon, Zoho connector or sandbox."""
-    edges = ("replicator.cli", "replicator.daemon", "replicator.connectors.zoho")
-    libraries = ("httpx", "starlette", "uvicorn", "apscheduler", "rich", "prometheus_client")
+    edges = (
+        "replicator.cli",
+        "replicator.daemon",
+        "replicator.connectors.zoho",
+        "replicator.fleet",
+    )
+    libraries = (
+        "httpx",
+        "starlette",
+        "uvicorn",
+        "apscheduler",
+        "rich",
+        "prometheus_client",
+        "cryptography",
+    )
     assert _loaded_by_importing_replicator((*edges, "replicator.sandbox", *libraries)) == []
 
 

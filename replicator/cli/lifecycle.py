@@ -75,7 +75,8 @@ def history(ctx: click.Context, module: str | None, limit: int, as_json: bool) -
     failed (with every failure's record, side, field, value and reason, and why records
     were skipped), with pauses, saved configs and other decisions in the same timeline.
 
-    "deleted" counts deletes seen on a side: they are journaled, never propagated.
+    "deleted" counts deletes seen on a side: they are journaled, never propagated (an
+    undo's: the creates it deleted).  "run": each run's id, for `replicator undo RUN`.
     """
     config = _config(ctx)
     if module is not None:
@@ -89,10 +90,12 @@ def history(ctx: click.Context, module: str | None, limit: int, as_json: bool) -
         click.echo("no runs yet: `replicator sync` runs one")
         return
     console = _console()
-    table = Table("seq", "time (UTC)", "what", *lc.COLUMNS, title="history", title_justify="left")
+    table = Table(
+        "run", "seq", "time (UTC)", "what", *lc.COLUMNS, title="history", title_justify="left"
+    )
     for item in items:
         if item["type"] != "run":
-            table.add_row(str(item["seq"]), _at(item["at"]), item["summary"], *[""] * 6)
+            table.add_row("", str(item["seq"]), _at(item["at"]), item["summary"], *[""] * 6)
             continue
         totals = item["totals"]
         what = item["summary"].split(":", 1)[0]
@@ -100,9 +103,8 @@ def history(ctx: click.Context, module: str | None, limit: int, as_json: bool) -
             what += f"\n[b]FAILED[/b]: {item['error']}"
         if item["paused"]:
             what += f"\npaused, skipped: {', '.join(item['paused'])}"
-        table.add_row(
-            str(item["seq"]), _at(item["ended"]), what, *[str(totals[c]) for c in lc.COLUMNS]
-        )
+        counts = [str(totals[c]) for c in lc.COLUMNS]
+        table.add_row(str(item["run"]), str(item["seq"]), _at(item["ended"]), what, *counts)
         rows = [
             (name, side, columns)
             for name, sides in item["by_module"].items()
@@ -112,7 +114,7 @@ def history(ctx: click.Context, module: str | None, limit: int, as_json: bool) -
         if len(rows) > 1:
             for name, side, columns in rows:
                 label = f"  {name} {'(record)' if side == '*' else side}"
-                table.add_row("", "", label, *[str(columns[c]) for c in lc.COLUMNS])
+                table.add_row("", "", "", label, *[str(columns[c]) for c in lc.COLUMNS])
     console.print(table)
     for item in items:
         if item["type"] == "run":

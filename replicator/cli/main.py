@@ -17,6 +17,7 @@ from replicator.cli.console import console_group
 from replicator.cli.daemon import daemon
 from replicator.cli.deals import deals
 from replicator.cli.demo import demo
+from replicator.cli.fleet import fleet
 from replicator.cli.journal import journal_group
 from replicator.cli.lifecycle import (
     delete,
@@ -29,11 +30,13 @@ from replicator.cli.lifecycle import (
     save,
     update_credentials,
 )
+from replicator.cli.plan import plan
 from replicator.cli.records import fetch, import_, records, retry_command, search
 from replicator.cli.setup import connect, sandbox
 from replicator.cli.setup_check import setup
 from replicator.cli.status import status
 from replicator.cli.sync import sync
+from replicator.cli.undo import undo_command
 from replicator.cli.users import users
 
 
@@ -50,11 +53,13 @@ def main() -> None:
 
 # syncing and reading
 main.add_command(sync)
+main.add_command(plan)  # sync --dry-run (issue 15)
 main.add_command(status)
 main.add_command(conflicts)
 main.add_command(journal_group)
 # the lifecycle: runs, pausing, the config, the integration's life, credentials
 main.add_command(history)
+main.add_command(undo_command)  # issue 15: undo a run
 main.add_command(pause)
 main.add_command(resume)
 main.add_command(save)
@@ -78,5 +83,6 @@ main.add_command(setup)
 main.add_command(demo)
 main.add_command(daemon)
 main.add_command(console_group)  # the web console (issue 14)
+main.add_command(fleet)  # many integrations as tenants (issue 17)
 
 __all__ = ["main"]

@@ -20,7 +20,9 @@ from replicator.cli.common import (
     json_option,
     wait_option,
 )
+from replicator.cli.plan import echo_plan, plan_json, print_plan, run_plan, show_option
 from replicator.config.load import Config
+from replicator.errors import GuardStop
 from replicator.sync.record import CycleReport, report_data
 
 COUNTS = (
@@ -44,15 +46,20 @@ def run_sync(
     *,
     wait: float | None = None,
     force: bool = False,
+    yes: bool = False,
 ) -> CycleReport:
     """One cycle with progress bars; nothing is written before the config and sides check.
     Another `sync` or `fetch` on the journal is waited for up to ``wait`` seconds; a
-    journal whose tail fails its check is refused unless ``force``."""
+    journal whose tail fails its check is refused unless ``force``.  A first sync that
+    would create more records on a Zoho side than ``[guard] first_sync_creates`` raises
+    :class:`GuardStop` before anything is pushed, unless ``yes``."""
     # function-level: it loads httpx, which only a command reaching a daemon needs
     from replicator.daemon.cycle import run_cycle
 
     with _bars() as bars:
-        report, forwarded = run_cycle(config, modules, wait=wait, force=force, progress=bars)
+        report, forwarded = run_cycle(
+            config, modules, wait=wait, force=force, yes=yes, progress=bars
+        )
     if forwarded:
         click.echo("the running daemon ran this cycle", err=True)
     return report
@@ -102,19 +109,51 @@ def print_report(console: Console, config: Config, report: CycleReport) -> None:
     is_flag=True,
     help="Write even if the journal fails its check before writing (the forcing is journaled).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing: show what the sync would do (same as `replicator plan`).",
+)
+@show_option
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Go ahead with a first sync past the guard ([guard] first_sync_creates).",
+)
 @json_option
 @wait_option
 @click.pass_context
 def sync(
-    ctx: click.Context, modules: tuple[str, ...], force: bool, as_json: bool, wait: float | None
+    ctx: click.Context,
+    modules: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+    show: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    wait: float | None,
 ) -> None:
     """Run one sync cycle: pull both sides, journal, plan, push.
 
     Exits 0 when the cycle ran, even if it found conflicts or a side rejected records
-    (see `conflicts list` and `journal log`); non-zero when it could not run.
+    (see `conflicts list` and `journal log`); non-zero when it could not run.  A first
+    sync that would create more than `[guard] first_sync_creates` records (default 500,
+    0: off) on a Zoho side stops before pushing, shows the plan and asks for `--yes`.
     """
     config = _config(ctx)
-    report = run_sync(config, modules, wait=wait, force=force)
+    if dry_run:
+        echo_plan(run_plan(config, modules), config, as_json=as_json, show=show)
+        return
+    try:
+        report = run_sync(config, modules, wait=wait, force=force, yes=yes)
+    except GuardStop as stop:
+        if stop.dry_run is not None:
+            if as_json:
+                _echo_json({**plan_json(stop.dry_run), "guard": dict(stop.creates)})
+            else:
+                title = "the first sync stopped before pushing: what it would do"
+                print_plan(_console(), config, stop.dry_run.plan, title=title)
+        raise
     if as_json:
         _echo_json(report_data(report))
         return

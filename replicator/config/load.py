@@ -62,13 +62,14 @@ from conflicts.policy import ConflictPolicy, Direction, DuplicatePolicy, ModuleP
 from replicator.config.check import deep_line, fail, refuse_deep, refuse_unknown
 from replicator.config.console import ConsoleConfig, parse_console
 from replicator.config.daemon import DaemonConfig, parse_daemon
+from replicator.config.guard import GuardConfig, parse_guard
 from replicator.config.integration import Integration, expand
 from replicator.config.mapping import TYPES, FieldMap
 from replicator.connectors.base import SideModule
 
 CONNECTORS = ("sqlite", "memory", "zoho_crm", "zoho_books")
 # the keys each table reads (check.refuse_unknown refuses any other)
-SECTIONS = {"journal", "sides", "modules", "integration", "daemon", "console"}
+SECTIONS = {"journal", "sides", "modules", "integration", "daemon", "console", "guard"}
 JOURNAL_KEYS = {"path"}
 # a SQLite side: its file, and how long to wait for another program's lock on it (seconds)
 SIDE_KEYS = {"sqlite": {"connector", "path", "timeout"}, "memory": {"connector"}}
@@ -213,6 +214,7 @@ class Config:
     integration: Integration | None = None
     daemon: DaemonConfig = attrs.field(factory=DaemonConfig)  # the `[daemon]` table
     console: ConsoleConfig = attrs.field(factory=ConsoleConfig)  # the `[console]` table
+    guard: GuardConfig = attrs.field(factory=GuardConfig)  # the `[guard]` table
 
     def fingerprint(self) -> str:
         """A hash of the settings in force (journaled when it changes)."""
@@ -312,7 +314,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     _refuse_shared_files(path, journal_path, sides, modules)
     daemon = parse_daemon(original.get("daemon", {}), path, list(modules))
     console = parse_console(original.get("console", {}), path)
-    return Config(path, journal_path, sides, modules, original, integration, daemon, console)
+    guard = parse_guard(original.get("guard", {}), path)
+    return Config(path, journal_path, sides, modules, original, integration, daemon, console, guard)
 
 
 def _same_file(a: Path, b: Path) -> bool:

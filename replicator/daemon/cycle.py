@@ -11,6 +11,7 @@ from replicator.daemon.state import LOCK_WAIT, forward_sync, forwarded_report, j
 from replicator.sync.app import open_app
 from replicator.sync.checks import check_side_files
 from replicator.sync.context import Progress
+from replicator.sync.dryrun import guard_first_sync
 from replicator.sync.guard import guard_journal
 from replicator.sync.lifecycle import check_modules
 from replicator.sync.record import CycleReport
@@ -22,14 +23,17 @@ def run_cycle(
     *,
     wait: float | None = None,
     force: bool = False,
+    yes: bool = False,
     progress: Progress | None = None,
     command: str = "replicator sync",
 ) -> tuple[CycleReport, bool]:
     """One cycle of ``modules`` (none: every module) and whether the running daemon ran it.
     Another writer of the journal is waited for up to ``wait`` seconds (None: the usual
-    wait); a journal whose tail fails its check is refused unless ``force``."""
+    wait); a journal whose tail fails its check is refused unless ``force``; a first sync
+    that would create more records on a Zoho side than ``[guard] first_sync_creates``
+    raises :class:`~replicator.errors.GuardStop` before anything is pushed, unless ``yes``."""
     check_modules(config, modules)
-    answer = forward_sync(config, modules)
+    answer = forward_sync(config, modules, yes=yes)
     if answer is not None:
         return forwarded_report(answer), True
     check_side_files(config)
@@ -39,6 +43,8 @@ def run_cycle(
         open_app(config, progress=progress) as app,
     ):
         guard_journal(app.journal, force=force)  # refuses a journal whose tail fails its check
+        if not yes:
+            guard_first_sync(app.engine, modules, progress=progress)  # GuardStop: nothing pushed
         return app.engine.run(list(modules) or None), False
 
 

@@ -20,6 +20,11 @@ batch it holds (``Engine.stop_requested``) and journals it, channels are removed
 process exits 0 within ``stop_timeout`` (a batch still running then is left like a crash:
 its intent is journaled, the next start reconciles it).
 
+**The first sync's guard** (``[guard] first_sync_creates``): a cycle whose first sync
+against a Zoho side would create more records there than the limit pushes nothing; the
+module's status is ``waiting``, logged with the counts, and every later cycle of it stops
+the same way until ``replicator sync --yes`` (``POST /sync`` with ``"yes": true``) runs it.
+
 **Pause, resume, disable** are journal entries (:mod:`replicator.sync.lifecycle`), read before
 every job.  ``replicator sync`` and ``fetch`` reach a running daemon through ``POST /sync``
 and ``POST /fetch`` (:func:`~replicator.daemon.state.forward_sync`, ``forward_fetch``): the
@@ -63,7 +68,9 @@ from replicator.daemon.state import (
 )
 from replicator.daemon.watch import Pending, Watch, route
 from replicator.daemon.web import create_web_app, serve
+from replicator.errors import GuardStop
 from replicator.sync.app import App, open_app
+from replicator.sync.dryrun import guard_first_sync
 from replicator.sync.engine import Engine
 from replicator.sync.guard import guard_journal
 from replicator.sync.lifecycle import lifecycle
@@ -288,13 +295,21 @@ class Daemon:
         if not self._begin():
             return
         try:
-            self._cycle([name], "schedule", lambda: self._engine().run([name]))
+            self._cycle([name], "schedule", lambda: self._run([name]))
         finally:
             self._end()
 
     def _engine(self) -> Engine:
         assert self.app is not None
         return self.app.engine
+
+    def _run(self, names: Sequence[str], *, yes: bool = False) -> CycleReport:
+        """A cycle of ``names``: a first sync over the guard's limit raises
+        :class:`GuardStop` before pushing anything, unless ``yes``."""
+        engine = self._engine()
+        if not yes:
+            guard_first_sync(engine, names)
+        return engine.run(names)
 
     def _cycle(
         self, names: Sequence[str], trigger: str, run: Callable[[], CycleReport]
@@ -312,6 +327,21 @@ class Daemon:
         self._publish()
         try:
             report = run()
+        except GuardStop as stop:  # nothing pushed: waits for `replicator sync --yes`
+            reason = self.redactor.scrub(str(stop))
+            for name in names:
+                self._mark(name, "waiting", trigger, error=reason)
+                self.metrics.cycles.labels(module=name, trigger=trigger, outcome="waiting").inc()
+            log_event(
+                log,
+                "first sync waits for `replicator sync --yes`",
+                level=logging.WARNING,
+                modules=list(names),
+                trigger=trigger,
+                creates=dict(stop.creates),
+                limit=stop.limit,
+            )
+            return None, reason
         except Exception as exc:
             error = self.redactor.scrub(f"{type(exc).__name__}: {exc}")
             for name in names:
@@ -399,7 +429,7 @@ class Daemon:
             for (name, side), ids in fetch.items():
                 self._cycle([name], "callback", functools.partial(engine.sync_ids, name, side, ids))
             for name in rerun:
-                self._cycle([name], "callback", functools.partial(engine.run, [name]))
+                self._cycle([name], "callback", functools.partial(self._run, [name]))
         finally:
             self._end()
 
@@ -415,9 +445,12 @@ class Daemon:
 
     # -- what others ask ----------------------------------------------------------------------
 
-    def sync_now(self, modules: Sequence[str], timeout: float = 3600.0) -> dict[str, Any]:
+    def sync_now(
+        self, modules: Sequence[str], timeout: float = 3600.0, *, yes: bool = False
+    ) -> dict[str, Any]:
         """Run a cycle of ``modules`` (none: every module) on the worker, after the job in
-        hand; its report as ``replicator sync --json`` prints it, or ``{"error": ...}``."""
+        hand; its report as ``replicator sync --json`` prints it, or ``{"error": ...}``.
+        ``yes``: past the first sync's guard (``replicator sync --yes``)."""
         unknown = [m for m in modules if m not in self.config.modules]
         if unknown:
             known = ", ".join(self.config.modules)
@@ -425,7 +458,7 @@ class Daemon:
         names = list(modules) or list(self.config.modules)
 
         def run() -> dict[str, Any]:
-            report, error = self._cycle(names, "request", lambda: self._engine().run(names))
+            report, error = self._cycle(names, "request", lambda: self._run(names, yes=yes))
             return {"error": error} if report is None else report_data(report)
 
         return self._on_worker("sync request", run, timeout)
@@ -493,6 +526,10 @@ class Daemon:
             f"{self.settings.poll_every:g} s"
             for side, c in channels.items()
             if c["error"]
+        ] + [
+            f"module {name}: {m['error']}"
+            for name, m in modules.items()
+            if m["status"] == "waiting"
         ]
         data = {
             "status": "ok" if ok else "unhealthy",

@@ -283,11 +283,15 @@ def daemon_status(config: Config) -> dict[str, Any]:
 
 
 def forward_sync(
-    config: Config, modules: Sequence[str] = (), *, timeout: float = 3600.0
+    config: Config, modules: Sequence[str] = (), *, timeout: float = 3600.0, yes: bool = False
 ) -> dict[str, Any] | None:
     """Ask a running daemon to run a cycle now (``POST /sync``) and wait for its report;
-    None when no daemon runs on this journal (the caller runs the cycle itself)."""
-    return _forward(config, "/sync", {"modules": list(modules)}, "sync", timeout)
+    None when no daemon runs on this journal (the caller runs the cycle itself).  ``yes``:
+    past the first sync's guard."""
+    body: dict[str, Any] = {"modules": list(modules)}
+    if yes:
+        body["yes"] = True
+    return _forward(config, "/sync", body, "sync", timeout)
 
 
 def forward_fetch(

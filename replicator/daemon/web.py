@@ -23,6 +23,7 @@ the rest, and at most :data:`MAX_CONNECTIONS` connections are served at once (50
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import socket
@@ -58,7 +59,7 @@ class Host(Protocol):
 
     def callback(self, body: dict[str, Any]) -> bool: ...
 
-    def sync_now(self, modules: list[str]) -> dict[str, Any]: ...
+    def sync_now(self, modules: list[str], *, yes: bool = False) -> dict[str, Any]: ...
 
     def fetch_now(self, module: str, side: str, record_id: str) -> dict[str, Any]: ...
 
@@ -95,7 +96,10 @@ def create_web_app(host: Host, *, console: ASGIApp | None = None) -> Starlette:
         modules = body.get("modules") or []
         if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
             return JSONResponse({"error": "modules must be a list of names"}, status_code=400)
-        answer = await run_in_threadpool(host.sync_now, modules)
+        yes = body.get("yes", False)
+        if not isinstance(yes, bool):
+            return JSONResponse({"error": "yes must be true or false"}, status_code=400)
+        answer = await run_in_threadpool(functools.partial(host.sync_now, modules, yes=yes))
         return JSONResponse(answer, status_code=200 if "error" not in answer else 409)
 
     async def fetch(request: Request) -> Response:

@@ -19,22 +19,32 @@ The entries the scratch run appended become the plan (:func:`plan_of_run`,
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from conflicts import RecordReducer
-from journal import ChainKey, Entry, Journal, Kind
+from journal import ChainKey, Entry, Journal, Kind, NewEntry
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
-from replicator.connectors.base import Change, Cursor, Outcome, Page, SideModule, Write
+from replicator.connectors.base import (
+    Change,
+    Cursor,
+    Outcome,
+    Page,
+    SideModule,
+    Write,
+    utc_now,
+)
 from replicator.connectors.sqlite import SQLiteConnector
+from replicator.errors import GuardStop
 from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
@@ -42,6 +52,11 @@ from replicator.sync.plan_report import Plan, build_plan
 from replicator.sync.record import CycleReport
 
 DRY_ID = "dry-{}"
+RIDS_A_READ = 500  # records whose history one query reads (SQLite's variable limit)
+Now = Callable[[], dt.datetime]
+# the sides a first sync's guard watches: remote apps, where a mistaken first sync cannot
+# be put back by copying a file
+GUARDED = frozenset({"zoho_crm", "zoho_books"})
 
 
 class Capturing:
@@ -102,13 +117,34 @@ def copy_database(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def scratch_journal(config: Config, folder: Path) -> Journal:
+class Recording(Journal):
+    """A journal that also keeps the entries appended to it, by seq, so the plan is made
+    of the entries as written rather than read back and decoded again (a tenth of a dry
+    run of a large first sync).  An entry a rolled-back transaction dropped is replaced
+    by the one that took its seq, or left past the head (:meth:`written`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.appended: dict[int, Entry] = {}
+        super().__init__(*args, **kwargs)
+
+    def append(self, entries: Iterable[NewEntry]) -> list[Entry]:
+        stored = super().append(entries)
+        for entry in stored:
+            self.appended[entry.seq] = entry
+        return stored
+
+    def written(self, first: int) -> list[Entry]:
+        """The entries appended from seq ``first`` to the head, in order."""
+        return [self.appended[seq] for seq in range(first, self.last_seq + 1)]
+
+
+def scratch_journal(config: Config, folder: Path, *, now: Now | None = None) -> Recording:
     """A copy of the config's journal in ``folder`` (empty when it does not exist yet),
-    open with the journal's key."""
+    open with the journal's key (``now``: its clock, when not the system's)."""
     target = folder / config.journal_path.name
     if config.journal_path.exists():
         copy_database(config.journal_path, target)
-    journal = Journal(target, RecordReducer())
+    journal = Recording(target, RecordReducer(), now=now or utc_now)
     try:
         keyed = journal.keyed_from is not None and journal.last_seq >= journal.keyed_from
         if os.environ.get(KEY_ENV) or key_path(config).exists() or keyed:
@@ -125,10 +161,15 @@ def scratch_journal(config: Config, folder: Path) -> Journal:
 
 
 def scratch_connectors(
-    config: Config, folder: Path, connectors: Mapping[str, Connector] | None = None
+    config: Config,
+    folder: Path,
+    connectors: Mapping[str, Connector] | None = None,
+    *,
+    now: Now | None = None,
 ) -> dict[str, Connector]:
-    """Each side as the dry run sees it: a SQLite side's copy, any other side (or one
-    given in ``connectors``) wrapped in :class:`Capturing`."""
+    """Each side as the dry run sees it: a SQLite side's copy (``now``: its clock, when
+    not the system's), any other side (or one given in ``connectors``) wrapped in
+    :class:`Capturing`."""
     found: dict[str, Connector] = {}
     try:
         for name, side in config.sides.items():
@@ -139,7 +180,7 @@ def scratch_connectors(
                 copy = folder / f"side-{name}.db"
                 if side.path.exists():
                     copy_database(side.path, copy)
-                found[name] = SQLiteConnector(name, copy)
+                found[name] = SQLiteConnector(name, copy, now=now or utc_now)
             else:
                 found[name] = Capturing(build_connector(side))
     except BaseException:
@@ -149,19 +190,29 @@ def scratch_connectors(
     return found
 
 
-def plan_of_run(journal: Journal, first: int, last: int | None = None) -> Plan:
-    """The plan of the entries ``first``..``last`` (to the end) of ``journal``, with what
-    each side held before of the records they update (the ``old`` of an overwrite)."""
-    run = list(journal.read(since=first - 1, until=last))
-    updated = sorted(
-        {(e.module, e.rid) for e in run if e.kind is Kind.APPLIED and e.rid is not None}
-    )
-    before: list[Entry] = []
+def plan_of_run(
+    journal: Journal, first: int, last: int | None = None, *, run: Sequence[Entry] | None = None
+) -> Plan:
+    """The plan of the entries ``first``..``last`` (to the end) of ``journal`` (``run``:
+    those entries, when the caller has them), with what each side held before of the
+    records they update (the ``old`` of an overwrite)."""
+    if run is None:
+        run = list(journal.read(since=first - 1, until=last))
     kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
-    for module, rid in updated:
-        before += journal.read(module=module, rid=rid, kinds=kinds, until=first - 1)
-    before.sort(key=lambda e: e.seq)
-    return build_plan([*before, *run], first=first)
+
+    def history(records: Set[tuple[str, str]]) -> list[Entry]:
+        by_module: dict[str, list[str]] = {}
+        for module, rid in sorted(records):
+            by_module.setdefault(module, []).append(rid)
+        found: list[Entry] = []
+        for module, rids in by_module.items():
+            for start in range(0, len(rids), RIDS_A_READ):
+                chunk = rids[start : start + RIDS_A_READ]
+                found += journal.read(module=module, rids=chunk, kinds=kinds, until=first - 1)
+        found.sort(key=lambda e: e.seq)
+        return found
+
+    return build_plan(run, first=first, history=history)
 
 
 @attrs.frozen
@@ -180,20 +231,22 @@ def dry_run(
     connectors: Mapping[str, Connector] | None = None,
     progress: Progress | None = None,
     batch_size: int = 1000,
+    now: Now | None = None,
 ) -> DryRun:
     """What ``sync`` of ``modules`` (none: every module) would do now; nothing is written
     to the sides or the journal.  ``connectors``: sides to use instead of the config's (a
-    test's memory sides), wrapped so their writes are captured."""
+    test's memory sides), wrapped so their writes are captured; ``now``: the clock of the
+    scratch journal and SQLite sides (a test's, to compare with a run on the same)."""
     with tempfile.TemporaryDirectory(prefix="replicator-dry-") as tmp:
         folder = Path(tmp)
-        journal = scratch_journal(config, folder)
+        journal = scratch_journal(config, folder, now=now)
         sides: dict[str, Connector] = {}
         try:
-            sides = scratch_connectors(config, folder, connectors)
+            sides = scratch_connectors(config, folder, connectors, now=now)
             engine = Engine(config, journal, sides, progress=progress, batch_size=batch_size)
             first = journal.last_seq + 1
             report = engine.run(list(modules) or None)
-            plan = plan_of_run(journal, first)
+            plan = plan_of_run(journal, first, run=journal.written(first))
             captured = {
                 name: len(side.writes)
                 for name, side in sides.items()
@@ -208,12 +261,53 @@ def dry_run(
     return DryRun(plan, report, captured)
 
 
+def first_sync_modules(engine: Engine, modules: Sequence[str] = ()) -> list[str]:
+    """The modules of ``modules`` (none: every module) whose first sync against a guarded
+    side is still ahead: a side of theirs was never read to its end."""
+    config = engine.config
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    found = []
+    for name in list(modules) or list(config.modules):
+        module = config.modules[name]
+        if guarded & set(module.sides) and not engine.pulled_once(module):
+            found.append(name)
+    return found
+
+
+def guard_first_sync(
+    engine: Engine,
+    modules: Sequence[str] = (),
+    *,
+    progress: Progress | None = None,
+) -> DryRun | None:
+    """The guard rail of a first sync (``[guard] first_sync_creates``): when a module's
+    first sync is ahead, dry-run the sync and raise :class:`GuardStop` (with the dry run)
+    if it would create more records than the limit on a guarded side.  Returns the dry
+    run when one ran and the sync may go, None when none was needed."""
+    config = engine.config
+    limit = config.guard.first_sync_creates
+    if not config.guard.on or not first_sync_modules(engine, modules):
+        return None
+    run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
+    over = {
+        side: n for side, n in run.plan.creates_per_side().items() if side in guarded and n > limit
+    }
+    if over:
+        raise GuardStop(over, limit, run)
+    return run
+
+
 __all__ = [
     "DRY_ID",
+    "GUARDED",
     "Capturing",
     "DryRun",
+    "Recording",
     "copy_database",
     "dry_run",
+    "first_sync_modules",
+    "guard_first_sync",
     "plan_of_run",
     "scratch_connectors",
     "scratch_journal",

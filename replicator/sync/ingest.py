@@ -70,7 +70,9 @@ def ingest(
             rid = _fresh_rid(journal, name, side, str(change.id))
             state, held = None, None
         if change.deleted:
-            if held is not None and not held.deleted:
+            # only the row the record holds now: an undo of an undo made it again under
+            # another id, and the delete of its old row is no delete of the record
+            if held is not None and not held.deleted and held.id in (None, str(change.id)):
                 entries.append(new_entry(Tombstone(id=str(change.id)), name, rid, side))
                 batch_rids.add(rid)
                 report.add(name, side, "deleted")

@@ -295,6 +295,7 @@ class Run:
     ms: int = 0
     error: str | None = None
     record: Mapping[str, str] | None = None
+    undoes: int | None = None  # an undo's run: the run it reverted
 
     @classmethod
     def from_entry(cls, entry: Entry) -> Run:
@@ -313,6 +314,7 @@ class Run:
             ms=int(marker.ms),
             error=marker.error,
             record=marker.record,
+            undoes=marker.undoes,
         )
 
     def tally(self, module: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
@@ -434,6 +436,7 @@ def run_data(journal: Journal, run: Run, *, module: str | None = None) -> dict[s
     data: dict[str, Any] = {
         "type": "run",
         "seq": run.seq,
+        "run": run.seq,  # a run's id: what `replicator undo` takes
         "at": utc_text(run.at),
         "trigger": run.trigger,
         "started": run.started,
@@ -451,12 +454,16 @@ def run_data(journal: Journal, run: Run, *, module: str | None = None) -> dict[s
     }
     if run.record is not None:
         data["record"] = dict(run.record)
+    if run.undoes is not None:
+        data["undoes"] = run.undoes
     return data
 
 
 def run_summary(run: Run, totals: Mapping[str, int]) -> str:
     what = ", ".join(f"{totals[c]} {c}" for c in COLUMNS if totals[c]) or "no record changed"
     label = "sync" if run.trigger == "sync" else run.trigger
+    if run.undoes is not None:
+        label += f" of run {run.undoes}"
     if run.record is not None:
         label += f" {run.record.get('side')} id {run.record.get('id')}"
         if run.record.get("rid"):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any
 
 import attrs
@@ -96,24 +96,55 @@ def _wire(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_wire(v) for k, v in sorted(values.items())}
 
 
-def build_plan(entries: Iterable[Entry], *, first: int) -> Plan:
+History = Callable[[Set[tuple[str, str]]], Iterable[Entry]]
+
+
+def build_plan(entries: Iterable[Entry], *, first: int, history: History | None = None) -> Plan:
     """The plan of the run whose entries start at seq ``first``.
 
-    ``entries``, in seq order, may begin earlier with the history of the records the run
-    updates: what each side held of them before the run, the ``old`` of an overwrite (an
-    entry before ``first`` only feeds that)."""
+    The ``old`` of an overwrite is what the side held before: the run's own entries and
+    those before ``first``, which ``entries`` may begin with (in seq order) or
+    ``history`` gives: asked once with the (module, record) pairs the run updates, it
+    answers their entries (only those before ``first`` are used)."""
     groups: dict[str, list[Row]] = {group: [] for group in GROUPS}
     held: dict[tuple[str, str, str], dict[str, Any]] = {}
     created: set[tuple[str, str, str]] = set()
+    entries = list(entries)
+    # each entry's payload decoded once (observations need none)
+    payloads = [
+        None
+        if e.kind is Kind.OBSERVED or e.rid is None or e.module.startswith("@")
+        else payload_of(e)
+        for e in entries
+    ]
+    # what a side held is followed only where the run updates it: a first sync of many
+    # records updates few, and converting every observation's values would cost more
+    # than the rest of the plan
+    updated = {
+        (e.module, e.rid, e.side)
+        for e, p in zip(entries, payloads, strict=True)
+        if e.seq >= first and isinstance(p, Applied) and not value_or(p.create, False)
+    }
+    if history is not None and updated:
+        prior = [
+            e
+            for e in history({(m, rid) for m, rid, _ in updated if rid is not None})
+            if e.seq < first
+        ]
+        entries = [*prior, *entries]
+        payloads = [*([None] * len(prior)), *payloads]
 
     def fold(entry: Entry) -> dict[str, Any]:
         assert entry.rid is not None and entry.side is not None
-        have = held.setdefault((entry.module, entry.rid, entry.side), {})
+        key = (entry.module, entry.rid, entry.side)
+        if key not in updated:
+            return {}
+        have = held.setdefault(key, {})
         before = dict(have)
         have.update(_wire(entry.fields))
         return before
 
-    for entry in entries:
+    for entry, decoded in zip(entries, payloads, strict=True):
         if entry.module.startswith("@") or entry.rid is None:
             continue  # the run's own entries (settings, markers), batch intents, cursors
         kind = entry.kind
@@ -125,7 +156,7 @@ def build_plan(entries: Iterable[Entry], *, first: int) -> Plan:
         if kind is Kind.OBSERVED and entry.side is not None:
             fold(entry)
             continue
-        payload = payload_of(entry)
+        payload = decoded if decoded is not None else payload_of(entry)
         if isinstance(payload, Applied) and entry.side is not None:
             before = fold(entry)
             if value_or(payload.create, False):
@@ -218,4 +249,4 @@ def compare(a: Plan, b: Plan) -> list[str]:
     return found
 
 
-__all__ = ["BOTH", "GROUPS", "Plan", "Row", "build_plan", "compare"]
+__all__ = ["BOTH", "GROUPS", "History", "Plan", "Row", "build_plan", "compare"]

@@ -35,6 +35,7 @@ from journal.payloads import (
     Tombstone,
     Triggered,
     TriggerSkipped,
+    Unlinked,
     ValueConflict,
     ValueResolution,
     WriteIntent,
@@ -175,6 +176,9 @@ def describe(entry: Entry) -> str:
     if isinstance(payload, Observed):
         return f"id {payload.id}: {_fields(entry.fields)}"
     if isinstance(payload, Tombstone):
+        if payload.by is not None:  # a delete we made at a person's request
+            why = f": {payload.reason}" if payload.reason else ""
+            return f"deleted on {entry.side} (id {payload.id}) for {payload.by}{why}"
         return f"deleted on {entry.side} (id {payload.id}); not propagated"
     if entry.kind is Kind.INTENT:
         if isinstance(payload, SettledIntent):
@@ -186,7 +190,7 @@ def describe(entry: Entry) -> str:
             f"({creates} create, {len(writes) - creates} update)"
         )
     if isinstance(payload, Applied):
-        made = "created" if payload.create else "updated"
+        made = "created" if payload.create else "restored" if entry.dot else "updated"
         text = f"{made} on {entry.side} id {payload.id}: {_fields(entry.fields)}"
         for renamed in payload.renamed:  # duplicates = "clone": the name was taken
             text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
@@ -198,6 +202,11 @@ def describe(entry: Entry) -> str:
         return (
             f"linked to {entry.side} id {payload.id} ({payload.policy}, was "
             f"{payload.from_}): {_fields(entry.fields)}"
+        )
+    if isinstance(payload, Unlinked):
+        return (
+            f"unlinked from {entry.side} id {payload.id} by undo of run {payload.undoes} "
+            f"({payload.by}): it is record {payload.from_} again"
         )
     if isinstance(payload, Merged):
         return f"merged into {payload.into} ({payload.policy})"

@@ -24,7 +24,7 @@ import attrs
 from conflicts import DuplicatePolicy, RecordState, match_key
 from conflicts.deals import sent_status
 from conflicts.merge import SideWrite, canonical
-from journal import Journal, Kind, NewEntry, VectorClock
+from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire
 from journal.payloads import Applied, Failure, RunMarker, WriteIntent, expect, new_entry, payload_of
 from replicator.config.load import ModuleConfig, split_lookup
@@ -44,8 +44,12 @@ def push(
     *,
     retrying: set[str],
     held: set[tuple[str, str]] | None = None,
+    dots: Mapping[str, Dot] | None = None,
 ) -> None:
     """Journal the intent, push, journal each outcome (``done``: the record's last write).
+
+    ``dots``: record -> the dot of its applied entry (an undo's restore: the value written
+    becomes the record's newest, :mod:`~replicator.sync.undo`).
 
     ``retrying`` holds the records of the batch a side asked to retry: they stay marked
     for attention, so a later write of theirs in the batch is not their last.  ``held``
@@ -141,6 +145,7 @@ def push(
                     name,
                     state.rid,
                     side,
+                    dot=dots.get(state.rid) if dots else None,
                     context=VectorClock(w.context),
                     fields=w.values,
                 )

@@ -137,6 +137,7 @@ def journal_run(
     trigger: str = "sync",
     error: BaseException | None = None,
     record: Mapping[str, str] | None = None,
+    undoes: int | None = None,
 ) -> Entry | None:
     """The run marker of a cycle that wrote entries or failed (None for an idle cycle)."""
     first, last = report.entries_before + 1, journal.last_seq
@@ -158,6 +159,7 @@ def journal_run(
         paused=tuple(report.paused),
         record=dict(record) if record is not None else None,
         error=f"{type(error).__name__}: {error}"[:ERROR_TEXT] if error is not None else None,
+        undoes=undoes,
     )
     origin = record.get("side") if record is not None else None
     (entry,) = journal.append([new_entry(marker, CONFIG_MODULE, RUN, origin, at=ended)])
@@ -172,13 +174,15 @@ def recorded(
     trigger: str = "sync",
     paused: Sequence[str] = (),
     record: dict[str, str] | None = None,
+    undoes: int | None = None,
 ) -> Iterator[CycleReport]:
     """Run the block as one run of ``modules``, counting into the report it is given.
 
     The settings in force are journaled first.  When the block ends, the run marker
     follows what it wrote and the journal's head is anchored; when it fails, the marker
     says why (it never hides the error itself, which goes on).  ``record`` names what a
-    ``fetch`` read (the block may add the record's id to it before it ends).
+    ``fetch`` read (the block may add the record's id to it before it ends); ``undoes``
+    the run an undo reverts.
     """
     journal = ctx.journal
     report = CycleReport(entries_before=journal.last_seq, paused=list(paused))
@@ -190,12 +194,21 @@ def recorded(
     except Exception as exc:
         with contextlib.suppress(Exception):
             journal_run(
-                journal, report, modules, started=started, trigger=trigger, error=exc, record=record
+                journal,
+                report,
+                modules,
+                started=started,
+                trigger=trigger,
+                error=exc,
+                record=record,
+                undoes=undoes,
             )
             write_anchor(journal)
         raise
     report.seconds = time.monotonic() - report.started
-    journal_run(journal, report, modules, started=started, trigger=trigger, record=record)
+    journal_run(
+        journal, report, modules, started=started, trigger=trigger, record=record, undoes=undoes
+    )
     write_anchor(journal)  # the head, outside the journal file (JOURNAL.anchors)
     report.entries_after = journal.last_seq
 

@@ -18,6 +18,10 @@ def test_demo_syncs_zoho_crm_and_books_through_the_sandbox(tmp_path):
     out = result.stdout
     assert out.index("first sync") < out.index("second sync") < out.index("journal verify")
     assert "name(s) on both sides were linked" in out
+    # the dry run comes first: the plan of the first sync, nothing written
+    plan = out.index("dry run: the plan of the first sync")
+    assert plan < out.index("what the first sync will do") < out.index("sides were linked")
+    assert "neither side nor the journal changed" in out and "creates (" in out
     assert "resolved: customers" in out and "phone" in out  # the concurrent edit
     assert "API requests the sandbox answered" in out and "/books/v3/contacts" in out
     assert "after the second sync: 13 accounts in CRM, 15 customers in Books" in out
@@ -58,6 +62,8 @@ def test_the_sqlite_demo_runs_and_ends_with_the_verify_result(tmp_path):
     out = result.stdout
     assert out.index("first sync") < out.index("second sync") < out.index("journal verify")
     assert "resolved" in out and "email" in out  # the concurrent edit, settled by newest
+    assert out.index("dry run: the plan of the first sync") < out.index("linked, not copied")
+    assert "neither side nor the journal changed" in out and "links (" in out
     lines = out.strip().splitlines()
     verify_line = next(i for i, line in enumerate(lines) if line.startswith("intact: "))
     assert "Try:" in lines[verify_line + 2] and "conflicts list" in out

@@ -42,7 +42,7 @@ class Host:
         self.callbacks.append(body)
         return body.get("token") == "channel-token"
 
-    def sync_now(self, modules: list[str]) -> dict[str, Any]:
+    def sync_now(self, modules: list[str], *, yes: bool = False) -> dict[str, Any]:
         self.syncs.append(modules)
         return {"modules": {}}
 

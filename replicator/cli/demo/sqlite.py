@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from replicator.cli.conflicts import conflict_data
+from replicator.cli.demo.dry_run import show_dry_run
 from replicator.cli.demo.story import conflicts_and_verify
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import load_config
@@ -211,8 +212,9 @@ def run_sqlite_demo(folder: Path, console: Console, *, records: int, seed: int) 
     )
     config = load_config(config_path)
 
+    show_dry_run(console, config)  # the plan first (issue 15)
     console.rule("first sync")
-    report = run_sync(config)
+    report = run_sync(config, yes=True)
     print_report(console, config, report)
     console.print(
         f"{report.total('linked')} customers on both sides were linked, not copied "

@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from replicator.cli.demo.deals import run_deals
+from replicator.cli.demo.dry_run import show_dry_run
 from replicator.cli.demo.story import conflicts_and_verify
 from replicator.cli.demo.transactions import run_transactions, set_up_crm
 from replicator.cli.sync import print_report, run_sync
@@ -161,8 +162,9 @@ def run_zoho_demo(
             _show_sides(console, api, "before the first sync")
             made = set_up_crm(config)  # `replicator setup`: the status values CRM lacks
             console.print(f"replicator setup: {made} field(s) or picklist value set(s) made in CRM")
+            show_dry_run(console, config)  # the plan first (issue 15)
             console.rule("first sync")
-            first = run_sync(config)
+            first = run_sync(config, yes=True)  # the plan was shown: past the guard
             print_report(console, config, first)
             _explain_first(console, first)
 
