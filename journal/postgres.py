@@ -36,18 +36,16 @@ from journal.entry import (
     Entry,
     Kind,
     NewEntry,
-    chain_hash,
+    chained_rows,
     dumps,
     entry_from_row,
-    fast_dumps,
     loads,
     row_hash,
-    utc_text,
 )
 from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
-from journal.storage import JournalStorage, Now
+from journal.storage import JournalBackend, JournalStorage, Now
 from journal.store import CHAIN_RID, JOURNAL_MODULE
 from journal.view import cursor_order
 
@@ -406,39 +404,10 @@ class PostgresJournal:
         if self._depth == 0:
             with self.transaction():
                 return self.append(entries)
-        seq, prev = self._last_seq, self._last_hash
         key = self._append_key()
-        now = self.now()
-        now_text = utc_text(now)
-        now_at = dt.datetime.fromisoformat(now_text)
-        rows: list[tuple[Any, ...]] = []
-        stored: list[Entry] = []
-        for new in entries:
-            seq += 1
-            if new.at is None:
-                at, at_value = now_text, now_at
-            else:
-                at, at_value = utc_text(new.at), new.at
-            kind = new.kind.value
-            dot = fast_dumps(new.dot.to_json()) if new.dot is not None else None
-            context = fast_dumps(new.context.to_json()) if new.context is not None else None
-            fields = dumps(new.fields) if new.fields else "{}"
-            meta = dumps(new.meta, trusted=True) if new.meta else "{}"
-            digest = chain_hash(
-                prev, seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta,
-                key=key,
-            )  # fmt: skip
-            rows.append(
-                (seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta, prev,
-                 digest)
-            )  # fmt: skip
-            stored.append(
-                Entry(
-                    seq, at_value, new.module, new.rid, new.side, new.kind, new.dot,
-                    new.context, new.fields, new.meta, prev, digest,
-                )
-            )  # fmt: skip
-            prev = digest
+        rows, stored = chained_rows(
+            entries, seq=self._last_seq, prev=self._last_hash, key=key, now=self.now()
+        )
         if not rows:
             return []
         with _translated(self.where), self.conn.cursor() as cur:
@@ -450,7 +419,7 @@ class PostgresJournal:
             )
             for entry in stored:
                 self.reducer.apply(self.view, entry)
-        self._last_seq, self._last_hash = seq, prev
+        self._last_seq, self._last_hash = stored[-1].seq, stored[-1].hash
         return stored
 
     # -- reading ------------------------------------------------------------------------------
@@ -680,7 +649,8 @@ def _replay_difference(journal: PostgresJournal) -> tuple[str, str] | None:
     return found
 
 
-POSTGRES = PostgresBackend()
+# typed as the protocol: mypy checks the backend (and the journal it opens) conform
+POSTGRES: JournalBackend = PostgresBackend()
 
 __all__ = [
     "POSTGRES",
