@@ -30,11 +30,18 @@ at the real limit.  By default the sandbox's limit and the connector's limiter a
 raised (``--books-per-minute``, default 100,000) so the run takes seconds; the output says
 which limit was used.  ``--real-limit`` keeps Books' 100 a minute on both.
 
+``--page-times`` also times, after the seeding, a read of every seeded record through the
+list APIs as the connectors read them (CRM Accounts by Modified_Time ascending, pages of 200,
+``page`` then ``page_token``; Books customers by last_modified_time descending, pages of
+200): the first and the last pages' times (median of 5 each) and their ratio, which stays
+near 1.0 when a page costs the same wherever it is.  ``--pages-only`` stops there (no sync).
+
 Prints one JSON object to stdout (progress to stderr).
 
     python benchmarks/api_calls.py            # 5,000 customers, 50 edits a side
     python benchmarks/api_calls.py --quick    # 1,000 customers, 50 edits a side
     python benchmarks/api_calls.py --real-limit --records 400 --edits 20
+    python benchmarks/api_calls.py --records 100000 --page-times --pages-only
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import collections
 import json
 import math
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -211,6 +219,82 @@ def seed(admin: AdminClient, crm: int, books: int) -> None:
         )
 
 
+def books_customers(api: ZohoApi) -> list[dict[str, Any]]:
+    """Every Books customer, newest first, as the connector lists them (by time: a page
+    costs the same wherever it is, where a list sorted by name renders every contact)."""
+    records: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        answer = api.books("GET", "/contacts", params=customer_page(page))
+        records += answer["contacts"]
+        if not answer["page_context"]["has_more_page"]:
+            return records
+        page += 1
+
+
+def customer_page(page: int) -> dict[str, Any]:
+    return {
+        "contact_type": "customer",
+        "sort_column": "last_modified_time",
+        "sort_order": "D",
+        "page": page,
+        "per_page": PER_PAGE,
+    }
+
+
+def _ends(times: list[float]) -> dict[str, Any]:
+    """The first and last pages' times (ms, median of up to 5 each) and their ratio."""
+    first = statistics.median(times[:5])
+    last = statistics.median(times[-5:])
+    return {
+        "pages": len(times),
+        "first_ms": round(first * 1000, 2),
+        "last_ms": round(last * 1000, 2),
+        "median_ms": round(statistics.median(times) * 1000, 2),
+        "last_over_first": round(last / first, 3),
+    }
+
+
+def page_times(api: ZohoApi) -> dict[str, Any]:
+    """Every seeded record read through the list APIs as the connectors read them, each
+    page's request timed."""
+    log("timing list pages ...")
+    crm: list[float] = []
+    params = {
+        "fields": "Account_Name,Website",
+        "per_page": PER_PAGE,
+        "sort_by": "Modified_Time",
+        "sort_order": "asc",
+    }
+    page, token, seen = 1, None, 0
+    while True:
+        if token:  # a token holds the query it goes on with
+            query = {"fields": params["fields"], "per_page": PER_PAGE, "page_token": token}
+        else:
+            query = {**params, "page": page}
+        started = time.perf_counter()
+        answer = api.crm("GET", "/Accounts", params=query)
+        crm.append(time.perf_counter() - started)
+        seen += len(answer.get("data") or [])
+        info = answer.get("info") or {}
+        if not info.get("more_records"):
+            break
+        token = info.get("next_page_token") if page * PER_PAGE >= 2000 or token else None
+        page += 1
+    books: list[float] = []
+    page, read = 1, 0
+    while True:
+        started = time.perf_counter()
+        answer = api.books("GET", "/contacts", params=customer_page(page))
+        books.append(time.perf_counter() - started)
+        read += len(answer["contacts"])
+        if not answer["page_context"]["has_more_page"]:
+            break
+        page += 1
+    log(f"pages: CRM {len(crm)} ({seen} records), Books {len(books)} ({read} records)")
+    return {"crm": {**_ends(crm), "records": seen}, "books": {**_ends(books), "records": read}}
+
+
 def edit(api: ZohoApi, edits: int) -> None:
     """``edits`` websites changed on each side through the APIs (one CRM bulk call per 100,
     one Books call per contact), on records that started on the other side."""
@@ -228,7 +312,7 @@ def edit(api: ZohoApi, edits: int) -> None:
                 ]
             },
         )
-    contacts = [c for c in api.books_contacts() if c["contact_name"].endswith("Ltd")][:edits]
+    contacts = [c for c in books_customers(api) if c["contact_name"].endswith("Ltd")][:edits]
     for i, contact in enumerate(contacts):
         api.books_update_contact(contact["contact_id"], website=f"www.edited-in-books{i}.example")
 
@@ -308,7 +392,7 @@ def converged(api: ZohoApi) -> bool:
         a["Account_Name"]: a.get("Website")
         for a in api.crm_records("Accounts", ["Account_Name", "Website"])
     }
-    books = {c["contact_name"]: c.get("website") for c in api.books_contacts()}
+    books = {c["contact_name"]: c.get("website") for c in books_customers(api)}
     return crm == books
 
 
@@ -335,7 +419,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=7200.0,
         help="seconds of sandbox time between the initial sync and the edits",
     )
+    parser.add_argument(
+        "--page-times",
+        action="store_true",
+        help="time every list page of the seeded records (first vs last page)",
+    )
+    parser.add_argument(
+        "--pages-only", action="store_true", help="with --page-times: stop after timing pages"
+    )
     args = parser.parse_args(argv)
+    args.page_times = args.page_times or args.pages_only
     if args.quick:
         args.records, args.edits, args.documents = 1000, 50, 200
     rate = BOOKS_REAL_LIMIT if args.real_limit else args.books_per_minute
@@ -352,6 +445,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         admin = box.admin
         seed(admin, in_crm, in_books)
+        seeded = time.perf_counter() - began
+        pages: dict[str, Any] | None = None
+        if args.page_times:
+            with ZohoApi(box.credentials_path) as api:
+                pages = page_times(api)
+            if args.pages_only:
+                print(json.dumps(pages_result(args, pages, seeded, began), indent=2))
+                return 0
         config_path = Path(folder) / "replicator.toml"
         config_path.write_text(
             zoho_config(box.credentials_path, books_per_minute=rate), encoding="utf-8"
@@ -474,8 +575,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python": platform.python_version(),
         "library": library_state(),
     }
+    if pages is not None:
+        result["page_times"] = pages
     print(json.dumps(result, indent=2))
     return 0
+
+
+def pages_result(
+    args: argparse.Namespace, pages: dict[str, Any], seeded: float, began: float
+) -> dict[str, Any]:
+    return {
+        "benchmark": "api_calls",
+        "records": args.records,
+        "pages_only": True,
+        "per_page": PER_PAGE,
+        "page_times": pages,
+        "seed_seconds": round(seeded, 2),
+        "wall_seconds": round(time.perf_counter() - began, 2),
+        "python": platform.python_version(),
+        "library": library_state(),
+    }
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-from journal.entry import GENESIS, SEP, utc_text
+from journal.entry import GENESIS, SEP, ChainKey, utc_text
 from journal.errors import IntegrityError, StorageError
 from journal.schema import create_private
 from journal.store import Journal
@@ -273,7 +273,26 @@ def check_tail(journal: Journal, anchor: Anchor | None) -> str | None:
     return None
 
 
-def check_range(journal: Journal, start: int = 1, progress: Any = None) -> int:
+class ChainedRows(Protocol):
+    """What a chain check reads of a journal, whatever stores it (SQLite's
+    :class:`~journal.store.Journal`, :class:`journal.postgres.PostgresJournal`)."""
+
+    @property
+    def key(self) -> ChainKey | None: ...
+
+    @property
+    def keyed_from(self) -> int | None: ...
+
+    @property
+    def last_seq(self) -> int: ...
+
+    @property
+    def needs_upgrade(self) -> bool: ...
+
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
+
+
+def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> int:
     """Check seq continuity and every hash from entry ``start`` to the head (the link of
     entry ``start`` to its predecessor is checked only from entry 1); the number checked.
 

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -410,6 +411,64 @@ def chain_hash(
     return key.digest(data)
 
 
+def chained_rows(
+    entries: Iterable[NewEntry],
+    *,
+    seq: int,
+    prev: str,
+    key: ChainKey | None,
+    now: dt.datetime,
+) -> tuple[list[Row], list[Entry]]:
+    """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
+    backend stores (text for text, so the chain is the same bytes wherever it is kept) and
+    the entries as stored.  An entry without ``at`` gets ``now`` (to the microsecond, UTC).
+    """
+    now_text = utc_text(now)
+    now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
+    rows: list[Row] = []
+    stored: list[Entry] = []
+    for new in entries:
+        seq += 1
+        if new.at is None:
+            at, at_value = now_text, now_at
+        else:
+            at, at_value = utc_text(new.at), new.at
+        kind = new.kind.value
+        new_dot = new.dot
+        if new_dot is None:
+            dot = None
+        elif '"' in new_dot.side or "\\" in new_dot.side:
+            dot = json.dumps(new_dot.to_json(), separators=(",", ":"))
+        else:
+            dot = f'["{new_dot.side}",{new_dot.counter}]'
+        context = fast_dumps(new.context.to_json()) if new.context is not None else None
+        fields = dumps(new.fields) if new.fields else "{}"
+        meta = dumps(new.meta, trusted=True) if new.meta else "{}"
+        module, rid, side = new.module, new.rid, new.side
+        digest = chain_hash(
+            prev, seq, at, module, rid, side, kind, dot, context, fields, meta, key=key
+        )
+        rows.append((seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest))
+        stored.append(
+            Entry(
+                seq,
+                at_value,
+                module,
+                rid,
+                side,
+                new.kind,
+                new_dot,
+                new.context,
+                new.fields,
+                new.meta,
+                prev,
+                digest,
+            )
+        )
+        prev = digest
+    return rows, stored
+
+
 def row_hash(row: Row, key: ChainKey | None = None) -> str:
     return chain_hash(row[10], *row[:10], key=key)
 
@@ -484,6 +543,7 @@ __all__ = [
     "Row",
     "canonical_decimal",
     "chain_hash",
+    "chained_rows",
     "chain_text",
     "dumps",
     "entry_from_row",

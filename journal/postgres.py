@@ -29,31 +29,29 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from journal.chain import check_rows
+from journal.anchors import check_range
 from journal.entry import (
     GENESIS,
     ChainKey,
     Entry,
     Kind,
     NewEntry,
-    chain_hash,
+    chained_rows,
     dumps,
     entry_from_row,
-    fast_dumps,
     loads,
     row_hash,
-    utc_text,
 )
 from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
-from journal.storage import JournalStorage, Now
+from journal.storage import JournalBackend, JournalStorage, Now
+from journal.store import CHAIN_RID, JOURNAL_MODULE
 from journal.view import cursor_order
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 MARKS = ", ".join(["%s"] * 12)
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-JOURNAL_MODULE, CHAIN_RID = "@journal", "@chain"  # as journal.store's keyed-chain marker
 
 ENTRIES = """
 CREATE TABLE {s}.entries (
@@ -144,6 +142,17 @@ def shown_location(conninfo: str, schema: str) -> str:
         return f"postgresql (unreadable connection string)#{schema}"
     host, port, db = parts.get("host", ""), parts.get("port", ""), parts.get("dbname", "")
     return f"postgresql://{host}{':' if port else ''}{port}/{db}#{schema}"
+
+
+def journal_exists(location: str) -> bool:
+    """Whether the journal at ``CONNINFO#SCHEMA`` has been made (nothing is created)."""
+    conninfo, schema = split_location(location)
+    with (
+        _translated(shown_location(conninfo, schema)),
+        psycopg.connect(conninfo, autocommit=True) as conn,
+    ):
+        row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.entries",)).fetchone()
+    return row is not None and row[0] is not None
 
 
 @contextlib.contextmanager
@@ -395,39 +404,10 @@ class PostgresJournal:
         if self._depth == 0:
             with self.transaction():
                 return self.append(entries)
-        seq, prev = self._last_seq, self._last_hash
         key = self._append_key()
-        now = self.now()
-        now_text = utc_text(now)
-        now_at = dt.datetime.fromisoformat(now_text)
-        rows: list[tuple[Any, ...]] = []
-        stored: list[Entry] = []
-        for new in entries:
-            seq += 1
-            if new.at is None:
-                at, at_value = now_text, now_at
-            else:
-                at, at_value = utc_text(new.at), new.at
-            kind = new.kind.value
-            dot = fast_dumps(new.dot.to_json()) if new.dot is not None else None
-            context = fast_dumps(new.context.to_json()) if new.context is not None else None
-            fields = dumps(new.fields) if new.fields else "{}"
-            meta = dumps(new.meta, trusted=True) if new.meta else "{}"
-            digest = chain_hash(
-                prev, seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta,
-                key=key,
-            )  # fmt: skip
-            rows.append(
-                (seq, at, new.module, new.rid, new.side, kind, dot, context, fields, meta, prev,
-                 digest)
-            )  # fmt: skip
-            stored.append(
-                Entry(
-                    seq, at_value, new.module, new.rid, new.side, new.kind, new.dot,
-                    new.context, new.fields, new.meta, prev, digest,
-                )
-            )  # fmt: skip
-            prev = digest
+        rows, stored = chained_rows(
+            entries, seq=self._last_seq, prev=self._last_hash, key=key, now=self.now()
+        )
         if not rows:
             return []
         with _translated(self.where), self.conn.cursor() as cur:
@@ -439,7 +419,7 @@ class PostgresJournal:
             )
             for entry in stored:
                 self.reducer.apply(self.view, entry)
-        self._last_seq, self._last_hash = seq, prev
+        self._last_seq, self._last_hash = stored[-1].seq, stored[-1].hash
         return stored
 
     # -- reading ------------------------------------------------------------------------------
@@ -476,16 +456,19 @@ class PostgresJournal:
         for row in rows:
             yield entry_from_row(row)
 
-    def rows(self) -> Iterator[tuple[Any, ...]]:
-        """Every stored row in seq order, streamed by a server-side cursor."""
-        with (
-            _translated(self.where),
-            self.conn.transaction(),
-            self.conn.cursor(name=f"rows_{self.schema}") as cur,
-        ):
-            cur.itersize = 5_000
-            cur.execute(self._q(f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries ORDER BY seq"))
-            yield from cur
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """The stored rows with ``seq > since`` in order, ``batch`` of them a query (keyset
+        queries by seq: memory stays one batch, no statement stays open between them)."""
+        query = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE seq > %s ORDER BY seq LIMIT %s"
+        )
+        while True:
+            with _translated(self.where):
+                rows = self.conn.execute(query, (since, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            since = rows[-1][0]
 
     def head(self) -> tuple[int, str, dt.datetime | None]:
         with _translated(self.where):
@@ -585,10 +568,7 @@ class PostgresBackend:
         storage_ok = not problems
         chain_ok, first_bad = True, None
         try:
-            n = check_rows(
-                own.rows(), key=own.key, keyed_from=own.keyed_from, last_seq=own.last_seq,
-                progress=progress,
-            )  # fmt: skip
+            n = check_range(own, 1, progress)
         except IntegrityError as exc:
             chain_ok, first_bad, n = False, exc.seq, own.count()
             problems.append(str(exc))
@@ -629,9 +609,10 @@ def _own(journal: JournalStorage) -> PostgresJournal:
 def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     n = 0
     apply = view.reducer.apply
-    for entry in journal.read():
-        apply(view, entry)
-        n += 1
+    for rows in journal.row_batches():
+        for row in rows:
+            apply(view, entry_from_row(row))
+        n += len(rows)
     return n
 
 
@@ -668,7 +649,8 @@ def _replay_difference(journal: PostgresJournal) -> tuple[str, str] | None:
     return found
 
 
-POSTGRES = PostgresBackend()
+# typed as the protocol: mypy checks the backend (and the journal it opens) conform
+POSTGRES: JournalBackend = PostgresBackend()
 
 __all__ = [
     "POSTGRES",
@@ -676,6 +658,7 @@ __all__ = [
     "PostgresJournal",
     "PostgresView",
     "create_schema",
+    "journal_exists",
     "shown_location",
     "split_location",
 ]

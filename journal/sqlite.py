@@ -9,7 +9,7 @@ from __future__ import annotations
 from journal.entry import ChainKey
 from journal.protocols import Reducer
 from journal.replay import Verification, rebuild, verify
-from journal.storage import JournalStorage, Now
+from journal.storage import JournalBackend, JournalStorage, Now
 from journal.store import Journal
 
 
@@ -43,6 +43,7 @@ def _own(journal: JournalStorage) -> Journal:
     return journal
 
 
-SQLITE = SQLiteBackend()
+# typed as the protocol: mypy checks the backend (and the Journal it opens) conform
+SQLITE: JournalBackend = SQLiteBackend()
 
 __all__ = ["SQLITE", "SQLiteBackend"]

@@ -29,12 +29,9 @@ from journal.entry import (
     EntryDecoder,
     Kind,
     NewEntry,
-    chain_hash,
-    dumps,
+    chained_rows,
     entry_from_row,
-    fast_dumps,
     row_hash,
-    utc_text,
 )
 from journal.errors import ChainKeyError, StorageError
 from journal.payloads import (
@@ -353,54 +350,10 @@ class Journal:
         if self._depth == 0:
             with self.transaction():
                 return self.append(entries)
-        seq, prev = self._last_seq, self._last_hash
         key = self._append_key()
-        now = self.now()
-        now_text = utc_text(now)
-        now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
-        rows = []
-        stored = []
-        for new in entries:
-            seq += 1
-            if new.at is None:
-                at, at_value = now_text, now_at
-            else:
-                at, at_value = utc_text(new.at), new.at
-            kind = new.kind.value
-            new_dot = new.dot
-            if new_dot is None:
-                dot = None
-            elif '"' in new_dot.side or "\\" in new_dot.side:
-                dot = json.dumps(new_dot.to_json(), separators=(",", ":"))
-            else:
-                dot = f'["{new_dot.side}",{new_dot.counter}]'
-            context = fast_dumps(new.context.to_json()) if new.context is not None else None
-            fields = dumps(new.fields) if new.fields else "{}"
-            meta = dumps(new.meta, trusted=True) if new.meta else "{}"
-            module, rid, side = new.module, new.rid, new.side
-            digest = chain_hash(
-                prev, seq, at, module, rid, side, kind, dot, context, fields, meta, key=key
-            )
-            rows.append(
-                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest)
-            )
-            stored.append(
-                Entry(
-                    seq,
-                    at_value,
-                    module,
-                    rid,
-                    side,
-                    new.kind,
-                    new_dot,
-                    new.context,
-                    new.fields,
-                    new.meta,
-                    prev,
-                    digest,
-                )
-            )
-            prev = digest
+        rows, stored = chained_rows(
+            entries, seq=self._last_seq, prev=self._last_hash, key=key, now=self.now()
+        )
         if not rows:
             return []
         self.conn.executemany(
@@ -410,7 +363,7 @@ class Journal:
         for entry in stored:
             apply(self.view, entry)
         self.view.flush_links()
-        self._last_seq, self._last_hash = seq, prev
+        self._last_seq, self._last_hash = stored[-1].seq, stored[-1].hash
         return stored
 
     # -- reading ----------------------------------------------------------------------------

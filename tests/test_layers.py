@@ -256,6 +256,12 @@ def test_a_package_reaches_no_module_of_the_one_it_must_not_depend_on(package):
             assert chain_to(GRAPH, name, targets) is None, chain_to(GRAPH, name, targets)
 
 
+def test_the_undo_planner_reaches_no_file_socket_or_database():
+    """replicator.sync.undo_plan (a run's entries -> its undo plan) is pure, as the core:
+    the undo's I/O is in replicator.sync.undo."""
+    assert chain_to(GRAPH, "replicator.sync.undo_plan", IO_MODULES) is None
+
+
 def _says_why(lines: list[str], line: int) -> bool:
     """Whether the import at ``line`` (1-based) has a comment on its line or above it."""
     return "#" in lines[line - 1] or lines[line - 2].strip().startswith("#")

@@ -1,4 +1,4 @@
-"""``replicator fleet new-key|add|remove|list|status``: the tenants of a fleet (issue 17).
+"""``replicator fleet new-key|add|remove|rekey|list|status``: the tenants of a fleet (issue 17).
 
 A thin layer over :mod:`replicator.fleet`.  The store is ``--store`` or
 ``REPLICATOR_FLEET_STORE`` (a SQLite file); the fleet key that seals tenants' secrets is
@@ -47,11 +47,11 @@ def _tenants(ctx: click.Context) -> Iterator[Tenants]:
 @click.option(
     "--store",
     envvar=STORE_ENV,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"The fleet's store, a SQLite file (or {STORE_ENV}).",
+    metavar="FILE|URL",
+    help=f"The fleet's store: a SQLite file, or postgresql://...[#SCHEMA] (or {STORE_ENV}).",
 )
 @click.pass_context
-def fleet(ctx: click.Context, store: Path | None) -> None:
+def fleet(ctx: click.Context, store: str | None) -> None:
     """Fleet mode (in progress): many integrations, each a tenant with an id, its config,
     its credentials and its journal, kept in the fleet's store.
 
@@ -79,8 +79,9 @@ def fleet_new_key() -> None:
 )
 @click.option(
     "--journal",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where the tenant's journal is (default: the config's [journal] path).",
+    metavar="PATH|URL",
+    help="Where the tenant's journal is: a SQLite file (default: the config's [journal] "
+    "path) or postgresql://...#SCHEMA (the extra `fleet`).",
 )
 @click.option(
     "--credentials",
@@ -99,7 +100,7 @@ def fleet_add(
     ctx: click.Context,
     tenant_id: str,
     config_path: Path,
-    journal: Path | None,
+    journal: str | None,
     credentials: Path | None,
     journal_key_file: Path | None,
 ) -> None:
@@ -124,6 +125,19 @@ def fleet_remove(ctx: click.Context, tenant_id: str) -> None:
     with _tenants(ctx) as tenants:
         info = tenants.remove(tenant_id)
     click.echo(f"removed tenant {info.id} (its journal stays at {info.journal})")
+
+
+@fleet.command("rekey")
+@click.pass_context
+def fleet_rekey(ctx: click.Context) -> None:
+    """Seal every tenant's secrets again with the first key of REPLICATOR_FLEET_KEY.
+
+    To rotate the fleet key: set REPLICATOR_FLEET_KEY=NEW,OLD everywhere, run `fleet
+    rekey`, then set REPLICATOR_FLEET_KEY=NEW.
+    """
+    with _tenants(ctx) as tenants:
+        done = tenants.rekey()
+    click.echo(f"resealed {len(done)} tenant(s) with the first fleet key")
 
 
 @fleet.command("list")

@@ -140,6 +140,8 @@ def sync(
     sync that would create more than `[guard] first_sync_creates` records (default 500,
     0: off) on a Zoho side stops before pushing, shows the plan and asks for `--yes`.
     """
+    if show and not dry_run:
+        raise click.UsageError("--show goes with --dry-run (or use `replicator plan --show`)")
     config = _config(ctx)
     if dry_run:
         echo_plan(run_plan(config, modules), config, as_json=as_json, show=show)

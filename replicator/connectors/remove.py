@@ -39,6 +39,7 @@ class Removal:
     id: str
     gone: bool = False
     error: str | None = None
+    note: str | None = None  # removed another way, and how (a Books record marked inactive)
 
     @property
     def ok(self) -> bool:

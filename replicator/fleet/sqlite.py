@@ -89,6 +89,14 @@ class SQLiteTenantStore:
             rows = self._db.execute(f"SELECT {COLUMNS} FROM tenants ORDER BY id").fetchall()
         return [_stored(row) for row in rows]
 
+    def replace_secrets(self, tenant_id: str, secrets: bytes, *, was: bytes) -> bool:
+        with self._lock, _translated(f"cannot update tenant {tenant_id}"):
+            done = self._db.execute(
+                "UPDATE tenants SET secrets = ? WHERE id = ? AND secrets = ?",
+                (secrets, tenant_id, was),
+            )
+            return done.rowcount > 0
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._db.close()

@@ -51,6 +51,11 @@ class TenantStore(Protocol):
         """Every tenant, by id."""
         ...
 
+    def replace_secrets(self, tenant_id: str, secrets: bytes, *, was: bytes) -> bool:
+        """Store a tenant's secrets sealed anew, if they are still ``was`` (False: the
+        tenant is gone or another process changed them meanwhile)."""
+        ...
+
     def close(self) -> None: ...
 
 

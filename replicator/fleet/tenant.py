@@ -21,7 +21,8 @@ from pathlib import Path
 
 import attrs
 
-from journal import ChainKey, ChainKeyError
+from journal import SQLITE, ChainKey, ChainKeyError, JournalStorage, Reducer
+from journal.storage import Now
 from replicator.config.load import Config, load_config, parse_config
 from replicator.connectors.zoho.credentials import (
     KEYS,
@@ -31,6 +32,7 @@ from replicator.connectors.zoho.credentials import (
     side_env_prefix,
 )
 from replicator.errors import ConfigError
+from replicator.fleet.backends import is_postgres
 from replicator.fleet.errors import TenantError
 
 # lower-case, a letter first, no hyphen: a tenant's id names its PostgreSQL schema as it is
@@ -94,10 +96,26 @@ class Tenant:
     added: dt.datetime
 
     def config(self) -> Config:
-        """The tenant's config, its journal where the tenant's is."""
+        """The tenant's config, its journal where the tenant's is (a SQLite journal's; a
+        PostgreSQL journal is opened by :meth:`open_journal`)."""
         data = tomllib.loads(self.config_text)
         config = parse_config(data, Path(self.config_path))
+        if self.journal_on_postgres:
+            return config
         return attrs.evolve(config, journal_path=Path(self.journal))
+
+    @property
+    def journal_on_postgres(self) -> bool:
+        return is_postgres(self.journal)
+
+    def open_journal(self, reducer: Reducer, *, now: Now | None = None) -> JournalStorage:
+        """The tenant's journal, with its key, on the backend its location names."""
+        if self.journal_on_postgres:
+            # psycopg is the optional extra `fleet`: imported only for a PostgreSQL journal
+            from journal.postgres import POSTGRES
+
+            return POSTGRES.open(self.journal, reducer, key=self.secrets.chain_key(), now=now)
+        return SQLITE.open(self.journal, reducer, key=self.secrets.chain_key(), now=now)
 
 
 def _now() -> dt.datetime:
@@ -140,17 +158,36 @@ def _credentials_by_side(path: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def _journal_key(journal: Path, key_file: Path | None) -> str:
-    """The journal key: from ``key_file``, else ``JOURNAL.key`` beside the journal, else new
-    (only for a journal that does not exist yet: a key must never be replaced)."""
+def _journal_key(journal: str, key_file: Path | None) -> str:
+    """The journal key: from ``key_file``, else ``JOURNAL.key`` beside a SQLite journal, else
+    new (only for a journal that does not exist yet: a key must never be replaced)."""
+    if is_postgres(journal):
+        if key_file is not None:
+            return _key_text(key_file)
+        # psycopg is the optional extra `fleet`: imported only for a PostgreSQL journal
+        from journal.postgres import journal_exists
+
+        if journal_exists(journal):
+            raise ConfigError(
+                "--journal", "(key)", "the PostgreSQL journal exists: pass --journal-key-file"
+            )
+        return ChainKey.generate()[1]
+    return _file_journal_key(Path(journal), key_file)
+
+
+def _key_text(path: Path) -> str:
+    text = _private_text(path, "journal key file").strip()
+    try:
+        ChainKey.from_text(text)
+    except ChainKeyError:
+        raise ConfigError(str(path), "(key)", "not a journal key (64 hex digits)") from None
+    return text
+
+
+def _file_journal_key(journal: Path, key_file: Path | None) -> str:
     path = key_file or journal.with_name(journal.name + ".key")
     if key_file is not None or path.exists():
-        text = _private_text(path, "journal key file").strip()
-        try:
-            ChainKey.from_text(text)
-        except ChainKeyError:
-            raise ConfigError(str(path), "(key)", "not a journal key (64 hex digits)") from None
-        return text
+        return _key_text(path)
     if journal.exists() and journal.stat().st_size > 0:
         raise ConfigError(
             str(path),
@@ -158,6 +195,23 @@ def _journal_key(journal: Path, key_file: Path | None) -> str:
             f"journal {journal} exists but its key file is missing: pass --journal-key-file",
         )
     return ChainKey.generate()[1]
+
+
+def _refuse_password(tenant_id: str, location: str) -> None:
+    """A journal's location is listed and shown: it must not hold a password (the workers
+    take it from PGPASSWORD or a ~/.pgpass file, as libpq does)."""
+    # psycopg is the optional extra `fleet`: imported only for a PostgreSQL journal
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        has_password = "password" in conninfo_to_dict(location.rpartition("#")[0])
+    except Exception:  # psycopg says why in words that may quote the text: not shown
+        raise TenantError(f"tenant {tenant_id}: --journal is not a PostgreSQL URL") from None
+    if has_password:
+        raise TenantError(
+            f"tenant {tenant_id}: the journal's URL holds a password; give it to the workers "
+            "by PGPASSWORD or a ~/.pgpass file instead (locations are listed, never secret)"
+        )
 
 
 def read_tenant(
@@ -172,8 +226,9 @@ def read_tenant(
     """A tenant from the files a single daemon uses.
 
     ``config_path``: its TOML (validated here).  ``journal``: where its journal is
-    (default: the config's).  Each Zoho side's credentials come from the file its
-    ``credentials`` option names, then from ``credentials``, a 0600 JSON file of
+    (default: the config's SQLite file; ``postgresql://...#SCHEMA`` for one on
+    PostgreSQL).  Each Zoho side's credentials come from the file its ``credentials``
+    option names, then from ``credentials``, a 0600 JSON file of
     ``{side: {key: value}}``; they must be complete (as the daemon checks them).
     ``journal_key``: the journal key file (default: ``JOURNAL.key`` beside an existing
     journal; a new journal gets a new key).
@@ -182,7 +237,13 @@ def read_tenant(
     path = Path(config_path).resolve()
     config = load_config(path)
     text = path.read_text(encoding="utf-8")
-    journal_path = Path(journal).resolve() if journal is not None else config.journal_path
+    if journal is None:
+        journal_at = str(config.journal_path)
+    elif is_postgres(str(journal)):
+        journal_at = str(journal)
+        _refuse_password(tenant_id, journal_at)
+    else:
+        journal_at = str(Path(journal).resolve())
     given = _credentials_by_side(Path(credentials)) if credentials is not None else {}
     unknown = sorted(set(given) - set(config.sides))
     if unknown:
@@ -197,7 +258,7 @@ def read_tenant(
         values.update(given.get(name, {}))
         by_side[name] = values
     key_file = Path(journal_key) if journal_key is not None else None
-    secrets = TenantSecrets(credentials=by_side, journal_key=_journal_key(journal_path, key_file))
+    secrets = TenantSecrets(credentials=by_side, journal_key=_journal_key(journal_at, key_file))
     for name, values in by_side.items():  # complete, or refused now rather than in a worker
         needed = () if "access_token" in values else ("client_id", "client_secret", "refresh_token")
         missing = [k for k in needed if k not in values]
@@ -212,7 +273,7 @@ def read_tenant(
         id=tenant_id,
         config_text=text,
         config_path=str(path),
-        journal=str(journal_path),
+        journal=journal_at,
         sides=tuple(config.sides),
         secrets=secrets,
         added=now or _now(),

@@ -8,14 +8,16 @@ opens each tenant's, to say whether the key opens them and to read its journal.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from journal import Entry, Journal, JournalError
+from journal import Entry, JournalError
 from journal.protocols import Encoded, View
+from replicator.fleet.backends import is_postgres
 from replicator.fleet.errors import FleetKeyError, TenantError
 from replicator.fleet.sealing import Sealer
 from replicator.fleet.store import StoredTenant, TenantStore
@@ -121,6 +123,18 @@ class Tenants:
             added=stored.added,
         )
 
+    def rekey(self) -> list[str]:
+        """Seal every tenant's secrets again with the first fleet key (after a rotation put
+        the new key first: ``REPLICATOR_FLEET_KEY=NEW,OLD``); the ids resealed.  Each is
+        opened first, so a tenant no key opens stops the rekey naming it, and one changed
+        meanwhile by another process is left as that process wrote it."""
+        done = []
+        for stored in self.store.all():
+            fresh = self.sealer.reseal(stored.secrets, tenant=stored.id)
+            if self.store.replace_secrets(stored.id, fresh, was=stored.secrets):
+                done.append(stored.id)
+        return done
+
     def info(self, tenant_id: str) -> TenantInfo:
         return _info(self._stored(tenant_id))
 
@@ -134,8 +148,10 @@ class Tenants:
         return [self._status(s) for s in stored]
 
     def _status(self, stored: StoredTenant) -> TenantStatus:
-        path = Path(stored.journal)
-        exists = path.is_file()
+        try:
+            exists = _journal_exists(stored.journal)
+        except JournalError as exc:
+            return TenantStatus(stored.id, stored.journal, "not checked", False, problem=str(exc))
         try:
             opened = TenantSecrets.from_bytes(self.sealer.open(stored.secrets, tenant=stored.id))
         except FleetKeyError as exc:
@@ -144,8 +160,18 @@ class Tenants:
             return TenantStatus(stored.id, stored.journal, str(exc), exists)
         if not exists:
             return TenantStatus(stored.id, stored.journal, "ok", False)
+        tenant = Tenant(
+            stored.id,
+            stored.config,
+            stored.config_path,
+            stored.journal,
+            stored.sides,
+            opened,
+            stored.added,
+        )
         try:
-            with Journal(path, _Unfolded(), key=opened.chain_key()) as journal:
+            journal = tenant.open_journal(_Unfolded())
+            with contextlib.closing(journal):
                 return TenantStatus(
                     stored.id,
                     stored.journal,
@@ -166,6 +192,16 @@ class Tenants:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _journal_exists(location: str) -> bool:
+    """Whether a tenant's journal has been made (nothing is created to find out)."""
+    if is_postgres(location):
+        # psycopg is the optional extra `fleet`: imported only for a PostgreSQL journal
+        from journal.postgres import journal_exists
+
+        return journal_exists(location)
+    return Path(location).is_file()
 
 
 def _info(stored: StoredTenant) -> TenantInfo:

@@ -85,6 +85,9 @@ EXACT = (
     "product_type",
     "sku",
 )
+# exact filters on a field a list shows as it is stored (always set), per resource: a list
+# sorted by time and filtered on these alone is read from the store's index, one page
+INDEXED = {"contacts": ("contact_type",)}
 NAMES = (
     "contact_name",
     "company_name",
@@ -163,7 +166,7 @@ def _list(resource: Resource) -> Handler:
                 raise _bad_param("last_modified_time") from None
         money = data.contact_money(org) if resource.path == "contacts" else None
         applied = q.get("filter_by", "Status.All")
-        if _by_time_only(q, column, applied):
+        if _by_time_only(q, column, applied, INDEXED.get(resource.path, ())):
             # nothing to filter or sort on but the stored times: one page from the index
             found = data.store.page(
                 "books",
@@ -174,6 +177,7 @@ def _list(resource: Resource) -> Handler:
                 descending=order == "D",
                 offset=(page - 1) * per_page,
                 modified_after=since,
+                equal={f"$.{k}": v for k, v in q.items() if k in EXACT},
             )
             records = [
                 data.render(org, resource, r, full=False, money=money) for r in found[:per_page]
@@ -219,15 +223,18 @@ def _list(resource: Resource) -> Handler:
     return handler
 
 
-def _by_time_only(q: Mapping[str, str], column: str, applied: str) -> bool:
+def _by_time_only(
+    q: Mapping[str, str], column: str, applied: str, stored: tuple[str, ...] = ()
+) -> bool:
     """Whether a list query sorts by a stored time and filters on nothing but
-    ``last_modified_time`` (the rows need no rendering to be chosen)."""
+    ``last_modified_time`` and the exact filters in ``stored`` (fields a list shows as they
+    are stored): the rows need no rendering to be chosen."""
     if column not in ("created_time", "last_modified_time") or applied != "Status.All":
         return False
     if q.get("search_text"):
         return False
     return not any(
-        key in EXACT
+        (key in EXACT and (key not in stored or not q[key]))
         or any(
             key.endswith(suffix) and key[: len(key) - len(suffix)] in NAMES
             for suffix in ("_startswith", "_contains", "")

@@ -23,7 +23,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +220,7 @@ class Store:
         after: Sequence[int] | None = None,
         modified_after: float | None = None,
         ids: Collection[str] | None = None,
+        equal: Mapping[str, str] | None = None,
     ) -> list[Row]:
         """One page of a module's records in ``order`` (a key of :data:`ORDERS`), read from
         its index: the cost is the page's, not the module's.
@@ -230,13 +231,19 @@ class Store:
         again (the same records either way).  ``after``: the :meth:`Row.order_key` of the
         last record of the previous page (keyset paging: the page starts just past it, in
         the direction of the order).  ``modified_after``: records modified strictly after
-        that second only; ``ids``: those records only.
+        that second only; ``ids``: those records only; ``equal``: records whose JSON value
+        at each path (``$.contact_type``) is that text (read from the rows the order's index
+        gives, so it costs the page when most records match).
         """
         columns = ORDERS[order]
         if after is not None and len(after) != len(columns):
             raise StoreError(f"a position in order {order!r} has {len(columns)} values")
         wanted = None if ids is None else tuple(sorted(set(ids)))
-        query = (api, scope, module, order, descending, modified_after, wanted)
+        matches = tuple(sorted((equal or {}).items()))
+        for path, _ in matches:
+            if not _JSON_PATH.fullmatch(path):
+                raise StoreError(f"not a JSON path this store can filter on: {path!r}")
+        query = (api, scope, module, order, descending, modified_after, wanted, matches)
         with self._lock:
             stamp = self._stamp()
             base: int | None = None  # how many records of the query precede the page
@@ -277,9 +284,12 @@ class Store:
         offset: int,
         after: Sequence[int] | None,
     ) -> list[Row]:
-        api, scope, module, _, descending, modified_after, wanted = query
+        api, scope, module, _, descending, modified_after, wanted, matches = query
         where = ["api = ?", "scope = ?", "module = ?"]
         params: list[Any] = [api, scope, module]
+        for path, value in matches:
+            where.append(f"json_extract(data, '{path}') = ?")
+            params.append(value)
         if modified_after is not None:
             where.append("CAST(modified AS INTEGER) > ?")
             params.append(modified_after)

@@ -49,7 +49,7 @@ from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
 from replicator.sync.plan_report import Plan, build_plan
-from replicator.sync.record import CycleReport
+from replicator.sync.record import CycleReport, journal_run
 
 DRY_ID = "dry-{}"
 RIDS_A_READ = 500  # records whose history one query reads (SQLite's variable limit)
@@ -288,7 +288,16 @@ def guard_first_sync(
     limit = config.guard.first_sync_creates
     if not config.guard.on or not first_sync_modules(engine, modules):
         return None
-    run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    try:
+        run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+    except Exception as exc:
+        # the sync could not be planned (a side refused the reads, a token limit): the sync
+        # fails here, and is journaled as a failed run as the cycle itself would have been
+        names = list(modules) or list(config.modules)
+        report = CycleReport(entries_before=engine.journal.last_seq)
+        with contextlib.suppress(Exception):
+            journal_run(engine.journal, report, names, started=engine.journal.now(), error=exc)
+        raise
     guarded = {name for name, side in config.sides.items() if side.connector in GUARDED}
     over = {
         side: n for side, n in run.plan.creates_per_side().items() if side in guarded and n > limit

@@ -37,7 +37,7 @@ import attrs
 from conflicts import RecordState
 from conflicts.merge import SideWrite
 from conflicts.register import register_dots
-from journal import Dot, Journal, Kind, NewEntry
+from journal import Dot, Entry, Journal, Kind, NewEntry
 from journal.entry import from_wire, utc_text
 from journal.payloads import (
     Failure,
@@ -56,6 +56,7 @@ from replicator.errors import EngineError
 from replicator.sync import pull, push, record
 from replicator.sync.context import Context
 from replicator.sync.copies import remover
+from replicator.sync.engine import _no_cyclic_gc
 from replicator.sync.lifecycle import gate
 from replicator.sync.record import CONFIG_MODULE, RUN, CycleReport
 from replicator.sync.undo_plan import (
@@ -73,6 +74,11 @@ from replicator.sync.undo_plan import (
 
 CHUNK = 500  # record ids per read of their entries
 STAGE = "undo"  # the stage of an undo's error entries
+# the entries a plan reads: what a side holds, and what changed a field or a link
+KINDS = [
+    str(k)
+    for k in (Kind.OBSERVED, Kind.APPLIED, Kind.LINK, Kind.TOMBSTONE, Kind.RESOLUTION, Kind.TRIGGER)
+]
 
 
 @attrs.frozen
@@ -119,22 +125,30 @@ def undone_by(journal: Journal, run_id: int) -> int | None:
 
 
 def plan_undo(journal: Journal, run: RunSpan, *, modules: Sequence[str] | None = None) -> UndoPlan:
-    """The undo plan of ``run`` from the journal as it is (nothing read from the sides)."""
-    in_run = journal.read(
-        since=run.first - 1,
-        until=run.last,
-        kinds=[str(Kind.APPLIED), str(Kind.LINK), str(Kind.TOMBSTONE)],
-    )
-    records = touched(run, in_run, modules)
+    """The undo plan of ``run`` from the journal as it is (nothing read from the sides).
+
+    The run's entries are read once; the records it touched then have their entries
+    before and after it read, a chunk of records at a time (none, for a first sync)."""
+    in_run: dict[tuple[str, str], list[Entry]] = {}
+    for entry in journal.read(since=run.first - 1, until=run.last, kinds=KINDS):
+        if entry.rid is not None and (not modules or entry.module in modules):
+            in_run.setdefault((entry.module, entry.rid), []).append(entry)
+    records = touched(run, (e for entries in in_run.values() for e in entries), modules)
     by_module: dict[str, list[str]] = {}
     for module, rid in records:
         by_module.setdefault(module, []).append(rid)
-    entries: dict[tuple[str, str], list[Any]] = {key: [] for key in records}
+    before: dict[tuple[str, str], list[Entry]] = {}
+    after: dict[tuple[str, str], list[Entry]] = {}
     for module, rids in by_module.items():
         for start in range(0, len(rids), CHUNK):
-            for entry in journal.read(module=module, rids=rids[start : start + CHUNK]):
-                assert entry.rid is not None
-                entries[(module, entry.rid)].append(entry)
+            chunk = rids[start : start + CHUNK]
+            for entry in journal.read(module=module, rids=chunk, until=run.first - 1, kinds=KINDS):
+                before.setdefault((module, str(entry.rid)), []).append(entry)
+            for entry in journal.read(module=module, rids=chunk, since=run.last, kinds=KINDS):
+                after.setdefault((module, str(entry.rid)), []).append(entry)
+    entries = {
+        key: [*before.get(key, ()), *in_run.get(key, ()), *after.get(key, ())] for key in records
+    }
     return make_plan(run, entries)
 
 
@@ -174,7 +188,8 @@ def undo(
     if paused:
         raise EngineError(f"paused: {', '.join(paused)}; resume them to undo run {run.id}")
     failed: list[tuple[str, str, str, str]] = []
-    with record.recorded(ctx, names, trigger=UNDO, undoes=run.id) as report:
+    # a plan of a large run holds its entries: as a sync, no cyclic collection meanwhile
+    with _no_cyclic_gc(), record.recorded(ctx, names, trigger=UNDO, undoes=run.id) as report:
         for name in names:
             module = ctx.config.modules[name]
             for side in module.order:
@@ -211,6 +226,22 @@ def _execute(
     _recreate(ctx, module, mine(found.recreates), report)
     _unlink(ctx, module, mine(found.unlinks), run, by=by, report=report)
     return failed
+
+
+def undo_remover(connector: object) -> Remover | None:
+    """What deletes an undo's records on a connector's side: the one ``disable
+    --remove-crm-copies`` uses, or for a Zoho Books side the Books remover (an undo deletes
+    Books records the run created: Books data it made, nothing a person made)."""
+    found = remover(connector)
+    if found is not None:
+        return found
+    # function-level: the Zoho client (httpx) loads only for a Zoho side
+    from replicator.connectors.zoho.books import ZohoBooksConnector
+    from replicator.connectors.zoho.books_remove import BooksRemover  # function-level: as above
+
+    if isinstance(connector, ZohoBooksConnector):
+        return BooksRemover(connector)
+    return None
 
 
 def _relink(
@@ -254,7 +285,7 @@ def _remove(
     reason = f"undo of run {run.id}: a record it created"
     for side in sorted({r.side for r in removes}):
         items = [r for r in removes if r.side == side]
-        deleter = removers.get(side) if removers is not None else remover(ctx.connectors[side])
+        deleter = removers.get(side) if removers is not None else undo_remover(ctx.connectors[side])
         entries: list[NewEntry] = []
         if deleter is None:
             why = (
@@ -276,7 +307,8 @@ def _remove(
         for item in items:
             answer = by_id.get(item.id) or Removal(item.id, error=f"side {side} gave no answer")
             if answer.ok:
-                gone = Tombstone(id=item.id, by=by, reason=reason, gone=answer.gone)
+                why = f"{reason}; {answer.note}" if answer.note else reason
+                gone = Tombstone(id=item.id, by=by, reason=why, gone=answer.gone)
                 entries.append(new_entry(gone, module.name, item.rid, side))
                 report.add(module.name, side, "deleted")
             else:
@@ -504,5 +536,6 @@ __all__ = [
     "plan_data",
     "plan_undo",
     "undo",
+    "undo_remover",
     "undone_by",
 ]

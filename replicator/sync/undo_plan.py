@@ -10,7 +10,8 @@ what each side holds (as the reducer follows it), and the plan is made of:
   value the side held before the run's first write of it (a side that held no value of it:
   empty).  A field changed since the run by anyone (an entry after the run's last that
   reads or writes it on any side, a person's resolution included) is not overwritten: it
-  becomes a **conflict** for a person, with both values;
+  becomes a **conflict** for a person, with both values; one the side holds with its value
+  from before already (an undo interrupted, run again) needs nothing;
 - **removes**: each record the run created on a side (an ``applied`` create), deleted
   there: our own creates only.  A created record edited on that side since the run is
   **kept** (and said why), never deleted with someone's edit in it; one deleted since
@@ -33,8 +34,7 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Kind
-from journal.entry import same_wire, to_wire
+from journal.entry import Entry, Kind, same_wire, to_wire
 from journal.payloads import (
     Applied,
     Linked,
@@ -200,20 +200,21 @@ class _Walk:
 
 
 def _fold(walk: _Walk, entry: Entry, payload: Any) -> None:
-    """What a side holds after ``entry`` (as the reducer's ``s`` follows it)."""
+    """What a side holds after ``entry`` (as the reducer's ``s`` follows it; values as the
+    entries hold them, in wire form only when the plan needs one: most are never read)."""
     side = entry.side
     if side is None:
         return
     if isinstance(payload, Observed):
-        walk.held.setdefault(side, {}).update({k: to_wire(v) for k, v in entry.fields.items()})
+        walk.held.setdefault(side, {}).update(entry.fields)
         walk.ids[side] = str(payload.id)
     elif isinstance(payload, Applied):
-        walk.held.setdefault(side, {}).update({k: to_wire(v) for k, v in entry.fields.items()})
+        walk.held.setdefault(side, {}).update(entry.fields)
         walk.ids[side] = str(payload.id)
         if payload.create:
             walk.deleted.discard(side)
     elif isinstance(payload, Linked):
-        values = {k: to_wire(v) for k, v in entry.fields.items()}
+        values = dict(entry.fields)
         if entry.dot is not None:
             values.update(dict.fromkeys(payload.empty))
             walk.held.setdefault(side, {}).update(values)
@@ -256,7 +257,8 @@ def _in_run(walk: _Walk, run: RunSpan, entry: Entry, payload: Any, side: str) ->
             return
         had = walk.held.get(side, {})
         for name, value in entry.fields.items():
-            walk.before.setdefault((side, name), had.get(name))
+            if (side, name) not in walk.before:
+                walk.before[(side, name)] = to_wire(had.get(name))
             walk.wrote[(side, name)] = to_wire(value)
     elif isinstance(payload, Linked) and entry.rid is not None:
         walk.links.append(
@@ -284,7 +286,8 @@ def _in_run(walk: _Walk, run: RunSpan, entry: Entry, payload: Any, side: str) ->
         )
     elif isinstance(payload, Tombstone) and run.trigger == UNDO and payload.by is not None:
         # a record an undo deleted (its own, or a run's create): made again
-        walk.recreates[side] = (str(payload.id), dict(walk.held.get(side, {})))
+        held = walk.held.get(side, {})
+        walk.recreates[side] = (str(payload.id), {k: to_wire(v) for k, v in held.items()})
 
 
 def _after_run(walk: _Walk, entry: Entry, payload: Any, side: str | None) -> None:
@@ -326,8 +329,11 @@ def plan_record(run: RunSpan, module: str, rid: str, entries: Sequence[Entry]) -
             continue
         if same_wire(before, was):
             continue
+        held = walk.held.get(side)
+        if held is not None and name in held and same_wire(to_wire(held[name]), before):
+            continue  # back as before already (an undo interrupted and run again)
         if name in walk.changed:
-            now = {s: held.get(name) for s, held in sorted(walk.held.items()) if name in held}
+            now = {s: to_wire(h[name]) for s, h in sorted(walk.held.items()) if name in h}
             conflicts.append(Conflict(module, rid, side, name, now, before, was))
             conflicted.add(side)
             continue

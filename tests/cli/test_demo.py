@@ -44,6 +44,11 @@ def test_demo_syncs_zoho_crm_and_books_through_the_sandbox(tmp_path):
     assert lost.count("books invoice INV-") == 1 and "status void" in lost
     assert "status declined" in lost
     assert "intact: " in out and "Try:" in out
+    # undo of the second sync: its plan first, then the undo, before the verify
+    assert out.index("second sync") < out.index("undo of one run") < out.index("intact: ")
+    undone = " ".join(out.split("undo of one run")[1].split())
+    assert "--dry-run`" in undone and "undo plan of run" in undone
+    assert "deleted on the side it created them" in undone and "the undo is run" in undone
     assert (folder / "replicator.toml").is_file()
     assert (folder / "sandbox" / "credentials.json").is_file()
     secrets = json.loads((folder / "sandbox" / "credentials.json").read_text())
@@ -62,6 +67,11 @@ def test_the_sqlite_demo_runs_and_ends_with_the_verify_result(tmp_path):
     out = result.stdout
     assert out.index("first sync") < out.index("second sync") < out.index("journal verify")
     assert "resolved" in out and "email" in out  # the concurrent edit, settled by newest
+    # the second sync undone: the plan (a restore, the records it created), then the undo
+    assert out.index("second sync") < out.index("undo of one run") < out.index("intact: ")
+    undone = " ".join(out.split("undo of one run")[1].split())
+    assert "restore: " in undone and "remove (created by the run): 2" in undone
+    assert "2 record(s) it created were deleted" in undone and "the undo is run" in undone
     assert out.index("dry run: the plan of the first sync") < out.index("linked, not copied")
     assert "neither side nor the journal changed" in out and "links (" in out
     lines = out.strip().splitlines()

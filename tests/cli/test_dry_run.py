@@ -135,6 +135,13 @@ def test_show_prints_every_row_of_one_group_only(folder):
     assert "more:" not in out and "refused (" not in out and "links (" not in out
 
 
+def test_show_without_dry_run_is_a_usage_error(folder):
+    """`sync --show` alone would sync: it is refused, and nothing is written."""
+    result = folder.cli("sync", "--show", "creates")
+    assert result.exit_code == 2 and "--dry-run" in result.output
+    assert folder.count(folder.crm, "accounts") == 2
+
+
 def test_show_with_json_gives_that_group_and_the_summary(folder):
     data = json.loads(folder.cli("plan", "--json", "--show", "links").stdout)
     assert set(data) == {"dry_run", "summary", "links", "captured"}

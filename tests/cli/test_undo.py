@@ -99,3 +99,29 @@ def test_undo_of_a_module_not_configured_is_refused(folder: Folder):
     (run,) = _runs(folder)
     result = folder.cli("undo", str(run["run"]), "--module", "vendors")
     assert result.exit_code != 0
+
+
+def test_an_edit_made_after_the_run_is_held_for_a_person(folder: Folder):
+    """Undo of a later run whose field was edited since (not yet synced): the undo reads
+    the side first, leaves the edit and lists the conflict; --take undo settles it."""
+    folder.ok("sync")
+    folder.sql(folder.crm, "UPDATE accounts SET email = 'typo@crm' WHERE account_name = 'Acme'")
+    folder.ok("sync")
+    run = _runs(folder)[-1]["run"]
+    folder.sql(folder.books, "UPDATE customers SET email = 'fixed@books' WHERE name = 'Acme'")
+    out = folder.ok("undo", str(run)).output
+    assert "conflicts: `replicator conflicts list --open`" in out
+    assert folder.books_rows()["Acme"][0] == "fixed@books"
+    (held,) = [c for c in folder.json("conflicts", "list", "--open") if c["field"] == "email"]
+    assert held["values"]["undo"] == "a@crm"
+    folder.ok("conflicts", "resolve", str(held["id"]), "--take", "undo")
+    folder.ok("sync")
+    assert folder.books_rows()["Acme"][0] == folder.crm_rows()["Acme"][0] == "a@crm"
+
+
+def test_undo_of_one_module_leaves_the_others(folder: Folder):
+    """--module names the part of the run to undo; a run's other modules stay."""
+    folder.ok("sync")
+    (run,) = _runs(folder)
+    plan = folder.json("undo", str(run["run"]), "--dry-run", "--module", "customers")
+    assert set(plan["counts"]) == {"customers"}

@@ -122,3 +122,34 @@ def test_a_second_add_of_one_id_and_a_bad_id_are_one_line_each(
     assert twice.exit_code == 1 and "tenant acme exists already" in twice.output
     bad = fleet(store, "add", "Ac-me", "--config", str(files.config))
     assert bad.exit_code == 1 and "an id is 1 to 48" in bad.output
+
+
+def test_a_key_rotation_reseals_every_tenant_with_the_new_key(
+    files: Files, tmp_path: Path, fleet_key: str
+):
+    """NEW,OLD opens the old seals; rekey seals with NEW; then NEW alone opens them and
+    OLD alone no longer does."""
+    store = tmp_path / "fleet.db"
+    for name in ("acme", "beta"):
+        journal = str(tmp_path / f"{name}.db")
+        added = fleet(store, "add", name, "--config", str(files.config), "--journal", journal)
+        assert added.exit_code == 0, added.output
+    new = new_key()
+    rekeyed = fleet(store, "rekey", env={KEY_ENV: f"{new},{fleet_key}"})
+    assert rekeyed.exit_code == 0, rekeyed.output
+    assert "resealed 2 tenant(s)" in rekeyed.output
+    assert fleet(store, "status", env={KEY_ENV: new}).exit_code == 0
+    old_only = fleet(store, "status", env={KEY_ENV: fleet_key})
+    assert old_only.exit_code == 1 and "acme" in old_only.output
+    no_secret_in(rekeyed)
+
+
+def test_a_rekey_with_a_key_that_opens_nothing_stops_naming_the_tenant(
+    files: Files, tmp_path: Path, fleet_key: str
+):
+    store = tmp_path / "fleet.db"
+    assert fleet(store, "add", "acme", "--config", str(files.config)).exit_code == 0
+    wrong = fleet(store, "rekey", env={KEY_ENV: new_key()})
+    assert wrong.exit_code == 1
+    assert "tenant acme: its secrets do not open" in wrong.output
+    assert fleet(store, "status").exit_code == 0  # untouched: the old key still opens it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,9 +29,18 @@ def stored(tenant_id: str, secrets: bytes = b"sealed") -> StoredTenant:
     )
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(
+    params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantStore]:
-    made = open_store(str(tmp_path / "fleet.db"))
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        schema = f"fleet_{uuid.uuid4().hex[:12]}"
+        host, port = "127.0.0.1", cluster.port
+        location = f"postgresql://replicator@{host}:{port}/postgres#{schema}"
+    else:
+        location = str(tmp_path / "fleet.db")
+    made = open_store(location)
     yield made
     made.close()
 
@@ -64,6 +74,15 @@ def test_a_removed_tenant_is_gone_and_removing_it_again_says_so(store: TenantSto
     assert store.remove("acme") is False
 
 
+def test_secrets_are_replaced_only_if_they_are_still_what_was_read(store: TenantStore):
+    """A reseal writes over the sealed bytes it read, never over another process's."""
+    store.add(stored("acme", b"old"))
+    assert store.replace_secrets("acme", b"new", was=b"stale") is False
+    assert store.replace_secrets("acme", b"new", was=b"old") is True
+    assert store.get("acme").secrets == b"new"  # type: ignore[union-attr]
+    assert store.replace_secrets("gone", b"x", was=b"old") is False
+
+
 def test_the_sqlite_store_file_is_readable_by_its_owner_only(tmp_path: Path):
     """It holds configs and sealed secrets: mode 0600 from its creation."""
     SQLiteTenantStore(tmp_path / "sub" / "fleet.db").close()
@@ -84,3 +103,12 @@ def test_sqlite_errors_become_store_errors(tmp_path: Path):
     path.write_bytes(b"not a database at all" * 100)
     with pytest.raises(FleetStoreError, match="cannot open the fleet store"):
         SQLiteTenantStore(path)
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_names_its_database_never_a_password(pg_cluster):
+    """An unreachable database: one line with host, port, database, schema; no password."""
+    with pytest.raises(FleetStoreError) as caught:
+        open_store("postgresql://x:hunter2-SECRET@127.0.0.1:1/fleet#tenants")
+    assert "postgresql://127.0.0.1:1/fleet#tenants" in str(caught.value)
+    assert "hunter2" not in str(caught.value)

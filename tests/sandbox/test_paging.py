@@ -272,3 +272,38 @@ def test_books_edit_between_pages_moves_the_contact_to_the_front(books_box):
     seen = page1 + page2 + page3
     assert rest[0] not in seen and not more
     assert len(set(seen)) == 249
+
+
+def test_books_customers_by_time_are_the_customers_the_full_list_shows(books_box):
+    """contact_type=customer by last_modified_time is read from the index (a filter on a
+    stored field): the same contacts, in the same order, as the list that renders every
+    contact to filter it (Status.Active: all of them are active), vendors left out."""
+    box, client = books_box
+    for n in range(30):
+        box.admin.books_create(
+            "contacts", {"contact_name": f"Vendor {n}", "contact_type": "vendor"}
+        )
+    box.admin.advance_clock(60)
+    listed: dict[str, list[str]] = {}
+    for applied in ("Status.All", "Status.Active"):
+        ids: list[str] = []
+        for page in range(1, 10):
+            body = client.books(
+                "GET",
+                "/contacts",
+                params={
+                    "contact_type": "customer",
+                    "filter_by": applied,
+                    "page": page,
+                    "per_page": 70,
+                    "sort_column": "last_modified_time",
+                    "sort_order": "D",
+                },
+            ).json()
+            ids += [c["contact_id"] for c in body["contacts"]]
+            assert all(c["contact_type"] == "customer" for c in body["contacts"])
+            if not body["page_context"]["has_more_page"]:
+                break
+        listed[applied] = ids
+    assert listed["Status.All"] == listed["Status.Active"]
+    assert len(listed["Status.All"]) == len(set(listed["Status.All"])) == 250

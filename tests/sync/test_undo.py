@@ -243,3 +243,52 @@ def test_undo_of_one_module_is_refused_for_a_module_the_run_did_not_sync(world: 
     with pytest.raises(EngineError, match="did not sync module"):
         _undo(world, run, modules=["vendors"])
     assert MODULE in find_run(world.journal, run).modules
+
+
+def test_a_side_that_cannot_delete_keeps_the_records_and_the_undo_says_so(world: World):
+    """No remover for either side: the created records stay, each with an error entry
+    (stage undo) naming why; the rest of the undo (links, fields) is done."""
+    _seed(world)
+    run = _sync(world)
+    synced = _values(world)
+    outcome = undo(world.engine, run, removers={})
+    assert len(outcome.failed) == 2
+    assert all("cannot delete records" in why for _, _, _, why in outcome.failed)
+    errors = [
+        payload_of(e)
+        for e in world.journal.read(since=run, kinds=[str(Kind.ERROR)])
+        if e.rid is not None
+    ]
+    assert len(errors) == 2 and all(getattr(p, "stage", None) == "undo" for p in errors)
+    # the two created rows stay; the linked pair is apart again
+    assert sum(_values(world)["crm"].values()) == sum(synced["crm"].values())
+    assert verify(world.journal).ok
+    world.engine.run()
+    assert verify(world.journal).ok
+
+
+def test_an_undo_interrupted_halfway_finishes_when_run_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    """A failure after the deletes and restores (before the unlinks): the run is marked
+    failed, and the undo run again does the rest, no conflict with its own restores."""
+    from replicator.sync import undo as undo_module
+
+    _seed(world)
+    before = _rows(world)
+    run = _sync(world)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the power went")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(undo_module, "_unlink", broken)
+        with pytest.raises(RuntimeError):
+            _undo(world, run)
+    failed = expect(next(world.journal.read(since=world.journal.last_seq - 1)), RunMarker)
+    assert failed.undoes == run and failed.error is not None
+    outcome = _undo(world, run)
+    assert not outcome.plan.conflicts and not outcome.plan.removes
+    assert len(outcome.plan.unlinks) == 1
+    assert _rows(world) == before
+    assert verify(world.journal).ok

@@ -16,6 +16,7 @@ from rich.console import Console
 from replicator.cli.conflicts import conflict_data
 from replicator.cli.demo.dry_run import show_dry_run
 from replicator.cli.demo.story import conflicts_and_verify
+from replicator.cli.demo.undo import show_undo
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import load_config
 from replicator.sync.app import open_journal
@@ -227,6 +228,7 @@ def run_sqlite_demo(folder: Path, console: Console, *, records: int, seed: int) 
 
     console.rule("second sync")
     print_report(console, config, run_sync(config))
+    show_undo(console, config)
     conflicts_and_verify(console, config)
     with open_journal(config) as journal:
         items = [conflict_data(r) for r in journal.conflicts()]

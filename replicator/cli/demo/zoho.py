@@ -40,6 +40,7 @@ from replicator.cli.demo.deals import run_deals
 from replicator.cli.demo.dry_run import show_dry_run
 from replicator.cli.demo.story import conflicts_and_verify
 from replicator.cli.demo.transactions import run_transactions, set_up_crm
+from replicator.cli.demo.undo import show_undo
 from replicator.cli.sync import print_report, run_sync
 from replicator.config.load import Config, load_config
 from replicator.sandbox import AdminClient, Sandbox
@@ -179,6 +180,7 @@ def run_zoho_demo(
             _show_sides(console, api, "after the second sync")
             run_transactions(console, config, api, box.admin)
             run_deals(console, config, api, box.admin)
+            show_undo(console, config, second.entries_after)  # the second sync's run
         _show_requests(console, box.admin.counters())
         port = box.port
         conflicts_and_verify(console, config)

@@ -159,6 +159,10 @@ class BooksApi:
         )
         self._people[str(record[table.id])] = (first, tuple(i for i in ids if i != first))
 
+    def table_of(self, module: SideModule) -> tuple[Table, dict[str, str]]:
+        """The Books table a module names and the filters its view adds."""
+        return self._table(module)
+
     def _table(self, module: SideModule) -> tuple[Table, dict[str, str]]:
         name, filters = module.table, {}
         if name in ALIASES:
