@@ -11,9 +11,11 @@ It seeds two SQLite sides with plain sqlite3 (half of the records in each, as
 ``sync_scaling.py`` does), syncs them once under the manual conflict policy, then edits the
 email of ``--conflicts`` synced customers on both sides and syncs again, so that many
 value conflicts are open; ``--runs`` adds that many run markers (copies of the last) to
-the history. Then, ``--repeat`` times each, it times every view model of
-:mod:`replicator.console.views` and the rendering of its template (autoescaped Jinja2,
-with a stand-in ``base.html``), and prints the median and the slowest in milliseconds.
+the history. Then, ``--repeat`` times each, it times every page's view model (the
+overview's :func:`replicator.sync.status.status_data` as the console asks it, those of
+:mod:`replicator.console.views` and :mod:`replicator.console.customer`) and the rendering
+of its template (autoescaped Jinja2, with a stand-in ``base.html``), and prints the median
+and the slowest in milliseconds.
 """
 
 from __future__ import annotations
@@ -123,8 +125,10 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
     import jinja2
 
     from replicator.config.load import load_config
-    from replicator.console import views
+    from replicator.console import customer, views
+    from replicator.console.app import DETAIL
     from replicator.sync.app import open_journal
+    from replicator.sync.status import status_data
 
     config = load_config(folder / "replicator.toml")
     journal = open_journal(config)
@@ -140,7 +144,23 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
     some = journal.conflicts(status="open", limit=1, offset=open_total // 2)
     conflict_id = some[0]["id"] if some else 0
     rid = some[0]["rid"] if some else ""
+    customer_rid = next(rid for _, rid, _ in journal.records("customers"))
     pages: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+        "overview": (
+            "overview.html",
+            lambda: {
+                "status": status_data(config, journal, detail=DETAIL, entries=False),
+                "api": None,
+            },
+        ),
+        "customers_search": (
+            "customers.html",
+            lambda: {"customers": customer.customers(config, journal, "Customer 0012345", 1)},
+        ),
+        "customer": (
+            "customer.html",
+            lambda: {"customer": customer.customer(config, journal, customer_rid, pages={})},
+        ),
         "conflicts_open_first_page": (
             "conflicts.html",
             lambda: views.conflicts(config, journal),
@@ -168,7 +188,11 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
         page = env.get_template(template)
         _, render_times = timed(
             lambda page=page, model=model: page.render(
-                base="/console", **model, csrf="x", user={"name": "admin", "role": "admin"}
+                base="/console",
+                root="/console",
+                **model,
+                csrf="x",
+                user={"name": "admin", "role": "admin"},
             ),
             repeat,
         )

@@ -171,12 +171,22 @@ class RecordReducer:
     # 4: an applied create clears the side's deleted flag and an applied entry with a dot
     # (an undo's restore) writes its registers (a state folded by 3 may keep a record
     # deleted on a side the sync made it again on).
-    version: int = 4
+    # 5: each record's status and marks are stored beside its state, counted without it.
+    version: int = 5
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
-    def encode(self, state: RecordState) -> tuple[str, str | None, bool, str | None]:
-        return encode_state(state.raw), state.index_key(), state.attention, state.index_near()
+    def encode(
+        self, state: RecordState
+    ) -> tuple[str, str | None, bool, str | None, str | None, str | None]:
+        return (
+            encode_state(state.raw),
+            state.index_key(),
+            state.attention,
+            state.index_near(),
+            state.status,
+            state.marks(),
+        )
 
     def decode(self, text: str) -> RecordState:
         return RecordState(decode_state(text))

@@ -256,6 +256,19 @@ class RecordState:
             return key
         return None
 
+    def marks(self) -> str | None:
+        """What a person may need to see of this record, as words apart by spaces (None:
+        nothing): ``errors`` (a side refused a write or a value would not read),
+        ``retrying:SIDE`` (a refused write waits for its next try), ``held:SIDE`` (held
+        after its retries) and ``renamed:SIDE`` (the side holds a clone under another
+        name).  The journal counts records by them without decoding a state
+        (``replicator status``, the console's overview)."""
+        words = {"errors"} if self.errors else set()
+        for side, (_, when) in self.retries.items():
+            words.add(f"{'retrying' if when is not None else 'held'}:{side}")
+        words.update(f"renamed:{side}" for side, held in self.raw["s"].items() if "a" in held)
+        return " ".join(sorted(words)) or None
+
     def index_near(self) -> str | None:
         """The near key of an active record (suggestions of near matches).  Unlike
         :meth:`index_key`, a record on both sides keeps it: its exact key still tells

@@ -13,8 +13,13 @@ from typing import Any, Protocol
 from journal.entry import Entry
 
 # What :meth:`Reducer.encode` gives: ``(state JSON, match key, needs attention)``,
-# optionally followed by a near key (a looser second match key, indexed like the first).
-Encoded = tuple[str, str | None, bool] | tuple[str, str | None, bool, str | None]
+# optionally followed by a near key (a looser second match key, indexed like the first),
+# then a status and marks (words naming what a record has, counted without decoding it).
+Encoded = (
+    tuple[str, str | None, bool]
+    | tuple[str, str | None, bool, str | None]
+    | tuple[str, str | None, bool, str | None, str | None, str | None]
+)
 
 
 class View(Protocol):
@@ -81,7 +86,10 @@ class Reducer(Protocol):
 
     def encode(self, state: Any) -> Encoded:
         """``(state JSON, match key or None, needs attention)``, optionally followed by a
-        *near key* (a looser second match key, indexed like the first) or None."""
+        *near key* (a looser second match key, indexed like the first) or None, then a
+        *status* and *marks* (words apart by spaces, or None): the journal counts records
+        by them without decoding a state (:meth:`journal.Journal.record_tallies`) and
+        streams the marked ones alone (``records(marked=True)``)."""
         ...
 
     def decode(self, text: str) -> Any:

@@ -18,7 +18,7 @@ import attrs
 
 from journal.anchors import BATCH, Anchor, check_anchors, check_range
 from journal.errors import IntegrityError
-from journal.schema import STATE_SCHEMA, STATE_TABLES
+from journal.schema import STATE_SCHEMA, STATE_TABLES, TALLY_TABLES
 from journal.store import Journal
 from journal.view import Progress, SQLiteView, fold, wire_fields
 
@@ -99,16 +99,34 @@ def replay_into(
     return n
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> str:
+    """The columns of the replayed ``table`` (attached as ``replayed``), by name."""
+    return ", ".join(row[1] for row in conn.execute(f"PRAGMA replayed.table_info({table})"))
+
+
 def _compare(live: sqlite3.Connection, replayed_path: str) -> tuple[str, str] | None:
     live.execute("ATTACH DATABASE ? AS replayed", (replayed_path,))
     try:
         for table in STATE_TABLES:
+            columns = _columns(live, table)  # by name: an older file added some at its end
             for a, b, label in (
                 ("main", "replayed", "live only"),
                 ("replayed", "main", "replay only"),
             ):
                 row = live.execute(
-                    f"SELECT * FROM {a}.{table} EXCEPT SELECT * FROM {b}.{table} LIMIT 1"
+                    f"SELECT {columns} FROM {a}.{table} EXCEPT "
+                    f"SELECT {columns} FROM {b}.{table} LIMIT 1"
+                ).fetchone()
+                if row is not None:
+                    return table, f"{label}: {row!r}"[:500]
+        for table in TALLY_TABLES:  # counts its triggers kept (a count of 0 is no row)
+            for a, b, label in (
+                ("main", "replayed", "live only"),
+                ("replayed", "main", "replay only"),
+            ):
+                row = live.execute(
+                    f"SELECT * FROM {a}.{table} WHERE n != 0 EXCEPT "
+                    f"SELECT * FROM {b}.{table} WHERE n != 0 LIMIT 1"
                 ).fetchone()
                 if row is not None:
                     return table, f"{label}: {row!r}"[:500]
@@ -196,7 +214,11 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
             journal.conn.execute("ATTACH DATABASE ? AS replayed", (path,))
             try:
                 for table in STATE_TABLES:
-                    journal.conn.execute(f"INSERT INTO main.{table} SELECT * FROM replayed.{table}")
+                    columns = _columns(journal.conn, table)
+                    journal.conn.execute(
+                        f"INSERT INTO main.{table} ({columns}) "
+                        f"SELECT {columns} FROM replayed.{table}"
+                    )
             finally:
                 pass
         journal.conn.execute("DETACH DATABASE replayed")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -35,6 +36,8 @@ CREATE TABLE IF NOT EXISTS entries (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
+-- (kind, seq): a run's errors and skips, and a module's last cursor, without a scan
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
 """
 
 # The append-only triggers, created with the entries table and never again on open: a
@@ -54,6 +57,9 @@ def _normal_sql(sql: str | None) -> str:
     return text.lower()
 
 
+# the state tables whose rows are counted by their triggers: (table, column, column)
+TALLIED = (("records", "status", "marks"), ("links", "side", "status"))
+
 STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     module TEXT NOT NULL,
@@ -62,11 +68,14 @@ CREATE TABLE IF NOT EXISTS records (
     attention INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
     near TEXT,
+    status TEXT,
+    marks TEXT,
     UNIQUE (module, rid)
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_near ON records (module, near) WHERE near IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE attention = 1;
+CREATE INDEX IF NOT EXISTS records_marked ON records (module, rid) WHERE marks IS NOT NULL;
 CREATE TABLE IF NOT EXISTS links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
@@ -91,12 +100,44 @@ CREATE TABLE IF NOT EXISTS conflicts (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS conflicts_status ON conflicts (status, module);
+CREATE INDEX IF NOT EXISTS conflicts_record ON conflicts (module, rid);
+""" + "".join(
+    f"""
+CREATE TABLE IF NOT EXISTS {table}_tally (
+    module TEXT NOT NULL, {a} TEXT NOT NULL, {b} TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (module, {a}, {b})
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS {table}_tally_insert AFTER INSERT ON {table} BEGIN
+    INSERT INTO {table}_tally VALUES (new.module, coalesce(new.{a}, ''), coalesce(new.{b}, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_tally_delete AFTER DELETE ON {table} BEGIN
+    UPDATE {table}_tally SET n = n - 1 WHERE module = old.module
+    AND {a} = coalesce(old.{a}, '') AND {b} = coalesce(old.{b}, '');
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_tally_update AFTER UPDATE OF module, {a}, {b} ON {table}
+WHEN old.module IS NOT new.module OR old.{a} IS NOT new.{a} OR old.{b} IS NOT new.{b} BEGIN
+    UPDATE {table}_tally SET n = n - 1 WHERE module = old.module
+    AND {a} = coalesce(old.{a}, '') AND {b} = coalesce(old.{b}, '');
+    INSERT INTO {table}_tally VALUES (new.module, coalesce(new.{a}, ''), coalesce(new.{b}, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
 """
+    for table, a, b in TALLIED
+)
 
 STATE_TABLES = ("records", "links", "cursors", "conflicts")
+# counts of the state tables' rows kept by their triggers (``records_tally``: per module,
+# status and marks; ``links_tally``: per module, side and status), so a count of 100k
+# records reads a few rows; cleared with the state, compared by ``verify``
+TALLY_TABLES = tuple(f"{table}_tally" for table, _, _ in TALLIED)
 
 # columns added to the materialised tables since their first release: (table, column, type)
-ADDED_COLUMNS = (("records", "near", "TEXT"),)
+ADDED_COLUMNS = (
+    ("records", "near", "TEXT"),
+    ("records", "status", "TEXT"),
+    ("records", "marks", "TEXT"),
+)
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
@@ -148,22 +189,59 @@ def has_entries(conn: sqlite3.Connection) -> bool:
     return found is not None
 
 
+def statements(script: str) -> list[str]:
+    """The SQL statements of ``script`` one by one (a trigger's body holds semicolons)."""
+    found: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip().strip(";").strip():
+                found.append(pending.strip())
+            pending = ""
+    return found
+
+
+# every table, index and trigger the schema makes, by name
+_NAMED = re.compile(r"CREATE (?:TABLE|INDEX|TRIGGER) IF NOT EXISTS (\w+)")
+
+
+def _missing(conn: sqlite3.Connection) -> set[str]:
+    """The schema's tables, indexes and triggers the file lacks."""
+    have = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    return set(_NAMED.findall(SCHEMA + STATE_SCHEMA)) - have
+
+
+def _columns_missing(conn: sqlite3.Connection) -> bool:
+    for table, column, _ in ADDED_COLUMNS:
+        have = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        if have and column not in have:
+            return True
+    return False
+
+
 def create_schema(conn: sqlite3.Connection) -> None:
     """The tables; the append-only triggers only with a new ``entries`` table (never
-    re-created on open: a dropped trigger stays missing until repaired, journaled)."""
-    if has_entries(conn):
-        # an existing journal: the IF NOT EXISTS statements write nothing, and need no
-        # write lock (a reader never waits for the daemon's transaction here)
-        _add_missing_columns(conn)
-        conn.executescript(SCHEMA + STATE_SCHEMA)
+    re-created on open: a dropped trigger stays missing until repaired, journaled).
+
+    An existing journal with every table, index and column writes nothing (a reader never
+    waits for the daemon's transaction here); one made by an older release gets what it
+    lacks in one transaction, its tallies counted from the rows it holds."""
+    if has_entries(conn) and not _missing(conn) and not _columns_missing(conn):
         return
-    conn.execute("BEGIN IMMEDIATE")  # a new journal: one process creates it
+    conn.execute("BEGIN IMMEDIATE")  # one process adds what is missing
     try:
         fresh = not has_entries(conn)
         _add_missing_columns(conn)
-        for statement in (SCHEMA + STATE_SCHEMA).split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        missing = _missing(conn)
+        for statement in statements(SCHEMA + STATE_SCHEMA):
+            conn.execute(statement)
+        for tally, (table, a, b) in zip(TALLY_TABLES, TALLIED, strict=True):
+            if tally in missing:
+                conn.execute(
+                    f"INSERT INTO {tally} SELECT module, coalesce({a}, ''), coalesce({b}, ''), "
+                    f"count(*) FROM {table} GROUP BY 1, 2, 3"
+                )
         if fresh:
             for sql in TRIGGERS.values():
                 conn.execute(sql)
@@ -208,12 +286,15 @@ __all__ = [
     "SCHEMA",
     "STATE_SCHEMA",
     "STATE_TABLES",
+    "TALLIED",
+    "TALLY_TABLES",
     "TRIGGERS",
     "connect",
     "create_private",
     "create_schema",
     "has_entries",
     "missing_triggers",
+    "statements",
     "store_state_version",
     "stored_state_version",
 ]

@@ -55,6 +55,7 @@ from journal.schema import (
 )
 from journal.view import (
     Progress,
+    RecordTally,
     SQLiteView,
     cursor_order,
     fold,
@@ -448,12 +449,18 @@ class Journal:
     def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
         """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
         needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
-        where = "(rid = ? OR (rid IS NULL AND kind = 'intent' AND meta LIKE ?))"
-        params: list[Any] = [rid, needle]
-        if module is not None:
-            where += " AND module = ?"
-            params.append(module)
-        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
+        if module is None:
+            where = "(rid = ? OR (rid IS NULL AND kind = 'intent' AND meta LIKE ?))"
+            sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
+            params: list[Any] = [rid, needle]
+        else:
+            # two lookups of the (module, rid) index, not a walk over the module's entries
+            sql = (
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE module = ? AND rid = ? UNION ALL "
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE module = ? AND rid IS NULL "
+                "AND kind = 'intent' AND meta LIKE ? ORDER BY seq"
+            )
+            params = [module, rid, module, needle]
         for row in self.conn.execute(sql, params):
             entry = entry_from_row(row)
             if entry.rid == rid:
@@ -512,9 +519,25 @@ class Journal:
         """Rids per near key (the looser second key a reducer may give), for the keys given."""
         return self.view.with_near_keys(module, keys)
 
-    def records(self, module: str | None = None) -> Iterator[tuple[str, str, Any]]:
-        """Every record as ``(module, rid, state)``, streamed."""
-        return self.view.records(module)
+    def records(
+        self, module: str | None = None, *, marked: bool = False
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every record as ``(module, rid, state)``, streamed (``marked``: only those the
+        reducer gave marks, the others never read)."""
+        return self.view.records(module, marked=marked)
+
+    def record_tallies(self) -> dict[str, RecordTally]:
+        """Per module, its records counted by status and by mark (each word of the marks
+        the reducer gave), from an index: no state is decoded, so it stays fast with
+        100k records."""
+        tallies: dict[str, RecordTally] = {}
+        for module, counts in sorted(self.view.tallies().items()):
+            tally = tallies[module] = RecordTally()
+            for (status, marks), n in counts.items():
+                tally.statuses[status] += n
+                for word in (marks or "").split():
+                    tally.marks[word] += n
+        return tallies
 
     def rid_for(self, module: str, side: str, side_id: str) -> str | None:
         """The record a side's record is linked to (None: not linked)."""

@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
+
+import attrs
 
 from journal.entry import Entry, dumps, loads
 from journal.errors import CursorError
 from journal.protocols import Reducer
-from journal.schema import MAX_STATE_VERSION, STATE_TABLES
+from journal.schema import MAX_STATE_VERSION, STATE_TABLES, TALLY_TABLES
 
 Progress = Callable[[int, int], None]
+
+
+@attrs.frozen
+class RecordTally:
+    """One module's records counted by the status and the marks their reducer gave: how
+    many have each status, and how many carry each word of marks."""
+
+    statuses: Counter[str | None] = attrs.field(factory=Counter)
+    marks: Counter[str] = attrs.field(factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
 
 
 def cursor_order(value: Any) -> tuple[int, Any]:
@@ -105,15 +120,17 @@ class SQLiteView:
         encode = self.reducer.encode
         rows = []
         for (module, rid), state in self._dirty.items():
-            text, key, attention, *near = encode(state)
-            rows.append((module, rid, key, 1 if attention else 0, text, near[0] if near else None))
+            text, key, attention, *more = encode(state)
+            near, status, marks = (*more, None, None, None)[:3]
+            rows.append((module, rid, key, 1 if attention else 0, text, near, status, marks))
             self._remember((module, rid), state)
         self._dirty.clear()
         self.conn.executemany(
-            "INSERT INTO records (module, rid, key, attention, state, near) "
-            "VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO records (module, rid, key, attention, state, near, status, marks) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
-            "attention = excluded.attention, state = excluded.state, near = excluded.near",
+            "attention = excluded.attention, state = excluded.state, near = excluded.near, "
+            "status = excluded.status, marks = excluded.marks",
             rows,
         )
 
@@ -129,9 +146,11 @@ class SQLiteView:
 
     def flush_links(self) -> None:
         if self._links:
+            # an upsert, not INSERT OR REPLACE: its update is what the tally's trigger sees
             self.conn.executemany(
-                "INSERT OR REPLACE INTO links (module, side, side_id, rid, status) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO links (module, side, side_id, rid, status) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (module, side, side_id) DO UPDATE SET rid = excluded.rid, "
+                "status = excluded.status",
                 self._links,
             )
             self._links.clear()
@@ -183,13 +202,13 @@ class SQLiteView:
                 del cache[key]
         self._absent = {k for k in self._absent if k[0] != module}
         self._links = [link for link in self._links if link[0] != module]
-        for table in STATE_TABLES:
+        for table in (*STATE_TABLES, *TALLY_TABLES):
             self.conn.execute(f"DELETE FROM {table} WHERE module = ?", (module,))
 
     def clear(self) -> None:
         """Forget the whole materialised state (before a fold of every entry)."""
         self.forget()
-        for table in STATE_TABLES:
+        for table in (*STATE_TABLES, *TALLY_TABLES):
             self.conn.execute(f"DELETE FROM {table}")
 
     # -- queries (the journal answers these for the layers above) ----------------------------
@@ -230,14 +249,16 @@ class SQLiteView:
         return found
 
     def records(
-        self, module: str | None = None, *, holding: str | None = None
+        self, module: str | None = None, *, holding: str | None = None, marked: bool = False
     ) -> Iterator[tuple[str, str, Any]]:
         """Every stored record as ``(module, rid, state)``, streamed (``holding``: only
         those whose stored state holds that text, ASCII letters in any case -- a cheap
-        superset for a caller that then checks the field it means; the rest are never
-        decoded)."""
+        superset for a caller that then checks the field it means; ``marked``: only those
+        the reducer gave marks, read through their index; the rest are never decoded)."""
         where: list[str] = []
         params: list[Any] = []
+        if marked:
+            where.append("marks IS NOT NULL")
         if module is not None:
             where.append("module = ?")
             params.append(module)
@@ -252,6 +273,15 @@ class SQLiteView:
         decode = self.reducer.decode
         for mod, rid, text in self.conn.execute(sql, params):
             yield mod, rid, decode(text)
+
+    def tallies(self) -> dict[str, dict[tuple[str | None, str | None], int]]:
+        """Per module, how many records have each (status, marks), as the records' triggers
+        counted them (no record is read)."""
+        found: dict[str, dict[tuple[str | None, str | None], int]] = {}
+        rows = self.conn.execute("SELECT module, status, marks, n FROM records_tally WHERE n > 0")
+        for module, status, marks, n in rows:
+            found.setdefault(module, {})[(status or None, marks or None)] = n
+        return found
 
     def rid_for(self, module: str, side: str, side_id: str) -> str | None:
         row = self.conn.execute(
@@ -275,8 +305,12 @@ class SQLiteView:
         return found
 
     def links(self, module: str, rid: str) -> dict[str, tuple[str, str]]:
+        # the rid's index by name: the planner would walk the covering primary key's
+        # (module) prefix, every link of the module, instead
         rows = self.conn.execute(
-            "SELECT side, side_id, status FROM links WHERE module = ? AND rid = ?", (module, rid)
+            "SELECT side, side_id, status FROM links INDEXED BY links_rid "
+            "WHERE module = ? AND rid = ?",
+            (module, rid),
         )
         return {side: (side_id, status) for side, side_id, status in rows}
 
@@ -287,9 +321,8 @@ class SQLiteView:
         return {(side, side_id): (rid, status) for side, side_id, rid, status in rows}
 
     def link_counts(self) -> dict[tuple[str, str, str], int]:
-        rows = self.conn.execute(
-            "SELECT module, side, status, count(*) FROM links GROUP BY module, side, status"
-        )
+        # the links' triggers keep the counts: a few rows read, whatever the links
+        rows = self.conn.execute("SELECT module, side, status, n FROM links_tally WHERE n > 0")
         return {(m, s, st): n for m, s, st, n in rows}
 
     def cursors(self) -> dict[tuple[str, str], Any]:
@@ -409,4 +442,12 @@ def reducer_version(reducer: Reducer) -> int | None:
     return version
 
 
-__all__ = ["Progress", "SQLiteView", "cursor_order", "fold", "reducer_version", "wire_fields"]
+__all__ = [
+    "Progress",
+    "RecordTally",
+    "SQLiteView",
+    "cursor_order",
+    "fold",
+    "reducer_version",
+    "wire_fields",
+]

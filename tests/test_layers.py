@@ -240,6 +240,22 @@ def test_the_pure_core_reaches_no_file_socket_or_database_through_any_import():
             assert chain_to(GRAPH, name, IO_MODULES) is None, name
 
 
+# libraries a package must not reach through any chain of imports: the console is a
+# page over the library, as the CLI is a terminal over it; neither depends on the other
+NEVER_REACHES = {"replicator.console": "replicator.cli"}
+
+
+@pytest.mark.parametrize("package", sorted(NEVER_REACHES))
+def test_a_package_reaches_no_module_of_the_one_it_must_not_depend_on(package):
+    """No chain of imports leads from a console module to a CLI module (the pages and the
+    commands share the library: replicator.sync.presentation, .status, daemon.cycle)."""
+    other = NEVER_REACHES[package]
+    targets = {m for m in MODULES if m == other or m.startswith(other + ".")}
+    for name in sorted(MODULES):
+        if name == package or name.startswith(package + "."):
+            assert chain_to(GRAPH, name, targets) is None, chain_to(GRAPH, name, targets)
+
+
 def test_the_undo_planner_reaches_no_file_socket_or_database():
     """replicator.sync.undo_plan (a run's entries -> its undo plan) is pure, as the core:
     the undo's I/O is in replicator.sync.undo."""

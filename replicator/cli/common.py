@@ -8,11 +8,9 @@ helpers, never the reverse).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from conflicts import ConflictError
 from journal import Journal, JournalError
-from journal.entry import canonical_decimal
 from replicator.config.load import Config, load_config
-from replicator.errors import ConfigError, ReplicatorError
+from replicator.errors import ReplicatorError
 from replicator.sync.app import open_journal
+from replicator.sync.checks import check_side_files
+from replicator.sync.presentation import at_text, plain, show
 
 DOMAIN_ERRORS = (ReplicatorError, JournalError, ConflictError)
 DEFAULT_CONFIG = Path("replicator.toml")
@@ -87,13 +86,8 @@ def _config(ctx: click.Context) -> Config:
     return load_config(_config_path(ctx))
 
 
-def _check_sides(config: Config) -> None:
-    """A side's database must exist: a typo in a path should not sync into a new empty file."""
-    for name, side in config.sides.items():
-        if side.connector == "sqlite" and side.path is not None and not side.path.is_file():
-            raise ConfigError(
-                str(config.path), f"sides.{name}.path", f"database file {side.path} does not exist"
-            )
+# the commands' name for the check that a side's database file exists
+_check_sides = check_side_files
 
 
 @contextlib.contextmanager
@@ -118,38 +112,12 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
 
 
-def plain(value: Any) -> Any:
-    """A canonical value as JSON: Decimal as text, dates and times in ISO form."""
-    if isinstance(value, Decimal):
-        return canonical_decimal(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
-
-
-def show(value: Any) -> str:
-    """A canonical value for a person: text quoted, no value shown as such."""
-    if value is None:
-        return "(no value)"
-    if isinstance(value, str):
-        return repr(value)
-    return str(plain(value))
-
-
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(plain(data), indent=2, ensure_ascii=False))
 
 
-def _at(value: dt.datetime | str | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+# the commands' name for a time shown to a person (one function: the console's too)
+_at = at_text
 
 
 # -- progress bars ---------------------------------------------------------------------------

@@ -6,20 +6,14 @@ suggested near matches, and how a person settles them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import click
 from rich.table import Table
 
-from conflicts import RESOLVER, ConflictData, same_value
-from journal import Entry, Journal, Kind
 from journal.payloads import (
-    ABSENT,
-    DuplicateConflict,
     DuplicateResolution,
-    ValueConflict,
-    ValueResolution,
     decode,
 )
 from replicator.cli.common import (
@@ -33,66 +27,8 @@ from replicator.cli.common import (
     plain,
     show,
 )
+from replicator.sync.presentation import conflict_base, conflict_data
 from replicator.sync.resolve import resolve
-
-
-def _values_by_side(siblings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Each side's value among a conflict's siblings (its latest, if it wrote twice)."""
-    values: dict[str, tuple[int, Any]] = {}
-    for s in siblings:
-        counter = s["dot"][1]
-        if s["side"] not in values or counter > values[s["side"]][0]:
-            values[s["side"]] = (counter, s["value"])
-    return {side: value for side, (_, value) in values.items()}
-
-
-def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A conflict row as the JSON listing shows it."""
-    data = ConflictData.of(row["data"])
-    held = data.conflict
-    siblings = held.siblings if isinstance(held, ValueConflict) else ()
-    values = _values_by_side(siblings)
-    winner = held.winner if isinstance(held, ValueConflict) else None
-    reason = held.reason
-    resolution = data.resolution
-    if isinstance(resolution, ValueResolution) and resolution.take is not None:
-        winner = {"side": resolution.take, "value": values.get(resolution.take)}
-        reason = f"resolved by a person: took the value from {resolution.take}"
-    elif isinstance(resolution, ValueResolution) and resolution.value is not ABSENT:
-        winner = {"side": None, "value": resolution.value}
-        reason = "resolved by a person: a value of their own"
-    elif resolution is not None:
-        decided = resolution if isinstance(resolution, DuplicateResolution) else None
-        paired = f" with {decided.with_}" if decided is not None and decided.with_ else ""
-        reason = f"resolved by a person: {decided.decision if decided else None}{paired}"
-    elif data.settled_by:
-        settled = data.settled_by
-        reason = f"{reason}; settled by a later {settled['kind']} (entry {settled['seq']})"
-    out = {
-        "id": row["id"],
-        "module": row["module"],
-        "rid": row["rid"],
-        "field": row["field"],
-        "status": row["status"],
-        "values": values,
-        "winner": winner,
-        "reason": reason,
-        "policy": held.policy,
-        "siblings": [{"side": s["side"], "value": s["value"], "at": s["at"]} for s in siblings],
-    }
-    if isinstance(held, DuplicateConflict) and held.suggestion:
-        out["kind"] = "suggestion"  # a near match for a person: nothing was applied
-        out["duplicate"] = {
-            "key": held.key,
-            "near_key": held.near_key,
-            "candidates": list(held.candidates),
-        }
-    elif isinstance(held, DuplicateConflict):
-        out["kind"] = "duplicate"
-        out["duplicate"] = {"key": held.key, "candidates": list(held.candidates)}
-    else:
-        out["kind"] = "field"
-    return plain(out)
 
 
 def _candidates(item: Mapping[str, Any]) -> str:
@@ -171,27 +107,6 @@ def conflicts_list(ctx: click.Context, only_open: bool, module: str | None, as_j
     _console().print(table)
 
 
-def _base(journal: Journal, row: Mapping[str, Any]) -> tuple[Any, Entry] | None:
-    """The last value every side held of the field before the conflict, and the entry."""
-    field = row["field"]
-    conflict = ConflictData.of(row["data"]).conflict
-    siblings = conflict.siblings if isinstance(conflict, ValueConflict) else ()
-    sides = {s["side"] for s in siblings if s["side"] != RESOLVER}
-    held: dict[str, Any] = {}
-    base = None
-    kinds = [str(Kind.OBSERVED), str(Kind.APPLIED), str(Kind.LINK)]
-    for entry in journal.read(module=row["module"], rid=row["rid"], kinds=kinds):
-        if entry.seq >= row["id"]:
-            break
-        if entry.side is None or field not in entry.fields:
-            continue
-        held[entry.side] = entry.fields[field]
-        values = [held.get(s) for s in sides]
-        if all(s in held for s in sides) and all(same_value(v, values[0]) for v in values):
-            base = (values[0], entry)
-    return base
-
-
 @conflicts.command("show")
 @config_option
 @click.argument("conflict_id", type=int, metavar="ID")
@@ -207,7 +122,7 @@ def conflicts_show(ctx: click.Context, conflict_id: int, as_json: bool) -> None:
                 f"no conflict {conflict_id} (see `replicator conflicts list`)"
             )
         item = conflict_data(row)
-        base = _base(journal, row)
+        base = conflict_base(journal, row)
     item["base"] = (
         None if base is None else plain({"value": base[0], "seq": base[1].seq, "at": base[1].at})
     )

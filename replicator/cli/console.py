@@ -79,7 +79,7 @@ def serve(ctx: click.Context, bind: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--bind") from None
     if not read_store(store_path(config.journal_path))["admins"]:
         click.echo("no admin yet: `replicator console add-admin NAME` makes one", err=True)
-    console = create_console_app(config, actions=LibraryActions(config))
+    console = create_console_app(config, actions=LibraryActions(config), served_on=host)
     serve_until_stopped(console, host, port)
 
 

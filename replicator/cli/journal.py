@@ -7,37 +7,16 @@ import collections
 import contextlib
 import json
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
 
-from journal import Anchor, Entry, Kind, anchor_path, read_anchors, rebuild, verify
+from journal import Anchor, anchor_path, rebuild
 from journal.anchors import head_anchor, last_anchor
 from journal.payloads import (
-    Applied,
-    DealAssociation,
-    DuplicateConflict,
-    DuplicateResolution,
-    Failure,
-    Linked,
-    Merged,
-    Observed,
-    SettledIntent,
-    Skipped,
-    Tombstone,
-    Triggered,
-    TriggerSkipped,
     TriggersRepaired,
-    Unlinked,
-    ValueConflict,
-    ValueResolution,
-    WriteIntent,
-    encode,
     expect,
-    payload_of,
 )
 from replicator.cli.common import (
     _at,
@@ -48,103 +27,8 @@ from replicator.cli.common import (
     _journal,
     config_option,
     json_option,
-    plain,
-    show,
 )
-from replicator.config.load import Config
-
-RECORD_KINDS = [str(k) for k in Kind if k not in (Kind.CURSOR, Kind.CONFIG)]
-
-
-def _fields(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={show(v)}" for k, v in sorted(values.items()))
-
-
-def describe(entry: Entry) -> str:
-    """What an entry says, field by field, for a person."""
-    payload = payload_of(entry)
-    if isinstance(payload, Observed):
-        return f"id {payload.id}: {_fields(entry.fields)}"
-    if isinstance(payload, Tombstone):
-        if payload.by is not None:  # a delete we made at a person's request
-            why = f": {payload.reason}" if payload.reason else ""
-            return f"deleted on {entry.side} (id {payload.id}) for {payload.by}{why}"
-        return f"deleted on {entry.side} (id {payload.id}); not propagated"
-    if entry.kind is Kind.INTENT:
-        if isinstance(payload, SettledIntent):
-            return f"nothing to write for {len(payload.settled)} record(s)"
-        writes = payload.writes if isinstance(payload, WriteIntent) else {}
-        creates = sum(1 for v in writes.values() if v is None)
-        return (
-            f"about to write {len(writes)} record(s) to {entry.side} "
-            f"({creates} create, {len(writes) - creates} update)"
-        )
-    if isinstance(payload, Applied):
-        made = "created" if payload.create else "restored" if entry.dot else "updated"
-        text = f"{made} on {entry.side} id {payload.id}: {_fields(entry.fields)}"
-        for renamed in payload.renamed:  # duplicates = "clone": the name was taken
-            text += f"; renamed by clone_name {renamed['rule']!r}: {renamed['reason']}"
-        return text
-    if isinstance(payload, Failure):
-        field = f" field {payload.field}" if payload.field else ""
-        return f"{payload.stage}{field}: {payload.reason}"
-    if isinstance(payload, Linked):
-        return (
-            f"linked to {entry.side} id {payload.id} ({payload.policy}, was "
-            f"{payload.from_}): {_fields(entry.fields)}"
-        )
-    if isinstance(payload, Unlinked):
-        return (
-            f"unlinked from {entry.side} id {payload.id} by undo of run {payload.undoes} "
-            f"({payload.by}): it is record {payload.from_} again"
-        )
-    if isinstance(payload, Merged):
-        return f"merged into {payload.into} ({payload.policy})"
-    if isinstance(payload, Skipped):
-        return f"skipped: {payload.reason}"
-    if isinstance(payload, DuplicateConflict):
-        return f"duplicate key {payload.key!r}: {payload.reason}"
-    if isinstance(payload, ValueConflict):
-        siblings = "; ".join(
-            f"{s['side']}={show(s['value'])} at {_at(s['at'])}" for s in payload.siblings
-        )
-        winner = payload.winner
-        won = f"{winner['side']}={show(winner['value'])}" if winner else "held for a person"
-        return f"{payload.field}: {siblings}\nwinner: {won} ({payload.reason})"
-    if isinstance(payload, (ValueResolution, DuplicateResolution)):
-        what = (
-            payload.decision if isinstance(payload, DuplicateResolution) else _fields(entry.fields)
-        )
-        return f"conflict {payload.conflict} settled by a person: {what}"
-    if isinstance(payload, Triggered):
-        return f"{payload.reason}: {_fields(entry.fields)}"
-    if isinstance(payload, TriggerSkipped):
-        return f"{payload.trigger} trigger skipped: {payload.reason}"
-    if isinstance(payload, DealAssociation):
-        named = f" ({payload.deal_name})" if payload.deal_name else ""
-        number = f" {payload.number}" if payload.number else ""
-        return (
-            f"{payload.document}{number} {payload.action}d with deal {payload.deal}{named} "
-            f"by {payload.by}"
-        )
-    return json.dumps(plain(encode(payload)), ensure_ascii=False)
-
-
-def entry_data(entry: Entry) -> dict[str, Any]:
-    return plain(
-        {
-            "seq": entry.seq,
-            "at": entry.at,
-            "kind": str(entry.kind),
-            "module": entry.module,
-            "rid": entry.rid,
-            "side": entry.side,
-            "dot": entry.dot.to_json() if entry.dot else None,
-            "fields": entry.fields,
-            "meta": entry.meta,
-            "summary": describe(entry),
-        }
-    )
+from replicator.sync.presentation import RECORD_KINDS, describe, entry_data
 
 
 @click.group("journal")
@@ -197,28 +81,6 @@ def _expect(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
         raise click.BadParameter(str(exc)) from None
 
 
-def known_anchors(config: Config) -> tuple[list[Anchor], list[str]]:
-    """Every anchor kept beside the journal: ``JOURNAL.anchors`` and the daemon's published
-    state; with a problem per anchors-file line that is not an anchor."""
-    anchors, problems = read_anchors(anchor_path(config.journal_path))
-    published = _published_anchor(config)
-    if published is not None:
-        anchors.append(published)
-    return anchors, problems
-
-
-def _published_anchor(config: Config) -> Anchor | None:
-    # function-level: it loads httpx, which only a command reaching a daemon needs
-    from replicator.daemon.state import state_path
-
-    try:
-        state = json.loads(state_path(config.journal_path).read_text(encoding="utf-8"))
-        data = state.get("anchor") if isinstance(state, dict) else None
-        return None if data is None else Anchor.from_json(data, source="daemon state")
-    except (OSError, ValueError):
-        return None
-
-
 @journal_group.command("verify")
 @config_option
 @click.option(
@@ -241,11 +103,15 @@ def journal_verify(ctx: click.Context, expected: list[Anchor], as_json: bool) ->
     journal key), and compares the journal with every anchor it knows (JOURNAL.anchors, the
     daemon's published state) and each --expect, so a deleted tail or a rollback to an older
     copy is reported with the last good anchor.  Exits non-zero naming what it found.
+    The result is kept as the last verification (JOURNAL.verified.json; the console's
+    journal page shows it).
     """
     config = _config(ctx)
-    anchors, anchor_problems = known_anchors(config)
+    # function-level: it loads httpx (through the daemon's state), which only this needs
+    from replicator.daemon.verification import verify_journal
+
     with _journal(config) as journal:
-        result = verify(journal, anchors=[*anchors, *expected], anchor_problems=anchor_problems)
+        result = verify_journal(config, journal, by="person", expected=expected)
     good = result.last_good_anchor
     if as_json:
         _echo_json(

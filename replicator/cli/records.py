@@ -14,7 +14,6 @@ from rich.table import Table
 
 from conflicts import ACTIVE, RecordState
 from journal import Journal
-from journal.entry import from_wire
 from replicator.cli.common import (
     _check_sides,
     _config,
@@ -31,6 +30,8 @@ from replicator.connectors.base import Change, Connector, SideModule
 from replicator.errors import ConfigError, ReplicatorError
 from replicator.sync import lifecycle as lc
 from replicator.sync.app import open_app
+from replicator.sync.presentation import display_field as _display_field
+from replicator.sync.presentation import register_value as _register_value
 from replicator.sync.record import report_data
 from replicator.sync.resolve import retry as engine_retry
 
@@ -38,27 +39,6 @@ STATUSES = ("active", "deleted", "merged", "skipped", "held", "errors")
 
 
 # -- records ---------------------------------------------------------------------------------
-
-
-def _register_value(state: RecordState, field: str) -> Any:
-    values: list[Any] = []
-    for _, value in state.wire_values(field):
-        if value not in values:
-            values.append(value)
-    if not values:
-        return None
-    if len(values) == 1:
-        return from_wire(values[0])
-    return " / ".join(str(plain(from_wire(v))) for v in values)
-
-
-def _display_field(config: Config, module: str) -> str | None:
-    module_config = config.modules.get(module)
-    if module_config is None:
-        return None
-    if module_config.match_fields:
-        return module_config.match_fields[0]
-    return next(iter(module_config.fields.fields), None)
 
 
 def record_data(config: Config, state: RecordState) -> dict[str, Any]:

@@ -1,17 +1,15 @@
 """``replicator status``: whether sync is on, paused or disabled, and each module's records,
-links, conflicts, errors, cursors, last sync and next run."""
+links, conflicts, errors, cursors, last sync and next run (the figures are
+:func:`replicator.sync.status.status_data`'s)."""
 
 from __future__ import annotations
 
-import collections
 import json
 from typing import Any
 
 import click
 from rich.table import Table
 
-from journal import Journal, Kind
-from journal.entry import utc_text
 from replicator.cli.common import (
     _at,
     _config,
@@ -21,115 +19,7 @@ from replicator.cli.common import (
     config_option,
     json_option,
 )
-from replicator.config.load import Config
-from replicator.sync import lifecycle
-
-
-def status_data(config: Config, journal: Journal) -> dict[str, Any]:
-    links = journal.link_counts()
-    cursors = journal.cursors()
-    state = lifecycle.lifecycle(journal)
-    last_run = lifecycle.last_run(journal)
-    failures: list[dict[str, Any]] = []
-    if last_run is not None:
-        failures, _ = lifecycle.problems(journal, last_run)
-    per_module = dict.fromkeys(config.modules, 0)
-    per_module.update(journal.entry_counts())
-    last_times = journal.last_times(kinds=[Kind.CURSOR, Kind.INTENT])
-    last = {module: utc_text(at) for module, at in last_times.items()}
-    modules = []
-    for name, module in config.modules.items():
-        statuses: collections.Counter[str] = collections.Counter()
-        with_errors = 0
-        retrying: list[dict[str, Any]] = []
-        held_after: list[dict[str, Any]] = []
-        renamed: collections.Counter[str] = collections.Counter()  # clones under another name
-        for _, rid, record in journal.records(name):
-            statuses[record.status] += 1
-            with_errors += bool(record.errors)
-            for side, held in record.held_wires().items():
-                renamed[side] += held.renamed
-            for side, (attempts, when) in record.retries.items():
-                item = {"rid": rid, "side": side, "attempts": attempts, "next": when}
-                item["reason"] = record.errors.get(side)
-                (retrying if when is not None else held_after).append(item)
-        modules.append(
-            {
-                "module": name,
-                "sync": "disabled"
-                if state.disabled
-                else "paused"
-                if state.is_paused(name)
-                else "on",
-                "records": sum(statuses.values()),
-                "by_status": dict(statuses),
-                "links": {
-                    side: {
-                        "active": links.get((name, side, "active"), 0),
-                        "deleted": links.get((name, side, "deleted"), 0),
-                    }
-                    for side in module.order
-                },
-                # a record deleted on one side stays on the others: deletes never propagate
-                "deleted_kept": {
-                    side: links.get((name, side, "deleted"), 0) for side in module.order
-                },
-                "open_conflicts": len(journal.conflicts(status="open", module=name)),
-                "records_with_errors": with_errors,
-                # writes a side refused: retried with backoff, then held (`replicator retry`)
-                "retrying": retrying,
-                "held_after_retries": held_after,
-                # duplicates = "clone": records a side holds under the clone_name rule's name
-                "renamed": {side: renamed[side] for side in module.order},
-                "last_run_errors": sum(1 for f in failures if f["module"] == name),
-                "cursors": {side: cursors.get((side, name)) for side in module.order},
-                "entries": per_module.get(name, 0),
-                "last_sync": last.get(name),
-            }
-        )
-    run = None
-    if last_run is not None:
-        run = {
-            "seq": last_run.seq,
-            "trigger": last_run.trigger,
-            "started": last_run.started,
-            "ended": last_run.ended,
-            "modules": list(last_run.modules),
-            "paused": list(last_run.paused),
-            "error": last_run.error,
-            "errors": failures,
-        }
-    return {
-        "config": str(config.path),
-        "journal": str(config.journal_path),
-        "entries": journal.count(),
-        "sync": {
-            "enabled": not state.disabled,
-            "disabled_since": state.disabled_at,
-            "deleted": state.deleted_while_disabled,
-            "paused": [name for name in config.modules if state.is_paused(name)],
-        },
-        "last_run": run,
-        "modules": modules,
-        "daemon": _daemon(config),
-    }
-
-
-def _daemon(config: Config) -> dict[str, Any]:
-    """What the journal's daemon published: running or not, and each module's next run."""
-    # function-level: it loads httpx, which only a command reaching a daemon needs
-    from replicator.daemon.state import daemon_status
-
-    status = daemon_status(config)
-    modules = status.get("modules") or {}
-    return {
-        "running": bool(status.get("running")),
-        "pid": status.get("pid"),
-        "url": status.get("url"),
-        "started": status.get("started"),
-        "next_run": {name: (m or {}).get("next_run") for name, m in modules.items()},
-        "last_run": {name: (m or {}).get("last_run") for name, m in modules.items()},
-    }
+from replicator.sync.status import status_data
 
 
 def _cursor_text(cursor: Any) -> str:
@@ -210,7 +100,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for m in data["modules"]:
         if m["retrying"]:
             console.print(
-                f"{m['module']}: {len(m['retrying'])} refused write(s) retried with backoff",
+                f"{m['module']}: {m['retrying_total']} refused write(s) retried with backoff",
                 markup=False,
             )
         for held in m["held_after_retries"][:10]:
@@ -249,4 +139,4 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 )
 
 
-__all__ = ["status", "status_data"]
+__all__ = ["status"]

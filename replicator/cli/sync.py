@@ -13,7 +13,6 @@ from rich.table import Table
 
 from replicator.cli.common import (
     _bars,
-    _check_sides,
     _config,
     _console,
     _echo_json,
@@ -24,10 +23,6 @@ from replicator.cli.common import (
 from replicator.cli.plan import echo_plan, plan_json, print_plan, run_plan, show_option
 from replicator.config.load import Config
 from replicator.errors import GuardStop
-from replicator.sync.app import open_app
-from replicator.sync.dryrun import guard_first_sync
-from replicator.sync.guard import guard_journal
-from replicator.sync.lifecycle import check_modules
 from replicator.sync.record import CycleReport, report_data
 
 COUNTS = (
@@ -58,26 +53,16 @@ def run_sync(
     journal whose tail fails its check is refused unless ``force``.  A first sync that
     would create more records on a Zoho side than ``[guard] first_sync_creates`` raises
     :class:`GuardStop` before anything is pushed, unless ``yes``."""
-    check_modules(config, modules)
     # function-level: it loads httpx, which only a command reaching a daemon needs
-    from replicator.daemon.state import LOCK_WAIT, forward_sync, forwarded_report, journal_writer
+    from replicator.daemon.cycle import run_cycle
 
-    # one engine per journal: a running daemon runs it
-    answer = forward_sync(config, modules, yes=yes)
-    if answer is not None:
+    with _bars() as bars:
+        report, forwarded = run_cycle(
+            config, modules, wait=wait, force=force, yes=yes, progress=bars
+        )
+    if forwarded:
         click.echo("the running daemon ran this cycle", err=True)
-        return forwarded_report(answer)
-    _check_sides(config)
-    wait = LOCK_WAIT if wait is None else wait
-    with (
-        journal_writer(config.journal_path, "replicator sync", wait=wait),
-        _bars() as bars,
-        open_app(config, progress=bars) as app,
-    ):
-        guard_journal(app.journal, force=force)  # refuses a journal whose tail fails its check
-        if not yes:
-            guard_first_sync(app.engine, modules, progress=bars)  # GuardStop: nothing pushed
-        return app.engine.run(list(modules) or None)
+    return report
 
 
 def print_report(console: Console, config: Config, report: CycleReport) -> None:

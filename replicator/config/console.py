@@ -5,6 +5,8 @@ Shape (every key optional)::
     [console]
     enabled = true            # default false: no console routes at all
     session_minutes = 480     # how long a sign-in lasts
+    secure_cookie = "auto"    # the session cookie's Secure flag: true, false, or "auto":
+                              # Secure when the console is served off loopback (HTTPS there)
 
 Without the table the console is off and everything behaves as it did before it existed.
 """
@@ -20,7 +22,7 @@ import attrs
 from replicator.config.check import refuse_unknown
 from replicator.errors import ConfigError
 
-KEYS = {"enabled", "session_minutes"}
+KEYS = {"enabled", "session_minutes", "secure_cookie"}
 MAX_SESSION_MINUTES = 7 * 24 * 60  # a week: a longer sign-in outlives any working session
 
 
@@ -28,6 +30,8 @@ MAX_SESSION_MINUTES = 7 * 24 * 60  # a week: a longer sign-in outlives any worki
 class ConsoleConfig:
     enabled: bool = False
     session_minutes: int = 480
+    # None: "auto", Secure when served off loopback (replicator.console.auth.secure_cookie)
+    secure_cookie: bool | None = None
 
 
 def parse_console(data: Any, path: Path) -> ConsoleConfig:
@@ -47,7 +51,14 @@ def parse_console(data: Any, path: Path) -> ConsoleConfig:
         raise fail("session_minutes", f"must be a whole number of minutes, not {minutes!r}")
     if not 1 <= minutes <= MAX_SESSION_MINUTES:
         raise fail("session_minutes", f"must be 1 to {MAX_SESSION_MINUTES}, not {minutes}")
-    return ConsoleConfig(enabled=enabled, session_minutes=minutes)
+    secure = data.get("secure_cookie", "auto")
+    if secure != "auto" and not isinstance(secure, bool):
+        raise fail("secure_cookie", f'must be true, false or "auto", not {secure!r}')
+    return ConsoleConfig(
+        enabled=enabled,
+        session_minutes=minutes,
+        secure_cookie=None if secure == "auto" else secure,
+    )
 
 
 __all__ = ["ConsoleConfig", "parse_console"]

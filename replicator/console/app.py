@@ -34,7 +34,6 @@ from starlette.templating import Jinja2Templates
 
 from conflicts import ConflictError
 from journal import Journal
-from replicator.cli.status import status_data
 from replicator.config.load import Config
 from replicator.console import customer, views
 from replicator.console.auth import (
@@ -49,6 +48,7 @@ from replicator.console.auth import (
     csrf_ok,
     csrf_token,
     read_store,
+    secure_cookie,
     session_secret,
     signed_in,
     start_session,
@@ -61,10 +61,12 @@ from replicator.console.customer import NoSuchCustomer
 from replicator.daemon.metrics import Metrics
 from replicator.daemon.web import read_body
 from replicator.sync.app import open_journal
+from replicator.sync.status import status_data
 
 log = logging.getLogger("replicator.console")
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = Path(__file__).parent / "static" / "console.css"
+DETAIL = 50  # the overview lists at most this many refused writes per module (all counted)
 MAX_FORM = 64 * 1024  # a console form is a few fields: a larger body is refused (413)
 ADMINS_ONLY = "this page is for admins: an integration user sees customers only"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -74,12 +76,14 @@ def create_console_app(
     config: Config,
     *,
     actions: Actions,
+    served_on: str,
     metrics: Metrics | None = None,
     now: Clock = utc_now,
 ) -> Starlette:
-    """The console over ``config``'s journal; ``actions`` does its controls, ``metrics``
-    (the daemon's) adds API usage to the overview, ``now`` is the clock of sessions and
-    the sign-in limit."""
+    """The console over ``config``'s journal; ``actions`` does its controls, ``served_on``
+    is the host it listens on (off loopback its session cookie is Secure, unless the
+    config says otherwise), ``metrics`` (the daemon's) adds API usage to the overview,
+    ``now`` is the clock of sessions and the sign-in limit."""
     store = store_path(config.journal_path)
     minutes = config.console.session_minutes
     limit = SignInLimit(now)
@@ -203,7 +207,11 @@ def create_console_app(
     async def overview(request: Request) -> Response:
         def read() -> dict[str, Any] | None:
             with reading() as journal:
-                return None if journal is None else status_data(config, journal)
+                return (
+                    None
+                    if journal is None
+                    else status_data(config, journal, detail=DETAIL, entries=False)
+                )
 
         status = await run_in_threadpool(read)
         api = api_usage(metrics) if metrics is not None else None
@@ -263,6 +271,11 @@ def create_console_app(
             lambda: actions.resolve(conflict_id, take=take, value=value, by=who_),
             f"/conflicts/{conflict_id}",
         )
+
+    @guarded(ADMIN, form=True)
+    async def verify(request: Request) -> Response:
+        who_ = by(request)
+        return await control(request, lambda: actions.verify(by=who_), "/journal")
 
     # -- the pages of views and customer -------------------------------------------------
 
@@ -371,6 +384,7 @@ def create_console_app(
             Route("/history", history_page, methods=["GET"]),
             Route("/records/{module}/{rid:path}", record_page, methods=["GET"]),
             Route("/journal", journal_page, methods=["GET"]),
+            Route("/journal/verify", verify, methods=["POST"]),
             Route("/customers", customers_page, methods=["GET"]),
             Route("/customers/{rid:path}", customer_page, methods=["GET"]),
         ],
@@ -382,6 +396,7 @@ def create_console_app(
                 session_cookie=COOKIE,
                 max_age=minutes * 60,
                 same_site="strict",
+                https_only=secure_cookie(config.console.secure_cookie, served_on),
             ),
         ],
         exception_handlers={HTTPException: refused, Exception: failed},

@@ -15,6 +15,8 @@ salt), compared with :func:`hmac.compare_digest`.
 
 **Sessions** are Starlette's signed cookie ``replicator_console`` holding ``{"user",
 "role", "csrf", "at"}``; one older than the config's ``session_minutes`` is signed out.
+The cookie is ``HttpOnly``, ``SameSite=Strict``, and ``Secure`` when the console is
+served off loopback (:func:`secure_cookie`, the config's ``secure_cookie``).
 The clock is passed in (``now``), so tests move time instead of waiting.
 """
 
@@ -26,6 +28,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
@@ -60,6 +63,21 @@ SECURE_HEADERS = {
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def secure_cookie(setting: bool | None, host: str) -> bool:
+    """Whether the session cookie is ``Secure`` (sent over HTTPS only): as the config's
+    ``secure_cookie`` says, else ("auto", None) unless the console is served on loopback
+    only, where a browser reaches it over plain HTTP on this machine.  Every other host
+    (a name, a LAN address, all interfaces) is reached across a network: HTTPS there."""
+    if setting is not None:
+        return setting
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: reached over the network
+        return True
 
 
 # -- password hashes ---------------------------------------------------------------------
@@ -331,6 +349,7 @@ __all__ = [
     "csrf_token",
     "hash_password",
     "read_store",
+    "secure_cookie",
     "session_secret",
     "set_admin",
     "signed_in",

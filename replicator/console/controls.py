@@ -2,8 +2,8 @@
 
 The pages call an :class:`Actions`; :class:`LibraryActions` does each through the same
 library calls as the CLI (``replicator pause``, ``resume``, ``sync``, ``retry``,
-``conflicts resolve``), so an action taken in the browser journals the very entries the
-command does, apart from who (``by = "console:<name>"``).  The daemon gives its own
+``conflicts resolve``, ``journal verify``), so an action taken in the browser journals the
+very entries the command does, apart from who (``by = "console:<name>"``).  The daemon gives its own
 ``sync`` (a cycle on its worker, :class:`DaemonActions`), since one engine runs per
 journal.  Each returns one line for the page; a refusal is a :class:`ControlError` whose
 message names the module, record or conflict and the reason.
@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-import click
-
 from conflicts import ConflictError
 from journal import Journal, JournalError
-from replicator.cli.sync import run_sync
 from replicator.config.load import Config
+from replicator.daemon.cycle import run_cycle
+from replicator.daemon.verification import verify_journal
 from replicator.errors import ReplicatorError
 from replicator.sync import lifecycle
 from replicator.sync.app import open_journal
@@ -43,6 +42,8 @@ class Actions(Protocol):
     def retry(self, module: str, rids: Sequence[str], *, by: str) -> str: ...
 
     def resolve(self, conflict_id: int, *, take: str | None, value: str | None, by: str) -> str: ...
+
+    def verify(self, *, by: str) -> str: ...
 
 
 @contextmanager
@@ -85,12 +86,9 @@ class LibraryActions:
 
     def sync(self, modules: Sequence[str], *, by: str) -> str:
         # a cycle journals its run with its trigger, as `replicator sync` does; a running
-        # daemon runs it (run_sync forwards it), else it runs here, holding the journal
+        # daemon runs it (run_cycle forwards it), else it runs here, holding the journal
         with _refusals():
-            try:
-                report = run_sync(self.config, tuple(modules), wait=0)
-            except click.ClickException as exc:  # a side's settings the check refused
-                raise ControlError(exc.format_message()) from None
+            report, _ = run_cycle(self.config, tuple(modules), wait=0, command="console")
         return _cycle_line(report.failed, modules)
 
     def retry(self, module: str, rids: Sequence[str], *, by: str) -> str:
@@ -108,6 +106,14 @@ class LibraryActions:
         with self._journal() as journal:
             resolve(journal, self.config, conflict_id, take=take, raw_value=value, by=by)
         return f"conflict {conflict_id} resolved"
+
+    def verify(self, *, by: str) -> str:
+        # the full check, as `replicator journal verify`; kept as the last verification
+        with self._journal() as journal:
+            result = verify_journal(self.config, journal, by=by)
+        if not result.ok:
+            raise ControlError(f"journal verify failed: {result.problem}")
+        return f"journal intact: {result.entries} entries"
 
 
 class DaemonActions(LibraryActions):

@@ -29,11 +29,10 @@ from typing import Any
 from conflicts import ACTIVE, RecordState
 from journal import Journal
 from journal.entry import from_wire
-from replicator.cli.common import plain
-from replicator.cli.records import _display_field, _register_value
 from replicator.config.integration_transactions import DOCUMENT_TYPES
 from replicator.config.load import Config
 from replicator.errors import ReplicatorError
+from replicator.sync.presentation import display_field, plain, register_value
 
 PER_PAGE = 20  # documents of one type per page
 SEARCH_PER_PAGE = 50
@@ -55,14 +54,14 @@ class NoSuchCustomer(ReplicatorError, LookupError):
 
 
 def _name(config: Config, state: RecordState) -> str:
-    field = _display_field(config, state.module)
-    value = _register_value(state, field) if field else None
+    field = display_field(config, state.module)
+    value = register_value(state, field) if field else None
     return "" if value is None else str(plain(value))
 
 
 def _value(state: RecordState, field: str) -> Any:
     """A field's value for a person (amounts and dates as text); None when unset."""
-    return plain(_register_value(state, field))
+    return plain(register_value(state, field))
 
 
 def _live(states: Iterator[tuple[str, str, Any]]) -> Iterator[RecordState]:

@@ -1,8 +1,8 @@
 """The console's admin pages as view models: plain ``dict``s a template renders.
 
 Each reads the journal as the CLI reads it, through the same data functions
-(:func:`replicator.cli.conflicts.conflict_data` for a conflict, :mod:`replicator.sync.lifecycle`
-for the runs, :func:`replicator.cli.journal.entry_data` for a record's entries), so a page
+(:mod:`replicator.sync.presentation`'s ``conflict_data`` for a conflict and ``entry_data``
+for a record's entries, :mod:`replicator.sync.lifecycle` for the runs), so a page
 and ``replicator conflicts show`` / ``history`` / ``journal log --record`` say the same
 thing.  Lists are read one page at a time in SQL, so a page stays fast with 100k records
 and 1,000 open conflicts; no view loads every record.
@@ -23,12 +23,17 @@ from journal.anchors import head_anchor, last_anchor
 from journal.entry import utc_text
 from journal.payloads import DuplicateConflict, ForcedWrite, ValueConflict, expect, payload_of
 from journal.store import JOURNAL_MODULE
-from replicator.cli.common import plain
-from replicator.cli.conflicts import _base, conflict_data
-from replicator.cli.journal import RECORD_KINDS, entry_data
 from replicator.config.load import Config
+from replicator.daemon.verification import last_verification
 from replicator.sync import lifecycle
 from replicator.sync.guard import FORCED_RID
+from replicator.sync.presentation import (
+    RECORD_KINDS,
+    conflict_base,
+    conflict_data,
+    entry_data,
+    plain,
+)
 from replicator.sync.suggestions import DECISIONS
 
 STATUSES = ("open", "resolved", "all")
@@ -103,7 +108,7 @@ def conflict(config: Config, journal: Journal, conflict_id: int) -> dict[str, An
     if row is None:
         raise NotFound(f"no conflict {conflict_id}")
     item = conflict_data(row)
-    base = _base(journal, row)
+    base = conflict_base(journal, row)
     # "before", not the CLI's "base": the app's context names its root path ``base``
     item["before"] = (
         None if base is None else plain({"value": base[0], "seq": base[1].seq, "at": base[1].at})
@@ -302,8 +307,8 @@ def journal_head(config: Config, journal: Journal) -> dict[str, Any]:
     """The journal's head as ``journal head --json`` shows it (seq, hash, the SEQ:HASH to
     keep, the last anchor written), and its verification: the tail check a sync runs
     before writing (the triggers, the chain's keying, every hash from the last anchor to
-    the head), run now, with the last write forced past a failed check, if any.  The full
-    check is ``replicator journal verify``."""
+    the head), run now, with the last write forced past a failed check, if any; and the
+    last full check (``replicator journal verify`` or the page's "Verify now")."""
     head = head_anchor(journal)
     last = last_anchor(anchor_path(config.journal_path))
     problem = check_tail(journal, last)
@@ -332,6 +337,8 @@ def journal_head(config: Config, journal: Journal) -> dict[str, Any]:
             "checked": "tail: triggers, keying, and every hash from the last anchor to the head",
         },
         "forced": forced,
+        # the last full check (`journal verify`, or "Verify now" here), as it was recorded
+        "last_verification": last_verification(config),
     }
 
 

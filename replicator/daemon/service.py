@@ -243,7 +243,9 @@ class Daemon:
         console = None
         if self.config.console.enabled:
             actions = DaemonActions(self.config, self.sync_now)
-            console = create_console_app(self.config, actions=actions, metrics=self.metrics)
+            console = create_console_app(
+                self.config, actions=actions, served_on=self.host, metrics=self.metrics
+            )
         app = create_web_app(self, console=console)
         self._server, self._thread, self.port = serve(app, self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -33,10 +33,19 @@ from journal import Journal, Kind
 from journal.payloads import SettingsInForce, SideIdentities, expect
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule, currency_reader, identity
-from replicator.errors import SetupError
+from replicator.errors import ConfigError, SetupError
 from replicator.sync.record import CONFIG_MODULE, SIDES_RID, last_config
 
 Schemas = Mapping[tuple[str, str], Mapping[str, str]]  # (module, side) -> {column: type}
+
+
+def check_side_files(config: Config) -> None:
+    """A side's database must exist: a typo in a path should not sync into a new empty file."""
+    for name, side in config.sides.items():
+        if side.connector == "sqlite" and side.path is not None and not side.path.is_file():
+            raise ConfigError(
+                str(config.path), f"sides.{name}.path", f"database file {side.path} does not exist"
+            )
 
 
 # -- fields --------------------------------------------------------------------------------
@@ -254,6 +263,7 @@ def _side_of(config: Config, module: ModuleConfig, connector: str) -> str | None
 
 __all__ = [
     "check_currency",
+    "check_side_files",
     "check_fields",
     "currency_problem",
     "field_problems",

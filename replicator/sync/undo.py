@@ -56,6 +56,7 @@ from replicator.errors import EngineError
 from replicator.sync import pull, push, record
 from replicator.sync.context import Context
 from replicator.sync.copies import remover
+from replicator.sync.engine import _no_cyclic_gc
 from replicator.sync.lifecycle import gate
 from replicator.sync.record import CONFIG_MODULE, RUN, CycleReport
 from replicator.sync.undo_plan import (
@@ -187,7 +188,8 @@ def undo(
     if paused:
         raise EngineError(f"paused: {', '.join(paused)}; resume them to undo run {run.id}")
     failed: list[tuple[str, str, str, str]] = []
-    with record.recorded(ctx, names, trigger=UNDO, undoes=run.id) as report:
+    # a plan of a large run holds its entries: as a sync, no cyclic collection meanwhile
+    with _no_cyclic_gc(), record.recorded(ctx, names, trigger=UNDO, undoes=run.id) as report:
         for name in names:
             module = ctx.config.modules[name]
             for side in module.order:

@@ -71,9 +71,11 @@ class Site(Folder):
         (conflict,) = self.json("conflicts", "list", "--open")
         return int(conflict["id"])
 
-    def client(self, **options: Any) -> TestClient:
+    def client(self, *, served_on: str = "127.0.0.1", **options: Any) -> TestClient:
         config = load_config(self.config)
-        app = create_console_app(config, actions=LibraryActions(config), now=self.clock, **options)
+        app = create_console_app(
+            config, actions=LibraryActions(config), served_on=served_on, now=self.clock, **options
+        )
         root = Starlette(routes=[Mount("/console", app)])
         return TestClient(root, base_url="http://127.0.0.1", follow_redirects=False)
 

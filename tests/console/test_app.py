@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
+import sqlite3
 
 import pytest
 
@@ -14,6 +16,7 @@ from replicator.console.app import create_console_app
 from replicator.console.auth import SECURE_HEADERS, SIGN_IN_REFUSED, update_store
 from replicator.console.controls import LibraryActions
 from replicator.daemon.metrics import Metrics
+from replicator.daemon.verification import verified_path
 from replicator.daemon.web import create_web_app
 from tests.console.site import (
     ADMIN,
@@ -154,7 +157,8 @@ def test_an_integration_user_gets_403_on_admin_pages_and_controls(site):
     token = csrf_of(client, "/console/")  # the 403 page's sign-out form
     page = client.get("/console/")
     assert page.status_code == 403 and "admins" in alert(page.text)
-    for path in ("/console/pause", "/console/resume", "/console/sync", "/console/retry"):
+    controls = ("/console/pause", "/console/resume", "/console/sync", "/console/retry")
+    for path in (*controls, "/console/journal/verify"):
         answer = client.post(path, data={"csrf": token, "module": "customers"})
         assert answer.status_code == 403, path
     answer = client.post("/console/conflicts/1/resolve", data={"csrf": token, "take": "crm"})
@@ -284,7 +288,7 @@ def test_the_console_is_off_unless_configured(tmp_path):
 
     without = TestClient(create_web_app(Host()))  # type: ignore[arg-type]
     assert without.get("/console/", follow_redirects=False).status_code == 404
-    console = create_console_app(config, actions=LibraryActions(config))
+    console = create_console_app(config, actions=LibraryActions(config), served_on="127.0.0.1")
     with_console = TestClient(create_web_app(Host(), console=console))  # type: ignore[arg-type]
     answer = with_console.get("/console/", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/console/signin"
@@ -357,3 +361,40 @@ def test_history_says_who_paused_from_the_console(site):
     site.ok("resume", "customers")
     site.ok("pause", "customers")
     assert "paused customers: sync" in site.ok("history").stdout
+
+
+def test_verify_now_checks_the_journal_in_full_and_the_page_shows_it_as_the_last(site):
+    """Before any verification the journal page says so; "Verify now" (its own form, as a
+    browser posts it) runs the full check, says the result, records it beside the journal
+    with who ran it, and the page shows it as the last verification; `journal verify`
+    records its own the same way."""
+    client = site.signed_in()
+    page = client.get("/console/journal").text
+    assert "Never verified in full" in page
+    (body,) = re.findall(r'<form[^>]*action="/console/journal/verify">(.*?)</form>', page, re.S)
+    answer = client.post(
+        "/console/journal/verify", data=dict(re.findall(r'name="([^"]+)" value="([^"]*)"', body))
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/journal"
+    page = client.get("/console/journal").text
+    entries = len(site.entries())
+    assert f'role="status">journal intact: {entries} entries<' in page
+    assert f"Intact: {entries} entries" in page and "by console:ada" in page
+    recorded = json.loads(verified_path(site.journal).read_text())
+    assert recorded["ok"] and recorded["by"] == "console:ada" and recorded["entries"] == entries
+    assert site.ok("journal", "verify")
+    assert "by person" in client.get("/console/journal").text
+
+
+def test_verify_now_reports_a_broken_journal_and_records_the_failure(site):
+    """A journal whose append-only trigger was dropped fails the check: the page says so in
+    its message and as the last verification."""
+    conn = sqlite3.connect(site.journal)
+    conn.execute("DROP TRIGGER entries_no_update")
+    conn.close()
+    client = site.signed_in()
+    client.post("/console/journal/verify", data={"csrf": csrf_of(client, "/console/journal")})
+    page = client.get("/console/journal").text
+    assert 'class="flash error" role="status">journal verify failed: the append-only' in page
+    assert "FAILED: the append-only triggers entries_no_update are missing" in page
+    assert not json.loads(verified_path(site.journal).read_text())["ok"]

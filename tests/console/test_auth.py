@@ -6,6 +6,9 @@ import datetime as dt
 import logging
 import stat
 
+import pytest
+
+from replicator.config.load import load_config
 from replicator.console.auth import (
     MAX_FAILURES,
     SignInLimit,
@@ -13,12 +16,23 @@ from replicator.console.auth import (
     csrf_ok,
     hash_password,
     read_store,
+    secure_cookie,
     set_admin,
     signed_in,
     start_session,
     verify_password,
 )
-from tests.console.site import ADMIN, PASSWORD, USER, USER_PASSWORD, Clock, Site, signin_form
+from replicator.errors import ConfigError
+from tests.console.site import (
+    ADMIN,
+    CONSOLE,
+    PASSWORD,
+    USER,
+    USER_PASSWORD,
+    Clock,
+    Site,
+    signin_form,
+)
 
 
 def test_a_password_hash_verifies_its_password_and_no_other():
@@ -132,3 +146,47 @@ def test_the_csrf_check_wants_the_sessions_token():
     assert csrf_ok(session, session["csrf"])
     assert not csrf_ok(session, session["csrf"] + "x")
     assert not csrf_ok(session, None) and not csrf_ok({}, "")
+
+
+def test_the_cookie_is_secure_off_loopback_unless_the_config_says():
+    """ "auto" (None): Secure for any host but loopback (a name, a LAN address, every
+    interface); the config's true or false wins either way."""
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):
+        assert not secure_cookie(None, host), host
+    for host in ("0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "sync.example.com", ""):
+        assert secure_cookie(None, host), host
+    assert secure_cookie(True, "127.0.0.1")
+    assert not secure_cookie(False, "192.168.1.20")
+
+
+def _session_cookie(site: Site, **options: str) -> str:
+    """The Set-Cookie header a sign-in answers with."""
+    client = site.client(**options)
+    client.base_url = "https://127.0.0.1"  # a Secure cookie comes back over HTTPS only
+    answer = client.post("/console/signin", data=signin_form(client, ADMIN, PASSWORD))
+    assert answer.status_code == 303, answer.text
+    return answer.headers["set-cookie"].lower()
+
+
+def test_a_console_served_off_loopback_sets_a_secure_session_cookie(tmp_path):
+    """Served on every interface the session cookie is Secure (HTTPS only), on loopback
+    not (a browser on this machine reaches it over plain HTTP); both are HttpOnly and
+    SameSite=Strict; `secure_cookie = true` makes it Secure on loopback too, `false` not
+    off it."""
+    site = Site(tmp_path)
+    off, on = _session_cookie(site, served_on="0.0.0.0"), _session_cookie(site)
+    assert "; secure" in off and "; secure" not in on
+    assert all("httponly" in c and "samesite=strict" in c for c in (off, on))
+    text = site.config.read_text()
+    site.config.write_text(text.replace(CONSOLE, CONSOLE + "secure_cookie = true\n"))
+    assert "; secure" in _session_cookie(site)
+    site.config.write_text(text.replace(CONSOLE, CONSOLE + "secure_cookie = false\n"))
+    assert "; secure" not in _session_cookie(site, served_on="192.168.1.20")
+
+
+def test_secure_cookie_must_be_true_false_or_auto(tmp_path):
+    """Any other value is refused, naming the key."""
+    site = Site(tmp_path)
+    site.config.write_text(site.config.read_text() + 'secure_cookie = "yes"\n')
+    with pytest.raises(ConfigError, match="console.secure_cookie"):
+        load_config(site.config)

@@ -244,7 +244,12 @@ def test_dropped_triggers_are_reported_not_recreated_and_repaired_only_by_the_co
     out = fails(folder)
     assert "entries_no_update" in out
     with raw(folder.journal) as conn:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='entries'"
+            )
+        }
     assert names == {"entries_no_delete"}
     assert "re-created entries_no_update" in folder.ok("journal", "repair-triggers").stdout
     assert "nothing to repair" in folder.ok("journal", "repair-triggers").stdout

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from journal import verify
-from replicator.cli.status import status_data
 from replicator.sync import lifecycle
+from replicator.sync.status import status_data
 from tests.sync.documents import Documents
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from journal import verify
 from journal.payloads import RetryIntent, new_entry
-from replicator.cli.status import status_data
 from replicator.sync import lifecycle
+from replicator.sync.status import status_data
 from tests.sync.documents import Documents
 
 REASON = "totals differ: books 118.00, crm 117.99 (each app computes its own tax and rounding)"

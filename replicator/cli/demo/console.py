@@ -63,7 +63,7 @@ def serve_console(config: Config, *, port: int = 0, user: bool) -> None:
             )
         click.echo("Ctrl-C (or SIGTERM) stops the console" + (" and the sandbox" if user else ""))
 
-    app = create_console_app(config, actions=LibraryActions(config))
+    app = create_console_app(config, actions=LibraryActions(config), served_on=HOST)
     serve_until_stopped(app, HOST, port, before=before)
 
 
