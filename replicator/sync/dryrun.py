@@ -44,7 +44,7 @@ from replicator.connectors.base import (
     utc_now,
 )
 from replicator.connectors.sqlite import SQLiteConnector
-from replicator.errors import GuardStop
+from replicator.errors import GuardStop, UnavailableError
 from replicator.sync.app import KEY_ENV, journal_key, key_path
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
@@ -290,9 +290,11 @@ def guard_first_sync(
         return None
     try:
         run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
-    except Exception as exc:
-        # the sync could not be planned (a side refused the reads, a token limit): the sync
-        # fails here, and is journaled as a failed run as the cycle itself would have been
+    except UnavailableError as exc:
+        # the sync could not be planned (a token limit, an outage): it fails here, journaled
+        # as the run's error as the engine journals it when checking the sides meets it; a
+        # refusal of the config (a field to create, currencies that differ) writes nothing,
+        # as with the engine
         names = list(modules) or list(config.modules)
         report = CycleReport(entries_before=engine.journal.last_seq)
         with contextlib.suppress(Exception):
