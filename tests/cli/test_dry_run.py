@@ -8,7 +8,6 @@ The guard watches Zoho sides only; these tests let it watch SQLite sides too
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -18,50 +17,13 @@ from click.testing import CliRunner, Result
 
 from replicator.cli.main import main
 from replicator.sync import dryrun
-
-CONFIG = """\
-[journal]
-path = "journal.db"
-{guard}
-[sides.books]
-connector = "sqlite"
-path = "books.db"
-
-[sides.crm]
-connector = "sqlite"
-path = "crm.db"
-
-[modules.customers]
-sync = "both_ways"
-first = "crm"
-duplicates = "link"
-conflicts = "newest"
-books = {{ table = "customers", id = "id", match = "name", modified = "updated_at" }}
-crm = {{ table = "accounts", id = "id", match = "account_name", modified = "modified_time" }}
-
-[modules.customers.fields]
-name = {{ books = "name", crm = "account_name" }}
-email = {{ books = "email", crm = "email" }}
-credit_limit = {{ books = "credit_limit", crm = "credit_limit", type = "decimal" }}
-"""
+from tests.sqlite_folder import SQLiteFolder
 
 
-class Folder:
+class Folder(SQLiteFolder):
     def __init__(self, path: Path, guard: str = "") -> None:
-        self.path = path
-        self.config = path / "replicator.toml"
-        self.config.write_text(CONFIG.format(guard=guard), encoding="utf-8")
-        self.books, self.crm = path / "books.db", path / "crm.db"
-        self.sql(
-            self.books,
-            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
-            "credit_limit NUMERIC, updated_at TEXT)",
-        )
-        self.sql(
-            self.crm,
-            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, email TEXT, "
-            "credit_limit NUMERIC, modified_time TEXT)",
-        )
+        super().__init__(path, guard=guard)
+        self.config = self.config_path
         names = ", ".join(f"('Customer {n:02}', 'c{n}@example.com')" for n in range(8))
         self.sql(self.books, f"INSERT INTO customers (name, email) VALUES {names}")
         self.sql(
@@ -70,21 +32,9 @@ class Folder:
             "('Customer 00', 'crm0@example.com', NULL), ('Gamma', 'g@x', '1,5')",
         )
 
-    @staticmethod
-    def sql(db: Path, statement: str) -> None:
-        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-            conn.execute(statement)
-
     def count(self, db: Path, table: str) -> int:
         with contextlib.closing(sqlite3.connect(db)) as conn:
             return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-
-    def hashes(self) -> dict[str, str]:
-        return {
-            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(self.path.iterdir())
-            if p.is_file()
-        }
 
     def cli(self, *args: str) -> Result:
         return CliRunner().invoke(main, ["--config", str(self.config), *args])
@@ -151,9 +101,7 @@ def test_the_guard_stops_a_first_sync_over_the_limit_until_yes(folder, monkeypat
     """Over `[guard] first_sync_creates`, a first sync pushes nothing, shows the plan and
     asks for --yes; `sync --yes` then runs it."""
     monkeypatch.setattr(dryrun, "GUARDED", frozenset({"sqlite"}))
-    folder.config.write_text(
-        CONFIG.format(guard="\n[guard]\nfirst_sync_creates = 5\n"), encoding="utf-8"
-    )
+    folder.write_config(guard="\n[guard]\nfirst_sync_creates = 5\n")
     result = folder.cli("sync")
     assert result.exit_code == 1
     assert "the first sync stopped before pushing" in result.stdout
@@ -177,9 +125,7 @@ def test_the_guard_lets_a_first_sync_under_the_limit_go(folder, monkeypatch):
 
 def test_a_limit_of_zero_turns_the_guard_off(folder, monkeypatch):
     monkeypatch.setattr(dryrun, "GUARDED", frozenset({"sqlite"}))
-    folder.config.write_text(
-        CONFIG.format(guard="\n[guard]\nfirst_sync_creates = 0\n"), encoding="utf-8"
-    )
+    folder.write_config(guard="\n[guard]\nfirst_sync_creates = 0\n")
     result = folder.cli("sync")
     assert result.exit_code == 0, result.output
     assert folder.count(folder.crm, "accounts") == 9
@@ -187,9 +133,7 @@ def test_a_limit_of_zero_turns_the_guard_off(folder, monkeypatch):
 
 def test_the_guard_json_names_the_sides_over_the_limit(folder, monkeypatch):
     monkeypatch.setattr(dryrun, "GUARDED", frozenset({"sqlite"}))
-    folder.config.write_text(
-        CONFIG.format(guard="\n[guard]\nfirst_sync_creates = 1\n"), encoding="utf-8"
-    )
+    folder.write_config(guard="\n[guard]\nfirst_sync_creates = 1\n")
     result = folder.cli("sync", "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
@@ -198,9 +142,7 @@ def test_the_guard_json_names_the_sides_over_the_limit(folder, monkeypatch):
 
 
 def test_a_guard_limit_that_is_not_a_whole_number_is_refused(folder):
-    folder.config.write_text(
-        CONFIG.format(guard='\n[guard]\nfirst_sync_creates = "many"\n'), encoding="utf-8"
-    )
+    folder.write_config(guard='\n[guard]\nfirst_sync_creates = "many"\n')
     result = folder.cli("plan")
     assert result.exit_code == 1
     assert "guard.first_sync_creates" in result.output

@@ -3,9 +3,6 @@ by entry, and it changes no byte of either side or of the journal."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,67 +13,15 @@ from replicator.connectors.memory import MemoryConnector
 from replicator.sync.app import open_app
 from replicator.sync.dryrun import DRY_ID, Capturing, dry_run, plan_of_run
 from replicator.sync.plan_report import GROUPS, build_plan, compare
-
-CONFIG = """\
-[journal]
-path = "journal.db"
-
-[sides.books]
-connector = "sqlite"
-path = "books.db"
-
-[sides.crm]
-connector = "sqlite"
-path = "crm.db"
-
-[modules.customers]
-sync = "both_ways"
-first = "crm"
-duplicates = "{duplicates}"
-conflicts = "{conflicts}"
-books = {{ table = "customers", id = "id", match = "name", modified = "updated_at" }}
-crm = {{ table = "accounts", id = "id", match = "account_name", modified = "modified_time" }}
-
-[modules.customers.fields]
-name = {{ books = "name", crm = "account_name" }}
-email = {{ books = "email", crm = "email" }}
-credit_limit = {{ books = "credit_limit", crm = "credit_limit", type = "decimal" }}
-"""
+from tests.sqlite_folder import SQLiteFolder
 
 
-class Folder:
+class Folder(SQLiteFolder):
     """books.db and crm.db written by plain sqlite3, a journal and a config."""
 
     def __init__(self, path: Path, *, duplicates: str = "link", conflicts: str = "newest"):
-        self.path = path
-        (path / "replicator.toml").write_text(
-            CONFIG.format(duplicates=duplicates, conflicts=conflicts), encoding="utf-8"
-        )
-        self.config = load_config(path / "replicator.toml")
-        self.books, self.crm = path / "books.db", path / "crm.db"
-        self.sql(
-            self.books,
-            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
-            "credit_limit NUMERIC, updated_at TEXT)",
-        )
-        self.sql(
-            self.crm,
-            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, account_name TEXT, email TEXT, "
-            "credit_limit NUMERIC, modified_time TEXT)",
-        )
-
-    @staticmethod
-    def sql(db: Path, statement: str, *params: object) -> None:
-        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-            conn.execute(statement, params)
-
-    def hashes(self) -> dict[str, str]:
-        """Every file of the folder (sides, journal, its key and anchors) by its sha256."""
-        return {
-            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(self.path.iterdir())
-            if p.is_file()
-        }
+        super().__init__(path, duplicates=duplicates, conflicts=conflicts)
+        self.config = load_config(self.config_path)
 
     def sync(self):
         """The real sync; its plan, from the entries it appended."""
@@ -190,10 +135,7 @@ def test_skip_and_held_duplicates_are_in_the_plan(tmp_path):
 def test_sides_given_are_wrapped_so_their_writes_are_captured(tmp_path):
     """A side that is no SQLite file (here two memory sides) is read through and its
     writes are held back, each create answered with a dry id."""
-    (tmp_path / "replicator.toml").write_text(
-        CONFIG.format(duplicates="link", conflicts="newest"), encoding="utf-8"
-    )
-    config = load_config(tmp_path / "replicator.toml")
+    config = load_config(SQLiteFolder(tmp_path).config_path)
     books, crm = MemoryConnector("books"), MemoryConnector("crm")
     books.insert("customers", {"name": "Acme", "email": "a@x"})
     run = dry_run(config, connectors={"books": books, "crm": crm})
