@@ -55,7 +55,12 @@ def _amount(value: Any) -> Any:
 
 
 def _row(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _amount(v) if k == "credit_limit" else v for k, v in row.items()}
+    """A row's values as the journal knows them: amounts as numbers, and empty text as no
+    value (the canonical rule, replicator/config/mapping.py: a restored "" is written as
+    NULL, the same canonical value)."""
+    return {
+        k: _amount(v) if k == "credit_limit" else (None if v == "" else v) for k, v in row.items()
+    }
 
 
 def _rows(w: World) -> dict[str, dict[str, dict[str, Any]]]:
@@ -76,6 +81,15 @@ def _values(w: World) -> dict[str, Counter[str]]:
         "books": [{"name": "Cafe", "email": None, "credit_limit": "0.90"}],
         "crm": [{"name": "Cafe", "email": "a@example.com", "credit_limit": None}],
         "duplicates": "overwrite",
+        "conflicts": "newest",
+        "connector": "sqlite",
+    }
+)
+@example(  # a restored empty text is written as no value ("" -> NULL: one canonical value)
+    world={
+        "books": [{"name": "Acme", "email": "a@example.com", "credit_limit": None}],
+        "crm": [{"name": "Acme", "email": "", "credit_limit": None}],
+        "duplicates": "link",
         "conflicts": "newest",
         "connector": "sqlite",
     }
