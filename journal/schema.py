@@ -19,6 +19,24 @@ import sqlite3
 from pathlib import Path
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
+# What a chain check reads of a row: ``seq, prev_hash, hash`` and the canonical text its hash
+# is computed over (:func:`journal.entry.chain_text`), made by SQLite from the stored
+# bytes (``||`` copies them as they are; NULL is empty): one value a row to hash, nothing
+# decoded or encoded in Python.
+_CHAIN_TEXT = (
+    "prev_hash",
+    "seq",
+    "at",
+    "module",
+    "coalesce(rid, '')",
+    "coalesce(side, '')",
+    "kind",
+    "coalesce(dot, '')",
+    "coalesce(context, '')",
+    "fields",
+    "meta",
+)
+CHAIN_COLUMNS = f"seq, prev_hash, hash, CAST({' || char(31) || '.join(_CHAIN_TEXT)} AS BLOB)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -70,12 +88,15 @@ CREATE TABLE IF NOT EXISTS records (
     near TEXT,
     status TEXT,
     marks TEXT,
+    label TEXT,
     UNIQUE (module, rid)
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_near ON records (module, near) WHERE near IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE attention = 1;
 CREATE INDEX IF NOT EXISTS records_marked ON records (module, rid) WHERE marks IS NOT NULL;
+-- a search by name reads this index alone (the labels, in order), never a state
+CREATE INDEX IF NOT EXISTS records_label ON records (module, label, rid) WHERE label IS NOT NULL;
 CREATE TABLE IF NOT EXISTS links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
@@ -137,6 +158,7 @@ ADDED_COLUMNS = (
     ("records", "near", "TEXT"),
     ("records", "status", "TEXT"),
     ("records", "marks", "TEXT"),
+    ("records", "label", "TEXT"),
 )
 
 
@@ -281,6 +303,7 @@ def store_state_version(conn: sqlite3.Connection, version: int) -> None:
 
 __all__ = [
     "ADDED_COLUMNS",
+    "CHAIN_COLUMNS",
     "ENTRY_COLUMNS",
     "MAX_STATE_VERSION",
     "SCHEMA",

@@ -9,6 +9,7 @@ rebuilds it from them, for a replay and for a state upgrade alike.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -121,16 +122,16 @@ class SQLiteView:
         rows = []
         for (module, rid), state in self._dirty.items():
             text, key, attention, *more = encode(state)
-            near, status, marks = (*more, None, None, None)[:3]
-            rows.append((module, rid, key, 1 if attention else 0, text, near, status, marks))
+            near, status, marks, label = (*more, None, None, None, None)[:4]
+            rows.append((module, rid, key, 1 if attention else 0, text, near, status, marks, label))
             self._remember((module, rid), state)
         self._dirty.clear()
         self.conn.executemany(
-            "INSERT INTO records (module, rid, key, attention, state, near, status, marks) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO records (module, rid, key, attention, state, near, status, marks, "
+            "label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
             "attention = excluded.attention, state = excluded.state, near = excluded.near, "
-            "status = excluded.status, marks = excluded.marks",
+            "status = excluded.status, marks = excluded.marks, label = excluded.label",
             rows,
         )
 
@@ -273,6 +274,45 @@ class SQLiteView:
         decode = self.reducer.decode
         for mod, rid, text in self.conn.execute(sql, params):
             yield mod, rid, decode(text)
+
+    def labelled(
+        self, modules: Sequence[str], *, holding: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[int, list[tuple[str, str, str]]]:
+        """Records of ``modules`` whose label holds ``holding`` (as stored: the reducer
+        folds both; "" for any): how many, and ``limit`` of them from ``offset`` as
+        ``(label, rid, module)`` in that order.  Read from the labels' index alone, each
+        module's in order, merged by SQLite (no state decoded, no row sorted); counted by a
+        second pass unless the first read them all."""
+        names = sorted(set(modules))
+        if not names:
+            return 0, []
+        where = "module = ? AND label IS NOT NULL"
+        match: tuple[Any, ...] = ()
+        if holding:
+            # GLOB, not LIKE: the label is folded already, and GLOB compares bytes (faster)
+            where += " AND label GLOB ?"
+            match = ("*" + re.sub(r"([*?\[])", r"[\1]", holding) + "*",)
+        arm = f"SELECT label, rid, module FROM records INDEXED BY records_label WHERE {where}"
+        params = [p for module in names for p in (module, *match)]
+        offset, limit = max(0, int(offset)), max(0, int(limit))
+        rows = self.conn.execute(
+            " UNION ALL ".join([arm] * len(names)) + " ORDER BY 1, 2, 3 LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        if offset == 0 and len(rows) < limit:
+            return len(rows), rows  # the pass read them all
+        count = f"SELECT count(*) FROM records INDEXED BY records_label WHERE {where}"
+        total = sum(int(self.conn.execute(count, (m, *match)).fetchone()[0]) for m in names)
+        return total, rows
+
+    def first_label(self, module: str) -> tuple[str, str] | None:
+        """The first of ``module``'s labels and its record's rid (None: it has none)."""
+        row = self.conn.execute(
+            "SELECT label, rid FROM records INDEXED BY records_label "
+            "WHERE module = ? AND label IS NOT NULL ORDER BY label, rid LIMIT 1",
+            (module,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def tallies(self) -> dict[str, dict[tuple[str | None, str | None], int]]:
         """Per module, how many records have each (status, marks), as the records' triggers
