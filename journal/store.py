@@ -45,6 +45,7 @@ from journal.payloads import (
 )
 from journal.protocols import Reducer, View
 from journal.schema import (
+    CHAIN_COLUMNS,
     ENTRY_COLUMNS,
     TRIGGERS,
     connect,
@@ -414,6 +415,18 @@ class Journal:
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """The stored rows with ``seq > since`` in order, ``batch`` of them at a time."""
         sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
+        while True:
+            rows = self.conn.execute(sql, (since, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            since = rows[-1][0]
+
+    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """What a chain check reads of the rows with ``seq > since``, in order, ``batch``
+        of them at a time: ``(seq, prev_hash, hash, canonical text)``, the text made by
+        SQLite from the stored bytes (:data:`~journal.schema.CHAIN_COLUMNS`)."""
+        sql = f"SELECT {CHAIN_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
         while True:
             rows = self.conn.execute(sql, (since, batch)).fetchall()
             if not rows:
