@@ -172,7 +172,9 @@ class RecordReducer:
     # (an undo's restore) writes its registers (a state folded by 3 may keep a record
     # deleted on a side the sync made it again on).
     # 5: each record's status and marks are stored beside its state, counted without it.
-    version: int = 5
+    # 6: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
+    # register's clock and time only where they say more than the field's one sibling.
+    version: int = 6
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
