@@ -227,9 +227,14 @@ class RecordState:
     def index_key(self) -> str | None:
         """The match key is indexed only while the record is on one side alone."""
         raw = self.raw
-        if raw["st"] == ACTIVE and raw["k"] is not None and len(self.linked_sides) == 1:
-            key: str = raw["k"]
-            return key
+        if raw["st"] == ACTIVE and raw["k"] is not None:
+            linked = 0  # counted, not listed: asked of every state each time it is stored
+            for held in raw["s"].values():
+                if held["id"] is not None:
+                    linked += 1
+            if linked == 1:
+                key: str = raw["k"]
+                return key
         return None
 
     def marks(self) -> str | None:
@@ -239,6 +244,11 @@ class RecordState:
         after its retries) and ``renamed:SIDE`` (the side holds a clone under another
         name).  The journal counts records by them without decoding a state
         (``replicator status``, the console's overview)."""
+        raw = self.raw
+        if not (raw["e"] or raw.get("re") or raw.get("rt")) and not any(
+            "a" in held for held in raw["s"].values()
+        ):
+            return None  # the usual state: asked each time it is stored
         words = {"errors"} if self.errors else set()
         for side, (_, when) in self.retries.items():
             words.add(f"{'retrying' if when is not None else 'held'}:{side}")
