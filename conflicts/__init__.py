@@ -28,6 +28,7 @@ from conflicts.state import (
     HeldWire,
     RecordState,
     TriggerInfo,
+    plain,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "exact_key",
     "match_key",
     "normalised_key",
+    "plain",
     "plan",
     "same_value",
     "visible",

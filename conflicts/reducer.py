@@ -9,6 +9,7 @@ keeps a refused write's retries (attempts with backoff, then held for a person).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from conflicts.register import (
@@ -172,22 +173,32 @@ class RecordReducer:
     # (an undo's restore) writes its registers (a state folded by 3 may keep a record
     # deleted on a side the sync made it again on).
     # 5: each record's status and marks are stored beside its state, counted without it.
-    # 6: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
+    # 6: an active record's name (``labels``) is stored folded beside it, searched without it.
+    # 7: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
     # register's clock and time only where they say more than the field's one sibling.
-    version: int = 6
+    version: int = 7
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
+    def __init__(self, labels: Mapping[str, str] | None = None) -> None:
+        # module -> the field that names its records (the layer that knows the modules
+        # says which: ``replicator.sync.presentation.label_fields``); a module without
+        # one stores no label
+        self.labels = dict(labels or {})
+
     def encode(
         self, state: RecordState
-    ) -> tuple[str, str | None, bool, str | None, str | None, str | None]:
+    ) -> tuple[str, str | None, bool, str | None, str | None, str | None, str | None]:
+        status = state.status
+        field = self.labels.get(state.module)
         return (
             encode_state(state.raw),
             state.index_key(),
             state.attention,
             state.index_near(),
-            state.status,
+            status,
             state.marks(),
+            state.label(field).casefold() if field is not None and status == ACTIVE else None,
         )
 
     def decode(self, text: str) -> RecordState:

@@ -37,7 +37,9 @@ place.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -49,7 +51,7 @@ from conflicts.register import (
 )
 from conflicts.state_codec import decode_state, encode_state
 from journal.clock import VectorClock
-from journal.entry import Kind, from_wire
+from journal.entry import Kind, canonical_decimal, from_wire
 from journal.errors import PayloadError
 from journal.payloads import (
     DuplicateConflict,
@@ -92,6 +94,19 @@ def new_state(module: str, rid: str, origin: str) -> Raw:
         "x": {},
         "n": None,
     }
+
+
+def plain(value: Any) -> Any:
+    """A canonical value as JSON: Decimal as text, dates and times in ISO form."""
+    if isinstance(value, Decimal):
+        return canonical_decimal(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 class RecordState:
@@ -292,6 +307,19 @@ class RecordState:
         """``(side, wire value)`` of each sibling of ``field``'s register, in order."""
         return [(s[0], s[2]) for s in self.siblings(field)]
 
+    def label(self, field: str) -> str:
+        """``field``'s value as a person reads it: the text of each distinct sibling (in
+        dot order) joined with `` / ``, "" for none -- the name a list of records shows
+        and a search matches (stored folded beside the state: :class:`RecordReducer`)."""
+        values: list[Any] = []
+        for _, value in self.wire_values(field):
+            if value not in values:
+                values.append(value)
+        if len(values) == 1:
+            value = from_wire(values[0])
+            return "" if value is None else str(plain(value))
+        return " / ".join(str(plain(from_wire(v))) for v in values)
+
 
 class HeldWire:
     """What one side holds of a record, as stored: a read-only view whose dicts are the
@@ -385,4 +413,5 @@ __all__ = [
     "decode_state",
     "encode_state",
     "new_state",
+    "plain",
 ]

@@ -4,7 +4,7 @@ keeps in memory, decoded back to exactly that JSON.
 The state in memory repeats itself: every field's register carries the side's time of its
 write and a clock that, after a plain change, says no more than its one sibling's dot; every
 side the record is on holds the same values again.  Stored as it is, a synced record of
-eight fields took about 1.5 KB, most of the journal's file.  Stored here (state version 6),
+eight fields took about 1.5 KB, most of the journal's file.  Stored here (state version 7),
 what can be told from the rest is left out:
 
 - the fields whose register is one sibling whose dot is its whole clock are grouped by
@@ -211,7 +211,7 @@ def encode_state(raw: Raw) -> str:
 
 
 def decode_state(text: str) -> Raw:
-    """The state a stored text stands for (a state stored whole, before version 6: as it is)."""
+    """The state a stored text stands for (a state stored whole, before version 7: as it is)."""
     stored: Raw = (
         json.loads(text, parse_float=Decimal) if text.endswith(_WIDE) else orjson.loads(text)
     )

@@ -14,11 +14,13 @@ from journal.entry import Entry
 
 # What :meth:`Reducer.encode` gives: ``(state JSON, match key, needs attention)``,
 # optionally followed by a near key (a looser second match key, indexed like the first),
-# then a status and marks (words naming what a record has, counted without decoding it).
+# then a status and marks (words naming what a record has, counted without decoding it),
+# then a label (the record's name, folded: searched and ordered without decoding it).
 Encoded = (
     tuple[str, str | None, bool]
     | tuple[str, str | None, bool, str | None]
     | tuple[str, str | None, bool, str | None, str | None, str | None]
+    | tuple[str, str | None, bool, str | None, str | None, str | None, str | None]
 )
 
 
@@ -89,7 +91,9 @@ class Reducer(Protocol):
         *near key* (a looser second match key, indexed like the first) or None, then a
         *status* and *marks* (words apart by spaces, or None): the journal counts records
         by them without decoding a state (:meth:`journal.Journal.record_tallies`) and
-        streams the marked ones alone (``records(marked=True)``)."""
+        streams the marked ones alone (``records(marked=True)``), then a *label* (a name
+        as a search matches it, or None: :meth:`journal.Journal.labelled` finds records
+        by it without decoding them)."""
         ...
 
     def decode(self, text: str) -> Any:

@@ -70,12 +70,15 @@ CREATE TABLE IF NOT EXISTS records (
     near TEXT,
     status TEXT,
     marks TEXT,
+    label TEXT,
     UNIQUE (module, rid)
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_near ON records (module, near) WHERE near IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE attention = 1;
 CREATE INDEX IF NOT EXISTS records_marked ON records (module, rid) WHERE marks IS NOT NULL;
+-- a search by name reads this index alone (the labels, in order), never a state
+CREATE INDEX IF NOT EXISTS records_label ON records (module, label, rid) WHERE label IS NOT NULL;
 CREATE TABLE IF NOT EXISTS links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
@@ -137,6 +140,7 @@ ADDED_COLUMNS = (
     ("records", "near", "TEXT"),
     ("records", "status", "TEXT"),
     ("records", "marks", "TEXT"),
+    ("records", "label", "TEXT"),
 )
 
 

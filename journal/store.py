@@ -526,6 +526,14 @@ class Journal:
         reducer gave marks, the others never read)."""
         return self.view.records(module, marked=marked)
 
+    def labelled(
+        self, modules: Sequence[str], *, holding: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[int, list[tuple[str, str, str]]]:
+        """Records of ``modules`` by the label their reducer stored (a folded name): how
+        many hold ``holding`` in it ("" for all), and ``limit`` of them from ``offset``,
+        as ``(label, rid, module)`` ordered so, with no state decoded."""
+        return self.view.labelled(modules, holding=holding, limit=limit, offset=offset)
+
     def record_tallies(self) -> dict[str, RecordTally]:
         """Per module, its records counted by status and by mark (each word of the marks
         the reducer gave), from an index: no state is decoded, so it stays fast with

@@ -328,6 +328,9 @@ def test_importing_the_package_loads_neither_the_edges_nor_their_libraries():
         "rich",
         "prometheus_client",
         "cryptography",
+        "celery",
+        "kombu",
+        "redis",
     )
     assert _loaded_by_importing_replicator((*edges, "replicator.sandbox", *libraries)) == []
 

@@ -15,10 +15,13 @@ in conflict are shown joined with `` / ``, as ``records list`` does).  Never a c
 never the journal's internals (clocks, dots, counters, side ids, errors): a dict holds
 only names, statuses, dates, amounts as text and record ids (``rid``, the page's address).
 
-A search and a customer's documents are found by a text filter over the stored states
-(:func:`_holding`), so only the records holding the words or naming the customer are
-decoded, and only the page shown is read further (lines, item names, the
-deal): about 0.2 s with 100k invoices (``benchmarks/customer_page.py``).
+A search reads the names the journal stores folded beside each active record (its
+reducer's labels, by :func:`replicator.sync.presentation.label_fields`) through their
+index, and decodes only the page shown: a few ms with 100k customers
+(``benchmarks/console_pages.py``).  A customer's documents are found by a text filter
+over the stored states (:func:`_holding`), so only the records naming the customer are
+decoded, and only the page shown is read further (lines, item names, the deal): about
+0.2 s with 100k invoices (``benchmarks/customer_page.py``).
 """
 
 from __future__ import annotations
@@ -55,8 +58,7 @@ class NoSuchCustomer(ReplicatorError, LookupError):
 
 def _name(config: Config, state: RecordState) -> str:
     field = display_field(config, state.module)
-    value = register_value(state, field) if field else None
-    return "" if value is None else str(plain(value))
+    return state.label(field) if field else ""
 
 
 def _value(state: RecordState, field: str) -> Any:
@@ -104,18 +106,80 @@ def customers(
     *,
     per_page: int = SEARCH_PER_PAGE,
 ) -> dict[str, Any]:
-    """Customers and vendors whose name holds ``query`` (any case; empty: all), by name."""
+    """Customers and vendors whose name holds ``query`` (any case; empty: all), by name
+    (folded, then rid), a page at a time."""
     words = query.strip().casefold()
+    modules = [module for module in PARTIES if module in config.modules]
+    found = _by_label(config, journal, modules, words, page, per_page)
+    if found is None:
+        found = _by_state(config, journal, modules, words, page, per_page)
+    return {"query": query, **found}
+
+
+def _row(module: str, state: RecordState, name: str) -> dict[str, Any]:
+    return {"rid": state.rid, "name": name, "kind": module[:-1]}
+
+
+def _by_label(
+    config: Config, journal: Journal, modules: list[str], words: str, page: int, per_page: int
+) -> dict[str, Any] | None:
+    """The search from the names the journal stores folded beside each active record
+    (``Journal.labelled``: their index, no state read), decoding only the page shown.
+
+    None when the stored labels are not this config's names (:func:`_labels_serve`), or
+    a name on the page is not its label."""
+    if not _labels_serve(config, journal, modules):
+        return None
+    total, _ = journal.labelled(modules, holding=words, limit=0)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    _, shown = journal.labelled(
+        modules, holding=words, limit=per_page, offset=(page - 1) * per_page
+    )
+    rows = []
+    for label, rid, module in shown:
+        state = journal.record(module, rid)
+        if not isinstance(state, RecordState):
+            return None
+        name = _name(config, state)
+        if name.casefold() != label:
+            return None
+        rows.append(_row(module, state, name))
+    return {"rows": rows, "page": page, "pages": pages, "total": total}
+
+
+def _labels_serve(config: Config, journal: Journal, modules: list[str]) -> bool:
+    """Whether each module's active records all have a label (a journal folded without
+    the config's ``label_fields`` has none) that is the config's name for them, as far as
+    its first record tells: a config naming the module by another field since the state
+    was folded stores the new names only once ``journal rebuild`` folds them again."""
+    tallies = journal.record_tallies()
+    for module in modules:
+        tally = tallies.get(module)
+        active = tally.statuses[ACTIVE] if tally is not None else 0
+        total, first = journal.labelled([module], limit=1)
+        if total != active:
+            return False
+        for label, rid, _ in first:
+            state = journal.record(module, rid)
+            if not isinstance(state, RecordState) or _name(config, state).casefold() != label:
+                return False
+    return True
+
+
+def _by_state(
+    config: Config, journal: Journal, modules: list[str], words: str, page: int, per_page: int
+) -> dict[str, Any]:
+    """The search over every stored state, its name read from each (the labels do not
+    serve: slow with many records)."""
     rows: list[dict[str, Any]] = []
-    for module in PARTIES:
-        if module not in config.modules:
-            continue
-        for state in _live(_holding(journal, module, query.strip())):
+    for module in modules:
+        for state in _live(journal.records(module)):
             name = _name(config, state)
             if words in name.casefold():
-                rows.append({"rid": state.rid, "name": name, "kind": module[:-1]})
+                rows.append(_row(module, state, name))
     rows.sort(key=lambda r: (r["name"].casefold(), r["rid"]))
-    return {"query": query, **_page(rows, page, per_page)}
+    return _page(rows, page, per_page)
 
 
 def _party(config: Config, journal: Journal, rid: str) -> RecordState:

@@ -6,6 +6,10 @@ A tenant is an id, one integration config, its credentials and its journal
 secrets sealed with the fleet key (:mod:`replicator.fleet.sealing`) by the mapper
 (:mod:`replicator.fleet.tenants`).  The single daemon stays the default and knows nothing
 of this package.
+
+Running the fleet (Celery and Redis; imported only by the workers and the commands that
+run them, never by this package's ``__init__``): :mod:`replicator.fleet.locks` is the
+cycle lock in Redis.
 """
 
 from replicator.fleet.backends import open_store

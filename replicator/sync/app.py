@@ -16,6 +16,7 @@ from replicator.connectors import Connector, build_connector
 from replicator.errors import ConfigError
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
+from replicator.sync.presentation import label_fields
 
 # The journal key (see README, "The journal"): the HMAC-SHA256 key of the hash chain, kept
 # outside the journal file.  From this variable (64 hex digits), else from the file this
@@ -114,7 +115,7 @@ def open_journal(config: Config) -> Journal:
     """The config's journal with its key.  The first open of a journal made before keyed
     chains (the key is created then) journals its upgrade (see :meth:`Journal.upgrade`)."""
     config.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(config.journal_path, RecordReducer())
+    journal = Journal(config.journal_path, RecordReducer(labels=label_fields(config)))
     try:
         key, created = journal_key(config, journal)
         journal.use_key(key)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from conflicts import RESOLVER, ConflictData, RecordState, same_value
+from conflicts import RESOLVER, ConflictData, RecordState, plain, same_value
 from journal import Entry, Journal, Kind
-from journal.entry import canonical_decimal, from_wire
+from journal.entry import from_wire
 from journal.payloads import (
     ABSENT,
     Applied,
@@ -45,19 +44,6 @@ from journal.payloads import (
 from replicator.config.load import Config
 
 # -- values and times ------------------------------------------------------------------------
-
-
-def plain(value: Any) -> Any:
-    """A canonical value as JSON: Decimal as text, dates and times in ISO form."""
-    if isinstance(value, Decimal):
-        return canonical_decimal(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 def show(value: Any) -> str:
@@ -281,6 +267,14 @@ def display_field(config: Config, module: str) -> str | None:
     return next(iter(module_config.fields.fields), None)
 
 
+def label_fields(config: Config) -> dict[str, str]:
+    """The field that names each module's records (:func:`display_field`): the rule the
+    journal's reducer stores each record's folded name by, for searches by name
+    (``RecordReducer(labels=...)``)."""
+    found = {module: display_field(config, module) for module in config.modules}
+    return {module: field for module, field in sorted(found.items()) if field is not None}
+
+
 __all__ = [
     "RECORD_KINDS",
     "at_text",
@@ -289,6 +283,7 @@ __all__ = [
     "describe",
     "display_field",
     "entry_data",
+    "label_fields",
     "plain",
     "register_value",
     "show",

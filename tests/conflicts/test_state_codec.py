@@ -92,7 +92,7 @@ def test_a_side_holding_other_values_keeps_them():
     assert exact(decode_state(encode_state(raw))) == as_stored_before(raw)
 
 
-def test_a_state_stored_whole_before_version_6_reads_as_it_is():
+def test_a_state_stored_whole_before_version_7_reads_as_it_is():
     """A journal whose states were not rebuilt yet (a backend without state versions)
     still reads them: a state stored as plain JSON decodes to that JSON."""
     raw = synced()

@@ -18,6 +18,7 @@ from replicator.config.load import Config, parse_config
 from replicator.console.app import TEMPLATES
 from replicator.console.auth import session_secret, store_path
 from replicator.console.customer import NoSuchCustomer, customer, customers
+from replicator.sync.presentation import label_fields
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 SIDES = ("books", "crm")
@@ -65,7 +66,9 @@ class World:
 
     def __init__(self, tmp_path: Path) -> None:
         self.config = make_config(tmp_path)
-        self.journal = Journal(self.config.journal_path, RecordReducer())
+        self.journal = Journal(
+            self.config.journal_path, RecordReducer(labels=label_fields(self.config))
+        )
         self.n = 0
 
     def observe(self, module: str, rid: str, side: str = "books", **fields: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -11,6 +12,7 @@ import pytest
 
 from replicator.fleet import KEY_ENV, new_key
 from tests.integration.test_integration_zoho import write_config
+from tests.redis_server import RedisServer, need_redis
 
 # distinctive texts, searched for in everything the fleet prints and stores
 CLIENT_SECRET = "cs-VERY-SECRET-5f1e0c"
@@ -55,3 +57,17 @@ def fleet_key(monkeypatch: pytest.MonkeyPatch) -> str:
     key = new_key()
     monkeypatch.setenv(KEY_ENV, key)
     return key
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One throwaway redis-server for the session (skipped, or failed under CI, without it)."""
+    with RedisServer(need_redis()) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test."""
+    redis_server.flush()
+    return redis_server.url
