@@ -63,12 +63,13 @@ def _identical(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _same_json(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two dicts of wire values are the same JSON (one C call each, no Python loop)."""
+def _json(values: dict[str, Any]) -> bytes | None:
+    """Wire values as canonical JSON, to compare in one C call (None: an integer past 64
+    bits, compared value by value)."""
     try:
-        return orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED)
-    except orjson.JSONEncodeError:  # an integer past 64 bits: compared value by value
-        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
+        return orjson.dumps(values, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return None
 
 
 def pack(raw: Raw) -> Raw:
@@ -116,6 +117,7 @@ def pack(raw: Raw) -> Raw:
     if rest:
         out["f"] = rest
     sides: Raw = {}
+    single_json = _json(single) if len(raw["s"]) else None
     for side, held in raw["s"].items():
         packed: Raw = {"a": held["a"]} if len(held) > 4 else {}  # a clone's other name
         if held["id"] is not None:
@@ -125,7 +127,11 @@ def pack(raw: Raw) -> Raw:
         if held["del"]:
             packed["del"] = True
         values = held["v"]
-        if values.keys() == single.keys() and _same_json(values, single):
+        if values.keys() == single.keys() and (
+            _json(values) == single_json
+            if single_json is not None
+            else all(_identical(v, single[k]) for k, v in values.items())
+        ):
             sides[side] = packed  # the usual case: the side holds every field's one value
             continue
         differing = {
