@@ -11,7 +11,9 @@ It seeds two SQLite sides with plain sqlite3 (half of the records in each, as
 ``sync_scaling.py`` does), syncs them once under the manual conflict policy, then edits the
 email of ``--conflicts`` synced customers on both sides and syncs again, so that many
 value conflicts are open; ``--runs`` adds that many run markers (copies of the last) to
-the history. Then, ``--repeat`` times each, it times every page's view model (the
+the history. The customer search is timed for a rare name, for a common one (page 3),
+and with no query (all customers by name: the first page and the last). Then,
+``--repeat`` times each, it times every page's view model (the
 overview's :func:`replicator.sync.status.status_data` as the console asks it, those of
 :mod:`replicator.console.views` and :mod:`replicator.console.customer`) and the rendering
 of its template (autoescaped Jinja2, with a stand-in ``base.html``), and prints the median
@@ -156,6 +158,18 @@ def measure(folder: Path, repeat: int) -> dict[str, Any]:
         "customers_search": (
             "customers.html",
             lambda: {"customers": customer.customers(config, journal, "Customer 0012345", 1)},
+        ),
+        "customers_all": (
+            "customers.html",
+            lambda: {"customers": customer.customers(config, journal, "", 1)},
+        ),
+        "customers_all_last_page": (
+            "customers.html",
+            lambda: {"customers": customer.customers(config, journal, "", 10**9)},
+        ),
+        "customers_search_common": (
+            "customers.html",
+            lambda: {"customers": customer.customers(config, journal, "customer 00", 3)},
         ),
         "customer": (
             "customer.html",

@@ -44,7 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _common import library_state  # benchmarks/ is on sys.path when run as a script
+from _common import build_journal, library_state, log  # benchmarks/ is on sys.path
 
 from conflicts import RecordReducer
 from journal import (
@@ -64,26 +64,6 @@ BATCH = 20_000
 MODULE = "customers"
 CRM_BASE, BOOKS_BASE = 4876876000000333001, 2154000000012001
 CITIES = ("London", "Leeds", "York", "Bath", "Derby", "Ely")
-
-
-class NoopReducer:
-    """Folds nothing (the build is the journal's append alone), at the real reducer's
-    version, so opening the journal with the real reducer rebuilds nothing."""
-
-    version = RecordReducer.version
-
-    def apply(self, view: Any, entry: Any) -> None:
-        pass
-
-    def encode(self, state: Any) -> tuple[str, str | None, bool]:
-        return "{}", None, False
-
-    def decode(self, text: str) -> Any:
-        return {}
-
-
-def log(*args: Any) -> None:
-    print(*args, file=sys.stderr, flush=True)
 
 
 def entries(n: int, records: int) -> Iterator[list[NewEntry]]:
@@ -157,14 +137,7 @@ def peak_rss_mb() -> float:
 
 
 def build(path: Path, n: int, records: int, key: ChainKey) -> None:
-    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    with Journal(path, NoopReducer(), key=key, now=lambda: now) as journal:
-        done = 0
-        for batch in entries(n, records):
-            journal.append(batch)
-            done += len(batch)
-            if done % 200_000 < BATCH:
-                log(f"  built {done:,} entries")
+    build_journal(path, entries(n, records), key, version=RecordReducer.version)
 
 
 def child(args: argparse.Namespace) -> None:

@@ -27,15 +27,13 @@ import gc
 import json
 import platform
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from _common import library_state  # benchmarks/ is on sys.path when run as a script
+from _common import NoopReducer, build_journal, library_state, log  # benchmarks/ on sys.path
 
 from journal import ChainKey, Dot, Journal, Kind, NewEntry, VectorClock, verify_chain
 from journal.entry import GENESIS, row_hash
@@ -44,23 +42,6 @@ from journal.store import ENTRY_COLUMNS
 
 TARGET = 2.0
 BATCH = 10_000
-
-
-class NoopReducer:
-    """Folds nothing: the benchmark measures the chain, not the materialised state."""
-
-    def apply(self, view: Any, entry: Any) -> None:
-        pass
-
-    def encode(self, state: Any) -> tuple[str, str | None, bool]:
-        return "{}", None, False
-
-    def decode(self, text: str) -> Any:
-        return {}
-
-
-def log(*args: Any) -> None:
-    print(*args, file=sys.stderr, flush=True)
 
 
 def entries(n: int, records: int) -> Iterator[list[NewEntry]]:
@@ -100,14 +81,7 @@ def entries(n: int, records: int) -> Iterator[list[NewEntry]]:
 
 
 def build(path: Path, n: int, records: int, key: ChainKey | None) -> None:
-    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    with Journal(path, NoopReducer(), key=key, now=lambda: now) as journal:
-        done = 0
-        for batch in entries(n, records):
-            journal.append(batch)
-            done += len(batch)
-            if done % 200_000 == 0:
-                log(f"  {path.name}: {done:,} entries")
+    build_journal(path, entries(n, records), key)
 
 
 def verify_chain_a5dca57(journal: Journal) -> int:

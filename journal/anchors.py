@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from journal.entry import GENESIS, SEP, ChainKey, utc_text
+from journal.entry import GENESIS, ChainKey, row_hash, utc_text
 from journal.errors import IntegrityError, StorageError
 from journal.schema import create_private
 from journal.store import Journal
@@ -291,6 +291,8 @@ class ChainedRows(Protocol):
 
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
 
+    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
+
 
 def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> int:
     """Check seq continuity and every hash from entry ``start`` to the head (the link of
@@ -298,6 +300,10 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
 
     Entries before ``journal.keyed_from`` are plain sha256 links, the rest HMAC-SHA256 under
     the journal key.  Raises :class:`IntegrityError` naming the first entry that fails.
+
+    A batch is checked as a whole (the stored bytes hashed as they are, the links and the
+    numbering compared column against column); only a batch that fails is read again row
+    by row, to name the first entry at fault and why.
     """
     key = journal.key
     keyed_from = journal.keyed_from
@@ -315,15 +321,53 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
             seq=1,
         )
     first_keyed = keyed_from if keyed_from is not None else journal.last_seq + 1
-    digest_of = key.digest if key is not None else None
-    sha256 = hashlib.sha256
-    join = SEP.join
     total = journal.last_seq - start + 1
     prev_hash: str | None = GENESIS if start <= 1 else None
     expected, n = max(start, 1), 0
-    # the stored text is hashed as it is (nothing decoded), a batch of rows a query
-    for rows in journal.row_batches(since=expected - 1, batch=BATCH):
-        for seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest in rows:
+    for rows in journal.chain_batches(since=expected - 1, batch=BATCH):
+        seqs, prevs, digests, texts = zip(*rows, strict=True)
+        count = len(rows)
+        good = (
+            seqs[0] == expected
+            and seqs[-1] == expected + count - 1  # seq is unique and ordered: no gap
+            and (prev_hash is None or prevs[0] == prev_hash)
+            and prevs[1:] == digests[:-1]
+            and _digests(texts, seqs, first_keyed, key) == digests
+        )
+        if not good:
+            _first_fault(journal, expected, prev_hash, first_keyed, count)
+        prev_hash = digests[-1]
+        expected += count
+        n += count
+        if progress is not None:
+            progress(n, total)
+    return n
+
+
+def _digests(
+    texts: Sequence[bytes], seqs: Sequence[int], first_keyed: int, key: ChainKey | None
+) -> tuple[str | None, ...]:
+    """The hashes of a batch's canonical texts: plain sha256 before ``first_keyed``,
+    HMAC-SHA256 under ``key`` from it (None where no key can check it)."""
+    plain = sum(1 for seq in seqs if seq < first_keyed) if seqs[0] < first_keyed else 0
+    sha256 = hashlib.sha256
+    found: list[str | None] = [sha256(text).hexdigest() for text in texts[:plain]]
+    if key is None:
+        found += [None] * (len(texts) - plain)
+    else:
+        digest = key.digest
+        found += [digest(text) for text in texts[plain:]]
+    return tuple(found)
+
+
+def _first_fault(
+    journal: ChainedRows, expected: int, prev_hash: str | None, first_keyed: int, count: int
+) -> None:
+    """Read a batch that failed row by row and raise the first entry's fault."""
+    key = journal.key
+    for rows in journal.row_batches(since=expected - 1, batch=count):
+        for row in rows:
+            seq, module, rid, kind, prev, digest = row[0], row[2], row[3], row[5], row[10], row[11]
             if seq != expected:
                 raise IntegrityError(
                     f"entry {expected} is missing (next stored entry is {seq})", seq=expected
@@ -333,29 +377,14 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
                     f"entry {seq}: prev_hash does not match the hash of entry {seq - 1}",
                     seq=seq,
                 )
-            data = join(
-                (
-                    prev,
-                    str(seq),
-                    at,
-                    module,
-                    rid or "",
-                    side or "",
-                    kind,
-                    dot or "",
-                    context or "",
-                    fields,
-                    meta,
-                )
-            ).encode("utf-8")
             if seq < first_keyed:
-                if sha256(data).hexdigest() != digest:
+                if row_hash(row) != digest:
                     raise IntegrityError(
                         f"entry {seq} ({kind} {module}/{rid}): its content does not match "
                         "its hash (the row was edited)",
                         seq=seq,
                     )
-            elif digest_of is not None and digest_of(data) != digest:
+            elif key is not None and row_hash(row, key) != digest:
                 raise IntegrityError(
                     f"entry {seq} ({kind} {module}/{rid}): its content does not match its "
                     "keyed hash (the row was edited, or its hash was computed without the "
@@ -364,10 +393,8 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
                 )
             prev_hash = digest
             expected += 1
-        n += len(rows)
-        if progress is not None:
-            progress(n, total)
-    return n
+        return
+    raise IntegrityError(f"entry {expected} is missing (the journal ends before it)", seq=expected)
 
 
 __all__ = [

@@ -36,6 +36,7 @@ from journal.entry import (
     Entry,
     Kind,
     NewEntry,
+    chain_row,
     chained_rows,
     dumps,
     entry_from_row,
@@ -455,6 +456,12 @@ class PostgresJournal:
             rows = self.conn.execute(self._q(text), params).fetchall()
         for row in rows:
             yield entry_from_row(row)
+
+    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """What a chain check reads of the rows with ``seq > since``
+        (:func:`journal.entry.chain_row`), ``batch`` of them a query."""
+        for rows in self.row_batches(since=since, batch=batch):
+            yield [chain_row(row) for row in rows]
 
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """The stored rows with ``seq > since`` in order, ``batch`` of them a query (keyset

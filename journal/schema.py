@@ -19,6 +19,24 @@ import sqlite3
 from pathlib import Path
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
+# What a chain check reads of a row: ``seq, prev_hash, hash`` and the canonical text its hash
+# is computed over (:func:`journal.entry.chain_text`), made by SQLite from the stored
+# bytes (``||`` copies them as they are; NULL is empty): one value a row to hash, nothing
+# decoded or encoded in Python.
+_CHAIN_TEXT = (
+    "prev_hash",
+    "seq",
+    "at",
+    "module",
+    "coalesce(rid, '')",
+    "coalesce(side, '')",
+    "kind",
+    "coalesce(dot, '')",
+    "coalesce(context, '')",
+    "fields",
+    "meta",
+)
+CHAIN_COLUMNS = f"seq, prev_hash, hash, CAST({' || char(31) || '.join(_CHAIN_TEXT)} AS BLOB)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -285,6 +303,7 @@ def store_state_version(conn: sqlite3.Connection, version: int) -> None:
 
 __all__ = [
     "ADDED_COLUMNS",
+    "CHAIN_COLUMNS",
     "ENTRY_COLUMNS",
     "MAX_STATE_VERSION",
     "SCHEMA",

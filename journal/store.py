@@ -45,6 +45,7 @@ from journal.payloads import (
 )
 from journal.protocols import Reducer, View
 from journal.schema import (
+    CHAIN_COLUMNS,
     ENTRY_COLUMNS,
     TRIGGERS,
     connect,
@@ -421,6 +422,18 @@ class Journal:
             yield rows
             since = rows[-1][0]
 
+    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        """What a chain check reads of the rows with ``seq > since``, in order, ``batch``
+        of them at a time: ``(seq, prev_hash, hash, canonical text)``, the text made by
+        SQLite from the stored bytes (:data:`~journal.schema.CHAIN_COLUMNS`)."""
+        sql = f"SELECT {CHAIN_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
+        while True:
+            rows = self.conn.execute(sql, (since, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            since = rows[-1][0]
+
     @staticmethod
     def _where(
         *,
@@ -533,6 +546,10 @@ class Journal:
         many hold ``holding`` in it ("" for all), and ``limit`` of them from ``offset``,
         as ``(label, rid, module)`` ordered so, with no state decoded."""
         return self.view.labelled(modules, holding=holding, limit=limit, offset=offset)
+
+    def first_label(self, module: str) -> tuple[str, str] | None:
+        """The first of ``module``'s labels in order and its record's rid (None: none)."""
+        return self.view.first_label(module)
 
     def record_tallies(self) -> dict[str, RecordTally]:
         """Per module, its records counted by status and by mark (each word of the marks

@@ -1,4 +1,5 @@
-"""``replicator fleet new-key|add|remove|rekey|list|status``: the tenants of a fleet (issue 17).
+"""``replicator fleet new-key|add|remove|rekey|list|status``: the tenants of a fleet (issue 17);
+``worker`` and ``beat`` run it (:mod:`replicator.cli.fleet_run`).
 
 A thin layer over :mod:`replicator.fleet`.  The store is ``--store`` or
 ``REPLICATOR_FLEET_STORE`` (a SQLite file); the fleet key that seals tenants' secrets is
@@ -16,6 +17,7 @@ import click
 from rich.table import Table
 
 from replicator.cli.common import _console, _echo_json, json_option
+from replicator.cli.fleet_run import fleet_beat, fleet_worker
 from replicator.fleet import (
     KEY_ENV,
     STORE_ENV,
@@ -213,5 +215,8 @@ def fleet_status(ctx: click.Context, tenant_id: str | None, as_json: bool) -> No
     if not all(s.ok for s in found):
         ctx.exit(1)
 
+
+fleet.add_command(fleet_worker)
+fleet.add_command(fleet_beat)
 
 __all__ = ["KEY_ENV", "fleet"]

@@ -130,12 +130,13 @@ def _by_label(
     a name on the page is not its label."""
     if not _labels_serve(config, journal, modules):
         return None
-    total, _ = journal.labelled(modules, holding=words, limit=0)
+    start = (max(1, page) - 1) * per_page
+    total, shown = journal.labelled(modules, holding=words, limit=per_page, offset=start)
     pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    _, shown = journal.labelled(
-        modules, holding=words, limit=per_page, offset=(page - 1) * per_page
-    )
+    if page > pages or page < 1:  # past the last page (or before the first): the last one
+        page = min(max(1, page), pages)
+        start = (page - 1) * per_page
+        total, shown = journal.labelled(modules, holding=words, limit=per_page, offset=start)
     rows = []
     for label, rid, module in shown:
         state = journal.record(module, rid)
@@ -149,21 +150,24 @@ def _by_label(
 
 
 def _labels_serve(config: Config, journal: Journal, modules: list[str]) -> bool:
-    """Whether each module's active records all have a label (a journal folded without
-    the config's ``label_fields`` has none) that is the config's name for them, as far as
-    its first record tells: a config naming the module by another field since the state
-    was folded stores the new names only once ``journal rebuild`` folds them again."""
+    """Whether the journal's labels are the config's names of each module's records, as
+    far as its first one tells.  The reducer stores a label with every active record's
+    state, so a module with active records but no label was folded without the config's
+    ``label_fields``; one whose first label is not its name is named by another field
+    since its states were folded (``journal rebuild`` folds them again)."""
     tallies = journal.record_tallies()
     for module in modules:
         tally = tallies.get(module)
         active = tally.statuses[ACTIVE] if tally is not None else 0
-        total, first = journal.labelled([module], limit=1)
-        if total != active:
-            return False
-        for label, rid, _ in first:
-            state = journal.record(module, rid)
-            if not isinstance(state, RecordState) or _name(config, state).casefold() != label:
+        first = journal.first_label(module)
+        if first is None:
+            if active:
                 return False
+            continue
+        label, rid = first
+        state = journal.record(module, rid)
+        if not isinstance(state, RecordState) or _name(config, state).casefold() != label:
+            return False
     return True
 
 

@@ -4,11 +4,11 @@ lock, after the config, the sides' files and the journal's tail are checked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from replicator.config.load import Config
 from replicator.daemon.state import LOCK_WAIT, forward_sync, forwarded_report, journal_writer
-from replicator.sync.app import open_app
+from replicator.sync.app import App, open_app
 from replicator.sync.checks import check_side_files
 from replicator.sync.context import Progress
 from replicator.sync.dryrun import guard_first_sync
@@ -26,12 +26,15 @@ def run_cycle(
     yes: bool = False,
     progress: Progress | None = None,
     command: str = "replicator sync",
+    opener: Callable[..., App] = open_app,
 ) -> tuple[CycleReport, bool]:
     """One cycle of ``modules`` (none: every module) and whether the running daemon ran it.
     Another writer of the journal is waited for up to ``wait`` seconds (None: the usual
     wait); a journal whose tail fails its check is refused unless ``force``; a first sync
     that would create more records on a Zoho side than ``[guard] first_sync_creates``
-    raises :class:`~replicator.errors.GuardStop` before anything is pushed, unless ``yes``."""
+    raises :class:`~replicator.errors.GuardStop` before anything is pushed, unless ``yes``.
+    ``opener(config, progress=...)`` makes the journal, connectors and engine (a fleet
+    worker opens a tenant's, with its credentials and limits shared through Redis)."""
     check_modules(config, modules)
     answer = forward_sync(config, modules, yes=yes)
     if answer is not None:
@@ -40,7 +43,7 @@ def run_cycle(
     wait = LOCK_WAIT if wait is None else wait
     with (
         journal_writer(config.journal_path, command, wait=wait),
-        open_app(config, progress=progress) as app,
+        opener(config, progress=progress) as app,
     ):
         guard_journal(app.journal, force=force)  # refuses a journal whose tail fails its check
         if not yes:

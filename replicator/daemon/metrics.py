@@ -39,7 +39,7 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-class _WithoutCreated:
+class WithoutCreated:
     """The registry's families without their ``_created`` samples: the library adds a
     creation-time series to every counter and histogram unless told not to, and the only
     switch (``disable_created_metrics``) is global to the process."""
@@ -126,7 +126,7 @@ class Metrics:
             "Whether the scheduler is running.",
             registry=registry,
         )
-        self._exposed = _WithoutCreated(registry)
+        self._exposed = WithoutCreated(registry)
 
     def render(self) -> bytes:
         """The exposition text (UTF-8), served as :data:`CONTENT_TYPE`."""
@@ -149,4 +149,4 @@ def count_requests(connectors: Mapping[str, Any], metrics: Metrics) -> None:
         http.event_hooks["response"].append(count)
 
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics", "count_requests"]
+__all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics", "WithoutCreated", "count_requests"]

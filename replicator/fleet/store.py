@@ -17,6 +17,8 @@ from typing import Protocol
 import attrs
 
 STORE_ENV = "REPLICATOR_FLEET_STORE"
+# the Redis of the fleet's queue, cycle locks and shared limits (workers, beat, endpoint)
+BROKER_ENV = "REPLICATOR_FLEET_BROKER"
 
 
 @attrs.frozen
@@ -59,4 +61,4 @@ class TenantStore(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["STORE_ENV", "StoredTenant", "TenantStore"]
+__all__ = ["BROKER_ENV", "STORE_ENV", "StoredTenant", "TenantStore"]

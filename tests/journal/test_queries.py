@@ -86,3 +86,72 @@ def test_module_links_map_each_side_row_to_its_record(journal):
         ("crm", "2"): ("crm:2", "active"),
     }
     assert journal.module_links("items") == {}
+
+
+class LabelReducer(CountingReducer):
+    """Stores the entry's meta ``label`` as the record's label (None: no label)."""
+
+    def apply(self, view, entry):
+        super().apply(view, entry)
+        if entry.rid is not None and "label" in entry.meta:
+            state = view.record(entry.module, entry.rid)
+            view.put_record(entry.module, entry.rid, {**state, "label": entry.meta["label"]})
+
+    def encode(self, state):
+        text, key, attention = super().encode(state)
+        return text, key, attention, None, None, None, state.get("label")
+
+
+def labelled_journal(tmp_path, labels):
+    j = Journal(tmp_path / "l.db", LabelReducer())
+    j.append(
+        [
+            NewEntry(Kind.OBSERVED, module, rid, "crm", meta={"label": label})
+            for module, rid, label in labels
+        ]
+    )
+    return j
+
+
+def test_labelled_records_are_counted_and_paged_by_label_then_rid_then_module(tmp_path):
+    """Labels of two modules come in one order (label, rid, module), a page at a time, with
+    the number of all that hold the text; records without a label and other modules never."""
+    labels = [
+        ("customers", "b", "acme"),
+        ("customers", "a", "acme"),
+        ("vendors", "a", "acme"),
+        ("customers", "c", "zeta acme"),
+        ("vendors", "d", "beta"),
+        ("customers", "e", None),
+        ("items", "f", "acme"),
+    ]
+    with labelled_journal(tmp_path, labels) as j:
+        modules = ["vendors", "customers"]
+        assert j.labelled(modules, limit=10) == (
+            5,
+            [
+                ("acme", "a", "customers"),
+                ("acme", "a", "vendors"),
+                ("acme", "b", "customers"),
+                ("beta", "d", "vendors"),
+                ("zeta acme", "c", "customers"),
+            ],
+        )
+        assert j.labelled(modules, holding="acme", limit=2, offset=2) == (
+            4,
+            [("acme", "b", "customers"), ("zeta acme", "c", "customers")],
+        )
+        assert j.labelled(modules, holding="cme", limit=2) == (4, j.labelled(modules, limit=2)[1])
+        assert j.labelled(modules, holding="nothing") == (0, [])
+        assert j.labelled([], limit=5) == (0, [])
+        assert j.first_label("vendors") == ("acme", "a") and j.first_label("nope") is None
+
+
+def test_a_labelled_search_takes_glob_and_like_wildcards_as_plain_letters(tmp_path):
+    """``*``, ``?``, ``[``, ``%`` and ``_`` in the text searched match only themselves."""
+    names = ["a*b", "axb", "a?b", "a[b]", "ab", "a%b", "a_b"]
+    with labelled_journal(tmp_path, [("customers", n, n) for n in names]) as j:
+        for text in names:
+            total, rows = j.labelled(["customers"], holding=text)
+            assert (total, [rid for _, rid, _ in rows]) == (1, [text]), text
+        assert j.labelled(["customers"], holding="[")[0] == 1

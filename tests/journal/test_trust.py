@@ -102,6 +102,15 @@ def test_a_keyed_journal_chains_entries_with_hmac_sha256_under_its_key(tmp_path)
         assert journal.keyed_from == 1 and verify(journal).ok
 
 
+@pytest.mark.parametrize("size", [16, 32, 64, 65, 200])
+def test_a_chain_key_digest_is_hmac_sha256_for_keys_of_any_length(size):
+    """The key's digest (two keyed sha256 states copied per entry) is exactly the standard
+    library's HMAC-SHA256, for keys shorter than, equal to and longer than a block."""
+    secret = bytes((i * 37 + size) % 256 for i in range(size))
+    for data in (b"", b"x", "\x1f".join(["é", "1"] * 200).encode()):
+        assert ChainKey(secret).digest(data) == hmac.new(secret, data, hashlib.sha256).hexdigest()
+
+
 @pytest.mark.parametrize("digest", [plain_sha256, wrong_key], ids=["plain-sha256", "wrong-key"])
 def test_an_edit_with_every_later_hash_recomputed_without_the_key_fails(tmp_path, digest):
     """Editing an entry and recomputing the rest of the chain without the key (plain sha256,
@@ -117,6 +126,36 @@ def test_an_edit_with_every_later_hash_recomputed_without_the_key_fails(tmp_path
         result = verify(journal)
     assert not result.ok and not result.chain_ok and result.first_bad_seq == 4
     assert "entry 4" in str(result.problem) and "keyed hash" in str(result.problem)
+
+
+def test_sqlite_makes_the_canonical_text_of_a_row_as_chain_text_does(tmp_path):
+    """The chain check hashes the text SQLite makes of a stored row: the same bytes as
+    chain_text, with empty text for NULL columns and non-ASCII values."""
+    path = tmp_path / "j.db"
+    with open_journal(path) as journal:
+        journal.append(
+            [
+                NewEntry(Kind.CONFIG, "@journal", meta={"why": "caf\u00e9 \u2603"}),
+                NewEntry(Kind.OBSERVED, "customers", "crm:1", "crm", fields={"name": "\u00c5sa"}),
+            ]
+        )
+        made = [row for rows in journal.chain_batches(batch=1) for row in rows]
+        stored = [row for rows in journal.row_batches() for row in rows]
+    assert [r[3] for r in made] == [chain_text(row[10], *row[:10]) for row in stored]
+    assert [r[:3] for r in made] == [(row[0], row[10], row[11]) for row in stored]
+
+
+@pytest.mark.parametrize("column", ["fields", "meta", "rid", "at"])
+def test_an_edit_that_appends_a_nul_and_more_to_a_column_fails(tmp_path, column):
+    """Text added after a NUL character is part of what is hashed: the edit is found."""
+    path = tmp_path / "j.db"
+    fill(path, 12)
+    with raw(path) as conn:
+        conn.execute("DROP TRIGGER entries_no_update")
+        conn.execute(f"UPDATE entries SET {column} = {column} || char(0) || 'x' WHERE seq = 7")
+    with open_journal(path) as journal:
+        result = verify(journal)
+    assert not result.chain_ok and result.first_bad_seq == 7
 
 
 def test_a_forged_append_with_a_correct_unkeyed_hash_fails(tmp_path):

@@ -16,6 +16,7 @@ test checks every exception class httpx exports has an entry of its own.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import random
 import threading
@@ -149,7 +150,10 @@ class ApiClient:
         self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
         self.max_wait = max_wait
         self.rate, self.credits = rate, credits
-        self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
+        # requests in flight at once; a fleet worker puts a semaphore shared through Redis
+        self.slots: contextlib.AbstractContextManager[Any] | None = (
+            threading.BoundedSemaphore(concurrency) if concurrency else None
+        )
         self.sleep, self.clock, self.jitter = sleep, clock, jitter
         self.calls: collections.Counter[str] = collections.Counter()
         redactor = getattr(auth, "redactor", None)
@@ -206,8 +210,8 @@ class ApiClient:
                 sent_headers["Content-Type"] = "application/json"
             self.calls[kind] += 1
             try:
-                if self._slots is not None:
-                    with self._slots:
+                if self.slots is not None:
+                    with self.slots:
                         response = self._send(method, url, params, content, sent_headers)
                 else:
                     response = self._send(method, url, params, content, sent_headers)
