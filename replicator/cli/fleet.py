@@ -1,5 +1,5 @@
 """``replicator fleet new-key|add|remove|rekey|list|status``: the tenants of a fleet (issue 17);
-``worker`` and ``beat`` run it (:mod:`replicator.cli.fleet_run`).
+``worker``, ``beat`` and ``endpoint`` run it (:mod:`replicator.cli.fleet_run`).
 
 A thin layer over :mod:`replicator.fleet`.  The store is ``--store`` or
 ``REPLICATOR_FLEET_STORE`` (a SQLite file); the fleet key that seals tenants' secrets is
@@ -17,7 +17,7 @@ import click
 from rich.table import Table
 
 from replicator.cli.common import _console, _echo_json, json_option
-from replicator.cli.fleet_run import fleet_beat, fleet_worker
+from replicator.cli.fleet_run import fleet_beat, fleet_endpoint, fleet_worker
 from replicator.fleet import (
     KEY_ENV,
     STORE_ENV,
@@ -218,5 +218,6 @@ def fleet_status(ctx: click.Context, tenant_id: str | None, as_json: bool) -> No
 
 fleet.add_command(fleet_worker)
 fleet.add_command(fleet_beat)
+fleet.add_command(fleet_endpoint)
 
 __all__ = ["KEY_ENV", "fleet"]

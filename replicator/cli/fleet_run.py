@@ -7,8 +7,11 @@ imported when a command runs, so the other ``fleet`` commands never load it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Sequence
 
 import click
 
@@ -161,4 +164,62 @@ def fleet_beat(ctx: click.Context, broker: str, schedule_file: str, loglevel: st
     sys.exit(beat.run() or 0)
 
 
-__all__ = ["fleet_beat", "fleet_worker"]
+@click.command("endpoint")
+@broker_option
+@click.option(
+    "--bind",
+    default="127.0.0.1:8081",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen (port 0: a free one); put a load balancer with TLS in front.",
+)
+@click.pass_context
+def fleet_endpoint(ctx: click.Context, broker: str, bind: str) -> None:
+    """Serve the fleet's one URL for Zoho CRM callbacks (POST /callbacks/crm).
+
+    A callback is routed to its tenant by its channel's token (made by the workers from
+    REPLICATOR_FLEET_KEY, which this process needs too) and checked as the daemon checks
+    its own: a capped JSON body, one of the tenant's channels, its token compared in
+    constant time; anything else gets 401 and queues nothing.  An accepted callback
+    queues the tenant's cycle (the named records re-read).  Also GET /healthz and
+    /metrics.  It keeps no state: run several behind a load balancer.  Workers register
+    channels to REPLICATOR_FLEET_PUBLIC_URL (this endpoint's public address, set for beat
+    and the workers).
+    """
+    store = _need_store(ctx)
+    # function-level: Celery, Redis and the web server load only when a command runs them
+    import redis  # (see above)
+
+    from replicator.daemon.web import serve  # (see above)
+    from replicator.fleet.backends import open_store  # (see above)
+    from replicator.fleet.channels import ChannelTokens  # (see above)
+    from replicator.fleet.endpoint import Router, create_endpoint_app  # (see above)
+    from replicator.fleet.queue import configure, enqueue_cycle  # (see above)
+
+    configure(broker)
+    try:
+        tokens = ChannelTokens.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    def enqueue(
+        tenant: str, module: str, trigger: str, side: str | None, ids: Sequence[str] | None
+    ) -> None:
+        enqueue_cycle(tenant, module, trigger=trigger, side=side, ids=ids)
+
+    router = Router(open_store(store), tokens, enqueue)
+    host, port = _bind(bind)
+    app = create_endpoint_app(router, redis.Redis.from_url(broker))
+    server, thread, bound = serve(app, host, port)
+    click.echo(f"fleet endpoint on http://{host}:{bound} (POST /callbacks/crm)", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5) and thread.is_alive():
+        pass
+    server.should_exit = True
+    thread.join(timeout=10)
+    router.store.close()
+
+
+__all__ = ["fleet_beat", "fleet_endpoint", "fleet_worker"]

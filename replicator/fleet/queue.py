@@ -31,6 +31,7 @@ from typing import Any
 
 from celery import Celery, Task, signals
 
+from replicator.fleet.channels import PUBLIC_URL_ENV
 from replicator.fleet.store import BROKER_ENV
 from replicator.fleet.worker import FleetWorker
 
@@ -121,6 +122,15 @@ def cycle(
     return result.data()
 
 
+@app.task(name=CHANNELS_TASK, max_retries=0)
+def channels(tenant: str) -> dict[str, Any]:
+    """Subscribe or renew a tenant's CRM watch channels to the fleet's endpoint."""
+    public_url = os.environ.get(PUBLIC_URL_ENV)
+    if not public_url:
+        return {}
+    return worker().channels(tenant, public_url)
+
+
 def enqueue_cycle(
     tenant: str,
     module: str,
@@ -147,6 +157,7 @@ __all__ = [
     "QUEUE",
     "app",
     "busy_retries",
+    "channels",
     "configure",
     "cycle",
     "enqueue_cycle",

@@ -25,8 +25,9 @@ from typing import Any
 from celery.beat import PersistentScheduler
 
 from replicator.config.load import Config, parse_config
-from replicator.daemon.schedule import every
+from replicator.daemon.schedule import MAX_RENEW, every, is_instant
 from replicator.fleet.backends import open_store
+from replicator.fleet.channels import CHANNELS, PUBLIC_URL_ENV
 from replicator.fleet.store import STORE_ENV, StoredTenant
 
 log = logging.getLogger("replicator.fleet")
@@ -44,13 +45,26 @@ def stored_config(stored: StoredTenant) -> Config:
     return parse_config(tomllib.loads(stored.config), Path(stored.config_path))
 
 
+def watches(config: Config) -> bool:
+    """Whether a tenant has CRM channels to keep: an instant module with a Zoho CRM side."""
+    return any(
+        is_instant(config, name)
+        and any(config.sides[side].connector == "zoho_crm" for side in module.sides)
+        for name, module in config.modules.items()
+    )
+
+
 def tenant_entries(
-    tenants: Iterable[StoredTenant], *, now: dt.datetime | None = None
+    tenants: Iterable[StoredTenant],
+    *,
+    now: dt.datetime | None = None,
+    public_url: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Beat entries for every module of every tenant (a config that no longer parses is
-    logged and left out: its tenant's other state is untouched)."""
+    """Beat entries for every module of every tenant, and with ``public_url`` (the fleet
+    endpoint's) one renewing each watching tenant's CRM channels (a config that no longer
+    parses is logged and left out: its tenant's other state is untouched)."""
     # the cycle task is imported with Celery's app: the pure part above needs neither
-    from replicator.fleet.queue import CYCLE_TASK, QUEUE
+    from replicator.fleet.queue import CHANNELS_TASK, CYCLE_TASK, QUEUE
 
     moment = now or dt.datetime.now(dt.UTC)
     entries: dict[str, dict[str, Any]] = {}
@@ -69,6 +83,15 @@ def tenant_entries(
                 "options": {"queue": QUEUE, "expires": seconds},
                 # first run at once (a new entry only: beat keeps an existing one's)
                 "last_run_at": moment - dt.timedelta(seconds=seconds),
+            }
+        if public_url and watches(config):
+            renew = max(1.0, min(config.daemon.channel_expiry / 2, MAX_RENEW))
+            entries[entry_name(stored.id, CHANNELS)] = {
+                "task": CHANNELS_TASK,
+                "schedule": dt.timedelta(seconds=renew),
+                "args": (stored.id,),
+                "options": {"queue": QUEUE, "expires": renew},
+                "last_run_at": moment - dt.timedelta(seconds=renew),
             }
     return entries
 
@@ -100,7 +123,7 @@ class FleetScheduler(PersistentScheduler):
             return
         store = open_store(self.store_location)
         try:
-            wanted = tenant_entries(store.all())
+            wanted = tenant_entries(store.all(), public_url=os.environ.get(PUBLIC_URL_ENV))
         finally:
             store.close()
         static = dict(self.app.conf.beat_schedule or {})
@@ -112,4 +135,11 @@ class FleetScheduler(PersistentScheduler):
         self._heap = None  # beat rebuilds its heap of due entries from the new schedule
 
 
-__all__ = ["ENTRY_PREFIX", "FleetScheduler", "entry_name", "stored_config", "tenant_entries"]
+__all__ = [
+    "ENTRY_PREFIX",
+    "FleetScheduler",
+    "entry_name",
+    "stored_config",
+    "tenant_entries",
+    "watches",
+]

@@ -43,6 +43,7 @@ from replicator.daemon.metrics import BUCKETS, CONTENT_TYPE, WithoutCreated
 from replicator.daemon.state import moment_text
 from replicator.errors import GuardStop
 from replicator.fleet.backends import open_store
+from replicator.fleet.channels import CHANNELS
 from replicator.fleet.errors import FleetError, TenantError
 from replicator.fleet.locks import CycleLocks
 from replicator.fleet.sealing import Sealer
@@ -250,6 +251,30 @@ class FleetWorker:
             module=module, trigger=trigger, status=status, counts=counts,
         )  # fmt: skip
         return CycleResult(status, counts=counts)
+
+    def channels(self, tenant_id: str, public_url: str) -> dict[str, Any]:
+        """Subscribe or renew the tenant's CRM watch channels to the fleet's endpoint at
+        ``public_url``; each side's channel state (never a token)."""
+        # the channels need the tenant's connectors: loaded with the engine, as the runner
+        from replicator.fleet.channels import ChannelTokens, register_channels
+        from replicator.fleet.runner import open_tenant_app  # (see above)
+
+        with self.locks.hold(tenant_id, CHANNELS) as held:
+            if held is None:  # another worker renews them now
+                return {}
+            try:
+                tenant = self.tenants.get(tenant_id)
+            except TenantError:
+                return {}
+            config = tenant.config()
+            with open_tenant_app(tenant, config, limits=self.client) as app:
+                return register_channels(
+                    config,
+                    tenant.id,
+                    app.connectors,
+                    tokens=ChannelTokens.from_env(),
+                    public_url=public_url,
+                )
 
     # -- health ------------------------------------------------------------------------------
 
