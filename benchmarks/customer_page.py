@@ -27,6 +27,7 @@ from conflicts import RecordReducer
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from replicator.config.load import Config, parse_config
 from replicator.console.customer import customer, customers
+from replicator.sync.presentation import label_fields
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -72,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="customer-page-"))
     cfg = config(folder)
-    journal = Journal(cfg.journal_path, RecordReducer())
+    journal = Journal(cfg.journal_path, RecordReducer(labels=label_fields(cfg)))
     n = 0
 
     def observed(module: str, rid: str, fields: dict[str, Any]) -> NewEntry:

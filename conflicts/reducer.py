@@ -174,7 +174,9 @@ class RecordReducer:
     # deleted on a side the sync made it again on).
     # 5: each record's status and marks are stored beside its state, counted without it.
     # 6: an active record's name (``labels``) is stored folded beside it, searched without it.
-    version: int = 6
+    # 7: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
+    # register's clock and time only where they say more than the field's one sibling.
+    version: int = 7
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 

@@ -2,7 +2,8 @@
 journal's entries.
 
 A record's state is kept as plain JSON (it is read and written once per batch for every
-record a sync touches, so it must be cheap to decode, change in place and encode):
+record a sync touches, so it must be cheap to decode, change in place and encode; it is
+stored in a compact form, :mod:`conflicts.state_codec`, that decodes to this JSON):
 
 ``m`` module, ``r`` rid, ``o`` origin side, ``k`` match key, ``nk`` near key (the
 normalised match key, present only when the module suggests near matches), ``na`` set once
@@ -37,21 +38,20 @@ place.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
-import orjson
 
 from conflicts.register import (
     Clock,
     Register,
     as_register,
 )
+from conflicts.state_codec import decode_state, encode_state
 from journal.clock import VectorClock
-from journal.entry import Kind, canonical_decimal, fast_dumps, from_wire
+from journal.entry import Kind, canonical_decimal, from_wire
 from journal.errors import PayloadError
 from journal.payloads import (
     DuplicateConflict,
@@ -65,29 +65,6 @@ ACTIVE, MERGED, SKIPPED, HELD = "active", "merged", "skipped", "held"
 CLONED_NOTE = "duplicate: clone"  # the note of a record a person kept apart (clone)
 
 Raw = dict[str, Any]
-
-_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # as fast_dumps
-# orjson reads an integer past 64 bits as a float (and refuses to write one): a state holding
-# one is written by the standard encoder with this mark after it, JSON whitespace orjson never
-# writes, and read back by the standard parser, which keeps integers of any size exact.  The
-# hot path (no such integer) stays one orjson call each way, with no scan of the text.
-_WIDE = "\n"
-
-
-def encode_state(raw: Raw) -> str:
-    try:
-        return orjson.dumps(raw, option=_SORTED).decode()
-    except orjson.JSONEncodeError:
-        return fast_dumps(raw) + _WIDE
-
-
-def decode_state(text: str) -> Raw:
-    if text.endswith(_WIDE):
-        raw: Raw = json.loads(text, parse_float=Decimal)
-        return raw
-    raw = orjson.loads(text)
-    return raw
-
 
 # -- the view ------------------------------------------------------------------------------
 
@@ -265,9 +242,14 @@ class RecordState:
     def index_key(self) -> str | None:
         """The match key is indexed only while the record is on one side alone."""
         raw = self.raw
-        if raw["st"] == ACTIVE and raw["k"] is not None and len(self.linked_sides) == 1:
-            key: str = raw["k"]
-            return key
+        if raw["st"] == ACTIVE and raw["k"] is not None:
+            linked = 0  # counted, not listed: asked of every state each time it is stored
+            for held in raw["s"].values():
+                if held["id"] is not None:
+                    linked += 1
+            if linked == 1:
+                key: str = raw["k"]
+                return key
         return None
 
     def marks(self) -> str | None:
@@ -277,6 +259,11 @@ class RecordState:
         after its retries) and ``renamed:SIDE`` (the side holds a clone under another
         name).  The journal counts records by them without decoding a state
         (``replicator status``, the console's overview)."""
+        raw = self.raw
+        if not (raw["e"] or raw.get("re") or raw.get("rt")) and not any(
+            "a" in held for held in raw["s"].values()
+        ):
+            return None  # the usual state: asked each time it is stored
         words = {"errors"} if self.errors else set()
         for side, (_, when) in self.retries.items():
             words.add(f"{'retrying' if when is not None else 'held'}:{side}")

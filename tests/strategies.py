@@ -99,6 +99,100 @@ def register_families(draw: st.DrawFn, size: int = 3) -> tuple[Register, ...]:
 
 registers = register_families(1).map(lambda family: family[0])
 
+# -- record states as the reducer keeps them ----------------------------------------------
+
+# wire values: text, whole numbers (past 64 bits too), booleans (never equal to 1 here),
+# tagged decimals and dates, lines
+wire_values = st.one_of(
+    st.none(),
+    st.sampled_from(["Acme", "", "Pune"]),
+    st.integers(-2, 2),
+    st.sampled_from([2**70, -(2**64)]),
+    st.booleans(),
+    st.sampled_from([{"$decimal": "1.5"}, {"$decimal": "1.50"}, {"$date": "2026-01-05"}]),
+    st.lists(st.fixed_dictionaries({"qty": st.integers(0, 1) | st.booleans()}), max_size=2),
+)
+_ATS = st.sampled_from(["2026-01-05T09:00:00.000000+00:00", "2026-01-06T09:00:00.000000+00:00"])
+_STATE_SIDES = ("books", "crm", "books:acme")
+_small_clocks = st.dictionaries(st.sampled_from(_STATE_SIDES), st.integers(1, 3), max_size=3)
+
+
+@st.composite
+def raw_registers(draw: st.DrawFn) -> list[Any]:
+    """A register as a state stores it: ``[siblings, clock]``; its clock often only its
+    siblings' dots, sometimes more."""
+    dots_ = draw(
+        st.lists(
+            st.tuples(st.sampled_from(_STATE_SIDES), st.integers(1, 3)),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
+    siblings = [[side, n, draw(wire_values), draw(_ATS)] for side, n in sorted(dots_)]
+    clock = {side: n for side, n, _, _ in siblings}
+    for side, n in draw(_small_clocks).items():
+        clock[side] = max(clock.get(side, 0), n)
+    return [siblings, clock]
+
+
+@st.composite
+def raw_states(draw: st.DrawFn) -> dict[str, Any]:
+    """A record's state as :mod:`conflicts.state` keeps it in memory (keys sorted, as a
+    stored state decodes): fields, sides holding their values or others, the keys a state
+    holds only sometimes."""
+    origin = draw(st.sampled_from(_STATE_SIDES))
+    rid = draw(st.sampled_from([f"{origin}:1", "crm:9", f"{origin}:7~2"]))
+    names_ = st.sampled_from(["name", "email", "qty", "lines"])
+    fields = draw(st.dictionaries(names_, raw_registers()))
+    clock = draw(_small_clocks)
+    sides = {}
+    for side in draw(st.lists(st.sampled_from(_STATE_SIDES), unique=True, max_size=3)):
+        values = {}
+        for name, reg in fields.items():
+            how = draw(st.sampled_from(["same", "same", "other", "lacking"]))
+            if how == "same":
+                values[name] = reg[0][0][2]
+            elif how == "other":
+                values[name] = draw(wire_values)
+        if draw(st.booleans()):
+            values["extra"] = draw(wire_values)
+        held = {
+            "c": dict(clock) if draw(st.booleans()) else draw(_small_clocks),
+            "del": draw(st.booleans()),
+            "id": draw(st.none() | st.sampled_from(["1", "48768"])),
+            "v": dict(sorted(values.items())),
+        }
+        if draw(st.booleans()):
+            held = {"a": {"name": ["Acme", "Acme (2)"]}, **held}
+        sides[side] = held
+    raw = {
+        "c": clock,
+        "d": draw(st.booleans()),
+        "e": draw(st.sampled_from([{}, {"crm": "refused"}])),
+        "f": dict(sorted(fields.items())),
+        "k": draw(st.none() | st.sampled_from(["Acme", ""])),
+        "m": "customers",
+        "n": draw(st.none() | st.just("merged into crm:2 (link)")),
+        "o": origin,
+        "r": rid,
+        "s": dict(sorted(sides.items())),
+        "st": draw(st.sampled_from(["active", "merged", "held"])),
+        "x": draw(st.sampled_from([{}, {"name": {"id": 3, "dots": [["crm", 1]], "open": True}}])),
+    }
+    extras = {
+        "b": {"name": "Acme"},
+        "na": True,
+        "nk": "acme",
+        "re": {"crm": "bad"},
+        "rt": {"crm": [1, None]},
+        "tg": {"deal": "crm:5", "t": "quote", "out": "won", "only": ["books"], "v": {}},
+    }
+    for key in draw(st.lists(st.sampled_from(sorted(extras)), unique=True)):
+        raw[key] = extras[key]
+    return dict(sorted(raw.items()))
+
+
 # -- raw side values ----------------------------------------------------------------------
 
 CAFE = "Caf\u00e9"
@@ -502,6 +596,8 @@ __all__ = [
     "names",
     "partial_cycles",
     "raw_amounts",
+    "raw_registers",
+    "raw_states",
     "register_families",
     "registers",
     "resolutions",
@@ -512,4 +608,5 @@ __all__ = [
     "updates",
     "utc_datetimes",
     "vector_clocks",
+    "wire_values",
 ]
