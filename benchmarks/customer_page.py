@@ -23,10 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from conflicts import RecordReducer
 from journal import Dot, Journal, Kind, NewEntry, VectorClock
 from replicator.config.load import Config, parse_config
 from replicator.console.customer import customer, customers
+from replicator.sync.app import record_reducer
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="customer-page-"))
     cfg = config(folder)
-    journal = Journal(cfg.journal_path, RecordReducer())
+    journal = Journal(cfg.journal_path, record_reducer(cfg))
     n = 0
 
     def observed(module: str, rid: str, fields: dict[str, Any]) -> NewEntry:

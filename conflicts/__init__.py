@@ -21,6 +21,7 @@ from conflicts.register import Register, Sibling, same_value
 from conflicts.state import (
     ACTIVE,
     HELD,
+    MANY_REFS,
     MERGED,
     SKIPPED,
     ConflictData,
@@ -45,6 +46,7 @@ __all__ = [
     "HELD",
     "Held",
     "HeldWire",
+    "MANY_REFS",
     "MERGED",
     "Member",
     "ModulePolicy",

@@ -176,21 +176,32 @@ class RecordReducer:
     # 6: an active record's name (``labels``) is stored folded beside it, searched without it.
     # 7: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
     # register's clock and time only where they say more than the field's one sibling.
-    version: int = 7
+    # 8: an active record's reference (``refs``: a document's party) is stored beside it.
+    version: int = 8
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
-    def __init__(self, labels: Mapping[str, str] | None = None) -> None:
-        # module -> the field that names its records (the layer that knows the modules
-        # says which: ``replicator.sync.presentation.label_fields``); a module without
-        # one stores no label
+    def __init__(
+        self, labels: Mapping[str, str] | None = None, refs: Mapping[str, str] | None = None
+    ) -> None:
+        # module -> the field that names its records, and the field that points at the
+        # record it belongs to (a document's party); the layer that knows the modules says
+        # which (``replicator.sync.presentation.label_fields``, ``ref_fields``): a module
+        # without one stores no label, or no reference
         self.labels = dict(labels or {})
+        self.refs = dict(refs or {})
 
     def encode(
         self, state: RecordState
-    ) -> tuple[str, str | None, bool, str | None, str | None, str | None, str | None]:
+    ) -> tuple[str, str | None, bool, str | None, str | None, str | None, str | None, str | None]:
         status = state.status
-        field = self.labels.get(state.module)
+        module = state.module
+        label = ref = None
+        if status == ACTIVE:
+            field = self.labels.get(module)
+            label = state.label(field).casefold() if field is not None else None
+            field = self.refs.get(module)
+            ref = state.ref(field) if field is not None else None
         return (
             encode_state(state.raw),
             state.index_key(),
@@ -198,7 +209,8 @@ class RecordReducer:
             state.index_near(),
             status,
             state.marks(),
-            state.label(field).casefold() if field is not None and status == ACTIVE else None,
+            label,
+            ref,
         )
 
     def decode(self, text: str) -> RecordState:

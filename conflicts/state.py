@@ -96,6 +96,10 @@ def new_state(module: str, rid: str, origin: str) -> Raw:
     }
 
 
+# the reference of a record whose field's siblings point at different records
+MANY_REFS = "\x1f"
+
+
 def plain(value: Any) -> Any:
     """A canonical value as JSON: Decimal as text, dates and times in ISO form."""
     if isinstance(value, Decimal):
@@ -307,6 +311,18 @@ class RecordState:
         """``(side, wire value)`` of each sibling of ``field``'s register, in order."""
         return [(s[0], s[2]) for s in self.siblings(field)]
 
+    def ref(self, field: str) -> str | None:
+        """The record ``field`` points at, as an index holds it: its one value when that
+        is text (a rid), :data:`MANY_REFS` when its siblings differ (a search reads the
+        state), None for none."""
+        values: list[Any] = []
+        for _, value in self.wire_values(field):
+            if value not in values:
+                values.append(value)
+        if len(values) > 1:
+            return MANY_REFS
+        return values[0] if values and isinstance(values[0], str) else None
+
     def label(self, field: str) -> str:
         """``field``'s value as a person reads it: the text of each distinct sibling (in
         dot order) joined with `` / ``, "" for none -- the name a list of records shows
@@ -408,6 +424,7 @@ __all__ = [
     "ConflictData",
     "Held",
     "HeldWire",
+    "MANY_REFS",
     "RecordState",
     "TriggerInfo",
     "decode_state",

@@ -15,12 +15,14 @@ from journal.entry import Entry
 # What :meth:`Reducer.encode` gives: ``(state JSON, match key, needs attention)``,
 # optionally followed by a near key (a looser second match key, indexed like the first),
 # then a status and marks (words naming what a record has, counted without decoding it),
-# then a label (the record's name, folded: searched and ordered without decoding it).
+# then a label (the record's name, folded: searched and ordered without decoding it),
+# then a reference (the record it belongs to: found by it without decoding it).
 Encoded = (
     tuple[str, str | None, bool]
     | tuple[str, str | None, bool, str | None]
     | tuple[str, str | None, bool, str | None, str | None, str | None]
     | tuple[str, str | None, bool, str | None, str | None, str | None, str | None]
+    | tuple[str, str | None, bool, str | None, str | None, str | None, str | None, str | None]
 )
 
 
@@ -93,7 +95,8 @@ class Reducer(Protocol):
         by them without decoding a state (:meth:`journal.Journal.record_tallies`) and
         streams the marked ones alone (``records(marked=True)``), then a *label* (a name
         as a search matches it, or None: :meth:`journal.Journal.labelled` finds records
-        by it without decoding them)."""
+        by it without decoding them), then a *reference* (what it belongs to, or None:
+        :meth:`journal.Journal.with_refs` finds records by it)."""
         ...
 
     def decode(self, text: str) -> Any:

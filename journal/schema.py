@@ -89,6 +89,7 @@ CREATE TABLE IF NOT EXISTS records (
     status TEXT,
     marks TEXT,
     label TEXT,
+    ref TEXT,
     UNIQUE (module, rid)
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
@@ -97,6 +98,8 @@ CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE atte
 CREATE INDEX IF NOT EXISTS records_marked ON records (module, rid) WHERE marks IS NOT NULL;
 -- a search by name reads this index alone (the labels, in order), never a state
 CREATE INDEX IF NOT EXISTS records_label ON records (module, label, rid) WHERE label IS NOT NULL;
+-- a document's records by the party they name (its reducer's reference), no state read
+CREATE INDEX IF NOT EXISTS records_ref ON records (module, ref) WHERE ref IS NOT NULL;
 CREATE TABLE IF NOT EXISTS links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
@@ -159,6 +162,7 @@ ADDED_COLUMNS = (
     ("records", "status", "TEXT"),
     ("records", "marks", "TEXT"),
     ("records", "label", "TEXT"),
+    ("records", "ref", "TEXT"),
 )
 
 

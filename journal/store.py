@@ -528,6 +528,11 @@ class Journal:
         """Rids per match key, for the keys given."""
         return self.view.with_keys(module, keys)
 
+    def with_refs(self, module: str, refs: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per reference (what a record belongs to, as its reducer said), for the
+        references given."""
+        return self.view.with_refs(module, refs)
+
     def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """Rids per near key (the looser second key a reducer may give), for the keys given."""
         return self.view.with_near_keys(module, keys)

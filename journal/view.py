@@ -122,16 +122,19 @@ class SQLiteView:
         rows = []
         for (module, rid), state in self._dirty.items():
             text, key, attention, *more = encode(state)
-            near, status, marks, label = (*more, None, None, None, None)[:4]
-            rows.append((module, rid, key, 1 if attention else 0, text, near, status, marks, label))
+            near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
+            rows.append(
+                (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+            )
             self._remember((module, rid), state)
         self._dirty.clear()
         self.conn.executemany(
             "INSERT INTO records (module, rid, key, attention, state, near, status, marks, "
-            "label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "label, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
             "attention = excluded.attention, state = excluded.state, near = excluded.near, "
-            "status = excluded.status, marks = excluded.marks, label = excluded.label",
+            "status = excluded.status, marks = excluded.marks, label = excluded.label, "
+            "ref = excluded.ref",
             rows,
         )
 
@@ -226,6 +229,11 @@ class SQLiteView:
     def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """Rids per match key, for the keys given."""
         return self._rids_by("key", "records_key", module, keys)
+
+    def with_refs(self, module: str, refs: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per reference (what a record belongs to, as its reducer said), for the
+        references given."""
+        return self._rids_by("ref", "records_ref", module, refs)
 
     def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """Rids per near key (the looser second key a reducer may give), for the keys given."""

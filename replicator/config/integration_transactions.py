@@ -71,6 +71,13 @@ from replicator.config.integration_modules import DIRECTIONS, choose, fields_of
 
 TRANSACTIONS = "transactions"
 DOCUMENT_TYPES = ("estimates", "salesorders", "invoices", "purchaseorders")
+# the field naming each document's party (a customer's or a vendor's rid)
+DOCUMENT_PARTIES = {
+    "estimates": "customer",
+    "salesorders": "customer",
+    "invoices": "customer",
+    "purchaseorders": "vendor",
+}
 ELSEWHERE = (DEALS,)  # known, so that it gets its own message
 # the keys each table reads (check.refuse_unknown refuses any other)
 TYPE_KEYS = {"sync", "currency", "exclude", "fields"}  # [integration.transactions.TYPE]
@@ -331,6 +338,7 @@ def _document(
 
 __all__ = [
     "DOCUMENTS",
+    "DOCUMENT_PARTIES",
     "DOCUMENT_TYPES",
     "TRANSACTIONS",
     "crm_status",

@@ -17,11 +17,13 @@ only names, statuses, dates, amounts as text and record ids (``rid``, the page's
 
 A search reads the names the journal stores folded beside each active record (its
 reducer's labels, by :func:`replicator.sync.presentation.label_fields`) through their
-index, and decodes only the page shown: a few ms with 100k customers
-(``benchmarks/console_pages.py``).  A customer's documents are found by a text filter
-over the stored states (:func:`_holding`), so only the records naming the customer are
-decoded, and only the page shown is read further (lines, item names, the deal): about
-0.2 s with 100k invoices (``benchmarks/customer_page.py``).
+index, and decodes only the page shown (``benchmarks/console_pages.py``).  A customer's
+documents are found by the reference the journal stores beside each document (its party,
+by :func:`replicator.sync.presentation.ref_fields`), through its index, so only the
+documents naming the customer are decoded, and only the page shown is read further
+(lines, item names, the deal) (``benchmarks/customer_page.py``).  A journal whose labels
+are not the config's (folded without them) is read by a text filter over the stored
+states (:func:`_holding`) instead.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from conflicts import ACTIVE, RecordState
+from conflicts import ACTIVE, MANY_REFS, RecordState
 from journal import Journal
 from journal.entry import from_wire
 from replicator.config.integration_transactions import DOCUMENT_TYPES
@@ -88,6 +90,19 @@ def _holding(
         return
     quote = '"' if whole else ""
     yield from journal.view.records(module, holding=f"{quote}{text}{quote}")
+
+
+def _referring(journal: Journal, module: str, rid: str) -> Iterator[tuple[str, str, Any]]:
+    """The records of ``module`` whose stored reference is ``rid`` (or several records,
+    :data:`~conflicts.MANY_REFS`: the caller checks the field), read through the
+    references' index and decoded in batches: only the party's documents."""
+    found = journal.with_refs(module, [rid, MANY_REFS])
+    rids = sorted({r for rids in found.values() for r in rids})
+    journal.preload(module, rids)
+    for r in rids:
+        state = journal.record(module, r)
+        if state is not None:
+            yield module, r, state
 
 
 def _page(rows: list[Any], page: int, per_page: int) -> dict[str, Any]:
@@ -274,11 +289,18 @@ def customer(
     page wanted, default 1); :class:`NoSuchCustomer` if the journal holds no such party."""
     party = _party(config, journal, rid)
     names = _Names(config, journal)
+    parties = [module for module in PARTIES if module in config.modules]
+    # the references stored beside the states come with the labels (``record_reducer``)
+    referenced = _labels_serve(config, journal, parties)
     documents: dict[str, Any] = {}
     for module, (label, field) in DOCUMENTS.items():
         found: list[tuple[str, str, RecordState]] = []
         if module in config.modules:
-            for state in _live(_holding(journal, module, rid, whole=True)):
+            if referenced:
+                candidates = _referring(journal, module, rid)
+            else:
+                candidates = _holding(journal, module, rid, whole=True)
+            for state in _live(candidates):
                 if any(v == rid for _, v in state.wire_values(field)):
                     found.append((str(_value(state, "date") or ""), state.rid, state))
         # newest first by the document's date where it has one, then by record; only the

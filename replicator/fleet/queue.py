@@ -80,7 +80,14 @@ def configure(
     if visibility_timeout is not None:
         os.environ["REPLICATOR_FLEET_VISIBILITY"] = str(visibility_timeout)
     seconds = float(os.environ.get("REPLICATOR_FLEET_VISIBILITY", VISIBILITY_TIMEOUT))
-    app.conf.broker_transport_options = {"visibility_timeout": seconds}
+    app.conf.broker_transport_options = {
+        "visibility_timeout": seconds,
+        # kombu looks for unacknowledged jobs past their visibility timeout every
+        # interval x throttle seconds (10 x 10 by default): a tenth of the timeout, so a
+        # killed worker's job comes back within about 1.1 x visibility_timeout
+        "unacked_restore_interval": max(1.0, seconds / 10),
+        "unacked_restore_throttle": 1,
+    }
     if lock_ttl is not None:
         os.environ["REPLICATOR_FLEET_LOCK_TTL"] = str(lock_ttl)
     return app

@@ -16,7 +16,7 @@ from replicator.connectors import Connector, build_connector
 from replicator.errors import ConfigError
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
-from replicator.sync.presentation import label_fields
+from replicator.sync.presentation import label_fields, ref_fields
 
 # The journal key (see README, "The journal"): the HMAC-SHA256 key of the hash chain, kept
 # outside the journal file.  From this variable (64 hex digits), else from the file this
@@ -111,11 +111,17 @@ def journal_key(config: Config, journal: Journal) -> tuple[ChainKey, bool]:
     return key, True
 
 
+def record_reducer(config: Config) -> RecordReducer:
+    """The reducer of the config's journal: with the field that names each module's
+    records and the one naming each document's party, stored beside each state."""
+    return RecordReducer(labels=label_fields(config), refs=ref_fields(config))
+
+
 def open_journal(config: Config) -> Journal:
     """The config's journal with its key.  The first open of a journal made before keyed
     chains (the key is created then) journals its upgrade (see :meth:`Journal.upgrade`)."""
     config.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(config.journal_path, RecordReducer(labels=label_fields(config)))
+    journal = Journal(config.journal_path, record_reducer(config))
     try:
         key, created = journal_key(config, journal)
         journal.use_key(key)
@@ -154,4 +160,4 @@ def open_app(config: Config | str | Path, *, progress: Progress | None = None) -
     return App(config, journal, connectors, Engine(config, journal, connectors, progress=progress))
 
 
-__all__ = ["App", "open_app", "open_journal"]
+__all__ = ["App", "open_app", "open_journal", "record_reducer"]

@@ -30,7 +30,6 @@ from typing import Any
 
 import attrs
 
-from conflicts import RecordReducer
 from journal import ChainKey, Entry, Journal, Kind, NewEntry
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
@@ -45,11 +44,10 @@ from replicator.connectors.base import (
 )
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.errors import GuardStop, UnavailableError
-from replicator.sync.app import KEY_ENV, journal_key, key_path
+from replicator.sync.app import KEY_ENV, journal_key, key_path, record_reducer
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
 from replicator.sync.plan_report import Plan, build_plan
-from replicator.sync.presentation import label_fields
 from replicator.sync.record import CycleReport, journal_run
 
 DRY_ID = "dry-{}"
@@ -145,8 +143,7 @@ def scratch_journal(config: Config, folder: Path, *, now: Now | None = None) -> 
     target = folder / config.journal_path.name
     if config.journal_path.exists():
         copy_database(config.journal_path, target)
-    reducer = RecordReducer(labels=label_fields(config))
-    journal = Recording(target, reducer, now=now or utc_now)
+    journal = Recording(target, record_reducer(config), now=now or utc_now)
     try:
         keyed = journal.keyed_from is not None and journal.last_seq >= journal.keyed_from
         if os.environ.get(KEY_ENV) or key_path(config).exists() or keyed:

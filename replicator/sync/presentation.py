@@ -41,6 +41,7 @@ from journal.payloads import (
     encode,
     payload_of,
 )
+from replicator.config.integration_transactions import DOCUMENT_PARTIES
 from replicator.config.load import Config
 
 # -- values and times ------------------------------------------------------------------------
@@ -267,6 +268,13 @@ def display_field(config: Config, module: str) -> str | None:
     return next(iter(module_config.fields.fields), None)
 
 
+def ref_fields(config: Config) -> dict[str, str]:
+    """The field naming each document's party (a customer's or vendor's rid), for the
+    document modules the config syncs: the reference the journal's reducer stores beside
+    each document, so a customer's documents are found without reading every one."""
+    return {m: DOCUMENT_PARTIES[m] for m in sorted(config.modules) if m in DOCUMENT_PARTIES}
+
+
 def label_fields(config: Config) -> dict[str, str]:
     """The field that names each module's records (:func:`display_field`): the rule the
     journal's reducer stores each record's folded name by, for searches by name
@@ -285,6 +293,7 @@ __all__ = [
     "entry_data",
     "label_fields",
     "plain",
+    "ref_fields",
     "register_value",
     "show",
     "values_by_side",

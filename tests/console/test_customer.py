@@ -18,7 +18,7 @@ from replicator.config.load import Config, parse_config
 from replicator.console.app import TEMPLATES
 from replicator.console.auth import session_secret, store_path
 from replicator.console.customer import NoSuchCustomer, customer, customers
-from replicator.sync.presentation import label_fields
+from replicator.sync.app import record_reducer
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 SIDES = ("books", "crm")
@@ -66,9 +66,7 @@ class World:
 
     def __init__(self, tmp_path: Path) -> None:
         self.config = make_config(tmp_path)
-        self.journal = Journal(
-            self.config.journal_path, RecordReducer(labels=label_fields(self.config))
-        )
+        self.journal = Journal(self.config.journal_path, record_reducer(self.config))
         self.n = 0
 
     def observe(self, module: str, rid: str, side: str = "books", **fields: Any) -> None:
@@ -227,3 +225,68 @@ def test_a_customer_whose_id_holds_like_wildcards_or_other_letters_gets_only_its
         world.observe("invoices", f"books:of-{other}", customer=other, subject="not mine")
         rows = customer(world.config, world.journal, rid)["documents"]["invoices"]["rows"]
         assert [r["subject"] for r in rows] == [f"mine {rid}"]
+
+
+class Counting:
+    """Wraps a reducer, counting the states it decodes per module."""
+
+    def __init__(self, reducer: Any) -> None:
+        self.reducer = reducer
+        self.decoded: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reducer, name)
+
+    def decode(self, text: str) -> Any:
+        state = self.reducer.decode(text)
+        self.decoded[state.module] = self.decoded.get(state.module, 0) + 1
+        return state
+
+
+def test_a_customer_page_decodes_only_that_customers_documents(world):
+    """Forty invoices of other customers: Acme's page reads its own invoice alone (found
+    by the party the journal stores beside each document), and shows the same page as a
+    journal folded without those references, which reads every document's state."""
+    for i in range(40):
+        world.observe("invoices", f"books:other{i:02}", customer="crm:beta", subject=f"O-{i}")
+    expected = customer(world.config, world.journal, "crm:acme")
+    counting = Counting(world.journal.reducer)
+    world.journal.view.reducer = counting
+    world.journal.view.forget()
+    assert customer(world.config, world.journal, "crm:acme") == expected
+    assert counting.decoded.get("invoices") == 1
+    # the same entries, folded by a reducer that stores no labels or references
+    with Journal(world.config.journal_path.parent / "plain.db", RecordReducer()) as plain:
+        plain.append(
+            NewEntry(e.kind, e.module, e.rid, e.side, e.dot, e.context, e.fields, e.meta)
+            for e in world.journal.read()
+        )
+        again = customer(world.config, plain, "crm:acme")
+    assert again == expected
+
+
+def test_a_document_moved_to_another_customer_or_naming_two_is_on_each_page_it_names(world):
+    """An invoice re-pointed from Acme to Beta leaves Acme's page for Beta's; one whose
+    two sides name different customers (a conflict) is on both pages."""
+    world.observe("invoices", "books:inv1", customer="crm:beta")
+    acme = customer(world.config, world.journal, "crm:acme")["documents"]["invoices"]
+    beta = customer(world.config, world.journal, "crm:beta")["documents"]["invoices"]
+    assert acme["total"] == 0 and {r["rid"] for r in beta["rows"]} == {"books:inv1", "books:inv2"}
+    world.journal.append(
+        [
+            NewEntry(
+                Kind.OBSERVED,
+                "invoices",
+                "books:inv2",
+                "crm",
+                Dot("crm", 1),
+                VectorClock(),
+                {"customer": "crm:acme"},
+                {"id": "crm-inv2", "modified": T0},
+            )
+        ]
+    )
+    acme = customer(world.config, world.journal, "crm:acme")["documents"]["invoices"]
+    beta = customer(world.config, world.journal, "crm:beta")["documents"]["invoices"]
+    assert [r["rid"] for r in acme["rows"]] == ["books:inv2"]
+    assert {r["rid"] for r in beta["rows"]} == {"books:inv1", "books:inv2"}

@@ -80,15 +80,24 @@ class Process:
 
 def start_worker(env: dict[str, str], log: Path, *options: str) -> tuple[Process, str]:
     """A worker and the URL of its /healthz and /metrics, once it is ready."""
-    worker = Process(["worker", "--http", "127.0.0.1:0", *options], env, log)
-    worker.wait_for(" ready.")
-    line = next(x for x in worker.output().splitlines() if "worker endpoint on" in x)
-    url = line.split("worker endpoint on ", 1)[1].split()[0]
-    return worker, url
+    return start_workers(env, [log], *options)[0]
+
+
+def start_workers(
+    env: dict[str, str], logs: list[Path], *options: str
+) -> list[tuple[Process, str]]:
+    """Workers started at once, each with the URL of its /healthz and /metrics, once ready."""
+    workers = [Process(["worker", "--http", "127.0.0.1:0", *options], env, log) for log in logs]
+    found = []
+    for worker in workers:
+        worker.wait_for(" ready.")
+        line = next(x for x in worker.output().splitlines() if "worker endpoint on" in x)
+        found.append((worker, line.split("worker endpoint on ", 1)[1].split()[0]))
+    return found
 
 
 def healthz(url: str) -> dict:
     return httpx.get(url + "/healthz", timeout=10).json()
 
 
-__all__ = ["Process", "fleet_env", "healthz", "start_worker"]
+__all__ = ["Process", "fleet_env", "healthz", "start_worker", "start_workers"]

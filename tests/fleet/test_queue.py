@@ -13,7 +13,7 @@ import pytest
 
 from replicator.fleet import Sealer, Tenants, open_store, read_tenant
 from replicator.fleet.schedule import tenant_entries
-from tests.fleet.processes import fleet_env, healthz, start_worker
+from tests.fleet.processes import fleet_env, healthz, start_worker, start_workers
 from tests.sqlite_folder import SQLiteFolder
 
 
@@ -52,10 +52,17 @@ def names(db: Path, sql: str) -> set[str]:
         return {row[0] for row in conn.execute(sql)}
 
 
-def converged(folder: SQLiteFolder) -> bool:
+def converged(folder: SQLiteFolder, records: int = 3) -> bool:
+    """Both sides hold every record once (names are unique per side)."""
     books = names(folder.books, "SELECT name FROM customers")
     crm = names(folder.crm, "SELECT account_name FROM accounts")
-    return books == crm and len(books) == 6
+    count = rows(folder.books, "customers") + rows(folder.crm, "accounts")
+    return books == crm and len(books) == 2 * records and count == 4 * records
+
+
+def rows(db: Path, table: str) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def wait_until(condition, timeout: float = 90.0) -> None:
@@ -118,3 +125,38 @@ def test_beat_has_one_entry_per_tenant_and_module_with_the_daemons_intervals(tmp
     assert t0["args"] == ("t0", "customers", "schedule")
     assert t0["task"] == "replicator.fleet.cycle" and t0["options"]["queue"] == "replicator"
     assert t0["last_run_at"] + t0["schedule"] == now  # due at once
+
+
+@pytest.mark.redis
+def test_sigterm_finishes_the_batch_in_hand_and_another_worker_finishes_the_cycle(
+    tmp_path, fleet_key, redis_url, monkeypatch
+):
+    """A worker told to stop mid-cycle (SIGTERM: Celery's warm shutdown) ends the batch it
+    holds, journals it, queues the rest of the cycle and exits 0; the next worker
+    finishes it: the tenant converges with nothing lost and nothing twice."""
+    monkeypatch.setenv("REPLICATOR_FLEET_BROKER", redis_url)
+    store, (folder,) = sqlite_tenants(tmp_path, 1, records=600)
+    folder.config_path.write_text(
+        folder.config_path.read_text() + "\n[daemon]\nbatch_size = 20\n", encoding="utf-8"
+    )
+    with Tenants(open_store(str(store)), Sealer.from_env) as tenants:
+        tenants.remove("t0")
+        tenants.add(read_tenant("t0", folder.config_path))
+    env = fleet_env(store, redis_url, fleet_key)
+    ((first, url),) = start_workers(env, [tmp_path / "first.log"])
+    second = None
+    try:
+        from replicator.fleet.queue import configure, enqueue_cycle
+
+        configure(redis_url)
+        enqueue_cycle("t0", "customers")
+        wait_until(lambda: bool(healthz(url)["running"]), timeout=60)
+        assert first.stop(timeout=120) == 0
+        assert "'status': 'interrupted'" in first.output()
+        assert not converged(folder, 600)  # the rest was left for the next worker
+        second, _ = start_worker(env, tmp_path / "second.log")
+        wait_until(lambda: converged(folder, 600), timeout=300)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

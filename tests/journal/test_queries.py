@@ -155,3 +155,37 @@ def test_a_labelled_search_takes_glob_and_like_wildcards_as_plain_letters(tmp_pa
             total, rows = j.labelled(["customers"], holding=text)
             assert (total, [rid for _, rid, _ in rows]) == (1, [text]), text
         assert j.labelled(["customers"], holding="[")[0] == 1
+
+
+class RefReducer(LabelReducer):
+    """Stores the entry's meta ``ref`` as the record's reference."""
+
+    def apply(self, view, entry):
+        super().apply(view, entry)
+        if entry.rid is not None and "ref" in entry.meta:
+            state = view.record(entry.module, entry.rid)
+            view.put_record(entry.module, entry.rid, {**state, "ref": entry.meta["ref"]})
+
+    def encode(self, state):
+        return (*super().encode(state), state.get("ref"))
+
+
+def test_records_are_found_by_the_reference_their_reducer_stored(tmp_path):
+    """Rids per reference asked, in rid order, of the module asked; a changed reference
+    moves the record; records without one are never found."""
+    with Journal(tmp_path / "r.db", RefReducer()) as j:
+        j.append(
+            [
+                NewEntry(Kind.OBSERVED, m, rid, "crm", meta={"ref": ref})
+                for m, rid, ref in [
+                    ("invoices", "i2", "c1"),
+                    ("invoices", "i1", "c1"),
+                    ("invoices", "i3", "c2"),
+                    ("invoices", "i4", None),
+                    ("quotes", "q1", "c1"),
+                ]
+            ]
+        )
+        assert j.with_refs("invoices", ["c1", "c9"]) == {"c1": ["i1", "i2"]}
+        j.append([NewEntry(Kind.OBSERVED, "invoices", "i1", "crm", meta={"ref": "c2"})])
+        assert j.with_refs("invoices", ["c1", "c2"]) == {"c1": ["i2"], "c2": ["i1", "i3"]}
