@@ -231,6 +231,41 @@ def make_edits(folder: Path, edits: int, rng: random.Random) -> dict[str, Any]:
     return {"books": books, "crm": crm, "seconds": round(time.perf_counter() - t, 3)}
 
 
+def journal_bytes(folder: Path) -> int:
+    """The journal's files on disk (the database, its WAL if any, key and anchors)."""
+    return sum(p.stat().st_size for p in folder.glob("journal.db*"))
+
+
+def journal_tables(path: Path) -> dict[str, dict[str, int]]:
+    """Where the journal's bytes go: per table its rows, the bytes of each column's values
+    (``sum(length(col))``) and, where SQLite has ``dbstat``, the pages it and its indexes
+    take (``pages_with_indexes``)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        pages: dict[str, int] = {}
+        try:
+            tables = {
+                name: table
+                for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_master")
+            }
+            for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+                table = tables.get(name, name)
+                pages[table] = pages.get(table, 0) + int(size)
+        except sqlite3.Error:  # SQLite built without dbstat
+            pass
+        out: dict[str, dict[str, int]] = {}
+        for table in ("entries", "records", "links"):
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            sums = ", ".join(f"coalesce(sum(length({c})), 0)" for c in columns)
+            rows, *lengths = conn.execute(f"SELECT count(*), {sums} FROM {table}").fetchone()
+            out[table] = {"rows": rows, **dict(zip(columns, lengths, strict=True))}
+            if table in pages:
+                out[table]["pages_with_indexes"] = pages[table]
+        return out
+    finally:
+        conn.close()
+
+
 def mismatched_rows(folder: Path) -> dict[str, int]:
     """Rows paired by name whose mapped values differ between the two sides (0 = converged)."""
     conn = sqlite3.connect(folder / "books.db")
@@ -498,6 +533,10 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         crm_rows = count_rows(folder / "crm.db", "accounts")
         initial["books_rows"], initial["crm_rows"] = books_rows, crm_rows
         initial["converged_counts"] = books_rows == n and crm_rows == n
+        # what the first copy of N records costs the journal (the edits' entries come later)
+        initial["journal_bytes"] = journal_bytes(folder)
+        initial["journal_bytes_per_record"] = round(initial["journal_bytes"] / n)
+        initial["journal_tables"] = journal_tables(folder / "journal.db")
         out["initial"] = initial
         log(
             f"[{n:,}] initial: {initial['seconds']:.1f}s, {initial['records_per_s']:,}/s, "
@@ -538,7 +577,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         idle = cycle(folder / "replicator.toml", timers, f"{n:,} idle")
         out["idle"] = idle
         out["peak_rss_mb"] = rss_mb()  # before the pull-only context figures
-        out["journal_bytes"] = sum(p.stat().st_size for p in folder.glob("journal.db*"))
+        out["journal_bytes"] = journal_bytes(folder)
         out["journal_entries"] = idle["journal_entries"]
         out["convergence"] = mismatched_rows(folder)
 
@@ -704,6 +743,7 @@ def summary_row(r: dict[str, Any]) -> dict[str, Any]:
         "idle_seconds": r["idle"]["seconds"],
         "peak_rss_mb": r["peak_rss_mb"],
         "journal_entries": r["journal_entries"],
+        "initial_journal_bytes_per_record": r["initial"].get("journal_bytes_per_record"),
         "rows_differing_after_sync": r["convergence"]["differing"],
         "pull_only_rows_per_s": r.get("pull_only", {}).get("rows_per_s"),
     }

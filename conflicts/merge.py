@@ -12,6 +12,7 @@ from collections.abc import Collection
 from typing import Any
 
 import attrs
+import orjson
 
 from conflicts.policy import ModulePolicy
 from conflicts.register import Register, as_register, merge_clock, register_dots, sibling_clock
@@ -80,7 +81,7 @@ def visible(state: RecordState, policy: ModulePolicy) -> tuple[dict[str, Any], l
     for name in sorted(registers):
         siblings = registers[name][0]
         first = siblings[0][2]
-        if all(same_wire(s[2], first) for s in siblings[1:]):
+        if len(siblings) == 1 or all(same_wire(s[2], first) for s in siblings[1:]):
             values[name] = first
             continue
         reg = as_register(registers[name])
@@ -135,6 +136,8 @@ def plan(state: RecordState, policy: ModulePolicy, *, in_flight: Collection[str]
             # there may be stale, and a diff against them could skip a needed write
             have = {} if side in in_flight else held["v"]
             wanted = side_values(values, held.get("a"))
+            if wanted.keys() == have.keys() and _same_json(wanted, have):
+                continue  # the side holds it all (a record just created or read there)
             diff = {k: v for k, v in wanted.items() if k not in have or not same_wire(have[k], v)}
             side_id = held["id"]
             if not diff:
@@ -149,6 +152,18 @@ def plan(state: RecordState, policy: ModulePolicy, *, in_flight: Collection[str]
                     merge_clock(context, sibling_clock(reg))
         writes.append(SideWrite(side, side_id, diff, context))
     return Plan(raw["r"], tuple(writes), new_conflicts)
+
+
+def _same_json(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two dicts of wire values are the same JSON, in two C calls: then every value
+    is :func:`same_wire` to its twin (False also when orjson cannot say: an integer past
+    64 bits; the caller then compares value by value)."""
+    try:
+        return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            b, option=orjson.OPT_SORT_KEYS
+        )
+    except orjson.JSONEncodeError:
+        return False
 
 
 def side_values(values: dict[str, Any], aliases: dict[str, Any] | None) -> dict[str, Any]:

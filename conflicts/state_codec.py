@@ -119,7 +119,8 @@ def pack(raw: Raw) -> Raw:
     sides: Raw = {}
     single_json = _json(single) if len(raw["s"]) else None
     for side, held in raw["s"].items():
-        packed: Raw = {"a": held["a"]} if len(held) > 4 else {}  # a clone's other name
+        # keys a side holds only sometimes (``a``: a clone's other name), as they are
+        packed: Raw = {k: v for k, v in held.items() if k not in _HELD} if len(held) > 4 else {}
         if held["id"] is not None:
             packed["i"] = held["id"]
         if held["c"] != clock:
@@ -182,7 +183,10 @@ def unpack(packed: Raw) -> Raw:
             "id": held.get("i"),
             "v": values,
         }
-        sides[side] = {"a": held["a"], **out} if "a" in held else out
+        if len(held.keys() - _HELD_STORED):
+            out.update((k, v) for k, v in held.items() if k not in _HELD_STORED)
+            out = dict(sorted(out.items()))
+        sides[side] = out
     raw: Raw = {
         "c": clock,
         "d": packed.get("d", False),
@@ -191,7 +195,7 @@ def unpack(packed: Raw) -> Raw:
         "k": packed.get("k"),
         "m": packed["m"],
         "n": packed.get("n"),
-        "o": packed.get("o") or rid.partition(":")[0],
+        "o": packed["o"] if "o" in packed else rid.partition(":")[0],
         "r": rid,
         "s": sides,
         "st": packed.get("st", _ACTIVE),
@@ -204,6 +208,10 @@ def unpack(packed: Raw) -> Raw:
 
 
 _BASE_KEYS = len(_PACKED)
+# what every side holds, and its packed keys: a key a side (or a state) holds only
+# sometimes never takes one of these names (nor a state's ``g`` or ``h``)
+_HELD = frozenset({"id", "c", "v", "del"})
+_HELD_STORED = frozenset({"i", "c", "v", "del", "-"})
 _STORED = _PACKED | {"g", "h"}
 
 

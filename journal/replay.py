@@ -141,9 +141,11 @@ def verify(
     *,
     anchors: Iterable[Anchor] = (),
     anchor_problems: Sequence[str] = (),
+    batch: int = BATCH,
 ) -> Verification:
     """Check the file (SQLite's integrity check, the append-only triggers), the hash chain,
-    every anchor given, then that replaying the entries gives the live state."""
+    every anchor given, then that replaying the entries (``batch`` of them a fold) gives
+    the live state."""
     problems = list(storage_problems(journal))
     storage_ok = not problems
     problems.extend(anchor_problems)
@@ -160,7 +162,7 @@ def verify(
     anchors_ok = anchored.ok and not anchor_problems
     state_ok = False
     if chain_ok and storage_ok:
-        difference = _replay_difference(journal, progress)
+        difference = _replay_difference(journal, progress, batch)
         state_ok = difference is None
         if difference is not None:
             table, row = difference
@@ -182,12 +184,14 @@ def verify(
     )
 
 
-def _replay_difference(journal: Journal, progress: Progress | None) -> tuple[str, str] | None:
+def _replay_difference(
+    journal: Journal, progress: Progress | None, batch: int = BATCH
+) -> tuple[str, str] | None:
     with tempfile.TemporaryDirectory(prefix="replicator-verify-") as tmp:
         path = os.path.join(tmp, "replayed.db")
         target = sqlite3.connect(path, isolation_level=None)
         try:
-            replay_into(journal, target, progress)
+            replay_into(journal, target, progress, batch=batch)
         finally:
             target.close()
         return _compare(journal.conn, path)

@@ -60,6 +60,7 @@ from journal.view import (
     SQLiteView,
     cursor_order,
     fold,
+    paused_gc,
     reducer_version,
     wire_fields,
 )
@@ -303,7 +304,19 @@ class Journal:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Journal]:
-        """One atomic unit; sqlite3 errors inside are translated to :class:`StorageError`."""
+        """One atomic unit; sqlite3 errors inside are translated to :class:`StorageError`.
+
+        No cyclic garbage collection runs inside the outermost one (:func:`paused_gc`):
+        its appends and their fold make many small acyclic containers."""
+        if self._depth == 0:
+            with paused_gc(), self._transaction() as journal:
+                yield journal
+        else:
+            with self._transaction() as journal:
+                yield journal
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Journal]:
         depth = self._depth
         try:
             if depth == 0:
@@ -360,6 +373,7 @@ class Journal:
         self.conn.executemany(
             f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({','.join('?' * 12)})", rows
         )
+        self.view.prefetch(stored)  # the batch's records in bulk, not a query each
         apply = self.reducer.apply
         for entry in stored:
             apply(self.view, entry)

@@ -26,13 +26,15 @@ from conflicts import RecordReducer
 from journal import Journal
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
-from replicator.connectors.zoho.credentials import side_env_prefix
-from replicator.connectors.zoho.tokens import CACHE_ENV
+from replicator.connectors.zoho.credentials import SharedAuth, side_env_prefix
+from replicator.connectors.zoho.tokens import CACHE_ENV, FILE_PREFIX, CachedOAuth, TokenCache
 from replicator.daemon.cycle import run_cycle
 from replicator.daemon.state import journal_writer
 from replicator.fleet.errors import TenantError
 from replicator.fleet.limits import share_limits
+from replicator.fleet.sealing import Sealer
 from replicator.fleet.tenant import ZOHO_CONNECTORS, Tenant
+from replicator.fleet.tokens import RedisTokenCache
 from replicator.sync.app import App
 from replicator.sync.engine import Engine
 from replicator.sync.guard import guard_journal
@@ -72,15 +74,31 @@ def _connector(tenant: Tenant, config: Config, name: str) -> Connector:
     return books(name, options, env=env)
 
 
+def share_tokens(connectors: dict[str, Connector], client: redis.Redis, sealer: Sealer) -> int:
+    """Keep the Zoho connectors' access tokens in Redis (sealed) instead of a file: the
+    OAuth allowance per refresh token holds for every worker; how many sessions moved."""
+    moved = 0
+    for connector in connectors.values():
+        auth = getattr(getattr(connector, "client", None), "auth", None)
+        oauth = auth.oauth if isinstance(auth, SharedAuth) else auth
+        if isinstance(oauth, CachedOAuth) and isinstance(oauth.cache, TokenCache):
+            key = oauth.cache.path.name.removeprefix(FILE_PREFIX).removesuffix(".json")
+            oauth.cache = RedisTokenCache(client, key, sealer)  # type: ignore[assignment]
+            moved += 1
+    return moved
+
+
 def open_tenant_app(
     tenant: Tenant,
     config: Config,
     *,
     limits: redis.Redis | None,
+    sealer: Sealer | None = None,
     stop_requested: Callable[[], bool] | None = None,
     progress: Any = None,
 ) -> App:
-    """The tenant's journal, connectors and engine (limits shared in ``limits``' Redis)."""
+    """The tenant's journal, connectors and engine (limits shared in ``limits``' Redis;
+    with ``sealer``, the access tokens too, sealed)."""
     if tenant.journal_on_postgres:
         raise TenantError(
             f"tenant {tenant.id}: its journal is on PostgreSQL; the engine runs on SQLite "
@@ -96,6 +114,8 @@ def open_tenant_app(
         if limits is not None:
             options = {name: side.options for name, side in config.sides.items()}
             share_limits(connectors, options, limits, tenant=tenant.id)
+            if sealer is not None:
+                share_tokens(connectors, limits, sealer)
         engine = Engine(
             config, journal, connectors, progress=progress, batch_size=config.daemon.batch_size
         )
@@ -114,6 +134,7 @@ def run_tenant_cycle(
     module: str,
     *,
     limits: redis.Redis | None,
+    sealer: Sealer | None = None,
     stop_requested: Callable[[], bool] | None = None,
 ) -> CycleReport:
     """One cycle of ``module`` for ``tenant``: the daemon's :func:`run_cycle` over the
@@ -122,7 +143,12 @@ def run_tenant_cycle(
 
     def opener(config: Config, *, progress: Any = None) -> App:
         return open_tenant_app(
-            tenant, config, limits=limits, stop_requested=stop_requested, progress=progress
+            tenant,
+            config,
+            limits=limits,
+            sealer=sealer,
+            stop_requested=stop_requested,
+            progress=progress,
         )
 
     report, _ = run_cycle(config, [module], wait=WRITER_WAIT, command=COMMAND, opener=opener)
@@ -136,15 +162,23 @@ def sync_tenant_ids(
     ids: Sequence[str],
     *,
     limits: redis.Redis | None,
+    sealer: Sealer | None = None,
 ) -> CycleReport:
     """Re-read the records of ``side`` a callback named (the daemon's drain job)."""
     config = tenant.config()
     with (
         journal_writer(config.journal_path, COMMAND, wait=WRITER_WAIT),
-        open_tenant_app(tenant, config, limits=limits) as app,
+        open_tenant_app(tenant, config, limits=limits, sealer=sealer) as app,
     ):
         guard_journal(app.journal, by="fleet worker")
         return app.engine.sync_ids(module, side, list(ids))
 
 
-__all__ = ["COMMAND", "open_tenant_app", "run_tenant_cycle", "side_env", "sync_tenant_ids"]
+__all__ = [
+    "COMMAND",
+    "open_tenant_app",
+    "run_tenant_cycle",
+    "share_tokens",
+    "side_env",
+    "sync_tenant_ids",
+]

@@ -221,10 +221,16 @@ class FleetWorker:
             return CycleResult("gone", str(exc))
         try:
             if ids and side is not None:
-                report = self.ids_runner(tenant, module, side, ids, limits=self.client)
+                report = self.ids_runner(
+                    tenant, module, side, ids, limits=self.client, sealer=self.tenants.sealer
+                )
             else:
                 report = self.runner(
-                    tenant, module, limits=self.client, stop_requested=self.stopping.is_set
+                    tenant,
+                    module,
+                    limits=self.client,
+                    sealer=self.tenants.sealer,
+                    stop_requested=self.stopping.is_set,
                 )
         except GuardStop as stop:
             return CycleResult("waiting", str(stop))
@@ -267,7 +273,9 @@ class FleetWorker:
             except TenantError:
                 return {}
             config = tenant.config()
-            with open_tenant_app(tenant, config, limits=self.client) as app:
+            with open_tenant_app(
+                tenant, config, limits=self.client, sealer=self.tenants.sealer
+            ) as app:
                 return register_channels(
                     config,
                     tenant.id,

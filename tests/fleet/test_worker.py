@@ -14,6 +14,7 @@ from replicator.errors import GuardStop
 from replicator.fleet import Sealer, Tenants, open_store, read_tenant
 from replicator.fleet.limits import SharedRateLimiter, SharedSlots
 from replicator.fleet.runner import open_tenant_app
+from replicator.fleet.tokens import RedisTokenCache
 from replicator.fleet.worker import FleetWorker, create_worker_app
 from replicator.sync.record import CycleReport
 from tests.fleet.conftest import SECRETS, Files
@@ -37,7 +38,7 @@ def test_a_cycle_runs_under_its_lock_and_its_outcome_is_recorded(tenants, redis_
     it runs the tenant's module is locked; its counts reach the metrics by tenant."""
     seen = {}
 
-    def runner(tenant, module, *, limits, stop_requested):
+    def runner(tenant, module, *, limits, sealer, stop_requested):
         seen["locked"] = fleet.locks.holder("acme", module)
         seen["tenant"] = tenant.id
         seen["limits"] = limits
@@ -111,16 +112,49 @@ def test_the_workers_endpoint_serves_health_and_metrics(tenants, redis_url):
 
 
 def test_a_tenants_app_signs_in_with_the_stores_credentials_and_shares_its_limits(
-    tenants, redis_url, files: Files
+    tenants, redis_url, files: Files, tmp_path, monkeypatch
 ):
     """The Zoho connectors get the tenant's credentials from the store (its credentials
     file gone), Books' rate limit per organisation and CRM's concurrency in Redis."""
+    monkeypatch.setenv("REPLICATOR_TOKEN_CACHE", str(tmp_path / "tokens"))
     tenant = tenants.get("acme")
     files.credentials.unlink()  # the store's copy is what counts
     client = redis.Redis.from_url(redis_url)
-    with open_tenant_app(tenant, tenant.config(), limits=client) as app:
+    with open_tenant_app(tenant, tenant.config(), limits=client, sealer=tenants.sealer) as app:
         books = app.connectors["books"].client
         crm = app.connectors["crm"].client
         assert isinstance(books.rate, SharedRateLimiter) and books.rate.org == "books:20099"
         assert isinstance(crm.slots, SharedSlots) and crm.slots.org == "crm:acme:crm"
+        assert isinstance(crm.auth.oauth.cache, RedisTokenCache)  # one session, both sides
+        assert books.auth.oauth is crm.auth.oauth
         assert app.engine.batch_size == tenant.config().daemon.batch_size
+
+
+def test_workers_share_one_sealed_access_token_through_redis(redis_url, fleet_key):
+    """A grant one worker wrote is what another reads; Redis holds it sealed, never the
+    token in clear; a grant another key sealed is ignored, not an error."""
+    import datetime as dt
+
+    from replicator.connectors.zoho.secrets import Secret
+    from replicator.connectors.zoho.tokens import Grant
+    from replicator.fleet import new_key
+
+    client = redis.Redis.from_url(redis_url)
+    a = RedisTokenCache(client, "k1", Sealer([fleet_key]))
+    b = RedisTokenCache(redis.Redis.from_url(redis_url), "k1", Sealer([fleet_key]))
+    now = dt.datetime(2026, 12, 4, tzinfo=dt.UTC).timestamp()
+    grant = Grant(
+        token=Secret("1000.access-VERY-SECRET"),
+        api_domain="https://www.zohoapis.eu",
+        issued=now,
+        expires=now + 3600,
+        taken=(now,),
+    )
+    with a.locked():
+        a.write(grant)
+    with b.locked():
+        seen = b.read()
+    assert seen.token is not None and seen.token.reveal() == "1000.access-VERY-SECRET"
+    assert seen.taken == (now,) and seen.expires == now + 3600
+    assert b"VERY-SECRET" not in client.get(a.grant_key)
+    assert RedisTokenCache(client, "k1", Sealer([new_key()])).read() == Grant()

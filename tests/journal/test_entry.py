@@ -3,7 +3,19 @@ from decimal import Decimal
 
 import pytest
 
-from journal.entry import canonical_decimal, dumps, fast_dumps, from_wire, loads, same_wire, to_wire
+from journal import Dot, Kind, NewEntry
+from journal.entry import (
+    GENESIS,
+    canonical_decimal,
+    chained_rows,
+    dumps,
+    entry_from_row,
+    fast_dumps,
+    from_wire,
+    loads,
+    same_wire,
+    to_wire,
+)
 from journal.errors import EncodingError
 
 
@@ -117,3 +129,11 @@ def test_lines_read_back_from_the_journal_as_typed_values():
     back = loads(dumps({"lines": LINES}))
     assert back == {"lines": LINES}
     assert type(back["lines"][0]["quantity"]) is Decimal
+
+
+@pytest.mark.parametrize("side", ["crm", "books:acme", 'say "hi"', "back\\slash", '",1', ""])
+def test_a_stored_dot_reads_back_as_it_was_whatever_its_side(side):
+    """A dot is read back exactly, its side holding quotes, backslashes or nothing."""
+    new = NewEntry(Kind.OBSERVED, "customers", "crm:1", "crm", Dot(side, 12345678901234567890))
+    rows, _ = chained_rows([new], seq=0, prev=GENESIS, key=None, now=dt.datetime.now(dt.UTC))
+    assert entry_from_row(rows[0]).dot == Dot(side, 12345678901234567890)

@@ -62,3 +62,32 @@ def test_rebuild_restores_the_state_from_entries(journal):
     assert verify(journal).ok
     assert journal.record("customers", "crm:1")["n"] == 2
     assert journal.rid_for("customers", "crm", "3") == "crm:3"
+
+
+def _record_reads(conn: sqlite3.Connection) -> list[str]:
+    """The statements that read records' states on ``conn`` (collected from now on)."""
+    seen: list[str] = []
+    conn.set_trace_callback(lambda sql: seen.append(sql) if "FROM records" in sql else None)
+    return seen
+
+
+def test_an_append_reads_its_batchs_records_in_one_query(tmp_path):
+    """Appending a batch reads the states of the records it is about in one query (those
+    not in memory), not one query a record; records it makes are known absent."""
+    with Journal(tmp_path / "j.db", CountingReducer()) as j:
+        j.append([observed(rid=f"crm:{i}", id=str(i)) for i in range(40)])
+    with Journal(tmp_path / "j.db", CountingReducer()) as j:
+        reads = _record_reads(j.conn)
+        j.append([observed(rid=f"crm:{i}", n=2) for i in range(30, 60)])
+        assert len(reads) == 1
+        assert j.record("customers", "crm:35")["n"] == 2
+        assert j.record("customers", "crm:55")["n"] == 1
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5, 6, 100])
+def test_a_replay_in_batches_of_any_size_equals_the_live_state(journal, batch):
+    """A record's entries split over several batches of the replay (each batch's states
+    read in bulk and written once) fold as the live appends did."""
+    journal.append([observed(rid=f"crm:{i % 3}", n=i) for i in range(7)])
+    result = verify(journal, batch=batch)
+    assert result.ok, result.problem

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from journal import Kind
+from journal import Kind, verify
 from journal.store import cursor_order
 from tests.property import laws
 from tests.property.world import COLUMNS, MODULE, World, config, open_world
@@ -296,6 +296,19 @@ def test_replay_equals_the_live_state(script, duplicates, conflicts, page_size):
     ) as w:
         w.quiesce()
         laws.check_verifies(w)
+
+
+@given(scripts(), DUPLICATES, CONFLICTS, PAGE_SIZES, st.integers(1, 7))
+def test_a_replay_in_small_batches_equals_the_live_state(
+    script, duplicates, conflicts, page_size, batch
+):
+    """A replay folded a few entries a batch (each batch's records read in bulk, worked on
+    in memory and written once: a record's entries split over many batches, a boundary
+    between any two) gives exactly the materialised state."""
+    with played(script, duplicates=duplicates, conflicts=conflicts, page_size=page_size) as w:
+        w.quiesce()
+        result = verify(w.journal, batch=batch)
+        assert result.ok, result.problem
 
 
 @given(scripts(), DUPLICATES, PAGE_SIZES)

@@ -256,6 +256,11 @@ class SharedAuth:
         return cls(key, oauth)
 
     @property
+    def oauth(self) -> OAuth:
+        """The session every handle shares (a fleet worker keeps its tokens in Redis)."""
+        return self._oauth
+
+    @property
     def api_domain(self) -> str:
         return self._oauth.api_domain
 

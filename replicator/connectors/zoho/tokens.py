@@ -122,7 +122,8 @@ def _moment(value: Any) -> float:
     return parsed.timestamp()
 
 
-def _decode(data: Any) -> Grant:
+def decode_grant(data: Any) -> Grant:
+    """A grant from its JSON form (ValueError, KeyError or TypeError when it is none)."""
     if not isinstance(data, dict):
         raise ValueError("not an object")
     token = data.get("access_token")
@@ -140,7 +141,8 @@ def _decode(data: Any) -> Grant:
     )
 
 
-def _encode(grant: Grant) -> dict[str, Any]:
+def encode_grant(grant: Grant) -> dict[str, Any]:
+    """A grant's JSON form (it holds the access token: a secret)."""
     data: dict[str, Any] = {"taken": [_text(t) for t in grant.taken]}
     if grant.token:
         data |= {
@@ -205,7 +207,7 @@ class TokenCache:
             log.warning("zoho token cache: ignoring %s (not a token file)", self.path)
             return Grant()
         try:
-            return _decode(data)
+            return decode_grant(data)
         except (KeyError, TypeError, ValueError):
             log.warning("zoho token cache: ignoring %s (not a token file)", self.path)
             return Grant()
@@ -218,7 +220,7 @@ class TokenCache:
             try:
                 os.fchmod(fd, 0o600)  # a leftover temporary file keeps its old mode otherwise
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(_encode(grant), handle, indent=2, sort_keys=True)
+                    json.dump(encode_grant(grant), handle, indent=2, sort_keys=True)
                     handle.write("\n")
                 os.replace(temporary, self.path)
             except BaseException:
@@ -348,5 +350,7 @@ __all__ = [
     "TokenCache",
     "cache_folder",
     "cache_key",
+    "decode_grant",
+    "encode_grant",
     "is_refusal",
 ]
