@@ -195,7 +195,7 @@ def unpack(packed: Raw) -> Raw:
         "k": packed.get("k"),
         "m": packed["m"],
         "n": packed.get("n"),
-        "o": packed.get("o") or rid.partition(":")[0],
+        "o": packed["o"] if "o" in packed else rid.partition(":")[0],
         "r": rid,
         "s": sides,
         "st": packed.get("st", _ACTIVE),

@@ -141,7 +141,7 @@ def raw_states(draw: st.DrawFn) -> dict[str, Any]:
     """A record's state as :mod:`conflicts.state` keeps it in memory (keys sorted, as a
     stored state decodes): fields, sides holding their values or others, the keys a state
     holds only sometimes."""
-    origin = draw(st.sampled_from(_STATE_SIDES))
+    origin = draw(st.sampled_from(("", *_STATE_SIDES)))  # "": a state made by an entry of no side
     rid = draw(st.sampled_from([f"{origin}:1", "crm:9", f"{origin}:7~2"]))
     names_ = st.sampled_from(["name", "email", "qty", "lines"])
     fields = draw(st.dictionaries(names_, raw_registers()))

@@ -54,12 +54,15 @@ def _tenants(ctx: click.Context) -> Iterator[Tenants]:
 )
 @click.pass_context
 def fleet(ctx: click.Context, store: str | None) -> None:
-    """Fleet mode (in progress): many integrations, each a tenant with an id, its config,
-    its credentials and its journal, kept in the fleet's store.
+    """Fleet mode: many integrations, each a tenant with an id, its config, its
+    credentials and its journal, kept in the fleet's store, run by shared workers.
 
     Tenants' secrets (Zoho credentials, journal keys) are sealed in the store with the
     fleet key, given by environment: REPLICATOR_FLEET_KEY (`fleet new-key` makes one;
     several keys comma-separated while rotating, the first seals).
+
+    Running it (Celery with Redis, REPLICATOR_FLEET_BROKER): `fleet worker` runs tenants'
+    module cycles, `fleet beat` schedules them, `fleet endpoint` takes Zoho's callbacks.
     """
     ctx.ensure_object(dict)["fleet_store"] = store
 

@@ -6,6 +6,7 @@ imported when a command runs, so the other ``fleet`` commands never load it.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 import click
 
+from replicator.daemon.log import setup_logging
 from replicator.fleet.store import BROKER_ENV, STORE_ENV
 
 
@@ -112,6 +114,7 @@ def fleet_worker(
     from replicator.fleet.worker import create_worker_app  # (see above)
 
     app = configure(broker, visibility_timeout=visibility_timeout, lock_ttl=lock_ttl)
+    setup_logging("text", level=getattr(logging, loglevel.upper()))  # with their fields
     fleet = worker()
     if http is not None:
         host, port = _bind(http)
@@ -197,6 +200,7 @@ def fleet_endpoint(ctx: click.Context, broker: str, bind: str) -> None:
     from replicator.fleet.queue import configure, enqueue_cycle  # (see above)
 
     configure(broker)
+    setup_logging("text")  # the daemon's log lines, with their fields
     try:
         tokens = ChannelTokens.from_env()
     except ValueError as exc:

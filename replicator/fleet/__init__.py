@@ -8,8 +8,15 @@ secrets sealed with the fleet key (:mod:`replicator.fleet.sealing`) by the mappe
 of this package.
 
 Running the fleet (Celery and Redis; imported only by the workers and the commands that
-run them, never by this package's ``__init__``): :mod:`replicator.fleet.locks` is the
-cycle lock in Redis.
+run them, never by this package's ``__init__``):
+
+- :mod:`.queue`: the Celery app and its task, one module cycle of one tenant;
+- :mod:`.worker`: what a worker process holds (tenants, outcomes, metrics, /healthz);
+- :mod:`.runner`: the daemon's cycle over a tenant's journal, credentials and limits;
+- :mod:`.schedule`: Celery beat's entries from the store, with the daemon's intervals;
+- :mod:`.locks`: at most one cycle per tenant and module, a lock in Redis;
+- :mod:`.limits`, :mod:`.tokens`: Zoho's per-org limits and access tokens in Redis;
+- :mod:`.channels`, :mod:`.endpoint`: CRM watch channels and the one callback endpoint.
 """
 
 from replicator.fleet.backends import open_store

@@ -40,9 +40,20 @@ def entry_name(tenant: str, module: str) -> str:
     return f"{ENTRY_PREFIX}{tenant}:{module}"
 
 
+_parsed: dict[tuple[str, str, str], Config] = {}  # (tenant, config path, text) -> parsed
+
+
 def stored_config(stored: StoredTenant) -> Config:
-    """A stored tenant's config, read without its secrets."""
-    return parse_config(tomllib.loads(stored.config), Path(stored.config_path))
+    """A stored tenant's config, read without its secrets (parsed once per text: beat
+    reads every tenant's every minute)."""
+    key = (stored.id, stored.config_path, stored.config)
+    config = _parsed.get(key)
+    if config is None:
+        config = parse_config(tomllib.loads(stored.config), Path(stored.config_path))
+        if len(_parsed) > 100_000:  # tenants removed or changed leave old texts: start over
+            _parsed.clear()
+        _parsed[key] = config
+    return config
 
 
 def watches(config: Config) -> bool:

@@ -97,3 +97,10 @@ def test_a_state_stored_whole_before_version_7_reads_as_it_is():
     still reads them: a state stored as plain JSON decodes to that JSON."""
     raw = synced()
     assert exact(decode_state(fast_dumps(raw))) == as_stored_before(raw)
+
+
+def test_a_state_of_no_origin_side_keeps_it_empty():
+    """A state an entry of no side made has the empty origin: it is not read from its rid."""
+    raw = synced()
+    raw["o"] = ""
+    assert decode_state(encode_state(raw))["o"] == ""

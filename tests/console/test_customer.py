@@ -13,7 +13,7 @@ import jinja2
 import pytest
 
 from conflicts import RecordReducer
-from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal import Dot, Journal, Kind, NewEntry, VectorClock, verify
 from replicator.config.load import Config, parse_config
 from replicator.console.app import TEMPLATES
 from replicator.console.auth import session_secret, store_path
@@ -290,3 +290,6 @@ def test_a_document_moved_to_another_customer_or_naming_two_is_on_each_page_it_n
     beta = customer(world.config, world.journal, "crm:beta")["documents"]["invoices"]
     assert [r["rid"] for r in acme["rows"]] == ["books:inv2"]
     assert {r["rid"] for r in beta["rows"]} == {"books:inv1", "books:inv2"}
+    # the stored parties are a fold of the entries like the rest: replay gives them again
+    checked = verify(world.journal)
+    assert checked.state_ok, checked.problem

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conflicts import RecordReducer
-from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal import Dot, Journal, Kind, NewEntry, VectorClock, verify
 from journal.payloads import IntegrationDeleted, Merged, Skipped, Tombstone, new_entry
 from journal.store import JOURNAL_MODULE, STATE_RID
 from replicator.config.load import Config, parse_config
@@ -180,6 +180,9 @@ def test_merged_skipped_and_dropped_records_are_not_found_deleted_ones_are(world
     assert [rid for _, rid, _ in world.found("acme")] == ["crm:1", "crm:4", "crm:9"]
     world.journal.append([new_entry(IntegrationDeleted(modules=("vendors",)), "@config")])
     assert [rid for _, rid, _ in world.found("acme")] == ["crm:1", "crm:4"]
+    # the stored names are a fold of the entries like the rest: replay gives them again
+    checked = verify(world.journal)
+    assert checked.state_ok, checked.problem
 
 
 def test_a_search_decodes_only_the_states_of_the_page_it_shows(world):

@@ -89,10 +89,15 @@ def start_workers(
     """Workers started at once, each with the URL of its /healthz and /metrics, once ready."""
     workers = [Process(["worker", "--http", "127.0.0.1:0", *options], env, log) for log in logs]
     found = []
-    for worker in workers:
-        worker.wait_for(" ready.")
-        line = next(x for x in worker.output().splitlines() if "worker endpoint on" in x)
-        found.append((worker, line.split("worker endpoint on ", 1)[1].split()[0]))
+    try:
+        for worker in workers:
+            worker.wait_for(" ready.")
+            line = next(x for x in worker.output().splitlines() if "worker endpoint on" in x)
+            found.append((worker, line.split("worker endpoint on ", 1)[1].split()[0]))
+    except BaseException:  # none outlives a failed start
+        for worker in workers:
+            worker.stop(timeout=10)
+        raise
     return found
 
 

@@ -135,9 +135,9 @@ def test_sigterm_finishes_the_batch_in_hand_and_another_worker_finishes_the_cycl
     holds, journals it, queues the rest of the cycle and exits 0; the next worker
     finishes it: the tenant converges with nothing lost and nothing twice."""
     monkeypatch.setenv("REPLICATOR_FLEET_BROKER", redis_url)
-    store, (folder,) = sqlite_tenants(tmp_path, 1, records=600)
+    store, (folder,) = sqlite_tenants(tmp_path, 1, records=200)
     folder.config_path.write_text(
-        folder.config_path.read_text() + "\n[daemon]\nbatch_size = 20\n", encoding="utf-8"
+        folder.config_path.read_text() + "\n[daemon]\nbatch_size = 5\n", encoding="utf-8"
     )
     with Tenants(open_store(str(store)), Sealer.from_env) as tenants:
         tenants.remove("t0")
@@ -153,9 +153,9 @@ def test_sigterm_finishes_the_batch_in_hand_and_another_worker_finishes_the_cycl
         wait_until(lambda: bool(healthz(url)["running"]), timeout=60)
         assert first.stop(timeout=120) == 0
         assert "'status': 'interrupted'" in first.output()
-        assert not converged(folder, 600)  # the rest was left for the next worker
+        assert not converged(folder, 200)  # the rest was left for the next worker
         second, _ = start_worker(env, tmp_path / "second.log")
-        wait_until(lambda: converged(folder, 600), timeout=300)
+        wait_until(lambda: converged(folder, 200), timeout=300)
     finally:
         first.stop()
         if second is not None:

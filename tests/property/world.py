@@ -41,7 +41,7 @@ import attrs
 from hypothesis import event
 from hypothesis.errors import InvalidArgument
 
-from conflicts import ACTIVE, RecordReducer, RecordState, ResolutionError
+from conflicts import ACTIVE, RecordState, ResolutionError
 from conflicts.duplicates import match_key
 from journal import Journal, Kind
 from replicator.config.load import Config, ModuleConfig, parse_config
@@ -49,6 +49,7 @@ from replicator.connectors.base import Outcome, Page, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.errors import ConnectorError
+from replicator.sync.app import record_reducer
 from replicator.sync.engine import Engine
 from replicator.sync.resolve import resolve
 from tests.strategies import (
@@ -395,7 +396,8 @@ class World:
                 s: SQLiteSide(s, folder / f"{s}.db", self.now, reuse_ids=reuse_ids) for s in SIDES
             }
         self.flaky = {s: Flaky(self.sides[s].connector) for s in SIDES}
-        self.journal = FlakyJournal(folder / "journal.db", RecordReducer(), now=self.now)
+        # the config's reducer: the laws (replay equals live) cover the names it stores
+        self.journal = FlakyJournal(folder / "journal.db", record_reducer(cfg), now=self.now)
         self.engine = Engine(cfg, self.journal, self.flaky, batch_size=batch_size)
         self.external: list[External] = []
         self.cursor_log: list[dict[tuple[str, str], Any]] = [{}]  # after each cycle
