@@ -9,6 +9,7 @@ keeps a refused write's retries (attempts with backoff, then held for a person).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -190,6 +191,18 @@ class RecordReducer:
         # without one stores no label, or no reference
         self.labels = dict(labels or {})
         self.refs = dict(refs or {})
+
+    @property
+    def rule(self) -> str | None:
+        """The settings this reducer folds with, as canonical text (None: none given, a
+        reader's reducer): a journal whose state was folded under another rule, e.g.
+        before the configuration named a module's records by another field, is rebuilt on
+        open like one of another version (:meth:`journal.Journal.upgrade_state`)."""
+        if not self.labels and not self.refs:
+            return None
+        return json.dumps(
+            {"labels": self.labels, "refs": self.refs}, sort_keys=True, separators=(",", ":")
+        )
 
     def encode(
         self, state: RecordState

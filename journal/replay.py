@@ -18,9 +18,22 @@ import attrs
 
 from journal.anchors import BATCH, Anchor, check_anchors, check_range
 from journal.errors import IntegrityError
-from journal.schema import STATE_SCHEMA, STATE_TABLES, TALLY_TABLES
+from journal.schema import (
+    STATE_SCHEMA,
+    STATE_TABLES,
+    TALLY_TABLES,
+    store_state_rule,
+    store_state_version,
+)
 from journal.store import Journal
-from journal.view import Progress, SQLiteView, fold, wire_fields
+from journal.view import (
+    Progress,
+    SQLiteView,
+    fold,
+    reducer_rule,
+    reducer_version,
+    wire_fields,
+)
 
 
 @attrs.frozen
@@ -223,6 +236,10 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
                         f"INSERT INTO main.{table} ({columns}) "
                         f"SELECT {columns} FROM replayed.{table}"
                     )
+                version = reducer_version(journal.reducer)
+                if version is not None:  # the state is now this reducer's fold
+                    store_state_version(journal.conn, version)
+                    store_state_rule(journal.conn, reducer_rule(journal.reducer))
             finally:
                 pass
         journal.conn.execute("DETACH DATABASE replayed")

@@ -7,7 +7,9 @@ until :meth:`journal.Journal.repair_triggers` journals their repair.
 
 The version of the reducer that folded the materialised state is the file's
 ``PRAGMA user_version`` (0: a journal made before state versions, or by a reducer without
-one); :mod:`journal.store` rebuilds the state when the reducer's version differs.
+one), and the settings it folded with are its ``rule`` (``state_rule``: e.g. the field that
+names each module's records, which the configuration chooses); :mod:`journal.store`
+rebuilds the state when the reducer's version or rule differs.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
 -- (kind, seq): a run's errors and skips, and a module's last cursor, without a scan
 CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
+-- the settings the reducer folded the state with (one row; none: a reducer without any)
+CREATE TABLE IF NOT EXISTS state_rule (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    rule TEXT NOT NULL
+);
 """
 
 # The append-only triggers, created with the entries table and never again on open: a
@@ -305,6 +312,24 @@ def store_state_version(conn: sqlite3.Connection, version: int) -> None:
     conn.execute(f"PRAGMA user_version = {int(version)}")
 
 
+def stored_state_rule(conn: sqlite3.Connection) -> str | None:
+    """The settings the reducer folded the materialised state with (None: none recorded)."""
+    row = conn.execute("SELECT rule FROM state_rule").fetchone()
+    return None if row is None else str(row[0])
+
+
+def store_state_rule(conn: sqlite3.Connection, rule: str | None) -> None:
+    """Record the state's rule (in the caller's transaction: it commits with the state)."""
+    if rule is None:
+        conn.execute("DELETE FROM state_rule")
+    else:
+        conn.execute(
+            "INSERT INTO state_rule VALUES (1, ?) "
+            "ON CONFLICT (one) DO UPDATE SET rule = excluded.rule",
+            (rule,),
+        )
+
+
 __all__ = [
     "ADDED_COLUMNS",
     "CHAIN_COLUMNS",
@@ -322,6 +347,8 @@ __all__ = [
     "has_entries",
     "missing_triggers",
     "statements",
+    "store_state_rule",
     "store_state_version",
+    "stored_state_rule",
     "stored_state_version",
 ]

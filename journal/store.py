@@ -51,7 +51,9 @@ from journal.schema import (
     connect,
     create_schema,
     missing_triggers,
+    store_state_rule,
     store_state_version,
+    stored_state_rule,
     stored_state_version,
 )
 from journal.view import (
@@ -61,6 +63,7 @@ from journal.view import (
     cursor_order,
     fold,
     paused_gc,
+    reducer_rule,
     reducer_version,
     wire_fields,
 )
@@ -227,7 +230,12 @@ class Journal:
         """The reducer's version differs from the stored state's (the state waits for
         :meth:`upgrade_state`)."""
         wanted = reducer_version(self.reducer)
-        return wanted is not None and wanted != self.state_version
+        if wanted is None:
+            return False
+        if wanted != self.state_version:
+            return True
+        rule = reducer_rule(self.reducer)
+        return rule is not None and rule != stored_state_rule(self.conn)
 
     def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None:
         """Rebuild the materialised state with the reducer if its version differs from the
@@ -243,12 +251,15 @@ class Journal:
         wanted = reducer_version(self.reducer)
         if wanted is None:
             return None
+        rule = reducer_rule(self.reducer)
         with self.transaction():
             old = stored_state_version(self.conn)
-            if old == wanted:
+            old_rule = stored_state_rule(self.conn)
+            if old == wanted and (rule is None or rule == old_rule):
                 return None
             if self._last_seq == 0:
                 store_state_version(self.conn, wanted)
+                store_state_rule(self.conn, rule)
                 return None
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
@@ -256,14 +267,20 @@ class Journal:
             entries = self.stream(wire_fields=wire_fields(self.reducer))
             fold(self.view, entries, total=last, progress=progress)
             store_state_version(self.conn, wanted)
+            store_state_rule(self.conn, rule)
+            if old != wanted:
+                reason = (
+                    "the materialised state is the reducer's fold of the entries: rebuilt "
+                    "by replaying them with the new version"
+                )
+            else:
+                reason = (
+                    "the materialised state is the reducer's fold of the entries: rebuilt "
+                    f"by replaying them with the reducer's new settings {rule} (were "
+                    f"{old_rule if old_rule is not None else 'not recorded'})"
+                )
             # the entry is folded by append like any other: a reducer ignores ``@journal``
-            upgraded = StateUpgraded(
-                old=old,
-                new=wanted,
-                entries=(1, last),
-                reason="the materialised state is the reducer's fold of the entries: rebuilt "
-                "by replaying them with the new version",
-            )
+            upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)
             (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
         return entry
 

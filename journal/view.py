@@ -513,6 +513,18 @@ def wire_fields(reducer: Reducer) -> bool:
     return getattr(reducer, "wire_fields", False) is True
 
 
+def reducer_rule(reducer: Reducer) -> str | None:
+    """The settings the reducer folds with (its ``rule``: canonical text), or None if it
+    declares none.  A state folded under another rule is rebuilt like one of another
+    version: the same entries fold into other stored columns (e.g. another naming field)."""
+    rule = getattr(reducer, "rule", None)
+    if rule is None:
+        return None
+    if not isinstance(rule, str):
+        raise TypeError(f"reducer {type(reducer).__name__}: rule must be text, not {rule!r}")
+    return rule
+
+
 def reducer_version(reducer: Reducer) -> int | None:
     """The reducer's state version, or None if it declares none."""
     version = getattr(reducer, "version", None)
@@ -536,6 +548,7 @@ __all__ = [
     "cursor_order",
     "fold",
     "paused_gc",
+    "reducer_rule",
     "reducer_version",
     "wire_fields",
 ]

@@ -22,7 +22,6 @@ from typing import Any
 
 import redis
 
-from conflicts import RecordReducer
 from journal import Journal
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
@@ -35,7 +34,7 @@ from replicator.fleet.limits import share_limits
 from replicator.fleet.sealing import Sealer
 from replicator.fleet.tenant import ZOHO_CONNECTORS, Tenant
 from replicator.fleet.tokens import RedisTokenCache
-from replicator.sync.app import App
+from replicator.sync.app import App, record_reducer
 from replicator.sync.engine import Engine
 from replicator.sync.guard import guard_journal
 from replicator.sync.record import CycleReport
@@ -105,7 +104,7 @@ def open_tenant_app(
             "journals for now (give the tenant a journal file: `fleet add --journal FILE`)"
         )
     config.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(config.journal_path, RecordReducer())
+    journal = Journal(config.journal_path, record_reducer(config))
     connectors: dict[str, Connector] = {}
     try:
         journal.use_key(tenant.secrets.chain_key())

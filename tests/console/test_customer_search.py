@@ -221,8 +221,9 @@ def test_a_journal_folded_without_labels_is_searched_from_its_states_alike(tmp_p
 
 def test_a_config_naming_vendors_by_another_field_is_answered_by_that_field(tmp_path):
     """Labels folded while vendors were named by ``company``, searched under a config that
-    names them by ``email`` (matched on it): the stored names are not the config's, so the
-    search reads the states and finds vendors by e-mail, not by company."""
+    names them by ``email`` (matched on it): opening the journal with the new config
+    rebuilds its state under the new naming (journaled), so the search finds vendors by
+    e-mail, not by company, from the stored names, and verify holds."""
     world = World(tmp_path)
     world.observe("vendors", "crm:1", company="Acme Supplies", email="ap@zeta.example")
     world.observe("vendors", "crm:2", company="Beta Parts", email="sales@beta.example")
@@ -230,8 +231,18 @@ def test_a_config_naming_vendors_by_another_field_is_answered_by_that_field(tmp_
     again = World(tmp_path, make_config(tmp_path, vendors_match="email"))
     try:
         assert label_fields(again.config)["vendors"] == "email"
+        (upgrade,) = [
+            e
+            for e in again.journal.read(module=JOURNAL_MODULE, kinds=[Kind.CONFIG])
+            if e.rid == STATE_RID
+        ]
+        assert '"vendors":"email"' in upgrade.meta["reason"]
+        CountingReducer.decoded = 0
         assert again.found("zeta") == [("ap@zeta.example", "crm:1", "vendor")]
         assert again.found("acme") == []
+        assert CountingReducer.decoded <= 2  # the page's state and the first record's
+        result = verify(again.journal)
+        assert result.ok, result.problem
     finally:
         again.journal.close()
 

@@ -1,10 +1,12 @@
 """The materialised state is a cache of the reducer's fold: a reducer of another version
 rebuilds it by replay when the journal opens, and the journal records why."""
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
 
+import attrs
 import pytest
 
 from conflicts import RecordReducer
@@ -190,3 +192,37 @@ def test_a_journal_that_cannot_be_opened_is_a_storage_error(tmp_path):
     path.write_bytes(b"not a database" * 100)
     with pytest.raises(StorageError):
         Journal(path, VersionedCounting())
+
+
+def label_rows(path):
+    return raw_rows(path, "SELECT rid, label FROM records ORDER BY rid")
+
+
+def test_a_state_folded_under_another_rule_is_rebuilt_on_open_and_journaled(tmp_path):
+    """The reducer's settings (its ``rule``: here the field naming customers) are stored
+    with the state: reopening under the same rule rebuilds nothing; under another, the
+    state is rebuilt by replay (journaled, same version, the new rule named), the stored
+    names follow the new field and verify holds; a reader's reducer without a rule
+    (no settings given) rebuilds nothing."""
+    path = tmp_path / "journal.db"
+    by_name = RecordReducer(labels={"customers": "name"})
+    by_email = RecordReducer(labels={"customers": "email"})
+    with Journal(path, by_name) as journal:
+        fields = {"name": "Acme", "email": "ap@acme.example"}
+        modified = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+        entry = observed(id="c-1", modified=modified)
+        journal.append([attrs.evolve(entry, fields=fields)])
+    assert label_rows(path) == [("crm:1", "acme")]
+    with Journal(path, RecordReducer(labels={"customers": "name"})) as again:
+        assert not again.needs_state_upgrade and upgrades(again) == []
+    with Journal(path, by_email) as renamed:
+        assert not renamed.needs_state_upgrade
+        (meta,) = upgrades(renamed)
+        version = RecordReducer.version
+        assert (meta["from"], meta["to"], meta["entries"]) == (version, version, [1, 1])
+        assert '"email"' in meta["reason"] and '"name"' in meta["reason"]
+        result = verify(renamed)
+        assert result.ok, result.problem
+    assert label_rows(path) == [("crm:1", "ap@acme.example")]
+    with Journal(path, RecordReducer()) as reader:
+        assert not reader.needs_state_upgrade and len(upgrades(reader)) == 1
