@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conflicts import RecordReducer
 from journal import Journal, verify
 from replicator.cli.demo.zoho import zoho_config
 from replicator.fleet import Sealer, Tenants, open_store, read_tenant
 from replicator.sandbox import Sandbox
+from replicator.sync.app import record_reducer
 from replicator.sync.lifecycle import runs
 from tests.fleet.processes import Process, fleet_env, healthz, start_worker, start_workers
 
@@ -118,7 +118,11 @@ def run_fleet(root: Path, redis_url: str, fleet_key: str, tenants_count: int) ->
             for n in range(tenants_count):
                 tenant = tenants.get(f"t{n}")
                 with contextlib.closing(
-                    Journal(tenant.journal, RecordReducer(), key=tenant.secrets.chain_key())
+                    Journal(
+                        tenant.journal,
+                        record_reducer(tenant.config()),
+                        key=tenant.secrets.chain_key(),
+                    )
                 ) as journal:
                     assert overlaps(journal) == []
                     assert any(runs(journal))
