@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from journal.entry import (
     GENESIS,
     ChainKey,
     Entry,
+    EntryDecoder,
     Kind,
     NewEntry,
     chain_row,
@@ -44,11 +46,12 @@ from journal.entry import (
     row_hash,
 )
 from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
+from journal.payloads import SettledIntent, WriteIntent, payload_of
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
 from journal.storage import JournalBackend, JournalStorage, Now
 from journal.store import CHAIN_RID, JOURNAL_MODULE
-from journal.view import cursor_order
+from journal.view import RecordTally, cursor_order
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 MARKS = ", ".join(["%s"] * 12)
@@ -86,18 +89,32 @@ TRIGGERS = ("entries_no_delete", "entries_no_truncate", "entries_no_update")
 STATE = """
 CREATE TABLE IF NOT EXISTS {s}.records (
     module TEXT NOT NULL,
-    rid TEXT NOT NULL,
-    key TEXT,
+    rid TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C",
     attention INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
-    near TEXT,
+    near TEXT COLLATE "C",
+    status TEXT,
+    marks TEXT,
+    label TEXT COLLATE "C",
+    ref TEXT COLLATE "C",
     PRIMARY KEY (module, rid)
 );
+ALTER TABLE {s}.records ADD COLUMN IF NOT EXISTS status TEXT,
+    ADD COLUMN IF NOT EXISTS marks TEXT, ADD COLUMN IF NOT EXISTS label TEXT COLLATE "C",
+    ADD COLUMN IF NOT EXISTS ref TEXT COLLATE "C";
+CREATE INDEX IF NOT EXISTS records_key ON {s}.records (module, key) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_near ON {s}.records (module, near) WHERE near IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_attention ON {s}.records (module, rid) WHERE attention = 1;
+CREATE INDEX IF NOT EXISTS records_marked ON {s}.records (module, rid) WHERE marks IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_label ON {s}.records (module, label, rid)
+    WHERE label IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_ref ON {s}.records (module, ref) WHERE ref IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {s}.links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
-    side_id TEXT NOT NULL,
-    rid TEXT NOT NULL,
+    side_id TEXT COLLATE "C" NOT NULL,
+    rid TEXT COLLATE "C" NOT NULL,
     status TEXT NOT NULL,
     PRIMARY KEY (module, side, side_id)
 );
@@ -111,13 +128,16 @@ CREATE TABLE IF NOT EXISTS {s}.cursors (
 CREATE TABLE IF NOT EXISTS {s}.conflicts (
     id BIGINT PRIMARY KEY,
     module TEXT NOT NULL,
-    rid TEXT NOT NULL,
+    rid TEXT COLLATE "C" NOT NULL,
     field TEXT NOT NULL,
     status TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS conflicts_status ON {s}.conflicts (status, module);
+CREATE INDEX IF NOT EXISTS conflicts_record ON {s}.conflicts (module, rid);
 """
 STATE_TABLES = ("records", "links", "cursors", "conflicts")
+BATCH = 1_000  # rows a keyset query reads when the state is streamed
 
 
 def _utcnow() -> dt.datetime:
@@ -179,41 +199,146 @@ def create_schema(conn: psycopg.Connection[Any], schema: str) -> bool:
         if fresh:
             conn.execute(sql.SQL(ENTRIES).format(s=s))  # type: ignore[arg-type]
         conn.execute(sql.SQL(STATE).format(s=s))  # type: ignore[arg-type]
+        # what the status page's last times read (a journal made before it had none)
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS entries_kind ON {s}.entries (kind)").format(s=s)
+        )
     return fresh
 
 
-class PostgresView:
-    """The :class:`~journal.protocols.View` over one schema's state tables.  Writes go to
-    the database at once, in the caller's transaction (no cache: a worker's journal may
-    be written by another worker between two of its cycles)."""
+def _entry_filter(
+    *,
+    since: int = 0,
+    module: str | None = None,
+    rid: str | None = None,
+    rids: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> tuple[str, list[Any]]:
+    where = ["seq > %s"]
+    params: list[Any] = [since]
+    for column, value in (("module", module), ("rid", rid)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if rids is not None:
+        where.append("rid = ANY(%s)")
+        params.append(list(rids))
+    if kinds:
+        where.append("kind = ANY(%s)")
+        params.append([str(k) for k in kinds])
+    return " AND ".join(where), params
 
-    def __init__(self, conn: psycopg.Connection[Any], schema: str, reducer: Reducer) -> None:
+
+def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
+    cid, module, rid, field, status, data = row
+    return {
+        "id": int(cid),
+        "module": module,
+        "rid": rid,
+        "field": field,
+        "status": status,
+        "data": loads(data),
+    }
+
+
+def _conflict_filter(
+    *, status: str | None, module: str | None, rid: str | None
+) -> tuple[str, list[Any]]:
+    where, params = [], []
+    for column, value in (("status", status), ("module", module), ("rid", rid)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+class PostgresView:
+    """The :class:`~journal.protocols.View` over one schema's state tables, and the queries
+    the journal answers from them.  Writes go to the database at once, in the caller's
+    transaction.  Decoded record states are kept (up to ``cache_size``, the last used) so
+    a batch read by :meth:`preload` is not read again a record at a time; the journal
+    forgets them when another writer moved the head, and on a rollback, as SQLite's
+    journal does."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        schema: str,
+        reducer: Reducer,
+        cache_size: int = 20_000,
+    ) -> None:
         self.conn = conn
         self.reducer = reducer
+        self.cache_size = cache_size
         self._s = sql.Identifier(schema)
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        # records known not to exist (a preload found no row): spares one query each
+        self._absent: set[tuple[str, str]] = set()
 
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(s=self._s)  # type: ignore[arg-type]
 
+    def _remember(self, key: tuple[str, str], state: Any) -> None:
+        self._cache[key] = state
+        self._cache.move_to_end(key)
+        self._absent.discard(key)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop every decoded state kept (another writer may have changed them)."""
+        self._cache.clear()
+        self._absent.clear()
+
     def record(self, module: str, rid: str) -> Any | None:
+        key = (module, rid)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key in self._absent:
+            return None
         row = self.conn.execute(
             self._q("SELECT state FROM {s}.records WHERE module = %s AND rid = %s"),
             (module, rid),
         ).fetchone()
-        return None if row is None else self.reducer.decode(row[0])
+        if row is None:
+            return None
+        state = self.reducer.decode(row[0])
+        self._remember(key, state)
+        return state
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        """Decode many records in one query (the planner reads a batch at a time)."""
+        missing = sorted(
+            {r for r in rids if (module, r) not in self._cache and (module, r) not in self._absent}
+        )
+        if not missing:
+            return
+        self._absent.update((module, r) for r in missing)
+        rows = self.conn.execute(
+            self._q("SELECT rid, state FROM {s}.records WHERE module = %s AND rid = ANY(%s)"),
+            (module, missing),
+        )
+        decode = self.reducer.decode
+        for rid, text in rows:
+            self._remember((module, rid), decode(text))
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
         encoded: Encoded = self.reducer.encode(state)
-        text, key, attention, *near = encoded
+        text, key, attention, *more = encoded
+        near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
         self.conn.execute(
             self._q(
-                "INSERT INTO {s}.records (module, rid, key, attention, state, near) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (module, rid) DO UPDATE SET "
-                "key = excluded.key, attention = excluded.attention, state = excluded.state, "
-                "near = excluded.near"
+                "INSERT INTO {s}.records (module, rid, key, attention, state, near, status, "
+                "marks, label, ref) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+                "attention = excluded.attention, state = excluded.state, near = excluded.near, "
+                "status = excluded.status, marks = excluded.marks, label = excluded.label, "
+                "ref = excluded.ref"
             ),
-            (module, rid, key, 1 if attention else 0, text, near[0] if near else None),
+            (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref),
         )
+        self._remember((module, rid), state)
 
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
         self.conn.execute(
@@ -251,17 +376,7 @@ class PostgresView:
             self._q("SELECT id, module, rid, field, status, data FROM {s}.conflicts WHERE id = %s"),
             (conflict_id,),
         ).fetchone()
-        if row is None:
-            return None
-        cid, module, rid, field, status, data = row
-        return {
-            "id": cid,
-            "module": module,
-            "rid": rid,
-            "field": field,
-            "status": status,
-            "data": loads(data),
-        }
+        return None if row is None else _conflict_row(row)
 
     def put_conflict(
         self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
@@ -277,10 +392,14 @@ class PostgresView:
         )
 
     def drop_module(self, module: str) -> None:
+        for key in [k for k in self._cache if k[0] == module]:
+            del self._cache[key]
+        self._absent = {k for k in self._absent if k[0] != module}
         for table in STATE_TABLES:
             self.conn.execute(self._q(f"DELETE FROM {{s}}.{table} WHERE module = %s"), (module,))
 
     def clear(self) -> None:
+        self.forget()
         for table in STATE_TABLES:
             self.conn.execute(self._q(f"DELETE FROM {{s}}.{table}"))
 
@@ -294,6 +413,144 @@ class PostgresView:
     def cursors(self) -> dict[tuple[str, str], Any]:
         rows = self.conn.execute(self._q("SELECT side, module, value FROM {s}.cursors"))
         return {(side, module): json.loads(value) for side, module, value in rows}
+
+    # -- queries (as journal.view.SQLiteView answers them; text ordered bytewise) ----------
+
+    def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        rows = self.conn.execute(
+            self._q(
+                "SELECT rid FROM {s}.records WHERE module = %s AND attention = 1 "
+                'AND rid > %s COLLATE "C" ORDER BY rid COLLATE "C" LIMIT %s'
+            ),
+            (module, after, limit),
+        )
+        return [r[0] for r in rows]
+
+    def rids_by(self, column: str, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per value of ``column`` (key, near or ref), for the values given."""
+        assert column in ("key", "near", "ref")
+        found: dict[str, list[str]] = {}
+        rows = self.conn.execute(
+            self._q(
+                f"SELECT {column}, rid FROM {{s}}.records WHERE module = %s AND {column} = ANY(%s)"
+            ),
+            (module, sorted(set(keys))),
+        )
+        for key, rid in rows:
+            found.setdefault(key, []).append(rid)
+        for rids in found.values():
+            rids.sort()
+        return found
+
+    def records(
+        self, module: str | None = None, *, marked: bool = False
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every record as ``(module, rid, state)`` by module and rid, read a batch at a
+        time (keyset queries: no statement stays open while the caller works)."""
+        if module is None:
+            found = self.conn.execute(
+                self._q('SELECT DISTINCT module COLLATE "C" FROM {s}.records ORDER BY 1')
+            )
+            modules = [r[0] for r in found.fetchall()]
+        else:
+            modules = [module]
+        query = self._q(
+            "SELECT rid, state FROM {s}.records WHERE module = %s AND rid > %s"
+            + (" AND marks IS NOT NULL" if marked else "")
+            + ' ORDER BY rid COLLATE "C" LIMIT %s'
+        )
+        decode = self.reducer.decode
+        for name in modules:
+            after = ""
+            while True:
+                rows = self.conn.execute(query, (name, after, BATCH)).fetchall()
+                for rid, text in rows:
+                    yield name, rid, decode(text)
+                if len(rows) < BATCH:
+                    break
+                after = rows[-1][0]
+
+    def tallies(self) -> dict[str, dict[tuple[str | None, str | None], int]]:
+        """Per module, how many records have each (status, marks)."""
+        found: dict[str, dict[tuple[str | None, str | None], int]] = {}
+        rows = self.conn.execute(
+            self._q("SELECT module, status, marks, count(*) FROM {s}.records GROUP BY 1, 2, 3")
+        )
+        for module, status, marks, n in rows:
+            counts = found.setdefault(module, {})
+            key = (status or None, marks or None)
+            counts[key] = counts.get(key, 0) + int(n)
+        return found
+
+    def rids_for(self, module: str, side: str, side_ids: Sequence[str]) -> dict[str, str]:
+        rows = self.conn.execute(
+            self._q(
+                "SELECT side_id, rid FROM {s}.links "
+                "WHERE module = %s AND side = %s AND side_id = ANY(%s)"
+            ),
+            (module, side, sorted({str(i) for i in side_ids})),
+        )
+        return {side_id: rid for side_id, rid in rows}
+
+    def module_links(self, module: str) -> dict[tuple[str, str], tuple[str, str]]:
+        rows = self.conn.execute(
+            self._q("SELECT side, side_id, rid, status FROM {s}.links WHERE module = %s"),
+            (module,),
+        )
+        return {(side, side_id): (rid, status) for side, side_id, rid, status in rows}
+
+    def link_counts(self) -> dict[tuple[str, str, str], int]:
+        rows = self.conn.execute(
+            self._q("SELECT module, side, status, count(*) FROM {s}.links GROUP BY 1, 2, 3")
+        )
+        return {(m, s, st): int(n) for m, s, st, n in rows}
+
+    def conflicts(
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where, params = _conflict_filter(status=status, module=module, rid=rid)
+        text = "SELECT id, module, rid, field, status, data FROM {s}.conflicts" + where
+        text += " ORDER BY id"
+        if limit is not None:
+            text += f" LIMIT {max(int(limit), 0)}"
+        if offset:
+            text += f" OFFSET {max(int(offset), 0)}"
+        return [_conflict_row(r) for r in self.conn.execute(self._q(text), params)]
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        where, params = _conflict_filter(status=status, module=module, rid=None)
+        row = self.conn.execute(
+            self._q("SELECT count(*) FROM {s}.conflicts" + where), params
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
+        where, params = _conflict_filter(status=status, module=None, rid=None)
+        rows = self.conn.execute(
+            self._q(
+                "SELECT module, count(*) FROM {s}.conflicts"
+                + where
+                + ' GROUP BY module ORDER BY module COLLATE "C"'
+            ),
+            params,
+        )
+        return {module: int(n) for module, n in rows}
+
+    def table_counts(self) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for table in STATE_TABLES:
+            rows = self.conn.execute(
+                self._q(f"SELECT module, count(*) FROM {{s}}.{table} GROUP BY module")
+            )
+            for module, n in rows:
+                found.setdefault(module, dict.fromkeys(STATE_TABLES, 0))[table] = int(n)
+        return dict(sorted(found.items()))
 
 
 class PostgresJournal:
@@ -389,13 +646,17 @@ class PostgresJournal:
             with _translated(self.where), self.conn.transaction():
                 if depth == 0:
                     self.conn.execute(self._q("LOCK TABLE {s}.entries IN SHARE ROW EXCLUSIVE MODE"))
+                    known = (self._last_seq, self._last_hash)
                     self._load_tail()
+                    if (self._last_seq, self._last_hash) != known:
+                        self.view.forget()  # another writer committed: the states kept may be stale
                 self._depth += 1
                 try:
                     yield self
                 finally:
                     self._depth = depth
         except BaseException:
+            self.view.forget()  # the states kept may be the rolled back ones
             with contextlib.suppress(psycopg.Error, StorageError):
                 self._load_tail()  # what the rollback left
             raise
@@ -434,28 +695,60 @@ class PostgresJournal:
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
         descending: bool = False,
+        rids: Sequence[str] | None = None,
+        offset: int = 0,
         until: int | None = None,
     ) -> Iterator[Entry]:
-        where: list[str] = ["seq > %s"]
-        params: list[Any] = [since]
-        for column, value in (("module", module), ("rid", rid)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if kinds:
-            where.append("kind = ANY(%s)")
-            params.append([str(k) for k in kinds])
+        """Entries with ``seq > since`` (and ``seq <= until``), in order (newest first with
+        ``descending``), optionally of one module / record (or ``rids``) / kinds;
+        ``offset`` skips that many (with ``limit``: one page)."""
+        where, params = _entry_filter(since=since, module=module, rid=rid, rids=rids, kinds=kinds)
         if until is not None:
-            where.append("seq <= %s")
+            where += " AND seq <= %s"
             params.append(until)
-        text = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {' AND '.join(where)} ORDER BY seq"
+        text = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {where} ORDER BY seq"
         text += " DESC" if descending else ""
         if limit is not None:
             text += f" LIMIT {int(limit)}"
+        if offset:
+            text += f" OFFSET {max(int(offset), 0)}"
         with _translated(self.where):
             rows = self.conn.execute(self._q(text), params).fetchall()
         for row in rows:
             yield entry_from_row(row)
+
+    def stream(
+        self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
+    ) -> Iterator[Entry]:
+        """Every entry with ``seq > since``, in order, ``batch`` rows a query
+        (``wire_fields``: fields in their wire form, :class:`~journal.entry.EntryDecoder`)."""
+        for rows in self.row_batches(since=since, batch=batch):
+            decoder = EntryDecoder(wire_fields=wire_fields)
+            yield from map(decoder.entry, rows)
+
+    def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
+        """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
+        needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
+        text = (
+            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE (rid = %s OR (rid IS NULL "
+            "AND kind = 'intent' AND meta LIKE %s ESCAPE ''))"
+        )
+        params: list[Any] = [rid, needle]
+        if module is not None:
+            text += " AND module = %s"
+            params.append(module)
+        with _translated(self.where):
+            rows = self.conn.execute(self._q(text + " ORDER BY seq"), params).fetchall()
+        for row in rows:
+            entry = entry_from_row(row)
+            if entry.rid == rid:
+                yield entry
+                continue
+            intent = payload_of(entry)
+            if (isinstance(intent, WriteIntent) and rid in intent.writes) or (
+                isinstance(intent, SettledIntent) and rid in intent.settled
+            ):
+                yield entry
 
     def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """What a chain check reads of the rows with ``seq > since``
@@ -486,15 +779,137 @@ class PostgresJournal:
             return 0, GENESIS, None
         return int(row[0]), row[1], dt.datetime.fromisoformat(row[2])
 
-    def count(self, *, module: str | None = None) -> int:
+    def count(self, *, module: str | None = None, rids: Sequence[str] | None = None) -> int:
+        """How many entries the journal holds (of one module, and of these ``rids``)."""
+        where, params = _entry_filter(module=module, rids=rids)
         with _translated(self.where):
-            if module is None:
-                row = self.conn.execute(self._q("SELECT count(*) FROM {s}.entries")).fetchone()
-            else:
-                row = self.conn.execute(
-                    self._q("SELECT count(*) FROM {s}.entries WHERE module = %s"), (module,)
-                ).fetchone()
+            row = self.conn.execute(
+                self._q(f"SELECT count(*) FROM {{s}}.entries WHERE {where}"), params
+            ).fetchone()
         return int(row[0]) if row else 0
+
+    def entry_counts(self) -> dict[str, int]:
+        """Entries per module (the journal's own ``@``-modules included), by module name."""
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q("SELECT module, count(*) FROM {s}.entries GROUP BY module")
+            ).fetchall()
+        return {module: int(n) for module, n in sorted(rows)}
+
+    def last_times(self, *, kinds: Sequence[str]) -> dict[str, dt.datetime]:
+        """Per module, when its newest entry of one of ``kinds`` was written (modules
+        without one are left out)."""
+        if not kinds:
+            return {}
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q(
+                    'SELECT module, max(at COLLATE "C") FROM {s}.entries '
+                    "WHERE kind = ANY(%s) GROUP BY module"
+                ),
+                ([str(k) for k in kinds],),
+            ).fetchall()
+        # ``at`` is fixed-width UTC text (utc_text): its bytewise order is time order
+        return {module: dt.datetime.fromisoformat(at) for module, at in sorted(rows)}
+
+    # -- the materialised state ----------------------------------------------------------------
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        """Read many records' states in one query (the planner reads a batch at a time)."""
+        with _translated(self.where):
+            self.view.preload(module, rids)
+
+    def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        """Rids of records that need planning, in rid order (paged by ``after``)."""
+        with _translated(self.where):
+            return self.view.attention(module, after=after, limit=limit)
+
+    def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per match key, for the keys given."""
+        with _translated(self.where):
+            return self.view.rids_by("key", module, keys)
+
+    def with_refs(self, module: str, refs: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per reference (what a record belongs to, as its reducer said)."""
+        with _translated(self.where):
+            return self.view.rids_by("ref", module, refs)
+
+    def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per near key (the looser second key a reducer may give)."""
+        with _translated(self.where):
+            return self.view.rids_by("near", module, keys)
+
+    def records(
+        self, module: str | None = None, *, marked: bool = False
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every record as ``(module, rid, state)``, streamed (``marked``: only those the
+        reducer gave marks)."""
+        with _translated(self.where):
+            yield from self.view.records(module, marked=marked)
+
+    def record_tallies(self) -> dict[str, RecordTally]:
+        """Per module, its records counted by status and by mark (each word of the marks
+        the reducer gave), no state decoded."""
+        with _translated(self.where):
+            found = self.view.tallies()
+        tallies: dict[str, RecordTally] = {}
+        for module, counts in sorted(found.items()):
+            tally = tallies[module] = RecordTally()
+            for (status, marks), n in counts.items():
+                tally.statuses[status] += n
+                for word in (marks or "").split():
+                    tally.marks[word] += n
+        return tallies
+
+    def rid_for(self, module: str, side: str, side_id: str) -> str | None:
+        """The record a side's record is linked to (None: not linked)."""
+        return self.rids_for(module, side, [side_id]).get(str(side_id))
+
+    def rids_for(self, module: str, side: str, side_ids: Sequence[str]) -> dict[str, str]:
+        """Side id -> rid for those of ``side_ids`` that are linked."""
+        with _translated(self.where):
+            return self.view.rids_for(module, side, side_ids)
+
+    def module_links(self, module: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """Every link of a module: ``(side, side id)`` -> ``(rid, status)``."""
+        with _translated(self.where):
+            return self.view.module_links(module)
+
+    def link_counts(self) -> dict[tuple[str, str, str], int]:
+        """Links per ``(module, side, status)``."""
+        with _translated(self.where):
+            return self.view.link_counts()
+
+    def conflicts(
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Conflicts by id, optionally of one status / module / record; ``limit`` and
+        ``offset`` read one page of them."""
+        with _translated(self.where):
+            return self.view.conflicts(
+                status=status, module=module, rid=rid, limit=limit, offset=offset
+            )
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        """How many conflicts there are of one ``status`` and ``module`` (None: any)."""
+        with _translated(self.where):
+            return self.view.conflict_total(status=status, module=module)
+
+    def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
+        """Conflicts per module, of one ``status`` (``"open"``) or of all."""
+        with _translated(self.where):
+            return self.view.conflict_counts(status=status)
+
+    def state_counts(self) -> dict[str, dict[str, int]]:
+        """Per module (sorted), how many records, links, cursors and conflicts it holds."""
+        with _translated(self.where):
+            return self.view.table_counts()
 
     def record(self, module: str, rid: str) -> Any | None:
         with _translated(self.where):
