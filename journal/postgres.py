@@ -46,12 +46,19 @@ from journal.entry import (
     row_hash,
 )
 from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
-from journal.payloads import SettledIntent, WriteIntent, payload_of
+from journal.payloads import (
+    ChainKeyed,
+    SettledIntent,
+    StateUpgraded,
+    WriteIntent,
+    new_entry,
+    payload_of,
+)
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
 from journal.storage import JournalBackend, JournalStorage, Now
-from journal.store import CHAIN_RID, JOURNAL_MODULE
-from journal.view import RecordTally, cursor_order
+from journal.store import CHAIN, CHAIN_RID, JOURNAL_MODULE, STATE_RID
+from journal.view import Progress, RecordTally, cursor_order, reducer_version, wire_fields
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 MARKS = ", ".join(["%s"] * 12)
@@ -199,11 +206,34 @@ def create_schema(conn: psycopg.Connection[Any], schema: str) -> bool:
         if fresh:
             conn.execute(sql.SQL(ENTRIES).format(s=s))  # type: ignore[arg-type]
         conn.execute(sql.SQL(STATE).format(s=s))  # type: ignore[arg-type]
+        # the version of the reducer that folded the state (one row; none: 0)
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {s}.state_version (version INTEGER NOT NULL)"
+            ).format(s=s)
+        )
         # what the status page's last times read (a journal made before it had none)
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS entries_kind ON {s}.entries (kind)").format(s=s)
         )
     return fresh
+
+
+def _stored_state_version(conn: psycopg.Connection[Any], schema: str) -> int:
+    """The version of the reducer that folded the schema's state (0: unversioned)."""
+    row = conn.execute(
+        sql.SQL("SELECT version FROM {s}.state_version").format(s=sql.Identifier(schema))
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _store_state_version(conn: psycopg.Connection[Any], schema: str, version: int) -> None:
+    """Record the state's version, in the caller's transaction (it commits with the state)."""
+    s = sql.Identifier(schema)
+    conn.execute(sql.SQL("DELETE FROM {s}.state_version").format(s=s))
+    conn.execute(
+        sql.SQL("INSERT INTO {s}.state_version (version) VALUES (%s)").format(s=s), (version,)
+    )
 
 
 def _entry_filter(
@@ -578,6 +608,7 @@ class PostgresJournal:
                 create_schema(self.conn, self.schema)
             self.view = PostgresView(self.conn, self.schema, reducer)
             self._load_tail()
+            self._upgrade_state_when_writable()
         except BaseException:
             self.close()
             raise
@@ -634,6 +665,94 @@ class PostgresJournal:
                 "only with its journal key"
             )
         return self.key
+
+    # -- the key and the materialised state's version --------------------------------------
+
+    def use_key(self, key: ChainKey | None) -> None:
+        """Chain with ``key`` from now on (the caller found it outside the journal)."""
+        self.key = key
+        self._load_tail()
+        self._upgrade_state_when_writable()
+
+    def upgrade(self) -> Entry | None:
+        """Switch an unkeyed chain to the keyed one, journaled (a ``config`` entry of
+        ``@journal`` saying from which seq the chain is keyed), as
+        :meth:`journal.Journal.upgrade`; None if there is nothing to upgrade."""
+        if self.key is None:
+            raise ChainKeyError(f"journal {self.where}: an upgrade needs the journal key")
+        with self.transaction():
+            if self.keyed_from is not None:
+                return None
+            if self._last_seq == 0:
+                self.keyed_from = 1
+                return None
+            first = self._last_seq + 1
+            self.keyed_from = first
+            keyed = ChainKeyed(
+                chain=CHAIN,
+                keyed_from=first,
+                unkeyed=(1, first - 1),
+                reason="entries before keyed_from were chained with plain sha256 (made "
+                "before keyed chains)",
+            )
+            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
+        self._upgrade_state_when_writable()  # it waited for the chain to be writable
+        return entry
+
+    @property
+    def state_version(self) -> int:
+        """The version of the reducer that folded the stored state (0: unversioned)."""
+        with _translated(self.where):
+            return _stored_state_version(self.conn, self.schema)
+
+    @property
+    def needs_state_upgrade(self) -> bool:
+        """The reducer's version differs from the stored state's."""
+        wanted = reducer_version(self.reducer)
+        return wanted is not None and wanted != self.state_version
+
+    def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None:
+        """Rebuild the materialised state with the reducer if its version differs from the
+        stored one, journaled (a ``config`` entry of ``@journal``, rid ``@state``) in one
+        transaction with the rebuilt state and the new version, as
+        :meth:`journal.Journal.upgrade_state`.  None if there was nothing to rebuild;
+        :class:`ChainKeyError` if the journal cannot be written."""
+        wanted = reducer_version(self.reducer)
+        if wanted is None:
+            return None
+        with self.transaction():
+            old = _stored_state_version(self.conn, self.schema)
+            if old == wanted:
+                return None
+            if self._last_seq == 0:
+                _store_state_version(self.conn, self.schema, wanted)
+                return None
+            self._append_key()  # refuse before the fold, not after it
+            last = self._last_seq
+            self.view.clear()
+            apply = self.reducer.apply
+            entries = self.stream(wire_fields=wire_fields(self.reducer))
+            for n, entry in enumerate(entries, 1):
+                apply(self.view, entry)
+                if progress is not None and n % 5_000 == 0:
+                    progress(n, last)
+            _store_state_version(self.conn, self.schema, wanted)
+            upgraded = StateUpgraded(
+                old=old,
+                new=wanted,
+                entries=(1, last),
+                reason="the materialised state is the reducer's fold of the entries: rebuilt "
+                "by replaying them with the new version",
+            )
+            (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
+        return entry
+
+    def _upgrade_state_when_writable(self) -> None:
+        """:meth:`upgrade_state` now, or later if the chain cannot be written yet."""
+        if not self.needs_state_upgrade:
+            return
+        with contextlib.suppress(ChainKeyError):  # waits for use_key() or upgrade()
+            self.upgrade_state()
 
     # -- transactions and appends ------------------------------------------------------------
 
