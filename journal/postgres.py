@@ -50,6 +50,7 @@ from journal.payloads import (
     ChainKeyed,
     SettledIntent,
     StateUpgraded,
+    TriggersRepaired,
     WriteIntent,
     new_entry,
     payload_of,
@@ -80,18 +81,24 @@ CREATE TABLE {s}.entries (
     hash TEXT NOT NULL
 );
 CREATE INDEX entries_record ON {s}.entries (module, rid);
-CREATE FUNCTION {s}.entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+"""
+GUARD = """
+CREATE OR REPLACE FUNCTION {s}.entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'journal entries are append-only: % refused', TG_OP;
 END $$;
-CREATE TRIGGER entries_no_update BEFORE UPDATE ON {s}.entries
-    FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only();
-CREATE TRIGGER entries_no_delete BEFORE DELETE ON {s}.entries
-    FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only();
-CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON {s}.entries
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.entries_append_only();
 """
-TRIGGERS = ("entries_no_delete", "entries_no_truncate", "entries_no_update")
+# each append-only trigger's statement: made with a new entries table, and again by
+# PostgresJournal.repair_triggers (the only place one is made for an existing journal)
+TRIGGER_SQL = {
+    "entries_no_delete": "CREATE TRIGGER entries_no_delete BEFORE DELETE ON {s}.entries "
+    "FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only()",
+    "entries_no_truncate": "CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON {s}.entries "
+    "FOR EACH STATEMENT EXECUTE FUNCTION {s}.entries_append_only()",
+    "entries_no_update": "CREATE TRIGGER entries_no_update BEFORE UPDATE ON {s}.entries "
+    "FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only()",
+}
+TRIGGERS = tuple(TRIGGER_SQL)
 
 STATE = """
 CREATE TABLE IF NOT EXISTS {s}.records (
@@ -205,6 +212,9 @@ def create_schema(conn: psycopg.Connection[Any], schema: str) -> bool:
         fresh = made is None or made[0] is None
         if fresh:
             conn.execute(sql.SQL(ENTRIES).format(s=s))  # type: ignore[arg-type]
+            conn.execute(sql.SQL(GUARD).format(s=s))  # type: ignore[arg-type]
+            for statement in TRIGGER_SQL.values():
+                conn.execute(sql.SQL(statement).format(s=s))  # type: ignore[arg-type]
         conn.execute(sql.SQL(STATE).format(s=s))  # type: ignore[arg-type]
         # the version of the reducer that folded the state (one row; none: 0)
         conn.execute(
@@ -1030,6 +1040,46 @@ class PostgresJournal:
         with _translated(self.where):
             return self.view.table_counts()
 
+    def labelled(
+        self, modules: Sequence[str], *, holding: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[int, list[tuple[str, str, str]]]:
+        """Records of ``modules`` by the label their reducer stored: how many hold
+        ``holding`` in it ("" for all), and ``limit`` of them from ``offset``, as
+        ``(label, rid, module)`` ordered so (bytewise), with no state decoded."""
+        names = sorted(set(modules))
+        if not names:
+            return 0, []
+        where = "module = ANY(%s) AND label IS NOT NULL"
+        params: list[Any] = [names]
+        if holding:
+            where += " AND strpos(label, %s) > 0"
+            params.append(holding)
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q(
+                    f"SELECT label, rid, module FROM {{s}}.records WHERE {where} "
+                    'ORDER BY label COLLATE "C", rid COLLATE "C", module COLLATE "C" '
+                    "LIMIT %s OFFSET %s"
+                ),
+                (*params, max(0, int(limit)), max(0, int(offset))),
+            ).fetchall()
+            total = self.conn.execute(
+                self._q(f"SELECT count(*) FROM {{s}}.records WHERE {where}"), params
+            ).fetchone()
+        return (int(total[0]) if total else 0), [(a, b, c) for a, b, c in rows]
+
+    def first_label(self, module: str) -> tuple[str, str] | None:
+        """The first of ``module``'s labels in order and its record's rid (None: none)."""
+        with _translated(self.where):
+            row = self.conn.execute(
+                self._q(
+                    "SELECT label, rid FROM {s}.records WHERE module = %s AND label IS NOT NULL "
+                    'ORDER BY label COLLATE "C", rid COLLATE "C" LIMIT 1'
+                ),
+                (module,),
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def record(self, module: str, rid: str) -> Any | None:
         with _translated(self.where):
             return self.view.record(module, rid)
@@ -1061,6 +1111,22 @@ class PostgresJournal:
             ).fetchall()
         have = {r[0] for r in rows}
         return [name for name in TRIGGERS if name not in have]
+
+    def repair_triggers(self) -> Entry | None:
+        """Make the append-only triggers that are gone or disabled again and journal the
+        repair (None if none was missing), as :meth:`journal.Journal.repair_triggers`."""
+        with self.transaction():
+            missing = self.missing_triggers()
+            if not missing:
+                return None
+            with _translated(self.where):
+                self.conn.execute(self._q(GUARD))
+                for name in missing:
+                    self.conn.execute(self._q(f"DROP TRIGGER IF EXISTS {name} ON {{s}}.entries"))
+                    self.conn.execute(self._q(TRIGGER_SQL[name]))
+            repaired = TriggersRepaired(recreated=tuple(missing))
+            (entry,) = self.append([new_entry(repaired, JOURNAL_MODULE, "@triggers")])
+        return entry
 
     def close(self) -> None:
         conn = getattr(self, "conn", None)

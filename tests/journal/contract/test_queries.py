@@ -308,3 +308,38 @@ def test_a_records_history_holds_the_batch_intents_that_name_it(journal: Any):
     assert [e.seq for e in journal.history("crm:a", module="contacts")] == [1, 2, 6]
     assert [e.seq for e in journal.history("crm:b")] == [2, 3]
     assert list(journal.history("crm:zz")) == []
+
+
+# -- the labels (the console's search) ------------------------------------------------------------
+
+
+def test_records_are_found_and_paged_by_label_in_bytewise_order(journal: Any):
+    fill(journal)
+    assert journal.labelled(["contacts", "invoices", "contacts"]) == (
+        7,
+        [
+            ("ann", "crm:B", "contacts"),
+            ("anna", "books:1", "contacts"),
+            ("bo", "books:2", "contacts"),
+            ("inv-10", "books:10", "invoices"),
+            ("inv-9", "books:9", "invoices"),
+            ("zed", "crm:a", "contacts"),
+            ("åsa", "crm:ä", "contacts"),
+        ],
+    )
+    assert journal.labelled(["contacts"], holding="an") == (
+        2,
+        [("ann", "crm:B", "contacts"), ("anna", "books:1", "contacts")],
+    )
+    assert journal.labelled(["contacts", "invoices"], limit=2, offset=3) == (
+        7,
+        [("inv-10", "books:10", "invoices"), ("inv-9", "books:9", "invoices")],
+    )
+    assert journal.labelled(["invoices"], holding="nv-1", limit=1) == (
+        1,
+        [("inv-10", "books:10", "invoices")],
+    )
+    assert journal.labelled(["contacts"], holding="%") == (0, [])
+    assert journal.labelled([]) == (0, [])
+    assert journal.first_label("contacts") == ("ann", "crm:B")
+    assert journal.first_label("nothing") is None

@@ -167,3 +167,26 @@ def test_an_interrupted_rebuild_leaves_the_old_state_and_version(store: Harness)
         assert store.backend.verify(rebuilt).ok
     finally:
         rebuilt.close()
+
+
+def test_missing_append_only_triggers_are_made_again_journaled(store: Harness):
+    """The guard taken away (dropped or disabled) is put back by repair_triggers, which
+    journals what it made; the database refuses an UPDATE again."""
+    journal: Any = store.backend.open(store.location(), Folding(), key=KEY, now=fixed_now)
+    try:
+        journal.append(entries(2))
+        assert journal.repair_triggers() is None
+        store.tamper_entry(journal, 2, '{"name":"Evil"}')
+        missing = journal.missing_triggers()
+        assert missing != []
+        repaired = journal.repair_triggers()
+        assert repaired is not None and repaired.seq == 3
+        assert (repaired.module, repaired.rid) == (JOURNAL_MODULE, "@triggers")
+        assert repaired.meta["event"] == "repair-triggers"
+        assert sorted(repaired.meta["recreated"]) == sorted(missing)
+        assert journal.missing_triggers() == []
+        with pytest.raises(store.refused):
+            store.update_entry(journal, 1)
+        assert journal.repair_triggers() is None
+    finally:
+        journal.close()
