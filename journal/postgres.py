@@ -294,11 +294,13 @@ def _conflict_filter(
 
 class PostgresView:
     """The :class:`~journal.protocols.View` over one schema's state tables, and the queries
-    the journal answers from them.  Writes go to the database at once, in the caller's
-    transaction.  Decoded record states are kept (up to ``cache_size``, the last used) so
-    a batch read by :meth:`preload` is not read again a record at a time; the journal
-    forgets them when another writer moved the head, and on a rollback, as SQLite's
-    journal does."""
+    the journal answers from them.  Records and links a fold writes are kept and written
+    by :meth:`flush` in one batch (a record touched by several entries of an append is
+    encoded and written once), which the journal calls at the end of every append, in its
+    transaction; cursors and conflicts go to the database at once.  Decoded record states
+    are kept (up to ``cache_size``, the last used) so a batch read by :meth:`preload` is
+    not read again a record at a time; the journal forgets them when another writer moved
+    the head, and on a rollback, as SQLite's journal does."""
 
     def __init__(
         self,
@@ -312,6 +314,8 @@ class PostgresView:
         self.cache_size = cache_size
         self._s = sql.Identifier(schema)
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._dirty: dict[tuple[str, str], Any] = {}
+        self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
 
@@ -326,12 +330,17 @@ class PostgresView:
             self._cache.popitem(last=False)
 
     def forget(self) -> None:
-        """Drop every decoded state kept (another writer may have changed them)."""
+        """Drop every decoded state kept (another writer may have changed them, or a
+        rollback undid them) and the writes not flushed."""
         self._cache.clear()
         self._absent.clear()
+        self._dirty.clear()
+        self._links.clear()
 
     def record(self, module: str, rid: str) -> Any | None:
         key = (module, rid)
+        if key in self._dirty:
+            return self._dirty[key]
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -350,7 +359,13 @@ class PostgresView:
     def preload(self, module: str, rids: Sequence[str]) -> None:
         """Decode many records in one query (the planner reads a batch at a time)."""
         missing = sorted(
-            {r for r in rids if (module, r) not in self._cache and (module, r) not in self._absent}
+            {
+                r
+                for r in rids
+                if (module, r) not in self._dirty
+                and (module, r) not in self._cache
+                and (module, r) not in self._absent
+            }
         )
         if not missing:
             return
@@ -364,31 +379,50 @@ class PostgresView:
             self._remember((module, rid), decode(text))
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
-        encoded: Encoded = self.reducer.encode(state)
-        text, key, attention, *more = encoded
-        near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
-        self.conn.execute(
-            self._q(
-                "INSERT INTO {s}.records (module, rid, key, attention, state, near, status, "
-                "marks, label, ref) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
-                "attention = excluded.attention, state = excluded.state, near = excluded.near, "
-                "status = excluded.status, marks = excluded.marks, label = excluded.label, "
-                "ref = excluded.ref"
-            ),
-            (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref),
-        )
-        self._remember((module, rid), state)
+        self._dirty[(module, rid)] = state
+        self._absent.discard((module, rid))
 
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
-        self.conn.execute(
-            self._q(
-                "INSERT INTO {s}.links (module, side, side_id, rid, status) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, side, side_id) DO UPDATE "
-                "SET rid = excluded.rid, status = excluded.status"
-            ),
-            (module, side, str(side_id), rid, status),
-        )
+        self._links.append((module, side, str(side_id), rid, status))
+
+    def flush(self) -> None:
+        """Write the records and links kept since the last flush, each record once."""
+        if self._dirty:
+            encode = self.reducer.encode
+            rows = []
+            for (module, rid), state in self._dirty.items():
+                encoded: Encoded = encode(state)
+                text, key, attention, *more = encoded
+                near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
+                rows.append(
+                    (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+                )
+                self._remember((module, rid), state)
+            self._dirty.clear()
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.records (module, rid, key, attention, state, near, "
+                        "status, marks, label, ref) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+                        "attention = excluded.attention, state = excluded.state, "
+                        "near = excluded.near, status = excluded.status, marks = excluded.marks, "
+                        "label = excluded.label, ref = excluded.ref"
+                    ),
+                    rows,
+                )
+        if self._links:
+            links, self._links = self._links, []
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.links (module, side, side_id, rid, status) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, side, side_id) "
+                        "DO UPDATE SET rid = excluded.rid, status = excluded.status"
+                    ),
+                    links,
+                )
 
     def cursor(self, side: str, module: str) -> Any | None:
         row = self.conn.execute(
@@ -432,8 +466,10 @@ class PostgresView:
         )
 
     def drop_module(self, module: str) -> None:
-        for key in [k for k in self._cache if k[0] == module]:
-            del self._cache[key]
+        for cache in (self._cache, self._dirty):
+            for key in [k for k in cache if k[0] == module]:
+                del cache[key]
+        self._links = [link for link in self._links if link[0] != module]
         self._absent = {k for k in self._absent if k[0] != module}
         for table in STATE_TABLES:
             self.conn.execute(self._q(f"DELETE FROM {{s}}.{table} WHERE module = %s"), (module,))
@@ -744,8 +780,11 @@ class PostgresJournal:
             entries = self.stream(wire_fields=wire_fields(self.reducer))
             for n, entry in enumerate(entries, 1):
                 apply(self.view, entry)
-                if progress is not None and n % 5_000 == 0:
-                    progress(n, last)
+                if n % 5_000 == 0:
+                    self.view.flush()
+                    if progress is not None:
+                        progress(n, last)
+            self.view.flush()
             _store_state_version(self.conn, self.schema, wanted)
             upgraded = StateUpgraded(
                 old=old,
@@ -810,6 +849,7 @@ class PostgresJournal:
             )
             for entry in stored:
                 self.reducer.apply(self.view, entry)
+            self.view.flush()
         self._last_seq, self._last_hash = stored[-1].seq, stored[-1].hash
         return stored
 
@@ -1219,6 +1259,7 @@ def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     for rows in journal.row_batches():
         for row in rows:
             apply(view, entry_from_row(row))
+        view.flush()
         n += len(rows)
     return n
 
