@@ -378,6 +378,17 @@ class PostgresView:
         for rid, text in rows:
             self._remember((module, rid), decode(text))
 
+    def prefetch(self, entries: Iterable[Entry]) -> None:
+        """Read the stored states of the records ``entries`` are about that are not in
+        memory yet, a query per module, before an append folds them (the fold then finds
+        each in memory, or known absent, instead of a query each)."""
+        wanted: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.rid is not None:
+                wanted.setdefault(entry.module, set()).add(entry.rid)
+        for module, rids in wanted.items():
+            self.preload(module, sorted(rids))
+
     def put_record(self, module: str, rid: str, state: Any) -> None:
         self._dirty[(module, rid)] = state
         self._absent.discard((module, rid))
@@ -387,6 +398,9 @@ class PostgresView:
 
     def flush(self) -> None:
         """Write the records and links kept since the last flush, each record once."""
+        # what a bulk read found missing is kept for the append only (as SQLite's view, for
+        # its transaction): the rids of entries no record is made of would pile up
+        self._absent.clear()
         if self._dirty:
             encode = self.reducer.encode
             rows = []
@@ -847,6 +861,7 @@ class PostgresJournal:
                 ),
                 rows,
             )
+            self.view.prefetch(stored)  # the batch's records in bulk, not a query each
             for entry in stored:
                 self.reducer.apply(self.view, entry)
             self.view.flush()
