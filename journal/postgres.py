@@ -913,16 +913,21 @@ class PostgresJournal:
     def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
         """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
         needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
-        text = (
-            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE (rid = %s OR (rid IS NULL "
-            "AND kind = 'intent' AND meta LIKE %s ESCAPE ''))"
+        # two lookups (the record's entries by its index, the intents by kind), not one
+        # walk over every entry the OR of both would make
+        own = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE rid = %s"
+        named = (
+            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE rid IS NULL AND kind = 'intent' "
+            "AND meta LIKE %s ESCAPE ''"
         )
         params: list[Any] = [rid, needle]
         if module is not None:
-            text += " AND module = %s"
-            params.append(module)
+            own += " AND module = %s"
+            named += " AND module = %s"
+            params = [rid, module, needle, module]
+        text = f"{own} UNION ALL {named} ORDER BY seq"
         with _translated(self.where):
-            rows = self.conn.execute(self._q(text + " ORDER BY seq"), params).fetchall()
+            rows = self.conn.execute(self._q(text), params).fetchall()
         for row in rows:
             entry = entry_from_row(row)
             if entry.rid == rid:
