@@ -152,6 +152,7 @@ CREATE INDEX IF NOT EXISTS conflicts_record ON {s}.conflicts (module, rid);
 """
 STATE_TABLES = ("records", "links", "cursors", "conflicts")
 BATCH = 1_000  # rows a keyset query reads when the state is streamed
+READ_BATCH = 5_000  # entries a query of read() reads when it reads them all
 
 
 def _utcnow() -> dt.datetime:
@@ -890,16 +891,31 @@ class PostgresJournal:
         if until is not None:
             where += " AND seq <= %s"
             params.append(until)
-        text = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {where} ORDER BY seq"
-        text += " DESC" if descending else ""
-        if limit is not None:
-            text += f" LIMIT {int(limit)}"
-        if offset:
-            text += f" OFFSET {max(int(offset), 0)}"
-        with _translated(self.where):
-            rows = self.conn.execute(self._q(text), params).fetchall()
-        for row in rows:
-            yield entry_from_row(row)
+        order = " ORDER BY seq DESC" if descending else " ORDER BY seq"
+        select = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {where}"
+        if limit is not None or offset:  # one page: one query
+            text = select + order
+            if limit is not None:
+                text += f" LIMIT {int(limit)}"
+            if offset:
+                text += f" OFFSET {max(int(offset), 0)}"
+            with _translated(self.where):
+                rows = self.conn.execute(self._q(text), params).fetchall()
+            yield from map(entry_from_row, rows)
+            return
+        # all of them: READ_BATCH rows a query, each starting past the last seq read
+        # (memory stays one batch, no statement stays open while the caller works)
+        text = select + (" AND seq < %s" if descending else " AND seq > %s") + order + " LIMIT %s"
+        query = self._q(text)
+        mark = None
+        while True:
+            bound = mark if mark is not None else (2**63 - 1 if descending else since)
+            with _translated(self.where):
+                rows = self.conn.execute(query, (*params, bound, READ_BATCH)).fetchall()
+            yield from map(entry_from_row, rows)
+            if len(rows) < READ_BATCH:
+                return
+            mark = rows[-1][0]
 
     def stream(
         self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False

@@ -5,6 +5,7 @@ calls): the PostgreSQL journal answers them as SQLite's :class:`journal.Journal`
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -379,3 +380,19 @@ def test_records_are_found_and_paged_by_label_in_bytewise_order(journal: Any):
     assert journal.labelled([]) == (0, [])
     assert journal.first_label("contacts") == ("ann", "crm:B")
     assert journal.first_label("nothing") is None
+
+
+def test_a_read_of_every_entry_goes_on_past_a_batch(
+    store: Harness, journal: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """However many entries a read without a page returns, and whichever way: all of them,
+    in order (the PostgreSQL journal reads them a batch a query: made 2 here)."""
+    if store.backend.name == "postgres":
+        monkeypatch.setattr(importlib.import_module("journal.postgres"), "READ_BATCH", 2)
+    stored = fill(journal)
+    assert list(journal.read()) == stored
+    assert [e.seq for e in journal.read(descending=True)] == list(range(11, 0, -1))
+    assert [e.seq for e in journal.read(module="contacts", since=2, until=9)] == [3, 4, 5, 8, 9]
+    assert [e.seq for e in journal.read(kinds=["conflict"], descending=True, until=9)] == [9, 8]
+    named = journal.read(rids=["crm:a", "books:9"], descending=True)
+    assert [e.seq for e in named] == [10, 8, 6, 1]
