@@ -152,6 +152,7 @@ CREATE INDEX IF NOT EXISTS conflicts_record ON {s}.conflicts (module, rid);
 """
 STATE_TABLES = ("records", "links", "cursors", "conflicts")
 BATCH = 1_000  # rows a keyset query reads when the state is streamed
+READ_BATCH = 5_000  # entries a query of read() reads when it reads them all
 
 
 def _utcnow() -> dt.datetime:
@@ -294,11 +295,13 @@ def _conflict_filter(
 
 class PostgresView:
     """The :class:`~journal.protocols.View` over one schema's state tables, and the queries
-    the journal answers from them.  Writes go to the database at once, in the caller's
-    transaction.  Decoded record states are kept (up to ``cache_size``, the last used) so
-    a batch read by :meth:`preload` is not read again a record at a time; the journal
-    forgets them when another writer moved the head, and on a rollback, as SQLite's
-    journal does."""
+    the journal answers from them.  Records and links a fold writes are kept and written
+    by :meth:`flush` in one batch (a record touched by several entries of an append is
+    encoded and written once), which the journal calls at the end of every append, in its
+    transaction; cursors and conflicts go to the database at once.  Decoded record states
+    are kept (up to ``cache_size``, the last used) so a batch read by :meth:`preload` is
+    not read again a record at a time; the journal forgets them when another writer moved
+    the head, and on a rollback, as SQLite's journal does."""
 
     def __init__(
         self,
@@ -312,6 +315,8 @@ class PostgresView:
         self.cache_size = cache_size
         self._s = sql.Identifier(schema)
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._dirty: dict[tuple[str, str], Any] = {}
+        self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
 
@@ -326,12 +331,17 @@ class PostgresView:
             self._cache.popitem(last=False)
 
     def forget(self) -> None:
-        """Drop every decoded state kept (another writer may have changed them)."""
+        """Drop every decoded state kept (another writer may have changed them, or a
+        rollback undid them) and the writes not flushed."""
         self._cache.clear()
         self._absent.clear()
+        self._dirty.clear()
+        self._links.clear()
 
     def record(self, module: str, rid: str) -> Any | None:
         key = (module, rid)
+        if key in self._dirty:
+            return self._dirty[key]
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -350,7 +360,13 @@ class PostgresView:
     def preload(self, module: str, rids: Sequence[str]) -> None:
         """Decode many records in one query (the planner reads a batch at a time)."""
         missing = sorted(
-            {r for r in rids if (module, r) not in self._cache and (module, r) not in self._absent}
+            {
+                r
+                for r in rids
+                if (module, r) not in self._dirty
+                and (module, r) not in self._cache
+                and (module, r) not in self._absent
+            }
         )
         if not missing:
             return
@@ -363,32 +379,65 @@ class PostgresView:
         for rid, text in rows:
             self._remember((module, rid), decode(text))
 
+    def prefetch(self, entries: Iterable[Entry]) -> None:
+        """Read the stored states of the records ``entries`` are about that are not in
+        memory yet, a query per module, before an append folds them (the fold then finds
+        each in memory, or known absent, instead of a query each)."""
+        wanted: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.rid is not None:
+                wanted.setdefault(entry.module, set()).add(entry.rid)
+        for module, rids in wanted.items():
+            self.preload(module, sorted(rids))
+
     def put_record(self, module: str, rid: str, state: Any) -> None:
-        encoded: Encoded = self.reducer.encode(state)
-        text, key, attention, *more = encoded
-        near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
-        self.conn.execute(
-            self._q(
-                "INSERT INTO {s}.records (module, rid, key, attention, state, near, status, "
-                "marks, label, ref) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
-                "attention = excluded.attention, state = excluded.state, near = excluded.near, "
-                "status = excluded.status, marks = excluded.marks, label = excluded.label, "
-                "ref = excluded.ref"
-            ),
-            (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref),
-        )
-        self._remember((module, rid), state)
+        self._dirty[(module, rid)] = state
+        self._absent.discard((module, rid))
 
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
-        self.conn.execute(
-            self._q(
-                "INSERT INTO {s}.links (module, side, side_id, rid, status) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, side, side_id) DO UPDATE "
-                "SET rid = excluded.rid, status = excluded.status"
-            ),
-            (module, side, str(side_id), rid, status),
-        )
+        self._links.append((module, side, str(side_id), rid, status))
+
+    def flush(self) -> None:
+        """Write the records and links kept since the last flush, each record once."""
+        # what a bulk read found missing is kept for the append only (as SQLite's view, for
+        # its transaction): the rids of entries no record is made of would pile up
+        self._absent.clear()
+        if self._dirty:
+            encode = self.reducer.encode
+            rows = []
+            for (module, rid), state in self._dirty.items():
+                encoded: Encoded = encode(state)
+                text, key, attention, *more = encoded
+                near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
+                rows.append(
+                    (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+                )
+                self._remember((module, rid), state)
+            self._dirty.clear()
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.records (module, rid, key, attention, state, near, "
+                        "status, marks, label, ref) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+                        "attention = excluded.attention, state = excluded.state, "
+                        "near = excluded.near, status = excluded.status, marks = excluded.marks, "
+                        "label = excluded.label, ref = excluded.ref"
+                    ),
+                    rows,
+                )
+        if self._links:
+            links, self._links = self._links, []
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.links (module, side, side_id, rid, status) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, side, side_id) "
+                        "DO UPDATE SET rid = excluded.rid, status = excluded.status"
+                    ),
+                    links,
+                )
 
     def cursor(self, side: str, module: str) -> Any | None:
         row = self.conn.execute(
@@ -432,8 +481,10 @@ class PostgresView:
         )
 
     def drop_module(self, module: str) -> None:
-        for key in [k for k in self._cache if k[0] == module]:
-            del self._cache[key]
+        for cache in (self._cache, self._dirty):
+            for key in [k for k in cache if k[0] == module]:
+                del cache[key]
+        self._links = [link for link in self._links if link[0] != module]
         self._absent = {k for k in self._absent if k[0] != module}
         for table in STATE_TABLES:
             self.conn.execute(self._q(f"DELETE FROM {{s}}.{table} WHERE module = %s"), (module,))
@@ -744,8 +795,11 @@ class PostgresJournal:
             entries = self.stream(wire_fields=wire_fields(self.reducer))
             for n, entry in enumerate(entries, 1):
                 apply(self.view, entry)
-                if progress is not None and n % 5_000 == 0:
-                    progress(n, last)
+                if n % 5_000 == 0:
+                    self.view.flush()
+                    if progress is not None:
+                        progress(n, last)
+            self.view.flush()
             _store_state_version(self.conn, self.schema, wanted)
             upgraded = StateUpgraded(
                 old=old,
@@ -808,8 +862,10 @@ class PostgresJournal:
                 ),
                 rows,
             )
+            self.view.prefetch(stored)  # the batch's records in bulk, not a query each
             for entry in stored:
                 self.reducer.apply(self.view, entry)
+            self.view.flush()
         self._last_seq, self._last_hash = stored[-1].seq, stored[-1].hash
         return stored
 
@@ -835,16 +891,31 @@ class PostgresJournal:
         if until is not None:
             where += " AND seq <= %s"
             params.append(until)
-        text = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {where} ORDER BY seq"
-        text += " DESC" if descending else ""
-        if limit is not None:
-            text += f" LIMIT {int(limit)}"
-        if offset:
-            text += f" OFFSET {max(int(offset), 0)}"
-        with _translated(self.where):
-            rows = self.conn.execute(self._q(text), params).fetchall()
-        for row in rows:
-            yield entry_from_row(row)
+        order = " ORDER BY seq DESC" if descending else " ORDER BY seq"
+        select = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {where}"
+        if limit is not None or offset:  # one page: one query
+            text = select + order
+            if limit is not None:
+                text += f" LIMIT {int(limit)}"
+            if offset:
+                text += f" OFFSET {max(int(offset), 0)}"
+            with _translated(self.where):
+                rows = self.conn.execute(self._q(text), params).fetchall()
+            yield from map(entry_from_row, rows)
+            return
+        # all of them: READ_BATCH rows a query, each starting past the last seq read
+        # (memory stays one batch, no statement stays open while the caller works)
+        text = select + (" AND seq < %s" if descending else " AND seq > %s") + order + " LIMIT %s"
+        query = self._q(text)
+        mark = None
+        while True:
+            bound = mark if mark is not None else (2**63 - 1 if descending else since)
+            with _translated(self.where):
+                rows = self.conn.execute(query, (*params, bound, READ_BATCH)).fetchall()
+            yield from map(entry_from_row, rows)
+            if len(rows) < READ_BATCH:
+                return
+            mark = rows[-1][0]
 
     def stream(
         self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
@@ -858,16 +929,21 @@ class PostgresJournal:
     def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
         """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
         needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
-        text = (
-            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE (rid = %s OR (rid IS NULL "
-            "AND kind = 'intent' AND meta LIKE %s ESCAPE ''))"
+        # two lookups (the record's entries by its index, the intents by kind), not one
+        # walk over every entry the OR of both would make
+        own = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE rid = %s"
+        named = (
+            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE rid IS NULL AND kind = 'intent' "
+            "AND meta LIKE %s ESCAPE ''"
         )
         params: list[Any] = [rid, needle]
         if module is not None:
-            text += " AND module = %s"
-            params.append(module)
+            own += " AND module = %s"
+            named += " AND module = %s"
+            params = [rid, module, needle, module]
+        text = f"{own} UNION ALL {named} ORDER BY seq"
         with _translated(self.where):
-            rows = self.conn.execute(self._q(text + " ORDER BY seq"), params).fetchall()
+            rows = self.conn.execute(self._q(text), params).fetchall()
         for row in rows:
             entry = entry_from_row(row)
             if entry.rid == rid:
@@ -1219,6 +1295,7 @@ def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     for rows in journal.row_batches():
         for row in rows:
             apply(view, entry_from_row(row))
+        view.flush()
         n += len(rows)
     return n
 

@@ -5,6 +5,7 @@ calls): the PostgreSQL journal answers them as SQLite's :class:`journal.Journal`
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +21,13 @@ class Indexing:
     """A reducer giving everything :data:`journal.protocols.Encoded` can carry, from the
     entry's fields: ``email`` the match key, ``todo`` the attention flag, ``near`` the near
     key, ``status`` and ``marks``, ``name`` (folded) the label, ``party`` the reference.
-    Links by ``meta["id"]`` (status ``meta["link"]``), cursors and conflicts as entries say."""
+    Links by ``meta["id"]`` (status ``meta["link"]``), cursors and conflicts as entries say;
+    a ``config`` entry with ``meta["drop"]`` forgets that module's state."""
 
     def apply(self, view: View, entry: Entry) -> None:
+        if entry.kind is Kind.CONFIG and "drop" in entry.meta:
+            view.drop_module(entry.meta["drop"])
+            return
         if entry.kind is Kind.CURSOR:
             view.set_cursor(str(entry.side), entry.module, entry.meta["cursor"])
             return
@@ -169,6 +174,38 @@ def test_another_writers_append_is_read_in_the_next_transaction(store: Harness):
     finally:
         first.close()
         second.close()
+
+
+def test_an_append_folds_its_entries_in_order_whatever_it_keeps_unwritten(journal: Any):
+    """A record touched by several entries of one append ends as the last made it; a
+    module dropped in the middle of an append keeps only what came after the drop."""
+    fill(journal)
+    journal.append(
+        [
+            seen("contacts", "crm:x", name="One", todo=True),
+            seen("contacts", "crm:x", 2, name="Two"),
+            seen("invoices", "books:9", 2, name="INV-9b"),
+            NewEntry(Kind.CONFIG, "@test", "@drop", meta={"drop": "contacts"}),
+            seen("contacts", "crm:y", name="After"),
+        ]
+    )
+    assert [(m, rid) for m, rid, _ in journal.records()] == [
+        ("contacts", "crm:y"),
+        ("invoices", "books:10"),
+        ("invoices", "books:9"),
+    ]
+    assert journal.record("contacts", "crm:x") is None
+    assert journal.record("invoices", "books:9")["fields"]["name"] == "INV-9b"
+    assert journal.module_links("contacts") == {("crm", "y"): ("crm:y", "active")}
+    assert journal.attention("contacts") == []
+    assert journal.state_counts()["contacts"] == {
+        "records": 1,
+        "links": 1,
+        "cursors": 0,
+        "conflicts": 0,
+    }
+    journal.append([seen("contacts", "crm:x", 3, name="Back")])
+    assert journal.record("contacts", "crm:x") == {"n": 1, "fields": {"name": "Back"}}
 
 
 def test_records_stream_by_module_and_rid_and_the_marked_ones_alone(journal: Any):
@@ -343,3 +380,19 @@ def test_records_are_found_and_paged_by_label_in_bytewise_order(journal: Any):
     assert journal.labelled([]) == (0, [])
     assert journal.first_label("contacts") == ("ann", "crm:B")
     assert journal.first_label("nothing") is None
+
+
+def test_a_read_of_every_entry_goes_on_past_a_batch(
+    store: Harness, journal: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """However many entries a read without a page returns, and whichever way: all of them,
+    in order (the PostgreSQL journal reads them a batch a query: made 2 here)."""
+    if store.backend.name == "postgres":
+        monkeypatch.setattr(importlib.import_module("journal.postgres"), "READ_BATCH", 2)
+    stored = fill(journal)
+    assert list(journal.read()) == stored
+    assert [e.seq for e in journal.read(descending=True)] == list(range(11, 0, -1))
+    assert [e.seq for e in journal.read(module="contacts", since=2, until=9)] == [3, 4, 5, 8, 9]
+    assert [e.seq for e in journal.read(kinds=["conflict"], descending=True, until=9)] == [9, 8]
+    named = journal.read(rids=["crm:a", "books:9"], descending=True)
+    assert [e.seq for e in named] == [10, 8, 6, 1]
