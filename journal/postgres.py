@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from journal.entry import (
     GENESIS,
     ChainKey,
     Entry,
+    EntryDecoder,
     Kind,
     NewEntry,
     chain_row,
@@ -44,11 +46,20 @@ from journal.entry import (
     row_hash,
 )
 from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
+from journal.payloads import (
+    ChainKeyed,
+    SettledIntent,
+    StateUpgraded,
+    TriggersRepaired,
+    WriteIntent,
+    new_entry,
+    payload_of,
+)
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
 from journal.storage import JournalBackend, JournalStorage, Now
-from journal.store import CHAIN_RID, JOURNAL_MODULE
-from journal.view import cursor_order
+from journal.store import CHAIN, CHAIN_RID, JOURNAL_MODULE, STATE_RID
+from journal.view import Progress, RecordTally, cursor_order, reducer_version, wire_fields
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 MARKS = ", ".join(["%s"] * 12)
@@ -70,34 +81,54 @@ CREATE TABLE {s}.entries (
     hash TEXT NOT NULL
 );
 CREATE INDEX entries_record ON {s}.entries (module, rid);
-CREATE FUNCTION {s}.entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+"""
+GUARD = """
+CREATE OR REPLACE FUNCTION {s}.entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'journal entries are append-only: % refused', TG_OP;
 END $$;
-CREATE TRIGGER entries_no_update BEFORE UPDATE ON {s}.entries
-    FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only();
-CREATE TRIGGER entries_no_delete BEFORE DELETE ON {s}.entries
-    FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only();
-CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON {s}.entries
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.entries_append_only();
 """
-TRIGGERS = ("entries_no_delete", "entries_no_truncate", "entries_no_update")
+# each append-only trigger's statement: made with a new entries table, and again by
+# PostgresJournal.repair_triggers (the only place one is made for an existing journal)
+TRIGGER_SQL = {
+    "entries_no_delete": "CREATE TRIGGER entries_no_delete BEFORE DELETE ON {s}.entries "
+    "FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only()",
+    "entries_no_truncate": "CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON {s}.entries "
+    "FOR EACH STATEMENT EXECUTE FUNCTION {s}.entries_append_only()",
+    "entries_no_update": "CREATE TRIGGER entries_no_update BEFORE UPDATE ON {s}.entries "
+    "FOR EACH ROW EXECUTE FUNCTION {s}.entries_append_only()",
+}
+TRIGGERS = tuple(TRIGGER_SQL)
 
 STATE = """
 CREATE TABLE IF NOT EXISTS {s}.records (
     module TEXT NOT NULL,
-    rid TEXT NOT NULL,
-    key TEXT,
+    rid TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C",
     attention INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
-    near TEXT,
+    near TEXT COLLATE "C",
+    status TEXT,
+    marks TEXT,
+    label TEXT COLLATE "C",
+    ref TEXT COLLATE "C",
     PRIMARY KEY (module, rid)
 );
+ALTER TABLE {s}.records ADD COLUMN IF NOT EXISTS status TEXT,
+    ADD COLUMN IF NOT EXISTS marks TEXT, ADD COLUMN IF NOT EXISTS label TEXT COLLATE "C",
+    ADD COLUMN IF NOT EXISTS ref TEXT COLLATE "C";
+CREATE INDEX IF NOT EXISTS records_key ON {s}.records (module, key) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_near ON {s}.records (module, near) WHERE near IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_attention ON {s}.records (module, rid) WHERE attention = 1;
+CREATE INDEX IF NOT EXISTS records_marked ON {s}.records (module, rid) WHERE marks IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_label ON {s}.records (module, label, rid)
+    WHERE label IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_ref ON {s}.records (module, ref) WHERE ref IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {s}.links (
     module TEXT NOT NULL,
     side TEXT NOT NULL,
-    side_id TEXT NOT NULL,
-    rid TEXT NOT NULL,
+    side_id TEXT COLLATE "C" NOT NULL,
+    rid TEXT COLLATE "C" NOT NULL,
     status TEXT NOT NULL,
     PRIMARY KEY (module, side, side_id)
 );
@@ -111,13 +142,17 @@ CREATE TABLE IF NOT EXISTS {s}.cursors (
 CREATE TABLE IF NOT EXISTS {s}.conflicts (
     id BIGINT PRIMARY KEY,
     module TEXT NOT NULL,
-    rid TEXT NOT NULL,
+    rid TEXT COLLATE "C" NOT NULL,
     field TEXT NOT NULL,
     status TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS conflicts_status ON {s}.conflicts (status, module);
+CREATE INDEX IF NOT EXISTS conflicts_record ON {s}.conflicts (module, rid);
 """
 STATE_TABLES = ("records", "links", "cursors", "conflicts")
+BATCH = 1_000  # rows a keyset query reads when the state is streamed
+READ_BATCH = 5_000  # entries a query of read() reads when it reads them all
 
 
 def _utcnow() -> dt.datetime:
@@ -178,52 +213,231 @@ def create_schema(conn: psycopg.Connection[Any], schema: str) -> bool:
         fresh = made is None or made[0] is None
         if fresh:
             conn.execute(sql.SQL(ENTRIES).format(s=s))  # type: ignore[arg-type]
+            conn.execute(sql.SQL(GUARD).format(s=s))  # type: ignore[arg-type]
+            for statement in TRIGGER_SQL.values():
+                conn.execute(sql.SQL(statement).format(s=s))  # type: ignore[arg-type]
         conn.execute(sql.SQL(STATE).format(s=s))  # type: ignore[arg-type]
+        # the version of the reducer that folded the state (one row; none: 0)
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {s}.state_version (version INTEGER NOT NULL)"
+            ).format(s=s)
+        )
+        # what the status page's last times read (a journal made before it had none)
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS entries_kind ON {s}.entries (kind)").format(s=s)
+        )
     return fresh
 
 
-class PostgresView:
-    """The :class:`~journal.protocols.View` over one schema's state tables.  Writes go to
-    the database at once, in the caller's transaction (no cache: a worker's journal may
-    be written by another worker between two of its cycles)."""
+def _stored_state_version(conn: psycopg.Connection[Any], schema: str) -> int:
+    """The version of the reducer that folded the schema's state (0: unversioned)."""
+    row = conn.execute(
+        sql.SQL("SELECT version FROM {s}.state_version").format(s=sql.Identifier(schema))
+    ).fetchone()
+    return int(row[0]) if row else 0
 
-    def __init__(self, conn: psycopg.Connection[Any], schema: str, reducer: Reducer) -> None:
+
+def _store_state_version(conn: psycopg.Connection[Any], schema: str, version: int) -> None:
+    """Record the state's version, in the caller's transaction (it commits with the state)."""
+    s = sql.Identifier(schema)
+    conn.execute(sql.SQL("DELETE FROM {s}.state_version").format(s=s))
+    conn.execute(
+        sql.SQL("INSERT INTO {s}.state_version (version) VALUES (%s)").format(s=s), (version,)
+    )
+
+
+def _entry_filter(
+    *,
+    since: int = 0,
+    module: str | None = None,
+    rid: str | None = None,
+    rids: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> tuple[str, list[Any]]:
+    where = ["seq > %s"]
+    params: list[Any] = [since]
+    for column, value in (("module", module), ("rid", rid)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if rids is not None:
+        where.append("rid = ANY(%s)")
+        params.append(list(rids))
+    if kinds:
+        where.append("kind = ANY(%s)")
+        params.append([str(k) for k in kinds])
+    return " AND ".join(where), params
+
+
+def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
+    cid, module, rid, field, status, data = row
+    return {
+        "id": int(cid),
+        "module": module,
+        "rid": rid,
+        "field": field,
+        "status": status,
+        "data": loads(data),
+    }
+
+
+def _conflict_filter(
+    *, status: str | None, module: str | None, rid: str | None
+) -> tuple[str, list[Any]]:
+    where, params = [], []
+    for column, value in (("status", status), ("module", module), ("rid", rid)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+class PostgresView:
+    """The :class:`~journal.protocols.View` over one schema's state tables, and the queries
+    the journal answers from them.  Records and links a fold writes are kept and written
+    by :meth:`flush` in one batch (a record touched by several entries of an append is
+    encoded and written once), which the journal calls at the end of every append, in its
+    transaction; cursors and conflicts go to the database at once.  Decoded record states
+    are kept (up to ``cache_size``, the last used) so a batch read by :meth:`preload` is
+    not read again a record at a time; the journal forgets them when another writer moved
+    the head, and on a rollback, as SQLite's journal does."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        schema: str,
+        reducer: Reducer,
+        cache_size: int = 20_000,
+    ) -> None:
         self.conn = conn
         self.reducer = reducer
+        self.cache_size = cache_size
         self._s = sql.Identifier(schema)
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._dirty: dict[tuple[str, str], Any] = {}
+        self._links: list[tuple[str, str, str, str, str]] = []
+        # records known not to exist (a preload found no row): spares one query each
+        self._absent: set[tuple[str, str]] = set()
 
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(s=self._s)  # type: ignore[arg-type]
 
+    def _remember(self, key: tuple[str, str], state: Any) -> None:
+        self._cache[key] = state
+        self._cache.move_to_end(key)
+        self._absent.discard(key)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop every decoded state kept (another writer may have changed them, or a
+        rollback undid them) and the writes not flushed."""
+        self._cache.clear()
+        self._absent.clear()
+        self._dirty.clear()
+        self._links.clear()
+
     def record(self, module: str, rid: str) -> Any | None:
+        key = (module, rid)
+        if key in self._dirty:
+            return self._dirty[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key in self._absent:
+            return None
         row = self.conn.execute(
             self._q("SELECT state FROM {s}.records WHERE module = %s AND rid = %s"),
             (module, rid),
         ).fetchone()
-        return None if row is None else self.reducer.decode(row[0])
+        if row is None:
+            return None
+        state = self.reducer.decode(row[0])
+        self._remember(key, state)
+        return state
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        """Decode many records in one query (the planner reads a batch at a time)."""
+        missing = sorted(
+            {
+                r
+                for r in rids
+                if (module, r) not in self._dirty
+                and (module, r) not in self._cache
+                and (module, r) not in self._absent
+            }
+        )
+        if not missing:
+            return
+        self._absent.update((module, r) for r in missing)
+        rows = self.conn.execute(
+            self._q("SELECT rid, state FROM {s}.records WHERE module = %s AND rid = ANY(%s)"),
+            (module, missing),
+        )
+        decode = self.reducer.decode
+        for rid, text in rows:
+            self._remember((module, rid), decode(text))
+
+    def prefetch(self, entries: Iterable[Entry]) -> None:
+        """Read the stored states of the records ``entries`` are about that are not in
+        memory yet, a query per module, before an append folds them (the fold then finds
+        each in memory, or known absent, instead of a query each)."""
+        wanted: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.rid is not None:
+                wanted.setdefault(entry.module, set()).add(entry.rid)
+        for module, rids in wanted.items():
+            self.preload(module, sorted(rids))
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
-        encoded: Encoded = self.reducer.encode(state)
-        text, key, attention, *near = encoded
-        self.conn.execute(
-            self._q(
-                "INSERT INTO {s}.records (module, rid, key, attention, state, near) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (module, rid) DO UPDATE SET "
-                "key = excluded.key, attention = excluded.attention, state = excluded.state, "
-                "near = excluded.near"
-            ),
-            (module, rid, key, 1 if attention else 0, text, near[0] if near else None),
-        )
+        self._dirty[(module, rid)] = state
+        self._absent.discard((module, rid))
 
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
-        self.conn.execute(
-            self._q(
-                "INSERT INTO {s}.links (module, side, side_id, rid, status) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, side, side_id) DO UPDATE "
-                "SET rid = excluded.rid, status = excluded.status"
-            ),
-            (module, side, str(side_id), rid, status),
-        )
+        self._links.append((module, side, str(side_id), rid, status))
+
+    def flush(self) -> None:
+        """Write the records and links kept since the last flush, each record once."""
+        # what a bulk read found missing is kept for the append only (as SQLite's view, for
+        # its transaction): the rids of entries no record is made of would pile up
+        self._absent.clear()
+        if self._dirty:
+            encode = self.reducer.encode
+            rows = []
+            for (module, rid), state in self._dirty.items():
+                encoded: Encoded = encode(state)
+                text, key, attention, *more = encoded
+                near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
+                rows.append(
+                    (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+                )
+                self._remember((module, rid), state)
+            self._dirty.clear()
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.records (module, rid, key, attention, state, near, "
+                        "status, marks, label, ref) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+                        "attention = excluded.attention, state = excluded.state, "
+                        "near = excluded.near, status = excluded.status, marks = excluded.marks, "
+                        "label = excluded.label, ref = excluded.ref"
+                    ),
+                    rows,
+                )
+        if self._links:
+            links, self._links = self._links, []
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.links (module, side, side_id, rid, status) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, side, side_id) "
+                        "DO UPDATE SET rid = excluded.rid, status = excluded.status"
+                    ),
+                    links,
+                )
 
     def cursor(self, side: str, module: str) -> Any | None:
         row = self.conn.execute(
@@ -251,17 +465,7 @@ class PostgresView:
             self._q("SELECT id, module, rid, field, status, data FROM {s}.conflicts WHERE id = %s"),
             (conflict_id,),
         ).fetchone()
-        if row is None:
-            return None
-        cid, module, rid, field, status, data = row
-        return {
-            "id": cid,
-            "module": module,
-            "rid": rid,
-            "field": field,
-            "status": status,
-            "data": loads(data),
-        }
+        return None if row is None else _conflict_row(row)
 
     def put_conflict(
         self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
@@ -277,10 +481,16 @@ class PostgresView:
         )
 
     def drop_module(self, module: str) -> None:
+        for cache in (self._cache, self._dirty):
+            for key in [k for k in cache if k[0] == module]:
+                del cache[key]
+        self._links = [link for link in self._links if link[0] != module]
+        self._absent = {k for k in self._absent if k[0] != module}
         for table in STATE_TABLES:
             self.conn.execute(self._q(f"DELETE FROM {{s}}.{table} WHERE module = %s"), (module,))
 
     def clear(self) -> None:
+        self.forget()
         for table in STATE_TABLES:
             self.conn.execute(self._q(f"DELETE FROM {{s}}.{table}"))
 
@@ -294,6 +504,144 @@ class PostgresView:
     def cursors(self) -> dict[tuple[str, str], Any]:
         rows = self.conn.execute(self._q("SELECT side, module, value FROM {s}.cursors"))
         return {(side, module): json.loads(value) for side, module, value in rows}
+
+    # -- queries (as journal.view.SQLiteView answers them; text ordered bytewise) ----------
+
+    def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        rows = self.conn.execute(
+            self._q(
+                "SELECT rid FROM {s}.records WHERE module = %s AND attention = 1 "
+                'AND rid > %s COLLATE "C" ORDER BY rid COLLATE "C" LIMIT %s'
+            ),
+            (module, after, limit),
+        )
+        return [r[0] for r in rows]
+
+    def rids_by(self, column: str, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per value of ``column`` (key, near or ref), for the values given."""
+        assert column in ("key", "near", "ref")
+        found: dict[str, list[str]] = {}
+        rows = self.conn.execute(
+            self._q(
+                f"SELECT {column}, rid FROM {{s}}.records WHERE module = %s AND {column} = ANY(%s)"
+            ),
+            (module, sorted(set(keys))),
+        )
+        for key, rid in rows:
+            found.setdefault(key, []).append(rid)
+        for rids in found.values():
+            rids.sort()
+        return found
+
+    def records(
+        self, module: str | None = None, *, marked: bool = False
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every record as ``(module, rid, state)`` by module and rid, read a batch at a
+        time (keyset queries: no statement stays open while the caller works)."""
+        if module is None:
+            found = self.conn.execute(
+                self._q('SELECT DISTINCT module COLLATE "C" FROM {s}.records ORDER BY 1')
+            )
+            modules = [r[0] for r in found.fetchall()]
+        else:
+            modules = [module]
+        query = self._q(
+            "SELECT rid, state FROM {s}.records WHERE module = %s AND rid > %s"
+            + (" AND marks IS NOT NULL" if marked else "")
+            + ' ORDER BY rid COLLATE "C" LIMIT %s'
+        )
+        decode = self.reducer.decode
+        for name in modules:
+            after = ""
+            while True:
+                rows = self.conn.execute(query, (name, after, BATCH)).fetchall()
+                for rid, text in rows:
+                    yield name, rid, decode(text)
+                if len(rows) < BATCH:
+                    break
+                after = rows[-1][0]
+
+    def tallies(self) -> dict[str, dict[tuple[str | None, str | None], int]]:
+        """Per module, how many records have each (status, marks)."""
+        found: dict[str, dict[tuple[str | None, str | None], int]] = {}
+        rows = self.conn.execute(
+            self._q("SELECT module, status, marks, count(*) FROM {s}.records GROUP BY 1, 2, 3")
+        )
+        for module, status, marks, n in rows:
+            counts = found.setdefault(module, {})
+            key = (status or None, marks or None)
+            counts[key] = counts.get(key, 0) + int(n)
+        return found
+
+    def rids_for(self, module: str, side: str, side_ids: Sequence[str]) -> dict[str, str]:
+        rows = self.conn.execute(
+            self._q(
+                "SELECT side_id, rid FROM {s}.links "
+                "WHERE module = %s AND side = %s AND side_id = ANY(%s)"
+            ),
+            (module, side, sorted({str(i) for i in side_ids})),
+        )
+        return {side_id: rid for side_id, rid in rows}
+
+    def module_links(self, module: str) -> dict[tuple[str, str], tuple[str, str]]:
+        rows = self.conn.execute(
+            self._q("SELECT side, side_id, rid, status FROM {s}.links WHERE module = %s"),
+            (module,),
+        )
+        return {(side, side_id): (rid, status) for side, side_id, rid, status in rows}
+
+    def link_counts(self) -> dict[tuple[str, str, str], int]:
+        rows = self.conn.execute(
+            self._q("SELECT module, side, status, count(*) FROM {s}.links GROUP BY 1, 2, 3")
+        )
+        return {(m, s, st): int(n) for m, s, st, n in rows}
+
+    def conflicts(
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where, params = _conflict_filter(status=status, module=module, rid=rid)
+        text = "SELECT id, module, rid, field, status, data FROM {s}.conflicts" + where
+        text += " ORDER BY id"
+        if limit is not None:
+            text += f" LIMIT {max(int(limit), 0)}"
+        if offset:
+            text += f" OFFSET {max(int(offset), 0)}"
+        return [_conflict_row(r) for r in self.conn.execute(self._q(text), params)]
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        where, params = _conflict_filter(status=status, module=module, rid=None)
+        row = self.conn.execute(
+            self._q("SELECT count(*) FROM {s}.conflicts" + where), params
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
+        where, params = _conflict_filter(status=status, module=None, rid=None)
+        rows = self.conn.execute(
+            self._q(
+                "SELECT module, count(*) FROM {s}.conflicts"
+                + where
+                + ' GROUP BY module ORDER BY module COLLATE "C"'
+            ),
+            params,
+        )
+        return {module: int(n) for module, n in rows}
+
+    def table_counts(self) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for table in STATE_TABLES:
+            rows = self.conn.execute(
+                self._q(f"SELECT module, count(*) FROM {{s}}.{table} GROUP BY module")
+            )
+            for module, n in rows:
+                found.setdefault(module, dict.fromkeys(STATE_TABLES, 0))[table] = int(n)
+        return dict(sorted(found.items()))
 
 
 class PostgresJournal:
@@ -321,6 +669,7 @@ class PostgresJournal:
                 create_schema(self.conn, self.schema)
             self.view = PostgresView(self.conn, self.schema, reducer)
             self._load_tail()
+            self._upgrade_state_when_writable()
         except BaseException:
             self.close()
             raise
@@ -378,6 +727,97 @@ class PostgresJournal:
             )
         return self.key
 
+    # -- the key and the materialised state's version --------------------------------------
+
+    def use_key(self, key: ChainKey | None) -> None:
+        """Chain with ``key`` from now on (the caller found it outside the journal)."""
+        self.key = key
+        self._load_tail()
+        self._upgrade_state_when_writable()
+
+    def upgrade(self) -> Entry | None:
+        """Switch an unkeyed chain to the keyed one, journaled (a ``config`` entry of
+        ``@journal`` saying from which seq the chain is keyed), as
+        :meth:`journal.Journal.upgrade`; None if there is nothing to upgrade."""
+        if self.key is None:
+            raise ChainKeyError(f"journal {self.where}: an upgrade needs the journal key")
+        with self.transaction():
+            if self.keyed_from is not None:
+                return None
+            if self._last_seq == 0:
+                self.keyed_from = 1
+                return None
+            first = self._last_seq + 1
+            self.keyed_from = first
+            keyed = ChainKeyed(
+                chain=CHAIN,
+                keyed_from=first,
+                unkeyed=(1, first - 1),
+                reason="entries before keyed_from were chained with plain sha256 (made "
+                "before keyed chains)",
+            )
+            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
+        self._upgrade_state_when_writable()  # it waited for the chain to be writable
+        return entry
+
+    @property
+    def state_version(self) -> int:
+        """The version of the reducer that folded the stored state (0: unversioned)."""
+        with _translated(self.where):
+            return _stored_state_version(self.conn, self.schema)
+
+    @property
+    def needs_state_upgrade(self) -> bool:
+        """The reducer's version differs from the stored state's."""
+        wanted = reducer_version(self.reducer)
+        return wanted is not None and wanted != self.state_version
+
+    def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None:
+        """Rebuild the materialised state with the reducer if its version differs from the
+        stored one, journaled (a ``config`` entry of ``@journal``, rid ``@state``) in one
+        transaction with the rebuilt state and the new version, as
+        :meth:`journal.Journal.upgrade_state`.  None if there was nothing to rebuild;
+        :class:`ChainKeyError` if the journal cannot be written."""
+        wanted = reducer_version(self.reducer)
+        if wanted is None:
+            return None
+        with self.transaction():
+            old = _stored_state_version(self.conn, self.schema)
+            if old == wanted:
+                return None
+            if self._last_seq == 0:
+                _store_state_version(self.conn, self.schema, wanted)
+                return None
+            self._append_key()  # refuse before the fold, not after it
+            last = self._last_seq
+            self.view.clear()
+            apply = self.reducer.apply
+            entries = self.stream(wire_fields=wire_fields(self.reducer))
+            for n, entry in enumerate(entries, 1):
+                apply(self.view, entry)
+                if n % 5_000 == 0:
+                    self.view.flush()
+                    if progress is not None:
+                        progress(n, last)
+            self.view.flush()
+            _store_state_version(self.conn, self.schema, wanted)
+            upgraded = StateUpgraded(
+                old=old,
+                new=wanted,
+                entries=(1, last),
+                reason="the materialised state is the reducer's fold of the entries: rebuilt "
+                "by replaying them with the new version",
+            )
+            (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
+        return entry
+
+    def _upgrade_state_when_writable(self) -> None:
+        """:meth:`upgrade_state` now, or later if the chain cannot be written yet."""
+        if not self.needs_state_upgrade:
+            return
+        with contextlib.suppress(ChainKeyError):  # waits for use_key() or upgrade()
+            self.upgrade_state()
+
     # -- transactions and appends ------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -389,13 +829,17 @@ class PostgresJournal:
             with _translated(self.where), self.conn.transaction():
                 if depth == 0:
                     self.conn.execute(self._q("LOCK TABLE {s}.entries IN SHARE ROW EXCLUSIVE MODE"))
+                    known = (self._last_seq, self._last_hash)
                     self._load_tail()
+                    if (self._last_seq, self._last_hash) != known:
+                        self.view.forget()  # another writer committed: the states kept may be stale
                 self._depth += 1
                 try:
                     yield self
                 finally:
                     self._depth = depth
         except BaseException:
+            self.view.forget()  # the states kept may be the rolled back ones
             with contextlib.suppress(psycopg.Error, StorageError):
                 self._load_tail()  # what the rollback left
             raise
@@ -418,8 +862,10 @@ class PostgresJournal:
                 ),
                 rows,
             )
+            self.view.prefetch(stored)  # the batch's records in bulk, not a query each
             for entry in stored:
                 self.reducer.apply(self.view, entry)
+            self.view.flush()
         self._last_seq, self._last_hash = stored[-1].seq, stored[-1].hash
         return stored
 
@@ -434,28 +880,80 @@ class PostgresJournal:
         kinds: Sequence[str] | None = None,
         limit: int | None = None,
         descending: bool = False,
+        rids: Sequence[str] | None = None,
+        offset: int = 0,
         until: int | None = None,
     ) -> Iterator[Entry]:
-        where: list[str] = ["seq > %s"]
-        params: list[Any] = [since]
-        for column, value in (("module", module), ("rid", rid)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if kinds:
-            where.append("kind = ANY(%s)")
-            params.append([str(k) for k in kinds])
+        """Entries with ``seq > since`` (and ``seq <= until``), in order (newest first with
+        ``descending``), optionally of one module / record (or ``rids``) / kinds;
+        ``offset`` skips that many (with ``limit``: one page)."""
+        where, params = _entry_filter(since=since, module=module, rid=rid, rids=rids, kinds=kinds)
         if until is not None:
-            where.append("seq <= %s")
+            where += " AND seq <= %s"
             params.append(until)
-        text = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {' AND '.join(where)} ORDER BY seq"
-        text += " DESC" if descending else ""
-        if limit is not None:
-            text += f" LIMIT {int(limit)}"
+        order = " ORDER BY seq DESC" if descending else " ORDER BY seq"
+        select = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE {where}"
+        if limit is not None or offset:  # one page: one query
+            text = select + order
+            if limit is not None:
+                text += f" LIMIT {int(limit)}"
+            if offset:
+                text += f" OFFSET {max(int(offset), 0)}"
+            with _translated(self.where):
+                rows = self.conn.execute(self._q(text), params).fetchall()
+            yield from map(entry_from_row, rows)
+            return
+        # all of them: READ_BATCH rows a query, each starting past the last seq read
+        # (memory stays one batch, no statement stays open while the caller works)
+        text = select + (" AND seq < %s" if descending else " AND seq > %s") + order + " LIMIT %s"
+        query = self._q(text)
+        mark = None
+        while True:
+            bound = mark if mark is not None else (2**63 - 1 if descending else since)
+            with _translated(self.where):
+                rows = self.conn.execute(query, (*params, bound, READ_BATCH)).fetchall()
+            yield from map(entry_from_row, rows)
+            if len(rows) < READ_BATCH:
+                return
+            mark = rows[-1][0]
+
+    def stream(
+        self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
+    ) -> Iterator[Entry]:
+        """Every entry with ``seq > since``, in order, ``batch`` rows a query
+        (``wire_fields``: fields in their wire form, :class:`~journal.entry.EntryDecoder`)."""
+        for rows in self.row_batches(since=since, batch=batch):
+            decoder = EntryDecoder(wire_fields=wire_fields)
+            yield from map(decoder.entry, rows)
+
+    def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
+        """A record's entries, with the batch entries (``rid`` NULL) that name it, by seq."""
+        needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
+        # two lookups (the record's entries by its index, the intents by kind), not one
+        # walk over every entry the OR of both would make
+        own = f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE rid = %s"
+        named = (
+            f"SELECT {ENTRY_COLUMNS} FROM {{s}}.entries WHERE rid IS NULL AND kind = 'intent' "
+            "AND meta LIKE %s ESCAPE ''"
+        )
+        params: list[Any] = [rid, needle]
+        if module is not None:
+            own += " AND module = %s"
+            named += " AND module = %s"
+            params = [rid, module, needle, module]
+        text = f"{own} UNION ALL {named} ORDER BY seq"
         with _translated(self.where):
             rows = self.conn.execute(self._q(text), params).fetchall()
         for row in rows:
-            yield entry_from_row(row)
+            entry = entry_from_row(row)
+            if entry.rid == rid:
+                yield entry
+                continue
+            intent = payload_of(entry)
+            if (isinstance(intent, WriteIntent) and rid in intent.writes) or (
+                isinstance(intent, SettledIntent) and rid in intent.settled
+            ):
+                yield entry
 
     def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """What a chain check reads of the rows with ``seq > since``
@@ -486,15 +984,177 @@ class PostgresJournal:
             return 0, GENESIS, None
         return int(row[0]), row[1], dt.datetime.fromisoformat(row[2])
 
-    def count(self, *, module: str | None = None) -> int:
+    def count(self, *, module: str | None = None, rids: Sequence[str] | None = None) -> int:
+        """How many entries the journal holds (of one module, and of these ``rids``)."""
+        where, params = _entry_filter(module=module, rids=rids)
         with _translated(self.where):
-            if module is None:
-                row = self.conn.execute(self._q("SELECT count(*) FROM {s}.entries")).fetchone()
-            else:
-                row = self.conn.execute(
-                    self._q("SELECT count(*) FROM {s}.entries WHERE module = %s"), (module,)
-                ).fetchone()
+            row = self.conn.execute(
+                self._q(f"SELECT count(*) FROM {{s}}.entries WHERE {where}"), params
+            ).fetchone()
         return int(row[0]) if row else 0
+
+    def entry_counts(self) -> dict[str, int]:
+        """Entries per module (the journal's own ``@``-modules included), by module name."""
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q("SELECT module, count(*) FROM {s}.entries GROUP BY module")
+            ).fetchall()
+        return {module: int(n) for module, n in sorted(rows)}
+
+    def last_times(self, *, kinds: Sequence[str]) -> dict[str, dt.datetime]:
+        """Per module, when its newest entry of one of ``kinds`` was written (modules
+        without one are left out)."""
+        if not kinds:
+            return {}
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q(
+                    'SELECT module, max(at COLLATE "C") FROM {s}.entries '
+                    "WHERE kind = ANY(%s) GROUP BY module"
+                ),
+                ([str(k) for k in kinds],),
+            ).fetchall()
+        # ``at`` is fixed-width UTC text (utc_text): its bytewise order is time order
+        return {module: dt.datetime.fromisoformat(at) for module, at in sorted(rows)}
+
+    # -- the materialised state ----------------------------------------------------------------
+
+    def preload(self, module: str, rids: Sequence[str]) -> None:
+        """Read many records' states in one query (the planner reads a batch at a time)."""
+        with _translated(self.where):
+            self.view.preload(module, rids)
+
+    def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        """Rids of records that need planning, in rid order (paged by ``after``)."""
+        with _translated(self.where):
+            return self.view.attention(module, after=after, limit=limit)
+
+    def with_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per match key, for the keys given."""
+        with _translated(self.where):
+            return self.view.rids_by("key", module, keys)
+
+    def with_refs(self, module: str, refs: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per reference (what a record belongs to, as its reducer said)."""
+        with _translated(self.where):
+            return self.view.rids_by("ref", module, refs)
+
+    def with_near_keys(self, module: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Rids per near key (the looser second key a reducer may give)."""
+        with _translated(self.where):
+            return self.view.rids_by("near", module, keys)
+
+    def records(
+        self, module: str | None = None, *, marked: bool = False
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Every record as ``(module, rid, state)``, streamed (``marked``: only those the
+        reducer gave marks)."""
+        with _translated(self.where):
+            yield from self.view.records(module, marked=marked)
+
+    def record_tallies(self) -> dict[str, RecordTally]:
+        """Per module, its records counted by status and by mark (each word of the marks
+        the reducer gave), no state decoded."""
+        with _translated(self.where):
+            found = self.view.tallies()
+        tallies: dict[str, RecordTally] = {}
+        for module, counts in sorted(found.items()):
+            tally = tallies[module] = RecordTally()
+            for (status, marks), n in counts.items():
+                tally.statuses[status] += n
+                for word in (marks or "").split():
+                    tally.marks[word] += n
+        return tallies
+
+    def rid_for(self, module: str, side: str, side_id: str) -> str | None:
+        """The record a side's record is linked to (None: not linked)."""
+        return self.rids_for(module, side, [side_id]).get(str(side_id))
+
+    def rids_for(self, module: str, side: str, side_ids: Sequence[str]) -> dict[str, str]:
+        """Side id -> rid for those of ``side_ids`` that are linked."""
+        with _translated(self.where):
+            return self.view.rids_for(module, side, side_ids)
+
+    def module_links(self, module: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """Every link of a module: ``(side, side id)`` -> ``(rid, status)``."""
+        with _translated(self.where):
+            return self.view.module_links(module)
+
+    def link_counts(self) -> dict[tuple[str, str, str], int]:
+        """Links per ``(module, side, status)``."""
+        with _translated(self.where):
+            return self.view.link_counts()
+
+    def conflicts(
+        self,
+        *,
+        status: str | None = None,
+        module: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Conflicts by id, optionally of one status / module / record; ``limit`` and
+        ``offset`` read one page of them."""
+        with _translated(self.where):
+            return self.view.conflicts(
+                status=status, module=module, rid=rid, limit=limit, offset=offset
+            )
+
+    def conflict_total(self, *, status: str | None = None, module: str | None = None) -> int:
+        """How many conflicts there are of one ``status`` and ``module`` (None: any)."""
+        with _translated(self.where):
+            return self.view.conflict_total(status=status, module=module)
+
+    def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
+        """Conflicts per module, of one ``status`` (``"open"``) or of all."""
+        with _translated(self.where):
+            return self.view.conflict_counts(status=status)
+
+    def state_counts(self) -> dict[str, dict[str, int]]:
+        """Per module (sorted), how many records, links, cursors and conflicts it holds."""
+        with _translated(self.where):
+            return self.view.table_counts()
+
+    def labelled(
+        self, modules: Sequence[str], *, holding: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[int, list[tuple[str, str, str]]]:
+        """Records of ``modules`` by the label their reducer stored: how many hold
+        ``holding`` in it ("" for all), and ``limit`` of them from ``offset``, as
+        ``(label, rid, module)`` ordered so (bytewise), with no state decoded."""
+        names = sorted(set(modules))
+        if not names:
+            return 0, []
+        where = "module = ANY(%s) AND label IS NOT NULL"
+        params: list[Any] = [names]
+        if holding:
+            where += " AND strpos(label, %s) > 0"
+            params.append(holding)
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q(
+                    f"SELECT label, rid, module FROM {{s}}.records WHERE {where} "
+                    'ORDER BY label COLLATE "C", rid COLLATE "C", module COLLATE "C" '
+                    "LIMIT %s OFFSET %s"
+                ),
+                (*params, max(0, int(limit)), max(0, int(offset))),
+            ).fetchall()
+            total = self.conn.execute(
+                self._q(f"SELECT count(*) FROM {{s}}.records WHERE {where}"), params
+            ).fetchone()
+        return (int(total[0]) if total else 0), [(a, b, c) for a, b, c in rows]
+
+    def first_label(self, module: str) -> tuple[str, str] | None:
+        """The first of ``module``'s labels in order and its record's rid (None: none)."""
+        with _translated(self.where):
+            row = self.conn.execute(
+                self._q(
+                    "SELECT label, rid FROM {s}.records WHERE module = %s AND label IS NOT NULL "
+                    'ORDER BY label COLLATE "C", rid COLLATE "C" LIMIT 1'
+                ),
+                (module,),
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def record(self, module: str, rid: str) -> Any | None:
         with _translated(self.where):
@@ -527,6 +1187,22 @@ class PostgresJournal:
             ).fetchall()
         have = {r[0] for r in rows}
         return [name for name in TRIGGERS if name not in have]
+
+    def repair_triggers(self) -> Entry | None:
+        """Make the append-only triggers that are gone or disabled again and journal the
+        repair (None if none was missing), as :meth:`journal.Journal.repair_triggers`."""
+        with self.transaction():
+            missing = self.missing_triggers()
+            if not missing:
+                return None
+            with _translated(self.where):
+                self.conn.execute(self._q(GUARD))
+                for name in missing:
+                    self.conn.execute(self._q(f"DROP TRIGGER IF EXISTS {name} ON {{s}}.entries"))
+                    self.conn.execute(self._q(TRIGGER_SQL[name]))
+            repaired = TriggersRepaired(recreated=tuple(missing))
+            (entry,) = self.append([new_entry(repaired, JOURNAL_MODULE, "@triggers")])
+        return entry
 
     def close(self) -> None:
         conn = getattr(self, "conn", None)
@@ -619,6 +1295,7 @@ def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     for rows in journal.row_batches():
         for row in rows:
             apply(view, entry_from_row(row))
+        view.flush()
         n += len(rows)
     return n
 

@@ -134,6 +134,9 @@ class SQLiteView:
 
     def flush(self) -> None:
         self.flush_links()
+        # what a batch's bulk read found missing is kept for the batch only: the rids of
+        # entries a reducer makes no record of would otherwise pile up for the process's life
+        self._absent.clear()
         if not self._dirty:
             return
         encode = self.reducer.encode
