@@ -445,19 +445,18 @@ class Journal:
 
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """The stored rows with ``seq > since`` in order, ``batch`` of them at a time."""
-        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
-        while True:
-            rows = self.conn.execute(sql, (since, batch)).fetchall()
-            if not rows:
-                return
-            yield rows
-            since = rows[-1][0]
+        return self._batches(ENTRY_COLUMNS, since, batch)
 
     def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """What a chain check reads of the rows with ``seq > since``, in order, ``batch``
         of them at a time: ``(seq, prev_hash, hash, canonical text)``, the text made by
         SQLite from the stored bytes (:data:`~journal.schema.CHAIN_COLUMNS`)."""
-        sql = f"SELECT {CHAIN_COLUMNS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
+        return self._batches(CHAIN_COLUMNS, since, batch)
+
+    def _batches(self, columns: str, since: int, batch: int) -> Iterator[list[Any]]:
+        """``columns`` of the rows with ``seq`` (the first column) above ``since``, in
+        order, ``batch`` rows a query: no statement stays open between batches."""
+        sql = f"SELECT {columns} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
         while True:
             rows = self.conn.execute(sql, (since, batch)).fetchall()
             if not rows:
