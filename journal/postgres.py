@@ -59,7 +59,15 @@ from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
 from journal.storage import JournalBackend, JournalStorage, Now
 from journal.store import CHAIN, CHAIN_RID, JOURNAL_MODULE, STATE_RID
-from journal.view import Progress, RecordTally, cursor_order, reducer_version, wire_fields
+from journal.view import (
+    Progress,
+    RecordTally,
+    cursor_order,
+    reducer_rule,
+    reducer_version,
+    upgrade_reason,
+    wire_fields,
+)
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
 MARKS = ", ".join(["%s"] * 12)
@@ -217,11 +225,15 @@ def create_schema(conn: psycopg.Connection[Any], schema: str) -> bool:
             for statement in TRIGGER_SQL.values():
                 conn.execute(sql.SQL(statement).format(s=s))  # type: ignore[arg-type]
         conn.execute(sql.SQL(STATE).format(s=s))  # type: ignore[arg-type]
-        # the version of the reducer that folded the state (one row; none: 0)
+        # the version of the reducer that folded the state and its settings (``rule``;
+        # one row; none: 0, no rule)
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {s}.state_version (version INTEGER NOT NULL)"
             ).format(s=s)
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {s}.state_version ADD COLUMN IF NOT EXISTS rule TEXT").format(s=s)
         )
         # what the status page's last times read (a journal made before it had none)
         conn.execute(
@@ -238,12 +250,24 @@ def _stored_state_version(conn: psycopg.Connection[Any], schema: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _store_state_version(conn: psycopg.Connection[Any], schema: str, version: int) -> None:
-    """Record the state's version, in the caller's transaction (it commits with the state)."""
+def _stored_state_rule(conn: psycopg.Connection[Any], schema: str) -> str | None:
+    """The settings the reducer folded the schema's state with (None: none recorded)."""
+    row = conn.execute(
+        sql.SQL("SELECT rule FROM {s}.state_version").format(s=sql.Identifier(schema))
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def _store_state_version(
+    conn: psycopg.Connection[Any], schema: str, version: int, rule: str | None
+) -> None:
+    """Record the state's version and rule, in the caller's transaction (they commit with
+    the state)."""
     s = sql.Identifier(schema)
     conn.execute(sql.SQL("DELETE FROM {s}.state_version").format(s=s))
     conn.execute(
-        sql.SQL("INSERT INTO {s}.state_version (version) VALUES (%s)").format(s=s), (version,)
+        sql.SQL("INSERT INTO {s}.state_version (version, rule) VALUES (%s, %s)").format(s=s),
+        (version, rule),
     )
 
 
@@ -768,9 +792,15 @@ class PostgresJournal:
 
     @property
     def needs_state_upgrade(self) -> bool:
-        """The reducer's version differs from the stored state's."""
+        """The reducer's version or rule differs from the stored state's."""
         wanted = reducer_version(self.reducer)
-        return wanted is not None and wanted != self.state_version
+        if wanted is None:
+            return False
+        if wanted != self.state_version:
+            return True
+        rule = reducer_rule(self.reducer)
+        with _translated(self.where):
+            return rule is not None and rule != _stored_state_rule(self.conn, self.schema)
 
     def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None:
         """Rebuild the materialised state with the reducer if its version differs from the
@@ -781,12 +811,14 @@ class PostgresJournal:
         wanted = reducer_version(self.reducer)
         if wanted is None:
             return None
+        rule = reducer_rule(self.reducer)
         with self.transaction():
             old = _stored_state_version(self.conn, self.schema)
-            if old == wanted:
+            old_rule = _stored_state_rule(self.conn, self.schema)
+            if old == wanted and (rule is None or rule == old_rule):
                 return None
             if self._last_seq == 0:
-                _store_state_version(self.conn, self.schema, wanted)
+                _store_state_version(self.conn, self.schema, wanted, rule)
                 return None
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
@@ -800,14 +832,9 @@ class PostgresJournal:
                     if progress is not None:
                         progress(n, last)
             self.view.flush()
-            _store_state_version(self.conn, self.schema, wanted)
-            upgraded = StateUpgraded(
-                old=old,
-                new=wanted,
-                entries=(1, last),
-                reason="the materialised state is the reducer's fold of the entries: rebuilt "
-                "by replaying them with the new version",
-            )
+            _store_state_version(self.conn, self.schema, wanted, rule)
+            reason = upgrade_reason(old, wanted, old_rule, rule)
+            upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)
             (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
         return entry
 

@@ -65,6 +65,7 @@ from journal.view import (
     paused_gc,
     reducer_rule,
     reducer_version,
+    upgrade_reason,
     wire_fields,
 )
 
@@ -268,17 +269,7 @@ class Journal:
             fold(self.view, entries, total=last, progress=progress)
             store_state_version(self.conn, wanted)
             store_state_rule(self.conn, rule)
-            if old != wanted:
-                reason = (
-                    "the materialised state is the reducer's fold of the entries: rebuilt "
-                    "by replaying them with the new version"
-                )
-            else:
-                reason = (
-                    "the materialised state is the reducer's fold of the entries: rebuilt "
-                    f"by replaying them with the reducer's new settings {rule} (were "
-                    f"{old_rule if old_rule is not None else 'not recorded'})"
-                )
+            reason = upgrade_reason(old, wanted, old_rule, rule)
             # the entry is folded by append like any other: a reducer ignores ``@journal``
             upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)
             (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])

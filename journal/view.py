@@ -528,6 +528,16 @@ def reducer_rule(reducer: Reducer) -> str | None:
     return rule
 
 
+def upgrade_reason(old: int, new: int, old_rule: str | None, rule: str | None) -> str:
+    """Why a state upgrade rebuilt the state: another version, or the same version under
+    other settings (``rule``)."""
+    why = "the materialised state is the reducer's fold of the entries: rebuilt by replaying"
+    if old != new:
+        return f"{why} them with the new version"
+    were = old_rule if old_rule is not None else "not recorded"
+    return f"{why} them with the reducer's new settings {rule} (were {were})"
+
+
 def reducer_version(reducer: Reducer) -> int | None:
     """The reducer's state version, or None if it declares none."""
     version = getattr(reducer, "version", None)
@@ -552,6 +562,7 @@ __all__ = [
     "fold",
     "paused_gc",
     "reducer_rule",
+    "upgrade_reason",
     "reducer_version",
     "wire_fields",
 ]

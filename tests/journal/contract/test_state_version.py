@@ -190,3 +190,46 @@ def test_missing_append_only_triggers_are_made_again_journaled(store: Harness):
         assert journal.repair_triggers() is None
     finally:
         journal.close()
+
+
+class Ruled(Wrapped):
+    """Version 2 under settings (its ``rule``) a caller may change between opens."""
+
+    def __init__(self, rule: str | None) -> None:
+        self.rule = rule
+
+
+def test_a_state_folded_under_another_rule_is_rebuilt_once_journaled(store: Harness):
+    """The reducer's rule is stored with the state: the same rule reopens without a
+    rebuild, another rebuilds once (journaled, same version, both rules named), and a
+    reducer without a rule (a reader's) rebuilds nothing."""
+    location = store.location()
+
+    def opened(rule: str | None) -> Any:
+        return store.backend.open(location, Ruled(rule), key=KEY, now=fixed_now)
+
+    journal = opened('{"labels":"name"}')
+    try:
+        journal.append(entries(2))
+    finally:
+        journal.close()
+    for rule, rebuilt in (
+        ('{"labels":"name"}', 0),
+        ('{"labels":"email"}', 1),
+        ('{"labels":"email"}', 1),
+        (None, 1),
+    ):
+        again = opened(rule)
+        try:
+            assert not again.needs_state_upgrade
+            found = upgrades(again)
+            assert len(found) == rebuilt and again.count() == 2 + rebuilt
+        finally:
+            again.close()
+    journal = opened(None)
+    try:
+        (meta,) = upgrades(journal)
+        assert (meta["from"], meta["to"], meta["entries"]) == (2, 2, [1, 2])
+        assert '"email"' in meta["reason"] and '"name"' in meta["reason"]
+    finally:
+        journal.close()
