@@ -21,32 +21,10 @@ from journal import StorageError
 from replicator.cli import common
 from replicator.cli.main import main
 from replicator.errors import EngineError
+from tests.sqlite_folder import CONFIG as FOLDER_CONFIG
 
-CONFIG = """\
-[journal]
-path = "journal.db"
-
-[sides.books]
-connector = "sqlite"
-path = "books.db"
-
-[sides.crm]
-connector = "sqlite"
-path = "crm.db"
-
-[modules.customers]
-sync = "both_ways"
-first = "crm"
-duplicates = "overwrite"
-conflicts = "{conflicts}"
-books = {{ table = "customers", id = "id", match = "name", modified = "updated_at" }}
-crm = {{ table = "accounts", id = "id", match = "account_name", modified = "modified_time" }}
-
-[modules.customers.fields]
-name = {{ books = "name", crm = "account_name" }}
-email = {{ books = "email", crm = "email" }}
-credit_limit = {{ books = "credit_limit", crm = "credit_limit", type = "decimal" }}
-"""
+# the shared two-SQLite-sides config with duplicates overwritten, ``{conflicts}`` left to fill
+CONFIG = FOLDER_CONFIG.replace("{guard}\n", "").replace("{duplicates}", "overwrite")
 
 
 class Folder:
