@@ -62,6 +62,7 @@ from journal.store import CHAIN, CHAIN_RID, JOURNAL_MODULE, STATE_RID
 from journal.view import (
     Progress,
     RecordTally,
+    conflict_filter,
     cursor_order,
     reducer_rule,
     reducer_version,
@@ -309,12 +310,7 @@ def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
 def _conflict_filter(
     *, status: str | None, module: str | None, rid: str | None
 ) -> tuple[str, list[Any]]:
-    where, params = [], []
-    for column, value in (("status", status), ("module", module), ("rid", rid)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    return (" WHERE " + " AND ".join(where) if where else ""), params
+    return conflict_filter(status=status, module=module, rid=rid, mark="%s")
 
 
 class PostgresView:

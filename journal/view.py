@@ -427,12 +427,7 @@ class SQLiteView:
     def _conflict_filter(
         *, status: str | None, module: str | None, rid: str | None
     ) -> tuple[str, list[Any]]:
-        where, params = [], []
-        for column, value in (("status", status), ("module", module), ("rid", rid)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        return (" WHERE " + " AND ".join(where) if where else ""), params
+        return conflict_filter(status=status, module=module, rid=rid)
 
     def conflict_counts(self, *, status: str | None = None) -> dict[str, int]:
         """Conflicts per module (of one status, or all)."""
@@ -516,6 +511,19 @@ def wire_fields(reducer: Reducer) -> bool:
     return getattr(reducer, "wire_fields", False) is True
 
 
+def conflict_filter(
+    *, status: str | None, module: str | None, rid: str | None, mark: str = "?"
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` of a conflicts query by status, module and rid (None: any) and its
+    parameters, ``mark`` the driver's placeholder (``?`` SQLite, ``%s`` psycopg)."""
+    where, params = [], []
+    for column, value in (("status", status), ("module", module), ("rid", rid)):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
 def reducer_rule(reducer: Reducer) -> str | None:
     """The settings the reducer folds with (its ``rule``: canonical text), or None if it
     declares none.  A state folded under another rule is rebuilt like one of another
@@ -558,6 +566,7 @@ __all__ = [
     "Progress",
     "RecordTally",
     "SQLiteView",
+    "conflict_filter",
     "cursor_order",
     "fold",
     "paused_gc",
