@@ -570,6 +570,14 @@ def reuse(
     t = time.perf_counter()
     shutil.copytree(args.reuse, folder, dirs_exist_ok=True)
     out["reused"] = {"from": args.reuse, "copy_seconds": round(time.perf_counter() - t, 1)}
+    # edits of their own: the seed's would make the kept run's first edits again, values
+    # the journal already holds (echoes, no writes)
+    conn = sqlite3.connect(folder / "journal.db")
+    try:
+        (last,) = conn.execute("SELECT max(seq) FROM entries").fetchone()
+    finally:
+        conn.close()
+    rng.seed(f"{args.seed}-{last}")
     out["initial"] = {}
     timers = None if args.no_instrument else Timers()
     incremental_rounds(folder, n, args, out, timers, rng)
