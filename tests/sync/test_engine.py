@@ -39,13 +39,18 @@ def make_config(tmp_path: Path, **module):
 class World:
     """Two memory sides, a journal and an engine over them."""
 
-    journals: Journals  # where the journal is: each test runs over every backend
+    # where the journal is: each test here runs over every backend (None: a SQLite file,
+    # for the tests elsewhere that make a World)
+    journals: Journals | None = None
 
     def __init__(self, tmp_path, **module):
         self.config = make_config(tmp_path, **module)
         self.books = MemoryConnector("books")
         self.crm = MemoryConnector("crm")
-        self.journal = self.journals.open(RecordReducer())
+        if self.journals is None:
+            self.journal = Journal(tmp_path / "journal.db", RecordReducer())
+        else:
+            self.journal = self.journals.open(RecordReducer())
         self.engine = Engine(self.config, self.journal, {"books": self.books, "crm": self.crm})
 
     def sync(self):
@@ -69,7 +74,7 @@ def journals(request, tmp_path, monkeypatch):
     """Every test here runs over SQLite and PostgreSQL journals: the Worlds it makes open
     their journal on the backend of this run."""
     made = journals_for(request, tmp_path)
-    monkeypatch.setattr(World, "journals", made, raising=False)
+    monkeypatch.setattr(World, "journals", made)
     yield made
     made.close()
 
@@ -326,14 +331,14 @@ def test_a_settled_conflict_cannot_be_resolved_again(tmp_path):
         resolve(w.journal, w.config, conflict["id"], take="books")
 
 
-def test_a_missing_table_stops_the_cycle_before_anything_is_journaled(tmp_path):
+def test_a_missing_table_stops_the_cycle_before_anything_is_journaled(tmp_path, journals):
     """A side without the configured table is an engine error and no entry is written."""
     from replicator.connectors.sqlite import SQLiteConnector
 
     config = make_config(tmp_path)
     books = SQLiteConnector("books", tmp_path / "books.db")
     crm = MemoryConnector("crm")
-    journal = World.journals.open(RecordReducer())
+    journal = journals.open(RecordReducer())
     engine = Engine(config, journal, {"books": books, "crm": crm})
     with pytest.raises((EngineError, ConnectorError), match="no table 'customers'"):
         engine.run()
