@@ -662,9 +662,10 @@ def _encode_observed(p: Observed) -> dict[str, Any]:
         meta["near"] = p.near
     if p.modified is not None:
         meta["modified"] = p.modified
-    if not _is(p.absent, ()):
-        meta["absent"] = _stored(p.absent)
-    if not _is(p.baseline, False):
+    absent = p.absent  # _is(absent, ()) and _is(baseline, False), inlined
+    if not (isinstance(absent, (tuple, list)) and not absent):
+        meta["absent"] = _stored(absent)
+    if p.baseline is not False:
         meta["baseline"] = p.baseline
     return meta
 
@@ -676,8 +677,9 @@ def _encode_applied(p: Applied) -> dict[str, Any]:
         meta["create"] = p.create
     if p.done is not ABSENT:
         meta["done"] = p.done
-    if not _is(p.renamed, ()):
-        meta["renamed"] = _stored(p.renamed)
+    renamed = p.renamed
+    if not (isinstance(renamed, (tuple, list)) and not renamed):
+        meta["renamed"] = _stored(renamed)
     return meta
 
 

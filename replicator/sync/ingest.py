@@ -19,7 +19,7 @@ from typing import Any
 
 from conflicts import RecordState, match_key
 from conflicts.duplicates import near_key
-from journal import Dot, Journal, NewEntry, VectorClock
+from journal import Dot, JournalStorage, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from journal.payloads import ABSENT, Absent, Failure, Observed, Tombstone, new_entry
 from replicator.config.load import ModuleConfig, split_lookup
@@ -50,6 +50,7 @@ def ingest(
     # it reaches its end: durable, as the journal knows it): their values are a baseline,
     # so switching triggers on makes no document for what a deal already was
     baseline = bool(module.triggers) and not pulled_once(ctx, module)
+    n_observed = 0  # counted into the report once the page's entries are appended
     for change in changes:
         if change.problem is not None:
             # a row that cannot be a record (no id, a shared id): an error, journaled
@@ -130,7 +131,7 @@ def ingest(
             # empty in a field this side never held (mapped since): no value, not a clear
             absent = sorted(k for k, v in wire.items() if v is None and k not in have)
         dot = Dot(side, (state.counter(side) if state is not None else 0) + 1)
-        context = VectorClock(held.clock) if held is not None else VectorClock()
+        context = VectorClock(held.clock) if held is not None else _NO_CLOCK
         key: str | None | Absent = ABSENT  # no match fields: the entry holds no key
         near = None
         if module.match_fields:
@@ -152,8 +153,12 @@ def ingest(
         entries.append(new_entry(observed, name, rid, side, dot=dot, context=context, fields=wire))
         entries += read_errors
         batch_rids.add(rid)
-        report.add(name, side, "observed")
+        n_observed += 1
     journal.append(entries)
+    report.add(name, side, "observed", n_observed)
+
+
+_NO_CLOCK = VectorClock()  # the context of a record's first observation
 
 
 def lookup_ids(module: ModuleConfig, side: str, changes: Sequence[Change]) -> dict[str, set[str]]:
@@ -187,7 +192,7 @@ def _line_ids(raw: Any, part: str) -> list[str]:
 
 
 def _lookup_rids(
-    journal: Journal, module: ModuleConfig, side: str, changes: Sequence[Change]
+    journal: JournalStorage, module: ModuleConfig, side: str, changes: Sequence[Change]
 ) -> dict[tuple[str, str], str]:
     """Our record ids for the side ids a page's lookup fields name, per target module."""
     found: dict[tuple[str, str], str] = {}
@@ -277,7 +282,7 @@ def _look_up_lines(
     )
 
 
-def _fresh_rid(journal: Journal, module: str, side: str, side_id: str) -> str:
+def _fresh_rid(journal: JournalStorage, module: str, side: str, side_id: str) -> str:
     """A record id for a side's row whose id an earlier, deleted row had."""
     n = 2
     while journal.record(module, f"{side}:{side_id}~{n}") is not None:
