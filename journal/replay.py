@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from journal.anchors import BATCH, Anchor, check_anchors, check_range
+from journal.entry import Entry, EntryDecoder
 from journal.errors import IntegrityError
 from journal.schema import (
+    ENTRY_COLUMNS,
     STATE_SCHEMA,
     STATE_TABLES,
     TALLY_TABLES,
@@ -30,8 +34,12 @@ from journal.view import (
     Progress,
     SQLiteView,
     fold,
+    fold_records,
+    fold_rows,
+    per_record,
     reducer_rule,
     reducer_version,
+    row_folder,
     wire_fields,
 )
 
@@ -106,10 +114,53 @@ def replay_into(
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer)
     target.execute("BEGIN")
-    entries = journal.stream(batch=batch, wire_fields=wire_fields(journal.reducer))
-    n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
+    if per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn)):
+        rows = _record_rows(journal.conn, batch)
+        n = fold_records(view, rows, total=journal.last_seq, progress=progress)
+    elif row_folder(journal.reducer) is not None:  # the reducer folds the stored rows itself
+        rows = journal.row_batches(batch=batch)
+        n = fold_rows(view, rows, total=journal.last_seq, progress=progress)
+    else:
+        entries = journal.stream(batch=batch, wire_fields=wire_fields(journal.reducer))
+        n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
     target.execute("COMMIT")
     return n
+
+
+# what a fold reads of a row (ENTRY_COLUMNS but the two hashes, which no fold reads)
+_FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
+
+
+def _kinds(conn: sqlite3.Connection) -> list[str]:
+    """The kinds of entry the journal holds, read from the kinds' index (a step a kind)."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "WITH RECURSIVE k(kind) AS (SELECT min(kind) FROM entries UNION ALL "
+            "SELECT (SELECT min(kind) FROM entries WHERE kind > k.kind) FROM k "
+            "WHERE k.kind IS NOT NULL) SELECT kind FROM k WHERE kind IS NOT NULL"
+        )
+    ]
+
+
+def _of_kinds(conn: sqlite3.Connection, kinds: Iterable[str]) -> Iterator[Entry]:
+    """The entries of ``kinds``, in seq order."""
+    wanted = sorted(set(kinds))
+    marks = ",".join("?" * len(wanted))
+    decoder = EntryDecoder()
+    rows = conn.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind IN ({marks}) ORDER BY seq", wanted
+    )
+    for row in rows:
+        yield decoder.entry(row)
+
+
+def _record_rows(conn: sqlite3.Connection, batch: int) -> Iterator[list[Any]]:
+    """Every row, ordered by record (module, rid, seq: the records' index, each module's
+    rows without a rid first), ``batch`` of them at a time."""
+    rows = conn.execute(f"SELECT {_FOLD_COLUMNS} FROM entries ORDER BY module, rid, seq")
+    while chunk := rows.fetchmany(batch):
+        yield chunk
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> str:
