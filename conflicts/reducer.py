@@ -133,9 +133,11 @@ def _observe_values(
     side_id: Any,
     fill: Any = (),
     absent: Any = (),
+    wired: bool = False,
 ) -> None:
     """:func:`_observe` on plain values (the dot, the context as a dict, the side's time as
-    text): what the fold of a stored row (:meth:`RecordReducer.apply_row`) calls too."""
+    text): what the fold of a stored row (:meth:`RecordReducer.apply_row`) calls too
+    (``wired``: the values are in wire form already, read from a row's JSON)."""
     seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
     registers = raw["f"]
     sides = raw["s"]
@@ -147,7 +149,7 @@ def _observe_values(
     # (the registers one write made share its clock)
     covered: list[Any] = []
     for name, value in fields.items():
-        wire = value if type(value) in _PLAIN else to_wire(value)
+        wire = value if wired or type(value) in _PLAIN else to_wire(value)
         if wire is None and name in absent:
             values[name] = None
             continue
@@ -540,6 +542,7 @@ class RecordReducer:
                 values,
                 _Observation(side_id, key, near, absent, baseline),
                 row[0],
+                True,
             )
         else:
             create = info.get("create", False)
@@ -554,7 +557,9 @@ class RecordReducer:
             state = view.record(module, rid)
             if state is None:
                 state = RecordState(new_state(module, rid, side))
-            _fold_applied(view, state.raw, module, rid, side, side_id, create, done, clock, values)
+            _fold_applied(
+                view, state.raw, module, rid, side, side_id, create, done, clock, values, wired=True
+            )
         view.put_record(module, rid, state)
         return True
 
@@ -657,7 +662,16 @@ def _floatless(values: dict[str, Any]) -> bool:
     if float in kinds:
         return False
     if dict in kinds or list in kinds:
-        return not any(_has_float(v) for v in values.values())
+        for value in values.values():
+            kind = type(value)
+            if kind is dict:
+                # a tagged value (a Decimal, a date) holds its text alone
+                if len(value) == 1 and type(next(iter(value.values()))) is str:
+                    continue
+                if _has_float(value):
+                    return False
+            elif kind is list and _has_float(value):
+                return False
     return True
 
 
@@ -702,8 +716,10 @@ def _fold_observed(
     fields: Mapping[str, Any],
     payload: Observed | _Observation,
     seq: int,
+    wired: bool = False,
 ) -> None:
-    """An observation (``at``: the side's time of it as UTC ISO text)."""
+    """An observation (``at``: the side's time of it as UTC ISO text; ``wired``: the
+    fields in wire form already)."""
     raw.pop("rt", None)  # a new change is worth a new round of attempts
     unread = raw.get("re")
     if unread is not None and unread.pop(side, None) is not None and not unread:
@@ -711,7 +727,7 @@ def _fold_observed(
     held = raw["s"].get(side)
     new_link = held is None or held["id"] is None
     _observe_values(
-        raw, side, dot_side, counter, context, at, fields, payload.id, (), payload.absent
+        raw, side, dot_side, counter, context, at, fields, payload.id, (), payload.absent, wired
     )
     _unalias(raw["s"][side], fields)  # the side's own edit of a renamed field
     if payload.baseline:  # a deal as it was before its triggers were on
@@ -746,9 +762,11 @@ def _fold_applied(
     fields: Mapping[str, Any],
     dotted: Entry | None = None,
     renamed: Any = (),
+    wired: bool = False,
 ) -> None:
     """A write a side accepted (``dotted``: the entry, when it may have a dot: an undo's
-    restore; ``renamed``: the clone's fields sent under another name)."""
+    restore; ``renamed``: the clone's fields sent under another name; ``wired``: the
+    fields in wire form already)."""
     held = raw["s"].get(side)
     if held is None:
         held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
@@ -760,8 +778,11 @@ def _fold_applied(
     if context is not None:
         merge_clock(held["c"], context)
     values = held["v"]
-    for name, value in fields.items():
-        values[name] = value if type(value) in _PLAIN else to_wire(value)
+    if wired:
+        values.update(fields)
+    else:
+        for name, value in fields.items():
+            values[name] = value if type(value) in _PLAIN else to_wire(value)
     if dotted is not None and dotted.dot is not None:
         # an undo's restore: the value it put back is the record's newest value
         # (a later sync does not write the undone value again), seen by the side

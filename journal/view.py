@@ -589,7 +589,7 @@ def fold_records(
                     progress(n, total)
     finally:
         view._link_order = None
-    links = [(*key, rid, status) for key, (_, rid, status) in sorted(order.items())]
+    links = [(*key, rid, status) for key, (_, rid, status) in order.items()]
     order.clear()
     view._links = links
     view.flush_links()
