@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -523,7 +524,7 @@ class RecordReducer:
                 if modified is None:
                     modified = self._utc(at)
                 elif type(modified) is dict and modified.keys() == {"$datetime"}:
-                    modified = utc_text(dt.datetime.fromisoformat(modified["$datetime"]))
+                    modified = _utc_of(modified["$datetime"])
                 else:
                     return False
             state = view.record(module, rid)
@@ -647,6 +648,36 @@ class RecordReducer:
 _RECORD_KINDS = frozenset(str(kind) for kind in Kind)
 _CHECKED_KINDS = frozenset({"config", "intent", "link", "cursor", "conflict", "resolution"})
 _CROSSING = (IntegrationDeleted, RetryIntent, SettledIntent, Unlinked)
+
+# a time as the journal stores it (UTC, to the second or the microsecond): its utc_text
+# is told from the text; any other text is parsed (and refused as apply refuses it)
+_UTC_TEXT = re.compile(
+    r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{6})?\+00:00", re.ASCII
+)
+_DAYS: set[str] = set()  # days read and found real (not 2026-02-30)
+
+
+def _utc_of(text: str) -> str:
+    """``utc_text(datetime.fromisoformat(text))``, without building the datetime for a
+    time as the journal stores it."""
+    match = _UTC_TEXT.fullmatch(text)
+    if match is not None:
+        day = text[:10]
+        if day in _DAYS or _real_day(day):
+            return text if match.group(1) else text[:19] + ".000000+00:00"
+    return utc_text(dt.datetime.fromisoformat(text))
+
+
+def _real_day(day: str) -> bool:
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return False
+    if len(_DAYS) > 100_000:  # a journal's days are few; this keeps it so whatever it holds
+        _DAYS.clear()
+    _DAYS.add(day)
+    return True
+
 
 _loads = orjson.loads
 # the keys of an observation's and an applied write's meta that apply_row reads (a row

@@ -9,9 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conflicts import RecordReducer
+from conflicts.reducer import _utc_of
 from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
+from journal.entry import utc_text
 
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 BIG = 123456789012345678901234567890
@@ -291,3 +295,17 @@ def test_a_kind_the_reducer_does_not_know_replays_in_seq_order():
     reducer = RecordReducer()
     assert reducer.folds_per_record(frozenset({"observed", "applied"}), lambda kinds: [])
     assert not reducer.folds_per_record(frozenset({"observed", "bulk"}), lambda kinds: [])
+
+
+@given(st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=2))])))
+def test_a_stored_times_utc_text_is_told_from_its_text_alone(at):
+    """The fast path's ``utc_text`` of a stored time (``$datetime``, as the journal writes
+    it) is the one the datetime gives, whatever the time."""
+    text = at.isoformat()
+    assert _utc_of(text) == utc_text(dt.datetime.fromisoformat(text))
+
+
+@pytest.mark.parametrize("text", ["2026-02-30T00:00:00+00:00", "2026-11-01T24:00:00+00:00"])
+def test_a_time_that_is_none_is_refused_by_the_fast_path_as_by_apply(text):
+    with pytest.raises(ValueError):
+        _utc_of(text)
