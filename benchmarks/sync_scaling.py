@@ -512,6 +512,8 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         folder = Path(tmp.name)
     try:
         out: dict[str, Any] = {"n": n, "library": library_state()}
+        if args.reuse:
+            return reuse(folder, n, args, out, rng)
         log(f"[{n:,}] seeding in {folder}")
         out["seed"] = seed_sides(folder, n, args.seed)
         suggest = "true" if args.suggest else "false"
@@ -546,40 +548,8 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
             profile.dump_stats(args.profile)
             out["profile"] = {"file": args.profile, "top": profile_summary(profile, args.top)}
 
-        if args.edits:
-            rounds = []
-            for k in range(args.rounds + (1 if args.profile_incremental else 0)):
-                profiled = k == args.rounds  # the extra round, under cProfile, is not timed
-                made = make_edits(folder, args.edits, rng)
-                what = "profiled incremental" if profiled else f"incremental {k + 1}"
-                log(f"[{n:,}] {what} sync after {made['books']} + {made['crm']} edits")
-                inc_profile = cProfile.Profile() if profiled else None
-                incremental = cycle(
-                    folder / "replicator.toml", timers, f"{n:,} {what}", inc_profile
-                )
-                incremental["edits"] = made
-                incremental["rss_peak_mb"] = rss_mb()
-                log(f"[{n:,}] {what}: {incremental['seconds']:.2f}s")
-                if inc_profile is not None:
-                    inc_profile.dump_stats(args.profile_incremental)
-                    out["incremental_profile"] = {
-                        "file": args.profile_incremental,
-                        "seconds_under_profile": incremental["seconds"],
-                        "top": profile_summary(inc_profile, args.top),
-                    }
-                else:
-                    rounds.append(incremental)
-            # the first round after the initial sync also pays for the snapshot's change log
-            # (the connector forgets it then); later rounds are the steady state
-            out["incremental"] = rounds[0]
-            out["incremental_rounds"] = rounds[1:]
-
-        idle = cycle(folder / "replicator.toml", timers, f"{n:,} idle")
-        out["idle"] = idle
-        out["peak_rss_mb"] = rss_mb()  # before the pull-only context figures
-        out["journal_bytes"] = journal_bytes(folder)
-        out["journal_entries"] = idle["journal_entries"]
-        out["convergence"] = mismatched_rows(folder)
+        incremental_rounds(folder, n, args, out, timers, rng)
+        idle_and_convergence(folder, n, out, timers)
 
         if not args.skip_pull_only:
             log(f"[{n:,}] pull-only read of the seeded sides")
@@ -588,6 +558,79 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def reuse(
+    folder: Path, n: int, args: argparse.Namespace, out: dict[str, Any], rng: random.Random
+) -> dict[str, Any]:
+    """``--reuse KEPT``: the incremental rounds and the idle cycle on a copy of a folder an
+    earlier ``--one N --keep KEPT`` left (its sides and journal after its own rounds), so a
+    1M journal made once by a real first sync (about 20 minutes on this machine) is measured
+    again after a change in minutes.  No initial sync, so no figures of one."""
+    t = time.perf_counter()
+    shutil.copytree(args.reuse, folder, dirs_exist_ok=True)
+    out["reused"] = {"from": args.reuse, "copy_seconds": round(time.perf_counter() - t, 1)}
+    # edits of their own: the seed's would make the kept run's first edits again, values
+    # the journal already holds (echoes, no writes)
+    conn = sqlite3.connect(folder / "journal.db")
+    try:
+        (last,) = conn.execute("SELECT max(seq) FROM entries").fetchone()
+    finally:
+        conn.close()
+    rng.seed(f"{args.seed}-{last}")
+    out["initial"] = {}
+    timers = None if args.no_instrument else Timers()
+    incremental_rounds(folder, n, args, out, timers, rng)
+    idle_and_convergence(folder, n, out, timers)
+    return out
+
+
+def idle_and_convergence(folder: Path, n: int, out: dict[str, Any], timers: Timers | None) -> None:
+    """An idle cycle, the peak RSS so far, the journal's size and the rows differing."""
+    idle = cycle(folder / "replicator.toml", timers, f"{n:,} idle")
+    out["idle"] = idle
+    out["peak_rss_mb"] = rss_mb()  # before the pull-only context figures
+    out["journal_bytes"] = journal_bytes(folder)
+    out["journal_entries"] = idle["journal_entries"]
+    out["convergence"] = mismatched_rows(folder)
+
+
+def incremental_rounds(
+    folder: Path,
+    n: int,
+    args: argparse.Namespace,
+    out: dict[str, Any],
+    timers: Timers | None,
+    rng: random.Random,
+) -> None:
+    """``--rounds`` rounds of ``--edits`` edits a side and a cycle (and one more under
+    cProfile with ``--profile-incremental``), into ``out``."""
+    if not args.edits:
+        return
+    rounds = []
+    for k in range(args.rounds + (1 if args.profile_incremental else 0)):
+        profiled = k == args.rounds  # the extra round, under cProfile, is not timed
+        made = make_edits(folder, args.edits, rng)
+        what = "profiled incremental" if profiled else f"incremental {k + 1}"
+        log(f"[{n:,}] {what} sync after {made['books']} + {made['crm']} edits")
+        inc_profile = cProfile.Profile() if profiled else None
+        incremental = cycle(folder / "replicator.toml", timers, f"{n:,} {what}", inc_profile)
+        incremental["edits"] = made
+        incremental["rss_peak_mb"] = rss_mb()
+        log(f"[{n:,}] {what}: {incremental['seconds']:.2f}s")
+        if inc_profile is not None:
+            inc_profile.dump_stats(args.profile_incremental)
+            out["incremental_profile"] = {
+                "file": args.profile_incremental,
+                "seconds_under_profile": incremental["seconds"],
+                "top": profile_summary(inc_profile, args.top),
+            }
+        else:
+            rounds.append(incremental)
+    # the first round after the initial sync also pays for the snapshot's change log
+    # (the connector forgets it then); later rounds are the steady state
+    out["incremental"] = rounds[0]
+    out["incremental_rounds"] = rounds[1:]
 
 
 def profile_summary(profile: cProfile.Profile, top: int) -> dict[str, list[dict[str, Any]]]:
@@ -642,6 +685,9 @@ def run_child(n: int, args: argparse.Namespace) -> dict[str, Any]:
         cmd.append("--suggest")
     if args.no_instrument:
         cmd.append("--no-instrument")
+    reused = dict(item.split("=", 1) for item in (args.reuse or "").split(",") if "=" in item)
+    if str(n) in reused:
+        cmd += ["--reuse", reused[str(n)]]
     t = time.perf_counter()
     tail: collections.deque[str] = collections.deque(maxlen=12)
     with tempfile.TemporaryFile("w+") as out:
@@ -686,7 +732,7 @@ def run_child(n: int, args: argparse.Namespace) -> dict[str, Any]:
 def targets(results: dict[int, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     r100k = results.get(100_000)
-    if r100k and "initial" in r100k:
+    if r100k and "records_per_s" in r100k.get("initial", {}):
         value = r100k["initial"]["records_per_s"]
         out["initial_records_per_s_at_100k"] = {
             "target": f">= {TARGET_RECORDS_PER_S}",
@@ -732,10 +778,11 @@ def summary_row(r: dict[str, Any]) -> dict[str, Any]:
         return {"n": r["n"], "error": r["error"]}
     return {
         "n": r["n"],
-        "initial_seconds": r["initial"]["seconds"],
-        "initial_cpu_seconds": r["initial"]["cpu_seconds"],
-        "initial_records_per_s": r["initial"]["records_per_s"],
-        "initial_gc_share": r["initial"]["gc"]["share"],
+        "initial_seconds": r["initial"].get("seconds"),
+        "initial_cpu_seconds": r["initial"].get("cpu_seconds"),
+        "initial_records_per_s": r["initial"].get("records_per_s"),
+        "initial_gc_share": r["initial"].get("gc", {}).get("share"),
+        "reused": r.get("reused", {}).get("from"),
         "incremental_seconds": r.get("incremental", {}).get("seconds"),
         "incremental_cpu_seconds": r.get("incremental", {}).get("cpu_seconds"),
         "incremental_steady_seconds": _steady(r, "seconds"),
@@ -786,6 +833,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30, help="rows of the profile summary")
     parser.add_argument("--keep", default=None, help="with --one: work in this folder, keep it")
     parser.add_argument("--skip-pull-only", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        default=None,
+        help="with --one N: no seeding or initial sync, the rounds on a copy of the folder "
+        "an earlier --one N --keep left; with --sizes: N=FOLDER,... for the sizes to reuse",
+    )
     parser.add_argument(
         "--suggest",
         action="store_true",

@@ -327,6 +327,10 @@ class RecordState:
         """``field``'s value as a person reads it: the text of each distinct sibling (in
         dot order) joined with `` / ``, "" for none -- the name a list of records shows
         and a search matches (stored folded beside the state: :class:`RecordReducer`)."""
+        reg = self.raw["f"].get(field)
+        if reg is not None and len(reg[0]) == 1 and type(reg[0][0][2]) is str:
+            text: str = reg[0][0][2]  # one text is itself (asked each time a state is stored)
+            return text
         values: list[Any] = []
         for _, value in self.wire_values(field):
             if value not in values:

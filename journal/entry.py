@@ -272,6 +272,10 @@ class NewEntry:
     fields: dict[str, Any] = attrs.field(factory=dict)
     meta: dict[str, Any] = attrs.field(factory=dict)
     at: dt.datetime | None = None
+    # the typed payload ``meta`` was encoded from (journal.payloads.new_entry), handed on
+    # to the stored entry so the reducer need not decode the meta it was just made from;
+    # not stored, not compared
+    payload: Any = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -290,6 +294,8 @@ class Entry:
     meta: dict[str, Any]
     prev_hash: str
     hash: str
+    # the payload the writer built (see NewEntry.payload); None for an entry read back
+    payload: Any = attrs.field(default=None, eq=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON view of the entry (for export); values keep their tags."""
@@ -472,6 +478,7 @@ def chained_rows(
                 new.meta,
                 prev,
                 digest,
+                new.payload,
             )
         )
         prev = digest

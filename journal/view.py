@@ -26,6 +26,8 @@ from journal.protocols import Reducer
 from journal.schema import MAX_STATE_VERSION, STATE_TABLES, TALLY_TABLES
 
 Progress = Callable[[int, int], None]
+# the columns of ``records`` that indexes hold besides (module, rid), as a flush writes them
+_INDEXED = "key, near, status, marks, label, ref"
 
 
 @attrs.frozen
@@ -59,7 +61,11 @@ class SQLiteView:
     connection, and the queries the journal answers from them.
 
     Record states are cached decoded and written back in one ``executemany`` at
-    :meth:`flush`, so a batch that touches a record several times encodes it once.
+    :meth:`flush`, so a batch that touches a record several times encodes it once.  A
+    record read from its row whose indexed columns (key, near, status, marks, label, ref)
+    come out of the encoding as they were stored gets its state and attention written
+    alone: an incremental cycle then rewrites no index entry it did not change (each
+    rewritten one is a page of the file written again, wherever in the file it is).
     """
 
     def __init__(self, conn: sqlite3.Connection, reducer: Reducer, cache_size: int = 20_000):
@@ -68,6 +74,8 @@ class SQLiteView:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._dirty: dict[tuple[str, str], Any] = {}
+        # the indexed columns of cached records as their rows hold them (see flush)
+        self._indexed: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
@@ -86,12 +94,12 @@ class SQLiteView:
         if key in self._absent:
             return None
         row = self.conn.execute(
-            "SELECT state FROM records WHERE module = ? AND rid = ?", key
+            f"SELECT state, {_INDEXED} FROM records WHERE module = ? AND rid = ?", key
         ).fetchone()
         if row is None:
             return None
         state = self.reducer.decode(row[0])
-        self._remember(key, state)
+        self._remember(key, state, row[1:])
         return state
 
     def preload(self, module: str, rids: Sequence[str]) -> None:
@@ -108,12 +116,12 @@ class SQLiteView:
             chunk = missing[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT rid, state FROM records WHERE module = ? AND rid IN ({marks})",
+                f"SELECT rid, state, {_INDEXED} FROM records WHERE module = ? AND rid IN ({marks})",
                 (module, *chunk),
             )
-            for rid, text in rows:
+            for rid, text, *indexed in rows:
                 self._absent.discard((module, rid))
-                self._remember((module, rid), self.reducer.decode(text))
+                self._remember((module, rid), self.reducer.decode(text), tuple(indexed))
 
     def prefetch(self, entries: Iterable[Entry]) -> None:
         """Read the stored states of the records ``entries`` are about that are not in
@@ -126,10 +134,15 @@ class SQLiteView:
         for module, rids in wanted.items():
             self.preload(module, sorted(rids))
 
-    def _remember(self, key: tuple[str, str], state: Any) -> None:
+    def _remember(
+        self, key: tuple[str, str], state: Any, indexed: tuple[Any, ...] | None = None
+    ) -> None:
         self._cache[key] = state
+        if indexed is not None:
+            self._indexed[key] = indexed
         if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            gone, _ = self._cache.popitem(last=False)
+            self._indexed.pop(gone, None)
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
         self._dirty[(module, rid)] = state
@@ -144,26 +157,37 @@ class SQLiteView:
             return
         encode = self.reducer.encode
         rows = []
+        states = []  # records whose indexed columns are as stored: state and attention only
         for (module, rid), state in self._dirty.items():
             text, key, attention, *more = encode(state)
             near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
-            rows.append(
-                (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
-            )
-            self._remember((module, rid), state)
+            indexed = (key, near, status, marks, label, ref)
+            if self._indexed.get((module, rid)) == indexed:
+                states.append((1 if attention else 0, text, module, rid))
+            else:
+                rows.append(
+                    (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+                )
+            self._remember((module, rid), state, indexed)
         self._dirty.clear()
-        self.conn.executemany(
-            "INSERT INTO records (module, rid, key, attention, state, near, status, marks, "
-            "label, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
-            "attention = excluded.attention, state = excluded.state, near = excluded.near, "
-            "status = excluded.status, marks = excluded.marks, label = excluded.label, "
-            "ref = excluded.ref",
-            rows,
-        )
+        if rows:
+            self.conn.executemany(
+                "INSERT INTO records (module, rid, key, attention, state, near, status, marks, "
+                "label, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (module, rid) DO UPDATE SET key = excluded.key, "
+                "attention = excluded.attention, state = excluded.state, near = excluded.near, "
+                "status = excluded.status, marks = excluded.marks, label = excluded.label, "
+                "ref = excluded.ref",
+                rows,
+            )
+        if states:
+            self.conn.executemany(
+                "UPDATE records SET attention = ?, state = ? WHERE module = ? AND rid = ?", states
+            )
 
     def forget(self) -> None:
         self._cache.clear()
+        self._indexed.clear()
         self._dirty.clear()
         self._absent.clear()
         self._links.clear()
@@ -235,7 +259,7 @@ class SQLiteView:
         The one way a cursor goes back: with its row gone, the module's next pull starts
         with a snapshot of each side, as on a first sync.
         """
-        for cache in (self._cache, self._dirty):
+        for cache in (self._cache, self._dirty, self._indexed):
             for key in [k for k in cache if k[0] == module]:
                 del cache[key]
         self._absent = {k for k in self._absent if k[0] != module}

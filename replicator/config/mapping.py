@@ -70,6 +70,8 @@ class _Unfit(ValueError):
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str and value.isascii():  # ASCII text is NFC and UTF-8 already
+        return value if value != "" else None
     if isinstance(value, bytes | bytearray):
         try:
             bytes(value).decode("utf-8")

@@ -28,7 +28,8 @@ Everything a test or the demo needs to set the scene and look behind it::
     GET    /__admin__/books/taxes            POST {tax_name, tax_percentage, is_default_tax?}
                                       (both ?organization_id= / body organization_id)
     GET    /__admin__/books/{resource}       ?organization_id= (default: the first org)
-    POST   /__admin__/books/{resource}       also takes status and zcrm_* link fields
+    POST   /__admin__/books/{resource}       also takes status and zcrm_* link fields;
+                                      {data: [...]}: many in one transaction -> {data: [{id}]}
     GET|PATCH|DELETE /__admin__/books/{resource}/{id}
     POST   /__admin__/seed                   {name: "demo" | "keys"}
     POST   /__admin__/reset                  wipe records, faults, counters, windows; the
@@ -381,6 +382,8 @@ async def books_records(request: Request) -> Response:
             }
         )
     body = _object(await _json(request))
+    if isinstance(body.get("data"), list):  # many records, all or none
+        return _books_create_many(request, resource, org, body["data"])
     try:
         row = st.books.create(org, resource, body)
         _books_links(request, resource, org, row.id, body)
@@ -388,6 +391,26 @@ async def books_records(request: Request) -> Response:
         raise AdminError(exc.status, "refused", json.dumps(exc.body)) from None
     row = st.books.get(org, resource, row.id)
     return JSONResponse(st.books.render(org, resource, row, full=True), status_code=201)
+
+
+def _books_create_many(
+    request: Request, resource: Resource, org: str, bodies: list[Any]
+) -> Response:
+    """``{data: [...]}``: the records made in one transaction (one refused: none made),
+    as another program's many writes would be, without a request each (a seed of 50,000
+    contacts); answered with their ids, in order."""
+    st = state(request)
+    made = []
+    try:
+        with st.store.transaction():
+            for body in bodies:
+                body = _object(body)
+                row = st.books.create(org, resource, body)
+                _books_links(request, resource, org, row.id, body)
+                made.append({"id": row.id})
+    except ApiError as exc:
+        raise AdminError(exc.status, "refused", json.dumps(exc.body)) from None
+    return JSONResponse({"data": made}, status_code=201)
 
 
 async def books_record(request: Request) -> Response:

@@ -164,7 +164,7 @@ def _list(resource: Resource) -> Handler:
                 since = parse_time(q["last_modified_time"])
             except ValueError:
                 raise _bad_param("last_modified_time") from None
-        money = data.contact_money(org) if resource.path == "contacts" else None
+        contacts = resource.path == "contacts"
         applied = q.get("filter_by", "Status.All")
         if _by_time_only(q, column, applied, INDEXED.get(resource.path, ())):
             # nothing to filter or sort on but the stored times: one page from the index
@@ -179,11 +179,12 @@ def _list(resource: Resource) -> Handler:
                 modified_after=since,
                 equal={f"$.{k}": v for k, v in q.items() if k in EXACT},
             )
-            records = [
-                data.render(org, resource, r, full=False, money=money) for r in found[:per_page]
-            ]
-            more = len(found) > per_page
+            found, more = found[:per_page], len(found) > per_page
+            # the money of the page's contacts only: their documents, not every document
+            money = data.contact_money(org, [r.id for r in found]) if contacts else None
+            records = [data.render(org, resource, r, full=False, money=money) for r in found]
             return _page(resource, records, page, per_page, more, applied, column, order)
+        money = data.contact_money(org) if contacts else None
         rows = data.rows(org, resource.path)
         if since is not None:
             rows = [r for r in rows if int(r.modified) > since]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -717,13 +717,21 @@ class BooksData:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def contact_money(self, org: str) -> dict[str, tuple[bool, float]]:
-        """Per contact: whether it has transactions, and its outstanding receivables."""
+    def contact_money(
+        self, org: str, contacts: Collection[str] | None = None
+    ) -> dict[str, tuple[bool, float]]:
+        """Per contact: whether it has transactions, and its outstanding receivables;
+        ``contacts``: of those only (their documents found by an index of the party, so a
+        page of contacts costs its own documents, not every document of the organisation)."""
         out: dict[str, tuple[bool, float]] = {}
         for name, resource in RESOURCES.items():
             if resource.party is None:
                 continue
-            for row in self.rows(org, name):
+            if contacts is None:
+                rows = self.rows(org, name)
+            else:
+                rows = self.store.find_any("books", org, name, f"$.{resource.party}", contacts)
+            for row in rows:
                 party = row.data.get(resource.party, "")
                 has, owed = out.get(party, (False, 0.0))
                 if name == "invoices" and row.data["status"] not in ("draft", "void"):
@@ -789,7 +797,7 @@ class BooksData:
         self, org: str, row: Row, full: bool, money: Mapping[str, tuple[bool, float]] | None
     ) -> dict[str, Any]:
         data = row.data
-        has, owed = (money if money is not None else self.contact_money(org)).get(
+        has, owed = (money if money is not None else self.contact_money(org, [row.id])).get(
             row.id, (False, 0.0)
         )
         code, symbol = CURRENCIES.get(data["currency_id"], ("USD", "$"))

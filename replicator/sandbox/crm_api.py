@@ -268,10 +268,16 @@ async def deleted_records(request: Request) -> Response:
     if page is None:
         raise invalid_param("page")
     since = since_header(request)
-    entries = [d for d in st.crm.deleted(module) if kind == "all" or d.kind == kind]
-    if since is not None:
-        entries = [d for d in entries if int(d.deleted) > since]
-    chunk = entries[(page - 1) * per_page : page * per_page]
+    found = st.store.deleted_page(  # one page from the feed's index, and one record more
+        "crm",
+        "",
+        module.api_name,
+        limit=per_page + 1,
+        offset=(page - 1) * per_page,
+        kind=None if kind == "all" else kind,
+        since=since,
+    )
+    chunk, more = found[:per_page], len(found) > per_page
     if not chunk:
         return _empty(since)
     tz = st.settings.tz
@@ -298,7 +304,7 @@ async def deleted_records(request: Request) -> Response:
                 "per_page": per_page,
                 "count": len(chunk),
                 "page": page,
-                "more_records": page * per_page < len(entries),
+                "more_records": more,
             },
         }
     )

@@ -50,6 +50,7 @@ def ingest(
     # it reaches its end: durable, as the journal knows it): their values are a baseline,
     # so switching triggers on makes no document for what a deal already was
     baseline = bool(module.triggers) and not pulled_once(ctx, module)
+    n_observed = 0  # counted into the report once the page's entries are appended
     for change in changes:
         if change.problem is not None:
             # a row that cannot be a record (no id, a shared id): an error, journaled
@@ -130,7 +131,7 @@ def ingest(
             # empty in a field this side never held (mapped since): no value, not a clear
             absent = sorted(k for k, v in wire.items() if v is None and k not in have)
         dot = Dot(side, (state.counter(side) if state is not None else 0) + 1)
-        context = VectorClock(held.clock) if held is not None else VectorClock()
+        context = VectorClock(held.clock) if held is not None else _NO_CLOCK
         key: str | None | Absent = ABSENT  # no match fields: the entry holds no key
         near = None
         if module.match_fields:
@@ -152,8 +153,12 @@ def ingest(
         entries.append(new_entry(observed, name, rid, side, dot=dot, context=context, fields=wire))
         entries += read_errors
         batch_rids.add(rid)
-        report.add(name, side, "observed")
+        n_observed += 1
     journal.append(entries)
+    report.add(name, side, "observed", n_observed)
+
+
+_NO_CLOCK = VectorClock()  # the context of a record's first observation
 
 
 def lookup_ids(module: ModuleConfig, side: str, changes: Sequence[Change]) -> dict[str, set[str]]:

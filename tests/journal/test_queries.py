@@ -189,3 +189,40 @@ def test_records_are_found_by_the_reference_their_reducer_stored(tmp_path):
         assert j.with_refs("invoices", ["c1", "c9"]) == {"c1": ["i1", "i2"]}
         j.append([NewEntry(Kind.OBSERVED, "invoices", "i1", "crm", meta={"ref": "c2"})])
         assert j.with_refs("invoices", ["c1", "c2"]) == {"c1": ["i2"], "c2": ["i1", "i3"]}
+
+
+def test_a_record_written_again_is_found_by_what_its_encoding_says_now(tmp_path):
+    """A record read back from its row and written again keeps its label, key and attention
+    right whether or not they changed (only the state and attention are written when the
+    indexed columns come out as stored), in this process and in the next."""
+    labelled_journal(tmp_path, [("customers", "a", "acme"), ("customers", "b", "beta")]).close()
+    with Journal(tmp_path / "l.db", LabelReducer()) as j:
+        assert j.attention("customers") == ["a", "b"]
+        j.append(
+            [
+                NewEntry(Kind.OBSERVED, "customers", "a", "crm", meta={"label": "acme"}),
+                NewEntry(
+                    Kind.OBSERVED, "customers", "b", "crm", meta={"label": "zeta", "key": "k"}
+                ),
+            ]
+        )
+        assert j.labelled(["customers"]) == (
+            2,
+            [("acme", "a", "customers"), ("zeta", "b", "customers")],
+        )
+        assert j.record("customers", "a") == {"n": 2, "key": None, "label": "acme"}
+        assert j.with_keys("customers", ["k"]) == {"k": ["b"]}
+        assert j.attention("customers") == []
+    with Journal(tmp_path / "l.db", LabelReducer()) as j:
+        j.append(
+            [
+                NewEntry(Kind.OBSERVED, "customers", "a", "crm", meta={"label": "acme"}),
+                NewEntry(Kind.OBSERVED, "customers", "b", "crm", meta={"key": "k"}),  # no label
+            ]
+        )
+        assert j.attention("customers") == ["a", "b"]
+    with Journal(tmp_path / "l.db", LabelReducer()) as j:
+        assert j.labelled(["customers"]) == (1, [("acme", "a", "customers")])
+        assert j.record("customers", "a") == {"n": 3, "key": None, "label": "acme"}
+        assert j.attention("customers") == ["a", "b"]
+        assert j.with_keys("customers", ["k"]) == {"k": ["b"]}

@@ -67,6 +67,27 @@ def test_direct_books_writes_can_set_crm_links_and_status(fresh):
     assert [c["contact_name"] for c in crm["contacts"]] == ["Linked"]
 
 
+def test_many_books_records_are_made_in_one_request_all_or_none(fresh):
+    """A list of Books records is made in one admin request, in order, as the API would
+    make each; one refused leaves none of them made."""
+    box = fresh()
+    client = Zoho(box.credentials)
+    ids = box.admin.books_create_many(
+        "contacts",
+        {"contact_name": "Many One", "website": "www.one.example"},
+        {"contact_name": "Many Two", "contact_type": "vendor"},
+    )
+    assert len(ids) == 2
+    first = client.books("GET", f"/contacts/{ids[0]}").json()["contact"]
+    second = client.books("GET", f"/contacts/{ids[1]}").json()["contact"]
+    assert (first["contact_name"], first["website"]) == ("Many One", "www.one.example")
+    assert (second["contact_name"], second["contact_type"]) == ("Many Two", "vendor")
+    with pytest.raises(AdminError):
+        box.admin.books_create_many("contacts", {"contact_name": "Many Three"}, {"website": "x"})
+    names = [c["contact_name"] for c in box.admin.books_records("contacts")]
+    assert sorted(names) == ["Many One", "Many Two"]
+
+
 def test_second_organisation_is_separate(fresh):
     """A second Books organisation has its own records."""
     box = fresh()

@@ -233,3 +233,33 @@ def test_a_list_by_time_renders_only_its_page_and_agrees_with_the_filtered_path(
         assert [i["total"] for i in fast[0]["invoices"]] == [7, 6, 5]
     finally:
         client.close()
+
+
+def test_a_contacts_money_is_its_own_documents_in_a_page_and_alone(fresh):
+    """A customer's outstanding receivables are its sent invoices' totals (a draft owes
+    nothing), and it has transactions once it has any document, the same in a page of the
+    list (which reads only the page's contacts' documents) and read alone; a customer
+    without documents owes nothing."""
+    box = fresh()
+    zoho = Zoho(box.credentials)
+    invoice = make(zoho, "invoices")
+    customer = str(invoice["customer_id"])
+    body = {"customer_id": customer, "line_items": [{"name": "Line", "rate": 5}]}
+    assert zoho.books("POST", "/invoices", json=body).status_code == 201  # a draft
+    assert move(zoho, "invoices", invoice, "sent").status_code == 200
+    idle = zoho.books("POST", "/contacts", json={"contact_name": unique("Idle")}).json()
+    idle_id = idle["contact"]["contact_id"]
+    params = {"contact_type": "customer", "sort_column": "last_modified_time", "sort_order": "D"}
+    listed = {
+        c["contact_id"]: c["outstanding_receivable_amount"]
+        for c in zoho.books("GET", "/contacts", params=params).json()["contacts"]
+    }
+    assert listed == {customer: invoice["total"], idle_id: 0.0}
+    alone = zoho.books("GET", f"/contacts/{customer}").json()["contact"]
+    assert (alone["outstanding_receivable_amount"], alone["has_transaction"]) == (
+        invoice["total"],
+        True,
+    )
+    other = zoho.books("GET", f"/contacts/{idle_id}").json()["contact"]
+    assert (other["outstanding_receivable_amount"], other["has_transaction"]) == (0.0, False)
+    zoho.close()

@@ -307,3 +307,35 @@ def test_books_customers_by_time_are_the_customers_the_full_list_shows(books_box
         listed[applied] = ids
     assert listed["Status.All"] == listed["Status.Active"]
     assert len(listed["Status.All"]) == len(set(listed["Status.All"])) == 250
+
+
+def _vendor_page_steps(tmp_path: Any, customers: int) -> tuple[int, list[str]]:
+    """Steps of the page of the 5 vendors, made before ``customers`` customers, newest
+    first (a walk of the time index alone would pass every customer first)."""
+    store = Store(tmp_path / f"v{customers}.db")
+    with store.transaction():
+        for n in range(5 + customers):
+            data = {"contact_type": "vendor" if n < 5 else "customer"}
+            store.put("books", "org", "contacts", Row(str(n), data, n, n, "u", "u", 0))
+    vendors = {"$.contact_type": "vendor"}
+    store.page("books", "org", "contacts", "modified", limit=1, equal=vendors)  # its index
+    found: list[str] = []
+
+    def read() -> None:
+        rows = store.page(
+            "books", "org", "contacts", "modified", limit=201, descending=True, equal=vendors
+        )
+        found.extend(r.id for r in rows)
+
+    steps = _steps(store, read)
+    store.close()
+    return steps, found
+
+
+def test_a_page_of_a_few_records_of_one_kind_among_many_costs_the_page(tmp_path):
+    """The 5 vendors among 6,000 customers are one page read from an index of the contact
+    type and the time, for about the SQLite work of the same page among 600."""
+    steps, found = _vendor_page_steps(tmp_path, 6000)
+    small, found_small = _vendor_page_steps(tmp_path, 600)
+    assert found == found_small == ["4", "3", "2", "1", "0"]
+    assert steps <= 2 * small + 2
