@@ -608,6 +608,10 @@ def fold_records(
                     view._seq = row[0]
                     apply_row(view, row)
                 view.flush()
+                # a record folded is not read again: none is kept (the one the next batch
+                # goes on with, if any, is read back from the row the flush wrote)
+                view._cache.clear()
+                view._indexed.clear()
                 n += len(rows)
                 if progress is not None:
                     progress(n, total)

@@ -309,3 +309,15 @@ def test_a_stored_times_utc_text_is_told_from_its_text_alone(at):
 def test_a_time_that_is_none_is_refused_by_the_fast_path_as_by_apply(text):
     with pytest.raises(ValueError):
         _utc_of(text)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_a_fold_by_record_in_batches_of_any_size_is_the_live_state(tmp_path, monkeypatch, batch):
+    """A record whose rows a batch ends among is read back from the row its flush wrote."""
+    calls = _by_record(monkeypatch)
+    with Journal(tmp_path / "j.db", RecordReducer()) as journal:
+        journal.append(_sync("books:1") + _sync("books:2"))
+        journal.append([_obs(f"books:{i}", "books", f"bbooks:{i}", 2, n=i) for i in (2, 1)])
+        result = verify(journal, batch=batch)
+        assert result.ok, result.problem
+    assert calls == [1]
