@@ -1450,11 +1450,16 @@ def _own(journal: JournalStorage) -> PostgresJournal:
 
 
 def _fold(view: PostgresView, journal: PostgresJournal) -> int:
+    """Fold every entry into ``view``, a batch at a time: the batch's records read in bulk
+    first (a query per module, as an append does, not one a record), its writes flushed
+    after."""
     n = 0
     apply = view.reducer.apply
     for rows in journal.row_batches():
-        for row in rows:
-            apply(view, entry_from_row(row))
+        entries = [entry_from_row(row) for row in rows]
+        view.prefetch(entries)
+        for entry in entries:
+            apply(view, entry)
         view.flush()
         n += len(rows)
     return n
