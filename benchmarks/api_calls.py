@@ -331,13 +331,38 @@ crm_module = "accounts"
 PRODUCTS = 3
 
 
-def seed_documents(admin: AdminClient, documents: int) -> None:
+def first_parties(api: ZohoApi, documents: int) -> tuple[list[Any], list[Any]]:
+    """Up to ``documents`` of the accounts seeded in CRM (oldest first) and of the Books
+    customers, from the first list pages: what the documents name, without reading all
+    100,000 records (the admin API renders every record of a module in one answer)."""
+    accounts: list[Any] = []
+    page = 1
+    while len(accounts) < documents and page * PER_PAGE <= 2000:
+        params = {"fields": "Account_Name", "per_page": PER_PAGE, "page": page}
+        answer = api.crm(
+            "GET", "/Accounts", params={**params, "sort_by": "id", "sort_order": "asc"}
+        )
+        accounts += [a for a in answer.get("data") or [] if a["Account_Name"].endswith("Ltd")]
+        if not (answer.get("info") or {}).get("more_records"):
+            break
+        page += 1
+    customers: list[Any] = []
+    page = 1
+    while len(customers) < documents:
+        answer = api.books("GET", "/contacts", params=customer_page(page))
+        customers += answer["contacts"]
+        if not answer["page_context"]["has_more_page"]:
+            break
+        page += 1
+    return accounts[:documents], customers[:documents]
+
+
+def seed_documents(admin: AdminClient, api: ZohoApi, documents: int) -> None:
     """``documents`` quotes in CRM and as many invoices in Books, three lines each (one
     taxed, one discounted), naming customers and items already synced."""
     log(f"seeding {documents} CRM quotes and {documents} Books invoices, 3 lines each ...")
-    accounts = [a for a in admin.crm_records("Accounts") if a["Account_Name"].endswith("Ltd")]
+    accounts, customers = first_parties(api, documents)
     products = admin.crm_records("Products")[:PRODUCTS]
-    customers = [c for c in admin.books_records("contacts") if c.get("contact_type") == "customer"]
     items = admin.books_records("items")[:PRODUCTS]
     vat = next(
         t
@@ -516,7 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         admin.advance_clock(60)
         set_up(load_config(config_path))  # `replicator setup`: CRM's status values
         phase(admin, config_path, {}, "masters (not counted)", ["customers", "items"])
-        seed_documents(admin, args.documents)
+        with ZohoApi(box.credentials_path) as api:
+            seed_documents(admin, api, args.documents)
         admin.advance_clock(3600)
         docs = args.documents
         transactions = phase(

@@ -3,10 +3,12 @@
 A hash chain proves that the entries up to its head were not edited; it cannot prove that
 the head is the real one.  Entries deleted from the end (and the chain appended again), or
 the whole file swapped for an older copy, still form a chain.  An anchor remembers a head
-somewhere else: ``JOURNAL.anchors`` beside the journal (one JSON object a line, append-only,
-0600), the daemon's published state, and whatever copies the owner ships elsewhere (a log
-the journal's owner cannot rewrite).  :func:`check_anchors` compares the journal with every
-anchor it is given and names the last one that still matches.
+somewhere else: the journal's :class:`AnchorLog` (``JOURNAL.anchors`` beside a SQLite
+journal, one JSON object a line, append-only, 0600: :class:`AnchorFile`; a table outside a
+PostgreSQL journal's schema), the daemon's published state, and whatever copies the owner
+ships elsewhere (a log the journal's owner cannot rewrite).  :func:`check_anchors`
+compares the journal with every anchor it is given and names the last one that still
+matches.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import attrs
 from journal.entry import GENESIS, ChainKey, row_hash, utc_text
 from journal.errors import IntegrityError, StorageError
 from journal.schema import create_private
-from journal.store import Journal
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # entries checked before a write when no anchor exists yet (a new or just-upgraded journal)
@@ -126,7 +127,100 @@ def last_anchor(path: str | Path) -> Anchor | None:
     return None
 
 
-def head_anchor(journal: Journal) -> Anchor | None:
+class AnchorLog(Protocol):
+    """Where a journal's heads are anchored outside it: ``JOURNAL.anchors`` beside a SQLite
+    journal (:class:`AnchorFile`), a table outside a PostgreSQL journal's schema
+    (:class:`journal.postgres.PostgresAnchors`)."""
+
+    @property
+    def where(self) -> str:
+        """Where the anchors are, for messages."""
+        ...
+
+    def last(self) -> Anchor | None:
+        """The last well-formed anchor (None: none yet)."""
+        ...
+
+    def read(self) -> tuple[list[Anchor], list[str]]:
+        """Every anchor, oldest first, and a problem per stored anchor that is not one."""
+        ...
+
+    def add(self, anchor: Anchor) -> None:
+        """Append ``anchor`` (raises :class:`StorageError` when it cannot)."""
+        ...
+
+
+@attrs.frozen
+class AnchorFile:
+    """The anchors in a file of one JSON object a line, append-only, 0600."""
+
+    path: Path
+
+    @property
+    def where(self) -> str:
+        return f"anchors file {self.path}"
+
+    def last(self) -> Anchor | None:
+        return last_anchor(self.path)
+
+    def read(self) -> tuple[list[Anchor], list[str]]:
+        return read_anchors(self.path)
+
+    def add(self, anchor: Anchor) -> None:
+        path = self.path
+        line = json.dumps(anchor.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
+        try:
+            create_private(path)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            try:
+                size = os.lseek(fd, 0, os.SEEK_END)
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = "\n" + line  # after a torn line: the new anchor stays readable
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"anchors file {path} cannot be written: {exc.strerror}") from exc
+
+
+class ChainedRows(Protocol):
+    """What a chain check reads of a journal, whatever stores it (SQLite's
+    :class:`~journal.store.Journal`, :class:`journal.postgres.PostgresJournal`)."""
+
+    @property
+    def key(self) -> ChainKey | None: ...
+
+    @property
+    def keyed_from(self) -> int | None: ...
+
+    @property
+    def last_seq(self) -> int: ...
+
+    @property
+    def needs_upgrade(self) -> bool: ...
+
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
+
+    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
+
+
+class Anchored(ChainedRows, Protocol):
+    """What anchoring and the check before a write read of a journal, whatever stores it
+    (every :class:`~journal.storage.JournalStorage` has it)."""
+
+    def head(self) -> tuple[int, str, dt.datetime | None]: ...
+
+    def now(self) -> dt.datetime: ...
+
+    def anchor_log(self) -> AnchorLog | None: ...
+
+    def hashes(self, seqs: Sequence[int]) -> dict[int, str]: ...
+
+    def missing_triggers(self) -> list[str]: ...
+
+
+def head_anchor(journal: Anchored) -> Anchor | None:
     """The journal's head as an anchor (None while it is empty): what ``journal head``
     prints, and what an auditor writes down to check a copy against later."""
     seq, digest, at = journal.head()
@@ -135,33 +229,21 @@ def head_anchor(journal: Journal) -> Anchor | None:
     return Anchor(seq, digest, at, "journal head")
 
 
-def write_anchor(journal: Journal) -> Anchor | None:
-    """Append the journal's head to ``JOURNAL.anchors`` (created 0600) and return it; None
-    for an in-memory journal, an empty one, or a head that is already the last anchor."""
-    if journal.path == ":memory:":
+def write_anchor(journal: Anchored) -> Anchor | None:
+    """Append the journal's head to its anchor log (``JOURNAL.anchors`` beside a SQLite
+    journal, created 0600) and return it; None for a journal anchored nowhere (in memory),
+    an empty one, or a head that is already the last anchor."""
+    log = journal.anchor_log()
+    if log is None:
         return None
     seq, digest, _ = journal.head()
     if seq == 0:
         return None
-    path = anchor_path(journal.path)
-    last = last_anchor(path)
+    last = log.last()
     if last is not None and last.seq == seq and last.hash == digest:
         return None
     anchor = Anchor(seq, digest, journal.now())
-    line = json.dumps(anchor.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
-    try:
-        create_private(path)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND)
-        try:
-            size = os.lseek(fd, 0, os.SEEK_END)
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                line = "\n" + line  # after a torn line: the new anchor stays readable
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise StorageError(f"anchors file {path} cannot be written: {exc.strerror}") from exc
+    log.add(anchor)
     return anchor
 
 
@@ -179,7 +261,7 @@ class AnchorCheck:
         return self.problem is None
 
 
-def check_anchors(journal: Journal, anchors: Iterable[Anchor]) -> AnchorCheck:
+def check_anchors(journal: Anchored, anchors: Iterable[Anchor]) -> AnchorCheck:
     """Every anchor must name an entry the journal holds, with the hash it holds.
 
     A failing anchor is named with the last good one (the latest anchor, below the first
@@ -189,7 +271,7 @@ def check_anchors(journal: Journal, anchors: Iterable[Anchor]) -> AnchorCheck:
     if not ordered:
         return AnchorCheck(0)
     last_seq = journal.last_seq
-    held = _hashes(journal, [a.seq for a in ordered if a.seq <= last_seq])
+    held = journal.hashes([a.seq for a in ordered if a.seq <= last_seq])
     bad: list[tuple[Anchor, str]] = []
     for anchor in ordered:
         if anchor.seq > last_seq:
@@ -227,20 +309,7 @@ def check_anchors(journal: Journal, anchors: Iterable[Anchor]) -> AnchorCheck:
     return AnchorCheck(len(ordered), last_good, bad[0][1] + more + since)
 
 
-def _hashes(journal: Journal, seqs: Sequence[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    unique = sorted(set(seqs))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for seq, digest in journal.conn.execute(
-            f"SELECT seq, hash FROM entries WHERE seq IN ({marks})", chunk
-        ):
-            found[int(seq)] = digest
-    return found
-
-
-def check_tail(journal: Journal, anchor: Anchor | None) -> str | None:
+def check_tail(journal: Anchored, anchor: Anchor | None) -> str | None:
     """What is wrong with the journal's tail, or None: the cheap check before a write.
 
     The append-only triggers are in place, the chain is one a write may extend, the last
@@ -271,27 +340,6 @@ def check_tail(journal: Journal, anchor: Anchor | None) -> str | None:
     except IntegrityError as exc:
         return str(exc)
     return None
-
-
-class ChainedRows(Protocol):
-    """What a chain check reads of a journal, whatever stores it (SQLite's
-    :class:`~journal.store.Journal`, :class:`journal.postgres.PostgresJournal`)."""
-
-    @property
-    def key(self) -> ChainKey | None: ...
-
-    @property
-    def keyed_from(self) -> int | None: ...
-
-    @property
-    def last_seq(self) -> int: ...
-
-    @property
-    def needs_upgrade(self) -> bool: ...
-
-    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
-
-    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
 
 
 def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> int:
@@ -400,6 +448,8 @@ def _first_fault(
 __all__ = [
     "Anchor",
     "AnchorCheck",
+    "AnchorFile",
+    "AnchorLog",
     "TAIL_WITHOUT_ANCHOR",
     "anchor_path",
     "check_anchors",

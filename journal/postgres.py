@@ -22,15 +22,16 @@ import contextlib
 import datetime as dt
 import json
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from journal.anchors import check_range
+from journal.anchors import Anchor, check_range
 from journal.entry import (
     GENESIS,
     ChainKey,
@@ -160,8 +161,32 @@ CREATE INDEX IF NOT EXISTS conflicts_status ON {s}.conflicts (status, module);
 CREATE INDEX IF NOT EXISTS conflicts_record ON {s}.conflicts (module, rid);
 """
 STATE_TABLES = ("records", "links", "cursors", "conflicts")
+# the heads of every journal of a database, anchored outside each journal's schema (so a
+# journal's schema dropped or restored from an older copy is found out); append-only too
+ANCHORS_SCHEMA = "journal_anchors"
+ANCHORS = """
+CREATE SCHEMA IF NOT EXISTS journal_anchors;
+CREATE TABLE IF NOT EXISTS journal_anchors.anchors (
+    journal TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    at TEXT,
+    PRIMARY KEY (journal, seq, hash)
+);
+CREATE OR REPLACE FUNCTION journal_anchors.append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'journal anchors are append-only: % refused', TG_OP;
+END $$;
+DROP TRIGGER IF EXISTS anchors_append_only ON journal_anchors.anchors;
+CREATE TRIGGER anchors_append_only BEFORE UPDATE OR DELETE ON journal_anchors.anchors
+    FOR EACH ROW EXECUTE FUNCTION journal_anchors.append_only();
+"""
 BATCH = 1_000  # rows a keyset query reads when the state is streamed
 READ_BATCH = 5_000  # entries a query of read() reads when it reads them all
+# the advisory lock class of a journal's one writer (the two-int form: apart from the
+# one-bigint locks create_schema takes), the schema's hashtext the other int
+WRITER_LOCK = 0x6A6F
+WRITER_POLL = 0.05  # seconds between two tries while a writer waits for the lock
 
 
 def _utcnow() -> dt.datetime:
@@ -198,6 +223,41 @@ def journal_exists(location: str) -> bool:
     ):
         row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.entries",)).fetchone()
     return row is not None and row[0] is not None
+
+
+@contextlib.contextmanager
+def writer_lock(location: str, *, wait: float) -> Iterator[None]:
+    """Hold the one-writer lock of the journal at ``CONNINFO#SCHEMA`` for a whole cycle, as
+    the file lock beside a SQLite journal does: a session advisory lock on a connection of
+    its own, so the server drops it when the session ends, however the holder ends (a
+    killed worker leaves no stale lock).  Another holder is waited for up to ``wait``
+    seconds, then :class:`StorageError` says the journal is busy.  Appends need no such
+    lock (a transaction's table lock serialises them); this keeps two cycles of one
+    journal from interleaving."""
+    conninfo, schema = split_location(location)
+    where = shown_location(conninfo, schema)
+    with _translated(where):
+        conn = psycopg.connect(conninfo, autocommit=True)
+    try:
+        start = time.monotonic()
+        while True:
+            with _translated(where):
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (WRITER_LOCK, schema)
+                ).fetchone()
+            if row is not None and row[0]:
+                break
+            if time.monotonic() - start >= wait:
+                waited = f" after waiting {wait:g} s" if wait > 0 else ""
+                raise StorageError(
+                    f"journal {where} is busy{waited}: another writer holds its lock; run "
+                    "this again when it ends"
+                )
+            time.sleep(WRITER_POLL)
+        yield
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            conn.close()  # the session ends, and its lock with it
 
 
 @contextlib.contextmanager
@@ -662,6 +722,70 @@ class PostgresView:
             for module, n in rows:
                 found.setdefault(module, dict.fromkeys(STATE_TABLES, 0))[table] = int(n)
         return dict(sorted(found.items()))
+
+
+class PostgresAnchors:
+    """A journal's anchors (:class:`~journal.anchors.AnchorLog`): rows of
+    ``journal_anchors.anchors`` keyed by the journal's schema, outside that schema, made
+    on first use and refused UPDATE and DELETE by a trigger."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str, where: str) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.journal_where = where
+
+    @property
+    def where(self) -> str:
+        return f"anchors of {self.journal_where} (table {ANCHORS_SCHEMA}.anchors)"
+
+    def _made(self) -> bool:
+        row = self.conn.execute("SELECT to_regclass('journal_anchors.anchors')").fetchone()
+        return row is not None and row[0] is not None
+
+    def last(self) -> Anchor | None:
+        with _translated(self.journal_where):
+            if not self._made():
+                return None
+            row = self.conn.execute(
+                "SELECT seq, hash, at FROM journal_anchors.anchors WHERE journal = %s "
+                "ORDER BY seq DESC LIMIT 1",
+                (self.schema,),
+            ).fetchone()
+        return None if row is None else _anchor(row)
+
+    def read(self) -> tuple[list[Anchor], list[str]]:
+        with _translated(self.journal_where):
+            if not self._made():
+                return [], []
+            rows = self.conn.execute(
+                "SELECT seq, hash, at FROM journal_anchors.anchors WHERE journal = %s ORDER BY seq",
+                (self.schema,),
+            ).fetchall()
+        anchors, problems = [], []
+        for row in rows:
+            try:
+                anchors.append(_anchor(row))
+            except ValueError as exc:
+                problems.append(f"{self.where}: the anchor of entry {row[0]} is not one ({exc})")
+        return anchors, problems
+
+    def add(self, anchor: Anchor) -> None:
+        data = anchor.to_json()
+        with _translated(self.journal_where), self.conn.transaction():
+            if not self._made():
+                self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('journal_anchors'))")
+                self.conn.execute(ANCHORS)
+            self.conn.execute(
+                "INSERT INTO journal_anchors.anchors (journal, seq, hash, at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (self.schema, anchor.seq, anchor.hash, data["at"]),
+            )
+
+
+def _anchor(row: Sequence[Any]) -> Anchor:
+    return Anchor.from_json(
+        {"seq": int(row[0]), "hash": row[1], "at": row[2]}, source="anchors table"
+    )
 
 
 class PostgresJournal:
@@ -1227,13 +1351,26 @@ class PostgresJournal:
             (entry,) = self.append([new_entry(repaired, JOURNAL_MODULE, "@triggers")])
         return entry
 
+    def anchor_log(self) -> PostgresAnchors:
+        """The journal's anchors, in a table outside its schema (:class:`PostgresAnchors`)."""
+        return PostgresAnchors(self.conn, self.schema, self.where)
+
+    def hashes(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The stored hash of each of ``seqs`` the journal holds."""
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q("SELECT seq, hash FROM {s}.entries WHERE seq = ANY(%s)"),
+                (sorted(set(seqs)),),
+            ).fetchall()
+        return {int(seq): digest for seq, digest in rows}
+
     def close(self) -> None:
         conn = getattr(self, "conn", None)
         if conn is not None:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 
-    def __enter__(self) -> PostgresJournal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -1313,11 +1450,16 @@ def _own(journal: JournalStorage) -> PostgresJournal:
 
 
 def _fold(view: PostgresView, journal: PostgresJournal) -> int:
+    """Fold every entry into ``view``, a batch at a time: the batch's records read in bulk
+    first (a query per module, as an append does, not one a record), its writes flushed
+    after."""
     n = 0
     apply = view.reducer.apply
     for rows in journal.row_batches():
-        for row in rows:
-            apply(view, entry_from_row(row))
+        entries = [entry_from_row(row) for row in rows]
+        view.prefetch(entries)
+        for entry in entries:
+            apply(view, entry)
         view.flush()
         n += len(rows)
     return n
@@ -1361,6 +1503,7 @@ POSTGRES: JournalBackend = PostgresBackend()
 
 __all__ = [
     "POSTGRES",
+    "PostgresAnchors",
     "PostgresBackend",
     "PostgresJournal",
     "PostgresView",
@@ -1368,4 +1511,5 @@ __all__ = [
     "journal_exists",
     "shown_location",
     "split_location",
+    "writer_lock",
 ]

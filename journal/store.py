@@ -20,8 +20,9 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+from journal.anchors import AnchorFile, anchor_path
 from journal.entry import (
     GENESIS,
     ChainKey,
@@ -110,6 +111,7 @@ class Journal:
         cache_size: int = 20_000,
     ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
+        self.where = str(path)  # where it is, for messages (any backend's journal has one)
         self.reducer = reducer
         self.now = now
         self.key = key
@@ -647,11 +649,31 @@ class Journal:
         """Per module (sorted), how many records, links, cursors and conflicts it holds."""
         return self.view.table_counts()
 
+    def anchor_log(self) -> AnchorFile | None:
+        """``JOURNAL.anchors`` beside the file (None for an in-memory journal)."""
+        if self.path == ":memory:":
+            return None
+        return AnchorFile(anchor_path(self.path))
+
+    def hashes(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The stored hash of each of ``seqs`` the journal holds (what anchors are
+        checked against)."""
+        found: dict[int, str] = {}
+        unique = sorted(set(seqs))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for seq, digest in self.conn.execute(
+                f"SELECT seq, hash FROM entries WHERE seq IN ({marks})", chunk
+            ):
+                found[int(seq)] = digest
+        return found
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

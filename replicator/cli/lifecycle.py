@@ -20,7 +20,7 @@ import attrs
 import click
 from rich.table import Table
 
-from journal import Journal
+from journal import JournalStorage
 from replicator.cli.common import (
     _at,
     _bars,
@@ -46,7 +46,7 @@ SHOWN_PROBLEMS = 20  # failures / skips printed per run; --json has them all
 
 
 @contextlib.contextmanager
-def _open(config: Config) -> Iterator[Journal]:
+def _open(config: Config) -> Iterator[JournalStorage]:
     """The config's journal, made if it does not exist yet (decisions may come first)."""
     journal = open_journal(config)
     try:

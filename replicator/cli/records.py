@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from conflicts import ACTIVE, RecordState
-from journal import Journal
+from journal import JournalStorage
 from replicator.cli.common import (
     _check_sides,
     _config,
@@ -314,7 +314,9 @@ def _name(values: Mapping[str, Any], columns: Sequence[str]) -> str:
     return " ".join(str(values[c]) for c in columns if values.get(c) not in (None, "")).strip()
 
 
-def _synced(journal: Journal, config: Config, side: str, table: str, id: str) -> dict[str, Any]:
+def _synced(
+    journal: JournalStorage, config: Config, side: str, table: str, id: str
+) -> dict[str, Any]:
     """Whether a side's row is synced: the module, record and other sides' ids."""
     for name, module in config.modules.items():
         if side not in module.sides or module.side_module(side).table != table:

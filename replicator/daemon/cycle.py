@@ -27,6 +27,7 @@ def run_cycle(
     progress: Progress | None = None,
     command: str = "replicator sync",
     opener: Callable[..., App] = open_app,
+    postgres: str | None = None,
 ) -> tuple[CycleReport, bool]:
     """One cycle of ``modules`` (none: every module) and whether the running daemon ran it.
     Another writer of the journal is waited for up to ``wait`` seconds (None: the usual
@@ -34,7 +35,9 @@ def run_cycle(
     that would create more records on a Zoho side than ``[guard] first_sync_creates``
     raises :class:`~replicator.errors.GuardStop` before anything is pushed, unless ``yes``.
     ``opener(config, progress=...)`` makes the journal, connectors and engine (a fleet
-    worker opens a tenant's, with its credentials and limits shared through Redis)."""
+    worker opens a tenant's, with its credentials and limits shared through Redis);
+    ``postgres``: the journal's location when it is on PostgreSQL (the writer lock is
+    then taken in the database, see :func:`~replicator.daemon.state.journal_writer`)."""
     check_modules(config, modules)
     answer = forward_sync(config, modules, yes=yes)
     if answer is not None:
@@ -42,12 +45,13 @@ def run_cycle(
     check_side_files(config)
     wait = LOCK_WAIT if wait is None else wait
     with (
-        journal_writer(config.journal_path, command, wait=wait),
+        journal_writer(config.journal_path, command, wait=wait, postgres=postgres),
         opener(config, progress=progress) as app,
     ):
         guard_journal(app.journal, force=force)  # refuses a journal whose tail fails its check
         if not yes:
-            guard_first_sync(app.engine, modules, progress=progress)  # GuardStop: nothing pushed
+            # GuardStop: nothing pushed
+            guard_first_sync(app.engine, modules, progress=progress, opener=opener)
         return app.engine.run(list(modules) or None), False
 
 

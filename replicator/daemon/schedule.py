@@ -28,7 +28,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from journal import Journal
+from journal import JournalStorage
 from replicator.config.daemon import TRANSACTION_TABLES, DaemonConfig
 from replicator.config.load import Config, ModuleConfig
 from replicator.daemon.state import read_state
@@ -72,7 +72,7 @@ def new_scheduler(settings: DaemonConfig) -> BackgroundScheduler:
     )
 
 
-def last_runs(journal: Journal, published: Mapping[str, Any]) -> dict[str, dt.datetime]:
+def last_runs(journal: JournalStorage, published: Mapping[str, Any]) -> dict[str, dt.datetime]:
     """Each module's last whole cycle that ended well: the journal's run markers (of
     `replicator sync` too) and what the last daemon published (an idle cycle journals
     nothing)."""
@@ -94,7 +94,7 @@ def last_runs(journal: Journal, published: Mapping[str, Any]) -> dict[str, dt.da
 def schedule_jobs(
     scheduler: BackgroundScheduler,
     config: Config,
-    journal: Journal,
+    journal: JournalStorage,
     *,
     now: dt.datetime,
     module_job: Callable[[str], None],

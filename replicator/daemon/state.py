@@ -124,10 +124,28 @@ class DaemonLock:
 
 
 @contextlib.contextmanager
-def journal_writer(journal_path: Path, command: str, *, wait: float) -> Iterator[None]:
+def journal_writer(
+    journal_path: Path, command: str, *, wait: float, postgres: str | None = None
+) -> Iterator[None]:
     """Hold the journal's lock while a CLI command writes to it, so two of them never
     interleave: the second waits up to ``wait`` seconds, then fails naming the first.
-    The kernel drops the lock when the process ends, however it ends (no stale lock)."""
+    The kernel drops the lock when the process ends, however it ends (no stale lock).
+
+    ``postgres``: the journal's location when it is on PostgreSQL (a fleet's tenant): the
+    lock is then the journal's advisory writer lock in the database
+    (:func:`journal.postgres.writer_lock`), which every worker of the fleet sees and the
+    server drops with the holder's session."""
+    if postgres is not None:
+        # psycopg is the optional extra `fleet`: imported only for a PostgreSQL journal
+        from journal.postgres import writer_lock
+
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(writer_lock(postgres, wait=wait))
+            except JournalError as exc:  # busy, or the database cannot be reached
+                raise DaemonError(str(exc)) from None
+            yield
+        return
     lock = DaemonLock(journal_path)
     lock.acquire(
         {"pid": os.getpid(), "since": _now_text(), "command": command},

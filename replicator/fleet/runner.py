@@ -10,8 +10,10 @@ journal's tail check, the first sync's guard, then ``Engine.run``), so a fleet c
 single daemon's cycle.  :func:`sync_tenant_ids` re-reads the records a callback named, as
 the daemon's drain job does.
 
-The engine runs on SQLite journals (each tenant's own file); a tenant whose journal is on
-PostgreSQL is refused here until the engine runs over the storage protocol.
+A tenant's journal is its own SQLite file, or its own schema of a PostgreSQL database
+(:meth:`Tenant.open_journal`): the engine runs on either through the storage protocol
+(:class:`journal.JournalStorage`); the cycle's writer lock is then an advisory lock in
+that database (:func:`journal.postgres.writer_lock`), seen by every worker.
 """
 
 from __future__ import annotations
@@ -22,14 +24,13 @@ from typing import Any
 
 import redis
 
-from journal import Journal
+from journal import Journal, JournalStorage
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
 from replicator.connectors.zoho.credentials import SharedAuth, side_env_prefix
 from replicator.connectors.zoho.tokens import CACHE_ENV, FILE_PREFIX, CachedOAuth, TokenCache
 from replicator.daemon.cycle import run_cycle
 from replicator.daemon.state import journal_writer
-from replicator.fleet.errors import TenantError
 from replicator.fleet.limits import share_limits
 from replicator.fleet.sealing import Sealer
 from replicator.fleet.tenant import ZOHO_CONNECTORS, Tenant
@@ -98,13 +99,12 @@ def open_tenant_app(
 ) -> App:
     """The tenant's journal, connectors and engine (limits shared in ``limits``' Redis;
     with ``sealer``, the access tokens too, sealed)."""
+    journal: JournalStorage
     if tenant.journal_on_postgres:
-        raise TenantError(
-            f"tenant {tenant.id}: its journal is on PostgreSQL; the engine runs on SQLite "
-            "journals for now (give the tenant a journal file: `fleet add --journal FILE`)"
-        )
-    config.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(config.journal_path, record_reducer(config))
+        journal = tenant.open_journal(record_reducer(config))
+    else:
+        config.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        journal = Journal(config.journal_path, record_reducer(config))
     connectors: dict[str, Connector] = {}
     try:
         journal.use_key(tenant.secrets.chain_key())
@@ -150,7 +150,14 @@ def run_tenant_cycle(
             progress=progress,
         )
 
-    report, _ = run_cycle(config, [module], wait=WRITER_WAIT, command=COMMAND, opener=opener)
+    report, _ = run_cycle(
+        config,
+        [module],
+        wait=WRITER_WAIT,
+        command=COMMAND,
+        opener=opener,
+        postgres=tenant.journal if tenant.journal_on_postgres else None,
+    )
     return report
 
 
@@ -166,7 +173,12 @@ def sync_tenant_ids(
     """Re-read the records of ``side`` a callback named (the daemon's drain job)."""
     config = tenant.config()
     with (
-        journal_writer(config.journal_path, COMMAND, wait=WRITER_WAIT),
+        journal_writer(
+            config.journal_path,
+            COMMAND,
+            wait=WRITER_WAIT,
+            postgres=tenant.journal if tenant.journal_on_postgres else None,
+        ),
         open_tenant_app(tenant, config, limits=limits, sealer=sealer) as app,
     ):
         guard_journal(app.journal, by="fleet worker")

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 
 from conflicts import RecordReducer
-from journal import ChainKey, ChainKeyError, Journal
+from journal import ChainKey, ChainKeyError, Journal, JournalStorage
 from replicator.config.load import Config, load_config
 from replicator.connectors import Connector, build_connector
 from replicator.errors import ConfigError
@@ -81,7 +81,7 @@ def _create_key(path: Path) -> ChainKey | None:
     return key
 
 
-def journal_key(config: Config, journal: Journal) -> tuple[ChainKey, bool]:
+def journal_key(config: Config, journal: JournalStorage) -> tuple[ChainKey, bool]:
     """The journal key and whether it was just created.
 
     A key is created only for a journal that has no keyed entry yet: a keyed journal whose
@@ -136,7 +136,7 @@ def open_journal(config: Config) -> Journal:
 @attrs.define
 class App:
     config: Config
-    journal: Journal
+    journal: JournalStorage
     connectors: Mapping[str, Connector]
     engine: Engine
 

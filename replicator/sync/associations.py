@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import attrs
 
 from conflicts.state import RecordState
-from journal import Entry, Journal, Kind
+from journal import Entry, JournalStorage, Kind
 from journal.payloads import DealAssociation, Triggered, new_entry, payload_of
 from replicator.config.load import Config
 from replicator.connectors import build_connector
@@ -217,7 +217,7 @@ def deal_rid(zoho: Zoho, deal_id: str) -> str:
     return f"{zoho.crm}:{deal_id}"
 
 
-def _journal_deleted(journal: Journal | None, zoho: Zoho, deal_id: str) -> bool:
+def _journal_deleted(journal: JournalStorage | None, zoho: Zoho, deal_id: str) -> bool:
     """Whether the journal's ``deals`` module holds the deal deleted on CRM (a tombstone)."""
     if journal is None:
         return False
@@ -229,7 +229,7 @@ def _journal_deleted(journal: Journal | None, zoho: Zoho, deal_id: str) -> bool:
     return held is not None and held.deleted
 
 
-def find_deal(zoho: Zoho, journal: Journal | None, deal_id: str) -> Deal:
+def find_deal(zoho: Zoho, journal: JournalStorage | None, deal_id: str) -> Deal:
     """The live CRM deal of that id; refused when CRM has none or deleted it."""
     deal_id = deal_id.strip()
     deal = zoho.deals.get(deal_id) if deal_id else None
@@ -259,7 +259,9 @@ def _customer_modules(config: Config, zoho: Zoho) -> list[tuple[str, str]]:
     return found
 
 
-def customer_of(journal: Journal, config: Config, zoho: Zoho, books_id: str | None) -> Customer:
+def customer_of(
+    journal: JournalStorage, config: Config, zoho: Zoho, books_id: str | None
+) -> Customer:
     """The CRM account or contact a Books customer is linked to (``crm_id`` None: none)."""
     modules = _customer_modules(config, zoho)
     default = modules[0][1] if modules else "Account_Name"
@@ -275,7 +277,7 @@ def customer_of(journal: Journal, config: Config, zoho: Zoho, books_id: str | No
 
 
 def customer_filter(
-    journal: Journal | None, config: Config, zoho: Zoho, given: str
+    journal: JournalStorage | None, config: Config, zoho: Zoho, given: str
 ) -> tuple[str, str]:
     """``(deal field, CRM id)`` of ``--customer ID``: a Books customer linked to CRM, else
     a CRM account or contact the journal knows, else the id taken as a CRM account's (a
@@ -302,7 +304,7 @@ def customer_filter(
 
 
 def trigger_made(
-    journal: Journal, config: Config, zoho: Zoho, document: Document
+    journal: JournalStorage, config: Config, zoho: Zoho, document: Document
 ) -> TriggerMade | None:
     """The deal trigger that made ``document``, if one did: its record in a module syncing
     that document type carries the state its ``Triggered`` entries folded into (``tg``)."""
@@ -325,7 +327,7 @@ def trigger_made(
 
 def search(
     zoho: Zoho,
-    journal: Journal | None,
+    journal: JournalStorage | None,
     config: Config,
     text: str,
     *,
@@ -384,7 +386,7 @@ def _entry(zoho: Zoho, document: Document, deal: str, name: str | None, action: 
 
 
 def associate(
-    zoho: Zoho, journal: Journal, config: Config, deal_id: str, document_text: str
+    zoho: Zoho, journal: JournalStorage, config: Config, deal_id: str, document_text: str
 ) -> Change | None:
     """Associate the deal with the document (in Books, then journaled); None when Books
     holds it and the journal says so already.  A document associated with another deal is
@@ -426,7 +428,9 @@ def associate(
     return Change(document, after, deal, tuple(journal.append(entries)), written)
 
 
-def dissociate(zoho: Zoho, journal: Journal, config: Config, document_text: str) -> Change | None:
+def dissociate(
+    zoho: Zoho, journal: JournalStorage, config: Config, document_text: str
+) -> Change | None:
     """Dissociate the document from its deal (in Books, then journaled); None when it has
     none and the journal says so.  Refused for a document a deal trigger made.  A run
     stopped between the write and its entry is finished by running it again."""
@@ -449,7 +453,9 @@ def dissociate(zoho: Zoho, journal: Journal, config: Config, document_text: str)
     return Change(document, after, None, tuple(journal.append([entry])))
 
 
-def _associations(journal: Journal, document: Document) -> list[tuple[Entry, DealAssociation]]:
+def _associations(
+    journal: JournalStorage, document: Document
+) -> list[tuple[Entry, DealAssociation]]:
     """The document's journaled associations, oldest first."""
     found = []
     for entry in journal.read(module=DEALS_MODULE, kinds=[str(Kind.TRIGGER)]):
@@ -459,13 +465,13 @@ def _associations(journal: Journal, document: Document) -> list[tuple[Entry, Dea
     return found
 
 
-def journaled(journal: Journal, document: Document) -> DealAssociation | None:
+def journaled(journal: JournalStorage, document: Document) -> DealAssociation | None:
     """The last association a person journaled for the document (None: none)."""
     found = _associations(journal, document)
     return found[-1][1] if found else None
 
 
-def history(journal: Journal, document: Document) -> list[dict[str, Any]]:
+def history(journal: JournalStorage, document: Document) -> list[dict[str, Any]]:
     """The journaled associations of a document by a person, oldest first."""
     return [
         _row(e, a.action, a.deal, a.deal_name, a.by) for e, a in _associations(journal, document)
@@ -483,7 +489,7 @@ def _row(entry: Entry, action: str, deal: str, name: str | None, by: str) -> dic
     }
 
 
-def listing(zoho: Zoho, journal: Journal, config: Config, document_text: str) -> Listing:
+def listing(zoho: Zoho, journal: JournalStorage, config: Config, document_text: str) -> Listing:
     """The document, its deal now, the trigger that made it and its journaled associations."""
     document = find_document(zoho, document_text)
     deal = zoho.deals.get(document.deal) if document.deal else None

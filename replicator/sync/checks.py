@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from journal import Journal, Kind
+from journal import JournalStorage, Kind
 from journal.payloads import SettingsInForce, SideIdentities, expect
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Connector, SideModule, currency_reader, identity
@@ -210,7 +210,7 @@ def check_currency(
         raise SetupError(problems)
 
 
-def unproven_modules(journal: Journal, config: Config, modules: Sequence[str]) -> list[str]:
+def unproven_modules(journal: JournalStorage, config: Config, modules: Sequence[str]) -> list[str]:
     """The modules that have not pulled since the settings in force were journaled (a
     cycle's checks run before it journals them, so the others passed with these settings)."""
     last = last_config(journal)
@@ -276,7 +276,7 @@ __all__ = [
 # -- the account behind each side ------------------------------------------------------------
 
 
-def side_identities(journal: Journal) -> dict[str, str]:
+def side_identities(journal: JournalStorage) -> dict[str, str]:
     """The account (a Books organisation id, ...) each side last synced with, by side."""
     known: dict[str, str] = {}
     for entry in journal.read(module=CONFIG_MODULE, rid=SIDES_RID, kinds=[Kind.CONFIG]):
@@ -285,7 +285,10 @@ def side_identities(journal: Journal) -> dict[str, str]:
 
 
 def check_identities(
-    journal: Journal, config: Config, connectors: Mapping[str, Connector], sides: Sequence[str]
+    journal: JournalStorage,
+    config: Config,
+    connectors: Mapping[str, Connector],
+    sides: Sequence[str],
 ) -> dict[str, str]:
     """Refuse a side that now names another account (another Books organisation) while the
     journal still links records to the old one: syncing would write to the wrong records.

@@ -30,7 +30,7 @@ import attrs
 from conflicts import MERGED, DuplicatePolicy, RecordState
 from conflicts.duplicates import clone_name, exact_key
 from conflicts.merge import SideWrite
-from journal import Journal
+from journal import JournalStorage
 from journal.entry import from_wire
 from replicator.config.load import ModuleConfig
 
@@ -60,7 +60,7 @@ class HeldNames:
     """
 
     def __init__(
-        self, journal: Journal, module: str, fields: tuple[str, ...], *, cycle: object = None
+        self, journal: JournalStorage, module: str, fields: tuple[str, ...], *, cycle: object = None
     ) -> None:
         self.journal = journal
         self.module = module

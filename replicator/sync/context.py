@@ -15,7 +15,7 @@ from typing import Protocol
 
 import attrs
 
-from journal import Journal
+from journal import JournalStorage
 from replicator.config.load import Config
 from replicator.connectors.base import Connector
 from replicator.sync.clone_names import HeldNames
@@ -40,7 +40,7 @@ class Context(Protocol):
     """The settings, journal and sides a cycle runs over, and the run's hooks."""
 
     config: Config
-    journal: Journal
+    journal: JournalStorage
     connectors: Mapping[str, Connector]
     batch_size: int  # records planned and pushed at a time
     progress: Progress

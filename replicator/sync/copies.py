@@ -37,7 +37,7 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Journal
+from journal import Entry, JournalStorage
 from journal.entry import from_wire
 from journal.payloads import (
     CopiesRemoval,
@@ -146,7 +146,7 @@ def crm_side(config: Config, module: ModuleConfig) -> str | None:
     return found[0] if found else None
 
 
-def plan(journal: Journal, config: Config) -> Plan:
+def plan(journal: JournalStorage, config: Config) -> Plan:
     """The copies a removal would delete now, module by module, in record order.
 
     Read from the links (a record merged into another one passes its links on, so each
@@ -187,7 +187,7 @@ def _label(module: ModuleConfig, wire: Mapping[str, Any]) -> str | None:
     return None
 
 
-def requests(journal: Journal) -> Iterator[tuple[Entry, bool]]:
+def requests(journal: JournalStorage) -> Iterator[tuple[Entry, bool]]:
     """Every removal request, oldest first, and whether it ran to its end."""
     pending: dict[int, Entry] = {}
     order: list[int] = []
@@ -203,7 +203,7 @@ def requests(journal: Journal) -> Iterator[tuple[Entry, bool]]:
         yield pending[seq], seq in ended
 
 
-def interrupted(journal: Journal) -> Entry | None:
+def interrupted(journal: JournalStorage) -> Entry | None:
     """The last removal request, if it did not run to its end (a crash, an outage)."""
     last = None
     for entry, done in requests(journal):
@@ -231,7 +231,7 @@ def remover(connector: object) -> Remover | None:
 
 
 def remove(
-    journal: Journal,
+    journal: JournalStorage,
     config: Config,
     found: Plan,
     removers: Mapping[str, Remover],

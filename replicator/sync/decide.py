@@ -28,7 +28,7 @@ import attrs
 
 from conflicts import ACTIVE, DuplicatePolicy, Member, RecordState, decide, plan
 from conflicts.merge import Plan
-from journal import Journal, Kind, NewEntry
+from journal import JournalStorage, Kind, NewEntry
 from journal.entry import from_wire, utc_text
 from journal.payloads import (
     DuplicateConflict,
@@ -175,7 +175,7 @@ def mapped_only(module: ModuleConfig, p: Plan) -> Plan:
 
 
 def check_totals(
-    journal: Journal, module: ModuleConfig, rids: list[str], report: CycleReport
+    journal: JournalStorage, module: ModuleConfig, rids: list[str], report: CycleReport
 ) -> None:
     """Journal an ``error`` (stage ``totals``) for each record among ``rids`` whose two
     totals (``module.totals``: each app's own, read on its side, never written) are both
@@ -216,7 +216,9 @@ def check_totals(
             journal.append(entries)
 
 
-def _flagged(journal: Journal, name: str, state: RecordState, side: str, reason: str) -> bool:
+def _flagged(
+    journal: JournalStorage, name: str, state: RecordState, side: str, reason: str
+) -> bool:
     """Whether the record shows this difference already: its flag is still on the side
     (no change of the side since), or, when a refused write hides the flag there, the
     record's last totals entry says it."""
@@ -238,7 +240,7 @@ def _figure(amount: Decimal) -> str:
 
 
 def duplicates(
-    journal: Journal, module: ModuleConfig, rids: list[str], report: CycleReport
+    journal: JournalStorage, module: ModuleConfig, rids: list[str], report: CycleReport
 ) -> bool:
     """Pair up single-sided records that share a match key and, with ``suggest``, hold
     near matches for a person; returns whether any record woke."""

@@ -14,6 +14,10 @@ its rules, against scratch copies in a temporary folder:
 
 The entries the scratch run appended become the plan (:func:`plan_of_run`,
 :mod:`~replicator.sync.plan_report`).  The temporary folder goes when the dry run ends.
+
+A journal that is not a SQLite file (a fleet tenant's on PostgreSQL) has no file to copy:
+the dry run runs on the journal itself inside one transaction that is rolled back at the
+end (:func:`rolled_back`), its appends savepoints within it, so nothing of it stays.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from journal import ChainKey, Entry, Journal, Kind, NewEntry
+from journal import ChainKey, Entry, Journal, JournalStorage, Kind, NewEntry
 from replicator.config.load import Config
 from replicator.connectors import Connector, build_connector
 from replicator.connectors.base import (
@@ -44,7 +48,7 @@ from replicator.connectors.base import (
 )
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.errors import GuardStop, UnavailableError
-from replicator.sync.app import KEY_ENV, journal_key, key_path, record_reducer
+from replicator.sync.app import KEY_ENV, App, journal_key, key_path, record_reducer
 from replicator.sync.context import Progress
 from replicator.sync.engine import Engine
 from replicator.sync.plan_report import Plan, build_plan
@@ -190,7 +194,11 @@ def scratch_connectors(
 
 
 def plan_of_run(
-    journal: Journal, first: int, last: int | None = None, *, run: Sequence[Entry] | None = None
+    journal: JournalStorage,
+    first: int,
+    last: int | None = None,
+    *,
+    run: Sequence[Entry] | None = None,
 ) -> Plan:
     """The plan of the entries ``first``..``last`` (to the end) of ``journal`` (``run``:
     those entries, when the caller has them), with what each side held before of the
@@ -214,6 +222,19 @@ def plan_of_run(
     return build_plan(run, first=first, history=history)
 
 
+class _RolledBack(Exception):
+    """Ends the transaction a dry run ran in, so none of it commits."""
+
+
+@contextlib.contextmanager
+def rolled_back(journal: JournalStorage) -> Iterator[None]:
+    """Run the block in one transaction of ``journal`` and roll it back, whatever the
+    block did (its appends, and the state and anchors they wrote, are gone after)."""
+    with contextlib.suppress(_RolledBack), journal.transaction():
+        yield
+        raise _RolledBack
+
+
 @attrs.frozen
 class DryRun:
     """A dry run's plan, and the report the scratch run counted."""
@@ -231,11 +252,16 @@ def dry_run(
     progress: Progress | None = None,
     batch_size: int = 1000,
     now: Now | None = None,
+    journal: JournalStorage | None = None,
 ) -> DryRun:
     """What ``sync`` of ``modules`` (none: every module) would do now; nothing is written
     to the sides or the journal.  ``connectors``: sides to use instead of the config's (a
     test's memory sides), wrapped so their writes are captured; ``now``: the clock of the
-    scratch journal and SQLite sides (a test's, to compare with a run on the same)."""
+    scratch journal and SQLite sides (a test's, to compare with a run on the same).
+    ``journal``: an open journal to dry-run on in a transaction rolled back at the end
+    (:func:`rolled_back`), instead of a copy of the config's SQLite file."""
+    if journal is not None:
+        return _dry_run_in(journal, config, modules, connectors, progress, batch_size, now)
     with tempfile.TemporaryDirectory(prefix="replicator-dry-") as tmp:
         folder = Path(tmp)
         journal = scratch_journal(config, folder, now=now)
@@ -260,6 +286,62 @@ def dry_run(
     return DryRun(plan, report, captured)
 
 
+def _dry_run_in(
+    journal: JournalStorage,
+    config: Config,
+    modules: Sequence[str],
+    connectors: Mapping[str, Connector] | None,
+    progress: Progress | None,
+    batch_size: int,
+    now: Now | None,
+) -> DryRun:
+    """:func:`dry_run` on ``journal`` itself, in a transaction rolled back at the end."""
+    with tempfile.TemporaryDirectory(prefix="replicator-dry-") as tmp:
+        sides: dict[str, Connector] = {}
+        try:
+            sides = scratch_connectors(config, Path(tmp), connectors, now=now)
+            with rolled_back(journal):
+                engine = Engine(config, journal, sides, progress=progress, batch_size=batch_size)
+                first = journal.last_seq + 1
+                report = engine.run(list(modules) or None)
+                plan = plan_of_run(journal, first)
+            captured = {
+                name: len(side.writes)
+                for name, side in sides.items()
+                if isinstance(side, Capturing)
+            }
+        finally:
+            for name, side in sides.items():
+                if connectors is not None and name in connectors and isinstance(side, Capturing):
+                    continue  # the caller's side: the caller closes it
+                side.close()
+    return DryRun(plan, report, captured)
+
+
+def _dry_run_opened(
+    opener: Callable[..., App],
+    config: Config,
+    modules: Sequence[str],
+    progress: Progress | None,
+    batch_size: int,
+) -> DryRun:
+    """:func:`dry_run` on a second opening of the config's journal and sides."""
+    with opener(config) as app:
+        remote = {
+            name: connector
+            for name, connector in app.connectors.items()
+            if config.sides[name].connector != "sqlite"
+        }
+        return dry_run(
+            config,
+            modules,
+            connectors=remote,
+            progress=progress,
+            batch_size=batch_size,
+            journal=app.journal,
+        )
+
+
 def first_sync_modules(engine: Engine, modules: Sequence[str] = ()) -> list[str]:
     """The modules of ``modules`` (none: every module) whose first sync against a guarded
     side is still ahead: a side of theirs was never read to its end."""
@@ -278,17 +360,26 @@ def guard_first_sync(
     modules: Sequence[str] = (),
     *,
     progress: Progress | None = None,
+    opener: Callable[..., App] | None = None,
 ) -> DryRun | None:
     """The guard rail of a first sync (``[guard] first_sync_creates``): when a module's
     first sync is ahead, dry-run the sync and raise :class:`GuardStop` (with the dry run)
     if it would create more records than the limit on a guarded side.  Returns the dry
-    run when one ran and the sync may go, None when none was needed."""
+    run when one ran and the sync may go, None when none was needed.
+
+    ``opener(config)``: opens the journal and sides anew (a fleet tenant's, with its
+    credentials); a journal that is no SQLite file (none to copy) is dry-run on that
+    second opening, in a transaction rolled back, with its remote sides: never the
+    engine's own, whose connectors remember what they read."""
     config = engine.config
     limit = config.guard.first_sync_creates
     if not config.guard.on or not first_sync_modules(engine, modules):
         return None
     try:
-        run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+        if isinstance(engine.journal, Journal) or opener is None:
+            run = dry_run(config, modules, progress=progress, batch_size=engine.batch_size)
+        else:
+            run = _dry_run_opened(opener, config, modules, progress, engine.batch_size)
     except UnavailableError as exc:
         # the sync could not be planned (a token limit, an outage): it fails here, journaled
         # as the run's error as the engine journals it when checking the sides meets it; a
@@ -319,6 +410,7 @@ __all__ = [
     "first_sync_modules",
     "guard_first_sync",
     "plan_of_run",
+    "rolled_back",
     "scratch_connectors",
     "scratch_journal",
 ]

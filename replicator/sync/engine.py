@@ -30,7 +30,7 @@ import contextlib
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from journal import Journal
+from journal import JournalStorage
 from replicator.config.load import Config, ModuleConfig
 from replicator.connectors.base import Change, Connector
 from replicator.errors import ConnectorError, EngineError, UnavailableError
@@ -75,7 +75,7 @@ class Engine:
     def __init__(
         self,
         config: Config,
-        journal: Journal,
+        journal: JournalStorage,
         connectors: Mapping[str, Connector],
         *,
         progress: Progress | None = None,

@@ -10,8 +10,7 @@ writes anyway, and the forcing is itself journaled (a ``config`` entry of module
 
 from __future__ import annotations
 
-from journal import Entry, Journal, anchor_path, check_tail
-from journal.anchors import last_anchor
+from journal import Entry, JournalStorage, check_tail
 from journal.payloads import ForcedWrite, new_entry
 from journal.store import JOURNAL_MODULE
 from replicator.errors import EngineError
@@ -19,16 +18,19 @@ from replicator.errors import EngineError
 FORCED_RID = "@forced"
 
 
-def guard_journal(journal: Journal, *, force: bool = False, by: str = "sync") -> Entry | None:
+def guard_journal(
+    journal: JournalStorage, *, force: bool = False, by: str = "sync"
+) -> Entry | None:
     """Refuse (EngineError) to write to a journal whose tail fails its check, unless
     ``force``: then the forcing is journaled and returned.  None when the tail is sound."""
-    anchor = None if journal.path == ":memory:" else last_anchor(anchor_path(journal.path))
+    log = journal.anchor_log()
+    anchor = None if log is None else log.last()
     problem = check_tail(journal, anchor)
     if problem is None:
         return None
     if not force:
         raise EngineError(
-            f"journal {journal.path} fails its check before writing, nothing was written: "
+            f"journal {journal.where} fails its check before writing, nothing was written: "
             f"{problem}; inspect it with `replicator journal verify` (`--force` writes anyway, "
             "journaled)"
         )

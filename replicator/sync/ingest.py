@@ -19,7 +19,7 @@ from typing import Any
 
 from conflicts import RecordState, match_key
 from conflicts.duplicates import near_key
-from journal import Dot, Journal, NewEntry, VectorClock
+from journal import Dot, JournalStorage, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire, to_wire, utc_text
 from journal.payloads import ABSENT, Absent, Failure, Observed, Tombstone, new_entry
 from replicator.config.load import ModuleConfig, split_lookup
@@ -192,7 +192,7 @@ def _line_ids(raw: Any, part: str) -> list[str]:
 
 
 def _lookup_rids(
-    journal: Journal, module: ModuleConfig, side: str, changes: Sequence[Change]
+    journal: JournalStorage, module: ModuleConfig, side: str, changes: Sequence[Change]
 ) -> dict[tuple[str, str], str]:
     """Our record ids for the side ids a page's lookup fields name, per target module."""
     found: dict[tuple[str, str], str] = {}
@@ -282,7 +282,7 @@ def _look_up_lines(
     )
 
 
-def _fresh_rid(journal: Journal, module: str, side: str, side_id: str) -> str:
+def _fresh_rid(journal: JournalStorage, module: str, side: str, side_id: str) -> str:
     """A record id for a side's row whose id an earlier, deleted row had."""
     n = 2
     while journal.record(module, f"{side}:{side_id}~{n}") is not None:

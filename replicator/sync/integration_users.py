@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from journal import Entry, Journal
+from journal import Entry, JournalStorage
 from journal.entry import utc_text
 from journal.payloads import IntegrationUsers, new_entry
 from replicator.config.integration_transactions import DOCUMENT_TYPES, TRANSACTIONS
@@ -89,7 +89,7 @@ def check_transactions(config: Config) -> None:
         raise IntegrationUsersError(TRANSACTIONS_OFF.format(missing=", ".join(missing)))
 
 
-def _journal(journal: Journal, action: str, emails: Sequence[str], by: str) -> Entry:
+def _journal(journal: JournalStorage, action: str, emails: Sequence[str], by: str) -> Entry:
     payload = IntegrationUsers(action=action, emails=tuple(emails), by=by)
     (entry,) = journal.append([new_entry(payload, CONFIG_MODULE, LIFECYCLE)])
     return entry
@@ -116,7 +116,7 @@ def _check_crm(emails: Sequence[str], crm_users: CrmUsers) -> None:
 
 def add(
     config: Config,
-    journal: Journal,
+    journal: JournalStorage,
     emails: Iterable[str],
     *,
     crm_users: CrmUsers,
@@ -146,7 +146,9 @@ def add(
     return entry
 
 
-def remove(config: Config, journal: Journal, emails: Iterable[str], *, by: str = "person") -> Entry:
+def remove(
+    config: Config, journal: JournalStorage, emails: Iterable[str], *, by: str = "person"
+) -> Entry:
     """Remove these integration users (their password and links go with them); refused
     if one is not an integration user."""
     wanted = _emails(emails)

@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Journal, Kind
+from journal import Entry, JournalStorage, Kind
 from journal.entry import utc_text
 from journal.payloads import (
     CopiesRemoval,
@@ -156,11 +156,11 @@ def fold(entries: Iterable[Entry]) -> Lifecycle:
     return state
 
 
-def lifecycle(journal: Journal) -> Lifecycle:
+def lifecycle(journal: JournalStorage) -> Lifecycle:
     return fold(journal.read(module=CONFIG_MODULE, rid=LIFECYCLE))
 
 
-def gate(journal: Journal, names: Sequence[str]) -> tuple[list[str], list[str]]:
+def gate(journal: JournalStorage, names: Sequence[str]) -> tuple[list[str], list[str]]:
     """The modules a sync may run and those it skips because they are paused; refuses
     (:class:`EngineError`) while sync is disabled."""
     state = lifecycle(journal)
@@ -182,7 +182,7 @@ def gate(journal: Journal, names: Sequence[str]) -> tuple[list[str], list[str]]:
 # -- a person's decisions --------------------------------------------------------------------
 
 
-def _append(journal: Journal, rid: str, payload: Payload, side: str | None = None) -> Entry:
+def _append(journal: JournalStorage, rid: str, payload: Payload, side: str | None = None) -> Entry:
     (entry,) = journal.append([new_entry(payload, CONFIG_MODULE, rid, side)])
     return entry
 
@@ -199,7 +199,7 @@ def check_modules(config: Config, modules: Sequence[str]) -> None:
 
 
 def pause(
-    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+    journal: JournalStorage, config: Config, modules: Sequence[str] = (), *, by: str = "person"
 ) -> Entry | None:
     """Pause these modules (none: every module); None if they were paused already."""
     check_modules(config, modules)
@@ -212,7 +212,7 @@ def pause(
 
 
 def resume(
-    journal: Journal, config: Config, modules: Sequence[str] = (), *, by: str = "person"
+    journal: JournalStorage, config: Config, modules: Sequence[str] = (), *, by: str = "person"
 ) -> Entry | None:
     """Resume these modules (none: every module); None if none of them was paused."""
     check_modules(config, modules)
@@ -224,26 +224,26 @@ def resume(
     return _append(journal, LIFECYCLE, Resumed(modules=tuple(sorted(set(modules))), by=by))
 
 
-def disable(journal: Journal) -> Entry | None:
+def disable(journal: JournalStorage) -> Entry | None:
     """Stop all sync (records and links stay); None if it was disabled already."""
     if lifecycle(journal).disabled:
         return None
     return _append(journal, LIFECYCLE, Disabled())
 
 
-def enable(journal: Journal) -> Entry | None:
+def enable(journal: JournalStorage) -> Entry | None:
     """Let sync run again; None if it was not disabled."""
     if not lifecycle(journal).disabled:
         return None
     return _append(journal, LIFECYCLE, Enabled())
 
 
-def materialised(journal: Journal) -> dict[str, dict[str, int]]:
+def materialised(journal: JournalStorage) -> dict[str, dict[str, int]]:
     """Per module: how many records, links, cursors and conflicts the journal holds."""
     return journal.state_counts()
 
 
-def delete(journal: Journal) -> Entry:
+def delete(journal: JournalStorage) -> Entry:
     """Delete the integration: drop every module's records, links, cursors and conflicts.
 
     Only while sync is disabled.  Every journal entry stays (the audit trail); a replay
@@ -260,7 +260,7 @@ def delete(journal: Journal) -> Entry:
     return _append(journal, LIFECYCLE, IntegrationDeleted(modules=tuple(dropped), dropped=dropped))
 
 
-def save_config(journal: Journal, config: Config, *, by: str) -> Entry | None:
+def save_config(journal: JournalStorage, config: Config, *, by: str) -> Entry | None:
     """Journal the settings of ``config`` as in force from the next sync (``by``: save,
     edit); None if the journal holds these settings already."""
     last = last_config(journal)
@@ -269,7 +269,9 @@ def save_config(journal: Journal, config: Config, *, by: str) -> Entry | None:
     return _append(journal, CONFIG_MODULE, settings_in_force(config, by=by))
 
 
-def credentials_changed(journal: Journal, side: str, file: str, keys: Sequence[str]) -> Entry:
+def credentials_changed(
+    journal: JournalStorage, side: str, file: str, keys: Sequence[str]
+) -> Entry:
     """Journal that a side's credentials were replaced: the file and the key names only."""
     replaced = CredentialsReplaced(side=side, file=file, keys=tuple(sorted(keys)))
     return _append(journal, LIFECYCLE, replaced, side)
@@ -341,7 +343,7 @@ def tally(counts: Mapping[str, int]) -> dict[str, int]:
     }
 
 
-def runs(journal: Journal, *, module: str | None = None) -> Iterator[Run]:
+def runs(journal: JournalStorage, *, module: str | None = None) -> Iterator[Run]:
     """Every run marker, oldest first (of runs that synced or skipped ``module``)."""
     for entry in journal.read(module=CONFIG_MODULE, rid=RUN):
         run = Run.from_entry(entry)
@@ -349,14 +351,14 @@ def runs(journal: Journal, *, module: str | None = None) -> Iterator[Run]:
             yield run
 
 
-def last_run(journal: Journal) -> Run | None:
+def last_run(journal: JournalStorage) -> Run | None:
     for entry in journal.read(module=CONFIG_MODULE, rid=RUN, descending=True, limit=1):
         return Run.from_entry(entry)
     return None
 
 
 def problems(
-    journal: Journal, run: Run, *, module: str | None = None
+    journal: JournalStorage, run: Run, *, module: str | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The failures (``error`` entries) and skips (``skipped`` entries, and a deal
     trigger's ``TriggerSkipped``: why a deal made or changed no document) a run wrote."""
@@ -411,7 +413,7 @@ def problems(
     return failures, skips
 
 
-def run_data(journal: Journal, run: Run, *, module: str | None = None) -> dict[str, Any]:
+def run_data(journal: JournalStorage, run: Run, *, module: str | None = None) -> dict[str, Any]:
     """One run for ``history``: its counts per module and side, failures and skips.
 
     ``failed`` counts the run's ``error`` entries, so a value that would not convert for a
@@ -532,7 +534,7 @@ def event_summary(entry: Entry) -> str:
 
 
 def history(
-    journal: Journal, *, module: str | None = None, limit: int | None = None
+    journal: JournalStorage, *, module: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Runs, decisions and saved configs, oldest first (the last ``limit`` of them)."""
     items = timeline(journal, module=module)
@@ -557,14 +559,14 @@ def _shown(entry: Entry, module: str | None) -> bool:
     return not named or module in named
 
 
-def timeline(journal: Journal, *, module: str | None = None) -> list[Entry]:
+def timeline(journal: JournalStorage, *, module: str | None = None) -> list[Entry]:
     """The entries :func:`history` shows (runs, decisions, saved configs), oldest first,
     not yet read in detail: a page of them goes to :func:`history_items`."""
     return [e for e in journal.read(module=CONFIG_MODULE) if _shown(e, module)]
 
 
 def timeline_page(
-    journal: Journal, *, module: str | None = None, offset: int = 0, limit: int = 20
+    journal: JournalStorage, *, module: str | None = None, offset: int = 0, limit: int = 20
 ) -> tuple[list[Entry], int]:
     """One page of :func:`timeline`, newest first, and how many entries it has in all.
 
@@ -588,7 +590,7 @@ def timeline_page(
 
 
 def history_items(
-    journal: Journal, entries: Sequence[Entry], *, module: str | None = None
+    journal: JournalStorage, entries: Sequence[Entry], *, module: str | None = None
 ) -> list[dict[str, Any]]:
     """Entries of :func:`timeline` as :func:`history` shows them (a run with its counts,
     failures and skips)."""
@@ -619,7 +621,7 @@ def history_items(
 # -- what status shows -------------------------------------------------------------------------
 
 
-def deleted_links(journal: Journal) -> dict[str, dict[str, int]]:
+def deleted_links(journal: JournalStorage) -> dict[str, dict[str, int]]:
     """module -> side -> links to records deleted on that side (kept on the other sides:
     deletes are never propagated)."""
     out: dict[str, dict[str, int]] = {}

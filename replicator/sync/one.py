@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conflicts import ACTIVE
-from journal import Journal, Kind
+from journal import JournalStorage, Kind
 from journal.payloads import Merged, expect
 from replicator.config.load import ModuleConfig
 from replicator.connectors.base import matches
@@ -92,7 +92,7 @@ def settle_only(
         settled.update(targets)
 
 
-def folded_into(journal: Journal, module: str, rid: str) -> str | None:
+def folded_into(journal: JournalStorage, module: str, rid: str) -> str | None:
     """The record a duplicate decision merged ``rid`` into, if it did."""
     into = None
     state = journal.record(module, rid)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conflicts import RESOLVER, ConflictData, RecordState, plain, same_value
-from journal import Entry, Journal, Kind
+from journal import Entry, JournalStorage, Kind
 from journal.entry import from_wire
 from journal.payloads import (
     ABSENT,
@@ -127,7 +127,7 @@ def conflict_data(row: Mapping[str, Any]) -> dict[str, Any]:
     return plain(out)
 
 
-def conflict_base(journal: Journal, row: Mapping[str, Any]) -> tuple[Any, Entry] | None:
+def conflict_base(journal: JournalStorage, row: Mapping[str, Any]) -> tuple[Any, Entry] | None:
     """The last value every side held of the field before the conflict, and the entry."""
     field = row["field"]
     conflict = ConflictData.of(row["data"]).conflict

@@ -24,7 +24,7 @@ import attrs
 from conflicts import DuplicatePolicy, RecordState, match_key
 from conflicts.deals import sent_status
 from conflicts.merge import SideWrite, canonical
-from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal import Dot, JournalStorage, Kind, NewEntry, VectorClock
 from journal.entry import from_wire, same_wire
 from journal.payloads import Applied, Failure, RunMarker, WriteIntent, expect, new_entry, payload_of
 from replicator.config.load import ModuleConfig, split_lookup
@@ -250,7 +250,7 @@ def lock_passes(module: ModuleConfig, w: SideWrite) -> dict[str, Any] | None:
     return {lock.field: w.values[lock.field]}
 
 
-def _retried(journal: Journal, name: str, rid: str, side: str) -> bool:
+def _retried(journal: JournalStorage, name: str, rid: str, side: str) -> bool:
     """Whether a refused write of the record to another side than ``side`` waits for a
     retry (its state as journaled so far, this batch's earlier sides included)."""
     state = journal.record(name, rid)
@@ -327,7 +327,7 @@ def _clone_names(
 
 
 def _side_ids(
-    journal: Journal, module: ModuleConfig, side: str, values: dict[str, Any]
+    journal: JournalStorage, module: ModuleConfig, side: str, values: dict[str, Any]
 ) -> str | None:
     """Lookup fields' record ids turned into the side's ids, in place (in each line, for
     a lookup inside lines); or why not."""
@@ -359,7 +359,7 @@ def _side_ids(
     return None
 
 
-def _side_id(journal: Journal, target: str, side: str, rid: Any) -> str | None:
+def _side_id(journal: JournalStorage, target: str, side: str, rid: Any) -> str | None:
     """The id on ``side`` of record ``rid`` of module ``target`` (None: none live there)."""
     state = journal.record(target, str(rid))
     held = state.held_wire(side) if state is not None else None
@@ -369,7 +369,7 @@ def _side_id(journal: Journal, target: str, side: str, rid: Any) -> str | None:
 
 
 def pending_creates(
-    journal: Journal, name: str, pending: Mapping[tuple[str, str], str | None] | None = None
+    journal: JournalStorage, name: str, pending: Mapping[tuple[str, str], str | None] | None = None
 ) -> list[str]:
     """Records of module ``name`` with a create intent and no outcome since (among
     ``pending``, the :func:`pending_writes` already read, if given)."""
@@ -385,7 +385,7 @@ def pending_creates(
     return sorted(set(rids))
 
 
-def pending_writes(journal: Journal, name: str) -> dict[tuple[str, str], str | None]:
+def pending_writes(journal: JournalStorage, name: str) -> dict[tuple[str, str], str | None]:
     """(record, side) -> the side's id (None: a create) of the writes of module
     ``name`` journaled as intents with no outcome since.
 

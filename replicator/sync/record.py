@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from journal import Entry, Journal
+from journal import Entry, JournalStorage
 from journal.anchors import write_anchor
 from journal.entry import utc_text
 from journal.payloads import RunMarker, SettingsInForce, SideIdentities, expect, new_entry
@@ -75,7 +75,7 @@ def report_data(report: CycleReport) -> dict[str, Any]:
 # -- the settings in force -------------------------------------------------------------------
 
 
-def last_config(journal: Journal) -> Entry | None:
+def last_config(journal: JournalStorage) -> Entry | None:
     """The last settings journaled (the ``config`` entry of the settings in force)."""
     last = None
     for entry in journal.read(module=CONFIG_MODULE, rid=CONFIG_MODULE):
@@ -129,7 +129,7 @@ def journal_config(ctx: Context) -> None:
 
 
 def journal_run(
-    journal: Journal,
+    journal: JournalStorage,
     report: CycleReport,
     modules: Sequence[str],
     *,

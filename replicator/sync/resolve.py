@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import attrs
 
 from conflicts import RESOLVER, ConflictData, RecordState, ResolutionError
-from journal import Dot, Journal, NewEntry
+from journal import Dot, JournalStorage, NewEntry
 from journal.payloads import DuplicateConflict, RetryIntent, ValueResolution, new_entry
 from replicator.config.load import Config
 from replicator.config.mapping import to_canonical
@@ -19,7 +19,7 @@ from replicator.sync.suggestions import resolve_duplicate
 
 
 def resolve(
-    journal: Journal,
+    journal: JournalStorage,
     config: Config,
     conflict_id: int,
     *,
@@ -96,7 +96,7 @@ def resolve(
     return entry
 
 
-def retry(journal: Journal, module: str, rids: Sequence[str], *, by: str = "person") -> int:
+def retry(journal: JournalStorage, module: str, rids: Sequence[str], *, by: str = "person") -> int:
     """Journal that these records' refused writes are to be tried again at the next sync
     (before their backoff ends, or after they were held); returns how many there were."""
     due = []

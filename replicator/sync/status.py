@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from journal import Journal, Kind
+from journal import JournalStorage, Kind
 from journal.entry import utc_text
 from journal.view import RecordTally
 from replicator.config.load import Config
@@ -23,7 +23,7 @@ RETRYING, HELD = "retrying:", "held:"
 
 
 def status_data(
-    config: Config, journal: Journal, *, detail: int | None = None, entries: bool = True
+    config: Config, journal: JournalStorage, *, detail: int | None = None, entries: bool = True
 ) -> dict[str, Any]:
     """The status as ``replicator status --json`` prints it; ``detail``: at most that many
     records in each module's ``retrying`` and ``held_after_retries`` lists (None: all;
@@ -117,7 +117,7 @@ def _total(tally: RecordTally, prefix: str) -> int:
 
 
 def _refused(
-    journal: Journal, module: str, tally: RecordTally, detail: int | None
+    journal: JournalStorage, module: str, tally: RecordTally, detail: int | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each refused write of the module, by rid: those retried with backoff, and those held
     after their retries; the marked records alone are decoded, and none when the tally

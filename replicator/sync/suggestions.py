@@ -39,7 +39,7 @@ from conflicts import (
     visible,
 )
 from conflicts.duplicates import NEAR_REASON, Candidate, near_group
-from journal import Dot, Journal, Kind, NewEntry, VectorClock
+from journal import Dot, JournalStorage, Kind, NewEntry, VectorClock
 from journal.entry import utc_text
 from journal.payloads import (
     DuplicateConflict,
@@ -57,7 +57,7 @@ DECISIONS = ("link", "clone", "skip")
 
 
 def near_matches(
-    journal: Journal, module: ModuleConfig, rids: Sequence[str], report: CycleReport
+    journal: JournalStorage, module: ModuleConfig, rids: Sequence[str], report: CycleReport
 ) -> list[NewEntry]:
     """Suggestion conflicts for the near groups the records ``rids`` (a batch) belong to.
 
@@ -111,7 +111,7 @@ def near_matches(
 
 
 def pair_entries(
-    journal: Journal,
+    journal: JournalStorage,
     module: ModuleConfig,
     incoming: Member,
     existing: Member,
@@ -156,7 +156,7 @@ def pair_entries(
 
 
 def resolve_duplicate(
-    journal: Journal,
+    journal: JournalStorage,
     module: ModuleConfig,
     row: dict[str, Any],
     value: str | None,
@@ -208,7 +208,7 @@ def resolve_duplicate(
 
 
 def _group_rows(
-    journal: Journal, row: dict[str, Any], held: DuplicateConflict
+    journal: JournalStorage, row: dict[str, Any], held: DuplicateConflict
 ) -> list[dict[str, Any]]:
     """The open conflicts of the suggestion ``row`` (``held``) belongs to: ``row`` first."""
     near = held.near_key
@@ -227,7 +227,7 @@ def _group_rows(
     return rows
 
 
-def _member(journal: Journal, module: str, rid: str) -> Member | None:
+def _member(journal: JournalStorage, module: str, rid: str) -> Member | None:
     """``rid`` as a group member, if it is still held on one side alone."""
     state: RecordState | None = journal.record(module, rid)
     if state is None or state.status not in (HELD, ACTIVE) or len(state.linked_sides) != 1:
@@ -236,7 +236,7 @@ def _member(journal: Journal, module: str, rid: str) -> Member | None:
 
 
 def _partner(
-    journal: Journal,
+    journal: JournalStorage,
     module: str,
     cid: int,
     mine: Member,

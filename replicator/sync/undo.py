@@ -37,7 +37,7 @@ import attrs
 from conflicts import RecordState
 from conflicts.merge import SideWrite
 from conflicts.register import register_dots
-from journal import Dot, Entry, Journal, Kind, NewEntry
+from journal import Dot, Entry, JournalStorage, Kind, NewEntry
 from journal.entry import from_wire, utc_text
 from journal.payloads import (
     Failure,
@@ -91,7 +91,7 @@ class UndoOutcome:
     failed: tuple[tuple[str, str, str, str], ...] = ()  # module, rid, side, reason
 
 
-def find_run(journal: Journal, run_id: int) -> RunSpan:
+def find_run(journal: JournalStorage, run_id: int) -> RunSpan:
     """The run whose marker is entry ``run_id`` (:class:`EngineError` if there is none)."""
     found = list(journal.read(since=run_id - 1, until=run_id))
     entry = found[0] if found else None
@@ -110,7 +110,7 @@ def find_run(journal: Journal, run_id: int) -> RunSpan:
     )
 
 
-def undone_by(journal: Journal, run_id: int) -> int | None:
+def undone_by(journal: JournalStorage, run_id: int) -> int | None:
     """The undo run that reverted run ``run_id`` (and was not itself undone), or None."""
     undoes: dict[int, int] = {}  # undo run -> the run it undid
     for entry in journal.read(since=run_id, module=CONFIG_MODULE, rid=RUN):
@@ -124,7 +124,9 @@ def undone_by(journal: Journal, run_id: int) -> int | None:
     return None
 
 
-def plan_undo(journal: Journal, run: RunSpan, *, modules: Sequence[str] | None = None) -> UndoPlan:
+def plan_undo(
+    journal: JournalStorage, run: RunSpan, *, modules: Sequence[str] | None = None
+) -> UndoPlan:
     """The undo plan of ``run`` from the journal as it is (nothing read from the sides).
 
     The run's entries are read once; the records it touched then have their entries

@@ -4,7 +4,8 @@ converges; no cycle of a tenant's module overlaps another (the journals' run mar
 worker SIGKILLed mid-cycle loses nothing and duplicates nothing (its job is delivered
 again, its lock expires); no org is refused for going over a limit (no 429 anywhere).
 
-A handful of tenants in the default suite; 50 (the issue's number) in the slow one.
+A handful of tenants in the default suite, with their journals in SQLite files and again
+each in its own schema of one PostgreSQL database; 50 (the issue's number) in the slow one.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import contextlib
 import datetime as dt
 import signal
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from journal import Journal, verify
+from journal import JournalStorage
 from replicator.cli.demo.zoho import zoho_config
 from replicator.fleet import Sealer, Tenants, open_store, read_tenant
 from replicator.sandbox import Sandbox
 from replicator.sync.app import record_reducer
 from replicator.sync.lifecycle import runs
 from tests.fleet.processes import Process, fleet_env, healthz, start_worker, start_workers
+from tests.sync.backends import verify
 
 RECORDS = 3  # accounts in CRM and other contacts in Books, per tenant
 
@@ -63,7 +67,7 @@ def refused(sandbox: Sandbox) -> int:
     return sum(r["count"] for r in sandbox.admin.counters() if r["status"] == "429")
 
 
-def overlaps(journal: Journal) -> list[tuple[str, str]]:
+def overlaps(journal: JournalStorage) -> list[tuple[str, str]]:
     """Pairs of the journal's runs of one module whose times overlap."""
     spans: dict[str, list[tuple[str, str]]] = {}
     for run in runs(journal):
@@ -76,7 +80,14 @@ def overlaps(journal: Journal) -> list[tuple[str, str]]:
     return found
 
 
-def run_fleet(root: Path, redis_url: str, fleet_key: str, tenants_count: int) -> dict:
+def run_fleet(
+    root: Path,
+    redis_url: str,
+    fleet_key: str,
+    tenants_count: int,
+    journal: Callable[[int], str | None] = lambda n: None,
+) -> dict:
+    """``journal(n)``: where tenant n's journal is (None: the config's SQLite file)."""
     sandboxes: list[Sandbox] = []
     processes: list[Process] = []
     try:
@@ -85,7 +96,7 @@ def run_fleet(root: Path, redis_url: str, fleet_key: str, tenants_count: int) ->
             for n in range(tenants_count):
                 sandbox, config = tenant_sandbox(root, n)
                 sandboxes.append(sandbox)
-                tenants.add(read_tenant(f"t{n}", config))
+                tenants.add(read_tenant(f"t{n}", config, journal=journal(n)))
         env = fleet_env(store, redis_url, fleet_key)
         env["REPLICATOR_TOKEN_CACHE"] = str(root / "tokens")  # one token per org, shared
         options = ("--visibility-timeout", "5", "--lock-ttl", "3")
@@ -117,16 +128,10 @@ def run_fleet(root: Path, redis_url: str, fleet_key: str, tenants_count: int) ->
         with Tenants(open_store(str(store)), Sealer.from_env) as tenants:
             for n in range(tenants_count):
                 tenant = tenants.get(f"t{n}")
-                with contextlib.closing(
-                    Journal(
-                        tenant.journal,
-                        record_reducer(tenant.config()),
-                        key=tenant.secrets.chain_key(),
-                    )
-                ) as journal:
-                    assert overlaps(journal) == []
-                    assert any(runs(journal))
-                    assert verify(journal).ok
+                with tenant.open_journal(record_reducer(tenant.config())) as opened:
+                    assert overlaps(opened) == []
+                    assert any(runs(opened))
+                    assert verify(opened).ok
         assert [refused(s) for s in sandboxes] == [0] * tenants_count
         return {"killed": killed, "at": dt.datetime.now(dt.UTC)}
     finally:
@@ -143,6 +148,21 @@ def test_a_handful_of_tenants_converge_on_three_workers_through_a_sigkill(
     """Four tenants: every one converges with no duplicate after a worker is SIGKILLed
     mid-cycle; no run of a tenant's module overlaps another; no 429 from any org."""
     result = run_fleet(tmp_path, redis_url, fleet_key, 4)
+    assert result["killed"]["tenant"].startswith("t")
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_handful_of_tenants_with_journals_on_postgres_converge_through_a_sigkill(
+    tmp_path, redis_url, fleet_key, pg_cluster
+):
+    """The same four tenants, each tenant's journal in its own schema of one PostgreSQL
+    database: the same checks, the journals verified by the PostgreSQL backend."""
+    tag = uuid.uuid4().hex[:8]
+    database = f"postgresql://replicator@127.0.0.1:{pg_cluster.port}/postgres"
+    result = run_fleet(
+        tmp_path, redis_url, fleet_key, 4, journal=lambda n: f"{database}#t{n}_{tag}"
+    )
     assert result["killed"]["tenant"].startswith("t")
 
 

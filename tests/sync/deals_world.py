@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from conflicts import RecordReducer
-from journal import Journal, Kind, verify
+from journal import Journal, JournalStorage, Kind
 from journal.payloads import Triggered, TriggerSkipped, payload_of
 from replicator.config.load import Config, parse_config
 from replicator.connectors.base import Outcome, SideModule, Write
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.sync.engine import Engine
 from replicator.sync.record import CycleReport
+from tests.sync.backends import Journals, verify
 
 STAGES = {
     "Qualification": 10,
@@ -183,7 +184,10 @@ class Pushes:
 
 
 class Deals:
-    """The two files, a journal and an engine over the deals config."""
+    """The two files, a journal and an engine over the deals config (the journal on the
+    backend ``journals`` names when a test sets it: tests/sync/backends.py)."""
+
+    journals: Journals | None = None
 
     def __init__(self, folder: Path, *, first: bool = True, **options: Any) -> None:
         self.folder = folder
@@ -193,7 +197,7 @@ class Deals:
             self.crm.insert("deals_stages", {"stage": stage, "probability": probability})
         self.config = deals_config(folder, **options)
         self.later = dt.timedelta()  # how far the journal's clock was moved on (skip)
-        self.journal = Journal(folder / "journal.db", RecordReducer(), now=self._now)
+        self.journal = self._open()
         self.engine: Engine
         self.connectors: dict[str, SQLiteConnector] = {}
         self.pushes: dict[str, Pushes] = {}
@@ -210,7 +214,7 @@ class Deals:
             connector.close()
         if hasattr(self, "engine"):
             self.journal.close()
-            self.journal = Journal(self.folder / "journal.db", RecordReducer(), now=self._now)
+            self.journal = self._open()
         self.connectors = {
             side: SQLiteConnector(side, self.folder / f"{side}.db") for side in ("books", "crm")
         }
@@ -218,6 +222,11 @@ class Deals:
         for side, connector in self.connectors.items():
             connector.push = self.pushes[side]  # type: ignore[method-assign]
         self.engine = Engine(self.config, self.journal, self.connectors)
+
+    def _open(self) -> JournalStorage:
+        if self.journals is not None:
+            return self.journals.open(RecordReducer(), now=self._now)
+        return Journal(self.folder / "journal.db", RecordReducer(), now=self._now)
 
     def _now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC) + self.later

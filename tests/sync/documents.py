@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from conflicts import RecordReducer
-from journal import Journal, Kind
+from journal import Journal, JournalStorage, Kind
 from journal.payloads import Failure, payload_of
 from replicator.config.load import Config, parse_config
 from replicator.connectors.base import Outcome, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.sync.engine import Engine
+from tests.sync.backends import Journals
 
 STATUS = {"Draft": "draft", "Sent": "sent", "Overdue": "overdue", "Void": "void"}
 
@@ -114,7 +115,10 @@ class SQLiteBooks:
 
 
 class Documents:
-    """Two sides, a journal and an engine over the documents config."""
+    """Two sides, a journal and an engine over the documents config (the journal on the
+    backend ``journals`` names when a test sets it: tests/sync/backends.py)."""
+
+    journals: Journals | None = None
 
     def __init__(self, tmp_path: Path, *, books: str = "memory", **options: Any) -> None:
         self.config = documents_config(tmp_path, books=books, **options)
@@ -130,7 +134,11 @@ class Documents:
         for side, connector in connectors.items():
             connector.push = self._noting(side, connector.push)  # type: ignore[method-assign]
         self.later = dt.timedelta()  # how far the journal's clock was moved on (skip)
-        self.journal = Journal(tmp_path / "journal.db", RecordReducer(), now=self._now)
+        self.journal: JournalStorage
+        if self.journals is None:
+            self.journal = Journal(tmp_path / "journal.db", RecordReducer(), now=self._now)
+        else:
+            self.journal = self.journals.open(RecordReducer(), now=self._now)
         self.engine = Engine(self.config, self.journal, connectors)
 
     def _noting(

@@ -12,7 +12,18 @@ from journal.payloads import payload_of
 from replicator.config.load import parse_config
 from replicator.sync.deals import stage_metadata
 from replicator.sync.lifecycle import last_run, run_data
+from tests.sync.backends import BACKENDS, journals_for
 from tests.sync.deals_world import LOST, OPEN, WON, Crash, Deals, _now, deals_data
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def journals(request, tmp_path, monkeypatch):
+    """Every test here runs over SQLite and PostgreSQL journals (the Deals it makes open
+    their journal on the backend of this run)."""
+    made = journals_for(request, tmp_path)
+    monkeypatch.setattr(Deals, "journals", made)
+    yield made
+    made.close()
 
 
 @pytest.fixture

@@ -34,6 +34,11 @@ class Harness(Protocol):
         """Rewrite a record's materialised state behind the reducer's back."""
         ...
 
+    def drop(self, location: str) -> None:
+        """Throw a (closed) journal away whole, as an attacker or a bad restore would: its
+        location then opens as a new, empty journal."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -70,6 +75,9 @@ class SQLiteHarness:
         _conn(journal).execute(
             "UPDATE records SET state = ? WHERE module = ? AND rid = ?", (state, module, rid)
         )
+
+    def drop(self, location: str) -> None:
+        Path(location).unlink()
 
     def close(self) -> None:
         pass
@@ -119,6 +127,16 @@ class PostgresHarness:
             module,
             rid,
         )
+
+    def drop(self, location: str) -> None:
+        import psycopg  # as above
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("DROP SCHEMA {s} CASCADE").format(
+                    s=psycopg.sql.Identifier(location.rpartition("#")[2])
+                )
+            )
 
     def close(self) -> None:
         import psycopg  # as above

@@ -12,11 +12,11 @@ import pytest
 from journal.store import Journal
 
 # what the engine reads of a journal that is not a method of the class (set in __init__)
-ATTRIBUTES = ("reducer", "key", "keyed_from", "now")
-# members known not to be on the PostgreSQL journal (or not alike) yet: a member added to
+ATTRIBUTES = ("reducer", "key", "keyed_from", "now", "where")
+# members known not to be on the PostgreSQL journal (or not alike): a member added to
 # journal.Journal goes to journal/postgres.py too, or here with a line in
-# docs/postgres-journal-gaps.md.  ``path``: where a journal's anchors live (guard_journal,
-# write_anchor).
+# docs/postgres-journal-gaps.md.  ``path``: a SQLite journal's file (the embedded mode's
+# CLI finds its files beside it; the engine asks ``anchor_log()`` and ``where`` instead).
 KNOWN_GAPS = ("path",)
 
 
