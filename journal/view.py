@@ -92,6 +92,9 @@ class SQLiteView:
         self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
+        # a fold by record (fold_records): each link's last writer by seq, written at its end
+        self._link_order: dict[tuple[str, str, str], tuple[int, str, str]] | None = None
+        self._seq = 0  # the seq of the row fold_records folds
 
     # records
     def record(self, module: str, rid: str) -> Any | None:
@@ -227,7 +230,17 @@ class SQLiteView:
 
     # links
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
-        self._links.append((module, side, str(side_id), rid, status))
+        order = self._link_order
+        if order is None:
+            self._links.append((module, side, str(side_id), rid, status))
+            return
+        # folded by record: the entry of the highest seq that links a side's id wins, as
+        # it does when entries are folded in seq order
+        key = (module, side, str(side_id))
+        seq = self._seq
+        last = order.get(key)
+        if last is None or last[0] <= seq:
+            order[key] = (seq, rid, status)
 
     def flush_links(self) -> None:
         if self._links:
@@ -565,6 +578,108 @@ def fold(
     return n
 
 
+def fold_rows(
+    view: SQLiteView,
+    batches: Iterable[Sequence[Sequence[Any]]],
+    *,
+    total: int = 0,
+    progress: Progress | None = None,
+) -> int:
+    """:func:`fold` of stored rows (batches of :data:`~journal.schema.ENTRY_COLUMNS`), in
+    order, for a reducer that folds rows itself (``apply_row``, see :func:`row_folder`):
+    no entry is built for a row it folds from its text."""
+    apply_row = row_folder(view.reducer)
+    if apply_row is None:
+        raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
+    n = 0
+    with paused_gc():
+        for rows in batches:
+            wanted: dict[str, set[str]] = {}
+            for row in rows:
+                if row[3] is not None:
+                    wanted.setdefault(row[2], set()).add(row[3])
+            for module, rids in wanted.items():
+                view.preload(module, sorted(rids))
+            for row in rows:
+                apply_row(view, row)
+            view.flush()
+            n += len(rows)
+            if progress is not None:
+                progress(n, total)
+    return n
+
+
+def fold_records(
+    view: SQLiteView,
+    batches: Iterable[Sequence[Sequence[Any]]],
+    *,
+    total: int = 0,
+    progress: Progress | None = None,
+) -> int:
+    """Fold stored rows ordered by record (module, rid, seq; a module's rows without a
+    rid first) into an empty ``view``, each record's rows one after the other: its state
+    is made in memory and written once (no state read back, however many records), for a
+    reducer whose fold of a record reads and writes that record alone (it says so:
+    ``folds_per_record``, see :func:`per_record`).  Links are the one table records share
+    (an id a merge moved to another record): each is written once at the end, as the
+    row of the highest seq that wrote it left it, which is what a fold in seq order
+    leaves; the number folded."""
+    apply_row = row_folder(view.reducer)
+    if apply_row is None:
+        raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
+    n = 0
+    order: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    view._link_order = order
+    absent = view._absent
+    current: tuple[str, str | None] = ("", None)
+    try:
+        with paused_gc():
+            for rows in batches:
+                for row in rows:
+                    key = (row[2], row[3])
+                    if key != current:
+                        current = key
+                        if key[1] is not None:
+                            absent.add(key)  # type: ignore[arg-type]  # the view is empty
+                    view._seq = row[0]
+                    apply_row(view, row)
+                view.flush()
+                # a record folded is not read again: none is kept (the one the next batch
+                # goes on with, if any, is read back from the row the flush wrote)
+                view._cache.clear()
+                view._indexed.clear()
+                n += len(rows)
+                if progress is not None:
+                    progress(n, total)
+    finally:
+        view._link_order = None
+    links = [(*key, rid, status) for key, (_, rid, status) in order.items()]
+    order.clear()
+    view._links = links
+    view.flush_links()
+    return n
+
+
+def per_record(
+    reducer: Reducer, kinds: Iterable[str], read: Callable[..., Iterable[Entry]]
+) -> bool:
+    """Whether the reducer may fold the journal's entries record by record
+    (:func:`fold_records`): it folds stored rows and says so of entries of ``kinds``
+    (its ``folds_per_record(kinds, read)``, ``read(kinds)`` the entries of those kinds
+    in seq order); False for a reducer that says nothing."""
+    ask = getattr(reducer, "folds_per_record", None)
+    if row_folder(reducer) is None or not callable(ask):
+        return False
+    return ask(frozenset(kinds), read) is True
+
+
+def row_folder(reducer: Reducer) -> Callable[[Any, Sequence[Any]], None] | None:
+    """The reducer's ``apply_row`` (fold one stored row, the columns of
+    :data:`~journal.schema.ENTRY_COLUMNS`, exactly as ``apply`` folds its entry), or None."""
+    apply_row = getattr(reducer, "apply_row", None)
+    return apply_row if callable(apply_row) else None
+
+
 def wire_fields(reducer: Reducer) -> bool:
     """Whether the reducer takes entries whose fields are in wire form (its
     ``wire_fields`` attribute, False when it has none)."""
@@ -629,9 +744,13 @@ __all__ = [
     "conflict_filter",
     "cursor_order",
     "fold",
+    "fold_records",
+    "fold_rows",
     "paused_gc",
+    "per_record",
     "reducer_rule",
     "upgrade_reason",
     "reducer_version",
+    "row_folder",
     "wire_fields",
 ]
