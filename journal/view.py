@@ -174,7 +174,7 @@ class SQLiteView:
             gone = next(iter(self._calm), None)
             if gone is None or self._calm[gone] == self._flushes:  # none, or all in use
                 gone = next(iter(self._cache))
-            del self._cache[gone]
+            self._cache.pop(gone, None)
             self._calm.pop(gone, None)
             self._indexed.pop(gone, None)
 
@@ -647,6 +647,7 @@ def fold_records(
                 # a record folded is not read again: none is kept (the one the next batch
                 # goes on with, if any, is read back from the row the flush wrote)
                 view._cache.clear()
+                view._calm.clear()
                 view._indexed.clear()
                 n += len(rows)
                 if progress is not None:
