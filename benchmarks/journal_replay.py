@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -131,6 +132,14 @@ def entries(n: int, records: int) -> Iterator[list[NewEntry]]:
         yield batch
 
 
+def calibration_us() -> float:
+    """Microseconds of ``sum(range(100))`` (best of 5 runs of 20,000) on this machine now:
+    1.9 on the 2-core machine alone, several times more when it is shared; figures of two
+    runs compare in its units."""
+    best = min(timeit.repeat("sum(range(100))", number=20_000, repeat=5))
+    return round(best / 20_000 * 1e6, 2)
+
+
 def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / 1024 / (1024 if sys.platform == "darwin" else 1), 1)
@@ -172,6 +181,7 @@ def child(args: argparse.Namespace) -> None:
     print(
         json.dumps(
             {
+                "calibration_us": calibration_us(),
                 "seconds": seconds,
                 "cpu_seconds": cpu,
                 "entries": n,
@@ -238,6 +248,8 @@ def main() -> None:
         "entries_per_second": {k: round(n / v["seconds"]) for k, v in phases.items()},
         "entries_per_cpu_second": {k: round(n / v["cpu_seconds"]) for k, v in phases.items()},
         "peak_rss_mb": {k: v["peak_rss_mb"] for k, v in phases.items()},
+        # sum(range(100)) in microseconds after each phase (see calibration_us)
+        "calibration_us": {k: v["calibration_us"] for k, v in phases.items()},
         "ok": {k: v["ok"] for k, v in phases.items()},
         "problems": {k: v["problem"] for k, v in phases.items() if v.get("problem")},
         "target_entries_per_second": TARGET,

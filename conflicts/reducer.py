@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from conflicts.register import (
     merge_clock,
@@ -31,7 +34,7 @@ from conflicts.state import (
     encode_state,
     new_state,
 )
-from journal.entry import Entry, Kind, same_wire, to_wire, utc_text
+from journal.entry import Entry, EntryDecoder, Kind, same_wire, to_wire, utc_text
 from journal.payloads import (
     ABSENT,
     Applied,
@@ -90,38 +93,93 @@ def _observe(
 ) -> None:
     """Fold the fields of an observation (or a linked duplicate) into the registers."""
     assert entry.dot is not None
-    dot_side, counter = entry.dot.side, entry.dot.counter
     context = entry.context.as_dict() if entry.context is not None else {}
-    seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
-    modified = payload.modified  # the side's own time, as UTC ISO text
-    if isinstance(modified, str):
-        at = modified
-    else:
-        at = utc_text(modified if isinstance(modified, dt.datetime) else entry.at)
     # linked duplicates: values that fill a gap
     fill = payload.fill if isinstance(payload, Linked) and payload.fill is not ABSENT else ()
     # fields the side never held (mapped since), read empty: the side holds no value, so
     # they are no sibling to compete with another side's value, which fills the gap
     absent = payload.absent if isinstance(payload, Observed) else ()
-    fields = raw["f"]
+    _observe_values(
+        raw,
+        side,
+        entry.dot.side,
+        entry.dot.counter,
+        context,
+        _side_time(payload.modified, entry.at),
+        entry.fields,
+        side_id,
+        fill,
+        absent,
+    )
+
+
+def _side_time(modified: Any, at: dt.datetime) -> str:
+    """The side's own time of a change, as UTC ISO text (the entry's time if it gave none)."""
+    if isinstance(modified, str):
+        return modified
+    return utc_text(modified if isinstance(modified, dt.datetime) else at)
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # wire values that are their own wire form
+
+
+def _observe_values(
+    raw: Raw,
+    side: str,
+    dot_side: str,
+    counter: int,
+    context: dict[str, int],
+    at: str,
+    fields: Mapping[str, Any],
+    side_id: Any,
+    fill: Any = (),
+    absent: Any = (),
+    wired: bool = False,
+) -> None:
+    """:func:`_observe` on plain values (the dot, the context as a dict, the side's time as
+    text): what the fold of a stored row (:meth:`RecordReducer.apply_row`) calls too
+    (``wired``: the values are in wire form already, read from a row's JSON)."""
+    seen = write_clock(dot_side, counter, context)  # one clock for all the write's fields
+    registers = raw["f"]
     sides = raw["s"]
     held = sides.get(side)
     if held is None:
         held = sides[side] = {"id": None, "c": {}, "v": {}, "del": False}
     values = held["v"]
-    for name, value in entry.fields.items():
-        wire = to_wire(value)
+    # a register whose clock the write had seen whole: the usual edit, told once a clock
+    # (the registers one write made share its clock)
+    covered: list[Any] = []
+    for name, value in fields.items():
+        wire = value if wired or type(value) in _PLAIN else to_wire(value)
         if wire is None and name in absent:
             values[name] = None
             continue
-        reg = fields.get(name)
-        if reg is not None and name in fill:
+        reg = registers.get(name)
+        if reg is None:
+            registers[name] = [[[dot_side, counter, wire, at]], seen]
+        elif name in fill:
             # a value filling a gap replaces all the field has seen (the register's clock)
-            fields[name] = write_register(
+            registers[name] = write_register(
                 reg, dot_side, counter, wire, at, merge_clock(dict(seen), reg[1])
             )
         else:
-            fields[name] = write_register(reg, dot_side, counter, wire, at, seen)
+            # write_register's usual case spelled out: one sibling, which the write had
+            # seen, in a register whose clock it had seen whole (the same result)
+            siblings, clock = reg
+            one = siblings[0] if len(siblings) == 1 else None
+            if (
+                one is not None
+                and (one[0] != dot_side or one[1] != counter)
+                and one[1] <= seen.get(one[0], 0)
+                and (clock is covered or _covers(seen, clock))
+            ):
+                covered = clock
+                if counter > clock.get(dot_side, 0):
+                    registers[name] = [[[dot_side, counter, wire, at]], seen]
+                else:  # seen already: superseded by a write delivered before it
+                    registers[name] = [[], seen]
+            else:
+                registers[name] = write_register(reg, dot_side, counter, wire, at, seen)
         values[name] = wire
     if side_id is not None:
         held["id"] = side_id
@@ -130,7 +188,12 @@ def _observe(
         raw["c"][dot_side] = counter
 
 
-def _unalias(held: Raw, fields: dict[str, Any]) -> None:
+def _covers(seen: dict[str, int], clock: dict[str, int]) -> bool:
+    """Whether ``seen`` covers every dot of ``clock``."""
+    return all(n <= seen.get(name, 0) for name, n in clock.items())
+
+
+def _unalias(held: Raw, fields: Mapping[str, Any]) -> None:
     """A write or an edit of a renamed field on the side ends its other name there, unless
     it holds that other name still: an update re-sent whole after a crash (``plan``'s
     ``in_flight``) writes the clone's name again, which keeps it a clone's name."""
@@ -144,7 +207,7 @@ def _unalias(held: Raw, fields: dict[str, Any]) -> None:
             del held["a"]
 
 
-def _supersede(view: View, raw: Raw, entry: Entry) -> None:
+def _supersede(view: View, raw: Raw, seq: int, kind: str) -> None:
     """Conflicts whose siblings a later write replaced are settled by that write."""
     if not raw["x"]:
         return
@@ -157,7 +220,7 @@ def _supersede(view: View, raw: Raw, entry: Entry) -> None:
         if info.get("open"):
             row = view.conflict(info["id"])
             if row is not None and row["status"] == "open":
-                data = {**row["data"], "settled_by": {"seq": entry.seq, "kind": str(entry.kind)}}
+                data = {**row["data"], "settled_by": {"seq": seq, "kind": str(kind)}}
                 view.put_conflict(
                     row["id"], row["module"], row["rid"], row["field"], "resolved", data
                 )
@@ -191,6 +254,8 @@ class RecordReducer:
         # without one stores no label, or no reference
         self.labels = dict(labels or {})
         self.refs = dict(refs or {})
+        self._decoder = EntryDecoder(wire_fields=True)  # rows apply_row hands to apply
+        self._at: tuple[str, str] = ("", "")  # the last entry time read, and as utc_text
 
     @property
     def rule(self) -> str | None:
@@ -268,28 +333,21 @@ class RecordReducer:
         raw = state.raw
         side = entry.side or ""
         if isinstance(payload, Observed):
-            raw.pop("rt", None)  # a new change is worth a new round of attempts
-            unread = raw.get("re")
-            if unread is not None and unread.pop(side, None) is not None and not unread:
-                del raw["re"]  # the side's values read again: its read errors are past
-            new_link = not state.linked(side)
-            _observe(raw, side, entry, payload, payload.id)
-            _unalias(raw["s"][side], entry.fields)  # the side's own edit of a renamed field
-            if payload.baseline:  # a deal as it was before its triggers were on
-                base = raw.setdefault("b", {})
-                for name, value in entry.fields.items():
-                    base[name] = to_wire(value)
-            raw["d"] = True
-            if payload.key is not ABSENT:
-                raw["k"] = payload.key
-                # a state without a near key stays byte for byte what it was before near keys
-                if payload.near is not None and not raw.get("na"):
-                    raw["nk"] = payload.near
-                else:
-                    raw.pop("nk", None)
-            if new_link and payload.id is not None:
-                view.link(module, side, str(payload.id), rid, "active")
-            _supersede(view, raw, entry)
+            assert entry.dot is not None
+            _fold_observed(
+                view,
+                raw,
+                module,
+                rid,
+                side,
+                entry.dot.side,
+                entry.dot.counter,
+                entry.context.as_dict() if entry.context is not None else {},
+                _side_time(payload.modified, entry.at),
+                entry.fields,
+                payload,
+                entry.seq,
+            )
         elif isinstance(payload, Tombstone):
             held = raw["s"].get(side)
             if held is None:
@@ -302,36 +360,20 @@ class RecordReducer:
             if held["id"] is not None:
                 view.link(module, side, str(held["id"]), rid, "deleted")
         elif isinstance(payload, Applied):
-            held = raw["s"].get(side)
-            if held is None:
-                held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
-            side_id = str(payload.id)
-            if held["id"] != side_id:
-                view.link(module, side, side_id, rid, "active")
-            held["id"] = side_id
-            if payload.create:  # a record made again where an undo deleted it (undo of undo)
-                held["del"] = False
-            if entry.context is not None:
-                merge_clock(held["c"], entry.context.as_dict())
-            values = held["v"]
-            for name, value in entry.fields.items():
-                values[name] = to_wire(value)
-            if entry.dot is not None:
-                # an undo's restore: the value it put back is the record's newest value
-                # (a later sync does not write the undone value again), seen by the side
-                _write_dotted(raw, entry)
-                merge_clock(held["c"], {entry.dot.side: entry.dot.counter})
-                _supersede(view, raw, entry)
-            _unalias(held, entry.fields)
-            for renamed in payload.renamed:  # a clone sent under another name
-                held.setdefault("a", {})[renamed["field"]] = [
-                    to_wire(renamed["from"]),
-                    to_wire(renamed["to"]),
-                ]
-            raw["e"].pop(side, None)
-            _forget_retry(raw, side)
-            if payload.done:
-                raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
+            _fold_applied(
+                view,
+                raw,
+                module,
+                rid,
+                side,
+                str(payload.id),
+                payload.create,
+                payload.done,
+                entry.context.as_dict() if entry.context is not None else None,
+                entry.fields,
+                entry,
+                payload.renamed,
+            )
         elif isinstance(payload, Failure) and payload.heals:
             # a value the side gave that would not read: until the side's next change
             raw.setdefault("re", {})[side] = str(payload.reason)
@@ -356,7 +398,7 @@ class RecordReducer:
                 # a re-read before our write reaches it is no change of theirs
                 for name in payload.empty:
                     raw["s"][side]["v"].setdefault(name, None)
-                _supersede(view, raw, entry)
+                _supersede(view, raw, entry.seq, entry.kind)
             else:  # policy overwrite: the existing side holds its values, the incoming ones win
                 raw["s"][side] = {
                     "id": side_id,
@@ -379,6 +421,156 @@ class RecordReducer:
         elif isinstance(payload, Triggered):
             self._triggered(view, raw, entry, payload)
         view.put_record(module, rid, state)
+
+    def folds_per_record(
+        self, kinds: frozenset[str], read: Callable[[Sequence[str]], Iterable[Entry]]
+    ) -> bool:
+        """Whether a journal holding entries of ``kinds`` folds record by record into what
+        its fold in seq order makes (``read(kinds)``: its entries of those kinds, in seq
+        order): each record's entries read and write that record alone, with conflicts
+        keyed by the seq of the record's own conflict entry and links (the one table
+        records share) written by the journal as the highest seq left them.
+
+        Not so, and False, for the entries that cross records: a deleted integration (a
+        module dropped), a retry or a settling asked of many records (an intent naming
+        them), an undo's unlink (the record it was made active again), a cursor set on a
+        record's entry (cursors are set in seq order with the module's other entries
+        without a rid), a resolution of another record's conflict; and any kind not
+        known here (a newer entry's)."""
+        if not kinds <= _RECORD_KINDS:
+            return False
+        conflicts: dict[int, tuple[str, str | None]] = {}
+        for entry in read(sorted(kinds & _CHECKED_KINDS)):
+            kind = entry.kind
+            cls = variant(kind, entry.meta)
+            if cls in _CROSSING or (kind is Kind.CURSOR and entry.rid is not None):
+                return False
+            if kind is Kind.CONFLICT:
+                conflicts[entry.seq] = (entry.module, entry.rid)
+            elif kind is Kind.RESOLUTION:
+                payload = payload_of(entry)
+                assert isinstance(payload, (ValueResolution, DuplicateResolution))
+                if conflicts.get(payload.conflict) != (entry.module, entry.rid):
+                    return False
+        return True
+
+    def apply_row(self, view: View, row: Sequence[Any]) -> None:
+        """Fold one stored row (the columns of :data:`journal.schema.ENTRY_COLUMNS`; the
+        two hashes may be left out) exactly as :meth:`apply` folds its entry.
+
+        An observation or an applied write of the shapes a sync writes is folded from the
+        row's JSON as it is, without building the entry and its payload (a replay's hot
+        path: the same functions fold it); any other row, or one holding what this does
+        not read (a key it does not know, a value not of the type it expects, a float, a
+        format of another version), is decoded and goes through :meth:`apply`."""
+        kind = row[5]
+        if (
+            (kind == "observed" or kind == "applied")
+            and row[3] is not None
+            and self._fold_row(view, row)
+        ):
+            return
+        self.apply(view, self._decoder.entry(tuple(row) if len(row) >= 12 else (*row[:10], "", "")))
+
+    def _fold_row(self, view: View, row: Sequence[Any]) -> bool:
+        """Fold an observation or an applied write from its stored text; False (nothing
+        done) when the row is not of a shape read here."""
+        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
+        if type(side) is not str or fields[:1] != "{" or meta[:1] != "{":
+            return False
+        try:
+            values = _loads(fields)
+            info = _loads(meta) if meta != "{}" else {}
+            clock = _loads(context) if context is not None else None
+        except orjson.JSONDecodeError:
+            return False
+        if (
+            type(values) is not dict
+            or type(info) is not dict
+            or not _floatless(values)
+            or (clock is not None and not _plain_clock(clock))
+        ):
+            return False
+        side_id = info.get("id")
+        if type(side_id) is not str:
+            return False
+        if kind == "observed":
+            if dot is None or not info.keys() <= _OBSERVED_KEYS:
+                return False
+            dot_side, sep, count = dot[2:-1].rpartition('",')
+            if not (
+                sep
+                and dot[:2] == '["'
+                and dot[-1:] == "]"
+                and '"' not in dot_side
+                and "\\" not in dot_side
+                and count.isascii()
+                and count.isdigit()
+            ):
+                return False
+            key = info.get("key", ABSENT)
+            near = info.get("near")
+            absent = info.get("absent", ())
+            baseline = info.get("baseline", False)
+            modified = info.get("modified")
+            if (
+                (key is not ABSENT and key is not None and type(key) is not str)
+                or (near is not None and type(near) is not str)
+                or (absent != () and type(absent) is not list)
+                or type(baseline) is not bool
+            ):
+                return False
+            if type(modified) is not str:
+                if modified is None:
+                    modified = self._utc(at)
+                elif type(modified) is dict and modified.keys() == {"$datetime"}:
+                    modified = _utc_of(modified["$datetime"])
+                else:
+                    return False
+            state = view.record(module, rid)
+            if state is None:
+                state = RecordState(new_state(module, rid, side))
+            _fold_observed(
+                view,
+                state.raw,
+                module,
+                rid,
+                side,
+                dot_side,
+                int(count),
+                clock if clock is not None else {},
+                modified,
+                values,
+                _Observation(side_id, key, near, absent, baseline),
+                row[0],
+                True,
+            )
+        else:
+            create = info.get("create", False)
+            done = info.get("done", False)
+            if (
+                dot is not None
+                or not info.keys() <= _APPLIED_KEYS
+                or type(create) is not bool
+                or type(done) is not bool
+            ):
+                return False
+            state = view.record(module, rid)
+            if state is None:
+                state = RecordState(new_state(module, rid, side))
+            _fold_applied(
+                view, state.raw, module, rid, side, side_id, create, done, clock, values, wired=True
+            )
+        view.put_record(module, rid, state)
+        return True
+
+    def _utc(self, at: str) -> str:
+        """``utc_text`` of a stored entry time (the last one kept: a batch shares one)."""
+        last, text = self._at
+        if at != last:
+            text = utc_text(dt.datetime.fromisoformat(at))
+            self._at = (at, text)
+        return text
 
     @staticmethod
     def _conflict(
@@ -426,7 +618,7 @@ class RecordReducer:
         elif entry.dot is not None:
             _write_dotted(raw, entry)
             raw["d"] = True
-            _supersede(view, raw, entry)
+            _supersede(view, raw, entry.seq, entry.kind)
 
     @staticmethod
     def _triggered(view: View, raw: Raw, entry: Entry, payload: Triggered) -> None:
@@ -448,7 +640,196 @@ class RecordReducer:
         }
         raw.pop("rt", None)  # a new change is worth a new round of attempts
         raw["d"] = True
-        _supersede(view, raw, entry)
+        _supersede(view, raw, entry.seq, entry.kind)
+
+
+# the kinds a fold by record knows (RecordReducer.folds_per_record), those whose entries it
+# reads first, and the payloads that cross records
+_RECORD_KINDS = frozenset(str(kind) for kind in Kind)
+_CHECKED_KINDS = frozenset({"config", "intent", "link", "cursor", "conflict", "resolution"})
+_CROSSING = (IntegrationDeleted, RetryIntent, SettledIntent, Unlinked)
+
+# a time as the journal stores it (UTC, to the second or the microsecond): its utc_text
+# is told from the text; any other text is parsed (and refused as apply refuses it)
+_UTC_TEXT = re.compile(
+    r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{6})?\+00:00", re.ASCII
+)
+_DAYS: set[str] = set()  # days read and found real (not 2026-02-30)
+
+
+def _utc_of(text: str) -> str:
+    """``utc_text(datetime.fromisoformat(text))``, without building the datetime for a
+    time as the journal stores it."""
+    match = _UTC_TEXT.fullmatch(text)
+    if match is not None:
+        day = text[:10]
+        if day in _DAYS or _real_day(day):
+            return text if match.group(1) else text[:19] + ".000000+00:00"
+    return utc_text(dt.datetime.fromisoformat(text))
+
+
+def _real_day(day: str) -> bool:
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return False
+    if len(_DAYS) > 100_000:  # a journal's days are few; this keeps it so whatever it holds
+        _DAYS.clear()
+    _DAYS.add(day)
+    return True
+
+
+_loads = orjson.loads
+# the keys of an observation's and an applied write's meta that apply_row reads (a row
+# holding any other goes through apply, which keeps it in the payload's ``extra``)
+_OBSERVED_KEYS = frozenset({"id", "key", "near", "modified", "absent", "baseline"})
+_APPLIED_KEYS = frozenset({"id", "create", "done"})
+
+
+def _floatless(values: dict[str, Any]) -> bool:
+    """Whether no value holds a float: orjson reads an integer past 64 bits as one (a
+    stored row holding one is read by the standard parser, through ``apply``)."""
+    kinds = set(map(type, values.values()))
+    if float in kinds:
+        return False
+    if dict in kinds or list in kinds:
+        for value in values.values():
+            kind = type(value)
+            if kind is dict:
+                # a tagged value (a Decimal, a date) holds its text alone
+                if len(value) == 1 and type(next(iter(value.values()))) is str:
+                    continue
+                if _has_float(value):
+                    return False
+            elif kind is list and _has_float(value):
+                return False
+    return True
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return True
+    if kind is dict:
+        return any(_has_float(v) for v in value.values())
+    if kind is list:
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _plain_clock(clock: Any) -> bool:
+    """A stored context as :class:`~journal.clock.VectorClock` keeps it: counters above 0."""
+    if type(clock) is not dict:
+        return False
+    return all(type(n) is int and n > 0 for n in clock.values())
+
+
+class _Observation:
+    """What :func:`_fold_observed` reads of an observation's meta (an :class:`Observed`
+    payload has the same attributes): a stored row's, read without building the payload."""
+
+    __slots__ = ("absent", "baseline", "id", "key", "near")
+
+    def __init__(self, id: Any, key: Any, near: Any, absent: Any, baseline: Any) -> None:
+        self.id, self.key, self.near, self.absent, self.baseline = id, key, near, absent, baseline
+
+
+def _fold_observed(
+    view: View,
+    raw: Raw,
+    module: str,
+    rid: str,
+    side: str,
+    dot_side: str,
+    counter: int,
+    context: dict[str, int],
+    at: str,
+    fields: Mapping[str, Any],
+    payload: Observed | _Observation,
+    seq: int,
+    wired: bool = False,
+) -> None:
+    """An observation (``at``: the side's time of it as UTC ISO text; ``wired``: the
+    fields in wire form already)."""
+    raw.pop("rt", None)  # a new change is worth a new round of attempts
+    unread = raw.get("re")
+    if unread is not None and unread.pop(side, None) is not None and not unread:
+        del raw["re"]  # the side's values read again: its read errors are past
+    held = raw["s"].get(side)
+    new_link = held is None or held["id"] is None
+    _observe_values(
+        raw, side, dot_side, counter, context, at, fields, payload.id, (), payload.absent, wired
+    )
+    _unalias(raw["s"][side], fields)  # the side's own edit of a renamed field
+    if payload.baseline:  # a deal as it was before its triggers were on
+        base = raw.setdefault("b", {})
+        for name, value in fields.items():
+            base[name] = to_wire(value)
+    raw["d"] = True
+    key = payload.key
+    if key is not ABSENT:
+        raw["k"] = key
+        # a state without a near key stays byte for byte what it was before near keys
+        if payload.near is not None and not raw.get("na"):
+            raw["nk"] = payload.near
+        else:
+            raw.pop("nk", None)
+    if new_link and payload.id is not None:
+        view.link(module, side, str(payload.id), rid, "active")
+    if raw["x"]:
+        _supersede(view, raw, seq, Kind.OBSERVED)
+
+
+def _fold_applied(
+    view: View,
+    raw: Raw,
+    module: str,
+    rid: str,
+    side: str,
+    side_id: str,
+    create: Any,
+    done: Any,
+    context: dict[str, int] | None,
+    fields: Mapping[str, Any],
+    dotted: Entry | None = None,
+    renamed: Any = (),
+    wired: bool = False,
+) -> None:
+    """A write a side accepted (``dotted``: the entry, when it may have a dot: an undo's
+    restore; ``renamed``: the clone's fields sent under another name; ``wired``: the
+    fields in wire form already)."""
+    held = raw["s"].get(side)
+    if held is None:
+        held = raw["s"][side] = {"id": None, "c": {}, "v": {}, "del": False}
+    if held["id"] != side_id:
+        view.link(module, side, side_id, rid, "active")
+    held["id"] = side_id
+    if create:  # a record made again where an undo deleted it (undo of undo)
+        held["del"] = False
+    if context is not None:
+        merge_clock(held["c"], context)
+    values = held["v"]
+    if wired:
+        values.update(fields)
+    else:
+        for name, value in fields.items():
+            values[name] = value if type(value) in _PLAIN else to_wire(value)
+    if dotted is not None and dotted.dot is not None:
+        # an undo's restore: the value it put back is the record's newest value
+        # (a later sync does not write the undone value again), seen by the side
+        _write_dotted(raw, dotted)
+        merge_clock(held["c"], {dotted.dot.side: dotted.dot.counter})
+        _supersede(view, raw, dotted.seq, dotted.kind)
+    _unalias(held, fields)
+    for renamed_field in renamed:  # a clone sent under another name
+        held.setdefault("a", {})[renamed_field["field"]] = [
+            to_wire(renamed_field["from"]),
+            to_wire(renamed_field["to"]),
+        ]
+    raw["e"].pop(side, None)
+    _forget_retry(raw, side)
+    if done:
+        raw["d"] = _retry_due(raw)  # another side's refused write waits its retry
 
 
 def _unlink(view: View, raw: Raw, entry: Entry, payload: Unlinked) -> None:
@@ -468,7 +849,7 @@ def _unlink(view: View, raw: Raw, entry: Entry, payload: Unlinked) -> None:
     _forget_retry(raw, side)
     raw["e"].pop(side, None)
     raw["d"] = False
-    _supersede(view, raw, entry)
+    _supersede(view, raw, entry.seq, entry.kind)
     if payload.from_ != raw["r"]:
         was = view.record(module, payload.from_)
         if was is not None and was.raw["st"] == MERGED:

@@ -66,6 +66,14 @@ class SQLiteView:
     come out of the encoding as they were stored gets its state and attention written
     alone: an incremental cycle then rewrites no index entry it did not change (each
     rewritten one is a page of the file written again, wherever in the file it is).
+
+    When the cache is full, the least recently used state of a record needing no attention
+    goes first, unless it was read since the last flush (the batch at work needs it); then
+    the least recently used of all.  The planner reads every record needing attention, in
+    rid order, after the pulls: not the order they were pulled in, so under least recently
+    used alone the states it has planned push out those it has yet to read (a first sync
+    of 100k records decoded every state again; now only those the pulls left beyond the
+    cache).
     """
 
     def __init__(self, conn: sqlite3.Connection, reducer: Reducer, cache_size: int = 20_000):
@@ -73,12 +81,20 @@ class SQLiteView:
         self.reducer = reducer
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        # the cached records needing no attention (as their rows hold it), least recently
+        # used first, each with the flush count when it was last read (-1: written):
+        # these are pushed out of a full cache before the others (see the class)
+        self._calm: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._flushes = 0
         self._dirty: dict[tuple[str, str], Any] = {}
         # the indexed columns of cached records as their rows hold them (see flush)
         self._indexed: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
+        # a fold by record (fold_records): each link's last writer by seq, written at its end
+        self._link_order: dict[tuple[str, str, str], tuple[int, str, str]] | None = None
+        self._seq = 0  # the seq of the row fold_records folds
 
     # records
     def record(self, module: str, rid: str) -> Any | None:
@@ -87,16 +103,20 @@ class SQLiteView:
             return self._dirty[key]
         if key in self._cache:
             self._cache.move_to_end(key)
+            if key in self._calm:
+                self._calm[key] = self._flushes
+                self._calm.move_to_end(key)
             return self._cache[key]
         if key in self._absent:
             return None
         row = self.conn.execute(
-            f"SELECT state, {_INDEXED} FROM records WHERE module = ? AND rid = ?", key
+            f"SELECT state, attention, {_INDEXED} FROM records WHERE module = ? AND rid = ?",
+            key,
         ).fetchone()
         if row is None:
             return None
         state = self.reducer.decode(row[0])
-        self._remember(key, state, row[1:])
+        self._remember(key, state, row[2:], bool(row[1]))
         return state
 
     def preload(self, module: str, rids: Sequence[str]) -> None:
@@ -113,12 +133,14 @@ class SQLiteView:
             chunk = missing[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT rid, state, {_INDEXED} FROM records WHERE module = ? AND rid IN ({marks})",
+                f"SELECT rid, state, attention, {_INDEXED} FROM records "
+                f"WHERE module = ? AND rid IN ({marks})",
                 (module, *chunk),
             )
-            for rid, text, *indexed in rows:
+            for rid, text, attention, *indexed in rows:
                 self._absent.discard((module, rid))
-                self._remember((module, rid), self.reducer.decode(text), tuple(indexed))
+                state = self.reducer.decode(text)
+                self._remember((module, rid), state, tuple(indexed), bool(attention))
 
     def prefetch(self, entries: Iterable[Entry]) -> None:
         """Read the stored states of the records ``entries`` are about that are not in
@@ -132,13 +154,28 @@ class SQLiteView:
             self.preload(module, sorted(rids))
 
     def _remember(
-        self, key: tuple[str, str], state: Any, indexed: tuple[Any, ...] | None = None
+        self,
+        key: tuple[str, str],
+        state: Any,
+        indexed: tuple[Any, ...],
+        attention: bool,
+        *,
+        read: bool = True,
     ) -> None:
         self._cache[key] = state
-        if indexed is not None:
-            self._indexed[key] = indexed
+        self._cache.move_to_end(key)
+        self._indexed[key] = indexed
+        if attention:
+            self._calm.pop(key, None)
+        else:
+            self._calm[key] = self._flushes if read else -1
+            self._calm.move_to_end(key)
         if len(self._cache) > self.cache_size:
-            gone, _ = self._cache.popitem(last=False)
+            gone = next(iter(self._calm), None)
+            if gone is None or self._calm[gone] == self._flushes:  # none, or all in use
+                gone = next(iter(self._cache))
+            self._cache.pop(gone, None)
+            self._calm.pop(gone, None)
             self._indexed.pop(gone, None)
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
@@ -150,6 +187,7 @@ class SQLiteView:
         # what a batch's bulk read found missing is kept for the batch only: the rids of
         # entries a reducer makes no record of would otherwise pile up for the process's life
         self._absent.clear()
+        self._flushes += 1  # a batch's reads are done
         if not self._dirty:
             return
         encode = self.reducer.encode
@@ -165,7 +203,7 @@ class SQLiteView:
                 rows.append(
                     (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
                 )
-            self._remember((module, rid), state, indexed)
+            self._remember((module, rid), state, indexed, bool(attention), read=False)
         self._dirty.clear()
         if rows:
             self.conn.executemany(
@@ -184,6 +222,7 @@ class SQLiteView:
 
     def forget(self) -> None:
         self._cache.clear()
+        self._calm.clear()
         self._indexed.clear()
         self._dirty.clear()
         self._absent.clear()
@@ -191,7 +230,17 @@ class SQLiteView:
 
     # links
     def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
-        self._links.append((module, side, str(side_id), rid, status))
+        order = self._link_order
+        if order is None:
+            self._links.append((module, side, str(side_id), rid, status))
+            return
+        # folded by record: the entry of the highest seq that links a side's id wins, as
+        # it does when entries are folded in seq order
+        key = (module, side, str(side_id))
+        seq = self._seq
+        last = order.get(key)
+        if last is None or last[0] <= seq:
+            order[key] = (seq, rid, status)
 
     def flush_links(self) -> None:
         if self._links:
@@ -246,7 +295,7 @@ class SQLiteView:
         The one way a cursor goes back: with its row gone, the module's next pull starts
         with a snapshot of each side, as on a first sync.
         """
-        for cache in (self._cache, self._dirty, self._indexed):
+        for cache in (self._cache, self._calm, self._dirty, self._indexed):
             for key in [k for k in cache if k[0] == module]:
                 del cache[key]
         self._absent = {k for k in self._absent if k[0] != module}
@@ -529,6 +578,109 @@ def fold(
     return n
 
 
+def fold_rows(
+    view: SQLiteView,
+    batches: Iterable[Sequence[Sequence[Any]]],
+    *,
+    total: int = 0,
+    progress: Progress | None = None,
+) -> int:
+    """:func:`fold` of stored rows (batches of :data:`~journal.schema.ENTRY_COLUMNS`), in
+    order, for a reducer that folds rows itself (``apply_row``, see :func:`row_folder`):
+    no entry is built for a row it folds from its text."""
+    apply_row = row_folder(view.reducer)
+    if apply_row is None:
+        raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
+    n = 0
+    with paused_gc():
+        for rows in batches:
+            wanted: dict[str, set[str]] = {}
+            for row in rows:
+                if row[3] is not None:
+                    wanted.setdefault(row[2], set()).add(row[3])
+            for module, rids in wanted.items():
+                view.preload(module, sorted(rids))
+            for row in rows:
+                apply_row(view, row)
+            view.flush()
+            n += len(rows)
+            if progress is not None:
+                progress(n, total)
+    return n
+
+
+def fold_records(
+    view: SQLiteView,
+    batches: Iterable[Sequence[Sequence[Any]]],
+    *,
+    total: int = 0,
+    progress: Progress | None = None,
+) -> int:
+    """Fold stored rows ordered by record (module, rid, seq; a module's rows without a
+    rid first) into an empty ``view``, each record's rows one after the other: its state
+    is made in memory and written once (no state read back, however many records), for a
+    reducer whose fold of a record reads and writes that record alone (it says so:
+    ``folds_per_record``, see :func:`per_record`).  Links are the one table records share
+    (an id a merge moved to another record): each is written once at the end, as the
+    row of the highest seq that wrote it left it, which is what a fold in seq order
+    leaves; the number folded."""
+    apply_row = row_folder(view.reducer)
+    if apply_row is None:
+        raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
+    n = 0
+    order: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    view._link_order = order
+    absent = view._absent
+    current: tuple[str, str | None] = ("", None)
+    try:
+        with paused_gc():
+            for rows in batches:
+                for row in rows:
+                    key = (row[2], row[3])
+                    if key != current:
+                        current = key
+                        if key[1] is not None:
+                            absent.add(key)  # type: ignore[arg-type]  # the view is empty
+                    view._seq = row[0]
+                    apply_row(view, row)
+                view.flush()
+                # a record folded is not read again: none is kept (the one the next batch
+                # goes on with, if any, is read back from the row the flush wrote)
+                view._cache.clear()
+                view._calm.clear()
+                view._indexed.clear()
+                n += len(rows)
+                if progress is not None:
+                    progress(n, total)
+    finally:
+        view._link_order = None
+    links = [(*key, rid, status) for key, (_, rid, status) in order.items()]
+    order.clear()
+    view._links = links
+    view.flush_links()
+    return n
+
+
+def per_record(
+    reducer: Reducer, kinds: Iterable[str], read: Callable[..., Iterable[Entry]]
+) -> bool:
+    """Whether the reducer may fold the journal's entries record by record
+    (:func:`fold_records`): it folds stored rows and says so of entries of ``kinds``
+    (its ``folds_per_record(kinds, read)``, ``read(kinds)`` the entries of those kinds
+    in seq order); False for a reducer that says nothing."""
+    ask = getattr(reducer, "folds_per_record", None)
+    if row_folder(reducer) is None or not callable(ask):
+        return False
+    return ask(frozenset(kinds), read) is True
+
+
+def row_folder(reducer: Reducer) -> Callable[[Any, Sequence[Any]], None] | None:
+    """The reducer's ``apply_row`` (fold one stored row, the columns of
+    :data:`~journal.schema.ENTRY_COLUMNS`, exactly as ``apply`` folds its entry), or None."""
+    apply_row = getattr(reducer, "apply_row", None)
+    return apply_row if callable(apply_row) else None
+
+
 def wire_fields(reducer: Reducer) -> bool:
     """Whether the reducer takes entries whose fields are in wire form (its
     ``wire_fields`` attribute, False when it has none)."""
@@ -593,9 +745,13 @@ __all__ = [
     "conflict_filter",
     "cursor_order",
     "fold",
+    "fold_records",
+    "fold_rows",
     "paused_gc",
+    "per_record",
     "reducer_rule",
     "upgrade_reason",
     "reducer_version",
+    "row_folder",
     "wire_fields",
 ]
