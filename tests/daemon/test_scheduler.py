@@ -45,10 +45,13 @@ def daemon(world) -> Iterator[Daemon]:
 
 def test_a_started_daemon_syncs_each_module_on_its_schedule(world, daemon):
     """The first run syncs both ways; a later change arrives at the next scheduled run."""
-    wait_for(lambda: world.names("crm") == ["Alpha Ltd", "Beta Inc", "Gamma Co"])
+    # the cycle pushes to one side, then the other (crm first): wait for the cycle's end,
+    # not for one side, before reading both (a loaded machine ran the test between pushes)
+    wait_for(lambda: daemon.modules["customers"].last_ok is not None, timeout=60)
+    assert world.names("crm") == ["Alpha Ltd", "Beta Inc", "Gamma Co"]
     assert world.names("books") == ["Alpha Ltd", "Beta Inc", "Gamma Co"]
     world.add("crm", "Delta")
-    wait_for(lambda: "Delta" in world.names("books"))
+    wait_for(lambda: "Delta" in world.names("books"), timeout=60)
 
 
 def test_a_second_daemon_on_the_same_journal_is_refused(world, daemon):
