@@ -66,6 +66,14 @@ class SQLiteView:
     come out of the encoding as they were stored gets its state and attention written
     alone: an incremental cycle then rewrites no index entry it did not change (each
     rewritten one is a page of the file written again, wherever in the file it is).
+
+    When the cache is full, the least recently used state of a record needing no attention
+    goes first, unless it was read since the last flush (the batch at work needs it); then
+    the least recently used of all.  The planner reads every record needing attention, in
+    rid order, after the pulls: not the order they were pulled in, so under least recently
+    used alone the states it has planned push out those it has yet to read (a first sync
+    of 100k records decoded every state again; now only those the pulls left beyond the
+    cache).
     """
 
     def __init__(self, conn: sqlite3.Connection, reducer: Reducer, cache_size: int = 20_000):
@@ -73,6 +81,11 @@ class SQLiteView:
         self.reducer = reducer
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        # the cached records needing no attention (as their rows hold it), least recently
+        # used first, each with the flush count when it was last read (-1: written):
+        # these are pushed out of a full cache before the others (see the class)
+        self._calm: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._flushes = 0
         self._dirty: dict[tuple[str, str], Any] = {}
         # the indexed columns of cached records as their rows hold them (see flush)
         self._indexed: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -90,16 +103,20 @@ class SQLiteView:
             return self._dirty[key]
         if key in self._cache:
             self._cache.move_to_end(key)
+            if key in self._calm:
+                self._calm[key] = self._flushes
+                self._calm.move_to_end(key)
             return self._cache[key]
         if key in self._absent:
             return None
         row = self.conn.execute(
-            f"SELECT state, {_INDEXED} FROM records WHERE module = ? AND rid = ?", key
+            f"SELECT state, attention, {_INDEXED} FROM records WHERE module = ? AND rid = ?",
+            key,
         ).fetchone()
         if row is None:
             return None
         state = self.reducer.decode(row[0])
-        self._remember(key, state, row[1:])
+        self._remember(key, state, row[2:], bool(row[1]))
         return state
 
     def preload(self, module: str, rids: Sequence[str]) -> None:
@@ -116,12 +133,14 @@ class SQLiteView:
             chunk = missing[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT rid, state, {_INDEXED} FROM records WHERE module = ? AND rid IN ({marks})",
+                f"SELECT rid, state, attention, {_INDEXED} FROM records "
+                f"WHERE module = ? AND rid IN ({marks})",
                 (module, *chunk),
             )
-            for rid, text, *indexed in rows:
+            for rid, text, attention, *indexed in rows:
                 self._absent.discard((module, rid))
-                self._remember((module, rid), self.reducer.decode(text), tuple(indexed))
+                state = self.reducer.decode(text)
+                self._remember((module, rid), state, tuple(indexed), bool(attention))
 
     def prefetch(self, entries: Iterable[Entry]) -> None:
         """Read the stored states of the records ``entries`` are about that are not in
@@ -135,13 +154,28 @@ class SQLiteView:
             self.preload(module, sorted(rids))
 
     def _remember(
-        self, key: tuple[str, str], state: Any, indexed: tuple[Any, ...] | None = None
+        self,
+        key: tuple[str, str],
+        state: Any,
+        indexed: tuple[Any, ...],
+        attention: bool,
+        *,
+        read: bool = True,
     ) -> None:
         self._cache[key] = state
-        if indexed is not None:
-            self._indexed[key] = indexed
+        self._cache.move_to_end(key)
+        self._indexed[key] = indexed
+        if attention:
+            self._calm.pop(key, None)
+        else:
+            self._calm[key] = self._flushes if read else -1
+            self._calm.move_to_end(key)
         if len(self._cache) > self.cache_size:
-            gone, _ = self._cache.popitem(last=False)
+            gone = next(iter(self._calm), None)
+            if gone is None or self._calm[gone] == self._flushes:  # none, or all in use
+                gone = next(iter(self._cache))
+            del self._cache[gone]
+            self._calm.pop(gone, None)
             self._indexed.pop(gone, None)
 
     def put_record(self, module: str, rid: str, state: Any) -> None:
@@ -153,6 +187,7 @@ class SQLiteView:
         # what a batch's bulk read found missing is kept for the batch only: the rids of
         # entries a reducer makes no record of would otherwise pile up for the process's life
         self._absent.clear()
+        self._flushes += 1  # a batch's reads are done
         if not self._dirty:
             return
         encode = self.reducer.encode
@@ -168,7 +203,7 @@ class SQLiteView:
                 rows.append(
                     (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
                 )
-            self._remember((module, rid), state, indexed)
+            self._remember((module, rid), state, indexed, bool(attention), read=False)
         self._dirty.clear()
         if rows:
             self.conn.executemany(
@@ -187,6 +222,7 @@ class SQLiteView:
 
     def forget(self) -> None:
         self._cache.clear()
+        self._calm.clear()
         self._indexed.clear()
         self._dirty.clear()
         self._absent.clear()
@@ -259,7 +295,7 @@ class SQLiteView:
         The one way a cursor goes back: with its row gone, the module's next pull starts
         with a snapshot of each side, as on a first sync.
         """
-        for cache in (self._cache, self._dirty, self._indexed):
+        for cache in (self._cache, self._calm, self._dirty, self._indexed):
             for key in [k for k in cache if k[0] == module]:
                 del cache[key]
         self._absent = {k for k in self._absent if k[0] != module}

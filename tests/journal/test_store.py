@@ -174,3 +174,57 @@ def test_an_unopenable_file_is_a_storage_error(tmp_path):
 def test_the_journal_uses_wal(journal):
     """WAL mode lets readers read while the engine writes."""
     assert journal.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+class DecodeCounting(CountingReducer):
+    """A CountingReducer that counts its decodes (a state read back from its row)."""
+
+    def __init__(self):
+        self.decodes = 0
+
+    def decode(self, text):
+        self.decodes += 1
+        return super().decode(text)
+
+
+def test_a_full_cache_keeps_the_states_the_planner_has_yet_to_read(tmp_path):
+    """Six records need attention (one entry each, as a pull leaves them) but four fit in
+    the cache.  Read in their pull order, a batch of one at a time, each then settled (a
+    second entry: no attention): least recently used alone would push out each state
+    just before its turn and decode all six again; the states settled go first instead."""
+    reducer = DecodeCounting()
+    j = Journal(tmp_path / "j.db", reducer, now=fixed_now, cache_size=4)
+    rids = [f"crm:{i}" for i in range(6)]
+    for dot, rid in enumerate(rids, start=1):
+        j.append([observed(rid, n=dot)])
+    assert j.attention("customers") == rids
+    for dot, rid in enumerate(rids, start=7):
+        j.preload("customers", [rid])
+        assert j.record("customers", rid)["n"] == 1
+        j.append([observed(rid, n=dot)])
+    # the first read pushes out one still to come (no settled one to push out yet), then
+    # each read pushes out the one settled before it: 2 left beyond the cache, and 1
+    assert reducer.decodes == 3
+    assert j.attention("customers") == []
+    assert [j.record("customers", rid)["n"] for rid in rids] == [2] * 6
+    j.close()
+
+
+def test_a_batch_read_into_a_full_cache_stays_for_the_batch(tmp_path):
+    """The cache holds four records needing attention; a batch reads three that need
+    none: all three stay in memory until the batch is done (the states that need
+    attention are pushed out for them, as a least recently used cache would)."""
+    reducer = DecodeCounting()
+    j = Journal(tmp_path / "j.db", reducer, now=fixed_now, cache_size=4)
+    calm = [f"crm:{i}" for i in range(3)]
+    for dot, rid in enumerate(calm, start=1):
+        j.append([observed(rid, n=dot), observed(rid, n=dot + 10)])
+    for dot, rid in enumerate([f"books:{i}" for i in range(4)], start=20):
+        j.append([observed(rid, n=dot)])
+    j.view.forget()
+    j.preload("customers", [f"books:{i}" for i in range(4)])
+    j.preload("customers", calm)
+    assert reducer.decodes == 7
+    assert [j.record("customers", rid)["n"] for rid in calm] == [2, 2, 2]
+    assert reducer.decodes == 7  # none read again
+    j.close()
