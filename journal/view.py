@@ -174,7 +174,7 @@ class SQLiteView:
             gone = next(iter(self._calm), None)
             if gone is None or self._calm[gone] == self._flushes:  # none, or all in use
                 gone = next(iter(self._cache))
-            del self._cache[gone]
+            self._cache.pop(gone, None)
             self._calm.pop(gone, None)
             self._indexed.pop(gone, None)
 
