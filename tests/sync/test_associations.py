@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from conflicts.deals import TRIGGER
-from journal import Dot, Journal, Kind, VectorClock
+from journal import Dot, JournalStorage, Kind, VectorClock
 from journal.payloads import (
     Applied,
     DealAssociation,
@@ -28,7 +28,8 @@ from replicator.connectors.zoho.books_deals import TYPES, Document, DocumentType
 from replicator.connectors.zoho.crm_deals import Deal, DeletedDeal, criterion, deal_of
 from replicator.errors import AssociationError, ZohoError
 from replicator.sync import associations as assoc
-from replicator.sync.app import open_journal
+from replicator.sync.app import open_journal, record_reducer
+from tests.sync.backends import BACKENDS, Journals, journals_for
 
 CONFIG = """
 [sides.crm]
@@ -117,7 +118,7 @@ def invoice(id: str, customer: str | None, *, number: str | None = None, **more:
 @attrs.define
 class World:
     config: Config
-    journal: Journal
+    journal: JournalStorage
     deals: FakeDeals
     documents: FakeDocuments
     zoho: assoc.Zoho
@@ -153,11 +154,22 @@ class World:
         )
 
 
+@pytest.fixture(params=BACKENDS)
+def journals(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journals]:
+    made = journals_for(request, tmp_path)
+    yield made
+    made.close()
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, journals: Journals) -> Iterator[World]:
+    """The integration's journal over each backend (SQLite's opened as the app opens it,
+    with its key; PostgreSQL's in a new schema)."""
     (tmp_path / "replicator.toml").write_text(CONFIG, encoding="utf-8")
     config = load_config(tmp_path / "replicator.toml")
-    journal = open_journal(config)
+    journal = (
+        open_journal(config) if journals.name == "sqlite" else journals.open(record_reducer(config))
+    )
     deals = FakeDeals(
         Deal("D1", "Big order", "Qualification", account="A1", account_name="Acme Ltd"),
         Deal("D2", "Small order", "Qualification", account="A1", account_name="Acme Ltd"),

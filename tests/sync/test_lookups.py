@@ -8,11 +8,12 @@ import attrs
 import pytest
 
 from conflicts import RecordReducer
-from journal import Journal, Kind, verify
+from journal import Kind
 from replicator.config.load import parse_config
 from replicator.connectors.memory import MemoryConnector
 from replicator.errors import ConfigError
 from replicator.sync.engine import Engine
+from tests.sync.backends import BACKENDS, journals_for, verify
 
 
 def make_config(tmp_path: Path, persons_first: bool = False):
@@ -50,11 +51,19 @@ def make_config(tmp_path: Path, persons_first: bool = False):
     return parse_config(data, tmp_path / "replicator.toml")
 
 
+@pytest.fixture(params=BACKENDS)
+def journals(request, tmp_path):
+    """The journal over each backend (tests/sync/backends.py)."""
+    made = journals_for(request, tmp_path)
+    yield made
+    made.close()
+
+
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, journals):
     config = make_config(tmp_path)
     books, crm = MemoryConnector("books"), MemoryConnector("crm")
-    journal = Journal(tmp_path / "journal.db", RecordReducer())
+    journal = journals.open(RecordReducer())
     engine = Engine(config, journal, {"books": books, "crm": crm})
     yield engine, books, crm
     journal.close()
@@ -115,7 +124,7 @@ def test_a_lookup_must_name_a_module_set_up_before(tmp_path):
     assert caught.value.key == "modules.persons.lookups.account"
 
 
-def test_with_lookup_missing_skip_a_record_of_an_unsynced_parent_stays_out(tmp_path):
+def test_with_lookup_missing_skip_a_record_of_an_unsynced_parent_stays_out(tmp_path, journals):
     """lookup_missing = "skip": a new record whose parent is not synced is left out, as
     if outside a view, and no error is journaled."""
     config = make_config(tmp_path)
@@ -125,7 +134,7 @@ def test_with_lookup_missing_skip_a_record_of_an_unsynced_parent_stays_out(tmp_p
         modules={**config.modules, "persons": attrs.evolve(module, lookup_missing="skip")},
     )
     books, crm = MemoryConnector("books"), MemoryConnector("crm")
-    with Journal(tmp_path / "journal.db", RecordReducer()) as journal:
+    with journals.open(RecordReducer()) as journal:
         engine = Engine(config, journal, {"books": books, "crm": crm})
         books.insert("customers", {"name": "Ivy", "kind": "individual"})
         ivy = next(iter(books.rows("customers")))
@@ -135,14 +144,14 @@ def test_with_lookup_missing_skip_a_record_of_an_unsynced_parent_stays_out(tmp_p
         assert not [e for e in journal.read() if e.kind is Kind.ERROR]
 
 
-def test_with_lookup_missing_fetch_an_unsynced_parent_is_fetched_on_the_spot(tmp_path):
+def test_with_lookup_missing_fetch_an_unsynced_parent_is_fetched_on_the_spot(tmp_path, journals):
     """lookup_missing = "fetch": a contact naming an account not synced yet brings that
     account over first (in its own module), so the contact need not wait a cycle."""
     config = make_config(tmp_path)
     persons = attrs.evolve(config.modules["persons"], lookup_missing="fetch")
     config = attrs.evolve(config, modules={**config.modules, "persons": persons})
     books, crm = MemoryConnector("books"), MemoryConnector("crm")
-    with Journal(tmp_path / "journal.db", RecordReducer()) as journal:
+    with journals.open(RecordReducer()) as journal:
         engine = Engine(config, journal, {"books": books, "crm": crm})
         engine.run()
         acme = crm.insert("accounts", {"account_name": "Acme"})
@@ -159,6 +168,7 @@ def test_with_lookup_missing_fetch_an_unsynced_parent_is_fetched_on_the_spot(tmp
 
 def test_a_side_that_now_names_another_account_is_refused_until_the_links_are_dropped(
     tmp_path,
+    journals,
 ):
     """A side whose account changed (another Books org) while the journal links records
     to the old one is refused before anything is journaled; after `delete`, it syncs."""
@@ -168,7 +178,7 @@ def test_a_side_that_now_names_another_account_is_refused_until_the_links_are_dr
     config = make_config(tmp_path)
     books, crm = MemoryConnector("books"), MemoryConnector("crm")
     books.identity = "org-1"  # type: ignore[attr-defined]
-    with Journal(tmp_path / "journal.db", RecordReducer()) as journal:
+    with journals.open(RecordReducer()) as journal:
         engine = Engine(config, journal, {"books": books, "crm": crm})
         crm.insert("accounts", {"account_name": "Acme"})
         engine.run()
