@@ -646,9 +646,7 @@ def fold_records(
                 view.flush()
                 # a record folded is not read again: none is kept (the one the next batch
                 # goes on with, if any, is read back from the row the flush wrote)
-                view._cache.clear()
-                view._calm.clear()
-                view._indexed.clear()
+                view.forget()
                 n += len(rows)
                 if progress is not None:
                     progress(n, total)

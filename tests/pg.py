@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reaper import reap_after
+
 USER = "replicator"
 
 
@@ -92,6 +94,9 @@ class Cluster:
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w",
             "-l", str(self.folder / "log"), "start",
         )  # fmt: skip
+        pg_ctl = str(self.bin / "pg_ctl")
+        stop = [*self.as_user, pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]
+        reap_after(self.folder, command=stop)  # a killed run stops its cluster too
         return self
 
     def stop(self) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reaper import reap_after
+
 
 def binary() -> Path | None:
     """Debian's redis-server, or None."""
@@ -80,6 +82,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             cwd=self.folder,
         )  # fmt: skip
+        reap_after(self.folder, server=self.process.pid)  # a killed run stops it too
         import redis
 
         client = redis.Redis.from_url(self.url)

@@ -4,6 +4,7 @@ sync writes are folded without ``apply``, and anything else goes through it."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conflicts import RecordReducer
-from conflicts.reducer import _utc_of
+from conflicts.reducer import _observe_values, _utc_of
+from conflicts.register import write_clock, write_register
+from conflicts.state import new_state
 from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
 from journal.entry import utc_text
 
@@ -321,3 +324,28 @@ def test_a_fold_by_record_in_batches_of_any_size_is_the_live_state(tmp_path, mon
         result = verify(journal, batch=batch)
         assert result.ok, result.problem
     assert calls == [1]
+
+
+_sides = st.sampled_from(["books", "crm", "x"])
+_clocks = st.dictionaries(_sides, st.integers(1, 4), max_size=3)
+_dots = st.tuples(_sides, st.integers(1, 4))
+
+
+@given(
+    siblings=st.lists(_dots, max_size=2, unique=True),
+    clock=_clocks,
+    dot=_dots,
+    context=_clocks,
+    value=st.sampled_from(["a", "b", None, 1]),
+)
+def test_an_observations_register_write_is_write_register(siblings, clock, dot, context, value):
+    """The fold's write of a field (its usual case spelled out in ``_observe_values``) is
+    ``write_register``'s, for any register and write, consistent or not."""
+    reg = [[[side, n, f"v{side}{n}", "t0"] for side, n in sorted(siblings)], clock]
+    raw = new_state("customers", "books:1", "books")
+    raw["f"]["f"] = reg
+    side, counter = dot
+    seen = write_clock(side, counter, context)
+    expected = write_register(copy.deepcopy(reg), side, counter, value, "t1", seen)
+    _observe_values(raw, side, side, counter, dict(context), "t1", {"f": value}, None)
+    assert raw["f"]["f"] == expected
