@@ -171,3 +171,19 @@ def test_a_handful_of_tenants_with_journals_on_postgres_converge_through_a_sigki
 def test_fifty_tenants_converge_on_three_workers_through_a_sigkill(tmp_path, redis_url, fleet_key):
     """The issue's size: 50 tenants on 3 worker processes, the same checks."""
     run_fleet(tmp_path, redis_url, fleet_key, 50)
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_fifty_tenants_with_journals_on_postgres_converge_through_a_sigkill(
+    tmp_path, redis_url, fleet_key, pg_cluster
+):
+    """The issue's size with the fleet's journal backend: 50 tenants, each journal in its
+    own schema of one PostgreSQL database, on 3 worker processes, the same checks."""
+    tag = uuid.uuid4().hex[:8]
+    database = f"postgresql://replicator@127.0.0.1:{pg_cluster.port}/postgres"
+    result = run_fleet(
+        tmp_path, redis_url, fleet_key, 50, journal=lambda n: f"{database}#t{n}_{tag}"
+    )
+    assert result["killed"]["tenant"].startswith("t")
