@@ -272,18 +272,24 @@ def dry_run(
             first = journal.last_seq + 1
             report = engine.run(list(modules) or None)
             plan = plan_of_run(journal, first, run=journal.written(first))
-            captured = {
-                name: len(side.writes)
-                for name, side in sides.items()
-                if isinstance(side, Capturing)
-            }
+            captured = _captured(sides)
         finally:
-            for name, side in sides.items():
-                if connectors is not None and name in connectors and isinstance(side, Capturing):
-                    continue  # the caller's side: the caller closes it
-                side.close()
+            _close(sides, connectors)
             journal.close()
     return DryRun(plan, report, captured)
+
+
+def _captured(sides: Mapping[str, Connector]) -> dict[str, int]:
+    """The writes each capturing side held back, by side."""
+    return {name: len(side.writes) for name, side in sides.items() if isinstance(side, Capturing)}
+
+
+def _close(sides: Mapping[str, Connector], connectors: Mapping[str, Connector] | None) -> None:
+    """Close the scratch sides, but not a capturing side the caller handed in."""
+    for name, side in sides.items():
+        if connectors is not None and name in connectors and isinstance(side, Capturing):
+            continue  # the caller's side: the caller closes it
+        side.close()
 
 
 def _dry_run_in(
@@ -305,16 +311,9 @@ def _dry_run_in(
                 first = journal.last_seq + 1
                 report = engine.run(list(modules) or None)
                 plan = plan_of_run(journal, first)
-            captured = {
-                name: len(side.writes)
-                for name, side in sides.items()
-                if isinstance(side, Capturing)
-            }
+            captured = _captured(sides)
         finally:
-            for name, side in sides.items():
-                if connectors is not None and name in connectors and isinstance(side, Capturing):
-                    continue  # the caller's side: the caller closes it
-                side.close()
+            _close(sides, connectors)
     return DryRun(plan, report, captured)
 
 
