@@ -46,9 +46,8 @@ from journal.entry import (
     loads,
     row_hash,
 )
-from journal.errors import ChainKeyError, CursorError, IntegrityError, StorageError
+from journal.errors import CursorError, IntegrityError, StorageError
 from journal.payloads import (
-    ChainKeyed,
     SettledIntent,
     StateUpgraded,
     TriggersRepaired,
@@ -59,7 +58,7 @@ from journal.payloads import (
 from journal.protocols import Encoded, Reducer
 from journal.replay import Verification
 from journal.storage import JournalBackend, JournalStorage, Now
-from journal.store import CHAIN, CHAIN_RID, JOURNAL_MODULE, STATE_RID
+from journal.store import CHAIN_RID, JOURNAL_MODULE, STATE_RID, KeyedChain
 from journal.view import (
     Progress,
     RecordTally,
@@ -788,7 +787,7 @@ def _anchor(row: Sequence[Any]) -> Anchor:
     )
 
 
-class PostgresJournal:
+class PostgresJournal(KeyedChain):
     """An append-only journal in one schema of a PostgreSQL database (see the module)."""
 
     def __init__(
@@ -853,24 +852,6 @@ class PostgresJournal:
     def last_seq(self) -> int:
         return self._last_seq
 
-    @property
-    def needs_upgrade(self) -> bool:
-        return self.key is not None and self.keyed_from is None and self._last_seq > 0
-
-    def _append_key(self) -> ChainKey | None:
-        if self.keyed_from is None:
-            if self.needs_upgrade:
-                raise ChainKeyError(
-                    f"journal {self.where} has an unkeyed hash chain: upgrade it before writing"
-                )
-            return None
-        if self.key is None:
-            raise ChainKeyError(
-                f"journal {self.where} is keyed from entry {self.keyed_from}: it is written "
-                "only with its journal key"
-            )
-        return self.key
-
     # -- the key and the materialised state's version --------------------------------------
 
     def use_key(self, key: ChainKey | None) -> None:
@@ -878,31 +859,6 @@ class PostgresJournal:
         self.key = key
         self._load_tail()
         self._upgrade_state_when_writable()
-
-    def upgrade(self) -> Entry | None:
-        """Switch an unkeyed chain to the keyed one, journaled (a ``config`` entry of
-        ``@journal`` saying from which seq the chain is keyed), as
-        :meth:`journal.Journal.upgrade`; None if there is nothing to upgrade."""
-        if self.key is None:
-            raise ChainKeyError(f"journal {self.where}: an upgrade needs the journal key")
-        with self.transaction():
-            if self.keyed_from is not None:
-                return None
-            if self._last_seq == 0:
-                self.keyed_from = 1
-                return None
-            first = self._last_seq + 1
-            self.keyed_from = first
-            keyed = ChainKeyed(
-                chain=CHAIN,
-                keyed_from=first,
-                unkeyed=(1, first - 1),
-                reason="entries before keyed_from were chained with plain sha256 (made "
-                "before keyed chains)",
-            )
-            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
-        self._upgrade_state_when_writable()  # it waited for the chain to be writable
-        return entry
 
     @property
     def state_version(self) -> int:
@@ -957,13 +913,6 @@ class PostgresJournal:
             upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)
             (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
         return entry
-
-    def _upgrade_state_when_writable(self) -> None:
-        """:meth:`upgrade_state` now, or later if the chain cannot be written yet."""
-        if not self.needs_state_upgrade:
-            return
-        with contextlib.suppress(ChainKeyError):  # waits for use_key() or upgrade()
-            self.upgrade_state()
 
     # -- transactions and appends ------------------------------------------------------------
 

@@ -19,8 +19,9 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from journal.anchors import AnchorFile, anchor_path
 from journal.entry import (
@@ -83,7 +84,86 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Journal:
+class KeyedChain:
+    """How a journal of any backend keys its hash chain and waits to rebuild its state:
+    the rules both :class:`Journal` and :class:`journal.postgres.PostgresJournal` follow,
+    on the members each backend keeps (``key``, ``keyed_from``, ``_last_seq``, ``where``,
+    ``transaction``, ``append``, ``needs_state_upgrade``, ``upgrade_state``)."""
+
+    _upgrade_hint = ""  # how a user upgrades a chain of this backend, for the message
+
+    key: ChainKey | None
+    keyed_from: int | None
+    _last_seq: int
+    where: str
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractContextManager[Any]: ...
+
+        def append(self, entries: Iterable[NewEntry]) -> list[Entry]: ...
+
+        @property
+        def needs_state_upgrade(self) -> bool: ...
+
+        def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None: ...
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """A key is in use but the chain is unkeyed: appends wait for :meth:`upgrade`."""
+        return self.key is not None and self.keyed_from is None and self._last_seq > 0
+
+    def _append_key(self) -> ChainKey | None:
+        """The key new entries are chained with; refuses a mix of keyed and unkeyed."""
+        if self.keyed_from is None:
+            if self.needs_upgrade:
+                raise ChainKeyError(
+                    f"journal {self.where} has an unkeyed hash chain: upgrade it before "
+                    f"writing{self._upgrade_hint}"
+                )
+            return None
+        if self.key is None:
+            raise ChainKeyError(
+                f"journal {self.where} is keyed from entry {self.keyed_from}: it is written "
+                "only with its journal key"
+            )
+        return self.key
+
+    def upgrade(self) -> Entry | None:
+        """Switch an unkeyed chain to the keyed one, journaled: a ``config`` entry of module
+        ``@journal`` saying from which seq the chain is keyed (it is the first keyed entry);
+        the entries before it stay as they are and verify as unkeyed.  None if there is
+        nothing to upgrade (already keyed, or empty)."""
+        if self.key is None:
+            raise ChainKeyError(f"journal {self.where}: an upgrade needs the journal key")
+        with self.transaction():
+            if self.keyed_from is not None:
+                return None
+            if self._last_seq == 0:
+                self.keyed_from = 1
+                return None
+            first = self._last_seq + 1
+            self.keyed_from = first
+            keyed = ChainKeyed(
+                chain=CHAIN,
+                keyed_from=first,
+                unkeyed=(1, first - 1),
+                reason="entries before keyed_from were chained with plain sha256 (made "
+                "before keyed chains)",
+            )
+            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
+        self._upgrade_state_when_writable()  # it waited for the chain to be writable
+        return entry
+
+    def _upgrade_state_when_writable(self) -> None:
+        """:meth:`upgrade_state` now, or later if the chain cannot be written yet."""
+        if not self.needs_state_upgrade:
+            return
+        with contextlib.suppress(ChainKeyError):  # waits for use_key() or upgrade()
+            self.upgrade_state()
+
+
+class Journal(KeyedChain):
     """An append-only journal in one SQLite file.
 
     ``with journal.transaction():`` groups appends (and the state they materialise)
@@ -100,6 +180,8 @@ class Journal:
     (:meth:`upgrade_state`); a keyed journal opened without its key waits for
     :meth:`use_key`.
     """
+
+    _upgrade_hint = " (`replicator journal upgrade`)"
 
     def __init__(
         self,
@@ -168,53 +250,6 @@ class Journal:
         self._load_chain()
         self._upgrade_state_when_writable()
 
-    @property
-    def needs_upgrade(self) -> bool:
-        """A key is in use but the chain is unkeyed: appends wait for :meth:`upgrade`."""
-        return self.key is not None and self.keyed_from is None and self._last_seq > 0
-
-    def _append_key(self) -> ChainKey | None:
-        """The key new entries are chained with; refuses a mix of keyed and unkeyed."""
-        if self.keyed_from is None:
-            if self.needs_upgrade:
-                raise ChainKeyError(
-                    f"journal {self.path} has an unkeyed hash chain: upgrade it before "
-                    "writing (`replicator journal upgrade`)"
-                )
-            return None
-        if self.key is None:
-            raise ChainKeyError(
-                f"journal {self.path} is keyed from entry {self.keyed_from}: it is written "
-                "only with its journal key"
-            )
-        return self.key
-
-    def upgrade(self) -> Entry | None:
-        """Switch an unkeyed chain to the keyed one, journaled: a ``config`` entry of module
-        ``@journal`` saying from which seq the chain is keyed (it is the first keyed entry);
-        the entries before it stay as they are and verify as unkeyed.  None if there is
-        nothing to upgrade (already keyed, or empty)."""
-        if self.key is None:
-            raise ChainKeyError(f"journal {self.path}: an upgrade needs the journal key")
-        with self.transaction():
-            if self.keyed_from is not None:
-                return None
-            if self._last_seq == 0:
-                self.keyed_from = 1
-                return None
-            first = self._last_seq + 1
-            self.keyed_from = first
-            keyed = ChainKeyed(
-                chain=CHAIN,
-                keyed_from=first,
-                unkeyed=(1, first - 1),
-                reason="entries before keyed_from were chained with plain sha256 (made "
-                "before keyed chains)",
-            )
-            (entry,) = self.append([new_entry(keyed, JOURNAL_MODULE, CHAIN_RID)])
-        self._upgrade_state_when_writable()  # it waited for the chain to be writable
-        return entry
-
     # -- the materialised state's version -----------------------------------------------------
 
     @property
@@ -276,13 +311,6 @@ class Journal:
             upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)
             (entry,) = self.append([new_entry(upgraded, JOURNAL_MODULE, STATE_RID)])
         return entry
-
-    def _upgrade_state_when_writable(self) -> None:
-        """:meth:`upgrade_state` now, or later if the chain cannot be written yet."""
-        if not self.needs_state_upgrade:
-            return
-        with contextlib.suppress(ChainKeyError):  # waits for use_key() or upgrade()
-            self.upgrade_state()
 
     # -- the append-only triggers -------------------------------------------------------------
 
