@@ -64,6 +64,7 @@ from journal.view import (
     RecordTally,
     conflict_filter,
     cursor_order,
+    fold,
     reducer_rule,
     reducer_version,
     upgrade_reason,
@@ -899,15 +900,8 @@ class PostgresJournal(KeyedChain):
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
             self.view.clear()
-            apply = self.reducer.apply
             entries = self.stream(wire_fields=wire_fields(self.reducer))
-            for n, entry in enumerate(entries, 1):
-                apply(self.view, entry)
-                if n % 5_000 == 0:
-                    self.view.flush()
-                    if progress is not None:
-                        progress(n, last)
-            self.view.flush()
+            fold(self.view, entries, total=last, progress=progress)
             _store_state_version(self.conn, self.schema, wanted, rule)
             reason = upgrade_reason(old, wanted, old_rule, rule)
             upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)
@@ -1402,16 +1396,7 @@ def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     """Fold every entry into ``view``, a batch at a time: the batch's records read in bulk
     first (a query per module, as an append does, not one a record), its writes flushed
     after."""
-    n = 0
-    apply = view.reducer.apply
-    for rows in journal.row_batches():
-        entries = [entry_from_row(row) for row in rows]
-        view.prefetch(entries)
-        for entry in entries:
-            apply(view, entry)
-        view.flush()
-        n += len(rows)
-    return n
+    return fold(view, (entry_from_row(row) for rows in journal.row_batches() for row in rows))
 
 
 def _replay_difference(journal: PostgresJournal) -> tuple[str, str] | None:

@@ -16,13 +16,13 @@ import re
 import sqlite3
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from journal.entry import Entry, dumps, loads
 from journal.errors import CursorError
-from journal.protocols import Reducer
+from journal.protocols import Reducer, View
 from journal.schema import MAX_STATE_VERSION, STATE_TABLES, TALLY_TABLES
 
 Progress = Callable[[int, int], None]
@@ -550,8 +550,18 @@ def paused_gc() -> Iterator[None]:
         gc.enable()
 
 
+class BatchView(View, Protocol):
+    """A view :func:`fold` works a batch at a time (SQLite's and PostgreSQL's)."""
+
+    reducer: Reducer
+
+    def prefetch(self, entries: Iterable[Entry]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
 def fold(
-    view: SQLiteView,
+    view: BatchView,
     entries: Iterable[Entry],
     *,
     total: int = 0,
