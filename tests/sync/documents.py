@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conflicts import RecordReducer
 from journal import Journal, JournalStorage, Kind
 from journal.payloads import Failure, payload_of
@@ -17,7 +19,7 @@ from replicator.connectors.base import Outcome, SideModule, Write
 from replicator.connectors.memory import MemoryConnector
 from replicator.connectors.sqlite import SQLiteConnector
 from replicator.sync.engine import Engine
-from tests.sync.backends import Journals
+from tests.sync.backends import BACKENDS, Journals, journals_for
 
 STATUS = {"Draft": "draft", "Sent": "sent", "Overdue": "overdue", "Void": "void"}
 
@@ -195,3 +197,13 @@ class Documents:
         self.journal.close()
         if isinstance(self.books, SQLiteBooks):
             self.books.close()
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def over_both_backends(request, tmp_path, monkeypatch):
+    """Imported by a test module, runs each of its tests over SQLite and PostgreSQL
+    journals (the :class:`Documents` it makes open theirs there)."""
+    made = journals_for(request, tmp_path)
+    monkeypatch.setattr(Documents, "journals", made)
+    yield made
+    made.close()

@@ -9,17 +9,8 @@ from decimal import Decimal
 import pytest
 
 from replicator.connectors.memory import MemoryConnector
-from tests.sync.backends import BACKENDS, journals_for, verify
-from tests.sync.documents import Documents
-
-
-@pytest.fixture(autouse=True, params=BACKENDS)
-def journals(request, tmp_path, monkeypatch):
-    """Every test here runs over SQLite and PostgreSQL journals."""
-    made = journals_for(request, tmp_path)
-    monkeypatch.setattr(Documents, "journals", made)
-    yield made
-    made.close()
+from tests.sync.backends import verify
+from tests.sync.documents import Documents, over_both_backends  # noqa: F401 (autouse)
 
 
 @pytest.fixture

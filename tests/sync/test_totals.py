@@ -8,19 +8,10 @@ import pytest
 from journal.payloads import RetryIntent, new_entry
 from replicator.sync import lifecycle
 from replicator.sync.status import status_data
-from tests.sync.backends import BACKENDS, journals_for, verify
-from tests.sync.documents import Documents
+from tests.sync.backends import verify
+from tests.sync.documents import Documents, over_both_backends  # noqa: F401 (autouse)
 
 REASON = "totals differ: books 118.00, crm 117.99 (each app computes its own tax and rounding)"
-
-
-@pytest.fixture(autouse=True, params=BACKENDS)
-def journals(request, tmp_path, monkeypatch):
-    """Every test here runs over SQLite and PostgreSQL journals."""
-    made = journals_for(request, tmp_path)
-    monkeypatch.setattr(Documents, "journals", made)
-    yield made
-    made.close()
 
 
 @pytest.fixture
