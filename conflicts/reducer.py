@@ -241,7 +241,10 @@ class RecordReducer:
     # 7: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
     # register's clock and time only where they say more than the field's one sibling.
     # 8: an active record's reference (``refs``: a document's party) is stored beside it.
-    version: int = 8
+    # 9: the state is stored more compact still: times as integers, a side's id left out
+    # where it is the rid's tail, the match key named by its field, the registers whose
+    # clock is the record's grouped by their write.
+    version: int = 9
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
