@@ -12,9 +12,12 @@ duplicates), writes a ``replicator.toml`` and runs
 - for context, a pull-only read of a copy of each seeded side (``SQLiteConnector.pull``).
 
 Each child reports its peak RSS (``ru_maxrss``), so the figure of one N is not the peak of
-another.  Inside the syncs, the time spent in connector pulls / pushes and in
-``Journal.append`` (encoding, hash chain, insert and the reducer) is summed by thin
-wrappers, and the rest of the cycle is the engine's own planning.
+another.  Inside the syncs, the time spent in connector pulls / pushes, in
+``Journal.append`` (encoding, hash chain, insert and the reducer's fold) and at the end of
+each journal transaction (``journal_commit``: the states written at commit and the
+COMMIT) is summed by thin wrappers, in wall seconds (``breakdown_seconds``) and CPU
+seconds (``cpu_breakdown_seconds``, steadier on a shared machine); ``engine_other`` is the
+rest of the cycle, the engine's own steps (mapping, matching, planning, building entries).
 
 Prints one JSON object to stdout (progress goes to stderr).  Targets: initial sync at least
 20,000 records/s at N=100k; incremental time at 1M at most 1.5x that at 10k; peak RSS at
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import cProfile
 import datetime as dt
 import gc
@@ -295,48 +299,53 @@ def count_rows(path: Path, table: str) -> int:
 
 
 class Timers:
-    """Sums of wall time spent in the wrapped calls, by name."""
+    """Sums of wall and CPU time (``process_time``) spent in the wrapped calls, by name."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
 
-    def add(self, name: str, seconds: float) -> None:
+    def add(self, name: str, seconds: float, cpu: float = 0.0) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
         self.calls[name] = self.calls.get(name, 0) + 1
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.add(name, time.perf_counter() - t)
+                self.add(name, time.perf_counter() - t, time.process_time() - c)
 
         return wrapped
 
     def wrap_iter(self, name: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             it = fn(*args, **kwargs)
-            self.add(name, time.perf_counter() - t)
+            self.add(name, time.perf_counter() - t, time.process_time() - c)
             while True:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 try:
                     item = next(it)
                 except StopIteration:
-                    self.add(name, time.perf_counter() - t)
+                    self.add(name, time.perf_counter() - t, time.process_time() - c)
                     return
-                self.add(name, time.perf_counter() - t)
+                self.add(name, time.perf_counter() - t, time.process_time() - c)
                 yield item
 
         return wrapped
 
-    def snapshot(self) -> dict[str, float]:
-        return dict(self.seconds)
+    def snapshot(self) -> tuple[dict[str, float], dict[str, float]]:
+        return dict(self.seconds), dict(self.cpu)
 
-    def since(self, before: dict[str, float]) -> dict[str, float]:
-        return {k: round(v - before.get(k, 0.0), 3) for k, v in self.seconds.items()}
+    def since(self, before: tuple[dict[str, float], dict[str, float]]) -> dict[str, float]:
+        return {k: round(v - before[0].get(k, 0.0), 3) for k, v in self.seconds.items()}
+
+    def cpu_since(self, before: tuple[dict[str, float], dict[str, float]]) -> dict[str, float]:
+        return {k: round(v - before[1].get(k, 0.0), 3) for k, v in self.cpu.items()}
 
 
 class GCTimer:
@@ -374,32 +383,65 @@ class GCTimer:
 
 
 def instrument(app: Any, timers: Timers) -> None:
-    """Thin timers around the connectors, the journal append and the engine's phases."""
+    """Thin timers around the connectors, the journal's appends and commits and the
+    engine's phases."""
     for side, connector in app.connectors.items():
         connector.pull = timers.wrap_iter(f"connector_pull.{side}", connector.pull)
         connector.push = timers.wrap(f"connector_push.{side}", connector.push)
-    app.journal.append = _append_wrapper(app.journal, timers)
+    _journal_wrappers(app.journal, timers)
     engine = app.engine
     engine.pull = timers.wrap("engine_pull_phase", engine.pull)
     engine.settle = timers.wrap("engine_settle_phase", engine.settle)
 
 
-def _append_wrapper(journal: Any, timers: Timers) -> Callable[..., Any]:
-    """Times only the outermost append (append calls itself inside a fresh transaction)."""
-    inner = journal.append
-    depth = [0]
+def _journal_wrappers(journal: Any, timers: Timers) -> None:
+    """Times the outermost appends (``journal_append``: encoding, chain, insert, the
+    reducer's fold) and the end of each outermost transaction (``journal_commit``: the
+    state written at commit, ``SQLiteView.flush``, and the COMMIT) apart, so the two never
+    count the same second (an append outside a transaction opens and commits its own)."""
+    append, transaction = journal.append, journal.transaction
+    depth = {"append": 0, "transaction": 0}
+    inside = [0.0, 0.0]  # commit time spent inside the outermost append in hand
 
-    def append(entries: Any) -> Any:
-        depth[0] += 1
-        t = time.perf_counter()
+    def timed_append(entries: Any) -> Any:
+        depth["append"] += 1
+        if depth["append"] == 1:
+            inside[0] = inside[1] = 0.0
+        t, c = time.perf_counter(), time.process_time()
         try:
-            return inner(entries)
+            return append(entries)
         finally:
-            depth[0] -= 1
-            if depth[0] == 0:
-                timers.add("journal_append", time.perf_counter() - t)
+            depth["append"] -= 1
+            if depth["append"] == 0:
+                wall = time.perf_counter() - t - inside[0]
+                timers.add("journal_append", wall, time.process_time() - c - inside[1])
 
-    return append
+    @contextlib.contextmanager
+    def timed_transaction() -> Iterator[Any]:
+        depth["transaction"] += 1
+        outermost = depth["transaction"] == 1
+        manager = transaction()
+        try:
+            value = manager.__enter__()
+            try:
+                yield value
+            except BaseException:
+                if not manager.__exit__(*sys.exc_info()):
+                    raise
+                return
+            t, c = time.perf_counter(), time.process_time()
+            manager.__exit__(None, None, None)
+            if outermost:
+                wall, cpu = time.perf_counter() - t, time.process_time() - c
+                timers.add("journal_commit", wall, cpu)
+                if depth["append"]:
+                    inside[0] += wall
+                    inside[1] += cpu
+        finally:
+            depth["transaction"] -= 1
+
+    journal.append = timed_append
+    journal.transaction = timed_transaction
 
 
 def progress_printer(label: str) -> Callable[[str, str, str, int], None]:
@@ -458,6 +500,11 @@ def cycle(
         out["breakdown_seconds"] = spent
         inside = sum(v for k, v in spent.items() if k.startswith(("connector_", "journal_")))
         out["breakdown_seconds"]["engine_other"] = round(wall - inside, 3)
+        # CPU seconds are steadier than wall time on a shared machine: the same split
+        spent_cpu = timers.cpu_since(before)
+        out["cpu_breakdown_seconds"] = spent_cpu
+        inside = sum(v for k, v in spent_cpu.items() if k.startswith(("connector_", "journal_")))
+        out["cpu_breakdown_seconds"]["engine_other"] = round(cpu - inside, 3)
     return out
 
 

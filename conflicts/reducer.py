@@ -241,7 +241,10 @@ class RecordReducer:
     # 7: the state is stored compact (:mod:`conflicts.state_codec`): a side's values and a
     # register's clock and time only where they say more than the field's one sibling.
     # 8: an active record's reference (``refs``: a document's party) is stored beside it.
-    version: int = 8
+    # 9: the state is stored more compact still: times as integers, a side's id left out
+    # where it is the rid's tail, the match key named by its field, the registers whose
+    # clock is the record's grouped by their write.
+    version: int = 9
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
@@ -256,6 +259,13 @@ class RecordReducer:
         self.refs = dict(refs or {})
         self._decoder = EntryDecoder(wire_fields=True)  # rows apply_row hands to apply
         self._at: tuple[str, str] = ("", "")  # the last entry time read, and as utc_text
+        # apply_row's reads: the last fields text and its values (floatless), and the
+        # contexts read (plain clocks) by their text
+        self._fields: tuple[str, dict[str, Any]] = ("", {})
+        self._clocks: dict[str, dict[str, int]] = {}
+        # a record's first observation built at once (False: by the general fold, which
+        # the law comparing the two sets)
+        self.direct = True
 
     @property
     def rule(self) -> str | None:
@@ -479,17 +489,29 @@ class RecordReducer:
         if type(side) is not str or fields[:1] != "{" or meta[:1] != "{":
             return False
         try:
-            values = _loads(fields)
+            # an applied create repeats the fields of the observation before it, and
+            # contexts are few: each read once (the values are never changed in place)
+            last, values = self._fields
+            if fields != last:
+                values = _loads(fields)
+                if type(values) is not dict or not _floatless(values):
+                    return False
+                self._fields = (fields, values)
             info = _loads(meta) if meta != "{}" else {}
-            clock = _loads(context) if context is not None else None
+            if context is None:
+                clock = None
+            else:
+                clock = self._clocks.get(context)
+                if clock is None:
+                    clock = _loads(context)
+                    if not _plain_clock(clock):
+                        return False
+                    if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
+                        self._clocks.clear()
+                    self._clocks[context] = clock
         except orjson.JSONDecodeError:
             return False
-        if (
-            type(values) is not dict
-            or type(info) is not dict
-            or not _floatless(values)
-            or (clock is not None and not _plain_clock(clock))
-        ):
+        if type(info) is not dict:
             return False
         side_id = info.get("id")
         if type(side_id) is not str:
@@ -529,6 +551,26 @@ class RecordReducer:
                     return False
             state = view.record(module, rid)
             if state is None:
+                if not absent and not baseline and self.direct:
+                    view.put_record(
+                        module,
+                        rid,
+                        _first_observed(
+                            module,
+                            rid,
+                            side,
+                            dot_side,
+                            int(count),
+                            clock,
+                            modified,
+                            values,
+                            side_id,
+                            key,
+                            near,
+                        ),
+                    )
+                    view.link(module, side, side_id, rid, "active")
+                    return True
                 state = RecordState(new_state(module, rid, side))
             _fold_observed(
                 view,
@@ -778,6 +820,44 @@ def _fold_observed(
         view.link(module, side, str(payload.id), rid, "active")
     if raw["x"]:
         _supersede(view, raw, seq, Kind.OBSERVED)
+
+
+def _first_observed(
+    module: str,
+    rid: str,
+    side: str,
+    dot_side: str,
+    counter: int,
+    context: dict[str, int] | None,
+    at: str,
+    values: dict[str, Any],
+    side_id: str,
+    key: Any,
+    near: Any,
+) -> RecordState:
+    """The state of a record its first observation makes (no field absent, no baseline;
+    the values in wire form): what ``new_state`` and :func:`_fold_observed` make of it,
+    built at once (a law holds the two the same)."""
+    seen = dict(context) if context else {}
+    if counter > seen.get(dot_side, 0):
+        seen[dot_side] = counter
+    raw: Raw = {
+        "m": module,
+        "r": rid,
+        "o": side,
+        "k": None if key is ABSENT else key,
+        "f": {name: [[[dot_side, counter, wire, at]], seen] for name, wire in values.items()},
+        "c": {dot_side: counter} if counter > 0 else {},
+        "s": {side: {"id": side_id, "c": dict(seen), "v": dict(values), "del": False}},
+        "st": ACTIVE,
+        "d": True,
+        "e": {},
+        "x": {},
+        "n": None,
+    }
+    if key is not ABSENT and near is not None:
+        raw["nk"] = near
+    return RecordState(raw)
 
 
 def _fold_applied(

@@ -2,22 +2,29 @@
 keeps in memory, decoded back to exactly that JSON.
 
 The state in memory repeats itself: every field's register carries the side's time of its
-write and a clock that, after a plain change, says no more than its one sibling's dot; every
-side the record is on holds the same values again.  Stored as it is, a synced record of
-eight fields took about 1.5 KB, most of the journal's file.  Stored here (state version 7),
-what can be told from the rest is left out:
+write and a clock that, after a plain change, says no more than its one sibling's dot (or
+the record's clock); every side the record is on holds the same values again.  Stored as
+it is, a synced record of eight fields took about 1.5 KB, most of the journal's file.
+Stored here (state version 9), what can be told from the rest is left out:
 
 - the fields whose register is one sibling whose dot is its whole clock are grouped by
   that write: ``g``: ``[[side, counter, at, {field: value}], ...]`` (the side's time of a
-  write is said once, not once per field); other registers stay in ``f`` as they are;
-- the sides are ``h`` (a state stored before this form has ``s``: it is read as it is,
-  so a journal not yet rebuilt, on PostgreSQL say, still opens); a side's values (``v``)
-  are said only where they differ from the field's one value:
-  ``v`` holds the differing ones, ``-`` names the fields with one value the side does not
-  hold; its clock (``c``) only when it is not the record's; its id as ``i``, ``del`` only
-  when set;
-- ``o`` (the origin side) only when the rid does not start with it; ``k``, ``st``, ``d``,
+  write is said once, not once per field), and so are those whose one sibling's clock is
+  the record's clock (the group's fifth item is ``1``); ``at`` is integer microseconds
+  since the epoch where that gives the very text back, else the text; other registers
+  stay in ``f`` as they are;
+- the sides are ``y``; a side's values (``v``) are said only where they differ from the
+  field's one value: ``v`` holds the differing ones, ``-`` names the fields with one
+  value the side does not hold; its clock (``c``) only when it is not the record's; its
+  id as ``i`` unless it is the rid's tail (``side:id``: the side the record was made
+  on), ``null`` for none; ``del`` only when set;
+- ``o`` (the origin side) only when the rid does not start with it; ``k`` (the match
+  key) as ``K``, the field whose one value it is, when there is one; ``st``, ``d``,
   ``e``, ``x`` and ``n`` only when not the value a new record has.
+
+A state stored by version 7 or 8 (sides in ``h``, an absent ``i`` for no id, times as
+text, no group of the record's clock) and one stored whole before version 7 are read as
+they are, so a journal not yet rebuilt (one whose key is missing, say) still opens.
 
 Keys the state holds only sometimes (``nk``, ``na``, ``tg``, ``b``, ``rt``, ``re``) are
 stored as they are.  The text is canonical (sorted keys, groups in dot order): two equal
@@ -26,6 +33,7 @@ states encode to the same text, so a replay's state compares with the live one a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -47,6 +55,13 @@ _WIDE = "\n"
 # they are
 _PACKED = frozenset({"m", "r", "o", "k", "f", "c", "s", "st", "d", "e", "x", "n"})
 _ACTIVE = "active"
+# times as integer microseconds since the epoch, and back: a first copy's writes share a
+# handful of times, so each is converted once (the caches are cleared when full)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICRO = dt.timedelta(microseconds=1)
+_MICROS: dict[Any, Any] = {}
+_TEXTS: dict[int, str] = {}
+_TIMES_KEPT = 4096
 
 
 def _identical(a: Any, b: Any) -> bool:
@@ -72,6 +87,39 @@ def _json(values: dict[str, Any]) -> bytes | None:
         return None
 
 
+def _micros(at: Any) -> Any:
+    """A register's time as integer microseconds since the epoch when that is exactly the
+    text again (UTC ISO as :func:`journal.entry.utc_text` writes it); else the text."""
+    found = _MICROS.get(at)
+    if found is not None:
+        return found
+    micros: Any = at
+    if type(at) is str and len(at) == 32 and at.endswith("+00:00"):
+        try:
+            moment = dt.datetime.fromisoformat(at)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            n = (moment - _EPOCH) // _MICRO
+            if _time_text(n) == at:
+                micros = n
+    if len(_MICROS) >= _TIMES_KEPT:
+        _MICROS.clear()
+    _MICROS[at] = micros
+    return micros
+
+
+def _time_text(micros: int) -> str:
+    """The UTC ISO text of integer microseconds since the epoch."""
+    text = _TEXTS.get(micros)
+    if text is None:
+        text = (_EPOCH + dt.timedelta(microseconds=micros)).isoformat(timespec="microseconds")
+        if len(_TEXTS) >= _TIMES_KEPT:
+            _TEXTS.clear()
+        _TEXTS[micros] = text
+    return text
+
+
 def pack(raw: Raw) -> Raw:
     """The stored form of a state (see the module's docstring)."""
     rid = raw["r"]
@@ -83,8 +131,6 @@ def pack(raw: Raw) -> Raw:
     origin = raw["o"]
     if rid.partition(":")[0] != origin:
         out["o"] = origin
-    if raw["k"] is not None:
-        out["k"] = raw["k"]
     if raw["n"] is not None:
         out["n"] = raw["n"]
     if raw["st"] != _ACTIVE:
@@ -95,7 +141,7 @@ def pack(raw: Raw) -> Raw:
         out["e"] = raw["e"]
     if raw["x"]:
         out["x"] = raw["x"]
-    groups: dict[tuple[str, int, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, int, str, int], dict[str, Any]] = {}
     rest: dict[str, Any] = {}
     single: dict[str, Any] = {}  # field -> its one value
     for name, reg in raw["f"].items():
@@ -103,17 +149,36 @@ def pack(raw: Raw) -> Raw:
         if len(siblings) == 1:
             side, counter, value, at = siblings[0]
             single[name] = value
+            # a register whose clock is its one sibling's dot (0), or the record's (1)
             if len(reg_clock) == 1 and reg_clock.get(side) == counter:
-                dot_at = (side, counter, at)
-                group = groups.get(dot_at)
-                if group is None:
-                    groups[dot_at] = {name: value}
-                else:
-                    group[name] = value
+                whole = 0
+            elif reg_clock == clock and reg_clock.get(side) == counter:
+                whole = 1
+            else:
+                rest[name] = reg
                 continue
+            dot_at = (side, counter, at, whole)
+            group = groups.get(dot_at)
+            if group is None:
+                groups[dot_at] = {name: value}
+            else:
+                group[name] = value
+            continue
         rest[name] = reg
+    key = raw["k"]
+    if key is not None:
+        named = None
+        if type(key) is str and key in single.values():
+            named = min(n for n, v in single.items() if type(v) is str and v == key)
+        if named is None:
+            out["k"] = key
+        else:
+            out["K"] = named  # the match key is that field's one value
     if groups:
-        out["g"] = [[side, n, at, values] for (side, n, at), values in sorted(groups.items())]
+        out["g"] = [
+            [side, n, _micros(at), values, 1] if whole else [side, n, _micros(at), values]
+            for (side, n, at, whole), values in sorted(groups.items())
+        ]
     if rest:
         out["f"] = rest
     sides: Raw = {}
@@ -121,8 +186,18 @@ def pack(raw: Raw) -> Raw:
     for side, held in raw["s"].items():
         # keys a side holds only sometimes (``a``: a clone's other name), as they are
         packed: Raw = {k: v for k, v in held.items() if k not in _HELD} if len(held) > 4 else {}
-        if held["id"] is not None:
-            packed["i"] = held["id"]
+        side_id = held["id"]
+        # no id: the side's id is the rid's tail (``side:id``, the record made there)
+        if side_id is None:
+            packed["i"] = None
+        elif not (
+            type(side_id) is str
+            and len(rid) == len(side) + 1 + len(side_id)
+            and rid.startswith(side)
+            and rid.endswith(side_id)
+            and rid[len(side)] == ":"
+        ):
+            packed["i"] = side_id
         if held["c"] != clock:
             packed["c"] = held["c"]
         if held["del"]:
@@ -146,7 +221,7 @@ def pack(raw: Raw) -> Raw:
         if lacking:
             packed["-"] = lacking
         sides[side] = packed
-    out["h"] = sides
+    out["y"] = sides
     return out
 
 
@@ -156,16 +231,22 @@ def unpack(packed: Raw) -> Raw:
     rid = packed["r"]
     fields: dict[str, Any] = packed.get("f") or {}
     single = {name: reg[0][0][2] for name, reg in fields.items() if len(reg[0]) == 1}
-    for side, counter, at, values in packed.get("g", ()):
+    clock = packed["c"]
+    for group in packed.get("g", ()):
+        side, counter, at, values = group[:4]
+        if type(at) is int:
+            at = _time_text(at)
+        whole = len(group) > 4
         for name, value in values.items():
-            fields[name] = [[[side, counter, value, at]], {side: counter}]
+            fields[name] = [[[side, counter, value, at]], dict(clock) if whole else {side: counter}]
             single[name] = value
     fields = dict(sorted(fields.items()))
     single = dict(sorted(single.items()))
-    clock = packed["c"]
+    v9 = "y" in packed  # the sides as version 9 stores them (version 7: ``h``)
     sides: Raw = {}
-    for side in sorted(packed["h"]):
-        held = packed["h"][side]
+    stored_sides = packed["y"] if v9 else packed["h"]
+    for side in sorted(stored_sides):
+        held = stored_sides[side]
         lacking = held.get("-")
         values = (
             {name: value for name, value in single.items() if name not in lacking}
@@ -177,22 +258,29 @@ def unpack(packed: Raw) -> Raw:
             values.update(differing)
             values = dict(sorted(values.items()))
         c = held.get("c")
+        if "i" in held:
+            side_id = held["i"]
+        elif v9:
+            side_id = rid[len(side) + 1 :]
+        else:
+            side_id = None
         out = {
             "c": dict(clock) if c is None else c,
             "del": "del" in held,
-            "id": held.get("i"),
+            "id": side_id,
             "v": values,
         }
         if len(held.keys() - _HELD_STORED):
             out.update((k, v) for k, v in held.items() if k not in _HELD_STORED)
             out = dict(sorted(out.items()))
         sides[side] = out
+    named = packed.get("K")
     raw: Raw = {
         "c": clock,
         "d": packed.get("d", False),
         "e": packed.get("e") or {},
         "f": fields,
-        "k": packed.get("k"),
+        "k": packed.get("k") if named is None else single[named],
         "m": packed["m"],
         "n": packed.get("n"),
         "o": packed["o"] if "o" in packed else rid.partition(":")[0],
@@ -212,7 +300,7 @@ _BASE_KEYS = len(_PACKED)
 # sometimes never takes one of these names (nor a state's ``g`` or ``h``)
 _HELD = frozenset({"id", "c", "v", "del"})
 _HELD_STORED = frozenset({"i", "c", "v", "del", "-"})
-_STORED = _PACKED | {"g", "h"}
+_STORED = _PACKED | {"g", "h", "y", "K"}
 
 
 def encode_state(raw: Raw) -> str:
@@ -229,7 +317,7 @@ def decode_state(text: str) -> Raw:
     stored: Raw = (
         json.loads(text, parse_float=Decimal) if text.endswith(_WIDE) else orjson.loads(text)
     )
-    return unpack(stored) if "h" in stored else stored
+    return unpack(stored) if "y" in stored or "h" in stored else stored
 
 
 __all__ = ["decode_state", "encode_state", "pack", "unpack"]

@@ -112,7 +112,11 @@ wire_values = st.one_of(
     st.sampled_from([{"$decimal": "1.5"}, {"$decimal": "1.50"}, {"$date": "2026-01-05"}]),
     st.lists(st.fixed_dictionaries({"qty": st.integers(0, 1) | st.booleans()}), max_size=2),
 )
-_ATS = st.sampled_from(["2026-01-05T09:00:00.000000+00:00", "2026-01-06T09:00:00.000000+00:00"])
+# times as a state holds them: UTC ISO text, mostly canonical (stored as integers), or as
+# a side gave it
+_ATS = st.sampled_from(
+    ["2026-01-05T09:00:00.000000+00:00", "2026-01-06T09:00:00.000000+00:00", "2026-01-06Z"]
+)
 _STATE_SIDES = ("books", "crm", "books:acme")
 _small_clocks = st.dictionaries(st.sampled_from(_STATE_SIDES), st.integers(1, 3), max_size=3)
 

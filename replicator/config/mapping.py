@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from journal.entry import canonical_decimal
+from journal.entry import canonical_decimal, from_wire, to_wire
 from replicator.errors import MappingError, shown
 
 TYPES = ("text", "integer", "decimal", "date", "datetime", "boolean", "picklist", "lines")
@@ -331,6 +331,20 @@ def to_canonical(kind: str, value: Any, *, field: str = "?") -> Any:
     raise MappingError(field, value, f"does not convert to {kind}: {reason}")
 
 
+# each type's canonical value -> its wire form (see journal.entry.to_wire); the types not
+# here (text, integer, boolean, picklist) are their own wire form
+_WIRE: dict[str, Callable[[Any], Any]] = {
+    "decimal": lambda value: {"$decimal": canonical_decimal(value)},
+    "date": lambda value: {"$date": value.isoformat()},
+    "datetime": to_wire,
+    "lines": to_wire,
+}
+# the types whose side value is the canonical value, and the wire values that are their
+# own canonical value
+_PLAIN_KINDS = frozenset({"text", "integer", "boolean"})
+_PLAIN = frozenset({str, int, bool})
+
+
 def to_side(kind: str, value: Any) -> Any:
     """A canonical value as a connector expects it (JSON-like: amounts as plain text)."""
     if value is None:
@@ -439,6 +453,61 @@ class FieldMap:
             except MappingError as exc:
                 errors.append(MappingError(name, raw[column], exc.reason, record=record))
         return values, errors
+
+    def to_wire(
+        self, side: str, raw: Mapping[str, Any], *, record: str | None = None
+    ) -> tuple[dict[str, Any], list[MappingError]]:
+        """:meth:`to_canonical`'s values in wire form (what :func:`journal.entry.to_wire`
+        makes of them), and the fields that did not convert, in one pass: the pull's hot
+        loop, which stores the wire form, need not build the canonical values first.
+
+        ASCII text is its own canonical and wire form (empty text is no value); every other
+        value is converted as :meth:`to_canonical` converts it, then put in wire form by its
+        field's type (only amounts, dates, times and lines differ from their wire form)."""
+        values: dict[str, Any] = {}
+        errors: list[MappingError] = []
+        for column, name, kind in self._by_side.get(side, ()):
+            if column not in raw:
+                continue
+            value = raw[column]
+            if kind == "text" and type(value) is str and value.isascii():
+                values[name] = value if value != "" else None
+                continue
+            try:
+                value = to_canonical(kind, value, field=name)
+                if kind == "picklist":
+                    value = self._pick(side, name, raw[column], value)
+            except MappingError as exc:
+                errors.append(MappingError(name, raw[column], exc.reason, record=record))
+                continue
+            wire = _WIRE.get(kind)
+            values[name] = value if wire is None or value is None else wire(value)
+        return values, errors
+
+    def wire_to_side(self, side: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`to_side` of wire-form values (``to_side(side, canonical(values))``),
+        without building the canonical values: the push's hot loop.  Text, an integer or a
+        yes/no value of a field of its own type goes as it is, an amount as its plain text,
+        anything else through its canonical value."""
+        out: dict[str, Any] = {}
+        for column, name, kind in self._by_side.get(side, ()):
+            if name not in values:
+                continue
+            value = values[name]
+            if kind == "picklist":
+                out[column] = self._spell(side, name, from_wire(value))
+            elif value is None or (kind in _PLAIN_KINDS and type(value) in _PLAIN):
+                out[column] = value
+            elif (
+                kind == "decimal"
+                and type(value) is dict
+                and len(value) == 1
+                and "$decimal" in value
+            ):
+                out[column] = canonical_decimal(Decimal(value["$decimal"]))
+            else:
+                out[column] = to_side(kind, from_wire(value))
+        return out
 
     def to_side(self, side: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """A side's columns for canonical values (fields the side does not map are left out).

@@ -51,6 +51,12 @@ def ingest(
     # so switching triggers on makes no document for what a deal already was
     baseline = bool(module.triggers) and not pulled_once(ctx, module)
     n_observed = 0  # counted into the report once the page's entries are appended
+    # the values go to wire form in one pass (FieldMap.to_wire) unless a lookup must turn
+    # a side's id into ours first, or a match field's key is the text of a canonical value
+    # other than its wire form (an amount: str(Decimal("1.50")) is not "1.5")
+    fused = not module.lookups and all(
+        module.fields.kind(f) in _OWN_WIRE_FORM for f in module.match_fields
+    )
     for change in changes:
         if change.problem is not None:
             # a row that cannot be a record (no id, a shared id): an error, journaled
@@ -78,12 +84,16 @@ def ingest(
                 batch_rids.add(rid)
                 report.add(name, side, "deleted")
             continue
-        values, errors = module.fields.to_canonical(side, change.values, record=rid)
-        if module.lookups:
+        if not fused:
+            values, errors = module.fields.to_canonical(side, change.values, record=rid)
             missing = _look_up(module, side, values, lookups, record=rid)
             if missing and module.lookup_missing == "skip" and held is None:
                 continue  # its parent is not synced: the record is outside this module
             errors += missing
+            # the journal stores values in wire form: convert once, compare and store that
+            wire = {k: to_wire(v) for k, v in values.items()}
+        else:
+            wire, errors = module.fields.to_wire(side, change.values, record=rid)
         # journaled after the change they come with: the change clears the side's
         # read errors of before (``heals``), so a fixed value leaves none behind
         read_errors = [
@@ -103,8 +113,7 @@ def ingest(
             for err in errors
         ]
         report.add(name, side, "errors", len(read_errors))
-        # the journal stores values in wire form: convert once, compare and store that
-        wire = {k: to_wire(v) for k, v in values.items()}
+        read = wire
         absent: list[str] = []
         if held is not None:
             have = held.wire
@@ -137,7 +146,8 @@ def ingest(
         if module.match_fields:
             have = held.wire if held is not None else {}
             matched = [
-                values[f] if f in values else from_wire(have.get(f)) for f in module.match_fields
+                (read[f] if fused else values[f]) if f in read else from_wire(have.get(f))
+                for f in module.match_fields
             ]
             key = match_key(matched)
             if module.suggest:  # the normalised key, for suggestions of near matches
@@ -159,6 +169,8 @@ def ingest(
 
 
 _NO_CLOCK = VectorClock()  # the context of a record's first observation
+# the field types whose canonical values are their own wire form
+_OWN_WIRE_FORM = frozenset({"text", "picklist", "integer", "boolean"})
 
 
 def lookup_ids(module: ModuleConfig, side: str, changes: Sequence[Change]) -> dict[str, set[str]]:

@@ -99,14 +99,19 @@ def push(
         w, renamed = renames.get(state.rid, (w, None))
         if renamed is not None:
             renamed_in[state.rid] = renamed
-        values = canonical(w.values)
-        unresolved = _side_ids(journal, module, side, values) if module.lookups else None
-        if unresolved is not None:
-            retrying.add(state.rid)
-            refused(state.rid, "rejected", reason=unresolved, retry=True, done=done)
-            continue
+        if module.lookups:
+            values = canonical(w.values)
+            unresolved = _side_ids(journal, module, side, values)
+            if unresolved is not None:
+                retrying.add(state.rid)
+                refused(state.rid, "rejected", reason=unresolved, retry=True, done=done)
+                continue
         try:
-            side_values = module.fields.to_side(side, values)
+            side_values = (
+                module.fields.to_side(side, values)
+                if module.lookups
+                else module.fields.wire_to_side(side, w.values)
+            )
         except (MappingError, ValueError, TypeError) as exc:
             refused(
                 state.rid,

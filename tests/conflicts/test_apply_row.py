@@ -349,3 +349,102 @@ def test_an_observations_register_write_is_write_register(siblings, clock, dot, 
     expected = write_register(copy.deepcopy(reg), side, counter, value, "t1", seen)
     _observe_values(raw, side, side, counter, dict(context), "t1", {"f": value}, None)
     assert raw["f"]["f"] == expected
+
+
+# -- a record's first observation, built at once ---------------------------------------------
+
+_names = st.sampled_from(["name", "email", "limit", "since", "n", "ok"])
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.sampled_from(["", "Acme", "é"]),
+    st.decimals(places=2, min_value=-100, max_value=100),
+    st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2021, 1, 1)),
+)
+_meta = st.fixed_dictionaries(
+    {},
+    optional={
+        "key": st.one_of(st.none(), st.sampled_from(["acme", "b"])),
+        "near": st.sampled_from(["acme", "b"]),
+        "modified": st.sampled_from([T0, T0.isoformat(), "2026-11-27T10:00:00.5+00:00"]),
+        "absent": st.just(["n"]),
+        "baseline": st.booleans(),
+    },
+)
+
+
+@st.composite
+def _record_entries(draw: st.DrawFn, rid: str) -> list[NewEntry]:
+    side, other = draw(st.permutations(["books", "crm"]))
+    counter = draw(st.integers(1, 3))
+    context = draw(st.dictionaries(st.just(other), st.integers(1, 3)))
+    fields = draw(st.dictionaries(_names, _values, max_size=5))
+    first = NewEntry(
+        Kind.OBSERVED,
+        "customers",
+        rid,
+        side,
+        Dot(side, counter),
+        VectorClock(context),
+        fields,
+        {"id": f"{side}{rid}", **draw(_meta)},
+        at=T0,
+    )
+    out = [first]
+    if draw(st.booleans()):
+        out.append(
+            NewEntry(
+                Kind.APPLIED,
+                "customers",
+                rid,
+                other,
+                context=VectorClock({**context, side: counter}),
+                fields=fields,
+                meta={"id": f"{other}{rid}", "create": True, "done": draw(st.booleans())},
+            )
+        )
+    if draw(st.booleans()):
+        edit = {**fields, **draw(st.dictionaries(_names, _values, max_size=3))}
+        context = {**context, side: counter}
+        out.append(
+            NewEntry(
+                Kind.OBSERVED,
+                "customers",
+                rid,
+                other,
+                Dot(other, 1),
+                VectorClock(context),
+                edit,
+                {"id": f"{other}{rid}", **draw(_meta)},
+                at=T0,
+            )
+        )
+    return out
+
+
+_rids = st.lists(st.sampled_from(["books:1", "books:2", "crm:3"]), min_size=1, max_size=3)
+
+
+@given(_rids, st.data())
+def test_a_first_observation_built_at_once_is_the_general_folds(rids, data):
+    """A record's first observation (``_first_observed``, a replay's direct path) makes the
+    state, the stored columns and the links the general fold makes of it, byte for byte,
+    whatever its fields, clock, key, near key and time, and whatever follows it."""
+    entries = [entry for rid in rids for entry in data.draw(_record_entries(rid))]
+    with Journal(":memory:", RecordReducer()) as journal:
+        journal.append(entries)
+        rows = sorted(_rows(journal), key=lambda row: (row[2], row[3], row[0]))
+    folded = []
+    for direct in (True, False):
+        reducer = RecordReducer(labels={"customers": "name"})
+        reducer.direct = direct
+        with Journal(":memory:", reducer) as target:
+            view = target.view
+            view._link_order = {}
+            for row in rows:
+                view._seq = row[0]
+                reducer.apply_row(view, row)
+            states = {key: reducer.encode(state) for key, state in view._dirty.items()}
+            folded.append((states, dict(view._link_order)))
+    assert folded[0] == folded[1]

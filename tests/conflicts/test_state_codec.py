@@ -72,8 +72,11 @@ def test_a_synced_record_says_each_value_and_time_once():
     one write's time is said once for all its fields."""
     raw = synced()
     text = encode_state(raw)
-    assert text.count("Pune") == 1 and text.count(AT) == 1
-    assert pack(raw)["h"] == {"books": {"i": "5001"}, "crm": {"i": "4876876000000333001"}}
+    packed = pack(raw)
+    assert text.count("Pune") == 1 and text.count("1767608600000000") == 1 and AT not in text
+    # the CRM id is the rid's tail; the match key is the name's value
+    assert packed["y"] == {"books": {"i": "5001"}, "crm": {}}
+    assert packed["K"] == "name" and "k" not in packed
     assert len(text) * 2 < len(fast_dumps(raw))
     assert exact(decode_state(text)) == as_stored_before(raw)
 
@@ -86,7 +89,7 @@ def test_a_side_holding_other_values_keeps_them():
     books["v"]["name"] = "Acme (2)"
     del books["v"]["city"]
     books["v"]["payment_terms"] = True  # not the register's 60, nor the same as 1
-    packed = pack(raw)["h"]["books"]
+    packed = pack(raw)["y"]["books"]
     assert packed["v"] == {"name": "Acme (2)", "payment_terms": True}
     assert packed["-"] == ["city"]
     assert exact(decode_state(encode_state(raw))) == as_stored_before(raw)
@@ -104,3 +107,36 @@ def test_a_state_of_no_origin_side_keeps_it_empty():
     raw = synced()
     raw["o"] = ""
     assert decode_state(encode_state(raw))["o"] == ""
+
+
+def test_a_state_stored_by_version_7_reads_as_it_was():
+    """A state stored compact by version 7 (sides in ``h``, an id absent for none, times
+    as text) decodes as it did: a journal not yet rebuilt still opens."""
+    raw = synced()
+    v7 = (
+        '{"c":{"crm":1},"g":[["crm",1,"' + AT + '",{"city":"Pune","credit_limit":{"$decimal":'
+        '"39061.55"},"email":"a@example.com","name":"Acme","payment_terms":60}]],'
+        '"h":{"books":{"i":"5001"},"crm":{"i":"4876876000000333001"}},"k":"Acme",'
+        '"m":"customers","r":"crm:4876876000000333001"}'
+    )
+    assert exact(decode_state(v7)) == as_stored_before(raw)
+    raw["s"]["books"]["id"] = None
+    v7 = v7.replace('"books":{"i":"5001"}', '"books":{}')
+    assert exact(decode_state(v7)) == as_stored_before(raw)
+
+
+def test_a_register_of_the_records_clock_and_an_odd_time_come_back():
+    """A field one side alone wrote since the other's write (its clock the record's) is
+    grouped with its write; a time not in the canonical form stays text; a side without
+    an id says so."""
+    raw = synced()
+    raw["c"] = {"books": 1, "crm": 1}
+    raw["f"]["phone"] = [[["books", 1, "+44", "2026-01-05T10:23:20Z"]], {"books": 1, "crm": 1}]
+    raw["s"]["books"]["id"] = None
+    for held in raw["s"].values():
+        held["c"] = {"books": 1, "crm": 1}
+        held["v"]["phone"] = "+44"
+    packed = pack(raw)
+    assert packed["g"][0] == ["books", 1, "2026-01-05T10:23:20Z", {"phone": "+44"}, 1]
+    assert "f" not in packed and packed["y"]["books"] == {"i": None}
+    assert exact(decode_state(encode_state(raw))) == as_stored_before(raw)

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from conflicts import RecordReducer
+from conflicts.state_codec import decode_state
 from journal import ChainKey, ChainKeyError, Journal, Kind, StorageError, verify
 from journal.store import JOURNAL_MODULE, STATE_RID
 from tests.journal.test_store import CountingReducer, observed
@@ -226,3 +227,31 @@ def test_a_state_folded_under_another_rule_is_rebuilt_on_open_and_journaled(tmp_
     assert label_rows(path) == [("crm:1", "ap@acme.example")]
     with Journal(path, RecordReducer()) as reader:
         assert not reader.needs_state_upgrade and len(upgrades(reader)) == 1
+
+
+V8_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "v8_journal.sql"
+
+
+def test_a_version_8_state_reads_and_is_rebuilt_in_the_compact_form_of_version_9(tmp_path):
+    """A journal whose state the version 8 reducer stored (sides in ``h``, times as text)
+    reads as it was until it is rebuilt; opened with the version 9 reducer it is rebuilt
+    (journaled, 8 to 9) into states that decode to the very same and are smaller, and
+    verify (replay equals live) holds."""
+    path = tmp_path / "journal.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V8_FIXTURE.read_text(encoding="utf-8"))
+    conn.close()
+    read = "SELECT rid, state FROM records ORDER BY rid"
+    before = raw_rows(path, read)
+    assert len(before) == 3 and all('"h":' in text for _, text in before)
+    with Journal(path, RecordReducer()) as journal:
+        assert journal.state_version == RecordReducer.version == 9
+        *_, meta = upgrades(journal)  # the fixture's own (0 to 8), then this one
+        assert (meta["from"], meta["to"], meta["entries"]) == (8, 9, [1, 18])
+        result = verify(journal)
+        assert result.ok and result.entries == 19, result.problem
+    after = raw_rows(path, read)
+    assert [rid for rid, _ in after] == [rid for rid, _ in before]
+    for (_, old), (_, new) in zip(before, after, strict=True):
+        assert '"y":' in new and len(new) < len(old)
+        assert decode_state(new) == decode_state(old)
