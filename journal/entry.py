@@ -178,12 +178,70 @@ def _refuse_floats(value: Any) -> None:
 _CONTAINERS = {float, dict, list, tuple}
 
 
+class _Unusual(Exception):
+    """A value :func:`_tagged` leaves to the general encoder (see :func:`dumps`)."""
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+_UTC = dt.UTC
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` with its Decimals, dates and datetimes in their tags, for orjson to write
+    without a ``default`` callback (a call back into Python per value is most of an
+    entry's encoding): a date or datetime stays inside its tag, as orjson writes it the
+    way ``isoformat`` does (a datetime in UTC first).  Raises :class:`_Unusual` on any
+    other type (a float among them), which :func:`dumps` leaves to the general encoder,
+    so the bytes are those it writes."""
+    kind = type(value)
+    if kind is dict:
+        out = None
+        for name, item in value.items():
+            kind = type(item)
+            if kind in _PLAIN:
+                continue
+            if out is None:
+                out = value.copy()
+            # the leaves of a flat dict (most fields and metas) here, without a call each
+            if kind is Decimal:
+                out[name] = {"$decimal": canonical_decimal(item)}
+            elif kind is dt.date:
+                out[name] = {"$date": item}
+            elif kind is dt.datetime and item.tzinfo is _UTC:
+                out[name] = {"$datetime": item}
+            else:
+                out[name] = _tagged(item)
+        return value if out is None else out
+    if kind in _PLAIN:
+        return value
+    if kind is Decimal:
+        return {"$decimal": canonical_decimal(value)}
+    if kind is dt.datetime:
+        if value.tzinfo is not _UTC:
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise EncodingError(f"naive datetime {value!r}: times are aware UTC")
+            value = value.astimezone(_UTC)
+        return {"$datetime": value}
+    if kind is dt.date:
+        return {"$date": value}
+    if kind is list or kind is tuple:
+        return [item if type(item) in _PLAIN else _tagged(item) for item in value]
+    raise _Unusual
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
 def dumps(value: Any, *, trusted: bool = False) -> str:
     """Canonical JSON of a value (sorted keys, tagged Decimal / date / datetime).
 
     ``trusted``: the caller built the value from canonical values only (materialised state),
     so the walk that refuses floats is skipped.
     """
+    try:
+        return _orjson_dumps(_tagged(value), option=_SORTED).decode()
+    except (_Unusual, orjson.JSONEncodeError):
+        pass  # a float, an integer past 64 bits, a set, a key not a string: as below
     if not trusted:
         _refuse_floats(value)
     try:
@@ -426,6 +484,27 @@ def chain_hash(
     return key.digest(data)
 
 
+def _context_text(context: VectorClock) -> str:
+    """The stored text of a causal context (few distinct ones: cached by value)."""
+    counters = context.counters
+    text = _CONTEXTS.get(counters)
+    if text is None:
+        if len(_CONTEXTS) >= 4096:
+            _CONTEXTS.clear()
+        text = _CONTEXTS[counters] = fast_dumps(context.to_json())
+    return text
+
+
+_CONTEXTS: dict[tuple[tuple[str, int], ...], str] = {}
+
+
+def _dot_text(dot: Dot) -> str:
+    side = dot.side
+    if '"' in side or "\\" in side:
+        return json.dumps(dot.to_json(), separators=(",", ":"))
+    return f'["{side}",{dot.counter}]'
+
+
 def chained_rows(
     entries: Iterable[NewEntry],
     *,
@@ -437,32 +516,62 @@ def chained_rows(
     """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
     backend stores (text for text, so the chain is the same bytes wherever it is kept) and
     the entries as stored.  An entry without ``at`` gets ``now`` (to the microsecond, UTC).
+
+    The hot path of every append: each value is encoded once (:func:`dumps`), the
+    canonical text is joined once and hashed with the key's copied sha256 states
+    (:meth:`ChainKey.digest`, inlined), and a batch's shared time and clocks are
+    formatted once.
     """
     now_text = utc_text(now)
     now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
+    inner: Any = None if key is None else key._inner
+    outer: Any = None if key is None else key._outer
+    sha256 = hashlib.sha256
+    join = _SEP.join
     rows: list[Row] = []
     stored: list[Entry] = []
+    last_at: dt.datetime | None = None
+    last_at_text = now_text
     for new in entries:
         seq += 1
-        if new.at is None:
+        at_value = new.at
+        if at_value is None:
             at, at_value = now_text, now_at
+        elif at_value is last_at:
+            at = last_at_text
         else:
-            at, at_value = utc_text(new.at), new.at
+            at = last_at_text = utc_text(at_value)
+            last_at = at_value
         kind = new.kind.value
         new_dot = new.dot
-        if new_dot is None:
-            dot = None
-        elif '"' in new_dot.side or "\\" in new_dot.side:
-            dot = json.dumps(new_dot.to_json(), separators=(",", ":"))
-        else:
-            dot = f'["{new_dot.side}",{new_dot.counter}]'
-        context = fast_dumps(new.context.to_json()) if new.context is not None else None
+        dot = None if new_dot is None else _dot_text(new_dot)
+        context = None if new.context is None else _context_text(new.context)
         fields = dumps(new.fields) if new.fields else "{}"
         meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
-        digest = chain_hash(
-            prev, seq, at, module, rid, side, kind, dot, context, fields, meta, key=key
-        )
+        data = join(
+            (
+                prev,
+                str(seq),
+                at,
+                module,
+                rid or "",
+                side or "",
+                kind,
+                dot or "",
+                context or "",
+                fields,
+                meta,
+            )
+        ).encode("utf-8")
+        if inner is None:
+            digest = sha256(data).hexdigest()
+        else:
+            hashed = inner.copy()
+            hashed.update(data)
+            keyed = outer.copy()
+            keyed.update(hashed.digest())
+            digest = keyed.hexdigest()
         rows.append((seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest))
         stored.append(
             Entry(

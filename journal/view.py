@@ -23,7 +23,13 @@ import attrs
 from journal.entry import Entry, dumps, loads
 from journal.errors import CursorError
 from journal.protocols import Reducer, View
-from journal.schema import MAX_STATE_VERSION, STATE_TABLES, TALLY_TABLES
+from journal.schema import (
+    MAX_STATE_VERSION,
+    STATE_SCHEMA,
+    STATE_TABLES,
+    TALLY_TABLES,
+    statements,
+)
 
 Progress = Callable[[int, int], None]
 # the columns of ``records`` that indexes hold besides (module, rid), as a flush writes them
@@ -303,10 +309,14 @@ class SQLiteView:
             self.conn.execute(f"DELETE FROM {table} WHERE module = ?", (module,))
 
     def clear(self) -> None:
-        """Forget the whole materialised state (before a fold of every entry)."""
+        """Forget the whole materialised state (before a fold of every entry): its tables
+        are made again as the schema has them now, so a journal rebuilt for a new state
+        version takes the tables' new layout too (``records`` keyed WITHOUT ROWID, say)."""
         self.forget()
         for table in (*STATE_TABLES, *TALLY_TABLES):
-            self.conn.execute(f"DELETE FROM {table}")
+            self.conn.execute(f"DROP TABLE IF EXISTS {table}")  # its indexes and triggers too
+        for statement in statements(STATE_SCHEMA):
+            self.conn.execute(statement)
 
     # -- queries (the journal answers these for the layers above) ----------------------------
 
@@ -446,14 +456,30 @@ class SQLiteView:
         return found
 
     def links(self, module: str, rid: str) -> dict[str, tuple[str, str]]:
-        # the rid's index by name: the planner would walk the covering primary key's
-        # (module) prefix, every link of the module, instead
-        rows = self.conn.execute(
-            "SELECT side, side_id, status FROM links INDEXED BY links_rid "
-            "WHERE module = ? AND rid = ?",
-            (module, rid),
-        )
-        return {side: (side_id, status) for side, side_id, status in rows}
+        """The record's link on each side: ``{side: (side id, status)}``.
+
+        No index of the links by rid is kept (it was a second copy of every link): the
+        reducer names the ids the record's state holds (its ``linked_ids``), each looked
+        up by its key and kept if it links this record (an id a merge moved to another
+        record links that one).  A reducer that names none has the module's links read."""
+        linked_ids = getattr(self.reducer, "linked_ids", None)
+        state = self.record(module, rid) if callable(linked_ids) else None
+        if state is None or linked_ids is None:
+            rows = self.conn.execute(
+                "SELECT side, side_id, status FROM links WHERE module = ? AND rid = ? "
+                "ORDER BY side, side_id",
+                (module, rid),
+            )
+            return {side: (side_id, status) for side, side_id, status in rows}
+        found: dict[str, tuple[str, str]] = {}
+        for side, side_id in sorted(linked_ids(state).items()):
+            row = self.conn.execute(
+                "SELECT rid, status FROM links WHERE module = ? AND side = ? AND side_id = ?",
+                (module, side, str(side_id)),
+            ).fetchone()
+            if row is not None and row[0] == rid:
+                found[side] = (str(side_id), row[1])
+        return found
 
     def module_links(self, module: str) -> dict[tuple[str, str], tuple[str, str]]:
         rows = self.conn.execute(

@@ -2,10 +2,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from journal import Dot, Kind, NewEntry
 from journal.entry import (
     GENESIS,
+    _encoder,
     canonical_decimal,
     chained_rows,
     dumps,
@@ -137,3 +140,33 @@ def test_a_stored_dot_reads_back_as_it_was_whatever_its_side(side):
     new = NewEntry(Kind.OBSERVED, "customers", "crm:1", "crm", Dot(side, 12345678901234567890))
     rows, _ = chained_rows([new], seq=0, prev=GENESIS, key=None, now=dt.datetime.now(dt.UTC))
     assert entry_from_row(rows[0]).dot == Dot(side, 12345678901234567890)
+
+
+_any_zone = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-3)), dt.timezone.min])
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=6),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.dates(),
+    st.datetimes(timezones=_any_zone),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner),
+        st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    ),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.text(max_size=5), _values, max_size=6))
+def test_the_fast_encoding_writes_the_bytes_of_the_standard_encoder(value):
+    """dumps writes what the standard library's canonical encoder writes for any canonical
+    value (integers past 64 bits, other zones, lists and tuples of tagged values), so a
+    faster encoder never changes a chain."""
+    assert dumps(value) == _encoder.encode(value)
