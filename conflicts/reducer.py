@@ -244,7 +244,9 @@ class RecordReducer:
     # 9: the state is stored more compact still: times as integers, a side's id left out
     # where it is the rid's tail, the match key named by its field, the registers whose
     # clock is the record's grouped by their write.
-    version: int = 9
+    # 10: ``records`` is keyed WITHOUT ROWID and ``links`` has no index by rid: a rebuild
+    # makes an older journal's tables in that layout.
+    version: int = 10
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
 
@@ -303,6 +305,11 @@ class RecordReducer:
 
     def decode(self, text: str) -> RecordState:
         return RecordState(decode_state(text))
+
+    def linked_ids(self, state: RecordState) -> dict[str, str]:
+        """The id the record has on each side its state holds one for: where the journal
+        looks up its links (:meth:`journal.view.SQLiteView.links`)."""
+        return {side: str(h["id"]) for side, h in state.raw["s"].items() if h["id"] is not None}
 
     def apply(self, view: View, entry: Entry) -> None:
         kind = entry.kind

@@ -127,6 +127,10 @@ def _normal_sql(sql: str | None) -> str:
 TALLIED = (("records", "status", "marks"), ("links", "side", "status"))
 
 STATE_SCHEMA = """
+-- keyed by (module, rid) itself, WITHOUT ROWID: a record is read by its key in one
+-- lookup, and no second index of every (module, rid) (a unique one beside a rowid table)
+-- is kept; an older journal gets this layout when its state is next rebuilt
+-- (:meth:`journal.view.SQLiteView.clear`)
 CREATE TABLE IF NOT EXISTS records (
     module TEXT NOT NULL,
     rid TEXT NOT NULL,
@@ -138,8 +142,8 @@ CREATE TABLE IF NOT EXISTS records (
     marks TEXT,
     label TEXT,
     ref TEXT,
-    UNIQUE (module, rid)
-);
+    PRIMARY KEY (module, rid)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_key ON records (module, key) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_near ON records (module, near) WHERE near IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_attention ON records (module, rid) WHERE attention = 1;
@@ -156,7 +160,8 @@ CREATE TABLE IF NOT EXISTS links (
     status TEXT NOT NULL,
     PRIMARY KEY (module, side, side_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS links_rid ON links (module, rid);
+-- no index on (module, rid): a record's links are looked up by the ids its state holds
+-- (:meth:`journal.view.SQLiteView.links`), which spares a second copy of every link
 CREATE TABLE IF NOT EXISTS cursors (
     side TEXT NOT NULL,
     module TEXT NOT NULL,

@@ -36,6 +36,7 @@ ways: reading a value nobody mapped, or writing one the side has no spelling for
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -470,9 +471,18 @@ class FieldMap:
             if column not in raw:
                 continue
             value = raw[column]
-            if kind == "text" and type(value) is str and value.isascii():
+            of = type(value)
+            # the values most rows hold, told apart in a few steps (the rest as to_canonical)
+            if of is str and kind == "text" and value.isascii():
                 values[name] = value if value != "" else None
                 continue
+            if of is int and kind == "integer" and value.bit_length() <= _MAX_BITS:
+                values[name] = value
+                continue
+            if of is str and kind == "date" and len(value) == 10 and _DATE.fullmatch(value):
+                with contextlib.suppress(ValueError):  # no such day: said as to_canonical says
+                    values[name] = {"$date": dt.date.fromisoformat(value).isoformat()}
+                    continue
             try:
                 value = to_canonical(kind, value, field=name)
                 if kind == "picklist":

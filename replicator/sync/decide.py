@@ -89,7 +89,7 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
     for state in states:
         if state is None or not state.attention:
             continue
-        in_flight = [side for side in module.sides if (state.rid, side) in unsure]
+        in_flight = [side for side in module.sides if (state.rid, side) in unsure] if unsure else []
         waits = state.waits(now)
         if waits and not in_flight:  # a side refused its write: retried after a while
             report.add(name, "*", "waiting")
@@ -113,10 +113,14 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
     order = {side: i for i, side in enumerate(module.order)}
     retrying: set[str] = set()  # records a side asked to retry: they stay dirty
     held: set[tuple[str, str]] = set()  # (record, side) of updates the lock kept back
+    # each record's write to the last of its sides in the module's order is its last
+    lasts = [
+        (state, p, max((x.side for x in p.writes), key=order.__getitem__)) for state, p in plans
+    ]
     for side in module.order:
         batch = [
-            (state, w, w.side == max((x.side for x in p.writes), key=order.__getitem__))
-            for state, p in plans
+            (state, w, w.side == last)
+            for state, p, last in lasts
             for w in p.writes
             if w.side == side
         ]
@@ -249,9 +253,11 @@ def duplicates(
     keys = []
     for rid in rids:
         state = journal.record(name, rid)
-        if state is not None and state.attention and state.index_key() is not None:
-            keys.append(state.index_key())
-    groups = journal.with_keys(name, [k for k in keys if k is not None]) if keys else {}
+        if state is not None and state.attention:
+            key = state.index_key()
+            if key is not None:
+                keys.append(key)
+    groups = journal.with_keys(name, keys) if keys else {}
     entries: list[NewEntry] = []
     woke = False
     for key in sorted(groups):

@@ -13,6 +13,7 @@ own write read back: an echo) leaves nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -57,6 +58,7 @@ def ingest(
     fused = not module.lookups and all(
         module.fields.kind(f) in _OWN_WIRE_FORM for f in module.match_fields
     )
+    first_dot = Dot(side, 1)  # a record's first observation on the side (dots are values)
     for change in changes:
         if change.problem is not None:
             # a row that cannot be a record (no id, a shared id): an error, journaled
@@ -112,7 +114,8 @@ def ingest(
             )
             for err in errors
         ]
-        report.add(name, side, "errors", len(read_errors))
+        if read_errors:
+            report.add(name, side, "errors", len(read_errors))
         read = wire
         absent: list[str] = []
         if held is not None:
@@ -139,7 +142,7 @@ def ingest(
                 continue  # our own echo, or a change to columns we do not map
             # empty in a field this side never held (mapped since): no value, not a clear
             absent = sorted(k for k, v in wire.items() if v is None and k not in have)
-        dot = Dot(side, (state.counter(side) if state is not None else 0) + 1)
+        dot = Dot(side, state.counter(side) + 1) if state is not None else first_dot
         context = VectorClock(held.clock) if held is not None else _NO_CLOCK
         key: str | None | Absent = ABSENT  # no match fields: the entry holds no key
         near = None
@@ -156,7 +159,7 @@ def ingest(
             id=str(change.id),
             key=key,
             near=near,
-            modified=utc_text(change.modified) if change.modified is not None else None,
+            modified=_utc_text(change.modified) if change.modified is not None else None,
             absent=tuple(absent),
             baseline=baseline,
         )
@@ -169,6 +172,16 @@ def ingest(
 
 
 _NO_CLOCK = VectorClock()  # the context of a record's first observation
+
+
+def _utc_text(at: dt.datetime) -> str:
+    """:func:`journal.entry.utc_text` in one step for a time in UTC already (a side's
+    times, as connectors give them)."""
+    if at.tzinfo is dt.UTC:
+        return at.isoformat(timespec="microseconds")
+    return utc_text(at)
+
+
 # the field types whose canonical values are their own wire form
 _OWN_WIRE_FORM = frozenset({"text", "picklist", "integer", "boolean"})
 

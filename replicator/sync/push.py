@@ -156,7 +156,8 @@ def push(
                 )
             )
             report.add(name, side, "created" if w.id is None else "updated")
-            report.add(name, side, "renamed", 1 if renamed else 0)
+            if renamed:
+                report.add(name, side, "renamed")
         else:
             again: dict[str, Any] = (
                 {"retry": True} if outcome.retry else {"attempt": _attempt(state, side)}

@@ -232,11 +232,20 @@ def test_a_state_folded_under_another_rule_is_rebuilt_on_open_and_journaled(tmp_
 V8_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "v8_journal.sql"
 
 
-def test_a_version_8_state_reads_and_is_rebuilt_in_the_compact_form_of_version_9(tmp_path):
-    """A journal whose state the version 8 reducer stored (sides in ``h``, times as text)
-    reads as it was until it is rebuilt; opened with the version 9 reducer it is rebuilt
-    (journaled, 8 to 9) into states that decode to the very same and are smaller, and
-    verify (replay equals live) holds."""
+def layout(path):
+    """The SQL that made ``records``, and the indexes of ``links``."""
+    (records,) = raw_rows(path, "SELECT sql FROM sqlite_master WHERE name = 'records'")
+    indexes = raw_rows(path, "SELECT name FROM sqlite_master WHERE tbl_name = 'links'")
+    return records[0], sorted(name for (name,) in indexes)
+
+
+def test_a_version_8_state_reads_and_is_rebuilt_in_the_compact_form_and_layout_of_now(tmp_path):
+    """A journal whose state the version 8 reducer stored (sides in ``h``, times as text,
+    ``records`` a rowid table, ``links`` indexed by rid) reads as it was until it is
+    rebuilt; opened with the reducer of now it is rebuilt (journaled, 8 to now) into
+    states that decode to the very same and are smaller, in tables of the new layout
+    (``records`` WITHOUT ROWID, no index of links by rid), each record's links read as
+    the rows say, and verify (replay equals live) holds."""
     path = tmp_path / "journal.db"
     with sqlite3.connect(path) as conn:
         conn.executescript(V8_FIXTURE.read_text(encoding="utf-8"))
@@ -244,14 +253,22 @@ def test_a_version_8_state_reads_and_is_rebuilt_in_the_compact_form_of_version_9
     read = "SELECT rid, state FROM records ORDER BY rid"
     before = raw_rows(path, read)
     assert len(before) == 3 and all('"h":' in text for _, text in before)
+    assert "WITHOUT ROWID" not in layout(path)[0] and "links_rid" in layout(path)[1]
+    linked = "SELECT rid, side, side_id, status FROM links ORDER BY rid, side"
+    links = raw_rows(path, linked)
     with Journal(path, RecordReducer()) as journal:
-        assert journal.state_version == RecordReducer.version == 9
+        assert journal.state_version == RecordReducer.version >= 10
         *_, meta = upgrades(journal)  # the fixture's own (0 to 8), then this one
-        assert (meta["from"], meta["to"], meta["entries"]) == (8, 9, [1, 18])
+        assert (meta["from"], meta["to"], meta["entries"]) == (8, RecordReducer.version, [1, 18])
         result = verify(journal)
         assert result.ok and result.entries == 19, result.problem
+        for rid, _ in before:
+            expected = {side: (i, status) for r, side, i, status in links if r == rid}
+            assert journal.links("customers", rid) == expected and len(expected) == 2
     after = raw_rows(path, read)
     assert [rid for rid, _ in after] == [rid for rid, _ in before]
     for (_, old), (_, new) in zip(before, after, strict=True):
         assert '"y":' in new and len(new) < len(old)
         assert decode_state(new) == decode_state(old)
+    assert raw_rows(path, linked) == links
+    assert "WITHOUT ROWID" in layout(path)[0] and "links_rid" not in layout(path)[1]

@@ -470,6 +470,9 @@ def test_a_person_links_a_suggestion_as_the_policy_pairs_an_exact_duplicate(
     assert acme_books[0].get("credit_limit") == limit
     assert w.journal.record("customers", "books:m1").status == "merged"
     assert set(w.journal.links("customers", "crm:m1")) == {"books", "crm"}
+    # the merged record still holds its Books id, which now links the one it merged into
+    assert w.journal.record("customers", "books:m1").linked("books")
+    assert w.journal.links("customers", "books:m1") == {}
     assert verify(w.journal).ok
 
 
