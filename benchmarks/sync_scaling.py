@@ -13,9 +13,11 @@ duplicates), writes a ``replicator.toml`` and runs
 
 Each child reports its peak RSS (``ru_maxrss``), so the figure of one N is not the peak of
 another.  Inside the syncs, the time spent in connector pulls / pushes, in
-``Journal.append`` (encoding, hash chain, insert and the reducer's fold) and at the end of
+``Journal.append`` (encoding, hash chain, insert and the reducer's fold), at the end of
 each journal transaction (``journal_commit``: the states written at commit and the
-COMMIT) is summed by thin wrappers, in wall seconds (``breakdown_seconds``) and CPU
+COMMIT) and in the engine's batch reads of the state (``journal_read``: ``preload``,
+``attention``, ``with_keys``, ``rids_for``, with the states they decode) is summed by thin
+wrappers, in wall seconds (``breakdown_seconds``) and CPU
 seconds (``cpu_breakdown_seconds``, steadier on a shared machine); ``engine_other`` is the
 rest of the cycle, the engine's own steps (mapping, matching, planning, building entries).
 
@@ -389,6 +391,10 @@ def instrument(app: Any, timers: Timers) -> None:
         connector.pull = timers.wrap_iter(f"connector_pull.{side}", connector.pull)
         connector.push = timers.wrap(f"connector_push.{side}", connector.push)
     _journal_wrappers(app.journal, timers)
+    # the engine's reads of the materialised state by batch (the queries and the states
+    # they decode): past the journal's cache, a first copy's plan decodes most states again
+    for read in ("preload", "attention", "with_keys", "rids_for"):
+        setattr(app.journal, read, timers.wrap("journal_read", getattr(app.journal, read)))
     engine = app.engine
     engine.pull = timers.wrap("engine_pull_phase", engine.pull)
     engine.settle = timers.wrap("engine_settle_phase", engine.settle)
