@@ -8,9 +8,14 @@ with the live ones, naming the first difference.
 
 from __future__ import annotations
 
+import itertools
 import os
+import pickle
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -20,7 +25,7 @@ import attrs
 
 from journal.anchors import BATCH, Anchor, check_anchors, check_range
 from journal.entry import Entry, EntryDecoder
-from journal.errors import IntegrityError
+from journal.errors import IntegrityError, StorageError
 from journal.schema import (
     ENTRY_COLUMNS,
     STATE_SCHEMA,
@@ -32,6 +37,7 @@ from journal.schema import (
 )
 from journal.store import Journal
 from journal.view import (
+    LINK_ORDER,
     Progress,
     SQLiteView,
     fold,
@@ -42,6 +48,7 @@ from journal.view import (
     reducer_version,
     row_folder,
     wire_fields,
+    write_links,
 )
 
 
@@ -108,10 +115,13 @@ def replay_into(
     progress: Progress | None = None,
     *,
     batch: int = BATCH,
+    workers: int | None = None,
 ) -> int:
     """Fold every entry of ``journal`` into the (empty) state tables of ``target``, read
     ``batch`` entries a query (memory stays a batch and the state's cache, however long
-    the journal)."""
+    the journal).  A fold by record is shared by ``workers`` processes (None: one a core
+    for a journal of :data:`PARALLEL_FROM` entries or more, else one), each folding a
+    range of records of its own: the same tables as one process makes."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer)
     by_record = per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn))
@@ -120,8 +130,7 @@ def replay_into(
     later = _indexes_and_triggers(target) if by_record else []
     target.execute("BEGIN")
     if by_record:
-        rows = _record_rows(journal.conn, batch)
-        n = fold_records(view, rows, total=journal.last_seq, progress=progress)
+        n = _fold_by_record(journal, target, view, progress, batch, workers)
         for table, a, b in TALLIED:  # what the triggers would have counted
             target.execute(
                 f"INSERT INTO {table}_tally SELECT module, coalesce({a}, ''), "
@@ -137,6 +146,174 @@ def replay_into(
         n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
     target.execute("COMMIT")
     return n
+
+
+# a journal this long or longer is folded by as many processes as there are cores (a
+# process takes about half a second to start; a fold, 50-70 us an entry)
+PARALLEL_FROM = 100_000
+# the state tables a fold by record writes, copied from each worker's file
+_FOLDED = (*STATE_TABLES, LINK_ORDER)
+
+Key = tuple[str, str]  # (module, rid): where a range of records starts or ends
+
+
+def _fold_by_record(
+    journal: Journal,
+    target: sqlite3.Connection,
+    view: SQLiteView,
+    progress: Progress | None,
+    batch: int,
+    workers: int | None,
+) -> int:
+    """:func:`fold_records` of the journal's rows, in ``workers`` ranges of records: the
+    first folded here into ``target``, each other by a process of its own into a scratch
+    file, whose tables are then copied into ``target`` (its records after this one's, in
+    order) and the links written from all their :data:`LINK_ORDER` rows."""
+    total = journal.last_seq
+    count = _workers(journal, workers)
+    bounds = _bounds(journal.conn, count) if count > 1 else []
+    reducer = _portable(journal.reducer) if bounds else None
+    if reducer is None:  # one process
+        rows = _record_rows(journal.conn, batch)
+        return fold_records(view, rows, total=total, progress=progress)
+    edges: list[Key | None] = [None, *bounds, None]
+    ranges = list(itertools.pairwise(edges))
+    where = Path(_file_of(target)).parent
+    with tempfile.TemporaryDirectory(prefix="replicator-fold-", dir=where) as tmp:
+        paths = [os.path.join(tmp, f"part{i}.db") for i in range(1, len(ranges))]
+        started = [
+            _start(str(journal.path), reducer, lo, hi, path, batch)
+            for (lo, hi), path in zip(ranges[1:], paths, strict=True)
+        ]
+        try:
+            lo, hi = ranges[0]
+            rows = _record_rows(journal.conn, batch, lo, hi)
+            n = fold_records(view, rows, total=total, progress=progress, links=False)
+            for worker, path in zip(started, paths, strict=True):
+                n += _finish(worker)
+                target.execute("ATTACH DATABASE ? AS part", (path,))
+                for table in _FOLDED:
+                    columns = _table_columns(target, table)
+                    target.execute(
+                        f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM part.{table}"
+                    )
+                target.execute("COMMIT")  # DETACH is refused inside a transaction
+                target.execute("DETACH DATABASE part")
+                target.execute("BEGIN")
+        finally:
+            for worker in started:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+    write_links(target)
+    if progress is not None:
+        progress(n, total)
+    return n
+
+
+# A worker is a Python of its own, started with the command below, its arguments pickled
+# on its standard input.  Not multiprocessing: its spawn runs the main script of the
+# process again in the worker (a library cannot know whether its caller's script guards
+# that), and its fork copies the process's open SQLite connections, which SQLite forbids.
+_WORKER = (
+    "import pickle, sys; job = pickle.load(sys.stdin.buffer); sys.path[:0] = job.pop('path'); "
+    "from journal.replay import _fold_part; print(_fold_part(**job))"
+)
+
+
+def _start(
+    path: str, reducer: bytes, lo: Key | None, hi: Key | None, out: str, batch: int
+) -> subprocess.Popen[bytes]:
+    """A worker folding the records from ``lo`` to before ``hi`` into ``out``."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _WORKER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    job = {"path": sys.path, "journal": path, "reducer": reducer, "lo": lo, "hi": hi}
+    assert worker.stdin is not None
+    worker.stdin.write(pickle.dumps({**job, "out": out, "batch": batch}))
+    worker.stdin.close()
+    worker.stdin = None  # written: communicate() has none to send
+    return worker
+
+
+def _finish(worker: subprocess.Popen[bytes]) -> int:
+    """The rows a worker folded, once it is done (StorageError: it failed)."""
+    out, err = worker.communicate()
+    if worker.returncode != 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-3:]
+        raise StorageError(f"a replay's worker process failed: {' / '.join(tail)}"[:500])
+    return int(out)
+
+
+def _fold_part(
+    journal: str, reducer: bytes, lo: Key | None, hi: Key | None, out: str, batch: int
+) -> int:
+    """A worker's fold (:func:`_fold_by_record`): the records from ``lo`` to before
+    ``hi`` of the journal at ``journal``, read only, into a scratch file at ``out``."""
+    source = sqlite3.connect(f"file:{urllib.parse.quote(journal)}?mode=ro", uri=True)
+    target = scratch(out)
+    try:
+        target.executescript(STATE_SCHEMA)
+        _indexes_and_triggers(target)
+        view = SQLiteView(target, pickle.loads(reducer))
+        target.execute("BEGIN")
+        n = fold_records(view, _record_rows(source, batch, lo, hi), links=False)
+        target.execute("COMMIT")
+        return n
+    finally:
+        target.close()
+        source.close()
+
+
+def _table_columns(conn: sqlite3.Connection, table: str) -> str:
+    return ", ".join(row[1] for row in conn.execute(f"PRAGMA main.table_info({table})"))
+
+
+def _workers(journal: Journal, workers: int | None) -> int:
+    """How many processes fold (one for a journal in memory: no other process sees it)."""
+    if journal.path == ":memory:":
+        return 1
+    if workers is not None:
+        return max(1, workers)
+    if journal.last_seq < PARALLEL_FROM:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
+
+
+def _portable(reducer: Any) -> bytes | None:
+    """The reducer pickled for a worker (None: it does not pickle: one process folds)."""
+    try:
+        return pickle.dumps(reducer)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+
+
+def _bounds(conn: sqlite3.Connection, count: int) -> list[Key]:
+    """Where ``count`` ranges of about as many rows each begin (but the first): records'
+    keys, read from the records' index; fewer when records are few."""
+    total = conn.execute("SELECT count(*) FROM entries WHERE rid IS NOT NULL").fetchone()[0]
+    found: list[Key] = []
+    for i in range(1, count):
+        row = conn.execute(
+            "SELECT module, rid FROM entries INDEXED BY entries_record WHERE rid IS NOT NULL "
+            "ORDER BY module, rid LIMIT 1 OFFSET ?",
+            (total * i // count,),
+        ).fetchone()
+        if row is not None and (not found or tuple(row) > found[-1]):
+            found.append((row[0], row[1]))
+    return found
+
+
+def _file_of(conn: sqlite3.Connection) -> str:
+    """The file of ``conn``'s main database ('' in memory: then a temporary folder)."""
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return str(file) if file else os.path.join(tempfile.gettempdir(), "x")
+    return os.path.join(tempfile.gettempdir(), "x")
 
 
 # what a fold reads of a row (ENTRY_COLUMNS but the two hashes, which no fold reads)
@@ -189,12 +366,35 @@ def scratch(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _record_rows(conn: sqlite3.Connection, batch: int) -> Iterator[list[Any]]:
+def _record_rows(
+    conn: sqlite3.Connection, batch: int, lo: Key | None = None, hi: Key | None = None
+) -> Iterator[list[Any]]:
     """Every row, ordered by record (module, rid, seq: the records' index, each module's
-    rows without a rid first), ``batch`` of them at a time."""
-    rows = conn.execute(f"SELECT {_FOLD_COLUMNS} FROM entries ORDER BY module, rid, seq")
-    while chunk := rows.fetchmany(batch):
-        yield chunk
+    rows without a rid first), ``batch`` of them at a time; from record ``lo`` to before
+    record ``hi`` when given (the rows without a rid of a module a range begins in are the
+    range's before; those of the module it ends in, its own, after its records: they set
+    cursors alone, which no record reads)."""
+    sql = f"SELECT {_FOLD_COLUMNS} FROM entries"
+    order = " ORDER BY module, rid, seq"
+    queries: list[tuple[str, tuple[Any, ...]]] = []
+    if lo is None and hi is None:
+        queries.append((sql + order, ()))
+    else:
+        where: list[str] = []
+        bounds: list[str] = []
+        if lo is not None:
+            where.append("(module, rid) >= (?, ?)")
+            bounds.extend(lo)
+        if hi is not None:
+            where.append("(module, rid) < (?, ?)")
+            bounds.extend(hi)
+        queries.append((f"{sql} WHERE {' AND '.join(where)}{order}", tuple(bounds)))
+        if hi is not None and (lo is None or lo[0] != hi[0]):
+            queries.append((f"{sql} WHERE module = ? AND rid IS NULL ORDER BY seq", (hi[0],)))
+    for query, params in queries:
+        rows = conn.execute(query, params)
+        while chunk := rows.fetchmany(batch):
+            yield chunk
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> str:
@@ -270,10 +470,11 @@ def verify(
     anchors: Iterable[Anchor] = (),
     anchor_problems: Sequence[str] = (),
     batch: int = BATCH,
+    workers: int | None = None,
 ) -> Verification:
     """Check the file (SQLite's integrity check, the append-only triggers), the hash chain,
-    every anchor given, then that replaying the entries (``batch`` of them a fold) gives
-    the live state."""
+    every anchor given, then that replaying the entries (``batch`` of them a fold, by
+    ``workers`` processes: see :func:`replay_into`) gives the live state."""
     problems = list(storage_problems(journal))
     storage_ok = not problems
     problems.extend(anchor_problems)
@@ -290,7 +491,7 @@ def verify(
     anchors_ok = anchored.ok and not anchor_problems
     state_ok = False
     if chain_ok and storage_ok:
-        difference = _replay_difference(journal, progress, batch)
+        difference = _replay_difference(journal, progress, batch, workers)
         state_ok = difference is None
         if difference is not None:
             table, row = difference
@@ -313,20 +514,23 @@ def verify(
 
 
 def _replay_difference(
-    journal: Journal, progress: Progress | None, batch: int = BATCH
+    journal: Journal, progress: Progress | None, batch: int = BATCH, workers: int | None = None
 ) -> tuple[str, str] | None:
     with tempfile.TemporaryDirectory(prefix="replicator-verify-") as tmp:
         path = os.path.join(tmp, "replayed.db")
         target = scratch(path)
         try:
-            replay_into(journal, target, progress, batch=batch)
+            replay_into(journal, target, progress, batch=batch, workers=workers)
         finally:
             target.close()
         return _compare(journal.conn, path)
 
 
-def rebuild(journal: Journal, progress: Progress | None = None) -> int:
-    """Throw the live materialised state away and rebuild it from the entries."""
+def rebuild(
+    journal: Journal, progress: Progress | None = None, *, workers: int | None = None
+) -> int:
+    """Throw the live materialised state away and rebuild it from the entries (folded by
+    ``workers`` processes: see :func:`replay_into`)."""
     verify_chain(journal)
     with journal.transaction():
         journal.view.clear()
@@ -339,7 +543,7 @@ def rebuild(journal: Journal, progress: Progress | None = None) -> int:
     try:
         target = scratch(path)
         try:
-            n = replay_into(journal, target, progress)
+            n = replay_into(journal, target, progress, workers=workers)
         finally:
             target.close()
         with journal.transaction():

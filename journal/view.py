@@ -98,8 +98,10 @@ class SQLiteView:
         self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
-        # a fold by record (fold_records): each link's last writer by seq, written at its end
-        self._link_order: dict[tuple[str, str, str], tuple[int, str, str]] | None = None
+        # a fold by record (fold_records): the links it made, with the seq that made each
+        # (and their order), written to LINK_ORDER a batch at a time
+        self._link_order: list[tuple[str, str, str, int, int, str, str]] | None = None
+        self._link_n = 0
         self._seq = 0  # the seq of the row fold_records folds
 
     # records
@@ -240,13 +242,10 @@ class SQLiteView:
         if order is None:
             self._links.append((module, side, str(side_id), rid, status))
             return
-        # folded by record: the entry of the highest seq that links a side's id wins, as
-        # it does when entries are folded in seq order
-        key = (module, side, str(side_id))
-        seq = self._seq
-        last = order.get(key)
-        if last is None or last[0] <= seq:
-            order[key] = (seq, rid, status)
+        # folded by record: the entry of the highest seq that links a side's id wins (the
+        # later of one entry's), as it does when entries are folded in seq order
+        self._link_n += 1
+        order.append((module, side, str(side_id), self._seq, self._link_n, rid, status))
 
     def flush_links(self) -> None:
         if self._links:
@@ -651,23 +650,31 @@ def fold_records(
     *,
     total: int = 0,
     progress: Progress | None = None,
+    links: bool = True,
 ) -> int:
     """Fold stored rows ordered by record (module, rid, seq; a module's rows without a
     rid first) into an empty ``view``, each record's rows one after the other: its state
     is made in memory and written once (no state read back, however many records), for a
     reducer whose fold of a record reads and writes that record alone (it says so:
     ``folds_per_record``, see :func:`per_record`).  Links are the one table records share
-    (an id a merge moved to another record): each is written once at the end, as the
-    row of the highest seq that wrote it left it, which is what a fold in seq order
-    leaves; the number folded."""
+    (an id a merge moved to another record): each link made is written with the seq that
+    made it to :data:`LINK_ORDER` as the fold goes (nothing held), and ``links`` then
+    written as the row of the highest seq left each (:func:`write_links`), which is what
+    a fold in seq order leaves (``links`` False: left in :data:`LINK_ORDER`, for a fold
+    of other records to join); the number folded."""
     apply_row = row_folder(view.reducer)
     if apply_row is None:
         raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
     n = 0
-    order: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    order: list[tuple[str, str, str, int, int, str, str]] = []
     view._link_order = order
     absent = view._absent
     current: tuple[str, str | None] = ("", None)
+    conn = view.conn
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {LINK_ORDER} (module TEXT, side TEXT, side_id TEXT, "
+        "seq INTEGER, n INTEGER, rid TEXT, status TEXT)"
+    )
     try:
         with paused_gc():
             for rows in batches:
@@ -683,16 +690,33 @@ def fold_records(
                 # a record folded is not read again: none is kept (the one the next batch
                 # goes on with, if any, is read back from the row the flush wrote)
                 view.forget()
+                conn.executemany(f"INSERT INTO {LINK_ORDER} VALUES (?, ?, ?, ?, ?, ?, ?)", order)
+                order.clear()
                 n += len(rows)
                 if progress is not None:
                     progress(n, total)
     finally:
         view._link_order = None
-    links = [(*key, rid, status) for key, (_, rid, status) in order.items()]
-    order.clear()
-    view._links = links
-    view.flush_links()
+    if links:
+        write_links(conn)
     return n
+
+
+# the links a fold by record made, with the seq (and order) of the entry that made each
+LINK_ORDER = "replay_link_order"
+
+
+def write_links(conn: sqlite3.Connection) -> None:
+    """Write the links of :data:`LINK_ORDER` (a fold by record's, of one process or
+    more): each side's id as the highest seq, and the later link of one entry, left it;
+    then drop the table."""
+    conn.execute(
+        "INSERT INTO links (module, side, side_id, rid, status) "
+        "SELECT module, side, side_id, rid, status FROM (SELECT module, side, side_id, rid, "
+        "status, row_number() OVER (PARTITION BY module, side, side_id "
+        f"ORDER BY seq DESC, n DESC) AS later FROM {LINK_ORDER}) WHERE later = 1"
+    )
+    conn.execute(f"DROP TABLE {LINK_ORDER}")
 
 
 def per_record(
@@ -781,6 +805,7 @@ __all__ = [
     "fold",
     "fold_records",
     "fold_rows",
+    "LINK_ORDER",
     "paused_gc",
     "per_record",
     "reducer_rule",
@@ -788,4 +813,5 @@ __all__ = [
     "reducer_version",
     "row_folder",
     "wire_fields",
+    "write_links",
 ]

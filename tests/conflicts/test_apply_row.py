@@ -441,10 +441,10 @@ def test_a_first_observation_built_at_once_is_the_general_folds(rids, data):
         reducer.direct = direct
         with Journal(":memory:", reducer) as target:
             view = target.view
-            view._link_order = {}
+            view._link_order = []
             for row in rows:
                 view._seq = row[0]
                 reducer.apply_row(view, row)
             states = {key: reducer.encode(state) for key, state in view._dirty.items()}
-            folded.append((states, dict(view._link_order)))
+            folded.append((states, list(view._link_order)))
     assert folded[0] == folded[1]
