@@ -134,19 +134,25 @@ def pack(raw: Raw) -> Raw:
     groups: dict[tuple[str, int, str, int], dict[str, Any]] = {}
     rest: dict[str, Any] = {}
     single: dict[str, Any] = {}  # field -> its one value
+    # the registers of one write share its clock (the reducer's, and unpack's): asked once
+    last_clock: Any = None
+    last_whole = -1
     for name, reg in raw["f"].items():
         siblings, reg_clock = reg
         if len(siblings) == 1:
             side, counter, value, at = siblings[0]
             single[name] = value
             # a register whose clock is its one sibling's dot (0), or the record's (1)
-            if len(reg_clock) == 1 and reg_clock.get(side) == counter:
+            if reg_clock is last_clock and last_whole >= 0 and reg_clock.get(side) == counter:
+                whole = last_whole
+            elif len(reg_clock) == 1 and reg_clock.get(side) == counter:
                 whole = 0
             elif reg_clock == clock and reg_clock.get(side) == counter:
                 whole = 1
             else:
                 rest[name] = reg
                 continue
+            last_clock, last_whole = reg_clock, whole
             dot_at = (side, counter, at, whole)
             group = groups.get(dot_at)
             if group is None:
@@ -230,9 +236,12 @@ def unpack(packed: Raw) -> Raw:
         side, counter, at, values = group[:4]
         if type(at) is int:
             at = _time_text(at)
-        whole = len(group) > 4
+        # one clock for the group's registers, as the write that made them left them (a
+        # register's clock is never changed in place: the reducer's next write to them
+        # then asks once whether it had seen it)
+        shared = dict(clock) if len(group) > 4 else {side: counter}
         for name, value in values.items():
-            fields[name] = [[[side, counter, value, at]], dict(clock) if whole else {side: counter}]
+            fields[name] = [[[side, counter, value, at]], shared]
             single[name] = value
     fields = dict(sorted(fields.items()))
     single = dict(sorted(single.items()))
