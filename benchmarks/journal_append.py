@@ -46,6 +46,7 @@ from _common import library_state  # benchmarks/ is on sys.path when run as a sc
 
 from conflicts import RecordReducer
 from journal import Journal, Kind, NewEntry, VectorClock
+from journal.schema import STORED_COLUMNS, entries_format
 from journal.store import ENTRY_COLUMNS
 
 MODULE = "customers"
@@ -188,9 +189,11 @@ def run_ours(path: Path, entries: list[NewEntry], batch: int, reducer: Any) -> d
 
 
 def read_rows(path: Path) -> list[tuple[Any, ...]]:
+    """The rows as the journal stored them (a journal of format 2: its hashes as bytes)."""
     conn = sqlite3.connect(str(path))
     try:
-        return conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq").fetchall()
+        columns = STORED_COLUMNS[entries_format(conn)]
+        return conn.execute(f"SELECT {columns} FROM entries ORDER BY seq").fetchall()
     finally:
         conn.close()
 
@@ -275,6 +278,10 @@ def run_eventsourcing(
     datastore.close()
     assert count == len(events), (count, len(events))
     return {"seconds": wall, "cpu_seconds": cpu, "file_bytes": _size(path), "pragmas": pragmas}
+
+
+def _text(value: Any) -> str | bytes:
+    return value if isinstance(value, bytes) else str(value)
 
 
 def _size(path: Path) -> int:
@@ -375,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repeat": args.repeat,
         "build_seconds": round(build_seconds, 3),
         "avg_row_bytes": round(
-            sum(sum(len(str(c)) for c in r if c is not None) for r in rows) / len(rows)
+            sum(sum(len(_text(c)) for c in r if c is not None) for r in rows) / len(rows)
         )
         if rows
         else None,

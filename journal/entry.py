@@ -512,10 +512,13 @@ def chained_rows(
     prev: str,
     key: ChainKey | None,
     now: dt.datetime,
-) -> tuple[list[Row], list[Entry]]:
+    binary: bool = False,
+) -> tuple[list[Any], list[Entry]]:
     """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
     backend stores (text for text, so the chain is the same bytes wherever it is kept) and
     the entries as stored.  An entry without ``at`` gets ``now`` (to the microsecond, UTC).
+    ``binary``: each row ends with the two hashes' 32 bytes rather than their hex text
+    (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
     canonical text is joined once and hashed with the key's copied sha256 states
@@ -528,8 +531,9 @@ def chained_rows(
     outer: Any = None if key is None else key._outer
     sha256 = hashlib.sha256
     join = _SEP.join
-    rows: list[Row] = []
+    rows: list[Any] = []
     stored: list[Entry] = []
+    prev_bytes = bytes.fromhex(prev)
     last_at: dt.datetime | None = None
     last_at_text = now_text
     for new in entries:
@@ -565,14 +569,23 @@ def chained_rows(
             )
         ).encode("utf-8")
         if inner is None:
-            digest = sha256(data).hexdigest()
+            raw = sha256(data).digest()
         else:
             hashed = inner.copy()
             hashed.update(data)
             keyed = outer.copy()
             keyed.update(hashed.digest())
-            digest = keyed.hexdigest()
-        rows.append((seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest))
+            raw = keyed.digest()
+        digest = raw.hex()
+        if binary:
+            rows.append(
+                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev_bytes, raw)
+            )
+            prev_bytes = raw
+        else:
+            rows.append(
+                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest)
+            )
         stored.append(
             Entry(
                 seq,

@@ -791,6 +791,10 @@ def _anchor(row: Sequence[Any]) -> Anchor:
 class PostgresJournal(KeyedChain):
     """An append-only journal in one schema of a PostgreSQL database (see the module)."""
 
+    # the entries' format (journal.schema.entries_format): hashes as hex text, as SQLite's
+    # format 1 (docs/postgres-journal-gaps.md)
+    format = 1
+
     def __init__(
         self,
         location: str,

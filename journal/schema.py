@@ -40,7 +40,14 @@ _CHAIN_TEXT = (
 )
 CHAIN_COLUMNS = f"seq, prev_hash, hash, CAST({' || char(31) || '.join(_CHAIN_TEXT)} AS BLOB)"
 
-SCHEMA = """
+# The entries table of a journal file, by format (:func:`entries_format`).  Format 1 (every
+# journal made before issue 16) stores both hashes as 64 hex digits.  Format 2 stores them
+# as their 32 bytes (``prev``, ``digest``) and reads them as the same hex text through
+# virtual columns of the old names (computed on read, stored nowhere), so every query,
+# the chain check and every reader of a row see the columns of format 1, and the chain is
+# computed over the same text: a journal of either format verifies the same way.  New
+# journals are made in format 2; a journal of format 1 stays so (nothing is rewritten).
+ENTRIES_FORMAT_1 = """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -55,6 +62,39 @@ CREATE TABLE IF NOT EXISTS entries (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+"""
+ENTRIES_FORMAT_2 = """
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    module TEXT NOT NULL,
+    rid TEXT,
+    side TEXT,
+    kind TEXT NOT NULL,
+    dot TEXT,
+    context TEXT,
+    fields TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    prev_hash TEXT GENERATED ALWAYS AS (lower(hex(prev))) VIRTUAL,
+    hash TEXT GENERATED ALWAYS AS (lower(hex(digest))) VIRTUAL,
+    prev BLOB NOT NULL,
+    digest BLOB NOT NULL
+);
+"""
+ENTRIES_FORMAT = 2  # the format a new journal is made in
+# the columns a row is stored in, by format (format 2: the hashes' bytes), and the append
+STORED_COLUMNS = {
+    1: ENTRY_COLUMNS,
+    2: "seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest",
+}
+INSERT_ENTRIES = {
+    n: f"INSERT INTO entries ({columns}) VALUES ({','.join('?' * 12)})"
+    for n, columns in STORED_COLUMNS.items()
+}
+
+SCHEMA = (
+    ENTRIES_FORMAT_2
+    + """
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
 -- (kind, seq): a run's errors and skips, and a module's last cursor, without a scan
 CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
@@ -64,6 +104,7 @@ CREATE TABLE IF NOT EXISTS state_rule (
     rule TEXT NOT NULL
 );
 """
+)
 
 # The append-only triggers, created with the entries table and never again on open: a
 # journal whose triggers were dropped is reported by ``verify`` and repaired only by
@@ -227,6 +268,15 @@ def has_entries(conn: sqlite3.Connection) -> bool:
     return found is not None
 
 
+def entries_format(conn: sqlite3.Connection) -> int:
+    """The format of the file's entries table (see :data:`ENTRIES_FORMAT_2`): 2 if it
+    stores the hashes as bytes, else 1.  The table's own definition records it."""
+    found = conn.execute(
+        "SELECT 1 FROM pragma_table_xinfo('entries') WHERE name = 'digest'"
+    ).fetchone()
+    return 1 if found is None else 2
+
+
 def statements(script: str) -> list[str]:
     """The SQL statements of ``script`` one by one (a trigger's body holds semicolons)."""
     found: list[str] = []
@@ -338,17 +388,23 @@ def store_state_rule(conn: sqlite3.Connection, rule: str | None) -> None:
 __all__ = [
     "ADDED_COLUMNS",
     "CHAIN_COLUMNS",
+    "ENTRIES_FORMAT",
+    "ENTRIES_FORMAT_1",
+    "ENTRIES_FORMAT_2",
     "ENTRY_COLUMNS",
+    "INSERT_ENTRIES",
     "MAX_STATE_VERSION",
     "SCHEMA",
     "STATE_SCHEMA",
     "STATE_TABLES",
+    "STORED_COLUMNS",
     "TALLIED",
     "TALLY_TABLES",
     "TRIGGERS",
     "connect",
     "create_private",
     "create_schema",
+    "entries_format",
     "has_entries",
     "missing_triggers",
     "statements",

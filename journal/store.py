@@ -49,9 +49,11 @@ from journal.protocols import Reducer, View
 from journal.schema import (
     CHAIN_COLUMNS,
     ENTRY_COLUMNS,
+    INSERT_ENTRIES,
     TRIGGERS,
     connect,
     create_schema,
+    entries_format,
     missing_triggers,
     store_state_rule,
     store_state_version,
@@ -201,6 +203,8 @@ class Journal(KeyedChain):
         try:
             self.conn = connect(path)
             create_schema(self.conn)
+            # 2: the hashes stored as bytes (a journal made since issue 16), 1: as hex text
+            self.format = entries_format(self.conn)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open journal {path}: {exc}") from exc
         self.view = SQLiteView(self.conn, reducer, cache_size)
@@ -404,13 +408,16 @@ class Journal(KeyedChain):
                 return self.append(entries)
         key = self._append_key()
         rows, stored = chained_rows(
-            entries, seq=self._last_seq, prev=self._last_hash, key=key, now=self.now()
+            entries,
+            seq=self._last_seq,
+            prev=self._last_hash,
+            key=key,
+            now=self.now(),
+            binary=self.format == 2,
         )
         if not rows:
             return []
-        self.conn.executemany(
-            f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({','.join('?' * 12)})", rows
-        )
+        self.conn.executemany(INSERT_ENTRIES[self.format], rows)
         self.view.prefetch(stored)  # the batch's records in bulk, not a query each
         apply = self.reducer.apply
         for entry in stored:

@@ -30,6 +30,7 @@ from journal import (
 from journal.anchors import check_anchors, last_anchor
 from journal.entry import GENESIS, chain_text
 from journal.store import CHAIN_RID, JOURNAL_MODULE, TRIGGERS
+from tests.journal.tamper import insert_row, set_hashes
 from tests.journal.test_store import CountingReducer, fixed_now
 
 SECRET = bytes(range(32))
@@ -69,9 +70,7 @@ def rechain(path, since: int, digest) -> None:
         ).fetchall()
         for row in rows:
             new = digest(chain_text(prev, *row))
-            conn.execute(
-                "UPDATE entries SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, new, row[0])
-            )
+            set_hashes(conn, row[0], prev, new)
             prev = new
         for sql in TRIGGERS.values():
             conn.execute(sql)
@@ -166,10 +165,7 @@ def test_a_forged_append_with_a_correct_unkeyed_hash_fails(tmp_path):
         (prev,) = conn.execute("SELECT hash FROM entries WHERE seq = 5").fetchone()
         row = (6, "2026-11-27T12:00:00.000000+00:00", "customers", "crm:9", "crm", "observed")
         rest = (None, None, "{}", "{}")
-        conn.execute(
-            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (*row, *rest, prev, plain_sha256(chain_text(prev, *row, *rest))),
-        )
+        insert_row(conn, (*row, *rest, prev, plain_sha256(chain_text(prev, *row, *rest))))
     with open_journal(path) as journal:
         result = verify(journal)
         tail = check_tail(journal, None)

@@ -21,6 +21,7 @@ from journal.store import CHAIN_RID, JOURNAL_MODULE, TRIGGERS
 from replicator.daemon.state import published_anchor
 from replicator.sync.app import KEY_ENV, KEY_FILE_ENV
 from tests.cli.test_cli import Folder, _seed
+from tests.journal.tamper import insert_row, set_hashes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "journal" / "fixtures"
 
@@ -69,9 +70,7 @@ def rechain(path: Path, since: int) -> None:
         ).fetchall()
         for row in rows:
             new = hashlib.sha256(chain_text(prev, *row)).hexdigest()
-            conn.execute(
-                "UPDATE entries SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, new, row[0])
-            )
+            set_hashes(conn, row[0], prev, new)
             prev = new
         for sql in TRIGGERS.values():
             conn.execute(sql)
@@ -176,9 +175,7 @@ def test_a_forged_append_with_a_correctly_computed_unkeyed_hash_fails(folder):
         row = (last + 1, "2026-12-01T00:00:00.000000+00:00", "customers", "x", "crm", "observed")
         rest = (None, None, '{"name":"Forged"}', "{}")
         digest = hashlib.sha256(chain_text(prev, *row, *rest)).hexdigest()
-        conn.execute(
-            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (*row, *rest, prev, digest)
-        )
+        insert_row(conn, (*row, *rest, prev, digest))
     out = fails(folder)
     assert f"entry {last + 1}" in out and "keyed hash" in out
 
@@ -274,9 +271,7 @@ def test_sync_refuses_a_journal_failing_its_tail_check_unless_forced(folder):
         row = (last + 1, "2026-12-01T00:00:00.000000+00:00", "customers", "x", "crm", "observed")
         rest = (None, None, "{}", "{}")
         digest = hashlib.sha256(chain_text(prev, *row, *rest)).hexdigest()
-        conn.execute(
-            "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (*row, *rest, prev, digest)
-        )
+        insert_row(conn, (*row, *rest, prev, digest))
     add_customers(folder, 1, "Waiting")
     result = folder.cli("sync")
     assert result.exit_code == 1 and "Traceback" not in result.output
