@@ -5,14 +5,15 @@ The state in memory repeats itself: every field's register carries the side's ti
 write and a clock that, after a plain change, says no more than its one sibling's dot (or
 the record's clock); every side the record is on holds the same values again.  Stored as
 it is, a synced record of eight fields took about 1.5 KB, most of the journal's file.
-Stored here (state version 9), what can be told from the rest is left out:
+Stored here (state version 11), what can be told from the rest is left out:
 
 - the fields whose register is one sibling whose dot is its whole clock are grouped by
   that write: ``g``: ``[[side, counter, at, {field: value}], ...]`` (the side's time of a
   write is said once, not once per field), and so are those whose one sibling's clock is
-  the record's clock (the group's fifth item is ``1``); ``at`` is integer microseconds
-  since the epoch where that gives the very text back, else the text; other registers
-  stay in ``f`` as they are;
+  the record's clock (the group's fifth item is ``1``); ``at`` is an integer of the
+  time's digits (``YYMMDDhhmmssffffff``) when it is UTC ISO text of this century as
+  :func:`journal.entry.utc_text` writes it, else the text; other registers stay in ``f``
+  as they are;
 - the sides are ``y``; a side's values (``v``) are said only where they differ from the
   field's one value: ``v`` holds the differing ones, ``-`` names the fields with one
   value the side does not hold; its clock (``c``) only when it is not the record's; its
@@ -33,7 +34,6 @@ states encode to the same text, so a replay's state compares with the live one a
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -55,13 +55,8 @@ _WIDE = "\n"
 # they are
 _PACKED = frozenset({"m", "r", "o", "k", "f", "c", "s", "st", "d", "e", "x", "n"})
 _ACTIVE = "active"
-# times as integer microseconds since the epoch, and back: a first copy's writes share a
-# handful of times, so each is converted once (the caches are cleared when full)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICRO = dt.timedelta(microseconds=1)
-_MICROS: dict[Any, Any] = {}
-_TEXTS: dict[int, str] = {}
-_TIMES_KEPT = 4096
+_UNSET: Any = object()
+_WHOLE = ((), (1,))  # a group's fifth item: none, or 1 (its registers' clock is the record's)
 
 
 def _identical(a: Any, b: Any) -> bool:
@@ -87,37 +82,32 @@ def _json(values: dict[str, Any]) -> bytes | None:
         return None
 
 
-def _micros(at: Any) -> Any:
-    """A register's time as integer microseconds since the epoch when that is exactly the
-    text again (UTC ISO as :func:`journal.entry.utc_text` writes it); else the text."""
-    found = _MICROS.get(at)
-    if found is not None:
-        return found
-    micros: Any = at
-    if type(at) is str and len(at) == 32 and at.endswith("+00:00"):
-        try:
-            moment = dt.datetime.fromisoformat(at)
-        except ValueError:
-            moment = None
-        if moment is not None:
-            n = (moment - _EPOCH) // _MICRO
-            if _time_text(n) == at:
-                micros = n
-    if len(_MICROS) >= _TIMES_KEPT:
-        _MICROS.clear()
-    _MICROS[at] = micros
-    return micros
+def _compact_time(at: Any) -> Any:
+    """A register's time as an integer of its digits when it is UTC ISO text as
+    :func:`journal.entry.utc_text` writes it, of a year 2000-2099 (``YYMMDDhhmmssffffff``:
+    the text comes back from it digit for digit); any other time as it is."""
+    if (
+        type(at) is str
+        and len(at) == 32
+        and at.startswith("20")
+        and at.endswith("+00:00")
+        and at[4] == "-"
+        and at[7] == "-"
+        and at[10] == "T"
+        and at[13] == ":"
+        and at[16] == ":"
+        and at[19] == "."
+    ):
+        digits = at[2:4] + at[5:7] + at[8:10] + at[11:13] + at[14:16] + at[17:19] + at[20:26]
+        if digits.isascii() and digits.isdigit():
+            return int(digits)
+    return at
 
 
-def _time_text(micros: int) -> str:
-    """The UTC ISO text of integer microseconds since the epoch."""
-    text = _TEXTS.get(micros)
-    if text is None:
-        text = (_EPOCH + dt.timedelta(microseconds=micros)).isoformat(timespec="microseconds")
-        if len(_TEXTS) >= _TIMES_KEPT:
-            _TEXTS.clear()
-        _TEXTS[micros] = text
-    return text
+def _time_text(digits: int) -> str:
+    """The UTC ISO text whose digits :func:`_compact_time` kept."""
+    d = f"{digits:018d}"
+    return f"20{d[0:2]}-{d[2:4]}-{d[4:6]}T{d[6:8]}:{d[8:10]}:{d[10:12]}.{d[12:]}+00:00"
 
 
 def pack(raw: Raw) -> Raw:
@@ -176,13 +166,13 @@ def pack(raw: Raw) -> Raw:
             out["K"] = named  # the match key is that field's one value
     if groups:
         out["g"] = [
-            [side, n, _micros(at), values, 1] if whole else [side, n, _micros(at), values]
+            [side, n, _compact_time(at), values, *_WHOLE[whole]]
             for (side, n, at, whole), values in sorted(groups.items())
         ]
     if rest:
         out["f"] = rest
     sides: Raw = {}
-    single_json = _json(single) if len(raw["s"]) else None
+    single_json: Any = _UNSET  # made once, when a side's values compare equal to it
     for side, held in raw["s"].items():
         # keys a side holds only sometimes (``a``: a clone's other name), as they are
         packed: Raw = {k: v for k, v in held.items() if k not in _HELD} if len(held) > 4 else {}
@@ -203,18 +193,22 @@ def pack(raw: Raw) -> Raw:
         if held["del"]:
             packed["del"] = True
         values = held["v"]
-        if values.keys() == single.keys() and (
-            _json(values) == single_json
-            if single_json is not None
-            else all(_identical(v, single[k]) for k, v in values.items())
-        ):
-            sides[side] = packed  # the usual case: the side holds every field's one value
-            continue
-        differing = {
-            name: value
-            for name, value in values.items()
-            if name not in single or not _identical(value, single[name])
-        }
+        # equal as Python values (one C call) is not yet the same JSON (``1`` is ``True``)
+        if values == single:
+            if single_json is _UNSET:
+                single_json = _json(single)
+            if (
+                _json(values) == single_json
+                if single_json is not None
+                else all(_identical(v, single[k]) for k, v in values.items())
+            ):
+                sides[side] = packed  # the usual case: the side holds every field's one value
+                continue
+        differing = {}
+        for name, value in values.items():
+            one = single.get(name, _UNSET)
+            if value is not one and (one is _UNSET or not _identical(value, one)):
+                differing[name] = value
         if differing:
             packed["v"] = differing
         lacking = sorted(name for name in single if name not in values)

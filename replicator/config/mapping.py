@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -478,6 +479,10 @@ class FieldMap:
                 continue
             if of is int and kind == "integer" and value.bit_length() <= _MAX_BITS:
                 values[name] = value
+                continue
+            if of is float and kind == "decimal" and math.isfinite(value):
+                # the shortest text that round-trips, as _decimal reads it (never past bounds)
+                values[name] = {"$decimal": canonical_decimal(Decimal(repr(value)))}
                 continue
             if of is str and kind == "date" and len(value) == 10 and _DATE.fullmatch(value):
                 with contextlib.suppress(ValueError):  # no such day: said as to_canonical says

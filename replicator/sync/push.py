@@ -96,9 +96,8 @@ def push(
             retrying.add(state.rid)
             refused(state.rid, "outside view", reason=twins[state.rid], retry=True, done=done)
             continue
-        w, renamed = renames.get(state.rid, (w, None))
-        if renamed is not None:
-            renamed_in[state.rid] = renamed
+        if renames and state.rid in renames:
+            w, renamed_in[state.rid] = renames[state.rid]
         if module.lookups:
             values = canonical(w.values)
             unresolved = _side_ids(journal, module, side, values)
