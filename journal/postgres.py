@@ -68,7 +68,6 @@ from journal.view import (
     reducer_rule,
     reducer_version,
     upgrade_reason,
-    wire_fields,
 )
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
@@ -802,8 +801,10 @@ class PostgresJournal(KeyedChain):
         *,
         key: ChainKey | None = None,
         now: Now = _utcnow,
+        rebuild_state: bool = True,
     ) -> None:
         conninfo, self.schema = split_location(location)
+        self.rebuild_state = rebuild_state
         self.where = shown_location(conninfo, self.schema)
         self.reducer = reducer
         self.key = key
@@ -903,9 +904,7 @@ class PostgresJournal(KeyedChain):
                 return None
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
-            self.view.clear()
-            entries = self.stream(wire_fields=wire_fields(self.reducer))
-            fold(self.view, entries, total=last, progress=progress)
+            self._refold(progress)
             _store_state_version(self.conn, self.schema, wanted, rule)
             reason = upgrade_reason(old, wanted, old_rule, rule)
             upgraded = StateUpgraded(old=old, new=wanted, entries=(1, last), reason=reason)

@@ -23,7 +23,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from journal.anchors import AnchorFile, anchor_path
+from journal.anchors import AnchorFile, ChainedRows, anchor_path, check_range
+from journal.clock import Dot, VectorClock
 from journal.entry import (
     GENESIS,
     ChainKey,
@@ -33,9 +34,11 @@ from journal.entry import (
     NewEntry,
     chained_rows,
     entry_from_row,
+    loads,
     row_hash,
+    wire_loads,
 )
-from journal.errors import ChainKeyError, StorageError
+from journal.errors import ChainKeyError, IntegrityError, StorageError
 from journal.payloads import (
     ChainKeyed,
     SettledIntent,
@@ -110,6 +113,15 @@ class KeyedChain:
 
         def upgrade_state(self, *, progress: Progress | None = None) -> Entry | None: ...
 
+        reducer: Reducer
+        view: Any  # each backend's own
+
+        def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]: ...
+
+    # False: opened to look at it (``journal verify``), the state's rebuild waits for
+    # :meth:`upgrade_state` (an edited journal fails the rebuild, and verify must name why)
+    rebuild_state = True
+
     @property
     def needs_upgrade(self) -> bool:
         """A key is in use but the chain is unkeyed: appends wait for :meth:`upgrade`."""
@@ -159,10 +171,75 @@ class KeyedChain:
 
     def _upgrade_state_when_writable(self) -> None:
         """:meth:`upgrade_state` now, or later if the chain cannot be written yet."""
-        if not self.needs_state_upgrade:
+        if not self.rebuild_state or not self.needs_state_upgrade:
             return
         with contextlib.suppress(ChainKeyError):  # waits for use_key() or upgrade()
             self.upgrade_state()
+
+    def _refold(self, progress: Progress | None) -> None:
+        """Fold every entry into the cleared state, for :meth:`upgrade_state` (in its
+        transaction).  The chain is checked first and an entry that cannot be decoded is
+        named: an edited journal fails the rebuild with an :class:`IntegrityError` naming
+        the entry, and the caller's rollback leaves the journal as it was."""
+        chained: ChainedRows = self  # type: ignore[assignment]  # each backend is one
+        try:
+            check_range(chained)
+        except IntegrityError as exc:
+            raise IntegrityError(self._unrebuildable(str(exc)), seq=exc.seq) from None
+        self.view.clear()
+        entries = self._decoded(wire_fields(self.reducer))
+        fold(self.view, entries, total=self._last_seq, progress=progress)
+
+    def _unrebuildable(self, problem: str) -> str:
+        return (
+            f"journal {self.where}: its state cannot be rebuilt for this reducer: {problem}; "
+            "nothing was written (`replicator journal verify` reports every problem)"
+        )
+
+    def _decoded(self, wire: bool) -> Iterator[Entry]:
+        """Every entry, decoded a batch at a time; a row that cannot be decoded is an
+        :class:`IntegrityError` naming its seq and column."""
+        for rows in self.row_batches():
+            decoder = EntryDecoder(wire_fields=wire)
+            try:
+                yield from map(decoder.entry, rows)
+            except Exception as exc:  # any decoding error: the row is named below
+                for row in rows:
+                    column = _undecodable(row, wire)
+                    if column is not None:
+                        problem = f"entry {row[0]} cannot be read: its {column}"
+                        raise IntegrityError(self._unrebuildable(problem), seq=row[0]) from None
+                raise IntegrityError(
+                    self._unrebuildable(f"an entry cannot be read ({exc})")
+                ) from exc
+
+
+def _undecodable(row: Any, wire: bool) -> str | None:
+    """What of a stored row does not decode (None: it decodes)."""
+    try:
+        EntryDecoder(wire_fields=wire).entry(row)
+    except Exception:  # which column: found below
+        pass
+    else:
+        return None
+    _, at, _, _, _, kind, dot, context, fields, meta, *_ = row
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("at (not a time)", lambda: dt.datetime.fromisoformat(at)),
+        ("kind (not a kind)", lambda: Kind(kind)),
+        ("dot (not a dot)", lambda: dot is None or Dot.from_json(wire_loads(dot))),
+        (
+            "context (not a clock)",
+            lambda: context is None or VectorClock.from_json(wire_loads(context)),
+        ),
+        ("fields (not their JSON)", lambda: (wire_loads if wire else loads)(fields)),
+        ("meta (not its JSON)", lambda: loads(meta)),
+    ]
+    for column, check in checks:
+        try:
+            check()
+        except Exception:  # this column does not decode
+            return column
+    return "columns (they do not decode together)"
 
 
 class Journal(KeyedChain):
@@ -193,8 +270,10 @@ class Journal(KeyedChain):
         key: ChainKey | None = None,
         now: Callable[[], dt.datetime] = _utcnow,
         cache_size: int = 20_000,
+        rebuild_state: bool = True,
     ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
+        self.rebuild_state = rebuild_state
         self.where = str(path)  # where it is, for messages (any backend's journal has one)
         self.reducer = reducer
         self.now = now
@@ -305,9 +384,7 @@ class Journal(KeyedChain):
                 return None
             self._append_key()  # refuse before the fold, not after it
             last = self._last_seq
-            self.view.clear()
-            entries = self.stream(wire_fields=wire_fields(self.reducer))
-            fold(self.view, entries, total=last, progress=progress)
+            self._refold(progress)
             store_state_version(self.conn, wanted)
             store_state_rule(self.conn, rule)
             reason = upgrade_reason(old, wanted, old_rule, rule)

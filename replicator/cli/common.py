@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from conflicts import ConflictError
-from journal import Journal, JournalError
+from journal import IntegrityError, Journal, JournalError
 from replicator.config.load import Config, load_config
 from replicator.errors import ReplicatorError
 from replicator.sync.app import open_journal
@@ -91,13 +91,19 @@ _check_sides = check_side_files
 
 
 @contextlib.contextmanager
-def _journal(config: Config) -> Iterator[Journal]:
-    """The config's journal, which must exist already (reading never creates one)."""
+def _journal(config: Config, *, to_verify: bool = False) -> Iterator[Journal]:
+    """The config's journal, which must exist already (reading never creates one).
+    ``to_verify``: if its state's rebuild fails (an edited entry), it opens without it."""
     if not config.journal_path.exists():
         raise click.ClickException(
             f"no journal at {config.journal_path} yet: run `replicator sync` first"
         )
-    journal = open_journal(config)
+    try:
+        journal = open_journal(config)
+    except IntegrityError:
+        if not to_verify:
+            raise
+        journal = open_journal(config, rebuild_state=False)
     try:
         yield journal
     finally:

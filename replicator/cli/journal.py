@@ -110,7 +110,7 @@ def journal_verify(ctx: click.Context, expected: list[Anchor], as_json: bool) ->
     # function-level: it loads httpx (through the daemon's state), which only this needs
     from replicator.daemon.verification import verify_journal
 
-    with _journal(config) as journal:
+    with _journal(config, to_verify=True) as journal:
         result = verify_journal(config, journal, by="person", expected=expected)
     good = result.last_good_anchor
     if as_json:

@@ -117,11 +117,13 @@ def record_reducer(config: Config) -> RecordReducer:
     return RecordReducer(labels=label_fields(config), refs=ref_fields(config))
 
 
-def open_journal(config: Config) -> Journal:
+def open_journal(config: Config, *, rebuild_state: bool = True) -> Journal:
     """The config's journal with its key.  The first open of a journal made before keyed
-    chains (the key is created then) journals its upgrade (see :meth:`Journal.upgrade`)."""
+    chains (the key is created then) journals its upgrade (see :meth:`Journal.upgrade`).
+    ``rebuild_state=False``: a state of another reducer version is not rebuilt (to verify)."""
     config.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(config.journal_path, record_reducer(config))
+    reducer = record_reducer(config)
+    journal = Journal(config.journal_path, reducer, rebuild_state=rebuild_state)
     try:
         key, created = journal_key(config, journal)
         journal.use_key(key)

@@ -365,6 +365,30 @@ def test_verify_names_an_entry_edited_behind_the_journals_back(folder):
     assert data["ok"] is False and data["first_bad_seq"] == seq
 
 
+def test_an_edited_journal_whose_state_must_be_rebuilt_is_refused_and_still_verifies(folder):
+    """A journal whose state a reducer of another version folded (rebuilt on open) with an
+    entry's time edited: commands exit 1 naming the entry and `journal verify`, with no
+    traceback and nothing written; `journal verify` itself runs and names the entry."""
+    _seed(folder)
+    folder.ok("sync")
+    with contextlib.closing(sqlite3.connect(folder.journal)) as conn, conn:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        conn.execute(f"PRAGMA user_version = {int(version) - 1}")
+        conn.execute("DROP TRIGGER entries_no_update")
+        conn.execute("UPDATE entries SET at = at || char(0) WHERE seq = 2")
+    count = "SELECT count(*), max(seq) FROM entries"
+    before = folder.rows(folder.journal, count)
+    status = folder.cli("status")
+    assert status.exit_code == 1 and isinstance(status.exception, SystemExit)
+    assert "entry 2" in status.output and "replicator journal verify" in status.output
+    result = folder.cli("journal", "verify")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "entry 2" in result.output
+    data = json.loads(folder.cli("journal", "verify", "--json").stdout)
+    assert data["ok"] is False and data["first_bad_seq"] == 2
+    assert folder.rows(folder.journal, count) == before
+
+
 def test_export_prints_one_json_object_per_entry(folder, tmp_path):
     """`journal export --format jsonl` writes every entry, in order, one JSON object a line."""
     _seed(folder)
