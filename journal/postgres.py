@@ -30,6 +30,7 @@ from typing import Any, Self
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 
 from journal.anchors import Anchor, check_range
 from journal.entry import (
@@ -914,6 +915,21 @@ class PostgresJournal(KeyedChain):
     # -- transactions and appends ------------------------------------------------------------
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[PostgresJournal]:
+        """A read transaction: every read inside sees the journal as it was when it began,
+        whatever other connections commit meanwhile (a sync running beside a verify), and
+        takes no write lock.  Nothing may be appended inside; inside a transaction already,
+        that one is the moment."""
+        if self._depth or self.conn.info.transaction_status != TransactionStatus.IDLE:
+            yield self
+            return
+        with _translated(self.where), self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            self._load_tail()  # the first read: the moment is now, and the tail is its own
+            yield self
+        self._load_tail()  # the journal as it is now, for what follows
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[PostgresJournal]:
         """One atomic unit; nested calls are savepoints.  The outermost one queues behind
         any other writer of this journal, then re-reads the head."""
@@ -1347,29 +1363,30 @@ class PostgresBackend:
         """The append-only triggers, the hash chain, then the state against a replay of
         the entries into a scratch schema, compared table by table in SQL."""
         own = _own(journal)
-        problems: list[str] = []
-        missing = own.missing_triggers()
-        if missing:
-            problems.append(
-                f"the append-only triggers {', '.join(missing)} are missing or disabled: "
-                "entries could be changed in place"
-            )
-        storage_ok = not problems
-        chain_ok, first_bad = True, None
-        try:
-            n = check_range(own, 1, progress)
-        except IntegrityError as exc:
-            chain_ok, first_bad, n = False, exc.seq, own.count()
-            problems.append(str(exc))
-        state_ok = False
-        if chain_ok and storage_ok:
-            difference = _replay_difference(own)
-            state_ok = difference is None
-            if difference is not None:
+        with own.snapshot():  # every step below sees one moment
+            problems: list[str] = []
+            missing = own.missing_triggers()
+            if missing:
                 problems.append(
-                    f"materialised table {difference[0]} differs from a replay of the "
-                    f"entries ({difference[1]})"
+                    f"the append-only triggers {', '.join(missing)} are missing or disabled: "
+                    "entries could be changed in place"
                 )
+            storage_ok = not problems
+            chain_ok, first_bad = True, None
+            try:
+                n = check_range(own, 1, progress)
+            except IntegrityError as exc:
+                chain_ok, first_bad, n = False, exc.seq, own.count()
+                problems.append(str(exc))
+            state_ok = False
+            if chain_ok and storage_ok:
+                difference = _replay_difference(own)
+                state_ok = difference is None
+                if difference is not None:
+                    problems.append(
+                        f"materialised table {difference[0]} differs from a replay of the "
+                        f"entries ({difference[1]})"
+                    )
         return Verification(
             entries=n,
             chain_ok=chain_ok,

@@ -8,6 +8,7 @@ with the live ones, naming the first difference.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pickle
@@ -182,7 +183,7 @@ def _fold_by_record(
     with tempfile.TemporaryDirectory(prefix="replicator-fold-", dir=where) as tmp:
         paths = [os.path.join(tmp, f"part{i}.db") for i in range(1, len(ranges))]
         started = [
-            _start(str(journal.path), reducer, lo, hi, path, batch)
+            _start(str(journal.path), reducer, lo, hi, path, batch, total)
             for (lo, hi), path in zip(ranges[1:], paths, strict=True)
         ]
         try:
@@ -222,9 +223,10 @@ _WORKER = (
 
 
 def _start(
-    path: str, reducer: bytes, lo: Key | None, hi: Key | None, out: str, batch: int
+    path: str, reducer: bytes, lo: Key | None, hi: Key | None, out: str, batch: int, upto: int
 ) -> subprocess.Popen[bytes]:
-    """A worker folding the records from ``lo`` to before ``hi`` into ``out``."""
+    """A worker folding the records from ``lo`` to before ``hi``, entries up to ``upto``
+    (those its caller sees), into ``out``."""
     worker = subprocess.Popen(
         [sys.executable, "-c", _WORKER],
         stdin=subprocess.PIPE,
@@ -233,7 +235,7 @@ def _start(
     )
     job = {"path": sys.path, "journal": path, "reducer": reducer, "lo": lo, "hi": hi}
     assert worker.stdin is not None
-    worker.stdin.write(pickle.dumps({**job, "out": out, "batch": batch}))
+    worker.stdin.write(pickle.dumps({**job, "out": out, "batch": batch, "upto": upto}))
     worker.stdin.close()
     worker.stdin = None  # written: communicate() has none to send
     return worker
@@ -249,7 +251,13 @@ def _finish(worker: subprocess.Popen[bytes]) -> int:
 
 
 def _fold_part(
-    journal: str, reducer: bytes, lo: Key | None, hi: Key | None, out: str, batch: int
+    journal: str,
+    reducer: bytes,
+    lo: Key | None,
+    hi: Key | None,
+    out: str,
+    batch: int,
+    upto: int | None = None,
 ) -> int:
     """A worker's fold (:func:`_fold_by_record`): the records from ``lo`` to before
     ``hi`` of the journal at ``journal``, read only, into a scratch file at ``out``."""
@@ -260,7 +268,7 @@ def _fold_part(
         _indexes_and_triggers(target)
         view = SQLiteView(target, pickle.loads(reducer))
         target.execute("BEGIN")
-        n = fold_records(view, _record_rows(source, batch, lo, hi), links=False)
+        n = fold_records(view, _record_rows(source, batch, lo, hi, upto), links=False)
         target.execute("COMMIT")
         return n
     finally:
@@ -367,30 +375,40 @@ def scratch(path: str) -> sqlite3.Connection:
 
 
 def _record_rows(
-    conn: sqlite3.Connection, batch: int, lo: Key | None = None, hi: Key | None = None
+    conn: sqlite3.Connection,
+    batch: int,
+    lo: Key | None = None,
+    hi: Key | None = None,
+    upto: int | None = None,
 ) -> Iterator[list[Any]]:
     """Every row, ordered by record (module, rid, seq: the records' index, each module's
     rows without a rid first), ``batch`` of them at a time; from record ``lo`` to before
     record ``hi`` when given (the rows without a rid of a module a range begins in are the
     range's before; those of the module it ends in, its own, after its records: they set
-    cursors alone, which no record reads)."""
-    sql = f"SELECT {_FOLD_COLUMNS} FROM entries"
+    cursors alone, which no record reads); up to entry ``upto`` when given (what a worker
+    process, which reads on a connection of its own, sees of the moment its caller reads)."""
+    # by the records' index, whatever the planner would make of a bound on seq
+    sql = f"SELECT {_FOLD_COLUMNS} FROM entries INDEXED BY entries_record"
     order = " ORDER BY module, rid, seq"
     queries: list[tuple[str, tuple[Any, ...]]] = []
+    if upto is not None:
+        sql += f" WHERE seq <= {int(upto)} AND"
+    else:
+        sql += " WHERE"
     if lo is None and hi is None:
-        queries.append((sql + order, ()))
+        queries.append((sql + " 1" + order, ()))
     else:
         where: list[str] = []
-        bounds: list[str] = []
+        bounds: list[Any] = []
         if lo is not None:
             where.append("(module, rid) >= (?, ?)")
             bounds.extend(lo)
         if hi is not None:
             where.append("(module, rid) < (?, ?)")
             bounds.extend(hi)
-        queries.append((f"{sql} WHERE {' AND '.join(where)}{order}", tuple(bounds)))
+        queries.append((f"{sql} {' AND '.join(where)}{order}", tuple(bounds)))
         if hi is not None and (lo is None or lo[0] != hi[0]):
-            queries.append((f"{sql} WHERE module = ? AND rid IS NULL ORDER BY seq", (hi[0],)))
+            queries.append((f"{sql} module = ? AND rid IS NULL ORDER BY seq", (hi[0],)))
     for query, params in queries:
         rows = conn.execute(query, params)
         while chunk := rows.fetchmany(batch):
@@ -432,35 +450,32 @@ def _same(live: sqlite3.Connection, table: str, columns: str) -> bool:
 
 def _compare(live: sqlite3.Connection, replayed_path: str) -> tuple[str, str] | None:
     live.execute("ATTACH DATABASE ? AS replayed", (replayed_path,))
-    try:
-        for table in STATE_TABLES:
-            columns = _columns(live, table)  # by name: an older file added some at its end
-            if _same(live, table, columns):
-                continue
-            for a, b, label in (
-                ("main", "replayed", "live only"),
-                ("replayed", "main", "replay only"),
-            ):
-                row = live.execute(
-                    f"SELECT {columns} FROM {a}.{table} EXCEPT "
-                    f"SELECT {columns} FROM {b}.{table} LIMIT 1"
-                ).fetchone()
-                if row is not None:
-                    return table, f"{label}: {row!r}"[:500]
-        for table in TALLY_TABLES:  # counts its triggers kept (a count of 0 is no row)
-            for a, b, label in (
-                ("main", "replayed", "live only"),
-                ("replayed", "main", "replay only"),
-            ):
-                row = live.execute(
-                    f"SELECT * FROM {a}.{table} WHERE n != 0 EXCEPT "
-                    f"SELECT * FROM {b}.{table} WHERE n != 0 LIMIT 1"
-                ).fetchone()
-                if row is not None:
-                    return table, f"{label}: {row!r}"[:500]
-        return None
-    finally:
-        live.execute("DETACH DATABASE replayed")
+    for table in STATE_TABLES:
+        columns = _columns(live, table)  # by name: an older file added some at its end
+        if _same(live, table, columns):
+            continue
+        for a, b, label in (
+            ("main", "replayed", "live only"),
+            ("replayed", "main", "replay only"),
+        ):
+            row = live.execute(
+                f"SELECT {columns} FROM {a}.{table} EXCEPT "
+                f"SELECT {columns} FROM {b}.{table} LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                return table, f"{label}: {row!r}"[:500]
+    for table in TALLY_TABLES:  # counts its triggers kept (a count of 0 is no row)
+        for a, b, label in (
+            ("main", "replayed", "live only"),
+            ("replayed", "main", "replay only"),
+        ):
+            row = live.execute(
+                f"SELECT * FROM {a}.{table} WHERE n != 0 EXCEPT "
+                f"SELECT * FROM {b}.{table} WHERE n != 0 LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                return table, f"{label}: {row!r}"[:500]
+    return None
 
 
 def verify(
@@ -475,29 +490,34 @@ def verify(
     """Check the file (SQLite's integrity check, the append-only triggers), the hash chain,
     every anchor given, then that replaying the entries (``batch`` of them a fold, by
     ``workers`` processes: see :func:`replay_into`) gives the live state."""
-    problems = list(storage_problems(journal))
-    storage_ok = not problems
-    problems.extend(anchor_problems)
-    first_bad: int | None = None
-    chain_ok = True
-    try:
-        n = verify_chain(journal, progress)
-    except IntegrityError as exc:
-        chain_ok, first_bad, n = False, exc.seq, journal.count()
-        problems.append(str(exc))
-    anchored = check_anchors(journal, anchors)
-    if not anchored.ok:
-        problems.append(str(anchored.problem))
-    anchors_ok = anchored.ok and not anchor_problems
-    state_ok = False
-    if chain_ok and storage_ok:
-        difference = _replay_difference(journal, progress, batch, workers)
-        state_ok = difference is None
-        if difference is not None:
-            table, row = difference
-            problems.append(
-                f"materialised table {table} differs from a replay of the entries ({row})"
-            )
+    with contextlib.ExitStack() as moment:
+        tmp = moment.enter_context(tempfile.TemporaryDirectory(prefix="replicator-verify-"))
+        # DETACH is refused inside the read: the replayed file goes after it ends
+        moment.callback(_detach, journal.conn)
+        moment.enter_context(journal.snapshot())  # every step below sees one moment
+        problems = list(storage_problems(journal))
+        storage_ok = not problems
+        problems.extend(anchor_problems)
+        first_bad: int | None = None
+        chain_ok = True
+        try:
+            n = verify_chain(journal, progress)
+        except IntegrityError as exc:
+            chain_ok, first_bad, n = False, exc.seq, journal.count()
+            problems.append(str(exc))
+        anchored = check_anchors(journal, anchors)
+        if not anchored.ok:
+            problems.append(str(anchored.problem))
+        anchors_ok = anchored.ok and not anchor_problems
+        state_ok = False
+        if chain_ok and storage_ok:
+            difference = _replay_difference(journal, tmp, progress, batch, workers)
+            state_ok = difference is None
+            if difference is not None:
+                table, row = difference
+                problems.append(
+                    f"materialised table {table} differs from a replay of the entries ({row})"
+                )
     return Verification(
         entries=n,
         chain_ok=chain_ok,
@@ -514,16 +534,26 @@ def verify(
 
 
 def _replay_difference(
-    journal: Journal, progress: Progress | None, batch: int = BATCH, workers: int | None = None
+    journal: Journal,
+    tmp: str,
+    progress: Progress | None,
+    batch: int = BATCH,
+    workers: int | None = None,
 ) -> tuple[str, str] | None:
-    with tempfile.TemporaryDirectory(prefix="replicator-verify-") as tmp:
-        path = os.path.join(tmp, "replayed.db")
-        target = scratch(path)
-        try:
-            replay_into(journal, target, progress, batch=batch, workers=workers)
-        finally:
-            target.close()
-        return _compare(journal.conn, path)
+    """The first difference between the live state and a replay into a file of ``tmp``
+    (None: the same), the replayed file left attached as ``replayed`` (:func:`_detach`)."""
+    path = os.path.join(tmp, "replayed.db")
+    target = scratch(path)
+    try:
+        replay_into(journal, target, progress, batch=batch, workers=workers)
+    finally:
+        target.close()
+    return _compare(journal.conn, path)
+
+
+def _detach(conn: sqlite3.Connection) -> None:
+    if any(row[1] == "replayed" for row in conn.execute("PRAGMA database_list")):
+        conn.execute("DETACH DATABASE replayed")
 
 
 def rebuild(

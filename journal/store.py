@@ -435,6 +435,27 @@ class Journal(KeyedChain):
                 yield journal
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Journal]:
+        """A read transaction: every read inside sees the journal as it was when it began,
+        whatever other connections commit meanwhile (a sync running beside a verify), and
+        takes no write lock.  Nothing may be appended inside; inside a transaction already,
+        that one is the moment."""
+        if self._depth or self.conn.in_transaction:
+            yield self
+            return
+        try:
+            self.conn.execute("BEGIN")
+            self._load_tail()  # the first read: the moment is now, and the tail is its own
+        except sqlite3.Error as exc:
+            raise StorageError(f"journal {self.path}: cannot begin a read: {exc}") from exc
+        try:
+            yield self
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")  # it wrote nothing: nothing to keep
+            self._load_tail()  # the journal as it is now, for what follows
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[Journal]:
         depth = self._depth
         try:

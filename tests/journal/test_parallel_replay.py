@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from conflicts import RecordReducer
 from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
 from journal.schema import STATE_TABLES, TALLY_TABLES
@@ -86,3 +88,39 @@ def test_a_replay_shared_by_processes_finds_a_state_edited(tmp_path):
         result = verify(journal, workers=2)
     assert not result.state_ok
     assert "records" in str(result.problem)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("moment", ["after the chain check", "after the replay"])
+def test_verify_checks_one_snapshot_while_another_process_appends(tmp_path, workers, moment):
+    """``journal verify`` run while a sync appends (another connection commits entries
+    and their state between verify's steps: after the chain check, before the replay's
+    processes start; after the replay, before the live tables are compared with it): no
+    false alarm, and the result is the journal as it was when verify began (what was
+    appended meanwhile is the next verify's)."""
+    path = tmp_path / "j.db"
+    with Journal(path, RecordReducer(labels={"customers": "name"})) as journal:
+        for i in range(6):
+            journal.append(_sync(f"books:{i:02d}"))
+        before = journal.last_seq
+        appended: list[int] = []
+        ends: list[int] = []
+
+        def meanwhile(done: int, total: int) -> None:
+            if done == total:
+                ends.append(done)  # the chain check's end, then the replay's
+            if appended or len(ends) != (1 if moment == "after the chain check" else 2):
+                return
+            with Journal(path, RecordReducer(labels={"customers": "name"})) as writer:
+                writer.append([_obs("books:03", "books", "bbooks:03", 2, name="Acme 2")])
+                writer.append(_sync("books:99"))
+                appended.append(writer.last_seq)
+
+        result = verify(journal, meanwhile, workers=workers)
+        assert appended and appended[0] > before  # the other writer committed meanwhile
+        assert result.ok, result.problem
+        assert result.entries == before
+        # the next verify sees the entries appended meanwhile, and they check out too
+        after = verify(journal, workers=workers)
+        assert after.ok, after.problem
+        assert after.entries == appended[0]

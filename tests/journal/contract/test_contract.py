@@ -129,6 +129,26 @@ def test_a_reopened_journal_goes_on_from_its_head(store: Harness):
         again.close()
 
 
+def test_a_snapshot_reads_one_moment_while_another_connection_appends(store: Harness):
+    """Inside ``snapshot()`` (what verify reads in) the entries are those of its start
+    though another connection commits meanwhile; after it, the new ones too."""
+    location = store.location()
+    reader = store.backend.open(location, Folding(), key=KEY, now=fixed_now)
+    writer = store.backend.open(location, Folding(), key=KEY, now=fixed_now)
+    try:
+        reader.append(three())
+        with reader.snapshot():
+            writer.append([observed("crm:1", 2, name="Acme Ltd")])
+            assert (reader.count(), reader.last_seq) == (3, 3)
+            assert [e.seq for e in reader.read(rid="crm:1")] == [1]
+            assert reader.head()[0] == 3
+        assert (reader.count(), reader.last_seq) == (4, 4)
+        assert [e.seq for e in reader.read(rid="crm:1")] == [1, 4]
+    finally:
+        writer.close()
+        reader.close()
+
+
 def test_reads_filter_by_module_record_kind_and_range(journal: JournalStorage):
     journal.append(three())
     journal.append([NewEntry(Kind.CONFIG, "@journal", "@x", meta={"event": "test"})])
