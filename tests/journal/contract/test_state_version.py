@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from journal import ChainKeyError, Kind, dumps, loads
+from journal import ChainKeyError, IntegrityError, Kind, dumps, loads
 from journal.store import CHAIN_RID, JOURNAL_MODULE, STATE_RID
 from tests.journal.contract.backends import Harness
 from tests.journal.contract.test_contract import KEY, Folding, fixed_now, observed
@@ -233,3 +233,25 @@ def test_a_state_folded_under_another_rule_is_rebuilt_once_journaled(store: Harn
         assert '"email"' in meta["reason"] and '"name"' in meta["reason"]
     finally:
         journal.close()
+
+
+def test_an_edited_entry_fails_the_rebuild_naming_it_and_writes_nothing(store: Harness):
+    """A rebuild checks the chain first: an entry edited behind the journal's back fails
+    the open with an IntegrityError naming the journal and the entry (and pointing at
+    `replicator journal verify`), not a decoding error, and the journal is as it was."""
+    location = store.location()
+    old: Any = store.backend.open(location, Folding(), key=KEY, now=fixed_now)
+    old.append(entries(3))
+    store.tamper_entry(old, 2, '{"name": ')
+    old.close()
+    with pytest.raises(IntegrityError) as raised:
+        store.backend.open(location, Wrapped(), key=KEY, now=fixed_now)
+    assert raised.value.seq == 2 and "entry 2" in str(raised.value)
+    assert "replicator journal verify" in str(raised.value)
+    kept: Any = store.backend.open(location, Folding(), key=KEY, now=fixed_now)
+    try:
+        assert kept.state_version == 0 and kept.count() == 3 and upgrades(kept) == []
+        found = store.backend.verify(kept)
+        assert not found.chain_ok and found.first_bad_seq == 2
+    finally:
+        kept.close()
