@@ -36,7 +36,7 @@ from journal.schema import (
     store_state_rule,
     store_state_version,
 )
-from journal.store import Journal
+from journal.store import Journal, undecodable
 from journal.view import (
     LINK_ORDER,
     Progress,
@@ -511,13 +511,18 @@ def verify(
         anchors_ok = anchored.ok and not anchor_problems
         state_ok = False
         if chain_ok and storage_ok:
-            difference = _replay_difference(journal, tmp, progress, batch, workers)
-            state_ok = difference is None
-            if difference is not None:
-                table, row = difference
-                problems.append(
-                    f"materialised table {table} differs from a replay of the entries ({row})"
-                )
+            try:
+                difference = _replay_difference(journal, tmp, progress, batch, workers)
+            except Exception as exc:  # an entry the replay cannot read: named, not raised
+                first_bad, problem = _unreplayable(journal, exc)
+                problems.append(problem)
+            else:
+                state_ok = difference is None
+                if difference is not None:
+                    table, row = difference
+                    problems.append(
+                        f"materialised table {table} differs from a replay of the entries ({row})"
+                    )
     return Verification(
         entries=n,
         chain_ok=chain_ok,
@@ -531,6 +536,23 @@ def verify(
         keyed_from=journal.keyed_from,
         problems=tuple(problems),
     )
+
+
+def _unreplayable(journal: Journal, failure: Exception) -> tuple[int | None, str]:
+    """Why a replay failed, as a verification's problem: the first entry that cannot be
+    decoded (its seq, and the column) if there is one (an entry edited with its hash made
+    again: possible without a key, or with it), else the failure itself."""
+    wire = wire_fields(journal.reducer)
+    for rows in journal.row_batches():
+        for row in rows:
+            column = undecodable(row, wire)
+            if column is not None:
+                seq, module, rid, kind = row[0], row[2], row[3], row[5]
+                return seq, (
+                    f"entry {seq} ({kind} {module}/{rid or '-'}) cannot be read: its {column}; "
+                    "the state cannot be replayed past it"
+                )
+    return None, f"the entries cannot be replayed: {type(failure).__name__}: {failure}"[:500]
 
 
 def _replay_difference(

@@ -205,7 +205,7 @@ class KeyedChain:
                 yield from map(decoder.entry, rows)
             except Exception as exc:  # any decoding error: the row is named below
                 for row in rows:
-                    column = _undecodable(row, wire)
+                    column = undecodable(row, wire)
                     if column is not None:
                         problem = f"entry {row[0]} cannot be read: its {column}"
                         raise IntegrityError(self._unrebuildable(problem), seq=row[0]) from None
@@ -214,7 +214,7 @@ class KeyedChain:
                 ) from exc
 
 
-def _undecodable(row: Any, wire: bool) -> str | None:
+def undecodable(row: Any, wire: bool) -> str | None:
     """What of a stored row does not decode (None: it decodes)."""
     try:
         EntryDecoder(wire_fields=wire).entry(row)

@@ -101,3 +101,47 @@ def test_an_intact_journal_opened_without_the_rebuild_keeps_its_state_until_aske
         assert journal.needs_state_upgrade and journal.count() == 4
         assert journal.upgrade_state() is not None and not journal.needs_state_upgrade
         assert verify(journal).ok
+
+
+def _rehashed_edit(path, assignment, seq):
+    """Edit entry ``seq`` and recompute its hash (an unkeyed chain's last entry: the
+    chain still checks out), the append-only trigger put back as it was."""
+    from journal.schema import TRIGGERS
+
+    edit(path, assignment, seq)
+    with sqlite3.connect(path) as conn:
+        row = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq = ?", (seq,)).fetchone()
+        set_hashes(conn, seq, row[10], row_hash(row))
+        conn.execute(TRIGGERS["entries_no_update"])
+    conn.close()
+
+
+@pytest.mark.parametrize("column", ["fields", "meta", "dot", "context"])
+@pytest.mark.parametrize("reducer", ["counting", "record, one process", "record, two processes"])
+def test_verify_reports_an_entry_that_hashes_but_cannot_be_decoded(tmp_path, column, reducer):
+    """Verify's replay meets an entry it cannot read: a failed verification naming the
+    entry and its column (as the rebuild does), not a raw decoding error out of verify."""
+    from conflicts import RecordReducer
+    from tests.conflicts.test_apply_row import _sync
+
+    path = tmp_path / "journal.db"
+    workers = 2 if reducer == "record, two processes" else 1
+    if reducer == "counting":
+        made(path)
+        opened = Journal(path, CountingReducer())
+    else:
+        with Journal(path, RecordReducer()) as journal:
+            for i in range(4):
+                journal.append(_sync(f"books:{i}"))
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TRIGGER entries_no_update")
+        conn.close()
+        opened = Journal(path, RecordReducer())
+    last = opened.last_seq
+    opened.close()
+    _rehashed_edit(path, EDITS[f"{column} not JSON"], last)
+    with Journal(path, CountingReducer() if reducer == "counting" else RecordReducer()) as journal:
+        result = verify(journal, workers=workers)
+    assert not result.ok and not result.state_ok
+    assert result.first_bad_seq == last
+    assert f"entry {last}" in (result.problem or "") and column in (result.problem or "")
