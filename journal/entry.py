@@ -521,16 +521,15 @@ def chained_rows(
     (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
-    canonical text is joined once and hashed with the key's copied sha256 states
-    (:meth:`ChainKey.digest`, inlined), and a batch's shared time and clocks are
-    formatted once.
+    canonical text is made once (:func:`chain_text`) and hashed with the key's copied
+    sha256 states (:meth:`ChainKey.digest`, inlined), and a batch's shared time and clocks
+    are formatted once.
     """
     now_text = utc_text(now)
     now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
     inner: Any = None if key is None else key._inner
     outer: Any = None if key is None else key._outer
     sha256 = hashlib.sha256
-    join = _SEP.join
     rows: list[Any] = []
     stored: list[Entry] = []
     prev_bytes = bytes.fromhex(prev)
@@ -553,21 +552,7 @@ def chained_rows(
         fields = dumps(new.fields) if new.fields else "{}"
         meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
-        data = join(
-            (
-                prev,
-                str(seq),
-                at,
-                module,
-                rid or "",
-                side or "",
-                kind,
-                dot or "",
-                context or "",
-                fields,
-                meta,
-            )
-        ).encode("utf-8")
+        data = chain_text(prev, seq, at, module, rid, side, kind, dot, context, fields, meta)
         if inner is None:
             raw = sha256(data).digest()
         else:
