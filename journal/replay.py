@@ -454,27 +454,23 @@ def _compare(live: sqlite3.Connection, replayed_path: str) -> tuple[str, str] | 
         columns = _columns(live, table)  # by name: an older file added some at its end
         if _same(live, table, columns):
             continue
-        for a, b, label in (
-            ("main", "replayed", "live only"),
-            ("replayed", "main", "replay only"),
-        ):
-            row = live.execute(
-                f"SELECT {columns} FROM {a}.{table} EXCEPT "
-                f"SELECT {columns} FROM {b}.{table} LIMIT 1"
-            ).fetchone()
-            if row is not None:
-                return table, f"{label}: {row!r}"[:500]
+        found = _one_side_only(live, f"SELECT {columns} FROM {{}}.{table}")
+        if found is not None:
+            return table, found
     for table in TALLY_TABLES:  # counts its triggers kept (a count of 0 is no row)
-        for a, b, label in (
-            ("main", "replayed", "live only"),
-            ("replayed", "main", "replay only"),
-        ):
-            row = live.execute(
-                f"SELECT * FROM {a}.{table} WHERE n != 0 EXCEPT "
-                f"SELECT * FROM {b}.{table} WHERE n != 0 LIMIT 1"
-            ).fetchone()
-            if row is not None:
-                return table, f"{label}: {row!r}"[:500]
+        found = _one_side_only(live, f"SELECT * FROM {{}}.{table} WHERE n != 0")
+        if found is not None:
+            return table, found
+    return None
+
+
+def _one_side_only(live: sqlite3.Connection, select: str) -> str | None:
+    """A row ``select`` (``{}``: the schema) finds live and not replayed, or replayed and
+    not live, named which (None: none)."""
+    for a, b, label in (("main", "replayed", "live only"), ("replayed", "main", "replay only")):
+        row = live.execute(f"{select.format(a)} EXCEPT {select.format(b)} LIMIT 1").fetchone()
+        if row is not None:
+            return f"{label}: {row!r}"[:500]
     return None
 
 
