@@ -35,6 +35,7 @@ from conflicts.state import (
     new_state,
 )
 from journal.entry import Entry, EntryDecoder, Kind, same_wire, to_wire, utc_text
+from journal.errors import EncodingError
 from journal.payloads import (
     ABSENT,
     Applied,
@@ -489,23 +490,34 @@ class RecordReducer:
             and self._fold_row(view, row)
         ):
             return
-        self.apply(view, self._decoder.entry(tuple(row) if len(row) >= 12 else (*row[:10], "", "")))
+        decoder = self._decoder
+        decoder.names = getattr(view, "names", None)  # the view's journal's names
+        self.apply(view, decoder.entry(tuple(row) if len(row) >= 12 else (*row[:10], "", "")))
 
     def _fold_row(self, view: View, row: Sequence[Any]) -> bool:
         """Fold an observation or an applied write from its stored text; False (nothing
         done) when the row is not of a shape read here."""
         _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
-        if type(side) is not str or fields[:1] != "{" or meta[:1] != "{":
+        if type(side) is not str or meta[:1] != "{":
+            return False
+        compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
+        if not compact and fields[:1] != "{":
             return False
         try:
             # an applied create repeats the fields of the observation before it, and
             # contexts are few: each read once (the values are never changed in place)
             last, values = self._fields
-            if fields != last:
+            said = module + "\x1f" + fields if compact else fields
+            if said != last:
                 values = _loads(fields)
+                if compact:
+                    names = getattr(view, "names", None)
+                    if names is None or type(values) is not list:
+                        return False
+                    values = names.expand(module, values)
                 if type(values) is not dict or not _floatless(values):
                     return False
-                self._fields = (fields, values)
+                self._fields = (said, values)
             info = _loads(meta) if meta != "{}" else {}
             if context is None:
                 clock = None
@@ -518,7 +530,7 @@ class RecordReducer:
                     if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
                         self._clocks.clear()
                     self._clocks[context] = clock
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
             return False
         if type(info) is not dict:
             return False

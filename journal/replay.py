@@ -36,7 +36,7 @@ from journal.schema import (
     store_state_rule,
     store_state_version,
 )
-from journal.store import Journal, undecodable
+from journal.store import Journal, sqlite_names, undecodable
 from journal.view import (
     LINK_ORDER,
     Progress,
@@ -125,6 +125,7 @@ def replay_into(
     range of records of its own: the same tables as one process makes."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer)
+    view.names = journal.names  # the entries' (compact fields), not the target's
     by_record = per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn))
     # the tables' indexes and counting triggers made after a fold by record: each record
     # and link is written once, and an index built at the end costs less than one kept
@@ -267,6 +268,7 @@ def _fold_part(
         target.executescript(STATE_SCHEMA)
         _indexes_and_triggers(target)
         view = SQLiteView(target, pickle.loads(reducer))
+        view.names = sqlite_names(source)
         target.execute("BEGIN")
         n = fold_records(view, _record_rows(source, batch, lo, hi, upto), links=False)
         target.execute("COMMIT")
@@ -344,7 +346,7 @@ def _of_kinds(conn: sqlite3.Connection, kinds: Iterable[str]) -> Iterator[Entry]
     """The entries of ``kinds``, in seq order."""
     wanted = sorted(set(kinds))
     marks = ",".join("?" * len(wanted))
-    decoder = EntryDecoder()
+    decoder = EntryDecoder(names=sqlite_names(conn))
     rows = conn.execute(
         f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind IN ({marks}) ORDER BY seq", wanted
     )
@@ -541,7 +543,7 @@ def _unreplayable(journal: Journal, failure: Exception) -> tuple[int | None, str
     wire = wire_fields(journal.reducer)
     for rows in journal.row_batches():
         for row in rows:
-            column = undecodable(row, wire)
+            column = undecodable(row, wire, journal.names)
             if column is not None:
                 seq, module, rid, kind = row[0], row[2], row[3], row[5]
                 return seq, (

@@ -103,6 +103,9 @@ class SQLiteView:
         self._link_order: list[tuple[str, str, str, int, int, str, str]] | None = None
         self._link_n = 0
         self._seq = 0  # the seq of the row fold_records folds
+        # the journal's field names (journal.names.FieldNames), for a reducer's fold of
+        # rows with compact fields; None: a view of no journal's rows
+        self.names: Any = None
 
     # records
     def record(self, module: str, rid: str) -> Any | None:
