@@ -628,11 +628,12 @@ def chained_rows(
 
 
 def chain_row(row: Row | tuple[Any, ...]) -> tuple[int, str, str, bytes]:
-    """A stored row as a chain check reads it: ``(seq, prev_hash, hash, canonical
-    text)`` (for a backend whose database does not make the text itself)."""
+    """A stored row as a chain check reads it: ``(seq, prev_hash, hash, tail)``, the tail
+    the canonical text after ``prev_hash`` and its separator (for a backend whose database
+    does not make the text itself; :func:`journal.anchors.chain_texts`)."""
     seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash_ = row
-    text = chain_text(prev_hash, seq, at, module, rid, side, kind, dot, context, fields, meta)
-    return seq, prev_hash, hash_, text
+    text = chain_text("", seq, at, module, rid, side, kind, dot, context, fields, meta)
+    return seq, prev_hash, hash_, text[1:]
 
 
 def row_hash(row: Row, key: ChainKey | None = None) -> str:
