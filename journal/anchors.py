@@ -353,9 +353,16 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
     numbering compared column against column); only a batch that fails is read again row
     by row, to name the first entry at fault and why.
     """
-    key = journal.key
+    check_key(journal)
+    prev_hash: str | None = GENESIS if start <= 1 else None
+    return _check(journal, max(start, 1), prev_hash, journal.last_seq - start + 1, progress)
+
+
+def check_key(journal: ChainedRows) -> None:
+    """What :func:`check_range` checks before any entry: a key for a keyed chain, and a
+    keyed chain when a key is in use (:class:`IntegrityError` if not)."""
     keyed_from = journal.keyed_from
-    if keyed_from is not None and key is None and journal.last_seq >= keyed_from:
+    if keyed_from is not None and journal.key is None and journal.last_seq >= keyed_from:
         raise IntegrityError(
             f"entries from {keyed_from} are keyed and no journal key was given: the chain "
             "cannot be checked",
@@ -368,12 +375,43 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
             "(`replicator journal upgrade`)",
             seq=1,
         )
+
+
+def check_span(journal: ChainedRows, since: int, count: int, progress: Any = None) -> int:
+    """The part of :func:`check_range` from entry 1 that checks the ``count`` entries after
+    entry ``since``, the first linked to the stored hash of entry ``since`` (or to the
+    genesis): a check from entry 1 cut into spans, each checked on its own (by processes
+    of their own), fails at the same first entry, with the same reason, as the whole.
+    The caller has made :func:`check_key`'s checks first."""
+    prev_hash: str | None = GENESIS
+    if since > 0:
+        # the stored hash of entry ``since`` (missing: a fault of the span before, which
+        # this one's first link is not checked against)
+        found = next(iter(journal.chain_batches(since=since - 1, batch=1)), [])
+        prev_hash = _hex_column([found[0][2]])[0] if found and found[0][0] == since else None
+    return _check(journal, since + 1, prev_hash, count, progress, limit=True)
+
+
+def _check(
+    journal: ChainedRows,
+    expected: int,
+    prev_hash: str | None,
+    total: int,
+    progress: Any,
+    *,
+    limit: bool = False,
+) -> int:
+    """Check the entries from ``expected`` (``total`` of them when ``limit``, else all),
+    the first linked to ``prev_hash`` (None: not checked); the number checked."""
+    key = journal.key
+    keyed_from = journal.keyed_from
     first_keyed = keyed_from if keyed_from is not None else journal.last_seq + 1
-    total = journal.last_seq - start + 1
-    prev_hash: str | None = GENESIS if start <= 1 else None
-    expected, n = max(start, 1), 0
-    for rows in journal.chain_batches(since=expected - 1, batch=BATCH):
+    n = 0
+    for read in journal.chain_batches(since=expected - 1, batch=BATCH):
+        rows = read[: total - n] if limit else read
         count = len(rows)
+        if count == 0:
+            break
         last = _batch_head(rows, expected, prev_hash, first_keyed, key)
         if last is None:
             _first_fault(journal, expected, prev_hash, first_keyed, count)
@@ -387,6 +425,8 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
         n += count
         if progress is not None:
             progress(n, total)
+        if limit and n >= total:
+            break
     return n
 
 
@@ -501,7 +541,9 @@ __all__ = [
     "TAIL_WITHOUT_ANCHOR",
     "anchor_path",
     "check_anchors",
+    "check_key",
     "check_range",
+    "check_span",
     "check_tail",
     "chain_texts",
     "head_anchor",

@@ -412,7 +412,7 @@ class ChainKey:
     journal row) or keying a new HMAC each time.
     """
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_inner", "_outer", "_secret")
 
     SIZE = 32  # bytes of a generated key (64 hex digits in a key file)
     _BLOCK = 64  # sha256's block size
@@ -420,6 +420,7 @@ class ChainKey:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ChainKeyError("a journal key must be at least 16 bytes (32 hex digits)")
+        self._secret = secret  # for a worker process (:meth:`__reduce__`), never shown
         if len(secret) > self._BLOCK:
             secret = hashlib.sha256(secret).digest()
         padded = secret.ljust(self._BLOCK, b"\0")
@@ -448,6 +449,11 @@ class ChainKey:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.hexdigest()  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A key pickles as its secret: only to hand it to a replay's worker process
+        through a pipe (:mod:`journal.replay`); never written anywhere."""
+        return (ChainKey, (self._secret,))
 
     def __repr__(self) -> str:
         return "ChainKey(***)"

@@ -216,6 +216,8 @@ class KeyedChain:
 
 def undecodable(row: Any, wire: bool) -> str | None:
     """What of a stored row does not decode (None: it decodes)."""
+    if isinstance(row[1], str) and "\0" in row[1]:  # fromisoformat stops at a NUL
+        return "at (not a time)"
     try:
         EntryDecoder(wire_fields=wire).entry(row)
     except Exception:  # which column: found below
