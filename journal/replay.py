@@ -124,7 +124,7 @@ def replay_into(
     for a journal of :data:`PARALLEL_FROM` entries or more, else one), each folding a
     range of records of its own: the same tables as one process makes."""
     target.executescript(STATE_SCHEMA)
-    view = SQLiteView(target, journal.reducer)
+    view = SQLiteView(target, journal.reducer, entries=journal.conn)
     by_record = per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn))
     # the tables' indexes and counting triggers made after a fold by record: each record
     # and link is written once, and an index built at the end costs less than one kept
@@ -266,7 +266,7 @@ def _fold_part(
     try:
         target.executescript(STATE_SCHEMA)
         _indexes_and_triggers(target)
-        view = SQLiteView(target, pickle.loads(reducer))
+        view = SQLiteView(target, pickle.loads(reducer), entries=source)
         target.execute("BEGIN")
         n = fold_records(view, _record_rows(source, batch, lo, hi, upto), links=False)
         target.execute("COMMIT")
