@@ -11,7 +11,8 @@ folds nothing (fast), then in a child process each (so each has its own peak RSS
   journal replay`` runs: the chain check, then the materialised state thrown away and folded
   again from the entries;
 - ``chain``: :func:`journal.verify_chain`, the hash chain check alone (what proves the
-  entries were not edited; ``journal verify`` runs it first);
+  entries were not edited; ``journal verify`` runs it beside its fold), shared by as
+  many processes as the fold would be (``--workers``), a span of entries each;
 - ``verify``: :func:`journal.verify`, what ``replicator journal verify`` runs: SQLite's
   integrity check, the chain, then a replay into a scratch file compared with the live state
   (the state ``replay`` just built).
@@ -174,7 +175,7 @@ def child(args: argparse.Namespace) -> None:
         if args.phase == "replay":
             ok = rebuild(journal, workers=args.workers) == n
         elif args.phase == "chain":
-            ok = verify_chain(journal) == n
+            ok = verify_chain(journal, workers=args.workers) == n
         else:
             result = verify(journal, workers=args.workers)
             ok, detail = result.ok, result.problem
@@ -234,8 +235,8 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        help="processes a replay's fold is shared by (default: the library's choice, one "
-        "a core from 100,000 entries); CPU seconds count this process's alone",
+        help="processes a replay's fold and the chain check are shared by (default: the "
+        "library's choice, one a core from 100,000 entries); CPU seconds count them all",
     )
     parser.add_argument("--phase", choices=("build", *PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from journal.entry import GENESIS, ChainKey, row_hash, utc_text
+from journal.entry import GENESIS, SEP, ChainKey, row_hash, utc_text
 from journal.errors import IntegrityError, StorageError
 from journal.schema import create_private
 
@@ -353,9 +353,16 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
     numbering compared column against column); only a batch that fails is read again row
     by row, to name the first entry at fault and why.
     """
-    key = journal.key
+    check_key(journal)
+    prev_hash: str | None = GENESIS if start <= 1 else None
+    return _check(journal, max(start, 1), prev_hash, journal.last_seq - start + 1, progress)
+
+
+def check_key(journal: ChainedRows) -> None:
+    """What :func:`check_range` checks before any entry: a key for a keyed chain, and a
+    keyed chain when a key is in use (:class:`IntegrityError` if not)."""
     keyed_from = journal.keyed_from
-    if keyed_from is not None and key is None and journal.last_seq >= keyed_from:
+    if keyed_from is not None and journal.key is None and journal.last_seq >= keyed_from:
         raise IntegrityError(
             f"entries from {keyed_from} are keyed and no journal key was given: the chain "
             "cannot be checked",
@@ -368,28 +375,108 @@ def check_range(journal: ChainedRows, start: int = 1, progress: Any = None) -> i
             "(`replicator journal upgrade`)",
             seq=1,
         )
+
+
+def check_span(journal: ChainedRows, since: int, count: int, progress: Any = None) -> int:
+    """The part of :func:`check_range` from entry 1 that checks the ``count`` entries after
+    entry ``since``, the first linked to the stored hash of entry ``since`` (or to the
+    genesis): a check from entry 1 cut into spans, each checked on its own (by processes
+    of their own), fails at the same first entry, with the same reason, as the whole.
+    The caller has made :func:`check_key`'s checks first."""
+    prev_hash: str | None = GENESIS
+    if since > 0:
+        # the stored hash of entry ``since`` (missing: a fault of the span before, which
+        # this one's first link is not checked against)
+        found = next(iter(journal.chain_batches(since=since - 1, batch=1)), [])
+        prev_hash = _hex_column([found[0][2]])[0] if found and found[0][0] == since else None
+    return _check(journal, since + 1, prev_hash, count, progress, limit=True)
+
+
+def _check(
+    journal: ChainedRows,
+    expected: int,
+    prev_hash: str | None,
+    total: int,
+    progress: Any,
+    *,
+    limit: bool = False,
+) -> int:
+    """Check the entries from ``expected`` (``total`` of them when ``limit``, else all),
+    the first linked to ``prev_hash`` (None: not checked); the number checked."""
+    key = journal.key
+    keyed_from = journal.keyed_from
     first_keyed = keyed_from if keyed_from is not None else journal.last_seq + 1
-    total = journal.last_seq - start + 1
-    prev_hash: str | None = GENESIS if start <= 1 else None
-    expected, n = max(start, 1), 0
-    for rows in journal.chain_batches(since=expected - 1, batch=BATCH):
-        seqs, prevs, digests, texts = zip(*rows, strict=True)
+    n = 0
+    for read in journal.chain_batches(since=expected - 1, batch=BATCH):
+        rows = read[: total - n] if limit else read
         count = len(rows)
-        good = (
-            seqs[0] == expected
-            and seqs[-1] == expected + count - 1  # seq is unique and ordered: no gap
-            and (prev_hash is None or prevs[0] == prev_hash)
-            and prevs[1:] == digests[:-1]
-            and _digests(texts, seqs, first_keyed, key) == digests
-        )
-        if not good:
+        if count == 0:
+            break
+        last = _batch_head(rows, expected, prev_hash, first_keyed, key)
+        if last is None:
             _first_fault(journal, expected, prev_hash, first_keyed, count)
-        prev_hash = digests[-1]
+            raise IntegrityError(  # the row by row check found nothing: never the case
+                f"entries {expected} to {expected + count - 1} do not check out together "
+                "although each does on its own",
+                seq=expected,
+            )
+        prev_hash = last
         expected += count
         n += count
         if progress is not None:
             progress(n, total)
+        if limit and n >= total:
+            break
     return n
+
+
+def _batch_head(
+    rows: Sequence[Any],
+    expected: int,
+    prev_hash: str | None,
+    first_keyed: int,
+    key: ChainKey | None,
+) -> str | None:
+    """The hash (hex) of a batch's last entry if every entry of the batch checks out (its
+    numbering from ``expected``, its links to ``prev_hash`` and to each other, its hashes),
+    else None: the batch is checked as a whole, the links column against column in the
+    form the hashes are stored in (hex text, or format 2's bytes), only the links' hex made
+    in Python (for the texts hashed: :func:`chain_texts`)."""
+    seqs, prevs, digests, tails = zip(*rows, strict=True)
+    count = len(rows)
+    if not (
+        seqs[0] == expected
+        and seqs[-1] == expected + count - 1  # seq is unique and ordered: no gap
+        and prevs[1:] == digests[:-1]
+    ):
+        return None
+    try:
+        links, last = _hex_column(prevs), _hex_column(digests[-1:])[0]
+        texts = chain_texts(links, tails)
+    except TypeError:  # a hash of another type than the batch's first one: never equal
+        return None
+    if prev_hash is not None and links[0] != prev_hash:
+        return None
+    # the link of each entry but the first is the previous entry's stored hash (checked
+    # above in its stored form): the hashes computed are compared with the links' hex
+    if _digests(texts, seqs, first_keyed, key) != (*links[1:], last):
+        return None
+    return last
+
+
+def _hex_column(hashes: Sequence[Any]) -> Sequence[str]:
+    """Stored hashes as hex text: format 2's bytes made hex (a text among them raises
+    TypeError), hex text as it is (bytes among them are never equal to a hash made)."""
+    if type(hashes[0]) is bytes:
+        return [bytes.hex(h) for h in hashes]
+    return hashes
+
+
+def chain_texts(links: Sequence[str], tails: Sequence[bytes]) -> list[bytes]:
+    """The canonical texts hashed (:func:`journal.entry.chain_text`) of rows read by a
+    chain check (``ChainedRows.chain_batches``): each link (``prev_hash``, hex), the
+    separator, then the row's tail as its database made it."""
+    return [(link + SEP).encode() + tail for link, tail in zip(links, tails, strict=True)]
 
 
 def _digests(
@@ -411,7 +498,8 @@ def _digests(
 def _first_fault(
     journal: ChainedRows, expected: int, prev_hash: str | None, first_keyed: int, count: int
 ) -> None:
-    """Read a batch that failed row by row and raise the first entry's fault."""
+    """Read a batch that failed row by row and raise the first entry's fault (returns
+    when it finds none)."""
     key = journal.key
     for rows in journal.row_batches(since=expected - 1, batch=count):
         for row in rows:
@@ -453,8 +541,11 @@ __all__ = [
     "TAIL_WITHOUT_ANCHOR",
     "anchor_path",
     "check_anchors",
+    "check_key",
     "check_range",
+    "check_span",
     "check_tail",
+    "chain_texts",
     "head_anchor",
     "last_anchor",
     "read_anchors",

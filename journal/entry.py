@@ -387,7 +387,7 @@ class ChainKey:
     journal row) or keying a new HMAC each time.
     """
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_inner", "_outer", "_secret")
 
     SIZE = 32  # bytes of a generated key (64 hex digits in a key file)
     _BLOCK = 64  # sha256's block size
@@ -395,6 +395,7 @@ class ChainKey:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ChainKeyError("a journal key must be at least 16 bytes (32 hex digits)")
+        self._secret = secret  # for a worker process (:meth:`__reduce__`), never shown
         if len(secret) > self._BLOCK:
             secret = hashlib.sha256(secret).digest()
         padded = secret.ljust(self._BLOCK, b"\0")
@@ -423,6 +424,11 @@ class ChainKey:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.hexdigest()  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A key pickles as its secret: only to hand it to a replay's worker process
+        through a pipe (:mod:`journal.replay`); never written anywhere."""
+        return (ChainKey, (self._secret,))
 
     def __repr__(self) -> str:
         return "ChainKey(***)"
@@ -593,11 +599,12 @@ def chained_rows(
 
 
 def chain_row(row: Row | tuple[Any, ...]) -> tuple[int, str, str, bytes]:
-    """A stored row as a chain check reads it: ``(seq, prev_hash, hash, canonical
-    text)`` (for a backend whose database does not make the text itself)."""
+    """A stored row as a chain check reads it: ``(seq, prev_hash, hash, tail)``, the tail
+    the canonical text after ``prev_hash`` and its separator (for a backend whose database
+    does not make the text itself; :func:`journal.anchors.chain_texts`)."""
     seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash_ = row
-    text = chain_text(prev_hash, seq, at, module, rid, side, kind, dot, context, fields, meta)
-    return seq, prev_hash, hash_, text
+    text = chain_text("", seq, at, module, rid, side, kind, dot, context, fields, meta)
+    return seq, prev_hash, hash_, text[1:]
 
 
 def row_hash(row: Row, key: ChainKey | None = None) -> str:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
+import logging
 import os
 import pickle
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
@@ -24,15 +27,17 @@ from typing import Any
 
 import attrs
 
-from journal.anchors import BATCH, Anchor, check_anchors, check_range
-from journal.entry import Entry, EntryDecoder
-from journal.errors import IntegrityError, StorageError
+from journal.anchors import BATCH, Anchor, check_anchors, check_key, check_range, check_span
+from journal.entry import ChainKey, Entry, EntryDecoder
+from journal.errors import IntegrityError
 from journal.schema import (
+    CHAIN_COLUMNS,
     ENTRY_COLUMNS,
     STATE_SCHEMA,
     STATE_TABLES,
     TALLIED,
     TALLY_TABLES,
+    entries_format,
     store_state_rule,
     store_state_version,
 )
@@ -51,6 +56,8 @@ from journal.view import (
     wire_fields,
     write_links,
 )
+
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -81,14 +88,28 @@ class Verification:
         return min(self.entries, self.keyed_from - 1)
 
 
-def verify_chain(journal: Journal, progress: Progress | None = None) -> int:
+def verify_chain(
+    journal: Journal, progress: Progress | None = None, *, workers: int | None = 1
+) -> int:
     """Check seq continuity and every hash; returns the number of entries.
 
     Entries before ``journal.keyed_from`` verify as plain sha256 links, the rest as
     HMAC-SHA256 under the journal key.  Raises :class:`IntegrityError` naming the first
-    entry that does not check out.
+    entry that does not check out.  ``workers`` processes share the check, a span of
+    entries each (None: one a core from :data:`PARALLEL_FROM` entries; see
+    :func:`replay_into`): the same verdict and first fault.
     """
-    return check_range(journal, 1, progress)
+    count = _workers(journal, workers)
+    if count == 1:
+        return check_range(journal, 1, progress)
+    spans = _spans(journal.last_seq, count)
+    with _Crew(journal, BATCH, None) as crew:
+        crew.start([_Job(span=span) for span in spans[1:]], None)
+        crew.check(spans[0])
+        crew.verdict()
+    if progress is not None:
+        progress(journal.last_seq, journal.last_seq)
+    return journal.last_seq
 
 
 def storage_problems(journal: Journal) -> list[str]:
@@ -117,34 +138,53 @@ def replay_into(
     *,
     batch: int = BATCH,
     workers: int | None = None,
+    chain: bool = False,
 ) -> int:
     """Fold every entry of ``journal`` into the (empty) state tables of ``target``, read
     ``batch`` entries a query (memory stays a batch and the state's cache, however long
     the journal).  A fold by record is shared by ``workers`` processes (None: one a core
     for a journal of :data:`PARALLEL_FROM` entries or more, else one), each folding a
-    range of records of its own: the same tables as one process makes."""
+    range of records of its own: the same tables as one process makes.
+
+    ``chain``: the hash chain is checked first (:func:`verify_chain`), or, by more than one
+    process, alongside the fold, each process checking a span of entries of its own
+    (:func:`journal.anchors.check_span`); an :class:`IntegrityError` names the first entry
+    at fault as one process would, whatever the fold did (a fold of an edited journal
+    may fail anywhere: its failure is raised only when the chain checks out)."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer, entries=journal.conn)
+    count = _workers(journal, workers)
+    if chain and count == 1:
+        verify_chain(journal)
+    spans = _spans(journal.last_seq, count) if chain and count > 1 else []
     by_record = per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn))
     # the tables' indexes and counting triggers made after a fold by record: each record
     # and link is written once, and an index built at the end costs less than one kept
     later = _indexes_and_triggers(target) if by_record else []
     target.execute("BEGIN")
-    if by_record:
-        n = _fold_by_record(journal, target, view, progress, batch, workers)
-        for table, a, b in TALLIED:  # what the triggers would have counted
-            target.execute(
-                f"INSERT INTO {table}_tally SELECT module, coalesce({a}, ''), "
-                f"coalesce({b}, ''), count(*) FROM {table} GROUP BY 1, 2, 3"
-            )
-        for sql in later:
-            target.execute(sql)
-    elif row_folder(journal.reducer) is not None:  # the reducer folds the stored rows itself
-        rows = journal.row_batches(batch=batch)
-        n = fold_rows(view, rows, total=journal.last_seq, progress=progress)
-    else:
-        entries = journal.stream(batch=batch, wire_fields=wire_fields(journal.reducer))
-        n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
+    with _Crew(journal, batch, progress) as crew:
+        if by_record:
+            n = _fold_by_record(journal, target, view, crew, count, spans)
+            for table, a, b in TALLIED:  # what the triggers would have counted
+                target.execute(
+                    f"INSERT INTO {table}_tally SELECT module, coalesce({a}, ''), "
+                    f"coalesce({b}, ''), count(*) FROM {table} GROUP BY 1, 2, 3"
+                )
+            for sql in later:
+                target.execute(sql)
+        else:
+            crew.start([_Job(span=span) for span in spans[1:]], None)
+            crew.check(spans[0] if spans else None)
+            try:
+                rows = _timed(journal.row_batches(batch=batch))
+                if row_folder(journal.reducer) is not None:  # the reducer folds rows itself
+                    n = fold_rows(view, rows, total=journal.last_seq, progress=progress)
+                else:
+                    decoder = EntryDecoder(wire_fields=wire_fields(journal.reducer))
+                    entries = (decoder.entry(row) for chunk in rows for row in chunk)
+                    n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
+            finally:
+                crew.verdict()
     target.execute("COMMIT")
     return n
 
@@ -156,102 +196,295 @@ PARALLEL_FROM = 100_000
 _FOLDED = (*STATE_TABLES, LINK_ORDER)
 
 Key = tuple[str, str]  # (module, rid): where a range of records starts or ends
+Span = tuple[int, int]  # (since, count): the entries a process's chain check takes
+
+
+class _ChainFault(IntegrityError):
+    """The chain's first fault, found by a check shared by processes (verify tells it
+    from a failure of the fold)."""
+
+
+def _spans(total: int, count: int) -> list[Span]:
+    """``count`` spans of about as many entries each, from entry 1 to ``total``."""
+    edges = [total * i // count for i in range(count + 1)]
+    return [(lo, hi - lo) for lo, hi in itertools.pairwise(edges)]
 
 
 def _fold_by_record(
     journal: Journal,
     target: sqlite3.Connection,
     view: SQLiteView,
-    progress: Progress | None,
-    batch: int,
-    workers: int | None,
+    crew: _Crew,
+    count: int,
+    spans: list[Span],
 ) -> int:
-    """:func:`fold_records` of the journal's rows, in ``workers`` ranges of records: the
+    """:func:`fold_records` of the journal's rows, in ``count`` ranges of records: the
     first folded here into ``target``, each other by a process of its own into a scratch
     file, whose tables are then copied into ``target`` (its records after this one's, in
-    order) and the links written from all their :data:`LINK_ORDER` rows."""
-    total = journal.last_seq
-    count = _workers(journal, workers)
+    order) and the links written from all their :data:`LINK_ORDER` rows.  The chain's
+    ``spans`` (none: not checked) go to the same processes, the first checked here before
+    the fold; a range whose process failed is folded here."""
+    total, batch = journal.last_seq, crew.batch
     bounds = _bounds(journal.conn, count) if count > 1 else []
     reducer = _portable(journal.reducer) if bounds else None
-    if reducer is None:  # one process
-        rows = _record_rows(journal.conn, batch)
-        return fold_records(view, rows, total=total, progress=progress)
-    edges: list[Key | None] = [None, *bounds, None]
+    edges: list[Key | None] = [None, *bounds, None] if reducer is not None else [None, None]
     ranges = list(itertools.pairwise(edges))
     where = Path(_file_of(target)).parent
     with tempfile.TemporaryDirectory(prefix="replicator-fold-", dir=where) as tmp:
-        paths = [os.path.join(tmp, f"part{i}.db") for i in range(1, len(ranges))]
-        started = [
-            _start(str(journal.path), reducer, lo, hi, path, batch, total)
-            for (lo, hi), path in zip(ranges[1:], paths, strict=True)
+        jobs = [
+            _Job(
+                span=spans[i] if i < len(spans) else None,
+                lo=ranges[i][0] if i < len(ranges) else None,
+                hi=ranges[i][1] if i < len(ranges) else None,
+                out=os.path.join(tmp, f"part{i}.db") if i < len(ranges) else None,
+            )
+            for i in range(1, max(len(ranges), len(spans)))
         ]
+        crew.start(jobs, reducer)
+        crew.check(spans[0] if spans else None)
+        lo, hi = ranges[0]
         try:
-            lo, hi = ranges[0]
             rows = _record_rows(journal.conn, batch, lo, hi)
-            n = fold_records(view, rows, total=total, progress=progress, links=False)
-            for worker, path in zip(started, paths, strict=True):
-                n += _finish(worker)
-                target.execute("ATTACH DATABASE ? AS part", (path,))
-                for table in _FOLDED:
-                    columns = _table_columns(target, table)
-                    target.execute(
-                        f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM part.{table}"
-                    )
-                target.execute("COMMIT")  # DETACH is refused inside a transaction
-                target.execute("DETACH DATABASE part")
-                target.execute("BEGIN")
+            n = fold_records(
+                view, rows, total=total, progress=crew.progress(), links=len(ranges) == 1
+            )
         finally:
-            for worker in started:
-                if worker.poll() is None:
-                    worker.kill()
-                    worker.wait()
-    write_links(target)
-    if progress is not None:
-        progress(n, total)
+            crew.verdict()
+        for job in jobs:
+            if job.out is None:
+                continue
+            done = crew.folded(job, n)
+            if done is None:  # its process failed: its records are folded here
+                rows = _record_rows(journal.conn, batch, job.lo, job.hi)
+                n += fold_records(view, rows, total=total, progress=crew.progress(n), links=False)
+                continue
+            n += done
+            target.execute("ATTACH DATABASE ? AS part", (job.out,))
+            for table in _FOLDED:
+                columns = _table_columns(target, table)
+                target.execute(
+                    f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM part.{table}"
+                )
+            target.execute("COMMIT")  # DETACH is refused inside a transaction
+            target.execute("DETACH DATABASE part")
+            target.execute("BEGIN")
+    if len(ranges) > 1:
+        write_links(target)
+    if crew.report is not None:
+        crew.report(n, total)
     return n
+
+
+@attrs.define(eq=False)
+class _Job:
+    """What a worker process does: check the chain's ``span`` (None: no span), then fold
+    the records from ``lo`` to before ``hi`` into a scratch file at ``out`` (None: no
+    fold).  What it said so far (its lines on its standard output) beside."""
+
+    span: Span | None = None
+    lo: Key | None = None
+    hi: Key | None = None
+    out: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+    checked: int = 0  # rows of its span checked so far
+    fault: tuple[int | None, str] | None = None  # its span's first fault
+    spanned: bool = False  # its span's check ended (with a fault or none)
+    rows: int = 0  # rows folded so far
+    folded: int | None = None  # rows folded, once its fold is done
+    reader: threading.Thread | None = None
+    errors: Any = None  # its standard error (a file)
 
 
 # A worker is a Python of its own, started with the command below, its arguments pickled
 # on its standard input.  Not multiprocessing: its spawn runs the main script of the
 # process again in the worker (a library cannot know whether its caller's script guards
 # that), and its fork copies the process's open SQLite connections, which SQLite forbids.
+# It says what it did in lines on its standard output (:func:`_say`).
 _WORKER = (
     "import pickle, sys; job = pickle.load(sys.stdin.buffer); sys.path[:0] = job.pop('path'); "
-    "from journal.replay import _fold_part; print(_fold_part(**job))"
+    "from journal.replay import _work; _work(**job)"
 )
 
 
-def _start(
-    path: str, reducer: bytes, lo: Key | None, hi: Key | None, out: str, batch: int, upto: int
-) -> subprocess.Popen[bytes]:
-    """A worker folding the records from ``lo`` to before ``hi``, entries up to ``upto``
-    (those its caller sees), into ``out``."""
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _WORKER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    job = {"path": sys.path, "journal": path, "reducer": reducer, "lo": lo, "hi": hi}
-    assert worker.stdin is not None
-    worker.stdin.write(pickle.dumps({**job, "out": out, "batch": batch, "upto": upto}))
-    worker.stdin.close()
-    worker.stdin = None  # written: communicate() has none to send
-    return worker
+class _Crew:
+    """The worker processes of one replay: started, listened to (a thread each reads its
+    lines), waited for, and stopped when the replay ends however it ends."""
+
+    def __init__(self, journal: Journal, batch: int, report: Progress | None) -> None:
+        self.journal, self.batch, self.report = journal, batch, report
+        self.jobs: list[_Job] = []
+
+    def __enter__(self) -> _Crew:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for job in self.jobs:
+            assert job.process is not None
+            if job.process.poll() is None:
+                job.process.kill()
+            job.process.wait()
+            if job.reader is not None:
+                job.reader.join()
+            job.errors.close()
+
+    def start(self, jobs: list[_Job], reducer: bytes | None) -> None:
+        """A process for each job (its fold: of ``reducer``, pickled)."""
+        journal = self.journal
+        for job in jobs:
+            task = {
+                "path": sys.path,
+                "journal": str(journal.path),
+                "upto": journal.last_seq,
+                "batch": self.batch,
+                "span": job.span,
+                "key": journal.key if job.span is not None else None,
+                "keyed_from": journal.keyed_from,
+                "reducer": reducer if job.out is not None else None,
+                "lo": job.lo,
+                "hi": job.hi,
+                "out": job.out,
+            }
+            job.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+            job.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=job.errors,
+            )
+            self.jobs.append(job)
+            assert job.process.stdin is not None
+            try:
+                job.process.stdin.write(pickle.dumps(task))
+                job.process.stdin.close()
+            except OSError:  # it died at once: what it did not do is done here
+                pass
+            job.reader = threading.Thread(target=_listen, args=(job,), daemon=True)
+            job.reader.start()
+
+    def check(self, span: Span | None) -> None:
+        """Check the key, then the chain's ``span`` here (the first: a fault is the first
+        of all)."""
+        if span is not None:
+            try:
+                check_key(self.journal)
+                check_span(self.journal, *span)
+            except IntegrityError as exc:
+                raise _ChainFault(str(exc), seq=exc.seq) from None
+
+    def verdict(self) -> None:
+        """Wait for every worker's span; raise the first fault of all (a span whose
+        process ended without saying is checked here)."""
+        faults: list[tuple[int | None, str]] = []
+        for job in self.jobs:
+            if job.span is None:
+                continue
+            assert job.reader is not None
+            while not job.spanned and job.reader.is_alive():
+                job.reader.join(0.05)
+            if job.spanned:
+                if job.fault is not None:
+                    faults.append(job.fault)
+                continue
+            try:  # its process failed before its span was checked: checked here
+                check_span(self.journal, *job.span)
+            except IntegrityError as exc:
+                faults.append((exc.seq, str(exc)))
+        if faults:
+            seq, message = min(faults, key=lambda fault: fault[0] or 0)
+            raise _ChainFault(message, seq=seq)
+
+    def progress(self, base: int = 0) -> Progress | None:
+        """A fold's progress here, ``base`` rows folded before it, the workers' rows added."""
+        report = self.report
+        if report is None:
+            return None
+        return lambda n, total: report(base + n + sum(job.rows for job in self.jobs), total)
+
+    def folded(self, job: _Job, here: int) -> int | None:
+        """The rows a worker folded, once it is done (None: it failed; its records are to
+        be folded here), the progress told meanwhile (``here``: rows folded here)."""
+        assert job.process is not None and job.reader is not None
+        while job.reader.is_alive():
+            job.reader.join(0.2)
+            if self.report is not None:
+                self.report(here + sum(j.rows for j in self.jobs), self.journal.last_seq)
+        job.process.wait()
+        if job.process.returncode != 0 or job.folded is None:
+            job.errors.seek(0)
+            tail = job.errors.read().decode(errors="replace").strip().splitlines()[-3:]
+            _log.warning(
+                "a replay's worker process failed (%s): its records are folded "
+                "by the replay's own process",
+                " / ".join(tail)[:300],
+            )
+            job.rows = 0
+            return None
+        done = job.folded
+        job.rows = 0  # counted by the caller from now on
+        return done
 
 
-def _finish(worker: subprocess.Popen[bytes]) -> int:
-    """The rows a worker folded, once it is done (StorageError: it failed)."""
-    out, err = worker.communicate()
-    if worker.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-3:]
-        raise StorageError(f"a replay's worker process failed: {' / '.join(tail)}"[:500])
-    return int(out)
+def _listen(job: _Job) -> None:
+    """Read a worker's lines until it ends (a thread of the replay's process)."""
+    assert job.process is not None and job.process.stdout is not None
+    for line in job.process.stdout:
+        what, _, value = line.decode(errors="replace").strip().partition(" ")
+        if what == "c":
+            job.checked = int(value)
+        elif what == "C":
+            found = json.loads(value)
+            job.fault = None if found is None else (found[0], str(found[1]))
+            job.spanned = True
+        elif what == "f":
+            job.rows = int(value)
+        elif what == "F":
+            job.folded = int(value)
+
+
+def _say(what: str, value: Any) -> None:
+    """A worker's line to the replay's process: ``c N`` (rows of its span checked), ``C
+    FAULT`` (its span done: JSON null or [seq, message]), ``f N`` (rows folded), ``F N``
+    (its fold done)."""
+    sys.stdout.write(f"{what} {value}\n")
+    sys.stdout.flush()
+
+
+def _work(
+    journal: str,
+    upto: int,
+    batch: int,
+    span: Span | None,
+    key: ChainKey | None,
+    keyed_from: int | None,
+    reducer: bytes | None,
+    lo: Key | None,
+    hi: Key | None,
+    out: str | None,
+) -> None:
+    """A worker's job (:class:`_Crew`): the chain's ``span`` of the journal at ``journal``
+    (read only, entries up to ``upto``: those its caller sees) checked, then, if it
+    checks out, the records from ``lo`` to before ``hi`` folded into a scratch file at
+    ``out``."""
+    source = sqlite3.connect(f"file:{urllib.parse.quote(journal)}?mode=ro", uri=True)
+    try:
+        if span is not None:
+            rows = _ReadOnly(source, key, keyed_from, upto)
+            fault: list[Any] | None = None
+            try:
+                check_span(rows, *span, progress=lambda n, _: _say("c", n))
+            except IntegrityError as exc:
+                fault = [exc.seq, str(exc)]
+            _say("C", json.dumps(fault))
+            if fault is not None:
+                return  # a fold of an edited journal is thrown away
+        if reducer is not None and out is not None:
+            _say("F", _fold_part(source, reducer, lo, hi, out, batch, upto))
+    finally:
+        source.close()
 
 
 def _fold_part(
-    journal: str,
+    source: sqlite3.Connection,
     reducer: bytes,
     lo: Key | None,
     hi: Key | None,
@@ -260,20 +493,44 @@ def _fold_part(
     upto: int | None = None,
 ) -> int:
     """A worker's fold (:func:`_fold_by_record`): the records from ``lo`` to before
-    ``hi`` of the journal at ``journal``, read only, into a scratch file at ``out``."""
-    source = sqlite3.connect(f"file:{urllib.parse.quote(journal)}?mode=ro", uri=True)
+    ``hi`` of the journal read on ``source`` into a scratch file at ``out``."""
     target = scratch(out)
     try:
         target.executescript(STATE_SCHEMA)
         _indexes_and_triggers(target)
         view = SQLiteView(target, pickle.loads(reducer), entries=source)
         target.execute("BEGIN")
-        n = fold_records(view, _record_rows(source, batch, lo, hi, upto), links=False)
+        rows = _record_rows(source, batch, lo, hi, upto)
+        n = fold_records(view, rows, links=False, progress=lambda n, _: _say("f", n))
         target.execute("COMMIT")
         return n
     finally:
         target.close()
-        source.close()
+
+
+class _ReadOnly:
+    """What a worker's chain check reads of the journal (:class:`~journal.anchors.
+    ChainedRows`), on a read-only connection of its own, entries up to ``last_seq``."""
+
+    needs_upgrade = False  # the caller checked the key before any span
+
+    def __init__(
+        self, conn: sqlite3.Connection, key: ChainKey | None, keyed_from: int | None, last: int
+    ) -> None:
+        self.conn, self.key, self.keyed_from, self.last_seq = conn, key, keyed_from, last
+        self.format = entries_format(conn)
+
+    def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        return self._batches(ENTRY_COLUMNS, since, batch)
+
+    def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
+        return self._batches(CHAIN_COLUMNS[self.format], since, batch)
+
+    def _batches(self, columns: str, since: int, batch: int) -> Iterator[list[Any]]:
+        sql = f"SELECT {columns} FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+        while rows := self.conn.execute(sql, (since, self.last_seq, batch)).fetchall():
+            yield rows
+            since = rows[-1][0]
 
 
 def _table_columns(conn: sqlite3.Connection, table: str) -> str:
@@ -412,7 +669,25 @@ def _record_rows(
     for query, params in queries:
         rows = conn.execute(query, params)
         while chunk := rows.fetchmany(batch):
-            yield chunk
+            yield _timed_chunk(chunk)
+
+
+def _timed(batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """Stored rows as they are, once each's time (its second column) is found to hold no
+    NUL character (:func:`_timed_chunk`)."""
+    for chunk in batches:
+        yield _timed_chunk(chunk)
+
+
+def _timed_chunk(chunk: list[Any]) -> list[Any]:
+    """``chunk``, or ValueError for its first row whose time holds a NUL character: Python's
+    ``fromisoformat`` reads a time up to a NUL and ignores what follows, so such an edit
+    (its hash made again: an unkeyed chain allows it) would fold as the time it was.  A
+    replay that meets one fails, and verify names the entry (:func:`_unreplayable`)."""
+    for row in chunk:
+        if "\0" in row[1]:
+            raise ValueError(f"entry {row[0]}: its time holds a NUL character")
+    return chunk
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> str:
@@ -485,7 +760,9 @@ def verify(
 ) -> Verification:
     """Check the file (SQLite's integrity check, the append-only triggers), the hash chain,
     every anchor given, then that replaying the entries (``batch`` of them a fold, by
-    ``workers`` processes: see :func:`replay_into`) gives the live state."""
+    ``workers`` processes: see :func:`replay_into`) gives the live state.  By more than
+    one process, the chain is checked alongside the fold (each process a span of it): the
+    same verdict and first fault as one process."""
     with contextlib.ExitStack() as moment:
         tmp = moment.enter_context(tempfile.TemporaryDirectory(prefix="replicator-verify-"))
         # DETACH is refused inside the read: the replayed file goes after it ends
@@ -496,8 +773,22 @@ def verify(
         problems.extend(anchor_problems)
         first_bad: int | None = None
         chain_ok = True
+        # the chain shared with the fold's processes (a journal whose file is damaged is
+        # not replayed: its chain is checked alone)
+        shared = storage_ok and _workers(journal, workers) > 1
+        difference: tuple[str, str] | None = None
+        failure: Exception | None = None
+        n = journal.last_seq
         try:
-            n = verify_chain(journal, progress)
+            if shared:
+                try:
+                    difference = _replay_difference(journal, tmp, progress, batch, workers)
+                except _ChainFault:
+                    raise
+                except Exception as exc:  # the chain checks out: the replay failed
+                    failure = exc
+            else:
+                n = verify_chain(journal, progress)
         except IntegrityError as exc:
             chain_ok, first_bad, n = False, exc.seq, journal.count()
             problems.append(str(exc))
@@ -507,10 +798,13 @@ def verify(
         anchors_ok = anchored.ok and not anchor_problems
         state_ok = False
         if chain_ok and storage_ok:
-            try:
-                difference = _replay_difference(journal, tmp, progress, batch, workers)
-            except Exception as exc:  # an entry the replay cannot read: named, not raised
-                first_bad, problem = _unreplayable(journal, exc)
+            if not shared:
+                try:
+                    difference = _replay_difference(journal, tmp, progress, batch, workers)
+                except Exception as exc:
+                    failure = exc
+            if failure is not None:  # an entry the replay cannot read: named, not raised
+                first_bad, problem = _unreplayable(journal, failure)
                 problems.append(problem)
             else:
                 state_ok = difference is None
@@ -563,7 +857,8 @@ def _replay_difference(
     path = os.path.join(tmp, "replayed.db")
     target = scratch(path)
     try:
-        replay_into(journal, target, progress, batch=batch, workers=workers)
+        shared = _workers(journal, workers) > 1  # the chain checked alongside (see verify)
+        replay_into(journal, target, progress, batch=batch, workers=workers, chain=shared)
     finally:
         target.close()
     return _compare(journal.conn, path)
@@ -578,10 +873,9 @@ def rebuild(
     journal: Journal, progress: Progress | None = None, *, workers: int | None = None
 ) -> int:
     """Throw the live materialised state away and rebuild it from the entries (folded by
-    ``workers`` processes: see :func:`replay_into`)."""
-    verify_chain(journal)
-    with journal.transaction():
-        journal.view.clear()
+    ``workers`` processes: see :func:`replay_into`), once the chain checks out (checked
+    alongside the fold by more than one process): an :class:`IntegrityError` leaves the
+    live state as it was."""
     fd, path = tempfile.mkstemp(
         prefix="replicator-replay-",
         suffix=".db",
@@ -591,10 +885,11 @@ def rebuild(
     try:
         target = scratch(path)
         try:
-            n = replay_into(journal, target, progress, workers=workers)
+            n = replay_into(journal, target, progress, workers=workers, chain=True)
         finally:
             target.close()
         with journal.transaction():
+            journal.view.clear()
             journal.conn.execute("ATTACH DATABASE ? AS replayed", (path,))
             try:
                 for table in STATE_TABLES:

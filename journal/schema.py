@@ -21,12 +21,16 @@ import sqlite3
 from pathlib import Path
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
-# What a chain check reads of a row: ``seq, prev_hash, hash`` and the canonical text its hash
-# is computed over (:func:`journal.entry.chain_text`), made by SQLite from the stored
-# bytes (``||`` copies them as they are; NULL is empty): one value a row to hash, nothing
-# decoded or encoded in Python.
-_CHAIN_TEXT = (
-    "prev_hash",
+# What a chain check reads of a row, by entries format: ``seq``, its two hashes as stored
+# (format 1: 64 hex digits; format 2: the 32 bytes, read as bytes whatever their storage
+# class: a hash stored as text is its UTF-8 bytes, too long), and the canonical text its
+# hash is computed over (:func:`journal.entry.chain_text`) after ``prev_hash`` and its
+# separator, made by SQLite from the stored bytes (``||`` copies them as they are; NULL is
+# empty): one value a row to hash, nothing decoded or encoded in Python.  The check puts
+# the previous hash's hex in front (:func:`journal.anchors.chain_texts`): format 2's hex
+# made by SQLite (its virtual columns, ``lower(hex(...))``, read three times a row) cost
+# more than the rest of the text.
+_CHAIN_TAIL = (
     "seq",
     "at",
     "module",
@@ -38,7 +42,11 @@ _CHAIN_TEXT = (
     "fields",
     "meta",
 )
-CHAIN_COLUMNS = f"seq, prev_hash, hash, CAST({' || char(31) || '.join(_CHAIN_TEXT)} AS BLOB)"
+_TAIL = f"CAST({' || char(31) || '.join(_CHAIN_TAIL)} AS BLOB)"
+CHAIN_COLUMNS = {
+    1: f"seq, prev_hash, hash, {_TAIL}",
+    2: f"seq, CAST(prev AS BLOB), CAST(digest AS BLOB), {_TAIL}",
+}
 
 # The entries table of a journal file, by format (:func:`entries_format`).  Format 1 (every
 # journal made before issue 16) stores both hashes as 64 hex digits.  Format 2 stores them

@@ -216,6 +216,8 @@ class KeyedChain:
 
 def undecodable(row: Any, wire: bool) -> str | None:
     """What of a stored row does not decode (None: it decodes)."""
+    if isinstance(row[1], str) and "\0" in row[1]:  # fromisoformat stops at a NUL
+        return "at (not a time)"
     try:
         EntryDecoder(wire_fields=wire).entry(row)
     except Exception:  # which column: found below
@@ -575,9 +577,10 @@ class Journal(KeyedChain):
 
     def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """What a chain check reads of the rows with ``seq > since``, in order, ``batch``
-        of them at a time: ``(seq, prev_hash, hash, canonical text)``, the text made by
-        SQLite from the stored bytes (:data:`~journal.schema.CHAIN_COLUMNS`)."""
-        return self._batches(CHAIN_COLUMNS, since, batch)
+        of them at a time: ``(seq, prev, digest, tail)``, the hashes as the format stores
+        them and the canonical text after ``prev_hash``, made by SQLite from the stored
+        bytes (:data:`~journal.schema.CHAIN_COLUMNS`, :func:`journal.anchors.chain_texts`)."""
+        return self._batches(CHAIN_COLUMNS[self.format], since, batch)
 
     def _batches(self, columns: str, since: int, batch: int) -> Iterator[list[Any]]:
         """``columns`` of the rows with ``seq`` (the first column) above ``since``, in

@@ -12,6 +12,7 @@ import pytest
 
 from conflicts import RecordReducer
 from journal import ChainKey, Journal, Kind, NewEntry, verify
+from journal.anchors import chain_texts
 from journal.entry import chain_text
 from journal.schema import ENTRIES_FORMAT, entries_format
 from journal.store import TRIGGERS
@@ -66,7 +67,11 @@ def test_a_new_journal_is_made_in_format_2_with_its_hashes_as_bytes(tmp_path):
         )
         assert set(raw) == {("blob", "blob", 32)}
         made = [row for batch in journal.chain_batches() for row in batch]
-        assert [r[3] for r in made] == [chain_text(r[10], *r[:10]) for r in rows]
+        assert [(r[1], r[2]) for r in made] == [
+            (bytes.fromhex(e.prev_hash), bytes.fromhex(e.hash)) for e in stored
+        ]
+        texts = chain_texts([r[10] for r in rows], [r[3] for r in made])
+        assert texts == [chain_text(r[10], *r[:10]) for r in rows]
         assert verify(journal).ok
 
 

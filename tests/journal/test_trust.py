@@ -27,7 +27,7 @@ from journal import (
     verify,
     write_anchor,
 )
-from journal.anchors import check_anchors, last_anchor
+from journal.anchors import chain_texts, check_anchors, last_anchor
 from journal.entry import GENESIS, chain_text
 from journal.store import CHAIN_RID, JOURNAL_MODULE, TRIGGERS
 from tests.journal.tamper import insert_row, set_hashes
@@ -128,8 +128,9 @@ def test_an_edit_with_every_later_hash_recomputed_without_the_key_fails(tmp_path
 
 
 def test_sqlite_makes_the_canonical_text_of_a_row_as_chain_text_does(tmp_path):
-    """The chain check hashes the text SQLite makes of a stored row: the same bytes as
-    chain_text, with empty text for NULL columns and non-ASCII values."""
+    """The chain check hashes the text SQLite makes of a stored row after its link, the
+    link's hex in front: the same bytes as chain_text, with empty text for NULL columns
+    and non-ASCII values."""
     path = tmp_path / "j.db"
     with open_journal(path) as journal:
         journal.append(
@@ -140,8 +141,10 @@ def test_sqlite_makes_the_canonical_text_of_a_row_as_chain_text_does(tmp_path):
         )
         made = [row for rows in journal.chain_batches(batch=1) for row in rows]
         stored = [row for rows in journal.row_batches() for row in rows]
-    assert [r[3] for r in made] == [chain_text(row[10], *row[:10]) for row in stored]
-    assert [r[:3] for r in made] == [(row[0], row[10], row[11]) for row in stored]
+    texts = chain_texts([row[10] for row in stored], [r[3] for r in made])
+    assert texts == [chain_text(row[10], *row[:10]) for row in stored]
+    hashes = [(r[0], r[1].hex(), r[2].hex()) for r in made]  # format 2: their bytes
+    assert hashes == [(row[0], row[10], row[11]) for row in stored]
 
 
 @pytest.mark.parametrize("column", ["fields", "meta", "rid", "at"])
