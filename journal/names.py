@@ -22,7 +22,8 @@ mask past the order it knows.
 The chain hashes the stored text, so nothing about it changes; the text is canonical (the
 same entry, after the same entries, is the same bytes on any machine).  Decoded, a compact
 entry's fields are the very values its object form gave, in the same (sorted) order.  This
-module knows no SQL: each backend hands it a function that reads the declaring entries.
+module knows no SQL but :data:`DECLARED`: each backend hands it a function that reads the
+declaring entries (:func:`sqlite_names` for SQLite).
 """
 
 from __future__ import annotations
@@ -191,4 +192,16 @@ class FieldNames:
         return shape
 
 
-__all__ = ["COMPACT_KINDS", "DECLARED", "FieldNames", "Loader"]
+def sqlite_names(conn: Any) -> FieldNames:
+    """The field names of the journal whose entries ``conn`` (sqlite3) reads, read at
+    their first use from the entries that declare them (the partial index
+    ``entries_names`` of :mod:`journal.schema`)."""
+
+    def load() -> list[tuple[str, str]]:
+        sql = f"SELECT module, fields FROM entries WHERE {DECLARED} ORDER BY seq"
+        return [(row[0], row[1]) for row in conn.execute(sql)]
+
+    return FieldNames(load)
+
+
+__all__ = ["COMPACT_KINDS", "DECLARED", "FieldNames", "Loader", "sqlite_names"]

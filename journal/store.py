@@ -39,7 +39,7 @@ from journal.entry import (
     wire_loads,
 )
 from journal.errors import ChainKeyError, IntegrityError, StorageError
-from journal.names import DECLARED, FieldNames
+from journal.names import FieldNames, sqlite_names
 from journal.payloads import (
     ChainKeyed,
     SettledIntent,
@@ -84,17 +84,6 @@ JOURNAL_MODULE = "@journal"
 CHAIN_RID = "@chain"  # meta: {"chain": "hmac-sha256", "keyed_from": seq, "unkeyed": [1, n]}
 CHAIN = "hmac-sha256"
 STATE_RID = "@state"  # meta: {"event": "state-upgrade", "from": old, "to": new, ...}
-
-
-def sqlite_names(conn: sqlite3.Connection) -> FieldNames:
-    """The field names of the journal on ``conn`` (read at their first use, from the
-    entries that declare them: the partial index ``entries_names``)."""
-
-    def load() -> list[tuple[str, str]]:
-        sql = f"SELECT module, fields FROM entries WHERE {DECLARED} ORDER BY seq"
-        return [(row[0], row[1]) for row in conn.execute(sql)]
-
-    return FieldNames(load)
 
 
 def _utcnow() -> dt.datetime:
