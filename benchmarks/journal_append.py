@@ -99,6 +99,8 @@ TERMS = [0, 15, 30, 45, 60]
 class NoopReducer:
     """A reducer that materialises nothing: what is left is the pure journal append."""
 
+    reads_state = False  # no record is read for it (journal.protocols.Reducer)
+
     def apply(self, view: Any, entry: Any) -> None:
         return None
 

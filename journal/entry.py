@@ -23,7 +23,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import orjson
@@ -336,9 +336,12 @@ class NewEntry:
     payload: Any = attrs.field(default=None, eq=False, repr=False)
 
 
-@attrs.frozen
-class Entry:
-    """One row of the journal, as stored."""
+class Entry(NamedTuple):
+    """One row of the journal, as stored.
+
+    A tuple (made in one step by the append and the decoder, where an attrs value set its
+    thirteen attributes one by one: most of the cost of an entry's value), compared
+    without its ``payload``, like a frozen value."""
 
     seq: int
     at: dt.datetime
@@ -352,8 +355,26 @@ class Entry:
     meta: dict[str, Any]
     prev_hash: str
     hash: str
-    # the payload the writer built (see NewEntry.payload); None for an entry read back
-    payload: Any = attrs.field(default=None, eq=False, repr=False)
+    # the payload the writer built (see NewEntry.payload); None for an entry read back;
+    # not compared, not shown
+    payload: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Entry:
+            return NotImplemented
+        return self[:12] == other[:12]  # type: ignore[index]
+
+    def __ne__(self, other: object) -> bool:
+        if type(other) is not Entry:
+            return NotImplemented
+        return self[:12] != other[:12]  # type: ignore[index]
+
+    def __hash__(self) -> int:
+        return hash(self[:12])
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(_SHOWN, self, strict=False))
+        return f"Entry({shown})"
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON view of the entry (for export); values keep their tags."""
@@ -371,6 +392,10 @@ class Entry:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+_SHOWN = Entry._fields[:12]
+_tuple_new = tuple.__new__
 
 
 # A stored row: (seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash)
@@ -505,9 +530,11 @@ _CONTEXTS: dict[tuple[tuple[str, int], ...], str] = {}
 
 
 def _dot_text(dot: Dot) -> str:
+    """A dot's canonical JSON: written directly unless its side needs escaping (a quote, a
+    backslash, a control character), then by the canonical encoder."""
     side = dot.side
-    if '"' in side or "\\" in side:
-        return json.dumps(dot.to_json(), separators=(",", ":"))
+    if '"' in side or "\\" in side or not side.isprintable():
+        return _encoder.encode(dot.to_json())
     return f'["{side}",{dot.counter}]'
 
 
@@ -527,17 +554,21 @@ def chained_rows(
     (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
-    canonical text is made once (:func:`chain_text`) and hashed with the key's copied
-    sha256 states (:meth:`ChainKey.digest`, inlined), and a batch's shared time and clocks
-    are formatted once.
+    canonical text (:func:`chain_text`'s bytes) is made inline and hashed with the key's
+    copied sha256 states (:meth:`ChainKey.digest`, inlined), a batch's shared time and
+    clocks are formatted once, and each entry is made as the tuple it is in one step.
+    ``tests/journal/test_entry.py`` holds all of it to a slow reference (the standard
+    encoder, :func:`chain_hash`).
     """
     now_text = utc_text(now)
     now_at = dt.datetime.fromisoformat(now_text)  # the stored (microsecond, UTC) instant
     inner: Any = None if key is None else key._inner
     outer: Any = None if key is None else key._outer
     sha256 = hashlib.sha256
+    make = _tuple_new
     rows: list[Any] = []
     stored: list[Entry] = []
+    add_row, add_entry = rows.append, stored.append
     prev_bytes = bytes.fromhex(prev)
     last_at: dt.datetime | None = None
     last_at_text = now_text
@@ -551,14 +582,19 @@ def chained_rows(
         else:
             at = last_at_text = utc_text(at_value)
             last_at = at_value
-        kind = new.kind.value
+        new_kind = new.kind
+        kind = new_kind._value_  # its text (``.value`` is a Python-level descriptor)
         new_dot = new.dot
         dot = None if new_dot is None else _dot_text(new_dot)
         context = None if new.context is None else _context_text(new.context)
         fields = dumps(new.fields) if new.fields else "{}"
         meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
-        data = chain_text(prev, seq, at, module, rid, side, kind, dot, context, fields, meta)
+        # chain_text's bytes, made inline (a call an entry less)
+        data = (
+            f"{prev}\x1f{seq}\x1f{at}\x1f{module}\x1f{rid or ''}\x1f{side or ''}\x1f{kind}"
+            f"\x1f{dot or ''}\x1f{context or ''}\x1f{fields}\x1f{meta}"
+        ).encode()
         if inner is None:
             raw = sha256(data).digest()
         else:
@@ -569,29 +605,28 @@ def chained_rows(
             raw = keyed.digest()
         digest = raw.hex()
         if binary:
-            rows.append(
-                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev_bytes, raw)
-            )
+            add_row((seq, at, module, rid, side, kind, dot, context, fields, meta, prev_bytes, raw))
             prev_bytes = raw
         else:
-            rows.append(
-                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest)
-            )
-        stored.append(
-            Entry(
-                seq,
-                at_value,
-                module,
-                rid,
-                side,
-                new.kind,
-                new_dot,
-                new.context,
-                new.fields,
-                new.meta,
-                prev,
-                digest,
-                new.payload,
+            add_row((seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest))
+        add_entry(
+            make(
+                Entry,
+                (
+                    seq,
+                    at_value,
+                    module,
+                    rid,
+                    side,
+                    new_kind,
+                    new_dot,
+                    new.context,
+                    new.fields,
+                    new.meta,
+                    prev,
+                    digest,
+                    new.payload,
+                ),
             )
         )
         prev = digest
@@ -651,19 +686,23 @@ class EntryDecoder:
             values = wire_loads(fields)
         else:
             values = loads(fields)
-        return Entry(
-            seq,
-            self._at,  # type: ignore[arg-type]
-            module,
-            rid,
-            side,
-            _KINDS.get(kind) or Kind(kind),
-            _dot(dot) if dot else None,
-            clock,
-            values,
-            {} if meta == "{}" else loads(meta),
-            prev_hash,
-            hash_,
+        return _tuple_new(  # type: ignore[no-any-return]
+            Entry,
+            (
+                seq,
+                self._at,
+                module,
+                rid,
+                side,
+                _KINDS.get(kind) or Kind(kind),
+                _dot(dot) if dot else None,
+                clock,
+                values,
+                {} if meta == "{}" else loads(meta),
+                prev_hash,
+                hash_,
+                None,
+            ),
         )
 
 

@@ -971,7 +971,8 @@ class PostgresJournal(KeyedChain):
                 ),
                 rows,
             )
-            self.view.prefetch(stored)  # the batch's records in bulk, not a query each
+            if getattr(self.reducer, "reads_state", True):
+                self.view.prefetch(stored)  # the batch's records in bulk, not a query each
             for entry in stored:
                 self.reducer.apply(self.view, entry)
             self.view.flush()

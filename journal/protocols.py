@@ -82,6 +82,9 @@ class Reducer(Protocol):
     alike), and a replay hands it the fields in wire form, as stored, instead of decoding
     them into Decimals and dates for it to encode them again.  Without it (or False),
     fields are canonical values.
+
+    A reducer may say ``reads_state = False``: it never reads a record's stored state
+    from the view, so an append skips the bulk read of a batch's records before folding it.
     """
 
     def apply(self, view: View, entry: Entry) -> None:

@@ -196,7 +196,7 @@ def replay_into(
     at fault as one process would, whatever the fold did (a fold of an edited journal
     may fail anywhere: its failure is raised only when the chain checks out)."""
     target.executescript(STATE_SCHEMA)
-    view = SQLiteView(target, journal.reducer)
+    view = SQLiteView(target, journal.reducer, entries=journal.conn)
     count = _workers(journal, workers)
     if chain and count == 1:
         verify_chain(journal)
@@ -542,7 +542,7 @@ def _fold_part(
     try:
         target.executescript(STATE_SCHEMA)
         _indexes_and_triggers(target)
-        view = SQLiteView(target, pickle.loads(reducer))
+        view = SQLiteView(target, pickle.loads(reducer), entries=source)
         target.execute("BEGIN")
         rows = _record_rows(source, batch, lo, hi, upto)
         n = fold_records(view, rows, links=False, progress=lambda n, _: _say("f", n))

@@ -518,7 +518,8 @@ class Journal(KeyedChain):
         if not rows:
             return []
         self.conn.executemany(INSERT_ENTRIES[self.format], rows)
-        self.view.prefetch(stored)  # the batch's records in bulk, not a query each
+        if getattr(self.reducer, "reads_state", True):
+            self.view.prefetch(stored)  # the batch's records in bulk, not a query each
         apply = self.reducer.apply
         for entry in stored:
             apply(self.view, entry)

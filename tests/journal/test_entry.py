@@ -5,11 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journal import Dot, Kind, NewEntry
+from journal import Dot, Kind, NewEntry, VectorClock
 from journal.entry import (
     GENESIS,
+    ChainKey,
+    Entry,
     _encoder,
     canonical_decimal,
+    chain_hash,
     chained_rows,
     dumps,
     entry_from_row,
@@ -18,6 +21,7 @@ from journal.entry import (
     loads,
     same_wire,
     to_wire,
+    utc_text,
 )
 from journal.errors import EncodingError
 
@@ -170,3 +174,75 @@ def test_the_fast_encoding_writes_the_bytes_of_the_standard_encoder(value):
     value (integers past 64 bits, other zones, lists and tuples of tagged values), so a
     faster encoder never changes a chain."""
     assert dumps(value) == _encoder.encode(value)
+
+
+_words = st.text(max_size=4)
+_new_entries = st.builds(
+    NewEntry,
+    kind=st.sampled_from(Kind),
+    module=_words,
+    rid=st.none() | _words,
+    side=st.none() | _words,
+    dot=st.none() | st.builds(Dot, _words, st.integers(min_value=0, max_value=2**70)),
+    context=st.none()
+    | st.builds(VectorClock, st.dictionaries(_words, st.integers(min_value=1, max_value=2**70))),
+    fields=st.dictionaries(st.text(max_size=5), _values, max_size=4),
+    meta=st.dictionaries(st.text(max_size=5), _values, max_size=3),
+    at=st.none() | st.datetimes(timezones=_any_zone),
+)
+
+
+def _reference_rows(entries, *, seq, prev, key, now):
+    """What chained_rows must return, made the slow way: each value by the standard
+    library's canonical encoder, each hash by chain_hash, each entry by its constructor."""
+    rows, stored = [], []
+    for new in entries:
+        seq += 1
+        at = utc_text(new.at or now)
+        dot = None if new.dot is None else _encoder.encode(new.dot.to_json())
+        context = None if new.context is None else _encoder.encode(new.context.to_json())
+        fields, meta = _encoder.encode(new.fields), _encoder.encode(new.meta)
+        text = (at, new.module, new.rid, new.side, new.kind.value, dot, context, fields, meta)
+        digest = chain_hash(prev, seq, *text, key=key)
+        rows.append((seq, *text, prev, digest))
+        stored.append(
+            Entry(
+                seq,
+                dt.datetime.fromisoformat(at),
+                new.module,
+                new.rid,
+                new.side,
+                new.kind,
+                new.dot,
+                new.context,
+                new.fields,
+                new.meta,
+                prev,
+                digest,
+            )
+        )
+        prev = digest
+    return rows, stored
+
+
+@given(
+    st.lists(_new_entries, max_size=4),
+    st.integers(min_value=0, max_value=2**40),
+    st.booleans(),
+    st.datetimes(timezones=_any_zone),
+)
+def test_chained_rows_writes_what_the_standard_encoder_and_chain_hash_make(
+    entries, seq, keyed, now
+):
+    """The append's fast path (inline text, copied hash states, entries made as tuples)
+    stores, chains and returns exactly what the slow reference makes, keyed or not, in
+    each format it writes."""
+    key = ChainKey(bytes(range(32))) if keyed else None
+    prev = format(seq, "064x")  # any 64 hex digits (GENESIS for the first entry)
+    rows, stored = _reference_rows(entries, seq=seq, prev=prev, key=key, now=now)
+    got_rows, got = chained_rows(entries, seq=seq, prev=prev, key=key, now=now)
+    assert got_rows == rows
+    assert got == stored
+    assert [e.payload for e in got] == [e.payload for e in entries]
+    binary_rows, _ = chained_rows(entries, seq=seq, prev=prev, key=key, now=now, binary=True)
+    assert binary_rows == [(*r[:10], bytes.fromhex(r[10]), bytes.fromhex(r[11])) for r in rows]
