@@ -547,13 +547,15 @@ def chained_rows(
     now: dt.datetime,
     binary: bool = False,
     fields_text: Callable[[NewEntry], str] | None = None,
+    meta_text: Callable[[NewEntry], str] | None = None,
 ) -> tuple[list[Any], list[Entry]]:
     """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
     backend stores (text for text, so the chain is the same bytes wherever it is kept) and
     the entries as stored.  An entry without ``at`` gets ``now`` (to the microsecond, UTC).
     ``binary``: each row ends with the two hashes' 32 bytes rather than their hex text
     (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).  ``fields_text``:
-    what makes an entry's stored ``fields`` (:meth:`journal.names.FieldNames.text`).
+    what makes an entry's stored ``fields`` (:meth:`journal.names.FieldNames.text`), and
+    ``meta_text`` its ``meta`` (:meth:`~journal.names.FieldNames.meta_text`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
     canonical text (:func:`chain_text`'s bytes) is made inline and hashed with the key's
@@ -593,7 +595,10 @@ def chained_rows(
             fields = fields_text(new)
         else:
             fields = dumps(new.fields) if new.fields else "{}"
-        meta = dumps(new.meta, trusted=True) if new.meta else "{}"
+        if meta_text is not None:  # after the fields: a compact meta may name one
+            meta = meta_text(new)
+        else:
+            meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
         # chain_text's bytes, made inline (a call an entry less)
         data = (
@@ -710,12 +715,34 @@ class EntryDecoder:
                 _dot(dot) if dot else None,
                 clock,
                 values,
-                {} if meta == "{}" else loads(meta),
+                {}
+                if meta == "{}"
+                else loads(meta)
+                if meta[:1] != "["
+                else self._compact_meta(kind, module, rid, side, meta, values),
                 prev_hash,
                 hash_,
                 None,
             ),
         )
+
+    def _compact_meta(
+        self,
+        kind: str,
+        module: str,
+        rid: str | None,
+        side: str | None,
+        meta: str,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The meta of a compact meta text (:meth:`journal.names.FieldNames.meta_text`)."""
+        if self.names is None:
+            raise EncodingError(f"a compact meta of module {module!r} needs the journal's names")
+        items = loads(meta)
+        if type(items) is not list:
+            raise EncodingError(f"not a compact meta: {meta[:100]!r}")
+        found: dict[str, Any] = self.names.expand_meta(kind, module, rid, side, items, fields)
+        return found
 
     def _compact(self, module: str, fields: str) -> dict[str, Any]:
         """The values of compact fields (:mod:`journal.names`)."""

@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from journal.entry import NewEntry, dumps, wire_loads
 from journal.errors import EncodingError
 
@@ -130,7 +132,7 @@ class FieldNames:
         found = self._keys.get((module, keys))
         if found is not None:
             mask, by_bit = found
-            return dumps([mask, *map(fields.__getitem__, by_bit)])
+            return _text([mask, *map(fields.__getitem__, by_bit)])
         self._known()
         index = self._index.get(module)
         new_names = sorted(set(keys).difference(index or ()))
@@ -147,7 +149,98 @@ class FieldNames:
             self._keys.clear()
         self._keys[(module, keys)] = (mask, by_bit)
         values = [mask, *map(fields.__getitem__, by_bit)]
-        return dumps([new_names, *values] if new_names else values)
+        return dumps([new_names, *values]) if new_names else _text(values)
+
+    def meta_text(self, new: NewEntry) -> str:
+        """The stored ``meta`` text of ``new``: compact for an observation or an applied
+        write of the shapes a sync writes (see :data:`META_LAYOUT`), an object for the
+        rest.  Called after :meth:`text` made its fields (their names declared)."""
+        meta = new.meta
+        if not meta:
+            return "{}"
+        kind = new.kind
+        if kind not in COMPACT_KINDS or type(meta.get("id")) is not str:
+            return dumps(meta, trusted=True)
+        items: list[Any] = [0 if new.rid == f"{new.side}:{meta['id']}" else meta["id"]]
+        rest = dict(meta)
+        del rest["id"]
+        if kind == "observed":
+            key: Any = False  # no key (the module matches nothing)
+            if "key" in rest:
+                key = rest.pop("key")
+                if key is not None:
+                    if type(key) is not str:
+                        return dumps(meta, trusted=True)
+                    key = self._key_ref(new.module, new.fields, key)
+            modified = rest.get("modified")
+            if modified is not None:
+                del rest["modified"]
+            items += (key, modified)
+        else:
+            for name in ("create", "done"):
+                flag = rest.get(name)  # None: absent (or stored null, kept in the rest)
+                if flag is not None:
+                    if type(flag) is not bool:
+                        return dumps(meta, trusted=True)
+                    del rest[name]
+                items.append(flag)
+        if rest:
+            items.append(rest)
+        return _text(items)
+
+    def _key_ref(self, module: str, fields: Mapping[str, Any], key: str) -> str | int:
+        """An observation's match key as the bit of the field holding it (the key is that
+        field's value, as a module matching on one field has it), else the key itself."""
+        for name, value in fields.items():
+            if value == key and type(value) is str:
+                return self._index[module][name]
+        return key
+
+    def expand_meta(
+        self,
+        kind: str,
+        module: str,
+        rid: str | None,
+        side: str | None,
+        items: list[Any],
+        fields: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The meta of a compact meta's list (values as ``items`` holds them), its keys
+        sorted as an object form's are; ``fields``: the entry's, decoded."""
+        if not items or kind not in COMPACT_KINDS:
+            raise EncodingError(f"not a compact meta of an entry of kind {kind!r}")
+        first = items[0]
+        if type(first) is str:
+            meta: dict[str, Any] = {"id": first}
+        elif first == 0 and type(first) is int and rid and side and rid.startswith(f"{side}:"):
+            meta = {"id": rid[len(side) + 1 :]}  # the rid's own: ``side:id``
+        else:
+            raise EncodingError(f"a compact meta's id is not one: {first!r}"[:200])
+        size = 3
+        if kind == "observed":
+            key, modified = items[1:3] if len(items) >= 3 else (None, None)
+            if key is not False:
+                if type(key) is int and type(key) is not bool:
+                    order = self._known().get(module, [])
+                    found = fields.get(order[key]) if 0 <= key < len(order) else None
+                    if type(found) is not str:
+                        raise EncodingError(f"a compact meta's key names no text field: {key}")
+                    key = found
+                meta["key"] = key
+            if modified is not None:
+                meta["modified"] = modified
+        else:
+            for name, flag in zip(("create", "done"), items[1:3], strict=False):
+                if flag is not None:
+                    meta[name] = flag
+        if len(items) == size + 1 and type(items[size]) is dict:
+            rest = items[size]
+            if rest.keys() & meta.keys():
+                raise EncodingError("a compact meta says a key twice")
+            meta.update(rest)
+        elif len(items) != size:
+            raise EncodingError(f"a compact meta of {len(items)} items")
+        return dict(sorted(meta.items()))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -190,6 +283,29 @@ class FieldNames:
             self._masks.clear()
         self._masks[(module, mask)] = shape
         return shape
+
+
+_orjson_dumps = orjson.dumps
+_SORTED = orjson.OPT_SORT_KEYS
+_JSONEncodeError = orjson.JSONEncodeError
+
+
+def _text(items: list[Any]) -> str:
+    """:func:`journal.entry.dumps` of a compact list, the same bytes: in one orjson call
+    when every value is JSON already (text, an integer, a boolean, None, or a tagged value
+    in its wire form, ``{"$decimal": "1.5"}``: what a sync's fields hold), else through
+    ``dumps`` (which tags Decimals and dates, and refuses a float)."""
+    for value in items:
+        kind = type(value)
+        if kind is str or kind is int or value is None or kind is bool:
+            continue
+        if kind is dict and len(value) == 1 and type(next(iter(value.values()))) is str:
+            continue
+        return dumps(items)
+    try:
+        return _orjson_dumps(items, option=_SORTED).decode()
+    except _JSONEncodeError:  # an integer past 64 bits
+        return dumps(items)
 
 
 def sqlite_names(conn: Any) -> FieldNames:

@@ -241,6 +241,20 @@ def undecodable(row: Any, wire: bool, names: FieldNames | None = None) -> str | 
             "fields (compact, not of the journal's names)",
             lambda: fields[:1] != "[" or EntryDecoder(names=names)._compact(row[2], fields),
         ),
+        (
+            "meta (compact, not of its entry)",
+            lambda: (
+                meta[:1] != "["
+                or EntryDecoder(names=names)._compact_meta(
+                    kind,
+                    row[2],
+                    row[3],
+                    row[4],
+                    meta,
+                    EntryDecoder(names=names).entry((*row[:9], "{}", *row[10:])).fields,
+                )
+            ),
+        ),
         ("meta (not its JSON)", lambda: loads(meta)),
     ]
     for column, check in checks:
@@ -526,6 +540,7 @@ class Journal(KeyedChain):
                 now=self.now(),
                 binary=self.format == 2,
                 fields_text=self.names.text,
+                meta_text=self.names.meta_text,
             )
             if not rows:
                 return []

@@ -78,12 +78,16 @@ def rows(journal: Journal) -> list[tuple[Any, ...]]:
 
 
 def _object_form(journal: Journal, row: tuple[Any, ...]) -> tuple[Any, ...]:
-    fields = row[8]
-    if fields[:1] != "[":
-        return row
-    items = json.loads(fields)
-    text = json.dumps(journal.names.expand(row[2], items), sort_keys=True, separators=(",", ":"))
-    return (*row[:8], text, *row[9:])
+    """A row with compact fields and meta (journal.names) as the object texts they say."""
+    fields, meta = row[8], row[9]
+    values = json.loads(fields)
+    if fields[:1] == "[":
+        values = journal.names.expand(row[2], values)
+        fields = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    if meta[:1] == "[":
+        said = journal.names.expand_meta(row[5], row[2], row[3], row[4], json.loads(meta), values)
+        meta = json.dumps(said, sort_keys=True, separators=(",", ":"))
+    return (*row[:8], fields, meta, *row[10:])
 
 
 # -- values ---------------------------------------------------------------------------------
