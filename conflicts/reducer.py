@@ -35,6 +35,7 @@ from conflicts.state import (
     new_state,
 )
 from journal.entry import Entry, EntryDecoder, Kind, same_wire, to_wire, utc_text
+from journal.errors import EncodingError
 from journal.payloads import (
     ABSENT,
     Applied,
@@ -63,6 +64,10 @@ from journal.payloads import (
 from journal.protocols import View
 
 RETRY_LIMIT = 6  # attempts at a refused write before the record is held for a person
+# how many entries (observations and applied writes of its own) a record's state may be the
+# fold of and be stored by reference to them, not as its text (0: never; see
+# RecordReducer.references)
+REFERENCE_LIMIT = 0
 RETRY_FIRST = dt.timedelta(minutes=1)  # then 4x longer after each attempt, at most a day
 RETRY_MAX = dt.timedelta(days=1)
 
@@ -83,6 +88,54 @@ def _forget_retry(raw: Raw, side: str) -> None:
         retries.pop(side, None)
         if not retries:
             del raw["rt"]
+
+
+def _referred(seqs: tuple[int, ...] | None, seq: int, limit: int) -> tuple[int, ...] | None:
+    """The seqs a state is the fold of once the entry ``seq`` (an observation or an
+    applied write of its record) is folded into it, ``seqs`` those it was the fold of
+    (``()``: a new state; None: one stored as its text, which it stays): None past
+    ``limit`` entries."""
+    if seqs is None or len(seqs) >= limit:
+        return None
+    return (*seqs, seq)
+
+
+class _Scratch:
+    """The :class:`~journal.protocols.View` a state stored by reference is folded again
+    in (:meth:`RecordReducer.unfold`): the one record, nothing else kept (the links and
+    conflicts its entries made are in their tables already)."""
+
+    __slots__ = ("names", "state")
+
+    def __init__(self, names: Any = None) -> None:
+        self.state: RecordState | None = None
+        self.names = names  # the journal's field names, for compact fields (journal.names)
+
+    def record(self, module: str, rid: str) -> RecordState | None:
+        return self.state
+
+    def put_record(self, module: str, rid: str, state: RecordState) -> None:
+        self.state = state
+
+    def link(self, module: str, side: str, side_id: str, rid: str, status: str) -> None:
+        pass
+
+    def cursor(self, side: str, module: str) -> Any | None:
+        return None
+
+    def set_cursor(self, side: str, module: str, value: Any) -> None:
+        pass
+
+    def conflict(self, conflict_id: int) -> dict[str, Any] | None:
+        return None
+
+    def put_conflict(
+        self, conflict_id: int, module: str, rid: str, field: str, status: str, data: Any
+    ) -> None:
+        pass
+
+    def drop_module(self, module: str) -> None:
+        pass
 
 
 # -- the reducer ---------------------------------------------------------------------------
@@ -251,6 +304,9 @@ class RecordReducer:
     version: int = 11
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
+    # how many entries a state stored by reference may be the fold of (0: none is; see
+    # :meth:`references`)
+    reference_limit: int = REFERENCE_LIMIT
 
     def __init__(
         self, labels: Mapping[str, str] | None = None, refs: Mapping[str, str] | None = None
@@ -270,6 +326,7 @@ class RecordReducer:
         # a record's first observation built at once (False: by the general fold, which
         # the law comparing the two sets)
         self.direct = True
+        self._unfolder: RecordReducer | None = None  # folds a state stored by reference
 
     @property
     def rule(self) -> str | None:
@@ -286,6 +343,14 @@ class RecordReducer:
     def encode(
         self, state: RecordState
     ) -> tuple[str, str | None, bool, str | None, str | None, str | None, str | None, str | None]:
+        return (encode_state(state.raw), *self.columns(state))
+
+    def columns(
+        self, state: RecordState
+    ) -> tuple[str | None, bool, str | None, str | None, str | None, str | None, str | None]:
+        """What :meth:`encode` gives beside the state's text: the match key, whether it
+        needs attention, the near key, status, marks, label and reference (the columns a
+        state stored by reference keeps, see :meth:`references`)."""
         status = state.status
         module = state.module
         label = ref = None
@@ -295,7 +360,6 @@ class RecordReducer:
             field = self.refs.get(module)
             ref = state.ref(field) if field is not None else None
         return (
-            encode_state(state.raw),
             state.index_key(),
             state.attention,
             state.index_near(),
@@ -307,6 +371,32 @@ class RecordReducer:
 
     def decode(self, text: str) -> RecordState:
         return RecordState(decode_state(text))
+
+    def references(self, state: RecordState) -> tuple[int, ...] | None:
+        """The seqs of the entries ``state`` is the fold of, when it may be stored by
+        reference to them instead of as its text (None: as its text).
+
+        A pure function of the record's entries, so a replay stores each record as the
+        live journal did: a state folded from nothing by at most :attr:`reference_limit`
+        entries of its own record, each an observation or an applied write (whose fold
+        reads nothing but the record and the entry).  Any other entry that changes it (a
+        link, a conflict, a failure, a merge, an undo's unlink, a retry or a settling of
+        many records...) makes it a state stored as its text from then on."""
+        return state.seqs
+
+    def unfold(self, rows: Sequence[Sequence[Any]], names: Any = None) -> RecordState | None:
+        """The state of a record stored by reference: its entries' stored rows (the
+        columns of :data:`journal.schema.ENTRY_COLUMNS`, the hashes may be left out, in
+        seq order) folded from nothing, by the fold a replay makes of them (``names``:
+        the journal's field names, :class:`journal.names.FieldNames`)."""
+        unfolder = self._unfolder
+        if unfolder is None:  # a reducer of its own: this one's reads of rows stay as they are
+            unfolder = self._unfolder = RecordReducer()
+        unfolder.reference_limit = self.reference_limit
+        scratch = _Scratch(names)
+        for row in rows:
+            unfolder.apply_row(scratch, row)
+        return scratch.state
 
     def linked_ids(self, state: RecordState) -> dict[str, str]:
         """The id the record has on each side its state holds one for: where the journal
@@ -332,6 +422,7 @@ class RecordReducer:
                 if again is not None:
                     again.raw.pop("rt", None)
                     again.raw["d"] = True
+                    again.seqs = None  # changed by an entry of no record: stored as text
                     view.put_record(entry.module, rid, again)
             return
         if isinstance(payload, SettledIntent):
@@ -339,6 +430,7 @@ class RecordReducer:
                 settled = view.record(entry.module, rid)
                 if settled is not None:
                     settled.raw["d"] = False
+                    settled.seqs = None
                     view.put_record(entry.module, rid, settled)
             return
         if entry.rid is None or isinstance(payload, (TriggerSkipped, DealAssociation)):
@@ -348,7 +440,11 @@ class RecordReducer:
         module, rid = entry.module, entry.rid
         state: RecordState | None = view.record(module, rid)
         if state is None:
-            state = RecordState(new_state(module, rid, entry.side or ""))
+            state = RecordState(new_state(module, rid, entry.side or ""), ())
+        if isinstance(payload, (Observed, Applied)):
+            state.seqs = _referred(state.seqs, entry.seq, self.reference_limit)
+        else:
+            state.seqs = None
         raw = state.raw
         side = entry.side or ""
         if isinstance(payload, Observed):
@@ -489,23 +585,34 @@ class RecordReducer:
             and self._fold_row(view, row)
         ):
             return
-        self.apply(view, self._decoder.entry(tuple(row) if len(row) >= 12 else (*row[:10], "", "")))
+        decoder = self._decoder
+        decoder.names = getattr(view, "names", None)  # the view's journal's names
+        self.apply(view, decoder.entry(tuple(row) if len(row) >= 12 else (*row[:10], "", "")))
 
     def _fold_row(self, view: View, row: Sequence[Any]) -> bool:
         """Fold an observation or an applied write from its stored text; False (nothing
         done) when the row is not of a shape read here."""
         _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
-        if type(side) is not str or fields[:1] != "{" or meta[:1] != "{":
+        if type(side) is not str or meta[:1] != "{":
+            return False
+        compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
+        if not compact and fields[:1] != "{":
             return False
         try:
             # an applied create repeats the fields of the observation before it, and
             # contexts are few: each read once (the values are never changed in place)
             last, values = self._fields
-            if fields != last:
+            said = module + "\x1f" + fields if compact else fields
+            if said != last:
                 values = _loads(fields)
+                if compact:
+                    names = getattr(view, "names", None)
+                    if names is None or type(values) is not list:
+                        return False
+                    values = names.expand(module, values)
                 if type(values) is not dict or not _floatless(values):
                     return False
-                self._fields = (fields, values)
+                self._fields = (said, values)
             info = _loads(meta) if meta != "{}" else {}
             if context is None:
                 clock = None
@@ -518,7 +625,7 @@ class RecordReducer:
                     if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
                         self._clocks.clear()
                     self._clocks[context] = clock
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
             return False
         if type(info) is not dict:
             return False
@@ -561,26 +668,25 @@ class RecordReducer:
             state = view.record(module, rid)
             if state is None:
                 if not absent and not baseline and self.direct:
-                    view.put_record(
+                    first = _first_observed(
                         module,
                         rid,
-                        _first_observed(
-                            module,
-                            rid,
-                            side,
-                            dot_side,
-                            int(count),
-                            clock,
-                            modified,
-                            values,
-                            side_id,
-                            key,
-                            near,
-                        ),
+                        side,
+                        dot_side,
+                        int(count),
+                        clock,
+                        modified,
+                        values,
+                        side_id,
+                        key,
+                        near,
                     )
+                    first.seqs = _referred((), row[0], self.reference_limit)
+                    view.put_record(module, rid, first)
                     view.link(module, side, side_id, rid, "active")
                     return True
-                state = RecordState(new_state(module, rid, side))
+                state = RecordState(new_state(module, rid, side), ())
+            state.seqs = _referred(state.seqs, row[0], self.reference_limit)
             _fold_observed(
                 view,
                 state.raw,
@@ -608,7 +714,8 @@ class RecordReducer:
                 return False
             state = view.record(module, rid)
             if state is None:
-                state = RecordState(new_state(module, rid, side))
+                state = RecordState(new_state(module, rid, side), ())
+            state.seqs = _referred(state.seqs, row[0], self.reference_limit)
             _fold_applied(
                 view, state.raw, module, rid, side, side_id, create, done, clock, values, wired=True
             )
@@ -943,6 +1050,7 @@ def _unlink(view: View, raw: Raw, entry: Entry, payload: Unlinked) -> None:
         was = view.record(module, payload.from_)
         if was is not None and was.raw["st"] == MERGED:
             was.raw.update(st=ACTIVE, d=False, n=f"unlinked by undo of run {payload.undoes}")
+            was.seqs = None  # changed by another record's entry: stored as text
             view.put_record(module, payload.from_, was)
         view.link(module, side, str(payload.id), payload.from_, "active")
 

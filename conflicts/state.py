@@ -116,10 +116,14 @@ def plain(value: Any) -> Any:
 class RecordState:
     """A read-only view of one record's stored state."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("raw", "seqs")
 
-    def __init__(self, raw: Raw) -> None:
+    def __init__(self, raw: Raw, seqs: tuple[int, ...] | None = None) -> None:
         self.raw = raw
+        # the seqs of the entries this state is the fold of, when the reducer may store it
+        # by reference to them (see ``RecordReducer.references``); None: it may not (a
+        # state read from its text, or touched by an entry of another shape or record)
+        self.seqs = seqs
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecordState) and encode_state(self.raw) == encode_state(other.raw)

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import attrs
 
 from journal.entry import Entry, dumps, loads
-from journal.errors import CursorError
+from journal.errors import CursorError, StorageError
+from journal.names import sqlite_names
 from journal.protocols import Reducer, View
 from journal.schema import (
     MAX_STATE_VERSION,
@@ -34,6 +35,34 @@ from journal.schema import (
 Progress = Callable[[int, int], None]
 # the columns of ``records`` that indexes hold besides (module, rid), as a flush writes them
 _INDEXED = "key, near, status, marks, label, ref"
+# what a fold reads of a stored row (ENTRY_COLUMNS but the two hashes, which no fold reads)
+FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
+
+# A record's state stored by reference to the entries it is the fold of (a reducer's
+# ``references``), not as its text: ``@`` and their seqs, each after the first as its
+# distance from the one before (``@1041,5000``: entries 1041 and 6041).  No reducer's text
+# starts so (a state's text is JSON).
+REFERENCE = "@"
+
+
+def reference_text(seqs: Sequence[int]) -> str:
+    """The ``state`` of a record stored by reference to the entries ``seqs`` (ascending)."""
+    last = 0
+    parts = []
+    for seq in seqs:
+        parts.append(str(seq - last))
+        last = seq
+    return REFERENCE + ",".join(parts)
+
+
+def referenced(text: str) -> list[int]:
+    """The seqs a state stored by reference (:func:`reference_text`) names."""
+    seqs = []
+    last = 0
+    for part in text[1:].split(","):
+        last += int(part)
+        seqs.append(last)
+    return seqs
 
 
 @attrs.frozen
@@ -82,10 +111,29 @@ class SQLiteView:
     cache).
     """
 
-    def __init__(self, conn: sqlite3.Connection, reducer: Reducer, cache_size: int = 20_000):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        reducer: Reducer,
+        cache_size: int = 20_000,
+        *,
+        entries: sqlite3.Connection | None = None,
+    ):
         self.conn = conn
         self.reducer = reducer
         self.cache_size = cache_size
+        # where the entries a state stored by reference names are read (a replay folds
+        # into tables of another file than the journal's)
+        self.entries = conn if entries is None else entries
+        # the reducer's parts a state stored by reference needs (see flush), or None
+        references = getattr(reducer, "references", None)
+        columns = getattr(reducer, "columns", None)
+        unfold = getattr(reducer, "unfold", None)
+        self._by_reference = (
+            (references, columns, unfold)
+            if callable(references) and callable(columns) and callable(unfold)
+            else None
+        )
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
         # the cached records needing no attention (as their rows hold it), least recently
         # used first, each with the flush count when it was last read (-1: written):
@@ -103,6 +151,9 @@ class SQLiteView:
         self._link_order: list[tuple[str, str, str, int, int, str, str]] | None = None
         self._link_n = 0
         self._seq = 0  # the seq of the row fold_records folds
+        # the field names of the journal whose entries it reads (journal.names), for a
+        # reducer's fold of rows with compact fields
+        self.names: Any = sqlite_names(self.entries)
 
     # records
     def record(self, module: str, rid: str) -> Any | None:
@@ -123,7 +174,11 @@ class SQLiteView:
         ).fetchone()
         if row is None:
             return None
-        state = self.reducer.decode(row[0])
+        text = row[0]
+        if text[:1] == REFERENCE:
+            state = self._unfold({key: referenced(text)})[key]
+        else:
+            state = self.reducer.decode(text)
         self._remember(key, state, row[2:], bool(row[1]))
         return state
 
@@ -145,10 +200,51 @@ class SQLiteView:
                 f"WHERE module = ? AND rid IN ({marks})",
                 (module, *chunk),
             )
+            referring: dict[tuple[str, str], list[int]] = {}
+            found = []
             for rid, text, attention, *indexed in rows:
-                self._absent.discard((module, rid))
-                state = self.reducer.decode(text)
-                self._remember((module, rid), state, tuple(indexed), bool(attention))
+                key = (module, rid)
+                self._absent.discard(key)
+                if text[:1] == REFERENCE:
+                    referring[key] = referenced(text)
+                    found.append((key, None, indexed, attention))
+                else:
+                    found.append((key, self.reducer.decode(text), indexed, attention))
+            unfolded = self._unfold(referring) if referring else {}
+            for key, state, indexed, attention in found:
+                if state is None:
+                    state = unfolded[key]
+                self._remember(key, state, tuple(indexed), bool(attention))
+
+    def _unfold(self, referring: dict[tuple[str, str], list[int]]) -> dict[tuple[str, str], Any]:
+        """The states of records stored by reference, ``{(module, rid): seqs}``: their
+        entries read by seq (a query per 900 of them) and folded again by the reducer."""
+        if self._by_reference is None:
+            raise StorageError(
+                f"records stored by reference (as {REFERENCE}...) need a reducer that folds "
+                f"them: {type(self.reducer).__name__} does not"
+            )
+        unfold = self._by_reference[2]
+        wanted = sorted({seq for seqs in referring.values() for seq in seqs})
+        rows: dict[int, Sequence[Any]] = {}
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.entries.execute(
+                f"SELECT {FOLD_COLUMNS} FROM entries WHERE seq IN ({marks})", chunk
+            ):
+                rows[row[0]] = row
+        states = {}
+        for key, seqs in referring.items():
+            missing = [seq for seq in seqs if seq not in rows]
+            if missing:
+                raise StorageError(
+                    f"record {key[0]}/{key[1]} is stored by reference to entries {missing} "
+                    "the journal does not hold: its state is to be rebuilt (`replicator "
+                    "journal replay --rebuild`)"
+                )
+            states[key] = unfold([rows[seq] for seq in seqs], names=self.names)
+        return states
 
     def prefetch(self, entries: Iterable[Entry]) -> None:
         """Read the stored states of the records ``entries`` are about that are not in
@@ -199,11 +295,17 @@ class SQLiteView:
         if not self._dirty:
             return
         encode = self.reducer.encode
+        references, columns, _ = self._by_reference or (None, None, None)
         rows = []
         states = []  # records whose indexed columns are as stored: state and attention only
         for (module, rid), state in self._dirty.items():
-            text, key, attention, *more = encode(state)
-            near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
+            seqs = references(state) if references is not None else None
+            if seqs and columns is not None:  # stored by reference: no text made
+                text = reference_text(seqs)
+                key, attention, near, status, marks, label, ref = columns(state)
+            else:
+                text, key, attention, *more = encode(state)
+                near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
             indexed = (key, near, status, marks, label, ref)
             if self._indexed.get((module, rid)) == indexed:
                 states.append((1 if attention else 0, text, module, rid))
@@ -376,15 +478,32 @@ class SQLiteView:
             params.append(module)
         if holding is not None:
             escaped = holding.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-            where.append("state LIKE ? ESCAPE '!'")
+            # a state stored by reference holds what its entries' fields and meta hold
+            # (its values, ids and keys, as the same JSON text); any entry of the record
+            # is looked at: a superset still
+            like = f"LIKE ?{len(params) + 1} ESCAPE '!'"  # the one parameter, three times
+            where.append(
+                f"(state {like} OR (state GLOB '@*' AND EXISTS (SELECT 1 FROM entries "
+                "INDEXED BY entries_record WHERE entries.module = records.module AND "
+                f"entries.rid = records.rid AND (fields {like} OR meta {like}))))"
+            )
             params.append(f"%{escaped}%")
         sql = "SELECT module, rid, state FROM records"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY module, rid"
         decode = self.reducer.decode
-        for mod, rid, text in self.conn.execute(sql, params):
-            yield mod, rid, decode(text)
+        rows = self.conn.execute(sql, params)
+        while chunk := rows.fetchmany(500):
+            referring = {
+                (mod, rid): referenced(text) for mod, rid, text in chunk if text[:1] == REFERENCE
+            }
+            unfolded = self._unfold(referring) if referring else {}
+            for mod, rid, text in chunk:
+                if text[:1] == REFERENCE:
+                    yield mod, rid, unfolded[(mod, rid)]
+                else:
+                    yield mod, rid, decode(text)
 
     def labelled(
         self, modules: Sequence[str], *, holding: str = "", limit: int = 50, offset: int = 0
@@ -805,10 +924,14 @@ __all__ = [
     "fold",
     "fold_records",
     "fold_rows",
+    "FOLD_COLUMNS",
     "LINK_ORDER",
+    "REFERENCE",
     "paused_gc",
     "per_record",
     "reducer_rule",
+    "reference_text",
+    "referenced",
     "upgrade_reason",
     "reducer_version",
     "row_folder",
