@@ -18,7 +18,7 @@ from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
 from journal.entry import GENESIS, EntryDecoder, chained_rows, dumps, entry_from_row, loads
 from journal.errors import EncodingError
 from journal.names import FieldNames
-from journal.schema import ENTRY_COLUMNS
+from journal.schema import entry_columns
 from journal.store import TRIGGERS
 from tests.journal.tamper import insert_row
 from tests.journal.test_store import CountingReducer, fixed_now
@@ -78,7 +78,8 @@ def object_form(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored(journal: Journal) -> list[tuple[Any, ...]]:
-    return journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq").fetchall()
+    sql = f"SELECT {entry_columns(journal.format)} FROM entries ORDER BY seq"
+    return journal.conn.execute(sql).fetchall()
 
 
 # -- the laws -------------------------------------------------------------------------------
