@@ -621,7 +621,7 @@ class RecordReducer:
                 names = getattr(view, "names", None)
                 if names is None or type(info) is not list:
                     return False
-                info = names.expand_meta(kind, module, rid, side, info, values)
+                info = names.expand_meta(kind, module, rid, side, info, values, sort=False)
             if context is None:
                 clock = None
             else:

@@ -241,9 +241,12 @@ class FieldNames:
         side: str | None,
         items: list[Any],
         fields: Mapping[str, Any],
+        *,
+        sort: bool = True,
     ) -> dict[str, Any]:
         """The meta of a compact meta's list (values as ``items`` holds them), its keys
-        sorted as an object form's are; ``fields``: the entry's, decoded."""
+        sorted as an object form's are (``sort`` False: in no order, for a reader that
+        only looks keys up); ``fields``: the entry's, decoded."""
         if not items or kind not in COMPACT_KINDS:
             raise EncodingError(f"not a compact meta of an entry of kind {kind!r}")
         first = items[0]
@@ -270,14 +273,17 @@ class FieldNames:
             for name, flag in zip(("create", "done"), items[1:3], strict=False):
                 if flag is not None:
                     meta[name] = flag
-        if len(items) == size + 1 and type(items[size]) is dict:
+        if len(items) == size:
+            if not sort or kind == "observed":  # id, key, modified: in order already
+                return meta
+        elif len(items) == size + 1 and type(items[size]) is dict:
             rest = items[size]
             if rest.keys() & meta.keys():
                 raise EncodingError("a compact meta says a key twice")
             meta.update(rest)
-        elif len(items) != size:
+        else:
             raise EncodingError(f"a compact meta of {len(items)} items")
-        return dict(sorted(meta.items()))
+        return dict(sorted(meta.items())) if sort else meta
 
     # -- reading ----------------------------------------------------------------------------
 
