@@ -21,7 +21,7 @@ import enum
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -546,12 +546,14 @@ def chained_rows(
     key: ChainKey | None,
     now: dt.datetime,
     binary: bool = False,
+    fields_text: Callable[[NewEntry], str] | None = None,
 ) -> tuple[list[Any], list[Entry]]:
     """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
     backend stores (text for text, so the chain is the same bytes wherever it is kept) and
     the entries as stored.  An entry without ``at`` gets ``now`` (to the microsecond, UTC).
     ``binary``: each row ends with the two hashes' 32 bytes rather than their hex text
-    (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).
+    (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).  ``fields_text``:
+    what makes an entry's stored ``fields`` (:meth:`journal.names.FieldNames.text`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
     canonical text (:func:`chain_text`'s bytes) is made inline and hashed with the key's
@@ -587,7 +589,10 @@ def chained_rows(
         new_dot = new.dot
         dot = None if new_dot is None else _dot_text(new_dot)
         context = None if new.context is None else _context_text(new.context)
-        fields = dumps(new.fields) if new.fields else "{}"
+        if fields_text is not None:  # the journal's compact fields (journal.names)
+            fields = fields_text(new)
+        else:
+            fields = dumps(new.fields) if new.fields else "{}"
         meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
         # chain_text's bytes, made inline (a call an entry less)
@@ -646,8 +651,8 @@ def row_hash(row: Row, key: ChainKey | None = None) -> str:
     return chain_hash(row[10], *row[:10], key=key)
 
 
-def entry_from_row(row: Row | tuple[Any, ...]) -> Entry:
-    return EntryDecoder().entry(row)
+def entry_from_row(row: Row | tuple[Any, ...], names: Any = None) -> Entry:
+    return EntryDecoder(names=names).entry(row)
 
 
 class EntryDecoder:
@@ -658,12 +663,17 @@ class EntryDecoder:
     tagged values stay tagged, as stored), for a reducer that passes every field value
     through :func:`to_wire` anyway (``Reducer.wire_fields``); decoding them into Decimals and
     dates only for it to encode them again is most of a replay's decoding.
+
+    ``names``: the journal's :class:`~journal.names.FieldNames`, which expands the compact
+    ``fields`` of a sync's entries (``[mask, value, ...]``); without it such an entry is
+    refused with :class:`~journal.errors.EncodingError`.
     """
 
-    __slots__ = ("_at", "_at_text", "_context", "_context_text", "wire_fields")
+    __slots__ = ("_at", "_at_text", "_context", "_context_text", "names", "wire_fields")
 
-    def __init__(self, *, wire_fields: bool = False) -> None:
+    def __init__(self, *, wire_fields: bool = False, names: Any = None) -> None:
         self.wire_fields = wire_fields
+        self.names = names
         self._at_text: str | None = None
         self._at: dt.datetime | None = None
         self._context_text: str | None = None
@@ -682,6 +692,8 @@ class EntryDecoder:
             self._context_text, self._context = context, clock
         if fields == "{}":
             values: dict[str, Any] = {}
+        elif fields[:1] == "[":
+            values = self._compact(module, fields)
         elif self.wire_fields:
             values = wire_loads(fields)
         else:
@@ -704,6 +716,18 @@ class EntryDecoder:
                 None,
             ),
         )
+
+    def _compact(self, module: str, fields: str) -> dict[str, Any]:
+        """The values of compact fields (:mod:`journal.names`)."""
+        if self.names is None:
+            raise EncodingError(f"compact fields of module {module!r} need the journal's names")
+        items = wire_loads(fields)
+        if type(items) is not list:
+            raise EncodingError(f"not compact fields: {fields[:100]!r}")
+        values: dict[str, Any] = self.names.expand(module, items)
+        if self.wire_fields or "$" not in fields:
+            return values
+        return from_wire(values)  # type: ignore[no-any-return]
 
 
 _KINDS = {k.value: k for k in Kind}

@@ -48,6 +48,7 @@ from journal.entry import (
     row_hash,
 )
 from journal.errors import CursorError, IntegrityError, StorageError
+from journal.names import DECLARED, FieldNames
 from journal.payloads import (
     SettledIntent,
     StateUpgraded,
@@ -300,6 +301,13 @@ def create_schema(conn: psycopg.Connection[Any], schema: str) -> bool:
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS entries_kind ON {s}.entries (kind)").format(s=s)
         )
+        # the few entries declaring a module's field names (journal.names.DECLARED)
+        conn.execute(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS entries_names ON {s}.entries (seq) "
+                "WHERE substr(fields, 1, 2) = '[['"
+            ).format(s=s)
+        )
     return fresh
 
 
@@ -399,6 +407,7 @@ class PostgresView:
         self._links: list[tuple[str, str, str, str, str]] = []
         # records known not to exist (a preload found no row): spares one query each
         self._absent: set[tuple[str, str]] = set()
+        self.names: Any = None  # the journal's field names (journal.names)
 
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(s=self._s)  # type: ignore[arg-type]
@@ -812,12 +821,14 @@ class PostgresJournal(KeyedChain):
         self.now = now
         self.keyed_from: int | None = None
         self._depth = 0
+        self.names = FieldNames(self._names_meta)  # compact fields' names (journal.names)
         with _translated(self.where):
             self.conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
         try:
             with _translated(self.where):
                 create_schema(self.conn, self.schema)
             self.view = PostgresView(self.conn, self.schema, reducer)
+            self.view.names = self.names
             self._load_tail()
             self._upgrade_state_when_writable()
         except BaseException:
@@ -827,9 +838,18 @@ class PostgresJournal(KeyedChain):
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(s=sql.Identifier(self.schema))  # type: ignore[arg-type]
 
+    def _names_meta(self) -> list[tuple[str, str]]:
+        """The entries declaring field names (:mod:`journal.names`): module and fields."""
+        with _translated(self.where):
+            rows = self.conn.execute(
+                self._q(f"SELECT module, fields FROM {{s}}.entries WHERE {DECLARED} ORDER BY seq")
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
     # -- the head and the chain -------------------------------------------------------------
 
     def _load_tail(self) -> None:
+        self.names.forget()  # names a rollback undid, or another connection added
         with _translated(self.where):
             row = self.conn.execute(
                 self._q("SELECT seq, hash FROM {s}.entries ORDER BY seq DESC LIMIT 1")
@@ -959,9 +979,18 @@ class PostgresJournal(KeyedChain):
             with self.transaction():
                 return self.append(entries)
         key = self._append_key()
-        rows, stored = chained_rows(
-            entries, seq=self._last_seq, prev=self._last_hash, key=key, now=self.now()
-        )
+        try:
+            rows, stored = chained_rows(
+                entries,
+                seq=self._last_seq,
+                prev=self._last_hash,
+                key=key,
+                now=self.now(),
+                fields_text=self.names.text,
+            )
+        except BaseException:
+            self.names.forget()  # names the entries declared were not stored
+            raise
         if not rows:
             return []
         with _translated(self.where), self.conn.cursor() as cur:
@@ -1011,7 +1040,7 @@ class PostgresJournal(KeyedChain):
                 text += f" OFFSET {max(int(offset), 0)}"
             with _translated(self.where):
                 rows = self.conn.execute(self._q(text), params).fetchall()
-            yield from map(entry_from_row, rows)
+            yield from (entry_from_row(row, self.names) for row in rows)
             return
         # all of them: READ_BATCH rows a query, each starting past the last seq read
         # (memory stays one batch, no statement stays open while the caller works)
@@ -1022,7 +1051,7 @@ class PostgresJournal(KeyedChain):
             bound = mark if mark is not None else (2**63 - 1 if descending else since)
             with _translated(self.where):
                 rows = self.conn.execute(query, (*params, bound, READ_BATCH)).fetchall()
-            yield from map(entry_from_row, rows)
+            yield from (entry_from_row(row, self.names) for row in rows)
             if len(rows) < READ_BATCH:
                 return
             mark = rows[-1][0]
@@ -1033,7 +1062,7 @@ class PostgresJournal(KeyedChain):
         """Every entry with ``seq > since``, in order, ``batch`` rows a query
         (``wire_fields``: fields in their wire form, :class:`~journal.entry.EntryDecoder`)."""
         for rows in self.row_batches(since=since, batch=batch):
-            decoder = EntryDecoder(wire_fields=wire_fields)
+            decoder = EntryDecoder(wire_fields=wire_fields, names=self.names)
             yield from map(decoder.entry, rows)
 
     def history(self, rid: str, *, module: str | None = None) -> Iterator[Entry]:
@@ -1055,7 +1084,7 @@ class PostgresJournal(KeyedChain):
         with _translated(self.where):
             rows = self.conn.execute(self._q(text), params).fetchall()
         for row in rows:
-            entry = entry_from_row(row)
+            entry = entry_from_row(row, self.names)
             if entry.rid == rid:
                 yield entry
                 continue
@@ -1417,7 +1446,9 @@ def _fold(view: PostgresView, journal: PostgresJournal) -> int:
     """Fold every entry into ``view``, a batch at a time: the batch's records read in bulk
     first (a query per module, as an append does, not one a record), its writes flushed
     after."""
-    return fold(view, (entry_from_row(row) for rows in journal.row_batches() for row in rows))
+    names = journal.names
+    rows = journal.row_batches()
+    return fold(view, (entry_from_row(row, names) for batch in rows for row in batch))
 
 
 def _replay_difference(journal: PostgresJournal) -> tuple[str, str] | None:

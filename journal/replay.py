@@ -41,7 +41,7 @@ from journal.schema import (
     store_state_rule,
     store_state_version,
 )
-from journal.store import Journal, undecodable
+from journal.store import Journal, sqlite_names, undecodable
 from journal.view import (
     LINK_ORDER,
     Progress,
@@ -114,21 +114,65 @@ def verify_chain(
 
 def storage_problems(journal: Journal) -> list[str]:
     """SQLite's ``PRAGMA integrity_check`` and the append-only triggers, as problems."""
-    problems: list[str] = []
+    return [*_integrity_problems(_integrity_rows(journal.conn)), *_trigger_problems(journal)]
+
+
+def _integrity_rows(conn: sqlite3.Connection) -> list[str]:
     try:
-        rows = [r[0] for r in journal.conn.execute("PRAGMA integrity_check(20)")]
+        return [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
     except sqlite3.DatabaseError as exc:
-        rows = [str(exc)]
+        return [str(exc)]
+
+
+def _integrity_problems(rows: list[str]) -> list[str]:
     if rows != ["ok"]:
-        problems.append("SQLite integrity check failed: " + "; ".join(rows)[:500])
+        return ["SQLite integrity check failed: " + "; ".join(rows)[:500]]
+    return []
+
+
+def _trigger_problems(journal: Journal) -> list[str]:
     missing = journal.missing_triggers()
     if missing:
-        problems.append(
+        return [
             f"the append-only triggers {', '.join(missing)} are missing or altered: entries "
             "could be changed in place (`replicator journal repair-triggers` re-creates them, "
             "journaled)"
-        )
-    return problems
+        ]
+    return []
+
+
+# SQLite's integrity check of a journal file, by a process of its own (verify's, beside
+# its chain check and fold): its rows as a JSON list on its standard output
+_INTEGRITY = (
+    "import json, sqlite3, sys, urllib.parse\n"
+    "conn = sqlite3.connect(f'file:{urllib.parse.quote(sys.argv[1])}?mode=ro', uri=True)\n"
+    "try:\n"
+    "    rows = [r[0] for r in conn.execute('PRAGMA integrity_check(20)')]\n"
+    "except sqlite3.DatabaseError as exc:\n"
+    "    rows = [str(exc)]\n"
+    "print(json.dumps(rows))"
+)
+
+
+def _integrity_started(journal: Journal) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _INTEGRITY, str(journal.path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _integrity_of(checker: subprocess.Popen[bytes], journal: Journal) -> list[str]:
+    """The rows of the integrity check ``checker`` made (it failed: made here)."""
+    out, _ = checker.communicate()
+    try:
+        rows = json.loads(out) if checker.returncode == 0 else None
+    except ValueError:
+        rows = None
+    if isinstance(rows, list) and rows and all(isinstance(r, str) for r in rows):
+        return rows
+    return _integrity_rows(journal.conn)
 
 
 def replay_into(
@@ -153,6 +197,7 @@ def replay_into(
     may fail anywhere: its failure is raised only when the chain checks out)."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer, entries=journal.conn)
+    view.names = journal.names  # the entries' (compact fields), not the target's
     count = _workers(journal, workers)
     if chain and count == 1:
         verify_chain(journal)
@@ -180,7 +225,8 @@ def replay_into(
                 if row_folder(journal.reducer) is not None:  # the reducer folds rows itself
                     n = fold_rows(view, rows, total=journal.last_seq, progress=progress)
                 else:
-                    decoder = EntryDecoder(wire_fields=wire_fields(journal.reducer))
+                    wire = wire_fields(journal.reducer)
+                    decoder = EntryDecoder(wire_fields=wire, names=journal.names)
                     entries = (decoder.entry(row) for chunk in rows for row in chunk)
                     n = fold(view, entries, total=journal.last_seq, progress=progress, every=batch)
             finally:
@@ -499,6 +545,7 @@ def _fold_part(
         target.executescript(STATE_SCHEMA)
         _indexes_and_triggers(target)
         view = SQLiteView(target, pickle.loads(reducer), entries=source)
+        view.names = sqlite_names(source)
         target.execute("BEGIN")
         rows = _record_rows(source, batch, lo, hi, upto)
         n = fold_records(view, rows, links=False, progress=lambda n, _: _say("f", n))
@@ -601,7 +648,7 @@ def _of_kinds(conn: sqlite3.Connection, kinds: Iterable[str]) -> Iterator[Entry]
     """The entries of ``kinds``, in seq order."""
     wanted = sorted(set(kinds))
     marks = ",".join("?" * len(wanted))
-    decoder = EntryDecoder()
+    decoder = EntryDecoder(names=sqlite_names(conn))
     rows = conn.execute(
         f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind IN ({marks}) ORDER BY seq", wanted
     )
@@ -763,19 +810,28 @@ def verify(
     ``workers`` processes: see :func:`replay_into`) gives the live state.  By more than
     one process, the chain is checked alongside the fold (each process a span of it): the
     same verdict and first fault as one process."""
+    # by more than one process, SQLite's integrity check goes to a process of its own too
+    checker = _integrity_started(journal) if _workers(journal, workers) > 1 else None
     with contextlib.ExitStack() as moment:
+        if checker is not None:
+            moment.callback(_stop, checker)
         tmp = moment.enter_context(tempfile.TemporaryDirectory(prefix="replicator-verify-"))
         # DETACH is refused inside the read: the replayed file goes after it ends
         moment.callback(_detach, journal.conn)
         moment.enter_context(journal.snapshot())  # every step below sees one moment
-        problems = list(storage_problems(journal))
-        storage_ok = not problems
-        problems.extend(anchor_problems)
+        triggers = _trigger_problems(journal)
+        integrity = None if checker is not None else _integrity_rows(journal.conn)
         first_bad: int | None = None
         chain_ok = True
-        # the chain shared with the fold's processes (a journal whose file is damaged is
-        # not replayed: its chain is checked alone)
-        shared = storage_ok and _workers(journal, workers) > 1
+        found: list[str] = []  # what the chain, the anchors and the replay found
+        # the chain shared with the fold's processes (a journal whose triggers are gone
+        # is not replayed: its chain is checked alone; nor is one whose file is damaged:
+        # its replay, if made, is not looked at)
+        shared = (
+            checker is not None
+            and not triggers
+            and (integrity is None or not _integrity_problems(integrity))
+        )
         difference: tuple[str, str] | None = None
         failure: Exception | None = None
         n = journal.last_seq
@@ -791,11 +847,15 @@ def verify(
                 n = verify_chain(journal, progress)
         except IntegrityError as exc:
             chain_ok, first_bad, n = False, exc.seq, journal.count()
-            problems.append(str(exc))
+            found.append(str(exc))
         anchored = check_anchors(journal, anchors)
         if not anchored.ok:
-            problems.append(str(anchored.problem))
+            found.append(str(anchored.problem))
         anchors_ok = anchored.ok and not anchor_problems
+        if checker is not None:
+            integrity = _integrity_of(checker, journal)
+        storage = [*_integrity_problems(integrity or []), *triggers]
+        storage_ok = not storage
         state_ok = False
         if chain_ok and storage_ok:
             if not shared:
@@ -805,14 +865,15 @@ def verify(
                     failure = exc
             if failure is not None:  # an entry the replay cannot read: named, not raised
                 first_bad, problem = _unreplayable(journal, failure)
-                problems.append(problem)
+                found.append(problem)
             else:
                 state_ok = difference is None
                 if difference is not None:
                     table, row = difference
-                    problems.append(
+                    found.append(
                         f"materialised table {table} differs from a replay of the entries ({row})"
                     )
+        problems = [*storage, *anchor_problems, *found]
     return Verification(
         entries=n,
         chain_ok=chain_ok,
@@ -835,7 +896,7 @@ def _unreplayable(journal: Journal, failure: Exception) -> tuple[int | None, str
     wire = wire_fields(journal.reducer)
     for rows in journal.row_batches():
         for row in rows:
-            column = undecodable(row, wire)
+            column = undecodable(row, wire, journal.names)
             if column is not None:
                 seq, module, rid, kind = row[0], row[2], row[3], row[5]
                 return seq, (
@@ -862,6 +923,15 @@ def _replay_difference(
     finally:
         target.close()
     return _compare(journal.conn, path)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End a process of verify's that is not done (its output is not looked at)."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _detach(conn: sqlite3.Connection) -> None:

@@ -106,6 +106,8 @@ SCHEMA = (
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
 -- (kind, seq): a run's errors and skips, and a module's last cursor, without a scan
 CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
+-- the few entries declaring a module's field names (journal.names.DECLARED), read on open
+CREATE INDEX IF NOT EXISTS entries_names ON entries (seq) WHERE substr(fields, 1, 2) = '[[';
 -- the settings the reducer folded the state with (one row; none: a reducer without any)
 CREATE TABLE IF NOT EXISTS state_rule (
     one INTEGER PRIMARY KEY CHECK (one = 1),

@@ -39,6 +39,7 @@ from journal.entry import (
     wire_loads,
 )
 from journal.errors import ChainKeyError, IntegrityError, StorageError
+from journal.names import FieldNames, sqlite_names
 from journal.payloads import (
     ChainKeyed,
     SettledIntent,
@@ -199,13 +200,14 @@ class KeyedChain:
     def _decoded(self, wire: bool) -> Iterator[Entry]:
         """Every entry, decoded a batch at a time; a row that cannot be decoded is an
         :class:`IntegrityError` naming its seq and column."""
+        names: FieldNames = self.names  # type: ignore[attr-defined]  # each backend's
         for rows in self.row_batches():
-            decoder = EntryDecoder(wire_fields=wire)
+            decoder = EntryDecoder(wire_fields=wire, names=names)
             try:
                 yield from map(decoder.entry, rows)
             except Exception as exc:  # any decoding error: the row is named below
                 for row in rows:
-                    column = undecodable(row, wire)
+                    column = undecodable(row, wire, names)
                     if column is not None:
                         problem = f"entry {row[0]} cannot be read: its {column}"
                         raise IntegrityError(self._unrebuildable(problem), seq=row[0]) from None
@@ -214,12 +216,13 @@ class KeyedChain:
                 ) from exc
 
 
-def undecodable(row: Any, wire: bool) -> str | None:
-    """What of a stored row does not decode (None: it decodes)."""
+def undecodable(row: Any, wire: bool, names: FieldNames | None = None) -> str | None:
+    """What of a stored row does not decode (None: it decodes; ``names``: the journal's,
+    for compact fields)."""
     if isinstance(row[1], str) and "\0" in row[1]:  # fromisoformat stops at a NUL
         return "at (not a time)"
     try:
-        EntryDecoder(wire_fields=wire).entry(row)
+        EntryDecoder(wire_fields=wire, names=names).entry(row)
     except Exception:  # which column: found below
         pass
     else:
@@ -234,6 +237,10 @@ def undecodable(row: Any, wire: bool) -> str | None:
             lambda: context is None or VectorClock.from_json(wire_loads(context)),
         ),
         ("fields (not their JSON)", lambda: (wire_loads if wire else loads)(fields)),
+        (
+            "fields (compact, not of the journal's names)",
+            lambda: fields[:1] != "[" or EntryDecoder(names=names)._compact(row[2], fields),
+        ),
         ("meta (not its JSON)", lambda: loads(meta)),
     ]
     for column, check in checks:
@@ -289,6 +296,8 @@ class Journal(KeyedChain):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open journal {path}: {exc}") from exc
         self.view = SQLiteView(self.conn, reducer, cache_size)
+        self.names = sqlite_names(self.conn)  # compact fields' names (journal.names)
+        self.view.names = self.names
         self._depth = 0
         self._data_version = -1
         self._load_tail()
@@ -306,6 +315,7 @@ class Journal(KeyedChain):
         ).fetchone()
         self._last_seq: int = row[0] if row else 0
         self._last_hash: str = row[1] if row else GENESIS
+        self.names.forget()  # names a rollback undid, or another connection added
         self._load_chain()
 
     def _load_chain(self) -> None:
@@ -507,17 +517,22 @@ class Journal(KeyedChain):
             with self.transaction():
                 return self.append(entries)
         key = self._append_key()
-        rows, stored = chained_rows(
-            entries,
-            seq=self._last_seq,
-            prev=self._last_hash,
-            key=key,
-            now=self.now(),
-            binary=self.format == 2,
-        )
-        if not rows:
-            return []
-        self.conn.executemany(INSERT_ENTRIES[self.format], rows)
+        try:
+            rows, stored = chained_rows(
+                entries,
+                seq=self._last_seq,
+                prev=self._last_hash,
+                key=key,
+                now=self.now(),
+                binary=self.format == 2,
+                fields_text=self.names.text,
+            )
+            if not rows:
+                return []
+            self.conn.executemany(INSERT_ENTRIES[self.format], rows)
+        except BaseException:
+            self.names.forget()  # names the entries declared were not stored
+            raise
         if getattr(self.reducer, "reads_state", True):
             self.view.prefetch(stored)  # the batch's records in bulk, not a query each
         apply = self.reducer.apply
@@ -559,7 +574,7 @@ class Journal(KeyedChain):
         if limit is not None or offset:
             sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {max(int(offset), 0)}"
         for row in self.conn.execute(sql, params):
-            yield entry_from_row(row)
+            yield entry_from_row(row, self.names)
 
     def stream(
         self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
@@ -569,7 +584,7 @@ class Journal(KeyedChain):
         journal, and no statement stays open between batches).  ``wire_fields``: fields in
         their wire form (:class:`~journal.entry.EntryDecoder`)."""
         for rows in self.row_batches(since=since, batch=batch):
-            decoder = EntryDecoder(wire_fields=wire_fields)
+            decoder = EntryDecoder(wire_fields=wire_fields, names=self.names)
             yield from map(decoder.entry, rows)
 
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
@@ -635,7 +650,7 @@ class Journal(KeyedChain):
             )
             params = [module, rid, module, needle]
         for row in self.conn.execute(sql, params):
-            entry = entry_from_row(row)
+            entry = entry_from_row(row, self.names)
             if entry.rid == rid:
                 yield entry
                 continue

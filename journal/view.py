@@ -22,6 +22,7 @@ import attrs
 
 from journal.entry import Entry, dumps, loads
 from journal.errors import CursorError, StorageError
+from journal.names import sqlite_names
 from journal.protocols import Reducer, View
 from journal.schema import (
     MAX_STATE_VERSION,
@@ -157,6 +158,9 @@ class SQLiteView:
         self._link_order: list[tuple[str, str, str, int, int, str, str]] | None = None
         self._link_n = 0
         self._seq = 0  # the seq of the row fold_records folds
+        # the field names of the journal whose entries it reads (journal.names), for a
+        # reducer's fold of rows with compact fields
+        self.names: Any = sqlite_names(self.entries)
 
     # records
     def record(self, module: str, rid: str) -> Any | None:
@@ -246,7 +250,7 @@ class SQLiteView:
                     "the journal does not hold: its state is to be rebuilt (`replicator "
                     "journal replay --rebuild`)"
                 )
-            states[key] = unfold([rows[seq] for seq in seqs])
+            states[key] = unfold([rows[seq] for seq in seqs], names=self.names)
         return states
 
     def prefetch(self, entries: Iterable[Entry]) -> None:

@@ -19,6 +19,7 @@ from conflicts.register import write_clock, write_register
 from conflicts.state import new_state
 from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
 from journal.entry import utc_text
+from journal.names import FieldNames
 
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 BIG = 123456789012345678901234567890
@@ -141,6 +142,7 @@ def test_a_syncs_rows_are_folded_without_building_entries(tmp_path):
         rows = _rows(journal)
         reducer = _Counting()
         with Journal(tmp_path / "r.db", reducer) as target:
+            target.view.names = journal.names  # the rows' journal's field names
             for row in rows:
                 reducer.apply_row(target.view, row)
     assert reducer.applied == ["observed", "observed", "applied"]
@@ -435,12 +437,14 @@ def test_a_first_observation_built_at_once_is_the_general_folds(rids, data):
     with Journal(":memory:", RecordReducer()) as journal:
         journal.append(entries)
         rows = sorted(_rows(journal), key=lambda row: (row[2], row[3], row[0]))
+        names = FieldNames.of({"customers": journal.names.order("customers")})
     folded = []
     for direct in (True, False):
         reducer = RecordReducer(labels={"customers": "name"})
         reducer.direct = direct
         with Journal(":memory:", reducer) as target:
             view = target.view
+            view.names = names  # the rows' journal's field names
             view._link_order = []
             for row in rows:
                 view._seq = row[0]

@@ -84,9 +84,8 @@ def _chain(journal: Journal, workers: int) -> tuple[Any, ...]:
         return ("fault", exc.seq, str(exc))
 
 
-def _verdict(journal: Journal, anchors: list[Anchor], workers: int) -> tuple[Any, ...]:
-    result = verify(journal, anchors=anchors, workers=workers)
-    return (result.ok, result.chain_ok, result.state_ok, result.first_bad_seq, result.problems)
+def _verdict(journal: Journal, anchors: list[Anchor], workers: int) -> Any:
+    return verify(journal, anchors=anchors, workers=workers)
 
 
 @settings(
@@ -124,7 +123,8 @@ def test_a_shared_check_of_a_whole_journal_passes_and_replays_as_one_process(tmp
     anchors = _build(path, KEY)
     with Journal(path, RecordReducer(), key=KEY) as journal:
         assert _chain(journal, workers) == ("ok", journal.last_seq)
-        assert _verdict(journal, anchors, workers) == (True, True, True, None, ())
+        result = _verdict(journal, anchors, workers)
+        assert result.ok and result.anchors == 2 and result.problems == ()
         assert replay.rebuild(journal, workers=workers) == journal.last_seq
 
 
@@ -148,7 +148,7 @@ def test_a_shared_chain_check_beside_a_fold_in_seq_order(tmp_path):
     _edit(path, "nul", 23)
     with Journal(path, CountingReducer(), key=KEY, rebuild_state=False) as journal:
         one = _verdict(journal, [], 1)
-        assert one[3] == 23
+        assert one.first_bad_seq == 23
         assert _verdict(journal, [], 3) == one
 
 
@@ -204,3 +204,21 @@ def test_a_shared_replays_progress_counts_every_processs_rows(tmp_path):
     assert told and told[-1] == (total, total)
     assert all(t == total and 0 <= done <= total for done, t in told)
     assert [done for done, _ in told] == sorted(done for done, _ in told)
+
+
+def test_a_corrupt_index_fails_verify_by_many_processes_as_by_one(tmp_path):
+    """SQLite's integrity check, made by a process of its own beside the chain check and
+    the fold, finds an index that no longer matches its table: the same verification as
+    one process's."""
+    path = tmp_path / "j.db"
+    anchors = _build(path, KEY)
+    with raw(path) as conn:
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX entries_record ON entries (rid, module)' "
+            "WHERE name = 'entries_record'"
+        )
+    with Journal(path, RecordReducer(), key=KEY, rebuild_state=False) as journal:
+        one = _verdict(journal, anchors, 1)
+        assert not one.storage_ok and "entries_record" in str(one.problem)
+        assert _verdict(journal, anchors, 2) == one

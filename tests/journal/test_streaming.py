@@ -72,7 +72,18 @@ def old_chain_check(journal: Journal, key: ChainKey | None) -> int:
 
 
 def rows(journal: Journal) -> list[tuple[Any, ...]]:
-    return journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq").fetchall()
+    """The stored rows, compact fields (journal.names) in the object form they stand for."""
+    stored = journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq")
+    return [_object_form(journal, row) for row in stored]
+
+
+def _object_form(journal: Journal, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    fields = row[8]
+    if fields[:1] != "[":
+        return row
+    items = json.loads(fields)
+    text = json.dumps(journal.names.expand(row[2], items), sort_keys=True, separators=(",", ":"))
+    return (*row[:8], text, *row[9:])
 
 
 # -- values ---------------------------------------------------------------------------------

@@ -1,0 +1,207 @@
+"""Field names interned per module: the compact form of a sync entry's ``fields``.
+
+An observation or an applied write stores its fields as ``[mask, value, ...]``: bit ``i`` of
+``mask`` says the entry holds the module's ``i``-th field name, and the values follow in
+the order of their bits, each in its wire form (:func:`journal.entry.to_wire`), instead of
+a JSON object repeating every name in every entry (about a third of the bytes of a synced
+record's entries).  The form describes itself: a ``fields`` text of the first formats is
+always an object (``{``), a compact one a list (``[``), so a journal holds both, and one
+written before this change reads as it did, with no format number and no upgrade.
+
+A module's name order is declared by the entries that first use its names, in their own
+text: an entry holding names the order lacks starts with them, ``[["new", "names"], mask,
+value, ...]`` (sorted), and they are appended to the order before its mask is read.  So
+the order is the concatenation of a module's declarations in seq order, chained like every
+other byte of the entries, and it only grows: a mask means the same names under every
+later order, and no entry is added to the journal for it (the seq of every entry is what
+it was).  The declarations are few (a module's first entry, then an entry with a field
+new to the module), found on open by a partial index (:data:`DECLARED`); another process
+may declare names since, so :meth:`FieldNames.expand` reads them again before it refuses a
+mask past the order it knows.
+
+The chain hashes the stored text, so nothing about it changes; the text is canonical (the
+same entry, after the same entries, is the same bytes on any machine).  Decoded, a compact
+entry's fields are the very values its object form gave, in the same (sorted) order.  This
+module knows no SQL but :data:`DECLARED`: each backend hands it a function that reads the
+declaring entries (:func:`sqlite_names` for SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from journal.entry import NewEntry, dumps, wire_loads
+from journal.errors import EncodingError
+
+# the kinds of entry whose fields are written compact: the two a sync writes per record
+COMPACT_KINDS = frozenset({"observed", "applied"})
+# the SQL condition (SQLite and PostgreSQL) of a row whose fields declare names
+DECLARED = "substr(fields, 1, 2) = '[['"
+
+# the declaring entries, in seq order: (module, fields text)
+Loader = Callable[[], Iterable[tuple[str, str]]]
+
+
+class FieldNames:
+    """The name orders of one journal, by module, read from its declaring entries when
+    first needed (``load``; None: a journal of none) and grown by the entries it writes.
+
+    A cache, like the materialised state: :meth:`forget` drops it (a rolled back
+    transaction may have declared names that were never stored; another connection may
+    have stored some), and the next use reads it again."""
+
+    __slots__ = ("_index", "_keys", "_load", "_masks", "_orders")
+
+    def __init__(self, load: Loader | None = None) -> None:
+        self._load = load
+        self._orders: dict[str, list[str]] | None = None
+        self._index: dict[str, dict[str, int]] = {}
+        # (module, mask) -> the names it holds sorted, and where each one's value is
+        self._masks: dict[tuple[str, int], tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        # (module, the fields' names in their order) -> the mask, and the names by bit
+        self._keys: dict[tuple[str, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+
+    @classmethod
+    def of(cls, orders: Mapping[str, Iterable[str]]) -> FieldNames:
+        """Orders known already (a test's)."""
+        names = cls()
+        names._orders = {}
+        for module, order in orders.items():
+            names._declare(module, list(order))
+        return names
+
+    def __getstate__(self) -> dict[str, list[str]]:
+        """Pickled (a reducer's decoder handed to a replay's worker): the orders alone."""
+        return {module: list(order) for module, order in self._known().items()}
+
+    def __setstate__(self, state: dict[str, list[str]]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self._orders = {}
+        for module, order in state.items():
+            self._declare(module, order)
+
+    def forget(self) -> None:
+        """Read the orders again at their next use."""
+        if self._load is not None:
+            self._orders = None
+            self._index.clear()
+            self._keys.clear()
+            self._masks.clear()
+
+    def _known(self) -> dict[str, list[str]]:
+        orders = self._orders
+        if orders is None:
+            orders = self._orders = {}
+            for module, text in self._load() if self._load is not None else ():
+                items = wire_loads(text)
+                if type(items) is not list or not items or type(items[0]) is not list:
+                    raise EncodingError(f"entry of module {module!r} declares no names")
+                self._declare(module, items[0])
+        return orders
+
+    def _declare(self, module: str, names: list[str]) -> None:
+        assert self._orders is not None
+        order = self._orders.setdefault(module, [])
+        index = self._index.setdefault(module, {})
+        for name in names:
+            if type(name) is not str or name in index:
+                raise EncodingError(f"module {module!r} declares field name {name!r} again")
+            index[name] = len(order)
+            order.append(name)
+
+    def order(self, module: str) -> list[str]:
+        """The module's names in their order (empty: none declared)."""
+        return list(self._known().get(module, ()))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def text(self, new: NewEntry) -> str:
+        """The stored ``fields`` text of ``new``: compact for the kinds a sync writes (its
+        names the module's order lacks declared, and from now on in the order), an object
+        for the rest.  The caller forgets the orders if the entry is then not stored."""
+        fields = new.fields
+        if not fields:
+            return "{}"
+        if new.kind not in COMPACT_KINDS:
+            return dumps(fields)
+        module = new.module
+        keys = tuple(fields)
+        found = self._keys.get((module, keys))
+        if found is not None:
+            mask, by_bit = found
+            return dumps([mask, *map(fields.__getitem__, by_bit)])
+        self._known()
+        index = self._index.get(module)
+        new_names = sorted(set(keys).difference(index or ()))
+        if new_names:
+            self._declare(module, new_names)
+            index = self._index[module]
+        assert index is not None
+        bits = sorted((index[name], name) for name in keys)
+        mask = 0
+        for bit, _ in bits:
+            mask |= 1 << bit
+        by_bit = tuple(name for _, name in bits)
+        if len(self._keys) > 4096:  # a module's shapes are few; kept so
+            self._keys.clear()
+        self._keys[(module, keys)] = (mask, by_bit)
+        values = [mask, *map(fields.__getitem__, by_bit)]
+        return dumps([new_names, *values] if new_names else values)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def expand(self, module: str, items: list[Any]) -> dict[str, Any]:
+        """The fields of a compact text's list (values as stored), their names sorted as
+        an object form's are."""
+        start = 1
+        if items and type(items[0]) is list:  # a declaration: in the order already
+            start = 2
+        mask = items[start - 1] if len(items) >= start else None
+        if type(mask) is not int or mask < 0:
+            raise EncodingError(f"not compact fields: {items!r}"[:200])
+        shape = self._masks.get((module, mask))
+        if shape is None:
+            shape = self._shape(module, mask)
+        names, where = shape
+        if len(items) != len(names) + start:
+            raise EncodingError(
+                f"compact fields of module {module!r} hold {len(items) - start} values for "
+                f"{len(names)} names"
+            )
+        if start == 1:
+            return {name: items[i] for name, i in zip(names, where, strict=True)}
+        return {name: items[i + 1] for name, i in zip(names, where, strict=True)}
+
+    def _shape(self, module: str, mask: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        order = self._known().get(module, [])
+        if mask.bit_length() > len(order) and self._load is not None:
+            self.forget()  # another process may have declared names since
+            order = self._known().get(module, [])
+        if mask.bit_length() > len(order):
+            raise EncodingError(
+                f"compact fields of module {module!r} name field {mask.bit_length() - 1}, "
+                f"but its declared order holds {len(order)} names"
+            )
+        by_bit = [order[i] for i in range(mask.bit_length()) if mask >> i & 1]
+        ranked = sorted(range(len(by_bit)), key=by_bit.__getitem__)
+        shape = (tuple(by_bit[i] for i in ranked), tuple(i + 1 for i in ranked))
+        if len(self._masks) > 4096:
+            self._masks.clear()
+        self._masks[(module, mask)] = shape
+        return shape
+
+
+def sqlite_names(conn: Any) -> FieldNames:
+    """The field names of the journal whose entries ``conn`` (sqlite3) reads, read at
+    their first use from the entries that declare them (the partial index
+    ``entries_names`` of :mod:`journal.schema`)."""
+
+    def load() -> list[tuple[str, str]]:
+        sql = f"SELECT module, fields FROM entries WHERE {DECLARED} ORDER BY seq"
+        return [(row[0], row[1]) for row in conn.execute(sql)]
+
+    return FieldNames(load)
+
+
+__all__ = ["COMPACT_KINDS", "DECLARED", "FieldNames", "Loader", "sqlite_names"]
