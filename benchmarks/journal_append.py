@@ -47,7 +47,6 @@ from _common import library_state  # benchmarks/ is on sys.path when run as a sc
 from conflicts import RecordReducer
 from journal import Journal, Kind, NewEntry, VectorClock
 from journal.schema import STORED_COLUMNS, entries_format
-from journal.store import ENTRY_COLUMNS
 
 MODULE = "customers"
 SIDES = ("crm", "books")
@@ -190,31 +189,31 @@ def run_ours(path: Path, entries: list[NewEntry], batch: int, reducer: Any) -> d
     return {"seconds": wall, "cpu_seconds": cpu, "file_bytes": _size(path)}
 
 
-def read_rows(path: Path) -> list[tuple[Any, ...]]:
-    """The rows as the journal stored them (a journal of format 2: its hashes as bytes)."""
+def read_rows(path: Path) -> tuple[str, list[tuple[Any, ...]]]:
+    """The columns the journal stored its rows in and the rows as stored (format 2: the
+    hashes as bytes; format 3: no link, the time as an integer)."""
     conn = sqlite3.connect(str(path))
     try:
         columns = STORED_COLUMNS[entries_format(conn)]
-        return conn.execute(f"SELECT {columns} FROM entries ORDER BY seq").fetchall()
+        return columns, conn.execute(f"SELECT {columns} FROM entries ORDER BY seq").fetchall()
     finally:
         conn.close()
 
 
-RAW_SCHEMA = """
-CREATE TABLE entries (
-    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, module TEXT NOT NULL, rid TEXT, side TEXT,
-    kind TEXT NOT NULL, dot TEXT, context TEXT, fields TEXT NOT NULL, meta TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
-)
-"""
+def raw_schema(columns: str) -> str:
+    """A plain table of the stored columns (``seq`` the rowid), no index, no trigger."""
+    rest = [c.strip() for c in columns.split(",")[1:]]
+    return f"CREATE TABLE entries (seq INTEGER PRIMARY KEY, {', '.join(rest)})"
 
 
-def run_raw(path: Path, rows: list[tuple[Any, ...]], batch: int) -> dict[str, Any]:
+def run_raw(path: Path, stored: tuple[str, list[tuple[Any, ...]]], batch: int) -> dict[str, Any]:
+    columns, rows = stored
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(RAW_SCHEMA)
-    sql = f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({','.join('?' * 12)})"
+    conn.execute(raw_schema(columns))
+    marks = ",".join("?" * len(columns.split(",")))
+    sql = f"INSERT INTO entries ({columns}) VALUES ({marks})"
     chunks = batches(rows, batch)
 
     def go() -> None:
@@ -237,7 +236,7 @@ def stored_events(rows: list[tuple[Any, ...]]) -> list[Any]:
     versions: dict[str, int] = {}
     topic = "replicator.customers:Observed"
     out = []
-    for seq, at, module, rid, side, kind, dot, context, fields, meta, _prev, _hash in rows:
+    for seq, at, module, rid, side, kind, dot, context, fields, meta, *_hashes in rows:
         version = versions.get(rid, 0) + 1
         versions[rid] = version
         # the state is the entry's canonical JSON: the same text our row holds, as one value
@@ -280,6 +279,13 @@ def run_eventsourcing(
     datastore.close()
     assert count == len(events), (count, len(events))
     return {"seconds": wall, "cpu_seconds": cpu, "file_bytes": _size(path), "pragmas": pragmas}
+
+
+def entries_format_of(stored: tuple[str, list[Any]] | None) -> int | None:
+    """The entries format of the stored columns (journal.schema.STORED_COLUMNS)."""
+    if stored is None:
+        return None
+    return next(n for n, columns in STORED_COLUMNS.items() if columns == stored[0])
 
 
 def _text(value: Any) -> str | bytes:
@@ -343,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eventsourcing": [],
         "eventsourcing_sync_normal": [],
     }
-    rows: list[tuple[Any, ...]] | None = None
+    stored: tuple[str, list[tuple[Any, ...]]] | None = None
     events: list[Any] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
         folder = Path(tmp)
@@ -352,8 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = folder / f"ours-noop-{rep}.db"
             results["ours_noop"].append(run_ours(path, entries, args.batch, NoopReducer()))
             log(f"  ours (no-op reducer): {n / results['ours_noop'][-1]['seconds']:,.0f}/s")
-            if rows is None:
-                rows = read_rows(path)
+            if stored is None:
+                stored = read_rows(path)
             for f in folder.glob(path.name + "*"):
                 f.unlink()
 
@@ -362,12 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  ours (RecordReducer): {n / results['ours_reducer'][-1]['seconds']:,.0f}/s")
 
             path = folder / f"raw-{rep}.db"
-            results["raw_sqlite3"].append(run_raw(path, rows, args.batch))
+            results["raw_sqlite3"].append(run_raw(path, stored, args.batch))
             log(f"  raw sqlite3:          {n / results['raw_sqlite3'][-1]['seconds']:,.0f}/s")
 
             if not args.skip_eventsourcing:
                 if events is None:
-                    events = stored_events(rows)
+                    events = stored_events(stored[1])
                 for key, sync in (("eventsourcing", None), ("eventsourcing_sync_normal", "NORMAL")):
                     path = folder / f"{key}-{rep}.db"
                     results[key].append(run_eventsourcing(path, events, args.batch, sync))
@@ -383,10 +389,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "batch": args.batch,
         "repeat": args.repeat,
         "build_seconds": round(build_seconds, 3),
+        "entries_format": entries_format_of(stored),
         "avg_row_bytes": round(
-            sum(sum(len(_text(c)) for c in r if c is not None) for r in rows) / len(rows)
+            sum(sum(len(_text(c)) for c in r if c is not None) for r in stored[1]) / len(stored[1])
         )
-        if rows
+        if stored and stored[1]
         else None,
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,

@@ -38,7 +38,7 @@ from _common import NoopReducer, build_journal, library_state, log  # benchmarks
 from journal import ChainKey, Dot, Journal, Kind, NewEntry, VectorClock, verify_chain
 from journal.entry import GENESIS, row_hash
 from journal.errors import IntegrityError
-from journal.store import ENTRY_COLUMNS
+from journal.schema import entry_columns
 
 TARGET = 2.0
 BATCH = 10_000
@@ -87,7 +87,8 @@ def build(path: Path, n: int, records: int, key: ChainKey | None) -> None:
 def verify_chain_a5dca57(journal: Journal) -> int:
     """``journal.replay.verify_chain`` as it was at commit a5dca57 (the baseline)."""
     prev_hash, expected_seq, n = GENESIS, 1, 0
-    for row in journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq"):
+    columns = entry_columns(journal.format)  # ENTRY_COLUMNS of any entries format
+    for row in journal.conn.execute(f"SELECT {columns} FROM entries ORDER BY seq"):
         seq = row[0]
         if seq != expected_seq:
             raise IntegrityError(f"entry {expected_seq} is missing", seq=expected_seq)

@@ -595,7 +595,10 @@ class RecordReducer:
         """Fold an observation or an applied write from its stored text; False (nothing
         done) when the row is not of a shape read here."""
         _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
-        if type(side) is not str or meta[:1] != "{":
+        if type(side) is not str:
+            return False
+        compact_meta = meta[:1] == "["  # journal.names: said with the fields' names
+        if not compact_meta and meta[:1] != "{":
             return False
         compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
         if not compact and fields[:1] != "{":
@@ -616,6 +619,11 @@ class RecordReducer:
                     return False
                 self._fields = (said, values)
             info = _loads(meta) if meta != "{}" else {}
+            if compact_meta:
+                names = getattr(view, "names", None)
+                if names is None or type(info) is not list:
+                    return False
+                info = names.expand_meta(kind, module, rid, side, info, values)
             if context is None:
                 clock = None
             else:

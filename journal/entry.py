@@ -310,6 +310,30 @@ def utc_text(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01 (journal.schema.MIN_MICROS)
+_MAX_MICROS = 253_402_300_799_999_999  # the end of 9999 (journal.schema.MAX_MICROS)
+
+
+def micros_of(at: dt.datetime) -> int:
+    """An aware time as the integer microseconds since the epoch a journal of format 3
+    stores (:data:`journal.schema.ENTRIES_FORMAT_3`), exact."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise EncodingError(f"naive datetime {at!r}: times are aware UTC")
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def micros_text(micros: Any) -> str:
+    """The text of a stored ``micros`` (:func:`utc_text` of its time, what formats 1 and 2
+    store and what the chain hashes); for a value that is not an integer of a time,
+    ``"not a time: "`` and the value, which no time's text equals (so an edit to the
+    column changes the text hashed) and no reader decodes."""
+    if type(micros) is int and _MIN_MICROS <= micros <= _MAX_MICROS:
+        return (_EPOCH + dt.timedelta(microseconds=micros)).isoformat(timespec="microseconds")
+    return f"not a time: {micros}"  # as stored: a NUL in it stays one (journal.replay)
+
+
 # -- entries -----------------------------------------------------------------------------
 
 
@@ -545,15 +569,19 @@ def chained_rows(
     prev: str,
     key: ChainKey | None,
     now: dt.datetime,
-    binary: bool = False,
+    format: int = 1,  # noqa: A002 - the entries format (journal.schema), as Journal names it
     fields_text: Callable[[NewEntry], str] | None = None,
+    meta_text: Callable[[NewEntry], str] | None = None,
 ) -> tuple[list[Any], list[Entry]]:
     """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
     backend stores (text for text, so the chain is the same bytes wherever it is kept) and
     the entries as stored.  An entry without ``at`` gets ``now`` (to the microsecond, UTC).
-    ``binary``: each row ends with the two hashes' 32 bytes rather than their hex text
-    (a journal of format 2, :data:`journal.schema.ENTRIES_FORMAT_2`).  ``fields_text``:
-    what makes an entry's stored ``fields`` (:meth:`journal.names.FieldNames.text`).
+    ``format``: the entries format the rows are for (:data:`journal.schema.STORED_COLUMNS`):
+    1, the hashes' hex text; 2, their 32 bytes; 3, no link, the hash's bytes and the time
+    as integer microseconds (:func:`micros_of`).  The chain is the same in every format.
+    ``fields_text``: what makes an entry's stored ``fields``
+    (:meth:`journal.names.FieldNames.text`), and ``meta_text`` its ``meta``
+    (:meth:`~journal.names.FieldNames.meta_text`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
     canonical text (:func:`chain_text`'s bytes) is made inline and hashed with the key's
@@ -572,17 +600,20 @@ def chained_rows(
     stored: list[Entry] = []
     add_row, add_entry = rows.append, stored.append
     prev_bytes = bytes.fromhex(prev)
+    binary, micros = format == 2, format == 3
+    now_micros = micros_of(now_at)
     last_at: dt.datetime | None = None
-    last_at_text = now_text
+    last_at_text, last_micros = now_text, now_micros
     for new in entries:
         seq += 1
         at_value = new.at
         if at_value is None:
-            at, at_value = now_text, now_at
+            at, at_value, at_micros = now_text, now_at, now_micros
         elif at_value is last_at:
-            at = last_at_text
+            at, at_micros = last_at_text, last_micros
         else:
             at = last_at_text = utc_text(at_value)
+            at_micros = last_micros = micros_of(at_value)
             last_at = at_value
         new_kind = new.kind
         kind = new_kind._value_  # its text (``.value`` is a Python-level descriptor)
@@ -593,7 +624,10 @@ def chained_rows(
             fields = fields_text(new)
         else:
             fields = dumps(new.fields) if new.fields else "{}"
-        meta = dumps(new.meta, trusted=True) if new.meta else "{}"
+        if meta_text is not None:  # after the fields: a compact meta may name one
+            meta = meta_text(new)
+        else:
+            meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
         # chain_text's bytes, made inline (a call an entry less)
         data = (
@@ -609,7 +643,9 @@ def chained_rows(
             keyed.update(hashed.digest())
             raw = keyed.digest()
         digest = raw.hex()
-        if binary:
+        if micros:
+            add_row((seq, at_micros, module, rid, side, kind, dot, context, fields, meta, raw))
+        elif binary:
             add_row((seq, at, module, rid, side, kind, dot, context, fields, meta, prev_bytes, raw))
             prev_bytes = raw
         else:
@@ -710,12 +746,34 @@ class EntryDecoder:
                 _dot(dot) if dot else None,
                 clock,
                 values,
-                {} if meta == "{}" else loads(meta),
+                {}
+                if meta == "{}"
+                else loads(meta)
+                if meta[:1] != "["
+                else self._compact_meta(kind, module, rid, side, meta, values),
                 prev_hash,
                 hash_,
                 None,
             ),
         )
+
+    def _compact_meta(
+        self,
+        kind: str,
+        module: str,
+        rid: str | None,
+        side: str | None,
+        meta: str,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The meta of a compact meta text (:meth:`journal.names.FieldNames.meta_text`)."""
+        if self.names is None:
+            raise EncodingError(f"a compact meta of module {module!r} needs the journal's names")
+        items = loads(meta)
+        if type(items) is not list:
+            raise EncodingError(f"not a compact meta: {meta[:100]!r}")
+        found: dict[str, Any] = self.names.expand_meta(kind, module, rid, side, items, fields)
+        return found
 
     def _compact(self, module: str, fields: str) -> dict[str, Any]:
         """The values of compact fields (:mod:`journal.names`)."""
@@ -762,6 +820,8 @@ __all__ = [
     "fast_dumps",
     "from_wire",
     "loads",
+    "micros_of",
+    "micros_text",
     "row_hash",
     "same_wire",
     "to_wire",

@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from journal.entry import NewEntry, dumps, wire_loads
 from journal.errors import EncodingError
 
@@ -51,7 +53,7 @@ class FieldNames:
     transaction may have declared names that were never stored; another connection may
     have stored some), and the next use reads it again."""
 
-    __slots__ = ("_index", "_keys", "_load", "_masks", "_orders")
+    __slots__ = ("_index", "_keys", "_last", "_load", "_masks", "_orders")
 
     def __init__(self, load: Loader | None = None) -> None:
         self._load = load
@@ -61,6 +63,8 @@ class FieldNames:
         self._masks: dict[tuple[str, int], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         # (module, the fields' names in their order) -> the mask, and the names by bit
         self._keys: dict[tuple[str, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+        # the fields :meth:`text` made last, and their names by bit (for meta_text's key)
+        self._last: tuple[Any, tuple[str, ...]] = (None, ())
 
     @classmethod
     def of(cls, orders: Mapping[str, Iterable[str]]) -> FieldNames:
@@ -130,7 +134,8 @@ class FieldNames:
         found = self._keys.get((module, keys))
         if found is not None:
             mask, by_bit = found
-            return dumps([mask, *map(fields.__getitem__, by_bit)])
+            self._last = (fields, by_bit)
+            return _text([mask, *map(fields.__getitem__, by_bit)])
         self._known()
         index = self._index.get(module)
         new_names = sorted(set(keys).difference(index or ()))
@@ -146,8 +151,133 @@ class FieldNames:
         if len(self._keys) > 4096:  # a module's shapes are few; kept so
             self._keys.clear()
         self._keys[(module, keys)] = (mask, by_bit)
+        self._last = (fields, by_bit)
         values = [mask, *map(fields.__getitem__, by_bit)]
-        return dumps([new_names, *values] if new_names else values)
+        return dumps([new_names, *values]) if new_names else _text(values)
+
+    def meta_text(self, new: NewEntry) -> str:
+        """The stored ``meta`` text of ``new``: compact for an observation or an applied
+        write (``[id, key, modified, {rest}]``, ``[id, create, done, {rest}]``: the id 0
+        when it is the rid's own, ``side:id``; the key the bit of the field whose value it
+        is, ``false`` when the entry has none; the flags null when absent; the rest only
+        when there is any), an object for the rest.  Called after :meth:`text` made the
+        entry's fields (their names declared)."""
+        meta = new.meta
+        if not meta:
+            return "{}"
+        kind = new.kind
+        side_id = meta.get("id")
+        if kind not in COMPACT_KINDS or type(side_id) is not str:
+            return dumps(meta, trusted=True)
+        first: str | int = 0 if new.rid == f"{new.side}:{side_id}" else side_id
+        size = len(meta)
+        # the shapes a sync writes, in one orjson call (their values are text and flags)
+        if kind == "observed":
+            key: Any = meta.get("key", False)
+            modified = meta.get("modified")
+            if (
+                size == 1 + ("key" in meta) + (modified is not None)
+                and (key is False or key is None or type(key) is str)
+                and (modified is None or type(modified) is str)
+            ):
+                if type(key) is str:
+                    key = self._key_ref(new.module, new.fields, key)
+                return _orjson_dumps([first, key, modified]).decode()  # type: ignore[no-any-return]
+        else:
+            create, done = meta.get("create"), meta.get("done")
+            if (
+                size == 1 + (create is not None) + (done is not None)
+                and (create is None or type(create) is bool)
+                and (done is None or type(done) is bool)
+            ):
+                return _orjson_dumps([first, create, done]).decode()  # type: ignore[no-any-return]
+        items: list[Any] = [first]
+        rest = dict(meta)
+        del rest["id"]
+        if kind == "observed":
+            key = False  # no key (the module matches nothing)
+            if "key" in rest:
+                key = rest.pop("key")
+                if key is not None:
+                    if type(key) is not str:
+                        return dumps(meta, trusted=True)
+                    key = self._key_ref(new.module, new.fields, key)
+            modified = rest.get("modified")
+            if modified is not None:
+                del rest["modified"]
+            items += (key, modified)
+        else:
+            for name in ("create", "done"):
+                flag = rest.get(name)  # None: absent (or stored null, kept in the rest)
+                if flag is not None:
+                    if type(flag) is not bool:
+                        return dumps(meta, trusted=True)
+                    del rest[name]
+                items.append(flag)
+        if rest:
+            items.append(rest)
+        return _text(items)
+
+    def _key_ref(self, module: str, fields: Mapping[str, Any], key: str) -> str | int:
+        """An observation's match key as the lowest bit of a field holding it (the key is
+        that field's value, as a module matching on one field has it), else the key."""
+        index = self._index.get(module, {})
+        made, by_bit = self._last
+        if made is not fields:  # not the fields text() made last: their bits found here
+            if not index.keys() >= fields.keys():
+                return key
+            by_bit = tuple(sorted(fields, key=index.__getitem__))
+        for name in by_bit:
+            value = fields[name]
+            if type(value) is str and value == key:
+                return index[name]
+        return key
+
+    def expand_meta(
+        self,
+        kind: str,
+        module: str,
+        rid: str | None,
+        side: str | None,
+        items: list[Any],
+        fields: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The meta of a compact meta's list (values as ``items`` holds them), its keys
+        sorted as an object form's are; ``fields``: the entry's, decoded."""
+        if not items or kind not in COMPACT_KINDS:
+            raise EncodingError(f"not a compact meta of an entry of kind {kind!r}")
+        first = items[0]
+        if type(first) is str:
+            meta: dict[str, Any] = {"id": first}
+        elif first == 0 and type(first) is int and rid and side and rid.startswith(f"{side}:"):
+            meta = {"id": rid[len(side) + 1 :]}  # the rid's own: ``side:id``
+        else:
+            raise EncodingError(f"a compact meta's id is not one: {first!r}"[:200])
+        size = 3
+        if kind == "observed":
+            key, modified = items[1:3] if len(items) >= 3 else (None, None)
+            if key is not False:
+                if type(key) is int and type(key) is not bool:
+                    order = self._known().get(module, [])
+                    found = fields.get(order[key]) if 0 <= key < len(order) else None
+                    if type(found) is not str:
+                        raise EncodingError(f"a compact meta's key names no text field: {key}")
+                    key = found
+                meta["key"] = key
+            if modified is not None:
+                meta["modified"] = modified
+        else:
+            for name, flag in zip(("create", "done"), items[1:3], strict=False):
+                if flag is not None:
+                    meta[name] = flag
+        if len(items) == size + 1 and type(items[size]) is dict:
+            rest = items[size]
+            if rest.keys() & meta.keys():
+                raise EncodingError("a compact meta says a key twice")
+            meta.update(rest)
+        elif len(items) != size:
+            raise EncodingError(f"a compact meta of {len(items)} items")
+        return dict(sorted(meta.items()))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -190,6 +320,29 @@ class FieldNames:
             self._masks.clear()
         self._masks[(module, mask)] = shape
         return shape
+
+
+_orjson_dumps = orjson.dumps
+_SORTED = orjson.OPT_SORT_KEYS
+_JSONEncodeError = orjson.JSONEncodeError
+
+
+def _text(items: list[Any]) -> str:
+    """:func:`journal.entry.dumps` of a compact list, the same bytes: in one orjson call
+    when every value is JSON already (text, an integer, a boolean, None, or a tagged value
+    in its wire form, ``{"$decimal": "1.5"}``: what a sync's fields hold), else through
+    ``dumps`` (which tags Decimals and dates, and refuses a float)."""
+    for value in items:
+        kind = type(value)
+        if kind is str or kind is int or value is None or kind is bool:
+            continue
+        if kind is dict and len(value) == 1 and type(next(iter(value.values()))) is str:
+            continue
+        return dumps(items)
+    try:
+        return _orjson_dumps(items, option=_SORTED).decode()
+    except _JSONEncodeError:  # an integer past 64 bits
+        return dumps(items)
 
 
 def sqlite_names(conn: Any) -> FieldNames:

@@ -987,6 +987,7 @@ class PostgresJournal(KeyedChain):
                 key=key,
                 now=self.now(),
                 fields_text=self.names.text,
+                meta_text=self.names.meta_text,
             )
         except BaseException:
             self.names.forget()  # names the entries declared were not stored

@@ -31,8 +31,7 @@ from journal.anchors import BATCH, Anchor, check_anchors, check_key, check_range
 from journal.entry import ChainKey, Entry, EntryDecoder
 from journal.errors import IntegrityError
 from journal.schema import (
-    CHAIN_COLUMNS,
-    ENTRY_COLUMNS,
+    READ_COLUMNS,
     STATE_SCHEMA,
     STATE_TABLES,
     TALLIED,
@@ -41,7 +40,14 @@ from journal.schema import (
     store_state_rule,
     store_state_version,
 )
-from journal.store import Journal, sqlite_names, undecodable
+from journal.store import (
+    Journal,
+    chain_batches,
+    entry_batches,
+    sqlite_names,
+    timed_rows,
+    undecodable,
+)
 from journal.view import (
     LINK_ORDER,
     Progress,
@@ -568,16 +574,10 @@ class _ReadOnly:
         self.format = entries_format(conn)
 
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
-        return self._batches(ENTRY_COLUMNS, since, batch)
+        return entry_batches(self.conn, self.format, since=since, batch=batch, upto=self.last_seq)
 
     def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
-        return self._batches(CHAIN_COLUMNS[self.format], since, batch)
-
-    def _batches(self, columns: str, since: int, batch: int) -> Iterator[list[Any]]:
-        sql = f"SELECT {columns} FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
-        while rows := self.conn.execute(sql, (since, self.last_seq, batch)).fetchall():
-            yield rows
-            since = rows[-1][0]
+        return chain_batches(self.conn, self.format, since=since, batch=batch, upto=self.last_seq)
 
 
 def _table_columns(conn: sqlite3.Connection, table: str) -> str:
@@ -649,10 +649,11 @@ def _of_kinds(conn: sqlite3.Connection, kinds: Iterable[str]) -> Iterator[Entry]
     wanted = sorted(set(kinds))
     marks = ",".join("?" * len(wanted))
     decoder = EntryDecoder(names=sqlite_names(conn))
+    fmt = entries_format(conn)  # 3: the time's text made from micros (timed_rows)
     rows = conn.execute(
-        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE kind IN ({marks}) ORDER BY seq", wanted
+        f"SELECT {READ_COLUMNS[fmt]} FROM entries WHERE kind IN ({marks}) ORDER BY seq", wanted
     )
-    for row in rows:
+    for row in rows if fmt != 3 else timed_rows(rows):
         yield decoder.entry(row)
 
 
@@ -691,8 +692,11 @@ def _record_rows(
     range's before; those of the module it ends in, its own, after its records: they set
     cursors alone, which no record reads); up to entry ``upto`` when given (what a worker
     process, which reads on a connection of its own, sees of the moment its caller reads)."""
-    # by the records' index, whatever the planner would make of a bound on seq
-    sql = f"SELECT {_FOLD_COLUMNS} FROM entries INDEXED BY entries_record"
+    # by the records' index, whatever the planner would make of a bound on seq; format 3's
+    # time read as micros, its text made in Python (timed_rows)
+    micros = entries_format(conn) == 3
+    columns = _FOLD_COLUMNS.replace(" at,", " micros,") if micros else _FOLD_COLUMNS
+    sql = f"SELECT {columns} FROM entries INDEXED BY entries_record"
     order = " ORDER BY module, rid, seq"
     queries: list[tuple[str, tuple[Any, ...]]] = []
     if upto is not None:
@@ -716,7 +720,7 @@ def _record_rows(
     for query, params in queries:
         rows = conn.execute(query, params)
         while chunk := rows.fetchmany(batch):
-            yield _timed_chunk(chunk)
+            yield _timed_chunk(list(timed_rows(chunk)) if micros else chunk)
 
 
 def _timed(batches: Iterable[list[Any]]) -> Iterator[list[Any]]:

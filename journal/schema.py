@@ -46,6 +46,12 @@ _TAIL = f"CAST({' || char(31) || '.join(_CHAIN_TAIL)} AS BLOB)"
 CHAIN_COLUMNS = {
     1: f"seq, prev_hash, hash, {_TAIL}",
     2: f"seq, CAST(prev AS BLOB), CAST(digest AS BLOB), {_TAIL}",
+    # format 3 stores no link and ``at`` as an integer: SQLite makes the tail from
+    # ``module`` on, and :func:`journal.store.chain_batches` puts the previous row's digest,
+    # ``seq`` and ``at``'s text in front in Python (SQLite's date functions cost more than
+    # the rest of the row, :data:`AT_TEXT`)
+    3: f"seq, micros, CAST(digest AS BLOB), "
+    f"CAST({' || char(31) || '.join(_CHAIN_TAIL[2:])} AS BLOB)",
 }
 
 # The entries table of a journal file, by format (:func:`entries_format`).  Format 1 (every
@@ -53,8 +59,20 @@ CHAIN_COLUMNS = {
 # as their 32 bytes (``prev``, ``digest``) and reads them as the same hex text through
 # virtual columns of the old names (computed on read, stored nowhere), so every query,
 # the chain check and every reader of a row see the columns of format 1, and the chain is
-# computed over the same text: a journal of either format verifies the same way.  New
-# journals are made in format 2; a journal of format 1 stays so (nothing is rewritten).
+# computed over the same text: a journal of either format verifies the same way.  A
+# journal of format 1 or 2 stays so (nothing is rewritten).
+#
+# Format 3 (issue 16) stores no link and the time as an integer: ``micros`` is ``at`` in
+# microseconds since the epoch (8 bytes, was 32 of text), and ``prev_hash``, the previous
+# row's hash, is not stored (32 bytes a row): a reader that needs it takes it from the row
+# before (:data:`PREV_HASH`, or carried along a read in order,
+# :func:`journal.store.entry_batches`).  The chain is computed over the same canonical text
+# as formats 1 and 2 (``at`` as its UTC text, :func:`journal.entry.micros_text`), so
+# an edit of ``micros`` changes the text hashed, and a deleted or moved row breaks the
+# hash of the row after it (its link is the hash of the row before it now).  ``at`` and
+# ``hash`` are virtual columns of the old names and text (computed on read, stored
+# nowhere), for SQL that reads them; the journal's own reads take ``micros`` and make the
+# text in Python, a row's time read once per batch of rows that share it.
 ENTRIES_FORMAT_1 = """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
@@ -89,19 +107,76 @@ CREATE TABLE IF NOT EXISTS entries (
     digest BLOB NOT NULL
 );
 """
-ENTRIES_FORMAT = 2  # the format a new journal is made in
-# the columns a row is stored in, by format (format 2: the hashes' bytes), and the append
+# the earliest and latest microsecond a Python datetime holds (0001-01-01 and the end of
+# 9999, UTC), the range of ``micros`` read as a time
+MIN_MICROS = -62_135_596_800_000_000
+MAX_MICROS = 253_402_300_799_999_999
+_R = "((micros % 1000000) + 1000000) % 1000000"  # the microseconds of the second, 0..999999
+# ``at``'s text from ``micros`` in SQL (what :func:`journal.entry.micros_text` makes): the
+# same text as formats 1 and 2 store for a time in range; "not a time: " and the stored
+# value otherwise (an integer out of range, or a value of another type)
+AT_TEXT = (
+    f"CASE WHEN typeof(micros) = 'integer' AND micros BETWEEN {MIN_MICROS} AND {MAX_MICROS} "
+    f"THEN replace(datetime((micros - {_R}) / 1000000, 'unixepoch'), ' ', 'T') || '.' || "
+    f"substr({_R} + 1000000, 2) || '+00:00' ELSE 'not a time: ' || quote(micros) END"
+)
+ENTRIES_FORMAT_3 = f"""
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    micros INTEGER NOT NULL,
+    module TEXT NOT NULL,
+    rid TEXT,
+    side TEXT,
+    kind TEXT NOT NULL,
+    dot TEXT,
+    context TEXT,
+    fields TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    at TEXT GENERATED ALWAYS AS ({AT_TEXT}) VIRTUAL,
+    hash TEXT GENERATED ALWAYS AS (lower(hex(digest))) VIRTUAL
+);
+"""
+ENTRIES_FORMAT = 3  # the format a new journal is made in
+GENESIS_HEX = "0" * 64  # the link of the first entry (journal.entry.GENESIS)
+# a format-3 row's ``prev_hash`` in SQL: the hash of the row before it (the genesis for
+# the first row), for a query of ``entries`` not in seq order (one lookup a row)
+PREV_HASH = (
+    "coalesce((SELECT lower(hex(p.digest)) FROM entries AS p WHERE p.seq < entries.seq "
+    f"ORDER BY p.seq DESC LIMIT 1), '{GENESIS_HEX}')"
+)
+# the columns a row is stored in, by format (format 2: the hashes' bytes; format 3: no
+# link, the time as an integer), and the append
 STORED_COLUMNS = {
     1: ENTRY_COLUMNS,
     2: "seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest",
+    3: "seq, micros, module, rid, side, kind, dot, context, fields, meta, digest",
 }
 INSERT_ENTRIES = {
-    n: f"INSERT INTO entries ({columns}) VALUES ({','.join('?' * 12)})"
+    n: f"INSERT INTO entries ({columns}) VALUES ({','.join('?' * len(columns.split(',')))})"
     for n, columns in STORED_COLUMNS.items()
 }
+# ENTRY_COLUMNS of a journal of each format, for SQL that reads ``entries`` (format 3:
+# ``at`` by its virtual column, ``prev_hash`` from the row before); the journal's own
+# reads of format 3 take ``micros`` instead and make the text in Python (READ_COLUMNS)
+_ENTRY_COLUMNS_3 = (
+    f"seq, at, module, rid, side, kind, dot, context, fields, meta, {PREV_HASH}, hash"
+)
+READ_COLUMNS = {
+    1: ENTRY_COLUMNS,
+    2: ENTRY_COLUMNS,
+    3: f"seq, micros, module, rid, side, kind, dot, context, fields, meta, {PREV_HASH}, hash",
+}
+
+
+def entry_columns(fmt: int) -> str:
+    """The columns of :data:`ENTRY_COLUMNS`, for a query of ``entries`` of a journal of
+    format ``fmt`` (:func:`entries_format`), each as its text."""
+    return _ENTRY_COLUMNS_3 if fmt == 3 else ENTRY_COLUMNS
+
 
 SCHEMA = (
-    ENTRIES_FORMAT_2
+    ENTRIES_FORMAT_3
     + """
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
 -- (kind, seq): a run's errors and skips, and a module's last cursor, without a scan
@@ -279,12 +354,16 @@ def has_entries(conn: sqlite3.Connection) -> bool:
 
 
 def entries_format(conn: sqlite3.Connection) -> int:
-    """The format of the file's entries table (see :data:`ENTRIES_FORMAT_2`): 2 if it
-    stores the hashes as bytes, else 1.  The table's own definition records it."""
-    found = conn.execute(
-        "SELECT 1 FROM pragma_table_xinfo('entries') WHERE name = 'digest'"
-    ).fetchone()
-    return 1 if found is None else 2
+    """The format of the file's entries table (see :data:`ENTRIES_FORMAT_2` and
+    :data:`ENTRIES_FORMAT_3`): 3 if it stores the time as ``micros``, 2 if it stores the
+    hashes as bytes, else 1.  The table's own definition records it."""
+    names = {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM pragma_table_xinfo('entries') WHERE name IN ('digest', 'micros')"
+        )
+    }
+    return 3 if "micros" in names else 2 if "digest" in names else 1
 
 
 def statements(script: str) -> list[str]:
@@ -397,12 +476,19 @@ def store_state_rule(conn: sqlite3.Connection, rule: str | None) -> None:
 
 __all__ = [
     "ADDED_COLUMNS",
+    "AT_TEXT",
     "CHAIN_COLUMNS",
     "ENTRIES_FORMAT",
     "ENTRIES_FORMAT_1",
     "ENTRIES_FORMAT_2",
+    "ENTRIES_FORMAT_3",
     "ENTRY_COLUMNS",
+    "GENESIS_HEX",
     "INSERT_ENTRIES",
+    "MAX_MICROS",
+    "MIN_MICROS",
+    "PREV_HASH",
+    "READ_COLUMNS",
     "MAX_STATE_VERSION",
     "SCHEMA",
     "STATE_SCHEMA",
@@ -414,6 +500,7 @@ __all__ = [
     "connect",
     "create_private",
     "create_schema",
+    "entry_columns",
     "entries_format",
     "has_entries",
     "missing_triggers",

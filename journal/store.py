@@ -35,6 +35,7 @@ from journal.entry import (
     chained_rows,
     entry_from_row,
     loads,
+    micros_text,
     row_hash,
     wire_loads,
 )
@@ -53,7 +54,9 @@ from journal.protocols import Reducer, View
 from journal.schema import (
     CHAIN_COLUMNS,
     ENTRY_COLUMNS,
+    GENESIS_HEX,
     INSERT_ENTRIES,
+    READ_COLUMNS,
     TRIGGERS,
     connect,
     create_schema,
@@ -241,6 +244,20 @@ def undecodable(row: Any, wire: bool, names: FieldNames | None = None) -> str | 
             "fields (compact, not of the journal's names)",
             lambda: fields[:1] != "[" or EntryDecoder(names=names)._compact(row[2], fields),
         ),
+        (
+            "meta (compact, not of its entry)",
+            lambda: (
+                meta[:1] != "["
+                or EntryDecoder(names=names)._compact_meta(
+                    kind,
+                    row[2],
+                    row[3],
+                    row[4],
+                    meta,
+                    EntryDecoder(names=names).entry((*row[:9], "{}", *row[10:])).fields,
+                )
+            ),
+        ),
         ("meta (not its JSON)", lambda: loads(meta)),
     ]
     for column, check in checks:
@@ -291,7 +308,8 @@ class Journal(KeyedChain):
         try:
             self.conn = connect(path)
             create_schema(self.conn)
-            # 2: the hashes stored as bytes (a journal made since issue 16), 1: as hex text
+            # 3: no link stored and the time as an integer (a journal made since format 3),
+            # 2: the hashes stored as bytes, 1: as hex text (journal.schema)
             self.format = entries_format(self.conn)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open journal {path}: {exc}") from exc
@@ -329,9 +347,7 @@ class Journal(KeyedChain):
         if marker is not None:
             self.keyed_from = int(marker[0])
             return
-        first = self.conn.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq LIMIT 1"
-        ).fetchone()
+        first = next(iter(self._rows("1 ORDER BY seq LIMIT 1", [])), None)
         if first is None:
             self.keyed_from = 1 if self.key is not None else None
         elif row_hash(first) == first[11]:
@@ -524,8 +540,9 @@ class Journal(KeyedChain):
                 prev=self._last_hash,
                 key=key,
                 now=self.now(),
-                binary=self.format == 2,
+                format=self.format,
                 fields_text=self.names.text,
+                meta_text=self.names.meta_text,
             )
             if not rows:
                 return []
@@ -568,13 +585,22 @@ class Journal(KeyedChain):
         if until is not None:
             where += " AND seq <= ?"
             params.append(until)
-        sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
+        sql = f"{where} ORDER BY seq"
         if descending:
             sql += " DESC"
         if limit is not None or offset:
             sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {max(int(offset), 0)}"
-        for row in self.conn.execute(sql, params):
+        for row in self._rows(sql, params):
             yield entry_from_row(row, self.names)
+
+    def _rows(self, where: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        """The stored rows (the columns of :data:`ENTRY_COLUMNS`) ``WHERE where`` (which
+        may end with an order and a limit); for format 3, each ``prev_hash`` looked up
+        and each time's text made here."""
+        rows = self.conn.execute(
+            f"SELECT {READ_COLUMNS[self.format]} FROM entries WHERE {where}", params
+        )
+        return rows if self.format != 3 else timed_rows(rows)
 
     def stream(
         self, *, since: int = 0, batch: int = 5_000, wire_fields: bool = False
@@ -588,26 +614,16 @@ class Journal(KeyedChain):
             yield from map(decoder.entry, rows)
 
     def row_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
-        """The stored rows with ``seq > since`` in order, ``batch`` of them at a time."""
-        return self._batches(ENTRY_COLUMNS, since, batch)
+        """The stored rows with ``seq > since`` in order, ``batch`` of them at a time (the
+        columns of :data:`ENTRY_COLUMNS` in every format: :func:`entry_batches`)."""
+        return entry_batches(self.conn, self.format, since=since, batch=batch)
 
     def chain_batches(self, *, since: int = 0, batch: int = 5_000) -> Iterator[list[Any]]:
         """What a chain check reads of the rows with ``seq > since``, in order, ``batch``
         of them at a time: ``(seq, prev, digest, tail)``, the hashes as the format stores
         them and the canonical text after ``prev_hash``, made by SQLite from the stored
         bytes (:data:`~journal.schema.CHAIN_COLUMNS`, :func:`journal.anchors.chain_texts`)."""
-        return self._batches(CHAIN_COLUMNS[self.format], since, batch)
-
-    def _batches(self, columns: str, since: int, batch: int) -> Iterator[list[Any]]:
-        """``columns`` of the rows with ``seq`` (the first column) above ``since``, in
-        order, ``batch`` rows a query: no statement stays open between batches."""
-        sql = f"SELECT {columns} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?"
-        while True:
-            rows = self.conn.execute(sql, (since, batch)).fetchall()
-            if not rows:
-                return
-            yield rows
-            since = rows[-1][0]
+        return chain_batches(self.conn, self.format, since=since, batch=batch)
 
     @staticmethod
     def _where(
@@ -639,17 +655,18 @@ class Journal(KeyedChain):
         needle = "%" + json.dumps(rid).replace("%", "").replace("_", "") + "%"
         if module is None:
             where = "(rid = ? OR (rid IS NULL AND kind = 'intent' AND meta LIKE ?))"
-            sql = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {where} ORDER BY seq"
+            sql = f"{where} ORDER BY seq"
             params: list[Any] = [rid, needle]
         else:
             # two lookups of the (module, rid) index, not a walk over the module's entries
+            columns = READ_COLUMNS[self.format]
             sql = (
-                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE module = ? AND rid = ? UNION ALL "
-                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE module = ? AND rid IS NULL "
+                "module = ? AND rid = ? UNION ALL "
+                f"SELECT {columns} FROM entries WHERE module = ? AND rid IS NULL "
                 "AND kind = 'intent' AND meta LIKE ? ORDER BY seq"
             )
             params = [module, rid, module, needle]
-        for row in self.conn.execute(sql, params):
+        for row in self._rows(sql, params):
             entry = entry_from_row(row, self.names)
             if entry.rid == rid:
                 yield entry
@@ -681,13 +698,17 @@ class Journal(KeyedChain):
         if not kinds:
             return {}
         marks = ",".join("?" * len(kinds))
+        column = "micros" if self.format == 3 else "at"
         rows = self.conn.execute(
-            f"SELECT module, max(at) FROM entries WHERE kind IN ({marks}) "
+            f"SELECT module, max({column}) FROM entries WHERE kind IN ({marks}) "
             "GROUP BY module ORDER BY module",
             [str(k) for k in kinds],
         )
         # ``at`` is fixed-width UTC text (utc_text), so its text order is time order
-        return {module: dt.datetime.fromisoformat(at) for module, at in rows}
+        return {
+            module: dt.datetime.fromisoformat(at if column == "at" else micros_text(at))
+            for module, at in rows
+        }
 
     def record(self, module: str, rid: str) -> Any | None:
         return self.view.record(module, rid)
@@ -832,6 +853,123 @@ class Journal(KeyedChain):
         self.close()
 
 
+def _row_batches(
+    conn: sqlite3.Connection, columns: str, since: int, batch: int, upto: int | None
+) -> Iterator[list[Any]]:
+    """``columns`` of the rows with ``seq`` (the first column) above ``since`` (and at most
+    ``upto``), in order, ``batch`` rows a query: no statement stays open between batches."""
+    bound = "" if upto is None else f" AND seq <= {int(upto)}"
+    sql = f"SELECT {columns} FROM entries WHERE seq > ?{bound} ORDER BY seq LIMIT ?"
+    while True:
+        rows = conn.execute(sql, (since, batch)).fetchall()
+        if not rows:
+            return
+        yield rows
+        since = rows[-1][0]
+
+
+def _digest_before(conn: sqlite3.Connection, seq: int) -> Any:
+    """The stored digest of the row before entry ``seq + 1`` in a journal of format 3 (the
+    link of the entry after ``seq``): the last row at or before ``seq``, the genesis's
+    bytes when there is none."""
+    row = conn.execute(
+        "SELECT CAST(digest AS BLOB) FROM entries WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
+        (seq,),
+    ).fetchone()
+    return _GENESIS_BYTES if row is None else row[0]
+
+
+_GENESIS_BYTES = bytes.fromhex(GENESIS_HEX)
+
+
+def _hex(digest: Any) -> str:
+    """A stored digest's hex (``hash``); a value that is not 32 bytes never equals a hash
+    made, as format 2's virtual column (the hex of whatever is stored) never does."""
+    if type(digest) is bytes:
+        return digest.hex()
+    return f"not a hash: {digest!r}"
+
+
+def entry_batches(
+    conn: sqlite3.Connection,
+    fmt: int,
+    *,
+    since: int = 0,
+    batch: int = 5_000,
+    upto: int | None = None,
+) -> Iterator[list[Any]]:
+    """The rows of a journal of entries format ``fmt`` with ``seq > since`` (and at most
+    ``upto``) in order, ``batch`` of them at a time, as the columns of
+    :data:`ENTRY_COLUMNS` in every format: for format 3 each row's ``prev_hash`` is the hash
+    of the row before it, carried along, and its time's text is made from ``micros``
+    (once for the rows that share it)."""
+    if fmt != 3:
+        yield from _row_batches(conn, ENTRY_COLUMNS, since, batch, upto)
+        return
+    # the digest as bytes whatever its storage class (an edit may store text, not UTF-8)
+    columns = (
+        "seq, micros, module, rid, side, kind, dot, context, fields, meta, CAST(digest AS BLOB)"
+    )
+    prev = _hex(_digest_before(conn, since))
+    last_micros: Any = None
+    at = ""
+    for rows in _row_batches(conn, columns, since, batch, upto):
+        out = []
+        for seq, micros, module, rid, side, kind, dot, context, fields, meta, digest in rows:
+            if micros != last_micros or type(micros) is not type(last_micros):
+                at, last_micros = micros_text(micros), micros
+            digest_hex = _hex(digest)
+            out.append(
+                (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest_hex)
+            )
+            prev = digest_hex
+        yield out
+
+
+def chain_batches(
+    conn: sqlite3.Connection,
+    fmt: int,
+    *,
+    since: int = 0,
+    batch: int = 5_000,
+    upto: int | None = None,
+) -> Iterator[list[Any]]:
+    """What a chain check reads of the rows with ``seq > since`` (and at most ``upto``) of
+    a journal of entries format ``fmt``, in order, ``batch`` of them at a time: ``(seq,
+    prev, digest, tail)``, the hashes as the format stores them and the canonical text
+    after ``prev_hash`` (:data:`~journal.schema.CHAIN_COLUMNS`,
+    :func:`journal.anchors.chain_texts`).  Format 3 stores no link: ``prev`` is the digest
+    of the row before (carried along), and the tail's ``seq`` and time are put in front
+    of what SQLite made here."""
+    if fmt != 3:
+        yield from _row_batches(conn, CHAIN_COLUMNS[fmt], since, batch, upto)
+        return
+    prev = _digest_before(conn, since)
+    last_micros: Any = None
+    at = b""
+    for rows in _row_batches(conn, CHAIN_COLUMNS[3], since, batch, upto):
+        out = []
+        for seq, micros, digest, rest in rows:
+            if micros != last_micros or type(micros) is not type(last_micros):
+                at, last_micros = micros_text(micros).encode(), micros
+            tail = b"%d\x1f%b\x1f%b" % (seq, at, b"" if rest is None else rest)
+            out.append((seq, prev, digest, tail))
+            prev = digest
+        yield out
+
+
+def timed_rows(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    """Rows of :data:`~journal.schema.READ_COLUMNS` of format 3 (``micros`` second) as
+    the columns of :data:`ENTRY_COLUMNS` (the time's text second)."""
+    last_micros: Any = None
+    at = ""
+    for row in rows:
+        micros = row[1]
+        if micros != last_micros or type(micros) is not type(last_micros):
+            at, last_micros = micros_text(micros), micros
+        yield (row[0], at, *row[2:])
+
+
 # ENTRY_COLUMNS, TRIGGERS, Reducer, View and cursor_order live in journal.schema,
 # journal.protocols and journal.view; imported from here by older code.
 __all__ = [
@@ -844,5 +982,8 @@ __all__ = [
     "STATE_RID",
     "TRIGGERS",
     "View",
+    "chain_batches",
     "cursor_order",
+    "entry_batches",
+    "timed_rows",
 ]

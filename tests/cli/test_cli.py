@@ -21,6 +21,7 @@ from journal import StorageError
 from replicator.cli import common
 from replicator.cli.main import main
 from replicator.errors import EngineError
+from tests.journal.tamper import nul_in_time
 from tests.sqlite_folder import CONFIG as FOLDER_CONFIG
 
 # the shared two-SQLite-sides config with duplicates overwritten, ``{conflicts}`` left to fill
@@ -351,7 +352,7 @@ def test_verify_names_an_entry_edited_behind_the_journals_back(folder):
     folder.ok("sync")
     with contextlib.closing(sqlite3.connect(folder.journal)) as conn, conn:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("UPDATE entries SET at = at WHERE seq = 4")
+            conn.execute("UPDATE entries SET fields = fields WHERE seq = 4")
         conn.execute("DROP TRIGGER entries_no_update")
         conn.execute(
             "UPDATE entries SET fields = replace(fields, 'Acme', 'Acne') "
@@ -375,7 +376,7 @@ def test_an_edited_journal_whose_state_must_be_rebuilt_is_refused_and_still_veri
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         conn.execute(f"PRAGMA user_version = {int(version) - 1}")
         conn.execute("DROP TRIGGER entries_no_update")
-        conn.execute("UPDATE entries SET at = at || char(0) WHERE seq = 2")
+        nul_in_time(conn, 2)  # the time of any entries format
     count = "SELECT count(*), max(seq) FROM entries"
     before = folder.rows(folder.journal, count)
     status = folder.cli("status")

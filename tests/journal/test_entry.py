@@ -19,6 +19,8 @@ from journal.entry import (
     fast_dumps,
     from_wire,
     loads,
+    micros_of,
+    micros_text,
     same_wire,
     to_wire,
     utc_text,
@@ -244,5 +246,58 @@ def test_chained_rows_writes_what_the_standard_encoder_and_chain_hash_make(
     assert got_rows == rows
     assert got == stored
     assert [e.payload for e in got] == [e.payload for e in entries]
-    binary_rows, _ = chained_rows(entries, seq=seq, prev=prev, key=key, now=now, binary=True)
+    binary_rows, _ = chained_rows(entries, seq=seq, prev=prev, key=key, now=now, format=2)
     assert binary_rows == [(*r[:10], bytes.fromhex(r[10]), bytes.fromhex(r[11])) for r in rows]
+    rows_3, stored_3 = chained_rows(entries, seq=seq, prev=prev, key=key, now=now, format=3)
+    assert stored_3 == stored
+    assert rows_3 == [
+        (r[0], micros_of(e.at), *r[2:10], bytes.fromhex(r[11]))
+        for r, e in zip(rows, stored, strict=True)
+    ]
+    assert [micros_text(r[1]) for r in rows_3] == [r[1] for r in rows]
+
+
+_MICROS = st.integers(min_value=-62_135_596_800_000_000, max_value=253_402_300_799_999_999)
+
+
+@given(st.datetimes(timezones=_any_zone) | _MICROS.map(lambda m: m))
+def test_a_time_and_its_stored_micros_give_one_text_in_python_and_in_sqlite(value):
+    """Format 3 stores a time as integer microseconds: read back in Python
+    (:func:`micros_text`) and by SQLite's virtual ``at`` column, it is the text formats 1
+    and 2 store (:func:`utc_text`, which the chain hashes), over the whole range of a
+    Python datetime; an integer outside it, or a value of another type, reads as no
+    time in both."""
+    import sqlite3
+
+    from journal.schema import AT_TEXT
+
+    micros = micros_of(value) if isinstance(value, dt.datetime) else value
+    conn = sqlite3.connect(":memory:")
+    (sql,) = conn.execute(f"SELECT {AT_TEXT} FROM (SELECT ? AS micros)", (micros,)).fetchone()
+    text = micros_text(micros)
+    assert sql == text
+    assert dt.datetime.fromisoformat(text) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC) == (
+        dt.timedelta(microseconds=micros)
+    )
+    if isinstance(value, dt.datetime):
+        assert text == utc_text(value)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "micros",
+    [-62_135_596_800_000_001, 253_402_300_800_000_000, 2**63 - 1, -(2**63), "17", 1.5, b"1"],
+)
+def test_a_stored_micros_out_of_range_or_not_an_integer_is_no_time(micros):
+    """A value no time's text equals, in Python and in SQLite, that no reader decodes."""
+    import sqlite3
+
+    from journal.schema import AT_TEXT
+
+    conn = sqlite3.connect(":memory:")
+    (sql,) = conn.execute(f"SELECT {AT_TEXT} FROM (SELECT ? AS micros)", (micros,)).fetchone()
+    conn.close()
+    for text in (sql, micros_text(micros)):
+        assert text.startswith("not a time: ")
+        with pytest.raises(ValueError):
+            dt.datetime.fromisoformat(text)

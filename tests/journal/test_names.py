@@ -18,7 +18,7 @@ from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
 from journal.entry import GENESIS, EntryDecoder, chained_rows, dumps, entry_from_row, loads
 from journal.errors import EncodingError
 from journal.names import FieldNames
-from journal.schema import ENTRY_COLUMNS
+from journal.schema import entry_columns
 from journal.store import TRIGGERS
 from tests.journal.tamper import insert_row
 from tests.journal.test_store import CountingReducer, fixed_now
@@ -78,7 +78,8 @@ def object_form(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored(journal: Journal) -> list[tuple[Any, ...]]:
-    return journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq").fetchall()
+    sql = f"SELECT {entry_columns(journal.format)} FROM entries ORDER BY seq"
+    return journal.conn.execute(sql).fetchall()
 
 
 # -- the laws -------------------------------------------------------------------------------
@@ -306,3 +307,75 @@ def test_verify_finds_an_edit_of_a_compact_entry(tmp_path, seq, fields):
         result = verify(journal)
     assert not result.ok and not result.chain_ok
     assert result.first_bad_seq == seq
+
+
+# -- compact metas --------------------------------------------------------------------------
+
+ids = st.sampled_from(["1", "0", "42", "x:y", ""]) | st.text(max_size=4)
+maybe = st.sampled_from(["absent", "null", "value"])
+
+
+@st.composite
+def observed_metas(draw: st.DrawFn, fields: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"id": draw(ids)}
+    texts = [v for v in fields.values() if type(v) is str]
+    how = draw(maybe)
+    if how == "null":
+        meta["key"] = None
+    elif how == "value":
+        meta["key"] = draw(st.sampled_from(texts)) if texts and draw(st.booleans()) else draw(ids)
+    for name, strategy in (
+        ("near", ids),
+        ("modified", st.sampled_from(["2026-01-05T09:00:00.000000+00:00"]) | st.none()),
+        ("absent", st.lists(names, max_size=2)),
+        ("baseline", st.booleans()),
+        ("other", values),
+    ):
+        if draw(st.booleans()):
+            meta[name] = draw(strategy)
+    return meta
+
+
+@st.composite
+def applied_metas(draw: st.DrawFn) -> dict[str, Any]:
+    meta: dict[str, Any] = {"id": draw(ids)}
+    for name in ("create", "done"):
+        how = draw(maybe)
+        if how != "absent":
+            meta[name] = None if how == "null" else draw(st.booleans())
+    if draw(st.booleans()):
+        meta["renamed"] = [{"field": "name", "from": "a", "to": "a (2)"}]
+    if draw(st.booleans()):
+        meta["other"] = draw(values)
+    return meta
+
+
+@given(st.data(), field_sets, st.sampled_from(["crm", "books"]))
+def test_compact_metas_read_back_as_the_object_form_gave_them(data, fields, side):
+    """An observation's and an applied write's meta, whatever its keys (a key that is a
+    field's value or not, None, absent; an id that is the rid's own or not; times, flags,
+    keys no payload knows), read back (a read, the reducer's fold of its row) as its
+    object form gave it, keys in the same order."""
+    observed = data.draw(observed_metas(fields))
+    applied = data.draw(applied_metas())
+    rid = f"{side}:{observed['id']}" if data.draw(st.booleans()) else "crm:other"
+    entries = [
+        NewEntry(Kind.OBSERVED, "customers", rid, side, Dot(side, 1), None, fields, observed),
+        NewEntry(Kind.APPLIED, "customers", rid, side, None, None, fields, applied),
+    ]
+    with Journal(":memory:", CountingReducer(), now=fixed_now) as journal:
+        journal.append(entries)
+        read = [e.meta for e in journal.read()]
+        wired = [e.meta for e in journal.stream(wire_fields=True)]
+    expected = [loads(dumps(observed)), loads(dumps(applied))]
+    assert read == expected == wired
+    assert [list(m) for m in read] == [list(m) for m in expected]
+
+
+def test_a_syncs_metas_are_compact_and_say_the_id_and_key_once(tmp_path):
+    """A sync's observation names neither its id (the rid's own) nor its key (a field's
+    value) again; an applied write's meta is its id and two flags."""
+    with Journal(tmp_path / "j.db", CountingReducer(), now=fixed_now) as journal:
+        journal.append(_record_script(1))
+        metas = [row[9] for row in stored(journal)]
+    assert metas == ["[0,2,null]", '["b1",true,true]']

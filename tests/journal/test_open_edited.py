@@ -10,8 +10,7 @@ import pytest
 
 from journal import IntegrityError, Journal, verify
 from journal.entry import row_hash
-from journal.schema import ENTRY_COLUMNS
-from tests.journal.tamper import set_hashes
+from tests.journal.tamper import read_row, set_hashes, time_edit
 from tests.journal.test_state_version import VersionedCounting, raw_rows
 from tests.journal.test_store import CountingReducer, observed
 
@@ -39,7 +38,7 @@ def made(path, n=4, *, editable=True):
 
 def edit(path, assignment, seq):
     with sqlite3.connect(path) as conn:
-        conn.execute(f"UPDATE entries SET {assignment} WHERE seq = ?", (seq,))
+        conn.execute(f"UPDATE entries SET {time_edit(conn, assignment)} WHERE seq = ?", (seq,))
     conn.close()
 
 
@@ -81,7 +80,7 @@ def test_an_entry_that_hashes_but_cannot_be_decoded_fails_the_rebuild_naming_it(
     made(path)
     edit(path, EDITS[f"{column} not JSON"], 4)
     with sqlite3.connect(path) as conn:
-        row = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq = 4").fetchone()
+        row = read_row(conn, 4)
         set_hashes(conn, 4, row[10], row_hash(row))
     conn.close()
     before = snapshot(path)
@@ -110,7 +109,7 @@ def _rehashed_edit(path, assignment, seq):
 
     edit(path, assignment, seq)
     with sqlite3.connect(path) as conn:
-        row = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE seq = ?", (seq,)).fetchone()
+        row = read_row(conn, seq)
         set_hashes(conn, seq, row[10], row_hash(row))
         conn.execute(TRIGGERS["entries_no_update"])
     conn.close()

@@ -4,7 +4,6 @@ first fault, for keyed and unkeyed chains and with anchors."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ from hypothesis import strategies as st
 from conflicts import RecordReducer
 from journal import Anchor, ChainKey, IntegrityError, Journal, replay, verify, verify_chain
 from journal.anchors import check_span
-from journal.entry import chain_text
 from journal.store import TRIGGERS
 from tests.conflicts.test_apply_row import _sync
-from tests.journal.tamper import set_hashes
+from tests.journal.tamper import nul_in_time, rechain, time_column
 from tests.journal.test_store import CountingReducer
 from tests.journal.test_trust import entry, raw
 
@@ -52,6 +50,8 @@ def _edit(path: Path, how: str, seq: int) -> None:
             conn.execute("UPDATE entries SET meta = meta || char(0) || 'x' WHERE seq = ?", (seq,))
         elif how == "digest":
             conn.execute("UPDATE entries SET digest = zeroblob(32) WHERE seq = ?", (seq,))
+        elif how == "prev" and time_column(conn) == "micros":  # format 3 stores no link
+            conn.execute("UPDATE entries SET micros = micros + 1 WHERE seq = ?", (seq,))
         elif how == "prev":
             conn.execute("UPDATE entries SET prev = x'01' || zeroblob(31) WHERE seq = ?", (seq,))
         elif how == "as-text":
@@ -62,17 +62,8 @@ def _edit(path: Path, how: str, seq: int) -> None:
             if how == "rechained":
                 conn.execute(RENAME, (seq,))
             else:
-                conn.execute("UPDATE entries SET at = at || char(0) WHERE seq = ?", (seq,))
-            prev = conn.execute("SELECT prev_hash FROM entries WHERE seq = ?", (seq,)).fetchone()[0]
-            rows = conn.execute(
-                "SELECT seq, at, module, rid, side, kind, dot, context, fields, meta FROM entries "
-                "WHERE seq >= ? ORDER BY seq",
-                (seq,),
-            ).fetchall()
-            for row in rows:
-                new = hashlib.sha256(chain_text(prev, *row)).hexdigest()
-                set_hashes(conn, row[0], prev, new)
-                prev = new
+                nul_in_time(conn, seq)
+            rechain(conn, seq)
         for sql in TRIGGERS.values():
             conn.execute(sql)
 

@@ -65,7 +65,7 @@ def test_append_numbers_and_chains_entries(journal):
     assert [e.seq for e in stored] == [1, 2]
     assert stored[0].prev_hash == GENESIS
     assert stored[1].prev_hash == stored[0].hash
-    rows = journal.conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
+    rows = [row for batch in journal.row_batches() for row in batch]
     assert [row_hash(r) for r in rows] == [r[11] for r in rows]
 
 

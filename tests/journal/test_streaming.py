@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 import journal.anchors
 from conflicts import RecordReducer
 from journal import ChainKey, Dot, Journal, Kind, NewEntry, VectorClock, verify, verify_chain
-from journal.entry import GENESIS, Entry, from_wire, row_hash, to_wire
+from journal.entry import GENESIS, Entry, from_wire, micros_of, row_hash, to_wire
 from journal.errors import IntegrityError
 from journal.replay import replay_into
-from journal.schema import ENTRY_COLUMNS, STATE_TABLES
+from journal.schema import STATE_TABLES, entry_columns
 from journal.view import SQLiteView, fold
 from tests.journal.test_store import CountingReducer
 
@@ -64,7 +64,9 @@ def old_entry(row: tuple[Any, ...]) -> Entry:
 def old_chain_check(journal: Journal, key: ChainKey | None) -> int:
     """The first entry whose link or hash fails, the whole table read at once (0: none)."""
     prev, expected = GENESIS, 1
-    for row in journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq"):
+    for row in journal.conn.execute(
+        f"SELECT {entry_columns(journal.format)} FROM entries ORDER BY seq"
+    ):
         if row[0] != expected or row[10] != prev or row_hash(row, key) != row[11]:
             return expected
         prev, expected = row[11], expected + 1
@@ -73,17 +75,23 @@ def old_chain_check(journal: Journal, key: ChainKey | None) -> int:
 
 def rows(journal: Journal) -> list[tuple[Any, ...]]:
     """The stored rows, compact fields (journal.names) in the object form they stand for."""
-    stored = journal.conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY seq")
+    stored = journal.conn.execute(
+        f"SELECT {entry_columns(journal.format)} FROM entries ORDER BY seq"
+    )
     return [_object_form(journal, row) for row in stored]
 
 
 def _object_form(journal: Journal, row: tuple[Any, ...]) -> tuple[Any, ...]:
-    fields = row[8]
-    if fields[:1] != "[":
-        return row
-    items = json.loads(fields)
-    text = json.dumps(journal.names.expand(row[2], items), sort_keys=True, separators=(",", ":"))
-    return (*row[:8], text, *row[9:])
+    """A row with compact fields and meta (journal.names) as the object texts they say."""
+    fields, meta = row[8], row[9]
+    values = json.loads(fields)
+    if fields[:1] == "[":
+        values = journal.names.expand(row[2], values)
+        fields = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    if meta[:1] == "[":
+        said = journal.names.expand_meta(row[5], row[2], row[3], row[4], json.loads(meta), values)
+        meta = json.dumps(said, sort_keys=True, separators=(",", ":"))
+    return (*row[:8], fields, meta, *row[10:])
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -234,8 +242,11 @@ def test_an_edit_in_a_later_batch_is_named_as_before(synced, monkeypatch, column
         "dot": '["crm",99]',
         "hash": "f" * 64,
     }[column]
-    if column == "hash":  # the stored bytes of a journal of format 2
+    if column == "hash":  # the stored bytes of a journal of format 2 or 3
         j.conn.execute("UPDATE entries SET digest = ? WHERE seq = 13", (bytes.fromhex(value),))
+    elif column == "at" and j.format == 3:  # the stored integer of a journal of format 3
+        micros = micros_of(dt.datetime.fromisoformat(value))
+        j.conn.execute("UPDATE entries SET micros = ? WHERE seq = 13", (micros,))
     else:
         j.conn.execute(f"UPDATE entries SET {column} = ? WHERE seq = 13", (value,))
     with pytest.raises(IntegrityError) as failed:

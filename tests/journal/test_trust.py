@@ -30,7 +30,7 @@ from journal import (
 from journal.anchors import chain_texts, check_anchors, last_anchor
 from journal.entry import GENESIS, chain_text
 from journal.store import CHAIN_RID, JOURNAL_MODULE, TRIGGERS
-from tests.journal.tamper import insert_row, set_hashes
+from tests.journal.tamper import insert_row, read_row, set_hashes, time_edit
 from tests.journal.test_store import CountingReducer, fixed_now
 
 SECRET = bytes(range(32))
@@ -92,7 +92,7 @@ def test_a_keyed_journal_chains_entries_with_hmac_sha256_under_its_key(tmp_path)
     path = tmp_path / "j.db"
     fill(path, 3)
     with raw(path) as conn:
-        rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
+        rows = [read_row(conn, seq) for seq in (1, 2, 3)]  # as the journal reads them
     for row in rows:
         data = chain_text(row[10], *row[:10])
         assert row[11] == hmac.new(SECRET, data, hashlib.sha256).hexdigest()
@@ -143,7 +143,7 @@ def test_sqlite_makes_the_canonical_text_of_a_row_as_chain_text_does(tmp_path):
         stored = [row for rows in journal.row_batches() for row in rows]
     texts = chain_texts([row[10] for row in stored], [r[3] for r in made])
     assert texts == [chain_text(row[10], *row[:10]) for row in stored]
-    hashes = [(r[0], r[1].hex(), r[2].hex()) for r in made]  # format 2: their bytes
+    hashes = [(r[0], r[1].hex(), r[2].hex()) for r in made]  # formats 2 and 3: their bytes
     assert hashes == [(row[0], row[10], row[11]) for row in stored]
 
 
@@ -154,7 +154,8 @@ def test_an_edit_that_appends_a_nul_and_more_to_a_column_fails(tmp_path, column)
     fill(path, 12)
     with raw(path) as conn:
         conn.execute("DROP TRIGGER entries_no_update")
-        conn.execute(f"UPDATE entries SET {column} = {column} || char(0) || 'x' WHERE seq = 7")
+        edit = f"{column} = {column} || char(0) || 'x'"
+        conn.execute(f"UPDATE entries SET {time_edit(conn, edit)} WHERE seq = 7")
     with open_journal(path) as journal:
         result = verify(journal)
     assert not result.chain_ok and result.first_bad_seq == 7

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from journal.anchors import anchor_path, read_anchors
-from journal.entry import GENESIS, chain_text
+from journal.entry import chain_text
 from journal.store import CHAIN_RID, JOURNAL_MODULE, TRIGGERS
 from replicator.daemon.state import published_anchor
 from replicator.sync.app import KEY_ENV, KEY_FILE_ENV
 from tests.cli.test_cli import Folder, _seed
-from tests.journal.tamper import insert_row, set_hashes
+from tests.journal.tamper import insert_row
+from tests.journal.tamper import rechain as tamper_rechain
 
 FIXTURES = Path(__file__).resolve().parents[1] / "journal" / "fixtures"
 
@@ -61,17 +62,7 @@ def rechain(path: Path, since: int) -> None:
     with raw(path) as conn:
         for name in TRIGGERS:
             conn.execute(f"DROP TRIGGER {name}")
-        found = conn.execute("SELECT hash FROM entries WHERE seq = ?", (since - 1,)).fetchone()
-        prev = found[0] if found else GENESIS
-        rows = conn.execute(
-            "SELECT seq, at, module, rid, side, kind, dot, context, fields, meta FROM entries "
-            "WHERE seq >= ? ORDER BY seq",
-            (since,),
-        ).fetchall()
-        for row in rows:
-            new = hashlib.sha256(chain_text(prev, *row)).hexdigest()
-            set_hashes(conn, row[0], prev, new)
-            prev = new
+        tamper_rechain(conn, since)  # over the rows as the journal reads them, any format
         for sql in TRIGGERS.values():
             conn.execute(sql)
 

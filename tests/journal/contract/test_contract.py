@@ -31,8 +31,9 @@ KEY = ChainKey(bytes(range(32)))
 AT = dt.datetime(2026, 12, 4, 16, 30, tzinfo=dt.UTC)
 # the head of the three entries of ``three`` chained under KEY at AT: the same bytes on
 # every backend (a stored journal's hashes never change; the same new entries are chained
-# over their compact fields since journal.names: 17f0ae06... over their object form before)
-THREE_HEAD = "b235d879349c70f089e47f5394cb1f321ff3a4de0bb2c0457607fa397fbd6000"
+# over their compact fields and metas since journal.names: 17f0ae06... over their object
+# forms before)
+THREE_HEAD = "cbe8aabf92a2f41a09be9dc93602eedf86b2ff2f3e8c96752a3e55b4d1bc7d41"
 
 
 def fixed_now() -> dt.datetime:
