@@ -53,7 +53,7 @@ class FieldNames:
     transaction may have declared names that were never stored; another connection may
     have stored some), and the next use reads it again."""
 
-    __slots__ = ("_index", "_keys", "_load", "_masks", "_orders")
+    __slots__ = ("_index", "_keys", "_last", "_load", "_masks", "_orders")
 
     def __init__(self, load: Loader | None = None) -> None:
         self._load = load
@@ -63,6 +63,8 @@ class FieldNames:
         self._masks: dict[tuple[str, int], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         # (module, the fields' names in their order) -> the mask, and the names by bit
         self._keys: dict[tuple[str, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+        # the fields :meth:`text` made last, and their names by bit (for meta_text's key)
+        self._last: tuple[Any, tuple[str, ...]] = (None, ())
 
     @classmethod
     def of(cls, orders: Mapping[str, Iterable[str]]) -> FieldNames:
@@ -132,6 +134,7 @@ class FieldNames:
         found = self._keys.get((module, keys))
         if found is not None:
             mask, by_bit = found
+            self._last = (fields, by_bit)
             return _text([mask, *map(fields.__getitem__, by_bit)])
         self._known()
         index = self._index.get(module)
@@ -148,24 +151,51 @@ class FieldNames:
         if len(self._keys) > 4096:  # a module's shapes are few; kept so
             self._keys.clear()
         self._keys[(module, keys)] = (mask, by_bit)
+        self._last = (fields, by_bit)
         values = [mask, *map(fields.__getitem__, by_bit)]
         return dumps([new_names, *values]) if new_names else _text(values)
 
     def meta_text(self, new: NewEntry) -> str:
         """The stored ``meta`` text of ``new``: compact for an observation or an applied
-        write of the shapes a sync writes (see :data:`META_LAYOUT`), an object for the
-        rest.  Called after :meth:`text` made its fields (their names declared)."""
+        write (``[id, key, modified, {rest}]``, ``[id, create, done, {rest}]``: the id 0
+        when it is the rid's own, ``side:id``; the key the bit of the field whose value it
+        is, ``false`` when the entry has none; the flags null when absent; the rest only
+        when there is any), an object for the rest.  Called after :meth:`text` made the
+        entry's fields (their names declared)."""
         meta = new.meta
         if not meta:
             return "{}"
         kind = new.kind
-        if kind not in COMPACT_KINDS or type(meta.get("id")) is not str:
+        side_id = meta.get("id")
+        if kind not in COMPACT_KINDS or type(side_id) is not str:
             return dumps(meta, trusted=True)
-        items: list[Any] = [0 if new.rid == f"{new.side}:{meta['id']}" else meta["id"]]
+        first: str | int = 0 if new.rid == f"{new.side}:{side_id}" else side_id
+        size = len(meta)
+        # the shapes a sync writes, in one orjson call (their values are text and flags)
+        if kind == "observed":
+            key: Any = meta.get("key", False)
+            modified = meta.get("modified")
+            if (
+                size == 1 + ("key" in meta) + (modified is not None)
+                and (key is False or key is None or type(key) is str)
+                and (modified is None or type(modified) is str)
+            ):
+                if type(key) is str:
+                    key = self._key_ref(new.module, new.fields, key)
+                return _orjson_dumps([first, key, modified]).decode()  # type: ignore[no-any-return]
+        else:
+            create, done = meta.get("create"), meta.get("done")
+            if (
+                size == 1 + (create is not None) + (done is not None)
+                and (create is None or type(create) is bool)
+                and (done is None or type(done) is bool)
+            ):
+                return _orjson_dumps([first, create, done]).decode()  # type: ignore[no-any-return]
+        items: list[Any] = [first]
         rest = dict(meta)
         del rest["id"]
         if kind == "observed":
-            key: Any = False  # no key (the module matches nothing)
+            key = False  # no key (the module matches nothing)
             if "key" in rest:
                 key = rest.pop("key")
                 if key is not None:
@@ -189,11 +219,18 @@ class FieldNames:
         return _text(items)
 
     def _key_ref(self, module: str, fields: Mapping[str, Any], key: str) -> str | int:
-        """An observation's match key as the bit of the field holding it (the key is that
-        field's value, as a module matching on one field has it), else the key itself."""
-        for name, value in fields.items():
-            if value == key and type(value) is str:
-                return self._index[module][name]
+        """An observation's match key as the lowest bit of a field holding it (the key is
+        that field's value, as a module matching on one field has it), else the key."""
+        index = self._index.get(module, {})
+        made, by_bit = self._last
+        if made is not fields:  # not the fields text() made last: their bits found here
+            if not index.keys() >= fields.keys():
+                return key
+            by_bit = tuple(sorted(fields, key=index.__getitem__))
+        for name in by_bit:
+            value = fields[name]
+            if type(value) is str and value == key:
+                return index[name]
         return key
 
     def expand_meta(
