@@ -67,7 +67,7 @@ RETRY_LIMIT = 6  # attempts at a refused write before the record is held for a p
 # how many entries (observations and applied writes of its own) a record's state may be the
 # fold of and be stored by reference to them, not as its text (0: never; see
 # RecordReducer.references)
-REFERENCE_LIMIT = 0
+REFERENCE_LIMIT = 4
 RETRY_FIRST = dt.timedelta(minutes=1)  # then 4x longer after each attempt, at most a day
 RETRY_MAX = dt.timedelta(days=1)
 
@@ -301,7 +301,9 @@ class RecordReducer:
     # makes an older journal's tables in that layout.
     # 11: a register's time is stored as an integer of its digits (10: of microseconds
     # since the epoch, slower to make and read).
-    version: int = 11
+    # 12: a record's state that is the fold of at most REFERENCE_LIMIT observations and
+    # applied writes of its own is stored by reference to them (their seqs), not as text.
+    version: int = 12
     # every field value goes through to_wire: a replay may hand the fields in wire form
     wire_fields = True
     # how many entries a state stored by reference may be the fold of (0: none is; see

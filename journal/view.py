@@ -109,6 +109,13 @@ class SQLiteView:
     used alone the states it has planned push out those it has yet to read (a first sync
     of 100k records decoded every state again; now only those the pulls left beyond the
     cache).
+
+    A record whose reducer says its state is the fold of a few entries of its own (its
+    ``references``) is stored by reference to them (:func:`reference_text`): its row keeps
+    its indexed columns (from the reducer's ``columns``) and no state text, and reading it
+    reads those entries by seq and folds them again (the reducer's ``unfold``), a batch of
+    records in one query.  A first copy's records (an observation and the create it made)
+    are so: no state encoded at commit, a third of the table's bytes.
     """
 
     def __init__(

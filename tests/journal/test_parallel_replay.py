@@ -82,8 +82,10 @@ def test_a_replay_shared_by_processes_finds_a_state_edited(tmp_path):
     with Journal(tmp_path / "j.db", RecordReducer()) as journal:
         for i in range(6):
             journal.append(_sync(f"books:{i}"))
+        # its text edited, or (stored by reference to its entries) the entries it names
         journal.conn.execute(
-            "UPDATE records SET state = replace(state, 'Acme', 'Evil') WHERE rid = 'books:5'"
+            "UPDATE records SET state = CASE WHEN state GLOB '@*' THEN '@1,1' "
+            "ELSE replace(state, 'Acme', 'Evil') END WHERE rid = 'books:5'"
         )
         result = verify(journal, workers=2)
     assert not result.state_ok
