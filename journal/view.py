@@ -127,20 +127,11 @@ class SQLiteView:
         entries: sqlite3.Connection | None = None,
     ):
         self.conn = conn
-        self.reducer = reducer
+        self.reducer = reducer  # with the parts a state stored by reference needs
         self.cache_size = cache_size
         # where the entries a state stored by reference names are read (a replay folds
         # into tables of another file than the journal's)
         self.entries = conn if entries is None else entries
-        # the reducer's parts a state stored by reference needs (see flush), or None
-        references = getattr(reducer, "references", None)
-        columns = getattr(reducer, "columns", None)
-        unfold = getattr(reducer, "unfold", None)
-        self._by_reference = (
-            (references, columns, unfold)
-            if callable(references) and callable(columns) and callable(unfold)
-            else None
-        )
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
         # the cached records needing no attention (as their rows hold it), least recently
         # used first, each with the flush count when it was last read (-1: written):
@@ -222,6 +213,24 @@ class SQLiteView:
                 if state is None:
                     state = unfolded[key]
                 self._remember(key, state, tuple(indexed), bool(attention))
+
+    @property
+    def reducer(self) -> Reducer:
+        return self._reducer
+
+    @reducer.setter
+    def reducer(self, reducer: Reducer) -> None:
+        """The reducer, and the parts of it a state stored by reference needs (see
+        flush), or None: set again whenever the reducer is (a wrapper of it, say)."""
+        self._reducer = reducer
+        references = getattr(reducer, "references", None)
+        columns = getattr(reducer, "columns", None)
+        unfold = getattr(reducer, "unfold", None)
+        self._by_reference = (
+            (references, columns, unfold)
+            if callable(references) and callable(columns) and callable(unfold)
+            else None
+        )
 
     def _unfold(self, referring: dict[tuple[str, str], list[int]]) -> dict[tuple[str, str], Any]:
         """The states of records stored by reference, ``{(module, rid): seqs}``: their
@@ -486,13 +495,14 @@ class SQLiteView:
         if holding is not None:
             escaped = holding.replace("!", "!!").replace("%", "!%").replace("_", "!_")
             # a state stored by reference holds what its entries' fields and meta hold
-            # (its values, ids and keys, as the same JSON text); any entry of the record
+            # (its values, ids and keys, as the same JSON text) and its rid (a compact
+            # meta leaves out the side id that is the rid's own); any entry of the record
             # is looked at: a superset still
-            like = f"LIKE ?{len(params) + 1} ESCAPE '!'"  # the one parameter, three times
+            like = f"LIKE ?{len(params) + 1} ESCAPE '!'"  # the one parameter, four times
             where.append(
-                f"(state {like} OR (state GLOB '@*' AND EXISTS (SELECT 1 FROM entries "
-                "INDEXED BY entries_record WHERE entries.module = records.module AND "
-                f"entries.rid = records.rid AND (fields {like} OR meta {like}))))"
+                f"(state {like} OR (state GLOB '@*' AND (rid {like} OR EXISTS (SELECT 1 "
+                "FROM entries INDEXED BY entries_record WHERE entries.module = records.module AND "
+                f"entries.rid = records.rid AND (fields {like} OR meta {like})))))"
             )
             params.append(f"%{escaped}%")
         sql = "SELECT module, rid, state FROM records"

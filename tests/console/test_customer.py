@@ -228,7 +228,8 @@ def test_a_customer_whose_id_holds_like_wildcards_or_other_letters_gets_only_its
 
 
 class Counting:
-    """Wraps a reducer, counting the states it decodes per module."""
+    """Wraps a reducer, counting the states it decodes per module, from their text or
+    folded from the entries a state stored by reference names."""
 
     def __init__(self, reducer: Any) -> None:
         self.reducer = reducer
@@ -238,7 +239,12 @@ class Counting:
         return getattr(self.reducer, name)
 
     def decode(self, text: str) -> Any:
-        state = self.reducer.decode(text)
+        return self._count(self.reducer.decode(text))
+
+    def unfold(self, rows: Any, names: Any = None) -> Any:
+        return self._count(self.reducer.unfold(rows, names=names))
+
+    def _count(self, state: Any) -> Any:
         self.decoded[state.module] = self.decoded.get(state.module, 0) + 1
         return state
 

@@ -50,13 +50,18 @@ def make_config(tmp_path: Path, *, vendors_match: str | None = None) -> Config:
 
 
 class CountingReducer(RecordReducer):
-    """The record reducer, counting the states it decodes."""
+    """The record reducer, counting the states it decodes (from their text, or folded
+    from the entries a state stored by reference names)."""
 
     decoded = 0
 
     def decode(self, text: str) -> Any:
         CountingReducer.decoded += 1
         return super().decode(text)
+
+    def unfold(self, rows: Any, names: Any = None) -> Any:
+        CountingReducer.decoded += 1
+        return super().unfold(rows, names=names)
 
 
 class World:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conflicts import RecordReducer
-from journal import Journal, NewEntry, replay, verify
+from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay, verify
 from journal.schema import STATE_SCHEMA
 from journal.view import SQLiteView, reference_text, referenced
 from tests.conflicts.test_apply_row import CROSSING, SCRIPTS, _conflict, _obs, _sync
@@ -195,3 +195,42 @@ def test_the_reference_text_round_trips():
     assert reference_text([1041, 6041]) == "@1041,5000"
     assert referenced("@1041,5000") == [1041, 6041]
     assert referenced(reference_text([7])) == [7]
+
+
+def _holding(view: SQLiteView, text: str) -> set[str]:
+    return {rid for _, rid, _ in view.records("customers", holding=text)}
+
+
+def test_a_search_of_held_text_finds_a_record_by_reference_as_its_text_would(tmp_path):
+    """``records(holding=)`` is a superset of the records whose state holds the text: a
+    record stored by reference is found by its values and by each side's id, also the
+    side id a compact entry leaves out because it is the rid's own."""
+    books_own = NewEntry(
+        Kind.OBSERVED,
+        "customers",
+        "books:b7",
+        "books",
+        Dot("books", 1),
+        VectorClock(),
+        {"name": "Zebulon"},
+        {"id": "b7", "key": "zebulon"},
+    )
+    created = NewEntry(
+        Kind.APPLIED,
+        "customers",
+        "books:b7",
+        "crm",
+        context=VectorClock.of(books=1),
+        fields={"name": "Zebulon"},
+        meta={"id": "c9", "create": True, "done": True},
+    )
+    ref, text = _both(tmp_path, [[books_own, created], _sync("books:2")])
+    assert _rows(ref)[("customers", "books:b7")][0].startswith("@")
+    as_text = {rid: state.casefold() for (_, rid), (state, _) in _rows(text).items()}
+    with Journal(ref, _reducer()) as journal:
+        for needle in ("b7", "c9", "Zebulon", "zebu", "Acme", "cbooks:2", "nowhere"):
+            held = {rid for rid, state in as_text.items() if needle.casefold() in state}
+            assert _holding(journal.view, needle) >= held, needle
+        assert _holding(journal.view, "b7") == {"books:b7"}
+        assert _holding(journal.view, "c9") == {"books:b7"}
+        assert _holding(journal.view, "nowhere") == set()
