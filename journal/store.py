@@ -911,13 +911,11 @@ def entry_batches(
         "seq, micros, module, rid, side, kind, dot, context, fields, meta, CAST(digest AS BLOB)"
     )
     prev = _hex(_digest_before(conn, since))
-    last_micros: Any = None
-    at = ""
     for rows in _row_batches(conn, columns, since, batch, upto):
         out = []
-        for seq, micros, module, rid, side, kind, dot, context, fields, meta, digest in rows:
-            if micros != last_micros or type(micros) is not type(last_micros):
-                at, last_micros = micros_text(micros), micros
+        for seq, at, module, rid, side, kind, dot, context, fields, meta, digest in timed_rows(
+            rows
+        ):
             digest_hex = _hex(digest)
             out.append(
                 (seq, at, module, rid, side, kind, dot, context, fields, meta, prev, digest_hex)
