@@ -253,11 +253,14 @@ class SQLiteView:
         states = {}
         for key, seqs in referring.items():
             missing = [seq for seq in seqs if seq not in rows]
-            if missing:
+            # a reference only ever names entries of its own record (a hand edit may not)
+            foreign = [seq for seq in seqs if seq in rows and tuple(rows[seq][2:4]) != key]
+            if missing or foreign:
                 raise StorageError(
-                    f"record {key[0]}/{key[1]} is stored by reference to entries {missing} "
-                    "the journal does not hold: its state is to be rebuilt (`replicator "
-                    "journal replay --rebuild`)"
+                    f"record {key[0]}/{key[1]} is stored by reference to entries "
+                    f"{missing or foreign} "
+                    + ("the journal does not hold" if missing else "of another record")
+                    + ": its state is to be rebuilt (`replicator journal replay --rebuild`)"
                 )
             states[key] = unfold([rows[seq] for seq in seqs], names=self.names)
         return states

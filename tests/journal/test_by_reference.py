@@ -190,6 +190,21 @@ def test_a_reference_to_an_entry_the_journal_lacks_is_a_storage_error(tmp_path):
             journal.record("customers", "books:1")
 
 
+def test_a_reference_to_another_records_entries_is_a_storage_error(tmp_path):
+    """A row edited to name the entries of another record does not read as that record's
+    state under this record's rid: the read says so, and verify finds the edit."""
+    from journal.errors import StorageError
+
+    ref, _ = _both(tmp_path, [_sync("books:1"), _sync("books:2")])
+    with Journal(ref, _reducer()) as journal:
+        other = _rows(ref)[("customers", "books:2")][0]
+        journal.conn.execute("UPDATE records SET state = ? WHERE rid = 'books:1'", (other,))
+        journal.view.forget()
+        with pytest.raises(StorageError, match=r"books:1 .*\[3, 4\] of another record"):
+            journal.record("customers", "books:1")
+        assert not verify(journal).ok
+
+
 def test_the_reference_text_round_trips():
     """Seqs as the first and the distances after it."""
     assert reference_text([1041, 6041]) == "@1041,5000"
