@@ -172,11 +172,7 @@ class SQLiteView:
         ).fetchone()
         if row is None:
             return None
-        text = row[0]
-        if text[:1] == REFERENCE:
-            state = self._unfold({key: referenced(text)})[key]
-        else:
-            state = self.reducer.decode(text)
+        state = self._states({key: row[0]})[key]
         self._remember(key, state, row[2:], bool(row[1]))
         return state
 
@@ -198,21 +194,13 @@ class SQLiteView:
                 f"WHERE module = ? AND rid IN ({marks})",
                 (module, *chunk),
             )
-            referring: dict[tuple[str, str], list[int]] = {}
-            found = []
-            for rid, text, attention, *indexed in rows:
-                key = (module, rid)
+            found = [
+                ((module, rid), text, attention, indexed) for rid, text, attention, *indexed in rows
+            ]
+            states = self._states({key: text for key, text, _, _ in found})
+            for key, _, attention, indexed in found:
                 self._absent.discard(key)
-                if text[:1] == REFERENCE:
-                    referring[key] = referenced(text)
-                    found.append((key, None, indexed, attention))
-                else:
-                    found.append((key, self.reducer.decode(text), indexed, attention))
-            unfolded = self._unfold(referring) if referring else {}
-            for key, state, indexed, attention in found:
-                if state is None:
-                    state = unfolded[key]
-                self._remember(key, state, tuple(indexed), bool(attention))
+                self._remember(key, states[key], tuple(indexed), bool(attention))
 
     @property
     def reducer(self) -> Reducer:
@@ -231,6 +219,16 @@ class SQLiteView:
             if callable(references) and callable(columns) and callable(unfold)
             else None
         )
+
+    def _states(self, texts: dict[tuple[str, str], str]) -> dict[tuple[str, str], Any]:
+        """The states of stored rows, ``{(module, rid): state text}``: each text decoded,
+        or, stored by reference, folded again from its entries (one read for them all)."""
+        referring = {key: referenced(t) for key, t in texts.items() if t[:1] == REFERENCE}
+        unfolded = self._unfold(referring) if referring else {}
+        decode = self.reducer.decode
+        return {
+            key: unfolded[key] if key in referring else decode(text) for key, text in texts.items()
+        }
 
     def _unfold(self, referring: dict[tuple[str, str], list[int]]) -> dict[tuple[str, str], Any]:
         """The states of records stored by reference, ``{(module, rid): seqs}``: their
@@ -512,18 +510,11 @@ class SQLiteView:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY module, rid"
-        decode = self.reducer.decode
         rows = self.conn.execute(sql, params)
         while chunk := rows.fetchmany(500):
-            referring = {
-                (mod, rid): referenced(text) for mod, rid, text in chunk if text[:1] == REFERENCE
-            }
-            unfolded = self._unfold(referring) if referring else {}
-            for mod, rid, text in chunk:
-                if text[:1] == REFERENCE:
-                    yield mod, rid, unfolded[(mod, rid)]
-                else:
-                    yield mod, rid, decode(text)
+            states = self._states({(mod, rid): text for mod, rid, text in chunk})
+            for mod, rid, _ in chunk:
+                yield mod, rid, states[(mod, rid)]
 
     def labelled(
         self, modules: Sequence[str], *, holding: str = "", limit: int = 50, offset: int = 0
