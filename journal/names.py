@@ -230,18 +230,21 @@ class FieldNames:
         """Get ready to make the texts of ``entries``, numbered from ``last + 1`` (each
         :meth:`text` call is the next seq): the latest observation of each record an
         applied write of theirs is about, read in one query a module (without
-        :attr:`_latest`: none, and no reference is written).  Returns them as a list."""
+        :attr:`_latest`, or without an applied write: none, and no reference is written).
+        Returns them as a list."""
         batch = entries if type(entries) is list else list(entries)
         self._sources = sources = {}
+        self._seq = None
         latest = self._latest
         if latest is None:
-            self._seq = None
             return batch
-        self._seq = last
         wanted: dict[str, set[str]] = {}
         for new in batch:
             if new.kind == "applied" and new.fields and new.rid is not None:
                 wanted.setdefault(new.module, set()).add(new.rid)
+        if not wanted:  # no applied write: the texts made as ever, nothing kept
+            return batch
+        self._seq = last
         for module, rids in wanted.items():
             for rid, seq, text in latest(module, sorted(rids)):
                 if text[:2] == "[[":  # a declaring observation: its values without the names
