@@ -35,6 +35,7 @@ from journal.schema import (
 Progress = Callable[[int, int], None]
 # the columns of ``records`` that indexes hold besides (module, rid), as a flush writes them
 _INDEXED = "key, near, status, marks, label, ref"
+_INDEXED_COLUMNS = tuple(_INDEXED.split(", "))
 # what a fold reads of a stored row (ENTRY_COLUMNS but the two hashes, which no fold reads)
 FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
 
@@ -97,10 +98,12 @@ class SQLiteView:
 
     Record states are cached decoded and written back in one ``executemany`` at
     :meth:`flush`, so a batch that touches a record several times encodes it once.  A
-    record read from its row whose indexed columns (key, near, status, marks, label, ref)
-    come out of the encoding as they were stored gets its state and attention written
-    alone: an incremental cycle then rewrites no index entry it did not change (each
-    rewritten one is a page of the file written again, wherever in the file it is).
+    record whose row was read or written (its indexed columns -- key, near, status, marks,
+    label, ref -- known as stored) gets its state, attention and the indexed columns that
+    changed written, nothing else: an incremental cycle then rewrites no index entry it did
+    not change (each rewritten one is a page of the file written again, wherever in the
+    file it is), and a first copy's push takes a record out of the key index without taking
+    it out of the label index and back (a full upsert cost twice the UPDATE at 100k).
 
     When the cache is full, the least recently used state of a record needing no attention
     goes first, unless it was read since the last flush (the batch at work needs it); then
@@ -314,7 +317,9 @@ class SQLiteView:
         encode = self.reducer.encode
         references, columns, _ = self._by_reference or (None, None, None)
         rows = []
-        states = []  # records whose indexed columns are as stored: state and attention only
+        # records whose rows are known (their indexed columns as stored): an UPDATE of the
+        # indexed columns that changed (by which ones), state and attention
+        updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
         for (module, rid), state in self._dirty.items():
             seqs = references(state) if references is not None else None
             if seqs and columns is not None:  # stored by reference: no text made
@@ -324,11 +329,15 @@ class SQLiteView:
                 text, key, attention, *more = encode(state)
                 near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
             indexed = (key, near, status, marks, label, ref)
-            if self._indexed.get((module, rid)) == indexed:
-                states.append((1 if attention else 0, text, module, rid))
-            else:
+            stored = self._indexed.get((module, rid))
+            if stored is None:
                 rows.append(
                     (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+                )
+            else:
+                changed = tuple(i for i in range(6) if stored[i] != indexed[i])
+                updates.setdefault(changed, []).append(
+                    (*(indexed[i] for i in changed), 1 if attention else 0, text, module, rid)
                 )
             self._remember((module, rid), state, indexed, bool(attention), read=False)
         self._dirty.clear()
@@ -342,9 +351,13 @@ class SQLiteView:
                 "ref = excluded.ref",
                 rows,
             )
-        if states:
+        for changed, params in updates.items():
+            # only the indexes of the columns set are written again (a first copy's push
+            # takes a record out of the key index, not out of the label index and back)
+            sets = "".join(f"{_INDEXED_COLUMNS[i]} = ?, " for i in changed)
             self.conn.executemany(
-                "UPDATE records SET attention = ?, state = ? WHERE module = ? AND rid = ?", states
+                f"UPDATE records SET {sets}attention = ?, state = ? WHERE module = ? AND rid = ?",
+                params,
             )
 
     def forget(self) -> None:

@@ -259,9 +259,10 @@ def test_a_replay_of_compact_entries_is_the_live_state(tmp_path, workers):
     with Journal(path, RecordReducer(labels={"customers": "name"}), now=fixed_now) as journal:
         for n in range(1, 8):
             journal.append(_record_script(n))
-        assert stored(journal)[1][8] == (
-            '[31,{"$decimal":"12.5"},"Zürich","Acme 1","",{"$date":"2020-01-02"}]'
+        assert stored(journal)[2][8] == (
+            '[31,{"$decimal":"12.5"},"Zürich","Acme 2",null,{"$date":"2020-01-03"}]'
         )
+        assert stored(journal)[3][8] == "[-1]"  # the applied create: by reference
         result = verify(journal, workers=workers)
         assert result.ok, result.problem
         target = sqlite3.connect(":memory:")
