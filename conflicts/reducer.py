@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -325,6 +325,10 @@ class RecordReducer:
         # contexts read (plain clocks) by their text
         self._fields: tuple[str, dict[str, Any]] = ("", {})
         self._clocks: dict[str, dict[str, int]] = {}
+        # referred's reads: by (module, mask) the names a compact fields text holds and
+        # where each one's value is; each module's field names in their order
+        self._picks: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
+        self._orders: dict[str, list[str]] = {}
         # the last compact observation folded from its row (seq, module, rid, values, the
         # names they were read with): what an applied write after it refers to
         self._seen: tuple[int, str, str | None, dict[str, Any], Any] = (0, "", None, {}, None)
@@ -402,6 +406,206 @@ class RecordReducer:
         for row in rows:
             unfolder.apply_row(scratch, row)
         return scratch.state
+
+    def referred(
+        self, rows: Sequence[Sequence[Any]], names: Any = None
+    ) -> tuple[tuple[Any, ...], list[tuple[int, str, str]]] | None:
+        """What a fold of ``rows`` (every stored row of one record, in seq order; ``names``
+        the journal's field names) stores when its state is stored by reference
+        (:meth:`references`), made without the state: the :meth:`columns` of the state the
+        fold makes, and the links it makes, ``(seq, side, side id)`` in the order made.
+        None when the fold would store it otherwise or the rows are of another shape than
+        a sync's observations and applied writes (no field absent, no baseline): the
+        caller folds them (a replay by record; a law holds the two the same).
+
+        Such a record is active; it needs attention after an observation until an applied
+        write that is done; its match key is indexed while one side holds it; its label
+        and reference come from their fields' registers, which only its observations
+        write (folded here for those fields alone)."""
+        if not rows or len(rows) > self.reference_limit:
+            return None
+        module, rid = rows[0][2], rows[0][3]
+        if rid is None:
+            return None
+        label_field = self.labels.get(module)
+        ref_field = self.refs.get(module)
+        wanted = [f for f in (label_field, ref_field) if f is not None]
+        registers: dict[str, Any] = {}
+        ids: dict[str, str] = {}
+        links: list[tuple[int, str, str]] = []
+        dirty = False
+        key: Any = None
+        near: Any = None
+        observation = 0  # the seq of the record's last observation read
+        for row in rows:
+            kind = row[5]
+            if (kind != "observed" and kind != "applied") or row[2] != module or row[3] != rid:
+                return None
+            read = self._synced(names, row, wanted, observation)
+            if read is None:
+                read = self._read_row(names, row)
+                if read is None:
+                    return None
+                if kind == "observed":
+                    if read[9] or read[10]:  # a field absent, a baseline
+                        return None
+                    read = read[:5] + read[6:9]
+                else:
+                    read = read[:2] + read[3:4]
+            side = row[4]
+            side_id = read[1]
+            if kind == "observed":
+                if row[8][:1] == "[":  # compact: what an applied write may refer to
+                    observation = row[0]
+                if ids.get(side) is None:
+                    links.append((row[0], side, side_id))
+                ids[side] = side_id
+                dirty = True
+                if read[6] is not ABSENT:
+                    key, near = read[6], read[7]
+                if wanted:
+                    dot_side, counter, clock, values = read[2], int(read[3]), read[4], read[5]
+                    seen = write_clock(dot_side, counter, clock or {})
+                    for name in wanted:
+                        if name in values:
+                            registers[name] = write_register(
+                                registers.get(name), dot_side, counter, values[name], "", seen
+                            )
+            else:
+                if ids.get(side) != side_id:
+                    links.append((row[0], side, side_id))
+                ids[side] = side_id
+                if read[2]:  # done: no side's refused write waits (none was folded)
+                    dirty = False
+        label = ref = None
+        if wanted:
+            raw = new_state(module, rid, rows[0][4])
+            raw["f"] = registers
+            state = RecordState(raw)
+            if label_field is not None:
+                label = state.label(label_field).casefold()
+            if ref_field is not None:
+                ref = state.ref(ref_field)
+        indexed_key = key if key is not None and len(ids) == 1 else None
+        return (indexed_key, dirty, near, ACTIVE, None, label, ref), links
+
+    def _synced(
+        self, names: Any, row: Sequence[Any], wanted: Sequence[str], observation: int
+    ) -> tuple[Any, ...] | None:
+        """What :meth:`referred` reads of a row of the shapes a sync writes (compact fields
+        and meta, ``observation`` the seq of the record's last observation read): an
+        observation's ``("observed", side id, dot's side, its counter as text, context,
+        the ``wanted`` fields' values, key, near key)``, an applied write's ``("applied",
+        side id, done)``; what :meth:`_read_row` reads of it, without the fields' values
+        it does not use (a law holds the two the same).  None: read it with
+        :meth:`_read_row` (a row of another shape, or one it would refuse)."""
+        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
+        if type(side) is not str or meta[:1] != "[" or fields[:1] != "[" or names is None:
+            return None
+        try:
+            if fields[1:2] == "-":  # an applied write's reference to its observation
+                if kind != "applied" or fields != f"[{observation - row[0]}]":
+                    return None
+                values: Any = None
+            else:
+                items = _loads(fields)
+                if type(items) is not list or not items:
+                    return None
+                start = 2 if type(items[0]) is list else 1  # a declaration first
+                if len(items) < start:
+                    return None
+                mask = items[start - 1]
+                if type(mask) is not int or mask < 0:
+                    return None
+                pick = self._picks.get((module, mask))
+                if pick is None:
+                    held, where = names.shape(module, mask)
+                    pick = (len(held), dict(zip(held, where, strict=True)))
+                    if len(self._picks) > 4096:
+                        self._picks.clear()
+                    self._picks[(module, mask)] = pick
+                count, at_ = pick
+                if len(items) != count + start or not _no_float(items[start:]):
+                    return None
+                values = {}
+                for name in wanted:
+                    i = at_.get(name)
+                    if i is not None:
+                        values[name] = items[i + start - 1]
+            info = _loads(meta)
+            if type(info) is not list or len(info) != 3 and len(info) != 4:
+                return None
+            first = info[0]
+            if type(first) is str:
+                side_id = first
+            elif first == 0 and type(first) is int and rid and side and rid.startswith(side + ":"):
+                side_id = rid[len(side) + 1 :]
+            else:
+                return None
+            near = None
+            if len(info) == 4:
+                rest = info[3]
+                if kind != "observed" or type(rest) is not dict or not rest.keys() <= {"near"}:
+                    return None
+                near = rest.get("near")
+                if near is not None and type(near) is not str:
+                    return None
+            if context is None:
+                clock = None
+            else:
+                clock = self._clocks.get(context)
+                if clock is None:
+                    clock = _loads(context)
+                    if not _plain_clock(clock):
+                        return None
+                    if len(self._clocks) > 4096:
+                        self._clocks.clear()
+                    self._clocks[context] = clock
+            if kind == "applied":
+                create, done = info[1], info[2]
+                if dot is not None or type(create) is not bool and create is not None:
+                    return None
+                if type(done) is bool:
+                    return (kind, side_id, done)
+                return (kind, side_id, False) if done is None else None
+            if values is None or dot is None:
+                return None
+            key, modified = info[1], info[2]
+            if key is False:
+                key = ABSENT
+            elif type(key) is int:
+                order = self._orders.get(module)
+                if order is None or not 0 <= key < len(order):
+                    order = self._orders[module] = names.order(module)
+                    if not 0 <= key < len(order):
+                        return None
+                i = at_.get(order[key])
+                key = items[i + start - 1] if i is not None else None
+                if type(key) is not str:
+                    return None
+            elif key is not None and type(key) is not str:
+                return None
+            if type(modified) is not str:
+                if modified is None:
+                    self._utc(at)
+                elif type(modified) is dict and modified.keys() == {"$datetime"}:
+                    _utc_of(modified["$datetime"])
+                else:
+                    return None
+            dot_side, sep, count_ = dot[2:-1].rpartition('",')
+            if not (
+                sep
+                and dot[:2] == '["'
+                and dot[-1:] == "]"
+                and '"' not in dot_side
+                and "\\" not in dot_side
+                and count_.isascii()
+                and count_.isdigit()
+            ):
+                return None
+        except (orjson.JSONDecodeError, EncodingError, ValueError, TypeError):
+            return None  # _read_row's, or apply's, to name
+        return (kind, side_id, dot_side, count_, clock, values, key, near)
 
     def linked_ids(self, state: RecordState) -> dict[str, str]:
         """The id the record has on each side its state holds one for: where the journal
@@ -597,100 +801,12 @@ class RecordReducer:
     def _fold_row(self, view: View, row: Sequence[Any]) -> bool:
         """Fold an observation or an applied write from its stored text; False (nothing
         done) when the row is not of a shape read here."""
-        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
-        if type(side) is not str:
+        read = self._read_row(getattr(view, "names", None), row)
+        if read is None:
             return False
-        compact_meta = meta[:1] == "["  # journal.names: said with the fields' names
-        if not compact_meta and meta[:1] != "{":
-            return False
-        compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
-        if not compact and fields[:1] != "{":
-            return False
-        try:
-            # an applied create repeats the fields of the observation before it, and
-            # contexts are few: each read once (the values are never changed in place)
-            last, values = self._fields
-            said = module + "\x1f" + fields if compact else fields
-            if compact and fields[1:2] == "-":  # an applied write's reference (journal.names)
-                seen = self._seen  # to the observation read last, or the decoder reads it
-                if (
-                    kind != "applied"
-                    or seen[1] != module
-                    or seen[2] != rid
-                    or seen[4] is not getattr(view, "names", None)
-                    or fields != f"[{seen[0] - row[0]}]"
-                ):
-                    return False
-                values = seen[3]
-            elif said != last:
-                values = _loads(fields)
-                if compact:
-                    names = getattr(view, "names", None)
-                    if names is None or type(values) is not list:
-                        return False
-                    values = names.expand(module, values)
-                if type(values) is not dict or not _floatless(values):
-                    return False
-                self._fields = (said, values)
-            if kind == "observed" and compact:
-                self._seen = (row[0], module, rid, values, getattr(view, "names", None))
-            info = _loads(meta) if meta != "{}" else {}
-            if compact_meta:
-                names = getattr(view, "names", None)
-                if names is None or type(info) is not list:
-                    return False
-                info = names.expand_meta(kind, module, rid, side, info, values, sort=False)
-            if context is None:
-                clock = None
-            else:
-                clock = self._clocks.get(context)
-                if clock is None:
-                    clock = _loads(context)
-                    if not _plain_clock(clock):
-                        return False
-                    if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
-                        self._clocks.clear()
-                    self._clocks[context] = clock
-        except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
-            return False
-        if type(info) is not dict:
-            return False
-        side_id = info.get("id")
-        if type(side_id) is not str:
-            return False
-        if kind == "observed":
-            if dot is None or not info.keys() <= _OBSERVED_KEYS:
-                return False
-            dot_side, sep, count = dot[2:-1].rpartition('",')
-            if not (
-                sep
-                and dot[:2] == '["'
-                and dot[-1:] == "]"
-                and '"' not in dot_side
-                and "\\" not in dot_side
-                and count.isascii()
-                and count.isdigit()
-            ):
-                return False
-            key = info.get("key", ABSENT)
-            near = info.get("near")
-            absent = info.get("absent", ())
-            baseline = info.get("baseline", False)
-            modified = info.get("modified")
-            if (
-                (key is not ABSENT and key is not None and type(key) is not str)
-                or (near is not None and type(near) is not str)
-                or (absent != () and type(absent) is not list)
-                or type(baseline) is not bool
-            ):
-                return False
-            if type(modified) is not str:
-                if modified is None:
-                    modified = self._utc(at)
-                elif type(modified) is dict and modified.keys() == {"$datetime"}:
-                    modified = _utc_of(modified["$datetime"])
-                else:
-                    return False
+        seq, module, rid, side = row[0], row[2], row[3], row[4]
+        if read[0] == "observed":
+            _, side_id, dot_side, count, clock, modified, values, key, near, absent, baseline = read
             state = view.record(module, rid)
             if state is None:
                 if not absent and not baseline and self.direct:
@@ -707,12 +823,12 @@ class RecordReducer:
                         key,
                         near,
                     )
-                    first.seqs = _referred((), row[0], self.reference_limit)
+                    first.seqs = _referred((), seq, self.reference_limit)
                     view.put_record(module, rid, first)
                     view.link(module, side, side_id, rid, "active")
                     return True
                 state = RecordState(new_state(module, rid, side), ())
-            state.seqs = _referred(state.seqs, row[0], self.reference_limit)
+            state.seqs = _referred(state.seqs, seq, self.reference_limit)
             _fold_observed(
                 view,
                 state.raw,
@@ -725,28 +841,143 @@ class RecordReducer:
                 modified,
                 values,
                 _Observation(side_id, key, near, absent, baseline),
-                row[0],
+                seq,
                 True,
             )
         else:
-            create = info.get("create", False)
-            done = info.get("done", False)
-            if (
-                dot is not None
-                or not info.keys() <= _APPLIED_KEYS
-                or type(create) is not bool
-                or type(done) is not bool
-            ):
-                return False
+            _, side_id, create, done, clock, values = read
             state = view.record(module, rid)
             if state is None:
                 state = RecordState(new_state(module, rid, side), ())
-            state.seqs = _referred(state.seqs, row[0], self.reference_limit)
+            state.seqs = _referred(state.seqs, seq, self.reference_limit)
             _fold_applied(
                 view, state.raw, module, rid, side, side_id, create, done, clock, values, wired=True
             )
         view.put_record(module, rid, state)
         return True
+
+    def _read_row(self, names: Any, row: Sequence[Any]) -> tuple[Any, ...] | None:
+        """What :meth:`_fold_row` folds of an observation's or an applied write's stored
+        row (``names``: the field names of its journal): ``("observed", side id, dot's
+        side, its counter as text, context (None: none), the side's time as UTC text,
+        values, key, near key, absent, baseline)`` or ``("applied", side id, create, done,
+        context, values)``; None when the row is not of a shape read here (``apply`` folds
+        it).  A time that is none raises ValueError, as ``apply`` does."""
+        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
+        if type(side) is not str:
+            return None
+        compact_meta = meta[:1] == "["  # journal.names: said with the fields' names
+        if not compact_meta and meta[:1] != "{":
+            return None
+        compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
+        if not compact and fields[:1] != "{":
+            return None
+        try:
+            # an applied create repeats the fields of the observation before it, and
+            # contexts are few: each read once (the values are never changed in place)
+            last, values = self._fields
+            said = module + "\x1f" + fields if compact else fields
+            if compact and fields[1:2] == "-":  # an applied write's reference (journal.names)
+                seen = self._seen  # to the observation read last, or the decoder reads it
+                if (
+                    kind != "applied"
+                    or seen[1] != module
+                    or seen[2] != rid
+                    or seen[4] is not names
+                    or fields != f"[{seen[0] - row[0]}]"
+                ):
+                    return None
+                values = seen[3]
+            elif said != last:
+                values = _loads(fields)
+                if compact:
+                    if names is None or type(values) is not list:
+                        return None
+                    values = names.expand(module, values)
+                if type(values) is not dict or not _floatless(values):
+                    return None
+                self._fields = (said, values)
+            if kind == "observed" and compact:
+                self._seen = (row[0], module, rid, values, names)
+            info = _loads(meta) if meta != "{}" else {}
+            if compact_meta:
+                if names is None or type(info) is not list:
+                    return None
+                info = names.expand_meta(kind, module, rid, side, info, values, sort=False)
+            if context is None:
+                clock = None
+            else:
+                clock = self._clocks.get(context)
+                if clock is None:
+                    clock = _loads(context)
+                    if not _plain_clock(clock):
+                        return None
+                    if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
+                        self._clocks.clear()
+                    self._clocks[context] = clock
+        except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
+            return None
+        if type(info) is not dict:
+            return None
+        side_id = info.get("id")
+        if type(side_id) is not str:
+            return None
+        if kind == "observed":
+            if dot is None or not info.keys() <= _OBSERVED_KEYS:
+                return None
+            dot_side, sep, count = dot[2:-1].rpartition('",')
+            if not (
+                sep
+                and dot[:2] == '["'
+                and dot[-1:] == "]"
+                and '"' not in dot_side
+                and "\\" not in dot_side
+                and count.isascii()
+                and count.isdigit()
+            ):
+                return None
+            key = info.get("key", ABSENT)
+            near = info.get("near")
+            absent = info.get("absent", ())
+            baseline = info.get("baseline", False)
+            modified = info.get("modified")
+            if (
+                (key is not ABSENT and key is not None and type(key) is not str)
+                or (near is not None and type(near) is not str)
+                or (absent != () and type(absent) is not list)
+                or type(baseline) is not bool
+            ):
+                return None
+            if type(modified) is not str:
+                if modified is None:
+                    modified = self._utc(at)
+                elif type(modified) is dict and modified.keys() == {"$datetime"}:
+                    modified = _utc_of(modified["$datetime"])
+                else:
+                    return None
+            return (
+                kind,
+                side_id,
+                dot_side,
+                count,
+                clock,
+                modified,
+                values,
+                key,
+                near,
+                absent,
+                baseline,
+            )
+        create = info.get("create", False)
+        done = info.get("done", False)
+        if (
+            dot is not None
+            or not info.keys() <= _APPLIED_KEYS
+            or type(create) is not bool
+            or type(done) is not bool
+        ):
+            return None
+        return (kind, side_id, create, done, clock, values)
 
     def _utc(self, at: str) -> str:
         """``utc_text`` of a stored entry time (the last one kept: a batch shares one)."""
@@ -873,11 +1104,16 @@ _APPLIED_KEYS = frozenset({"id", "create", "done"})
 def _floatless(values: dict[str, Any]) -> bool:
     """Whether no value holds a float: orjson reads an integer past 64 bits as one (a
     stored row holding one is read by the standard parser, through ``apply``)."""
-    kinds = set(map(type, values.values()))
+    return _no_float(values.values())
+
+
+def _no_float(values: Collection[Any]) -> bool:
+    """:func:`_floatless` of the values alone."""
+    kinds = set(map(type, values))
     if float in kinds:
         return False
     if dict in kinds or list in kinds:
-        for value in values.values():
+        for value in values:
             kind = type(value)
             if kind is dict:
                 # a tagged value (a Decimal, a date) holds its text alone

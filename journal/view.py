@@ -808,36 +808,94 @@ def fold_records(
     apply_row = row_folder(view.reducer)
     if apply_row is None:
         raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
+    # a record whose state the reducer would store by reference to its rows: its stored
+    # row made from them without the state (the reducer's ``referred``), when it can
+    referred = getattr(view.reducer, "referred", None)
+    limit = getattr(view.reducer, "reference_limit", 0) if callable(referred) else 0
+    if type(limit) is not int or view._by_reference is None:
+        limit = 0
     n = 0
     order: list[tuple[str, str, str, int, int, str, str]] = []
     view._link_order = order
     absent = view._absent
     current: tuple[str, str | None] = ("", None)
+    pending: list[Sequence[Any]] = []  # the record's rows while it may be so stored
+    deferring = False
+    stored: list[tuple[Any, ...]] = []  # the records table's rows so made
     conn = view.conn
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {LINK_ORDER} (module TEXT, side TEXT, side_id TEXT, "
         "seq INTEGER, n INTEGER, rid TEXT, status TEXT)"
     )
+
+    def settle() -> None:
+        """Store the pending record by reference, or fold its rows."""
+        made = referred(pending, view.names) if referred is not None else None
+        if made is None:
+            absent.add((pending[0][2], pending[0][3]))
+            for row in pending:
+                view._seq = row[0]
+                apply_row(view, row)
+        else:
+            (key, attention, near, status, marks, label, ref), made_links = made
+            module, rid = pending[0][2], pending[0][3]
+            text = reference_text([row[0] for row in pending])
+            stored.append(
+                (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+            )
+            for seq, side, side_id in made_links:
+                view._link_n += 1
+                order.append((module, side, str(side_id), seq, view._link_n, rid, "active"))
+        pending.clear()
+
+    def written() -> None:
+        view.flush()
+        # a record folded is not read again: none is kept (the one the next batch goes on
+        # with, if any, is read back from the row the flush wrote)
+        view.forget()
+        if stored:
+            conn.executemany(
+                "INSERT INTO records (module, rid, key, attention, state, near, status, "
+                "marks, label, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                stored,
+            )
+            stored.clear()
+        conn.executemany(f"INSERT INTO {LINK_ORDER} VALUES (?, ?, ?, ?, ?, ?, ?)", order)
+        order.clear()
+
     try:
         with paused_gc():
             for rows in batches:
                 for row in rows:
                     key = (row[2], row[3])
                     if key != current:
+                        if pending:
+                            settle()
                         current = key
+                        deferring = key[1] is not None and limit > 0
                         if key[1] is not None:
                             absent.add(key)  # type: ignore[arg-type]  # the view is empty
+                    if deferring:
+                        kind = row[5]
+                        if (kind == "observed" or kind == "applied") and len(pending) < limit:
+                            pending.append(row)
+                            continue
+                        deferring = False  # folded: its pending rows first
+                        if pending:
+                            absent.add(key)  # type: ignore[arg-type]
+                            for earlier in pending:
+                                view._seq = earlier[0]
+                                apply_row(view, earlier)
+                            pending.clear()
                     view._seq = row[0]
                     apply_row(view, row)
-                view.flush()
-                # a record folded is not read again: none is kept (the one the next batch
-                # goes on with, if any, is read back from the row the flush wrote)
-                view.forget()
-                conn.executemany(f"INSERT INTO {LINK_ORDER} VALUES (?, ?, ?, ?, ?, ?, ?)", order)
-                order.clear()
+                written()
                 n += len(rows)
                 if progress is not None:
                     progress(n, total)
+            if pending:
+                settle()
+                written()
     finally:
         view._link_order = None
     if links:
