@@ -541,8 +541,7 @@ class Journal(KeyedChain):
                 key=key,
                 now=self.now(),
                 format=self.format,
-                fields_text=self.names.text,
-                meta_text=self.names.meta_text,
+                texts=self.names.texts,
             )
             if not rows:
                 return []
