@@ -325,6 +325,9 @@ class RecordReducer:
         # contexts read (plain clocks) by their text
         self._fields: tuple[str, dict[str, Any]] = ("", {})
         self._clocks: dict[str, dict[str, int]] = {}
+        # the last compact observation folded from its row (seq, module, rid, values, the
+        # names they were read with): what an applied write after it refers to
+        self._seen: tuple[int, str, str | None, dict[str, Any], Any] = (0, "", None, {}, None)
         # a record's first observation built at once (False: by the general fold, which
         # the law comparing the two sets)
         self.direct = True
@@ -608,7 +611,18 @@ class RecordReducer:
             # contexts are few: each read once (the values are never changed in place)
             last, values = self._fields
             said = module + "\x1f" + fields if compact else fields
-            if said != last:
+            if compact and fields[1:2] == "-":  # an applied write's reference (journal.names)
+                seen = self._seen  # to the observation read last, or the decoder reads it
+                if (
+                    kind != "applied"
+                    or seen[1] != module
+                    or seen[2] != rid
+                    or seen[4] is not getattr(view, "names", None)
+                    or fields != f"[{seen[0] - row[0]}]"
+                ):
+                    return False
+                values = seen[3]
+            elif said != last:
                 values = _loads(fields)
                 if compact:
                     names = getattr(view, "names", None)
@@ -618,6 +632,8 @@ class RecordReducer:
                 if type(values) is not dict or not _floatless(values):
                     return False
                 self._fields = (said, values)
+            if kind == "observed" and compact:
+                self._seen = (row[0], module, rid, values, getattr(view, "names", None))
             info = _loads(meta) if meta != "{}" else {}
             if compact_meta:
                 names = getattr(view, "names", None)

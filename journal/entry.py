@@ -29,7 +29,7 @@ import attrs
 import orjson
 
 from journal.clock import Dot, VectorClock
-from journal.errors import ChainKeyError, EncodingError
+from journal.errors import ChainKeyError, EncodingError, StorageError
 
 GENESIS = "0" * 64
 SEP = "\x1f"  # between the columns of the text an entry's hash is computed over
@@ -700,11 +700,22 @@ class EntryDecoder:
     refused with :class:`~journal.errors.EncodingError`.
     """
 
-    __slots__ = ("_at", "_at_text", "_context", "_context_text", "names", "wire_fields")
+    __slots__ = (
+        "_at",
+        "_at_text",
+        "_context",
+        "_context_text",
+        "_observed",
+        "names",
+        "wire_fields",
+    )
 
     def __init__(self, *, wire_fields: bool = False, names: Any = None) -> None:
         self.wire_fields = wire_fields
         self.names = names
+        # the last observation decoded (seq, module, rid, fields text, the names read with):
+        # what the applied write after it most often refers to for its fields (journal.names)
+        self._observed: tuple[int, str, str | None, str, Any] = (0, "", None, "", None)
         self._at_text: str | None = None
         self._at: dt.datetime | None = None
         self._context_text: str | None = None
@@ -724,7 +735,12 @@ class EntryDecoder:
         if fields == "{}":
             values: dict[str, Any] = {}
         elif fields[:1] == "[":
-            values = self._compact(module, fields)
+            if fields[1:2] == "-":  # an applied write's reference to an observation
+                values = self._copied(seq, module, rid, kind, fields)
+            else:
+                values = self._compact(module, fields)
+                if kind == "observed":
+                    self._observed = (seq, module, rid, fields, self.names)
         elif self.wire_fields:
             values = wire_loads(fields)
         else:
@@ -770,6 +786,25 @@ class EntryDecoder:
         found: dict[str, Any] = self.names.expand_meta(kind, module, rid, side, items, fields)
         return found
 
+    def _copied(
+        self, seq: int, module: str, rid: str | None, kind: str, fields: str
+    ) -> dict[str, Any]:
+        """The values of an applied write stored by reference to an observation of its
+        record (:mod:`journal.names`): the observation's, read from the journal unless it
+        is the one decoded last."""
+        if self.names is None:
+            raise EncodingError(f"entry {seq} refers to another for its fields: needs the journal")
+        if kind != "applied":
+            raise EncodingError(f"entry {seq} ({kind}) refers to another for its fields")
+        source = referred(seq, fields)
+        last = self._observed
+        if last[0] == source and last[4] is self.names:
+            check_source(seq, module, rid, source, last[1], last[2], "observed", last[3])
+            text = last[3]
+        else:
+            source, text = self.names.copied(seq, module, rid, fields)
+        return self._compact(module, text)
+
     def _compact(self, module: str, fields: str) -> dict[str, Any]:
         """The values of compact fields (:mod:`journal.names`)."""
         if self.names is None:
@@ -781,6 +816,46 @@ class EntryDecoder:
         if self.wire_fields or "$" not in fields:
             return values
         return from_wire(values)  # type: ignore[no-any-return]
+
+
+def referred(seq: int, fields: str) -> int:
+    """The seq an applied write's reference (``[-d]``, entry ``seq``'s fields) names."""
+    distance = fields[2:-1]
+    if not (
+        fields[:2] == "[-"
+        and fields[-1:] == "]"
+        and distance.isascii()
+        and distance.isdigit()
+        and distance[:1] != "0"
+    ):
+        raise EncodingError(f"entry {seq}'s fields are not a reference: {fields[:100]!r}")
+    return seq - int(distance)
+
+
+def check_source(
+    seq: int,
+    module: str,
+    rid: str | None,
+    source: int,
+    its_module: str,
+    its_rid: str | None,
+    its_kind: str,
+    its_fields: str,
+) -> None:
+    """Entry ``source`` (its module, rid, kind and fields text) is what entry ``seq`` of
+    ``module`` / ``rid`` may refer to for its fields: an observation of the same record,
+    in compact form; else :class:`~journal.errors.StorageError` naming both."""
+    if its_kind != "observed" or its_module != module or its_rid != rid or rid is None:
+        raise StorageError(
+            f"entry {seq} ({module} {rid}) refers to entry {source} for its fields, which "
+            f"is not an observation of its record (it is {its_kind}, of {its_module} "
+            f"{its_rid}): the journal was edited"
+        )
+    if its_fields[:1] != "[" or its_fields[1:2] == "-":
+        raise StorageError(
+            f"entry {seq} ({module} {rid}) refers to entry {source} for its fields, whose "
+            "fields are not compact values: the journal was edited"
+        )
 
 
 _KINDS = {k.value: k for k in Kind}
@@ -810,6 +885,7 @@ __all__ = [
     "chain_row",
     "chained_rows",
     "chain_text",
+    "check_source",
     "dumps",
     "entry_from_row",
     "fast_dumps",
@@ -817,6 +893,7 @@ __all__ = [
     "loads",
     "micros_of",
     "micros_text",
+    "referred",
     "row_hash",
     "same_wire",
     "to_wire",

@@ -19,6 +19,18 @@ new to the module), found on open by a partial index (:data:`DECLARED`); another
 may declare names since, so :meth:`FieldNames.expand` reads them again before it refuses a
 mask past the order it knows.
 
+An applied write whose fields are those of an observation of its own record (a first
+copy's create copies the observation it came from; an edit round's update the edit) is
+stored by reference to it: ``[-d]``, the observation being the entry ``d`` seqs before this
+one (a mask is never negative, so the form tells itself apart).  The SQLite journal's
+append looks up, in one query a batch, each applied write's record's latest observation
+(:meth:`FieldNames.numbered`), and the reference is written only when that observation's
+values are the very text the write's own would be: decoded, the reference gives exactly
+the values the full form stored (:meth:`FieldNames.copied`).  A reference that names no
+entry, or an entry that is not an observation of the same record (a hand edit), is a
+:class:`~journal.errors.StorageError` naming the entry.  A journal written before holds
+none, and reads as it did; the PostgreSQL journal writes none (it stores the full form).
+
 The chain hashes the stored text, so nothing about it changes; the text is canonical (the
 same entry, after the same entries, is the same bytes on any machine).  Decoded, a compact
 entry's fields are the very values its object form gave, in the same (sorted) order.  This
@@ -40,10 +52,12 @@ from journal.entry import (
     _tagged,
     _Unusual,
     canonical_decimal,
+    check_source,
     dumps,
+    referred,
     wire_loads,
 )
-from journal.errors import EncodingError
+from journal.errors import EncodingError, StorageError
 
 # the kinds of entry whose fields are written compact: the two a sync writes per record
 COMPACT_KINDS = frozenset({"observed", "applied"})
@@ -52,6 +66,10 @@ DECLARED = "substr(fields, 1, 2) = '[['"
 
 # the declaring entries, in seq order: (module, fields text)
 Loader = Callable[[], Iterable[tuple[str, str]]]
+# an entry's (module, rid, kind, fields text) by its seq (None: no such entry)
+Fetcher = Callable[[int], "tuple[str, str | None, str, str] | None"]
+# the latest observation of each of these records of a module: (rid, seq, fields text)
+Latest = Callable[[str, list[str]], Iterable[tuple[str, int, str]]]
 
 
 class FieldNames:
@@ -62,10 +80,32 @@ class FieldNames:
     transaction may have declared names that were never stored; another connection may
     have stored some), and the next use reads it again."""
 
-    __slots__ = ("_index", "_keys", "_last", "_load", "_masks", "_orders")
+    __slots__ = (
+        "_fetch",
+        "_index",
+        "_keys",
+        "_last",
+        "_latest",
+        "_load",
+        "_masks",
+        "_orders",
+        "_seq",
+        "_sources",
+    )
 
-    def __init__(self, load: Loader | None = None) -> None:
+    def __init__(
+        self,
+        load: Loader | None = None,
+        fetch: Fetcher | None = None,
+        latest: Latest | None = None,
+    ) -> None:
         self._load = load
+        self._fetch = fetch  # reads a referenced observation (None: a reference is refused)
+        self._latest = latest  # finds the observations applied writes may refer to
+        # the seq of the entry :meth:`text` made last (None: it writes no reference), and
+        # (module, rid) -> (seq, values text) of observations an applied write may refer to
+        self._seq: int | None = None
+        self._sources: dict[tuple[str, str], tuple[int, str]] = {}
         self._orders: dict[str, list[str]] | None = None
         self._index: dict[str, dict[str, int]] = {}
         # (module, mask) -> the names it holds sorted, and where each one's value is
@@ -96,6 +136,8 @@ class FieldNames:
 
     def forget(self) -> None:
         """Read the orders again at their next use."""
+        self._seq = None
+        self._sources = {}
         if self._load is not None:
             self._orders = None
             self._index.clear()
@@ -132,11 +174,19 @@ class FieldNames:
     def text(self, new: NewEntry) -> str:
         """The stored ``fields`` text of ``new``: compact for the kinds a sync writes (its
         names the module's order lacks declared, and from now on in the order), an object
-        for the rest.  The caller forgets the orders if the entry is then not stored."""
+        for the rest.  The caller forgets the orders if the entry is then not stored.
+
+        After :meth:`numbered`, called once an entry in seq order: an applied write whose
+        values are those of an observation of its record is its reference (``[-d]``)."""
+        seq = self._seq
+        if seq is not None:
+            seq += 1
+            self._seq = seq
         fields = new.fields
         if not fields:
             return "{}"
-        if new.kind not in COMPACT_KINDS:
+        kind = new.kind
+        if kind not in COMPACT_KINDS:
             return dumps(fields)
         module = new.module
         keys = tuple(fields)
@@ -144,7 +194,10 @@ class FieldNames:
         if found is not None:
             mask, by_bit = found
             self._last = (fields, by_bit)
-            return _text([mask, *map(fields.__getitem__, by_bit)])
+            text = _text([mask, *map(fields.__getitem__, by_bit)])
+            if seq is not None and new.rid is not None:
+                return self._refer(seq, kind, module, new.rid, text)
+            return text
         self._known()
         index = self._index.get(module)
         new_names = sorted(set(keys).difference(index or ()))
@@ -162,7 +215,60 @@ class FieldNames:
         self._keys[(module, keys)] = (mask, by_bit)
         self._last = (fields, by_bit)
         values = [mask, *map(fields.__getitem__, by_bit)]
-        return dumps([new_names, *values]) if new_names else _text(values)
+        if new_names:
+            text = dumps([new_names, *values])
+            if seq is not None and new.rid is not None and kind == "observed":
+                self._sources[(module, new.rid)] = (seq, _text(values))
+            return text
+        text = _text(values)
+        if seq is not None and new.rid is not None:
+            return self._refer(seq, kind, module, new.rid, text)
+        return text
+
+    def _refer(self, seq: int, kind: str, module: str, rid: str, text: str) -> str:
+        """``text`` (an entry's compact fields, declaring nothing), or the reference of an
+        applied write to the observation of its record whose values are that very text;
+        an observation's kept as the one its record's writes of the batch may refer to."""
+        if kind == "observed":
+            self._sources[(module, rid)] = (seq, text)
+            return text
+        source = self._sources.get((module, rid))
+        if source is None or source[1] != text:
+            return text
+        return f"[{source[0] - seq}]"
+
+    def numbered(self, entries: Iterable[NewEntry], last: int) -> list[NewEntry]:
+        """Get ready to make the texts of ``entries``, numbered from ``last + 1`` (each
+        :meth:`text` call is the next seq): the latest observation of each record an
+        applied write of theirs is about, read in one query a module (without
+        :attr:`_latest`: none, and no reference is written).  Returns them as a list."""
+        batch = entries if type(entries) is list else list(entries)
+        self._sources = sources = {}
+        latest = self._latest
+        if latest is None:
+            self._seq = None
+            return batch
+        self._seq = last
+        wanted: dict[str, set[str]] = {}
+        for new in batch:
+            if new.kind == "applied" and new.fields and new.rid is not None:
+                wanted.setdefault(new.module, set()).add(new.rid)
+        for module, rids in wanted.items():
+            for rid, seq, text in latest(module, sorted(rids)):
+                if text[:2] == "[[":  # a declaring observation: its values without the names
+                    items = wire_loads(text)
+                    if type(items) is not list or len(items) < 2:
+                        continue
+                    text = _text(items[1:])
+                elif text[:1] != "[" or text[1:2] == "-":
+                    continue  # its object form (an old journal's): none to refer to
+                sources[(module, rid)] = (seq, text)
+        return batch
+
+    def done(self) -> None:
+        """The entries :meth:`numbered` got ready for are made: no more references."""
+        self._seq = None
+        self._sources = {}
 
     def meta_text(self, new: NewEntry) -> str:
         """The stored ``meta`` text of ``new``: compact for an observation or an applied
@@ -260,6 +366,12 @@ class FieldNames:
             fields_text = _orjson_dumps(values, option=_SORTED).decode()
         except (_Unusual, _JSONEncodeError):
             return self.text(new), self.meta_text(new)  # a float, an integer past 64 bits
+        seq = self._seq  # after numbered(): this entry's seq, and it may be a reference
+        if seq is not None:
+            seq += 1
+            self._seq = seq
+            if new.rid is not None:
+                fields_text = self._refer(seq, kind, new.module, new.rid, fields_text)
         meta = new.meta
         side_id = meta.get("id")
         if type(side_id) is str:
@@ -359,6 +471,26 @@ class FieldNames:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def copied(self, seq: int, module: str, rid: str | None, fields: str) -> tuple[int, str]:
+        """The observation an applied write's reference (``fields``, ``[-d]``, of entry
+        ``seq`` of record ``rid``) names: its seq and its fields text, read from the
+        journal; :class:`~journal.errors.StorageError` naming the entry if the reference
+        names no entry, or one that is not an observation of the same record."""
+        source = referred(seq, fields)
+        if self._fetch is None:
+            raise EncodingError(
+                f"entry {seq} refers to entry {source} for its fields: it needs the journal's "
+                "entries"
+            )
+        found = self._fetch(source)
+        if found is None:
+            raise StorageError(
+                f"entry {seq} ({module} {rid}) refers to entry {source} for its fields, "
+                "which the journal lacks"
+            )
+        check_source(seq, module, rid, source, *found)
+        return source, found[3]
+
     def expand(self, module: str, items: list[Any]) -> dict[str, Any]:
         """The fields of a compact text's list (values as stored), their names sorted as
         an object form's are."""
@@ -434,7 +566,27 @@ def sqlite_names(conn: Any) -> FieldNames:
         sql = f"SELECT module, fields FROM entries WHERE {DECLARED} ORDER BY seq"
         return [(row[0], row[1]) for row in conn.execute(sql)]
 
-    return FieldNames(load)
+    def fetch(seq: int) -> tuple[str, str | None, str, str] | None:
+        sql = "SELECT module, rid, kind, fields FROM entries WHERE seq = ?"
+        row = conn.execute(sql, (seq,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def latest(module: str, rids: list[str]) -> list[tuple[str, int, str]]:
+        # each record's latest observation, by the records' index (module, rid)
+        sql = (
+            "SELECT e.rid, e.seq, e.fields FROM entries e WHERE e.seq IN (SELECT (SELECT "
+            "max(x.seq) FROM entries x WHERE x.module = ? AND "
+            "x.rid = j.value AND x.kind = 'observed') FROM json_each(?) j)"
+        )
+        return conn.execute(sql, (module, orjson.dumps(rids).decode())).fetchall()  # type: ignore[no-any-return]
+
+    return FieldNames(load, fetch, latest)
 
 
-__all__ = ["COMPACT_KINDS", "DECLARED", "FieldNames", "Loader", "sqlite_names"]
+__all__ = [
+    "COMPACT_KINDS",
+    "DECLARED",
+    "FieldNames",
+    "Loader",
+    "sqlite_names",
+]

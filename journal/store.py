@@ -241,8 +241,13 @@ def undecodable(row: Any, wire: bool, names: FieldNames | None = None) -> str | 
         ),
         ("fields (not their JSON)", lambda: (wire_loads if wire else loads)(fields)),
         (
-            "fields (compact, not of the journal's names)",
-            lambda: fields[:1] != "[" or EntryDecoder(names=names)._compact(row[2], fields),
+            "fields (a reference to no observation of its record)"
+            if fields[:2] == "[-"
+            else "fields (compact, not of the journal's names)",
+            lambda: (
+                fields[:1] != "["
+                or EntryDecoder(names=names).entry((*row[:9], "{}", *row[10:])).fields
+            ),
         ),
         (
             "meta (compact, not of its entry)",
@@ -534,6 +539,8 @@ class Journal(KeyedChain):
                 return self.append(entries)
         key = self._append_key()
         try:
+            # an applied write may refer to its record's observation (journal.names)
+            entries = self.names.numbered(entries, self._last_seq)
             rows, stored = chained_rows(
                 entries,
                 seq=self._last_seq,
@@ -543,6 +550,7 @@ class Journal(KeyedChain):
                 format=self.format,
                 texts=self.names.texts,
             )
+            self.names.done()
             if not rows:
                 return []
             self.conn.executemany(INSERT_ENTRIES[self.format], rows)

@@ -259,9 +259,10 @@ def test_a_replay_of_compact_entries_is_the_live_state(tmp_path, workers):
     with Journal(path, RecordReducer(labels={"customers": "name"}), now=fixed_now) as journal:
         for n in range(1, 8):
             journal.append(_record_script(n))
-        assert stored(journal)[1][8] == (
-            '[31,{"$decimal":"12.5"},"Zürich","Acme 1","",{"$date":"2020-01-02"}]'
+        assert stored(journal)[2][8] == (
+            '[31,{"$decimal":"12.5"},"Zürich","Acme 2",null,{"$date":"2020-01-03"}]'
         )
+        assert stored(journal)[3][8] == "[-1]"  # the applied create: by reference
         result = verify(journal, workers=workers)
         assert result.ok, result.problem
         target = sqlite3.connect(":memory:")
@@ -385,6 +386,7 @@ def test_a_syncs_metas_are_compact_and_say_the_id_and_key_once(tmp_path):
 
 _times = st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=2))]))
 _rare = st.integers(0, 9).map(lambda n: n == 0)  # True one time in ten
+_rids = ["crm:1", "crm:2", "books:1"]
 
 
 @st.composite
@@ -428,27 +430,39 @@ def sync_entries(draw: st.DrawFn) -> list[NewEntry]:
         | st.none()
         | st.booleans()
     )
-    out = []
+    out: list[NewEntry] = []
     for n in range(draw(st.integers(1, 16))):
         shape = draw(st.sampled_from(shapes))
         fields = {name: draw(leaf) for name in shape}
+        copied = draw(st.sampled_from(out)) if out and draw(st.booleans()) else None
+        if copied is not None:  # an applied write's copy of an observation's, mostly
+            fields = dict(copied.fields)
         if draw(_rare):
             fields[shape[0]] = draw(values | st.floats(allow_nan=False) | _times)
         kind = draw(st.sampled_from([Kind.OBSERVED, Kind.APPLIED, Kind.OBSERVED, Kind.ERROR]))
+        if copied is not None and draw(st.booleans()):
+            kind = Kind.APPLIED
         side = draw(st.sampled_from(["crm", "books"]))
         meta = draw(sync_metas(kind, fields))
-        rid = f"{side}:{meta['id']}" if draw(st.booleans()) else f"crm:{n}"
+        rid = f"{side}:{meta['id']}" if draw(st.booleans()) else draw(st.sampled_from(_rids))
         module = draw(st.sampled_from(["customers", "customers", "customers", "items"]))
+        if copied is not None and draw(st.booleans()):
+            rid, module = copied.rid, copied.module
         out.append(NewEntry(kind, module, rid, side, Dot(side, n), None, fields, meta))
     return out
 
 
-@given(sync_entries())
-def test_the_one_pass_texts_are_the_reference_texts(entries):
+@given(sync_entries(), st.booleans())
+def test_the_one_pass_texts_are_the_reference_texts(entries, numbered):
     """FieldNames.texts, the append's one pass, makes the very fields and meta texts of
     text and meta_text (or refuses what they refuse), entry after entry, and declares
-    the same names in the same order."""
-    fast, slow = FieldNames.of({}), FieldNames.of({})
+    the same names in the same order; numbered, it refers to an observation exactly
+    where text does."""
+    fast, slow = FieldNames(latest=lambda module, rids: ()), FieldNames.of({})
+    if numbered:
+        fast.numbered(entries, 10)
+        slow = FieldNames(latest=lambda module, rids: ())
+        slow.numbered(entries, 10)
     for new in entries:
         try:
             expected: Any = (slow.text(new), slow.meta_text(new))

@@ -23,7 +23,11 @@ from tests.journal.test_trust import entry, raw
 
 KEY = ChainKey(bytes(range(32)))
 RECORDS = 14  # two entries each
-RENAME = "UPDATE entries SET fields = replace(fields, 'Acme', 'Acne') WHERE seq = ?"
+# an applied write's reference to its observation (``[-1]``) made to name another entry
+RENAME = (
+    "UPDATE entries SET fields = CASE WHEN fields LIKE '[-%' THEN '[-1' || substr(fields, 3) "
+    "ELSE replace(fields, 'Acme', 'Acne') END WHERE seq = ?"
+)
 
 
 def _build(path: Path, key: ChainKey | None) -> list[Anchor]:

@@ -84,6 +84,9 @@ def rows(journal: Journal) -> list[tuple[Any, ...]]:
 def _object_form(journal: Journal, row: tuple[Any, ...]) -> tuple[Any, ...]:
     """A row with compact fields and meta (journal.names) as the object texts they say."""
     fields, meta = row[8], row[9]
+    if fields[:2] == "[-":  # an applied write's reference: the observation's fields
+        sql = "SELECT fields FROM entries WHERE seq = ?"
+        (fields,) = journal.conn.execute(sql, (row[0] + json.loads(fields)[0],)).fetchone()
     values = json.loads(fields)
     if fields[:1] == "[":
         values = journal.names.expand(row[2], values)
