@@ -403,6 +403,80 @@ class RecordReducer:
             unfolder.apply_row(scratch, row)
         return scratch.state
 
+    def referred(
+        self, rows: Sequence[Sequence[Any]], names: Any = None
+    ) -> tuple[tuple[Any, ...], list[tuple[int, str, str]]] | None:
+        """What a fold of ``rows`` (every stored row of one record, in seq order; ``names``
+        the journal's field names) stores when its state is stored by reference
+        (:meth:`references`), made without the state: the :meth:`columns` of the state the
+        fold makes, and the links it makes, ``(seq, side, side id)`` in the order made.
+        None when the fold would store it otherwise or the rows are of another shape than
+        a sync's observations and applied writes (no field absent, no baseline): the
+        caller folds them (a replay by record; a law holds the two the same).
+
+        Such a record is active; it needs attention after an observation until an applied
+        write that is done; its match key is indexed while one side holds it; its label
+        and reference come from their fields' registers, which only its observations
+        write (folded here for those fields alone)."""
+        if not rows or len(rows) > self.reference_limit:
+            return None
+        module, rid = rows[0][2], rows[0][3]
+        if rid is None:
+            return None
+        label_field = self.labels.get(module)
+        ref_field = self.refs.get(module)
+        wanted = [f for f in (label_field, ref_field) if f is not None]
+        registers: dict[str, Any] = {}
+        ids: dict[str, str] = {}
+        links: list[tuple[int, str, str]] = []
+        dirty = False
+        key: Any = None
+        near: Any = None
+        for row in rows:
+            kind = row[5]
+            if (kind != "observed" and kind != "applied") or row[2] != module or row[3] != rid:
+                return None
+            read = self._read_row(names, row)
+            if read is None:
+                return None
+            side = row[4]
+            side_id = read[1]
+            if kind == "observed":
+                values, seen_key, seen_near, absent, baseline = read[6:]
+                if absent or baseline:
+                    return None
+                if ids.get(side) is None:
+                    links.append((row[0], side, side_id))
+                ids[side] = side_id
+                dirty = True
+                if seen_key is not ABSENT:
+                    key, near = seen_key, seen_near
+                if wanted:
+                    dot_side, counter, clock = read[2], int(read[3]), read[4]
+                    seen = write_clock(dot_side, counter, clock or {})
+                    for name in wanted:
+                        if name in values:
+                            registers[name] = write_register(
+                                registers.get(name), dot_side, counter, values[name], "", seen
+                            )
+            else:
+                if ids.get(side) != side_id:
+                    links.append((row[0], side, side_id))
+                ids[side] = side_id
+                if read[3]:  # done: no side's refused write waits (none was folded)
+                    dirty = False
+        label = ref = None
+        if wanted:
+            raw = new_state(module, rid, rows[0][4])
+            raw["f"] = registers
+            state = RecordState(raw)
+            if label_field is not None:
+                label = state.label(label_field).casefold()
+            if ref_field is not None:
+                ref = state.ref(ref_field)
+        indexed_key = key if key is not None and len(ids) == 1 else None
+        return (indexed_key, dirty, near, ACTIVE, None, label, ref), links
+
     def linked_ids(self, state: RecordState) -> dict[str, str]:
         """The id the record has on each side its state holds one for: where the journal
         looks up its links (:meth:`journal.view.SQLiteView.links`)."""
@@ -597,100 +671,12 @@ class RecordReducer:
     def _fold_row(self, view: View, row: Sequence[Any]) -> bool:
         """Fold an observation or an applied write from its stored text; False (nothing
         done) when the row is not of a shape read here."""
-        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
-        if type(side) is not str:
+        read = self._read_row(getattr(view, "names", None), row)
+        if read is None:
             return False
-        compact_meta = meta[:1] == "["  # journal.names: said with the fields' names
-        if not compact_meta and meta[:1] != "{":
-            return False
-        compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
-        if not compact and fields[:1] != "{":
-            return False
-        try:
-            # an applied create repeats the fields of the observation before it, and
-            # contexts are few: each read once (the values are never changed in place)
-            last, values = self._fields
-            said = module + "\x1f" + fields if compact else fields
-            if compact and fields[1:2] == "-":  # an applied write's reference (journal.names)
-                seen = self._seen  # to the observation read last, or the decoder reads it
-                if (
-                    kind != "applied"
-                    or seen[1] != module
-                    or seen[2] != rid
-                    or seen[4] is not getattr(view, "names", None)
-                    or fields != f"[{seen[0] - row[0]}]"
-                ):
-                    return False
-                values = seen[3]
-            elif said != last:
-                values = _loads(fields)
-                if compact:
-                    names = getattr(view, "names", None)
-                    if names is None or type(values) is not list:
-                        return False
-                    values = names.expand(module, values)
-                if type(values) is not dict or not _floatless(values):
-                    return False
-                self._fields = (said, values)
-            if kind == "observed" and compact:
-                self._seen = (row[0], module, rid, values, getattr(view, "names", None))
-            info = _loads(meta) if meta != "{}" else {}
-            if compact_meta:
-                names = getattr(view, "names", None)
-                if names is None or type(info) is not list:
-                    return False
-                info = names.expand_meta(kind, module, rid, side, info, values, sort=False)
-            if context is None:
-                clock = None
-            else:
-                clock = self._clocks.get(context)
-                if clock is None:
-                    clock = _loads(context)
-                    if not _plain_clock(clock):
-                        return False
-                    if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
-                        self._clocks.clear()
-                    self._clocks[context] = clock
-        except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
-            return False
-        if type(info) is not dict:
-            return False
-        side_id = info.get("id")
-        if type(side_id) is not str:
-            return False
-        if kind == "observed":
-            if dot is None or not info.keys() <= _OBSERVED_KEYS:
-                return False
-            dot_side, sep, count = dot[2:-1].rpartition('",')
-            if not (
-                sep
-                and dot[:2] == '["'
-                and dot[-1:] == "]"
-                and '"' not in dot_side
-                and "\\" not in dot_side
-                and count.isascii()
-                and count.isdigit()
-            ):
-                return False
-            key = info.get("key", ABSENT)
-            near = info.get("near")
-            absent = info.get("absent", ())
-            baseline = info.get("baseline", False)
-            modified = info.get("modified")
-            if (
-                (key is not ABSENT and key is not None and type(key) is not str)
-                or (near is not None and type(near) is not str)
-                or (absent != () and type(absent) is not list)
-                or type(baseline) is not bool
-            ):
-                return False
-            if type(modified) is not str:
-                if modified is None:
-                    modified = self._utc(at)
-                elif type(modified) is dict and modified.keys() == {"$datetime"}:
-                    modified = _utc_of(modified["$datetime"])
-                else:
-                    return False
+        seq, module, rid, side = row[0], row[2], row[3], row[4]
+        if read[0] == "observed":
+            _, side_id, dot_side, count, clock, modified, values, key, near, absent, baseline = read
             state = view.record(module, rid)
             if state is None:
                 if not absent and not baseline and self.direct:
@@ -707,12 +693,12 @@ class RecordReducer:
                         key,
                         near,
                     )
-                    first.seqs = _referred((), row[0], self.reference_limit)
+                    first.seqs = _referred((), seq, self.reference_limit)
                     view.put_record(module, rid, first)
                     view.link(module, side, side_id, rid, "active")
                     return True
                 state = RecordState(new_state(module, rid, side), ())
-            state.seqs = _referred(state.seqs, row[0], self.reference_limit)
+            state.seqs = _referred(state.seqs, seq, self.reference_limit)
             _fold_observed(
                 view,
                 state.raw,
@@ -725,28 +711,143 @@ class RecordReducer:
                 modified,
                 values,
                 _Observation(side_id, key, near, absent, baseline),
-                row[0],
+                seq,
                 True,
             )
         else:
-            create = info.get("create", False)
-            done = info.get("done", False)
-            if (
-                dot is not None
-                or not info.keys() <= _APPLIED_KEYS
-                or type(create) is not bool
-                or type(done) is not bool
-            ):
-                return False
+            _, side_id, create, done, clock, values = read
             state = view.record(module, rid)
             if state is None:
                 state = RecordState(new_state(module, rid, side), ())
-            state.seqs = _referred(state.seqs, row[0], self.reference_limit)
+            state.seqs = _referred(state.seqs, seq, self.reference_limit)
             _fold_applied(
                 view, state.raw, module, rid, side, side_id, create, done, clock, values, wired=True
             )
         view.put_record(module, rid, state)
         return True
+
+    def _read_row(self, names: Any, row: Sequence[Any]) -> tuple[Any, ...] | None:
+        """What :meth:`_fold_row` folds of an observation's or an applied write's stored
+        row (``names``: the field names of its journal): ``("observed", side id, dot's
+        side, its counter as text, context (None: none), the side's time as UTC text,
+        values, key, near key, absent, baseline)`` or ``("applied", side id, create, done,
+        context, values)``; None when the row is not of a shape read here (``apply`` folds
+        it).  A time that is none raises ValueError, as ``apply`` does."""
+        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
+        if type(side) is not str:
+            return None
+        compact_meta = meta[:1] == "["  # journal.names: said with the fields' names
+        if not compact_meta and meta[:1] != "{":
+            return None
+        compact = fields[:1] == "["  # interned names (journal.names): the view's journal's
+        if not compact and fields[:1] != "{":
+            return None
+        try:
+            # an applied create repeats the fields of the observation before it, and
+            # contexts are few: each read once (the values are never changed in place)
+            last, values = self._fields
+            said = module + "\x1f" + fields if compact else fields
+            if compact and fields[1:2] == "-":  # an applied write's reference (journal.names)
+                seen = self._seen  # to the observation read last, or the decoder reads it
+                if (
+                    kind != "applied"
+                    or seen[1] != module
+                    or seen[2] != rid
+                    or seen[4] is not names
+                    or fields != f"[{seen[0] - row[0]}]"
+                ):
+                    return None
+                values = seen[3]
+            elif said != last:
+                values = _loads(fields)
+                if compact:
+                    if names is None or type(values) is not list:
+                        return None
+                    values = names.expand(module, values)
+                if type(values) is not dict or not _floatless(values):
+                    return None
+                self._fields = (said, values)
+            if kind == "observed" and compact:
+                self._seen = (row[0], module, rid, values, names)
+            info = _loads(meta) if meta != "{}" else {}
+            if compact_meta:
+                if names is None or type(info) is not list:
+                    return None
+                info = names.expand_meta(kind, module, rid, side, info, values, sort=False)
+            if context is None:
+                clock = None
+            else:
+                clock = self._clocks.get(context)
+                if clock is None:
+                    clock = _loads(context)
+                    if not _plain_clock(clock):
+                        return None
+                    if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
+                        self._clocks.clear()
+                    self._clocks[context] = clock
+        except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
+            return None
+        if type(info) is not dict:
+            return None
+        side_id = info.get("id")
+        if type(side_id) is not str:
+            return None
+        if kind == "observed":
+            if dot is None or not info.keys() <= _OBSERVED_KEYS:
+                return None
+            dot_side, sep, count = dot[2:-1].rpartition('",')
+            if not (
+                sep
+                and dot[:2] == '["'
+                and dot[-1:] == "]"
+                and '"' not in dot_side
+                and "\\" not in dot_side
+                and count.isascii()
+                and count.isdigit()
+            ):
+                return None
+            key = info.get("key", ABSENT)
+            near = info.get("near")
+            absent = info.get("absent", ())
+            baseline = info.get("baseline", False)
+            modified = info.get("modified")
+            if (
+                (key is not ABSENT and key is not None and type(key) is not str)
+                or (near is not None and type(near) is not str)
+                or (absent != () and type(absent) is not list)
+                or type(baseline) is not bool
+            ):
+                return None
+            if type(modified) is not str:
+                if modified is None:
+                    modified = self._utc(at)
+                elif type(modified) is dict and modified.keys() == {"$datetime"}:
+                    modified = _utc_of(modified["$datetime"])
+                else:
+                    return None
+            return (
+                kind,
+                side_id,
+                dot_side,
+                count,
+                clock,
+                modified,
+                values,
+                key,
+                near,
+                absent,
+                baseline,
+            )
+        create = info.get("create", False)
+        done = info.get("done", False)
+        if (
+            dot is not None
+            or not info.keys() <= _APPLIED_KEYS
+            or type(create) is not bool
+            or type(done) is not bool
+        ):
+            return None
+        return (kind, side_id, create, done, clock, values)
 
     def _utc(self, at: str) -> str:
         """``utc_text`` of a stored entry time (the last one kept: a batch shares one)."""

@@ -35,6 +35,7 @@ from journal.schema import (
 Progress = Callable[[int, int], None]
 # the columns of ``records`` that indexes hold besides (module, rid), as a flush writes them
 _INDEXED = "key, near, status, marks, label, ref"
+_INDEXED_COLUMNS = tuple(_INDEXED.split(", "))
 # what a fold reads of a stored row (ENTRY_COLUMNS but the two hashes, which no fold reads)
 FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
 
@@ -97,10 +98,12 @@ class SQLiteView:
 
     Record states are cached decoded and written back in one ``executemany`` at
     :meth:`flush`, so a batch that touches a record several times encodes it once.  A
-    record read from its row whose indexed columns (key, near, status, marks, label, ref)
-    come out of the encoding as they were stored gets its state and attention written
-    alone: an incremental cycle then rewrites no index entry it did not change (each
-    rewritten one is a page of the file written again, wherever in the file it is).
+    record whose row was read or written (its indexed columns -- key, near, status, marks,
+    label, ref -- known as stored) gets its state, attention and the indexed columns that
+    changed written, nothing else: an incremental cycle then rewrites no index entry it did
+    not change (each rewritten one is a page of the file written again, wherever in the
+    file it is), and a first copy's push takes a record out of the key index without taking
+    it out of the label index and back (a full upsert cost twice the UPDATE at 100k).
 
     When the cache is full, the least recently used state of a record needing no attention
     goes first, unless it was read since the last flush (the batch at work needs it); then
@@ -314,7 +317,9 @@ class SQLiteView:
         encode = self.reducer.encode
         references, columns, _ = self._by_reference or (None, None, None)
         rows = []
-        states = []  # records whose indexed columns are as stored: state and attention only
+        # records whose rows are known (their indexed columns as stored): an UPDATE of the
+        # indexed columns that changed (by which ones), state and attention
+        updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
         for (module, rid), state in self._dirty.items():
             seqs = references(state) if references is not None else None
             if seqs and columns is not None:  # stored by reference: no text made
@@ -324,11 +329,15 @@ class SQLiteView:
                 text, key, attention, *more = encode(state)
                 near, status, marks, label, ref = (*more, None, None, None, None, None)[:5]
             indexed = (key, near, status, marks, label, ref)
-            if self._indexed.get((module, rid)) == indexed:
-                states.append((1 if attention else 0, text, module, rid))
-            else:
+            stored = self._indexed.get((module, rid))
+            if stored is None:
                 rows.append(
                     (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+                )
+            else:
+                changed = tuple(i for i in range(6) if stored[i] != indexed[i])
+                updates.setdefault(changed, []).append(
+                    (*(indexed[i] for i in changed), 1 if attention else 0, text, module, rid)
                 )
             self._remember((module, rid), state, indexed, bool(attention), read=False)
         self._dirty.clear()
@@ -342,9 +351,13 @@ class SQLiteView:
                 "ref = excluded.ref",
                 rows,
             )
-        if states:
+        for changed, params in updates.items():
+            # only the indexes of the columns set are written again (a first copy's push
+            # takes a record out of the key index, not out of the label index and back)
+            sets = "".join(f"{_INDEXED_COLUMNS[i]} = ?, " for i in changed)
             self.conn.executemany(
-                "UPDATE records SET attention = ?, state = ? WHERE module = ? AND rid = ?", states
+                f"UPDATE records SET {sets}attention = ?, state = ? WHERE module = ? AND rid = ?",
+                params,
             )
 
     def forget(self) -> None:
@@ -795,36 +808,94 @@ def fold_records(
     apply_row = row_folder(view.reducer)
     if apply_row is None:
         raise TypeError(f"reducer {type(view.reducer).__name__} folds no stored rows")
+    # a record whose state the reducer would store by reference to its rows: its stored
+    # row made from them without the state (the reducer's ``referred``), when it can
+    referred = getattr(view.reducer, "referred", None)
+    limit = getattr(view.reducer, "reference_limit", 0) if callable(referred) else 0
+    if type(limit) is not int or view._by_reference is None:
+        limit = 0
     n = 0
     order: list[tuple[str, str, str, int, int, str, str]] = []
     view._link_order = order
     absent = view._absent
     current: tuple[str, str | None] = ("", None)
+    pending: list[Sequence[Any]] = []  # the record's rows while it may be so stored
+    deferring = False
+    stored: list[tuple[Any, ...]] = []  # the records table's rows so made
     conn = view.conn
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {LINK_ORDER} (module TEXT, side TEXT, side_id TEXT, "
         "seq INTEGER, n INTEGER, rid TEXT, status TEXT)"
     )
+
+    def settle() -> None:
+        """Store the pending record by reference, or fold its rows."""
+        made = referred(pending, view.names) if referred is not None else None
+        if made is None:
+            absent.add((pending[0][2], pending[0][3]))
+            for row in pending:
+                view._seq = row[0]
+                apply_row(view, row)
+        else:
+            (key, attention, near, status, marks, label, ref), made_links = made
+            module, rid = pending[0][2], pending[0][3]
+            text = reference_text([row[0] for row in pending])
+            stored.append(
+                (module, rid, key, 1 if attention else 0, text, near, status, marks, label, ref)
+            )
+            for seq, side, side_id in made_links:
+                view._link_n += 1
+                order.append((module, side, str(side_id), seq, view._link_n, rid, "active"))
+        pending.clear()
+
+    def written() -> None:
+        view.flush()
+        # a record folded is not read again: none is kept (the one the next batch goes on
+        # with, if any, is read back from the row the flush wrote)
+        view.forget()
+        if stored:
+            conn.executemany(
+                "INSERT INTO records (module, rid, key, attention, state, near, status, "
+                "marks, label, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                stored,
+            )
+            stored.clear()
+        conn.executemany(f"INSERT INTO {LINK_ORDER} VALUES (?, ?, ?, ?, ?, ?, ?)", order)
+        order.clear()
+
     try:
         with paused_gc():
             for rows in batches:
                 for row in rows:
                     key = (row[2], row[3])
                     if key != current:
+                        if pending:
+                            settle()
                         current = key
+                        deferring = key[1] is not None and limit > 0
                         if key[1] is not None:
                             absent.add(key)  # type: ignore[arg-type]  # the view is empty
+                    if deferring:
+                        kind = row[5]
+                        if (kind == "observed" or kind == "applied") and len(pending) < limit:
+                            pending.append(row)
+                            continue
+                        deferring = False  # folded: its pending rows first
+                        if pending:
+                            absent.add(key)  # type: ignore[arg-type]
+                            for earlier in pending:
+                                view._seq = earlier[0]
+                                apply_row(view, earlier)
+                            pending.clear()
                     view._seq = row[0]
                     apply_row(view, row)
-                view.flush()
-                # a record folded is not read again: none is kept (the one the next batch
-                # goes on with, if any, is read back from the row the flush wrote)
-                view.forget()
-                conn.executemany(f"INSERT INTO {LINK_ORDER} VALUES (?, ?, ?, ?, ?, ?, ?)", order)
-                order.clear()
+                written()
                 n += len(rows)
                 if progress is not None:
                     progress(n, total)
+            if pending:
+                settle()
+                written()
     finally:
         view._link_order = None
     if links:

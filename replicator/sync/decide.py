@@ -39,6 +39,7 @@ from journal.payloads import (
     payload_of,
 )
 from replicator.config.load import ModuleConfig
+from replicator.sync.clone_names import Batch
 from replicator.sync.context import Context
 from replicator.sync.deals import documents_in_flight, settle_deals
 from replicator.sync.lifecycle import gate, pulled_once
@@ -113,17 +114,19 @@ def settle_batch(ctx: Context, module: ModuleConfig, rids: list[str], report: Cy
     order = {side: i for i, side in enumerate(module.order)}
     retrying: set[str] = set()  # records a side asked to retry: they stay dirty
     held: set[tuple[str, str]] = set()  # (record, side) of updates the lock kept back
-    # each record's write to the last of its sides in the module's order is its last
-    lasts = [
-        (state, p, max((x.side for x in p.writes), key=order.__getitem__)) for state, p in plans
-    ]
-    for side in module.order:
-        batch = [
-            (state, w, w.side == last)
-            for state, p, last in lasts
-            for w in p.writes
-            if w.side == side
-        ]
+    # each record's write to the last of its sides in the module's order is its last; the
+    # batches of every side made in one pass over the plans (a first copy's: one create each)
+    batches: dict[str, Batch] = {side: [] for side in module.order}
+    for state, p in plans:
+        writes = p.writes
+        last = (
+            writes[0].side
+            if len(writes) == 1
+            else max((x.side for x in writes), key=order.__getitem__)
+        )
+        for w in writes:
+            batches[w.side].append((state, w, w.side == last))
+    for side, batch in batches.items():
         if batch:
             push(ctx, module, side, batch, report, retrying=retrying, held=held)
     if module.totals:
@@ -160,6 +163,8 @@ def mapped_only(module: ModuleConfig, p: Plan) -> Plan:
     (``module.totals``) goes in no write at all, not even back to the side it was read on
     (an update after a crash is sent every value)."""
     columns, totals = module.fields.fields, module.totals
+    if not totals and all(w.id is None for w in p.writes):
+        return p  # creates only (a first copy's): they go as planned
     writes = []
     for w in p.writes:
         if w.id is not None:

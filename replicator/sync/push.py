@@ -69,8 +69,14 @@ def push(
 
     twins = _twins_outside(ctx, module, side, [state for state, w, _ in batch if w.id is None])
     renames = _clone_names(ctx, module, side, batch, report)  # duplicates = "clone"
+    lock, lookups = module.lock, module.lookups
+    to_side = module.fields.wire_to_side
+    defaults = module.side_module(side).create  # a create's columns the map does not set
     for state, w, done in batch:
-        locked = lock_refusal(module, side, state, w)
+        # a create always goes (lock_refusal): no lock is asked of it
+        locked = (
+            lock_refusal(module, side, state, w) if lock is not None and w.id is not None else None
+        )
         # a trigger's write to its document goes whole or not at all (its void is no
         # person's edit passing the lock: the document is a person's once sent)
         passing = lock_passes(module, w) if locked is not None and not state.trigger else None
@@ -98,7 +104,7 @@ def push(
             continue
         if renames and state.rid in renames:
             w, renamed_in[state.rid] = renames[state.rid]
-        if module.lookups:
+        if lookups:
             values = canonical(w.values)
             unresolved = _side_ids(journal, module, side, values)
             if unresolved is not None:
@@ -107,9 +113,7 @@ def push(
                 continue
         try:
             side_values = (
-                module.fields.to_side(side, values)
-                if module.lookups
-                else module.fields.wire_to_side(side, w.values)
+                module.fields.to_side(side, values) if lookups else to_side(side, w.values)
             )
         except (MappingError, ValueError, TypeError) as exc:
             refused(
@@ -122,7 +126,8 @@ def push(
             continue
         if w.id is None:  # a create leaves unset columns to the side's defaults
             side_values = {k: v for k, v in side_values.items() if v is not None}
-            side_values = {**module.side_module(side).create, **side_values}
+            if defaults:
+                side_values = {**defaults, **side_values}
         writes.append(Write(key=state.rid, id=w.id, values=side_values))
         sent.append((state, w, done))
     if writes:  # what is about to be written, durable before the side sees it

@@ -226,3 +226,42 @@ def test_a_record_written_again_is_found_by_what_its_encoding_says_now(tmp_path)
         assert j.record("customers", "a") == {"n": 3, "key": None, "label": "acme"}
         assert j.attention("customers") == ["a", "b"]
         assert j.with_keys("customers", ["k"]) == {"k": ["b"]}
+
+
+def test_a_record_written_twice_in_one_process_keeps_what_it_did_not_change(tmp_path):
+    """A record written, then written again with another key (a first copy's pull, then its
+    push): only what changed is set, and the key, label and attention read back right
+    after each write, in this process and in the next; a change of the label alone moves
+    it in the labels' order and leaves the key where it is."""
+    with Journal(tmp_path / "l.db", LabelReducer()) as j:
+        j.append(
+            [
+                NewEntry(Kind.OBSERVED, "customers", rid, "crm", meta={"label": label, "key": key})
+                for rid, label, key in [("a", "acme", "k1"), ("b", "beta", "k2")]
+            ]
+        )
+        assert j.with_keys("customers", ["k1", "k2"]) == {"k1": ["a"], "k2": ["b"]}
+        assert j.attention("customers") == ["a", "b"]
+        j.append([NewEntry(Kind.APPLIED, "customers", "a", "books", meta={"label": "acme"})])
+        assert j.with_keys("customers", ["k1", "k2"]) == {"k2": ["b"]}
+        assert j.attention("customers") == ["b"]
+        assert j.labelled(["customers"])[1] == [
+            ("acme", "a", "customers"),
+            ("beta", "b", "customers"),
+        ]
+        j.append(
+            [NewEntry(Kind.APPLIED, "customers", "b", "books", meta={"label": "aaa", "key": "k2"})]
+        )
+        assert j.labelled(["customers"])[1] == [
+            ("aaa", "b", "customers"),
+            ("acme", "a", "customers"),
+        ]
+        assert j.with_keys("customers", ["k2"]) == {"k2": ["b"]}
+    with Journal(tmp_path / "l.db", LabelReducer()) as j:
+        assert j.labelled(["customers"])[1] == [
+            ("aaa", "b", "customers"),
+            ("acme", "a", "customers"),
+        ]
+        assert j.with_keys("customers", ["k1", "k2"]) == {"k2": ["b"]}
+        assert j.attention("customers") == []
+        assert j.record("customers", "a") == {"n": 2, "key": None, "label": "acme"}

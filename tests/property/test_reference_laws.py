@@ -7,6 +7,7 @@ indexed columns, the links), after every step of a script of edits, cycles and c
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journal import Journal, replay
+from conflicts import RecordReducer
+from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay
+from journal.schema import STATE_TABLES, TALLY_TABLES
 from tests.journal.by_reference import check_by_reference
 from tests.property.test_sync_laws import BATCH_SIZES, CONFLICTS, DUPLICATES, PAGE_SIZES
 from tests.property.world import config, open_world
@@ -66,3 +69,150 @@ def test_a_first_sync_stores_its_records_by_reference(tmp_path):
         finally:
             states.close()
         assert n == 8
+
+
+# -- a replay stores a record by reference without its state (RecordReducer.referred) -------
+
+_T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+_RIDS = ("books:1", "books:2", "crm:3")
+_SIDES = ("books", "crm")
+_values = st.one_of(
+    st.none(),
+    st.sampled_from(["", "Acme", "ACME", "é", "books:1"]),
+    st.integers(-2, 2),
+    st.just(2**70),
+    st.decimals(places=2, min_value=-10, max_value=10),
+    st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2020, 2, 1)),
+)
+_fields = st.dictionaries(st.sampled_from(["name", "party", "city", "n"]), _values, max_size=4)
+_clocks = st.dictionaries(st.sampled_from(_SIDES), st.integers(1, 3), max_size=2)
+_synced_meta = st.fixed_dictionaries(
+    {},
+    optional={
+        "key": st.one_of(st.none(), st.sampled_from(["acme", "b"])),
+        "near": st.sampled_from(["acme", "b"]),
+        "modified": st.sampled_from([_T0, _T0.isoformat(), "2026-11-27T10:00:00.5+00:00"]),
+    },
+)
+# mostly a sync's meta; sometimes what a replay folds otherwise
+_observed_meta = st.one_of(
+    _synced_meta,
+    _synced_meta,
+    _synced_meta,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "key": st.sampled_from(["acme", "b"]),
+            "absent": st.sampled_from([["n"], ["name"], ["party"]]),
+            "baseline": st.booleans(),
+            "by": st.just("ann"),
+        },
+    ),
+)
+_applied_meta = st.one_of(
+    st.fixed_dictionaries({}, optional={"create": st.booleans(), "done": st.booleans()}),
+    st.fixed_dictionaries({"by": st.just("ann")}, optional={"done": st.booleans()}),
+)
+
+
+@st.composite
+def _entry(draw: st.DrawFn, rid: str, side: str | None = None, kind: str | None = None) -> NewEntry:
+    """An entry of one of a few records: mostly the observations and applied writes a sync
+    writes (any side, dot, context, key, near key, time, done or not), some of shapes a
+    replay folds otherwise (a field absent, a baseline, another meta key, an id of another
+    side's), and entries of other kinds that change a record (a refused write, a delete,
+    a conflict, a skip)."""
+    if side is None:
+        side = draw(st.sampled_from(_SIDES))
+    side_id = draw(st.sampled_from([f"{side}-{rid}", f"{side}-x", rid.split(":")[1]]))
+    if kind is None:
+        kind = draw(st.sampled_from(["observed"] * 8 + ["applied"] * 4 + ["error", "gone", "skip"]))
+    if kind == "observed":
+        return NewEntry(
+            Kind.OBSERVED,
+            "customers",
+            rid,
+            side,
+            Dot(side, draw(st.integers(1, 3))),
+            VectorClock(draw(_clocks)),
+            draw(_fields),
+            {"id": side_id, **draw(_observed_meta)},
+            at=_T0,
+        )
+    if kind == "applied":
+        context = draw(st.one_of(st.none(), _clocks))
+        return NewEntry(
+            Kind.APPLIED,
+            "customers",
+            rid,
+            side,
+            context=VectorClock(context) if context is not None else None,
+            fields=draw(_fields),
+            meta={"id": side_id, **draw(_applied_meta)},
+        )
+    if kind == "error":
+        meta = {"reason": "no", "stage": "write", "attempt": 1, "done": True}
+        return NewEntry(Kind.ERROR, "customers", rid, side, meta=meta)
+    if kind == "gone":
+        return NewEntry(Kind.TOMBSTONE, "customers", rid, side, meta={"id": side_id})
+    return NewEntry(
+        Kind.SKIPPED, "customers", rid, side, meta={"reason": "kept apart", "key": None}
+    )
+
+
+class _Folding(RecordReducer):
+    """The record reducer without ``referred``: a replay folds every record's state."""
+
+    referred = None  # type: ignore[assignment]
+
+
+def _tables(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+        for table in (*STATE_TABLES, *TALLY_TABLES)
+    }
+
+
+@st.composite
+def _journals(draw: st.DrawFn) -> list[list[NewEntry]]:
+    """Each record's entries (1 to 5: stored by reference or not; mostly a first copy's
+    observation and create, then others), interleaved, in batches of appends."""
+    scripts = []
+    for rid in _RIDS:
+        origin, other = draw(st.permutations(_SIDES))
+        script = [draw(_entry(rid, origin, "observed"))]  # as a sync: seen, then copied
+        if draw(st.booleans()):
+            script.append(draw(_entry(rid, other, "applied")))
+        scripts.append(script + draw(st.lists(_entry(rid), max_size=3)))
+    order = draw(st.permutations([i for i, script in enumerate(scripts) for _ in script]))
+    entries = [scripts[i].pop(0) for i in order]
+    cuts = sorted(
+        draw(st.sets(st.integers(1, len(entries) - 1), max_size=3)) if len(entries) > 1 else []
+    )
+    return [entries[a:b] for a, b in zip([0, *cuts], [*cuts, len(entries)], strict=True)]
+
+
+@given(_journals(), st.sampled_from([1, 2, 3, 1000]))
+def test_a_record_stored_by_reference_replays_as_its_fold_stores_it(batches, batch):
+    """A replay by record makes the row of a record stored by reference from its entries
+    without folding its state (``RecordReducer.referred``): the same tables (records and
+    their indexed columns, links, tallies) as the fold of every state, and the live
+    state, whatever the records' entries and however the replay's batches cut them."""
+    labels, refs = {"customers": "name"}, {"customers": "party"}
+    with tempfile.TemporaryDirectory(prefix="referred-") as name:
+        folder = Path(name)
+        with Journal(folder / "j.db", RecordReducer(labels=labels, refs=refs)) as journal:
+            for entries in batches:
+                journal.append(entries)
+            result = replay.verify(journal, batch=batch)
+            assert result.ok, result.problem
+            found = []
+            for reducer in (RecordReducer(labels, refs), _Folding(labels, refs)):
+                journal.reducer = reducer
+                target = replay.scratch(str(folder / f"{type(reducer).__name__}.db"))
+                try:
+                    replay.replay_into(journal, target, batch=batch)
+                    found.append(_tables(target))
+                finally:
+                    target.close()
+    assert found[0] == found[1]
