@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -325,6 +325,10 @@ class RecordReducer:
         # contexts read (plain clocks) by their text
         self._fields: tuple[str, dict[str, Any]] = ("", {})
         self._clocks: dict[str, dict[str, int]] = {}
+        # referred's reads: by (module, mask) the names a compact fields text holds and
+        # where each one's value is; each module's field names in their order
+        self._picks: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
+        self._orders: dict[str, list[str]] = {}
         # the last compact observation folded from its row (seq, module, rid, values, the
         # names they were read with): what an applied write after it refers to
         self._seen: tuple[int, str, str | None, dict[str, Any], Any] = (0, "", None, {}, None)
@@ -432,27 +436,35 @@ class RecordReducer:
         dirty = False
         key: Any = None
         near: Any = None
+        observation = 0  # the seq of the record's last observation read
         for row in rows:
             kind = row[5]
             if (kind != "observed" and kind != "applied") or row[2] != module or row[3] != rid:
                 return None
-            read = self._read_row(names, row)
+            read = self._synced(names, row, wanted, observation)
             if read is None:
-                return None
+                read = self._read_row(names, row)
+                if read is None:
+                    return None
+                if kind == "observed":
+                    if read[9] or read[10]:  # a field absent, a baseline
+                        return None
+                    read = read[:5] + read[6:9]
+                else:
+                    read = read[:2] + read[3:4]
             side = row[4]
             side_id = read[1]
             if kind == "observed":
-                values, seen_key, seen_near, absent, baseline = read[6:]
-                if absent or baseline:
-                    return None
+                if row[8][:1] == "[":  # compact: what an applied write may refer to
+                    observation = row[0]
                 if ids.get(side) is None:
                     links.append((row[0], side, side_id))
                 ids[side] = side_id
                 dirty = True
-                if seen_key is not ABSENT:
-                    key, near = seen_key, seen_near
+                if read[6] is not ABSENT:
+                    key, near = read[6], read[7]
                 if wanted:
-                    dot_side, counter, clock = read[2], int(read[3]), read[4]
+                    dot_side, counter, clock, values = read[2], int(read[3]), read[4], read[5]
                     seen = write_clock(dot_side, counter, clock or {})
                     for name in wanted:
                         if name in values:
@@ -463,7 +475,7 @@ class RecordReducer:
                 if ids.get(side) != side_id:
                     links.append((row[0], side, side_id))
                 ids[side] = side_id
-                if read[3]:  # done: no side's refused write waits (none was folded)
+                if read[2]:  # done: no side's refused write waits (none was folded)
                     dirty = False
         label = ref = None
         if wanted:
@@ -476,6 +488,124 @@ class RecordReducer:
                 ref = state.ref(ref_field)
         indexed_key = key if key is not None and len(ids) == 1 else None
         return (indexed_key, dirty, near, ACTIVE, None, label, ref), links
+
+    def _synced(
+        self, names: Any, row: Sequence[Any], wanted: Sequence[str], observation: int
+    ) -> tuple[Any, ...] | None:
+        """What :meth:`referred` reads of a row of the shapes a sync writes (compact fields
+        and meta, ``observation`` the seq of the record's last observation read): an
+        observation's ``("observed", side id, dot's side, its counter as text, context,
+        the ``wanted`` fields' values, key, near key)``, an applied write's ``("applied",
+        side id, done)``; what :meth:`_read_row` reads of it, without the fields' values
+        it does not use (a law holds the two the same).  None: read it with
+        :meth:`_read_row` (a row of another shape, or one it would refuse)."""
+        _, at, module, rid, side, kind, dot, context, fields, meta = row[:10]
+        if type(side) is not str or meta[:1] != "[" or fields[:1] != "[" or names is None:
+            return None
+        try:
+            if fields[1:2] == "-":  # an applied write's reference to its observation
+                if kind != "applied" or fields != f"[{observation - row[0]}]":
+                    return None
+                values: Any = None
+            else:
+                items = _loads(fields)
+                if type(items) is not list or not items:
+                    return None
+                start = 2 if type(items[0]) is list else 1  # a declaration first
+                if len(items) < start:
+                    return None
+                mask = items[start - 1]
+                if type(mask) is not int or mask < 0:
+                    return None
+                pick = self._picks.get((module, mask))
+                if pick is None:
+                    held, where = names.shape(module, mask)
+                    pick = (len(held), dict(zip(held, where, strict=True)))
+                    if len(self._picks) > 4096:
+                        self._picks.clear()
+                    self._picks[(module, mask)] = pick
+                count, at_ = pick
+                if len(items) != count + start or not _no_float(items[start:]):
+                    return None
+                values = {}
+                for name in wanted:
+                    i = at_.get(name)
+                    if i is not None:
+                        values[name] = items[i + start - 1]
+            info = _loads(meta)
+            if type(info) is not list or len(info) != 3 and len(info) != 4:
+                return None
+            first = info[0]
+            if type(first) is str:
+                side_id = first
+            elif first == 0 and type(first) is int and rid and side and rid.startswith(side + ":"):
+                side_id = rid[len(side) + 1 :]
+            else:
+                return None
+            near = None
+            if len(info) == 4:
+                rest = info[3]
+                if kind != "observed" or type(rest) is not dict or not rest.keys() <= {"near"}:
+                    return None
+                near = rest.get("near")
+                if near is not None and type(near) is not str:
+                    return None
+            if context is None:
+                clock = None
+            else:
+                clock = self._clocks.get(context)
+                if clock is None:
+                    clock = _loads(context)
+                    if not _plain_clock(clock):
+                        return None
+                    if len(self._clocks) > 4096:
+                        self._clocks.clear()
+                    self._clocks[context] = clock
+            if kind == "applied":
+                create, done = info[1], info[2]
+                if dot is not None or type(create) is not bool and create is not None:
+                    return None
+                if type(done) is bool:
+                    return (kind, side_id, done)
+                return (kind, side_id, False) if done is None else None
+            if values is None or dot is None:
+                return None
+            key, modified = info[1], info[2]
+            if key is False:
+                key = ABSENT
+            elif type(key) is int:
+                order = self._orders.get(module)
+                if order is None or not 0 <= key < len(order):
+                    order = self._orders[module] = names.order(module)
+                    if not 0 <= key < len(order):
+                        return None
+                i = at_.get(order[key])
+                key = items[i + start - 1] if i is not None else None
+                if type(key) is not str:
+                    return None
+            elif key is not None and type(key) is not str:
+                return None
+            if type(modified) is not str:
+                if modified is None:
+                    self._utc(at)
+                elif type(modified) is dict and modified.keys() == {"$datetime"}:
+                    _utc_of(modified["$datetime"])
+                else:
+                    return None
+            dot_side, sep, count_ = dot[2:-1].rpartition('",')
+            if not (
+                sep
+                and dot[:2] == '["'
+                and dot[-1:] == "]"
+                and '"' not in dot_side
+                and "\\" not in dot_side
+                and count_.isascii()
+                and count_.isdigit()
+            ):
+                return None
+        except (orjson.JSONDecodeError, EncodingError, ValueError, TypeError):
+            return None  # _read_row's, or apply's, to name
+        return (kind, side_id, dot_side, count_, clock, values, key, near)
 
     def linked_ids(self, state: RecordState) -> dict[str, str]:
         """The id the record has on each side its state holds one for: where the journal
@@ -974,11 +1104,16 @@ _APPLIED_KEYS = frozenset({"id", "create", "done"})
 def _floatless(values: dict[str, Any]) -> bool:
     """Whether no value holds a float: orjson reads an integer past 64 bits as one (a
     stored row holding one is read by the standard parser, through ``apply``)."""
-    kinds = set(map(type, values.values()))
+    return _no_float(values.values())
+
+
+def _no_float(values: Collection[Any]) -> bool:
+    """:func:`_floatless` of the values alone."""
+    kinds = set(map(type, values))
     if float in kinds:
         return False
     if dict in kinds or list in kinds:
-        for value in values.values():
+        for value in values:
             kind = type(value)
             if kind is dict:
                 # a tagged value (a Decimal, a date) holds its text alone

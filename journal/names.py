@@ -491,6 +491,13 @@ class FieldNames:
         check_source(seq, module, rid, source, *found)
         return source, found[3]
 
+    def shape(self, module: str, mask: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The names a compact text's ``mask`` holds, sorted, and where each one's value
+        is in its list (1: just after the mask), as :meth:`expand` reads them
+        (:class:`~journal.errors.EncodingError`: a mask past the declared order)."""
+        shape = self._masks.get((module, mask))
+        return shape if shape is not None else self._shape(module, mask)
+
     def expand(self, module: str, items: list[Any]) -> dict[str, Any]:
         """The fields of a compact text's list (values as stored), their names sorted as
         an object form's are."""

@@ -216,3 +216,66 @@ def test_a_record_stored_by_reference_replays_as_its_fold_stores_it(batches, bat
                 finally:
                     target.close()
     assert found[0] == found[1]
+
+
+class _General(RecordReducer):
+    """The record reducer whose ``referred`` reads every row as its fold does."""
+
+    def _synced(self, *args: object) -> None:
+        return None
+
+
+_EDITS = st.sampled_from(["drop", "cut", "swap", "float", "key", "id", "none", "rest"])
+
+
+def _edited(text: str | None, edit: str, other: str | None) -> str | None:
+    """A stored text edited as a hand might (or a newer writer): what a row's fold must
+    refuse or read the same, whichever way it reads it."""
+    if text is None:
+        return "{}" if edit == "none" else None
+    if edit == "drop":
+        return text[:-1]
+    if edit == "cut":
+        return text[: len(text) // 2] + "]"
+    if edit == "swap":
+        return other
+    if edit == "float":
+        return text.replace("1", "1.5", 1)
+    if edit == "key":
+        return text.replace('"acme"', "0", 1).replace("false", "2", 1)
+    if edit == "id":
+        return text.replace('"', "", 2) if text.startswith('["') else "[0" + text[2:]
+    if edit == "none":
+        return text.replace('"', "null", 1) if "null" not in text else text.replace("null", "7")
+    return text[:-1] + ',{"near":"b"}]' if text.endswith("]") else text
+
+
+@given(_journals(), st.data())
+def test_a_syncs_row_read_for_its_reference_is_what_its_fold_reads(batches, data):
+    """``RecordReducer.referred`` reads the rows of the shapes a sync writes without
+    their values (``_synced``): what it makes of any record's rows, edited or not, is what
+    it makes reading each row as the fold does (``_read_row``), or the same failure."""
+    labels, refs = {"customers": "name"}, {"customers": "party"}
+    with Journal(":memory:", RecordReducer(labels=labels, refs=refs)) as journal:
+        for entries in batches:
+            journal.append(entries)
+        names = journal.names
+        rows = sorted(
+            (row for chunk in journal.row_batches() for row in chunk),
+            key=lambda row: (row[2], row[3], row[0]),
+        )
+        rows = [list(row) for row in rows]
+        for _ in range(data.draw(st.integers(0, 3))):
+            row = data.draw(st.sampled_from(rows))
+            column = data.draw(st.sampled_from([6, 7, 8, 9]))
+            other = data.draw(st.sampled_from(rows))[column]
+            row[column] = _edited(row[column], data.draw(_EDITS), other)
+        for rid in _RIDS:
+            mine = [row for row in rows if row[3] == rid]
+            found = []
+            for reducer in (RecordReducer(labels, refs), _General(labels, refs)):
+                try:
+                    found.append(reducer.referred(mine, names))
+                except Exception as exc:  # the same failure
+                    found.append(type(exc))
+            assert found[0] == found[1], mine
