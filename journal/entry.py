@@ -570,8 +570,7 @@ def chained_rows(
     key: ChainKey | None,
     now: dt.datetime,
     format: int = 1,  # noqa: A002 - the entries format (journal.schema), as Journal names it
-    fields_text: Callable[[NewEntry], str] | None = None,
-    meta_text: Callable[[NewEntry], str] | None = None,
+    texts: Callable[[NewEntry], tuple[str, str]] | None = None,
 ) -> tuple[list[Any], list[Entry]]:
     """Number ``entries`` from ``seq + 1`` and chain them from ``prev``: the rows every
     backend stores (text for text, so the chain is the same bytes wherever it is kept) and
@@ -579,9 +578,8 @@ def chained_rows(
     ``format``: the entries format the rows are for (:data:`journal.schema.STORED_COLUMNS`):
     1, the hashes' hex text; 2, their 32 bytes; 3, no link, the hash's bytes and the time
     as integer microseconds (:func:`micros_of`).  The chain is the same in every format.
-    ``fields_text``: what makes an entry's stored ``fields``
-    (:meth:`journal.names.FieldNames.text`), and ``meta_text`` its ``meta``
-    (:meth:`~journal.names.FieldNames.meta_text`).
+    ``texts``: what makes an entry's stored ``fields`` and ``meta``, the journal's compact
+    ones (:meth:`journal.names.FieldNames.texts`).
 
     The hot path of every append: each value is encoded once (:func:`dumps`), the
     canonical text (:func:`chain_text`'s bytes) is made inline and hashed with the key's
@@ -620,13 +618,10 @@ def chained_rows(
         new_dot = new.dot
         dot = None if new_dot is None else _dot_text(new_dot)
         context = None if new.context is None else _context_text(new.context)
-        if fields_text is not None:  # the journal's compact fields (journal.names)
-            fields = fields_text(new)
+        if texts is not None:  # the journal's compact fields and meta (journal.names)
+            fields, meta = texts(new)
         else:
             fields = dumps(new.fields) if new.fields else "{}"
-        if meta_text is not None:  # after the fields: a compact meta may name one
-            meta = meta_text(new)
-        else:
             meta = dumps(new.meta, trusted=True) if new.meta else "{}"
         module, rid, side = new.module, new.rid, new.side
         # chain_text's bytes, made inline (a call an entry less)

@@ -40,12 +40,23 @@ declaring entries (:func:`sqlite_names` for SQLite).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from journal.entry import NewEntry, check_source, dumps, referred, wire_loads
+from journal.entry import (
+    NewEntry,
+    _tagged,
+    _Unusual,
+    canonical_decimal,
+    check_source,
+    dumps,
+    referred,
+    wire_loads,
+)
 from journal.errors import EncodingError, StorageError
 
 # the kinds of entry whose fields are written compact: the two a sync writes per record
@@ -325,6 +336,75 @@ class FieldNames:
             items.append(rest)
         return _text(items)
 
+    def texts(self, new: NewEntry) -> tuple[str, str]:
+        """``(text(new), meta_text(new))``, the same two texts made in one pass for the
+        shapes a sync writes (fields of names the module declared, of a shape met before;
+        a meta of an observation's or an applied write's usual keys): the values tagged
+        in place in the list that is written (:func:`journal.entry.dumps`'s tags, no
+        second walk), the meta's match key found in that list.  Anything else goes to
+        :meth:`text` and :meth:`meta_text`, the reference a test holds this to."""
+        fields = new.fields
+        kind = new.kind
+        found = (
+            self._keys.get((new.module, tuple(fields)))
+            if fields and (kind == "observed" or kind == "applied")
+            else None
+        )
+        if found is None:
+            return self.text(new), self.meta_text(new)
+        mask, by_bit = found
+        values = [mask, *map(fields.__getitem__, by_bit)]
+        i = 0
+        try:
+            for value in values:  # journal.entry._tagged of the list, in place
+                of = type(value)
+                if of is not str and of is not int and value is not None and of is not bool:
+                    if of is _Decimal:
+                        values[i] = {"$decimal": _canonical_decimal(value)}
+                    elif of is _date:
+                        values[i] = {"$date": value}
+                    else:
+                        values[i] = _tagged(value)
+                i += 1
+            fields_text = _orjson_dumps(values, option=_SORTED).decode()
+        except (_Unusual, _JSONEncodeError):
+            return self.text(new), self.meta_text(new)  # a float, an integer past 64 bits
+        seq = self._seq  # after numbered(): this entry's seq, and it may be a reference
+        if seq is not None:
+            seq += 1
+            self._seq = seq
+            if new.rid is not None:
+                fields_text = self._refer(seq, kind, new.module, new.rid, fields_text)
+        meta = new.meta
+        side_id = meta.get("id")
+        if type(side_id) is str:
+            first: str | int = 0 if new.rid == f"{new.side}:{side_id}" else side_id
+            size = len(meta)
+            if kind == "observed":
+                key: Any = meta.get("key", False)
+                modified = meta.get("modified")
+                if size == 1 + ("key" in meta) + (modified is not None) and (
+                    key is False or key is None or type(key) is str
+                ):
+                    plain = modified is None or type(modified) is str
+                    if not plain and type(modified) is _datetime and modified.tzinfo is _UTC:
+                        modified, plain = {"$datetime": modified}, True
+                    if plain:
+                        if type(key) is str and key in values:
+                            # a tagged value is no text: the first equal item is a field's
+                            key = self._index[new.module][by_bit[values.index(key, 1) - 1]]
+                        return fields_text, _orjson_dumps([first, key, modified]).decode()
+            else:
+                create, done = meta.get("create"), meta.get("done")
+                if (
+                    size == 1 + (create is not None) + (done is not None)
+                    and (create is None or type(create) is bool)
+                    and (done is None or type(done) is bool)
+                ):
+                    return fields_text, _orjson_dumps([first, create, done]).decode()
+        self._last = (fields, by_bit)
+        return fields_text, self.meta_text(new)
+
     def _key_ref(self, module: str, fields: Mapping[str, Any], key: str) -> str | int:
         """An observation's match key as the lowest bit of a field holding it (the key is
         that field's value, as a module matching on one field has it), else the key."""
@@ -464,6 +544,8 @@ class FieldNames:
 
 _orjson_dumps = orjson.dumps
 _SORTED = orjson.OPT_SORT_KEYS
+_Decimal, _date, _datetime, _UTC = Decimal, dt.date, dt.datetime, dt.UTC
+_canonical_decimal = canonical_decimal
 _JSONEncodeError = orjson.JSONEncodeError
 
 

@@ -986,8 +986,7 @@ class PostgresJournal(KeyedChain):
                 prev=self._last_hash,
                 key=key,
                 now=self.now(),
-                fields_text=self.names.text,
-                meta_text=self.names.meta_text,
+                texts=self.names.texts,
             )
         except BaseException:
             self.names.forget()  # names the entries declared were not stored

@@ -548,8 +548,7 @@ class Journal(KeyedChain):
                 key=key,
                 now=self.now(),
                 format=self.format,
-                fields_text=self.names.text,
-                meta_text=self.names.meta_text,
+                texts=self.names.texts,
             )
             self.names.done()
             if not rows:

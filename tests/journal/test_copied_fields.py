@@ -128,7 +128,7 @@ def test_old_journals_with_full_applied_fields_read_as_before(tmp_path):
     with Journal(path, RecordReducer(), now=fixed_now) as journal:
         rows, _ = chained_rows(
             old, seq=0, prev="0" * 64, key=None, now=fixed_now(), format=journal.format,
-            fields_text=journal.names.text, meta_text=journal.names.meta_text,
+            texts=journal.names.texts,
         )  # fmt: skip
         for row in rows:
             insert_row(journal.conn, _hex(row))

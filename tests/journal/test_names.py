@@ -380,3 +380,99 @@ def test_a_syncs_metas_are_compact_and_say_the_id_and_key_once(tmp_path):
         journal.append(_record_script(1))
         metas = [row[9] for row in stored(journal)]
     assert metas == ["[0,2,null]", '["b1",true,true]']
+
+
+# -- the one-pass texts against the reference ---------------------------------------------
+
+_times = st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=2))]))
+_rare = st.integers(0, 9).map(lambda n: n == 0)  # True one time in ten
+_rids = ["crm:1", "crm:2", "books:1"]
+
+
+@st.composite
+def sync_metas(draw: st.DrawFn, kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
+    """Mostly the metas a sync writes (an id, a match key that is a field's text or not,
+    a modification time as text or as a time in UTC or not; two flags), now and then
+    one of any keys (:func:`observed_metas`, :func:`applied_metas`)."""
+    if draw(_rare):
+        return draw(observed_metas(fields) if kind is Kind.OBSERVED else applied_metas())
+    meta: dict[str, Any] = {"id": draw(ids)}
+    if kind is Kind.APPLIED:
+        for name in ("create", "done"):
+            if draw(st.booleans()):
+                meta[name] = draw(st.booleans() | st.none())
+        return meta
+    texts = [v for v in fields.values() if type(v) is str]
+    how = draw(st.sampled_from(["field", "other", "null", "absent"]))
+    if how == "field" and texts:
+        meta["key"] = draw(st.sampled_from(texts))
+    elif how != "absent":
+        meta["key"] = None if how == "null" else draw(ids)
+    if draw(st.booleans()):
+        meta["modified"] = draw(st.none() | _times | _times.map(lambda t: t.isoformat()))
+    return meta
+
+
+@st.composite
+def sync_entries(draw: st.DrawFn) -> list[NewEntry]:
+    """Entries of a few shapes met again and again (the one-pass path's cache), holding any
+    values (now and then any: a float, an integer past 64 bits, a list, a time), with the metas
+    :func:`sync_metas` draws, ids the rid's own or not, and a few entries of another kind
+    between them."""
+    shapes = draw(
+        st.lists(st.lists(names, min_size=1, max_size=5, unique=True), min_size=1, max_size=3)
+    )
+    leaf = (
+        st.text(max_size=3)
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.decimals(allow_nan=False, allow_infinity=False)
+        | st.dates()
+        | st.none()
+        | st.booleans()
+    )
+    out: list[NewEntry] = []
+    for n in range(draw(st.integers(1, 16))):
+        shape = draw(st.sampled_from(shapes))
+        fields = {name: draw(leaf) for name in shape}
+        copied = draw(st.sampled_from(out)) if out and draw(st.booleans()) else None
+        if copied is not None:  # an applied write's copy of an observation's, mostly
+            fields = dict(copied.fields)
+        if draw(_rare):
+            fields[shape[0]] = draw(values | st.floats(allow_nan=False) | _times)
+        kind = draw(st.sampled_from([Kind.OBSERVED, Kind.APPLIED, Kind.OBSERVED, Kind.ERROR]))
+        if copied is not None and draw(st.booleans()):
+            kind = Kind.APPLIED
+        side = draw(st.sampled_from(["crm", "books"]))
+        meta = draw(sync_metas(kind, fields))
+        rid = f"{side}:{meta['id']}" if draw(st.booleans()) else draw(st.sampled_from(_rids))
+        module = draw(st.sampled_from(["customers", "customers", "customers", "items"]))
+        if copied is not None and draw(st.booleans()):
+            rid, module = copied.rid, copied.module
+        out.append(NewEntry(kind, module, rid, side, Dot(side, n), None, fields, meta))
+    return out
+
+
+@given(sync_entries(), st.booleans())
+def test_the_one_pass_texts_are_the_reference_texts(entries, numbered):
+    """FieldNames.texts, the append's one pass, makes the very fields and meta texts of
+    text and meta_text (or refuses what they refuse), entry after entry, and declares
+    the same names in the same order; numbered, it refers to an observation exactly
+    where text does."""
+    fast, slow = FieldNames(latest=lambda module, rids: ()), FieldNames.of({})
+    if numbered:
+        fast.numbered(entries, 10)
+        slow = FieldNames(latest=lambda module, rids: ())
+        slow.numbered(entries, 10)
+    for new in entries:
+        try:
+            expected: Any = (slow.text(new), slow.meta_text(new))
+        except EncodingError as exc:
+            expected = type(exc)
+        try:
+            got: Any = fast.texts(new)
+        except EncodingError as exc:
+            got = type(exc)
+        assert got == expected
+        if expected is EncodingError:
+            return  # a journal forgets the names of a batch refused
+    assert fast.__getstate__() == slow.__getstate__()
