@@ -268,10 +268,19 @@ class FieldNames:
                 sources[(module, rid)] = (seq, text)
         return batch
 
-    def done(self) -> None:
-        """The entries :meth:`numbered` got ready for are made: no more references."""
-        self._seq = None
+    def done(self, last: int | None = None) -> None:
+        """The entries :meth:`numbered` got ready for are made: no more references.
+        ``last``: the seq the batch's last entry was given; if the texts made since
+        :meth:`numbered` do not count up to it (an entry's texts made some other way), the
+        references written would name the wrong entries, so the batch is refused."""
+        made, self._seq = self._seq, None
         self._sources = {}
+        if last is not None and made is not None and made != last:
+            raise EncodingError(
+                f"the journal's field texts were made for entries up to {made}, but the "
+                f"batch ends at entry {last}: its references would name the wrong entries "
+                "(nothing was stored)"
+            )
 
     def meta_text(self, new: NewEntry) -> str:
         """The stored ``meta`` text of ``new``: compact for an observation or an applied

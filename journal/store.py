@@ -550,7 +550,7 @@ class Journal(KeyedChain):
                 format=self.format,
                 texts=self.names.texts,
             )
-            self.names.done()
+            self.names.done(stored[-1].seq if stored else self._last_seq)
             if not rows:
                 return []
             self.conn.executemany(INSERT_ENTRIES[self.format], rows)

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from conflicts.reducer import RecordReducer
 from journal import Dot, Journal, Kind, NewEntry, VectorClock, verify
 from journal.entry import chained_rows
-from journal.errors import StorageError
+from journal.errors import EncodingError, StorageError
+from journal.names import FieldNames
 from journal.schema import store_state_version
 from journal.store import TRIGGERS
 from tests.journal.tamper import insert_row, rechain
@@ -226,3 +227,29 @@ def _hex(row: tuple[Any, ...]) -> tuple[Any, ...]:
         ).isoformat()
         return (row[0], at, *row[2:10], "", row[10].hex())
     return (*row[:10], *(h if isinstance(h, str) else h.hex() for h in row[10:]))
+
+
+def test_a_batch_whose_texts_were_not_all_counted_is_refused_and_stores_nothing(
+    tmp_path, monkeypatch
+):
+    """The writer numbers a batch's entries by counting the texts it makes; an entry whose
+    texts were made some other way would shift every later reference onto the wrong
+    entry, so the append refuses the batch (naming the seqs) and the journal is as before."""
+    counted = FieldNames.texts
+
+    def uncounted(names: FieldNames, new: NewEntry) -> tuple[str, str]:
+        made = counted(names, new)
+        if new.rid == "crm:3" and new.kind is Kind.OBSERVED:  # as if made elsewhere
+            names._seq -= 1  # type: ignore[operator]
+        return made
+
+    with Journal(tmp_path / "j.db", RecordReducer(), now=fixed_now) as journal:
+        journal.append([_observed(1), _applied(1)])
+        with monkeypatch.context() as patched:
+            patched.setattr(FieldNames, "texts", uncounted)
+            with pytest.raises(EncodingError, match="up to 5, but the batch ends at entry 6"):
+                journal.append([_observed(2), _applied(2), _observed(3), _applied(3)])
+        assert [row[0] for row in stored(journal)] == [1, 2]
+        journal.append([_observed(2), _applied(2)])
+        assert [row[8] for row in stored(journal)][3] == "[-1]"
+        assert verify(journal).ok
