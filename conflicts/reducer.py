@@ -592,17 +592,10 @@ class RecordReducer:
                     _utc_of(modified["$datetime"])
                 else:
                     return None
-            dot_side, sep, count_ = dot[2:-1].rpartition('",')
-            if not (
-                sep
-                and dot[:2] == '["'
-                and dot[-1:] == "]"
-                and '"' not in dot_side
-                and "\\" not in dot_side
-                and count_.isascii()
-                and count_.isdigit()
-            ):
+            parts = _dot_parts(dot)
+            if parts is None:
                 return None
+            dot_side, count_ = parts
         except (orjson.JSONDecodeError, EncodingError, ValueError, TypeError):
             return None  # _read_row's, or apply's, to name
         return (kind, side_id, dot_side, count_, clock, values, key, near)
@@ -925,17 +918,10 @@ class RecordReducer:
         if kind == "observed":
             if dot is None or not info.keys() <= _OBSERVED_KEYS:
                 return None
-            dot_side, sep, count = dot[2:-1].rpartition('",')
-            if not (
-                sep
-                and dot[:2] == '["'
-                and dot[-1:] == "]"
-                and '"' not in dot_side
-                and "\\" not in dot_side
-                and count.isascii()
-                and count.isdigit()
-            ):
+            parts = _dot_parts(dot)
+            if parts is None:
                 return None
+            dot_side, count = parts
             key = info.get("key", ABSENT)
             near = info.get("near")
             absent = info.get("absent", ())
@@ -1105,6 +1091,24 @@ def _floatless(values: dict[str, Any]) -> bool:
     """Whether no value holds a float: orjson reads an integer past 64 bits as one (a
     stored row holding one is read by the standard parser, through ``apply``)."""
     return _no_float(values.values())
+
+
+def _dot_parts(dot: str) -> tuple[str, str] | None:
+    """A stored dot's text (``["side",n]``, as the journal writes it) as its side and its
+    counter's digits, read without a JSON parser; None for any other text (the caller's
+    slower read names what is wrong)."""
+    side, sep, count = dot[2:-1].rpartition('",')
+    if (
+        sep
+        and dot[:2] == '["'
+        and dot[-1:] == "]"
+        and '"' not in side
+        and "\\" not in side
+        and count.isascii()
+        and count.isdigit()
+    ):
+        return side, count
+    return None
 
 
 def _no_float(values: Collection[Any]) -> bool:
