@@ -59,11 +59,34 @@ def every(config: Config, name: str) -> float:
     return config.daemon.poll_every if is_instant(config, name) else config.daemon.masters_every
 
 
-def new_scheduler(settings: DaemonConfig) -> BackgroundScheduler:
-    """A scheduler with one worker: jobs never overlap, a missed run runs once."""
+class _Handing(ThreadPoolExecutor):
+    """The worker, telling ``handed`` each job id it takes, before the job can start.
+
+    A due job's next run is moved on when it is handed over, and it may then wait behind
+    another job on the one worker: what the daemon publishes meanwhile must show it in
+    hand, not idle until an hour away (a run after a cycle cut short, queued behind the
+    watch channels' job, once carried a change a test had been told would wait)."""
+
+    def __init__(self, handed: Callable[[str], None]) -> None:
+        super().__init__(max_workers=1)
+        self._handed = handed
+
+    def _do_submit_job(self, job: Any, run_times: Any) -> None:
+        # called by submit_job once the job's instances allow it, so a job refused for
+        # running already is not marked again (the running one's end unmarks it)
+        self._handed(job.id)
+        super()._do_submit_job(job, run_times)
+
+
+def new_scheduler(
+    settings: DaemonConfig, handed: Callable[[str], None] | None = None
+) -> BackgroundScheduler:
+    """A scheduler with one worker: jobs never overlap, a missed run runs once;
+    ``handed`` is told each job id the worker takes, before it starts."""
+    worker = ThreadPoolExecutor(max_workers=1) if handed is None else _Handing(handed)
     return BackgroundScheduler(
         timezone=dt.UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        executors={"default": worker},
         job_defaults={
             "coalesce": True,
             "max_instances": 1,

@@ -89,7 +89,7 @@ def _utcnow() -> dt.datetime:
 @attrs.define
 class ModuleHealth:
     status: str = "pending"  # the last outcome: pending, ok, error, paused, disabled, interrupted
-    running: bool = False  # a cycle of it is running now
+    running: bool = False  # a cycle of it is in hand: handed to the worker, or running
     last_run: dt.datetime | None = None
     last_ok: dt.datetime | None = None
     error: str | None = None
@@ -131,7 +131,7 @@ class Daemon:
         self._daemon_lock = DaemonLock(config.journal_path)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.scheduler = new_scheduler(self.settings)
+        self.scheduler = new_scheduler(self.settings, self._handed)
 
     # -- start and stop --------------------------------------------------------------------
 
@@ -291,8 +291,20 @@ class Daemon:
                 self._busy -= 1
                 self._idle.notify_all()
 
+    def _handed(self, job_id: str) -> None:
+        """A module's job was handed to the worker: in hand from now on, published as
+        running, though it may wait behind another job.  Runs on the scheduler's thread,
+        which holds the scheduler's lock here while :meth:`health` may hold ``_lock`` and
+        wait for that one, so it sets the flag without ``_lock`` (one attribute, written
+        before the job can start; the job's end clears it)."""
+        health = self.modules.get(job_id.removeprefix("module:"))
+        if job_id.startswith("module:") and health is not None:
+            health.running = True
+
     def _module_job(self, name: str) -> None:
         if not self._begin():
+            with self._lock:  # skipped, the daemon stopping: not in hand any more
+                self.modules[name].running = False
             return
         try:
             self._cycle([name], "schedule", lambda: self._run([name]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Iterator
 
@@ -224,3 +225,38 @@ def test_a_sync_request_is_published_before_it_is_answered(world, daemon, monkey
     assert daemon_status(world.config)["modules"]["customers"]["trigger"] == "request"
     daemon.stop()
     assert daemon_status(world.config)["stopped"] is True
+
+
+def test_a_cycle_waiting_behind_another_job_is_published_in_hand(world):
+    """A module due at once (its last cycle cut short) is moved on to its next run when the
+    scheduler hands it to the one worker, where it may wait behind another job: meanwhile
+    the daemon publishes it running, never idle with its next run an hour away (the race
+    a CI run hit: a change made then was carried by the cycle the test thought was done)."""
+    last = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    module = {"status": "ok", "last_ok": last.isoformat(), "running": True}
+    state_path(world.config.journal_path).write_text(json.dumps({"modules": {"customers": module}}))
+    text = world.config_path.read_text().replace(FAST, 'masters_every = "2h"')
+    world.config_path.write_text(text)
+    daemon = Daemon(world.config)
+    holding, release = threading.Event(), threading.Event()
+
+    def ahead() -> None:  # another job on the worker, as the watch channels' job can be
+        holding.set()
+        release.wait(timeout=20)
+
+    daemon.scheduler.add_job(ahead, id="ahead", next_run_time=dt.datetime.now(dt.UTC))
+    try:
+        daemon.start()
+        assert holding.wait(timeout=10)
+        wait_for(lambda: daemon.modules["customers"].running)
+        job = daemon.scheduler.get_job("module:customers")
+        assert (job.next_run_time - dt.datetime.now(dt.UTC)).total_seconds() > 3600
+        assert daemon.modules["customers"].status == "pending"  # in hand, not yet run
+        daemon._publish()
+        assert daemon_status(world.config)["modules"]["customers"]["running"] is True
+        release.set()
+        wait_for(lambda: daemon.modules["customers"].status == "ok")
+        wait_for(lambda: not daemon.modules["customers"].running)
+    finally:
+        release.set()
+        daemon.stop()
