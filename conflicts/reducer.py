@@ -550,17 +550,9 @@ class RecordReducer:
                 near = rest.get("near")
                 if near is not None and type(near) is not str:
                     return None
-            if context is None:
-                clock = None
-            else:
-                clock = self._clocks.get(context)
-                if clock is None:
-                    clock = _loads(context)
-                    if not _plain_clock(clock):
-                        return None
-                    if len(self._clocks) > 4096:
-                        self._clocks.clear()
-                    self._clocks[context] = clock
+            clock = None if context is None else self._clock(context)
+            if context is not None and clock is None:
+                return None
             if kind == "applied":
                 create, done = info[1], info[2]
                 if dot is not None or type(create) is not bool and create is not None:
@@ -599,6 +591,19 @@ class RecordReducer:
         except (orjson.JSONDecodeError, EncodingError, ValueError, TypeError):
             return None  # _read_row's, or apply's, to name
         return (kind, side_id, dot_side, count_, clock, values, key, near)
+
+    def _clock(self, context: str) -> dict[str, int] | None:
+        """A stored context's clock, parsed once (a journal's contexts are few; kept so);
+        None when it is not a plain clock (the caller's slower read names what is wrong)."""
+        clock = self._clocks.get(context)
+        if clock is None:
+            clock = _loads(context)
+            if not _plain_clock(clock):
+                return None
+            if len(self._clocks) > 4096:
+                self._clocks.clear()
+            self._clocks[context] = clock
+        return clock  # type: ignore[no-any-return]
 
     def linked_ids(self, state: RecordState) -> dict[str, str]:
         """The id the record has on each side its state holds one for: where the journal
@@ -897,17 +902,9 @@ class RecordReducer:
                 if names is None or type(info) is not list:
                     return None
                 info = names.expand_meta(kind, module, rid, side, info, values, sort=False)
-            if context is None:
-                clock = None
-            else:
-                clock = self._clocks.get(context)
-                if clock is None:
-                    clock = _loads(context)
-                    if not _plain_clock(clock):
-                        return None
-                    if len(self._clocks) > 4096:  # a journal's contexts are few; kept so
-                        self._clocks.clear()
-                    self._clocks[context] = clock
+            clock = None if context is None else self._clock(context)
+            if context is not None and clock is None:
+                return None
         except (orjson.JSONDecodeError, EncodingError):  # apply names what it is
             return None
         if type(info) is not dict:
