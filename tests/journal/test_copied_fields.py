@@ -22,7 +22,7 @@ from journal.names import FieldNames
 from journal.schema import store_state_version
 from journal.store import TRIGGERS
 from tests.journal.tamper import insert_row, rechain
-from tests.journal.test_names import object_form, stored
+from tests.journal.test_names import object_form, stored, write_all
 from tests.journal.test_names import values as any_values
 from tests.journal.test_store import CountingReducer, fixed_now
 
@@ -76,12 +76,7 @@ def test_a_reference_reads_back_as_the_values_its_full_form_stored(tmp_path_fact
     the same order of names; it is stored by reference exactly when its values are the
     text of its record's latest observation of the module (in the journal or its batch)."""
     path = tmp_path_factory.mktemp("copied") / "j.db"
-    with Journal(path, CountingReducer(), now=fixed_now) as journal:
-        for batch in written:
-            journal.append(batch)
-        rows = stored(journal)
-    flat = [entry for batch in written for entry in batch]
-    expected = [object_form(e.fields) for e in flat]
+    rows, flat, expected = write_all(path, written)
     with Journal(path, CountingReducer(), now=fixed_now) as again:
         read = [e.fields for e in again.read()]
         assert read == expected

@@ -82,6 +82,19 @@ def stored(journal: Journal) -> list[tuple[Any, ...]]:
     return journal.conn.execute(sql).fetchall()
 
 
+def write_all(
+    path: Any, written: list[list[NewEntry]]
+) -> tuple[list[tuple[Any, ...]], list[NewEntry], list[dict[str, Any]]]:
+    """Append ``written``'s batches to a new journal at ``path``: its stored rows, the
+    entries in order, and the fields each should read back as (its object form's)."""
+    with Journal(path, CountingReducer(), now=fixed_now) as journal:
+        for batch in written:
+            journal.append(batch)
+        rows = stored(journal)
+    flat = [entry for batch in written for entry in batch]
+    return rows, flat, [object_form(e.fields) for e in flat]
+
+
 # -- the laws -------------------------------------------------------------------------------
 
 
@@ -93,12 +106,7 @@ def test_compact_fields_read_back_as_the_object_form_gave_them(tmp_path_factory,
     values and the order of names its object form gave, and only the two kinds a sync
     writes are stored compact."""
     path = tmp_path_factory.mktemp("names") / "j.db"
-    with Journal(path, CountingReducer(), now=fixed_now) as journal:
-        for batch in written:
-            journal.append(batch)
-        rows = stored(journal)
-    flat = [entry for batch in written for entry in batch]
-    expected = [object_form(e.fields) for e in flat]
+    rows, flat, expected = write_all(path, written)
     with Journal(path, CountingReducer(), now=fixed_now) as again:
         read = [e.fields for e in again.read()]
         assert read == expected
