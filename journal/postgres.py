@@ -950,6 +950,12 @@ class PostgresJournal(KeyedChain):
         self._load_tail()  # the journal as it is now, for what follows
 
     @contextlib.contextmanager
+    def bulk_state(self) -> Iterator[None]:
+        """Nothing is put aside here (SQLite's journal writes a large batch of pulls
+        without the state's secondary indexes, :meth:`journal.Journal.bulk_state`)."""
+        yield
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[PostgresJournal]:
         """One atomic unit; nested calls are savepoints.  The outermost one queues behind
         any other writer of this journal, then re-reads the head."""

@@ -28,15 +28,17 @@ from typing import Any
 import attrs
 
 from journal.anchors import BATCH, Anchor, check_anchors, check_key, check_range, check_span
+from journal.bulk import put_aside, restore, unindexed
 from journal.entry import ChainKey, Entry, EntryDecoder
 from journal.errors import IntegrityError
 from journal.schema import (
     READ_COLUMNS,
     STATE_SCHEMA,
     STATE_TABLES,
-    TALLIED,
     TALLY_TABLES,
     entries_format,
+    kinds_held,
+    kinds_where,
     store_state_rule,
     store_state_version,
 )
@@ -211,18 +213,12 @@ def replay_into(
     by_record = per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn))
     # the tables' indexes and counting triggers made after a fold by record: each record
     # and link is written once, and an index built at the end costs less than one kept
-    later = _indexes_and_triggers(target) if by_record else []
+    later = put_aside(target, STATE_TABLES) if by_record else []
     target.execute("BEGIN")
     with _Crew(journal, batch, progress) as crew:
         if by_record:
             n = _fold_by_record(journal, target, view, crew, count, spans)
-            for table, a, b in TALLIED:  # what the triggers would have counted
-                target.execute(
-                    f"INSERT INTO {table}_tally SELECT module, coalesce({a}, ''), "
-                    f"coalesce({b}, ''), count(*) FROM {table} GROUP BY 1, 2, 3"
-                )
-            for sql in later:
-                target.execute(sql)
+            restore(target, STATE_TABLES, later)  # the tallies counted once, the indexes made
         else:
             crew.start([_Job(span=span) for span in spans[1:]], None)
             crew.check(spans[0] if spans else None)
@@ -549,7 +545,7 @@ def _fold_part(
     target = scratch(out)
     try:
         target.executescript(STATE_SCHEMA)
-        _indexes_and_triggers(target)
+        put_aside(target, STATE_TABLES)  # a part's tables are copied into the replay's
         view = SQLiteView(target, pickle.loads(reducer), entries=source)
         view.names = sqlite_names(source)
         target.execute("BEGIN")
@@ -634,39 +630,20 @@ _FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
 
 def _kinds(conn: sqlite3.Connection) -> list[str]:
     """The kinds of entry the journal holds, read from the kinds' index (a step a kind)."""
-    return [
-        row[0]
-        for row in conn.execute(
-            "WITH RECURSIVE k(kind) AS (SELECT min(kind) FROM entries UNION ALL "
-            "SELECT (SELECT min(kind) FROM entries WHERE kind > k.kind) FROM k "
-            "WHERE k.kind IS NOT NULL) SELECT kind FROM k WHERE kind IS NOT NULL"
-        )
-    ]
+    return kinds_held(conn)
 
 
 def _of_kinds(conn: sqlite3.Connection, kinds: Iterable[str]) -> Iterator[Entry]:
     """The entries of ``kinds``, in seq order."""
     wanted = sorted(set(kinds))
-    marks = ",".join("?" * len(wanted))
     decoder = EntryDecoder(names=sqlite_names(conn))
     fmt = entries_format(conn)  # 3: the time's text made from micros (timed_rows)
     rows = conn.execute(
-        f"SELECT {READ_COLUMNS[fmt]} FROM entries WHERE kind IN ({marks}) ORDER BY seq", wanted
+        f"SELECT {READ_COLUMNS[fmt]} FROM entries WHERE {kinds_where(wanted)} ORDER BY seq",
+        wanted,
     )
     for row in rows if fmt != 3 else timed_rows(rows):
         yield decoder.entry(row)
-
-
-def _indexes_and_triggers(conn: sqlite3.Connection) -> list[str]:
-    """Drop the indexes and triggers of ``conn``'s (empty) tables; the SQL that makes
-    them again."""
-    made = conn.execute(
-        "SELECT type, name, sql FROM sqlite_master "
-        "WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
-    ).fetchall()
-    for kind, name, _ in made:
-        conn.execute(f"DROP {kind.upper()} {name}")
-    return [sql for _, _, sql in made]
 
 
 def scratch(path: str) -> sqlite3.Connection:
@@ -720,7 +697,7 @@ def _record_rows(
     for query, params in queries:
         rows = conn.execute(query, params)
         while chunk := rows.fetchmany(batch):
-            yield _timed_chunk(list(timed_rows(chunk)) if micros else chunk)
+            yield _timed_micros(chunk) if micros else _timed_chunk(chunk)
 
 
 def _timed(batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
@@ -728,6 +705,14 @@ def _timed(batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
     NUL character (:func:`_timed_chunk`)."""
     for chunk in batches:
         yield _timed_chunk(chunk)
+
+
+def _timed_micros(chunk: list[Any]) -> list[Any]:
+    """Format 3's rows (``micros`` second) as the columns of :data:`_FOLD_COLUMNS` (the
+    time's text second, :func:`journal.store.timed_rows`), checked as
+    :func:`_timed_chunk` checks them, in one pass: a text is made and looked at once for
+    the rows that share a time."""
+    return list(timed_rows(chunk, refuse_nul=True))
 
 
 def _timed_chunk(chunk: list[Any]) -> list[Any]:
@@ -962,22 +947,23 @@ def rebuild(
             n = replay_into(journal, target, progress, workers=workers, chain=True)
         finally:
             target.close()
+        # one transaction: the tables cleared, the replay's rows copied in without their
+        # indexes and tally triggers, those made once (journal.bulk): a kill anywhere
+        # leaves the live state as it was
         with journal.transaction():
             journal.view.clear()
             journal.conn.execute("ATTACH DATABASE ? AS replayed", (path,))
-            try:
+            with unindexed(journal.conn, STATE_TABLES):
                 for table in STATE_TABLES:
                     columns = _columns(journal.conn, table)
                     journal.conn.execute(
                         f"INSERT INTO main.{table} ({columns}) "
                         f"SELECT {columns} FROM replayed.{table}"
                     )
-                version = reducer_version(journal.reducer)
-                if version is not None:  # the state is now this reducer's fold
-                    store_state_version(journal.conn, version)
-                    store_state_rule(journal.conn, reducer_rule(journal.reducer))
-            finally:
-                pass
+            version = reducer_version(journal.reducer)
+            if version is not None:  # the state is now this reducer's fold
+                store_state_version(journal.conn, version)
+                store_state_rule(journal.conn, reducer_rule(journal.reducer))
         journal.conn.execute("DETACH DATABASE replayed")
         journal.view.forget()
     finally:

@@ -18,6 +18,7 @@ import contextlib
 import os
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 ENTRY_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta, prev_hash, hash"
@@ -175,12 +176,25 @@ def entry_columns(fmt: int) -> str:
     return _ENTRY_COLUMNS_3 if fmt == 3 else ENTRY_COLUMNS
 
 
+# The kinds' index leaves out the two kinds a sync writes for each record (an observation and
+# an applied write: most of a journal's rows), which no reader looks up by kind, so an
+# append of them pays nothing for it (issue 16).  A query of other kinds states the index's
+# condition (:func:`kinds_where`), which SQLite needs to see to use a partial index; a
+# journal made before keeps its index of every kind (``IF NOT EXISTS``: nothing is
+# rewritten), which the same query uses too.
+SYNC_KINDS = ("applied", "observed")
+RARE_KINDS = "kind NOT IN ('applied', 'observed')"
+
+
 SCHEMA = (
     ENTRIES_FORMAT_3
     + """
 CREATE INDEX IF NOT EXISTS entries_record ON entries (module, rid);
--- (kind, seq): a run's errors and skips, and a module's last cursor, without a scan
-CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
+-- (kind, seq) of the entries not of a kind a sync writes for each record (RARE_KINDS): a
+-- run's errors and skips, and a module's last cursor, without a scan
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind) WHERE """
+    + RARE_KINDS
+    + """;
 -- the few entries declaring a module's field names (journal.names.DECLARED), read on open
 CREATE INDEX IF NOT EXISTS entries_names ON entries (seq) WHERE substr(fields, 1, 2) = '[[';
 -- the settings the reducer folded the state with (one row; none: a reducer without any)
@@ -190,6 +204,39 @@ CREATE TABLE IF NOT EXISTS state_rule (
 );
 """
 )
+
+
+def kinds_where(kinds: Sequence[str], mark: str = "?") -> str:
+    """The ``WHERE`` term of the entries of ``kinds`` (one ``mark`` a kind), with the kinds'
+    index's condition when none of them is a kind it leaves out (:data:`RARE_KINDS`)."""
+    term = f"kind IN ({','.join([mark] * len(kinds))})"
+    if any(str(kind) in SYNC_KINDS for kind in kinds):
+        return term
+    return f"{term} AND {RARE_KINDS}"
+
+
+def kinds_held(conn: sqlite3.Connection) -> list[str]:
+    """The kinds of entry the journal holds, sorted: read from the kinds' index, a step a
+    kind (its two left-out kinds, when it leaves them out, each by the first row of it)."""
+    sql = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'entries_kind'"
+    ).fetchone()
+    where = f" WHERE {RARE_KINDS}" if sql is not None and "WHERE" in str(sql[0]) else ""
+    also = " AND " + RARE_KINDS if where else ""
+    found = [
+        row[0]
+        for row in conn.execute(
+            f"WITH RECURSIVE k(kind) AS (SELECT min(kind) FROM entries{where} UNION ALL "
+            f"SELECT (SELECT min(kind) FROM entries WHERE kind > k.kind{also}) FROM k "
+            "WHERE k.kind IS NOT NULL) SELECT kind FROM k WHERE kind IS NOT NULL"
+        )
+    ]
+    if where:
+        for kind in SYNC_KINDS:
+            if conn.execute("SELECT 1 FROM entries WHERE kind = ? LIMIT 1", (kind,)).fetchone():
+                found.append(kind)
+    return sorted(found)
+
 
 # The append-only triggers, created with the entries table and never again on open: a
 # journal whose triggers were dropped is reported by ``verify`` and repaired only by
@@ -210,6 +257,22 @@ def _normal_sql(sql: str | None) -> str:
 
 # the state tables whose rows are counted by their triggers: (table, column, column)
 TALLIED = (("records", "status", "marks"), ("links", "side", "status"))
+# each tallied table's counting triggers (``records_tally_insert``...)
+TALLY_TRIGGERS = {
+    table: tuple(f"{table}_tally_{op}" for op in ("insert", "delete", "update"))
+    for table, _, _ in TALLIED
+}
+
+
+def count_tally(conn: sqlite3.Connection, table: str) -> None:
+    """Count ``table``'s tally afresh from its rows (what its triggers keep)."""
+    a, b = next((a, b) for name, a, b in TALLIED if name == table)
+    conn.execute(f"DELETE FROM {table}_tally")
+    conn.execute(
+        f"INSERT INTO {table}_tally SELECT module, coalesce({a}, ''), coalesce({b}, ''), "
+        f"count(*) FROM {table} GROUP BY 1, 2, 3"
+    )
+
 
 STATE_SCHEMA = """
 -- keyed by (module, rid) itself, WITHOUT ROWID: a record is read by its key in one
@@ -413,12 +476,11 @@ def create_schema(conn: sqlite3.Connection) -> None:
         missing = _missing(conn)
         for statement in statements(SCHEMA + STATE_SCHEMA):
             conn.execute(statement)
-        for tally, (table, a, b) in zip(TALLY_TABLES, TALLIED, strict=True):
-            if tally in missing:
-                conn.execute(
-                    f"INSERT INTO {tally} SELECT module, coalesce({a}, ''), coalesce({b}, ''), "
-                    f"count(*) FROM {table} GROUP BY 1, 2, 3"
-                )
+        for tally, (table, _, _) in zip(TALLY_TABLES, TALLIED, strict=True):
+            # counted afresh when it or one of its triggers was missing (a bulk fill,
+            # journal.bulk, put them aside and was stopped before it made them again)
+            if tally in missing or not missing.isdisjoint(TALLY_TRIGGERS[table]):
+                count_tally(conn, table)
         if fresh:
             for sql in TRIGGERS.values():
                 conn.execute(sql)
@@ -475,6 +537,8 @@ def store_state_rule(conn: sqlite3.Connection, rule: str | None) -> None:
 
 
 __all__ = [
+    "TALLY_TRIGGERS",
+    "count_tally",
     "ADDED_COLUMNS",
     "AT_TEXT",
     "CHAIN_COLUMNS",
@@ -488,12 +552,14 @@ __all__ = [
     "MAX_MICROS",
     "MIN_MICROS",
     "PREV_HASH",
+    "RARE_KINDS",
     "READ_COLUMNS",
     "MAX_STATE_VERSION",
     "SCHEMA",
     "STATE_SCHEMA",
     "STATE_TABLES",
     "STORED_COLUMNS",
+    "SYNC_KINDS",
     "TALLIED",
     "TALLY_TABLES",
     "TRIGGERS",
@@ -503,6 +569,8 @@ __all__ = [
     "entry_columns",
     "entries_format",
     "has_entries",
+    "kinds_held",
+    "kinds_where",
     "missing_triggers",
     "statements",
     "store_state_rule",

@@ -107,6 +107,12 @@ class JournalStorage(Protocol):
         calls are savepoints."""
         ...
 
+    def bulk_state(self) -> AbstractContextManager[None]:
+        """The block's transactions may write the state without the indexes a large
+        batch of pulls does not read (a backend that keeps none aside: nothing changes);
+        a kill inside leaves a journal the next open makes whole again."""
+        ...
+
     def append(self, entries: Iterable[NewEntry]) -> list[Entry]:
         """Number, chain and store entries, and fold them into the materialised state."""
         ...

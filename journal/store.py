@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from journal.anchors import AnchorFile, ChainedRows, anchor_path, check_range
+from journal.bulk import put_aside, restore
 from journal.clock import Dot, VectorClock
 from journal.entry import (
     GENESIS,
@@ -61,6 +62,7 @@ from journal.schema import (
     connect,
     create_schema,
     entries_format,
+    kinds_where,
     missing_triggers,
     store_state_rule,
     store_state_version,
@@ -86,6 +88,8 @@ from journal.view import (
 JOURNAL_MODULE = "@journal"
 CHAIN_RID = "@chain"  # meta: {"chain": "hmac-sha256", "keyed_from": seq, "unkeyed": [1, n]}
 CHAIN = "hmac-sha256"
+# the state tables a bulk block (Journal.bulk_state) writes without their indexes
+_BULK_TABLES = ("records", "links")
 STATE_RID = "@state"  # meta: {"event": "state-upgrade", "from": old, "to": new, ...}
 
 
@@ -530,6 +534,35 @@ class Journal(KeyedChain):
         finally:
             self._depth = depth
 
+    @contextlib.contextmanager
+    def bulk_state(self) -> Iterator[None]:
+        """The block's transactions write ``records`` and ``links`` without their
+        secondary indexes and tally triggers: each is made once (one sort) and the tallies
+        counted once (:mod:`journal.bulk`) at its end, in a transaction of its own.  For a
+        large batch of pulls (a first copy), whose queries read records and links by key
+        alone; a query of another index (``attention``, ``with_keys``, ``labelled``)
+        reads by a scan of the table until the block's end (:func:`journal.view.hinted`).
+
+        A kill inside leaves them missing: the schema check of the next open makes them
+        again and counts the tallies afresh.  Inside a transaction, the block is the
+        caller's: nothing is put aside."""
+        if self._depth:
+            yield
+            return
+        with self.transaction():
+            made = put_aside(self.conn, _BULK_TABLES)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            try:
+                with self.transaction():
+                    restore(self.conn, _BULK_TABLES, made)
+            except StorageError:
+                if ok:
+                    raise  # else the block's own error goes on: the next open restores
+
     # -- appending --------------------------------------------------------------------------
 
     def append(self, entries: Iterable[NewEntry]) -> list[Entry]:
@@ -653,7 +686,7 @@ class Journal(KeyedChain):
             where.append(f"rid IN ({','.join('?' * len(rids))})")
             params.extend(rids)
         if kinds:
-            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            where.append(kinds_where(kinds))  # so a partial kinds' index is used
             params.extend(str(k) for k in kinds)
         return " AND ".join(where), params
 
@@ -704,10 +737,9 @@ class Journal(KeyedChain):
         without one are left out)."""
         if not kinds:
             return {}
-        marks = ",".join("?" * len(kinds))
         column = "micros" if self.format == 3 else "at"
         rows = self.conn.execute(
-            f"SELECT module, max({column}) FROM entries WHERE kind IN ({marks}) "
+            f"SELECT module, max({column}) FROM entries WHERE {kinds_where(kinds)} "
             "GROUP BY module ORDER BY module",
             [str(k) for k in kinds],
         )
@@ -963,15 +995,21 @@ def chain_batches(
         yield out
 
 
-def timed_rows(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+def timed_rows(
+    rows: Iterable[Sequence[Any]], *, refuse_nul: bool = False
+) -> Iterator[tuple[Any, ...]]:
     """Rows of :data:`~journal.schema.READ_COLUMNS` of format 3 (``micros`` second) as
-    the columns of :data:`ENTRY_COLUMNS` (the time's text second)."""
+    the columns of :data:`ENTRY_COLUMNS` (the time's text second), made once for the rows
+    that share a time; with ``refuse_nul``, a :class:`ValueError` naming the entry whose
+    time's text holds a NUL character (what a replay's checked rows refuse)."""
     last_micros: Any = None
     at = ""
     for row in rows:
         micros = row[1]
         if micros != last_micros or type(micros) is not type(last_micros):
             at, last_micros = micros_text(micros), micros
+            if refuse_nul and "\0" in at:
+                raise ValueError(f"entry {row[0]}: its time holds a NUL character")
         yield (row[0], at, *row[2:])
 
 

@@ -38,6 +38,9 @@ _INDEXED = "key, near, status, marks, label, ref"
 _INDEXED_COLUMNS = tuple(_INDEXED.split(", "))
 # what a fold reads of a stored row (ENTRY_COLUMNS but the two hashes, which no fold reads)
 FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
+# what a record's sketch may read of its rows (RecordReducer.sketch): FOLD_COLUMNS' places,
+# the time, dot, context and fields left out
+META_COLUMNS = "seq, NULL, module, rid, side, kind, NULL, NULL, NULL, meta"
 
 # A record's state stored by reference to the entries it is the fold of (a reducer's
 # ``references``), not as its text: ``@`` and their seqs, each after the first as its
@@ -179,15 +182,31 @@ class SQLiteView:
         self._remember(key, state, row[2:], bool(row[1]))
         return state
 
-    def preload(self, module: str, rids: Sequence[str]) -> None:
-        """Decode many records in one query (the planner reads a batch at a time)."""
-        missing = [
-            r
-            for r in rids
-            if (module, r) not in self._dirty
-            and (module, r) not in self._cache
-            and (module, r) not in self._absent
-        ]
+    def preload(self, module: str, rids: Sequence[str], *, sketches: bool = False) -> None:
+        """Decode many records in one query (the planner reads a batch at a time).
+
+        ``sketches``: a record stored by reference may be read as its reducer's sketch
+        (``sketch``: its entries read, not folded until its state is asked for, see
+        :meth:`prefetch`); without, one read as a sketch before is folded now, with the
+        others (a query for them all)."""
+        missing = []
+        sketched: dict[tuple[str, str], Any] = {}
+        for r in rids:
+            key = (module, r)
+            if key in self._dirty:
+                state = self._dirty[key]
+            elif key in self._cache:
+                state = self._cache[key]
+            else:
+                if key not in self._absent:
+                    missing.append(r)
+                continue
+            if not sketches and getattr(state, "sketched", None) is not None:
+                sketched[key] = state
+        if sketched:
+            unfolded = self._unfold({key: list(state.sketched) for key, state in sketched.items()})
+            for key, state in sketched.items():
+                state.fill(unfolded[key])
         self._absent.update((module, r) for r in missing)
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
@@ -200,7 +219,12 @@ class SQLiteView:
             found = [
                 ((module, rid), text, attention, indexed) for rid, text, attention, *indexed in rows
             ]
-            states = self._states({key: text for key, text, _, _ in found})
+            states = self._states(
+                {key: text for key, text, _, _ in found},
+                {key: (tuple(indexed), bool(attention)) for key, _, attention, indexed in found}
+                if sketches
+                else None,
+            )
             for key, _, attention, indexed in found:
                 self._absent.discard(key)
                 self._remember(key, states[key], tuple(indexed), bool(attention))
@@ -222,12 +246,25 @@ class SQLiteView:
             if callable(references) and callable(columns) and callable(unfold)
             else None
         )
+        sketch = getattr(reducer, "sketch", None)
+        self._sketch = sketch if callable(sketch) and self._by_reference is not None else None
 
-    def _states(self, texts: dict[tuple[str, str], str]) -> dict[tuple[str, str], Any]:
+    def _states(
+        self,
+        texts: dict[tuple[str, str], str],
+        sketches: dict[tuple[str, str], tuple[tuple[Any, ...], bool]] | None = None,
+    ) -> dict[tuple[str, str], Any]:
         """The states of stored rows, ``{(module, rid): state text}``: each text decoded,
-        or, stored by reference, folded again from its entries (one read for them all)."""
+        or, stored by reference, folded again from its entries (one read for them all;
+        ``sketches``: the rows' indexed columns and attention, to read them as the
+        reducer's sketches where it makes one, see :meth:`prefetch`)."""
         referring = {key: referenced(t) for key, t in texts.items() if t[:1] == REFERENCE}
-        unfolded = self._unfold(referring) if referring else {}
+        if not referring:
+            unfolded = {}
+        elif sketches is not None and self._sketch is not None:
+            unfolded = self._sketches(referring, sketches)
+        else:
+            unfolded = self._unfold(referring)
         decode = self.reducer.decode
         return {
             key: unfolded[key] if key in referring else decode(text) for key, text in texts.items()
@@ -242,16 +279,72 @@ class SQLiteView:
                 f"them: {type(self.reducer).__name__} does not"
             )
         unfold = self._by_reference[2]
+        rows = self._referred_rows(referring)
+        return {
+            key: unfold([rows[seq] for seq in seqs], names=self.names)
+            for key, seqs in referring.items()
+        }
+
+    def _sketches(
+        self,
+        referring: dict[tuple[str, str], list[int]],
+        stored: dict[tuple[str, str], tuple[tuple[Any, ...], bool]],
+    ) -> dict[tuple[str, str], Any]:
+        """:meth:`_unfold`'s states as the reducer's sketches (its ``sketch(rows, names,
+        load, stored)``: a state whose entries are read, not folded, until it is asked
+        for, then folded by ``load``; ``stored`` the row's indexed columns and
+        attention), the records it makes none of folded."""
+        assert self._sketch is not None and self._by_reference is not None
+        sketch, unfold = self._sketch, self._by_reference[2]
+        # a record whose sketch its rows' metas make (the reducer's ``sketch_metas``):
+        # those alone read, not the fields, the time or the dot
+        metas = getattr(self.reducer, "sketch_metas", None)
+        light = (
+            {k: seqs for k, seqs in referring.items() if k in stored and metas(k[0])}
+            if callable(metas)
+            else {}
+        )
+        states = {}
+        if light:
+            rows = self._referred_rows(light, META_COLUMNS)
+            for key, seqs in light.items():
+                state = sketch(
+                    [rows[seq] for seq in seqs], self.names, self._unfold_one, stored[key]
+                )
+                if state is not None:
+                    states[key] = state
+        rest = {k: seqs for k, seqs in referring.items() if k not in states}
+        if rest:
+            rows = self._referred_rows(rest)
+            for key, seqs in rest.items():
+                mine = [rows[seq] for seq in seqs]
+                state = (
+                    None
+                    if key in light
+                    else sketch(mine, self.names, self._unfold_one, stored.get(key))
+                )
+                states[key] = state if state is not None else unfold(mine, names=self.names)
+        return states
+
+    def _unfold_one(self, module: str, rid: str, seqs: Sequence[int]) -> Any:
+        """The state of one record stored by reference to ``seqs``, folded (a sketch's)."""
+        return self._unfold({(module, rid): list(seqs)})[(module, rid)]
+
+    def _referred_rows(
+        self, referring: dict[tuple[str, str], list[int]], columns: str = FOLD_COLUMNS
+    ) -> dict[int, Sequence[Any]]:
+        """The stored rows of the entries records stored by reference name, ``{(module,
+        rid): seqs}``, by seq (a query per 900), each checked to be of its record
+        (``columns``: :data:`FOLD_COLUMNS` or :data:`META_COLUMNS`)."""
         wanted = sorted({seq for seqs in referring.values() for seq in seqs})
         rows: dict[int, Sequence[Any]] = {}
         for start in range(0, len(wanted), 900):
             chunk = wanted[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for row in self.entries.execute(
-                f"SELECT {FOLD_COLUMNS} FROM entries WHERE seq IN ({marks})", chunk
+                f"SELECT {columns} FROM entries WHERE seq IN ({marks})", chunk
             ):
                 rows[row[0]] = row
-        states = {}
         for key, seqs in referring.items():
             missing = [seq for seq in seqs if seq not in rows]
             # a reference only ever names entries of its own record (a hand edit may not)
@@ -263,8 +356,7 @@ class SQLiteView:
                     + ("the journal does not hold" if missing else "of another record")
                     + ": its state is to be rebuilt (`replicator journal replay --rebuild`)"
                 )
-            states[key] = unfold([rows[seq] for seq in seqs], names=self.names)
-        return states
+        return rows
 
     def prefetch(self, entries: Iterable[Entry]) -> None:
         """Read the stored states of the records ``entries`` are about that are not in
@@ -275,7 +367,10 @@ class SQLiteView:
             if entry.rid is not None:
                 wanted.setdefault(entry.module, set()).add(entry.rid)
         for module, rids in wanted.items():
-            self.preload(module, sorted(rids))
+            # a record stored by reference is read as the reducer's sketch: a batch of
+            # observations and applied writes extends it, its entries folded only if
+            # something asks for its state (a cache miss then costs a read of its rows)
+            self.preload(module, sorted(rids), sketches=True)
 
     def _remember(
         self,
@@ -454,7 +549,8 @@ class SQLiteView:
 
     def attention(self, module: str, *, after: str = "", limit: int = 1000) -> list[str]:
         """Rids of records that need planning, in rid order (paged by ``after``)."""
-        rows = self.conn.execute(
+        rows = hinted(
+            self.conn,
             "SELECT rid FROM records INDEXED BY records_attention "
             "WHERE module = ? AND attention = 1 AND rid > ? ORDER BY rid LIMIT ?",
             (module, after, limit),
@@ -482,7 +578,8 @@ class SQLiteView:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, rid in self.conn.execute(
+            for key, rid in hinted(
+                self.conn,
                 f"SELECT {column}, rid FROM records INDEXED BY {index} "
                 f"WHERE module = ? AND {column} IN ({marks})",
                 (module, *chunk),
@@ -549,19 +646,21 @@ class SQLiteView:
         arm = f"SELECT label, rid, module FROM records INDEXED BY records_label WHERE {where}"
         params = [p for module in names for p in (module, *match)]
         offset, limit = max(0, int(offset)), max(0, int(limit))
-        rows = self.conn.execute(
+        rows = hinted(
+            self.conn,
             " UNION ALL ".join([arm] * len(names)) + " ORDER BY 1, 2, 3 LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ).fetchall()
         if offset == 0 and len(rows) < limit:
             return len(rows), rows  # the pass read them all
         count = f"SELECT count(*) FROM records INDEXED BY records_label WHERE {where}"
-        total = sum(int(self.conn.execute(count, (m, *match)).fetchone()[0]) for m in names)
+        total = sum(int(hinted(self.conn, count, (m, *match)).fetchone()[0]) for m in names)
         return total, rows
 
     def first_label(self, module: str) -> tuple[str, str] | None:
         """The first of ``module``'s labels and its record's rid (None: it has none)."""
-        row = self.conn.execute(
+        row = hinted(
+            self.conn,
             "SELECT label, rid FROM records INDEXED BY records_label "
             "WHERE module = ? AND label IS NOT NULL ORDER BY label, rid LIMIT 1",
             (module,),
@@ -687,6 +786,22 @@ class SQLiteView:
             for module, n in rows:
                 found.setdefault(module, dict.fromkeys(STATE_TABLES, 0))[table] = n
         return dict(sorted(found.items()))
+
+
+_HINT = re.compile(r" INDEXED BY \w+")
+
+
+def hinted(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    """``sql`` run on ``conn``; when an index it names (``INDEXED BY``) is missing -- put
+    aside while a large batch of pulls writes the state in bulk
+    (:meth:`journal.Journal.bulk_state`), in this process or another -- run without
+    naming it: the same rows, read by a scan of the table."""
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        if "no such index" not in str(exc):
+            raise
+        return conn.execute(_HINT.sub("", sql), params)
 
 
 def _conflict_row(row: Sequence[Any]) -> dict[str, Any]:
@@ -910,12 +1025,15 @@ LINK_ORDER = "replay_link_order"
 def write_links(conn: sqlite3.Connection) -> None:
     """Write the links of :data:`LINK_ORDER` (a fold by record's, of one process or
     more): each side's id as the highest seq, and the later link of one entry, left it;
-    then drop the table."""
+    then drop the table.  The rows go in sorted by key, then seq and order, each
+    overwriting the one before of its key: the last one stays (a third of the CPU of a
+    window's ``row_number`` picking it first)."""
     conn.execute(
         "INSERT INTO links (module, side, side_id, rid, status) "
-        "SELECT module, side, side_id, rid, status FROM (SELECT module, side, side_id, rid, "
-        "status, row_number() OVER (PARTITION BY module, side, side_id "
-        f"ORDER BY seq DESC, n DESC) AS later FROM {LINK_ORDER}) WHERE later = 1"
+        f"SELECT module, side, side_id, rid, status FROM {LINK_ORDER} WHERE 1 "
+        "ORDER BY module, side, side_id, seq, n "
+        "ON CONFLICT (module, side, side_id) DO UPDATE SET rid = excluded.rid, "
+        "status = excluded.status"
     )
     conn.execute(f"DROP TABLE {LINK_ORDER}")
 
@@ -1006,7 +1124,9 @@ __all__ = [
     "fold",
     "fold_records",
     "fold_rows",
+    "hinted",
     "FOLD_COLUMNS",
+    "META_COLUMNS",
     "LINK_ORDER",
     "REFERENCE",
     "paused_gc",

@@ -16,7 +16,7 @@ from conflicts import RecordReducer
 from journal import ChainKey, Journal, Kind, NewEntry, verify
 from journal.anchors import chain_texts
 from journal.entry import chain_text, micros_of, utc_text
-from journal.schema import ENTRIES_FORMAT, entries_format, entry_columns
+from journal.schema import ENTRIES_FORMAT, entries_format, entry_columns, kinds_held
 from journal.store import TRIGGERS
 from tests.journal.test_store import CountingReducer, fixed_now
 
@@ -244,3 +244,54 @@ def test_an_edit_to_a_format_3_row_is_found(tmp_path, sql, params, bad):
     with Journal(path, CountingReducer(), key=KEY, now=fixed_now) as journal:
         result = verify(journal)
     assert not result.ok and result.first_bad_seq == bad, result.problem
+
+
+def _plan(conn: sqlite3.Connection, sql: str, params: list[object]) -> str:
+    return " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+@pytest.mark.parametrize("layout", ["partial", "every-kind"])
+def test_the_kinds_index_leaves_out_a_syncs_kinds_and_an_older_one_still_serves(tmp_path, layout):
+    """A new journal's kinds' index holds no observation or applied write (an append of
+    them pays nothing for it); a journal made before holds every kind in it, and is left so.
+    Both read entries by kind, their last times and the kinds they hold through the index,
+    and verify (replay equals live)."""
+    path = tmp_path / "j.db"
+    kinds = [Kind.OBSERVED, Kind.APPLIED, Kind.ERROR, Kind.CURSOR, Kind.OBSERVED, Kind.ERROR]
+    with Journal(path, CountingReducer(), key=KEY, now=fixed_now) as journal:
+        meta = {"cursor": "c1"}
+        journal.append(
+            [
+                NewEntry(
+                    kind,
+                    "customers",
+                    None if kind is Kind.CURSOR else f"crm:{i}",
+                    "crm",
+                    meta=meta if kind is Kind.CURSOR else {},
+                )
+                for i, kind in enumerate(kinds)
+            ]
+        )
+    if layout == "every-kind":  # the index as journals made before this change have it
+        with sqlite3.connect(path, isolation_level=None) as conn:
+            conn.execute("DROP INDEX entries_kind")
+            conn.execute("CREATE INDEX entries_kind ON entries (kind)")
+        conn.close()
+    with Journal(path, CountingReducer(), key=KEY, now=fixed_now) as journal:
+        (sql,) = journal.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'entries_kind'"
+        ).fetchone()
+        assert ("WHERE kind NOT IN ('applied', 'observed')" in sql) == (layout == "partial")
+        assert [e.seq for e in journal.read(kinds=[Kind.ERROR])] == [3, 6]
+        assert [e.seq for e in journal.read(kinds=[Kind.ERROR, Kind.APPLIED])] == [2, 3, 6]
+        assert [e.seq for e in journal.read(kinds=["observed"])] == [1, 5]
+        assert list(journal.last_times(kinds=[Kind.CURSOR])) == ["customers"]
+        assert kinds_held(journal.conn) == sorted({str(k) for k in kinds})
+        where, params = journal._where(kinds=[Kind.ERROR, Kind.CURSOR])
+        assert "entries_kind" in _plan(
+            journal.conn, f"SELECT seq FROM entries WHERE {where}", params
+        )
+        assert verify(journal).ok
+        journal.append([NewEntry(Kind.ERROR, "customers", "crm:9", "crm")])
+        assert [e.seq for e in journal.read(kinds=[Kind.ERROR])] == [3, 6, 7]
+        assert verify(journal).ok
