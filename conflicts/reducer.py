@@ -100,6 +100,38 @@ def _referred(seqs: tuple[int, ...] | None, seq: int, limit: int) -> tuple[int, 
     return (*seqs, seq)
 
 
+def _side_ids(rows: Sequence[Sequence[Any]], ids: dict[str, str]) -> bool:
+    """The id each side holds after ``rows`` (a record's observations and applied writes
+    with compact metas, in seq order), into ``ids``, read from their metas alone as
+    :meth:`RecordReducer._synced` reads them; False for a row of another shape."""
+    module, rid = rows[0][2], rows[0][3]
+    for row in rows:
+        kind, side, meta = row[5], row[4], row[9]
+        if (
+            (kind != "observed" and kind != "applied")
+            or row[2] != module
+            or row[3] != rid
+            or type(side) is not str
+            or not side
+            or meta[:1] != "["
+        ):
+            return False
+        try:
+            info = _loads(meta)
+        except orjson.JSONDecodeError:
+            return False
+        if type(info) is not list or not info:
+            return False
+        first = info[0]
+        if type(first) is str:
+            ids[side] = first
+        elif first == 0 and type(first) is int and rid.startswith(side + ":"):
+            ids[side] = rid[len(side) + 1 :]
+        else:
+            return False
+    return True
+
+
 class _Scratch:
     """The :class:`~journal.protocols.View` a state stored by reference is folded again
     in (:meth:`RecordReducer.unfold`): the one record, nothing else kept (the links and
@@ -136,6 +168,107 @@ class _Scratch:
 
     def drop_module(self, module: str) -> None:
         pass
+
+
+# the slot a state keeps its JSON in (a sketch: once folded)
+_RAW: Any = RecordState.__dict__["raw"]
+
+
+class _Sketch(RecordState):
+    """The state of a record stored by reference (:meth:`RecordReducer.references`) as
+    the columns its row stores need it, its entries not folded: the id each side holds,
+    its match and near keys, whether it needs attention, and the registers of its label
+    and reference fields (what :meth:`RecordReducer.referred` reads of its rows).  An
+    observation or an applied write of the shapes a sync makes extends it
+    (:meth:`RecordReducer.apply`); anything that reads its JSON (``raw``) folds its
+    entries then, once (``load``: the view's, by their seqs), and from then on it is a
+    state like any other.  A law holds a sketch's columns to those of the fold."""
+
+    __slots__ = (
+        "dirty_",
+        "folded",
+        "ids",
+        "key_",
+        "lazy",
+        "load",
+        "module_",
+        "near_",
+        "regs",
+        "rid_",
+    )
+
+    def __init__(
+        self,
+        module: str,
+        rid: str,
+        load: Callable[[str, str, tuple[int, ...]], RecordState | None],
+    ) -> None:
+        self.module_, self.rid_, self.load = module, rid, load
+        self.lazy = True  # no JSON yet
+        self.folded: tuple[int, ...] = ()  # the seqs of the entries it is the fold of
+        self.seqs = ()
+        self.ids: dict[str, str] = {}
+        self.key_: Any = None
+        self.near_: Any = None
+        self.dirty_ = False
+        self.regs: dict[str, Any] = {}  # the label and reference fields' registers
+
+    @property  # type: ignore[override]
+    def raw(self) -> Raw:
+        if self.lazy:
+            state = self.load(self.module_, self.rid_, self.folded)
+            if state is None:
+                raise LookupError(f"no state folded for {self.module_}/{self.rid_}")
+            self.fill(state)
+        return _RAW.__get__(self)  # type: ignore[no-any-return]
+
+    @raw.setter
+    def raw(self, value: Raw) -> None:
+        _RAW.__set__(self, value)
+        self.lazy = False
+
+    @property
+    def sketched(self) -> tuple[int, ...] | None:
+        """The seqs to fold for its JSON while it has none (None: it has it)."""
+        return self.folded if self.lazy else None
+
+    def fill(self, state: RecordState) -> None:
+        """Its JSON, folded by the caller from the entries of :attr:`sketched`."""
+        if self.lazy:
+            self.raw = state.raw
+
+    def observe(
+        self,
+        side: str,
+        side_id: str,
+        key: Any,
+        near: Any,
+        values: Mapping[str, Any],
+        dot_side: str,
+        counter: int,
+        clock: Mapping[str, int] | None,
+    ) -> bool:
+        """Extend it with an observation (``values``: the wanted fields' wire values);
+        whether the side's id is linked by it."""
+        linked = self.ids.get(side) is None
+        self.ids[side] = side_id
+        self.dirty_ = True
+        if key is not ABSENT:
+            self.key_, self.near_ = key, near
+        if values:
+            seen = write_clock(dot_side, counter, dict(clock) if clock else {})
+            regs = self.regs
+            for name, wire in values.items():
+                regs[name] = write_register(regs.get(name), dot_side, counter, wire, "", seen)
+        return linked
+
+    def applied(self, side: str, side_id: str, done: bool) -> bool:
+        """Extend it with an applied write; whether the side's id is linked by it."""
+        linked = self.ids.get(side) != side_id
+        self.ids[side] = side_id
+        if done:  # no side's refused write waits (none is folded)
+            self.dirty_ = False
+        return linked
 
 
 # -- the reducer ---------------------------------------------------------------------------
@@ -360,6 +493,8 @@ class RecordReducer:
         """What :meth:`encode` gives beside the state's text: the match key, whether it
         needs attention, the near key, status, marks, label and reference (the columns a
         state stored by reference keeps, see :meth:`references`)."""
+        if type(state) is _Sketch and state.lazy:
+            return self._sketch_columns(state)
         status = state.status
         module = state.module
         label = ref = None
@@ -407,6 +542,199 @@ class RecordReducer:
             unfolder.apply_row(scratch, row)
         return scratch.state
 
+    def _sketch_columns(
+        self, sketch: _Sketch
+    ) -> tuple[str | None, bool, str | None, str | None, str | None, str | None, str | None]:
+        """:meth:`columns` of a sketch's state, its entries not folded (as
+        :meth:`referred` makes them)."""
+        module = sketch.module_
+        label_field = self.labels.get(module)
+        ref_field = self.refs.get(module)
+        label = ref = None
+        if label_field is not None or ref_field is not None:
+            raw = new_state(module, sketch.rid_, "")
+            raw["f"] = sketch.regs
+            state = RecordState(raw)
+            if label_field is not None:
+                label = state.label(label_field).casefold()
+            if ref_field is not None:
+                ref = state.ref(ref_field)
+        key = sketch.key_ if sketch.key_ is not None and len(sketch.ids) == 1 else None
+        return (key, sketch.dirty_, sketch.near_, ACTIVE, None, label, ref)
+
+    def sketch_metas(self, module: str) -> bool:
+        """Whether :meth:`sketch` makes a sketch of ``module``'s records from its rows'
+        metas alone, given their stored columns: a module without a label or reference
+        field (the view then reads those alone, :data:`journal.view.META_COLUMNS`)."""
+        return not self._wanted(module)
+
+    def _wanted(self, module: str) -> list[str]:
+        """The fields whose registers a sketch of ``module``'s records keeps."""
+        if not self.labels and not self.refs:
+            return []
+        return [f for f in (self.labels.get(module), self.refs.get(module)) if f is not None]
+
+    def sketch(
+        self,
+        rows: Sequence[Sequence[Any]],
+        names: Any,
+        load: Callable[[str, str, tuple[int, ...]], RecordState | None],
+        stored: tuple[tuple[Any, ...], bool] | None = None,
+    ) -> RecordState | None:
+        """The state of a record stored by reference to ``rows`` (its entries' stored
+        rows, in seq order; ``names`` the journal's field names) as a sketch
+        (:class:`_Sketch`), its rows read as :meth:`referred` reads them and not folded
+        (``load(module, rid, seqs)``: the fold, when its JSON is asked for); None when
+        they are not of the shapes read so (the caller folds them).
+
+        ``stored``: the record's row's indexed columns (key, near, status, marks, label,
+        reference) and attention, as :meth:`columns` gave them for the fold of ``rows``.
+        A module without a label or reference field then needs of its rows the id each
+        side holds alone (its match key is the stored one while a side alone holds an
+        id, and never indexed again once two do): read from their metas."""
+        if not rows or len(rows) > self.reference_limit:
+            return None
+        module, rid = rows[0][2], rows[0][3]
+        if rid is None:
+            return None
+        wanted = self._wanted(module)
+        sketch = _Sketch(module, rid, load)
+        if stored is not None and not wanted:
+            indexed, attention = stored
+            if indexed[2] == ACTIVE and indexed[3] is None and _side_ids(rows, sketch.ids):
+                sketch.key_, sketch.near_, sketch.dirty_ = indexed[0], indexed[1], attention
+                sketch.folded = sketch.seqs = tuple(row[0] for row in rows)
+                return sketch
+            sketch.ids.clear()
+        if any(row[8] is None for row in rows):  # their metas alone (sketch_metas)
+            return None
+        reads = self._synced_rows(names, rows, module, rid, wanted)
+        if reads is None:
+            return None
+        for row, read in zip(rows, reads, strict=True):
+            if row[5] == "observed":
+                values = read[5]
+                sketch.observe(
+                    row[4],
+                    read[1],
+                    read[6],
+                    read[7],
+                    {name: values[name] for name in wanted if name in values},
+                    read[2],
+                    int(read[3]),
+                    read[4],
+                )
+            else:
+                sketch.applied(row[4], read[1], bool(read[2]))
+        sketch.folded = sketch.seqs = tuple(row[0] for row in rows)
+        return sketch
+
+    def _synced_rows(
+        self, names: Any, rows: Any, module: str, rid: str, wanted: Any
+    ) -> list[Any] | None:
+        """:meth:`_synced_row`'s reading of each of a record's rows, in order, each
+        applied write's fields read against the record's last observation before it;
+        None when any row is not of those shapes."""
+        reads = []
+        observation = 0  # the seq of the record's last observation read
+        for row in rows:
+            read = self._synced_row(names, row, module, rid, wanted, observation)
+            if read is None:
+                return None
+            if row[5] == "observed" and row[8][:1] == "[":  # what an applied write may refer to
+                observation = row[0]
+            reads.append(read)
+        return reads
+
+    def _synced_row(
+        self, names: Any, row: Any, module: str, rid: str, wanted: Any, observation: int
+    ) -> Any:
+        """A row of ``module``/``rid``'s observation or applied write as :meth:`_synced`
+        reads it (:meth:`_read_row`'s reading cut to that shape when it cannot); None for
+        any other row, or an observation with a field absent or a baseline: the caller
+        folds the record whole."""
+        kind = row[5]
+        if (kind != "observed" and kind != "applied") or row[2] != module or row[3] != rid:
+            return None
+        read = self._synced(names, row, wanted, observation)
+        if read is None:
+            read = self._read_row(names, row)
+            if read is None:
+                return None
+            if kind == "observed":
+                if read[9] or read[10]:  # a field absent, a baseline
+                    return None
+                read = read[:5] + read[6:9]
+            else:
+                read = read[:2] + read[3:4]
+        return read
+
+    def _extend(self, view: View, sketch: _Sketch, entry: Entry, payload: Any) -> bool:
+        """Extend a sketch not folded yet with an observation or an applied write of the
+        shapes :meth:`referred` reads, linking as :meth:`apply` does; False (nothing
+        done) for any other, or past :attr:`reference_limit` entries: the caller folds."""
+        side = entry.side
+        if side is None or len(sketch.folded) >= self.reference_limit:
+            return False
+        module, rid = entry.module, sketch.rid_
+        if payload is None:  # read from its meta, as the payload decoded from it reads
+            meta = entry.meta
+            if "id" not in meta:
+                return False
+            if entry.kind is Kind.OBSERVED and meta.keys() <= _SKETCH_KEYS:
+                payload = _Observation(
+                    meta["id"], meta.get("key", ABSENT), meta.get("near"), (), False
+                )
+            elif entry.kind is Kind.APPLIED and meta.keys() <= _APPLIED_KEYS:
+                payload = _Write(meta["id"], meta.get("done", ABSENT))
+            else:
+                return False
+        kind = type(payload)
+        if kind is Observed or kind is _Observation:
+            dot = entry.dot
+            side_id = payload.id
+            key, near = payload.key, payload.near
+            if (
+                dot is None
+                or payload.absent
+                or payload.baseline
+                or type(side_id) is not str
+                or (key is not ABSENT and key is not None and type(key) is not str)
+                or (near is not None and type(near) is not str)
+            ):
+                return False
+            fields = entry.fields
+            values = {
+                name: to_wire(fields[name]) for name in self._wanted(module) if name in fields
+            }
+            context = entry.context
+            if sketch.observe(
+                side,
+                side_id,
+                key,
+                near,
+                values,
+                dot.side,
+                dot.counter,
+                context.as_dict() if context is not None else None,
+            ):
+                view.link(module, side, side_id, rid, "active")
+        elif kind is Applied or kind is _Write:
+            done = payload.done
+            if (
+                entry.dot is not None
+                or payload.renamed
+                or (done is not ABSENT and type(done) is not bool)
+            ):
+                return False
+            side_id = str(payload.id)
+            if sketch.applied(side, side_id, done is True):
+                view.link(module, side, side_id, rid, "active")
+        else:
+            return False
+        sketch.folded = sketch.seqs = (*sketch.folded, entry.seq)
+        return True
+
     def referred(
         self, rows: Sequence[Sequence[Any]], names: Any = None
     ) -> tuple[tuple[Any, ...], list[tuple[int, str, str]]] | None:
@@ -429,34 +757,20 @@ class RecordReducer:
             return None
         label_field = self.labels.get(module)
         ref_field = self.refs.get(module)
-        wanted = [f for f in (label_field, ref_field) if f is not None]
+        wanted = self._wanted(module)
         registers: dict[str, Any] = {}
         ids: dict[str, str] = {}
         links: list[tuple[int, str, str]] = []
         dirty = False
         key: Any = None
         near: Any = None
-        observation = 0  # the seq of the record's last observation read
-        for row in rows:
-            kind = row[5]
-            if (kind != "observed" and kind != "applied") or row[2] != module or row[3] != rid:
-                return None
-            read = self._synced(names, row, wanted, observation)
-            if read is None:
-                read = self._read_row(names, row)
-                if read is None:
-                    return None
-                if kind == "observed":
-                    if read[9] or read[10]:  # a field absent, a baseline
-                        return None
-                    read = read[:5] + read[6:9]
-                else:
-                    read = read[:2] + read[3:4]
+        reads = self._synced_rows(names, rows, module, rid, wanted)
+        if reads is None:
+            return None
+        for row, read in zip(rows, reads, strict=True):
             side = row[4]
             side_id = read[1]
-            if kind == "observed":
-                if row[8][:1] == "[":  # compact: what an applied write may refer to
-                    observation = row[0]
+            if row[5] == "observed":
                 if ids.get(side) is None:
                     links.append((row[0], side, side_id))
                 ids[side] = side_id
@@ -618,6 +932,18 @@ class RecordReducer:
                 for dropped in expect(entry, IntegrationDeleted).modules:
                     view.drop_module(dropped)
             return
+        rid = entry.rid
+        if (kind is Kind.OBSERVED or kind is Kind.APPLIED) and rid is not None:
+            # a record read as its sketch: extended from the entry's meta, no payload made
+            sketch = view.record(entry.module, rid)
+            if (
+                type(sketch) is _Sketch
+                and sketch.lazy
+                and entry.payload is None
+                and self._extend(view, sketch, entry, None)
+            ):
+                view.put_record(entry.module, rid, sketch)
+                return
         payload = payload_of(entry)
         if isinstance(payload, Cursor):
             view.set_cursor(entry.side or "", entry.module, payload.cursor)
@@ -648,6 +974,9 @@ class RecordReducer:
         state: RecordState | None = view.record(module, rid)
         if state is None:
             state = RecordState(new_state(module, rid, entry.side or ""), ())
+        elif type(state) is _Sketch and state.lazy and self._extend(view, state, entry, payload):
+            view.put_record(module, rid, state)
+            return
         if isinstance(payload, (Observed, Applied)):
             state.seqs = _referred(state.seqs, entry.seq, self.reference_limit)
         else:
@@ -1093,7 +1422,23 @@ def _floatless(values: dict[str, Any]) -> bool:
 def _dot_parts(dot: str) -> tuple[str, str] | None:
     """A stored dot's text (``["side",n]``, as the journal writes it) as its side and its
     counter's digits, read without a JSON parser; None for any other text (the caller's
-    slower read names what is wrong)."""
+    slower read names what is wrong).  A journal's dots are few (a side and a record's
+    counter): each text read once, kept."""
+    parts = _DOTS.get(dot)
+    if parts is None:
+        parts = _read_dot(dot)
+        if parts is None:
+            return None
+        if len(_DOTS) > 4096:  # kept so whatever the journal holds
+            _DOTS.clear()
+        _DOTS[dot] = parts
+    return parts
+
+
+_DOTS: dict[str, tuple[str, str]] = {}  # dots read (_dot_parts)
+
+
+def _read_dot(dot: str) -> tuple[str, str] | None:
     side, sep, count = dot[2:-1].rpartition('",')
     if (
         sep
@@ -1109,21 +1454,24 @@ def _dot_parts(dot: str) -> tuple[str, str] | None:
 
 
 def _no_float(values: Collection[Any]) -> bool:
-    """:func:`_floatless` of the values alone."""
-    kinds = set(map(type, values))
-    if float in kinds:
-        return False
-    if dict in kinds or list in kinds:
-        for value in values:
-            kind = type(value)
-            if kind is dict:
-                # a tagged value (a Decimal, a date) holds its text alone
-                if len(value) == 1 and type(next(iter(value.values()))) is str:
-                    continue
-                if _has_float(value):
-                    return False
-            elif kind is list and _has_float(value):
+    """:func:`_floatless` of the values alone: a value at a time, a tagged value (a
+    Decimal, a date: a dict of one text) told at once."""
+    for value in values:
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            continue
+        if kind is dict:
+            if len(value) == 1:
+                for inner in value.values():
+                    if type(inner) is str:
+                        break
+                else:
+                    if _has_float(value):
+                        return False
+            elif _has_float(value):
                 return False
+        elif kind is float or (kind is list and _has_float(value)):
+            return False
     return True
 
 
@@ -1143,6 +1491,21 @@ def _plain_clock(clock: Any) -> bool:
     if type(clock) is not dict:
         return False
     return all(type(n) is int and n > 0 for n in clock.values())
+
+
+# the keys of an observation's meta a sketch is extended by without its payload
+_SKETCH_KEYS = frozenset({"id", "key", "near", "modified"})
+
+
+class _Write:
+    """What :meth:`RecordReducer._extend` reads of an applied write's meta (an
+    :class:`Applied` payload has the same attributes)."""
+
+    __slots__ = ("done", "id")
+    renamed = ()
+
+    def __init__(self, id: Any, done: Any) -> None:
+        self.id, self.done = id, done
 
 
 class _Observation:
