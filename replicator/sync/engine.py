@@ -163,10 +163,14 @@ class Engine:
         marked for the next cycle, which decides their duplicates as if nothing happened.
         """
         self.finish_pending(module, report)
-        for side in module.order:
-            if not self.pull(module, side, report):
-                report.add(module.name, side, "interrupted")
-                return False
+        # a large batch of pulls (a first copy) writes the state in bulk, its indexes made
+        # once when the last side is pulled, before anything is planned
+        with contextlib.ExitStack() as stack:
+            bulk = pull.BulkPulls(self, module, stack)
+            for side in module.order:
+                if not self.pull(module, side, report, bulk):
+                    report.add(module.name, side, "interrupted")
+                    return False
         if module.triggers:  # deals: what Books holds of their documents, read just now
             one.refresh_documents(self, module, report)
         self.settle(module, report)
@@ -177,10 +181,18 @@ class Engine:
         error between the intent and the side's answer)."""
         decide.finish_pending(self, module, report)
 
-    def pull(self, module: ModuleConfig, side: str, report: CycleReport) -> bool:
+    def pull(
+        self,
+        module: ModuleConfig,
+        side: str,
+        report: CycleReport,
+        bulk: pull.BulkPulls | None = None,
+    ) -> bool:
         """Journal the side's changes since its cursor, page by page; returns whether the
-        pull reached the end (False: a stop was asked for between two pages)."""
-        return pull.pull(self, module, side, report)
+        pull reached the end (False: a stop was asked for between two pages).  ``bulk``:
+        the cycle's pulls may write the state in bulk (:class:`~replicator.sync.pull.
+        BulkPulls`)."""
+        return pull.pull(self, module, side, report, bulk)
 
     def settle(self, module: ModuleConfig, report: CycleReport) -> None:
         """Decide and push every record of the module that needs it, a batch at a time."""
