@@ -182,7 +182,13 @@ class _Sketch(RecordState):
     observation or an applied write of the shapes a sync makes extends it
     (:meth:`RecordReducer.apply`); anything that reads its JSON (``raw``) folds its
     entries then, once (``load``: the view's, by their seqs), and from then on it is a
-    state like any other.  A law holds a sketch's columns to those of the fold."""
+    state like any other.  A law holds a sketch's columns to those of the fold.
+
+    A new record's first observation is kept as a sketch too, in a module without a label
+    or reference field (:meth:`RecordReducer.apply`):
+    its entries are then kept (``pending``), folded (``load(module, rid, pending)``) when its
+    JSON is asked for, with no read of their rows (a batch's appends that no one reads
+    back, most of a first copy's pulls before their plan, fold nothing at all)."""
 
     __slots__ = (
         "dirty_",
@@ -193,6 +199,7 @@ class _Sketch(RecordState):
         "load",
         "module_",
         "near_",
+        "pending",
         "regs",
         "rid_",
     )
@@ -201,11 +208,13 @@ class _Sketch(RecordState):
         self,
         module: str,
         rid: str,
-        load: Callable[[str, str, tuple[int, ...]], RecordState | None],
+        load: Callable[[str, str, Any], RecordState | None],
+        pending: list[Entry] | None = None,
     ) -> None:
         self.module_, self.rid_, self.load = module, rid, load
         self.lazy = True  # no JSON yet
         self.folded: tuple[int, ...] = ()  # the seqs of the entries it is the fold of
+        self.pending = pending  # those entries, when it keeps them (None: read by their seqs)
         self.seqs = ()
         self.ids: dict[str, str] = {}
         self.key_: Any = None
@@ -216,7 +225,8 @@ class _Sketch(RecordState):
     @property  # type: ignore[override]
     def raw(self) -> Raw:
         if self.lazy:
-            state = self.load(self.module_, self.rid_, self.folded)
+            pending = self.pending
+            state = self.load(self.module_, self.rid_, self.folded if pending is None else pending)
             if state is None:
                 raise LookupError(f"no state folded for {self.module_}/{self.rid_}")
             self.fill(state)
@@ -226,11 +236,13 @@ class _Sketch(RecordState):
     def raw(self, value: Raw) -> None:
         _RAW.__set__(self, value)
         self.lazy = False
+        self.pending = None
 
     @property
     def sketched(self) -> tuple[int, ...] | None:
-        """The seqs to fold for its JSON while it has none (None: it has it)."""
-        return self.folded if self.lazy else None
+        """The seqs whose rows to read and fold for its JSON while it has none (None: it
+        has it, or holds those entries and folds them itself when asked)."""
+        return self.folded if self.lazy and self.pending is None else None
 
     def fill(self, state: RecordState) -> None:
         """Its JSON, folded by the caller from the entries of :attr:`sketched`."""
@@ -309,6 +321,20 @@ def _side_time(modified: Any, at: dt.datetime) -> str:
 _PLAIN = frozenset({str, int, bool, type(None)})  # wire values that are their own wire form
 
 
+def _wire(value: Any) -> Any:
+    """``to_wire(value)``, a value in wire form already told at once: a plain value, and
+    a tagged one (``{"$decimal": "1.5"}``, what a plan sends back as an applied write's
+    fields; any dict of one text is its own wire form)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict and len(value) == 1:
+        for inner in value.values():
+            if type(inner) is str:
+                return value
+    return to_wire(value)
+
+
 def _observe_values(
     raw: Raw,
     side: str,
@@ -336,7 +362,7 @@ def _observe_values(
     # (the registers one write made share its clock)
     covered: list[Any] = []
     for name, value in fields.items():
-        wire = value if wired or type(value) in _PLAIN else to_wire(value)
+        wire = value if wired else _wire(value)
         if wire is None and name in absent:
             values[name] = None
             continue
@@ -468,6 +494,11 @@ class RecordReducer:
         # a record's first observation built at once (False: by the general fold, which
         # the law comparing the two sets)
         self.direct = True
+        # a new record's first observation kept as a sketch holding it, in a module
+        # without a label or reference field (whose sketch would fold those fields'
+        # registers, then the whole state again when asked: a first copy's plan asks for
+        # every one); False: folded at once, which the law comparing the two sets
+        self.lazy_first = True
         self._unfolder: RecordReducer | None = None  # folds a state stored by reference
 
     @property
@@ -495,23 +526,15 @@ class RecordReducer:
         state stored by reference keeps, see :meth:`references`)."""
         if type(state) is _Sketch and state.lazy:
             return self._sketch_columns(state)
-        status = state.status
-        module = state.module
+        key, attention, near, status, marks = state.indexed()
         label = ref = None
-        if status == ACTIVE:
+        if status == ACTIVE and (self.labels or self.refs):
+            module = state.raw["m"]
             field = self.labels.get(module)
             label = state.label(field).casefold() if field is not None else None
             field = self.refs.get(module)
             ref = state.ref(field) if field is not None else None
-        return (
-            state.index_key(),
-            state.attention,
-            state.index_near(),
-            status,
-            state.marks(),
-            label,
-            ref,
-        )
+        return (key, attention, near, status, marks, label, ref)
 
     def decode(self, text: str) -> RecordState:
         return RecordState(decode_state(text))
@@ -533,14 +556,22 @@ class RecordReducer:
         columns of :data:`journal.schema.ENTRY_COLUMNS`, the hashes may be left out, in
         seq order) folded from nothing, by the fold a replay makes of them (``names``:
         the journal's field names, :class:`journal.names.FieldNames`)."""
-        unfolder = self._unfolder
-        if unfolder is None:  # a reducer of its own: this one's reads of rows stay as they are
-            unfolder = self._unfolder = RecordReducer()
+        unfolder = self._unfolding()
         unfolder.reference_limit = self.reference_limit
         scratch = _Scratch(names)
         for row in rows:
             unfolder.apply_row(scratch, row)
         return scratch.state
+
+    def _unfolding(self) -> RecordReducer:
+        """The reducer a state is folded again by, from nothing (:meth:`unfold`,
+        :meth:`_fold_held`): one of its own, so this one's reads of rows stay as they are,
+        that makes no sketch."""
+        unfolder = self._unfolder
+        if unfolder is None:
+            unfolder = self._unfolder = RecordReducer()
+            unfolder.lazy_first = False
+        return unfolder
 
     def _sketch_columns(
         self, sketch: _Sketch
@@ -733,7 +764,73 @@ class RecordReducer:
         else:
             return False
         sketch.folded = sketch.seqs = (*sketch.folded, entry.seq)
+        if sketch.pending is not None:
+            sketch.pending.append(entry)
         return True
+
+    def _first(self, view: View, entry: Entry, payload: Any) -> _Sketch | None:
+        """A new record's first observation as a sketch holding it (:class:`_Sketch`),
+        linked as :meth:`apply` links it (``payload``: the entry's, or None to read its
+        meta); None (nothing done) when it is not of the shapes :meth:`_extend` reads:
+        the caller folds it."""
+        assert entry.rid is not None
+        sketch = _Sketch(entry.module, entry.rid, self._fold_held, [])
+        if self._extend(view, sketch, entry, payload):
+            return sketch
+        return None
+
+    def _first_fold(self, view: View, entry: Entry, payload: Observed) -> None:
+        """A new record's first observation folded: built at once (:func:`_first_observed`)
+        unless a field is absent or it is a baseline, which the general fold folds."""
+        module, rid, side = entry.module, entry.rid, entry.side or ""
+        assert rid is not None and entry.dot is not None
+        if payload.absent or payload.baseline:
+            state = RecordState(new_state(module, rid, side), ())
+            state.seqs = _referred((), entry.seq, self.reference_limit)
+            _fold_observed(
+                view,
+                state.raw,
+                module,
+                rid,
+                side,
+                entry.dot.side,
+                entry.dot.counter,
+                entry.context.as_dict() if entry.context is not None else {},
+                _side_time(payload.modified, entry.at),
+                entry.fields,
+                payload,
+                entry.seq,
+            )
+            view.put_record(module, rid, state)
+            return
+        side_id = payload.id
+        fields = entry.fields
+        first = _first_observed(
+            module,
+            rid,
+            side,
+            entry.dot.side,
+            entry.dot.counter,
+            entry.context.as_dict() if entry.context is not None else None,
+            _side_time(payload.modified, entry.at),
+            {name: _wire(value) for name, value in fields.items()},
+            side_id,
+            payload.key,
+            payload.near,
+        )
+        first.seqs = _referred((), entry.seq, self.reference_limit)
+        view.put_record(module, rid, first)
+        if side_id is not None:
+            view.link(module, side, str(side_id), rid, "active")
+
+    def _fold_held(self, module: str, rid: str, entries: Sequence[Entry]) -> RecordState | None:
+        """The fold of a sketch's held entries (its record's, from nothing): by
+        :meth:`apply`, in a view of the one record, with no sketch made."""
+        unfolder = self._unfolding()
+        scratch = _Scratch()
+        for entry in entries:
+            unfolder.apply(scratch, entry)
+        return scratch.state
 
     def referred(
         self, rows: Sequence[Sequence[Any]], names: Any = None
@@ -933,17 +1030,27 @@ class RecordReducer:
                     view.drop_module(dropped)
             return
         rid = entry.rid
-        if (kind is Kind.OBSERVED or kind is Kind.APPLIED) and rid is not None:
-            # a record read as its sketch: extended from the entry's meta, no payload made
-            sketch = view.record(entry.module, rid)
-            if (
-                type(sketch) is _Sketch
-                and sketch.lazy
-                and entry.payload is None
-                and self._extend(view, sketch, entry, None)
-            ):
-                view.put_record(entry.module, rid, sketch)
-                return
+        state: RecordState | None = None
+        looked = (kind is Kind.OBSERVED or kind is Kind.APPLIED) and rid is not None
+        if looked:
+            assert rid is not None
+            state = view.record(entry.module, rid)
+            if state is None:
+                # a new record's first observation: kept as a sketch, folded when asked
+                if kind is Kind.OBSERVED and self.lazy_first and self.sketch_metas(entry.module):
+                    first = self._first(view, entry, entry.payload)
+                    if first is not None:
+                        view.put_record(entry.module, rid, first)
+                        return
+            elif type(state) is _Sketch:
+                if state.lazy:
+                    if self._extend(view, state, entry, entry.payload):
+                        # a record read as its sketch: extended by the entry, no payload
+                        # decoded
+                        view.put_record(entry.module, rid, state)
+                        return
+                else:  # folded: stored from now on as a plain state (no lazy reads)
+                    state = RecordState(state.raw, state.seqs)
         payload = payload_of(entry)
         if isinstance(payload, Cursor):
             view.set_cursor(entry.side or "", entry.module, payload.cursor)
@@ -971,12 +1078,26 @@ class RecordReducer:
             # journal (``history``, ``journal log``); they change no record
             return
         module, rid = entry.module, entry.rid
-        state: RecordState | None = view.record(module, rid)
+        if not looked:
+            state = view.record(module, rid)
+        elif entry.payload is None and (type(payload) is Observed or type(payload) is Applied):
+            # a meta holding more than the sketch reads from it: its payload read then
+            if state is None:
+                if kind is Kind.OBSERVED and self.lazy_first and self.sketch_metas(module):
+                    first = self._first(view, entry, payload)
+                    if first is not None:
+                        view.put_record(module, rid, first)
+                        return
+            elif (
+                type(state) is _Sketch and state.lazy and self._extend(view, state, entry, payload)
+            ):
+                view.put_record(module, rid, state)
+                return
         if state is None:
+            if type(payload) is Observed and self.direct:
+                self._first_fold(view, entry, payload)
+                return
             state = RecordState(new_state(module, rid, entry.side or ""), ())
-        elif type(state) is _Sketch and state.lazy and self._extend(view, state, entry, payload):
-            view.put_record(module, rid, state)
-            return
         if isinstance(payload, (Observed, Applied)):
             state.seqs = _referred(state.seqs, entry.seq, self.reference_limit)
         else:
@@ -1635,7 +1756,7 @@ def _fold_applied(
         values.update(fields)
     else:
         for name, value in fields.items():
-            values[name] = value if type(value) in _PLAIN else to_wire(value)
+            values[name] = _wire(value)
     if dotted is not None and dotted.dot is not None:
         # an undo's restore: the value it put back is the record's newest value
         # (a later sync does not write the undone value again), seen by the side

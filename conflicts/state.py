@@ -278,6 +278,25 @@ class RecordState:
         words.update(f"renamed:{side}" for side, held in self.raw["s"].items() if "a" in held)
         return " ".join(sorted(words)) or None
 
+    def indexed(self) -> tuple[str | None, bool, str | None, str, str | None]:
+        """``(index_key(), attention, index_near(), status, marks())`` at once: what its
+        row stores beside it, asked of every state each time it is stored (a first copy's
+        every record twice), the sides counted once."""
+        raw = self.raw
+        status: str = raw["st"]
+        active = status == ACTIVE
+        renamed = False
+        linked = 0
+        for held in raw["s"].values():
+            if held["id"] is not None:
+                linked += 1
+            if "a" in held:
+                renamed = True
+        key = raw["k"] if active and linked == 1 else None
+        near = raw.get("nk") if active and linked else None
+        marks = self.marks() if renamed or raw["e"] or raw.get("re") or raw.get("rt") else None
+        return key, active and bool(raw["d"]), near, status, marks
+
     def index_near(self) -> str | None:
         """The near key of an active record (suggestions of near matches).  Unlike
         :meth:`index_key`, a record on both sides keeps it: its exact key still tells

@@ -10,20 +10,39 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conflicts import RecordReducer
 from journal import Dot, Journal, Kind, NewEntry, VectorClock, replay
+from journal.payloads import Applied, Failure, Observed, Tombstone, decode
 from tests.property.test_reference_laws import _RIDS, _T0, _journals, _tables
 
 
 class _Eager(RecordReducer):
-    """The record reducer without sketches: each state read is folded at once."""
+    """The record reducer without sketches: each state read is folded at once, and so is
+    a new record's first observation, by the general fold."""
 
     sketch = None  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_first = False
+        self.direct = False  # a first observation by the general fold too
+
+
+def _typed(entry: NewEntry) -> NewEntry:
+    """The entry with its payload riding along, as a sync's (``journal.payloads.new_entry``)
+    hands it: the payload its meta decodes to, for the kinds that keep one."""
+    payload = decode(entry.kind, entry.meta)
+    if type(payload) not in (Observed, Applied, Tombstone, Failure):
+        return entry
+    return attrs.evolve(entry, payload=payload)
 
 
 def _now() -> dt.datetime:
@@ -47,10 +66,16 @@ def _states(journal: Journal) -> dict[str, object]:
     st.sampled_from([1, 2, 20_000]),
     st.lists(st.booleans(), min_size=4, max_size=4),
     st.booleans(),
+    st.booleans(),
 )
 def test_a_record_read_as_its_sketch_stores_what_its_fold_stores(
-    batches, cache_size, reopens, labelled
+    batches, cache_size, reopens, labelled, typed
 ):
+    """Whatever the entries (``typed``: with their payloads, as a sync appends them), a
+    new record's first observation kept as a sketch and a stored record read as one store
+    what the fold of every entry at once stores, and read as its states."""
+    if typed:
+        batches = [[_typed(entry) for entry in entries] for entries in batches]
     labels = {"customers": "name"} if labelled else {}
     refs = {"customers": "party"} if labelled else {}
     with tempfile.TemporaryDirectory(prefix="sketch-") as name:
@@ -111,3 +136,32 @@ def test_a_sketch_reads_its_state_when_asked(tmp_path):
     with Journal(path, _Eager()) as journal:
         again = journal.record("customers", "crm:1")
         assert again is not None and again.raw == state.raw
+
+
+def test_a_first_observation_is_kept_as_a_sketch_until_its_state_is_asked(tmp_path):
+    """A new record's first observation is held as a sketch (no fold), stored by
+    reference with the columns of its fold; asked for its state, in the same transaction
+    or after, it is its fold."""
+    entry = NewEntry(
+        Kind.OBSERVED,
+        "customers",
+        "crm:1",
+        "crm",
+        Dot("crm", 1),
+        VectorClock(),
+        {"name": "Ada", "n": Decimal("1.50")},
+        {"id": "1", "key": "ada"},
+        at=_T0,
+    )
+    with Journal(tmp_path / "eager.db", _Eager()) as journal:
+        journal.append([entry])
+        expected = _tables(journal.conn), journal.record("customers", "crm:1")
+    assert expected[1] is not None
+    with Journal(tmp_path / "lazy.db", RecordReducer()) as journal:
+        with journal.transaction():
+            journal.append([entry])
+            state = journal.record("customers", "crm:1")
+            assert type(state).__name__ == "_Sketch" and state.lazy
+            assert state.held("crm") == expected[1].held("crm")
+            assert state.raw == expected[1].raw
+        assert _tables(journal.conn) == expected[0]
