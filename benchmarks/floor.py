@@ -54,12 +54,15 @@ of its two entries (one f-string each), two HMACs, and the six tuples ``executem
 takes (two entries, a record, two links, the side's row).  Each alone, and all in one
 loop (``per_record``): that loop is the figure.
 
-**A replay** of ``--replay-entries`` M entries (default 1,000,000) of the same first-copy
-shape (two entries a record, an intent a page), built before the clock into a real
-journal file: ``replay_read`` (the rows a replay reads, ``seq > ?`` batches of 5,000, as
-:func:`journal.store.entry_batches` reads them), ``replay_decode`` (one ``orjson.loads``
-of each entry's fields), ``replay_state_write`` (one records row a record, two links,
-into a fresh state file made with ``STATE_SCHEMA``, indexed or in bulk plus its rebuild),
+**A replay** of ``--replay-entries`` M entries (default 1,000,000) about M / 4 records
+(``--replay-records``; what ``journal_replay.py`` builds), built before the clock into a
+real journal file from the same replicated rows: a first copy of the records (an
+observation and an outcome a record, an intent a page), then the same again as their
+edits, until M entries are written.  Timed: ``replay_read`` (the rows a replay reads,
+``seq > ?`` batches of 5,000, as :func:`journal.store.entry_batches` reads them),
+``replay_decode`` (one ``orjson.loads`` of each entry's fields), ``replay_state_write``
+(one records row a record and two links, each written once, into a fresh state file made
+with ``STATE_SCHEMA``, indexed or in bulk plus its rebuild, and its checkpoint),
 ``chain_read`` (:data:`journal.schema.CHAIN_COLUMNS` of format 3 in batches) and
 ``chain_hash`` (each row's canonical bytes made as :func:`journal.store.chain_batches`
 makes them, its HMAC, compared with the stored digest: every one must match).
@@ -340,13 +343,19 @@ class Chain:
 
 
 def pages_of(
-    n: int, page: int, template: dict[str, Any], key: ChainKey, source_rows: dict[str, Any]
+    n: int,
+    page: int,
+    template: dict[str, Any],
+    key: ChainKey,
+    source_rows: dict[str, Any],
+    chain: Chain | None = None,
 ) -> Iterator[Rows]:
     """The pages of a first copy of ``n`` records: Books' half first, then CRM's, each
-    record made from a template record of its side (new rid, ids, seqs, name number)."""
+    record made from a template record of its side (new rid, ids, seqs, name number),
+    chained on from ``chain`` (None: a new journal's)."""
     books_n = n // 2
     crm_n = n - books_n
-    chain = Chain(key)
+    chain = chain or Chain(key)
     for origin, start, count in (("books", 0, books_n), ("crm", books_n, crm_n)):
         templates: list[Template] = template[origin]
         target = OTHER[origin]
@@ -740,28 +749,35 @@ def interpreter_floor(
 
 
 def build_replay_journal(
-    path: Path, m: int, page: int, template: dict[str, Any], key: ChainKey
+    path: Path, m: int, count: int, page: int, template: dict[str, Any], key: ChainKey
 ) -> tuple[list[list[tuple[Any, ...]]], list[list[tuple[Any, ...]]], int]:
-    """A journal of about ``m`` entries of a first copy's shape (``m // 2`` records), made
-    by executemany into a real journal file; the state rows a replay writes of each batch
-    of pages (records, links) and the entries written."""
+    """A journal of at least ``m`` entries about ``count`` records, made by executemany
+    into a real journal file: a first copy's pages of them (an observation and an outcome
+    a record, an intent a page), then again as their edits until ``m`` are written; the
+    state rows a replay writes (one records row a record, two links, from the first
+    pass: a record's state is written once) and the entries written."""
     Journal(path, NoopReducer(), key=key).close()
     db = connect(path)
     records: list[list[tuple[Any, ...]]] = []
     links: list[list[tuple[Any, ...]]] = []
     done = 0
     no_sides: dict[str, Any] = {"books": {}, "crm": {}}
+    chain = Chain(key)
     db.execute("BEGIN")
-    for k, rows in enumerate(pages_of(m // 2, page, template, key, no_sides), 1):
-        for part in (rows.observed, rows.intent, rows.applied):
-            db.executemany(INSERT_ENTRIES[3], part)
-            done += len(part)
-        records.append(rows.records)
-        links.append(rows.links)
-        if k % 50 == 0:
-            db.execute("COMMIT")
-            db.execute("BEGIN")
-            log(f"  replay journal: {done:,} entries")
+    first = True
+    while done < m:
+        for k, rows in enumerate(pages_of(count, page, template, key, no_sides, chain), 1):
+            for part in (rows.observed, rows.intent, rows.applied):
+                db.executemany(INSERT_ENTRIES[3], part)
+                done += len(part)
+            if first:
+                records.append(rows.records)
+                links.append(rows.links)
+            if k % 50 == 0:
+                db.execute("COMMIT")
+                db.execute("BEGIN")
+                log(f"  replay journal: {done:,} entries")
+        first = False
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -954,6 +970,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--replay-entries", type=int, default=1_000_000)
+    parser.add_argument(
+        "--replay-records", type=int, default=0, help="default: entries / 4, as journal_replay.py"
+    )
     parser.add_argument("--page", type=int, default=1000, help="records a page (a pull's)")
     parser.add_argument("--batch", type=int, default=5000, help="entries a replay read")
     parser.add_argument("--rounds", type=int, default=3, help="first-copy rounds of each variant")
@@ -1024,7 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         interp = {k: statistics.median(i[k] for i in interps) for k in interps[0]}
         out["first_copy"] = {
             "entries": entries,
-            "counts": rounds[-1]["counts"],
+            "counts": {r["variant"]: r["counts"] for r in rounds},
             "cpu_us_per_record": steps_cpu,
             "wall_us_per_record": per_unit(rounds, "wall", n),
             "interpreter_cpu_us_per_record": {k: round(v * 1e6 / n, 2) for k, v in interp.items()},
@@ -1037,7 +1056,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = folder / "replay.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        records, links, written = build_replay_journal(path, m, args.page, template, key)
+        count = args.replay_records or m // 4
+        records, links, written = build_replay_journal(path, m, count, args.page, template, key)
         built = time.perf_counter() - t
         replays = []
         for r in range(args.replay_rounds):
@@ -1047,9 +1067,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps_cpu = per_unit(replays, "cpu", written)
         out["replay"] = {
             "entries": written,
+            "records": count,
             "build_seconds": round(built, 1),
             "journal_bytes": path.stat().st_size,
-            "counts": replays[-1]["counts"],
+            "counts": {r["variant"]: r["counts"] for r in replays},
             "cpu_us_per_entry": steps_cpu,
             "wall_us_per_entry": per_unit(replays, "wall", written),
             **replay_floor(steps_cpu),
