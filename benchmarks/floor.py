@@ -23,6 +23,10 @@ alone, CPU (``time.process_time``) and wall:
   :func:`journal.entry.chained_rows` does it (two copied sha256 states): C called from
   Python, one call chain an entry.  ``sha256_plain`` (not in the floor): one
   ``sha256(data).digest()`` call an entry, for scale.
+- ``entries_plain`` (not in the floor): the same rows into a plain table of the same
+  columns in a file of its own, one transaction a page: ``journal_append.py``'s "raw".
+  ``append_over_raw_ceiling`` is it over ``entries`` plus ``hash``: the most the pure
+  append can reach against that raw figure with no Python at all besides.
 - ``entries``: ``executemany`` of the page's entries into ``entries`` (the observations,
   one intent entry a page, the applied writes: DESIGN 4's two entries a record and the
   intent before a push), its ``(module, rid)`` index and partial indexes in place.
@@ -112,7 +116,14 @@ from _common import NoopReducer, library_state, log
 from journal import ChainKey, Journal
 from journal.bulk import put_aside, restore
 from journal.entry import micros_of, micros_text
-from journal.schema import CHAIN_COLUMNS, INSERT_ENTRIES, STATE_SCHEMA, connect, statements
+from journal.schema import (
+    CHAIN_COLUMNS,
+    INSERT_ENTRIES,
+    STATE_SCHEMA,
+    STORED_COLUMNS,
+    connect,
+    statements,
+)
 from replicator.connectors.base import SideModule
 from replicator.connectors.sqlite_plan import (
     FORGET_LOG,
@@ -502,6 +513,16 @@ def first_copy(
         Path(f"{journal_path}{suffix}").unlink(missing_ok=True)
     Journal(journal_path, NoopReducer(), key=key).close()  # the real schema, and nothing else
     jdb = connect(journal_path)
+    # journal_append.py's "raw": the same rows into a plain table of the same columns (no
+    # index, no trigger), WAL, synchronous=NORMAL, in a file of its own (not in the floor)
+    plain_path = folder / "plain.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{plain_path}{suffix}").unlink(missing_ok=True)
+    pdb = sqlite3.connect(plain_path, isolation_level=None)
+    pdb.execute("PRAGMA journal_mode = WAL")
+    pdb.execute("PRAGMA synchronous = NORMAL")
+    rest = ", ".join(c.strip() for c in STORED_COLUMNS[3].split(",")[1:])
+    pdb.execute(f"CREATE TABLE entries (seq INTEGER PRIMARY KEY, {rest})")
     sides = {side: open_side(folder / SIDES[side][0], side) for side in SIDES}
     clock = Clock()
     insert_entries = INSERT_ENTRIES[3]
@@ -559,6 +580,11 @@ def first_copy(
                 sha256 = hashlib.sha256
                 for data in rows.texts:
                     sha256(data).digest()
+            with clock("entries_plain"):
+                pdb.execute("BEGIN IMMEDIATE")
+                for part in (rows.observed, rows.intent, rows.applied):
+                    pdb.executemany(insert_entries, part)
+                pdb.execute("COMMIT")
             # the observations, committed (the pull's transaction)
             jdb.execute("BEGIN")
             with clock("entries"):
@@ -617,6 +643,7 @@ def first_copy(
         counts[f"{side}_rows"] = sdb.execute(f"SELECT count(*) FROM {splan.table}").fetchone()[0]
         sdb.close()
     jdb.close()
+    pdb.close()
     return {"variant": variant, "cpu": dict(clock.cpu), "wall": dict(clock.wall), "counts": counts}
 
 
@@ -919,6 +946,10 @@ def first_copy_floor(steps: dict[str, Any], interp: dict[str, float], n: int) ->
     )
     python = interp["per_record"] * 1e6 / n
     floor = minimum + python
+    # journal_append.py's pure append over its raw executemany can be at most the plain
+    # insert over the real one plus the hash (no Python at all besides)
+    plain = median(steps, "entries_plain")
+    ceiling = plain / (median(steps, "entries") + median(steps, "hash")) if plain else None
     return {
         "state_us_per_record": {k: round(v, 2) for k, v in state.items()},
         "state_variant_in_floor": cheaper,
@@ -933,6 +964,7 @@ def first_copy_floor(steps: dict[str, Any], interp: dict[str, float], n: int) ->
         "budget_us_per_record": BUDGET_US_PER_RECORD,
         "left_for_python_after_sqlite_floor_us": round(BUDGET_US_PER_RECORD - minimum, 2),
         "left_after_design_floor_us": round(BUDGET_US_PER_RECORD - floor, 2),
+        "append_over_raw_ceiling": None if ceiling is None else round(ceiling, 3),
         "engine_now_us_per_record": ENGINE_NOW["first_copy_cpu_us_per_record"],
         "engine_now_over_floor": round(ENGINE_NOW["first_copy_cpu_us_per_record"] / floor, 1),
     }

@@ -91,6 +91,7 @@ def test_a_quick_run_reports_each_step_and_the_floors(quick):
         "side_read_scan",
         "side_read_log",
         "hash",
+        "entries_plain",
         "entries",
         "journal_commit",
         "side_write_rows",
