@@ -701,6 +701,9 @@ _LINK_COLUMNS = (
 )
 
 
+_TIMES_HELD = 10_000  # times' texts a fold's reads keep (:class:`_Tally`)
+
+
 class _Tally:
     """The hash chain of a journal of format 3 checked by a fold's own reads, in the
     records' order (:func:`_record_rows`): each row's hash made from the columns read for
@@ -717,6 +720,9 @@ class _Tally:
         self.first_keyed = keyed_from if keyed_from is not None else last + 1
         self.checked = 0
         self.faulty = False
+        # the times' texts made so far: in the records' order a row's time is rarely the
+        # one before's, and a journal holds few times (one a cycle's append)
+        self.times: dict[int, str] = {}
 
     @property
     def whole(self) -> bool:
@@ -742,13 +748,17 @@ class _Tally:
         keyed = self.key.raw_digest if self.key is not None else None
         first_keyed, last = self.first_keyed, self.last
         checked, faulty = 0, False
-        last_micros: Any = None
-        at = ""
+        times = self.times
+        if len(times) > _TIMES_HELD:
+            times.clear()
         for seq, micros, module, rid, side, kind, dot, context, fields, meta, digest, prev in chunk:
-            if micros != last_micros or type(micros) is not type(last_micros):
-                at, last_micros = micros_text(micros), micros
+            at = times.get(micros) if type(micros) is int else None
+            if at is None:
+                at = micros_text(micros)
                 if "\0" in at:
                     raise ValueError(f"entry {seq}: its time holds a NUL character")
+                if type(micros) is int:
+                    times[micros] = at
             append((seq, at, module, rid, side, kind, dot, context, fields, meta))
             if not 1 <= seq <= last:  # after ``last``: appended since, not this check's
                 faulty = faulty or seq < 1
