@@ -1097,8 +1097,8 @@ def rebuild(
 ) -> int:
     """Throw the live materialised state away and rebuild it from the entries (folded by
     ``workers`` processes: see :func:`replay_into`), once the chain checks out (checked
-    alongside the fold by more than one process): an :class:`IntegrityError` leaves the
-    live state as it was."""
+    alongside the fold: by the fold's own reads, or by the fold's processes): an
+    :class:`IntegrityError` leaves the live state as it was."""
     fd, path = tempfile.mkstemp(
         prefix="replicator-replay-",
         suffix=".db",
