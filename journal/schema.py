@@ -264,14 +264,20 @@ TALLY_TRIGGERS = {
 }
 
 
+def tally_select(table: str) -> str:
+    """The ``SELECT`` that counts ``table``'s tally rows from its rows (what its triggers
+    keep): ``(module, a, b, n)``, the tally table's columns in order."""
+    a, b = next((a, b) for name, a, b in TALLIED if name == table)
+    return (
+        f"SELECT module, coalesce({a}, ''), coalesce({b}, ''), count(*) AS n "
+        f"FROM {table} GROUP BY 1, 2, 3"
+    )
+
+
 def count_tally(conn: sqlite3.Connection, table: str) -> None:
     """Count ``table``'s tally afresh from its rows (what its triggers keep)."""
-    a, b = next((a, b) for name, a, b in TALLIED if name == table)
     conn.execute(f"DELETE FROM {table}_tally")
-    conn.execute(
-        f"INSERT INTO {table}_tally SELECT module, coalesce({a}, ''), coalesce({b}, ''), "
-        f"count(*) FROM {table} GROUP BY 1, 2, 3"
-    )
+    conn.execute(f"INSERT INTO {table}_tally {tally_select(table)}")
 
 
 STATE_SCHEMA = """
@@ -539,6 +545,7 @@ def store_state_rule(conn: sqlite3.Connection, rule: str | None) -> None:
 __all__ = [
     "TALLY_TRIGGERS",
     "count_tally",
+    "tally_select",
     "ADDED_COLUMNS",
     "AT_TEXT",
     "CHAIN_COLUMNS",

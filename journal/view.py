@@ -29,7 +29,9 @@ from journal.schema import (
     STATE_SCHEMA,
     STATE_TABLES,
     TALLY_TABLES,
+    TALLY_TRIGGERS,
     statements,
+    tally_select,
 )
 
 Progress = Callable[[int, int], None]
@@ -671,8 +673,7 @@ class SQLiteView:
         """Per module, how many records have each (status, marks), as the records' triggers
         counted them (no record is read)."""
         found: dict[str, dict[tuple[str | None, str | None], int]] = {}
-        rows = self.conn.execute("SELECT module, status, marks, n FROM records_tally WHERE n > 0")
-        for module, status, marks, n in rows:
+        for module, status, marks, n in self._tally("records"):
             found.setdefault(module, {})[(status or None, marks or None)] = n
         return found
 
@@ -731,8 +732,23 @@ class SQLiteView:
 
     def link_counts(self) -> dict[tuple[str, str, str], int]:
         # the links' triggers keep the counts: a few rows read, whatever the links
-        rows = self.conn.execute("SELECT module, side, status, n FROM links_tally WHERE n > 0")
-        return {(m, s, st): n for m, s, st, n in rows}
+        return {(m, s, st): n for m, s, st, n in self._tally("links")}
+
+    def _tally(self, table: str) -> Iterable[tuple[Any, ...]]:
+        """``table``'s tally rows ``(module, a, b, n)`` with ``n > 0``: read from its tally
+        table, or counted from its rows while its counting triggers are missing (another
+        connection's bulk block, :func:`journal.bulk.put_aside`, has them aside: its tally
+        leaves out every row written since, and this connection, opened before, did not
+        make them again)."""
+        triggers = TALLY_TRIGGERS[table]
+        held = self.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+            f"AND name IN ({','.join('?' * len(triggers))})",
+            triggers,
+        ).fetchone()[0]
+        if held == len(triggers):
+            return self.conn.execute(f"SELECT * FROM {table}_tally WHERE n > 0")
+        return self.conn.execute(f"SELECT * FROM ({tally_select(table)}) WHERE n > 0")
 
     def cursors(self) -> dict[tuple[str, str], Any]:
         rows = self.conn.execute("SELECT side, module, value FROM cursors")

@@ -67,23 +67,36 @@ class _Handing(ThreadPoolExecutor):
     hand, not idle until an hour away (a run after a cycle cut short, queued behind the
     watch channels' job, once carried a change a test had been told would wait)."""
 
-    def __init__(self, handed: Callable[[str], None]) -> None:
+    def __init__(
+        self, handed: Callable[[str], None], dropped: Callable[[str], None] | None = None
+    ) -> None:
         super().__init__(max_workers=1)
         self._handed = handed
+        self._dropped = dropped
 
     def _do_submit_job(self, job: Any, run_times: Any) -> None:
         # called by submit_job once the job's instances allow it, so a job refused for
         # running already is not marked again (the running one's end unmarks it)
         self._handed(job.id)
-        super()._do_submit_job(job, run_times)
+        try:
+            super()._do_submit_job(job, run_times)
+        except BaseException:
+            # never handed over (the worker shut down under it): it will not run, so
+            # nothing will unmark it but this
+            if self._dropped is not None:
+                self._dropped(job.id)
+            raise
 
 
 def new_scheduler(
-    settings: DaemonConfig, handed: Callable[[str], None] | None = None
+    settings: DaemonConfig,
+    handed: Callable[[str], None] | None = None,
+    dropped: Callable[[str], None] | None = None,
 ) -> BackgroundScheduler:
     """A scheduler with one worker: jobs never overlap, a missed run runs once;
-    ``handed`` is told each job id the worker takes, before it starts."""
-    worker = ThreadPoolExecutor(max_workers=1) if handed is None else _Handing(handed)
+    ``handed`` is told each job id the worker takes, before it starts, and ``dropped``
+    each of those whose hand-over failed (it will not run)."""
+    worker = ThreadPoolExecutor(max_workers=1) if handed is None else _Handing(handed, dropped)
     return BackgroundScheduler(
         timezone=dt.UTC,
         executors={"default": worker},

@@ -131,7 +131,7 @@ class Daemon:
         self._daemon_lock = DaemonLock(config.journal_path)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.scheduler = new_scheduler(self.settings, self._handed)
+        self.scheduler = new_scheduler(self.settings, self._handed, self._dropped)
 
     # -- start and stop --------------------------------------------------------------------
 
@@ -300,6 +300,14 @@ class Daemon:
         health = self.modules.get(job_id.removeprefix("module:"))
         if job_id.startswith("module:") and health is not None:
             health.running = True
+
+    def _dropped(self, job_id: str) -> None:
+        """A module's job marked in hand whose hand-over failed (the worker was shut
+        down under it): it will not run, so it is not in hand.  On the scheduler's
+        thread, without ``_lock``, as :meth:`_handed`."""
+        health = self.modules.get(job_id.removeprefix("module:"))
+        if job_id.startswith("module:") and health is not None:
+            health.running = False
 
     def _module_job(self, name: str) -> None:
         if not self._begin():

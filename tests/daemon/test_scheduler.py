@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 import time
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -260,3 +261,16 @@ def test_a_cycle_waiting_behind_another_job_is_published_in_hand(world):
     finally:
         release.set()
         daemon.stop()
+
+
+def test_a_job_whose_hand_over_fails_is_not_left_in_hand(world):
+    """The worker shut down under a due job (a stop racing the scheduler): the hand-over
+    fails, the job will never run, and the module is not published running for it."""
+    daemon = Daemon(world.config)
+    worker = daemon.scheduler._lookup_executor("default")
+    worker.start(daemon.scheduler, "default")
+    worker.shutdown(wait=True)
+    job = types.SimpleNamespace(id="module:customers", max_instances=1, _jobstore_alias="default")
+    with pytest.raises(RuntimeError):
+        worker.submit_job(job, [dt.datetime.now(dt.UTC)])
+    assert daemon.modules["customers"].running is False

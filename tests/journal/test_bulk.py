@@ -201,3 +201,25 @@ def test_a_second_opener_in_the_middle_of_a_bulk_block_leaves_the_state_whole(tm
         assert schema_objects(first.conn) == objects
         assert tallies(first) == recount(first)
         assert verify(first).ok
+
+
+def test_a_reader_opened_before_a_bulk_block_counts_the_rows_written_in_it(tmp_path):
+    """A status reader (the console, a daemon) holds the journal open when a first copy
+    starts writing in bulk: the tally triggers are aside, so its tally tables fall behind,
+    yet its tallies and link counts are the rows' own, in the block and after it."""
+    path = tmp_path / "j.db"
+    made(path)
+    with Journal(path, MarkingReducer()) as reader, Journal(path, MarkingReducer()) as first:
+        with first.bulk_state():
+            write(first, [("customers", i, None, "errors", "active") for i in range(5, 9)])
+            write(first, [("items", i, "merged", None, "deleted") for i in range(2, 6)])
+            assert not any(name.endswith("_tally_insert") for name in schema_objects(reader.conn))
+            held = tallies(reader)
+            assert held == recount(reader)
+            stale = reader.conn.execute(
+                "SELECT sum(n) FROM records_tally WHERE module = 'customers'"
+            ).fetchone()[0]
+            assert stale == 5  # the tally table alone leaves out the block's rows
+            assert reader.record_tallies()["customers"].total == 9
+            assert sum(n for (m, _, _), n in reader.link_counts().items() if m == "items") == 5
+        assert tallies(reader) == recount(reader) == held
