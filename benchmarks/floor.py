@@ -27,6 +27,9 @@ alone, CPU (``time.process_time``) and wall:
   columns in a file of its own, one transaction a page: ``journal_append.py``'s "raw".
   ``append_over_raw_ceiling`` is it over ``entries`` plus ``hash``: the most the pure
   append can reach against that raw figure with no Python at all besides.
+- ``entries_without_virtual`` (not in the floor): the same rows into the journal's
+  ``entries`` table and indexes without its two virtual columns, in a file of its own:
+  SQLite computes a table's generated columns at every insert, VIRTUAL ones too.
 - ``entries``: ``executemany`` of the page's entries into ``entries`` (the observations,
   one intent entry a page, the applied writes: DESIGN 4's two entries a record and the
   intent before a push), its ``(module, rid)`` index and partial indexes in place.
@@ -119,6 +122,7 @@ from journal.entry import micros_of, micros_text
 from journal.schema import (
     CHAIN_COLUMNS,
     INSERT_ENTRIES,
+    SCHEMA,
     STATE_SCHEMA,
     STORED_COLUMNS,
     connect,
@@ -496,6 +500,18 @@ def source_rows(folder: Path) -> dict[str, dict[int, tuple[Any, ...]]]:
 
 # -- a first copy -------------------------------------------------------------------------
 
+
+def without_virtual(statement: str) -> str:
+    """``statement`` without the virtual columns of the entries table it may create."""
+    if "CREATE TABLE IF NOT EXISTS entries" not in statement:
+        return statement
+    kept = [line for line in statement.splitlines(keepends=True) if "GENERATED ALWAYS" not in line]
+    text = "".join(kept).rstrip()
+    # the last column kept loses the comma its virtual successors needed
+    head, _, tail = text.rpartition(")")
+    return head.rstrip().rstrip(",") + "\n)" + tail
+
+
 INSERT_RECORDS = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_LINKS = "INSERT INTO links VALUES (?, ?, ?, ?, ?)"
 STATE_TABLES = ("records", "links")
@@ -523,6 +539,15 @@ def first_copy(
     pdb.execute("PRAGMA synchronous = NORMAL")
     rest = ", ".join(c.strip() for c in STORED_COLUMNS[3].split(",")[1:])
     pdb.execute(f"CREATE TABLE entries (seq INTEGER PRIMARY KEY, {rest})")
+    # the journal's entries table and indexes without its two virtual columns (``at``,
+    # ``hash``): SQLite computes a table's generated columns at every insert, VIRTUAL ones
+    # too, so this is what they cost the append (not in the floor)
+    novirtual_path = folder / "novirtual.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{novirtual_path}{suffix}").unlink(missing_ok=True)
+    vdb = connect(novirtual_path)
+    for statement in statements(SCHEMA):
+        vdb.execute(without_virtual(statement))
     sides = {side: open_side(folder / SIDES[side][0], side) for side in SIDES}
     clock = Clock()
     insert_entries = INSERT_ENTRIES[3]
@@ -585,6 +610,11 @@ def first_copy(
                 for part in (rows.observed, rows.intent, rows.applied):
                     pdb.executemany(insert_entries, part)
                 pdb.execute("COMMIT")
+            vdb.execute("BEGIN")
+            with clock("entries_without_virtual"):
+                for part in (rows.observed, rows.intent, rows.applied):
+                    vdb.executemany(insert_entries, part)
+            vdb.execute("COMMIT")
             # the observations, committed (the pull's transaction)
             jdb.execute("BEGIN")
             with clock("entries"):
@@ -644,6 +674,7 @@ def first_copy(
         sdb.close()
     jdb.close()
     pdb.close()
+    vdb.close()
     return {"variant": variant, "cpu": dict(clock.cpu), "wall": dict(clock.wall), "counts": counts}
 
 

@@ -92,6 +92,7 @@ def test_a_quick_run_reports_each_step_and_the_floors(quick):
         "side_read_log",
         "hash",
         "entries_plain",
+        "entries_without_virtual",
         "entries",
         "journal_commit",
         "side_write_rows",
@@ -120,3 +121,19 @@ def test_a_quick_run_reports_each_step_and_the_floors(quick):
         "replay_state_write.indexed",
         "replay_state_write.bulk",
     }
+
+
+def test_the_entries_table_without_its_virtual_columns_stores_the_same_columns(floor):
+    """``entries_without_virtual`` inserts into the journal's table less its two virtual
+    columns: every stored column, its indexes, nothing generated."""
+    import sqlite3
+
+    from journal.schema import SCHEMA, STORED_COLUMNS, statements
+
+    db = sqlite3.connect(":memory:")
+    for statement in statements(SCHEMA):
+        db.execute(floor.without_virtual(statement))
+    columns = [row[1] for row in db.execute("PRAGMA table_xinfo(entries)")]
+    assert columns == [c.strip() for c in STORED_COLUMNS[3].split(",")]
+    indexes = {row[1] for row in db.execute("PRAGMA index_list(entries)")}
+    assert {"entries_record", "entries_kind", "entries_names"} <= indexes
