@@ -9,13 +9,14 @@ folds nothing (fast), then in a child process each (so each has its own peak RSS
 
 - ``replay``: :func:`journal.rebuild` with :class:`conflicts.RecordReducer`, what ``replicator
   journal replay`` runs: the chain check, then the materialised state thrown away and folded
-  again from the entries;
+  again from the entries (a journal of format 3: the chain checked by the fold's own reads,
+  each row read once for both);
 - ``chain``: :func:`journal.verify_chain`, the hash chain check alone (what proves the
   entries were not edited; ``journal verify`` runs it beside its fold), shared by as
   many processes as the fold would be (``--workers``), a span of entries each;
 - ``verify``: :func:`journal.verify`, what ``replicator journal verify`` runs: SQLite's
   integrity check, the chain, then a replay into a scratch file compared with the live state
-  (the state ``replay`` just built).
+  (the state ``replay`` just built; the chain checked by the replay's reads, as ``replay``).
 
 Prints one JSON object on stdout (progress on stderr): wall and CPU seconds (the phase's
 process and its workers), entries a second (wall, and CPU: the machine may be shared) and

@@ -9,6 +9,7 @@ with the live ones, naming the first difference.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -29,7 +30,7 @@ import attrs
 
 from journal.anchors import BATCH, Anchor, check_anchors, check_key, check_range, check_span
 from journal.bulk import put_aside, restore, unindexed
-from journal.entry import ChainKey, Entry, EntryDecoder
+from journal.entry import GENESIS, ChainKey, Entry, EntryDecoder, micros_text
 from journal.errors import IntegrityError
 from journal.schema import (
     READ_COLUMNS,
@@ -202,22 +203,58 @@ def replay_into(
     process, alongside the fold, each process checking a span of entries of its own
     (:func:`journal.anchors.check_span`); an :class:`IntegrityError` names the first entry
     at fault as one process would, whatever the fold did (a fold of an edited journal
-    may fail anywhere: its failure is raised only when the chain checks out)."""
+    may fail anywhere: its failure is raised only when the chain checks out).  A fold by
+    record of a journal of format 3 checks the chain in its own reads instead
+    (:class:`_Tally`: each row read once for both); any doubt it finds is settled by the
+    check in seq order, which names the fault."""
     target.executescript(STATE_SCHEMA)
     view = SQLiteView(target, journal.reducer, entries=journal.conn)
     view.names = journal.names  # the entries' (compact fields), not the target's
     count = _workers(journal, workers)
-    if chain and count == 1:
-        verify_chain(journal)
-    spans = _spans(journal.last_seq, count) if chain and count > 1 else []
+    try:
+        return _replay(journal, target, view, progress, batch, count, chain)
+    except _ChainFault:
+        raise
+    except Exception:
+        if chain:  # an edited journal is reported as such, whatever its fold made of it
+            _check_chain(journal, count)
+        raise
+
+
+def _check_chain(journal: Journal, count: int) -> None:
+    """:func:`verify_chain` by ``count`` processes, its fault raised as a
+    :class:`_ChainFault`."""
+    try:
+        verify_chain(journal, workers=count)
+    except _ChainFault:
+        raise
+    except IntegrityError as exc:
+        raise _ChainFault(str(exc), seq=exc.seq) from None
+
+
+def _replay(
+    journal: Journal,
+    target: sqlite3.Connection,
+    view: SQLiteView,
+    progress: Progress | None,
+    batch: int,
+    count: int,
+    chain: bool,
+) -> int:
+    """:func:`replay_into`'s fold (and chain check, ``chain``) by ``count`` processes."""
     by_record = per_record(journal.reducer, _kinds(journal.conn), partial(_of_kinds, journal.conn))
+    # the chain checked by the fold's reads (a fold by record of format 3's rows)
+    fused = chain and by_record and entries_format(journal.conn) == 3
+    if chain and count == 1 and not fused:
+        _check_chain(journal, 1)
+    spans = _spans(journal.last_seq, count) if chain and count > 1 and not fused else []
     # the tables' indexes and counting triggers made after a fold by record: each record
     # and link is written once, and an index built at the end costs less than one kept
     later = put_aside(target, STATE_TABLES) if by_record else []
     target.execute("BEGIN")
     with _Crew(journal, batch, progress) as crew:
         if by_record:
-            n = _fold_by_record(journal, target, view, crew, count, spans)
+            n = _fold_by_record(journal, target, view, crew, count, spans, fused)
             restore(target, STATE_TABLES, later)  # the tallies counted once, the indexes made
         else:
             crew.start([_Job(span=span) for span in spans[1:]], None)
@@ -265,14 +302,24 @@ def _fold_by_record(
     crew: _Crew,
     count: int,
     spans: list[Span],
+    fused: bool = False,
 ) -> int:
     """:func:`fold_records` of the journal's rows, in ``count`` ranges of records: the
     first folded here into ``target``, each other by a process of its own into a scratch
     file, whose tables are then copied into ``target`` (its records after this one's, in
     order) and the links written from all their :data:`LINK_ORDER` rows.  The chain's
     ``spans`` (none: not checked) go to the same processes, the first checked here before
-    the fold; a range whose process failed is folded here."""
+    the fold; a range whose process failed is folded here.  ``fused``: the chain is
+    checked by the fold's reads instead (:class:`_Tally`, each process its range's rows),
+    and by :func:`_check_chain` when they leave any doubt."""
     total, batch = journal.last_seq, crew.batch
+    tally: _Tally | None = None
+    if fused:
+        try:
+            check_key(journal)
+        except IntegrityError as exc:
+            raise _ChainFault(str(exc), seq=exc.seq) from None
+        tally = _Tally(journal.key, journal.keyed_from, total)
     bounds = _bounds(journal.conn, count) if count > 1 else []
     reducer = _portable(journal.reducer) if bounds else None
     edges: list[Key | None] = [None, *bounds, None] if reducer is not None else [None, None]
@@ -285,6 +332,7 @@ def _fold_by_record(
                 lo=ranges[i][0] if i < len(ranges) else None,
                 hi=ranges[i][1] if i < len(ranges) else None,
                 out=os.path.join(tmp, f"part{i}.db") if i < len(ranges) else None,
+                fused=fused,
             )
             for i in range(1, max(len(ranges), len(spans)))
         ]
@@ -292,7 +340,7 @@ def _fold_by_record(
         crew.check(spans[0] if spans else None)
         lo, hi = ranges[0]
         try:
-            rows = _record_rows(journal.conn, batch, lo, hi)
+            rows = _record_rows(journal.conn, batch, lo, hi, tally=tally)
             n = fold_records(
                 view, rows, total=total, progress=crew.progress(), links=len(ranges) == 1
             )
@@ -303,9 +351,11 @@ def _fold_by_record(
                 continue
             done = crew.folded(job, n)
             if done is None:  # its process failed: its records are folded here
-                rows = _record_rows(journal.conn, batch, job.lo, job.hi)
+                rows = _record_rows(journal.conn, batch, job.lo, job.hi, tally=tally)
                 n += fold_records(view, rows, total=total, progress=crew.progress(n), links=False)
                 continue
+            if tally is not None:
+                tally.add(job.tally)
             n += done
             target.execute("ATTACH DATABASE ? AS part", (job.out,))
             for table in _FOLDED:
@@ -316,6 +366,8 @@ def _fold_by_record(
             target.execute("COMMIT")  # DETACH is refused inside a transaction
             target.execute("DETACH DATABASE part")
             target.execute("BEGIN")
+    if tally is not None and not tally.whole:
+        _check_chain(journal, count)  # the fault named as a check in seq order names it
     if len(ranges) > 1:
         write_links(target)
     if crew.report is not None:
@@ -333,12 +385,14 @@ class _Job:
     lo: Key | None = None
     hi: Key | None = None
     out: str | None = None
+    fused: bool = False  # its fold checks the chain of the rows it reads (_Tally)
     process: subprocess.Popen[bytes] | None = None
     checked: int = 0  # rows of its span checked so far
     fault: tuple[int | None, str] | None = None  # its span's first fault
     spanned: bool = False  # its span's check ended (with a fault or none)
     rows: int = 0  # rows folded so far
     folded: int | None = None  # rows folded, once its fold is done
+    tally: tuple[int, bool] | None = None  # its fold's chain check: rows checked, a doubt
     reader: threading.Thread | None = None
     errors: Any = None  # its standard error (a file)
 
@@ -385,12 +439,13 @@ class _Crew:
                 "upto": journal.last_seq,
                 "batch": self.batch,
                 "span": job.span,
-                "key": journal.key if job.span is not None else None,
+                "key": journal.key if job.span is not None or job.fused else None,
                 "keyed_from": journal.keyed_from,
                 "reducer": reducer if job.out is not None else None,
                 "lo": job.lo,
                 "hi": job.hi,
                 "out": job.out,
+                "fused": job.fused,
             }
             job.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
             job.process = subprocess.Popen(
@@ -487,12 +542,16 @@ def _listen(job: _Job) -> None:
             job.rows = int(value)
         elif what == "F":
             job.folded = int(value)
+        elif what == "K":
+            checked, doubt = json.loads(value)
+            job.tally = (int(checked), bool(doubt))
 
 
 def _say(what: str, value: Any) -> None:
     """A worker's line to the replay's process: ``c N`` (rows of its span checked), ``C
-    FAULT`` (its span done: JSON null or [seq, message]), ``f N`` (rows folded), ``F N``
-    (its fold done)."""
+    FAULT`` (its span done: JSON null or [seq, message]), ``f N`` (rows folded), ``K
+    [N, DOUBT]`` (its fold's chain check: rows checked, whether any did not check out),
+    ``F N`` (its fold done)."""
     sys.stdout.write(f"{what} {value}\n")
     sys.stdout.flush()
 
@@ -508,11 +567,12 @@ def _work(
     lo: Key | None,
     hi: Key | None,
     out: str | None,
+    fused: bool = False,
 ) -> None:
     """A worker's job (:class:`_Crew`): the chain's ``span`` of the journal at ``journal``
     (read only, entries up to ``upto``: those its caller sees) checked, then, if it
     checks out, the records from ``lo`` to before ``hi`` folded into a scratch file at
-    ``out``."""
+    ``out`` (``fused``: the chain of the rows it reads checked as it goes, :class:`_Tally`)."""
     source = sqlite3.connect(f"file:{urllib.parse.quote(journal)}?mode=ro", uri=True)
     try:
         if span is not None:
@@ -526,7 +586,11 @@ def _work(
             if fault is not None:
                 return  # a fold of an edited journal is thrown away
         if reducer is not None and out is not None:
-            _say("F", _fold_part(source, reducer, lo, hi, out, batch, upto))
+            tally = _Tally(key, keyed_from, upto) if fused else None
+            folded = _fold_part(source, reducer, lo, hi, out, batch, upto, tally)
+            if tally is not None:
+                _say("K", json.dumps([tally.checked, tally.faulty]))
+            _say("F", folded)
     finally:
         source.close()
 
@@ -539,9 +603,11 @@ def _fold_part(
     out: str,
     batch: int,
     upto: int | None = None,
+    tally: _Tally | None = None,
 ) -> int:
     """A worker's fold (:func:`_fold_by_record`): the records from ``lo`` to before
-    ``hi`` of the journal read on ``source`` into a scratch file at ``out``."""
+    ``hi`` of the journal read on ``source`` into a scratch file at ``out`` (their chain
+    checked by ``tally`` when given)."""
     target = scratch(out)
     try:
         target.executescript(STATE_SCHEMA)
@@ -549,7 +615,7 @@ def _fold_part(
         view = SQLiteView(target, pickle.loads(reducer), entries=source)
         view.names = sqlite_names(source)
         target.execute("BEGIN")
-        rows = _record_rows(source, batch, lo, hi, upto)
+        rows = _record_rows(source, batch, lo, hi, upto, tally)
         n = fold_records(view, rows, links=False, progress=lambda n, _: _say("f", n))
         target.execute("COMMIT")
         return n
@@ -626,6 +692,104 @@ def _file_of(conn: sqlite3.Connection) -> str:
 
 # what a fold reads of a row (ENTRY_COLUMNS but the two hashes, which no fold reads)
 _FOLD_COLUMNS = "seq, at, module, rid, side, kind, dot, context, fields, meta"
+# what a fold that checks the chain reads besides (format 3): the row's stored digest and
+# that of the entry before it (its link; a lookup by seq), as bytes whatever their storage
+# class (an edit may store text, not UTF-8), as journal.store.chain_batches reads them
+_LINK_COLUMNS = (
+    ", CAST(digest AS BLOB), "
+    "(SELECT CAST(p.digest AS BLOB) FROM entries AS p WHERE p.seq = entries.seq - 1)"
+)
+
+
+_TIMES_HELD = 10_000  # times' texts a fold's reads keep (:class:`_Tally`)
+
+
+class _Tally:
+    """The hash chain of a journal of format 3 checked by a fold's own reads, in the
+    records' order (:func:`_record_rows`): each row's hash made from the columns read for
+    the fold and the stored digest of the entry before it, and compared with its stored
+    digest, as :func:`journal.anchors.check_range` does in seq order, so each row is read
+    once for both.  The rows of entries 1 to ``last`` are counted (seq is unique): a fold
+    whose every row checked out (``faulty`` never set) and which counted ``last`` of them
+    read a sound chain of every entry.  Any other outcome leaves a doubt only the check in
+    seq order settles (it names the first fault, or finds none: a value of a type the
+    check here does not hash as SQLite's text does, which makes no verdict here)."""
+
+    def __init__(self, key: ChainKey | None, keyed_from: int | None, last: int) -> None:
+        self.key, self.last = key, last
+        self.first_keyed = keyed_from if keyed_from is not None else last + 1
+        self.checked = 0
+        self.faulty = False
+        # the times' texts made so far: in the records' order a row's time is rarely the
+        # one before's, and a journal holds few times (one a cycle's append)
+        self.times: dict[int, str] = {}
+
+    @property
+    def whole(self) -> bool:
+        """Whether every entry was read and checked out."""
+        return not self.faulty and self.checked == self.last
+
+    def add(self, found: tuple[int, bool] | None) -> None:
+        """Count a worker's tally (None: it told none, a doubt)."""
+        if found is None:
+            self.faulty = True
+        else:
+            self.checked += found[0]
+            self.faulty = self.faulty or found[1]
+
+    def rows(self, chunk: list[Any]) -> list[Any]:
+        """The rows of ``chunk`` (:data:`_FOLD_COLUMNS` with micros, then
+        :data:`_LINK_COLUMNS`) as the fold reads them (the time's text second, as
+        :func:`_timed_micros` makes it, a NUL in it refused), each checked."""
+        out: list[Any] = []
+        append = out.append
+        join = "\x1f".join  # journal.entry.SEP
+        sha256 = hashlib.sha256
+        keyed = self.key.raw_digest if self.key is not None else None
+        first_keyed, last = self.first_keyed, self.last
+        checked, faulty = 0, False
+        times = self.times
+        if len(times) > _TIMES_HELD:
+            times.clear()
+        for seq, micros, module, rid, side, kind, dot, context, fields, meta, digest, prev in chunk:
+            at = times.get(micros) if type(micros) is int else None
+            if at is None:
+                at = micros_text(micros)
+                if "\0" in at:
+                    raise ValueError(f"entry {seq}: its time holds a NUL character")
+                if type(micros) is int:
+                    times[micros] = at
+            append((seq, at, module, rid, side, kind, dot, context, fields, meta))
+            if not 1 <= seq <= last:  # after ``last``: appended since, not this check's
+                faulty = faulty or seq < 1
+                continue
+            checked += 1
+            try:  # the text journal.entry.chain_text makes; a value not text is a doubt
+                text = join(
+                    (
+                        GENESIS if prev is None and seq == 1 else prev.hex(),
+                        str(seq),
+                        at,
+                        module,
+                        "" if rid is None else rid,
+                        "" if side is None else side,
+                        kind,
+                        "" if dot is None else dot,
+                        "" if context is None else context,
+                        fields,
+                        meta,
+                    )
+                ).encode()
+            except (TypeError, AttributeError, ValueError):
+                faulty = True
+                continue
+            if seq < first_keyed:
+                faulty = faulty or sha256(text).digest() != digest
+            else:
+                faulty = faulty or keyed is None or keyed(text) != digest
+        self.checked += checked
+        self.faulty = self.faulty or faulty
+        return out
 
 
 def _kinds(conn: sqlite3.Connection) -> list[str]:
@@ -662,17 +826,23 @@ def _record_rows(
     lo: Key | None = None,
     hi: Key | None = None,
     upto: int | None = None,
+    tally: _Tally | None = None,
 ) -> Iterator[list[Any]]:
     """Every row, ordered by record (module, rid, seq: the records' index, each module's
     rows without a rid first), ``batch`` of them at a time; from record ``lo`` to before
     record ``hi`` when given (the rows without a rid of a module a range begins in are the
     range's before; those of the module it ends in, its own, after its records: they set
     cursors alone, which no record reads); up to entry ``upto`` when given (what a worker
-    process, which reads on a connection of its own, sees of the moment its caller reads)."""
+    process, which reads on a connection of its own, sees of the moment its caller reads);
+    with ``tally`` (format 3 only), each row's hash checked as it is read (:class:`_Tally`)."""
     # by the records' index, whatever the planner would make of a bound on seq; format 3's
     # time read as micros, its text made in Python (timed_rows)
     micros = entries_format(conn) == 3
     columns = _FOLD_COLUMNS.replace(" at,", " micros,") if micros else _FOLD_COLUMNS
+    if tally is not None:
+        if not micros:
+            raise ValueError("the chain is checked by a fold's reads in format 3 only")
+        columns += _LINK_COLUMNS
     sql = f"SELECT {columns} FROM entries INDEXED BY entries_record"
     order = " ORDER BY module, rid, seq"
     queries: list[tuple[str, tuple[Any, ...]]] = []
@@ -697,7 +867,10 @@ def _record_rows(
     for query, params in queries:
         rows = conn.execute(query, params)
         while chunk := rows.fetchmany(batch):
-            yield _timed_micros(chunk) if micros else _timed_chunk(chunk)
+            if tally is not None:
+                yield tally.rows(chunk)
+            else:
+                yield _timed_micros(chunk) if micros else _timed_chunk(chunk)
 
 
 def _timed(batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
@@ -813,14 +986,11 @@ def verify(
         first_bad: int | None = None
         chain_ok = True
         found: list[str] = []  # what the chain, the anchors and the replay found
-        # the chain shared with the fold's processes (a journal whose triggers are gone
-        # is not replayed: its chain is checked alone; nor is one whose file is damaged:
-        # its replay, if made, is not looked at)
-        shared = (
-            checker is not None
-            and not triggers
-            and (integrity is None or not _integrity_problems(integrity))
-        )
+        # the chain checked with the fold (by its processes, or by its reads: see
+        # replay_into); a journal whose triggers are gone is not replayed: its chain is
+        # checked alone; nor is one whose file is damaged (its integrity check, made by a
+        # process of its own, may tell so only later: a replay made is not looked at)
+        shared = not triggers and (integrity is None or not _integrity_problems(integrity))
         difference: tuple[str, str] | None = None
         failure: Exception | None = None
         n = journal.last_seq
@@ -846,12 +1016,7 @@ def verify(
         storage = [*_integrity_problems(integrity or []), *triggers]
         storage_ok = not storage
         state_ok = False
-        if chain_ok and storage_ok:
-            if not shared:
-                try:
-                    difference = _replay_difference(journal, tmp, progress, batch, workers)
-                except Exception as exc:
-                    failure = exc
+        if chain_ok and storage_ok:  # then the replay was made (shared)
             if failure is not None:  # an entry the replay cannot read: named, not raised
                 first_bad, problem = _unreplayable(journal, failure)
                 found.append(problem)
@@ -906,9 +1071,8 @@ def _replay_difference(
     (None: the same), the replayed file left attached as ``replayed`` (:func:`_detach`)."""
     path = os.path.join(tmp, "replayed.db")
     target = scratch(path)
-    try:
-        shared = _workers(journal, workers) > 1  # the chain checked alongside (see verify)
-        replay_into(journal, target, progress, batch=batch, workers=workers, chain=shared)
+    try:  # the chain checked with the fold (see verify)
+        replay_into(journal, target, progress, batch=batch, workers=workers, chain=True)
     finally:
         target.close()
     return _compare(journal.conn, path)
@@ -933,8 +1097,8 @@ def rebuild(
 ) -> int:
     """Throw the live materialised state away and rebuild it from the entries (folded by
     ``workers`` processes: see :func:`replay_into`), once the chain checks out (checked
-    alongside the fold by more than one process): an :class:`IntegrityError` leaves the
-    live state as it was."""
+    alongside the fold: by the fold's own reads, or by the fold's processes): an
+    :class:`IntegrityError` leaves the live state as it was."""
     fd, path = tempfile.mkstemp(
         prefix="replicator-replay-",
         suffix=".db",
