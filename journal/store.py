@@ -359,7 +359,7 @@ class Journal(KeyedChain):
         first = next(iter(self._rows("1 ORDER BY seq LIMIT 1", [])), None)
         if first is None:
             self.keyed_from = 1 if self.key is not None else None
-        elif row_hash(first) == first[11]:
+        elif _plain_hash(first) == first[11]:
             self.keyed_from = None
         else:
             self.keyed_from = 1  # keyed from the start (or edited: verify says which)
@@ -993,6 +993,17 @@ def chain_batches(
             out.append((seq, prev, digest, tail))
             prev = digest
         yield out
+
+
+def _plain_hash(row: Sequence[Any]) -> str | None:
+    """The unkeyed hash of a stored row, a blob's bytes hashed as SQLite's text of them (as
+    the chain check reads them); None when a value cannot be hashed (a hand edit of its
+    storage class: the file still opens, and verify names the entry)."""
+    texts = [v.decode("utf-8", "surrogateescape") if type(v) is bytes else v for v in row]
+    try:
+        return row_hash(tuple(texts))  # type: ignore[arg-type]  # a hand edit's types
+    except (TypeError, ValueError):
+        return None
 
 
 def timed_rows(
