@@ -136,6 +136,8 @@ def push(
     outcomes = ctx.connectors[side].push(module.side_module(side), writes) if writes else []
     if len(outcomes) != len(writes):
         raise EngineError(f"side {side} answered {len(outcomes)} outcomes for {len(writes)} writes")
+    # a batch's writes share a few contexts (a first copy's: one a side): each made once
+    clocks: dict[tuple[tuple[str, int], ...], VectorClock] = {}
     for (state, w, done), outcome in zip(sent, outcomes, strict=True):
         done = done and state.rid not in retrying
         if not outcome.ok and outcome.retry:
@@ -155,7 +157,7 @@ def push(
                     state.rid,
                     side,
                     dot=dots.get(state.rid) if dots else None,
-                    context=VectorClock(w.context),
+                    context=_clock(clocks, w.context),
                     fields=w.values,
                 )
             )
@@ -179,6 +181,16 @@ def push(
     pushed = ctx.kept.pushed
     pushed[(name, side)] += len(writes)
     ctx.progress("push", name, side, pushed[(name, side)])
+
+
+def _clock(clocks: dict[Any, VectorClock], context: Mapping[str, int]) -> VectorClock:
+    """``VectorClock(context)``, made once per context in ``clocks`` (a frozen value, so
+    shared): 5 us a write at a first copy's 100k writes, against 1 us looked up."""
+    key = tuple(context.items())
+    clock = clocks.get(key)
+    if clock is None:
+        clock = clocks[key] = VectorClock(context)
+    return clock
 
 
 def lock_refusal(module: ModuleConfig, side: str, state: RecordState, w: SideWrite) -> str | None:
