@@ -787,20 +787,7 @@ class RecordReducer:
         if payload.absent or payload.baseline:
             state = RecordState(new_state(module, rid, side), ())
             state.seqs = _referred((), entry.seq, self.reference_limit)
-            _fold_observed(
-                view,
-                state.raw,
-                module,
-                rid,
-                side,
-                entry.dot.side,
-                entry.dot.counter,
-                entry.context.as_dict() if entry.context is not None else {},
-                _side_time(payload.modified, entry.at),
-                entry.fields,
-                payload,
-                entry.seq,
-            )
+            _fold_entry(view, state.raw, entry, payload, side)
             view.put_record(module, rid, state)
             return
         side_id = payload.id
@@ -1106,20 +1093,7 @@ class RecordReducer:
         side = entry.side or ""
         if isinstance(payload, Observed):
             assert entry.dot is not None
-            _fold_observed(
-                view,
-                raw,
-                module,
-                rid,
-                side,
-                entry.dot.side,
-                entry.dot.counter,
-                entry.context.as_dict() if entry.context is not None else {},
-                _side_time(payload.modified, entry.at),
-                entry.fields,
-                payload,
-                entry.seq,
-            )
+            _fold_entry(view, raw, entry, payload, side)
         elif isinstance(payload, Tombstone):
             held = raw["s"].get(side)
             if held is None:
@@ -1637,6 +1611,25 @@ class _Observation:
 
     def __init__(self, id: Any, key: Any, near: Any, absent: Any, baseline: Any) -> None:
         self.id, self.key, self.near, self.absent, self.baseline = id, key, near, absent, baseline
+
+
+def _fold_entry(view: View, raw: Raw, entry: Entry, payload: Observed, side: str) -> None:
+    """An observed entry folded into ``raw`` (:func:`_fold_observed` of its parts)."""
+    assert entry.rid is not None and entry.dot is not None
+    _fold_observed(
+        view,
+        raw,
+        entry.module,
+        entry.rid,
+        side,
+        entry.dot.side,
+        entry.dot.counter,
+        entry.context.as_dict() if entry.context is not None else {},
+        _side_time(payload.modified, entry.at),
+        entry.fields,
+        payload,
+        entry.seq,
+    )
 
 
 def _fold_observed(
