@@ -768,6 +768,26 @@ class RecordReducer:
             sketch.pending.append(entry)
         return True
 
+    def _kept(self, view: View, entry: Entry, state: RecordState | None, payload: Any) -> bool:
+        """Whether a sketch keeps ``entry`` (an observation or applied write of a record
+        whose state is ``state``; ``payload``: the entry's, or None to read its meta): a
+        new record's first observation made a sketch (folded when asked), or a lazy
+        sketch extended by it; False: the caller folds it."""
+        module, rid = entry.module, entry.rid
+        assert rid is not None
+        if state is None:
+            if not (entry.kind is Kind.OBSERVED and self.lazy_first and self.sketch_metas(module)):
+                return False
+            first = self._first(view, entry, payload)
+            if first is None:
+                return False
+            view.put_record(module, rid, first)
+            return True
+        if type(state) is _Sketch and state.lazy and self._extend(view, state, entry, payload):
+            view.put_record(module, rid, state)
+            return True
+        return False
+
     def _first(self, view: View, entry: Entry, payload: Any) -> _Sketch | None:
         """A new record's first observation as a sketch holding it (:class:`_Sketch`),
         linked as :meth:`apply` links it (``payload``: the entry's, or None to read its
@@ -1022,22 +1042,12 @@ class RecordReducer:
         if looked:
             assert rid is not None
             state = view.record(entry.module, rid)
-            if state is None:
-                # a new record's first observation: kept as a sketch, folded when asked
-                if kind is Kind.OBSERVED and self.lazy_first and self.sketch_metas(entry.module):
-                    first = self._first(view, entry, entry.payload)
-                    if first is not None:
-                        view.put_record(entry.module, rid, first)
-                        return
-            elif type(state) is _Sketch:
-                if state.lazy:
-                    if self._extend(view, state, entry, entry.payload):
-                        # a record read as its sketch: extended by the entry, no payload
-                        # decoded
-                        view.put_record(entry.module, rid, state)
-                        return
-                else:  # folded: stored from now on as a plain state (no lazy reads)
-                    state = RecordState(state.raw, state.seqs)
+            # kept by a sketch from the entry's meta alone, no payload decoded
+            if self._kept(view, entry, state, entry.payload):
+                return
+            if type(state) is _Sketch and not state.lazy:
+                # folded: stored from now on as a plain state (no lazy reads)
+                state = RecordState(state.raw, state.seqs)
         payload = payload_of(entry)
         if isinstance(payload, Cursor):
             view.set_cursor(entry.side or "", entry.module, payload.cursor)
@@ -1067,19 +1077,12 @@ class RecordReducer:
         module, rid = entry.module, entry.rid
         if not looked:
             state = view.record(module, rid)
-        elif entry.payload is None and (type(payload) is Observed or type(payload) is Applied):
-            # a meta holding more than the sketch reads from it: its payload read then
-            if state is None:
-                if kind is Kind.OBSERVED and self.lazy_first and self.sketch_metas(module):
-                    first = self._first(view, entry, payload)
-                    if first is not None:
-                        view.put_record(module, rid, first)
-                        return
-            elif (
-                type(state) is _Sketch and state.lazy and self._extend(view, state, entry, payload)
-            ):
-                view.put_record(module, rid, state)
-                return
+        elif (
+            entry.payload is None
+            and (type(payload) is Observed or type(payload) is Applied)
+            and self._kept(view, entry, state, payload)
+        ):
+            return  # a meta holding more than the sketch reads from it: its payload read
         if state is None:
             if type(payload) is Observed and self.direct:
                 self._first_fold(view, entry, payload)

@@ -468,11 +468,7 @@ class ChainKey:
 
     def digest(self, data: bytes) -> str:
         """HMAC-SHA256 of ``data`` under the key, as 64 hex digits."""
-        inner = self._inner.copy()
-        inner.update(data)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()  # type: ignore[no-any-return]
+        return self.raw_digest(data).hex()
 
     def raw_digest(self, data: bytes) -> bytes:
         """HMAC-SHA256 of ``data`` under the key, as its 32 bytes (what a journal of
